@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * `commlens`: the headless CLI. The same engine the VS Code extension starts as a child
+ * process (with `--events`, which switches stdout to the line-delimited JSON protocol of
+ * runtime/protocol.ts).
+ */
+import { doctorCommand } from './doctor';
+import { EXIT } from './protocol';
+
+const USAGE = `usage: commlens <command> [options]
+
+commands:
+  profile [--preset NAME | --config FILE] [--events] [--runs-dir DIR]
+                      train data-parallel on WebGPU ranks and write a trace
+  doctor [--json]     print the WebGPU adapter, its features and limits
+  help                this text
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'doctor':
+      return doctorCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? EXIT.badInput : EXIT.ok;
+    default:
+      process.stderr.write(`commlens: unknown command '${cmd}'\n\n${USAGE}`);
+      return EXIT.badInput;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`commlens: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(EXIT.failure);
+  },
+);

@@ -1,0 +1,26 @@
+// Runs the compiled tests (out/test/<group>/**/*.test.js) with node's test runner.
+// Usage: node scripts/test.mjs all|unit|integration|e2e [name-filter]
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const group = process.argv[2] ?? 'all';
+const filter = process.argv[3];
+const groups = group === 'all' ? ['unit', 'integration', 'e2e'] : [group];
+const files = [];
+function walk(dir) {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (f.endsWith('.test.js') && (!filter || p.includes(filter))) files.push(p);
+  }
+}
+for (const g of groups) walk(join('out', 'test', g));
+if (files.length === 0) {
+  console.error(`no test files found for '${group}' under out/test (did you run 'npm run compile'?)`);
+  process.exit(1);
+}
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
