@@ -5,6 +5,7 @@
  * runtime/protocol.ts).
  */
 import { doctorCommand } from './doctor';
+import { profileCommand } from './profile';
 import { EXIT } from './protocol';
 
 const USAGE = `usage: commlens <command> [options]
@@ -19,6 +20,8 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
+    case 'profile':
+      return profileCommand(rest);
     case 'doctor':
       return doctorCommand(rest);
     case undefined:
