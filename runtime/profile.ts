@@ -15,6 +15,8 @@ import { buildSummary } from './summary';
 import { EVENT_STREAM_VERSION, EXIT, type RuntimeEvent } from './protocol';
 import { NO_ADAPTER_HELP } from './doctor';
 
+type RuntimeEventBody = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'v'> : never) : never;
+
 export interface ProfileArgs {
   preset?: string;
   configPath?: string;
@@ -91,7 +93,7 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
 
 export async function profileCommand(args: string[]): Promise<number> {
   let events = args.includes('--events');
-  const emit = (e: Omit<RuntimeEvent, 'v'>): void => {
+  const emit = (e: RuntimeEventBody): void => {
     if (events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
   };
   const say = (line: string): void => {
