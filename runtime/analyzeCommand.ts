@@ -6,6 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { importKinetoFolder } from '../trace/kineto';
+import { loadTraceFile, sniffTraceFile } from '../trace/load';
 import { analyze, markdownReport, type Analysis } from '../analysis/index';
 import { EXIT } from './protocol';
 
@@ -107,7 +108,9 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   }
   let model;
   try {
-    model = await importKinetoFolder(files);
+    // One CommLens/Perfetto/Chrome JSON file holds every rank; Kineto traces come one file per rank.
+    const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
+    model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
   } catch (e) {
     process.stderr.write(`commlens analyze: ${(e as Error).message}\n`);
     return EXIT.badInput;

@@ -6,6 +6,8 @@
  */
 import { doctorCommand } from './doctor';
 import { profileCommand } from './profile';
+import { inspectCommand, convertCommand } from './traceCommands';
+import { analyzeCommand } from './analyzeCommand';
 import { EXIT } from './protocol';
 
 const USAGE = `usage: commlens <command> [options]
@@ -13,6 +15,12 @@ const USAGE = `usage: commlens <command> [options]
 commands:
   profile [--preset NAME | --config FILE] [--events] [--runs-dir DIR]
                       train data-parallel on WebGPU ranks and write a trace
+  analyze <trace | folder of per-rank traces> [--json] [--include-last-step]
+                      metrics (HTA definitions) and suggestions for a trace
+  inspect <file | folder> [--json]
+                      what a trace holds: format, ranks, tracks, slices, flows, steps
+  convert <in> <out.pftrace | out.json>
+                      convert between Perfetto protobuf and Chrome JSON
   doctor [--json]     print the WebGPU adapter, its features and limits
   help                this text
 `;
@@ -24,6 +32,12 @@ async function main(argv: string[]): Promise<number> {
       return profileCommand(rest);
     case 'doctor':
       return doctorCommand(rest);
+    case 'analyze':
+      return analyzeCommand(rest);
+    case 'inspect':
+      return inspectCommand(rest);
+    case 'convert':
+      return convertCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -14,6 +14,8 @@ import { runTraining, RunHandle } from './coordinator';
 import { buildSummary } from './summary';
 import { EVENT_STREAM_VERSION, EXIT, type RuntimeEvent } from './protocol';
 import { NO_ADAPTER_HELP } from './doctor';
+import { analyze, markdownReport } from '../analysis/index';
+import { finalizeModel } from '../trace/model';
 
 type RuntimeEventBody = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'v'> : never) : never;
 
@@ -174,6 +176,10 @@ export async function profileCommand(args: string[]): Promise<number> {
   if (tty) process.stdout.write('\n');
 
   const summary = buildSummary(runId, config, outcome);
+  // The analysis reads the same model the trace file holds (steps every rank finished).
+  const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: link.bytesPerNs });
+  summary.analysis = analysis;
+  writeFileSync(join(runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
   const summaryPath = join(runDir, 'summary.json');
   writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + '\n');
   const relTrace = relative(process.cwd(), outcome.tracePath) || outcome.tracePath;

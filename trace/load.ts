@@ -3,9 +3,11 @@
  * two can disagree: gzip is recognised by its magic bytes, JSON by its first character,
  * anything else is read as a Perfetto protobuf. A JSON trace whose top level has
  * `distributedInfo` or `deviceProperties` before `traceEvents` is a PyTorch profiler
- * (Kineto) trace and goes to the Kineto importer.
+ * (Kineto) trace and goes to the Kineto
+ * importer.
  */
 import * as fs from 'node:fs';
+import { importKinetoFile } from './kineto';
 import * as zlib from 'node:zlib';
 import type { TraceModel } from './model';
 import { TraceFormatError } from './errors';
@@ -95,17 +97,6 @@ export async function loadTraceFile(path: string): Promise<TraceModel> {
   return readPerfetto(bytes, { fileName: path });
 }
 
-/** Module of the Kineto importer, resolved at run time so this file builds without it. */
-const KINETO_MODULE = './kineto';
-
 async function importKineto(path: string): Promise<TraceModel> {
-  let mod: { importKinetoFile?: (p: string) => Promise<TraceModel> } | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(KINETO_MODULE) as typeof mod;
-  } catch {
-    mod = undefined;
-  }
-  if (typeof mod?.importKinetoFile !== 'function') throw new TraceFormatError('Kineto import not available', { file: path, expected: 'a build of CommLens with the Kineto importer (trace/kineto.ts)' });
-  return mod.importKinetoFile(path);
+  return importKinetoFile(path);
 }
