@@ -11,7 +11,7 @@ import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
 import { validateModelConfig } from './engine';
 import { requestAdapter, summarizeAdapter } from './gpu/dawn';
 import { runTraining, RunHandle } from './coordinator';
-import { buildSummary } from './summary';
+import { buildSummary, type RunSummary } from './summary';
 import { EVENT_STREAM_VERSION, EXIT, type RuntimeEvent } from './protocol';
 import { NO_ADAPTER_HELP } from './doctor';
 import { analyze, markdownReport } from '../analysis/index';
@@ -93,57 +93,60 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
   return validateConfig(raw, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
 }
 
-export async function profileCommand(args: string[]): Promise<number> {
-  let events = args.includes('--events');
-  const emit = (e: RuntimeEventBody): void => {
-    if (events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
-  };
-  const say = (line: string): void => {
-    if (!events) process.stdout.write(line + '\n');
-  };
-  const fail = (message: string, exitCode: number, extra: Record<string, unknown> = {}): number => {
-    if (events) emit({ kind: 'error', message, exitCode, ...extra } as never);
-    else process.stderr.write(`commlens profile: ${message}\n`);
-    return exitCode;
-  };
-
-  let config: RunConfig;
-  let p: ProfileArgs;
-  try {
-    p = parseProfileArgs(args);
-    events = p.events;
-    config = loadRunConfig(p);
-  } catch (e) {
-    if (e instanceof ConfigError) return fail(`invalid run config:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
-    throw e;
+/** Where a run's output goes: JSON events (for the extension) or human lines. */
+export class RunOutput {
+  constructor(public events: boolean, private readonly commandName: string) {}
+  emit(e: RuntimeEventBody): void {
+    if (this.events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
   }
+  say(line: string): void {
+    if (!this.events) process.stdout.write(line + '\n');
+  }
+  fail(message: string, exitCode: number, extra: Record<string, unknown> = {}): number {
+    if (this.events) this.emit({ kind: 'error', message, exitCode, ...extra } as never);
+    else process.stderr.write(`commlens ${this.commandName}: ${message}\n`);
+    return exitCode;
+  }
+}
 
+export interface ExecutedRun {
+  exitCode: number;
+  runDir?: string;
+  summary?: RunSummary;
+}
+
+/**
+ * Runs a validated config: checks the model against the adapter, trains, writes
+ * config.json, trace.pftrace, summary.json (with the analysis) and report.md under
+ * `<runsDir>/<run id>/`. Nothing is written when the config is refused.
+ */
+export async function executeRun(config: RunConfig, runsDir: string, out: RunOutput, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
   let adapter: GPUAdapter | undefined;
   try {
     adapter = await requestAdapter();
   } catch (e) {
-    return fail(`${(e as Error).message}\n${NO_ADAPTER_HELP}`, EXIT.noAdapter);
+    return { exitCode: out.fail(`${(e as Error).message}\n${NO_ADAPTER_HELP}`, EXIT.noAdapter) };
   }
-  if (!adapter) return fail(NO_ADAPTER_HELP, EXIT.noAdapter);
+  if (!adapter) return { exitCode: out.fail(NO_ADAPTER_HELP, EXIT.noAdapter) };
   const adapterInfo = summarizeAdapter(adapter);
   const modelProblems = validateModelConfig(config.model as never, adapter.limits);
-  if (modelProblems.length) return fail(`invalid run config:\n  ${modelProblems.join('\n  ')}`, EXIT.badInput);
+  if (modelProblems.length) return { exitCode: out.fail(`invalid run config:\n  ${modelProblems.join('\n  ')}`, EXIT.badInput) };
 
   const runId = newRunId(config);
-  const runDir = resolve(p.runsDir, runId);
+  const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const link = LINK_PROFILES[config.link];
-  emit({ kind: 'start', runId, runDir, worldSize: config.worldSize, steps: config.steps, preset: config.preset, strategy: config.strategy, link: config.link });
-  say(`CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`);
-  say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
+  out.emit({ kind: 'start', runId, runDir, worldSize: config.worldSize, steps: config.steps, preset: config.preset, strategy: config.strategy, link: config.link });
+  out.say(`CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`);
+  out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
 
   const handle = new RunHandle();
   const onSignal = (sig: NodeJS.Signals): void => handle.cancel(`cancelled by ${sig}`);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const startWall = Date.now();
-  const tty = !events && process.stdout.isTTY;
+  const tty = !out.events && process.stdout.isTTY;
   const info = {
     tool: 'commlens',
     runId,
@@ -156,19 +159,20 @@ export async function profileCommand(args: string[]): Promise<number> {
     linkBytesPerNs: link.bytesPerNs,
     adapter: adapterInfo.description || adapterInfo.device,
     node: process.version,
+    ...extraInfo,
   };
   const outcome = await runTraining(config, runDir, info, {
     onProgress: (message) => {
-      emit({ kind: 'progress', message });
+      out.emit({ kind: 'progress', message });
       if (tty) process.stdout.write(`\r\x1b[K${message}…`);
     },
     onStep: (step, steps, loss, stepTimeNs) => {
       const elapsedNs = (Date.now() - startWall) * 1e6;
       const etaNs = ((steps - step - 1) * elapsedNs) / (step + 1);
-      emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, etaNs });
+      out.emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, etaNs });
       const line = `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${fmtMs(stepTimeNs)}  eta ${fmtMs(etaNs)}`;
       if (tty) process.stdout.write(`\r\x1b[K${line}`);
-      else say(line);
+      else out.say(line);
     },
   }, handle);
   process.off('SIGINT', onSignal);
@@ -186,18 +190,33 @@ export async function profileCommand(args: string[]): Promise<number> {
   const relSummary = relative(process.cwd(), summaryPath) || summaryPath;
 
   if (outcome.failure?.cancelled) {
-    emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
-    say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
-    return EXIT.cancelled;
+    out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
+    out.say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
+    return { exitCode: EXIT.cancelled, runDir, summary };
   }
   if (outcome.failure) {
     const who = outcome.failure.rank !== undefined && outcome.failure.rank >= 0 ? `rank ${outcome.failure.rank} failed: ` : '';
-    return fail(`${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`, EXIT.failure, { rank: outcome.failure.rank, tracePath: outcome.tracePath });
+    const code = out.fail(`${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`, EXIT.failure, { rank: outcome.failure.rank, tracePath: outcome.tracePath });
+    return { exitCode: code, runDir, summary };
   }
-  emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
+  out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
   const gflops = summary.achievedFlopsPerRank / 1e9;
-  say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops.toFixed(2)} GFLOP/s per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
-  say(`trace:   ${relTrace}`);
-  say(`summary: ${relSummary}`);
-  return EXIT.ok;
+  out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops.toFixed(2)} GFLOP/s per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
+  out.say(`trace:   ${relTrace}`);
+  out.say(`summary: ${relSummary}`);
+  return { exitCode: EXIT.ok, runDir, summary };
+}
+
+export async function profileCommand(args: string[]): Promise<number> {
+  const out = new RunOutput(args.includes('--events'), 'profile');
+  let config: RunConfig;
+  let p: ProfileArgs;
+  try {
+    p = parseProfileArgs(args);
+    config = loadRunConfig(p);
+  } catch (e) {
+    if (e instanceof ConfigError) return out.fail(`invalid run config:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
+    throw e;
+  }
+  return (await executeRun(config, p.runsDir, out)).exitCode;
 }
