@@ -8,6 +8,7 @@ import { doctorCommand } from './doctor';
 import { profileCommand } from './profile';
 import { inspectCommand, convertCommand } from './traceCommands';
 import { analyzeCommand } from './analyzeCommand';
+import { verifyCommand } from './verify';
 import { EXIT } from './protocol';
 
 const USAGE = `usage: commlens <command> [options]
@@ -15,6 +16,8 @@ const USAGE = `usage: commlens <command> [options]
 commands:
   profile [--preset NAME | --config FILE] [--events] [--runs-dir DIR]
                       train data-parallel on WebGPU ranks and write a trace
+  verify <run dir> <suggestion id> [--events]
+                      re-run with a suggestion's change; predicted vs measured
   analyze <trace | folder of per-rank traces> [--json] [--include-last-step]
                       metrics (HTA definitions) and suggestions for a trace
   inspect <file | folder> [--json]
@@ -34,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return doctorCommand(rest);
     case 'analyze':
       return analyzeCommand(rest);
+    case 'verify':
+      return verifyCommand(rest);
     case 'inspect':
       return inspectCommand(rest);
     case 'convert':
