@@ -164,7 +164,7 @@ test('fuzz: random mutations of the fixtures end in a model or a TraceFormatErro
       const m = isJson ? readChromeJsonBytes(input, { fileName: `fuzz-${i}` }) : readPerfetto(input, { fileName: `fuzz-${i}` });
       assertSane(m, `mutation ${i}`);
     } catch (e) {
-      if (!(e instanceof TraceFormatError)) throw new Error(`mutation ${i} (${isJson ? 'json' : 'protobuf'}) threw ${(e as Error)?.stack ?? String(e)}`);
+      if (!(e instanceof TraceFormatError)) throw new Error(`mutation ${i} (${isJson ? 'json' : 'protobuf'}) threw ${(e as Error)?.stack ?? String(e)}`, { cause: e });
       assert.ok(e.message.includes(`fuzz-${i}`), 'error names the file');
       errors++;
     }
