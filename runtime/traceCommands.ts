@@ -20,21 +20,29 @@ const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json]\n';
 const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz>\n';
 
-function fail(e: unknown): number {
+/** Where a command writes; tests pass their own. */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: CommandIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+function fail(io: CommandIo, e: unknown): number {
   if (e instanceof TraceFormatError) {
-    process.stderr.write(`commlens: ${e.message}\n`);
+    io.err(`commlens: ${e.message}\n`);
     return BAD_INPUT;
   }
-  process.stderr.write(`commlens: ${(e as Error)?.message ?? String(e)}\n`);
+  io.err(`commlens: ${(e as Error)?.message ?? String(e)}\n`);
   return FAILURE;
 }
 
 /** `inspect <file or folder> [--json]`: what the importer found in each trace file. */
-export async function inspectCommand(args: string[]): Promise<number> {
+export async function inspectCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
   const json = args.includes('--json');
   const rest = args.filter((a) => a !== '--json');
   if (rest.length !== 1 || rest[0].startsWith('-')) {
-    process.stderr.write(INSPECT_USAGE);
+    io.err(INSPECT_USAGE);
     return BAD_INPUT;
   }
   const target = rest[0];
@@ -43,11 +51,11 @@ export async function inspectCommand(args: string[]): Promise<number> {
     const st = fs.statSync(target);
     files = st.isDirectory() ? fs.readdirSync(target).filter((f) => TRACE_FILE.test(f)).sort().map((f) => path.join(target, f)) : [target];
   } catch (e) {
-    process.stderr.write(`commlens: ${target}: ${(e as Error).message}\n`);
+    io.err(`commlens: ${target}: ${(e as Error).message}\n`);
     return BAD_INPUT;
   }
   if (files.length === 0) {
-    process.stderr.write(`commlens: ${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)\n`);
+    io.err(`commlens: ${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)\n`);
     return BAD_INPUT;
   }
   const results: ({ file: string } & (TraceSummary | { error: string }))[] = [];
@@ -60,8 +68,8 @@ export async function inspectCommand(args: string[]): Promise<number> {
       results.push({ file, error: (e as Error).message });
     }
   }
-  if (json) process.stdout.write(`${JSON.stringify(results.length === 1 && !(fs.statSync(target).isDirectory()) ? results[0] : results, null, 2)}\n`);
-  else for (const r of results) process.stdout.write(formatSummary(r));
+  if (json) io.out(`${JSON.stringify(results.length === 1 && !(fs.statSync(target).isDirectory()) ? results[0] : results, null, 2)}\n`);
+  else for (const r of results) io.out(formatSummary(r));
   return code;
 }
 
@@ -82,31 +90,31 @@ function formatSummary(r: { file: string } & (TraceSummary | { error: string }))
 }
 
 /** `convert <in> <out>`: any supported trace to Perfetto protobuf or Chrome JSON (gzip by `.gz`). */
-export async function convertCommand(args: string[]): Promise<number> {
+export async function convertCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
   if (args.length !== 2 || args.some((a) => a.startsWith('-'))) {
-    process.stderr.write(CONVERT_USAGE);
+    io.err(CONVERT_USAGE);
     return BAD_INPUT;
   }
   const [input, output] = args;
   const kind = /\.(pftrace|perfetto-trace)$/i.test(output) ? 'perfetto' : /\.json$/i.test(output) ? 'json' : /\.json\.gz$/i.test(output) ? 'json.gz' : undefined;
   if (!kind) {
-    process.stderr.write(`commlens: ${output}: unknown output format\n${CONVERT_USAGE}`);
+    io.err(`commlens: ${output}: unknown output format\n${CONVERT_USAGE}`);
     return BAD_INPUT;
   }
   let model;
   try {
     model = await loadTraceFile(input);
   } catch (e) {
-    return fail(e);
+    return fail(io, e);
   }
   try {
     if (kind === 'perfetto') fs.writeFileSync(output, writePerfetto(model));
     else await writeJson(model, output, kind === 'json.gz');
   } catch (e) {
-    return fail(e);
+    return fail(io, e);
   }
-  for (const w of model.warnings) process.stderr.write(`commlens: warning: ${w}\n`);
-  process.stderr.write(`commlens: wrote ${output} (${model.slices.length} slices, ${model.flows.length} flows)\n`);
+  for (const w of model.warnings) io.err(`commlens: warning: ${w}\n`);
+  io.err(`commlens: wrote ${output} (${model.slices.length} slices, ${model.flows.length} flows)\n`);
   return OK;
 }
 

@@ -223,6 +223,14 @@ function finishImport(imp: ChromeJsonImporter, splitter: JsonTraceSplitter, file
   return imp.finish(warnings);
 }
 
+/** Reads Chrome JSON from raw bytes (UTF-8, not gzip), as the streamed reader would. */
+export function readChromeJsonBytes(bytes: Uint8Array, opts: { fileName?: string } = {}): TraceModel {
+  const imp = new ChromeJsonImporter();
+  const splitter = splitterFor(imp, opts.fileName);
+  splitter.feed(bytes);
+  return finishImport(imp, splitter, opts.fileName);
+}
+
 /** Reads Chrome JSON from text or an already parsed value. */
 export function readChromeJson(input: string | object, opts: { fileName?: string } = {}): TraceModel {
   const imp = new ChromeJsonImporter();
