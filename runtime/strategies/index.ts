@@ -5,21 +5,7 @@
 import type { RunConfig } from '../config';
 import type { Trainer } from '../engine';
 import type { Communicator } from '../comm';
-
-// Interim GPU staging until runtime/comm's chunked allReduceGpuBuffer lands: read the
-// range back, all-reduce it on the host, write it back.
-async function allReduceGpuBuffer(comm: Communicator, device: GPUDevice, buffer: GPUBuffer, offsetBytes: number, sizeBytes: number, opts: { op: 'avg' | 'sum' }): Promise<void> {
-  const staging = device.createBuffer({ size: sizeBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, offsetBytes, staging, 0, sizeBytes);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const host = new Float32Array(staging.getMappedRange().slice(0));
-  staging.unmap();
-  staging.destroy();
-  await comm.allReduce(host, { op: opts.op }).wait();
-  device.queue.writeBuffer(buffer, offsetBytes, host);
-}
+import { allReduceGpuBuffer } from '../comm/gpuStaging';
 
 export interface StrategyContext {
   comm: Communicator;
