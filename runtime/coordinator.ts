@@ -56,7 +56,13 @@ export function workerPath(name: string): string {
   return join(__dirname, name);
 }
 
-export async function runTraining(config: RunConfig, runDir: string, info: Record<string, unknown>, progress: RunProgress, handle: RunHandle): Promise<RunOutcome> {
+export interface RunOptions {
+  /** Record and write the trace (default true). Off only for the tracing-overhead benchmark. */
+  tracing?: boolean;
+}
+
+export async function runTraining(config: RunConfig, runDir: string, info: Record<string, unknown>, progress: RunProgress, handle: RunHandle, opts: RunOptions = {}): Promise<RunOutcome> {
+  const tracing = opts.tracing ?? true;
   mkdirSync(runDir, { recursive: true });
   const tracePath = join(runDir, 'trace.pftrace');
   const world: WorldInit = createWorld(config.worldSize, {
@@ -65,7 +71,7 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
   });
   const t0 = hostNowNs();
   const epoch0 = BigInt(Date.now()) * 1_000_000n;
-  const trace = new RunTrace(tracePath, config.worldSize, t0, epoch0, { ...info } as never);
+  const trace = new RunTrace(tracing ? tracePath : undefined, config.worldSize, t0, epoch0, { ...info } as never);
   const outcome: RunOutcome = { runDir, tracePath, trace, ready: [], steps: [], done: [], wallNs: 0 };
   const workers: Worker[] = [];
   const exited = new Set<number>();
@@ -104,7 +110,7 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
     };
     handle.bind((reason) => fail(undefined, reason, true));
     for (let rank = 0; rank < config.worldSize; rank++) {
-      const init: RankInit = { rank, worldSize: config.worldSize, config, world };
+      const init: RankInit = { rank, worldSize: config.worldSize, config, world, tracing };
       const w = new Worker(workerPath('rankWorker.js'), { workerData: init, stdout: false, stderr: false });
       workers.push(w);
       w.on('message', (m: RankMessage) => {

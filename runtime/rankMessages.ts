@@ -20,6 +20,8 @@ export interface RankInit {
   config: RunConfig;
   /** Structured-cloneable world state of runtime/comm (SharedArrayBuffers). */
   world: unknown;
+  /** When false, nothing is recorded (no GPU timestamps, no spans): the baseline of the tracing-overhead benchmark. */
+  tracing: boolean;
 }
 
 export interface RankReady {

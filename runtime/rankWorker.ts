@@ -44,8 +44,8 @@ async function run(): Promise<void> {
   const commSpans: RankSpan[] = [];
   let wireBytes = 0;
   const comm = Communicator.fromInit(init.world as never, rank, (s) => {
-    commSpans.push(commSpanToRankSpan(s));
     if (s.kind === 'collective') wireBytes += s.bytes;
+    if (init.tracing) commSpans.push(commSpanToRankSpan(s));
   });
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter in this worker (run `commlens doctor`)');
@@ -70,7 +70,7 @@ async function run(): Promise<void> {
       seed: config.seed,
       rank,
       worldSize,
-      timing: config.gpuTiming,
+      timing: config.gpuTiming && init.tracing,
     });
     const strategy = createStrategy(config, { comm, device, trainer });
     post({
@@ -86,7 +86,7 @@ async function run(): Promise<void> {
       const startNs = hostNowNs();
       const hostSpans: RankSpan[] = [];
       const mark = (name: string, t0: number): void => {
-        hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
+        if (init.tracing) hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
       };
       let t = hostNowNs();
       trainer.nextBatch(step);
@@ -103,9 +103,9 @@ async function run(): Promise<void> {
       const loss = await trainer.loss();
       if (lost) throw new Error('GPU device lost');
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`);
-      const kernelSpans = await trainer.drainSpans();
+      const kernelSpans = init.tracing ? await trainer.drainSpans() : [];
       const endNs = hostNowNs();
-      const spans: RankSpan[] = [
+      const spans: RankSpan[] = !init.tracing ? [] : [
         { stream: 'host', category: 'step', name: `step ${step}`, startNs, endNs, args: { step } },
         ...hostSpans,
         ...kernelSpans.map((k): RankSpan => ({

@@ -33,7 +33,7 @@ const COUNTERS: { key: string; name: string; unit: string }[] = [
 
 export class RunTrace {
   readonly model: TraceModel;
-  private readonly fd: number;
+  private readonly fd: number | undefined;
   private readonly writer: PerfettoStreamWriter;
   private readonly trackOf = new Map<string, number>(); // `${rank}/${stream}` -> track id
   private readonly counterTrack = new Map<string, number>(); // `${rank}/${key}`
@@ -43,8 +43,9 @@ export class RunTrace {
   stepsWritten = 0;
 
   /** `hostOriginNs` is the host clock (hostNowNs) at the run's start; `epochOriginNs` the wall clock then. */
+  /** With no `path` nothing is written to disk (the model is still kept). */
   constructor(
-    readonly path: string,
+    readonly path: string | undefined,
     readonly worldSize: number,
     private readonly hostOriginNs: number,
     epochOriginNs: bigint,
@@ -53,8 +54,9 @@ export class RunTrace {
     this.model = emptyModel('commlens', epochOriginNs.toString());
     this.model.meta.worldSize = worldSize;
     this.model.meta.info = info;
-    this.fd = openSync(path, 'w');
-    this.writer = new PerfettoStreamWriter((chunk) => writeSync(this.fd, chunk), { originNs: epochOriginNs.toString() });
+    const fd = path !== undefined ? openSync(path, 'w') : undefined;
+    this.fd = fd;
+    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString() });
     this.writer.metadata(info);
     for (let rank = 0; rank < worldSize; rank++) {
       const p = { pid: rank + 1, rank, name: `rank ${rank}` };
@@ -153,6 +155,7 @@ export class RunTrace {
     if (this.closed) return;
     this.closed = true;
     this.writer.flush();
+    if (this.fd === undefined) return;
     try {
       fsyncSync(this.fd);
     } catch {
