@@ -143,7 +143,8 @@ export class KinetoStreamParser {
  * Reads a Kineto file as a stream (gunzipping when the name ends in .gz or the bytes say
  * gzip) and returns the parsed document. Errors name the file and what was wrong.
  */
-export async function readKinetoFile(path: string): Promise<unknown> {
+export async function readKinetoFile(path: string, opts: { streamAboveBytes?: number } = {}): Promise<unknown> {
+  const streamAbove = opts.streamAboveBytes ?? SMALL_FILE_BYTES;
   const head = await new Promise<Buffer>((resolve, reject) => {
     const s = createReadStream(path, { start: 0, end: 1 });
     const parts: Buffer[] = [];
@@ -162,7 +163,7 @@ export async function readKinetoFile(path: string): Promise<unknown> {
       if (parser) { parser.push(chunk); continue; }
       chunks.push(chunk);
       size += chunk.length;
-      if (size > SMALL_FILE_BYTES) {
+      if (size > streamAbove) {
         parser = new KinetoStreamParser();
         for (const c of chunks) parser.push(c);
         chunks.length = 0;
