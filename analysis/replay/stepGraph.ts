@@ -148,7 +148,7 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       prevCollEnd = Math.max(prevCollEnd, c.end);
     }
     labelPhases(segs, collectives, v.rank);
-    lanes.set(v.rank, segs);
+    lanes.set(v.rank, coarsen(segs, collectives, v.rank));
     const end = Math.max(...ops.map((o) => o.endNs));
     measuredStepNsByRank.set(v.rank, end - t0);
     starts.set(v.rank, t0);
@@ -192,4 +192,38 @@ function labelPhases(segs: Segment[], collectives: CollectiveNode[], rank: numbe
     if (segs[i].waitsOn.some((id) => collectives[id]?.gradient)) afterGradWait = true;
     if (afterGradWait) segs[i].kind = 'optimizer';
   }
+}
+
+/**
+ * Merges runs of segments that nothing else interacts with: a run ends at a change of
+ * kind, before a segment that waits on a collective, and after a segment that triggers
+ * one. A run replays exactly like one segment as long as its internal gaps
+ * are kept inside its duration, so the replay's results do not change while it gets
+ * orders of magnitude fewer segments to schedule (a Kineto step has thousands of kernels).
+ */
+function coarsen(segs: Segment[], collectives: CollectiveNode[], rank: number): Segment[] {
+  const isTrigger = new Set<number>();
+  for (const c of collectives) {
+    const t = c.triggers.get(rank);
+    if (t) isTrigger.add(t.afterSegment);
+  }
+  const out: Segment[] = [];
+  const newIndex = new Int32Array(segs.length);
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i];
+    const last = out[out.length - 1];
+    const mergeable = last !== undefined && last.kind === s.kind && s.waitsOn.length === 0 && !isTrigger.has(i - 1);
+    if (mergeable) {
+      last.durNs += s.gapNs + s.durNs;
+      last.sliceIndexes.push(...s.sliceIndexes);
+    } else {
+      out.push({ ...s, waitsOn: [...s.waitsOn], sliceIndexes: [...s.sliceIndexes] });
+    }
+    newIndex[i] = out.length - 1;
+  }
+  for (const c of collectives) {
+    const t = c.triggers.get(rank);
+    if (t && t.afterSegment >= 0) t.afterSegment = newIndex[t.afterSegment];
+  }
+  return out;
 }
