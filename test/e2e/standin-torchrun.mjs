@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console */
 // A stand-in for `torchrun` on machines without PyTorch or GPUs (CI). Like torchrun it
 // starts --nproc-per-node worker processes with RANK / LOCAL_RANK / WORLD_SIZE set; each
 // worker then does what python/commlens_torch does at the end of its profiling window:
