@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync, mkdirSync, statSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
 
 /** vsce target -> webgpu's dist folder for it. */
 export const TARGETS = {
