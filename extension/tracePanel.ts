@@ -93,7 +93,15 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     }
     panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'commlens.svg');
     panel.webview.html = this.pageHtml(panel.webview);
-    let loaded: Promise<LoadedTrace> | undefined;
+    // Load while the view starts. A trace that cannot be read replaces the page with one
+    // that says which file and why (the parser's message carries the offset), so the
+    // user never looks at an empty timeline.
+    const loaded: Promise<LoadedTrace> = loadAndAnalyze(files);
+    void loaded.then((t) => {
+      if (t.ok || !this.open.has(panel)) return;
+      this.output.appendLine(`[commlens] ${t.message}`);
+      panel.webview.html = this.messageHtml(panel.webview, `CommLens cannot show ${t.title}`, t.message);
+    });
     const post = (m: HostToWebview, transfer?: ArrayBuffer) => {
       // Transfer the trace buffer instead of copying it where the API allows it.
       void (transfer ? (panel.webview.postMessage as (m: unknown, t?: unknown[]) => Thenable<boolean>)(m, [transfer]) : panel.webview.postMessage(m));
@@ -101,13 +109,8 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     const sub = panel.webview.onDidReceiveMessage(async (raw: WebviewToHost) => {
       switch (raw?.type) {
         case 'ready': {
-          loaded ??= loadAndAnalyze(files);
           const t = await loaded;
-          if (!t.ok) {
-            this.output.appendLine(`[commlens] ${t.message}`);
-            post({ type: 'error', title: t.title, message: t.message });
-            return;
-          }
+          if (!t.ok) return; // the error page replaces the view
           let data: ArrayBuffer;
           try {
             data = toArrayBuffer(backend.encodeModel(t.model));

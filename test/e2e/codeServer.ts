@@ -89,7 +89,6 @@ export async function startCodeServer(tools: E2eTools, vsix: string, workspace: 
         'chat.disableAIFeatures': true,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
         'security.workspace.trust.startupPrompt': 'never',
-        'security.workspace.trust.enabled': false,
         'git.openRepositoryInParentFolders': 'never',
         'git.enabled': false,
         ...settings,
@@ -171,19 +170,30 @@ export async function openWorkbench(browser: Browser, server: CodeServer): Promi
   return page;
 }
 
-/** Runs a command from the palette by its title, e.g. `CommLens: Show Environment`. */
-export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
+/**
+ * Runs a command from the palette by its title, e.g. `CommLens: Show Environment`.
+ * Right after start the workbench may not list the extension's commands yet (the
+ * extension scan finishes after the first paint), so the palette is reopened until the
+ * command shows up.
+ */
+export async function runCommand(page: Page, title: string, timeoutMs = 90_000): Promise<void> {
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 15_000 });
-  await input.fill(`>${title}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  try {
-    await row.waitFor({ state: 'visible', timeout: 30_000 });
-  } catch (e) {
-    await screenshot(page, `failed-command-${title.replace(/\W+/g, '-')}`);
-    throw e;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        await screenshot(page, `failed-command-${title.replace(/\W+/g, '-')}`);
+        throw e;
+      }
+    }
   }
   await input.press('Enter');
 }
@@ -203,6 +213,30 @@ export async function pickQuickItem(page: Page, text: string): Promise<void> {
  */
 export function webviewFrame(page: Page, index = 0): FrameLocator {
   return page.locator('iframe.webview.ready').nth(index).contentFrame().locator('iframe#active-frame').contentFrame();
+}
+
+/** Opens a workspace file by name through Quick Open. */
+export async function quickOpen(page: Page, fileName: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(fileName);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ state: 'visible', timeout: 20_000 });
+  await input.press('Enter');
+}
+
+/** Reopens the active editor with another editor (our custom editor), by its display name. */
+export async function reopenWith(page: Page, editorName: string): Promise<void> {
+  await runCommand(page, 'View: Reopen Editor With...');
+  await pickQuickItem(page, editorName);
+}
+
+/** Waits for a notification toast containing `text` and returns its text. */
+export async function waitForNotification(page: Page, text: string | RegExp, timeoutMs = 60_000): Promise<string> {
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  await toast.waitFor({ state: 'visible', timeout: timeoutMs });
+  return (await toast.innerText()).replace(/\u00a0/g, ' ');
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
