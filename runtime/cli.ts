@@ -5,6 +5,10 @@
  * runtime/protocol.ts).
  */
 import { doctorCommand } from './doctor';
+import { profileCommand } from './profile';
+import { inspectCommand, convertCommand } from './traceCommands';
+import { analyzeCommand } from './analyzeCommand';
+import { verifyCommand } from './verify';
 import { EXIT } from './protocol';
 
 const USAGE = `usage: commlens <command> [options]
@@ -12,6 +16,14 @@ const USAGE = `usage: commlens <command> [options]
 commands:
   profile [--preset NAME | --config FILE] [--events] [--runs-dir DIR]
                       train data-parallel on WebGPU ranks and write a trace
+  verify <run dir> <suggestion id> [--events]
+                      re-run with a suggestion's change; predicted vs measured
+  analyze <trace | folder of per-rank traces> [--json] [--include-last-step]
+                      metrics (HTA definitions) and suggestions for a trace
+  inspect <file | folder> [--json]
+                      what a trace holds: format, ranks, tracks, slices, flows, steps
+  convert <in> <out.pftrace | out.json>
+                      convert between Perfetto protobuf and Chrome JSON
   doctor [--json]     print the WebGPU adapter, its features and limits
   help                this text
 `;
@@ -19,8 +31,18 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
+    case 'profile':
+      return profileCommand(rest);
     case 'doctor':
       return doctorCommand(rest);
+    case 'analyze':
+      return analyzeCommand(rest);
+    case 'verify':
+      return verifyCommand(rest);
+    case 'inspect':
+      return inspectCommand(rest);
+    case 'convert':
+      return convertCommand(rest);
     case undefined:
     case 'help':
     case '--help':

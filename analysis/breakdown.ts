@@ -1,0 +1,143 @@
+/**
+ * Time metrics of a set of GPU operations, with the definitions of Holistic Trace
+ * Analysis (HTA) so the numbers agree with what PyTorch users already trust.
+ */
+import { combinationTimes, intersectionLength, lengthOf, unionOf, type IntervalSet } from './intervals';
+import type { GpuOp, KernelClass } from './rankView';
+
+export interface TemporalBreakdown {
+  /** Last op end − first op start. */
+  spanNs: number;
+  /** span − |∪ all ops|: time no GPU op runs. */
+  idleNs: number;
+  /** |∪ computation ops|. */
+  computeNs: number;
+  /** span − idle − compute: time only communication / memory ops run. */
+  nonComputeNs: number;
+  idlePct: number;
+  computePct: number;
+  nonComputePct: number;
+}
+
+function unionOfOps(ops: readonly GpuOp[], cls?: KernelClass): IntervalSet {
+  const iv: [number, number][] = [];
+  for (const o of ops) if (!cls || o.cls === cls) iv.push([o.startNs, o.endNs]);
+  return unionOf(iv);
+}
+
+const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole : 0);
+
+/**
+ * Temporal breakdown (HTA `get_temporal_breakdown`): over the ops given,
+ * span = last end − first start; idle = span − |union of all ops|;
+ * compute = |union of computation ops|; non-compute = span − idle − compute.
+ * Percentages are of the span.
+ */
+export function temporalBreakdown(ops: readonly GpuOp[]): TemporalBreakdown {
+  if (ops.length === 0) return { spanNs: 0, idleNs: 0, computeNs: 0, nonComputeNs: 0, idlePct: 0, computePct: 0, nonComputePct: 0 };
+  const all = unionOfOps(ops);
+  const spanNs = all.ends[all.ends.length - 1] - all.starts[0];
+  const idleNs = spanNs - lengthOf(all);
+  const computeNs = lengthOf(unionOfOps(ops, 'computation'));
+  const nonComputeNs = spanNs - idleNs - computeNs;
+  return { spanNs, idleNs, computeNs, nonComputeNs, idlePct: pct(idleNs, spanNs), computePct: pct(computeNs, spanNs), nonComputePct: pct(nonComputeNs, spanNs) };
+}
+
+export interface CommCompOverlap {
+  /** |∪ communication ops|. */
+  commNs: number;
+  /** |∪ computation ∩ ∪ communication|. */
+  overlapNs: number;
+  /** 100 · overlap / comm (HTA `get_comm_comp_overlap`); 0 when there is no communication. */
+  overlapPct: number;
+  /** Communication not hidden under computation: comm − overlap. */
+  exposedCommNs: number;
+}
+
+/**
+ * Communication–computation overlap (HTA): 100 · |comp ∩ comm| / |comm|, where comp and
+ * comm are the unions of computation and communication ops. Exposed communication is
+ * the communication time with no computation running: |comm| − |comp ∩ comm|.
+ */
+export function commCompOverlap(ops: readonly GpuOp[]): CommCompOverlap {
+  const comm = unionOfOps(ops, 'communication');
+  const comp = unionOfOps(ops, 'computation');
+  const commNs = lengthOf(comm);
+  const overlapNs = intersectionLength(comp, comm);
+  return { commNs, overlapNs, overlapPct: pct(overlapNs, commNs), exposedCommNs: commNs - overlapNs };
+}
+
+/** HTA's names of the kernel classes, in HTA's bit order. */
+const CLASS_NAMES: [KernelClass, string][] = [
+  ['computation', 'COMPUTATION'],
+  ['communication', 'COMMUNICATION'],
+  ['memory', 'MEMORY'],
+];
+
+/**
+ * Kernel-type time (HTA `get_gpu_kernel_breakdown` with memory kernels): the time during
+ * which exactly a given combination of classes runs, keyed like HTA:
+ * `COMPUTATION`, `COMMUNICATION`, `MEMORY`, `COMPUTATION overlapping COMMUNICATION`,
+ * `COMMUNICATION overlapping MEMORY`... (each class's ops are merged first).
+ */
+export function kernelTypeTime(ops: readonly GpuOp[]): Record<string, number> {
+  const sets = CLASS_NAMES.map(([cls]) => unionOfOps(ops, cls));
+  const out: Record<string, number> = {};
+  for (const [mask, t] of combinationTimes(sets)) {
+    const names = CLASS_NAMES.filter((_, k) => mask & (1 << k)).map(([, n]) => n);
+    out[names.join(' overlapping ')] = t;
+  }
+  return out;
+}
+
+export interface StreamIdle {
+  track: number;
+  /** The stream's id in the source (CUDA stream 7), or the track name. */
+  stream: number | string;
+  hostWaitNs: number;
+  kernelWaitNs: number;
+  otherNs: number;
+  hostWaitRatio: number;
+  kernelWaitRatio: number;
+  otherRatio: number;
+}
+
+/** HTA's default threshold under which a gap between kernels is launch overhead: 30 µs. */
+export const CONSECUTIVE_KERNEL_DELAY_NS = 30_000;
+
+/**
+ * Idle-time breakdown of each stream (HTA `get_idle_time_breakdown`): for each op after
+ * the first on a stream, the gap since the previous op's end is
+ * - host wait, when the op's launch call started after the previous op ended (the CPU
+ *   was not enqueuing fast enough);
+ * - kernel wait, otherwise when the gap is under `kernelDelayNs` (launch overhead);
+ * - other, otherwise (waiting on another stream, a synchronisation, a peer).
+ * Without launch times (CommLens runs) nothing can be host wait.
+ */
+export function idleBreakdown(ops: readonly GpuOp[], streamOfTrack: (track: number) => number | string, kernelDelayNs = CONSECUTIVE_KERNEL_DELAY_NS): StreamIdle[] {
+  const byTrack = new Map<number, GpuOp[]>();
+  for (const o of ops) {
+    let l = byTrack.get(o.track);
+    if (!l) { l = []; byTrack.set(o.track, l); }
+    l.push(o);
+  }
+  const out: StreamIdle[] = [];
+  for (const [track, list] of byTrack) {
+    // ops are sorted by start already; a stable sort keeps it so for any caller.
+    list.sort((a, b) => a.startNs - b.startNs);
+    let host = 0, kernel = 0, other = 0;
+    for (let i = 1; i < list.length; i++) {
+      const prevEnd = list[i - 1].endNs;
+      const gap = list[i].startNs - prevEnd;
+      const launch = list[i].launchNs;
+      if (launch !== undefined && launch > prevEnd) host += gap;
+      else if (gap < kernelDelayNs) kernel += gap;
+      else other += gap;
+    }
+    const total = host + kernel + other;
+    const r = (x: number) => (total > 0 ? x / total : 0);
+    out.push({ track, stream: streamOfTrack(track), hostWaitNs: host, kernelWaitNs: kernel, otherNs: other, hostWaitRatio: r(host), kernelWaitRatio: r(kernel), otherRatio: r(other) });
+  }
+  out.sort((a, b) => (typeof a.stream === 'number' && typeof b.stream === 'number' ? a.stream - b.stream : String(a.stream).localeCompare(String(b.stream))));
+  return out;
+}

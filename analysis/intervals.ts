@@ -1,0 +1,95 @@
+/**
+ * Interval arithmetic on half-open time intervals [start, end), in ns.
+ * The building block of every time metric: unions, intersections, differences.
+ */
+
+/** A sorted list of disjoint intervals, as parallel arrays for speed. */
+export interface IntervalSet {
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * The union of intervals: sorts by start and merges any interval that starts at or
+ * before the running end (touching intervals merge, as Holistic Trace Analysis' merge does).
+ */
+export function unionOf(intervals: ReadonlyArray<readonly [number, number]>): IntervalSet {
+  const sorted = intervals.filter(([s, e]) => e >= s).sort((a, b) => a[0] - b[0]);
+  const starts: number[] = [], ends: number[] = [];
+  for (const [s, e] of sorted) {
+    const last = ends.length - 1;
+    if (last >= 0 && s <= ends[last]) {
+      if (e > ends[last]) ends[last] = e;
+    } else {
+      starts.push(s);
+      ends.push(e);
+    }
+  }
+  return { starts, ends };
+}
+
+/** Total length of an interval set: Σ (end − start). */
+export function lengthOf(set: IntervalSet): number {
+  let t = 0;
+  for (let i = 0; i < set.starts.length; i++) t += set.ends[i] - set.starts[i];
+  return t;
+}
+
+/** |A ∩ B| for two interval sets, by a linear merge. */
+export function intersectionLength(a: IntervalSet, b: IntervalSet): number {
+  let i = 0, j = 0, t = 0;
+  while (i < a.starts.length && j < b.starts.length) {
+    const s = Math.max(a.starts[i], b.starts[j]);
+    const e = Math.min(a.ends[i], b.ends[j]);
+    if (e > s) t += e - s;
+    if (a.ends[i] < b.ends[j]) i++;
+    else j++;
+  }
+  return t;
+}
+
+/** A ∩ B as an interval set. */
+export function intersect(a: IntervalSet, b: IntervalSet): IntervalSet {
+  let i = 0, j = 0;
+  const starts: number[] = [], ends: number[] = [];
+  while (i < a.starts.length && j < b.starts.length) {
+    const s = Math.max(a.starts[i], b.starts[j]);
+    const e = Math.min(a.ends[i], b.ends[j]);
+    if (e > s) { starts.push(s); ends.push(e); }
+    if (a.ends[i] < b.ends[j]) i++;
+    else j++;
+  }
+  return { starts, ends };
+}
+
+/** |A \ B| = |A| − |A ∩ B|. */
+export function differenceLength(a: IntervalSet, b: IntervalSet): number {
+  return lengthOf(a) - intersectionLength(a, b);
+}
+
+/**
+ * Time covered by each combination of classes. `sets[k]` is the union of class k; the
+ * result maps a bit mask (bit k set = class k active) to the time during which exactly
+ * that combination of classes was active. A sweep over the sorted boundaries.
+ */
+export function combinationTimes(sets: IntervalSet[]): Map<number, number> {
+  const points: number[] = [];
+  const deltas: number[] = [];
+  sets.forEach((set, k) => {
+    const bit = 1 << k;
+    for (let i = 0; i < set.starts.length; i++) {
+      points.push(set.starts[i], set.ends[i]);
+      deltas.push(bit, -bit);
+    }
+  });
+  const order = points.map((_, i) => i).sort((x, y) => points[x] - points[y]);
+  const out = new Map<number, number>();
+  let mask = 0;
+  for (let n = 0; n < order.length; n++) {
+    mask += deltas[order[n]];
+    const next = n + 1 < order.length ? points[order[n + 1]] : points[order[n]];
+    const dt = next - points[order[n]];
+    if (mask > 0 && dt > 0) out.set(mask, (out.get(mask) ?? 0) + dt);
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+/**
+ * The per-rank view every metric reads: the rank's GPU operations classified the way
+ * Holistic Trace Analysis classes kernels, its steps, and which operations fall in the
+ * analysed window. Built once per analysis, in one pass over the slices.
+ */
+import type { Slice, TraceModel } from '../trace/model';
+
+/** HTA's kernel classes: communication (NCCL), memory (memcpy / memset), computation (the rest). */
+export type KernelClass = 'computation' | 'communication' | 'memory';
+
+/** One GPU operation (a kernel, a collective, a copy) of a rank. */
+export interface GpuOp {
+  /** Index into model.slices. */
+  index: number;
+  track: number;
+  startNs: number;
+  endNs: number;
+  cls: KernelClass;
+  /** Start of the host call that launched it (Kineto's runtime event joined by `correlation`), when known. */
+  launchNs?: number;
+  /** Step number this op belongs to (by its launch time, else its start), or undefined outside steps. */
+  step?: number;
+}
+
+export interface StepWindow {
+  step: number;
+  startNs: number;
+  endNs: number;
+  /** Index into model.slices of the step slice. */
+  index: number;
+}
+
+export interface RankView {
+  pid: number;
+  rank: number;
+  /** Every GPU op of the rank, sorted by start. */
+  allOps: GpuOp[];
+  /** The ops in the analysed window (see selectAnalysedOps), sorted by start. */
+  ops: GpuOp[];
+  steps: StepWindow[];
+  /** Steps whose ops are analysed (all but the last by default). */
+  analysedSteps: StepWindow[];
+  /** True when kernels could be joined to their launch calls. */
+  hasLaunchTimes: boolean;
+  /** Notes on what could not be computed for this rank. */
+  notes: string[];
+}
+
+const COMM_NAME = /ncclKernel|ncclDevKernel|^nccl|^hccl|^rccl/;
+const MEMORY_NAME = /Memcpy|Memset|^dma/;
+
+/**
+ * Classifies a GPU slice as HTA does: communication if its category is `collective` or its
+ * name contains `ncclKernel` (or starts with nccl/hccl/rccl); memory if it is a memcpy/memset/
+ * staging copy or its name contains `Memcpy`/`Memset`; computation otherwise. Returns
+ * undefined for slices that are not GPU work (annotations, waits).
+ */
+export function classifyGpuSlice(s: Slice): KernelClass | undefined {
+  switch (s.category) {
+    case 'collective':
+      return 'communication';
+    case 'memcpy':
+    case 'memset':
+    case 'staging':
+      return 'memory';
+    case 'kernel':
+      if (COMM_NAME.test(s.name)) return 'communication';
+      if (MEMORY_NAME.test(s.name)) return 'memory';
+      return 'computation';
+    default:
+      return undefined;
+  }
+}
+
+/** Step number of a step slice: args.step, else the last number in its name (`ProfilerStep#12`, `step 3`). */
+export function stepNumberOf(s: Slice): number | undefined {
+  const a = s.args?.step;
+  if (typeof a === 'number') return a;
+  const m = /(\d+)\s*$/.exec(s.name) ?? /(\d+)/.exec(s.name);
+  return m ? Number(m[1]) : undefined;
+}
+
+export interface RankViewOptions {
+  includeLastStep?: boolean;
+}
+
+/**
+ * Builds the view of every rank. The analysed window follows HTA: with two or more steps,
+ * the ops whose launch (or, when launches are unknown, whose start) is before the last
+ * step's start are analysed, or up to the last step's end with includeLastStep; ops whose
+ * launch call is missing from a trace that has launch calls are left out as HTA leaves
+ * them out. With fewer than two steps, every op is analysed (and a note says so).
+ */
+export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): RankView[] {
+  const pidOfTrack = model.tracks.map((t) => t.pid);
+  const gpuTrack = model.tracks.map((t) => t.gpu && t.type === 'slice');
+  const byPid = new Map<number, { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number> }>();
+  const entry = (pid: number) => {
+    let e = byPid.get(pid);
+    if (!e) { e = { ops: [], steps: [], launch: new Map() }; byPid.set(pid, e); }
+    return e;
+  };
+  for (const p of model.processes) entry(p.pid);
+  const slices = model.slices;
+  for (let i = 0; i < slices.length; i++) {
+    const s = slices[i];
+    const pid = pidOfTrack[s.track];
+    if (pid === undefined) continue;
+    if (gpuTrack[s.track]) {
+      const cls = classifyGpuSlice(s);
+      if (cls) entry(pid).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
+    } else if (s.category === 'runtime') {
+      const c = s.args?.correlation;
+      if (typeof c === 'number') entry(pid).launch.set(c, s.startNs);
+    } else if (s.category === 'step') {
+      const n = stepNumberOf(s);
+      if (n !== undefined) entry(pid).steps.push({ step: n, startNs: s.startNs, endNs: s.startNs + s.durNs, index: i });
+    }
+  }
+  const rankOf = new Map(model.processes.map((p) => [p.pid, p.rank ?? p.pid]));
+  const views: RankView[] = [];
+  for (const [pid, e] of byPid) {
+    const notes: string[] = [];
+    const rank = rankOf.get(pid) ?? pid;
+    const hasLaunchTimes = e.launch.size > 0;
+    for (const op of e.ops) {
+      const c = slices[op.index].args?.correlation;
+      if (typeof c === 'number') op.launchNs = e.launch.get(c);
+    }
+    e.ops.sort((a, b) => a.startNs - b.startNs || a.endNs - b.endNs);
+    e.steps.sort((a, b) => a.startNs - b.startNs);
+    for (const op of e.ops) {
+      const t = hasLaunchTimes ? op.launchNs : op.startNs;
+      if (t === undefined) continue;
+      // HTA: the last step window containing the launch wins.
+      for (let k = e.steps.length - 1; k >= 0; k--) {
+        const st = e.steps[k];
+        if (st.startNs <= t && t < st.endNs) { op.step = st.step; break; }
+      }
+      if (op.step === undefined && !hasLaunchTimes) {
+        const fromArgs = slices[op.index].args?.step;
+        if (typeof fromArgs === 'number') op.step = fromArgs;
+      }
+    }
+    let ops = e.ops;
+    let analysedSteps = e.steps;
+    if (hasLaunchTimes) {
+      const missing = ops.filter((o) => o.launchNs === undefined).length;
+      if (missing > 0 && e.steps.length >= 2) notes.push(`rank ${rank}: ${missing} GPU op(s) have no launch call in the trace and are left out (as HTA does)`);
+    }
+    if (e.ops.length === 0) {
+      notes.push(`rank ${rank}: no GPU kernels in the trace, so the GPU time metrics cannot be computed`);
+    } else if (e.steps.length >= 2) {
+      const lastStart = Math.max(...e.steps.map((s) => s.startNs));
+      const lastEnd = Math.max(...e.steps.map((s) => s.endNs));
+      ops = e.ops.filter((o) => {
+        const t = hasLaunchTimes ? o.launchNs : o.startNs;
+        if (t === undefined) return false;
+        return opts.includeLastStep ? t <= lastEnd : t < lastStart;
+      });
+      if (!opts.includeLastStep) analysedSteps = e.steps.filter((s) => s.startNs < lastStart);
+    } else {
+      notes.push(
+        e.steps.length === 0
+          ? `rank ${rank}: no step markers (ProfilerStep#N / step N), so every kernel is analysed as one window and per-step metrics are not available`
+          : `rank ${rank}: only one step marker, so the last step cannot be left out; every kernel is analysed`,
+      );
+    }
+    views.push({ pid, rank, allOps: e.ops, ops, steps: e.steps, analysedSteps, hasLaunchTimes, notes });
+  }
+  views.sort((a, b) => a.rank - b.rank);
+  return views;
+}

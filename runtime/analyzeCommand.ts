@@ -1,0 +1,126 @@
+/**
+ * `commlens analyze <trace or folder of per-rank traces> [--json] [--include-last-step]`:
+ * imports PyTorch profiler (Kineto) traces, runs the analysis and prints a Markdown
+ * report, or with --json the per-rank metrics keyed by rank.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { importKinetoFolder } from '../trace/kineto';
+import { loadTraceFile, sniffTraceFile } from '../trace/load';
+import { analyze, markdownReport, type Analysis } from '../analysis/index';
+import { EXIT } from './protocol';
+
+export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N]
+
+  Analyses PyTorch profiler (Kineto) traces, one file per rank (a folder is searched
+  for *.json and *.json.gz). Prints a Markdown report; with --json, the per-rank
+  metrics keyed by rank (idle_us, compute_us, non_compute_us, kernel_span_us,
+  overlap_pct, ...); with --full-json, the whole analysis object (analysis/SCHEMA.md).
+  --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
+  --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
+`;
+
+const TRACE_FILE = /\.json(\.gz)?$/i;
+
+/** Natural order, so rank-2 sorts before rank-10. */
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, undefined, { numeric: true });
+}
+
+/** Expands the positional arguments into trace files; throws with a clear message on bad paths. */
+export function collectTraceFiles(inputs: string[]): string[] {
+  const files: string[] = [];
+  for (const input of inputs) {
+    const p = resolve(input);
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new Error(`no such file or folder: ${input}`);
+    }
+    if (st.isDirectory()) {
+      const found = readdirSync(p).filter((f) => TRACE_FILE.test(f)).sort(naturalCompare).map((f) => join(p, f));
+      if (found.length === 0) throw new Error(`${input} holds no trace files (*.json, *.json.gz)`);
+      files.push(...found);
+    } else {
+      files.push(p);
+    }
+  }
+  return files;
+}
+
+/** The per-rank metrics of `--json`, keyed by rank, in µs and percent. */
+export function perRankJson(a: Analysis): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  const us = (ns: number) => ns / 1000;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  for (const r of a.ranks) {
+    out[String(r.rank)] = {
+      idle_us: us(r.temporal.idleNs),
+      compute_us: us(r.temporal.computeNs),
+      non_compute_us: us(r.temporal.nonComputeNs),
+      kernel_span_us: us(r.temporal.spanNs),
+      overlap_pct: r2(r.overlap.overlapPct),
+      idle_pct: r2(r.temporal.idlePct),
+      compute_pct: r2(r.temporal.computePct),
+      non_compute_pct: r2(r.temporal.nonComputePct),
+      exposed_comm_us: us(r.overlap.exposedCommNs),
+      comm_us: us(r.overlap.commNs),
+    };
+  }
+  return out;
+}
+
+export async function analyzeCommand(args: string[]): Promise<number> {
+  const inputs: string[] = [];
+  let json = false, fullJson = false, includeLastStep = false;
+  let linkPeakGBps: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--json') json = true;
+    else if (a === '--full-json') fullJson = true;
+    else if (a === '--include-last-step') includeLastStep = true;
+    else if (a === '--link-peak-gbps') {
+      const v = Number(args[++i]);
+      if (!(v > 0)) {
+        process.stderr.write(`commlens analyze: --link-peak-gbps needs a positive number of GB/s, got '${args[i] ?? ''}'\n`);
+        return EXIT.badInput;
+      }
+      linkPeakGBps = v;
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(ANALYZE_USAGE);
+      return EXIT.ok;
+    } else if (a.startsWith('--')) {
+      process.stderr.write(`commlens analyze: unknown option '${a}'\n\n${ANALYZE_USAGE}`);
+      return EXIT.badInput;
+    } else inputs.push(a);
+  }
+  if (inputs.length === 0) {
+    process.stderr.write(`commlens analyze: give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`);
+    return EXIT.badInput;
+  }
+  let files: string[];
+  try {
+    files = collectTraceFiles(inputs);
+  } catch (e) {
+    process.stderr.write(`commlens analyze: ${(e as Error).message}\n`);
+    return EXIT.badInput;
+  }
+  let model;
+  try {
+    // One CommLens/Perfetto/Chrome JSON file holds every rank; Kineto traces come one file per rank.
+    const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
+    model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
+  } catch (e) {
+    process.stderr.write(`commlens analyze: ${(e as Error).message}\n`);
+    return EXIT.badInput;
+  }
+  const analysis = analyze(model, { includeLastStep, linkPeakGBps });
+  if (json || fullJson) {
+    process.stdout.write(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
+    if (json) for (const n of analysis.notes) process.stderr.write(`note: ${n}\n`);
+  } else {
+    process.stdout.write(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,259 @@
+/**
+ * Run configuration: what `commlens profile` runs. Presets are complete configs; a
+ * config file may name a preset and override any field. Validation names the field,
+ * what was given and what is allowed, and happens before any GPU work.
+ */
+import { readFileSync } from 'node:fs';
+
+export type ModelKind = 'mlp' | 'gpt-mini';
+
+export interface ModelSettings {
+  kind: ModelKind;
+  batchSize: number;
+  dtype?: 'f32' | 'f16';
+  // mlp
+  inputDim?: number;
+  hiddenDims?: number[];
+  classes?: number;
+  // gpt-mini
+  layers?: number;
+  heads?: number;
+  dModel?: number;
+  seqLen?: number;
+  vocab?: number;
+  task?: 'copy' | 'reverse' | 'modadd';
+}
+
+export interface OptimizerSettings {
+  kind: 'sgd' | 'adam' | 'adamw';
+  lr: number;
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  clipGradNorm?: number;
+  lossScale?: number;
+}
+
+export interface RunConfig {
+  /** Name of the preset this config started from, if any. */
+  preset?: string;
+  /** One line shown in pickers. */
+  description?: string;
+  model: ModelSettings;
+  optimizer: OptimizerSettings;
+  worldSize: number;
+  steps: number;
+  seed: number;
+  /** Strategy id(s), joined with '+': `ddp`, `ddp-bucketed`, `fp16`, ... */
+  strategy: string;
+  /** Options of the strategy (bucket size, compression rank, local steps...): validated by runtime/strategies. */
+  strategyOptions?: Record<string, unknown>;
+  /** Link profile name (see runtime/comm): `none`, `nvlink4`, `ib-ndr`, `eth-10g`, ... */
+  link: string;
+  /** Collective algorithm to force (`ring`, `tree`, ...); automatic when absent. */
+  algorithm?: string;
+  /** Record GPU timestamps per kernel (off = host timing only, for overhead comparisons). */
+  gpuTiming: boolean;
+  /** A collective that waits longer than this fails the run, naming the missing ranks. */
+  collectiveTimeoutMs: number;
+  /** Peak FLOP/s per rank used for MFU; measured locally when absent. */
+  peakFlops?: number;
+}
+
+const BASE: Omit<RunConfig, 'model' | 'optimizer'> = {
+  worldSize: 2,
+  steps: 20,
+  seed: 1,
+  strategy: 'ddp',
+  link: 'eth-25g',
+  gpuTiming: true,
+  collectiveTimeoutMs: 60_000,
+};
+
+export const PRESETS: Record<string, RunConfig> = {
+  tiny: {
+    ...BASE,
+    preset: 'tiny',
+    description: 'MLP 64-128-10 on 2 ranks, 6 steps: finishes in seconds (used by tests)',
+    model: { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [128], classes: 10 },
+    optimizer: { kind: 'adam', lr: 0.01 },
+    steps: 6,
+    link: 'eth-10g',
+  },
+  'mlp-small': {
+    ...BASE,
+    preset: 'mlp-small',
+    description: 'MLP 256-1024-1024-10 (1.3M params) on 4 ranks over 25 GbE, 20 steps',
+    model: { kind: 'mlp', batchSize: 64, inputDim: 256, hiddenDims: [1024, 1024], classes: 10 },
+    optimizer: { kind: 'adam', lr: 0.002 },
+    worldSize: 4,
+    steps: 20,
+    link: 'eth-25g',
+  },
+  'gpt-mini': {
+    ...BASE,
+    preset: 'gpt-mini',
+    description: 'GPT-style decoder, 2 layers, width 128, 4 heads, seq 32, copy task, 2 ranks over 10 GbE',
+    model: { kind: 'gpt-mini', batchSize: 8, layers: 2, heads: 4, dModel: 128, seqLen: 32, vocab: 32, task: 'copy' },
+    optimizer: { kind: 'adamw', lr: 0.003, weightDecay: 0.01 },
+    worldSize: 2,
+    steps: 20,
+    link: 'eth-10g',
+  },
+};
+
+export const DEFAULT_PRESET = 'mlp-small';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions']);
+const MODEL_KEYS = new Set(['kind', 'batchSize', 'dtype', 'inputDim', 'hiddenDims', 'classes', 'layers', 'heads', 'dModel', 'seqLen', 'vocab', 'task']);
+const OPT_KEYS = new Set(['kind', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'weightDecay', 'clipGradNorm', 'lossScale']);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges `over` onto `base` (objects merge, everything else replaces). */
+function merge<T>(base: T, over: unknown): T {
+  if (!isObject(base) || !isObject(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? merge(out[k], v) : v;
+  return out as T;
+}
+
+/** Known strategy ids (combinations are joined with '+'); the runtime refuses others. */
+
+export const LINK_NAMES_HINT = 'none, nvlink4, nvlink3, pcie5, pcie4, ib-ndr, ib-hdr, eth-100g, eth-25g, eth-10g, wan';
+
+function checkInt(problems: string[], field: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    problems.push(`${field}: got ${JSON.stringify(v)}, expected an integer from ${min} to ${max}`);
+  }
+}
+
+function checkNum(problems: string[], field: string, v: unknown, min: number, max: number, optional = false): void {
+  if (v === undefined && optional) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    problems.push(`${field}: got ${JSON.stringify(v)}, expected a number from ${min} to ${max}`);
+  }
+}
+
+function unknownKeys(problems: string[], prefix: string, obj: Record<string, unknown>, allowed: Set<string>): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) problems.push(`${prefix}${k}: unknown setting; allowed: ${[...allowed].filter((a) => a !== '$schema').join(', ')}`);
+  }
+}
+
+/**
+ * Validates a raw config object (already merged onto its preset). `knownLinks` and
+ * `knownStrategies` come from the modules that implement them.
+ */
+export function validateConfig(
+  raw: unknown,
+  knownLinks: string[],
+  knownStrategies: readonly string[],
+  validateStrategy?: (config: RunConfig) => string[],
+): RunConfig {
+  const problems: string[] = [];
+  if (!isObject(raw)) throw new ConfigError(['config: expected a JSON object']);
+  unknownKeys(problems, '', raw, TOP_KEYS);
+  checkInt(problems, 'worldSize', raw.worldSize, 1, 16);
+  checkInt(problems, 'steps', raw.steps, 1, 100_000);
+  checkInt(problems, 'seed', raw.seed, 0, 2 ** 31 - 1);
+  checkInt(problems, 'collectiveTimeoutMs', raw.collectiveTimeoutMs, 100, 3_600_000);
+  if (typeof raw.gpuTiming !== 'boolean') problems.push(`gpuTiming: got ${JSON.stringify(raw.gpuTiming)}, expected true or false`);
+  checkNum(problems, 'peakFlops', raw.peakFlops, 1, 1e18, true);
+  if (typeof raw.link !== 'string' || !knownLinks.includes(raw.link)) {
+    problems.push(`link: got ${JSON.stringify(raw.link)}, expected one of ${knownLinks.join(', ')}`);
+  }
+  if (typeof raw.strategy !== 'string' || raw.strategy.split('+').some((s) => !knownStrategies.includes(s))) {
+    problems.push(`strategy: got ${JSON.stringify(raw.strategy)}, expected one of ${knownStrategies.join(', ')} (combine with '+')`);
+  }
+  const m = raw.model;
+  if (!isObject(m)) problems.push('model: expected an object with at least "kind" and "batchSize"');
+  else {
+    unknownKeys(problems, 'model.', m, MODEL_KEYS);
+    if (m.kind !== 'mlp' && m.kind !== 'gpt-mini') problems.push(`model.kind: got ${JSON.stringify(m.kind)}, expected "mlp" or "gpt-mini"`);
+    checkInt(problems, 'model.batchSize', m.batchSize, 1, 65_536);
+    if (m.dtype !== undefined && m.dtype !== 'f32' && m.dtype !== 'f16') problems.push(`model.dtype: got ${JSON.stringify(m.dtype)}, expected "f32" or "f16"`);
+    if (m.kind === 'mlp') {
+      checkInt(problems, 'model.inputDim', m.inputDim, 1, 1 << 16);
+      checkInt(problems, 'model.classes', m.classes, 2, 1 << 16);
+      if (!Array.isArray(m.hiddenDims) || m.hiddenDims.length === 0) problems.push(`model.hiddenDims: got ${JSON.stringify(m.hiddenDims)}, expected a non-empty array of layer widths`);
+      else m.hiddenDims.forEach((d, i) => checkInt(problems, `model.hiddenDims[${i}]`, d, 1, 1 << 16));
+    } else if (m.kind === 'gpt-mini') {
+      checkInt(problems, 'model.layers', m.layers, 1, 64);
+      checkInt(problems, 'model.heads', m.heads, 1, 64);
+      checkInt(problems, 'model.dModel', m.dModel, 8, 8192);
+      checkInt(problems, 'model.seqLen', m.seqLen, 2, 4096);
+      checkInt(problems, 'model.vocab', m.vocab, 4, 65_536);
+      if (m.task !== undefined && !['copy', 'reverse', 'modadd'].includes(m.task as string)) problems.push(`model.task: got ${JSON.stringify(m.task)}, expected "copy", "reverse" or "modadd"`);
+      if (typeof m.dModel === 'number' && typeof m.heads === 'number' && m.heads > 0 && m.dModel % m.heads !== 0) {
+        problems.push(`model.heads: ${m.heads} does not divide model.dModel ${m.dModel}; pick heads among the divisors of dModel (e.g. ${divisors(m.dModel).slice(0, 6).join(', ')})`);
+      }
+    }
+  }
+  const o = raw.optimizer;
+  if (!isObject(o)) problems.push('optimizer: expected an object with at least "kind" and "lr"');
+  else {
+    unknownKeys(problems, 'optimizer.', o, OPT_KEYS);
+    if (!['sgd', 'adam', 'adamw'].includes(o.kind as string)) problems.push(`optimizer.kind: got ${JSON.stringify(o.kind)}, expected "sgd", "adam" or "adamw"`);
+    checkNum(problems, 'optimizer.lr', o.lr, 1e-9, 10);
+    checkNum(problems, 'optimizer.momentum', o.momentum, 0, 1, true);
+    checkNum(problems, 'optimizer.beta1', o.beta1, 0, 1, true);
+    checkNum(problems, 'optimizer.beta2', o.beta2, 0, 1, true);
+    checkNum(problems, 'optimizer.weightDecay', o.weightDecay, 0, 1, true);
+    checkNum(problems, 'optimizer.clipGradNorm', o.clipGradNorm, 1e-6, 1e6, true);
+  }
+  if (raw.strategyOptions !== undefined && !isObject(raw.strategyOptions)) problems.push('strategyOptions: expected an object');
+  if (problems.length) throw new ConfigError(problems);
+  if (validateStrategy) {
+    const more = validateStrategy(raw as unknown as RunConfig);
+    if (more.length) throw new ConfigError(more);
+  }
+  return raw as unknown as RunConfig;
+}
+
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+/** Builds the raw (unvalidated) config from a preset name and/or a config file's contents. */
+export function resolveRawConfig(opts: { preset?: string; configText?: string; configPath?: string }): unknown {
+  let fileObj: Record<string, unknown> = {};
+  if (opts.configText !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(opts.configText);
+      if (!isObject(parsed)) throw new ConfigError([`${opts.configPath ?? 'config'}: expected a JSON object at the top level`]);
+      fileObj = parsed;
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError([`${opts.configPath ?? 'config'}: not valid JSON (${(e as Error).message})`]);
+    }
+  }
+  const presetName = opts.preset ?? (typeof fileObj.preset === 'string' ? fileObj.preset : undefined) ?? DEFAULT_PRESET;
+  const preset = PRESETS[presetName];
+  if (!preset) throw new ConfigError([`preset: got ${JSON.stringify(presetName)}, expected one of ${Object.keys(PRESETS).join(', ')}`]);
+  const merged = merge(preset, fileObj) as unknown as Record<string, unknown>;
+  merged.preset = presetName;
+  delete merged.$schema;
+  return merged;
+}
+
+export function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The coordinator: starts one worker thread per rank, gathers their steps into the
+ * run's trace, and ends the run cleanly whatever happens. If a rank fails, the world is
+ * aborted (every rank blocked in a collective wakes and stops) and any worker still
+ * alive after a grace period is terminated, so a run never hangs and never leaves a
+ * thread behind.
+ */
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { hostNowNs } from './clock';
+import { createWorld, abortWorld, type WorldInit } from './comm';
+import type { RunConfig } from './config';
+import type { RankInit, RankMessage, RankReady, RankStep, RankDone } from './rankMessages';
+import { RunTrace } from './runTrace';
+
+export interface RunProgress {
+  onStep?(step: number, steps: number, meanLoss: number, stepTimeNs: number): void;
+  onProgress?(message: string): void;
+}
+
+export interface RunOutcome {
+  runDir: string;
+  tracePath: string;
+  trace: RunTrace;
+  ready: RankReady[];
+  steps: { step: number; meanLoss: number; stepTimeNs: number; perRank: RankStep[] }[];
+  done: RankDone[];
+  /** Set when the run did not finish: cancelled, or a rank failed. */
+  failure?: { rank?: number; message: string; cancelled: boolean };
+  wallNs: number;
+}
+
+/** How long ranks get to stop on their own after an abort before they are terminated. */
+const STOP_GRACE_MS = 1500;
+
+export class RunHandle {
+  private cancelReason: string | undefined;
+  private abortFn: ((reason: string) => void) | undefined;
+  /** Stops the run: every rank is aborted; finished steps stay in the trace. */
+  cancel(reason = 'cancelled'): void {
+    this.cancelReason = reason;
+    this.abortFn?.(reason);
+  }
+  get cancelled(): string | undefined {
+    return this.cancelReason;
+  }
+  /** @internal */
+  bind(fn: (reason: string) => void): void {
+    this.abortFn = fn;
+    if (this.cancelReason) fn(this.cancelReason);
+  }
+}
+
+export function workerPath(name: string): string {
+  return join(__dirname, name);
+}
+
+export interface RunOptions {
+  /** Record and write the trace (default true). Off only for the tracing-overhead benchmark. */
+  tracing?: boolean;
+}
+
+export async function runTraining(config: RunConfig, runDir: string, info: Record<string, unknown>, progress: RunProgress, handle: RunHandle, opts: RunOptions = {}): Promise<RunOutcome> {
+  const tracing = opts.tracing ?? true;
+  mkdirSync(runDir, { recursive: true });
+  const tracePath = join(runDir, 'trace.pftrace');
+  const world: WorldInit = createWorld(config.worldSize, {
+    topology: { link: config.link },
+    timeoutMs: config.collectiveTimeoutMs,
+  });
+  const t0 = hostNowNs();
+  const epoch0 = BigInt(Date.now()) * 1_000_000n;
+  const trace = new RunTrace(tracing ? tracePath : undefined, config.worldSize, t0, epoch0, { ...info } as never);
+  const outcome: RunOutcome = { runDir, tracePath, trace, ready: [], steps: [], done: [], wallNs: 0 };
+  const workers: Worker[] = [];
+  const exited = new Set<number>();
+  const stepLists = new Map<number, RankStep[]>();
+  let lastStepEnd = t0;
+
+  progress.onProgress?.(`starting ${config.worldSize} ranks`);
+  await new Promise<void>((resolve) => {
+    let finished = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (finished) return;
+      if (exited.size < workers.length) return;
+      finished = true;
+      if (graceTimer) clearTimeout(graceTimer);
+      resolve();
+    };
+    let failureIsEcho = false;
+    const fail = (rank: number | undefined, message: string, cancelled: boolean, echo = false): void => {
+      // An 'aborted' error from a rank only echoes someone else's failure: keep it only
+      // until the real cause arrives.
+      if (!outcome.failure || (failureIsEcho && !echo)) {
+        outcome.failure = { rank, message, cancelled };
+        failureIsEcho = echo;
+      }
+      try {
+        abortWorld(world, message, rank ?? -1);
+      } catch {
+        // already aborted
+      }
+      if (!graceTimer) {
+        graceTimer = setTimeout(() => {
+          for (const w of workers) void w.terminate();
+        }, STOP_GRACE_MS);
+      }
+    };
+    handle.bind((reason) => fail(undefined, reason, true));
+    for (let rank = 0; rank < config.worldSize; rank++) {
+      const init: RankInit = { rank, worldSize: config.worldSize, config, world, tracing };
+      const w = new Worker(workerPath('rankWorker.js'), { workerData: init, stdout: false, stderr: false });
+      workers.push(w);
+      w.on('message', (m: RankMessage) => {
+        switch (m.type) {
+          case 'ready':
+            outcome.ready.push(m);
+            if (outcome.ready.length === config.worldSize) progress.onProgress?.('training');
+            break;
+          case 'step': {
+            trace.addStep(m);
+            const list = stepLists.get(m.step) ?? [];
+            list.push(m);
+            stepLists.set(m.step, list);
+            if (list.length === config.worldSize) {
+              stepLists.delete(m.step);
+              const end = Math.max(...list.map((s) => s.endNs));
+              const stepTimeNs = end - Math.max(lastStepEnd, Math.min(...list.map((s) => s.startNs)));
+              lastStepEnd = end;
+              const meanLoss = list.reduce((a, s) => a + s.loss, 0) / list.length;
+              outcome.steps.push({ step: m.step, meanLoss, stepTimeNs, perRank: list.sort((a, b) => a.rank - b.rank) });
+              progress.onStep?.(m.step, config.steps, meanLoss, stepTimeNs);
+            }
+            break;
+          }
+          case 'done':
+            outcome.done.push(m);
+            break;
+          case 'error':
+            fail(m.rank, m.message, false, m.aborted === true);
+            break;
+        }
+      });
+      w.on('error', (e) => fail(rank, `rank ${rank} crashed: ${e.message}`, false));
+      w.on('exit', (code) => {
+        exited.add(rank);
+        if (code !== 0 && !outcome.failure) fail(rank, `rank ${rank} exited with code ${code}`, false);
+        finish();
+      });
+    }
+  });
+  trace.close();
+  outcome.wallNs = hostNowNs() - t0;
+  if (!outcome.failure && outcome.steps.length < config.steps) {
+    outcome.failure = { message: `only ${outcome.steps.length} of ${config.steps} steps finished`, cancelled: false };
+  }
+  return outcome;
+}

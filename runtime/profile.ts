@@ -1,0 +1,222 @@
+/**
+ * `commlens profile`: validate the run config, train on N WebGPU ranks, write the
+ * trace and summary, print progress (human lines, or JSON events with --events).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from './config';
+import { LINK_PROFILES } from './comm';
+import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
+import { validateModelConfig } from './engine';
+import { requestAdapter, summarizeAdapter } from './gpu/dawn';
+import { runTraining, RunHandle } from './coordinator';
+import { buildSummary, type RunSummary } from './summary';
+import { EVENT_STREAM_VERSION, EXIT, type RuntimeEvent } from './protocol';
+import { NO_ADAPTER_HELP } from './doctor';
+import { analyze, markdownReport } from '../analysis/index';
+import { finalizeModel } from '../trace/model';
+
+type RuntimeEventBody = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'v'> : never) : never;
+
+export interface ProfileArgs {
+  preset?: string;
+  configPath?: string;
+  events: boolean;
+  runsDir: string;
+  overrides: Record<string, unknown>;
+}
+
+const FLAGS_HELP = `usage: commlens profile [--preset NAME | --config FILE] [options]
+  --preset NAME        ${Object.keys(PRESETS).join(', ')} (default mlp-small)
+  --config FILE        a commlens.json run config (may name a preset and override fields)
+  --runs-dir DIR       where runs are written (default ./runs)
+  --steps N  --world-size N  --link NAME  --strategy ID  --seed N   override the config
+  --no-gpu-timing      host timing only (no GPU timestamp queries)
+  --events             print line-delimited JSON events (for the VS Code extension)`;
+
+export function parseProfileArgs(args: string[]): ProfileArgs {
+  const out: ProfileArgs = { events: false, runsDir: 'runs', overrides: {} };
+  const need = (i: number, flag: string): string => {
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new ConfigError([`${flag}: missing value\n${FLAGS_HELP}`]);
+    return v;
+  };
+  const int = (v: string, flag: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new ConfigError([`${flag}: got ${JSON.stringify(v)}, expected an integer`]);
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    switch (a) {
+      case '--preset': out.preset = need(i, a); i++; break;
+      case '--config': out.configPath = need(i, a); i++; break;
+      case '--runs-dir': out.runsDir = need(i, a); i++; break;
+      case '--events': out.events = true; break;
+      case '--steps': out.overrides.steps = int(need(i, a), a); i++; break;
+      case '--world-size': out.overrides.worldSize = int(need(i, a), a); i++; break;
+      case '--seed': out.overrides.seed = int(need(i, a), a); i++; break;
+      case '--link': out.overrides.link = need(i, a); i++; break;
+      case '--strategy': out.overrides.strategy = need(i, a); i++; break;
+      case '--no-gpu-timing': out.overrides.gpuTiming = false; break;
+      default:
+        throw new ConfigError([`unknown option '${a}'\n${FLAGS_HELP}`]);
+    }
+  }
+  return out;
+}
+
+function newRunId(config: RunConfig): string {
+  const d = new Date();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  return `${stamp}-${config.preset ?? 'custom'}-${config.strategy.replace(/\+/g, '_')}-${randomBytes(2).toString('hex')}`;
+}
+
+function fmtMs(ns: number): string {
+  return ns >= 1e9 ? `${(ns / 1e9).toFixed(2)} s` : `${(ns / 1e6).toFixed(1)} ms`;
+}
+
+function fmtBytes(b: number): string {
+  if (b >= 1 << 30) return `${(b / (1 << 30)).toFixed(2)} GiB`;
+  if (b >= 1 << 20) return `${(b / (1 << 20)).toFixed(2)} MiB`;
+  if (b >= 1 << 10) return `${(b / (1 << 10)).toFixed(1)} KiB`;
+  return `${b} B`;
+}
+
+/** Loads, merges and validates the config (no GPU work, nothing written). */
+export function loadRunConfig(p: ProfileArgs): RunConfig {
+  const configText = p.configPath ? readConfigFile(p.configPath) : undefined;
+  const raw = resolveRawConfig({ preset: p.preset, configText, configPath: p.configPath }) as Record<string, unknown>;
+  Object.assign(raw, p.overrides);
+  return validateConfig(raw, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
+}
+
+/** Where a run's output goes: JSON events (for the extension) or human lines. */
+export class RunOutput {
+  constructor(public events: boolean, private readonly commandName: string) {}
+  emit(e: RuntimeEventBody): void {
+    if (this.events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
+  }
+  say(line: string): void {
+    if (!this.events) process.stdout.write(line + '\n');
+  }
+  fail(message: string, exitCode: number, extra: Record<string, unknown> = {}): number {
+    if (this.events) this.emit({ kind: 'error', message, exitCode, ...extra } as never);
+    else process.stderr.write(`commlens ${this.commandName}: ${message}\n`);
+    return exitCode;
+  }
+}
+
+export interface ExecutedRun {
+  exitCode: number;
+  runDir?: string;
+  summary?: RunSummary;
+}
+
+/**
+ * Runs a validated config: checks the model against the adapter, trains, writes
+ * config.json, trace.pftrace, summary.json (with the analysis) and report.md under
+ * `<runsDir>/<run id>/`. Nothing is written when the config is refused.
+ */
+export async function executeRun(config: RunConfig, runsDir: string, out: RunOutput, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
+  let adapter: GPUAdapter | undefined;
+  try {
+    adapter = await requestAdapter();
+  } catch (e) {
+    return { exitCode: out.fail(`${(e as Error).message}\n${NO_ADAPTER_HELP}`, EXIT.noAdapter) };
+  }
+  if (!adapter) return { exitCode: out.fail(NO_ADAPTER_HELP, EXIT.noAdapter) };
+  const adapterInfo = summarizeAdapter(adapter);
+  const modelProblems = validateModelConfig(config.model as never, adapter.limits);
+  if (modelProblems.length) return { exitCode: out.fail(`invalid run config:\n  ${modelProblems.join('\n  ')}`, EXIT.badInput) };
+
+  const runId = newRunId(config);
+  const runDir = resolve(runsDir, runId);
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const link = LINK_PROFILES[config.link];
+  out.emit({ kind: 'start', runId, runDir, worldSize: config.worldSize, steps: config.steps, preset: config.preset, strategy: config.strategy, link: config.link });
+  out.say(`CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`);
+  out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
+
+  const handle = new RunHandle();
+  const onSignal = (sig: NodeJS.Signals): void => handle.cancel(`cancelled by ${sig}`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const startWall = Date.now();
+  const tty = !out.events && process.stdout.isTTY;
+  const info = {
+    tool: 'commlens',
+    runId,
+    config: JSON.stringify(config),
+    preset: config.preset ?? 'custom',
+    strategy: config.strategy,
+    worldSize: config.worldSize,
+    link: config.link,
+    linkAlphaNs: link.alphaNs,
+    linkBytesPerNs: link.bytesPerNs,
+    adapter: adapterInfo.description || adapterInfo.device,
+    node: process.version,
+    ...extraInfo,
+  };
+  const outcome = await runTraining(config, runDir, info, {
+    onProgress: (message) => {
+      out.emit({ kind: 'progress', message });
+      if (tty) process.stdout.write(`\r\x1b[K${message}…`);
+    },
+    onStep: (step, steps, loss, stepTimeNs) => {
+      const elapsedNs = (Date.now() - startWall) * 1e6;
+      const etaNs = ((steps - step - 1) * elapsedNs) / (step + 1);
+      out.emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, etaNs });
+      const line = `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${fmtMs(stepTimeNs)}  eta ${fmtMs(etaNs)}`;
+      if (tty) process.stdout.write(`\r\x1b[K${line}`);
+      else out.say(line);
+    },
+  }, handle);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (tty) process.stdout.write('\n');
+
+  const summary = buildSummary(runId, config, outcome);
+  // The analysis reads the same model the trace file holds (steps every rank finished).
+  const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: link.bytesPerNs });
+  summary.analysis = analysis;
+  writeFileSync(join(runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
+  const summaryPath = join(runDir, 'summary.json');
+  writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+  const relTrace = relative(process.cwd(), outcome.tracePath) || outcome.tracePath;
+  const relSummary = relative(process.cwd(), summaryPath) || summaryPath;
+
+  if (outcome.failure?.cancelled) {
+    out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
+    out.say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
+    return { exitCode: EXIT.cancelled, runDir, summary };
+  }
+  if (outcome.failure) {
+    const who = outcome.failure.rank !== undefined && outcome.failure.rank >= 0 ? `rank ${outcome.failure.rank} failed: ` : '';
+    const code = out.fail(`${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`, EXIT.failure, { rank: outcome.failure.rank, tracePath: outcome.tracePath });
+    return { exitCode: code, runDir, summary };
+  }
+  out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
+  const gflops = summary.achievedFlopsPerRank / 1e9;
+  out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops.toFixed(2)} GFLOP/s per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
+  out.say(`trace:   ${relTrace}`);
+  out.say(`summary: ${relSummary}`);
+  return { exitCode: EXIT.ok, runDir, summary };
+}
+
+export async function profileCommand(args: string[]): Promise<number> {
+  const out = new RunOutput(args.includes('--events'), 'profile');
+  let config: RunConfig;
+  let p: ProfileArgs;
+  try {
+    p = parseProfileArgs(args);
+    config = loadRunConfig(p);
+  } catch (e) {
+    if (e instanceof ConfigError) return out.fail(`invalid run config:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
+    throw e;
+  }
+  return (await executeRun(config, p.runsDir, out)).exitCode;
+}

@@ -1,0 +1,65 @@
+/**
+ * Messages between the coordinator (main thread) and the rank workers. Internal to the
+ * runtime; the outside world sees only runtime/protocol.ts.
+ */
+import type { RunConfig } from './config';
+
+/** A span recorded on a rank, on the shared host clock (hostNowNs). */
+export interface RankSpan {
+  stream: 'compute' | 'communication' | 'staging' | 'host' | 'wait';
+  category: 'kernel' | 'collective' | 'staging' | 'wait' | 'step' | 'host';
+  name: string;
+  startNs: number;
+  endNs: number;
+  args?: Record<string, string | number | boolean>;
+}
+
+export interface RankInit {
+  rank: number;
+  worldSize: number;
+  config: RunConfig;
+  /** Structured-cloneable world state of runtime/comm (SharedArrayBuffers). */
+  world: unknown;
+  /** When false, nothing is recorded (no GPU timestamps, no spans): the baseline of the tracing-overhead benchmark. */
+  tracing: boolean;
+}
+
+export interface RankReady {
+  type: 'ready';
+  rank: number;
+  adapter: string;
+  paramCount: number;
+  flopsPerStep: number;
+  calibrationErrorNs: number;
+  layers: { name: string; paramOffset: number; paramCount: number }[];
+}
+
+export interface RankStep {
+  type: 'step';
+  rank: number;
+  step: number;
+  loss: number;
+  startNs: number;
+  endNs: number;
+  spans: RankSpan[];
+  /** Bytes this rank put on the wire during the step. */
+  wireBytes: number;
+  memory: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number };
+}
+
+export interface RankDone {
+  type: 'done';
+  rank: number;
+  pool: { hits: number; misses: number; bytes: number };
+}
+
+export interface RankError {
+  type: 'error';
+  rank: number;
+  message: string;
+  stack?: string;
+  /** True when this rank stopped only because another rank (or the coordinator) aborted the world. */
+  aborted?: boolean;
+}
+
+export type RankMessage = RankReady | RankStep | RankDone | RankError;

@@ -1,0 +1,145 @@
+/**
+ * One rank: a worker thread with its own WebGPU device, its own trainer and a
+ * communicator into the shared world. Trains `config.steps` steps, reports each step's
+ * spans to the coordinator, and stops at the first error (aborting the world so that
+ * every other rank stops too instead of waiting on this one).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { requestAdapter, requestDevice } from './gpu/dawn';
+import { hostNowNs } from './clock';
+import { createTrainer, type Trainer } from './engine';
+import { Communicator, abortWorld, type CommSpan } from './comm';
+import { createStrategy } from './strategies';
+import type { RankInit, RankMessage, RankSpan } from './rankMessages';
+
+const init = workerData as RankInit;
+const port = parentPort!;
+const post = (m: RankMessage): void => port.postMessage(m);
+
+function commSpanToRankSpan(s: CommSpan): RankSpan {
+  const base = { name: s.name, startNs: s.startNs, endNs: s.endNs };
+  if (s.kind === 'd2h' || s.kind === 'h2d') return { ...base, stream: 'staging', category: 'staging', args: { direction: s.kind, bytes: s.bytes } };
+  if (s.kind === 'wait') return { ...base, stream: 'wait', category: 'wait', args: { op: s.op, seq: s.seq, group: s.group } };
+  return {
+    ...base,
+    stream: 'communication',
+    category: 'collective',
+    args: {
+      op: s.op,
+      algorithm: s.algorithm,
+      group: s.group,
+      seq: s.seq,
+      bytes: s.bytes,
+      dtype: s.dtype,
+      algbwGBps: s.algbwGBps,
+      busbwGBps: s.busbwGBps,
+      waitNs: s.waitNs,
+      transferNs: s.transferNs,
+    },
+  };
+}
+
+async function run(): Promise<void> {
+  const { rank, worldSize, config } = init;
+  const commSpans: RankSpan[] = [];
+  let wireBytes = 0;
+  const comm = Communicator.fromInit(init.world as never, rank, (s) => {
+    if (s.kind === 'collective') wireBytes += s.bytes;
+    if (init.tracing) commSpans.push(commSpanToRankSpan(s));
+  });
+  const adapter = await requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter in this worker (run `commlens doctor`)');
+  const device = await requestDevice(adapter, { f16: config.model.dtype === 'f16' });
+  let lost = false;
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') {
+      lost = true;
+      abortWorld(init.world as never, `GPU device lost on rank ${rank}: ${info.message}`, rank);
+    }
+  });
+  device.addEventListener('uncapturederror', (ev) => {
+    const err = (ev as GPUUncapturedErrorEvent).error;
+    abortWorld(init.world as never, `GPU error on rank ${rank}: ${err.message}`, rank);
+  });
+
+  let trainer: Trainer | undefined;
+  try {
+    trainer = await createTrainer(device, {
+      model: config.model as never,
+      optimizer: config.optimizer as never,
+      seed: config.seed,
+      rank,
+      worldSize,
+      timing: config.gpuTiming && init.tracing,
+    });
+    const strategy = createStrategy(config, { comm, device, trainer });
+    post({
+      type: 'ready',
+      rank,
+      adapter: adapter.info.description || adapter.info.device || adapter.info.vendor,
+      paramCount: trainer.paramCount,
+      flopsPerStep: trainer.flopsPerStep,
+      calibrationErrorNs: trainer.calibrationErrorNs,
+      layers: trainer.layers.map((l) => ({ name: l.name, paramOffset: l.paramOffset, paramCount: l.paramCount })),
+    });
+    for (let step = 0; step < config.steps; step++) {
+      const startNs = hostNowNs();
+      const hostSpans: RankSpan[] = [];
+      const mark = (name: string, t0: number): void => {
+        if (init.tracing) hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
+      };
+      let t = hostNowNs();
+      trainer.nextBatch(step);
+      mark('data', t);
+      t = hostNowNs();
+      trainer.forward();
+      mark('forward (encode)', t);
+      t = hostNowNs();
+      await strategy.backwardAndExchange(step);
+      mark('backward + gradient exchange', t);
+      t = hostNowNs();
+      await strategy.optimizerStep(step);
+      mark('optimizer', t);
+      const loss = await trainer.loss();
+      if (lost) throw new Error('GPU device lost');
+      if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`);
+      const kernelSpans = init.tracing ? await trainer.drainSpans() : [];
+      const endNs = hostNowNs();
+      const spans: RankSpan[] = !init.tracing ? [] : [
+        { stream: 'host', category: 'step', name: `step ${step}`, startNs, endNs, args: { step } },
+        ...hostSpans,
+        ...kernelSpans.map((k): RankSpan => ({
+          stream: 'compute',
+          category: 'kernel',
+          name: k.name,
+          startNs: k.startNs,
+          endNs: k.endNs,
+          args: { phase: k.phase, ...(k.flops !== undefined ? { flops: k.flops } : {}), ...(k.args ?? {}) },
+        })),
+        ...commSpans.splice(0),
+      ];
+      const mem = trainer.memoryBytes();
+      post({ type: 'step', rank, step, loss, startNs, endNs, spans, wireBytes, memory: { ...mem, communication: strategy.commBufferBytes() } });
+      wireBytes = 0;
+    }
+    post({ type: 'done', rank, pool: trainer.poolStats() });
+  } finally {
+    trainer?.destroy();
+    device.destroy();
+  }
+}
+
+run().catch((e: unknown) => {
+  const err = e as Error;
+  // Report first, then wake the others: the coordinator should hear the cause before
+  // it hears the other ranks complaining that they were aborted.
+  const aborted = err?.name === 'CommAbortedError';
+  post({ type: 'error', rank: init.rank, message: err?.message ?? String(e), stack: err?.stack, aborted });
+  if (!aborted) {
+    try {
+      abortWorld(init.world as never, `rank ${init.rank}: ${err?.message ?? String(e)}`, init.rank);
+    } catch {
+      // the world may be gone already
+    }
+  }
+});

@@ -1,0 +1,166 @@
+/**
+ * Builds a run's trace as the ranks report their steps: keeps the TraceModel in memory
+ * (for the summary and the analysis) and streams the same content to a Perfetto file,
+ * one step at a time, so a killed run leaves a file holding every finished step.
+ *
+ * A step is written once every rank has reported it, so that the spans of one
+ * collective on all ranks can be joined by flows (started on the rank that entered the
+ * collective first, as Perfetto's importer requires).
+ */
+import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { addTrack, emptyModel, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
+import { PerfettoStreamWriter } from '../trace/perfettoWriter';
+import type { RankSpan, RankStep } from './rankMessages';
+
+const STREAMS: { stream: RankSpan['stream']; name: string; gpu: boolean }[] = [
+  { stream: 'host', name: 'host', gpu: false },
+  { stream: 'compute', name: 'compute (GPU)', gpu: true },
+  { stream: 'staging', name: 'staging D2H/H2D', gpu: true },
+  { stream: 'communication', name: 'communication', gpu: true },
+  { stream: 'wait', name: 'wait on peers', gpu: false },
+];
+
+const COUNTERS: { key: string; name: string; unit: string }[] = [
+  { key: 'loss', name: 'loss', unit: '1' },
+  { key: 'stepTimeMs', name: 'step time', unit: 'ms' },
+  { key: 'wireBytes', name: 'bytes sent per step', unit: 'bytes' },
+  { key: 'parameters', name: 'memory: parameters', unit: 'bytes' },
+  { key: 'gradients', name: 'memory: gradients', unit: 'bytes' },
+  { key: 'optimizerState', name: 'memory: optimizer state', unit: 'bytes' },
+  { key: 'activations', name: 'memory: activations', unit: 'bytes' },
+  { key: 'communication', name: 'memory: communication buffers', unit: 'bytes' },
+];
+
+export class RunTrace {
+  readonly model: TraceModel;
+  private readonly fd: number | undefined;
+  private readonly writer: PerfettoStreamWriter;
+  private readonly trackOf = new Map<string, number>(); // `${rank}/${stream}` -> track id
+  private readonly counterTrack = new Map<string, number>(); // `${rank}/${key}`
+  private readonly pending = new Map<number, RankStep[]>();
+  private nextFlowId = 1;
+  private closed = false;
+  stepsWritten = 0;
+
+  /** `hostOriginNs` is the host clock (hostNowNs) at the run's start; `epochOriginNs` the wall clock then. */
+  /** With no `path` nothing is written to disk (the model is still kept). */
+  constructor(
+    readonly path: string | undefined,
+    readonly worldSize: number,
+    private readonly hostOriginNs: number,
+    epochOriginNs: bigint,
+    info: Args,
+  ) {
+    this.model = emptyModel('commlens', epochOriginNs.toString());
+    this.model.meta.worldSize = worldSize;
+    this.model.meta.info = info;
+    const fd = path !== undefined ? openSync(path, 'w') : undefined;
+    this.fd = fd;
+    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString() });
+    this.writer.metadata(info);
+    for (let rank = 0; rank < worldSize; rank++) {
+      const p = { pid: rank + 1, rank, name: `rank ${rank}` };
+      this.model.processes.push(p);
+      this.writer.process(p);
+      STREAMS.forEach((s, order) => {
+        const t = { pid: p.pid, name: s.name, type: 'slice' as const, stream: s.stream as StreamKind, gpu: s.gpu, order };
+        const id = addTrack(this.model, t);
+        this.trackOf.set(`${rank}/${s.stream}`, id);
+        this.writer.track(this.model.tracks[id]);
+      });
+      COUNTERS.forEach((c, i) => {
+        const id = addTrack(this.model, { pid: p.pid, name: c.name, type: 'counter', stream: 'other', gpu: false, unit: c.unit, order: STREAMS.length + i });
+        this.counterTrack.set(`${rank}/${c.key}`, id);
+        this.model.counters.push({ track: id, tsNs: [], values: [] });
+        this.writer.track(this.model.tracks[id]);
+      });
+    }
+    this.writer.flush();
+  }
+
+  /** Records one rank's step; writes the step out once all ranks have reported it. */
+  addStep(s: RankStep): void {
+    const list = this.pending.get(s.step) ?? [];
+    list.push(s);
+    this.pending.set(s.step, list);
+    if (list.length === this.worldSize) {
+      this.pending.delete(s.step);
+      this.writeStep(list);
+    }
+  }
+
+  private rel(ns: number): number {
+    return ns - this.hostOriginNs;
+  }
+
+  private writeStep(steps: RankStep[]): void {
+    const slices: { slice: Slice; rank: number }[] = [];
+    for (const st of steps) {
+      for (const sp of st.spans) {
+        const track = this.trackOf.get(`${st.rank}/${sp.stream}`);
+        if (track === undefined) continue;
+        const startNs = this.rel(sp.startNs);
+        slices.push({ rank: st.rank, slice: { track, name: sp.name, category: sp.category, startNs, durNs: Math.max(0, sp.endNs - sp.startNs), args: sp.args } });
+      }
+    }
+    // Join each collective across ranks: same group and sequence number.
+    const groups = new Map<string, number[]>();
+    slices.forEach((x, i) => {
+      const a = x.slice.args;
+      if (x.slice.category === 'collective' && a && a.seq !== undefined) {
+        const key = `${a.group}/${a.seq}`;
+        const l = groups.get(key) ?? [];
+        l.push(i);
+        groups.set(key, l);
+      }
+    });
+    const flowOut = new Map<number, number[]>();
+    const flowIn = new Map<number, number[]>();
+    const flowPairs: [number, number, number][] = [];
+    for (const idxs of groups.values()) {
+      if (idxs.length < 2) continue;
+      idxs.sort((a, b) => slices[a].slice.startNs - slices[b].slice.startNs);
+      for (let k = 1; k < idxs.length; k++) {
+        const id = this.nextFlowId++;
+        (flowOut.get(idxs[k - 1]) ?? flowOut.set(idxs[k - 1], []).get(idxs[k - 1])!).push(id);
+        (flowIn.get(idxs[k]) ?? flowIn.set(idxs[k], []).get(idxs[k])!).push(id);
+        flowPairs.push([id, idxs[k - 1], idxs[k]]);
+      }
+    }
+    const order = slices.map((_, i) => i).sort((a, b) => slices[a].slice.startNs - slices[b].slice.startNs);
+    const modelIndex = new Map<number, number>();
+    for (const i of order) {
+      modelIndex.set(i, this.model.slices.length);
+      this.model.slices.push(slices[i].slice);
+      this.writer.slice(slices[i].slice, { out: flowOut.get(i), in: flowIn.get(i) });
+    }
+    for (const [id, from, to] of flowPairs) this.model.flows.push({ id, from: modelIndex.get(from)!, to: modelIndex.get(to)! });
+    for (const st of steps) {
+      const ts = this.rel(st.endNs);
+      const values: Record<string, number> = { loss: st.loss, stepTimeMs: (st.endNs - st.startNs) / 1e6, wireBytes: st.wireBytes, ...st.memory };
+      for (const c of COUNTERS) {
+        const track = this.counterTrack.get(`${st.rank}/${c.key}`)!;
+        const series = this.model.counters.find((x) => x.track === track)!;
+        series.tsNs.push(ts);
+        series.values.push(values[c.key]);
+        this.writer.counter(track, ts, values[c.key]);
+      }
+    }
+    this.writer.flush();
+    this.stepsWritten++;
+  }
+
+  /** Flushes and closes the file. Steps that not every rank finished are left out. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writer.flush();
+    if (this.fd === undefined) return;
+    try {
+      fsyncSync(this.fd);
+    } catch {
+      // not every file system supports fsync; the data is written either way
+    }
+    closeSync(this.fd);
+  }
+}

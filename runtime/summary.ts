@@ -1,0 +1,95 @@
+/**
+ * summary.json of a CommLens run: what happened, in numbers, with a versioned schema
+ * (docs/summary-schema.md). Everything here is measured in the run it describes.
+ */
+import type { RunConfig } from './config';
+import type { RunOutcome } from './coordinator';
+
+export const SUMMARY_SCHEMA_VERSION = 1;
+
+export interface RunSummary {
+  schemaVersion: number;
+  runId: string;
+  status: 'completed' | 'cancelled' | 'failed';
+  error?: { rank?: number; message: string };
+  createdAt: string;
+  config: RunConfig;
+  adapter: string;
+  worldSize: number;
+  stepsCompleted: number;
+  paramCount: number;
+  /** Loss per finished step, mean across ranks. */
+  loss: number[];
+  /** Wall time of each finished step across all ranks (ns). */
+  stepTimeNs: number[];
+  /** Median of stepTimeNs over the steps after the first (which includes warm-up). */
+  medianStepTimeNs: number;
+  flopsPerStepPerRank: number;
+  /** Achieved model FLOP/s per rank: flopsPerStepPerRank / median step time. */
+  achievedFlopsPerRank: number;
+  /** achievedFlopsPerRank / peak, when a peak is known (config.peakFlops). */
+  mfu?: number;
+  /** Bytes each rank put on the wire per step (median over steps). */
+  wireBytesPerStepPerRank: number[];
+  /** Largest memory footprint per rank by kind (bytes). */
+  memoryPerRank: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number }[];
+  bufferPool: { hits: number; misses: number; hitRate: number };
+  /** Bound of the GPU→host clock mapping (ns), worst over ranks. */
+  clockCalibrationErrorNs: number;
+  wallTimeNs: number;
+  tracePath: string;
+  /** Analysis results (breakdown, suggestions), when the analysis ran. */
+  analysis?: unknown;
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function buildSummary(runId: string, config: RunConfig, o: RunOutcome): RunSummary {
+  const steps = [...o.steps].sort((a, b) => a.step - b.step);
+  const stepTimes = steps.map((s) => s.stepTimeNs);
+  const medianStepTimeNs = median(stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes);
+  const ready0 = o.ready[0];
+  const flops = ready0?.flopsPerStep ?? 0;
+  const achieved = medianStepTimeNs > 0 ? flops / (medianStepTimeNs / 1e9) : 0;
+  const hits = o.done.reduce((a, d) => a + d.pool.hits, 0);
+  const misses = o.done.reduce((a, d) => a + d.pool.misses, 0);
+  const memoryPerRank = Array.from({ length: config.worldSize }, () => ({ parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 }));
+  const wire: number[][] = Array.from({ length: config.worldSize }, () => []);
+  for (const s of steps) {
+    for (const r of s.perRank) {
+      const m = memoryPerRank[r.rank];
+      for (const k of Object.keys(m) as (keyof typeof m)[]) m[k] = Math.max(m[k], r.memory[k]);
+      wire[r.rank].push(r.wireBytes);
+    }
+  }
+  const status = o.failure ? (o.failure.cancelled ? 'cancelled' : 'failed') : 'completed';
+  return {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    runId,
+    status,
+    ...(o.failure && !o.failure.cancelled ? { error: { rank: o.failure.rank, message: o.failure.message } } : {}),
+    createdAt: new Date().toISOString(),
+    config,
+    adapter: ready0?.adapter ?? 'unknown',
+    worldSize: config.worldSize,
+    stepsCompleted: steps.length,
+    paramCount: ready0?.paramCount ?? 0,
+    loss: steps.map((s) => s.meanLoss),
+    stepTimeNs: stepTimes,
+    medianStepTimeNs,
+    flopsPerStepPerRank: flops,
+    achievedFlopsPerRank: achieved,
+    ...(config.peakFlops ? { mfu: achieved / config.peakFlops } : {}),
+    wireBytesPerStepPerRank: wire.map(median),
+    memoryPerRank,
+    bufferPool: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 },
+    clockCalibrationErrorNs: Math.max(0, ...o.ready.map((r) => r.calibrationErrorNs)),
+    wallTimeNs: o.wallNs,
+    tracePath: o.tracePath,
+  };
+}

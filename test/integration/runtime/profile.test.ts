@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { cliPath } from '../../helpers/paths';
+import { readPerfetto } from '../../../trace/perfettoReader';
+import { parseEventLine, type RuntimeEvent } from '../../../runtime/protocol';
+
+const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
+
+test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce spans on every rank and step, and the loss falls', () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '3', '--world-size', '2', '--runs-dir', runsDir, '--events'], { env, encoding: 'utf8', timeout: 120_000 });
+    const events = r.stdout.split('\n').map(parseEventLine).filter((e): e is RuntimeEvent => e !== undefined);
+    assert.equal(r.status, 0, `exit ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.equal(events[0].kind, 'start');
+    const steps = events.filter((e) => e.kind === 'step');
+    assert.equal(steps.length, 3);
+    const done = events.find((e) => e.kind === 'done');
+    assert.ok(done && done.kind === 'done' && !done.partial);
+
+    const model = readPerfetto(readFileSync(done.tracePath));
+    assert.equal(model.processes.length, 2, 'one process per rank');
+    const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as { loss: number[]; status: string; stepsCompleted: number };
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.stepsCompleted, 3);
+    assert.ok(summary.loss[2] < summary.loss[0], `loss should fall: ${summary.loss.join(', ')}`);
+
+    for (const p of model.processes) {
+      const tracks = model.tracks.filter((t) => t.pid === p.pid);
+      const compute = tracks.find((t) => t.stream === 'compute');
+      const comm = tracks.find((t) => t.stream === 'communication');
+      const host = tracks.find((t) => t.stream === 'host');
+      assert.ok(compute && comm && host, `rank ${p.rank} has compute, communication and host tracks`);
+      const stepSlices = model.slices.filter((s) => s.track === host.id && s.category === 'step');
+      assert.equal(stepSlices.length, 3, `rank ${p.rank}: 3 step slices`);
+      for (const st of stepSlices) {
+        const inStep = (track: number) => model.slices.filter((s) => s.track === track && s.startNs >= st.startNs && s.startNs < st.startNs + st.durNs);
+        assert.ok(inStep(compute.id).some((s) => s.category === 'kernel' && s.durNs > 0), `rank ${p.rank} ${st.name}: a compute span`);
+        assert.ok(inStep(comm.id).some((s) => s.category === 'collective' && /allreduce/i.test(s.name)), `rank ${p.rank} ${st.name}: an all-reduce span`);
+      }
+    }
+    assert.ok(model.flows.length >= 3, 'collectives are joined across ranks by flows');
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
+test('an invalid config is refused with the field named, exit code 2, and nothing written', () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--link', 'carrier-pigeon', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /link: got "carrier-pigeon", expected one of .*eth-10g/);
+    assert.deepEqual(readdirSync(runsDir), []);
+    const r2 = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'nope', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /preset: got "nope", expected one of tiny/);
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM mid-run ends every rank quickly and leaves a partial trace of the finished steps', async () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const child = spawn(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '500', '--runs-dir', runsDir, '--events'], { env });
+    let out = '';
+    let killedAt = 0;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      out += d;
+      if (!killedAt && out.split('\n').filter((l) => parseEventLine(l)?.kind === 'step').length >= 2) {
+        killedAt = Date.now();
+        child.kill('SIGTERM');
+      }
+    });
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    const stopMs = Date.now() - killedAt;
+    assert.ok(killedAt > 0, `the run never reached step 2:\n${out}`);
+    assert.equal(code, 130);
+    assert.ok(stopMs < 2000, `stopped ${stopMs} ms after SIGTERM (limit 2000)`);
+    const done = out.split('\n').map(parseEventLine).find((e) => e?.kind === 'done');
+    assert.ok(done && done.kind === 'done' && done.partial);
+    assert.ok(existsSync(done.tracePath));
+    const model = readPerfetto(readFileSync(done.tracePath));
+    assert.ok(model.slices.filter((s) => s.category === 'step').length >= 2 * 2, 'finished steps of both ranks are in the partial trace');
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, PRESETS, resolveRawConfig, validateConfig } from '../../../runtime/config';
+
+const links = ['none', 'eth-10g', 'eth-25g'];
+const strategies = ['ddp', 'fp16'];
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+test('every preset validates', () => {
+  for (const name of Object.keys(PRESETS)) {
+    assert.doesNotThrow(() => validateConfig(resolveRawConfig({ preset: name }), links, strategies), name);
+  }
+});
+
+test('a config file overrides its preset field by field', () => {
+  const raw = resolveRawConfig({ configText: JSON.stringify({ preset: 'tiny', steps: 9, model: { batchSize: 7 } }) }) as Record<string, any>;
+  assert.equal(raw.steps, 9);
+  assert.equal(raw.model.batchSize, 7);
+  assert.equal(raw.model.inputDim, PRESETS.tiny.model.inputDim, 'untouched fields keep the preset value');
+});
+
+test('bad values name the field, the value and what is allowed', () => {
+  const p = problemsOf(() => validateConfig({ ...resolveRawConfig({ preset: 'tiny' }) as object, worldSize: 0, link: 'x', strategy: 'ddp+zip' }, links, strategies));
+  assert.ok(p.some((m) => /^worldSize: got 0, expected an integer from 1 to 16/.test(m)), p.join('\n'));
+  assert.ok(p.some((m) => /^link: got "x", expected one of none, eth-10g, eth-25g/.test(m)), p.join('\n'));
+  assert.ok(p.some((m) => /^strategy: got "ddp\+zip"/.test(m)), p.join('\n'));
+});
+
+test('unknown keys and heads that do not divide the width are refused', () => {
+  const p = problemsOf(() => validateConfig(resolveRawConfig({ preset: 'gpt-mini', configText: JSON.stringify({ stepz: 3, model: { heads: 5 } }) }), links, strategies));
+  assert.ok(p.some((m) => m.startsWith('stepz: unknown setting')), p.join('\n'));
+  assert.ok(p.some((m) => /model\.heads: 5 does not divide model\.dModel 128/.test(m)), p.join('\n'));
+});
+
+test('broken JSON and unknown presets give clear messages', () => {
+  assert.match(problemsOf(() => resolveRawConfig({ configText: '{ nope', configPath: 'c.json' }))[0], /^c\.json: not valid JSON/);
+  assert.match(problemsOf(() => resolveRawConfig({ preset: 'huge' }))[0], /^preset: got "huge", expected one of tiny/);
+});

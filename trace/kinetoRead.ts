@@ -1,0 +1,187 @@
+/**
+ * Reading Kineto trace files: `.json` or `.json.gz`, gunzipped as a stream.
+ *
+ * Small files are parsed whole (JSON.parse is the fastest path). A file whose text grows
+ * past SMALL_FILE_BYTES is parsed incrementally instead: a byte scanner walks the top-level
+ * object, hands each element of `traceEvents` to JSON.parse on its own and never holds the
+ * whole text as one string, so multi-gigabyte traces (past V8's string limit) still load.
+ */
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+
+const SMALL_FILE_BYTES = 64 * 1024 * 1024;
+
+const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;
+const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/**
+ * Incremental parser of one Kineto document: `{ "k": value, ..., "traceEvents": [ {..}, .. ] }`.
+ * Feed it chunks with push(); result() returns the document with traceEvents filled.
+ */
+export class KinetoStreamParser {
+  private depth = 0;
+  private inString = false;
+  private escape = false;
+  private parts: Buffer[] = [];
+  private capturing: 'key' | 'value' | 'event' | undefined;
+  private segStart = 0;
+  private key = '';
+  private afterColon = false;
+  private inEvents = false;
+  private readonly top: Record<string, unknown> = {};
+  private readonly events: unknown[] = [];
+  private error: string | undefined;
+
+  private scan(chunk: Buffer): void {
+    if (this.capturing) this.segStart = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (this.inString) {
+        if (this.escape) this.escape = false;
+        else if (c === BACKSLASH) this.escape = true;
+        else if (c === QUOTE) {
+          this.inString = false;
+          if (this.capturing === 'key') this.key = this.finish(chunk, i + 1) as string;
+        }
+        continue;
+      }
+      if (isSpace(c)) continue;
+      if (this.depth === 1 && !this.capturing) {
+        if (this.afterColon) {
+          this.afterColon = false;
+          if (this.key === 'traceEvents' && c === LBRACKET) {
+            this.inEvents = true;
+            this.depth = 2;
+            continue;
+          }
+          this.start('value', i);
+        } else if (c === QUOTE) {
+          this.start('key', i);
+          this.inString = true;
+          continue;
+        } else if (c === COLON) {
+          this.afterColon = true;
+          continue;
+        } else if (c === RBRACE) {
+          this.depth = 0;
+          continue;
+        } else continue;
+      }
+      if (this.inEvents && this.depth === 2 && !this.capturing) {
+        if (c === RBRACKET) { this.inEvents = false; this.depth = 1; continue; }
+        if (c === COMMA) continue;
+        this.start('event', i);
+      }
+      if (c === QUOTE) { this.inString = true; continue; }
+      if (c === LBRACE || c === LBRACKET) {
+        this.depth++;
+        continue;
+      }
+      if (c === RBRACE || c === RBRACKET) {
+        this.depth--;
+        if (this.capturing === 'event' && this.depth === 2) this.events.push(this.finish(chunk, i + 1));
+        else if (this.capturing === 'value' && this.depth === 1) this.top[this.key] = this.finish(chunk, i + 1);
+        else if (this.capturing === 'value' && this.depth === 0) {
+          // A primitive value ended by the object's closing brace.
+          this.top[this.key] = this.finish(chunk, i);
+        }
+        continue;
+      }
+      if (c === COMMA && this.capturing === 'value' && this.depth === 1) this.top[this.key] = this.finish(chunk, i);
+    }
+    if (this.capturing) this.parts.push(chunk.subarray(this.segStart));
+  }
+
+  private start(kind: 'key' | 'value' | 'event', i: number): void {
+    this.capturing = kind;
+    this.segStart = i;
+    this.parts = [];
+  }
+
+  private finish(chunk: Buffer, end: number): unknown {
+    this.parts.push(chunk.subarray(this.segStart, end));
+    const text = (this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts)).toString('utf8').trim();
+    this.parts = [];
+    this.capturing = undefined;
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      this.error ??= `invalid JSON near ${text.slice(0, 80)}: ${(e as Error).message}`;
+      return undefined;
+    }
+  }
+
+  /** The parsed document; throws with a clear message when the text was not one JSON object. */
+  result(): Record<string, unknown> {
+    if (this.error) throw new Error(this.error);
+    if (this.depth !== 0 || this.inString) throw new Error('the JSON document ends early (truncated file?)');
+    return { ...this.top, traceEvents: this.events };
+  }
+
+  /** Feeds the next chunk of the document (the first may start with whitespace). */
+  push(chunk: Buffer): void {
+    if (this.error) return;
+    if (!this.started) {
+      const i = chunk.findIndex((c) => !isSpace(c));
+      if (i < 0) return;
+      if (chunk[i] !== LBRACE) { this.error = 'expected a JSON object at the start of the file'; return; }
+      this.started = true;
+      this.depth = 1;
+      this.scan(chunk.subarray(i + 1));
+      return;
+    }
+    this.scan(chunk);
+  }
+  private started = false;
+}
+
+/**
+ * Reads a Kineto file as a stream (gunzipping when the name ends in .gz or the bytes say
+ * gzip) and returns the parsed document. Errors name the file and what was wrong.
+ */
+export async function readKinetoFile(path: string): Promise<unknown> {
+  const head = await new Promise<Buffer>((resolve, reject) => {
+    const s = createReadStream(path, { start: 0, end: 1 });
+    const parts: Buffer[] = [];
+    s.on('data', (d) => parts.push(d as Buffer));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', (e) => reject(new Error(`cannot read ${path}: ${e.message}`)));
+  });
+  const gz = path.endsWith('.gz') || (head[0] === 0x1f && head[1] === 0x8b);
+  const source = createReadStream(path);
+  const stream = gz ? source.pipe(createGunzip()) : source;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let parser: KinetoStreamParser | undefined;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (parser) { parser.push(chunk); continue; }
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > SMALL_FILE_BYTES) {
+        parser = new KinetoStreamParser();
+        for (const c of chunks) parser.push(c);
+        chunks.length = 0;
+      }
+    }
+  } catch (e) {
+    source.destroy();
+    throw new Error(`cannot read ${path}${gz ? ' (gzip)' : ''}: ${(e as Error).message}`, { cause: e });
+  }
+  if (parser) {
+    try {
+      return parser.result();
+    } catch (e) {
+      throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
