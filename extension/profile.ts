@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { checkConfigText, positionOf, type SchemaNode } from './configCheck';
 import type { RunController, JobResult } from './runController';
 import type { TracePanels } from './tracePanel';
-import { listRuns, readRun, readRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { listRuns, readRunRecord, type RunInfo, type RunRecord } from './runsStore';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
 
 export const UNTRUSTED_MESSAGE =
@@ -120,29 +120,18 @@ export class Profiler {
       const checked = this.checkConfig(opts.configPath);
       if (!checked.ok) return undefined;
       source = { kind: 'config', configPath: opts.configPath, preset: typeof checked.config.preset === 'string' ? checked.config.preset : undefined };
-      let file = opts.configPath;
+      args = ['profile', '--events', '--config', opts.configPath];
       // The link setting applies where the config does not choose a link itself.
-      if (link && checked.config.link === undefined) file = this.derivedConfig({ ...checked.config, link });
-      args = ['profile', '--events', '--config', file];
+      if (link && checked.config.link === undefined) args.push('--link', link);
     } else {
       const preset = opts.preset ?? defaultPreset();
       source = { kind: 'preset', preset };
-      args = link ? ['profile', '--events', '--config', this.derivedConfig({ preset, link })] : ['profile', '--events', '--preset', preset];
+      args = ['profile', '--events', '--preset', preset, ...(link ? ['--link', link] : [])];
     }
     const title = opts.configPath ? `profiling ${path.basename(opts.configPath)}` : `profiling preset ${(source as { preset: string }).preset}`;
     const result = await this.runs.run({ title, args, source, configPath: opts.configPath });
     if (result) await this.afterRun(result, 'The run');
     return result;
-  }
-
-  /** A config written next to the runs (never in the user's folder) for settings that override a preset. */
-  private derivedConfig(content: Record<string, unknown>): string {
-    const dir = path.join(runsFolder(this.context), '.configs');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `config-${Date.now()}.json`);
-    const { $schema: _ignored, ...rest } = content;
-    fs.writeFileSync(file, JSON.stringify(rest, null, 2));
-    return file;
   }
 
   private async afterRun(result: JobResult, what: string): Promise<void> {
@@ -169,8 +158,12 @@ export class Profiler {
       return { ok: false, message: o.kind === 'error' ? o.error.message : o.kind === 'crash' ? 'the runtime crashed' : 'cancelled' };
     }
     this.panels.show([o.done.tracePath], vscode.ViewColumn.Beside);
-    const verdict = verificationText(readRun(o.done.runDir));
-    if (verdict) void vscode.window.showInformationMessage(`${suggestionId}: ${verdict}`);
+    const verdict = verificationText(o.done.runDir);
+    if (verdict) {
+      void vscode.window.showInformationMessage(`${suggestionId}: ${verdict}`, 'Open Comparison').then((pick) => {
+        if (pick) void vscode.window.showTextDocument(vscode.Uri.file(path.join(o.done.runDir, 'comparison.json')), { viewColumn: vscode.ViewColumn.Beside });
+      });
+    }
     return { ok: true, message: verdict };
   }
 
@@ -221,15 +214,20 @@ export function suggestionsOf(run: RunInfo | undefined): { id: string; title: st
   if (!Array.isArray(list)) return [];
   return list
     .filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null && typeof (x as Record<string, unknown>).id === 'string')
-    .map((x) => ({ id: x.id as string, title: typeof x.title === 'string' ? x.title : (x.id as string), detail: typeof x.rationale === 'string' ? x.rationale : typeof x.summary === 'string' ? x.summary : undefined }));
+    .map((x) => {
+      const evidence = (x.evidence as { text?: unknown } | undefined)?.text;
+      return { id: x.id as string, title: typeof x.title === 'string' ? x.title : (x.id as string), detail: typeof evidence === 'string' ? evidence : undefined };
+    });
 }
 
-/** "predicted X, measured Y" from a verify run's summary, when it has one. */
-function verificationText(run: RunInfo | undefined): string | undefined {
-  const v = (run?.summary?.verification ?? run?.summary?.verify) as Record<string, unknown> | undefined;
-  if (!v) return undefined;
-  const pred = v.predictedStepTimeNs ?? v.predictedNs;
-  const meas = v.measuredStepTimeNs ?? v.measuredNs;
-  if (typeof pred === 'number' && typeof meas === 'number') return `predicted ${(pred / 1e6).toFixed(2)} ms/step, measured ${(meas / 1e6).toFixed(2)} ms/step`;
-  return typeof v.verdict === 'string' ? v.verdict : undefined;
+/** "verdict: predicted X, measured Y" from the comparison.json a verify run writes. */
+export function verificationText(runDir: string): string | undefined {
+  let c: { verdict?: string; predicted?: { stepTimeNs?: number }; measured?: { medianStepTimeNs?: number }; measuredSpeedup?: number };
+  try {
+    c = JSON.parse(fs.readFileSync(path.join(runDir, 'comparison.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const ms = (ns: number | undefined) => (typeof ns === 'number' ? `${(ns / 1e6).toFixed(1)} ms` : '–');
+  return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${c.measuredSpeedup.toFixed(2)}× the baseline's speed)` : ''}`;
 }

@@ -108,7 +108,9 @@ export function readRun(runDir: string): RunInfo | undefined {
   if (!record && !summary && !tracePath) return undefined;
   const startedAtMs = record ? Date.parse(record.startedAt) : stat.mtimeMs;
   let status: RunStatus = record?.status ?? 'done';
-  if (!record && summary && summary.partial === true) status = 'cancelled';
+  // A run the CLI made on its own has no record; its summary says how it ended.
+  if (!record && summary && (summary.partial === true || summary.status === 'cancelled')) status = 'cancelled';
+  if (!record && summary && summary.status === 'failed') status = 'failed';
   return {
     runId: record?.runId ?? path.basename(runDir),
     runDir,
@@ -118,7 +120,7 @@ export function readRun(runDir: string): RunInfo | undefined {
     summary,
     tracePath,
     traceFiles: record?.traceFiles,
-    stepTimeNs: num(pick(summary, 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs', 'analysis.stepTimeNs')),
+    stepTimeNs: num(pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs')),
     link: (pick(summary, 'link', 'config.link') as string | undefined) ?? record?.link,
     topSuggestion: topSuggestionOf(summary),
   };

@@ -8,6 +8,10 @@
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import type { TraceModel } from '../trace/model';
+import { loadTraceFile } from '../trace/load';
+import { importKinetoFolder } from '../trace/kineto';
+import { analyze } from '../analysis/index';
+import { toAnalysisView } from './analysisView';
 
 /** What the host needs from the other parts of CommLens. */
 export interface TraceBackend {
@@ -15,7 +19,7 @@ export interface TraceBackend {
   loadTraceFile(file: string): Promise<TraceModel>;
   /** trace/kineto.ts: one model from the per-rank Kineto files of one job. */
   importKinetoFolder(files: string[]): Promise<TraceModel>;
-  /** analysis/index.ts: metrics and ranked suggestions for a model. */
+  /** analysis/index.ts: metrics and ranked suggestions for a model, as the webview shows them. */
   analyze(model: TraceModel): unknown;
   /** trace/binary.ts: the transfer encoding the webview decodes. */
   encodeModel(model: TraceModel): ArrayBuffer | Uint8Array;
@@ -31,9 +35,9 @@ export class MissingPieceError extends Error {
   }
 }
 
-// Until the pieces are merged into one tree the modules are looked up at run time, by a
-// computed name through createRequire so the bundler leaves the call alone. Once they are all in the tree,
-// replace `lookUp` by static imports.
+// Pieces not yet merged into this tree (trace/binary.ts and webview/html.ts come with the
+// webview branch) are looked up at run time, by a computed name through createRequire so
+// the bundler leaves the call alone. Once they are in the tree, import them statically.
 function lookUp<T>(relModule: string, exportName: string): T {
   const req = createRequire(__filename);
   let mod: Record<string, unknown>;
@@ -48,15 +52,9 @@ function lookUp<T>(relModule: string, exportName: string): T {
 }
 
 export const backend: TraceBackend = {
-  async loadTraceFile(file) {
-    return lookUp<(p: string) => Promise<TraceModel>>('trace/load', 'loadTraceFile')(file);
-  },
-  async importKinetoFolder(files) {
-    return lookUp<(p: string[]) => Promise<TraceModel> | TraceModel>('trace/kineto', 'importKinetoFolder')(files);
-  },
-  analyze(model) {
-    return lookUp<(m: TraceModel) => unknown>('analysis/index', 'analyze')(model);
-  },
+  loadTraceFile,
+  importKinetoFolder,
+  analyze: (model) => toAnalysisView(analyze(model)),
   encodeModel(model) {
     return lookUp<(m: TraceModel) => ArrayBuffer | Uint8Array>('trace/binary', 'encodeModel')(model);
   },
@@ -87,7 +85,9 @@ export async function loadAndAnalyze(files: string[], be: TraceBackend = backend
     model = files.length === 1 ? await be.loadTraceFile(files[0]) : await be.importKinetoFolder(files);
   } catch (e) {
     const where = files.length === 1 ? files[0] : `${files.length} files in ${path.dirname(files[0])}`;
-    return { ok: false, title, message: `Cannot open ${where}: ${(e as Error)?.message ?? String(e)}` };
+    const reason = (e as Error)?.message ?? String(e);
+    // The readers name the file and the byte offset themselves; do not say the path twice.
+    return { ok: false, title, message: files.some((f) => reason.includes(f)) ? `Cannot open the trace: ${reason}` : `Cannot open ${where}: ${reason}` };
   }
   try {
     return { ok: true, title, model, analysis: be.analyze(model) };
