@@ -1,0 +1,55 @@
+/**
+ * "Compare Runs…": a side-by-side table of two or more runs' headline figures, built from
+ * what each run folder holds. Pure: the command shows the text as a Markdown preview and
+ * opens the traces beside it.
+ */
+import { formatNs, type RunInfo } from './runsStore';
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '–';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+  return String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function at(obj: Record<string, unknown> | undefined, p: string): unknown {
+  let cur: unknown = obj;
+  for (const k of p.split('.')) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
+}
+
+/** Numeric fields of a summary, flattened to dotted paths (one level of nesting). */
+function numericFields(summary: Record<string, unknown> | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of Object.entries(summary ?? {})) {
+    if (typeof v === 'number' && Number.isFinite(v)) out.set(k, v);
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v)) if (typeof v2 === 'number' && Number.isFinite(v2)) out.set(`${k}.${k2}`, v2);
+    }
+  }
+  return out;
+}
+
+/**
+ * A Markdown comparison: the fixed rows (status, step time, link, strategy, world size,
+ * top suggestion), then every numeric summary field the runs share, with the ratio of
+ * each run to the first for step time.
+ */
+export function compareMarkdown(runs: RunInfo[]): string {
+  if (runs.length < 2) throw new Error('compare needs at least two runs');
+  const head = `| | ${runs.map((r) => cell(r.runId)).join(' | ')} |\n|---|${runs.map(() => '---').join('|')}|\n`;
+  const row = (name: string, values: unknown[]) => `| ${name} | ${values.map(cell).join(' | ')} |\n`;
+  const base = runs[0].stepTimeNs;
+  let md = `# CommLens: ${runs.length} runs compared\n\n${head}`;
+  md += row('status', runs.map((r) => r.status));
+  md += row('step time', runs.map((r) => formatNs(r.stepTimeNs)));
+  md += row('step time vs first', runs.map((r) => (base && r.stepTimeNs ? `${(r.stepTimeNs / base).toFixed(2)}×` : undefined)));
+  md += row('link', runs.map((r) => r.link));
+  md += row('strategy', runs.map((r) => at(r.summary, 'strategy') ?? at(r.summary, 'config.strategy')));
+  md += row('world size', runs.map((r) => at(r.summary, 'worldSize') ?? at(r.summary, 'config.worldSize') ?? r.record?.worldSize));
+  md += row('top suggestion', runs.map((r) => r.topSuggestion));
+  const fields = runs.map((r) => numericFields(r.summary));
+  const shared = [...fields[0].keys()].filter((k) => fields.every((f) => f.has(k)) && k !== 'stepTimeNs' && k !== 'worldSize');
+  for (const k of shared.sort()) md += row(k, fields.map((f) => f.get(k)));
+  md += `\n${runs.map((r) => `- ${r.runId}: \`${r.runDir}\``).join('\n')}\n`;
+  return md;
+}

@@ -1,0 +1,127 @@
+/**
+ * A user's own training command (torchrun, deepspeed, python ...) run with
+ * COMMLENS_TRACE_DIR set, so that the commlens_torch helper (python/commlens_torch) in
+ * the training script writes one PyTorch profiler (Kineto) trace per rank there.
+ * When the command ends, the traces it left are what CommLens imports.
+ *
+ * Pure Node: the VS Code side shows the output in a terminal (extension/external.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface ExternalJobOptions {
+  command: string;
+  cwd: string;
+  traceDir: string;
+  /** Folder holding the commlens_torch package, prepended to PYTHONPATH. */
+  pythonHelperDir?: string;
+  /** Extra folder prepended to PATH (a chosen Python's bin folder). */
+  pathPrefix?: string;
+  env?: NodeJS.ProcessEnv;
+  onOutput?(text: string): void;
+}
+
+export interface ExternalJobResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Per-rank trace files found in the trace folder, sorted by rank. */
+  traceFiles: string[];
+}
+
+/** The environment an external job runs with. */
+export function externalEnv(opts: ExternalJobOptions): NodeJS.ProcessEnv {
+  const base = { ...(opts.env ?? process.env) };
+  const sep = path.delimiter;
+  const env: NodeJS.ProcessEnv = { ...base, COMMLENS_TRACE_DIR: opts.traceDir };
+  if (opts.pythonHelperDir) env.PYTHONPATH = base.PYTHONPATH ? `${opts.pythonHelperDir}${sep}${base.PYTHONPATH}` : opts.pythonHelperDir;
+  if (opts.pathPrefix) env.PATH = `${opts.pathPrefix}${sep}${base.PATH ?? ''}`;
+  // Python buffers stdout when it is not a terminal; the user wants to see progress.
+  env.PYTHONUNBUFFERED = '1';
+  return env;
+}
+
+/** Rank number in a trace file name (`rank-3`, `rank3`, `_3.`), for ordering. */
+function rankOf(name: string): number {
+  const m = /rank[-_]?(\d+)/i.exec(name) ?? /[-_](\d+)\.(pt\.trace\.)?json/i.exec(name);
+  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * The Kineto trace files in a folder (and its direct sub-folders, where
+ * tensorboard_trace_handler puts them per worker): `*.json` and `*.json.gz`, ordered by
+ * the rank in their names.
+ */
+export function findTraceFiles(traceDir: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory() && depth < 1) visit(p, depth + 1);
+      else if (e.isFile() && /\.json(\.gz)?$/i.test(e.name) && !e.name.startsWith('.')) out.push(p);
+    }
+  };
+  visit(traceDir, 0);
+  return out.sort((a, b) => rankOf(path.basename(a)) - rankOf(path.basename(b)) || a.localeCompare(b));
+}
+
+export class ExternalJob {
+  readonly child: ChildProcess;
+  readonly finished: Promise<ExternalJobResult>;
+  private exited = false;
+
+  constructor(readonly opts: ExternalJobOptions) {
+    fs.mkdirSync(opts.traceDir, { recursive: true });
+    const shell = process.platform === 'win32' ? { cmd: process.env.ComSpec ?? 'cmd.exe', args: ['/d', '/s', '/c', opts.command] } : { cmd: '/bin/sh', args: ['-c', opts.command] };
+    this.child = spawn(shell.cmd, shell.args, {
+      cwd: opts.cwd,
+      env: externalEnv(opts),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
+      windowsHide: true,
+    });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stdout!.on('data', (t: string) => opts.onOutput?.(t));
+    this.child.stderr!.on('data', (t: string) => opts.onOutput?.(t));
+    this.finished = new Promise((resolve) => {
+      this.child.on('error', (e) => {
+        if (this.child.pid === undefined) {
+          this.exited = true;
+          opts.onOutput?.(`cannot start the command: ${e.message}\n`);
+          resolve({ exitCode: null, signal: null, traceFiles: findTraceFiles(opts.traceDir) });
+        }
+      });
+      this.child.on('close', (code, signal) => {
+        this.exited = true;
+        resolve({ exitCode: code, signal, traceFiles: findTraceFiles(opts.traceDir) });
+      });
+    });
+  }
+
+  /** Interrupts the whole process tree (like Ctrl+C), then kills it after `graceMs`. */
+  stop(graceMs = 1500): Promise<ExternalJobResult> {
+    const pid = this.child.pid;
+    if (pid !== undefined && !this.exited) {
+      const send = (s: NodeJS.Signals) => {
+        if (this.exited) return;
+        try {
+          if (process.platform === 'win32') this.child.kill(s);
+          else process.kill(-pid, s);
+        } catch {
+          // already gone
+        }
+      };
+      send('SIGINT');
+      const t = setTimeout(() => send('SIGKILL'), graceMs);
+      void this.finished.then(() => clearTimeout(t));
+    }
+    return this.finished;
+  }
+}

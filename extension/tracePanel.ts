@@ -1,0 +1,175 @@
+/**
+ * Hosts the trace webview: as a panel (Open Trace, after a run), as the custom editor for
+ * trace files, and restored after a reload (WebviewPanelSerializer). The webview keeps
+ * its own view state with getState/setState; this side only needs to know which files
+ * a panel shows, kept in the panel's state and, as a fallback, by panel title.
+ *
+ * Strict CSP, scripts by nonce, only dist/webview as a local resource root; no
+ * retainContextWhenHidden (the webview asks again with 'ready' when it is re-created).
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { backend, loadAndAnalyze, toArrayBuffer, type LoadedTrace } from './traceService';
+import type { HostToWebview, WebviewToHost } from '../webview/protocol';
+
+export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
+export const TRACE_EDITOR_VIEW_TYPE = 'commlens.traceEditor';
+const SOURCES_KEY = 'commlens.panelSources';
+
+/** What the webview needs to answer for the host when the user acts on a suggestion. */
+export interface PanelActions {
+  applySuggestion(source: string[], suggestionId: string): Promise<{ ok: boolean; message?: string }>;
+}
+
+export class TracePanels implements vscode.WebviewPanelSerializer, vscode.CustomReadonlyEditorProvider {
+  private readonly open = new Set<vscode.WebviewPanel>();
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly output: vscode.OutputChannel,
+    private readonly actions: PanelActions,
+  ) {}
+
+  register(): vscode.Disposable[] {
+    return [
+      vscode.window.registerWebviewPanelSerializer(TRACE_PANEL_VIEW_TYPE, this),
+      vscode.window.registerCustomEditorProvider(TRACE_EDITOR_VIEW_TYPE, this, { supportsMultipleEditorsPerDocument: true }),
+    ];
+  }
+
+  /** Opens a panel showing one trace file, or several per-rank files as one job. */
+  show(files: string[], column: vscode.ViewColumn = vscode.ViewColumn.Active): vscode.WebviewPanel {
+    const title = files.length === 1 ? `CommLens: ${path.basename(path.dirname(files[0]))}/${path.basename(files[0])}` : `CommLens: ${path.basename(path.dirname(files[0]))} (${files.length} ranks)`;
+    const panel = vscode.window.createWebviewPanel(TRACE_PANEL_VIEW_TYPE, title, column, this.webviewOptions());
+    this.attach(panel, files);
+    return panel;
+  }
+
+  /** The panels currently open (for tests and for Compare). */
+  get panelCount(): number {
+    return this.open.size;
+  }
+
+  // WebviewPanelSerializer
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const fromState = (state as { source?: unknown } | undefined)?.source;
+    const byTitle = this.context.workspaceState.get<Record<string, string[]>>(SOURCES_KEY, {})[panel.title];
+    const files = Array.isArray(fromState) && fromState.every((f) => typeof f === 'string') ? (fromState as string[]) : byTitle;
+    panel.webview.options = this.webviewOptions();
+    if (!files) {
+      panel.webview.html = this.messageHtml(panel.webview, 'Nothing to restore', 'This CommLens panel was open before the window reloaded, but which trace it showed was not kept. Open the trace again.');
+      return;
+    }
+    this.attach(panel, files);
+  }
+
+  // CustomReadonlyEditorProvider
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    panel.webview.options = this.webviewOptions();
+    this.attach(panel, [document.uri.fsPath], false);
+  }
+
+  private webviewOptions(): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+    return {
+      enableScripts: true,
+      enableFindWidget: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview')],
+    };
+  }
+
+  private attach(panel: vscode.WebviewPanel, files: string[], remember = true): void {
+    this.open.add(panel);
+    if (remember) {
+      const map = { ...this.context.workspaceState.get<Record<string, string[]>>(SOURCES_KEY, {}), [panel.title]: files };
+      // Keep the map small: only panels that can still be restored matter.
+      const entries = Object.entries(map).slice(-50);
+      void this.context.workspaceState.update(SOURCES_KEY, Object.fromEntries(entries));
+    }
+    panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'commlens.svg');
+    panel.webview.html = this.pageHtml(panel.webview);
+    // Load while the view starts. A trace that cannot be read replaces the page with one
+    // that says which file and why (the parser's message carries the offset), so the
+    // user never looks at an empty timeline.
+    const loaded: Promise<LoadedTrace> = loadAndAnalyze(files);
+    void loaded.then((t) => {
+      if (t.ok || !this.open.has(panel)) return;
+      this.output.appendLine(`[commlens] ${t.message}`);
+      panel.webview.html = this.messageHtml(panel.webview, `CommLens cannot show ${t.title}`, t.message);
+    });
+    const post = (m: HostToWebview, transfer?: ArrayBuffer) => {
+      // Transfer the trace buffer instead of copying it where the API allows it.
+      void (transfer ? (panel.webview.postMessage as (m: unknown, t?: unknown[]) => Thenable<boolean>)(m, [transfer]) : panel.webview.postMessage(m));
+    };
+    const sub = panel.webview.onDidReceiveMessage(async (raw: WebviewToHost) => {
+      switch (raw?.type) {
+        case 'ready': {
+          const t = await loaded;
+          if (!t.ok) return; // the error page replaces the view
+          let data: ArrayBuffer;
+          try {
+            data = toArrayBuffer(backend.encodeModel(t.model));
+          } catch (e) {
+            post({ type: 'error', title: t.title, message: `Cannot send the trace to the view: ${(e as Error).message}` });
+            return;
+          }
+          post({ type: 'trace', title: t.title, data, source: files } as HostToWebview, data);
+          if (t.analysisError) post({ type: 'error', title: t.title, message: `The trace opened, but its analysis failed: ${t.analysisError}` });
+          else post({ type: 'analysis', analysis: t.analysis });
+          for (const w of t.model.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
+          break;
+        }
+        case 'applySuggestion': {
+          const r = await this.actions.applySuggestion(files, raw.suggestionId).catch((e: Error) => ({ ok: false, message: e.message }));
+          post({ type: 'reply', replyTo: raw.id, ok: r.ok, message: r.message });
+          break;
+        }
+        case 'openLocation': {
+          const target = path.isAbsolute(raw.path) ? raw.path : path.join(path.dirname(files[0]), raw.path);
+          const ok = fs.existsSync(target);
+          if (ok) void vscode.window.showTextDocument(vscode.Uri.file(target), { preview: true, viewColumn: vscode.ViewColumn.Beside });
+          post({ type: 'reply', replyTo: raw.id, ok, message: ok ? undefined : `${target} does not exist` });
+          break;
+        }
+        case 'log':
+          this.output.appendLine(`[webview ${raw.level}] ${raw.message}`);
+          break;
+      }
+    });
+    panel.onDidDispose(() => {
+      sub.dispose();
+      this.open.delete(panel);
+    });
+  }
+
+  private pageHtml(webview: vscode.Webview): string {
+    const root = vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview');
+    const nonce = randomBytes(16).toString('base64');
+    try {
+      return backend.renderWebviewHtml({
+        scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.js')).toString(),
+        styleUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.css')).toString(),
+        cspSource: webview.cspSource,
+        nonce,
+      });
+    } catch (e) {
+      this.output.appendLine(`[commlens] ${(e as Error).message}`);
+      return this.messageHtml(webview, 'The trace view is missing', (e as Error).message);
+    }
+  }
+
+  /** A page with one message and no script at all (used when the view itself cannot load). */
+  private messageHtml(webview: vscode.Webview, title: string, message: string): string {
+    const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource} 'unsafe-inline';">
+<meta name="viewport" content="width=device-width, initial-scale=1.0"><title>${esc(title)}</title></head>
+<body style="font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 1em">
+<h2 role="alert">${esc(title)}</h2><p style="white-space: pre-wrap">${esc(message)}</p></body></html>`;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The runs folder: missing folders are created, runs are listed newest first with the
+ * figures the view shows, old runs are pruned to the configured count (never a running
+ * one), and the comparison table is built from what the folders hold.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, newRunId, formatNs, type RunRecord } from '../../../extension/runsStore';
+import { compareMarkdown } from '../../../extension/compare';
+
+const made: string[] = [];
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-runs-'));
+  made.push(d);
+  return d;
+}
+after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function makeRun(runsDir: string, id: string, startedAt: string, status: RunRecord['status'], summary?: Record<string, unknown>): string {
+  const dir = path.join(runsDir, id);
+  writeRunRecord(dir, { runId: id, status, source: { kind: 'preset', preset: 'tiny' }, startedAt, link: 'eth-10g' });
+  if (summary) fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary));
+  if (status === 'done') fs.writeFileSync(path.join(dir, 'trace.pftrace'), Buffer.from([0x0a, 0x00]));
+  return dir;
+}
+
+describe('runs folder', () => {
+  it('creates a missing runs folder, parents included', () => {
+    const d = path.join(tmp(), 'a', 'b', 'runs');
+    assert.equal(ensureRunsFolder(d), d);
+    assert.ok(fs.statSync(d).isDirectory());
+    assert.deepEqual(listRuns(path.join(d, 'none')), []);
+  });
+
+  it('lists runs newest first with status, step time, link and top suggestion', () => {
+    const d = tmp();
+    makeRun(d, 'r-old', '2026-11-23T06:00:00Z', 'done', { stepTimeNs: 12_500_000, suggestions: [{ id: 'fp16', title: 'Compress gradients to fp16' }] });
+    makeRun(d, 'r-new', '2026-11-23T07:00:00Z', 'failed');
+    fs.mkdirSync(path.join(d, 'not-a-run'));
+    fs.mkdirSync(path.join(d, '.configs'));
+    const runs = listRuns(d);
+    assert.deepEqual(runs.map((r) => r.runId), ['r-new', 'r-old']);
+    const old = runs[1];
+    assert.equal(old.status, 'done');
+    assert.equal(old.stepTimeNs, 12_500_000);
+    assert.equal(old.link, 'eth-10g');
+    assert.equal(old.topSuggestion, 'Compress gradients to fp16');
+    assert.equal(old.tracePath, path.join(d, 'r-old', 'trace.pftrace'));
+    assert.equal(runs[0].tracePath, undefined);
+  });
+
+  it('reads a runtime-only folder (no record) as a finished run, partial ones as cancelled', () => {
+    const d = tmp();
+    const dir = path.join(d, 'cli-run');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'trace.pftrace'), 'x');
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ partial: true, config: { link: 'nvlink4' }, metrics: { stepTimeNs: 5e6 } }));
+    const r = readRun(dir)!;
+    assert.equal(r.status, 'cancelled');
+    assert.equal(r.link, 'nvlink4');
+    assert.equal(r.stepTimeNs, 5e6);
+  });
+
+  it('prunes the oldest finished runs beyond the limit and never a running one', () => {
+    const d = tmp();
+    for (let i = 0; i < 5; i++) makeRun(d, `r${i}`, `2026-11-23T0${i}:00:00Z`, 'done');
+    makeRun(d, 'live', '2026-11-22T00:00:00Z', 'running');
+    const removed = pruneRuns(d, 2).map((p) => path.basename(p)).sort();
+    assert.deepEqual(removed, ['r0', 'r1', 'r2']);
+    assert.deepEqual(listRuns(d).map((r) => r.runId), ['r4', 'r3', 'live']);
+  });
+
+  it('compares runs side by side with the step-time ratio and the shared figures', () => {
+    const d = tmp();
+    makeRun(d, 'base', '2026-11-23T06:00:00Z', 'done', { stepTimeNs: 20e6, strategy: 'ddp', metrics: { commFraction: 0.5, overlapPct: 10 } });
+    makeRun(d, 'fp16', '2026-11-23T07:00:00Z', 'done', { stepTimeNs: 15e6, strategy: 'ddp+fp16', metrics: { commFraction: 0.3, overlapPct: 12 } });
+    const [b, f] = [readRun(path.join(d, 'base'))!, readRun(path.join(d, 'fp16'))!];
+    const md = compareMarkdown([b, f]);
+    assert.match(md, /\| step time \| 20\.0 ms \| 15\.0 ms \|/);
+    assert.match(md, /\| step time vs first \| 1\.00× \| 0\.75× \|/);
+    assert.match(md, /\| strategy \| ddp \| ddp\+fp16 \|/);
+    assert.match(md, /\| metrics\.commFraction \| 0\.5000 \| 0\.3000 \|/);
+    assert.throws(() => compareMarkdown([b]), /at least two runs/);
+  });
+
+  it('names runs uniquely and formats durations with units', () => {
+    const a = newRunId('pytorch', new Date('2026-11-23T07:08:09Z'));
+    assert.match(a, /^pytorch-20261123-070809-[a-z0-9]{1,4}$/);
+    assert.equal(formatNs(1.5e9), '1.50 s');
+    assert.equal(formatNs(12_345_678), '12.3 ms');
+    assert.equal(formatNs(4_200), '4.2 µs');
+    assert.equal(formatNs(undefined), '–');
+  });
+});

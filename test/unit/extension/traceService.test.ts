@@ -1,0 +1,78 @@
+/**
+ * The host's trace service on real files: the two ranks of the fixture PyTorch (Kineto)
+ * job import as one model whose analysis, adapted for the webview, carries Holistic Trace
+ * Analysis' own figures for that pair; files that cannot be parsed give a message naming
+ * the file and what the parser said, never an exception or an empty view.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadAndAnalyze, isKinetoFileName, toArrayBuffer } from '../../../extension/traceService';
+import type { AnalysisViewData } from '../../../extension/analysisView';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+const KINETO = path.resolve(ROOT, '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
+const made: string[] = [];
+after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+describe('trace service', () => {
+  it('imports the per-rank Kineto files of one job and adapts the analysis for the webview', async () => {
+    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => path.join(KINETO, f));
+    const t = await loadAndAnalyze(files);
+    assert.ok(t.ok, t.ok ? '' : t.message);
+    if (!t.ok) return;
+    assert.equal(t.title, 'hta-sampled (2 ranks)');
+    const view = t.analysis as AnalysisViewData;
+    assert.deepEqual(view.ranks.map((r) => r.rank), [0, 1]);
+    // Holistic Trace Analysis 0.6.1 on this pair, default options (fixtures README), µs.
+    const hta = [
+      { idle: 321378, compute: 106252, nonCompute: 172428, span: 600058, overlapPct: 11.81 },
+      { idle: 328671, compute: 135548, nonCompute: 136455, span: 600674, overlapPct: 20.05 },
+    ];
+    for (const [i, r] of view.ranks.entries()) {
+      assert.ok(Math.abs(r.idleNs / 1e3 - hta[i].idle) <= 1, `rank ${i} idle ${r.idleNs / 1e3} µs`);
+      assert.ok(Math.abs(r.computeNs / 1e3 - hta[i].compute) <= 1, `rank ${i} compute`);
+      assert.ok(Math.abs(r.nonComputeNs / 1e3 - hta[i].nonCompute) <= 1, `rank ${i} non-compute`);
+      assert.ok(Math.abs(r.spanNs / 1e3 - hta[i].span) <= 1, `rank ${i} span`);
+      assert.ok(Math.abs(r.overlapPct - hta[i].overlapPct) < 0.01, `rank ${i} overlap ${r.overlapPct}`);
+      assert.ok(r.exposedCommNs > 0 && r.steps && r.steps.length === 1 && r.steps[0].step === 551);
+    }
+    assert.ok(view.stepTimeNs !== undefined && view.stepTimeNs > 0);
+    assert.ok(Array.isArray(view.suggestions));
+  });
+
+  it('names the file and the parser\'s reason for a file that cannot be parsed', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-bad-'));
+    made.push(d);
+    const bad = path.join(d, 'broken.pftrace');
+    fs.writeFileSync(bad, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02]));
+    const t = await loadAndAnalyze([bad]);
+    assert.equal(t.ok, false);
+    if (t.ok) return;
+    assert.equal(t.title, 'broken.pftrace');
+    assert.ok(t.message.startsWith('Cannot open '), t.message);
+    assert.ok(t.message.includes(bad), t.message);
+    assert.match(t.message, /at byte \d+: not a Perfetto protobuf trace/);
+    const missing = await loadAndAnalyze([path.join(d, 'nope.pftrace')]);
+    assert.equal(missing.ok, false);
+    assert.match(!missing.ok ? missing.message : '', /nope\.pftrace/);
+  });
+
+  it('tells per-rank trace files from run configs and summaries', () => {
+    assert.equal(isKinetoFileName('rank-0.pt.trace.json.gz'), true);
+    assert.equal(isKinetoFileName('worker0.1700000000.pt.trace.json'), true);
+    assert.equal(isKinetoFileName('commlens.json'), false);
+    assert.equal(isKinetoFileName('summary.json'), false);
+    assert.equal(isKinetoFileName('trace.pftrace'), false);
+  });
+
+  it('hands the webview an ArrayBuffer of exactly the encoded bytes', () => {
+    const backing = new Uint8Array([9, 1, 2, 3, 9]);
+    const view = backing.subarray(1, 4);
+    assert.deepEqual([...new Uint8Array(toArrayBuffer(view))], [1, 2, 3]);
+    const ab = new ArrayBuffer(2);
+    assert.equal(toArrayBuffer(ab), ab);
+  });
+});
