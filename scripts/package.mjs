@@ -106,7 +106,7 @@ const vsce = resolve('node_modules/@vscode/vsce/vsce');
 const results = [];
 for (const target of targets) {
   const out = join(outDir, `${pkg.name}-${pkg.version}-${target}.vsix`);
-  const args = [vsce, 'package', '--target', target, '--out', out, '--ignoreFile', ignoreFileFor(target), '--skip-license', '--allow-missing-repository'];
+  const args = [vsce, 'package', '--target', target, '--out', out, '--ignoreFile', ignoreFileFor(target), '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links'];
   const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     console.error(`package: vsce failed for ${target} (exit ${r.status})`);
