@@ -56,6 +56,8 @@ export interface WorldInit {
   /** Bytes of each rank's registered arena (0 = none) and where each starts in `memory`. */
   arenaBytes: number;
   arenaOffsets: number[];
+  /** Per rank, 2 × chunkBytes of scratch in `memory` where operands from the JS heap are staged for the SIMD kernels. */
+  scratchOffsets: number[];
 }
 
 export interface WorldOptions {
@@ -64,7 +66,7 @@ export interface WorldOptions {
   maxBytes?: number;
   /** A blocked collective fails after this long (default 60 s). */
   timeoutMs?: number;
-  /** Pipelining unit (default 256 KiB). */
+  /** Pipelining unit (default 256 KiB, more on links with a large latency × bandwidth product). */
   chunkBytes?: number;
   /** Chunks in flight per FIFO (default 2, minimum 2). */
   slots?: number;
@@ -117,7 +119,8 @@ let worldCounter = 0;
 /** Creates the shared state of a world of `worldSize` ranks (main thread). */
 export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new Error(`worldSize must be a positive integer, got ${worldSize}`);
-  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
+  const { links, scaleFactor } = resolveLinks(worldSize, opts.topology);
+  const chunkBytes = opts.chunkBytes ?? defaultChunkBytes(links);
   const slots = opts.slots ?? 2;
   const fifos = opts.fifos ?? 4;
   if (!Number.isInteger(fifos) || fifos < 1 || fifos > MAX_FIFOS) throw new Error(`fifos must be an integer in [1, ${MAX_FIFOS}], got ${fifos}`);
@@ -127,7 +130,6 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   if (!Number.isInteger(slots) || slots < 2 || slots > MAX_SLOTS) throw new Error(`slots must be an integer in [2, ${MAX_SLOTS}], got ${slots}`);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be positive, got ${timeoutMs}`);
-  const { links, scaleFactor } = resolveLinks(worldSize, opts.topology);
   const channelBytes = CH_DATA_OFFSET + fifos * slots * chunkBytes;
   let top = 0;
   const channels: number[] = [];
@@ -140,6 +142,8 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   const arenaBytes = alignUp(opts.maxBytes ?? 0, 4096);
   const arenaOffsets = Array.from({ length: worldSize }, (_, r) => top + r * arenaBytes);
   top += worldSize * arenaBytes;
+  const scratchOffsets = Array.from({ length: worldSize }, (_, r) => top + r * 2 * chunkBytes);
+  top += worldSize * 2 * chunkBytes;
   const memory = createSharedMemory(top);
   return {
     id: `w${process.pid}-${++worldCounter}-${Date.now().toString(36)}`,
@@ -157,7 +161,20 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
     channels,
     arenaBytes,
     arenaOffsets,
+    scratchOffsets,
   };
+}
+
+/**
+ * 256 KiB, or more on links whose latency × bandwidth product is larger (WAN): a chunk
+ * must cover the bytes in flight during one latency, or the pipeline stalls on it.
+ */
+function defaultChunkBytes(links: LinkProfile[]): number {
+  let bdp = 0;
+  for (const l of links) if (Number.isFinite(l.bytesPerNs)) bdp = Math.max(bdp, l.alphaNs * l.bytesPerNs);
+  let chunk = 256 * 1024;
+  while (chunk < bdp && chunk < 4 * 1024 * 1024) chunk *= 2;
+  return chunk;
 }
 
 /** Resolves the per-pair link profiles of a topology (flat or nodes × ranksPerNode). */
