@@ -244,3 +244,23 @@ export function throwIfAborted(init: WorldInit, observerRank: number): void {
 export function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
 }
+
+/**
+ * What a trace should record about the emulated interconnect, so that nothing pretends to
+ * be what it is not: the topology asked for, the per-link figures used, and the factor
+ * by which links were slowed to keep the target's compute-to-communication ratio.
+ */
+export function worldMetadata(init: WorldInit): Record<string, unknown> {
+  const linkNames = new Map<string, LinkProfile>();
+  init.links.forEach((l, i) => {
+    if (Math.floor(i / init.worldSize) !== i % init.worldSize) linkNames.set(l.name, l);
+  });
+  return {
+    worldSize: init.worldSize,
+    topology: init.topology,
+    linkScaleFactor: init.scaleFactor,
+    links: [...linkNames.values()].map((l) => ({ name: l.name, alphaNs: l.alphaNs, bandwidthGBps: l.bytesPerNs, description: l.description })),
+    chunkBytes: init.chunkBytes,
+    transport: 'worker threads, SharedArrayBuffer (one shared WebAssembly memory), Atomics.wait/notify doorbells',
+  };
+}

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { LINK_PROFILES, scaledProfile } from '../../../runtime/comm/profiles';
 import { resolveLinks } from '../../../runtime/comm/world';
-import { runCalls } from './helpers';
+import { assertClose, inputsOf, reference, runCalls } from './helpers';
 
 describe('link emulation', () => {
   it('profiles carry the public figures (GB/s = bytes/ns)', () => {
@@ -55,4 +55,19 @@ describe('link emulation', () => {
       assert.ok(best < modelNs + 2 * local + 2e6, `best span ${best} ns vs model ${modelNs} ns + local ${local} ns`);
     });
   }
+
+  it('a hierarchical world (2 nodes × 2 ranks) is correct and its slow inter-node link bounds the ring', async () => {
+    const bytes = 1 << 20;
+    const topology = { link: 'none', nodes: 2, ranksPerNode: 2, intraLink: 'none', interLink: 'eth-10g' };
+    const calls = [{ op: 'barrier' as const, count: 0, dtype: 'uint8' as const }, { op: 'allReduce' as const, count: bytes / 4, dtype: 'f32' as const, algorithm: 'ring' }];
+    const res = await runCalls(4, { seed: 12, calls }, { topology, chunkBytes: 256 * 1024 });
+    const ref = reference('f32', 'sum', inputsOf([0, 1, 2, 3], 'f32', bytes / 4, 12, 1));
+    for (let r = 0; r < 4; r++) {
+      assertClose('f32', res[r].outputs[1]!, ref, `rank ${r}`);
+      const s = res[r].spans.find((x) => x.op === 'allReduce' && x.kind === 'collective')!;
+      assert.equal(s.link, 'none+eth-10g');
+      // Ring links 1->2 and 3->0 cross nodes; each carries 2(n-1)/n · S bytes at β.
+      assert.ok(s.endNs - s.startNs >= 0.85 * (1.5 * bytes) / LINK_PROFILES['eth-10g'].bytesPerNs);
+    }
+  });
 });
