@@ -16,6 +16,7 @@
 import { CommAbortedError } from './errors';
 import { LinkProfile, resolveLinkProfile, slowedProfile } from './profiles';
 import { createSharedMemory, WasmMemory } from './wasm';
+import { ALGORITHMS } from './tuner';
 
 export interface TopologyConfig {
   /** Link profile between every pair of ranks (unless intraLink/interLink say otherwise). */
@@ -44,6 +45,8 @@ export interface WorldInit {
   /** Independent FIFOs per ordered pair (NCCL's channels): chunks on different FIFOs pipeline. */
   fifos: number;
   timeoutMs: number;
+  /** Algorithms forced for the whole run, per collective. */
+  algorithms: Record<string, string>;
   control: SharedArrayBuffer;
   board: SharedArrayBuffer;
   /**
@@ -64,6 +67,8 @@ export interface WorldOptions {
   topology: TopologyConfig;
   /** Bytes of the shared arena each rank gets for zero-copy buffers (Communicator.allocShared). */
   maxBytes?: number;
+  /** Force an algorithm per collective for the whole run (e.g. { allReduce: 'ring' }); a call's own `algorithm` still wins. */
+  algorithms?: Record<string, string>;
   /** A blocked collective fails after this long (default 60 s). */
   timeoutMs?: number;
   /** Pipelining unit (default 256 KiB, more on links with a large latency × bandwidth product). */
@@ -130,6 +135,12 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   if (!Number.isInteger(slots) || slots < 2 || slots > MAX_SLOTS) throw new Error(`slots must be an integer in [2, ${MAX_SLOTS}], got ${slots}`);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be positive, got ${timeoutMs}`);
+  const algorithms = { ...(opts.algorithms ?? {}) };
+  for (const [op, algo] of Object.entries(algorithms)) {
+    const valid = ALGORITHMS[op];
+    if (!valid) throw new Error(`algorithms: unknown collective '${op}'; valid: ${Object.keys(ALGORITHMS).join(', ')}`);
+    if (!valid.includes(algo)) throw new Error(`algorithms.${op}: unknown algorithm '${algo}'; valid: ${valid.join(', ')}`);
+  }
   const channelBytes = CH_DATA_OFFSET + fifos * slots * chunkBytes;
   let top = 0;
   const channels: number[] = [];
@@ -155,6 +166,7 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
     slots,
     fifos,
     timeoutMs,
+    algorithms,
     control: new SharedArrayBuffer(reasonOffset(worldSize) + CTRL_REASON_MAX),
     board: new SharedArrayBuffer(worldSize * BOARD_WORDS * 4),
     memory,
