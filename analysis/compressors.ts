@@ -31,7 +31,7 @@ export interface Compressor {
 
 /** Top-k density used by Deep Gradient Compression (0.1 %). */
 export const DGC_DENSITY = 0.001;
-/** PowerSGD's volume for rank-4 approximations of typical layers, relative to dense (≈ 1/32). */
+/** PowerSGD's volume relative to dense when the layer shapes are unknown (≈ rank-4 approximations of typical layers). */
 export const POWERSGD_RATIO = 1 / 32;
 
 export const COMPRESSORS: Record<CompressorName, Compressor> = {
@@ -60,7 +60,7 @@ export const COMPRESSORS: Record<CompressorName, Compressor> = {
     pytorchHint: 'no built-in DDP hook; use a DGC implementation as a comm hook (top-k 0.1 % with momentum correction and warm-up)',
   },
   powersgd: {
-    name: 'powersgd', title: 'Low-rank gradients (PowerSGD, rank 4)', pytorchTitle: 'Register DDP comm hook powerSGD_hook (rank 4)', volumeRatio: () => POWERSGD_RATIO, encodeGBpsGpu: 40, encodeGBpsCpu: 0.5, extraBytesPerParam: 4, lossy: true,
+    name: 'powersgd', title: 'Low-rank gradients (PowerSGD)', pytorchTitle: 'Register DDP comm hook powerSGD_hook', volumeRatio: () => POWERSGD_RATIO, encodeGBpsGpu: 40, encodeGBpsCpu: 0.5, extraBytesPerParam: 4, lossy: true,
     risk: 'Medium: rank-r approximation with error feedback and warm start; the paper matches SGD accuracy on image and language models at rank 1–4. Start with a few full-precision iterations (start_powerSGD_iter).',
     source: 'PowerSGD, Vogels et al., arXiv 1905.13727; PyTorch powerSGD_hook',
     pytorchHint: 'state = powerSGD_hook.PowerSGDState(process_group=None, matrix_approximation_rank=4, start_powerSGD_iter=1000); ddp_model.register_comm_hook(state, powerSGD_hook.powerSGD_hook)',

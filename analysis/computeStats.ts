@@ -79,26 +79,47 @@ export interface MemoryKind {
 export interface RankMemory {
   rank: number;
   kinds: MemoryKind[];
-  /** Peak of a `total` counter if there is one, else the sum of the kinds' peaks (an upper bound). */
+  /** Peak over time of the kinds' sum (each kind holds its last value between samples), or of a `total` counter. */
   peakBytes: number;
 }
 
-/** Memory per rank by kind, from the counter tracks whose unit is bytes. */
+/** max over t of Σ_k value_k(t), each series a step function of its samples. */
+function peakOfSum(series: { tsNs: number[]; values: number[] }[]): number {
+  const times = [...new Set(series.flatMap((s) => s.tsNs))].sort((a, b) => a - b);
+  const idx = series.map(() => -1);
+  let peak = 0;
+  for (const t of times) {
+    let sum = 0;
+    series.forEach((s, k) => {
+      while (idx[k] + 1 < s.tsNs.length && s.tsNs[idx[k] + 1] <= t) idx[k]++;
+      if (idx[k] >= 0) sum += s.values[idx[k]];
+    });
+    if (sum > peak) peak = sum;
+  }
+  return peak;
+}
+
+/**
+ * Memory per rank by kind, from the rank's counter tracks in bytes whose name says memory
+ * (CommLens' `memory: parameters`, `memory: gradients`…, Kineto's `memory allocated (gpu0)`).
+ */
 export function memoryPerRank(model: TraceModel, views: RankView[]): RankMemory[] {
   const out: RankMemory[] = [];
   for (const v of views) {
     const kinds: MemoryKind[] = [];
+    const series: { tsNs: number[]; values: number[] }[] = [];
+    let total: number | undefined;
     for (const c of model.counters) {
       const t = model.tracks[c.track];
-      if (!t || t.pid !== v.pid || t.unit !== 'bytes' || c.values.length === 0) continue;
+      if (!t || t.pid !== v.pid || t.unit !== 'bytes' || c.values.length === 0 || !/mem/i.test(t.name)) continue;
       let peak = -Infinity;
       for (const x of c.values) if (x > peak) peak = x;
       kinds.push({ kind: t.name, peakBytes: peak, lastBytes: c.values[c.values.length - 1] });
+      if (/total/i.test(t.name)) total = peak;
+      else series.push(c);
     }
     if (kinds.length === 0) continue;
-    const total = kinds.find((k) => /total/i.test(k.kind));
-    const peakBytes = total ? total.peakBytes : kinds.reduce((s, k) => s + k.peakBytes, 0);
-    out.push({ rank: v.rank, kinds, peakBytes });
+    out.push({ rank: v.rank, kinds, peakBytes: total ?? peakOfSum(series) });
   }
   return out;
 }

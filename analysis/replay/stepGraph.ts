@@ -122,18 +122,23 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     }
     const colls = commOps.map((o) => ({ id: idOfSlice.get(o.index) as number, start: o.startNs, end: o.endNs })).sort((a, b) => a.start - b.start);
     const segs: Segment[] = [];
+    let explicitPhases = false;
     let prevEnd = t0;
     for (let s = 0; s < union.starts.length; s++) {
       const start = union.starts[s], end = union.ends[s];
       // Collectives that finished inside this gap explain it.
       const explained = colls.filter((c) => c.end > prevEnd && c.end <= start);
       const names = segSlices[s].map((i) => model.slices[i].name).join(' ');
+      // CommLens kernels say their phase; otherwise names like `…_backward_…` hint at it.
+      const phases = new Set(segSlices[s].map((i) => model.slices[i].args?.phase));
+      const kind: SegmentKind = phases.has('backward') ? 'backward' : phases.has('optimizer') ? 'optimizer' : phases.has('forward') ? 'forward' : BACKWARD_NAME.test(names) ? 'backward' : 'other';
+      if (phases.has('forward') || phases.has('optimizer') || phases.has('backward')) explicitPhases = true;
       segs.push({
         durNs: end - start,
         gapNs: explained.length > 0 ? 0 : start - prevEnd,
         waitsOn: explained.map((c) => c.id),
         postDelayNs: explained.length > 0 ? start - Math.max(...explained.map((c) => c.end)) : 0,
-        kind: BACKWARD_NAME.test(names) ? 'backward' : 'other',
+        kind,
         measuredStartNs: start - t0,
         sliceIndexes: segSlices[s],
       });
@@ -147,7 +152,7 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       collectives[c.id].triggers.set(v.rank, { afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - Math.max(trigEnd, prevCollEnd)) });
       prevCollEnd = Math.max(prevCollEnd, c.end);
     }
-    labelPhases(segs, collectives, v.rank);
+    if (!explicitPhases) labelPhases(segs, collectives, v.rank);
     lanes.set(v.rank, coarsen(segs, collectives, v.rank));
     const end = Math.max(...ops.map((o) => o.endNs));
     measuredStepNsByRank.set(v.rank, end - t0);
@@ -163,7 +168,8 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
 }
 
 /**
- * Labels segments forward / backward / optimizer. Backward: named like backward kernels,
+ * Labels segments forward / backward / optimizer when the kernels do not say their phase.
+ * Backward: named like backward kernels,
  * else (no names to go by) the last two thirds, by time, of the compute up to the last
  * gradient collective's trigger (backward ≈ 2× forward). Optimizer: segments after that
  * trigger that wait on a gradient collective, and those after them.

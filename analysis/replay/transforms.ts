@@ -98,14 +98,15 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
 }
 
 /**
- * Rebuckets the gradient reduction: the gradient bytes G are cut into buckets of `capBytes`,
+ * Rebuckets the gradient reduction: the gradient bytes G are cut into buckets of `capBytes`
+ * (the first one `firstCapBytes`, 1 MiB as in PyTorch DDP and CommLens),
  * produced uniformly through the backward pass (last layers first, as DDP fills buckets);
  * with overlap each bucket is launched when its last gradient is computed, without it all
  * launch after backward. Each bucket's time is the ring cost scaled by the measured
  * efficiency of the original gradient collectives. Whatever waited on the gradients waits
  * on every bucket.
  */
-export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, op = 'allReduce'): { buckets: number; gradBytes: number } {
+export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce'): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
   const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
@@ -113,16 +114,25 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
   const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
   const measured = grads.reduce((t, c) => t + c.durNs, 0);
   const efficiency = modelled > 0 ? measured / modelled : 1;
-  const count = Math.max(1, Math.ceil(gradBytes / capBytes));
+  // Bucket sizes as DDP fills them: a small first bucket (so communication starts early), then the cap.
+  const sizes: number[] = [];
+  for (let left = gradBytes, first = true; left > 0; first = false) {
+    const b = Math.min(left, first ? Math.min(firstCapBytes, capBytes) : capBytes);
+    sizes.push(b);
+    left -= b;
+  }
+  const count = sizes.length;
   const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / gradBytes;
   const buckets: CollectiveNode[] = [];
   const index = new Map([...g.lanes].map(([r, segs]) => [r, backwardIndex(segs)]));
+  let done = 0;
   for (let j = 0; j < count; j++) {
-    const bytes = Math.min(capBytes, gradBytes - j * capBytes);
+    const bytes = sizes[j];
+    done += bytes;
     const triggers = new Map<number, Trigger>();
     for (const [r, segs] of g.lanes) {
       const b = index.get(r)!;
-      const p = backwardPoint(b, segs, overlap ? Math.min(1, ((j + 1) * capBytes) / gradBytes) : 1);
+      const p = backwardPoint(b, segs, overlap ? Math.min(1, done / gradBytes) : 1);
       triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: 0 });
     }
     buckets.push({

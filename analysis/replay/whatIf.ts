@@ -25,7 +25,7 @@ export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
   compression?: { method: CompressorName; volumeRatio?: number; encodeGBps?: number };
   /** Gradient buckets of bucketCapMb MiB, launched during backward when overlap (default true). */
-  bucketing?: { bucketCapMb: number; overlap?: boolean };
+  bucketing?: { bucketCapMb: number; overlap?: boolean; firstBucketCapMb?: number };
   zeroStage?: 0 | 1 | 2 | 3;
   link?: LinkProfile;
   /** Weak scaling: the same per-rank work on this many ranks. */
@@ -66,6 +66,13 @@ export interface ReplayContext {
   onGpu: boolean;
   paramCount?: number;
   precision: Precision;
+  /**
+   * The measured step time predictions start from: the median over the analysed steps
+   * (after the first, when there are more) of the step markers' duration, the longest rank's;
+   * without step markers, the representative step's GPU span.
+   */
+  measuredStepNs: number;
+  /** Exposed communication per step: mean over ranks, median over the same steps. */
   measuredExposedCommNs: number;
   measuredPeakBytesByRank: Map<number, number>;
   notes: string[];
@@ -95,14 +102,14 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
   if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${Math.round(paramCount).toLocaleString('en-US')}`);
-  const stepOps = (v: RankView) => v.ops.filter((o) => graph.step === undefined || o.step === graph.step);
-  const exposed = views.map((v) => commCompOverlap(stepOps(v)).exposedCommNs);
+  const measured = measuredPerStep(views, graph);
   const mem = memoryPerRank(model, views);
   return {
     model, info, views, instances, graph, baseReplay, link, worldSize, notes, paramCount,
     onGpu: model.meta.format === 'kineto',
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
-    measuredExposedCommNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0,
+    measuredStepNs: measured.stepNs,
+    measuredExposedCommNs: measured.exposedNs,
     measuredPeakBytesByRank: new Map(mem.map((m) => [m.rank, m.peakBytes])),
   };
 }
@@ -131,6 +138,35 @@ function dropped(g: StepGraph): StepGraph {
   return c;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
+}
+
+/** The baseline figures, computed the way a re-run of the job will be measured (see ReplayContext). */
+function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number; exposedNs: number } {
+  const steps = new Map<number, { durs: number[]; exposed: number[] }>();
+  for (const v of views) {
+    for (const st of v.analysedSteps) {
+      const e = steps.get(st.step) ?? { durs: [], exposed: [] };
+      e.durs.push(st.endNs - st.startNs);
+      e.exposed.push(commCompOverlap(v.ops.filter((o) => o.step === st.step)).exposedCommNs);
+      steps.set(st.step, e);
+    }
+  }
+  const ordered = [...steps.keys()].sort((a, b) => a - b);
+  const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
+  if (usable.length === 0) {
+    const exposed = views.map((v) => commCompOverlap(v.ops.filter((o) => graph.step === undefined || o.step === graph.step)).exposedCommNs);
+    return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
+  }
+  return {
+    stepNs: median(usable.map((k) => Math.max(...steps.get(k)!.durs))),
+    exposedNs: median(usable.map((k) => steps.get(k)!.exposed.reduce((a, b) => a + b, 0) / steps.get(k)!.exposed.length)),
+  };
+}
+
 /** Applies a change to the context's step graph and replays it. */
 export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
   const notes: string[] = [];
@@ -140,7 +176,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const link = change.link ?? ctx.link;
   const stage = change.zeroStage ?? 0;
   if (change.bucketing) {
-    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true);
+    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024);
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
   let extraBytesPerParam = 0;
@@ -196,16 +232,17 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     changed = { ...changed, stepTimeNs: avgStep };
   }
   const baseline: WhatIfNumbers = {
-    stepTimeNs: ctx.graph.measuredStepNs,
+    stepTimeNs: ctx.measuredStepNs,
     exposedCommNs: ctx.measuredExposedCommNs,
     bytesPerStep: bytesOf(ctx.graph),
   };
   const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
-  const calibrationErrorPct = baseline.stepTimeNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - baseline.stepTimeNs)) / baseline.stepTimeNs : 0;
+  // The replay's own error: replayed vs measured span of the step it replays.
+  const calibrationErrorPct = ctx.graph.measuredStepNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs : 0;
   const perRank = changed.perRank.map((p) => {
     const base = ctx.baseReplay.perRank.find((b) => b.rank === p.rank);
-    const measured = ctx.graph.measuredStepNsByRank.get(p.rank) ?? baseline.stepTimeNs;
+    const measured = baseline.stepTimeNs - ctx.graph.measuredStepNs + (ctx.graph.measuredStepNsByRank.get(p.rank) ?? ctx.graph.measuredStepNs);
     return {
       rank: p.rank,
       stepTimeNs: Math.max(0, measured + (p.stepTimeNs - (base?.stepTimeNs ?? p.stepTimeNs))),

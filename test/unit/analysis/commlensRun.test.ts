@@ -64,8 +64,9 @@ test('FLOP/s and MFU from matmul kernels; memory per rank by kind', () => {
   assert.equal(f.flops, 2 * 12 * 2 * 64 * 128 * 32);
   assert.ok(near(f.mfu!, f.achievedFlops / 1e10));
   const mem = a.memory[0];
-  assert.deepEqual(mem.kinds.map((k) => k.kind), ['params', 'grads', 'optimizer', 'activations']);
-  assert.equal(mem.peakBytes, 4 * 4 * 1024 * 1024 + 1024 * 1024);
+  assert.deepEqual(mem.kinds.map((k) => k.kind), ['memory: parameters', 'memory: gradients', 'memory: optimizer state', 'memory: activations']);
+  const h = (4 * 1024 * 1024) / 4 / 64 - 1;
+  assert.equal(mem.peakBytes, 16 * (64 * h + h + h + 1) + 1024 * 1024);
 });
 
 test('what-if: the replay reproduces the measured step, and rebucketing predicts the overlapped run it would become', () => {
@@ -73,7 +74,7 @@ test('what-if: the replay reproduces the measured step, and rebucketing predicts
   const ctx = prepareReplay(syntheticRun(shape));
   assert.ok(near(ctx.baseReplay.stepTimeNs, ctx.graph.measuredStepNs, 1e-9));
   const overlapped = prepareReplay(syntheticRun({ ...shape, overlap: true })).graph.measuredStepNs;
-  const r = whatIfOn(ctx, { bucketing: { bucketCapMb: 2, overlap: true } });
+  const r = whatIfOn(ctx, { bucketing: { bucketCapMb: 2, firstBucketCapMb: 2, overlap: true } });
   assert.ok(Math.abs(r.predicted.stepTimeNs - overlapped) / overlapped < 0.01, `predicted ${r.predicted.stepTimeNs} vs measured overlapped ${overlapped}`);
   assert.ok(r.predicted.exposedCommNs < r.baseline.exposedCommNs);
 });
@@ -85,7 +86,10 @@ test('what-if: compression, ZeRO, local updates, world size and link change move
   const fp16 = whatIfOn(ctx, { compression: { method: 'fp16' } });
   assert.equal(fp16.predicted.bytesPerStep, base.baseline.bytesPerStep / 2);
   assert.ok(fp16.predicted.stepTimeNs < base.baseline.stepTimeNs);
-  const psi = 2 * 1024 * 1024; // gradBytes / 4
+  // Ψ from the config's MLP 64-h-1 (h = 2^21/64 − 1): weights and biases.
+  const h = (2 * 1024 * 1024) / 64 - 1;
+  const psi = 64 * h + h + h * 1 + 1;
+  assert.equal(ctx.paramCount, psi);
   const z2 = whatIfOn(ctx, { zeroStage: 2 });
   // fp32 states (4 + 4 + 8 bytes per parameter), ZeRO-2 over 2 ranks: 4Ψ + 12Ψ/2; activations (1 MiB) unchanged.
   assert.equal(z2.predicted.peakMemoryBytes, 4 * psi + (12 * psi) / 2 + 1024 * 1024);
@@ -103,6 +107,12 @@ test('what-if: compression, ZeRO, local updates, world size and link change move
   assert.ok(sp.notes.some((n) => /seqLen/.test(n)));
 });
 
+test('compression on a bucketed run keeps its buckets in the config change', () => {
+  const a = analyze(syntheticRun({ ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, overlap: true }));
+  const fp16 = a.suggestions.find((x) => x.id === 'compression-fp16')!;
+  assert.deepEqual(fp16.configChange, { strategy: 'ddp-bucketed+fp16', strategyOptions: { bucketCapMb: 2 } });
+});
+
 test('advisor: ranked suggestions with evidence, prediction, risk, source and a config change a verifier can re-run', () => {
   const m = syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, memory: true });
   const a = analyze(m);
@@ -110,15 +120,19 @@ test('advisor: ranked suggestions with evidence, prediction, risk, source and a 
   assert.ok(s.length >= 5);
   for (let i = 1; i < s.length; i++) assert.ok(s[i - 1].score >= s[i].score);
   const fp16 = s.find((x) => x.id === 'compression-fp16')!;
+  // The runtime's own config schema (runtime/config.ts, runtime/strategies/options.ts).
   assert.deepEqual(fp16.configChange, { strategy: 'fp16' });
   assert.ok(fp16.verifiable && fp16.risk.length > 0 && /fp16_compress_hook/.test(fp16.source + fp16.pytorchHint));
   assert.ok(fp16.predicted.stepTimeNs < fp16.predicted.baselineStepTimeNs);
   assert.ok(fp16.evidence.sliceIndexes.every((i) => m.slices[i].category === 'collective'));
   const overlap = s.find((x) => x.kind === 'overlap')!;
   assert.equal(overlap.configChange.strategy, 'ddp-bucketed');
-  assert.equal(typeof overlap.configChange.bucketCapMb, 'number');
-  assert.ok(s.some((x) => x.id.startsWith('diloco') && x.configChange.strategy === 'diloco' && typeof x.configChange.localSteps === 'number'));
+  assert.equal(typeof (overlap.configChange.strategyOptions as Record<string, unknown>).bucketCapMb, 'number');
+  assert.ok(s.some((x) => x.id.startsWith('diloco') && x.configChange.strategy === 'diloco' && typeof (x.configChange.strategyOptions as Record<string, unknown>).localSteps === 'number'));
   assert.ok(s.some((x) => x.id === 'zero2' && x.configChange.strategy === 'zero2' && x.predicted.peakMemoryBytes! < x.predicted.baselinePeakMemoryBytes!));
+  // PowerSGD's volume comes from the model's matrices at rank 1: far below the dense all-reduce.
+  const psgd = s.find((x) => x.id === 'compression-powersgd');
+  if (psgd) assert.ok(psgd.predicted.bytesPerStep! < 0.05 * psgd.predicted.baselineBytesPerStep!);
   const md = markdownReport(a, { traceLink: 'run.pftrace' });
   assert.match(md, /\| rank \| span µs \| idle µs/);
   assert.match(md, /## Top suggestions/);
