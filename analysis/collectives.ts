@@ -135,7 +135,8 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   for (const v of views) waitNsByRank[String(v.rank)] = 0;
   for (const inst of instances) {
     if (inst.participants.length < maxParticipants) unmatched++;
-    if (inst.groupSize === 0) inst.groupSize = inst.participants.length;
+    // CommLens' world group spans every rank even when only some are in the trace.
+    if (inst.groupSize === 0) inst.groupSize = inst.group === 'world' && model.meta.worldSize ? model.meta.worldSize : inst.participants.length;
     if (inst.participants.length >= 2) {
       let min = Infinity, minRank = inst.participants[0].rank;
       for (const p of inst.participants) if (p.durNs < min) { min = p.durNs; minRank = p.rank; }

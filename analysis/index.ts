@@ -32,9 +32,13 @@ export { runInfoOf } from './runInfo';
 export type { RunInfo, LinkProfile } from './runInfo';
 export { whatIf, whatIfOn, prepareReplay } from './replay/whatIf';
 export type { WhatIfChange, WhatIfResult, WhatIfNumbers, ReplayContext } from './replay/whatIf';
+export { collectiveCostNs, topologyCostNs } from './replay/costModel';
+export type { Topology } from './replay/costModel';
 export { advise } from './advisor/advisor';
 export type { Suggestion } from './advisor/advisor';
 export { COMPRESSORS } from './compressors';
+export { METRIC_DEFINITIONS } from './definitions';
+export type { MetricDefinition } from './definitions';
 export type { CompressorName, Compressor } from './compressors';
 export type { ReportOptions } from './report';
 

@@ -3,7 +3,7 @@
  */
 import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
 import type { LinkProfile } from '../runInfo';
-import { collectiveCostNs, rescaleTransferNs } from './costModel';
+import { collectiveCostNs, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
 
 /** Deep copy (segments, collectives, triggers) so transforms never touch the original. */
 export function cloneGraph(g: StepGraph): StepGraph {
@@ -40,6 +40,21 @@ export function changeLinkAndWorld(g: StepGraph, baseLink: LinkProfile, link: Li
     c.durNs = rescaleTransferNs(c.durNs, c.op, { bytes: c.bytes, n: Math.max(2, c.groupSize), link: baseLink }, { bytes: c.bytes, n, link });
     if (isWorld) c.groupSize = toWorld;
   }
+}
+
+/**
+ * Moves the collectives onto a two-level topology: measured × topologyCost / flat cost on
+ * the link the trace ran on (sizes unknown: unchanged, with a count returned).
+ */
+export function changeTopology(g: StepGraph, baseLink: LinkProfile, topo: Topology): number {
+  let unknown = 0;
+  for (const c of g.collectives) {
+    const n = Math.max(2, c.groupSize);
+    if (c.bytes === undefined || c.bytes <= 0) { unknown++; continue; }
+    const before = collectiveCostNs(c.op, c.bytes, n, baseLink);
+    if (before > 0) c.durNs = (c.durNs * topologyCostNs(c.op, c.bytes, n, topo)) / before;
+  }
+  return unknown;
 }
 
 /** Compresses the gradient collectives: volume × ratio, plus encode/decode time on their path. */

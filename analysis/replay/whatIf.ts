@@ -15,10 +15,10 @@ import { memoryPerRank } from '../computeStats';
 import { commCompOverlap } from '../breakdown';
 import { buildRankViews, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
-import { fitLink, volumeFactor } from './costModel';
+import { fitLink, volumeFactor, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
-import { addBlockingCollective, changeLinkAndWorld, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
+import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
 
 export interface WhatIfChange {
@@ -28,6 +28,8 @@ export interface WhatIfChange {
   bucketing?: { bucketCapMb: number; overlap?: boolean; firstBucketCapMb?: number };
   zeroStage?: 0 | 1 | 2 | 3;
   link?: LinkProfile;
+  /** Nodes of ranksPerNode ranks with an intra- and an inter-node link (hierarchical collectives). */
+  topology?: Topology;
   /** Weak scaling: the same per-rank work on this many ranks. */
   worldSize?: number;
   /** Synchronize every H steps (DiLoCo); streaming overlaps the sync with the next inner steps. */
@@ -174,6 +176,10 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const n = change.worldSize ?? ctx.worldSize;
   if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
   const link = change.link ?? ctx.link;
+  if (change.topology) {
+    const unknown = changeTopology(g, link, change.topology);
+    if (unknown > 0) notes.push(`${unknown} collective(s) without sizes keep their measured time on the new topology`);
+  }
   const stage = change.zeroStage ?? 0;
   if (change.bucketing) {
     const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024);

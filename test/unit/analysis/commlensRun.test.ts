@@ -2,7 +2,7 @@
 // by construction (test/unit/analysis/synthetic.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyze, markdownReport, prepareReplay, whatIfOn } from '../../../analysis/index';
+import { analyze, collectiveCostNs, markdownReport, prepareReplay, topologyCostNs, whatIfOn } from '../../../analysis/index';
 import { syntheticRun } from './synthetic';
 
 const near = (a: number, b: number, rel = 1e-9) => Math.abs(a - b) <= rel * Math.max(1, Math.abs(b));
@@ -103,6 +103,10 @@ test('what-if: compression, ZeRO, local updates, world size and link change move
   assert.ok(wider.predicted.stepTimeNs > base.baseline.stepTimeNs);
   const faster = whatIfOn(ctx, { link: { alphaNs: 10_000, bytesPerNs: 10 } });
   assert.ok(faster.predicted.stepTimeNs < base.baseline.stepTimeNs);
+  // Two nodes of one rank each behind a 10× faster link: as fast as the faster link alone.
+  const fastLink = { alphaNs: 10_000, bytesPerNs: 10 };
+  const topo = whatIfOn(ctx, { topology: { ranksPerNode: 1, intraLink: fastLink, interLink: fastLink } });
+  assert.ok(near(topo.predicted.stepTimeNs, faster.predicted.stepTimeNs, 1e-9));
   const sp = whatIfOn(ctx, { sequenceParallel: { degree: 2 } });
   assert.ok(sp.notes.some((n) => /seqLen/.test(n)));
 });
@@ -138,4 +142,19 @@ test('advisor: ranked suggestions with evidence, prediction, risk, source and a 
   assert.match(md, /## Top suggestions/);
   assert.match(md, /Config change: `\{"strategy":/);
   assert.match(md, /\(run\.pftrace#slice=\d+\)/);
+});
+
+test('cost model: ring formulas, and a two-level topology as reduce-scatter + inter-node all-reduce + all-gather', () => {
+  const link = { alphaNs: 1000, bytesPerNs: 10 };
+  const S = 1e6;
+  assert.ok(near(collectiveCostNs('allReduce', S, 4, link), 2 * 3 * 1000 + (2 * 0.75 * S) / 10));
+  assert.ok(near(collectiveCostNs('allGather', S, 4, link), 3 * 1000 + (0.75 * S) / 10));
+  const slow = { alphaNs: 5000, bytesPerNs: 1 };
+  // One node: the intra link alone.
+  assert.ok(near(topologyCostNs('allReduce', S, 4, { ranksPerNode: 4, intraLink: link, interLink: slow }), collectiveCostNs('allReduce', S, 4, link)));
+  // 2 nodes × 4: RS over 4 fast + AR of S/4 over 2 slow + AG over 4 fast.
+  const expected = collectiveCostNs('reduceScatter', S, 4, link) + collectiveCostNs('allReduce', S / 4, 2, slow) + collectiveCostNs('allGather', S, 4, link);
+  const got = topologyCostNs('allReduce', S, 8, { ranksPerNode: 4, intraLink: link, interLink: slow });
+  assert.ok(near(got, expected));
+  assert.ok(got < collectiveCostNs('allReduce', S, 8, slow));
 });
