@@ -44,9 +44,19 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
     if (timeNs <= 0) continue;
     let flops = 0;
     let source: RankFlops['source'] = 'kernels';
+    const byName = new Map<string, number>();
     for (const op of v.ops) {
       const s = model.slices[op.index];
-      flops += flopsOfSlice(s.name, s.args) ?? 0;
+      if (typeof s.args?.flops === 'number') {
+        flops += s.args.flops;
+        continue;
+      }
+      let f = byName.get(s.name);
+      if (f === undefined) {
+        f = flopsOfSlice(s.name, undefined) ?? 0;
+        byName.set(s.name, f);
+      }
+      flops += f;
     }
     if (flops === 0 && steps.length > 0) {
       // PyTorch's with_flops puts `flops` on CPU ops; count those inside the analysed steps.

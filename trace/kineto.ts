@@ -305,6 +305,14 @@ export async function importKinetoFile(path: string): Promise<TraceModel> {
  */
 export async function importKinetoFolder(paths: string[]): Promise<TraceModel> {
   const models: TraceModel[] = [];
-  for (const p of paths) models.push(await importKinetoFile(p));
+  // Read ahead one file: the next file's read and gunzip run while this one is parsed.
+  let next: Promise<unknown> | undefined = paths.length > 0 ? readKinetoFile(paths[0]) : undefined;
+  for (let i = 0; i < paths.length; i++) {
+    const current = next as Promise<unknown>;
+    next = i + 1 < paths.length ? readKinetoFile(paths[i + 1]) : undefined;
+    // A failed read-ahead must not surface as an unhandled rejection before its turn.
+    next?.catch(() => undefined);
+    models.push(importKineto(await current, { fileName: paths[i] }));
+  }
   return mergeRankModels(models);
 }

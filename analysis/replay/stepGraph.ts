@@ -85,11 +85,18 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
   const starts = new Map<number, number>();
   const ends = new Map<number, number>();
   const inStep = (o: GpuOp) => step === undefined || o.step === step;
-  const stepInstances = instances.filter((inst) => inst.participants.some((p) => {
-    const v = views.find((x) => x.rank === p.rank);
-    const op = v?.ops.find((o) => o.index === p.sliceIndex);
-    return op !== undefined && inStep(op);
-  }));
+  const stepOfSlice = new Map<number, number | undefined>();
+  for (const v of views) for (const o of v.ops) if (o.cls === 'communication') stepOfSlice.set(o.index, o.step);
+  const stepInstances = instances.filter((inst) => inst.participants.some((p) => stepOfSlice.has(p.sliceIndex) && (step === undefined || stepOfSlice.get(p.sliceIndex) === step)));
+  const backwardName = new Map<string, boolean>();
+  const isBackwardName = (name: string) => {
+    let b = backwardName.get(name);
+    if (b === undefined) {
+      b = BACKWARD_NAME.test(name);
+      backwardName.set(name, b);
+    }
+    return b;
+  };
   const collectives: CollectiveNode[] = stepInstances.map((inst, id) => ({
     id, op: inst.op, bytes: inst.bytes, groupSize: inst.groupSize, durNs: inst.transferNs,
     gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter', triggers: new Map(),
@@ -128,11 +135,18 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       const start = union.starts[s], end = union.ends[s];
       // Collectives that finished inside this gap explain it.
       const explained = colls.filter((c) => c.end > prevEnd && c.end <= start);
-      const names = segSlices[s].map((i) => model.slices[i].name).join(' ');
       // CommLens kernels say their phase; otherwise names like `…_backward_…` hint at it.
-      const phases = new Set(segSlices[s].map((i) => model.slices[i].args?.phase));
-      const kind: SegmentKind = phases.has('backward') ? 'backward' : phases.has('optimizer') ? 'optimizer' : phases.has('forward') ? 'forward' : BACKWARD_NAME.test(names) ? 'backward' : 'other';
-      if (phases.has('forward') || phases.has('optimizer') || phases.has('backward')) explicitPhases = true;
+      let fwd = false, bwd = false, opt = false, bwdName = false;
+      for (const i of segSlices[s]) {
+        const sl = model.slices[i];
+        const ph = sl.args?.phase;
+        if (ph === 'backward') bwd = true;
+        else if (ph === 'optimizer') opt = true;
+        else if (ph === 'forward') fwd = true;
+        else if (!bwdName && isBackwardName(sl.name)) bwdName = true;
+      }
+      const kind: SegmentKind = bwd ? 'backward' : opt ? 'optimizer' : fwd ? 'forward' : bwdName ? 'backward' : 'other';
+      if (fwd || bwd || opt) explicitPhases = true;
       segs.push({
         durNs: end - start,
         gapNs: explained.length > 0 ? 0 : start - prevEnd,
@@ -145,9 +159,17 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       prevEnd = end;
     }
     let prevCollEnd = t0;
+    // Segment ends only grow, so the last segment ending by c.start is found by binary search.
+    const lastEndingBy = (t: number) => {
+      let lo = 0, hi = union.ends.length - 1, ans = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (union.ends[mid] <= t) { ans = mid; lo = mid + 1; } else hi = mid - 1;
+      }
+      return ans;
+    };
     for (const c of colls) {
-      let trig = -1;
-      for (let s = 0; s < union.starts.length; s++) if (union.ends[s] <= c.start) trig = s;
+      const trig = lastEndingBy(c.start);
       const trigEnd = trig >= 0 ? union.ends[trig] : t0;
       collectives[c.id].triggers.set(v.rank, { afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - Math.max(trigEnd, prevCollEnd)) });
       prevCollEnd = Math.max(prevCollEnd, c.end);
