@@ -172,7 +172,8 @@ export function advise(input: AdvisorInput): Suggestion[] {
       const memSaving = 1 - p / b;
       const slowdown = -saving(r);
       if (memSaving < 0.15 || slowdown > 0.25) continue;
-      const pressure = ctx.info.deviceMemoryBytes ? b / ctx.info.deviceMemoryBytes : 0.5;
+      // Memory relief counts for much only when memory is known to be tight.
+      const memoryWeight = ctx.info.deviceMemoryBytes ? 0.5 * Math.min(1, b / ctx.info.deviceMemoryBytes) : 0.1;
       const z = ZERO[stage];
       out.push({
         id: `zero${stage}`, kind: z.kind,
@@ -183,7 +184,7 @@ export function advise(input: AdvisorInput): Suggestion[] {
         predicted: predictedOf(r), risk: z.risk, source: z.source, whatIf: { zeroStage: stage },
         configChange: pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
         verifiable: !pytorch, pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
-        score: memSaving * 0.25 * (0.5 + pressure) - Math.max(0, slowdown) + Math.max(0, saving(r)),
+        score: memSaving * memoryWeight - Math.max(0, slowdown) + Math.max(0, saving(r)),
       });
     }
     const { seqLen, hidden, layers, heads } = ctx.info;

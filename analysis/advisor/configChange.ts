@@ -57,7 +57,7 @@ export const PYTORCH_CHANGE = {
     hook === 'onebit-adam' ? { deepspeed: { optimizer: { type: 'OneBitAdam' } } } : { ddp: { comm_hook: hook === 'fp16' ? 'fp16_compress_hook' : hook === 'bf16' ? 'bf16_compress_hook' : hook === 'powersgd' ? 'powerSGD_hook' : hook } },
   bucketing: (capMb: number): Record<string, unknown> => ({ ddp: { bucket_cap_mb: capMb } }),
   zero: (stage: 1 | 2 | 3): Record<string, unknown> => ({
-    fsdp: { sharding_strategy: stage === 3 ? 'FULL_SHARD' : stage === 2 ? 'SHARD_GRAD_OP' : 'NO_SHARD (use ZeroRedundancyOptimizer)' },
+    ...(stage === 1 ? { optimizer: { wrapper: 'torch.distributed.optim.ZeroRedundancyOptimizer' } } : { fsdp: { sharding_strategy: stage === 3 ? 'FULL_SHARD' : 'SHARD_GRAD_OP' } }),
     deepspeed: { zero_optimization: { stage } },
   }),
   localUpdates: (H: number): Record<string, unknown> => ({ ddp: { comm_hook: 'post_localSGD_hook', period: H } }),

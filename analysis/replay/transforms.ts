@@ -123,7 +123,9 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
  */
 export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce'): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
-  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
+  // Per rank: collectives that could not be joined across ranks appear once per rank.
+  let gradBytes = 0;
+  for (const r of g.ranks) gradBytes = Math.max(gradBytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
   const n = Math.max(...grads.map((c) => c.groupSize));
   const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
@@ -137,7 +139,7 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
     left -= b;
   }
   const count = sizes.length;
-  const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / gradBytes;
+  const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / Math.max(1, grads.reduce((t, c) => t + (c.bytes ?? 0), 0));
   const buckets: CollectiveNode[] = [];
   const index = new Map([...g.lanes].map(([r, segs]) => [r, backwardIndex(segs)]));
   let done = 0;

@@ -276,8 +276,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
  */
 function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
   const grads = g.collectives.filter((c) => c.gradient);
-  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
-  const gradNs = grads.reduce((t, c) => t + c.durNs, 0);
+  // Per rank (collectives not joined across ranks appear once per rank), the largest.
+  let gradBytes = 0, gradNs = 0;
+  for (const r of g.ranks) {
+    const mine = grads.filter((c) => c.triggers.has(r));
+    const b = mine.reduce((t, c) => t + (c.bytes ?? 0), 0);
+    if (b >= gradBytes) { gradBytes = b; gradNs = mine.reduce((t, c) => t + c.durNs, 0); }
+  }
   for (const c of grads) {
     if (c.op === 'allReduce') {
       c.op = 'reduceScatter';
