@@ -23,7 +23,7 @@ export interface RankFlops {
   flops: number;
   /** Where the count came from. */
   source: 'kernels' | 'cpu_ops' | 'config';
-  /** Mean step time used as the denominator (or the analysed span without steps). */
+  /** Steps × median step time, the denominator (or the analysed span without steps). */
   timeNs: number;
   /** flops / time. */
   achievedFlops: number;
@@ -32,7 +32,8 @@ export interface RankFlops {
 }
 
 /**
- * Achieved FLOP/s per rank = FLOPs of the analysed steps / their total duration, with FLOPs
+ * Achieved FLOP/s per rank = FLOPs of the analysed steps / (their number × the median step
+ * duration), with FLOPs
  * from the GPU kernels, else from CPU ops that carry `flops`, else flopsPerStep × steps from
  * the run config. MFU = achieved / peak FLOP/s of the device (run config).
  */
@@ -40,7 +41,10 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
   const out: RankFlops[] = [];
   for (const v of views) {
     const steps = v.analysedSteps;
-    const timeNs = steps.length > 0 ? steps.reduce((t, s) => t + (s.endNs - s.startNs), 0) : v.ops.length > 0 ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs : 0;
+    // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
+    const durs = steps.map((s) => s.endNs - s.startNs).sort((a, b) => a - b);
+    const medianStep = durs.length === 0 ? 0 : durs.length % 2 ? durs[durs.length >> 1] : (durs[(durs.length >> 1) - 1] + durs[durs.length >> 1]) / 2;
+    const timeNs = steps.length > 0 ? medianStep * steps.length : v.ops.length > 0 ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs : 0;
     if (timeNs <= 0) continue;
     let flops = 0;
     let source: RankFlops['source'] = 'kernels';

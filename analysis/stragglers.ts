@@ -42,15 +42,16 @@ export interface StragglerReport {
  * Flags rank r as a straggler when (a) it arrives last at more collectives than chance
  * (share > 1.5 / n for n ranks, and at least 2) and (b) the waits it causes, averaged over
  * the other ranks, exceed `thresholdFraction` (default 5 %) of the analysed span.
+ * Collectives of `skipStep` (the warm-up step: pipelines compile, pools fill) are left out.
  */
-export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction = 0.05): StragglerReport {
+export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction = 0.05, skipStep?: number): StragglerReport {
   const byRank = new Map<number, RankStraggle & { latenessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
   for (const r of ranks) {
     byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, worst: [] });
   }
   let totalWaitNs = 0;
   for (const inst of coll.instances) {
-    if (inst.participants.length < 2) continue;
+    if (inst.participants.length < 2 || (skipStep !== undefined && inst.step === skipStep)) continue;
     for (const p of inst.participants) {
       byRank.get(p.rank)!.collectives++;
       totalWaitNs += p.waitNs;

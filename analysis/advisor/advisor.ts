@@ -58,6 +58,7 @@ export interface AdvisorInput {
 
 const MiB = 1024 * 1024;
 const fmtMs = (ns: number) => `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+const fmtBytes = (b: number) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : b >= MiB ? `${(b / MiB).toFixed(0)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 const fmtPct = (x: number) => `${x >= 0 ? '−' : '+'}${Math.abs(x).toFixed(0)} %`;
 
 function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
@@ -178,8 +179,8 @@ export function advise(input: AdvisorInput): Suggestion[] {
       out.push({
         id: `zero${stage}`, kind: z.kind,
         title: pytorch
-          ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${(b / MiB).toFixed(0)} → ${(p / MiB).toFixed(0)} MiB per rank, ${effect(r)}`
-          : `ZeRO stage ${stage}: memory ${(b / MiB).toFixed(0)} → ${(p / MiB).toFixed(0)} MiB per rank, ${effect(r)}`,
+          ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+          : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
         evidence: { metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize }, sliceIndexes: [], text: `every rank holds all ${Math.round(ctx.paramCount).toLocaleString('en-US')} parameters, their gradients and optimizer states` },
         predicted: predictedOf(r), risk: z.risk, source: z.source, whatIf: { zeroStage: stage },
         configChange: pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
