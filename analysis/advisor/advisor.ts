@@ -207,8 +207,10 @@ export function advise(input: AdvisorInput): Suggestion[] {
   }
 
   out.push(...diagnoses(input, baseStep));
-  out.sort((a, b) => b.score - a.score);
-  return out;
+  // A change predicted to cost more than it gives is not a suggestion.
+  const kept = out.filter((x) => x.score > 0);
+  kept.sort((a, b) => b.score - a.score);
+  return kept;
 }
 
 /** Suggestions that are diagnoses (no config to re-run): stragglers, imbalance, a slow link, a host-bound GPU. */
