@@ -39,14 +39,17 @@ export function bucketingChange(info: RunInfo, capMb: number): Record<string, un
   return { strategy: hook ? `ddp-bucketed+${hook}` : 'ddp-bucketed', strategyOptions: { bucketCapMb: capMb } };
 }
 
+/** A ZeRO stage: the `zeroN` strategy alone (it runs its own bucketed gradient exchange). */
 export function zeroChange(stage: 1 | 2 | 3): Record<string, unknown> {
   return { strategy: `zero${stage}` };
 }
 
+/** DiLoCo (or its streaming variant) with H inner steps between synchronizations. */
 export function localUpdatesChange(streaming: boolean, H: number): Record<string, unknown> {
   return { strategy: streaming ? 'streaming-diloco' : 'diloco', strategyOptions: { localSteps: H } };
 }
 
+/** Ulysses sequence parallelism over `degree` ranks (gpt-mini only; the degree must divide heads, seqLen and worldSize). */
 export function sequenceParallelChange(degree: number): Record<string, unknown> {
   return { strategy: 'ulysses', strategyOptions: { sequenceParallelSize: degree } };
 }
