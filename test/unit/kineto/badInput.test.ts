@@ -138,16 +138,11 @@ test('files: .json and .json.gz read alike; garbage gives a clear error; the CLI
     fs.writeFileSync(path.join(dir, 'junk.json'), '{"traceEvents": [1, 2');
     await assert.rejects(readKinetoFile(path.join(dir, 'junk.json')), /junk\.json is not valid JSON/);
     await assert.rejects(importKinetoFolder([path.join(dir, 'missing.json')]), /cannot read/);
-    const err = process.stderr.write;
     let stderr = '';
-    process.stderr.write = ((s: string) => { stderr += s; return true; }) as typeof process.stderr.write;
-    try {
-      assert.equal(await analyzeCommand([path.join(dir, 'junk.json')]), 2);
-      assert.equal(await analyzeCommand([path.join(dir, 'nope')]), 2);
-      assert.equal(await analyzeCommand(['--bogus']), 2);
-    } finally {
-      process.stderr.write = err;
-    }
+    const io = { out: () => undefined, err: (t: string) => { stderr += t; } };
+    assert.equal(await analyzeCommand([path.join(dir, 'junk.json')], io), 2);
+    assert.equal(await analyzeCommand([path.join(dir, 'nope')], io), 2);
+    assert.equal(await analyzeCommand(['--bogus'], io), 2);
     assert.match(stderr, /not valid JSON/);
     assert.match(stderr, /no such file or folder/);
     const model = await importKinetoFolder([path.join(dir, 'r0.json')]);
