@@ -228,7 +228,11 @@ function diagnoses(input: AdvisorInput, baseStep: number): Suggestion[] {
     out.push({
       id: `straggler-rank-${rank}`, kind: STRAGGLER.kind,
       title: `Rank ${rank} is a straggler: it arrives last at ${s.lastArrivals} of ${s.collectives} collectives and costs the others ${fmtMs(s.costToOthersNs / steps)} per step`,
-      evidence: { metrics: { rank, lastArrivals: s.lastArrivals, collectives: s.collectives, costToOthersNs: s.costToOthersNs, meanLatenessNs: s.meanLatenessNs, computeNs: s.computeNs }, sliceIndexes: s.evidenceSlices, text: 'the other ranks wait inside these collectives for this rank' },
+      evidence: {
+        metrics: { rank, lastArrivals: s.lastArrivals, collectives: s.collectives, costToOthersNs: s.costToOthersNs, meanLatenessNs: s.meanLatenessNs, meanComputeExcessNs: s.meanComputeExcessNs, computeNs: s.computeNs },
+        sliceIndexes: s.evidenceSlices,
+        text: `the other ranks wait inside these collectives for this rank${s.meanComputeExcessNs > 0.5 * s.meanLatenessNs ? `, whose compute before each of them takes ${fmtMs(s.meanComputeExcessNs)} longer than theirs` : ''}`,
+      },
       predicted: flat(predicted, Math.max(0, exposedNow - perStepCost)), risk: STRAGGLER.risk, source: STRAGGLER.source, configChange: {}, verifiable: false,
       pytorchHint: 'compare this rank\'s GPU kernels with the others (torch.cuda clocks, nvidia-smi -q -d PERFORMANCE) and its data loader time', score: baseStep > 0 ? (0.8 * perStepCost) / baseStep : 0,
     });

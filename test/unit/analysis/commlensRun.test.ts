@@ -48,6 +48,8 @@ test('a slow rank is flagged as a straggler, with the waits it causes as evidenc
   assert.equal(s2.lastArrivals, s2.collectives);
   // Each other rank waits 12 kernels × 60 µs per collective.
   assert.ok(near(s2.meanLatenessNs, 12 * 60_000, 1e-9));
+  // …and the cause is its compute before each all-reduce: 12 kernels × 60 µs more than the others'.
+  assert.ok(near(s2.meanComputeExcessNs, 12 * 60_000, 1e-9));
   assert.ok(s2.evidenceSlices.length > 0);
   assert.ok(s2.evidenceSlices.every((i) => m.tracks[m.slices[i].track].pid !== 2));
   assert.ok(a.suggestions.some((x) => x.id === 'straggler-rank-2' && !x.verifiable));
