@@ -153,3 +153,23 @@ test('files: .json and .json.gz read alike; garbage gives a clear error; the CLI
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('malformed events are skipped with warnings, never thrown', () => {
+  const m = importKineto({ distributedInfo: { rank: 0, world_size: 1 }, traceEvents: [
+    null, 3, 'x', [],
+    { ph: 'X', cat: 'kernel', name: 'k', pid: 0, tid: 7, ts: '12', dur: 3, args: { stream: 7 } },
+    { ph: 'X', cat: 'kernel', name: 'k', pid: 0, tid: 7, ts: Number.NaN, dur: 3 },
+    { ph: 'X', cat: 'kernel', name: 'k', pid: 0, tid: 7, ts: 10, dur: -5, args: null },
+    { ph: 'X', name: { weird: true }, pid: { a: 1 }, tid: null, ts: 11, dur: 1 },
+    { ph: 'Q', name: 'unknown phase', ts: 1 },
+    { ph: 'X', cat: 'kernel', name: 'ncclKernel_AllReduce_RING_LL_Sum_float', pid: 0, tid: 9, ts: 20, dur: 5, args: { stream: 9, 'In msg nelems': 'many', dtype: 42 } },
+  ] });
+  assert.ok(m.warnings.some((w) => /skipped/.test(w)));
+  assert.ok(m.warnings.some((w) => /without a numeric "ts"/.test(w)));
+  const negative = m.slices.find((s) => s.startNs === 0 && s.name === 'k');
+  assert.equal(negative?.durNs, 0);
+  const nccl = m.slices.find((s) => s.category === 'collective');
+  assert.equal(nccl?.args?.op, 'allReduce');
+  assert.equal(nccl?.args?.bytes, undefined);
+  assert.doesNotThrow(() => analyze(m));
+});
