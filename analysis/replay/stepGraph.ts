@@ -8,8 +8,9 @@
  * after a collective finished on that rank is explained by waiting for it: the segment
  * then depends on that collective (plus the measured delay after its end, e.g. a H2D
  * copy) instead of on the gap. Every collective joins its participants: it is ready on a
- * rank when its trigger (the last segment that ended before the rank arrived — for a
- * bucket all-reduce, its last gradient) has finished plus the measured launch delay, and
+ * rank when its trigger (the last segment that ended before the rank began the collective,
+ * or the device-to-host copy staging its input — for a bucket all-reduce, its last
+ * gradient) has finished plus the measured launch delay, and
  * it runs on its communication lane (the stream it ran on: collectives of one stream run
  * one after another, different streams concurrently), in trace order, for its transfer
  * time (minimum duration across ranks). Each rank's step starts at its measured offset
@@ -111,6 +112,11 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     if (ops.length === 0) continue;
     const computeOps = ops.filter((o) => o.cls !== 'communication' && model.slices[o.index].category !== 'staging');
     const commOps = ops.filter((o) => o.cls === 'communication' && idOfSlice.has(o.index));
+    // Device-to-host copies that stage a collective's input (CommLens' staging track).
+    const d2h = ops.filter((o) => {
+      const sl = model.slices[o.index];
+      return sl.category === 'staging' && (sl.args?.direction === 'd2h' || /d2h/i.test(sl.name));
+    });
     const t0 = Math.min(...ops.map((o) => o.startNs));
     // Segments: kernels in order, merging only those that run at the same time (several
     // streams); back-to-back kernels stay separate so a collective can trigger between them.
@@ -168,8 +174,14 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       }
       return ans;
     };
+    let prevCollStart = t0;
     for (const c of colls) {
-      const trig = lastEndingBy(c.start);
+      // The collective's input was ready when its staging copy began (a copy, chunked or not,
+      // started since the previous collective); without one, when the collective began.
+      let anchor = c.start;
+      for (const o of d2h) if (o.startNs >= prevCollStart && o.startNs <= c.start && o.startNs < anchor) anchor = o.startNs;
+      prevCollStart = c.start;
+      const trig = lastEndingBy(anchor);
       const trigEnd = trig >= 0 ? union.ends[trig] : t0;
       collectives[c.id].triggers.set(v.rank, { afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - Math.max(trigEnd, prevCollEnd)) });
       prevCollEnd = Math.max(prevCollEnd, c.end);

@@ -140,6 +140,16 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
   }
   const count = sizes.length;
   const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / Math.max(1, grads.reduce((t, c) => t + (c.bytes ?? 0), 0));
+  // The measured launch delay (staging copies, queueing on the host) per gradient byte, per rank.
+  const delayPerByte = new Map<number, number>();
+  for (const r of g.ranks) {
+    let delay = 0, bytes = 0;
+    for (const c of grads) {
+      const t = c.triggers.get(r);
+      if (t && c.bytes) { delay += t.delayNs; bytes += c.bytes; }
+    }
+    delayPerByte.set(r, bytes > 0 ? delay / bytes : 0);
+  }
   const buckets: CollectiveNode[] = [];
   const index = new Map([...g.lanes].map(([r, segs]) => [r, backwardIndex(segs)]));
   let done = 0;
@@ -150,7 +160,7 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
     for (const [r, segs] of g.lanes) {
       const b = index.get(r)!;
       const p = backwardPoint(b, segs, overlap ? Math.min(1, done / gradBytes) : 1);
-      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: 0 });
+      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: (delayPerByte.get(r) ?? 0) * bytes });
     }
     buckets.push({
       id: -1, op, bytes, lane: grads[0].lane, groupSize: n, durNs: collectiveCostNs(op, bytes, n, link) * efficiency, gradient: true, triggers,

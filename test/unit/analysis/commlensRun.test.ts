@@ -81,6 +81,16 @@ test('what-if: the replay reproduces the measured step, and rebucketing predicts
   assert.ok(r.predicted.exposedCommNs < r.baseline.exposedCommNs);
 });
 
+test('what-if: with D2H staging before each all-reduce, rebucketing still predicts the overlapped run', () => {
+  const shape = { ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, stagingNsPerByte: 0.05 };
+  const ctx = prepareReplay(syntheticRun(shape));
+  const overlapped = prepareReplay(syntheticRun({ ...shape, overlap: true }));
+  assert.ok(near(overlapped.baseReplay.stepTimeNs, overlapped.graph.measuredStepNs, 1e-9), 'the staged, overlapped run replays exactly');
+  const r = whatIfOn(ctx, { bucketing: { bucketCapMb: 2, firstBucketCapMb: 2, overlap: true } });
+  const want = overlapped.graph.measuredStepNs;
+  assert.ok(Math.abs(r.predicted.stepTimeNs - want) / want < 0.01, `predicted ${r.predicted.stepTimeNs} vs measured overlapped ${want}`);
+});
+
 test('what-if: compression, ZeRO, local updates, world size and link change move the right numbers', () => {
   const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, memory: true }));
   const base = whatIfOn(ctx, {});

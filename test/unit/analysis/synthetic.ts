@@ -23,6 +23,8 @@ export interface SyntheticOptions {
   overlap?: boolean;
   memory?: boolean;
   stepGapNs?: number;
+  /** D2H staging before each bucket's all-reduce, ns per byte (CommLens stages on the GPU's staging track). */
+  stagingNsPerByte?: number;
 }
 
 /** Builds the trace a CommLens DDP run of this shape would write. Times are exact. */
@@ -80,12 +82,16 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     }
     let commFree = stepStart;
     let lastEnd = 0;
+    const staging = (o.stagingNsPerByte ?? 0) * bucketBytes;
     for (let b = 0; b < B; b++) {
-      const arrive = (r: number) => (o.overlap ? readyAt[r][b] : bwdEnd[r]);
+      // A rank arrives once its bucket's gradients are ready and copied to the host.
+      const ready = (r: number) => (o.overlap ? readyAt[r][b] : bwdEnd[r]);
+      const arrive = (r: number) => ready(r) + staging;
       const start = Math.max(commFree, ...Array.from({ length: R }, (_, r) => arrive(r)));
       const end = start + transfer;
       for (let r = 0; r < R; r++) {
         const tr = tracks.get(r)!;
+        if (staging > 0) m.slices.push({ track: tr.staging, name: 'D2H', category: 'staging', startNs: ready(r), durNs: staging, args: { direction: 'd2h', bytes: bucketBytes } });
         const a = Math.max(arrive(r), commFree);
         m.slices.push({
           track: tr.comm, name: 'allReduce', category: 'collective', startNs: a, durNs: end - a,
