@@ -41,6 +41,6 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
   achievedFlops: { label: 'achieved FLOP/s', text: 'FLOPs of the analysed steps (from the kernels, else PyTorch CPU ops with flops, else the config) / their duration.' },
   mfu: { label: 'MFU', text: 'Achieved FLOP/s / the device\'s peak FLOP/s.' },
   peakMemoryBytes: { label: 'peak memory', text: 'Per rank, the peak over time of the sum of its memory counters (parameters, gradients, optimizer state, activations, communication buffers).' },
-  bytesPerStep: { label: 'bytes per step', text: 'Bytes one rank sends per step on a ring: Σ over its collectives of volume factor (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather) × buffer bytes.' },
+  bytesPerStep: { label: 'bytes per step', text: 'Σ buffer bytes of one rank\'s collectives per step (nccl-tests\' S), as CommLens\' "bytes sent per step" counter counts them.' },
   predicted: { label: 'predicted effect', text: 'The step\'s dependency graph across ranks is replayed with and without the change; the measured step moves by the difference. calibrationErrorPct is the replay\'s own error on the unchanged step.', source: 'dPRO-style replay' },
 };

@@ -15,7 +15,7 @@ import { memoryPerRank } from '../computeStats';
 import { commCompOverlap } from '../breakdown';
 import { buildRankViews, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
-import { fitLink, volumeFactor, type Topology } from './costModel';
+import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
 import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
@@ -117,9 +117,10 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
 }
 
 /**
- * Bytes one rank sends per step: Σ volumeFactor(op, n) × buffer bytes over the collectives
- * it takes part in (ring model), the largest over ranks. `gradientOnly` counts only the
- * gradient reductions, as buffer bytes.
+ * Bytes per step of one rank: Σ buffer bytes (nccl-tests' S) over the collectives it takes
+ * part in — what CommLens' `bytes sent per step` counter and summary count, so predicted and
+ * measured compare directly — the largest over ranks. `gradientOnly` counts only gradient
+ * reductions.
  */
 function bytesOf(g: StepGraph, gradientOnly = false): number {
   let best = 0;
@@ -127,7 +128,7 @@ function bytesOf(g: StepGraph, gradientOnly = false): number {
     let t = 0;
     for (const c of g.collectives) {
       if (!c.triggers.has(r) || (gradientOnly && !c.gradient)) continue;
-      t += (gradientOnly ? 1 : volumeFactor(c.op, Math.max(2, c.groupSize))) * (c.bytes ?? 0);
+      t += c.bytes ?? 0;
     }
     best = Math.max(best, t);
   }
