@@ -49,7 +49,7 @@ async function once(): Promise<Sample> {
   return { loadMs: t1 - t0, htaMetricsMs: t2 - t1, analyzeMs: t3 - t2, totalMs: t1 - t0 + (t3 - t2), cpuMs };
 }
 
-export async function benchAnalysis(runs = 15): Promise<Record<string, number>> {
+export async function benchAnalysis(runs = 30): Promise<Record<string, number>> {
   const hta = htaWallFromReadme(readFileSync(join(fixtures, 'README.md'), 'utf8'));
   const cold = await once();
   const warm: Sample[] = [];
