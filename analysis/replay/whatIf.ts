@@ -15,19 +15,21 @@ import { memoryPerRank } from '../computeStats';
 import { commCompOverlap } from '../breakdown';
 import { buildRankViews, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
-import { fitLink, volumeFactor } from './costModel';
+import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
-import { addBlockingCollective, changeLinkAndWorld, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
+import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
   compression?: { method: CompressorName; volumeRatio?: number; encodeGBps?: number };
   /** Gradient buckets of bucketCapMb MiB, launched during backward when overlap (default true). */
-  bucketing?: { bucketCapMb: number; overlap?: boolean };
+  bucketing?: { bucketCapMb: number; overlap?: boolean; firstBucketCapMb?: number };
   zeroStage?: 0 | 1 | 2 | 3;
   link?: LinkProfile;
+  /** Nodes of ranksPerNode ranks with an intra- and an inter-node link (hierarchical collectives). */
+  topology?: Topology;
   /** Weak scaling: the same per-rank work on this many ranks. */
   worldSize?: number;
   /** Synchronize every H steps (DiLoCo); streaming overlaps the sync with the next inner steps. */
@@ -66,6 +68,13 @@ export interface ReplayContext {
   onGpu: boolean;
   paramCount?: number;
   precision: Precision;
+  /**
+   * The measured step time predictions start from: the median over the analysed steps
+   * (after the first, when there are more) of the step markers' duration, the longest rank's;
+   * without step markers, the representative step's GPU span.
+   */
+  measuredStepNs: number;
+  /** Exposed communication per step: mean over ranks, median over the same steps. */
   measuredExposedCommNs: number;
   measuredPeakBytesByRank: Map<number, number>;
   notes: string[];
@@ -95,22 +104,23 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
   if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${Math.round(paramCount).toLocaleString('en-US')}`);
-  const stepOps = (v: RankView) => v.ops.filter((o) => graph.step === undefined || o.step === graph.step);
-  const exposed = views.map((v) => commCompOverlap(stepOps(v)).exposedCommNs);
+  const measured = measuredPerStep(views, graph);
   const mem = memoryPerRank(model, views);
   return {
     model, info, views, instances, graph, baseReplay, link, worldSize, notes, paramCount,
     onGpu: model.meta.format === 'kineto',
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
-    measuredExposedCommNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0,
+    measuredStepNs: measured.stepNs,
+    measuredExposedCommNs: measured.exposedNs,
     measuredPeakBytesByRank: new Map(mem.map((m) => [m.rank, m.peakBytes])),
   };
 }
 
 /**
- * Bytes one rank sends per step: Σ volumeFactor(op, n) × buffer bytes over the collectives
- * it takes part in (ring model), the largest over ranks. `gradientOnly` counts only the
- * gradient reductions, as buffer bytes.
+ * Bytes per step of one rank: Σ buffer bytes (nccl-tests' S) over the collectives it takes
+ * part in — what CommLens' `bytes sent per step` counter and summary count, so predicted and
+ * measured compare directly — the largest over ranks. `gradientOnly` counts only gradient
+ * reductions.
  */
 function bytesOf(g: StepGraph, gradientOnly = false): number {
   let best = 0;
@@ -118,7 +128,7 @@ function bytesOf(g: StepGraph, gradientOnly = false): number {
     let t = 0;
     for (const c of g.collectives) {
       if (!c.triggers.has(r) || (gradientOnly && !c.gradient)) continue;
-      t += (gradientOnly ? 1 : volumeFactor(c.op, Math.max(2, c.groupSize))) * (c.bytes ?? 0);
+      t += c.bytes ?? 0;
     }
     best = Math.max(best, t);
   }
@@ -131,6 +141,35 @@ function dropped(g: StepGraph): StepGraph {
   return c;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
+}
+
+/** The baseline figures, computed the way a re-run of the job will be measured (see ReplayContext). */
+function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number; exposedNs: number } {
+  const steps = new Map<number, { durs: number[]; exposed: number[] }>();
+  for (const v of views) {
+    for (const st of v.analysedSteps) {
+      const e = steps.get(st.step) ?? { durs: [], exposed: [] };
+      e.durs.push(st.endNs - st.startNs);
+      e.exposed.push(commCompOverlap(v.ops.filter((o) => o.step === st.step)).exposedCommNs);
+      steps.set(st.step, e);
+    }
+  }
+  const ordered = [...steps.keys()].sort((a, b) => a - b);
+  const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
+  if (usable.length === 0) {
+    const exposed = views.map((v) => commCompOverlap(v.ops.filter((o) => graph.step === undefined || o.step === graph.step)).exposedCommNs);
+    return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
+  }
+  return {
+    stepNs: median(usable.map((k) => Math.max(...steps.get(k)!.durs))),
+    exposedNs: median(usable.map((k) => steps.get(k)!.exposed.reduce((a, b) => a + b, 0) / steps.get(k)!.exposed.length)),
+  };
+}
+
 /** Applies a change to the context's step graph and replays it. */
 export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
   const notes: string[] = [];
@@ -138,9 +177,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const n = change.worldSize ?? ctx.worldSize;
   if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
   const link = change.link ?? ctx.link;
+  if (change.topology) {
+    const unknown = changeTopology(g, link, change.topology);
+    if (unknown > 0) notes.push(`${unknown} collective(s) without sizes keep their measured time on the new topology`);
+  }
   const stage = change.zeroStage ?? 0;
   if (change.bucketing) {
-    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true);
+    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024);
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
   let extraBytesPerParam = 0;
@@ -196,16 +239,17 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     changed = { ...changed, stepTimeNs: avgStep };
   }
   const baseline: WhatIfNumbers = {
-    stepTimeNs: ctx.graph.measuredStepNs,
+    stepTimeNs: ctx.measuredStepNs,
     exposedCommNs: ctx.measuredExposedCommNs,
     bytesPerStep: bytesOf(ctx.graph),
   };
   const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
-  const calibrationErrorPct = baseline.stepTimeNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - baseline.stepTimeNs)) / baseline.stepTimeNs : 0;
+  // The replay's own error: replayed vs measured span of the step it replays.
+  const calibrationErrorPct = ctx.graph.measuredStepNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs : 0;
   const perRank = changed.perRank.map((p) => {
     const base = ctx.baseReplay.perRank.find((b) => b.rank === p.rank);
-    const measured = ctx.graph.measuredStepNsByRank.get(p.rank) ?? baseline.stepTimeNs;
+    const measured = baseline.stepTimeNs - ctx.graph.measuredStepNs + (ctx.graph.measuredStepNsByRank.get(p.rank) ?? ctx.graph.measuredStepNs);
     return {
       rank: p.rank,
       stepTimeNs: Math.max(0, measured + (p.stepTimeNs - (base?.stepTimeNs ?? p.stepTimeNs))),
@@ -233,8 +277,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
  */
 function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
   const grads = g.collectives.filter((c) => c.gradient);
-  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
-  const gradNs = grads.reduce((t, c) => t + c.durNs, 0);
+  // Per rank (collectives not joined across ranks appear once per rank), the largest.
+  let gradBytes = 0, gradNs = 0;
+  for (const r of g.ranks) {
+    const mine = grads.filter((c) => c.triggers.has(r));
+    const b = mine.reduce((t, c) => t + (c.bytes ?? 0), 0);
+    if (b >= gradBytes) { gradBytes = b; gradNs = mine.reduce((t, c) => t + c.durNs, 0); }
+  }
   for (const c of grads) {
     if (c.op === 'allReduce') {
       c.op = 'reduceScatter';
