@@ -9,6 +9,7 @@ import { Tensor } from '../tensor';
 import { Graph, spanName } from './graph';
 import { MatmulShape, MatmulVariant } from './matmulKernels';
 import { chooseMatmulVariant } from './matmulSelect';
+import { castToF16 } from './cast';
 
 export interface MatmulCall extends MatmulShape {
   a: GPUBufferBinding;
@@ -30,6 +31,10 @@ export interface MatmulCall extends MatmulShape {
 export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): void {
   const dtype = call.dtype ?? 'f32';
   const v = call.variant ?? chooseMatmulVariant(ctx, call, dtype);
+  const stridesOk = [call.strideA, call.strideB, call.strideC].every((x) => (x ?? 0) % 4 === 0);
+  if (!v.supports(call) || (!stridesOk && v.vec4)) {
+    throw new Error(`matmul variant ${v.id} cannot run ${call.M}x${call.N}x${call.K} (transA ${call.transA}, transB ${call.transB})`);
+  }
   const acc = call.accumulate ?? false;
   const key = `matmul:${v.id}:${call.transA ? 'T' : 'N'}${call.transB ? 'T' : 'N'}:${acc ? 'acc' : 'set'}:${dtype}`;
   const pipeline = ctx.pipeline(key, v.code(call, acc, dtype));
@@ -53,7 +58,10 @@ export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): v
   });
 }
 
-/** y[M,N] = x[M,K] · w[K,N]. */
+/**
+ * y[M,N] = x[M,K] · w[K,N]. With `ctx.mixedF16` the operands are cast to f16 for the
+ * products (forward and both backward ones) and results stay f32.
+ */
 export function matmul(g: Graph, x: Tensor, w: Tensor): Tensor {
   const K = x.shape[x.shape.length - 1];
   if (w.shape.length !== 2 || w.shape[0] !== K) throw new Error(`matmul: x is ${x.shape.join('x')}, w is ${w.shape.join('x')}; w must be [${K}, N]`);
@@ -62,20 +70,26 @@ export function matmul(g: Graph, x: Tensor, w: Tensor): Tensor {
   const { ctx } = g;
   const y = ctx.tensor([...x.shape.slice(0, -1), N]);
   const dims = `${M}x${N}x${K}`;
-  encodeMatmul(ctx, { a: x.binding(), b: w.binding(), c: y.binding(), M, N, K, transA: false, transB: false }, spanName(ctx, 'matmul', dims));
+  const half = ctx.mixedF16;
+  const dtype = half ? 'f16' : 'f32';
+  const xo = half ? g.tape.keep(castToF16(ctx, x)) : x;
+  const wo = half ? g.tape.keep(castToF16(ctx, w)) : w;
+  encodeMatmul(ctx, { a: xo.binding(), b: wo.binding(), c: y.binding(), M, N, K, transA: false, transB: false, dtype }, spanName(ctx, 'matmul', dims));
   g.tape.record({
     name: 'matmul',
     inputs: [x, w],
     output: y,
     backward(dy, sink) {
+      const dyo = half ? castToF16(ctx, dy) : dy;
       const dx = sink.target(x);
       if (dx) {
-        encodeMatmul(ctx, { a: dy.binding(), b: w.binding(), c: dx.tensor.binding(), M, N: K, K: N, transA: false, transB: true, accumulate: dx.accumulate }, spanName(ctx, 'matmul.dx', `${M}x${K}x${N}`));
+        encodeMatmul(ctx, { a: dyo.binding(), b: wo.binding(), c: dx.tensor.binding(), M, N: K, K: N, transA: false, transB: true, accumulate: dx.accumulate, dtype }, spanName(ctx, 'matmul.dx', `${M}x${K}x${N}`));
       }
       const dw = sink.target(w);
       if (dw) {
-        encodeMatmul(ctx, { a: x.binding(), b: dy.binding(), c: dw.tensor.binding(), M: K, N, K: M, transA: true, transB: false, accumulate: dw.accumulate }, spanName(ctx, 'matmul.dw', `${K}x${N}x${M}`));
+        encodeMatmul(ctx, { a: xo.binding(), b: dyo.binding(), c: dw.tensor.binding(), M: K, N, K: M, transA: true, transB: false, accumulate: dw.accumulate, dtype }, spanName(ctx, 'matmul.dw', `${K}x${N}x${M}`));
       }
+      if (dyo !== dy) ctx.release(dyo);
     },
   });
   return y;
