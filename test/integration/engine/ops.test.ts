@@ -107,6 +107,16 @@ test('broadcast add and mul forward/backward', async (t) => {
   }
 });
 
+test('shared gradients: add passes dy on, copy on write before accumulating', async (t) => {
+  const device = await testDevice();
+  if (!device) return t.skip('no WebGPU adapter');
+  const h = new OpHarness(device);
+  // (a + b) + a: the outer add hands dy to both the inner sum and a; the inner add then
+  // accumulates into a's gradient, which must not write into the shared dy.
+  await check(h, '(a+b)+a', [f([3, 5]), f([3, 5])], (g, [a, b]) => add(g, add(g, a, b), a), ([a, b]) => a.map((v, i) => 2 * v + b[i]));
+  await check(h, 'a+a', [f([4, 2])], (g, [a]) => add(g, a, a), ([a]) => a.map((v) => 2 * v));
+});
+
 test('relu, gelu, softmax forward/backward', async (t) => {
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');
