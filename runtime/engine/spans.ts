@@ -107,10 +107,10 @@ export class SpanRecorder {
    * submitted (resolve() encoded) before; unresolved queries stay for the next drain.
    */
   async drain(): Promise<KernelSpan[]> {
-    const ready = this.chunks.filter((c) => c.resolvedUpTo > 0);
-    // Chunks still being filled move on to a fresh chunk so later passes never write to a
-    // buffer that is being mapped.
-    this.chunks = this.chunks.filter((c) => c.resolvedUpTo === 0);
+    // Only fully resolved chunks: one still being encoded into keeps collecting, and new
+    // passes never write into a chunk whose readback is being mapped.
+    const ready = this.chunks.filter((c) => c.used > 0 && c.resolvedUpTo === c.used);
+    this.chunks = this.chunks.filter((c) => !ready.includes(c));
     const spans: KernelSpan[] = [];
     const offset = this.calibration.offsetNs;
     for (const c of ready) {
