@@ -6,6 +6,7 @@
  * round by round so a busy machine slows all of them alike (ratios stay meaningful).
  *
  * Options: --sizes 256,512,1024,2048  --rounds N  --quick (smaller sizes, fewer steps)
+ *          --peak-gflops G (the adapter's peak, for MFU; default: the best matmul measured)
  * Headline figures go to bench/results/kernels.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,9 @@ import { GpuContext } from '../runtime/engine/context';
 import { encodeMatmul } from '../runtime/engine/ops/matmul';
 import { MATMUL_VARIANTS, MatmulVariant } from '../runtime/engine/ops/matmulKernels';
 import { chooseMatmulVariant } from '../runtime/engine/ops/matmulSelect';
-import { createTrainer, ModelConfig } from '../runtime/engine';
+import { castToF16 } from '../runtime/engine/ops/cast';
+import { Tensor } from '../runtime/engine/tensor';
+import { achievedFlopsPerSec, createTrainer, ModelConfig } from '../runtime/engine';
 import { Rng } from '../runtime/engine/random';
 import { hostNowNs } from '../runtime/clock';
 import { opClass } from '../runtime/engine/opClass';
@@ -62,30 +65,40 @@ async function matmulTable(device: GPUDevice): Promise<{ rows: Record<string, nu
     device.queue.writeBuffer(b.gpu, 0, Float32Array.from({ length: n * n }, () => rng.normal()));
     const shape = { M: n, N: n, K: n, transA: false, transB: false };
     const pick = chooseMatmulVariant(ctx, shape, 'f32');
+    // f16 operands (shader-f16 adapters): the chosen variant reading half-precision A and B.
+    const a16 = ctx.f16 ? castToF16(ctx, new Tensor([n * n], a, 0, false)) : undefined!;
+    const b16 = ctx.f16 ? castToF16(ctx, new Tensor([n * n], b, 0, false)) : undefined!;
     chosen.set(n, pick.id);
     const call = (v: MatmulVariant) =>
       encodeMatmul(ctx, { ...shape, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant: v }, `matmul ${n}x${n}x${n} ${v.id}`);
     const flops = 2 * n * n * n;
     const budgetFlops = quick ? 2e9 : 8e9;
-    const rounds = Number(arg('rounds') ?? Math.max(2, Math.min(9, Math.round(budgetFlops / flops / variants.length) | 1)));
-    for (const v of variants) call(v); // warm-up: compile pipelines
+    const rounds = Number(arg('rounds') ?? Math.max(n >= 2048 ? 1 : 2, Math.min(9, Math.round(budgetFlops / flops / variants.length) | 1)));
+    // Warm-up (pipeline compilation) on a small problem: compilation does not depend on n.
+    for (const v of variants) encodeMatmul(ctx, { M: 64, N: 64, K: 64, transA: false, transB: false, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant: v }, 'warm-up');
+    if (ctx.f16) encodeMatmul(ctx, { M: 64, N: 64, K: 64, transA: false, transB: false, a: a16.binding(), b: b16.binding(), c: { buffer: c.gpu }, variant: pick, dtype: 'f16' }, 'warm-up');
     ctx.submit();
     await device.queue.onSubmittedWorkDone();
     await ctx.spans!.drain();
-    const times = new Map<string, number[]>(variants.map((v) => [v.id, []]));
+    const times = new Map<string, number[]>([...variants.map((v): [string, number[]] => [v.id, []]), [`${pick.id}-f16`, []]]);
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
         call(v);
+        ctx.submit();
+      }
+      if (ctx.f16) {
+        encodeMatmul(ctx, { ...shape, a: a16.binding(), b: b16.binding(), c: { buffer: c.gpu }, variant: pick, dtype: 'f16' }, `matmul ${n}x${n}x${n} ${pick.id}-f16`);
         ctx.submit();
       }
       await device.queue.onSubmittedWorkDone();
       for (const s of await ctx.spans!.drain()) times.get(s.name.split(' ').pop()!)!.push(s.endNs - s.startNs);
     }
     const row: Record<string, number | string> = { n };
-    for (const v of variants) {
-      const g = flops / median(times.get(v.id)!);
-      row[v.id] = +g.toFixed(2);
-      gflops.set(`${v.id}@${n}`, g);
+    for (const [id, ts] of times) {
+      if (ts.length === 0) continue;
+      const g = flops / median(ts);
+      row[id] = +g.toFixed(2);
+      gflops.set(`${id}@${n}`, g);
     }
     if (n <= 1024) {
       const js = jsMatmulGflops(n, rng);
@@ -95,6 +108,7 @@ async function matmulTable(device: GPUDevice): Promise<{ rows: Record<string, nu
     row.chosen = pick.id;
     rows.push(row);
     for (const x of [a, b, c]) x.gpu.destroy();
+    if (ctx.f16) [a16, b16].forEach((t) => ctx.release(t));
     process.stdout.write(`  measured n=${n} (${rounds} rounds)\n`);
   }
   ctx.destroy();
@@ -103,13 +117,18 @@ async function matmulTable(device: GPUDevice): Promise<{ rows: Record<string, nu
 
 interface StepRow {
   model: string;
+  params: number;
   stepMs: number;
   kernelMs: number;
   gflopsPerSec: number;
+  /** Achieved FLOP/s over the best matmul GFLOP/s measured above (a stand-in for peak). */
+  mfuVsBestMatmul: number;
+  poolHitRate: number;
+  buffersCreatedAfterStep1: number;
   shares: Record<string, number>;
 }
 
-async function stepTable(device: GPUDevice): Promise<StepRow[]> {
+async function stepTable(device: GPUDevice, peakGflops: number): Promise<StepRow[]> {
   const models: [string, ModelConfig][] = [
     ['mlp small', { kind: 'mlp', inputDim: 64, hiddenDims: [256, 256], classes: 10, batchSize: 64 }],
     ['mlp large', { kind: 'mlp', inputDim: 256, hiddenDims: [1024, 1024], classes: 10, batchSize: 256 }],
@@ -123,7 +142,9 @@ async function stepTable(device: GPUDevice): Promise<StepRow[]> {
     const wall: number[] = [];
     const byClass: Record<string, number> = {};
     let kernelNs = 0;
+    let missesAfterStep1 = 0;
     for (let s = 0; s < steps + 1; s++) {
+      if (s === 1) missesAfterStep1 = tr.poolStats().misses;
       const t0 = hostNowNs();
       tr.nextBatch(s);
       tr.forward();
@@ -143,9 +164,20 @@ async function stepTable(device: GPUDevice): Promise<StepRow[]> {
     const stepNs = median(wall);
     const shares: Record<string, number> = {};
     for (const [k, v] of Object.entries(byClass)) shares[k] = +((100 * v) / kernelNs).toFixed(1);
-    out.push({ model: label, stepMs: +(stepNs / 1e6).toFixed(2), kernelMs: +(kernelNs / steps / 1e6).toFixed(2), gflopsPerSec: +(tr.flopsPerStep / stepNs).toFixed(2), shares });
     const pool = tr.poolStats();
-    process.stdout.write(`  ${label}: ${tr.modelParamCount} params, pool hit rate ${((100 * pool.hits) / (pool.hits + pool.misses)).toFixed(1)}%\n`);
+    const gflopsPerSec = achievedFlopsPerSec(tr.flopsPerStep, stepNs) / 1e9;
+    out.push({
+      model: label,
+      params: tr.modelParamCount,
+      stepMs: +(stepNs / 1e6).toFixed(2),
+      kernelMs: +(kernelNs / steps / 1e6).toFixed(2),
+      gflopsPerSec: +gflopsPerSec.toFixed(2),
+      mfuVsBestMatmul: +(gflopsPerSec / peakGflops).toFixed(3),
+      poolHitRate: +(pool.hits / (pool.hits + pool.misses)).toFixed(3),
+      buffersCreatedAfterStep1: pool.misses - missesAfterStep1,
+      shares,
+    });
+    process.stdout.write(`  measured ${label}\n`);
     tr.destroy();
   }
   return out;
@@ -182,9 +214,12 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`\nat n=${n0}: best ${best.id} ${results.best_gflops_1024?.toFixed(2)} GFLOP/s = ${results.best_over_tfjs_1024.toFixed(2)}× tfjs-style, ${results.best_over_js_1024.toFixed(1)}× JS; chosen ${chosenId}\n`);
   process.stdout.write('\nstep time per model (median of steps after the first; shares = % of kernel time by op class)\n');
-  results.steps = await stepTable(device);
+  const peak = Number(arg('peak-gflops') ?? results.best_gflops_1024 ?? 1);
+  results.steps = await stepTable(device, peak);
   const classes = [...new Set(results.steps.flatMap((r) => Object.keys(r.shares)))];
-  console.table(results.steps.map((r) => ({ model: r.model, 'step ms': r.stepMs, 'kernel ms': r.kernelMs, 'GFLOP/s': r.gflopsPerSec, ...Object.fromEntries(classes.map((c) => [c, r.shares[c] !== undefined ? `${r.shares[c]}%` : ''])) })));
+  console.table(results.steps.map((r) => ({ model: r.model, params: r.params, 'step ms': r.stepMs, 'kernel ms': r.kernelMs, 'GFLOP/s': r.gflopsPerSec, 'MFU*': r.mfuVsBestMatmul, 'pool hits': r.poolHitRate, 'new bufs after step 1': r.buffersCreatedAfterStep1 })));
+  console.table(results.steps.map((r) => ({ model: r.model, ...Object.fromEntries(classes.map((c) => [c, r.shares[c] !== undefined ? `${r.shares[c]}%` : ''])) })));
+  process.stdout.write(arg('peak-gflops') ? `* MFU against the given peak of ${peak} GFLOP/s\n` : `* MFU against the best matmul GFLOP/s measured above at n=${n0} (${peak.toFixed(2)}), standing in for the adapter's peak (give --peak-gflops); on a busy machine the two phases see different loads\n`);
   const dir = path.resolve(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'kernels.json'), JSON.stringify(results, null, 2) + '\n');
