@@ -102,7 +102,7 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
  * operands stay in registers and every load feeds 4–16 FMAs). Needs the dims that are
  * read or written as vec4 to be multiples of 4.
  */
-function vec4Variant(rows: 4 | 8, wgX: number, wgY: number): MatmulVariant {
+export function vec4Variant(rows: 4 | 8, wgX: number, wgY: number): MatmulVariant {
   return {
     id: `v4r${rows}` + (wgX === 8 && wgY === 8 ? '' : `w${wgX}x${wgY}`),
     tileM: rows * wgY,
