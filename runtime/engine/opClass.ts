@@ -3,11 +3,11 @@
  * to break step time down by kind of work.
  */
 const CLASSES: [RegExp, string][] = [
-  [/^matmul/, 'matmul'],
+  [/^(matmul|cast)/, 'matmul'],
   [/^attention/, 'attention'],
   [/^layer_norm/, 'layer_norm'],
   [/^(relu|gelu)/, 'activation'],
-  [/^(add|mul|sumToShape)/, 'elementwise'],
+  [/^(add|mul|bias)/, 'elementwise'],
   [/^(cross_entropy|softmax|sum)/, 'softmax/loss'],
   [/^embedding/, 'embedding'],
   [/^(sgd|adam|adamw|grad_norm2)/, 'optimizer'],

@@ -12,7 +12,7 @@ import { add, gelu } from '../ops/elementwise';
 import { embedding } from '../ops/embedding';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
-import { matmul } from '../ops/matmul';
+import { linear } from '../ops/matmul';
 import type { LayerSpec, ParamSpec, ParamStore } from '../params';
 import type { Tensor } from '../tensor';
 import { TrainableModel, inputTensor } from './model';
@@ -84,7 +84,7 @@ export class GptModel implements TrainableModel {
   }
 
   private linear(g: Graph, x: Tensor, name: string): Tensor {
-    return add(g, matmul(g, x, this.p(`${name}.w`)), this.p(`${name}.b`));
+    return linear(g, x, this.p(`${name}.w`), this.p(`${name}.b`));
   }
 
   forward(g: Graph): Tensor {

@@ -25,23 +25,24 @@ export interface MatmulVariant {
   vec4: boolean;
   /** Whether it can run this shape (alignment needs of vector loads). */
   supports(s: MatmulShape): boolean;
-  code(s: MatmulShape, accumulate: boolean, dtype: 'f32' | 'f16'): string;
+  /** With `bias`, C = alpha·op(A)·op(B) + bias[col] (a fused epilogue; bias is f32). */
+  code(s: MatmulShape, accumulate: boolean, dtype: 'f32' | 'f16', bias?: boolean): string;
 }
 
 const UNIFORM = `struct U { M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, alpha: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
 /** A and B in `dtype`; C is always f32 (f16 inputs accumulate and store in f32). */
-function bindings(dtype: 'f32' | 'f16', vecA = 1, vecB = 1, vecC = 1): string {
+function bindings(dtype: 'f32' | 'f16', vecA = 1, vecB = 1, vecC = 1, bias = false): string {
   const t = (n: number, d: string) => (n === 1 ? d : `vec${n}<${d}>`);
   return `${dtype === 'f16' ? 'enable f16;\n' : ''}${UNIFORM}
 @group(0) @binding(1) var<storage, read> A: array<${t(vecA, dtype)}>;
 @group(0) @binding(2) var<storage, read> B: array<${t(vecB, dtype)}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${t(vecC, 'f32')}>;`;
+@group(0) @binding(3) var<storage, read_write> C: array<${t(vecC, 'f32')}>;${bias ? `\n@group(0) @binding(4) var<storage, read> BIAS: array<${t(vecC, 'f32')}>;` : ''}`;
 }
 
 /** Writes a 4×4 block held in acc[0..3] (vec4 per row) with bounds checks. */
-function storeBlock4x4(acc: boolean): string {
+function storeBlock4x4(acc: boolean, bias: boolean): string {
   return `
   for (var i = 0u; i < 4u; i++) {
     let r = r0 + i;
@@ -50,7 +51,7 @@ function storeBlock4x4(acc: boolean): string {
       let c = c0 + j;
       if (c >= u.N) { break; }
       let idx = z * u.sC + r * u.N + c;
-      let v = u.alpha * acc[i][j];
+      let v = u.alpha * acc[i][j]${bias ? ' + BIAS[c]' : ''};
       ${acc ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}
     }
   }`;
@@ -66,10 +67,10 @@ const rb4x4: MatmulVariant = {
   tileN: 32,
   vec4: false,
   supports: () => true,
-  code(s, accumulate, dtype) {
+  code(s, accumulate, dtype, bias = false) {
     const aIdx = s.transA ? 'k * u.M + r' : 'r * u.K + k';
     const bIdx = s.transB ? 'c * u.K + k' : 'k * u.N + c';
-    return `${bindings(dtype)}
+    return `${bindings(dtype, 1, 1, 1, bias)}
 fn la(z: u32, r: u32, k: u32) -> f32 { return f32(A[z * u.sA + ${aIdx}]); }
 fn lb(z: u32, k: u32, c: u32) -> f32 { return f32(B[z * u.sB + ${bIdx}]); }
 @compute @workgroup_size(8, 8)
@@ -89,7 +90,7 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
     acc[1] += la(z, rs.y, k) * b;
     acc[2] += la(z, rs.z, k) * b;
     acc[3] += la(z, rs.w, k) * b;
-  }${storeBlock4x4(accumulate)}
+  }${storeBlock4x4(accumulate, bias)}
 }`;
   },
 };
@@ -109,7 +110,7 @@ export function vec4Variant(rows: 4 | 8, wgX: number, wgY: number): MatmulVarian
     tileN: 4 * wgX,
     vec4: true,
     supports: (s) => s.N % 4 === 0 && (s.transA ? s.M % 4 === 0 : s.K % 4 === 0) && !(s.transA && s.transB),
-    code(s, accumulate, dtype) {
+    code(s, accumulate, dtype, bias = false) {
         const cvt = (e: string) => (dtype === 'f16' ? `vec4f(${e})` : e);
       let body: string;
       if (!s.transA && !s.transB) {
@@ -156,7 +157,7 @@ export function vec4Variant(rows: 4 | 8, wgX: number, wgY: number): MatmulVarian
       const rowInit = s.transA
         ? `for (var q = 0u; q < ${rows / 4}u; q++) { rs[4u * q] = min(r0 + 4u * q, u.M - 4u); }`
         : `for (var i = 0u; i < ${rows}u; i++) { rs[i] = min(r0 + i, u.M - 1u); }`;
-      return `${bindings(dtype, 4, 4, 4)}
+      return `${bindings(dtype, 4, 4, 4, bias)}
 @compute @workgroup_size(${wgX}, ${wgY})
 fn main(@builtin(global_invocation_id) g: vec3u) {
   let c0 = g.x * 4u;
@@ -170,7 +171,7 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
     let r = r0 + i;
     if (r >= u.M) { break; }
     let idx = (z * u.sC + r * u.N + c0) / 4u;
-    let v = u.alpha * acc[i];
+    let v = u.alpha * acc[i]${bias ? ' + BIAS[c0 / 4u]' : ''};
     ${accumulate ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}
   }
 }`;
@@ -190,10 +191,10 @@ const tiled64: MatmulVariant = {
   tileN: 64,
   vec4: false,
   supports: () => true,
-  code(s, accumulate, dtype) {
+  code(s, accumulate, dtype, bias = false) {
     const aIdx = s.transA ? 'k * u.M + r' : 'r * u.K + k';
     const bIdx = s.transB ? 'c * u.K + k' : 'k * u.N + c';
-    return `${bindings(dtype)}
+    return `${bindings(dtype, 1, 1, 1, bias)}
 const TK: u32 = 16u;
 var<workgroup> tA: array<array<f32, 16>, 64>;
 var<workgroup> tB: array<array<f32, 64>, 16>;
@@ -227,7 +228,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   }
   let r0 = rowT + lid.y * 4u;
   let c0 = colT + lid.x * 4u;
-  if (r0 >= u.M || c0 >= u.N) { return; }${storeBlock4x4(accumulate)}
+  if (r0 >= u.M || c0 >= u.N) { return; }${storeBlock4x4(accumulate, bias)}
 }`;
   },
 };

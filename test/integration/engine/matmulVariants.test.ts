@@ -49,6 +49,18 @@ test('matmul variants × layouts × dtypes match float64', async (t) => {
           if (dtype === 'f16') [ax, bx].forEach((x) => h.ctx.release(x));
         }
       }
+      if (!transA && !transB) {
+        // Fused bias epilogue.
+        const bias = randn(N, rng);
+        const bt2 = h.upload([N], bias);
+        for (const v of MATMUL_VARIANTS.filter((x) => x.supports(shape))) {
+          const c = h.upload([M, N], c0);
+          encodeMatmul(h.ctx, { ...shape, a: at.binding(), b: bt.binding(), c: c.binding(), variant: v, bias: bt2.binding() }, 'test');
+          const err = relError(await h.read(c), want.map((x, i) => x + bias[i % N]));
+          assert.ok(err <= 1e-4, `${v.id} +bias ${M}x${N}x${K}: relative error ${err.toExponential(2)}`);
+          h.ctx.release(c);
+        }
+      }
       const pick = chooseMatmulVariant(h.ctx, shape, 'f32');
       assert.ok(pick.supports(shape), `chosen ${pick.id} must support ${M}x${N}x${K}`);
     }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../runtime/engine/random';
-import { matmul } from '../../../runtime/engine/ops/matmul';
+import { linear, matmul } from '../../../runtime/engine/ops/matmul';
 import { add, mul, relu, gelu } from '../../../runtime/engine/ops/elementwise';
 import { softmax } from '../../../runtime/engine/ops/softmax';
 import { softmaxCrossEntropy } from '../../../runtime/engine/ops/crossEntropy';
@@ -90,6 +90,9 @@ test('matmul forward/backward, odd shapes and batched leading dims', async (t) =
     h.ctx.mixedF16 = false;
   }
   await check(h, 'matmul 3-D x', [f([2, 5, 7]), f([7, 6])], (g, [x, w]) => matmul(g, x, w), ([x, w]) => ref.matmulRef(x, w, 10, 6, 7));
+  for (const [M, K, N] of [[5, 7, 3], [12, 8, 16]]) {
+    await check(h, `linear ${M}x${N}x${K}`, [f([M, K]), f([K, N]), f([N])], (g, [x, w, b]) => linear(g, x, w, b), ([x, w, b]) => ref.binaryRef('add', ref.matmulRef(x, w, M, N, K), [M, N], b, [N]).y);
+  }
   // x feeds two matmuls: the second gradient contribution takes the accumulate path.
   await check(h, 'matmul accumulate', [f([9, 11]), f([11, 5]), f([11, 5])], (g, [x, w1, w2]) => add(g, matmul(g, x, w1), matmul(g, x, w2)),
     ([x, w1, w2]) => ref.binaryRef('add', ref.matmulRef(x, w1, 9, 5, 11), [9, 5], ref.matmulRef(x, w2, 9, 5, 11), [9, 5]).y);
