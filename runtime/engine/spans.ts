@@ -140,7 +140,7 @@ export class SpanRecorder {
    * The intersection of all samples' intervals is kept (clocks do not drift measurably over
    * a few milliseconds); if the intervals disagree, the tightest single sample wins.
    */
-  async calibrate(samples = 12): Promise<Calibration> {
+  async calibrate(samples = 24): Promise<Calibration> {
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 });
     const resolve = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const readback = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

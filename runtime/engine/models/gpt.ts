@@ -100,13 +100,17 @@ export class GptModel implements TrainableModel {
       ctx.scope = `${n}.attn`;
       h = causalSelfAttention(g, h, this.cfg.heads);
       ctx.scope = `${n}.attn.proj`;
-      x = add(g, x, this.linear(g, h, `${n}.attn.proj`));
+      h = this.linear(g, h, `${n}.attn.proj`);
+      ctx.scope = `${n}.attn.residual`;
+      x = add(g, x, h);
       ctx.scope = `${n}.ln2`;
       h = layerNorm(g, x, this.p(`${n}.ln2.g`), this.p(`${n}.ln2.b`));
       ctx.scope = `${n}.mlp.fc1`;
       h = gelu(g, this.linear(g, h, `${n}.mlp.fc1`));
       ctx.scope = `${n}.mlp.fc2`;
-      x = add(g, x, this.linear(g, h, `${n}.mlp.fc2`));
+      h = this.linear(g, h, `${n}.mlp.fc2`);
+      ctx.scope = `${n}.mlp.residual`;
+      x = add(g, x, h);
     }
     ctx.scope = 'head';
     const h = layerNorm(g, x, this.p('head.lnf.g'), this.p('head.lnf.b'));
