@@ -37,7 +37,12 @@ export class GpuContext {
   phase: SpanPhase = 'other';
   /** Where in the model the next ops belong (`layer3.mlp.fc1`); part of span names. */
   scope = '';
+  /** The device has shader-f16. */
   readonly f16: boolean;
+  /** Run matmuls with f16 operands (the model's dtype is 'f16'). */
+  mixedF16 = false;
+  /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': picks kernel variants. */
+  readonly adapterClass: 'cpu' | 'gpu';
   private encoder: GPUCommandEncoder | undefined;
   private openPass: GPUComputePassEncoder | undefined;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -52,6 +57,9 @@ export class GpuContext {
     this.pool = new BufferPool(device, 'engine');
     this.spans = opts.timing && device.features.has('timestamp-query') ? new SpanRecorder(device) : undefined;
     this.f16 = device.features.has('shader-f16');
+    const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const soft = /software|cpu|llvmpipe|lavapipe|swiftshader/i;
+    this.adapterClass = info && (soft.test(info.architecture) || soft.test(info.description) || soft.test(info.device)) ? 'cpu' : 'gpu';
     this.lostPromise = device.lost.then((info) => {
       this.failure ??= new Error(`GPU device lost${info.reason ? ` (${info.reason})` : ''}: ${info.message || 'no message'}`);
       throw this.failure;

@@ -9,3 +9,5 @@ export type { LayerInfo } from './params';
 export type { KernelSpan, SpanPhase } from './spans';
 export type { Trainer, TrainerOptions } from './trainer';
 export { createTrainer, validateOptimizerConfig } from './trainer';
+export { achievedFlopsPerSec, modelFlopsUtilization } from './flops';
+export { opClass } from './opClass';

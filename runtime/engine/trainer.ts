@@ -228,6 +228,7 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
   if (errs.length) throw new Error(`invalid training configuration: ${errs.join('; ')}`);
   const resolved = resolveModelConfig(opts.model);
   const ctx = new GpuContext(device, { timing: opts.timing });
+  ctx.mixedF16 = resolved.dtype === 'f16';
   const net = createModel(resolved, opts.seed);
   const store = createParams(ctx, net.layerSpecs, opts.seed);
   net.bind(ctx, store);

@@ -12,7 +12,7 @@ import { add, gelu } from '../ops/elementwise';
 import { embedding } from '../ops/embedding';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
-import { matmul } from '../ops/matmul';
+import { linear } from '../ops/matmul';
 import type { LayerSpec, ParamSpec, ParamStore } from '../params';
 import type { Tensor } from '../tensor';
 import { TrainableModel, inputTensor } from './model';
@@ -84,7 +84,7 @@ export class GptModel implements TrainableModel {
   }
 
   private linear(g: Graph, x: Tensor, name: string): Tensor {
-    return add(g, matmul(g, x, this.p(`${name}.w`)), this.p(`${name}.b`));
+    return linear(g, x, this.p(`${name}.w`), this.p(`${name}.b`));
   }
 
   forward(g: Graph): Tensor {
@@ -100,13 +100,17 @@ export class GptModel implements TrainableModel {
       ctx.scope = `${n}.attn`;
       h = causalSelfAttention(g, h, this.cfg.heads);
       ctx.scope = `${n}.attn.proj`;
-      x = add(g, x, this.linear(g, h, `${n}.attn.proj`));
+      h = this.linear(g, h, `${n}.attn.proj`);
+      ctx.scope = `${n}.attn.residual`;
+      x = add(g, x, h);
       ctx.scope = `${n}.ln2`;
       h = layerNorm(g, x, this.p(`${n}.ln2.g`), this.p(`${n}.ln2.b`));
       ctx.scope = `${n}.mlp.fc1`;
       h = gelu(g, this.linear(g, h, `${n}.mlp.fc1`));
       ctx.scope = `${n}.mlp.fc2`;
-      x = add(g, x, this.linear(g, h, `${n}.mlp.fc2`));
+      h = this.linear(g, h, `${n}.mlp.fc2`);
+      ctx.scope = `${n}.mlp.residual`;
+      x = add(g, x, h);
     }
     ctx.scope = 'head';
     const h = layerNorm(g, x, this.p('head.lnf.g'), this.p('head.lnf.b'));
