@@ -29,6 +29,8 @@ import {
 } from './perfettoFields';
 
 const TWO_32 = 4294967296;
+/** Shared empty category list (most END events have none); replaced, never mutated. */
+const NO_CATEGORIES: string[] = [];
 /** Nesting deeper than this in a debug annotation is cut (hostile files nest without end). */
 const MAX_ANNOTATION_DEPTH = 32;
 
@@ -453,7 +455,26 @@ class Tokenizer {
   }
 
   private trackEvent(seq: SequenceState, seqId: number, ts: number, start: number, end: number): void {
-    const ev: RawEvent = { ts, order: this.order++, sequence: seqId, explicitTrack: false, type: 0, categories: [], defaultTrack: seq.defaultTrack };
+    // Every field present from the start: one object shape for all events keeps V8's access fast.
+    const ev: RawEvent = {
+      ts,
+      order: this.order++,
+      sequence: seqId,
+      track: undefined,
+      explicitTrack: false,
+      defaultTrack: seq.defaultTrack,
+      type: 0,
+      name: undefined,
+      categories: NO_CATEGORIES,
+      args: undefined,
+      flowIds: undefined,
+      terminatingFlowIds: undefined,
+      counterValue: undefined,
+      extraCounters: undefined,
+      threadTimeNs: undefined,
+      threadInstructions: undefined,
+      legacy: undefined,
+    };
     let extraUuids: UuidKey[] | undefined;
     let extraDoubleUuids: UuidKey[] | undefined;
     const extraValues: number[] = [];
@@ -486,13 +507,16 @@ class Tokenizer {
           if (wire !== WIRE_LEN) c.skip(wire);
           else {
             const [s, e] = c.lengthDelimited();
+            if (ev.categories === NO_CATEGORIES) ev.categories = [];
             ev.categories.push(this.str(s, e));
           }
           break;
         case TRACK_EVENT.categoryIids:
           for (const iid of this.numberList(c, wire)) {
             const cat = seq.categories.get(iid);
-            if (cat !== undefined) ev.categories.push(cat);
+            if (cat === undefined) continue;
+            if (ev.categories === NO_CATEGORIES) ev.categories = [];
+            ev.categories.push(cat);
           }
           break;
         case TRACK_EVENT.debugAnnotations:
