@@ -192,18 +192,23 @@ export const SECTIONS: Section[] = [writer, stream1gb];
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_TRACE_ONLY?.split(',');
-  const results: Figures = {};
+  const ran: Record<string, Figures & { measuredAt: string }> = {};
   for (const s of SECTIONS) {
     if (only && !only.includes(s.name)) continue;
     const figures = await s.run();
     process.stdout.write(`\n${s.name}\n`);
     for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k.padEnd(34)} ${typeof v === 'number' ? v.toLocaleString('en-US') : v}\n`);
-    Object.assign(results, figures);
+    ran[s.name] = { ...figures, measuredAt: new Date().toISOString() };
   }
   const out = path.resolve(__dirname, '..', '..', 'bench', 'results', 'trace.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const previous = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as Figures) : {};
-  fs.writeFileSync(out, `${JSON.stringify({ ...previous, ...results, measuredAt: new Date().toISOString() }, null, 2)}\n`);
+  // Sections run on their own (BENCH_TRACE_ONLY) replace only their own figures.
+  const previous = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as { sections?: Record<string, Figures & { measuredAt: string }> }) : {};
+  const sections = { ...(previous.sections ?? {}), ...ran };
+  const flat: Figures = {};
+  for (const figures of Object.values(sections)) Object.assign(flat, figures);
+  delete flat.measuredAt;
+  fs.writeFileSync(out, `${JSON.stringify({ ...flat, sections }, null, 2)}\n`);
   process.stdout.write(`\nwrote ${out}\n`);
 }
 
