@@ -15,6 +15,7 @@ export const MAX_ANNOTATION_DEPTH = 32;
 /** A track uuid: a number when exact, else "hi:lo". */
 export type UuidKey = number | string;
 
+/** The key of the 64-bit uuid hi·2^32 + lo: the number itself below 2^53 (exact), else "hi:lo". */
 export function uuidKey(lo: number, hi: number): UuidKey {
   return hi < 0x200000 ? hi * TWO_32 + lo : `${hi}:${lo}`;
 }
@@ -77,6 +78,7 @@ export interface SequenceState {
   counterTotals: Map<UuidKey, number>;
 }
 
+/** Fresh incremental state: what a sequence has after SEQ_INCREMENTAL_STATE_CLEARED (defaults are carried by the caller). */
 export function newSequence(): SequenceState {
   return { names: new Map(), categories: new Map(), argNames: new Map(), argStrings: new Map(), counterTotals: new Map() };
 }
