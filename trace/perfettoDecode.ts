@@ -109,7 +109,9 @@ export class FieldDecoder {
   protected uuidList(c: ProtoCursor, wire: number): UuidKey[] {
     const out: UuidKey[] = [];
     if (wire === WIRE_LEN) {
-      const [s, e] = c.lengthDelimited();
+      c.len();
+      const s = c.segStart;
+      const e = c.segEnd;
       const p = new ProtoCursor(this.buf, s, e);
       while (!p.atEnd()) {
         p.varint64();
@@ -138,31 +140,43 @@ export class FieldDecoder {
         c.varint64();
         d.parent = uuidKey(c.lo, c.hi);
       } else if ((field === TRACK_DESCRIPTOR.name || field === TRACK_DESCRIPTOR.staticName || field === TRACK_DESCRIPTOR.atraceName) && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         d.name = this.str(s, e);
       } else if (field === TRACK_DESCRIPTOR.description && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         d.description = this.str(s, e);
       } else if (field === TRACK_DESCRIPTOR.childOrdering && wire === WIRE_VARINT) d.childOrdering = c.varint();
       else if (field === TRACK_DESCRIPTOR.siblingOrderRank && wire === WIRE_VARINT) d.siblingOrderRank = c.int64();
       else if (field === TRACK_DESCRIPTOR.process && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         const p = { pid: 0, name: undefined as string | undefined, labels: [] as string[] };
         const pc = new ProtoCursor(this.buf, s, e);
         while (!pc.atEnd()) {
           const t2 = pc.varint();
           if (t2 === PROCESS_DESCRIPTOR.pid * 8 + WIRE_VARINT) p.pid = pc.int64();
           else if (t2 === PROCESS_DESCRIPTOR.processName * 8 + WIRE_LEN) {
-            const [a, b] = pc.lengthDelimited();
+            pc.len();
+            const a = pc.segStart;
+            const b = pc.segEnd;
             p.name = this.str(a, b);
           } else if (t2 === PROCESS_DESCRIPTOR.processLabels * 8 + WIRE_LEN) {
-            const [a, b] = pc.lengthDelimited();
+            pc.len();
+            const a = pc.segStart;
+            const b = pc.segEnd;
             p.labels.push(this.str(a, b));
           } else pc.skip(t2 & 7);
         }
         d.process = p;
       } else if (field === TRACK_DESCRIPTOR.thread && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         const th = { pid: 0, tid: 0, name: undefined as string | undefined };
         const tc = new ProtoCursor(this.buf, s, e);
         while (!tc.atEnd()) {
@@ -170,13 +184,17 @@ export class FieldDecoder {
           if (t2 === THREAD_DESCRIPTOR.pid * 8 + WIRE_VARINT) th.pid = tc.int64();
           else if (t2 === THREAD_DESCRIPTOR.tid * 8 + WIRE_VARINT) th.tid = tc.int64();
           else if (t2 === THREAD_DESCRIPTOR.threadName * 8 + WIRE_LEN) {
-            const [a, b] = tc.lengthDelimited();
+            tc.len();
+            const a = tc.segStart;
+            const b = tc.segEnd;
             th.name = this.str(a, b);
           } else tc.skip(t2 & 7);
         }
         d.thread = th;
       } else if (field === TRACK_DESCRIPTOR.counter && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         const k = { type: 0, unit: 0, unitName: undefined as string | undefined, multiplier: 1, incremental: false };
         const kc = new ProtoCursor(this.buf, s, e);
         while (!kc.atEnd()) {
@@ -186,7 +204,9 @@ export class FieldDecoder {
           else if (t2 === COUNTER_DESCRIPTOR.unitMultiplier * 8 + WIRE_VARINT) k.multiplier = kc.int64() || 1;
           else if (t2 === COUNTER_DESCRIPTOR.isIncremental * 8 + WIRE_VARINT) k.incremental = kc.varint() !== 0;
           else if (t2 === COUNTER_DESCRIPTOR.unitName * 8 + WIRE_LEN) {
-            const [a, b] = kc.lengthDelimited();
+            kc.len();
+            const a = kc.segStart;
+            const b = kc.segEnd;
             k.unitName = this.str(a, b);
           } else kc.skip(t2 & 7);
         }
@@ -199,7 +219,9 @@ export class FieldDecoder {
 
   protected numberList(c: ProtoCursor, wire: number, signed = false): number[] {
     if (wire !== WIRE_LEN) return [signed ? c.int64() : c.varint()];
-    const [s, e] = c.lengthDelimited();
+    c.len();
+    const s = c.segStart;
+    const e = c.segEnd;
     const p = new ProtoCursor(this.buf, s, e);
     const out: number[] = [];
     while (!p.atEnd()) out.push(signed ? p.int64() : p.varint());
@@ -212,7 +234,9 @@ export class FieldDecoder {
       c.skip(wire);
       return [];
     }
-    const [s, e] = c.lengthDelimited();
+    c.len();
+    const s = c.segStart;
+    const e = c.segEnd;
     const p = new ProtoCursor(this.buf, s, e);
     const out: number[] = [];
     while (!p.atEnd()) out.push(p.double());
@@ -223,7 +247,9 @@ export class FieldDecoder {
   protected flowList(c: ProtoCursor, wire: number): number[] {
     if (wire === WIRE_FIXED64) return [c.fixed64()];
     if (wire === WIRE_VARINT) return [c.varint()];
-    const [s, e] = c.lengthDelimited();
+    c.len();
+    const s = c.segStart;
+    const e = c.segEnd;
     const p = new ProtoCursor(this.buf, s, e);
     const out: number[] = [];
     while (!p.atEnd()) out.push(p.fixed64());
@@ -258,8 +284,11 @@ export class FieldDecoder {
     return l;
   }
 
-  /** One DebugAnnotation as [name, value]. */
-  protected annotation(seq: SequenceState, start: number, end: number, depth: number): [string, ArgValue] {
+  /** Name of the annotation `annotation()` just read (a field, not a tuple: this runs per arg). */
+  protected annotationName = '';
+
+  /** One DebugAnnotation's value; its name is left in `annotationName`. */
+  protected annotation(seq: SequenceState, start: number, end: number, depth: number): ArgValue {
     let name = '';
     let value: ArgValue = null;
     let dict: Record<string, ArgValue> | undefined;
@@ -271,7 +300,9 @@ export class FieldDecoder {
       const wire = tag & 7;
       if (field === DEBUG_ANNOTATION.nameIid && wire === WIRE_VARINT) name = seq.argNames.get(c.varint()) ?? name;
       else if (field === DEBUG_ANNOTATION.name && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         name = this.str(s, e);
       } else if (field === DEBUG_ANNOTATION.boolValue && wire === WIRE_VARINT) value = c.varint() !== 0;
       else if (field === DEBUG_ANNOTATION.uintValue && wire === WIRE_VARINT) value = this.bigValue(c, false);
@@ -281,20 +312,27 @@ export class FieldDecoder {
         value = `0x${((BigInt(c.hi) << 32n) | BigInt(c.lo)).toString(16)}`;
       } else if (field === DEBUG_ANNOTATION.doubleValue && wire === WIRE_FIXED64) value = c.double();
       else if ((field === DEBUG_ANNOTATION.stringValue || field === DEBUG_ANNOTATION.legacyJsonValue) && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         const text = this.str(s, e);
         value = field === DEBUG_ANNOTATION.stringValue ? text : parseLegacyJson(text);
       } else if (field === DEBUG_ANNOTATION.stringValueIid && wire === WIRE_VARINT) value = seq.argStrings.get(c.varint()) ?? '';
       else if (field === DEBUG_ANNOTATION.nestedValue && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         value = this.nested(s, e, depth + 1);
       } else if ((field === DEBUG_ANNOTATION.dictEntries || field === DEBUG_ANNOTATION.arrayValues) && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         if (depth >= MAX_ANNOTATION_DEPTH) {
           this.deepAnnotations++;
           continue;
         }
-        const [k, v] = this.annotation(seq, s, e, depth + 1);
+        const v = this.annotation(seq, s, e, depth + 1);
+        const k = this.annotationName;
         if (field === DEBUG_ANNOTATION.dictEntries) (dict ??= {})[k] = v;
         else (array ??= []).push(v);
       } else {
@@ -302,7 +340,8 @@ export class FieldDecoder {
         this.skip(`DebugAnnotation field ${field}`);
       }
     }
-    return [name, dict ?? array ?? value];
+    this.annotationName = name;
+    return dict ?? array ?? value;
   }
 
   protected bigValue(c: ProtoCursor, signed: boolean): number | string {
@@ -331,16 +370,22 @@ export class FieldDecoder {
       const wire = tag & 7;
       if (field === NESTED_VALUE.nestedType && wire === WIRE_VARINT) type = c.varint();
       else if (field === NESTED_VALUE.dictKeys && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         keys.push(this.str(s, e));
       } else if ((field === NESTED_VALUE.dictValues || field === NESTED_VALUE.arrayValues) && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         (field === NESTED_VALUE.dictValues ? dictValues : arrayValues).push(this.nested(s, e, depth + 1));
       } else if (field === NESTED_VALUE.intValue && wire === WIRE_VARINT) leaf = this.bigValue(c, true);
       else if (field === NESTED_VALUE.doubleValue && wire === WIRE_FIXED64) leaf = c.double();
       else if (field === NESTED_VALUE.boolValue && wire === WIRE_VARINT) leaf = c.varint() !== 0;
       else if (field === NESTED_VALUE.stringValue && wire === WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         leaf = this.str(s, e);
       } else c.skip(wire);
     }

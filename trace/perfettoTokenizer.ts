@@ -71,7 +71,9 @@ class Tokenizer extends FieldDecoder {
         const field = Math.floor(tag / 8);
         const wire = tag & 7;
         if (field === TRACE.packet && wire === WIRE_LEN) {
-          const [s, e] = c.lengthDelimited();
+          c.len();
+          const s = c.segStart;
+          const e = c.segEnd;
           this.packet(s, e);
         } else {
           if (field === 0) throw new WireError('field number 0', at, 'a Trace.packet field (tag 0x0a)');
@@ -131,7 +133,9 @@ class Tokenizer extends FieldDecoder {
         else if (field === PACKET.trackEvent && wire === WIRE_LEN) event = c.lengthDelimited();
         else if (field === PACKET.firstPacketOnSequence && wire === WIRE_VARINT) c.varint64();
         else if (field === PACKET.compressedPackets && wire === WIRE_LEN) {
-          const [s, e] = c.lengthDelimited();
+          c.len();
+          const s = c.segStart;
+          const e = c.segEnd;
           this.compressed(s, e);
         }
         else if (field === PACKET.timestampClockId && wire === WIRE_VARINT) {
@@ -196,7 +200,9 @@ class Tokenizer extends FieldDecoder {
           c.skip(tag & 7);
           continue;
         }
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         this.packet(s, e);
       }
     } catch (e) {
@@ -225,7 +231,9 @@ class Tokenizer extends FieldDecoder {
         if (table === undefined) this.skip(`InternedData field ${field}`);
         continue;
       }
-      const [s, e] = c.lengthDelimited();
+      c.len();
+      const s = c.segStart;
+      const e = c.segEnd;
       const ec = new ProtoCursor(this.buf, s, e);
       let iid = 0;
       let name = '';
@@ -233,7 +241,9 @@ class Tokenizer extends FieldDecoder {
         const t2 = ec.varint();
         if (t2 === INTERNED_ENTRY.iid * 8 + WIRE_VARINT) iid = ec.varint();
         else if (t2 === INTERNED_ENTRY.name * 8 + WIRE_LEN) {
-          const [ns, ne] = ec.lengthDelimited();
+          ec.len();
+          const ns = ec.segStart;
+          const ne = ec.segEnd;
           name = this.str(ns, ne);
         } else ec.skip(t2 & 7);
       }
@@ -246,7 +256,9 @@ class Tokenizer extends FieldDecoder {
     while (!c.atEnd()) {
       const tag = c.varint();
       if (tag === DEFAULTS.trackEventDefaults * 8 + WIRE_LEN) {
-        const [s, e] = c.lengthDelimited();
+        c.len();
+        const s = c.segStart;
+        const e = c.segEnd;
         const d = new ProtoCursor(this.buf, s, e);
         seq.defaultTrack = undefined;
         seq.defaultExtraCounters = undefined;
@@ -310,7 +322,9 @@ class Tokenizer extends FieldDecoder {
         case TRACK_EVENT.name:
           if (wire !== WIRE_LEN) c.skip(wire);
           else {
-            const [s, e] = c.lengthDelimited();
+            c.len();
+            const s = c.segStart;
+            const e = c.segEnd;
             ev.name = this.str(s, e);
           }
           break;
@@ -320,7 +334,9 @@ class Tokenizer extends FieldDecoder {
         case TRACK_EVENT.categories:
           if (wire !== WIRE_LEN) c.skip(wire);
           else {
-            const [s, e] = c.lengthDelimited();
+            c.len();
+            const s = c.segStart;
+            const e = c.segEnd;
             if (ev.categories === NO_CATEGORIES) ev.categories = [];
             ev.categories.push(this.str(s, e));
           }
@@ -336,8 +352,11 @@ class Tokenizer extends FieldDecoder {
         case TRACK_EVENT.debugAnnotations:
           if (wire !== WIRE_LEN) c.skip(wire);
           else {
-            const [s, e] = c.lengthDelimited();
-            const [k, v] = this.annotation(seq, s, e, 0);
+            c.len();
+            const s = c.segStart;
+            const e = c.segEnd;
+            const v = this.annotation(seq, s, e, 0);
+            const k = this.annotationName;
             (ev.args ??= {})[k] = v;
           }
           break;
@@ -376,7 +395,9 @@ class Tokenizer extends FieldDecoder {
         case TRACK_EVENT.legacyEvent:
           if (wire !== WIRE_LEN) c.skip(wire);
           else {
-            const [s, e] = c.lengthDelimited();
+            c.len();
+            const s = c.segStart;
+            const e = c.segEnd;
             ev.legacy = this.legacyEvent(seq, s, e, ev);
           }
           break;
