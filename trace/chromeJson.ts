@@ -25,6 +25,7 @@ function flowList(flow: { out?: number[]; in?: number[] } | undefined): { id: nu
   return [...outs.map((id) => ({ id, out: true, in: ins.includes(id) })), ...ins.filter((id) => !outs.includes(id)).map((id) => ({ id, out: false, in: true }))];
 }
 
+/** ns → µs with ns precision; integer ns over 1000 print as the shortest exact decimal. */
 function us(ns: number): number {
   return Math.round(ns) / 1000;
 }
@@ -48,7 +49,8 @@ export class ChromeJsonStreamWriter {
     opts: { originNs?: string; format?: TraceModel['meta']['format'] } = {},
   ) {
     this.info = { format: opts.format ?? 'commlens', originNs: opts.originNs ?? '0', tracks: [] };
-    this.sink('{"displayTimeUnit":"ns","traceEvents":[\n');
+    // No displayTimeUnit: readers disagree on whether it rescales ts; µs is the format's unit.
+    this.sink('{"traceEvents":[\n');
   }
 
   private emit(e: string): void {
@@ -91,7 +93,7 @@ export class ChromeJsonStreamWriter {
     const pid = this.pidOfTrack.get(s.track) ?? 0;
     const tid = this.tidOf.get(s.track) ?? s.track + 1;
     const cat = s.rawCategory && s.rawCategory !== s.category ? `${s.category},${s.rawCategory}` : s.category;
-    let e = `{"ph":"X","pid":${pid},"tid":${tid},"ts":${us(s.startNs)},"dur":${us(s.startNs + s.durNs) - us(s.startNs)},"name":${JSON.stringify(s.name)},"cat":${JSON.stringify(cat)}`;
+    let e = `{"ph":"X","pid":${pid},"tid":${tid},"ts":${us(s.startNs)},"dur":${(Math.round(s.startNs + s.durNs) - Math.round(s.startNs)) / 1000},"name":${JSON.stringify(s.name)},"cat":${JSON.stringify(cat)}`;
     if (s.args) e += `,"args":${JSON.stringify(s.args)}`;
     const extra: string[] = [];
     const v1 = (list: { id: number; out: boolean; in: boolean }[]) => {

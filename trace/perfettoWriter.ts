@@ -114,6 +114,8 @@ export class PerfettoStreamWriter {
   private runTrackWritten = false;
   /** Packets written so far. */
   packets = 0;
+  /** Slices and counter samples refused for non-finite or negative times. */
+  dropped = 0;
 
   private readonly compress?: (packets: Uint8Array) => Uint8Array;
 
@@ -173,6 +175,11 @@ export class PerfettoStreamWriter {
 
   /** Records one complete slice (written as BEGIN + END once it can no longer gain a parent). */
   slice(s: Slice, flow?: FlowSpec): void {
+    if (!(s.durNs >= 0) || !Number.isFinite(s.startNs) || !Number.isFinite(s.durNs)) {
+      // A span with a negative or non-finite time cannot be placed; count it rather than corrupt the file.
+      this.dropped++;
+      return;
+    }
     let p = this.pending.get(s.track);
     if (!p) {
       p = { slices: [], flows: [], maxEndNs: -Infinity };
@@ -184,8 +191,12 @@ export class PerfettoStreamWriter {
     if (end > p.maxEndNs) p.maxEndNs = end;
   }
 
-  /** One counter sample on a counter track. */
+  /** One counter sample on a counter track (non-finite times or values are dropped and counted). */
   counter(track: number, tsNs: number, value: number): void {
+    if (!Number.isFinite(tsNs) || !Number.isFinite(value)) {
+      this.dropped++;
+      return;
+    }
     const e = this.event;
     e.reset();
     e.uint(TRACK_EVENT.type, EVENT_TYPE.counter);
