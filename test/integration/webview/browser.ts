@@ -51,8 +51,8 @@ export async function viewWindow(page: Page): Promise<{ startNs: number; endNs: 
 }
 
 /** Waits until the timeline has painted more frames than `after`. */
-export async function waitPaint(page: Page, after: number): Promise<void> {
-  await waitFor(page, `Number(document.querySelector('.tracks')?.dataset.paints ?? 0) > ${after}`, 10_000);
+export async function waitPaint(page: Page, after: number, timeoutMs = 10_000): Promise<void> {
+  await waitFor(page, `Number(document.querySelector('.tracks')?.dataset.paints ?? 0) > ${after}`, timeoutMs);
 }
 
 /**
