@@ -23,6 +23,8 @@ export interface Frame {
   collapsed: ReadonlySet<number>;
   /** Row (index into layout.rows) that has keyboard focus, or -1. */
   focusRow: number;
+  /** Merge sub-pixel slices (on unless the benchmark measures what it saves). */
+  lod: boolean;
 }
 
 /** A label to draw on the text layer. */
@@ -94,7 +96,7 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
         for (let d = 0; d < te.lists.length; d++) {
           const by = y + TRACK_PAD + d * SLICE_ROW_H;
           if (by > f.heightPx || by + SLICE_ROW_H < 0) continue;
-          boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels);
+          boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels, f.lod);
         }
       }
     }
@@ -126,7 +128,7 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
 
 /** Adds the boxes of one (track, depth) list that fall in [t0, t1]; returns how many. */
 function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'][number], t0: number, t1: number, k: number,
-  y: number, rects: number[][], labels: LabelJob[]): number {
+  y: number, rects: number[][], labels: LabelJob[], lod: boolean): number {
   const tr = index.trace;
   const n = l.idx.length;
   let i = firstVisible(l, t0);
@@ -140,7 +142,7 @@ function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'
     const x0 = LABEL_W + (s - t0) * k, x1 = LABEL_W + (e - t0) * k;
     const slice = l.idx[i];
     const fi = fillIndex(tr.sliceCategory[slice], tr.sliceName[slice]);
-    if (x1 - x0 >= 1) {
+    if (x1 - x0 >= 1 || !lod) {
       const xa = Math.max(x0, LABEL_W - 2), xb = Math.min(x1, LABEL_W + (t1 - t0) * k + 2);
       rects[fi].push(xa, y, Math.max(1, xb - xa - (xb - xa > 3 ? 0.5 : 0)), h);
       if (xb - xa >= 24) labels.push({ x: xa, y: y + h / 2, w: xb - xa, slice, fill: fi });

@@ -16,11 +16,20 @@ import type { AddressInfo } from 'node:net';
 import { encodeTrace } from '../../../trace/binary';
 import type { TraceModel } from '../../../trace/model';
 import { renderWebviewHtml } from '../../html';
-import type { AnalysisView } from '../../protocol';
+import { lodMinDurNs, type AnalysisView } from '../../protocol';
 import { harnessAnalysis } from './analysis';
 import { syntheticRun } from './synthetic';
 
-export interface HarnessRun { title: string; model: TraceModel; analysis?: AnalysisView | null; data?: ArrayBuffer }
+export interface HarnessRun {
+  title: string;
+  model: TraceModel;
+  /** Analysis to send; computed by harnessAnalysis when undefined, not sent when null. */
+  analysis?: AnalysisView | null;
+  /** Bytes to send instead of encoding the model (to test bad input). */
+  data?: ArrayBuffer;
+  /** Send a level-of-detail subset of at most this many slices, as the extension does for huge traces. */
+  maxSlices?: number;
+}
 export interface HarnessOptions { run: HarnessRun; compare?: HarnessRun; port?: number }
 export interface Harness { url: string; server: Server; close(): Promise<void> }
 
@@ -41,7 +50,8 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const root = repoRoot();
   const dist = path.join(root, 'dist', 'webview');
   if (!existsSync(path.join(dist, 'main.js'))) throw new Error(`harness: ${path.join(dist, 'main.js')} is missing; run 'npm run build' first`);
-  const encode = (r: HarnessRun): Buffer => Buffer.from(r.data ?? encodeTrace(r.model));
+  const encode = (r: HarnessRun): Buffer => Buffer.from(r.data ?? encodeTrace(r.model,
+    r.maxSlices !== undefined ? { minDurNs: lodMinDurNs(r.model.slices.map((sl) => sl.durNs), r.maxSlices) } : {}));
   const traceBin = encode(o.run);
   const compareBin = o.compare ? encode(o.compare) : null;
   const server = createServer((req, res) => {
