@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkConfigText, positionOf, type SchemaNode } from './configCheck';
-import type { RunController, JobResult } from './runController';
+import { traceOf, type RunController, type JobResult } from './runController';
 import type { TracePanels } from './tracePanel';
 import { listRuns, readRunRecord, type RunInfo, type RunRecord } from './runsStore';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
@@ -136,8 +136,7 @@ export class Profiler {
 
   private async afterRun(result: JobResult, what: string): Promise<void> {
     const action = await this.runs.report(result, what);
-    const o = result.outcome;
-    const trace = o.kind === 'done' ? o.done.tracePath : o.kind === 'error' ? o.error.tracePath : undefined;
+    const trace = traceOf(result);
     if ((action === 'open' || action === 'openPartial') && trace) this.panels.show([trace]);
   }
 

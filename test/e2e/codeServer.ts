@@ -215,6 +215,14 @@ export function webviewFrame(page: Page, index = 0): FrameLocator {
   return page.locator('iframe.webview.ready').nth(index).contentFrame().locator('iframe#active-frame').contentFrame();
 }
 
+/** Closes every editor, answering "Don't Save" should VS Code ask about a modified one. */
+export async function closeAllEditors(page: Page): Promise<void> {
+  await runCommand(page, 'View: Close All Editors');
+  const dontSave = page.locator('.monaco-dialog-box button', { hasText: /Don't Save/ });
+  const asked = await dontSave.waitFor({ state: 'visible', timeout: 1500 }).then(() => true, () => false);
+  if (asked) await dontSave.click();
+}
+
 /** Opens a workspace file by name through Quick Open. */
 export async function quickOpen(page: Page, fileName: string): Promise<void> {
   await page.keyboard.press('Escape');
@@ -223,6 +231,14 @@ export async function quickOpen(page: Page, fileName: string): Promise<void> {
   await input.waitFor({ state: 'visible', timeout: 15_000 });
   await input.fill(fileName);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ state: 'visible', timeout: 20_000 });
+  await input.press('Enter');
+}
+
+/** Answers an open input box (showInputBox) with `text`. */
+export async function answerInputBox(page: Page, text: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(text);
   await input.press('Enter');
 }
 

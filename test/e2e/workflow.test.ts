@@ -15,6 +15,9 @@ import {
   launchBrowser,
   openWorkbench,
   runCommand,
+  closeAllEditors,
+  pickQuickItem,
+  answerInputBox,
   quickOpen,
   reopenWith,
   waitForNotification,
@@ -24,6 +27,41 @@ import {
   type CodeServer,
   type E2eTools,
 } from './codeServer';
+
+interface RunOnDisk {
+  dir: string;
+  status: string;
+}
+
+/** Waits until a run folder's record satisfies `done` (the extension writes commlens-run.json). */
+async function waitForRun(runsDir: string, done: (r: RunOnDisk) => boolean, timeoutMs: number, after = new Set<string>()): Promise<RunOnDisk> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const runs = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.') && !after.has(d)) : [];
+    for (const d of runs) {
+      const f = path.join(runsDir, d, 'commlens-run.json');
+      if (!fs.existsSync(f)) continue;
+      const r = { dir: path.join(runsDir, d), status: (JSON.parse(fs.readFileSync(f, 'utf8')) as { status: string }).status };
+      if (done(r)) return r;
+    }
+    if (Date.now() > deadline) throw new Error(`no run in ${runsDir} reached the expected state within ${timeoutMs} ms (${runs.join(', ') || 'none'})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Processes whose command line names `needle` (the runtime is started with --runs-dir). */
+function runtimeProcesses(needle: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.includes(needle) && cmd.includes('cli.js')) out.push(`${pid}: ${cmd.slice(0, 200)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 let tools: E2eTools;
 let vsix: string;
@@ -73,7 +111,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await screenshot(page, '01-show-environment');
     // The runs folder named in the settings was created on first use.
     assert.ok(fs.existsSync(path.join(workspace, 'runs')), 'the runs folder was created');
-    await runCommand(page, 'View: Close All Editors');
+    await closeAllEditors(page);
   });
 
   it('refuses a run config with unknown keys and wrong types, and lists them in Problems', async () => {
@@ -90,7 +128,68 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await screenshot(page, '02-refused-config');
     const runsDir = path.join(workspace, 'runs');
     assert.equal(fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.')).length : 0, 0, 'no run was started');
-    await runCommand(page, 'View: Close All Editors');
+    await closeAllEditors(page);
+  });
+
+  it('profiles the tiny preset from the palette and opens its trace', async () => {
+    await runCommand(page, 'CommLens: Profile Training Run');
+    await pickQuickItem(page, 'tiny');
+    await waitForNotification(page, /CommLens: profiling preset tiny/, 30_000);
+    await screenshot(page, '04-profile-progress');
+    const run = await waitForRun(path.join(workspace, 'runs'), (r) => r.status !== 'running', 180_000);
+    assert.equal(run.status, 'done', JSON.stringify(run));
+    assert.ok(fs.existsSync(path.join(run.dir, 'trace.pftrace')));
+    // The trace opens in a CommLens panel.
+    await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    const frame = webviewFrame(page);
+    await frame.locator('body').waitFor({ state: 'attached', timeout: 60_000 });
+    await page.waitForTimeout(1000);
+    await screenshot(page, '05-tiny-trace');
+    await closeAllEditors(page);
+  });
+
+  it('cancels a run: the whole process tree ends within 2 s and the partial trace is offered', async () => {
+    const runsDir = path.join(workspace, 'runs');
+    const before = new Set(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
+    await runCommand(page, 'CommLens: Profile Training Run');
+    await pickQuickItem(page, 'mlp-small');
+    await waitForNotification(page, /step [2-9]\d*\/20|step 1\d\/20/, 180_000);
+    await screenshot(page, '06-run-in-progress');
+    const run = await waitForRun(runsDir, (r) => r.status === 'running', 10_000, before);
+    const t0 = Date.now();
+    await runCommand(page, 'CommLens: Cancel Run');
+    const note = await waitForNotification(page, /was cancelled/, 30_000);
+    const ended = await waitForRun(runsDir, (r) => r.dir === run.dir && r.status !== 'running', 10_000, before);
+    assert.equal(ended.status, 'cancelled');
+    assert.match(note, /The trace of the finished steps was kept/);
+    assert.match(note, /Open Partial Trace/);
+    // Nothing of the run is left: no process still names its runs folder.
+    const left = runtimeProcesses(runsDir);
+    assert.deepEqual(left, [], `runtime processes left after cancel: ${left.join('; ')}`);
+    assert.ok(Date.now() - t0 < 2000 + 15_000, 'cancel reported promptly');
+    await screenshot(page, '07-cancelled');
+    await page.locator('.notifications-toasts .notification-toast').getByRole('button', { name: 'Open Partial Trace' }).first().click();
+    await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await closeAllEditors(page);
+  });
+
+  it('profiles an external (PyTorch-style) command and imports every rank it wrote', async () => {
+    const runsDir = path.join(workspace, 'runs');
+    const before = new Set(fs.readdirSync(runsDir));
+    const standin = path.join(REPO_ROOT, 'test', 'e2e', 'standin-torchrun.mjs');
+    await runCommand(page, 'CommLens: Profile External Command…');
+    await answerInputBox(page, `node ${standin} --nproc-per-node 2 train.py`);
+    const run = await waitForRun(runsDir, (r) => r.status !== 'running', 60_000, before);
+    assert.equal(run.status, 'done');
+    const record = JSON.parse(fs.readFileSync(path.join(run.dir, 'commlens-run.json'), 'utf8')) as { traceFiles: string[] };
+    assert.deepEqual(record.traceFiles.map((f) => path.basename(f)), ['rank-0.pt.trace.json.gz', 'rank-1.pt.trace.json.gz']);
+    await page.locator('.tab', { hasText: '(2 ranks)' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    // The terminal shows the command's own output.
+    const terminal = page.locator('.terminal-wrapper, .xterm').first();
+    await terminal.waitFor({ state: 'visible', timeout: 10_000 });
+    await page.waitForTimeout(1000);
+    await screenshot(page, '08-external-command');
+    await closeAllEditors(page);
   });
 
   it('opens a trace that cannot be parsed in a panel that says which file and why', async () => {
@@ -104,7 +203,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     const body = await frame.locator('body').innerText();
     assert.match(body, /broken\.pftrace/);
     await screenshot(page, '03-unparseable-trace');
-    await runCommand(page, 'View: Close All Editors');
+    await closeAllEditors(page);
   });
 });
 
