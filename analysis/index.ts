@@ -4,8 +4,15 @@
  * `analyze` never throws on odd input: what cannot be computed is said in `notes`.
  */
 import type { TraceModel } from '../trace/model';
-import { buildRankViews } from './rankView';
+import { buildRankViews, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
+import { collectiveMetrics, type CollectiveMetrics } from './collectives';
+import { findStragglers, type StragglerReport } from './stragglers';
+import { criticalPath, type CriticalPath } from './criticalPath';
+import { flopsPerRank, memoryPerRank, type RankFlops, type RankMemory } from './computeStats';
+import { runInfoOf, type RunInfo } from './runInfo';
+import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
+import { advise, type Suggestion } from './advisor/advisor';
 
 export { temporalBreakdown, commCompOverlap, kernelTypeTime, idleBreakdown, CONSECUTIVE_KERNEL_DELAY_NS } from './breakdown';
 export type { TemporalBreakdown, CommCompOverlap, StreamIdle } from './breakdown';
@@ -13,6 +20,22 @@ export type { RankMetrics, StepMetrics } from './rankMetrics';
 export { buildRankViews, classifyGpuSlice } from './rankView';
 export type { GpuOp, KernelClass, RankView } from './rankView';
 export { markdownReport } from './report';
+export { collectiveMetrics, busBandwidthFactor } from './collectives';
+export type { CollectiveMetrics, CollectiveInstance, CollectiveOpSummary, CollectiveParticipant } from './collectives';
+export { findStragglers } from './stragglers';
+export type { StragglerReport, RankStraggle } from './stragglers';
+export { criticalPath, representativeStep } from './criticalPath';
+export type { CriticalPath, CriticalSegment } from './criticalPath';
+export { flopsPerRank, memoryPerRank, flopsOfSlice } from './computeStats';
+export type { RankFlops, RankMemory, MemoryKind } from './computeStats';
+export { runInfoOf } from './runInfo';
+export type { RunInfo, LinkProfile } from './runInfo';
+export { whatIf, whatIfOn, prepareReplay } from './replay/whatIf';
+export type { WhatIfChange, WhatIfResult, WhatIfNumbers, ReplayContext } from './replay/whatIf';
+export { advise } from './advisor/advisor';
+export type { Suggestion } from './advisor/advisor';
+export { COMPRESSORS } from './compressors';
+export type { CompressorName, Compressor } from './compressors';
 export type { ReportOptions } from './report';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
@@ -27,41 +50,91 @@ export interface AnalysisOptions {
 
 export interface Analysis {
   schemaVersion: number;
-  source: { format: TraceModel['meta']['format']; worldSize?: number; ranksPresent: number[] };
+  source: { format: TraceModel['meta']['format']; worldSize?: number; ranksPresent: number[]; strategy?: string };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
   ranks: RankMetrics[];
   /** Kernel-type time summed over all ranks (HTA's pie chart). */
   kernelTypeTotalsNs: Record<string, number>;
+  collectives?: CollectiveMetrics;
+  stragglers?: StragglerReport;
+  criticalPath?: CriticalPath;
+  flops: RankFlops[];
+  memory: RankMemory[];
+  /** The replay of the unchanged step (its error against the measured step shows how far to trust predictions). */
+  replay?: { step?: number; measuredStepNs: number; replayedStepNs: number; calibrationErrorPct: number; linkName?: string; linkGBps: number };
+  /** Ranked, best first. */
+  suggestions: Suggestion[];
   /** What could not be computed and why, and importer warnings. */
   notes: string[];
 }
 
-/** Runs every metric over the model. Never throws: failures become notes. */
+function attempt<T>(notes: string[], what: string, f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    notes.push(`${what} could not be computed: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Runs every metric, the replay and the advisor over the model. Never throws: failures become notes. */
 export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis {
   const notes: string[] = [...(model.warnings ?? [])];
   const includeLastStep = opts.includeLastStep ?? false;
-  let ranks: RankMetrics[] = [];
-  let ranksPresent: number[] = [];
-  try {
-    const views = buildRankViews(model, { includeLastStep });
-    ranksPresent = views.map((v) => v.rank);
-    for (const v of views) notes.push(...v.notes);
-    ranks = views.map((v) => rankMetrics(model, v));
-  } catch (e) {
-    notes.push(`per-rank metrics failed: ${(e as Error).message}`);
-  }
+  const views: RankView[] = attempt(notes, 'the per-rank views', () => buildRankViews(model, { includeLastStep })) ?? [];
+  const ranksPresent = views.map((v) => v.rank);
+  for (const v of views) notes.push(...v.notes);
+  const ranks = views.map((v) => attempt(notes, `rank ${v.rank}'s metrics`, () => rankMetrics(model, v))).filter((r): r is RankMetrics => r !== undefined);
   if (ranksPresent.length === 0) notes.push('the trace has no ranks (no processes): nothing to analyse');
   const worldSize = model.meta.worldSize;
   if (worldSize !== undefined && ranksPresent.length > 0 && ranksPresent.length < worldSize) {
     notes.push(`${ranksPresent.length} of ${worldSize} ranks are in the trace: cross-rank metrics (collective waits, stragglers, critical path) cover only these ranks`);
   }
   if (ranksPresent.length === 1) notes.push('only one rank: collectives cannot be joined across ranks, so synchronisation wait, stragglers and the cross-rank critical path are not computed');
+  stepAlignmentNotes(views, notes);
+  const info: RunInfo = attempt(notes, 'the run configuration', () => runInfoOf(model)) ?? {};
+  const linkPeakGBps = opts.linkPeakGBps ?? info.link?.bytesPerNs;
+  const collectives = attempt(notes, 'collective metrics', () => collectiveMetrics(model, views, linkPeakGBps));
+  if (collectives && collectives.instances.length === 0 && views.some((v) => v.ops.length > 0)) notes.push('no communication kernels or collectives in the analysed window');
+  if (collectives && collectives.disjoint > 0) {
+    notes.push(`${collectives.disjoint} collective(s) with the same sequence number do not overlap in time across ranks (sampled traces, clock skew or ranks from different runs): they are not joined, so no wait is computed for them`);
+  }
+  if (collectives && collectives.unmatched > 0 && ranksPresent.length > 1) {
+    notes.push(`${collectives.unmatched} collective(s) were not found on every rank (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`);
+  }
+  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks)) : undefined;
+  const cp = ranksPresent.length > 0 && views.some((v) => v.ops.length > 0) ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? [])) : undefined;
+  const flops = attempt(notes, 'FLOP/s', () => flopsPerRank(model, views, info)) ?? [];
+  const memory = attempt(notes, 'memory per rank', () => memoryPerRank(model, views)) ?? [];
+  let ctx: ReplayContext | undefined;
+  let replay: Analysis['replay'];
+  if (views.some((v) => v.ops.length > 0)) {
+    ctx = attempt(notes, 'the what-if replay', () => prepareReplay(model, { views, instances: collectives?.instances ?? [] }));
+    if (ctx) {
+      const base: WhatIfResult | undefined = attempt(notes, 'the baseline replay', () => whatIfOn(ctx as ReplayContext, {}));
+      notes.push(...ctx.notes);
+      if (base) replay = { step: ctx.graph.step, measuredStepNs: ctx.graph.measuredStepNs, replayedStepNs: ctx.baseReplay.stepTimeNs, calibrationErrorPct: base.replay.calibrationErrorPct, linkName: ctx.link.name, linkGBps: ctx.link.bytesPerNs };
+    }
+  }
+  const suggestions = collectives
+    ? attempt(notes, 'suggestions', () => advise({ ctx, ranks, collectives: collectives as CollectiveMetrics, stragglers: stragglers ?? { ranks: [], stragglers: [], computeImbalance: 1, totalWaitNs: 0 }, linkPeakGBps, pytorch: model.meta.format === 'kineto' })) ?? []
+    : [];
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
-    source: { format: model.meta.format, worldSize: model.meta.worldSize, ranksPresent },
+    source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,
     kernelTypeTotalsNs: sumKernelTypes(ranks),
-    notes,
+    collectives, stragglers, criticalPath: cp, flops, memory, replay, suggestions,
+    notes: [...new Set(notes)],
   };
+}
+
+/** Notes when ranks disagree on their steps (different numbers, or different analysed steps). */
+function stepAlignmentNotes(views: RankView[], notes: string[]): void {
+  if (views.length < 2) return;
+  const sets = views.map((v) => v.analysedSteps.map((s) => s.step).join(','));
+  if (new Set(sets).size > 1) {
+    notes.push(`the ranks' steps do not line up (${views.map((v) => `rank ${v.rank}: ${v.analysedSteps.map((s) => s.step).join(', ') || 'none'}`).join('; ')}): per-step comparisons and the critical path use the steps all ranks share`);
+  }
 }

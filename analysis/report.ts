@@ -71,6 +71,58 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       lines.push(`| ${r.rank} | ${link(String(s.step), s.sliceIndex)} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`);
     }
   }
+  const c = analysis.collectives;
+  if (c && c.perOp.length > 0) {
+    lines.push('', '## Collectives', '', '| op | count | bytes | transfer ms | wait ms (all ranks) | algbw GB/s | busbw GB/s | busbw of peak |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const o of c.perOp) {
+      const f = (x?: number) => (x === undefined ? '—' : x.toFixed(2));
+      lines.push(`| ${o.op} | ${o.count} | ${o.totalBytes.toLocaleString('en-US')} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
+    }
+    lines.push('', 'Transfer = the minimum duration of the i-th collective across ranks; wait = each rank\'s excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.');
+  }
+  const st = analysis.stragglers;
+  if (st && st.ranks.length > 0) {
+    lines.push('', '## Stragglers', '', `Compute imbalance (max / mean): ${st.computeImbalance.toFixed(2)}. Flagged: ${st.stragglers.length > 0 ? st.stragglers.map((r) => `rank ${r}`).join(', ') : 'none'}.`, '', '| rank | last to arrive | of collectives | cost to others ms | mean lateness ms |', '|---:|---:|---:|---:|---:|');
+    for (const r of st.ranks) lines.push(`| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`);
+  }
+  const cp = analysis.criticalPath;
+  if (cp && cp.segments.length > 0) {
+    const parts = Object.entries(cp.byKindNs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${ms(v)} ms (${pct((100 * v) / Math.max(1, cp.totalNs))})`);
+    lines.push('', `## Critical path${cp.step !== undefined ? ` of step ${cp.step}` : ''}`, '', `${ms(cp.totalNs)} ms across ${cp.segments.length} spans, ${cp.rankSwitches} switch(es) between ranks: ${parts.join(', ')}.`);
+    const longest = cp.segments.filter((x) => x.sliceIndex !== undefined).sort((a, b) => b.durNs - a.durNs).slice(0, 5);
+    if (longest.length > 0) {
+      lines.push('', 'Longest spans on the path:', '');
+      for (const x of longest) lines.push(`- rank ${x.rank}: ${link(escapeCell(x.name ?? x.kind), x.sliceIndex)} — ${ms(x.durNs)} ms (${x.kind})`);
+    }
+  }
+  if (analysis.flops.length > 0) {
+    lines.push('', '## FLOP/s', '', '| rank | achieved GFLOP/s | MFU |', '|---:|---:|---:|');
+    for (const f of analysis.flops) lines.push(`| ${f.rank} | ${(f.achievedFlops / 1e9).toFixed(2)} | ${f.mfu === undefined ? '—' : pct(100 * f.mfu)} |`);
+  }
+  if (analysis.memory.length > 0) {
+    lines.push('', '## Memory per rank', '', '| rank | kind | peak MiB |', '|---:|---|---:|');
+    for (const m of analysis.memory) for (const k of m.kinds) lines.push(`| ${m.rank} | ${escapeCell(k.kind)} | ${(k.peakBytes / 1048576).toFixed(1)} |`);
+  }
+  const top = analysis.suggestions.slice(0, opts.topSuggestions ?? 5);
+  if (top.length > 0) {
+    lines.push('', '## Top suggestions', '');
+    if (analysis.replay) {
+      lines.push(`Predictions replay step ${analysis.replay.step ?? '(whole window)'}'s dependency graph; the replay reproduces the measured step within ${Math.abs(analysis.replay.calibrationErrorPct).toFixed(1)} %.`, '');
+    }
+    top.forEach((sg, i) => {
+      const p = sg.predicted;
+      lines.push(`### ${i + 1}. ${sg.title}`, '');
+      lines.push(`- Evidence: ${sg.evidence.text}${sg.evidence.sliceIndexes.length > 0 ? ` (${sg.evidence.sliceIndexes.slice(0, 3).map((x) => link(`span ${x}`, x)).join(', ')}${sg.evidence.sliceIndexes.length > 3 ? ', …' : ''})` : ''}`);
+      lines.push(`- Predicted: step ${ms(p.baselineStepTimeNs)} → ${ms(p.stepTimeNs)} ms, exposed communication ${ms(p.baselineExposedCommNs)} → ${ms(p.exposedCommNs)} ms` +
+        (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined ? `, bytes per step ${Math.round(p.baselineBytesPerStep).toLocaleString('en-US')} → ${Math.round(p.bytesPerStep).toLocaleString('en-US')}` : '') +
+        (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined ? `, peak memory ${(p.baselinePeakMemoryBytes / 1048576).toFixed(0)} → ${(p.peakMemoryBytes / 1048576).toFixed(0)} MiB` : ''));
+      lines.push(`- Risk: ${sg.risk}`);
+      lines.push(`- Source: ${sg.source}`);
+      if (Object.keys(sg.configChange).length > 0) lines.push(`- Config change: \`${JSON.stringify(sg.configChange)}\``);
+      if (sg.pytorchHint) lines.push(`- In PyTorch: \`${sg.pytorchHint}\``);
+      lines.push('');
+    });
+  }
   if (analysis.notes.length > 0) {
     lines.push('', '## Notes', '');
     for (const n of analysis.notes) lines.push(`- ${escapeCell(n)}`);

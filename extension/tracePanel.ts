@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { backend, loadAndAnalyze, toArrayBuffer, type LoadedTrace } from './traceService';
-import type { HostToWebview, WebviewToHost } from '../webview/protocol';
+import type { AnalysisView, HostToWebview, WebviewToHost } from '../webview/protocol';
 
 export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
 export const TRACE_EDITOR_VIEW_TYPE = 'commlens.traceEditor';
@@ -120,7 +120,7 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           }
           post({ type: 'trace', title: t.title, data, source: files } as HostToWebview, data);
           if (t.analysisError) post({ type: 'error', title: t.title, message: `The trace opened, but its analysis failed: ${t.analysisError}` });
-          else post({ type: 'analysis', analysis: t.analysis });
+          else post({ type: 'analysis', analysis: t.analysis as AnalysisView });
           for (const w of t.model.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
           break;
         }

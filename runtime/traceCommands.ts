@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { TraceFormatError } from '../trace/errors';
-import { loadTraceFile } from '../trace/load';
+import { deflateFast, loadTraceFile } from '../trace/load';
 import { summarizeTrace, type TraceSummary } from '../trace/summary';
 import { writePerfetto } from '../trace/perfettoWriter';
 import { writeChromeJsonTo } from '../trace/chromeJson';
@@ -18,7 +18,7 @@ const BAD_INPUT = 2;
 const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 
 const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json]\n';
-const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz>\n';
+const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz> [--compress]\n  --compress  deflate the Perfetto packets (compressed_packets; Perfetto reads them)\n';
 
 /** Where a command writes; tests pass their own. */
 export interface CommandIo {
@@ -91,11 +91,13 @@ function formatSummary(r: { file: string } & (TraceSummary | { error: string }))
 
 /** `convert <in> <out>`: any supported trace to Perfetto protobuf or Chrome JSON (gzip by `.gz`). */
 export async function convertCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
-  if (args.length !== 2 || args.some((a) => a.startsWith('-'))) {
+  const compress = args.includes('--compress');
+  const files = args.filter((a) => a !== '--compress');
+  if (files.length !== 2 || files.some((a) => a.startsWith('-'))) {
     io.err(CONVERT_USAGE);
     return BAD_INPUT;
   }
-  const [input, output] = args;
+  const [input, output] = files;
   const kind = /\.(pftrace|perfetto-trace)$/i.test(output) ? 'perfetto' : /\.json$/i.test(output) ? 'json' : /\.json\.gz$/i.test(output) ? 'json.gz' : undefined;
   if (!kind) {
     io.err(`commlens: ${output}: unknown output format\n${CONVERT_USAGE}`);
@@ -108,7 +110,7 @@ export async function convertCommand(args: string[], io: CommandIo = STDIO): Pro
     return fail(io, e);
   }
   try {
-    if (kind === 'perfetto') fs.writeFileSync(output, writePerfetto(model));
+    if (kind === 'perfetto') fs.writeFileSync(output, writePerfetto(model, compress ? { compress: deflateFast } : {}));
     else await writeJson(model, output, kind === 'json.gz');
   } catch (e) {
     return fail(io, e);

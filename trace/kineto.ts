@@ -16,7 +16,7 @@
  * - Every original arg is kept (`correlation`, `External id`, `stream`...): the analysis
  *   joins a kernel to the runtime call that launched it through `correlation`.
  */
-import { addTrack, emptyModel, finalizeModel, type Args, type ArgValue, type SliceCategory, type StreamKind, type TraceModel } from './model';
+import { addTrack, emptyModel, finalizeModel, type Args, type ArgValue, type Slice, type SliceCategory, type StreamKind, type TraceModel } from './model';
 import { collectiveArgsOf, isNcclKernelName } from './kinetoCollectives';
 import { mergeRankModels } from './kinetoMerge';
 import { readKinetoFile } from './kinetoRead';
@@ -62,16 +62,16 @@ function rankFromFileName(fileName: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-interface PendingSlice {
-  trackKey: string;
+/** A track found while reading: GPU stream (optionally its annotations) or host thread. */
+interface TrackKey {
   gpu: boolean;
-  name: string;
-  category: SliceCategory;
-  rawCategory: string;
-  startUs: number;
-  endUs: number;
-  args: Args;
+  annotation: boolean;
+  stream: number;
+  pid: string;
   tid: number | string;
+  kind?: StreamKind;
+  /** Comm launchers (record_param_comms, nccl:*, c10d::*) on this host thread: slice indexes. */
+  launchers?: number[];
 }
 
 /**
@@ -96,12 +96,27 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     rank ??= 0;
   }
 
-  const pending: PendingSlice[] = [];
+  // Slices are built directly; until the tracks exist, `track` holds the index of a TrackKey
+  // and times are in rounded µs (start) and µs (duration).
+  const slices: Slice[] = [];
+  const keys: TrackKey[] = [];
+  const keyIds = new Map<string, number>();
+  const keyId = (k: string, make: () => TrackKey): number => {
+    let id = keyIds.get(k);
+    if (id === undefined) {
+      id = keys.length;
+      keys.push(make());
+      keyIds.set(k, id);
+    }
+    return id;
+  };
+  const runtimeByCorrelation = new Map<number, number>();
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
   const memory: { tsUs: number; bytes: number; device: string }[] = [];
   let skipped = 0;
   let badTimes = 0;
+  let gpuWork = 0;
   let minUs = Infinity;
   let profilerSpan: { startUs: number; durUs: number } | undefined;
 
@@ -137,7 +152,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     // HTA's rounding of fractional µs: the start moves up, the end moves down.
     const startUs = Math.ceil(e.ts);
     const endUs = Math.max(startUs, Math.floor(e.ts + durUs));
-    minUs = Math.min(minUs, startUs);
+    if (startUs < minUs) minUs = startUs;
     const name = typeof e.name === 'string' ? e.name : String(e.name ?? '');
     const gpuCategory = GPU_CATEGORIES[cat];
     const streamArg = args.stream;
@@ -146,20 +161,25 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       const annotation = gpuCategory === undefined;
       let category: SliceCategory = gpuCategory ?? 'host';
       if (category === 'kernel' && isNcclKernelName(name)) category = 'collective';
-      pending.push({
-        trackKey: annotation ? `gpu-annotation:${stream}` : `gpu:${stream}`,
-        gpu: true, name, category, rawCategory: cat, startUs, endUs, args, tid: stream,
-      });
+      const kid = keyId(annotation ? `a${stream}` : `g${stream}`, () => ({ gpu: true, annotation, stream, pid: String(e.pid), tid: stream }));
+      const key = keys[kid];
+      const kind: StreamKind = category === 'collective' ? 'communication' : annotation ? 'other' : 'compute';
+      key.kind = key.kind === undefined || key.kind === kind ? kind : 'compute';
+      if (!annotation) gpuWork++;
+      slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args });
       continue;
     }
     let category: SliceCategory = 'host';
     if (cat === 'cpu_op') category = 'cpu_op';
     else if (RUNTIME_CATEGORIES.has(cat)) category = 'runtime';
-    const step = STEP_NAME.exec(name);
+    const step = name.charCodeAt(0) === 80 /* P */ ? STEP_NAME.exec(name) : null;
     if (step) category = 'step';
     const tid = typeof e.tid === 'number' || typeof e.tid === 'string' ? e.tid : 0;
-    const sliceArgs: Args = step ? { ...args, step: Number(step[1]) } : args;
-    pending.push({ trackKey: `cpu:${String(e.pid)}:${String(tid)}`, gpu: false, name, category, rawCategory: cat, startUs, endUs, args: sliceArgs, tid });
+    const kid = keyId(`c${String(e.pid)}|${String(tid)}`, () => ({ gpu: false, annotation: false, stream: 0, pid: String(e.pid), tid }));
+    const index = slices.length;
+    if (category === 'runtime' && typeof args.correlation === 'number') runtimeByCorrelation.set(args.correlation, index);
+    if (COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
+    slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args: step ? { ...args, step: Number(step[1]) } : args });
   }
   if (skipped > 0) warnings.push(`${label}: ${skipped} event(s) of phases other than complete (X), metadata (M) and memory instants were skipped`);
   if (badTimes > 0) warnings.push(`${label}: ${badTimes} event(s) without a numeric "ts" were skipped`);
@@ -178,80 +198,64 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   const hostName = [...processNames.values()][0];
   model.processes.push({ pid, rank, name: `rank ${rank}`, labels: hostName ? { process: hostName } : undefined });
 
-  // Tracks: GPU streams first (in stream order), then host threads.
-  const trackOf = new Map<string, number>();
-  const gpuKeys = [...new Set(pending.filter((p) => p.gpu).map((p) => p.trackKey))];
-  const streamIdOf = (k: string) => Number(k.split(':')[1]);
-  gpuKeys.sort((a, b) => streamIdOf(a) - streamIdOf(b) || a.localeCompare(b));
-  const kindOf = new Map<string, StreamKind>();
-  for (const p of pending) {
-    if (!p.gpu) continue;
-    const prev = kindOf.get(p.trackKey);
-    const k: StreamKind = p.category === 'collective' ? 'communication' : p.category === 'host' ? 'other' : 'compute';
-    kindOf.set(p.trackKey, prev === undefined || prev === k ? k : 'compute');
-  }
-  for (const k of gpuKeys) {
-    const stream = streamIdOf(k);
-    const annotation = k.startsWith('gpu-annotation');
-    trackOf.set(k, addTrack(model, {
-      pid, name: annotation ? `stream ${stream} annotations` : `stream ${stream}`, type: 'slice',
-      stream: kindOf.get(k) ?? 'compute', gpu: true, sourceId: stream, order: trackOf.size,
-    }));
-  }
-  const cpuKeys = [...new Set(pending.filter((p) => !p.gpu).map((p) => p.trackKey))];
-  for (const k of cpuKeys) {
-    const [, p, t] = k.split(':');
-    const tidNum = Number(t);
-    trackOf.set(k, addTrack(model, {
-      pid, name: threadNames.get(`${p}:${t}`) ?? `thread ${t}`, type: 'slice', stream: 'host', gpu: false,
-      sourceId: Number.isFinite(tidNum) ? tidNum : t, order: 1000 + trackOf.size,
-    }));
+  // Tracks: GPU streams first (in stream order, annotations after their stream), then host threads.
+  const order = keys.map((_, i) => i).sort((x, y) => {
+    const a = keys[x], b = keys[y];
+    if (a.gpu !== b.gpu) return a.gpu ? -1 : 1;
+    if (a.gpu) return a.stream - b.stream || Number(a.annotation) - Number(b.annotation);
+    return x - y;
+  });
+  const trackOfKey = new Int32Array(keys.length);
+  for (const k of order) {
+    const key = keys[k];
+    const tidNum = Number(key.tid);
+    trackOfKey[k] = key.gpu
+      ? addTrack(model, {
+        pid, name: key.annotation ? `stream ${key.stream} annotations` : `stream ${key.stream}`, type: 'slice',
+        stream: key.kind ?? 'compute', gpu: true, sourceId: key.stream, order: model.tracks.length,
+      })
+      : addTrack(model, {
+        pid, name: threadNames.get(`${key.pid}:${String(key.tid)}`) ?? `thread ${String(key.tid)}`, type: 'slice', stream: 'host', gpu: false,
+        sourceId: Number.isFinite(tidNum) ? tidNum : key.tid, order: 1000 + model.tracks.length,
+      });
   }
 
-  // Runtime calls by correlation, and the comm launchers per host track, to describe NCCL kernels.
-  const runtimeByCorrelation = new Map<number, number>();
-  const launchers = new Map<string, PendingSlice[]>();
-  pending.forEach((p, i) => {
-    if (p.category === 'runtime' && typeof p.args.correlation === 'number') runtimeByCorrelation.set(p.args.correlation, i);
-    if (!p.gpu && COMM_LAUNCHER.test(p.name)) {
-      const list = launchers.get(p.trackKey) ?? [];
-      list.push(p);
-      launchers.set(p.trackKey, list);
-    }
-  });
-  const findLauncher = (launch: PendingSlice): PendingSlice | undefined => {
-    let best: PendingSlice | undefined;
-    for (const c of launchers.get(launch.trackKey) ?? []) {
-      if (c.startUs <= launch.startUs && launch.startUs <= c.endUs) {
-        // Prefer the innermost op that carries collective args, then the innermost at all.
-        const rich = (s: PendingSlice) => s.args['Collective name'] !== undefined || s.args['Input Dims'] !== undefined;
-        if (!best || (rich(c) && !rich(best)) || (rich(c) === rich(best) && c.startUs >= best.startUs)) best = c;
+  // The comm launcher enclosing a runtime call: the innermost that carries collective args, else the innermost.
+  const findLauncher = (launch: Slice): Slice | undefined => {
+    let best: Slice | undefined;
+    const rich = (x: Slice) => x.args?.['Collective name'] !== undefined || x.args?.['Input Dims'] !== undefined;
+    for (const i of keys[launch.track].launchers ?? []) {
+      const c = slices[i];
+      if (c.startNs <= launch.startNs && launch.startNs <= c.startNs + c.durNs) {
+        if (!best || (rich(c) && !rich(best)) || (rich(c) === rich(best) && c.startNs >= best.startNs)) best = c;
       }
     }
     return best;
   };
-
   const flows: { from: number; to: number }[] = [];
-  for (const p of pending) {
-    let args = p.args;
-    const idx = model.slices.length;
-    if (p.category === 'collective') {
-      const corr = typeof p.args.correlation === 'number' ? p.args.correlation : undefined;
-      const launchIdx = corr !== undefined ? runtimeByCorrelation.get(corr) : undefined;
-      const launcher = launchIdx !== undefined ? findLauncher(pending[launchIdx]) : undefined;
-      args = { ...p.args, ...collectiveArgsOf(p.name, p.args, launcher, worldSize) };
+  const gpuKey = keys.map((k) => k.gpu);
+  for (let i = 0; i < slices.length; i++) {
+    const sl = slices[i];
+    const args = sl.args as Args;
+    const corr = typeof args.correlation === 'number' ? args.correlation : undefined;
+    if (gpuKey[sl.track] && corr !== undefined) {
+      const launchIdx = runtimeByCorrelation.get(corr);
+      if (launchIdx !== undefined) flows.push({ from: launchIdx, to: i });
+      if (sl.category === 'collective') {
+        const launcher = launchIdx !== undefined ? findLauncher(slices[launchIdx]) : undefined;
+        sl.args = { ...args, ...collectiveArgsOf(sl.name, args, launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined, worldSize) };
+      }
+    } else if (sl.category === 'collective') {
+      sl.args = { ...args, ...collectiveArgsOf(sl.name, args, undefined, worldSize) };
     }
-    if (p.gpu && typeof p.args.correlation === 'number') {
-      const launchIdx = runtimeByCorrelation.get(p.args.correlation);
-      if (launchIdx !== undefined) flows.push({ from: launchIdx, to: idx });
-    }
-    model.slices.push({
-      track: trackOf.get(p.trackKey) as number, name: p.name, category: p.category,
-      rawCategory: p.rawCategory !== p.category ? p.rawCategory : undefined,
-      startNs: (p.startUs - minUs) * 1000, durNs: (p.endUs - p.startUs) * 1000, args,
-    });
   }
-  // Pending indexes equal slice indexes (one slice per pending entry, in order).
+  for (const sl of slices) {
+    sl.track = trackOfKey[sl.track];
+    sl.startNs = (sl.startNs - minUs) * 1000;
+    sl.durNs *= 1000;
+    if (sl.rawCategory === sl.category) sl.rawCategory = undefined;
+  }
+  model.slices = slices;
   model.flows = flows.map((f, i) => ({ id: i + 1, from: f.from, to: f.to }));
   assignCollectiveSeq(model);
 
@@ -264,7 +268,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       model.counters.push({ track, tsNs: series.map((s) => (s.tsUs - minUs) * 1000), values: series.map((s) => s.bytes) });
     }
   }
-  if (!pending.some((p) => p.gpu && p.category !== 'host')) model.warnings.push(`${label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
+  if (gpuWork === 0) model.warnings.push(`${label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
   return finalizeModel(model);
 }
 

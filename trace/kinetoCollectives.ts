@@ -12,8 +12,10 @@ import type { Args, ArgValue, CollectiveArgs } from './model';
 
 /** True for the kernel names Holistic Trace Analysis classes as communication. */
 export function isNcclKernelName(name: string): boolean {
-  return name.includes('ncclKernel') || name.includes('ncclDevKernel') || /^(nccl|hccl|rccl)/i.test(name);
+  // A prefix check first (ncclKernel_…, ncclDevKernel_…, hccl…), then HTA's substring rule.
+  return NCCL_PREFIX.test(name) || name.includes('ncclKernel');
 }
+const NCCL_PREFIX = /^(nccl|hccl|rccl)/i;
 
 /** Bytes per element of the dtype names PyTorch writes (`Float`, `BFloat16`, `c10::Half`, `float`...). */
 export function dtypeBytes(dtype: string | undefined): number | undefined {

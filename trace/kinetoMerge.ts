@@ -13,7 +13,7 @@ function extentNs(m: TraceModel): { start: number; end: number } | undefined {
 }
 
 /**
- * Merges single-rank models into one: the common origin is the earliest origin, every
+ * Merges single-rank models into one (consuming them: their slices are moved, not copied): the common origin is the earliest origin, every
  * time shifts by (its origin − common origin) exactly (BigInt), each rank keeps its own
  * pid (= rank; a duplicate rank gets the next free pid and a warning). Warns when world
  * sizes differ or when a rank's time window does not overlap the others' (files from
@@ -51,14 +51,19 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
       pidMap.set(p.pid, pid);
       out.processes.push({ ...p, pid });
     }
+    const ext = extentNs(m);
     const trackBase = out.tracks.length;
     for (const t of m.tracks) out.tracks.push({ ...t, id: t.id + trackBase, pid: pidMap.get(t.pid) ?? t.pid });
     const sliceBase = out.slices.length;
-    for (const s of m.slices) out.slices.push({ ...s, track: s.track + trackBase, startNs: s.startNs + shift });
+    // The inputs are consumed: their slices move into the merged model as they are.
+    for (const s of m.slices) {
+      s.track += trackBase;
+      s.startNs += shift;
+      out.slices.push(s);
+    }
     for (const c of m.counters) out.counters.push({ track: c.track + trackBase, tsNs: c.tsNs.map((t) => t + shift), values: c.values });
     const flowBase = out.flows.length;
     for (const f of m.flows) out.flows.push({ id: f.id + flowBase, from: f.from + sliceBase, to: f.to + sliceBase });
-    const ext = extentNs(m);
     const rank = m.processes[0]?.rank;
     if (ext && rank !== undefined) windows.push({ rank, start: ext.start + shift, end: ext.end + shift });
   }
@@ -71,5 +76,7 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
     }
   }
   out.meta.info = { ranks: rankInfos };
-  return finalizeModel(out);
+  // Each input is finalized (sorted by track then start, depths set) and tracks keep their
+  // order, so the concatenation is already finalized; only unfinalized inputs need a pass.
+  return models.every((m) => m.slices.every((s) => s.depth !== undefined)) ? out : finalizeModel(out);
 }

@@ -16,6 +16,8 @@ import { readPerfetto } from './perfettoReader';
 
 /** Largest protobuf trace read into memory at once. */
 const MAX_PROTOBUF_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+/** Largest inflated size of one compressed_packets field. */
+const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
 /** How much of a JSON file's start is searched for Kineto's top-level keys. */
 const SNIFF_BYTES = 256 * 1024;
 
@@ -94,7 +96,17 @@ export async function loadTraceFile(path: string): Promise<TraceModel> {
       throw new TraceFormatError(`gzip error: ${(e as Error).message}`, { file: path, expected: 'a complete gzip stream' });
     }
   }
-  return readPerfetto(bytes, { fileName: path });
+  return readPerfetto(bytes, { fileName: path, inflate: inflateBounded });
+}
+
+/** Inflates compressed_packets, refusing more than MAX_INFLATED_BYTES per packet (zip bombs). */
+export function inflateBounded(bytes: Uint8Array): Uint8Array {
+  return zlib.inflateSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES });
+}
+
+/** zlib deflate for PerfettoStreamWriter's `compress` option (level 1: speed over size). */
+export function deflateFast(bytes: Uint8Array): Uint8Array {
+  return zlib.deflateSync(bytes, { level: 1 });
 }
 
 async function importKineto(path: string): Promise<TraceModel> {

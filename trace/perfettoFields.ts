@@ -16,6 +16,8 @@ export const PACKET = {
   timestampClockId: 58,
   tracePacketDefaults: 59,
   trackDescriptor: 60,
+  /** zlib-deflated bytes of whole Trace.packet fields. */
+  compressedPackets: 50,
   firstPacketOnSequence: 87,
 } as const;
 

@@ -26,7 +26,7 @@ import { TraceFormatError } from './errors';
 import { isSliceCategory, mapCategory } from './categories';
 import { BUILTIN_COUNTER_NAMES, COUNTER_UNIT, EVENT_TYPE } from './perfettoFields';
 import { RUN_METADATA_EVENT, RUN_TRACK_NAME } from './perfettoWriter';
-import { tokenizePerfetto, type RawDescriptor, type RawEvent, type UuidKey } from './perfettoTokenizer';
+import { tokenizePerfetto, type RawDescriptor, type RawEvent, type TokenizeOptions, type UuidKey } from './perfettoTokenizer';
 
 const PHASE = { X: 88, B: 66, E: 69, I: 73, i: 105, R: 82, n: 110, b: 98, e: 101, S: 83, F: 70, T: 84, p: 112 } as const;
 const UNIT_NAMES: Record<number, string> = { [COUNTER_UNIT.timeNs]: 'ns', [COUNTER_UNIT.count]: 'count', [COUNTER_UNIT.sizeBytes]: 'bytes' };
@@ -38,11 +38,11 @@ interface OpenSlice {
 }
 
 /**
- * Reads a Perfetto protobuf trace. Tolerant: a truncated or partly corrupt file gives
+ * Reads a Perfetto protobuf trace (pass `inflate` to read compressed_packets). Tolerant: a truncated or partly corrupt file gives
  * what was read, with warnings; throws TraceFormatError only when nothing usable was found.
  */
-export function readPerfetto(bytes: Uint8Array, opts: { fileName?: string } = {}): TraceModel {
-  const tok = tokenizePerfetto(bytes);
+export function readPerfetto(bytes: Uint8Array, opts: { fileName?: string } & TokenizeOptions = {}): TraceModel {
+  const tok = tokenizePerfetto(bytes, opts);
   const where = { file: opts.fileName };
   if (tok.packets === 0) {
     if (tok.stoppedAt) {

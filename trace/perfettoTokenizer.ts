@@ -113,10 +113,18 @@ function newSequence(): SequenceState {
 }
 
 /** Reads a `.pftrace` byte array (perfetto.protos.Trace) into descriptors and events. */
-export function tokenizePerfetto(buf: Uint8Array): Tokenized {
-  const t = new Tokenizer(buf);
+export function tokenizePerfetto(buf: Uint8Array, opts: TokenizeOptions = {}): Tokenized {
+  const t = new Tokenizer(buf, opts);
   t.run();
   return t.result;
+}
+
+export interface TokenizeOptions {
+  /**
+   * zlib inflate for `compressed_packets` (e.g. node's zlib.inflateSync with a
+   * maxOutputLength); without it such packets are skipped with a warning.
+   */
+  inflate?: (bytes: Uint8Array) => Uint8Array;
 }
 
 class Tokenizer {
@@ -131,7 +139,13 @@ class Tokenizer {
   private haveBase = false;
   private order = 0;
 
-  constructor(private readonly buf: Uint8Array) {}
+  private compressedDepth = 0;
+  private lastTs = 0;
+
+  constructor(
+    private buf: Uint8Array,
+    private readonly opts: TokenizeOptions,
+  ) {}
 
   run(): void {
     const c = new ProtoCursor(this.buf);
@@ -184,6 +198,7 @@ class Tokenizer {
     // Fields are gathered first, then applied in Perfetto's order: clear, intern, defaults, payload.
     let tsLo = 0;
     let tsHi = 0;
+    let hasTs = false;
     let seqId = 0;
     let flags = 0;
     let cleared = false;
@@ -201,6 +216,7 @@ class Tokenizer {
           c.varint64();
           tsLo = c.lo;
           tsHi = c.hi;
+          hasTs = true;
         } else if (field === PACKET.trustedPacketSequenceId && wire === WIRE_VARINT) seqId = c.varint();
         else if (field === PACKET.sequenceFlags && wire === WIRE_VARINT) flags = c.varint();
         else if (field === PACKET.incrementalStateCleared && wire === WIRE_VARINT) cleared = c.varint() !== 0;
@@ -209,6 +225,10 @@ class Tokenizer {
         else if (field === PACKET.trackDescriptor && wire === WIRE_LEN) descriptor = c.lengthDelimited();
         else if (field === PACKET.trackEvent && wire === WIRE_LEN) event = c.lengthDelimited();
         else if (field === PACKET.firstPacketOnSequence && wire === WIRE_VARINT) c.varint64();
+        else if (field === PACKET.compressedPackets && wire === WIRE_LEN) {
+          const [s, e] = c.lengthDelimited();
+          this.compressed(s, e);
+        }
         else if (field === PACKET.timestampClockId && wire === WIRE_VARINT) {
           c.varint64();
           this.skip('timestamp_clock_id (clock conversion not supported; times taken as is)');
@@ -217,12 +237,14 @@ class Tokenizer {
           this.skip(`TracePacket field ${field}`);
         }
       }
-      if (!this.haveBase) {
+      if (!this.haveBase && hasTs) {
         this.haveBase = true;
         this.result.baseLo = tsLo;
         this.result.baseHi = tsHi;
       }
-      const ts = (tsHi - this.result.baseHi) * TWO_32 + (tsLo - this.result.baseLo);
+      // A packet without a timestamp (a container, a late descriptor) takes the last one seen.
+      const ts = hasTs ? (tsHi - this.result.baseHi) * TWO_32 + (tsLo - this.result.baseLo) : this.lastTs;
+      this.lastTs = ts;
       let seq = this.sequences.get(seqId);
       if (!seq || cleared || flags & SEQ_INCREMENTAL_STATE_CLEARED) {
         // Clearing drops interned data and counter totals; Perfetto keeps the packet defaults.
@@ -242,6 +264,42 @@ class Tokenizer {
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       if (this.badPackets++ === 0) this.firstBadPacket = `packet at byte ${start}: ${err.message} at byte ${err.offset}, expected ${err.expected}`;
+    }
+  }
+
+  /** Inflates compressed_packets and reads the packets inside in place (their offsets are within the inflated bytes). */
+  private compressed(start: number, end: number): void {
+    if (!this.opts.inflate) {
+      this.skip('compressed_packets (no inflate function given)');
+      return;
+    }
+    if (this.compressedDepth > 0) throw new WireError('compressed_packets inside compressed_packets', start, 'plain packets inside compressed_packets');
+    let inner: Uint8Array;
+    try {
+      inner = this.opts.inflate(this.buf.subarray(start, end));
+    } catch (e) {
+      throw new WireError(`compressed_packets do not inflate: ${(e as Error).message}`, start, 'a complete zlib stream');
+    }
+    const outer = this.buf;
+    this.buf = inner;
+    this.compressedDepth++;
+    try {
+      const c = new ProtoCursor(inner);
+      while (!c.atEnd()) {
+        const tag = c.varint();
+        if (tag !== TRACE.packet * 8 + WIRE_LEN) {
+          c.skip(tag & 7);
+          continue;
+        }
+        const [s, e] = c.lengthDelimited();
+        this.packet(s, e);
+      }
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      throw new WireError(`in compressed_packets (inflated byte ${e.offset}): ${e.message}`, start, e.expected);
+    } finally {
+      this.buf = outer;
+      this.compressedDepth--;
     }
   }
 

@@ -16,7 +16,7 @@
  * model's relative time; no timestamp_clock_id (no clock snapshot is written).
  */
 import type { Args, ArgValue, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
-import { ProtoWriter } from './protoWire';
+import { ProtoWriter, varint64Size, varintSize } from './protoWire';
 import {
   CHILD_ORDERING_EXPLICIT,
   COUNTER_DESCRIPTOR,
@@ -69,8 +69,12 @@ export function describeTrack(t: TrackInfo): string {
 
 const UNIT_ENUM: Record<string, number> = { ns: COUNTER_UNIT.timeNs, bytes: COUNTER_UNIT.sizeBytes, count: COUNTER_UNIT.count };
 
+type FlowSpec = { out?: number[]; in?: number[] };
+
 interface PendingTrack {
-  slices: { s: Slice; flow?: { out?: number[]; in?: number[] } }[];
+  slices: Slice[];
+  /** Flows of `slices[i]` (sparse: most slices have none). */
+  flows: (FlowSpec | undefined)[];
   maxEndNs: number;
 }
 
@@ -111,10 +115,19 @@ export class PerfettoStreamWriter {
   /** Packets written so far. */
   packets = 0;
 
+  private readonly compress?: (packets: Uint8Array) => Uint8Array;
+
+  /**
+   * `opts.compress`: a zlib deflate function (e.g. `(b) => zlib.deflateSync(b, { level: 1 })`).
+   * When given, each chunk is one TracePacket whose `compressed_packets` field holds the
+   * deflated packets, as Perfetto's own service writes compressed traces; its trace
+   * processor and UI inflate them. Smaller files, slower writing.
+   */
   constructor(
     private readonly sink: (chunk: Uint8Array) => void,
-    opts: { originNs?: string } = {},
+    opts: { originNs?: string; compress?: (packets: Uint8Array) => Uint8Array } = {},
   ) {
+    this.compress = opts.compress;
     const origin = BigInt(opts.originNs ?? '0');
     if (origin < 0n || origin >= 1n << 64n) throw new RangeError(`originNs ${opts.originNs} is not an unsigned 64-bit nanosecond time`);
     this.originLo = Number(origin & 0xffffffffn);
@@ -159,16 +172,14 @@ export class PerfettoStreamWriter {
   }
 
   /** Records one complete slice (written as BEGIN + END once it can no longer gain a parent). */
-  slice(s: Slice, flow?: { out?: number[]; in?: number[] }): void {
+  slice(s: Slice, flow?: FlowSpec): void {
     let p = this.pending.get(s.track);
-    if (p && p.slices.length > 0 && s.startNs >= p.maxEndNs) {
-      this.writeTrack(p);
-    }
     if (!p) {
-      p = { slices: [], maxEndNs: -Infinity };
+      p = { slices: [], flows: [], maxEndNs: -Infinity };
       this.pending.set(s.track, p);
-    }
-    p.slices.push(flow ? { s, flow } : { s });
+    } else if (p.slices.length > 0 && s.startNs >= p.maxEndNs) this.writeTrack(p);
+    p.slices.push(s);
+    p.flows.push(flow);
     const end = s.startNs + s.durNs;
     if (end > p.maxEndNs) p.maxEndNs = end;
   }
@@ -206,25 +217,51 @@ export class PerfettoStreamWriter {
   flush(): void {
     for (const p of this.pending.values()) if (p.slices.length > 0) this.writeTrack(p);
     if (this.out.pos > 0) {
-      this.sink(this.out.buf.slice(0, this.out.pos));
-      this.out.reset();
+      this.emitChunk();
     }
   }
 
+  private emitChunk(): void {
+    const raw = this.out.buf.subarray(0, this.out.pos);
+    if (this.compress) {
+      const z = this.compress(raw);
+      const w = new ProtoWriter(z.length + 16);
+      w.bytes(PACKET.compressedPackets, z);
+      const top = new ProtoWriter(w.pos + 16);
+      top.message(TRACE.packet, w);
+      this.sink(top.buf.slice(0, top.pos));
+    } else this.sink(raw.slice());
+    this.out.reset();
+  }
+
   private writeTrack(p: PendingTrack): void {
-    const items = p.slices;
-    if (items.length > 1) items.sort((a, b) => a.s.startNs - b.s.startNs || b.s.durNs - a.s.durNs);
-    // Emit in nesting order: close every open slice that ends at or before the next begin.
-    const open: Slice[] = [];
-    for (const { s, flow } of items) {
-      while (open.length > 0 && open[open.length - 1].startNs + open[open.length - 1].durNs <= s.startNs) this.endSlice(open.pop() as Slice);
-      const cats = s.rawCategory && s.rawCategory !== s.category ? [s.category, s.rawCategory] : s.category;
-      this.writeEvent(EVENT_TYPE.sliceBegin, trackUuidOf(s.track), s.startNs, s.name, cats, flow, s.args);
-      open.push(s);
+    const { slices, flows } = p;
+    if (slices.length === 1) {
+      // A lone slice (every kernel of a busy stream): no ordering to do.
+      const s = slices[0];
+      this.beginSlice(s, flows[0]);
+      this.endSlice(s);
+    } else {
+      const order = slices.map((_, i) => i);
+      order.sort((a, b) => slices[a].startNs - slices[b].startNs || slices[b].durNs - slices[a].durNs || a - b);
+      // Emit in nesting order: close every open slice that ends at or before the next begin.
+      const open: Slice[] = [];
+      for (const i of order) {
+        const s = slices[i];
+        while (open.length > 0 && open[open.length - 1].startNs + open[open.length - 1].durNs <= s.startNs) this.endSlice(open.pop() as Slice);
+        this.beginSlice(s, flows[i]);
+        open.push(s);
+      }
+      while (open.length > 0) this.endSlice(open.pop() as Slice);
     }
-    while (open.length > 0) this.endSlice(open.pop() as Slice);
     p.slices = [];
+    p.flows = [];
     p.maxEndNs = -Infinity;
+  }
+
+  private beginSlice(s: Slice, flow: FlowSpec | undefined): void {
+    const cats = s.rawCategory && s.rawCategory !== s.category ? [s.category, s.rawCategory] : s.category;
+    this.writeEvent(EVENT_TYPE.sliceBegin, trackUuidOf(s.track), s.startNs, s.name, cats, flow, s.args);
   }
 
   private endSlice(s: Slice): void {
@@ -247,11 +284,8 @@ export class PerfettoStreamWriter {
     else for (const c of category) e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, c));
     if (args) {
       for (const key in args) {
-        const a = this.annotation;
-        a.reset();
-        a.uint(DEBUG_ANNOTATION.nameIid, this.intern(this.argNames, INTERNED_DATA.debugAnnotationNames, key));
-        writeAnnotationValue(a, args[key]);
-        e.message(TRACK_EVENT.debugAnnotations, a);
+        const iid = this.intern(this.argNames, INTERNED_DATA.debugAnnotationNames, key);
+        writeAnnotation(e, DEBUG_ANNOTATION.nameIid, iid, undefined, args[key], 0);
       }
     }
     if (flow) {
@@ -278,8 +312,6 @@ export class PerfettoStreamWriter {
   }
 
   private eventPacket(tsNs: number, usesInterned: boolean): void {
-    const pk = this.packet;
-    pk.reset();
     // Absolute time = origin + round(relative), carried across the 32-bit halves exactly.
     let lo = this.originLo + Math.round(tsNs);
     let hi = this.originHi;
@@ -292,15 +324,30 @@ export class PerfettoStreamWriter {
       lo = 0;
       hi = 0;
     }
-    pk.tag(PACKET.timestamp, 0);
-    pk.varint64(lo >>> 0, hi >>> 0);
-    pk.uint(PACKET.trustedPacketSequenceId, SEQUENCE_ID);
     let flags = usesInterned ? SEQ_NEEDS_INCREMENTAL_STATE : 0;
     if (!this.started) flags |= SEQ_INCREMENTAL_STATE_CLEARED;
-    if (flags) pk.uint(PACKET.sequenceFlags, flags);
-    if (usesInterned && this.internedEntries) pk.message(PACKET.internedData, this.interned);
-    pk.message(PACKET.trackEvent, this.event);
-    this.finishPacket();
+    const interned = usesInterned && this.internedEntries ? this.interned : undefined;
+    const te = this.event;
+    // The packet is sized first and written straight into the output (one copy of the event).
+    let body = 1 + varint64Size(lo >>> 0, hi >>> 0) + 2;
+    if (flags) body += 2;
+    if (interned) body += 1 + varintSize(interned.pos) + interned.pos;
+    body += 1 + varintSize(te.pos) + te.pos;
+    if (!this.started) body += 3;
+    const out = this.out;
+    out.tag(TRACE.packet, 2);
+    out.varint(body);
+    out.tag(PACKET.timestamp, 0);
+    out.varint64(lo >>> 0, hi >>> 0);
+    out.uint(PACKET.trustedPacketSequenceId, SEQUENCE_ID);
+    if (flags) out.uint(PACKET.sequenceFlags, flags);
+    if (interned) out.message(PACKET.internedData, interned);
+    out.message(PACKET.trackEvent, te);
+    if (!this.started) {
+      out.bool(PACKET.firstPacketOnSequence, true);
+      this.started = true;
+    }
+    this.afterPacket();
   }
 
   private descriptorPacket(descriptor: ProtoWriter): void {
@@ -320,38 +367,60 @@ export class PerfettoStreamWriter {
       this.started = true;
     }
     this.out.message(TRACE.packet, this.packet);
+    this.afterPacket();
+  }
+
+  private afterPacket(): void {
     this.packets++;
-    if (this.out.pos >= CHUNK_BYTES) {
-      this.sink(this.out.buf.slice(0, this.out.pos));
-      this.out.reset();
-    }
+    if (this.out.pos >= CHUNK_BYTES) this.emitChunk();
   }
 }
 
-/** Encodes one arg value into a DebugAnnotation (name already written). */
-function writeAnnotationValue(a: ProtoWriter, v: ArgValue): void {
+/** Scratch writers for nested annotations, one per depth, so encoding allocates nothing. */
+const NESTED: ProtoWriter[] = [];
+/** Args nested deeper than this are written as JSON text (legacy_json_value). */
+const MAX_NESTING = 16;
+
+/**
+ * Writes one DebugAnnotation as field `field` of `w`: its name (interned iid, or a plain
+ * name for dict entries), then the value. Scalars are sized up front and written in place;
+ * arrays and dicts go through the per-depth scratch writers.
+ */
+function writeAnnotation(w: ProtoWriter, nameField: number, nameIid: number, name: string | undefined, v: ArgValue, depth: number): void {
+  const field = depth === 0 ? TRACK_EVENT.debugAnnotations : nameField === DEBUG_ANNOTATION.name ? DEBUG_ANNOTATION.dictEntries : DEBUG_ANNOTATION.arrayValues;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && name === undefined && nameField === DEBUG_ANNOTATION.nameIid) {
+    // The common case (a count, a byte size, an id): tag, length, name iid, int value.
+    const body = 1 + varintSize(nameIid) + 1 + varintSize(v);
+    w.tag(field, 2);
+    w.varint(body);
+    w.uint(DEBUG_ANNOTATION.nameIid, nameIid);
+    w.uint(DEBUG_ANNOTATION.intValue, v);
+    return;
+  }
+  const a = (NESTED[depth] ??= new ProtoWriter(128));
+  a.reset();
+  if (name !== undefined) a.string(DEBUG_ANNOTATION.name, name);
+  else if (nameField === DEBUG_ANNOTATION.nameIid) a.uint(DEBUG_ANNOTATION.nameIid, nameIid);
+  writeAnnotationValue(a, v, depth);
+  w.message(field, a);
+}
+
+/** Encodes one arg value into a DebugAnnotation whose name is already written. */
+function writeAnnotationValue(a: ProtoWriter, v: ArgValue, depth: number): void {
   if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) a.int64(DEBUG_ANNOTATION.intValue, v);
     else a.double(DEBUG_ANNOTATION.doubleValue, v);
   } else if (typeof v === 'string') a.string(DEBUG_ANNOTATION.stringValue, v);
   else if (typeof v === 'boolean') a.bool(DEBUG_ANNOTATION.boolValue, v);
   else if (v === null) a.string(DEBUG_ANNOTATION.legacyJsonValue, 'null');
+  else if (depth >= MAX_NESTING) a.string(DEBUG_ANNOTATION.legacyJsonValue, JSON.stringify(v));
   else if (Array.isArray(v)) {
-    for (const item of v) {
-      const child = new ProtoWriter(64);
-      writeAnnotationValue(child, item);
-      a.message(DEBUG_ANNOTATION.arrayValues, child);
-    }
     if (v.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '[]');
+    for (const item of v) writeAnnotation(a, DEBUG_ANNOTATION.arrayValues, 0, undefined, item, depth + 1);
   } else {
     const keys = Object.keys(v);
-    for (const key of keys) {
-      const child = new ProtoWriter(64);
-      child.string(DEBUG_ANNOTATION.name, key);
-      writeAnnotationValue(child, v[key]);
-      a.message(DEBUG_ANNOTATION.dictEntries, child);
-    }
     if (keys.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '{}');
+    for (const key of keys) writeAnnotation(a, DEBUG_ANNOTATION.name, 0, key, v[key], depth + 1);
   }
 }
 
@@ -360,9 +429,9 @@ function writeAnnotationValue(a: ProtoWriter, v: ArgValue): void {
  * become flow ids (a fresh id per flow edge, started on whichever endpoint begins first,
  * so Perfetto never sees an end before its start); `meta` goes into the run-metadata instant.
  */
-export function writePerfetto(model: TraceModel): Uint8Array {
+export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Uint8Array) => Uint8Array } = {}): Uint8Array {
   const chunks: Uint8Array[] = [];
-  const w = new PerfettoStreamWriter((c) => chunks.push(c), { originNs: model.meta.originNs });
+  const w = new PerfettoStreamWriter((c) => chunks.push(c), { originNs: model.meta.originNs, compress: opts.compress });
   w.metadata(metadataArgs(model));
   for (const p of model.processes) w.process(p);
   for (const t of model.tracks) w.track(t);

@@ -14,6 +14,9 @@ export const WIRE_LEN = 2;
 export const WIRE_FIXED32 = 5;
 
 const TWO_32 = 4294967296;
+/** Little-endian scratch for doubles (every JS engine CommLens runs on is little-endian, as is the wire format). */
+const SCRATCH_DOUBLE = new Float64Array(1);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH_DOUBLE.buffer);
 
 /** Number of bytes UTF-8 needs for `s` (lone surrogates count as U+FFFD, as TextEncoder writes them). */
 export function utf8Length(s: string): number {
@@ -115,6 +118,13 @@ export class ProtoWriter {
   }
 
   uint(field: number, v: number): void {
+    if (field < 16 && v < 128 && v >= 0) {
+      // One-byte tag and value: the bulk of a trace's fields.
+      if (this.pos + 2 > this.buf.length) this.ensure(2);
+      this.buf[this.pos++] = field << 3;
+      this.buf[this.pos++] = v;
+      return;
+    }
     this.tag(field, WIRE_VARINT);
     this.varint(v);
   }
@@ -172,12 +182,63 @@ export class ProtoWriter {
 
   /** A nested message whose body was written into `inner`. */
   message(field: number, inner: ProtoWriter): void {
+    const n = inner.pos;
+    if (field < 16 && n < 128) {
+      if (this.pos + n + 2 > this.buf.length) this.ensure(n + 2);
+      const buf = this.buf;
+      const src = inner.buf;
+      let pos = this.pos;
+      buf[pos++] = (field << 3) | WIRE_LEN;
+      buf[pos++] = n;
+      for (let i = 0; i < n; i++) buf[pos++] = src[i];
+      this.pos = pos;
+      return;
+    }
     this.tag(field, WIRE_LEN);
-    this.varint(inner.pos);
-    this.ensure(inner.pos);
-    this.buf.set(inner.buf.subarray(0, inner.pos), this.pos);
-    this.pos += inner.pos;
+    this.varint(n);
+    this.copy(inner.buf, n);
   }
+
+  /** Appends the first `n` bytes of `src` (a loop for the short copies traces are made of). */
+  copy(src: Uint8Array, n: number): void {
+    this.ensure(n);
+    if (n > 64) {
+      this.buf.set(src.subarray(0, n), this.pos);
+      this.pos += n;
+      return;
+    }
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = src[i];
+    this.pos = pos;
+  }
+}
+
+/** Bytes the varint of hi·2^32 + lo takes. */
+export function varint64Size(lo: number, hi: number): number {
+  if (hi === 0) return lo < 128 ? 1 : lo < 16384 ? 2 : lo < 2097152 ? 3 : lo < 268435456 ? 4 : 5;
+  let n = 5;
+  hi >>>= 3;
+  while (hi > 0) {
+    n++;
+    hi >>>= 7;
+  }
+  return n;
+}
+
+/** Bytes a varint of `v` (non-negative, up to 2^53) takes. */
+export function varintSize(v: number): number {
+  if (v < 128) return 1;
+  if (v < 16384) return 2;
+  if (v < 2097152) return 3;
+  if (v < 268435456) return 4;
+  let n = 4;
+  v = Math.floor(v / 268435456);
+  while (v > 0) {
+    n++;
+    v = Math.floor(v / 128);
+  }
+  return n;
 }
 
 /** Thrown by ProtoCursor; the readers turn it into a TraceFormatError naming the file. */
@@ -200,15 +261,12 @@ export class ProtoCursor {
   /** 64-bit varints read by `varint64` leave their halves here. */
   lo = 0;
   hi = 0;
-  private view: DataView;
-
   constructor(
     readonly buf: Uint8Array,
     start = 0,
     readonly end = buf.length,
   ) {
     this.pos = start;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   atEnd(): boolean {
@@ -255,8 +313,11 @@ export class ProtoCursor {
 
   fixed64(): number {
     if (this.pos + 8 > this.end) throw new WireError('fixed64 runs past the end of its message', this.pos, '8 bytes');
-    const lo = this.view.getUint32(this.pos, true);
-    const hi = this.view.getUint32(this.pos + 4, true);
+    // Byte arithmetic rather than a DataView: cursors are made per nested message, views are not cheap.
+    const b = this.buf;
+    const p = this.pos;
+    const lo = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+    const hi = (b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24)) >>> 0;
     this.lo = lo;
     this.hi = hi;
     this.pos += 8;
@@ -265,9 +326,9 @@ export class ProtoCursor {
 
   double(): number {
     if (this.pos + 8 > this.end) throw new WireError('double runs past the end of its message', this.pos, '8 bytes');
-    const v = this.view.getFloat64(this.pos, true);
+    for (let i = 0; i < 8; i++) SCRATCH_BYTES[i] = this.buf[this.pos + i];
     this.pos += 8;
-    return v;
+    return SCRATCH_DOUBLE[0];
   }
 
   /** Reads a length prefix and returns the [start, end) of the payload, checked against the end. */

@@ -1,21 +1,147 @@
 /**
  * The one message protocol between the extension host and the trace webview. Both
- * sides import this file. Requests carry an `id`; the response to a request carries
- * the same `id` in `replyTo`.
+ * sides import this file (types plus tiny helpers only). Requests carry an `id`; the
+ * response to a request carries the same `id` in `replyTo`.
  *
- * (Initial version; the webview work refines it. Keep it types-only plus tiny helpers.)
+ * Message flow
+ * ------------
+ *  1. The host creates the panel (`renderWebviewHtml` in webview/html.ts gives its HTML;
+ *     `enableScripts: true`, `localResourceRoots: [<extension>/dist/webview]`, no
+ *     `retainContextWhenHidden`). Trace data is never inlined into the HTML.
+ *  2. The webview loads, restores its `WebviewState` (`getState`), and posts `ready`.
+ *     It posts `ready` again every time it is re-created (panel hidden then shown,
+ *     window reloaded, `WebviewPanelSerializer.deserializeWebviewPanel`), so the host
+ *     answers every `ready` the same way:
+ *  3. host → `trace` { title, data } with `data` = `encodeTrace(model)` from trace/binary.ts,
+ *     posted so the ArrayBuffer is transferred, not copied. For a model above
+ *     `MAX_SLICES_WHOLE` slices the host sends `encodeTrace(model, { minDurNs })` with a
+ *     `minDurNs` that brings it under the limit (see `lodMinDurNs`); the header's `detail`
+ *     tells the webview that short slices were left out.
+ *  4. host → `analysis` { analysis: AnalysisView } when (or if) the analysis is ready;
+ *     the webview renders the timeline without it and adds the panes when it arrives.
+ *  5. webview → `requestRange` { id, startNs, endNs, minDurNs } when the user zooms into a
+ *     window of a partially sent trace where left-out slices would be visible; the host
+ *     answers `traceRange` { replyTo, data = encodeTrace(model, { window, minDurNs }) }
+ *     (or `reply` { ok: false, message }).
+ *  6. webview → `applySuggestion` { id, suggestionId } on "Apply & re-run". The host runs
+ *     the verification, may post `status` messages meanwhile, then posts `comparison`
+ *     (the re-run's trace and analysis; the loaded trace is the baseline) and `reply`
+ *     { replyTo: id, ok } — or `reply` { ok: false, message } on failure.
+ *  7. host → `comparison` may also come unprompted (the user picked two runs to compare).
+ *  8. host → `error` { title, message } replaces the view with a clear error state.
+ *
+ * Counters the panes read from the trace: a counter track whose name starts with `loss`
+ * is the loss curve; counter tracks whose unit is `bytes` (or whose name contains `mem`)
+ * are memory series, one per rank (the track's process) and kind (the track name).
  */
+
+/** Above this many slices the host sends a level-of-detail subset first (step 3). */
+export const MAX_SLICES_WHOLE = 2_000_000;
+
+/** One step of one rank in the temporal breakdown (nanoseconds). */
+export interface StepBreakdownView {
+  step: number;
+  computeNs: number;
+  /** Communication that ran while compute ran (hidden). */
+  overlappedCommNs: number;
+  /** Communication with no compute under it (on the critical path). */
+  exposedCommNs: number;
+  idleNs: number;
+}
+
+/** Per-rank temporal breakdown (Holistic Trace Analysis definitions, see REFERENCES.md). */
+export interface RankBreakdownView {
+  rank: number;
+  idleNs: number;
+  computeNs: number;
+  nonComputeNs: number;
+  spanNs: number;
+  /** 100 · |compute ∩ communication| / |communication|. */
+  overlapPct: number;
+  exposedCommNs: number;
+  steps?: StepBreakdownView[];
+}
+
+export interface SuggestionPredictionView {
+  stepTimeNs: number;
+  baselineStepTimeNs: number;
+  exposedCommNs: number;
+  bytesPerStep?: number;
+  peakMemoryBytes?: number;
+}
+
+export interface SuggestionView {
+  id: string;
+  title: string;
+  /** compression, overlap, sharding, ... */
+  kind: string;
+  predicted: SuggestionPredictionView;
+  risk: 'low' | 'medium' | 'high' | string;
+  /** Where the idea comes from (a paper, a PyTorch hook, a rule). */
+  source: string;
+  /** Model slice indexes (TraceModel.slices) that show the problem. */
+  evidence: { sliceIndexes: number[] };
+  /** The run-config change "Apply & re-run" would make, shown to the user. */
+  configChange: Record<string, unknown>;
+  /** Optional longer explanation. */
+  detail?: string;
+}
+
+/** What the webview renders of an analysis (the host adapts analysis/ output to it). */
+export interface AnalysisView {
+  ranks: RankBreakdownView[];
+  suggestions: SuggestionView[];
+  /** Mean step time of the analysed steps, when known. */
+  stepTimeNs?: number;
+  warnings?: string[];
+}
 
 /** Messages the webview sends to the extension. */
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'applySuggestion'; id: number; suggestionId: string }
+  | { type: 'requestRange'; id: number; startNs: number; endNs: number; minDurNs: number }
   | { type: 'openLocation'; id: number; path: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
 /** Messages the extension sends to the webview. */
 export type HostToWebview =
   | { type: 'trace'; title: string; /** trace/binary.ts encoding, transferred */ data: ArrayBuffer }
-  | { type: 'analysis'; /** analysis results for the loaded trace (shape owned by analysis/) */ analysis: unknown }
+  | { type: 'analysis'; analysis: AnalysisView }
+  | { type: 'traceRange'; replyTo: number; /** trace/binary.ts encoding of a window */ data: ArrayBuffer }
+  | {
+      type: 'comparison';
+      /** The suggestion that was applied, when the comparison verifies one. */
+      suggestionId?: string;
+      /** The other run (after); the loaded trace is the baseline (before). */
+      title: string;
+      data: ArrayBuffer;
+      analysis: AnalysisView;
+    }
+  | { type: 'status'; message: string; busy: boolean }
   | { type: 'error'; title: string; message: string }
   | { type: 'reply'; replyTo: number; ok: boolean; message?: string };
+
+/** What the webview keeps with `setState` (restored after hide/show and by the serializer). */
+export interface WebviewState {
+  version: 1;
+  title?: string;
+  view?: { startNs: number; endNs: number; scrollY: number };
+  /** Selected slice, as a model slice index. */
+  selectedSlice?: number;
+  area?: { startNs: number; endNs: number; tracks: number[] };
+  pane?: string;
+  /** Collapsed rank groups (pids). */
+  collapsed?: number[];
+  search?: string;
+}
+
+/**
+ * The `minDurNs` a host passes to `encodeTrace` so that at most `maxSlices` of the given
+ * durations are kept: the duration of the `maxSlices`-th longest slice (0 = keep all).
+ */
+export function lodMinDurNs(durNs: ArrayLike<number>, maxSlices = MAX_SLICES_WHOLE): number {
+  if (durNs.length <= maxSlices) return 0;
+  const sorted = Float64Array.from(durNs).sort();
+  return sorted[sorted.length - maxSlices];
+}

@@ -31,17 +31,17 @@ abstract class FifoEnd {
     readonly dst: number,
     readonly fifo: number,
   ) {
-    const sab = init.channels[src * init.worldSize + dst];
-    if (!sab) throw new Error(`no channel ${src}->${dst}`);
+    const at = init.channels[src * init.worldSize + dst];
+    if (at === undefined || at < 0) throw new Error(`no channel ${src}->${dst}`);
     if (fifo < 0 || fifo >= init.fifos) throw new Error(`fifo ${fifo} out of range [0, ${init.fifos})`);
-    this.buffer = sab;
-    this.words = new Int32Array(sab, 0, (MAX_FIFOS * CH_FIFO_WORDS));
-    this.f64 = new Float64Array(sab, CH_F64_OFFSET, CH_LINK_FREE + 1);
+    this.buffer = init.memory.buffer;
+    this.words = new Int32Array(this.buffer, at, MAX_FIFOS * CH_FIFO_WORDS);
+    this.f64 = new Float64Array(this.buffer, at + CH_F64_OFFSET, CH_LINK_FREE + 1);
     this.control = new Int32Array(init.control);
     this.slots = init.slots;
     this.slotBytes = init.chunkBytes;
     this.base = fifo * CH_FIFO_WORDS;
-    this.dataBase = CH_DATA_OFFSET + fifo * init.slots * init.chunkBytes;
+    this.dataBase = at + CH_DATA_OFFSET + fifo * init.slots * init.chunkBytes;
   }
 
   protected ring(rank: number): void {

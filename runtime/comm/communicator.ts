@@ -14,7 +14,9 @@ import { RankState } from './rankState';
 import { balancedCounts, ringAllGatherSteps, ringAllReduceSteps, ringReduceScatterSteps } from './ring';
 import { CommSpan } from './spans';
 import { recursiveDoublingSteps, treeBroadcastSteps, treeReduceSteps } from './tree';
-import { abortWorld, WorldInit } from './world';
+import { abortWorld, alignUp, WorldInit } from './world';
+import { twoShotAllReduce } from './twoShot';
+import { dtypeBytes, viewOf } from './dtypes';
 
 export interface CollectiveOptions {
   op?: ReduceOp;
@@ -85,6 +87,29 @@ export class Communicator {
     this.core.state.onSpan?.({ ...span, rank: this.globalRank, groupSize: this.worldSize, link: this.core.linkName() });
   }
 
+  /**
+   * A buffer in this rank's registered arena (createWorld's maxBytes per rank): peers can
+   * read it directly, so all-reduces on such buffers over link 'none' take the zero-copy
+   * two-shot path. Register on every rank or on none (the ranks must pick one algorithm).
+   */
+  allocShared(dtype: Dtype, count: number): TypedData {
+    const st = this.core.state;
+    const init = this.init;
+    const bytes = alignUp(count * dtypeBytes(dtype), 64);
+    if (!Number.isInteger(count) || count < 0) throw new CommUsageError(`allocShared: count must be a non-negative integer, got ${count}`);
+    if (st.arenaUsed + bytes > init.arenaBytes) {
+      throw new CommUsageError(`allocShared: ${bytes} bytes do not fit in rank ${this.globalRank}'s arena (${init.arenaBytes - st.arenaUsed} of ${init.arenaBytes} bytes free); raise maxBytes in createWorld`);
+    }
+    const off = init.arenaOffsets[this.globalRank] + st.arenaUsed;
+    st.arenaUsed += bytes;
+    return viewOf(dtype, init.memory.buffer, off, count);
+  }
+
+  /** Releases every buffer allocShared() returned on this rank (they must no longer be used). */
+  freeAllShared(): void {
+    this.core.state.arenaUsed = 0;
+  }
+
   /** Stops the whole world (every rank's waits throw CommAbortedError naming this rank). */
   abort(reason: string): void {
     abortWorld(this.init, reason, this.globalRank);
@@ -95,12 +120,16 @@ export class Communicator {
     const c = this.core;
     const dtype = c.checkDtype('allReduce', data, opts.dtype);
     const reduceOp = c.checkReduceOp('allReduce', opts.op);
-    const algorithm = c.pickAlgorithm('allReduce', opts.algorithm, data.byteLength);
+    const algorithm = c.pickAlgorithm('allReduce', opts.algorithm, data.byteLength, c.isRegistered(data));
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
       op: 'allReduce', dtype, count: data.length, reduceOp, root: -1, bytes: data.byteLength, algorithm,
       run: async (r) => {
         if (r.peers.length === 1) return divisor ? divideInPlace(dtype, data, divisor) : undefined;
+        if (algorithm === 'two-shot') {
+          const args = { st: r.st, ctx: r.ctx, peers: r.peers, me: r.me, groupKey: r.groupKey, groupName: r.groupName, seq: r.seq };
+          return twoShotAllReduce({ ...args, data, dtype, reduceOp, divisor, chunkElems: r.chunkElems });
+        }
         if (algorithm === 'ring') await r.exec(ringAllReduceSteps(r.b, r.peers, r.me, data, r.chunkElems, r.fifos, divisor));
         else await r.exec(recursiveDoublingSteps(r.b, r.peers, r.me, data, r.chunkElems, r.fifos, divisor));
       },

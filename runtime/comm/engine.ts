@@ -148,3 +148,44 @@ function checkTag(ctx: OpContext, rf: RecvFifo, step: Step, es: number): void {
     throw ctx.mismatchError(rf.src, t);
   }
 }
+
+/**
+ * Sleeps on the rank's doorbell until `ready()` holds (peers ring it whenever they publish
+ * progress). Time counts as waiting for peers when `peersAbsent`, else as transfer.
+ * `stuck()` names who is awaited, for the timeout message.
+ */
+export async function waitUntil(ctx: OpContext, ready: () => boolean, stuck: () => { peer: number; what: string }, peersAbsent: boolean): Promise<void> {
+  const control = new Int32Array(ctx.init.control);
+  const bell = CTRL_DOORBELL + ctx.rank;
+  const start = hostNowNs();
+  const timeoutNs = ctx.init.timeoutMs * 1e6;
+  for (;;) {
+    const ringSeen = Atomics.load(control, bell);
+    if (ready()) break;
+    if (Atomics.load(control, CTRL_ABORT) !== 0) throwIfAborted(ctx.init, ctx.rank);
+    const now = hostNowNs();
+    if (now - start > timeoutNs) {
+      const s = stuck();
+      throw ctx.timeoutError(s.peer, s.what);
+    }
+    const sleepMs = Math.min(SLICE_MS, (start + timeoutNs - now) / 1e6 + 1);
+    if (ctx.blocking || !waitAsync) Atomics.wait(control, bell, ringSeen, sleepMs);
+    else {
+      const r = waitAsync(control, bell, ringSeen, sleepMs);
+      if (r.async) await r.value;
+    }
+  }
+  const dt = hostNowNs() - start;
+  if (peersAbsent) ctx.waitNs += dt;
+  else ctx.blockedNs += dt;
+}
+
+/** Rings the doorbells of `ranks` (after publishing progress they may be waiting for). */
+export function ringAll(init: WorldInit, ranks: readonly number[], except: number): void {
+  const control = new Int32Array(init.control);
+  for (const r of ranks) {
+    if (r === except) continue;
+    Atomics.add(control, CTRL_DOORBELL + r, 1);
+    Atomics.notify(control, CTRL_DOORBELL + r);
+  }
+}

@@ -14,7 +14,8 @@ import { RankState } from './rankState';
 import { algBandwidthGBps, busBandwidthFactor, CommSpan } from './spans';
 import { Step, StepBuilder } from './steps';
 import { ALGORITHMS, chooseAlgorithm, groupLink, GroupLink } from './tuner';
-import { B_COUNT, B_DTYPE, B_EXTRA, B_GROUP, B_OP, B_SEQ, B_STATE, abortWorld, throwIfAborted } from './world';
+import { B_ALGO, B_COUNT, B_DTYPE, B_EXTRA, B_GROUP, B_OP, B_PUB_SEQ, B_SEQ, B_STATE, abortWorld, throwIfAborted } from './world';
+import { ALGO_CODES } from './twoShot';
 
 /** What a collective implementation receives. */
 export interface OpRun {
@@ -28,6 +29,10 @@ export interface OpRun {
   /** Runs step lists to completion (may be called more than once, e.g. for phases). */
   exec(lists: Step[][]): Promise<void>;
   ctx: OpContext;
+  st: RankState;
+  seq: number;
+  groupKey: number;
+  groupName: string;
 }
 
 export interface OpSpec {
@@ -102,14 +107,33 @@ export class GroupCore {
     return counts;
   }
 
-  /** The forced algorithm if valid, else the tuner's choice. */
-  pickAlgorithm(op: string, forced: string | undefined, bytes: number): string {
+  /** True when the group's links are not emulated (raw shared memory). */
+  get unpaced(): boolean {
+    return this.link.alphaNs === 0 && !Number.isFinite(this.link.bytesPerNs);
+  }
+
+  /** True when `data` lies in this rank's arena (allocated with allocShared). */
+  isRegistered(data: TypedData): boolean {
+    const init = this.state.init;
+    const base = init.arenaOffsets[this.state.rank];
+    return data.buffer === init.memory.buffer && data.byteOffset >= base && data.byteOffset + data.byteLength <= base + init.arenaBytes;
+  }
+
+  /**
+   * The forced algorithm if valid, else the tuner's choice. `registered`: the buffer is in
+   * this rank's arena, which makes the two-shot path possible on unpaced groups.
+   */
+  pickAlgorithm(op: string, forced: string | undefined, bytes: number, registered = false): string {
     const valid = ALGORITHMS[op] ?? [];
+    const twoShotOk = registered && this.unpaced;
     if (forced !== undefined) {
       if (!valid.includes(forced)) throw new CommUsageError(`${op}: unknown algorithm '${forced}'; valid: ${valid.join(', ')}`);
+      if (forced === 'two-shot' && !twoShotOk) {
+        throw new CommUsageError(`${op}: 'two-shot' needs a buffer from allocShared() and a group on link 'none' (it reads peers' buffers directly, so links cannot be paced)`);
+      }
       return forced;
     }
-    return chooseAlgorithm(op, this.size, bytes, this.link, this.state.init.chunkBytes);
+    return chooseAlgorithm(op, this.size, bytes, this.link, this.state.init.chunkBytes, twoShotOk ? [] : ['two-shot']);
   }
 
   /** Validates per-rank segment counts against the whole array and this rank's part. */
@@ -149,6 +173,8 @@ export class GroupCore {
     const extra = encodeExtra(desc);
     const tag = [this.groupKey, spec.p2pPeers ? -1 : desc.seq, opCode(desc.op), dtypeCode(desc.dtype), desc.count, extra];
     Atomics.store(board, B_STATE, 0);
+    Atomics.store(board, B_PUB_SEQ, -1);
+    Atomics.store(board, B_ALGO, ALGO_CODES[spec.algorithm] ?? 0);
     Atomics.store(board, B_GROUP, tag[T_GROUP]);
     Atomics.store(board, B_SEQ, tag[T_SEQ]);
     Atomics.store(board, B_OP, tag[T_OP]);
@@ -168,12 +194,12 @@ export class GroupCore {
       timeoutError: (peer, what) => this.timeoutError(spec, desc, peer, what),
       mismatchError: (peer, theirs) => new CommMismatchError(state.rank, peer, describe(desc), this.describeTag(theirs)),
     };
-    const b = new StepBuilder(spec.dtype, spec.reduceOp);
+    const b = new StepBuilder(spec.dtype, spec.reduceOp, state.reducer);
     const chunkElems = Math.max(1, Math.floor(state.init.chunkBytes / dtypeBytes(spec.dtype)));
     const startNs = hostNowNs();
     try {
       throwIfAborted(state.init, state.rank);
-      await spec.run({ b, peers: this.ranks, me: this.me, chunkElems, fifos: state.init.fifos, ctx, exec: (lists) => runSteps(ctx, state, lists) });
+      await spec.run({ b, peers: this.ranks, me: this.me, chunkElems, fifos: state.init.fifos, ctx, exec: (lists) => runSteps(ctx, state, lists), st: state, seq: desc.seq, groupKey: this.groupKey, groupName: this.groupName });
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       state.broken = err;

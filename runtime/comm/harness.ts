@@ -31,6 +31,8 @@ export interface CallSpec {
   algorithm?: string;
   /** Global ranks of a sub-group; ranks not in it skip the call. */
   group?: number[];
+  /** allReduce on a buffer from allocShared (registered: two-shot on link 'none'). */
+  registered?: boolean;
   /** Per-rank overrides (to provoke mismatched calls). */
   perRank?: Record<number, Partial<Omit<CallSpec, 'perRank'>>>;
 }
@@ -86,6 +88,11 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
     switch (call.op) {
       case 'allReduce':
         out = randomPayload(call.dtype, call.count, task.seed, rank, c);
+        if (call.registered) {
+          const shared = comm.allocShared(call.dtype, call.count);
+          shared.set(out as never);
+          out = shared;
+        }
         h = comm.allReduce(out, opts);
         break;
       case 'reduceScatter': {

@@ -5,11 +5,15 @@
  */
 import { RecvFifo, SendFifo } from './channel';
 import { Fifos } from './engine';
+import { Reducer } from './kernels';
 import { CommSpan } from './spans';
 import { BOARD_WORDS, WorldInit } from './world';
 
 export class RankState implements Fifos {
   readonly board: Int32Array;
+  readonly reducer: Reducer;
+  /** Next free byte of this rank's arena (registered buffers). */
+  arenaUsed = 0;
   private readonly sendFifos: SendFifo[][];
   private readonly recvFifos: RecvFifo[][];
   /** Tail of the issue-order queue. */
@@ -30,6 +34,7 @@ export class RankState implements Fifos {
       throw new Error(`rank must be an integer in [0, ${init.worldSize}), got ${rank}`);
     }
     this.board = new Int32Array(init.board);
+    this.reducer = new Reducer(init.memory);
     this.sendFifos = Array.from({ length: init.worldSize }, () => []);
     this.recvFifos = Array.from({ length: init.worldSize }, () => []);
   }

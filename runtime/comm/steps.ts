@@ -5,7 +5,8 @@
  * A collective is a few lists of steps; each list runs in order on its own FIFO, and
  * the lists progress independently (see engine.ts).
  */
-import { Dtype, ReduceOp, TypedData, reduceInto, viewOf } from './dtypes';
+import { Dtype, ReduceOp, TypedData, viewOf } from './dtypes';
+import { Reducer } from './kernels';
 
 export interface Step {
   /** Global rank to receive from, or -1. */
@@ -28,6 +29,7 @@ export class StepBuilder {
   constructor(
     readonly dtype: Dtype,
     readonly reduceOp: ReduceOp,
+    readonly reducer: Reducer,
   ) {}
 
   private view(buf: SharedArrayBuffer | null, off: number, n: number): TypedData {
@@ -60,7 +62,7 @@ export class StepBuilder {
     return {
       from, to: -1, fifo, recvCount: n, sendCount: 0, recvTag: -1, sendTag: -1,
       run: (ib, io) => {
-        if (n) reduceInto(this.dtype, this.reduceOp, dst, this.view(ib, io, n), own, divisor);
+        if (n) this.reducer.reduce(this.dtype, this.reduceOp, dst, this.view(ib, io, n), own, divisor);
       },
     };
   }
@@ -73,7 +75,7 @@ export class StepBuilder {
       run: (ib, io, ob, oo) => {
         if (!n) return;
         const out = this.view(ob, oo, n);
-        reduceInto(this.dtype, this.reduceOp, out, this.view(ib, io, n), own, divisor);
+        this.reducer.reduce(this.dtype, this.reduceOp, out, this.view(ib, io, n), own, divisor);
         if (dst) dst.set(out as never);
       },
     };

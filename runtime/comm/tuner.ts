@@ -13,9 +13,11 @@ export const LOCAL_ALPHA_NS = 15_000;
 export const LOCAL_BYTES_PER_NS = 6;
 /** Reduction (a[i] + b[i]) bandwidth in JS, bytes per ns. */
 export const LOCAL_REDUCE_BYTES_PER_NS = 3;
+/** How much faster the WebAssembly SIMD reduction is than the JS loop (measured ~4x). */
+const SIMD_SPEEDUP = 4;
 
 export const ALGORITHMS: Record<string, readonly string[]> = {
-  allReduce: ['ring', 'recursive-doubling'],
+  allReduce: ['ring', 'recursive-doubling', 'two-shot'],
   reduceScatter: ['ring'],
   allGather: ['ring'],
   broadcast: ['chain', 'tree'],
@@ -54,6 +56,9 @@ export function estimateNs(op: string, algorithm: string, n: number, bytes: numb
   switch (`${op}/${algorithm}`) {
     case 'allReduce/ring':
       return 2 * (n - 1) * a + (2 * (n - 1) / n) * bytes * perByte + ((n - 1) / n) * bytes * g;
+    case 'allReduce/two-shot':
+      // publish + progress + exit handshakes; read S once while reducing, copy (n-1)/n·S
+      return 3 * a + ((n - 1) / n) * bytes * (perByte + g / SIMD_SPEEDUP) + bytes / LOCAL_BYTES_PER_NS / n;
     case 'allReduce/recursive-doubling':
     case 'barrier/recursive-doubling':
       return (logN + folded) * (a + bytes * perByte) + (logN + 1) * bytes * g;
@@ -75,9 +80,9 @@ export function estimateNs(op: string, algorithm: string, n: number, bytes: numb
   }
 }
 
-/** The candidate with the smallest estimate. */
-export function chooseAlgorithm(op: string, n: number, bytes: number, link: GroupLink, chunkBytes: number): string {
-  const candidates = ALGORITHMS[op] ?? ['direct'];
+/** The candidate with the smallest estimate (leaving out `exclude`). */
+export function chooseAlgorithm(op: string, n: number, bytes: number, link: GroupLink, chunkBytes: number, exclude: readonly string[] = []): string {
+  const candidates = (ALGORITHMS[op] ?? ['direct']).filter((c) => !exclude.includes(c));
   let best = candidates[0];
   let bestNs = Infinity;
   for (const c of candidates) {

@@ -9,11 +9,13 @@
  *   detect mismatched calls and to name the ranks that did not arrive on a timeout;
  * - doorbells: one word per rank, bumped and notified on every message posted to it or
  *   drained from it, so a rank sleeps on one word whatever it waits for;
- * - channels: one per ordered pair of ranks, `fifos` FIFOs of `slots` chunk slots written
- *   by the sender and drained by the receiver (see channel.ts).
+ * - memory (one shared WebAssembly memory): the channels, one per ordered pair of ranks,
+ *   `fifos` FIFOs of `slots` chunk slots written by the sender and drained by the
+ *   receiver (see channel.ts), then each rank's arena of registered buffers.
  */
 import { CommAbortedError } from './errors';
 import { LinkProfile, resolveLinkProfile, slowedProfile } from './profiles';
+import { createSharedMemory, WasmMemory } from './wasm';
 
 export interface TopologyConfig {
   /** Link profile between every pair of ranks (unless intraLink/interLink say otherwise). */
@@ -44,11 +46,16 @@ export interface WorldInit {
   timeoutMs: number;
   control: SharedArrayBuffer;
   board: SharedArrayBuffer;
-  /** Per ordered pair, index src * worldSize + dst; null on the diagonal. */
-  channels: (SharedArrayBuffer | null)[];
-  /** Bytes of each rank's registered shared arena (0 = none). */
+  /**
+   * One shared WebAssembly memory holding every channel and every rank's arena, so that
+   * SIMD kernels can reduce across them and ranks can read each other's registered buffers.
+   */
+  memory: WasmMemory;
+  /** Byte offset of each ordered pair's channel in `memory`, index src * worldSize + dst; -1 on the diagonal. */
+  channels: number[];
+  /** Bytes of each rank's registered arena (0 = none) and where each starts in `memory`. */
   arenaBytes: number;
-  arenas: (SharedArrayBuffer | null)[];
+  arenaOffsets: number[];
 }
 
 export interface WorldOptions {
@@ -78,7 +85,7 @@ function reasonOffset(worldSize: number): number {
 }
 
 // board words per rank
-export const BOARD_WORDS = 8;
+export const BOARD_WORDS = 16;
 export const B_GROUP = 0;
 export const B_SEQ = 1;
 export const B_OP = 2;
@@ -86,7 +93,12 @@ export const B_DTYPE = 3;
 export const B_COUNT = 4;
 export const B_EXTRA = 5;
 export const B_STATE = 6; // 0 idle, 1 in a collective, 2 finished it
-export const B_PEER = 7;
+export const B_ALGO = 7;
+// two-shot (registered buffers): where this rank's buffer is, how far its reduction got
+export const B_PUB_SEQ = 8;
+export const B_PUB_OFFSET = 9;
+export const B_PUB_PROGRESS = 10;
+export const B_PUB_DONE = 11;
 
 // channel layout (one SharedArrayBuffer per ordered pair, holding `fifos` independent FIFOs)
 export const MAX_FIFOS = 8;
@@ -116,14 +128,19 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be positive, got ${timeoutMs}`);
   const { links, scaleFactor } = resolveLinks(worldSize, opts.topology);
-  const channels: (SharedArrayBuffer | null)[] = [];
+  const channelBytes = CH_DATA_OFFSET + fifos * slots * chunkBytes;
+  let top = 0;
+  const channels: number[] = [];
   for (let s = 0; s < worldSize; s++) {
     for (let d = 0; d < worldSize; d++) {
-      channels.push(s === d ? null : new SharedArrayBuffer(CH_DATA_OFFSET + fifos * slots * chunkBytes));
+      channels.push(s === d ? -1 : top);
+      if (s !== d) top += channelBytes;
     }
   }
-  const arenaBytes = alignUp(opts.maxBytes ?? 0, 64);
-  const arenas = Array.from({ length: worldSize }, () => (arenaBytes > 0 ? new SharedArrayBuffer(arenaBytes) : null));
+  const arenaBytes = alignUp(opts.maxBytes ?? 0, 4096);
+  const arenaOffsets = Array.from({ length: worldSize }, (_, r) => top + r * arenaBytes);
+  top += worldSize * arenaBytes;
+  const memory = createSharedMemory(top);
   return {
     id: `w${process.pid}-${++worldCounter}-${Date.now().toString(36)}`,
     worldSize,
@@ -136,9 +153,10 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
     timeoutMs,
     control: new SharedArrayBuffer(reasonOffset(worldSize) + CTRL_REASON_MAX),
     board: new SharedArrayBuffer(worldSize * BOARD_WORDS * 4),
+    memory,
     channels,
     arenaBytes,
-    arenas,
+    arenaOffsets,
   };
 }
 

@@ -10,7 +10,7 @@ import { TopologyConfig } from '../../../runtime/comm/world';
 
 export const workerPath = path.resolve(__dirname, '../../../runtime/commBenchWorker.js');
 
-export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts: { topology?: TopologyConfig; timeoutMs?: number; chunkBytes?: number; slots?: number } = {}): Promise<CallsResult[]> {
+export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts: { topology?: TopologyConfig; timeoutMs?: number; chunkBytes?: number; slots?: number; maxBytes?: number } = {}): Promise<CallsResult[]> {
   return runLocalWorld<CallsResult>({
     worldSize,
     workerPath,
@@ -18,6 +18,7 @@ export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts:
     timeoutMs: opts.timeoutMs ?? 20_000,
     chunkBytes: opts.chunkBytes ?? 4096,
     slots: opts.slots,
+    maxBytes: opts.maxBytes,
     task: { kind: 'calls', ...task },
   });
 }

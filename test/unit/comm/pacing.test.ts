@@ -30,14 +30,16 @@ describe('link emulation', () => {
     assert.throws(() => resolveLinks(2, { link: 'nvlink9' }), /unknown link profile 'nvlink9'; valid: none, nvlink4/);
   });
 
-  it('an emulated 10 GbE link paces a 1 MiB all-reduce to at least its α-β time', async () => {
+  it('an emulated 10 GbE link paces a 1 MiB all-reduce to its α-β time', async () => {
     const bytes = 1 << 20;
     const iters = 5;
-    const calls = [{ op: 'barrier' as const, count: 0, dtype: 'uint8' as const }, ...Array.from({ length: iters }, () => ({ op: 'allReduce' as const, count: bytes / 4, dtype: 'f32' as const }))];
+    const calls = [{ op: 'barrier' as const, count: 0, dtype: 'uint8' as const }, ...Array.from({ length: iters }, () => ({ op: 'allReduce' as const, count: bytes / 4, dtype: 'f32' as const, algorithm: 'ring' }))];
+    const bestOf = (res: Awaited<ReturnType<typeof runCalls>>) => Math.min(...res.flatMap((r) => r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce').map((s) => s.endNs - s.startNs)));
+    // The same collective unpaced, side by side: what this (shared, noisy) machine adds.
+    const local = bestOf(await runCalls(2, { seed: 9, calls }, { chunkBytes: 64 * 1024 }));
     const res = await runCalls(2, { seed: 9, calls }, { topology: { link: 'eth-10g' }, chunkBytes: 64 * 1024 });
     const link = LINK_PROFILES['eth-10g'];
-    // Ring all-reduce, n = 2: 2(n-1)α + 2(n-1)/n · S/β. Pacing makes it a hard lower bound
-    // for the part of the span spent transferring; the machine's load only adds to it.
+    // Ring all-reduce, n = 2: 2(n-1)α + 2(n-1)/n · S/β. Pacing makes it a hard lower bound.
     const modelNs = 2 * link.alphaNs + bytes / link.bytesPerNs;
     for (const r of res) {
       const spans = r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce');
@@ -46,9 +48,10 @@ describe('link emulation', () => {
         assert.ok(s.endNs - s.startNs >= 0.97 * modelNs, `span ${s.endNs - s.startNs} ns shorter than the model's ${modelNs} ns`);
         assert.equal(s.link, 'eth-10g');
       }
-      const best = Math.min(...spans.map((s) => s.endNs - s.startNs));
-      // Loose: the CPU is shared, but the pipeline must not serialize every chunk's latency.
-      assert.ok(best < 6 * modelNs, `best span ${best} ns far above the model's ${modelNs} ns`);
     }
+    // The pipeline overlaps local work with the wire: paced time stays near model + local
+    // time (serializing every chunk's latency would add 2·16·α = 1.6 ms and more).
+    const best = bestOf(res);
+    assert.ok(best < modelNs + 2 * local + 1e6, `best span ${best} ns vs model ${modelNs} ns + local ${local} ns`);
   });
 });

@@ -10,10 +10,16 @@ describe('tuner', () => {
   it('small all-reduces go to recursive doubling, large ones to the ring', () => {
     for (const name of ['none', 'eth-10g', 'ib-hdr']) {
       for (const n of [2, 4, 8]) {
-        assert.equal(chooseAlgorithm('allReduce', n, 64, link(name), 256 * 1024), 'recursive-doubling', `${name} n=${n} 64 B`);
-        assert.equal(chooseAlgorithm('allReduce', n, 64 * MiB, link(name), 256 * 1024), 'ring', `${name} n=${n} 64 MiB`);
+        assert.equal(chooseAlgorithm('allReduce', n, 64, link(name), 256 * 1024, ['two-shot']), 'recursive-doubling', `${name} n=${n} 64 B`);
+        assert.equal(chooseAlgorithm('allReduce', n, 64 * MiB, link(name), 256 * 1024, ['two-shot']), 'ring', `${name} n=${n} 64 MiB`);
       }
     }
+  });
+
+  it('registered buffers on raw shared memory: two-shot for large all-reduces, recursive doubling for tiny ones', () => {
+    assert.equal(chooseAlgorithm('allReduce', 2, 64 * MiB, link('none'), 256 * 1024), 'two-shot');
+    assert.equal(chooseAlgorithm('allReduce', 8, 16 * MiB, link('none'), 256 * 1024), 'two-shot');
+    assert.equal(chooseAlgorithm('allReduce', 4, 16, link('none'), 256 * 1024), 'recursive-doubling');
   });
 
   it('broadcast: tree for small, chain for large; latency grows the crossover', () => {
@@ -21,7 +27,7 @@ describe('tuner', () => {
     assert.equal(chooseAlgorithm('broadcast', 8, 64 * MiB, link('none'), 256 * 1024), 'chain');
     const cross = (name: string) => {
       let s = 1;
-      while (chooseAlgorithm('allReduce', 8, s, link(name), 256 * 1024) !== 'ring') s *= 2;
+      while (chooseAlgorithm('allReduce', 8, s, link(name), 256 * 1024, ['two-shot']) !== 'ring') s *= 2;
       return s;
     };
     assert.ok(cross('wan') > cross('none'), 'a slower-latency link keeps recursive doubling for larger messages');

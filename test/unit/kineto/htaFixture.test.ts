@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { importKinetoFile, importKinetoFolder } from '../../../trace/kineto';
+import { importKineto, importKinetoFile, importKinetoFolder } from '../../../trace/kineto';
+import { readKinetoFile } from '../../../trace/kinetoRead';
 import { analyze, type Analysis } from '../../../analysis/index';
 import type { TraceModel } from '../../../trace/model';
 
@@ -113,4 +114,12 @@ test('one rank alone imports and analyses with a note about cross-rank metrics',
   assert.equal(a.ranks[0].rank, 1);
   assert.equal(us(a.ranks[0].temporal.idleNs), 328671);
   assert.ok(a.notes.some((n) => /only one rank/.test(n)));
+});
+
+test('the streaming reader (used above 64 MiB) gives the same trace as the whole-file parse', async () => {
+  const whole = await readKinetoFile(files[0]);
+  const streamed = await readKinetoFile(files[0], { streamAboveBytes: 0 });
+  assert.deepEqual(streamed, whole);
+  const a = analyze(importKineto(streamed, { fileName: files[0] }));
+  assert.equal(us(a.ranks[0].temporal.idleNs), 321378);
 });

@@ -22,7 +22,7 @@ test('every preset validates', () => {
 });
 
 test('a config file overrides its preset field by field', () => {
-  const raw = resolveRawConfig({ configText: JSON.stringify({ preset: 'tiny', steps: 9, model: { batchSize: 7 } }) }) as Record<string, any>;
+  const raw = resolveRawConfig({ configText: JSON.stringify({ preset: 'tiny', steps: 9, model: { batchSize: 7 } }) }) as { steps: number; model: { batchSize: number; inputDim: number } };
   assert.equal(raw.steps, 9);
   assert.equal(raw.model.batchSize, 7);
   assert.equal(raw.model.inputDim, PRESETS.tiny.model.inputDim, 'untouched fields keep the preset value');

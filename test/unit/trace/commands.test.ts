@@ -53,7 +53,7 @@ test('convert pftrace -> json -> pftrace keeps the slices and flows', async () =
   const c = path.join(tmp, 'c.pftrace');
   fs.writeFileSync(a, writePerfetto(twoRankModel()));
   assert.equal((await run(convertCommand, [a, b])).code, 0);
-  assert.equal((await run(convertCommand, [b, c])).code, 0);
+  assert.equal((await run(convertCommand, [b, c, '--compress'])).code, 0);
   const [ma, mc] = [await loadTraceFile(a), await loadTraceFile(c)];
   assert.deepEqual(mc.slices.map((s) => [s.name, s.startNs, s.durNs]), ma.slices.map((s) => [s.name, s.startNs, s.durNs]));
   assert.equal(mc.flows.length, ma.flows.length);

@@ -14,6 +14,7 @@ import { readPerfetto } from '../../../trace/perfettoReader';
 import { writePerfetto } from '../../../trace/perfettoWriter';
 import { readChromeJsonBytes, writeChromeJson } from '../../../trace/chromeJson';
 import { ProtoWriter } from '../../../trace/protoWire';
+import { deflateFast, inflateBounded } from '../../../trace/load';
 import { PERFETTO_FIXTURES, twoRankModel } from './fixtures';
 
 /** The model's internal references are valid and its numbers finite. */
@@ -148,7 +149,7 @@ function mutate(src: Uint8Array, r: () => number): Uint8Array {
 
 test('fuzz: random mutations of the fixtures end in a model or a TraceFormatError (bounded)', () => {
   const proto = fs.readdirSync(PERFETTO_FIXTURES).filter((f) => f.endsWith('.pftrace')).map((f) => fs.readFileSync(path.join(PERFETTO_FIXTURES, f)));
-  proto.push(Buffer.from(writePerfetto(twoRankModel())));
+  proto.push(Buffer.from(writePerfetto(twoRankModel())), Buffer.from(writePerfetto(twoRankModel(), { compress: deflateFast })));
   const json = fs.readdirSync(PERFETTO_FIXTURES).filter((f) => f.endsWith('.json')).map((f) => fs.readFileSync(path.join(PERFETTO_FIXTURES, f)));
   json.push(Buffer.from(writeChromeJson(twoRankModel())));
   const r = rng(20261123);
@@ -161,7 +162,7 @@ test('fuzz: random mutations of the fixtures end in a model or a TraceFormatErro
     const input = mutate(src, r);
     runs++;
     try {
-      const m = isJson ? readChromeJsonBytes(input, { fileName: `fuzz-${i}` }) : readPerfetto(input, { fileName: `fuzz-${i}` });
+      const m = isJson ? readChromeJsonBytes(input, { fileName: `fuzz-${i}` }) : readPerfetto(input, { fileName: `fuzz-${i}`, inflate: inflateBounded });
       assertSane(m, `mutation ${i}`);
     } catch (e) {
       if (!(e instanceof TraceFormatError)) throw new Error(`mutation ${i} (${isJson ? 'json' : 'protobuf'}) threw ${(e as Error)?.stack ?? String(e)}`, { cause: e });

@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import type { TraceModel } from '../../../trace/model';
 import { PerfettoStreamWriter, writePerfetto } from '../../../trace/perfettoWriter';
 import { readPerfetto } from '../../../trace/perfettoReader';
-import { ProtoCursor } from '../../../trace/protoWire';
+import { ProtoCursor, ProtoWriter } from '../../../trace/protoWire';
+import * as zlib from 'node:zlib';
+import { deflateFast, inflateBounded } from '../../../trace/load';
 import { PERFETTO_FIXTURES, twoRankModel } from './fixtures';
 
 function fixture(name: string): TraceModel {
@@ -195,4 +197,40 @@ test('truncated file: the complete packets are read, with a warning naming the b
   const m = readPerfetto(cut, { fileName: 'cut.pftrace' });
   assert.ok(m.slices.length > 0 && m.slices.length < twoRankModel().slices.length);
   assert.match(m.warnings[0], /cut\.pftrace: read stopped at byte \d+/);
+});
+
+test('compressed_packets: the same model comes back; without inflate the packets are skipped with a warning', () => {
+  const m = twoRankModel();
+  const plain = writePerfetto(m);
+  const packed = writePerfetto(m, { compress: deflateFast });
+  assert.ok(packed.length < plain.length);
+  const back = readPerfetto(packed, { inflate: inflateBounded });
+  assert.deepEqual(rows(back), rows(readPerfetto(plain)));
+  assert.equal(back.meta.originNs, m.meta.originNs);
+  assert.equal(back.flows.length, 1);
+  const skipped = (() => {
+    try {
+      return readPerfetto(packed).warnings.join(' ');
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
+  assert.match(skipped, /compressed_packets \(no inflate function given\)|no trace packets/);
+});
+
+test('compressed_packets that do not inflate, or inflate past the bound, are skipped with a warning', () => {
+  // A small bomb against a small bound (load.ts bounds at 256 MiB the same way).
+  const bomb = deflateFast(new Uint8Array(4 * 1024 * 1024));
+  const inflate = (b: Uint8Array) => zlib.inflateSync(b, { maxOutputLength: 1024 * 1024 });
+  const w = new ProtoWriter();
+  const p = new ProtoWriter();
+  p.bytes(50, bomb);
+  w.message(1, p);
+  p.reset();
+  p.bytes(50, new Uint8Array([1, 2, 3, 4]));
+  w.message(1, p);
+  const good = writePerfetto(twoRankModel());
+  const m = readPerfetto(new Uint8Array([...w.buf.subarray(0, w.pos), ...good]), { inflate, fileName: 'z.pftrace' });
+  assert.equal(m.slices.length, twoRankModel().slices.length);
+  assert.ok(m.warnings.some((x) => /2 malformed packet\(s\) skipped.*do not inflate/.test(x)), m.warnings.join('\n'));
 });

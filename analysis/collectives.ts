@@ -1,0 +1,188 @@
+/**
+ * Collective metrics: the i-th collective of a group joined across ranks, its transfer
+ * time and each rank's synchronisation wait, bytes, algorithm and bus bandwidth (nccl-tests
+ * definitions) against the link's peak, and a summary per op.
+ */
+import type { TraceModel } from '../trace/model';
+import type { RankView } from './rankView';
+
+/** One rank's part in a collective. */
+export interface CollectiveParticipant {
+  rank: number;
+  sliceIndex: number;
+  startNs: number;
+  durNs: number;
+  /** durNs − transferNs: time spent waiting for the slowest peer to arrive. */
+  waitNs: number;
+}
+
+export interface CollectiveInstance {
+  /** `group|op|seq`, the join key. */
+  key: string;
+  op: string;
+  group: string;
+  seq: number;
+  bytes?: number;
+  /** Ranks in the group (args.groupSize, else the ranks joined). */
+  groupSize: number;
+  participants: CollectiveParticipant[];
+  /** Minimum duration across ranks (PyTorch's distributed view): the time data actually moved. */
+  transferNs: number;
+  algbwGBps?: number;
+  busbwGBps?: number;
+  /** The rank that arrived last (shortest duration): everyone else waited for it. */
+  lastArrivalRank?: number;
+  /** Step this instance belongs to on its first participant. */
+  step?: number;
+}
+
+export interface CollectiveOpSummary {
+  op: string;
+  count: number;
+  totalBytes: number;
+  totalTransferNs: number;
+  totalWaitNs: number;
+  /** Σ bytes / Σ transfer time. */
+  algbwGBps?: number;
+  busbwGBps?: number;
+  /** busbw as a percentage of the link's peak, when the peak is known. */
+  busbwOfPeakPct?: number;
+}
+
+export interface CollectiveMetrics {
+  instances: CollectiveInstance[];
+  perOp: CollectiveOpSummary[];
+  /** Σ wait per rank over the analysed window. */
+  waitNsByRank: Record<string, number>;
+  linkPeakGBps?: number;
+  /** Instances seen on fewer ranks than the others (sampling, or ranks from different runs). */
+  unmatched: number;
+  /** Instances whose spans on different ranks do not overlap in time, so they were not joined. */
+  disjoint: number;
+}
+
+/**
+ * nccl-tests' bus-bandwidth factor: busbw = algbw × factor, comparable to the link's peak.
+ * all-reduce 2(n−1)/n; reduce-scatter, all-gather, all-to-all (n−1)/n; broadcast, reduce,
+ * send/recv 1.
+ */
+export function busBandwidthFactor(op: string, n: number): number {
+  if (n <= 1) return 1;
+  switch (op) {
+    case 'allReduce':
+      return (2 * (n - 1)) / n;
+    case 'reduceScatter':
+    case 'allGather':
+    case 'allToAll':
+      return (n - 1) / n;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * Joins the communication ops of every rank's analysed window into collective instances
+ * by (group, op, seq) — only when their spans overlap in time, as a synchronizing
+ * collective's must — and computes, per instance, transfer = min duration across ranks,
+ * wait(rank) = duration − transfer, algbw = bytes / transfer, busbw = algbw × factor(op, n).
+ * With one participant, the producer's own transferNs/waitNs args are used when present.
+ */
+export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeakGBps?: number): CollectiveMetrics {
+  const byKey = new Map<string, CollectiveInstance>();
+  const ordinal = new Map<string, number>();
+  for (const v of views) {
+    for (const op of v.ops) {
+      if (op.cls !== 'communication') continue;
+      const s = model.slices[op.index];
+      const a = s.args ?? {};
+      const opName = typeof a.op === 'string' ? a.op : s.name;
+      const group = a.group === undefined || a.group === null ? 'default' : String(a.group);
+      let seq = typeof a.seq === 'number' ? a.seq : undefined;
+      if (seq === undefined) {
+        const ok = `${v.rank}|${group}|${opName}`;
+        seq = ordinal.get(ok) ?? 0;
+        ordinal.set(ok, seq + 1);
+      }
+      const key = `${group}|${opName}|${seq}`;
+      let inst = byKey.get(key);
+      if (!inst) {
+        inst = { key, op: opName, group, seq, groupSize: 0, participants: [], transferNs: 0, step: op.step };
+        byKey.set(key, inst);
+      }
+      if (typeof a.bytes === 'number') inst.bytes ??= a.bytes;
+      if (typeof a.groupSize === 'number') inst.groupSize = Math.max(inst.groupSize, a.groupSize);
+      const durNs = op.endNs - op.startNs;
+      inst.participants.push({ rank: v.rank, sliceIndex: op.index, startNs: op.startNs, durNs, waitNs: 0 });
+    }
+  }
+  // A collective synchronizes its participants, so their spans overlap in time. Spans
+  // that do not (sampled traces, ranks from different runs, or a sequence that does not
+  // line up) are not the same collective: keep each rank's on its own.
+  let disjoint = 0;
+  for (const [key, inst] of [...byKey]) {
+    if (inst.participants.length < 2) continue;
+    const latestStart = Math.max(...inst.participants.map((p) => p.startNs));
+    const earliestEnd = Math.min(...inst.participants.map((p) => p.startNs + p.durNs));
+    if (latestStart <= earliestEnd) continue;
+    disjoint++;
+    byKey.delete(key);
+    for (const p of inst.participants) byKey.set(`${key}@rank${p.rank}`, { ...inst, key: `${key}@rank${p.rank}`, participants: [p] });
+  }
+  const instances = [...byKey.values()];
+  const maxParticipants = Math.max(0, ...instances.map((i) => i.participants.length));
+  let unmatched = 0;
+  const waitNsByRank: Record<string, number> = {};
+  for (const v of views) waitNsByRank[String(v.rank)] = 0;
+  for (const inst of instances) {
+    if (inst.participants.length < maxParticipants) unmatched++;
+    if (inst.groupSize === 0) inst.groupSize = inst.participants.length;
+    if (inst.participants.length >= 2) {
+      let min = Infinity, minRank = inst.participants[0].rank;
+      for (const p of inst.participants) if (p.durNs < min) { min = p.durNs; minRank = p.rank; }
+      inst.transferNs = min;
+      inst.lastArrivalRank = minRank;
+      for (const p of inst.participants) p.waitNs = p.durNs - min;
+    } else {
+      const p = inst.participants[0];
+      const a = model.slices[p.sliceIndex].args ?? {};
+      const transfer = typeof a.transferNs === 'number' ? Math.min(a.transferNs, p.durNs) : p.durNs;
+      inst.transferNs = transfer;
+      p.waitNs = typeof a.waitNs === 'number' ? a.waitNs : p.durNs - transfer;
+    }
+    for (const p of inst.participants) waitNsByRank[String(p.rank)] = (waitNsByRank[String(p.rank)] ?? 0) + p.waitNs;
+    if (inst.bytes !== undefined && inst.transferNs > 0) {
+      inst.algbwGBps = inst.bytes / inst.transferNs;
+      inst.busbwGBps = inst.algbwGBps * busBandwidthFactor(inst.op, inst.groupSize);
+    }
+  }
+  instances.sort((a, b) => Math.min(...a.participants.map((p) => p.startNs)) - Math.min(...b.participants.map((p) => p.startNs)));
+  const perOpMap = new Map<string, CollectiveOpSummary & { busNum: number; busDen: number }>();
+  for (const inst of instances) {
+    let s = perOpMap.get(inst.op);
+    if (!s) {
+      s = { op: inst.op, count: 0, totalBytes: 0, totalTransferNs: 0, totalWaitNs: 0, busNum: 0, busDen: 0 };
+      perOpMap.set(inst.op, s);
+    }
+    s.count++;
+    s.totalTransferNs += inst.transferNs;
+    s.totalWaitNs += inst.participants.reduce((t, p) => t + p.waitNs, 0);
+    if (inst.bytes !== undefined) {
+      s.totalBytes += inst.bytes;
+      s.busNum += inst.bytes * busBandwidthFactor(inst.op, inst.groupSize);
+      s.busDen += inst.transferNs;
+    }
+  }
+  const perOp: CollectiveOpSummary[] = [];
+  for (const s of perOpMap.values()) {
+    const { busNum, busDen, ...rest } = s;
+    const out: CollectiveOpSummary = rest;
+    if (busDen > 0 && s.totalBytes > 0) {
+      out.algbwGBps = s.totalBytes / busDen;
+      out.busbwGBps = busNum / busDen;
+      if (linkPeakGBps && linkPeakGBps > 0) out.busbwOfPeakPct = (100 * out.busbwGBps) / linkPeakGBps;
+    }
+    perOp.push(out);
+  }
+  perOp.sort((a, b) => b.totalTransferNs - a.totalTransferNs);
+  return { instances, perOp, waitNsByRank, linkPeakGBps, unmatched, disjoint };
+}

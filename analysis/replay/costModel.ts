@@ -1,0 +1,82 @@
+/**
+ * The α–β cost of collectives (Thakur, Rabenseifner, Gropp 2005) used to rescale measured
+ * transfer times under a change of volume, link or world size.
+ */
+import type { LinkProfile } from '../runInfo';
+
+/** Number of latency terms (× α) of a ring collective over n ranks. */
+export function latencyTerms(op: string, n: number): number {
+  if (n <= 1) return 0;
+  switch (op) {
+    case 'allReduce':
+      return 2 * (n - 1);
+    case 'reduceScatter':
+    case 'allGather':
+    case 'allToAll':
+      return n - 1;
+    default:
+      return 1;
+  }
+}
+
+/** Bytes each rank moves per byte of buffer: all-reduce 2(n−1)/n, reduce-scatter / all-gather / all-to-all (n−1)/n, others 1. */
+export function volumeFactor(op: string, n: number): number {
+  if (n <= 1) return 0;
+  switch (op) {
+    case 'allReduce':
+      return (2 * (n - 1)) / n;
+    case 'reduceScatter':
+    case 'allGather':
+    case 'allToAll':
+      return (n - 1) / n;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * Ring cost: latencyTerms(op, n)·α + volumeFactor(op, n)·S/β, in ns
+ * (e.g. all-reduce 2(n−1)α + 2((n−1)/n)·S/β).
+ */
+export function collectiveCostNs(op: string, bytes: number, n: number, link: LinkProfile): number {
+  return latencyTerms(op, n) * link.alphaNs + (volumeFactor(op, n) * bytes) / link.bytesPerNs;
+}
+
+/**
+ * Rescales a measured transfer time to new conditions by the ratio of modelled costs:
+ * measured × cost(new) / cost(old). Keeps whatever the model misses (protocol overheads,
+ * reductions) in proportion. Falls back to the bandwidth term alone when bytes are unknown.
+ */
+export function rescaleTransferNs(
+  measuredNs: number,
+  op: string,
+  from: { bytes?: number; n: number; link: LinkProfile },
+  to: { bytes?: number; n: number; link: LinkProfile; op?: string },
+): number {
+  const toOp = to.op ?? op;
+  if (to.n <= 1) return 0;
+  if (from.bytes === undefined || from.bytes <= 0) {
+    const volRatio = volumeFactor(toOp, to.n) / Math.max(1e-12, volumeFactor(op, from.n));
+    const bytesRatio = to.bytes !== undefined && from.bytes ? to.bytes / from.bytes : 1;
+    return measuredNs * volRatio * bytesRatio * (from.link.bytesPerNs / to.link.bytesPerNs);
+  }
+  const before = collectiveCostNs(op, from.bytes, from.n, from.link);
+  const after = collectiveCostNs(toOp, to.bytes ?? from.bytes, to.n, to.link);
+  return before > 0 ? (measuredNs * after) / before : after;
+}
+
+/**
+ * The effective link of a trace when no profile is known: bandwidth such that the ring
+ * model reproduces the measured transfer times in total (α given, default 5 µs).
+ */
+export function fitLink(samples: { op: string; bytes: number; n: number; transferNs: number }[], alphaNs = 5_000): LinkProfile | undefined {
+  let vol = 0, time = 0;
+  for (const s of samples) {
+    const t = s.transferNs - latencyTerms(s.op, s.n) * alphaNs;
+    if (s.bytes <= 0 || t <= 0) continue;
+    vol += volumeFactor(s.op, s.n) * s.bytes;
+    time += t;
+  }
+  if (vol <= 0 || time <= 0) return undefined;
+  return { name: 'fitted from the trace', alphaNs, bytesPerNs: vol / time };
+}

@@ -1,0 +1,146 @@
+/**
+ * Replaying a step graph: list scheduling of every rank's compute lane and the shared
+ * communication lane until both are drained.
+ */
+import { differenceLength, unionOf } from '../intervals';
+import type { StepGraph, Trigger } from './stepGraph';
+
+export interface RankReplay {
+  rank: number;
+  /** This rank's step: its last end − its start. */
+  stepTimeNs: number;
+  /** Its last end on the common timeline (0 = the earliest rank's start). */
+  endNs: number;
+  /** Communication time on this rank not hidden under its compute: |∪ collectives \ ∪ compute|. */
+  exposedCommNs: number;
+  computeNs: number;
+}
+
+export interface Replay {
+  /** Last end over ranks − earliest start. */
+  stepTimeNs: number;
+  perRank: RankReplay[];
+  /** Mean over ranks of the exposed communication. */
+  exposedCommNs: number;
+  /** Set when the graph could not be drained (a dependency cycle): the result is partial. */
+  stalled?: string;
+}
+
+/**
+ * Simulates the graph: a segment starts when the previous segment of its lane has ended
+ * plus its gap, and every collective it waits on has ended plus its post delay; a
+ * collective starts when it is ready on all participants (trigger segment done, or the
+ * given fraction of it, plus the launch delay) and its communication lane is free, and
+ * lasts durNs + extraNs. Collectives are taken in list order; when that order would
+ * deadlock (a change placed collectives in an order some rank cannot honour), the first
+ * ready one is taken instead. Each rank starts at its measured offset.
+ */
+export function simulate(g: StepGraph): Replay {
+  const R = g.ranks.length;
+  const lanes = g.ranks.map((r) => g.lanes.get(r)!);
+  const rankIndex = new Map(g.ranks.map((r, i) => [r, i]));
+  const segStart = lanes.map((l) => new Float64Array(l.length).fill(NaN));
+  const segEnd = lanes.map((l) => new Float64Array(l.length).fill(NaN));
+  const next = new Int32Array(R);
+  const offset = Float64Array.from(g.ranks, (r) => g.startOffsetNs.get(r) ?? 0);
+  const laneFree = Float64Array.from(offset);
+  const C = g.collectives.length;
+  const collStart = new Float64Array(C).fill(NaN);
+  const collEnd = new Float64Array(C).fill(NaN);
+  const triggers = g.collectives.map((c) => [...c.triggers].map(([r, t]) => ({ ri: rankIndex.get(r), t })).filter((x) => x.ri !== undefined) as { ri: number; t: Trigger }[]);
+  const commFree = new Map<string, number>();
+  let head = 0;
+  let scheduled = 0;
+  let stalled: string | undefined;
+  const readyAt = (id: number): number => {
+    let ready = commFree.get(g.collectives[id].lane) ?? 0;
+    for (const { ri, t } of triggers[id]) {
+      if (t.afterSegment < 0) { ready = Math.max(ready, offset[ri] + t.delayNs); continue; }
+      const end = segEnd[ri][t.afterSegment];
+      if (Number.isNaN(end)) return NaN;
+      const at = t.fraction >= 1 ? end : segStart[ri][t.afterSegment] + t.fraction * lanes[ri][t.afterSegment].durNs;
+      ready = Math.max(ready, at + t.delayNs);
+    }
+    return ready;
+  };
+  const run = (id: number, ready: number) => {
+    const c = g.collectives[id];
+    // Encode runs before the transfer, decode after; both on the collective's path.
+    collStart[id] = ready;
+    collEnd[id] = ready + c.durNs + (c.extraNs ?? 0) / 2;
+    commFree.set(c.lane, collEnd[id]);
+    scheduled++;
+  };
+  for (;;) {
+    let progress = false;
+    for (let ri = 0; ri < R; ri++) {
+      const lane = lanes[ri];
+      let k = next[ri];
+      while (k < lane.length) {
+        const seg = lane[k];
+        let ready = laneFree[ri] + seg.gapNs;
+        let lastWait = -Infinity;
+        let blocked = false;
+        for (const id of seg.waitsOn) {
+          const e = collEnd[id];
+          if (Number.isNaN(e)) { blocked = true; break; }
+          const w = e + (g.collectives[id].extraNs ?? 0) / 2;
+          if (w > lastWait) lastWait = w;
+        }
+        if (blocked) break;
+        if (lastWait > -Infinity) ready = Math.max(ready, lastWait + seg.postDelayNs);
+        segStart[ri][k] = ready;
+        segEnd[ri][k] = ready + seg.durNs;
+        laneFree[ri] = ready + seg.durNs;
+        k++;
+        progress = true;
+      }
+      next[ri] = k;
+    }
+    while (head < C) {
+      if (!Number.isNaN(collEnd[head])) { head++; continue; }
+      const ready = readyAt(head);
+      if (Number.isNaN(ready)) break;
+      run(head, ready);
+      head++;
+      progress = true;
+    }
+    let lanesDone = true;
+    for (let ri = 0; ri < R; ri++) if (next[ri] < lanes[ri].length) { lanesDone = false; break; }
+    if (lanesDone && scheduled >= C) break;
+    if (!progress) {
+      // Out of order: the first collective after the head that is ready on every rank.
+      let picked = false;
+      for (let id = head + 1; id < C; id++) {
+        if (!Number.isNaN(collEnd[id])) continue;
+        const ready = readyAt(id);
+        if (!Number.isNaN(ready)) { run(id, ready); picked = true; break; }
+      }
+      if (!picked) {
+        stalled = `the replay stalled with ${C - scheduled} collective(s) and some compute unscheduled (inconsistent dependencies across ranks)`;
+        break;
+      }
+    }
+  }
+  const perRank: RankReplay[] = [];
+  for (let ri = 0; ri < R; ri++) {
+    const r = g.ranks[ri];
+    const starts = segStart[ri], ends = segEnd[ri];
+    const iv: [number, number][] = [];
+    for (let i = 0; i < starts.length; i++) if (!Number.isNaN(starts[i])) iv.push([starts[i], ends[i]]);
+    const compute = unionOf(iv);
+    const comm: [number, number][] = [];
+    g.collectives.forEach((c, id) => {
+      if (c.triggers.has(r) && !Number.isNaN(collStart[id])) comm.push([collStart[id], collEnd[id]]);
+    });
+    const commSet = unionOf(comm);
+    let end = 0;
+    for (const e of ends) if (e > end) end = e;
+    for (const [, e] of comm) if (e > end) end = e;
+    const computeNs = compute.starts.reduce((t, s, i) => t + compute.ends[i] - s, 0);
+    perRank.push({ rank: r, stepTimeNs: end - offset[ri], endNs: end, exposedCommNs: differenceLength(commSet, compute), computeNs });
+  }
+  const stepTimeNs = Math.max(0, ...perRank.map((p) => p.endNs));
+  const exposedCommNs = perRank.length > 0 ? perRank.reduce((t, p) => t + p.exposedCommNs, 0) / perRank.length : 0;
+  return { stepTimeNs, perRank, exposedCommNs, stalled };
+}

@@ -1,0 +1,229 @@
+/**
+ * A step's dependency graph across ranks, built from the trace, for the what-if replay.
+ *
+ * Per rank, the compute lane is its computation and memory kernels (staging copies belong
+ * to communication) in time order, kernels that run at the same time merged into one
+ * segment; segments run in
+ * order, each after a fixed gap (host or launch time, kept as measured). A gap that ends
+ * after a collective finished on that rank is explained by waiting for it: the segment
+ * then depends on that collective (plus the measured delay after its end, e.g. a H2D
+ * copy) instead of on the gap. Every collective joins its participants: it is ready on a
+ * rank when its trigger (the last segment that ended before the rank arrived — for a
+ * bucket all-reduce, its last gradient) has finished plus the measured launch delay, and
+ * it runs on its communication lane (the stream it ran on: collectives of one stream run
+ * one after another, different streams concurrently), in trace order, for its transfer
+ * time (minimum duration across ranks). Each rank's step starts at its measured offset
+ * from the earliest rank's start. The optimizer is the compute after the last
+ * gradient collective's trigger that depends on gradient collectives.
+ */
+import type { TraceModel } from '../../trace/model';
+import type { CollectiveInstance } from '../collectives';
+import type { GpuOp, RankView } from '../rankView';
+
+export type SegmentKind = 'forward' | 'backward' | 'optimizer' | 'other';
+
+export interface Segment {
+  durNs: number;
+  /** Fixed delay between the previous segment's end (or the step start) and this one. */
+  gapNs: number;
+  /** Collectives (ids) that must have finished before this segment starts. */
+  waitsOn: number[];
+  /** Delay after the latest waited-on collective ends (a copy back, a decode). */
+  postDelayNs: number;
+  kind: SegmentKind;
+  /** Measured start relative to the rank's step start. */
+  measuredStartNs: number;
+  sliceIndexes: number[];
+}
+
+export interface Trigger {
+  /** Index of the segment after which the collective is ready on this rank (−1 = step start). */
+  afterSegment: number;
+  /** Fraction of that segment that must be done (1 = all of it); < 1 only for synthetic buckets. */
+  fraction: number;
+  delayNs: number;
+}
+
+export interface CollectiveNode {
+  id: number;
+  op: string;
+  bytes?: number;
+  groupSize: number;
+  durNs: number;
+  /** A gradient reduction (all-reduce / reduce-scatter of the backward pass). */
+  gradient: boolean;
+  triggers: Map<number, Trigger>;
+  sliceIndexes: number[];
+  /** Extra time on the collective's own path (a compressor's encode + decode). */
+  extraNs?: number;
+  /** The communication lane (stream) it runs on. */
+  lane: string;
+}
+
+export interface StepGraph {
+  step?: number;
+  ranks: number[];
+  lanes: Map<number, Segment[]>;
+  /** In communication-lane order. */
+  collectives: CollectiveNode[];
+  /** Per rank, measured end of the step relative to its start. */
+  measuredStepNsByRank: Map<number, number>;
+  /** Per rank, when its step started relative to the earliest rank's start (the ranks' skew). */
+  startOffsetNs: Map<number, number>;
+  /** Measured step across ranks: last end − earliest start. */
+  measuredStepNs: number;
+  notes: string[];
+}
+
+const BACKWARD_NAME = /bwd|backward|grad/i;
+
+/** Builds the step graph of `step` (undefined = the whole analysed window). */
+export function buildStepGraph(model: TraceModel, views: RankView[], instances: CollectiveInstance[], step: number | undefined): StepGraph {
+  const notes: string[] = [];
+  const lanes = new Map<number, Segment[]>();
+  const measuredStepNsByRank = new Map<number, number>();
+  const starts = new Map<number, number>();
+  const ends = new Map<number, number>();
+  const inStep = (o: GpuOp) => step === undefined || o.step === step;
+  const stepInstances = instances.filter((inst) => inst.participants.some((p) => {
+    const v = views.find((x) => x.rank === p.rank);
+    const op = v?.ops.find((o) => o.index === p.sliceIndex);
+    return op !== undefined && inStep(op);
+  }));
+  const collectives: CollectiveNode[] = stepInstances.map((inst, id) => ({
+    id, op: inst.op, bytes: inst.bytes, groupSize: inst.groupSize, durNs: inst.transferNs,
+    gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter', triggers: new Map(),
+    sliceIndexes: inst.participants.map((p) => p.sliceIndex),
+    lane: String(model.tracks[model.slices[inst.participants[0].sliceIndex].track].sourceId ?? model.tracks[model.slices[inst.participants[0].sliceIndex].track].name),
+  }));
+  const idOfSlice = new Map<number, number>();
+  stepInstances.forEach((inst, id) => inst.participants.forEach((p) => idOfSlice.set(p.sliceIndex, id)));
+
+  for (const v of views) {
+    const ops = v.ops.filter(inStep);
+    if (ops.length === 0) continue;
+    const computeOps = ops.filter((o) => o.cls !== 'communication' && model.slices[o.index].category !== 'staging');
+    const commOps = ops.filter((o) => o.cls === 'communication' && idOfSlice.has(o.index));
+    const t0 = Math.min(...ops.map((o) => o.startNs));
+    // Segments: kernels in order, merging only those that run at the same time (several
+    // streams); back-to-back kernels stay separate so a collective can trigger between them.
+    const union = { starts: [] as number[], ends: [] as number[] };
+    const segSlices: number[][] = [];
+    for (const o of [...computeOps].sort((a, b) => a.startNs - b.startNs)) {
+      const last = union.ends.length - 1;
+      if (last >= 0 && o.startNs < union.ends[last]) {
+        if (o.endNs > union.ends[last]) union.ends[last] = o.endNs;
+        segSlices[last].push(o.index);
+      } else {
+        union.starts.push(o.startNs);
+        union.ends.push(o.endNs);
+        segSlices.push([o.index]);
+      }
+    }
+    const colls = commOps.map((o) => ({ id: idOfSlice.get(o.index) as number, start: o.startNs, end: o.endNs })).sort((a, b) => a.start - b.start);
+    const segs: Segment[] = [];
+    let prevEnd = t0;
+    for (let s = 0; s < union.starts.length; s++) {
+      const start = union.starts[s], end = union.ends[s];
+      // Collectives that finished inside this gap explain it.
+      const explained = colls.filter((c) => c.end > prevEnd && c.end <= start);
+      const names = segSlices[s].map((i) => model.slices[i].name).join(' ');
+      segs.push({
+        durNs: end - start,
+        gapNs: explained.length > 0 ? 0 : start - prevEnd,
+        waitsOn: explained.map((c) => c.id),
+        postDelayNs: explained.length > 0 ? start - Math.max(...explained.map((c) => c.end)) : 0,
+        kind: BACKWARD_NAME.test(names) ? 'backward' : 'other',
+        measuredStartNs: start - t0,
+        sliceIndexes: segSlices[s],
+      });
+      prevEnd = end;
+    }
+    let prevCollEnd = t0;
+    for (const c of colls) {
+      let trig = -1;
+      for (let s = 0; s < union.starts.length; s++) if (union.ends[s] <= c.start) trig = s;
+      const trigEnd = trig >= 0 ? union.ends[trig] : t0;
+      collectives[c.id].triggers.set(v.rank, { afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - Math.max(trigEnd, prevCollEnd)) });
+      prevCollEnd = Math.max(prevCollEnd, c.end);
+    }
+    labelPhases(segs, collectives, v.rank);
+    lanes.set(v.rank, coarsen(segs, collectives, v.rank));
+    const end = Math.max(...ops.map((o) => o.endNs));
+    measuredStepNsByRank.set(v.rank, end - t0);
+    starts.set(v.rank, t0);
+    ends.set(v.rank, end);
+  }
+  const first = Math.min(...starts.values());
+  const startOffsetNs = new Map([...starts].map(([r, t]) => [r, t - first]));
+  const measuredStepNs = starts.size > 0 ? Math.max(...ends.values()) - first : 0;
+  if (collectives.length === 0) notes.push('no collectives in the step: the replay has no communication to change');
+  const ranks = [...lanes.keys()].sort((a, b) => a - b);
+  return { step, ranks, lanes, collectives, measuredStepNsByRank, startOffsetNs, measuredStepNs, notes };
+}
+
+/**
+ * Labels segments forward / backward / optimizer. Backward: named like backward kernels,
+ * else (no names to go by) the last two thirds, by time, of the compute up to the last
+ * gradient collective's trigger (backward ≈ 2× forward). Optimizer: segments after that
+ * trigger that wait on a gradient collective, and those after them.
+ */
+function labelPhases(segs: Segment[], collectives: CollectiveNode[], rank: number): void {
+  let lastGradTrigger = -1;
+  for (const c of collectives) {
+    if (!c.gradient) continue;
+    const t = c.triggers.get(rank);
+    if (t && t.afterSegment > lastGradTrigger) lastGradTrigger = t.afterSegment;
+  }
+  const firstBwd = segs.findIndex((s) => s.kind === 'backward');
+  if (firstBwd < 0 && lastGradTrigger >= 0) {
+    const total = segs.slice(0, lastGradTrigger + 1).reduce((t, s) => t + s.durNs, 0);
+    let acc = 0;
+    for (let i = 0; i <= lastGradTrigger; i++) {
+      segs[i].kind = acc >= total / 3 ? 'backward' : 'forward';
+      acc += segs[i].durNs;
+    }
+  } else if (firstBwd >= 0) {
+    for (let i = 0; i < firstBwd; i++) segs[i].kind = 'forward';
+    for (let i = firstBwd; i <= lastGradTrigger; i++) segs[i].kind = 'backward';
+  }
+  let afterGradWait = false;
+  for (let i = lastGradTrigger + 1; i < segs.length; i++) {
+    if (segs[i].waitsOn.some((id) => collectives[id]?.gradient)) afterGradWait = true;
+    if (afterGradWait) segs[i].kind = 'optimizer';
+  }
+}
+
+/**
+ * Merges runs of segments that nothing else interacts with: a run ends at a change of
+ * kind, before a segment that waits on a collective, and after a segment that triggers
+ * one. A run replays exactly like one segment as long as its internal gaps
+ * are kept inside its duration, so the replay's results do not change while it gets
+ * orders of magnitude fewer segments to schedule (a Kineto step has thousands of kernels).
+ */
+function coarsen(segs: Segment[], collectives: CollectiveNode[], rank: number): Segment[] {
+  const isTrigger = new Set<number>();
+  for (const c of collectives) {
+    const t = c.triggers.get(rank);
+    if (t) isTrigger.add(t.afterSegment);
+  }
+  const out: Segment[] = [];
+  const newIndex = new Int32Array(segs.length);
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i];
+    const last = out[out.length - 1];
+    const mergeable = last !== undefined && last.kind === s.kind && s.waitsOn.length === 0 && !isTrigger.has(i - 1);
+    if (mergeable) {
+      last.durNs += s.gapNs + s.durNs;
+      last.sliceIndexes.push(...s.sliceIndexes);
+    } else {
+      out.push({ ...s, waitsOn: [...s.waitsOn], sliceIndexes: [...s.sliceIndexes] });
+    }
+    newIndex[i] = out.length - 1;
+  }
+  for (const c of collectives) {
+    const t = c.triggers.get(rank);
+    if (t && t.afterSegment >= 0) t.afterSegment = newIndex[t.afterSegment];
+  }
+  return out;
+}

@@ -1,0 +1,172 @@
+/**
+ * Changes applied to a step graph before replaying it. Each returns a new graph.
+ */
+import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
+import type { LinkProfile } from '../runInfo';
+import { collectiveCostNs, rescaleTransferNs } from './costModel';
+
+/** Deep copy (segments, collectives, triggers) so transforms never touch the original. */
+export function cloneGraph(g: StepGraph): StepGraph {
+  const lanes = new Map<number, Segment[]>();
+  for (const [r, segs] of g.lanes) lanes.set(r, segs.map((s) => ({ ...s, waitsOn: [...s.waitsOn] })));
+  const collectives = g.collectives.map((c) => ({ ...c, triggers: new Map([...c.triggers].map(([r, t]) => [r, { ...t }])) }));
+  return { ...g, lanes, collectives, measuredStepNsByRank: new Map(g.measuredStepNsByRank), startOffsetNs: new Map(g.startOffsetNs), notes: [...g.notes] };
+}
+
+/** Position of a collective in rank order (trigger segment + fraction, on its first rank), for ordering the comm lane. */
+function positionOf(c: CollectiveNode): number {
+  let best = Infinity;
+  for (const t of c.triggers.values()) best = Math.min(best, t.afterSegment + (t.afterSegment < 0 ? 0 : t.fraction));
+  return best;
+}
+
+/** Replaces the collective list (ordered by position), remapping segment waits from old ids to new ones. */
+export function setCollectives(g: StepGraph, nodes: CollectiveNode[], waitRemap: (oldIds: number[]) => CollectiveNode[]): void {
+  const pos = nodes.map(positionOf);
+  const order = nodes.map((_, i) => i).sort((a, b) => pos[a] - pos[b] || a - b);
+  const newWaits: [Segment, CollectiveNode[]][] = [];
+  for (const segs of g.lanes.values()) for (const s of segs) if (s.waitsOn.length > 0) newWaits.push([s, waitRemap(s.waitsOn)]);
+  const ordered = order.map((i) => nodes[i]);
+  ordered.forEach((c, id) => (c.id = id));
+  for (const [s, list] of newWaits) s.waitsOn = list.length === 1 ? [list[0].id] : [...new Set(list.map((c) => c.id))];
+  g.collectives = ordered;
+}
+
+/** Rescales every collective to a new link and/or world size (weak scaling: same per-rank work). */
+export function changeLinkAndWorld(g: StepGraph, baseLink: LinkProfile, link: LinkProfile, fromWorld: number, toWorld: number): void {
+  for (const c of g.collectives) {
+    const isWorld = c.groupSize === fromWorld || c.groupSize <= 1;
+    const n = isWorld ? toWorld : c.groupSize;
+    c.durNs = rescaleTransferNs(c.durNs, c.op, { bytes: c.bytes, n: Math.max(2, c.groupSize), link: baseLink }, { bytes: c.bytes, n, link });
+    if (isWorld) c.groupSize = toWorld;
+  }
+}
+
+/** Compresses the gradient collectives: volume × ratio, plus encode/decode time on their path. */
+export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: number) => number, encodeNs: (bytes: number) => number): number {
+  let unknownBytes = 0;
+  for (const c of g.collectives) {
+    if (!c.gradient) continue;
+    const r = ratio(c.groupSize);
+    if (c.bytes === undefined) {
+      c.durNs *= r;
+      unknownBytes++;
+      continue;
+    }
+    c.durNs = rescaleTransferNs(c.durNs, c.op, { bytes: c.bytes, n: c.groupSize, link }, { bytes: c.bytes * r, n: c.groupSize, link });
+    c.extraNs = (c.extraNs ?? 0) + encodeNs(c.bytes);
+    c.bytes = c.bytes * r;
+  }
+  return unknownBytes;
+}
+
+/** Backward progress of a lane: the backward segments and the prefix sums of their durations. */
+interface BackwardIndex {
+  idx: number[];
+  prefix: number[];
+  /** Fallback trigger when the lane has no backward segments: the last non-optimizer segment. */
+  fallback: number;
+}
+
+function backwardIndex(segs: Segment[]): BackwardIndex {
+  const idx: number[] = [], prefix: number[] = [0];
+  let fallback = -1;
+  segs.forEach((s, i) => {
+    if (s.kind === 'backward') {
+      idx.push(i);
+      prefix.push(prefix[prefix.length - 1] + s.durNs);
+    }
+    if (s.kind !== 'optimizer') fallback = i;
+  });
+  return { idx, prefix, fallback };
+}
+
+/** Where, on a lane, a fraction f ∈ [0, 1] of its backward compute is done (binary search on the prefix sums). */
+function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSegment: number; fraction: number } {
+  if (b.idx.length === 0) return { afterSegment: b.fallback, fraction: 1 };
+  const total = b.prefix[b.prefix.length - 1];
+  const target = f * total;
+  let lo = 0, hi = b.idx.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (b.prefix[mid + 1] >= target - 1e-9) hi = mid;
+    else lo = mid + 1;
+  }
+  const seg = segs[b.idx[lo]];
+  const fraction = seg.durNs > 0 ? Math.min(1, Math.max(0, (target - b.prefix[lo]) / seg.durNs)) : 1;
+  return { afterSegment: b.idx[lo], fraction };
+}
+
+/**
+ * Rebuckets the gradient reduction: the gradient bytes G are cut into buckets of `capBytes`,
+ * produced uniformly through the backward pass (last layers first, as DDP fills buckets);
+ * with overlap each bucket is launched when its last gradient is computed, without it all
+ * launch after backward. Each bucket's time is the ring cost scaled by the measured
+ * efficiency of the original gradient collectives. Whatever waited on the gradients waits
+ * on every bucket.
+ */
+export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, op = 'allReduce'): { buckets: number; gradBytes: number } {
+  const grads = g.collectives.filter((c) => c.gradient);
+  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
+  if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
+  const n = Math.max(...grads.map((c) => c.groupSize));
+  const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
+  const measured = grads.reduce((t, c) => t + c.durNs, 0);
+  const efficiency = modelled > 0 ? measured / modelled : 1;
+  const count = Math.max(1, Math.ceil(gradBytes / capBytes));
+  const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / gradBytes;
+  const buckets: CollectiveNode[] = [];
+  const index = new Map([...g.lanes].map(([r, segs]) => [r, backwardIndex(segs)]));
+  for (let j = 0; j < count; j++) {
+    const bytes = Math.min(capBytes, gradBytes - j * capBytes);
+    const triggers = new Map<number, Trigger>();
+    for (const [r, segs] of g.lanes) {
+      const b = index.get(r)!;
+      const p = backwardPoint(b, segs, overlap ? Math.min(1, ((j + 1) * capBytes) / gradBytes) : 1);
+      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: 0 });
+    }
+    buckets.push({
+      id: -1, op, bytes, lane: grads[0].lane, groupSize: n, durNs: collectiveCostNs(op, bytes, n, link) * efficiency, gradient: true, triggers,
+      sliceIndexes: [], extraNs: extraPerByte > 0 ? extraPerByte * bytes : undefined,
+    });
+  }
+  const others = g.collectives.filter((c) => !c.gradient);
+  const gradIds = new Set(grads.map((c) => c.id));
+  setCollectives(g, [...others, ...buckets], (old) => {
+    const keep = old.map((id) => g.collectives[id]).filter((c) => c && !gradIds.has(c.id));
+    return old.some((id) => gradIds.has(id)) ? [...keep, ...buckets] : keep;
+  });
+  return { buckets: count, gradBytes };
+}
+
+/** Removes the gradient collectives (a local step of DiLoCo-style training): nothing waits on them. */
+export function dropGradientCollectives(g: StepGraph): void {
+  const gradIds = new Set(g.collectives.filter((c) => c.gradient).map((c) => c.id));
+  const others = g.collectives.filter((c) => !c.gradient);
+  for (const segs of g.lanes.values()) for (const s of segs) if (s.waitsOn.some((id) => gradIds.has(id))) s.postDelayNs = 0;
+  setCollectives(g, others, (old) => old.filter((id) => !gradIds.has(id)).map((id) => g.collectives[id]));
+}
+
+/** Scales the compute of segments of one kind (the optimizer updates only its shard under ZeRO). */
+export function scaleSegments(g: StepGraph, kind: Segment['kind'], factor: number): void {
+  for (const segs of g.lanes.values()) for (const s of segs) if (s.kind === kind) s.durNs *= factor;
+}
+
+/**
+ * Adds blocking collectives at given points of every lane: a node of `bytes` and `durNs`
+ * triggered after segment `after(segs)`, and the segment after it waits on it.
+ */
+export function addBlockingCollective(g: StepGraph, op: string, bytes: number, durNs: number, after: (segs: Segment[]) => number, blocking = true): void {
+  const triggers = new Map<number, Trigger>();
+  const waiters: Segment[] = [];
+  for (const [r, segs] of g.lanes) {
+    const i = after(segs);
+    triggers.set(r, { afterSegment: i, fraction: 1, delayNs: 0 });
+    if (blocking && i + 1 < segs.length) waiters.push(segs[i + 1]);
+  }
+  const n = Math.max(2, ...g.collectives.map((c) => c.groupSize));
+  const node: CollectiveNode = { id: -1, op, bytes, groupSize: n, durNs, gradient: false, triggers, sliceIndexes: [], lane: g.collectives.find((c) => c.gradient)?.lane ?? 'communication' };
+  const old = g.collectives;
+  setCollectives(g, [...old, node], (ids) => ids.map((id) => old[id]));
+  for (const w of waiters) w.waitsOn.push(node.id);
+}

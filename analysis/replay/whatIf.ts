@@ -1,0 +1,285 @@
+/**
+ * What-if replay: predicted step time, exposed communication, bytes per step and peak
+ * memory per rank under a change of compression, bucketing/overlap, ZeRO stage, link,
+ * world size, local updates or sequence parallelism.
+ *
+ * Step times are predicted by the delta method: measured step + (replay with the change −
+ * replay without it), so whatever the replay misses about the baseline cancels out; the
+ * replay's own error on the baseline is reported as calibrationErrorPct.
+ */
+import type { TraceModel } from '../../trace/model';
+import { collectiveMetrics, type CollectiveInstance } from '../collectives';
+import { COMPRESSORS, encodeDecodeNs, type CompressorName } from '../compressors';
+import { representativeStep } from '../criticalPath';
+import { memoryPerRank } from '../computeStats';
+import { commCompOverlap } from '../breakdown';
+import { buildRankViews, type RankView } from '../rankView';
+import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
+import { fitLink, volumeFactor } from './costModel';
+import { simulate, type Replay } from './simulate';
+import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
+import { addBlockingCollective, changeLinkAndWorld, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
+import { modelStatesBytes, type Precision } from './memoryModel';
+
+export interface WhatIfChange {
+  /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
+  compression?: { method: CompressorName; volumeRatio?: number; encodeGBps?: number };
+  /** Gradient buckets of bucketCapMb MiB, launched during backward when overlap (default true). */
+  bucketing?: { bucketCapMb: number; overlap?: boolean };
+  zeroStage?: 0 | 1 | 2 | 3;
+  link?: LinkProfile;
+  /** Weak scaling: the same per-rank work on this many ranks. */
+  worldSize?: number;
+  /** Synchronize every H steps (DiLoCo); streaming overlaps the sync with the next inner steps. */
+  localSteps?: { H: number; streaming?: boolean };
+  /** Ulysses sequence parallelism over `degree` ranks (needs seqLen, hidden, layers in the run config). */
+  sequenceParallel?: { degree: number };
+}
+
+export interface WhatIfNumbers {
+  stepTimeNs: number;
+  exposedCommNs: number;
+  bytesPerStep: number;
+  peakMemoryBytes?: number;
+}
+
+export interface WhatIfResult {
+  change: WhatIfChange;
+  step?: number;
+  baseline: WhatIfNumbers;
+  predicted: WhatIfNumbers & { perRank: { rank: number; stepTimeNs: number; exposedCommNs: number; peakMemoryBytes?: number }[] };
+  replay: { baselineNs: number; changedNs: number; calibrationErrorPct: number };
+  notes: string[];
+}
+
+/** Everything the replay needs, computed once per trace and reused for many changes. */
+export interface ReplayContext {
+  model: TraceModel;
+  info: RunInfo;
+  views: RankView[];
+  instances: CollectiveInstance[];
+  graph: StepGraph;
+  baseReplay: Replay;
+  /** The link the measured transfers ran on (the run's profile, else fitted from the trace). */
+  link: LinkProfile;
+  worldSize: number;
+  onGpu: boolean;
+  paramCount?: number;
+  precision: Precision;
+  measuredExposedCommNs: number;
+  measuredPeakBytesByRank: Map<number, number>;
+  notes: string[];
+}
+
+/** Builds the replay context of a trace (views, collectives, the step graph, the baseline replay). */
+export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boolean; views?: RankView[]; instances?: CollectiveInstance[] } = {}): ReplayContext {
+  const notes: string[] = [];
+  const info = runInfoOf(model);
+  const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
+  const instances = opts.instances ?? collectiveMetrics(model, views).instances;
+  const step = representativeStep(views);
+  const graph = buildStepGraph(model, views, instances, step);
+  notes.push(...graph.notes);
+  const baseReplay = simulate(graph);
+  if (baseReplay.stalled) notes.push(baseReplay.stalled);
+  const worldSize = info.worldSize ?? Math.max(views.length, ...instances.map((i) => i.groupSize));
+  let link = info.link;
+  if (!link) {
+    link = fitLink(instances.filter((i) => i.bytes !== undefined).map((i) => ({ op: i.op, bytes: i.bytes as number, n: i.groupSize, transferNs: i.transferNs })));
+    if (link) notes.push(`no link profile in the trace: bandwidth fitted from the measured collectives (${link.bytesPerNs.toFixed(2)} GB/s bus, α = ${link.alphaNs / 1000} µs)`);
+    else {
+      link = { name: 'assumed', alphaNs: 5_000, bytesPerNs: 25 };
+      notes.push('no link profile and no collective sizes: assuming 25 GB/s and α = 5 µs');
+    }
+  }
+  const gradBytes = bytesOf(graph, true);
+  const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
+  if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${Math.round(paramCount).toLocaleString('en-US')}`);
+  const stepOps = (v: RankView) => v.ops.filter((o) => graph.step === undefined || o.step === graph.step);
+  const exposed = views.map((v) => commCompOverlap(stepOps(v)).exposedCommNs);
+  const mem = memoryPerRank(model, views);
+  return {
+    model, info, views, instances, graph, baseReplay, link, worldSize, notes, paramCount,
+    onGpu: model.meta.format === 'kineto',
+    precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
+    measuredExposedCommNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0,
+    measuredPeakBytesByRank: new Map(mem.map((m) => [m.rank, m.peakBytes])),
+  };
+}
+
+/**
+ * Bytes one rank sends per step: Σ volumeFactor(op, n) × buffer bytes over the collectives
+ * it takes part in (ring model), the largest over ranks. `gradientOnly` counts only the
+ * gradient reductions, as buffer bytes.
+ */
+function bytesOf(g: StepGraph, gradientOnly = false): number {
+  let best = 0;
+  for (const r of g.ranks) {
+    let t = 0;
+    for (const c of g.collectives) {
+      if (!c.triggers.has(r) || (gradientOnly && !c.gradient)) continue;
+      t += (gradientOnly ? 1 : volumeFactor(c.op, Math.max(2, c.groupSize))) * (c.bytes ?? 0);
+    }
+    best = Math.max(best, t);
+  }
+  return best;
+}
+
+function dropped(g: StepGraph): StepGraph {
+  const c = cloneGraph(g);
+  dropGradientCollectives(c);
+  return c;
+}
+
+/** Applies a change to the context's step graph and replays it. */
+export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
+  const notes: string[] = [];
+  const g = cloneGraph(ctx.graph);
+  const n = change.worldSize ?? ctx.worldSize;
+  if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
+  const link = change.link ?? ctx.link;
+  const stage = change.zeroStage ?? 0;
+  if (change.bucketing) {
+    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true);
+    if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
+  }
+  let extraBytesPerParam = 0;
+  if (change.compression) {
+    const c = COMPRESSORS[change.compression.method];
+    const ratio = change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
+    const gbps = change.compression.encodeGBps;
+    const unknown = compressGradients(g, link, ratio, (bytes) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu)));
+    if (unknown > 0) notes.push(`${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`);
+    extraBytesPerParam += c.extraBytesPerParam;
+    if (c.name === 'onebit-adam') notes.push('1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase');
+  }
+  if (stage !== 0) applyZero(g, stage, n);
+  const sp = change.sequenceParallel;
+  let activationFactor = 1;
+  if (sp && sp.degree > 1) {
+    const { seqLen, hidden, layers } = ctx.info;
+    if (!seqLen || !hidden || !layers) notes.push('sequence parallelism needs seqLen, hidden and layers in the run config: not replayed');
+    else {
+      // Ulysses: per layer, all-to-all of Q, K, V before attention and of the output after: 4·N·h/P per rank, forward and backward.
+      const bytes = (2 * layers * 4 * seqLen * hidden * 4) / sp.degree;
+      const dur = (bytes / link.bytesPerNs) * ((sp.degree - 1) / sp.degree) + 2 * layers * 2 * link.alphaNs;
+      addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) => Math.max(0, segs.findIndex((s) => s.kind === 'forward')));
+      addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) => Math.max(0, segs.findIndex((s) => s.kind === 'backward')));
+      activationFactor = 1 / sp.degree;
+    }
+  }
+  let changed = simulate(g);
+  if (changed.stalled) notes.push(changed.stalled);
+  let bytesPerStep = bytesOf(g);
+  let exposedDelta = changed.exposedCommNs - ctx.baseReplay.exposedCommNs;
+  let stepDelta = changed.stepTimeNs - ctx.baseReplay.stepTimeNs;
+  if (change.localSteps && change.localSteps.H > 1) {
+    const H = change.localSteps.H;
+    const local = cloneGraph(g);
+    dropGradientCollectives(local);
+    const localReplay = simulate(local);
+    const gradNs = g.collectives.filter((c) => c.gradient).reduce((t, c) => t + c.durNs + (c.extraNs ?? 0), 0);
+    let avgStep: number, avgExposed: number;
+    if (change.localSteps.streaming) {
+      const hidden = Math.max(0, gradNs - (H - 1) * localReplay.stepTimeNs);
+      avgStep = localReplay.stepTimeNs + hidden / H;
+      avgExposed = localReplay.exposedCommNs + hidden / H;
+    } else {
+      avgStep = ((H - 1) * localReplay.stepTimeNs + changed.stepTimeNs) / H;
+      avgExposed = ((H - 1) * localReplay.exposedCommNs + changed.exposedCommNs) / H;
+    }
+    stepDelta = avgStep - ctx.baseReplay.stepTimeNs;
+    exposedDelta = avgExposed - ctx.baseReplay.exposedCommNs;
+    const gradWire = bytesPerStep - bytesOf(dropped(g));
+    bytesPerStep = bytesPerStep - gradWire + gradWire / H;
+    extraBytesPerParam += 8; // outer (global) parameters and the outer Nesterov momentum, fp32
+    changed = { ...changed, stepTimeNs: avgStep };
+  }
+  const baseline: WhatIfNumbers = {
+    stepTimeNs: ctx.graph.measuredStepNs,
+    exposedCommNs: ctx.measuredExposedCommNs,
+    bytesPerStep: bytesOf(ctx.graph),
+  };
+  const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
+  if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
+  const calibrationErrorPct = baseline.stepTimeNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - baseline.stepTimeNs)) / baseline.stepTimeNs : 0;
+  const perRank = changed.perRank.map((p) => {
+    const base = ctx.baseReplay.perRank.find((b) => b.rank === p.rank);
+    const measured = ctx.graph.measuredStepNsByRank.get(p.rank) ?? baseline.stepTimeNs;
+    return {
+      rank: p.rank,
+      stepTimeNs: Math.max(0, measured + (p.stepTimeNs - (base?.stepTimeNs ?? p.stepTimeNs))),
+      exposedCommNs: p.exposedCommNs,
+      peakMemoryBytes: memory.byRank.get(p.rank),
+    };
+  });
+  return {
+    change, step: ctx.graph.step, baseline,
+    predicted: {
+      stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
+      exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
+      bytesPerStep, peakMemoryBytes: memory.predicted, perRank,
+    },
+    replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
+    notes: [...ctx.notes, ...notes],
+  };
+}
+
+/**
+ * ZeRO on the graph: gradient all-reduces become reduce-scatters (half the ring cost), the
+ * optimizer updates 1/N of the states; stages 1–2 all-gather the updated parameters after
+ * the optimizer; stage 3 instead all-gathers parameters before the forward and the
+ * backward compute (prefetched one chunk ahead): 1.5× DDP's volume.
+ */
+function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
+  const grads = g.collectives.filter((c) => c.gradient);
+  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
+  const gradNs = grads.reduce((t, c) => t + c.durNs, 0);
+  for (const c of grads) {
+    if (c.op === 'allReduce') {
+      c.op = 'reduceScatter';
+      c.durNs /= 2;
+    }
+  }
+  scaleSegments(g, 'optimizer', 1 / Math.max(1, n));
+  const lastSeg = (segs: Segment[]) => segs.length - 1;
+  if (stage < 3) {
+    addBlockingCollective(g, 'allGather', gradBytes, gradNs / 2, lastSeg, false);
+    return;
+  }
+  const chunks = 4;
+  for (const kind of ['forward', 'backward'] as const) {
+    for (let j = 0; j < chunks; j++) {
+      addBlockingCollective(g, 'allGather', gradBytes / chunks, gradNs / 2 / chunks, (segs) => {
+        const idx = segs.map((s, i) => ({ s, i })).filter(({ s }) => s.kind === kind).map(({ i }) => i);
+        if (idx.length === 0) return -1;
+        const at = Math.floor((j * idx.length) / chunks);
+        return idx[at] - 1;
+      });
+    }
+  }
+}
+
+function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesPerParam: number, activationFactor: number): { base?: number; predicted?: number; byRank: Map<number, number> } {
+  const byRank = new Map<number, number>();
+  const psi = ctx.paramCount;
+  if (psi === undefined) return { byRank };
+  const states0 = modelStatesBytes(psi, 0, ctx.worldSize, ctx.precision);
+  const statesNew = modelStatesBytes(psi, stage, n, ctx.precision);
+  let base: number | undefined, predicted: number | undefined;
+  for (const v of ctx.views) {
+    const measured = ctx.measuredPeakBytesByRank.get(v.rank);
+    const b = measured ?? states0;
+    const activations = Math.max(0, b - states0);
+    const p = activations * activationFactor + statesNew + extraBytesPerParam * psi;
+    byRank.set(v.rank, p);
+    base = Math.max(base ?? 0, b);
+    predicted = Math.max(predicted ?? 0, p);
+  }
+  return { base, predicted, byRank };
+}
+
+/** What-if on a model: builds the replay context and applies the change. */
+export function whatIf(model: TraceModel, change: WhatIfChange, opts: { includeLastStep?: boolean } = {}): WhatIfResult {
+  return whatIfOn(prepareReplay(model, opts), change);
+}

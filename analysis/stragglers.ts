@@ -1,0 +1,86 @@
+/**
+ * Stragglers and imbalance: which ranks arrive late at collectives because their compute
+ * before it took longer, and how much time that costs everyone else.
+ *
+ * Clock-free by construction: a rank that arrives last at a collective waits for no one,
+ * so its duration is the shortest (the transfer time); every other rank's excess is time
+ * it spent waiting for that rank. Comparing durations, not start times, needs no clock
+ * alignment between hosts.
+ */
+import type { CollectiveMetrics } from './collectives';
+import type { RankMetrics } from './rankMetrics';
+
+export interface RankStraggle {
+  rank: number;
+  /** Collectives at which this rank arrived last. */
+  lastArrivals: number;
+  /** Collectives this rank took part in (with ≥ 2 participants). */
+  collectives: number;
+  /** Σ over its last arrivals of the others' waits: the time it cost everyone. */
+  costToOthersNs: number;
+  /** Mean over its last arrivals of the longest wait it caused (how late it was). */
+  meanLatenessNs: number;
+  /** Collective instance keys where it arrived last, worst first (at most 20). */
+  worstKeys: string[];
+  /** Slice indexes of those collectives on the waiting ranks (for jumping to the evidence). */
+  evidenceSlices: number[];
+  /** |∪ computation| of the rank over the analysed window. */
+  computeNs: number;
+}
+
+export interface StragglerReport {
+  ranks: RankStraggle[];
+  /** Ranks flagged as stragglers: arrive last more often than chance and cost others ≥ threshold. */
+  stragglers: number[];
+  /** max / mean of the ranks' computation time (1 = balanced). */
+  computeImbalance: number;
+  /** Σ of every rank's synchronisation wait. */
+  totalWaitNs: number;
+}
+
+/**
+ * Flags rank r as a straggler when (a) it arrives last at more collectives than chance
+ * (share > 1.5 / n for n ranks, and at least 2) and (b) the waits it causes, averaged over
+ * the other ranks, exceed `thresholdFraction` (default 5 %) of the analysed span.
+ */
+export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction = 0.05): StragglerReport {
+  const byRank = new Map<number, RankStraggle & { latenessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
+  for (const r of ranks) {
+    byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, worst: [] });
+  }
+  let totalWaitNs = 0;
+  for (const inst of coll.instances) {
+    if (inst.participants.length < 2) continue;
+    for (const p of inst.participants) {
+      byRank.get(p.rank)!.collectives++;
+      totalWaitNs += p.waitNs;
+    }
+    if (inst.lastArrivalRank === undefined) continue;
+    const s = byRank.get(inst.lastArrivalRank)!;
+    const others = inst.participants.filter((p) => p.rank !== inst.lastArrivalRank);
+    const cost = others.reduce((t, p) => t + p.waitNs, 0);
+    s.lastArrivals++;
+    s.costToOthersNs += cost;
+    s.latenessSum += Math.max(0, ...others.map((p) => p.waitNs));
+    s.worst.push({ key: inst.key, cost, slices: others.map((p) => p.sliceIndex) });
+  }
+  const n = ranks.length;
+  const span = Math.max(1, ...ranks.map((r) => r.temporal.spanNs));
+  const stragglers: number[] = [];
+  const out: RankStraggle[] = [];
+  for (const s of byRank.values()) {
+    s.meanLatenessNs = s.lastArrivals > 0 ? s.latenessSum / s.lastArrivals : 0;
+    s.worst.sort((a, b) => b.cost - a.cost);
+    s.worstKeys = s.worst.slice(0, 20).map((w) => w.key);
+    s.evidenceSlices = s.worst.slice(0, 20).flatMap((w) => w.slices);
+    const share = s.collectives > 0 ? s.lastArrivals / s.collectives : 0;
+    const perOtherCost = n > 1 ? s.costToOthersNs / (n - 1) : 0;
+    if (n >= 2 && s.lastArrivals >= 2 && share > Math.min(0.95, 1.5 / n) && perOtherCost >= thresholdFraction * span) stragglers.push(s.rank);
+    const { latenessSum: _l, worst: _w, ...pub } = s;
+    out.push(pub);
+  }
+  out.sort((a, b) => a.rank - b.rank);
+  const computes = ranks.map((r) => r.temporal.computeNs);
+  const mean = computes.reduce((a, b) => a + b, 0) / Math.max(1, computes.length);
+  return { ranks: out, stragglers, computeImbalance: mean > 0 ? Math.max(...computes) / mean : 1, totalWaitNs };
+}

@@ -1,0 +1,324 @@
+/**
+ * The viewer application: toolbar (search, fit, flows), warning banner, the timeline and the
+ * tabbed panes (details, area, suggestions, breakdown, loss & memory, compare). Owns the
+ * view state that is saved with `setState` and restored when the webview is re-created.
+ */
+import { decodeTrace } from '../trace/binary';
+import { h } from './dom';
+import { clipText } from './format';
+import type { AnalysisView, HostToWebview, SuggestionView, WebviewState, WebviewToHost } from './protocol';
+import { renderArea, renderDetails } from './panes/details';
+import { breakdownChart, lineChart, memoryChart } from './panes/charts';
+import { renderComparison, type RunForComparison } from './panes/compare';
+import { lossSeries, memoryPeaks } from './panes/series';
+import { renderSuggestions } from './panes/suggestions';
+import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
+import { Timeline } from './timeline/timeline';
+import { TraceIndex } from './timeline/traceIndex';
+
+export interface Host {
+  post(msg: WebviewToHost, transfer?: Transferable[]): void;
+  getState(): WebviewState | undefined;
+  setState(s: WebviewState): void;
+}
+
+const PANES = [
+  ['details', 'Details'], ['area', 'Area'], ['suggestions', 'Suggestions'], ['breakdown', 'Breakdown'], ['charts', 'Loss & memory'], ['compare', 'Compare'],
+] as const;
+type Pane = (typeof PANES)[number][0];
+
+/** Timing marks the benchmark and tests read (ms, performance.now()). */
+export const perf: { arrival?: number; decoded?: number; indexed?: number; firstPaint?: number } = {};
+
+export class App {
+  private index: TraceIndex | null = null;
+  private timeline: Timeline | null = null;
+  private analysis: AnalysisView | null = null;
+  private title = '';
+  private other: RunForComparison | null = null;
+  private otherSuggestion: string | undefined;
+  private pane: Pane = 'details';
+  private matches: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private matchPos = -1;
+  private activeSuggestion: string | null = null;
+  private suggestionStatus = new Map<string, string>();
+  private busy = false;
+  private nextId = 1;
+  private saveTimer = 0;
+  private restored: WebviewState | undefined;
+  private readonly root: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly main: HTMLElement;
+  private readonly paneBody: HTMLElement;
+  private readonly tabs = new Map<Pane, HTMLButtonElement>();
+  private readonly searchInput: HTMLInputElement;
+  private readonly searchCount: HTMLElement;
+  private readonly titleEl: HTMLElement;
+
+  constructor(root: HTMLElement, private readonly host: Host) {
+    this.root = root;
+    this.restored = host.getState();
+    if (this.restored?.pane && PANES.some(([p]) => p === this.restored!.pane)) this.pane = this.restored.pane as Pane;
+    root.replaceChildren();
+    root.dataset.state = 'loading';
+    this.titleEl = h('h1', { className: 'title' }, this.restored?.title ?? 'CommLens');
+    this.searchInput = h('input', {
+      type: 'search', placeholder: 'Search slices by name', 'aria-label': 'Search slices by name', value: this.restored?.search ?? '',
+      oninput: () => this.runSearch(), onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') { e.preventDefault(); this.stepMatch(e.shiftKey ? -1 : 1); } if (e.key === 'Escape') { this.searchInput.value = ''; this.runSearch(); } },
+    });
+    this.searchCount = h('span', { className: 'search-count', 'aria-live': 'polite' });
+    this.status = h('span', { className: 'status', role: 'status' }, 'Waiting for the trace…');
+    const toolbar = h('header', { className: 'toolbar' },
+      this.titleEl,
+      h('div', { className: 'search', role: 'search' }, this.searchInput, this.searchCount,
+        h('button', { className: 'icon', title: 'Previous match (Shift+Enter)', 'aria-label': 'Previous match', onclick: () => this.stepMatch(-1) }, '↑'),
+        h('button', { className: 'icon', title: 'Next match (Enter)', 'aria-label': 'Next match', onclick: () => this.stepMatch(1) }, '↓')),
+      h('button', { title: 'Show the whole run (0)', onclick: () => { this.timeline?.vp.fit(); this.timeline?.invalidate(); } }, 'Fit'),
+      h('button', { title: 'Show all flow arrows, or only those of the selected slice', 'aria-pressed': 'true', className: 'toggle flows-toggle', onclick: (e: Event) => this.toggleFlows(e.currentTarget as HTMLButtonElement) }, 'Flows'),
+      h('span', { className: 'hint' }, 'W/S zoom · A/D pan · drag pan · Shift-drag select area'),
+      this.status);
+    this.banner = h('div', { className: 'banner', role: 'alert', hidden: true });
+    this.main = h('main', { className: 'main' }, h('p', { className: 'placeholder' }, 'Waiting for the trace…'));
+    const tablist = h('div', { className: 'tabs', role: 'tablist', 'aria-label': 'Panes' });
+    for (const [id, label] of PANES) {
+      const b = h('button', { role: 'tab', id: `tab-${id}`, 'aria-controls': 'pane', onclick: () => this.showPane(id), onkeydown: (e: KeyboardEvent) => this.tabKey(e, id) }, label);
+      this.tabs.set(id, b);
+      tablist.append(b);
+    }
+    this.paneBody = h('div', { className: 'pane', id: 'pane', role: 'tabpanel', tabindex: 0 });
+    root.append(toolbar, this.banner, this.main, h('section', { className: 'panel' }, tablist, this.paneBody));
+    window.addEventListener('keydown', (e) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'f') { e.preventDefault(); this.searchInput.focus(); this.searchInput.select(); }
+    });
+    this.showPane(this.pane);
+  }
+
+  /** Handles one message from the extension. */
+  receive(msg: HostToWebview): void {
+    try {
+      switch (msg.type) {
+        case 'trace': this.loadTrace(msg.title, msg.data); break;
+        case 'analysis': this.analysis = msg.analysis; this.renderPane(); this.showWarnings(); break;
+        case 'comparison': this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId); break;
+        case 'status': this.busy = msg.busy; this.status.textContent = msg.message; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, msg.message); this.renderPane(); break;
+        case 'reply':
+          if (!msg.ok) { this.busy = false; this.status.textContent = msg.message ?? 'The request failed.'; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, `Failed: ${msg.message ?? 'unknown error'}`); this.renderPane(); }
+          break;
+        case 'error': this.fail(msg.title, msg.message); break;
+        case 'traceRange': break; // detail windows: see protocol.ts step 5; the whole trace is indexed here
+      }
+    } catch (err) {
+      this.fail('The viewer could not show this data', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private fail(title: string, message: string): void {
+    this.root.dataset.state = 'error';
+    this.root.removeAttribute('aria-busy');
+    this.main.replaceChildren(h('div', { className: 'error-state', role: 'alert' }, h('h2', {}, title), h('p', {}, clipText(message, 2000))));
+    this.status.textContent = title;
+    this.host.post({ type: 'log', level: 'error', message: `${title}: ${message}` });
+  }
+
+  private loadTrace(title: string, data: ArrayBuffer): void {
+    perf.arrival = performance.now();
+    const trace = decodeTrace(data);
+    perf.decoded = performance.now();
+    const index = new TraceIndex(trace);
+    perf.indexed = performance.now();
+    this.index = index;
+    this.title = title;
+    this.titleEl.textContent = title;
+    this.titleEl.title = title;
+    this.root.removeAttribute('aria-busy');
+    this.main.replaceChildren();
+    this.matches = new Uint32Array(0);
+    const h0 = trace.header;
+    if (index.drawableSlices === 0 && h0.counterCount === 0) {
+      this.root.dataset.state = 'empty';
+      this.main.append(h('div', { className: 'empty-state', role: 'status' }, h('h2', {}, 'This trace has no spans'),
+        h('p', {}, `${h0.processes.length} process(es), ${h0.tracks.length} track(s), ${h0.sliceCount} slice(s), no counters. Nothing to draw.`),
+        h0.sliceCount > 0 ? h('p', {}, 'Every slice was unusable; see the warnings above.') : null));
+      this.timeline = null;
+      this.showWarnings();
+      this.status.textContent = 'Empty trace';
+      this.renderPane();
+      this.save();
+      return;
+    }
+    const tl = new Timeline(this.main, index, {
+      select: (i) => { this.renderPaneIf('details', i >= 0); this.save(); },
+      area: (a) => { this.renderPaneIf('area', a !== null); this.save(); },
+      viewChanged: () => this.onPaint(),
+    });
+    this.timeline = tl;
+    this.restoreView();
+    this.root.dataset.state = 'ready';
+    this.status.textContent = `${index.drawableSlices.toLocaleString('en-US')} slices · ${index.groups.length} rank(s) · ${h0.tracks.length} tracks`;
+    this.showWarnings();
+    if (this.searchInput.value) this.runSearch(false);
+    this.renderPane();
+  }
+
+  private onPaint(): void {
+    if (perf.firstPaint === undefined && perf.arrival !== undefined) {
+      // The frame's drawing is issued; the next animation frame means it was presented.
+      requestAnimationFrame(() => { perf.firstPaint = performance.now(); this.root.dataset.firstPaintMs = String(perf.firstPaint - perf.arrival!); });
+    }
+    this.save();
+  }
+
+  private restoreView(): void {
+    const st = this.restored, tl = this.timeline!, index = this.index!;
+    if (!st || st.title !== this.title) return;
+    for (const pid of st.collapsed ?? []) tl.collapsed.add(pid);
+    tl.relayout();
+    if (st.view) { tl.vp.set(st.view.startNs, st.view.endNs); tl.setScroll(st.view.scrollY); }
+    if (st.selectedSlice !== undefined) {
+      const i = index.encodedIndex(st.selectedSlice);
+      if (i >= 0) tl.overlay.selectedSlice = i;
+    }
+    if (st.area) tl.overlay.area = st.area;
+    tl.invalidate();
+  }
+
+  /** Saves the view state (debounced). */
+  private save(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = window.setTimeout(() => {
+      const tl = this.timeline;
+      const st: WebviewState = { version: 1, title: this.title, pane: this.pane, search: this.searchInput.value || undefined };
+      if (tl && this.index) {
+        st.view = { startNs: tl.vp.startNs, endNs: tl.vp.endNs, scrollY: tl.scrollY };
+        if (tl.overlay.selectedSlice >= 0) st.selectedSlice = this.index.modelIndex(tl.overlay.selectedSlice);
+        if (tl.overlay.area) st.area = tl.overlay.area;
+        st.collapsed = [...tl.collapsed];
+      }
+      this.host.setState(st);
+    }, 150);
+  }
+
+  private showWarnings(): void {
+    const w = [...(this.index?.trace.header.warnings ?? []), ...(this.index?.issues ?? []), ...(this.analysis?.warnings ?? [])];
+    const tracks = this.index?.tracks.length ?? 0;
+    if (tracks > 200) w.push(`${tracks.toLocaleString('en-US')} tracks: rank groups after the first start collapsed; click a rank header (or Enter on it) to open it.`);
+    this.banner.hidden = w.length === 0;
+    this.banner.replaceChildren(h('strong', {}, `${w.length} warning${w.length === 1 ? '' : 's'}: `),
+      ...w.slice(0, 5).map((m) => h('span', { className: 'warning' }, clipText(m, 300))),
+      w.length > 5 ? h('span', {}, ` …and ${w.length - 5} more.`) : '');
+  }
+
+  private showPane(p: Pane): void {
+    this.pane = p;
+    for (const [id, b] of this.tabs) { b.setAttribute('aria-selected', String(id === p)); b.tabIndex = id === p ? 0 : -1; }
+    this.paneBody.setAttribute('aria-labelledby', `tab-${p}`);
+    this.renderPane();
+    this.save();
+  }
+
+  private tabKey(e: KeyboardEvent, id: Pane): void {
+    const i = PANES.findIndex(([p]) => p === id);
+    const j = e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : -99;
+    if (j === -99) return;
+    const next = PANES[(j + PANES.length) % PANES.length][0];
+    this.showPane(next);
+    this.tabs.get(next)?.focus();
+    e.preventDefault();
+  }
+
+  private renderPaneIf(p: Pane, switchTo: boolean): void {
+    if (switchTo) this.showPane(p);
+    else if (this.pane === p) this.renderPane();
+  }
+
+  private renderPane(): void {
+    const index = this.index, tl = this.timeline;
+    let body: HTMLElement;
+    if (!index) body = h('p', { className: 'empty' }, 'Waiting for the trace…');
+    else switch (this.pane) {
+      case 'details': body = renderDetails(index, tl?.overlay.selectedSlice ?? -1, (s) => { tl?.select(s); tl?.reveal([s]); }); break;
+      case 'area': body = renderArea(tl?.overlay.area ? aggregateArea(index, tl.overlay.area) : null); break;
+      case 'suggestions': body = renderSuggestions(this.analysis, {
+        activeId: this.activeSuggestion, status: this.suggestionStatus, busy: this.busy,
+        evidenceFound: (sg) => sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
+        onShow: (sg) => this.showEvidence(sg), onApply: (sg) => this.apply(sg),
+      }); break;
+      case 'breakdown': body = this.analysis ? breakdownChart(this.analysis.ranks, 'Breakdown per rank and step') : h('p', { className: 'empty' }, 'The analysis has not arrived yet.'); break;
+      case 'charts': body = h('div', { className: 'side-by-side' }, lineChart(lossSeries(index), 'Loss by step'), memoryChart(memoryPeaks(index), 'Peak memory per rank by kind')); break;
+      case 'compare': body = renderComparison({ title: this.title, index, analysis: this.analysis }, this.other,
+        this.analysis?.suggestions.find((s) => s.id === this.otherSuggestion)); break;
+    }
+    this.paneBody.replaceChildren(body);
+  }
+
+  private showEvidence(sg: SuggestionView): void {
+    const index = this.index, tl = this.timeline;
+    this.activeSuggestion = this.activeSuggestion === sg.id ? null : sg.id;
+    if (index && tl) {
+      const enc = this.activeSuggestion ? sg.evidence.sliceIndexes.map((m) => index.encodedIndex(m)).filter((i) => i >= 0) : [];
+      tl.overlay.highlights = Uint32Array.from(enc);
+      if (enc.length) tl.reveal(enc);
+      tl.invalidate();
+    }
+    this.renderPane();
+  }
+
+  private apply(sg: SuggestionView): void {
+    this.activeSuggestion = sg.id;
+    this.busy = true;
+    this.suggestionStatus.set(sg.id, 'Asked the extension to apply it and re-run…');
+    this.host.post({ type: 'applySuggestion', id: this.nextId++, suggestionId: sg.id });
+    this.renderPane();
+  }
+
+  private loadComparison(title: string, data: ArrayBuffer, analysis: AnalysisView, suggestionId?: string): void {
+    this.other = { title, index: new TraceIndex(decodeTrace(data)), analysis };
+    this.otherSuggestion = suggestionId;
+    this.busy = false;
+    if (suggestionId) this.suggestionStatus.set(suggestionId, `Re-run finished: ${title}. See Compare.`);
+    this.showPane('compare');
+  }
+
+  private runSearch(jump = true): void {
+    const index = this.index, tl = this.timeline;
+    if (!index || !tl) return;
+    this.matches = searchSlices(index, this.searchInput.value);
+    this.matchPos = -1;
+    this.activeSuggestion = null;
+    tl.overlay.highlights = this.matches;
+    this.searchCount.textContent = this.searchInput.value ? `${this.matches.length.toLocaleString('en-US')} match${this.matches.length === 1 ? '' : 'es'}` : '';
+    tl.invalidate();
+    if (jump && this.matches.length === 0) tl.select(-1);
+    this.save();
+  }
+
+  private stepMatch(dir: 1 | -1): void {
+    const tl = this.timeline;
+    if (!tl) return;
+    if (this.matches.length === 0) this.runSearch(false);
+    this.matchPos = nextMatch(this.matches.length, this.matchPos, dir);
+    if (this.matchPos < 0) return;
+    const i = this.matches[this.matchPos];
+    this.searchCount.textContent = `${this.matchPos + 1} / ${this.matches.length.toLocaleString('en-US')}`;
+    tl.select(i);
+    tl.reveal([i]);
+  }
+
+  /** Page coordinates of model slice `m` in the timeline (tests use it to click a known slice). */
+  pageRectOf(m: number): { x: number; y: number; w: number; h: number } | null {
+    const i = this.index?.encodedIndex(m) ?? -1;
+    const r = i >= 0 ? this.timeline?.rectOf(i) : null;
+    const layer = this.main.querySelector('canvas.overlay');
+    if (!r || !layer) return null;
+    const b = layer.getBoundingClientRect();
+    return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
+  }
+
+  private toggleFlows(b: HTMLButtonElement): void {
+    if (!this.timeline) return;
+    this.timeline.overlay.allFlows = !this.timeline.overlay.allFlows;
+    b.setAttribute('aria-pressed', String(this.timeline.overlay.allFlows));
+    this.timeline.invalidateOverlay();
+  }
+}

@@ -1,0 +1,75 @@
+/** The details pane of the selected slice, and the aggregate of an area selection. */
+import { h, kvTable } from '../dom';
+import { clipText, formatBytes, formatDurationNs, formatPct } from '../format';
+import { SLICE_CATEGORIES } from '../../trace/binary';
+import type { AreaSummary } from '../timeline/query';
+import { sliceArgs } from '../timeline/query';
+import type { TraceIndex } from '../timeline/traceIndex';
+
+const BYTE_KEYS = /bytes$/i;
+const NS_KEYS = /Ns$/;
+
+function argValue(key: string, v: unknown): string {
+  if (typeof v === 'number' && BYTE_KEYS.test(key)) return `${formatBytes(v)} (${v.toLocaleString('en-US')} B)`;
+  if (typeof v === 'number' && NS_KEYS.test(key)) return formatDurationNs(v);
+  if (typeof v === 'number' && /GBps$/.test(key)) return `${Number(v.toPrecision(4))} GB/s`;
+  if (typeof v === 'string') return clipText(v);
+  return clipText(JSON.stringify(v));
+}
+
+/** Renders the details of encoded slice `i`; `goto` navigates to a linked slice. */
+export function renderDetails(index: TraceIndex, i: number, goto: (slice: number) => void): HTMLElement {
+  const tr = index.trace;
+  if (i < 0) return h('p', { className: 'empty' }, 'Click a slice to see its details. Shift-drag across tracks to aggregate an area.');
+  const track = index.tracks[tr.sliceTrack[i]]?.info;
+  const rank = index.rankOfTrack(tr.sliceTrack[i]);
+  const name = tr.string(tr.sliceName[i]);
+  const dur = tr.sliceDur[i];
+  const rows: [string, Node | string][] = [
+    ['Name', h('span', { className: 'slice-name' }, clipText(name, 2000))],
+    ['Category', SLICE_CATEGORIES[tr.sliceCategory[i]] ?? '?'],
+    ['Start', formatDurationNs(tr.sliceStart[i] - index.extentStartNs)],
+    ['Duration', dur < 0 ? `${formatDurationNs(dur)} (negative in the source; drawn as zero-length)` : formatDurationNs(dur)],
+    ['Rank', rank !== undefined ? String(rank) : `pid ${track?.pid ?? '?'}`],
+    ['Track', track ? (track.stream === track.name ? track.name : `${track.name} (${track.stream})`) : '?'],
+    ['Depth', String(tr.sliceDepth[i])],
+  ];
+  const args = sliceArgs(index, i);
+  const argRows: [string, string][] = Object.entries(args).map(([k, v]) => [k, argValue(k, v)]);
+  const links: HTMLElement[] = [];
+  for (let j = 0; j < tr.header.flowCount; j++) {
+    const other = tr.flowFrom[j] === i ? tr.flowTo[j] : tr.flowTo[j] === i ? tr.flowFrom[j] : -1;
+    if (other < 0) continue;
+    const r = index.rankOfTrack(tr.sliceTrack[other]);
+    const skew = tr.sliceStart[other] - tr.sliceStart[i];
+    links.push(h('li', {}, h('button', { className: 'link', onclick: () => goto(other) },
+      `${tr.flowFrom[j] === i ? '→' : '←'} rank ${r ?? '?'}: ${clipText(tr.string(tr.sliceName[other]), 80)} (${skew >= 0 ? '+' : ''}${formatDurationNs(skew)})`)));
+    if (links.length >= 64) break;
+  }
+  return h('div', { className: 'details', dataset: { slice: String(index.modelIndex(i)) } },
+    h('h3', {}, 'Slice'),
+    kvTable(rows),
+    argRows.length ? h('h3', {}, 'Arguments') : null,
+    argRows.length ? kvTable(argRows, 'kv args') : null,
+    links.length ? h('h3', {}, 'Flows (same collective on other ranks)') : null,
+    links.length ? h('ul', { className: 'flows' }, ...links) : null,
+  );
+}
+
+/** Renders the per-name aggregate of an area selection. */
+export function renderArea(sum: AreaSummary | null): HTMLElement {
+  if (!sum) return h('p', { className: 'empty' }, 'Shift-drag across tracks to select an area; it is aggregated here per slice name.');
+  const top = sum.rows.slice(0, 500);
+  return h('div', { className: 'area' },
+    h('p', {}, `${sum.slices.toLocaleString('en-US')} slices on ${sum.tracks} track${sum.tracks === 1 ? '' : 's'} in a ${formatDurationNs(sum.windowNs)} window.`),
+    h('table', { className: 'grid' },
+      h('thead', {}, h('tr', {}, ...['Name', 'Count', 'Total', 'Average', 'Share of window'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, ...top.map((r) => h('tr', {},
+        h('td', { className: 'slice-name' }, clipText(r.name, 120)),
+        h('td', { className: 'num' }, r.count.toLocaleString('en-US')),
+        h('td', { className: 'num' }, formatDurationNs(r.totalNs)),
+        h('td', { className: 'num' }, formatDurationNs(r.avgNs)),
+        h('td', { className: 'num' }, formatPct(r.sharePct)))))),
+    sum.rows.length > top.length ? h('p', { className: 'muted' }, `${sum.rows.length - top.length} more names not shown.`) : null,
+  );
+}

@@ -1,0 +1,249 @@
+/**
+ * Canvas2D drawing of one timeline frame: track rows, slice boxes with level of detail
+ * (every run of slices narrower than a pixel collapses into one 1-px column per pixel,
+ * found by binary search, so a frame costs O(visible pixels · log n), not O(slices)),
+ * counters as area charts, and the label layer.
+ */
+import { formatWithUnit } from '../format';
+import { axisTicks } from './axis';
+import { GROUP_H, LABEL_W, SLICE_ROW_H, TRACK_PAD, type Layout } from './layout';
+import { fillIndex, type Palette } from './theme';
+import { firstIndexAtOrAfter, firstVisible, type TraceIndex } from './traceIndex';
+import type { Viewport } from './viewport';
+
+export interface Frame {
+  index: TraceIndex;
+  layout: Layout;
+  vp: Viewport;
+  scrollY: number;
+  /** CSS px of the whole canvas. */
+  widthPx: number;
+  heightPx: number;
+  palette: Palette;
+  collapsed: ReadonlySet<number>;
+  /** Row (index into layout.rows) that has keyboard focus, or -1. */
+  focusRow: number;
+}
+
+/** A label to draw on the text layer. */
+export interface LabelJob { x: number; y: number; w: number; slice: number; fill: number }
+
+export interface DrawStats { boxes: number; labels: LabelJob[] }
+
+/** Draws rows, boxes and counters on `ctx` (scaled to CSS px). Returns the labels to draw. */
+export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
+  const { index, layout, vp, palette: pal } = f;
+  const tr = index.trace;
+  ctx.fillStyle = pal.background;
+  ctx.fillRect(0, 0, f.widthPx, f.heightPx);
+  const timeW = f.widthPx - LABEL_W;
+  const t0 = vp.startNs, t1 = vp.endNs, k = timeW / (t1 - t0);
+  const fills = pal.fills;
+  const rects: number[][] = fills.map(() => []);
+  const labels: LabelJob[] = [];
+  let boxes = 0;
+
+  // Grid and step markers under everything.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(LABEL_W, 0, timeW, f.heightPx);
+  ctx.clip();
+  ctx.strokeStyle = pal.grid;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (const t of axisTicks(t0, t1, timeW, 90, index.extentStartNs).ticks) {
+    const x = Math.round(LABEL_W + (t.ns - t0) * k) + 0.5;
+    ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
+  }
+  ctx.stroke();
+  ctx.restore();
+
+  const first = Math.max(0, rowIndexAt(layout, f.scrollY));
+  for (let r = first; r < layout.rows.length; r++) {
+    const row = layout.rows[r];
+    const y = row.y - f.scrollY;
+    if (y > f.heightPx) break;
+    if (row.kind === 'group') {
+      const g = index.groups[row.group];
+      ctx.fillStyle = pal.headerBg;
+      ctx.fillRect(0, y, f.widthPx, GROUP_H);
+      ctx.fillStyle = pal.foreground;
+      ctx.font = `bold ${pal.font}`;
+      ctx.textBaseline = 'middle';
+      const open = !f.collapsed.has(g.pid);
+      ctx.fillText(`${open ? '▾' : '▸'} ${g.label}`, 8, y + GROUP_H / 2);
+      ctx.font = pal.font;
+      ctx.fillStyle = pal.muted;
+      const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
+      ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+    } else {
+      const te = index.tracks[row.track];
+      ctx.fillStyle = pal.border;
+      ctx.fillRect(0, y + row.height - 1, f.widthPx, 1);
+      ctx.fillStyle = pal.foreground;
+      ctx.font = pal.font;
+      ctx.textBaseline = 'middle';
+      ctx.fillText(clipLabel(ctx, te.info.name, LABEL_W - 28), 20, y + Math.min(row.height / 2, 12));
+      ctx.fillStyle = pal.muted;
+      if (te.info.type === 'counter') {
+        const range = Number.isFinite(te.counterMax) ? `max ${formatWithUnit(te.counterMax, te.info.unit)}` : 'no samples';
+        ctx.fillText(clipLabel(ctx, range, LABEL_W - 28), 20, y + 28);
+        drawCounter(ctx, f, row.track, y, row.height, k);
+      } else {
+        if (row.height > 30 && te.info.stream !== te.info.name) ctx.fillText(te.info.stream, 20, y + 28);
+        for (let d = 0; d < te.lists.length; d++) {
+          const by = y + TRACK_PAD + d * SLICE_ROW_H;
+          if (by > f.heightPx || by + SLICE_ROW_H < 0) continue;
+          boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels);
+        }
+      }
+    }
+    if (r === f.focusRow) {
+      ctx.strokeStyle = pal.focus;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(1, y + 1, LABEL_W - 2, row.height - 2);
+    }
+  }
+
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(LABEL_W, 0, timeW, f.heightPx);
+  ctx.clip();
+  for (let c = 0; c < fills.length; c++) {
+    const a = rects[c];
+    if (a.length === 0) continue;
+    ctx.fillStyle = fills[c];
+    ctx.beginPath();
+    for (let i = 0; i < a.length; i += 4) ctx.rect(a[i], a[i + 1], a[i + 2], a[i + 3]);
+    ctx.fill();
+    if (pal.highContrast) { ctx.strokeStyle = pal.contrastBorder; ctx.lineWidth = 1; ctx.stroke(); }
+  }
+  ctx.restore();
+  ctx.fillStyle = pal.border;
+  ctx.fillRect(LABEL_W - 1, 0, 1, f.heightPx);
+  return { boxes, labels };
+}
+
+/** Adds the boxes of one (track, depth) list that fall in [t0, t1]; returns how many. */
+function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'][number], t0: number, t1: number, k: number,
+  y: number, rects: number[][], labels: LabelJob[]): number {
+  const tr = index.trace;
+  const n = l.idx.length;
+  let i = firstVisible(l, t0);
+  let count = 0;
+  const h = SLICE_ROW_H - 2;
+  while (i < n) {
+    const s = l.start[i];
+    if (s > t1) break;
+    const e = l.end[i];
+    if (e < t0) { i++; continue; }
+    const x0 = LABEL_W + (s - t0) * k, x1 = LABEL_W + (e - t0) * k;
+    const slice = l.idx[i];
+    const fi = fillIndex(tr.sliceCategory[slice], tr.sliceName[slice]);
+    if (x1 - x0 >= 1) {
+      const xa = Math.max(x0, LABEL_W - 2), xb = Math.min(x1, LABEL_W + (t1 - t0) * k + 2);
+      rects[fi].push(xa, y, Math.max(1, xb - xa - (xb - xa > 3 ? 0.5 : 0)), h);
+      if (xb - xa >= 24) labels.push({ x: xa, y: y + h / 2, w: xb - xa, slice, fill: fi });
+      i++;
+    } else {
+      // Sub-pixel: everything starting before the end of this pixel column becomes one column.
+      const col = Math.floor(x0);
+      const colEndT = t0 + (col + 1 - LABEL_W) / k;
+      const j = Math.max(i + 1, firstIndexAtOrAfter(l.start, colEndT, i + 1));
+      let xe = x1;
+      if (j - i > 1) xe = Math.max(x1, LABEL_W + (l.end[j - 1] - t0) * k);
+      rects[fi].push(col, y, Math.max(1, Math.min(xe, col + 1) - col), h);
+      i = j;
+    }
+    count++;
+  }
+  return count;
+}
+
+/** Draws counter track `track` as a step-wise area chart scaled to its own min/max. */
+function drawCounter(ctx: CanvasRenderingContext2D, f: Frame, track: number, y: number, height: number, k: number): void {
+  const { index, vp, palette: pal } = f;
+  const tr = index.trace;
+  const te = index.tracks[track];
+  if (!Number.isFinite(te.counterMax)) return;
+  const lo = Math.min(0, te.counterMin), hi = te.counterMax > lo ? te.counterMax : lo + 1;
+  const top = y + 4, bottom = y + height - 4;
+  const yOf = (v: number): number => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(LABEL_W, y, f.widthPx - LABEL_W, height);
+  ctx.clip();
+  for (const c of te.counterSeries) {
+    const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+    if (b <= a) continue;
+    const ts = tr.counterTs.subarray(a, b), vs = tr.counterValue.subarray(a, b);
+    let i = Math.max(0, firstIndexAtOrAfter(ts, vp.startNs) - 1);
+    const path = new Path2D();
+    let started = false, lastX = -Infinity, colMax = -Infinity, prevY = bottom;
+    for (; i < ts.length; i++) {
+      const x = LABEL_W + (ts[i] - vp.startNs) * k;
+      const v = vs[i];
+      if (!Number.isFinite(v)) continue;
+      // Several samples in one pixel column: keep the column's maximum (peaks stay visible).
+      if (started && x - lastX < 1) { colMax = Math.max(colMax, v); continue; }
+      if (started && colMax > -Infinity) { prevY = yOf(colMax); path.lineTo(lastX, prevY); }
+      const yy = yOf(v);
+      if (!started) { path.moveTo(x, bottom); path.lineTo(x, yy); started = true; }
+      else { path.lineTo(x, prevY); path.lineTo(x, yy); }
+      prevY = yy; lastX = x; colMax = -Infinity;
+      if (ts[i] > vp.endNs) break;
+    }
+    if (!started) continue;
+    const endX = Math.min(LABEL_W + (ts[ts.length - 1] - vp.startNs) * k, f.widthPx);
+    path.lineTo(Math.max(lastX, endX), prevY);
+    const line = new Path2D(path);
+    path.lineTo(Math.max(lastX, endX), bottom);
+    path.closePath();
+    ctx.fillStyle = pal.counterFill;
+    ctx.fill(path);
+    ctx.strokeStyle = pal.counterLine;
+    ctx.lineWidth = 1.5;
+    ctx.stroke(line);
+  }
+  ctx.restore();
+}
+
+let charWidthCache = { font: '', w: 7 };
+function charWidth(ctx: CanvasRenderingContext2D): number {
+  if (charWidthCache.font !== ctx.font) charWidthCache = { font: ctx.font, w: ctx.measureText('abcdefghijklmnopqrstuvwxyz0123').width / 30 };
+  return charWidthCache.w;
+}
+
+/** Shortens `s` with an ellipsis so it fits in about `w` px (estimated from the mean character width). */
+export function clipLabel(ctx: CanvasRenderingContext2D, s: string, w: number): string {
+  const max = Math.floor(w / charWidth(ctx));
+  if (s.length <= max) return s;
+  return max <= 1 ? '' : `${s.slice(0, max - 1)}…`;
+}
+
+/** The text layer: slice names inside boxes wide enough to hold some. */
+export function drawLabels(ctx: CanvasRenderingContext2D, f: Frame, labels: LabelJob[]): void {
+  ctx.clearRect(0, 0, f.widthPx, f.heightPx);
+  ctx.font = f.palette.font;
+  ctx.textBaseline = 'middle';
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(LABEL_W, 0, f.widthPx - LABEL_W, f.heightPx);
+  ctx.clip();
+  const tr = f.index.trace;
+  for (const l of labels) {
+    const text = clipLabel(ctx, tr.string(tr.sliceName[l.slice]), l.w - 6);
+    if (!text) continue;
+    ctx.fillStyle = f.palette.fillText[l.fill];
+    ctx.fillText(text, l.x + 3, l.y + 0.5);
+  }
+  ctx.restore();
+}
+
+/** Index of the first row whose bottom is below content-y `y`. */
+function rowIndexAt(layout: Layout, y: number): number {
+  const rows = layout.rows;
+  let lo = 0, hi = rows.length;
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (rows[mid].y + rows[mid].height <= y) lo = mid + 1; else hi = mid; }
+  return lo;
+}

@@ -1,0 +1,390 @@
+/**
+ * The timeline widget: canvases (overview, axis, boxes, text, overlay), Perfetto-style
+ * navigation (W/S zoom and A/D pan around the cursor, held keys animate; Ctrl/⌘-wheel zoom;
+ * drag to pan; Shift-drag to select an area; click to select a slice), rank groups that
+ * collapse, and a render loop that draws at most once per animation frame.
+ */
+import { LABEL_W, layoutRows, rowAt, SLICE_ROW_H, TRACK_PAD, type Layout } from './layout';
+import { drawBoxes, drawLabels, type Frame } from './draw';
+import { AXIS_H, drawAxis, drawOverlay, drawOverview, OVERVIEW_H, overviewDensity, sliceRect, type AreaSelection, type OverlayState } from './overlay';
+import { readPalette, type Palette } from './theme';
+import type { TraceIndex } from './traceIndex';
+import { Viewport } from './viewport';
+
+export interface TimelineEvents {
+  select(slice: number): void;
+  area(area: AreaSelection | null): void;
+  viewChanged(): void;
+}
+
+/** Frame timings (ms) of recent frames, read by the benchmark. */
+export const frameTimes: number[] = [];
+
+function makeCanvas(cls: string, parent: HTMLElement): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.className = cls;
+  parent.appendChild(c);
+  return c;
+}
+
+export class Timeline {
+  readonly vp: Viewport;
+  layout: Layout;
+  scrollY = 0;
+  readonly collapsed = new Set<number>();
+  readonly overlay: OverlayState = { cursorX: null, hoverSlice: -1, selectedSlice: -1, area: null, dragRect: null, highlights: new Uint32Array(0), allFlows: true };
+  focusRow = -1;
+  private palette: Palette;
+  private readonly root: HTMLElement;
+  private readonly overview: HTMLCanvasElement;
+  private readonly axis: HTMLCanvasElement;
+  private readonly tracksEl: HTMLElement;
+  private readonly boxes: HTMLCanvasElement;
+  private readonly text: HTMLCanvasElement;
+  private readonly top: HTMLCanvasElement;
+  private readonly vscroll: HTMLElement;
+  private readonly spacer: HTMLElement;
+  private density: Float32Array[];
+  private widthPx = 1;
+  private heightPx = 1;
+  private pending = 0;
+  private overlayOnly = true;
+  private keys = new Set<string>();
+  private lastKeyTime = 0;
+  private drag: { x: number; y: number; moved: boolean; area: boolean; startNs: number; startScroll: number } | null = null;
+  private overviewDrag = false;
+  /** Number of complete paints so far (tests and the benchmark wait on it). */
+  paints = 0;
+
+  constructor(parent: HTMLElement, readonly index: TraceIndex, private readonly events: TimelineEvents) {
+    this.root = document.createElement('div');
+    this.root.className = 'timeline';
+    parent.appendChild(this.root);
+    this.overview = makeCanvas('overview', this.root);
+    this.overview.setAttribute('aria-label', 'Overview of the whole run; click or drag to move the visible window');
+    this.axis = makeCanvas('axis', this.root);
+    this.tracksEl = document.createElement('div');
+    this.tracksEl.className = 'tracks';
+    this.tracksEl.tabIndex = 0;
+    this.tracksEl.setAttribute('role', 'application');
+    this.tracksEl.setAttribute('aria-label', 'Timeline. W/S zoom, A/D pan, arrows move between tracks, Enter collapses a rank, Escape clears the selection, F focuses the selection.');
+    this.root.appendChild(this.tracksEl);
+    this.boxes = makeCanvas('layer boxes', this.tracksEl);
+    this.text = makeCanvas('layer text', this.tracksEl);
+    this.top = makeCanvas('layer overlay', this.tracksEl);
+    this.vscroll = document.createElement('div');
+    this.vscroll.className = 'vscroll';
+    this.spacer = document.createElement('div');
+    this.vscroll.appendChild(this.spacer);
+    this.tracksEl.appendChild(this.vscroll);
+    this.palette = readPalette();
+    this.density = overviewDensity(index, 600);
+    // Many tracks: start with the groups after the first collapsed so the panel opens fast and legible.
+    if (index.tracks.length > 200) for (const g of index.groups.slice(1)) this.collapsed.add(g.pid);
+    this.layout = layoutRows(index, this.collapsed);
+    this.vp = new Viewport(index.extentStartNs, index.extentEndNs, 1);
+    this.bindInput();
+    new ResizeObserver(() => this.resize()).observe(this.tracksEl);
+    new MutationObserver(() => { this.palette = readPalette(); this.invalidate(); }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    this.resize();
+  }
+
+  private resize(): void {
+    const r = this.tracksEl.getBoundingClientRect();
+    this.widthPx = Math.max(LABEL_W + 50, Math.floor(r.width) - 12);
+    this.heightPx = Math.max(20, Math.floor(r.height));
+    const dpr = window.devicePixelRatio || 1;
+    const size = (c: HTMLCanvasElement, w: number, h: number): void => {
+      c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
+      c.style.width = `${w}px`; c.style.height = `${h}px`;
+    };
+    size(this.overview, this.widthPx, OVERVIEW_H);
+    size(this.axis, this.widthPx, AXIS_H);
+    for (const c of [this.boxes, this.text, this.top]) size(c, this.widthPx, this.heightPx);
+    this.vp.resize(this.widthPx - LABEL_W);
+    this.invalidate();
+  }
+
+  relayout(): void {
+    this.layout = layoutRows(this.index, this.collapsed);
+    this.spacer.style.height = `${this.layout.totalHeight}px`;
+    this.setScroll(this.scrollY);
+    this.invalidate();
+  }
+
+  setScroll(y: number): void {
+    this.scrollY = Math.max(0, Math.min(y, this.layout.totalHeight - this.heightPx + 20));
+    if (Math.abs(this.vscroll.scrollTop - this.scrollY) > 1) this.vscroll.scrollTop = this.scrollY;
+    this.invalidate();
+  }
+
+  /** Schedules a full redraw (boxes, labels, overlay) on the next animation frame. */
+  invalidate(): void {
+    this.overlayOnly = false;
+    this.schedule();
+  }
+
+  /** Schedules an overlay-only redraw. */
+  invalidateOverlay(): void { this.schedule(); }
+
+  private schedule(): void {
+    if (this.pending) return;
+    this.pending = requestAnimationFrame((now) => this.frame(now));
+  }
+
+  private frameInput(): Frame {
+    return { index: this.index, layout: this.layout, vp: this.vp, scrollY: this.scrollY, widthPx: this.widthPx, heightPx: this.heightPx, palette: this.palette, collapsed: this.collapsed, focusRow: this.focusRow };
+  }
+
+  private frame(now: number): void {
+    this.pending = 0;
+    this.animateKeys(now);
+    const t = performance.now();
+    const f = this.frameInput();
+    const ctxOf = (c: HTMLCanvasElement): CanvasRenderingContext2D => {
+      const ctx = c.getContext('2d')!;
+      const dpr = window.devicePixelRatio || 1;
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      return ctx;
+    };
+    if (!this.overlayOnly) {
+      this.spacer.style.height = `${this.layout.totalHeight}px`;
+      const stats = drawBoxes(ctxOf(this.boxes), f);
+      drawLabels(ctxOf(this.text), f, stats.labels);
+      drawOverview(ctxOf(this.overview), f, this.density, this.overlay.highlights);
+      this.tracksEl.dataset.boxes = String(stats.boxes);
+    }
+    drawAxis(ctxOf(this.axis), f, this.overlay.cursorX);
+    drawOverlay(ctxOf(this.top), f, this.overlay);
+    const wasFull = !this.overlayOnly;
+    this.overlayOnly = true;
+    if (wasFull) {
+      frameTimes.push(performance.now() - t);
+      if (frameTimes.length > 2000) frameTimes.splice(0, 1000);
+      this.paints++;
+      const d = this.tracksEl.dataset;
+      d.startNs = String(this.vp.startNs); d.endNs = String(this.vp.endNs); d.paints = String(this.paints);
+      this.events.viewChanged();
+    }
+    if (this.keys.size > 0) this.invalidate();
+  }
+
+  /** Held W/A/S/D keys: zoom or pan continuously, scaled by the time since the last frame. */
+  private animateKeys(now: number): void {
+    if (this.keys.size === 0) { this.lastKeyTime = 0; return; }
+    const dt = this.lastKeyTime ? Math.min(50, now - this.lastKeyTime) : 16;
+    this.lastKeyTime = now;
+    const anchor = this.overlay.cursorX !== null && this.overlay.cursorX >= LABEL_W ? this.overlay.cursorX - LABEL_W : this.vp.widthPx / 2;
+    if (this.keys.has('w')) this.vp.zoom(Math.pow(1.006, dt), anchor);
+    if (this.keys.has('s')) this.vp.zoom(1 / Math.pow(1.006, dt), anchor);
+    if (this.keys.has('a')) this.vp.panPx(-dt * 0.8);
+    if (this.keys.has('d')) this.vp.panPx(dt * 0.8);
+  }
+
+  /** Encoded slice under canvas point (x, y), or -1. */
+  sliceAt(x: number, y: number): number {
+    if (x < LABEL_W) return -1;
+    const r = rowAt(this.layout, y + this.scrollY);
+    if (r < 0) return -1;
+    const row = this.layout.rows[r];
+    if (row.kind !== 'track') return -1;
+    const depth = Math.floor((y + this.scrollY - row.y - TRACK_PAD) / SLICE_ROW_H);
+    if (depth < 0) return -1;
+    return this.index.hit(row.track, depth, this.vp.pxToTime(x - LABEL_W), 2 * this.vp.nsPerPx);
+  }
+
+  private local(e: MouseEvent): { x: number; y: number } {
+    const r = this.top.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  private bindInput(): void {
+    const el = this.tracksEl;
+    this.vscroll.addEventListener('scroll', () => { if (Math.abs(this.vscroll.scrollTop - this.scrollY) > 1) { this.scrollY = this.vscroll.scrollTop; this.invalidate(); } });
+    el.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      const { x } = this.local(e);
+      if (e.ctrlKey || e.metaKey) {
+        this.vp.zoom(Math.pow(1.0025, -e.deltaY * (e.deltaMode === 1 ? 30 : 1)), Math.max(0, x - LABEL_W));
+      } else if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+        this.vp.panPx(e.shiftKey ? e.deltaY : e.deltaX);
+      } else {
+        this.setScroll(this.scrollY + e.deltaY * (e.deltaMode === 1 ? 30 : 1));
+      }
+      this.invalidate();
+    }, { passive: false });
+    el.addEventListener('mousedown', (e) => {
+      if (e.button !== 0) return;
+      el.focus();
+      const { x, y } = this.local(e);
+      this.drag = { x, y, moved: false, area: e.shiftKey && x >= LABEL_W, startNs: this.vp.startNs, startScroll: this.scrollY };
+      e.preventDefault();
+    });
+    window.addEventListener('mousemove', (e) => {
+      const { x, y } = this.local(e);
+      const inside = x >= 0 && y >= 0 && x <= this.widthPx && y <= this.heightPx;
+      this.overlay.cursorX = inside ? x : null;
+      if (this.drag) {
+        const dx = x - this.drag.x, dy = y - this.drag.y;
+        if (Math.abs(dx) + Math.abs(dy) > 3) this.drag.moved = true;
+        if (this.drag.area) {
+          this.overlay.dragRect = { x0: this.drag.x, y0: this.drag.y, x1: x, y1: y };
+        } else if (this.drag.moved) {
+          const d = -dx * this.vp.nsPerPx;
+          this.vp.set(this.drag.startNs + d, this.drag.startNs + d + this.vp.durNs);
+          this.setScroll(this.drag.startScroll - dy);
+          this.invalidate();
+        }
+        this.invalidateOverlay();
+        return;
+      }
+      if (inside) {
+        const hover = this.sliceAt(x, y);
+        if (hover !== this.overlay.hoverSlice) { this.overlay.hoverSlice = hover; el.style.cursor = hover >= 0 ? 'pointer' : ''; }
+      }
+      this.invalidateOverlay();
+    });
+    window.addEventListener('mouseup', (e) => {
+      const d = this.drag;
+      if (!d) return;
+      this.drag = null;
+      const { x, y } = this.local(e);
+      if (d.area && d.moved) {
+        this.overlay.dragRect = null;
+        this.selectArea(Math.min(d.x, x), Math.max(d.x, x), Math.min(d.y, y), Math.max(d.y, y));
+      } else if (!d.moved) {
+        this.click(x, y);
+      }
+      this.invalidateOverlay();
+    });
+    this.overview.addEventListener('mousedown', (e) => { this.overviewDrag = true; this.centreFromOverview(e); });
+    window.addEventListener('mousemove', (e) => { if (this.overviewDrag) this.centreFromOverview(e); });
+    window.addEventListener('mouseup', () => { this.overviewDrag = false; });
+    // W/A/S/D and 0 work anywhere except while typing, as in Perfetto; the rest needs focus here.
+    window.addEventListener('keydown', (e) => {
+      const t = e.target as HTMLElement | null;
+      const typing = !!t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+      if (typing) return;
+      if (t === el || ['w', 'a', 's', 'd', '0'].includes(e.key.toLowerCase())) this.keyDown(e);
+    });
+    window.addEventListener('keyup', (e) => { this.keys.delete(e.key.toLowerCase()); });
+    window.addEventListener('blur', () => this.keys.clear());
+    el.addEventListener('mouseleave', () => { this.overlay.cursorX = null; this.overlay.hoverSlice = -1; this.invalidateOverlay(); });
+  }
+
+  private centreFromOverview(e: MouseEvent): void {
+    const r = this.overview.getBoundingClientRect();
+    const frac = (e.clientX - r.left - LABEL_W) / (this.widthPx - LABEL_W);
+    const t = this.index.extentStartNs + frac * (this.index.extentEndNs - this.index.extentStartNs);
+    const d = this.vp.durNs;
+    this.vp.set(t - d / 2, t + d / 2);
+    this.invalidate();
+  }
+
+  private click(x: number, y: number): void {
+    const r = rowAt(this.layout, y + this.scrollY);
+    if (r >= 0 && (this.layout.rows[r].kind === 'group' || x < 18)) {
+      const row = this.layout.rows[r];
+      if (row.kind === 'group') { this.toggleGroup(this.index.groups[row.group].pid); this.focusRow = r; return; }
+    }
+    const s = this.sliceAt(x, y);
+    this.select(s);
+    if (this.overlay.area) { this.overlay.area = null; this.events.area(null); }
+  }
+
+  select(slice: number): void {
+    this.overlay.selectedSlice = slice;
+    this.invalidateOverlay();
+    this.events.select(slice);
+  }
+
+  toggleGroup(pid: number): void {
+    if (this.collapsed.has(pid)) this.collapsed.delete(pid); else this.collapsed.add(pid);
+    this.relayout();
+    this.events.viewChanged();
+  }
+
+  private selectArea(x0: number, x1: number, y0: number, y1: number): void {
+    const startNs = this.vp.pxToTime(Math.max(LABEL_W, x0) - LABEL_W), endNs = this.vp.pxToTime(x1 - LABEL_W);
+    const tracks: number[] = [];
+    for (const row of this.layout.rows) {
+      const top = row.y - this.scrollY;
+      if (row.kind === 'track' && top + row.height > y0 && top < y1) tracks.push(row.track);
+      if (row.kind === 'group' && top + row.height > y0 && top < y1 && this.collapsed.has(this.index.groups[row.group].pid)) tracks.push(...this.index.groups[row.group].tracks);
+    }
+    this.setArea(tracks.length ? { startNs, endNs, tracks } : null);
+  }
+
+  setArea(area: AreaSelection | null): void {
+    this.overlay.area = area;
+    this.invalidateOverlay();
+    this.events.area(area);
+  }
+
+  /** Zooms to encoded slices `slices` (their union) and scrolls the first into view. */
+  reveal(slices: ArrayLike<number>): void {
+    if (slices.length === 0) return;
+    const tr = this.index.trace;
+    let lo = Infinity, hi = -Infinity;
+    for (let j = 0; j < slices.length; j++) {
+      const i = slices[j];
+      lo = Math.min(lo, tr.sliceStart[i]);
+      hi = Math.max(hi, tr.sliceStart[i] + Math.max(0, tr.sliceDur[i]));
+    }
+    this.vp.focus(lo, hi, 0.15);
+    const track = tr.sliceTrack[slices[0]];
+    const pid = this.index.tracks[track]?.info.pid;
+    if (pid !== undefined && this.collapsed.has(pid)) { this.collapsed.delete(pid); this.relayout(); }
+    const r = this.layout.rowOfTrack[track];
+    if (r >= 0) {
+      const row = this.layout.rows[r];
+      if (row.y < this.scrollY || row.y + row.height > this.scrollY + this.heightPx) this.setScroll(row.y - 40);
+    }
+    this.invalidate();
+  }
+
+  private keyDown(e: KeyboardEvent): void {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (['w', 'a', 's', 'd'].includes(key)) {
+      this.keys.add(key);
+      this.invalidate();
+      e.preventDefault();
+      return;
+    }
+    const rows = this.layout.rows;
+    switch (e.key) {
+      case 'ArrowDown': case 'ArrowUp': {
+        this.focusRow = Math.max(0, Math.min(rows.length - 1, this.focusRow + (e.key === 'ArrowDown' ? 1 : -1)));
+        const row = rows[this.focusRow];
+        if (row && (row.y < this.scrollY || row.y + row.height > this.scrollY + this.heightPx)) this.setScroll(row.y - this.heightPx / 3);
+        this.invalidate();
+        break;
+      }
+      case 'ArrowLeft': this.vp.panPx(-this.vp.widthPx / 10); this.invalidate(); break;
+      case 'ArrowRight': this.vp.panPx(this.vp.widthPx / 10); this.invalidate(); break;
+      case 'Enter': case ' ': {
+        const row = rows[this.focusRow];
+        if (row?.kind === 'group') this.toggleGroup(this.index.groups[row.group].pid);
+        else if (row?.kind === 'track') this.focusRow = rows.findIndex((r) => r.kind === 'group' && r.group === row.group);
+        this.invalidate();
+        break;
+      }
+      case 'Escape': this.select(-1); this.setArea(null); break;
+      case 'f': case 'F':
+        if (this.overlay.selectedSlice >= 0) this.reveal([this.overlay.selectedSlice]);
+        else if (this.overlay.area) this.vp.focus(this.overlay.area.startNs, this.overlay.area.endNs, 0.05);
+        else this.vp.fit();
+        this.invalidate();
+        break;
+      case '0': this.vp.fit(); this.invalidate(); break;
+      default: return;
+    }
+    e.preventDefault();
+  }
+
+  /** Canvas rect of an encoded slice (for tests and the details pane). */
+  rectOf(slice: number): { x: number; y: number; w: number; h: number } | null {
+    return sliceRect(this.frameInput(), slice);
+  }
+}
