@@ -22,6 +22,8 @@ export interface RuntimeJob {
   source?: RunRecord['source'];
   /** A config file the run uses: a refused config is shown on it in the Problems view. */
   configPath?: string;
+  /** Sees every event too (e.g. to mirror progress in a webview). */
+  onEvent?(event: RuntimeEvent): void;
 }
 
 export interface JobResult {
@@ -88,6 +90,7 @@ export class RunController implements vscode.Disposable {
             onLog: (line) => this.output.appendLine(line),
             onEvent: (ev) => {
               this.logEvent(ev);
+              job.onEvent?.(ev);
               if (ev.kind === 'start') {
                 runDir = ev.runDir;
                 record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps };

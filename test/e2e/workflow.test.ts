@@ -24,6 +24,7 @@ import {
   webviewFrame,
   screenshot,
   REPO_ROOT,
+  FIXTURES,
   type CodeServer,
   type E2eTools,
 } from './codeServer';
@@ -126,6 +127,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     const all = (await page.locator('.markers-panel').innerText()).replace(/\u00a0/g, ' ');
     assert.match(all, /worldSize: got "two" \(string\), expected an integer/);
     await screenshot(page, '02-refused-config');
+    await runCommand(page, 'View: Toggle Panel Visibility');
     const runsDir = path.join(workspace, 'runs');
     assert.equal(fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.')).length : 0, 0, 'no run was started');
     await closeAllEditors(page);
@@ -139,12 +141,45 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     const run = await waitForRun(path.join(workspace, 'runs'), (r) => r.status !== 'running', 180_000);
     assert.equal(run.status, 'done', JSON.stringify(run));
     assert.ok(fs.existsSync(path.join(run.dir, 'trace.pftrace')));
-    // The trace opens in a CommLens panel.
+    // The trace opens in a CommLens panel: the timeline has drawn every rank's group.
     await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
     const frame = webviewFrame(page);
-    await frame.locator('body').waitFor({ state: 'attached', timeout: 60_000 });
-    await page.waitForTimeout(1000);
-    await screenshot(page, '05-tiny-trace');
+    await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+    const status = await frame.locator('.toolbar .status').innerText();
+    const ranks = Number(/(\d+) rank/.exec(status)?.[1] ?? 0);
+    assert.ok(ranks >= 2, `at least two rank groups drawn: ${status}`);
+    const boxes = Number(await frame.locator('[data-boxes]').first().getAttribute('data-boxes'));
+    assert.ok(boxes > 0, `slices drawn on the timeline: ${boxes}`);
+    // The analysis arrives with ranked suggestions; clicking one opens it.
+    await frame.getByRole('tab', { name: 'Suggestions' }).click();
+    const suggestions = frame.locator('ol.suggestions li.suggestion');
+    await suggestions.first().waitFor({ state: 'visible', timeout: 60_000 });
+    assert.ok((await suggestions.count()) >= 1, 'at least one suggestion drawn');
+    const head = suggestions.first().locator('.suggestion-head');
+    const title = await head.locator('.title').innerText();
+    await head.click();
+    await frame.locator('ol.suggestions li.suggestion.active .suggestion-head[aria-pressed="true"]').waitFor({ state: 'visible', timeout: 10_000 });
+    await frame.getByRole('button', { name: 'Apply & re-run' }).waitFor({ state: 'visible', timeout: 10_000 });
+    assert.ok(title.length > 0);
+    await page.waitForTimeout(500);
+    await screenshot(page, '05-tiny-trace-suggestion');
+    await closeAllEditors(page);
+  });
+
+  it('opens a fixture PyTorch (Kineto) trace through the custom editor and shows its analysis', async () => {
+    const dir = path.join(workspace, 'pytorch');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(FIXTURES, 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz'), path.join(dir, 'sampled_rank-0.json.gz'));
+    await quickOpen(page, 'sampled_rank-0.json.gz');
+    await reopenWith(page, 'CommLens Trace');
+    const frame = webviewFrame(page);
+    await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+    assert.match(await frame.locator('.toolbar .status').innerText(), /1 rank/);
+    await frame.getByRole('tab', { name: 'Breakdown' }).click();
+    const chart = frame.locator('#pane svg[aria-label="Breakdown per rank and step"]');
+    await chart.waitFor({ state: 'visible', timeout: 60_000 });
+    await page.waitForTimeout(500);
+    await screenshot(page, '09-kineto-custom-editor');
     await closeAllEditors(page);
   });
 
@@ -184,6 +219,9 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     const record = JSON.parse(fs.readFileSync(path.join(run.dir, 'commlens-run.json'), 'utf8')) as { traceFiles: string[] };
     assert.deepEqual(record.traceFiles.map((f) => path.basename(f)), ['rank-0.pt.trace.json.gz', 'rank-1.pt.trace.json.gz']);
     await page.locator('.tab', { hasText: '(2 ranks)' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    const frame = webviewFrame(page);
+    await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+    assert.match(await frame.locator('.toolbar .status').innerText(), /2 rank/);
     // The terminal shows the command's own output.
     const terminal = page.locator('.terminal-wrapper, .xterm').first();
     await terminal.waitFor({ state: 'visible', timeout: 10_000 });
