@@ -7,56 +7,18 @@
  * may be absent are read defensively and left out of the view rather than invented.
  */
 import type { Analysis } from '../analysis/index';
-
-export interface StepBreakdownViewData {
-  step: number;
-  computeNs: number;
-  overlappedCommNs: number;
-  exposedCommNs: number;
-  idleNs: number;
-}
-
-export interface RankBreakdownViewData {
-  rank: number;
-  idleNs: number;
-  computeNs: number;
-  nonComputeNs: number;
-  spanNs: number;
-  overlapPct: number;
-  exposedCommNs: number;
-  steps?: StepBreakdownViewData[];
-}
-
-export interface SuggestionViewData {
-  id: string;
-  title: string;
-  kind: string;
-  predicted: { stepTimeNs: number; baselineStepTimeNs: number; exposedCommNs: number; bytesPerStep?: number; peakMemoryBytes?: number };
-  risk: string;
-  source: string;
-  evidence: { sliceIndexes: number[] };
-  configChange: Record<string, unknown>;
-  detail?: string;
-}
-
-/** The shape of webview/protocol.ts `AnalysisView`. */
-export interface AnalysisViewData {
-  ranks: RankBreakdownViewData[];
-  suggestions: SuggestionViewData[];
-  stepTimeNs?: number;
-  warnings?: string[];
-}
+import type { AnalysisView, RankBreakdownView, SuggestionView } from '../webview/protocol';
 
 type Loose = Record<string, unknown>;
 const num = (v: unknown, fallback = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 const optNum = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
 
-function suggestionView(raw: Loose): SuggestionViewData | undefined {
+function suggestionView(raw: Loose): SuggestionView | undefined {
   if (typeof raw.id !== 'string') return undefined;
   const p = (raw.predicted ?? {}) as Loose;
   const ev = (raw.evidence ?? {}) as Loose;
-  const view: SuggestionViewData = {
+  const view: SuggestionView = {
     id: raw.id,
     title: str(raw.title, raw.id),
     kind: str(raw.kind, 'other'),
@@ -83,8 +45,8 @@ function suggestionView(raw: Loose): SuggestionViewData | undefined {
  * non-compute, span) and comm–comp overlap with the exposed communication, per analysed
  * step too; the mean step time is the mean duration of the analysed steps over all ranks.
  */
-export function toAnalysisView(analysis: Analysis): AnalysisViewData {
-  const ranks: RankBreakdownViewData[] = analysis.ranks.map((r) => ({
+export function toAnalysisView(analysis: Analysis): AnalysisView {
+  const ranks: RankBreakdownView[] = analysis.ranks.map((r) => ({
     rank: r.rank,
     idleNs: r.temporal.idleNs,
     computeNs: r.temporal.computeNs,
@@ -96,8 +58,8 @@ export function toAnalysisView(analysis: Analysis): AnalysisViewData {
   }));
   const stepDurations = analysis.ranks.flatMap((r) => r.steps.map((s) => s.durNs)).filter((d) => d > 0);
   const rawSuggestions = (analysis as unknown as { suggestions?: unknown }).suggestions;
-  const suggestions = Array.isArray(rawSuggestions) ? rawSuggestions.map((s) => suggestionView((s ?? {}) as Loose)).filter((s): s is SuggestionViewData => s !== undefined) : [];
-  const view: AnalysisViewData = { ranks, suggestions };
+  const suggestions = Array.isArray(rawSuggestions) ? rawSuggestions.map((s) => suggestionView((s ?? {}) as Loose)).filter((s): s is SuggestionView => s !== undefined) : [];
+  const view: AnalysisView = { ranks, suggestions };
   if (stepDurations.length > 0) view.stepTimeNs = stepDurations.reduce((a, b) => a + b, 0) / stepDurations.length;
   if (analysis.notes.length > 0) view.warnings = [...analysis.notes];
   return view;

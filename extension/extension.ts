@@ -26,11 +26,11 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
   const runs = new RunController(context, output, diagnostics);
   const external = new ExternalRunner(context, output);
   const panels = new TracePanels(context, output, {
-    applySuggestion: async (files, suggestionId) => {
+    applySuggestion: async (files, suggestionId, status) => {
       // A CommLens run's trace lives in its run folder; verify re-runs that folder's job.
       const runDir = path.dirname(files[0]);
-      if (!readRun(runDir)?.summary) return { ok: false, message: 'Suggestions of imported traces cannot be re-run here: apply them to your own training job.' };
-      return profiler.applySuggestion(runDir, suggestionId);
+      if (!readRun(runDir)?.summary) return { ok: false, message: 'This trace is not a CommLens run, so CommLens cannot re-run it: apply the suggestion to your own training job and profile it again.' };
+      return profiler.applySuggestion(runDir, suggestionId, { status, openBeside: false });
     },
   });
   const profiler: Profiler = new Profiler(context, runs, panels, diagnostics);

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkConfigText, positionOf, type SchemaNode } from './configCheck';
-import type { RunController, JobResult } from './runController';
+import { traceOf, type RunController, type JobResult } from './runController';
+import { describeCrash } from './runtimeProcess';
 import type { TracePanels } from './tracePanel';
 import { listRuns, readRunRecord, type RunInfo, type RunRecord } from './runsStore';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
@@ -136,35 +137,45 @@ export class Profiler {
 
   private async afterRun(result: JobResult, what: string): Promise<void> {
     const action = await this.runs.report(result, what);
-    const o = result.outcome;
-    const trace = o.kind === 'done' ? o.done.tracePath : o.kind === 'error' ? o.error.tracePath : undefined;
+    const trace = traceOf(result);
     if ((action === 'open' || action === 'openPartial') && trace) this.panels.show([trace]);
   }
 
   /**
    * Applies a suggestion: `commlens verify <runDir> <suggestionId>` re-runs the job with
-   * the change; the new trace opens beside the old one.
+   * the change and writes predicted against measured (comparison.json). From the palette
+   * the new trace opens beside the old one; from a trace panel, `status` mirrors the
+   * progress there and the panel shows the comparison itself.
    */
-  async applySuggestion(runDir: string, suggestionId: string): Promise<{ ok: boolean; message?: string }> {
+  async applySuggestion(runDir: string, suggestionId: string, opts: { status?: (message: string, busy: boolean) => void; openBeside?: boolean } = {}): Promise<{ ok: boolean; message?: string; tracePath?: string }> {
     if (!vscode.workspace.isTrusted) {
       requireTrust();
       return { ok: false, message: UNTRUSTED_MESSAGE };
     }
-    const result = await this.runs.run({ title: `verifying suggestion ${suggestionId}`, args: ['verify', runDir, suggestionId, '--events'], source: { kind: 'verify', baseRunDir: runDir, suggestionId } });
-    if (!result) return { ok: false, message: 'not started' };
+    opts.status?.(`Re-running with ${suggestionId}…`, true);
+    const result = await this.runs.run({
+      title: `verifying suggestion ${suggestionId}`,
+      args: ['verify', runDir, suggestionId, '--events'],
+      source: { kind: 'verify', baseRunDir: runDir, suggestionId },
+      onEvent: (ev) => {
+        if (ev.kind === 'step') opts.status?.(`Re-running with ${suggestionId}: step ${ev.step}/${ev.steps}, loss ${ev.loss.toPrecision(4)}`, true);
+        else if (ev.kind === 'progress') opts.status?.(`Re-running with ${suggestionId}: ${ev.message}`, true);
+      },
+    });
+    if (!result) return { ok: false, message: 'not started: another run is in progress' };
     const o = result.outcome;
     if (o.kind !== 'done' || o.cancelled) {
       await this.runs.report(result, `Verifying ${suggestionId}`);
-      return { ok: false, message: o.kind === 'error' ? o.error.message : o.kind === 'crash' ? 'the runtime crashed' : 'cancelled' };
+      return { ok: false, message: o.kind === 'error' ? o.error.message : o.kind === 'crash' ? describeCrash(o) : 'cancelled' };
     }
-    this.panels.show([o.done.tracePath], vscode.ViewColumn.Beside);
+    if (opts.openBeside !== false) this.panels.show([o.done.tracePath], vscode.ViewColumn.Beside);
     const verdict = verificationText(o.done.runDir);
     if (verdict) {
       void vscode.window.showInformationMessage(`${suggestionId}: ${verdict}`, 'Open Comparison').then((pick) => {
         if (pick) void vscode.window.showTextDocument(vscode.Uri.file(path.join(o.done.runDir, 'comparison.json')), { viewColumn: vscode.ViewColumn.Beside });
       });
     }
-    return { ok: true, message: verdict };
+    return { ok: true, message: verdict, tracePath: o.done.tracePath };
   }
 
   /** The command palette form: pick a run, then one of its suggestions. */

@@ -22,6 +22,8 @@ export interface RuntimeJob {
   source?: RunRecord['source'];
   /** A config file the run uses: a refused config is shown on it in the Problems view. */
   configPath?: string;
+  /** Sees every event too (e.g. to mirror progress in a webview). */
+  onEvent?(event: RuntimeEvent): void;
 }
 
 export interface JobResult {
@@ -88,6 +90,7 @@ export class RunController implements vscode.Disposable {
             onLog: (line) => this.output.appendLine(line),
             onEvent: (ev) => {
               this.logEvent(ev);
+              job.onEvent?.(ev);
               if (ev.kind === 'start') {
                 runDir = ev.runDir;
                 record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps };
@@ -187,6 +190,8 @@ export class RunController implements vscode.Disposable {
     } else {
       record.status = outcome.cancelled ? 'cancelled' : 'crashed';
       record.message = describeCrash(outcome);
+      const streamed = path.join(runDir, 'trace.pftrace');
+      if (fs.existsSync(streamed)) record.tracePath = streamed;
     }
     this.saveRecord(runDir, record);
     try {
@@ -220,13 +225,12 @@ export class RunController implements vscode.Disposable {
     }
   }
 
-  /** Tells the user how a job ended; returns the button they chose, if any. */
+/** Tells the user how a job ended; returns the button they chose, if any. */
   async report(result: JobResult, what: string): Promise<'open' | 'openPartial' | 'log' | undefined> {
     const o = result.outcome;
     if (o.kind === 'done' && !o.cancelled) return 'open';
     if (o.kind === 'done' || (o.kind === 'crash' && o.cancelled) || (o.kind === 'error' && o.error.exitCode === EXIT.cancelled)) {
-      const trace = o.kind === 'done' ? o.done.tracePath : o.kind === 'error' ? o.error.tracePath : undefined;
-      if (trace && fs.existsSync(trace)) {
+      if (traceOf(result)) {
         const pick = await vscode.window.showInformationMessage(`${what} was cancelled. The trace of the finished steps was kept.`, 'Open Partial Trace');
         return pick ? 'openPartial' : undefined;
       }
@@ -250,6 +254,17 @@ export class RunController implements vscode.Disposable {
     this.statusBar.dispose();
     this.changed.dispose();
   }
+}
+
+/**
+ * The trace a job left: the one its final event names, else the one the runtime streams
+ * into its run folder (a run killed during cancel still has the steps it finished).
+ */
+export function traceOf(result: JobResult): string | undefined {
+  const o = result.outcome;
+  const named = o.kind === 'done' ? o.done.tracePath : o.kind === 'error' ? o.error.tracePath : undefined;
+  const candidates = [named, result.runDir ? path.join(result.runDir, 'trace.pftrace') : undefined];
+  return candidates.find((f): f is string => f !== undefined && fs.existsSync(f) && fs.statSync(f).size > 0);
 }
 
 function formatLoss(loss: number): string {

@@ -82,8 +82,7 @@ export class Tools {
       void vscode.window.showInformationMessage('Pick at least two runs to compare.');
       return;
     }
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: compareMarkdown(chosen) });
-    await vscode.window.showTextDocument(doc, { preview: false });
+    await this.showReport(`compare-${Date.now()}.md`, compareMarkdown(chosen));
     const pick = await vscode.window.showInformationMessage(`Compared ${chosen.length} runs.`, 'Open Traces Side by Side');
     if (pick) chosen.slice(0, 3).forEach((r, i) => this.openRun(r, vscode.ViewColumn.One + i + (i > 0 ? 0 : 0)));
   }
@@ -137,8 +136,19 @@ export class Tools {
     ];
     if (doctor.stderr.trim()) lines.push('', '### stderr', '', '```', doctor.stderr.trim(), '```');
     this.output.appendLine(lines.join('\n'));
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: lines.join('\n') + '\n' });
-    await vscode.window.showTextDocument(doc, { preview: true });
+    await this.showReport('environment.md', lines.join('\n') + '\n');
+  }
+
+  /**
+   * Shows a generated Markdown report. It is written to the extension's storage and
+   * opened as a file, so closing it never asks to save an untitled document.
+   */
+  private async showReport(name: string, markdown: string): Promise<void> {
+    const dir = path.join(this.context.globalStorageUri.fsPath, 'reports');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, markdown);
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
   }
 
   async revealRun(run: RunInfo): Promise<void> {

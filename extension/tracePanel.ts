@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { backend, loadAndAnalyze, toArrayBuffer, type LoadedTrace } from './traceService';
-import type { AnalysisView, HostToWebview, WebviewToHost } from '../webview/protocol';
+import { backend, jobName, loadAndAnalyze, toArrayBuffer, type LoadedTrace } from './traceService';
+import { MAX_SLICES_WHOLE, lodMinDurNs, type HostToWebview, type WebviewToHost } from '../webview/protocol';
 
 export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
 export const TRACE_EDITOR_VIEW_TYPE = 'commlens.traceEditor';
@@ -20,7 +20,8 @@ const SOURCES_KEY = 'commlens.panelSources';
 
 /** What the webview needs to answer for the host when the user acts on a suggestion. */
 export interface PanelActions {
-  applySuggestion(source: string[], suggestionId: string): Promise<{ ok: boolean; message?: string }>;
+  /** Re-runs the job of `source` with the suggestion applied; `tracePath` is the re-run's trace. */
+  applySuggestion(source: string[], suggestionId: string, status: (message: string, busy: boolean) => void): Promise<{ ok: boolean; message?: string; tracePath?: string }>;
 }
 
 export class TracePanels implements vscode.WebviewPanelSerializer, vscode.CustomReadonlyEditorProvider {
@@ -41,7 +42,7 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
 
   /** Opens a panel showing one trace file, or several per-rank files as one job. */
   show(files: string[], column: vscode.ViewColumn = vscode.ViewColumn.Active): vscode.WebviewPanel {
-    const title = files.length === 1 ? `CommLens: ${path.basename(path.dirname(files[0]))}/${path.basename(files[0])}` : `CommLens: ${path.basename(path.dirname(files[0]))} (${files.length} ranks)`;
+    const title = files.length === 1 ? `CommLens: ${path.basename(path.dirname(files[0]))}/${path.basename(files[0])}` : `CommLens: ${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
     const panel = vscode.window.createWebviewPanel(TRACE_PANEL_VIEW_TYPE, title, column, this.webviewOptions());
     this.attach(panel, files);
     return panel;
@@ -111,21 +112,40 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
         case 'ready': {
           const t = await loaded;
           if (!t.ok) return; // the error page replaces the view
-          let data: ArrayBuffer;
-          try {
-            data = toArrayBuffer(backend.encodeModel(t.model));
-          } catch (e) {
-            post({ type: 'error', title: t.title, message: `Cannot send the trace to the view: ${(e as Error).message}` });
-            return;
-          }
-          post({ type: 'trace', title: t.title, data, source: files } as HostToWebview, data);
+          const data = this.encode(t, post);
+          if (!data) return;
+          post({ type: 'trace', title: t.title, data }, data);
           if (t.analysisError) post({ type: 'error', title: t.title, message: `The trace opened, but its analysis failed: ${t.analysisError}` });
-          else post({ type: 'analysis', analysis: t.analysis as AnalysisView });
+          else if (t.analysis) post({ type: 'analysis', analysis: t.analysis });
           for (const w of t.model.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
           break;
         }
+        case 'requestRange': {
+          // A window of a trace sent with short slices left out, at the detail asked for.
+          const t = await loaded;
+          if (!t.ok) {
+            post({ type: 'reply', replyTo: raw.id, ok: false, message: t.message });
+            return;
+          }
+          try {
+            const data = toArrayBuffer(backend.encodeTrace(t.model, { window: { startNs: raw.startNs, endNs: raw.endNs }, minDurNs: raw.minDurNs }));
+            post({ type: 'traceRange', replyTo: raw.id, data }, data);
+          } catch (e) {
+            post({ type: 'reply', replyTo: raw.id, ok: false, message: (e as Error).message });
+          }
+          break;
+        }
         case 'applySuggestion': {
-          const r = await this.actions.applySuggestion(files, raw.suggestionId).catch((e: Error) => ({ ok: false, message: e.message }));
+          const status = (message: string, busy: boolean) => post({ type: 'status', message, busy });
+          const r = await this.actions.applySuggestion(files, raw.suggestionId, status).catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined }));
+          if (r.ok && r.tracePath) {
+            // The re-run opens in this panel as the comparison; the loaded trace is the baseline.
+            const other = await loadAndAnalyze([r.tracePath]);
+            const data = other.ok ? this.encode(other, post) : undefined;
+            if (other.ok && data) post({ type: 'comparison', suggestionId: raw.suggestionId, title: other.title, data, analysis: other.analysis ?? { ranks: [], suggestions: [] } }, data);
+            else if (!other.ok) post({ type: 'status', message: other.message, busy: false });
+          }
+          status(r.message ?? (r.ok ? 'Re-run finished.' : 'The re-run did not finish.'), false);
           post({ type: 'reply', replyTo: raw.id, ok: r.ok, message: r.message });
           break;
         }
@@ -147,11 +167,26 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     });
   }
 
+  /**
+   * The transfer encoding of a loaded trace. Past MAX_SLICES_WHOLE slices the shortest
+   * are left out (the webview asks for windows at full detail with requestRange).
+   */
+  private encode(t: Extract<LoadedTrace, { ok: true }>, post: (m: HostToWebview) => void): ArrayBuffer | undefined {
+    try {
+      const minDurNs = t.model.slices.length > MAX_SLICES_WHOLE ? lodMinDurNs(t.model.slices.map((s) => s.durNs)) : 0;
+      return toArrayBuffer(backend.encodeTrace(t.model, minDurNs > 0 ? { minDurNs } : {}));
+    } catch (e) {
+      post({ type: 'error', title: t.title, message: `Cannot send the trace to the view: ${(e as Error).message}` });
+      return undefined;
+    }
+  }
+
   private pageHtml(webview: vscode.Webview): string {
     const root = vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview');
     const nonce = randomBytes(16).toString('base64');
     try {
       return backend.renderWebviewHtml({
+        title: 'CommLens trace',
         scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.js')).toString(),
         styleUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.css')).toString(),
         cspSource: webview.cspSource,

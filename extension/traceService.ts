@@ -1,16 +1,18 @@
 /**
  * The one place where the extension reaches the trace and analysis code (trace/,
  * analysis/, webview/html.ts). Everything else in extension/ goes through these
- * functions, so wiring the real implementations is a change to this file only.
+ * functions (and tests can hand `loadAndAnalyze` another backend).
  *
  * No `vscode` here: the functions run in the extension host and in plain Node tests.
  */
 import * as path from 'node:path';
-import { createRequire } from 'node:module';
 import type { TraceModel } from '../trace/model';
 import { loadTraceFile } from '../trace/load';
 import { importKinetoFolder } from '../trace/kineto';
+import { encodeTrace, type EncodeOptions } from '../trace/binary';
 import { analyze } from '../analysis/index';
+import { renderWebviewHtml, type WebviewHtmlOptions } from '../webview/html';
+import type { AnalysisView } from '../webview/protocol';
 import { toAnalysisView } from './analysisView';
 
 /** What the host needs from the other parts of CommLens. */
@@ -19,54 +21,32 @@ export interface TraceBackend {
   loadTraceFile(file: string): Promise<TraceModel>;
   /** trace/kineto.ts: one model from the per-rank Kineto files of one job. */
   importKinetoFolder(files: string[]): Promise<TraceModel>;
-  /** analysis/index.ts: metrics and ranked suggestions for a model, as the webview shows them. */
-  analyze(model: TraceModel): unknown;
+  /** analysis/index.ts: metrics and ranked suggestions, as the webview shows them. */
+  analyze(model: TraceModel): AnalysisView;
   /** trace/binary.ts: the transfer encoding the webview decodes. */
-  encodeModel(model: TraceModel): ArrayBuffer | Uint8Array;
+  encodeTrace(model: TraceModel, options?: EncodeOptions): ArrayBuffer;
   /** webview/html.ts: the webview's page. */
-  renderWebviewHtml(opts: { scriptUri: string; styleUri: string; cspSource: string; nonce: string }): string;
-}
-
-/** Thrown when a piece of CommLens that the host needs is not part of this build. */
-export class MissingPieceError extends Error {
-  constructor(piece: string, cause: unknown) {
-    super(`CommLens was built without ${piece} (${(cause as Error)?.message ?? String(cause)}). Rebuild with 'npm run build'.`);
-    this.name = 'MissingPieceError';
-  }
-}
-
-// Pieces not yet merged into this tree (trace/binary.ts and webview/html.ts come with the
-// webview branch) are looked up at run time, by a computed name through createRequire so
-// the bundler leaves the call alone. Once they are in the tree, import them statically.
-function lookUp<T>(relModule: string, exportName: string): T {
-  const req = createRequire(__filename);
-  let mod: Record<string, unknown>;
-  try {
-    mod = req(path.join(__dirname, '..', relModule)) as Record<string, unknown>;
-  } catch (e) {
-    throw new MissingPieceError(`${relModule}.ts`, e);
-  }
-  const f = mod[exportName];
-  if (typeof f !== 'function') throw new MissingPieceError(`${relModule}.ts ${exportName}()`, new Error('export not found'));
-  return f as T;
+  renderWebviewHtml(opts: WebviewHtmlOptions): string;
 }
 
 export const backend: TraceBackend = {
   loadTraceFile,
   importKinetoFolder,
   analyze: (model) => toAnalysisView(analyze(model)),
-  encodeModel(model) {
-    return lookUp<(m: TraceModel) => ArrayBuffer | Uint8Array>('trace/binary', 'encodeModel')(model);
-  },
-  renderWebviewHtml(opts) {
-    return lookUp<TraceBackend['renderWebviewHtml']>('webview/html', 'renderWebviewHtml')(opts);
-  },
+  encodeTrace,
+  renderWebviewHtml,
 };
 
 /** What the trace panel shows: a model with its analysis, or why there is none. */
 export type LoadedTrace =
-  | { ok: true; title: string; model: TraceModel; analysis: unknown; analysisError?: string }
+  | { ok: true; title: string; model: TraceModel; analysis: AnalysisView | undefined; analysisError?: string }
   | { ok: false; title: string; message: string };
+
+/** The name of a job from its traces' folder: the run's, for the kineto/ folder of a CommLens run. */
+export function jobName(dir: string): string {
+  const base = path.basename(dir);
+  return base === 'kineto' ? path.basename(path.dirname(dir)) : base;
+}
 
 /** Files of a folder that look like per-rank PyTorch profiler traces. */
 export function isKinetoFileName(name: string): boolean {
@@ -79,7 +59,7 @@ export function isKinetoFileName(name: string): boolean {
  * naming the file and what the parser said (which includes the offset).
  */
 export async function loadAndAnalyze(files: string[], be: TraceBackend = backend): Promise<LoadedTrace> {
-  const title = files.length === 1 ? path.basename(files[0]) : `${path.basename(path.dirname(files[0]))} (${files.length} ranks)`;
+  const title = files.length === 1 ? path.basename(files[0]) : `${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
   let model: TraceModel;
   try {
     model = files.length === 1 ? await be.loadTraceFile(files[0]) : await be.importKinetoFolder(files);

@@ -3,7 +3,8 @@
 // Python helper, and of node_modules only `webgpu`'s loader plus that one platform's
 // native folder. vsce runs with its dependency detection on (--no-dependencies would
 // drop node_modules/webgpu and with it dawn.node); the per-target ignore file keeps the
-// other platforms and everything esbuild already bundled out.
+// other platforms and everything esbuild already bundled out. README links stay relative
+// (the images it shows travel in the package), so no repository URL is needed.
 // Usage: node scripts/package.mjs [--target linux-x64 ...] [--out-dir DIR]
 import { readFileSync, writeFileSync, mkdirSync, statSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -58,6 +59,7 @@ function ignoreFileFor(target) {
     '!dist/webview/**',
     '!schemas/**',
     '!media/**',
+    '!docs/images/**',
     '!python/commlens_torch/*.py',
     '!python/README.md',
     '!node_modules/webgpu/package.json',

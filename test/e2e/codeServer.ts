@@ -215,14 +215,45 @@ export function webviewFrame(page: Page, index = 0): FrameLocator {
   return page.locator('iframe.webview.ready').nth(index).contentFrame().locator('iframe#active-frame').contentFrame();
 }
 
-/** Opens a workspace file by name through Quick Open. */
-export async function quickOpen(page: Page, fileName: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+P');
+/** Closes every editor, answering "Don't Save" should VS Code ask about a modified one. */
+export async function closeAllEditors(page: Page): Promise<void> {
+  await runCommand(page, 'View: Close All Editors');
+  const dontSave = page.locator('.monaco-dialog-box button', { hasText: /Don't Save/ });
+  const asked = await dontSave.waitFor({ state: 'visible', timeout: 1500 }).then(() => true, () => false);
+  if (asked) await dontSave.click();
+}
+
+/**
+ * Opens a workspace file by name through Quick Open; a file written a moment ago may not
+ * be in the file search yet, so it asks again until it is.
+ */
+export async function quickOpen(page: Page, fileName: string, timeoutMs = 60_000): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.fill(fileName);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        await screenshot(page, `failed-open-${fileName.replace(/\W+/g, '-')}`);
+        throw e;
+      }
+    }
+  }
+  await input.press('Enter');
+}
+
+/** Answers an open input box (showInputBox) with `text`. */
+export async function answerInputBox(page: Page, text: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 15_000 });
-  await input.fill(fileName);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ state: 'visible', timeout: 20_000 });
+  await input.fill(text);
   await input.press('Enter');
 }
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadAndAnalyze, isKinetoFileName, toArrayBuffer } from '../../../extension/traceService';
-import type { AnalysisViewData } from '../../../extension/analysisView';
+import type { AnalysisView } from '../../../webview/protocol';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const KINETO = path.resolve(ROOT, '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
@@ -24,7 +24,7 @@ describe('trace service', () => {
     assert.ok(t.ok, t.ok ? '' : t.message);
     if (!t.ok) return;
     assert.equal(t.title, 'hta-sampled (2 ranks)');
-    const view = t.analysis as AnalysisViewData;
+    const view = t.analysis as AnalysisView;
     assert.deepEqual(view.ranks.map((r) => r.rank), [0, 1]);
     // Holistic Trace Analysis 0.6.1 on this pair, default options (fixtures README), µs.
     const hta = [
