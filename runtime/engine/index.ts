@@ -1,0 +1,11 @@
+/**
+ * The compute side of the runtime: a WebGPU training engine whose every kernel is a
+ * named, GPU-timestamped span. Public surface for the rest of runtime/.
+ */
+export type { ModelConfig, GptTask } from './config';
+export { validateModelConfig, resolveModelConfig, modelFlopsPerStep } from './config';
+export type { OptimizerConfig } from './optimizer';
+export type { LayerInfo } from './params';
+export type { KernelSpan, SpanPhase } from './spans';
+export type { Trainer, TrainerOptions } from './trainer';
+export { createTrainer, validateOptimizerConfig } from './trainer';

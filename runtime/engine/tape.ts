@@ -1,0 +1,104 @@
+/**
+ * Reverse-mode autograd: ops record an entry with a backward closure while the forward
+ * pass encodes; `backward` walks the entries in reverse, handing each closure the
+ * gradient of its output and a sink for its inputs' gradients.
+ *
+ * Gradient accumulation without a zeroing pass: the first contribution to an input's
+ * gradient is written, later ones are added (`accumulate`), so each backward kernel has a
+ * write and an accumulate variant. Parameter gradients land directly in their range of
+ * the flat gradient buffer.
+ */
+import type { GpuContext } from './context';
+import type { SpanPhase } from './spans';
+import type { Tensor } from './tensor';
+
+export interface GradTarget {
+  tensor: Tensor;
+  /** Add into `tensor` instead of overwriting it. */
+  accumulate: boolean;
+}
+
+export interface GradSink {
+  /** Where the gradient of `input` goes, or undefined when it needs none. */
+  target(input: Tensor): GradTarget | undefined;
+}
+
+export interface TapeEntry {
+  name: string;
+  scope: string;
+  inputs: Tensor[];
+  output: Tensor;
+  backward(gradOut: Tensor, sink: GradSink): void;
+}
+
+export class Tape {
+  entries: TapeEntry[] = [];
+  /** Tensors produced during forward, returned to the pool when the tape is cleared. */
+  owned: Tensor[] = [];
+
+  constructor(private readonly ctx: GpuContext) {}
+
+  /** Keeps a tensor saved for backward (statistics, probabilities) until the tape clears. */
+  keep(t: Tensor): Tensor {
+    this.owned.push(t);
+    return t;
+  }
+
+  /** Records an op; the output requires a gradient when any input does. */
+  record(entry: Omit<TapeEntry, 'scope'>): void {
+    const needsGrad = entry.inputs.some((t) => t.requiresGrad);
+    this.owned.push(entry.output);
+    if (!needsGrad) return;
+    entry.output.requiresGrad = true;
+    for (const t of entry.inputs) if (t.requiresGrad) t.gradUses++;
+    this.entries.push({ ...entry, scope: this.ctx.scope });
+  }
+
+  /**
+   * Runs backward from `loss` seeded with `seed` (a tensor holding dLoss, e.g. the loss
+   * scale). `onParamDone` is told about every parameter whose gradient became final.
+   * Returns the gradients of leaf tensors that are not parameters (inputs marked
+   * requiresGrad, as the gradient checks use); the caller releases them.
+   */
+  backward(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Map<Tensor, Tensor> {
+    const ctx = this.ctx;
+    const grads = new Map<Tensor, Tensor>([[loss, seed]]);
+    const remaining = new Map<Tensor, number>();
+    const sink: GradSink = {
+      target(input: Tensor): GradTarget | undefined {
+        if (!input.requiresGrad) return undefined;
+        const existing = grads.get(input);
+        if (existing) return { tensor: existing, accumulate: true };
+        const tensor = input.param ? input.param.grad : ctx.tensor(input.shape);
+        grads.set(input, tensor);
+        return { tensor, accumulate: false };
+      },
+    };
+    ctx.phase = phase;
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i];
+      const g = grads.get(e.output);
+      if (!g) continue;
+      ctx.scope = e.scope;
+      e.backward(g, sink);
+      if (g !== seed && !e.output.param) ctx.release(g);
+      grads.delete(e.output);
+      for (const t of e.inputs) {
+        if (!t.requiresGrad) continue;
+        const left = (remaining.get(t) ?? t.gradUses) - 1;
+        remaining.set(t, left);
+        if (left === 0 && t.param) onParamDone(t);
+      }
+    }
+    for (const [t] of grads) if (t.param) grads.delete(t);
+    return grads;
+  }
+
+  /** Returns activations to the pool and resets per-step use counts. */
+  clear(params: Tensor[]): void {
+    for (const t of this.owned) this.ctx.release(t);
+    this.owned = [];
+    this.entries = [];
+    for (const p of params) p.gradUses = 0;
+  }
+}

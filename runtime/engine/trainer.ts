@@ -1,0 +1,257 @@
+/**
+ * The trainer: one model, its flat parameters and gradients, an optimizer, and the
+ * encode/submit rhythm a data-parallel step needs (forward; backward with a callback per
+ * finished layer so gradient buckets can start communicating; optimizer step on
+ * gradients the caller may have all-reduced meanwhile).
+ */
+import { GpuContext } from './context';
+import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } from './config';
+import { MlpModel } from './models/mlp';
+import type { TrainableModel } from './models/model';
+import { Optimizer, OptimizerConfig } from './optimizer';
+import { LayerInfo, ParamStore, createParams } from './params';
+import type { KernelSpan } from './spans';
+import { Tape } from './tape';
+import { Tensor } from './tensor';
+
+export interface TrainerOptions {
+  model: ModelConfig;
+  optimizer: OptimizerConfig;
+  seed: number;
+  rank: number;
+  worldSize: number;
+  /** false skips every timestamp query (no spans, no calibration). */
+  timing: boolean;
+}
+
+export interface Trainer {
+  readonly paramCount: number;
+  /** Parameters of the model without the flat buffers' alignment padding. */
+  readonly modelParamCount: number;
+  readonly layers: LayerInfo[];
+  readonly paramBuffer: GPUBuffer;
+  readonly gradBuffer: GPUBuffer;
+  readonly flopsPerStep: number;
+  readonly model: ResolvedModel;
+  nextBatch(step: number): void;
+  forward(): void;
+  backward(onLayerGradsReady?: (layerIndex: number) => void): void;
+  optimizerStep(): void;
+  loss(): Promise<number>;
+  drainSpans(): Promise<KernelSpan[]>;
+  readonly calibrationErrorNs: number;
+  /** Re-measures the GPU→host clock offset (long runs may drift). */
+  recalibrate(): Promise<number>;
+  poolStats(): { hits: number; misses: number; bytes: number };
+  memoryBytes(): { parameters: number; gradients: number; optimizerState: number; activations: number };
+  destroy(): void;
+}
+
+function createModel(r: ResolvedModel, seed: number): TrainableModel {
+  if (r.kind === 'mlp') return new MlpModel(r, seed);
+  throw new Error(`model.kind '${r.kind}' is not available in this build`);
+}
+
+class TrainerImpl implements Trainer {
+  readonly paramCount: number;
+  readonly modelParamCount: number;
+  readonly layers: LayerInfo[];
+  readonly paramBuffer: GPUBuffer;
+  readonly gradBuffer: GPUBuffer;
+  readonly flopsPerStep: number;
+  private readonly tape: Tape;
+  private readonly lossSeed: Tensor;
+  private readonly lossKeep: GPUBuffer;
+  private readonly lossReadback: GPUBuffer;
+  private lossTensor: Tensor | undefined;
+  private readChain: Promise<unknown> = Promise.resolve();
+  private destroyed = false;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly model: ResolvedModel,
+    private readonly net: TrainableModel,
+    private readonly store: ParamStore,
+    private readonly optimizer: Optimizer,
+    private readonly opts: TrainerOptions,
+  ) {
+    this.paramCount = store.flatCount;
+    this.modelParamCount = store.modelParamCount;
+    this.layers = store.layers;
+    this.paramBuffer = store.paramBuffer;
+    this.gradBuffer = store.gradBuffer;
+    this.flopsPerStep = net.flopsPerStep;
+    this.tape = new Tape(ctx);
+    const seedBuf = ctx.ownedBuffer(16, undefined, 'loss.seed');
+    ctx.device.queue.writeBuffer(seedBuf.gpu, 0, new Float32Array([opts.optimizer.lossScale ?? 1]));
+    this.lossSeed = new Tensor([1], seedBuf, 0, false);
+    this.lossKeep = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'loss.keep' });
+    this.lossReadback = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'loss.readback' });
+  }
+
+  get calibrationErrorNs(): number {
+    return this.ctx.spans?.calibration.errorNs ?? 0;
+  }
+
+  async recalibrate(): Promise<number> {
+    if (!this.ctx.spans) return 0;
+    return (await this.ctx.guard(this.ctx.spans.calibrate())).errorNs;
+  }
+
+  private live(): void {
+    if (this.destroyed) throw new Error('trainer used after destroy()');
+    this.ctx.check();
+  }
+
+  nextBatch(step: number): void {
+    this.live();
+    this.net.writeBatch(this.opts.seed, this.opts.rank, step);
+  }
+
+  forward(): void {
+    this.live();
+    this.tape.clear(this.store.params);
+    const ctx = this.ctx;
+    ctx.phase = 'forward';
+    this.lossTensor = this.net.forward({ ctx, tape: this.tape });
+    ctx.endPass();
+    ctx.commandEncoder().copyBufferToBuffer(this.lossTensor.buf.gpu, this.lossTensor.offsetBytes, this.lossKeep, 0, 4);
+    ctx.submit();
+    ctx.phase = 'other';
+    ctx.scope = '';
+  }
+
+  backward(onLayerGradsReady?: (layerIndex: number) => void): void {
+    this.live();
+    if (!this.lossTensor) throw new Error('backward() needs a forward() first');
+    const ctx = this.ctx;
+    const pending = this.layers.map(() => 0);
+    for (const p of this.store.params) pending[p.param!.layerIndex]++;
+    const done = this.layers.map(() => false);
+    const finish = (li: number) => {
+      done[li] = true;
+      ctx.submit();
+      onLayerGradsReady?.(li);
+    };
+    const leftovers = this.tape.backward(this.lossTensor, this.lossSeed, (p) => {
+      const li = p.param!.layerIndex;
+      if (--pending[li] === 0) finish(li);
+    });
+    for (const g of leftovers.values()) ctx.release(g);
+    // Parameters the loss does not depend on get a zero gradient, not last step's.
+    for (const p of this.store.params) {
+      if (p.gradUses === 0) {
+        ctx.endPass();
+        ctx.commandEncoder().clearBuffer(this.gradBuffer, p.param!.offset * 4, p.param!.grad.byteLength);
+        const li = p.param!.layerIndex;
+        if (--pending[li] === 0 && !done[li]) finish(li);
+      }
+    }
+    ctx.submit();
+    this.tape.clear(this.store.params);
+    this.lossTensor = undefined;
+    ctx.phase = 'other';
+    ctx.scope = '';
+  }
+
+  optimizerStep(): void {
+    this.live();
+    const ctx = this.ctx;
+    ctx.phase = 'optimizer';
+    ctx.scope = '';
+    this.optimizer.encode(this.paramBuffer, this.gradBuffer);
+    ctx.submit();
+    ctx.phase = 'other';
+  }
+
+  loss(): Promise<number> {
+    this.live();
+    const read = async (): Promise<number> => {
+      const enc = this.ctx.device.createCommandEncoder();
+      enc.copyBufferToBuffer(this.lossKeep, 0, this.lossReadback, 0, 4);
+      this.ctx.device.queue.submit([enc.finish()]);
+      await this.ctx.guard(this.lossReadback.mapAsync(GPUMapMode.READ, 0, 4));
+      const v = new Float32Array(this.lossReadback.getMappedRange(0, 4).slice(0))[0];
+      this.lossReadback.unmap();
+      return v;
+    };
+    const p = this.readChain.then(read, read);
+    this.readChain = p.catch(() => undefined);
+    return p;
+  }
+
+  async drainSpans(): Promise<KernelSpan[]> {
+    this.live();
+    if (!this.ctx.spans) return [];
+    return this.ctx.guard(this.ctx.spans.drain());
+  }
+
+  poolStats(): { hits: number; misses: number; bytes: number } {
+    const p = this.ctx.pool;
+    return { hits: p.hits, misses: p.misses, bytes: p.bytes };
+  }
+
+  memoryBytes(): { parameters: number; gradients: number; optimizerState: number; activations: number } {
+    return {
+      parameters: this.paramCount * 4,
+      gradients: this.paramCount * 4,
+      optimizerState: this.optimizer.stateBytes,
+      activations: this.ctx.pool.bytes + this.net.inputBytes(),
+    };
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.tape.clear(this.store.params);
+    this.net.destroy();
+    this.optimizer.destroy();
+    this.lossSeed.buf.gpu.destroy();
+    this.lossKeep.destroy();
+    this.lossReadback.destroy();
+    this.paramBuffer.destroy();
+    this.gradBuffer.destroy();
+    this.ctx.destroy();
+  }
+}
+
+/**
+ * Validates the configuration (throwing one Error that lists every problem, before any
+ * GPU work), builds the model and, with timing on, calibrates the GPU clock.
+ */
+export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Promise<Trainer> {
+  const errs = validateModelConfig(opts.model, device.limits, device.features as ReadonlySet<string>);
+  errs.push(...validateOptimizerConfig(opts.optimizer));
+  if (!Number.isInteger(opts.rank) || !Number.isInteger(opts.worldSize) || opts.worldSize < 1 || opts.rank < 0 || opts.rank >= opts.worldSize) {
+    errs.push(`rank ${opts.rank} / worldSize ${opts.worldSize}: need integers with 0 ≤ rank < worldSize`);
+  }
+  if (errs.length) throw new Error(`invalid training configuration: ${errs.join('; ')}`);
+  const resolved = resolveModelConfig(opts.model);
+  const ctx = new GpuContext(device, { timing: opts.timing });
+  const net = createModel(resolved, opts.seed);
+  const store = createParams(ctx, net.layerSpecs, opts.seed);
+  net.bind(ctx, store);
+  const optimizer = new Optimizer(ctx, opts.optimizer, store.flatCount);
+  const trainer = new TrainerImpl(ctx, resolved, net, store, optimizer, opts);
+  if (ctx.spans) await ctx.guard(ctx.spans.calibrate());
+  await ctx.guard(device.queue.onSubmittedWorkDone());
+  return trainer;
+}
+
+export function validateOptimizerConfig(o: OptimizerConfig): string[] {
+  const errs: string[] = [];
+  if (!o || !['sgd', 'adam', 'adamw'].includes(o.kind)) return [`optimizer.kind is ${JSON.stringify(o?.kind)}; allowed: 'sgd', 'adam', 'adamw'`];
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) errs.push(`optimizer.lr is ${o.lr}; it must be a positive number`);
+  const unit = (k: 'momentum' | 'beta1' | 'beta2') => {
+    const v = o[k];
+    if (v !== undefined && !(v >= 0 && v < 1)) errs.push(`optimizer.${k} is ${v}; it must be in [0, 1)`);
+  };
+  unit('momentum');
+  unit('beta1');
+  unit('beta2');
+  if (o.eps !== undefined && !(o.eps > 0)) errs.push(`optimizer.eps is ${o.eps}; it must be > 0`);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) errs.push(`optimizer.weightDecay is ${o.weightDecay}; it must be ≥ 0`);
+  if (o.clipGradNorm !== undefined && !(o.clipGradNorm > 0)) errs.push(`optimizer.clipGradNorm is ${o.clipGradNorm}; it must be > 0`);
+  if (o.lossScale !== undefined && !(o.lossScale > 0 && Number.isFinite(o.lossScale))) errs.push(`optimizer.lossScale is ${o.lossScale}; it must be a positive finite number`);
+  return errs;
+}
