@@ -1,0 +1,144 @@
+/**
+ * Element types and reduction kernels. Integer sums wrap modulo 2^8 like NCCL's int8/uint8
+ * sums (so they are exact in modular arithmetic, whatever the order); f16 values are
+ * added in f32 and rounded to f16 after each step (round to nearest even), like a
+ * half-precision accumulator.
+ */
+export type Dtype = 'f32' | 'f16' | 'int8' | 'uint8';
+export type ReduceOp = 'sum' | 'avg' | 'max';
+export type TypedData = Float32Array | Uint16Array | Int8Array | Uint8Array;
+
+export const DTYPES: readonly Dtype[] = ['f32', 'f16', 'int8', 'uint8'];
+export const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'avg', 'max'];
+
+export function dtypeBytes(d: Dtype): number {
+  return d === 'f32' ? 4 : d === 'f16' ? 2 : 1;
+}
+
+/** The dtype a typed array carries by default (Uint16Array = f16 bit patterns). */
+export function dtypeOf(data: TypedData): Dtype {
+  if (data instanceof Float32Array) return 'f32';
+  if (data instanceof Uint16Array) return 'f16';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Uint8Array) return 'uint8';
+  throw new Error(`unsupported payload ${Object.prototype.toString.call(data)}; use Float32Array (f32), Uint16Array (f16 bits), Int8Array or Uint8Array`);
+}
+
+/** A typed view of `count` elements of `dtype` at `byteOffset` of `buffer`. */
+export function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number, count: number): TypedData {
+  switch (dtype) {
+    case 'f32': return new Float32Array(buffer, byteOffset, count);
+    case 'f16': return new Uint16Array(buffer, byteOffset, count);
+    case 'int8': return new Int8Array(buffer, byteOffset, count);
+    case 'uint8': return new Uint8Array(buffer, byteOffset, count);
+  }
+}
+
+// ---- f16 <-> f32 ---------------------------------------------------------------------
+let f16Table: Float32Array | undefined;
+/** f16 bits -> f32 value for all 65,536 patterns. */
+export function f16ToF32Table(): Float32Array {
+  if (f16Table) return f16Table;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >>> 10) & 0x1f;
+    const m = h & 0x3ff;
+    if (e === 0) t[h] = s * m * 2 ** -24;
+    else if (e === 31) t[h] = m ? NaN : s * Infinity;
+    else t[h] = s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  f16Table = t;
+  return t;
+}
+
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+/** Rounds an f32 value to the nearest f16 (ties to even); returns its bits. */
+export function f32ToF16(v: number): number {
+  scratchF32[0] = v;
+  const x = scratchU32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // rebias 127 -> 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is correct rounding
+  return sign | h;
+}
+
+// ---- kernels ---------------------------------------------------------------------------
+/**
+ * out[i] = a[i] (op) b[i] for i < out.length; `finalDivisor` > 0 applies the average's
+ * division (floats: multiply by 1/n; integers: truncate the wrapped sum / n).
+ * `out` may alias `a` or `b`.
+ */
+export function reduceInto(dtype: Dtype, op: ReduceOp, out: TypedData, a: TypedData, b: TypedData, finalDivisor = 0): void {
+  const n = out.length;
+  const isMax = op === 'max';
+  switch (dtype) {
+    case 'f32': {
+      const o = out as Float32Array, x = a as Float32Array, y = b as Float32Array;
+      if (isMax) for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? x[i] : y[i];
+      else if (finalDivisor > 0) {
+        const inv = 1 / finalDivisor;
+        for (let i = 0; i < n; i++) o[i] = (x[i] + y[i]) * inv;
+      } else for (let i = 0; i < n; i++) o[i] = x[i] + y[i];
+      return;
+    }
+    case 'f16': {
+      const t = f16ToF32Table();
+      const o = out as Uint16Array, x = a as Uint16Array, y = b as Uint16Array;
+      if (isMax) for (let i = 0; i < n; i++) o[i] = t[x[i]] >= t[y[i]] ? x[i] : y[i];
+      else {
+        const inv = finalDivisor > 0 ? 1 / finalDivisor : 1;
+        // Round the sum to f16 before scaling, as a half accumulator would.
+        if (finalDivisor > 0) for (let i = 0; i < n; i++) o[i] = f32ToF16(t[f32ToF16(t[x[i]] + t[y[i]])] * inv);
+        else for (let i = 0; i < n; i++) o[i] = f32ToF16(t[x[i]] + t[y[i]]);
+      }
+      return;
+    }
+    case 'int8': {
+      const o = out as Int8Array, x = a as Int8Array, y = b as Int8Array;
+      if (isMax) for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? x[i] : y[i];
+      else if (finalDivisor > 0) for (let i = 0; i < n; i++) o[i] = Math.trunc((((x[i] + y[i]) << 24) >> 24) / finalDivisor);
+      else for (let i = 0; i < n; i++) o[i] = x[i] + y[i];
+      return;
+    }
+    case 'uint8': {
+      const o = out as Uint8Array, x = a as Uint8Array, y = b as Uint8Array;
+      if (isMax) for (let i = 0; i < n; i++) o[i] = x[i] > y[i] ? x[i] : y[i];
+      else if (finalDivisor > 0) for (let i = 0; i < n; i++) o[i] = Math.trunc(((x[i] + y[i]) & 255) / finalDivisor);
+      else for (let i = 0; i < n; i++) o[i] = x[i] + y[i];
+      return;
+    }
+  }
+}
+
+/** Applies the average's division in place (used where no reduction step is left, n = 1). */
+export function divideInPlace(dtype: Dtype, data: TypedData, divisor: number): void {
+  if (divisor === 1) return;
+  const n = data.length;
+  if (dtype === 'f32') {
+    const d = data as Float32Array, inv = 1 / divisor;
+    for (let i = 0; i < n; i++) d[i] *= inv;
+  } else if (dtype === 'f16') {
+    const t = f16ToF32Table(), d = data as Uint16Array, inv = 1 / divisor;
+    for (let i = 0; i < n; i++) d[i] = f32ToF16(t[d[i]] * inv);
+  } else {
+    for (let i = 0; i < n; i++) data[i] = Math.trunc(data[i] / divisor);
+  }
+}

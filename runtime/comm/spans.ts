@@ -1,0 +1,52 @@
+/**
+ * The span every collective emits on every rank, and the nccl-tests bandwidth definitions
+ * (doc/PERFORMANCE.md): algbw = S / t, busbw = algbw × a factor that makes it comparable
+ * to the link's peak whatever the collective and the number of ranks.
+ */
+export interface CommSpan {
+  op: string;
+  algorithm: string;
+  /** Group name ('world' or the rank list). */
+  group: string;
+  /** Sequence number within the group: the same collective has the same seq on every member. */
+  seq: number;
+  /** S of nccl-tests: the buffer size (for reduce-scatter / all-gather the whole array). */
+  bytes: number;
+  dtype: string;
+  startNs: number;
+  endNs: number;
+  /** Time blocked while some peer had not yet reached this collective. */
+  waitNs: number;
+  /** The rest of the span: moving and reducing data, including the emulated wire. */
+  transferNs: number;
+  algbwGBps: number;
+  busbwGBps: number;
+  kind: 'collective' | 'wait' | 'd2h' | 'h2d';
+  name: string;
+  /** Global rank that recorded the span. */
+  rank?: number;
+  /** Number of ranks in the group. */
+  groupSize?: number;
+  /** Link profile name (or 'hierarchical'). */
+  link?: string;
+}
+
+/** busbw / algbw for a collective over n ranks (nccl-tests). */
+export function busBandwidthFactor(op: string, n: number): number {
+  if (n <= 1) return op === 'allReduce' || op === 'reduceScatter' || op === 'allGather' || op === 'allToAll' ? 0 : 1;
+  switch (op) {
+    case 'allReduce':
+      return (2 * (n - 1)) / n;
+    case 'reduceScatter':
+    case 'allGather':
+    case 'allToAll':
+      return (n - 1) / n;
+    default:
+      return 1;
+  }
+}
+
+/** algbw in GB/s (bytes per ns) of `bytes` in `durationNs`; 0 for an empty or instant op. */
+export function algBandwidthGBps(bytes: number, durationNs: number): number {
+  return durationNs > 0 ? bytes / durationNs : 0;
+}
