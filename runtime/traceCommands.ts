@@ -1,0 +1,125 @@
+/**
+ * `commlens inspect` and `commlens convert`: the trace importers and writers from the
+ * command line. Exit codes: 0 ok, 2 bad input (usage, unreadable or malformed trace),
+ * 1 failure (anything else, e.g. the output cannot be written).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { TraceFormatError } from '../trace/errors';
+import { loadTraceFile } from '../trace/load';
+import { summarizeTrace, type TraceSummary } from '../trace/summary';
+import { writePerfetto } from '../trace/perfettoWriter';
+import { writeChromeJsonTo } from '../trace/chromeJson';
+
+const OK = 0;
+const FAILURE = 1;
+const BAD_INPUT = 2;
+const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
+
+const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json]\n';
+const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz>\n';
+
+function fail(e: unknown): number {
+  if (e instanceof TraceFormatError) {
+    process.stderr.write(`commlens: ${e.message}\n`);
+    return BAD_INPUT;
+  }
+  process.stderr.write(`commlens: ${(e as Error)?.message ?? String(e)}\n`);
+  return FAILURE;
+}
+
+/** `inspect <file or folder> [--json]`: what the importer found in each trace file. */
+export async function inspectCommand(args: string[]): Promise<number> {
+  const json = args.includes('--json');
+  const rest = args.filter((a) => a !== '--json');
+  if (rest.length !== 1 || rest[0].startsWith('-')) {
+    process.stderr.write(INSPECT_USAGE);
+    return BAD_INPUT;
+  }
+  const target = rest[0];
+  let files: string[];
+  try {
+    const st = fs.statSync(target);
+    files = st.isDirectory() ? fs.readdirSync(target).filter((f) => TRACE_FILE.test(f)).sort().map((f) => path.join(target, f)) : [target];
+  } catch (e) {
+    process.stderr.write(`commlens: ${target}: ${(e as Error).message}\n`);
+    return BAD_INPUT;
+  }
+  if (files.length === 0) {
+    process.stderr.write(`commlens: ${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)\n`);
+    return BAD_INPUT;
+  }
+  const results: ({ file: string } & (TraceSummary | { error: string }))[] = [];
+  let code = OK;
+  for (const file of files) {
+    try {
+      results.push({ file, ...summarizeTrace(await loadTraceFile(file)) });
+    } catch (e) {
+      code = Math.max(code, e instanceof TraceFormatError ? BAD_INPUT : FAILURE);
+      results.push({ file, error: (e as Error).message });
+    }
+  }
+  if (json) process.stdout.write(`${JSON.stringify(results.length === 1 && !(fs.statSync(target).isDirectory()) ? results[0] : results, null, 2)}\n`);
+  else for (const r of results) process.stdout.write(formatSummary(r));
+  return code;
+}
+
+function formatSummary(r: { file: string } & (TraceSummary | { error: string })): string {
+  if ('error' in r) return `${r.file}\n  error: ${r.error}\n`;
+  const ops = Object.entries(r.collectivesByOp).map(([op, n]) => `${op} ×${n}`).join(', ') || 'none';
+  const lines = [
+    r.file,
+    `  format      ${r.format}${r.worldSize !== undefined ? `, world size ${r.worldSize}` : ''}`,
+    `  ranks       ${r.ranks} (${r.processes.map((p) => (p.rank !== undefined ? `rank ${p.rank}` : p.name)).join(', ')})`,
+    `  tracks      ${r.tracks.slice} slice, ${r.tracks.counter} counter`,
+    `  slices      ${r.slices} (${r.steps} steps), flows ${r.flows}, counter samples ${r.counters.samples}`,
+    `  collectives ${ops}`,
+    `  span        ${(r.spanNs / 1e6).toFixed(3)} ms`,
+    ...r.warnings.map((w) => `  warning     ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** `convert <in> <out>`: any supported trace to Perfetto protobuf or Chrome JSON (gzip by `.gz`). */
+export async function convertCommand(args: string[]): Promise<number> {
+  if (args.length !== 2 || args.some((a) => a.startsWith('-'))) {
+    process.stderr.write(CONVERT_USAGE);
+    return BAD_INPUT;
+  }
+  const [input, output] = args;
+  const kind = /\.(pftrace|perfetto-trace)$/i.test(output) ? 'perfetto' : /\.json$/i.test(output) ? 'json' : /\.json\.gz$/i.test(output) ? 'json.gz' : undefined;
+  if (!kind) {
+    process.stderr.write(`commlens: ${output}: unknown output format\n${CONVERT_USAGE}`);
+    return BAD_INPUT;
+  }
+  let model;
+  try {
+    model = await loadTraceFile(input);
+  } catch (e) {
+    return fail(e);
+  }
+  try {
+    if (kind === 'perfetto') fs.writeFileSync(output, writePerfetto(model));
+    else await writeJson(model, output, kind === 'json.gz');
+  } catch (e) {
+    return fail(e);
+  }
+  for (const w of model.warnings) process.stderr.write(`commlens: warning: ${w}\n`);
+  process.stderr.write(`commlens: wrote ${output} (${model.slices.length} slices, ${model.flows.length} flows)\n`);
+  return OK;
+}
+
+async function writeJson(model: Parameters<typeof writeChromeJsonTo>[0], output: string, gzip: boolean): Promise<void> {
+  const file = fs.createWriteStream(output);
+  const out = gzip ? zlib.createGzip() : file;
+  if (gzip) out.pipe(file);
+  const done = new Promise<void>((resolve, reject) => {
+    file.on('finish', resolve);
+    file.on('error', reject);
+    out.on('error', reject);
+  });
+  writeChromeJsonTo(model, (t) => out.write(t));
+  out.end();
+  await done;
+}

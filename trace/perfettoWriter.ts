@@ -1,0 +1,405 @@
+/**
+ * Perfetto TrackEvent writer: the CommLens trace model as a `.pftrace` (perfetto.protos.Trace).
+ *
+ * Layout of a CommLens file (what Perfetto's trace processor and UI show):
+ * - one packet sequence (trusted_packet_sequence_id 1); its first packet clears the
+ *   incremental state, every packet that defines or uses interned names sets
+ *   SEQ_NEEDS_INCREMENTAL_STATE;
+ * - one process track per rank (its own pid, child ordering explicit), child tracks per
+ *   stream (compute, communication, staging, host, wait) and counter tracks with units,
+ *   all with sibling_merge_behavior NONE so same-named streams of a rank stay apart;
+ * - slices as SLICE_BEGIN/SLICE_END pairs with interned names and categories, args as
+ *   debug annotations with interned names; flows as fixed64 flow ids (never packed);
+ * - a global "CommLens run" track whose one instant at the origin carries the run
+ *   metadata, so the reader can restore `meta` exactly.
+ * Timestamps are absolute nanoseconds: originNs (a decimal string, BigInt-exact) plus the
+ * model's relative time; no timestamp_clock_id (no clock snapshot is written).
+ */
+import type { Args, ArgValue, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
+import { ProtoWriter } from './protoWire';
+import {
+  CHILD_ORDERING_EXPLICIT,
+  COUNTER_DESCRIPTOR,
+  COUNTER_UNIT,
+  DEBUG_ANNOTATION,
+  EVENT_TYPE,
+  INTERNED_DATA,
+  INTERNED_ENTRY,
+  PACKET,
+  PROCESS_DESCRIPTOR,
+  SEQ_INCREMENTAL_STATE_CLEARED,
+  SEQ_NEEDS_INCREMENTAL_STATE,
+  SIBLING_MERGE_NONE,
+  TRACE,
+  TRACK_DESCRIPTOR,
+  TRACK_EVENT,
+} from './perfettoFields';
+
+/** Name of the global track that carries the run metadata instant. */
+export const RUN_TRACK_NAME = 'CommLens run';
+/** Name of the instant (on RUN_TRACK_NAME) whose debug annotations hold `meta`. */
+export const RUN_METADATA_EVENT = 'commlens.run';
+const SEQUENCE_ID = 1;
+const TWO_32 = 4294967296;
+/** Process tracks live above 2^32 so they never collide with slice tracks (id + 1). */
+const PROCESS_UUID_BASE = TWO_32;
+const RUN_TRACK_UUID = 2 * TWO_32;
+/** Chunks handed to the sink are at most about this big (whole packets each). */
+const CHUNK_BYTES = 64 * 1024;
+
+/** Uuid of the Perfetto track of model track `id` (small, so events encode it in one or two bytes). */
+export function trackUuidOf(trackId: number): number {
+  return trackId + 1;
+}
+
+/** Uuid of the process track of pid `pid`. */
+export function processUuidOf(pid: number): number {
+  return PROCESS_UUID_BASE + (pid >>> 0);
+}
+
+/**
+ * The machine-readable track description CommLens writes: `CommLens <stream> track[ (GPU)][ · source <json>]`.
+ * It doubles as the tooltip Perfetto's UI shows for the track.
+ */
+export function describeTrack(t: TrackInfo): string {
+  let d = `CommLens ${t.stream} track${t.gpu ? ' (GPU)' : ''}`;
+  if (t.sourceId !== undefined) d += ` · source ${JSON.stringify(t.sourceId)}`;
+  return d;
+}
+
+const UNIT_ENUM: Record<string, number> = { ns: COUNTER_UNIT.timeNs, bytes: COUNTER_UNIT.sizeBytes, count: COUNTER_UNIT.count };
+
+interface PendingTrack {
+  slices: { s: Slice; flow?: { out?: number[]; in?: number[] } }[];
+  maxEndNs: number;
+}
+
+/**
+ * Streams a trace as whole packets. The sink receives chunks that each hold one or more
+ * complete `Trace.packet` fields, so a file made by appending them is a valid trace at
+ * every chunk boundary (a SIGKILL loses at most what was not yet handed to the sink).
+ *
+ * Slices of one track are held back while they may still nest: a slice is written once
+ * a later slice on its track starts at or after its end, or on `flush()`. This puts a
+ * parent's BEGIN before its children's even when the caller reports the child first (the
+ * usual order when spans are recorded as they end), which Perfetto needs because it
+ * matches each END to the innermost open slice. Call `flush()` at each step boundary so
+ * the step is on disk.
+ *
+ * Flows: `slice(s, { out: [id] })` starts (or continues) flow `id` at this slice and
+ * `slice(s, { in: [id] })` ends it here. Perfetto processes events in time order and
+ * ignores an end whose flow is not yet active, so the slice carrying `out` must start
+ * first (put the start on the rank whose span begins first) and each collective needs a
+ * fresh id. An id in both `out` and `in` passes through the slice.
+ */
+export class PerfettoStreamWriter {
+  private readonly out = new ProtoWriter(CHUNK_BYTES + 4096);
+  private readonly packet = new ProtoWriter(512);
+  private readonly event = new ProtoWriter(512);
+  private readonly interned = new ProtoWriter(256);
+  private readonly entry = new ProtoWriter(128);
+  private readonly annotation = new ProtoWriter(256);
+  private readonly names = new Map<string, number>();
+  private readonly categories = new Map<string, number>();
+  private readonly argNames = new Map<string, number>();
+  private readonly pending = new Map<number, PendingTrack>();
+  private readonly originLo: number;
+  private readonly originHi: number;
+  private started = false;
+  private internedEntries = false;
+  private runTrackWritten = false;
+  /** Packets written so far. */
+  packets = 0;
+
+  constructor(
+    private readonly sink: (chunk: Uint8Array) => void,
+    opts: { originNs?: string } = {},
+  ) {
+    const origin = BigInt(opts.originNs ?? '0');
+    if (origin < 0n || origin >= 1n << 64n) throw new RangeError(`originNs ${opts.originNs} is not an unsigned 64-bit nanosecond time`);
+    this.originLo = Number(origin & 0xffffffffn);
+    this.originHi = Number(origin >> 32n);
+  }
+
+  /** Declares the process track of one rank. */
+  process(p: ProcessInfo): void {
+    const d = this.entry;
+    d.reset();
+    d.int64(PROCESS_DESCRIPTOR.pid, p.pid);
+    d.string(PROCESS_DESCRIPTOR.processName, p.name);
+    if (p.rank !== undefined) d.string(PROCESS_DESCRIPTOR.processLabels, `rank=${p.rank}`);
+    for (const [k, v] of Object.entries(p.labels ?? {})) d.string(PROCESS_DESCRIPTOR.processLabels, `${k}=${v}`);
+    const t = this.annotation;
+    t.reset();
+    t.uint(TRACK_DESCRIPTOR.uuid, processUuidOf(p.pid));
+    t.message(TRACK_DESCRIPTOR.process, d);
+    t.uint(TRACK_DESCRIPTOR.childOrdering, CHILD_ORDERING_EXPLICIT);
+    this.descriptorPacket(t);
+  }
+
+  /** Declares a child track (slice or counter) of a process already declared. */
+  track(t: TrackInfo): void {
+    const d = this.annotation;
+    d.reset();
+    d.uint(TRACK_DESCRIPTOR.uuid, trackUuidOf(t.id));
+    d.string(TRACK_DESCRIPTOR.name, t.name);
+    d.uint(TRACK_DESCRIPTOR.parentUuid, processUuidOf(t.pid));
+    if (t.type === 'counter') {
+      const c = this.entry;
+      c.reset();
+      const unit = t.unit ?? '';
+      if (UNIT_ENUM[unit] !== undefined) c.uint(COUNTER_DESCRIPTOR.unit, UNIT_ENUM[unit]);
+      else if (unit) c.string(COUNTER_DESCRIPTOR.unitName, unit);
+      d.message(TRACK_DESCRIPTOR.counter, c);
+    }
+    d.int64(TRACK_DESCRIPTOR.siblingOrderRank, t.order ?? t.id);
+    d.string(TRACK_DESCRIPTOR.description, describeTrack(t));
+    d.uint(TRACK_DESCRIPTOR.siblingMergeBehavior, SIBLING_MERGE_NONE);
+    this.descriptorPacket(d);
+  }
+
+  /** Records one complete slice (written as BEGIN + END once it can no longer gain a parent). */
+  slice(s: Slice, flow?: { out?: number[]; in?: number[] }): void {
+    let p = this.pending.get(s.track);
+    if (p && p.slices.length > 0 && s.startNs >= p.maxEndNs) {
+      this.writeTrack(p);
+    }
+    if (!p) {
+      p = { slices: [], maxEndNs: -Infinity };
+      this.pending.set(s.track, p);
+    }
+    p.slices.push(flow ? { s, flow } : { s });
+    const end = s.startNs + s.durNs;
+    if (end > p.maxEndNs) p.maxEndNs = end;
+  }
+
+  /** One counter sample on a counter track. */
+  counter(track: number, tsNs: number, value: number): void {
+    const e = this.event;
+    e.reset();
+    e.uint(TRACK_EVENT.type, EVENT_TYPE.counter);
+    e.uint(TRACK_EVENT.trackUuid, trackUuidOf(track));
+    if (Number.isSafeInteger(value)) e.int64(TRACK_EVENT.counterValue, value);
+    else e.double(TRACK_EVENT.doubleCounterValue, value);
+    this.eventPacket(tsNs, false);
+  }
+
+  /**
+   * Run metadata, as an instant at the origin on the global "CommLens run" track with one
+   * debug annotation per key (nested values as dicts/arrays). May be called more than once;
+   * the reader merges them.
+   */
+  metadata(info: Args): void {
+    if (!this.runTrackWritten) {
+      const d = this.annotation;
+      d.reset();
+      d.uint(TRACK_DESCRIPTOR.uuid, RUN_TRACK_UUID);
+      d.string(TRACK_DESCRIPTOR.name, RUN_TRACK_NAME);
+      d.uint(TRACK_DESCRIPTOR.siblingMergeBehavior, SIBLING_MERGE_NONE);
+      this.descriptorPacket(d);
+      this.runTrackWritten = true;
+    }
+    this.writeEvent(EVENT_TYPE.instant, RUN_TRACK_UUID, 0, RUN_METADATA_EVENT, 'metadata', undefined, info);
+  }
+
+  /** Writes every held-back slice and hands all buffered packets to the sink. */
+  flush(): void {
+    for (const p of this.pending.values()) if (p.slices.length > 0) this.writeTrack(p);
+    if (this.out.pos > 0) {
+      this.sink(this.out.buf.slice(0, this.out.pos));
+      this.out.reset();
+    }
+  }
+
+  private writeTrack(p: PendingTrack): void {
+    const items = p.slices;
+    if (items.length > 1) items.sort((a, b) => a.s.startNs - b.s.startNs || b.s.durNs - a.s.durNs);
+    // Emit in nesting order: close every open slice that ends at or before the next begin.
+    const open: Slice[] = [];
+    for (const { s, flow } of items) {
+      while (open.length > 0 && open[open.length - 1].startNs + open[open.length - 1].durNs <= s.startNs) this.endSlice(open.pop() as Slice);
+      const cats = s.rawCategory && s.rawCategory !== s.category ? [s.category, s.rawCategory] : s.category;
+      this.writeEvent(EVENT_TYPE.sliceBegin, trackUuidOf(s.track), s.startNs, s.name, cats, flow, s.args);
+      open.push(s);
+    }
+    while (open.length > 0) this.endSlice(open.pop() as Slice);
+    p.slices = [];
+    p.maxEndNs = -Infinity;
+  }
+
+  private endSlice(s: Slice): void {
+    const e = this.event;
+    e.reset();
+    e.uint(TRACK_EVENT.type, EVENT_TYPE.sliceEnd);
+    e.uint(TRACK_EVENT.trackUuid, trackUuidOf(s.track));
+    this.eventPacket(s.startNs + s.durNs, false);
+  }
+
+  private writeEvent(type: number, trackUuid: number, tsNs: number, name: string, category: string | string[], flow: { out?: number[]; in?: number[] } | undefined, args: Args | undefined): void {
+    this.interned.reset();
+    this.internedEntries = false;
+    const e = this.event;
+    e.reset();
+    e.uint(TRACK_EVENT.type, type);
+    e.uint(TRACK_EVENT.trackUuid, trackUuid);
+    e.uint(TRACK_EVENT.nameIid, this.intern(this.names, INTERNED_DATA.eventNames, name));
+    if (typeof category === 'string') e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, category));
+    else for (const c of category) e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, c));
+    if (args) {
+      for (const key in args) {
+        const a = this.annotation;
+        a.reset();
+        a.uint(DEBUG_ANNOTATION.nameIid, this.intern(this.argNames, INTERNED_DATA.debugAnnotationNames, key));
+        writeAnnotationValue(a, args[key]);
+        e.message(TRACK_EVENT.debugAnnotations, a);
+      }
+    }
+    if (flow) {
+      const out = flow.out ?? [];
+      // flow_ids / terminating_flow_ids are proto2 `repeated fixed64`: one tag per id, never packed.
+      for (const id of out) e.fixed64(TRACK_EVENT.flowIds, id);
+      for (const id of flow.in ?? []) if (!out.includes(id)) e.fixed64(TRACK_EVENT.terminatingFlowIds, id);
+    }
+    this.eventPacket(tsNs, true);
+  }
+
+  private intern(table: Map<string, number>, field: number, value: string): number {
+    let iid = table.get(value);
+    if (iid !== undefined) return iid;
+    iid = table.size + 1;
+    table.set(value, iid);
+    const en = this.entry;
+    en.reset();
+    en.uint(INTERNED_ENTRY.iid, iid);
+    en.string(INTERNED_ENTRY.name, value);
+    this.interned.message(field, en);
+    this.internedEntries = true;
+    return iid;
+  }
+
+  private eventPacket(tsNs: number, usesInterned: boolean): void {
+    const pk = this.packet;
+    pk.reset();
+    // Absolute time = origin + round(relative), carried across the 32-bit halves exactly.
+    let lo = this.originLo + Math.round(tsNs);
+    let hi = this.originHi;
+    if (lo >= TWO_32 || lo < 0) {
+      const carry = Math.floor(lo / TWO_32);
+      lo -= carry * TWO_32;
+      hi += carry;
+    }
+    if (hi < 0) {
+      lo = 0;
+      hi = 0;
+    }
+    pk.tag(PACKET.timestamp, 0);
+    pk.varint64(lo >>> 0, hi >>> 0);
+    pk.uint(PACKET.trustedPacketSequenceId, SEQUENCE_ID);
+    let flags = usesInterned ? SEQ_NEEDS_INCREMENTAL_STATE : 0;
+    if (!this.started) flags |= SEQ_INCREMENTAL_STATE_CLEARED;
+    if (flags) pk.uint(PACKET.sequenceFlags, flags);
+    if (usesInterned && this.internedEntries) pk.message(PACKET.internedData, this.interned);
+    pk.message(PACKET.trackEvent, this.event);
+    this.finishPacket();
+  }
+
+  private descriptorPacket(descriptor: ProtoWriter): void {
+    const pk = this.packet;
+    pk.reset();
+    pk.tag(PACKET.timestamp, 0);
+    pk.varint64(this.originLo, this.originHi);
+    pk.uint(PACKET.trustedPacketSequenceId, SEQUENCE_ID);
+    if (!this.started) pk.uint(PACKET.sequenceFlags, SEQ_INCREMENTAL_STATE_CLEARED);
+    pk.message(PACKET.trackDescriptor, descriptor);
+    this.finishPacket();
+  }
+
+  private finishPacket(): void {
+    if (!this.started) {
+      this.packet.bool(PACKET.firstPacketOnSequence, true);
+      this.started = true;
+    }
+    this.out.message(TRACE.packet, this.packet);
+    this.packets++;
+    if (this.out.pos >= CHUNK_BYTES) {
+      this.sink(this.out.buf.slice(0, this.out.pos));
+      this.out.reset();
+    }
+  }
+}
+
+/** Encodes one arg value into a DebugAnnotation (name already written). */
+function writeAnnotationValue(a: ProtoWriter, v: ArgValue): void {
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v)) a.int64(DEBUG_ANNOTATION.intValue, v);
+    else a.double(DEBUG_ANNOTATION.doubleValue, v);
+  } else if (typeof v === 'string') a.string(DEBUG_ANNOTATION.stringValue, v);
+  else if (typeof v === 'boolean') a.bool(DEBUG_ANNOTATION.boolValue, v);
+  else if (v === null) a.string(DEBUG_ANNOTATION.legacyJsonValue, 'null');
+  else if (Array.isArray(v)) {
+    for (const item of v) {
+      const child = new ProtoWriter(64);
+      writeAnnotationValue(child, item);
+      a.message(DEBUG_ANNOTATION.arrayValues, child);
+    }
+    if (v.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '[]');
+  } else {
+    const keys = Object.keys(v);
+    for (const key of keys) {
+      const child = new ProtoWriter(64);
+      child.string(DEBUG_ANNOTATION.name, key);
+      writeAnnotationValue(child, v[key]);
+      a.message(DEBUG_ANNOTATION.dictEntries, child);
+    }
+    if (keys.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '{}');
+  }
+}
+
+/**
+ * The whole model as one `.pftrace` byte array, through PerfettoStreamWriter. Model flows
+ * become flow ids (a fresh id per flow edge, started on whichever endpoint begins first,
+ * so Perfetto never sees an end before its start); `meta` goes into the run-metadata instant.
+ */
+export function writePerfetto(model: TraceModel): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const w = new PerfettoStreamWriter((c) => chunks.push(c), { originNs: model.meta.originNs });
+  w.metadata(metadataArgs(model));
+  for (const p of model.processes) w.process(p);
+  for (const t of model.tracks) w.track(t);
+  const flowOf = new Map<number, { out?: number[]; in?: number[] }>();
+  const add = (slice: number, key: 'out' | 'in', id: number) => {
+    let f = flowOf.get(slice);
+    if (!f) flowOf.set(slice, (f = {}));
+    (f[key] ??= []).push(id);
+  };
+  model.flows.forEach((f, i) => {
+    const a = model.slices[f.from];
+    const b = model.slices[f.to];
+    if (!a || !b) return;
+    const forward = a.startNs <= b.startNs;
+    add(forward ? f.from : f.to, 'out', i + 1);
+    add(forward ? f.to : f.from, 'in', i + 1);
+  });
+  const order = model.slices.map((_, i) => i);
+  order.sort((x, y) => model.slices[x].startNs - model.slices[y].startNs || model.slices[y].durNs - model.slices[x].durNs || x - y);
+  for (const i of order) w.slice(model.slices[i], flowOf.get(i));
+  for (const c of model.counters) for (let i = 0; i < c.tsNs.length; i++) w.counter(c.track, c.tsNs[i], c.values[i]);
+  w.flush();
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const bytes = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return bytes;
+}
+
+/** The metadata instant's annotations: the format, origin, world size and run info. */
+export function metadataArgs(model: TraceModel): Args {
+  const a: Args = { format: model.meta.format, originNs: model.meta.originNs };
+  if (model.meta.worldSize !== undefined) a.worldSize = model.meta.worldSize;
+  if (model.meta.info) a.info = model.meta.info;
+  return a;
+}
