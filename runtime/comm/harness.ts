@@ -9,12 +9,23 @@ import { CommHandle } from './handle';
 import { balancedCounts } from './ring';
 import { CommSpan } from './spans';
 import { makeArray, randomPayload } from './testData';
+import { settledHandle } from './handle';
+
+const settled = () => settledHandle();
 import { WorldInit } from './world';
 
 export interface CallSpec {
-  op: 'allReduce' | 'reduceScatter' | 'allGather' | 'barrier';
-  /** allReduce: elements; reduceScatter: elements of the whole input; allGather: elements of the whole output. */
+  op: 'allReduce' | 'reduceScatter' | 'allGather' | 'barrier' | 'broadcast' | 'reduce' | 'allToAll' | 'sendRecv' | 'send';
+  /**
+   * allReduce, broadcast, reduce, sendRecv, send: elements of the payload; reduceScatter:
+   * of the whole input; allGather: of the whole output; allToAll: of each rank's input
+   * (equal splits) unless `splits` is given.
+   */
   count: number;
+  /** broadcast/reduce root (group rank). */
+  root?: number;
+  /** allToAll: splits[src][dst] = elements group rank src sends to dst. */
+  splits?: number[][];
   dtype: Dtype;
   reduceOp?: ReduceOp;
   algorithm?: string;
@@ -92,7 +103,37 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
       }
       case 'barrier':
         out = makeArray(call.dtype, 0);
-        h = comm.barrier();
+        h = comm.barrier({ algorithm: call.algorithm });
+        break;
+      case 'broadcast':
+        out = randomPayload(call.dtype, call.count, task.seed, rank, c);
+        h = comm.broadcast(out, { ...opts, root: call.root });
+        break;
+      case 'reduce':
+        out = randomPayload(call.dtype, call.count, task.seed, rank, c);
+        h = comm.reduce(out, { ...opts, root: call.root });
+        break;
+      case 'allToAll': {
+        const splits = call.splits ?? Array.from({ length: n }, () => new Array(n).fill(call.count / n));
+        const sendCounts = splits[comm.rank];
+        const recvCounts = splits.map((row) => row[comm.rank]);
+        const input = randomPayload(call.dtype, sendCounts.reduce((a, b) => a + b, 0), task.seed, rank, c);
+        out = makeArray(call.dtype, recvCounts.reduce((a, b) => a + b, 0));
+        h = comm.allToAll(input, out, call.splits ? { ...opts, sendCounts, recvCounts } : opts);
+        break;
+      }
+      case 'sendRecv': {
+        const input = randomPayload(call.dtype, call.count, task.seed, rank, c);
+        out = makeArray(call.dtype, call.count);
+        h = comm.sendRecv(input, (comm.rank + 1) % n, out, (comm.rank + n - 1) % n, { dtype: call.dtype });
+        break;
+      }
+      case 'send':
+        // Pairs (0,1), (2,3), ...: the even rank sends, the odd one receives; an odd last rank idles.
+        out = randomPayload(call.dtype, call.count, task.seed, rank, c);
+        if (comm.rank % 2 === 0 && comm.rank + 1 < n) h = comm.send(out, comm.rank + 1);
+        else if (comm.rank % 2 === 1) h = comm.recv(out, comm.rank - 1);
+        else h = settled();
         break;
     }
     outputs.push(out);
