@@ -6,13 +6,6 @@
 import type { Communicator } from '../comm';
 import { shardLength, type Collectives, type ReduceOp } from './collectives';
 
-type TypedData = Float32Array | Uint16Array | Int8Array | Uint8Array;
-interface HandleLike {
-  wait(): Promise<void>;
-}
-/** The all-to-all of runtime/comm (equal blocks in rank order), where the build has it. */
-type MaybeAllToAll = { allToAll?: (input: TypedData, output: TypedData, opts?: object) => HandleLike };
-
 export function commCollectives(comm: Communicator): Collectives {
   const n = comm.worldSize;
   return {
@@ -36,17 +29,7 @@ export function commCollectives(comm: Communicator): Collectives {
     },
     async allToAllBytes(send: Uint8Array): Promise<Uint8Array> {
       const out = new Uint8Array(send.length);
-      const a2a = (comm as unknown as MaybeAllToAll).allToAll;
-      if (a2a) {
-        await a2a.call(comm, send, out).wait();
-        return out;
-      }
-      // Without an all-to-all, gather every rank's whole send buffer and keep the blocks
-      // addressed to this rank (n times the volume: the trace shows it as an all-gather).
-      const block = send.length / n;
-      const all = new Uint8Array(send.length * n);
-      await comm.allGather(send, all, { counts: new Array<number>(n).fill(send.length) }).wait();
-      for (let i = 0; i < n; i++) out.set(all.subarray(i * send.length + comm.rank * block, i * send.length + (comm.rank + 1) * block), i * block);
+      await comm.allToAll(send, out).wait();
       return out;
     },
     async reduceScatterF32(data: Float32Array, op: ReduceOp): Promise<Float32Array> {
