@@ -71,6 +71,9 @@ export class GpuContext {
 
   /** Awaits `p`, but fails fast when the device is lost meanwhile. */
   async guard<T>(p: Promise<T>): Promise<T> {
+    // If the device is lost first, `p` still settles later (e.g. mapAsync aborts): keep
+    // that rejection handled.
+    p.catch(() => undefined);
     this.check();
     const v = await Promise.race([p, this.lostPromise]);
     this.check();

@@ -7,6 +7,7 @@
 import { GpuContext } from './context';
 import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } from './config';
 import { MlpModel } from './models/mlp';
+import { GptModel } from './models/gpt';
 import type { TrainableModel } from './models/model';
 import { Optimizer, OptimizerConfig } from './optimizer';
 import { LayerInfo, ParamStore, createParams } from './params';
@@ -57,8 +58,7 @@ export interface Trainer {
 }
 
 function createModel(r: ResolvedModel, seed: number): TrainableModel {
-  if (r.kind === 'mlp') return new MlpModel(r, seed);
-  throw new Error(`model.kind '${r.kind}' is not available in this build`);
+  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed);
 }
 
 class TrainerImpl implements Trainer {
