@@ -7,12 +7,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { abortWorld, WorldInit } from './comm/world';
 import { runCallsTask, CallsTask } from './comm/harness';
 import { runBenchTask, BenchTask } from './comm/benchTask';
+import { runGpuTask, GpuTask } from './comm/gpuTask';
 
-const { init, rank, task } = workerData as { init: WorldInit; rank: number; task: CallsTask | BenchTask };
+const { init, rank, task } = workerData as { init: WorldInit; rank: number; task: CallsTask | BenchTask | GpuTask };
 
 async function main(): Promise<unknown> {
   if (task.kind === 'calls') return runCallsTask(init, rank, task);
   if (task.kind === 'bench') return runBenchTask(init, rank, task);
+  if (task.kind === 'gpu') return runGpuTask(init, rank, task);
   throw new Error(`unknown task kind '${(task as { kind: string }).kind}'`);
 }
 

@@ -77,6 +77,14 @@ export class Communicator {
     return new Communicator(this.core.state, [...ranks], `[${ranks.join(',')}]`);
   }
 
+  /**
+   * Records a span of this rank's communication work done outside a collective (the GPU
+   * staging copies), with the same rank/group fields as the collectives' spans.
+   */
+  recordSpan(span: Omit<CommSpan, 'rank' | 'groupSize' | 'link'>): void {
+    this.core.state.onSpan?.({ ...span, rank: this.globalRank, groupSize: this.worldSize, link: this.core.linkName() });
+  }
+
   /** Stops the whole world (every rank's waits throw CommAbortedError naming this rank). */
   abort(reason: string): void {
     abortWorld(this.init, reason, this.globalRank);

@@ -205,7 +205,7 @@ export class GroupCore {
     this.emit(spec, desc, 'wait', `wait ${spec.op}`, t0, t1, t1 - t0);
   }
 
-  private linkName(): string {
+  linkName(): string {
     const init = this.state.init;
     const names = new Set<string>();
     for (const a of this.ranks) for (const b of this.ranks) if (a !== b) names.add(init.links[a * init.worldSize + b].name);
