@@ -4,6 +4,7 @@
  * joined with '+' (e.g. `ddp-bucketed+int8-ef`).
  */
 import type { RunConfig } from '../config';
+import { allReduceGpuBuffer } from '../comm/gpuStaging';
 import { MIB } from './buckets';
 import { BucketedExchange } from './bucketedExchange';
 import { Bf16Hook, Fp16Hook, Int8EfHook, type GradientHook } from './hooks';
@@ -20,7 +21,7 @@ import { ZeroStrategy } from './zero';
 export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds };
 export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
-/** DDP baseline: one all-reduce (average) of every gradient after backward (staged through the host). */
+/** DDP baseline: one all-reduce (average) of every gradient after backward (comm's chunked GPU staging). */
 class Ddp implements Strategy {
   readonly id = 'ddp';
   private readonly env: StrategyEnv;
@@ -28,18 +29,16 @@ class Ddp implements Strategy {
     this.env = strategyEnv(ctx);
   }
   async backwardAndExchange(): Promise<void> {
-    const { trainer, comm } = this.ctx;
+    const { trainer, comm, device } = this.ctx;
     trainer.backward();
-    if (comm.worldSize === 1) return;
-    const grads = await this.env.staging.read(trainer.gradBuffer, 0, trainer.paramCount, 'D2H gradients');
-    await this.env.coll.allReduceF32(grads, 'avg');
-    this.env.staging.write(trainer.gradBuffer, 0, grads, 'H2D gradients');
+    if (comm.worldSize > 1) await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
   }
   async optimizerStep(): Promise<void> {
     this.ctx.trainer.optimizerStep();
   }
   commBufferBytes(): number {
-    return this.env.staging.bytes;
+    // comm's staging pool: up to 3 chunks of at most 4 MiB.
+    return this.ctx.comm.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0;
   }
   async readParameters(): Promise<Float32Array> {
     return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');

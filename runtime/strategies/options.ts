@@ -174,6 +174,7 @@ export function validateStrategyConfig(config: RunConfig): string[] {
   if (has('onebit-adam')) {
     const others = ids.filter((s) => s !== 'onebit-adam' && s !== 'ddp');
     if (others.length) problems.push(`strategy: 'onebit-adam' is its own optimizer and gradient exchange and cannot combine with '${others.join("', '")}'; use 'onebit-adam' alone`);
+    if (config.optimizer.clipGradNorm !== undefined) problems.push(`strategy: 'onebit-adam' exchanges compressed momentum after its warm-up, so no rank ever sees the global gradient norm that optimizer.clipGradNorm needs; remove optimizer.clipGradNorm, or use 'int8-ef' (gradients stay whole after decoding)`);
     if (config.optimizer.kind === 'sgd') problems.push(`strategy: 'onebit-adam' is a variant of Adam but optimizer.kind is "sgd"; set optimizer.kind to "adam" or "adamw", or use 'topk-dgc' / 'int8-ef' for compressed SGD`);
   }
   if (has('topk-dgc') && config.optimizer.kind === 'sgd' && (config.optimizer.momentum ?? 0) > 0) {

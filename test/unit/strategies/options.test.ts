@@ -44,6 +44,7 @@ test('options are checked: unknown, foreign to the strategy, or out of range', (
   assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'zero1+zero2' }))[0], /stages of one method; keep the highest, 'zero2'/);
   assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'diloco+fp16' }))[0], /exchange parameter deltas every H steps.*strategyOptions\.quantize/);
   assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'onebit-adam', optimizer: { kind: 'sgd', lr: 0.1 } }))[0], /variant of Adam but optimizer\.kind is "sgd"/);
+  assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'onebit-adam', optimizer: { kind: 'adam', lr: 0.01, clipGradNorm: 1 } }))[0], /global gradient norm that optimizer\.clipGradNorm needs; remove optimizer\.clipGradNorm/);
   assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'topk-dgc', optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 } }))[0], /apply momentum twice.*strategyOptions\.dgcMomentum to 0\.9/);
 });
 
