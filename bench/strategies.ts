@@ -5,8 +5,11 @@
  * preset × link × strategy) and prints a table with ratios to the DDP baseline of the
  * same preset and link.
  *
- * Usage: node out/bench/strategies.js [--presets tiny,mlp-small] [--links eth-10g,wan]
+ * Usage: node out/bench/strategies.js [--presets tiny,gpt-mini] [--links eth-10g,eth-10g@100,wan]
  *        [--strategies ddp,zero3,...] [--steps 6]
+ * A link `name@f` is the named profile slowed f times (config.linkScale): this machine's
+ * software GPU is orders of magnitude slower than a datacenter GPU, and slowing the link
+ * by a factor keeps the compute-to-communication ratio of a cluster that much faster.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -164,8 +167,8 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const presets = arg('presets', 'tiny,mlp-small').split(',');
-  const links = arg('links', 'eth-10g,wan').split(',');
+  const presets = arg('presets', 'tiny,gpt-mini').split(',');
+  const links = arg('links', 'eth-10g,eth-10g@100,wan').split(',');
   const steps = Number(arg('steps', '6'));
   const wanted = arg('strategies', STRATEGY_IDS.join(',')).split(',');
   const rows: Row[] = [];
@@ -178,7 +181,8 @@ async function main(): Promise<void> {
         const group: Row[] = [];
         for (const strategy of wanted) {
           const options = optionsFor(strategy, base, steps);
-          const raw = { ...base, link, strategy, steps, gpuTiming: true, ...(options ? { strategyOptions: options } : {}) };
+          const [linkName, scale] = link.split('@');
+          const raw = { ...base, link: linkName, ...(scale ? { linkScale: Number(scale) } : {}), strategy, steps, gpuTiming: true, ...(options ? { strategyOptions: options } : {}) };
           if (validateStrategyConfig(raw as RunConfig).length) {
             console.log(`${preset}/${link}/${strategy}: skipped (${validateStrategyConfig(raw as RunConfig)[0]})`);
             continue;

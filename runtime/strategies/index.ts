@@ -81,7 +81,6 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
   const local = ids.find((s) => LOCAL_IDS.includes(s));
   if (local) return new LocalUpdates(local as 'localsgd' | 'diloco' | 'streaming-diloco', ctx, config, o);
   if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);
-  if (has('ulysses')) throw new Error(`strategy 'ulysses' needs the gpt-mini model, which this engine build does not provide; use 'ddp'`);
   const hookId = ids.find((s) => HOOK_IDS.includes(s));
   if (!has('ddp-bucketed') && !hookId) return new Ddp(ctx);
   return new BucketedExchange(id, ctx, { bucketed: has('ddp-bucketed'), capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, makeHook: hookId ? makeHook(hookId, config, ctx) : undefined }, config);

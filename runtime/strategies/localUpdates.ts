@@ -118,7 +118,8 @@ export class LocalUpdates implements Strategy {
     const { trainer } = this.ctx;
     trainer.optimizerStep();
     for (const f of this.fragments) {
-      if (f.pending && step >= f.pending.applyAtStep) {
+      // A sync still in flight at the last step lands now: no rank may leave a collective behind.
+      if (f.pending && (step >= f.pending.applyAtStep || step === this.config.steps - 1)) {
         const delta = await f.pending.delta;
         f.pending = undefined;
         this.outerStep(f, delta);
@@ -146,7 +147,7 @@ export class LocalUpdates implements Strategy {
       for (let i = 0; i < delta.length; i++) delta[i] = f.global[i] - local[i];
       const averaged = this.average(delta);
       averaged.catch(() => undefined);
-      if (this.id === 'streaming-diloco' && this.o.overlapSteps > 0) {
+      if (this.id === 'streaming-diloco' && this.o.overlapSteps > 0 && step < this.config.steps - 1) {
         f.pending = { applyAtStep: step + this.o.overlapSteps, delta: averaged };
         continue;
       }
