@@ -201,17 +201,19 @@ export class ZeroStrategy implements Strategy {
 
   /**
    * Model states as ZeRO keeps them between steps (the counters are sampled at the end of
-   * a step): the shard's f32 master copy counts with the optimizer state (the K of the
-   * paper); ZeRO-2/3 keep only their gradient shard, ZeRO-3 only its parameter shard.
+   * a step): ZeRO-2/3 keep only their gradient shard, ZeRO-3 only its parameter shard.
    * The engine's flat buffers stay allocated at full size (its own overhead), and its
    * optimizer state is never allocated because its optimizer never runs here.
    */
   memory(engine: MemoryBytes): MemoryBytes {
     const shardBytes = this.paramShard.byteLength;
+    // ZeRO-1/2 compute on the GPU's full f32 parameters, so the shard's master copy is an
+    // extra one (counted with the optimizer state, the K of the paper); in ZeRO-3 it is the
+    // only copy of the parameters that persists, so it counts as the parameters.
     return {
       parameters: this.opts.stage === 3 ? shardBytes : engine.parameters,
       gradients: this.opts.stage === 1 ? engine.gradients : this.gradShard.byteLength,
-      optimizerState: engine.optimizerState + this.optimizer.stateBytes + shardBytes,
+      optimizerState: engine.optimizerState + this.optimizer.stateBytes + (this.opts.stage === 3 ? 0 : shardBytes),
       activations: engine.activations,
       communication: this.commBufferBytes(),
     };

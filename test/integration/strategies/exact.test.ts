@@ -10,6 +10,7 @@ import { runStrategy, tinyConfig, maxAbsDiff, type StrategyRun } from './harness
 const K = 4;
 const model = { kind: 'mlp' as const, batchSize: 16, inputDim: 32, hiddenDims: [64, 48], classes: 10 };
 let baseline: StrategyRun;
+const near = (got: number, want: number, rel: number, what: string): void => assert.ok(Math.abs(got / want - 1) <= rel, `${what}: ${got.toFixed(4)}, expected ${want.toFixed(4)}`);
 
 test('the DDP baseline trains, and every rank holds the same parameters', async () => {
   baseline = await runStrategy(tinyConfig({ strategy: 'ddp', steps: K, model }));
@@ -53,9 +54,15 @@ for (const strategy of ['ddp-bucketed', 'zero1', 'zero2', 'zero3']) {
     const psi = ddpMem.parameters / 4; // f32 elements in the flat buffers
     const shard = (n: number): number => Math.ceil(n / 2) * 4;
     if (strategy.startsWith('zero')) {
-      // Adam: m, v and an f32 master copy (K = 12 bytes) per parameter, split over N_d = 2.
-      assert.ok(Math.abs(mem.optimizerState - 12 * psi / 2) <= 12 * 16, `optimizer state ${mem.optimizerState} vs 12Ψ/N = ${6 * psi}`);
+      // Adam: m, v and (ZeRO-1/2, computing on full GPU parameters) an f32 master copy of
+      // the shard: K = 12 bytes per parameter, split over N_d = 2; ZeRO-3's shard is the parameters.
+      const k = strategy === 'zero3' ? 8 : 12;
+      assert.ok(Math.abs(mem.optimizerState - (k * psi) / 2) <= k * 16, `optimizer state ${mem.optimizerState} vs ${k}Ψ/N = ${(k * psi) / 2}`);
       assert.equal(ddpMem.optimizerState, 8 * psi, 'DDP holds m and v for every parameter');
+      // Model states per rank against DDP's 16Ψ: ZeRO-1 4+4+12/N, ZeRO-2 4+(4+12)/N, ZeRO-3 16/N.
+      const states = (x: typeof mem): number => x.parameters + x.gradients + x.optimizerState;
+      const want = { zero1: 4 + 4 + 12 / 2, zero2: 4 + 16 / 2, zero3: 16 / 2 }[strategy]! / 16;
+      near(states(mem) / states(ddpMem), want, 0.01, `${strategy} model states vs DDP`);
     }
     if (strategy === 'zero2' || strategy === 'zero3') assert.ok(Math.abs(mem.gradients - shard(psi)) <= 4 * 16 * 4, `gradients ${mem.gradients} vs 4Ψ/N`);
     if (strategy === 'zero3') assert.ok(Math.abs(mem.parameters - shard(psi)) <= 4 * 16 * 4, `parameters ${mem.parameters} vs 4Ψ/N`);
