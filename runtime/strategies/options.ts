@@ -50,7 +50,9 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   dgcClipNorm: { owners: ['topk-dgc'], kind: 'number', min: 1e-9, max: 1e9, help: 'local gradient clipping threshold (default none)' },
   powerSgdRank: { owners: ['powersgd'], kind: 'int', min: 1, max: 256, help: 'rank r of the approximation (default 1, as PyTorch)' },
   powerSgdStartStep: { owners: ['powersgd'], kind: 'int', min: 0, max: 1e6, help: 'steps of plain all-reduce before compressing (default 0)' },
-  onebitWarmupSteps: { owners: ['onebit-adam'], kind: 'int', min: 1, max: 1e6, help: 'full-precision Adam steps before the variance freezes (default: 20% of the steps, at least 2)' },
+  // One step of variance is g² of a single batch: entries with a zero gradient then get
+  // lr·m/eps updates once frozen (the run diverges), so the warm-up is at least 2 steps.
+  onebitWarmupSteps: { owners: ['onebit-adam'], kind: 'int', min: 2, max: 1e6, help: 'full-precision Adam steps before the variance freezes; the paper uses 15-25% of training (default: 20% of the steps, at least 2)' },
   onebitChunkSize: { owners: ['onebit-adam'], kind: 'int', min: 8, max: 1 << 24, help: 'values per sign scale (default 2048)' },
   zero3Prefetch: { owners: ['zero3'], kind: 'bool', help: 'gather the next layer while the current one is being written (default true)' },
   localSteps: { owners: ['localsgd', 'diloco', 'streaming-diloco'], kind: 'int', min: 1, max: 1e6, help: 'H, inner steps between synchronisations (default 4)' },
