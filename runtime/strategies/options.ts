@@ -223,7 +223,13 @@ export function validateStrategyConfig(config: RunConfig): string[] {
   if (locals.length && r.localSteps > config.steps) problems.push(`strategyOptions.localSteps: ${r.localSteps} inner steps exceed the run's ${config.steps} steps, so no synchronisation would ever happen; set localSteps to at most ${config.steps} (e.g. ${Math.max(1, Math.floor(config.steps / 4))})`);
   if (has('streaming-diloco') && r.overlapSteps >= r.localSteps) problems.push(`strategyOptions.overlapSteps: ${r.overlapSteps} must be smaller than localSteps ${r.localSteps} (a fragment's sync must land before its next one starts); e.g. overlapSteps 1`);
   if (has('streaming-diloco') && r.fragments > r.localSteps) problems.push(`strategyOptions.fragments: ${r.fragments} fragments cannot each get a sync slot in ${r.localSteps} local steps; use fragments ≤ localSteps (e.g. ${Math.min(2, r.localSteps)})`);
-  if (has('onebit-adam') && r.onebitWarmupSteps >= config.steps) problems.push(`strategyOptions.onebitWarmupSteps: ${r.onebitWarmupSteps} warm-up steps leave no compressed step in a ${config.steps}-step run; set it below ${config.steps} (e.g. ${Math.max(1, Math.floor(config.steps / 5))})`);
+  if (has('onebit-adam') && r.onebitWarmupSteps >= config.steps) {
+    problems.push(
+      config.steps <= 2
+        ? `steps: 'onebit-adam' needs at least 2 full-precision warm-up steps and then compressed ones, so a run of ${config.steps} step(s) is too short; use steps ≥ 3`
+        : `strategyOptions.onebitWarmupSteps: ${r.onebitWarmupSteps} warm-up steps leave no compressed step in a ${config.steps}-step run; set it below ${config.steps} (e.g. ${Math.max(2, Math.floor(config.steps / 5))})`,
+    );
+  }
   return problems;
 }
 
