@@ -66,7 +66,7 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
   mkdirSync(runDir, { recursive: true });
   const tracePath = join(runDir, 'trace.pftrace');
   const world: WorldInit = createWorld(config.worldSize, {
-    topology: { link: config.link },
+    topology: { link: config.link, ...(config.linkScale !== undefined ? { scale: config.linkScale } : {}) },
     timeoutMs: config.collectiveTimeoutMs,
   });
   const t0 = hostNowNs();

@@ -25,11 +25,20 @@ export interface TrainerOptions {
   timing: boolean;
 }
 
+export interface ParamTensorInfo {
+  name: string;
+  layerIndex: number;
+  offset: number;
+  shape: readonly number[];
+}
+
 export interface Trainer {
   readonly paramCount: number;
   /** Parameters of the model without the flat buffers' alignment padding. */
   readonly modelParamCount: number;
   readonly layers: LayerInfo[];
+  /** Every parameter tensor: its layer, its first element in the flat buffers, its shape (PowerSGD compresses matrices). */
+  readonly paramTensors: ParamTensorInfo[];
   readonly paramBuffer: GPUBuffer;
   readonly gradBuffer: GPUBuffer;
   readonly flopsPerStep: number;
@@ -56,6 +65,7 @@ class TrainerImpl implements Trainer {
   readonly paramCount: number;
   readonly modelParamCount: number;
   readonly layers: LayerInfo[];
+  readonly paramTensors: ParamTensorInfo[];
   readonly paramBuffer: GPUBuffer;
   readonly gradBuffer: GPUBuffer;
   readonly flopsPerStep: number;
@@ -78,6 +88,7 @@ class TrainerImpl implements Trainer {
     this.paramCount = store.flatCount;
     this.modelParamCount = store.modelParamCount;
     this.layers = store.layers;
+    this.paramTensors = store.params.map((t) => ({ name: t.param!.name, layerIndex: t.param!.layerIndex, offset: t.param!.offset, shape: [...t.shape] }));
     this.paramBuffer = store.paramBuffer;
     this.gradBuffer = store.gradBuffer;
     this.flopsPerStep = net.flopsPerStep;
