@@ -20,6 +20,7 @@ import { readPerfetto } from '../trace/perfettoReader';
 import { ChromeJsonStreamWriter } from '../trace/chromeJson';
 import { syntheticRun, type SyntheticRun } from './traceSynthetic';
 import { deflateFast } from '../trace/load';
+import { measureTracingOverhead } from './tracingOverhead';
 
 type Figures = Record<string, number | string>;
 interface Section {
@@ -188,7 +189,22 @@ const stream1gb: Section = {
 };
 
 /** Sections in run order; BENCH_TRACE_ONLY=writer,stream-1gb picks some. */
-export const SECTIONS: Section[] = [writer, stream1gb];
+/** Real training with tracing on and off (runtime/coordinator), alternating in one process. */
+const overhead: Section = {
+  name: 'overhead',
+  async run() {
+    const r = await measureTracingOverhead();
+    return {
+      tracing_overhead_ratio: Number(r.ratio.toFixed(4)),
+      overhead_preset: r.preset,
+      overhead_median_step_on_ms: Number(r.medianOnMs.toFixed(3)),
+      overhead_median_step_off_ms: Number(r.medianOffMs.toFixed(3)),
+      overhead_pairs: r.pairs,
+    };
+  },
+};
+
+export const SECTIONS: Section[] = [writer, stream1gb, overhead];
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_TRACE_ONLY?.split(',');

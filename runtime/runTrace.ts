@@ -10,6 +10,7 @@
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { addTrack, emptyModel, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
 import { PerfettoStreamWriter } from '../trace/perfettoWriter';
+import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
 
 const STREAMS: { stream: RankSpan['stream']; name: string; gpu: boolean }[] = [
@@ -56,7 +57,7 @@ export class RunTrace {
     this.model.meta.info = info;
     const fd = path !== undefined ? openSync(path, 'w') : undefined;
     this.fd = fd;
-    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString() });
+    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString(), compress: deflateFast });
     this.writer.metadata(info);
     for (let rank = 0; rank < worldSize; rank++) {
       const p = { pid: rank + 1, rank, name: `rank ${rank}` };
