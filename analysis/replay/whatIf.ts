@@ -319,8 +319,10 @@ function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesP
   for (const v of ctx.views) {
     const measured = ctx.measuredPeakBytesByRank.get(v.rank);
     const b = measured ?? states0;
+    // Moved from the measured peak by the change in model states and activations, so that what
+    // the estimate of the states misses stays in; never below the new states themselves.
     const activations = Math.max(0, b - states0);
-    const p = activations * activationFactor + statesNew + extraBytesPerParam * psi;
+    const p = Math.max(statesNew, b + (statesNew - states0) - activations * (1 - activationFactor)) + extraBytesPerParam * psi;
     byRank.set(v.rank, p);
     base = Math.max(base ?? 0, b);
     predicted = Math.max(predicted ?? 0, p);
