@@ -12,7 +12,7 @@
  */
 import type { TraceModel } from '../trace/model';
 import type { CollectiveInstance } from './collectives';
-import type { GpuOp, KernelClass, RankView } from './rankView';
+import { opsOfStep, type GpuOp, type KernelClass, type RankView } from './rankView';
 
 export interface CriticalSegment {
   kind: KernelClass | 'idle';
@@ -55,7 +55,7 @@ export function representativeStep(views: RankView[]): number | undefined {
   if (views.length === 0) return undefined;
   let common: Set<number> | undefined;
   for (const v of views) {
-    const s = new Set(v.analysedSteps.map((x) => x.step).filter((n) => v.ops.some((o) => o.step === n)));
+    const s = new Set(v.analysedSteps.map((x) => x.step).filter((n) => opsOfStep(v, n).length > 0));
     common = common ? new Set([...common].filter((x) => s.has(x))) : s;
   }
   const list = [...(common ?? [])].sort((a, b) => a - b);
@@ -67,7 +67,7 @@ export function criticalPath(model: TraceModel, views: RankView[], instances: Co
   const S = step ?? representativeStep(views);
   const perRank = new Map<number, RankOps>();
   for (const v of views) {
-    const ops = v.ops.filter((o) => S === undefined || o.step === S).sort((a, b) => a.endNs - b.endNs || a.startNs - b.startNs);
+    const ops = [...opsOfStep(v, S)].sort((a, b) => a.endNs - b.endNs || a.startNs - b.startNs);
     perRank.set(v.rank, { byEnd: ops, ends: ops.map((o) => o.endNs) });
   }
   const instanceOf = new Map<number, CollectiveInstance>();

@@ -13,7 +13,7 @@ import { COMPRESSORS, encodeDecodeNs, type CompressorName } from '../compressors
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
 import { commCompOverlap } from '../breakdown';
-import { buildRankViews, type RankView } from '../rankView';
+import { buildRankViews, opsOfStep, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
@@ -175,14 +175,14 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
     for (const st of v.analysedSteps) {
       const e = steps.get(st.step) ?? { durs: [], exposed: [] };
       e.durs.push(st.endNs - st.startNs);
-      e.exposed.push(commCompOverlap(v.ops.filter((o) => o.step === st.step)).exposedCommNs);
+      e.exposed.push(commCompOverlap(opsOfStep(v, st.step)).exposedCommNs);
       steps.set(st.step, e);
     }
   }
   const ordered = [...steps.keys()].sort((a, b) => a - b);
   const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
   if (usable.length === 0) {
-    const exposed = views.map((v) => commCompOverlap(v.ops.filter((o) => graph.step === undefined || o.step === graph.step)).exposedCommNs);
+    const exposed = views.map((v) => commCompOverlap(opsOfStep(v, graph.step)).exposedCommNs);
     return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
   }
   return {
