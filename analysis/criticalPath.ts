@@ -21,6 +21,7 @@ export interface CriticalSegment {
   durNs: number;
   /** Index into model.slices; absent for idle gaps. */
   sliceIndex?: number;
+  /** The slice's name, cut to 120 characters (C++ kernel names run long; the slice has it whole). */
   name?: string;
 }
 
@@ -97,7 +98,8 @@ export function criticalPath(model: TraceModel, views: RankView[], instances: Co
       }
     }
     const s = model.slices[cur.op.index];
-    rev.push({ kind: cur.op.cls, rank: cur.rank, startNs: cur.op.startNs, durNs: cur.op.endNs - cur.op.startNs, sliceIndex: cur.op.index, name: s.name });
+    const name = s.name.length > 120 ? `${s.name.slice(0, 119)}…` : s.name;
+    rev.push({ kind: cur.op.cls, rank: cur.rank, startNs: cur.op.startNs, durNs: cur.op.endNs - cur.op.startNs, sliceIndex: cur.op.index, name });
     const r = perRank.get(cur.rank)!;
     let k = lastEndingBy(r, cur.op.startNs);
     while (k >= 0 && (visited.has(r.byEnd[k].index) || r.byEnd[k].startNs >= cur.op.startNs)) k--;

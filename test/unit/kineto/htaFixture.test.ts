@@ -154,7 +154,7 @@ test('critical path of step 551 across both ranks: ordered, within the step, thr
     assert.ok(prev.startNs + prev.durNs <= cur.startNs + 1, `segment ${i} starts before its predecessor ends`);
   }
   const m = await pair();
-  for (const s of cp.segments) if (s.sliceIndex !== undefined) assert.equal(m.slices[s.sliceIndex].name, s.name);
+  for (const s of cp.segments) if (s.sliceIndex !== undefined) assert.ok(m.slices[s.sliceIndex].name.startsWith(s.name!.replace(/…$/, '')));
   const total = Object.values(cp.byKindNs).reduce((x, y) => x + y, 0);
   assert.equal(total, cp.totalNs);
   assert.ok(cp.totalNs <= a.replay!.measuredStepNs + 1e6);
