@@ -182,3 +182,22 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   views.sort((a, b) => a.rank - b.rank);
   return views;
 }
+
+const byStepCache = new WeakMap<RankView, Map<number, GpuOp[]>>();
+
+/** The analysed ops of one step of a rank (all of them when `step` is undefined), grouped once and cached. */
+export function opsOfStep(v: RankView, step: number | undefined): GpuOp[] {
+  if (step === undefined) return v.ops;
+  let m = byStepCache.get(v);
+  if (!m) {
+    m = new Map();
+    for (const o of v.ops) {
+      if (o.step === undefined) continue;
+      let l = m.get(o.step);
+      if (!l) { l = []; m.set(o.step, l); }
+      l.push(o);
+    }
+    byStepCache.set(v, m);
+  }
+  return m.get(step) ?? [];
+}

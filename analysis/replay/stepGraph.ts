@@ -19,7 +19,7 @@
  */
 import type { TraceModel } from '../../trace/model';
 import type { CollectiveInstance } from '../collectives';
-import type { GpuOp, RankView } from '../rankView';
+import { opsOfStep, type RankView } from '../rankView';
 
 export type SegmentKind = 'forward' | 'backward' | 'optimizer' | 'other';
 
@@ -85,10 +85,9 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
   const measuredStepNsByRank = new Map<number, number>();
   const starts = new Map<number, number>();
   const ends = new Map<number, number>();
-  const inStep = (o: GpuOp) => step === undefined || o.step === step;
-  const stepOfSlice = new Map<number, number | undefined>();
-  for (const v of views) for (const o of v.ops) if (o.cls === 'communication') stepOfSlice.set(o.index, o.step);
-  const stepInstances = instances.filter((inst) => inst.participants.some((p) => stepOfSlice.has(p.sliceIndex) && (step === undefined || stepOfSlice.get(p.sliceIndex) === step)));
+  const inThisStep = new Set<number>();
+  for (const v of views) for (const o of opsOfStep(v, step)) if (o.cls === 'communication') inThisStep.add(o.index);
+  const stepInstances = instances.filter((inst) => inst.participants.some((p) => inThisStep.has(p.sliceIndex)));
   const backwardName = new Map<string, boolean>();
   const isBackwardName = (name: string) => {
     let b = backwardName.get(name);
@@ -108,7 +107,7 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
   stepInstances.forEach((inst, id) => inst.participants.forEach((p) => idOfSlice.set(p.sliceIndex, id)));
 
   for (const v of views) {
-    const ops = v.ops.filter(inStep);
+    const ops = opsOfStep(v, step);
     if (ops.length === 0) continue;
     const computeOps = ops.filter((o) => o.cls !== 'communication' && model.slices[o.index].category !== 'staging');
     const commOps = ops.filter((o) => o.cls === 'communication' && idOfSlice.has(o.index));

@@ -13,7 +13,7 @@ import { COMPRESSORS, encodeDecodeNs, type CompressorName } from '../compressors
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
 import { commCompOverlap } from '../breakdown';
-import { buildRankViews, type RankView } from '../rankView';
+import { buildRankViews, opsOfStep, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
@@ -60,8 +60,12 @@ export interface ReplayContext {
   info: RunInfo;
   views: RankView[];
   instances: CollectiveInstance[];
+  /** The representative step's graph (the last replayed step) and its replay. */
   graph: StepGraph;
   baseReplay: Replay;
+  /** Every replayed step (the last few analysed steps all ranks share, warm-up left out) and their replays. */
+  graphs: StepGraph[];
+  baseReplays: Replay[];
   /** The link the measured transfers ran on (the run's profile, else fitted from the trace). */
   link: LinkProfile;
   worldSize: number;
@@ -86,10 +90,11 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const info = runInfoOf(model);
   const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
   const instances = opts.instances ?? collectiveMetrics(model, views).instances;
-  const step = representativeStep(views);
-  const graph = buildStepGraph(model, views, instances, step);
+  const graphs = replaySteps(views).map((step) => buildStepGraph(model, views, instances, step));
+  const graph = graphs[graphs.length - 1];
   notes.push(...graph.notes);
-  const baseReplay = simulate(graph);
+  const baseReplays = graphs.map((g) => simulate(g));
+  const baseReplay = baseReplays[baseReplays.length - 1];
   if (baseReplay.stalled) notes.push(baseReplay.stalled);
   const worldSize = info.worldSize ?? Math.max(views.length, ...instances.map((i) => i.groupSize));
   let link = info.link;
@@ -107,7 +112,7 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const measured = measuredPerStep(views, graph);
   const mem = memoryPerRank(model, views);
   return {
-    model, info, views, instances, graph, baseReplay, link, worldSize, notes, paramCount,
+    model, info, views, instances, graph, baseReplay, graphs, baseReplays, link, worldSize, notes, paramCount,
     onGpu: model.meta.format === 'kineto',
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
     measuredStepNs: measured.stepNs,
@@ -147,6 +152,22 @@ function median(xs: number[]): number {
   return s.length === 0 ? 0 : s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
 }
 
+/**
+ * The steps to replay: up to the last five analysed steps every rank has ops in, the first
+ * (warm-up) step left out when there are three or more; else the representative step.
+ */
+function replaySteps(views: RankView[]): (number | undefined)[] {
+  let common: number[] | undefined;
+  for (const v of views) {
+    const withOps = new Set(v.ops.map((o) => o.step));
+    const mine = v.analysedSteps.map((s) => s.step).filter((n) => withOps.has(n));
+    common = common ? common.filter((n) => mine.includes(n)) : mine;
+  }
+  const steps = [...new Set(common ?? [])].sort((a, b) => a - b);
+  const usable = steps.length >= 3 ? steps.slice(1) : steps;
+  return usable.length > 0 ? usable.slice(-5) : [representativeStep(views)];
+}
+
 /** The baseline figures, computed the way a re-run of the job will be measured (see ReplayContext). */
 function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number; exposedNs: number } {
   const steps = new Map<number, { durs: number[]; exposed: number[] }>();
@@ -154,14 +175,14 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
     for (const st of v.analysedSteps) {
       const e = steps.get(st.step) ?? { durs: [], exposed: [] };
       e.durs.push(st.endNs - st.startNs);
-      e.exposed.push(commCompOverlap(v.ops.filter((o) => o.step === st.step)).exposedCommNs);
+      e.exposed.push(commCompOverlap(opsOfStep(v, st.step)).exposedCommNs);
       steps.set(st.step, e);
     }
   }
   const ordered = [...steps.keys()].sort((a, b) => a - b);
   const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
   if (usable.length === 0) {
-    const exposed = views.map((v) => commCompOverlap(v.ops.filter((o) => graph.step === undefined || o.step === graph.step)).exposedCommNs);
+    const exposed = views.map((v) => commCompOverlap(opsOfStep(v, graph.step)).exposedCommNs);
     return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
   }
   return {
@@ -170,10 +191,18 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
   };
 }
 
-/** Applies a change to the context's step graph and replays it. */
-export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
-  const notes: string[] = [];
-  const g = cloneGraph(ctx.graph);
+interface OneReplay {
+  changed: Replay;
+  stepDelta: number;
+  exposedDelta: number;
+  bytesPerStep: number;
+  extraBytesPerParam: number;
+  activationFactor: number;
+}
+
+/** Applies a change to one step graph and replays it against that step's baseline replay. */
+function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, change: WhatIfChange, notes: string[]): OneReplay {
+  const g = cloneGraph(graph);
   const n = change.worldSize ?? ctx.worldSize;
   if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
   const link = change.link ?? ctx.link;
@@ -214,8 +243,8 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   let changed = simulate(g);
   if (changed.stalled) notes.push(changed.stalled);
   let bytesPerStep = bytesOf(g);
-  let exposedDelta = changed.exposedCommNs - ctx.baseReplay.exposedCommNs;
-  let stepDelta = changed.stepTimeNs - ctx.baseReplay.stepTimeNs;
+  let exposedDelta = changed.exposedCommNs - baseReplay.exposedCommNs;
+  let stepDelta = changed.stepTimeNs - baseReplay.stepTimeNs;
   if (change.localSteps && change.localSteps.H > 1) {
     const H = change.localSteps.H;
     const local = cloneGraph(g);
@@ -231,13 +260,29 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       avgStep = ((H - 1) * localReplay.stepTimeNs + changed.stepTimeNs) / H;
       avgExposed = ((H - 1) * localReplay.exposedCommNs + changed.exposedCommNs) / H;
     }
-    stepDelta = avgStep - ctx.baseReplay.stepTimeNs;
-    exposedDelta = avgExposed - ctx.baseReplay.exposedCommNs;
+    stepDelta = avgStep - baseReplay.stepTimeNs;
+    exposedDelta = avgExposed - baseReplay.exposedCommNs;
     const gradWire = bytesPerStep - bytesOf(dropped(g));
     bytesPerStep = bytesPerStep - gradWire + gradWire / H;
     extraBytesPerParam += 8; // outer (global) parameters and the outer Nesterov momentum, fp32
     changed = { ...changed, stepTimeNs: avgStep };
   }
+  return { changed, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+}
+
+/**
+ * Applies a change to every replayed step and moves the measured baseline by the median of
+ * the steps' replayed differences (one step's noise does not decide the prediction).
+ */
+export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
+  const notes: string[] = [];
+  const runs = ctx.graphs.map((g, i) => replayOne(ctx, g, ctx.baseReplays[i], change, i === ctx.graphs.length - 1 ? notes : []));
+  const rep = runs[runs.length - 1];
+  const { changed, bytesPerStep, extraBytesPerParam, activationFactor } = rep;
+  const stepDelta = median(runs.map((r) => r.stepDelta));
+  const exposedDelta = median(runs.map((r) => r.exposedDelta));
+  const n = change.worldSize ?? ctx.worldSize;
+  const stage = change.zeroStage ?? 0;
   const baseline: WhatIfNumbers = {
     stepTimeNs: ctx.measuredStepNs,
     exposedCommNs: ctx.measuredExposedCommNs,
@@ -319,8 +364,10 @@ function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesP
   for (const v of ctx.views) {
     const measured = ctx.measuredPeakBytesByRank.get(v.rank);
     const b = measured ?? states0;
+    // Moved from the measured peak by the change in model states and activations, so that what
+    // the estimate of the states misses stays in; never below the new states themselves.
     const activations = Math.max(0, b - states0);
-    const p = activations * activationFactor + statesNew + extraBytesPerParam * psi;
+    const p = Math.max(statesNew, b + (statesNew - states0) - activations * (1 - activationFactor)) + extraBytesPerParam * psi;
     byRank.set(v.rank, p);
     base = Math.max(base ?? 0, b);
     predicted = Math.max(predicted ?? 0, p);

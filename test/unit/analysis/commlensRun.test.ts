@@ -181,3 +181,30 @@ test('cost model: ring formulas, and a two-level topology as reduce-scatter + in
   assert.ok(near(got, expected));
   assert.ok(got < collectiveCostNs('allReduce', S, 8, slow));
 });
+
+test('what-if: Ulysses sequence parallelism on a long-sequence GPT config adds all-to-alls and divides activations', () => {
+  const m = syntheticRun({ ranks: 4, steps: 3, buckets: 1, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, memory: true });
+  const cfg = JSON.parse(String(m.meta.info!.config)) as Record<string, unknown>;
+  cfg.model = { kind: 'gpt-mini', batchSize: 1, layers: 2, heads: 8, dModel: 256, seqLen: 8192, vocab: 64 };
+  m.meta.info = { ...m.meta.info, config: JSON.stringify(cfg) };
+  const ctx0 = prepareReplay(m);
+  const psi = ctx0.paramCount!;
+  // Memory counters consistent with that model: fp32 Adam states plus 64 MiB of activations.
+  const perKind: Record<string, number> = { 'memory: parameters': 4 * psi, 'memory: gradients': 4 * psi, 'memory: optimizer state': 8 * psi, 'memory: activations': 64 * 1024 * 1024 };
+  for (const c of m.counters) {
+    const v = perKind[m.tracks[c.track].name];
+    if (v !== undefined) c.values = c.values.map(() => v);
+  }
+  const ctx = prepareReplay(m);
+  const base = whatIfOn(ctx, {});
+  const sp = whatIfOn(ctx, { sequenceParallel: { degree: 4 } });
+  assert.equal(base.baseline.peakMemoryBytes, 16 * psi + 64 * 1024 * 1024);
+  assert.equal(sp.predicted.peakMemoryBytes, 16 * psi + 16 * 1024 * 1024);
+  // Per layer, forward and backward: 4·N·h values over P ranks, f32.
+  const added = (2 * 2 * 4 * 8192 * 256 * 4) / 4;
+  assert.ok(near(sp.predicted.bytesPerStep - base.baseline.bytesPerStep, added));
+  assert.ok(sp.predicted.stepTimeNs > base.baseline.stepTimeNs);
+  const a = analyze(m);
+  const s = a.suggestions.find((x) => x.kind === 'sequence-parallel');
+  if (s) assert.deepEqual(s.configChange, { strategy: 'ulysses', strategyOptions: { sequenceParallelSize: 4 } });
+});

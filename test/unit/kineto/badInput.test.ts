@@ -173,3 +173,28 @@ test('malformed events are skipped with warnings, never thrown', () => {
   assert.equal(nccl?.args?.bytes, undefined);
   assert.doesNotThrow(() => analyze(m));
 });
+
+test('FLOPs of a PyTorch trace come from CPU ops recorded with_flops', () => {
+  const doc = kinetoTrace({ rank: 0, world: 1, steps: 3 });
+  const ev = doc.traceEvents as Ev[];
+  for (const s of ev.filter((e) => e.name.startsWith('ProfilerStep'))) ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::mm', pid: 1, tid: 1, ts: s.ts + 20, dur: 10, args: { flops: 1e9 } });
+  const a = analyze(importKineto(doc));
+  const f = a.flops[0];
+  assert.equal(f.source, 'cpu_ops');
+  assert.equal(f.flops, 2e9, 'two analysed steps, 1 GFLOP each');
+  assert.ok(Math.abs(f.achievedFlops - 2e9 / (2 * 1000e-6)) < 1, 'over two 1 ms steps');
+});
+
+test('Kineto [memory] instants become a memory counter per device; memory per rank reads its peak', () => {
+  const doc = kinetoTrace({ rank: 0, world: 1 });
+  const ev = doc.traceEvents as Ev[];
+  ev.push(
+    { ph: 'i', name: '[memory]', pid: 1, tid: 1, ts: 1_000_100, args: { 'Total Allocated': 100, 'Device Type': 1, 'Device Id': 0 } },
+    { ph: 'i', name: '[memory]', pid: 1, tid: 1, ts: 1_000_200, args: { 'Total Allocated': 300, 'Device Type': 1, 'Device Id': 0 } },
+    { ph: 'i', name: '[memory]', pid: 1, tid: 1, ts: 1_000_300, args: { 'Total Allocated': 50, 'Device Type': 0 } },
+  );
+  const m = importKineto(doc);
+  assert.deepEqual(m.tracks.filter((t) => t.type === 'counter').map((t) => t.name).sort(), ['memory allocated (cpu)', 'memory allocated (gpu0)']);
+  const mem = analyze(m).memory[0];
+  assert.equal(mem.kinds.find((k) => k.kind === 'memory allocated (gpu0)')?.peakBytes, 300);
+});

@@ -143,3 +143,20 @@ test('`analyze <folder> --json` prints HTA\'s numbers keyed by rank, with and wi
   const md = await captureStdout((io) => analyzeCommand([files[0], files[1]], io));
   assert.match(md.out, /\| 0 \| 600,058 \| 321,378 \| 106,252 \| 172,428 \| 53\.56 % \| 17\.71 % \| 28\.74 % \| 11\.81 %/);
 });
+
+test('critical path of step 551 across both ranks: ordered, within the step, through real spans', async () => {
+  const a = analyze(await pair());
+  const cp = a.criticalPath!;
+  assert.equal(cp.step, 551);
+  assert.ok(cp.segments.length > 10);
+  for (let i = 1; i < cp.segments.length; i++) {
+    const prev = cp.segments[i - 1], cur = cp.segments[i];
+    assert.ok(prev.startNs + prev.durNs <= cur.startNs + 1, `segment ${i} starts before its predecessor ends`);
+  }
+  const m = await pair();
+  for (const s of cp.segments) if (s.sliceIndex !== undefined) assert.ok(m.slices[s.sliceIndex].name.startsWith(s.name!.replace(/…$/, '')));
+  const total = Object.values(cp.byKindNs).reduce((x, y) => x + y, 0);
+  assert.equal(total, cp.totalNs);
+  assert.ok(cp.totalNs <= a.replay!.measuredStepNs + 1e6);
+  assert.ok((a.replay?.calibrationErrorPct ?? 100) < 15, `the replay reproduces the step within 15 % (got ${a.replay?.calibrationErrorPct})`);
+});
