@@ -9,7 +9,7 @@
  */
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { addTrack, emptyModel, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
-import { PerfettoStreamWriter } from '../trace/perfettoWriter';
+import { PerfettoStreamWriter, metadataArgs } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
 
@@ -58,7 +58,7 @@ export class RunTrace {
     const fd = path !== undefined ? openSync(path, 'w') : undefined;
     this.fd = fd;
     this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString(), compress: deflateFast });
-    this.writer.metadata(info);
+    this.writer.metadata(metadataArgs(this.model));
     for (let rank = 0; rank < worldSize; rank++) {
       const p = { pid: rank + 1, rank, name: `rank ${rank}` };
       this.model.processes.push(p);

@@ -24,6 +24,11 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
 
     const model = await loadTraceFile(done.tracePath);
     assert.equal(model.processes.length, 2, 'one process per rank');
+    const info = model.meta.info ?? {};
+    assert.equal(info.link, 'eth-10g', 'run metadata names the link profile');
+    assert.equal(info.linkScaleFactor, 1);
+    assert.match(String(info.config), /"worldSize":2/);
+    assert.ok(info.adapter && info.node, 'adapter and software versions are recorded');
     const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as { loss: number[]; status: string; stepsCompleted: number };
     assert.equal(summary.status, 'completed');
     assert.equal(summary.stepsCompleted, 3);
