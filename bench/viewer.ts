@@ -25,11 +25,18 @@ const quantile = (xs: number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-/** Runs the scripted navigation; returns the JS times of the full frames it caused. */
-async function scriptedSequence(page: Page): Promise<number[]> {
+interface SequenceResult { frames: number[]; intervals: number[] }
+
+/**
+ * Runs the scripted navigation; returns the JS times of the full frames it caused and the
+ * intervals between animation frames meanwhile (what the user sees: 16.7 ms at 60 Hz when
+ * every frame fits its budget).
+ */
+async function scriptedSequence(page: Page): Promise<SequenceResult> {
   await page.keyboard.press('0');
   await page.mouse.move(700, 400);
   await page.evaluate('window.commlens.frameTimes.length = 0');
+  await page.evaluate(`(() => { window.__raf = []; window.__rafOn = true; const f = (t) => { window.__raf.push(t); if (window.__rafOn) requestAnimationFrame(f); }; requestAnimationFrame(f); })()`);
   const hold = async (key: string, ms: number): Promise<void> => {
     await page.keyboard.down(key);
     await page.waitForTimeout(ms);
@@ -50,7 +57,9 @@ async function scriptedSequence(page: Page): Promise<number[]> {
   await page.mouse.move(300, 300, { steps: 15 }); // drag to pan
   await page.mouse.up();
   await page.waitForTimeout(100);
-  return page.evaluate('window.commlens.frameTimes.slice()');
+  await page.evaluate('window.__rafOn = false');
+  const raf = await page.evaluate('window.__raf.slice()') as number[];
+  return { frames: await page.evaluate('window.commlens.frameTimes.slice()'), intervals: raf.slice(1).map((t, i) => t - raf[i]) };
 }
 
 async function main(): Promise<void> {
@@ -80,12 +89,14 @@ async function main(): Promise<void> {
     const metrics = (await cdp.send('Performance.getMetrics')).metrics as { name: string; value: number }[];
     const jsHeapUsedMb = (metrics.find((x) => x.name === 'JSHeapUsedSize')?.value ?? NaN) / 2 ** 20;
 
-    const lodFrames = await scriptedSequence(page);
+    const lod = await scriptedSequence(page);
+    const lodFrames = lod.frames;
     console.log(`LOD on: ${lodFrames.length} frames, median ${quantile(lodFrames, 0.5).toFixed(2)} ms`);
     const w = await viewWindow(page);
     await page.evaluate('window.commlens.setLod(false)');
     await waitPaint(page, w.paints, 60_000);
-    const noLodFrames = await scriptedSequence(page);
+    const noLod = await scriptedSequence(page);
+    const noLodFrames = noLod.frames;
     await page.evaluate('window.commlens.setLod(true)');
 
     const fm = quantile(lodFrames, 0.5), fp = quantile(lodFrames, 0.95);
@@ -95,6 +106,7 @@ async function main(): Promise<void> {
       ['frame time, median (ms)', fm.toFixed(2), '≤ 16', `LOD off: ${nm.toFixed(2)} ms (${(nm / fm).toFixed(1)}× slower)`],
       ['frame time, p95 (ms)', fp.toFixed(2), '', `LOD off: ${np.toFixed(2)} ms (${(np / fp).toFixed(1)}× slower)`],
       ['frames measured', String(lodFrames.length), '', `LOD off: ${noLodFrames.length}`],
+      ['animation-frame interval, median / p95 (ms)', `${quantile(lod.intervals, 0.5).toFixed(1)} / ${quantile(lod.intervals, 0.95).toFixed(1)}`, '', `LOD off: ${quantile(noLod.intervals, 0.5).toFixed(1)} / ${quantile(noLod.intervals, 0.95).toFixed(1)}`],
       ['JS heap + ArrayBuffers after load (MB)', heapMb.toFixed(1), '≤ 300', `V8 heap ${(heap.usedSize / 2 ** 20).toFixed(1)} + buffers ${((heap.backingStorageSize ?? 0) / 2 ** 20).toFixed(1)} (Performance JSHeapUsedSize ${jsHeapUsedMb.toFixed(1)})`],
       ['transfer size (MB)', (data.byteLength / 2 ** 20).toFixed(1), '', `JSON of the same slices/counters/flows ${(jsonBytes / 2 ** 20).toFixed(1)} MB (${(jsonBytes / data.byteLength).toFixed(1)}× larger)`],
     ];
@@ -110,6 +122,7 @@ async function main(): Promise<void> {
       first_paint_ms: Math.round(firstPaintMs), frame_ms_median: Number(fm.toFixed(2)), frame_ms_p95: Number(fp.toFixed(2)), heap_mb: Number(heapMb.toFixed(1)),
       spans: model.slices.length, ranks, frames: lodFrames.length,
       no_lod_frame_ms_median: Number(nm.toFixed(2)), no_lod_frame_ms_p95: Number(np.toFixed(2)),
+      raf_interval_ms_median: Number(quantile(lod.intervals, 0.5).toFixed(1)), raf_interval_ms_p95: Number(quantile(lod.intervals, 0.95).toFixed(1)),
       transfer_mb: Number((data.byteLength / 2 ** 20).toFixed(1)), json_mb: Number((jsonBytes / 2 ** 20).toFixed(1)),
       phases_ms: { decode: Math.round(phases.decode), index: Math.round(phases.index), drawAndPresent: Math.round(phases.paint) },
     }, null, 2) + '\n');

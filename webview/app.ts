@@ -46,6 +46,7 @@ export class App {
   private busy = false;
   private nextId = 1;
   private saveTimer = 0;
+  private searchTimer = 0;
   private restored: WebviewState | undefined;
   /** Detail windows already merged in (protocol step 5), and the one being fetched. */
   private fetched: { startNs: number; endNs: number; minDurNs: number }[] = [];
@@ -70,7 +71,8 @@ export class App {
     this.titleEl = h('h1', { className: 'title' }, this.restored?.title ?? 'CommLens');
     this.searchInput = h('input', {
       type: 'search', placeholder: 'Search slices by name', 'aria-label': 'Search slices by name', value: this.restored?.search ?? '',
-      oninput: () => this.runSearch(), onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') { e.preventDefault(); this.stepMatch(e.shiftKey ? -1 : 1); } if (e.key === 'Escape') { this.searchInput.value = ''; this.runSearch(); } },
+      // Debounced: on a million slices a search is a few tens of ms, too much per keystroke.
+      oninput: () => { clearTimeout(this.searchTimer); this.searchTimer = window.setTimeout(() => { this.searchTimer = 0; this.runSearch(); }, 120); }, onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') { e.preventDefault(); this.stepMatch(e.shiftKey ? -1 : 1); } if (e.key === 'Escape') { this.searchInput.value = ''; this.runSearch(); } },
     });
     this.searchCount = h('span', { className: 'search-count', 'aria-live': 'polite' });
     this.status = h('span', { className: 'status', role: 'status' }, 'Waiting for the trace…');
@@ -363,6 +365,7 @@ export class App {
   private stepMatch(dir: 1 | -1): void {
     const tl = this.timeline;
     if (!tl) return;
+    if (this.searchTimer) { clearTimeout(this.searchTimer); this.searchTimer = 0; this.runSearch(false); }
     if (this.matches.length === 0) this.runSearch(false);
     this.matchPos = nextMatch(this.matches.length, this.matchPos, dir);
     if (this.matchPos < 0) return;

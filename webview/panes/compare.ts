@@ -7,7 +7,7 @@ import { formatDurationNs, formatPct } from '../format';
 import type { AnalysisView, RankBreakdownView, SuggestionView } from '../protocol';
 import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';
-import { lossSeries, stepDurations, type Series } from './series';
+import { exposedPerStepNs, idlePerStepNs, lossSeries, stepDurations, type Series } from './series';
 
 export interface RunForComparison { title: string; index: TraceIndex; analysis: AnalysisView | null }
 
@@ -20,14 +20,6 @@ export function meanStepNs(run: RunForComparison): number {
 
 function meanOf(ranks: RankBreakdownView[], f: (r: RankBreakdownView) => number): number {
   return ranks.length ? ranks.reduce((a, r) => a + f(r), 0) / ranks.length : NaN;
-}
-
-/** A rank's exposed communication per step: the mean over its steps (its total when it has no steps). */
-export function exposedPerStepNs(r: RankBreakdownView): number {
-  return r.steps?.length ? r.steps.reduce((acc, st) => acc + st.exposedCommNs, 0) / r.steps.length : r.exposedCommNs;
-}
-function idlePerStepNs(r: RankBreakdownView): number {
-  return r.steps?.length ? r.steps.reduce((acc, st) => acc + st.idleNs, 0) / r.steps.length : r.idleNs;
 }
 
 const pctChange = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(((b - a) / a) * 100).toFixed(1)} %` : '–');

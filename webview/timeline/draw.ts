@@ -58,6 +58,18 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
     ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
   }
   ctx.stroke();
+  ctx.setLineDash([3, 4]);
+  ctx.beginPath();
+  for (const st of index.steps) {
+    if (st.startNs < t0 || st.startNs > t1) continue;
+    const x = Math.round(LABEL_W + (st.startNs - t0) * k) + 0.5;
+    ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
+  }
+  ctx.strokeStyle = pal.muted;
+  ctx.globalAlpha = 0.5;
+  ctx.stroke();
+  ctx.globalAlpha = 1;
+  ctx.setLineDash([]);
   ctx.restore();
 
   const first = Math.max(0, rowIndexAt(layout, f.scrollY));
@@ -76,8 +88,19 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
       ctx.fillText(`${open ? '▾' : '▸'} ${g.label}`, 8, y + GROUP_H / 2);
       ctx.font = pal.font;
       ctx.fillStyle = pal.muted;
-      const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
-      ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+      if (open) {
+        const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
+        ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+      } else {
+        // Collapsed: a summary of the rank's top-level slices on its header row, as Perfetto does.
+        // GPU streams when the rank has any (host step spans would cover them), else every track.
+        const gpu = g.tracks.some((t) => index.tracks[t].info.gpu);
+        for (const t of g.tracks) {
+          if (gpu && !index.tracks[t].info.gpu) continue;
+          const l = index.tracks[t].lists[0];
+          if (l) boxes += collectBoxes(index, l, t0, t1, k, y + 4, rects, [], f.lod);
+        }
+      }
     } else {
       const te = index.tracks[row.track];
       ctx.fillStyle = pal.border;

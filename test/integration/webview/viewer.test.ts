@@ -93,6 +93,7 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
   it('searches by name, counts matches and steps to the next one', async () => {
     const { page } = v;
     await page.fill('input[type=search]', 'adam');
+    await waitFor(page, `document.querySelector('.search-count').textContent.includes('match')`);
     const expected = model.slices.filter((s) => s.name.includes('adam')).length;
     assert.equal((await page.textContent('.search-count'))?.trim(), `${expected} matches`);
     await page.press('input[type=search]', 'Enter');
@@ -164,6 +165,36 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     assert.ok(Math.abs(after.startNs - before.startNs) < 1 && Math.abs(after.endNs - before.endNs) < 1, `window restored: ${JSON.stringify({ before, after })}`);
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(target));
     assert.equal(await page.getAttribute('#tab-details', 'aria-selected'), 'true');
+  });
+
+  it('is keyboard operable: focus reaches the timeline, Enter collapses a rank, arrows switch panes', async () => {
+    const { page } = v;
+    await page.keyboard.press('Escape');
+    await page.focus('.tracks');
+    assert.equal(await page.evaluate(`document.activeElement.className`), 'tracks');
+    const before = await viewWindow(page);
+    await page.keyboard.press('Home'); // no-op key must not break anything
+    await page.keyboard.press('ArrowDown'); // focus the first row: the rank 0 header
+    await page.keyboard.press('Enter');
+    await waitPaint(page, before.paints);
+    const collapsed = await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`) as { collapsed?: number[] };
+    await page.waitForTimeout(300);
+    const saved = await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}').collapsed`) as number[];
+    assert.deepEqual(saved, [model.processes[0].pid], `rank 0 collapsed (was ${JSON.stringify(collapsed.collapsed)})`);
+    await page.keyboard.press('Enter');
+    await page.focus('#tab-details');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(`document.activeElement.id`), 'tab-area');
+    assert.equal(await page.getAttribute('#tab-area', 'aria-selected'), 'true');
+    await screenshot(page, 'keyboard-focus.png');
+  });
+
+  it('serves the panel HTML with the nonce CSP and without trace data in it', async () => {
+    const html = await (await fetch(v.harness.url)).text();
+    assert.match(html, /script-src 'nonce-[^']+'/);
+    assert.doesNotMatch(html, /allReduce|matmul|adam_update/);
+    assert.ok(html.length < 4000, `HTML is small (${html.length} chars)`);
+    assert.deepEqual(v.errors.filter((e) => /Content Security Policy/.test(e)), []);
   });
 
   for (const theme of ['light', 'high-contrast']) {
