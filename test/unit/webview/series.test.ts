@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTrace, encodeTrace } from '../../../trace/binary';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
-import { harnessAnalysis } from '../../../webview/harness/node/analysis';
+import { harnessAnalysis } from '../../../webview/harness/node/serve';
 import { exposedPerStepNs, lossSeries, memoryPeaks, stepDurations } from '../../../webview/panes/series';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 

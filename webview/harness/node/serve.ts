@@ -14,16 +14,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeTrace } from '../../../trace/binary';
-import type { TraceModel } from '../../../trace/model';
 import { renderWebviewHtml } from '../../html';
 import { lodMinDurNs, type AnalysisView } from '../../protocol';
-import { harnessAnalysis } from './analysis';
+import { analyze } from '../../../analysis/index';
+import { toAnalysisView } from '../../../extension/analysisView';
+import type { TraceModel } from '../../../trace/model';
+
+/** The same analysis, adapted the same way, as the extension sends. */
+export function harnessAnalysis(model: TraceModel): AnalysisView {
+  return toAnalysisView(analyze(model));
+}
 import { syntheticRun } from './synthetic';
 
 export interface HarnessRun {
   title: string;
   model: TraceModel;
-  /** Analysis to send; computed by harnessAnalysis when undefined, not sent when null. */
+  /** Analysis to send; computed by analysis/ when undefined, not sent when null. */
   analysis?: AnalysisView | null;
   /** Bytes to send instead of encoding the model (to test bad input). */
   data?: ArrayBuffer;
