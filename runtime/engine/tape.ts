@@ -88,7 +88,6 @@ export class Tape {
         if (existing) {
           if ((holds.get(existing) ?? 1) === 1) return { tensor: existing, accumulate: true };
           const own = ctx.tensor(input.shape);
-          ctx.endPass();
           ctx.commandEncoder().copyBufferToBuffer(existing.buf.gpu, existing.offsetBytes, own.buf.gpu, own.offsetBytes, existing.byteLength);
           drop(existing);
           grads.set(input, own);

@@ -125,7 +125,6 @@ class TrainerImpl implements Trainer {
     const ctx = this.ctx;
     ctx.phase = 'forward';
     this.lossTensor = this.net.forward({ ctx, tape: this.tape });
-    ctx.endPass();
     ctx.commandEncoder().copyBufferToBuffer(this.lossTensor.buf.gpu, this.lossTensor.offsetBytes, this.lossKeep, 0, 4);
     ctx.submit();
     ctx.phase = 'other';
@@ -152,7 +151,6 @@ class TrainerImpl implements Trainer {
     // Parameters the loss does not depend on get a zero gradient, not last step's.
     for (const p of this.store.params) {
       if (p.gradUses === 0) {
-        ctx.endPass();
         ctx.commandEncoder().clearBuffer(this.gradBuffer, p.param!.offset * 4, p.param!.grad.byteLength);
         const li = p.param!.layerIndex;
         if (--pending[li] === 0 && !done[li]) finish(li);
