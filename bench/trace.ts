@@ -199,6 +199,8 @@ const overhead: Section = {
       overhead_preset: r.preset,
       overhead_median_step_on_ms: Number(r.medianOnMs.toFixed(3)),
       overhead_median_step_off_ms: Number(r.medianOffMs.toFixed(3)),
+      overhead_median_step_host_spans_only_ms: Number(r.medianHostOnlyMs.toFixed(3)),
+      tracing_overhead_ratio_host_spans_only: Number(r.hostOnlyRatio.toFixed(4)),
       overhead_pairs: r.pairs,
     };
   },
