@@ -27,6 +27,8 @@ export interface Strategy {
   readonly id: string;
   /** Runs before the step's forward (ZeRO-3 gathers the parameters it sharded). */
   beforeForward?(step: number): Promise<void>;
+  /** Runs the forward pass in place of `trainer.forward()` (Ulysses exchanges data inside it). */
+  forward?(step: number): Promise<void>;
   /** Runs backward and the gradient exchange; resolves when gradients are ready for the optimizer. */
   backwardAndExchange(step: number): Promise<void>;
   optimizerStep(step: number): Promise<void>;
