@@ -112,7 +112,7 @@ async function run(): Promise<void> {
       t = hostNowNs();
       await strategy.optimizerStep(step);
       mark('optimizer', t);
-      const loss = await trainer.loss();
+      const loss = strategy.loss ? await strategy.loss() : await trainer.loss();
       if (lost) throw new Error('GPU device lost');
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`);
       const kernelSpans = init.tracing ? await trainer.drainSpans() : [];

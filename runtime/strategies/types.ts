@@ -32,6 +32,8 @@ export interface Strategy {
   /** Runs backward and the gradient exchange; resolves when gradients are ready for the optimizer. */
   backwardAndExchange(step: number): Promise<void>;
   optimizerStep(step: number): Promise<void>;
+  /** The step's loss to report, when a rank's own (trainer.loss()) is only part of it (Ulysses: a sequence shard's). */
+  loss?(): Promise<number>;
   /** Bytes held in communication buffers on this rank (for the memory counters). */
   commBufferBytes(): number;
   /**

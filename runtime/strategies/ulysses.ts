@@ -21,6 +21,18 @@ export function ulyssesLayout(sp: number, rank: number): { index: number; dataRa
   return { index: rank % sp, dataRank, groupRanks: Array.from({ length: sp }, (_, i) => dataRank * sp + i) };
 }
 
+const groups = new WeakMap<Communicator, Communicator>();
+
+/** The sequence-parallel group of `comm`'s rank, opened once (every member opens it at start-up). */
+function sequenceGroup(comm: Communicator, sp: number): Communicator {
+  let g = groups.get(comm);
+  if (!g) {
+    g = sp === comm.worldSize ? comm : comm.newGroup(ulyssesLayout(sp, comm.rank).groupRanks);
+    groups.set(comm, g);
+  }
+  return g;
+}
+
 /**
  * What the trainer of `comm`'s rank needs when the (validated) config runs 'ulysses', else
  * undefined. Opens the rank's sequence-parallel group (every member calls this at start-up).
@@ -28,8 +40,8 @@ export function ulyssesLayout(sp: number, rank: number): { index: number; dataRa
 export function sequenceParallelFor(config: RunConfig, comm: Communicator): SequenceParallel | undefined {
   if (!parseStrategyIds(config.strategy).includes('ulysses')) return undefined;
   const size = resolveOptions(config).sequenceParallelSize;
-  const { index, dataRank, groupRanks } = ulyssesLayout(size, comm.rank);
-  const group = size === comm.worldSize ? comm : comm.newGroup(groupRanks);
+  const { index, dataRank } = ulyssesLayout(size, comm.rank);
+  const group = sequenceGroup(comm, size);
   return {
     size,
     index,
@@ -49,6 +61,7 @@ export function sequenceParallelFor(config: RunConfig, comm: Communicator): Sequ
 export class Ulysses implements Strategy {
   readonly id: string;
   private readonly env: StrategyEnv;
+  private readonly group: Communicator;
 
   constructor(
     private readonly ctx: StrategyContext,
@@ -56,6 +69,19 @@ export class Ulysses implements Strategy {
   ) {
     this.id = config.strategy;
     this.env = strategyEnv(ctx);
+    this.group = sequenceGroup(ctx.comm, resolveOptions(config).sequenceParallelSize);
+  }
+
+  /**
+   * The loss of the group's sequences: each rank's loss covers its own tokens (weighted as
+   * in the full batch), so the group's sum is what one rank with whole sequences reports.
+   */
+  async loss(): Promise<number> {
+    const mine = await this.ctx.trainer.loss();
+    if (this.group.worldSize === 1) return mine;
+    const v = new Float32Array([mine]);
+    await this.group.allReduce(v, { op: 'sum' }).wait();
+    return v[0];
   }
 
   async forward(): Promise<void> {
