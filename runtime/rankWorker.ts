@@ -11,7 +11,7 @@ import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Communicator, abortWorld, busBandwidthFactor, type CommSpan } from './comm';
-import { createStrategy, strategyMemory, type Strategy } from './strategies';
+import { createStrategy, sequenceParallelFor, strategyMemory, type Strategy } from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
 
 const init = workerData as RankInit;
@@ -76,6 +76,7 @@ async function run(): Promise<void> {
       rank,
       worldSize,
       timing: config.gpuTiming && init.tracing,
+      sequenceParallel: sequenceParallelFor(config, comm),
     });
     strategy = createStrategy(config, { comm, device, trainer, onSpan: (sp) => { if (init.tracing) commSpans.push(sp); } });
     post({
@@ -102,7 +103,8 @@ async function run(): Promise<void> {
         mark('before forward (strategy)', t);
       }
       t = hostNowNs();
-      trainer.forward();
+      if (strategy.forward) await strategy.forward(step);
+      else trainer.forward();
       mark('forward (encode)', t);
       t = hostNowNs();
       await strategy.backwardAndExchange(step);
@@ -110,7 +112,7 @@ async function run(): Promise<void> {
       t = hostNowNs();
       await strategy.optimizerStep(step);
       mark('optimizer', t);
-      const loss = await trainer.loss();
+      const loss = strategy.loss ? await strategy.loss() : await trainer.loss();
       if (lost) throw new Error('GPU device lost');
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`);
       const kernelSpans = init.tracing ? await trainer.drainSpans() : [];

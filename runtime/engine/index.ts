@@ -11,3 +11,4 @@ export type { Trainer, TrainerOptions, ParamTensorInfo } from './trainer';
 export { createTrainer, validateOptimizerConfig } from './trainer';
 export { achievedFlopsPerSec, modelFlopsUtilization } from './flops';
 export { opClass } from './opClass';
+export type { SequenceParallel } from './ops/exchange';

@@ -38,7 +38,11 @@ export interface TapeEntry {
   scope: string;
   inputs: Tensor[];
   output: Tensor;
-  backward(gradOut: Tensor, sink: GradSink): void;
+  /**
+   * A promise only from exchange ops (sequence parallelism's all-to-all), which only
+   * `backwardAsync` runs; every kernel op returns nothing.
+   */
+  backward(gradOut: Tensor, sink: GradSink): void | Promise<void>;
 }
 
 export class Tape {
@@ -71,6 +75,25 @@ export class Tape {
    * requiresGrad, as the gradient checks use); the caller releases them.
    */
   backward(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Map<Tensor, Tensor> {
+    const walk = this.walker(loss, seed, onParamDone, phase);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      if (walk.run(i)) throw new Error(`tape: op '${this.entries[i].name}' exchanges data between ranks; run backwardAsync`);
+    }
+    return walk.finish();
+  }
+
+  /** `backward` for tapes holding exchange ops: awaits each one before going on. */
+  async backwardAsync(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Promise<Map<Tensor, Tensor>> {
+    const walk = this.walker(loss, seed, onParamDone, phase);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const pending = walk.run(i);
+      if (pending) await pending;
+    }
+    return walk.finish();
+  }
+
+  /** The state of one backward walk: `run(i)` does entry i (a promise for exchange ops), `finish` hands back the leftovers. */
+  private walker(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase): { run(i: number): Promise<void> | undefined; finish(): Map<Tensor, Tensor> } {
     const ctx = this.ctx;
     const grads = new Map<Tensor, Tensor>([[loss, seed]]);
     // The seed is never released nor written: its count starts above any reachable zero.
@@ -108,12 +131,7 @@ export class Tape {
       },
     };
     ctx.phase = phase;
-    for (let i = this.entries.length - 1; i >= 0; i--) {
-      const e = this.entries[i];
-      const g = grads.get(e.output);
-      if (!g) continue;
-      ctx.scope = e.scope;
-      e.backward(g, sink);
+    const after = (e: TapeEntry, g: Tensor): void => {
       grads.delete(e.output);
       drop(g);
       for (const t of e.inputs) {
@@ -122,9 +140,30 @@ export class Tape {
         remaining.set(t, left);
         if (left === 0 && t.param) onParamDone(t);
       }
-    }
-    for (const [t] of grads) if (t.param) grads.delete(t);
-    return grads;
+    };
+    const entries = this.entries;
+    return {
+      run(i: number): Promise<void> | undefined {
+        const e = entries[i];
+        const g = grads.get(e.output);
+        if (!g) return undefined;
+        ctx.scope = e.scope;
+        const pending = e.backward(g, sink);
+        if (pending) {
+          return pending.then(() => {
+            ctx.phase = phase;
+            ctx.scope = e.scope;
+            after(e, g);
+          });
+        }
+        after(e, g);
+        return undefined;
+      },
+      finish(): Map<Tensor, Tensor> {
+        for (const [t] of grads) if (t.param) grads.delete(t);
+        return grads;
+      },
+    };
   }
 
   /** Returns activations to the pool and resets per-step use counts. */

@@ -17,8 +17,9 @@ import { TopKDgcHook } from './topkDgc';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';
 import { strategyEnv, type StrategyEnv } from './env';
 import { ZeroStrategy } from './zero';
+import { Ulysses, sequenceParallelFor } from './ulysses';
 
-export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds };
+export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor };
 export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
 /** DDP baseline: one all-reduce (average) of every gradient after backward (comm's chunked GPU staging). */
@@ -78,6 +79,7 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
     const stage = has('zero3') ? 3 : has('zero2') ? 2 : 1;
     return new ZeroStrategy(ctx, config, { stage, capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, prefetch: o.zero3Prefetch });
   }
+  if (has('ulysses')) return new Ulysses(ctx, config);
   const local = ids.find((s) => LOCAL_IDS.includes(s));
   if (local) return new LocalUpdates(local as 'localsgd' | 'diloco' | 'streaming-diloco', ctx, config, o);
   if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);

@@ -183,7 +183,6 @@ export function validateStrategyConfig(config: RunConfig): string[] {
     problems.push(`strategy: 'topk-dgc' with optimizer.momentum ${config.optimizer.momentum} would apply momentum twice (DGC's momentum correction moves it into the hook); set optimizer.momentum to 0 and strategyOptions.dgcMomentum to ${config.optimizer.momentum}`);
   }
   if (has('ulysses')) {
-    problems.push(`strategy: 'ulysses' is not available in this build: the engine encodes forward and backward in one pass each, and Ulysses needs an all-to-all between sequence and head shards inside both, around every attention; use 'ddp' (or 'zero3' to cut memory) for gpt-mini`);
     const others = ids.filter((s) => s !== 'ulysses' && s !== 'ddp');
     if (others.length) problems.push(`strategy: 'ulysses' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
     const m = config.model;

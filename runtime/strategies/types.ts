@@ -27,9 +27,13 @@ export interface Strategy {
   readonly id: string;
   /** Runs before the step's forward (ZeRO-3 gathers the parameters it sharded). */
   beforeForward?(step: number): Promise<void>;
+  /** Runs the forward pass in place of `trainer.forward()` (Ulysses exchanges data inside it). */
+  forward?(step: number): Promise<void>;
   /** Runs backward and the gradient exchange; resolves when gradients are ready for the optimizer. */
   backwardAndExchange(step: number): Promise<void>;
   optimizerStep(step: number): Promise<void>;
+  /** The step's loss to report, when a rank's own (trainer.loss()) is only part of it (Ulysses: a sequence shard's). */
+  loss?(): Promise<number>;
   /** Bytes held in communication buffers on this rank (for the memory counters). */
   commBufferBytes(): number;
   /**

@@ -11,8 +11,12 @@ test('every strategy id of the issue is known, and valid single strategies pass'
   assert.deepEqual([...STRATEGY_IDS].sort(), ['bf16', 'ddp', 'ddp-bucketed', 'diloco', 'fp16', 'int8-ef', 'localsgd', 'onebit-adam', 'powersgd', 'streaming-diloco', 'topk-dgc', 'ulysses', 'zero1', 'zero2', 'zero3'].sort());
   for (const s of STRATEGY_IDS.filter((x) => x !== 'ulysses')) assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: s })), [], s);
   assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: 'ddp-bucketed+int8-ef' })), []);
-  // Ulysses is refused as a whole for now (see its message), but its conflicts are still named.
-  assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses' })).join('\n'), /'ulysses' is not available in this build.*use 'ddp'/);
+  // Ulysses needs gpt-mini: it passes there (2 ranks, 4 heads, seqLen 32) and on ddp data-parallel groups.
+  assert.deepEqual(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses' })), []);
+  assert.deepEqual(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses+ddp', worldSize: 4, strategyOptions: { sequenceParallelSize: 2 } })), []);
+  assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses+zero1' })).join('\n'), /'ulysses' combines with data parallelism \('ddp'\) only; drop 'zero1'/);
+  assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses', worldSize: 4, strategyOptions: { sequenceParallelSize: 3 } })).join('\n'), /sequenceParallelSize: 3 does not divide worldSize 4/);
+  assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses', model: { ...gpt.model, seqLen: 31 } })).join('\n'), /model\.seqLen 31 is not divisible by 2/);
 });
 
 test('ZeRO-3 with a hook that needs full gradients is refused, naming the conflict and an alternative', () => {
