@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from './config';
-import { LINK_PROFILES } from './comm';
+import { LINK_PROFILES, slowedProfile } from './comm';
 import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
 import { validateModelConfig } from './engine';
 import { requestAdapter, summarizeAdapter } from './gpu/dawn';
@@ -32,6 +32,7 @@ const FLAGS_HELP = `usage: commlens profile [--preset NAME | --config FILE] [opt
   --config FILE        a commlens.json run config (may name a preset and override fields)
   --runs-dir DIR       where runs are written (default ./runs)
   --steps N  --world-size N  --link NAME  --strategy ID  --seed N   override the config
+  --link-scale F       slow the link F times (keeps a faster GPU's compute-to-communication ratio)
   --no-gpu-timing      host timing only (no GPU timestamp queries)
   --events             print line-delimited JSON events (for the VS Code extension)`;
 
@@ -59,6 +60,13 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
       case '--seed': out.overrides.seed = int(need(i, a), a); i++; break;
       case '--link': out.overrides.link = need(i, a); i++; break;
       case '--strategy': out.overrides.strategy = need(i, a); i++; break;
+      case '--link-scale': {
+        const v = Number(need(i, a));
+        if (!(v >= 1)) throw new ConfigError([`--link-scale: got ${JSON.stringify(args[i + 1])}, expected a number >= 1`]);
+        out.overrides.linkScale = v;
+        i++;
+        break;
+      }
       case '--no-gpu-timing': out.overrides.gpuTiming = false; break;
       default:
         throw new ConfigError([`unknown option '${a}'\n${FLAGS_HELP}`]);
@@ -140,7 +148,8 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  const link = LINK_PROFILES[config.link];
+  // The link the ranks really see: a scaled profile is slowed by linkScale (comm paces it so).
+  const link = slowedProfile(LINK_PROFILES[config.link], config.linkScale ?? 1);
   out.emit({ kind: 'start', runId, runDir, worldSize: config.worldSize, steps: config.steps, preset: config.preset, strategy: config.strategy, link: config.link });
   out.say(`CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`);
   out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);

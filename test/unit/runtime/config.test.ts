@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, PRESETS, resolveRawConfig, validateConfig } from '../../../runtime/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, PRESETS, TOP_KEYS, resolveRawConfig, validateConfig } from '../../../runtime/config';
+import { LINK_PROFILES } from '../../../runtime/comm';
+import { STRATEGY_IDS } from '../../../runtime/strategies';
+import { repoRoot } from '../../helpers/paths';
 
 const links = ['none', 'eth-10g', 'eth-25g'];
 const strategies = ['ddp', 'fp16'];
@@ -44,4 +49,13 @@ test('unknown keys and heads that do not divide the width are refused', () => {
 test('broken JSON and unknown presets give clear messages', () => {
   assert.match(problemsOf(() => resolveRawConfig({ configText: '{ nope', configPath: 'c.json' }))[0], /^c\.json: not valid JSON/);
   assert.match(problemsOf(() => resolveRawConfig({ preset: 'huge' }))[0], /^preset: got "huge", expected one of tiny/);
+});
+
+test('the JSON schema the extension contributes knows exactly the settings the runtime accepts', () => {
+  const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'commlens.schema.json'), 'utf8')) as {
+    properties: Record<string, { enum?: string[]; description?: string }>;
+  };
+  assert.deepEqual(Object.keys(schema.properties).sort(), [...TOP_KEYS].sort());
+  assert.deepEqual([...(schema.properties.link.enum ?? [])].sort(), Object.keys(LINK_PROFILES).sort());
+  for (const id of STRATEGY_IDS) assert.ok(schema.properties.strategy.description?.includes(`\`${id}\``), `schema documents strategy ${id}`);
 });
