@@ -19,12 +19,12 @@ import { lodMinDurNs, type AnalysisView } from '../../protocol';
 import { analyze } from '../../../analysis/index';
 import { toAnalysisView } from '../../../extension/analysisView';
 import type { TraceModel } from '../../../trace/model';
+import { syntheticRun } from './synthetic';
 
 /** The same analysis, adapted the same way, as the extension sends. */
 export function harnessAnalysis(model: TraceModel): AnalysisView {
   return toAnalysisView(analyze(model));
 }
-import { syntheticRun } from './synthetic';
 
 export interface HarnessRun {
   title: string;
