@@ -97,3 +97,19 @@ test('SIGTERM mid-run ends every rank quickly and leaves a partial trace of the 
     rmSync(runsDir, { recursive: true, force: true });
   }
 });
+
+test('with no Vulkan driver, doctor and profile exit 3 and say what to install', () => {
+  const noDriver = { ...env, VK_DRIVER_FILES: '/nonexistent/icd.json', VK_ICD_FILENAMES: '/nonexistent/icd.json' };
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    for (const args of [['doctor'], ['profile', '--preset', 'tiny', '--runs-dir', runsDir]]) {
+      const r = spawnSync(process.execPath, [cliPath, ...args], { env: noDriver, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 3, `${args[0]}: exit ${r.status}\n${r.stderr}`);
+      assert.match(r.stderr, /No WebGPU adapter found/);
+      assert.match(r.stderr, /apt-get install -t bookworm-backports mesa-vulkan-drivers/);
+    }
+    assert.deepEqual(readdirSync(runsDir), [], 'nothing written without an adapter');
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
