@@ -24,8 +24,11 @@ function sourceText(run: RunInfo): string {
       return s.preset;
     case 'config':
       return s.configPath.split(/[\\/]/).pop() ?? 'config';
-    case 'external':
-      return s.command.length > 40 ? `${s.command.slice(0, 39)}…` : s.command;
+    case 'external': {
+      // Paths make a command long and say little: keep the file names.
+      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
+      return short.length > 48 ? `${short.slice(0, 47)}…` : short;
+    }
     case 'verify':
       return `verify ${s.suggestionId}`;
   }
