@@ -179,6 +179,8 @@ async function openPalette(page: Page, key: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   for (let attempt = 0; ; attempt++) {
     await page.keyboard.press('Escape');
+    // A quick input still closing from the last command would swallow the next one.
+    await input.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
     await page.keyboard.press(key);
     try {
       await input.waitFor({ state: 'visible', timeout: attempt < 3 ? 3_000 : 15_000 });
@@ -203,9 +205,10 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await openPalette(page, 'F1');
-    await input.fill(`>${title}`);
     try {
+      // A webview that finishes loading takes the focus and closes the palette: try again.
+      await openPalette(page, 'F1');
+      await input.fill(`>${title}`, { timeout: 5_000 });
       await row.waitFor({ state: 'visible', timeout: 5_000 });
       break;
     } catch (e) {
@@ -252,9 +255,9 @@ export async function quickOpen(page: Page, fileName: string, timeoutMs = 60_000
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await openPalette(page, 'Control+P');
-    await input.fill(fileName);
     try {
+      await openPalette(page, 'Control+P');
+      await input.fill(fileName, { timeout: 5_000 });
       await row.waitFor({ state: 'visible', timeout: 5_000 });
       break;
     } catch (e) {

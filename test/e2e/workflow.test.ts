@@ -222,6 +222,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await screenshot(page, '07-cancelled');
     await page.locator('.notifications-toasts .notification-toast').getByRole('button', { name: 'Open Partial Trace' }).first().click();
     await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await webviewFrame(page).locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
     await closeAllEditors(page);
   }));
 
