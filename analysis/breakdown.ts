@@ -19,11 +19,26 @@ export interface TemporalBreakdown {
   nonComputePct: number;
 }
 
-function unionOfOps(ops: readonly GpuOp[], cls?: KernelClass): IntervalSet {
-  const iv: [number, number][] = [];
-  for (const o of ops) if (!cls || o.cls === cls) iv.push([o.startNs, o.endNs]);
-  return unionOf(iv);
+/** The unions every metric here needs: of all ops and of each class. */
+export interface ClassUnions {
+  all: IntervalSet;
+  computation: IntervalSet;
+  communication: IntervalSet;
+  memory: IntervalSet;
 }
+
+/** Builds the four unions in one pass over the ops. */
+export function classUnions(ops: readonly GpuOp[]): ClassUnions {
+  const all: [number, number][] = [], computation: [number, number][] = [], communication: [number, number][] = [], memory: [number, number][] = [];
+  for (const o of ops) {
+    const iv: [number, number] = [o.startNs, o.endNs];
+    all.push(iv);
+    (o.cls === 'computation' ? computation : o.cls === 'communication' ? communication : memory).push(iv);
+  }
+  return { all: unionOf(all), computation: unionOf(computation), communication: unionOf(communication), memory: unionOf(memory) };
+}
+
+const unionsOf = (ops: readonly GpuOp[] | ClassUnions): ClassUnions => (Array.isArray(ops) ? classUnions(ops as readonly GpuOp[]) : (ops as ClassUnions));
 
 const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole : 0);
 
@@ -33,12 +48,13 @@ const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole :
  * compute = |union of computation ops|; non-compute = span − idle − compute.
  * Percentages are of the span.
  */
-export function temporalBreakdown(ops: readonly GpuOp[]): TemporalBreakdown {
-  if (ops.length === 0) return { spanNs: 0, idleNs: 0, computeNs: 0, nonComputeNs: 0, idlePct: 0, computePct: 0, nonComputePct: 0 };
-  const all = unionOfOps(ops);
+export function temporalBreakdown(ops: readonly GpuOp[] | ClassUnions): TemporalBreakdown {
+  const u = unionsOf(ops);
+  const all = u.all;
+  if (all.starts.length === 0) return { spanNs: 0, idleNs: 0, computeNs: 0, nonComputeNs: 0, idlePct: 0, computePct: 0, nonComputePct: 0 };
   const spanNs = all.ends[all.ends.length - 1] - all.starts[0];
   const idleNs = spanNs - lengthOf(all);
-  const computeNs = lengthOf(unionOfOps(ops, 'computation'));
+  const computeNs = lengthOf(u.computation);
   const nonComputeNs = spanNs - idleNs - computeNs;
   return { spanNs, idleNs, computeNs, nonComputeNs, idlePct: pct(idleNs, spanNs), computePct: pct(computeNs, spanNs), nonComputePct: pct(nonComputeNs, spanNs) };
 }
@@ -59,9 +75,10 @@ export interface CommCompOverlap {
  * comm are the unions of computation and communication ops. Exposed communication is
  * the communication time with no computation running: |comm| − |comp ∩ comm|.
  */
-export function commCompOverlap(ops: readonly GpuOp[]): CommCompOverlap {
-  const comm = unionOfOps(ops, 'communication');
-  const comp = unionOfOps(ops, 'computation');
+export function commCompOverlap(ops: readonly GpuOp[] | ClassUnions): CommCompOverlap {
+  const u = unionsOf(ops);
+  const comm = u.communication;
+  const comp = u.computation;
   const commNs = lengthOf(comm);
   const overlapNs = intersectionLength(comp, comm);
   return { commNs, overlapNs, overlapPct: pct(overlapNs, commNs), exposedCommNs: commNs - overlapNs };
@@ -80,8 +97,9 @@ const CLASS_NAMES: [KernelClass, string][] = [
  * `COMPUTATION`, `COMMUNICATION`, `MEMORY`, `COMPUTATION overlapping COMMUNICATION`,
  * `COMMUNICATION overlapping MEMORY`... (each class's ops are merged first).
  */
-export function kernelTypeTime(ops: readonly GpuOp[]): Record<string, number> {
-  const sets = CLASS_NAMES.map(([cls]) => unionOfOps(ops, cls));
+export function kernelTypeTime(ops: readonly GpuOp[] | ClassUnions): Record<string, number> {
+  const u = unionsOf(ops);
+  const sets = CLASS_NAMES.map(([cls]) => u[cls]);
   const out: Record<string, number> = {};
   for (const [mask, t] of combinationTimes(sets)) {
     const names = CLASS_NAMES.filter((_, k) => mask & (1 << k)).map(([, n]) => n);

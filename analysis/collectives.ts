@@ -4,6 +4,7 @@
  * definitions) against the link's peak, and a summary per op.
  */
 import type { TraceModel } from '../trace/model';
+import { intersect, lengthOf, unionOf } from './intervals';
 import type { RankView } from './rankView';
 
 /** One rank's part in a collective. */
@@ -14,6 +15,8 @@ export interface CollectiveParticipant {
   durNs: number;
   /** durNs − transferNs: time spent waiting for the slowest peer to arrive. */
   waitNs: number;
+  /** |∪ computation| on this rank since its previous communication op ended: the compute that decided when it arrived. */
+  computeBeforeNs: number;
 }
 
 export interface CollectiveInstance {
@@ -91,8 +94,15 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   const byKey = new Map<string, CollectiveInstance>();
   const ordinal = new Map<string, number>();
   for (const v of views) {
+    // Computation since the previous communication op ended (ops are sorted by start).
+    let sinceNs = v.ops.length > 0 ? v.ops[0].startNs : 0;
+    let computeIv: [number, number][] = [];
     for (const op of v.ops) {
+      if (op.cls === 'computation') computeIv.push([op.startNs, op.endNs]);
       if (op.cls !== 'communication') continue;
+      const computeBeforeNs = lengthOf(intersect(unionOf(computeIv), { starts: [sinceNs], ends: [op.startNs] }));
+      computeIv = computeIv.filter(([, e]) => e > op.endNs);
+      sinceNs = op.endNs;
       const s = model.slices[op.index];
       const a = s.args ?? {};
       const opName = typeof a.op === 'string' ? a.op : s.name;
@@ -112,7 +122,7 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       if (typeof a.bytes === 'number') inst.bytes ??= a.bytes;
       if (typeof a.groupSize === 'number') inst.groupSize = Math.max(inst.groupSize, a.groupSize);
       const durNs = op.endNs - op.startNs;
-      inst.participants.push({ rank: v.rank, sliceIndex: op.index, startNs: op.startNs, durNs, waitNs: 0 });
+      inst.participants.push({ rank: v.rank, sliceIndex: op.index, startNs: op.startNs, durNs, waitNs: 0, computeBeforeNs });
     }
   }
   // A collective synchronizes its participants, so their spans overlap in time. Spans
@@ -135,7 +145,8 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   for (const v of views) waitNsByRank[String(v.rank)] = 0;
   for (const inst of instances) {
     if (inst.participants.length < maxParticipants) unmatched++;
-    if (inst.groupSize === 0) inst.groupSize = inst.participants.length;
+    // CommLens' world group spans every rank even when only some are in the trace.
+    if (inst.groupSize === 0) inst.groupSize = inst.group === 'world' && model.meta.worldSize ? model.meta.worldSize : inst.participants.length;
     if (inst.participants.length >= 2) {
       let min = Infinity, minRank = inst.participants[0].rank;
       for (const p of inst.participants) if (p.durNs < min) { min = p.durNs; minRank = p.rank; }

@@ -23,7 +23,7 @@ export interface RankFlops {
   flops: number;
   /** Where the count came from. */
   source: 'kernels' | 'cpu_ops' | 'config';
-  /** Mean step time used as the denominator (or the analysed span without steps). */
+  /** Steps × median step time, the denominator (or the analysed span without steps). */
   timeNs: number;
   /** flops / time. */
   achievedFlops: number;
@@ -32,7 +32,8 @@ export interface RankFlops {
 }
 
 /**
- * Achieved FLOP/s per rank = FLOPs of the analysed steps / their total duration, with FLOPs
+ * Achieved FLOP/s per rank = FLOPs of the analysed steps / (their number × the median step
+ * duration), with FLOPs
  * from the GPU kernels, else from CPU ops that carry `flops`, else flopsPerStep × steps from
  * the run config. MFU = achieved / peak FLOP/s of the device (run config).
  */
@@ -40,13 +41,26 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
   const out: RankFlops[] = [];
   for (const v of views) {
     const steps = v.analysedSteps;
-    const timeNs = steps.length > 0 ? steps.reduce((t, s) => t + (s.endNs - s.startNs), 0) : v.ops.length > 0 ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs : 0;
+    // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
+    const durs = steps.map((s) => s.endNs - s.startNs).sort((a, b) => a - b);
+    const medianStep = durs.length === 0 ? 0 : durs.length % 2 ? durs[durs.length >> 1] : (durs[(durs.length >> 1) - 1] + durs[durs.length >> 1]) / 2;
+    const timeNs = steps.length > 0 ? medianStep * steps.length : v.ops.length > 0 ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs : 0;
     if (timeNs <= 0) continue;
     let flops = 0;
     let source: RankFlops['source'] = 'kernels';
+    const byName = new Map<string, number>();
     for (const op of v.ops) {
       const s = model.slices[op.index];
-      flops += flopsOfSlice(s.name, s.args) ?? 0;
+      if (typeof s.args?.flops === 'number') {
+        flops += s.args.flops;
+        continue;
+      }
+      let f = byName.get(s.name);
+      if (f === undefined) {
+        f = flopsOfSlice(s.name, undefined) ?? 0;
+        byName.set(s.name, f);
+      }
+      flops += f;
     }
     if (flops === 0 && steps.length > 0) {
       // PyTorch's with_flops puts `flops` on CPU ops; count those inside the analysed steps.
@@ -79,26 +93,47 @@ export interface MemoryKind {
 export interface RankMemory {
   rank: number;
   kinds: MemoryKind[];
-  /** Peak of a `total` counter if there is one, else the sum of the kinds' peaks (an upper bound). */
+  /** Peak over time of the kinds' sum (each kind holds its last value between samples), or of a `total` counter. */
   peakBytes: number;
 }
 
-/** Memory per rank by kind, from the counter tracks whose unit is bytes. */
+/** max over t of Σ_k value_k(t), each series a step function of its samples. */
+function peakOfSum(series: { tsNs: number[]; values: number[] }[]): number {
+  const times = [...new Set(series.flatMap((s) => s.tsNs))].sort((a, b) => a - b);
+  const idx = series.map(() => -1);
+  let peak = 0;
+  for (const t of times) {
+    let sum = 0;
+    series.forEach((s, k) => {
+      while (idx[k] + 1 < s.tsNs.length && s.tsNs[idx[k] + 1] <= t) idx[k]++;
+      if (idx[k] >= 0) sum += s.values[idx[k]];
+    });
+    if (sum > peak) peak = sum;
+  }
+  return peak;
+}
+
+/**
+ * Memory per rank by kind, from the rank's counter tracks in bytes whose name says memory
+ * (CommLens' `memory: parameters`, `memory: gradients`…, Kineto's `memory allocated (gpu0)`).
+ */
 export function memoryPerRank(model: TraceModel, views: RankView[]): RankMemory[] {
   const out: RankMemory[] = [];
   for (const v of views) {
     const kinds: MemoryKind[] = [];
+    const series: { tsNs: number[]; values: number[] }[] = [];
+    let total: number | undefined;
     for (const c of model.counters) {
       const t = model.tracks[c.track];
-      if (!t || t.pid !== v.pid || t.unit !== 'bytes' || c.values.length === 0) continue;
+      if (!t || t.pid !== v.pid || t.unit !== 'bytes' || c.values.length === 0 || !/mem/i.test(t.name)) continue;
       let peak = -Infinity;
       for (const x of c.values) if (x > peak) peak = x;
       kinds.push({ kind: t.name, peakBytes: peak, lastBytes: c.values[c.values.length - 1] });
+      if (/total/i.test(t.name)) total = peak;
+      else series.push(c);
     }
     if (kinds.length === 0) continue;
-    const total = kinds.find((k) => /total/i.test(k.kind));
-    const peakBytes = total ? total.peakBytes : kinds.reduce((s, k) => s + k.peakBytes, 0);
-    out.push({ rank: v.rank, kinds, peakBytes });
+    out.push({ rank: v.rank, kinds, peakBytes: total ?? peakOfSum(series) });
   }
   return out;
 }

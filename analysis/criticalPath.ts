@@ -12,7 +12,7 @@
  */
 import type { TraceModel } from '../trace/model';
 import type { CollectiveInstance } from './collectives';
-import type { GpuOp, KernelClass, RankView } from './rankView';
+import { opsOfStep, type GpuOp, type KernelClass, type RankView } from './rankView';
 
 export interface CriticalSegment {
   kind: KernelClass | 'idle';
@@ -21,6 +21,7 @@ export interface CriticalSegment {
   durNs: number;
   /** Index into model.slices; absent for idle gaps. */
   sliceIndex?: number;
+  /** The slice's name, cut to 120 characters (C++ kernel names run long; the slice has it whole). */
   name?: string;
 }
 
@@ -55,7 +56,7 @@ export function representativeStep(views: RankView[]): number | undefined {
   if (views.length === 0) return undefined;
   let common: Set<number> | undefined;
   for (const v of views) {
-    const s = new Set(v.analysedSteps.map((x) => x.step).filter((n) => v.ops.some((o) => o.step === n)));
+    const s = new Set(v.analysedSteps.map((x) => x.step).filter((n) => opsOfStep(v, n).length > 0));
     common = common ? new Set([...common].filter((x) => s.has(x))) : s;
   }
   const list = [...(common ?? [])].sort((a, b) => a - b);
@@ -67,7 +68,7 @@ export function criticalPath(model: TraceModel, views: RankView[], instances: Co
   const S = step ?? representativeStep(views);
   const perRank = new Map<number, RankOps>();
   for (const v of views) {
-    const ops = v.ops.filter((o) => S === undefined || o.step === S).sort((a, b) => a.endNs - b.endNs || a.startNs - b.startNs);
+    const ops = [...opsOfStep(v, S)].sort((a, b) => a.endNs - b.endNs || a.startNs - b.startNs);
     perRank.set(v.rank, { byEnd: ops, ends: ops.map((o) => o.endNs) });
   }
   const instanceOf = new Map<number, CollectiveInstance>();
@@ -97,7 +98,8 @@ export function criticalPath(model: TraceModel, views: RankView[], instances: Co
       }
     }
     const s = model.slices[cur.op.index];
-    rev.push({ kind: cur.op.cls, rank: cur.rank, startNs: cur.op.startNs, durNs: cur.op.endNs - cur.op.startNs, sliceIndex: cur.op.index, name: s.name });
+    const name = s.name.length > 120 ? `${s.name.slice(0, 119)}…` : s.name;
+    rev.push({ kind: cur.op.cls, rank: cur.rank, startNs: cur.op.startNs, durNs: cur.op.endNs - cur.op.startNs, sliceIndex: cur.op.index, name });
     const r = perRank.get(cur.rank)!;
     let k = lastEndingBy(r, cur.op.startNs);
     while (k >= 0 && (visited.has(r.byEnd[k].index) || r.byEnd[k].startNs >= cur.op.startNs)) k--;

@@ -32,9 +32,13 @@ export { runInfoOf } from './runInfo';
 export type { RunInfo, LinkProfile } from './runInfo';
 export { whatIf, whatIfOn, prepareReplay } from './replay/whatIf';
 export type { WhatIfChange, WhatIfResult, WhatIfNumbers, ReplayContext } from './replay/whatIf';
+export { collectiveCostNs, topologyCostNs } from './replay/costModel';
+export type { Topology } from './replay/costModel';
 export { advise } from './advisor/advisor';
 export type { Suggestion } from './advisor/advisor';
 export { COMPRESSORS } from './compressors';
+export { METRIC_DEFINITIONS } from './definitions';
+export type { MetricDefinition } from './definitions';
 export type { CompressorName, Compressor } from './compressors';
 export type { ReportOptions } from './report';
 
@@ -102,7 +106,12 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
   if (collectives && collectives.unmatched > 0 && ranksPresent.length > 1) {
     notes.push(`${collectives.unmatched} collective(s) were not found on every rank (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`);
   }
-  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks)) : undefined;
+  // With three or more analysed steps the first is a warm-up (pipelines compile, pools fill):
+  // its one-off delays would make whoever compiled slowest look like a straggler.
+  const firstSteps = views.map((v) => v.analysedSteps.map((s) => s.step));
+  const warmupStep = firstSteps.length > 0 && firstSteps.every((st) => st.length >= 3) ? Math.min(...firstSteps.map((st) => st[0])) : undefined;
+  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks, 0.05, warmupStep)) : undefined;
+  if (stragglers && warmupStep !== undefined) notes.push(`stragglers leave out step ${warmupStep}, the warm-up step`);
   const cp = ranksPresent.length > 0 && views.some((v) => v.ops.length > 0) ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? [])) : undefined;
   const flops = attempt(notes, 'FLOP/s', () => flopsPerRank(model, views, info)) ?? [];
   const memory = attempt(notes, 'memory per rank', () => memoryPerRank(model, views)) ?? [];

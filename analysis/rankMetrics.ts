@@ -4,7 +4,7 @@
  * each analysed step.
  */
 import type { TraceModel } from '../trace/model';
-import { commCompOverlap, idleBreakdown, kernelTypeTime, temporalBreakdown, type CommCompOverlap, type StreamIdle, type TemporalBreakdown } from './breakdown';
+import { classUnions, commCompOverlap, idleBreakdown, kernelTypeTime, temporalBreakdown, type CommCompOverlap, type StreamIdle, type TemporalBreakdown } from './breakdown';
 import type { RankView } from './rankView';
 
 export interface StepMetrics {
@@ -47,14 +47,16 @@ export function rankMetrics(model: TraceModel, view: RankView): RankMetrics {
   }
   for (const st of view.analysedSteps) {
     const ops = byStep.get(st.step) ?? [];
+    const u = classUnions(ops);
     steps.push({
       step: st.step, startNs: st.startNs, durNs: st.endNs - st.startNs, sliceIndex: st.index, opCount: ops.length,
-      temporal: temporalBreakdown(ops), overlap: commCompOverlap(ops), kernelTypeNs: kernelTypeTime(ops),
+      temporal: temporalBreakdown(u), overlap: commCompOverlap(u), kernelTypeNs: kernelTypeTime(u),
     });
   }
+  const all = classUnions(view.ops);
   return {
     rank: view.rank, pid: view.pid, stepsAnalysed: view.analysedSteps.map((s) => s.step), opCount: view.ops.length,
-    temporal: temporalBreakdown(view.ops), overlap: commCompOverlap(view.ops), kernelTypeNs: kernelTypeTime(view.ops),
+    temporal: temporalBreakdown(all), overlap: commCompOverlap(all), kernelTypeNs: kernelTypeTime(all),
     idleByStream: idleBreakdown(view.ops, streamOf), steps,
   };
 }

@@ -92,6 +92,17 @@ export interface RankViewOptions {
  * them out. With fewer than two steps, every op is analysed (and a note says so).
  */
 export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): RankView[] {
+  // Kernel names repeat (and C++ ones are long): classify each distinct name once.
+  const classOfName = new Map<string, KernelClass | undefined>();
+  const classify = (s: Slice): KernelClass | undefined => {
+    if (s.category !== 'kernel') return classifyGpuSlice(s);
+    let c = classOfName.get(s.name);
+    if (c === undefined && !classOfName.has(s.name)) {
+      c = classifyGpuSlice(s);
+      classOfName.set(s.name, c);
+    }
+    return c;
+  };
   const pidOfTrack = model.tracks.map((t) => t.pid);
   const gpuTrack = model.tracks.map((t) => t.gpu && t.type === 'slice');
   const byPid = new Map<number, { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number> }>();
@@ -107,7 +118,7 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     const pid = pidOfTrack[s.track];
     if (pid === undefined) continue;
     if (gpuTrack[s.track]) {
-      const cls = classifyGpuSlice(s);
+      const cls = classify(s);
       if (cls) entry(pid).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
     } else if (s.category === 'runtime') {
       const c = s.args?.correlation;
@@ -170,4 +181,23 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   }
   views.sort((a, b) => a.rank - b.rank);
   return views;
+}
+
+const byStepCache = new WeakMap<RankView, Map<number, GpuOp[]>>();
+
+/** The analysed ops of one step of a rank (all of them when `step` is undefined), grouped once and cached. */
+export function opsOfStep(v: RankView, step: number | undefined): GpuOp[] {
+  if (step === undefined) return v.ops;
+  let m = byStepCache.get(v);
+  if (!m) {
+    m = new Map();
+    for (const o of v.ops) {
+      if (o.step === undefined) continue;
+      let l = m.get(o.step);
+      if (!l) { l = []; m.set(o.step, l); }
+      l.push(o);
+    }
+    byStepCache.set(v, m);
+  }
+  return m.get(step) ?? [];
 }

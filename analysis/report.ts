@@ -115,7 +115,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       lines.push(`- Evidence: ${sg.evidence.text}${sg.evidence.sliceIndexes.length > 0 ? ` (${sg.evidence.sliceIndexes.slice(0, 3).map((x) => link(`span ${x}`, x)).join(', ')}${sg.evidence.sliceIndexes.length > 3 ? ', …' : ''})` : ''}`);
       lines.push(`- Predicted: step ${ms(p.baselineStepTimeNs)} → ${ms(p.stepTimeNs)} ms, exposed communication ${ms(p.baselineExposedCommNs)} → ${ms(p.exposedCommNs)} ms` +
         (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined ? `, bytes per step ${Math.round(p.baselineBytesPerStep).toLocaleString('en-US')} → ${Math.round(p.bytesPerStep).toLocaleString('en-US')}` : '') +
-        (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined ? `, peak memory ${(p.baselinePeakMemoryBytes / 1048576).toFixed(0)} → ${(p.peakMemoryBytes / 1048576).toFixed(0)} MiB` : ''));
+        (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined ? `, peak memory ${(p.baselinePeakMemoryBytes / 1048576).toFixed(2)} → ${(p.peakMemoryBytes / 1048576).toFixed(2)} MiB` : ''));
       lines.push(`- Risk: ${sg.risk}`);
       lines.push(`- Source: ${sg.source}`);
       if (Object.keys(sg.configChange).length > 0) lines.push(`- Config change: \`${JSON.stringify(sg.configChange)}\``);

@@ -32,6 +32,17 @@ export interface RunInfo {
   layers?: number;
   /** Device memory per rank in bytes, when known. */
   deviceMemoryBytes?: number;
+  /** The run's strategy options (CommLens `strategyOptions`), as given. */
+  strategyOptions?: Record<string, ArgValue>;
+  /** Optimizer kind (`sgd`, `adam`, `adamw`), when known. */
+  optimizerKind?: string;
+  /** Model kind (`mlp`, `gpt-mini`) and attention heads, when known. */
+  modelKind?: string;
+  heads?: number;
+  /** Weight matrices of the model as [rows, cols] (for PowerSGD's volume), when the config describes them. */
+  matrices?: [number, number][];
+  /** 1-D parameters (biases, norms) in elements, sent uncompressed by PowerSGD. */
+  vectorParams?: number;
 }
 
 type Obj = { [key: string]: ArgValue };
@@ -65,27 +76,74 @@ function linkOf(v: ArgValue | undefined): LinkProfile | undefined {
   return { name: typeof v.name === 'string' ? v.name : undefined, alphaNs: num(v.alphaNs) ?? (num(v.latencyUs) ?? 0) * 1000, bytesPerNs };
 }
 
+/** The model's weight matrices and 1-D parameters, for the CommLens model kinds (same layout as the engine's). */
+function modelShapes(m: Obj | undefined): { matrices: [number, number][]; vectors: number } | undefined {
+  if (!m) return undefined;
+  if (m.kind === 'mlp') {
+    const dims = [num(m.inputDim) ?? 0, ...(Array.isArray(m.hiddenDims) ? m.hiddenDims.map((d) => num(d) ?? 0) : []), num(m.classes) ?? 0];
+    if (dims.some((d) => d <= 0)) return undefined;
+    const matrices: [number, number][] = [];
+    let vectors = 0;
+    for (let i = 0; i + 1 < dims.length; i++) {
+      matrices.push([dims[i], dims[i + 1]]);
+      vectors += dims[i + 1];
+    }
+    return { matrices, vectors };
+  }
+  if (m.kind === 'gpt-mini') {
+    const d = num(m.dModel), L = num(m.layers), V = num(m.vocab), T = num(m.seqLen);
+    if (!d || !L || !V || !T) return undefined;
+    const matrices: [number, number][] = [[V, d], [T, d]];
+    for (let l = 0; l < L; l++) matrices.push([d, 3 * d], [d, d], [d, 4 * d], [4 * d, d]);
+    matrices.push([d, V]);
+    return { matrices, vectors: L * (3 * d + d + 4 * d + d + 4 * d) + 2 * d + V };
+  }
+  return undefined;
+}
+
 /** Reads RunInfo from the model's metadata, accepting the names CommLens' runtime writes and common aliases. */
 export function runInfoOf(model: TraceModel): RunInfo {
   const info = model.meta.info as Obj | undefined;
-  const config = isObj(info?.config) ? info?.config : undefined;
+  let config = isObj(info?.config) ? info?.config : undefined;
+  if (!config && typeof info?.config === 'string') {
+    // CommLens writes the run config as a JSON string in the trace metadata.
+    try {
+      const parsed = JSON.parse(info.config) as ArgValue;
+      if (isObj(parsed)) config = parsed;
+    } catch {
+      config = undefined;
+    }
+  }
   const objs = [config, info];
   const strategy = find(objs, ['strategy']);
   const modelCfg = find(objs, ['model']);
   const m = isObj(modelCfg) ? modelCfg : undefined;
+  const shapes = modelShapes(m);
+  const strategyOptions = isObj(config?.strategyOptions) ? config?.strategyOptions : undefined;
+  // CommLens names its link profile and writes α and β beside it.
+  const flatLink = info && typeof num(info.linkBytesPerNs) === 'number'
+    ? { name: typeof info.link === 'string' ? info.link : undefined, alphaNs: num(info.linkAlphaNs) ?? 0, bytesPerNs: num(info.linkBytesPerNs) as number }
+    : undefined;
+  const paramsFromShapes = shapes ? shapes.matrices.reduce((t, [a, b]) => t + a * b, 0) + shapes.vectors : undefined;
   return {
     worldSize: num(find(objs, ['worldSize', 'world_size'])) ?? model.meta.worldSize,
     strategy: typeof strategy === 'string' ? strategy : isObj(strategy) && typeof strategy.name === 'string' ? strategy.name : undefined,
-    link: linkOf(find(objs, ['link', 'linkProfile', 'interconnect'])),
+    link: linkOf(find(objs, ['link', 'linkProfile', 'interconnect'])) ?? flatLink,
     flopsPerStep: num(find(objs, ['flopsPerStep'])),
     peakFlops: num(find(objs, ['peakFlops', 'peakFlopsPerSec', 'peakFlopS'])),
-    paramCount: num(find([m, ...objs], ['paramCount', 'params', 'numParams', 'parameters'])),
+    paramCount: num(find([m, ...objs], ['paramCount', 'params', 'numParams', 'parameters'])) ?? paramsFromShapes,
     gradBytesPerElement: num(find(objs, ['gradBytesPerElement'])),
-    bucketCapMb: num(find(objs, ['bucketCapMb'])),
-    localSteps: num(find(objs, ['localSteps'])),
+    bucketCapMb: num(find([strategyOptions, ...objs], ['bucketCapMb'])),
+    localSteps: num(find([strategyOptions, ...objs], ['localSteps'])),
     seqLen: num(find([m, ...objs], ['seqLen', 'sequenceLength', 'seq_len'])),
     hidden: num(find([m, ...objs], ['hidden', 'hiddenSize', 'dModel', 'd_model'])),
     layers: num(find([m, ...objs], ['layers', 'numLayers', 'nLayers'])),
     deviceMemoryBytes: num(find(objs, ['deviceMemoryBytes'])),
+    strategyOptions,
+    modelKind: typeof m?.kind === 'string' ? m.kind : undefined,
+    optimizerKind: isObj(config?.optimizer) && typeof config?.optimizer.kind === 'string' ? config.optimizer.kind : undefined,
+    heads: num(m?.heads),
+    matrices: shapes?.matrices,
+    vectorParams: shapes?.vectors,
   };
 }

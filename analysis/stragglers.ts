@@ -20,6 +20,8 @@ export interface RankStraggle {
   costToOthersNs: number;
   /** Mean over its last arrivals of the longest wait it caused (how late it was). */
   meanLatenessNs: number;
+  /** Mean over its last arrivals of its compute before the collective minus the others' mean: the cause, when it is compute. */
+  meanComputeExcessNs: number;
   /** Collective instance keys where it arrived last, worst first (at most 20). */
   worstKeys: string[];
   /** Slice indexes of those collectives on the waiting ranks (for jumping to the evidence). */
@@ -42,15 +44,16 @@ export interface StragglerReport {
  * Flags rank r as a straggler when (a) it arrives last at more collectives than chance
  * (share > 1.5 / n for n ranks, and at least 2) and (b) the waits it causes, averaged over
  * the other ranks, exceed `thresholdFraction` (default 5 %) of the analysed span.
+ * Collectives of `skipStep` (the warm-up step: pipelines compile, pools fill) are left out.
  */
-export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction = 0.05): StragglerReport {
-  const byRank = new Map<number, RankStraggle & { latenessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
+export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction = 0.05, skipStep?: number): StragglerReport {
+  const byRank = new Map<number, RankStraggle & { latenessSum: number; excessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
   for (const r of ranks) {
-    byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, worst: [] });
+    byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, meanComputeExcessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, excessSum: 0, worst: [] });
   }
   let totalWaitNs = 0;
   for (const inst of coll.instances) {
-    if (inst.participants.length < 2) continue;
+    if (inst.participants.length < 2 || (skipStep !== undefined && inst.step === skipStep)) continue;
     for (const p of inst.participants) {
       byRank.get(p.rank)!.collectives++;
       totalWaitNs += p.waitNs;
@@ -62,6 +65,8 @@ export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], th
     s.lastArrivals++;
     s.costToOthersNs += cost;
     s.latenessSum += Math.max(0, ...others.map((p) => p.waitNs));
+    const me = inst.participants.find((p) => p.rank === inst.lastArrivalRank)!;
+    s.excessSum += me.computeBeforeNs - others.reduce((t, p) => t + p.computeBeforeNs, 0) / Math.max(1, others.length);
     s.worst.push({ key: inst.key, cost, slices: others.map((p) => p.sliceIndex) });
   }
   const n = ranks.length;
@@ -70,13 +75,14 @@ export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], th
   const out: RankStraggle[] = [];
   for (const s of byRank.values()) {
     s.meanLatenessNs = s.lastArrivals > 0 ? s.latenessSum / s.lastArrivals : 0;
+    s.meanComputeExcessNs = s.lastArrivals > 0 ? s.excessSum / s.lastArrivals : 0;
     s.worst.sort((a, b) => b.cost - a.cost);
     s.worstKeys = s.worst.slice(0, 20).map((w) => w.key);
     s.evidenceSlices = s.worst.slice(0, 20).flatMap((w) => w.slices);
     const share = s.collectives > 0 ? s.lastArrivals / s.collectives : 0;
     const perOtherCost = n > 1 ? s.costToOthersNs / (n - 1) : 0;
     if (n >= 2 && s.lastArrivals >= 2 && share > Math.min(0.95, 1.5 / n) && perOtherCost >= thresholdFraction * span) stragglers.push(s.rank);
-    const { latenessSum: _l, worst: _w, ...pub } = s;
+    const { latenessSum: _l, excessSum: _e, worst: _w, ...pub } = s;
     out.push(pub);
   }
   out.sort((a, b) => a.rank - b.rank);

@@ -3,9 +3,10 @@
  *
  * Sections (each returns headline figures; add a section to SECTIONS to extend it, e.g.
  * the lead's `tracing_overhead_ratio` from a real training run):
- * - writer: 1M synthetic spans through PerfettoStreamWriter and ChromeJsonStreamWriter;
- *   events (spans) per second, bytes per event, the JSON/pftrace size ratio, and the
- *   Perfetto reader's speed on the file it just wrote;
+ * - writer: 1M synthetic spans through PerfettoStreamWriter (plain and with
+ *   compressed_packets) and ChromeJsonStreamWriter; an "event" is one span (a slice: two
+ *   TrackEvents, BEGIN and END); per second of this process's CPU time, bytes per event,
+ *   the JSON/pftrace size ratios, and the Perfetto reader's speed on the file it wrote;
  * - stream-1gb: a ≥1 GiB Chrome JSON trace generated to a temp dir, read by a child process
  *   streamed (peak RSS) and imported into the model (peak RSS), then deleted.
  * Results: a table on stdout and bench/results/trace.json.
@@ -18,6 +19,8 @@ import { PerfettoStreamWriter } from '../trace/perfettoWriter';
 import { readPerfetto } from '../trace/perfettoReader';
 import { ChromeJsonStreamWriter } from '../trace/chromeJson';
 import { syntheticRun, type SyntheticRun } from './traceSynthetic';
+import { deflateFast } from '../trace/load';
+import { measureTracingOverhead } from './tracingOverhead';
 
 type Figures = Record<string, number | string>;
 interface Section {
@@ -29,12 +32,13 @@ const SPANS = Number(process.env.BENCH_TRACE_SPANS ?? 1_000_000);
 const GIB = 1024 ** 3;
 const JSON_BYTES = Number(process.env.BENCH_TRACE_JSON_BYTES ?? GIB);
 
+/** Wall seconds since `t0`. */
 function seconds(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function writePerfettoRun(run: SyntheticRun, sink: (c: Uint8Array) => void): void {
-  const w = new PerfettoStreamWriter(sink, { originNs: '1732345678000000000' });
+function writePerfettoRun(run: SyntheticRun, sink: (c: Uint8Array) => void, compress?: (b: Uint8Array) => Uint8Array): void {
+  const w = new PerfettoStreamWriter(sink, { originNs: '1732345678000000000', compress });
   w.metadata({ bench: 'trace', spans: run.slices.length });
   for (const p of run.processes) w.process(p);
   for (const t of run.tracks) w.track(t);
@@ -73,37 +77,53 @@ const writer: Section = {
   run() {
     const run = syntheticRun(SPANS);
     const n = run.slices.length;
-    // Best of three: the machine is shared, the minimum is the least disturbed run.
-    let pfBest = Infinity;
+    // Throughput from this process's CPU time, best of three: the machine is shared by
+    // other jobs, and wall time would measure them; the writers are single-threaded.
+    const best = (fn: () => void) => {
+      let min = Infinity;
+      for (let rep = 0; rep < 3; rep++) {
+        const c0 = process.cpuUsage();
+        fn();
+        const c = process.cpuUsage(c0);
+        min = Math.min(min, (c.user + c.system) / 1e6);
+      }
+      return min;
+    };
     let pfBytes = 0;
-    let jsonBest = Infinity;
+    const pfS = best(() => {
+      pfBytes = 0;
+      writePerfettoRun(run, (c) => (pfBytes += c.length));
+    });
+    let zBytes = 0;
+    const zS = best(() => {
+      zBytes = 0;
+      writePerfettoRun(run, (c) => (zBytes += c.length), deflateFast);
+    });
     let jsonBytes = 0;
-    for (let rep = 0; rep < 3; rep++) {
-      let bytes = 0;
-      const t0 = process.hrtime.bigint();
-      writePerfettoRun(run, (c) => (bytes += c.length));
-      pfBest = Math.min(pfBest, seconds(t0));
-      pfBytes = bytes;
-      let chars = 0;
-      const t1 = process.hrtime.bigint();
-      writeJsonRun(run, (t) => (chars += Buffer.byteLength(t)));
-      jsonBest = Math.min(jsonBest, seconds(t1));
-      jsonBytes = chars;
-    }
+    const jsonS = best(() => {
+      jsonBytes = 0;
+      writeJsonRun(run, (t) => (jsonBytes += Buffer.byteLength(t)));
+    });
     const chunks: Uint8Array[] = [];
     writePerfettoRun(run, (c) => chunks.push(c));
     const file = Buffer.concat(chunks);
-    const t2 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const model = readPerfetto(file);
-    const readS = seconds(t2);
+    const c = process.cpuUsage(c0);
+    const readS = (c.user + c.system) / 1e6;
     if (model.slices.length !== n) throw new Error(`read back ${model.slices.length} slices of ${n}`);
+    const trackEvents = 2 * n + run.counters.length;
     return {
       spans: n,
-      writer_events_per_s: Math.round(n / pfBest),
-      json_writer_events_per_s: Math.round(n / jsonBest),
+      writer_events_per_s: Math.round(n / pfS),
+      writer_track_events_per_s: Math.round(trackEvents / pfS),
+      writer_compressed_events_per_s: Math.round(n / zS),
+      json_writer_events_per_s: Math.round(n / jsonS),
       pftrace_bytes_per_event: Number((pfBytes / n).toFixed(2)),
+      pftrace_compressed_bytes_per_event: Number((zBytes / n).toFixed(2)),
       json_bytes_per_event: Number((jsonBytes / n).toFixed(2)),
       json_over_pftrace_size: Number((jsonBytes / pfBytes).toFixed(2)),
+      json_over_pftrace_compressed_size: Number((jsonBytes / zBytes).toFixed(2)),
       reader_events_per_s: Math.round(n / readS),
       reader_flows: model.flows.length,
     };
@@ -121,9 +141,10 @@ function generateJson(file: string, bytes: number): number {
   const run = syntheticRun(200_000);
   for (const p of run.processes) w.process(p);
   for (const t of run.tracks) w.track(t);
-  const period = 5_000_000 * Math.ceil(run.slices.length / (run.processes.length * 83));
+  const last = run.slices.reduce((m, s) => Math.max(m, s.startNs + s.durNs), 0);
   for (let round = 0; written < bytes; round++) {
-    for (const s of run.slices) w.slice({ ...s, startNs: s.startNs + round * period });
+    const shift = round * (last + 1_000_000);
+    for (const s of run.slices) w.slice({ ...s, startNs: s.startNs + shift });
     events += run.slices.length;
     w.flush();
   }
@@ -145,7 +166,7 @@ const stream1gb: Section = {
       const child = (mode: string) => {
         const r = spawnSync(process.execPath, ['--max-old-space-size=8192', path.join(__dirname, 'traceStreamChild.js'), file, mode], { encoding: 'utf8' });
         if (r.status !== 0) throw new Error(`traceStreamChild ${mode} failed: ${r.stderr}`);
-        return JSON.parse(r.stdout) as { events: number; seconds: number; peakRssMb: number };
+        return JSON.parse(r.stdout) as { events: number; seconds: number; cpuSeconds: number; peakRssMb: number };
       };
       const stream = child('stream');
       const full = child('import');
@@ -154,9 +175,11 @@ const stream1gb: Section = {
         json_events: events,
         generate_s: Number(genS.toFixed(1)),
         stream_1gb_json_peak_rss_mb: Math.round(stream.peakRssMb),
-        stream_1gb_json_mb_per_s: Math.round(size / 2 ** 20 / stream.seconds),
+        stream_1gb_json_mb_per_cpu_s: Math.round(size / 2 ** 20 / stream.cpuSeconds),
+        stream_1gb_json_wall_s: Number(stream.seconds.toFixed(1)),
         import_1gb_json_peak_rss_mb: Math.round(full.peakRssMb),
-        import_1gb_json_s: Number(full.seconds.toFixed(1)),
+        import_1gb_json_wall_s: Number(full.seconds.toFixed(1)),
+        import_1gb_json_cpu_s: Number(full.cpuSeconds.toFixed(1)),
         import_1gb_json_events: full.events,
       };
     } finally {
@@ -166,22 +189,44 @@ const stream1gb: Section = {
 };
 
 /** Sections in run order; BENCH_TRACE_ONLY=writer,stream-1gb picks some. */
-export const SECTIONS: Section[] = [writer, stream1gb];
+/** Real training with tracing on and off (runtime/coordinator), alternating in one process. */
+const overhead: Section = {
+  name: 'overhead',
+  async run() {
+    const r = await measureTracingOverhead();
+    return {
+      tracing_overhead_ratio: Number(r.ratio.toFixed(4)),
+      overhead_preset: r.preset,
+      overhead_median_step_on_ms: Number(r.medianOnMs.toFixed(3)),
+      overhead_median_step_off_ms: Number(r.medianOffMs.toFixed(3)),
+      overhead_median_step_host_spans_only_ms: Number(r.medianHostOnlyMs.toFixed(3)),
+      tracing_overhead_ratio_host_spans_only: Number(r.hostOnlyRatio.toFixed(4)),
+      overhead_pairs: r.pairs,
+    };
+  },
+};
+
+export const SECTIONS: Section[] = [writer, stream1gb, overhead];
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_TRACE_ONLY?.split(',');
-  const results: Figures = {};
+  const ran: Record<string, Figures & { measuredAt: string }> = {};
   for (const s of SECTIONS) {
     if (only && !only.includes(s.name)) continue;
     const figures = await s.run();
     process.stdout.write(`\n${s.name}\n`);
     for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k.padEnd(34)} ${typeof v === 'number' ? v.toLocaleString('en-US') : v}\n`);
-    Object.assign(results, figures);
+    ran[s.name] = { ...figures, measuredAt: new Date().toISOString() };
   }
   const out = path.resolve(__dirname, '..', '..', 'bench', 'results', 'trace.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const previous = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as Figures) : {};
-  fs.writeFileSync(out, `${JSON.stringify({ ...previous, ...results, measuredAt: new Date().toISOString() }, null, 2)}\n`);
+  // Sections run on their own (BENCH_TRACE_ONLY) replace only their own figures.
+  const previous = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as { sections?: Record<string, Figures & { measuredAt: string }> }) : {};
+  const sections = { ...(previous.sections ?? {}), ...ran };
+  const flat: Figures = {};
+  for (const figures of Object.values(sections)) Object.assign(flat, figures);
+  delete flat.measuredAt;
+  fs.writeFileSync(out, `${JSON.stringify({ ...flat, sections }, null, 2)}\n`);
   process.stdout.write(`\nwrote ${out}\n`);
 }
 

@@ -11,6 +11,7 @@ import { JsonTraceSplitter } from '../trace/jsonStream';
 async function main(): Promise<void> {
   const [file, mode] = process.argv.slice(2);
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   let events = 0;
   if (mode === 'import') {
     const m = await readChromeJsonFile(file);
@@ -28,7 +29,8 @@ async function main(): Promise<void> {
     s.end();
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stdout.write(JSON.stringify({ events, seconds, peakRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  const c = process.cpuUsage(c0);
+  process.stdout.write(JSON.stringify({ events, seconds, cpuSeconds: (c.user + c.system) / 1e6, peakRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
 }
 
 void main();

@@ -16,7 +16,10 @@ export interface TracingOverhead {
   stepsPerRun: number;
   medianOnMs: number;
   medianOffMs: number;
+  /** Tracing on but without GPU timestamps (host, collective and staging spans only). */
+  medianHostOnlyMs: number;
   ratio: number;
+  hostOnlyRatio: number;
 }
 
 function median(xs: number[]): number {
@@ -33,28 +36,29 @@ export async function measureTracingOverhead(opts: { preset?: string; pairs?: nu
   const warmup = opts.warmupSteps ?? 2;
   const config: RunConfig = { ...PRESETS[preset], steps };
   const dir = mkdtempSync(join(tmpdir(), 'commlens-overhead-'));
-  const on: number[] = [];
-  const off: number[] = [];
+  const times: Record<'on' | 'off' | 'host', number[]> = { on: [], off: [], host: [] };
+  // on, off, host, host, off, on, ... (ABCCBA) so a drift in machine load hits each mode alike.
+  const order: ('on' | 'off' | 'host')[] = ['on', 'off', 'host', 'host', 'off', 'on'];
   try {
-    for (let i = 0; i < pairs * 2; i++) {
-      // on, off, off, on, on, off ... (ABBA) so a drift in machine load cancels out.
-      const tracing = [true, false, false, true][i % 4];
-      const o = await runTraining(config, join(dir, `run${i}`), {}, {}, new RunHandle(), { tracing });
+    for (let i = 0; i < pairs * 3; i++) {
+      const mode = order[i % order.length];
+      const cfg = mode === 'host' ? { ...config, gpuTiming: false } : config;
+      const o = await runTraining(cfg, join(dir, `run${i}`), {}, {}, new RunHandle(), { tracing: mode !== 'off' });
       if (o.failure) throw new Error(`overhead run ${i} failed: ${o.failure.message}`);
-      const times = o.steps.filter((s) => s.step >= warmup).map((s) => s.stepTimeNs / 1e6);
-      (tracing ? on : off).push(...times);
+      times[mode].push(...o.steps.filter((s) => s.step >= warmup).map((s) => s.stepTimeNs / 1e6));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const medianOnMs = median(on);
-  const medianOffMs = median(off);
-  return { preset, pairs, stepsPerRun: steps, medianOnMs, medianOffMs, ratio: medianOnMs / medianOffMs };
+  const medianOnMs = median(times.on);
+  const medianOffMs = median(times.off);
+  const medianHostOnlyMs = median(times.host);
+  return { preset, pairs, stepsPerRun: steps, medianOnMs, medianOffMs, medianHostOnlyMs, ratio: medianOnMs / medianOffMs, hostOnlyRatio: medianHostOnlyMs / medianOffMs };
 }
 
 if (require.main === module) {
   void measureTracingOverhead().then((r) => {
-    console.log(`tracing overhead, preset ${r.preset}, ${r.pairs} on/off pairs of ${r.stepsPerRun} steps`);
-    console.log(`median step on ${r.medianOnMs.toFixed(2)} ms, off ${r.medianOffMs.toFixed(2)} ms, ratio ${r.ratio.toFixed(3)} (target <= 1.02)`);
+    console.log(`tracing overhead, preset ${r.preset}, ${r.pairs} rounds of on/off/host-only runs of ${r.stepsPerRun} steps`);
+    console.log(`median step: off ${r.medianOffMs.toFixed(2)} ms, host spans only ${r.medianHostOnlyMs.toFixed(2)} ms (x${r.hostOnlyRatio.toFixed(3)}), full tracing ${r.medianOnMs.toFixed(2)} ms (x${r.ratio.toFixed(3)}, target <= 1.02)`);
   });
 }

@@ -71,7 +71,15 @@ export function perRankJson(a: Analysis): Record<string, Record<string, number>>
   return out;
 }
 
-export async function analyzeCommand(args: string[]): Promise<number> {
+/** Where the command writes (stdout and stderr by default; tests pass their own). */
+export interface CommandIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const STDIO: CommandIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
   const inputs: string[] = [];
   let json = false, fullJson = false, includeLastStep = false;
   let linkPeakGBps: number | undefined;
@@ -83,27 +91,27 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     else if (a === '--link-peak-gbps') {
       const v = Number(args[++i]);
       if (!(v > 0)) {
-        process.stderr.write(`commlens analyze: --link-peak-gbps needs a positive number of GB/s, got '${args[i] ?? ''}'\n`);
+        io.err(`commlens analyze: --link-peak-gbps needs a positive number of GB/s, got '${args[i] ?? ''}'\n`);
         return EXIT.badInput;
       }
       linkPeakGBps = v;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write(ANALYZE_USAGE);
+      io.out(ANALYZE_USAGE);
       return EXIT.ok;
     } else if (a.startsWith('--')) {
-      process.stderr.write(`commlens analyze: unknown option '${a}'\n\n${ANALYZE_USAGE}`);
+      io.err(`commlens analyze: unknown option '${a}'\n\n${ANALYZE_USAGE}`);
       return EXIT.badInput;
     } else inputs.push(a);
   }
   if (inputs.length === 0) {
-    process.stderr.write(`commlens analyze: give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`);
+    io.err(`commlens analyze: give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`);
     return EXIT.badInput;
   }
   let files: string[];
   try {
     files = collectTraceFiles(inputs);
   } catch (e) {
-    process.stderr.write(`commlens analyze: ${(e as Error).message}\n`);
+    io.err(`commlens analyze: ${(e as Error).message}\n`);
     return EXIT.badInput;
   }
   let model;
@@ -112,15 +120,15 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
     model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
   } catch (e) {
-    process.stderr.write(`commlens analyze: ${(e as Error).message}\n`);
+    io.err(`commlens analyze: ${(e as Error).message}\n`);
     return EXIT.badInput;
   }
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
   if (json || fullJson) {
-    process.stdout.write(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
-    if (json) for (const n of analysis.notes) process.stderr.write(`note: ${n}\n`);
+    io.out(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
+    if (json) for (const n of analysis.notes) io.err(`note: ${n}\n`);
   } else {
-    process.stdout.write(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+    io.out(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
   }
   return EXIT.ok;
 }

@@ -60,6 +60,12 @@ export interface RunConfig {
   collectiveTimeoutMs: number;
   /** Peak FLOP/s per rank used for MFU; measured locally when absent. */
   peakFlops?: number;
+  /**
+   * Slows the link by this factor (bandwidth ÷ f, latency × f; comm's scaledProfile), to
+   * keep the compute-to-communication ratio of a cluster whose GPUs are f times faster
+   * than this machine. 1 or absent = the real link.
+   */
+  linkScale?: number;
 }
 
 const BASE: Omit<RunConfig, 'model' | 'optimizer'> = {
@@ -113,7 +119,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions']);
+const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions', 'linkScale']);
 const MODEL_KEYS = new Set(['kind', 'batchSize', 'dtype', 'inputDim', 'hiddenDims', 'classes', 'layers', 'heads', 'dModel', 'seqLen', 'vocab', 'task']);
 const OPT_KEYS = new Set(['kind', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'weightDecay', 'clipGradNorm', 'lossScale']);
 
@@ -171,6 +177,7 @@ export function validateConfig(
   checkInt(problems, 'collectiveTimeoutMs', raw.collectiveTimeoutMs, 100, 3_600_000);
   if (typeof raw.gpuTiming !== 'boolean') problems.push(`gpuTiming: got ${JSON.stringify(raw.gpuTiming)}, expected true or false`);
   checkNum(problems, 'peakFlops', raw.peakFlops, 1, 1e18, true);
+  checkNum(problems, 'linkScale', raw.linkScale, 1, 1e9, true);
   if (typeof raw.link !== 'string' || !knownLinks.includes(raw.link)) {
     problems.push(`link: got ${JSON.stringify(raw.link)}, expected one of ${knownLinks.join(', ')}`);
   }

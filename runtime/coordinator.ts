@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { hostNowNs } from './clock';
-import { createWorld, abortWorld, type WorldInit } from './comm';
+import { createWorld, abortWorld, worldMetadata, type WorldInit } from './comm';
 import type { RunConfig } from './config';
 import type { RankInit, RankMessage, RankReady, RankStep, RankDone } from './rankMessages';
 import { RunTrace } from './runTrace';
@@ -66,12 +66,15 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
   mkdirSync(runDir, { recursive: true });
   const tracePath = join(runDir, 'trace.pftrace');
   const world: WorldInit = createWorld(config.worldSize, {
-    topology: { link: config.link },
+    topology: { link: config.link, ...(config.linkScale !== undefined ? { scale: config.linkScale } : {}) },
     timeoutMs: config.collectiveTimeoutMs,
   });
   const t0 = hostNowNs();
   const epoch0 = BigInt(Date.now()) * 1_000_000n;
-  const trace = new RunTrace(tracing ? tracePath : undefined, config.worldSize, t0, epoch0, { ...info } as never);
+  // The trace says what the interconnect was: profiles, topology and any slow-down factor.
+  const w = worldMetadata(world);
+  const traceInfo = { ...info, linkScaleFactor: w.linkScaleFactor as number, topology: JSON.stringify(w.topology), links: JSON.stringify(w.links), transport: String(w.transport) };
+  const trace = new RunTrace(tracing ? tracePath : undefined, config.worldSize, t0, epoch0, traceInfo as never);
   const outcome: RunOutcome = { runDir, tracePath, trace, ready: [], steps: [], done: [], wallNs: 0 };
   const workers: Worker[] = [];
   const exited = new Set<number>();

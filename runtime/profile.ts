@@ -95,12 +95,16 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
 
 /** Where a run's output goes: JSON events (for the extension) or human lines. */
 export class RunOutput {
-  constructor(public events: boolean, private readonly commandName: string) {}
+  /** `quiet`: only failures are printed (for benchmarks that drive many runs). */
+  constructor(public events: boolean, private readonly commandName: string, private readonly quiet = false) {}
   emit(e: RuntimeEventBody): void {
-    if (this.events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
+    if (this.events && !this.quiet) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
   }
   say(line: string): void {
-    if (!this.events) process.stdout.write(line + '\n');
+    if (!this.events && !this.quiet) process.stdout.write(line + '\n');
+  }
+  get isQuiet(): boolean {
+    return this.quiet;
   }
   fail(message: string, exitCode: number, extra: Record<string, unknown> = {}): number {
     if (this.events) this.emit({ kind: 'error', message, exitCode, ...extra } as never);
@@ -146,7 +150,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const startWall = Date.now();
-  const tty = !out.events && process.stdout.isTTY;
+  const tty = !out.events && !out.isQuiet && process.stdout.isTTY;
   const info = {
     tool: 'commlens',
     runId,

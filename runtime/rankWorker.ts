@@ -8,8 +8,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { requestAdapter, requestDevice } from './gpu/dawn';
 import { hostNowNs } from './clock';
 import { createTrainer, type Trainer } from './engine';
-import { Communicator, abortWorld, type CommSpan } from './comm';
-import { createStrategy } from './strategies';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Communicator, abortWorld, busBandwidthFactor, type CommSpan } from './comm';
+import { createStrategy, sequenceParallelFor, strategyMemory, type Strategy } from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
 
 const init = workerData as RankInit;
@@ -44,7 +46,9 @@ async function run(): Promise<void> {
   const commSpans: RankSpan[] = [];
   let wireBytes = 0;
   const comm = Communicator.fromInit(init.world as never, rank, (s) => {
-    if (s.kind === 'collective') wireBytes += s.bytes;
+    // What this rank sends for the collective: S × the nccl-tests bus factor
+    // (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all).
+    if (s.kind === 'collective') wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
     if (init.tracing) commSpans.push(commSpanToRankSpan(s));
   });
   const adapter = await requestAdapter();
@@ -63,6 +67,7 @@ async function run(): Promise<void> {
   });
 
   let trainer: Trainer | undefined;
+  let strategy: Strategy | undefined;
   try {
     trainer = await createTrainer(device, {
       model: config.model as never,
@@ -71,8 +76,9 @@ async function run(): Promise<void> {
       rank,
       worldSize,
       timing: config.gpuTiming && init.tracing,
+      sequenceParallel: sequenceParallelFor(config, comm),
     });
-    const strategy = createStrategy(config, { comm, device, trainer });
+    strategy = createStrategy(config, { comm, device, trainer, onSpan: (sp) => { if (init.tracing) commSpans.push(sp); } });
     post({
       type: 'ready',
       rank,
@@ -91,8 +97,14 @@ async function run(): Promise<void> {
       let t = hostNowNs();
       trainer.nextBatch(step);
       mark('data', t);
+      if (strategy.beforeForward) {
+        t = hostNowNs();
+        await strategy.beforeForward(step);
+        mark('before forward (strategy)', t);
+      }
       t = hostNowNs();
-      trainer.forward();
+      if (strategy.forward) await strategy.forward(step);
+      else trainer.forward();
       mark('forward (encode)', t);
       t = hostNowNs();
       await strategy.backwardAndExchange(step);
@@ -100,7 +112,7 @@ async function run(): Promise<void> {
       t = hostNowNs();
       await strategy.optimizerStep(step);
       mark('optimizer', t);
-      const loss = await trainer.loss();
+      const loss = strategy.loss ? await strategy.loss() : await trainer.loss();
       if (lost) throw new Error('GPU device lost');
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`);
       const kernelSpans = init.tracing ? await trainer.drainSpans() : [];
@@ -118,12 +130,19 @@ async function run(): Promise<void> {
         })),
         ...commSpans.splice(0),
       ];
-      const mem = trainer.memoryBytes();
-      post({ type: 'step', rank, step, loss, startNs, endNs, spans, wireBytes, memory: { ...mem, communication: strategy.commBufferBytes() } });
+      post({ type: 'step', rank, step, loss, startNs, endNs, spans, wireBytes, memory: strategyMemory(strategy, trainer.memoryBytes()) });
       wireBytes = 0;
+    }
+    // Debug hook for tests: the parameters each rank ends with (every rank takes part, as
+    // ZeRO-3 gathers them).
+    const dumpDir = process.env.COMMLENS_DEBUG_PARAMS_DIR;
+    if (dumpDir && strategy.readParameters) {
+      const params = await strategy.readParameters();
+      writeFileSync(join(dumpDir, `params-rank${rank}.f32`), new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
     }
     post({ type: 'done', rank, pool: trainer.poolStats() });
   } finally {
+    strategy?.destroy?.();
     trainer?.destroy();
     device.destroy();
   }

@@ -9,7 +9,8 @@
  */
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { addTrack, emptyModel, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
-import { PerfettoStreamWriter } from '../trace/perfettoWriter';
+import { PerfettoStreamWriter, metadataArgs } from '../trace/perfettoWriter';
+import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
 
 const STREAMS: { stream: RankSpan['stream']; name: string; gpu: boolean }[] = [
@@ -56,8 +57,8 @@ export class RunTrace {
     this.model.meta.info = info;
     const fd = path !== undefined ? openSync(path, 'w') : undefined;
     this.fd = fd;
-    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString() });
-    this.writer.metadata(info);
+    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString(), compress: deflateFast });
+    this.writer.metadata(metadataArgs(this.model));
     for (let rank = 0; rank < worldSize; rank++) {
       const p = { pid: rank + 1, rank, name: `rank ${rank}` };
       this.model.processes.push(p);

@@ -246,11 +246,17 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
 type TypedCtor<T> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
 
 /**
- * Decodes an `encodeTrace` buffer. The arrays are views into `buffer` (no copy); strings
+ * Decodes an `encodeTrace` buffer. The arrays are views into the buffer (no copy, unless a
+ * typed array over a shared or unaligned buffer is passed, which is copied first); strings
  * decode lazily. Throws an Error naming what is wrong when the buffer is not a CommLens
  * binary trace, has another version, or is truncated.
  */
-export function decodeTrace(buffer: ArrayBuffer): BinaryTrace {
+export function decodeTrace(input: ArrayBuffer | ArrayBufferView): BinaryTrace {
+  // A message channel may deliver a typed array (or a Node Buffer) instead of the buffer itself;
+  // copy it into a buffer of its own so the 8-byte alignment of the sections holds.
+  const buffer = ArrayBuffer.isView(input)
+    ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength).slice().buffer
+    : input;
   if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 16) {
     throw new Error(`decodeTrace: expected an ArrayBuffer of at least 16 bytes, got ${buffer instanceof ArrayBuffer ? buffer.byteLength + ' bytes' : typeof buffer}`);
   }

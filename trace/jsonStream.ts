@@ -92,6 +92,23 @@ export class JsonTraceSplitter {
       i++;
     }
     for (; i < n; i++) {
+      if (this.inString && !this.escaped && !this.readingKey) {
+        // Jump to the string's closing quote: the bytes before it carry no structure. Escapes
+        // only matter when backslashes run up to that quote; the byte loop handles those.
+        const q = chunk.indexOf(0x22, i);
+        if (q < 0) {
+          const b = chunk.indexOf(0x5c, i);
+          if (b < 0) {
+            i = n - 1;
+            continue;
+          }
+          i = b;
+        } else {
+          let run = q;
+          while (run > i && chunk[run - 1] === 0x5c) run--;
+          i = run;
+        }
+      }
       const c = chunk[i];
       if (this.inString) {
         if (this.escaped) this.escaped = false;

@@ -50,6 +50,7 @@ interface RawEvent {
 const GPU_CATEGORIES: Record<string, SliceCategory> = { kernel: 'kernel', gpu_memcpy: 'memcpy', gpu_memset: 'memset' };
 const RUNTIME_CATEGORIES = new Set(['cuda_runtime', 'cuda_driver', 'runtime', 'hip_runtime', 'xpu_runtime', 'privateuse1_runtime', 'mtia_runtime']);
 const STEP_NAME = /^ProfilerStep\s*#\s*(\d+)/;
+const EXPECTED_OTHER_PHASES = new Set(['s', 't', 'f', 'i', 'I']);
 const COMM_LAUNCHER = /^(nccl:|record_param_comms$|c10d::)/;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -141,7 +142,12 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       }
       continue;
     }
-    if (e.ph !== 'X') { skipped++; continue; }
+    if (e.ph !== 'X') {
+      // Kineto's own flow arrows (ac2g, fwdbwd) and instants are expected: flows are rebuilt
+      // from `correlation`; anything else is reported.
+      if (!EXPECTED_OTHER_PHASES.has(String(e.ph))) skipped++;
+      continue;
+    }
     const cat = typeof e.cat === 'string' ? e.cat : '';
     if (cat === 'Trace') {
       if (typeof e.ts === 'number' && typeof e.dur === 'number') profilerSpan = { startUs: e.ts, durUs: e.dur };
@@ -181,7 +187,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     if (COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
     slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args: step ? { ...args, step: Number(step[1]) } : args });
   }
-  if (skipped > 0) warnings.push(`${label}: ${skipped} event(s) of phases other than complete (X), metadata (M) and memory instants were skipped`);
+  if (skipped > 0) warnings.push(`${label}: ${skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`);
   if (badTimes > 0) warnings.push(`${label}: ${badTimes} event(s) without a numeric "ts" were skipped`);
   if (!Number.isFinite(minUs)) minUs = 0;
 
@@ -255,8 +261,21 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     sl.durNs *= 1000;
     if (sl.rawCategory === sl.category) sl.rawCategory = undefined;
   }
-  model.slices = slices;
-  model.flows = flows.map((f, i) => ({ id: i + 1, from: f.from, to: f.to }));
+  // Hand finalizeModel slices already in (track, start, longer first) order: bucket by
+  // track, sort each bucket (Kineto writes them nearly sorted, so this is close to linear).
+  const buckets: number[][] = model.tracks.map(() => []);
+  for (let i = 0; i < slices.length; i++) buckets[slices[i].track].push(i);
+  const newIndex = new Int32Array(slices.length);
+  const sorted: Slice[] = [];
+  for (const b of buckets) {
+    b.sort((x, y) => slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y);
+    for (const i of b) {
+      newIndex[i] = sorted.length;
+      sorted.push(slices[i]);
+    }
+  }
+  model.slices = sorted;
+  model.flows = flows.map((f, i) => ({ id: i + 1, from: newIndex[f.from], to: newIndex[f.to] }));
   assignCollectiveSeq(model);
 
   if (memory.length > 0) {
@@ -305,6 +324,14 @@ export async function importKinetoFile(path: string): Promise<TraceModel> {
  */
 export async function importKinetoFolder(paths: string[]): Promise<TraceModel> {
   const models: TraceModel[] = [];
-  for (const p of paths) models.push(await importKinetoFile(p));
+  // Read ahead one file: the next file's read and gunzip run while this one is parsed.
+  let next: Promise<unknown> | undefined = paths.length > 0 ? readKinetoFile(paths[0]) : undefined;
+  for (let i = 0; i < paths.length; i++) {
+    const current = next as Promise<unknown>;
+    next = i + 1 < paths.length ? readKinetoFile(paths[i + 1]) : undefined;
+    // A failed read-ahead must not surface as an unhandled rejection before its turn.
+    next?.catch(() => undefined);
+    models.push(importKineto(await current, { fileName: paths[i] }));
+  }
   return mergeRankModels(models);
 }

@@ -1,15 +1,19 @@
 /**
  * Reading Kineto trace files: `.json` or `.json.gz`, gunzipped as a stream.
  *
- * Files under SMALL_FILE_ON_DISK_BYTES are read and gunzipped in one call (the fewest event-
- * loop turns); larger ones are read and gunzipped as a stream. Small texts are parsed whole
+ * Files under SMALL_FILE_ON_DISK_BYTES are read and gunzipped in one call each (on libuv's
+ * thread pool); larger ones are read and gunzipped as a stream. Small texts are parsed whole
  * (JSON.parse is the fastest path). A file whose text grows
  * past SMALL_FILE_BYTES is parsed incrementally instead: a byte scanner walks the top-level
  * object, hands each element of `traceEvents` to JSON.parse on its own and never holds the
  * whole text as one string, so multi-gigabyte traces (past V8's string limit) still load.
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { createReadStream, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { createGunzip, gunzip } from 'node:zlib';
+
+const gunzipAsync = promisify(gunzip);
 
 const SMALL_FILE_BYTES = 64 * 1024 * 1024;
 const SMALL_FILE_ON_DISK_BYTES = 8 * 1024 * 1024;
@@ -157,8 +161,9 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
   if (onDisk < SMALL_FILE_ON_DISK_BYTES && opts.streamAboveBytes === undefined) {
     let text: string;
     try {
-      const raw = readFileSync(path);
-      text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+      // Read and gunzip off the main thread, so reading the next rank's file overlaps parsing this one.
+      const raw = await readFile(path);
+      text = (raw[0] === 0x1f && raw[1] === 0x8b ? await gunzipAsync(raw) : raw).toString('utf8');
     } catch (e) {
       throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
     }

@@ -20,7 +20,7 @@
  * - Counters: COUNTER events and extra counter values, scaled by unit_multiplier and
  *   delta-decoded per sequence; legacy thread_time/instruction counts as thread counters.
  */
-import type { Args, ArgValue, ProcessInfo, SliceCategory, StreamKind, TraceModel } from './model';
+import type { Args, ArgValue, ProcessInfo, Slice, SliceCategory, StreamKind, TraceModel } from './model';
 import { emptyModel, finalizeModel } from './model';
 import { TraceFormatError } from './errors';
 import { isSliceCategory, mapCategory } from './categories';
@@ -378,7 +378,9 @@ class ModelBuilder {
         const durNs = complete ? (ev.legacy?.durationNs ?? 0) : 0;
         sliceIndex = this.model.slices.length;
         const { category, rawCategory } = this.categoryOf(ev);
-        const slice = { track, name: ev.name ?? '', category, startNs: ev.ts, durNs, ...(rawCategory ? { rawCategory } : {}), ...(ev.args ? { args: ev.args } : {}) };
+        const slice: Slice = { track, name: ev.name ?? '', category, startNs: ev.ts, durNs };
+        if (rawCategory) slice.rawCategory = rawCategory;
+        if (ev.args) slice.args = ev.args;
         this.model.slices.push(slice);
         if (ev.ts + durNs > this.maxTs) this.maxTs = ev.ts + durNs;
         if (type === EVENT_TYPE.sliceBegin) stack.push({ slice: sliceIndex });
@@ -397,12 +399,23 @@ class ModelBuilder {
     }
   }
 
+  private readonly categoryCache = new Map<string, { category: SliceCategory; rawCategory?: string }>();
+
+  /** The model category (and the producer's, when different) of an event; cached, slices share few. */
   private categoryOf(ev: RawEvent): { category: SliceCategory; rawCategory?: string } {
     const cats = ev.categories;
-    if (this.commlens && cats.length > 0 && isSliceCategory(cats[0])) return cats.length > 1 ? { category: cats[0], rawCategory: cats.slice(1).join(',') } : { category: cats[0] };
-    const raw = cats.join(',');
-    const category = mapCategory(raw, ev.name ?? '');
-    return raw && raw !== category ? { category, rawCategory: raw } : { category };
+    const raw = cats.length === 1 ? cats[0] : cats.join(',');
+    // CommLens files name the model category first; other producers' categories are mapped by name too.
+    const key = this.commlens ? raw : `${raw}\u0000${ev.name ?? ''}`;
+    let r = this.categoryCache.get(key);
+    if (r) return r;
+    if (this.commlens && cats.length > 0 && isSliceCategory(cats[0])) r = cats.length > 1 ? { category: cats[0], rawCategory: cats.slice(1).join(',') } : { category: cats[0] };
+    else {
+      const category = mapCategory(raw, ev.name ?? '');
+      r = raw && raw !== category ? { category, rawCategory: raw } : { category };
+    }
+    this.categoryCache.set(key, r);
+    return r;
   }
 
   private flows(ev: RawEvent, slice: number): void {

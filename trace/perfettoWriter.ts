@@ -15,8 +15,9 @@
  * Timestamps are absolute nanoseconds: originNs (a decimal string, BigInt-exact) plus the
  * model's relative time; no timestamp_clock_id (no clock snapshot is written).
  */
-import type { Args, ArgValue, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
+import type { Args, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
 import { ProtoWriter, varint64Size, varintSize } from './protoWire';
+import { writeAnnotation } from './perfettoAnnotations';
 import {
   CHILD_ORDERING_EXPLICIT,
   COUNTER_DESCRIPTOR,
@@ -114,6 +115,8 @@ export class PerfettoStreamWriter {
   private runTrackWritten = false;
   /** Packets written so far. */
   packets = 0;
+  /** Slices and counter samples refused for non-finite or negative times. */
+  dropped = 0;
 
   private readonly compress?: (packets: Uint8Array) => Uint8Array;
 
@@ -173,6 +176,11 @@ export class PerfettoStreamWriter {
 
   /** Records one complete slice (written as BEGIN + END once it can no longer gain a parent). */
   slice(s: Slice, flow?: FlowSpec): void {
+    if (!(s.durNs >= 0) || !Number.isFinite(s.startNs) || !Number.isFinite(s.durNs)) {
+      // A span with a negative or non-finite time cannot be placed; count it rather than corrupt the file.
+      this.dropped++;
+      return;
+    }
     let p = this.pending.get(s.track);
     if (!p) {
       p = { slices: [], flows: [], maxEndNs: -Infinity };
@@ -184,8 +192,12 @@ export class PerfettoStreamWriter {
     if (end > p.maxEndNs) p.maxEndNs = end;
   }
 
-  /** One counter sample on a counter track. */
+  /** One counter sample on a counter track (non-finite times or values are dropped and counted). */
   counter(track: number, tsNs: number, value: number): void {
+    if (!Number.isFinite(tsNs) || !Number.isFinite(value)) {
+      this.dropped++;
+      return;
+    }
     const e = this.event;
     e.reset();
     e.uint(TRACK_EVENT.type, EVENT_TYPE.counter);
@@ -373,54 +385,6 @@ export class PerfettoStreamWriter {
   private afterPacket(): void {
     this.packets++;
     if (this.out.pos >= CHUNK_BYTES) this.emitChunk();
-  }
-}
-
-/** Scratch writers for nested annotations, one per depth, so encoding allocates nothing. */
-const NESTED: ProtoWriter[] = [];
-/** Args nested deeper than this are written as JSON text (legacy_json_value). */
-const MAX_NESTING = 16;
-
-/**
- * Writes one DebugAnnotation as field `field` of `w`: its name (interned iid, or a plain
- * name for dict entries), then the value. Scalars are sized up front and written in place;
- * arrays and dicts go through the per-depth scratch writers.
- */
-function writeAnnotation(w: ProtoWriter, nameField: number, nameIid: number, name: string | undefined, v: ArgValue, depth: number): void {
-  const field = depth === 0 ? TRACK_EVENT.debugAnnotations : nameField === DEBUG_ANNOTATION.name ? DEBUG_ANNOTATION.dictEntries : DEBUG_ANNOTATION.arrayValues;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && name === undefined && nameField === DEBUG_ANNOTATION.nameIid) {
-    // The common case (a count, a byte size, an id): tag, length, name iid, int value.
-    const body = 1 + varintSize(nameIid) + 1 + varintSize(v);
-    w.tag(field, 2);
-    w.varint(body);
-    w.uint(DEBUG_ANNOTATION.nameIid, nameIid);
-    w.uint(DEBUG_ANNOTATION.intValue, v);
-    return;
-  }
-  const a = (NESTED[depth] ??= new ProtoWriter(128));
-  a.reset();
-  if (name !== undefined) a.string(DEBUG_ANNOTATION.name, name);
-  else if (nameField === DEBUG_ANNOTATION.nameIid) a.uint(DEBUG_ANNOTATION.nameIid, nameIid);
-  writeAnnotationValue(a, v, depth);
-  w.message(field, a);
-}
-
-/** Encodes one arg value into a DebugAnnotation whose name is already written. */
-function writeAnnotationValue(a: ProtoWriter, v: ArgValue, depth: number): void {
-  if (typeof v === 'number') {
-    if (Number.isSafeInteger(v)) a.int64(DEBUG_ANNOTATION.intValue, v);
-    else a.double(DEBUG_ANNOTATION.doubleValue, v);
-  } else if (typeof v === 'string') a.string(DEBUG_ANNOTATION.stringValue, v);
-  else if (typeof v === 'boolean') a.bool(DEBUG_ANNOTATION.boolValue, v);
-  else if (v === null) a.string(DEBUG_ANNOTATION.legacyJsonValue, 'null');
-  else if (depth >= MAX_NESTING) a.string(DEBUG_ANNOTATION.legacyJsonValue, JSON.stringify(v));
-  else if (Array.isArray(v)) {
-    if (v.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '[]');
-    for (const item of v) writeAnnotation(a, DEBUG_ANNOTATION.arrayValues, 0, undefined, item, depth + 1);
-  } else {
-    const keys = Object.keys(v);
-    if (keys.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '{}');
-    for (const key of keys) writeAnnotation(a, DEBUG_ANNOTATION.name, 0, key, v[key], depth + 1);
   }
 }
 

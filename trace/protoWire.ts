@@ -331,16 +331,26 @@ export class ProtoCursor {
     return SCRATCH_DOUBLE[0];
   }
 
-  /** Reads a length prefix and returns the [start, end) of the payload, checked against the end. */
-  lengthDelimited(): [number, number] {
+  /** Payload bounds set by `len()`: [segStart, segEnd). */
+  segStart = 0;
+  segEnd = 0;
+
+  /** Reads a length prefix and sets segStart/segEnd to the payload, checked against the end (no allocation). */
+  len(): void {
     const at = this.pos;
     const n = this.varint();
     if (n > this.end - this.pos) {
       throw new WireError(`length ${n} runs past the end (${this.end - this.pos} bytes left)`, at, `a length of at most ${this.end - this.pos}`);
     }
-    const start = this.pos;
+    this.segStart = this.pos;
     this.pos += n;
-    return [start, this.pos];
+    this.segEnd = this.pos;
+  }
+
+  /** Reads a length prefix and returns the [start, end) of the payload, checked against the end. */
+  lengthDelimited(): [number, number] {
+    this.len();
+    return [this.segStart, this.segEnd];
   }
 
   /** Skips one field of the given wire type (groups are rejected: TrackEvent traces never use them). */
@@ -354,7 +364,7 @@ export class ProtoCursor {
         this.pos += 8;
         return;
       case WIRE_LEN:
-        this.lengthDelimited();
+        this.len();
         return;
       case WIRE_FIXED32:
         if (this.pos + 4 > this.end) throw new WireError('fixed32 runs past the end of its message', this.pos, '4 bytes');

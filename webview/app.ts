@@ -15,6 +15,7 @@ import { renderSuggestions } from './panes/suggestions';
 import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
 import { Timeline } from './timeline/timeline';
 import { TraceIndex } from './timeline/traceIndex';
+import { mergeTraces } from './timeline/merge';
 
 export interface Host {
   post(msg: WebviewToHost, transfer?: Transferable[]): void;
@@ -45,7 +46,12 @@ export class App {
   private busy = false;
   private nextId = 1;
   private saveTimer = 0;
+  private searchTimer = 0;
   private restored: WebviewState | undefined;
+  /** Detail windows already merged in (protocol step 5), and the one being fetched. */
+  private fetched: { startNs: number; endNs: number; minDurNs: number }[] = [];
+  private rangeRequest: { id: number; startNs: number; endNs: number; minDurNs: number } | null = null;
+  private rangeTimer = 0;
   private readonly root: HTMLElement;
   private readonly status: HTMLElement;
   private readonly banner: HTMLElement;
@@ -65,7 +71,8 @@ export class App {
     this.titleEl = h('h1', { className: 'title' }, this.restored?.title ?? 'CommLens');
     this.searchInput = h('input', {
       type: 'search', placeholder: 'Search slices by name', 'aria-label': 'Search slices by name', value: this.restored?.search ?? '',
-      oninput: () => this.runSearch(), onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') { e.preventDefault(); this.stepMatch(e.shiftKey ? -1 : 1); } if (e.key === 'Escape') { this.searchInput.value = ''; this.runSearch(); } },
+      // Debounced: on a million slices a search is a few tens of ms, too much per keystroke.
+      oninput: () => { clearTimeout(this.searchTimer); this.searchTimer = window.setTimeout(() => { this.searchTimer = 0; this.runSearch(); }, 120); }, onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') { e.preventDefault(); this.stepMatch(e.shiftKey ? -1 : 1); } if (e.key === 'Escape') { this.searchInput.value = ''; this.runSearch(); } },
     });
     this.searchCount = h('span', { className: 'search-count', 'aria-live': 'polite' });
     this.status = h('span', { className: 'status', role: 'status' }, 'Waiting for the trace…');
@@ -103,10 +110,15 @@ export class App {
         case 'comparison': this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId); break;
         case 'status': this.busy = msg.busy; this.status.textContent = msg.message; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, msg.message); this.renderPane(); break;
         case 'reply':
-          if (!msg.ok) { this.busy = false; this.status.textContent = msg.message ?? 'The request failed.'; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, `Failed: ${msg.message ?? 'unknown error'}`); this.renderPane(); }
+          if (!msg.ok && this.rangeRequest?.id === msg.replyTo) {
+            // The host cannot give detail here: remember the window so we do not ask again.
+            this.fetched.push(this.rangeRequest);
+            this.rangeRequest = null;
+            this.status.textContent = `No detail for this window: ${msg.message ?? 'the host declined'}`;
+          } else if (!msg.ok) { this.busy = false; this.status.textContent = msg.message ?? 'The request failed.'; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, `Failed: ${msg.message ?? 'unknown error'}`); this.renderPane(); }
           break;
         case 'error': this.fail(msg.title, msg.message); break;
-        case 'traceRange': break; // detail windows: see protocol.ts step 5; the whole trace is indexed here
+        case 'traceRange': this.mergeRange(msg.replyTo, msg.data); break;
       }
     } catch (err) {
       this.fail('The viewer could not show this data', err instanceof Error ? err.message : String(err));
@@ -147,12 +159,10 @@ export class App {
       this.save();
       return;
     }
-    const tl = new Timeline(this.main, index, {
-      select: (i) => { this.renderPaneIf('details', i >= 0); this.save(); },
-      area: (a) => { this.renderPaneIf('area', a !== null); this.save(); },
-      viewChanged: () => this.onPaint(),
-    });
-    this.timeline = tl;
+    this.timeline?.dispose();
+    this.fetched = [];
+    this.rangeRequest = null;
+    this.timeline = this.createTimeline(index);
     this.restoreView();
     this.root.dataset.state = 'ready';
     this.status.textContent = `${index.drawableSlices.toLocaleString('en-US')} slices · ${index.groups.length} rank(s) · ${h0.tracks.length} tracks`;
@@ -161,7 +171,66 @@ export class App {
     this.renderPane();
   }
 
+  private createTimeline(index: TraceIndex): Timeline {
+    return new Timeline(this.main, index, {
+      select: (i) => { this.renderPaneIf('details', i >= 0); this.save(); },
+      area: (a) => { this.renderPaneIf('area', a !== null); this.save(); },
+      viewChanged: () => this.onPaint(),
+    });
+  }
+
+  /**
+   * For a partially sent trace: asks the host for the left-out short slices of the visible
+   * window (with a margin) once they would be at least a pixel wide.
+   */
+  private maybeRequestRange(): void {
+    const tl = this.timeline, d = this.index?.trace.header.detail;
+    if (!tl || !d || d.minDurNs <= 0 || this.rangeRequest) return;
+    const vp = tl.vp;
+    if (vp.nsPerPx >= d.minDurNs) return;
+    if (this.fetched.some((w) => w.startNs <= vp.startNs && w.endNs >= vp.endNs && w.minDurNs <= vp.nsPerPx)) return;
+    clearTimeout(this.rangeTimer);
+    this.rangeTimer = window.setTimeout(() => {
+      if (this.rangeRequest || this.timeline !== tl) return;
+      const dur = vp.durNs;
+      const req = { id: this.nextId++, startNs: vp.startNs - dur, endNs: vp.endNs + dur, minDurNs: Math.floor(vp.nsPerPx / 4) };
+      this.rangeRequest = req;
+      this.status.textContent = 'Loading the short slices of this window…';
+      this.host.post({ type: 'requestRange', ...req });
+    }, 200);
+  }
+
+  private mergeRange(replyTo: number, data: ArrayBuffer): void {
+    const req = this.rangeRequest, index = this.index, old = this.timeline;
+    if (!req || req.id !== replyTo || !index || !old) return;
+    this.rangeRequest = null;
+    this.fetched.push(req);
+    const merged = new TraceIndex(mergeTraces(index.trace, decodeTrace(data)));
+    // Carry the view over in model indexes, which both traces share.
+    const selected = old.overlay.selectedSlice >= 0 ? index.modelIndex(old.overlay.selectedSlice) : -1;
+    const highlights = Array.from(old.overlay.highlights, (i) => index.modelIndex(i));
+    const view = { startNs: old.vp.startNs, endNs: old.vp.endNs, scrollY: old.scrollY };
+    const collapsed = [...old.collapsed], area = old.overlay.area, allFlows = old.overlay.allFlows, lod = old.lod;
+    old.dispose();
+    this.index = merged;
+    const tl = this.createTimeline(merged);
+    this.timeline = tl;
+    for (const pid of collapsed) tl.collapsed.add(pid);
+    tl.relayout();
+    tl.vp.set(view.startNs, view.endNs);
+    tl.setScroll(view.scrollY);
+    tl.overlay.selectedSlice = selected >= 0 ? merged.encodedIndex(selected) : -1;
+    tl.overlay.area = area;
+    tl.overlay.allFlows = allFlows;
+    tl.lod = lod;
+    if (this.searchInput.value) this.runSearch(false);
+    else tl.overlay.highlights = Uint32Array.from(highlights.map((m) => merged.encodedIndex(m)).filter((i) => i >= 0));
+    tl.invalidate();
+    this.status.textContent = `${merged.drawableSlices.toLocaleString('en-US')} of ${merged.trace.header.detail?.totalSlices.toLocaleString('en-US') ?? '?'} slices loaded`;
+  }
+
   private onPaint(): void {
+    this.maybeRequestRange();
     if (perf.firstPaint === undefined && perf.arrival !== undefined) {
       // The frame's drawing is issued; the next animation frame means it was presented.
       requestAnimationFrame(() => { perf.firstPaint = performance.now(); this.root.dataset.firstPaintMs = String(perf.firstPaint - perf.arrival!); });
@@ -296,6 +365,7 @@ export class App {
   private stepMatch(dir: 1 | -1): void {
     const tl = this.timeline;
     if (!tl) return;
+    if (this.searchTimer) { clearTimeout(this.searchTimer); this.searchTimer = 0; this.runSearch(false); }
     if (this.matches.length === 0) this.runSearch(false);
     this.matchPos = nextMatch(this.matches.length, this.matchPos, dir);
     if (this.matchPos < 0) return;
@@ -303,6 +373,13 @@ export class App {
     this.searchCount.textContent = `${this.matchPos + 1} / ${this.matches.length.toLocaleString('en-US')}`;
     tl.select(i);
     tl.reveal([i]);
+  }
+
+  /** Turns level of detail on or off (the benchmark compares the two). */
+  setLod(on: boolean): void {
+    if (!this.timeline) return;
+    this.timeline.lod = on;
+    this.timeline.invalidate();
   }
 
   /** Page coordinates of model slice `m` in the timeline (tests use it to click a known slice). */

@@ -62,9 +62,11 @@ export interface RankBreakdownView {
   steps?: StepBreakdownView[];
 }
 
+/** What a suggestion predicts, per training step (mean over ranks where it varies). */
 export interface SuggestionPredictionView {
   stepTimeNs: number;
   baselineStepTimeNs: number;
+  /** Exposed communication per step after the change. */
   exposedCommNs: number;
   bytesPerStep?: number;
   peakMemoryBytes?: number;

@@ -10,6 +10,9 @@ import { COMPRESSORS, type CompressorName } from '../compressors';
 import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
 import { whatIfOn, type ReplayContext, type WhatIfChange, type WhatIfResult } from '../replay/whatIf';
+import { bucketingChange, compressionChange, exchangesGradients, localUpdatesChange, PYTORCH_CHANGE, sequenceParallelChange, zeroChange } from './configChange';
+import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
+import type { RunInfo } from '../runInfo';
 import { HOST_BOUND, IMBALANCE, LOCAL_UPDATES, OVERLAP, RISK_WEIGHT, SEQUENCE_PARALLEL, SLOW_LINK, STRAGGLER, STREAMING, ZERO } from './catalogue';
 
 export interface Suggestion {
@@ -55,6 +58,7 @@ export interface AdvisorInput {
 
 const MiB = 1024 * 1024;
 const fmtMs = (ns: number) => `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+const fmtBytes = (b: number) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : b >= MiB ? `${(b / MiB).toFixed(0)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 const fmtPct = (x: number) => `${x >= 0 ? '−' : '+'}${Math.abs(x).toFixed(0)} %`;
 
 function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
@@ -70,6 +74,24 @@ function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
 const saving = (r: WhatIfResult) => (r.baseline.stepTimeNs > 0 ? 1 - r.predicted.stepTimeNs / r.baseline.stepTimeNs : 0);
 const effect = (r: WhatIfResult) => `step ${fmtMs(r.baseline.stepTimeNs)} → ${fmtMs(r.predicted.stepTimeNs)} (${fmtPct(100 * saving(r))})`;
 
+/**
+ * Bytes sent per dense byte by a compressor as the re-run would configure it: top-k at the
+ * runtime's default density (1 %) for CommLens runs and DGC's 0.1 % for PyTorch jobs;
+ * PowerSGD at rank 1 (PyTorch's and CommLens' default) over the model's matrices when the
+ * config describes them (1-D parameters go uncompressed), else ≈ 1/32.
+ */
+function volumeRatioFor(name: CompressorName, info: RunInfo, pytorch: boolean, n: number): number | undefined {
+  if (name === 'topk-dgc') return Math.min(2, (pytorch ? DGC_DENSITY : 0.01) * Math.max(2, n));
+  if (name === 'powersgd') {
+    if (!info.matrices || info.matrices.length === 0) return POWERSGD_RATIO;
+    const r = 1;
+    const sent = info.matrices.reduce((t, [a, b]) => t + r * (a + b), 0) + (info.vectorParams ?? 0);
+    const dense = info.matrices.reduce((t, [a, b]) => t + a * b, 0) + (info.vectorParams ?? 0);
+    return dense > 0 ? sent / dense : POWERSGD_RATIO;
+  }
+  return undefined;
+}
+
 /** Produces the ranked suggestions. Rules that lack the data they need are skipped. */
 export function advise(input: AdvisorInput): Suggestion[] {
   const out: Suggestion[] = [];
@@ -77,24 +99,26 @@ export function advise(input: AdvisorInput): Suggestion[] {
   const commEvidence = ctx ? ctx.graph.collectives.filter((c) => c.gradient).flatMap((c) => c.sliceIndexes).slice(0, 64) : [];
   const meanOverlap = input.ranks.length > 0 ? input.ranks.reduce((t, r) => t + r.overlap.overlapPct, 0) / input.ranks.length : 0;
   const hasGradComm = !!ctx && ctx.graph.collectives.some((c) => c.gradient);
-  const baseStep = ctx?.graph.measuredStepNs ?? 0;
+  const baseStep = ctx?.measuredStepNs ?? 0;
   const exposedShare = ctx && baseStep > 0 ? ctx.measuredExposedCommNs / baseStep : 0;
   const commMetrics = (): Record<string, number> => ({
     stepTimeNs: baseStep, exposedCommNs: ctx?.measuredExposedCommNs ?? 0, exposedCommPct: 100 * exposedShare, overlapPct: meanOverlap,
   });
 
-  if (ctx && hasGradComm && exposedShare >= 0.05) {
+  if (ctx && hasGradComm && exposedShare >= 0.05 && (pytorch || exchangesGradients(ctx.info))) {
     // Compression.
     for (const name of Object.keys(COMPRESSORS) as CompressorName[]) {
       const c = COMPRESSORS[name];
-      const change: WhatIfChange = { compression: { method: name } };
+      if (name === 'onebit-adam' && !pytorch && ctx.info.optimizerKind === 'sgd') continue;
+      const change: WhatIfChange = { compression: { method: name, volumeRatio: volumeRatioFor(name, ctx.info, pytorch, ctx.worldSize) } };
       const r = whatIfOn(ctx, change);
       if (saving(r) < 0.02) continue;
       out.push({
         id: `compression-${name}`, kind: 'compression',
         title: `${pytorch ? c.pytorchTitle : c.title}: ${effect(r)}`,
         evidence: { metrics: { ...commMetrics(), bytesPerStep: r.baseline.bytesPerStep }, sliceIndexes: commEvidence, text: `${(100 * exposedShare).toFixed(1)} % of the step is communication not hidden under compute` },
-        predicted: predictedOf(r), risk: c.risk, source: c.source, configChange: { strategy: name }, whatIf: change, verifiable: !pytorch,
+        predicted: predictedOf(r), risk: c.risk, source: c.source, whatIf: change, verifiable: !pytorch,
+        configChange: pytorch ? PYTORCH_CHANGE.compression(name) : compressionChange(ctx.info, name),
         pytorchHint: c.pytorchHint, score: saving(r) * RISK_WEIGHT[name],
       });
     }
@@ -111,7 +135,8 @@ export function advise(input: AdvisorInput): Suggestion[] {
         id: `overlap-bucket-${best.cap}mb`, kind: OVERLAP.kind,
         title: pytorch ? `DDP bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}` : `Overlap the gradient all-reduce with backward in ${best.cap} MiB buckets: ${effect(best.r)}`,
         evidence: { metrics: { ...commMetrics(), gradientCollectives: ctx.graph.collectives.filter((c) => c.gradient).length }, sliceIndexes: commEvidence, text: `communication overlaps compute only ${meanOverlap.toFixed(1)} % of its time` },
-        predicted: predictedOf(best.r), risk: OVERLAP.risk, source: OVERLAP.source, configChange: { strategy: 'ddp-bucketed', bucketCapMb: best.cap }, whatIf: change,
+        predicted: predictedOf(best.r), risk: OVERLAP.risk, source: OVERLAP.source, whatIf: change,
+        configChange: pytorch ? PYTORCH_CHANGE.bucketing(best.cap) : bucketingChange(ctx.info, best.cap),
         verifiable: !pytorch, pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`, score: saving(best.r) * RISK_WEIGHT.overlap,
       });
     }
@@ -130,7 +155,8 @@ export function advise(input: AdvisorInput): Suggestion[] {
           id: `${strategy}-h${bestH.H}`, kind: entry.kind,
           title: `${streaming ? 'Streaming DiLoCo' : 'DiLoCo'}: synchronize every ${bestH.H} steps${streaming ? ', overlapped with the next inner steps' : ''}: ${effect(bestH.r)}`,
           evidence: { metrics: commMetrics(), sliceIndexes: commEvidence, text: `communication exposes ${(100 * exposedShare).toFixed(1)} % of every step` },
-          predicted: predictedOf(bestH.r), risk: entry.risk, source: entry.source, configChange: { strategy, localSteps: bestH.H }, whatIf: { localSteps: { H: bestH.H, streaming } },
+          predicted: predictedOf(bestH.r), risk: entry.risk, source: entry.source, whatIf: { localSteps: { H: bestH.H, streaming } },
+          configChange: pytorch ? PYTORCH_CHANGE.localUpdates(bestH.H) : localUpdatesChange(streaming, bestH.H),
           verifiable: !pytorch, pytorchHint: `post-local SGD: register_comm_hook(PostLocalSGDState(process_group=None, subgroup=None, start_localSGD_iter=warmup), post_localSGD_hook) with PeriodicModelAverager(period=${bestH.H}); or a DiLoCo implementation`,
           score: saving(bestH.r) * RISK_WEIGHT['local-updates'],
         });
@@ -147,29 +173,33 @@ export function advise(input: AdvisorInput): Suggestion[] {
       const memSaving = 1 - p / b;
       const slowdown = -saving(r);
       if (memSaving < 0.15 || slowdown > 0.25) continue;
-      const pressure = ctx.info.deviceMemoryBytes ? b / ctx.info.deviceMemoryBytes : 0.5;
+      // Memory relief counts for much only when memory is known to be tight.
+      const memoryWeight = ctx.info.deviceMemoryBytes ? 0.5 * Math.min(1, b / ctx.info.deviceMemoryBytes) : 0.1;
       const z = ZERO[stage];
       out.push({
         id: `zero${stage}`, kind: z.kind,
         title: pytorch
-          ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${(b / MiB).toFixed(0)} → ${(p / MiB).toFixed(0)} MiB per rank, ${effect(r)}`
-          : `ZeRO stage ${stage}: memory ${(b / MiB).toFixed(0)} → ${(p / MiB).toFixed(0)} MiB per rank, ${effect(r)}`,
+          ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+          : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
         evidence: { metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize }, sliceIndexes: [], text: `every rank holds all ${Math.round(ctx.paramCount).toLocaleString('en-US')} parameters, their gradients and optimizer states` },
-        predicted: predictedOf(r), risk: z.risk, source: z.source, configChange: { strategy: `zero${stage}` }, whatIf: { zeroStage: stage },
+        predicted: predictedOf(r), risk: z.risk, source: z.source, whatIf: { zeroStage: stage },
+        configChange: pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
         verifiable: !pytorch, pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
-        score: memSaving * 0.25 * (0.5 + pressure) - Math.max(0, slowdown) + Math.max(0, saving(r)),
+        score: memSaving * memoryWeight - Math.max(0, slowdown) + Math.max(0, saving(r)),
       });
     }
-    const { seqLen, hidden, layers } = ctx.info;
-    if (seqLen && hidden && layers && seqLen >= 4096 && ctx.worldSize >= 2) {
-      const degree = Math.min(ctx.worldSize, 8);
+    const { seqLen, hidden, layers, heads } = ctx.info;
+    // Ulysses shards heads and the sequence over the degree, which must divide the world size.
+    const degree = [8, 4, 2].find((p) => p <= ctx.worldSize && ctx.worldSize % p === 0 && (!heads || heads % p === 0) && (!seqLen || seqLen % p === 0));
+    if (seqLen && hidden && layers && degree && seqLen >= 4096) {
       const r = whatIfOn(ctx, { sequenceParallel: { degree } });
       if (r.predicted.peakMemoryBytes !== undefined && r.baseline.peakMemoryBytes !== undefined && r.predicted.peakMemoryBytes < r.baseline.peakMemoryBytes * 0.85) {
         out.push({
           id: `sequence-parallel-${degree}`, kind: SEQUENCE_PARALLEL.kind,
           title: `Split the ${seqLen}-token sequences over ${degree} ranks (Ulysses sequence parallelism)`,
           evidence: { metrics: { seqLen, hidden, layers, peakMemoryBytes: r.baseline.peakMemoryBytes }, sliceIndexes: [], text: 'activations of long sequences dominate memory' },
-          predicted: predictedOf(r), risk: SEQUENCE_PARALLEL.risk, source: SEQUENCE_PARALLEL.source, configChange: { sequenceParallel: degree }, whatIf: { sequenceParallel: { degree } },
+          predicted: predictedOf(r), risk: SEQUENCE_PARALLEL.risk, source: SEQUENCE_PARALLEL.source, whatIf: { sequenceParallel: { degree } },
+          configChange: pytorch ? PYTORCH_CHANGE.sequenceParallel(degree) : sequenceParallelChange(degree),
           verifiable: !pytorch, pytorchHint: 'DeepSpeed-Ulysses DistributedAttention (deepspeed.sequence.layer), or PyTorch context parallel', score: 0.1 * RISK_WEIGHT['sequence-parallel'],
         });
       }
@@ -177,8 +207,10 @@ export function advise(input: AdvisorInput): Suggestion[] {
   }
 
   out.push(...diagnoses(input, baseStep));
-  out.sort((a, b) => b.score - a.score);
-  return out;
+  // A change predicted to cost more than it gives is not a suggestion.
+  const kept = out.filter((x) => x.score > 0);
+  kept.sort((a, b) => b.score - a.score);
+  return kept;
 }
 
 /** Suggestions that are diagnoses (no config to re-run): stragglers, imbalance, a slow link, a host-bound GPU. */
@@ -196,7 +228,11 @@ function diagnoses(input: AdvisorInput, baseStep: number): Suggestion[] {
     out.push({
       id: `straggler-rank-${rank}`, kind: STRAGGLER.kind,
       title: `Rank ${rank} is a straggler: it arrives last at ${s.lastArrivals} of ${s.collectives} collectives and costs the others ${fmtMs(s.costToOthersNs / steps)} per step`,
-      evidence: { metrics: { rank, lastArrivals: s.lastArrivals, collectives: s.collectives, costToOthersNs: s.costToOthersNs, meanLatenessNs: s.meanLatenessNs, computeNs: s.computeNs }, sliceIndexes: s.evidenceSlices, text: 'the other ranks wait inside these collectives for this rank' },
+      evidence: {
+        metrics: { rank, lastArrivals: s.lastArrivals, collectives: s.collectives, costToOthersNs: s.costToOthersNs, meanLatenessNs: s.meanLatenessNs, meanComputeExcessNs: s.meanComputeExcessNs, computeNs: s.computeNs },
+        sliceIndexes: s.evidenceSlices,
+        text: `the other ranks wait inside these collectives for this rank${s.meanComputeExcessNs > 0.5 * s.meanLatenessNs ? `, whose compute before each of them takes ${fmtMs(s.meanComputeExcessNs)} longer than theirs` : ''}`,
+      },
       predicted: flat(predicted, Math.max(0, exposedNow - perStepCost)), risk: STRAGGLER.risk, source: STRAGGLER.source, configChange: {}, verifiable: false,
       pytorchHint: 'compare this rank\'s GPU kernels with the others (torch.cuda clocks, nvidia-smi -q -d PERFORMANCE) and its data loader time', score: baseStep > 0 ? (0.8 * perStepCost) / baseStep : 0,
     });

@@ -80,3 +80,36 @@ export function fitLink(samples: { op: string; bytes: number; n: number; transfe
   if (vol <= 0 || time <= 0) return undefined;
   return { name: 'fitted from the trace', alphaNs, bytesPerNs: vol / time };
 }
+
+/** Nodes of `ranksPerNode` ranks: `intraLink` inside a node, `interLink` between nodes. */
+export interface Topology {
+  ranksPerNode: number;
+  intraLink: LinkProfile;
+  interLink: LinkProfile;
+}
+
+/**
+ * Cost of a collective over n ranks on a two-level topology, as hierarchical algorithms run
+ * it: an all-reduce is a reduce-scatter inside each node (g = ranksPerNode ranks), an
+ * all-reduce of the S/g shards across the n/g nodes, and an all-gather inside the node;
+ * reduce-scatter and all-gather do their halves of that. Other ops, and a world that fits
+ * in one node, use the slower link of the ranks they span.
+ */
+export function topologyCostNs(op: string, bytes: number, n: number, t: Topology): number {
+  const g = Math.max(1, Math.min(n, Math.floor(t.ranksPerNode)));
+  const nodes = Math.ceil(n / g);
+  if (nodes <= 1) return collectiveCostNs(op, bytes, n, t.intraLink);
+  if (g <= 1) return collectiveCostNs(op, bytes, n, t.interLink);
+  const intraRs = collectiveCostNs('reduceScatter', bytes, g, t.intraLink);
+  const interAr = collectiveCostNs('allReduce', bytes / g, nodes, t.interLink);
+  switch (op) {
+    case 'allReduce':
+      return intraRs + interAr + collectiveCostNs('allGather', bytes, g, t.intraLink);
+    case 'reduceScatter':
+      return intraRs + collectiveCostNs('reduceScatter', bytes / g, nodes, t.interLink);
+    case 'allGather':
+      return collectiveCostNs('allGather', bytes / g, nodes, t.interLink) + collectiveCostNs('allGather', bytes, g, t.intraLink);
+    default:
+      return collectiveCostNs(op, bytes, n, t.interLink);
+  }
+}

@@ -8,8 +8,9 @@
  * after a collective finished on that rank is explained by waiting for it: the segment
  * then depends on that collective (plus the measured delay after its end, e.g. a H2D
  * copy) instead of on the gap. Every collective joins its participants: it is ready on a
- * rank when its trigger (the last segment that ended before the rank arrived — for a
- * bucket all-reduce, its last gradient) has finished plus the measured launch delay, and
+ * rank when its trigger (the last segment that ended before the rank began the collective,
+ * or the device-to-host copy staging its input — for a bucket all-reduce, its last
+ * gradient) has finished plus the measured launch delay, and
  * it runs on its communication lane (the stream it ran on: collectives of one stream run
  * one after another, different streams concurrently), in trace order, for its transfer
  * time (minimum duration across ranks). Each rank's step starts at its measured offset
@@ -18,7 +19,7 @@
  */
 import type { TraceModel } from '../../trace/model';
 import type { CollectiveInstance } from '../collectives';
-import type { GpuOp, RankView } from '../rankView';
+import { opsOfStep, type RankView } from '../rankView';
 
 export type SegmentKind = 'forward' | 'backward' | 'optimizer' | 'other';
 
@@ -84,12 +85,18 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
   const measuredStepNsByRank = new Map<number, number>();
   const starts = new Map<number, number>();
   const ends = new Map<number, number>();
-  const inStep = (o: GpuOp) => step === undefined || o.step === step;
-  const stepInstances = instances.filter((inst) => inst.participants.some((p) => {
-    const v = views.find((x) => x.rank === p.rank);
-    const op = v?.ops.find((o) => o.index === p.sliceIndex);
-    return op !== undefined && inStep(op);
-  }));
+  const inThisStep = new Set<number>();
+  for (const v of views) for (const o of opsOfStep(v, step)) if (o.cls === 'communication') inThisStep.add(o.index);
+  const stepInstances = instances.filter((inst) => inst.participants.some((p) => inThisStep.has(p.sliceIndex)));
+  const backwardName = new Map<string, boolean>();
+  const isBackwardName = (name: string) => {
+    let b = backwardName.get(name);
+    if (b === undefined) {
+      b = BACKWARD_NAME.test(name);
+      backwardName.set(name, b);
+    }
+    return b;
+  };
   const collectives: CollectiveNode[] = stepInstances.map((inst, id) => ({
     id, op: inst.op, bytes: inst.bytes, groupSize: inst.groupSize, durNs: inst.transferNs,
     gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter', triggers: new Map(),
@@ -100,10 +107,15 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
   stepInstances.forEach((inst, id) => inst.participants.forEach((p) => idOfSlice.set(p.sliceIndex, id)));
 
   for (const v of views) {
-    const ops = v.ops.filter(inStep);
+    const ops = opsOfStep(v, step);
     if (ops.length === 0) continue;
     const computeOps = ops.filter((o) => o.cls !== 'communication' && model.slices[o.index].category !== 'staging');
     const commOps = ops.filter((o) => o.cls === 'communication' && idOfSlice.has(o.index));
+    // Device-to-host copies that stage a collective's input (CommLens' staging track).
+    const d2h = ops.filter((o) => {
+      const sl = model.slices[o.index];
+      return sl.category === 'staging' && (sl.args?.direction === 'd2h' || /d2h/i.test(sl.name));
+    });
     const t0 = Math.min(...ops.map((o) => o.startNs));
     // Segments: kernels in order, merging only those that run at the same time (several
     // streams); back-to-back kernels stay separate so a collective can trigger between them.
@@ -122,32 +134,58 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     }
     const colls = commOps.map((o) => ({ id: idOfSlice.get(o.index) as number, start: o.startNs, end: o.endNs })).sort((a, b) => a.start - b.start);
     const segs: Segment[] = [];
+    let explicitPhases = false;
     let prevEnd = t0;
     for (let s = 0; s < union.starts.length; s++) {
       const start = union.starts[s], end = union.ends[s];
       // Collectives that finished inside this gap explain it.
       const explained = colls.filter((c) => c.end > prevEnd && c.end <= start);
-      const names = segSlices[s].map((i) => model.slices[i].name).join(' ');
+      // CommLens kernels say their phase; otherwise names like `…_backward_…` hint at it.
+      let fwd = false, bwd = false, opt = false, bwdName = false;
+      for (const i of segSlices[s]) {
+        const sl = model.slices[i];
+        const ph = sl.args?.phase;
+        if (ph === 'backward') bwd = true;
+        else if (ph === 'optimizer') opt = true;
+        else if (ph === 'forward') fwd = true;
+        else if (!bwdName && isBackwardName(sl.name)) bwdName = true;
+      }
+      const kind: SegmentKind = bwd ? 'backward' : opt ? 'optimizer' : fwd ? 'forward' : bwdName ? 'backward' : 'other';
+      if (fwd || bwd || opt) explicitPhases = true;
       segs.push({
         durNs: end - start,
         gapNs: explained.length > 0 ? 0 : start - prevEnd,
         waitsOn: explained.map((c) => c.id),
         postDelayNs: explained.length > 0 ? start - Math.max(...explained.map((c) => c.end)) : 0,
-        kind: BACKWARD_NAME.test(names) ? 'backward' : 'other',
+        kind,
         measuredStartNs: start - t0,
         sliceIndexes: segSlices[s],
       });
       prevEnd = end;
     }
     let prevCollEnd = t0;
+    // Segment ends only grow, so the last segment ending by c.start is found by binary search.
+    const lastEndingBy = (t: number) => {
+      let lo = 0, hi = union.ends.length - 1, ans = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (union.ends[mid] <= t) { ans = mid; lo = mid + 1; } else hi = mid - 1;
+      }
+      return ans;
+    };
+    let prevCollStart = t0;
     for (const c of colls) {
-      let trig = -1;
-      for (let s = 0; s < union.starts.length; s++) if (union.ends[s] <= c.start) trig = s;
+      // The collective's input was ready when its staging copy began (a copy, chunked or not,
+      // started since the previous collective); without one, when the collective began.
+      let anchor = c.start;
+      for (const o of d2h) if (o.startNs >= prevCollStart && o.startNs <= c.start && o.startNs < anchor) anchor = o.startNs;
+      prevCollStart = c.start;
+      const trig = lastEndingBy(anchor);
       const trigEnd = trig >= 0 ? union.ends[trig] : t0;
       collectives[c.id].triggers.set(v.rank, { afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - Math.max(trigEnd, prevCollEnd)) });
       prevCollEnd = Math.max(prevCollEnd, c.end);
     }
-    labelPhases(segs, collectives, v.rank);
+    if (!explicitPhases) labelPhases(segs, collectives, v.rank);
     lanes.set(v.rank, coarsen(segs, collectives, v.rank));
     const end = Math.max(...ops.map((o) => o.endNs));
     measuredStepNsByRank.set(v.rank, end - t0);
@@ -163,7 +201,8 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
 }
 
 /**
- * Labels segments forward / backward / optimizer. Backward: named like backward kernels,
+ * Labels segments forward / backward / optimizer when the kernels do not say their phase.
+ * Backward: named like backward kernels,
  * else (no names to go by) the last two thirds, by time, of the compute up to the last
  * gradient collective's trigger (backward ≈ 2× forward). Optimizer: segments after that
  * trigger that wait on a gradient collective, and those after them.

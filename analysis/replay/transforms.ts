@@ -3,7 +3,7 @@
  */
 import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
 import type { LinkProfile } from '../runInfo';
-import { collectiveCostNs, rescaleTransferNs } from './costModel';
+import { collectiveCostNs, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
 
 /** Deep copy (segments, collectives, triggers) so transforms never touch the original. */
 export function cloneGraph(g: StepGraph): StepGraph {
@@ -40,6 +40,21 @@ export function changeLinkAndWorld(g: StepGraph, baseLink: LinkProfile, link: Li
     c.durNs = rescaleTransferNs(c.durNs, c.op, { bytes: c.bytes, n: Math.max(2, c.groupSize), link: baseLink }, { bytes: c.bytes, n, link });
     if (isWorld) c.groupSize = toWorld;
   }
+}
+
+/**
+ * Moves the collectives onto a two-level topology: measured × topologyCost / flat cost on
+ * the link the trace ran on (sizes unknown: unchanged, with a count returned).
+ */
+export function changeTopology(g: StepGraph, baseLink: LinkProfile, topo: Topology): number {
+  let unknown = 0;
+  for (const c of g.collectives) {
+    const n = Math.max(2, c.groupSize);
+    if (c.bytes === undefined || c.bytes <= 0) { unknown++; continue; }
+    const before = collectiveCostNs(c.op, c.bytes, n, baseLink);
+    if (before > 0) c.durNs = (c.durNs * topologyCostNs(c.op, c.bytes, n, topo)) / before;
+  }
+  return unknown;
 }
 
 /** Compresses the gradient collectives: volume × ratio, plus encode/decode time on their path. */
@@ -98,32 +113,54 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
 }
 
 /**
- * Rebuckets the gradient reduction: the gradient bytes G are cut into buckets of `capBytes`,
+ * Rebuckets the gradient reduction: the gradient bytes G are cut into buckets of `capBytes`
+ * (the first one `firstCapBytes`, 1 MiB as in PyTorch DDP and CommLens),
  * produced uniformly through the backward pass (last layers first, as DDP fills buckets);
  * with overlap each bucket is launched when its last gradient is computed, without it all
  * launch after backward. Each bucket's time is the ring cost scaled by the measured
  * efficiency of the original gradient collectives. Whatever waited on the gradients waits
  * on every bucket.
  */
-export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, op = 'allReduce'): { buckets: number; gradBytes: number } {
+export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce'): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
-  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
+  // Per rank: collectives that could not be joined across ranks appear once per rank.
+  let gradBytes = 0;
+  for (const r of g.ranks) gradBytes = Math.max(gradBytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
   const n = Math.max(...grads.map((c) => c.groupSize));
   const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
   const measured = grads.reduce((t, c) => t + c.durNs, 0);
   const efficiency = modelled > 0 ? measured / modelled : 1;
-  const count = Math.max(1, Math.ceil(gradBytes / capBytes));
-  const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / gradBytes;
+  // Bucket sizes as DDP fills them: a small first bucket (so communication starts early), then the cap.
+  const sizes: number[] = [];
+  for (let left = gradBytes, first = true; left > 0; first = false) {
+    const b = Math.min(left, first ? Math.min(firstCapBytes, capBytes) : capBytes);
+    sizes.push(b);
+    left -= b;
+  }
+  const count = sizes.length;
+  const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / Math.max(1, grads.reduce((t, c) => t + (c.bytes ?? 0), 0));
+  // The measured launch delay (staging copies, queueing on the host) per gradient byte, per rank.
+  const delayPerByte = new Map<number, number>();
+  for (const r of g.ranks) {
+    let delay = 0, bytes = 0;
+    for (const c of grads) {
+      const t = c.triggers.get(r);
+      if (t && c.bytes) { delay += t.delayNs; bytes += c.bytes; }
+    }
+    delayPerByte.set(r, bytes > 0 ? delay / bytes : 0);
+  }
   const buckets: CollectiveNode[] = [];
   const index = new Map([...g.lanes].map(([r, segs]) => [r, backwardIndex(segs)]));
+  let done = 0;
   for (let j = 0; j < count; j++) {
-    const bytes = Math.min(capBytes, gradBytes - j * capBytes);
+    const bytes = sizes[j];
+    done += bytes;
     const triggers = new Map<number, Trigger>();
     for (const [r, segs] of g.lanes) {
       const b = index.get(r)!;
-      const p = backwardPoint(b, segs, overlap ? Math.min(1, ((j + 1) * capBytes) / gradBytes) : 1);
-      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: 0 });
+      const p = backwardPoint(b, segs, overlap ? Math.min(1, done / gradBytes) : 1);
+      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: (delayPerByte.get(r) ?? 0) * bytes });
     }
     buckets.push({
       id: -1, op, bytes, lane: grads[0].lane, groupSize: n, durNs: collectiveCostNs(op, bytes, n, link) * efficiency, gradient: true, triggers,

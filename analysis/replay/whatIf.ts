@@ -13,21 +13,23 @@ import { COMPRESSORS, encodeDecodeNs, type CompressorName } from '../compressors
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
 import { commCompOverlap } from '../breakdown';
-import { buildRankViews, type RankView } from '../rankView';
+import { buildRankViews, opsOfStep, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
-import { fitLink, volumeFactor } from './costModel';
+import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
-import { addBlockingCollective, changeLinkAndWorld, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
+import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
   compression?: { method: CompressorName; volumeRatio?: number; encodeGBps?: number };
   /** Gradient buckets of bucketCapMb MiB, launched during backward when overlap (default true). */
-  bucketing?: { bucketCapMb: number; overlap?: boolean };
+  bucketing?: { bucketCapMb: number; overlap?: boolean; firstBucketCapMb?: number };
   zeroStage?: 0 | 1 | 2 | 3;
   link?: LinkProfile;
+  /** Nodes of ranksPerNode ranks with an intra- and an inter-node link (hierarchical collectives). */
+  topology?: Topology;
   /** Weak scaling: the same per-rank work on this many ranks. */
   worldSize?: number;
   /** Synchronize every H steps (DiLoCo); streaming overlaps the sync with the next inner steps. */
@@ -58,14 +60,25 @@ export interface ReplayContext {
   info: RunInfo;
   views: RankView[];
   instances: CollectiveInstance[];
+  /** The representative step's graph (the last replayed step) and its replay. */
   graph: StepGraph;
   baseReplay: Replay;
+  /** Every replayed step (the last few analysed steps all ranks share, warm-up left out) and their replays. */
+  graphs: StepGraph[];
+  baseReplays: Replay[];
   /** The link the measured transfers ran on (the run's profile, else fitted from the trace). */
   link: LinkProfile;
   worldSize: number;
   onGpu: boolean;
   paramCount?: number;
   precision: Precision;
+  /**
+   * The measured step time predictions start from: the median over the analysed steps
+   * (after the first, when there are more) of the step markers' duration, the longest rank's;
+   * without step markers, the representative step's GPU span.
+   */
+  measuredStepNs: number;
+  /** Exposed communication per step: mean over ranks, median over the same steps. */
   measuredExposedCommNs: number;
   measuredPeakBytesByRank: Map<number, number>;
   notes: string[];
@@ -77,10 +90,11 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const info = runInfoOf(model);
   const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
   const instances = opts.instances ?? collectiveMetrics(model, views).instances;
-  const step = representativeStep(views);
-  const graph = buildStepGraph(model, views, instances, step);
+  const graphs = replaySteps(views).map((step) => buildStepGraph(model, views, instances, step));
+  const graph = graphs[graphs.length - 1];
   notes.push(...graph.notes);
-  const baseReplay = simulate(graph);
+  const baseReplays = graphs.map((g) => simulate(g));
+  const baseReplay = baseReplays[baseReplays.length - 1];
   if (baseReplay.stalled) notes.push(baseReplay.stalled);
   const worldSize = info.worldSize ?? Math.max(views.length, ...instances.map((i) => i.groupSize));
   let link = info.link;
@@ -95,22 +109,23 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
   if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${Math.round(paramCount).toLocaleString('en-US')}`);
-  const stepOps = (v: RankView) => v.ops.filter((o) => graph.step === undefined || o.step === graph.step);
-  const exposed = views.map((v) => commCompOverlap(stepOps(v)).exposedCommNs);
+  const measured = measuredPerStep(views, graph);
   const mem = memoryPerRank(model, views);
   return {
-    model, info, views, instances, graph, baseReplay, link, worldSize, notes, paramCount,
+    model, info, views, instances, graph, baseReplay, graphs, baseReplays, link, worldSize, notes, paramCount,
     onGpu: model.meta.format === 'kineto',
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
-    measuredExposedCommNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0,
+    measuredStepNs: measured.stepNs,
+    measuredExposedCommNs: measured.exposedNs,
     measuredPeakBytesByRank: new Map(mem.map((m) => [m.rank, m.peakBytes])),
   };
 }
 
 /**
- * Bytes one rank sends per step: Σ volumeFactor(op, n) × buffer bytes over the collectives
- * it takes part in (ring model), the largest over ranks. `gradientOnly` counts only the
- * gradient reductions, as buffer bytes.
+ * Bytes per step of one rank: Σ buffer bytes (nccl-tests' S) over the collectives it takes
+ * part in — what CommLens' `bytes sent per step` counter and summary count, so predicted and
+ * measured compare directly — the largest over ranks. `gradientOnly` counts only gradient
+ * reductions.
  */
 function bytesOf(g: StepGraph, gradientOnly = false): number {
   let best = 0;
@@ -118,7 +133,7 @@ function bytesOf(g: StepGraph, gradientOnly = false): number {
     let t = 0;
     for (const c of g.collectives) {
       if (!c.triggers.has(r) || (gradientOnly && !c.gradient)) continue;
-      t += (gradientOnly ? 1 : volumeFactor(c.op, Math.max(2, c.groupSize))) * (c.bytes ?? 0);
+      t += c.bytes ?? 0;
     }
     best = Math.max(best, t);
   }
@@ -131,16 +146,73 @@ function dropped(g: StepGraph): StepGraph {
   return c;
 }
 
-/** Applies a change to the context's step graph and replays it. */
-export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
-  const notes: string[] = [];
-  const g = cloneGraph(ctx.graph);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
+}
+
+/**
+ * The steps to replay: up to the last five analysed steps every rank has ops in, the first
+ * (warm-up) step left out when there are three or more; else the representative step.
+ */
+function replaySteps(views: RankView[]): (number | undefined)[] {
+  let common: number[] | undefined;
+  for (const v of views) {
+    const withOps = new Set(v.ops.map((o) => o.step));
+    const mine = v.analysedSteps.map((s) => s.step).filter((n) => withOps.has(n));
+    common = common ? common.filter((n) => mine.includes(n)) : mine;
+  }
+  const steps = [...new Set(common ?? [])].sort((a, b) => a - b);
+  const usable = steps.length >= 3 ? steps.slice(1) : steps;
+  return usable.length > 0 ? usable.slice(-5) : [representativeStep(views)];
+}
+
+/** The baseline figures, computed the way a re-run of the job will be measured (see ReplayContext). */
+function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number; exposedNs: number } {
+  const steps = new Map<number, { durs: number[]; exposed: number[] }>();
+  for (const v of views) {
+    for (const st of v.analysedSteps) {
+      const e = steps.get(st.step) ?? { durs: [], exposed: [] };
+      e.durs.push(st.endNs - st.startNs);
+      e.exposed.push(commCompOverlap(opsOfStep(v, st.step)).exposedCommNs);
+      steps.set(st.step, e);
+    }
+  }
+  const ordered = [...steps.keys()].sort((a, b) => a - b);
+  const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
+  if (usable.length === 0) {
+    const exposed = views.map((v) => commCompOverlap(opsOfStep(v, graph.step)).exposedCommNs);
+    return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
+  }
+  return {
+    stepNs: median(usable.map((k) => Math.max(...steps.get(k)!.durs))),
+    exposedNs: median(usable.map((k) => steps.get(k)!.exposed.reduce((a, b) => a + b, 0) / steps.get(k)!.exposed.length)),
+  };
+}
+
+interface OneReplay {
+  changed: Replay;
+  stepDelta: number;
+  exposedDelta: number;
+  bytesPerStep: number;
+  extraBytesPerParam: number;
+  activationFactor: number;
+}
+
+/** Applies a change to one step graph and replays it against that step's baseline replay. */
+function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, change: WhatIfChange, notes: string[]): OneReplay {
+  const g = cloneGraph(graph);
   const n = change.worldSize ?? ctx.worldSize;
   if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
   const link = change.link ?? ctx.link;
+  if (change.topology) {
+    const unknown = changeTopology(g, link, change.topology);
+    if (unknown > 0) notes.push(`${unknown} collective(s) without sizes keep their measured time on the new topology`);
+  }
   const stage = change.zeroStage ?? 0;
   if (change.bucketing) {
-    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true);
+    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024);
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
   let extraBytesPerParam = 0;
@@ -171,8 +243,8 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   let changed = simulate(g);
   if (changed.stalled) notes.push(changed.stalled);
   let bytesPerStep = bytesOf(g);
-  let exposedDelta = changed.exposedCommNs - ctx.baseReplay.exposedCommNs;
-  let stepDelta = changed.stepTimeNs - ctx.baseReplay.stepTimeNs;
+  let exposedDelta = changed.exposedCommNs - baseReplay.exposedCommNs;
+  let stepDelta = changed.stepTimeNs - baseReplay.stepTimeNs;
   if (change.localSteps && change.localSteps.H > 1) {
     const H = change.localSteps.H;
     const local = cloneGraph(g);
@@ -188,24 +260,41 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       avgStep = ((H - 1) * localReplay.stepTimeNs + changed.stepTimeNs) / H;
       avgExposed = ((H - 1) * localReplay.exposedCommNs + changed.exposedCommNs) / H;
     }
-    stepDelta = avgStep - ctx.baseReplay.stepTimeNs;
-    exposedDelta = avgExposed - ctx.baseReplay.exposedCommNs;
+    stepDelta = avgStep - baseReplay.stepTimeNs;
+    exposedDelta = avgExposed - baseReplay.exposedCommNs;
     const gradWire = bytesPerStep - bytesOf(dropped(g));
     bytesPerStep = bytesPerStep - gradWire + gradWire / H;
     extraBytesPerParam += 8; // outer (global) parameters and the outer Nesterov momentum, fp32
     changed = { ...changed, stepTimeNs: avgStep };
   }
+  return { changed, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+}
+
+/**
+ * Applies a change to every replayed step and moves the measured baseline by the median of
+ * the steps' replayed differences (one step's noise does not decide the prediction).
+ */
+export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
+  const notes: string[] = [];
+  const runs = ctx.graphs.map((g, i) => replayOne(ctx, g, ctx.baseReplays[i], change, i === ctx.graphs.length - 1 ? notes : []));
+  const rep = runs[runs.length - 1];
+  const { changed, bytesPerStep, extraBytesPerParam, activationFactor } = rep;
+  const stepDelta = median(runs.map((r) => r.stepDelta));
+  const exposedDelta = median(runs.map((r) => r.exposedDelta));
+  const n = change.worldSize ?? ctx.worldSize;
+  const stage = change.zeroStage ?? 0;
   const baseline: WhatIfNumbers = {
-    stepTimeNs: ctx.graph.measuredStepNs,
+    stepTimeNs: ctx.measuredStepNs,
     exposedCommNs: ctx.measuredExposedCommNs,
     bytesPerStep: bytesOf(ctx.graph),
   };
   const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
-  const calibrationErrorPct = baseline.stepTimeNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - baseline.stepTimeNs)) / baseline.stepTimeNs : 0;
+  // The replay's own error: replayed vs measured span of the step it replays.
+  const calibrationErrorPct = ctx.graph.measuredStepNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs : 0;
   const perRank = changed.perRank.map((p) => {
     const base = ctx.baseReplay.perRank.find((b) => b.rank === p.rank);
-    const measured = ctx.graph.measuredStepNsByRank.get(p.rank) ?? baseline.stepTimeNs;
+    const measured = baseline.stepTimeNs - ctx.graph.measuredStepNs + (ctx.graph.measuredStepNsByRank.get(p.rank) ?? ctx.graph.measuredStepNs);
     return {
       rank: p.rank,
       stepTimeNs: Math.max(0, measured + (p.stepTimeNs - (base?.stepTimeNs ?? p.stepTimeNs))),
@@ -233,8 +322,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
  */
 function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
   const grads = g.collectives.filter((c) => c.gradient);
-  const gradBytes = grads.reduce((t, c) => t + (c.bytes ?? 0), 0);
-  const gradNs = grads.reduce((t, c) => t + c.durNs, 0);
+  // Per rank (collectives not joined across ranks appear once per rank), the largest.
+  let gradBytes = 0, gradNs = 0;
+  for (const r of g.ranks) {
+    const mine = grads.filter((c) => c.triggers.has(r));
+    const b = mine.reduce((t, c) => t + (c.bytes ?? 0), 0);
+    if (b >= gradBytes) { gradBytes = b; gradNs = mine.reduce((t, c) => t + c.durNs, 0); }
+  }
   for (const c of grads) {
     if (c.op === 'allReduce') {
       c.op = 'reduceScatter';
@@ -270,8 +364,10 @@ function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesP
   for (const v of ctx.views) {
     const measured = ctx.measuredPeakBytesByRank.get(v.rank);
     const b = measured ?? states0;
+    // Moved from the measured peak by the change in model states and activations, so that what
+    // the estimate of the states misses stays in; never below the new states themselves.
     const activations = Math.max(0, b - states0);
-    const p = activations * activationFactor + statesNew + extraBytesPerParam * psi;
+    const p = Math.max(statesNew, b + (statesNew - states0) - activations * (1 - activationFactor)) + extraBytesPerParam * psi;
     byRank.set(v.rank, p);
     base = Math.max(base ?? 0, b);
     predicted = Math.max(predicted ?? 0, p);

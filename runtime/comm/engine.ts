@@ -19,6 +19,10 @@ const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number
 const SLICE_MS = 200;
 /** Pacing sleeps shorter than this use the precise synchronous wait (async timers have ms granularity). */
 const PRECISE_SLEEP_NS = 3_000_000;
+/** Bound of the learned wake-up latency (see runSteps). */
+const MAX_WAKE_LATENCY_NS = 200_000;
+/** Learned (EWMA) lateness of this thread's timed waits. */
+let wakeLatencyNs = 50_000;
 /** In async mode, give the event loop a turn after this much uninterrupted work. */
 const YIELD_EVERY_NS = 4_000_000;
 
@@ -66,6 +70,7 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
       while (h < list.length) {
         const step = list[h];
         let rf: RecvFifo | undefined;
+        let inArrival = 0;
         if (step.from >= 0) {
           rf = fifos.recv(step.from, step.fifo);
           if (!rf.hasMessage()) {
@@ -74,8 +79,11 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
             break;
           }
           checkTag(ctx, rf, step, es);
-          const arrival = rf.arrivalNs();
-          if (arrival > 0 && arrival > hostNowNs()) {
+          const arrival = (inArrival = rf.arrivalNs());
+          // A sleeping thread wakes late by the scheduler's latency; deliveries due within
+          // that (measured) latency are taken now, so that pacing is right on average
+          // instead of late by one wake-up per chunk.
+          if (arrival > 0 && arrival - wakeLatencyNs > hostNowNs()) {
             if (arrival < nextArrival) nextArrival = arrival;
             break;
           }
@@ -88,7 +96,10 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
             break;
           }
         }
-        const readyNs = sf ? hostNowNs() : 0;
+        // A forwarded chunk is ready, on the emulated timeline, when its input arrived: the
+        // reduction runs at GPU speed on the target cluster, so this machine's slower
+        // arithmetic overlaps the wire instead of adding to it (it shows only when longer).
+        const readyNs = !sf ? 0 : inArrival > 0 ? inArrival : hostNowNs();
         step.run(rf ? rf.buffer : null, rf ? rf.slotOffset() : 0, sf ? sf.buffer : null, sf ? sf.slotOffset() : 0);
         rf?.release();
         sf?.post(ctx.tag, step.sendCount * es, readyNs, step.sendTag >= 0 ? step.sendTag : ctx.tag[T_COUNT]);
@@ -115,7 +126,7 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
     }
     let sleepNs = Math.min(SLICE_MS * 1e6, lastProgress + timeoutNs - now + 1e6);
     const pacing = Number.isFinite(nextArrival);
-    if (pacing) sleepNs = Math.min(sleepNs, nextArrival - now);
+    if (pacing) sleepNs = Math.min(sleepNs, nextArrival - wakeLatencyNs - now);
     if (sleepNs > 0) {
       if (ctx.blocking || !waitAsync || (pacing && sleepNs < PRECISE_SLEEP_NS)) {
         Atomics.wait(control, bell, ringSeen, sleepNs / 1e6);
@@ -126,6 +137,8 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
       }
       lastYield = hostNowNs();
       const dt = lastYield - now;
+      // Learn the oversleep of timed waits that were not cut short by a doorbell.
+      if (pacing && dt >= sleepNs) wakeLatencyNs = Math.min(MAX_WAKE_LATENCY_NS, 0.8 * wakeLatencyNs + 0.2 * (dt - sleepNs));
       if (absentPeer >= 0 && !pacing) ctx.waitNs += dt;
       else ctx.blockedNs += dt;
     }

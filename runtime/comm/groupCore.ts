@@ -126,6 +126,7 @@ export class GroupCore {
   pickAlgorithm(op: string, forced: string | undefined, bytes: number, registered = false): string {
     const valid = ALGORITHMS[op] ?? [];
     const twoShotOk = registered && this.unpaced;
+    forced ??= this.state.init.algorithms[op];
     if (forced !== undefined) {
       if (!valid.includes(forced)) throw new CommUsageError(`${op}: unknown algorithm '${forced}'; valid: ${valid.join(', ')}`);
       if (forced === 'two-shot' && !twoShotOk) {

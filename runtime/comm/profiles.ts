@@ -73,6 +73,17 @@ export function scaledProfile(target: LinkProfile | string, localFlops: number, 
   return slowedProfile(t, targetFlops / localFlops);
 }
 
+/**
+ * Dense peak FLOP/s of common target GPUs (NVIDIA datasheets, BF16/FP16 tensor cores,
+ * without sparsity), for scaledProfile()'s targetFlops.
+ */
+export const GPU_PEAK_FLOPS: Record<string, number> = {
+  'h100-sxm': 989.4e12,
+  'h100-pcie': 756e12,
+  'a100': 312e12,
+  'v100': 125e12,
+};
+
 /** Looks a profile up by name; a clear error lists the valid names. */
 export function resolveLinkProfile(name: string): LinkProfile {
   const p = LINK_PROFILES[name];

@@ -34,7 +34,7 @@ export class RankState implements Fifos {
       throw new Error(`rank must be an integer in [0, ${init.worldSize}), got ${rank}`);
     }
     this.board = new Int32Array(init.board);
-    this.reducer = new Reducer(init.memory);
+    this.reducer = new Reducer(init.memory, init.scratchOffsets[rank], 2 * init.chunkBytes);
     this.sendFifos = Array.from({ length: init.worldSize }, () => []);
     this.recvFifos = Array.from({ length: init.worldSize }, () => []);
   }

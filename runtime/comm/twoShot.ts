@@ -57,37 +57,52 @@ export async function twoShotAllReduce(a: TwoShotArgs): Promise<void> {
   }, () => ({ peer: peers[firstMissing(n, me, published)], what: `rank ${peers[firstMissing(n, me, published)]} to publish its buffer` }), true);
   const views = peers.map((_, j) => (j === me ? data : viewOf(dtype, mem, Atomics.load(boards[j], B_PUB_OFFSET), data.length)));
 
-  // 2. Reduce-scatter: my segment, chunk by chunk, out of every buffer into mine.
+  // 2-3. Reduce-scatter (my segment, chunk by chunk, out of every buffer into mine) and
+  //      all-gather (every other segment, copied from its owner once reduced).
   const counts = balancedCounts(data.length, n);
   const disp = displacements(counts);
   const chunksOf = (j: number) => Math.max(1, Math.ceil(counts[j] / a.chunkElems));
   const range = (j: number, c: number): [number, number] => [disp[j] + Math.min(c * a.chunkElems, counts[j]), disp[j] + Math.min((c + 1) * a.chunkElems, counts[j])];
   const myChunks = chunksOf(me);
   const lastPeer = me === n - 1 ? n - 2 : n - 1;
-  for (let c = 0; c < myChunks; c++) {
-    const [lo, hi] = range(me, c);
-    if (hi > lo) {
-      const out = data.subarray(lo, hi);
-      for (let j = 0; j < n; j++) {
-        if (j === me) continue;
-        st.reducer.reduce(dtype, a.reduceOp, out, out, views[j].subarray(lo, hi), j === lastPeer ? a.divisor : 0);
+  // One loop does both halves: reduce my next chunk, then copy every peer chunk that is
+  // already reduced; sleep only when my part is done and no peer chunk is ready (each
+  // sleep costs a wake-up, which on a loaded machine is worth many chunks of copying).
+  const copied = new Array(n).fill(0);
+  let reduced = 0;
+  let left = counts.reduce((acc, _, j) => acc + (j === me ? 0 : chunksOf(j)), 0);
+  while (reduced < myChunks || left > 0) {
+    if (reduced < myChunks) {
+      const [lo, hi] = range(me, reduced);
+      if (hi > lo) {
+        const out = data.subarray(lo, hi);
+        for (let j = 0; j < n; j++) {
+          if (j === me) continue;
+          st.reducer.reduce(dtype, a.reduceOp, out, out, views[j].subarray(lo, hi), j === lastPeer ? a.divisor : 0);
+        }
       }
+      Atomics.store(mine, B_PUB_PROGRESS, ++reduced);
+      ringAll(st.init, peers, st.rank);
     }
-    Atomics.store(mine, B_PUB_PROGRESS, c + 1);
-    ringAll(st.init, peers, st.rank);
-  }
-
-  // 3. All-gather: copy every other segment from its owner once it is reduced.
-  const maxChunks = Math.max(...counts.map((_, j) => chunksOf(j)));
-  for (let c = 0; c < maxChunks; c++) {
+    let progressed = false;
     for (let k = 1; k < n; k++) {
       const j = (me + k) % n;
-      if (c >= chunksOf(j)) continue;
-      if (Atomics.load(boards[j], B_PUB_PROGRESS) < c + 1) {
-        await waitUntil(ctx, () => Atomics.load(boards[j], B_PUB_PROGRESS) >= c + 1, () => ({ peer: peers[j], what: `rank ${peers[j]} to reduce its segment` }), false);
+      const ready = Math.min(chunksOf(j), Atomics.load(boards[j], B_PUB_PROGRESS));
+      for (; copied[j] < ready; copied[j]++, left--) {
+        const [lo, hi] = range(j, copied[j]);
+        if (hi > lo) data.subarray(lo, hi).set(views[j].subarray(lo, hi) as never);
+        progressed = true;
       }
-      const [lo, hi] = range(j, c);
-      if (hi > lo) data.subarray(lo, hi).set(views[j].subarray(lo, hi) as never);
+    }
+    if (!progressed && reduced === myChunks && left > 0) {
+      const behind = () => {
+        for (let j = 0; j < n; j++) if (j !== me && copied[j] < chunksOf(j)) return j;
+        return me;
+      };
+      await waitUntil(ctx, () => {
+        for (let j = 0; j < n; j++) if (j !== me && copied[j] < chunksOf(j) && Atomics.load(boards[j], B_PUB_PROGRESS) > copied[j]) return true;
+        return false;
+      }, () => ({ peer: peers[behind()], what: `rank ${peers[behind()]} to reduce its segment` }), false);
     }
   }
 

@@ -16,6 +16,7 @@
 import { CommAbortedError } from './errors';
 import { LinkProfile, resolveLinkProfile, slowedProfile } from './profiles';
 import { createSharedMemory, WasmMemory } from './wasm';
+import { ALGORITHMS } from './tuner';
 
 export interface TopologyConfig {
   /** Link profile between every pair of ranks (unless intraLink/interLink say otherwise). */
@@ -44,6 +45,8 @@ export interface WorldInit {
   /** Independent FIFOs per ordered pair (NCCL's channels): chunks on different FIFOs pipeline. */
   fifos: number;
   timeoutMs: number;
+  /** Algorithms forced for the whole run, per collective. */
+  algorithms: Record<string, string>;
   control: SharedArrayBuffer;
   board: SharedArrayBuffer;
   /**
@@ -56,15 +59,19 @@ export interface WorldInit {
   /** Bytes of each rank's registered arena (0 = none) and where each starts in `memory`. */
   arenaBytes: number;
   arenaOffsets: number[];
+  /** Per rank, 2 × chunkBytes of scratch in `memory` where operands from the JS heap are staged for the SIMD kernels. */
+  scratchOffsets: number[];
 }
 
 export interface WorldOptions {
   topology: TopologyConfig;
   /** Bytes of the shared arena each rank gets for zero-copy buffers (Communicator.allocShared). */
   maxBytes?: number;
+  /** Force an algorithm per collective for the whole run (e.g. { allReduce: 'ring' }); a call's own `algorithm` still wins. */
+  algorithms?: Record<string, string>;
   /** A blocked collective fails after this long (default 60 s). */
   timeoutMs?: number;
-  /** Pipelining unit (default 256 KiB). */
+  /** Pipelining unit (default 256 KiB, more on links with a large latency × bandwidth product). */
   chunkBytes?: number;
   /** Chunks in flight per FIFO (default 2, minimum 2). */
   slots?: number;
@@ -117,7 +124,8 @@ let worldCounter = 0;
 /** Creates the shared state of a world of `worldSize` ranks (main thread). */
 export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new Error(`worldSize must be a positive integer, got ${worldSize}`);
-  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
+  const { links, scaleFactor } = resolveLinks(worldSize, opts.topology);
+  const chunkBytes = opts.chunkBytes ?? defaultChunkBytes(links);
   const slots = opts.slots ?? 2;
   const fifos = opts.fifos ?? 4;
   if (!Number.isInteger(fifos) || fifos < 1 || fifos > MAX_FIFOS) throw new Error(`fifos must be an integer in [1, ${MAX_FIFOS}], got ${fifos}`);
@@ -127,7 +135,12 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   if (!Number.isInteger(slots) || slots < 2 || slots > MAX_SLOTS) throw new Error(`slots must be an integer in [2, ${MAX_SLOTS}], got ${slots}`);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be positive, got ${timeoutMs}`);
-  const { links, scaleFactor } = resolveLinks(worldSize, opts.topology);
+  const algorithms = { ...(opts.algorithms ?? {}) };
+  for (const [op, algo] of Object.entries(algorithms)) {
+    const valid = ALGORITHMS[op];
+    if (!valid) throw new Error(`algorithms: unknown collective '${op}'; valid: ${Object.keys(ALGORITHMS).join(', ')}`);
+    if (!valid.includes(algo)) throw new Error(`algorithms.${op}: unknown algorithm '${algo}'; valid: ${valid.join(', ')}`);
+  }
   const channelBytes = CH_DATA_OFFSET + fifos * slots * chunkBytes;
   let top = 0;
   const channels: number[] = [];
@@ -140,6 +153,8 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
   const arenaBytes = alignUp(opts.maxBytes ?? 0, 4096);
   const arenaOffsets = Array.from({ length: worldSize }, (_, r) => top + r * arenaBytes);
   top += worldSize * arenaBytes;
+  const scratchOffsets = Array.from({ length: worldSize }, (_, r) => top + r * 2 * chunkBytes);
+  top += worldSize * 2 * chunkBytes;
   const memory = createSharedMemory(top);
   return {
     id: `w${process.pid}-${++worldCounter}-${Date.now().toString(36)}`,
@@ -151,13 +166,27 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
     slots,
     fifos,
     timeoutMs,
+    algorithms,
     control: new SharedArrayBuffer(reasonOffset(worldSize) + CTRL_REASON_MAX),
     board: new SharedArrayBuffer(worldSize * BOARD_WORDS * 4),
     memory,
     channels,
     arenaBytes,
     arenaOffsets,
+    scratchOffsets,
   };
+}
+
+/**
+ * 256 KiB, or more on links whose latency × bandwidth product is larger (WAN): a chunk
+ * must cover the bytes in flight during one latency, or the pipeline stalls on it.
+ */
+function defaultChunkBytes(links: LinkProfile[]): number {
+  let bdp = 0;
+  for (const l of links) if (Number.isFinite(l.bytesPerNs)) bdp = Math.max(bdp, l.alphaNs * l.bytesPerNs);
+  let chunk = 256 * 1024;
+  while (chunk < bdp && chunk < 4 * 1024 * 1024) chunk *= 2;
+  return chunk;
 }
 
 /** Resolves the per-pair link profiles of a topology (flat or nodes × ranksPerNode). */
@@ -226,4 +255,24 @@ export function throwIfAborted(init: WorldInit, observerRank: number): void {
 
 export function alignUp(x: number, a: number): number {
   return Math.ceil(x / a) * a;
+}
+
+/**
+ * What a trace should record about the emulated interconnect, so that nothing pretends to
+ * be what it is not: the topology asked for, the per-link figures used, and the factor
+ * by which links were slowed to keep the target's compute-to-communication ratio.
+ */
+export function worldMetadata(init: WorldInit): Record<string, unknown> {
+  const linkNames = new Map<string, LinkProfile>();
+  init.links.forEach((l, i) => {
+    if (Math.floor(i / init.worldSize) !== i % init.worldSize) linkNames.set(l.name, l);
+  });
+  return {
+    worldSize: init.worldSize,
+    topology: init.topology,
+    linkScaleFactor: init.scaleFactor,
+    links: [...linkNames.values()].map((l) => ({ name: l.name, alphaNs: l.alphaNs, bandwidthGBps: l.bytesPerNs, description: l.description })),
+    chunkBytes: init.chunkBytes,
+    transport: 'worker threads, SharedArrayBuffer (one shared WebAssembly memory), Atomics.wait/notify doorbells',
+  };
 }

@@ -37,9 +37,13 @@ export class GpuContext {
   phase: SpanPhase = 'other';
   /** Where in the model the next ops belong (`layer3.mlp.fc1`); part of span names. */
   scope = '';
+  /** The device has shader-f16. */
   readonly f16: boolean;
+  /** Run matmuls with f16 operands (the model's dtype is 'f16'). */
+  mixedF16 = false;
+  /** 'cpu' for software adapters (lavapipe, SwiftShader), else 'gpu': picks kernel variants. */
+  readonly adapterClass: 'cpu' | 'gpu';
   private encoder: GPUCommandEncoder | undefined;
-  private openPass: GPUComputePassEncoder | undefined;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly pipelineIds = new WeakMap<GPUComputePipeline, number>();
   private readonly uniforms = new Map<string, { gpu: GPUBuffer; id: number }>();
@@ -52,6 +56,9 @@ export class GpuContext {
     this.pool = new BufferPool(device, 'engine');
     this.spans = opts.timing && device.features.has('timestamp-query') ? new SpanRecorder(device) : undefined;
     this.f16 = device.features.has('shader-f16');
+    const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const soft = /software|cpu|llvmpipe|lavapipe|swiftshader/i;
+    this.adapterClass = info && (soft.test(info.architecture) || soft.test(info.description) || soft.test(info.device)) ? 'cpu' : 'gpu';
     this.lostPromise = device.lost.then((info) => {
       this.failure ??= new Error(`GPU device lost${info.reason ? ` (${info.reason})` : ''}: ${info.message || 'no message'}`);
       throw this.failure;
@@ -129,12 +136,6 @@ export class GpuContext {
     return (this.encoder ??= this.device.createCommandEncoder());
   }
 
-  /** Ends the pass shared by untimed dispatches (needed before copies and clears). */
-  endPass(): void {
-    this.openPass?.end();
-    this.openPass = undefined;
-  }
-
   dispatch(spec: DispatchSpec): void {
     const encoder = this.commandEncoder();
     const entries: GPUBindGroupEntry[] = [];
@@ -157,22 +158,24 @@ export class GpuContext {
       bindGroup = this.device.createBindGroup({ layout: spec.pipeline.getBindGroupLayout(0), entries });
       this.bindGroups.set(key, bindGroup);
     }
+    // One pass per kernel whether or not it is timed: the timed and untimed runs then
+    // differ only by the timestamp writes (what the tracing-overhead benchmark compares),
+    // and on lavapipe a pass per kernel measured faster than one shared pass.
     let pass: GPUComputePassEncoder;
     if (this.spans) {
-      this.endPass();
       const meta: SpanMeta = { name: spec.name, phase: this.phase };
       if (spec.flops !== undefined) meta.flops = spec.flops;
       if (spec.bytes !== undefined) meta.bytes = spec.bytes;
       if (spec.args) meta.args = spec.args;
       pass = encoder.beginComputePass({ timestampWrites: this.spans.timestampWrites(meta), label: spec.name });
     } else {
-      pass = this.openPass ??= encoder.beginComputePass();
+      pass = encoder.beginComputePass({ label: spec.name });
     }
     pass.setPipeline(spec.pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = spec.workgroups;
     pass.dispatchWorkgroups(x, y, z);
-    if (this.spans) pass.end();
+    pass.end();
     this.dispatchCount++;
   }
 
@@ -180,14 +183,12 @@ export class GpuContext {
   submit(): void {
     this.check();
     if (!this.encoder) return;
-    this.endPass();
     this.spans?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = undefined;
   }
 
   destroy(): void {
-    this.endPass();
     this.encoder = undefined;
     this.pool.destroy();
     this.spans?.destroy();

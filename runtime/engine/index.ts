@@ -7,5 +7,8 @@ export { validateModelConfig, resolveModelConfig, modelFlopsPerStep } from './co
 export type { OptimizerConfig } from './optimizer';
 export type { LayerInfo } from './params';
 export type { KernelSpan, SpanPhase } from './spans';
-export type { Trainer, TrainerOptions } from './trainer';
+export type { Trainer, TrainerOptions, ParamTensorInfo } from './trainer';
 export { createTrainer, validateOptimizerConfig } from './trainer';
+export { achievedFlopsPerSec, modelFlopsUtilization } from './flops';
+export { opClass } from './opClass';
+export type { SequenceParallel } from './ops/exchange';

@@ -80,23 +80,38 @@ ${SKIP}
 export class Optimizer {
   private step = 0;
   private readonly uniform: GPUBuffer;
-  private readonly m: PooledBuffer;
-  private readonly v: PooledBuffer | undefined;
+  private m!: PooledBuffer;
+  private v: PooledBuffer | undefined;
   private readonly norm: PooledBuffer;
-  readonly stateBytes: number;
+  private allocated = false;
 
   constructor(private readonly ctx: GpuContext, readonly cfg: OptimizerConfig, private readonly count: number) {
-    const bytes = Math.max(16, count * 4);
     this.uniform = ctx.device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.m = ctx.ownedBuffer(bytes, undefined, 'optimizer.m');
-    this.v = cfg.kind === 'sgd' ? undefined : ctx.ownedBuffer(bytes, undefined, 'optimizer.v');
     this.norm = ctx.ownedBuffer(16, undefined, 'optimizer.gradNorm2');
-    this.stateBytes = this.m.size + (this.v?.size ?? 0);
+  }
+
+  /**
+   * The state is allocated at the first step, so a strategy that updates the parameters
+   * itself (ZeRO's sharded optimizer, 1-bit Adam) never holds a full-size copy.
+   */
+  private allocate(): void {
+    if (this.allocated) return;
+    this.allocated = true;
+    const bytes = Math.max(16, this.count * 4);
+    // New buffers are zero-initialised by WebGPU, as the state must start.
+    this.m = this.ctx.ownedBuffer(bytes, undefined, 'optimizer.m');
+    this.v = this.cfg.kind === 'sgd' ? undefined : this.ctx.ownedBuffer(bytes, undefined, 'optimizer.v');
+  }
+
+  /** Bytes of optimizer state held (0 until the first step). */
+  get stateBytes(): number {
+    return this.allocated ? this.m.size + (this.v?.size ?? 0) : 0;
   }
 
   /** Encodes one update of params from grads (both flat buffers of `count` f32). */
   encode(params: GPUBuffer, grads: GPUBuffer): void {
     const { ctx, cfg, count } = this;
+    this.allocate();
     this.step++;
     const b1 = cfg.beta1 ?? 0.9;
     const b2 = cfg.beta2 ?? 0.999;
@@ -134,8 +149,10 @@ export class Optimizer {
 
   destroy(): void {
     this.uniform.destroy();
-    this.m.gpu.destroy();
-    this.v?.gpu.destroy();
+    if (this.allocated) {
+      this.m.gpu.destroy();
+      this.v?.gpu.destroy();
+    }
     this.norm.gpu.destroy();
   }
 }

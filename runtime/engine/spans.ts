@@ -107,10 +107,10 @@ export class SpanRecorder {
    * submitted (resolve() encoded) before; unresolved queries stay for the next drain.
    */
   async drain(): Promise<KernelSpan[]> {
-    const ready = this.chunks.filter((c) => c.resolvedUpTo > 0);
-    // Chunks still being filled move on to a fresh chunk so later passes never write to a
-    // buffer that is being mapped.
-    this.chunks = this.chunks.filter((c) => c.resolvedUpTo === 0);
+    // Only fully resolved chunks: one still being encoded into keeps collecting, and new
+    // passes never write into a chunk whose readback is being mapped.
+    const ready = this.chunks.filter((c) => c.used > 0 && c.resolvedUpTo === c.used);
+    this.chunks = this.chunks.filter((c) => !ready.includes(c));
     const spans: KernelSpan[] = [];
     const offset = this.calibration.offsetNs;
     for (const c of ready) {
@@ -140,7 +140,7 @@ export class SpanRecorder {
    * The intersection of all samples' intervals is kept (clocks do not drift measurably over
    * a few milliseconds); if the intervals disagree, the tightest single sample wins.
    */
-  async calibrate(samples = 12): Promise<Calibration> {
+  async calibrate(samples = 24): Promise<Calibration> {
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 });
     const resolve = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const readback = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

@@ -7,6 +7,10 @@
  * gradient is written, later ones are added (`accumulate`), so each backward kernel has a
  * write and an accumulate variant. Parameter gradients land directly in their range of
  * the flat gradient buffer.
+ *
+ * Gradient tensors may be shared (an add passes its output gradient to both inputs):
+ * each holds a count of the tensors using it, is copied before anyone accumulates into it
+ * while shared (copy on write), and returns to the pool when the count reaches zero.
  */
 import type { GpuContext } from './context';
 import type { SpanPhase } from './spans';
@@ -21,6 +25,12 @@ export interface GradTarget {
 export interface GradSink {
   /** Where the gradient of `input` goes, or undefined when it needs none. */
   target(input: Tensor): GradTarget | undefined;
+  /**
+   * Hands `grad` itself to `input` as its gradient (no copy), when the op's gradient for
+   * that input is the output gradient unchanged (same-shape add). Returns false when the
+   * caller must write it instead (input is a parameter, or already has a gradient).
+   */
+  alias(input: Tensor, grad: Tensor): boolean;
 }
 
 export interface TapeEntry {
@@ -28,7 +38,11 @@ export interface TapeEntry {
   scope: string;
   inputs: Tensor[];
   output: Tensor;
-  backward(gradOut: Tensor, sink: GradSink): void;
+  /**
+   * A promise only from exchange ops (sequence parallelism's all-to-all), which only
+   * `backwardAsync` runs; every kernel op returns nothing.
+   */
+  backward(gradOut: Tensor, sink: GradSink): void | Promise<void>;
 }
 
 export class Tape {
@@ -61,37 +75,95 @@ export class Tape {
    * requiresGrad, as the gradient checks use); the caller releases them.
    */
   backward(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Map<Tensor, Tensor> {
+    const walk = this.walker(loss, seed, onParamDone, phase);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      if (walk.run(i)) throw new Error(`tape: op '${this.entries[i].name}' exchanges data between ranks; run backwardAsync`);
+    }
+    return walk.finish();
+  }
+
+  /** `backward` for tapes holding exchange ops: awaits each one before going on. */
+  async backwardAsync(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Promise<Map<Tensor, Tensor>> {
+    const walk = this.walker(loss, seed, onParamDone, phase);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const pending = walk.run(i);
+      if (pending) await pending;
+    }
+    return walk.finish();
+  }
+
+  /** The state of one backward walk: `run(i)` does entry i (a promise for exchange ops), `finish` hands back the leftovers. */
+  private walker(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase): { run(i: number): Promise<void> | undefined; finish(): Map<Tensor, Tensor> } {
     const ctx = this.ctx;
     const grads = new Map<Tensor, Tensor>([[loss, seed]]);
+    // The seed is never released nor written: its count starts above any reachable zero.
+    const holds = new Map<Tensor, number>([[seed, 2]]);
     const remaining = new Map<Tensor, number>();
+    const drop = (g: Tensor) => {
+      const n = (holds.get(g) ?? 1) - 1;
+      holds.set(g, n);
+      if (n === 0 && g.pooled) ctx.release(g);
+    };
     const sink: GradSink = {
       target(input: Tensor): GradTarget | undefined {
         if (!input.requiresGrad) return undefined;
         const existing = grads.get(input);
-        if (existing) return { tensor: existing, accumulate: true };
+        if (existing) {
+          if ((holds.get(existing) ?? 1) === 1) return { tensor: existing, accumulate: true };
+          const own = ctx.tensor(input.shape);
+          ctx.commandEncoder().copyBufferToBuffer(existing.buf.gpu, existing.offsetBytes, own.buf.gpu, own.offsetBytes, existing.byteLength);
+          drop(existing);
+          grads.set(input, own);
+          holds.set(own, 1);
+          return { tensor: own, accumulate: true };
+        }
         const tensor = input.param ? input.param.grad : ctx.tensor(input.shape);
         grads.set(input, tensor);
+        holds.set(tensor, 1);
         return { tensor, accumulate: false };
+      },
+      alias(input: Tensor, grad: Tensor): boolean {
+        if (!input.requiresGrad) return true;
+        if (input.param || grads.has(input)) return false;
+        grads.set(input, grad);
+        holds.set(grad, (holds.get(grad) ?? 1) + 1);
+        return true;
       },
     };
     ctx.phase = phase;
-    for (let i = this.entries.length - 1; i >= 0; i--) {
-      const e = this.entries[i];
-      const g = grads.get(e.output);
-      if (!g) continue;
-      ctx.scope = e.scope;
-      e.backward(g, sink);
-      if (g !== seed && !e.output.param) ctx.release(g);
+    const after = (e: TapeEntry, g: Tensor): void => {
       grads.delete(e.output);
+      drop(g);
       for (const t of e.inputs) {
         if (!t.requiresGrad) continue;
         const left = (remaining.get(t) ?? t.gradUses) - 1;
         remaining.set(t, left);
         if (left === 0 && t.param) onParamDone(t);
       }
-    }
-    for (const [t] of grads) if (t.param) grads.delete(t);
-    return grads;
+    };
+    const entries = this.entries;
+    return {
+      run(i: number): Promise<void> | undefined {
+        const e = entries[i];
+        const g = grads.get(e.output);
+        if (!g) return undefined;
+        ctx.scope = e.scope;
+        const pending = e.backward(g, sink);
+        if (pending) {
+          return pending.then(() => {
+            ctx.phase = phase;
+            ctx.scope = e.scope;
+            after(e, g);
+          });
+        }
+        after(e, g);
+        return undefined;
+      },
+      finish(): Map<Tensor, Tensor> {
+        for (const [t] of grads) if (t.param) grads.delete(t);
+        return grads;
+      },
+    };
   }
 
   /** Returns activations to the pool and resets per-step use counts. */

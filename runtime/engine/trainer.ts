@@ -7,6 +7,7 @@
 import { GpuContext } from './context';
 import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } from './config';
 import { MlpModel } from './models/mlp';
+import type { SequenceParallel } from './ops/exchange';
 import { GptModel } from './models/gpt';
 import type { TrainableModel } from './models/model';
 import { Optimizer, OptimizerConfig } from './optimizer';
@@ -23,6 +24,18 @@ export interface TrainerOptions {
   worldSize: number;
   /** false skips every timestamp query (no spans, no calibration). */
   timing: boolean;
+  /**
+   * Sequence parallelism (gpt-mini only): this rank's shard of its group's sequences and
+   * the group's all-to-all. Steps then run `forwardAsync` / `backwardAsync`.
+   */
+  sequenceParallel?: SequenceParallel;
+}
+
+export interface ParamTensorInfo {
+  name: string;
+  layerIndex: number;
+  offset: number;
+  shape: readonly number[];
 }
 
 export interface Trainer {
@@ -30,6 +43,8 @@ export interface Trainer {
   /** Parameters of the model without the flat buffers' alignment padding. */
   readonly modelParamCount: number;
   readonly layers: LayerInfo[];
+  /** Every parameter tensor: its layer, its first element in the flat buffers, its shape (PowerSGD compresses matrices). */
+  readonly paramTensors: ParamTensorInfo[];
   readonly paramBuffer: GPUBuffer;
   readonly gradBuffer: GPUBuffer;
   readonly flopsPerStep: number;
@@ -37,6 +52,9 @@ export interface Trainer {
   nextBatch(step: number): void;
   forward(): void;
   backward(onLayerGradsReady?: (layerIndex: number) => void): void;
+  /** forward / backward that pause at the sequence-parallel all-to-alls (see TrainerOptions.sequenceParallel). */
+  forwardAsync(): Promise<void>;
+  backwardAsync(onLayerGradsReady?: (layerIndex: number) => void): Promise<void>;
   optimizerStep(): void;
   loss(): Promise<number>;
   drainSpans(): Promise<KernelSpan[]>;
@@ -48,14 +66,16 @@ export interface Trainer {
   destroy(): void;
 }
 
-function createModel(r: ResolvedModel, seed: number): TrainableModel {
-  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed);
+function createModel(r: ResolvedModel, seed: number, sp?: SequenceParallel): TrainableModel {
+  if (sp && r.kind === 'mlp') throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
+  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp);
 }
 
 class TrainerImpl implements Trainer {
   readonly paramCount: number;
   readonly modelParamCount: number;
   readonly layers: LayerInfo[];
+  readonly paramTensors: ParamTensorInfo[];
   readonly paramBuffer: GPUBuffer;
   readonly gradBuffer: GPUBuffer;
   readonly flopsPerStep: number;
@@ -78,12 +98,15 @@ class TrainerImpl implements Trainer {
     this.paramCount = store.flatCount;
     this.modelParamCount = store.modelParamCount;
     this.layers = store.layers;
+    this.paramTensors = store.params.map((t) => ({ name: t.param!.name, layerIndex: t.param!.layerIndex, offset: t.param!.offset, shape: [...t.shape] }));
     this.paramBuffer = store.paramBuffer;
     this.gradBuffer = store.gradBuffer;
     this.flopsPerStep = net.flopsPerStep;
     this.tape = new Tape(ctx);
     const seedBuf = ctx.ownedBuffer(16, undefined, 'loss.seed');
-    ctx.device.queue.writeBuffer(seedBuf.gpu, 0, new Float32Array([opts.optimizer.lossScale ?? 1]));
+    // A sequence-parallel rank's loss is its share of the group's; gradients are then
+    // averaged over every rank, so ×P makes them the group's sum (the data-parallel average).
+    ctx.device.queue.writeBuffer(seedBuf.gpu, 0, new Float32Array([(opts.optimizer.lossScale ?? 1) * (opts.sequenceParallel?.size ?? 1)]));
     this.lossSeed = new Tensor([1], seedBuf, 0, false);
     this.lossKeep = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'loss.keep' });
     this.lossReadback = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'loss.readback' });
@@ -109,12 +132,25 @@ class TrainerImpl implements Trainer {
   }
 
   forward(): void {
+    this.beginForward();
+    this.endForward(this.net.forward({ ctx: this.ctx, tape: this.tape }));
+  }
+
+  async forwardAsync(): Promise<void> {
+    if (!this.net.forwardAsync) return this.forward();
+    this.beginForward();
+    this.endForward(await this.net.forwardAsync({ ctx: this.ctx, tape: this.tape }));
+  }
+
+  private beginForward(): void {
     this.live();
     this.tape.clear(this.store.params);
+    this.ctx.phase = 'forward';
+  }
+
+  private endForward(loss: Tensor): void {
     const ctx = this.ctx;
-    ctx.phase = 'forward';
-    this.lossTensor = this.net.forward({ ctx, tape: this.tape });
-    ctx.endPass();
+    this.lossTensor = loss;
     ctx.commandEncoder().copyBufferToBuffer(this.lossTensor.buf.gpu, this.lossTensor.offsetBytes, this.lossKeep, 0, 4);
     ctx.submit();
     ctx.phase = 'other';
@@ -122,6 +158,16 @@ class TrainerImpl implements Trainer {
   }
 
   backward(onLayerGradsReady?: (layerIndex: number) => void): void {
+    const b = this.beginBackward(onLayerGradsReady);
+    b.end(this.tape.backward(b.loss, this.lossSeed, b.onParamDone));
+  }
+
+  async backwardAsync(onLayerGradsReady?: (layerIndex: number) => void): Promise<void> {
+    const b = this.beginBackward(onLayerGradsReady);
+    b.end(await this.tape.backwardAsync(b.loss, this.lossSeed, b.onParamDone));
+  }
+
+  private beginBackward(onLayerGradsReady?: (layerIndex: number) => void): { loss: Tensor; onParamDone: (p: Tensor) => void; end: (leftovers: Map<Tensor, Tensor>) => void } {
     this.live();
     if (!this.lossTensor) throw new Error('backward() needs a forward() first');
     const ctx = this.ctx;
@@ -133,25 +179,27 @@ class TrainerImpl implements Trainer {
       ctx.submit();
       onLayerGradsReady?.(li);
     };
-    const leftovers = this.tape.backward(this.lossTensor, this.lossSeed, (p) => {
+    const onParamDone = (p: Tensor): void => {
       const li = p.param!.layerIndex;
       if (--pending[li] === 0) finish(li);
-    });
-    for (const g of leftovers.values()) ctx.release(g);
-    // Parameters the loss does not depend on get a zero gradient, not last step's.
-    for (const p of this.store.params) {
-      if (p.gradUses === 0) {
-        ctx.endPass();
-        ctx.commandEncoder().clearBuffer(this.gradBuffer, p.param!.offset * 4, p.param!.grad.byteLength);
-        const li = p.param!.layerIndex;
-        if (--pending[li] === 0 && !done[li]) finish(li);
+    };
+    const end = (leftovers: Map<Tensor, Tensor>): void => {
+      for (const g of leftovers.values()) ctx.release(g);
+      // Parameters the loss does not depend on get a zero gradient, not last step's.
+      for (const p of this.store.params) {
+        if (p.gradUses === 0) {
+          ctx.commandEncoder().clearBuffer(this.gradBuffer, p.param!.offset * 4, p.param!.grad.byteLength);
+          const li = p.param!.layerIndex;
+          if (--pending[li] === 0 && !done[li]) finish(li);
+        }
       }
-    }
-    ctx.submit();
-    this.tape.clear(this.store.params);
-    this.lossTensor = undefined;
-    ctx.phase = 'other';
-    ctx.scope = '';
+      ctx.submit();
+      this.tape.clear(this.store.params);
+      this.lossTensor = undefined;
+      ctx.phase = 'other';
+      ctx.scope = '';
+    };
+    return { loss: this.lossTensor, onParamDone, end };
   }
 
   optimizerStep(): void {
@@ -228,7 +276,8 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
   if (errs.length) throw new Error(`invalid training configuration: ${errs.join('; ')}`);
   const resolved = resolveModelConfig(opts.model);
   const ctx = new GpuContext(device, { timing: opts.timing });
-  const net = createModel(resolved, opts.seed);
+  ctx.mixedF16 = resolved.dtype === 'f16';
+  const net = createModel(resolved, opts.seed, opts.sequenceParallel);
   const store = createParams(ctx, net.layerSpecs, opts.seed);
   net.bind(ctx, store);
   const optimizer = new Optimizer(ctx, opts.optimizer, store.flatCount);

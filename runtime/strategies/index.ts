@@ -1,33 +1,34 @@
 /**
  * Strategies: how a rank exchanges gradients and updates its parameters. Each strategy
- * has a stable id used in configs, traces, summaries and benchmarks.
+ * has a stable id used in configs, traces, summaries and benchmarks; combinations are
+ * joined with '+' (e.g. `ddp-bucketed+int8-ef`).
  */
 import type { RunConfig } from '../config';
-import type { Trainer } from '../engine';
-import type { Communicator } from '../comm';
 import { allReduceGpuBuffer } from '../comm/gpuStaging';
+import { MIB } from './buckets';
+import { BucketedExchange } from './bucketedExchange';
+import { Bf16Hook, Fp16Hook, Int8EfHook, type GradientHook } from './hooks';
+import { LocalUpdates } from './localUpdates';
+import { OnebitAdam } from './onebitAdam';
+import { HOOK_IDS, LOCAL_IDS, STRATEGY_IDS, parseStrategyIds, resolveOptions, validateStrategyConfig, type StrategyId } from './options';
+import { PowerSgdHook } from './powerSgd';
+import { matrixPlanner } from './matrices';
+import { TopKDgcHook } from './topkDgc';
+import type { MemoryBytes, Strategy, StrategyContext } from './types';
+import { strategyEnv, type StrategyEnv } from './env';
+import { ZeroStrategy } from './zero';
+import { Ulysses, sequenceParallelFor } from './ulysses';
 
-export interface StrategyContext {
-  comm: Communicator;
-  device: GPUDevice;
-  trainer: Trainer;
-}
+export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor };
+export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
-export interface Strategy {
-  readonly id: string;
-  /** Runs backward and the gradient exchange; resolves when gradients are ready for the optimizer. */
-  backwardAndExchange(step: number): Promise<void>;
-  optimizerStep(step: number): Promise<void>;
-  /** Bytes held in communication buffers on this rank (for the memory counters). */
-  commBufferBytes(): number;
-}
-
-export const STRATEGY_IDS = ['ddp'] as const;
-
-/** DDP baseline: one all-reduce (average) of every gradient after backward. */
+/** DDP baseline: one all-reduce (average) of every gradient after backward (comm's chunked GPU staging). */
 class Ddp implements Strategy {
   readonly id = 'ddp';
-  constructor(private readonly ctx: StrategyContext) {}
+  private readonly env: StrategyEnv;
+  constructor(private readonly ctx: StrategyContext) {
+    this.env = strategyEnv(ctx);
+  }
   async backwardAndExchange(): Promise<void> {
     const { trainer, comm, device } = this.ctx;
     trainer.backward();
@@ -37,24 +38,58 @@ class Ddp implements Strategy {
     this.ctx.trainer.optimizerStep();
   }
   commBufferBytes(): number {
-    return this.ctx.comm.worldSize > 1 ? this.ctx.trainer.paramCount * 4 : 0;
+    // comm's staging pool: up to 3 chunks of at most 4 MiB.
+    return this.ctx.comm.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0;
+  }
+  async readParameters(): Promise<Float32Array> {
+    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
+  }
+  destroy(): void {
+    this.env.staging.destroy();
   }
 }
 
-/** Checks strategy ids and strategyOptions together; returns messages naming each conflict and a working alternative. */
-export function validateStrategyConfig(config: RunConfig): string[] {
-  const problems: string[] = [];
-  if (config.strategyOptions && Object.keys(config.strategyOptions).length > 0 && config.strategy === 'ddp') {
-    problems.push(`strategyOptions: the 'ddp' strategy takes no options (got ${Object.keys(config.strategyOptions).join(', ')})`);
-  }
-  return problems;
-}
-
-export function createStrategy(config: RunConfig, ctx: StrategyContext): Strategy {
-  switch (config.strategy) {
-    case 'ddp':
-      return new Ddp(ctx);
+function makeHook(id: StrategyId, config: RunConfig, ctx: StrategyContext): ((env: StrategyEnv) => GradientHook) | undefined {
+  const o = resolveOptions(config);
+  switch (id) {
+    case 'fp16':
+      return (env) => new Fp16Hook(env);
+    case 'bf16':
+      return (env) => new Bf16Hook(env);
+    case 'int8-ef':
+      return (env) => new Int8EfHook(env, o.int8ChunkSize);
+    case 'topk-dgc':
+      return (env) => new TopKDgcHook(env, { density: o.density, momentum: o.dgcMomentum, warmupSteps: o.dgcWarmupSteps, clipNorm: o.dgcClipNorm });
+    case 'powersgd':
+      return (env) => new PowerSgdHook(env, o.powerSgdRank, matrixPlanner(ctx.trainer), o.powerSgdStartStep, config.seed);
     default:
-      throw new Error(`strategy '${config.strategy}' is not implemented; available: ${STRATEGY_IDS.join(', ')}`);
+      return undefined;
   }
+}
+
+/** Builds the strategy a (validated) config names, for one rank. */
+export function createStrategy(config: RunConfig, ctx: StrategyContext): Strategy {
+  const problems = validateStrategyConfig(config);
+  if (problems.length) throw new Error(problems.join('\n'));
+  const ids = parseStrategyIds(config.strategy);
+  const o = resolveOptions(config);
+  const has = (s: StrategyId): boolean => ids.includes(s);
+  const id = config.strategy;
+  if (has('zero1') || has('zero2') || has('zero3')) {
+    const stage = has('zero3') ? 3 : has('zero2') ? 2 : 1;
+    return new ZeroStrategy(ctx, config, { stage, capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, prefetch: o.zero3Prefetch });
+  }
+  if (has('ulysses')) return new Ulysses(ctx, config);
+  const local = ids.find((s) => LOCAL_IDS.includes(s));
+  if (local) return new LocalUpdates(local as 'localsgd' | 'diloco' | 'streaming-diloco', ctx, config, o);
+  if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);
+  const hookId = ids.find((s) => HOOK_IDS.includes(s));
+  if (!has('ddp-bucketed') && !hookId) return new Ddp(ctx);
+  return new BucketedExchange(id, ctx, { bucketed: has('ddp-bucketed'), capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, makeHook: hookId ? makeHook(hookId, config, ctx) : undefined }, config);
+}
+
+/** The memory counters of a rank under `strategy`, from the engine's own. */
+export function strategyMemory(strategy: Strategy, engine: Omit<MemoryBytes, 'communication'>): MemoryBytes {
+  const full = { ...engine, communication: strategy.commBufferBytes() };
+  return strategy.memory ? strategy.memory(full) : full;
 }

@@ -7,7 +7,7 @@ import { formatDurationNs, formatPct } from '../format';
 import type { AnalysisView, RankBreakdownView, SuggestionView } from '../protocol';
 import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';
-import { lossSeries, stepDurations, type Series } from './series';
+import { exposedPerStepNs, idlePerStepNs, lossSeries, stepDurations, type Series } from './series';
 
 export interface RunForComparison { title: string; index: TraceIndex; analysis: AnalysisView | null }
 
@@ -30,16 +30,16 @@ export function renderComparison(before: RunForComparison, after: RunForComparis
   }
   const b = before.analysis?.ranks ?? [], a = after.analysis?.ranks ?? [];
   const stepB = meanStepNs(before), stepA = meanStepNs(after);
-  const exposedB = meanOf(b, (r) => r.exposedCommNs), exposedA = meanOf(a, (r) => r.exposedCommNs);
+  const exposedB = meanOf(b, exposedPerStepNs), exposedA = meanOf(a, exposedPerStepNs);
   const rows: HTMLTableRowElement[] = [];
   const row = (name: string, before: string, predicted: string, measured: string, err: string): HTMLTableRowElement =>
     h('tr', {}, h('th', { scope: 'row' }, name), h('td', { className: 'num' }, before), h('td', { className: 'num' }, predicted), h('td', { className: 'num' }, measured), h('td', { className: 'num' }, err));
   const predErr = (pred: number | undefined, meas: number): string =>
     pred !== undefined && Number.isFinite(meas) && meas > 0 ? `${(((pred - meas) / meas) * 100).toFixed(1)} %` : '–';
   rows.push(row('Step time (mean)', formatDurationNs(stepB), suggestion ? formatDurationNs(suggestion.predicted.stepTimeNs) : '–', formatDurationNs(stepA), predErr(suggestion?.predicted.stepTimeNs, stepA)));
-  rows.push(row('Exposed communication (mean per rank)', formatDurationNs(exposedB), suggestion ? formatDurationNs(suggestion.predicted.exposedCommNs) : '–', formatDurationNs(exposedA), predErr(suggestion?.predicted.exposedCommNs, exposedA)));
+  rows.push(row('Exposed communication per step (mean over ranks)', formatDurationNs(exposedB), suggestion ? formatDurationNs(suggestion.predicted.exposedCommNs) : '–', formatDurationNs(exposedA), predErr(suggestion?.predicted.exposedCommNs, exposedA)));
   rows.push(row('Comm–compute overlap (mean)', formatPct(meanOf(b, (r) => r.overlapPct)), '–', formatPct(meanOf(a, (r) => r.overlapPct)), '–'));
-  rows.push(row('Idle (mean per rank)', formatDurationNs(meanOf(b, (r) => r.idleNs)), '–', formatDurationNs(meanOf(a, (r) => r.idleNs)), '–'));
+  rows.push(row('Idle per step (mean over ranks)', formatDurationNs(meanOf(b, idlePerStepNs)), '–', formatDurationNs(meanOf(a, idlePerStepNs)), '–'));
 
   // Aligned by step number: the two runs' step times side by side.
   const db = stepDurations(before.index), da = stepDurations(after.index);

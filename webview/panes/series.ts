@@ -3,24 +3,43 @@
  * named `loss…`), memory per rank and kind (counter tracks with unit `bytes` or a name with
  * `mem`), and step durations, all keyed by step so two runs line up.
  */
-import type { TraceIndex } from '../timeline/traceIndex';
+import type { RankBreakdownView } from '../protocol';
+import { CATEGORY_STEP, type TraceIndex } from '../timeline/traceIndex';
 
 export interface Series { label: string; points: [number, number][] }
 
-/** Step number of the step containing (or last started before) time `t`; steps count from 0. */
-function stepAt(index: TraceIndex, t: number): number {
-  const st = index.steps;
+interface StepMark { startNs: number; label: string }
+
+/** Position of the step containing (or last started before) time `t` in `st` (sorted). */
+function stepAt(st: StepMark[], t: number): number {
   let lo = 0, hi = st.length;
   while (lo < hi) { const mid = (lo + hi) >>> 1; if (st[mid].startNs <= t) lo = mid + 1; else hi = mid; }
   return Math.max(0, lo - 1);
 }
 
+/** Step slices of process `pid`, sorted by start (ranks drift apart, so each uses its own). */
+function stepsOfPid(index: TraceIndex, pid: number): StepMark[] {
+  const tr = index.trace;
+  const out: StepMark[] = [];
+  for (const t of index.tracks) {
+    if (t.info.pid !== pid) continue;
+    for (const l of t.lists) {
+      for (let k = 0; k < l.idx.length; k++) {
+        if (tr.sliceCategory[l.idx[k]] === CATEGORY_STEP) out.push({ startNs: l.start[k], label: tr.string(tr.sliceName[l.idx[k]]) });
+      }
+    }
+  }
+  return out.sort((a, b) => a.startNs - b.startNs);
+}
+
+const stepNumber = (label: string, i: number): number => {
+  const m = label.match(/(\d+)\s*$/);
+  return m ? Number(m[1]) : i;
+};
+
 /** Number in a step slice's name (`step 3`, `ProfilerStep#551`), else its position. */
 export function stepNumbers(index: TraceIndex): number[] {
-  return index.steps.map((s, i) => {
-    const m = s.label.match(/(\d+)\s*$/);
-    return m ? Number(m[1]) : i;
-  });
+  return index.steps.map((s, i) => stepNumber(s.label, i));
 }
 
 /**
@@ -29,14 +48,16 @@ export function stepNumbers(index: TraceIndex): number[] {
  */
 export function lossSeries(index: TraceIndex): Series[] {
   const tr = index.trace;
-  const nums = stepNumbers(index);
   const out: Series[] = [];
   for (const t of index.tracks) {
     if (t.info.type !== 'counter' || !/^loss/i.test(t.info.name)) continue;
+    const own = stepsOfPid(index, t.info.pid);
+    const steps = own.length ? own : index.steps;
+    const nums = steps.map((s, i) => stepNumber(s.label, i));
     const points: [number, number][] = [];
     for (const c of t.counterSeries) {
       for (let k = tr.counterOffset[c]; k < tr.counterOffset[c + 1]; k++) {
-        const x = nums.length ? nums[stepAt(index, tr.counterTs[k])] : k - tr.counterOffset[c];
+        const x = nums.length ? nums[stepAt(steps, tr.counterTs[k])] : k - tr.counterOffset[c];
         if (Number.isFinite(tr.counterValue[k])) points.push([x, tr.counterValue[k]]);
       }
     }
@@ -68,4 +89,14 @@ export function stepDurations(index: TraceIndex): Map<number, number> {
   const m = new Map<number, number>();
   index.steps.forEach((s, i) => m.set(nums[i], s.endNs - s.startNs));
   return m;
+}
+
+/** A rank's exposed communication per step: the mean over its steps (its total when it has no steps). */
+export function exposedPerStepNs(r: RankBreakdownView): number {
+  return r.steps?.length ? r.steps.reduce((acc, st) => acc + st.exposedCommNs, 0) / r.steps.length : r.exposedCommNs;
+}
+
+/** A rank's idle time per step: the mean over its steps (its total when it has no steps). */
+export function idlePerStepNs(r: RankBreakdownView): number {
+  return r.steps?.length ? r.steps.reduce((acc, st) => acc + st.idleNs, 0) / r.steps.length : r.idleNs;
 }

@@ -23,6 +23,8 @@ export interface Frame {
   collapsed: ReadonlySet<number>;
   /** Row (index into layout.rows) that has keyboard focus, or -1. */
   focusRow: number;
+  /** Merge sub-pixel slices (on unless the benchmark measures what it saves). */
+  lod: boolean;
 }
 
 /** A label to draw on the text layer. */
@@ -56,6 +58,18 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
     ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
   }
   ctx.stroke();
+  ctx.setLineDash([3, 4]);
+  ctx.beginPath();
+  for (const st of index.steps) {
+    if (st.startNs < t0 || st.startNs > t1) continue;
+    const x = Math.round(LABEL_W + (st.startNs - t0) * k) + 0.5;
+    ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
+  }
+  ctx.strokeStyle = pal.muted;
+  ctx.globalAlpha = 0.5;
+  ctx.stroke();
+  ctx.globalAlpha = 1;
+  ctx.setLineDash([]);
   ctx.restore();
 
   const first = Math.max(0, rowIndexAt(layout, f.scrollY));
@@ -74,8 +88,19 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
       ctx.fillText(`${open ? '▾' : '▸'} ${g.label}`, 8, y + GROUP_H / 2);
       ctx.font = pal.font;
       ctx.fillStyle = pal.muted;
-      const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
-      ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+      if (open) {
+        const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
+        ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+      } else {
+        // Collapsed: a summary of the rank's top-level slices on its header row, as Perfetto does.
+        // GPU streams when the rank has any (host step spans would cover them), else every track.
+        const gpu = g.tracks.some((t) => index.tracks[t].info.gpu);
+        for (const t of g.tracks) {
+          if (gpu && !index.tracks[t].info.gpu) continue;
+          const l = index.tracks[t].lists[0];
+          if (l) boxes += collectBoxes(index, l, t0, t1, k, y + 4, rects, [], f.lod);
+        }
+      }
     } else {
       const te = index.tracks[row.track];
       ctx.fillStyle = pal.border;
@@ -94,7 +119,7 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
         for (let d = 0; d < te.lists.length; d++) {
           const by = y + TRACK_PAD + d * SLICE_ROW_H;
           if (by > f.heightPx || by + SLICE_ROW_H < 0) continue;
-          boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels);
+          boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels, f.lod);
         }
       }
     }
@@ -126,7 +151,7 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
 
 /** Adds the boxes of one (track, depth) list that fall in [t0, t1]; returns how many. */
 function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'][number], t0: number, t1: number, k: number,
-  y: number, rects: number[][], labels: LabelJob[]): number {
+  y: number, rects: number[][], labels: LabelJob[], lod: boolean): number {
   const tr = index.trace;
   const n = l.idx.length;
   let i = firstVisible(l, t0);
@@ -140,7 +165,7 @@ function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'
     const x0 = LABEL_W + (s - t0) * k, x1 = LABEL_W + (e - t0) * k;
     const slice = l.idx[i];
     const fi = fillIndex(tr.sliceCategory[slice], tr.sliceName[slice]);
-    if (x1 - x0 >= 1) {
+    if (x1 - x0 >= 1 || !lod) {
       const xa = Math.max(x0, LABEL_W - 2), xb = Math.min(x1, LABEL_W + (t1 - t0) * k + 2);
       rects[fi].push(xa, y, Math.max(1, xb - xa - (xb - xa > 3 ? 0.5 : 0)), h);
       if (xb - xa >= 24) labels.push({ x: xa, y: y + h / 2, w: xb - xa, slice, fill: fi });

@@ -34,6 +34,8 @@ export class Timeline {
   readonly collapsed = new Set<number>();
   readonly overlay: OverlayState = { cursorX: null, hoverSlice: -1, selectedSlice: -1, area: null, dragRect: null, highlights: new Uint32Array(0), allFlows: true };
   focusRow = -1;
+  /** Level of detail (merging of sub-pixel slices); the benchmark turns it off to compare. */
+  lod = true;
   private palette: Palette;
   private readonly root: HTMLElement;
   private readonly overview: HTMLCanvasElement;
@@ -55,6 +57,9 @@ export class Timeline {
   private overviewDrag = false;
   /** Number of complete paints so far (tests and the benchmark wait on it). */
   paints = 0;
+  /** Removes every window listener and observer when the timeline is replaced. */
+  private readonly life = new AbortController();
+  private readonly observers: { disconnect(): void }[] = [];
 
   constructor(parent: HTMLElement, readonly index: TraceIndex, private readonly events: TimelineEvents) {
     this.root = document.createElement('div');
@@ -84,9 +89,20 @@ export class Timeline {
     this.layout = layoutRows(index, this.collapsed);
     this.vp = new Viewport(index.extentStartNs, index.extentEndNs, 1);
     this.bindInput();
-    new ResizeObserver(() => this.resize()).observe(this.tracksEl);
-    new MutationObserver(() => { this.palette = readPalette(); this.invalidate(); }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    const ro = new ResizeObserver(() => this.resize());
+    ro.observe(this.tracksEl);
+    const mo = new MutationObserver(() => { this.palette = readPalette(); this.invalidate(); });
+    mo.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    this.observers.push(ro, mo);
     this.resize();
+  }
+
+  /** Detaches the timeline (its DOM, listeners, observers, pending frame). */
+  dispose(): void {
+    this.life.abort();
+    for (const o of this.observers) o.disconnect();
+    if (this.pending) cancelAnimationFrame(this.pending);
+    this.root.remove();
   }
 
   private resize(): void {
@@ -133,7 +149,7 @@ export class Timeline {
   }
 
   private frameInput(): Frame {
-    return { index: this.index, layout: this.layout, vp: this.vp, scrollY: this.scrollY, widthPx: this.widthPx, heightPx: this.heightPx, palette: this.palette, collapsed: this.collapsed, focusRow: this.focusRow };
+    return { index: this.index, layout: this.layout, vp: this.vp, scrollY: this.scrollY, widthPx: this.widthPx, heightPx: this.heightPx, palette: this.palette, collapsed: this.collapsed, focusRow: this.focusRow, lod: this.lod };
   }
 
   private frame(now: number): void {
@@ -200,6 +216,7 @@ export class Timeline {
 
   private bindInput(): void {
     const el = this.tracksEl;
+    const sig = { signal: this.life.signal };
     this.vscroll.addEventListener('scroll', () => { if (Math.abs(this.vscroll.scrollTop - this.scrollY) > 1) { this.scrollY = this.vscroll.scrollTop; this.invalidate(); } });
     el.addEventListener('wheel', (e) => {
       e.preventDefault();
@@ -243,7 +260,7 @@ export class Timeline {
         if (hover !== this.overlay.hoverSlice) { this.overlay.hoverSlice = hover; el.style.cursor = hover >= 0 ? 'pointer' : ''; }
       }
       this.invalidateOverlay();
-    });
+    }, sig);
     window.addEventListener('mouseup', (e) => {
       const d = this.drag;
       if (!d) return;
@@ -256,19 +273,19 @@ export class Timeline {
         this.click(x, y);
       }
       this.invalidateOverlay();
-    });
+    }, sig);
     this.overview.addEventListener('mousedown', (e) => { this.overviewDrag = true; this.centreFromOverview(e); });
-    window.addEventListener('mousemove', (e) => { if (this.overviewDrag) this.centreFromOverview(e); });
-    window.addEventListener('mouseup', () => { this.overviewDrag = false; });
+    window.addEventListener('mousemove', (e) => { if (this.overviewDrag) this.centreFromOverview(e); }, sig);
+    window.addEventListener('mouseup', () => { this.overviewDrag = false; }, sig);
     // W/A/S/D and 0 work anywhere except while typing, as in Perfetto; the rest needs focus here.
     window.addEventListener('keydown', (e) => {
       const t = e.target as HTMLElement | null;
       const typing = !!t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
       if (typing) return;
       if (t === el || ['w', 'a', 's', 'd', '0'].includes(e.key.toLowerCase())) this.keyDown(e);
-    });
-    window.addEventListener('keyup', (e) => { this.keys.delete(e.key.toLowerCase()); });
-    window.addEventListener('blur', () => this.keys.clear());
+    }, sig);
+    window.addEventListener('keyup', (e) => { this.keys.delete(e.key.toLowerCase()); }, sig);
+    window.addEventListener('blur', () => this.keys.clear(), sig);
     el.addEventListener('mouseleave', () => { this.overlay.cursorX = null; this.overlay.hoverSlice = -1; this.invalidateOverlay(); });
   }
 

@@ -4,10 +4,10 @@
  * (seed, rank, step) so every rank trains on its own shard of an endless data set.
  */
 import type { GpuContext } from '../context';
-import { add, relu } from '../ops/elementwise';
+import { relu } from '../ops/elementwise';
 import { softmaxCrossEntropy } from '../ops/crossEntropy';
 import type { Graph } from '../ops/graph';
-import { matmul } from '../ops/matmul';
+import { linear } from '../ops/matmul';
 import type { LayerSpec, ParamStore } from '../params';
 import { Rng, mixSeed } from '../random';
 import type { Tensor } from '../tensor';
@@ -93,7 +93,7 @@ export class MlpModel implements TrainableModel {
       g.ctx.scope = l.name === 'head' ? 'head' : `${l.name}.fc`;
       const w = this.store.byName.get(`${l.name}.w`)!;
       const b = this.store.byName.get(`${l.name}.b`)!;
-      const z = add(g, matmul(g, h, w), b);
+      const z = linear(g, h, w, b);
       h = i + 1 < this.layerSpecs.length ? relu(g, z) : z;
     });
     g.ctx.scope = 'loss';

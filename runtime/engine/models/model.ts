@@ -15,6 +15,8 @@ export interface TrainableModel {
   writeBatch(seed: number, rank: number, step: number): void;
   /** Encodes the forward pass and returns the scalar loss. */
   forward(g: Graph): Tensor;
+  /** forward for models that exchange data between ranks inside it (sequence parallelism). */
+  forwardAsync?(g: Graph): Promise<Tensor>;
   /** Bytes of the input buffers. */
   inputBytes(): number;
   destroy(): void;

@@ -3,12 +3,14 @@
  * Backward: dtok[v,:] = Σ over positions holding token v of dy (one thread per (v, d),
  * so no atomics and a fixed summation order: deterministic); dpos[t,:] = Σ_b dy[b,t,:],
  * rows of pos beyond the sequence length get zero.
+ * `posOffset` (sequence parallelism): the ids are the tokens at global positions
+ * posOffset..posOffset+seq−1 of longer sequences, so they read and train those rows of pos.
  */
 import { UniformWriter, grid1d } from '../context';
 import type { Tensor } from '../tensor';
 import { Graph, INDEX_1D, spanName } from './graph';
 
-const UNIFORM = `struct U { batch: u32, seq: u32, d: u32, vocab: u32, posRows: u32 }
+const UNIFORM = `struct U { batch: u32, seq: u32, d: u32, vocab: u32, posRows: u32, posOffset: u32 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
 const EMB_FWD_WGSL = `${UNIFORM}
@@ -22,7 +24,7 @@ ${INDEX_1D}
   let c = i % u.d;
   let t = n % u.seq;
   let id = u32(clamp(IDS[n], 0, i32(u.vocab) - 1));
-  Y[i] = TOK[id * u.d + c] + POS[t * u.d + c];
+  Y[i] = TOK[id * u.d + c] + POS[(u.posOffset + t) * u.d + c];
 }`;
 
 const EMB_DTOK_WGSL = (acc: boolean) => `${UNIFORM}
@@ -48,21 +50,22 @@ ${INDEX_1D}
   let t = i / u.d;
   let c = i % u.d;
   var s = 0.0;
-  if (t < u.seq) {
-    for (var b = 0u; b < u.batch; b++) { s += DY[(b * u.seq + t) * u.d + c]; }
+  if (t >= u.posOffset && t < u.posOffset + u.seq) {
+    let tl = t - u.posOffset;
+    for (var b = 0u; b < u.batch; b++) { s += DY[(b * u.seq + tl) * u.d + c]; }
   }
   ${acc ? 'DP[i] = DP[i] + s;' : 'DP[i] = s;'}
 }`;
 
-/** ids: i32 [batch, seq]; tok: [vocab, d]; pos: [posRows ≥ seq, d]. */
-export function embedding(g: Graph, ids: Tensor, tok: Tensor, pos: Tensor): Tensor {
+/** ids: i32 [batch, seq]; tok: [vocab, d]; pos: [posRows ≥ posOffset + seq, d]. */
+export function embedding(g: Graph, ids: Tensor, tok: Tensor, pos: Tensor, posOffset = 0): Tensor {
   const { ctx, tape } = g;
   const [batch, seq] = ids.shape;
   const [vocab, d] = tok.shape;
   const posRows = pos.shape[0];
-  if (pos.shape[1] !== d || posRows < seq) throw new Error(`embedding: pos is ${pos.shape.join('x')}, needs at least ${seq} rows of ${d}`);
+  if (pos.shape[1] !== d || posRows < posOffset + seq) throw new Error(`embedding: pos is ${pos.shape.join('x')}, needs at least ${posOffset + seq} rows of ${d}`);
   const y = ctx.tensor([batch, seq, d]);
-  const uniform = new UniformWriter().u(batch, seq, d, vocab, posRows).build();
+  const uniform = new UniformWriter().u(batch, seq, d, vocab, posRows, posOffset).build();
   ctx.dispatch({
     name: spanName(ctx, 'embedding', `${batch}x${seq}x${d}`),
     pipeline: ctx.pipeline('emb:fwd', EMB_FWD_WGSL),

@@ -9,6 +9,8 @@ import { Tensor } from '../tensor';
 import { Graph, spanName } from './graph';
 import { MatmulShape, MatmulVariant } from './matmulKernels';
 import { chooseMatmulVariant } from './matmulSelect';
+import { castToF16 } from './cast';
+import { encodeSumToShape } from './elementwise';
 
 export interface MatmulCall extends MatmulShape {
   a: GPUBufferBinding;
@@ -16,6 +18,8 @@ export interface MatmulCall extends MatmulShape {
   c: GPUBufferBinding;
   accumulate?: boolean;
   alpha?: number;
+  /** Fused epilogue: adds bias[col] (f32, N elements). */
+  bias?: GPUBufferBinding;
   batch?: number;
   /** Element strides between batch items. */
   strideA?: number;
@@ -30,9 +34,14 @@ export interface MatmulCall extends MatmulShape {
 export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): void {
   const dtype = call.dtype ?? 'f32';
   const v = call.variant ?? chooseMatmulVariant(ctx, call, dtype);
+  const stridesOk = [call.strideA, call.strideB, call.strideC].every((x) => (x ?? 0) % 4 === 0);
+  if (!v.supports(call) || (!stridesOk && v.vec4)) {
+    throw new Error(`matmul variant ${v.id} cannot run ${call.M}x${call.N}x${call.K} (transA ${call.transA}, transB ${call.transB})`);
+  }
   const acc = call.accumulate ?? false;
-  const key = `matmul:${v.id}:${call.transA ? 'T' : 'N'}${call.transB ? 'T' : 'N'}:${acc ? 'acc' : 'set'}:${dtype}`;
-  const pipeline = ctx.pipeline(key, v.code(call, acc, dtype));
+  const bias = call.bias !== undefined;
+  const key = `matmul:${v.id}:${call.transA ? 'T' : 'N'}${call.transB ? 'T' : 'N'}:${acc ? 'acc' : 'set'}:${dtype}${bias ? ':bias' : ''}`;
+  const pipeline = ctx.pipeline(key, v.code(call, acc, dtype, bias));
   const batch = call.batch ?? 1;
   const { M, N, K } = call;
   const uniform = new UniformWriter()
@@ -44,38 +53,58 @@ export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): v
   ctx.dispatch({
     name,
     pipeline,
-    buffers: [call.a, call.b, call.c],
+    buffers: call.bias ? [call.a, call.b, call.c, call.bias] : [call.a, call.b, call.c],
     uniform,
     workgroups: [Math.ceil(N / v.tileN), Math.ceil(M / v.tileM), batch],
     flops: 2 * M * N * K * batch,
     bytes: (M * K + K * N + M * N * (acc ? 2 : 1)) * elem * batch,
-    args: { M, N, K, variant: v.id, ...(batch > 1 ? { batch } : {}) },
+    args: { M, N, K, variant: v.id, dtype, ...(batch > 1 ? { batch } : {}), ...(bias ? { epilogue: 'bias' } : {}) },
   });
 }
 
-/** y[M,N] = x[M,K] · w[K,N]. */
+/**
+ * y[M,N] = x[M,K] · w[K,N]. With `ctx.mixedF16` the operands are cast to f16 for the
+ * products (forward and both backward ones) and results stay f32.
+ */
 export function matmul(g: Graph, x: Tensor, w: Tensor): Tensor {
+  return linear(g, x, w);
+}
+
+/**
+ * y = x·w + b with the bias fused into the matmul's epilogue; backward adds db = Σ_rows dy
+ * to matmul's dx and dw.
+ */
+export function linear(g: Graph, x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const K = x.shape[x.shape.length - 1];
   if (w.shape.length !== 2 || w.shape[0] !== K) throw new Error(`matmul: x is ${x.shape.join('x')}, w is ${w.shape.join('x')}; w must be [${K}, N]`);
   const N = w.shape[1];
   const M = x.size / K;
+  if (b && b.size !== N) throw new Error(`linear: bias has ${b.size} elements, w has ${N} columns`);
   const { ctx } = g;
   const y = ctx.tensor([...x.shape.slice(0, -1), N]);
   const dims = `${M}x${N}x${K}`;
-  encodeMatmul(ctx, { a: x.binding(), b: w.binding(), c: y.binding(), M, N, K, transA: false, transB: false }, spanName(ctx, 'matmul', dims));
+  const half = ctx.mixedF16;
+  const dtype = half ? 'f16' : 'f32';
+  const xo = half ? g.tape.keep(castToF16(ctx, x)) : x;
+  const wo = half ? g.tape.keep(castToF16(ctx, w)) : w;
+  encodeMatmul(ctx, { a: xo.binding(), b: wo.binding(), c: y.binding(), M, N, K, transA: false, transB: false, dtype, bias: b?.binding() }, spanName(ctx, 'matmul', dims));
   g.tape.record({
     name: 'matmul',
-    inputs: [x, w],
+    inputs: b ? [x, w, b] : [x, w],
     output: y,
     backward(dy, sink) {
+      const dyo = half ? castToF16(ctx, dy) : dy;
       const dx = sink.target(x);
       if (dx) {
-        encodeMatmul(ctx, { a: dy.binding(), b: w.binding(), c: dx.tensor.binding(), M, N: K, K: N, transA: false, transB: true, accumulate: dx.accumulate }, spanName(ctx, 'matmul.dx', `${M}x${K}x${N}`));
+        encodeMatmul(ctx, { a: dyo.binding(), b: wo.binding(), c: dx.tensor.binding(), M, N: K, K: N, transA: false, transB: true, accumulate: dx.accumulate, dtype }, spanName(ctx, 'matmul.dx', `${M}x${K}x${N}`));
       }
       const dw = sink.target(w);
       if (dw) {
-        encodeMatmul(ctx, { a: x.binding(), b: dy.binding(), c: dw.tensor.binding(), M: K, N, K: M, transA: true, transB: false, accumulate: dw.accumulate }, spanName(ctx, 'matmul.dw', `${K}x${N}x${M}`));
+        encodeMatmul(ctx, { a: xo.binding(), b: dyo.binding(), c: dw.tensor.binding(), M: K, N, K: M, transA: true, transB: false, accumulate: dw.accumulate, dtype }, spanName(ctx, 'matmul.dw', `${K}x${N}x${M}`));
       }
+      if (dyo !== dy) ctx.release(dyo);
+      const db = b && sink.target(b);
+      if (db) encodeSumToShape(ctx, dy, db, spanName(ctx, 'bias.db', `${N}`));
     },
   });
   return y;

@@ -1,6 +1,7 @@
 /**
  * Matmul kernels: C[M,N] (=|+=) alpha · op(A)[M,K] · op(B)[K,N], batched over z.
  * A is stored [M,K] ([K,M] when transA), B [K,N] ([N,K] when transB), all row-major.
+ * A and B may be f16 (where the adapter has shader-f16); accumulation and C are f32.
  *
  * Variants differ in how a thread's outputs are blocked and how operands are loaded;
  * which one wins depends on the adapter (lavapipe runs invocations as SIMD lanes of a CPU
@@ -20,24 +21,28 @@ export interface MatmulVariant {
   /** Output tile per workgroup. */
   tileM: number;
   tileN: number;
+  /** Loads and stores vec4: batch strides must then be multiples of 4 too. */
+  vec4: boolean;
   /** Whether it can run this shape (alignment needs of vector loads). */
   supports(s: MatmulShape): boolean;
-  code(s: MatmulShape, accumulate: boolean, dtype: 'f32' | 'f16'): string;
+  /** With `bias`, C = alpha·op(A)·op(B) + bias[col] (a fused epilogue; bias is f32). */
+  code(s: MatmulShape, accumulate: boolean, dtype: 'f32' | 'f16', bias?: boolean): string;
 }
 
 const UNIFORM = `struct U { M: u32, N: u32, K: u32, sA: u32, sB: u32, sC: u32, alpha: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
-function bindings(dtype: 'f32' | 'f16', vecA = 1, vecB = 1, vecC = 1): string {
-  const t = (n: number) => (n === 1 ? dtype : `vec${n}<${dtype}>`);
+/** A and B in `dtype`; C is always f32 (f16 inputs accumulate and store in f32). */
+function bindings(dtype: 'f32' | 'f16', vecA = 1, vecB = 1, vecC = 1, bias = false): string {
+  const t = (n: number, d: string) => (n === 1 ? d : `vec${n}<${d}>`);
   return `${dtype === 'f16' ? 'enable f16;\n' : ''}${UNIFORM}
-@group(0) @binding(1) var<storage, read> A: array<${t(vecA)}>;
-@group(0) @binding(2) var<storage, read> B: array<${t(vecB)}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${t(vecC)}>;`;
+@group(0) @binding(1) var<storage, read> A: array<${t(vecA, dtype)}>;
+@group(0) @binding(2) var<storage, read> B: array<${t(vecB, dtype)}>;
+@group(0) @binding(3) var<storage, read_write> C: array<${t(vecC, 'f32')}>;${bias ? `\n@group(0) @binding(4) var<storage, read> BIAS: array<${t(vecC, 'f32')}>;` : ''}`;
 }
 
 /** Writes a 4×4 block held in acc[0..3] (vec4 per row) with bounds checks. */
-function storeBlock4x4(acc: boolean, dtype: string): string {
+function storeBlock4x4(acc: boolean, bias: boolean): string {
   return `
   for (var i = 0u; i < 4u; i++) {
     let r = r0 + i;
@@ -46,7 +51,7 @@ function storeBlock4x4(acc: boolean, dtype: string): string {
       let c = c0 + j;
       if (c >= u.N) { break; }
       let idx = z * u.sC + r * u.N + c;
-      let v = ${dtype}(u.alpha * acc[i][j]);
+      let v = u.alpha * acc[i][j]${bias ? ' + BIAS[c]' : ''};
       ${acc ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}
     }
   }`;
@@ -60,11 +65,12 @@ const rb4x4: MatmulVariant = {
   id: 'rb4x4',
   tileM: 32,
   tileN: 32,
+  vec4: false,
   supports: () => true,
-  code(s, accumulate, dtype) {
+  code(s, accumulate, dtype, bias = false) {
     const aIdx = s.transA ? 'k * u.M + r' : 'r * u.K + k';
     const bIdx = s.transB ? 'c * u.K + k' : 'k * u.N + c';
-    return `${bindings(dtype)}
+    return `${bindings(dtype, 1, 1, 1, bias)}
 fn la(z: u32, r: u32, k: u32) -> f32 { return f32(A[z * u.sA + ${aIdx}]); }
 fn lb(z: u32, k: u32, c: u32) -> f32 { return f32(B[z * u.sB + ${bIdx}]); }
 @compute @workgroup_size(8, 8)
@@ -84,12 +90,150 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
     acc[1] += la(z, rs.y, k) * b;
     acc[2] += la(z, rs.z, k) * b;
     acc[3] += la(z, rs.w, k) * b;
-  }${storeBlock4x4(accumulate, dtype)}
+  }${storeBlock4x4(accumulate, bias)}
 }`;
   },
 };
 
-export const MATMUL_VARIANTS: MatmulVariant[] = [rb4x4];
+
+/**
+ * Register-blocked, vec4 loads and stores, no workgroup memory: each thread computes
+ * `rows` × 4 outputs. On lavapipe, where invocations are SIMD lanes of one CPU core and
+ * workgroup memory is ordinary memory plus barriers, this is the fastest shape (the
+ * operands stay in registers and every load feeds 4–16 FMAs). Needs the dims that are
+ * read or written as vec4 to be multiples of 4.
+ */
+export function vec4Variant(rows: 4 | 8, wgX: number, wgY: number): MatmulVariant {
+  return {
+    id: `v4r${rows}` + (wgX === 8 && wgY === 8 ? '' : `w${wgX}x${wgY}`),
+    tileM: rows * wgY,
+    tileN: 4 * wgX,
+    vec4: true,
+    supports: (s) => s.N % 4 === 0 && (s.transA ? s.M % 4 === 0 : s.K % 4 === 0) && !(s.transA && s.transB),
+    code(s, accumulate, dtype, bias = false) {
+        const cvt = (e: string) => (dtype === 'f16' ? `vec4f(${e})` : e);
+      let body: string;
+      if (!s.transA && !s.transB) {
+        body = `
+  for (var k = 0u; k < u.K; k += 4u) {
+    let bb = z * u.sB + k * u.N + c0;
+    let b0 = ${cvt('B[bb / 4u]')};
+    let b1 = ${cvt('B[(bb + u.N) / 4u]')};
+    let b2 = ${cvt('B[(bb + 2u * u.N) / 4u]')};
+    let b3 = ${cvt('B[(bb + 3u * u.N) / 4u]')};
+    for (var i = 0u; i < ${rows}u; i++) {
+      let a = ${cvt('A[(z * u.sA + rs[i] * u.K + k) / 4u]')};
+      acc[i] += a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3;
+    }
+  }`;
+      } else if (!s.transA && s.transB) {
+        body = `
+  let cm = u.N - 1u;
+  for (var k = 0u; k < u.K; k += 4u) {
+    let bb = z * u.sB + k;
+    let b0 = ${cvt('B[(bb + c0 * u.K) / 4u]')};
+    let b1 = ${cvt('B[(bb + min(c0 + 1u, cm) * u.K) / 4u]')};
+    let b2 = ${cvt('B[(bb + min(c0 + 2u, cm) * u.K) / 4u]')};
+    let b3 = ${cvt('B[(bb + min(c0 + 3u, cm) * u.K) / 4u]')};
+    for (var i = 0u; i < ${rows}u; i++) {
+      let a = ${cvt('A[(z * u.sA + rs[i] * u.K + k) / 4u]')};
+      acc[i] += vec4f(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+    }
+  }`;
+      } else {
+        // A stored [K, M]: a vec4 of A holds 4 consecutive rows at one k.
+        body = `
+  for (var k = 0u; k < u.K; k++) {
+    let b = ${cvt('B[(z * u.sB + k * u.N + c0) / 4u]')};
+    for (var q = 0u; q < ${rows / 4}u; q++) {
+      let a = ${cvt('A[(z * u.sA + k * u.M + rs[4u * q]) / 4u]')};
+      acc[4u * q] += a.x * b;
+      acc[4u * q + 1u] += a.y * b;
+      acc[4u * q + 2u] += a.z * b;
+      acc[4u * q + 3u] += a.w * b;
+    }
+  }`;
+      }
+      const rowInit = s.transA
+        ? `for (var q = 0u; q < ${rows / 4}u; q++) { rs[4u * q] = min(r0 + 4u * q, u.M - 4u); }`
+        : `for (var i = 0u; i < ${rows}u; i++) { rs[i] = min(r0 + i, u.M - 1u); }`;
+      return `${bindings(dtype, 4, 4, 4, bias)}
+@compute @workgroup_size(${wgX}, ${wgY})
+fn main(@builtin(global_invocation_id) g: vec3u) {
+  let c0 = g.x * 4u;
+  let r0 = g.y * ${rows}u;
+  let z = g.z;
+  if (r0 >= u.M || c0 >= u.N) { return; }
+  var rs: array<u32, ${rows}>;
+  ${rowInit}
+  var acc: array<vec4f, ${rows}>;${body}
+  for (var i = 0u; i < ${rows}u; i++) {
+    let r = r0 + i;
+    if (r >= u.M) { break; }
+    let idx = (z * u.sC + r * u.N + c0) / 4u;
+    let v = u.alpha * acc[i]${bias ? ' + BIAS[c0 / 4u]' : ''};
+    ${accumulate ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}
+  }
+}`;
+    },
+  };
+}
+
+/**
+ * Workgroup-memory tiling in the style of tfjs-backend-webgpu's packed matmul: a 64×64
+ * output tile per workgroup of 16×16 threads, 4×4 outputs per thread, operands staged
+ * through workgroup memory 16 deep in K. On GPUs with real shared memory this is the
+ * classic fast shape; it is also the baseline the benchmark compares against.
+ */
+const tiled64: MatmulVariant = {
+  id: 'tiled64',
+  tileM: 64,
+  tileN: 64,
+  vec4: false,
+  supports: () => true,
+  code(s, accumulate, dtype, bias = false) {
+    const aIdx = s.transA ? 'k * u.M + r' : 'r * u.K + k';
+    const bIdx = s.transB ? 'c * u.K + k' : 'k * u.N + c';
+    return `${bindings(dtype, 1, 1, 1, bias)}
+const TK: u32 = 16u;
+var<workgroup> tA: array<array<f32, 16>, 64>;
+var<workgroup> tB: array<array<f32, 64>, 16>;
+fn la(z: u32, r: u32, k: u32) -> f32 {
+  if (r >= u.M || k >= u.K) { return 0.0; }
+  return f32(A[z * u.sA + ${aIdx}]);
+}
+fn lb(z: u32, k: u32, c: u32) -> f32 {
+  if (k >= u.K || c >= u.N) { return 0.0; }
+  return f32(B[z * u.sB + ${bIdx}]);
+}
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let z = wid.z;
+  let rowT = wid.y * 64u;
+  let colT = wid.x * 64u;
+  var acc: array<vec4f, 4>;
+  for (var k0 = 0u; k0 < u.K; k0 += TK) {
+    // 256 threads stage 64×16 of A and 16×64 of B, 4 elements each.
+    for (var e = 0u; e < 4u; e++) {
+      let f = li * 4u + e;
+      tA[f / 16u][f % 16u] = la(z, rowT + f / 16u, k0 + f % 16u);
+      tB[f / 64u][f % 64u] = lb(z, k0 + f / 64u, colT + f % 64u);
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < TK; k++) {
+      let b = vec4f(tB[k][lid.x * 4u], tB[k][lid.x * 4u + 1u], tB[k][lid.x * 4u + 2u], tB[k][lid.x * 4u + 3u]);
+      for (var i = 0u; i < 4u; i++) { acc[i] += tA[lid.y * 4u + i][k] * b; }
+    }
+    workgroupBarrier();
+  }
+  let r0 = rowT + lid.y * 4u;
+  let c0 = colT + lid.x * 4u;
+  if (r0 >= u.M || c0 >= u.N) { return; }${storeBlock4x4(accumulate, bias)}
+}`;
+  },
+};
+
+export const MATMUL_VARIANTS: MatmulVariant[] = [vec4Variant(4, 8, 8), vec4Variant(8, 8, 8), vec4Variant(4, 16, 16), vec4Variant(8, 16, 8), rb4x4, tiled64];
 
 export function variantById(id: string): MatmulVariant {
   const v = MATMUL_VARIANTS.find((x) => x.id === id);

@@ -51,3 +51,25 @@ test('a different rank trains on a different shard', async (t) => {
   }
   assert.notEqual(losses[0], losses[1]);
 });
+
+test('gpt-mini with f16 matmul operands and loss scaling trains too', async (t) => {
+  const device = await testDevice();
+  if (!device) return t.skip('no WebGPU adapter');
+  if (!device.features.has('shader-f16')) return t.skip('adapter lacks shader-f16');
+  const tr = await createTrainer(device, { model: { ...model, dtype: 'f16' }, optimizer: { kind: 'adamw', lr: 1e-2, clipGradNorm: 1, lossScale: 1024 }, seed: 11, rank: 0, worldSize: 1, timing: true });
+  const losses: number[] = [];
+  for (let s = 0; s < 40; s++) {
+    tr.nextBatch(s);
+    tr.forward();
+    tr.backward();
+    tr.optimizerStep();
+    losses.push(await tr.loss());
+  }
+  const spans = await tr.drainSpans();
+  tr.destroy();
+  assert.ok(spans.some((s) => s.name.startsWith('cast.f16')));
+  assert.ok(losses.every(Number.isFinite));
+  const first = losses.slice(0, 3).reduce((x, y) => x + y) / 3;
+  const last = losses.slice(-5).reduce((x, y) => x + y) / 5;
+  assert.ok(last < 0.75 * first, `f16 loss should fall: ${losses.map((v) => v.toFixed(3)).join(' ')}`);
+});

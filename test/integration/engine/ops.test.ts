@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../runtime/engine/random';
-import { matmul } from '../../../runtime/engine/ops/matmul';
+import { linear, matmul } from '../../../runtime/engine/ops/matmul';
 import { add, mul, relu, gelu } from '../../../runtime/engine/ops/elementwise';
 import { softmax } from '../../../runtime/engine/ops/softmax';
 import { softmaxCrossEntropy } from '../../../runtime/engine/ops/crossEntropy';
@@ -34,7 +34,16 @@ interface Input {
  * Uploads inputs, runs `gpu` forward and backward (seeded with a random dy), and compares
  * output and every differentiable input's gradient with `cpu` and its numeric gradient.
  */
-async function check(h: OpHarness, label: string, inputs: Input[], gpu: (g: Graph, xs: Tensor[]) => Tensor, cpu: (xs: ref.F[]) => ref.F): Promise<void> {
+async function check(
+  h: OpHarness,
+  label: string,
+  inputs: Input[],
+  gpu: (g: Graph, xs: Tensor[]) => Tensor,
+  cpu: (xs: ref.F[]) => ref.F,
+  /** Analytic float64 gradients (one per differentiable input), where differencing would be slow. */
+  cpuGrad?: (xs: ref.F[], dy: ref.F) => ref.F[],
+  tol = TOL,
+): Promise<void> {
   const g = h.graph();
   const ts = inputs.map((i) => h.upload(i.shape, i.data, { grad: i.grad, int: i.int }));
   g.ctx.phase = 'forward';
@@ -42,30 +51,48 @@ async function check(h: OpHarness, label: string, inputs: Input[], gpu: (g: Grap
   const y = await h.read(out);
   const yRef = cpu(inputs.map((i) => i.data));
   const ef = relError(y, yRef);
-  assert.ok(ef <= TOL, `${label} forward: relative error ${ef.toExponential(2)}`);
+  assert.ok(ef <= tol, `${label} forward: relative error ${ef.toExponential(2)}`);
   const dy = ref.randn(out.size, rng);
   const diff = ts.filter((_, k) => inputs[k].grad);
   const grads = await h.backward(g, out, dy, diff);
+  const analytic = cpuGrad?.(inputs.map((i) => i.data), dy);
   let gi = 0;
   inputs.forEach((inp, k) => {
     if (!inp.grad) return;
-    const num = ref.numericGrad((x) => cpu(inputs.map((j, m) => (m === k ? x : j.data))), inp.data, dy);
-    const eb = relError(grads[gi++], num);
-    assert.ok(eb <= TOL, `${label} grad of input ${k}: relative error ${eb.toExponential(2)}`);
+    const want = analytic ? analytic[gi] : ref.numericGrad((x) => cpu(inputs.map((j, m) => (m === k ? x : j.data))), inp.data, dy);
+    const eb = relError(grads[gi++], want);
+    assert.ok(eb <= tol, `${label} grad of input ${k}: relative error ${eb.toExponential(2)}`);
   });
   g.tape.clear([]);
 }
 
 const f = (shape: number[], grad = true, scale = 1): Input => ({ shape, data: ref.randn(shape.reduce((a, b) => a * b, 1), rng, scale), grad });
 
+/** dx = dy·wᵀ, dw = xᵀ·dy in float64. */
+const matmulGrads = (M: number, N: number, K: number) => ([x, w]: ref.F[], dy: ref.F): ref.F[] => [
+  ref.matmulRef(dy, ref.transpose(w, K, N), M, K, N),
+  ref.matmulRef(ref.transpose(x, M, K), dy, K, N, M),
+];
+
 test('matmul forward/backward, odd shapes and batched leading dims', async (t) => {
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');
   const h = new OpHarness(device);
   for (const [M, K, N] of [[1, 1, 1], [5, 7, 3], [33, 17, 65], [64, 32, 64], [70, 3, 129]]) {
-    await check(h, `matmul ${M}x${N}x${K}`, [f([M, K]), f([K, N])], (g, [x, w]) => matmul(g, x, w), ([x, w]) => ref.matmulRef(x, w, M, N, K));
+    await check(h, `matmul ${M}x${N}x${K}`, [f([M, K]), f([K, N])], (g, [x, w]) => matmul(g, x, w), ([x, w]) => ref.matmulRef(x, w, M, N, K), M * N * K > 2000 ? matmulGrads(M, N, K) : undefined);
+  }
+  // f16 operands (mixed precision): 1e-2.
+  if (h.ctx.f16) {
+    h.ctx.mixedF16 = true;
+    for (const [M, K, N] of [[5, 7, 3], [33, 17, 65], [64, 32, 64]]) {
+      await check(h, `matmul f16 ${M}x${N}x${K}`, [f([M, K]), f([K, N])], (g, [x, w]) => matmul(g, x, w), ([x, w]) => ref.matmulRef(x, w, M, N, K), matmulGrads(M, N, K), 1e-2);
+    }
+    h.ctx.mixedF16 = false;
   }
   await check(h, 'matmul 3-D x', [f([2, 5, 7]), f([7, 6])], (g, [x, w]) => matmul(g, x, w), ([x, w]) => ref.matmulRef(x, w, 10, 6, 7));
+  for (const [M, K, N] of [[5, 7, 3], [12, 8, 16]]) {
+    await check(h, `linear ${M}x${N}x${K}`, [f([M, K]), f([K, N]), f([N])], (g, [x, w, b]) => linear(g, x, w, b), ([x, w, b]) => ref.binaryRef('add', ref.matmulRef(x, w, M, N, K), [M, N], b, [N]).y);
+  }
   // x feeds two matmuls: the second gradient contribution takes the accumulate path.
   await check(h, 'matmul accumulate', [f([9, 11]), f([11, 5]), f([11, 5])], (g, [x, w1, w2]) => add(g, matmul(g, x, w1), matmul(g, x, w2)),
     ([x, w1, w2]) => ref.binaryRef('add', ref.matmulRef(x, w1, 9, 5, 11), [9, 5], ref.matmulRef(x, w2, 9, 5, 11), [9, 5]).y);
@@ -81,6 +108,16 @@ test('broadcast add and mul forward/backward', async (t) => {
       await check(h, `${op} ${sa}|${sb}`, [f(sa), f(sb)], (g, [a, b]) => (op === 'add' ? add : mul)(g, a, b), ([a, b]) => ref.binaryRef(op, a, sa, b, sb).y);
     }
   }
+});
+
+test('shared gradients: add passes dy on, copy on write before accumulating', async (t) => {
+  const device = await testDevice();
+  if (!device) return t.skip('no WebGPU adapter');
+  const h = new OpHarness(device);
+  // (a + b) + a: the outer add hands dy to both the inner sum and a; the inner add then
+  // accumulates into a's gradient, which must not write into the shared dy.
+  await check(h, '(a+b)+a', [f([3, 5]), f([3, 5])], (g, [a, b]) => add(g, add(g, a, b), a), ([a, b]) => a.map((v, i) => 2 * v + b[i]));
+  await check(h, 'a+a', [f([4, 2])], (g, [a]) => add(g, a, a), ([a]) => a.map((v) => 2 * v));
 });
 
 test('relu, gelu, softmax forward/backward', async (t) => {

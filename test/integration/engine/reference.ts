@@ -20,6 +20,12 @@ export function matmulRef(a: F, b: F, M: number, N: number, K: number): F {
   return c;
 }
 
+export function transpose(x: F, rows: number, cols: number): F {
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[c * rows + r] = x[r * cols + c];
+  return y;
+}
+
 /** Broadcast binary op (right-aligned shapes). */
 export function binaryRef(op: 'add' | 'mul', a: F, sa: number[], b: F, sb: number[]): { y: F; shape: number[] } {
   const n = Math.max(sa.length, sb.length);

@@ -5,12 +5,12 @@ import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
-import { readPerfetto } from '../../../trace/perfettoReader';
+import { loadTraceFile } from '../../../trace/load';
 import { parseEventLine, type RuntimeEvent } from '../../../runtime/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 
-test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce spans on every rank and step, and the loss falls', () => {
+test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce spans on every rank and step, and the loss falls', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
     const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '3', '--world-size', '2', '--runs-dir', runsDir, '--events'], { env, encoding: 'utf8', timeout: 120_000 });
@@ -22,8 +22,13 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     const done = events.find((e) => e.kind === 'done');
     assert.ok(done && done.kind === 'done' && !done.partial);
 
-    const model = readPerfetto(readFileSync(done.tracePath));
+    const model = await loadTraceFile(done.tracePath);
     assert.equal(model.processes.length, 2, 'one process per rank');
+    const info = model.meta.info ?? {};
+    assert.equal(info.link, 'eth-10g', 'run metadata names the link profile');
+    assert.equal(info.linkScaleFactor, 1);
+    assert.match(String(info.config), /"worldSize":2/);
+    assert.ok(info.adapter && info.node, 'adapter and software versions are recorded');
     const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as { loss: number[]; status: string; stepsCompleted: number };
     assert.equal(summary.status, 'completed');
     assert.equal(summary.stepsCompleted, 3);
@@ -86,7 +91,7 @@ test('SIGTERM mid-run ends every rank quickly and leaves a partial trace of the 
     const done = out.split('\n').map(parseEventLine).find((e) => e?.kind === 'done');
     assert.ok(done && done.kind === 'done' && done.partial);
     assert.ok(existsSync(done.tracePath));
-    const model = readPerfetto(readFileSync(done.tracePath));
+    const model = await loadTraceFile(done.tracePath);
     assert.ok(model.slices.filter((s) => s.category === 'step').length >= 2 * 2, 'finished steps of both ranks are in the partial trace');
   } finally {
     rmSync(runsDir, { recursive: true, force: true });

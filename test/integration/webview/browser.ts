@@ -28,10 +28,10 @@ export async function openViewer(browser: Browser, o: HarnessOptions, query = ''
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   await page.goto(harness.url + query);
-  await page.waitForFunction(`(() => {
+  await waitFor(page, `(() => {
     const app = document.getElementById('app');
-    return app && app.dataset.state !== 'loading' && (app.dataset.state !== 'ready' || app.dataset.firstPaintMs !== undefined);
-  })()`, undefined, { timeout: 20_000 });
+    return !!app && app.dataset.state !== 'loading' && (app.dataset.state !== 'ready' || app.dataset.firstPaintMs !== undefined);
+  })()`, 20_000);
   return { page, harness, errors };
 }
 
@@ -51,8 +51,21 @@ export async function viewWindow(page: Page): Promise<{ startNs: number; endNs: 
 }
 
 /** Waits until the timeline has painted more frames than `after`. */
-export async function waitPaint(page: Page, after: number): Promise<void> {
-  await page.waitForFunction(`Number(document.querySelector('.tracks')?.dataset.paints ?? 0) > ${after}`, undefined, { timeout: 10_000 });
+export async function waitPaint(page: Page, after: number, timeoutMs = 10_000): Promise<void> {
+  await waitFor(page, `Number(document.querySelector('.tracks')?.dataset.paints ?? 0) > ${after}`, timeoutMs);
+}
+
+/**
+ * Polls `expr` in the page until it is true. (Playwright's waitForFunction compiles its
+ * predicate inside the page, which the viewer's CSP rightly forbids; evaluate does not.)
+ */
+export async function waitFor(page: Page, expr: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await page.evaluate(expr)) return;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${expr}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** `#app`'s data-state (loading, ready, empty, error). */

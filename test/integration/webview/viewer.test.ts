@@ -1,8 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
+import { harnessAnalysis } from '../../../webview/harness/node/serve';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
-import { appState, chromiumMissing, clickSlice, hostLog, launch, openViewer, screenshot, viewWindow, waitPaint, type Opened } from './browser';
+import { appState, chromiumMissing, clickSlice, hostLog, launch, openViewer, screenshot, viewWindow, waitFor, waitPaint, type Opened } from './browser';
 
 const skip = chromiumMissing();
 
@@ -68,4 +69,148 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(target));
     await screenshot(page, 'details.png');
   });
+
+  it('aggregates a Shift-drag area selection per name', async () => {
+    const { page } = v;
+    await page.keyboard.press('0');
+    const box = (await page.locator('.tracks').boundingBox())!;
+    // From the compute track of rank 0 down through its host track, over the middle of the run.
+    await page.keyboard.down('Shift');
+    await page.mouse.move(box.x + 400, box.y + 30);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 700, box.y + 90, { steps: 5 });
+    await page.mouse.up();
+    await page.keyboard.up('Shift');
+    assert.equal(await page.getAttribute('#tab-area', 'aria-selected'), 'true');
+    const text = await page.textContent('#pane') ?? '';
+    assert.match(text, /slices on \d+ tracks?/);
+    assert.match(text, /matmul_fwd|matmul_bwd/);
+    assert.match(text, /allReduce/);
+    assert.match(text, /Share of window/);
+    await screenshot(page, 'area-selection.png');
+  });
+
+  it('searches by name, counts matches and steps to the next one', async () => {
+    const { page } = v;
+    await page.fill('input[type=search]', 'adam');
+    await waitFor(page, `document.querySelector('.search-count').textContent.includes('match')`);
+    const expected = model.slices.filter((s) => s.name.includes('adam')).length;
+    assert.equal((await page.textContent('.search-count'))?.trim(), `${expected} matches`);
+    await page.press('input[type=search]', 'Enter');
+    await page.press('input[type=search]', 'Enter');
+    assert.equal((await page.textContent('.search-count'))?.trim(), `2 / ${expected}`);
+    const details = await page.textContent('#pane') ?? '';
+    assert.match(details, /adam_update/);
+    const adam = model.slices.map((s, i) => ({ s, i })).filter(({ s }) => s.name === 'adam_update').sort((a, b) => a.s.startNs - b.s.startNs);
+    assert.equal(await page.getAttribute('.details', 'data-slice'), String(adam[1].i));
+    await screenshot(page, 'search.png');
+    await page.fill('input[type=search]', '');
+  });
+
+  it('shows suggestions, highlights and zooms to evidence, and compares the re-run after Apply & re-run', async () => {
+    const { page } = v;
+    await page.click('#tab-suggestions');
+    const heads = page.locator('.suggestion-head');
+    assert.ok(await heads.count() >= 1, 'the harness analysis should produce suggestions');
+    const w0 = await viewWindow(page);
+    await heads.first().click();
+    await waitPaint(page, w0.paints);
+    const w1 = await viewWindow(page);
+    const ev = harnessAnalysis(model).suggestions[0].evidence.sliceIndexes.map((i) => model.slices[i]);
+    const lo = Math.min(...ev.map((e) => e.startNs)), hi = Math.max(...ev.map((e) => e.startNs + e.durNs));
+    assert.ok(w1.startNs <= lo && w1.endNs >= hi, 'every evidence slice is in view');
+    assert.ok(w1.endNs - w1.startNs <= (hi - lo) * 1.35, 'and the view is zoomed to them');
+    assert.match(await page.textContent('.suggestion.active') ?? '', /evidence slice\(s\) highlighted/);
+    assert.match(await page.textContent('.suggestion.active') ?? '', /Predicted step time/);
+    await screenshot(page, 'suggestion-evidence.png');
+    await page.click('.suggestion.active button.apply');
+    await page.waitForSelector('.compare', { timeout: 10_000 });
+    const log = await hostLog(page);
+    assert.ok(log.some((m) => m.type === 'applySuggestion' && typeof m.suggestionId === 'string'));
+    const text = await page.textContent('.compare') ?? '';
+    assert.match(text, /Prediction error/);
+    assert.match(text, /Before: breakdown per rank and step/);
+    assert.match(text, /Loss by step, before and after/);
+    assert.equal(await page.locator('.compare table.steps tbody tr').count(), 6);
+    await screenshot(page, 'compare.png');
+  });
+
+  it('shows the breakdown and loss & memory charts', async () => {
+    const { page } = v;
+    await page.click('#tab-breakdown');
+    // 4 ranks x 5 steps: the analysis leaves out the last of the 6 steps, as HTA does by default.
+    assert.equal(await page.locator('#pane svg rect.c-compute').count(), 4 * 5);
+    await screenshot(page, 'breakdown.png');
+    await page.click('#tab-charts');
+    assert.equal(await page.locator('#pane svg path.line').count(), 4);
+    assert.match(await page.textContent('#pane') ?? '', /activations/);
+    await screenshot(page, 'loss-memory.png');
+  });
+
+  it('restores the view window, selection and pane after the webview is re-created', async () => {
+    const { page } = v;
+    await page.click('#tab-details');
+    await page.keyboard.press('0');
+    const target = model.slices.findIndex((s) => s.category === 'collective' && s.args?.seq === 9);
+    await clickSlice(page, target);
+    await page.mouse.move(900, 300);
+    await page.keyboard.down('w');
+    await page.waitForTimeout(300);
+    await page.keyboard.up('w');
+    await page.waitForTimeout(400); // state is saved debounced
+    const before = await viewWindow(page);
+    await page.reload();
+    await waitFor(page, `document.getElementById('app').dataset.firstPaintMs !== undefined`);
+    await page.waitForTimeout(100);
+    const after = await viewWindow(page);
+    assert.ok(Math.abs(after.startNs - before.startNs) < 1 && Math.abs(after.endNs - before.endNs) < 1, `window restored: ${JSON.stringify({ before, after })}`);
+    assert.equal(await page.getAttribute('.details', 'data-slice'), String(target));
+    assert.equal(await page.getAttribute('#tab-details', 'aria-selected'), 'true');
+  });
+
+  it('is keyboard operable: focus reaches the timeline, Enter collapses a rank, arrows switch panes', async () => {
+    const { page } = v;
+    await page.keyboard.press('Escape');
+    await page.focus('.tracks');
+    assert.equal(await page.evaluate(`document.activeElement.className`), 'tracks');
+    const before = await viewWindow(page);
+    await page.keyboard.press('Home'); // no-op key must not break anything
+    await page.keyboard.press('ArrowDown'); // focus the first row: the rank 0 header
+    await page.keyboard.press('Enter');
+    await waitPaint(page, before.paints);
+    const collapsed = await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`) as { collapsed?: number[] };
+    await page.waitForTimeout(300);
+    const saved = await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}').collapsed`) as number[];
+    assert.deepEqual(saved, [model.processes[0].pid], `rank 0 collapsed (was ${JSON.stringify(collapsed.collapsed)})`);
+    await page.keyboard.press('Enter');
+    await page.focus('#tab-details');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(`document.activeElement.id`), 'tab-area');
+    assert.equal(await page.getAttribute('#tab-area', 'aria-selected'), 'true');
+    await screenshot(page, 'keyboard-focus.png');
+  });
+
+  it('serves the panel HTML with the nonce CSP and without trace data in it', async () => {
+    const html = await (await fetch(v.harness.url)).text();
+    assert.match(html, /script-src 'nonce-[^']+'/);
+    assert.doesNotMatch(html, /allReduce|matmul|adam_update/);
+    assert.ok(html.length < 4000, `HTML is small (${html.length} chars)`);
+    assert.deepEqual(v.errors.filter((e) => /Content Security Policy/.test(e)), []);
+  });
+
+  for (const theme of ['light', 'high-contrast']) {
+    it(`renders legibly in the ${theme} theme`, async () => {
+      const o = await openViewer(browser, { run: { title: `synthetic ddp run (${theme})`, model } }, `?theme=${theme}`);
+      try {
+        assert.equal(await appState(o.page), 'ready');
+        const bg = await o.page.evaluate(`getComputedStyle(document.body).backgroundColor`);
+        assert.equal(bg, theme === 'light' ? 'rgb(255, 255, 255)' : 'rgb(0, 0, 0)');
+        await screenshot(o.page, `timeline-${theme}.png`);
+        assert.deepEqual(o.errors, []);
+      } finally {
+        await o.page.close();
+        await o.harness.close();
+      }
+    });
+  }
 });

@@ -23,6 +23,8 @@ export interface SyntheticOptions {
   overlap?: boolean;
   memory?: boolean;
   stepGapNs?: number;
+  /** D2H staging before each bucket's all-reduce, ns per byte (CommLens stages on the GPU's staging track). */
+  stagingNsPerByte?: number;
 }
 
 /** Builds the trace a CommLens DDP run of this shape would write. Times are exact. */
@@ -31,14 +33,15 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   const grad = o.gradBytes ?? 4 * 1024 * 1024, B = o.buckets ?? 1, bw = o.bytesPerNs ?? 1, alpha = o.alphaNs ?? 10_000;
   const m = emptyModel('commlens', '1700000000000000000');
   m.meta.worldSize = R;
-  m.meta.info = {
-    config: {
-      model: { name: 'mlp', paramCount: grad / 4 },
-      worldSize: R, strategy: o.overlap ? 'ddp-bucketed' : 'ddp',
-      link: { name: 'test-link', alphaNs: alpha, bytesPerNs: bw },
-      flopsPerStep: 3 * K * 2 * 64 * 128 * 32, peakFlops: 1e10,
-    },
-  } as Args;
+  // As runtime/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
+  const strategy = o.overlap ? 'ddp-bucketed' : 'ddp';
+  const config = {
+    model: { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [grad / 4 / 64 - 1], classes: 1 },
+    optimizer: { kind: 'adam', lr: 0.01 },
+    worldSize: R, steps, seed: 1, strategy, ...(o.overlap ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } } : {}),
+    link: 'test-link', gpuTiming: true, collectiveTimeoutMs: 60000, peakFlops: 1e10,
+  };
+  m.meta.info = { tool: 'commlens', runId: 'synthetic', config: JSON.stringify(config), strategy, worldSize: R, link: 'test-link', linkAlphaNs: alpha, linkBytesPerNs: bw } as Args;
   // Transfer time of one bucket all-reduce on a ring (what the runtime's emulated link charges).
   const bucketBytes = grad / B;
   const transfer = 2 * (R - 1) * alpha + (2 * ((R - 1) / R) * bucketBytes) / bw;
@@ -65,12 +68,12 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       const k = fwd + (r === o.slowRank ? o.slowExtraNs ?? 0 : 0);
       let c = stepStart;
       for (let i = 0; i < K; i++) {
-        m.slices.push({ track: tr.compute, name: `matmul 64x128x32 fwd fc${i}`, category: 'kernel', startNs: c, durNs: k, args: { step: s } });
+        m.slices.push({ track: tr.compute, name: `matmul 64x128x32 fwd fc${i}`, category: 'kernel', startNs: c, durNs: k, args: { phase: 'forward', flops: 2 * 64 * 128 * 32 } });
         c += k;
       }
       readyAt.push([]);
       for (let i = 0; i < 2 * K; i++) {
-        m.slices.push({ track: tr.compute, name: `matmul 64x128x32 bwd fc${K - 1 - (i >> 1)}`, category: 'kernel', startNs: c, durNs: k, args: { step: s } });
+        m.slices.push({ track: tr.compute, name: `matmul 64x128x32 bwd fc${K - 1 - (i >> 1)}`, category: 'kernel', startNs: c, durNs: k, args: { phase: 'backward', flops: 2 * 64 * 128 * 32 } });
         c += k;
         const done = (i + 1) / (2 * K);
         for (let b = readyAt[r].length; b < B && done >= (b + 1) / B - 1e-9; b++) readyAt[r].push(c);
@@ -79,16 +82,20 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     }
     let commFree = stepStart;
     let lastEnd = 0;
+    const staging = (o.stagingNsPerByte ?? 0) * bucketBytes;
     for (let b = 0; b < B; b++) {
-      const arrive = (r: number) => (o.overlap ? readyAt[r][b] : bwdEnd[r]);
+      // A rank arrives once its bucket's gradients are ready and copied to the host.
+      const ready = (r: number) => (o.overlap ? readyAt[r][b] : bwdEnd[r]);
+      const arrive = (r: number) => ready(r) + staging;
       const start = Math.max(commFree, ...Array.from({ length: R }, (_, r) => arrive(r)));
       const end = start + transfer;
       for (let r = 0; r < R; r++) {
         const tr = tracks.get(r)!;
+        if (staging > 0) m.slices.push({ track: tr.staging, name: 'D2H', category: 'staging', startNs: ready(r), durNs: staging, args: { direction: 'd2h', bytes: bucketBytes } });
         const a = Math.max(arrive(r), commFree);
         m.slices.push({
           track: tr.comm, name: 'allReduce', category: 'collective', startNs: a, durNs: end - a,
-          args: { op: 'allReduce', seq, group: 'world', groupSize: R, bytes: bucketBytes, dtype: 'f32', algorithm: 'ring', waitNs: start - a, transferNs: transfer, step: s },
+          args: { op: 'allReduce', seq, group: 'world', bytes: bucketBytes, dtype: 'f32', algorithm: 'ring', waitNs: start - a, transferNs: transfer },
         });
       }
       seq++;
@@ -99,7 +106,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     for (let r = 0; r < R; r++) {
       const tr = tracks.get(r)!;
       const os = Math.max(lastEnd, bwdEnd[r]);
-      m.slices.push({ track: tr.compute, name: 'adam update', category: 'kernel', startNs: os, durNs: opt, args: { step: s } });
+      m.slices.push({ track: tr.compute, name: 'adam update', category: 'kernel', startNs: os, durNs: opt, args: { phase: 'optimizer' } });
       stepEnd = Math.max(stepEnd, os + opt);
     }
     for (let r = 0; r < R; r++) m.slices.push({ track: tracks.get(r)!.host, name: `step ${s}`, category: 'step', startNs: stepStart, durNs: stepEnd - stepStart, args: { step: s } });
@@ -107,9 +114,12 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     t = stepEnd + (o.stepGapNs ?? 5_000);
   }
   if (o.memory) {
+    // fp32 Adam: 4 bytes of parameters, 4 of gradients, 8 of optimizer state per parameter of the config's MLP.
+    const h = grad / 4 / 64 - 1;
+    const psi = 64 * h + h + h + 1;
     for (let r = 0; r < R; r++) {
-      for (const [kind, v] of [['params', grad], ['grads', grad], ['optimizer', 2 * grad], ['activations', 1024 * 1024]] as const) {
-        const track = addTrack(m, { pid: r, name: kind, type: 'counter', stream: 'other', gpu: true, unit: 'bytes' });
+      for (const [kind, v] of [['memory: parameters', 4 * psi], ['memory: gradients', 4 * psi], ['memory: optimizer state', 8 * psi], ['memory: activations', 1024 * 1024], ['bytes sent per step', 3 * grad]] as const) {
+        const track = addTrack(m, { pid: r, name: kind, type: 'counter', stream: 'other', gpu: false, unit: 'bytes' });
         m.counters.push({ track, tsNs: [0, t], values: [v, v] });
       }
     }

@@ -112,6 +112,10 @@ describe('collectives vs naive references (every dtype, sizes 0, 1, primes, not 
       const spans = r.spans.filter((s) => s.kind === 'collective');
       assert.deepEqual(spans.map((s) => s.op), ['allReduce', 'allGather', 'allReduce', 'reduceScatter', 'broadcast', 'allToAll']);
       for (let i = 1; i < spans.length; i++) assert.ok(spans[i].startNs >= spans[i - 1].endNs, 'ran one after the other');
+      // Awaiting a handle that is not done yet is traced as a 'wait' span of that op.
+      const waits = r.spans.filter((s) => s.kind === 'wait');
+      assert.ok(waits.length >= 1, 'the first handle was awaited before it completed');
+      for (const w of waits) assert.equal(w.name, `wait ${w.op}`);
     }
   });
 });

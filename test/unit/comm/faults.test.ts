@@ -64,13 +64,14 @@ describe('faults end cleanly', () => {
   it('a stuck collective times out naming the rank that did not arrive', async () => {
     const base = threadCount();
     const t0 = Date.now();
-    const err = await expectFailure(runCalls(3, { seed: 3, calls: [{ op: 'allReduce', count: 100, dtype: 'f32' }], absentRank: 2 }, { timeoutMs: 300 }));
+    const err = await expectFailure(runCalls(3, { seed: 3, calls: [{ op: 'allReduce', count: 100, dtype: 'f32' }], absentRank: 2 }, { timeoutMs: 1000 }));
     const elapsed = Date.now() - t0;
     const timeouts = err.failures.filter((f) => f.name === 'CommTimeoutError');
     assert.ok(timeouts.length >= 1, JSON.stringify(err.failures));
-    assert.match(timeouts[0].message, /timed out after 300 ms in allReduce\(seq 0 of group world, 100 × f32, sum\)/);
-    assert.match(timeouts[0].message, /ranks that did not arrive: 2 \(rank 2 has not started a collective\)/);
-    assert.ok(elapsed < 300 + 2000, `took ${elapsed} ms`);
+    assert.match(timeouts[0].message, /timed out after 1000 ms in allReduce\(seq 0 of group world, 100 × f32, sum\)/);
+    // Rank 2 never arrives (a slow-starting rank 1 may be listed too on a loaded machine).
+    assert.match(timeouts[0].message, /ranks that did not arrive: (1, )?2 \(.*rank 2 has not started a collective\)/);
+    assert.ok(elapsed < 1000 + 2000, `took ${elapsed} ms`);
     assert.equal(await settleThreads(base), base, 'no leftover threads');
   });
 

@@ -10,7 +10,7 @@ import { TopologyConfig } from '../../../runtime/comm/world';
 
 export const workerPath = path.resolve(__dirname, '../../../runtime/commBenchWorker.js');
 
-export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts: { topology?: TopologyConfig; timeoutMs?: number; chunkBytes?: number; slots?: number; maxBytes?: number } = {}): Promise<CallsResult[]> {
+export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts: { topology?: TopologyConfig; timeoutMs?: number; chunkBytes?: number; slots?: number; maxBytes?: number; algorithms?: Record<string, string> } = {}): Promise<CallsResult[]> {
   return runLocalWorld<CallsResult>({
     worldSize,
     workerPath,
@@ -19,6 +19,7 @@ export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts:
     chunkBytes: opts.chunkBytes ?? 4096,
     slots: opts.slots,
     maxBytes: opts.maxBytes,
+    algorithms: opts.algorithms,
     task: { kind: 'calls', ...task },
   });
 }

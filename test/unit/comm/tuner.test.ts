@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { chooseAlgorithm, estimateNs, groupLink } from '../../../runtime/comm/tuner';
 import { LINK_PROFILES } from '../../../runtime/comm/profiles';
+import { runCalls } from './helpers';
+import { createWorld } from '../../../runtime/comm/world';
 
 const MiB = 1 << 20;
 const link = (name: string) => groupLink([LINK_PROFILES[name]]);
@@ -38,5 +40,12 @@ describe('tuner', () => {
     const t = estimateNs('allReduce', 'ring', 4, 1e6, l, 256 * 1024);
     const model = 2 * 3 * 1e6 + 2 * (3 / 4) * 1e6 / 1e-3;
     assert.ok(Math.abs(t - model) / model < 0.01);
+  });
+
+  it('a run-wide forced algorithm applies to calls without their own, and bad names are refused', async () => {
+    assert.throws(() => createWorld(2, { topology: { link: 'none' }, algorithms: { allReduce: 'butterfly' } }), /algorithms.allReduce: unknown algorithm 'butterfly'; valid: ring, recursive-doubling, two-shot/);
+    assert.throws(() => createWorld(2, { topology: { link: 'none' }, algorithms: { allreduce: 'ring' } }), /unknown collective 'allreduce'/);
+    const res = await runCalls(2, { seed: 1, calls: [{ op: 'allReduce', count: 10, dtype: 'f32' }] }, { algorithms: { allReduce: 'ring' } });
+    assert.equal(res[0].spans.find((s) => s.kind === 'collective')!.algorithm, 'ring');
   });
 });

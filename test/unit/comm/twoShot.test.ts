@@ -30,6 +30,20 @@ describe('registered buffers: zero-copy two-shot all-reduce with SIMD reduction'
     });
   }
 
+  it('two-shot on sub-groups of registered buffers', async () => {
+    const calls: CallSpec[] = [
+      { op: 'allReduce', count: 30_001, dtype: 'f32', registered: true, group: [1, 3], algorithm: 'two-shot' },
+      { op: 'allReduce', count: 30_001, dtype: 'f32', registered: true, group: [2, 0], algorithm: 'two-shot', reduceOp: 'avg' },
+      { op: 'allReduce', count: 999, dtype: 'uint8', registered: true, algorithm: 'two-shot', reduceOp: 'max' },
+    ];
+    const res = await runCalls(4, { seed: 41, calls }, { maxBytes: 1 << 20 });
+    calls.forEach((call, ci) => {
+      const members = call.group ?? range(4);
+      const exp = expectedOutputs(call, members, 41, ci);
+      members.forEach((r, i) => assertClose(call.dtype, res[r].outputs[ci]!, exp[i], `call ${ci} rank ${r}`));
+    });
+  });
+
   it('registering on some ranks only is reported as a mismatch, not a hang', async () => {
     try {
       await runCalls(2, { seed: 3, calls: [{ op: 'allReduce', count: 100_000, dtype: 'f32', registered: true, perRank: { 1: { registered: false } } }] }, { maxBytes: 1 << 20, timeoutMs: 5000 });

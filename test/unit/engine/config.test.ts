@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateModelConfig, modelFlopsPerStep, resolveModelConfig, validateOptimizerConfig } from '../../../runtime/engine';
+import { validateModelConfig, modelFlopsPerStep, resolveModelConfig, validateOptimizerConfig, achievedFlopsPerSec, modelFlopsUtilization, opClass } from '../../../runtime/engine';
 import { planParams } from '../../../runtime/engine/params';
 import { makeTaskBatch } from '../../../runtime/engine/models/tasks';
 import { MlpModel } from '../../../runtime/engine/models/mlp';
@@ -82,4 +82,13 @@ test('MLP data: same centres on every rank, a different shard per rank', () => {
   const m = new MlpModel(cfg, 9);
   assert.deepEqual(m.batch(9, 0, 2), new MlpModel(cfg, 9).batch(9, 0, 2));
   assert.notDeepEqual(m.batch(9, 1, 2).x, m.batch(9, 0, 2).x);
+});
+
+test('achieved FLOP/s and MFU', () => {
+  assert.equal(achievedFlopsPerSec(2e9, 1e9), 2e9);
+  assert.equal(modelFlopsUtilization(2e9, 0.5e9, 8e9), 0.5);
+  assert.throws(() => modelFlopsUtilization(1, 1, 0), /peakFlopsPerSec must be > 0/);
+  assert.equal(opClass('matmul.dw 16x32x32 bwd layer0.fc'), 'matmul');
+  assert.equal(opClass('adamw 768 params opt'), 'optimizer');
+  assert.equal(opClass('layer_norm.dgamma 192x32 bwd head'), 'layer_norm');
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { importKineto, importKinetoFile, importKinetoFolder } from '../../../trace/kineto';
 import { readKinetoFile } from '../../../trace/kinetoRead';
+import { analyzeCommand } from '../../../runtime/analyzeCommand';
 import { analyze, type Analysis } from '../../../analysis/index';
 import type { TraceModel } from '../../../trace/model';
 
@@ -122,4 +123,40 @@ test('the streaming reader (used above 64 MiB) gives the same trace as the whole
   assert.deepEqual(streamed, whole);
   const a = analyze(importKineto(streamed, { fileName: files[0] }));
   assert.equal(us(a.ranks[0].temporal.idleNs), 321378);
+});
+
+async function captureStdout(f: (io: { out: (t: string) => void; err: (t: string) => void }) => Promise<number>): Promise<{ code: number; out: string }> {
+  let out = '';
+  const code = await f({ out: (t) => (out += t), err: () => undefined });
+  return { code, out };
+}
+
+test('`analyze <folder> --json` prints HTA\'s numbers keyed by rank, with and without the last step', async () => {
+  const dflt = await captureStdout((io) => analyzeCommand([fixtures, '--json'], io));
+  assert.equal(dflt.code, 0);
+  const j = JSON.parse(dflt.out) as Record<string, Record<string, number>>;
+  assert.deepEqual(Object.keys(j), ['0', '1']);
+  assert.deepEqual([j['0'].idle_us, j['0'].compute_us, j['0'].non_compute_us, j['0'].kernel_span_us, j['0'].overlap_pct], [321378, 106252, 172428, 600058, 11.81]);
+  assert.deepEqual([j['1'].idle_us, j['1'].overlap_pct], [328671, 20.05]);
+  const last = JSON.parse((await captureStdout((io) => analyzeCommand([fixtures, '--json', '--include-last-step'], io))).out) as Record<string, Record<string, number>>;
+  assert.deepEqual([last['0'].idle_us, last['0'].kernel_span_us, last['0'].overlap_pct], [675191, 1222847, 14.95]);
+  const md = await captureStdout((io) => analyzeCommand([files[0], files[1]], io));
+  assert.match(md.out, /\| 0 \| 600,058 \| 321,378 \| 106,252 \| 172,428 \| 53\.56 % \| 17\.71 % \| 28\.74 % \| 11\.81 %/);
+});
+
+test('critical path of step 551 across both ranks: ordered, within the step, through real spans', async () => {
+  const a = analyze(await pair());
+  const cp = a.criticalPath!;
+  assert.equal(cp.step, 551);
+  assert.ok(cp.segments.length > 10);
+  for (let i = 1; i < cp.segments.length; i++) {
+    const prev = cp.segments[i - 1], cur = cp.segments[i];
+    assert.ok(prev.startNs + prev.durNs <= cur.startNs + 1, `segment ${i} starts before its predecessor ends`);
+  }
+  const m = await pair();
+  for (const s of cp.segments) if (s.sliceIndex !== undefined) assert.ok(m.slices[s.sliceIndex].name.startsWith(s.name!.replace(/…$/, '')));
+  const total = Object.values(cp.byKindNs).reduce((x, y) => x + y, 0);
+  assert.equal(total, cp.totalNs);
+  assert.ok(cp.totalNs <= a.replay!.measuredStepNs + 1e6);
+  assert.ok((a.replay?.calibrationErrorPct ?? 100) < 15, `the replay reproduces the step within 15 % (got ${a.replay?.calibrationErrorPct})`);
 });

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { TraceModel } from '../../../trace/model';
 import { readChromeJson, readChromeJsonFile, writeChromeJson } from '../../../trace/chromeJson';
+import { JsonTraceSplitter } from '../../../trace/jsonStream';
 import { TraceFormatError } from '../../../trace/errors';
 import { loadTraceFile, sniffTraceFile } from '../../../trace/load';
 import { writePerfetto } from '../../../trace/perfettoWriter';
@@ -117,4 +118,32 @@ test('JSON that is not a trace ends with an error naming the file, place and wha
   const u = await loadTraceFile(bu);
   assert.equal(u.slices.length, 1);
   assert.ok(u.warnings.some((w) => /invalid UTF-8/.test(w)));
+});
+
+test('the streamed splitter gives the same events whatever the chunk boundaries (escapes, quotes, backslashes)', () => {
+  const events = [
+    { ph: 'X', pid: 1, tid: 1, ts: 1, dur: 1, name: 'a "quoted" name', args: { path: 'C:\\dir\\', q: '\\"', u: '\u00e9\u2713', nested: { s: '}]{[' } } },
+    { ph: 'X', pid: 1, tid: 1, ts: 3, dur: 1, name: '\\\\', args: { e: '' } },
+    { ph: 'i', pid: 1, tid: 1, ts: 5, name: 'end\\' },
+  ];
+  const text = JSON.stringify({ meta: 'x\\"y', traceEvents: events, after: [1, { a: '"' }] });
+  const bytes = new TextEncoder().encode(text);
+  const collect = (sizes: () => number) => {
+    const got: unknown[] = [];
+    const top: string[] = [];
+    const s = new JsonTraceSplitter({ element: (t) => got.push(JSON.parse(t)), topLevel: (k, t) => top.push(`${k}=${t}`), warn: () => {} });
+    for (let at = 0; at < bytes.length; ) {
+      const n = Math.max(1, sizes());
+      s.feed(bytes.subarray(at, at + n));
+      at += n;
+    }
+    assert.equal(s.end(), undefined);
+    return { got, top };
+  };
+  const whole = collect(() => bytes.length);
+  assert.deepEqual(whole.got, events);
+  assert.deepEqual(whole.top, ['meta="x\\\\\\"y"', 'after=[1,{"a":"\\""}]']);
+  assert.deepEqual(collect(() => 1), whole);
+  let seed = 7;
+  assert.deepEqual(collect(() => (seed = (seed * 1103515245 + 12345) % 2147483648) % 13), whole);
 });

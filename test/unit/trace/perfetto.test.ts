@@ -234,3 +234,21 @@ test('compressed_packets that do not inflate, or inflate past the bound, are ski
   assert.equal(m.slices.length, twoRankModel().slices.length);
   assert.ok(m.warnings.some((x) => /2 malformed packet\(s\) skipped.*do not inflate/.test(x)), m.warnings.join('\n'));
 });
+
+test('stream writer drops spans and samples with impossible times, counting them', () => {
+  const chunks: Uint8Array[] = [];
+  const w = new PerfettoStreamWriter((c) => chunks.push(c));
+  w.process({ pid: 0, name: 'r0' });
+  w.track({ id: 0, pid: 0, name: 'compute', type: 'slice', stream: 'compute', gpu: true });
+  w.track({ id: 1, pid: 0, name: 'bytes', type: 'counter', stream: 'compute', gpu: false, unit: 'bytes' });
+  w.slice({ track: 0, name: 'bad', category: 'kernel', startNs: 5, durNs: -1 });
+  w.slice({ track: 0, name: 'nan', category: 'kernel', startNs: Number.NaN, durNs: 1 });
+  w.slice({ track: 0, name: 'ok', category: 'kernel', startNs: 5, durNs: 1 });
+  w.counter(1, Number.POSITIVE_INFINITY, 1);
+  w.counter(1, 3, 7);
+  w.flush();
+  assert.equal(w.dropped, 3);
+  const m = readPerfetto(Buffer.concat(chunks));
+  assert.deepEqual(m.slices.map((s) => s.name), ['ok']);
+  assert.deepEqual(m.counters[0].values, [7]);
+});

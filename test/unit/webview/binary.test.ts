@@ -73,6 +73,17 @@ describe('trace/binary', () => {
     assert.throws(() => decodeTrace(trunc), /truncated|outside/);
   });
 
+  it('decodes from a typed array at any offset (as a message channel or Node Buffer may deliver it)', () => {
+    const m = syntheticRun({ worldSize: 1, steps: 1 });
+    const buf = encodeTrace(m);
+    const shifted = new Uint8Array(buf.byteLength + 3);
+    shifted.set(new Uint8Array(buf), 3);
+    const d = decodeTrace(shifted.subarray(3));
+    assert.equal(d.header.sliceCount, m.slices.length);
+    assert.equal(d.sliceStart[5], m.slices[5].startNs);
+    assert.equal(decodeTrace(Buffer.from(buf)).string(d.sliceName[0]), m.slices[0].name);
+  });
+
   it('encodes an empty model', () => {
     const d = decodeTrace(encodeTrace(emptyModel('perfetto')));
     assert.equal(d.header.sliceCount, 0);

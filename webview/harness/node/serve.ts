@@ -14,13 +14,28 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeTrace } from '../../../trace/binary';
-import type { TraceModel } from '../../../trace/model';
 import { renderWebviewHtml } from '../../html';
-import type { AnalysisView } from '../../protocol';
-import { harnessAnalysis } from './analysis';
+import { lodMinDurNs, type AnalysisView } from '../../protocol';
+import { analyze } from '../../../analysis/index';
+import { toAnalysisView } from '../../../extension/analysisView';
+import type { TraceModel } from '../../../trace/model';
+
+/** The same analysis, adapted the same way, as the extension sends. */
+export function harnessAnalysis(model: TraceModel): AnalysisView {
+  return toAnalysisView(analyze(model));
+}
 import { syntheticRun } from './synthetic';
 
-export interface HarnessRun { title: string; model: TraceModel; analysis?: AnalysisView | null; data?: ArrayBuffer }
+export interface HarnessRun {
+  title: string;
+  model: TraceModel;
+  /** Analysis to send; computed by analysis/ when undefined, not sent when null. */
+  analysis?: AnalysisView | null;
+  /** Bytes to send instead of encoding the model (to test bad input). */
+  data?: ArrayBuffer;
+  /** Send a level-of-detail subset of at most this many slices, as the extension does for huge traces. */
+  maxSlices?: number;
+}
 export interface HarnessOptions { run: HarnessRun; compare?: HarnessRun; port?: number }
 export interface Harness { url: string; server: Server; close(): Promise<void> }
 
@@ -41,7 +56,8 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const root = repoRoot();
   const dist = path.join(root, 'dist', 'webview');
   if (!existsSync(path.join(dist, 'main.js'))) throw new Error(`harness: ${path.join(dist, 'main.js')} is missing; run 'npm run build' first`);
-  const encode = (r: HarnessRun): Buffer => Buffer.from(r.data ?? encodeTrace(r.model));
+  const encode = (r: HarnessRun): Buffer => Buffer.from(r.data ?? encodeTrace(r.model,
+    r.maxSlices !== undefined ? { minDurNs: lodMinDurNs(r.model.slices.map((sl) => sl.durNs), r.maxSlices) } : {}));
   const traceBin = encode(o.run);
   const compareBin = o.compare ? encode(o.compare) : null;
   const server = createServer((req, res) => {
@@ -82,18 +98,26 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   return { url, server, close: () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }) };
 }
 
-/** Loads a trace file with trace/load when that module exists on this branch. */
-function loadTraceFile(file: string): TraceModel {
-  let loader: { loadTrace?: (p: string) => TraceModel; load?: (p: string) => TraceModel } | undefined;
+type Loader = { loadTraceFile?: (p: string) => Promise<TraceModel> };
+
+/** trace/load when this checkout has it (the readers live on another branch until merged), else null. */
+export function traceLoader(): ((file: string) => Promise<TraceModel>) | null {
+  let loader: Loader;
   try {
+    // A computed path: this file must compile where trace/load does not exist yet.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    loader = require('../../../trace/load');
+    loader = require(path.join(__dirname, '..', '..', '..', 'trace', 'load')) as Loader;
   } catch {
-    throw new Error(`harness: cannot open ${file}: trace/load is not available on this branch yet (the trace readers land separately). Run without a file to serve a synthetic run.`);
+    return null;
   }
-  const fn = loader?.loadTrace ?? loader?.load;
-  if (!fn) throw new Error('harness: trace/load exports neither loadTrace nor load');
-  return fn(file);
+  return typeof loader.loadTraceFile === 'function' ? loader.loadTraceFile : null;
+}
+
+/** Loads a trace file with trace/load, or says clearly why it cannot. */
+export async function loadTraceFile(file: string): Promise<TraceModel> {
+  const load = traceLoader();
+  if (!load) throw new Error(`harness: cannot open ${file}: trace/load (loadTraceFile) is not in this checkout. Run without a file to serve a synthetic run.`);
+  return load(file);
 }
 
 if (require.main === module) {
@@ -101,12 +125,13 @@ if (require.main === module) {
   const portAt = args.indexOf('--port');
   const port = portAt >= 0 ? Number(args[portAt + 1]) : 8123;
   const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--port');
-  try {
-    const run: HarnessRun = file ? { title: path.basename(file), model: loadTraceFile(file) } : { title: 'synthetic run (ddp, 4 ranks)', model: syntheticRun() };
+  void (async () => {
+    const run: HarnessRun = file ? { title: path.basename(file), model: await loadTraceFile(file) } : { title: 'synthetic run (ddp, 4 ranks)', model: syntheticRun() };
     const compare = file ? undefined : { title: 'synthetic re-run (ddp-overlap, 4 ranks)', model: syntheticRun({ variant: 'overlap' }) };
-    void startHarness({ run, compare, port }).then((h) => console.log(`CommLens viewer harness: ${h.url}  (Ctrl+C to stop)`));
-  } catch (err) {
+    const h = await startHarness({ run, compare, port });
+    console.log(`CommLens viewer harness: ${h.url}  (Ctrl+C to stop)`);
+  })().catch((err) => {
     console.error(err instanceof Error ? err.message : String(err));
     process.exitCode = 1;
-  }
+  });
 }

@@ -1,0 +1,46 @@
+/**
+ * The definition of every metric, in words, for the UI (tooltips, the report) — the same
+ * text as the doc comments of the functions that compute them.
+ */
+
+export interface MetricDefinition {
+  /** Short label. */
+  label: string;
+  /** The definition. */
+  text: string;
+  /** Where the definition comes from. */
+  source?: string;
+}
+
+const HTA = 'Holistic Trace Analysis';
+
+/** Keyed by the field names of the Analysis object (analysis/SCHEMA.md). */
+export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
+  window: {
+    label: 'analysed window',
+    text: 'GPU ops whose launch (the host runtime call with the same correlation id; for CommLens runs, the op itself) started before the last step began — or, with the last step included, by its end. The last step is left out by default because a profiler window usually cuts it short.',
+    source: HTA,
+  },
+  spanNs: { label: 'kernel span', text: 'Last GPU op end − first GPU op start.', source: HTA },
+  idleNs: { label: 'idle', text: 'Span − |union of all GPU ops|: time no kernel, copy or collective runs.', source: HTA },
+  computeNs: { label: 'compute', text: '|Union of computation kernels| (every kernel that is not communication or memory).', source: HTA },
+  nonComputeNs: { label: 'non-compute', text: 'Span − idle − compute: time only communication or memory ops run.', source: HTA },
+  overlapPct: { label: 'communication–computation overlap', text: '100 · |computation ∩ communication| / |communication|, over the unions of each class.', source: HTA },
+  exposedCommNs: { label: 'exposed communication', text: '|communication| − |computation ∩ communication|: communication no computation hides.' },
+  kernelTypeNs: { label: 'kernel-type time', text: 'Time during which exactly a given combination of kernel classes (computation, communication, memory) runs; each class merged first.', source: HTA },
+  hostWaitNs: { label: 'host wait', text: 'Idle gaps on a stream where the next kernel was launched only after the previous one ended: the CPU did not enqueue work fast enough.', source: HTA },
+  kernelWaitNs: { label: 'kernel wait', text: 'Idle gaps under 30 µs between kernels that were already enqueued: launch overhead.', source: HTA },
+  otherNs: { label: 'other idle', text: 'Remaining idle gaps: waiting on another stream, a synchronisation or a peer.', source: HTA },
+  transferNs: { label: 'transfer', text: 'Minimum duration of the i-th collective across the ranks that ran it: the time data actually moved.', source: 'PyTorch profiler distributed view' },
+  waitNs: { label: 'synchronisation wait', text: 'A rank\'s duration of a collective minus its transfer time: time spent waiting for the last rank to arrive.', source: 'PyTorch profiler distributed view' },
+  algbwGBps: { label: 'algorithm bandwidth', text: 'Buffer bytes / transfer time (for reduce-scatter and all-gather, the whole array).', source: 'nccl-tests' },
+  busbwGBps: { label: 'bus bandwidth', text: 'algbw × 2(n−1)/n for all-reduce, × (n−1)/n for reduce-scatter, all-gather and all-to-all, × 1 otherwise: comparable to the link\'s peak.', source: 'nccl-tests' },
+  stragglers: { label: 'straggler', text: 'A rank that arrives last at more collectives than chance (share > 1.5/n) and whose lateness costs the others, on average, at least 5 % of the span. The last to arrive waits for no one, so it has the shortest duration; no clock alignment is needed.' },
+  computeImbalance: { label: 'compute imbalance', text: 'Max / mean of the ranks\' compute time (1 = balanced).' },
+  criticalPath: { label: 'critical path', text: 'Walked back from the op that ends the step last: each op\'s predecessor is the same rank\'s op that ended last before it started; a collective is entered through the rank that arrived last. Gaps are idle time on the path.' },
+  achievedFlops: { label: 'achieved FLOP/s', text: 'FLOPs of the analysed steps (from the kernels, else PyTorch CPU ops with flops, else the config) / their duration.' },
+  mfu: { label: 'MFU', text: 'Achieved FLOP/s / the device\'s peak FLOP/s.' },
+  peakMemoryBytes: { label: 'peak memory', text: 'Per rank, the peak over time of the sum of its memory counters (parameters, gradients, optimizer state, activations, communication buffers).' },
+  bytesPerStep: { label: 'bytes per step', text: 'Σ buffer bytes of one rank\'s collectives per step (nccl-tests\' S), as CommLens\' "bytes sent per step" counter counts them.' },
+  predicted: { label: 'predicted effect', text: 'The step\'s dependency graph across ranks is replayed with and without the change; the measured step moves by the difference. calibrationErrorPct is the replay\'s own error on the unchanged step.', source: 'dPRO-style replay' },
+};

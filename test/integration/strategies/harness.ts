@@ -1,0 +1,67 @@
+/**
+ * Runs a real multi-rank training through the coordinator (worker threads, WebGPU,
+ * runtime/comm) and collects what the strategy tests check: per-step loss and wire
+ * bytes, memory counters, the trace, and (through the rank worker's debug hook) the
+ * parameters every rank ends with.
+ */
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { PRESETS, validateConfig, type RunConfig } from '../../../runtime/config';
+import { runTraining, RunHandle, type RunOutcome } from '../../../runtime/coordinator';
+import { LINK_PROFILE_NAMES } from '../../../runtime/comm';
+import { STRATEGY_IDS, validateStrategyConfig } from '../../../runtime/strategies';
+
+export interface StrategyRun {
+  outcome: RunOutcome;
+  loss: number[];
+  /** Median over steps of rank 0's wire bytes, and each step's. */
+  wireBytesPerStep: number[];
+  memory: RunOutcome['steps'][number]['perRank'][number]['memory'][];
+  params: Float32Array[];
+}
+
+export function tinyConfig(over: Partial<RunConfig>): RunConfig {
+  const base = PRESETS.tiny;
+  const raw = { ...base, link: 'none', gpuTiming: false, ...over, model: { ...base.model, ...(over.model ?? {}) }, optimizer: { ...base.optimizer, ...(over.optimizer ?? {}) } };
+  return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
+}
+
+export async function runStrategy(config: RunConfig, dumpParams = true): Promise<StrategyRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-strategy-'));
+  const before = process.env.COMMLENS_DEBUG_PARAMS_DIR;
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  if (dumpParams) process.env.COMMLENS_DEBUG_PARAMS_DIR = dir;
+  try {
+    const outcome = await runTraining(config, dir, { test: 'strategies' }, {}, new RunHandle());
+    if (outcome.failure) throw new Error(`run failed: ${outcome.failure.message}`);
+    const steps = [...outcome.steps].sort((a, b) => a.step - b.step);
+    const params: Float32Array[] = [];
+    for (let r = 0; r < config.worldSize; r++) {
+      const f = join(dir, `params-rank${r}.f32`);
+      if (existsSync(f)) {
+        const b = readFileSync(f);
+        params.push(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+      }
+    }
+    return {
+      outcome,
+      loss: steps.map((s) => s.meanLoss),
+      wireBytesPerStep: steps.map((s) => s.perRank[0].wireBytes),
+      memory: steps.map((s) => s.perRank[0].memory),
+      params,
+    };
+  } finally {
+    if (before === undefined) delete process.env.COMMLENS_DEBUG_PARAMS_DIR;
+    else process.env.COMMLENS_DEBUG_PARAMS_DIR = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Largest |a − b| over two parameter vectors. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
