@@ -143,6 +143,8 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             const other = await loadAndAnalyze([r.tracePath]);
             const data = other.ok ? this.encode(other, post) : undefined;
             const title = `${path.basename(path.dirname(r.tracePath))} (${raw.suggestionId})`;
+            // The toolbar keeps the last status line: end the re-run's progress with its verdict.
+            status(r.message ? `${raw.suggestionId}: ${r.message}` : `Re-run with ${raw.suggestionId} finished.`, false);
             if (other.ok && data) post({ type: 'comparison', suggestionId: raw.suggestionId, title, data, analysis: other.analysis ?? { ranks: [], suggestions: [] } }, data);
             else if (!other.ok) status(other.message, false);
           }

@@ -167,14 +167,17 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     // Apply & re-run: the extension runs `commlens verify` and answers in the panel, with
     // the comparison when the re-run finished, or with the runtime's reason when it refused.
     await frame.getByRole('button', { name: 'Apply & re-run' }).click();
-    const line = frame.locator('ol.suggestions li.suggestion.active .status-line, #pane');
-    await frame.locator('#pane').filter({ hasText: /Re-run finished|Failed: |Compare/ }).first().waitFor({ state: 'visible', timeout: 240_000 });
-    const answer = await line.first().innerText();
-    if (/Failed: /.test(answer)) {
-      assert.match(answer, /Failed: .+/);
+    const compared = frame.locator('#tab-compare[aria-selected="true"]');
+    const refused = frame.locator('ol.suggestions li.suggestion.active .status-line', { hasText: 'Failed: ' });
+    await compared.or(refused).first().waitFor({ state: 'visible', timeout: 240_000 });
+    if (await refused.isVisible()) {
+      assert.match(await refused.innerText(), /Failed: .+/);
       await waitForNotification(page, /Verifying .* failed/, 30_000);
     } else {
-      assert.equal(await frame.locator('#tab-compare').getAttribute('aria-selected'), 'true');
+      // The Compare pane shows the re-run (after) beside this run (before), with the prediction.
+      const pane = await frame.locator('#pane').innerText();
+      assert.match(pane, /Before: .*After: /s);
+      assert.match(pane, /Predicted/);
       const verify = await waitForRun(path.join(workspace, 'runs'), (r) => r.status === 'done' && fs.existsSync(path.join(r.dir, 'comparison.json')), 30_000);
       assert.ok(verify.dir);
     }
