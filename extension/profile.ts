@@ -165,7 +165,8 @@ export class Profiler {
     if (!result) return { ok: false, message: 'not started: another run is in progress' };
     const o = result.outcome;
     if (o.kind !== 'done' || o.cancelled) {
-      await this.runs.report(result, `Verifying ${suggestionId}`);
+      // Not awaited: the notification waits for the user, the caller (a panel) must not.
+      void this.runs.report(result, `Verifying ${suggestionId}`);
       return { ok: false, message: o.kind === 'error' ? o.error.message : o.kind === 'crash' ? describeCrash(o) : 'cancelled' };
     }
     if (opts.openBeside !== false) this.panels.show([o.done.tracePath], vscode.ViewColumn.Beside);

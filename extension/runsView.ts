@@ -24,8 +24,11 @@ function sourceText(run: RunInfo): string {
       return s.preset;
     case 'config':
       return s.configPath.split(/[\\/]/).pop() ?? 'config';
-    case 'external':
-      return s.command.length > 40 ? `${s.command.slice(0, 39)}…` : s.command;
+    case 'external': {
+      // Paths make a command long and say little: keep the file names.
+      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
+      return short.length > 48 ? `${short.slice(0, 47)}…` : short;
+    }
     case 'verify':
       return `verify ${s.suggestionId}`;
   }
@@ -86,13 +89,15 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     }
     const r = node.run;
     const when = new Date(r.startedAtMs);
-    const label = `${sourceText(r)} · ${when.toLocaleDateString()} ${when.toLocaleTimeString()}`;
+    // The sidebar is narrow: the time of day is enough for today's runs.
+    const today = new Date().toDateString() === when.toDateString();
+    const label = `${sourceText(r)} · ${today ? '' : `${when.toLocaleDateString()} `}${when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = r.runDir;
     item.iconPath = STATUS_ICON[r.status];
     item.description = [r.status, r.stepTimeNs !== undefined ? `${formatNs(r.stepTimeNs)}/step` : undefined, r.link, r.topSuggestion ? `→ ${r.topSuggestion}` : undefined].filter(Boolean).join(' · ');
     const md = new vscode.MarkdownString();
-    md.appendMarkdown(`**${r.runId}** (${r.status})\n\n`);
+    md.appendMarkdown(`**${r.runId}** (${r.status}), started ${when.toLocaleString()}\n\n`);
     md.appendMarkdown(`- step time: ${formatNs(r.stepTimeNs)}\n- link: ${r.link ?? '–'}\n- top suggestion: ${r.topSuggestion ?? '–'}\n`);
     if (r.record?.message) md.appendText(`\n${r.record.message}`);
     item.tooltip = md;

@@ -142,10 +142,12 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             // The re-run opens in this panel as the comparison; the loaded trace is the baseline.
             const other = await loadAndAnalyze([r.tracePath]);
             const data = other.ok ? this.encode(other, post) : undefined;
-            if (other.ok && data) post({ type: 'comparison', suggestionId: raw.suggestionId, title: other.title, data, analysis: other.analysis ?? { ranks: [], suggestions: [] } }, data);
-            else if (!other.ok) post({ type: 'status', message: other.message, busy: false });
+            const title = `${path.basename(path.dirname(r.tracePath))} (${raw.suggestionId})`;
+            // The toolbar keeps the last status line: end the re-run's progress with its verdict.
+            status(r.message ? `${raw.suggestionId}: ${r.message}` : `Re-run with ${raw.suggestionId} finished.`, false);
+            if (other.ok && data) post({ type: 'comparison', suggestionId: raw.suggestionId, title, data, analysis: other.analysis ?? { ranks: [], suggestions: [] } }, data);
+            else if (!other.ok) status(other.message, false);
           }
-          status(r.message ?? (r.ok ? 'Re-run finished.' : 'The re-run did not finish.'), false);
           post({ type: 'reply', replyTo: raw.id, ok: r.ok, message: r.message });
           break;
         }

@@ -54,9 +54,11 @@ function ignoreFileFor(target) {
     '!package.json',
     '!README.md',
     '!LICENSE*',
-    '!dist/extension/**',
-    '!dist/runtime/**',
-    '!dist/webview/**',
+    // Source maps stay out (vsce applies the negations last, so they are never re-added).
+    '!dist/extension/*.js',
+    '!dist/runtime/*.js',
+    '!dist/webview/*.js',
+    '!dist/webview/*.css',
     '!schemas/**',
     '!media/**',
     '!docs/images/**',
@@ -66,8 +68,6 @@ function ignoreFileFor(target) {
     '!node_modules/webgpu/index.js',
     '!node_modules/webgpu/LICENSE.md',
     `!node_modules/webgpu/dist/${keep}/**`,
-    '**/*.map',
-    '**/__pycache__/**',
   ];
   mkdirSync('.cache/package', { recursive: true });
   const file = join('.cache/package', `vscodeignore-${target}`);

@@ -171,6 +171,30 @@ export async function openWorkbench(browser: Browser, server: CodeServer): Promi
 }
 
 /**
+ * Opens the quick input with `key`. A webview that has the keyboard focus may keep the
+ * key to itself, so when nothing opens the workbench gets the focus back (a click on the
+ * active editor tab, or on the status bar when no editor is open) and the key is pressed again.
+ */
+async function openPalette(page: Page, key: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('Escape');
+    // A quick input still closing from the last command would swallow the next one.
+    await input.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+    await page.keyboard.press(key);
+    try {
+      await input.waitFor({ state: 'visible', timeout: attempt < 3 ? 3_000 : 15_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      const tab = page.locator('.tabs-container .tab.active').first();
+      if (await tab.isVisible()) await tab.click();
+      else await page.locator('.part.statusbar').click({ position: { x: 600, y: 10 } });
+    }
+  }
+}
+
+/**
  * Runs a command from the palette by its title, e.g. `CommLens: Show Environment`.
  * Right after start the workbench may not list the extension's commands yet (the
  * extension scan finishes after the first paint), so the palette is reopened until the
@@ -181,11 +205,10 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible', timeout: 15_000 });
-    await input.fill(`>${title}`);
     try {
+      // A webview that finishes loading takes the focus and closes the palette: try again.
+      await openPalette(page, 'F1');
+      await input.fill(`>${title}`, { timeout: 5_000 });
       await row.waitFor({ state: 'visible', timeout: 5_000 });
       break;
     } catch (e) {
@@ -232,11 +255,9 @@ export async function quickOpen(page: Page, fileName: string, timeoutMs = 60_000
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('Control+P');
-    await input.waitFor({ state: 'visible', timeout: 15_000 });
-    await input.fill(fileName);
     try {
+      await openPalette(page, 'Control+P');
+      await input.fill(fileName, { timeout: 5_000 });
       await row.waitFor({ state: 'visible', timeout: 5_000 });
       break;
     } catch (e) {
@@ -268,6 +289,17 @@ export async function waitForNotification(page: Page, text: string | RegExp, tim
   const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
   await toast.waitFor({ state: 'visible', timeout: timeoutMs });
   return (await toast.innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Runs `body`; if it throws, saves a screenshot named after the test first. */
+export async function shotOnFailure(page: () => Page | undefined, name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    const p = page();
+    if (p) await screenshot(p, `failed-${name}`).catch(() => undefined);
+    throw e;
+  }
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

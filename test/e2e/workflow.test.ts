@@ -23,6 +23,7 @@ import {
   waitForNotification,
   webviewFrame,
   screenshot,
+  shotOnFailure,
   REPO_ROOT,
   FIXTURES,
   type CodeServer,
@@ -101,7 +102,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await server?.stop();
   });
 
-  it('runs "CommLens: Show Environment" from the command palette', async () => {
+  it('runs "CommLens: Show Environment" from the command palette', async () => shotOnFailure(() => page, 'runs-CommLens-Show-Environment-from-the-command-pa', async () => {
     await runCommand(page, 'CommLens: Show Environment');
     // The report opens as a Markdown document whose first line is the heading.
     const editor = page.locator('.editor-instance .view-lines');
@@ -113,9 +114,9 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     // The runs folder named in the settings was created on first use.
     assert.ok(fs.existsSync(path.join(workspace, 'runs')), 'the runs folder was created');
     await closeAllEditors(page);
-  });
+  }));
 
-  it('refuses a run config with unknown keys and wrong types, and lists them in Problems', async () => {
+  it('refuses a run config with unknown keys and wrong types, and lists them in Problems', async () => shotOnFailure(() => page, 'refuses-a-run-config-with-unknown-keys-and-wrong-t', async () => {
     fs.writeFileSync(path.join(workspace, 'commlens.json'), '{\n  "preset": "tiny",\n  "stpes": 3,\n  "worldSize": "two"\n}\n');
     await quickOpen(page, 'commlens.json');
     await runCommand(page, 'CommLens: Profile with Config File…');
@@ -131,9 +132,9 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     const runsDir = path.join(workspace, 'runs');
     assert.equal(fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.')).length : 0, 0, 'no run was started');
     await closeAllEditors(page);
-  });
+  }));
 
-  it('profiles the tiny preset from the palette and opens its trace', async () => {
+  it('profiles the tiny preset from the palette and opens its trace', async () => shotOnFailure(() => page, 'profiles-the-tiny-preset-from-the-palette-and-open', async () => {
     await runCommand(page, 'CommLens: Profile Training Run');
     await pickQuickItem(page, 'tiny');
     await waitForNotification(page, /CommLens: profiling preset tiny/, 30_000);
@@ -163,10 +164,29 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     assert.ok(title.length > 0);
     await page.waitForTimeout(500);
     await screenshot(page, '05-tiny-trace-suggestion');
+    // Apply & re-run: the extension runs `commlens verify` and answers in the panel, with
+    // the comparison when the re-run finished, or with the runtime's reason when it refused.
+    await frame.getByRole('button', { name: 'Apply & re-run' }).click();
+    const compared = frame.locator('#tab-compare[aria-selected="true"]');
+    const refused = frame.locator('ol.suggestions li.suggestion.active .status-line', { hasText: 'Failed: ' });
+    await compared.or(refused).first().waitFor({ state: 'visible', timeout: 240_000 });
+    if (await refused.isVisible()) {
+      assert.match(await refused.innerText(), /Failed: .+/);
+      await waitForNotification(page, /Verifying .* failed/, 30_000);
+    } else {
+      // The Compare pane shows the re-run (after) beside this run (before), with the prediction.
+      const pane = await frame.locator('#pane').innerText();
+      assert.match(pane, /Before: .*After: /s);
+      assert.match(pane, /Predicted/);
+      const verify = await waitForRun(path.join(workspace, 'runs'), (r) => r.status === 'done' && fs.existsSync(path.join(r.dir, 'comparison.json')), 30_000);
+      assert.ok(verify.dir);
+    }
+    await page.waitForTimeout(500);
+    await screenshot(page, '05b-apply-and-rerun');
     await closeAllEditors(page);
-  });
+  }));
 
-  it('opens a fixture PyTorch (Kineto) trace through the custom editor and shows its analysis', async () => {
+  it('opens a fixture PyTorch (Kineto) trace through the custom editor and shows its analysis', async () => shotOnFailure(() => page, 'opens-a-fixture-PyTorch-Kineto-trace-through-the-c', async () => {
     const dir = path.join(workspace, 'pytorch');
     fs.mkdirSync(dir, { recursive: true });
     fs.copyFileSync(path.join(FIXTURES, 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz'), path.join(dir, 'sampled_rank-0.json.gz'));
@@ -181,9 +201,9 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await page.waitForTimeout(500);
     await screenshot(page, '09-kineto-custom-editor');
     await closeAllEditors(page);
-  });
+  }));
 
-  it('cancels a run: the whole process tree ends within 2 s and the partial trace is offered', async () => {
+  it('cancels a run: the whole process tree ends within 2 s and the partial trace is offered', async () => shotOnFailure(() => page, 'cancels-a-run-the-whole-process-tree-ends-within-2', async () => {
     const runsDir = path.join(workspace, 'runs');
     const before = new Set(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
     await runCommand(page, 'CommLens: Profile Training Run');
@@ -205,10 +225,11 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await screenshot(page, '07-cancelled');
     await page.locator('.notifications-toasts .notification-toast').getByRole('button', { name: 'Open Partial Trace' }).first().click();
     await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await webviewFrame(page).locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
     await closeAllEditors(page);
-  });
+  }));
 
-  it('profiles an external (PyTorch-style) command and imports every rank it wrote', async () => {
+  it('profiles an external (PyTorch-style) command and imports every rank it wrote', async () => shotOnFailure(() => page, 'profiles-an-external-PyTorch-style-command-and-imp', async () => {
     const runsDir = path.join(workspace, 'runs');
     const before = new Set(fs.readdirSync(runsDir));
     const standin = path.join(REPO_ROOT, 'test', 'e2e', 'standin-torchrun.mjs');
@@ -228,9 +249,24 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await page.waitForTimeout(1000);
     await screenshot(page, '08-external-command');
     await closeAllEditors(page);
-  });
+  }));
 
-  it('opens a trace that cannot be parsed in a panel that says which file and why', async () => {
+  it('lists the runs in the CommLens view with status, step time and link', async () => shotOnFailure(() => page, 'runs-view', async () => {
+    await runCommand(page, 'View: Show CommLens');
+    const rows = page.locator('.pane-body .monaco-list-row');
+    const tiny = rows.filter({ hasText: 'tiny' }).first();
+    await tiny.waitFor({ state: 'visible', timeout: 30_000 });
+    const text = (await tiny.innerText()).replace(/\u00a0/g, ' ');
+    assert.match(text, /done/);
+    assert.match(text, /ms\/step/);
+    assert.match(text, /eth-10g/);
+    await rows.filter({ hasText: 'mlp-small' }).filter({ hasText: 'cancelled' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await rows.filter({ hasText: 'standin-torchrun' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await screenshot(page, '11-runs-view');
+    await runCommand(page, 'View: Show Explorer');
+  }));
+
+  it('opens a trace that cannot be parsed in a panel that says which file and why', async () => shotOnFailure(() => page, 'opens-a-trace-that-cannot-be-parsed-in-a-panel-tha', async () => {
     fs.writeFileSync(path.join(workspace, 'broken.pftrace'), Buffer.from('this is not a perfetto trace\x00\xff\xfe', 'latin1'));
     await quickOpen(page, 'broken.pftrace');
     await reopenWith(page, 'CommLens Trace');
@@ -242,7 +278,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     assert.match(body, /broken\.pftrace/);
     await screenshot(page, '03-unparseable-trace');
     await closeAllEditors(page);
-  });
+  }));
 });
 
 describe('CommLens in VS Code (code-server), untrusted workspace', { timeout: 10 * 60_000 }, () => {
@@ -262,12 +298,12 @@ describe('CommLens in VS Code (code-server), untrusted workspace', { timeout: 10
     await server?.stop();
   });
 
-  it('explains that profiling needs trust instead of running anything', async () => {
+  it('explains that profiling needs trust instead of running anything', async () => shotOnFailure(() => page, 'explains-that-profiling-needs-trust-instead-of-run', async () => {
     await runCommand(page, 'CommLens: Profile Training Run');
     const note = await waitForNotification(page, /untrusted workspace/);
     assert.match(note, /does not profile in an untrusted workspace/);
     assert.match(note, /opening and analysing traces works without it/);
     await page.waitForTimeout(500); // let the toast finish sliding in
     await screenshot(page, '10-untrusted');
-  });
+  }));
 });

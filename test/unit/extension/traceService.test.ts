@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadAndAnalyze, isKinetoFileName, toArrayBuffer } from '../../../extension/traceService';
+import { loadAndAnalyze, isKinetoFileName, toArrayBuffer, jobName } from '../../../extension/traceService';
+import { analyze } from '../../../analysis/index';
 import type { AnalysisView } from '../../../webview/protocol';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -40,7 +41,19 @@ describe('trace service', () => {
       assert.ok(r.exposedCommNs > 0 && r.steps && r.steps.length === 1 && r.steps[0].step === 551);
     }
     assert.ok(view.stepTimeNs !== undefined && view.stepTimeNs > 0);
-    assert.ok(Array.isArray(view.suggestions));
+    // The advisor's ranked suggestions, in its order, with what the panel shows of each.
+    const raw = analyze(t.model).suggestions;
+    assert.ok(raw.length >= 1, 'the advisor has something to say about this job');
+    assert.deepEqual(view.suggestions.map((s) => s.id), raw.map((s) => s.id));
+    for (const [i, s] of view.suggestions.entries()) {
+      assert.equal(s.title, raw[i].title);
+      assert.equal(s.kind, raw[i].kind);
+      assert.equal(s.predicted.stepTimeNs, raw[i].predicted.stepTimeNs);
+      assert.equal(s.predicted.baselineStepTimeNs, raw[i].predicted.baselineStepTimeNs);
+      assert.deepEqual(s.configChange, raw[i].configChange);
+      assert.ok(s.evidence.sliceIndexes.every((k) => k >= 0 && k < t.model.slices.length));
+      if (raw[i].evidence.text) assert.equal(s.detail, raw[i].evidence.text);
+    }
   });
 
   it('names the file and the parser\'s reason for a file that cannot be parsed', async () => {
@@ -58,6 +71,11 @@ describe('trace service', () => {
     const missing = await loadAndAnalyze([path.join(d, 'nope.pftrace')]);
     assert.equal(missing.ok, false);
     assert.match(!missing.ok ? missing.message : '', /nope\.pftrace/);
+  });
+
+  it('names a job after its run when its traces sit in the run\'s kineto/ folder', () => {
+    assert.equal(jobName('/runs/pytorch-20261123-0700-ab12/kineto'), 'pytorch-20261123-0700-ab12');
+    assert.equal(jobName('/data/hta-sampled'), 'hta-sampled');
   });
 
   it('tells per-rank trace files from run configs and summaries', () => {
