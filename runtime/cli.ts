@@ -9,6 +9,7 @@ import { profileCommand } from './profile';
 import { inspectCommand, convertCommand } from './traceCommands';
 import { analyzeCommand } from './analyzeCommand';
 import { verifyCommand } from './verify';
+import { benchCollectivesCommand } from './benchCollectivesCommand';
 import { EXIT } from './protocol';
 
 const USAGE = `usage: commlens <command> [options]
@@ -24,6 +25,8 @@ commands:
                       what a trace holds: format, ranks, tracks, slices, flows, steps
   convert <in> <out.pftrace | out.json>
                       convert between Perfetto protobuf and Chrome JSON
+  bench-collectives [--world-size N] [--link NAME] [--max-mib M]
+                      nccl-tests-style sweep of the collectives over a link
   doctor [--json]     print the WebGPU adapter, its features and limits
   help                this text
 `;
@@ -39,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return analyzeCommand(rest);
     case 'verify':
       return verifyCommand(rest);
+    case 'bench-collectives':
+      return benchCollectivesCommand(rest);
     case 'inspect':
       return inspectCommand(rest);
     case 'convert':
