@@ -62,6 +62,10 @@ if [ ! -f "$stamp" ]; then
   # code-server's postinstall checks); node-gyp builds against Node 24's own headers
   # (nodedir); scripts are allowed explicitly; postinstall wants unsafe-perm as root.
   (
+    # Run from `npm test`, this shell inherits the outer npm's npm_* variables, among them
+    # npm_config_user_agent naming Node 20, which the inner npm would take as its config
+    # and code-server's postinstall would then refuse. Start clean.
+    for v in $(env | sed -n 's/^\(npm_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
     export PATH="$node24_home/bin:$PATH"
     export npm_config_nodedir="$node24_home"
     export npm_config_unsafe_perm=true
