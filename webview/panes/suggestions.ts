@@ -35,6 +35,10 @@ export function renderSuggestions(analysis: AnalysisView | null, ctx: Suggestion
     ];
     if (sg.predicted.bytesPerStep !== undefined) rows.push(['Bytes per step', formatBytes(sg.predicted.bytesPerStep)]);
     if (sg.predicted.peakMemoryBytes !== undefined) rows.push(['Peak memory', formatBytes(sg.predicted.peakMemoryBytes)]);
+    // The advisor's risk is a sentence that opens with its level ("Medium: biased
+    // quantization…"): the badge shows the level, the body the sentence.
+    const level = riskLevel(sg.risk);
+    if (String(sg.risk).toLowerCase() !== level) rows.push(['Risk', clipText(String(sg.risk), 600)]);
     rows.push(['Source', clipText(sg.source, 200)]);
     rows.push(['Config change', clipText(JSON.stringify(sg.configChange), 300)]);
     const status = ctx.status.get(sg.id);
@@ -46,7 +50,7 @@ export function renderSuggestions(analysis: AnalysisView | null, ctx: Suggestion
       },
       h('span', { className: 'title' }, clipText(sg.title, 200)),
       h('span', { className: `badge kind` }, sg.kind),
-      h('span', { className: `badge risk risk-${String(sg.risk).toLowerCase()}` }, `risk: ${sg.risk}`),
+      h('span', { className: `badge risk risk-${level.replace(/\s+/g, '-')}`, title: String(sg.risk) }, `risk: ${level}`),
       h('span', { className: `effect ${pct < 0 ? 'good' : 'bad'}` }, `${pct <= 0 ? '' : '+'}${pct.toFixed(1)} %`)),
       active ? h('div', { className: 'suggestion-body' },
         sg.detail ? h('p', {}, clipText(sg.detail, 1000)) : null,
@@ -59,4 +63,10 @@ export function renderSuggestions(analysis: AnalysisView | null, ctx: Suggestion
     ));
   }
   return list;
+}
+
+/** The risk level a risk text opens with (none, low, medium, high), else 'see details'. */
+export function riskLevel(risk: unknown): string {
+  const m = /^\s*(none|low|medium|high)\b/i.exec(String(risk ?? ''));
+  return m ? m[1].toLowerCase() : 'see details';
 }
