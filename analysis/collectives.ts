@@ -6,6 +6,7 @@
 import type { TraceModel } from '../trace/model';
 import { intersect, lengthOf, unionOf } from './intervals';
 import type { RankView } from './rankView';
+import { busBandwidthFactor } from '../trace/collectives';
 
 /** One rank's part in a collective. */
 export interface CollectiveParticipant {
@@ -64,24 +65,8 @@ export interface CollectiveMetrics {
   disjoint: number;
 }
 
-/**
- * nccl-tests' bus-bandwidth factor: busbw = algbw × factor, comparable to the link's peak.
- * all-reduce 2(n−1)/n; reduce-scatter, all-gather, all-to-all (n−1)/n; broadcast, reduce,
- * send/recv 1.
- */
-export function busBandwidthFactor(op: string, n: number): number {
-  if (n <= 1) return 1;
-  switch (op) {
-    case 'allReduce':
-      return (2 * (n - 1)) / n;
-    case 'reduceScatter':
-    case 'allGather':
-    case 'allToAll':
-      return (n - 1) / n;
-    default:
-      return 1;
-  }
-}
+/** nccl-tests' bus-bandwidth factor (one definition, in trace/collectives.ts). */
+export { busBandwidthFactor };
 
 /**
  * Joins the communication ops of every rank's analysed window into collective instances

@@ -3,6 +3,7 @@
  * transfer times under a change of volume, link or world size.
  */
 import type { LinkProfile } from '../runInfo';
+import { busBandwidthFactor } from '../../trace/collectives';
 
 /** Number of latency terms (× α) of a ring collective over n ranks. */
 export function latencyTerms(op: string, n: number): number {
@@ -19,19 +20,9 @@ export function latencyTerms(op: string, n: number): number {
   }
 }
 
-/** Bytes each rank moves per byte of buffer: all-reduce 2(n−1)/n, reduce-scatter / all-gather / all-to-all (n−1)/n, others 1. */
+/** Bytes each rank moves per byte of buffer: nccl-tests' bus factor (trace/collectives.ts); nothing moves in a group of one. */
 export function volumeFactor(op: string, n: number): number {
-  if (n <= 1) return 0;
-  switch (op) {
-    case 'allReduce':
-      return (2 * (n - 1)) / n;
-    case 'reduceScatter':
-    case 'allGather':
-    case 'allToAll':
-      return (n - 1) / n;
-    default:
-      return 1;
-  }
+  return n <= 1 ? 0 : busBandwidthFactor(op, n);
 }
 
 /**

@@ -31,20 +31,8 @@ export interface CommSpan {
   link?: string;
 }
 
-/** busbw / algbw for a collective over n ranks (nccl-tests). */
-export function busBandwidthFactor(op: string, n: number): number {
-  if (n <= 1) return op === 'allReduce' || op === 'reduceScatter' || op === 'allGather' || op === 'allToAll' ? 0 : 1;
-  switch (op) {
-    case 'allReduce':
-      return (2 * (n - 1)) / n;
-    case 'reduceScatter':
-    case 'allGather':
-    case 'allToAll':
-      return (n - 1) / n;
-    default:
-      return 1;
-  }
-}
+/** busbw / algbw for a collective over n ranks (nccl-tests; one definition, in trace/collectives.ts). */
+export { busBandwidthFactor } from '../../trace/collectives';
 
 /** algbw in GB/s (bytes per ns) of `bytes` in `durationNs`; 0 for an empty or instant op. */
 export function algBandwidthGBps(bytes: number, durationNs: number): number {
