@@ -4,6 +4,7 @@
  * what was given and what is allowed, and happens before any GPU work.
  */
 import { readFileSync } from 'node:fs';
+import { validateModelConfig, validateOptimizerConfig } from './engine';
 
 export type ModelKind = 'mlp' | 'gpt-mini';
 
@@ -188,41 +189,20 @@ export function validateConfig(
   if (typeof raw.strategy !== 'string' || raw.strategy.split('+').some((s) => !knownStrategies.includes(s))) {
     problems.push(`strategy: got ${JSON.stringify(raw.strategy)}, expected one of ${knownStrategies.join(', ')} (combine with '+')`);
   }
+  // The model and optimizer settings are the engine's: it names every problem (setting,
+  // value, what is allowed); the adapter's limits are checked again once it is known.
   const m = raw.model;
   if (!isObject(m)) problems.push('model: expected an object with at least "kind" and "batchSize"');
   else {
     unknownKeys(problems, 'model.', m, MODEL_KEYS);
-    if (m.kind !== 'mlp' && m.kind !== 'gpt-mini') problems.push(`model.kind: got ${JSON.stringify(m.kind)}, expected "mlp" or "gpt-mini"`);
-    checkInt(problems, 'model.batchSize', m.batchSize, 1, 65_536);
-    if (m.dtype !== undefined && m.dtype !== 'f32' && m.dtype !== 'f16') problems.push(`model.dtype: got ${JSON.stringify(m.dtype)}, expected "f32" or "f16"`);
-    if (m.kind === 'mlp') {
-      checkInt(problems, 'model.inputDim', m.inputDim, 1, 1 << 16);
-      checkInt(problems, 'model.classes', m.classes, 2, 1 << 16);
-      if (!Array.isArray(m.hiddenDims) || m.hiddenDims.length === 0) problems.push(`model.hiddenDims: got ${JSON.stringify(m.hiddenDims)}, expected a non-empty array of layer widths`);
-      else m.hiddenDims.forEach((d, i) => checkInt(problems, `model.hiddenDims[${i}]`, d, 1, 1 << 16));
-    } else if (m.kind === 'gpt-mini') {
-      checkInt(problems, 'model.layers', m.layers, 1, 64);
-      checkInt(problems, 'model.heads', m.heads, 1, 64);
-      checkInt(problems, 'model.dModel', m.dModel, 8, 8192);
-      checkInt(problems, 'model.seqLen', m.seqLen, 2, 4096);
-      checkInt(problems, 'model.vocab', m.vocab, 4, 65_536);
-      if (m.task !== undefined && !['copy', 'reverse', 'modadd'].includes(m.task as string)) problems.push(`model.task: got ${JSON.stringify(m.task)}, expected "copy", "reverse" or "modadd"`);
-      if (typeof m.dModel === 'number' && typeof m.heads === 'number' && m.heads > 0 && m.dModel % m.heads !== 0) {
-        problems.push(`model.heads: ${m.heads} does not divide model.dModel ${m.dModel}; pick heads among the divisors of dModel (e.g. ${divisors(m.dModel).slice(0, 6).join(', ')})`);
-      }
-    }
+    if (m.kind === 'mlp' && (!Array.isArray(m.hiddenDims) || m.hiddenDims.length === 0)) problems.push(`model.hiddenDims: got ${JSON.stringify(m.hiddenDims)}, expected a non-empty array of layer widths`);
+    problems.push(...validateModelConfig(m as never));
   }
   const o = raw.optimizer;
   if (!isObject(o)) problems.push('optimizer: expected an object with at least "kind" and "lr"');
   else {
     unknownKeys(problems, 'optimizer.', o, OPT_KEYS);
-    if (!['sgd', 'adam', 'adamw'].includes(o.kind as string)) problems.push(`optimizer.kind: got ${JSON.stringify(o.kind)}, expected "sgd", "adam" or "adamw"`);
-    checkNum(problems, 'optimizer.lr', o.lr, 1e-9, 10);
-    checkNum(problems, 'optimizer.momentum', o.momentum, 0, 1, true);
-    checkNum(problems, 'optimizer.beta1', o.beta1, 0, 1, true);
-    checkNum(problems, 'optimizer.beta2', o.beta2, 0, 1, true);
-    checkNum(problems, 'optimizer.weightDecay', o.weightDecay, 0, 1, true);
-    checkNum(problems, 'optimizer.clipGradNorm', o.clipGradNorm, 1e-6, 1e6, true);
+    problems.push(...validateOptimizerConfig(o as never));
   }
   if (raw.strategyOptions !== undefined && !isObject(raw.strategyOptions)) problems.push('strategyOptions: expected an object');
   if (problems.length) throw new ConfigError(problems);
@@ -233,11 +213,6 @@ export function validateConfig(
   return raw as unknown as RunConfig;
 }
 
-function divisors(n: number): number[] {
-  const out: number[] = [];
-  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
-  return out;
-}
 
 /** Builds the raw (unvalidated) config from a preset name and/or a config file's contents. */
 export function resolveRawConfig(opts: { preset?: string; configText?: string; configPath?: string }): unknown {

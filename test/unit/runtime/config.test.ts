@@ -43,7 +43,7 @@ test('bad values name the field, the value and what is allowed', () => {
 test('unknown keys and heads that do not divide the width are refused', () => {
   const p = problemsOf(() => validateConfig(resolveRawConfig({ preset: 'gpt-mini', configText: JSON.stringify({ stepz: 3, model: { heads: 5 } }) }), links, strategies));
   assert.ok(p.some((m) => m.startsWith('stepz: unknown setting')), p.join('\n'));
-  assert.ok(p.some((m) => /model\.heads: 5 does not divide model\.dModel 128/.test(m)), p.join('\n'));
+  assert.ok(p.some((m) => /model\.heads \(5\) must divide model\.dModel \(128\)/.test(m)), p.join('\n'));
 });
 
 test('broken JSON and unknown presets give clear messages', () => {
