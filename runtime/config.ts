@@ -4,38 +4,11 @@
  * what was given and what is allowed, and happens before any GPU work.
  */
 import { readFileSync } from 'node:fs';
-import { validateModelConfig, validateOptimizerConfig } from './engine';
+import { validateModelConfig, validateOptimizerConfig, type ModelConfig, type OptimizerConfig } from './engine';
 
-export type ModelKind = 'mlp' | 'gpt-mini';
-
-export interface ModelSettings {
-  kind: ModelKind;
-  batchSize: number;
-  dtype?: 'f32' | 'f16';
-  // mlp
-  inputDim?: number;
-  hiddenDims?: number[];
-  classes?: number;
-  // gpt-mini
-  layers?: number;
-  heads?: number;
-  dModel?: number;
-  seqLen?: number;
-  vocab?: number;
-  task?: 'copy' | 'reverse' | 'modadd';
-}
-
-export interface OptimizerSettings {
-  kind: 'sgd' | 'adam' | 'adamw';
-  lr: number;
-  momentum?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-  clipGradNorm?: number;
-  lossScale?: number;
-}
+/** The model and optimizer settings are the engine's own types (runtime/engine). */
+export type ModelSettings = ModelConfig;
+export type OptimizerSettings = OptimizerConfig;
 
 export interface RunConfig {
   /** Name of the preset this config started from, if any. */
@@ -125,7 +98,7 @@ export class ConfigError extends Error {
 }
 
 export const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions', 'linkScale']);
-const MODEL_KEYS = new Set(['kind', 'batchSize', 'dtype', 'inputDim', 'hiddenDims', 'classes', 'layers', 'heads', 'dModel', 'seqLen', 'vocab', 'task']);
+const MODEL_KEYS = new Set(['kind', 'batchSize', 'dtype', 'inputDim', 'hiddenDims', 'classes', 'layers', 'heads', 'dModel', 'seqLen', 'maxSeqLen', 'vocab', 'task']);
 const OPT_KEYS = new Set(['kind', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'weightDecay', 'clipGradNorm', 'lossScale']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
