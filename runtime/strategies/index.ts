@@ -4,7 +4,6 @@
  * joined with '+' (e.g. `ddp-bucketed+int8-ef`).
  */
 import type { RunConfig } from '../config';
-import { allReduceGpuBuffer } from '../comm/gpuStaging';
 import { MIB } from './buckets';
 import { BucketedExchange } from './bucketedExchange';
 import { Bf16Hook, Fp16Hook, Int8EfHook, type GradientHook } from './hooks';
@@ -15,39 +14,14 @@ import { PowerSgdHook } from './powerSgd';
 import { matrixPlanner } from './matrices';
 import { TopKDgcHook } from './topkDgc';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';
-import { strategyEnv, type StrategyEnv } from './env';
+import type { StrategyEnv } from './env';
 import { ZeroStrategy } from './zero';
 import { Ulysses, sequenceParallelFor } from './ulysses';
+import { Ddp } from './ddp';
 
 export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor };
 export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
-/** DDP baseline: one all-reduce (average) of every gradient after backward (comm's chunked GPU staging). */
-class Ddp implements Strategy {
-  readonly id = 'ddp';
-  private readonly env: StrategyEnv;
-  constructor(private readonly ctx: StrategyContext) {
-    this.env = strategyEnv(ctx);
-  }
-  async backwardAndExchange(): Promise<void> {
-    const { trainer, comm, device } = this.ctx;
-    trainer.backward();
-    if (comm.worldSize > 1) await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
-  }
-  async optimizerStep(): Promise<void> {
-    this.ctx.trainer.optimizerStep();
-  }
-  commBufferBytes(): number {
-    // comm's staging pool: up to 3 chunks of at most 4 MiB.
-    return this.ctx.comm.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0;
-  }
-  async readParameters(): Promise<Float32Array> {
-    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
-  }
-  destroy(): void {
-    this.env.staging.destroy();
-  }
-}
 
 function makeHook(id: StrategyId, config: RunConfig, ctx: StrategyContext): ((env: StrategyEnv) => GradientHook) | undefined {
   const o = resolveOptions(config);

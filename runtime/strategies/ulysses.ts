@@ -11,9 +11,9 @@ import type { RunConfig } from '../config';
 import type { Communicator } from '../comm';
 import { allReduceGpuBuffer } from '../comm/gpuStaging';
 import type { SequenceParallel } from '../engine';
-import { strategyEnv, type StrategyEnv } from './env';
+import { Ddp } from './ddp';
 import { parseStrategyIds, resolveOptions } from './options';
-import type { Strategy, StrategyContext } from './types';
+import type { StrategyContext } from './types';
 
 /** The sequence-parallel layout of `rank`: group size, shard index, data-parallel index, group ranks. */
 export function ulyssesLayout(sp: number, rank: number): { index: number; dataRank: number; groupRanks: number[] } {
@@ -58,17 +58,17 @@ export function sequenceParallelFor(config: RunConfig, comm: Communicator): Sequ
   };
 }
 
-export class Ulysses implements Strategy {
-  readonly id: string;
-  private readonly env: StrategyEnv;
+/**
+ * Ulysses: DDP's gradient exchange (parameters are replicated) around a forward and a
+ * backward that exchange sequence and head shards inside every attention.
+ */
+export class Ulysses extends Ddp {
+  override readonly id: string;
   private readonly group: Communicator;
 
-  constructor(
-    private readonly ctx: StrategyContext,
-    config: RunConfig,
-  ) {
+  constructor(ctx: StrategyContext, config: RunConfig) {
+    super(ctx);
     this.id = config.strategy;
-    this.env = strategyEnv(ctx);
     this.group = sequenceGroup(ctx.comm, resolveOptions(config).sequenceParallelSize);
   }
 
@@ -88,27 +88,9 @@ export class Ulysses implements Strategy {
     await this.ctx.trainer.forwardAsync();
   }
 
-  async backwardAndExchange(): Promise<void> {
+  override async backwardAndExchange(): Promise<void> {
     const { trainer, comm, device } = this.ctx;
     await trainer.backwardAsync();
     if (comm.worldSize > 1) await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
-  }
-
-  async optimizerStep(): Promise<void> {
-    this.ctx.trainer.optimizerStep();
-  }
-
-  commBufferBytes(): number {
-    // As DDP (comm's staging pool for the gradient all-reduce); the all-to-all staging is
-    // host memory.
-    return this.ctx.comm.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0;
-  }
-
-  async readParameters(): Promise<Float32Array> {
-    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
-  }
-
-  destroy(): void {
-    this.env.staging.destroy();
   }
 }
