@@ -8,6 +8,7 @@
  * Pure: runs in Node and in the webview.
  */
 import type { Args, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
+import { flowsInTimeOrder } from './model';
 import type { ChromeJsonCommlensInfo } from './chromeJsonImporter';
 
 function flowList(flow: { out?: number[]; in?: number[] } | undefined): { id: number; out: boolean; in: boolean }[] {
@@ -148,17 +149,11 @@ export function writeChromeJsonTo(model: TraceModel, sink: (text: string) => voi
     if (!f) map.set(slice, (f = {}));
     (f[key] ??= []).push(id);
   };
-  model.flows.forEach((f, i) => {
-    const a = model.slices[f.from];
-    const b = model.slices[f.to];
-    if (!a || !b) return;
-    const forward = a.startNs <= b.startNs;
-    const from = forward ? f.from : f.to;
-    const to = forward ? f.to : f.from;
-    const map = v2Of.has(from) || v2Of.has(to) ? v1Of : v2Of;
-    add(map, from, 'out', i + 1);
-    add(map, to, 'in', i + 1);
-  });
+  for (const f of flowsInTimeOrder(model)) {
+    const map = v2Of.has(f.from) || v2Of.has(f.to) ? v1Of : v2Of;
+    add(map, f.from, 'out', f.id);
+    add(map, f.to, 'in', f.id);
+  }
   model.slices.forEach((s, i) => w.slice(s, v2Of.get(i), v1Of.get(i)));
   for (const c of model.counters) for (let i = 0; i < c.tsNs.length; i++) w.counter(c.track, c.tsNs[i], c.values[i]);
   w.close();

@@ -196,6 +196,23 @@ export function finalizeModel(model: TraceModel): TraceModel {
   return model;
 }
 
+/**
+ * The model's flows oriented in time: `from` is whichever end starts first, as Perfetto's
+ * importer requires (a flow's end that arrives before its start is dropped). Flows whose
+ * slices are missing are left out. Ids are the flow's position + 1, stable for writers.
+ */
+export function flowsInTimeOrder(model: TraceModel): Flow[] {
+  const out: Flow[] = [];
+  model.flows.forEach((f, i) => {
+    const a = model.slices[f.from];
+    const b = model.slices[f.to];
+    if (!a || !b) return;
+    const forward = a.startNs <= b.startNs;
+    out.push({ id: i + 1, from: forward ? f.from : f.to, to: forward ? f.to : f.from });
+  });
+  return out;
+}
+
 /** Ranks present in the model, in ascending order (pid order when no rank is known). */
 export function ranksOf(model: TraceModel): ProcessInfo[] {
   return [...model.processes].sort((a, b) => (a.rank ?? a.pid) - (b.rank ?? b.pid));

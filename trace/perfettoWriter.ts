@@ -16,6 +16,7 @@
  * model's relative time; no timestamp_clock_id (no clock snapshot is written).
  */
 import type { Args, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
+import { flowsInTimeOrder } from './model';
 import { ProtoWriter, varint64Size, varintSize } from './protoWire';
 import { writeAnnotation } from './perfettoAnnotations';
 import {
@@ -405,14 +406,10 @@ export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Ui
     if (!f) flowOf.set(slice, (f = {}));
     (f[key] ??= []).push(id);
   };
-  model.flows.forEach((f, i) => {
-    const a = model.slices[f.from];
-    const b = model.slices[f.to];
-    if (!a || !b) return;
-    const forward = a.startNs <= b.startNs;
-    add(forward ? f.from : f.to, 'out', i + 1);
-    add(forward ? f.to : f.from, 'in', i + 1);
-  });
+  for (const f of flowsInTimeOrder(model)) {
+    add(f.from, 'out', f.id);
+    add(f.to, 'in', f.id);
+  }
   const order = model.slices.map((_, i) => i);
   order.sort((x, y) => model.slices[x].startNs - model.slices[y].startNs || model.slices[y].durNs - model.slices[x].durNs || x - y);
   for (const i of order) w.slice(model.slices[i], flowOf.get(i));
