@@ -8,7 +8,7 @@
  * collective first, as Perfetto's importer requires).
  */
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
-import { addTrack, emptyModel, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
+import { addTrack, emptyModel, type CounterSeries, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
 import { PerfettoStreamWriter, metadataArgs } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
@@ -37,7 +37,7 @@ export class RunTrace {
   private readonly fd: number | undefined;
   private readonly writer: PerfettoStreamWriter;
   private readonly trackOf = new Map<string, number>(); // `${rank}/${stream}` -> track id
-  private readonly counterTrack = new Map<string, number>(); // `${rank}/${key}`
+  private readonly counterSeries = new Map<string, CounterSeries>(); // `${rank}/${key}`
   private readonly pending = new Map<number, RankStep[]>();
   private nextFlowId = 1;
   private closed = false;
@@ -71,8 +71,9 @@ export class RunTrace {
       });
       COUNTERS.forEach((c, i) => {
         const id = addTrack(this.model, { pid: p.pid, name: c.name, type: 'counter', stream: 'other', gpu: false, unit: c.unit, order: STREAMS.length + i });
-        this.counterTrack.set(`${rank}/${c.key}`, id);
-        this.model.counters.push({ track: id, tsNs: [], values: [] });
+        const series: CounterSeries = { track: id, tsNs: [], values: [] };
+        this.counterSeries.set(`${rank}/${c.key}`, series);
+        this.model.counters.push(series);
         this.writer.track(this.model.tracks[id]);
       });
     }
@@ -140,11 +141,10 @@ export class RunTrace {
       const ts = this.rel(st.endNs);
       const values: Record<string, number> = { loss: st.loss, stepTimeMs: (st.endNs - st.startNs) / 1e6, wireBytes: st.wireBytes, ...st.memory };
       for (const c of COUNTERS) {
-        const track = this.counterTrack.get(`${st.rank}/${c.key}`)!;
-        const series = this.model.counters.find((x) => x.track === track)!;
+        const series = this.counterSeries.get(`${st.rank}/${c.key}`)!;
         series.tsNs.push(ts);
         series.values.push(values[c.key]);
-        this.writer.counter(track, ts, values[c.key]);
+        this.writer.counter(series.track, ts, values[c.key]);
       }
     }
     this.writer.flush();
