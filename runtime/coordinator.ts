@@ -13,6 +13,7 @@ import { createWorld, abortWorld, worldMetadata, type WorldInit } from './comm';
 import type { RunConfig } from './config';
 import type { RankInit, RankMessage, RankReady, RankStep, RankDone } from './rankMessages';
 import { RunTrace } from './runTrace';
+import { tuneSoftwareRasterizerThreads } from './gpu/dawn';
 
 export interface RunProgress {
   onStep?(step: number, steps: number, meanLoss: number, stepTimeNs: number): void;
@@ -73,7 +74,10 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
   const epoch0 = BigInt(Date.now()) * 1_000_000n;
   // The trace says what the interconnect was: profiles, topology and any slow-down factor.
   const w = worldMetadata(world);
-  const traceInfo = { ...info, linkScaleFactor: w.linkScaleFactor as number, topology: JSON.stringify(w.topology), links: JSON.stringify(w.links), transport: String(w.transport) };
+  // Before any rank creates its device (see tuneSoftwareRasterizerThreads); recorded so a
+  // trace says how the software rasterizer ran.
+  const lavapipeThreads = tuneSoftwareRasterizerThreads();
+  const traceInfo = { ...info, lavapipeThreads, linkScaleFactor: w.linkScaleFactor as number, topology: JSON.stringify(w.topology), links: JSON.stringify(w.links), transport: String(w.transport) };
   const trace = new RunTrace(tracing ? tracePath : undefined, config.worldSize, t0, epoch0, traceInfo as never);
   const outcome: RunOutcome = { runDir, tracePath, trace, ready: [], steps: [], done: [], wallNs: 0 };
   const workers: Worker[] = [];

@@ -13,7 +13,7 @@ export interface DispatchSpec {
   name: string;
   pipeline: GPUComputePipeline;
   /** Bound in order at bindings 1..n (binding 0 is the uniform block when given). */
-  buffers: GPUBufferBinding[];
+  buffers: (GPUBufferBinding | GPUTextureView)[];
   uniform?: ArrayBuffer;
   /** A uniform buffer the caller rewrites between steps (optimizer hyper-parameters). */
   uniformBuffer?: GPUBuffer;
@@ -48,6 +48,7 @@ export class GpuContext {
   private readonly pipelineIds = new WeakMap<GPUComputePipeline, number>();
   private readonly uniforms = new Map<string, { gpu: GPUBuffer; id: number }>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly textures = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
   private failure: Error | undefined;
   private readonly lostPromise: Promise<never>;
   dispatchCount = 0;
@@ -131,6 +132,33 @@ export class GpuContext {
     return { gpu: this.device.createBuffer({ size, usage, label }), id: newBufferId(), size, usage };
   }
 
+  /**
+   * The scratch rgba32float texture of `width` × `height` texels for `slot` (one per slot
+   * and size; shapes repeat every step, so a step creates none after its first). Reuse is
+   * safe because the queue runs passes in order: a pack's consumer has read the texture
+   * before the next pack into it runs. Creations and reuses count in the pool's statistics
+   * (misses and hits) like buffers.
+   */
+  scratchTexture(slot: string, width: number, height: number): GPUTextureView {
+    const key = `${slot}:${width}x${height}`;
+    let t = this.textures.get(key);
+    if (t) {
+      this.pool.hits++;
+      return t.view;
+    }
+    const texture = this.device.createTexture({
+      size: [width, height],
+      format: 'rgba32float',
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+      label: key,
+    });
+    t = { texture, view: texture.createView() };
+    this.textures.set(key, t);
+    this.pool.misses++;
+    this.pool.bytes += width * height * 16;
+    return t.view;
+  }
+
   commandEncoder(): GPUCommandEncoder {
     this.check();
     return (this.encoder ??= this.device.createCommandEncoder());
@@ -150,7 +178,7 @@ export class GpuContext {
     }
     spec.buffers.forEach((b, i) => {
       entries.push({ binding: i + 1, resource: b });
-      key += `|${idOf(b.buffer)}:${b.offset ?? 0}:${b.size ?? -1}`;
+      key += 'buffer' in b ? `|${idOf(b.buffer)}:${b.offset ?? 0}:${b.size ?? -1}` : `|t${idOf(b)}`;
     });
     let bindGroup = this.bindGroups.get(key);
     if (!bindGroup) {
@@ -193,13 +221,15 @@ export class GpuContext {
     this.pool.destroy();
     this.spans?.destroy();
     for (const u of this.uniforms.values()) u.gpu.destroy();
+    for (const t of this.textures.values()) t.texture.destroy();
+    this.textures.clear();
     this.uniforms.clear();
     this.bindGroups.clear();
   }
 }
 
-const bufferIds = new WeakMap<GPUBuffer, number>();
-function idOf(b: GPUBuffer): number {
+const bufferIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
+function idOf(b: GPUBuffer | GPUTextureView): number {
   let id = bufferIds.get(b);
   if (id === undefined) bufferIds.set(b, (id = newBufferId()));
   return id;

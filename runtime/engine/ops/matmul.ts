@@ -7,7 +7,7 @@ import type { GpuContext } from '../context';
 import { UniformWriter } from '../context';
 import { Tensor } from '../tensor';
 import { Graph, spanName } from './graph';
-import { MatmulShape, MatmulVariant } from './matmulKernels';
+import { MatmulShape, MatmulVariant, texturePackCode } from './matmulKernels';
 import { chooseMatmulVariant } from './matmulSelect';
 import { castToF16 } from './cast';
 import { encodeSumToShape } from './elementwise';
@@ -40,6 +40,7 @@ export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): v
   }
   const acc = call.accumulate ?? false;
   const bias = call.bias !== undefined;
+  if (v.textures) return encodeTextureMatmul(ctx, call, v, dtype, name);
   const key = `matmul:${v.id}:${call.transA ? 'T' : 'N'}${call.transB ? 'T' : 'N'}:${acc ? 'acc' : 'set'}:${dtype}${bias ? ':bias' : ''}`;
   const pipeline = ctx.pipeline(key, v.code(call, acc, dtype, bias));
   const batch = call.batch ?? 1;
@@ -59,6 +60,48 @@ export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): v
     flops: 2 * M * N * K * batch,
     bytes: (M * K + K * N + M * N * (acc ? 2 : 1)) * elem * batch,
     args: { M, N, K, variant: v.id, dtype, ...(batch > 1 ? { batch } : {}), ...(bias ? { epilogue: 'bias' } : {}) },
+  });
+}
+
+/** Packs op(A) and op(B) into the context's scratch textures, then runs `v` on them. */
+function encodeTextureMatmul(ctx: GpuContext, call: MatmulCall, v: MatmulVariant, dtype: 'f32' | 'f16', name: string): void {
+  const { M, N, K } = call;
+  const acc = call.accumulate ?? false;
+  const bias = call.bias !== undefined;
+  const k4 = Math.ceil(K / 4);
+  const elem = dtype === 'f16' ? 2 : 4;
+  const packs: ['a' | 'b', GPUBufferBinding, number, number, number, number][] = [
+    // role, source, rows, cols of op(X), texture width (texels) and height
+    ['a', call.a, M, K, k4, Math.ceil(M / v.tileM) * v.tileM],
+    ['b', call.b, K, N, Math.ceil(N / v.tileN) * (v.tileN / 4), 4 * k4],
+  ];
+  const views: GPUTextureView[] = [];
+  for (const [role, src, rows, cols, texels, height] of packs) {
+    const trans = role === 'a' ? call.transA : call.transB;
+    const pipeline = ctx.pipeline(`matmul.pack:${role}:${trans ? 'T' : 'N'}:${dtype}`, texturePackCode(role, call, dtype));
+    const view = ctx.scratchTexture(`matmul.${role}`, texels, height);
+    ctx.dispatch({
+      name: name.replace(/^(\S+)/, `$1.pack_${role}`),
+      pipeline,
+      buffers: [src, view],
+      uniform: new UniformWriter().u(rows, cols, texels, height).build(),
+      workgroups: [Math.ceil(texels / 8), Math.ceil(height / 8)],
+      bytes: rows * cols * elem + texels * height * 16,
+      args: { rows, cols, ...(trans ? { transposed: 1 } : {}) },
+    });
+    views.push(view);
+  }
+  const pipeline = ctx.pipeline(`matmul:${v.id}:${acc ? 'acc' : 'set'}${bias ? ':bias' : ''}`, v.code(call, acc, dtype, bias));
+  const uniform = new UniformWriter().u(M, N, K, 0, 0, 0).f(call.alpha ?? 1).u(0).build();
+  ctx.dispatch({
+    name,
+    pipeline,
+    buffers: call.bias ? [views[0], views[1], call.c, call.bias] : [views[0], views[1], call.c],
+    uniform,
+    workgroups: [Math.ceil(N / v.tileN), Math.ceil(M / v.tileM)],
+    flops: 2 * M * N * K,
+    bytes: k4 * (M + 4 * Math.ceil(N / 4)) * 16 + M * N * 4 * (acc ? 2 : 1),
+    args: { M, N, K, variant: v.id, dtype, ...(bias ? { epilogue: 'bias' } : {}) },
   });
 }
 
