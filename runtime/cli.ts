@@ -5,7 +5,7 @@
  * runtime/protocol.ts).
  */
 import { doctorCommand } from './doctor';
-import { profileCommand } from './profile';
+import { profileCommand, PROFILE_USAGE } from './profile';
 import { inspectCommand, convertCommand } from './traceCommands';
 import { analyzeCommand } from './analyzeCommand';
 import { verifyCommand } from './verify';
@@ -33,6 +33,11 @@ commands:
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const text = cmd === 'profile' ? PROFILE_USAGE : USAGE;
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    return EXIT.ok;
+  }
   switch (cmd) {
     case 'profile':
       return profileCommand(rest);

@@ -27,7 +27,7 @@ export interface ProfileArgs {
   overrides: Record<string, unknown>;
 }
 
-const FLAGS_HELP = `usage: commlens profile [--preset NAME | --config FILE] [options]
+export const PROFILE_USAGE = `usage: commlens profile [--preset NAME | --config FILE] [options]
   --preset NAME        ${Object.keys(PRESETS).join(', ')} (default mlp-small)
   --config FILE        a commlens.json run config (may name a preset and override fields)
   --runs-dir DIR       where runs are written (default ./runs)
@@ -40,7 +40,7 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
   const out: ProfileArgs = { events: false, runsDir: 'runs', overrides: {} };
   const need = (i: number, flag: string): string => {
     const v = args[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new ConfigError([`${flag}: missing value\n${FLAGS_HELP}`]);
+    if (v === undefined || v.startsWith('--')) throw new ConfigError([`${flag}: missing value\n${PROFILE_USAGE}`]);
     return v;
   };
   const int = (v: string, flag: string): number => {
@@ -69,7 +69,7 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
       }
       case '--no-gpu-timing': out.overrides.gpuTiming = false; break;
       default:
-        throw new ConfigError([`unknown option '${a}'\n${FLAGS_HELP}`]);
+        throw new ConfigError([`unknown option '${a}'\n${PROFILE_USAGE}`]);
     }
   }
   return out;

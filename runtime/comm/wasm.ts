@@ -22,7 +22,17 @@ const MAX_PAGES = 65536; // 4 GiB: wasm32's limit
 export function createSharedMemory(bytes: number): WasmMemory {
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
   if (pages > MAX_PAGES) throw new Error(`registered arenas need ${bytes} bytes in all, over WebAssembly's 4 GiB; lower maxBytes`);
-  return new WA.Memory({ initial: pages, maximum: pages, shared: true });
+  try {
+    return new WA.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch (e) {
+    // V8 reserves a shared memory's whole address range up front: under a tight
+    // address-space or memory limit (ulimit -v, a container) this is where it shows.
+    throw new Error(
+      `could not allocate ${(bytes / 2 ** 20).toFixed(0)} MiB of shared memory for the ranks' communication (${(e as Error).message}); ` +
+        `free memory, raise the process's address-space limit (ulimit -v), or lower worldSize or the model size`,
+      { cause: e },
+    );
+  }
 }
 
 /** (dst, a, b, bytes) → void; bytes must be a multiple of 16. */
