@@ -48,6 +48,15 @@ function bindings(dtype: 'f32' | 'f16', vecA = 1, vecB = 1, vecC = 1, bias = fal
 @group(0) @binding(3) var<storage, read_write> C: array<${t(vecC, 'f32')}>;${bias ? `\n@group(0) @binding(4) var<storage, read> BIAS: array<${t(vecC, 'f32')}>;` : ''}`;
 }
 
+/**
+ * Stores one f32 of C at `idx` (column `c`): alpha · `value`, plus the bias epilogue,
+ * written or accumulated.
+ */
+function storeScalar(acc: boolean, bias: boolean, value: string): string {
+  return `let v = u.alpha * ${value}${bias ? ' + BIAS[c]' : ''};
+      ${acc ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}`;
+}
+
 /** Writes a 4×4 block held in acc[0..3] (vec4 per row) with bounds checks. */
 function storeBlock4x4(acc: boolean, bias: boolean): string {
   return `
@@ -58,8 +67,7 @@ function storeBlock4x4(acc: boolean, bias: boolean): string {
       let c = c0 + j;
       if (c >= u.N) { break; }
       let idx = z * u.sC + r * u.N + c;
-      let v = u.alpha * acc[i][j]${bias ? ' + BIAS[c]' : ''};
-      ${acc ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}
+      ${storeScalar(acc, bias, 'acc[i][j]')}
     }
   }`;
 }
@@ -240,7 +248,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   },
 };
 
-/** Rows of C per thread in the texture variant (bench: 8×8 and 4×16 ≈ 12.5 GFLOP/s at n = 1024 on a 2-core machine, 8×4 ≈ 10, 16×4 ≈ 8). */
+/**
+ * Rows of C per thread in the texture variant. A side experiment at n = 1024 on a 2-core
+ * machine (no packs, 2–6 runs each): 8×8 outputs 11.7–12.9 GFLOP/s, 4×16 12.9, 8×4 8.9–12.0,
+ * 16×4 7.8–12.0; 32×4 10.1 (it spills).
+ */
 export const TEX_ROWS = 8;
 /** Texels (4 columns each) of C per thread in the texture variant. */
 export const TEX_TEXELS = 2;
@@ -275,8 +287,7 @@ const texturePacked: MatmulVariant = {
       let c = (t0 + ${j}u) * 4u + q;
       if (c >= u.N) { break; }
       let idx = r * u.N + c;
-      let v = u.alpha * acc${j}[i][q]${bias ? ' + BIAS[c]' : ''};
-      ${accumulate ? 'C[idx] = C[idx] + v;' : 'C[idx] = v;'}
+      ${storeScalar(accumulate, bias, `acc${j}[i][q]`)}
     }`,
     ).join('\n');
     return `${UNIFORM}
@@ -314,7 +325,7 @@ ${store}
  */
 export function texturePackCode(role: 'a' | 'b', s: MatmulShape, dtype: 'f32' | 'f16'): string {
   // Element (row, col) of op(X): A is [M,K] ([K,M] when transA); B is [K,N] ([N,K] when transB).
-  const at = role === 'a' ? (s.transA ? 'col * u.rows + row' : 'row * u.cols + col') : s.transB ? 'col * u.rows + row' : 'row * u.cols + col';
+  const at = (role === 'a' ? s.transA : s.transB) ? 'col * u.rows + row' : 'row * u.cols + col';
   return `${dtype === 'f16' ? 'enable f16;\n' : ''}struct U { rows: u32, cols: u32, texels: u32, height: u32 }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> X: array<${dtype}>;

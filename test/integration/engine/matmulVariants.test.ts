@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../../runtime/engine/random';
 import { encodeMatmul } from '../../../runtime/engine/ops/matmul';
-import { MATMUL_VARIANTS } from '../../../runtime/engine/ops/matmulKernels';
-import { chooseMatmulVariant } from '../../../runtime/engine/ops/matmulSelect';
+import { MATMUL_VARIANTS, variantById } from '../../../runtime/engine/ops/matmulKernels';
+import { chooseMatmulVariant, TEXTURE_MIN_FLOPS } from '../../../runtime/engine/ops/matmulSelect';
 import { castToF16 } from '../../../runtime/engine/ops/cast';
 import { OpHarness, relError } from './harness';
 import { matmulRef, randn, transpose } from './reference';
@@ -66,4 +66,34 @@ test('matmul variants × layouts × dtypes match float64', async (t) => {
     }
   }
   assert.ok(checked > 100, `checked ${checked} combinations`);
+});
+
+test('large products on a software adapter go through packed textures, which are reused, not recreated', async (t) => {
+  const device = await testDevice();
+  if (!device) return t.skip('no WebGPU adapter');
+  const h = new OpHarness(device);
+  // Just over the threshold, with dims that are not multiples of the 64×64 tile.
+  const [M, N, K] = [260, 300, Math.ceil(TEXTURE_MIN_FLOPS / (2 * 260 * 300))];
+  const shape = { M, N, K, transA: false, transB: false };
+  const pick = chooseMatmulVariant(h.ctx, shape, 'f32');
+  if (h.ctx.adapterClass === 'cpu') assert.equal(pick.id, 'tex8x8', `a ${M}x${N}x${K} product on a software adapter`);
+  else assert.notEqual(pick.id, 'tex8x8', 'hardware adapters keep buffer kernels');
+  assert.notEqual(chooseMatmulVariant(h.ctx, { ...shape, K: 4 }, 'f32').id, 'tex8x8', 'small products skip the packs');
+  assert.notEqual(chooseMatmulVariant(h.ctx, { ...shape, batch: 2 }, 'f32').id, 'tex8x8', 'batched products are not packed');
+
+  const a = randn(M * K, rng);
+  const b = randn(K * N, rng);
+  const want = matmulRef(a, b, M, N, K);
+  const [at, bt] = [h.upload([M * K], a), h.upload([K * N], b)];
+  const tex = variantById('tex8x8');
+  let missesAfterFirst = 0;
+  for (let round = 0; round < 3; round++) {
+    const c = h.upload([M, N], new Float32Array(M * N));
+    encodeMatmul(h.ctx, { ...shape, a: at.binding(), b: bt.binding(), c: c.binding(), variant: tex }, 'test');
+    const err = relError(await h.read(c), want);
+    assert.ok(err <= 1e-4, `round ${round}: relative error ${err.toExponential(2)}`);
+    h.ctx.release(c);
+    if (round === 0) missesAfterFirst = h.ctx.pool.misses;
+  }
+  assert.equal(h.ctx.pool.misses, missesAfterFirst, 'no buffer or texture created after the first product');
 });

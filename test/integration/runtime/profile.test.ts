@@ -113,3 +113,26 @@ test('with no Vulkan driver, doctor and profile exit 3 and say what to install',
     rmSync(runsDir, { recursive: true, force: true });
   }
 });
+
+test('`profile --help` prints the options and exits 0; an unknown option is refused with them', () => {
+  const help = spawnSync(process.execPath, [cliPath, 'profile', '--help'], { env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /usage: commlens profile[\s\S]*--link-scale F[\s\S]*\n$/);
+  const bad = spawnSync(process.execPath, [cliPath, 'profile', '--bogus'], { env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown option '--bogus'[\s\S]*usage: commlens profile/);
+});
+
+test('the trace records how many threads the software rasterizer ran with; a value the user set is kept', async () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--runs-dir', runsDir, '--events'], { env: { ...env, LP_NUM_THREADS: '3' }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const done = r.stdout.split('\n').map(parseEventLine).find((e) => e?.kind === 'done');
+    assert.ok(done && done.kind === 'done');
+    const model = await loadTraceFile(done.tracePath);
+    assert.equal(model.meta.info?.lavapipeThreads, '3');
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
