@@ -184,7 +184,7 @@ export class RunController implements vscode.Disposable {
       record.status = outcome.done.partial || outcome.cancelled ? 'cancelled' : 'done';
       record.tracePath = outcome.done.tracePath;
     } else if (outcome.kind === 'error') {
-      record.status = outcome.error.exitCode === EXIT.cancelled ? 'cancelled' : 'failed';
+      record.status = outcome.error.exitCode === EXIT.cancelled ? 'cancelled' : outcome.error.exitCode === EXIT.crashed ? 'crashed' : 'failed';
       record.message = outcome.error.message;
       if (outcome.error.tracePath) record.tracePath = outcome.error.tracePath;
     } else {
@@ -239,9 +239,12 @@ export class RunController implements vscode.Disposable {
     }
     const message =
       o.kind === 'error'
-        ? `${what} failed${o.error.rank !== undefined ? ` on rank ${o.error.rank}` : ''}: ${o.error.message}`
+        ? `${what} ${o.error.exitCode === EXIT.crashed ? 'crashed' : 'failed'}${o.error.rank !== undefined ? ` on rank ${o.error.rank}` : ''}: ${o.error.message}`
         : `${what} crashed. ${describeCrash(o)}`;
-    const pick = await vscode.window.showErrorMessage(message, 'Open Log');
+    // A failed or crashed run keeps the trace of the steps it finished: offer it.
+    const buttons = traceOf(result) ? ['Open Partial Trace', 'Open Log'] : ['Open Log'];
+    const pick = await vscode.window.showErrorMessage(message, ...buttons);
+    if (pick === 'Open Partial Trace') return 'openPartial';
     if (pick === 'Open Log') {
       this.output.show(true);
       return 'log';

@@ -111,6 +111,8 @@ export function readRun(runDir: string): RunInfo | undefined {
   // A run the CLI made on its own has no record; its summary says how it ended.
   if (!record && summary && (summary.partial === true || summary.status === 'cancelled')) status = 'cancelled';
   if (!record && summary && summary.status === 'failed') status = 'failed';
+  // The CLI rewrites summary.json after every step while it trains.
+  if (!record && summary && summary.status === 'running') status = 'running';
   return {
     runId: record?.runId ?? path.basename(runDir),
     runDir,

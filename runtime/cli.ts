@@ -11,6 +11,7 @@ import { analyzeCommand } from './analyzeCommand';
 import { verifyCommand } from './verify';
 import { benchCollectivesCommand } from './benchCollectivesCommand';
 import { EXIT } from './protocol';
+import { shouldSupervise, superviseCommand } from './supervisor';
 
 const USAGE = `usage: commlens <command> [options]
 
@@ -38,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
     return EXIT.ok;
   }
+  // Training commands run in a supervised child process, so that a crash in the GPU driver
+  // (how running out of memory ends on some drivers) still ends the run with its reason.
+  if (shouldSupervise(cmd)) return superviseCommand(cmd!, rest, process.argv[1]);
   switch (cmd) {
     case 'profile':
       return profileCommand(rest);

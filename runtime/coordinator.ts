@@ -18,6 +18,8 @@ import { tuneSoftwareRasterizerThreads } from './gpu/dawn';
 export interface RunProgress {
   onStep?(step: number, steps: number, meanLoss: number, stepTimeNs: number): void;
   onProgress?(message: string): void;
+  /** After each step that every rank finished, with the outcome so far (for checkpoints). */
+  onCheckpoint?(outcome: RunOutcome): void;
 }
 
 export interface RunOutcome {
@@ -139,6 +141,8 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
               const meanLoss = list.reduce((a, s) => a + s.loss, 0) / list.length;
               outcome.steps.push({ step: m.step, meanLoss, stepTimeNs, perRank: list.sort((a, b) => a.rank - b.rank) });
               progress.onStep?.(m.step, config.steps, meanLoss, stepTimeNs);
+              outcome.wallNs = hostNowNs() - t0;
+              progress.onCheckpoint?.(outcome);
             }
             break;
           }
@@ -158,10 +162,11 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
       });
     }
   });
-  trace.close();
   outcome.wallNs = hostNowNs() - t0;
   if (!outcome.failure && outcome.steps.length < config.steps) {
     outcome.failure = { message: `only ${outcome.steps.length} of ${config.steps} steps finished`, cancelled: false };
   }
+  const f = outcome.failure;
+  trace.close(!f ? { status: 'completed' } : { status: f.cancelled ? 'cancelled' : 'failed', error: f.message, rank: f.rank });
   return outcome;
 }

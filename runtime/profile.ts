@@ -3,6 +3,7 @@
  * trace and summary, print progress (human lines, or JSON events with --events).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tellSupervisor, writeFileAtomic } from './supervisor';
 import { join, resolve, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from './config';
@@ -121,6 +122,17 @@ export class RunOutput {
   }
 }
 
+/**
+ * Test hook: COMMLENS_DEBUG_CRASH_AFTER_STEPS=N[:SIGNAL] makes the process kill itself with
+ * SIGNAL (default SIGSEGV) once N steps have finished, as a driver crash would, so the
+ * supervisor's handling of it can be tested for real.
+ */
+function debugCrashAfter(): { steps: number; signal: NodeJS.Signals } | undefined {
+  const v = process.env.COMMLENS_DEBUG_CRASH_AFTER_STEPS;
+  const m = v ? /^(\d+)(?::(SIG[A-Z0-9]+))?$/.exec(v) : null;
+  return m ? { steps: Number(m[1]), signal: (m[2] ?? 'SIGSEGV') as NodeJS.Signals } : undefined;
+}
+
 export interface ExecutedRun {
   exitCode: number;
   runDir?: string;
@@ -147,6 +159,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   const runId = newRunId(config);
   const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
+  tellSupervisor(runDir);
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   // The link the ranks really see: a scaled profile is slowed by linkScale (comm paces it so).
   const link = slowedProfile(LINK_PROFILES[config.link], config.linkScale ?? 1);
@@ -155,69 +168,90 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
 
   const handle = new RunHandle();
-  const onSignal = (sig: NodeJS.Signals): void => handle.cancel(`cancelled by ${sig}`);
+  // A signal during training cancels it; later ones (a second Ctrl-C, or the supervisor
+  // passing on a signal the whole process group got) are absorbed so that the summary and
+  // report of the cancelled run still get written.
+  let training = true;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (training) handle.cancel(`cancelled by ${sig}`);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const startWall = Date.now();
-  const tty = !out.events && !out.isQuiet && process.stdout.isTTY;
-  const info = {
-    tool: 'commlens',
-    runId,
-    config: JSON.stringify(config),
-    preset: config.preset ?? 'custom',
-    strategy: config.strategy,
-    worldSize: config.worldSize,
-    link: config.link,
-    linkAlphaNs: link.alphaNs,
-    linkBytesPerNs: link.bytesPerNs,
-    adapter: adapterInfo.description || adapterInfo.device,
-    node: process.version,
-    ...extraInfo,
-  };
-  const outcome = await runTraining(config, runDir, info, {
-    onProgress: (message) => {
-      out.emit({ kind: 'progress', message });
-      if (tty) process.stdout.write(`\r\x1b[K${message}…`);
-    },
-    onStep: (step, steps, loss, stepTimeNs) => {
-      const elapsedNs = (Date.now() - startWall) * 1e6;
-      const etaNs = ((steps - step - 1) * elapsedNs) / (step + 1);
-      out.emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, etaNs });
-      const line = `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${fmtMs(stepTimeNs)}  eta ${fmtMs(etaNs)}`;
-      if (tty) process.stdout.write(`\r\x1b[K${line}`);
-      else out.say(line);
-    },
-  }, handle);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (tty) process.stdout.write('\n');
-
-  const summary = buildSummary(runId, config, outcome);
-  // The analysis reads the same model the trace file holds (steps every rank finished).
-  const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: link.bytesPerNs });
-  summary.analysis = analysis;
-  writeFileSync(join(runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
-  const summaryPath = join(runDir, 'summary.json');
-  writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + '\n');
-  const relTrace = relative(process.cwd(), outcome.tracePath) || outcome.tracePath;
-  const relSummary = relative(process.cwd(), summaryPath) || summaryPath;
-
-  if (outcome.failure?.cancelled) {
-    out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
-    out.say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
-    return { exitCode: EXIT.cancelled, runDir, summary };
+  try {
+    return await trainAndReport();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  if (outcome.failure) {
-    const who = outcome.failure.rank !== undefined && outcome.failure.rank >= 0 ? `rank ${outcome.failure.rank} failed: ` : '';
-    const code = out.fail(`${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`, EXIT.failure, { rank: outcome.failure.rank, tracePath: outcome.tracePath });
-    return { exitCode: code, runDir, summary };
+
+  async function trainAndReport(): Promise<ExecutedRun> {
+    const startWall = Date.now();
+    const summaryPath = join(runDir, 'summary.json');
+    const crashAfter = debugCrashAfter();
+    const tty = !out.events && !out.isQuiet && process.stdout.isTTY;
+    const info = {
+      tool: 'commlens',
+      runId,
+      config: JSON.stringify(config),
+      preset: config.preset ?? 'custom',
+      strategy: config.strategy,
+      worldSize: config.worldSize,
+      link: config.link,
+      linkAlphaNs: link.alphaNs,
+      linkBytesPerNs: link.bytesPerNs,
+      adapter: adapterInfo.description || adapterInfo.device,
+      node: process.version,
+      ...extraInfo,
+    };
+    const outcome = await runTraining(config, runDir, info, {
+      onProgress: (message) => {
+        out.emit({ kind: 'progress', message });
+        if (tty) process.stdout.write(`\r\x1b[K${message}…`);
+      },
+      // summary.json after every finished step (status 'running'), replaced atomically, so a
+      // process that dies leaves a summary of what it finished (the supervisor completes it).
+      onCheckpoint: (o) => {
+        writeFileAtomic(summaryPath, JSON.stringify(buildSummary(runId, config, o, true), null, 2) + '\n');
+        if (crashAfter && o.steps.length === crashAfter.steps) process.kill(process.pid, crashAfter.signal);
+      },
+      onStep: (step, steps, loss, stepTimeNs) => {
+        const elapsedNs = (Date.now() - startWall) * 1e6;
+        const etaNs = ((steps - step - 1) * elapsedNs) / (step + 1);
+        out.emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, etaNs });
+        const line = `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${fmtMs(stepTimeNs)}  eta ${fmtMs(etaNs)}`;
+        if (tty) process.stdout.write(`\r\x1b[K${line}`);
+        else out.say(line);
+      },
+    }, handle);
+    training = false;
+    if (tty) process.stdout.write('\n');
+
+    const summary = buildSummary(runId, config, outcome);
+    // The analysis reads the same model the trace file holds (steps every rank finished).
+    const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: link.bytesPerNs });
+    summary.analysis = analysis;
+    writeFileSync(join(runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
+    writeFileAtomic(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+    const relTrace = relative(process.cwd(), outcome.tracePath) || outcome.tracePath;
+    const relSummary = relative(process.cwd(), summaryPath) || summaryPath;
+
+    if (outcome.failure?.cancelled) {
+      out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
+      out.say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
+      return { exitCode: EXIT.cancelled, runDir, summary };
+    }
+    if (outcome.failure) {
+      const who = outcome.failure.rank !== undefined && outcome.failure.rank >= 0 ? `rank ${outcome.failure.rank} failed: ` : '';
+      const code = out.fail(`${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`, EXIT.failure, { rank: outcome.failure.rank, tracePath: outcome.tracePath });
+      return { exitCode: code, runDir, summary };
+    }
+    out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
+    const gflops = summary.achievedFlopsPerRank / 1e9;
+    out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops.toFixed(2)} GFLOP/s per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
+    out.say(`trace:   ${relTrace}`);
+    out.say(`summary: ${relSummary}`);
+    return { exitCode: EXIT.ok, runDir, summary };
   }
-  out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
-  const gflops = summary.achievedFlopsPerRank / 1e9;
-  out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops.toFixed(2)} GFLOP/s per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
-  out.say(`trace:   ${relTrace}`);
-  out.say(`summary: ${relSummary}`);
-  return { exitCode: EXIT.ok, runDir, summary };
 }
 
 export async function profileCommand(args: string[]): Promise<number> {

@@ -59,6 +59,8 @@ export interface ErrorEvent {
   rank?: number;
   /** Where the partial trace is, when one was written. */
   tracePath?: string;
+  /** The signal the runtime process died of (exitCode is then EXIT.crashed). */
+  signal?: string;
   exitCode: number;
 }
 
@@ -77,6 +79,8 @@ export const EXIT = {
   failure: 1,
   badInput: 2,
   noAdapter: 3,
+  /** The runtime process died of a signal (a crash in the GPU driver, or killed for memory); see runtime/supervisor.ts. */
+  crashed: 4,
   cancelled: 130,
 } as const;
 

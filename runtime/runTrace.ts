@@ -9,7 +9,7 @@
  */
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
 import { addTrack, emptyModel, type CounterSeries, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
-import { PerfettoStreamWriter, metadataArgs } from '../trace/perfettoWriter';
+import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
 
@@ -151,10 +151,18 @@ export class RunTrace {
     this.stepsWritten++;
   }
 
-  /** Flushes and closes the file. Steps that not every rank finished are left out. */
-  close(): void {
+  /**
+   * Flushes and closes the file. Steps that not every rank finished are left out. `end`
+   * (how the run ended) goes into the run metadata, in the model and in the file.
+   */
+  close(end?: RunEnd): void {
     if (this.closed) return;
     this.closed = true;
+    if (end) {
+      const args = runEndArgs(this.model.meta.info, end);
+      this.model.meta.info = args.info as Args;
+      this.writer.metadata(args);
+    }
     this.writer.flush();
     if (this.fd === undefined) return;
     try {

@@ -10,8 +10,13 @@ export const SUMMARY_SCHEMA_VERSION = 1;
 export interface RunSummary {
   schemaVersion: number;
   runId: string;
-  status: 'completed' | 'cancelled' | 'failed';
-  error?: { rank?: number; message: string };
+  /**
+   * 'running': written after every finished step while the run goes on; a summary that
+   * still says so belongs to a run in progress, or to one whose processes were all killed.
+   */
+  status: 'running' | 'completed' | 'cancelled' | 'failed';
+  /** Why the run failed; `signal` when the runtime process died of one (see runtime/supervisor.ts). */
+  error?: { rank?: number; message: string; signal?: string };
   createdAt: string;
   config: RunConfig;
   adapter: string;
@@ -49,7 +54,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function buildSummary(runId: string, config: RunConfig, o: RunOutcome): RunSummary {
+/** `running`: a checkpoint of a run still going on (status 'running'). */
+export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcome, 'trace'>, running = false): RunSummary {
   const steps = [...o.steps].sort((a, b) => a.step - b.step);
   const stepTimes = steps.map((s) => s.stepTimeNs);
   const medianStepTimeNs = median(stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes);
@@ -67,7 +73,7 @@ export function buildSummary(runId: string, config: RunConfig, o: RunOutcome): R
       wire[r.rank].push(r.wireBytes);
     }
   }
-  const status = o.failure ? (o.failure.cancelled ? 'cancelled' : 'failed') : 'completed';
+  const status = running ? 'running' : o.failure ? (o.failure.cancelled ? 'cancelled' : 'failed') : 'completed';
   return {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
     runId,

@@ -84,6 +84,7 @@ function formatSummary(r: { file: string } & (TraceSummary | { error: string }))
     `  slices      ${r.slices} (${r.steps} steps), flows ${r.flows}, counter samples ${r.counters.samples}`,
     `  collectives ${ops}`,
     `  span        ${(r.spanNs / 1e6).toFixed(3)} ms`,
+    ...(r.run ? [`  run         ${r.run.status}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${r.run.error}` : ''}`] : []),
     ...r.warnings.map((w) => `  warning     ${w}`),
   ];
   return `${lines.join('\n')}\n`;

@@ -17,7 +17,7 @@
  */
 import type { Args, ProcessInfo, Slice, TraceModel, TrackInfo } from './model';
 import { flowsInTimeOrder } from './model';
-import { ProtoWriter, varint64Size, varintSize } from './protoWire';
+import { ProtoCursor, ProtoWriter, varint64Size, varintSize } from './protoWire';
 import { writeAnnotation } from './perfettoAnnotations';
 import {
   CHILD_ORDERING_EXPLICIT,
@@ -427,6 +427,53 @@ export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Ui
 }
 
 /** The metadata instant's annotations: the format, origin, world size and run info. */
+/**
+ * Length of the longest prefix of `bytes` made of whole top-level packets (field 1,
+ * length-delimited). A process killed while writing leaves at most one cut packet at the
+ * end; cutting the file to this length keeps every packet written before it.
+ */
+export function intactPrefixLength(bytes: Uint8Array): number {
+  const c = new ProtoCursor(bytes);
+  let intact = 0;
+  try {
+    while (!c.atEnd()) {
+      c.varint64();
+      if (c.hi !== 0 || c.lo !== ((TRACE.packet << 3) | 2)) break;
+      c.varint64();
+      if (c.hi !== 0 || c.pos + c.lo > bytes.length) break;
+      c.pos += c.lo;
+      intact = c.pos;
+    }
+  } catch {
+    // a cut varint: the prefix so far is what is intact
+  }
+  return intact;
+}
+
+/** How a run ended, as its trace records it (in the run metadata's `info`). */
+export interface RunEnd {
+  status: 'completed' | 'cancelled' | 'failed';
+  /** Why it did not complete. */
+  error?: string;
+  /** The rank that failed, when one did. */
+  rank?: number;
+  /** The signal the runtime process died of, when it did (recorded by the supervisor). */
+  signal?: string;
+}
+
+/**
+ * The run metadata that records `end`: the run's `info` with runStatus, runError,
+ * failedRank and exitSignal added. Written as a second metadata instant at the end of the
+ * trace; readers merge it over the first (its `info` replaces the first one's).
+ */
+export function runEndArgs(info: Args | undefined, end: RunEnd): Args {
+  const i: Args = { ...(info ?? {}), runStatus: end.status };
+  if (end.error !== undefined) i.runError = end.error;
+  if (end.rank !== undefined && end.rank >= 0) i.failedRank = end.rank;
+  if (end.signal !== undefined) i.exitSignal = end.signal;
+  return { info: i };
+}
+
 export function metadataArgs(model: TraceModel): Args {
   const a: Args = { format: model.meta.format, originNs: model.meta.originNs };
   if (model.meta.worldSize !== undefined) a.worldSize = model.meta.worldSize;

@@ -13,7 +13,10 @@ export interface TraceSummary {
   slices: number;
   flows: number;
   counters: { series: number; samples: number };
+  /** Distinct steps (`step` slices by name; every rank has its own slice of a step). */
   steps: number;
+  /** How a CommLens run ended, when its trace records it (run metadata runStatus, runError, ...). */
+  run?: { status: string; error?: string; failedRank?: number; signal?: string };
   /** Collective slices by op (args.op, else the slice name). */
   collectivesByOp: Record<string, number>;
   /** Time span of all slices and counter samples, ns. */
@@ -27,11 +30,11 @@ export function summarizeTrace(m: TraceModel): TraceSummary {
   for (const t of m.tracks) tracksPer.set(t.pid, (tracksPer.get(t.pid) ?? 0) + 1);
   const ranked = m.processes.filter((p) => p.rank !== undefined);
   const collectivesByOp: Record<string, number> = {};
-  let steps = 0;
+  const stepNames = new Set<string>();
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of m.slices) {
-    if (s.category === 'step') steps++;
+    if (s.category === 'step') stepNames.add(s.name);
     if (s.category === 'collective') {
       const op = typeof s.args?.op === 'string' ? s.args.op : s.name;
       collectivesByOp[op] = (collectivesByOp[op] ?? 0) + 1;
@@ -57,9 +60,23 @@ export function summarizeTrace(m: TraceModel): TraceSummary {
     slices: m.slices.length,
     flows: m.flows.length,
     counters: { series: m.counters.length, samples },
-    steps,
+    steps: stepNames.size,
+    ...runEnd(m),
     collectivesByOp,
     spanNs: hi >= lo ? hi - lo : 0,
     warnings: m.warnings,
+  };
+}
+
+function runEnd(m: TraceModel): { run?: NonNullable<TraceSummary['run']> } {
+  const i = m.meta.info;
+  if (!i || typeof i.runStatus !== 'string') return {};
+  return {
+    run: {
+      status: i.runStatus,
+      ...(typeof i.runError === 'string' ? { error: i.runError } : {}),
+      ...(typeof i.failedRank === 'number' ? { failedRank: i.failedRank } : {}),
+      ...(typeof i.exitSignal === 'string' ? { signal: i.exitSignal } : {}),
+    },
   };
 }

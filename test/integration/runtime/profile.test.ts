@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
@@ -28,6 +28,7 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.equal(info.link, 'eth-10g', 'run metadata names the link profile');
     assert.equal(info.linkScaleFactor, 1);
     assert.match(String(info.config), /"worldSize":2/);
+    assert.equal(info.runStatus, 'completed', 'the trace records how the run ended');
     assert.ok(info.adapter && info.node, 'adapter and software versions are recorded');
     const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as { loss: number[]; status: string; stepsCompleted: number };
     assert.equal(summary.status, 'completed');
@@ -132,6 +133,88 @@ test('the trace records how many threads the software rasterizer ran with; a val
     assert.ok(done && done.kind === 'done');
     const model = await loadTraceFile(done.tracePath);
     assert.equal(model.meta.info?.lavapipeThreads, '3');
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
+test('a crash in native code (SIGSEGV, as a driver out of memory ends) mid-run: exit 4, the reason in the event, summary and trace, finished steps kept and analysed', async () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '6', '--world-size', '2', '--runs-dir', runsDir, '--events'], {
+      env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '2' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 4, `exit ${r.status} ${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.ok(Date.now() - t0 < 120_000);
+    const events = r.stdout.split('\n').map(parseEventLine).filter((e): e is RuntimeEvent => e !== undefined);
+    assert.equal(events.filter((e) => e.kind === 'step').length, 2);
+    const err = events.at(-1);
+    assert.ok(err && err.kind === 'error', `the last event is the error: ${JSON.stringify(err)}`);
+    assert.equal(err.exitCode, 4);
+    assert.equal(err.signal, 'SIGSEGV');
+    assert.match(err.message, /crashed in native code \(SIGSEGV\).*out of memory.*lower worldSize/);
+    assert.ok(err.tracePath && existsSync(err.tracePath));
+
+    const runDir = join(runsDir, readdirSync(runsDir)[0]);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string; stepsCompleted: number; loss: number[]; error: { message: string; signal: string }; analysis?: { ranks: unknown[] } };
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.stepsCompleted, 2);
+    assert.equal(summary.loss.length, 2);
+    assert.equal(summary.error.signal, 'SIGSEGV');
+    assert.match(summary.error.message, /SIGSEGV/);
+    assert.equal(summary.analysis?.ranks.length, 2, 'the finished steps are analysed');
+    assert.ok(existsSync(join(runDir, 'report.md')));
+
+    const model = await loadTraceFile(join(runDir, 'trace.pftrace'));
+    assert.equal(model.meta.info?.runStatus, 'failed');
+    assert.equal(model.meta.info?.exitSignal, 'SIGSEGV');
+    assert.match(String(model.meta.info?.runError), /SIGSEGV/);
+    assert.equal(model.meta.info?.link, 'eth-10g', 'the rest of the run metadata is kept');
+    assert.equal(model.slices.filter((s) => s.category === 'step').length, 2 * 2, 'both finished steps of both ranks');
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
+test('a run killed from outside (SIGKILL, as the out-of-memory killer does) says so on stderr and in `inspect`, exit 4', async () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '4', '--world-size', '2', '--runs-dir', runsDir], {
+      env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '1:SIGKILL' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 4, `exit ${r.status}\nstderr:\n${r.stderr}`);
+    assert.match(r.stderr, /commlens profile: the runtime process was killed \(SIGKILL\).*out-of-memory killer.*1 steps finished; trace: .*trace\.pftrace, summary: .*summary\.json/);
+    const runDir = join(runsDir, readdirSync(runsDir)[0]);
+    const i = spawnSync(process.execPath, [cliPath, 'inspect', join(runDir, 'trace.pftrace')], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(i.status, 0, i.stderr);
+    assert.match(i.stdout, /run {9}failed: the runtime process was killed \(SIGKILL\)/);
+    assert.match(i.stdout, /\(1 steps\)/);
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
+test('a rank that fails (training diverges) ends the run with exit 1 and its reason in the summary and the trace', async () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const cfg = join(runsDir, 'diverge.json');
+    writeFileSync(cfg, JSON.stringify({ preset: 'tiny', steps: 4, worldSize: 2, optimizer: { kind: 'sgd', lr: 1e30 } }));
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--config', cfg, '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 1, `exit ${r.status}\nstderr:\n${r.stderr}`);
+    assert.match(r.stderr, /rank \d failed: loss is NaN at step \d+ on rank \d: training diverged/);
+    const runDir = join(runsDir, readdirSync(runsDir).find((f) => f !== 'diverge.json')!);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string; error: { rank: number; message: string } };
+    assert.equal(summary.status, 'failed');
+    assert.match(summary.error.message, /training diverged/);
+    const model = await loadTraceFile(join(runDir, 'trace.pftrace'));
+    assert.equal(model.meta.info?.runStatus, 'failed');
+    assert.equal(model.meta.info?.failedRank, summary.error.rank);
+    assert.match(String(model.meta.info?.runError), /training diverged/);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }

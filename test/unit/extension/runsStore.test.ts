@@ -62,6 +62,11 @@ describe('runs folder', () => {
     assert.equal(r.status, 'cancelled');
     assert.equal(r.link, 'nvlink4');
     assert.equal(r.stepTimeNs, 5e6);
+    // The CLI's own status in summary.json: a run still training, and one that failed.
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'running', config: { link: 'nvlink4' } }));
+    assert.equal(readRun(dir)!.status, 'running');
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'failed', error: { message: 'x', signal: 'SIGSEGV' } }));
+    assert.equal(readRun(dir)!.status, 'failed');
   });
 
   it('prunes the oldest finished runs beyond the limit and never a running one', () => {

@@ -30,7 +30,7 @@ test('inspect --json reports format, ranks, tracks, slices, flows, counters, ste
   assert.deepEqual(s.tracks, { slice: 6, counter: 2 });
   assert.equal(s.slices, 12);
   assert.equal(s.flows, 1);
-  assert.equal(s.steps, 2);
+  assert.equal(s.steps, 1, "one step, which each of the two ranks has a slice of");
   assert.deepEqual(s.collectivesByOp, { allReduce: 2 });
   assert.deepEqual(s.counters, { series: 2, samples: 4 });
   assert.deepEqual(s.warnings, []);

@@ -1,0 +1,222 @@
+/**
+ * The supervisor: `commlens profile` and `commlens verify` train in a child process while
+ * this parent stands by.
+ *
+ * Why: the ranks are threads of one process, and a GPU driver that runs out of memory can
+ * take that whole process down with a signal instead of returning an error. On Mesa
+ * lavapipe a failed allocation segfaults inside Dawn's lazy texture clear or in a lavapipe
+ * worker thread; the kernel's out-of-memory killer sends SIGKILL; V8 aborts at its heap
+ * limit. Nothing inside the process can then say why the run ended. The parent can: it
+ * cuts a half-written packet off the streamed trace, appends how the run ended (status,
+ * reason, signal) to the trace's run metadata, turns the summary the child rewrote after
+ * every step into a failed one, analyses the steps that finished, and exits with
+ * EXIT.crashed.
+ *
+ * The child inherits stdout and stderr, so progress lines (and the `--events` stream)
+ * pass straight through; it names its run folder in the file given by RUN_DIR_FILE_ENV.
+ * Signals that reach only the parent are passed on to the child.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { freemem, tmpdir, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import { EVENT_STREAM_VERSION, EXIT } from './protocol';
+import { LINK_PROFILES, slowedProfile } from './comm';
+import { readPerfetto } from '../trace/perfettoReader';
+import { PerfettoStreamWriter, intactPrefixLength, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
+import { deflateFast, inflateBounded } from '../trace/load';
+import { analyze, markdownReport } from '../analysis/index';
+import type { RunSummary } from './summary';
+import type { TraceModel } from '../trace/model';
+
+/** Set to '1' in the child, so it runs the command itself. */
+export const SUPERVISED_ENV = 'COMMLENS_SUPERVISED';
+/** The file where the child appends the run folder(s) it creates, one per line. */
+export const RUN_DIR_FILE_ENV = 'COMMLENS_RUN_DIR_FILE';
+/** Set to '1' to run without a supervisor (one process; a driver crash then leaves the summary at 'running'). */
+export const NO_SUPERVISOR_ENV = 'COMMLENS_NO_SUPERVISOR';
+
+const SUPERVISED_COMMANDS = new Set(['profile', 'verify']);
+/** Signals that mean "stop", not "crashed": the run counts as cancelled. */
+const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGTERM', 'SIGHUP']);
+
+export function shouldSupervise(cmd: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return cmd !== undefined && SUPERVISED_COMMANDS.has(cmd) && env[SUPERVISED_ENV] !== '1' && env[NO_SUPERVISOR_ENV] !== '1';
+}
+
+/** In a supervised child: tells the parent where this run writes (no-op otherwise). */
+export function tellSupervisor(runDir: string): void {
+  const file = process.env[RUN_DIR_FILE_ENV];
+  if (!file) return;
+  try {
+    appendFileSync(file, runDir + '\n');
+  } catch {
+    // the parent then reports the crash without a run folder
+  }
+}
+
+/** Writes `text` to `path` through a temporary file and a rename: a reader (or a crash) never sees half a file. */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Why the runtime process died of `signal`, and what to do about it, in a user's words. */
+export function crashReason(signal: string, mem = { freeBytes: freemem(), totalBytes: totalmem() }): string {
+  const gib = (b: number): string => (b / 2 ** 30).toFixed(1);
+  const memory = `${gib(mem.freeBytes)} of ${gib(mem.totalBytes)} GiB free now`;
+  const smaller = 'lower worldSize, the model size or the batch';
+  switch (signal) {
+    case 'SIGKILL':
+      return `the runtime process was killed (SIGKILL) from outside CommLens; on Linux that is usually the kernel's out-of-memory killer (see \`dmesg\`): free memory (${memory}) or ${smaller}`;
+    case 'SIGSEGV':
+    case 'SIGBUS':
+      return `the runtime process crashed in native code (${signal}), in the GPU driver or Dawn. On a software adapter (lavapipe) this is how running out of memory ends: free memory (${memory}; a per-process limit such as \`ulimit -v\` or a container's counts too) or ${smaller}; on a GPU, check the driver with \`commlens doctor\``;
+    case 'SIGABRT':
+      return `the runtime process aborted (SIGABRT): V8 at its heap limit or a failed check in Dawn or the driver (see the messages above); if memory ran out (${memory}), ${smaller}`;
+    default:
+      return `the runtime process died of ${signal}`;
+  }
+}
+
+export interface FinalizedRun {
+  runDir: string;
+  tracePath?: string;
+  summaryPath?: string;
+  stepsCompleted?: number;
+  /** Bytes of a half-written packet cut off the end of the trace. */
+  cutBytes: number;
+}
+
+/**
+ * Completes the files of a run whose process ended without doing so: repairs the trace's
+ * tail and appends `end` to its run metadata; sets the summary's status and error; writes
+ * the analysis of the finished steps into the summary and report.md. Never throws: what
+ * cannot be completed is left as it is.
+ */
+export function finalizeRun(runDir: string, end: RunEnd): FinalizedRun {
+  const result: FinalizedRun = { runDir, cutBytes: 0 };
+  const tracePath = join(runDir, 'trace.pftrace');
+  let model: TraceModel | undefined;
+  if (existsSync(tracePath)) {
+    result.tracePath = tracePath;
+    try {
+      const bytes = readFileSync(tracePath);
+      const intact = intactPrefixLength(bytes);
+      if (intact < bytes.length) {
+        truncateSync(tracePath, intact);
+        result.cutBytes = bytes.length - intact;
+      }
+      model = readPerfetto(bytes.subarray(0, intact), { fileName: tracePath, inflate: inflateBounded });
+      const args = runEndArgs(model.meta.info, end);
+      const w = new PerfettoStreamWriter((chunk) => appendFileSync(tracePath, chunk), { originNs: model.meta.originNs, compress: deflateFast });
+      w.metadata(args);
+      w.flush();
+      model.meta.info = args.info as typeof model.meta.info;
+    } catch {
+      // an unreadable trace stays as it is; the summary still says how the run ended
+    }
+  }
+  const summaryPath = join(runDir, 'summary.json');
+  if (existsSync(summaryPath)) {
+    try {
+      const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as RunSummary;
+      summary.status = end.status;
+      if (end.status === 'failed') summary.error = { ...(end.rank !== undefined ? { rank: end.rank } : {}), message: end.error ?? 'failed', ...(end.signal ? { signal: end.signal } : {}) };
+      result.stepsCompleted = summary.stepsCompleted;
+      if (model) {
+        const profile = LINK_PROFILES[summary.config?.link];
+        const link = profile ? slowedProfile(profile, summary.config.linkScale ?? 1) : undefined;
+        const analysis = analyze(model, link ? { linkPeakGBps: link.bytesPerNs } : {});
+        summary.analysis = analysis;
+        writeFileSync(join(runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
+      }
+      writeFileAtomic(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+      result.summaryPath = summaryPath;
+    } catch {
+      // a summary that cannot be read or analysed stays as the child left it
+    }
+  }
+  return result;
+}
+
+function summaryStatus(runDir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as RunSummary).status;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `commlens <cmd> <args>` in a child process (the same Node, the same CLI file) and
+ * returns the exit code: the child's own when it exited, EXIT.crashed when it died of a
+ * signal (EXIT.cancelled for SIGINT, SIGTERM, SIGHUP), after completing its run's files.
+ */
+export async function superviseCommand(cmd: string, args: string[], cliPath: string): Promise<number> {
+  const events = args.includes('--events');
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-supervisor-'));
+  const marker = join(dir, 'run-dirs');
+  const child = spawn(process.execPath, [...process.execArgv, cliPath, cmd, ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, [SUPERVISED_ENV]: '1', [RUN_DIR_FILE_ENV]: marker },
+  });
+  const forward = (sig: NodeJS.Signals): void => {
+    try {
+      child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  const stopSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of stopSignals) process.on(s, forward);
+  const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.on('error', (error) => resolve({ code: null, signal: null, error }));
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  for (const s of stopSignals) process.off(s, forward);
+  let runDirs: string[] = [];
+  try {
+    runDirs = readFileSync(marker, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    // the child never got as far as creating a run folder
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const runDir = runDirs.at(-1);
+
+  const say = (message: string, exitCode: number, extra: Record<string, unknown> = {}): void => {
+    if (events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, kind: 'error', message, exitCode, ...extra }) + '\n');
+    else process.stderr.write(`commlens ${cmd}: ${message}\n`);
+  };
+
+  if (ended.error) {
+    say(`cannot start the runtime process (${process.execPath}): ${ended.error.message}`, EXIT.failure);
+    return EXIT.failure;
+  }
+  if (ended.signal === null) {
+    const code = ended.code ?? EXIT.failure;
+    // Exited on its own but left the summary at 'running' (an error that escaped the run's handlers).
+    if (code !== EXIT.ok && runDir && summaryStatus(runDir) === 'running') {
+      finalizeRun(runDir, { status: 'failed', error: `the runtime exited with code ${code} before it finished the run (see the messages above)` });
+    }
+    return code;
+  }
+
+  const signal = ended.signal;
+  const cancelled = STOP_SIGNALS.has(signal);
+  const reason = cancelled ? `cancelled by ${signal}` : crashReason(signal);
+  const fin = runDir ? finalizeRun(runDir, cancelled ? { status: 'cancelled', error: reason } : { status: 'failed', error: reason, signal }) : undefined;
+  const rel = (p: string): string => relative(process.cwd(), p) || p;
+  const where = fin?.tracePath
+    ? ` (${fin.stepsCompleted ?? 'its finished'} steps finished; trace: ${rel(fin.tracePath)}${fin.summaryPath ? `, summary: ${rel(fin.summaryPath)}` : ''})`
+    : '';
+  if (cancelled) {
+    if (events && fin?.tracePath && fin.summaryPath) {
+      process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, kind: 'done', runId: runDir!.split(/[\\/]/).pop(), runDir, tracePath: fin.tracePath, summaryPath: fin.summaryPath, partial: true }) + '\n');
+    } else say(`${reason}${where}`, EXIT.cancelled, fin?.tracePath ? { tracePath: fin.tracePath } : {});
+    return EXIT.cancelled;
+  }
+  say(`${reason}${where}`, EXIT.crashed, { signal, ...(fin?.tracePath ? { tracePath: fin.tracePath } : {}) });
+  return EXIT.crashed;
+}
