@@ -2,8 +2,9 @@
  * Time metrics of a set of GPU operations, with the definitions of Holistic Trace
  * Analysis (HTA) so the numbers agree with what PyTorch users already trust.
  */
-import { combinationTimes, intersectionLength, lengthOf, unionOf, type IntervalSet } from './intervals';
-import type { GpuOp, KernelClass } from './rankView';
+import { combinationTimes, extendUnion, intersectionLength, lengthOf, type IntervalSet } from './intervals';
+import { isAscending } from '../trace/model';
+import { opsOfStep, type GpuOp, type KernelClass, type RankView } from './rankView';
 
 export interface TemporalBreakdown {
   /** Last op end − first op start. */
@@ -27,15 +28,45 @@ export interface ClassUnions {
   memory: IntervalSet;
 }
 
-/** Builds the four unions in one pass over the ops. */
+/**
+ * Builds the four unions in one pass over the ops in start order (a rank view's ops are
+ * already; others are sorted first). A union does not depend on the order of ops that start
+ * together, so this equals `unionOf` of each class's intervals.
+ */
 export function classUnions(ops: readonly GpuOp[]): ClassUnions {
-  const all: [number, number][] = [], computation: [number, number][] = [], communication: [number, number][] = [], memory: [number, number][] = [];
-  for (const o of ops) {
-    const iv: [number, number] = [o.startNs, o.endNs];
-    all.push(iv);
-    (o.cls === 'computation' ? computation : o.cls === 'communication' ? communication : memory).push(iv);
+  const u: ClassUnions = { all: { starts: [], ends: [] }, computation: { starts: [], ends: [] }, communication: { starts: [], ends: [] }, memory: { starts: [], ends: [] } };
+  // unionOf leaves out intervals that end before they start (or are NaN), then sorts.
+  const sorted = isAscending(ops, opByStart) ? ops : ops.filter((o) => o.endNs >= o.startNs).sort(opByStart);
+  for (let i = 0; i < sorted.length; i++) {
+    const o = sorted[i];
+    if (!(o.endNs >= o.startNs)) continue;
+    extendUnion(u.all, o.startNs, o.endNs);
+    extendUnion(o.cls === 'computation' ? u.computation : o.cls === 'communication' ? u.communication : u.memory, o.startNs, o.endNs);
   }
-  return { all: unionOf(all), computation: unionOf(computation), communication: unionOf(communication), memory: unionOf(memory) };
+  return u;
+}
+
+const opByStart = (a: GpuOp, b: GpuOp) => a.startNs - b.startNs;
+
+const unionsCache = new WeakMap<RankView, Map<number | undefined, ClassUnions>>();
+
+/**
+ * The class unions of `opsOfStep(v, step)` (the whole analysed window when `step` is
+ * undefined), built once per view and step: the per-rank metrics and the replay's measured
+ * baseline both need them. Like opsOfStep's lists, they are shared: read them, never change them.
+ */
+export function unionsOfStep(v: RankView, step: number | undefined): ClassUnions {
+  let m = unionsCache.get(v);
+  if (!m) {
+    m = new Map();
+    unionsCache.set(v, m);
+  }
+  let u = m.get(step);
+  if (!u) {
+    u = classUnions(opsOfStep(v, step));
+    m.set(step, u);
+  }
+  return u;
 }
 
 const unionsOf = (ops: readonly GpuOp[] | ClassUnions): ClassUnions => (Array.isArray(ops) ? classUnions(ops as readonly GpuOp[]) : (ops as ClassUnions));
@@ -134,7 +165,8 @@ export const CONSECUTIVE_KERNEL_DELAY_NS = 30_000;
  */
 export function idleBreakdown(ops: readonly GpuOp[], streamOfTrack: (track: number) => number | string, kernelDelayNs = CONSECUTIVE_KERNEL_DELAY_NS): StreamIdle[] {
   const byTrack = new Map<number, GpuOp[]>();
-  for (const o of ops) {
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i];
     let l = byTrack.get(o.track);
     if (!l) { l = []; byTrack.set(o.track, l); }
     l.push(o);

@@ -82,11 +82,15 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
     // Computation since the previous communication op ended (ops are sorted by start).
     let sinceNs = v.ops.length > 0 ? v.ops[0].startNs : 0;
     let computeIv: [number, number][] = [];
-    for (const op of v.ops) {
+    // Index loops, no destructuring: this visits every op, mostly before V8 optimises it.
+    for (let k = 0; k < v.ops.length; k++) {
+      const op = v.ops[k];
       if (op.cls === 'computation') computeIv.push([op.startNs, op.endNs]);
       if (op.cls !== 'communication') continue;
       const computeBeforeNs = lengthOf(intersect(unionOf(computeIv), { starts: [sinceNs], ends: [op.startNs] }));
-      computeIv = computeIv.filter(([, e]) => e > op.endNs);
+      const running: [number, number][] = [];
+      for (let i = 0; i < computeIv.length; i++) if (computeIv[i][1] > op.endNs) running.push(computeIv[i]);
+      computeIv = running;
       sinceNs = op.endNs;
       const s = model.slices[op.index];
       const a = s.args ?? {};

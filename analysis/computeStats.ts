@@ -39,6 +39,8 @@ export interface RankFlops {
  */
 export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo): RankFlops[] {
   const out: RankFlops[] = [];
+  // CPU ops that carry `flops`, gathered in one pass over the slices when a rank first needs them.
+  let cpuOps: { pid: number; startNs: number; flops: number }[] | undefined;
   for (const v of views) {
     const steps = v.analysedSteps;
     // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
@@ -49,8 +51,9 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
     let flops = 0;
     let source: RankFlops['source'] = 'kernels';
     const byName = new Map<string, number>();
-    for (const op of v.ops) {
-      const s = model.slices[op.index];
+    // Index loops over ops and slices: this runs mostly unoptimised, where for…of allocates per element.
+    for (let k = 0; k < v.ops.length; k++) {
+      const s = model.slices[v.ops[k].index];
       if (typeof s.args?.flops === 'number') {
         flops += s.args.flops;
         continue;
@@ -64,11 +67,12 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
     }
     if (flops === 0 && steps.length > 0) {
       // PyTorch's with_flops puts `flops` on CPU ops; count those inside the analysed steps.
-      const windows = steps.map((s) => [s.startNs, s.endNs] as const);
-      for (const s of model.slices) {
-        if (s.category !== 'cpu_op' || typeof s.args?.flops !== 'number') continue;
-        if (model.tracks[s.track].pid !== v.pid) continue;
-        if (windows.some(([a, b]) => s.startNs >= a && s.startNs < b)) flops += s.args.flops as number;
+      cpuOps ??= cpuOpsWithFlops(model);
+      for (const c of cpuOps) {
+        if (c.pid !== v.pid) continue;
+        let inStep = false;
+        for (let k = 0; k < steps.length && !inStep; k++) inStep = c.startNs >= steps[k].startNs && c.startNs < steps[k].endNs;
+        if (inStep) flops += c.flops;
       }
       source = 'cpu_ops';
     }
@@ -79,6 +83,18 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
     if (flops === 0) continue;
     const achievedFlops = flops / (timeNs / 1e9);
     out.push({ rank: v.rank, flops, source, timeNs, achievedFlops, mfu: info.peakFlops ? achievedFlops / info.peakFlops : undefined });
+  }
+  return out;
+}
+
+/** The CPU ops that carry a numeric `flops` arg, in slice order, with their rank's pid. */
+function cpuOpsWithFlops(model: TraceModel): { pid: number; startNs: number; flops: number }[] {
+  const out: { pid: number; startNs: number; flops: number }[] = [];
+  // An index loop without closures: this visits every slice, mostly before V8 optimises it.
+  for (let i = 0; i < model.slices.length; i++) {
+    const s = model.slices[i];
+    const flops = s.category === 'cpu_op' ? s.args?.flops : undefined;
+    if (typeof flops === 'number') out.push({ pid: model.tracks[s.track].pid, startNs: s.startNs, flops });
   }
   return out;
 }

@@ -1,7 +1,12 @@
 /**
  * Interval arithmetic on half-open time intervals [start, end), in ns.
  * The building block of every time metric: unions, intersections, differences.
+ *
+ * These run on every analysis, usually once per process (`commlens analyze`), so mostly
+ * before V8 has optimised them: their loops index arrays instead of using `for…of` or
+ * `[s, e]` destructuring, which allocate an iterator result per element in unoptimised code.
  */
+import { isAscending } from '../trace/model';
 
 /** A sorted list of disjoint intervals, as parallel arrays for speed. */
 export interface IntervalSet {
@@ -14,18 +19,28 @@ export interface IntervalSet {
  * before the running end (touching intervals merge, as Holistic Trace Analysis' merge does).
  */
 export function unionOf(intervals: ReadonlyArray<readonly [number, number]>): IntervalSet {
-  const sorted = intervals.filter(([s, e]) => e >= s).sort((a, b) => a[0] - b[0]);
-  const starts: number[] = [], ends: number[] = [];
-  for (const [s, e] of sorted) {
-    const last = ends.length - 1;
-    if (last >= 0 && s <= ends[last]) {
-      if (e > ends[last]) ends[last] = e;
-    } else {
-      starts.push(s);
-      ends.push(e);
-    }
+  const sorted: (readonly [number, number])[] = [];
+  for (let i = 0; i < intervals.length; i++) if (intervals[i][1] >= intervals[i][0]) sorted.push(intervals[i]);
+  if (!isAscending(sorted, byStart)) sorted.sort(byStart);
+  const set: IntervalSet = { starts: [], ends: [] };
+  for (let i = 0; i < sorted.length; i++) extendUnion(set, sorted[i][0], sorted[i][1]);
+  return set;
+}
+
+const byStart = (a: readonly [number, number], b: readonly [number, number]) => a[0] - b[0];
+
+/**
+ * Adds [s, e) to a union built from intervals taken in start order: it extends the last
+ * interval when it starts at or before that one's end, else it starts a new one.
+ */
+export function extendUnion(set: IntervalSet, s: number, e: number): void {
+  const last = set.ends.length - 1;
+  if (last >= 0 && s <= set.ends[last]) {
+    if (e > set.ends[last]) set.ends[last] = e;
+  } else {
+    set.starts.push(s);
+    set.ends.push(e);
   }
-  return { starts, ends };
 }
 
 /** Total length of an interval set: Σ (end − start). */
@@ -75,14 +90,17 @@ export function differenceLength(a: IntervalSet, b: IntervalSet): number {
 export function combinationTimes(sets: IntervalSet[]): Map<number, number> {
   const points: number[] = [];
   const deltas: number[] = [];
-  sets.forEach((set, k) => {
+  for (let k = 0; k < sets.length; k++) {
+    const set = sets[k];
     const bit = 1 << k;
     for (let i = 0; i < set.starts.length; i++) {
       points.push(set.starts[i], set.ends[i]);
       deltas.push(bit, -bit);
     }
-  });
-  const order = points.map((_, i) => i).sort((x, y) => points[x] - points[y]);
+  }
+  const order: number[] = [];
+  for (let i = 0; i < points.length; i++) order.push(i);
+  order.sort((x, y) => points[x] - points[y]);
   const out = new Map<number, number>();
   let mask = 0;
   for (let n = 0; n < order.length; n++) {

@@ -4,8 +4,8 @@
  * each analysed step.
  */
 import type { TraceModel } from '../trace/model';
-import { classUnions, commCompOverlap, idleBreakdown, kernelTypeTime, temporalBreakdown, type CommCompOverlap, type StreamIdle, type TemporalBreakdown } from './breakdown';
-import type { RankView } from './rankView';
+import { commCompOverlap, idleBreakdown, kernelTypeTime, temporalBreakdown, unionsOfStep, type ClassUnions, type CommCompOverlap, type StreamIdle, type TemporalBreakdown } from './breakdown';
+import { opsOfStep, type RankView } from './rankView';
 
 export interface StepMetrics {
   step: number;
@@ -38,27 +38,30 @@ export interface RankMetrics {
 export function rankMetrics(model: TraceModel, view: RankView): RankMetrics {
   const streamOf = (track: number) => model.tracks[track]?.sourceId ?? model.tracks[track]?.name ?? track;
   const steps: StepMetrics[] = [];
-  const byStep = new Map<number, typeof view.ops>();
-  for (const op of view.ops) {
-    if (op.step === undefined) continue;
-    let l = byStep.get(op.step);
-    if (!l) { l = []; byStep.set(op.step, l); }
-    l.push(op);
-  }
+  // A step that holds every op of the window (often the only analysed step) has the window's
+  // metrics: they are copied rather than computed twice.
+  let whole: WindowMetrics | undefined;
   for (const st of view.analysedSteps) {
-    const ops = byStep.get(st.step) ?? [];
-    const u = classUnions(ops);
-    steps.push({
-      step: st.step, startNs: st.startNs, durNs: st.endNs - st.startNs, sliceIndex: st.index, opCount: ops.length,
-      temporal: temporalBreakdown(u), overlap: commCompOverlap(u), kernelTypeNs: kernelTypeTime(u),
-    });
+    const ops = opsOfStep(view, st.step);
+    const m = windowMetrics(unionsOfStep(view, st.step));
+    if (ops.length === view.ops.length) whole = { temporal: { ...m.temporal }, overlap: { ...m.overlap }, kernelTypeNs: { ...m.kernelTypeNs } };
+    steps.push({ step: st.step, startNs: st.startNs, durNs: st.endNs - st.startNs, sliceIndex: st.index, opCount: ops.length, ...m });
   }
-  const all = classUnions(view.ops);
+  whole ??= windowMetrics(unionsOfStep(view, undefined));
   return {
     rank: view.rank, pid: view.pid, stepsAnalysed: view.analysedSteps.map((s) => s.step), opCount: view.ops.length,
-    temporal: temporalBreakdown(all), overlap: commCompOverlap(all), kernelTypeNs: kernelTypeTime(all),
-    idleByStream: idleBreakdown(view.ops, streamOf), steps,
+    ...whole, idleByStream: idleBreakdown(view.ops, streamOf), steps,
   };
+}
+
+interface WindowMetrics {
+  temporal: TemporalBreakdown;
+  overlap: CommCompOverlap;
+  kernelTypeNs: Record<string, number>;
+}
+
+function windowMetrics(u: ClassUnions): WindowMetrics {
+  return { temporal: temporalBreakdown(u), overlap: commCompOverlap(u), kernelTypeNs: kernelTypeTime(u) };
 }
 
 /** Sums kernel-type times over ranks (HTA reports this sum across all ranks). */

@@ -3,6 +3,7 @@
  * suggestions with their predicted effect, notes, and links to the trace.
  */
 import type { Analysis } from './index';
+import { groupDigits } from './formatNumber';
 
 export interface ReportOptions {
   /** Link to the trace (a file path or URL) shown at the top and used for span links. */
@@ -14,7 +15,7 @@ export interface ReportOptions {
 }
 
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
-const us = (ns: number) => Math.round(ns / 1000).toLocaleString('en-US');
+const us = (ns: number) => groupDigits(Math.round(ns / 1000));
 const pct = (x: number) => `${x.toFixed(2)} %`;
 
 function escapeCell(s: string): string {
@@ -76,7 +77,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     lines.push('', '## Collectives', '', '| op | count | bytes | transfer ms | wait ms (all ranks) | algbw GB/s | busbw GB/s | busbw of peak |', '|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const o of c.perOp) {
       const f = (x?: number) => (x === undefined ? '—' : x.toFixed(2));
-      lines.push(`| ${o.op} | ${o.count} | ${o.totalBytes.toLocaleString('en-US')} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
+      lines.push(`| ${o.op} | ${o.count} | ${groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
     }
     lines.push('', 'Transfer = the minimum duration of the i-th collective across ranks; wait = each rank\'s excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.');
   }
@@ -114,7 +115,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       lines.push(`### ${i + 1}. ${sg.title}`, '');
       lines.push(`- Evidence: ${sg.evidence.text}${sg.evidence.sliceIndexes.length > 0 ? ` (${sg.evidence.sliceIndexes.slice(0, 3).map((x) => link(`span ${x}`, x)).join(', ')}${sg.evidence.sliceIndexes.length > 3 ? ', …' : ''})` : ''}`);
       lines.push(`- Predicted: step ${ms(p.baselineStepTimeNs)} → ${ms(p.stepTimeNs)} ms, exposed communication ${ms(p.baselineExposedCommNs)} → ${ms(p.exposedCommNs)} ms` +
-        (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined ? `, bytes per step ${Math.round(p.baselineBytesPerStep).toLocaleString('en-US')} → ${Math.round(p.bytesPerStep).toLocaleString('en-US')}` : '') +
+        (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined ? `, bytes per step ${groupDigits(Math.round(p.baselineBytesPerStep))} → ${groupDigits(Math.round(p.bytesPerStep))}` : '') +
         (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined ? `, peak memory ${(p.baselinePeakMemoryBytes / 1048576).toFixed(2)} → ${(p.peakMemoryBytes / 1048576).toFixed(2)} MiB` : ''));
       lines.push(`- Risk: ${sg.risk}`);
       lines.push(`- Source: ${sg.source}`);

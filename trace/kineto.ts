@@ -16,7 +16,7 @@
  * - Every original arg is kept (`correlation`, `External id`, `stream`...): the analysis
  *   joins a kernel to the runtime call that launched it through `correlation`.
  */
-import { addTrack, emptyModel, finalizeModel, type Args, type ArgValue, type Slice, type SliceCategory, type StreamKind, type TraceModel } from './model';
+import { addTrack, assignDepths, emptyModel, type Args, type ArgValue, type Slice, type SliceCategory, type StreamKind, type TraceModel } from './model';
 import { collectiveArgsOf, isNcclKernelName } from './kinetoCollectives';
 import { mergeRankModels } from './kinetoMerge';
 import { readKinetoFile } from './kinetoRead';
@@ -102,15 +102,18 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   const slices: Slice[] = [];
   const keys: TrackKey[] = [];
   const keyIds = new Map<string, number>();
-  const keyId = (k: string, make: () => TrackKey): number => {
-    let id = keyIds.get(k);
-    if (id === undefined) {
-      id = keys.length;
-      keys.push(make());
-      keyIds.set(k, id);
-    }
-    return id;
+  /** Adds a TrackKey under the name `k` (not yet known) and returns its id. */
+  const addKey = (k: string, key: TrackKey): number => {
+    keys.push(key);
+    keyIds.set(k, keys.length - 1);
+    return keys.length - 1;
   };
+  // Host events come in long runs from one thread: the last thread's key id is remembered,
+  // so most events find their track without building its string key.
+  let lastPid: unknown, lastTid: unknown, lastHostKid = -1;
+  // GPU slices with a correlation id, and collectives, in slice order: the only slices the
+  // flow and collective pass below looks at.
+  const linked: number[] = [];
   const runtimeByCorrelation = new Map<number, number>();
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
@@ -121,10 +124,15 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   let minUs = Infinity;
   let profilerSpan: { startUs: number; durUs: number } | undefined;
 
-  for (const e0 of events) {
-    if (!isObject(e0)) { skipped++; continue; }
+  // The loop below runs once per event, mostly before V8 has optimised it: it is kept free
+  // of calls and allocations that are not needed (isObject is written out, for instance),
+  // and of closures, since one that captured the event would cost an allocation per event.
+  for (let ei = 0; ei < events.length; ei++) {
+    const e0 = events[ei];
+    if (typeof e0 !== 'object' || e0 === null || Array.isArray(e0)) { skipped++; continue; }
     const e = e0 as RawEvent;
-    const args = (isObject(e.args) ? e.args : {}) as Args;
+    const a0 = e.args;
+    const args = (typeof a0 === 'object' && a0 !== null && !Array.isArray(a0) ? a0 : {}) as Args;
     if (e.ph === 'M') {
       const n = (args as Record<string, ArgValue>).name;
       if (typeof n === 'string') {
@@ -167,11 +175,13 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       const annotation = gpuCategory === undefined;
       let category: SliceCategory = gpuCategory ?? 'host';
       if (category === 'kernel' && isNcclKernelName(name)) category = 'collective';
-      const kid = keyId(annotation ? `a${stream}` : `g${stream}`, () => ({ gpu: true, annotation, stream, pid: String(e.pid), tid: stream }));
+      const k = annotation ? `a${stream}` : `g${stream}`;
+      const kid = keyIds.get(k) ?? addKey(k, { gpu: true, annotation, stream, pid: String(e.pid), tid: stream });
       const key = keys[kid];
       const kind: StreamKind = category === 'collective' ? 'communication' : annotation ? 'other' : 'compute';
       key.kind = key.kind === undefined || key.kind === kind ? kind : 'compute';
       if (!annotation) gpuWork++;
+      if (category === 'collective' || typeof args.correlation === 'number') linked.push(slices.length);
       slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args });
       continue;
     }
@@ -181,10 +191,19 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     const step = name.charCodeAt(0) === 80 /* P */ ? STEP_NAME.exec(name) : null;
     if (step) category = 'step';
     const tid = typeof e.tid === 'number' || typeof e.tid === 'string' ? e.tid : 0;
-    const kid = keyId(`c${String(e.pid)}|${String(tid)}`, () => ({ gpu: false, annotation: false, stream: 0, pid: String(e.pid), tid }));
+    let kid = lastHostKid;
+    if (kid < 0 || e.pid !== lastPid || tid !== lastTid) {
+      const k = `c${String(e.pid)}|${String(tid)}`;
+      kid = keyIds.get(k) ?? addKey(k, { gpu: false, annotation: false, stream: 0, pid: String(e.pid), tid });
+      lastHostKid = kid;
+      lastPid = e.pid;
+      lastTid = tid;
+    }
     const index = slices.length;
     if (category === 'runtime' && typeof args.correlation === 'number') runtimeByCorrelation.set(args.correlation, index);
-    if (COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
+    // COMM_LAUNCHER's names start with n, r or c: other names skip the regular expression.
+    const c0 = name.charCodeAt(0);
+    if ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
     slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args: step ? { ...args, step: Number(step[1]) } : args });
   }
   if (skipped > 0) warnings.push(`${label}: ${skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`);
@@ -239,12 +258,12 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     return best;
   };
   const flows: { from: number; to: number }[] = [];
-  const gpuKey = keys.map((k) => k.gpu);
-  for (let i = 0; i < slices.length; i++) {
+  for (let li = 0; li < linked.length; li++) {
+    const i = linked[li];
     const sl = slices[i];
     const args = sl.args as Args;
     const corr = typeof args.correlation === 'number' ? args.correlation : undefined;
-    if (gpuKey[sl.track] && corr !== undefined) {
+    if (corr !== undefined) {
       const launchIdx = runtimeByCorrelation.get(corr);
       if (launchIdx !== undefined) flows.push({ from: launchIdx, to: i });
       if (sl.category === 'collective') {
@@ -255,21 +274,35 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       sl.args = { ...args, ...collectiveArgsOf(sl.name, args, undefined, worldSize) };
     }
   }
-  for (const sl of slices) {
-    sl.track = trackOfKey[sl.track];
+  // Final tracks and times (ns from the origin), and the slices bucketed by track to put them
+  // in finalizeModel's order (track, start, longer first). Kineto writes a thread's events in
+  // order, so most buckets need no sort: `inOrder` says which, from each slice compared with
+  // the one before it in its bucket by `byStart` (written out).
+  const buckets: number[][] = model.tracks.map(() => []);
+  const inOrder: boolean[] = model.tracks.map(() => true);
+  for (let i = 0; i < slices.length; i++) {
+    const sl = slices[i];
+    const track = trackOfKey[sl.track];
+    sl.track = track;
     sl.startNs = (sl.startNs - minUs) * 1000;
     sl.durNs *= 1000;
     if (sl.rawCategory === sl.category) sl.rawCategory = undefined;
+    const b = buckets[track];
+    if (b.length > 0 && inOrder[track]) {
+      const prev = slices[b[b.length - 1]];
+      // byStart(i, previous) ≥ 0; its last term, i − previous index, is positive.
+      if (!((sl.startNs - prev.startNs || prev.durNs - sl.durNs || 1) >= 0)) inOrder[track] = false;
+    }
+    b.push(i);
   }
-  // Hand finalizeModel slices already in (track, start, longer first) order: bucket by
-  // track, sort each bucket (Kineto writes them nearly sorted, so this is close to linear).
-  const buckets: number[][] = model.tracks.map(() => []);
-  for (let i = 0; i < slices.length; i++) buckets[slices[i].track].push(i);
   const newIndex = new Int32Array(slices.length);
   const sorted: Slice[] = [];
-  for (const b of buckets) {
-    b.sort((x, y) => slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y);
-    for (const i of b) {
+  const byStart = (x: number, y: number) => slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y;
+  for (let t = 0; t < buckets.length; t++) {
+    const b = buckets[t];
+    if (!inOrder[t]) b.sort(byStart);
+    for (let k = 0; k < b.length; k++) {
+      const i = b[k];
       newIndex[i] = sorted.length;
       sorted.push(slices[i]);
     }
@@ -288,7 +321,9 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     }
   }
   if (gpuWork === 0) model.warnings.push(`${label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
-  return finalizeModel(model);
+  // The slices were put in finalizeModel's order above (by track, then by start, longer first,
+  // ties in event order), so only depths are left to assign.
+  return assignDepths(model);
 }
 
 /**
@@ -296,10 +331,11 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
  * so that the i-th collective of a group can be joined across ranks.
  */
 function assignCollectiveSeq(model: TraceModel): void {
-  const order = model.slices.map((s, i) => ({ s, i })).filter(({ s }) => s.category === 'collective');
-  order.sort((a, b) => a.s.startNs - b.s.startNs);
+  const order: Slice[] = [];
+  for (let i = 0; i < model.slices.length; i++) if (model.slices[i].category === 'collective') order.push(model.slices[i]);
+  order.sort((a, b) => a.startNs - b.startNs);
   const counters = new Map<string, number>();
-  for (const { s } of order) {
+  for (const s of order) {
     const args = s.args as Args;
     if (typeof args.seq === 'number') continue;
     // Without PyTorch's own sequence number, count per (rank, group, op): a sampled or

@@ -3,15 +3,6 @@
  */
 import { emptyModel, finalizeModel, type Args, type TraceModel } from './model';
 
-function extentNs(m: TraceModel): { start: number; end: number } | undefined {
-  let start = Infinity, end = -Infinity;
-  for (const s of m.slices) {
-    if (s.startNs < start) start = s.startNs;
-    if (s.startNs + s.durNs > end) end = s.startNs + s.durNs;
-  }
-  return Number.isFinite(start) ? { start, end } : undefined;
-}
-
 /**
  * Merges single-rank models into one (consuming them: their slices are moved, not copied): the common origin is the earliest origin, every
  * time shifts by (its origin − common origin) exactly (BigInt), each rank keeps its own
@@ -28,6 +19,7 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
   const usedPids = new Set<number>();
   const rankInfos: Args[] = [];
   const windows: { rank: number; start: number; end: number }[] = [];
+  let finalized = true;
   for (let mi = 0; mi < models.length; mi++) {
     const m = models[mi];
     const shift = Number(origins[mi] - common);
@@ -51,12 +43,18 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
       pidMap.set(p.pid, pid);
       out.processes.push({ ...p, pid });
     }
-    const ext = extentNs(m);
     const trackBase = out.tracks.length;
     for (const t of m.tracks) out.tracks.push({ ...t, id: t.id + trackBase, pid: pidMap.get(t.pid) ?? t.pid });
     const sliceBase = out.slices.length;
-    // The inputs are consumed: their slices move into the merged model as they are.
-    for (const s of m.slices) {
+    // The inputs are consumed: their slices move into the merged model as they are. The same
+    // pass finds the rank's time window (in its own time base).
+    const slices = m.slices;
+    let start = Infinity, end = -Infinity;
+    for (let i = 0; i < slices.length; i++) {
+      const s = slices[i];
+      if (s.startNs < start) start = s.startNs;
+      if (s.startNs + s.durNs > end) end = s.startNs + s.durNs;
+      if (s.depth === undefined) finalized = false;
       s.track += trackBase;
       s.startNs += shift;
       out.slices.push(s);
@@ -65,7 +63,7 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
     const flowBase = out.flows.length;
     for (const f of m.flows) out.flows.push({ id: f.id + flowBase, from: f.from + sliceBase, to: f.to + sliceBase });
     const rank = m.processes[0]?.rank;
-    if (ext && rank !== undefined) windows.push({ rank, start: ext.start + shift, end: ext.end + shift });
+    if (Number.isFinite(start) && rank !== undefined) windows.push({ rank, start: start + shift, end: end + shift });
   }
   if (worldSizes.size > 1) out.warnings.push(`the files disagree on the world size (${[...worldSizes].join(', ')}): they may come from different runs`);
   out.meta.worldSize = worldSizes.size >= 1 ? Math.max(...worldSizes) : undefined;
@@ -78,5 +76,5 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
   out.meta.info = { ranks: rankInfos };
   // Each input is finalized (sorted by track then start, depths set) and tracks keep their
   // order, so the concatenation is already finalized; only unfinalized inputs need a pass.
-  return models.every((m) => m.slices.every((s) => s.depth !== undefined)) ? out : finalizeModel(out);
+  return finalized ? out : finalizeModel(out);
 }

@@ -21,6 +21,19 @@ const SMALL_FILE_ON_DISK_BYTES = 8 * 1024 * 1024;
 const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;
 const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
 
+/**
+ * Output chunk size for gunzipping `raw` in one piece: the gzip trailer's ISIZE (the
+ * uncompressed size mod 2^32) + 1, so that inflating ends within the first chunk, bounded
+ * by SMALL_FILE_BYTES so that a corrupt trailer cannot ask for a huge buffer. A trailer that
+ * says less than the whole (a multi-member file, where it covers the last member) only costs
+ * more chunks. With zlib's default 16 KiB chunks, every chunk is one hand-over from the
+ * thread pool to the main thread and one more Buffer to concatenate: a 1.7 MB trace took ~100.
+ */
+function gunzipChunkSize(raw: Buffer): number {
+  const isize = raw.length >= 18 ? raw.readUInt32LE(raw.length - 4) : 0;
+  return Math.min(Math.max(isize + 1, 64 * 1024), SMALL_FILE_BYTES);
+}
+
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
@@ -163,7 +176,7 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
     try {
       // Read and gunzip off the main thread, so reading the next rank's file overlaps parsing this one.
       const raw = await readFile(path);
-      text = (raw[0] === 0x1f && raw[1] === 0x8b ? await gunzipAsync(raw) : raw).toString('utf8');
+      text = (raw[0] === 0x1f && raw[1] === 0x8b ? await gunzipAsync(raw, { chunkSize: gunzipChunkSize(raw) }) : raw).toString('utf8');
     } catch (e) {
       throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
     }

@@ -160,21 +160,37 @@ export function addTrack(model: TraceModel, track: Omit<TrackInfo, 'id'>): numbe
  * Returns the same model; slice indexes change, so flows are remapped.
  */
 export function finalizeModel(model: TraceModel): TraceModel {
-  const order = model.slices.map((_, i) => i);
-  order.sort((a, b) => {
-    const sa = model.slices[a], sb = model.slices[b];
-    return sa.track - sb.track || sa.startNs - sb.startNs || sb.durNs - sa.durNs || a - b;
-  });
-  const remap = new Int32Array(model.slices.length);
-  const sorted: Slice[] = new Array(model.slices.length);
-  order.forEach((oldIndex, newIndex) => {
-    remap[oldIndex] = newIndex;
-    sorted[newIndex] = model.slices[oldIndex];
-  });
+  // Slices already in order skip the sort: it would not move anything.
+  if (!inFinalOrder(model.slices)) {
+    const order = model.slices.map((_, i) => i);
+    order.sort((a, b) => {
+      const sa = model.slices[a], sb = model.slices[b];
+      return sa.track - sb.track || sa.startNs - sb.startNs || sb.durNs - sa.durNs || a - b;
+    });
+    const remap = new Int32Array(model.slices.length);
+    const sorted: Slice[] = new Array(model.slices.length);
+    order.forEach((oldIndex, newIndex) => {
+      remap[oldIndex] = newIndex;
+      sorted[newIndex] = model.slices[oldIndex];
+    });
+    model.slices = sorted;
+    model.flows = model.flows.map((f) => ({ id: f.id, from: remap[f.from], to: remap[f.to] }));
+  }
+  return assignDepths(model);
+}
+
+/**
+ * finalizeModel for slices already in its order (each track's slices by start, longer first,
+ * ties in the order given): assigns the nesting depths and clips slices that overlap a
+ * sibling. For importers that build slices in that order, such as Kineto's.
+ */
+export function assignDepths(model: TraceModel): TraceModel {
+  const sorted = model.slices;
   let clipped = 0;
   const stack: number[] = [];
   let currentTrack = -1;
-  for (const s of sorted) {
+  for (let i = 0; i < sorted.length; i++) {
+    const s = sorted[i];
     if (s.track !== currentTrack) {
       currentTrack = s.track;
       stack.length = 0;
@@ -191,9 +207,31 @@ export function finalizeModel(model: TraceModel): TraceModel {
     stack.push(s.startNs + s.durNs);
   }
   if (clipped > 0) model.warnings.push(`${clipped} slice(s) overlapped a sibling on the same track and were clipped to nest`);
-  model.slices = sorted;
-  model.flows = model.flows.map((f) => ({ id: f.id, from: remap[f.from], to: remap[f.to] }));
   return model;
+}
+
+/**
+ * True when the slices are already in finalizeModel's order (track, start, longer first,
+ * then index): each slice compares at or after its predecessor by the sort's own comparator,
+ * which is exactly when Array.prototype.sort would leave them where they are.
+ */
+function inFinalOrder(slices: readonly Slice[]): boolean {
+  for (let i = 1; i < slices.length; i++) {
+    const a = slices[i], b = slices[i - 1];
+    // The comparator's last term (index i − (i − 1)) is 1.
+    if (!((a.track - b.track || a.startNs - b.startNs || b.durNs - a.durNs || 1) >= 0)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `xs` is in ascending order by `cmp` (each element compares at or after its
+ * predecessor), i.e. when `xs.sort(cmp)` would leave it unchanged: a linear check that
+ * lets nearly always sorted inputs skip the sort.
+ */
+export function isAscending<T>(xs: readonly T[], cmp: (a: T, b: T) => number): boolean {
+  for (let i = 1; i < xs.length; i++) if (!(cmp(xs[i], xs[i - 1]) >= 0)) return false;
+  return true;
 }
 
 /**

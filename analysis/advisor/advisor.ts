@@ -13,6 +13,7 @@ import { whatIfOn, type ReplayContext, type WhatIfChange, type WhatIfResult } fr
 import { bucketingChange, compressionChange, exchangesGradients, localUpdatesChange, PYTORCH_CHANGE, sequenceParallelChange, zeroChange } from './configChange';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { RunInfo } from '../runInfo';
+import { groupDigits } from '../formatNumber';
 import { HOST_BOUND, IMBALANCE, LOCAL_UPDATES, OVERLAP, RISK_WEIGHT, SEQUENCE_PARALLEL, SLOW_LINK, STRAGGLER, STREAMING, ZERO } from './catalogue';
 
 export interface Suggestion {
@@ -181,7 +182,7 @@ export function advise(input: AdvisorInput): Suggestion[] {
         title: pytorch
           ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
           : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
-        evidence: { metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize }, sliceIndexes: [], text: `every rank holds all ${Math.round(ctx.paramCount).toLocaleString('en-US')} parameters, their gradients and optimizer states` },
+        evidence: { metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize }, sliceIndexes: [], text: `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states` },
         predicted: predictedOf(r), risk: z.risk, source: z.source, whatIf: { zeroStage: stage },
         configChange: pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
         verifiable: !pytorch, pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,

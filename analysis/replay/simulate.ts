@@ -126,17 +126,18 @@ export function simulate(g: StepGraph): Replay {
   for (let ri = 0; ri < R; ri++) {
     const r = g.ranks[ri];
     const starts = segStart[ri], ends = segEnd[ri];
+    // Index loops, no destructuring: the advisor replays a step tens of times per analysis.
     const iv: [number, number][] = [];
     for (let i = 0; i < starts.length; i++) if (!Number.isNaN(starts[i])) iv.push([starts[i], ends[i]]);
     const compute = unionOf(iv);
     const comm: [number, number][] = [];
-    g.collectives.forEach((c, id) => {
-      if (c.triggers.has(r) && !Number.isNaN(collStart[id])) comm.push([collStart[id], collEnd[id]]);
-    });
+    for (let id = 0; id < C; id++) {
+      if (g.collectives[id].triggers.has(r) && !Number.isNaN(collStart[id])) comm.push([collStart[id], collEnd[id]]);
+    }
     const commSet = unionOf(comm);
     let end = 0;
-    for (const e of ends) if (e > end) end = e;
-    for (const [, e] of comm) if (e > end) end = e;
+    for (let i = 0; i < ends.length; i++) if (ends[i] > end) end = ends[i];
+    for (let i = 0; i < comm.length; i++) if (comm[i][1] > end) end = comm[i][1];
     const computeNs = compute.starts.reduce((t, s, i) => t + compute.ends[i] - s, 0);
     perRank.push({ rank: r, stepTimeNs: end - offset[ri], endNs: end, exposedCommNs: differenceLength(commSet, compute), computeNs });
   }

@@ -12,14 +12,15 @@ import { collectiveMetrics, type CollectiveInstance } from '../collectives';
 import { COMPRESSORS, encodeDecodeNs, type CompressorName } from '../compressors';
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
-import { commCompOverlap } from '../breakdown';
-import { buildRankViews, opsOfStep, type RankView } from '../rankView';
+import { commCompOverlap, unionsOfStep } from '../breakdown';
+import { buildRankViews, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
 import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
+import { groupDigits } from '../formatNumber';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -108,7 +109,7 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   }
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
-  if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${Math.round(paramCount).toLocaleString('en-US')}`);
+  if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${groupDigits(Math.round(paramCount))}`);
   const measured = measuredPerStep(views, graph);
   const mem = memoryPerRank(model, views);
   return {
@@ -175,14 +176,14 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
     for (const st of v.analysedSteps) {
       const e = steps.get(st.step) ?? { durs: [], exposed: [] };
       e.durs.push(st.endNs - st.startNs);
-      e.exposed.push(commCompOverlap(opsOfStep(v, st.step)).exposedCommNs);
+      e.exposed.push(commCompOverlap(unionsOfStep(v, st.step)).exposedCommNs);
       steps.set(st.step, e);
     }
   }
   const ordered = [...steps.keys()].sort((a, b) => a - b);
   const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
   if (usable.length === 0) {
-    const exposed = views.map((v) => commCompOverlap(opsOfStep(v, graph.step)).exposedCommNs);
+    const exposed = views.map((v) => commCompOverlap(unionsOfStep(v, graph.step)).exposedCommNs);
     return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
   }
   return {
