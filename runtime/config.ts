@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { validateModelConfig, validateOptimizerConfig, type ModelConfig, type OptimizerConfig } from './engine';
+import { GPU_PEAK_FLOPS } from './comm/profiles';
 
 /** The model and optimizer settings are the engine's own types (runtime/engine). */
 export type ModelSettings = ModelConfig;
@@ -40,6 +41,13 @@ export interface RunConfig {
    * than this machine. 1 or absent = the real link.
    */
   linkScale?: number;
+  /**
+   * Scale the link to a target GPU instead: a name of GPU_PEAK_FLOPS (`h100-sxm`, `a100`,
+   * ...) or its FLOP/s. Local compute is measured at start-up (runtime/computeProbe.ts) and
+   * the link slowed by target ÷ local FLOP/s; the factor goes into the trace. Not together
+   * with linkScale.
+   */
+  scaleLinkTo?: string | number;
 }
 
 const BASE: Omit<RunConfig, 'model' | 'optimizer'> = {
@@ -97,7 +105,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions', 'linkScale']);
+export const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions', 'linkScale', 'scaleLinkTo']);
 const MODEL_KEYS = new Set(['kind', 'batchSize', 'dtype', 'inputDim', 'hiddenDims', 'classes', 'layers', 'heads', 'dModel', 'seqLen', 'maxSeqLen', 'vocab', 'task']);
 const OPT_KEYS = new Set(['kind', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'weightDecay', 'clipGradNorm', 'lossScale']);
 
@@ -156,6 +164,14 @@ export function validateConfig(
   if (typeof raw.gpuTiming !== 'boolean') problems.push(`gpuTiming: got ${JSON.stringify(raw.gpuTiming)}, expected true or false`);
   checkNum(problems, 'peakFlops', raw.peakFlops, 1, 1e18, true);
   checkNum(problems, 'linkScale', raw.linkScale, 1, 1e9, true);
+  if (raw.scaleLinkTo !== undefined) {
+    const t = raw.scaleLinkTo;
+    const gpus = Object.keys(GPU_PEAK_FLOPS);
+    if (typeof t === 'string' ? !gpus.includes(t) : typeof t !== 'number' || !Number.isFinite(t) || t < 1e9 || t > 1e18) {
+      problems.push(`scaleLinkTo: got ${JSON.stringify(t)}, expected one of ${gpus.join(', ')} or the target GPU's FLOP/s (a number from 1e9 to 1e18)`);
+    }
+    if (raw.linkScale !== undefined) problems.push(`scaleLinkTo: cannot be combined with linkScale (${JSON.stringify(raw.linkScale)}); give one: a fixed factor, or a target GPU to measure the factor against`);
+  }
   if (typeof raw.link !== 'string' || !knownLinks.includes(raw.link)) {
     problems.push(`link: got ${JSON.stringify(raw.link)}, expected one of ${knownLinks.join(', ')}`);
   }
@@ -204,6 +220,8 @@ export function resolveRawConfig(opts: { preset?: string; configText?: string; c
   const preset = PRESETS[presetName];
   if (!preset) throw new ConfigError([`preset: got ${JSON.stringify(presetName)}, expected one of ${Object.keys(PRESETS).join(', ')}`]);
   const merged = merge(preset, fileObj) as unknown as Record<string, unknown>;
+  // A file that scales the link to a target GPU replaces the preset's fixed factor.
+  if (fileObj.scaleLinkTo !== undefined && fileObj.linkScale === undefined) delete merged.linkScale;
   merged.preset = presetName;
   delete merged.$schema;
   return merged;

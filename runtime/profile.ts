@@ -7,7 +7,8 @@ import { tellSupervisor, writeFileAtomic } from './supervisor';
 import { join, resolve, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from './config';
-import { LINK_PROFILES, slowedProfile } from './comm';
+import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from './comm';
+import { probeComputeFlops, targetFlopsOf, type ComputeProbe } from './computeProbe';
 import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
 import { validateModelConfig } from './engine';
 import { requestAdapter, summarizeAdapter } from './gpu/dawn';
@@ -34,6 +35,8 @@ export const PROFILE_USAGE = `usage: commlens profile [--preset NAME | --config 
   --runs-dir DIR       where runs are written (default ./runs)
   --steps N  --world-size N  --link NAME  --strategy ID  --seed N   override the config
   --link-scale F       slow the link F times (keeps a faster GPU's compute-to-communication ratio)
+  --scale-link-to GPU  measure local compute at start-up and slow the link by GPU's FLOP/s over it
+                       (${Object.keys(GPU_PEAK_FLOPS).join(', ')}, or a FLOP/s figure)
   --no-gpu-timing      host timing only (no GPU timestamp queries)
   --events             print line-delimited JSON events (for the VS Code extension)`;
 
@@ -68,6 +71,12 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
         i++;
         break;
       }
+      case '--scale-link-to': {
+        const v = need(i, a);
+        out.overrides.scaleLinkTo = /^[0-9.]+(e[0-9]+)?$/i.test(v) ? Number(v) : v;
+        i++;
+        break;
+      }
       case '--no-gpu-timing': out.overrides.gpuTiming = false; break;
       default:
         throw new ConfigError([`unknown option '${a}'\n${PROFILE_USAGE}`]);
@@ -99,6 +108,9 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
   const configText = p.configPath ? readConfigFile(p.configPath) : undefined;
   const raw = resolveRawConfig({ preset: p.preset, configText, configPath: p.configPath }) as Record<string, unknown>;
   Object.assign(raw, p.overrides);
+  // A fixed factor and a measured one exclude each other: the command line's choice wins.
+  if (p.overrides.scaleLinkTo !== undefined && p.overrides.linkScale === undefined) delete raw.linkScale;
+  if (p.overrides.linkScale !== undefined && p.overrides.scaleLinkTo === undefined) delete raw.scaleLinkTo;
   return validateConfig(raw, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
 }
 
@@ -156,16 +168,38 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   const modelProblems = validateModelConfig(config.model as never, adapter.limits);
   if (modelProblems.length) return { exitCode: out.fail(`invalid run config:\n  ${modelProblems.join('\n  ')}`, EXIT.badInput) };
 
+  // A link scaled to a target GPU: measure this machine's compute now, on every rank at once.
+  const requested = config;
+  let probe: { result: ComputeProbe; targetFlops: number; target: string | number } | undefined;
+  if (config.scaleLinkTo !== undefined) {
+    const targetFlops = targetFlopsOf(config.scaleLinkTo)!;
+    out.emit({ kind: 'progress', message: `measuring local compute to scale the link to ${config.scaleLinkTo}` });
+    let result: ComputeProbe;
+    try {
+      result = await probeComputeFlops(config.worldSize);
+    } catch (e) {
+      return { exitCode: out.fail(`cannot measure local compute for scaleLinkTo: ${(e as Error).message}`, EXIT.failure) };
+    }
+    probe = { result, targetFlops, target: config.scaleLinkTo };
+    // The run goes on with the measured factor, as if it had been given (verify re-runs it so).
+    const { scaleLinkTo: _target, ...rest } = config;
+    config = { ...rest, linkScale: Math.max(1, targetFlops / result.flopsPerRank) };
+  }
   const runId = newRunId(config);
   const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
   tellSupervisor(runDir);
-  writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  // The config as asked for (a measured link scale is measured again on a re-run).
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify(requested, null, 2) + '\n');
   // The link the ranks really see: a scaled profile is slowed by linkScale (comm paces it so).
   const link = slowedProfile(LINK_PROFILES[config.link], config.linkScale ?? 1);
   out.emit({ kind: 'start', runId, runDir, worldSize: config.worldSize, steps: config.steps, preset: config.preset, strategy: config.strategy, link: config.link });
   out.say(`CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`);
   out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
+  if (probe) {
+    const p = probe.result;
+    out.say(`link scaled ${config.linkScale!.toPrecision(4)}× to ${typeof probe.target === 'string' ? `${probe.target} (${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s)` : `${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s`}: this machine measured ${(p.flopsPerRank / 1e9).toFixed(2)} GFLOP/s per rank (${config.worldSize} ranks at once, ${p.variant} ${p.n}³ matmul)`);
+  }
 
   const handle = new RunHandle();
   // A signal during training cancels it; later ones (a second Ctrl-C, or the supervisor
@@ -201,6 +235,15 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
       linkBytesPerNs: link.bytesPerNs,
       adapter: adapterInfo.description || adapterInfo.device,
       node: process.version,
+      ...(probe
+        ? {
+            linkScaleSource: 'measured',
+            scaleLinkTo: String(probe.target),
+            targetFlops: probe.targetFlops,
+            localFlopsPerRank: probe.result.flopsPerRank,
+            computeProbe: `${probe.result.variant} ${probe.result.n}^3 x ${probe.result.rounds} on ${config.worldSize} ranks in ${(probe.result.wallNs / 1e6).toFixed(1)} ms`,
+          }
+        : {}),
       ...extraInfo,
     };
     const outcome = await runTraining(config, runDir, info, {
@@ -247,7 +290,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     }
     out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
     const gflops = summary.achievedFlopsPerRank / 1e9;
-    out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops.toFixed(2)} GFLOP/s per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
+    out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
     out.say(`trace:   ${relTrace}`);
     out.say(`summary: ${relSummary}`);
     return { exitCode: EXIT.ok, runDir, summary };

@@ -219,3 +219,27 @@ test('a rank that fails (training diverges) ends the run with exit 1 and its rea
     rmSync(runsDir, { recursive: true, force: true });
   }
 });
+
+test('--scale-link-to measures local compute at start-up and slows the link by target ÷ local FLOP/s, recorded in the trace', async () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
+  try {
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--scale-link-to', '2e12', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /link scaled [\d.e+]+× to 2\.0 TFLOP\/s: this machine measured [\d.]+ GFLOP\/s per rank \(2 ranks at once, \S+ \d+³ matmul\)/);
+    const runDir = join(runsDir, readdirSync(runsDir)[0]);
+    const model = await loadTraceFile(join(runDir, 'trace.pftrace'));
+    const i = model.meta.info ?? {};
+    assert.equal(i.linkScaleSource, 'measured');
+    assert.equal(i.targetFlops, 2e12);
+    const local = Number(i.localFlopsPerRank);
+    assert.ok(local > 1e6 && local < 2e12, `local FLOP/s per rank ${local}`);
+    assert.ok(Math.abs(Number(i.linkScaleFactor) - 2e12 / local) / (2e12 / local) < 1e-9, `factor ${i.linkScaleFactor} = target / local`);
+    // config.json keeps the request (a re-run measures again); the summary holds the factor used.
+    assert.equal(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).scaleLinkTo, 2e12);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { config: { linkScale: number; scaleLinkTo?: unknown } };
+    assert.equal(summary.config.linkScale, i.linkScaleFactor);
+    assert.equal(summary.config.scaleLinkTo, undefined);
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, PRESETS, TOP_KEYS, resolveRawConfig, validateConfig } from '../../../runtime/config';
-import { LINK_PROFILES } from '../../../runtime/comm';
+import { GPU_PEAK_FLOPS, LINK_PROFILES } from '../../../runtime/comm';
 import { STRATEGY_IDS } from '../../../runtime/strategies';
 import { repoRoot } from '../../helpers/paths';
 
@@ -53,9 +53,25 @@ test('broken JSON and unknown presets give clear messages', () => {
 
 test('the JSON schema the extension contributes knows exactly the settings the runtime accepts', () => {
   const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas', 'commlens.schema.json'), 'utf8')) as {
-    properties: Record<string, { enum?: string[]; description?: string }>;
+    properties: Record<string, { enum?: string[]; description?: string; anyOf?: { enum?: string[] }[] }>;
   };
   assert.deepEqual(Object.keys(schema.properties).sort(), [...TOP_KEYS].sort());
   assert.deepEqual([...(schema.properties.link.enum ?? [])].sort(), Object.keys(LINK_PROFILES).sort());
+  assert.deepEqual([...(schema.properties.scaleLinkTo.anyOf?.[0].enum ?? [])].sort(), Object.keys(GPU_PEAK_FLOPS).sort());
   for (const id of STRATEGY_IDS) assert.ok(schema.properties.strategy.description?.includes(`\`${id}\``), `schema documents strategy ${id}`);
+});
+
+test('scaleLinkTo takes a known GPU or a FLOP/s figure, never with linkScale; a file using it drops the preset\'s fixed factor', () => {
+  const base = resolveRawConfig({ preset: 'mlp-small' }) as Record<string, unknown>;
+  assert.equal(base.linkScale, 300);
+  const ok = validateConfig({ ...base, linkScale: undefined, scaleLinkTo: 'a100' }, Object.keys(LINK_PROFILES), STRATEGY_IDS);
+  assert.equal(ok.scaleLinkTo, 'a100');
+  assert.deepEqual(problemsOf(() => validateConfig({ ...base, linkScale: undefined, scaleLinkTo: 2e13 }, Object.keys(LINK_PROFILES), STRATEGY_IDS)), []);
+  const bad = problemsOf(() => validateConfig({ ...base, linkScale: undefined, scaleLinkTo: 'b200' }, Object.keys(LINK_PROFILES), STRATEGY_IDS));
+  assert.match(bad[0], /^scaleLinkTo: got "b200", expected one of h100-sxm, .*a100.* or the target GPU's FLOP\/s/);
+  assert.match(problemsOf(() => validateConfig({ ...base, scaleLinkTo: 5 }, Object.keys(LINK_PROFILES), STRATEGY_IDS)).join('\n'), /scaleLinkTo: got 5,/);
+  assert.match(problemsOf(() => validateConfig({ ...base, scaleLinkTo: 'a100' }, Object.keys(LINK_PROFILES), STRATEGY_IDS)).join('\n'), /scaleLinkTo: cannot be combined with linkScale \(300\)/);
+  const fromFile = resolveRawConfig({ configText: JSON.stringify({ preset: 'mlp-small', scaleLinkTo: 'v100' }) }) as Record<string, unknown>;
+  assert.equal(fromFile.linkScale, undefined, 'the preset\'s linkScale gives way to the file\'s scaleLinkTo');
+  assert.deepEqual(problemsOf(() => validateConfig(fromFile, Object.keys(LINK_PROFILES), STRATEGY_IDS)), []);
 });
