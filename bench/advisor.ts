@@ -13,7 +13,8 @@ import { join, resolve } from 'node:path';
 import { PRESETS, validateConfig, type RunConfig } from '../runtime/config';
 import { LINK_PROFILES } from '../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../runtime/strategies';
-import { executeRun, RunOutput } from '../runtime/profile';
+import { executeRun } from '../runtime/profile';
+import { RunOutput } from '../runtime/runOutput';
 import { applyConfigChange, judge, measuredOf, type VerifiableSuggestion } from '../runtime/verify';
 
 interface Row {

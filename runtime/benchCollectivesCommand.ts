@@ -11,7 +11,7 @@ import { runLocalWorld } from './comm/localWorld';
 import { LINK_PROFILES, slowedProfile, messageTimeNs } from './comm/profiles';
 import { busBandwidthFactor } from './comm/spans';
 import { workerPath } from './coordinator';
-import { RunOutput } from './profile';
+import { RunOutput } from './runOutput';
 import { EXIT } from './protocol';
 
 const USAGE = `usage: commlens bench-collectives [--world-size N] [--link NAME] [--link-scale F] [--max-mib M] [--runs-dir DIR] [--events]

@@ -14,12 +14,12 @@ import { validateModelConfig } from './engine';
 import { requestAdapter, summarizeAdapter } from './gpu/dawn';
 import { runTraining, RunHandle } from './coordinator';
 import { buildSummary, type RunSummary } from './summary';
-import { EVENT_STREAM_VERSION, EXIT, type RuntimeEvent } from './protocol';
+import { EXIT } from './protocol';
+import { RunOutput } from './runOutput';
 import { NO_ADAPTER_HELP } from './doctor';
 import { analyze, markdownReport } from '../analysis/index';
+import { groupDigits } from '../analysis/formatNumber';
 import { finalizeModel } from '../trace/model';
-
-type RuntimeEventBody = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'v'> : never) : never;
 
 export interface ProfileArgs {
   preset?: string;
@@ -73,7 +73,8 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
       }
       case '--scale-link-to': {
         const v = need(i, a);
-        out.overrides.scaleLinkTo = /^[0-9.]+(e[0-9]+)?$/i.test(v) ? Number(v) : v;
+        // A number (2e13, 2e+13, 20000000000000) is a FLOP/s figure; anything else a GPU name.
+        out.overrides.scaleLinkTo = Number.isFinite(Number(v)) ? Number(v) : v;
         i++;
         break;
       }
@@ -112,26 +113,6 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
   if (p.overrides.scaleLinkTo !== undefined && p.overrides.linkScale === undefined) delete raw.linkScale;
   if (p.overrides.linkScale !== undefined && p.overrides.scaleLinkTo === undefined) delete raw.scaleLinkTo;
   return validateConfig(raw, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
-}
-
-/** Where a run's output goes: JSON events (for the extension) or human lines. */
-export class RunOutput {
-  /** `quiet`: only failures are printed (for benchmarks that drive many runs). */
-  constructor(public events: boolean, private readonly commandName: string, private readonly quiet = false) {}
-  emit(e: RuntimeEventBody): void {
-    if (this.events && !this.quiet) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
-  }
-  say(line: string): void {
-    if (!this.events && !this.quiet) process.stdout.write(line + '\n');
-  }
-  get isQuiet(): boolean {
-    return this.quiet;
-  }
-  fail(message: string, exitCode: number, extra: Record<string, unknown> = {}): number {
-    if (this.events) this.emit({ kind: 'error', message, exitCode, ...extra } as never);
-    else process.stderr.write(`commlens ${this.commandName}: ${message}\n`);
-    return exitCode;
-  }
 }
 
 /**
@@ -198,7 +179,8 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
   if (probe) {
     const p = probe.result;
-    out.say(`link scaled ${config.linkScale!.toPrecision(4)}× to ${typeof probe.target === 'string' ? `${probe.target} (${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s)` : `${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s`}: this machine measured ${(p.flopsPerRank / 1e9).toFixed(2)} GFLOP/s per rank (${config.worldSize} ranks at once, ${p.variant} ${p.n}³ matmul)`);
+    const f = config.linkScale!;
+    out.say(`link scaled ${f >= 10 ? groupDigits(Math.round(f)) : f.toFixed(2)}× to ${typeof probe.target === 'string' ? `${probe.target} (${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s)` : `${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s`}: this machine measured ${(p.flopsPerRank / 1e9).toFixed(2)} GFLOP/s per rank (${config.worldSize} ranks at once, ${p.variant} ${p.n}³ matmul)`);
   }
 
   const handle = new RunHandle();

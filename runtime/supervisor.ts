@@ -19,8 +19,9 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
-import { join, relative } from 'node:path';
-import { EVENT_STREAM_VERSION, EXIT } from './protocol';
+import { basename, join, relative } from 'node:path';
+import { EXIT } from './protocol';
+import { RunOutput } from './runOutput';
 import { LINK_PROFILES, slowedProfile } from './comm';
 import { readPerfetto } from '../trace/perfettoReader';
 import { PerfettoStreamWriter, intactPrefixLength, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
@@ -185,14 +186,10 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   rmSync(dir, { recursive: true, force: true });
   const runDir = runDirs.at(-1);
 
-  const say = (message: string, exitCode: number, extra: Record<string, unknown> = {}): void => {
-    if (events) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, kind: 'error', message, exitCode, ...extra }) + '\n');
-    else process.stderr.write(`commlens ${cmd}: ${message}\n`);
-  };
+  const out = new RunOutput(events, cmd);
 
   if (ended.error) {
-    say(`cannot start the runtime process (${process.execPath}): ${ended.error.message}`, EXIT.failure);
-    return EXIT.failure;
+    return out.fail(`cannot start the runtime process (${process.execPath}): ${ended.error.message}`, EXIT.failure);
   }
   if (ended.signal === null) {
     const code = ended.code ?? EXIT.failure;
@@ -212,11 +209,11 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
     ? ` (${fin.stepsCompleted ?? 'its finished'} steps finished; trace: ${rel(fin.tracePath)}${fin.summaryPath ? `, summary: ${rel(fin.summaryPath)}` : ''})`
     : '';
   if (cancelled) {
-    if (events && fin?.tracePath && fin.summaryPath) {
-      process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, kind: 'done', runId: runDir!.split(/[\\/]/).pop(), runDir, tracePath: fin.tracePath, summaryPath: fin.summaryPath, partial: true }) + '\n');
-    } else say(`${reason}${where}`, EXIT.cancelled, fin?.tracePath ? { tracePath: fin.tracePath } : {});
-    return EXIT.cancelled;
+    if (events && runDir && fin?.tracePath && fin.summaryPath) {
+      out.emit({ kind: 'done', runId: basename(runDir), runDir, tracePath: fin.tracePath, summaryPath: fin.summaryPath, partial: true });
+      return EXIT.cancelled;
+    }
+    return out.fail(`${reason}${where}`, EXIT.cancelled, fin?.tracePath ? { tracePath: fin.tracePath } : {});
   }
-  say(`${reason}${where}`, EXIT.crashed, { signal, ...(fin?.tracePath ? { tracePath: fin.tracePath } : {}) });
-  return EXIT.crashed;
+  return out.fail(`${reason}${where}`, EXIT.crashed, { signal, ...(fin?.tracePath ? { tracePath: fin.tracePath } : {}) });
 }

@@ -9,7 +9,8 @@ import { join, resolve, dirname } from 'node:path';
 import { ConfigError, validateConfig, type RunConfig } from './config';
 import { LINK_PROFILES } from './comm';
 import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
-import { executeRun, RunOutput } from './profile';
+import { executeRun } from './profile';
+import { RunOutput } from './runOutput';
 import type { RunSummary } from './summary';
 import { EXIT } from './protocol';
 

@@ -223,9 +223,9 @@ test('a rank that fails (training diverges) ends the run with exit 1 and its rea
 test('--scale-link-to measures local compute at start-up and slows the link by target ÷ local FLOP/s, recorded in the trace', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--scale-link-to', '2e12', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--scale-link-to', '2e+12', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /link scaled [\d.e+]+× to 2\.0 TFLOP\/s: this machine measured [\d.]+ GFLOP\/s per rank \(2 ranks at once, \S+ \d+³ matmul\)/);
+    assert.match(r.stdout, /link scaled [\d.,]+× to 2\.0 TFLOP\/s: this machine measured [\d.]+ GFLOP\/s per rank \(2 ranks at once, \S+ \d+³ matmul\)/);
     const runDir = join(runsDir, readdirSync(runsDir)[0]);
     const model = await loadTraceFile(join(runDir, 'trace.pftrace'));
     const i = model.meta.info ?? {};

@@ -29,6 +29,14 @@ function naiveUnion(ivs: [number, number][]): { starts: number[]; ends: number[]
   return { starts, ends };
 }
 
+/** A seeded generator of integers in [0, n): the same cases every run. */
+function seededInts(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * n);
+  };
+}
+
 let next = 0;
 function op(startNs: number, endNs: number, cls: KernelClass): GpuOp {
   return { index: next++, track: 0, startNs, endNs, cls };
@@ -36,11 +44,7 @@ function op(startNs: number, endNs: number, cls: KernelClass): GpuOp {
 
 test('classUnions equals the union of each class, whatever the order of the ops', () => {
   const classes: KernelClass[] = ['computation', 'communication', 'memory'];
-  let seed = 7;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return Math.floor((seed / 2 ** 31) * n);
-  };
+  const rnd = seededInts(7);
   for (let round = 0; round < 50; round++) {
     const ops: GpuOp[] = [];
     for (let i = 0; i < 60; i++) {
@@ -86,11 +90,7 @@ function naiveCombinations(sets: IntervalSet[]): Map<number, number> {
 }
 
 test('combinationTimes: the times and key order of its definition, for unions and for any other sets', () => {
-  let seed = 3;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return Math.floor((seed / 2 ** 31) * n);
-  };
+  const rnd = seededInts(3);
   for (let round = 0; round < 100; round++) {
     const sets: IntervalSet[] = [];
     for (let k = 0; k < 3; k++) {
