@@ -5,6 +5,15 @@
  * (Atomics.wait, or Atomics.waitAsync to keep the event loop free) until a peer posts or
  * drains a chunk, the emulated wire delivers one, the world is aborted, or the timeout
  * passes. No spinning: on an oversubscribed machine a spin costs a whole time slice.
+ *
+ * Emulated links run on a virtual clock. Each list keeps the emulated time at which its
+ * last step finished (its first step starts when the collective does); a chunk leaves at
+ * that time and arrives per the link's α-β pacing (channel.ts). The copies and reductions
+ * themselves run as soon as the bytes are physically in the slot, so this machine's
+ * memory traffic overlaps the emulated wire instead of adding to it (on the target
+ * cluster they run at GPU speed, inside the wire time); the collective then completes
+ * when the emulated time of its last arrival is reached, or when the local work is done,
+ * whichever is later.
  */
 import { hostNowNs } from '../clock';
 import { RecvFifo, SendFifo, TAG_WORDS, T_COUNT } from './channel';
@@ -21,8 +30,40 @@ const SLICE_MS = 200;
 const PRECISE_SLEEP_NS = 3_000_000;
 /** Bound of the learned wake-up latency (see runSteps). */
 const MAX_WAKE_LATENCY_NS = 200_000;
-/** Learned (EWMA) lateness of this thread's timed waits. */
-let wakeLatencyNs = 50_000;
+/**
+ * A latency learned from recent samples: the median of the last 15, so that one long
+ * pause (a GC, a preempted thread) does not make the next waits early.
+ */
+class LatencyTracker {
+  private readonly samples: number[] = [];
+  private next = 0;
+  value: number;
+  constructor(initial: number) {
+    this.value = initial;
+  }
+  add(ns: number): void {
+    const x = Math.min(MAX_WAKE_LATENCY_NS, Math.max(0, ns));
+    if (this.samples.length < 15) this.samples.push(x);
+    else this.samples[this.next] = x;
+    this.next = (this.next + 1) % 15;
+    const sorted = this.samples.slice().sort((a, b) => a - b);
+    this.value = sorted[sorted.length >> 1];
+  }
+}
+
+/** Lateness of this thread's timed waits. */
+const wakeLatency = new LatencyTracker(50_000);
+/**
+ * Time from the end of runSteps until the waiting caller resumes (span, promises): an
+ * emulated collective wakes this much earlier too, so that its caller sees it complete
+ * at the emulated time rather than this much after it.
+ */
+const returnLatency = new LatencyTracker(0);
+
+/** Records how long the return path of a collective took after runSteps ended at `exitNs`. */
+export function noteReturn(exitNs: number): void {
+  returnLatency.add(hostNowNs() - exitNs);
+}
 /** In async mode, give the event loop a turn after this much uninterrupted work. */
 const YIELD_EVERY_NS = 4_000_000;
 
@@ -43,6 +84,13 @@ export interface OpContext {
   waitNs: number;
   /** Blocked on peers that had arrived, or on the emulated wire. */
   blockedNs: number;
+  /**
+   * Emulated time (hostNowNs clock) at which the next list of steps starts; runSteps
+   * advances it to the emulated end of the steps it ran, so phases chain.
+   */
+  emuStartNs: number;
+  /** When runSteps last returned (hostNowNs), for noteReturn. */
+  exitNs: number;
   peerArrived(peer: number): boolean;
   timeoutError(peer: number, what: string): Error;
   mismatchError(peer: number, theirTag: number[]): Error;
@@ -57,35 +105,35 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
   let remaining = lists.filter((l) => l.length > 0).length;
   let lastProgress = hostNowNs();
   let lastYield = lastProgress;
+  // Per list, the emulated time its last step finished (see the header).
+  const startNs = Math.min(ctx.emuStartNs || lastProgress, lastProgress);
+  const vclock = lists.map(() => startNs);
+  let doneAt = startNs;
   while (remaining > 0) {
     const ringSeen = Atomics.load(control, bell);
     let progressed = false;
-    let nextArrival = Infinity;
     let absentPeer = -1;
     let stuck: { peer: number; what: string } | undefined;
-    for (let l = 0; l < lists.length; l++) {
-      const list = lists[l];
-      let h = heads[l];
-      if (h >= list.length) continue;
-      while (h < list.length) {
+    // Run, one step at a time, the runnable step that is ready first on the emulated
+    // timeline, so that chunks take the emulated wire in the order the target cluster
+    // would send them, not in the order this machine happened to get to them.
+    for (;;) {
+      let best = -1;
+      let bestReady = Infinity;
+      let bestRf: RecvFifo | undefined;
+      let bestSf: SendFifo | undefined;
+      for (let l = 0; l < lists.length; l++) {
+        const list = lists[l];
+        const h = heads[l];
+        if (h >= list.length) continue;
         const step = list[h];
         let rf: RecvFifo | undefined;
-        let inArrival = 0;
         if (step.from >= 0) {
           rf = fifos.recv(step.from, step.fifo);
           if (!rf.hasMessage()) {
             if (!ctx.peerArrived(step.from)) absentPeer = step.from;
             stuck ??= { peer: step.from, what: `data from rank ${step.from}` };
-            break;
-          }
-          checkTag(ctx, rf, step, es);
-          const arrival = (inArrival = rf.arrivalNs());
-          // A sleeping thread wakes late by the scheduler's latency; deliveries due within
-          // that (measured) latency are taken now, so that pacing is right on average
-          // instead of late by one wake-up per chunk.
-          if (arrival > 0 && arrival - wakeLatencyNs > hostNowNs()) {
-            if (arrival < nextArrival) nextArrival = arrival;
-            break;
+            continue;
           }
         }
         let sf: SendFifo | undefined;
@@ -93,21 +141,33 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
           sf = fifos.send(step.to, step.fifo);
           if (!sf.hasFree()) {
             stuck ??= { peer: step.to, what: `rank ${step.to} to drain its FIFO from rank ${ctx.rank}` };
-            break;
+            continue;
           }
         }
-        // A forwarded chunk is ready, on the emulated timeline, when its input arrived: the
-        // reduction runs at GPU speed on the target cluster, so this machine's slower
-        // arithmetic overlaps the wire instead of adding to it (it shows only when longer).
-        const readyNs = !sf ? 0 : inArrival > 0 ? inArrival : hostNowNs();
-        step.run(rf ? rf.buffer : null, rf ? rf.slotOffset() : 0, sf ? sf.buffer : null, sf ? sf.slotOffset() : 0);
-        rf?.release();
-        sf?.post(ctx.tag, step.sendCount * es, readyNs, step.sendTag >= 0 ? step.sendTag : ctx.tag[T_COUNT]);
-        h++;
-        progressed = true;
+        // The step finishes, on the emulated timeline, when its chunk arrives (0 = unpaced).
+        const ready = rf ? Math.max(vclock[l], rf.arrivalNs()) : vclock[l];
+        if (ready < bestReady) {
+          best = l;
+          bestReady = ready;
+          bestRf = rf;
+          bestSf = sf;
+        }
       }
-      heads[l] = h;
-      if (h >= list.length) remaining--;
+      if (best < 0) break;
+      const list = lists[best];
+      const step = list[heads[best]];
+      const rf = bestRf;
+      const sf = bestSf;
+      if (rf) checkTag(ctx, rf, step, es);
+      vclock[best] = bestReady;
+      step.run(rf ? rf.buffer : null, rf ? rf.slotOffset() : 0, sf ? sf.buffer : null, sf ? sf.slotOffset() : 0);
+      rf?.release();
+      sf?.post(ctx.tag, step.sendCount * es, bestReady, step.sendTag >= 0 ? step.sendTag : ctx.tag[T_COUNT]);
+      progressed = true;
+      if (++heads[best] >= list.length) {
+        remaining--;
+        if (bestReady > doneAt) doneAt = bestReady;
+      }
     }
     if (remaining === 0) break;
     const now = hostNowNs();
@@ -124,25 +184,55 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
       const s = stuck ?? { peer: -1, what: 'the emulated wire' };
       throw ctx.timeoutError(s.peer, s.what);
     }
-    let sleepNs = Math.min(SLICE_MS * 1e6, lastProgress + timeoutNs - now + 1e6);
-    const pacing = Number.isFinite(nextArrival);
-    if (pacing) sleepNs = Math.min(sleepNs, nextArrival - wakeLatencyNs - now);
+    const sleepNs = Math.min(SLICE_MS * 1e6, lastProgress + timeoutNs - now + 1e6);
     if (sleepNs > 0) {
-      if (ctx.blocking || !waitAsync || (pacing && sleepNs < PRECISE_SLEEP_NS)) {
+      if (ctx.blocking || !waitAsync) {
         Atomics.wait(control, bell, ringSeen, sleepNs / 1e6);
       } else {
-        // Wake a little early for a paced chunk; the precise wait finishes the job.
-        const r = waitAsync(control, bell, ringSeen, (pacing ? sleepNs - PRECISE_SLEEP_NS / 2 : sleepNs) / 1e6);
+        const r = waitAsync(control, bell, ringSeen, sleepNs / 1e6);
         if (r.async) await r.value;
       }
       lastYield = hostNowNs();
       const dt = lastYield - now;
-      // Learn the oversleep of timed waits that were not cut short by a doorbell.
-      if (pacing && dt >= sleepNs) wakeLatencyNs = Math.min(MAX_WAKE_LATENCY_NS, 0.8 * wakeLatencyNs + 0.2 * (dt - sleepNs));
-      if (absentPeer >= 0 && !pacing) ctx.waitNs += dt;
+      if (absentPeer >= 0) ctx.waitNs += dt;
       else ctx.blockedNs += dt;
     }
   }
+  await untilEmulated(ctx, control, doneAt);
+  const exitNs = hostNowNs();
+  ctx.emuStartNs = Math.max(doneAt, exitNs);
+  ctx.exitNs = exitNs;
+}
+
+/**
+ * Sleeps until the emulated time `atNs` (hostNowNs clock) of a collective's last arrival.
+ * A sleeping thread wakes late by the scheduler's latency, and the caller learns of the
+ * completion a little after runSteps returns, so it sleeps those (measured) latencies
+ * less: the emulated time is then right on average instead of late by one wake-up.
+ * A doorbell does not end the wait; an abort does.
+ */
+async function untilEmulated(ctx: OpContext, control: Int32Array, atNs: number): Promise<void> {
+  const start = hostNowNs();
+  let now = start;
+  const early = returnLatency.value;
+  while (atNs - early - wakeLatency.value > now) {
+    if (Atomics.load(control, CTRL_ABORT) !== 0) throwIfAborted(ctx.init, ctx.rank);
+    const sleepNs = Math.min(SLICE_MS * 1e6, atNs - early - wakeLatency.value - now);
+    if (ctx.blocking || !waitAsync || sleepNs < PRECISE_SLEEP_NS) {
+      // The abort word stays 0 until an abort, which notifies it: a timed wait on it is a
+      // precise sleep that only an abort cuts short.
+      Atomics.wait(control, CTRL_ABORT, 0, sleepNs / 1e6);
+    } else {
+      // Async timers have ms granularity: wake early and let the precise wait finish.
+      const r = waitAsync(control, CTRL_ABORT, 0, (sleepNs - PRECISE_SLEEP_NS / 2) / 1e6);
+      if (r.async) await r.value;
+    }
+    const t = hostNowNs();
+    // Learn the oversleep of timed waits that ran their full length.
+    if (t - now >= sleepNs) wakeLatency.add(t - now - sleepNs);
+    now = t;
+  }
+  ctx.blockedNs += now - start;
 }
 
 const theirs: number[] = new Array(TAG_WORDS).fill(0);

@@ -7,7 +7,7 @@ import { hostNowNs } from '../clock';
 import { T_COUNT, T_DTYPE, T_EXTRA, T_GROUP, T_OP, T_SEQ } from './channel';
 import { describe, describeCall, dtypeCode, encodeExtra, groupKeyOf, OpDescriptor, opCode, OpName } from './descriptor';
 import { Dtype, dtypeBytes, dtypeOf, ReduceOp, REDUCE_OPS, TypedData } from './dtypes';
-import { OpContext, runSteps } from './engine';
+import { noteReturn, OpContext, runSteps } from './engine';
 import { CommAbortedError, CommMismatchError, CommTimeoutError, CommUsageError } from './errors';
 import { CommHandle, PendingOp, settledHandle } from './handle';
 import { RankState } from './rankState';
@@ -162,12 +162,19 @@ export class GroupCore {
     const seq = spec.p2pPeers === undefined ? this.seq++ : this.p2pSeq[spec.p2pPeers[0]]++;
     const desc: OpDescriptor = { groupKey: this.groupKey, groupName: this.groupName, seq, op: spec.op, dtype: spec.dtype, count: spec.count, reduceOp: spec.reduceOp, root: spec.root };
     state.opStarted();
-    const promise = state.tail.then(() => this.execute(spec, desc)).finally(() => state.opEnded());
+    const issuedNs = hostNowNs();
+    const run = { exitNs: 0 };
+    const promise = state.tail.then(() => this.execute(spec, desc, issuedNs, run)).finally(() => state.opEnded());
     state.tail = promise.catch(() => undefined);
-    return new PendingOp(promise, (t0) => this.emitWait(spec, desc, t0));
+    return new PendingOp(promise, (t0) => {
+      // The caller resumes right after this: what it took since runSteps ended is the
+      // return latency emulated collectives wake early by.
+      if (run.exitNs > 0) noteReturn(run.exitNs);
+      this.emitWait(spec, desc, t0);
+    });
   }
 
-  private async execute(spec: OpSpec, desc: OpDescriptor): Promise<void> {
+  private async execute(spec: OpSpec, desc: OpDescriptor, issuedNs: number, run: { exitNs: number }): Promise<void> {
     const state = this.state;
     if (state.broken) throw state.broken;
     const board = state.boardOf(state.rank);
@@ -191,6 +198,11 @@ export class GroupCore {
       tag,
       waitNs: 0,
       blockedNs: 0,
+      // On an emulated link the collective starts when it was issued, or when the rank's
+      // previous one ended on the emulated timeline: this library's own set-up time then
+      // overlaps the emulated wire, as a GPU's launch overlaps the previous kernel.
+      emuStartNs: Math.max(issuedNs, state.emuFreeNs),
+      exitNs: 0,
       peerArrived: (peer) => this.peerArrived(peer, desc.seq),
       timeoutError: (peer, what) => this.timeoutError(spec, desc, peer, what),
       mismatchError: (peer, theirs) => new CommMismatchError(state.rank, peer, describe(desc), this.describeTag(theirs)),
@@ -211,6 +223,8 @@ export class GroupCore {
       Atomics.store(board, B_STATE, 2);
     }
     const endNs = hostNowNs();
+    state.emuFreeNs = Math.max(ctx.emuStartNs, endNs);
+    run.exitNs = ctx.exitNs;
     this.emit(spec, desc, 'collective', spec.op, startNs, endNs, ctx.waitNs);
   }
 
@@ -232,7 +246,13 @@ export class GroupCore {
     this.emit(spec, desc, 'wait', `wait ${spec.op}`, t0, t1, t1 - t0);
   }
 
+  private linkNameCache: string | undefined;
+
   linkName(): string {
+    return (this.linkNameCache ??= this.describeLinks());
+  }
+
+  private describeLinks(): string {
     const init = this.state.init;
     const names = new Set<string>();
     for (const a of this.ranks) for (const b of this.ranks) if (a !== b) names.add(init.links[a * init.worldSize + b].name);

@@ -20,6 +20,11 @@ export class RankState implements Fifos {
   tail: Promise<void> = Promise.resolve();
   /** Set after a failed collective: the communicator cannot be trusted any more. */
   broken: Error | undefined;
+  /**
+   * When this rank's queue became free on the emulated timeline: the emulated end of its
+   * last collective (the later of its last emulated arrival and the end of its local work).
+   */
+  emuFreeNs = 0;
   /** Names of groups known to this rank, by key (for messages). */
   readonly groupNames = new Map<number, string>();
 
