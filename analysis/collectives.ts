@@ -32,6 +32,13 @@ export interface CollectiveInstance {
   participants: CollectiveParticipant[];
   /** Minimum duration across ranks (PyTorch's distributed view): the time data actually moved. */
   transferNs: number;
+  /**
+   * From the last participant's start to the last participant's end (nccl-tests' timing):
+   * what the collective costs once everyone is in. Equal to transferNs when all ranks end
+   * together (NCCL); longer when ranks that arrived early end early, as on CommLens'
+   * emulated links, where early ranks' chunks are already on the wire.
+   */
+  completionNs: number;
   algbwGBps?: number;
   busbwGBps?: number;
   /** The rank that arrived last (shortest duration): everyone else waited for it. */
@@ -105,7 +112,7 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       const key = `${group}|${opName}|${seq}`;
       let inst = byKey.get(key);
       if (!inst) {
-        inst = { key, op: opName, group, seq, groupSize: 0, participants: [], transferNs: 0, step: op.step };
+        inst = { key, op: opName, group, seq, groupSize: 0, participants: [], transferNs: 0, completionNs: 0, step: op.step };
         byKey.set(key, inst);
       }
       if (typeof a.bytes === 'number') inst.bytes ??= a.bytes;
@@ -141,12 +148,19 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       for (const p of inst.participants) if (p.durNs < min) { min = p.durNs; minRank = p.rank; }
       inst.transferNs = min;
       inst.lastArrivalRank = minRank;
+      let lastStart = -Infinity, lastEnd = -Infinity;
+      for (const p of inst.participants) {
+        if (p.startNs > lastStart) lastStart = p.startNs;
+        if (p.startNs + p.durNs > lastEnd) lastEnd = p.startNs + p.durNs;
+      }
+      inst.completionNs = Math.max(min, lastEnd - lastStart);
       for (const p of inst.participants) p.waitNs = p.durNs - min;
     } else {
       const p = inst.participants[0];
       const a = model.slices[p.sliceIndex].args ?? {};
       const transfer = typeof a.transferNs === 'number' ? Math.min(a.transferNs, p.durNs) : p.durNs;
       inst.transferNs = transfer;
+      inst.completionNs = transfer;
       p.waitNs = typeof a.waitNs === 'number' ? a.waitNs : p.durNs - transfer;
     }
     for (const p of inst.participants) waitNsByRank[String(p.rank)] = (waitNsByRank[String(p.rank)] ?? 0) + p.waitNs;

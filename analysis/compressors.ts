@@ -20,11 +20,19 @@ export interface Compressor {
   /** Encode + decode throughput on a CUDA GPU, GB/s of uncompressed gradient. */
   encodeGBpsGpu: number;
   /**
-   * The same for CommLens, whose codecs run on the host in JavaScript: measured with the
-   * runtime's own codecs (runtime/strategies) on a 2-core machine of the kind CommLens is
-   * developed on, 2026-11 (shared with other work, so on the low side).
+   * The same for CommLens, whose codecs run on the host in JavaScript, per CPU core: the
+   * runtime's own codecs (runtime/strategies) measured inside real training runs (mlp-small,
+   * 4 ranks on a 2-core machine, 12 steps; Σ encode + decode spans per rank and step, times
+   * the 0.5 core each rank had), 2026-11-23. Ranks that share fewer cores get less.
    */
   encodeGBpsCpu: number;
+  /**
+   * How CommLens' own strategy sends one bucket of G gradient bytes over n ranks: its
+   * collectives in order, each with its buffer S as a fraction of G (nccl-tests' S). Used
+   * to replay CommLens runs as the strategy will run; imported PyTorch traces keep their
+   * buckets and scale each collective instead (DDP comm hooks compress per bucket).
+   */
+  exchange: (n: number) => { op: string; fraction: number }[];
   /** Extra bytes per parameter (error-feedback residual, momentum copies). */
   extraBytesPerParam: number;
   lossy: boolean;
@@ -40,45 +48,48 @@ export const POWERSGD_RATIO = 1 / 32;
 
 export const COMPRESSORS: Record<CompressorName, Compressor> = {
   fp16: {
-    name: 'fp16', title: 'Send gradients in fp16', pytorchTitle: 'Register DDP comm hook fp16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.05, extraBytesPerParam: 0, lossy: true,
+    name: 'fp16', title: 'Send gradients in fp16', pytorchTitle: 'Register DDP comm hook fp16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.082, exchange: () => [{ op: 'allReduce', fraction: 0.5 }], extraBytesPerParam: 0, lossy: true,
     risk: 'Low: gradients lose mantissa bits and may underflow; loss scaling (as in mixed-precision training) keeps small gradients. Widely used without accuracy loss.',
     source: 'PyTorch DDP communication hook fp16_compress_hook',
     pytorchHint: 'ddp_model.register_comm_hook(None, torch.distributed.algorithms.ddp_comm_hooks.default_hooks.fp16_compress_hook)',
   },
   bf16: {
-    name: 'bf16', title: 'Send gradients in bf16', pytorchTitle: 'Register DDP comm hook bf16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.8, extraBytesPerParam: 0, lossy: true,
+    name: 'bf16', title: 'Send gradients in bf16', pytorchTitle: 'Register DDP comm hook bf16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.13, exchange: () => [{ op: 'allToAll', fraction: 0.5 }, { op: 'allGather', fraction: 0.5 }], extraBytesPerParam: 0, lossy: true,
     risk: 'Low: bf16 keeps fp32\'s range (no underflow) with fewer mantissa bits; standard in large-model training.',
     source: 'PyTorch DDP communication hook bf16_compress_hook',
     pytorchHint: 'ddp_model.register_comm_hook(None, torch.distributed.algorithms.ddp_comm_hooks.default_hooks.bf16_compress_hook)',
   },
   'int8-ef': {
-    name: 'int8-ef', title: 'Quantize gradients to int8 with error feedback', pytorchTitle: 'int8 gradient comm hook with error feedback', volumeRatio: () => 0.25 + 1 / 256, encodeGBpsGpu: 200, encodeGBpsCpu: 0.3, extraBytesPerParam: 4, lossy: true,
+    name: 'int8-ef', title: 'Quantize gradients to int8 with error feedback', pytorchTitle: 'int8 gradient comm hook with error feedback', volumeRatio: () => 0.25 + 1 / 256, encodeGBpsGpu: 200, encodeGBpsCpu: 0.07, exchange: () => [{ op: 'allToAll', fraction: 0.25 + 1 / 256 }, { op: 'allGather', fraction: 0.25 + 1 / 256 }], extraBytesPerParam: 4, lossy: true,
     risk: 'Medium: biased quantization; error feedback (the residual added back next step) makes biased compressors converge like SGD (Karimireddy et al., ICML 2019). Watch the loss curve for the first epochs.',
     source: 'QSGD-style int8 quantization with error feedback (Karimireddy et al., ICML 2019)',
     pytorchHint: 'a custom DDP comm hook that quantizes to int8 with a per-bucket scale and keeps an error-feedback residual (or DeepSpeed compressed communication)',
   },
   'topk-dgc': {
-    name: 'topk-dgc', title: 'Top-k sparsification (Deep Gradient Compression)', pytorchTitle: 'Top-k (DGC) gradient comm hook', volumeRatio: (n) => Math.min(2, DGC_DENSITY * Math.max(2, n)), encodeGBpsGpu: 20, encodeGBpsCpu: 0.15, extraBytesPerParam: 8, lossy: true,
+    name: 'topk-dgc', title: 'Top-k sparsification (Deep Gradient Compression)', pytorchTitle: 'Top-k (DGC) gradient comm hook', volumeRatio: (n) => Math.min(2, DGC_DENSITY * Math.max(2, n)), encodeGBpsGpu: 20, encodeGBpsCpu: 0.11, exchange: (n) => [{ op: 'allGather', fraction: 2 * DGC_DENSITY * Math.max(2, n) }], extraBytesPerParam: 8, lossy: true,
     risk: 'High without its safeguards: DGC needs momentum correction, local gradient accumulation, gradient clipping and a sparsity warm-up; with them the paper reports 270×–600× compression without accuracy loss.',
     source: 'Deep Gradient Compression, Lin et al., arXiv 1712.01887',
     pytorchHint: 'no built-in DDP hook; use a DGC implementation as a comm hook (top-k 0.1 % with momentum correction and warm-up)',
   },
   powersgd: {
-    name: 'powersgd', title: 'Low-rank gradients (PowerSGD)', pytorchTitle: 'Register DDP comm hook powerSGD_hook', volumeRatio: () => POWERSGD_RATIO, encodeGBpsGpu: 40, encodeGBpsCpu: 0.3, extraBytesPerParam: 4, lossy: true,
+    name: 'powersgd', title: 'Low-rank gradients (PowerSGD)', pytorchTitle: 'Register DDP comm hook powerSGD_hook', volumeRatio: () => POWERSGD_RATIO, encodeGBpsGpu: 40, encodeGBpsCpu: 0.15, exchange: () => [{ op: 'allReduce', fraction: POWERSGD_RATIO / 2 }, { op: 'allReduce', fraction: POWERSGD_RATIO / 2 }], extraBytesPerParam: 4, lossy: true,
     risk: 'Medium: rank-r approximation with error feedback and warm start; the paper matches SGD accuracy on image and language models at rank 1–4. Start with a few full-precision iterations (start_powerSGD_iter).',
     source: 'PowerSGD, Vogels et al., arXiv 1905.13727; PyTorch powerSGD_hook',
     pytorchHint: 'state = powerSGD_hook.PowerSGDState(process_group=None, matrix_approximation_rank=4, start_powerSGD_iter=1000); ddp_model.register_comm_hook(state, powerSGD_hook.powerSGD_hook)',
   },
   'onebit-adam': {
-    name: 'onebit-adam', title: '1-bit Adam (sign + scale after a warm-up)', pytorchTitle: 'DeepSpeed 1-bit Adam (OneBitAdam)', volumeRatio: () => 1 / 32 + 1 / 1024, encodeGBpsGpu: 200, encodeGBpsCpu: 0.45, extraBytesPerParam: 4, lossy: true,
+    name: 'onebit-adam', title: '1-bit Adam (sign + scale after a warm-up)', pytorchTitle: 'DeepSpeed 1-bit Adam (OneBitAdam)', volumeRatio: () => 1 / 32 + 1 / 1024, encodeGBpsGpu: 200, encodeGBpsCpu: 0.08, exchange: () => [{ op: 'allToAll', fraction: 1 / 32 + 1 / 1024 }, { op: 'allGather', fraction: 1 / 32 + 1 / 1024 }], extraBytesPerParam: 4, lossy: true,
     risk: 'Medium: needs a full-precision Adam warm-up (≈15–25 % of steps) that freezes the variance; the compressed phase sends signs with error compensation. The paper reports up to 5× less volume overall and up to 3.3× throughput on BERT-Large over 256 GPUs at the same convergence.',
     source: '1-bit Adam, Tang et al., arXiv 2102.02888 (DeepSpeed)',
     pytorchHint: 'DeepSpeed config: "optimizer": {"type": "OneBitAdam", "params": {"freeze_step": <warm-up steps>, "comm_backend_name": "nccl"}}',
   },
 };
 
-/** Encode + decode ns for `bytes` of gradient: the method's throughput on the trace's kind of device. */
-export function encodeDecodeNs(c: Compressor, bytes: number, onGpu: boolean): number {
-  const gbps = onGpu ? c.encodeGBpsGpu : c.encodeGBpsCpu;
+/**
+ * Encode + decode ns for `bytes` of gradient: the method's throughput on the trace's kind of
+ * device; on the host, per core, scaled by the cores each rank has (at most one).
+ */
+export function encodeDecodeNs(c: Compressor, bytes: number, onGpu: boolean, coresPerRank = 1): number {
+  const gbps = onGpu ? c.encodeGBpsGpu : c.encodeGBpsCpu * Math.min(1, Math.max(0.05, coresPerRank));
   return bytes / gbps;
 }

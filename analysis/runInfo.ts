@@ -32,6 +32,8 @@ export interface RunInfo {
   layers?: number;
   /** Device memory per rank in bytes, when known. */
   deviceMemoryBytes?: number;
+  /** CPU cores of the machine the ranks ran on (CommLens runs: all ranks on one host). */
+  hostCores?: number;
   /** The run's strategy options (CommLens `strategyOptions`), as given. */
   strategyOptions?: Record<string, ArgValue>;
   /** Optimizer kind (`sgd`, `adam`, `adamw`), when known. */
@@ -139,6 +141,7 @@ export function runInfoOf(model: TraceModel): RunInfo {
     hidden: num(find([m, ...objs], ['hidden', 'hiddenSize', 'dModel', 'd_model'])),
     layers: num(find([m, ...objs], ['layers', 'numLayers', 'nLayers'])),
     deviceMemoryBytes: num(find(objs, ['deviceMemoryBytes'])),
+    hostCores: num(find(objs, ['hostCores'])),
     strategyOptions,
     modelKind: typeof m?.kind === 'string' ? m.kind : undefined,
     optimizerKind: isObj(config?.optimizer) && typeof config?.optimizer.kind === 'string' ? config.optimizer.kind : undefined,

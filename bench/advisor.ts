@@ -15,7 +15,7 @@ import { LINK_PROFILES } from '../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../runtime/strategies';
 import { executeRun } from '../runtime/profile';
 import { RunOutput } from '../runtime/runOutput';
-import { applyConfigChange, judge, measuredOf, type VerifiableSuggestion } from '../runtime/verify';
+import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../runtime/verify';
 
 interface Row {
   preset: string;
@@ -25,6 +25,7 @@ interface Row {
   baseline_step_ms: number;
   predicted_step_ms: number;
   measured_step_ms: number;
+  measured_basis: string;
   abs_pred_error: number;
   predicted_speedup: number;
   measured_speedup: number;
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       for (const s of suggestions) {
         let config: RunConfig;
         try {
-          config = validateConfig(applyConfigChange(b.summary.config, s.configChange), Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
+          config = validateConfig(verificationConfig(b.summary.config, s.configChange).config, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
         } catch (e) {
           skipped.push(`${preset}/${s.id}: ${(e as Error).message}`);
           continue;
@@ -73,9 +74,10 @@ async function main(): Promise<void> {
           link: base.link,
           suggestion: s.id,
           config_change: JSON.stringify(s.configChange),
-          baseline_step_ms: baseline.medianStepTimeNs / 1e6,
+          baseline_step_ms: baseline.stepTimeNs / 1e6,
           predicted_step_ms: s.predicted.stepTimeNs / 1e6,
-          measured_step_ms: measured.medianStepTimeNs / 1e6,
+          measured_step_ms: measured.stepTimeNs / 1e6,
+          measured_basis: measured.stepTimeBasis,
           abs_pred_error: Math.abs(j.stepTimeRelError),
           predicted_speedup: j.predictedSpeedup,
           measured_speedup: j.measuredSpeedup,

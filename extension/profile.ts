@@ -234,12 +234,12 @@ export function suggestionsOf(run: RunInfo | undefined): { id: string; title: st
 
 /** "verdict: predicted X, measured Y" from the comparison.json a verify run writes. */
 export function verificationText(runDir: string): string | undefined {
-  let c: { verdict?: string; predicted?: { stepTimeNs?: number }; measured?: { medianStepTimeNs?: number }; measuredSpeedup?: number };
+  let c: { verdict?: string; predicted?: { stepTimeNs?: number }; measured?: { stepTimeNs?: number; medianStepTimeNs?: number }; measuredSpeedup?: number };
   try {
     c = JSON.parse(fs.readFileSync(path.join(runDir, 'comparison.json'), 'utf8'));
   } catch {
     return undefined;
   }
   const ms = (ns: number | undefined) => (typeof ns === 'number' ? `${(ns / 1e6).toFixed(1)} ms` : '–');
-  return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${c.measuredSpeedup.toFixed(2)}× the baseline's speed)` : ''}`;
+  return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.stepTimeNs ?? c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${c.measuredSpeedup.toFixed(2)}× the baseline's speed)` : ''}`;
 }

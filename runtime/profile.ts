@@ -2,6 +2,7 @@
  * `commlens profile`: validate the run config, train on N WebGPU ranks, write the
  * trace and summary, print progress (human lines, or JSON events with --events).
  */
+import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tellSupervisor, writeFileAtomic } from './supervisor';
 import { join, resolve, relative } from 'node:path';
@@ -217,6 +218,8 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
       linkBytesPerNs: link.bytesPerNs,
       adapter: adapterInfo.description || adapterInfo.device,
       node: process.version,
+      // Ranks' host work (staging, codecs) shares these cores: the replay prices codecs by it.
+      hostCores: availableParallelism(),
       ...(probe
         ? {
             linkScaleSource: 'measured',

@@ -9,6 +9,7 @@ import { join, resolve, dirname } from 'node:path';
 import { ConfigError, validateConfig, type RunConfig } from './config';
 import { LINK_PROFILES } from './comm';
 import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
+import { LOCAL_IDS, parseStrategyIds, resolveOptions } from './strategies/options';
 import { executeRun } from './profile';
 import { RunOutput } from './runOutput';
 import type { RunSummary } from './summary';
@@ -31,6 +32,14 @@ export interface VerifiableSuggestion {
 }
 
 export interface Measured {
+  /**
+   * The step time predictions are compared with: the median step (after the first), or for
+   * a strategy that synchronises every H steps (DiLoCo family) the mean over the last whole
+   * periods of H steps, since its prediction is the average over a period.
+   */
+  stepTimeNs: number;
+  /** How stepTimeNs was taken, in words. */
+  stepTimeBasis: string;
   medianStepTimeNs: number;
   exposedCommNsPerStep: number;
   peakMemoryBytesPerRank: number;
@@ -83,7 +92,10 @@ export function measuredOf(s: RunSummary): Measured {
   const usable = stepsSorted.length > 1 ? stepsSorted.slice(1) : stepsSorted;
   const exposed = median(usable.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length));
   const mem = s.memoryPerRank.map((m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication);
+  const step = comparableStepTime(s);
   return {
+    stepTimeNs: step.ns,
+    stepTimeBasis: step.basis,
     medianStepTimeNs: s.medianStepTimeNs,
     exposedCommNsPerStep: exposed,
     peakMemoryBytesPerRank: Math.max(0, ...mem),
@@ -92,13 +104,35 @@ export function measuredOf(s: RunSummary): Measured {
   };
 }
 
+/** Inner steps between synchronisations when the run's strategy averages only every H steps. */
+export function syncPeriodOf(config: RunConfig): number | undefined {
+  let ids: string[];
+  try {
+    ids = parseStrategyIds(config.strategy);
+  } catch {
+    return undefined;
+  }
+  if (!ids.some((id) => (LOCAL_IDS as readonly string[]).includes(id))) return undefined;
+  const H = resolveOptions(config).localSteps;
+  return H > 1 ? H : undefined;
+}
+
+function comparableStepTime(s: RunSummary): { ns: number; basis: string } {
+  const H = s.config ? syncPeriodOf(s.config) : undefined;
+  const after = s.stepTimeNs.length > 1 ? s.stepTimeNs.slice(1) : s.stepTimeNs;
+  const periods = H ? Math.floor(after.length / H) : 0;
+  if (!H || periods < 1) return { ns: s.medianStepTimeNs, basis: 'median step after the first' };
+  const last = after.slice(after.length - periods * H);
+  return { ns: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
+}
+
 /** Compares a prediction with the measurement; a predicted win that measures >5% slower is called out. */
 export function judge(predicted: VerifiableSuggestion['predicted'], baseline: Measured, measured: Measured): Pick<Comparison, 'stepTimeRelError' | 'measuredSpeedup' | 'predictedSpeedup' | 'verdict'> {
-  const stepTimeRelError = (measured.medianStepTimeNs - predicted.stepTimeNs) / measured.medianStepTimeNs;
-  const measuredSpeedup = baseline.medianStepTimeNs / measured.medianStepTimeNs;
+  const stepTimeRelError = (measured.stepTimeNs - predicted.stepTimeNs) / measured.stepTimeNs;
+  const measuredSpeedup = baseline.stepTimeNs / measured.stepTimeNs;
   const predictedSpeedup = predicted.baselineStepTimeNs / predicted.stepTimeNs;
   let verdict: Verdict;
-  if (predictedSpeedup > 1 && measured.medianStepTimeNs > baseline.medianStepTimeNs * 1.05) verdict = 'predicted a win, measured a slowdown';
+  if (predictedSpeedup > 1 && measured.stepTimeNs > baseline.stepTimeNs * 1.05) verdict = 'predicted a win, measured a slowdown';
   else if (Math.abs(stepTimeRelError) <= 0.1) verdict = 'as predicted';
   else verdict = stepTimeRelError < 0 ? 'better than predicted' : 'worse than predicted';
   return { stepTimeRelError, measuredSpeedup, predictedSpeedup, verdict };
@@ -119,6 +153,21 @@ export function applyConfigChange(config: RunConfig, change: Record<string, unkn
   // A new strategy starts from its own defaults unless the change names options.
   if ('strategy' in change && !('strategyOptions' in change)) delete next.strategyOptions;
   return next as unknown as RunConfig;
+}
+
+/**
+ * The run that verifies a change: the base config with the change applied, lengthened
+ * when the change synchronises only every H steps so that the comparison covers a whole
+ * period after the warm-up step (else a short run would never synchronise and measure
+ * only the cheap inner steps). Returns a note when it lengthened the run.
+ */
+export function verificationConfig(base: RunConfig, change: Record<string, unknown>): { config: RunConfig; note?: string } {
+  const config = applyConfigChange(base, change);
+  const H = syncPeriodOf(config);
+  if (H === undefined || config.steps >= H + 1) return { config };
+  const steps = H + 1;
+  const note = `running ${steps} steps instead of ${config.steps}: the change synchronises every ${H} steps, and the comparison needs one whole period after the first step`;
+  return { config: { ...config, steps }, note };
 }
 
 const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR] [--events]
@@ -152,13 +201,15 @@ export async function verifyCommand(args: string[]): Promise<number> {
     return out.fail(`no suggestion '${pos[1]}' in ${summaryPath}; ${ids.length ? `available: ${ids.join(', ')}` : 'that run has no suggestions'}`, EXIT.badInput);
   }
   let config: RunConfig;
+  const planned = verificationConfig(base.config, s.configChange);
   try {
-    config = validateConfig(applyConfigChange(base.config, s.configChange), Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
+    config = validateConfig(planned.config, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
   } catch (e) {
     if (e instanceof ConfigError) return out.fail(`suggestion '${s.id}' cannot run here:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
     throw e;
   }
   out.say(`verifying '${s.title}' (${s.id}) against ${base.runId}: ${JSON.stringify(s.configChange)}`);
+  if (planned.note) out.say(planned.note);
   const run = await executeRun(config, runsDir ?? dirname(baseDir), out, { verifies: base.runId, suggestionId: s.id });
   if (run.exitCode !== EXIT.ok || !run.summary || !run.runDir) return run.exitCode;
   const baseline = measuredOf(base);
@@ -179,7 +230,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
   const ms = (ns: number | undefined): string => (ns === undefined ? '—' : `${(ns / 1e6).toFixed(1)} ms`);
   out.say('');
   out.say(`                      baseline   predicted   measured`);
-  out.say(`step time          ${ms(baseline.medianStepTimeNs).padStart(10)}  ${ms(s.predicted.stepTimeNs).padStart(10)}  ${ms(measured.medianStepTimeNs).padStart(9)}`);
+  out.say(`step time          ${ms(baseline.stepTimeNs).padStart(10)}  ${ms(s.predicted.stepTimeNs).padStart(10)}  ${ms(measured.stepTimeNs).padStart(9)}`);
   out.say(`exposed comm/step  ${ms(baseline.exposedCommNsPerStep).padStart(10)}  ${ms(s.predicted.exposedCommNs).padStart(10)}  ${ms(measured.exposedCommNsPerStep).padStart(9)}`);
   out.say(`final loss         ${baseline.loss.at(-1)?.toFixed(4).padStart(10)}  ${'—'.padStart(10)}  ${measured.loss.at(-1)?.toFixed(4).padStart(9)}`);
   out.say(`verdict: ${comparison.verdict} (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %, measured speed-up ${comparison.measuredSpeedup.toFixed(2)}×, predicted ${comparison.predictedSpeedup.toFixed(2)}×)`);

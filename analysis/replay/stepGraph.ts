@@ -9,11 +9,11 @@
  * then depends on that collective (plus the measured delay after its end, e.g. a H2D
  * copy) instead of on the gap. Every collective joins its participants: it is ready on a
  * rank when its trigger (the last segment that ended before the rank began the collective,
- * or the device-to-host copy staging its input — for a bucket all-reduce, its last
- * gradient) has finished plus the measured launch delay, and
+ * or before the device-to-host copy staging its input had its data — for a bucket
+ * all-reduce, its last gradient) has finished plus the measured launch delay, and
  * it runs on its communication lane (the stream it ran on: collectives of one stream run
- * one after another, different streams concurrently), in trace order, for its transfer
- * time (minimum duration across ranks). Each rank's step starts at its measured offset
+ * one after another, different streams concurrently), in trace order, for its completion
+ * time (last participant's start to last participant's end). Each rank's step starts at its measured offset
  * from the earliest rank's start. The optimizer is the compute after the last
  * gradient collective's trigger that depends on gradient collectives.
  */
@@ -98,7 +98,7 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     return b;
   };
   const collectives: CollectiveNode[] = stepInstances.map((inst, id) => ({
-    id, op: inst.op, bytes: inst.bytes, groupSize: inst.groupSize, durNs: inst.transferNs,
+    id, op: inst.op, bytes: inst.bytes, groupSize: inst.groupSize, durNs: inst.completionNs,
     gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter', triggers: new Map(),
     sliceIndexes: inst.participants.map((p) => p.sliceIndex),
     lane: String(model.tracks[model.slices[inst.participants[0].sliceIndex].track].sourceId ?? model.tracks[model.slices[inst.participants[0].sliceIndex].track].name),
@@ -188,10 +188,12 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     };
     let prevCollStart = t0;
     for (const c of colls) {
-      // The collective's input was ready when its staging copy began (a copy, chunked or not,
-      // started since the previous collective); without one, when the collective began.
+      // The collective's input was ready when the first of its staging copies (those started
+      // since the previous collective) had its data: the copy's end, since the span runs from
+      // the host's request to the data being readable and a GPU queue runs the copy after
+      // every kernel submitted before it. Without a copy, when the collective began.
       let anchor = c.start;
-      for (const o of d2h) if (o.startNs >= prevCollStart && o.startNs <= c.start && o.startNs < anchor) anchor = o.startNs;
+      for (const o of d2h) if (o.startNs >= prevCollStart && o.startNs <= c.start && o.endNs < anchor) anchor = o.endNs;
       prevCollStart = c.start;
       const trig = lastEndingBy(anchor);
       const trigEnd = trig >= 0 ? union.ends[trig] : t0;

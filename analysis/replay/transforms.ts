@@ -75,6 +75,54 @@ export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: nu
   return unknownBytes;
 }
 
+/**
+ * Replaces the gradient collectives with compressed exchanges as CommLens' compression
+ * strategies run them: one exchange of the whole gradient after backward, or with
+ * `perBucket` one per gradient collective (a bucketed run keeps its buckets). An exchange
+ * is the collectives of `exchange`, in order, each costed by the α–β model times the
+ * measured efficiency of the gradient collectives replaced (measured / modelled), with the
+ * encode + decode time on the first one's path; it is ready on each rank when the (first)
+ * gradient collective it replaces was, after its trigger and launch delay. Whatever waited
+ * on the gradients waits on all of it. Returns false (graph unchanged) when a gradient
+ * collective has no size.
+ */
+export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { op: string; fraction: number }[], encodeNs: (bytes: number) => number, perBucket = false): boolean {
+  const grads = g.collectives.filter((c) => c.gradient);
+  if (grads.length === 0 || grads.some((c) => c.bytes === undefined || c.bytes <= 0)) return false;
+  let gradBytes = 0;
+  for (const r of g.ranks) gradBytes = Math.max(gradBytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
+  const n = Math.max(...grads.map((c) => c.groupSize));
+  const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
+  const measured = grads.reduce((t, c) => t + c.durNs, 0);
+  const efficiency = modelled > 0 ? measured / modelled : 1;
+  const exchangeOf = (bucketBytes: number, triggers: Map<number, Trigger>, lane: string): CollectiveNode[] =>
+    exchange.map((e, i) => {
+      const bytes = bucketBytes * e.fraction;
+      return {
+        id: -1, op: e.op, bytes, lane, groupSize: n, durNs: collectiveCostNs(e.op, bytes, n, link) * efficiency, gradient: true,
+        triggers: new Map([...triggers].map(([r, t]) => [r, { ...t }])), sliceIndexes: [], extraNs: i === 0 ? encodeNs(bucketBytes) : undefined,
+      };
+    });
+  let nodes: CollectiveNode[];
+  if (perBucket) {
+    nodes = grads.flatMap((c) => exchangeOf(c.bytes ?? 0, c.triggers, c.lane));
+  } else {
+    const triggers = new Map<number, Trigger>();
+    for (const r of g.ranks) {
+      const first = grads.find((c) => c.triggers.has(r));
+      if (first) triggers.set(r, { ...first.triggers.get(r)! });
+    }
+    nodes = exchangeOf(gradBytes, triggers, grads[0].lane);
+  }
+  const others = g.collectives.filter((c) => !c.gradient);
+  const gradIds = new Set(grads.map((c) => c.id));
+  setCollectives(g, [...others, ...nodes], (old) => {
+    const keep = old.map((id) => g.collectives[id]).filter((c) => c && !gradIds.has(c.id));
+    return old.some((id) => gradIds.has(id)) ? [...keep, ...nodes] : keep;
+  });
+  return true;
+}
+
 /** Backward progress of a lane: the backward segments and the prefix sums of their durations. */
 interface BackwardIndex {
   idx: number[];

@@ -18,9 +18,10 @@ import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { fitLink, type Topology } from './costModel';
 import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
-import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
+import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressAsExchange, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
 import { groupDigits } from '../formatNumber';
+import { compressionKeepsBuckets } from '../advisor/configChange';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -221,8 +222,14 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     const c = COMPRESSORS[change.compression.method];
     const ratio = change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
     const gbps = change.compression.encodeGBps;
-    const unknown = compressGradients(g, link, ratio, (bytes) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu)));
-    if (unknown > 0) notes.push(`${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`);
+    const coresPerRank = ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1;
+    const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank));
+    // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send.
+    const asStrategy = ctx.model.meta.format === 'commlens' && change.compression.volumeRatio === undefined && compressAsExchange(g, link, c.exchange(n), encode, compressionKeepsBuckets(ctx.info, c.name));
+    if (!asStrategy) {
+      const unknown = compressGradients(g, link, ratio, encode);
+      if (unknown > 0) notes.push(`${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`);
+    }
     extraBytesPerParam += c.extraBytesPerParam;
     if (c.name === 'onebit-adam') notes.push('1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase');
   }

@@ -142,8 +142,9 @@ test('advisor: ranked suggestions with evidence, prediction, risk, source and a 
   const s = a.suggestions;
   assert.ok(s.length >= 5);
   for (let i = 1; i < s.length; i++) assert.ok(s[i - 1].score >= s[i].score);
-  // On a 0.1 GB/s link compression pays for the host codecs (bf16) — but not fp16's slow one.
-  const slowLink = syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.1 });
+  // On a 0.05 GB/s link halving the volume pays for bf16's host codec (0.13 GB/s per core)
+  // but not for fp16's slower one (0.082 GB/s): S/(2·0.05) saved against S/0.13 and S/0.082 spent.
+  const slowLink = syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05 });
   const slowSuggestions = analyze(slowLink).suggestions;
   const bf16 = slowSuggestions.find((x) => x.id === 'compression-bf16')!;
   // The runtime's own config schema (runtime/config.ts, runtime/strategies/options.ts).
