@@ -17,6 +17,7 @@
  * Signals that reach only the parent are passed on to the child.
  */
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
@@ -151,6 +152,30 @@ function summaryStatus(runDir: string): string | undefined {
 }
 
 /**
+ * Dawn prints these for every device it creates (one per rank): limits it lowers on every
+ * adapter to fit its own bookkeeping. They say nothing about the run and bury its output.
+ */
+const BENIGN_DAWN_LINE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+
+/** Copies the child's stderr to ours line by line, leaving out Dawn's per-device notices. */
+function forwardStderr(stream: Readable): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!BENIGN_DAWN_LINE.test(line)) process.stderr.write(line + '\n');
+    }
+  });
+  stream.on('end', () => {
+    if (pending && !BENIGN_DAWN_LINE.test(pending)) process.stderr.write(pending);
+  });
+}
+
+/**
  * Runs `commlens <cmd> <args>` in a child process (the same Node, the same CLI file) and
  * returns the exit code: the child's own when it exited, EXIT.crashed when it died of a
  * signal (EXIT.cancelled for SIGINT, SIGTERM, SIGHUP), after completing its run's files.
@@ -160,9 +185,10 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   const dir = mkdtempSync(join(tmpdir(), 'commlens-supervisor-'));
   const marker = join(dir, 'run-dirs');
   const child = spawn(process.execPath, [...process.execArgv, cliPath, cmd, ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'inherit', 'pipe'],
     env: { ...process.env, [SUPERVISED_ENV]: '1', [RUN_DIR_FILE_ENV]: marker },
   });
+  if (child.stderr) forwardStderr(child.stderr);
   const forward = (sig: NodeJS.Signals): void => {
     try {
       child.kill(sig);
@@ -174,7 +200,8 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   for (const s of stopSignals) process.on(s, forward);
   const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.on('error', (error) => resolve({ code: null, signal: null, error }));
-    child.on('exit', (code, signal) => resolve({ code, signal }));
+    // 'close': after the child's stderr is drained too, so nothing it wrote is lost.
+    child.on('close', (code, signal) => resolve({ code, signal }));
   });
   for (const s of stopSignals) process.off(s, forward);
   let runDirs: string[] = [];
