@@ -46,6 +46,11 @@ export const DGC_DENSITY = 0.001;
 /** PowerSGD's volume relative to dense when the layer shapes are unknown (≈ rank-4 approximations of typical layers). */
 export const POWERSGD_RATIO = 1 / 32;
 
+/** CommLens' compressed all-reduce (runtime/strategies/compressedAllReduce.ts): everyone's encoded shards all-to-all, the re-encoded average all-gathered. */
+const viaAllToAll = (ratio: number) => [{ op: 'allToAll', fraction: ratio }, { op: 'allGather', fraction: ratio }];
+const INT8_RATIO = 0.25 + 1 / 256;
+const SIGN_RATIO = 1 / 32 + 1 / 1024;
+
 export const COMPRESSORS: Record<CompressorName, Compressor> = {
   fp16: {
     name: 'fp16', title: 'Send gradients in fp16', pytorchTitle: 'Register DDP comm hook fp16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.082, exchange: () => [{ op: 'allReduce', fraction: 0.5 }], extraBytesPerParam: 0, lossy: true,
@@ -54,13 +59,13 @@ export const COMPRESSORS: Record<CompressorName, Compressor> = {
     pytorchHint: 'ddp_model.register_comm_hook(None, torch.distributed.algorithms.ddp_comm_hooks.default_hooks.fp16_compress_hook)',
   },
   bf16: {
-    name: 'bf16', title: 'Send gradients in bf16', pytorchTitle: 'Register DDP comm hook bf16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.13, exchange: () => [{ op: 'allToAll', fraction: 0.5 }, { op: 'allGather', fraction: 0.5 }], extraBytesPerParam: 0, lossy: true,
+    name: 'bf16', title: 'Send gradients in bf16', pytorchTitle: 'Register DDP comm hook bf16_compress_hook', volumeRatio: () => 0.5, encodeGBpsGpu: 400, encodeGBpsCpu: 0.13, exchange: () => viaAllToAll(0.5), extraBytesPerParam: 0, lossy: true,
     risk: 'Low: bf16 keeps fp32\'s range (no underflow) with fewer mantissa bits; standard in large-model training.',
     source: 'PyTorch DDP communication hook bf16_compress_hook',
     pytorchHint: 'ddp_model.register_comm_hook(None, torch.distributed.algorithms.ddp_comm_hooks.default_hooks.bf16_compress_hook)',
   },
   'int8-ef': {
-    name: 'int8-ef', title: 'Quantize gradients to int8 with error feedback', pytorchTitle: 'int8 gradient comm hook with error feedback', volumeRatio: () => 0.25 + 1 / 256, encodeGBpsGpu: 200, encodeGBpsCpu: 0.07, exchange: () => [{ op: 'allToAll', fraction: 0.25 + 1 / 256 }, { op: 'allGather', fraction: 0.25 + 1 / 256 }], extraBytesPerParam: 4, lossy: true,
+    name: 'int8-ef', title: 'Quantize gradients to int8 with error feedback', pytorchTitle: 'int8 gradient comm hook with error feedback', volumeRatio: () => INT8_RATIO, encodeGBpsGpu: 200, encodeGBpsCpu: 0.07, exchange: () => viaAllToAll(INT8_RATIO), extraBytesPerParam: 4, lossy: true,
     risk: 'Medium: biased quantization; error feedback (the residual added back next step) makes biased compressors converge like SGD (Karimireddy et al., ICML 2019). Watch the loss curve for the first epochs.',
     source: 'QSGD-style int8 quantization with error feedback (Karimireddy et al., ICML 2019)',
     pytorchHint: 'a custom DDP comm hook that quantizes to int8 with a per-bucket scale and keeps an error-feedback residual (or DeepSpeed compressed communication)',
@@ -78,7 +83,7 @@ export const COMPRESSORS: Record<CompressorName, Compressor> = {
     pytorchHint: 'state = powerSGD_hook.PowerSGDState(process_group=None, matrix_approximation_rank=4, start_powerSGD_iter=1000); ddp_model.register_comm_hook(state, powerSGD_hook.powerSGD_hook)',
   },
   'onebit-adam': {
-    name: 'onebit-adam', title: '1-bit Adam (sign + scale after a warm-up)', pytorchTitle: 'DeepSpeed 1-bit Adam (OneBitAdam)', volumeRatio: () => 1 / 32 + 1 / 1024, encodeGBpsGpu: 200, encodeGBpsCpu: 0.08, exchange: () => [{ op: 'allToAll', fraction: 1 / 32 + 1 / 1024 }, { op: 'allGather', fraction: 1 / 32 + 1 / 1024 }], extraBytesPerParam: 4, lossy: true,
+    name: 'onebit-adam', title: '1-bit Adam (sign + scale after a warm-up)', pytorchTitle: 'DeepSpeed 1-bit Adam (OneBitAdam)', volumeRatio: () => SIGN_RATIO, encodeGBpsGpu: 200, encodeGBpsCpu: 0.08, exchange: () => viaAllToAll(SIGN_RATIO), extraBytesPerParam: 4, lossy: true,
     risk: 'Medium: needs a full-precision Adam warm-up (≈15–25 % of steps) that freezes the variance; the compressed phase sends signs with error compensation. The paper reports up to 5× less volume overall and up to 3.3× throughput on BERT-Large over 256 GPUs at the same convergence.',
     source: '1-bit Adam, Tang et al., arXiv 2102.02888 (DeepSpeed)',
     pytorchHint: 'DeepSpeed config: "optimizer": {"type": "OneBitAdam", "params": {"freeze_step": <warm-up steps>, "comm_backend_name": "nccl"}}',
@@ -86,10 +91,20 @@ export const COMPRESSORS: Record<CompressorName, Compressor> = {
 };
 
 /**
+ * True when compressing a CommLens run with `method` keeps its gradient buckets: a
+ * `ddp-bucketed` run gets `ddp-bucketed+<hook>` (one compressed exchange per bucket);
+ * 1-bit Adam is a strategy of its own with one exchange.
+ */
+export function compressionKeepsBuckets(strategy: string | undefined, method: string): boolean {
+  return method !== 'onebit-adam' && (strategy ?? 'ddp').split('+').map((s) => s.trim()).includes('ddp-bucketed');
+}
+
+/**
  * Encode + decode ns for `bytes` of gradient: the method's throughput on the trace's kind of
  * device; on the host, per core, scaled by the cores each rank has (at most one).
  */
 export function encodeDecodeNs(c: Compressor, bytes: number, onGpu: boolean, coresPerRank = 1): number {
+  // A rank gets at most one core; the floor keeps a nonsense core count from pricing codecs at infinity.
   const gbps = onGpu ? c.encodeGBpsGpu : c.encodeGBpsCpu * Math.min(1, Math.max(0.05, coresPerRank));
   return bytes / gbps;
 }

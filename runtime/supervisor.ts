@@ -157,22 +157,35 @@ function summaryStatus(runDir: string): string | undefined {
  */
 const BENIGN_DAWN_LINE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
+/**
+ * A line filter for the child's stderr: feed it chunks as they come, then end(); it
+ * writes every line except Dawn's per-device notices, and a last line without a newline.
+ */
+export function stderrFilter(write: (text: string) => void): { push(chunk: string): void; end(): void } {
+  let pending = '';
+  return {
+    push(chunk: string): void {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (!BENIGN_DAWN_LINE.test(line)) write(line + '\n');
+      }
+    },
+    end(): void {
+      if (pending && !BENIGN_DAWN_LINE.test(pending)) write(pending);
+      pending = '';
+    },
+  };
+}
+
 /** Copies the child's stderr to ours line by line, leaving out Dawn's per-device notices. */
 function forwardStderr(stream: Readable): void {
-  let pending = '';
+  const filter = stderrFilter((text) => process.stderr.write(text));
   stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!BENIGN_DAWN_LINE.test(line)) process.stderr.write(line + '\n');
-    }
-  });
-  stream.on('end', () => {
-    if (pending && !BENIGN_DAWN_LINE.test(pending)) process.stderr.write(pending);
-  });
+  stream.on('data', (chunk: string) => filter.push(chunk));
+  stream.on('end', () => filter.end());
 }
 
 /**

@@ -8,8 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { ConfigError, validateConfig, type RunConfig } from './config';
 import { LINK_PROFILES } from './comm';
-import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
-import { LOCAL_IDS, parseStrategyIds, resolveOptions } from './strategies/options';
+import { parseStrategyIds, STRATEGY_IDS, validateStrategyConfig } from './strategies';
+import { LOCAL_IDS, resolveOptions } from './strategies/options';
 import { executeRun } from './profile';
 import { RunOutput } from './runOutput';
 import type { RunSummary } from './summary';
@@ -90,14 +90,15 @@ export function measuredOf(s: RunSummary): Measured {
   }
   const stepsSorted = [...perStep.keys()].sort((x, y) => x - y);
   const usable = stepsSorted.length > 1 ? stepsSorted.slice(1) : stepsSorted;
-  const exposed = median(usable.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length));
+  const H = s.config ? syncPeriodOf(s.config) : undefined;
+  const exposed = comparable(usable.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length), H);
   const mem = s.memoryPerRank.map((m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication);
-  const step = comparableStepTime(s);
+  const step = comparable(s.stepTimeNs.length > 1 ? s.stepTimeNs.slice(1) : s.stepTimeNs, H);
   return {
-    stepTimeNs: step.ns,
+    stepTimeNs: step.value,
     stepTimeBasis: step.basis,
     medianStepTimeNs: s.medianStepTimeNs,
-    exposedCommNsPerStep: exposed,
+    exposedCommNsPerStep: exposed.value,
     peakMemoryBytesPerRank: Math.max(0, ...mem),
     wireBytesPerStepPerRank: Math.max(0, ...s.wireBytesPerStepPerRank),
     loss: s.loss,
@@ -114,16 +115,19 @@ export function syncPeriodOf(config: RunConfig): number | undefined {
   }
   if (!ids.some((id) => (LOCAL_IDS as readonly string[]).includes(id))) return undefined;
   const H = resolveOptions(config).localSteps;
-  return H > 1 ? H : undefined;
+  // A hand-edited summary may hold anything here; validation reports it, this only must not misread it.
+  return Number.isInteger(H) && H > 1 ? H : undefined;
 }
 
-function comparableStepTime(s: RunSummary): { ns: number; basis: string } {
-  const H = s.config ? syncPeriodOf(s.config) : undefined;
-  const after = s.stepTimeNs.length > 1 ? s.stepTimeNs.slice(1) : s.stepTimeNs;
-  const periods = H ? Math.floor(after.length / H) : 0;
-  if (!H || periods < 1) return { ns: s.medianStepTimeNs, basis: 'median step after the first' };
-  const last = after.slice(after.length - periods * H);
-  return { ns: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
+/**
+ * A per-step figure (steps after the first, in order) as predictions are made: the median
+ * step, or with a sync period H the mean over the last whole periods (each holds one sync).
+ */
+function comparable(perStep: number[], H: number | undefined): { value: number; basis: string } {
+  const periods = H ? Math.floor(perStep.length / H) : 0;
+  if (!H || periods < 1) return { value: median(perStep), basis: 'median step after the first' };
+  const last = perStep.slice(perStep.length - periods * H);
+  return { value: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
 }
 
 /** Compares a prediction with the measurement; a predicted win that measures >5% slower is called out. */
@@ -158,15 +162,16 @@ export function applyConfigChange(config: RunConfig, change: Record<string, unkn
 /**
  * The run that verifies a change: the base config with the change applied, lengthened
  * when the change synchronises only every H steps so that the comparison covers a whole
- * period after the warm-up step (else a short run would never synchronise and measure
- * only the cheap inner steps). Returns a note when it lengthened the run.
+ * period between the warm-up step and the last step, which the analysis leaves out (HTA's
+ * default) — else a short run would never synchronise and measure only the cheap inner
+ * steps. Returns a note when it lengthened the run.
  */
 export function verificationConfig(base: RunConfig, change: Record<string, unknown>): { config: RunConfig; note?: string } {
   const config = applyConfigChange(base, change);
   const H = syncPeriodOf(config);
-  if (H === undefined || config.steps >= H + 1) return { config };
-  const steps = H + 1;
-  const note = `running ${steps} steps instead of ${config.steps}: the change synchronises every ${H} steps, and the comparison needs one whole period after the first step`;
+  if (H === undefined || config.steps >= H + 2) return { config };
+  const steps = H + 2;
+  const note = `running ${steps} steps instead of ${config.steps}: the change synchronises every ${H} steps, and the comparison needs one whole period between the first step and the last (which the analysis leaves out)`;
   return { config: { ...config, steps }, note };
 }
 
@@ -233,6 +238,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
   out.say(`step time          ${ms(baseline.stepTimeNs).padStart(10)}  ${ms(s.predicted.stepTimeNs).padStart(10)}  ${ms(measured.stepTimeNs).padStart(9)}`);
   out.say(`exposed comm/step  ${ms(baseline.exposedCommNsPerStep).padStart(10)}  ${ms(s.predicted.exposedCommNs).padStart(10)}  ${ms(measured.exposedCommNsPerStep).padStart(9)}`);
   out.say(`final loss         ${baseline.loss.at(-1)?.toFixed(4).padStart(10)}  ${'—'.padStart(10)}  ${measured.loss.at(-1)?.toFixed(4).padStart(9)}`);
+  if (measured.stepTimeNs !== measured.medianStepTimeNs) out.say(`measured per step (step time, exposed comm): ${measured.stepTimeBasis}`);
   out.say(`verdict: ${comparison.verdict} (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %, measured speed-up ${comparison.measuredSpeedup.toFixed(2)}×, predicted ${comparison.predictedSpeedup.toFixed(2)}×)`);
   out.say(`comparison: ${comparisonPath}`);
   return EXIT.ok;

@@ -6,6 +6,7 @@
  */
 import type { ArgValue } from '../../trace/model';
 import type { RunInfo } from '../runInfo';
+import { compressionKeepsBuckets } from '../compressors';
 
 const HOOKS = ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd'];
 const BUCKET_OPTIONS = ['bucketCapMb', 'firstBucketCapMb'];
@@ -25,15 +26,10 @@ export function exchangesGradients(info: RunInfo): boolean {
   return ids(info).every((s) => s === 'ddp' || s === 'ddp-bucketed' || HOOKS.includes(s));
 }
 
-/** True when compression with `hook` keeps the run's gradient buckets (see compressionChange). */
-export function compressionKeepsBuckets(info: RunInfo, hook: string): boolean {
-  return hook !== 'onebit-adam' && ids(info).includes('ddp-bucketed');
-}
-
 /** A gradient compression hook on the current exchange: `ddp-bucketed+fp16` keeps the buckets, plain runs get `fp16`. */
 export function compressionChange(info: RunInfo, hook: string, options: Record<string, ArgValue> = {}): Record<string, unknown> {
   if (hook === 'onebit-adam') return { strategy: 'onebit-adam', ...(Object.keys(options).length ? { strategyOptions: options } : {}) };
-  const bucketed = compressionKeepsBuckets(info, hook);
+  const bucketed = compressionKeepsBuckets(info.strategy, hook);
   const strategyOptions = { ...(bucketed ? pickOptions(info, BUCKET_OPTIONS) : {}), ...options };
   return { strategy: bucketed ? `ddp-bucketed+${hook}` : hook, ...(Object.keys(strategyOptions).length ? { strategyOptions } : {}) };
 }

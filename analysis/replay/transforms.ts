@@ -75,6 +75,30 @@ export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: nu
   return unknownBytes;
 }
 
+/** Gradient bytes per step: the rank that takes part in the most (unjoined collectives appear once per rank). */
+function gradientBytes(g: StepGraph, grads: CollectiveNode[]): number {
+  let bytes = 0;
+  for (const r of g.ranks) bytes = Math.max(bytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
+  return bytes;
+}
+
+/** Measured over α–β-modelled time of collectives: what the model misses, kept in proportion by replacements. */
+function measuredEfficiency(colls: CollectiveNode[], link: LinkProfile): number {
+  const modelled = colls.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
+  const measured = colls.reduce((t, c) => t + c.durNs, 0);
+  return modelled > 0 ? measured / modelled : 1;
+}
+
+/** Puts `nodes` in place of the gradient collectives `grads`: whatever waited on one of them waits on all of `nodes`. */
+function replaceGradients(g: StepGraph, grads: CollectiveNode[], nodes: CollectiveNode[]): void {
+  const others = g.collectives.filter((c) => !c.gradient);
+  const gradIds = new Set(grads.map((c) => c.id));
+  setCollectives(g, [...others, ...nodes], (old) => {
+    const keep = old.map((id) => g.collectives[id]).filter((c) => c && !gradIds.has(c.id));
+    return old.some((id) => gradIds.has(id)) ? [...keep, ...nodes] : keep;
+  });
+}
+
 /**
  * Replaces the gradient collectives with compressed exchanges as CommLens' compression
  * strategies run them: one exchange of the whole gradient after backward, or with
@@ -89,12 +113,9 @@ export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: nu
 export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { op: string; fraction: number }[], encodeNs: (bytes: number) => number, perBucket = false): boolean {
   const grads = g.collectives.filter((c) => c.gradient);
   if (grads.length === 0 || grads.some((c) => c.bytes === undefined || c.bytes <= 0)) return false;
-  let gradBytes = 0;
-  for (const r of g.ranks) gradBytes = Math.max(gradBytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
+  const gradBytes = gradientBytes(g, grads);
   const n = Math.max(...grads.map((c) => c.groupSize));
-  const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
-  const measured = grads.reduce((t, c) => t + c.durNs, 0);
-  const efficiency = modelled > 0 ? measured / modelled : 1;
+  const efficiency = measuredEfficiency(grads, link);
   const exchangeOf = (bucketBytes: number, triggers: Map<number, Trigger>, lane: string): CollectiveNode[] =>
     exchange.map((e, i) => {
       const bytes = bucketBytes * e.fraction;
@@ -114,12 +135,7 @@ export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { 
     }
     nodes = exchangeOf(gradBytes, triggers, grads[0].lane);
   }
-  const others = g.collectives.filter((c) => !c.gradient);
-  const gradIds = new Set(grads.map((c) => c.id));
-  setCollectives(g, [...others, ...nodes], (old) => {
-    const keep = old.map((id) => g.collectives[id]).filter((c) => c && !gradIds.has(c.id));
-    return old.some((id) => gradIds.has(id)) ? [...keep, ...nodes] : keep;
-  });
+  replaceGradients(g, grads, nodes);
   return true;
 }
 
@@ -171,14 +187,10 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
  */
 export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce'): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
-  // Per rank: collectives that could not be joined across ranks appear once per rank.
-  let gradBytes = 0;
-  for (const r of g.ranks) gradBytes = Math.max(gradBytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
+  const gradBytes = gradientBytes(g, grads);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
   const n = Math.max(...grads.map((c) => c.groupSize));
-  const modelled = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
-  const measured = grads.reduce((t, c) => t + c.durNs, 0);
-  const efficiency = modelled > 0 ? measured / modelled : 1;
+  const efficiency = measuredEfficiency(grads, link);
   // Bucket sizes as DDP fills them: a small first bucket (so communication starts early), then the cap.
   const sizes: number[] = [];
   for (let left = gradBytes, first = true; left > 0; first = false) {
@@ -215,12 +227,7 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
       sliceIndexes: [], extraNs: extraPerByte > 0 ? extraPerByte * bytes : undefined,
     });
   }
-  const others = g.collectives.filter((c) => !c.gradient);
-  const gradIds = new Set(grads.map((c) => c.id));
-  setCollectives(g, [...others, ...buckets], (old) => {
-    const keep = old.map((id) => g.collectives[id]).filter((c) => c && !gradIds.has(c.id));
-    return old.some((id) => gradIds.has(id)) ? [...keep, ...buckets] : keep;
-  });
+  replaceGradients(g, grads, buckets);
   return { buckets: count, gradBytes };
 }
 

@@ -9,7 +9,7 @@
  */
 import type { TraceModel } from '../../trace/model';
 import { collectiveMetrics, type CollectiveInstance } from '../collectives';
-import { COMPRESSORS, encodeDecodeNs, type CompressorName } from '../compressors';
+import { COMPRESSORS, compressionKeepsBuckets, encodeDecodeNs, type CompressorName } from '../compressors';
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
 import { commCompOverlap, unionsOfStep } from '../breakdown';
@@ -21,7 +21,6 @@ import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
 import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressAsExchange, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
 import { groupDigits } from '../formatNumber';
-import { compressionKeepsBuckets } from '../advisor/configChange';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -225,7 +224,7 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     const coresPerRank = ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1;
     const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank));
     // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send.
-    const asStrategy = ctx.model.meta.format === 'commlens' && change.compression.volumeRatio === undefined && compressAsExchange(g, link, c.exchange(n), encode, compressionKeepsBuckets(ctx.info, c.name));
+    const asStrategy = ctx.model.meta.format === 'commlens' && change.compression.volumeRatio === undefined && compressAsExchange(g, link, c.exchange(n), encode, compressionKeepsBuckets(ctx.info.strategy, c.name));
     if (!asStrategy) {
       const unknown = compressGradients(g, link, ratio, encode);
       if (unknown > 0) notes.push(`${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`);

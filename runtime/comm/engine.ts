@@ -28,11 +28,13 @@ const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number
 const SLICE_MS = 200;
 /** Pacing sleeps shorter than this use the precise synchronous wait (async timers have ms granularity). */
 const PRECISE_SLEEP_NS = 3_000_000;
-/** Bound of the learned wake-up latency (see runSteps). */
-const MAX_WAKE_LATENCY_NS = 200_000;
+/** Bound of a learned latency (LatencyTracker): waits never end earlier than this before their time. */
+const MAX_LEARNED_LATENCY_NS = 200_000;
+/** Samples a learned latency keeps. */
+const LATENCY_WINDOW = 15;
 /**
- * A latency learned from recent samples: the median of the last 15, so that one long
- * pause (a GC, a preempted thread) does not make the next waits early.
+ * A latency learned from recent samples: the median of the last LATENCY_WINDOW, so that
+ * one long pause (a GC, a preempted thread) does not make the next waits early.
  */
 class LatencyTracker {
   private readonly samples: number[] = [];
@@ -42,10 +44,10 @@ class LatencyTracker {
     this.value = initial;
   }
   add(ns: number): void {
-    const x = Math.min(MAX_WAKE_LATENCY_NS, Math.max(0, ns));
-    if (this.samples.length < 15) this.samples.push(x);
+    const x = Math.min(MAX_LEARNED_LATENCY_NS, Math.max(0, ns));
+    if (this.samples.length < LATENCY_WINDOW) this.samples.push(x);
     else this.samples[this.next] = x;
-    this.next = (this.next + 1) % 15;
+    this.next = (this.next + 1) % LATENCY_WINDOW;
     const sorted = this.samples.slice().sort((a, b) => a - b);
     this.value = sorted[sorted.length >> 1];
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crashReason, shouldSupervise } from '../../../runtime/supervisor';
+import { crashReason, shouldSupervise, stderrFilter } from '../../../runtime/supervisor';
 
 test('training commands are supervised once: not in the child, not when turned off, not other commands', () => {
   assert.equal(shouldSupervise('profile', {}), true);
@@ -18,4 +18,15 @@ test('a crash reason names the signal, the likely cause, the free memory and wha
   assert.match(crashReason('SIGBUS', mem), /\(SIGBUS\)/);
   assert.match(crashReason('SIGABRT', mem), /aborted \(SIGABRT\).*heap limit/);
   assert.equal(crashReason('SIGUSR2', mem), 'the runtime process died of SIGUSR2');
+});
+
+test("the child's stderr reaches the user without Dawn's per-device notices, split chunks and a last partial line included", () => {
+  let out = '';
+  const f = stderrFilter((t) => (out += t));
+  f.push('Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\nstep 1/3 ');
+  f.push('loss 2.0\nWarning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n');
+  f.push('Warning: something Dawn really means\ncommlens profile: rank 0 failed');
+  assert.equal(out, 'step 1/3 loss 2.0\nWarning: something Dawn really means\n');
+  f.end();
+  assert.equal(out, 'step 1/3 loss 2.0\nWarning: something Dawn really means\ncommlens profile: rank 0 failed');
 });
