@@ -13,9 +13,9 @@ import { join, resolve } from 'node:path';
 import { PRESETS, validateConfig, type RunConfig } from '../runtime/config';
 import { LINK_PROFILES } from '../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../runtime/strategies';
-import { executeRun } from '../runtime/profile';
-import { RunOutput } from '../runtime/runOutput';
-import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../runtime/verify';
+import { executeRun } from '../cli/commands/profile';
+import { RunOutput } from '../cli/output';
+import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../cli/commands/verify';
 
 interface Row {
   preset: string;

@@ -10,13 +10,13 @@ import * as vscode from 'vscode';
 import { RuntimeProcess, describeCrash, type RunOutcome } from './runtimeProcess';
 import { writeRunRecord, readRunRecord, pruneRuns, formatNs, type RunRecord } from './runsStore';
 import { cliPath, runtimeEnv, runsFolder, keepRuns } from './settings';
-import { EXIT, type RuntimeEvent } from '../runtime/protocol';
+import { EXIT, type RuntimeEvent } from '../cli/protocol';
 import { locateField, positionOf } from './configCheck';
 
 export interface RuntimeJob {
   /** Shown in the progress notification and the status bar. */
   title: string;
-  /** CLI arguments after `cli.js` (e.g. `profile --events --preset tiny`). */
+  /** CLI arguments after `commlens.js` (e.g. `profile --events --preset tiny`). */
   args: string[];
   /** Recorded in the run folder when the runtime announces the run. */
   source?: RunRecord['source'];

@@ -10,7 +10,7 @@
  * grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { parseEventLine, EXIT, type RuntimeEvent, type DoneEvent, type ErrorEvent } from '../runtime/protocol';
+import { parseEventLine, EXIT, type RuntimeEvent, type DoneEvent, type ErrorEvent } from '../cli/protocol';
 
 export interface RuntimeInvocation {
   /** The program (normally `process.execPath`, i.e. Node). */

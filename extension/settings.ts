@@ -41,7 +41,7 @@ export function defaultPreset(): string {
 }
 
 export function cliPath(context: vscode.ExtensionContext): string {
-  return path.join(context.extensionPath, 'dist', 'runtime', 'cli.js');
+  return path.join(context.extensionPath, 'dist', 'cli', 'commlens.js');
 }
 
 export function schemaPath(context: vscode.ExtensionContext): string {

@@ -1,8 +1,9 @@
 // Bundles the three programs of CommLens with esbuild:
 //  - the extension host code (cjs, `vscode` external),
 //  - the webview (browser, iife),
-//  - the runtime CLI and its worker entry points (node, cjs, `webgpu` external: it is
-//    a native package that ships per platform in the .vsix).
+//  - the CLI (cli/main.ts -> dist/cli/commlens.js) with the runtime's worker entry points
+//    beside it (node, cjs, `webgpu` external: it is a native package that ships per
+//    platform in the .vsix).
 // Worker entry points are every `runtime/*Worker.ts`; code resolves them next to itself.
 import * as esbuild from 'esbuild';
 import { readdirSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
@@ -12,10 +13,14 @@ const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
 
-const workerEntries = readdirSync('runtime').filter((f) => /Worker\.ts$/.test(f)).map((f) => join('runtime', f));
+const workerEntries = Object.fromEntries(
+  readdirSync('runtime')
+    .filter((f) => /Worker\.ts$/.test(f))
+    .map((f) => [f.replace(/\.ts$/, ''), join('runtime', f)]),
+);
 
 const builds = [
-  { ...common, entryPoints: ['runtime/cli.ts', ...workerEntries], outdir: 'dist/runtime', platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'] },
+  { ...common, entryPoints: { commlens: 'cli/main.ts', ...workerEntries }, outdir: 'dist/cli', platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'] },
 ];
 if (existsSync('extension/extension.ts')) {
   builds.push({ ...common, entryPoints: ['extension/extension.ts'], outdir: 'dist/extension', platform: 'node', format: 'cjs', target: 'node18', external: ['vscode'] });

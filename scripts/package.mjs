@@ -40,7 +40,7 @@ for (const t of wanted) {
 }
 const targets = wanted.length > 0 ? wanted : Object.keys(TARGETS);
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
-for (const f of ['dist/extension/extension.js', 'dist/runtime/cli.js']) {
+for (const f of ['dist/extension/extension.js', 'dist/cli/commlens.js']) {
   if (!existsSync(f)) {
     console.error(`package: ${f} is missing; run 'npm run build' first`);
     process.exit(1);

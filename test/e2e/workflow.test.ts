@@ -57,7 +57,7 @@ function runtimeProcesses(needle: string): string[] {
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes(needle) && cmd.includes('cli.js')) out.push(`${pid}: ${cmd.slice(0, 200)}`);
+      if (cmd.includes(needle) && cmd.includes('commlens.js')) out.push(`${pid}: ${cmd.slice(0, 200)}`);
     } catch {
       // gone meanwhile
     }

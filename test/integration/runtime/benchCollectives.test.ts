@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
-import { parseEventLine } from '../../../runtime/protocol';
+import { parseEventLine } from '../../../cli/protocol';
 
 test('bench-collectives: one row per collective and size, busbw = algbw x the nccl-tests factor, and bad flags refused', () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-bc-'));

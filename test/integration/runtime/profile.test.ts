@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
 import { loadTraceFile } from '../../../trace/load';
-import { parseEventLine, type RuntimeEvent } from '../../../runtime/protocol';
+import { parseEventLine, type RuntimeEvent } from '../../../cli/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 

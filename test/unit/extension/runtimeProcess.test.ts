@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RuntimeProcess, LineSplitter, describeCrash, CRASH_TAIL_LINES } from '../../../extension/runtimeProcess';
-import type { RuntimeEvent } from '../../../runtime/protocol';
+import type { RuntimeEvent } from '../../../cli/protocol';
 
 function nodeScript(code: string) {
   return { command: process.execPath, args: ['-e', code] };

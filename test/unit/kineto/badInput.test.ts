@@ -9,7 +9,7 @@ import { importKineto, importKinetoFolder, KinetoFormatError, mergeRankModels } 
 import { KinetoStreamParser, readKinetoFile } from '../../../trace/kinetoRead';
 import { analyze } from '../../../analysis/index';
 import { emptyModel } from '../../../trace/model';
-import { analyzeCommand, perRankJson } from '../../../runtime/analyzeCommand';
+import { analyzeCommand, perRankJson } from '../../../cli/commands/analyze';
 
 interface Ev { ph: string; cat?: string; name: string; pid: number | string; tid: number | string; ts: number; dur?: number; args?: Record<string, unknown> }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { importKineto, importKinetoFile, importKinetoFolder } from '../../../trace/kineto';
 import { readKinetoFile } from '../../../trace/kinetoRead';
-import { analyzeCommand } from '../../../runtime/analyzeCommand';
+import { analyzeCommand } from '../../../cli/commands/analyze';
 import { analyze, type Analysis } from '../../../analysis/index';
 import type { TraceModel } from '../../../trace/model';
 

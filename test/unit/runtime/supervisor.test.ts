@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crashReason, shouldSupervise, stderrFilter } from '../../../runtime/supervisor';
+import { crashReason, shouldSupervise, stderrFilter } from '../../../cli/supervisor';
 
 test('training commands are supervised once: not in the child, not when turned off, not other commands', () => {
   assert.equal(shouldSupervise('profile', {}), true);

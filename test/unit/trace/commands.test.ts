@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { convertCommand, inspectCommand } from '../../../runtime/traceCommands';
+import { convertCommand, inspectCommand } from '../../../cli/commands/inspect';
 import { writePerfetto } from '../../../trace/perfettoWriter';
 import { loadTraceFile } from '../../../trace/load';
 import { PERFETTO_FIXTURES, twoRankModel } from './fixtures';

@@ -5,10 +5,10 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { importKinetoFolder } from '../trace/kineto';
-import { loadTraceFile, sniffTraceFile } from '../trace/load';
-import { analyze, markdownReport, type Analysis } from '../analysis/index';
-import { EXIT } from './protocol';
+import { importKinetoFolder } from '../../trace/kineto';
+import { loadTraceFile, sniffTraceFile } from '../../trace/load';
+import { analyze, markdownReport, type Analysis } from '../../analysis/index';
+import { EXIT } from '../protocol';
 
 export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N]
 

@@ -4,23 +4,23 @@
  */
 import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tellSupervisor, writeFileAtomic } from './supervisor';
+import { tellSupervisor, writeFileAtomic } from '../supervisor';
 import { join, resolve, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from './config';
-import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from './comm';
-import { probeComputeFlops, targetFlopsOf, type ComputeProbe } from './computeProbe';
-import { STRATEGY_IDS, validateStrategyConfig } from './strategies';
-import { validateModelConfig } from './engine';
-import { requestAdapter, summarizeAdapter } from './gpu/dawn';
-import { runTraining, RunHandle } from './coordinator';
-import { buildSummary, type RunSummary } from './summary';
-import { EXIT } from './protocol';
-import { RunOutput } from './runOutput';
+import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from '../../runtime/config';
+import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from '../../runtime/comm';
+import { probeComputeFlops, targetFlopsOf, type ComputeProbe } from '../../runtime/computeProbe';
+import { STRATEGY_IDS, validateStrategyConfig } from '../../runtime/strategies';
+import { validateModelConfig } from '../../runtime/engine';
+import { requestAdapter, summarizeAdapter } from '../../runtime/gpu/dawn';
+import { runTraining, RunHandle } from '../../runtime/coordinator';
+import { buildSummary, type RunSummary } from '../../runtime/summary';
+import { EXIT } from '../protocol';
+import { RunOutput } from '../output';
 import { NO_ADAPTER_HELP } from './doctor';
-import { analyze, markdownReport } from '../analysis/index';
-import { groupDigits } from '../analysis/formatNumber';
-import { finalizeModel } from '../trace/model';
+import { analyze, markdownReport } from '../../analysis/index';
+import { groupDigits } from '../../analysis/formatNumber';
+import { finalizeModel } from '../../trace/model';
 
 export interface ProfileArgs {
   preset?: string;

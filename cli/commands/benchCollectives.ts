@@ -6,13 +6,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { benchBytes, iterationTimesNs, type BenchCase, type BenchCaseResult, type BenchOp } from './comm/benchTask';
-import { runLocalWorld } from './comm/localWorld';
-import { LINK_PROFILES, slowedProfile, messageTimeNs } from './comm/profiles';
-import { busBandwidthFactor } from './comm/spans';
-import { workerPath } from './coordinator';
-import { RunOutput } from './runOutput';
-import { EXIT } from './protocol';
+import { benchBytes, iterationTimesNs, type BenchCase, type BenchCaseResult, type BenchOp } from '../../runtime/comm/benchTask';
+import { runLocalWorld } from '../../runtime/comm/localWorld';
+import { LINK_PROFILES, slowedProfile, messageTimeNs } from '../../runtime/comm/profiles';
+import { busBandwidthFactor } from '../../runtime/comm/spans';
+import { workerPath } from '../../runtime/coordinator';
+import { RunOutput } from '../output';
+import { EXIT } from '../protocol';
 
 const USAGE = `usage: commlens bench-collectives [--world-size N] [--link NAME] [--link-scale F] [--max-mib M] [--runs-dir DIR] [--events]
   all-reduce, reduce-scatter, all-gather, all-to-all and broadcast from 4 KiB to M MiB

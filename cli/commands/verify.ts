@@ -6,14 +6,14 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
-import { ConfigError, validateConfig, type RunConfig } from './config';
-import { LINK_PROFILES } from './comm';
-import { parseStrategyIds, STRATEGY_IDS, validateStrategyConfig } from './strategies';
-import { LOCAL_IDS, resolveOptions } from './strategies/options';
+import { ConfigError, validateConfig, type RunConfig } from '../../runtime/config';
+import { LINK_PROFILES } from '../../runtime/comm';
+import { parseStrategyIds, STRATEGY_IDS, validateStrategyConfig } from '../../runtime/strategies';
+import { LOCAL_IDS, resolveOptions } from '../../runtime/strategies/options';
 import { executeRun } from './profile';
-import { RunOutput } from './runOutput';
-import type { RunSummary } from './summary';
-import { EXIT } from './protocol';
+import { RunOutput } from '../output';
+import type { RunSummary } from '../../runtime/summary';
+import { EXIT } from '../protocol';
 
 export const COMPARISON_SCHEMA_VERSION = 1;
 

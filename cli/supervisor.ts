@@ -22,13 +22,13 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSy
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { EXIT } from './protocol';
-import { RunOutput } from './runOutput';
-import { LINK_PROFILES, slowedProfile } from './comm';
+import { RunOutput } from './output';
+import { LINK_PROFILES, slowedProfile } from '../runtime/comm';
 import { readPerfetto } from '../trace/perfettoReader';
 import { PerfettoStreamWriter, intactPrefixLength, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast, inflateBounded } from '../trace/load';
 import { analyze, markdownReport } from '../analysis/index';
-import type { RunSummary } from './summary';
+import type { RunSummary } from '../runtime/summary';
 import type { TraceModel } from '../trace/model';
 
 /** Set to '1' in the child, so it runs the command itself. */

@@ -1,5 +1,5 @@
-import { requestAdapter, requestDevice, summarizeAdapter, type AdapterSummary } from './gpu/dawn';
-import { EXIT } from './protocol';
+import { requestAdapter, requestDevice, summarizeAdapter, type AdapterSummary } from '../../runtime/gpu/dawn';
+import { EXIT } from '../protocol';
 
 export interface DoctorReport {
   adapter: AdapterSummary;

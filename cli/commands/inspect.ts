@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { TraceFormatError } from '../trace/errors';
-import { deflateFast, loadTraceFile } from '../trace/load';
-import { summarizeTrace, type TraceSummary } from '../trace/summary';
-import { writePerfetto } from '../trace/perfettoWriter';
-import { writeChromeJsonTo } from '../trace/chromeJson';
+import { TraceFormatError } from '../../trace/errors';
+import { deflateFast, loadTraceFile } from '../../trace/load';
+import { summarizeTrace, type TraceSummary } from '../../trace/summary';
+import { writePerfetto } from '../../trace/perfettoWriter';
+import { writeChromeJsonTo } from '../../trace/chromeJson';
 
 const OK = 0;
 const FAILURE = 1;

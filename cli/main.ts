@@ -4,12 +4,12 @@
  * process (with `--events`, which switches stdout to the line-delimited JSON protocol of
  * runtime/protocol.ts).
  */
-import { doctorCommand } from './doctor';
-import { profileCommand, PROFILE_USAGE } from './profile';
-import { inspectCommand, convertCommand } from './traceCommands';
-import { analyzeCommand } from './analyzeCommand';
-import { verifyCommand } from './verify';
-import { benchCollectivesCommand } from './benchCollectivesCommand';
+import { doctorCommand } from './commands/doctor';
+import { profileCommand, PROFILE_USAGE } from './commands/profile';
+import { inspectCommand, convertCommand } from './commands/inspect';
+import { analyzeCommand } from './commands/analyze';
+import { verifyCommand } from './commands/verify';
+import { benchCollectivesCommand } from './commands/benchCollectives';
 import { EXIT } from './protocol';
 import { shouldSupervise, superviseCommand } from './supervisor';
 
