@@ -4,6 +4,7 @@
  * Figures: REFERENCES.md (fp16 cast; 1-bit Adam arXiv 2102.02888; DGC arXiv 1712.01887;
  * PowerSGD arXiv 1905.13727; error feedback, Karimireddy et al. ICML 2019).
  */
+import { hasStrategy } from '../trace/strategyIds';
 
 export type CompressorName = 'fp16' | 'bf16' | 'int8-ef' | 'topk-dgc' | 'powersgd' | 'onebit-adam';
 
@@ -96,7 +97,7 @@ export const COMPRESSORS: Record<CompressorName, Compressor> = {
  * 1-bit Adam is a strategy of its own with one exchange.
  */
 export function compressionKeepsBuckets(strategy: string | undefined, method: string): boolean {
-  return method !== 'onebit-adam' && (strategy ?? 'ddp').split('+').map((s) => s.trim()).includes('ddp-bucketed');
+  return method !== 'onebit-adam' && hasStrategy(strategy, 'ddp-bucketed');
 }
 
 /**

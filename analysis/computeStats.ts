@@ -4,6 +4,7 @@
 import type { TraceModel } from '../trace/model';
 import type { RankView } from './rankView';
 import type { RunInfo } from './runInfo';
+import { median } from '../trace/stats';
 
 /**
  * FLOPs of one slice: `args.flops` when the producer recorded it (CommLens kernels, PyTorch
@@ -44,8 +45,7 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
   for (const v of views) {
     const steps = v.analysedSteps;
     // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
-    const durs = steps.map((s) => s.endNs - s.startNs).sort((a, b) => a - b);
-    const medianStep = durs.length === 0 ? 0 : durs.length % 2 ? durs[durs.length >> 1] : (durs[(durs.length >> 1) - 1] + durs[durs.length >> 1]) / 2;
+    const medianStep = median(steps.map((s) => s.endNs - s.startNs));
     const timeNs = steps.length > 0 ? medianStep * steps.length : v.ops.length > 0 ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs : 0;
     if (timeNs <= 0) continue;
     let flops = 0;

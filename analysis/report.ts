@@ -3,7 +3,7 @@
  * suggestions with their predicted effect, notes, and links to the trace.
  */
 import type { Analysis } from './index';
-import { groupDigits } from './formatNumber';
+import { groupDigits } from '../trace/format';
 
 export interface ReportOptions {
   /** Link to the trace (a file path or URL) shown at the top and used for span links. */

@@ -14,8 +14,9 @@ import { PRESETS, validateConfig, type RunConfig } from '../runtime/config';
 import { LINK_PROFILES } from '../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../runtime/strategies';
 import { executeRun } from '../cli/commands/profile';
-import { RunOutput } from '../cli/output';
-import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../cli/commands/verify';
+import { Output } from '../cli/output';
+import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../analysis/verify';
+import { median } from '../trace/stats';
 
 interface Row {
   preset: string;
@@ -32,18 +33,12 @@ interface Row {
   verdict: string;
 }
 
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function main(): Promise<void> {
   const presets = (process.env.BENCH_ADVISOR_PRESETS ?? 'mlp-small,gpt-mini').split(',');
   const steps = Number(process.env.BENCH_ADVISOR_STEPS ?? 12);
   const dir = mkdtempSync(join(tmpdir(), 'commlens-advisor-'));
-  const out = new RunOutput(false, 'bench:advisor', true);
+  const out = new Output('bench:advisor', { quiet: true });
   const rows: Row[] = [];
   const skipped: string[] = [];
   try {

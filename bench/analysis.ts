@@ -18,6 +18,7 @@ import { importKinetoFolder } from '../trace/kineto';
 import { analyze, buildRankViews } from '../analysis/index';
 import { rankMetrics } from '../analysis/rankMetrics';
 import type { ColdSample } from './analysisChild';
+import { median } from '../trace/stats';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const fixtures = resolve(repoRoot, '..', 'shared', 'fixtures');
@@ -31,11 +32,6 @@ export function htaWallFromReadme(text: string): { loadMs: number; temporalMs: n
   return { loadMs, temporalMs, overlapMs, idleMs, kernelMs, totalMs: loadMs + temporalMs + overlapMs + idleMs + kernelMs };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const k = s.length >> 1;
-  return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
-}
 
 interface Sample { loadMs: number; htaMetricsMs: number; analyzeMs: number; totalMs: number; cpuMs: number }
 

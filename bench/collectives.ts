@@ -15,6 +15,7 @@ import { runLocalWorld } from '../runtime/comm/localWorld';
 import { LINK_PROFILES } from '../runtime/comm/profiles';
 import { busBandwidthFactor } from '../runtime/comm/spans';
 import { TopologyConfig } from '../runtime/comm/world';
+import { median } from '../trace/stats';
 
 const quick = process.argv.includes('--quick');
 const emulatedOnly = process.argv.includes('--emulated');
@@ -48,10 +49,6 @@ function memcpyGBps(): number {
   return median(rates);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 interface Row {
   n: number;

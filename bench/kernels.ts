@@ -22,6 +22,7 @@ import { achievedFlopsPerSec, createTrainer, ModelConfig } from '../runtime/engi
 import { Rng } from '../runtime/engine/random';
 import { hostNowNs } from '../runtime/clock';
 import { opClass } from '../runtime/engine/opClass';
+import { median } from '../trace/stats';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,6 @@ function arg(name: string): string | undefined {
 }
 const quick = process.argv.includes('--quick');
 const sizes = (arg('sizes') ?? (quick ? '256,512,1024' : '256,512,1024,2048')).split(',').map(Number);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Single-thread JS reference: i-k-j loop over Float32Arrays (the cache-friendly order). */
 function jsMatmulGflops(n: number, rng: Rng): number {

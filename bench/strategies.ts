@@ -20,6 +20,7 @@ import { LINK_PROFILE_NAMES } from '../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../runtime/strategies';
 import { estimateParamCount } from '../runtime/strategies/options';
 import type { TraceModel } from '../trace/model';
+import { mean, median } from '../trace/stats';
 
 interface Row {
   preset: string;
@@ -39,13 +40,6 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-const median = (xs: number[]): number => {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 type Interval = [number, number];
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRESETS, DEFAULT_PRESET, type RunConfig } from '../runtime/config';
 import { runTraining, RunHandle } from '../runtime/coordinator';
+import { median } from '../trace/stats';
 
 export interface TracingOverhead {
   preset: string;
@@ -22,11 +23,6 @@ export interface TracingOverhead {
   hostOnlyRatio: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Alternates traced and untraced runs of `preset`; warm-up steps are left out. */
 export async function measureTracingOverhead(opts: { preset?: string; pairs?: number; steps?: number; warmupSteps?: number } = {}): Promise<TracingOverhead> {

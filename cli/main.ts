@@ -1,78 +1,72 @@
 #!/usr/bin/env node
 /**
- * `commlens`: the headless CLI. The same engine the VS Code extension starts as a child
- * process (with `--events`, which switches stdout to the line-delimited JSON protocol of
- * runtime/protocol.ts).
+ * `commlens`: the headless CLI, and the process the VS Code extension starts (with
+ * `--events`, stdout carries the line-delimited JSON protocol of cli/protocol.ts).
+ * One entry: it finds the command, answers `--help` with that command's own usage, runs
+ * training commands under the supervisor, and drains stdout before it exits.
  */
-import { doctorCommand } from './commands/doctor';
-import { profileCommand, PROFILE_USAGE } from './commands/profile';
-import { inspectCommand, convertCommand } from './commands/inspect';
-import { analyzeCommand } from './commands/analyze';
-import { verifyCommand } from './commands/verify';
-import { benchCollectivesCommand } from './commands/benchCollectives';
+import { COMMANDS, findCommand } from './commands';
 import { EXIT } from './protocol';
+import { drainStdout } from './output';
 import { shouldSupervise, superviseCommand } from './supervisor';
 
-const USAGE = `usage: commlens <command> [options]
-
-commands:
-  profile [--preset NAME | --config FILE] [--events] [--runs-dir DIR]
-                      train data-parallel on WebGPU ranks and write a trace
-  verify <run dir> <suggestion id> [--events]
-                      re-run with a suggestion's change; predicted vs measured
-  analyze <trace | folder of per-rank traces> [--json] [--include-last-step]
-                      metrics (HTA definitions) and suggestions for a trace
-  inspect <file | folder> [--json]
-                      what a trace holds: format, ranks, tracks, slices, flows, steps
-  convert <in> <out.pftrace | out.json>
-                      convert between Perfetto protobuf and Chrome JSON
-  bench-collectives [--world-size N] [--link NAME] [--max-mib M]
-                      nccl-tests-style sweep of the collectives over a link
-  doctor [--json]     print the WebGPU adapter, its features and limits
-  help                this text
-`;
+function globalUsage(): string {
+  const lines = ['usage: commlens <command> [options]', '', 'commands:'];
+  for (const c of COMMANDS) {
+    lines.push(`  ${c.synopsis}`);
+    lines.push(`${' '.repeat(22)}${c.summary}`);
+  }
+  lines.push(`  help [command]      this text, or a command's usage`);
+  lines.push('', "Run 'commlens <command> --help' for a command's options.");
+  return lines.join('\n') + '\n';
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
-    const text = cmd === 'profile' ? PROFILE_USAGE : USAGE;
-    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(globalUsage());
+    return EXIT.badInput;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const c = rest[0] !== undefined ? findCommand(rest[0]) : undefined;
+    process.stdout.write(c ? withNewline(c.usage) : globalUsage());
+    return EXIT.ok;
+  }
+  const command = findCommand(name);
+  if (!command) {
+    process.stderr.write(`commlens: unknown command '${name}'\n\n${globalUsage()}`);
+    return EXIT.badInput;
+  }
+  // Options end at `--`; a `--help` after it is an argument, not a request for help.
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.includes('--help') || options.includes('-h')) {
+    process.stdout.write(withNewline(command.usage));
     return EXIT.ok;
   }
   // Training commands run in a supervised child process, so that a crash in the GPU driver
   // (how running out of memory ends on some drivers) still ends the run with its reason.
-  if (shouldSupervise(cmd)) return superviseCommand(cmd!, rest, process.argv[1]);
-  switch (cmd) {
-    case 'profile':
-      return profileCommand(rest);
-    case 'doctor':
-      return doctorCommand(rest);
-    case 'analyze':
-      return analyzeCommand(rest);
-    case 'verify':
-      return verifyCommand(rest);
-    case 'bench-collectives':
-      return benchCollectivesCommand(rest);
-    case 'inspect':
-      return inspectCommand(rest);
-    case 'convert':
-      return convertCommand(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return cmd === undefined ? EXIT.badInput : EXIT.ok;
-    default:
-      process.stderr.write(`commlens: unknown command '${cmd}'\n\n${USAGE}`);
-      return EXIT.badInput;
-  }
+  if (shouldSupervise(command.name)) return superviseCommand(command.name, rest, process.argv[1]);
+  return command.run(rest);
 }
 
+function withNewline(text: string): string {
+  return text.endsWith('\n') ? text : text + '\n';
+}
+
+// A reader that went away (`commlens analyze … | head`) is not an error of ours: stop quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
+  async (code) => {
+    await drainStdout();
+    process.exit(code);
+  },
+  async (e: unknown) => {
     process.stderr.write(`commlens: ${(e as Error)?.stack ?? String(e)}\n`);
+    await drainStdout();
     process.exit(EXIT.failure);
   },
 );

@@ -22,7 +22,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSy
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { EXIT } from './protocol';
-import { RunOutput } from './output';
+import { Output } from './output';
 import { LINK_PROFILES, slowedProfile } from '../runtime/comm';
 import { readPerfetto } from '../trace/perfettoReader';
 import { PerfettoStreamWriter, intactPrefixLength, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
@@ -226,7 +226,7 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   rmSync(dir, { recursive: true, force: true });
   const runDir = runDirs.at(-1);
 
-  const out = new RunOutput(events, cmd);
+  const out = new Output(cmd, { events });
 
   if (ended.error) {
     return out.fail(`cannot start the runtime process (${process.execPath}): ${ended.error.message}`, EXIT.failure);

@@ -3,7 +3,8 @@
  * what each run folder holds. Pure: the command shows the text as a Markdown preview and
  * opens the traces beside it.
  */
-import { formatNs, type RunInfo } from './runsStore';
+import { type RunInfo } from './runsStore';
+import { formatDurationNs } from '../trace/format';
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '–';
@@ -41,7 +42,7 @@ export function compareMarkdown(runs: RunInfo[]): string {
   const base = runs[0].stepTimeNs;
   let md = `# CommLens: ${runs.length} runs compared\n\n${head}`;
   md += row('status', runs.map((r) => r.status));
-  md += row('step time', runs.map((r) => formatNs(r.stepTimeNs)));
+  md += row('step time', runs.map((r) => formatDurationNs(r.stepTimeNs)));
   md += row('step time vs first', runs.map((r) => (base && r.stepTimeNs ? `${(r.stepTimeNs / base).toFixed(2)}×` : undefined)));
   md += row('link', runs.map((r) => r.link));
   md += row('strategy', runs.map((r) => at(r.summary, 'strategy') ?? at(r.summary, 'config.strategy')));

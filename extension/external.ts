@@ -10,7 +10,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ExternalJob, type ExternalJobResult } from './externalJob';
-import { newRunId, writeRunRecord, type RunRecord } from './runsStore';
+import { writeRunRecord, type RunRecord } from './runsStore';
+import { newRunId } from '../trace/runIds';
 import { config, runsFolder } from './settings';
 
 export interface ExternalRun {

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { RuntimeProcess, describeCrash, type RunOutcome } from './runtimeProcess';
-import { writeRunRecord, readRunRecord, pruneRuns, formatNs, type RunRecord } from './runsStore';
+import { writeRunRecord, readRunRecord, pruneRuns, type RunRecord } from './runsStore';
+import { formatDurationNs } from '../trace/format';
 import { cliPath, runtimeEnv, runsFolder, keepRuns } from './settings';
 import { EXIT, type RuntimeEvent } from '../cli/protocol';
 import { locateField, positionOf } from './configCheck';
@@ -102,7 +103,7 @@ export class RunController implements vscode.Disposable {
                 progress.report({ message: ev.message });
                 this.setStatus(`$(sync~spin) CommLens: ${ev.message}`, 'Click to cancel the run');
               } else if (ev.kind === 'step') {
-                const text = `step ${ev.step}/${ev.steps} · loss ${formatLoss(ev.loss)} · ${formatNs(ev.stepTimeNs)}/step · ETA ${formatEta(ev.etaNs)}`;
+                const text = `step ${ev.step}/${ev.steps} · loss ${formatLoss(ev.loss)} · ${formatDurationNs(ev.stepTimeNs)}/step · ETA ${formatEta(ev.etaNs)}`;
                 const increment = ev.steps > 0 ? (100 * Math.max(0, ev.step - lastStep)) / ev.steps : undefined;
                 lastStep = ev.step;
                 progress.report({ message: text, increment });
@@ -145,7 +146,7 @@ export class RunController implements vscode.Disposable {
         this.output.appendLine(`${ev.level}: ${ev.message}`);
         break;
       case 'step':
-        this.output.appendLine(`step ${ev.step}/${ev.steps} loss ${formatLoss(ev.loss)} step time ${formatNs(ev.stepTimeNs)}`);
+        this.output.appendLine(`step ${ev.step}/${ev.steps} loss ${formatLoss(ev.loss)} step time ${formatDurationNs(ev.stepTimeNs)}`);
         break;
       case 'progress':
         this.output.appendLine(ev.message);

@@ -156,17 +156,3 @@ export function pruneRuns(runsDir: string, keep: number): string[] {
   return doomed.map((r) => r.runDir);
 }
 
-/** A fresh run id for runs the extension names itself (external commands). */
-export function newRunId(prefix: string, now = new Date()): string {
-  const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return `${prefix}-${t}-${Math.random().toString(36).slice(2, 6)}`;
-}
-
-/** Short human text for a duration in nanoseconds. */
-export function formatNs(ns: number | undefined): string {
-  if (ns === undefined || !Number.isFinite(ns)) return '–';
-  if (ns >= 1e9) return `${(ns / 1e9).toFixed(2)} s`;
-  if (ns >= 1e6) return `${(ns / 1e6).toFixed(1)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toFixed(1)} µs`;
-  return `${Math.round(ns)} ns`;
-}

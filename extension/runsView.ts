@@ -4,7 +4,8 @@
  * re-run, reveal and delete them.
  */
 import * as vscode from 'vscode';
-import { listRuns, formatNs, type RunInfo, type RunStatus } from './runsStore';
+import { listRuns, type RunInfo, type RunStatus } from './runsStore';
+import { formatDurationNs } from '../trace/format';
 
 const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('sync~spin'),
@@ -72,7 +73,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     const r = node.run;
     const details: RunsNode[] = [
       { kind: 'detail', run: r, label: 'Status', value: r.status + (r.record?.message ? `: ${r.record.message}` : ''), icon: 'info' },
-      { kind: 'detail', run: r, label: 'Step time', value: formatNs(r.stepTimeNs), icon: 'watch' },
+      { kind: 'detail', run: r, label: 'Step time', value: formatDurationNs(r.stepTimeNs), icon: 'watch' },
       { kind: 'detail', run: r, label: 'Link', value: r.link ?? '–', icon: 'plug' },
     ];
     if (r.topSuggestion) details.push({ kind: 'detail', run: r, label: 'Top suggestion', value: r.topSuggestion, icon: 'lightbulb' });
@@ -95,10 +96,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = r.runDir;
     item.iconPath = STATUS_ICON[r.status];
-    item.description = [r.status, r.stepTimeNs !== undefined ? `${formatNs(r.stepTimeNs)}/step` : undefined, r.link, r.topSuggestion ? `→ ${r.topSuggestion}` : undefined].filter(Boolean).join(' · ');
+    item.description = [r.status, r.stepTimeNs !== undefined ? `${formatDurationNs(r.stepTimeNs)}/step` : undefined, r.link, r.topSuggestion ? `→ ${r.topSuggestion}` : undefined].filter(Boolean).join(' · ');
     const md = new vscode.MarkdownString();
     md.appendMarkdown(`**${r.runId}** (${r.status}), started ${when.toLocaleString()}\n\n`);
-    md.appendMarkdown(`- step time: ${formatNs(r.stepTimeNs)}\n- link: ${r.link ?? '–'}\n- top suggestion: ${r.topSuggestion ?? '–'}\n`);
+    md.appendMarkdown(`- step time: ${formatDurationNs(r.stepTimeNs)}\n- link: ${r.link ?? '–'}\n- top suggestion: ${r.topSuggestion ?? '–'}\n`);
     if (r.record?.message) md.appendText(`\n${r.record.message}`);
     item.tooltip = md;
     item.contextValue = `run.${r.status}`;

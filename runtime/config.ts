@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { validateModelConfig, validateOptimizerConfig, type ModelConfig, type OptimizerConfig } from './engine';
 import { GPU_PEAK_FLOPS } from './comm/profiles';
+import { parseStrategyIds } from '../trace/strategyIds';
 
 /** The model and optimizer settings are the engine's own types (runtime/engine). */
 export type ModelSettings = ModelConfig;
@@ -175,7 +176,7 @@ export function validateConfig(
   if (typeof raw.link !== 'string' || !knownLinks.includes(raw.link)) {
     problems.push(`link: got ${JSON.stringify(raw.link)}, expected one of ${knownLinks.join(', ')}`);
   }
-  if (typeof raw.strategy !== 'string' || raw.strategy.split('+').some((s) => !knownStrategies.includes(s))) {
+  if (typeof raw.strategy !== 'string' || parseStrategyIds(raw.strategy).length === 0 || parseStrategyIds(raw.strategy).some((s) => !knownStrategies.includes(s))) {
     problems.push(`strategy: got ${JSON.stringify(raw.strategy)}, expected one of ${knownStrategies.join(', ')} (combine with '+')`);
   }
   // The model and optimizer settings are the engine's: it names every problem (setting,

@@ -4,6 +4,7 @@
  */
 import type { RunConfig } from './config';
 import type { RunOutcome } from './coordinator';
+import { median } from '../trace/stats';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -47,12 +48,6 @@ export interface RunSummary {
   analysis?: unknown;
 }
 
-function median(xs: number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** `running`: a checkpoint of a run still going on (status 'running'). */
 export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcome, 'trace'>, running = false): RunSummary {

@@ -5,7 +5,7 @@
  */
 import { decodeTrace } from '../trace/binary';
 import { h } from './dom';
-import { clipText } from './format';
+import { clipText } from '../trace/format';
 import type { AnalysisView, HostToWebview, SuggestionView, WebviewState, WebviewToHost } from './protocol';
 import { renderArea, renderDetails } from './panes/details';
 import { breakdownChart, lineChart, memoryChart } from './panes/charts';

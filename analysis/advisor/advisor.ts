@@ -13,7 +13,7 @@ import { whatIfOn, type ReplayContext, type WhatIfChange, type WhatIfResult } fr
 import { bucketingChange, compressionChange, exchangesGradients, localUpdatesChange, PYTORCH_CHANGE, sequenceParallelChange, zeroChange } from './configChange';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { RunInfo } from '../runInfo';
-import { groupDigits } from '../formatNumber';
+import { groupDigits } from '../../trace/format';
 import { HOST_BOUND, IMBALANCE, LOCAL_UPDATES, OVERLAP, RISK_WEIGHT, SEQUENCE_PARALLEL, SLOW_LINK, STRAGGLER, STREAMING, ZERO } from './catalogue';
 
 export interface Suggestion {

@@ -7,12 +7,13 @@
 import type { ArgValue } from '../../trace/model';
 import type { RunInfo } from '../runInfo';
 import { compressionKeepsBuckets } from '../compressors';
+import { HOOK_IDS, parseStrategyIds } from '../../trace/strategyIds';
 
-const HOOKS = ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd'];
+const HOOKS: readonly string[] = HOOK_IDS;
 const BUCKET_OPTIONS = ['bucketCapMb', 'firstBucketCapMb'];
 
 function ids(info: RunInfo): string[] {
-  return (info.strategy ?? 'ddp').split('+').map((s) => s.trim()).filter((s) => s.length > 0);
+  return parseStrategyIds(info.strategy);
 }
 
 function pickOptions(info: RunInfo, keys: string[]): Record<string, ArgValue> {

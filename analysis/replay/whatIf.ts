@@ -20,7 +20,8 @@ import { simulate, type Replay } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
 import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressAsExchange, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
-import { groupDigits } from '../formatNumber';
+import { groupDigits } from '../../trace/format';
+import { median } from '../../trace/stats';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -147,11 +148,6 @@ function dropped(g: StepGraph): StepGraph {
   return c;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const k = s.length >> 1;
-  return s.length === 0 ? 0 : s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
-}
 
 /**
  * The steps to replay: up to the last five analysed steps every rank has ops in, the first

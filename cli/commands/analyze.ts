@@ -9,6 +9,9 @@ import { importKinetoFolder } from '../../trace/kineto';
 import { loadTraceFile, sniffTraceFile } from '../../trace/load';
 import { analyze, markdownReport, type Analysis } from '../../analysis/index';
 import { EXIT } from '../protocol';
+import { Output, type Io } from '../output';
+import { parseArgs, flag, num, UsageError, type OptionSpecs } from '../args';
+import type { Command } from '../command';
 
 export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N]
 
@@ -87,48 +90,34 @@ export function perRankJson(a: Analysis): Record<string, Record<string, number>>
   return out;
 }
 
-/** Where the command writes (stdout and stderr by default; tests pass their own). */
-export interface CommandIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
+const OPTIONS: OptionSpecs = {
+  json: { kind: 'flag' },
+  'full-json': { kind: 'flag' },
+  'include-last-step': { kind: 'flag' },
+  'link-peak-gbps': { kind: 'number', min: 1e-9 },
+};
 
-const STDIO: CommandIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
-
-export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
-  const inputs: string[] = [];
-  let json = false, fullJson = false, includeLastStep = false;
+export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
+  const out = new Output('analyze', { io });
+  let inputs: string[], json: boolean, fullJson: boolean, includeLastStep: boolean;
   let linkPeakGBps: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--json') json = true;
-    else if (a === '--full-json') fullJson = true;
-    else if (a === '--include-last-step') includeLastStep = true;
-    else if (a === '--link-peak-gbps') {
-      const v = Number(args[++i]);
-      if (!(v > 0)) {
-        io.err(`commlens analyze: --link-peak-gbps needs a positive number of GB/s, got '${args[i] ?? ''}'\n`);
-        return EXIT.badInput;
-      }
-      linkPeakGBps = v;
-    } else if (a === '--help' || a === '-h') {
-      io.out(ANALYZE_USAGE);
-      return EXIT.ok;
-    } else if (a.startsWith('--')) {
-      io.err(`commlens analyze: unknown option '${a}'\n\n${ANALYZE_USAGE}`);
-      return EXIT.badInput;
-    } else inputs.push(a);
+  try {
+    const p = parseArgs(args, OPTIONS);
+    inputs = p.positional;
+    json = flag(p, 'json');
+    fullJson = flag(p, 'full-json');
+    includeLastStep = flag(p, 'include-last-step');
+    linkPeakGBps = num(p, 'link-peak-gbps');
+  } catch (e) {
+    if (e instanceof UsageError) return out.fail(`${e.message}\n\n${ANALYZE_USAGE}`, EXIT.badInput);
+    throw e;
   }
-  if (inputs.length === 0) {
-    io.err(`commlens analyze: give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`);
-    return EXIT.badInput;
-  }
+  if (inputs.length === 0) return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
   let files: string[];
   try {
     files = collectTraceFiles(inputs);
   } catch (e) {
-    io.err(`commlens analyze: ${(e as Error).message}\n`);
-    return EXIT.badInput;
+    return out.fail((e as Error).message, EXIT.badInput);
   }
   let model;
   try {
@@ -136,15 +125,22 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
     const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
     model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
   } catch (e) {
-    io.err(`commlens analyze: ${(e as Error).message}\n`);
-    return EXIT.badInput;
+    return out.fail((e as Error).message, EXIT.badInput);
   }
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
   if (json || fullJson) {
-    io.out(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
-    if (json) for (const n of analysis.notes) io.err(`note: ${n}\n`);
+    out.json(fullJson ? analysis : perRankJson(analysis));
+    if (json) for (const n of analysis.notes) out.warn(n, 'info');
   } else {
-    io.out(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+    out.write(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
   }
   return EXIT.ok;
 }
+
+export const analyzeCmd: Command = {
+  name: 'analyze',
+  synopsis: 'analyze <trace | folder of per-rank traces> [--json] [--include-last-step]',
+  summary: 'metrics (HTA definitions) and suggestions for a trace',
+  usage: ANALYZE_USAGE,
+  run: analyzeCommand,
+};

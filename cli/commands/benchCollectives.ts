@@ -11,13 +11,18 @@ import { runLocalWorld } from '../../runtime/comm/localWorld';
 import { LINK_PROFILES, slowedProfile, messageTimeNs } from '../../runtime/comm/profiles';
 import { busBandwidthFactor } from '../../runtime/comm/spans';
 import { workerPath } from '../../runtime/coordinator';
-import { RunOutput } from '../output';
+import { Output, type Io } from '../output';
+import { parseArgs, num, str, UsageError, type OptionSpecs } from '../args';
+import type { Command } from '../command';
 import { EXIT } from '../protocol';
 
 const USAGE = `usage: commlens bench-collectives [--world-size N] [--link NAME] [--link-scale F] [--max-mib M] [--runs-dir DIR] [--events]
   all-reduce, reduce-scatter, all-gather, all-to-all and broadcast from 4 KiB to M MiB
   (default 16) on N ranks (default 4) over the link (default none); prints time, algbw and
-  busbw per size (nccl-tests definitions) and, on an emulated link, the α-β model's time.`;
+  busbw per size (nccl-tests definitions) and, on an emulated link, the α-β model's time.
+  --world-size N  2..16 ranks (default 4)       --link NAME  a link profile (default none)
+  --link-scale F  slow the link F times (>= 1)   --max-mib M  0.004..256 (default 16)
+  --runs-dir DIR  where results.json is written  --events     JSON events (for the extension)`;
 
 const OPS: BenchOp[] = ['allReduce', 'reduceScatter', 'allGather', 'allToAll', 'broadcast'];
 
@@ -32,29 +37,28 @@ export interface BenchCollectivesRow {
   modelUs?: number;
 }
 
-export async function benchCollectivesCommand(args: string[]): Promise<number> {
-  const out = new RunOutput(args.includes('--events'), 'bench-collectives');
-  let worldSize = 4;
-  let link = 'none';
-  let scale = 1;
-  let maxMiB = 16;
-  let runsDir = 'runs';
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const v = args[i + 1];
-    if (a === '--events') continue;
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(USAGE + '\n');
-      return EXIT.ok;
-    }
-    if (v === undefined) return out.fail(`${a}: missing value\n${USAGE}`, EXIT.badInput);
-    i++;
-    if (a === '--world-size' && Number.isInteger(Number(v)) && Number(v) >= 2 && Number(v) <= 16) worldSize = Number(v);
-    else if (a === '--link' && v in LINK_PROFILES) link = v;
-    else if (a === '--link-scale' && Number(v) >= 1) scale = Number(v);
-    else if (a === '--max-mib' && Number(v) >= 0.004 && Number(v) <= 256) maxMiB = Number(v);
-    else if (a === '--runs-dir') runsDir = v;
-    else return out.fail(`${a} ${v}: expected --world-size 2..16, --link one of ${Object.keys(LINK_PROFILES).join(', ')}, --link-scale >= 1, --max-mib 0.004..256 or --runs-dir DIR\n${USAGE}`, EXIT.badInput);
+export async function benchCollectivesCommand(args: string[], io?: Io): Promise<number> {
+  const out = new Output('bench-collectives', { events: args.includes('--events'), io });
+  const options: OptionSpecs = {
+    'world-size': { kind: 'int', min: 2, max: 16 },
+    link: { kind: 'string', values: Object.keys(LINK_PROFILES) },
+    'link-scale': { kind: 'number', min: 1 },
+    'max-mib': { kind: 'number', min: 0.004, max: 256 },
+    'runs-dir': { kind: 'string' },
+    events: { kind: 'flag' },
+  };
+  let worldSize: number, link: string, scale: number, maxMiB: number, runsDir: string;
+  try {
+    const p = parseArgs(args, options);
+    if (p.positional.length) throw new UsageError(`unexpected argument '${p.positional[0]}'`);
+    worldSize = num(p, 'world-size') ?? 4;
+    link = str(p, 'link') ?? 'none';
+    scale = num(p, 'link-scale') ?? 1;
+    maxMiB = num(p, 'max-mib') ?? 16;
+    runsDir = str(p, 'runs-dir') ?? 'runs';
+  } catch (e) {
+    if (e instanceof UsageError) return out.fail(`${e.message}\n${USAGE}`, EXIT.badInput);
+    throw e;
   }
   const profile = slowedProfile(LINK_PROFILES[link], scale);
   const sizes: number[] = [];
@@ -103,3 +107,11 @@ export async function benchCollectivesCommand(args: string[]): Promise<number> {
   out.say(`results: ${summaryPath}`);
   return EXIT.ok;
 }
+
+export const benchCollectives: Command = {
+  name: 'bench-collectives',
+  synopsis: 'bench-collectives [--world-size N] [--link NAME] [--max-mib M]',
+  summary: 'nccl-tests-style sweep of the collectives over a link',
+  usage: USAGE,
+  run: benchCollectivesCommand,
+};

@@ -1,5 +1,14 @@
 import { requestAdapter, requestDevice, summarizeAdapter, type AdapterSummary } from '../../runtime/gpu/dawn';
 import { EXIT } from '../protocol';
+import { Output, type Io } from '../output';
+import { parseArgs, flag, UsageError, type OptionSpecs } from '../args';
+import type { Command } from '../command';
+
+const DOCTOR_USAGE = `usage: commlens doctor [--json] [--brief]
+  Prints the WebGPU adapter dawn-node finds, whether GPU timestamps work, and (unless
+  --brief) its features and limits. --json: the same as JSON. Exit 3 when no adapter.`;
+
+const OPTIONS: OptionSpecs = { json: { kind: 'flag' }, brief: { kind: 'flag' } };
 
 export interface DoctorReport {
   adapter: AdapterSummary;
@@ -71,19 +80,34 @@ export function formatDoctor(r: DoctorReport, brief: boolean): string {
   return lines.join('\n');
 }
 
-export async function doctorCommand(args: string[]): Promise<number> {
-  const json = args.includes('--json');
+export async function doctorCommand(args: string[], io?: Io): Promise<number> {
+  const out = new Output('doctor', { io });
+  let json: boolean, brief: boolean;
+  try {
+    const p = parseArgs(args, OPTIONS);
+    if (p.positional.length) throw new UsageError(`unexpected argument '${p.positional[0]}'`);
+    json = flag(p, 'json');
+    brief = flag(p, 'brief');
+  } catch (e) {
+    if (e instanceof UsageError) return out.fail(`${e.message}\n${DOCTOR_USAGE}`, EXIT.badInput);
+    throw e;
+  }
   let report: DoctorReport | undefined;
   try {
     report = await doctor();
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${NO_ADAPTER_HELP}\n`);
-    return EXIT.noAdapter;
+    return out.fail(`${(e as Error).message}\n\n${NO_ADAPTER_HELP}`, EXIT.noAdapter);
   }
-  if (!report) {
-    process.stderr.write(`${NO_ADAPTER_HELP}\n`);
-    return EXIT.noAdapter;
-  }
-  process.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : formatDoctor(report, args.includes('--brief')) + '\n');
+  if (!report) return out.fail(NO_ADAPTER_HELP, EXIT.noAdapter);
+  if (json) out.json(report);
+  else out.write(formatDoctor(report, brief));
   return EXIT.ok;
 }
+
+export const doctorCmd: Command = {
+  name: 'doctor',
+  synopsis: 'doctor [--json]',
+  summary: 'print the WebGPU adapter, its features and limits',
+  usage: DOCTOR_USAGE,
+  run: doctorCommand,
+};

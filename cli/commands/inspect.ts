@@ -1,75 +1,59 @@
 /**
- * `commlens inspect` and `commlens convert`: the trace importers and writers from the
- * command line. Exit codes: 0 ok, 2 bad input (usage, unreadable or malformed trace),
- * 1 failure (anything else, e.g. the output cannot be written).
+ * `commlens inspect <file | folder> [--json]`: what the importer finds in each trace file.
+ * Exit codes: 0 ok, 2 bad input (usage, unreadable or malformed trace), 1 failure.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { TraceFormatError } from '../../trace/errors';
-import { deflateFast, loadTraceFile } from '../../trace/load';
+import { loadTraceFile } from '../../trace/load';
 import { summarizeTrace, type TraceSummary } from '../../trace/summary';
-import { writePerfetto } from '../../trace/perfettoWriter';
-import { writeChromeJsonTo } from '../../trace/chromeJson';
+import { EXIT } from '../protocol';
+import { Output, terminalSafe, type Io } from '../output';
+import { parseArgs, flag, UsageError, type OptionSpecs } from '../args';
+import type { Command } from '../command';
 
-const OK = 0;
-const FAILURE = 1;
-const BAD_INPUT = 2;
 const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 
-const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json]\n';
-const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz> [--compress]\n  --compress  deflate the Perfetto packets (compressed_packets; Perfetto reads them)\n';
+const INSPECT_USAGE = `usage: commlens inspect <trace file or folder> [--json]
+  Prints what the importer found in each trace: format, ranks, tracks, slices, flows,
+  steps, collectives, and how a CommLens run ended. --json: the same as JSON.`;
 
-/** Where a command writes; tests pass their own. */
-export interface CommandIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const STDIO: CommandIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
-
-function fail(io: CommandIo, e: unknown): number {
-  if (e instanceof TraceFormatError) {
-    io.err(`commlens: ${e.message}\n`);
-    return BAD_INPUT;
-  }
-  io.err(`commlens: ${(e as Error)?.message ?? String(e)}\n`);
-  return FAILURE;
-}
+const OPTIONS: OptionSpecs = { json: { kind: 'flag' } };
 
 /** `inspect <file or folder> [--json]`: what the importer found in each trace file. */
-export async function inspectCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
-  const json = args.includes('--json');
-  const rest = args.filter((a) => a !== '--json');
-  if (rest.length !== 1 || rest[0].startsWith('-')) {
-    io.err(INSPECT_USAGE);
-    return BAD_INPUT;
+export async function inspectCommand(args: string[], io?: Io): Promise<number> {
+  const out = new Output('inspect', { io });
+  let rest: string[], json: boolean;
+  try {
+    const p = parseArgs(args, OPTIONS);
+    rest = p.positional;
+    json = flag(p, 'json');
+  } catch (e) {
+    if (e instanceof UsageError) return out.fail(`${e.message}\n${INSPECT_USAGE}`, EXIT.badInput);
+    throw e;
   }
+  if (rest.length !== 1) return out.fail(`expected one trace file or folder\n${INSPECT_USAGE}`, EXIT.badInput);
   const target = rest[0];
   let files: string[];
   try {
     const st = fs.statSync(target);
     files = st.isDirectory() ? fs.readdirSync(target).filter((f) => TRACE_FILE.test(f)).sort().map((f) => path.join(target, f)) : [target];
   } catch (e) {
-    io.err(`commlens: ${target}: ${(e as Error).message}\n`);
-    return BAD_INPUT;
+    return out.fail(`${target}: ${(e as Error).message}`, EXIT.badInput);
   }
-  if (files.length === 0) {
-    io.err(`commlens: ${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)\n`);
-    return BAD_INPUT;
-  }
+  if (files.length === 0) return out.fail(`${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)`, EXIT.badInput);
   const results: ({ file: string } & (TraceSummary | { error: string }))[] = [];
-  let code = OK;
+  let code: number = EXIT.ok;
   for (const file of files) {
     try {
       results.push({ file, ...summarizeTrace(await loadTraceFile(file)) });
     } catch (e) {
-      code = Math.max(code, e instanceof TraceFormatError ? BAD_INPUT : FAILURE);
+      code = Math.max(code, e instanceof TraceFormatError ? EXIT.badInput : EXIT.failure);
       results.push({ file, error: (e as Error).message });
     }
   }
-  if (json) io.out(`${JSON.stringify(results.length === 1 && !(fs.statSync(target).isDirectory()) ? results[0] : results, null, 2)}\n`);
-  else for (const r of results) io.out(formatSummary(r));
+  if (json) out.json(results.length === 1 && !fs.statSync(target).isDirectory() ? results[0] : results);
+  else for (const r of results) out.write(terminalSafe(formatSummary(r)));
   return code;
 }
 
@@ -90,47 +74,11 @@ function formatSummary(r: { file: string } & (TraceSummary | { error: string }))
   return `${lines.join('\n')}\n`;
 }
 
-/** `convert <in> <out>`: any supported trace to Perfetto protobuf or Chrome JSON (gzip by `.gz`). */
-export async function convertCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
-  const compress = args.includes('--compress');
-  const files = args.filter((a) => a !== '--compress');
-  if (files.length !== 2 || files.some((a) => a.startsWith('-'))) {
-    io.err(CONVERT_USAGE);
-    return BAD_INPUT;
-  }
-  const [input, output] = files;
-  const kind = /\.(pftrace|perfetto-trace)$/i.test(output) ? 'perfetto' : /\.json$/i.test(output) ? 'json' : /\.json\.gz$/i.test(output) ? 'json.gz' : undefined;
-  if (!kind) {
-    io.err(`commlens: ${output}: unknown output format\n${CONVERT_USAGE}`);
-    return BAD_INPUT;
-  }
-  let model;
-  try {
-    model = await loadTraceFile(input);
-  } catch (e) {
-    return fail(io, e);
-  }
-  try {
-    if (kind === 'perfetto') fs.writeFileSync(output, writePerfetto(model, compress ? { compress: deflateFast } : {}));
-    else await writeJson(model, output, kind === 'json.gz');
-  } catch (e) {
-    return fail(io, e);
-  }
-  for (const w of model.warnings) io.err(`commlens: warning: ${w}\n`);
-  io.err(`commlens: wrote ${output} (${model.slices.length} slices, ${model.flows.length} flows)\n`);
-  return OK;
-}
 
-async function writeJson(model: Parameters<typeof writeChromeJsonTo>[0], output: string, gzip: boolean): Promise<void> {
-  const file = fs.createWriteStream(output);
-  const out = gzip ? zlib.createGzip() : file;
-  if (gzip) out.pipe(file);
-  const done = new Promise<void>((resolve, reject) => {
-    file.on('finish', resolve);
-    file.on('error', reject);
-    out.on('error', reject);
-  });
-  writeChromeJsonTo(model, (t) => out.write(t));
-  out.end();
-  await done;
-}
+export const inspect: Command = {
+  name: 'inspect',
+  synopsis: 'inspect <file | folder> [--json]',
+  summary: 'what a trace holds: format, ranks, tracks, slices, flows, steps',
+  usage: INSPECT_USAGE,
+  run: inspectCommand,
+};

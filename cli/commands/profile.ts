@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tellSupervisor, writeFileAtomic } from '../supervisor';
 import { join, resolve, relative } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from '../../runtime/config';
 import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from '../../runtime/comm';
 import { probeComputeFlops, targetFlopsOf, type ComputeProbe } from '../../runtime/computeProbe';
@@ -16,10 +15,13 @@ import { requestAdapter, summarizeAdapter } from '../../runtime/gpu/dawn';
 import { runTraining, RunHandle } from '../../runtime/coordinator';
 import { buildSummary, type RunSummary } from '../../runtime/summary';
 import { EXIT } from '../protocol';
-import { RunOutput } from '../output';
+import { Output, STDIO, type Io } from '../output';
+import { parseArgs, parseFiniteNumber, flag, num, str, UsageError, type OptionSpecs } from '../args';
+import type { Command } from '../command';
+import { newRunId } from '../../trace/runIds';
 import { NO_ADAPTER_HELP } from './doctor';
 import { analyze, markdownReport } from '../../analysis/index';
-import { groupDigits } from '../../analysis/formatNumber';
+import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
 import { finalizeModel } from '../../trace/model';
 
 export interface ProfileArgs {
@@ -41,68 +43,44 @@ export const PROFILE_USAGE = `usage: commlens profile [--preset NAME | --config 
   --no-gpu-timing      host timing only (no GPU timestamp queries)
   --events             print line-delimited JSON events (for the VS Code extension)`;
 
+const OPTIONS: OptionSpecs = {
+  preset: { kind: 'string' },
+  config: { kind: 'string' },
+  'runs-dir': { kind: 'string' },
+  events: { kind: 'flag' },
+  steps: { kind: 'int' },
+  'world-size': { kind: 'int' },
+  seed: { kind: 'int' },
+  link: { kind: 'string' },
+  strategy: { kind: 'string' },
+  'link-scale': { kind: 'number', min: 1 },
+  'scale-link-to': { kind: 'string' },
+  'no-gpu-timing': { kind: 'flag' },
+};
+
+/** The command line of `profile` (and of runs the extension starts); throws ConfigError with the usage. */
 export function parseProfileArgs(args: string[]): ProfileArgs {
-  const out: ProfileArgs = { events: false, runsDir: 'runs', overrides: {} };
-  const need = (i: number, flag: string): string => {
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new ConfigError([`${flag}: missing value\n${PROFILE_USAGE}`]);
-    return v;
-  };
-  const int = (v: string, flag: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new ConfigError([`${flag}: got ${JSON.stringify(v)}, expected an integer`]);
-    return n;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    switch (a) {
-      case '--preset': out.preset = need(i, a); i++; break;
-      case '--config': out.configPath = need(i, a); i++; break;
-      case '--runs-dir': out.runsDir = need(i, a); i++; break;
-      case '--events': out.events = true; break;
-      case '--steps': out.overrides.steps = int(need(i, a), a); i++; break;
-      case '--world-size': out.overrides.worldSize = int(need(i, a), a); i++; break;
-      case '--seed': out.overrides.seed = int(need(i, a), a); i++; break;
-      case '--link': out.overrides.link = need(i, a); i++; break;
-      case '--strategy': out.overrides.strategy = need(i, a); i++; break;
-      case '--link-scale': {
-        const v = Number(need(i, a));
-        if (!(v >= 1)) throw new ConfigError([`--link-scale: got ${JSON.stringify(args[i + 1])}, expected a number >= 1`]);
-        out.overrides.linkScale = v;
-        i++;
-        break;
-      }
-      case '--scale-link-to': {
-        const v = need(i, a);
-        // A number (2e13, 2e+13, 20000000000000) is a FLOP/s figure; anything else a GPU name.
-        out.overrides.scaleLinkTo = Number.isFinite(Number(v)) ? Number(v) : v;
-        i++;
-        break;
-      }
-      case '--no-gpu-timing': out.overrides.gpuTiming = false; break;
-      default:
-        throw new ConfigError([`unknown option '${a}'\n${PROFILE_USAGE}`]);
-    }
+  let p;
+  try {
+    p = parseArgs(args, OPTIONS);
+  } catch (e) {
+    if (e instanceof UsageError) throw new ConfigError([`${e.message}\n${PROFILE_USAGE}`]);
+    throw e;
   }
+  if (p.positional.length) throw new ConfigError([`unexpected argument '${p.positional[0]}'\n${PROFILE_USAGE}`]);
+  const out: ProfileArgs = { events: flag(p, 'events'), runsDir: str(p, 'runs-dir') ?? 'runs', overrides: {}, preset: str(p, 'preset'), configPath: str(p, 'config') };
+  const o = out.overrides;
+  if (num(p, 'steps') !== undefined) o.steps = num(p, 'steps');
+  if (num(p, 'world-size') !== undefined) o.worldSize = num(p, 'world-size');
+  if (num(p, 'seed') !== undefined) o.seed = num(p, 'seed');
+  if (str(p, 'link') !== undefined) o.link = str(p, 'link');
+  if (str(p, 'strategy') !== undefined) o.strategy = str(p, 'strategy');
+  if (num(p, 'link-scale') !== undefined) o.linkScale = num(p, 'link-scale');
+  const target = str(p, 'scale-link-to');
+  // A number (2e13, 2e+13, 20000000000000) is a FLOP/s figure; anything else a GPU name.
+  if (target !== undefined) o.scaleLinkTo = parseFiniteNumber(target) ?? target;
+  if (flag(p, 'no-gpu-timing')) o.gpuTiming = false;
   return out;
-}
-
-function newRunId(config: RunConfig): string {
-  const d = new Date();
-  const p = (n: number): string => String(n).padStart(2, '0');
-  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-  return `${stamp}-${config.preset ?? 'custom'}-${config.strategy.replace(/\+/g, '_')}-${randomBytes(2).toString('hex')}`;
-}
-
-function fmtMs(ns: number): string {
-  return ns >= 1e9 ? `${(ns / 1e9).toFixed(2)} s` : `${(ns / 1e6).toFixed(1)} ms`;
-}
-
-function fmtBytes(b: number): string {
-  if (b >= 1 << 30) return `${(b / (1 << 30)).toFixed(2)} GiB`;
-  if (b >= 1 << 20) return `${(b / (1 << 20)).toFixed(2)} MiB`;
-  if (b >= 1 << 10) return `${(b / (1 << 10)).toFixed(1)} KiB`;
-  return `${b} B`;
 }
 
 /** Loads, merges and validates the config (no GPU work, nothing written). */
@@ -138,7 +116,7 @@ export interface ExecutedRun {
  * config.json, trace.pftrace, summary.json (with the analysis) and report.md under
  * `<runsDir>/<run id>/`. Nothing is written when the config is refused.
  */
-export async function executeRun(config: RunConfig, runsDir: string, out: RunOutput, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
+export async function executeRun(config: RunConfig, runsDir: string, out: Output, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
   let adapter: GPUAdapter | undefined;
   try {
     adapter = await requestAdapter();
@@ -167,7 +145,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     const { scaleLinkTo: _target, ...rest } = config;
     config = { ...rest, linkScale: Math.max(1, targetFlops / result.flopsPerRank) };
   }
-  const runId = newRunId(config);
+  const runId = newRunId(`${config.preset ?? 'custom'}-${config.strategy}`);
   const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
   tellSupervisor(runDir);
@@ -205,7 +183,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     const startWall = Date.now();
     const summaryPath = join(runDir, 'summary.json');
     const crashAfter = debugCrashAfter();
-    const tty = !out.events && !out.isQuiet && process.stdout.isTTY;
+    const tty = !out.events && !out.isQuiet && out.io === STDIO && process.stdout.isTTY;
     const info = {
       tool: 'commlens',
       runId,
@@ -234,7 +212,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     const outcome = await runTraining(config, runDir, info, {
       onProgress: (message) => {
         out.emit({ kind: 'progress', message });
-        if (tty) process.stdout.write(`\r\x1b[K${message}…`);
+        if (tty) out.io.out(`\r\x1b[K${message}…`);
       },
       // summary.json after every finished step (status 'running'), replaced atomically, so a
       // process that dies leaves a summary of what it finished (the supervisor completes it).
@@ -246,13 +224,13 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
         const elapsedNs = (Date.now() - startWall) * 1e6;
         const etaNs = ((steps - step - 1) * elapsedNs) / (step + 1);
         out.emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, etaNs });
-        const line = `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${fmtMs(stepTimeNs)}  eta ${fmtMs(etaNs)}`;
-        if (tty) process.stdout.write(`\r\x1b[K${line}`);
+        const line = `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${formatDurationNs(stepTimeNs)}  eta ${formatDurationNs(etaNs)}`;
+        if (tty) out.io.out(`\r\x1b[K${line}`);
         else out.say(line);
       },
     }, handle);
     training = false;
-    if (tty) process.stdout.write('\n');
+    if (tty) out.io.out('\n');
 
     const summary = buildSummary(runId, config, outcome);
     // The analysis reads the same model the trace file holds (steps every rank finished).
@@ -275,15 +253,15 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     }
     out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
     const gflops = summary.achievedFlopsPerRank / 1e9;
-    out.say(`done in ${fmtMs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${fmtMs(summary.medianStepTimeNs)}, ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank, ${fmtBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
+    out.say(`done in ${formatDurationNs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, median step ${formatDurationNs(summary.medianStepTimeNs)}, ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank, ${formatBytes(Math.max(...summary.wireBytesPerStepPerRank))} on the wire per rank per step`);
     out.say(`trace:   ${relTrace}`);
     out.say(`summary: ${relSummary}`);
     return { exitCode: EXIT.ok, runDir, summary };
   }
 }
 
-export async function profileCommand(args: string[]): Promise<number> {
-  const out = new RunOutput(args.includes('--events'), 'profile');
+export async function profileCommand(args: string[], io?: Io): Promise<number> {
+  const out = new Output('profile', { events: args.includes('--events'), io });
   let config: RunConfig;
   let p: ProfileArgs;
   try {
@@ -295,3 +273,11 @@ export async function profileCommand(args: string[]): Promise<number> {
   }
   return (await executeRun(config, p.runsDir, out)).exitCode;
 }
+
+export const profile: Command = {
+  name: 'profile',
+  synopsis: 'profile [--preset NAME | --config FILE] [--events] [--runs-dir DIR]',
+  summary: 'train data-parallel on WebGPU ranks and write a trace',
+  usage: PROFILE_USAGE,
+  run: profileCommand,
+};

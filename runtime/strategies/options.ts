@@ -5,30 +5,10 @@
  */
 import type { ModelSettings, RunConfig } from '../config';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB } from './buckets';
+import { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS, DEFAULT_LOCAL_STEPS, parseStrategyIds as parseIds, type StrategyId } from '../../trace/strategyIds';
 
-export const STRATEGY_IDS = [
-  'ddp',
-  'ddp-bucketed',
-  'fp16',
-  'bf16',
-  'int8-ef',
-  'topk-dgc',
-  'powersgd',
-  'onebit-adam',
-  'zero1',
-  'zero2',
-  'zero3',
-  'localsgd',
-  'diloco',
-  'streaming-diloco',
-  'ulysses',
-] as const;
-
-export type StrategyId = (typeof STRATEGY_IDS)[number];
-
-export const HOOK_IDS: readonly StrategyId[] = ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd'];
-export const SHARD_IDS: readonly StrategyId[] = ['zero1', 'zero2', 'zero3'];
-export const LOCAL_IDS: readonly StrategyId[] = ['localsgd', 'diloco', 'streaming-diloco'];
+export { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS };
+export type { StrategyId };
 
 /** Every option: the strategies that read it, its check, its default. */
 interface OptionSpec {
@@ -88,8 +68,9 @@ export interface ResolvedOptions {
   sequenceParallelSize: number;
 }
 
+/** The ids of a validated `strategy` string (trace/strategyIds.ts holds the one parser). */
 export function parseStrategyIds(strategy: string): StrategyId[] {
-  return strategy.split('+').map((s) => s.trim()) as StrategyId[];
+  return parseIds(strategy) as StrategyId[];
 }
 
 /** Options with defaults filled in (assumes validateStrategyConfig passed). */
@@ -109,7 +90,7 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     onebitWarmupSteps: o.onebitWarmupSteps ?? Math.max(2, Math.round(config.steps * 0.2)),
     onebitChunkSize: o.onebitChunkSize ?? 2048,
     zero3Prefetch: o.zero3Prefetch ?? true,
-    localSteps: o.localSteps ?? 4,
+    localSteps: o.localSteps ?? DEFAULT_LOCAL_STEPS,
     outerLr: o.outerLr ?? 0.7,
     outerMomentum: o.outerMomentum ?? 0.9,
     fragments: o.fragments ?? 2,

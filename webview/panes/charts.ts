@@ -3,7 +3,7 @@
  * the per-rank, per-step breakdown as stacked bars, line charts (loss), and grouped bars.
  */
 import { h, s } from '../dom';
-import { formatBytes, formatDurationNs } from '../format';
+import { formatBytes, formatDurationNs } from '../../trace/format';
 import type { RankBreakdownView, StepBreakdownView } from '../protocol';
 import type { MemoryRow, Series } from './series';
 

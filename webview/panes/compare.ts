@@ -3,7 +3,7 @@
  * scale, predicted against measured, step times aligned by step, both loss curves.
  */
 import { h } from '../dom';
-import { formatDurationNs, formatPct } from '../format';
+import { formatDurationNs, formatPct } from '../../trace/format';
 import type { AnalysisView, RankBreakdownView, SuggestionView } from '../protocol';
 import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';

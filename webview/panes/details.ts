@@ -1,6 +1,6 @@
 /** The details pane of the selected slice, and the aggregate of an area selection. */
 import { h, kvTable } from '../dom';
-import { clipText, formatBytes, formatDurationNs, formatPct } from '../format';
+import { clipText, formatBytes, formatDurationNs, formatPct } from '../../trace/format';
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { AreaSummary } from '../timeline/query';
 import { sliceArgs } from '../timeline/query';

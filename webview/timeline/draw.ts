@@ -4,7 +4,7 @@
  * found by binary search, so a frame costs O(visible pixels · log n), not O(slices)),
  * counters as area charts, and the label layer.
  */
-import { formatWithUnit } from '../format';
+import { formatWithUnit } from '../../trace/format';
 import { axisTicks } from './axis';
 import { GROUP_H, LABEL_W, SLICE_ROW_H, TRACK_PAD, type Layout } from './layout';
 import { fillIndex, type Palette } from './theme';

@@ -3,7 +3,7 @@
  * and the overlay (cursor, hover, selection, area selection, search and evidence highlights,
  * flow arrows). Redrawn on every pointer move without touching the box layer.
  */
-import { formatDurationNs } from '../format';
+import { formatDurationNs } from '../../trace/format';
 import { axisTicks } from './axis';
 import type { Frame } from './draw';
 import { LABEL_W, SLICE_ROW_H, sliceCentreY, TRACK_PAD } from './layout';

@@ -2,7 +2,7 @@
 // without ICU, and unions built in one pass over ops already in start order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupDigits } from '../../../analysis/formatNumber';
+import { groupDigits } from '../../../trace/format';
 import { combinationTimes, unionOf, type IntervalSet } from '../../../analysis/intervals';
 import { classUnions } from '../../../analysis/breakdown';
 import type { GpuOp, KernelClass } from '../../../analysis/rankView';

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, newRunId, formatNs, type RunRecord } from '../../../extension/runsStore';
+import { ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, type RunRecord } from '../../../extension/runsStore';
+import { newRunId } from '../../../trace/runIds';
+import { formatDurationNs } from '../../../trace/format';
 import { compareMarkdown } from '../../../extension/compare';
 
 const made: string[] = [];
@@ -84,7 +86,7 @@ describe('runs folder', () => {
     makeRun(d, 'fp16', '2026-11-23T07:00:00Z', 'done', { stepTimeNs: 15e6, strategy: 'ddp+fp16', metrics: { commFraction: 0.3, overlapPct: 12 } });
     const [b, f] = [readRun(path.join(d, 'base'))!, readRun(path.join(d, 'fp16'))!];
     const md = compareMarkdown([b, f]);
-    assert.match(md, /\| step time \| 20\.0 ms \| 15\.0 ms \|/);
+    assert.match(md, /\| step time \| 20 ms \| 15 ms \|/);
     assert.match(md, /\| step time vs first \| 1\.00× \| 0\.75× \|/);
     assert.match(md, /\| strategy \| ddp \| ddp\+fp16 \|/);
     assert.match(md, /\| metrics\.commFraction \| 0\.5000 \| 0\.3000 \|/);
@@ -93,10 +95,12 @@ describe('runs folder', () => {
 
   it('names runs uniquely and formats durations with units', () => {
     const a = newRunId('pytorch', new Date('2026-11-23T07:08:09Z'));
-    assert.match(a, /^pytorch-20261123-070809-[a-z0-9]{1,4}$/);
-    assert.equal(formatNs(1.5e9), '1.50 s');
-    assert.equal(formatNs(12_345_678), '12.3 ms');
-    assert.equal(formatNs(4_200), '4.2 µs');
-    assert.equal(formatNs(undefined), '–');
+    assert.match(a, /^20261123-070809-pytorch-[0-9a-f]{4}$/);
+    assert.match(newRunId('mlp-small-ddp-bucketed+fp16', new Date(0), () => 0.5), /^19700101-000000-mlp-small-ddp-bucketed_fp16-8000$/);
+    assert.notEqual(newRunId('x', new Date(0), () => 0.1), newRunId('x', new Date(0), () => 0.2));
+    assert.equal(formatDurationNs(1.5e9), '1.5 s');
+    assert.equal(formatDurationNs(12_345_678), '12.35 ms');
+    assert.equal(formatDurationNs(4_200), '4.2 µs');
+    assert.equal(formatDurationNs(undefined), '–');
   });
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRESETS } from '../../../runtime/config';
 import type { RunSummary } from '../../../runtime/summary';
-import { judge, measuredOf, syncPeriodOf, verificationConfig } from '../../../cli/commands/verify';
+import { judge, measuredOf, syncPeriodOf, verificationConfig } from '../../../analysis/verify';
 
 /** The parts of a summary measuredOf reads, with the given per-step times (ms). */
 function summaryOf(config: RunSummary['config'], stepsMs: number[], exposedMs?: number[]): RunSummary {
