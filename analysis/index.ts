@@ -7,12 +7,12 @@ import type { TraceModel } from '../trace/model';
 import { buildRankViews, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
 import { collectiveMetrics, type CollectiveMetrics } from './collectives';
-import { findStragglers, type StragglerReport } from './stragglers';
-import { criticalPath, type CriticalPath } from './criticalPath';
-import { flopsPerRank, memoryPerRank, type RankFlops, type RankMemory } from './computeStats';
+import { findStragglers } from './stragglers';
+import { criticalPath } from './criticalPath';
+import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
 import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
-import { advise, type Suggestion } from './advisor/advisor';
+import { advise } from './advisor/advisor';
 
 export { temporalBreakdown, commCompOverlap, kernelTypeTime, idleBreakdown, CONSECUTIVE_KERNEL_DELAY_NS } from './breakdown';
 export type { TemporalBreakdown, CommCompOverlap, StreamIdle } from './breakdown';
@@ -42,35 +42,9 @@ export type { MetricDefinition } from './definitions';
 export type { CompressorName, Compressor } from './compressors';
 export type { ReportOptions } from './report';
 
-/** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
-export const ANALYSIS_SCHEMA_VERSION = 1;
-
-export interface AnalysisOptions {
-  /** Analyse the last step too (HTA leaves it out by default because it is often cut short). */
-  includeLastStep?: boolean;
-  /** Peak bandwidth of the link in GB/s (= bytes/ns), for busbw / peak; else the run's link profile. */
-  linkPeakGBps?: number;
-}
-
-export interface Analysis {
-  schemaVersion: number;
-  source: { format: TraceModel['meta']['format']; worldSize?: number; ranksPresent: number[]; strategy?: string };
-  options: { includeLastStep: boolean; linkPeakGBps?: number };
-  ranks: RankMetrics[];
-  /** Kernel-type time summed over all ranks (HTA's pie chart). */
-  kernelTypeTotalsNs: Record<string, number>;
-  collectives?: CollectiveMetrics;
-  stragglers?: StragglerReport;
-  criticalPath?: CriticalPath;
-  flops: RankFlops[];
-  memory: RankMemory[];
-  /** The replay of the unchanged step (its error against the measured step shows how far to trust predictions). */
-  replay?: { step?: number; measuredStepNs: number; replayedStepNs: number; calibrationErrorPct: number; linkName?: string; linkGBps: number };
-  /** Ranked, best first. */
-  suggestions: Suggestion[];
-  /** What could not be computed and why, and importer warnings. */
-  notes: string[];
-}
+export { ANALYSIS_SCHEMA_VERSION } from './types';
+export type { Analysis, AnalysisOptions } from './types';
+import { ANALYSIS_SCHEMA_VERSION, type Analysis, type AnalysisOptions } from './types';
 
 function attempt<T>(notes: string[], what: string, f: () => T): T | undefined {
   try {

@@ -2,7 +2,7 @@
  * The Markdown report of an analysis: breakdown table, collectives, stragglers, top
  * suggestions with their predicted effect, notes, and links to the trace.
  */
-import type { Analysis } from './index';
+import type { Analysis } from './types';
 import { groupDigits } from '../trace/format';
 
 export interface ReportOptions {

@@ -10,10 +10,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page, type FrameLocator } from 'playwright-core';
+import { fixturesDir } from '../helpers/paths';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'e2e');
-export const FIXTURES = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+export const FIXTURES = fixturesDir();
 
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 

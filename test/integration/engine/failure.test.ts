@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTrainer } from '../../../runtime/engine';
-import { requestAdapter, requestDevice } from '../../../runtime/gpu/dawn';
-import { testDevice } from './device';
+import { requestDevice } from '../../../runtime/gpu/dawn';
+import { testAdapter, testDevice } from './device';
 
 test('impossible configs are rejected before any GPU work, naming setting and limit', async (t) => {
   const device = await testDevice();
@@ -19,7 +19,7 @@ test('impossible configs are rejected before any GPU work, naming setting and li
 });
 
 test('a lost device ends the run with that reason instead of hanging', async (t) => {
-  const adapter = await requestAdapter();
+  const adapter = await testAdapter();
   if (!adapter) return t.skip('no WebGPU adapter');
   const device = await requestDevice(adapter);
   const tr = await createTrainer(device, { model: { kind: 'mlp', inputDim: 8, hiddenDims: [8], classes: 2, batchSize: 4 }, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 1, rank: 0, worldSize: 1, timing: true });
@@ -34,7 +34,7 @@ test('a lost device ends the run with that reason instead of hanging', async (t)
 });
 
 test('a GPU error during a run (here: a destroyed buffer) surfaces as an Error', async (t) => {
-  const adapter = await requestAdapter();
+  const adapter = await testAdapter();
   if (!adapter) return t.skip('no WebGPU adapter');
   const device = await requestDevice(adapter);
   const tr = await createTrainer(device, { model: { kind: 'mlp', inputDim: 8, hiddenDims: [8], classes: 2, batchSize: 4 }, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 1, rank: 0, worldSize: 1, timing: false });

@@ -5,13 +5,15 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { skipUnlessPresent } from '../../helpers/require';
 import { repoRoot, startHarness, type Harness, type HarnessOptions } from '../../../webview/harness/node/serve';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.join(repoRoot(), 'test-artifacts', 'webview');
 
+/** Why Chromium cannot run here (a skip reason), or false; throws in CI (see helpers/require.ts). */
 export function chromiumMissing(): string | false {
-  return existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (scripts/setup.sh does); the tests never download a browser`;
+  return skipUnlessPresent(existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (scripts/setup.sh does); the tests never download a browser`);
 }
 
 export async function launch(): Promise<Browser> {

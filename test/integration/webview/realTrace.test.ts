@@ -1,16 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { repoRoot, traceLoader } from '../../../webview/harness/node/serve';
+import { traceLoader } from '../../../webview/harness/node/serve';
+import { fixturesDir } from '../../helpers/paths';
 import { appState, chromiumMissing, launch, openViewer, screenshot, viewWindow } from './browser';
 
-const fixtures = path.resolve(repoRoot(), '..', 'shared', 'fixtures');
-const kineto = path.join(fixtures, 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz');
-const perfetto = path.join(fixtures, 'perfetto', 'flow_events_track_event.pftrace');
+const kineto = fixturesDir('kineto', 'hta-sampled', 'sampled_rank-0.json.gz');
+const perfetto = fixturesDir('perfetto', 'flow_events_track_event.pftrace');
 const load = traceLoader();
-const skip = chromiumMissing() || (!load && 'trace/load is not in this checkout (the readers merge separately)') || (!existsSync(kineto) && `fixture missing: ${kineto}`);
+const skip = chromiumMissing() || (!load && 'trace/load is not in this checkout (the readers merge separately)');
 
 describe('trace viewer on real traces from the shared fixtures', { skip }, () => {
   let browser: Browser;

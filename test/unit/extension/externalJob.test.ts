@@ -10,10 +10,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExternalJob, externalEnv, findTraceFiles } from '../../../extension/externalJob';
+import { fixturesDir } from '../../helpers/paths';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const STANDIN = path.join(ROOT, 'test', 'e2e', 'standin-torchrun.mjs');
-const FIXTURE = path.resolve(ROOT, '..', 'shared', 'fixtures', 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz');
+const FIXTURE = fixturesDir('kineto', 'hta-sampled', 'sampled_rank-0.json.gz');
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-ext-'));

@@ -12,9 +12,9 @@ import * as path from 'node:path';
 import { loadAndAnalyze, isKinetoFileName, toArrayBuffer, jobName } from '../../../extension/traceService';
 import { analyze } from '../../../analysis/index';
 import type { AnalysisView } from '../../../webview/protocol';
+import { fixturesDir } from '../../helpers/paths';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const KINETO = path.resolve(ROOT, '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
+const KINETO = fixturesDir('kineto', 'hta-sampled');
 const made: string[] = [];
 after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 

@@ -3,14 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { fixturesDir } from '../../helpers/paths';
 import { importKineto, importKinetoFile, importKinetoFolder } from '../../../trace/kineto';
 import { readKinetoFile } from '../../../trace/kinetoRead';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { analyze, type Analysis } from '../../../analysis/index';
 import type { TraceModel } from '../../../trace/model';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
-const fixtures = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
+const fixtures = fixturesDir('kineto', 'hta-sampled');
 const files = [path.join(fixtures, 'sampled_rank-0.json.gz'), path.join(fixtures, 'sampled_rank-1.json.gz')];
 
 let model: TraceModel | undefined;

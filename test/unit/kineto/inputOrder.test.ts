@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fixturesDir } from '../../helpers/paths';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { importKineto } from '../../../trace/kineto';
 import { readKinetoFile } from '../../../trace/kinetoRead';
 import { analyze } from '../../../analysis/index';
 import { addTrack, emptyModel, finalizeModel, isAscending, type Slice, type TraceModel } from '../../../trace/model';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
-const fixture = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz');
+const fixture = fixturesDir('kineto', 'hta-sampled', 'sampled_rank-0.json.gz');
 
 type Doc = { traceEvents: Record<string, unknown>[] } & Record<string, unknown>;
 const readFixture = (): Doc => JSON.parse(gunzipSync(fs.readFileSync(fixture)).toString('utf8')) as Doc;

@@ -1,11 +1,9 @@
 /** Paths of the shared fixtures (CI has shared/ beside the clone) and a synthetic CommLens model. */
-import * as path from 'node:path';
+import { fixturesDir } from '../../helpers/paths';
 import type { TraceModel } from '../../../trace/model';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
 
-/** out/test/unit/trace -> repo root is four levels up; fixtures are in ../shared beside it. */
-export const FIXTURES = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'fixtures');
-export const PERFETTO_FIXTURES = path.join(FIXTURES, 'perfetto');
+export const PERFETTO_FIXTURES = fixturesDir('perfetto');
 
 /**
  * A two-rank run: per rank a host track with a step containing nested spans, a compute

@@ -1,0 +1,43 @@
+/**
+ * The Analysis object: everything the analysis finds in one trace (analysis/SCHEMA.md
+ * documents it field by field). Its own module so that the report, the CLI and the
+ * extension can name it without importing the analysis' entry point.
+ */
+import type { TraceModel } from '../trace/model';
+import type { RankMetrics } from './rankMetrics';
+import type { CollectiveMetrics } from './collectives';
+import type { StragglerReport } from './stragglers';
+import type { CriticalPath } from './criticalPath';
+import type { RankFlops, RankMemory } from './computeStats';
+import type { Suggestion } from './advisor/advisor';
+
+/** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
+export const ANALYSIS_SCHEMA_VERSION = 1;
+
+export interface AnalysisOptions {
+  /** Analyse the last step too (HTA leaves it out by default because it is often cut short). */
+  includeLastStep?: boolean;
+  /** Peak bandwidth of the link in GB/s (= bytes/ns), for busbw / peak; else the run's link profile. */
+  linkPeakGBps?: number;
+}
+
+export interface Analysis {
+  schemaVersion: number;
+  source: { format: TraceModel['meta']['format']; worldSize?: number; ranksPresent: number[]; strategy?: string };
+  options: { includeLastStep: boolean; linkPeakGBps?: number };
+  ranks: RankMetrics[];
+  /** Kernel-type time summed over all ranks (HTA's pie chart). */
+  kernelTypeTotalsNs: Record<string, number>;
+  collectives?: CollectiveMetrics;
+  stragglers?: StragglerReport;
+  criticalPath?: CriticalPath;
+  flops: RankFlops[];
+  memory: RankMemory[];
+  /** The replay of the unchanged step (its error against the measured step shows how far to trust predictions). */
+  replay?: { step?: number; measuredStepNs: number; replayedStepNs: number; calibrationErrorPct: number; linkName?: string; linkGBps: number };
+  /** Ranked, best first. */
+  suggestions: Suggestion[];
+  /** What could not be computed and why, and importer warnings. */
+  notes: string[];
+}
+
