@@ -2,6 +2,7 @@
  * The definition of every metric, in words, for the UI (tooltips, the report) — the same
  * text as the doc comments of the functions that compute them.
  */
+import { STRAGGLER_RULE } from './stragglers';
 
 export interface MetricDefinition {
   /** Short label. */
@@ -35,7 +36,10 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
   waitNs: { label: 'synchronisation wait', text: 'A rank\'s duration of a collective minus its transfer time: time spent waiting for the last rank to arrive.', source: 'PyTorch profiler distributed view' },
   algbwGBps: { label: 'algorithm bandwidth', text: 'Buffer bytes / transfer time (for reduce-scatter and all-gather, the whole array).', source: 'nccl-tests' },
   busbwGBps: { label: 'bus bandwidth', text: 'algbw × 2(n−1)/n for all-reduce, × (n−1)/n for reduce-scatter, all-gather and all-to-all, × 1 otherwise: comparable to the link\'s peak.', source: 'nccl-tests' },
-  stragglers: { label: 'straggler', text: 'A rank that arrives last at more collectives than chance (share > 1.5/n) and whose lateness costs the others, on average, at least 5 % of the span. The last to arrive waits for no one, so it has the shortest duration; no clock alignment is needed.' },
+  stragglers: {
+    label: 'straggler',
+    text: `A rank that arrives last at more collectives than chance (a share above ${STRAGGLER_RULE.chanceFactor}/n of its collectives, at most ${STRAGGLER_RULE.maxShare * 100} %, and at least ${STRAGGLER_RULE.minLastArrivals} times) and whose lateness costs the other ranks, on average, at least ${STRAGGLER_RULE.thresholdFraction * 100} % of the analysed span; collectives of the warm-up step are left out. The last to arrive waits for no one, so it has the shortest duration; no clock alignment is needed.`,
+  },
   computeImbalance: { label: 'compute imbalance', text: 'Max / mean of the ranks\' compute time (1 = balanced).' },
   criticalPath: { label: 'critical path', text: 'Walked back from the op that ends the step last: each op\'s predecessor is the same rank\'s op that ended last before it started; a collective is entered through the rank that arrived last. Gaps are idle time on the path.' },
   achievedFlops: { label: 'achieved FLOP/s', text: 'FLOPs of the analysed steps (from the kernels, else PyTorch CPU ops with flops, else the config) / their duration.' },

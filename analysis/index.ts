@@ -7,7 +7,7 @@ import type { TraceModel } from '../trace/model';
 import { buildRankViews, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
 import { collectiveMetrics, type CollectiveMetrics } from './collectives';
-import { findStragglers } from './stragglers';
+import { findStragglers, STRAGGLER_RULE } from './stragglers';
 import { criticalPath } from './criticalPath';
 import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
@@ -84,7 +84,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
   // its one-off delays would make whoever compiled slowest look like a straggler.
   const firstSteps = views.map((v) => v.analysedSteps.map((s) => s.step));
   const warmupStep = firstSteps.length > 0 && firstSteps.every((st) => st.length >= 3) ? Math.min(...firstSteps.map((st) => st[0])) : undefined;
-  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks, 0.05, warmupStep)) : undefined;
+  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks, STRAGGLER_RULE.thresholdFraction, warmupStep)) : undefined;
   if (stragglers && warmupStep !== undefined) notes.push(`stragglers leave out step ${warmupStep}, the warm-up step`);
   const cp = ranksPresent.length > 0 && views.some((v) => v.ops.length > 0) ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? [])) : undefined;
   const flops = attempt(notes, 'FLOP/s', () => flopsPerRank(model, views, info)) ?? [];

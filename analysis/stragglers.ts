@@ -41,12 +41,27 @@ export interface StragglerReport {
 }
 
 /**
+ * The straggler rule's figures, used by findStragglers and by the definition the UI shows
+ * (analysis/definitions.ts), so that the words and the arithmetic cannot drift apart.
+ */
+export const STRAGGLER_RULE = {
+  /** A rank must arrive last more often than chance by this factor (share > factor / n) … */
+  chanceFactor: 1.5,
+  /** … capped at this share (with 2 ranks, 1.5 / 2 would be 75 %). */
+  maxShare: 0.95,
+  /** … and at least this many times. */
+  minLastArrivals: 2,
+  /** The waits it causes, averaged over the other ranks, as a fraction of the analysed span. */
+  thresholdFraction: 0.05,
+} as const;
+
+/**
  * Flags rank r as a straggler when (a) it arrives last at more collectives than chance
  * (share > 1.5 / n for n ranks, and at least 2) and (b) the waits it causes, averaged over
  * the other ranks, exceed `thresholdFraction` (default 5 %) of the analysed span.
  * Collectives of `skipStep` (the warm-up step: pipelines compile, pools fill) are left out.
  */
-export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction = 0.05, skipStep?: number): StragglerReport {
+export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction: number = STRAGGLER_RULE.thresholdFraction, skipStep?: number): StragglerReport {
   const byRank = new Map<number, RankStraggle & { latenessSum: number; excessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
   for (const r of ranks) {
     byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, meanComputeExcessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, excessSum: 0, worst: [] });
@@ -81,7 +96,7 @@ export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], th
     s.evidenceSlices = s.worst.slice(0, 20).flatMap((w) => w.slices);
     const share = s.collectives > 0 ? s.lastArrivals / s.collectives : 0;
     const perOtherCost = n > 1 ? s.costToOthersNs / (n - 1) : 0;
-    if (n >= 2 && s.lastArrivals >= 2 && share > Math.min(0.95, 1.5 / n) && perOtherCost >= thresholdFraction * span) stragglers.push(s.rank);
+    if (n >= 2 && s.lastArrivals >= STRAGGLER_RULE.minLastArrivals && share > Math.min(STRAGGLER_RULE.maxShare, STRAGGLER_RULE.chanceFactor / n) && perOtherCost >= thresholdFraction * span) stragglers.push(s.rank);
     const { latenessSum: _l, excessSum: _e, worst: _w, ...pub } = s;
     out.push(pub);
   }

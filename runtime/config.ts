@@ -122,10 +122,6 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** Known strategy ids (combinations are joined with '+'); the runtime refuses others. */
-
-export const LINK_NAMES_HINT = 'none, nvlink4, nvlink3, pcie5, pcie4, ib-ndr, ib-hdr, eth-100g, eth-25g, eth-10g, wan';
-
 function checkInt(problems: string[], field: string, v: unknown, min: number, max: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     problems.push(`${field}: got ${JSON.stringify(v)}, expected an integer from ${min} to ${max}`);

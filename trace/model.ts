@@ -251,7 +251,3 @@ export function flowsInTimeOrder(model: TraceModel): Flow[] {
   return out;
 }
 
-/** Ranks present in the model, in ascending order (pid order when no rank is known). */
-export function ranksOf(model: TraceModel): ProcessInfo[] {
-  return [...model.processes].sort((a, b) => (a.rank ?? a.pid) - (b.rank ?? b.pid));
-}

@@ -4,6 +4,7 @@
  * added in f32 and rounded to f16 after each step (round to nearest even), like a
  * half-precision accumulator.
  */
+import { f16BitsToF32, f32ToF16Bits } from './halfFloat';
 export type Dtype = 'f32' | 'f16' | 'int8' | 'uint8';
 export type ReduceOp = 'sum' | 'avg' | 'max';
 export type TypedData = Float32Array | Uint16Array | Int8Array | Uint8Array;
@@ -36,49 +37,17 @@ export function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number
 
 // ---- f16 <-> f32 ---------------------------------------------------------------------
 let f16Table: Float32Array | undefined;
-/** f16 bits -> f32 value for all 65,536 patterns. */
+/** f16 bits -> f32 value for all 65,536 patterns (halfFloat.ts holds the one conversion). */
 export function f16ToF32Table(): Float32Array {
   if (f16Table) return f16Table;
   const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >>> 10) & 0x1f;
-    const m = h & 0x3ff;
-    if (e === 0) t[h] = s * m * 2 ** -24;
-    else if (e === 31) t[h] = m ? NaN : s * Infinity;
-    else t[h] = s * (1 + m / 1024) * 2 ** (e - 15);
-  }
+  for (let h = 0; h < 65536; h++) t[h] = f16BitsToF32(h);
   f16Table = t;
   return t;
 }
 
-const scratchF32 = new Float32Array(1);
-const scratchU32 = new Uint32Array(scratchF32.buffer);
 /** Rounds an f32 value to the nearest f16 (ties to even); returns its bits. */
-export function f32ToF16(v: number): number {
-  scratchF32[0] = v;
-  const x = scratchU32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 112; // rebias 127 -> 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is correct rounding
-  return sign | h;
-}
+export const f32ToF16 = f32ToF16Bits;
 
 // ---- kernels ---------------------------------------------------------------------------
 /**

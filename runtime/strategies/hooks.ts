@@ -7,7 +7,7 @@ import type { Bucket } from './buckets';
 import type { Collectives } from './collectives';
 import { Int8Codec, type Codec } from './codecs';
 import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from './compressedAllReduce';
-import { encodeF16, decodeF16, encodeBf16, decodeBf16 } from './halfFloat';
+import { encodeF16, decodeF16, encodeBf16, decodeBf16 } from '../comm/halfFloat';
 
 export type SpanSink = (name: string, startNs: number, endNs: number, args?: Record<string, string | number | boolean>) => void;
 

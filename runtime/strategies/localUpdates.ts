@@ -16,7 +16,7 @@ import type { RunConfig } from '../config';
 import { Int8Codec } from './codecs';
 import { compressedAllReduce } from './compressedAllReduce';
 import { strategyEnv, type StrategyEnv } from './env';
-import { decodeF16, encodeF16 } from './halfFloat';
+import { decodeF16, encodeF16 } from '../comm/halfFloat';
 import { nowNs } from './hooks';
 import type { ResolvedOptions } from './options';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';

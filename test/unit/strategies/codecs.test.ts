@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { f32ToF16Bits, f16BitsToF32, f32ToBf16Bits, bf16BitsToF32 } from '../../../runtime/strategies/halfFloat';
+import { f32ToF16Bits, f16BitsToF32, f32ToBf16Bits, bf16BitsToF32 } from '../../../runtime/comm/halfFloat';
 import { Int8Codec, SignCodec, topKIndices } from '../../../runtime/strategies/codecs';
 import { compressedAllReduce, newErrorFeedback } from '../../../runtime/strategies/compressedAllReduce';
 import { LocalWorld } from './localGroup';
