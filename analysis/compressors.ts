@@ -1,7 +1,7 @@
 /**
  * Gradient compressors the what-if replay and the advisor know: how much volume each
  * sends, what encoding costs, what memory it adds, and what its paper found.
- * Figures: REFERENCES.md (fp16 cast; 1-bit Adam arXiv 2102.02888; DGC arXiv 1712.01887;
+ * Figures: docs/references.md (fp16 cast; 1-bit Adam arXiv 2102.02888; DGC arXiv 1712.01887;
  * PowerSGD arXiv 1905.13727; error feedback, Karimireddy et al. ICML 2019).
  */
 import { hasStrategy } from '../trace/strategyIds';

@@ -49,7 +49,7 @@ export interface StepBreakdownView {
   idleNs: number;
 }
 
-/** Per-rank temporal breakdown (Holistic Trace Analysis definitions, see REFERENCES.md). */
+/** Per-rank temporal breakdown (Holistic Trace Analysis definitions, see docs/references.md). */
 export interface RankBreakdownView {
   rank: number;
   idleNs: number;

@@ -2,7 +2,7 @@
  * The advisor's catalogue beyond compression (compressors.ts): overlap and bucketing,
  * local updates, sharding, sequence parallelism, stragglers, imbalance, a slow link and
  * a host-bound GPU. Each entry: what it is called in CommLens and in PyTorch, the exact
- * config change, the risk, and the system or paper it comes from (REFERENCES.md).
+ * config change, the risk, and the system or paper it comes from (docs/references.md).
  */
 import type { CompressorName } from '../compressors';
 

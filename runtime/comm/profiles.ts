@@ -1,6 +1,6 @@
 /**
  * Interconnect profiles: the α-β model of a link (α = latency per message, β = bandwidth)
- * with the public figures listed in REFERENCES.md ("Links"). The transport paces every
+ * with the public figures listed in docs/references.md ("Collectives"). The transport paces every
  * chunk by these numbers, so a run on one machine sees the communication time of the
  * chosen cluster (as far as local memory is faster than the emulated link).
  */

@@ -1,7 +1,7 @@
 /**
  * The one place that loads dawn-node (the `webgpu` package).
  *
- * Facts this file encodes (measured on lavapipe, see REFERENCES.md):
+ * Facts this file encodes (measured on lavapipe, see docs/references.md):
  * - Dawn quantizes timestamps to 65,536 ns unless told not to.
  * - The object returned by `create()` must stay referenced while any device lives,
  *   or the process segfaults when it is garbage-collected; we keep it in module scope
