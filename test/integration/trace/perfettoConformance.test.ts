@@ -98,7 +98,7 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
   const model = await loadTraceFile(file);
   const sum = summarizeTrace(model);
   const json = /\.json(\.gz)?$/.test(file);
-  const [problems, counts, procs, slices, flows] = queryTrace(
+  const [problems, counts, procs, slices, flows, counters] = queryTrace(
     bin,
     file,
     `${IMPORT_PROBLEMS_SQL};
@@ -106,10 +106,12 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
        (select count(*) from counter_track) counterTracks, (select count(*) from counter) counterValues,
        (select count(*) from track) tracks, (select count(*) from thread_track) threadTracks;
      select pid, hex(name) name from process where upid > 0 or name is not null;
-     select s.id, hex(s.name) name, s.ts - (select min(ts) from slice) rel, s.dur, s.depth,
+     select s.id, hex(s.name) name, s.ts - (select min(ts) from (select ts from slice union all select ts from counter)) rel, s.dur, s.depth,
        hex(coalesce(t.name, (select th.name from thread_track tt join thread th using (utid) where tt.id = s.track_id), '')) track
        from slice s join track t on t.id = s.track_id;
-     select slice_out, slice_in from flow;`,
+     select slice_out, slice_in from flow;
+     select hex(t.name) name, c.ts - (select min(ts) from (select ts from slice union all select ts from counter)) rel, printf('%.17g', c.value) value
+       from counter c join counter_track t on t.id = c.track_id;`,
   );
   const where = basename(file);
   assert.deepEqual(problems, [], `${where}: Perfetto's import problems (stats with severity error or data_loss)`);
@@ -131,8 +133,11 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
   const pProcs = procs.map((p) => `${p.pid}:${hexToText(p.name)}`).sort();
   assert.deepEqual(pProcs, model.processes.map((p) => `${p.pid}:${p.name}`).sort(), `${where}: processes (pid:name)`);
 
-  // Every slice, as comparable keys.
-  const t0 = model.slices.reduce((m, s) => Math.min(m, s.startNs), Infinity);
+  // Every slice, as comparable keys; times from the first slice or counter sample.
+  const t0 = Math.min(
+    model.slices.reduce((m, s) => Math.min(m, s.startNs), Infinity),
+    ...model.counters.map((x) => (x.tsNs.length > 0 ? Math.min(...x.tsNs) : Infinity)),
+  );
   const modelKey = (i: number) => {
     const s = model.slices[i];
     return `${model.tracks[s.track].name}|${s.name}|${Math.round(s.startNs - t0)}|${s.durNs}|${s.depth}`;
@@ -147,6 +152,23 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
   assert.deepEqual([...pKeyById.values()].sort(), model.slices.map((_, i) => modelKey(i)).sort(), `${where}: slices (track|name|start|dur|depth)`);
   const pFlows = flows.map((f) => `${pKeyById.get(Number(f.slice_out))} -> ${pKeyById.get(Number(f.slice_in))}`).sort();
   assert.deepEqual(pFlows, model.flows.map((f) => `${modelKey(f.from)} -> ${modelKey(f.to)}`).sort(), `${where}: flows (out -> in)`);
+
+  // Every counter value: track name, time (from the first slice or sample), value. Perfetto
+  // names a Chrome JSON counter "<name> <arg key>", and the writer's arg key is the unit.
+  const byTimeThenValue = (a: [string, number, number], b: [string, number, number]) => a[0].localeCompare(b[0]) || a[1] - b[1] || a[2] - b[2];
+  const pCounters = counters.map((r) => [hexToText(r.name), Number(r.rel), Number(r.value)] as [string, number, number]).sort(byTimeThenValue);
+  const mCounters = model.counters
+    .flatMap((x) => {
+      const tr = model.tracks[x.track];
+      const name = json ? `${tr.name} ${tr.unit ?? 'value'}` : tr.name;
+      return x.tsNs.map((ts, k) => [name, Math.round(ts - t0), x.values[k]] as [string, number, number]);
+    })
+    .sort(byTimeThenValue);
+  assert.equal(pCounters.length, mCounters.length, `${where}: counter values`);
+  pCounters.forEach((p, k) => {
+    const m = mCounters[k];
+    assert.ok(p[0] === m[0] && p[1] === m[1] && sameValue(m[2], p[2]), `${where}: counter value ${k}: Perfetto ${JSON.stringify(p)}, CommLens ${JSON.stringify(m)}`);
+  });
   return { model, slices, perfetto: { slices: Number(c.slices), flows: Number(c.flows) } };
 }
 
