@@ -105,3 +105,17 @@ test('Chrome JSON: v2 flow ids (bind_id) never take a number Perfetto gives the 
   const back = readChromeJson(text);
   assert.equal(back.flows.length, m.flows.length);
 });
+
+test('a null arg is a debug annotation with a name and no value, never legacy JSON "null" (Perfetto\'s trace processor aborted on it)', () => {
+  const m = twoRankModel();
+  for (const s of m.slices) s.args = { ...(s.args ?? {}), gone: null, list: [null, 1], dict: { inner: null } };
+  const bytes = writePerfetto(m);
+  const nullJson = Buffer.from([(DEBUG_ANNOTATION.legacyJsonValue << 3) | 2, 4, ...Buffer.from('null')]);
+  assert.equal(Buffer.from(bytes).indexOf(nullJson), -1, 'no legacy_json_value "null" in the file');
+  const back = readPerfetto(bytes);
+  for (const s of back.slices) {
+    assert.equal(s.args?.gone, null);
+    assert.deepEqual(s.args?.list, [null, 1]);
+    assert.deepEqual(s.args?.dict, { inner: null });
+  }
+});
