@@ -22,8 +22,9 @@ commands:
                       re-run with a suggestion's change; predicted vs measured
   analyze <trace | folder of per-rank traces> [--json] [--include-last-step]
                       metrics (HTA definitions) and suggestions for a trace
-  inspect <file | folder> [--json]
+  inspect <file | folder> [--json | --perfetto-sql "<query>"]
                       what a trace holds: format, ranks, tracks, slices, flows, steps
+                      (--perfetto-sql: a query through Perfetto's trace_processor_shell)
   convert <in> <out.pftrace | out.json>
                       convert between Perfetto protobuf and Chrome JSON
   bench-collectives [--world-size N] [--link NAME] [--max-mib M]

@@ -11,13 +11,14 @@ import { deflateFast, loadTraceFile } from '../trace/load';
 import { summarizeTrace, type TraceSummary } from '../trace/summary';
 import { writePerfetto } from '../trace/perfettoWriter';
 import { writeChromeJsonTo } from '../trace/chromeJson';
+import { perfettoSql } from '../trace/perfettoSql';
 
 const OK = 0;
 const FAILURE = 1;
 const BAD_INPUT = 2;
 const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 
-const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json]\n';
+const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json | --perfetto-sql "<query>"]\n  --perfetto-sql  run a SQL query through Perfetto\'s trace_processor_shell (on PATH or $COMMLENS_TRACE_PROCESSOR)\n';
 const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz> [--compress]\n  --compress  deflate the Perfetto packets (compressed_packets; Perfetto reads them)\n';
 
 /** Where a command writes; tests pass their own. */
@@ -39,6 +40,9 @@ function fail(io: CommandIo, e: unknown): number {
 
 /** `inspect <file or folder> [--json]`: what the importer found in each trace file. */
 export async function inspectCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
+  const sqlAt = args.indexOf('--perfetto-sql');
+  const sql = sqlAt >= 0 ? args[sqlAt + 1] : undefined;
+  if (sqlAt >= 0) args = args.filter((_, i) => i !== sqlAt && i !== sqlAt + 1);
   const json = args.includes('--json');
   const rest = args.filter((a) => a !== '--json');
   if (rest.length !== 1 || rest[0].startsWith('-')) {
@@ -58,6 +62,7 @@ export async function inspectCommand(args: string[], io: CommandIo = STDIO): Pro
     io.err(`commlens: ${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)\n`);
     return BAD_INPUT;
   }
+  if (sqlAt >= 0) return sql === undefined || json ? (io.err(INSPECT_USAGE), BAD_INPUT) : perfettoSql(files, sql, io);
   const results: ({ file: string } & (TraceSummary | { error: string }))[] = [];
   let code = OK;
   for (const file of files) {
