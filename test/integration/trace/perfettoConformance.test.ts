@@ -7,7 +7,8 @@
  * Files: a real `tiny` profile (completed), one killed with SIGKILL after its first step
  * (the supervisor completes its trace), one cancelled with SIGINT; `commlens convert` of
  * the Perfetto fixtures and of the Kineto fixture pair to .pftrace and to Chrome JSON; the
- * Kineto pair merged into one trace by the folder importer, written both ways.
+ * Kineto pair merged into one trace by the folder importer, written both ways; a model
+ * with args of every kind, written both ways.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ import { writeChromeJson } from '../../../trace/chromeJson';
 import { convertCommand } from '../../../runtime/traceCommands';
 import type { Args, ArgValue, TraceModel } from '../../../trace/model';
 import { parseEventLine } from '../../../runtime/protocol';
+import { twoRankModel } from '../../unit/trace/fixtures';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 const PERFETTO_FIXTURES = join(fixturesDir, 'perfetto');
@@ -72,7 +74,7 @@ const hexToText = (h: unknown) => Buffer.from(String(h ?? ''), 'hex').toString('
 function flattenArgs(prefix: string, v: ArgValue, out: Map<string, ArgValue>, debug: boolean): void {
   if (Array.isArray(v)) v.forEach((x, i) => flattenArgs(`${prefix}[${i}]`, x, out, debug));
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) flattenArgs(`${prefix}.${debug ? k.replace(/\./g, '_') : k}`, x, out, debug);
-  else out.set(prefix, v);
+  else if (v !== null) out.set(prefix, v); // Perfetto keeps no null arg (CommLens does)
 }
 
 function sameValue(model: ArgValue, perfetto: string | number | null): boolean {
@@ -289,6 +291,19 @@ test('Perfetto\'s trace processor loads every trace CommLens writes with no erro
     const js = join(dir, 'kineto-merged.json');
     writeFileSync(js, writeChromeJson(merged));
     await checkFile(bin, js);
+  });
+
+  await t.test('the writers on a model with every kind of arg (nulls, arrays, dicts, a shape, unicode, reals, booleans)', async () => {
+    const m = twoRankModel();
+    for (const sl of m.slices) if (sl.category === 'collective') sl.args = { ...sl.args, nested: { list: [1, 2.5, 'x', false], empty: [], none: {} }, negative: -5, note: 'ünïcode ✓, "quoted"' };
+    const pf = join(dir, 'every-arg.pftrace');
+    writeFileSync(pf, writePerfetto(m));
+    const a = await checkFile(bin, pf);
+    checkCollective(bin, pf, a.model, 'debug', ['bytes', 'algorithm', 'busbwGBps', 'shape[0]', 'shape[1]', 'nested.list[3]', 'negative']);
+    const js = join(dir, 'every-arg.json');
+    writeFileSync(js, writeChromeJson(m));
+    const b = await checkFile(bin, js);
+    checkCollective(bin, js, b.model, 'args', ['bytes', 'algorithm', 'busbwGBps', 'shape[0]', 'shape[1]', 'nested.list[3]', 'negative']);
   });
 
   t.diagnostic(`perfetto conformance: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
