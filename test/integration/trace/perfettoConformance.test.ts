@@ -5,7 +5,7 @@
  * duration and depth, every flow's ends, the args of a collective).
  *
  * Files: a real `tiny` profile (completed), one killed with SIGKILL after its first step
- * (the supervisor completes its trace), one cancelled with SIGINT; `commlens convert` of
+ * (the supervisor completes its trace), one cancelled with SIGINT, one with ZeRO-3; `commlens convert` of
  * the Perfetto fixtures and of the Kineto fixture pair to .pftrace and to Chrome JSON; the
  * Kineto pair merged into one trace by the folder importer, written both ways; a model
  * with args of every kind, written both ways.
@@ -33,8 +33,8 @@ const PERFETTO_FIXTURES = join(fixturesDir, 'perfetto');
 const KINETO_PAIR = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => join(fixturesDir, 'kineto', 'hta-sampled', f));
 
 /** Runs `commlens profile --preset tiny` and returns its trace path (the run's folder holds one). */
-function profile(runsDir: string, steps: number, extraEnv: Record<string, string> = {}): { status: number | null; trace: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', String(steps), '--runs-dir', runsDir], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
+function profile(runsDir: string, steps: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): { status: number | null; trace: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', String(steps), '--runs-dir', runsDir, ...extraArgs], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
   const run = readdirSync(runsDir)[0];
   return { status: r.status, trace: join(runsDir, run ?? 'none', 'trace.pftrace'), stderr: r.stderr };
 }
@@ -226,6 +226,9 @@ test('Perfetto\'s trace processor loads every trace CommLens writes with no erro
   assert.equal(killed.status, 4, killed.stderr);
   const cancelled = await cancelledProfile(join(dir, 'cancelled'));
   assert.equal(cancelled.code, 130);
+  // ZeRO-3: sharded collectives (reduce-scatter, all-gather) and the most flows per step.
+  const zero3 = profile(join(dir, 'zero3'), 2, {}, ['--strategy', 'zero3']);
+  assert.equal(zero3.status, 0, zero3.stderr);
 
   await t.test('a completed tiny run: counts, slices, flows; one all-reduce with its flow ends and args', async () => {
     const { model, perfetto } = await checkFile(bin, completed.trace);
@@ -246,6 +249,13 @@ test('Perfetto\'s trace processor loads every trace CommLens writes with no erro
     assert.equal(model.meta.info?.exitSignal, 'SIGKILL');
     const meta = queryRows(bin, killed.trace, "select name from metadata where name like 'cr-%commlens.run' order by name");
     assert.equal(meta.length, 2, 'the start and the appended end of the run metadata');
+  });
+
+  await t.test('a ZeRO-3 run: reduce-scatter and all-gather collectives', async () => {
+    const { model } = await checkFile(bin, zero3.trace);
+    const ops = new Set(model.slices.filter((s) => s.category === 'collective').map((s) => s.args?.op));
+    assert.ok(ops.has('reduceScatter') && ops.has('allGather'), `collectives: ${[...ops].join(', ')}`);
+    checkCollective(bin, zero3.trace, model, 'debug', ['bytes', 'algorithm', 'busbwGBps']);
   });
 
   await t.test('a run cancelled with SIGINT', async () => {
