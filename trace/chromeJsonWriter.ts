@@ -18,6 +18,14 @@ function flowList(flow: { out?: number[]; in?: number[] } | undefined): { id: nu
   return [...outs.map((id) => ({ id, out: true, in: ins.includes(id) })), ...ins.filter((id) => !outs.includes(id)).map((id) => ({ id, out: false, in: true }))];
 }
 
+/**
+ * Added to every v2 flow id (bind_id). Perfetto's JSON importer numbers v1 flows (s/t/f)
+ * itself with small sequential numbers, in the same id space as bind_ids taken as written,
+ * so a file that mixes both kinds with small ids gets flows joined to the wrong slices and
+ * `flow_duplicate_id` errors; bind_ids from 2^32 up stay clear of the v1 numbers.
+ */
+export const BIND_ID_BASE = 2 ** 32;
+
 /** ns → µs with ns precision; integer ns over 1000 print as the shortest exact decimal. */
 function us(ns: number): number {
   return Math.round(ns) / 1000;
@@ -99,7 +107,7 @@ export class ChromeJsonStreamWriter {
     const v2 = flowList(flow);
     if (v2.length > 0) {
       const f = v2[0];
-      e += `,"bind_id":"0x${f.id.toString(16)}"`;
+      e += `,"bind_id":"0x${(BIND_ID_BASE + f.id).toString(16)}"`;
       if (f.out) e += ',"flow_out":true';
       if (f.in) e += ',"flow_in":true';
       v1(v2.slice(1));

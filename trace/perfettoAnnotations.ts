@@ -1,6 +1,6 @@
 /**
  * Args as Perfetto debug annotations: integers as int_value, other numbers as
- * double_value, strings, booleans, null as legacy JSON, arrays as array_values and
+ * double_value, strings, booleans, null as a name without a value, arrays as array_values and
  * objects as dict_entries (named children), nested up to MAX_NESTING levels, beyond
  * which the rest is written as JSON text. Top-level names are interned by the caller.
  */
@@ -44,7 +44,11 @@ function writeAnnotationValue(a: ProtoWriter, v: ArgValue, depth: number): void 
     else a.double(DEBUG_ANNOTATION.doubleValue, v);
   } else if (typeof v === 'string') a.string(DEBUG_ANNOTATION.stringValue, v);
   else if (typeof v === 'boolean') a.bool(DEBUG_ANNOTATION.boolValue, v);
-  else if (v === null) a.string(DEBUG_ANNOTATION.legacyJsonValue, 'null');
+  else if (v === null) {
+    // A name with no value: DebugAnnotation has no null. Not legacy JSON "null": Perfetto's
+    // trace processor (v58) aborts on it (json_args.cc "Unreachable"); a valueless
+    // annotation it skips, and CommLens reads back as null.
+  }
   else if (depth >= MAX_NESTING) a.string(DEBUG_ANNOTATION.legacyJsonValue, JSON.stringify(v));
   else if (Array.isArray(v)) {
     if (v.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '[]');

@@ -7,6 +7,8 @@
 export const TRACE = { packet: 1 } as const;
 
 export const PACKET = {
+  /** ChromeEventBundle: CommLens writes its run metadata there (Perfetto's `metadata` table). */
+  chromeEvents: 5,
   timestamp: 8,
   trustedPacketSequenceId: 10,
   trackEvent: 11,
@@ -20,6 +22,10 @@ export const PACKET = {
   compressedPackets: 50,
   firstPacketOnSequence: 87,
 } as const;
+
+/** ChromeEventBundle.metadata, and ChromeMetadata's name and string value. */
+export const CHROME_EVENT_BUNDLE = { metadata: 2 } as const;
+export const CHROME_METADATA = { name: 1, stringValue: 2 } as const;
 
 /** TracePacket.SequenceFlags. */
 export const SEQ_INCREMENTAL_STATE_CLEARED = 1;

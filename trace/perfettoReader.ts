@@ -51,6 +51,7 @@ export function readPerfetto(bytes: Uint8Array, opts: { fileName?: string } & To
     throw new TraceFormatError('no trace packets found', { ...where, offset: 0, expected: 'a perfetto.protos.Trace with at least one packet' });
   }
   const b = new ModelBuilder(tok.descriptors);
+  for (const m of tok.runMetadata) b.runMetadata(m);
   const model = b.build(tok.events);
   // Origin: the run metadata's when CommLens wrote the file, else the earliest event.
   const base = (BigInt(tok.baseHi) << 32n) | BigInt(tok.baseLo);
@@ -326,12 +327,18 @@ class ModelBuilder {
     m.processes = m.processes.filter((p) => used.has(p.pid));
   }
 
+  /** CommLens run metadata (merged over what came before): marks the file as CommLens'. */
+  runMetadata(args: Args): void {
+    this.commlens = true;
+    this.model.meta.info = { ...(this.model.meta.info ?? {}), ...args };
+  }
+
   private event(ev: RawEvent): void {
     if (ev.ts < this.minTs) this.minTs = ev.ts;
     if (ev.ts > this.maxTs) this.maxTs = ev.ts;
     if (ev.name === RUN_METADATA_EVENT && ev.track !== undefined && this.desc.get(ev.track)?.name === RUN_TRACK_NAME) {
-      this.commlens = true;
-      this.model.meta.info = { ...(this.model.meta.info ?? {}), ...(ev.args ?? {}) };
+      // The run metadata instant of a CommLens file written before the metadata entry existed.
+      this.runMetadata(ev.args ?? {});
       return;
     }
     let type = ev.type;

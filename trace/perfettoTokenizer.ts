@@ -9,7 +9,9 @@
  * with a warning; a break in the top-level framing ends the read with a warning.
  */
 import { ProtoCursor, WireError, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protoWire';
-import { DEFAULTS, INTERNED_DATA, INTERNED_ENTRY, PACKET, SEQ_INCREMENTAL_STATE_CLEARED, TRACE, TRACK_EVENT, TRACK_EVENT_DEFAULTS } from './perfettoFields';
+import { CHROME_EVENT_BUNDLE, CHROME_METADATA, DEFAULTS, INTERNED_DATA, INTERNED_ENTRY, PACKET, SEQ_INCREMENTAL_STATE_CLEARED, TRACE, TRACK_EVENT, TRACK_EVENT_DEFAULTS } from './perfettoFields';
+import { RUN_METADATA_EVENT as RUN_METADATA_NAME } from './perfettoWriter';
+import type { Args } from './model';
 import { FieldDecoder, MAX_ANNOTATION_DEPTH, newSequence, uuidKey, type RawEvent, type RawDescriptor, type SequenceState, type UuidKey } from './perfettoDecode';
 
 export type { RawDescriptor, RawEvent, RawLegacy, UuidKey } from './perfettoDecode';
@@ -25,6 +27,8 @@ export interface Tokenized {
   baseLo: number;
   baseHi: number;
   packets: number;
+  /** CommLens run metadata entries ("commlens.run" Chrome metadata, JSON-decoded), in file order. */
+  runMetadata: Args[];
   warnings: string[];
   /** Set when the top-level framing broke: where and why. */
   stoppedAt?: { offset: number; message: string; expected: string };
@@ -46,7 +50,7 @@ export interface TokenizeOptions {
 }
 
 class Tokenizer extends FieldDecoder {
-  readonly result: Tokenized = { descriptors: [], events: [], baseLo: 0, baseHi: 0, packets: 0, warnings: [] };
+  readonly result: Tokenized = { descriptors: [], events: [], baseLo: 0, baseHi: 0, packets: 0, runMetadata: [], warnings: [] };
   private readonly sequences = new Map<number, SequenceState>();
   private badPackets = 0;
   private firstBadPacket = '';
@@ -132,6 +136,10 @@ class Tokenizer extends FieldDecoder {
         else if (field === PACKET.trackDescriptor && wire === WIRE_LEN) descriptor = c.lengthDelimited();
         else if (field === PACKET.trackEvent && wire === WIRE_LEN) event = c.lengthDelimited();
         else if (field === PACKET.firstPacketOnSequence && wire === WIRE_VARINT) c.varint64();
+        else if (field === PACKET.chromeEvents && wire === WIRE_LEN) {
+          c.len();
+          this.chromeEvents(c.segStart, c.segEnd);
+        }
         else if (field === PACKET.compressedPackets && wire === WIRE_LEN) {
           c.len();
           const s = c.segStart;
@@ -173,6 +181,52 @@ class Tokenizer extends FieldDecoder {
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       if (this.badPackets++ === 0) this.firstBadPacket = `packet at byte ${start}: ${err.message} at byte ${err.offset}, expected ${err.expected}`;
+    }
+  }
+
+  /**
+   * A ChromeEventBundle: its "commlens.run" metadata entries are CommLens' run metadata;
+   * anything else in it (other producers' metadata, legacy JSON events) is counted as skipped.
+   */
+  private chromeEvents(start: number, end: number): void {
+    const c = new ProtoCursor(this.buf, start, end);
+    while (!c.atEnd()) {
+      const tag = c.varint();
+      const field = Math.floor(tag / 8);
+      const wire = tag & 7;
+      if (field !== CHROME_EVENT_BUNDLE.metadata || wire !== WIRE_LEN) {
+        c.skip(wire);
+        this.skip(`ChromeEventBundle field ${field}`);
+        continue;
+      }
+      c.len();
+      const m = new ProtoCursor(this.buf, c.segStart, c.segEnd);
+      let name: string | undefined;
+      let value: string | undefined;
+      while (!m.atEnd()) {
+        const t = m.varint();
+        const f = Math.floor(t / 8);
+        if (f === CHROME_METADATA.name && (t & 7) === WIRE_LEN) {
+          m.len();
+          name = this.str(m.segStart, m.segEnd);
+        } else if (f === CHROME_METADATA.stringValue && (t & 7) === WIRE_LEN) {
+          m.len();
+          value = this.str(m.segStart, m.segEnd);
+        } else m.skip(t & 7);
+      }
+      if (name !== RUN_METADATA_NAME || value === undefined) {
+        this.skip('Chrome metadata');
+        continue;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch (e) {
+        this.result.warnings.push(`run metadata "${RUN_METADATA_NAME}" is not JSON (${(e as Error).message}); ignored`);
+        continue;
+      }
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) this.result.runMetadata.push(parsed as Args);
+      else this.result.warnings.push(`run metadata "${RUN_METADATA_NAME}" is not a JSON object; ignored`);
     }
   }
 

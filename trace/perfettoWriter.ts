@@ -10,8 +10,12 @@
  *   all with sibling_merge_behavior NONE so same-named streams of a rank stay apart;
  * - slices as SLICE_BEGIN/SLICE_END pairs with interned names and categories, args as
  *   debug annotations with interned names; flows as fixed64 flow ids (never packed);
- * - a global "CommLens run" track whose one instant at the origin carries the run
- *   metadata, so the reader can restore `meta` exactly.
+ * - the run metadata as a Chrome metadata entry named "commlens.run" (a ChromeEventBundle
+ *   packet whose string value is the JSON of `meta`), so the reader can restore `meta`
+ *   exactly. Perfetto lists it in its `metadata` table (`cr-commlens.run`, then
+ *   `cr-2-commlens.run`... for later entries), not on the timeline: every slice Perfetto
+ *   finds in a CommLens file is a slice of the model. (Files written before this kept the
+ *   metadata in an instant on a global "CommLens run" track; the reader still takes those.)
  * Timestamps are absolute nanoseconds: originNs (a decimal string, BigInt-exact) plus the
  * model's relative time; no timestamp_clock_id (no clock snapshot is written).
  */
@@ -21,6 +25,8 @@ import { ProtoCursor, ProtoWriter, varint64Size, varintSize } from './protoWire'
 import { writeAnnotation } from './perfettoAnnotations';
 import {
   CHILD_ORDERING_EXPLICIT,
+  CHROME_EVENT_BUNDLE,
+  CHROME_METADATA,
   COUNTER_DESCRIPTOR,
   COUNTER_UNIT,
   DEBUG_ANNOTATION,
@@ -37,15 +43,17 @@ import {
   TRACK_EVENT,
 } from './perfettoFields';
 
-/** Name of the global track that carries the run metadata instant. */
+/** Name of the global track that carried the run metadata instant in older CommLens files. */
 export const RUN_TRACK_NAME = 'CommLens run';
-/** Name of the instant (on RUN_TRACK_NAME) whose debug annotations hold `meta`. */
+/**
+ * Name of the Chrome metadata entry whose string value is the JSON of `meta`; in older
+ * files, of the instant (on RUN_TRACK_NAME) whose debug annotations held it.
+ */
 export const RUN_METADATA_EVENT = 'commlens.run';
 const SEQUENCE_ID = 1;
 const TWO_32 = 4294967296;
 /** Process tracks live above 2^32 so they never collide with slice tracks (id + 1). */
 const PROCESS_UUID_BASE = TWO_32;
-const RUN_TRACK_UUID = 2 * TWO_32;
 /** Chunks handed to the sink are at most about this big (whole packets each). */
 const CHUNK_BYTES = 64 * 1024;
 
@@ -113,7 +121,6 @@ export class PerfettoStreamWriter {
   private readonly originHi: number;
   private started = false;
   private internedEntries = false;
-  private runTrackWritten = false;
   /** Packets written so far. */
   packets = 0;
   /** Slices and counter samples refused for non-finite or negative times. */
@@ -209,21 +216,24 @@ export class PerfettoStreamWriter {
   }
 
   /**
-   * Run metadata, as an instant at the origin on the global "CommLens run" track with one
-   * debug annotation per key (nested values as dicts/arrays). May be called more than once;
-   * the reader merges them.
+   * Run metadata, as one Chrome metadata entry "commlens.run" holding the JSON of `info`
+   * (non-finite numbers become null). Not a track event, so Perfetto counts no slice for
+   * it. May be called more than once; the reader merges the entries in file order.
    */
   metadata(info: Args): void {
-    if (!this.runTrackWritten) {
-      const d = this.annotation;
-      d.reset();
-      d.uint(TRACK_DESCRIPTOR.uuid, RUN_TRACK_UUID);
-      d.string(TRACK_DESCRIPTOR.name, RUN_TRACK_NAME);
-      d.uint(TRACK_DESCRIPTOR.siblingMergeBehavior, SIBLING_MERGE_NONE);
-      this.descriptorPacket(d);
-      this.runTrackWritten = true;
-    }
-    this.writeEvent(EVENT_TYPE.instant, RUN_TRACK_UUID, 0, RUN_METADATA_EVENT, 'metadata', undefined, info);
+    const m = this.entry;
+    m.reset();
+    m.string(CHROME_METADATA.name, RUN_METADATA_EVENT);
+    m.string(CHROME_METADATA.stringValue, JSON.stringify(info));
+    const b = this.annotation;
+    b.reset();
+    b.message(CHROME_EVENT_BUNDLE.metadata, m);
+    const pk = this.packet;
+    pk.reset();
+    pk.message(PACKET.chromeEvents, b);
+    // No sequence id and no timestamp: the entry belongs to no sequence and no time.
+    this.out.message(TRACE.packet, pk);
+    this.afterPacket();
   }
 
   /** Writes every held-back slice and hands all buffered packets to the sink. */
@@ -392,7 +402,7 @@ export class PerfettoStreamWriter {
 /**
  * The whole model as one `.pftrace` byte array, through PerfettoStreamWriter. Model flows
  * become flow ids (a fresh id per flow edge, started on whichever endpoint begins first,
- * so Perfetto never sees an end before its start); `meta` goes into the run-metadata instant.
+ * so Perfetto never sees an end before its start); `meta` goes into the run metadata entry.
  */
 export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Uint8Array) => Uint8Array } = {}): Uint8Array {
   const chunks: Uint8Array[] = [];
@@ -426,7 +436,6 @@ export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Ui
   return bytes;
 }
 
-/** The metadata instant's annotations: the format, origin, world size and run info. */
 /**
  * Length of the longest prefix of `bytes` made of whole top-level packets (field 1,
  * length-delimited). A process killed while writing leaves at most one cut packet at the
@@ -463,7 +472,7 @@ export interface RunEnd {
 
 /**
  * The run metadata that records `end`: the run's `info` with runStatus, runError,
- * failedRank and exitSignal added. Written as a second metadata instant at the end of the
+ * failedRank and exitSignal added. Written as a second run metadata entry at the end of the
  * trace; readers merge it over the first (its `info` replaces the first one's).
  */
 export function runEndArgs(info: Args | undefined, end: RunEnd): Args {
@@ -474,6 +483,7 @@ export function runEndArgs(info: Args | undefined, end: RunEnd): Args {
   return { info: i };
 }
 
+/** The run metadata: the format, origin, world size and run info. */
 export function metadataArgs(model: TraceModel): Args {
   const a: Args = { format: model.meta.format, originNs: model.meta.originNs };
   if (model.meta.worldSize !== undefined) a.worldSize = model.meta.worldSize;

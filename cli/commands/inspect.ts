@@ -9,25 +9,30 @@ import { loadTraceFile } from '../../trace/load';
 import { summarizeTrace, type TraceSummary } from '../../trace/summary';
 import { EXIT } from '../protocol';
 import { Output, terminalSafe, type Io } from '../output';
-import { parseArgs, flag, UsageError, type OptionSpecs } from '../args';
+import { parseArgs, flag, str, UsageError, type OptionSpecs } from '../args';
+import { perfettoSql } from '../perfettoSql';
 import type { Command } from '../command';
 
 const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 
-const INSPECT_USAGE = `usage: commlens inspect <trace file or folder> [--json]
+const INSPECT_USAGE = `usage: commlens inspect <trace file or folder> [--json | --perfetto-sql "<query>"]
   Prints what the importer found in each trace: format, ranks, tracks, slices, flows,
-  steps, collectives, and how a CommLens run ended. --json: the same as JSON.`;
+  steps, collectives, and how a CommLens run ended. --json: the same as JSON.
+  --perfetto-sql Q  run the SQL query Q over each trace through Perfetto's
+                    trace_processor_shell (on PATH or $COMMLENS_TRACE_PROCESSOR)`;
 
-const OPTIONS: OptionSpecs = { json: { kind: 'flag' } };
+const OPTIONS: OptionSpecs = { json: { kind: 'flag' }, 'perfetto-sql': { kind: 'string' } };
 
 /** `inspect <file or folder> [--json]`: what the importer found in each trace file. */
 export async function inspectCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('inspect', { io });
-  let rest: string[], json: boolean;
+  let rest: string[], json: boolean, sql: string | undefined;
   try {
     const p = parseArgs(args, OPTIONS);
     rest = p.positional;
     json = flag(p, 'json');
+    sql = str(p, 'perfetto-sql');
+    if (sql !== undefined && json) throw new UsageError('--json and --perfetto-sql exclude each other');
   } catch (e) {
     if (e instanceof UsageError) return out.fail(`${e.message}\n${INSPECT_USAGE}`, EXIT.badInput);
     throw e;
@@ -42,6 +47,7 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
     return out.fail(`${target}: ${(e as Error).message}`, EXIT.badInput);
   }
   if (files.length === 0) return out.fail(`${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)`, EXIT.badInput);
+  if (sql !== undefined) return perfettoSql(files, sql, out.io);
   const results: ({ file: string } & (TraceSummary | { error: string }))[] = [];
   let code: number = EXIT.ok;
   for (const file of files) {
@@ -77,7 +83,7 @@ function formatSummary(r: { file: string } & (TraceSummary | { error: string }))
 
 export const inspect: Command = {
   name: 'inspect',
-  synopsis: 'inspect <file | folder> [--json]',
+  synopsis: 'inspect <file | folder> [--json | --perfetto-sql "<query>"]',
   summary: 'what a trace holds: format, ranks, tracks, slices, flows, steps',
   usage: INSPECT_USAGE,
   run: inspectCommand,

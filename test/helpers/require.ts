@@ -5,9 +5,9 @@
  * nothing".
  */
 
-/** True when missing tools must fail the suite instead of skipping tests. */
+/** True when missing tools must fail the suite instead of skipping tests (CI, COMMLENS_REQUIRE_GPU=1 or COMMLENS_REQUIRE_TOOLS=1). */
 export function toolsRequired(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') || env.COMMLENS_REQUIRE_GPU === '1';
+  return (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') || env.COMMLENS_REQUIRE_GPU === '1' || env.COMMLENS_REQUIRE_TOOLS === '1';
 }
 
 /**
