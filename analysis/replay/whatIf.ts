@@ -231,6 +231,7 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     }
     extraBytesPerParam += c.extraBytesPerParam;
     if (c.name === 'onebit-adam') notes.push('1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase');
+    if (c.name === 'powersgd' && ctx.model.meta.format === 'commlens' && (ctx.info.optimizerKind === 'adam' || ctx.info.optimizerKind === 'adamw')) notes.push('CommLens PowerSGD with Adam all-reduces in full precision for its first steps (powerSgdStartStep); the prediction is for the compressed phase');
   }
   if (stage !== 0) applyZero(g, stage, n);
   const sp = change.sequenceParallel;
