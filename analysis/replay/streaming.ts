@@ -20,7 +20,8 @@ export function planFragments(layers: { paramOffset: number; paramCount: number 
     acc += layers[i].paramCount;
     const remainingLayers = layers.length - 1 - i;
     const remainingFragments = count - out.length - 1;
-    if ((acc >= (total * (out.length + 1)) / count && remainingFragments > 0) || remainingLayers < remainingFragments || i === layers.length - 1) {
+    // Close the fragment at its share of the total, or when each layer left must become a fragment of its own.
+    if ((acc >= (total * (out.length + 1)) / count && remainingFragments > 0) || remainingLayers <= remainingFragments || i === layers.length - 1) {
       const offset = layers[start].paramOffset;
       out.push({ offset, length: layers[i].paramOffset + layers[i].paramCount - offset });
       start = i + 1;
