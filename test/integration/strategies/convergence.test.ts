@@ -30,8 +30,9 @@ const PRESET_CASES: PresetCase[] = [
   // DDP: 2.89 → ~1e-4 in 8 steps.
   { preset: 'mlp-small', steps: 8, tolerance: 0.05 },
   // DDP: 3.49 → ~3.42 in 12 steps (the content tokens' unigram entropy, ln 30 = 3.40): a
-  // small reduction, so the band is wider in share but still excludes any rise.
-  { preset: 'gpt-mini', steps: 12, tolerance: 0.35 },
+  // small reduction, so the band is wider in share. Measured: the techniques lose 0–13% of
+  // it; PowerSGD compressing from step 0 lost 43%.
+  { preset: 'gpt-mini', steps: 12, tolerance: 0.25 },
   { preset: 'tiny', steps: 12, tolerance: 0.05 },
 ];
 
