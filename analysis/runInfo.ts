@@ -45,6 +45,8 @@ export interface RunInfo {
   matrices?: [number, number][];
   /** 1-D parameters (biases, norms) in elements, sent uncompressed by PowerSGD. */
   vectorParams?: number;
+  /** Parameters per engine layer in forward order (the units Streaming DiLoCo's fragments are cut from), when the config describes them. */
+  layerParams?: number[];
 }
 
 type Obj = { [key: string]: ArgValue };
@@ -79,18 +81,20 @@ function linkOf(v: ArgValue | undefined): LinkProfile | undefined {
 }
 
 /** The model's weight matrices and 1-D parameters, for the CommLens model kinds (same layout as the engine's). */
-function modelShapes(m: Obj | undefined): { matrices: [number, number][]; vectors: number } | undefined {
+function modelShapes(m: Obj | undefined): { matrices: [number, number][]; vectors: number; layers: number[] } | undefined {
   if (!m) return undefined;
   if (m.kind === 'mlp') {
     const dims = [num(m.inputDim) ?? 0, ...(Array.isArray(m.hiddenDims) ? m.hiddenDims.map((d) => num(d) ?? 0) : []), num(m.classes) ?? 0];
     if (dims.some((d) => d <= 0)) return undefined;
     const matrices: [number, number][] = [];
+    const layers: number[] = [];
     let vectors = 0;
     for (let i = 0; i + 1 < dims.length; i++) {
       matrices.push([dims[i], dims[i + 1]]);
       vectors += dims[i + 1];
+      layers.push(dims[i] * dims[i + 1] + dims[i + 1]);
     }
-    return { matrices, vectors };
+    return { matrices, vectors, layers };
   }
   if (m.kind === 'gpt-mini') {
     const d = num(m.dModel), L = num(m.layers), V = num(m.vocab), T = num(m.seqLen);
@@ -98,7 +102,10 @@ function modelShapes(m: Obj | undefined): { matrices: [number, number][]; vector
     const matrices: [number, number][] = [[V, d], [T, d]];
     for (let l = 0; l < L; l++) matrices.push([d, 3 * d], [d, d], [d, 4 * d], [4 * d, d]);
     matrices.push([d, V]);
-    return { matrices, vectors: L * (3 * d + d + 4 * d + d + 4 * d) + 2 * d + V };
+    // The engine's layers: embeddings (token, position up to maxSeqLen), each block, and the head (final norm and output).
+    const P = num(m.maxSeqLen) ?? T;
+    const layers = [V * d + P * d, ...Array.from({ length: L }, () => 12 * d * d + 13 * d), 2 * d + d * V + V];
+    return { matrices, vectors: L * (3 * d + d + 4 * d + d + 4 * d) + 2 * d + V, layers };
   }
   return undefined;
 }
@@ -148,5 +155,6 @@ export function runInfoOf(model: TraceModel): RunInfo {
     heads: num(m?.heads),
     matrices: shapes?.matrices,
     vectorParams: shapes?.vectors,
+    layerParams: shapes?.layers,
   };
 }

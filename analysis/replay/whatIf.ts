@@ -22,6 +22,7 @@ import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, 
 import { modelStatesBytes, type Precision } from './memoryModel';
 import { groupDigits } from '../../trace/format';
 import { median } from '../../trace/stats';
+import { planFragments, streamingPeriod } from './streaming';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -34,8 +35,12 @@ export interface WhatIfChange {
   topology?: Topology;
   /** Weak scaling: the same per-rank work on this many ranks. */
   worldSize?: number;
-  /** Synchronize every H steps (DiLoCo); streaming overlaps the sync with the next inner steps. */
-  localSteps?: { H: number; streaming?: boolean };
+  /**
+   * Synchronize every H steps (DiLoCo); streaming cuts the parameters into `fragments`
+   * (default 2) synchronised at staggered steps, each overlapping the next `overlapSteps`
+   * (default 1) inner steps (streaming.ts), as the `streaming-diloco` strategy's defaults.
+   */
+  localSteps?: { H: number; streaming?: boolean; fragments?: number; overlapSteps?: number };
   /** Ulysses sequence parallelism over `degree` ranks (needs seqLen, hidden, layers in the run config). */
   sequenceParallel?: { degree: number };
 }
@@ -227,6 +232,7 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     }
     extraBytesPerParam += c.extraBytesPerParam;
     if (c.name === 'onebit-adam') notes.push('1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase');
+    if (c.name === 'powersgd' && ctx.model.meta.format === 'commlens' && (ctx.info.optimizerKind === 'adam' || ctx.info.optimizerKind === 'adamw')) notes.push('CommLens PowerSGD with Adam all-reduces in full precision for its first steps (powerSgdStartStep); the prediction is for the compressed phase');
   }
   if (stage !== 0) applyZero(g, stage, n);
   const sp = change.sequenceParallel;
@@ -256,9 +262,13 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     const gradNs = g.collectives.filter((c) => c.gradient).reduce((t, c) => t + c.durNs + (c.extraNs ?? 0), 0);
     let avgStep: number, avgExposed: number;
     if (change.localSteps.streaming) {
-      const hidden = Math.max(0, gradNs - (H - 1) * localReplay.stepTimeNs);
-      avgStep = localReplay.stepTimeNs + hidden / H;
-      avgExposed = localReplay.exposedCommNs + hidden / H;
+      // Each fragment's sync costs its share of the whole model's (the same link, a
+      // smaller all-reduce); the schedule decides how much of it the inner steps hide.
+      const shares = fragmentShares(ctx.info.layerParams, change.localSteps.fragments ?? 2);
+      if (shares.estimated) notes.push(`no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`);
+      const period = streamingPeriod(localReplay.stepTimeNs, shares.values.map((x) => x * gradNs), H, change.localSteps.overlapSteps ?? 1);
+      avgStep = period.meanStepNs;
+      avgExposed = localReplay.exposedCommNs + period.meanExposedNs;
     } else {
       avgStep = ((H - 1) * localReplay.stepTimeNs + changed.stepTimeNs) / H;
       avgExposed = ((H - 1) * localReplay.exposedCommNs + changed.exposedCommNs) / H;
@@ -271,6 +281,15 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     changed = { ...changed, stepTimeNs: avgStep };
   }
   return { changed, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+}
+
+/** Fragment sizes as shares of the model, cut from the layers as the strategy cuts them; equal shares when the layers are unknown. */
+function fragmentShares(layerParams: number[] | undefined, count: number): { values: number[]; estimated: boolean } {
+  if (!layerParams || layerParams.length < count) return { values: Array.from({ length: count }, () => 1 / count), estimated: true };
+  let offset = 0;
+  const layers = layerParams.map((n) => ({ paramOffset: (offset += n) - n, paramCount: n }));
+  const total = offset;
+  return { values: planFragments(layers, count).map((f) => f.length / total), estimated: false };
 }
 
 /**

@@ -61,7 +61,11 @@ export class Int8Codec implements Codec {
   }
 }
 
-/** Sign compression (1-bit Adam): one bit per value, scale = mean |x| per chunk. */
+/**
+ * Sign compression (1-bit Adam): one bit per value and one scale per chunk, the chunk's
+ * ‖x‖₂/√n, so that the decoded chunk has the magnitude (L2 norm) of the input, as the
+ * paper's compressor does. Zero encodes as +scale: a sign cannot say "nothing here".
+ */
 export class SignCodec implements Codec {
   readonly name = 'sign';
   constructor(readonly chunk: number) {}
@@ -77,8 +81,8 @@ export class SignCodec implements Codec {
       const lo = c * this.chunk;
       const hi = Math.min(src.length, lo + this.chunk);
       let sum = 0;
-      for (let i = lo; i < hi; i++) sum += Math.abs(src[i]);
-      scales[c] = hi > lo ? sum / (hi - lo) : 0;
+      for (let i = lo; i < hi; i++) sum += src[i] * src[i];
+      scales[c] = hi > lo ? Math.sqrt(sum / (hi - lo)) : 0;
     }
     for (let i = 0; i < src.length; i++) if (src[i] >= 0) dst[bitsOff + (i >> 3)] |= 1 << (i & 7);
     dst.set(new Uint8Array(scales.buffer), 0);

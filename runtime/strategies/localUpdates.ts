@@ -13,6 +13,7 @@
  * On the wire: one parameter-sized all-reduce per H steps (1/H of DDP's volume).
  */
 import type { RunConfig } from '../config';
+import { fragmentShift, planFragments } from '../../analysis/replay/streaming';
 import { Int8Codec } from './codecs';
 import { compressedAllReduce } from './compressedAllReduce';
 import { strategyEnv, type StrategyEnv } from './env';
@@ -34,25 +35,6 @@ interface Fragment {
   pending?: { applyAtStep: number; delta: Promise<Float32Array> };
 }
 
-/** Cuts layers into `count` contiguous fragments of similar size. */
-export function planFragments(layers: { paramOffset: number; paramCount: number }[], count: number): { offset: number; length: number }[] {
-  const total = layers.reduce((a, l) => a + l.paramCount, 0);
-  const out: { offset: number; length: number }[] = [];
-  let start = 0;
-  let acc = 0;
-  for (let i = 0; i < layers.length; i++) {
-    acc += layers[i].paramCount;
-    const remainingLayers = layers.length - 1 - i;
-    const remainingFragments = count - out.length - 1;
-    if ((acc >= (total * (out.length + 1)) / count && remainingFragments > 0) || remainingLayers < remainingFragments || i === layers.length - 1) {
-      const offset = layers[start].paramOffset;
-      out.push({ offset, length: layers[i].paramOffset + layers[i].paramCount - offset });
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
 export class LocalUpdates implements Strategy {
   private readonly env: StrategyEnv;
   private readonly fragments: Fragment[];
@@ -71,7 +53,7 @@ export class LocalUpdates implements Strategy {
       if (o.fragments > trainer.layers.length) {
         throw new Error(`strategyOptions.fragments: ${o.fragments} fragments need at least as many layers, but the model has ${trainer.layers.length}; use fragments ≤ ${trainer.layers.length}`);
       }
-      this.fragments = planFragments(trainer.layers, o.fragments).map((f, i) => ({ index: i, ...f, shift: Math.floor((i * this.H) / o.fragments) }));
+      this.fragments = planFragments(trainer.layers, o.fragments).map((f, i) => ({ index: i, ...f, shift: fragmentShift(i, o.fragments, this.H) }));
     } else {
       this.fragments = [{ index: 0, offset: 0, length: trainer.paramCount, shift: 0 }];
     }

@@ -1,12 +1,32 @@
 /**
  * 1-bit Adam (Tang et al., arXiv 2102.02888). Adam's variance becomes stable early, so:
- * - warm-up: full-precision Adam on all-reduced gradients;
+ * - warm-up: full-precision Adam on all-reduced gradients. The paper freezes the variance
+ *   once it has become stable, which in its runs is 15-25% of training; the default
+ *   warm-up (options.ts) is that rule, 20% of the run's steps (at least 2);
  * - then the variance is frozen and the ranks exchange the momentum instead of the
- *   gradient: each rank folds its local gradient into the shared momentum
- *   (m = β1·m + (1−β1)·g), and the momenta are averaged by a compressed all-reduce that
- *   sends one sign bit per value plus one scale per chunk, with error feedback on the
- *   workers and on the shard owners; the update uses the averaged momentum and the frozen
- *   variance. 32× less than f32 on the wire in that phase, less the scales.
+ *   gradient (Algorithm 1): each rank folds its local gradient into the shared momentum
+ *   (m = β1·m + (1−β1)·g), and the momenta are averaged by the compressed all-reduce:
+ *   each worker adds its error, sends one sign bit per value plus one scale per chunk
+ *   (‖x‖₂/√n), each shard owner averages its shard, adds its own error, re-compresses it
+ *   and the shards are all-gathered (error feedback on the workers and on the servers).
+ *   The update uses the averaged momentum and the frozen variance. 32× less than f32 on
+ *   the wire in that phase, less the scales.
+ *
+ * Two things this implementation does beyond the paper's pseudocode, both because the
+ * sign compressor has no zero and its error is of the size of the chunk's typical value:
+ * - The momentum is exchanged divided by the frozen denominator, u = m/(√v̂ + ε), and
+ *   multiplied back after. The frozen denominator is the same on every rank, so without
+ *   compression this is exactly the paper's exchange; with it, the compression error
+ *   lands in the update's own units (bounded by the chunk's typical update) instead of
+ *   being divided by √v̂. Compressing m itself diverged on mlp-small: the ReLU layers
+ *   leave entries whose gradient was zero or tiny through the warm-up (√v̂ from 1e-6
+ *   down to 1e-11, ~1% of the entries), the compressor gives each of them ±(the chunk's
+ *   typical momentum), and dividing that by their √v̂ moved those weights by 10²-10⁵
+ *   at the first compressed step; the loss rose and was NaN a few steps later.
+ * - Entries whose variance is exactly zero when it freezes (no gradient on any rank in
+ *   the whole warm-up: dead ReLU units) keep a zero momentum and are not updated, as
+ *   DeepSpeed's 1-bit Adam does with its momentum mask: the frozen variance knows
+ *   nothing of their scale, so any update would be lr·g/ε.
  * The optimizer runs on the host on a master copy of the parameters.
  */
 import type { RunConfig } from '../config';
@@ -27,6 +47,10 @@ export class OnebitAdam implements Strategy {
   private ef: ErrorFeedbackState | undefined;
   /** Bias correction of the variance when it froze. */
   private frozenBc2 = 1;
+  /** 1/(√v̂ + ε) of the frozen variance, 0 where it froze at exactly 0. */
+  private invDenom: Float32Array | undefined;
+  /** The exchanged momentum, u = m·invDenom. */
+  private u: Float32Array | undefined;
 
   constructor(
     private readonly ctx: StrategyContext,
@@ -59,29 +83,41 @@ export class OnebitAdam implements Strategy {
       if (step + 1 === this.warmupSteps) this.frozenBc2 = 1 - (s.beta2 ?? 0.999) ** this.adam.steps;
     } else {
       const b1 = s.beta1 ?? 0.9;
-      const eps = s.eps ?? 1e-8;
       const wd = s.weightDecay ?? (s.kind === 'adamw' ? 0.01 : 0);
       const scale = 1 / (s.lossScale ?? 1);
       const m = this.adam.m;
-      const v = this.adam.v!;
+      const inv = (this.invDenom ??= this.frozenInverseDenominator());
       let t = nowNs();
+      // u = m / (√v̂ + ε), with m folded in from this rank's gradient; 0 where the variance froze at 0.
+      const u = (this.u ??= new Float32Array(m.length));
       for (let i = 0; i < m.length; i++) {
         const gi = g[i] * scale + (s.kind === 'adam' ? wd * p[i] : 0);
-        m[i] = b1 * m[i] + (1 - b1) * gi;
+        u[i] = (b1 * m[i] + (1 - b1) * gi) * inv[i];
       }
       this.env.span('momentum (host)', t, nowNs());
       this.ef ??= newErrorFeedback(m.length, this.env.coll.worldSize);
-      await compressedAllReduce(this.env.coll, m, this.codec, this.ef, this.env.span);
+      await compressedAllReduce(this.env.coll, u, this.codec, this.ef, this.env.span);
       t = nowNs();
-      const steps = step + 1;
-      const bc1 = 1 - b1 ** steps;
+      const bc1 = 1 - b1 ** (step + 1);
       for (let i = 0; i < p.length; i++) {
         if (s.kind === 'adamw') p[i] -= s.lr * wd * p[i];
-        p[i] -= (s.lr * (m[i] / bc1)) / (Math.sqrt(v[i] / this.frozenBc2) + eps);
+        if (inv[i] === 0) continue;
+        m[i] = u[i] / inv[i];
+        p[i] -= (s.lr * u[i]) / bc1;
       }
       this.env.span('adam update, frozen variance (host)', t, nowNs());
     }
     this.env.staging.write(trainer.paramBuffer, 0, p, 'H2D parameters');
+  }
+
+  private frozenInverseDenominator(): Float32Array {
+    const v = this.adam.v!;
+    const eps = this.config.optimizer.eps ?? 1e-8;
+    const inv = new Float32Array(v.length);
+    for (let i = 0; i < v.length; i++) inv[i] = v[i] === 0 ? 0 : 1 / (Math.sqrt(v[i] / this.frozenBc2) + eps);
+    // The momentum of an entry that never had a gradient is 0 and stays so.
+    for (let i = 0; i < v.length; i++) if (inv[i] === 0) this.adam.m[i] = 0;
+    return inv;
   }
 
   async readParameters(): Promise<Float32Array> {
@@ -89,7 +125,7 @@ export class OnebitAdam implements Strategy {
   }
 
   commBufferBytes(): number {
-    return this.env.staging.bytes + (this.ef?.worker?.byteLength ?? 0) + (this.ef?.server?.byteLength ?? 0);
+    return this.env.staging.bytes + (this.ef?.worker?.byteLength ?? 0) + (this.ef?.server?.byteLength ?? 0) + (this.u?.byteLength ?? 0);
   }
 
   memory(engine: MemoryBytes): MemoryBytes {

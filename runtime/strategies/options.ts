@@ -29,9 +29,14 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   dgcWarmupSteps: { owners: ['topk-dgc'], kind: 'int', min: 0, max: 1e6, help: 'steps of sparsity warm-up from 25% density (default 4)' },
   dgcClipNorm: { owners: ['topk-dgc'], kind: 'number', min: 1e-9, max: 1e9, help: 'local gradient clipping threshold (default none)' },
   powerSgdRank: { owners: ['powersgd'], kind: 'int', min: 1, max: 256, help: 'rank r of the approximation (default 1, as PyTorch)' },
-  powerSgdStartStep: { owners: ['powersgd'], kind: 'int', min: 0, max: 1e6, help: 'steps of plain all-reduce before compressing (default 0)' },
-  // One step of variance is g² of a single batch: entries with a zero gradient then get
-  // lr·m/eps updates once frozen (the run diverges), so the warm-up is at least 2 steps.
+  // With Adam, the first steps move every entry by ~lr whatever its gradient's size (the
+  // variance is still g² of a batch or two), so a rank-r approximation moves all weights
+  // by lr in its own pattern: on mlp-small, rank 1 from step 0 took the loss from 2.89 to
+  // 3.56 and stayed near 1.6 after 8 steps (DDP: 1e-4). PyTorch's start_powerSGD_iter is
+  // the remedy; the default follows 1-bit Adam's warm-up rule.
+  powerSgdStartStep: { owners: ['powersgd'], kind: 'int', min: 0, max: 1e6, help: 'steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, as 1-bit Adam\'s warm-up; with SGD 0)' },
+  // One step of variance is g² of a single batch, too little to freeze: at least 2 steps.
+  // (Entries still at zero variance when it freezes are left alone: onebitAdam.ts.)
   onebitWarmupSteps: { owners: ['onebit-adam'], kind: 'int', min: 2, max: 1e6, help: 'full-precision Adam steps before the variance freezes; the paper uses 15-25% of training (default: 20% of the steps, at least 2)' },
   onebitChunkSize: { owners: ['onebit-adam'], kind: 'int', min: 8, max: 1 << 24, help: 'values per sign scale (default 2048)' },
   zero3Prefetch: { owners: ['zero3'], kind: 'bool', help: 'gather the next layer while the current one is being written (default true)' },
@@ -77,6 +82,10 @@ export function parseStrategyIds(strategy: string): StrategyId[] {
 export function resolveOptions(config: RunConfig): ResolvedOptions {
   const o = (config.strategyOptions ?? {}) as Partial<ResolvedOptions>;
   const sgdMomentum = config.optimizer.kind === 'sgd' ? (config.optimizer.momentum ?? 0) : 0;
+  // 1-bit Adam's rule (arXiv 2102.02888): freeze Adam's variance once it is stable, which the
+  // paper found after 15-25% of training; 20% of the run, and never fewer than 2 steps (one
+  // step's variance is a single batch's g²).
+  const adamWarmup = Math.max(2, Math.round(config.steps * 0.2));
   return {
     bucketCapMb: o.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB,
     firstBucketCapMb: o.firstBucketCapMb ?? DEFAULT_FIRST_BUCKET_CAP_MB,
@@ -86,8 +95,8 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     dgcWarmupSteps: o.dgcWarmupSteps ?? 4,
     dgcClipNorm: o.dgcClipNorm,
     powerSgdRank: o.powerSgdRank ?? 1,
-    powerSgdStartStep: o.powerSgdStartStep ?? 0,
-    onebitWarmupSteps: o.onebitWarmupSteps ?? Math.max(2, Math.round(config.steps * 0.2)),
+    powerSgdStartStep: o.powerSgdStartStep ?? (config.optimizer.kind === 'sgd' ? 0 : Math.min(adamWarmup, Math.max(0, config.steps - 1))),
+    onebitWarmupSteps: o.onebitWarmupSteps ?? adamWarmup,
     onebitChunkSize: o.onebitChunkSize ?? 2048,
     zero3Prefetch: o.zero3Prefetch ?? true,
     localSteps: o.localSteps ?? DEFAULT_LOCAL_STEPS,

@@ -22,8 +22,15 @@ export interface StrategyRun {
 }
 
 export function tinyConfig(over: Partial<RunConfig>): RunConfig {
-  const base = PRESETS.tiny;
-  const raw = { ...base, link: 'none', gpuTiming: false, ...over, model: { ...base.model, ...(over.model ?? {}) }, optimizer: { ...base.optimizer, ...(over.optimizer ?? {}) } };
+  return presetConfig('tiny', over);
+}
+
+/** A preset with `over` applied, on no simulated link (no pacing, no link scale) and without GPU timing: for tests of what a strategy computes. */
+export function presetConfig(preset: string, over: Partial<RunConfig>): RunConfig {
+  const base = PRESETS[preset];
+  if (!base) throw new Error(`preset ${JSON.stringify(preset)}: expected one of ${Object.keys(PRESETS).join(', ')}`);
+  const raw: Record<string, unknown> = { ...base, link: 'none', gpuTiming: false, ...over, model: { ...base.model, ...(over.model ?? {}) }, optimizer: { ...base.optimizer, ...(over.optimizer ?? {}) } };
+  if (!('linkScale' in over)) delete raw.linkScale;
   return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
 }
 

@@ -46,7 +46,7 @@ test('int8 codec: each value within half a quantisation step of its input, sizes
   }
 });
 
-test('sign codec: 1 bit per value plus a scale per chunk; decodes to sign × mean |x|', () => {
+test('sign codec: 1 bit per value plus a scale per chunk; decodes to sign × ‖x‖₂/√n (the input chunk\'s L2 norm kept)', () => {
   const x = Float32Array.from([1, -3, 2, -2, 0.5, 0.5, -0.5, 4, 1]);
   const codec = new SignCodec(4);
   const bytes = new Uint8Array(codec.encodedBytes(x.length));
@@ -54,7 +54,9 @@ test('sign codec: 1 bit per value plus a scale per chunk; decodes to sign × mea
   codec.encode(x, bytes);
   const y = new Float32Array(x.length);
   codec.decode(bytes, y, false);
-  assert.deepEqual([...y], [2, -2, 2, -2, 1.375, 1.375, -1.375, 1.375, 1]);
+  const a = Math.fround(Math.sqrt((1 + 9 + 4 + 4) / 4));
+  const b = Math.fround(Math.sqrt((0.25 * 3 + 16) / 4));
+  assert.deepEqual([...y], [a, -a, a, -a, b, b, -b, b, 1]);
 });
 
 test('topKIndices returns exactly the k largest magnitudes', () => {

@@ -1,0 +1,78 @@
+// Streaming DiLoCo's replay: fragments synchronised on their own staggered schedule, each
+// waited for `overlapSteps` inner steps after it starts, one link for all (streaming.ts),
+// and the what-if built on it. Expected step times are worked out by hand below.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fragmentShift, planFragments, streamingPeriod } from '../../../analysis/replay/streaming';
+import { prepareReplay, whatIfOn } from '../../../analysis/index';
+import { syntheticRun } from './synthetic';
+
+const near = (a: number, b: number, rel = 1e-9): boolean => Math.abs(a - b) <= rel * Math.max(1, Math.abs(b));
+
+test('fragments: whole layers in similar shares, staggered by ⌊f·H/F⌋ (the strategy uses the same plan)', () => {
+  // mlp-small: 256·1024+1024, 1024·1024+1024, 1024·10+10. Half the model is reached inside
+  // the second layer, so fragment 0 holds the first two layers: 99.2% of the parameters.
+  const sizes = [263168, 1049600, 10250];
+  let off = 0;
+  const layers = sizes.map((n) => ({ paramOffset: (off += n) - n, paramCount: n }));
+  assert.deepEqual(planFragments(layers, 2), [{ offset: 0, length: 263168 + 1049600 }, { offset: 263168 + 1049600, length: 10250 }]);
+  assert.deepEqual(planFragments(layers, 3).map((f) => f.length), sizes, 'one layer each when F = layers');
+  assert.deepEqual([0, 1, 2, 3].map((f) => fragmentShift(f, 4, 8)), [0, 2, 4, 6]);
+  assert.deepEqual([0, 1].map((f) => fragmentShift(f, 2, 4)), [0, 2]);
+});
+
+test('streamingPeriod: H = 4, two fragments, each waited for one step after it starts', () => {
+  // Inner step 100; fragment 0 (shift 0) starts at the end of steps 3, 7, 11 and takes 250,
+  // fragment 1 (shift 2) at the end of steps 5, 9, 13 and takes 50. Step 8 waits for the
+  // sync started at the end of step 7: 100 of compute, then 150 more. Fragment 1's sync
+  // hides under step 10. Period (steps 8–11): 250, 100, 100, 100.
+  const p = streamingPeriod(100, [250, 50], 4, 1);
+  assert.deepEqual(p.stepNs, [250, 100, 100, 100]);
+  assert.equal(p.meanStepNs, 137.5);
+  assert.equal(p.meanExposedNs, 37.5);
+  // The replay this replaces hid the whole sync (300) under H − 1 = 3 steps: 100, nothing exposed.
+});
+
+test('streamingPeriod: no overlap waits for each sync where it starts (DiLoCo: L + Σ sync / H)', () => {
+  const p = streamingPeriod(100, [250, 50], 4, 0);
+  // Steps 8–11: 100; 100 + 50 (fragment 1 at the end of step 9); 100; 100 + 250 (fragment 0).
+  assert.deepEqual(p.stepNs, [100, 150, 100, 350]);
+  assert.equal(p.meanStepNs, 100 + 300 / 4);
+});
+
+test('streamingPeriod: a longer overlap hides more; syncs longer than their window queue on the link', () => {
+  // Two steps of overlap: the 250 sync needs 50 beyond the two 100 steps.
+  assert.equal(streamingPeriod(100, [250, 50], 4, 2).meanStepNs, 100 + 50 / 4);
+  // Fully hidden when the window covers it.
+  assert.equal(streamingPeriod(100, [150, 150], 4, 2).meanStepNs, 100);
+  // H = 2 and two fragments: a sync starts after every step and takes 150, so the link is
+  // the bottleneck: every step waits for the previous sync, 150 per step.
+  const busy = streamingPeriod(100, [150, 150], 2, 1);
+  assert.deepEqual(busy.stepNs, [150, 150]);
+});
+
+test('what-if: Streaming DiLoCo on a CommLens run uses the config\'s layers, and without overlap predicts DiLoCo', () => {
+  // Non-overlapped DDP with a slow link: the gradient all-reduce is much longer than a step's compute.
+  const m = syntheticRun({ ranks: 2, steps: 5, gradBytes: 8 * 1024 * 1024, buckets: 1, bytesPerNs: 0.05 });
+  const ctx = prepareReplay(m);
+  assert.ok(ctx.info.layerParams && ctx.info.layerParams.length === 2, 'MLP 64-h-1: two layers from the config');
+  const H = 4;
+  const diloco = whatIfOn(ctx, { localSteps: { H } });
+  const blocking = whatIfOn(ctx, { localSteps: { H, streaming: true, overlapSteps: 0 } });
+  assert.ok(near(blocking.predicted.stepTimeNs, diloco.predicted.stepTimeNs, 1e-9), `${blocking.predicted.stepTimeNs} vs DiLoCo ${diloco.predicted.stepTimeNs}`);
+  const streaming = whatIfOn(ctx, { localSteps: { H, streaming: true } });
+  assert.ok(streaming.predicted.stepTimeNs < diloco.predicted.stepTimeNs, 'one step of overlap hides one step of each sync');
+  // DiLoCo's prediction is c + L + X/H (c: measured − replayed baseline, L: an inner step,
+  // X: the gradient all-reduce), so two H give c + L and X. Each fragment's sync (its share
+  // of X) hides one inner step and shows the rest at the step that waits for it.
+  const d8 = whatIfOn(ctx, { localSteps: { H: 8 } }).predicted.stepTimeNs;
+  const cPlusL = 2 * d8 - diloco.predicted.stepTimeNs;
+  const X = 8 * (diloco.predicted.stepTimeNs - d8);
+  const L = cPlusL - (ctx.measuredStepNs - ctx.baseReplay.stepTimeNs);
+  const [l0, l1] = ctx.info.layerParams!;
+  const s0 = l0 / (l0 + l1);
+  assert.ok(s0 * X > L, 'fragment 0 does not fit under one step');
+  const want = cPlusL + (Math.max(0, s0 * X - L) + Math.max(0, (1 - s0) * X - L)) / H;
+  assert.ok(near(streaming.predicted.stepTimeNs, want, 1e-6), `streaming ${streaming.predicted.stepTimeNs} vs ${want} (L ${L}, X ${X}, share ${s0})`);
+  assert.ok(!streaming.notes.some((n) => /equal shares/.test(n)));
+});
