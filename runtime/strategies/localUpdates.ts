@@ -13,7 +13,7 @@
  * On the wire: one parameter-sized all-reduce per H steps (1/H of DDP's volume).
  */
 import type { RunConfig } from '../config';
-import { fragmentShift, planFragments } from '../../analysis/replay/streaming';
+import { fragmentShift, planFragments } from '../../trace/streamingSchedule';
 import { Int8Codec } from './codecs';
 import { compressedAllReduce } from './compressedAllReduce';
 import { strategyEnv, type StrategyEnv } from './env';
