@@ -42,3 +42,15 @@ export function formatPct(p: number): string {
 export function clipText(s: string, max = 300): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${s.length.toLocaleString('en-US')} characters)`;
 }
+
+const BYTE_KEYS = /bytes$/i;
+const NS_KEYS = /Ns$/;
+
+/** A slice argument for display: bytes, nanoseconds and GB/s by the key's suffix. */
+export function argValue(key: string, v: unknown): string {
+  if (typeof v === 'number' && BYTE_KEYS.test(key)) return `${formatBytes(v)} (${v.toLocaleString('en-US')} B)`;
+  if (typeof v === 'number' && NS_KEYS.test(key)) return formatDurationNs(v);
+  if (typeof v === 'number' && /GBps$/.test(key)) return `${Number(v.toPrecision(4))} GB/s`;
+  if (typeof v === 'string') return clipText(v);
+  return clipText(JSON.stringify(v));
+}

@@ -136,6 +136,16 @@ export interface WebviewState {
   /** Collapsed rank groups (pids). */
   collapsed?: number[];
   search?: string;
+  /** Tracks pinned to the top, in order. */
+  pinned?: number[];
+  /** Counter tracks shown at full height. */
+  expanded?: number[];
+  /** Origin of the time axis: `step:<i>` (the i-th step's start); the trace start when absent. */
+  origin?: string;
+  /** Marked ranges (the `m` key). */
+  marks?: { startNs: number; endNs: number; temporary: boolean }[];
+  /** Height of the bottom pane, CSS px. */
+  panelHeight?: number;
 }
 
 /**

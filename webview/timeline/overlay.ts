@@ -6,7 +6,7 @@
 import { formatDurationNs } from '../format';
 import { axisTicks } from './axis';
 import type { Frame } from './draw';
-import { LABEL_W, SLICE_ROW_H, sliceCentreY, TRACK_PAD } from './layout';
+import { LABEL_W, rowScreenY, SLICE_ROW_H, sliceCentreY, toScreenY, TRACK_PAD } from './layout';
 import type { TraceIndex } from './traceIndex';
 
 export const AXIS_H = 34;
@@ -30,7 +30,7 @@ export interface OverlayState {
   allFlows: boolean;
 }
 
-export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: number | null): void {
+export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: number | null, originLabel: string): void {
   const { vp, palette: pal, index } = f;
   const w = f.widthPx - LABEL_W;
   ctx.fillStyle = pal.background;
@@ -38,7 +38,8 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   ctx.font = pal.font;
   ctx.textBaseline = 'middle';
   ctx.fillStyle = pal.muted;
-  ctx.fillText(`window ${formatDurationNs(vp.durNs)}`, 8, AXIS_H / 2);
+  ctx.fillText(`window ${formatDurationNs(vp.durNs)}`, 8, 10);
+  ctx.fillText(`0 = ${originLabel}`, 8, AXIS_H - 10);
   const k = w / vp.durNs;
   // Step markers: a band per step with its name when there is room.
   ctx.save();
@@ -57,7 +58,17 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
       ctx.font = pal.font;
     }
   }
-  const ticks = axisTicks(vp.startNs, vp.endNs, w, 90, index.extentStartNs);
+  // Marks: a flag per marked range.
+  for (const m of f.marks) {
+    const x0 = LABEL_W + (m.startNs - vp.startNs) * k, x1 = LABEL_W + (m.endNs - vp.startNs) * k;
+    ctx.fillStyle = pal.mark;
+    ctx.fillRect(x0, AXIS_H - 6, Math.max(2, x1 - x0), 6);
+    ctx.beginPath();
+    ctx.moveTo(x0, 0); ctx.lineTo(x0 + 8, 4); ctx.lineTo(x0, 8); ctx.closePath();
+    ctx.fill();
+    ctx.fillRect(x0, 0, 1.5, AXIS_H);
+  }
+  const ticks = axisTicks(vp.startNs, vp.endNs, w, 90, f.originNs);
   ctx.strokeStyle = pal.foreground;
   ctx.fillStyle = pal.foreground;
   ctx.beginPath();
@@ -68,11 +79,11 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   }
   ctx.stroke();
   if (cursorX !== null && cursorX >= LABEL_W) {
-    const label = formatDurationNs(vp.pxToTime(cursorX - LABEL_W) - index.extentStartNs);
+    const label = formatDurationNs(vp.pxToTime(cursorX - LABEL_W) - f.originNs);
     const tw = ctx.measureText(label).width + 8;
     ctx.fillStyle = pal.focus;
     ctx.fillRect(cursorX, 0, tw, 14);
-    ctx.fillStyle = '#ffffff';
+    ctx.fillStyle = pal.focusText;
     ctx.fillText(label, cursorX + 4, 7);
   }
   ctx.restore();
@@ -157,7 +168,7 @@ export function sliceRect(f: Frame, i: number): { x: number; y: number; w: numbe
   const k = (f.widthPx - LABEL_W) / vp.durNs;
   const x = LABEL_W + (tr.sliceStart[i] - vp.startNs) * k;
   const w = Math.max(1, Math.max(0, tr.sliceDur[i]) * k);
-  const y = layout.rows[row].y - f.scrollY + TRACK_PAD + tr.sliceDepth[i] * SLICE_ROW_H;
+  const y = rowScreenY(layout.rows[row], f.scrollY) + TRACK_PAD + tr.sliceDepth[i] * SLICE_ROW_H;
   return { x, y, w, h: SLICE_ROW_H - 2 };
 }
 
@@ -170,6 +181,15 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
   ctx.rect(LABEL_W, 0, f.widthPx - LABEL_W, f.heightPx);
   ctx.clip();
   const k = (f.widthPx - LABEL_W) / vp.durNs;
+  for (const m of f.marks) {
+    const x0 = LABEL_W + (m.startNs - vp.startNs) * k, x1 = LABEL_W + (m.endNs - vp.startNs) * k;
+    ctx.globalAlpha = 0.16;
+    ctx.fillStyle = pal.mark;
+    ctx.fillRect(x0, 0, Math.max(1, x1 - x0), f.heightPx);
+    ctx.globalAlpha = 1;
+    ctx.fillRect(x0, 0, 1, f.heightPx);
+    ctx.fillRect(x1, 0, 1, f.heightPx);
+  }
   if (s.area) {
     const x0 = LABEL_W + (s.area.startNs - vp.startNs) * k, x1 = LABEL_W + (s.area.endNs - vp.startNs) * k;
     ctx.globalAlpha = 0.3;
@@ -178,7 +198,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
       const r = f.layout.rowOfTrack[t];
       if (r < 0) continue;
       const row = f.layout.rows[r];
-      ctx.fillRect(x0, row.y - f.scrollY, x1 - x0, row.height);
+      ctx.fillRect(x0, rowScreenY(row, f.scrollY), x1 - x0, row.height);
     }
     ctx.globalAlpha = 1;
     ctx.strokeStyle = pal.focus;
@@ -253,7 +273,7 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     const yb = sliceCentreY(index, layout, tr.sliceTrack[b], tr.sliceDepth[b]);
     if (ya === undefined || yb === undefined) continue;
     const x1 = LABEL_W + (ta - vp.startNs) * k, x2 = LABEL_W + (tb - vp.startNs) * k;
-    const y1 = ya - f.scrollY, y2 = yb - f.scrollY;
+    const y1 = toScreenY(layout, ya, f.scrollY), y2 = toScreenY(layout, yb, f.scrollY);
     if ((y1 < 0 && y2 < 0) || (y1 > f.heightPx && y2 > f.heightPx)) continue;
     ctx.globalAlpha = touchesSelection || s.selectedSlice < 0 ? 1 : 0.35;
     const bend = Math.max(12, Math.min(60, Math.abs(x2 - x1) / 2));
