@@ -86,7 +86,7 @@ export class App {
         h('button', { className: 'icon', title: 'Next match (Enter)', 'aria-label': 'Next match', onclick: () => this.stepMatch(1) }, '↓')),
       h('button', { title: 'Show the whole run (0)', onclick: () => { this.timeline?.vp.fit(); this.timeline?.invalidate(); } }, 'Fit'),
       h('button', { title: 'Show all flow arrows, or only those of the selected slice', 'aria-pressed': 'true', className: 'toggle flows-toggle', onclick: (e: Event) => this.toggleFlows(e.currentTarget as HTMLButtonElement) }, 'Flows'),
-      h('label', { className: 'origin' }, 'Time 0 at ', this.originSelect = h('select', { 'aria-label': 'Origin of the time axis', onchange: () => this.applyOrigin() })),
+      h('label', { className: 'origin' }, 'Time 0 at ', this.originSelect = h('select', { 'aria-label': 'Origin of the time axis', autocomplete: 'off', onchange: () => this.applyOrigin() })),
       h('span', { className: 'hint', title: 'W/S zoom · A/D pan · drag pan · Shift-drag select area · drag the overview to pick a range · ] / [ follow flows · M mark · P pin the focused track · click a counter name to expand it' }, 'W/S zoom · A/D pan · Shift-drag area · ] [ flows · M mark'),
       this.status);
     this.banner = h('div', { className: 'banner', role: 'alert', hidden: true });
@@ -457,6 +457,15 @@ export class App {
       this.save();
       e.preventDefault();
     });
+  }
+
+  /** Page coordinates of track `track`'s row (tests use it to hover counters and click pins). */
+  pageRectOfTrack(track: number): { x: number; y: number; w: number; h: number } | null {
+    const r = this.timeline?.trackRect(track);
+    const layer = this.main.querySelector('canvas.overlay');
+    if (!r || !layer) return null;
+    const b = layer.getBoundingClientRect();
+    return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
   }
 
   private toggleFlows(b: HTMLButtonElement): void {

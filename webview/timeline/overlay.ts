@@ -6,7 +6,7 @@
 import { formatDurationNs } from '../format';
 import { axisTicks } from './axis';
 import type { Frame } from './draw';
-import { LABEL_W, rowScreenY, SLICE_ROW_H, sliceCentreY, toScreenY, TRACK_PAD } from './layout';
+import { GROUP_H, LABEL_W, rowScreenY, SLICE_ROW_H, sliceCentreY, stickyGroup, toScreenY, TRACK_PAD } from './layout';
 import type { TraceIndex } from './traceIndex';
 
 export const AXIS_H = 34;
@@ -159,6 +159,18 @@ export function drawOverview(ctx: CanvasRenderingContext2D, f: Frame, density: F
   ctx.strokeRect(x0, 1, Math.max(2, x1 - x0), OVERVIEW_H - 2);
 }
 
+/** Top of the visible scrolled region (below the pinned tracks and the sticky rank header). */
+export function scrolledTop(f: Frame): number {
+  const sticky = stickyGroup(f.layout, f.scrollY);
+  return sticky ? Math.max(f.layout.pinnedH, sticky.y + GROUP_H) : f.layout.pinnedH;
+}
+
+/** Whether encoded slice `i` lies on a pinned track. */
+function onPinned(f: Frame, i: number): boolean {
+  const r = f.layout.rowOfTrack[f.index.trace.sliceTrack[i]];
+  return r >= 0 && r < f.layout.pinnedCount;
+}
+
 /** Rectangle (canvas px) of encoded slice `i`, or null when its track is not laid out. */
 export function sliceRect(f: Frame, i: number): { x: number; y: number; w: number; h: number } | null {
   const { index, layout, vp } = f;
@@ -212,6 +224,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
     ctx.strokeRect(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1), Math.abs(d.x1 - d.x0), Math.abs(d.y1 - d.y0));
     ctx.setLineDash([]);
   }
+  const top = scrolledTop(f);
   // Highlights: outline visible ones (bounded work: binary-searchable by start when sorted).
   ctx.strokeStyle = pal.match;
   ctx.lineWidth = 2;
@@ -221,7 +234,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
     const st = tr.sliceStart[i];
     if (st > vp.endNs || st + Math.max(0, tr.sliceDur[i]) < vp.startNs) continue;
     const r = sliceRect(f, i);
-    if (!r || r.y + r.h < 0 || r.y > f.heightPx) continue;
+    if (!r || r.y + r.h < 0 || r.y > f.heightPx || (r.y + r.h <= top && !onPinned(f, i))) continue;
     ctx.strokeRect(r.x, r.y, Math.max(r.w, 2), r.h);
     drawn++;
   }
@@ -229,7 +242,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
   for (const [slice, width] of [[s.hoverSlice, 1], [s.selectedSlice, 3]] as const) {
     if (slice < 0) continue;
     const r = sliceRect(f, slice);
-    if (!r) continue;
+    if (!r || (r.y + r.h <= top && !onPinned(f, slice))) continue;
     ctx.strokeStyle = slice === s.selectedSlice ? pal.focus : pal.foreground;
     ctx.lineWidth = width;
     ctx.strokeRect(r.x - 1, r.y - 1, Math.max(r.w, 2) + 2, r.h + 2);
@@ -262,6 +275,7 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     if (!((ta < vp.startNs && tb < vp.startNs) || (ta > vp.endNs && tb > vp.endNs))) inView++;
   }
   const all = s.allFlows && inView <= MAX_FLOWS_IN_VIEW;
+  const top = scrolledTop(f);
   let drawn = 0;
   for (let j = 0; j < n && drawn < 1500; j++) {
     const a = tr.flowFrom[j], b = tr.flowTo[j];
@@ -275,6 +289,9 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     const x1 = LABEL_W + (ta - vp.startNs) * k, x2 = LABEL_W + (tb - vp.startNs) * k;
     const y1 = toScreenY(layout, ya, f.scrollY), y2 = toScreenY(layout, yb, f.scrollY);
     if ((y1 < 0 && y2 < 0) || (y1 > f.heightPx && y2 > f.heightPx)) continue;
+    // Flows between scrolled rows stay below the pinned tracks and the sticky header.
+    const clip = !onPinned(f, a) && !onPinned(f, b);
+    if (clip) { ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, top, f.widthPx - LABEL_W, f.heightPx - top); ctx.clip(); }
     ctx.globalAlpha = touchesSelection || s.selectedSlice < 0 ? 1 : 0.35;
     const bend = Math.max(12, Math.min(60, Math.abs(x2 - x1) / 2));
     ctx.beginPath();
@@ -287,6 +304,7 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     ctx.lineTo(x2 - 6, y2 + 3.5);
     ctx.closePath();
     ctx.fill();
+    if (clip) ctx.restore();
     drawn++;
   }
   ctx.globalAlpha = 1;

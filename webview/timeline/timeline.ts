@@ -211,6 +211,7 @@ export class Timeline {
       d.originNs = String(this.originNs);
       d.axis = axisTicks(this.vp.startNs, this.vp.endNs, this.widthPx - LABEL_W, 90, this.originNs).ticks.map((t) => t.label).join('|');
       d.pinned = this.pinned.join(',');
+      d.contentHeight = String(this.layout.totalHeight);
       d.marks = JSON.stringify(this.marks);
       d.stickyGroup = String(stickyGroup(this.layout, this.scrollY)?.row ?? -1);
       this.events.viewChanged();
@@ -573,6 +574,14 @@ export class Timeline {
       default: return;
     }
     e.preventDefault();
+  }
+
+  /** Canvas rect of track `track`'s row (label column included), or null when it is not laid out. */
+  trackRect(track: number): { x: number; y: number; w: number; h: number } | null {
+    const r = this.layout.rowOfTrack[track];
+    if (r === undefined || r < 0) return null;
+    const row = this.layout.rows[r];
+    return { x: 0, y: rowScreenY(row, this.scrollY), w: this.widthPx, h: row.height };
   }
 
   /** Canvas rect of an encoded slice (for tests and the details pane). */
