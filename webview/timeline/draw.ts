@@ -44,7 +44,6 @@ export interface DrawStats { boxes: number; labels: LabelJob[] }
 /** Draws rows, boxes and counters on `ctx` (scaled to CSS px). Returns the labels to draw. */
 export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   const { index, layout, vp, palette: pal } = f;
-  const tr = index.trace;
   ctx.fillStyle = pal.background;
   ctx.fillRect(0, 0, f.widthPx, f.heightPx);
   const timeW = f.widthPx - LABEL_W;
