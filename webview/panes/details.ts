@@ -49,20 +49,20 @@ export function renderDetails(index: TraceIndex, i: number, goto: (slice: number
 export function renderArea(sum: AreaSummary | null, originNs = 0): HTMLElement {
   if (!sum) return h('p', { className: 'empty' }, 'Shift-drag across tracks to select an area; its slices are aggregated here per name, its counters as min / max / mean.');
   const top = sum.rows.slice(0, 500);
-  return h('div', { className: 'area' },
-    h('p', { className: 'area-window' }, h('strong', {}, `Duration ${formatDurationNs(sum.windowNs)}`),
-      ` · from ${formatDurationNs(sum.startNs - originNs)} to ${formatDurationNs(sum.endNs - originNs)} · ${sum.slices.toLocaleString('en-US')} slices on ${sum.tracks} track${sum.tracks === 1 ? '' : 's'}.`),
-    sum.rows.length ? h('table', { className: 'grid slices' },
+  const slices = sum.rows.length === 0 ? null : h('div', {},
+    h('h3', {}, 'Slices by name'),
+    h('table', { className: 'grid slices' },
       h('thead', {}, h('tr', {}, ...['Name', 'Count', 'Total', 'Average', 'Share of window'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...top.map((r) => h('tr', {},
         h('td', { className: 'slice-name' }, clipText(r.name, 120)),
         h('td', { className: 'num' }, r.count.toLocaleString('en-US')),
         h('td', { className: 'num' }, formatDurationNs(r.totalNs)),
         h('td', { className: 'num' }, formatDurationNs(r.avgNs)),
-        h('td', { className: 'num' }, formatPct(r.sharePct)))))) : null,
-    sum.rows.length > top.length ? h('p', { className: 'muted' }, `${sum.rows.length - top.length} more names not shown.`) : null,
-    sum.counters.length ? h('h3', {}, 'Counters over the window') : null,
-    sum.counters.length ? h('table', { className: 'grid counters' },
+        h('td', { className: 'num' }, formatPct(r.sharePct)))))),
+    sum.rows.length > top.length ? h('p', { className: 'muted' }, `${sum.rows.length - top.length} more names not shown.`) : null);
+  const counters = sum.counters.length === 0 ? null : h('div', {},
+    h('h3', {}, 'Counters over the window'),
+    h('table', { className: 'grid counters' },
       h('thead', {}, h('tr', {}, ...['Counter', 'Rank', 'Min', 'Max', 'Mean (time-weighted)', 'Samples'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...sum.counters.map((c) => h('tr', {},
         h('td', {}, clipText(c.name, 80)),
@@ -70,6 +70,9 @@ export function renderArea(sum: AreaSummary | null, originNs = 0): HTMLElement {
         h('td', { className: 'num' }, formatWithUnit(c.min, c.unit)),
         h('td', { className: 'num' }, formatWithUnit(c.max, c.unit)),
         h('td', { className: 'num' }, formatWithUnit(c.mean, c.unit)),
-        h('td', { className: 'num' }, c.samples.toLocaleString('en-US')))))) : null,
-  );
+        h('td', { className: 'num' }, c.samples.toLocaleString('en-US')))))));
+  return h('div', { className: 'area' },
+    h('p', { className: 'area-window' }, h('strong', {}, `Duration ${formatDurationNs(sum.windowNs)}`),
+      ` · from ${formatDurationNs(sum.startNs - originNs)} to ${formatDurationNs(sum.endNs - originNs)} · ${sum.slices.toLocaleString('en-US')} slices on ${sum.tracks} track${sum.tracks === 1 ? '' : 's'}.`),
+    h('div', { className: 'side-by-side' }, slices, counters));
 }

@@ -216,18 +216,21 @@ function drawRow(ctx: CanvasRenderingContext2D, f: Frame, r: number, y: number, 
 /** Width of the pin button at the right of a track's label. */
 export const PIN_W = 22;
 
-/** A pin glyph: filled when the track is pinned, an outline otherwise. */
+/** A push-pin glyph: filled when the track is pinned, an outline otherwise. */
 function drawPin(ctx: CanvasRenderingContext2D, pal: Palette, x: number, cy: number, on: boolean): void {
   ctx.save();
   ctx.strokeStyle = on ? pal.focus : pal.muted;
   ctx.fillStyle = on ? pal.focus : pal.muted;
-  ctx.globalAlpha = on ? 1 : 0.6;
-  ctx.lineWidth = 1.5;
+  ctx.globalAlpha = on ? 1 : 0.7;
+  ctx.lineWidth = 1.25;
+  const cx = x + 9;
   ctx.beginPath();
-  ctx.arc(x + 8, cy - 2, 3.5, 0, Math.PI * 2);
-  if (on) ctx.fill(); else ctx.stroke();
+  ctx.moveTo(cx - 4, cy - 6); ctx.lineTo(cx + 4, cy - 6); // head
+  ctx.moveTo(cx - 2.5, cy - 6); ctx.lineTo(cx - 2.5, cy - 1); ctx.lineTo(cx - 4.5, cy + 1.5); ctx.lineTo(cx + 4.5, cy + 1.5); ctx.lineTo(cx + 2.5, cy - 1); ctx.lineTo(cx + 2.5, cy - 6);
+  if (on) { ctx.closePath(); ctx.fill(); }
+  ctx.stroke();
   ctx.beginPath();
-  ctx.moveTo(x + 8, cy + 1.5); ctx.lineTo(x + 8, cy + 6);
+  ctx.moveTo(cx, cy + 1.5); ctx.lineTo(cx, cy + 6); // needle
   ctx.stroke();
   ctx.restore();
 }
