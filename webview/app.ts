@@ -62,6 +62,9 @@ export class App {
   private readonly searchCount: HTMLElement;
   private readonly titleEl: HTMLElement;
   private readonly originSelect: HTMLSelectElement;
+  /** "Link views": share the window with the other open trace views (protocol step 9). */
+  private linkViews = false;
+  private lastSync = '';
   private readonly panel: HTMLElement;
   private readonly divider: HTMLElement;
 
@@ -86,6 +89,7 @@ export class App {
         h('button', { className: 'icon', title: 'Next match (Enter)', 'aria-label': 'Next match', onclick: () => this.stepMatch(1) }, '↓')),
       h('button', { title: 'Show the whole run (0)', onclick: () => { this.timeline?.vp.fit(); this.timeline?.invalidate(); } }, 'Fit'),
       h('button', { title: 'Show all flow arrows, or only those of the selected slice', 'aria-pressed': 'true', className: 'toggle flows-toggle', onclick: (e: Event) => this.toggleFlows(e.currentTarget as HTMLButtonElement) }, 'Flows'),
+      h('button', { title: 'Link views: other trace views with Link on show the same window, measured from their own time origin (so runs line up at the chosen step)', 'aria-pressed': 'false', className: 'toggle link-toggle', onclick: (e: Event) => this.toggleLink(e.currentTarget as HTMLButtonElement) }, 'Link views'),
       h('label', { className: 'origin' }, 'Time 0 at ', this.originSelect = h('select', { 'aria-label': 'Origin of the time axis', autocomplete: 'off', onchange: () => this.applyOrigin() })),
       h('span', { className: 'hint', title: 'W/S zoom · A/D pan · drag pan · Shift-drag select area · drag the overview to pick a range · ] / [ follow flows · M mark · P pin the focused track · click a counter name to expand it' }, 'W/S zoom · A/D pan · Shift-drag area · ] [ flows · M mark'),
       this.status);
@@ -127,6 +131,7 @@ export class App {
           break;
         case 'error': this.fail(msg.title, msg.message); break;
         case 'traceRange': this.mergeRange(msg.replyTo, msg.data); break;
+        case 'syncView': this.applySync(msg.startNs, msg.endNs, msg.originLabel); break;
       }
     } catch (err) {
       this.fail('The viewer could not show this data', err instanceof Error ? err.message : String(err));
@@ -241,6 +246,7 @@ export class App {
 
   private onPaint(): void {
     this.maybeRequestRange();
+    this.postSync();
     if (perf.firstPaint === undefined && perf.arrival !== undefined) {
       // The frame's drawing is issued; the next animation frame means it was presented.
       requestAnimationFrame(() => { perf.firstPaint = performance.now(); this.root.dataset.firstPaintMs = String(perf.firstPaint - perf.arrival!); });
@@ -466,6 +472,39 @@ export class App {
     if (!r || !layer) return null;
     const b = layer.getBoundingClientRect();
     return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
+  }
+
+  private syncKey(startNs: number, endNs: number): string {
+    return `${Math.round(startNs)}:${Math.round(endNs)}`;
+  }
+
+  /** Posts the window (relative to the origin) when linked and it changed since the last one sent or applied. */
+  private postSync(): void {
+    const tl = this.timeline;
+    if (!this.linkViews || !tl) return;
+    const startNs = tl.vp.startNs - tl.originNs, endNs = tl.vp.endNs - tl.originNs;
+    const key = this.syncKey(startNs, endNs);
+    if (key === this.lastSync) return;
+    this.lastSync = key;
+    this.host.post({ type: 'viewSync', startNs, endNs, originLabel: tl.originLabel });
+  }
+
+  /** Shows another linked view's window from this view's own origin. */
+  private applySync(startNs: number, endNs: number, originLabel: string): void {
+    const tl = this.timeline;
+    if (!this.linkViews || !tl || !Number.isFinite(startNs) || !Number.isFinite(endNs)) return;
+    tl.vp.set(tl.originNs + startNs, tl.originNs + endNs);
+    // What this view shows after clamping is not news to the others: do not echo it back.
+    this.lastSync = this.syncKey(tl.vp.startNs - tl.originNs, tl.vp.endNs - tl.originNs);
+    tl.invalidate();
+    if (originLabel !== tl.originLabel) this.status.textContent = `Linked: the other view measures from ${originLabel}, this one from ${tl.originLabel}.`;
+  }
+
+  private toggleLink(b: HTMLButtonElement): void {
+    this.linkViews = !this.linkViews;
+    b.setAttribute('aria-pressed', String(this.linkViews));
+    this.lastSync = '';
+    this.postSync();
   }
 
   private toggleFlows(b: HTMLButtonElement): void {

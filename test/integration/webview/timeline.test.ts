@@ -1,7 +1,7 @@
 /**
  * The Perfetto-like timeline features on a 2-rank run, driven in headless Chromium: hover
  * tooltips, time origin, overview range drag, sticky rank headers, pinned tracks, compact
- * counters, the resizable bottom pane, area counters, flow keys and marks.
+ * counters, the resizable bottom pane, area counters, flow keys and marks, linked views.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -230,5 +230,44 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await page.waitForTimeout(50);
     assert.deepEqual(JSON.parse((await tracksData(page)).marks), [], 'M on the same range removes the mark');
     assert.deepEqual(v.errors, []);
+  });
+
+  it('linked side-by-side views share the zoom, aligned at each view\'s chosen step', async () => {
+    // Two views of the same run in one browser context (the harness relays between them as the extension does).
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 700 } });
+    const [a, b] = [await ctx.newPage(), await ctx.newPage()];
+    for (const p of [a, b]) {
+      await p.goto(v.harness.url);
+      await waitFor(p, `document.getElementById('app').dataset.firstPaintMs !== undefined`);
+    }
+    await a.selectOption('select[aria-label="Origin of the time axis"]', 'step:1');
+    await b.selectOption('select[aria-label="Origin of the time axis"]', 'step:3');
+    await a.click('.link-toggle');
+    await b.click('.link-toggle');
+    assert.equal(await b.getAttribute('.link-toggle', 'aria-pressed'), 'true');
+    // Zoom view A onto the first 4 ms of its step 1.
+    await a.keyboard.press('0');
+    const s1 = index.steps[1].startNs, s3 = index.steps[3].startNs;
+    const ov = (await a.locator('canvas.overview').boundingBox())!;
+    const timeW = (await a.evaluate(`parseFloat(document.querySelector('canvas.overview').style.width)`) as number) - LABEL_W;
+    const span = index.extentEndNs - index.extentStartNs;
+    const xOf = (t: number): number => ov.x + LABEL_W + ((t - index.extentStartNs) / span) * timeW;
+    await a.mouse.move(xOf(s1), ov.y + 20);
+    await a.mouse.down();
+    await a.mouse.move(xOf(s1 + 4e6), ov.y + 20, { steps: 4 });
+    await a.mouse.up();
+    const wa = await viewWindow(a);
+    await waitFor(b, `Math.abs(Number(document.querySelector('.tracks').dataset.startNs) - (${s3} + ${wa.startNs - s1})) < 1`);
+    const wb = await viewWindow(b);
+    assert.ok(Math.abs((wb.startNs - s3) - (wa.startNs - s1)) < 1 && Math.abs((wb.endNs - s3) - (wa.endNs - s1)) < 1,
+      `B shows A's window moved from step 1 to step 3: ${JSON.stringify({ a: [wa.startNs - s1, wa.endNs - s1], b: [wb.startNs - s3, wb.endNs - s3] })}`);
+    // Unlinked, B no longer follows.
+    await b.click('.link-toggle');
+    await a.keyboard.press('0');
+    await a.waitForTimeout(200);
+    const wb2 = await viewWindow(b);
+    assert.equal(wb2.startNs, wb.startNs);
+    await screenshot(b, 'linked-view.png');
+    await ctx.close();
   });
 });
