@@ -226,11 +226,17 @@ export class App {
     const highlights = Array.from(old.overlay.highlights, (i) => index.modelIndex(i));
     const view = { startNs: old.vp.startNs, endNs: old.vp.endNs, scrollY: old.scrollY };
     const collapsed = [...old.collapsed], area = old.overlay.area, allFlows = old.overlay.allFlows, lod = old.lod;
+    const pinned = [...old.pinned], expanded = [...old.expanded], marks = old.marks, origin = { ns: old.originNs, label: old.originLabel };
     old.dispose();
     this.index = merged;
     const tl = this.createTimeline(merged);
     this.timeline = tl;
     for (const pid of collapsed) tl.collapsed.add(pid);
+    for (const t of expanded) tl.expanded.add(t);
+    tl.pinned = pinned;
+    tl.marks = marks;
+    tl.originNs = origin.ns;
+    tl.originLabel = origin.label;
     tl.relayout();
     tl.vp.set(view.startNs, view.endNs);
     tl.setScroll(view.scrollY);

@@ -132,6 +132,13 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     const d = await tracksData(page);
     assert.equal(d.stickyGroup, '0', 'rank 0 header sticks at the top');
     await screenshot(page, 'sticky-header.png');
+    // Clicking the sticky header collapses its rank, as the real header does.
+    await page.mouse.click(box.x + 60, box.y + 8);
+    await page.waitForTimeout(250);
+    assert.deepEqual((await savedState(page)).collapsed, [model.processes[0].pid]);
+    await page.mouse.click(box.x + 60, box.y + 8);
+    await page.waitForTimeout(250);
+    assert.deepEqual((await savedState(page)).collapsed, []);
     await page.mouse.wheel(0, -500);
     await page.setViewportSize({ width: 1400, height: 900 });
   });
@@ -229,6 +236,15 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await page.keyboard.press('m');
     await page.waitForTimeout(50);
     assert.deepEqual(JSON.parse((await tracksData(page)).marks), [], 'M on the same range removes the mark');
+    await page.keyboard.press('Shift+M');
+    await page.keyboard.press(']');
+    await page.keyboard.press('m');
+    await page.waitForTimeout(50);
+    const t = model.slices[flow.to];
+    assert.deepEqual(JSON.parse((await tracksData(page)).marks), [
+      { startNs: s.startNs, endNs: s.startNs + s.durNs, temporary: false },
+      { startNs: t.startNs, endNs: t.startNs + t.durNs, temporary: true },
+    ], 'Shift+M keeps a mark; M adds a temporary one beside it');
     assert.deepEqual(v.errors, []);
   });
 
