@@ -261,6 +261,7 @@ export class Timeline {
     this.vscroll.addEventListener('scroll', () => { if (Math.abs(this.vscroll.scrollTop - this.scrollY) > 1) { this.scrollY = this.vscroll.scrollTop; this.invalidate(); } });
     el.addEventListener('wheel', (e) => {
       e.preventDefault();
+      this.hideTip();
       const { x } = this.local(e);
       if (e.ctrlKey || e.metaKey) {
         this.vp.zoom(Math.pow(1.0025, -e.deltaY * (e.deltaMode === 1 ? 30 : 1)), Math.max(0, x - LABEL_W));
