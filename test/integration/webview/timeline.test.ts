@@ -272,8 +272,12 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await a.mouse.down();
     await a.mouse.move(xOf(s1 + 4e6), ov.y + 20, { steps: 4 });
     await a.mouse.up();
+    // A's last frame of the drag, then B following it (both ends, from its own step 3).
+    await waitFor(a, `Math.abs(Number(document.querySelector('.tracks').dataset.endNs) - ${s1 + 4e6}) < ${span * 0.005}`);
+    await a.waitForTimeout(100);
     const wa = await viewWindow(a);
-    await waitFor(b, `Math.abs(Number(document.querySelector('.tracks').dataset.startNs) - (${s3} + ${wa.startNs - s1})) < 1`);
+    const d = `document.querySelector('.tracks').dataset`;
+    await waitFor(b, `Math.abs(Number(${d}.startNs) - (${s3} + ${wa.startNs - s1})) < 1 && Math.abs(Number(${d}.endNs) - (${s3} + ${wa.endNs - s1})) < 1`);
     const wb = await viewWindow(b);
     assert.ok(Math.abs((wb.startNs - s3) - (wa.startNs - s1)) < 1 && Math.abs((wb.endNs - s3) - (wa.endNs - s1)) < 1,
       `B shows A's window moved from step 1 to step 3: ${JSON.stringify({ a: [wa.startNs - s1, wa.endNs - s1], b: [wb.startNs - s3, wb.endNs - s3] })}`);
