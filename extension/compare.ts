@@ -3,6 +3,7 @@
  * what each run folder holds. Pure: the command shows the text as a Markdown preview and
  * opens the traces beside it.
  */
+import { humanName, humanValue, isHidden } from './reportFormat';
 import { type RunInfo } from './runsStore';
 import { formatDurationNs } from '../trace/format';
 
@@ -33,7 +34,7 @@ function numericFields(summary: Record<string, unknown> | undefined): Map<string
 /**
  * A Markdown comparison: the fixed rows (status, step time, link, strategy, world size,
  * top suggestion), then every numeric summary field the runs share, with the ratio of
- * each run to the first for step time.
+ * each run to the first for step time. Fields are shown under human names (reportFormat.ts).
  */
 export function compareMarkdown(runs: RunInfo[]): string {
   if (runs.length < 2) throw new Error('compare needs at least two runs');
@@ -49,8 +50,9 @@ export function compareMarkdown(runs: RunInfo[]): string {
   md += row('world size', runs.map((r) => at(r.summary, 'worldSize') ?? at(r.summary, 'config.worldSize') ?? r.record?.worldSize));
   md += row('top suggestion', runs.map((r) => r.topSuggestion));
   const fields = runs.map((r) => numericFields(r.summary));
-  const shared = [...fields[0].keys()].filter((k) => fields.every((f) => f.has(k)) && k !== 'stepTimeNs' && k !== 'worldSize');
-  for (const k of shared.sort()) md += row(k, fields.map((f) => f.get(k)));
+  const shared = [...fields[0].keys()].filter((k) => fields.every((f) => f.has(k)) && k !== 'stepTimeNs' && k !== 'worldSize' && !isHidden(k));
+  // Internal field names get human names and their values units (ms, MiB, %).
+  for (const k of shared.sort((a, b) => humanName(a).localeCompare(humanName(b)))) md += row(humanName(k), fields.map((f) => humanValue(k, f.get(k)!)));
   md += `\n${runs.map((r) => `- ${r.runId}: \`${r.runDir}\``).join('\n')}\n`;
   return md;
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import { compareMarkdown } from './compare';
+import { environmentMarkdown } from './environmentReport';
 import { findTraceFiles } from './externalJob';
 import type { RunController } from './runController';
 import type { TracePanels } from './tracePanel';
@@ -113,34 +114,19 @@ export class Tools {
         resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
       });
     });
-    let pretty = doctor.stdout.trim();
-    try {
-      pretty = JSON.stringify(JSON.parse(pretty), null, 2);
-    } catch {
-      // not JSON: shown as the runtime printed it
-    }
-    const lines = [
-      '# CommLens environment',
-      '',
-      `- extension: ${this.context.extension.packageJSON.version as string} at \`${this.context.extensionPath}\``,
-      `- editor: ${vscode.env.appName} ${vscode.version} (${vscode.env.appHost}), Node ${process.versions.node} (${process.platform}-${process.arch})`,
-      `- runtime CLI: \`${cli}\`${fs.existsSync(cli) ? '' : ' (missing: rebuild the extension)'}`,
-      `- runs folder: \`${runsFolder(this.context)}\``,
-      `- workspace trusted: ${vscode.workspace.isTrusted ? 'yes' : 'no (profiling is off; traces still open)'}`,
-      '',
-      `## \`commlens doctor --json\` (exit code ${doctor.code})`,
-      '',
-      '```json',
-      pretty || '(no output)',
-      '```',
-    ];
-    if (doctor.stderr.trim()) lines.push('', '### stderr', '', '```', doctor.stderr.trim(), '```');
-    this.output.appendLine(lines.join('\n'));
-    await this.showReport('environment.md', lines.join('\n') + '\n');
+    const md = environmentMarkdown([
+      `extension: ${this.context.extension.packageJSON.version as string} at \`${this.context.extensionPath}\``,
+      `editor: ${vscode.env.appName} ${vscode.version} (${vscode.env.appHost}), Node ${process.versions.node} (${process.platform}-${process.arch})`,
+      `runtime CLI: \`${cli}\`${fs.existsSync(cli) ? '' : ' (missing: rebuild the extension)'}`,
+      `runs folder: \`${runsFolder(this.context)}\``,
+      `workspace trusted: ${vscode.workspace.isTrusted ? 'yes' : 'no (profiling is off; traces still open)'}`,
+    ], doctor);
+    this.output.appendLine(md);
+    await this.showReport('environment.md', md);
   }
 
   /**
-   * Shows a generated Markdown report. It is written to the extension's storage and
+   * Shows a generated Markdown report, rendered. It is written to the extension's storage and
    * opened as a file, so closing it never asks to save an untitled document.
    */
   private async showReport(name: string, markdown: string): Promise<void> {
@@ -148,7 +134,12 @@ export class Tools {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, name);
     fs.writeFileSync(file, markdown);
-    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    // Rendered (VS Code's built-in Markdown preview), not the raw text; the text if there is no preview.
+    try {
+      await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(file));
+    } catch {
+      await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    }
   }
 
   async revealRun(run: RunInfo): Promise<void> {

@@ -161,6 +161,10 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
         case 'log':
           this.output.appendLine(`[webview ${raw.level}] ${raw.message}`);
           break;
+        case 'viewSync':
+          // "Link views": the other trace views show the same window from their own origin.
+          for (const other of this.open) if (other !== panel) void other.webview.postMessage({ type: 'syncView', startNs: raw.startNs, endNs: raw.endNs, originLabel: raw.originLabel } satisfies HostToWebview);
+          break;
       }
     });
     panel.onDidDispose(() => {

@@ -78,3 +78,15 @@ export function formatSpeedup(speedup: number): string {
   if (speedup > 1) return `${speedup.toFixed(2)}× faster`;
   return `${((1 - speedup) * 100).toFixed(1)} % slower`;
 }
+
+const BYTE_KEYS = /bytes$/i;
+const NS_KEYS = /Ns$/;
+
+/** A slice argument for display: bytes, nanoseconds and GB/s by the key's suffix. */
+export function argValue(key: string, v: unknown): string {
+  if (typeof v === 'number' && BYTE_KEYS.test(key)) return `${formatBytes(v)} (${groupDigits(v)} B)`;
+  if (typeof v === 'number' && NS_KEYS.test(key)) return formatDurationNs(v);
+  if (typeof v === 'number' && /GBps$/.test(key)) return `${Number(v.toPrecision(4))} GB/s`;
+  if (typeof v === 'string') return clipText(v);
+  return clipText(JSON.stringify(v));
+}

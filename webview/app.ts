@@ -61,6 +61,12 @@ export class App {
   private readonly searchInput: HTMLInputElement;
   private readonly searchCount: HTMLElement;
   private readonly titleEl: HTMLElement;
+  private readonly originSelect: HTMLSelectElement;
+  /** "Link views": share the window with the other open trace views (protocol step 9). */
+  private linkViews = false;
+  private lastSync = '';
+  private readonly panel: HTMLElement;
+  private readonly divider: HTMLElement;
 
   constructor(root: HTMLElement, private readonly host: Host) {
     this.root = root;
@@ -83,7 +89,9 @@ export class App {
         h('button', { className: 'icon', title: 'Next match (Enter)', 'aria-label': 'Next match', onclick: () => this.stepMatch(1) }, '↓')),
       h('button', { title: 'Show the whole run (0)', onclick: () => { this.timeline?.vp.fit(); this.timeline?.invalidate(); } }, 'Fit'),
       h('button', { title: 'Show all flow arrows, or only those of the selected slice', 'aria-pressed': 'true', className: 'toggle flows-toggle', onclick: (e: Event) => this.toggleFlows(e.currentTarget as HTMLButtonElement) }, 'Flows'),
-      h('span', { className: 'hint' }, 'W/S zoom · A/D pan · drag pan · Shift-drag select area'),
+      h('button', { title: 'Link views: other trace views with Link on show the same window, measured from their own time origin (so runs line up at the chosen step)', 'aria-pressed': 'false', className: 'toggle link-toggle', onclick: (e: Event) => this.toggleLink(e.currentTarget as HTMLButtonElement) }, 'Link views'),
+      h('label', { className: 'origin' }, 'Time 0 at ', this.originSelect = h('select', { 'aria-label': 'Origin of the time axis', autocomplete: 'off', onchange: () => this.applyOrigin() })),
+      h('span', { className: 'hint', title: 'W/S zoom · A/D pan · drag pan · Shift-drag select area · drag the overview to pick a range · ] / [ follow flows · M mark · P pin the focused track · click a counter name to expand it' }, 'W/S zoom · A/D pan · Shift-drag area · ] [ flows · M mark'),
       this.status);
     this.banner = h('div', { className: 'banner', role: 'alert', hidden: true });
     this.main = h('main', { className: 'main' }, h('p', { className: 'placeholder' }, 'Waiting for the trace…'));
@@ -94,7 +102,11 @@ export class App {
       tablist.append(b);
     }
     this.paneBody = h('div', { className: 'pane', id: 'pane', role: 'tabpanel', tabindex: 0 });
-    root.append(toolbar, this.banner, this.main, h('section', { className: 'panel' }, tablist, this.paneBody));
+    this.panel = h('section', { className: 'panel' }, tablist, this.paneBody);
+    this.divider = h('div', { className: 'divider', role: 'separator', 'aria-orientation': 'horizontal', 'aria-label': 'Resize the bottom pane (Up/Down)', tabindex: 0, title: 'Drag to resize the bottom pane' });
+    root.append(toolbar, this.banner, this.main, this.divider, this.panel);
+    this.bindDivider();
+    if (this.restored?.panelHeight) this.setPanelHeight(this.restored.panelHeight);
     window.addEventListener('keydown', (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'f') { e.preventDefault(); this.searchInput.focus(); this.searchInput.select(); }
     });
@@ -119,6 +131,7 @@ export class App {
           break;
         case 'error': this.fail(msg.title, msg.message); break;
         case 'traceRange': this.mergeRange(msg.replyTo, msg.data); break;
+        case 'syncView': this.applySync(msg.startNs, msg.endNs, msg.originLabel); break;
       }
     } catch (err) {
       this.fail('The viewer could not show this data', err instanceof Error ? err.message : String(err));
@@ -163,6 +176,7 @@ export class App {
     this.fetched = [];
     this.rangeRequest = null;
     this.timeline = this.createTimeline(index);
+    this.fillOrigins(index);
     this.restoreView();
     this.root.dataset.state = 'ready';
     this.status.textContent = `${index.drawableSlices.toLocaleString('en-US')} slices · ${index.groups.length} rank(s) · ${h0.tracks.length} tracks`;
@@ -176,6 +190,7 @@ export class App {
       select: (i) => { this.renderPaneIf('details', i >= 0); this.save(); },
       area: (a) => { this.renderPaneIf('area', a !== null); this.save(); },
       viewChanged: () => this.onPaint(),
+      status: (m) => { this.status.textContent = m; },
     });
   }
 
@@ -211,11 +226,17 @@ export class App {
     const highlights = Array.from(old.overlay.highlights, (i) => index.modelIndex(i));
     const view = { startNs: old.vp.startNs, endNs: old.vp.endNs, scrollY: old.scrollY };
     const collapsed = [...old.collapsed], area = old.overlay.area, allFlows = old.overlay.allFlows, lod = old.lod;
+    const pinned = [...old.pinned], expanded = [...old.expanded], marks = old.marks, origin = { ns: old.originNs, label: old.originLabel };
     old.dispose();
     this.index = merged;
     const tl = this.createTimeline(merged);
     this.timeline = tl;
     for (const pid of collapsed) tl.collapsed.add(pid);
+    for (const t of expanded) tl.expanded.add(t);
+    tl.pinned = pinned;
+    tl.marks = marks;
+    tl.originNs = origin.ns;
+    tl.originLabel = origin.label;
     tl.relayout();
     tl.vp.set(view.startNs, view.endNs);
     tl.setScroll(view.scrollY);
@@ -231,6 +252,7 @@ export class App {
 
   private onPaint(): void {
     this.maybeRequestRange();
+    this.postSync();
     if (perf.firstPaint === undefined && perf.arrival !== undefined) {
       // The frame's drawing is issued; the next animation frame means it was presented.
       requestAnimationFrame(() => { perf.firstPaint = performance.now(); this.root.dataset.firstPaintMs = String(perf.firstPaint - perf.arrival!); });
@@ -242,6 +264,10 @@ export class App {
     const st = this.restored, tl = this.timeline!, index = this.index!;
     if (!st || st.title !== this.title) return;
     for (const pid of st.collapsed ?? []) tl.collapsed.add(pid);
+    for (const t of st.expanded ?? []) if (index.tracks[t]?.info.type === 'counter') tl.expanded.add(t);
+    tl.pinned = (st.pinned ?? []).filter((t) => index.tracks[t] !== undefined);
+    if (st.origin && this.originSelect.querySelector(`option[value="${CSS.escape(st.origin)}"]`)) { this.originSelect.value = st.origin; this.applyOrigin(); }
+    if (st.marks) tl.marks = st.marks.filter((m) => Number.isFinite(m.startNs) && Number.isFinite(m.endNs));
     tl.relayout();
     if (st.view) { tl.vp.set(st.view.startNs, st.view.endNs); tl.setScroll(st.view.scrollY); }
     if (st.selectedSlice !== undefined) {
@@ -263,7 +289,13 @@ export class App {
         if (tl.overlay.selectedSlice >= 0) st.selectedSlice = this.index.modelIndex(tl.overlay.selectedSlice);
         if (tl.overlay.area) st.area = tl.overlay.area;
         st.collapsed = [...tl.collapsed];
+        if (tl.pinned.length) st.pinned = [...tl.pinned];
+        if (tl.expanded.size) st.expanded = [...tl.expanded];
+        if (this.originSelect.value !== 'start') st.origin = this.originSelect.value;
+        if (tl.marks.length) st.marks = tl.marks.map((m) => ({ ...m }));
       }
+      const ph = this.panel.style.flexBasis;
+      if (ph.endsWith('px')) st.panelHeight = parseFloat(ph);
       this.host.setState(st);
     }, 150);
   }
@@ -306,8 +338,8 @@ export class App {
     let body: HTMLElement;
     if (!index) body = h('p', { className: 'empty' }, 'Waiting for the trace…');
     else switch (this.pane) {
-      case 'details': body = renderDetails(index, tl?.overlay.selectedSlice ?? -1, (s) => { tl?.select(s); tl?.reveal([s]); }); break;
-      case 'area': body = renderArea(tl?.overlay.area ? aggregateArea(index, tl.overlay.area) : null); break;
+      case 'details': body = renderDetails(index, tl?.overlay.selectedSlice ?? -1, (s) => { tl?.select(s); tl?.reveal([s]); }, tl?.originNs); break;
+      case 'area': body = renderArea(tl?.overlay.area ? aggregateArea(index, tl.overlay.area) : null, tl?.originNs ?? index.extentStartNs); break;
       case 'suggestions': body = renderSuggestions(this.analysis, {
         activeId: this.activeSuggestion, status: this.suggestionStatus, busy: this.busy,
         evidenceFound: (sg) => sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
@@ -390,6 +422,95 @@ export class App {
     if (!r || !layer) return null;
     const b = layer.getBoundingClientRect();
     return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
+  }
+
+  /** The origin choices: the trace start and the start of each step. */
+  private fillOrigins(index: TraceIndex): void {
+    const keep = this.originSelect.value;
+    this.originSelect.replaceChildren(h('option', { value: 'start' }, 'trace start'),
+      ...index.steps.map((st, i) => h('option', { value: `step:${i}` }, `start of ${st.label}`)));
+    if (keep && this.originSelect.querySelector(`option[value="${CSS.escape(keep)}"]`)) this.originSelect.value = keep;
+    this.applyOrigin();
+  }
+
+  private applyOrigin(): void {
+    const tl = this.timeline, index = this.index;
+    if (!tl || !index) return;
+    const m = /^step:(\d+)$/.exec(this.originSelect.value);
+    const st = m ? index.steps[Number(m[1])] : undefined;
+    if (st) tl.setOrigin(st.startNs, `start of ${st.label}`);
+    else tl.setOrigin(index.extentStartNs, 'trace start');
+    this.renderPane();
+  }
+
+  /** Height of the bottom pane in px (clamped so both the timeline and the pane stay usable). */
+  private setPanelHeight(px: number): void {
+    const total = this.root.getBoundingClientRect().height || window.innerHeight;
+    const v = Math.round(Math.max(80, Math.min(px, total - 200)));
+    this.panel.style.flexBasis = `${v}px`;
+    this.divider.setAttribute('aria-valuenow', String(v));
+  }
+
+  private bindDivider(): void {
+    const d = this.divider;
+    d.addEventListener('pointerdown', (e) => {
+      const startY = e.clientY, startH = this.panel.getBoundingClientRect().height;
+      d.setPointerCapture(e.pointerId);
+      d.classList.add('dragging');
+      const move = (ev: PointerEvent): void => this.setPanelHeight(startH + (startY - ev.clientY));
+      const up = (): void => { d.removeEventListener('pointermove', move); d.removeEventListener('pointerup', up); d.classList.remove('dragging'); this.save(); };
+      d.addEventListener('pointermove', move);
+      d.addEventListener('pointerup', up);
+      e.preventDefault();
+    });
+    d.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') return;
+      this.setPanelHeight(this.panel.getBoundingClientRect().height + (e.key === 'ArrowUp' ? 24 : -24));
+      this.save();
+      e.preventDefault();
+    });
+  }
+
+  /** Page coordinates of track `track`'s row (tests use it to hover counters and click pins). */
+  pageRectOfTrack(track: number): { x: number; y: number; w: number; h: number } | null {
+    const r = this.timeline?.trackRect(track);
+    const layer = this.main.querySelector('canvas.overlay');
+    if (!r || !layer) return null;
+    const b = layer.getBoundingClientRect();
+    return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
+  }
+
+  private syncKey(startNs: number, endNs: number): string {
+    return `${Math.round(startNs)}:${Math.round(endNs)}`;
+  }
+
+  /** Posts the window (relative to the origin) when linked and it changed since the last one sent or applied. */
+  private postSync(): void {
+    const tl = this.timeline;
+    if (!this.linkViews || !tl) return;
+    const startNs = tl.vp.startNs - tl.originNs, endNs = tl.vp.endNs - tl.originNs;
+    const key = this.syncKey(startNs, endNs);
+    if (key === this.lastSync) return;
+    this.lastSync = key;
+    this.host.post({ type: 'viewSync', startNs, endNs, originLabel: tl.originLabel });
+  }
+
+  /** Shows another linked view's window from this view's own origin. */
+  private applySync(startNs: number, endNs: number, originLabel: string): void {
+    const tl = this.timeline;
+    if (!this.linkViews || !tl || !Number.isFinite(startNs) || !Number.isFinite(endNs)) return;
+    tl.vp.set(tl.originNs + startNs, tl.originNs + endNs);
+    // What this view shows after clamping is not news to the others: do not echo it back.
+    this.lastSync = this.syncKey(tl.vp.startNs - tl.originNs, tl.vp.endNs - tl.originNs);
+    tl.invalidate();
+    if (originLabel !== tl.originLabel) this.status.textContent = `Linked: the other view measures from ${originLabel}, this one from ${tl.originLabel}.`;
+  }
+
+  private toggleLink(b: HTMLButtonElement): void {
+    this.linkViews = !this.linkViews;
+    b.setAttribute('aria-pressed', String(this.linkViews));
+    this.lastSync = '';
+    this.postSync();
   }
 
   private toggleFlows(b: HTMLButtonElement): void {

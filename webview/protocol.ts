@@ -29,6 +29,11 @@
  *     { replyTo: id, ok } — or `reply` { ok: false, message } on failure.
  *  7. host → `comparison` may also come unprompted (the user picked two runs to compare).
  *  8. host → `error` { title, message } replaces the view with a clear error state.
+ *  9. Side-by-side views share zoom: while its "Link views" toggle is on, a webview posts
+ *     `viewSync` { startNs, endNs } (relative to its own time origin, e.g. the start of a
+ *     step) when its window changes; the host relays it to the other open trace views as
+ *     `syncView`, and those with "Link views" on show the same window from their own
+ *     origin, so two runs line up at the chosen step.
  *
  * Counters the panes read from the trace: a counter track whose name starts with `loss`
  * is the loss curve; counter tracks whose unit is `bytes` (or whose name contains `mem`)
@@ -104,7 +109,9 @@ export type WebviewToHost =
   | { type: 'applySuggestion'; id: number; suggestionId: string }
   | { type: 'requestRange'; id: number; startNs: number; endNs: number; minDurNs: number }
   | { type: 'openLocation'; id: number; path: string }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** The visible window, relative to this view's time origin, while "Link views" is on (step 9). */
+  | { type: 'viewSync'; startNs: number; endNs: number; originLabel: string };
 
 /** Messages the extension sends to the webview. */
 export type HostToWebview =
@@ -122,7 +129,9 @@ export type HostToWebview =
     }
   | { type: 'status'; message: string; busy: boolean }
   | { type: 'error'; title: string; message: string }
-  | { type: 'reply'; replyTo: number; ok: boolean; message?: string };
+  | { type: 'reply'; replyTo: number; ok: boolean; message?: string }
+  /** Another linked view's window, relative to its origin (step 9). */
+  | { type: 'syncView'; startNs: number; endNs: number; originLabel: string };
 
 /** What the webview keeps with `setState` (restored after hide/show and by the serializer). */
 export interface WebviewState {
@@ -136,6 +145,16 @@ export interface WebviewState {
   /** Collapsed rank groups (pids). */
   collapsed?: number[];
   search?: string;
+  /** Tracks pinned to the top, in order. */
+  pinned?: number[];
+  /** Counter tracks shown at full height. */
+  expanded?: number[];
+  /** Origin of the time axis: `step:<i>` (the i-th step's start); the trace start when absent. */
+  origin?: string;
+  /** Marked ranges (the `m` key). */
+  marks?: { startNs: number; endNs: number; temporary: boolean }[];
+  /** Height of the bottom pane, CSS px. */
+  panelHeight?: number;
 }
 
 /**

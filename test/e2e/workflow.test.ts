@@ -104,12 +104,14 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
 
   it('runs "CommLens: Show Environment" from the command palette', async () => shotOnFailure(() => page, 'runs-CommLens-Show-Environment-from-the-command-pa', async () => {
     await runCommand(page, 'CommLens: Show Environment');
-    // The report opens as a Markdown document whose first line is the heading.
-    const editor = page.locator('.editor-instance .view-lines');
-    await editor.filter({ hasText: 'CommLens environment' }).first().waitFor({ state: 'visible', timeout: 90_000 });
-    const text = (await editor.first().innerText()).replace(/\u00a0/g, ' ');
-    assert.match(text, /commlens doctor --json/);
+    // The report opens rendered, in VS Code's Markdown preview (a webview), not as raw Markdown.
+    const preview = webviewFrame(page);
+    await preview.locator('h1', { hasText: 'CommLens environment' }).waitFor({ state: 'visible', timeout: 90_000 });
+    const text = (await preview.locator('body').innerText()).replace(/\u00a0/g, ' ');
+    assert.match(text, /commlens doctor/);
     assert.match(text, /workspace trusted: yes/);
+    assert.match(text, /GPU adapter/);
+    assert.doesNotMatch(text, /"timestampQuery"|```/, 'no raw JSON or Markdown');
     await screenshot(page, '01-show-environment');
     // The runs folder named in the settings was created on first use.
     assert.ok(fs.existsSync(path.join(workspace, 'runs')), 'the runs folder was created');

@@ -1,4 +1,4 @@
-/* global window, document, fetch, performance, sessionStorage, URLSearchParams, location */
+/* global window, document, fetch, performance, sessionStorage, URLSearchParams, location, BroadcastChannel */
 // Harness stand-in for VS Code's webview bridge: `acquireVsCodeApi` with getState/setState
 // kept in sessionStorage (so a reload restores state, like a re-created webview), and a host
 // that answers the viewer's messages from the harness server's endpoints.
@@ -35,6 +35,10 @@
         toWebview({ type: 'comparison', suggestionId: msg.suggestionId, title: info.title, data, analysis }, [data]);
         toWebview({ type: 'status', message: 'Re-run finished.', busy: false });
         toWebview({ type: 'reply', replyTo: msg.id, ok: true });
+      } else if (msg.type === 'viewSync') {
+        // The extension relays a linked view's window to the other trace views; pages of the
+        // harness stand in for those views through a BroadcastChannel.
+        syncChannel.postMessage({ type: 'syncView', startNs: msg.startNs, endNs: msg.endNs, originLabel: msg.originLabel });
       } else if (msg.type === 'requestRange') {
         const data = await fetchBinary('/range.bin?start=' + msg.startNs + '&end=' + msg.endNs + '&minDur=' + msg.minDurNs);
         toWebview({ type: 'traceRange', replyTo: msg.id, data }, [data]);
@@ -43,6 +47,8 @@
       toWebview({ type: 'error', title: 'Harness host failed', message: String(err && err.message || err) });
     }
   }
+  const syncChannel = new BroadcastChannel('commlens-harness-sync');
+  syncChannel.onmessage = (e) => toWebview(e.data);
   window.acquireVsCodeApi = function () {
     return {
       postMessage: (msg) => { void onMessage(msg); },

@@ -1,24 +1,13 @@
 /** The details pane of the selected slice, and the aggregate of an area selection. */
 import { h, kvTable } from '../dom';
-import { clipText, formatBytes, formatDurationNs, formatPct } from '../../trace/format';
+import { argValue, clipText, formatDurationNs, formatPct, formatWithUnit } from '../../trace/format';
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { AreaSummary } from '../timeline/query';
 import { sliceArgs } from '../timeline/query';
 import type { TraceIndex } from '../timeline/traceIndex';
 
-const BYTE_KEYS = /bytes$/i;
-const NS_KEYS = /Ns$/;
-
-function argValue(key: string, v: unknown): string {
-  if (typeof v === 'number' && BYTE_KEYS.test(key)) return `${formatBytes(v)} (${v.toLocaleString('en-US')} B)`;
-  if (typeof v === 'number' && NS_KEYS.test(key)) return formatDurationNs(v);
-  if (typeof v === 'number' && /GBps$/.test(key)) return `${Number(v.toPrecision(4))} GB/s`;
-  if (typeof v === 'string') return clipText(v);
-  return clipText(JSON.stringify(v));
-}
-
 /** Renders the details of encoded slice `i`; `goto` navigates to a linked slice. */
-export function renderDetails(index: TraceIndex, i: number, goto: (slice: number) => void): HTMLElement {
+export function renderDetails(index: TraceIndex, i: number, goto: (slice: number) => void, originNs = index.extentStartNs): HTMLElement {
   const tr = index.trace;
   if (i < 0) return h('p', { className: 'empty' }, 'Click a slice to see its details. Shift-drag across tracks to aggregate an area.');
   const track = index.tracks[tr.sliceTrack[i]]?.info;
@@ -28,7 +17,7 @@ export function renderDetails(index: TraceIndex, i: number, goto: (slice: number
   const rows: [string, Node | string][] = [
     ['Name', h('span', { className: 'slice-name' }, clipText(name, 2000))],
     ['Category', SLICE_CATEGORIES[tr.sliceCategory[i]] ?? '?'],
-    ['Start', formatDurationNs(tr.sliceStart[i] - index.extentStartNs)],
+    ['Start', formatDurationNs(tr.sliceStart[i] - originNs)],
     ['Duration', dur < 0 ? `${formatDurationNs(dur)} (negative in the source; drawn as zero-length)` : formatDurationNs(dur)],
     ['Rank', rank !== undefined ? String(rank) : `pid ${track?.pid ?? '?'}`],
     ['Track', track ? (track.stream === track.name ? track.name : `${track.name} (${track.stream})`) : '?'],
@@ -56,13 +45,13 @@ export function renderDetails(index: TraceIndex, i: number, goto: (slice: number
   );
 }
 
-/** Renders the per-name aggregate of an area selection. */
-export function renderArea(sum: AreaSummary | null): HTMLElement {
-  if (!sum) return h('p', { className: 'empty' }, 'Shift-drag across tracks to select an area; it is aggregated here per slice name.');
+/** Renders an area selection: its window, the per-name aggregate of its slices, and its counters. */
+export function renderArea(sum: AreaSummary | null, originNs = 0): HTMLElement {
+  if (!sum) return h('p', { className: 'empty' }, 'Shift-drag across tracks to select an area; its slices are aggregated here per name, its counters as min / max / mean.');
   const top = sum.rows.slice(0, 500);
-  return h('div', { className: 'area' },
-    h('p', {}, `${sum.slices.toLocaleString('en-US')} slices on ${sum.tracks} track${sum.tracks === 1 ? '' : 's'} in a ${formatDurationNs(sum.windowNs)} window.`),
-    h('table', { className: 'grid' },
+  const slices = sum.rows.length === 0 ? null : h('div', {},
+    h('h3', {}, 'Slices by name'),
+    h('table', { className: 'grid slices' },
       h('thead', {}, h('tr', {}, ...['Name', 'Count', 'Total', 'Average', 'Share of window'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...top.map((r) => h('tr', {},
         h('td', { className: 'slice-name' }, clipText(r.name, 120)),
@@ -70,6 +59,20 @@ export function renderArea(sum: AreaSummary | null): HTMLElement {
         h('td', { className: 'num' }, formatDurationNs(r.totalNs)),
         h('td', { className: 'num' }, formatDurationNs(r.avgNs)),
         h('td', { className: 'num' }, formatPct(r.sharePct)))))),
-    sum.rows.length > top.length ? h('p', { className: 'muted' }, `${sum.rows.length - top.length} more names not shown.`) : null,
-  );
+    sum.rows.length > top.length ? h('p', { className: 'muted' }, `${sum.rows.length - top.length} more names not shown.`) : null);
+  const counters = sum.counters.length === 0 ? null : h('div', {},
+    h('h3', {}, 'Counters over the window'),
+    h('table', { className: 'grid counters' },
+      h('thead', {}, h('tr', {}, ...['Counter', 'Rank', 'Min', 'Max', 'Mean (time-weighted)', 'Samples'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, ...sum.counters.map((c) => h('tr', {},
+        h('td', {}, clipText(c.name, 80)),
+        h('td', { className: 'num' }, c.rank !== undefined ? String(c.rank) : '–'),
+        h('td', { className: 'num' }, formatWithUnit(c.min, c.unit)),
+        h('td', { className: 'num' }, formatWithUnit(c.max, c.unit)),
+        h('td', { className: 'num' }, formatWithUnit(c.mean, c.unit)),
+        h('td', { className: 'num' }, c.samples.toLocaleString('en-US')))))));
+  return h('div', { className: 'area' },
+    h('p', { className: 'area-window' }, h('strong', {}, `Duration ${formatDurationNs(sum.windowNs)}`),
+      ` · from ${formatDurationNs(sum.startNs - originNs)} to ${formatDurationNs(sum.endNs - originNs)} · ${sum.slices.toLocaleString('en-US')} slices on ${sum.tracks} track${sum.tracks === 1 ? '' : 's'}.`),
+    h('div', { className: 'side-by-side' }, slices, counters));
 }

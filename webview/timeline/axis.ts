@@ -1,4 +1,4 @@
-/** Adaptive time-axis ticks (pure). */
+/** Adaptive time-axis ticks (pure), relative to a chosen origin (trace start or a step). */
 
 export interface AxisTick {
   /** Time of the tick, ns relative to the trace origin. */
@@ -33,7 +33,7 @@ export function axisTicks(startNs: number, endNs: number, widthPx: number, minSp
   const ticks: AxisTick[] = [];
   const first = Math.ceil((startNs - originNs) / stepNs) * stepNs + originNs;
   for (let t = first, k = 0; t <= endNs && k < 1000; t += stepNs, k++) {
-    const rel = t - originNs;
+    const rel = Math.abs(t - originNs) < stepNs / 2 ? 0 : t - originNs;
     ticks.push({ ns: t, label: `${(rel / scale).toFixed(decimals)} ${unit}` });
   }
   return { stepNs, unit, ticks };

@@ -6,7 +6,7 @@
  */
 import { formatWithUnit } from '../../trace/format';
 import { axisTicks } from './axis';
-import { GROUP_H, LABEL_W, SLICE_ROW_H, TRACK_PAD, type Layout } from './layout';
+import { COUNTER_COMPACT_H, GROUP_H, LABEL_W, SLICE_ROW_H, stickyGroup, TRACK_PAD, type Layout } from './layout';
 import { fillIndex, type Palette } from './theme';
 import { firstIndexAtOrAfter, firstVisible, type TraceIndex } from './traceIndex';
 import type { Viewport } from './viewport';
@@ -25,7 +25,16 @@ export interface Frame {
   focusRow: number;
   /** Merge sub-pixel slices (on unless the benchmark measures what it saves). */
   lod: boolean;
+  /** Pinned tracks. */
+  pinned: ReadonlySet<number>;
+  /** Time origin of the axis and of the times shown (ns, trace clock). */
+  originNs: number;
+  /** Marked ranges (the `m` key), drawn as bands. */
+  marks: readonly Mark[];
 }
+
+/** A marked time range; `temporary` marks are replaced by the next `m`. */
+export interface Mark { startNs: number; endNs: number; temporary: boolean }
 
 /** A label to draw on the text layer. */
 export interface LabelJob { x: number; y: number; w: number; slice: number; fill: number }
@@ -35,7 +44,6 @@ export interface DrawStats { boxes: number; labels: LabelJob[] }
 /** Draws rows, boxes and counters on `ctx` (scaled to CSS px). Returns the labels to draw. */
 export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   const { index, layout, vp, palette: pal } = f;
-  const tr = index.trace;
   ctx.fillStyle = pal.background;
   ctx.fillRect(0, 0, f.widthPx, f.heightPx);
   const timeW = f.widthPx - LABEL_W;
@@ -53,7 +61,7 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   ctx.strokeStyle = pal.grid;
   ctx.lineWidth = 1;
   ctx.beginPath();
-  for (const t of axisTicks(t0, t1, timeW, 90, index.extentStartNs).ticks) {
+  for (const t of axisTicks(t0, t1, timeW, 90, f.originNs).ticks) {
     const x = Math.round(LABEL_W + (t.ns - t0) * k) + 0.5;
     ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
   }
@@ -72,81 +80,159 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   ctx.setLineDash([]);
   ctx.restore();
 
-  const first = Math.max(0, rowIndexAt(layout, f.scrollY));
+  const pinnedH = layout.pinnedH;
+  const flush = (clipTop: number, clipBottom: number): void => {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(LABEL_W, clipTop, timeW, clipBottom - clipTop);
+    ctx.clip();
+    for (let c = 0; c < fills.length; c++) {
+      const a = rects[c];
+      if (a.length === 0) continue;
+      ctx.fillStyle = fills[c];
+      ctx.beginPath();
+      for (let i = 0; i < a.length; i += 4) ctx.rect(a[i], a[i + 1], a[i + 2], a[i + 3]);
+      ctx.fill();
+      if (pal.highContrast) { ctx.strokeStyle = pal.contrastBorder; ctx.lineWidth = 1; ctx.stroke(); }
+      a.length = 0;
+    }
+    ctx.restore();
+  };
+
+  // The scrolled region (below the pinned tracks), clipped to it.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(0, pinnedH, f.widthPx, f.heightPx - pinnedH);
+  ctx.clip();
+  const first = Math.max(layout.pinnedCount, rowIndexAt(layout, f.scrollY + pinnedH));
   for (let r = first; r < layout.rows.length; r++) {
     const row = layout.rows[r];
     const y = row.y - f.scrollY;
     if (y > f.heightPx) break;
-    if (row.kind === 'group') {
-      const g = index.groups[row.group];
-      ctx.fillStyle = pal.headerBg;
-      ctx.fillRect(0, y, f.widthPx, GROUP_H);
-      ctx.fillStyle = pal.foreground;
-      ctx.font = `bold ${pal.font}`;
-      ctx.textBaseline = 'middle';
-      const open = !f.collapsed.has(g.pid);
-      ctx.fillText(`${open ? '▾' : '▸'} ${g.label}`, 8, y + GROUP_H / 2);
-      ctx.font = pal.font;
-      ctx.fillStyle = pal.muted;
-      if (open) {
-        const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
-        ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
-      } else {
-        // Collapsed: a summary of the rank's top-level slices on its header row, as Perfetto does.
-        // GPU streams when the rank has any (host step spans would cover them), else every track.
-        const gpu = g.tracks.some((t) => index.tracks[t].info.gpu);
-        for (const t of g.tracks) {
-          if (gpu && !index.tracks[t].info.gpu) continue;
-          const l = index.tracks[t].lists[0];
-          if (l) boxes += collectBoxes(index, l, t0, t1, k, y + 4, rects, [], f.lod);
-        }
-      }
-    } else {
-      const te = index.tracks[row.track];
-      ctx.fillStyle = pal.border;
-      ctx.fillRect(0, y + row.height - 1, f.widthPx, 1);
-      ctx.fillStyle = pal.foreground;
-      ctx.font = pal.font;
-      ctx.textBaseline = 'middle';
-      ctx.fillText(clipLabel(ctx, te.info.name, LABEL_W - 28), 20, y + Math.min(row.height / 2, 12));
-      ctx.fillStyle = pal.muted;
-      if (te.info.type === 'counter') {
-        const range = Number.isFinite(te.counterMax) ? `max ${formatWithUnit(te.counterMax, te.info.unit)}` : 'no samples';
-        ctx.fillText(clipLabel(ctx, range, LABEL_W - 28), 20, y + 28);
-        drawCounter(ctx, f, row.track, y, row.height, k);
-      } else {
-        if (row.height > 30 && te.info.stream !== te.info.name) ctx.fillText(te.info.stream, 20, y + 28);
-        for (let d = 0; d < te.lists.length; d++) {
-          const by = y + TRACK_PAD + d * SLICE_ROW_H;
-          if (by > f.heightPx || by + SLICE_ROW_H < 0) continue;
-          boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels, f.lod);
-        }
-      }
-    }
-    if (r === f.focusRow) {
-      ctx.strokeStyle = pal.focus;
-      ctx.lineWidth = 2;
-      ctx.strokeRect(1, y + 1, LABEL_W - 2, row.height - 2);
-    }
+    boxes += drawRow(ctx, f, r, y, rects, labels);
   }
-
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(LABEL_W, 0, timeW, f.heightPx);
-  ctx.clip();
-  for (let c = 0; c < fills.length; c++) {
-    const a = rects[c];
-    if (a.length === 0) continue;
-    ctx.fillStyle = fills[c];
-    ctx.beginPath();
-    for (let i = 0; i < a.length; i += 4) ctx.rect(a[i], a[i + 1], a[i + 2], a[i + 3]);
-    ctx.fill();
-    if (pal.highContrast) { ctx.strokeStyle = pal.contrastBorder; ctx.lineWidth = 1; ctx.stroke(); }
+  flush(pinnedH, f.heightPx);
+  // Sticky rank header: the group of the top row stays labelled while its tracks scroll by.
+  const sticky = stickyGroup(layout, f.scrollY);
+  let labelTop = pinnedH;
+  if (sticky) {
+    boxes += drawRow(ctx, f, sticky.row, sticky.y, rects, [], true);
+    flush(pinnedH, f.heightPx);
+    labelTop = sticky.y + GROUP_H;
   }
   ctx.restore();
+  const scrolledLabels = labels.filter((l) => l.y - SLICE_ROW_H / 2 >= labelTop - 1);
+  labels.length = 0;
+  labels.push(...scrolledLabels);
+
+  // The pinned region on top.
+  if (layout.pinnedCount > 0) {
+    ctx.fillStyle = pal.background;
+    ctx.fillRect(0, 0, f.widthPx, pinnedH);
+    for (let r = 0; r < layout.pinnedCount; r++) boxes += drawRow(ctx, f, r, layout.rows[r].y, rects, labels);
+    flush(0, pinnedH);
+    ctx.fillStyle = pal.focus;
+    ctx.fillRect(0, pinnedH - 2, f.widthPx, 2);
+  }
   ctx.fillStyle = pal.border;
   ctx.fillRect(LABEL_W - 1, 0, 1, f.heightPx);
   return { boxes, labels };
+}
+
+/** Draws row `r` (header or track) with its top at screen y `y`; boxes go to `rects`. */
+function drawRow(ctx: CanvasRenderingContext2D, f: Frame, r: number, y: number, rects: number[][], labels: LabelJob[], sticky = false): number {
+  const { index, layout, vp, palette: pal } = f;
+  const tr = index.trace;
+  const row = layout.rows[r];
+  const t0 = vp.startNs, t1 = vp.endNs, k = (f.widthPx - LABEL_W) / (t1 - t0);
+  let boxes = 0;
+  if (row.kind === 'group') {
+    const g = index.groups[row.group];
+    ctx.fillStyle = pal.headerBg;
+    ctx.fillRect(0, y, f.widthPx, GROUP_H);
+    if (sticky) { ctx.fillStyle = pal.border; ctx.fillRect(0, y + GROUP_H - 1, f.widthPx, 1); }
+    ctx.fillStyle = pal.foreground;
+    ctx.font = `bold ${pal.font}`;
+    ctx.textBaseline = 'middle';
+    const open = !f.collapsed.has(g.pid);
+    ctx.fillText(`${open ? '▾' : '▸'} ${g.label}`, 8, y + GROUP_H / 2);
+    ctx.font = pal.font;
+    ctx.fillStyle = pal.muted;
+    if (open) {
+      const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
+      ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+    } else {
+      // Collapsed: a summary of the rank's top-level slices on its header row, as Perfetto does.
+      // GPU streams when the rank has any (host step spans would cover them), else every track.
+      const gpu = g.tracks.some((t) => index.tracks[t].info.gpu);
+      for (const t of g.tracks) {
+        if (gpu && !index.tracks[t].info.gpu) continue;
+        const l = index.tracks[t].lists[0];
+        if (l) boxes += collectBoxes(index, l, t0, t1, k, y + 4, rects, [], f.lod);
+      }
+    }
+  } else {
+    const te = index.tracks[row.track];
+    ctx.fillStyle = pal.border;
+    ctx.fillRect(0, y + row.height - 1, f.widthPx, 1);
+    ctx.fillStyle = pal.foreground;
+    ctx.font = pal.font;
+    ctx.textBaseline = 'middle';
+    const pinned = f.pinned.has(row.track);
+    const rank = row.pinned ? index.rankOfTrack(row.track) : undefined;
+    const name = row.pinned ? `${rank !== undefined ? `rank ${rank}` : index.groups[row.group].label} · ${te.info.name}` : te.info.name;
+    if (te.info.type === 'counter') {
+      const expanded = row.height > COUNTER_COMPACT_H;
+      ctx.fillStyle = pal.muted;
+      ctx.fillText(expanded ? '▾' : '▸', 8, y + Math.min(row.height / 2, 10));
+      ctx.fillStyle = pal.foreground;
+      ctx.fillText(clipLabel(ctx, name, LABEL_W - 46), 20, y + Math.min(row.height / 2, 10));
+      if (expanded) {
+        ctx.fillStyle = pal.muted;
+        const range = Number.isFinite(te.counterMax) ? `max ${formatWithUnit(te.counterMax, te.info.unit)}` : 'no samples';
+        ctx.fillText(clipLabel(ctx, range, LABEL_W - 28), 20, y + 28);
+      }
+      drawCounter(ctx, f, row.track, y, row.height, k);
+    } else {
+      ctx.fillText(clipLabel(ctx, name, LABEL_W - 46), 20, y + Math.min(row.height / 2, 12));
+      ctx.fillStyle = pal.muted;
+      if (row.height > 30 && te.info.stream !== te.info.name) ctx.fillText(te.info.stream, 20, y + 28);
+      for (let d = 0; d < te.lists.length; d++) {
+        const by = y + TRACK_PAD + d * SLICE_ROW_H;
+        if (by > f.heightPx || by + SLICE_ROW_H < 0) continue;
+        boxes += collectBoxes(index, te.lists[d], t0, t1, k, by, rects, labels, f.lod);
+      }
+    }
+    drawPin(ctx, pal, LABEL_W - PIN_W, y + Math.min(row.height / 2, 10), pinned);
+  }
+  if (r === f.focusRow) {
+    ctx.strokeStyle = pal.focus;
+    ctx.lineWidth = 2;
+    ctx.strokeRect(1, y + 1, LABEL_W - 2, row.height - 2);
+  }
+  return boxes;
+}
+
+/** Width of the pin button at the right of a track's label. */
+export const PIN_W = 22;
+
+/** A push-pin glyph: filled when the track is pinned, an outline otherwise. */
+function drawPin(ctx: CanvasRenderingContext2D, pal: Palette, x: number, cy: number, on: boolean): void {
+  ctx.save();
+  ctx.strokeStyle = on ? pal.focus : pal.muted;
+  ctx.fillStyle = on ? pal.focus : pal.muted;
+  ctx.globalAlpha = on ? 1 : 0.7;
+  ctx.lineWidth = 1.25;
+  const cx = x + 9;
+  ctx.beginPath();
+  ctx.moveTo(cx - 4, cy - 6); ctx.lineTo(cx + 4, cy - 6); // head
+  ctx.moveTo(cx - 2.5, cy - 6); ctx.lineTo(cx - 2.5, cy - 1); ctx.lineTo(cx - 4.5, cy + 1.5); ctx.lineTo(cx + 4.5, cy + 1.5); ctx.lineTo(cx + 2.5, cy - 1); ctx.lineTo(cx + 2.5, cy - 6);
+  if (on) { ctx.closePath(); ctx.fill(); }
+  ctx.stroke();
+  ctx.beginPath();
+  ctx.moveTo(cx, cy + 1.5); ctx.lineTo(cx, cy + 6); // needle
+  ctx.stroke();
+  ctx.restore();
 }
 
 /** Adds the boxes of one (track, depth) list that fall in [t0, t1]; returns how many. */

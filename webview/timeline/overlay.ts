@@ -6,7 +6,7 @@
 import { formatDurationNs } from '../../trace/format';
 import { axisTicks } from './axis';
 import type { Frame } from './draw';
-import { LABEL_W, SLICE_ROW_H, sliceCentreY, TRACK_PAD } from './layout';
+import { GROUP_H, LABEL_W, rowScreenY, SLICE_ROW_H, sliceCentreY, stickyGroup, toScreenY, TRACK_PAD } from './layout';
 import type { TraceIndex } from './traceIndex';
 
 export const AXIS_H = 34;
@@ -30,7 +30,7 @@ export interface OverlayState {
   allFlows: boolean;
 }
 
-export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: number | null): void {
+export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: number | null, originLabel: string): void {
   const { vp, palette: pal, index } = f;
   const w = f.widthPx - LABEL_W;
   ctx.fillStyle = pal.background;
@@ -38,7 +38,8 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   ctx.font = pal.font;
   ctx.textBaseline = 'middle';
   ctx.fillStyle = pal.muted;
-  ctx.fillText(`window ${formatDurationNs(vp.durNs)}`, 8, AXIS_H / 2);
+  ctx.fillText(`window ${formatDurationNs(vp.durNs)}`, 8, 10);
+  ctx.fillText(`0 = ${originLabel}`, 8, AXIS_H - 10);
   const k = w / vp.durNs;
   // Step markers: a band per step with its name when there is room.
   ctx.save();
@@ -57,7 +58,17 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
       ctx.font = pal.font;
     }
   }
-  const ticks = axisTicks(vp.startNs, vp.endNs, w, 90, index.extentStartNs);
+  // Marks: a flag per marked range.
+  for (const m of f.marks) {
+    const x0 = LABEL_W + (m.startNs - vp.startNs) * k, x1 = LABEL_W + (m.endNs - vp.startNs) * k;
+    ctx.fillStyle = pal.mark;
+    ctx.fillRect(x0, AXIS_H - 6, Math.max(2, x1 - x0), 6);
+    ctx.beginPath();
+    ctx.moveTo(x0, 0); ctx.lineTo(x0 + 8, 4); ctx.lineTo(x0, 8); ctx.closePath();
+    ctx.fill();
+    ctx.fillRect(x0, 0, 1.5, AXIS_H);
+  }
+  const ticks = axisTicks(vp.startNs, vp.endNs, w, 90, f.originNs);
   ctx.strokeStyle = pal.foreground;
   ctx.fillStyle = pal.foreground;
   ctx.beginPath();
@@ -68,11 +79,11 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   }
   ctx.stroke();
   if (cursorX !== null && cursorX >= LABEL_W) {
-    const label = formatDurationNs(vp.pxToTime(cursorX - LABEL_W) - index.extentStartNs);
+    const label = formatDurationNs(vp.pxToTime(cursorX - LABEL_W) - f.originNs);
     const tw = ctx.measureText(label).width + 8;
     ctx.fillStyle = pal.focus;
     ctx.fillRect(cursorX, 0, tw, 14);
-    ctx.fillStyle = '#ffffff';
+    ctx.fillStyle = pal.focusText;
     ctx.fillText(label, cursorX + 4, 7);
   }
   ctx.restore();
@@ -148,6 +159,18 @@ export function drawOverview(ctx: CanvasRenderingContext2D, f: Frame, density: F
   ctx.strokeRect(x0, 1, Math.max(2, x1 - x0), OVERVIEW_H - 2);
 }
 
+/** Top of the visible scrolled region (below the pinned tracks and the sticky rank header). */
+export function scrolledTop(f: Frame): number {
+  const sticky = stickyGroup(f.layout, f.scrollY);
+  return sticky ? Math.max(f.layout.pinnedH, sticky.y + GROUP_H) : f.layout.pinnedH;
+}
+
+/** Whether encoded slice `i` lies on a pinned track. */
+function onPinned(f: Frame, i: number): boolean {
+  const r = f.layout.rowOfTrack[f.index.trace.sliceTrack[i]];
+  return r >= 0 && r < f.layout.pinnedCount;
+}
+
 /** Rectangle (canvas px) of encoded slice `i`, or null when its track is not laid out. */
 export function sliceRect(f: Frame, i: number): { x: number; y: number; w: number; h: number } | null {
   const { index, layout, vp } = f;
@@ -157,7 +180,7 @@ export function sliceRect(f: Frame, i: number): { x: number; y: number; w: numbe
   const k = (f.widthPx - LABEL_W) / vp.durNs;
   const x = LABEL_W + (tr.sliceStart[i] - vp.startNs) * k;
   const w = Math.max(1, Math.max(0, tr.sliceDur[i]) * k);
-  const y = layout.rows[row].y - f.scrollY + TRACK_PAD + tr.sliceDepth[i] * SLICE_ROW_H;
+  const y = rowScreenY(layout.rows[row], f.scrollY) + TRACK_PAD + tr.sliceDepth[i] * SLICE_ROW_H;
   return { x, y, w, h: SLICE_ROW_H - 2 };
 }
 
@@ -170,6 +193,15 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
   ctx.rect(LABEL_W, 0, f.widthPx - LABEL_W, f.heightPx);
   ctx.clip();
   const k = (f.widthPx - LABEL_W) / vp.durNs;
+  for (const m of f.marks) {
+    const x0 = LABEL_W + (m.startNs - vp.startNs) * k, x1 = LABEL_W + (m.endNs - vp.startNs) * k;
+    ctx.globalAlpha = 0.16;
+    ctx.fillStyle = pal.mark;
+    ctx.fillRect(x0, 0, Math.max(1, x1 - x0), f.heightPx);
+    ctx.globalAlpha = 1;
+    ctx.fillRect(x0, 0, 1, f.heightPx);
+    ctx.fillRect(x1, 0, 1, f.heightPx);
+  }
   if (s.area) {
     const x0 = LABEL_W + (s.area.startNs - vp.startNs) * k, x1 = LABEL_W + (s.area.endNs - vp.startNs) * k;
     ctx.globalAlpha = 0.3;
@@ -178,7 +210,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
       const r = f.layout.rowOfTrack[t];
       if (r < 0) continue;
       const row = f.layout.rows[r];
-      ctx.fillRect(x0, row.y - f.scrollY, x1 - x0, row.height);
+      ctx.fillRect(x0, rowScreenY(row, f.scrollY), x1 - x0, row.height);
     }
     ctx.globalAlpha = 1;
     ctx.strokeStyle = pal.focus;
@@ -192,6 +224,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
     ctx.strokeRect(Math.min(d.x0, d.x1), Math.min(d.y0, d.y1), Math.abs(d.x1 - d.x0), Math.abs(d.y1 - d.y0));
     ctx.setLineDash([]);
   }
+  const top = scrolledTop(f);
   // Highlights: outline visible ones (bounded work: binary-searchable by start when sorted).
   ctx.strokeStyle = pal.match;
   ctx.lineWidth = 2;
@@ -201,7 +234,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
     const st = tr.sliceStart[i];
     if (st > vp.endNs || st + Math.max(0, tr.sliceDur[i]) < vp.startNs) continue;
     const r = sliceRect(f, i);
-    if (!r || r.y + r.h < 0 || r.y > f.heightPx) continue;
+    if (!r || r.y + r.h < 0 || r.y > f.heightPx || (r.y + r.h <= top && !onPinned(f, i))) continue;
     ctx.strokeRect(r.x, r.y, Math.max(r.w, 2), r.h);
     drawn++;
   }
@@ -209,7 +242,7 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
   for (const [slice, width] of [[s.hoverSlice, 1], [s.selectedSlice, 3]] as const) {
     if (slice < 0) continue;
     const r = sliceRect(f, slice);
-    if (!r) continue;
+    if (!r || (r.y + r.h <= top && !onPinned(f, slice))) continue;
     ctx.strokeStyle = slice === s.selectedSlice ? pal.focus : pal.foreground;
     ctx.lineWidth = width;
     ctx.strokeRect(r.x - 1, r.y - 1, Math.max(r.w, 2) + 2, r.h + 2);
@@ -242,6 +275,7 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     if (!((ta < vp.startNs && tb < vp.startNs) || (ta > vp.endNs && tb > vp.endNs))) inView++;
   }
   const all = s.allFlows && inView <= MAX_FLOWS_IN_VIEW;
+  const top = scrolledTop(f);
   let drawn = 0;
   for (let j = 0; j < n && drawn < 1500; j++) {
     const a = tr.flowFrom[j], b = tr.flowTo[j];
@@ -253,8 +287,11 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     const yb = sliceCentreY(index, layout, tr.sliceTrack[b], tr.sliceDepth[b]);
     if (ya === undefined || yb === undefined) continue;
     const x1 = LABEL_W + (ta - vp.startNs) * k, x2 = LABEL_W + (tb - vp.startNs) * k;
-    const y1 = ya - f.scrollY, y2 = yb - f.scrollY;
+    const y1 = toScreenY(layout, ya, f.scrollY), y2 = toScreenY(layout, yb, f.scrollY);
     if ((y1 < 0 && y2 < 0) || (y1 > f.heightPx && y2 > f.heightPx)) continue;
+    // Flows between scrolled rows stay below the pinned tracks and the sticky header.
+    const clip = !onPinned(f, a) && !onPinned(f, b);
+    if (clip) { ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, top, f.widthPx - LABEL_W, f.heightPx - top); ctx.clip(); }
     ctx.globalAlpha = touchesSelection || s.selectedSlice < 0 ? 1 : 0.35;
     const bend = Math.max(12, Math.min(60, Math.abs(x2 - x1) / 2));
     ctx.beginPath();
@@ -267,6 +304,7 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
     ctx.lineTo(x2 - 6, y2 + 3.5);
     ctx.closePath();
     ctx.fill();
+    if (clip) ctx.restore();
     drawn++;
   }
   ctx.globalAlpha = 1;

@@ -14,11 +14,28 @@ export interface AreaRow {
   sharePct: number;
 }
 
+/** One counter track over an area's window. */
+export interface AreaCounter {
+  track: number;
+  name: string;
+  rank?: number;
+  unit?: string;
+  /** Samples inside the window (the value in effect at its start counts as well). */
+  samples: number;
+  min: number;
+  max: number;
+  /** Time-weighted mean of the step-wise value over the part of the window it covers. */
+  mean: number;
+}
+
 export interface AreaSummary {
+  startNs: number;
+  endNs: number;
   windowNs: number;
   tracks: number;
   slices: number;
   rows: AreaRow[];
+  counters: AreaCounter[];
 }
 
 /**
@@ -49,7 +66,59 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
     sharePct: windowNs > 0 ? (100 * e.total) / windowNs : 0,
   }));
   rows.sort((a, b) => b.totalNs - a.totalNs || a.name.localeCompare(b.name));
-  return { windowNs, tracks: area.tracks.length, slices, rows };
+  const counters: AreaCounter[] = [];
+  for (const t of area.tracks) {
+    const te = index.tracks[t];
+    if (!te || te.info.type !== 'counter') continue;
+    for (const c of te.counterSeries) {
+      const agg = counterOverWindow(index, c, area.startNs, area.endNs);
+      if (agg) counters.push({ track: t, name: te.info.name, rank: index.rankOfTrack(t), unit: te.info.unit, ...agg });
+    }
+  }
+  return { startNs: area.startNs, endNs: area.endNs, windowNs, tracks: area.tracks.length, slices, rows, counters };
+}
+
+/** Index of the last sample at or before `t` in sorted `ts` (-1 when none). */
+function lastAtOrBefore(ts: ArrayLike<number>, t: number): number {
+  let lo = 0, hi = ts.length;
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (ts[mid] <= t) lo = mid + 1; else hi = mid; }
+  return lo - 1;
+}
+
+/**
+ * Min, max and time-weighted mean of counter series `c` (a step function: each sample holds
+ * until the next) over [startNs, endNs]; null when no sample is in effect in the window.
+ */
+export function counterOverWindow(index: TraceIndex, c: number, startNs: number, endNs: number): { samples: number; min: number; max: number; mean: number } | null {
+  const tr = index.trace;
+  const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+  const ts = tr.counterTs.subarray(a, b), vs = tr.counterValue.subarray(a, b);
+  let i = Math.max(0, lastAtOrBefore(ts, startNs));
+  let samples = 0, min = Infinity, max = -Infinity, area = 0, covered = 0;
+  for (; i < ts.length && ts[i] <= endNs; i++) {
+    const v = vs[i];
+    if (!Number.isFinite(v)) continue;
+    const from = Math.max(ts[i], startNs);
+    const to = Math.min(i + 1 < ts.length ? ts[i + 1] : endNs, endNs);
+    if (to < startNs) continue;
+    samples++;
+    min = Math.min(min, v); max = Math.max(max, v);
+    if (to > from) { area += v * (to - from); covered += to - from; }
+  }
+  if (samples === 0) return null;
+  return { samples, min, max, mean: covered > 0 ? area / covered : (min + max) / 2 };
+}
+
+/** Value of each series of counter track `track` in effect at time `t` (skipping series with none yet). */
+export function counterValuesAt(index: TraceIndex, track: number, t: number): { series: number; value: number }[] {
+  const tr = index.trace;
+  const out: { series: number; value: number }[] = [];
+  for (const c of index.tracks[track]?.counterSeries ?? []) {
+    const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+    const j = lastAtOrBefore(tr.counterTs.subarray(a, b), t);
+    if (j >= 0) out.push({ series: c, value: tr.counterValue[a + j] });
+  }
+  return out;
 }
 
 /**

@@ -4,18 +4,24 @@
  * drag to pan; Shift-drag to select an area; click to select a slice), rank groups that
  * collapse, and a render loop that draws at most once per animation frame.
  */
-import { LABEL_W, layoutRows, rowAt, SLICE_ROW_H, TRACK_PAD, type Layout } from './layout';
-import { drawBoxes, drawLabels, type Frame } from './draw';
+import { GROUP_H, LABEL_W, layoutRows, rowAt, rowScreenY, SLICE_ROW_H, stickyGroup, toContentY, TRACK_PAD, type Layout } from './layout';
+import { drawBoxes, drawLabels, PIN_W, type Frame, type Mark } from './draw';
+import { tooltipFor } from './tooltip';
 import { AXIS_H, drawAxis, drawOverlay, drawOverview, OVERVIEW_H, overviewDensity, sliceRect, type AreaSelection, type OverlayState } from './overlay';
 import { readPalette, type Palette } from './theme';
 import type { TraceIndex } from './traceIndex';
 import { Viewport } from './viewport';
+import { axisTicks } from './axis';
 
 export interface TimelineEvents {
   select(slice: number): void;
   area(area: AreaSelection | null): void;
   viewChanged(): void;
+  /** A short message for the status line (e.g. "no outgoing flow"). */
+  status?(message: string): void;
 }
+
+export type { Mark };
 
 /** Frame timings (ms) of recent frames, read by the benchmark. */
 export const frameTimes: number[] = [];
@@ -32,6 +38,15 @@ export class Timeline {
   layout: Layout;
   scrollY = 0;
   readonly collapsed = new Set<number>();
+  /** Pinned tracks, in the order they were pinned. */
+  pinned: number[] = [];
+  /** Counter tracks shown at full height (the others are one line). */
+  readonly expanded = new Set<number>();
+  /** Origin of the time axis (ns, trace clock) and its name. */
+  originNs: number;
+  originLabel = 'trace start';
+  /** Marked ranges (`m` replaces the temporary mark, Shift+M adds a lasting one). */
+  marks: Mark[] = [];
   readonly overlay: OverlayState = { cursorX: null, hoverSlice: -1, selectedSlice: -1, area: null, dragRect: null, highlights: new Uint32Array(0), allFlows: true };
   focusRow = -1;
   /** Level of detail (merging of sub-pixel slices); the benchmark turns it off to compare. */
@@ -46,6 +61,8 @@ export class Timeline {
   private readonly top: HTMLCanvasElement;
   private readonly vscroll: HTMLElement;
   private readonly spacer: HTMLElement;
+  private readonly tip: HTMLElement;
+  private tipKey = '';
   private density: Float32Array[];
   private widthPx = 1;
   private heightPx = 1;
@@ -54,7 +71,7 @@ export class Timeline {
   private keys = new Set<string>();
   private lastKeyTime = 0;
   private drag: { x: number; y: number; moved: boolean; area: boolean; startNs: number; startScroll: number } | null = null;
-  private overviewDrag = false;
+  private overviewDrag: { x: number; moved: boolean } | null = null;
   /** Number of complete paints so far (tests and the benchmark wait on it). */
   paints = 0;
   /** Removes every window listener and observer when the timeline is replaced. */
@@ -82,11 +99,17 @@ export class Timeline {
     this.spacer = document.createElement('div');
     this.vscroll.appendChild(this.spacer);
     this.tracksEl.appendChild(this.vscroll);
+    this.tip = document.createElement('div');
+    this.tip.className = 'tooltip';
+    this.tip.setAttribute('role', 'tooltip');
+    this.tip.hidden = true;
+    this.tracksEl.appendChild(this.tip);
     this.palette = readPalette();
     this.density = overviewDensity(index, 600);
     // Many tracks: start with the groups after the first collapsed so the panel opens fast and legible.
     if (index.tracks.length > 200) for (const g of index.groups.slice(1)) this.collapsed.add(g.pid);
-    this.layout = layoutRows(index, this.collapsed);
+    this.originNs = index.extentStartNs;
+    this.layout = this.computeLayout();
     this.vp = new Viewport(index.extentStartNs, index.extentEndNs, 1);
     this.bindInput();
     const ro = new ResizeObserver(() => this.resize());
@@ -121,8 +144,12 @@ export class Timeline {
     this.invalidate();
   }
 
+  private computeLayout(): Layout {
+    return layoutRows(this.index, this.collapsed, { expanded: this.expanded, pinned: this.pinned });
+  }
+
   relayout(): void {
-    this.layout = layoutRows(this.index, this.collapsed);
+    this.layout = this.computeLayout();
     this.spacer.style.height = `${this.layout.totalHeight}px`;
     this.setScroll(this.scrollY);
     this.invalidate();
@@ -149,7 +176,8 @@ export class Timeline {
   }
 
   private frameInput(): Frame {
-    return { index: this.index, layout: this.layout, vp: this.vp, scrollY: this.scrollY, widthPx: this.widthPx, heightPx: this.heightPx, palette: this.palette, collapsed: this.collapsed, focusRow: this.focusRow, lod: this.lod };
+    return { index: this.index, layout: this.layout, vp: this.vp, scrollY: this.scrollY, widthPx: this.widthPx, heightPx: this.heightPx, palette: this.palette, collapsed: this.collapsed, focusRow: this.focusRow, lod: this.lod,
+      pinned: new Set(this.pinned), originNs: this.originNs, marks: this.marks };
   }
 
   private frame(now: number): void {
@@ -170,7 +198,7 @@ export class Timeline {
       drawOverview(ctxOf(this.overview), f, this.density, this.overlay.highlights);
       this.tracksEl.dataset.boxes = String(stats.boxes);
     }
-    drawAxis(ctxOf(this.axis), f, this.overlay.cursorX);
+    drawAxis(ctxOf(this.axis), f, this.overlay.cursorX, this.originLabel);
     drawOverlay(ctxOf(this.top), f, this.overlay);
     const wasFull = !this.overlayOnly;
     this.overlayOnly = true;
@@ -180,6 +208,12 @@ export class Timeline {
       this.paints++;
       const d = this.tracksEl.dataset;
       d.startNs = String(this.vp.startNs); d.endNs = String(this.vp.endNs); d.paints = String(this.paints);
+      d.originNs = String(this.originNs);
+      d.axis = axisTicks(this.vp.startNs, this.vp.endNs, this.widthPx - LABEL_W, 90, this.originNs).ticks.map((t) => t.label).join('|');
+      d.pinned = this.pinned.join(',');
+      d.contentHeight = String(this.layout.totalHeight);
+      d.marks = JSON.stringify(this.marks);
+      d.stickyGroup = String(stickyGroup(this.layout, this.scrollY)?.row ?? -1);
       this.events.viewChanged();
     }
     if (this.keys.size > 0) this.invalidate();
@@ -197,14 +231,21 @@ export class Timeline {
     if (this.keys.has('d')) this.vp.panPx(dt * 0.8);
   }
 
+  /** Row under canvas y (the sticky rank header counts as its group's header row), or -1. */
+  rowAtScreen(y: number): number {
+    const sticky = stickyGroup(this.layout, this.scrollY);
+    if (sticky && y >= this.layout.pinnedH && y < sticky.y + GROUP_H) return sticky.row;
+    return rowAt(this.layout, toContentY(this.layout, y, this.scrollY));
+  }
+
   /** Encoded slice under canvas point (x, y), or -1. */
   sliceAt(x: number, y: number): number {
     if (x < LABEL_W) return -1;
-    const r = rowAt(this.layout, y + this.scrollY);
+    const r = this.rowAtScreen(y);
     if (r < 0) return -1;
     const row = this.layout.rows[r];
     if (row.kind !== 'track') return -1;
-    const depth = Math.floor((y + this.scrollY - row.y - TRACK_PAD) / SLICE_ROW_H);
+    const depth = Math.floor((y - rowScreenY(row, this.scrollY) - TRACK_PAD) / SLICE_ROW_H);
     if (depth < 0) return -1;
     return this.index.hit(row.track, depth, this.vp.pxToTime(x - LABEL_W), 2 * this.vp.nsPerPx);
   }
@@ -220,6 +261,7 @@ export class Timeline {
     this.vscroll.addEventListener('scroll', () => { if (Math.abs(this.vscroll.scrollTop - this.scrollY) > 1) { this.scrollY = this.vscroll.scrollTop; this.invalidate(); } });
     el.addEventListener('wheel', (e) => {
       e.preventDefault();
+      this.hideTip();
       const { x } = this.local(e);
       if (e.ctrlKey || e.metaKey) {
         this.vp.zoom(Math.pow(1.0025, -e.deltaY * (e.deltaMode === 1 ? 30 : 1)), Math.max(0, x - LABEL_W));
@@ -244,6 +286,7 @@ export class Timeline {
       if (this.drag) {
         const dx = x - this.drag.x, dy = y - this.drag.y;
         if (Math.abs(dx) + Math.abs(dy) > 3) this.drag.moved = true;
+        this.hideTip();
         if (this.drag.area) {
           this.overlay.dragRect = { x0: this.drag.x, y0: this.drag.y, x1: x, y1: y };
         } else if (this.drag.moved) {
@@ -258,7 +301,8 @@ export class Timeline {
       if (inside) {
         const hover = this.sliceAt(x, y);
         if (hover !== this.overlay.hoverSlice) { this.overlay.hoverSlice = hover; el.style.cursor = hover >= 0 ? 'pointer' : ''; }
-      }
+        this.updateTip(x, y, hover);
+      } else this.hideTip();
       this.invalidateOverlay();
     }, sig);
     window.addEventListener('mouseup', (e) => {
@@ -274,35 +318,82 @@ export class Timeline {
       }
       this.invalidateOverlay();
     }, sig);
-    this.overview.addEventListener('mousedown', (e) => { this.overviewDrag = true; this.centreFromOverview(e); });
-    window.addEventListener('mousemove', (e) => { if (this.overviewDrag) this.centreFromOverview(e); }, sig);
-    window.addEventListener('mouseup', () => { this.overviewDrag = false; }, sig);
-    // W/A/S/D and 0 work anywhere except while typing, as in Perfetto; the rest needs focus here.
+    // Overview: a click centres the window there; a drag selects the range to show (as in Perfetto).
+    this.overview.addEventListener('mousedown', (e) => { this.overviewDrag = { x: e.clientX, moved: false }; e.preventDefault(); });
+    window.addEventListener('mousemove', (e) => {
+      const d = this.overviewDrag;
+      if (!d) return;
+      if (Math.abs(e.clientX - d.x) > 3) d.moved = true;
+      if (d.moved) { this.vp.set(this.overviewTime(Math.min(d.x, e.clientX)), this.overviewTime(Math.max(d.x, e.clientX))); this.invalidate(); }
+    }, sig);
+    window.addEventListener('mouseup', (e) => {
+      const d = this.overviewDrag;
+      if (!d) return;
+      this.overviewDrag = null;
+      if (!d.moved) this.centreFromOverview(e);
+    }, sig);
+    // W/A/S/D, 0, M and [ ] work anywhere except while typing, as in Perfetto; the rest needs focus here.
     window.addEventListener('keydown', (e) => {
       const t = e.target as HTMLElement | null;
       const typing = !!t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
       if (typing) return;
-      if (t === el || ['w', 'a', 's', 'd', '0'].includes(e.key.toLowerCase())) this.keyDown(e);
+      if (t === el || ['w', 'a', 's', 'd', '0', 'm', '[', ']'].includes(e.key.toLowerCase())) this.keyDown(e);
     }, sig);
     window.addEventListener('keyup', (e) => { this.keys.delete(e.key.toLowerCase()); }, sig);
     window.addEventListener('blur', () => this.keys.clear(), sig);
-    el.addEventListener('mouseleave', () => { this.overlay.cursorX = null; this.overlay.hoverSlice = -1; this.invalidateOverlay(); });
+    el.addEventListener('mouseleave', () => { this.overlay.cursorX = null; this.overlay.hoverSlice = -1; this.hideTip(); this.invalidateOverlay(); });
+  }
+
+  /** Trace time under page x `clientX` on the overview strip. */
+  private overviewTime(clientX: number): number {
+    const r = this.overview.getBoundingClientRect();
+    const frac = Math.max(0, Math.min(1, (clientX - r.left - LABEL_W) / (this.widthPx - LABEL_W)));
+    return this.index.extentStartNs + frac * (this.index.extentEndNs - this.index.extentStartNs);
+  }
+
+  private hideTip(): void {
+    if (!this.tip.hidden) { this.tip.hidden = true; this.tipKey = ''; }
+  }
+
+  /** Hover tooltip: the slice under the pointer, or the counter values at the pointer's time. */
+  private updateTip(x: number, y: number, slice: number): void {
+    const r = this.rowAtScreen(y);
+    const row = r >= 0 ? this.layout.rows[r] : undefined;
+    const counter = x >= LABEL_W && row?.kind === 'track' && this.index.tracks[row.track].info.type === 'counter' ? row.track : -1;
+    const t = this.vp.pxToTime(x - LABEL_W);
+    const tip = slice >= 0 || counter >= 0 ? tooltipFor(this.index, slice, counter, t, this.originNs) : null;
+    if (!tip) { this.hideTip(); return; }
+    if (tip.key !== this.tipKey) {
+      this.tipKey = tip.key;
+      this.tip.replaceChildren(...tip.lines.map((l, i) => {
+        const div = document.createElement('div');
+        div.className = i === 0 ? 'tip-title' : 'tip-line';
+        div.textContent = l;
+        return div;
+      }));
+    }
+    this.tip.hidden = false;
+    const w = this.tip.offsetWidth, hgt = this.tip.offsetHeight;
+    const left = x + 14 + w > this.widthPx ? x - 14 - w : x + 14;
+    const top = y + 16 + hgt > this.heightPx ? Math.max(0, y - 8 - hgt) : y + 16;
+    this.tip.style.transform = `translate(${Math.round(left)}px, ${Math.round(top)}px)`;
   }
 
   private centreFromOverview(e: MouseEvent): void {
-    const r = this.overview.getBoundingClientRect();
-    const frac = (e.clientX - r.left - LABEL_W) / (this.widthPx - LABEL_W);
-    const t = this.index.extentStartNs + frac * (this.index.extentEndNs - this.index.extentStartNs);
+    const t = this.overviewTime(e.clientX);
     const d = this.vp.durNs;
     this.vp.set(t - d / 2, t + d / 2);
     this.invalidate();
   }
 
   private click(x: number, y: number): void {
-    const r = rowAt(this.layout, y + this.scrollY);
-    if (r >= 0 && (this.layout.rows[r].kind === 'group' || x < 18)) {
-      const row = this.layout.rows[r];
-      if (row.kind === 'group') { this.toggleGroup(this.index.groups[row.group].pid); this.focusRow = r; return; }
+    const r = this.rowAtScreen(y);
+    const row = r >= 0 ? this.layout.rows[r] : undefined;
+    if (row?.kind === 'group') { this.toggleGroup(this.index.groups[row.group].pid); this.focusRow = this.layout.rows.indexOf(row); return; }
+    if (row?.kind === 'track' && x < LABEL_W) {
+      if (x >= LABEL_W - PIN_W) this.togglePin(row.track);
+      else if (this.index.tracks[row.track].info.type === 'counter') this.toggleExpanded(row.track);
+      return;
     }
     const s = this.sliceAt(x, y);
     this.select(s);
@@ -315,6 +406,81 @@ export class Timeline {
     this.events.select(slice);
   }
 
+  /** Pins track `track` to the top, or unpins it. */
+  togglePin(track: number): void {
+    const at = this.pinned.indexOf(track);
+    if (at >= 0) this.pinned.splice(at, 1); else this.pinned.push(track);
+    this.focusRow = -1;
+    this.relayout();
+    this.events.viewChanged();
+  }
+
+  /** Shows counter track `track` at full height, or back as one line. */
+  toggleExpanded(track: number): void {
+    if (this.expanded.has(track)) this.expanded.delete(track); else this.expanded.add(track);
+    this.relayout();
+    this.events.viewChanged();
+  }
+
+  /** Sets the time origin of the axis (and of the times shown) to `ns`, named `label`. */
+  setOrigin(ns: number, label: string): void {
+    this.originNs = ns;
+    this.originLabel = label;
+    this.invalidate();
+    this.events.viewChanged();
+  }
+
+  /** Marks `range`: replaces the temporary mark, or adds a lasting one; the same range again removes it. */
+  mark(range: { startNs: number; endNs: number }, lasting: boolean): void {
+    const same = this.marks.findIndex((m) => m.startNs === range.startNs && m.endNs === range.endNs);
+    if (same >= 0) this.marks.splice(same, 1);
+    else {
+      if (!lasting) this.marks = this.marks.filter((m) => !m.temporary);
+      this.marks.push({ startNs: range.startNs, endNs: range.endNs, temporary: !lasting });
+    }
+    this.invalidate();
+    this.events.viewChanged();
+  }
+
+  /**
+   * Follows a flow of the selected slice: `dir` 1 to the slice it flows to (`]`), -1 to the
+   * slice that flows into it (`[`). Returns the new selection, or -1 when there is none.
+   */
+  followFlow(dir: 1 | -1): number {
+    const tr = this.index.trace, sel = this.overlay.selectedSlice;
+    if (sel < 0) { this.events.status?.('Select a slice first; ] and [ follow its flows.'); return -1; }
+    let next = -1;
+    for (let j = 0; j < tr.header.flowCount && next < 0; j++) {
+      if (dir === 1 && tr.flowFrom[j] === sel) next = tr.flowTo[j];
+      if (dir === -1 && tr.flowTo[j] === sel) next = tr.flowFrom[j];
+    }
+    if (next < 0 || !this.index.tracks[tr.sliceTrack[next]]) { this.events.status?.(dir === 1 ? 'This slice has no outgoing flow.' : 'This slice has no incoming flow.'); return -1; }
+    this.select(next);
+    this.bringIntoView(next);
+    return next;
+  }
+
+  /** Pans (keeping the zoom) and scrolls so that encoded slice `i` is visible. */
+  private bringIntoView(i: number): void {
+    const tr = this.index.trace;
+    const s = tr.sliceStart[i], e = s + Math.max(0, tr.sliceDur[i]);
+    if (e - s > this.vp.durNs * 0.9) this.vp.focus(s, e, 0.1);
+    else if (s < this.vp.startNs || e > this.vp.endNs) { const c = (s + e) / 2; this.vp.set(c - this.vp.durNs / 2, c + this.vp.durNs / 2); }
+    this.scrollToTrack(tr.sliceTrack[i]);
+    this.invalidate();
+  }
+
+  private scrollToTrack(track: number): void {
+    const pid = this.index.tracks[track]?.info.pid;
+    if (pid !== undefined && this.collapsed.has(pid) && !this.pinned.includes(track)) { this.collapsed.delete(pid); this.relayout(); }
+    const r = this.layout.rowOfTrack[track];
+    if (r < 0) return;
+    const row = this.layout.rows[r];
+    if (row.pinned) return;
+    const top = row.y - this.scrollY;
+    if (top < this.layout.pinnedH + GROUP_H || top + row.height > this.heightPx) this.setScroll(row.y - this.layout.pinnedH - GROUP_H - 40);
+  }
+
   toggleGroup(pid: number): void {
     if (this.collapsed.has(pid)) this.collapsed.delete(pid); else this.collapsed.add(pid);
     this.relayout();
@@ -325,7 +491,7 @@ export class Timeline {
     const startNs = this.vp.pxToTime(Math.max(LABEL_W, x0) - LABEL_W), endNs = this.vp.pxToTime(x1 - LABEL_W);
     const tracks: number[] = [];
     for (const row of this.layout.rows) {
-      const top = row.y - this.scrollY;
+      const top = rowScreenY(row, this.scrollY);
       if (row.kind === 'track' && top + row.height > y0 && top < y1) tracks.push(row.track);
       if (row.kind === 'group' && top + row.height > y0 && top < y1 && this.collapsed.has(this.index.groups[row.group].pid)) tracks.push(...this.index.groups[row.group].tracks);
     }
@@ -349,20 +515,29 @@ export class Timeline {
       hi = Math.max(hi, tr.sliceStart[i] + Math.max(0, tr.sliceDur[i]));
     }
     this.vp.focus(lo, hi, 0.15);
-    const track = tr.sliceTrack[slices[0]];
-    const pid = this.index.tracks[track]?.info.pid;
-    if (pid !== undefined && this.collapsed.has(pid)) { this.collapsed.delete(pid); this.relayout(); }
-    const r = this.layout.rowOfTrack[track];
-    if (r >= 0) {
-      const row = this.layout.rows[r];
-      if (row.y < this.scrollY || row.y + row.height > this.scrollY + this.heightPx) this.setScroll(row.y - 40);
-    }
+    this.scrollToTrack(tr.sliceTrack[slices[0]]);
     this.invalidate();
   }
 
   private keyDown(e: KeyboardEvent): void {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key.toLowerCase();
+    if (key === 'm') {
+      const tr = this.index.trace, sel = this.overlay.selectedSlice;
+      const range = sel >= 0 ? { startNs: tr.sliceStart[sel], endNs: tr.sliceStart[sel] + Math.max(0, tr.sliceDur[sel]) } : this.overlay.area;
+      if (range) this.mark({ startNs: range.startNs, endNs: range.endNs }, e.shiftKey);
+      else this.events.status?.('Select a slice or an area first; M marks it.');
+      e.preventDefault();
+      return;
+    }
+    if (e.key === ']' || e.key === '[') { this.followFlow(e.key === ']' ? 1 : -1); e.preventDefault(); return; }
+    if (key === 'p') {
+      const row = this.layout.rows[this.focusRow];
+      if (row?.kind === 'track') { const t = row.track; this.togglePin(t); this.focusRow = this.layout.rowOfTrack[t]; }
+      else this.events.status?.('Move to a track with the arrow keys first; P pins it.');
+      e.preventDefault();
+      return;
+    }
     if (['w', 'a', 's', 'd'].includes(key)) {
       this.keys.add(key);
       this.invalidate();
@@ -374,7 +549,8 @@ export class Timeline {
       case 'ArrowDown': case 'ArrowUp': {
         this.focusRow = Math.max(0, Math.min(rows.length - 1, this.focusRow + (e.key === 'ArrowDown' ? 1 : -1)));
         const row = rows[this.focusRow];
-        if (row && (row.y < this.scrollY || row.y + row.height > this.scrollY + this.heightPx)) this.setScroll(row.y - this.heightPx / 3);
+        const top = row ? rowScreenY(row, this.scrollY) : 0;
+        if (row && !row.pinned && (top < this.layout.pinnedH || top + row.height > this.heightPx)) this.setScroll(row.y - this.layout.pinnedH - this.heightPx / 3);
         this.invalidate();
         break;
       }
@@ -383,6 +559,7 @@ export class Timeline {
       case 'Enter': case ' ': {
         const row = rows[this.focusRow];
         if (row?.kind === 'group') this.toggleGroup(this.index.groups[row.group].pid);
+        else if (row?.kind === 'track' && this.index.tracks[row.track].info.type === 'counter') this.toggleExpanded(row.track);
         else if (row?.kind === 'track') this.focusRow = rows.findIndex((r) => r.kind === 'group' && r.group === row.group);
         this.invalidate();
         break;
@@ -398,6 +575,14 @@ export class Timeline {
       default: return;
     }
     e.preventDefault();
+  }
+
+  /** Canvas rect of track `track`'s row (label column included), or null when it is not laid out. */
+  trackRect(track: number): { x: number; y: number; w: number; h: number } | null {
+    const r = this.layout.rowOfTrack[track];
+    if (r === undefined || r < 0) return null;
+    const row = this.layout.rows[r];
+    return { x: 0, y: rowScreenY(row, this.scrollY), w: this.widthPx, h: row.height };
   }
 
   /** Canvas rect of an encoded slice (for tests and the details pane). */

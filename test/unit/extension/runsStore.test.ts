@@ -89,7 +89,9 @@ describe('runs folder', () => {
     assert.match(md, /\| step time \| 20 ms \| 15 ms \|/);
     assert.match(md, /\| step time vs first \| 1\.00× \| 0\.75× \|/);
     assert.match(md, /\| strategy \| ddp \| ddp\+fp16 \|/);
-    assert.match(md, /\| metrics\.commFraction \| 0\.5000 \| 0\.3000 \|/);
+    assert.match(md, /\| metrics: comm fraction \| 50\.0 % \| 30\.0 % \|/);
+    assert.match(md, /\| metrics: overlap \| 10\.0 % \| 12\.0 % \|/);
+    assert.doesNotMatch(md, /commFraction|overlapPct/, 'internal field names are not shown');
     assert.throws(() => compareMarkdown([b]), /at least two runs/);
   });
 

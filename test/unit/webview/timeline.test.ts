@@ -4,8 +4,9 @@ import { decodeTrace, encodeTrace } from '../../../trace/binary';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
 import { axisTicks } from '../../../webview/timeline/axis';
-import { layoutRows, rowAt } from '../../../webview/timeline/layout';
-import { aggregateArea, nextMatch, searchSlices } from '../../../webview/timeline/query';
+import { COUNTER_COMPACT_H, COUNTER_H, GROUP_H, layoutRows, rowAt, stickyGroup, toContentY, toScreenY } from '../../../webview/timeline/layout';
+import { aggregateArea, counterOverWindow, nextMatch, searchSlices } from '../../../webview/timeline/query';
+import { tooltipFor } from '../../../webview/timeline/tooltip';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 import { MIN_WINDOW_NS, Viewport } from '../../../webview/timeline/viewport';
 import { renderWebviewHtml } from '../../../webview/html';
@@ -137,5 +138,90 @@ describe('webview timeline logic', () => {
     const cut = lodMinDurNs(durs, 3);
     assert.equal(cut, 5);
     assert.equal(durs.filter((d) => d >= cut).length, 3);
+  });
+});
+
+describe('webview timeline: layout, origin, area counters, tooltips', () => {
+  const model = syntheticRun({ worldSize: 2, steps: 4 });
+  const index = new TraceIndex(decodeTrace(encodeTrace(model)));
+  const counterTracks = index.tracks.map((t, i) => (t.info.type === 'counter' ? i : -1)).filter((i) => i >= 0);
+
+  it('lays counters out as one line unless expanded, and pinned tracks first', () => {
+    const compact = layoutRows(index, new Set());
+    for (const t of counterTracks) assert.equal(compact.rows[compact.rowOfTrack[t]].height, COUNTER_COMPACT_H);
+    const one = layoutRows(index, new Set(), { expanded: new Set([counterTracks[0]]) });
+    assert.equal(one.totalHeight - compact.totalHeight, COUNTER_H - COUNTER_COMPACT_H);
+    const pin = index.groups[1].tracks[0];
+    const pinned = layoutRows(index, new Set(), { pinned: [pin] });
+    assert.equal(pinned.pinnedCount, 1);
+    assert.equal(pinned.rows[0].track, pin);
+    assert.equal(pinned.rows[0].pinned, true);
+    assert.equal(pinned.rowOfTrack[pin], 0);
+    assert.equal(pinned.totalHeight, compact.totalHeight, 'a pinned track moves, it is not duplicated');
+    assert.equal(pinned.rows.filter((r) => r.track === pin).length, 1);
+    // Screen/content mapping: pinned rows do not scroll.
+    assert.equal(toScreenY(pinned, 5, 100), 5);
+    assert.equal(toScreenY(pinned, pinned.pinnedH + 150, 100), pinned.pinnedH + 50);
+    assert.equal(toContentY(pinned, pinned.pinnedH + 50, 100), pinned.pinnedH + 150);
+  });
+
+  it('keeps the rank header of the top row sticky, pushed up by the next header', () => {
+    const l = layoutRows(index, new Set());
+    assert.equal(stickyGroup(l, 0), null, 'the real header is in view');
+    const s = stickyGroup(l, 40);
+    assert.ok(s);
+    assert.equal(l.rows[s.row].kind, 'group');
+    assert.equal(l.rows[s.row].group, 0);
+    assert.equal(s.y, 0);
+    const next = l.rows.find((r) => r.kind === 'group' && r.group === 1)!;
+    const pushed = stickyGroup(l, next.y - 10);
+    assert.equal(pushed?.y, -GROUP_H + 10);
+    assert.equal(l.rows[stickyGroup(l, next.y + 5)!.row].group, 1);
+  });
+
+  it('labels axis ticks relative to a chosen origin, 0 at the origin', () => {
+    const a = axisTicks(1_000_000, 1_010_000, 1000, 90, 1_004_000);
+    assert.ok(a.ticks.some((t) => t.label === '0 µs'), JSON.stringify(a.ticks));
+    assert.ok(a.ticks.some((t) => t.label.startsWith('-')), 'ticks before the origin are negative');
+    assert.ok(!a.ticks.some((t) => t.label === '-0 µs'));
+  });
+
+  it('aggregates counters over an area: min, max and the time-weighted mean', () => {
+    const t = counterTracks[0];
+    const c = index.tracks[t].counterSeries[0];
+    const tr = index.trace;
+    const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+    assert.ok(b - a >= 3, 'the synthetic loss has several samples');
+    // A window from the middle of sample 0's span to the middle of sample 2's span.
+    const t0 = tr.counterTs[a], t1 = tr.counterTs[a + 1], t2 = tr.counterTs[a + 2], t3 = b - a > 3 ? tr.counterTs[a + 3] : t2 + 1000;
+    const v0 = tr.counterValue[a], v1 = tr.counterValue[a + 1], v2 = tr.counterValue[a + 2];
+    const start = (t0 + t1) / 2, end = (t2 + t3) / 2;
+    const expectMean = (v0 * (t1 - start) + v1 * (t2 - t1) + v2 * (end - t2)) / (end - start);
+    const agg = counterOverWindow(index, c, start, end)!;
+    assert.equal(agg.samples, 3);
+    assert.equal(agg.min, Math.min(v0, v1, v2));
+    assert.equal(agg.max, Math.max(v0, v1, v2));
+    assert.ok(Math.abs(agg.mean - expectMean) < 1e-9 * Math.abs(expectMean) + 1e-12, `${agg.mean} vs ${expectMean}`);
+    const sum = aggregateArea(index, { startNs: start, endNs: end, tracks: [t, index.groups[0].tracks[0]] });
+    assert.equal(sum.counters.length, 1);
+    assert.equal(sum.counters[0].name, index.tracks[t].info.name);
+    assert.equal(sum.windowNs, end - start);
+    assert.equal(counterOverWindow(index, c, t0 - 2000, t0 - 1000), null, 'no sample in effect before the first');
+  });
+
+  it('tooltips name a slice, its duration and key args, and a counter value at a time', () => {
+    const i = model.slices.findIndex((s) => s.category === 'collective');
+    const enc = index.encodedIndex(i);
+    const tip = tooltipFor(index, enc, -1, 0, index.extentStartNs)!;
+    assert.equal(tip.lines[0], model.slices[i].name);
+    assert.match(tip.lines[1], /ms|µs/);
+    assert.ok(tip.lines.some((l) => /^bytes: .*MiB/.test(l)), tip.lines.join('\n'));
+    const t = counterTracks[0];
+    const c = index.tracks[t].counterSeries[0];
+    const ts = index.trace.counterTs[index.trace.counterOffset[c]];
+    const ct = tooltipFor(index, -1, t, ts + 1, index.extentStartNs)!;
+    assert.match(ct.lines[0], /rank 0 · loss/);
+    assert.equal(ct.lines[1], String(Number(index.trace.counterValue[index.trace.counterOffset[c]].toPrecision(4))));
+    assert.deepEqual(tooltipFor(index, -1, t, ts - 1, index.extentStartNs)?.lines[1], 'no sample yet at this time');
   });
 });

@@ -4,7 +4,7 @@
  * (webview/harness/bridge.js) that feeds it a trace encoded with trace/binary.ts. Listens on
  * 127.0.0.1 only. Used by the Playwright tests and the viewer benchmark; also runnable:
  *
- *   node out/webview/harness/node/serve.js [trace-file] [--port 8123]
+ *   node out/webview/harness/node/serve.js [trace-file] [--port 8123] [--world-size 4]
  *
  * With no file it serves a synthetic CommLens-shaped run (and its overlap re-run to compare).
  */
@@ -124,10 +124,13 @@ if (require.main === module) {
   const args = process.argv.slice(2);
   const portAt = args.indexOf('--port');
   const port = portAt >= 0 ? Number(args[portAt + 1]) : 8123;
-  const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--port');
+  const wsAt = args.indexOf('--world-size');
+  const worldSize = wsAt >= 0 ? Number(args[wsAt + 1]) : 4;
+  const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--port' && args[i - 1] !== '--world-size');
   void (async () => {
-    const run: HarnessRun = file ? { title: path.basename(file), model: await loadTraceFile(file) } : { title: 'synthetic run (ddp, 4 ranks)', model: syntheticRun() };
-    const compare = file ? undefined : { title: 'synthetic re-run (ddp-overlap, 4 ranks)', model: syntheticRun({ variant: 'overlap' }) };
+    if (!Number.isInteger(worldSize) || worldSize < 1 || worldSize > 64) throw new Error(`harness: --world-size wants a whole number of ranks from 1 to 64, got ${args[wsAt + 1]}`);
+    const run: HarnessRun = file ? { title: path.basename(file), model: await loadTraceFile(file) } : { title: `synthetic run (ddp, ${worldSize} ranks)`, model: syntheticRun({ worldSize }) };
+    const compare = file ? undefined : { title: `synthetic re-run (ddp-overlap, ${worldSize} ranks)`, model: syntheticRun({ worldSize, variant: 'overlap' }) };
     const h = await startHarness({ run, compare, port });
     console.log(`CommLens viewer harness: ${h.url}  (Ctrl+C to stop)`);
   })().catch((err) => {
