@@ -12,6 +12,7 @@ import { verifyCommand } from './verify';
 import { benchCollectivesCommand } from './benchCollectivesCommand';
 import { EXIT } from './protocol';
 import { shouldSupervise, superviseCommand } from './supervisor';
+import { takeMaxTraceBytesFlag } from '../trace/budget';
 
 const USAGE = `usage: commlens <command> [options]
 
@@ -30,10 +31,16 @@ commands:
                       nccl-tests-style sweep of the collectives over a link
   doctor [--json]     print the WebGPU adapter, its features and limits
   help                this text
+
+options of analyze, inspect and convert:
+  --max-trace-bytes N memory a trace may take to open (default 2G; also
+                      COMMLENS_MAX_TRACE_BYTES); see docs/limits.md
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [cmd, ...args] = argv;
+  const rest = takeMaxTraceBytesFlag(args, (m) => process.stderr.write(`commlens: ${m}\n`));
+  if (rest === undefined) return EXIT.badInput;
   if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
     const text = cmd === 'profile' ? PROFILE_USAGE : USAGE;
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');

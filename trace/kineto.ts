@@ -20,6 +20,7 @@ import { addTrack, assignDepths, emptyModel, type Args, type ArgValue, type Slic
 import { collectiveArgsOf, isNcclKernelName } from './kinetoCollectives';
 import { mergeRankModels } from './kinetoMerge';
 import { readKinetoFile } from './kinetoRead';
+import { EVENT_COST, JSON_BYTE_COST, LoadBudget, type LoadOptions } from './budget';
 
 export { mergeRankModels } from './kinetoMerge';
 
@@ -347,9 +348,9 @@ function assignCollectiveSeq(model: TraceModel): void {
   }
 }
 
-/** Reads and imports one Kineto file (`.json` or `.json.gz`, gunzipped as a stream). */
-export async function importKinetoFile(path: string): Promise<TraceModel> {
-  const json = await readKinetoFile(path);
+/** Reads and imports one Kineto file (`.json` or `.json.gz`, gunzipped as a stream) within the load budget. */
+export async function importKinetoFile(path: string, opts: LoadOptions = {}): Promise<TraceModel> {
+  const json = await readKinetoFile(path, opts);
   return importKineto(json, { fileName: path });
 }
 
@@ -358,16 +359,23 @@ export async function importKinetoFile(path: string): Promise<TraceModel> {
  * common time origin). Mismatches (duplicate ranks, different world sizes, windows that
  * do not overlap in time) become warnings.
  */
-export async function importKinetoFolder(paths: string[]): Promise<TraceModel> {
+export async function importKinetoFolder(paths: string[], opts: LoadOptions = {}): Promise<TraceModel> {
   const models: TraceModel[] = [];
+  // The budget covers the whole job: each file is charged with what the ranks before it took
+  // (known while reading it, except for the read-ahead file, which is checked once imported).
+  let used = 0;
+  const read = (p: string) => readKinetoFile(p, { ...opts, usedBytes: used });
   // Read ahead one file: the next file's read and gunzip run while this one is parsed.
-  let next: Promise<unknown> | undefined = paths.length > 0 ? readKinetoFile(paths[0]) : undefined;
+  let next: Promise<unknown> | undefined = paths.length > 0 ? read(paths[0]) : undefined;
   for (let i = 0; i < paths.length; i++) {
     const current = next as Promise<unknown>;
-    next = i + 1 < paths.length ? readKinetoFile(paths[i + 1]) : undefined;
+    next = i + 1 < paths.length ? read(paths[i + 1]) : undefined;
     // A failed read-ahead must not surface as an unhandled rejection before its turn.
     next?.catch(() => undefined);
-    models.push(importKineto(await current, { fileName: paths[i] }));
+    const model = importKineto(await current, { fileName: paths[i] });
+    new LoadBudget(paths[i], JSON_BYTE_COST, { ...opts, usedBytes: used }).events(model.slices.length);
+    used += model.slices.length * EVENT_COST;
+    models.push(model);
   }
   return mergeRankModels(models);
 }

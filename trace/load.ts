@@ -13,6 +13,7 @@ import type { TraceModel } from './model';
 import { TraceFormatError } from './errors';
 import { readChromeJsonFile, startsWithGzip } from './chromeJson';
 import { readPerfetto } from './perfettoReader';
+import { LoadBudget, PROTOBUF_BYTE_COST, statRegularFile, type LoadOptions } from './budget';
 
 /** Largest protobuf trace read into memory at once. */
 const MAX_PROTOBUF_BYTES = 2 * 1024 * 1024 * 1024 - 1;
@@ -74,29 +75,68 @@ async function readHead(path: string, n: number): Promise<Uint8Array> {
   }
 }
 
-/** Loads a trace file of any supported kind into the model. Throws TraceFormatError on unusable input. */
-export async function loadTraceFile(path: string): Promise<TraceModel> {
-  let stat: fs.Stats;
-  try {
-    stat = await fs.promises.stat(path);
-  } catch (e) {
-    throw new TraceFormatError(`cannot open: ${(e as Error).message}`, { file: path, expected: 'a readable trace file' });
-  }
-  if (!stat.isFile()) throw new TraceFormatError('not a file', { file: path, expected: 'a trace file' });
+/**
+ * Loads a trace file of any supported kind into the model. Throws TraceFormatError on
+ * unusable input, and TraceTooLargeError (a TraceFormatError) when opening it would take
+ * more memory than the budget (budget.ts), detected while reading.
+ */
+export async function loadTraceFile(path: string, opts: LoadOptions = {}): Promise<TraceModel> {
+  const stat = statRegularFile(path);
   if (stat.size === 0) throw new TraceFormatError('empty file', { file: path, offset: 0, expected: 'a trace' });
   const kind = await sniffTraceFile(path);
-  if (kind === 'kineto') return importKineto(path);
-  if (kind === 'chrome-json') return readChromeJsonFile(path);
+  if (kind === 'kineto') return importKinetoFile(path, opts);
+  if (kind === 'chrome-json') return readChromeJsonFile(path, opts);
   if (stat.size > MAX_PROTOBUF_BYTES) throw new TraceFormatError(`protobuf trace of ${stat.size} bytes is larger than ${MAX_PROTOBUF_BYTES}`, { file: path, expected: 'a Perfetto trace under 2 GiB' });
-  let bytes: Uint8Array = await fs.promises.readFile(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = zlib.gunzipSync(bytes, { maxOutputLength: MAX_PROTOBUF_BYTES });
-    } catch (e) {
-      throw new TraceFormatError(`gzip error: ${(e as Error).message}`, { file: path, expected: 'a complete gzip stream' });
-    }
+  const budget = new LoadBudget(path, PROTOBUF_BYTE_COST, opts);
+  let bytes: Uint8Array;
+  if (await startsWithGzip(path)) {
+    bytes = await gunzipFileBounded(path, stat.size, budget);
+  } else {
+    budget.progress = () => 1;
+    budget.bytes(stat.size);
+    bytes = await fs.promises.readFile(path);
   }
-  return readPerfetto(bytes, { fileName: path, inflate: inflateBounded });
+  budget.progress = () => Number.NaN;
+  return readPerfetto(bytes, { fileName: path, inflate: (b) => inflateMetered(b, budget), onEvent: () => budget.events(1) });
+}
+
+/** Gunzips a whole file as a stream, metering the output as it is produced. */
+async function gunzipFileBounded(path: string, size: number, budget: LoadBudget): Promise<Uint8Array> {
+  const source = fs.createReadStream(path);
+  budget.progress = () => source.bytesRead / size;
+  const parts: Buffer[] = [];
+  const gunzip = zlib.createGunzip();
+  budget.progress = () => gunzip.bytesWritten / size;
+  const stream = source.pipe(gunzip);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      budget.bytes(chunk.length);
+      parts.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof TraceFormatError) throw e;
+    throw new TraceFormatError(`gzip error: ${(e as Error).message}`, { file: path, expected: 'a complete gzip stream' });
+  } finally {
+    source.destroy();
+    stream.destroy();
+  }
+  return Buffer.concat(parts);
+}
+
+/** inflateBounded, also charged to (and bounded by) the file's budget. */
+function inflateMetered(bytes: Uint8Array, budget: LoadBudget): Uint8Array {
+  const left = budget.bytesLeft();
+  let out: Uint8Array;
+  try {
+    out = zlib.inflateSync(bytes, { maxOutputLength: Math.max(1, Math.min(MAX_INFLATED_BYTES, left + 1)) });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' && left < MAX_INFLATED_BYTES) {
+      budget.bytes(left + 1);
+    }
+    throw e;
+  }
+  budget.bytes(out.length);
+  return out;
 }
 
 /** Inflates compressed_packets, refusing more than MAX_INFLATED_BYTES per packet (zip bombs). */
@@ -107,8 +147,4 @@ export function inflateBounded(bytes: Uint8Array): Uint8Array {
 /** zlib deflate for PerfettoStreamWriter's `compress` option (level 1: speed over size). */
 export function deflateFast(bytes: Uint8Array): Uint8Array {
   return zlib.deflateSync(bytes, { level: 1 });
-}
-
-async function importKineto(path: string): Promise<TraceModel> {
-  return importKinetoFile(path);
 }
