@@ -3,24 +3,25 @@
  * imports PyTorch profiler (Kineto) traces, runs the analysis and prints a Markdown
  * report, or with --json the per-rank metrics keyed by rank.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { importKinetoFolder } from '../trace/kineto';
-import { loadTraceFile, sniffTraceFile } from '../trace/load';
+import { discoverTraces, type TraceDiscovery } from '../trace/discover';
+import { loadRun } from '../trace/load';
 import { analyze, markdownReport, type Analysis } from '../analysis/index';
 import { EXIT } from './protocol';
 
-export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N]
+export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
 
-  Analyses PyTorch profiler (Kineto) traces, one file per rank (a folder is searched
-  for *.json and *.json.gz). Prints a Markdown report; with --json, the per-rank
+  Analyses PyTorch profiler traces (Kineto, or pre-Kineto JSON arrays), one file per
+  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched two levels
+  deep (tensorboard_trace_handler folders too); each file's format is read from its
+  content. When a folder holds several runs, the newest complete one is analysed
+  (the report says which); --run ID picks another, --rank N gives the rank of a single
+  file that does not say it. Prints a Markdown report; with --json, the per-rank
   metrics keyed by rank (idle_us, compute_us, non_compute_us, kernel_span_us,
   overlap_pct, ...); with --full-json, the whole analysis object (analysis/SCHEMA.md).
   --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
   --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
+  --max-trace-bytes N  memory the traces may take to open (default 2G; docs/limits.md)
 `;
-
-const TRACE_FILE = /\.json(\.gz)?$/i;
 
 /** Natural order, so rank-2 sorts before rank-10. */
 /**
@@ -43,26 +44,9 @@ export function naturalCompare(a: string, b: string): number {
   return pa.length - pb.length;
 }
 
-/** Expands the positional arguments into trace files; throws with a clear message on bad paths. */
-export function collectTraceFiles(inputs: string[]): string[] {
-  const files: string[] = [];
-  for (const input of inputs) {
-    const p = resolve(input);
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      throw new Error(`no such file or folder: ${input}`);
-    }
-    if (st.isDirectory()) {
-      const found = readdirSync(p).filter((f) => TRACE_FILE.test(f)).sort(naturalCompare).map((f) => join(p, f));
-      if (found.length === 0) throw new Error(`${input} holds no trace files (*.json, *.json.gz)`);
-      files.push(...found);
-    } else {
-      files.push(p);
-    }
-  }
-  return files;
+/** Expands the positional arguments into the chosen run's trace files (trace/discover.ts); throws with a clear message on bad paths. */
+export function collectTraceFiles(inputs: string[], opts: { run?: string; rank?: number } = {}): string[] {
+  return discoverTraces(inputs, opts).chosen.files.map((f) => f.path);
 }
 
 /** The per-rank metrics of `--json`, keyed by rank, in µs and percent. */
@@ -99,9 +83,17 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
   const inputs: string[] = [];
   let json = false, fullJson = false, includeLastStep = false;
   let linkPeakGBps: number | undefined;
+  let run: string | undefined, rank: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--json') json = true;
+    if (a === '--run') run = args[++i];
+    else if (a === '--rank') {
+      rank = Number(args[++i]);
+      if (!Number.isInteger(rank) || rank < 0) {
+        io.err(`commlens analyze: --rank needs a rank number (0, 1, ...), got '${args[i] ?? ''}'\n`);
+        return EXIT.badInput;
+      }
+    } else if (a === '--json') json = true;
     else if (a === '--full-json') fullJson = true;
     else if (a === '--include-last-step') includeLastStep = true;
     else if (a === '--link-peak-gbps') {
@@ -123,28 +115,24 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
     io.err(`commlens analyze: give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`);
     return EXIT.badInput;
   }
-  let files: string[];
-  try {
-    files = collectTraceFiles(inputs);
-  } catch (e) {
-    io.err(`commlens analyze: ${(e as Error).message}\n`);
-    return EXIT.badInput;
-  }
+  let found: TraceDiscovery;
   let model;
   try {
-    // One CommLens/Perfetto/Chrome JSON file holds every rank; Kineto traces come one file per rank.
-    const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
-    model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
+    found = discoverTraces(inputs, { run, rank });
+    model = await loadRun(found.chosen);
   } catch (e) {
     io.err(`commlens analyze: ${(e as Error).message}\n`);
     return EXIT.badInput;
   }
+  const files = found.chosen.files.map((f) => f.path);
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
   if (json || fullJson) {
+    for (const n of found.notes) io.err(`note: ${n}\n`);
     io.out(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
     if (json) for (const n of analysis.notes) io.err(`note: ${n}\n`);
   } else {
-    io.out(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+    const runs = found.notes.length > 0 ? `${found.notes.map((n) => `> ${n}`).join('\n')}\n\n` : '';
+    io.out(runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
   }
   return EXIT.ok;
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { TraceFormatError } from '../trace/errors';
 import { deflateFast, loadTraceFile } from '../trace/load';
+import { discoverTraces } from '../trace/discover';
 import { summarizeTrace, type TraceSummary } from '../trace/summary';
 import { writePerfetto } from '../trace/perfettoWriter';
 import { writeChromeJsonTo } from '../trace/chromeJson';
@@ -15,7 +16,6 @@ import { writeChromeJsonTo } from '../trace/chromeJson';
 const OK = 0;
 const FAILURE = 1;
 const BAD_INPUT = 2;
-const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 
 const INSPECT_USAGE = 'usage: commlens inspect <trace file or folder> [--json]\n';
 const CONVERT_USAGE = 'usage: commlens convert <input trace> <output.pftrace|output.perfetto-trace|output.json|output.json.gz> [--compress]\n  --compress  deflate the Perfetto packets (compressed_packets; Perfetto reads them)\n';
@@ -49,7 +49,7 @@ export async function inspectCommand(args: string[], io: CommandIo = STDIO): Pro
   let files: string[];
   try {
     const st = fs.statSync(target);
-    files = st.isDirectory() ? fs.readdirSync(target).filter((f) => TRACE_FILE.test(f)).sort().map((f) => path.join(target, f)) : [target];
+    files = st.isDirectory() ? discoverTraces([target]).runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
   } catch (e) {
     io.err(`commlens: ${target}: ${(e as Error).message}\n`);
     return BAD_INPUT;
