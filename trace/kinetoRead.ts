@@ -145,8 +145,12 @@ export class KinetoStreamParser {
   }
 
   /** The parsed document; throws with a clear message when the text was not one JSON object. */
-  result(): Record<string, unknown> {
+  result(): Record<string, unknown> | unknown[] {
     if (this.error) throw new Error(this.error);
+    if (this.topArray) {
+      if (this.depth !== 1 || this.inString) throw new Error('the JSON array of events ends early (truncated file?)');
+      return this.events;
+    }
     if (this.depth !== 0 || this.inString) throw new Error('the JSON document ends early (truncated file?)');
     return { ...this.top, traceEvents: this.events };
   }
@@ -157,7 +161,16 @@ export class KinetoStreamParser {
     if (!this.started) {
       const i = chunk.findIndex((c) => !isSpace(c));
       if (i < 0) return;
-      if (chunk[i] !== LBRACE) { this.error = 'expected a JSON object at the start of the file'; return; }
+      if (chunk[i] === LBRACKET) {
+        // A pre-Kineto trace: the document is the events array itself.
+        this.started = true;
+        this.topArray = true;
+        this.inEvents = true;
+        this.depth = 2;
+        this.scan(chunk.subarray(i + 1));
+        return;
+      }
+      if (chunk[i] !== LBRACE) { this.error = 'expected a JSON object (or, from PyTorch without Kineto, an array) at the start of the file'; return; }
       this.started = true;
       this.depth = 1;
       this.scan(chunk.subarray(i + 1));
@@ -166,6 +179,7 @@ export class KinetoStreamParser {
     this.scan(chunk);
   }
   private started = false;
+  private topArray = false;
 }
 
 /** True for the error a zlib call gives when its output would pass maxOutputLength. */

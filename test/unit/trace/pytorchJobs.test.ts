@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { discoverTraces } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
+import { readKinetoFile } from '../../../trace/kinetoRead';
 import { analyze } from '../../../analysis/index';
 import { analyzeCommand } from '../../../runtime/analyzeCommand';
 import { writeChromeJson } from '../../../trace/chromeJson';
@@ -152,4 +153,15 @@ test('analyze refuses a FIFO and /dev/zero at once, naming them', async () => {
   const found = discoverTraces([dir]);
   assert.ok(found.skipped.some((s) => /FIFO/.test(s.reason)));
   assert.ok(Date.now() - t0 < 5000);
+});
+
+test('a large pre-Kineto trace (a JSON array) is parsed by the streaming reader like a small one', async () => {
+  const file = path.join(FIX, 'plain2', 'rank1.json.gz');
+  const whole = await readKinetoFile(file);
+  const streamed = await readKinetoFile(file, { streamAboveBytes: 4096 });
+  assert.ok(Array.isArray(streamed));
+  assert.deepEqual(streamed, whole);
+  const cut = path.join(tmp, 'cut.json');
+  fs.writeFileSync(cut, gunzipSync(fs.readFileSync(file)).subarray(0, 50_000));
+  await assert.rejects(readKinetoFile(cut, { streamAboveBytes: 4096 }), /cut\.json is not valid JSON: the JSON array of events ends early/);
 });
