@@ -44,6 +44,11 @@ export interface RankView {
   hasLaunchTimes: boolean;
   /** Notes on what could not be computed for this rank. */
   notes: string[];
+  /**
+   * True when the rank has no GPU activity and its ops are its CPU timeline instead: its
+   * CPU collectives (gloo, c10d) as communication, its outermost aten:: ops as computation.
+   */
+  cpuTimeline?: boolean;
 }
 
 const COMM_NAME = /ncclKernel|ncclDevKernel|^nccl|^hccl|^rccl/;
@@ -105,12 +110,15 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   };
   const pidOfTrack = model.tracks.map((t) => t.pid);
   const gpuTrack = model.tracks.map((t) => t.gpu && t.type === 'slice');
-  const byPid = new Map<number, { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number> }>();
+  const byPid = new Map<number, { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number>; cpu: GpuOp[]; cpuComm: number }>();
   const entry = (pid: number) => {
     let e = byPid.get(pid);
-    if (!e) { e = { ops: [], steps: [], launch: new Map() }; byPid.set(pid, e); }
+    if (!e) { e = { ops: [], steps: [], launch: new Map(), cpu: [], cpuComm: 0 }; byPid.set(pid, e); }
     return e;
   };
+  // The CPU timeline, for ranks without GPU activity: per host track, the end of the last
+  // aten:: op kept (slices come sorted by track, then start), so only outermost ops are kept.
+  let cpuTrack = -1, cpuEnd = -Infinity;
   for (const p of model.processes) entry(p.pid);
   const slices = model.slices;
   for (let i = 0; i < slices.length; i++) {
@@ -120,6 +128,15 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     if (gpuTrack[s.track]) {
       const cls = classify(s);
       if (cls) entry(pid).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
+    } else if (s.category === 'collective') {
+      entry(pid).cpu.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls: 'communication' });
+      entry(pid).cpuComm++;
+    } else if (s.category === 'cpu_op' && s.name.startsWith('aten::')) {
+      if (s.track !== cpuTrack) { cpuTrack = s.track; cpuEnd = -Infinity; }
+      if (s.startNs >= cpuEnd) {
+        entry(pid).cpu.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls: 'computation' });
+        cpuEnd = s.startNs + s.durNs;
+      }
     } else if (s.category === 'runtime') {
       const c = s.args?.correlation;
       if (typeof c === 'number') entry(pid).launch.set(c, s.startNs);
@@ -133,7 +150,12 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   for (const [pid, e] of byPid) {
     const notes: string[] = [];
     const rank = rankOf.get(pid) ?? pid;
-    const hasLaunchTimes = e.launch.size > 0;
+    const cpuTimeline = e.ops.length === 0 && e.cpuComm > 0;
+    if (cpuTimeline) {
+      e.ops = e.cpu;
+      notes.push(`rank ${rank}: no GPU activity in the trace: communication is analysed on the CPU timeline (${e.cpuComm} CPU collective(s) as communication, outermost aten:: ops as computation); GPU kernel metrics need a trace recorded with ProfilerActivity.CUDA`);
+    }
+    const hasLaunchTimes = e.launch.size > 0 && !cpuTimeline;
     // Index loops over the ops (thousands per rank, run before V8 optimises this code).
     for (let k = 0; k < e.ops.length; k++) {
       const op = e.ops[k];
@@ -180,7 +202,7 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
           : `rank ${rank}: only one step marker, so the last step cannot be left out; every kernel is analysed`,
       );
     }
-    views.push({ pid, rank, allOps: e.ops, ops, steps: e.steps, analysedSteps, hasLaunchTimes, notes });
+    views.push({ pid, rank, allOps: e.ops, ops, steps: e.steps, analysedSteps, hasLaunchTimes, notes, ...(cpuTimeline ? { cpuTimeline } : {}) });
   }
   views.sort((a, b) => a.rank - b.rank);
   return views;

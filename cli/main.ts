@@ -9,6 +9,7 @@ import { COMMANDS, findCommand } from './commands';
 import { EXIT } from './protocol';
 import { drainStdout } from './output';
 import { shouldSupervise, superviseCommand } from './supervisor';
+import { takeMaxTraceBytesFlag } from '../trace/budget';
 
 function globalUsage(): string {
   const lines = ['usage: commlens <command> [options]', '', 'commands:'];
@@ -17,12 +18,18 @@ function globalUsage(): string {
     lines.push(`${' '.repeat(22)}${c.summary}`);
   }
   lines.push(`  help [command]      this text, or a command's usage`);
+  lines.push('', 'options of analyze, inspect and convert:');
+  lines.push('  --max-trace-bytes N memory a trace may take to open (default 2G; also');
+  lines.push('                      COMMLENS_MAX_TRACE_BYTES); see docs/limits.md');
   lines.push('', "Run 'commlens <command> --help' for a command's options.");
   return lines.join('\n') + '\n';
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...args] = argv;
+  // The loading budget applies to every command that opens traces, so it is read here.
+  const rest = takeMaxTraceBytesFlag(args, (m) => process.stderr.write(`commlens: ${m}\n`));
+  if (rest === undefined) return EXIT.badInput;
   if (name === undefined) {
     process.stderr.write(globalUsage());
     return EXIT.badInput;

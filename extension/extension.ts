@@ -12,7 +12,7 @@ import { Tools } from './tools';
 import { RunsView, type RunsNode } from './runsView';
 import { ExternalRunner } from './external';
 import { readRun, type RunInfo } from './runsStore';
-import { runsFolder } from './settings';
+import { applyMaxTraceBytes, runsFolder } from './settings';
 
 /** What the extension hands to tests and other extensions. */
 export interface CommLensApi {
@@ -21,6 +21,7 @@ export interface CommLensApi {
 }
 
 export function activate(context: vscode.ExtensionContext): CommLensApi {
+  applyMaxTraceBytes();
   const output = vscode.window.createOutputChannel('CommLens');
   const diagnostics = vscode.languages.createDiagnosticCollection('commlens');
   const runs = new RunController(context, output, diagnostics);
@@ -108,6 +109,7 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
     vscode.workspace.onDidGrantWorkspaceTrust(() => runsView.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('commlens.runsFolder')) runsView.refresh();
+      if (e.affectsConfiguration('commlens.maxTraceBytes')) applyMaxTraceBytes();
     }),
   );
   void vscode.commands.executeCommand('setContext', 'commlens.running', false);

@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { discoverTraces } from '../trace/discover';
 
 export interface ExternalJobOptions {
   command: string;
@@ -41,34 +42,17 @@ export function externalEnv(opts: ExternalJobOptions): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Rank number in a trace file name (`rank-3`, `rank3`, `_3.`), for ordering. */
-function rankOf(name: string): number {
-  const m = /rank[-_]?(\d+)/i.exec(name) ?? /[-_](\d+)\.(pt\.trace\.)?json/i.exec(name);
-  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
-}
-
 /**
- * The Kineto trace files in a folder (and its direct sub-folders, where
- * tensorboard_trace_handler puts them per worker): `*.json` and `*.json.gz`, ordered by
- * the rank in their names.
+ * The trace files of the newest complete run in the trace folder (trace/discover.ts: every
+ * format by content, tensorboard_trace_handler sub-folders, several runs kept apart), in
+ * rank order; none when the folder holds no traces.
  */
 export function findTraceFiles(traceDir: string): string[] {
-  const out: string[] = [];
-  const visit = (dir: string, depth: number) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory() && depth < 1) visit(p, depth + 1);
-      else if (e.isFile() && /\.json(\.gz)?$/i.test(e.name) && !e.name.startsWith('.')) out.push(p);
-    }
-  };
-  visit(traceDir, 0);
-  return out.sort((a, b) => rankOf(path.basename(a)) - rankOf(path.basename(b)) || a.localeCompare(b));
+  try {
+    return discoverTraces([traceDir]).chosen.files.map((f) => f.path);
+  } catch {
+    return [];
+  }
 }
 
 export class ExternalJob {

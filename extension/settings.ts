@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { ensureRunsFolder } from './runsStore';
 import type { SchemaNode } from './configCheck';
+import { parseByteSize, setDefaultMaxTraceBytes } from '../trace/budget';
 
 export interface PresetChoice {
   name: string;
@@ -24,6 +25,12 @@ export function runsFolder(context: vscode.ExtensionContext): string {
   const base = ws ?? context.globalStorageUri.fsPath;
   const expanded = configured.replace(/^~(?=$|\/)/, process.env.HOME ?? '~').replace(/\$\{workspaceFolder\}/g, base);
   return ensureRunsFolder(path.isAbsolute(expanded) ? expanded : path.join(base, expanded));
+}
+
+/** Applies commlens.maxTraceBytes to every trace loader of the extension host (trace/budget.ts). */
+export function applyMaxTraceBytes(): void {
+  const n = parseByteSize(config().get<string>('maxTraceBytes', '2G'));
+  setDefaultMaxTraceBytes(n);
 }
 
 export function keepRuns(): number {

@@ -13,19 +13,33 @@ import { TraceFormatError } from './errors';
 import type { JsonTraceSplitter } from './jsonStream';
 import { ChromeJsonImporter } from './chromeJsonImporter';
 import { finishImport, splitterFor } from './chromeJsonParse';
+import { LoadBudget, statRegularFile, type LoadOptions } from './budget';
 
 export { ChromeJsonStreamWriter, writeChromeJson, writeChromeJsonTo } from './chromeJsonWriter';
 export { readChromeJson, readChromeJsonBytes } from './chromeJsonParse';
 
-/** Reads a Chrome JSON file, plain or gzip, as a stream (bounded memory). */
-export async function readChromeJsonFile(path: string): Promise<TraceModel> {
+/**
+ * Reads a Chrome JSON file, plain or gzip, as a stream (memory bounded by the largest
+ * event, and the events by the load budget: bytes are charged as they are decompressed,
+ * events as they are split out).
+ */
+export async function readChromeJsonFile(path: string, opts: LoadOptions = {}): Promise<TraceModel> {
+  const size = statRegularFile(path).size;
   const imp = new ChromeJsonImporter();
-  const splitter = splitterFor(imp, path);
+  // The text streams (1 byte of memory per byte in flight); the events are what stays.
+  const budget = new LoadBudget(path, 1, opts);
+  const splitter = splitterFor(imp, path, () => budget.events(1));
   const gz = await startsWithGzip(path);
   const source = fs.createReadStream(path, { highWaterMark: 1 << 20 });
-  const stream = gz ? source.pipe(zlib.createGunzip()) : source;
+  const gunzip = gz ? zlib.createGunzip() : undefined;
+  // Input consumed by gunzip, or read from disk, for the estimate of the whole.
+  budget.progress = () => (gunzip ? gunzip.bytesWritten : source.bytesRead) / Math.max(1, size);
+  const stream = gunzip ? source.pipe(gunzip) : source;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) splitter.feed(chunk);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      budget.bytes(chunk.length);
+      splitter.feed(chunk);
+    }
   } catch (e) {
     if (e instanceof TraceFormatError) throw e;
     // A cut or corrupt gzip stream: keep what was decompressed, if anything.

@@ -8,11 +8,12 @@ import { JsonTraceSplitter } from './jsonStream';
 import { ChromeJsonImporter } from './chromeJsonImporter';
 
 /** A splitter feeding `imp`, collecting its warnings. */
-export function splitterFor(imp: ChromeJsonImporter, fileName?: string): JsonTraceSplitter {
+export function splitterFor(imp: ChromeJsonImporter, fileName?: string, onElement?: () => void): JsonTraceSplitter {
   const warnings: string[] = [];
   const splitter = new JsonTraceSplitter(
     {
       element(text, index, offset) {
+        onElement?.();
         const path = `$.traceEvents[${index}]`;
         let value: unknown;
         try {

@@ -19,7 +19,10 @@
 import { addTrack, assignDepths, emptyModel, type Args, type ArgValue, type Slice, type SliceCategory, type StreamKind, type TraceModel } from './model';
 import { collectiveArgsOf, isNcclKernelName } from './kinetoCollectives';
 import { mergeRankModels } from './kinetoMerge';
+import { markCpuCollectives } from './cpuCollectives';
+import { rankFromName } from './discover';
 import { readKinetoFile } from './kinetoRead';
+import { EVENT_COST, JSON_BYTE_COST, LoadBudget, type LoadOptions } from './budget';
 
 export { mergeRankModels } from './kinetoMerge';
 
@@ -34,6 +37,8 @@ export class KinetoFormatError extends Error {
 export interface KinetoImportOptions {
   /** Shown in warnings and kept in meta.info.fileName; also a fallback for the rank (`rank-3`, `rank_3`). */
   fileName?: string;
+  /** The rank, when the trace does not say it (trace discovery found it in the file name, or --rank). */
+  rank?: number;
 }
 
 interface RawEvent {
@@ -58,9 +63,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function rankFromFileName(fileName: string | undefined): number | undefined {
-  if (!fileName) return undefined;
-  const m = /rank[-_]?(\d+)/i.exec(fileName.split(/[\\/]/).pop() ?? '');
-  return m ? Number(m[1]) : undefined;
+  return fileName ? rankFromName(fileName) : undefined;
 }
 
 /** A track found while reading: GPU stream (optionally its annotations) or host thread. */
@@ -81,18 +84,26 @@ interface TrackKey {
  */
 export function importKineto(json: unknown, opts: KinetoImportOptions = {}): TraceModel {
   const label = opts.fileName ?? 'the trace';
+  const warnings: string[] = [];
+  // PyTorch without Kineto (the legacy profiler) writes a JSON array of events with times
+  // relative to the profiler's start and no category: its ops are taken as cpu_op.
+  const preKineto = Array.isArray(json) && json.some((e) => isObject(e) && typeof e.ph === 'string');
+  if (preKineto) {
+    json = { traceEvents: (json as unknown[]).map((e) => (isObject(e) && e.cat === undefined ? { ...e, cat: 'cpu_op' } : e)) };
+    warnings.push(`${label} is a pre-Kineto trace (PyTorch without Kineto: a JSON array of events): its times are relative to this rank's profiler start, so ranks are aligned on their first collective; no GPU activity is recorded`);
+  }
   if (!isObject(json) || !Array.isArray(json.traceEvents)) {
-    throw new KinetoFormatError(`${label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array`);
+    throw new KinetoFormatError(`${label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array, or the JSON array of events of PyTorch's legacy profiler`);
   }
   const events = json.traceEvents as unknown[];
-  const warnings: string[] = [];
   const dist = isObject(json.distributedInfo) ? json.distributedInfo : undefined;
   let rank = dist && typeof dist.rank === 'number' ? dist.rank : undefined;
   const worldSize = dist && typeof dist.world_size === 'number' ? dist.world_size : undefined;
   if (rank === undefined) {
-    rank = rankFromFileName(opts.fileName);
+    const given = opts.rank;
+    rank = given ?? rankFromFileName(opts.fileName);
     warnings.push(
-      `${label} has no distributedInfo: rank ${rank === undefined ? 'unknown (taken as 0)' : `${rank} taken from the file name`}, world size unknown`,
+      `${label} has no distributedInfo: rank ${rank === undefined ? 'unknown (taken as 0)' : `${rank} taken from ${given !== undefined ? 'trace discovery (file name or --rank)' : 'the file name'}`}, world size unknown`,
     );
     rank ??= 0;
   }
@@ -206,6 +217,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     if ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
     slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args: step ? { ...args, step: Number(step[1]) } : args });
   }
+  const cpuComm = markCpuCollectives(slices, (k) => !keys[k].gpu, worldSize);
   if (skipped > 0) warnings.push(`${label}: ${skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`);
   if (badTimes > 0) warnings.push(`${label}: ${badTimes} event(s) without a numeric "ts" were skipped`);
   if (!Number.isFinite(minUs)) minUs = 0;
@@ -218,6 +230,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   if (dist) info.distributedInfo = dist as Args;
   if (profilerSpan) info.profilerSpanUs = profilerSpan;
   if (typeof json.schemaVersion === 'number') info.kinetoSchemaVersion = json.schemaVersion;
+  if (preKineto) info.preKineto = true;
   model.meta.info = info;
   const pid = rank;
   const hostName = [...processNames.values()][0];
@@ -320,7 +333,9 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       model.counters.push({ track, tsNs: series.map((s) => (s.tsUs - minUs) * 1000), values: series.map((s) => s.bytes) });
     }
   }
-  if (gpuWork === 0) model.warnings.push(`${label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
+  if (gpuWork === 0 && cpuComm.count > 0) {
+    model.warnings.push(`${label} has no GPU activity: its ${cpuComm.count} ${cpuComm.source === 'gloo' ? 'gloo' : 'c10d'} collective(s) are analysed on the CPU timeline; kernel metrics need a trace recorded with ProfilerActivity.CUDA`);
+  } else if (gpuWork === 0) model.warnings.push(`${label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
   // The slices were put in finalizeModel's order above (by track, then by start, longer first,
   // ties in event order), so only depths are left to assign.
   return assignDepths(model);
@@ -347,10 +362,10 @@ function assignCollectiveSeq(model: TraceModel): void {
   }
 }
 
-/** Reads and imports one Kineto file (`.json` or `.json.gz`, gunzipped as a stream). */
-export async function importKinetoFile(path: string): Promise<TraceModel> {
-  const json = await readKinetoFile(path);
-  return importKineto(json, { fileName: path });
+/** Reads and imports one Kineto file (`.json` or `.json.gz`, gunzipped as a stream) within the load budget. */
+export async function importKinetoFile(path: string, opts: LoadOptions & { rank?: number } = {}): Promise<TraceModel> {
+  const json = await readKinetoFile(path, opts);
+  return importKineto(json, { fileName: path, rank: opts.rank });
 }
 
 /**
@@ -358,16 +373,44 @@ export async function importKinetoFile(path: string): Promise<TraceModel> {
  * common time origin). Mismatches (duplicate ranks, different world sizes, windows that
  * do not overlap in time) become warnings.
  */
-export async function importKinetoFolder(paths: string[]): Promise<TraceModel> {
+export async function importKinetoFolder(paths: string[], opts: LoadOptions & { ranks?: (number | undefined)[] } = {}): Promise<TraceModel> {
   const models: TraceModel[] = [];
+  // The budget covers the whole job: each file is charged with what the ranks before it took
+  // (known while reading it, except for the read-ahead file, which is checked once imported).
+  let used = 0;
+  const read = (p: string) => readKinetoFile(p, { ...opts, usedBytes: used });
   // Read ahead one file: the next file's read and gunzip run while this one is parsed.
-  let next: Promise<unknown> | undefined = paths.length > 0 ? readKinetoFile(paths[0]) : undefined;
+  let next: Promise<unknown> | undefined = paths.length > 0 ? read(paths[0]) : undefined;
   for (let i = 0; i < paths.length; i++) {
     const current = next as Promise<unknown>;
-    next = i + 1 < paths.length ? readKinetoFile(paths[i + 1]) : undefined;
+    next = i + 1 < paths.length ? read(paths[i + 1]) : undefined;
     // A failed read-ahead must not surface as an unhandled rejection before its turn.
     next?.catch(() => undefined);
-    models.push(importKineto(await current, { fileName: paths[i] }));
+    const model = importKineto(await current, { fileName: paths[i], rank: opts.ranks?.[i] });
+    new LoadBudget(paths[i], JSON_BYTE_COST, { ...opts, usedBytes: used }).events(model.slices.length);
+    used += model.slices.length * EVENT_COST;
+    models.push(model);
   }
+  alignPreKinetoRanks(models);
   return mergeRankModels(models);
+}
+
+/**
+ * Pre-Kineto traces have times relative to each rank's profiler start, which differ by
+ * milliseconds between ranks. A collective ends at about the same moment on every rank,
+ * so each rank's origin is moved to make the end of its first collective meet rank 0's.
+ */
+function alignPreKinetoRanks(models: TraceModel[]): void {
+  if (models.length < 2 || !models.every((m) => m.meta.info?.preKineto === true)) return;
+  const firstEnd = (m: TraceModel) => {
+    let best = Infinity;
+    for (const s of m.slices) if (s.category === 'collective' && s.startNs + s.durNs < best) best = s.startNs + s.durNs;
+    return Number.isFinite(best) ? BigInt(m.meta.originNs) + BigInt(Math.round(best)) : undefined;
+  };
+  const ref = firstEnd(models[0]);
+  if (ref === undefined) return;
+  for (const m of models.slice(1)) {
+    const end = firstEnd(m);
+    if (end !== undefined) m.meta.originNs = (BigInt(m.meta.originNs) + ref - end).toString();
+  }
 }

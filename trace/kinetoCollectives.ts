@@ -34,7 +34,7 @@ export function dtypeBytes(dtype: string | undefined): number | undefined {
  * `SendRecv`...) onto CommLens' op names.
  */
 export function normalizeCollectiveOp(raw: string): string {
-  const k = raw.toLowerCase().replace(/^nccl:/, '').replace(/^c10d::/, '').replace(/[^a-z]/g, '');
+  const k = raw.toLowerCase().replace(/^(nccl|gloo|mpi|ucc):/, '').replace(/^c10d::/, '').replace(/[^a-z]/g, '');
   if (k.startsWith('allreduce')) return 'allReduce';
   if (k.includes('reducescatter')) return 'reduceScatter';
   if (k.includes('allgather')) return 'allGather';

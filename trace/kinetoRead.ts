@@ -8,10 +8,13 @@
  * object, hands each element of `traceEvents` to JSON.parse on its own and never holds the
  * whole text as one string, so multi-gigabyte traces (past V8's string limit) still load.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
+
+import { JSON_BYTE_COST, LoadBudget, statRegularFile, type LoadOptions } from './budget';
+import { TraceFormatError } from './errors';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -55,6 +58,9 @@ export class KinetoStreamParser {
   private readonly top: Record<string, unknown> = {};
   private readonly events: unknown[] = [];
   private error: string | undefined;
+
+  /** `onEvent` is called as each event is split out (a load budget's meter; it may throw). */
+  constructor(private readonly onEvent?: () => void) {}
 
   private scan(chunk: Buffer): void {
     if (this.capturing) this.segStart = 0;
@@ -103,7 +109,10 @@ export class KinetoStreamParser {
       }
       if (c === RBRACE || c === RBRACKET) {
         this.depth--;
-        if (this.capturing === 'event' && this.depth === 2) this.events.push(this.finish(chunk, i + 1));
+        if (this.capturing === 'event' && this.depth === 2) {
+          this.onEvent?.();
+          this.events.push(this.finish(chunk, i + 1));
+        }
         else if (this.capturing === 'value' && this.depth === 1) this.top[this.key] = this.finish(chunk, i + 1);
         else if (this.capturing === 'value' && this.depth === 0) {
           // A primitive value ended by the object's closing brace.
@@ -136,8 +145,12 @@ export class KinetoStreamParser {
   }
 
   /** The parsed document; throws with a clear message when the text was not one JSON object. */
-  result(): Record<string, unknown> {
+  result(): Record<string, unknown> | unknown[] {
     if (this.error) throw new Error(this.error);
+    if (this.topArray) {
+      if (this.depth !== 1 || this.inString) throw new Error('the JSON array of events ends early (truncated file?)');
+      return this.events;
+    }
     if (this.depth !== 0 || this.inString) throw new Error('the JSON document ends early (truncated file?)');
     return { ...this.top, traceEvents: this.events };
   }
@@ -148,7 +161,16 @@ export class KinetoStreamParser {
     if (!this.started) {
       const i = chunk.findIndex((c) => !isSpace(c));
       if (i < 0) return;
-      if (chunk[i] !== LBRACE) { this.error = 'expected a JSON object at the start of the file'; return; }
+      if (chunk[i] === LBRACKET) {
+        // A pre-Kineto trace: the document is the events array itself.
+        this.started = true;
+        this.topArray = true;
+        this.inEvents = true;
+        this.depth = 2;
+        this.scan(chunk.subarray(i + 1));
+        return;
+      }
+      if (chunk[i] !== LBRACE) { this.error = 'expected a JSON object (or, from PyTorch without Kineto, an array) at the start of the file'; return; }
       this.started = true;
       this.depth = 1;
       this.scan(chunk.subarray(i + 1));
@@ -157,33 +179,58 @@ export class KinetoStreamParser {
     this.scan(chunk);
   }
   private started = false;
+  private topArray = false;
+}
+
+/** True for the error a zlib call gives when its output would pass maxOutputLength. */
+function isTooLarge(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return code === 'ERR_BUFFER_TOO_LARGE' || (e instanceof RangeError && /larger than|maxOutputLength/i.test(e.message));
 }
 
 /**
- * Reads a Kineto file as a stream (gunzipping when the name ends in .gz or the bytes say
- * gzip) and returns the parsed document. Errors name the file and what was wrong.
+ * Reads a Kineto file as a stream (gunzipping when the bytes say gzip) and returns the
+ * parsed document. Errors name the file and what was wrong. Only regular files are read
+ * (a FIFO or /dev/zero would never end); the bytes produced and the events found are
+ * charged to the load budget as they come, so a gzip bomb stops at the limit with
+ * TraceTooLargeError instead of exhausting memory.
  */
-export async function readKinetoFile(path: string, opts: { streamAboveBytes?: number } = {}): Promise<unknown> {
+export async function readKinetoFile(path: string, opts: { streamAboveBytes?: number } & LoadOptions = {}): Promise<unknown> {
   const streamAbove = opts.streamAboveBytes ?? SMALL_FILE_BYTES;
-  let onDisk: number;
-  try {
-    onDisk = statSync(path).size;
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  const onDisk = statRegularFile(path).size;
+  const budget = new LoadBudget(path, JSON_BYTE_COST, opts);
   if (onDisk < SMALL_FILE_ON_DISK_BYTES && opts.streamAboveBytes === undefined) {
-    let text: string;
+    let text: string | undefined;
     try {
       // Read and gunzip off the main thread, so reading the next rank's file overlaps parsing this one.
       const raw = await readFile(path);
-      text = (raw[0] === 0x1f && raw[1] === 0x8b ? await gunzipAsync(raw, { chunkSize: gunzipChunkSize(raw) }) : raw).toString('utf8');
+      if (raw[0] === 0x1f && raw[1] === 0x8b) {
+        const left = budget.bytesLeft();
+        try {
+          const out = await gunzipAsync(raw, { chunkSize: Math.max(64, Math.min(gunzipChunkSize(raw), left + 1)), maxOutputLength: Math.max(1, left + 1) });
+          budget.bytes(out.length);
+          text = out.toString('utf8');
+        } catch (e) {
+          // Over the budget: the streamed read below meters it and says how large the whole is.
+          if (!isTooLarge(e)) throw e;
+        }
+      } else {
+        budget.bytes(raw.length);
+        text = raw.toString('utf8');
+      }
     } catch (e) {
+      if (e instanceof TraceFormatError) throw e;
       throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
     }
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+    if (text !== undefined) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
+      }
+      countEvents(doc, budget);
+      return doc;
     }
   }
   const head = await new Promise<Buffer>((resolve, reject) => {
@@ -193,25 +240,31 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
     s.on('end', () => resolve(Buffer.concat(parts)));
     s.on('error', (e) => reject(new Error(`cannot read ${path}: ${e.message}`)));
   });
-  const gz = path.endsWith('.gz') || (head[0] === 0x1f && head[1] === 0x8b);
+  const gz = head[0] === 0x1f && head[1] === 0x8b;
   const source = createReadStream(path);
-  const stream = gz ? source.pipe(createGunzip()) : source;
+  budget.progress = () => source.bytesRead / Math.max(1, onDisk);
+  const gunzip = gz ? createGunzip() : undefined;
+  const stream = gunzip ? source.pipe(gunzip) : source;
+  // Input consumed by gunzip (not merely read ahead from disk), for the estimate of the whole.
+  if (gunzip) budget.progress = () => gunzip.bytesWritten / Math.max(1, onDisk);
   const chunks: Buffer[] = [];
   let size = 0;
   let parser: KinetoStreamParser | undefined;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      budget.bytes(chunk.length);
       if (parser) { parser.push(chunk); continue; }
       chunks.push(chunk);
       size += chunk.length;
       if (size > streamAbove) {
-        parser = new KinetoStreamParser();
+        parser = new KinetoStreamParser(() => budget.events(1));
         for (const c of chunks) parser.push(c);
         chunks.length = 0;
       }
     }
   } catch (e) {
     source.destroy();
+    if (e instanceof TraceFormatError) throw e;
     throw new Error(`cannot read ${path}${gz ? ' (gzip)' : ''}: ${(e as Error).message}`, { cause: e });
   }
   if (parser) {
@@ -221,9 +274,19 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
       throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
     }
   }
+  let doc: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
     throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
+  countEvents(doc, budget);
+  return doc;
+}
+
+/** Charges a parsed document's events (traceEvents, or the array of a pre-Kineto trace) to the budget. */
+function countEvents(doc: unknown, budget: LoadBudget): void {
+  budget.progress = () => 1;
+  const events = Array.isArray(doc) ? doc : typeof doc === 'object' && doc !== null ? (doc as { traceEvents?: unknown }).traceEvents : undefined;
+  if (Array.isArray(events)) budget.events(events.length);
 }

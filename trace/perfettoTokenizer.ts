@@ -47,6 +47,8 @@ export interface TokenizeOptions {
    * maxOutputLength); without it such packets are skipped with a warning.
    */
   inflate?: (bytes: Uint8Array) => Uint8Array;
+  /** Called for every event as it is decoded (a load budget's meter; may throw to stop the read). */
+  onEvent?: () => void;
 }
 
 class Tokenizer extends FieldDecoder {
@@ -241,6 +243,7 @@ class Tokenizer extends FieldDecoder {
     try {
       inner = this.opts.inflate(this.buf.subarray(start, end));
     } catch (e) {
+      if ((e as Error).name === 'TraceTooLargeError') throw e;
       throw new WireError(`compressed_packets do not inflate: ${(e as Error).message}`, start, 'a complete zlib stream');
     }
     const outer = this.buf;
@@ -475,6 +478,7 @@ class Tokenizer extends FieldDecoder {
       });
       if (extraValues.length > uuids.length || extraDoubleValues.length > doubleUuids.length) this.skip('extra counter value without a counter track');
     }
+    this.opts.onEvent?.();
     this.result.events.push(ev);
   }
 

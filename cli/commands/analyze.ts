@@ -3,69 +3,32 @@
  * imports PyTorch profiler (Kineto) traces, runs the analysis and prints a Markdown
  * report, or with --json the per-rank metrics keyed by rank.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { importKinetoFolder } from '../../trace/kineto';
-import { loadTraceFile, sniffTraceFile } from '../../trace/load';
+import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
+import { loadRun } from '../../trace/load';
 import { analyze, markdownReport, type Analysis } from '../../analysis/index';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
-import { parseArgs, flag, num, UsageError, type OptionSpecs } from '../args';
+import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
 
-export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N]
+export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
 
-  Analyses PyTorch profiler (Kineto) traces, one file per rank (a folder is searched
-  for *.json and *.json.gz). Prints a Markdown report; with --json, the per-rank
+  Analyses PyTorch profiler traces (Kineto, or pre-Kineto JSON arrays), one file per
+  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched two levels
+  deep (tensorboard_trace_handler folders too); each file's format is read from its
+  content. When a folder holds several runs, the newest complete one is analysed
+  (the report says which); --run ID picks another, --rank N gives the rank of a single
+  file that does not say it. Prints a Markdown report; with --json, the per-rank
   metrics keyed by rank (idle_us, compute_us, non_compute_us, kernel_span_us,
   overlap_pct, ...); with --full-json, the whole analysis object (analysis/SCHEMA.md).
   --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
   --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
+  --max-trace-bytes N  memory the traces may take to open (default 2G; docs/limits.md)
 `;
 
-const TRACE_FILE = /\.json(\.gz)?$/i;
-
-/** Natural order, so rank-2 sorts before rank-10. */
-/**
- * File names in natural order (`rank-2` before `rank-10`): runs of digits compare as
- * numbers, the rest by code unit. Written out because an ICU collator costs ~5 ms to start
- * in a fresh process, a tenth of analysing a trace pair.
- */
-export function naturalCompare(a: string, b: string): number {
-  const pa = a.match(/\d+|\D+/g) ?? [];
-  const pb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i], y = pb[i];
-    const dx = x.charCodeAt(0) <= 57 && x.charCodeAt(0) >= 48, dy = y.charCodeAt(0) <= 57 && y.charCodeAt(0) >= 48;
-    if (dx && dy) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d;
-      if (x.length !== y.length) return x.length - y.length;
-    } else if (x !== y) return x < y ? -1 : 1;
-  }
-  return pa.length - pb.length;
-}
-
-/** Expands the positional arguments into trace files; throws with a clear message on bad paths. */
-export function collectTraceFiles(inputs: string[]): string[] {
-  const files: string[] = [];
-  for (const input of inputs) {
-    const p = resolve(input);
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      throw new Error(`no such file or folder: ${input}`);
-    }
-    if (st.isDirectory()) {
-      const found = readdirSync(p).filter((f) => TRACE_FILE.test(f)).sort(naturalCompare).map((f) => join(p, f));
-      if (found.length === 0) throw new Error(`${input} holds no trace files (*.json, *.json.gz)`);
-      files.push(...found);
-    } else {
-      files.push(p);
-    }
-  }
-  return files;
+/** Expands the positional arguments into the chosen run's trace files (trace/discover.ts); throws with a clear message on bad paths. */
+export function collectTraceFiles(inputs: string[], opts: { run?: string; rank?: number } = {}): string[] {
+  return discoverTraces(inputs, opts).chosen.files.map((f) => f.path);
 }
 
 /** The per-rank metrics of `--json`, keyed by rank, in µs and percent. */
@@ -95,12 +58,15 @@ const OPTIONS: OptionSpecs = {
   'full-json': { kind: 'flag' },
   'include-last-step': { kind: 'flag' },
   'link-peak-gbps': { kind: 'number', min: 1e-9 },
+  run: { kind: 'string' },
+  rank: { kind: 'int', min: 0 },
 };
 
 export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('analyze', { io });
   let inputs: string[], json: boolean, fullJson: boolean, includeLastStep: boolean;
   let linkPeakGBps: number | undefined;
+  let run: string | undefined, rank: number | undefined;
   try {
     const p = parseArgs(args, OPTIONS);
     inputs = p.positional;
@@ -108,31 +74,30 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     fullJson = flag(p, 'full-json');
     includeLastStep = flag(p, 'include-last-step');
     linkPeakGBps = num(p, 'link-peak-gbps');
+    run = str(p, 'run');
+    rank = num(p, 'rank');
   } catch (e) {
     if (e instanceof UsageError) return out.fail(`${e.message}\n\n${ANALYZE_USAGE}`, EXIT.badInput);
     throw e;
   }
   if (inputs.length === 0) return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
-  let files: string[];
-  try {
-    files = collectTraceFiles(inputs);
-  } catch (e) {
-    return out.fail((e as Error).message, EXIT.badInput);
-  }
+  let found: TraceDiscovery;
   let model;
   try {
-    // One CommLens/Perfetto/Chrome JSON file holds every rank; Kineto traces come one file per rank.
-    const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
-    model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
+    found = discoverTraces(inputs, { run, rank });
+    model = await loadRun(found.chosen);
   } catch (e) {
     return out.fail((e as Error).message, EXIT.badInput);
   }
+  const files = found.chosen.files.map((f) => f.path);
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
   if (json || fullJson) {
+    for (const n of found.notes) out.warn(n, 'info');
     out.json(fullJson ? analysis : perRankJson(analysis));
     if (json) for (const n of analysis.notes) out.warn(n, 'info');
   } else {
-    out.write(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+    const runs = found.notes.length > 0 ? `${found.notes.map((n) => `> ${n}`).join('\n')}\n\n` : '';
+    out.write(runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
   }
   return EXIT.ok;
 }

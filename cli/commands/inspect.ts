@@ -3,9 +3,9 @@
  * Exit codes: 0 ok, 2 bad input (usage, unreadable or malformed trace), 1 failure.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { TraceFormatError } from '../../trace/errors';
 import { loadTraceFile } from '../../trace/load';
+import { discoverTraces } from '../../trace/discover';
 import { summarizeTrace, type TraceSummary } from '../../trace/summary';
 import { EXIT } from '../protocol';
 import { Output, terminalSafe, type Io } from '../output';
@@ -13,7 +13,6 @@ import { parseArgs, flag, str, UsageError, type OptionSpecs } from '../args';
 import { perfettoSql } from '../perfettoSql';
 import type { Command } from '../command';
 
-const TRACE_FILE = /\.(pftrace|perfetto-trace|json|json\.gz)$/i;
 
 const INSPECT_USAGE = `usage: commlens inspect <trace file or folder> [--json | --perfetto-sql "<query>"]
   Prints what the importer found in each trace: format, ranks, tracks, slices, flows,
@@ -42,7 +41,7 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
   let files: string[];
   try {
     const st = fs.statSync(target);
-    files = st.isDirectory() ? fs.readdirSync(target).filter((f) => TRACE_FILE.test(f)).sort().map((f) => path.join(target, f)) : [target];
+    files = st.isDirectory() ? discoverTraces([target]).runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
   } catch (e) {
     return out.fail(`${target}: ${(e as Error).message}`, EXIT.badInput);
   }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { ExternalJob, externalEnv, findTraceFiles } from '../../../extension/externalJob';
 import { fixturesDir } from '../../helpers/paths';
 
@@ -32,11 +33,17 @@ describe('external PyTorch jobs', () => {
 
   it('finds per-rank traces in rank order, also one folder down, and nothing else', () => {
     const d = tmp();
-    for (const f of ['rank-10.pt.trace.json.gz', 'rank-2.pt.trace.json', 'notes.txt', '.hidden.json']) fs.writeFileSync(path.join(d, f), '{}');
+    // Traces are recognised by their content (trace/discover.ts): a Kineto document each; '{}' is not a trace.
+    const kineto = (rank: number) => JSON.stringify({ schemaVersion: 1, deviceProperties: [], distributedInfo: { backend: 'gloo', rank, world_size: 11 }, traceEvents: [] });
+    fs.writeFileSync(path.join(d, 'rank-10.pt.trace.json.gz'), zlib.gzipSync(kineto(10)));
+    fs.writeFileSync(path.join(d, 'rank-2.pt.trace.json'), kineto(2));
+    fs.writeFileSync(path.join(d, 'notes.txt'), kineto(5));
+    fs.writeFileSync(path.join(d, '.hidden.json'), kineto(6));
+    fs.writeFileSync(path.join(d, 'config.json'), '{}');
     fs.mkdirSync(path.join(d, 'worker0'));
-    fs.writeFileSync(path.join(d, 'worker0', 'host_123.rank_0.pt.trace.json'), '{}');
+    fs.writeFileSync(path.join(d, 'worker0', 'host_123.rank_0.pt.trace.json'), kineto(0));
     fs.mkdirSync(path.join(d, 'worker0', 'deeper'));
-    fs.writeFileSync(path.join(d, 'worker0', 'deeper', 'rank-1.json'), '{}');
+    fs.writeFileSync(path.join(d, 'worker0', 'deeper', 'rank-1.json'), kineto(1));
     assert.deepEqual(findTraceFiles(d).map((f) => path.relative(d, f)), [path.join('worker0', 'host_123.rank_0.pt.trace.json'), 'rank-2.pt.trace.json', 'rank-10.pt.trace.json.gz']);
     assert.deepEqual(findTraceFiles(path.join(d, 'missing')), []);
   });
