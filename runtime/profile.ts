@@ -3,8 +3,10 @@
  * trace and summary, print progress (human lines, or JSON events with --events).
  */
 import { availableParallelism } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { tellSupervisor, writeFileAtomic } from './supervisor';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { SUPERVISED_ENV, tellSupervisor, writeFileAtomic } from './supervisor';
+import { currentRunProcesses, installRunGuards, onStopRequest } from './lifeline';
+import { prepareRunsDir } from './runsDir';
 import { join, resolve, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from './config';
@@ -139,6 +141,13 @@ export interface ExecutedRun {
  * `<runsDir>/<run id>/`. Nothing is written when the config is refused.
  */
 export async function executeRun(config: RunConfig, runsDir: string, out: RunOutput, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
+  try {
+    runsDir = prepareRunsDir(runsDir);
+  } catch (e) {
+    if (e instanceof ConfigError) return { exitCode: out.fail(e.problems.join('\n'), EXIT.badInput) };
+    throw e;
+  }
+  installRunGuards();
   let adapter: GPUAdapter | undefined;
   try {
     adapter = await requestAdapter();
@@ -189,14 +198,23 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
   // passing on a signal the whole process group got) are absorbed so that the summary and
   // report of the cancelled run still get written.
   let training = true;
+  let stepsDone = 0;
+  const stopAt = (reason: string): string => `${reason} after step ${stepsDone} of ${config.steps}`;
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (training) handle.cancel(`cancelled by ${sig}`);
+    if (training) handle.cancel(stopAt(`cancelled by ${sig}`));
   };
+  // The supervisor going away, stdout closing, an uncaught error (runtime/lifeline.ts).
+  const offStop = onStopRequest((reason, failed) => {
+    if (!training) return;
+    if (failed) handle.fail(stopAt(reason));
+    else handle.cancel(stopAt(`cancelled: ${reason}`));
+  });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     return await trainAndReport();
   } finally {
+    offStop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -205,6 +223,8 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     const startWall = Date.now();
     const summaryPath = join(runDir, 'summary.json');
     const crashAfter = debugCrashAfter();
+    const processes = currentRunProcesses(process.env[SUPERVISED_ENV] === '1');
+    const folderGone = (): string => `the run folder ${runDir} was removed while the run was going on`;
     const tty = !out.events && !out.isQuiet && process.stdout.isTTY;
     const info = {
       tool: 'commlens',
@@ -239,7 +259,12 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
       // summary.json after every finished step (status 'running'), replaced atomically, so a
       // process that dies leaves a summary of what it finished (the supervisor completes it).
       onCheckpoint: (o) => {
-        writeFileAtomic(summaryPath, JSON.stringify(buildSummary(runId, config, o, true), null, 2) + '\n');
+        stepsDone = o.steps.length;
+        try {
+          writeFileAtomic(summaryPath, JSON.stringify({ ...buildSummary(runId, config, o, true), processes }, null, 2) + '\n');
+        } catch (e) {
+          handle.fail(stopAt(existsSync(runDir) ? `cannot write ${summaryPath}: ${(e as Error).message}` : folderGone()));
+        }
         if (crashAfter && o.steps.length === crashAfter.steps) process.kill(process.pid, crashAfter.signal);
       },
       onStep: (step, steps, loss, stepTimeNs) => {
@@ -255,6 +280,9 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
     if (tty) process.stdout.write('\n');
 
     const summary = buildSummary(runId, config, outcome);
+    if (!existsSync(runDir)) {
+      return { exitCode: out.fail(`${folderGone()}; stopped after ${summary.stepsCompleted} of ${config.steps} steps, nothing kept`, EXIT.failure) };
+    }
     // The analysis reads the same model the trace file holds (steps every rank finished).
     const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: link.bytesPerNs });
     summary.analysis = analysis;
@@ -265,7 +293,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
 
     if (outcome.failure?.cancelled) {
       out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
-      out.say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
+      out.say(`${outcome.failure.message}; ${summary.stepsCompleted} of ${config.steps} steps finished; partial trace: ${relTrace}`);
       return { exitCode: EXIT.cancelled, runDir, summary };
     }
     if (outcome.failure) {

@@ -4,6 +4,7 @@
  * measured (step time, exposed communication, memory, bytes on the wire, loss curves)
  * and a verdict. The comparison lands in the new run's folder as comparison.json.
  */
+import { runLiveness, unfinishedRunMessage } from './lifeline';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { ConfigError, validateConfig, type RunConfig } from './config';
@@ -199,6 +200,8 @@ export async function verifyCommand(args: string[]): Promise<number> {
   } catch (e) {
     return out.fail(`${summaryPath}: not valid JSON (${(e as Error).message})`, EXIT.badInput);
   }
+  const state = runLiveness(base);
+  if (state) return out.fail(unfinishedRunMessage(baseDir, state, base.stepsCompleted), EXIT.badInput);
   const suggestions = (base.analysis as AnalysisLike | undefined)?.suggestions ?? [];
   const s = suggestions.find((x) => x.id === pos[1]);
   if (!s) {

@@ -1,0 +1,228 @@
+/**
+ * What keeps a training process honest about its own life: who may stop it, and how a
+ * reader of its files tells a run in progress from one whose processes are all gone.
+ *
+ * - Stop requests: a signal (SIGTERM, SIGINT), the supervising parent going away (its IPC
+ *   channel closes, runtime/supervisor.ts), or stdout closing under the run (EPIPE, e.g.
+ *   `commlens profile | head`). Each stops the run at the next step boundary as
+ *   cancelled, with the reason.
+ * - Crash notes: an uncaught JavaScript error in the training process is written to the
+ *   file the supervisor names (CRASH_FILE_ENV) before the process goes down, so the
+ *   supervisor reports that error instead of guessing from the signal that followed.
+ * - Process identity: summary.json records the pid and start time of the processes that
+ *   run it; `runLiveness` tells 'running' from 'interrupted' when reading it back.
+ *
+ * Pure Node, no GPU: the VS Code extension reads summaries with it too.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+
+/** The file where a supervised child writes an uncaught error (one JSON line). */
+export const CRASH_FILE_ENV = 'COMMLENS_CRASH_FILE';
+
+/** `failed`: the run ends as failed (an internal error), not as cancelled. */
+type StopListener = (reason: string, failed: boolean) => void;
+const listeners = new Set<StopListener>();
+let stopReason: string | undefined;
+let stopFailed = false;
+
+/** Asks the current run to stop (the first reason wins); `failed` for an error, not a cancel. */
+export function requestStop(reason: string, failed = false): void {
+  if (stopReason !== undefined) return;
+  stopReason = reason;
+  stopFailed = failed;
+  for (const l of [...listeners]) l(reason, failed);
+}
+
+/** The reason a stop was asked for, if one was. */
+export function stopRequested(): string | undefined {
+  return stopReason;
+}
+
+/** Calls `l` when a stop is asked for (at once when it already was); returns the unsubscribe. */
+export function onStopRequest(l: StopListener): () => void {
+  listeners.add(l);
+  if (stopReason !== undefined) l(stopReason, stopFailed);
+  return () => listeners.delete(l);
+}
+
+/** For tests: forget an earlier stop request. */
+export function resetStopRequest(): void {
+  stopReason = undefined;
+  stopFailed = false;
+}
+
+const closedStreams = new WeakSet<NodeJS.WritableStream>();
+
+/** True once writing to `stream` failed because its reader went away. */
+export function streamClosed(stream: NodeJS.WritableStream = process.stdout): boolean {
+  return closedStreams.has(stream);
+}
+
+/**
+ * Keeps a write error on `stream` (EPIPE: the reader is gone) from killing the process
+ * with an unhandled 'error' event; marks the stream closed and calls `onClosed` once.
+ */
+export function guardStream(stream: NodeJS.WritableStream, onClosed: (code: string) => void): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (closedStreams.has(stream)) return;
+    closedStreams.add(stream);
+    onClosed(e.code ?? e.message);
+  });
+}
+
+/** The first line of an error's stack below its message ("at f (file:line:col)"), if any. */
+export function firstStackFrame(e: unknown): string | undefined {
+  const stack = (e as Error | undefined)?.stack;
+  if (typeof stack !== 'string') return undefined;
+  return stack
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('at '));
+}
+
+/** "TypeError: x is not a function (at f (file:1:2))": what a user needs to report a bug. */
+export function describeError(e: unknown): string {
+  const err = e as Error | undefined;
+  const head = err instanceof Error ? `${err.name}: ${err.message}` : String(e);
+  const at = firstStackFrame(e);
+  return at ? `${head} (${at})` : head;
+}
+
+let guardsInstalled = false;
+
+/**
+ * In a training process: stdout or stderr closing stops the run quietly as cancelled;
+ * the supervisor's IPC channel closing (the parent died, even of SIGKILL) stops it too;
+ * an uncaught error is written to CRASH_FILE_ENV's file before the process goes down.
+ */
+export function installRunGuards(env: NodeJS.ProcessEnv = process.env): void {
+  if (guardsInstalled) return;
+  guardsInstalled = true;
+  guardStream(process.stdout, (code) => requestStop(`stdout was closed (${code}), e.g. by \`| head\``));
+  // stderr gone: nothing to tell, but the run must not die of it.
+  guardStream(process.stderr, () => undefined);
+  if (typeof process.send === 'function') {
+    // The channel must not keep the process alive on its own; its end still arrives.
+    (process.channel as { unref?: () => void } | undefined)?.unref?.();
+    process.on('disconnect', () => requestStop('the commlens process supervising this run ended'));
+  }
+  const crashFile = env[CRASH_FILE_ENV];
+  process.on('uncaughtException', (e) => {
+    const line = describeError(e);
+    if (crashFile) {
+      try {
+        appendFileSync(crashFile, JSON.stringify({ error: line }) + '\n');
+      } catch {
+        // the supervisor then reports the signal or exit code alone
+      }
+    }
+    if (!streamClosed(process.stderr)) {
+      try {
+        process.stderr.write(`commlens: ${(e as Error)?.stack ?? line}\n`);
+      } catch {
+        // nowhere left to say it
+      }
+    }
+    process.exitCode = 1;
+    // No run to stop: leave now. Otherwise stop the ranks first (leaving with live GPU
+    // workers aborts inside Dawn) and leave if the run does not wind down by itself.
+    if (listeners.size === 0) process.exit(1);
+    requestStop(`internal error: ${line}`, true);
+    setTimeout(() => process.exit(1), 5000).unref();
+  });
+}
+
+/** The error an uncaught exception left in a crash file, if any. */
+export function readCrashNote(file: string): string | undefined {
+  try {
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    const first = lines.length ? (JSON.parse(lines[0]) as { error?: unknown }) : undefined;
+    return typeof first?.error === 'string' ? first.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process of a run, as summary.json records it. */
+export interface RunProcess {
+  pid: number;
+  /** `<boot id>:<start time in clock ticks>` on Linux; absent where it cannot be read. */
+  startTime?: string;
+  role?: 'supervisor' | 'trainer';
+}
+
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When process `pid` started (Linux: boot id and field 22 of /proc/<pid>/stat), or undefined. */
+export function processStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = fields[19];
+  const boot = bootId();
+  return ticks && boot ? `${boot}:${ticks}` : undefined;
+}
+
+/** True when `p` still runs: the pid exists and, where recorded, started when recorded. */
+export function processAlive(p: RunProcess): boolean {
+  if (!Number.isInteger(p.pid) || p.pid <= 0) return false;
+  try {
+    process.kill(p.pid, 0);
+  } catch (e) {
+    // EPERM: it exists, under another user.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (p.startTime === undefined) return true;
+  const now = processStartTime(p.pid);
+  // Where the start time cannot be read now, the pid's existence has to do.
+  return now === undefined || now === p.startTime;
+}
+
+/** The processes of this run: this one, and its supervisor when it has one. */
+export function currentRunProcesses(supervised: boolean): RunProcess[] {
+  const list: RunProcess[] = [{ pid: process.pid, startTime: processStartTime(process.pid), role: 'trainer' }];
+  if (supervised && process.ppid > 1) list.push({ pid: process.ppid, startTime: processStartTime(process.ppid), role: 'supervisor' });
+  return list.map((p) => (p.startTime === undefined ? { pid: p.pid, role: p.role } : p));
+}
+
+function validProcesses(v: unknown): RunProcess[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: RunProcess[] = [];
+  for (const p of v) {
+    if (typeof p !== 'object' || p === null) continue;
+    const { pid, startTime } = p as Record<string, unknown>;
+    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) out.push({ pid, ...(typeof startTime === 'string' ? { startTime } : {}) });
+  }
+  return out.length ? out : undefined;
+}
+
+/**
+ * How a summary that says 'running' should be read: 'running' while one of the processes
+ * it names lives, 'interrupted' when they are all gone (killed with the whole process
+ * group, the machine rebooted). A summary that names no process is taken at its word.
+ */
+export function runLiveness(summary: { status?: unknown; processes?: unknown } | undefined): 'running' | 'interrupted' | undefined {
+  if (!summary || summary.status !== 'running') return undefined;
+  const procs = validProcesses(summary.processes);
+  if (!procs) return 'running';
+  return procs.some(processAlive) ? 'running' : 'interrupted';
+}
+
+/** What to tell a user who asked for the results of a run that has none yet (or never will). */
+export function unfinishedRunMessage(runDir: string, state: 'running' | 'interrupted', stepsCompleted: unknown): string {
+  const n = typeof stepsCompleted === 'number' ? stepsCompleted : 0;
+  return state === 'running'
+    ? `the run in ${runDir} is still running (${n} steps so far), so it has no analysis yet: wait for it to finish, or cancel it`
+    : `the run in ${runDir} was interrupted: its processes ended without finishing it (${n} steps recorded), so it has no analysis; profile it again`;
+}
