@@ -11,7 +11,8 @@ import { checkConfigText, positionOf, type SchemaNode } from './configCheck';
 import { traceOf, type RunController, type JobResult } from './runController';
 import { describeCrash } from './runtimeProcess';
 import type { TracePanels } from './tracePanel';
-import { listRuns, readRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { listRuns, readValidRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { RERUN_APPROVALS_KEY, approvalKey, isApproved, rerunConfirmation, withApproval } from './rerunGuard';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
 
 export const UNTRUSTED_MESSAGE =
@@ -197,9 +198,10 @@ export class Profiler {
   /** Re-runs a run the way it was started. */
   async rerun(run: RunInfo): Promise<void> {
     if (!requireTrust()) return;
-    const s = readRunRecord(run.runDir)?.source;
+    const { record, problems } = readValidRunRecord(run.runDir);
+    const s = record?.source;
     if (!s) {
-      void vscode.window.showWarningMessage(`${run.runId} has no record of how it was started, so it cannot be re-run.`);
+      void vscode.window.showWarningMessage(problems.length ? `${run.runId} cannot be re-run: its record (commlens-run.json) is not valid: ${problems.join('; ')}` : `${run.runId} has no record of how it was started, so it cannot be re-run.`);
       return;
     }
     switch (s.kind) {
@@ -212,9 +214,18 @@ export class Profiler {
       case 'verify':
         await this.applySuggestion(s.baseRunDir, s.suggestionId);
         return;
-      case 'external':
+      case 'external': {
+        // The command comes from a file in the workspace: show it whole and ask first.
+        const key = approvalKey(run.runDir, s.command, s.cwd);
+        if (!isApproved(this.context.globalState.get(RERUN_APPROVALS_KEY), key)) {
+          const { message, detail } = rerunConfirmation(run.runId, run.runDir, s.command, s.cwd);
+          const pick = await vscode.window.showWarningMessage(message, { modal: true, detail }, 'Run', 'Always for This Run');
+          if (pick === undefined) return;
+          if (pick === 'Always for This Run') await this.context.globalState.update(RERUN_APPROVALS_KEY, { ...withApproval(this.context.globalState.get(RERUN_APPROVALS_KEY), key) });
+        }
         await vscode.commands.executeCommand('commlens.profileExternal', s.command, s.cwd);
         return;
+      }
     }
   }
 }

@@ -11,6 +11,7 @@ import { RuntimeProcess, describeCrash, type RunOutcome } from './runtimeProcess
 import { writeRunRecord, readRunRecord, pruneRuns, formatNs, type RunRecord } from './runsStore';
 import { cliPath, runtimeEnv, runsFolder, keepRuns } from './settings';
 import { EXIT, type RuntimeEvent } from '../runtime/protocol';
+import { processStartTime } from '../runtime/lifeline';
 import { locateField, positionOf } from './configCheck';
 
 export interface RuntimeJob {
@@ -93,7 +94,9 @@ export class RunController implements vscode.Disposable {
               job.onEvent?.(ev);
               if (ev.kind === 'start') {
                 runDir = ev.runDir;
-                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps };
+                const pid = proc.pid;
+                const startTime = pid !== undefined ? processStartTime(pid) : undefined;
+                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps, ...(pid !== undefined ? { processes: [{ pid, ...(startTime ? { startTime } : {}) }] } : {}) };
                 this.saveRecord(runDir, record);
                 this.setStatus(`$(sync~spin) CommLens: starting ${ev.worldSize} ranks`, 'Click to cancel the run');
                 progress.report({ message: `${ev.worldSize} ranks, ${ev.steps} steps, ${ev.strategy} over ${ev.link}` });
