@@ -94,7 +94,7 @@ export class Profiler {
     const uri = vscode.Uri.file(configPath);
     if (problems.length === 0) {
       this.diagnostics.delete(uri);
-      return { ok: true, config: JSON.parse(text) as Record<string, unknown> };
+      return { ok: true, config: JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown> };
     }
     this.diagnostics.set(
       uri,

@@ -3,6 +3,7 @@
  * imports PyTorch profiler (Kineto) traces, runs the analysis and prints a Markdown
  * report, or with --json the per-rank metrics keyed by rank.
  */
+import { safeJson, safeText } from './safeText';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { importKinetoFolder } from '../trace/kineto';
@@ -127,7 +128,7 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
   try {
     files = collectTraceFiles(inputs);
   } catch (e) {
-    io.err(`commlens analyze: ${(e as Error).message}\n`);
+    io.err(`commlens analyze: ${safeText((e as Error).message, { keepNewlines: true })}\n`);
     return EXIT.badInput;
   }
   let model;
@@ -136,15 +137,16 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
     const single = files.length === 1 && (await sniffTraceFile(files[0])) !== 'kineto';
     model = single ? await loadTraceFile(files[0]) : await importKinetoFolder(files);
   } catch (e) {
-    io.err(`commlens analyze: ${(e as Error).message}\n`);
+    io.err(`commlens analyze: ${safeText((e as Error).message, { keepNewlines: true })}\n`);
     return EXIT.badInput;
   }
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
   if (json || fullJson) {
-    io.out(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
-    if (json) for (const n of analysis.notes) io.err(`note: ${n}\n`);
+    // Names in the analysis come from the trace: escaped for the terminal (runtime/safeText.ts).
+    io.out(safeJson(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2)) + '\n');
+    if (json) for (const n of analysis.notes) io.err(`note: ${safeText(n)}\n`);
   } else {
-    io.out(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+    io.out(safeText(markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }), { keepNewlines: true }));
   }
   return EXIT.ok;
 }

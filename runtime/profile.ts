@@ -51,8 +51,9 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
     return v;
   };
   const int = (v: string, flag: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new ConfigError([`${flag}: got ${JSON.stringify(v)}, expected an integer`]);
+    // Decimal digits only: Number() would also take 0x10, 1e3, ' 7' and ''.
+    const n = /^-?\d{1,15}$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n)) throw new ConfigError([`${flag}: got ${JSON.stringify(v)}, expected an integer in decimal digits`]);
     return n;
   };
   for (let i = 0; i < args.length; i++) {
@@ -69,7 +70,7 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
       case '--strategy': out.overrides.strategy = need(i, a); i++; break;
       case '--link-scale': {
         const v = Number(need(i, a));
-        if (!(v >= 1)) throw new ConfigError([`--link-scale: got ${JSON.stringify(args[i + 1])}, expected a number >= 1`]);
+        if (!Number.isFinite(v) || !(v >= 1)) throw new ConfigError([`--link-scale: got ${args[i + 1]}; expected a finite number >= 1`]);
         out.overrides.linkScale = v;
         i++;
         break;

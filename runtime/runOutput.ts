@@ -4,6 +4,7 @@
  */
 import { EVENT_STREAM_VERSION, type RuntimeEvent } from './protocol';
 import { streamClosed } from './lifeline';
+import { safeText } from './safeText';
 
 export type RuntimeEventBody = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'v'> : never) : never;
 
@@ -15,14 +16,14 @@ export class RunOutput {
     if (this.events && !this.quiet && !streamClosed(process.stdout)) process.stdout.write(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
   }
   say(line: string): void {
-    if (!this.events && !this.quiet && !streamClosed(process.stdout)) process.stdout.write(line + '\n');
+    if (!this.events && !this.quiet && !streamClosed(process.stdout)) process.stdout.write(safeText(line, { keepNewlines: true }) + '\n');
   }
   get isQuiet(): boolean {
     return this.quiet;
   }
   fail(message: string, exitCode: number, extra: Record<string, unknown> = {}): number {
     if (this.events) this.emit({ kind: 'error', message, exitCode, ...extra } as never);
-    else if (!streamClosed(process.stderr)) process.stderr.write(`commlens ${this.commandName}: ${message}\n`);
+    else if (!streamClosed(process.stderr)) process.stderr.write(`commlens ${this.commandName}: ${safeText(message, { keepNewlines: true })}\n`);
     return exitCode;
   }
 }

@@ -3,6 +3,7 @@
  * command line. Exit codes: 0 ok, 2 bad input (usage, unreadable or malformed trace),
  * 1 failure (anything else, e.g. the output cannot be written).
  */
+import { safeJson, safeText } from './safeText';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -30,10 +31,10 @@ const STDIO: CommandIo = { out: (t) => process.stdout.write(t), err: (t) => proc
 
 function fail(io: CommandIo, e: unknown): number {
   if (e instanceof TraceFormatError) {
-    io.err(`commlens: ${e.message}\n`);
+    io.err(`commlens: ${safeText(e.message, { keepNewlines: true })}\n`);
     return BAD_INPUT;
   }
-  io.err(`commlens: ${(e as Error)?.message ?? String(e)}\n`);
+  io.err(`commlens: ${safeText((e as Error)?.message ?? String(e), { keepNewlines: true })}\n`);
   return FAILURE;
 }
 
@@ -68,24 +69,25 @@ export async function inspectCommand(args: string[], io: CommandIo = STDIO): Pro
       results.push({ file, error: (e as Error).message });
     }
   }
-  if (json) io.out(`${JSON.stringify(results.length === 1 && !(fs.statSync(target).isDirectory()) ? results[0] : results, null, 2)}\n`);
+  if (json) io.out(`${safeJson(JSON.stringify(results.length === 1 && !(fs.statSync(target).isDirectory()) ? results[0] : results, null, 2))}\n`);
   else for (const r of results) io.out(formatSummary(r));
   return code;
 }
 
 function formatSummary(r: { file: string } & (TraceSummary | { error: string })): string {
-  if ('error' in r) return `${r.file}\n  error: ${r.error}\n`;
-  const ops = Object.entries(r.collectivesByOp).map(([op, n]) => `${op} ×${n}`).join(', ') || 'none';
+  if ('error' in r) return `${safeText(r.file)}\n  error: ${safeText(r.error)}\n`;
+  const ops = Object.entries(r.collectivesByOp).map(([op, n]) => `${safeText(op)} ×${n}`).join(', ') || 'none';
+  // Names come from the file: escaped, so a trace cannot drive the terminal (runtime/safeText.ts).
   const lines = [
-    r.file,
+    safeText(r.file),
     `  format      ${r.format}${r.worldSize !== undefined ? `, world size ${r.worldSize}` : ''}`,
-    `  ranks       ${r.ranks} (${r.processes.map((p) => (p.rank !== undefined ? `rank ${p.rank}` : p.name)).join(', ')})`,
+    `  ranks       ${r.ranks} (${r.processes.map((p) => (p.rank !== undefined ? `rank ${p.rank}` : safeText(p.name))).join(', ')})`,
     `  tracks      ${r.tracks.slice} slice, ${r.tracks.counter} counter`,
     `  slices      ${r.slices} (${r.steps} steps), flows ${r.flows}, counter samples ${r.counters.samples}`,
     `  collectives ${ops}`,
     `  span        ${(r.spanNs / 1e6).toFixed(3)} ms`,
-    ...(r.run ? [`  run         ${r.run.status}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${r.run.error}` : ''}`] : []),
-    ...r.warnings.map((w) => `  warning     ${w}`),
+    ...(r.run ? [`  run         ${safeText(String(r.run.status))}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${safeText(String(r.run.error))}` : ''}`] : []),
+    ...r.warnings.map((w) => `  warning     ${safeText(w)}`),
   ];
   return `${lines.join('\n')}\n`;
 }
