@@ -11,7 +11,9 @@
  * (bidi overrides and isolates, zero-width characters, the byte order mark, line and
  * paragraph separators).
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+// eslint-disable-next-line no-control-regex -- as above
 const UNSAFE_NO_NEWLINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
 
 function escapeChar(c: string): string {

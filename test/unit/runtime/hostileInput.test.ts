@@ -95,6 +95,7 @@ test('safeText escapes controls, C1 and bidi characters; safeJson keeps JSON mea
   assert.equal(safeText('line1\nline2\x1b[2J', { keepNewlines: true }), 'line1\nline2\\x1B[2J');
   assert.equal(safeText('allreduce · 2 ranks µs'), 'allreduce · 2 ranks µs');
   const j = safeJson(JSON.stringify({ n: 'a\x1b\u009b\u202Eb' }));
+  // eslint-disable-next-line no-control-regex -- looking for raw control characters
   assert.doesNotMatch(j, /[\x1b\u009b\u202E]/);
   assert.deepEqual(JSON.parse(j), { n: 'a\x1b\u009b\u202Eb' });
 });
@@ -123,6 +124,7 @@ test('inspect and analyze print names from a trace with their escape sequences m
       let err = '';
       await cmd([...args], { out: (t: string) => (out += t), err: (t: string) => (err += t) });
       const all = out + err;
+      // eslint-disable-next-line no-control-regex -- looking for raw control characters
       assert.doesNotMatch(all, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, `${cmd.name} ${args.join(' ')}: no raw control character:\n${JSON.stringify(all).slice(0, 400)}`);
       if (cmd === inspectCommand && args.length === 1) assert.match(out, /evil\\x1B\]52;c;cm0gLXJmIH4=\\x07proc\\x1B\[2J/);
     }
