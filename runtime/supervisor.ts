@@ -39,7 +39,9 @@ export const RUN_DIR_FILE_ENV = 'COMMLENS_RUN_DIR_FILE';
 /** Set to '1' to run without a supervisor (one process; a driver crash then leaves the summary at 'running'). */
 export const NO_SUPERVISOR_ENV = 'COMMLENS_NO_SUPERVISOR';
 
-const SUPERVISED_COMMANDS = new Set(['profile', 'verify']);
+// doctor too: Dawn prints its per-device notices from native code straight to file
+// descriptor 2, so only a parent reading the child's stderr can leave them out.
+const SUPERVISED_COMMANDS = new Set(['profile', 'verify', 'doctor']);
 /** Signals that mean "stop", not "crashed": the run counts as cancelled. */
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGTERM', 'SIGHUP']);
 

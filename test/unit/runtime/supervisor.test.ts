@@ -5,6 +5,7 @@ import { crashReason, shouldSupervise, stderrFilter } from '../../../runtime/sup
 test('training commands are supervised once: not in the child, not when turned off, not other commands', () => {
   assert.equal(shouldSupervise('profile', {}), true);
   assert.equal(shouldSupervise('verify', {}), true);
+  assert.equal(shouldSupervise('doctor', {}), true, 'doctor: so that Dawn\'s native stderr notices pass the filter');
   assert.equal(shouldSupervise('analyze', {}), false);
   assert.equal(shouldSupervise(undefined, {}), false);
   assert.equal(shouldSupervise('profile', { COMMLENS_SUPERVISED: '1' }), false);
