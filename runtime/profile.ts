@@ -122,12 +122,12 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
 /**
  * Test hook: COMMLENS_DEBUG_CRASH_AFTER_STEPS=N[:SIGNAL] makes the process kill itself with
  * SIGNAL (default SIGSEGV) once N steps have finished, as a driver crash would, so the
- * supervisor's handling of it can be tested for real.
+ * supervisor's handling of it can be tested for real; N:throw throws an uncaught error.
  */
-function debugCrashAfter(): { steps: number; signal: NodeJS.Signals } | undefined {
+function debugCrashAfter(): { steps: number; signal: NodeJS.Signals | 'throw' } | undefined {
   const v = process.env.COMMLENS_DEBUG_CRASH_AFTER_STEPS;
-  const m = v ? /^(\d+)(?::(SIG[A-Z0-9]+))?$/.exec(v) : null;
-  return m ? { steps: Number(m[1]), signal: (m[2] ?? 'SIGSEGV') as NodeJS.Signals } : undefined;
+  const m = v ? /^(\d+)(?::(SIG[A-Z0-9]+|throw))?$/.exec(v) : null;
+  return m ? { steps: Number(m[1]), signal: (m[2] ?? 'SIGSEGV') as NodeJS.Signals | 'throw' } : undefined;
 }
 
 export interface ExecutedRun {
@@ -266,7 +266,14 @@ export async function executeRun(config: RunConfig, runsDir: string, out: RunOut
         } catch (e) {
           handle.fail(stopAt(existsSync(runDir) ? `cannot write ${summaryPath}: ${(e as Error).message}` : folderGone()));
         }
-        if (crashAfter && o.steps.length === crashAfter.steps) process.kill(process.pid, crashAfter.signal);
+        if (crashAfter && o.steps.length === crashAfter.steps) {
+          const how = crashAfter.signal;
+          if (how === 'throw') {
+            setImmediate(() => {
+              throw new TypeError(`debug: thrown after ${o.steps.length} steps`);
+            });
+          } else process.kill(process.pid, how);
+        }
       },
       onStep: (step, steps, loss, stepTimeNs) => {
         const elapsedNs = (Date.now() - startWall) * 1e6;

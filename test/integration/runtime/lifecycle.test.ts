@@ -195,3 +195,20 @@ test("doctor leaves out Dawn's per-device notices, as profile does", () => {
   assert.match(r.stdout, /^adapter /);
   assert.doesNotMatch(r.stderr, /artificially reduced/);
 });
+
+test('an uncaught JavaScript error mid-run: the run ends as failed naming the error and where it was thrown, no signal guesswork', () => {
+  const runsDir = mkdtempSync(join(tmpdir(), 'commlens-life-'));
+  try {
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '50', '--runs-dir', runsDir], { env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '2:throw' }, encoding: 'utf8', timeout: 120_000 });
+    assert.ok(r.status === 1 || r.status === 4, `exit ${r.status}\n${r.stderr}`);
+    const last = r.stderr.trim().split('\n').at(-1) ?? '';
+    assert.match(last, /^commlens profile: .*internal error: TypeError: debug: thrown after 2 steps \(at .*:\d+:\d+\)/);
+    assert.doesNotMatch(last, /worldSize|heap|memory/);
+    const s = summaryOf(onlyRun(runsDir));
+    assert.equal(s.status, 'failed');
+    assert.match(s.error?.message ?? '', /internal error: TypeError: debug: thrown after 2 steps \(at /);
+    assert.ok(s.stepsCompleted < 50);
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+});
