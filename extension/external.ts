@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { ExternalJob, type ExternalJobResult } from './externalJob';
 import { newRunId, writeRunRecord, type RunRecord } from './runsStore';
 import { config, runsFolder } from './settings';
+import { processStartTime } from '../runtime/lifeline';
 
 export interface ExternalRun {
   runDir: string;
@@ -85,6 +86,13 @@ export class ExternalRunner {
             onOutput: (t) => writeEmitter.fire(crlf(t)),
           });
           this.active = job;
+          // The shell's pid and start time: if the editor goes away with the job, the run reads as interrupted later.
+          const pid = job.child.pid;
+          if (pid !== undefined) {
+            const startTime = processStartTime(pid);
+            record.processes = [{ pid, ...(startTime ? { startTime } : {}) }];
+            writeRunRecord(runDir, record);
+          }
           void vscode.commands.executeCommand('setContext', 'commlens.running', true);
           void job.finished.then((result) => {
             this.active = undefined;
