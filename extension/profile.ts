@@ -11,7 +11,8 @@ import { checkConfigText, positionOf, type SchemaNode } from './configCheck';
 import { traceOf, type RunController, type JobResult } from './runController';
 import { describeCrash } from './runtimeProcess';
 import type { TracePanels } from './tracePanel';
-import { listRuns, readValidRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { isInside, listRuns, readValidRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { isSuggestionId } from './webviewGuard';
 import { RERUN_APPROVALS_KEY, approvalKey, isApproved, rerunConfirmation, withApproval } from './rerunGuard';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
 
@@ -208,12 +209,26 @@ export class Profiler {
       case 'preset':
         await this.profile({ preset: s.preset });
         return;
-      case 'config':
+      case 'config': {
+        // Paths from the record are data: the config must be a file of the workspace.
+        const inWorkspace = (vscode.workspace.workspaceFolders ?? []).some((f) => isInside(f.uri.fsPath, s.configPath));
+        if (!inWorkspace || !isRegularFile(s.configPath)) {
+          void vscode.window.showWarningMessage(`${run.runId} cannot be re-run: its record names the config ${s.configPath}, which is not a file in this workspace.`);
+          return;
+        }
         await this.profile({ configPath: s.configPath });
         return;
-      case 'verify':
+      }
+      case 'verify': {
+        // The base run must be another run of the same runs folder.
+        const runsDir = path.dirname(run.runDir);
+        if (!isInside(runsDir, s.baseRunDir) || path.dirname(path.resolve(s.baseRunDir)) !== path.resolve(runsDir) || !isSuggestionId(s.suggestionId)) {
+          void vscode.window.showWarningMessage(`${run.runId} cannot be re-run: its record names the base run ${s.baseRunDir}, which is not a run of ${runsDir}.`);
+          return;
+        }
         await this.applySuggestion(s.baseRunDir, s.suggestionId);
         return;
+      }
       case 'external': {
         // The command comes from a file in the workspace: show it whole and ask first.
         const key = approvalKey(run.runDir, s.command, s.cwd);
@@ -253,4 +268,12 @@ export function verificationText(runDir: string): string | undefined {
   }
   const ms = (ns: number | undefined) => (typeof ns === 'number' ? `${(ns / 1e6).toFixed(1)} ms` : '–');
   return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.stepTimeNs ?? c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${c.measuredSpeedup.toFixed(2)}× the baseline's speed)` : ''}`;
+}
+
+function isRegularFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
 }
