@@ -13,6 +13,8 @@ import { STRATEGY_IDS, validateStrategyConfig } from '../../../runtime/strategie
 import { parseProfileArgs, loadRunConfig } from '../../../runtime/profile';
 import { safeJson, safeText } from '../../../runtime/safeText';
 import { inspectCommand } from '../../../runtime/traceCommands';
+import { applyConfigChange } from '../../../runtime/verify';
+import { PRESETS } from '../../../runtime/config';
 import { analyzeCommand } from '../../../runtime/analyzeCommand';
 import { checkConfigText, type SchemaNode } from '../../../extension/configCheck';
 import { repoRoot } from '../../helpers/paths';
@@ -131,4 +133,11 @@ test('inspect and analyze print names from a trace with their escape sequences m
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a suggestion's configChange from summary.json with \"__proto__\" is refused by the config check, not merged into the prototype", () => {
+  const changed = applyConfigChange(PRESETS.tiny, JSON.parse('{"__proto__":{"steps":99999,"worldSize":64}}') as Record<string, unknown>);
+  const p = problemsOf(() => validateConfig(changed, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig));
+  assert.deepEqual(p.map((x) => x.split(':')[0]), ['__proto__']);
+  assert.equal((changed as unknown as Record<string, unknown>).steps, PRESETS.tiny.steps);
 });
