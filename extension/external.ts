@@ -8,6 +8,7 @@
  * whole process tree.
  */
 import * as path from 'node:path';
+import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import { ExternalJob, type ExternalJobResult } from './externalJob';
 import { newRunId, writeRunRecord, type RunRecord } from './runsStore';
@@ -90,7 +91,7 @@ export class ExternalRunner {
           const pid = job.child.pid;
           if (pid !== undefined) {
             const startTime = processStartTime(pid);
-            record.processes = [{ pid, ...(startTime ? { startTime } : {}) }];
+            record.processes = [{ pid, ...(startTime ? { startTime } : {}), host: hostname() }];
             writeRunRecord(runDir, record);
           }
           void vscode.commands.executeCommand('setContext', 'commlens.running', true);

@@ -5,6 +5,7 @@
  * trace, failed with the runtime's message, crashed with its last lines).
  */
 import * as path from 'node:path';
+import { hostname } from 'node:os';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { RuntimeProcess, describeCrash, type RunOutcome } from './runtimeProcess';
@@ -102,7 +103,7 @@ export class RunController implements vscode.Disposable {
                 runDir = ev.runDir;
                 const pid = proc.pid;
                 const startTime = pid !== undefined ? processStartTime(pid) : undefined;
-                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps, ...(pid !== undefined ? { processes: [{ pid, ...(startTime ? { startTime } : {}) }] } : {}) };
+                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps, ...(pid !== undefined ? { processes: [{ pid, ...(startTime ? { startTime } : {}), host: hostname() }] } : {}) };
                 this.saveRecord(runDir, record);
                 this.setStatus(`$(sync~spin) CommLens: starting ${ev.worldSize} ranks`, 'Click to cancel the run');
                 progress.report({ message: `${ev.worldSize} ranks, ${ev.steps} steps, ${ev.strategy} over ${ev.link}` });

@@ -201,9 +201,9 @@ export function validateRunRecord(raw: unknown, runDir: string, now = Date.now()
   }
   if (has('processes')) {
     const list = Array.isArray(r.processes) ? r.processes : undefined;
-    const procs = list?.filter((p): p is RunProcess => typeof p === 'object' && p !== null && int((p as RunProcess).pid, 1, 2 ** 31) && ((p as RunProcess).startTime === undefined || str((p as RunProcess).startTime, 200)));
-    if (procs && procs.length === list!.length && procs.length <= 16) record.processes = procs.map((p) => ({ pid: p.pid, ...(p.startTime ? { startTime: p.startTime } : {}) }));
-    else problems.push('processes: expected a list of { pid, startTime } (ignored)');
+    const procs = list?.filter((p): p is RunProcess => typeof p === 'object' && p !== null && int((p as RunProcess).pid, 1, 2 ** 31) && ((p as RunProcess).startTime === undefined || str((p as RunProcess).startTime, 200)) && ((p as RunProcess).host === undefined || str((p as RunProcess).host, 255)));
+    if (procs && procs.length === list!.length && procs.length <= 16) record.processes = procs.map((p) => ({ pid: p.pid, ...(p.startTime ? { startTime: p.startTime } : {}), ...(p.host ? { host: p.host } : {}) }));
+    else problems.push('processes: expected a list of { pid, startTime, host } (ignored)');
   }
   return { record, problems };
 }

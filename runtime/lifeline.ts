@@ -15,6 +15,7 @@
  * Pure Node, no GPU: the VS Code extension reads summaries with it too.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 
 /** The file where a supervised child writes an uncaught error (one JSON line). */
 export const CRASH_FILE_ENV = 'COMMLENS_CRASH_FILE';
@@ -149,6 +150,8 @@ export interface RunProcess {
   /** `<boot id>:<start time in clock ticks>` on Linux; absent where it cannot be read. */
   startTime?: string;
   role?: 'supervisor' | 'trainer';
+  /** The machine it ran on: a run written to a shared folder from elsewhere cannot be judged here. */
+  host?: string;
 }
 
 function bootId(): string | undefined {
@@ -177,6 +180,8 @@ export function processStartTime(pid: number): string | undefined {
 /** True when `p` still runs: the pid exists and, where recorded, started when recorded. */
 export function processAlive(p: RunProcess): boolean {
   if (!Number.isInteger(p.pid) || p.pid <= 0) return false;
+  // Another machine's process: assume it lives (nothing here can tell).
+  if (p.host !== undefined && p.host !== hostname()) return true;
   try {
     process.kill(p.pid, 0);
   } catch (e) {
@@ -191,9 +196,10 @@ export function processAlive(p: RunProcess): boolean {
 
 /** The processes of this run: this one, and its supervisor when it has one. */
 export function currentRunProcesses(supervised: boolean): RunProcess[] {
-  const list: RunProcess[] = [{ pid: process.pid, startTime: processStartTime(process.pid), role: 'trainer' }];
-  if (supervised && process.ppid > 1) list.push({ pid: process.ppid, startTime: processStartTime(process.ppid), role: 'supervisor' });
-  return list.map((p) => (p.startTime === undefined ? { pid: p.pid, role: p.role } : p));
+  const host = hostname();
+  const list: RunProcess[] = [{ pid: process.pid, startTime: processStartTime(process.pid), role: 'trainer', host }];
+  if (supervised && process.ppid > 1) list.push({ pid: process.ppid, startTime: processStartTime(process.ppid), role: 'supervisor', host });
+  return list.map((p) => (p.startTime === undefined ? { pid: p.pid, role: p.role, host } : p));
 }
 
 function validProcesses(v: unknown): RunProcess[] | undefined {
@@ -201,8 +207,8 @@ function validProcesses(v: unknown): RunProcess[] | undefined {
   const out: RunProcess[] = [];
   for (const p of v) {
     if (typeof p !== 'object' || p === null) continue;
-    const { pid, startTime } = p as Record<string, unknown>;
-    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) out.push({ pid, ...(typeof startTime === 'string' ? { startTime } : {}) });
+    const { pid, startTime, host } = p as Record<string, unknown>;
+    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) out.push({ pid, ...(typeof startTime === 'string' ? { startTime } : {}), ...(typeof host === 'string' ? { host } : {}) });
   }
   return out.length ? out : undefined;
 }

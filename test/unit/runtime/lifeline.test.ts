@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { hostname } from 'node:os';
 import { crashReason } from '../../../runtime/supervisor';
 import { describeError, guardStream, onStopRequest, processStartTime, requestStop, resetStopRequest, runLiveness, streamClosed } from '../../../runtime/lifeline';
 
@@ -73,6 +74,8 @@ test('runLiveness: running while a recorded process lives; interrupted once all 
     assert.equal(runLiveness({ status: 'running', processes: [{ pid: process.pid, startTime: `${startTime!.split(':')[0]}:1` }] }), 'interrupted');
   }
   assert.equal(runLiveness({ status: 'running' }), 'running', 'a summary that names no process is taken at its word');
+  assert.equal(runLiveness({ status: 'running', processes: [{ pid, host: 'another-machine.invalid' }] }), 'running', "another machine's process cannot be judged here");
+  assert.equal(runLiveness({ status: 'running', processes: [{ pid, host: hostname() }] }), 'interrupted');
   assert.equal(runLiveness({ status: 'completed', processes: [{ pid }] }), undefined);
   assert.equal(runLiveness({ status: 'running', processes: [{ pid: 'x' }, null] }), 'running', 'malformed entries are ignored');
 });
