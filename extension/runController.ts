@@ -188,7 +188,8 @@ export class RunController implements vscode.Disposable {
       runDir ??= outcome.done.runDir;
       record ??= readRunRecord(runDir) ?? { runId: outcome.done.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: 'unknown' }, startedAt: new Date().toISOString() };
     }
-    if (!runDir || !record) return;
+    // A run folder removed during the run stays removed (writing the record would re-create it).
+    if (!runDir || !record || !fs.existsSync(runDir)) return;
     record.endedAt = new Date().toISOString();
     if (outcome.kind === 'done') {
       record.status = outcome.done.partial || outcome.cancelled ? 'cancelled' : 'done';
