@@ -152,13 +152,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Applies a suggestion's config change (objects merge, values replace). */
 export function applyConfigChange<C extends VerifiableConfig>(config: C, change: Record<string, unknown>): C {
   const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> => {
-    const out: Record<string, unknown> = { ...base };
-    for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
+    // Null-prototype objects and own keys: a "__proto__" key from summary.json stays a key (and is refused).
+    const out: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, base);
+    for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(Object.hasOwn(out, k) ? out[k] : undefined) ? merge(out[k] as Record<string, unknown>, v) : v;
     return out;
   };
   const next = merge(config as unknown as Record<string, unknown>, change);
   // A new strategy starts from its own defaults unless the change names options.
-  if ('strategy' in change && !('strategyOptions' in change)) delete next.strategyOptions;
+  if (Object.hasOwn(change, 'strategy') && !Object.hasOwn(change, 'strategyOptions')) delete next.strategyOptions;
   return next as unknown as C;
 }
 

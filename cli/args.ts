@@ -28,14 +28,25 @@ export interface ParsedArgs {
   options: Record<string, OptionValue>;
 }
 
-/** A command line that cannot be run: the message names the option and what would be right. */
-export class UsageError extends Error {}
+/**
+ * A command line that cannot be run: the message names the option and what would be right.
+ * `showUsage`: the mistake is in the shape of the command (an unknown option, a missing
+ * value), so the command's usage helps; a bad value's message says everything.
+ */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly showUsage = true,
+  ) {
+    super(message);
+  }
+}
 
 const DECIMAL_INT = /^[+-]?\d+$/;
 
 /** Reads an integer written in decimal (no `0x10`, no `1e3`, no `7.0`). */
 export function parseDecimalInt(text: string): number | undefined {
-  if (!DECIMAL_INT.test(text.trim())) return undefined;
+  if (!DECIMAL_INT.test(text)) return undefined;
   const n = Number(text);
   return Number.isSafeInteger(n) ? n : undefined;
 }
@@ -58,14 +69,14 @@ function describeBounds(spec: OptionSpec, what: string): string {
 function readValue(flag: string, spec: OptionSpec, raw: string): string | number {
   if (spec.kind === 'string') {
     if (spec.values && !spec.values.includes(raw)) {
-      throw new UsageError(`${flag}: got ${JSON.stringify(raw)}; expected one of ${spec.values.join(', ')}`);
+      throw new UsageError(`${flag}: got ${JSON.stringify(raw)}; expected one of ${spec.values.join(', ')}`, false);
     }
     return raw;
   }
-  const what = spec.kind === 'int' ? 'an integer (decimal)' : 'a finite number';
+  const what = spec.kind === 'int' ? 'an integer in decimal digits' : 'a finite number';
   const n = spec.kind === 'int' ? parseDecimalInt(raw) : parseFiniteNumber(raw);
   if (n === undefined || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-    throw new UsageError(`${flag}: got ${JSON.stringify(raw)}; expected ${describeBounds(spec, what)}`);
+    throw new UsageError(`${flag}: got ${JSON.stringify(raw)}; expected ${describeBounds(spec, what)}`, false);
   }
   return n;
 }

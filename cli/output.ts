@@ -3,8 +3,12 @@
  * (cli/protocol.ts, for the VS Code extension) on stdout, reports and `--json` documents
  * on stdout, warnings and failures on stderr. Commands never touch process.stdout
  * themselves, so tests pass their own Io and the entry point can drain stdout before exit.
+ * Everything written here is made terminal-safe (trace/safeText.ts): names and messages
+ * that come from files cannot drive the terminal.
  */
 import { EVENT_STREAM_VERSION, type RuntimeEvent } from './protocol';
+import { safeJson, safeText } from '../trace/safeText';
+import { streamClosed } from '../runtime/lifeline';
 
 export type RuntimeEventBody = RuntimeEvent extends infer E ? (E extends RuntimeEvent ? Omit<E, 'v'> : never) : never;
 
@@ -14,9 +18,10 @@ export interface Io {
   err(text: string): void;
 }
 
+/** The process's stdout and stderr; nothing is written once the reader has gone (EPIPE). */
 export const STDIO: Io = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
+  out: (t) => void (streamClosed(process.stdout) || process.stdout.write(t)),
+  err: (t) => void (streamClosed(process.stderr) || process.stderr.write(t)),
 };
 
 export interface OutputOptions {
@@ -25,15 +30,6 @@ export interface OutputOptions {
   /** Only failures are written (benchmarks that drive many runs). */
   quiet?: boolean;
   io?: Io;
-}
-
-/**
- * Terminal-safe text: control characters (ANSI/OSC escapes, bells, carriage returns)
- * from names found in files are shown as \\xNN instead of reaching the terminal.
- */
-export function terminalSafe(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export class Output {
@@ -56,33 +52,33 @@ export class Output {
 
   /** An event of the protocol (only with `--events`). */
   emit(e: RuntimeEventBody): void {
-    if (this.events && !this.quiet) this.io.out(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e }) + '\n');
+    if (this.events && !this.quiet) this.io.out(safeJson(JSON.stringify({ v: EVENT_STREAM_VERSION, ...e })) + '\n');
   }
 
   /** A human line (not with `--events`). */
   say(line: string): void {
-    if (!this.events && !this.quiet) this.io.out(line + '\n');
+    if (!this.events && !this.quiet) this.io.out(safeText(line, { keepNewlines: true }) + '\n');
   }
 
   /** A document: a report or a `--json` value (always written, even with --events). */
   write(text: string): void {
-    this.io.out(text.endsWith('\n') ? text : text + '\n');
+    this.io.out(safeText(text.endsWith('\n') ? text : text + '\n', { keepNewlines: true }));
   }
 
   json(value: unknown): void {
-    this.io.out(JSON.stringify(value, null, 2) + '\n');
+    this.io.out(safeJson(JSON.stringify(value, null, 2)) + '\n');
   }
 
   /** A warning or a note on stderr (a `log` event with --events). */
   warn(message: string, level: 'warn' | 'info' = 'warn'): void {
     if (this.events) this.emit({ kind: 'log', level, message });
-    else if (!this.quiet) this.io.err(`commlens ${this.command}: ${level === 'warn' ? 'warning: ' : 'note: '}${message}\n`);
+    else if (!this.quiet) this.io.err(`commlens ${this.command}: ${level === 'warn' ? 'warning: ' : 'note: '}${safeText(message, { keepNewlines: true })}\n`);
   }
 
   /** Reports a failure and returns its exit code (an `error` event with --events). */
   fail(message: string, exitCode: number, extra: Record<string, unknown> = {}): number {
     if (this.events) this.emit({ kind: 'error', message, exitCode, ...extra } as never);
-    else this.io.err(`commlens ${this.command}: ${message}\n`);
+    else this.io.err(`commlens ${this.command}: ${safeText(message, { keepNewlines: true })}\n`);
     return exitCode;
   }
 }

@@ -22,6 +22,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSy
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { EXIT } from './protocol';
+import { CRASH_FILE_ENV, guardStream, readCrashNote } from '../runtime/lifeline';
 import { Output } from './output';
 import { LINK_PROFILES, slowedProfile } from '../runtime/comm';
 import { readPerfetto } from '../trace/perfettoReader';
@@ -38,7 +39,9 @@ export const RUN_DIR_FILE_ENV = 'COMMLENS_RUN_DIR_FILE';
 /** Set to '1' to run without a supervisor (one process; a driver crash then leaves the summary at 'running'). */
 export const NO_SUPERVISOR_ENV = 'COMMLENS_NO_SUPERVISOR';
 
-const SUPERVISED_COMMANDS = new Set(['profile', 'verify']);
+// doctor too: Dawn prints its per-device notices from native code straight to file
+// descriptor 2, so only a parent reading the child's stderr can leave them out.
+const SUPERVISED_COMMANDS = new Set(['profile', 'verify', 'doctor']);
 /** Signals that mean "stop", not "crashed": the run counts as cancelled. */
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGTERM', 'SIGHUP']);
 
@@ -64,8 +67,17 @@ export function writeFileAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** Why the runtime process died of `signal`, and what to do about it, in a user's words. */
-export function crashReason(signal: string, mem = { freeBytes: freemem(), totalBytes: totalmem() }): string {
+/** V8's own words when it ran out of heap. */
+const HEAP_EXHAUSTED = /JavaScript heap out of memory|Reached heap limit|Ineffective mark-compacts near heap limit/;
+
+/**
+ * Why the runtime process died of `signal`, in a user's words: the JavaScript error it
+ * noted before dying (`jsError`), else what its last stderr lines say (`stderrTail`: V8
+ * out of heap, a Dawn or driver check), else what the signal usually means. Memory
+ * advice only where memory is the likely cause.
+ */
+export function crashReason(signal: string, mem = { freeBytes: freemem(), totalBytes: totalmem() }, seen: { jsError?: string; stderrTail?: string[] } = {}): string {
+  if (seen.jsError) return `the runtime process stopped on an internal error: ${seen.jsError}; it then died of ${signal} (please report this with the messages above)`;
   const gib = (b: number): string => (b / 2 ** 30).toFixed(1);
   const memory = `${gib(mem.freeBytes)} of ${gib(mem.totalBytes)} GiB free now`;
   const smaller = 'lower worldSize, the model size or the batch';
@@ -75,8 +87,13 @@ export function crashReason(signal: string, mem = { freeBytes: freemem(), totalB
     case 'SIGSEGV':
     case 'SIGBUS':
       return `the runtime process crashed in native code (${signal}), in the GPU driver or Dawn. On a software adapter (lavapipe) this is how running out of memory ends: free memory (${memory}; a per-process limit such as \`ulimit -v\` or a container's counts too) or ${smaller}; on a GPU, check the driver with \`commlens doctor\``;
-    case 'SIGABRT':
-      return `the runtime process aborted (SIGABRT): V8 at its heap limit or a failed check in Dawn or the driver (see the messages above); if memory ran out (${memory}), ${smaller}`;
+    case 'SIGABRT': {
+      const tail = (seen.stderrTail ?? []).map((l) => l.trim()).filter(Boolean);
+      if (tail.some((l) => HEAP_EXHAUSTED.test(l))) return `the runtime process ran out of JavaScript heap (V8 aborted, SIGABRT; ${memory}): ${smaller}, or raise the heap limit with NODE_OPTIONS=--max-old-space-size=MiB`;
+      const last = tail.at(-1);
+      if (last) return `the runtime process aborted (SIGABRT) in native code (Dawn or the GPU driver), after: ${JSON.stringify(last.length > 300 ? `${last.slice(0, 300)}…` : last)}; check the driver with \`commlens doctor\``;
+      return `the runtime process aborted (SIGABRT) without a message (a failed check in Dawn, the GPU driver or Node); check the driver with \`commlens doctor\``;
+    }
     default:
       return `the runtime process died of ${signal}`;
   }
@@ -180,9 +197,13 @@ export function stderrFilter(write: (text: string) => void): { push(chunk: strin
   };
 }
 
-/** Copies the child's stderr to ours line by line, leaving out Dawn's per-device notices. */
-function forwardStderr(stream: Readable): void {
-  const filter = stderrFilter((text) => process.stderr.write(text));
+/** Copies the child's stderr to ours line by line, leaving out Dawn's per-device notices; keeps the last lines in `tail`. */
+function forwardStderr(stream: Readable, tail: string[]): void {
+  const filter = stderrFilter((text) => {
+    tail.push(...text.split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 20));
+    process.stderr.write(text);
+  });
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => filter.push(chunk));
   stream.on('end', () => filter.end());
@@ -197,11 +218,19 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   const events = args.includes('--events');
   const dir = mkdtempSync(join(tmpdir(), 'commlens-supervisor-'));
   const marker = join(dir, 'run-dirs');
+  const crashFile = join(dir, 'crash');
+  // Our own stdout or stderr closing (`| head`, `2>&1 | head`) must not kill the
+  // supervisor: the child sees the same pipe close and stops its run as cancelled.
+  guardStream(process.stdout, () => undefined);
+  guardStream(process.stderr, () => undefined);
+  // The IPC channel is the child's lifeline: when this process dies, even of SIGKILL, the
+  // channel closes and the child stops its run (runtime/lifeline.ts).
   const child = spawn(process.execPath, [...process.execArgv, cliPath, cmd, ...args], {
-    stdio: ['ignore', 'inherit', 'pipe'],
-    env: { ...process.env, [SUPERVISED_ENV]: '1', [RUN_DIR_FILE_ENV]: marker },
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    env: { ...process.env, [SUPERVISED_ENV]: '1', [RUN_DIR_FILE_ENV]: marker, [CRASH_FILE_ENV]: crashFile },
   });
-  if (child.stderr) forwardStderr(child.stderr);
+  const stderrTail: string[] = [];
+  if (child.stderr) forwardStderr(child.stderr, stderrTail);
   const forward = (sig: NodeJS.Signals): void => {
     try {
       child.kill(sig);
@@ -223,6 +252,7 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   } catch {
     // the child never got as far as creating a run folder
   }
+  const jsError = readCrashNote(crashFile);
   rmSync(dir, { recursive: true, force: true });
   const runDir = runDirs.at(-1);
 
@@ -235,14 +265,14 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
     const code = ended.code ?? EXIT.failure;
     // Exited on its own but left the summary at 'running' (an error that escaped the run's handlers).
     if (code !== EXIT.ok && runDir && summaryStatus(runDir) === 'running') {
-      finalizeRun(runDir, { status: 'failed', error: `the runtime exited with code ${code} before it finished the run (see the messages above)` });
+      finalizeRun(runDir, { status: 'failed', error: jsError ? `internal error: ${jsError}` : `the runtime exited with code ${code} before it finished the run (see the messages above)` });
     }
     return code;
   }
 
   const signal = ended.signal;
   const cancelled = STOP_SIGNALS.has(signal);
-  const reason = cancelled ? `cancelled by ${signal}` : crashReason(signal);
+  const reason = cancelled ? `cancelled by ${signal}` : crashReason(signal, undefined, { jsError, stderrTail });
   const fin = runDir ? finalizeRun(runDir, cancelled ? { status: 'cancelled', error: reason } : { status: 'failed', error: reason, signal }) : undefined;
   const rel = (p: string): string => relative(process.cwd(), p) || p;
   const where = fin?.tracePath

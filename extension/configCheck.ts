@@ -168,7 +168,7 @@ function validate(node: Located, schema: SchemaNode, path: string, out: ConfigPr
   if (typeof v === 'string' && schema.pattern && !new RegExp(schema.pattern).test(v)) at(`got ${JSON.stringify(v)}, which does not match ${schema.pattern}`);
   if (node.members && schema.properties) {
     for (const [k, m] of node.members) {
-      const sub = schema.properties[k];
+      const sub = Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
       const childPath = path ? `${path}.${k}` : k;
       if (sub) validate(m.value, sub, childPath, out);
       else if (schema.additionalProperties === false) {
@@ -187,7 +187,8 @@ function validate(node: Located, schema: SchemaNode, path: string, out: ConfigPr
 export function checkConfigText(text: string, schema: SchemaNode): ConfigProblem[] {
   let root: Located;
   try {
-    root = parseLocated(text);
+    // A leading byte order mark is accepted (the runtime skips it too); a space keeps offsets.
+    root = parseLocated(text.replace(/^\uFEFF/, ' '));
   } catch (e) {
     if (e instanceof JsonSyntaxError) return [{ path: '', message: `not valid JSON: ${e.message}`, offset: e.offset, length: 1 }];
     throw e;
@@ -217,7 +218,7 @@ export function positionOf(text: string, offset: number): { line: number; charac
 export function locateField(text: string, fieldPath: string): { offset: number; length: number } | undefined {
   let node: Located;
   try {
-    node = parseLocated(text);
+    node = parseLocated(text.replace(/^\uFEFF/, ' '));
   } catch {
     return undefined;
   }

@@ -8,11 +8,13 @@
  * whole process tree.
  */
 import * as path from 'node:path';
+import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import { ExternalJob, type ExternalJobResult } from './externalJob';
 import { writeRunRecord, type RunRecord } from './runsStore';
 import { newRunId } from '../trace/runIds';
 import { config, runsFolder } from './settings';
+import { processStartTime } from '../trace/runLiveness';
 
 export interface ExternalRun {
   runDir: string;
@@ -86,6 +88,13 @@ export class ExternalRunner {
             onOutput: (t) => writeEmitter.fire(crlf(t)),
           });
           this.active = job;
+          // The shell's pid and start time: if the editor goes away with the job, the run reads as interrupted later.
+          const pid = job.child.pid;
+          if (pid !== undefined) {
+            const startTime = processStartTime(pid);
+            record.processes = [{ pid, ...(startTime ? { startTime } : {}), host: hostname() }];
+            writeRunRecord(runDir, record);
+          }
           void vscode.commands.executeCommand('setContext', 'commlens.running', true);
           void job.finished.then((result) => {
             this.active = undefined;

@@ -11,7 +11,9 @@ import { checkConfigText, positionOf, type SchemaNode } from './configCheck';
 import { traceOf, type RunController, type JobResult } from './runController';
 import { describeCrash } from './runtimeProcess';
 import type { TracePanels } from './tracePanel';
-import { listRuns, readRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { isInside, listRuns, readValidRunRecord, type RunInfo, type RunRecord } from './runsStore';
+import { isSuggestionId } from './webviewGuard';
+import { RERUN_APPROVALS_KEY, approvalKey, isApproved, rerunConfirmation, withApproval } from './rerunGuard';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
 
 export const UNTRUSTED_MESSAGE =
@@ -93,7 +95,7 @@ export class Profiler {
     const uri = vscode.Uri.file(configPath);
     if (problems.length === 0) {
       this.diagnostics.delete(uri);
-      return { ok: true, config: JSON.parse(text) as Record<string, unknown> };
+      return { ok: true, config: JSON.parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown> };
     }
     this.diagnostics.set(
       uri,
@@ -197,24 +199,48 @@ export class Profiler {
   /** Re-runs a run the way it was started. */
   async rerun(run: RunInfo): Promise<void> {
     if (!requireTrust()) return;
-    const s = readRunRecord(run.runDir)?.source;
+    const { record, problems } = readValidRunRecord(run.runDir);
+    const s = record?.source;
     if (!s) {
-      void vscode.window.showWarningMessage(`${run.runId} has no record of how it was started, so it cannot be re-run.`);
+      void vscode.window.showWarningMessage(problems.length ? `${run.runId} cannot be re-run: its record (commlens-run.json) is not valid: ${problems.join('; ')}` : `${run.runId} has no record of how it was started, so it cannot be re-run.`);
       return;
     }
     switch (s.kind) {
       case 'preset':
         await this.profile({ preset: s.preset });
         return;
-      case 'config':
+      case 'config': {
+        // Paths from the record are data: the config must be a file of the workspace.
+        const inWorkspace = (vscode.workspace.workspaceFolders ?? []).some((f) => isInside(f.uri.fsPath, s.configPath));
+        if (!inWorkspace || !isRegularFile(s.configPath)) {
+          void vscode.window.showWarningMessage(`${run.runId} cannot be re-run: its record names the config ${s.configPath}, which is not a file in this workspace.`);
+          return;
+        }
         await this.profile({ configPath: s.configPath });
         return;
-      case 'verify':
+      }
+      case 'verify': {
+        // The base run must be another run of the same runs folder.
+        const runsDir = path.dirname(run.runDir);
+        if (!isInside(runsDir, s.baseRunDir) || path.dirname(path.resolve(s.baseRunDir)) !== path.resolve(runsDir) || !isSuggestionId(s.suggestionId)) {
+          void vscode.window.showWarningMessage(`${run.runId} cannot be re-run: its record names the base run ${s.baseRunDir}, which is not a run of ${runsDir}.`);
+          return;
+        }
         await this.applySuggestion(s.baseRunDir, s.suggestionId);
         return;
-      case 'external':
+      }
+      case 'external': {
+        // The command comes from a file in the workspace: show it whole and ask first.
+        const key = approvalKey(run.runDir, s.command, s.cwd);
+        if (!isApproved(this.context.globalState.get(RERUN_APPROVALS_KEY), key)) {
+          const { message, detail } = rerunConfirmation(run.runId, run.runDir, s.command, s.cwd);
+          const pick = await vscode.window.showWarningMessage(message, { modal: true, detail }, 'Run', 'Always for This Run');
+          if (pick === undefined) return;
+          if (pick === 'Always for This Run') await this.context.globalState.update(RERUN_APPROVALS_KEY, { ...withApproval(this.context.globalState.get(RERUN_APPROVALS_KEY), key) });
+        }
         await vscode.commands.executeCommand('commlens.profileExternal', s.command, s.cwd);
         return;
+      }
     }
   }
 }
@@ -242,4 +268,12 @@ export function verificationText(runDir: string): string | undefined {
   }
   const ms = (ns: number | undefined) => (typeof ns === 'number' ? `${(ns / 1e6).toFixed(1)} ms` : '–');
   return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.stepTimeNs ?? c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${c.measuredSpeedup.toFixed(2)}× the baseline's speed)` : ''}`;
+}
+
+function isRegularFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
 }

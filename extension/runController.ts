@@ -5,6 +5,7 @@
  * trace, failed with the runtime's message, crashed with its last lines).
  */
 import * as path from 'node:path';
+import { hostname } from 'node:os';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { RuntimeProcess, describeCrash, type RunOutcome } from './runtimeProcess';
@@ -12,6 +13,7 @@ import { writeRunRecord, readRunRecord, pruneRuns, type RunRecord } from './runs
 import { formatDurationNs } from '../trace/format';
 import { cliPath, runtimeEnv, runsFolder, keepRuns } from './settings';
 import { EXIT, type RuntimeEvent } from '../cli/protocol';
+import { processStartTime } from '../trace/runLiveness';
 import { locateField, positionOf } from './configCheck';
 
 export interface RuntimeJob {
@@ -32,6 +34,9 @@ export interface JobResult {
   /** The run folder, when the runtime announced one. */
   runDir?: string;
 }
+
+/** How long a cancelled run may take to finish its files before its process group is killed. */
+const CANCEL_GRACE_MS = 5000;
 
 export class RunController implements vscode.Disposable {
   private active: { proc: RuntimeProcess; title: string } | undefined;
@@ -58,7 +63,10 @@ export class RunController implements vscode.Disposable {
   async cancel(): Promise<boolean> {
     if (!this.active) return false;
     this.output.appendLine(`[commlens] cancelling ${this.active.title}`);
-    await this.active.proc.cancel();
+    // The runtime stops at the next step boundary, then writes the summary, the analysis and
+    // report.md: mlp-small took 1.3 s of that on lavapipe (2 s steps). SIGKILL comes only
+    // after CANCEL_GRACE_MS; a run killed then reads as interrupted.
+    await this.active.proc.cancel(CANCEL_GRACE_MS);
     return true;
   }
 
@@ -94,7 +102,9 @@ export class RunController implements vscode.Disposable {
               job.onEvent?.(ev);
               if (ev.kind === 'start') {
                 runDir = ev.runDir;
-                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps };
+                const pid = proc.pid;
+                const startTime = pid !== undefined ? processStartTime(pid) : undefined;
+                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps, ...(pid !== undefined ? { processes: [{ pid, ...(startTime ? { startTime } : {}), host: hostname() }] } : {}) };
                 this.saveRecord(runDir, record);
                 this.setStatus(`$(sync~spin) CommLens: starting ${ev.worldSize} ranks`, 'Click to cancel the run');
                 progress.report({ message: `${ev.worldSize} ranks, ${ev.steps} steps, ${ev.strategy} over ${ev.link}` });
@@ -179,7 +189,8 @@ export class RunController implements vscode.Disposable {
       runDir ??= outcome.done.runDir;
       record ??= readRunRecord(runDir) ?? { runId: outcome.done.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: 'unknown' }, startedAt: new Date().toISOString() };
     }
-    if (!runDir || !record) return;
+    // A run folder removed during the run stays removed (writing the record would re-create it).
+    if (!runDir || !record || !fs.existsSync(runDir)) return;
     record.endedAt = new Date().toISOString();
     if (outcome.kind === 'done') {
       record.status = outcome.done.partial || outcome.cancelled ? 'cancelled' : 'done';

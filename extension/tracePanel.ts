@@ -8,11 +8,11 @@
  * retainContextWhenHidden (the webview asks again with 'ready' when it is re-created).
  */
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { backend, jobName, loadAndAnalyze, toArrayBuffer, type LoadedTrace } from './traceService';
 import { MAX_SLICES_WHOLE, lodMinDurNs, type HostToWebview, type WebviewToHost } from '../webview/protocol';
+import { isMessageId, isSuggestionId, locationTarget } from './webviewGuard';
 
 export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
 export const TRACE_EDITOR_VIEW_TYPE = 'commlens.traceEditor';
@@ -136,6 +136,11 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           break;
         }
         case 'applySuggestion': {
+          if (!isMessageId(raw.id)) return;
+          if (!isSuggestionId(raw.suggestionId)) {
+            post({ type: 'reply', replyTo: raw.id, ok: false, message: 'applySuggestion: expected a suggestion id' });
+            return;
+          }
           const status = (message: string, busy: boolean) => post({ type: 'status', message, busy });
           const r = await this.actions.applySuggestion(files, raw.suggestionId, status).catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined }));
           if (r.ok && r.tracePath) {
@@ -152,10 +157,12 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           break;
         }
         case 'openLocation': {
-          const target = path.isAbsolute(raw.path) ? raw.path : path.join(path.dirname(files[0]), raw.path);
-          const ok = fs.existsSync(target);
-          if (ok) void vscode.window.showTextDocument(vscode.Uri.file(target), { preview: true, viewColumn: vscode.ViewColumn.Beside });
-          post({ type: 'reply', replyTo: raw.id, ok, message: ok ? undefined : `${target} does not exist` });
+          if (!isMessageId(raw.id)) return;
+          // Only files inside the workspace or the trace's own folder (the run folder).
+          const roots = [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath), ...files.map((f) => path.dirname(f))];
+          const where = locationTarget(raw.path, path.dirname(files[0]), roots);
+          if (where.ok) void vscode.window.showTextDocument(vscode.Uri.file(where.path), { preview: true, viewColumn: vscode.ViewColumn.Beside });
+          post({ type: 'reply', replyTo: raw.id, ok: where.ok, message: where.ok ? undefined : where.message });
           break;
         }
         case 'log':

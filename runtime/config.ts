@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { validateModelConfig, validateOptimizerConfig, type ModelConfig, type OptimizerConfig } from './engine';
 import { GPU_PEAK_FLOPS } from './comm/profiles';
 import { parseStrategyIds } from '../trace/strategyIds';
+import { safeText } from '../trace/safeText';
 
 /** The model and optimizer settings are the engine's own types (runtime/engine). */
 export type ModelSettings = ModelConfig;
@@ -114,24 +115,37 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Deep-merges `over` onto `base` (objects merge, everything else replaces). */
+/**
+ * Deep-merges `over` onto `base` (objects merge, everything else replaces) into objects
+ * without a prototype, so a key such as "__proto__" or "constructor" from a file is an
+ * ordinary own key: the unknown-key checks then see it.
+ */
 function merge<T>(base: T, over: unknown): T {
   if (!isObject(base) || !isObject(over)) return (over === undefined ? base : over) as T;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? merge(out[k], v) : v;
+  const out: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, base);
+  for (const k of Object.keys(over)) {
+    const v = over[k];
+    const cur = Object.hasOwn(out, k) ? out[k] : undefined;
+    out[k] = isObject(v) && isObject(cur) ? merge(cur, v) : v;
+  }
   return out as T;
+}
+
+/** A value as the user wrote it: JSON, except numbers JSON cannot hold (Infinity, NaN). */
+function shown(v: unknown): string {
+  return typeof v === 'number' ? String(v) : safeText(JSON.stringify(v) ?? String(v));
 }
 
 function checkInt(problems: string[], field: string, v: unknown, min: number, max: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    problems.push(`${field}: got ${JSON.stringify(v)}, expected an integer from ${min} to ${max}`);
+    problems.push(`${field}: got ${shown(v)}, expected an integer from ${min} to ${max}`);
   }
 }
 
 function checkNum(problems: string[], field: string, v: unknown, min: number, max: number, optional = false): void {
   if (v === undefined && optional) return;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    problems.push(`${field}: got ${JSON.stringify(v)}, expected a number from ${min} to ${max}`);
+    problems.push(`${field}: got ${shown(v)}, expected a finite number from ${min} to ${max}`);
   }
 }
 
@@ -205,20 +219,21 @@ export function resolveRawConfig(opts: { preset?: string; configText?: string; c
   let fileObj: Record<string, unknown> = {};
   if (opts.configText !== undefined) {
     try {
-      const parsed: unknown = JSON.parse(opts.configText);
+      // A leading byte order mark (editors on Windows write one) is not part of the JSON.
+      const parsed: unknown = JSON.parse(opts.configText.replace(/^\uFEFF/, ''));
       if (!isObject(parsed)) throw new ConfigError([`${opts.configPath ?? 'config'}: expected a JSON object at the top level`]);
       fileObj = parsed;
     } catch (e) {
       if (e instanceof ConfigError) throw e;
-      throw new ConfigError([`${opts.configPath ?? 'config'}: not valid JSON (${(e as Error).message})`]);
+      throw new ConfigError([`${opts.configPath ?? 'config'}: not valid JSON (${safeText((e as Error).message)})`]);
     }
   }
-  const presetName = opts.preset ?? (typeof fileObj.preset === 'string' ? fileObj.preset : undefined) ?? DEFAULT_PRESET;
-  const preset = PRESETS[presetName];
+  const presetName = opts.preset ?? (Object.hasOwn(fileObj, 'preset') && typeof fileObj.preset === 'string' ? fileObj.preset : undefined) ?? DEFAULT_PRESET;
+  const preset = Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
   if (!preset) throw new ConfigError([`preset: got ${JSON.stringify(presetName)}, expected one of ${Object.keys(PRESETS).join(', ')}`]);
   const merged = merge(preset, fileObj) as unknown as Record<string, unknown>;
   // A file that scales the link to a target GPU replaces the preset's fixed factor.
-  if (fileObj.scaleLinkTo !== undefined && fileObj.linkScale === undefined) delete merged.linkScale;
+  if (Object.hasOwn(fileObj, 'scaleLinkTo') && !Object.hasOwn(fileObj, 'linkScale')) delete merged.linkScale;
   merged.preset = presetName;
   delete merged.$schema;
   return merged;

@@ -39,19 +39,29 @@ const STOP_GRACE_MS = 1500;
 
 export class RunHandle {
   private cancelReason: string | undefined;
-  private abortFn: ((reason: string) => void) | undefined;
+  private failed = false;
+  private abortFn: ((reason: string, cancelled: boolean) => void) | undefined;
   /** Stops the run: every rank is aborted; finished steps stay in the trace. */
   cancel(reason = 'cancelled'): void {
+    this.stop(reason, false);
+  }
+  /** Stops the run as failed (an error outside the ranks, e.g. its folder was removed). */
+  fail(reason: string): void {
+    this.stop(reason, true);
+  }
+  private stop(reason: string, failed: boolean): void {
+    if (this.cancelReason !== undefined) return;
     this.cancelReason = reason;
-    this.abortFn?.(reason);
+    this.failed = failed;
+    this.abortFn?.(reason, !failed);
   }
   get cancelled(): string | undefined {
     return this.cancelReason;
   }
   /** @internal */
-  bind(fn: (reason: string) => void): void {
+  bind(fn: (reason: string, cancelled: boolean) => void): void {
     this.abortFn = fn;
-    if (this.cancelReason) fn(this.cancelReason);
+    if (this.cancelReason) fn(this.cancelReason, !this.failed);
   }
 }
 
@@ -117,7 +127,7 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
         }, STOP_GRACE_MS);
       }
     };
-    handle.bind((reason) => fail(undefined, reason, true));
+    handle.bind((reason, cancelled) => fail(undefined, reason, cancelled));
     for (let rank = 0; rank < config.worldSize; rank++) {
       const init: RankInit = { rank, worldSize: config.worldSize, config, world, tracing };
       const w = new Worker(workerPath('rankWorker.js'), { workerData: init, stdout: false, stderr: false });

@@ -1,6 +1,6 @@
 /**
  * Messages between the coordinator (main thread) and the rank workers. Internal to the
- * runtime; the outside world sees only runtime/protocol.ts.
+ * runtime; the outside world sees only cli/protocol.ts.
  */
 import type { RunConfig } from './config';
 

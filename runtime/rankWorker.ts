@@ -10,7 +10,7 @@ import { hostNowNs } from './clock';
 import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Communicator, abortWorld, busBandwidthFactor, type CommSpan } from './comm';
+import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted, type CommSpan } from './comm';
 import { createStrategy, sequenceParallelFor, strategyMemory, type Strategy } from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
 
@@ -89,6 +89,9 @@ async function run(): Promise<void> {
       layers: trainer.layers.map((l) => ({ name: l.name, paramOffset: l.paramOffset, paramCount: l.paramCount })),
     });
     for (let step = 0; step < config.steps; step++) {
+      // A cancel (or another rank's failure) stops every rank at the next step boundary,
+      // also where no collective would notice it (one rank, local-update strategies).
+      throwIfAborted(init.world as never, rank);
       const startNs = hostNowNs();
       const hostSpans: RankSpan[] = [];
       const mark = (name: string, t0: number): void => {

@@ -16,8 +16,15 @@ export interface RunSummary {
    * still says so belongs to a run in progress, or to one whose processes were all killed.
    */
   status: 'running' | 'completed' | 'cancelled' | 'failed';
-  /** Why the run failed; `signal` when the runtime process died of one (see runtime/supervisor.ts). */
+  /** Why the run failed; `signal` when the runtime process died of one (see cli/supervisor.ts). */
   error?: { rank?: number; message: string; signal?: string };
+  /** Why a cancelled run stopped, with the step it had reached ("cancelled by SIGTERM after step 5 of 20"). */
+  cancelReason?: string;
+  /**
+   * The processes running it (pid, start time): a 'running' summary whose processes are all
+   * gone belongs to an interrupted run (runtime/lifeline.ts, runLiveness).
+   */
+  processes?: { pid: number; startTime?: string; role?: string }[];
   createdAt: string;
   config: RunConfig;
   adapter: string;
@@ -74,6 +81,7 @@ export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcom
     runId,
     status,
     ...(o.failure && !o.failure.cancelled ? { error: { rank: o.failure.rank, message: o.failure.message } } : {}),
+    ...(o.failure?.cancelled && !running ? { cancelReason: o.failure.message } : {}),
     createdAt: new Date().toISOString(),
     config,
     adapter: ready0?.adapter ?? 'unknown',

@@ -12,8 +12,10 @@ system_only=0
 [ "${1:-}" = "--system-only" ] && system_only=1
 
 log() { printf '[setup] %s\n' "$*"; }
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# shellcheck source=scripts/setup-lib.sh
+. "scripts/setup-lib.sh"
+# Root needs nothing; others need sudo, and without it are told to run as root.
+SUDO=$(root_prefix "$(id -u)")
 
 have_gpu_icd() {
   # A vendor Vulkan driver that is not Mesa's software rasteriser.
@@ -55,8 +57,9 @@ add_backports() {
       /^$/ {u=""}
       END {print found}' /etc/apt/sources.list.d/debian.sources)
   fi
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk -v c="$codename" '$1=="deb" && $3==c {print $2; exit}' /etc/apt/sources.list)
+  if [ -z "$uri" ]; then
+    # One-line sources, with or without an options block: deb [signed-by=…] URI suite main
+    uri=$(mirror_from_lists "$codename" /etc/apt/sources.list /etc/apt/sources.list.d/*.list)
   fi
   if [ -z "$uri" ]; then
     echo "[setup] error: could not find a Debian mirror for '$codename' in /etc/apt/sources.list(.d)." >&2

@@ -107,6 +107,10 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     );
     rank ??= 0;
   }
+  // A rank outside 0..world_size-1 means the file is not what it says (or was edited).
+  if (!Number.isInteger(rank) || rank < 0 || (worldSize !== undefined && (!Number.isInteger(worldSize) || worldSize < 1 || rank >= worldSize))) {
+    warnings.push(`${label}: distributedInfo rank ${rank} is not valid for world_size ${worldSize ?? 'unknown'} (expected an integer from 0 to ${worldSize !== undefined && worldSize >= 1 ? Math.floor(worldSize) - 1 : 'world_size - 1'})`);
+  }
 
   // Slices are built directly; until the tracks exist, `track` holds the index of a TrackKey
   // and times are in rounded µs (start) and µs (duration).

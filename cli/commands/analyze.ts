@@ -77,7 +77,7 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     run = str(p, 'run');
     rank = num(p, 'rank');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(`${e.message}\n\n${ANALYZE_USAGE}`, EXIT.badInput);
+    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n\n${ANALYZE_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (inputs.length === 0) return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);

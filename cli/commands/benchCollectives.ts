@@ -57,7 +57,7 @@ export async function benchCollectivesCommand(args: string[], io?: Io): Promise<
     maxMiB = num(p, 'max-mib') ?? 16;
     runsDir = str(p, 'runs-dir') ?? 'runs';
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(`${e.message}\n${USAGE}`, EXIT.badInput);
+    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   const profile = slowedProfile(LINK_PROFILES[link], scale);

@@ -28,7 +28,7 @@ export async function convertCommand(args: string[], io?: Io): Promise<number> {
     files = p.positional;
     compress = flag(p, 'compress');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(`${e.message}\n${CONVERT_USAGE}`, EXIT.badInput);
+    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${CONVERT_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (files.length !== 2) return out.fail(`expected an input and an output file\n${CONVERT_USAGE}`, EXIT.badInput);

@@ -89,7 +89,7 @@ export async function doctorCommand(args: string[], io?: Io): Promise<number> {
     json = flag(p, 'json');
     brief = flag(p, 'brief');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(`${e.message}\n${DOCTOR_USAGE}`, EXIT.badInput);
+    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${DOCTOR_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   let report: DoctorReport | undefined;

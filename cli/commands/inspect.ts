@@ -8,7 +8,8 @@ import { loadTraceFile } from '../../trace/load';
 import { discoverTraces } from '../../trace/discover';
 import { summarizeTrace, type TraceSummary } from '../../trace/summary';
 import { EXIT } from '../protocol';
-import { Output, terminalSafe, type Io } from '../output';
+import { Output, type Io } from '../output';
+import { safeText } from '../../trace/safeText';
 import { parseArgs, flag, str, UsageError, type OptionSpecs } from '../args';
 import { perfettoSql } from '../perfettoSql';
 import type { Command } from '../command';
@@ -33,7 +34,7 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
     sql = str(p, 'perfetto-sql');
     if (sql !== undefined && json) throw new UsageError('--json and --perfetto-sql exclude each other');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(`${e.message}\n${INSPECT_USAGE}`, EXIT.badInput);
+    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${INSPECT_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (rest.length !== 1) return out.fail(`expected one trace file or folder\n${INSPECT_USAGE}`, EXIT.badInput);
@@ -58,23 +59,24 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
     }
   }
   if (json) out.json(results.length === 1 && !fs.statSync(target).isDirectory() ? results[0] : results);
-  else for (const r of results) out.write(terminalSafe(formatSummary(r)));
+  else for (const r of results) out.write(formatSummary(r));
   return code;
 }
 
 function formatSummary(r: { file: string } & (TraceSummary | { error: string })): string {
-  if ('error' in r) return `${r.file}\n  error: ${r.error}\n`;
-  const ops = Object.entries(r.collectivesByOp).map(([op, n]) => `${op} ×${n}`).join(', ') || 'none';
+  if ('error' in r) return `${safeText(r.file)}\n  error: ${safeText(r.error)}\n`;
+  const ops = Object.entries(r.collectivesByOp).map(([op, n]) => `${safeText(op)} ×${n}`).join(', ') || 'none';
+  // Names come from the file: escaped one by one (newlines too), so a trace cannot drive the terminal or fake a line.
   const lines = [
-    r.file,
+    safeText(r.file),
     `  format      ${r.format}${r.worldSize !== undefined ? `, world size ${r.worldSize}` : ''}`,
-    `  ranks       ${r.ranks} (${r.processes.map((p) => (p.rank !== undefined ? `rank ${p.rank}` : p.name)).join(', ')})`,
+    `  ranks       ${r.ranks} (${r.processes.map((p) => (p.rank !== undefined ? `rank ${p.rank}` : safeText(p.name))).join(', ')})`,
     `  tracks      ${r.tracks.slice} slice, ${r.tracks.counter} counter`,
     `  slices      ${r.slices} (${r.steps} steps), flows ${r.flows}, counter samples ${r.counters.samples}`,
     `  collectives ${ops}`,
     `  span        ${(r.spanNs / 1e6).toFixed(3)} ms`,
-    ...(r.run ? [`  run         ${r.run.status}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${r.run.error}` : ''}`] : []),
-    ...r.warnings.map((w) => `  warning     ${w}`),
+    ...(r.run ? [`  run         ${safeText(String(r.run.status))}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${safeText(String(r.run.error))}` : ''}`] : []),
+    ...r.warnings.map((w) => `  warning     ${safeText(w)}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -3,8 +3,10 @@
  * trace and summary, print progress (human lines, or JSON events with --events).
  */
 import { availableParallelism } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { tellSupervisor, writeFileAtomic } from '../supervisor';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { SUPERVISED_ENV, tellSupervisor, writeFileAtomic } from '../supervisor';
+import { currentRunProcesses, installRunGuards, onStopRequest } from '../../runtime/lifeline';
+import { prepareRunsDir } from '../../runtime/runsDir';
 import { join, resolve, relative } from 'node:path';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from '../../runtime/config';
 import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from '../../runtime/comm';
@@ -64,7 +66,7 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
   try {
     p = parseArgs(args, OPTIONS);
   } catch (e) {
-    if (e instanceof UsageError) throw new ConfigError([`${e.message}\n${PROFILE_USAGE}`]);
+    if (e instanceof UsageError) throw new ConfigError([e.showUsage ? `${e.message}\n${PROFILE_USAGE}` : e.message]);
     throw e;
   }
   if (p.positional.length) throw new ConfigError([`unexpected argument '${p.positional[0]}'\n${PROFILE_USAGE}`]);
@@ -97,12 +99,12 @@ export function loadRunConfig(p: ProfileArgs): RunConfig {
 /**
  * Test hook: COMMLENS_DEBUG_CRASH_AFTER_STEPS=N[:SIGNAL] makes the process kill itself with
  * SIGNAL (default SIGSEGV) once N steps have finished, as a driver crash would, so the
- * supervisor's handling of it can be tested for real.
+ * supervisor's handling of it can be tested for real; N:throw throws an uncaught error.
  */
-function debugCrashAfter(): { steps: number; signal: NodeJS.Signals } | undefined {
+function debugCrashAfter(): { steps: number; signal: NodeJS.Signals | 'throw' } | undefined {
   const v = process.env.COMMLENS_DEBUG_CRASH_AFTER_STEPS;
-  const m = v ? /^(\d+)(?::(SIG[A-Z0-9]+))?$/.exec(v) : null;
-  return m ? { steps: Number(m[1]), signal: (m[2] ?? 'SIGSEGV') as NodeJS.Signals } : undefined;
+  const m = v ? /^(\d+)(?::(SIG[A-Z0-9]+|throw))?$/.exec(v) : null;
+  return m ? { steps: Number(m[1]), signal: (m[2] ?? 'SIGSEGV') as NodeJS.Signals | 'throw' } : undefined;
 }
 
 export interface ExecutedRun {
@@ -117,6 +119,13 @@ export interface ExecutedRun {
  * `<runsDir>/<run id>/`. Nothing is written when the config is refused.
  */
 export async function executeRun(config: RunConfig, runsDir: string, out: Output, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
+  try {
+    runsDir = prepareRunsDir(runsDir);
+  } catch (e) {
+    if (e instanceof ConfigError) return { exitCode: out.fail(e.problems.join('\n'), EXIT.badInput) };
+    throw e;
+  }
+  installRunGuards();
   let adapter: GPUAdapter | undefined;
   try {
     adapter = await requestAdapter();
@@ -167,14 +176,23 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
   // passing on a signal the whole process group got) are absorbed so that the summary and
   // report of the cancelled run still get written.
   let training = true;
+  let stepsDone = 0;
+  const stopAt = (reason: string): string => `${reason} after step ${stepsDone} of ${config.steps}`;
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (training) handle.cancel(`cancelled by ${sig}`);
+    if (training) handle.cancel(stopAt(`cancelled by ${sig}`));
   };
+  // The supervisor going away, stdout closing, an uncaught error (runtime/lifeline.ts).
+  const offStop = onStopRequest((reason, failed) => {
+    if (!training) return;
+    if (failed) handle.fail(stopAt(reason));
+    else handle.cancel(stopAt(`cancelled: ${reason}`));
+  });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     return await trainAndReport();
   } finally {
+    offStop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -183,6 +201,8 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
     const startWall = Date.now();
     const summaryPath = join(runDir, 'summary.json');
     const crashAfter = debugCrashAfter();
+    const processes = currentRunProcesses(process.env[SUPERVISED_ENV] === '1');
+    const folderGone = (): string => `the run folder ${runDir} was removed while the run was going on`;
     const tty = !out.events && !out.isQuiet && out.io === STDIO && process.stdout.isTTY;
     const info = {
       tool: 'commlens',
@@ -217,8 +237,20 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
       // summary.json after every finished step (status 'running'), replaced atomically, so a
       // process that dies leaves a summary of what it finished (the supervisor completes it).
       onCheckpoint: (o) => {
-        writeFileAtomic(summaryPath, JSON.stringify(buildSummary(runId, config, o, true), null, 2) + '\n');
-        if (crashAfter && o.steps.length === crashAfter.steps) process.kill(process.pid, crashAfter.signal);
+        stepsDone = o.steps.length;
+        try {
+          writeFileAtomic(summaryPath, JSON.stringify({ ...buildSummary(runId, config, o, true), processes }, null, 2) + '\n');
+        } catch (e) {
+          handle.fail(stopAt(existsSync(runDir) ? `cannot write ${summaryPath}: ${(e as Error).message}` : folderGone()));
+        }
+        if (crashAfter && o.steps.length === crashAfter.steps) {
+          const how = crashAfter.signal;
+          if (how === 'throw') {
+            setImmediate(() => {
+              throw new TypeError(`debug: thrown after ${o.steps.length} steps`);
+            });
+          } else process.kill(process.pid, how);
+        }
       },
       onStep: (step, steps, loss, stepTimeNs) => {
         const elapsedNs = (Date.now() - startWall) * 1e6;
@@ -233,6 +265,9 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
     if (tty) out.io.out('\n');
 
     const summary = buildSummary(runId, config, outcome);
+    if (!existsSync(runDir)) {
+      return { exitCode: out.fail(`${folderGone()}; stopped after ${summary.stepsCompleted} of ${config.steps} steps, nothing kept`, EXIT.failure) };
+    }
     // The analysis reads the same model the trace file holds (steps every rank finished).
     const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: link.bytesPerNs });
     summary.analysis = analysis;
@@ -243,7 +278,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
 
     if (outcome.failure?.cancelled) {
       out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
-      out.say(`cancelled after ${summary.stepsCompleted} of ${config.steps} steps; partial trace: ${relTrace}`);
+      out.say(`${outcome.failure.message}; ${summary.stepsCompleted} of ${config.steps} steps finished; partial trace: ${relTrace}`);
       return { exitCode: EXIT.cancelled, runDir, summary };
     }
     if (outcome.failure) {

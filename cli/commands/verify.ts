@@ -12,6 +12,7 @@ import { STRATEGY_IDS, validateStrategyConfig } from '../../runtime/strategies';
 import type { RunSummary } from '../../runtime/summary';
 import { COMPARISON_SCHEMA_VERSION, judge, measuredOf, verificationConfig, type AnalysisLike, type Comparison } from '../../analysis/verify';
 import { formatSpeedup } from '../../trace/format';
+import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
 import { executeRun } from './profile';
 import { Output, type Io } from '../output';
 import { EXIT } from '../protocol';
@@ -35,7 +36,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     pos = p.positional;
     runsDir = str(p, 'runs-dir');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(`${e.message}\n${USAGE}`, EXIT.badInput);
+    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (pos.length !== 2) return out.fail(`expected a run folder and a suggestion id\n${USAGE}`, EXIT.badInput);
@@ -48,6 +49,8 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   } catch (e) {
     return out.fail(`${summaryPath}: not valid JSON (${(e as Error).message})`, EXIT.badInput);
   }
+  const state = runLiveness(base);
+  if (state) return out.fail(unfinishedRunMessage(baseDir, state, base.stepsCompleted), EXIT.badInput);
   const suggestions = (base.analysis as AnalysisLike | undefined)?.suggestions ?? [];
   const s = suggestions.find((x) => x.id === pos[1]);
   if (!s) {

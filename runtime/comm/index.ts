@@ -5,7 +5,7 @@
  */
 export { LINK_PROFILES, LINK_PROFILE_NAMES, GPU_PEAK_FLOPS, resolveLinkProfile, scaledProfile, slowedProfile, messageTimeNs } from './profiles';
 export type { LinkProfile } from './profiles';
-export { createWorld, abortWorld, worldAbortState, resolveLinks, worldMetadata } from './world';
+export { createWorld, abortWorld, worldAbortState, throwIfAborted, resolveLinks, worldMetadata } from './world';
 export type { TopologyConfig, WorldInit, WorldOptions } from './world';
 export { Communicator } from './communicator';
 export type { CollectiveOptions, CommunicatorOptions } from './communicator';

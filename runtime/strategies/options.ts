@@ -187,7 +187,8 @@ export function validateStrategyConfig(config: RunConfig): string[] {
   // Options: each must belong to a strategy in use, and be well formed.
   const opts = config.strategyOptions ?? {};
   for (const [key, v] of Object.entries(opts)) {
-    const spec = OPTION_SPECS[key];
+    // Own keys only: 'toString' or '__proto__' in a config is an unknown option, not Object's.
+    const spec = Object.hasOwn(OPTION_SPECS, key) ? OPTION_SPECS[key] : undefined;
     if (!spec) {
       const forIds = Object.entries(OPTION_SPECS).filter(([, s]) => s.owners.some(has)).map(([k]) => k);
       problems.push(`strategyOptions.${key}: unknown option; ${forIds.length ? `'${config.strategy}' takes ${forIds.join(', ')}` : `'${config.strategy}' takes no options`}`);

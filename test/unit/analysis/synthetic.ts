@@ -33,7 +33,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   const grad = o.gradBytes ?? 4 * 1024 * 1024, B = o.buckets ?? 1, bw = o.bytesPerNs ?? 1, alpha = o.alphaNs ?? 10_000;
   const m = emptyModel('commlens', '1700000000000000000');
   m.meta.worldSize = R;
-  // As runtime/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
+  // As cli/commands/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
   const strategy = o.overlap ? 'ddp-bucketed' : 'ddp';
   const config = {
     model: { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [grad / 4 / 64 - 1], classes: 1 },

@@ -1,6 +1,6 @@
 /**
  * The runtime child-process handling with real child processes: small Node programs that
- * speak runtime/protocol.ts the way the runtime does (events on stdout, log on stderr,
+ * speak cli/protocol.ts the way the runtime does (events on stdout, log on stderr,
  * SIGTERM => partial trace + exit 130), and ones that misbehave (die without a final
  * event, ignore SIGTERM, leave grandchildren behind).
  */
