@@ -121,9 +121,7 @@ export function parseArgs(args: readonly string[], specs: OptionSpecs): ParsedAr
     if (spec.repeat) {
       const prev = options[name];
       options[name] = [...(Array.isArray(prev) ? prev : []), value as string | number];
-    } else if (Object.hasOwn(options, name) && spec.kind !== 'flag') {
-      throw new UsageError(`${flag} given twice`);
-    } else options[name] = value;
+    } else options[name] = value; // given twice: the last one counts, as in most tools
   }
   return { positional, options };
 }

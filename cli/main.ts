@@ -50,6 +50,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(withNewline(command.usage));
     return EXIT.ok;
   }
+  // A reader that went away (`commlens analyze … | head`) is not an error of ours: stop
+  // quietly. Training commands guard their streams themselves (runtime/lifeline.ts): the
+  // run is then cancelled, its summary and report written.
+  if (command.name !== 'profile' && command.name !== 'verify') {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(EXIT.ok);
+      throw e;
+    });
+  }
   // Training commands run in a supervised child process, so that a crash in the GPU driver
   // (how running out of memory ends on some drivers) still ends the run with its reason.
   if (shouldSupervise(command.name)) return superviseCommand(command.name, rest, process.argv[1]);
@@ -59,12 +68,6 @@ async function main(argv: string[]): Promise<number> {
 function withNewline(text: string): string {
   return text.endsWith('\n') ? text : text + '\n';
 }
-
-// A reader that went away (`commlens analyze … | head`) is not an error of ours: stop quietly.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(EXIT.ok);
-  throw e;
-});
 
 main(process.argv.slice(2)).then(
   async (code) => {
