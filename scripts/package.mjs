@@ -56,7 +56,7 @@ function ignoreFileFor(target) {
     '!LICENSE*',
     // Source maps stay out (vsce applies the negations last, so they are never re-added).
     '!dist/extension/*.js',
-    '!dist/runtime/*.js',
+    '!dist/cli/*.js',
     '!dist/webview/*.js',
     '!dist/webview/*.css',
     '!schemas/**',

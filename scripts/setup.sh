@@ -110,4 +110,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 log "building"
 npm run --silent build
-node dist/runtime/cli.js doctor --brief
+node dist/cli/commlens.js doctor --brief
