@@ -31,9 +31,9 @@ export function quantile(xs: readonly number[], q: number): number {
 
 /**
  * Fit of ns = latency + bytes / speed to (bytes, ns) samples by least squares, as a copy's
- * cost is modelled. A negative intercept or a non-positive slope (noise, or one size only)
- * falls back to a line through max(0, intercept) with the least-squares slope of what is
- * left; the speed is at most 1e6 bytes per ns.
+ * cost is modelled. One size only, a negative intercept or a non-positive slope (noise)
+ * fall back to a line through the origin (all of it per byte); the speed is at most 1e6
+ * bytes per ns.
  */
 export function fitLatencyAndSpeed(samples: readonly { bytes: number; ns: number }[]): { latencyNs: number; bytesPerNs: number } {
   if (samples.length === 0) return { latencyNs: 0, bytesPerNs: 1e6 };
@@ -46,11 +46,11 @@ export function fitLatencyAndSpeed(samples: readonly { bytes: number; ns: number
   }
   let slope = sxx > 0 ? sxy / sxx : 0;
   let latency = my - slope * mx;
-  if (latency < 0 || slope <= 0) {
-    latency = Math.max(0, Math.min(latency, ...samples.map((s) => s.ns)));
+  if (sxx <= 0 || latency < 0 || slope <= 0) {
+    latency = 0;
     let num = 0, den = 0;
     for (const s of samples) {
-      num += Math.max(0, s.ns - latency) * s.bytes;
+      num += Math.max(0, s.ns) * s.bytes;
       den += s.bytes * s.bytes;
     }
     slope = den > 0 ? num / den : 0;
