@@ -9,8 +9,8 @@ import type { StepGraph, Trigger } from './stepGraph';
  * Where a replayed step's time goes, per rank (Replay.components: the mean over ranks):
  * compute (union of its compute segments), staging (the copies to and from the host
  * before and after its collectives), wire (its collectives' transfer time), codec (encode +
- * decode on their path), wait (its collectives ready on this rank before they could
- * start: a participant still on its way, or the communication lane still busy) and exposed communication (collectives not hidden under compute).
+ * decode on their path), wait (how long after this rank the last participant of each of
+ * its collectives was ready: skew, not a busy communication lane) and exposed communication (collectives not hidden under compute).
  */
 export interface StepComponents {
   computeNs: number;
@@ -177,8 +177,11 @@ export function simulate(g: StepGraph): Replay {
       stagingNs += t.stagedNs ?? 0;
       wireNs += c.durNs;
       codecNs += c.extraNs ?? 0;
+      // Waiting for the other participants: the last one's readiness after this rank's (a busy lane is not counted).
       const own = readyOn(ri, t);
-      if (!Number.isNaN(own)) waitNs += Math.max(0, collStart[id] - own);
+      let all = own;
+      for (const x of triggers[id]) all = Math.max(all, readyOn(x.ri, x.t));
+      if (!Number.isNaN(all)) waitNs += Math.max(0, all - own);
     }
     for (const seg of lanes[ri]) stagingNs += seg.postStagedNs ?? 0;
     perRank.push({

@@ -125,3 +125,12 @@ test('fitLatencyAndSpeed recovers latency + bytes / speed, and falls back sensib
   const noisy = fitLatencyAndSpeed([{ bytes: 1000, ns: 5000 }, { bytes: 2000, ns: 100 }]);
   assert.ok(noisy.latencyNs >= 0 && noisy.bytesPerNs > 0);
 });
+
+test('the wait component is the skew between participants, not a busy communication lane', () => {
+  // Rank 1 is 20 µs slower per kernel: rank 0 waits 12 kernels × 20 µs at the all-reduce, rank 1 not at all.
+  const skewed = whatIfOn(prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 1, slowRank: 1, slowExtraNs: 20_000 })), { worldSize: 2 });
+  assert.ok(Math.abs(skewed.predicted.components.waitNs.baselineNs - (12 * 20_000) / 2) < 1_000, `wait ${skewed.predicted.components.waitNs.baselineNs}`);
+  // Two chunks back to back on one lane, no skew: the second queues behind the first, which is not waiting for anyone.
+  const queued = whatIfOn(prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 2 })), { worldSize: 2 });
+  assert.ok(queued.predicted.components.waitNs.baselineNs < 1_000, `wait ${queued.predicted.components.waitNs.baselineNs}`);
+});
