@@ -13,7 +13,10 @@
  * all-reduce, its last gradient) has finished plus the measured launch delay, and
  * it runs on its communication lane (the stream it ran on: collectives of one stream run
  * one after another, different streams concurrently), in trace order, for its completion
- * time (last participant's start to last participant's end). Each rank's step starts at its measured offset
+ * time (last participant's start to last participant's end). The staging copies inside a
+ * launch delay (device-to-host, before the collective) and inside a post delay
+ * (host-to-device, after it) are recorded with their bytes, so a change that stages other
+ * bytes can reprice them (transforms.ts restageTrigger / restagePost). Each rank's step starts at its measured offset
  * from the earliest rank's start. The optimizer is the compute after the last
  * gradient collective's trigger that depends on gradient collectives.
  */
