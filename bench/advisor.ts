@@ -174,7 +174,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\nmedian |error| ${(result.median_abs_pred_error * 100).toFixed(1)} % (target <= 10 %), worst ${(result.max_abs_pred_error * 100).toFixed(1)} %, worst slowdown of a predicted win ${(result.worst_slowdown_of_predicted_win * 100).toFixed(1)} % (target <= 5 %)\n`);
   for (const c of spreads) {
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-    process.stdout.write(`${c.name.padEnd(8)} median |error| ${pct(c.median)} over ${c.passes} pass(es) (min ${pct(c.min)}, quartiles ${pct(c.q1)}–${pct(c.q3)}, max ${pct(c.max)}); load average ${c.loadBefore.toFixed(2)} → ${c.loadAfter.toFixed(2)}\n`);
+    const errors = c.passes > 0 ? `median |error| ${pct(c.median)} over ${c.passes} pass(es) (min ${pct(c.min)}, quartiles ${pct(c.q1)}–${pct(c.q3)}, max ${pct(c.max)})` : 'no suggestion was re-run';
+    process.stdout.write(`${c.name.padEnd(8)} ${errors}; load average ${c.loadBefore.toFixed(2)} → ${c.loadAfter.toFixed(2)}\n`);
   }
   for (const s of skipped) process.stdout.write(`skipped: ${s}\n`);
   const file = resolve(__dirname, '..', '..', 'bench', 'results', 'advisor.json');
