@@ -24,7 +24,8 @@ export interface Compressor {
    * The same for CommLens, whose codecs run on the host in JavaScript, per CPU core: the
    * runtime's own codecs (runtime/strategies) measured inside real training runs (mlp-small,
    * 4 ranks on a 2-core machine, 12 steps; Σ encode + decode spans per rank and step, times
-   * the 0.5 core each rank had), 2026-11-23. Ranks that share fewer cores get less.
+   * the 0.5 core each rank had), 2026-11-23. Ranks that share fewer cores get less. Only
+   * for traces without the host probe's measurement (imported traces, older CommLens runs).
    */
   encodeGBpsCpu: number;
   /**
@@ -102,10 +103,13 @@ export function compressionKeepsBuckets(strategy: string | undefined, method: st
 
 /**
  * Encode + decode ns for `bytes` of gradient: the method's throughput on the trace's kind of
- * device; on the host, per core, scaled by the cores each rank has (at most one).
+ * device; on the host, per core, scaled by the cores each rank has (at most one). The host
+ * figure is `measuredPerCore` (GB/s per core, from the host probe CommLens runs at the start
+ * of every run, runtime/hostProbe.ts) when the trace has it, else the constant.
  */
-export function encodeDecodeNs(c: Compressor, bytes: number, onGpu: boolean, coresPerRank = 1): number {
+export function encodeDecodeNs(c: Compressor, bytes: number, onGpu: boolean, coresPerRank = 1, measuredPerCore?: number): number {
   // A rank gets at most one core; the floor keeps a nonsense core count from pricing codecs at infinity.
-  const gbps = onGpu ? c.encodeGBpsGpu : c.encodeGBpsCpu * Math.min(1, Math.max(0.05, coresPerRank));
+  const perCore = measuredPerCore !== undefined && measuredPerCore > 0 ? measuredPerCore : c.encodeGBpsCpu;
+  const gbps = onGpu ? c.encodeGBpsGpu : perCore * Math.min(1, Math.max(0.05, coresPerRank));
   return bytes / gbps;
 }

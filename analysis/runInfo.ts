@@ -14,6 +14,22 @@ export interface LinkProfile {
   bytesPerNs: number;
 }
 
+/** A copy's cost: fixed latency plus bytes over speed. */
+export interface CopyCost {
+  latencyNs: number;
+  bytesPerNs: number;
+}
+
+/** What CommLens' host probe (runtime/hostProbe.ts) measured at the start of the run. */
+export interface HostProbeInfo {
+  /** Encode + decode throughput per codec (compressor name), one core, bytes of f32 gradient per ns. */
+  codecBytesPerNs: Record<string, number>;
+  /** Staging copies GPU → host and host → GPU. */
+  d2h?: CopyCost;
+  h2d?: CopyCost;
+  loadAverage?: number;
+}
+
 export interface RunInfo {
   worldSize?: number;
   strategy?: string;
@@ -47,6 +63,8 @@ export interface RunInfo {
   vectorParams?: number;
   /** Parameters per engine layer in forward order (the units Streaming DiLoCo's fragments are cut from), when the config describes them. */
   layerParams?: number[];
+  /** Codec and staging-copy speeds measured at the start of the run (CommLens runs since the host probe). */
+  hostProbe?: HostProbeInfo;
 }
 
 type Obj = { [key: string]: ArgValue };
@@ -72,6 +90,23 @@ function find(objs: (Obj | undefined)[], keys: string[], depth = 0): ArgValue | 
 }
 
 const num = (v: ArgValue | undefined): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+function copyCostOf(v: ArgValue | undefined): CopyCost | undefined {
+  if (!isObj(v)) return undefined;
+  const latencyNs = num(v.latencyNs), bytesPerNs = num(v.bytesPerNs);
+  return latencyNs !== undefined && latencyNs >= 0 && bytesPerNs !== undefined && bytesPerNs > 0 ? { latencyNs, bytesPerNs } : undefined;
+}
+
+/** The host probe's figures, when the run recorded them (not an `{ error }` left by a probe that failed). */
+function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
+  if (!isObj(v) || !isObj(v.codecBytesPerNs)) return undefined;
+  const codecBytesPerNs: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v.codecBytesPerNs)) {
+    const n = num(x);
+    if (n !== undefined && n > 0) codecBytesPerNs[k] = n;
+  }
+  return { codecBytesPerNs, d2h: copyCostOf(v.d2h), h2d: copyCostOf(v.h2d), loadAverage: num(v.loadAverage) };
+}
 
 function linkOf(v: ArgValue | undefined): LinkProfile | undefined {
   if (!isObj(v)) return undefined;
@@ -156,5 +191,6 @@ export function runInfoOf(model: TraceModel): RunInfo {
     matrices: shapes?.matrices,
     vectorParams: shapes?.vectors,
     layerParams: shapes?.layers,
+    hostProbe: hostProbeOf(info?.hostProbe),
   };
 }

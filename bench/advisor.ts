@@ -5,10 +5,22 @@
  * bench/results/advisor.json with `median_abs_pred_error`, `max_abs_pred_error`,
  * `worst_slowdown_of_predicted_win` and the rows behind them.
  *
- * Presets and steps can be narrowed: BENCH_ADVISOR_PRESETS=tiny,mlp-small BENCH_ADVISOR_STEPS=12
+ * Presets and steps can be narrowed: BENCH_ADVISOR_PRESETS=tiny,mlp-small BENCH_ADVISOR_STEPS=12,
+ * and the suggestions re-run: BENCH_ADVISOR_SUGGESTIONS=compression-fp16,zero1 (ids, or prefixes of them).
+ *
+ * Each row also prints where the prediction came from: the replay's components (compute,
+ * staging, wire, codec, wait, exposed communication) without → with the change, beside what
+ * the baseline and the re-run measured of them.
+ *
+ * `--repeats N` runs the whole pass N times (fresh baselines, fresh suggestions) and reports
+ * the median |error| of each pass and their median and spread; `--load N` then runs the
+ * same passes again with N busy threads spinning beside them (a machine shared with other
+ * work), reported beside the quiet passes. The 1-minute load average is printed at the
+ * start and end of each condition.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import { PRESETS, validateConfig, type RunConfig } from '../runtime/config';
 import { LINK_PROFILES } from '../runtime/comm';
@@ -17,6 +29,7 @@ import { executeRun } from '../cli/commands/profile';
 import { Output } from '../cli/output';
 import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../analysis/verify';
 import { median } from '../trace/stats';
+import { componentsLine, errorSpread, measuredComponentsOf, type ComponentPredictions, type MeasuredComponents } from '../analysis/predictionReport';
 
 interface Row {
   preset: string;
@@ -31,24 +44,57 @@ interface Row {
   predicted_speedup: number;
   measured_speedup: number;
   verdict: string;
+  /** quiet, or `load N` (N busy threads), and the pass (0-based). */
+  condition: string;
+  pass: number;
+  predicted_components?: ComponentPredictions;
+  baseline_measured_components?: MeasuredComponents;
+  measured_components?: MeasuredComponents;
+}
+
+interface Args {
+  repeats: number;
+  load: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { repeats: 1, load: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag !== '--repeats' && flag !== '--load') throw new Error(`unknown option ${flag}: expected --repeats N (passes, default 1) or --load N (busy threads beside a second set of passes, default 0)`);
+    const v = Number(argv[++i]);
+    if (!Number.isInteger(v) || v < (flag === '--repeats' ? 1 : 0) || v > 64) throw new Error(`${flag} ${argv[i] ?? '(missing)'}: expected an integer from ${flag === '--repeats' ? 1 : 0} to 64`);
+    if (flag === '--repeats') a.repeats = v;
+    else a.load = v;
+  }
+  return a;
+}
+
+/** N threads that spin until terminated: background load on the machine's cores. */
+function startLoad(n: number): Worker[] {
+  return Array.from({ length: n }, () => new Worker('let x = 0; for (;;) x = (x + 1) | 0;', { eval: true }));
 }
 
 
 async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
   const presets = (process.env.BENCH_ADVISOR_PRESETS ?? 'mlp-small,gpt-mini').split(',');
   const steps = Number(process.env.BENCH_ADVISOR_STEPS ?? 12);
+  const only = process.env.BENCH_ADVISOR_SUGGESTIONS?.split(',').filter((x) => x.length > 0);
   const dir = mkdtempSync(join(tmpdir(), 'commlens-advisor-'));
   const out = new Output('bench:advisor', { quiet: true });
   const rows: Row[] = [];
   const skipped: string[] = [];
-  try {
+  const conditions: { name: string; threads: number; loadBefore: number; loadAfter: number }[] = [];
+  const pass = async (condition: string, passIndex: number): Promise<void> => {
     for (const preset of presets) {
       const base: RunConfig = { ...PRESETS[preset], steps };
       const b = await executeRun(base, dir, out);
       if (!b.summary) throw new Error(`baseline of ${preset} failed (exit ${b.exitCode})`);
-      const suggestions = ((b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean })[] }).suggestions ?? []).filter((s) => s.verifiable !== false && Object.keys(s.configChange).length > 0);
+      const suggestions = ((b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean })[] }).suggestions ?? []).filter((s) => s.verifiable !== false && Object.keys(s.configChange).length > 0 && (!only || only.some((o) => s.id.startsWith(o))));
       process.stdout.write(`${preset}: baseline ${(b.summary.medianStepTimeNs / 1e6).toFixed(1)} ms per step, ${suggestions.length} verifiable suggestion(s)\n`);
       const baseline = measuredOf(b.summary);
+      const baselineComponents = measuredComponentsOf(b.summary.analysis);
       for (const s of suggestions) {
         let config: RunConfig;
         try {
@@ -77,26 +123,60 @@ async function main(): Promise<void> {
           predicted_speedup: j.predictedSpeedup,
           measured_speedup: j.measuredSpeedup,
           verdict: j.verdict,
+          condition,
+          pass: passIndex,
+          predicted_components: (s.predicted as { components?: ComponentPredictions }).components,
+          baseline_measured_components: baselineComponents,
+          measured_components: measuredComponentsOf(r.summary.analysis),
         });
         const x = rows[rows.length - 1];
         process.stdout.write(`  ${s.id.padEnd(28)} predicted ${x.predicted_step_ms.toFixed(1).padStart(8)} ms  measured ${x.measured_step_ms.toFixed(1).padStart(8)} ms  error ${(x.abs_pred_error * 100).toFixed(1).padStart(5)} %  ${x.verdict}\n`);
+        if (x.predicted_components) process.stdout.write(`      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components)}\n`);
       }
     }
+  };
+  const runCondition = async (name: string, threads: number): Promise<void> => {
+    const workers = startLoad(threads);
+    const loadBefore = loadavg()[0];
+    try {
+      for (let i = 0; i < args.repeats; i++) {
+        process.stdout.write(`— ${name}, pass ${i + 1}/${args.repeats} (load average ${loadavg()[0].toFixed(2)})\n`);
+        await pass(name, i);
+      }
+    } finally {
+      conditions.push({ name, threads, loadBefore, loadAfter: loadavg()[0] });
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
+  };
+  try {
+    await runCondition('quiet', 0);
+    if (args.load > 0) await runCondition(`load ${args.load}`, args.load);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const errors = rows.map((r) => r.abs_pred_error);
-  const wins = rows.filter((r) => r.predicted_speedup > 1);
+  const spreads = conditions.map((c) => {
+    const byPass = Array.from({ length: args.repeats }, (_, i) => rows.filter((r) => r.condition === c.name && r.pass === i).map((r) => r.abs_pred_error));
+    return { ...c, ...errorSpread(byPass) };
+  });
+  const errors = rows.filter((r) => r.condition === 'quiet').map((r) => r.abs_pred_error);
+  const wins = rows.filter((r) => r.condition === 'quiet' && r.predicted_speedup > 1);
   const result = {
     median_abs_pred_error: median(errors),
     max_abs_pred_error: errors.length ? Math.max(...errors) : NaN,
     // How much slower than the baseline a suggestion predicted to help measured (0 when none was slower).
     worst_slowdown_of_predicted_win: wins.length ? Math.max(0, ...wins.map((r) => 1 / r.measured_speedup - 1)) : 0,
+    // Per condition (quiet, and with --load N busy threads): the median |error| of each pass, their median and spread.
+    conditions: spreads,
     rows,
     skipped,
     measuredAt: new Date().toISOString(),
   };
   process.stdout.write(`\nmedian |error| ${(result.median_abs_pred_error * 100).toFixed(1)} % (target <= 10 %), worst ${(result.max_abs_pred_error * 100).toFixed(1)} %, worst slowdown of a predicted win ${(result.worst_slowdown_of_predicted_win * 100).toFixed(1)} % (target <= 5 %)\n`);
+  for (const c of spreads) {
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+    const errors = c.passes > 0 ? `median |error| ${pct(c.median)} over ${c.passes} pass(es) (min ${pct(c.min)}, quartiles ${pct(c.q1)}–${pct(c.q3)}, max ${pct(c.max)})` : 'no suggestion was re-run';
+    process.stdout.write(`${c.name.padEnd(8)} ${errors}; load average ${c.loadBefore.toFixed(2)} → ${c.loadAfter.toFixed(2)}\n`);
+  }
   for (const s of skipped) process.stdout.write(`skipped: ${s}\n`);
   const file = resolve(__dirname, '..', '..', 'bench', 'results', 'advisor.json');
   mkdirSync(resolve(file, '..'), { recursive: true });

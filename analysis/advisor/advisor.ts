@@ -10,7 +10,7 @@ import type { CollectiveMetrics } from '../collectives';
 import { COMPRESSORS, type CompressorName } from '../compressors';
 import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
-import { whatIfOn, type ReplayContext, type WhatIfChange, type WhatIfResult } from '../replay/whatIf';
+import { whatIfOn, type PredictedComponents, type ReplayContext, type WhatIfChange, type WhatIfResult } from '../replay/whatIf';
 import { bucketingChange, compressionChange, exchangesGradients, localUpdatesChange, PYTORCH_CHANGE, sequenceParallelChange, zeroChange } from './configChange';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { RunInfo } from '../runInfo';
@@ -35,6 +35,8 @@ export interface Suggestion {
     speedup: number;
     /** The replay's error on the unchanged step, in percent of the measured step. */
     calibrationErrorPct?: number;
+    /** Per component of the step, replayed without and with the change (replay/whatIf.ts): where a miss came from. */
+    components?: PredictedComponents;
   };
   risk: string;
   source: string;
@@ -69,7 +71,7 @@ function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
     bytesPerStep: r.predicted.bytesPerStep, baselineStepTimeNs: r.baseline.stepTimeNs, baselineExposedCommNs: r.baseline.exposedCommNs,
     baselinePeakMemoryBytes: r.baseline.peakMemoryBytes, baselineBytesPerStep: r.baseline.bytesPerStep,
     speedup: r.predicted.stepTimeNs > 0 ? r.baseline.stepTimeNs / r.predicted.stepTimeNs : 1,
-    calibrationErrorPct: r.replay.calibrationErrorPct,
+    calibrationErrorPct: r.replay.calibrationErrorPct, components: r.predicted.components,
   };
 }
 

@@ -5,6 +5,24 @@
 import { differenceLength, unionOf } from '../intervals';
 import type { StepGraph, Trigger } from './stepGraph';
 
+/**
+ * Where a replayed step's time goes, per rank (Replay.components: the mean over ranks):
+ * compute (union of its compute segments), staging (the copies to and from the host
+ * before and after its collectives), wire (its collectives' transfer time), codec (encode +
+ * decode on their path), wait (how long after this rank the last participant of each of
+ * its collectives was ready: skew, not a busy communication lane) and exposed communication (collectives not hidden under compute).
+ */
+export interface StepComponents {
+  computeNs: number;
+  stagingNs: number;
+  wireNs: number;
+  codecNs: number;
+  waitNs: number;
+  exposedCommNs: number;
+}
+
+export const COMPONENT_NAMES: readonly (keyof StepComponents)[] = ['computeNs', 'stagingNs', 'wireNs', 'codecNs', 'waitNs', 'exposedCommNs'];
+
 export interface RankReplay {
   rank: number;
   /** This rank's step: its last end − its start. */
@@ -14,6 +32,7 @@ export interface RankReplay {
   /** Communication time on this rank not hidden under its compute: |∪ collectives \ ∪ compute|. */
   exposedCommNs: number;
   computeNs: number;
+  components: StepComponents;
 }
 
 export interface Replay {
@@ -22,6 +41,8 @@ export interface Replay {
   perRank: RankReplay[];
   /** Mean over ranks of the exposed communication. */
   exposedCommNs: number;
+  /** Mean over ranks of each rank's components. */
+  components: StepComponents;
   /** Set when the graph could not be drained (a dependency cycle): the result is partial. */
   stalled?: string;
 }
@@ -52,6 +73,14 @@ export function simulate(g: StepGraph): Replay {
   let head = 0;
   let scheduled = 0;
   let stalled: string | undefined;
+  /** When collective `id` is ready on one participant (its trigger done plus the launch delay); NaN before. */
+  const readyOn = (ri: number, t: Trigger): number => {
+    if (t.afterSegment < 0) return offset[ri] + t.delayNs;
+    const end = segEnd[ri][t.afterSegment];
+    if (Number.isNaN(end)) return NaN;
+    const at = t.fraction >= 1 ? end : segStart[ri][t.afterSegment] + t.fraction * lanes[ri][t.afterSegment].durNs;
+    return at + t.delayNs;
+  };
   const readyAt = (id: number): number => {
     let ready = commFree.get(g.collectives[id].lane) ?? 0;
     for (const { ri, t } of triggers[id]) {
@@ -139,9 +168,30 @@ export function simulate(g: StepGraph): Replay {
     for (let i = 0; i < ends.length; i++) if (ends[i] > end) end = ends[i];
     for (let i = 0; i < comm.length; i++) if (comm[i][1] > end) end = comm[i][1];
     const computeNs = compute.starts.reduce((t, s, i) => t + compute.ends[i] - s, 0);
-    perRank.push({ rank: r, stepTimeNs: end - offset[ri], endNs: end, exposedCommNs: differenceLength(commSet, compute), computeNs });
+    const exposed = differenceLength(commSet, compute);
+    let stagingNs = 0, wireNs = 0, codecNs = 0, waitNs = 0;
+    for (let id = 0; id < C; id++) {
+      const c = g.collectives[id];
+      const t = c.triggers.get(r);
+      if (!t || Number.isNaN(collStart[id])) continue;
+      stagingNs += t.stagedNs ?? 0;
+      wireNs += c.durNs;
+      codecNs += c.extraNs ?? 0;
+      // Waiting for the other participants: the last one's readiness after this rank's (a busy lane is not counted).
+      const own = readyOn(ri, t);
+      let all = own;
+      for (const x of triggers[id]) all = Math.max(all, readyOn(x.ri, x.t));
+      if (!Number.isNaN(all)) waitNs += Math.max(0, all - own);
+    }
+    for (const seg of lanes[ri]) stagingNs += seg.postStagedNs ?? 0;
+    perRank.push({
+      rank: r, stepTimeNs: end - offset[ri], endNs: end, exposedCommNs: exposed, computeNs,
+      components: { computeNs, stagingNs, wireNs, codecNs, waitNs, exposedCommNs: exposed },
+    });
   }
   const stepTimeNs = Math.max(0, ...perRank.map((p) => p.endNs));
   const exposedCommNs = perRank.length > 0 ? perRank.reduce((t, p) => t + p.exposedCommNs, 0) / perRank.length : 0;
-  return { stepTimeNs, perRank, exposedCommNs, stalled };
+  const components = {} as StepComponents;
+  for (const k of COMPONENT_NAMES) components[k] = perRank.length > 0 ? perRank.reduce((t, p) => t + p.components[k], 0) / perRank.length : 0;
+  return { stepTimeNs, perRank, exposedCommNs, components, stalled };
 }

@@ -13,7 +13,10 @@
  * all-reduce, its last gradient) has finished plus the measured launch delay, and
  * it runs on its communication lane (the stream it ran on: collectives of one stream run
  * one after another, different streams concurrently), in trace order, for its completion
- * time (last participant's start to last participant's end). Each rank's step starts at its measured offset
+ * time (last participant's start to last participant's end). The staging copies inside a
+ * launch delay (device-to-host, before the collective) and inside a post delay
+ * (host-to-device, after it) are recorded with their bytes, so a change that stages other
+ * bytes can reprice them (transforms.ts restageTrigger / restagePost). Each rank's step starts at its measured offset
  * from the earliest rank's start. The optimizer is the compute after the last
  * gradient collective's trigger that depends on gradient collectives.
  */
@@ -31,6 +34,9 @@ export interface Segment {
   waitsOn: number[];
   /** Delay after the latest waited-on collective ends (a copy back, a decode). */
   postDelayNs: number;
+  /** Host-to-device staging copies inside postDelayNs: their bytes and the time they took there. */
+  postStagedBytes?: number;
+  postStagedNs?: number;
   kind: SegmentKind;
   /** Measured start relative to the rank's step start. */
   measuredStartNs: number;
@@ -43,6 +49,9 @@ export interface Trigger {
   /** Fraction of that segment that must be done (1 = all of it); < 1 only for synthetic buckets. */
   fraction: number;
   delayNs: number;
+  /** Device-to-host staging copies inside delayNs (what the collective waited for after its trigger): bytes and time. */
+  stagedBytes?: number;
+  stagedNs?: number;
 }
 
 export interface CollectiveNode {
@@ -116,6 +125,10 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       const sl = model.slices[o.index];
       return sl.category === 'staging' && (sl.args?.direction === 'd2h' || /d2h/i.test(sl.name));
     });
+    const h2d = ops.filter((o) => {
+      const sl = model.slices[o.index];
+      return sl.category === 'staging' && (sl.args?.direction === 'h2d' || /h2d/i.test(sl.name));
+    });
     const t0 = Math.min(...ops.map((o) => o.startNs));
     // Segments: kernels in order, merging only those that run at the same time (several
     // streams); back-to-back kernels stay separate so a collective can trigger between them.
@@ -165,11 +178,13 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       }
       const kind: SegmentKind = bwd ? 'backward' : opt ? 'optimizer' : fwd ? 'forward' : bwdName ? 'backward' : 'other';
       if (fwd || bwd || opt) explicitPhases = true;
+      const post = waitsOn.length > 0 ? copiesIn(model, h2d, lastWaitEnd, start) : undefined;
       segs.push({
         durNs: end - start,
         gapNs: waitsOn.length > 0 ? 0 : start - prevEnd,
         waitsOn,
         postDelayNs: waitsOn.length > 0 ? start - lastWaitEnd : 0,
+        ...(post && post.bytes > 0 ? { postStagedBytes: post.bytes, postStagedNs: post.ns } : {}),
         kind,
         measuredStartNs: start - t0,
         sliceIndexes: segSlices[s],
@@ -197,7 +212,12 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       prevCollStart = c.start;
       const trig = lastEndingBy(anchor);
       const trigEnd = trig >= 0 ? union.ends[trig] : t0;
-      collectives[c.id].triggers.set(v.rank, { afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - Math.max(trigEnd, prevCollEnd)) });
+      const from = Math.max(trigEnd, prevCollEnd);
+      const staged = copiesIn(model, d2h, from, c.start);
+      collectives[c.id].triggers.set(v.rank, {
+        afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - from),
+        ...(staged.bytes > 0 ? { stagedBytes: staged.bytes, stagedNs: staged.ns } : {}),
+      });
       prevCollEnd = Math.max(prevCollEnd, c.end);
     }
     if (!explicitPhases) labelPhases(segs, collectives, v.rank);
@@ -213,6 +233,34 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
   if (collectives.length === 0) notes.push('no collectives in the step: the replay has no communication to change');
   const ranks = [...lanes.keys()].sort((a, b) => a - b);
   return { step, ranks, lanes, collectives, measuredStepNsByRank, startOffsetNs, measuredStepNs, notes };
+}
+
+/**
+ * The staging copies that finished inside (from, to]: their bytes (a copy counts whole:
+ * the part of its span before `from` was waiting for the GPU work queued ahead of it) and
+ * the time they cover inside the window (union, clipped to it).
+ */
+function copiesIn(model: TraceModel, copies: { index: number; startNs: number; endNs: number }[], from: number, to: number): { bytes: number; ns: number } {
+  let bytes = 0;
+  const iv: [number, number][] = [];
+  for (const o of copies) {
+    if (o.endNs <= from || o.endNs > to) continue;
+    const b = model.slices[o.index].args?.bytes;
+    if (typeof b !== 'number' || b <= 0) continue;
+    bytes += b;
+    iv.push([Math.max(from, o.startNs), o.endNs]);
+  }
+  iv.sort((a, b) => a[0] - b[0]);
+  let ns = 0, curS = -Infinity, curE = -Infinity;
+  for (const [a, b] of iv) {
+    if (a > curE) {
+      if (curE > curS) ns += curE - curS;
+      curS = a;
+      curE = b;
+    } else if (b > curE) curE = b;
+  }
+  if (curE > curS) ns += curE - curS;
+  return { bytes, ns };
 }
 
 /**

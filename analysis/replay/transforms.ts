@@ -2,8 +2,62 @@
  * Changes applied to a step graph before replaying it. Each returns a new graph.
  */
 import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
-import type { LinkProfile } from '../runInfo';
+import type { CopyCost, LinkProfile } from '../runInfo';
 import { collectiveCostNs, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
+
+/** How the replay prices staging copies: device-to-host before a collective, host-to-device after it. */
+export interface StagingModel {
+  d2h: CopyCost;
+  h2d: CopyCost;
+  /** Where the figures came from, in words (for the notes). */
+  source: string;
+}
+
+/** A copy of `bytes`: fixed latency + bytes / speed (nothing to copy costs nothing). */
+export function copyNs(c: CopyCost, bytes: number): number {
+  return bytes > 0 ? c.latencyNs + bytes / c.bytesPerNs : 0;
+}
+
+/**
+ * Copy time for `bytes` given a measured copy of `measuredBytes` that took `measuredNs`: the
+ * measurement × model(bytes) / model(measured), so what the model misses (other ranks'
+ * copies and kernels sharing the machine) stays in proportion, while the fixed latency
+ * does not shrink with the bytes.
+ */
+function scaledCopyNs(c: CopyCost, measuredBytes: number, measuredNs: number, bytes: number): number {
+  const before = copyNs(c, measuredBytes);
+  return before > 0 ? (measuredNs * copyNs(c, bytes)) / before : copyNs(c, bytes);
+}
+
+/**
+ * The trigger of a collective whose device-to-host staging copy moves `bytes` instead of
+ * what was measured: the host part of its launch delay (delay − measured copy time) stays,
+ * the copy is rescaled. A trigger without a measured copy (nothing staged: imported GPU
+ * traces) is left as it is.
+ */
+export function restageTrigger(t: Trigger, bytes: number, m: StagingModel): void {
+  if (!t.stagedBytes || t.stagedNs === undefined) return;
+  const ns = scaledCopyNs(m.d2h, t.stagedBytes, t.stagedNs, bytes);
+  t.delayNs = Math.max(0, t.delayNs - t.stagedNs) + ns;
+  t.stagedBytes = bytes;
+  t.stagedNs = ns;
+}
+
+/** The same for the host-to-device copy after the collectives a segment waits on. */
+export function restagePost(s: Segment, bytes: number, m: StagingModel): void {
+  if (!s.postStagedBytes || s.postStagedNs === undefined) return;
+  const ns = scaledCopyNs(m.h2d, s.postStagedBytes, s.postStagedNs, bytes);
+  s.postDelayNs = Math.max(0, s.postDelayNs - s.postStagedNs) + ns;
+  s.postStagedBytes = bytes;
+  s.postStagedNs = ns;
+}
+
+/** Segments that wait on a gradient collective (the copy back of the gradients precedes them). */
+function gradientWaiters(g: StepGraph): Segment[] {
+  const out: Segment[] = [];
+  for (const segs of g.lanes.values()) for (const s of segs) if (s.waitsOn.some((id) => g.collectives[id]?.gradient)) out.push(s);
+  return out;
+}
 
 /** Deep copy (segments, collectives, triggers) so transforms never touch the original. */
 export function cloneGraph(g: StepGraph): StepGraph {
@@ -110,7 +164,7 @@ function replaceGradients(g: StepGraph, grads: CollectiveNode[], nodes: Collecti
  * on the gradients waits on all of it. Returns false (graph unchanged) when a gradient
  * collective has no size.
  */
-export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { op: string; fraction: number }[], encodeNs: (bytes: number) => number, perBucket = false): boolean {
+export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { op: string; fraction: number }[], encodeNs: (bytes: number) => number, perBucket = false, staging?: StagingModel): boolean {
   const grads = g.collectives.filter((c) => c.gradient);
   if (grads.length === 0 || grads.some((c) => c.bytes === undefined || c.bytes <= 0)) return false;
   const gradBytes = gradientBytes(g, grads);
@@ -132,6 +186,13 @@ export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { 
     for (const r of g.ranks) {
       const first = grads.find((c) => c.triggers.has(r));
       if (first) triggers.set(r, { ...first.triggers.get(r)! });
+    }
+    // One exchange of the whole gradient: the strategy stages all of it (f32, before
+    // encoding) in one copy before the exchange and copies all of it back after, where the
+    // measured run may have staged chunk by chunk.
+    if (staging) {
+      for (const t of triggers.values()) restageTrigger(t, gradBytes, staging);
+      for (const s of gradientWaiters(g)) restagePost(s, gradBytes, staging);
     }
     nodes = exchangeOf(gradBytes, triggers, grads[0].lane);
   }
@@ -185,7 +246,7 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
  * efficiency of the original gradient collectives. Whatever waited on the gradients waits
  * on every bucket.
  */
-export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce'): { buckets: number; gradBytes: number } {
+export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce', staging?: StagingModel): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
   const gradBytes = gradientBytes(g, grads);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
@@ -200,16 +261,38 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
   }
   const count = sizes.length;
   const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / Math.max(1, grads.reduce((t, c) => t + (c.bytes ?? 0), 0));
-  // The measured launch delay (staging copies, queueing on the host) per gradient byte, per rank.
-  const delayPerByte = new Map<number, number>();
+  // The launch delay of a bucket of B bytes, per rank. With staging copies measured and a
+  // staging model: the mean host part of the measured delays (delay − its copy) plus the
+  // copy of B bytes, latency + B / speed scaled by measured / modelled copy time of the
+  // measured copies. Otherwise the measured delay per gradient byte.
+  const delayOf = new Map<number, (bytes: number) => { delayNs: number; stagedBytes?: number; stagedNs?: number }>();
   for (const r of g.ranks) {
-    let delay = 0, bytes = 0;
+    let delay = 0, bytes = 0, count = 0, stagedBytes = 0, stagedNs = 0, modelled = 0;
     for (const c of grads) {
       const t = c.triggers.get(r);
-      if (t && c.bytes) { delay += t.delayNs; bytes += c.bytes; }
+      if (!t) continue;
+      count++;
+      if (c.bytes) { delay += t.delayNs; bytes += c.bytes; }
+      if (staging && t.stagedBytes && t.stagedNs !== undefined) {
+        stagedBytes += t.stagedBytes;
+        stagedNs += t.stagedNs;
+        modelled += copyNs(staging.d2h, t.stagedBytes);
+      }
     }
-    delayPerByte.set(r, bytes > 0 ? delay / bytes : 0);
+    if (staging && stagedBytes > 0 && modelled > 0) {
+      const host = Math.max(0, grads.reduce((t, c) => t + (c.triggers.get(r)?.delayNs ?? 0), 0) - stagedNs) / Math.max(1, count);
+      const scale = stagedNs / modelled;
+      delayOf.set(r, (b) => {
+        const ns = scale * copyNs(staging.d2h, b);
+        return { delayNs: host + ns, stagedBytes: b, stagedNs: ns };
+      });
+    } else {
+      const perByte = bytes > 0 ? delay / bytes : 0;
+      delayOf.set(r, (b) => ({ delayNs: perByte * b }));
+    }
   }
+  // The optimizer's wait ends with the copy back of the last bucket.
+  if (staging) for (const s of gradientWaiters(g)) restagePost(s, sizes[count - 1], staging);
   const buckets: CollectiveNode[] = [];
   const index = new Map([...g.lanes].map(([r, segs]) => [r, backwardIndex(segs)]));
   let done = 0;
@@ -220,7 +303,7 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
     for (const [r, segs] of g.lanes) {
       const b = index.get(r)!;
       const p = backwardPoint(b, segs, overlap ? Math.min(1, done / gradBytes) : 1);
-      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, delayNs: (delayPerByte.get(r) ?? 0) * bytes });
+      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, ...(delayOf.get(r)?.(bytes) ?? { delayNs: 0 }) });
     }
     buckets.push({
       id: -1, op, bytes, lane: grads[0].lane, groupSize: n, durNs: collectiveCostNs(op, bytes, n, link) * efficiency, gradient: true, triggers,

@@ -16,12 +16,12 @@ import { commCompOverlap, unionsOfStep } from '../breakdown';
 import { buildRankViews, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { fitLink, type Topology } from './costModel';
-import { simulate, type Replay } from './simulate';
+import { COMPONENT_NAMES, simulate, type Replay, type StepComponents } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
-import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressAsExchange, compressGradients, dropGradientCollectives, rebucket, scaleSegments } from './transforms';
+import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressAsExchange, compressGradients, dropGradientCollectives, rebucket, scaleSegments, type StagingModel } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
-import { groupDigits } from '../../trace/format';
-import { median } from '../../trace/stats';
+import { formatDurationNs, groupDigits } from '../../trace/format';
+import { fitLatencyAndSpeed, median } from '../../trace/stats';
 import { planFragments, streamingPeriod } from './streaming';
 
 export interface WhatIfChange {
@@ -52,11 +52,25 @@ export interface WhatIfNumbers {
   peakMemoryBytes?: number;
 }
 
+/** One component of the step (simulate.ts StepComponents) in the replay without and with the change. */
+export interface ComponentPrediction {
+  baselineNs: number;
+  predictedNs: number;
+}
+
+/**
+ * Where the prediction comes from: each component of the step, mean over ranks, median
+ * over the replayed steps, replayed without and with the change (for local updates the
+ * average over a period of H steps). The step time moves by the change of the critical
+ * path through them, not by their sum.
+ */
+export type PredictedComponents = Record<keyof StepComponents, ComponentPrediction>;
+
 export interface WhatIfResult {
   change: WhatIfChange;
   step?: number;
   baseline: WhatIfNumbers;
-  predicted: WhatIfNumbers & { perRank: { rank: number; stepTimeNs: number; exposedCommNs: number; peakMemoryBytes?: number }[] };
+  predicted: WhatIfNumbers & { perRank: { rank: number; stepTimeNs: number; exposedCommNs: number; peakMemoryBytes?: number }[]; components: PredictedComponents };
   replay: { baselineNs: number; changedNs: number; calibrationErrorPct: number };
   notes: string[];
 }
@@ -75,6 +89,8 @@ export interface ReplayContext {
   baseReplays: Replay[];
   /** The link the measured transfers ran on (the run's profile, else fitted from the trace). */
   link: LinkProfile;
+  /** How staging copies are priced when a change moves other bytes (undefined: the trace has none). */
+  staging?: StagingModel;
   worldSize: number;
   onGpu: boolean;
   paramCount?: number;
@@ -113,18 +129,42 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
       notes.push('no link profile and no collective sizes: assuming 25 GB/s and α = 5 µs');
     }
   }
+  const staging = stagingModelOf(model, info);
+  if (staging) notes.push(`staging copies priced from ${staging.source}: device-to-host ${formatDurationNs(staging.d2h.latencyNs)} + ${staging.d2h.bytesPerNs.toFixed(2)} GB/s, host-to-device ${formatDurationNs(staging.h2d.latencyNs)} + ${staging.h2d.bytesPerNs.toFixed(2)} GB/s (scaled by measured / modelled time of the copies in the trace)`);
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
   if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${groupDigits(Math.round(paramCount))}`);
   const measured = measuredPerStep(views, graph);
   const mem = memoryPerRank(model, views);
   return {
-    model, info, views, instances, graph, baseReplay, graphs, baseReplays, link, worldSize, notes, paramCount,
+    model, info, views, instances, graph, baseReplay, graphs, baseReplays, link, staging, worldSize, notes, paramCount,
     onGpu: model.meta.format === 'kineto',
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
     measuredStepNs: measured.stepNs,
     measuredExposedCommNs: measured.exposedNs,
     measuredPeakBytesByRank: new Map(mem.map((m) => [m.rank, m.peakBytes])),
+  };
+}
+
+/**
+ * The staging model: the host probe's figures when the run recorded them, else a fit of
+ * latency + bytes / speed to the staging copies in the trace (each direction), else none
+ * (imported traces stage nothing on the host).
+ */
+function stagingModelOf(model: TraceModel, info: RunInfo): StagingModel | undefined {
+  const p = info.hostProbe;
+  if (p?.d2h && p.h2d) return { d2h: p.d2h, h2d: p.h2d, source: 'the host probe at the start of the run' };
+  const samples = { d2h: [] as { bytes: number; ns: number }[], h2d: [] as { bytes: number; ns: number }[] };
+  for (const sl of model.slices) {
+    if (sl.category !== 'staging' || typeof sl.args?.bytes !== 'number' || sl.args.bytes <= 0) continue;
+    const dir = sl.args.direction === 'h2d' || /h2d/i.test(sl.name) ? 'h2d' : sl.args.direction === 'd2h' || /d2h/i.test(sl.name) ? 'd2h' : undefined;
+    if (dir) samples[dir].push({ bytes: sl.args.bytes, ns: sl.durNs });
+  }
+  if (samples.d2h.length === 0) return undefined;
+  return {
+    d2h: fitLatencyAndSpeed(samples.d2h),
+    h2d: samples.h2d.length > 0 ? fitLatencyAndSpeed(samples.h2d) : fitLatencyAndSpeed(samples.d2h),
+    source: `a fit to the trace's ${samples.d2h.length + samples.h2d.length} staging copies (no host probe in the trace)`,
   };
 }
 
@@ -195,6 +235,8 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
 
 interface OneReplay {
   changed: Replay;
+  /** The changed step's components (for local updates, the mean over a period). */
+  components: StepComponents;
   stepDelta: number;
   exposedDelta: number;
   bytesPerStep: number;
@@ -214,7 +256,7 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
   }
   const stage = change.zeroStage ?? 0;
   if (change.bucketing) {
-    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024);
+    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024, 'allReduce', ctx.staging);
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
   let extraBytesPerParam = 0;
@@ -223,9 +265,14 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     const ratio = change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
     const gbps = change.compression.encodeGBps;
     const coresPerRank = ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1;
-    const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank));
-    // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send.
-    const asStrategy = ctx.model.meta.format === 'commlens' && change.compression.volumeRatio === undefined && compressAsExchange(g, link, c.exchange(n), encode, compressionKeepsBuckets(ctx.info.strategy, c.name));
+    const probed = ctx.onGpu ? undefined : ctx.info.hostProbe?.codecBytesPerNs[c.name];
+    const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank, probed));
+    notes.push(gbps ? `codec cost: ${gbps} GB/s as given` : codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu));
+    // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send
+    // (a volume ratio given scales each of its collectives).
+    const scale = change.compression.volumeRatio !== undefined ? change.compression.volumeRatio / Math.max(1e-12, c.volumeRatio(n)) : 1;
+    const exchange = c.exchange(n).map((e) => ({ op: e.op, fraction: e.fraction * scale }));
+    const asStrategy = ctx.model.meta.format === 'commlens' && compressAsExchange(g, link, exchange, encode, compressionKeepsBuckets(ctx.info.strategy, c.name), ctx.staging);
     if (!asStrategy) {
       const unknown = compressGradients(g, link, ratio, encode);
       if (unknown > 0) notes.push(`${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`);
@@ -251,6 +298,7 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
   }
   let changed = simulate(g);
   if (changed.stalled) notes.push(changed.stalled);
+  let components = changed.components;
   let bytesPerStep = bytesOf(g);
   let exposedDelta = changed.exposedCommNs - baseReplay.exposedCommNs;
   let stepDelta = changed.stepTimeNs - baseReplay.stepTimeNs;
@@ -261,6 +309,12 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     const localReplay = simulate(local);
     const gradNs = g.collectives.filter((c) => c.gradient).reduce((t, c) => t + c.durNs + (c.extraNs ?? 0), 0);
     let avgStep: number, avgExposed: number;
+    const mix = (local: StepComponents, synced: StepComponents): StepComponents => {
+      const out = {} as StepComponents;
+      for (const k of COMPONENT_NAMES) out[k] = ((H - 1) * local[k] + synced[k]) / H;
+      return out;
+    };
+    components = mix(localReplay.components, changed.components);
     if (change.localSteps.streaming) {
       // Each fragment's sync costs its share of the whole model's (the same link, a
       // smaller all-reduce); the schedule decides how much of it the inner steps hide.
@@ -279,8 +333,16 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
     bytesPerStep = bytesPerStep - gradWire + gradWire / H;
     extraBytesPerParam += 8; // outer (global) parameters and the outer Nesterov momentum, fp32
     changed = { ...changed, stepTimeNs: avgStep };
+    components = { ...components, exposedCommNs: avgExposed };
   }
-  return { changed, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+  return { changed, components, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+}
+
+/** Says where the codec's speed came from. */
+function codecSourceNote(name: string, onGpu: boolean, probed: number | undefined, cpuConstant: number, gpuConstant: number): string {
+  if (onGpu) return `codec cost: ${name} on the GPU at ${gpuConstant} GB/s (published figures; the trace's own codecs were not measured)`;
+  if (probed !== undefined) return `codec cost: ${name} encode + decode measured by the host probe at the start of the run, ${probed.toFixed(3)} GB/s per core`;
+  return `codec cost: ${name} at CommLens' constant ${cpuConstant} GB/s per core (measured once on one machine; the trace has no host probe)`;
 }
 
 /** Fragment sizes as shares of the model, cut from the layers as the strategy cuts them; equal shares when the layers are unknown. */
@@ -330,10 +392,18 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
       exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
       bytesPerStep, peakMemoryBytes: memory.predicted, perRank,
+      components: componentsOf(ctx.baseReplays.map((b) => b.components), runs.map((r) => r.components)),
     },
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
   };
+}
+
+/** Each component, median over the replayed steps, without and with the change. */
+function componentsOf(base: StepComponents[], changed: StepComponents[]): PredictedComponents {
+  const out = {} as PredictedComponents;
+  for (const k of COMPONENT_NAMES) out[k] = { baselineNs: median(base.map((b) => b[k])), predictedNs: median(changed.map((c) => c[k])) };
+  return out;
 }
 
 /**

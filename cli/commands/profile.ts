@@ -11,6 +11,7 @@ import { join, resolve, relative } from 'node:path';
 import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from '../../runtime/config';
 import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from '../../runtime/comm';
 import { probeComputeFlops, targetFlopsOf, type ComputeProbe } from '../../runtime/computeProbe';
+import { probeHost, type HostProbe } from '../../runtime/hostProbe';
 import { STRATEGY_IDS, validateStrategyConfig } from '../../runtime/strategies';
 import { validateModelConfig } from '../../runtime/engine';
 import { requestAdapter, summarizeAdapter } from '../../runtime/gpu/dawn';
@@ -154,6 +155,13 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
     const { scaleLinkTo: _target, ...rest } = config;
     config = { ...rest, linkScale: Math.max(1, targetFlops / result.flopsPerRank) };
   }
+  // Codec and staging-copy speeds of this machine, for the replay's predictions (runtime/hostProbe.ts).
+  let hostProbe: HostProbe | { error: string };
+  try {
+    hostProbe = await probeHost(config);
+  } catch (e) {
+    hostProbe = { error: (e as Error).message };
+  }
   const runId = newRunId(`${config.preset ?? 'custom'}-${config.strategy}`);
   const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
@@ -218,6 +226,7 @@ export async function executeRun(config: RunConfig, runsDir: string, out: Output
       node: process.version,
       // Ranks' host work (staging, codecs) shares these cores: the replay prices codecs by it.
       hostCores: availableParallelism(),
+      hostProbe,
       ...(probe
         ? {
             linkScaleSource: 'measured',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
 import { loadTraceFile } from '../../../trace/load';
+import { runInfoOf } from '../../../analysis/runInfo';
 import { parseEventLine, type RuntimeEvent } from '../../../cli/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
@@ -30,6 +31,11 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.match(String(info.config), /"worldSize":2/);
     assert.equal(info.runStatus, 'completed', 'the trace records how the run ended');
     assert.ok(info.adapter && info.node, 'adapter and software versions are recorded');
+    // The host probe's codec and staging-copy speeds, read back as the replay reads them.
+    const probe = runInfoOf(model).hostProbe;
+    assert.ok(probe, `host probe recorded: ${JSON.stringify(info.hostProbe)}`);
+    for (const name of ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam']) assert.ok(probe.codecBytesPerNs[name] > 0, `${name} codec speed`);
+    assert.ok(probe.d2h && probe.d2h.bytesPerNs > 0 && probe.h2d && probe.h2d.bytesPerNs > 0, 'staging copy speeds');
     const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as { loss: number[]; status: string; stepsCompleted: number };
     assert.equal(summary.status, 'completed');
     assert.equal(summary.stepsCompleted, 3);

@@ -25,6 +25,11 @@ export interface SyntheticOptions {
   stepGapNs?: number;
   /** D2H staging before each bucket's all-reduce, ns per byte (CommLens stages on the GPU's staging track). */
   stagingNsPerByte?: number;
+  /** H2D copy back after each bucket's all-reduce, ns per byte; the optimizer waits for the last. */
+  h2dNsPerByte?: number;
+  /** The host probe's figures in the run metadata (runtime/hostProbe.ts). */
+  hostProbe?: Args;
+  hostCores?: number;
 }
 
 /** Builds the trace a CommLens DDP run of this shape would write. Times are exact. */
@@ -41,7 +46,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     worldSize: R, steps, seed: 1, strategy, ...(o.overlap ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } } : {}),
     link: 'test-link', gpuTiming: true, collectiveTimeoutMs: 60000, peakFlops: 1e10,
   };
-  m.meta.info = { tool: 'commlens', runId: 'synthetic', config: JSON.stringify(config), strategy, worldSize: R, link: 'test-link', linkAlphaNs: alpha, linkBytesPerNs: bw } as Args;
+  m.meta.info = { tool: 'commlens', runId: 'synthetic', config: JSON.stringify(config), strategy, worldSize: R, link: 'test-link', linkAlphaNs: alpha, linkBytesPerNs: bw, ...(o.hostProbe ? { hostProbe: o.hostProbe } : {}), ...(o.hostCores ? { hostCores: o.hostCores } : {}) } as Args;
   // Transfer time of one bucket all-reduce on a ring (what the runtime's emulated link charges).
   const bucketBytes = grad / B;
   const transfer = 2 * (R - 1) * alpha + (2 * ((R - 1) / R) * bucketBytes) / bw;
@@ -86,12 +91,14 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     for (let b = 0; b < B; b++) {
       // A rank arrives once its bucket's gradients are ready and copied to the host.
       const ready = (r: number) => (o.overlap ? readyAt[r][b] : bwdEnd[r]);
-      const arrive = (r: number) => ready(r) + staging;
+      // Copies run in queue order: without overlap every bucket is ready at once and bucket b's copy follows the others'.
+      const copyStart = (r: number) => ready(r) + (o.overlap ? 0 : b * staging);
+      const arrive = (r: number) => copyStart(r) + staging;
       const start = Math.max(commFree, ...Array.from({ length: R }, (_, r) => arrive(r)));
       const end = start + transfer;
       for (let r = 0; r < R; r++) {
         const tr = tracks.get(r)!;
-        if (staging > 0) m.slices.push({ track: tr.staging, name: 'D2H', category: 'staging', startNs: ready(r), durNs: staging, args: { direction: 'd2h', bytes: bucketBytes } });
+        if (staging > 0) m.slices.push({ track: tr.staging, name: 'D2H', category: 'staging', startNs: copyStart(r), durNs: staging, args: { direction: 'd2h', bytes: bucketBytes } });
         const a = Math.max(arrive(r), commFree);
         m.slices.push({
           track: tr.comm, name: 'allReduce', category: 'collective', startNs: a, durNs: end - a,
@@ -101,6 +108,11 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       seq++;
       commFree = end;
       lastEnd = end;
+      const back = (o.h2dNsPerByte ?? 0) * bucketBytes;
+      if (back > 0) {
+        for (let r = 0; r < R; r++) m.slices.push({ track: tracks.get(r)!.staging, name: 'H2D', category: 'staging', startNs: end, durNs: back, args: { direction: 'h2d', bytes: bucketBytes } });
+        lastEnd = end + back;
+      }
     }
     let stepEnd = 0;
     for (let r = 0; r < R; r++) {

@@ -1,0 +1,206 @@
+/**
+ * Measures, at the start of every run, what the replay needs to price host work it cannot
+ * read off the trace of the run itself: how fast this machine's cores run each gradient
+ * codec the runtime has, and how fast (fixed latency + bytes / speed) a staging copy
+ * moves data between the GPU and the host. Kept well under a second.
+ *
+ * Codecs: the runtime's own hooks (runtime/strategies), configured as this run's options
+ * would configure them, each run on one bucket of gradients against a loopback group of
+ * the run's world size (every collective returns at once with data of the right shape),
+ * so the timed work is exactly a rank's encode + decode work for one exchange, on one
+ * core. Σ of the hooks' own encode/decode spans over the bucket's f32 bytes.
+ *
+ * Staging: the calls runtime/strategies/staging.ts and runtime/comm/gpuStaging.ts make,
+ * timed the way their trace spans are: device-to-host from the copy's submission to the
+ * mapped data copied out; host-to-device the `writeBuffer` call. Several sizes, fitted by
+ * least squares to latency + bytes / speed.
+ */
+import { requestAdapter, requestDevice } from './gpu/dawn';
+import type { RunConfig } from './config';
+import type { Collectives, ReduceOp } from './strategies/collectives';
+import { Bf16Hook, Fp16Hook, Int8EfHook, type GradientHook, type HookEnv } from './strategies/hooks';
+import { TopKDgcHook } from './strategies/topkDgc';
+import { PowerSgdHook } from './strategies/powerSgd';
+import { SignCodec } from './strategies/codecs';
+import { compressedAllReduce, newErrorFeedback } from './strategies/compressedAllReduce';
+import { resolveOptions } from './strategies/options';
+import type { Bucket } from './strategies/buckets';
+import { loadavg } from 'node:os';
+import { hostNowNs } from './clock';
+import { fitLatencyAndSpeed, median } from '../trace/stats';
+
+/** A copy cost: fixed latency plus bytes over speed. */
+export interface CopyCost {
+  latencyNs: number;
+  bytesPerNs: number;
+}
+
+export interface HostProbe {
+  /**
+   * Per codec (the advisor's compressor names: fp16, bf16, int8-ef, topk-dgc, powersgd,
+   * onebit-adam): encode + decode throughput of one core, in bytes of f32 gradient per ns
+   * (= GB/s), as the runtime's hook does it for one exchange of one bucket.
+   */
+  codecBytesPerNs: Record<string, number>;
+  /** The same over the wall time the probe saw (lower when other processes shared the core). */
+  codecWallBytesPerNs: Record<string, number>;
+  /** Staging copies GPU → host (copy + map + read) and host → GPU (writeBuffer call). */
+  d2h: CopyCost;
+  h2d: CopyCost;
+  /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
+  codecBytes: number;
+  worldSize: number;
+  /** The machine's 1-minute load average when the probe ran. */
+  loadAverage: number;
+  /** Wall time of the whole probe, ns. */
+  wallNs: number;
+}
+
+/** A group of `worldSize` whose collectives return at once with data of the right shape: isolates a rank's own host work. */
+export function loopbackCollectives(worldSize: number): Collectives {
+  return {
+    rank: 0,
+    worldSize,
+    allReduceF32: async (_d: Float32Array, _op: ReduceOp) => undefined,
+    allReduceF16: async (_b: Uint16Array, _op: ReduceOp) => undefined,
+    allGatherBytes: async (mine: Uint8Array) => {
+      const out = new Uint8Array(mine.length * worldSize);
+      for (let r = 0; r < worldSize; r++) out.set(mine, r * mine.length);
+      return out;
+    },
+    allGatherF32: async (mine: Float32Array) => {
+      const out = new Float32Array(mine.length * worldSize);
+      for (let r = 0; r < worldSize; r++) out.set(mine, r * mine.length);
+      return out;
+    },
+    allToAllBytes: async (send: Uint8Array) => send.slice(),
+    reduceScatterF32: async (data: Float32Array) => data.slice(0, data.length / worldSize),
+  };
+}
+
+/** Gradient-like values (deterministic, mixed signs and magnitudes). */
+function gradients(n: number, seed: number): Float32Array {
+  const g = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    g[i] = ((s / 4294967296) - 0.5) * 1e-2 * (1 + (i % 7));
+  }
+  return g;
+}
+
+type Exchange = (grads: Float32Array, step: number) => Promise<void>;
+
+/** The exchanges to time, by compressor name, as `config` would configure them. */
+function exchanges(config: RunConfig, worldSize: number, values: number, sink: HookEnv['span']): Record<string, Exchange> {
+  const o = resolveOptions(config);
+  const env: HookEnv = { coll: loopbackCollectives(worldSize), span: sink };
+  const bucket: Bucket = { index: 0, offset: 0, length: values, layers: [0] };
+  // PowerSGD on one square matrix filling the bucket: its host work per value (P = MQ,
+  // Q = MᵀP, M̂ = PQᵀ) is ~3r multiply-adds whatever the shape.
+  const side = Math.floor(Math.sqrt(values));
+  const hook = (h: GradientHook): Exchange => (g, step) => h.exchange(bucket, g, step);
+  const signEf = newErrorFeedback(values, worldSize);
+  const sign = new SignCodec(o.onebitChunkSize);
+  return {
+    fp16: hook(new Fp16Hook(env)),
+    bf16: hook(new Bf16Hook(env)),
+    'int8-ef': hook(new Int8EfHook(env, o.int8ChunkSize)),
+    'topk-dgc': hook(new TopKDgcHook(env, { density: o.density, momentum: o.dgcMomentum, warmupSteps: 0, clipNorm: o.dgcClipNorm })),
+    powersgd: hook(new PowerSgdHook(env, o.powerSgdRank, () => [{ offset: 0, rows: side, cols: side }], 0, config.seed)),
+    'onebit-adam': (g) => compressedAllReduce(env.coll, g, sign, signEf, sink),
+  };
+}
+
+/** Times every codec on one bucket of `values` f32 (a warm-up call, then the median of `reps`). */
+export async function probeCodecs(config: RunConfig, opts: { values?: number; reps?: number; worldSize?: number } = {}): Promise<{ perCore: Record<string, number>; wall: Record<string, number> }> {
+  const values = opts.values ?? 64 * 1024;
+  const reps = opts.reps ?? 2;
+  const worldSize = Math.max(2, opts.worldSize ?? config.worldSize);
+  let spanNs = 0;
+  const sink: HookEnv['span'] = (name, startNs, endNs) => {
+    if (/^(encode|decode)/.test(name)) spanNs += endNs - startNs;
+  };
+  const perCore: Record<string, number> = {};
+  const wall: Record<string, number> = {};
+  const src = gradients(values, 1);
+  for (const [name, run] of Object.entries(exchanges(config, worldSize, values, sink))) {
+    const spans: number[] = [], cpu: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const g = src.slice();
+      spanNs = 0;
+      const c0 = process.cpuUsage();
+      const w0 = hostNowNs();
+      await run(g, 1000 + i);
+      const wallNs = hostNowNs() - w0;
+      const c = process.cpuUsage(c0);
+      if (i === 0) continue;
+      spans.push(spanNs);
+      // The CPU this thread got while the exchange ran, in proportion to its spans: the
+      // same work on a core of its own (other processes took the rest of the wall time).
+      const share = Math.min(1, ((c.user + c.system) * 1000) / Math.max(1, wallNs));
+      cpu.push(spanNs * share);
+    }
+    wall[name] = (values * 4) / Math.max(1, median(spans));
+    perCore[name] = (values * 4) / Math.max(1, median(cpu));
+  }
+  return { perCore, wall };
+}
+
+/** Times staging copies of several sizes on `device` and fits latency + bytes / speed for each direction. */
+export async function probeStaging(device: GPUDevice, sizes = [16 * 1024, 256 * 1024, 1024 * 1024, 2 * 1024 * 1024]): Promise<{ d2h: CopyCost; h2d: CopyCost }> {
+  const max = Math.max(...sizes);
+  // WebGPU flag values (the globals exist once dawn-node is loaded).
+  const src = device.createBuffer({ size: max, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'host probe source' });
+  const dst = device.createBuffer({ size: max, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'host probe readback' });
+  const host = gradients(max / 4, 2);
+  try {
+    const d2h: { bytes: number; ns: number }[] = [];
+    const h2d: { bytes: number; ns: number }[] = [];
+    for (const size of sizes) {
+      const dn: number[] = [], hn: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        let t = hostNowNs();
+        device.queue.writeBuffer(src, 0, host.buffer, 0, size);
+        const h = hostNowNs() - t;
+        await device.queue.onSubmittedWorkDone();
+        t = hostNowNs();
+        const enc = device.createCommandEncoder();
+        enc.copyBufferToBuffer(src, 0, dst, 0, size);
+        device.queue.submit([enc.finish()]);
+        await dst.mapAsync(GPUMapMode.READ, 0, size);
+        const out = new Float32Array(size / 4);
+        out.set(new Float32Array(dst.getMappedRange(0, size)));
+        dst.unmap();
+        const d = hostNowNs() - t;
+        if (i > 0) {
+          dn.push(d);
+          hn.push(h);
+        }
+      }
+      d2h.push({ bytes: size, ns: median(dn) });
+      h2d.push({ bytes: size, ns: median(hn) });
+    }
+    return { d2h: fitLatencyAndSpeed(d2h), h2d: fitLatencyAndSpeed(h2d) };
+  } finally {
+    src.destroy();
+    dst.destroy();
+  }
+}
+
+/** The whole probe: codecs on this thread, staging on a device of its own (destroyed after). */
+export async function probeHost(config: RunConfig): Promise<HostProbe> {
+  const t0 = hostNowNs();
+  const values = 64 * 1024;
+  const loadAverage = loadavg()[0];
+  const codecs = await probeCodecs(config, { values });
+  const adapter = await requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
+  const device = await requestDevice(adapter);
+  try {
+    const staging = await probeStaging(device);
+    return { codecBytesPerNs: codecs.perCore, codecWallBytesPerNs: codecs.wall, ...staging, codecBytes: values * 4, worldSize: Math.max(2, config.worldSize), loadAverage, wallNs: hostNowNs() - t0 };
+  } finally {
+    device.destroy();
+  }
+}

@@ -1,0 +1,26 @@
+// The host probe's codec half (no GPU needed): every codec the runtime has, timed as its hook runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loopbackCollectives, probeCodecs } from '../../../runtime/hostProbe';
+import { PRESETS } from '../../../runtime/config';
+import { COMPRESSORS } from '../../../analysis/compressors';
+
+test('probeCodecs times every compressor the replay knows, per core and over the wall, positive and finite', async () => {
+  const r = await probeCodecs({ ...PRESETS['mlp-small'] }, { values: 8192, reps: 1 });
+  assert.deepEqual(Object.keys(r.perCore).sort(), Object.keys(COMPRESSORS).sort());
+  for (const name of Object.keys(COMPRESSORS)) {
+    const core = r.perCore[name], wall = r.wall[name];
+    assert.ok(Number.isFinite(core) && core > 0, `${name}: ${core} GB/s per core`);
+    assert.ok(Number.isFinite(wall) && wall > 0, `${name}: ${wall} GB/s over the wall`);
+    // The thread never gets more than its wall time: per core is never slower than over the wall.
+    assert.ok(core >= wall * 0.999, `${name}: per core ${core} < wall ${wall}`);
+  }
+});
+
+test('the loopback group returns data of the shape a group of its size would', async () => {
+  const g = loopbackCollectives(4);
+  assert.equal((await g.allGatherBytes(new Uint8Array(3))).length, 12);
+  assert.equal((await g.allToAllBytes(new Uint8Array(8))).length, 8);
+  assert.equal((await g.reduceScatterF32(new Float32Array(8), 'sum')).length, 2);
+  assert.equal((await g.allGatherF32(new Float32Array(2))).length, 8);
+});
