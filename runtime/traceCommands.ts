@@ -4,7 +4,6 @@
  * 1 failure (anything else, e.g. the output cannot be written).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { TraceFormatError } from '../trace/errors';
 import { deflateFast, loadTraceFile } from '../trace/load';
