@@ -13,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { discoverTraces } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
 import { readKinetoFile } from '../../../trace/kinetoRead';
+import { importKineto } from '../../../trace/kineto';
 import { analyze } from '../../../analysis/index';
 import { analyzeCommand } from '../../../runtime/analyzeCommand';
 import { writeChromeJson } from '../../../trace/chromeJson';
@@ -164,4 +165,43 @@ test('a large pre-Kineto trace (a JSON array) is parsed by the streaming reader 
   const cut = path.join(tmp, 'cut.json');
   fs.writeFileSync(cut, gunzipSync(fs.readFileSync(file)).subarray(0, 50_000));
   await assert.rejects(readKinetoFile(cut, { streamAboveBytes: 4096 }), /cut\.json is not valid JSON: the JSON array of events ends early/);
+});
+
+test('Kineto CPU trace of a gloo job: c10d op, record_param_comms and gloo op are one collective with size, dtype and group', () => {
+  const ev: Record<string, unknown>[] = [];
+  const t0 = 1_700_000_000_000_000;
+  for (let s = 0; s < 3; s++) {
+    const t = t0 + s * 10_000;
+    ev.push({ ph: 'X', cat: 'user_annotation', name: `ProfilerStep#${s}`, pid: 10, tid: 10, ts: t, dur: 9_000 });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::mm', pid: 10, tid: 10, ts: t + 100, dur: 3_000 });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'c10d::allreduce_', pid: 10, tid: 10, ts: t + 3_200, dur: 50 });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'record_param_comms', pid: 10, tid: 10, ts: t + 3_210, dur: 30, args: { 'Collective name': 'allreduce', 'In msg nelems': 4096, 'Out msg nelems': 4096, dtype: 'Float', 'Group size': 2, 'Process Group Name': '0', 'Process Group Ranks': '[0, 1]' } });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'gloo:all_reduce', pid: 10, tid: 12, ts: t + 3_260, dur: 2_000 });
+    // The training thread runs on while the collective is in flight, then waits.
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::add_', pid: 10, tid: 10, ts: t + 3_300, dur: 500 });
+  }
+  const m = importKineto({ schemaVersion: 1, deviceProperties: [], distributedInfo: { backend: 'gloo', rank: 0, world_size: 2 }, traceEvents: ev }, { fileName: 'gloo.json' });
+  const coll = m.slices.filter((s) => s.category === 'collective');
+  assert.equal(coll.length, 3, 'one collective per gloo op, not three');
+  for (const c of coll) {
+    assert.equal(c.name, 'gloo:all_reduce');
+    assert.equal(c.args?.op, 'allReduce');
+    assert.equal(c.args?.bytes, 4096 * 4);
+    assert.equal(c.args?.dtype, 'Float');
+    assert.equal(c.args?.group, '0');
+    assert.equal(c.args?.groupSize, 2);
+    assert.equal(c.args?.launcher, 'record_param_comms');
+  }
+  assert.ok(m.warnings.some((w) => /no GPU activity: its 3 gloo collective\(s\) are analysed on the CPU timeline/.test(w)));
+  const a = analyze(m);
+  const r = a.ranks[0];
+  // Per analysed step (2 of 3): 2000 µs of communication, 500 µs of it under aten::add_ (3300-3800 within 3260-5260).
+  assert.equal(r.overlap.commNs, 2 * 2_000_000);
+  assert.equal(r.overlap.exposedCommNs, 2 * 1_500_000);
+  assert.deepEqual(r.steps.map((s) => s.overlap.exposedCommNs), [1_500_000, 1_500_000]);
+  // Without gloo ops (an NCCL job profiled without CUDA activity), the outermost launcher is the collective.
+  const noGloo = importKineto({ distributedInfo: { rank: 0, world_size: 2 }, traceEvents: ev.filter((e) => e.name !== 'gloo:all_reduce') });
+  const c2 = noGloo.slices.filter((s) => s.category === 'collective');
+  assert.equal(c2.length, 3);
+  assert.ok(c2.every((s) => s.name === 'c10d::allreduce_' && s.args?.bytes === 16384 && s.args?.launcher === 'record_param_comms'));
 });
