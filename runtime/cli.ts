@@ -76,8 +76,22 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Exits once stdout and stderr are flushed: process.exit() right after a large write to a
+ * pipe would cut the output at the pipe's buffer (64 KiB), e.g. `analyze --full-json | jq`.
+ */
+function exitAfterFlush(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (e: unknown) => {
     process.stderr.write(`commlens: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exit(EXIT.failure);
