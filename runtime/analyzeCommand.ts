@@ -8,16 +8,17 @@ import { loadRun } from '../trace/load';
 import { analyze, markdownReport, type Analysis } from '../analysis/index';
 import { EXIT } from './protocol';
 
-export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
+export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--per-rank-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
 
   Analyses PyTorch profiler traces (Kineto, or pre-Kineto JSON arrays), one file per
-  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched two levels
-  deep (tensorboard_trace_handler folders too); each file's format is read from its
-  content. When a folder holds several runs, the newest complete one is analysed
+  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched with its
+  sub-folders (tensorboard_trace_handler folders too); each file's format is read from
+  its content. When a folder holds several runs, the newest complete one is analysed
   (the report says which); --run ID picks another, --rank N gives the rank of a single
-  file that does not say it. Prints a Markdown report; with --json, the per-rank
-  metrics keyed by rank (idle_us, compute_us, non_compute_us, kernel_span_us,
-  overlap_pct, ...); with --full-json, the whole analysis object (analysis/SCHEMA.md).
+  file that does not say it. Prints a Markdown report; with --json, the whole analysis
+  (schemas/analysis.schema.json, with its schemaVersion; --full-json is the same); with
+  --per-rank-json, HTA's per-rank metrics keyed by rank (idle_us, compute_us,
+  non_compute_us, kernel_span_us, overlap_pct, ...).
   --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
   --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
   --max-trace-bytes N  memory the traces may take to open (default 2G; docs/limits.md)
@@ -81,7 +82,7 @@ const STDIO: CommandIo = { out: (t) => process.stdout.write(t), err: (t) => proc
 
 export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Promise<number> {
   const inputs: string[] = [];
-  let json = false, fullJson = false, includeLastStep = false;
+  let json = false, perRank = false, includeLastStep = false;
   let linkPeakGBps: number | undefined;
   let run: string | undefined, rank: number | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -93,8 +94,8 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
         io.err(`commlens analyze: --rank needs a rank number (0, 1, ...), got '${args[i] ?? ''}'\n`);
         return EXIT.badInput;
       }
-    } else if (a === '--json') json = true;
-    else if (a === '--full-json') fullJson = true;
+    } else if (a === '--json' || a === '--full-json') json = true;
+    else if (a === '--per-rank-json') perRank = true;
     else if (a === '--include-last-step') includeLastStep = true;
     else if (a === '--link-peak-gbps') {
       const v = Number(args[++i]);
@@ -126,10 +127,10 @@ export async function analyzeCommand(args: string[], io: CommandIo = STDIO): Pro
   }
   const files = found.chosen.files.map((f) => f.path);
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
-  if (json || fullJson) {
+  if (json || perRank) {
     for (const n of found.notes) io.err(`note: ${n}\n`);
-    io.out(JSON.stringify(fullJson ? analysis : perRankJson(analysis), null, 2) + '\n');
-    if (json) for (const n of analysis.notes) io.err(`note: ${n}\n`);
+    io.out(JSON.stringify(perRank ? perRankJson(analysis) : analysis, null, 2) + '\n');
+    if (perRank) for (const n of analysis.notes) io.err(`note: ${n}\n`);
   } else {
     const runs = found.notes.length > 0 ? `${found.notes.map((n) => `> ${n}`).join('\n')}\n\n` : '';
     io.out(runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));

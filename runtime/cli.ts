@@ -21,7 +21,7 @@ commands:
                       train data-parallel on WebGPU ranks and write a trace
   verify <run dir> <suggestion id> [--events]
                       re-run with a suggestion's change; predicted vs measured
-  analyze <trace | folder of per-rank traces> [--json] [--include-last-step]
+  analyze <trace | folder of per-rank traces> [--json] [--include-last-step] [--run ID]
                       metrics (HTA definitions) and suggestions for a trace
   inspect <file | folder> [--json]
                       what a trace holds: format, ranks, tracks, slices, flows, steps

@@ -1,5 +1,5 @@
 /**
- * The CLI's output is complete through a slow pipe: `analyze --full-json` of a trace with
+ * The CLI's output is complete through a slow pipe: `analyze --json` (the whole analysis) of a trace with
  * thousands of collectives writes more than 1 MiB, and the reader starts a second late.
  * (Exiting right after the write cut it at the pipe's 64 KiB.)
  */
@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cliPath } from '../../helpers/paths';
+import { cliPath, repoRoot } from '../../helpers/paths';
+import { checkConfigText, type SchemaNode } from '../../../extension/configCheck';
 
 function rankTrace(rank: number): object {
   const ev: Record<string, unknown>[] = [];
@@ -29,17 +30,19 @@ function rankTrace(rank: number): object {
   return { schemaVersion: 1, deviceProperties: [], distributedInfo: { backend: 'nccl', rank, world_size: 2 }, traceEvents: ev };
 }
 
-test('analyze --full-json through a slow pipe: all of more than 1 MiB arrives and parses', () => {
+test('analyze --json through a slow pipe: all of more than 1 MiB arrives, parses and fits schemas/analysis.schema.json', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-drain-'));
   try {
     for (const r of [0, 1]) fs.writeFileSync(path.join(dir, `rank${r}.json`), JSON.stringify(rankTrace(r)));
     const out = path.join(dir, 'out.json');
-    const res = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${cliPath}" analyze "${dir}" --full-json | (sleep 1; cat > "${out}")`], { encoding: 'utf8', timeout: 120_000 });
+    const res = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${cliPath}" analyze "${dir}" --json | (sleep 1; cat > "${out}")`], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(res.status, 0, res.stderr);
     const text = fs.readFileSync(out, 'utf8');
     assert.ok(text.length > 1024 * 1024, `only ${text.length} bytes arrived, more than 1 MiB expected (output cut at the pipe?)`);
     const a = JSON.parse(text) as { collectives: { instances: unknown[] } };
     assert.equal(a.collectives.instances.length, 3 * 600);
+    const schema = JSON.parse(fs.readFileSync(path.join(repoRoot, 'schemas', 'analysis.schema.json'), 'utf8')) as SchemaNode;
+    assert.deepEqual(checkConfigText(text, schema).map((p) => p.message), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -131,7 +131,7 @@ test('pre-Kineto files without a rank anywhere: an error saying how to name them
   const r = await run([dir]);
   assert.equal(r.code, 2);
   assert.match(r.err, /cannot tell which rank wrote .*a\.json\.gz.*no distributedInfo.*expected files named by rank \(rank0\.json/);
-  const one = await run([path.join(dir, 'b.json.gz'), '--rank', '1', '--json']);
+  const one = await run([path.join(dir, 'b.json.gz'), '--rank', '1', '--per-rank-json']);
   assert.equal(one.code, 0, one.err);
   assert.deepEqual(Object.keys(JSON.parse(one.out)), ['1']);
 });
