@@ -54,7 +54,14 @@ export interface AnalysisOptions {
 
 export interface Analysis {
   schemaVersion: number;
-  source: { format: TraceModel['meta']['format']; worldSize?: number; ranksPresent: number[]; strategy?: string };
+  source: {
+    format: TraceModel['meta']['format'];
+    worldSize?: number;
+    ranksPresent: number[];
+    strategy?: string;
+    /** Ranks without GPU activity, analysed on their CPU timeline (CPU collectives, aten:: ops); absent when none. */
+    cpuTimelineRanks?: number[];
+  };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
   ranks: RankMetrics[];
   /** Kernel-type time summed over all ranks (HTA's pie chart). */
@@ -130,7 +137,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     : [];
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
-    source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy },
+    source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy, ...(views.some((v) => v.cpuTimeline) ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) } : {}) },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,
     kernelTypeTotalsNs: sumKernelTypes(ranks),

@@ -34,6 +34,12 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       (opts.traceLink ? ` — ${link('open the trace')}` : ''),
   );
   if (opts.traceFiles && opts.traceFiles.length > 0) lines.push('', ...opts.traceFiles.map((f) => `- \`${f}\``));
+  if (src.cpuTimelineRanks) {
+    lines.push(
+      '',
+      `**No GPU activity in the trace${src.cpuTimelineRanks.length < src.ranksPresent.length ? ` of rank(s) ${src.cpuTimelineRanks.join(', ')}` : ''}:** the tables below are on the CPU timeline — CPU collectives (gloo, c10d) are the communication, outermost \`aten::\` ops the computation, and "kernel" means those ops. GPU kernel metrics need a trace recorded with \`ProfilerActivity.CUDA\`.`,
+    );
+  }
   lines.push(
     '',
     `Steps analysed: ${analysis.options.includeLastStep ? 'all (last step included)' : 'all but the last (the default of Holistic Trace Analysis)'}.`,

@@ -72,6 +72,7 @@ for (const [dir, world] of [['plain2', 2], ['plain4', 4]] as const) {
     // Joined across ranks (the ranks were aligned on their first collective), one straggler: the last rank.
     assert.ok(a.collectives!.instances.every((i) => i.participants.length === world), 'every all-reduce joined across all ranks');
     assert.ok(a.notes.some((n) => /no GPU activity in the trace: communication is analysed on the CPU timeline/.test(n)));
+    assert.deepEqual(a.source.cpuTimelineRanks, [...Array(world).keys()]);
     assert.ok(!a.notes.some((n) => /was the profiler run with ProfilerActivity\.CUDA\?/.test(n)));
     assert.ok(a.stragglers && a.stragglers.ranks.some((r) => r.rank === world - 1 && r.lastArrivals > 0), 'the slow last rank arrives last');
   });
@@ -90,6 +91,7 @@ test('a tensorboard_trace_handler folder with two runs: the newest complete one,
   assert.equal(r.code, 0, r.err);
   assert.match(r.out.split('\n')[0], /^> 2 runs found; analysing run 2: 2 pre-Kineto files, ranks 0, 1 .*complete \(the newest complete one\)/);
   assert.match(r.out, /also found run 1: .* analyse it with --run 1/);
+  assert.match(r.out, /\*\*No GPU activity in the trace:\*\* the tables below are on the CPU timeline/);
   const r1 = await run([dir, '--run', '1']);
   assert.equal(r1.code, 0, r1.err);
   assert.match(r1.out, /worker0\.1796297337196/);
