@@ -3,7 +3,7 @@
  * (test/fixtures/pytorch, see its README), tensorboard_trace_handler folders holding
  * several runs, folders mixing formats, and files whose rank is nowhere.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,6 +23,7 @@ import { repoRoot } from '../../helpers/paths';
 
 const FIX = path.join(repoRoot, 'test', 'fixtures', 'pytorch');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-pytorch-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 interface RawEv { name: string; ph: string; ts: number; dur: number; tid: number }
 function raw(file: string): RawEv[] {
