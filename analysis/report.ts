@@ -83,9 +83,10 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     lines.push('', '## Collectives', '', '| op | count | bytes | transfer ms | wait ms (all ranks) | algbw GB/s | busbw GB/s | busbw of peak |', '|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const o of c.perOp) {
       const f = (x?: number) => (x === undefined ? '—' : x.toFixed(2));
-      lines.push(`| ${o.op} | ${o.count} | ${groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
+      lines.push(`| ${o.op} | ${o.count} | ${o.totalBytes === 0 && o.algbwGBps === undefined ? '—' : groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
     }
-    lines.push('', 'Transfer = the minimum duration of the i-th collective across ranks; wait = each rank\'s excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.');
+    const unsized = c.perOp.some((o) => o.totalBytes === 0 && o.algbwGBps === undefined);
+    lines.push('', `${unsized ? 'Bytes —: the trace does not give these collectives\' sizes (pre-Kineto traces, or no record_param_comms). ' : ''}Transfer = the minimum duration of the i-th collective across ranks; wait = each rank's excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.`);
   }
   const st = analysis.stragglers;
   if (st && st.ranks.length > 0) {
