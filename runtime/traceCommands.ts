@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { TraceFormatError } from '../trace/errors';
 import { deflateFast, loadTraceFile } from '../trace/load';
-import { discoverTraces } from '../trace/discover';
+import { describeRun, discoverTraces } from '../trace/discover';
 import { summarizeTrace, type TraceSummary } from '../trace/summary';
 import { writePerfetto } from '../trace/perfettoWriter';
 import { writeChromeJsonTo } from '../trace/chromeJson';
@@ -48,9 +48,12 @@ export async function inspectCommand(args: string[], io: CommandIo = STDIO): Pro
   let files: string[];
   try {
     const st = fs.statSync(target);
-    files = st.isDirectory() ? discoverTraces([target]).runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
+    const found = st.isDirectory() ? discoverTraces([target]) : undefined;
+    files = found ? found.runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
+    // A folder: its runs and what was left out, before the files (text output only).
+    if (found && !json) io.out([...found.runs.map(describeRun), ...found.skipped.map((x) => `skipped ${x.path}: ${x.reason}`), ''].join('\n') + '\n');
   } catch (e) {
-    io.err(`commlens: ${target}: ${(e as Error).message}\n`);
+    io.err(e instanceof TraceFormatError ? `commlens: ${e.message}\n` : `commlens: ${target}: ${(e as Error).message}\n`);
     return BAD_INPUT;
   }
   if (files.length === 0) {
