@@ -104,7 +104,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     : [];
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
-    source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy },
+    source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy, ...(views.some((v) => v.cpuTimeline) ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) } : {}) },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,
     kernelTypeTotalsNs: sumKernelTypes(ranks),

@@ -34,6 +34,12 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       (opts.traceLink ? ` — ${link('open the trace')}` : ''),
   );
   if (opts.traceFiles && opts.traceFiles.length > 0) lines.push('', ...opts.traceFiles.map((f) => `- \`${f}\``));
+  if (src.cpuTimelineRanks) {
+    lines.push(
+      '',
+      `**No GPU activity in the trace${src.cpuTimelineRanks.length < src.ranksPresent.length ? ` of rank(s) ${src.cpuTimelineRanks.join(', ')}` : ''}:** the tables below are on the CPU timeline — CPU collectives (gloo, c10d) are the communication, outermost \`aten::\` ops the computation, and "kernel" means those ops. GPU kernel metrics need a trace recorded with \`ProfilerActivity.CUDA\`.`,
+    );
+  }
   lines.push(
     '',
     `Steps analysed: ${analysis.options.includeLastStep ? 'all (last step included)' : 'all but the last (the default of Holistic Trace Analysis)'}.`,
@@ -77,9 +83,10 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     lines.push('', '## Collectives', '', '| op | count | bytes | transfer ms | wait ms (all ranks) | algbw GB/s | busbw GB/s | busbw of peak |', '|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const o of c.perOp) {
       const f = (x?: number) => (x === undefined ? '—' : x.toFixed(2));
-      lines.push(`| ${o.op} | ${o.count} | ${groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
+      lines.push(`| ${o.op} | ${o.count} | ${o.totalBytes === 0 && o.algbwGBps === undefined ? '—' : groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
     }
-    lines.push('', 'Transfer = the minimum duration of the i-th collective across ranks; wait = each rank\'s excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.');
+    const unsized = c.perOp.some((o) => o.totalBytes === 0 && o.algbwGBps === undefined);
+    lines.push('', `${unsized ? 'Bytes —: the trace does not give these collectives\' sizes (pre-Kineto traces, or no record_param_comms). ' : ''}Transfer = the minimum duration of the i-th collective across ranks; wait = each rank's excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.`);
   }
   const st = analysis.stragglers;
   if (st && st.ranks.length > 0) {

@@ -23,7 +23,14 @@ export interface AnalysisOptions {
 
 export interface Analysis {
   schemaVersion: number;
-  source: { format: TraceModel['meta']['format']; worldSize?: number; ranksPresent: number[]; strategy?: string };
+  source: {
+    format: TraceModel['meta']['format'];
+    worldSize?: number;
+    ranksPresent: number[];
+    strategy?: string;
+    /** Ranks without GPU activity, analysed on their CPU timeline (CPU collectives, aten:: ops); absent when none. */
+    cpuTimelineRanks?: number[];
+  };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
   ranks: RankMetrics[];
   /** Kernel-type time summed over all ranks (HTA's pie chart). */

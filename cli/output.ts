@@ -83,10 +83,16 @@ export class Output {
   }
 }
 
-/** Resolves once everything written to stdout so far has been handed to the OS. */
-export function drainStdout(): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.stdout.destroyed || !process.stdout.writable) return resolve();
-    process.stdout.write('', () => resolve());
-  });
+/**
+ * Resolves once everything written to stdout and stderr so far has been handed to the OS:
+ * process.exit() right after a large write to a pipe would cut the output at the pipe's
+ * buffer (64 KiB), e.g. `analyze --json | jq`.
+ */
+export async function drainStdout(): Promise<void> {
+  const drain = (s: NodeJS.WriteStream): Promise<void> =>
+    new Promise((resolve) => {
+      if (s.destroyed || !s.writable) return resolve();
+      s.write('', () => resolve());
+    });
+  await Promise.all([drain(process.stdout), drain(process.stderr)]);
 }

@@ -136,6 +136,8 @@ export interface SchemaNode {
   additionalProperties?: boolean;
   items?: SchemaNode;
   minItems?: number;
+  /** Members an object must have (schemas/analysis.schema.json uses it). */
+  required?: string[];
 }
 
 function typeOf(v: unknown): string {
@@ -166,6 +168,9 @@ function validate(node: Located, schema: SchemaNode, path: string, out: ConfigPr
     if (schema.maximum !== undefined && v > schema.maximum) at(`got ${v}, expected at most ${schema.maximum}`);
   }
   if (typeof v === 'string' && schema.pattern && !new RegExp(schema.pattern).test(v)) at(`got ${JSON.stringify(v)}, which does not match ${schema.pattern}`);
+  if (node.members && schema.required) {
+    for (const k of schema.required) if (!node.members.has(k)) at(`${path ? `${path}: ` : ''}missing the required field "${k}"`);
+  }
   if (node.members && schema.properties) {
     for (const [k, m] of node.members) {
       const sub = Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;

@@ -21,10 +21,10 @@ const NCCL_PREFIX = /^(nccl|hccl|rccl)/i;
 export function dtypeBytes(dtype: string | undefined): number | undefined {
   if (!dtype) return undefined;
   const d = dtype.toLowerCase().replace(/^c10::/, '').replace(/^torch\./, '');
-  if (/^(double|float64|long|int64|uint64|complexfloat|complex64|c?long|unsigned long)$/.test(d)) return 8;
-  if (/^(float|float32|int|int32|uint32|unsigned int)$/.test(d)) return 4;
-  if (/^(half|float16|bfloat16|bf16|fp16|short|int16|uint16|c10::half|c10::bfloat16)$/.test(d)) return 2;
-  if (/^(byte|char|bool|int8|uint8|int8_t|uint8_t|unsigned char|signed char|float8.*|fp8.*)$/.test(d)) return 1;
+  if (/^(double|float64|long|int64|uint64|complexfloat|complex64|c?long|unsigned long|f64|i64|u64)$/.test(d)) return 8;
+  if (/^(float|float32|int|int32|uint32|unsigned int|f32|i32|u32)$/.test(d)) return 4;
+  if (/^(half|float16|bfloat16|bf16|fp16|short|int16|uint16|c10::half|c10::bfloat16|f16|i16|u16)$/.test(d)) return 2;
+  if (/^(byte|char|bool|int8|uint8|int8_t|uint8_t|unsigned char|signed char|float8.*|fp8.*|i8|u8|f8.*)$/.test(d)) return 1;
   return undefined;
 }
 
@@ -50,11 +50,34 @@ export function normalizeCollectiveOp(raw: string): string {
   return raw;
 }
 
-/** Op, algorithm, protocol and dtype encoded in an NCCL kernel name. */
+const NCCL_ALGORITHMS = new Set(['RING', 'TREE', 'COLLNET', 'COLLNETDIRECT', 'COLLNETCHAIN', 'NVLS', 'NVLSTREE', 'PAT']);
+const NCCL_PROTOCOLS = new Set(['LL', 'LL128', 'SIMPLE']);
+const NCCL_REDOPS = new Set(['Sum', 'Prod', 'Min', 'Max', 'PreMulSum', 'SumPostDiv', 'Avg']);
+
+/**
+ * Op, algorithm, protocol and dtype encoded in an NCCL / RCCL kernel name, in either
+ * order NCCL has used: `ncclKernel_AllReduce_RING_LL_Sum_float` (NCCL ≤ 2.18, RCCL) and
+ * `ncclDevKernel_AllReduce_Sum_f32_RING_LL` (NCCL ≥ 2.19); `ncclDevKernel_Generic`,
+ * `ncclDevKernel_SendRecv` carry only what they are. The C++ signature is ignored.
+ */
 export function parseNcclKernelName(name: string): { op?: string; algorithm?: string; protocol?: string; dtype?: string } {
-  const m = /nccl(?:Dev)?Kernel_([A-Za-z]+)(?:_([A-Z]+))?(?:_(LL128|LL|SIMPLE))?(?:_[A-Za-z]+)?(?:_([A-Za-z0-9]+_t|[a-z0-9]+))?/.exec(name);
+  const m = /^(?:[a-z]+cl)(?:Dev)?Kernel_([A-Za-z0-9_]+)/i.exec(name.trim());
   if (!m) return {};
-  return { op: normalizeCollectiveOp(m[1]), algorithm: m[2], protocol: m[3], dtype: m[4] };
+  const parts = m[1].split('_');
+  const opToken = parts[0];
+  const out: { op?: string; algorithm?: string; protocol?: string; dtype?: string } = {};
+  if (!/^(Generic|\d+)$/.test(opToken)) out.op = normalizeCollectiveOp(opToken);
+  for (let i = 1; i < parts.length; i++) {
+    const t = parts[i];
+    const two = i + 1 < parts.length ? `${t}${parts[i + 1]}` : '';
+    if (NCCL_ALGORITHMS.has(two)) { out.algorithm = two; i++; }
+    else if (NCCL_ALGORITHMS.has(t)) out.algorithm = t;
+    else if (NCCL_PROTOCOLS.has(t)) out.protocol = t;
+    else if (NCCL_REDOPS.has(t)) continue;
+    else if (t === 't' && out.dtype) out.dtype += '_t';
+    else if (/^(u?int\d+|float|double|half|bfloat16|bf16|[fiu]\d+|fp8\w*|e4m3|e5m2)$/i.test(t)) out.dtype = t;
+  }
+  return out;
 }
 
 function num(v: ArgValue | undefined): number | undefined {

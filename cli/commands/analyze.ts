@@ -11,16 +11,17 @@ import { Output, type Io } from '../output';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
 
-export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--full-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
+export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--per-rank-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
 
   Analyses PyTorch profiler traces (Kineto, or pre-Kineto JSON arrays), one file per
-  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched two levels
-  deep (tensorboard_trace_handler folders too); each file's format is read from its
-  content. When a folder holds several runs, the newest complete one is analysed
+  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched with its
+  sub-folders (tensorboard_trace_handler folders too); each file's format is read from
+  its content. When a folder holds several runs, the newest complete one is analysed
   (the report says which); --run ID picks another, --rank N gives the rank of a single
-  file that does not say it. Prints a Markdown report; with --json, the per-rank
-  metrics keyed by rank (idle_us, compute_us, non_compute_us, kernel_span_us,
-  overlap_pct, ...); with --full-json, the whole analysis object (analysis/SCHEMA.md).
+  file that does not say it. Prints a Markdown report; with --json, the whole analysis
+  (schemas/analysis.schema.json, with its schemaVersion; --full-json is the same); with
+  --per-rank-json, HTA's per-rank metrics keyed by rank (idle_us, compute_us,
+  non_compute_us, kernel_span_us, overlap_pct, ...).
   --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
   --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
   --max-trace-bytes N  memory the traces may take to open (default 2G; docs/limits.md)
@@ -56,6 +57,7 @@ export function perRankJson(a: Analysis): Record<string, Record<string, number>>
 const OPTIONS: OptionSpecs = {
   json: { kind: 'flag' },
   'full-json': { kind: 'flag' },
+  'per-rank-json': { kind: 'flag' },
   'include-last-step': { kind: 'flag' },
   'link-peak-gbps': { kind: 'number', min: 1e-9 },
   run: { kind: 'string' },
@@ -64,14 +66,15 @@ const OPTIONS: OptionSpecs = {
 
 export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('analyze', { io });
-  let inputs: string[], json: boolean, fullJson: boolean, includeLastStep: boolean;
+  let inputs: string[], json: boolean, perRank: boolean, includeLastStep: boolean;
   let linkPeakGBps: number | undefined;
   let run: string | undefined, rank: number | undefined;
   try {
     const p = parseArgs(args, OPTIONS);
     inputs = p.positional;
-    json = flag(p, 'json');
-    fullJson = flag(p, 'full-json');
+    // --full-json is the older name of --json (the whole analysis).
+    json = flag(p, 'json') || flag(p, 'full-json');
+    perRank = flag(p, 'per-rank-json');
     includeLastStep = flag(p, 'include-last-step');
     linkPeakGBps = num(p, 'link-peak-gbps');
     run = str(p, 'run');
@@ -91,10 +94,10 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   }
   const files = found.chosen.files.map((f) => f.path);
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
-  if (json || fullJson) {
+  if (json || perRank) {
     for (const n of found.notes) out.warn(n, 'info');
-    out.json(fullJson ? analysis : perRankJson(analysis));
-    if (json) for (const n of analysis.notes) out.warn(n, 'info');
+    out.json(perRank ? perRankJson(analysis) : analysis);
+    if (perRank) for (const n of analysis.notes) out.warn(n, 'info');
   } else {
     const runs = found.notes.length > 0 ? `${found.notes.map((n) => `> ${n}`).join('\n')}\n\n` : '';
     out.write(runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
@@ -104,7 +107,7 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
 
 export const analyzeCmd: Command = {
   name: 'analyze',
-  synopsis: 'analyze <trace | folder of per-rank traces> [--json] [--include-last-step]',
+  synopsis: 'analyze <trace | folder of per-rank traces> [--json] [--include-last-step] [--run ID]',
   summary: 'metrics (HTA definitions) and suggestions for a trace',
   usage: ANALYZE_USAGE,
   run: analyzeCommand,

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { TraceFormatError } from '../../trace/errors';
 import { loadTraceFile } from '../../trace/load';
-import { discoverTraces } from '../../trace/discover';
+import { describeRun, discoverTraces } from '../../trace/discover';
 import { summarizeTrace, type TraceSummary } from '../../trace/summary';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
@@ -42,9 +42,12 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
   let files: string[];
   try {
     const st = fs.statSync(target);
-    files = st.isDirectory() ? discoverTraces([target]).runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
+    const found = st.isDirectory() ? discoverTraces([target]) : undefined;
+    files = found ? found.runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
+    // A folder: its runs and what was left out, before the files (text output only).
+    if (found && !json && sql === undefined) out.write([...found.runs.map(describeRun), ...found.skipped.map((x) => `skipped ${x.path}: ${x.reason}`), ''].join('\n'));
   } catch (e) {
-    return out.fail(`${target}: ${(e as Error).message}`, EXIT.badInput);
+    return out.fail(e instanceof TraceFormatError ? e.message : `${target}: ${(e as Error).message}`, EXIT.badInput);
   }
   if (files.length === 0) return out.fail(`${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)`, EXIT.badInput);
   if (sql !== undefined) return perfettoSql(files, sql, out.io);

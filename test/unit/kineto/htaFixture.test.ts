@@ -131,14 +131,14 @@ async function captureStdout(f: (io: { out: (t: string) => void; err: (t: string
   return { code, out };
 }
 
-test('`analyze <folder> --json` prints HTA\'s numbers keyed by rank, with and without the last step', async () => {
-  const dflt = await captureStdout((io) => analyzeCommand([fixtures, '--json'], io));
+test('`analyze <folder> --per-rank-json` prints HTA\'s numbers keyed by rank, with and without the last step', async () => {
+  const dflt = await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json'], io));
   assert.equal(dflt.code, 0);
   const j = JSON.parse(dflt.out) as Record<string, Record<string, number>>;
   assert.deepEqual(Object.keys(j), ['0', '1']);
   assert.deepEqual([j['0'].idle_us, j['0'].compute_us, j['0'].non_compute_us, j['0'].kernel_span_us, j['0'].overlap_pct], [321378, 106252, 172428, 600058, 11.81]);
   assert.deepEqual([j['1'].idle_us, j['1'].overlap_pct], [328671, 20.05]);
-  const last = JSON.parse((await captureStdout((io) => analyzeCommand([fixtures, '--json', '--include-last-step'], io))).out) as Record<string, Record<string, number>>;
+  const last = JSON.parse((await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json', '--include-last-step'], io))).out) as Record<string, Record<string, number>>;
   assert.deepEqual([last['0'].idle_us, last['0'].kernel_span_us, last['0'].overlap_pct], [675191, 1222847, 14.95]);
   const md = await captureStdout((io) => analyzeCommand([files[0], files[1]], io));
   assert.match(md.out, /\| 0 \| 600,058 \| 321,378 \| 106,252 \| 172,428 \| 53\.56 % \| 17\.71 % \| 28\.74 % \| 11\.81 %/);

@@ -16,7 +16,7 @@ process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 async function run(fn: (a: string[], io: { out(t: string): void; err(t: string): void }) => Promise<number>, args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await fn(args, { out: (t) => (out += t), err: (t) => (err += t) });
+  const code = await fn(args, { out: (t: string) => (out += t), err: (t: string) => (err += t) });
   return { code, out, err };
 }
 

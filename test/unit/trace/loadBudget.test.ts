@@ -3,7 +3,7 @@
  * with a clear error while streaming, never by exhausting memory; only regular files are
  * read.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,6 +20,7 @@ import { TraceFormatError } from '../../../trace/errors';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-budget-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const MiB = 1024 * 1024;
 
 /** One ~1 MiB run of Kineto events (`{...},` repeated), the body of a gzip bomb. */

@@ -5,7 +5,7 @@
  * end with exit 0 or 2 and a message naming the file — never a crash, a V8 heap abort,
  * a hang or an unnamed error.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +19,7 @@ import { repoRoot } from '../../helpers/paths';
 
 const CHILD = path.join(__dirname, 'loadFuzzChild.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-fuzz-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Deterministic generator (mulberry32), so a failure can be reproduced. */
 function rng(seed: number): () => number {

@@ -3,7 +3,7 @@
  * (test/fixtures/pytorch, see its README), tensorboard_trace_handler folders holding
  * several runs, folders mixing formats, and files whose rank is nowhere.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 import { discoverTraces } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
 import { readKinetoFile } from '../../../trace/kinetoRead';
+import { importKineto } from '../../../trace/kineto';
 import { analyze } from '../../../analysis/index';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { writeChromeJson } from '../../../trace/chromeJson';
@@ -22,6 +23,7 @@ import { repoRoot } from '../../helpers/paths';
 
 const FIX = path.join(repoRoot, 'test', 'fixtures', 'pytorch');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-pytorch-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 interface RawEv { name: string; ph: string; ts: number; dur: number; tid: number }
 function raw(file: string): RawEv[] {
@@ -71,6 +73,7 @@ for (const [dir, world] of [['plain2', 2], ['plain4', 4]] as const) {
     // Joined across ranks (the ranks were aligned on their first collective), one straggler: the last rank.
     assert.ok(a.collectives!.instances.every((i) => i.participants.length === world), 'every all-reduce joined across all ranks');
     assert.ok(a.notes.some((n) => /no GPU activity in the trace: communication is analysed on the CPU timeline/.test(n)));
+    assert.deepEqual(a.source.cpuTimelineRanks, [...Array(world).keys()]);
     assert.ok(!a.notes.some((n) => /was the profiler run with ProfilerActivity\.CUDA\?/.test(n)));
     assert.ok(a.stragglers && a.stragglers.ranks.some((r) => r.rank === world - 1 && r.lastArrivals > 0), 'the slow last rank arrives last');
   });
@@ -89,6 +92,7 @@ test('a tensorboard_trace_handler folder with two runs: the newest complete one,
   assert.equal(r.code, 0, r.err);
   assert.match(r.out.split('\n')[0], /^> 2 runs found; analysing run 2: 2 pre-Kineto files, ranks 0, 1 .*complete \(the newest complete one\)/);
   assert.match(r.out, /also found run 1: .* analyse it with --run 1/);
+  assert.match(r.out, /\*\*No GPU activity in the trace:\*\* the tables below are on the CPU timeline/);
   const r1 = await run([dir, '--run', '1']);
   assert.equal(r1.code, 0, r1.err);
   assert.match(r1.out, /worker0\.1796297337196/);
@@ -130,7 +134,7 @@ test('pre-Kineto files without a rank anywhere: an error saying how to name them
   const r = await run([dir]);
   assert.equal(r.code, 2);
   assert.match(r.err, /cannot tell which rank wrote .*a\.json\.gz.*no distributedInfo.*expected files named by rank \(rank0\.json/);
-  const one = await run([path.join(dir, 'b.json.gz'), '--rank', '1', '--json']);
+  const one = await run([path.join(dir, 'b.json.gz'), '--rank', '1', '--per-rank-json']);
   assert.equal(one.code, 0, one.err);
   assert.deepEqual(Object.keys(JSON.parse(one.out)), ['1']);
 });
@@ -164,4 +168,43 @@ test('a large pre-Kineto trace (a JSON array) is parsed by the streaming reader 
   const cut = path.join(tmp, 'cut.json');
   fs.writeFileSync(cut, gunzipSync(fs.readFileSync(file)).subarray(0, 50_000));
   await assert.rejects(readKinetoFile(cut, { streamAboveBytes: 4096 }), /cut\.json is not valid JSON: the JSON array of events ends early/);
+});
+
+test('Kineto CPU trace of a gloo job: c10d op, record_param_comms and gloo op are one collective with size, dtype and group', () => {
+  const ev: Record<string, unknown>[] = [];
+  const t0 = 1_700_000_000_000_000;
+  for (let s = 0; s < 3; s++) {
+    const t = t0 + s * 10_000;
+    ev.push({ ph: 'X', cat: 'user_annotation', name: `ProfilerStep#${s}`, pid: 10, tid: 10, ts: t, dur: 9_000 });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::mm', pid: 10, tid: 10, ts: t + 100, dur: 3_000 });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'c10d::allreduce_', pid: 10, tid: 10, ts: t + 3_200, dur: 50 });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'record_param_comms', pid: 10, tid: 10, ts: t + 3_210, dur: 30, args: { 'Collective name': 'allreduce', 'In msg nelems': 4096, 'Out msg nelems': 4096, dtype: 'Float', 'Group size': 2, 'Process Group Name': '0', 'Process Group Ranks': '[0, 1]' } });
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'gloo:all_reduce', pid: 10, tid: 12, ts: t + 3_260, dur: 2_000 });
+    // The training thread runs on while the collective is in flight, then waits.
+    ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::add_', pid: 10, tid: 10, ts: t + 3_300, dur: 500 });
+  }
+  const m = importKineto({ schemaVersion: 1, deviceProperties: [], distributedInfo: { backend: 'gloo', rank: 0, world_size: 2 }, traceEvents: ev }, { fileName: 'gloo.json' });
+  const coll = m.slices.filter((s) => s.category === 'collective');
+  assert.equal(coll.length, 3, 'one collective per gloo op, not three');
+  for (const c of coll) {
+    assert.equal(c.name, 'gloo:all_reduce');
+    assert.equal(c.args?.op, 'allReduce');
+    assert.equal(c.args?.bytes, 4096 * 4);
+    assert.equal(c.args?.dtype, 'Float');
+    assert.equal(c.args?.group, '0');
+    assert.equal(c.args?.groupSize, 2);
+    assert.equal(c.args?.launcher, 'record_param_comms');
+  }
+  assert.ok(m.warnings.some((w) => /no GPU activity: its 3 gloo collective\(s\) are analysed on the CPU timeline/.test(w)));
+  const a = analyze(m);
+  const r = a.ranks[0];
+  // Per analysed step (2 of 3): 2000 µs of communication, 500 µs of it under aten::add_ (3300-3800 within 3260-5260).
+  assert.equal(r.overlap.commNs, 2 * 2_000_000);
+  assert.equal(r.overlap.exposedCommNs, 2 * 1_500_000);
+  assert.deepEqual(r.steps.map((s) => s.overlap.exposedCommNs), [1_500_000, 1_500_000]);
+  // Without gloo ops (an NCCL job profiled without CUDA activity), the outermost launcher is the collective.
+  const noGloo = importKineto({ distributedInfo: { rank: 0, world_size: 2 }, traceEvents: ev.filter((e) => e.name !== 'gloo:all_reduce') });
+  const c2 = noGloo.slices.filter((s) => s.category === 'collective');
+  assert.equal(c2.length, 3);
+  assert.ok(c2.every((s) => s.name === 'c10d::allreduce_' && s.args?.bytes === 16384 && s.args?.launcher === 'record_param_comms'));
 });
