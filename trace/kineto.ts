@@ -82,7 +82,79 @@ interface TrackKey {
  * Imports one rank's Kineto trace (the parsed JSON object). Throws KinetoFormatError only
  * when the input has no `traceEvents` array; anything odd inside it becomes a warning.
  */
+/** What the header of a Kineto file says about its rank (and the problems found in it). */
+interface KinetoHeader {
+  label: string;
+  events: unknown[];
+  root: Record<string, unknown>;
+  dist?: Record<string, unknown>;
+  rank: number;
+  worldSize?: number;
+  preKineto: boolean;
+  warnings: string[];
+}
+
+/** What one pass over the events finds: slices on provisional tracks (TrackKey ids), times in µs. */
+interface EventScan {
+  slices: Slice[];
+  keys: TrackKey[];
+  /** GPU slices with a correlation id, and collectives, in slice order. */
+  linked: number[];
+  runtimeByCorrelation: Map<number, number>;
+  processNames: Map<string, string>;
+  threadNames: Map<string, string>;
+  memory: { tsUs: number; bytes: number; device: string }[];
+  skipped: number;
+  badTimes: number;
+  gpuWork: number;
+  minUs: number;
+  profilerSpan?: { startUs: number; durUs: number };
+}
+
+/**
+ * Imports one rank's PyTorch profiler trace (Kineto JSON, or the JSON array of PyTorch's
+ * legacy profiler) into the trace model, in named phases: the header (rank, world size),
+ * one pass over the events (the hot loop), the tracks, the flows and collectives' args, the
+ * slices in the model's order, the memory counters.
+ */
 export function importKineto(json: unknown, opts: KinetoImportOptions = {}): TraceModel {
+  const h = readHeader(json, opts);
+  const scan = scanEvents(h.events);
+  const { slices, keys } = scan;
+  const cpuComm = markCpuCollectives(slices, (k) => !keys[k].gpu, h.worldSize);
+  if (scan.skipped > 0) h.warnings.push(`${h.label}: ${scan.skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`);
+  if (scan.badTimes > 0) h.warnings.push(`${h.label}: ${scan.badTimes} event(s) without a numeric "ts" were skipped`);
+  const minUs = Number.isFinite(scan.minUs) ? scan.minUs : 0;
+
+  const model = emptyModel('kineto', (BigInt(minUs) * 1000n).toString());
+  model.warnings.push(...h.warnings);
+  model.meta.worldSize = h.worldSize;
+  const info: Args = { rank: h.rank };
+  if (opts.fileName) info.fileName = opts.fileName;
+  if (h.dist) info.distributedInfo = h.dist as Args;
+  if (scan.profilerSpan) info.profilerSpanUs = scan.profilerSpan;
+  if (typeof h.root.schemaVersion === 'number') info.kinetoSchemaVersion = h.root.schemaVersion;
+  if (h.preKineto) info.preKineto = true;
+  model.meta.info = info;
+  const pid = h.rank;
+  const hostName = [...scan.processNames.values()][0];
+  model.processes.push({ pid, rank: h.rank, name: `rank ${h.rank}`, labels: hostName ? { process: hostName } : undefined });
+
+  const trackOfKey = buildTracks(model, pid, keys, scan.threadNames);
+  const flows = linkFlowsAndCollectives(scan, h.worldSize);
+  orderSlices(model, slices, trackOfKey, minUs, flows);
+  assignCollectiveSeq(model);
+  addMemoryCounters(model, pid, scan.memory, minUs);
+  if (scan.gpuWork === 0 && cpuComm.count > 0) {
+    model.warnings.push(`${h.label} has no GPU activity: its ${cpuComm.count} ${cpuComm.source === 'gloo' ? 'gloo' : 'c10d'} collective(s) are analysed on the CPU timeline; kernel metrics need a trace recorded with ProfilerActivity.CUDA`);
+  } else if (scan.gpuWork === 0) model.warnings.push(`${h.label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
+  // The slices were put in finalizeModel's order (by track, then by start, longer first,
+  // ties in event order), so only depths are left to assign.
+  return assignDepths(model);
+}
+
+/** The file's rank and world size (distributedInfo, else the file name or the caller), with a warning when they are missing or do not fit. */
+function readHeader(json: unknown, opts: KinetoImportOptions): KinetoHeader {
   const label = opts.fileName ?? 'the trace';
   const warnings: string[] = [];
   // PyTorch without Kineto (the legacy profiler) writes a JSON array of events with times
@@ -112,6 +184,16 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     warnings.push(`${label}: distributedInfo rank ${rank} is not valid for world_size ${worldSize ?? 'unknown'} (expected an integer from 0 to ${worldSize !== undefined && worldSize >= 1 ? Math.floor(worldSize) - 1 : 'world_size - 1'})`);
   }
 
+  return { label, events, root: json, dist, rank, worldSize, preKineto, warnings };
+}
+
+/**
+ * One pass over the events: every complete event becomes a slice on a provisional track
+ * (a TrackKey per GPU stream, annotation stream or host thread), with its start rounded up
+ * and its end rounded down to whole µs (HTA's rounding); metadata, memory instants and the
+ * profiler's own span are collected on the way.
+ */
+function scanEvents(events: unknown[]): EventScan {
   // Slices are built directly; until the tracks exist, `track` holds the index of a TrackKey
   // and times are in rounded µs (start) and µs (duration).
   const slices: Slice[] = [];
@@ -221,26 +303,11 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     if ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
     slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args: step ? { ...args, step: Number(step[1]) } : args });
   }
-  const cpuComm = markCpuCollectives(slices, (k) => !keys[k].gpu, worldSize);
-  if (skipped > 0) warnings.push(`${label}: ${skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`);
-  if (badTimes > 0) warnings.push(`${label}: ${badTimes} event(s) without a numeric "ts" were skipped`);
-  if (!Number.isFinite(minUs)) minUs = 0;
+  return { slices, keys, linked, runtimeByCorrelation, processNames, threadNames, memory, skipped, badTimes, gpuWork, minUs, profilerSpan };
+}
 
-  const model = emptyModel('kineto', (BigInt(minUs) * 1000n).toString());
-  model.warnings.push(...warnings);
-  model.meta.worldSize = worldSize;
-  const info: Args = { rank };
-  if (opts.fileName) info.fileName = opts.fileName;
-  if (dist) info.distributedInfo = dist as Args;
-  if (profilerSpan) info.profilerSpanUs = profilerSpan;
-  if (typeof json.schemaVersion === 'number') info.kinetoSchemaVersion = json.schemaVersion;
-  if (preKineto) info.preKineto = true;
-  model.meta.info = info;
-  const pid = rank;
-  const hostName = [...processNames.values()][0];
-  model.processes.push({ pid, rank, name: `rank ${rank}`, labels: hostName ? { process: hostName } : undefined });
-
-  // Tracks: GPU streams first (in stream order, annotations after their stream), then host threads.
+/** The model's tracks, GPU streams first (in stream order, annotations after their stream), then host threads; returns the track of each TrackKey. */
+function buildTracks(model: TraceModel, pid: number, keys: TrackKey[], threadNames: Map<string, string>): Int32Array {
   const order = keys.map((_, i) => i).sort((x, y) => {
     const a = keys[x], b = keys[y];
     if (a.gpu !== b.gpu) return a.gpu ? -1 : 1;
@@ -262,6 +329,16 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       });
   }
 
+  return trackOfKey;
+}
+
+/**
+ * Flows from each CPU launch to the GPU work it launched (by `correlation`), and every
+ * collective's args (op, bytes, dtype, group, algorithm) from its kernel and the comm
+ * launcher that enclosed its launch.
+ */
+function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined): { from: number; to: number }[] {
+  const { slices, keys, linked, runtimeByCorrelation } = scan;
   // The comm launcher enclosing a runtime call: the innermost that carries collective args, else the innermost.
   const findLauncher = (launch: Slice): Slice | undefined => {
     let best: Slice | undefined;
@@ -291,7 +368,15 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       sl.args = { ...args, ...collectiveArgsOf(sl.name, args, undefined, worldSize) };
     }
   }
-  // Final tracks and times (ns from the origin), and the slices bucketed by track to put them
+  return flows;
+}
+
+/**
+ * Final tracks and times (ns from the origin), the slices in finalizeModel's order (track,
+ * start, longer first) and the flows renumbered to match.
+ */
+function orderSlices(model: TraceModel, slices: Slice[], trackOfKey: Int32Array, minUs: number, flows: { from: number; to: number }[]): void {
+  // The slices bucketed by track to put them
   // in finalizeModel's order (track, start, longer first). Kineto writes a thread's events in
   // order, so most buckets need no sort: `inOrder` says which, from each slice compared with
   // the one before it in its bucket by `byStart` (written out).
@@ -326,9 +411,12 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   }
   model.slices = sorted;
   model.flows = flows.map((f, i) => ({ id: i + 1, from: newIndex[f.from], to: newIndex[f.to] }));
-  assignCollectiveSeq(model);
+}
 
-  if (memory.length > 0) {
+/** The `[memory]` instants as one counter of allocated bytes per device. */
+function addMemoryCounters(model: TraceModel, pid: number, memory: EventScan['memory'], minUs: number): void {
+  if (memory.length === 0) return;
+  {
     const byDevice = new Map<string, { tsUs: number; bytes: number }[]>();
     for (const m of memory) byDevice.set(m.device, [...(byDevice.get(m.device) ?? []), m]);
     for (const [device, series] of byDevice) {
@@ -337,12 +425,6 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
       model.counters.push({ track, tsNs: series.map((s) => (s.tsUs - minUs) * 1000), values: series.map((s) => s.bytes) });
     }
   }
-  if (gpuWork === 0 && cpuComm.count > 0) {
-    model.warnings.push(`${label} has no GPU activity: its ${cpuComm.count} ${cpuComm.source === 'gloo' ? 'gloo' : 'c10d'} collective(s) are analysed on the CPU timeline; kernel metrics need a trace recorded with ProfilerActivity.CUDA`);
-  } else if (gpuWork === 0) model.warnings.push(`${label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
-  // The slices were put in finalizeModel's order above (by track, then by start, longer first,
-  // ties in event order), so only depths are left to assign.
-  return assignDepths(model);
 }
 
 /**
