@@ -21,6 +21,7 @@ export const STRATEGY_IDS = [
   'diloco',
   'streaming-diloco',
   'ulysses',
+  'tp',
 ] as const;
 
 export type StrategyId = (typeof STRATEGY_IDS)[number];

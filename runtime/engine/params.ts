@@ -22,6 +22,13 @@ export interface ParamSpec {
   /** 'normal' uses std; 'zeros' / 'ones' are constants. */
   init: 'normal' | 'zeros' | 'ones';
   std?: number;
+  /**
+   * A tensor-parallel shard: this rank holds part of a parameter of shape `fullShape`.
+   * Initialisation draws the whole parameter (so every rank, and a single rank holding
+   * all of it, consume the same random numbers) and keeps element `index(i)` of it as
+   * element i of the shard.
+   */
+  shard?: { fullShape: number[]; index: (i: number) => number };
 }
 
 export interface LayerSpec {
@@ -76,7 +83,11 @@ export function createParams(ctx: GpuContext, layers: LayerSpec[], seed: number)
     l.params.forEach((p, pi) => {
       const offset = plan.offsets[li][pi];
       const n = p.shape.reduce((a, b) => a * b, 1);
-      for (let i = 0; i < n; i++) host[offset + i] = p.init === 'zeros' ? 0 : p.init === 'ones' ? 1 : rng.normal() * (p.std ?? 0.02);
+      if (p.shard && p.init === 'normal') {
+        const full = new Float32Array(p.shard.fullShape.reduce((a, b) => a * b, 1));
+        for (let i = 0; i < full.length; i++) full[i] = rng.normal() * (p.std ?? 0.02);
+        for (let i = 0; i < n; i++) host[offset + i] = full[p.shard.index(i)];
+      } else for (let i = 0; i < n; i++) host[offset + i] = p.init === 'zeros' ? 0 : p.init === 'ones' ? 1 : rng.normal() * (p.std ?? 0.02);
       const t = new Tensor(p.shape, paramBuf, offset * 4, false);
       const grad = new Tensor(p.shape, gradBuf, offset * 4, false);
       t.requiresGrad = true;

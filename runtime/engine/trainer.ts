@@ -8,6 +8,7 @@ import { GpuContext } from './context';
 import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } from './config';
 import { MlpModel } from './models/mlp';
 import type { SequenceParallel } from './ops/exchange';
+import type { TensorParallel } from './ops/tensorParallel';
 import { GptModel } from './models/gpt';
 import type { TrainableModel } from './models/model';
 import { Optimizer, OptimizerConfig } from './optimizer';
@@ -29,6 +30,12 @@ export interface TrainerOptions {
    * the group's all-to-all. Steps then run `forwardAsync` / `backwardAsync`.
    */
   sequenceParallel?: SequenceParallel;
+  /**
+   * Tensor parallelism (Megatron-LM, gpt-mini only): this rank's shard index, the batch
+   * its group trains, and the group's all-reduce. Steps then run `forwardAsync` /
+   * `backwardAsync`; the flat buffers hold this rank's shards.
+   */
+  tensorParallel?: TensorParallel;
 }
 
 export interface ParamTensorInfo {
@@ -66,9 +73,10 @@ export interface Trainer {
   destroy(): void;
 }
 
-function createModel(r: ResolvedModel, seed: number, sp?: SequenceParallel): TrainableModel {
+function createModel(r: ResolvedModel, seed: number, sp?: SequenceParallel, tp?: TensorParallel): TrainableModel {
   if (sp && r.kind === 'mlp') throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
-  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp);
+  if (tp && r.kind === 'mlp') throw new Error('tensor parallelism needs model.kind "gpt-mini" (its attention heads and MLP are what get split); use data parallelism for the MLP');
+  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp);
 }
 
 class TrainerImpl implements Trainer {
@@ -277,7 +285,7 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
   const resolved = resolveModelConfig(opts.model);
   const ctx = new GpuContext(device, { timing: opts.timing });
   ctx.mixedF16 = resolved.dtype === 'f16';
-  const net = createModel(resolved, opts.seed, opts.sequenceParallel);
+  const net = createModel(resolved, opts.seed, opts.sequenceParallel, opts.tensorParallel);
   const store = createParams(ctx, net.layerSpecs, opts.seed);
   net.bind(ctx, store);
   const optimizer = new Optimizer(ctx, opts.optimizer, store.flatCount);

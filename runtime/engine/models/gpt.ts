@@ -9,6 +9,16 @@
  * them into all T tokens of heads [i·H/P, (i+1)·H/P) and back (`forwardAsync`). The loss
  * covers the rank's own tokens with the full batch's weights, so the group's losses sum
  * to the full-sequence loss.
+ *
+ * Tensor parallelism (Megatron-LM, `tp` given, T ranks): each block's qkv and fc1 are
+ * column-parallel (this rank holds output columns [i·n/T, (i+1)·n/T) of each of q, k, v,
+ * i.e. heads [i·H/T, (i+1)·H/T), and of fc1), proj and fc2 row-parallel (the matching
+ * input rows, no bias: their biases are whole and added after the all-reduce). f before
+ * each column-parallel linear, g after each row-parallel one (ops/tensorParallel.ts):
+ * two all-reduces forward and two backward per layer. Embedding, layer norms and the
+ * head are replicated: every member of a group computes the same loss on the same batch.
+ * A shard is initialised as its slice of the whole parameter, so T ranks start from the
+ * single-rank model (params.ts `shard`).
  */
 import { ResolvedGpt, gptFlopsPerStep } from '../config';
 import type { GpuContext } from '../context';
@@ -16,11 +26,12 @@ import { causalSelfAttention } from '../ops/attention';
 import { softmaxCrossEntropy } from '../ops/crossEntropy';
 import { add, gelu } from '../ops/elementwise';
 import { embedding } from '../ops/embedding';
-import { ExchangeStaging, sequenceExchange, type SequenceParallel } from '../ops/exchange';
+import { ExchangeStaging, HostStaging, sequenceExchange, type SequenceParallel } from '../ops/exchange';
+import { copyToTensorParallel, reduceFromTensorParallel, type TensorParallel } from '../ops/tensorParallel';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
-import { linear } from '../ops/matmul';
-import type { LayerSpec, ParamSpec, ParamStore } from '../params';
+import { linear, matmul } from '../ops/matmul';
+import { planParams, type LayerSpec, type ParamSpec, type ParamStore } from '../params';
 import type { Tensor } from '../tensor';
 import { TrainableModel, inputTensor } from './model';
 import { makeTaskBatch } from './tasks';
@@ -37,43 +48,21 @@ export class GptModel implements TrainableModel {
   /** Tokens per sequence on this rank. */
   private readonly localSeq: number;
 
+  private hostStaging: HostStaging | undefined;
+
   constructor(
     private readonly cfg: ResolvedGpt,
     _seed: number,
     private readonly sp?: SequenceParallel,
+    private readonly tp?: TensorParallel,
   ) {
     if (sp && (cfg.seqLen % sp.size !== 0 || cfg.heads % sp.size !== 0)) throw new Error(`gpt-mini: sequence parallelism over ${sp.size} ranks needs seqLen (${cfg.seqLen}) and heads (${cfg.heads}) divisible by ${sp.size}`);
+    if (sp && tp) throw new Error('gpt-mini: sequence parallelism and tensor parallelism do not combine (yet)');
     this.localSeq = cfg.seqLen / (sp?.size ?? 1);
-    const { dModel: D, vocab: V, layers: L, maxSeqLen } = cfg;
-    const std = 0.02;
-    // GPT-2's scaling of the residual projections keeps the residual stream's variance flat in depth.
-    const projStd = std / Math.sqrt(2 * L);
-    const ln = (name: string): ParamSpec[] => [
-      { name: `${name}.g`, shape: [D], init: 'ones' },
-      { name: `${name}.b`, shape: [D], init: 'zeros' },
-    ];
-    const lin = (name: string, i: number, o: number, s = std): ParamSpec[] => [
-      { name: `${name}.w`, shape: [i, o], init: 'normal', std: s },
-      { name: `${name}.b`, shape: [o], init: 'zeros' },
-    ];
-    this.layerSpecs = [
-      {
-        name: 'embed',
-        params: [
-          { name: 'tok', shape: [V, D], init: 'normal', std },
-          { name: 'pos', shape: [maxSeqLen, D], init: 'normal', std },
-        ],
-      },
-    ];
-    for (let l = 0; l < L; l++) {
-      this.layerSpecs.push({
-        name: `layer${l}`,
-        params: [...ln('ln1'), ...lin('attn.qkv', D, 3 * D), ...lin('attn.proj', D, D, projStd), ...ln('ln2'), ...lin('mlp.fc1', D, 4 * D), ...lin('mlp.fc2', 4 * D, D, projStd)],
-      });
-    }
-    this.layerSpecs.push({ name: 'head', params: [...ln('lnf'), ...lin('out', D, V)] });
-    // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside).
-    this.flopsPerStep = gptFlopsPerStep(cfg) / (sp?.size ?? 1);
+    this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0);
+    // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside);
+    // tensor-parallel ones split the blocks' matmuls and attention, and repeat the head's.
+    this.flopsPerStep = tp ? gptTensorParallelFlopsPerStep(cfg, tp.size) : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
   }
 
   bind(ctx: GpuContext, store: ParamStore): void {
@@ -82,6 +71,7 @@ export class GptModel implements TrainableModel {
     const B = this.cfg.batchSize;
     const T = this.localSeq;
     if (this.sp) this.staging = new ExchangeStaging(ctx, this.sp);
+    if (this.tp) this.hostStaging = new HostStaging(ctx);
     this.tokens = inputTensor(ctx, [B, T], 'gpt.tokens');
     this.labels = inputTensor(ctx, [B * T], 'gpt.labels');
     this.weights = inputTensor(ctx, [B * T], 'gpt.weights');
@@ -90,7 +80,7 @@ export class GptModel implements TrainableModel {
   writeBatch(seed: number, rank: number, step: number): void {
     const { task, vocab, seqLen, batchSize } = this.cfg;
     const sp = this.sp;
-    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, sp ? sp.dataRank : rank, step);
+    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, sp ? sp.dataRank : this.tp ? this.tp.dataRank : rank, step);
     if (sp) {
       // The group's batch; this rank keeps its token shard (weights stay those of the full batch).
       const tl = this.localSeq;
@@ -118,7 +108,7 @@ export class GptModel implements TrainableModel {
   }
 
   forward(g: Graph): Tensor {
-    if (this.sp) throw new Error('gpt-mini: a sequence-parallel model exchanges data between ranks in its forward; run forwardAsync');
+    if (this.sp || this.tp) throw new Error(`gpt-mini: a ${this.sp ? 'sequence' : 'tensor'}-parallel model exchanges data between ranks in its forward; run forwardAsync`);
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
       const n = `layer${l}`;
@@ -131,6 +121,7 @@ export class GptModel implements TrainableModel {
 
   /** forward with the Ulysses all-to-alls around each attention (needs `sp`). */
   async forwardAsync(g: Graph): Promise<Tensor> {
+    if (this.tp) return this.forwardTensorParallel(g, this.tp, this.hostStaging!);
     const staging = this.staging;
     if (!staging) return this.forward(g);
     let x = this.embed(g);
@@ -142,6 +133,38 @@ export class GptModel implements TrainableModel {
       const yHeads = causalSelfAttention(g, qkvHeads, this.cfg.heads / staging.sp.size);
       const y = await sequenceExchange(g, staging, yHeads, 'toSeq', 1, `${n}.attn out`);
       x = this.afterAttention(g, x, y, n);
+    }
+    return this.head(g, x);
+  }
+
+  /** forward with Megatron's f and g around each block's attention and MLP (needs `tp`). */
+  private async forwardTensorParallel(g: Graph, tp: TensorParallel, staging: HostStaging): Promise<Tensor> {
+    const { ctx } = g;
+    let x = this.embed(g);
+    for (let l = 0; l < this.cfg.layers; l++) {
+      const n = `layer${l}`;
+      ctx.scope = `${n}.ln1`;
+      let h = layerNorm(g, x, this.p(`${n}.ln1.g`), this.p(`${n}.ln1.b`));
+      ctx.scope = `${n}.attn.qkv`;
+      h = copyToTensorParallel(g, staging, tp, h, `${n}.attn f`);
+      const qkv = this.linear(g, h, `${n}.attn.qkv`);
+      ctx.scope = `${n}.attn`;
+      const y = causalSelfAttention(g, qkv, this.cfg.heads / tp.size);
+      ctx.scope = `${n}.attn.proj`;
+      h = await reduceFromTensorParallel(g, staging, tp, matmul(g, y, this.p(`${n}.attn.proj.w`)), `${n}.attn g`);
+      h = add(g, h, this.p(`${n}.attn.proj.b`));
+      ctx.scope = `${n}.attn.residual`;
+      x = add(g, x, h);
+      ctx.scope = `${n}.ln2`;
+      h = layerNorm(g, x, this.p(`${n}.ln2.g`), this.p(`${n}.ln2.b`));
+      ctx.scope = `${n}.mlp.fc1`;
+      h = copyToTensorParallel(g, staging, tp, h, `${n}.mlp f`);
+      h = gelu(g, this.linear(g, h, `${n}.mlp.fc1`));
+      ctx.scope = `${n}.mlp.fc2`;
+      h = await reduceFromTensorParallel(g, staging, tp, matmul(g, h, this.p(`${n}.mlp.fc2.w`)), `${n}.mlp g`);
+      h = add(g, h, this.p(`${n}.mlp.fc2.b`));
+      ctx.scope = `${n}.mlp.residual`;
+      x = add(g, x, h);
     }
     return this.head(g, x);
   }
@@ -194,5 +217,92 @@ export class GptModel implements TrainableModel {
   destroy(): void {
     for (const t of [this.tokens, this.labels, this.weights]) t?.buf.gpu.destroy();
     this.staging?.destroy();
+    this.hostStaging?.destroy();
   }
+}
+
+/**
+ * gpt-mini's layers and parameters, for rank `index` of `tpSize` tensor-parallel ranks
+ * (1: the whole model). Shards carry their place in the whole parameter (`shard`).
+ */
+export function gptLayerSpecs(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>, tpSize = 1, index = 0): LayerSpec[] {
+  const { dModel: D, vocab: V, layers: L, maxSeqLen } = cfg;
+  const T = tpSize;
+  if (!Number.isInteger(T) || T < 1 || cfg.heads % T !== 0) throw new Error(`gpt-mini: tensor parallelism over ${T} ranks needs model.heads (${cfg.heads}) divisible by ${T}`);
+  const std = 0.02;
+  // GPT-2's scaling of the residual projections keeps the residual stream's variance flat in depth.
+  const projStd = std / Math.sqrt(2 * L);
+  const ln = (name: string): ParamSpec[] => [
+    { name: `${name}.g`, shape: [D], init: 'ones' },
+    { name: `${name}.b`, shape: [D], init: 'zeros' },
+  ];
+  const lin = (name: string, i: number, o: number, s = std): ParamSpec[] => [
+    { name: `${name}.w`, shape: [i, o], init: 'normal', std: s },
+    { name: `${name}.b`, shape: [o], init: 'zeros' },
+  ];
+  // Column-parallel: of each of `parts` blocks of `o` columns, this rank's o/T.
+  const col = (name: string, i: number, o: number, parts: number): ParamSpec[] => {
+    const ol = o / T;
+    const colOf = (c: number) => Math.floor(c / ol) * o + index * ol + (c % ol);
+    return [
+      { name: `${name}.w`, shape: [i, parts * ol], init: 'normal', std, shard: { fullShape: [i, parts * o], index: (k) => Math.floor(k / (parts * ol)) * parts * o + colOf(k % (parts * ol)) } },
+      { name: `${name}.b`, shape: [parts * ol], init: 'zeros', shard: { fullShape: [parts * o], index: colOf } },
+    ];
+  };
+  // Row-parallel: this rank's i/T input rows; the bias stays whole (added after the all-reduce).
+  const row = (name: string, i: number, o: number, s: number): ParamSpec[] => [
+    { name: `${name}.w`, shape: [i / T, o], init: 'normal', std: s, shard: { fullShape: [i, o], index: (k) => index * (i / T) * o + k } },
+    { name: `${name}.b`, shape: [o], init: 'zeros' },
+  ];
+  const specs: LayerSpec[] = [
+    {
+      name: 'embed',
+      params: [
+        { name: 'tok', shape: [V, D], init: 'normal', std },
+        { name: 'pos', shape: [maxSeqLen, D], init: 'normal', std },
+      ],
+    },
+  ];
+  for (let l = 0; l < L; l++) {
+    const params = T === 1
+      ? [...ln('ln1'), ...lin('attn.qkv', D, 3 * D), ...lin('attn.proj', D, D, projStd), ...ln('ln2'), ...lin('mlp.fc1', D, 4 * D), ...lin('mlp.fc2', 4 * D, D, projStd)]
+      : [...ln('ln1'), ...col('attn.qkv', D, D, 3), ...row('attn.proj', D, D, projStd), ...ln('ln2'), ...col('mlp.fc1', D, 4 * D, 1), ...row('mlp.fc2', 4 * D, D, projStd)];
+    specs.push({ name: `layer${l}`, params });
+  }
+  specs.push({ name: 'head', params: [...ln('lnf'), ...lin('out', D, V)] });
+  return specs;
+}
+
+/** FLOPs of one step on one of T tensor-parallel ranks: the blocks' matmuls and attention ÷ T, the head's whole. */
+export function gptTensorParallelFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>, T: number): number {
+  const { batchSize: B, seqLen: S, dModel: D, layers: L, vocab: V } = r;
+  const tokens = B * S;
+  const matmulFwd = 2 * tokens * ((L * 12 * D * D) / T + D * V);
+  const attnFwd = (L * B * 2 * 2 * ((S * (S + 1)) / 2) * D) / T;
+  return 3 * (matmulFwd + attnFwd);
+}
+
+/**
+ * The whole model's flat parameters (the layout of gptLayerSpecs(cfg), alignment
+ * `alignElems`) from the flat parameters of each of T tensor-parallel ranks (index
+ * order). Replicated parameters are taken from rank 0.
+ */
+export function assembleTensorParallel(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>, alignElems: number, shards: Float32Array[]): Float32Array {
+  const T = shards.length;
+  const full = gptLayerSpecs(cfg);
+  const fullPlan = planParams(full, alignElems);
+  const out = new Float32Array(fullPlan.flatCount);
+  shards.forEach((flat, t) => {
+    const specs = gptLayerSpecs(cfg, T, t);
+    const plan = planParams(specs, alignElems);
+    if (plan.flatCount !== flat.length) throw new Error(`tensor-parallel rank ${t}: ${flat.length} parameters, expected ${plan.flatCount}`);
+    specs.forEach((l, li) => l.params.forEach((p, pi) => {
+      const src = plan.offsets[li][pi];
+      const dst = fullPlan.offsets[li][pi];
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      if (p.shard) for (let i = 0; i < n; i++) out[dst + p.shard.index(i)] = flat[src + i];
+      else if (t === 0) out.set(flat.subarray(src, src + n), dst);
+    }));
+  });
+  return out;
 }
