@@ -50,6 +50,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   quantize: { owners: ['streaming-diloco'], kind: 'enum', values: ['none', 'fp16', 'int8'], help: 'encoding of the fragment deltas on the wire (default none)' },
   sequenceParallelSize: { owners: ['ulysses'], kind: 'int', min: 1, max: 16, help: 'ranks sharing one sequence (default worldSize)' },
   tensorParallelSize: { owners: ['tp'], kind: 'int', min: 1, max: 16, help: 'ranks sharing each layer (Megatron tensor parallelism; default worldSize)' },
+  sequenceParallel: { owners: ['tp'], kind: 'bool', help: "Megatron's sequence parallelism inside each tp group: layer norms on token shards, all-gather / reduce-scatter instead of all-reduce (default false)" },
 };
 
 export interface ResolvedOptions {
@@ -74,6 +75,7 @@ export interface ResolvedOptions {
   quantize: 'none' | 'fp16' | 'int8';
   sequenceParallelSize: number;
   tensorParallelSize: number;
+  sequenceParallel: boolean;
 }
 
 /** The ids of a validated `strategy` string (trace/strategyIds.ts holds the one parser). */
@@ -111,6 +113,7 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     quantize: o.quantize ?? 'none',
     sequenceParallelSize: o.sequenceParallelSize ?? config.worldSize,
     tensorParallelSize: o.tensorParallelSize ?? config.worldSize,
+    sequenceParallel: o.sequenceParallel ?? false,
   };
 }
 
@@ -196,7 +199,9 @@ export function validateStrategyConfig(config: RunConfig): string[] {
     if (m.kind !== 'gpt-mini') problems.push(`strategy: 'tp' (tensor parallelism) splits attention heads and the MLP across ranks and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`);
     else if (Number.isInteger(tp) && tp > 0) {
       const setting = (d: string) => (d === 'tp' ? 'strategyOptions.tensorParallelSize' : d);
-      problems.push(...validateLayout(config.worldSize, { tp }, [{ setting: 'model.heads', value: m.heads ?? 0, dim: 'tp' }], setting));
+      const constraints = [{ setting: 'model.heads', value: m.heads ?? 0, dim: 'tp' as const }];
+      if (config.strategyOptions?.sequenceParallel === true) constraints.push({ setting: 'model.seqLen (strategyOptions.sequenceParallel)', value: m.seqLen ?? 0, dim: 'tp' });
+      problems.push(...validateLayout(config.worldSize, { tp }, constraints, setting));
     }
   }
   // Options: each must belong to a strategy in use, and be well formed.

@@ -18,7 +18,10 @@
  * two all-reduces forward and two backward per layer. Embedding, layer norms and the
  * head are replicated: every member of a group computes the same loss on the same batch.
  * A shard is initialised as its slice of the whole parameter, so T ranks start from the
- * single-rank model (params.ts `shard`).
+ * single-rank model (params.ts `shard`). With `tp.sequenceParallel` (Megatron's sequence
+ * parallelism) the rank holds tokens [i·S/T, (i+1)·S/T) outside the linear pairs, like
+ * Ulysses' shard: f and g become an all-gather and a reduce-scatter over the sequence,
+ * and the loss covers the rank's tokens (the group's losses sum to the whole loss).
  */
 import { ResolvedGpt, gptFlopsPerStep } from '../config';
 import type { GpuContext } from '../context';
@@ -27,7 +30,7 @@ import { softmaxCrossEntropy } from '../ops/crossEntropy';
 import { add, gelu } from '../ops/elementwise';
 import { embedding } from '../ops/embedding';
 import { ExchangeStaging, HostStaging, sequenceExchange, type SequenceParallel } from '../ops/exchange';
-import { copyToTensorParallel, reduceFromTensorParallel, type TensorParallel } from '../ops/tensorParallel';
+import { copyToTensorParallel, gatherSequence, reduceFromTensorParallel, scatterSequence, type TensorParallel } from '../ops/tensorParallel';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
 import { linear, matmul } from '../ops/matmul';
@@ -49,6 +52,8 @@ export class GptModel implements TrainableModel {
   private readonly localSeq: number;
 
   private hostStaging: HostStaging | undefined;
+  /** The token shard this rank holds outside attention (Ulysses, or tensor parallelism's sequence parallelism). */
+  private readonly seqShard: { size: number; index: number } | undefined;
 
   constructor(
     private readonly cfg: ResolvedGpt,
@@ -58,11 +63,13 @@ export class GptModel implements TrainableModel {
   ) {
     if (sp && (cfg.seqLen % sp.size !== 0 || cfg.heads % sp.size !== 0)) throw new Error(`gpt-mini: sequence parallelism over ${sp.size} ranks needs seqLen (${cfg.seqLen}) and heads (${cfg.heads}) divisible by ${sp.size}`);
     if (sp && tp) throw new Error('gpt-mini: sequence parallelism and tensor parallelism do not combine (yet)');
-    this.localSeq = cfg.seqLen / (sp?.size ?? 1);
+    if (tp?.sequenceParallel && cfg.seqLen % tp.size !== 0) throw new Error(`gpt-mini: sequence-parallel tensor parallelism over ${tp.size} ranks needs seqLen (${cfg.seqLen}) divisible by ${tp.size}`);
+    this.seqShard = sp ? { size: sp.size, index: sp.index } : tp?.sequenceParallel ? { size: tp.size, index: tp.index } : undefined;
+    this.localSeq = cfg.seqLen / (this.seqShard?.size ?? 1);
     this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0);
     // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside);
     // tensor-parallel ones split the blocks' matmuls and attention, and repeat the head's.
-    this.flopsPerStep = tp ? gptTensorParallelFlopsPerStep(cfg, tp.size) : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
+    this.flopsPerStep = tp ? gptTensorParallelFlopsPerStep(cfg, tp.size, tp.sequenceParallel) : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
   }
 
   bind(ctx: GpuContext, store: ParamStore): void {
@@ -79,8 +86,8 @@ export class GptModel implements TrainableModel {
 
   writeBatch(seed: number, rank: number, step: number): void {
     const { task, vocab, seqLen, batchSize } = this.cfg;
-    const sp = this.sp;
-    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, sp ? sp.dataRank : this.tp ? this.tp.dataRank : rank, step);
+    const sp = this.seqShard;
+    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, this.sp ? this.sp.dataRank : this.tp ? this.tp.dataRank : rank, step);
     if (sp) {
       // The group's batch; this rank keeps its token shard (weights stay those of the full batch).
       const tl = this.localSeq;
@@ -140,28 +147,31 @@ export class GptModel implements TrainableModel {
   /** forward with Megatron's f and g around each block's attention and MLP (needs `tp`). */
   private async forwardTensorParallel(g: Graph, tp: TensorParallel, staging: HostStaging): Promise<Tensor> {
     const { ctx } = g;
+    // Megatron's f and g; with sequence parallelism an all-gather and a reduce-scatter of the token shards.
+    const f = async (x: Tensor, what: string): Promise<Tensor> => (tp.sequenceParallel ? gatherSequence(g, staging, tp, x, `${what} gather`) : copyToTensorParallel(g, staging, tp, x, `${what} f`));
+    const gOp = (x: Tensor, what: string): Promise<Tensor> => (tp.sequenceParallel ? scatterSequence(g, staging, tp, x, `${what} scatter`) : reduceFromTensorParallel(g, staging, tp, x, `${what} g`));
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
       const n = `layer${l}`;
       ctx.scope = `${n}.ln1`;
       let h = layerNorm(g, x, this.p(`${n}.ln1.g`), this.p(`${n}.ln1.b`));
       ctx.scope = `${n}.attn.qkv`;
-      h = copyToTensorParallel(g, staging, tp, h, `${n}.attn f`);
+      h = await f(h, `${n}.attn`);
       const qkv = this.linear(g, h, `${n}.attn.qkv`);
       ctx.scope = `${n}.attn`;
       const y = causalSelfAttention(g, qkv, this.cfg.heads / tp.size);
       ctx.scope = `${n}.attn.proj`;
-      h = await reduceFromTensorParallel(g, staging, tp, matmul(g, y, this.p(`${n}.attn.proj.w`)), `${n}.attn g`);
+      h = await gOp(matmul(g, y, this.p(`${n}.attn.proj.w`)), `${n}.attn`);
       h = add(g, h, this.p(`${n}.attn.proj.b`));
       ctx.scope = `${n}.attn.residual`;
       x = add(g, x, h);
       ctx.scope = `${n}.ln2`;
       h = layerNorm(g, x, this.p(`${n}.ln2.g`), this.p(`${n}.ln2.b`));
       ctx.scope = `${n}.mlp.fc1`;
-      h = copyToTensorParallel(g, staging, tp, h, `${n}.mlp f`);
+      h = await f(h, `${n}.mlp`);
       h = gelu(g, this.linear(g, h, `${n}.mlp.fc1`));
       ctx.scope = `${n}.mlp.fc2`;
-      h = await reduceFromTensorParallel(g, staging, tp, matmul(g, h, this.p(`${n}.mlp.fc2.w`)), `${n}.mlp g`);
+      h = await gOp(matmul(g, h, this.p(`${n}.mlp.fc2.w`)), `${n}.mlp`);
       h = add(g, h, this.p(`${n}.mlp.fc2.b`));
       ctx.scope = `${n}.mlp.residual`;
       x = add(g, x, h);
@@ -171,7 +181,7 @@ export class GptModel implements TrainableModel {
 
   private embed(g: Graph): Tensor {
     g.ctx.scope = 'embed';
-    const offset = this.sp ? this.sp.index * this.localSeq : 0;
+    const offset = this.seqShard ? this.seqShard.index * this.localSeq : 0;
     return embedding(g, this.tokens, this.p('embed.tok'), this.p('embed.pos'), offset);
   }
 
@@ -273,11 +283,14 @@ export function gptLayerSpecs(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layer
   return specs;
 }
 
-/** FLOPs of one step on one of T tensor-parallel ranks: the blocks' matmuls and attention ÷ T, the head's whole. */
-export function gptTensorParallelFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>, T: number): number {
+/**
+ * FLOPs of one step on one of T tensor-parallel ranks: the blocks' matmuls and attention
+ * ÷ T, the head's whole (÷ T too with sequence parallelism: it runs on S/T tokens).
+ */
+export function gptTensorParallelFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>, T: number, sequenceParallel = false): number {
   const { batchSize: B, seqLen: S, dModel: D, layers: L, vocab: V } = r;
   const tokens = B * S;
-  const matmulFwd = 2 * tokens * ((L * 12 * D * D) / T + D * V);
+  const matmulFwd = 2 * tokens * ((L * 12 * D * D) / T + (D * V) / (sequenceParallel ? T : 1));
   const attnFwd = (L * B * 2 * 2 * ((S * (S + 1)) / 2) * D) / T;
   return 3 * (matmulFwd + attnFwd);
 }

@@ -10,7 +10,12 @@
  *  - g (`reduceFromTensorParallel`), after a row-parallel linear: all-reduces (sums) the
  *    partial products forward; identity backward.
  *
- * The all-reduces are staged through the host (D2H, the group's all-reduce, H2D), like
+ * With sequence parallelism (Megatron-LM's, arXiv 2205.05198), f becomes an all-gather of
+ * the sequence shards forward (reduce-scatter backward) and g a reduce-scatter forward
+ * (all-gather backward): `gatherSequence` and `scatterSequence`, same volume per rank as
+ * the all-reduce they replace, and the layer norms between them work on S/T tokens.
+ *
+ * The collectives are staged through the host (D2H, the group's collective, H2D), like
  * the sequence-parallel exchanges (exchange.ts).
  */
 import { HostStaging } from './exchange';
@@ -27,6 +32,16 @@ export interface TensorParallel {
   readonly dataRank: number;
   /** In-place sum all-reduce over the group; `what` names it in the trace. */
   allReduce(data: Float32Array, what: string): Promise<void>;
+  /**
+   * Megatron's sequence parallelism: outside the column/row-parallel pairs each rank holds
+   * tokens [i·S/T, (i+1)·S/T) of every sequence (layer norms, residuals and the head run on
+   * them), and the all-reduces become all-gathers and reduce-scatters over the sequence.
+   */
+  readonly sequenceParallel: boolean;
+  /** Equal-split all-gather over the group (chunk r of the result from index r). */
+  allGather(send: Float32Array, what: string): Promise<Float32Array>;
+  /** Equal-split sum reduce-scatter over the group (this rank gets chunk `index`). */
+  reduceScatter(send: Float32Array, what: string): Promise<Float32Array>;
 }
 
 async function allReduceTensor(staging: HostStaging, tp: TensorParallel, x: Tensor, out: Tensor, what: string): Promise<void> {
@@ -78,6 +93,102 @@ export async function reduceFromTensorParallel(g: Graph, staging: HostStaging, t
       if (!t) return;
       if (t.accumulate) throw new Error(`tensor-parallel g (${what}): its input has a second consumer; identity backward cannot accumulate`);
       ctx.commandEncoder().copyBufferToBuffer(dy.buf.gpu, dy.offsetBytes, t.tensor.buf.gpu, t.tensor.offsetBytes, dy.byteLength);
+    },
+  });
+  return y;
+}
+
+/**
+ * [B, S, D] (row-major) ↔ rank-major chunks [T][B, S/T, D]: chunk r holds tokens
+ * [r·S/T, (r+1)·S/T) of every sequence.
+ */
+function toRankMajor(x: Float32Array, B: number, S: number, D: number, T: number): Float32Array {
+  const sl = S / T;
+  const out = new Float32Array(x.length);
+  let o = 0;
+  for (let r = 0; r < T; r++) for (let b = 0; b < B; b++) {
+    const from = (b * S + r * sl) * D;
+    out.set(x.subarray(from, from + sl * D), o);
+    o += sl * D;
+  }
+  return out;
+}
+
+function fromRankMajor(x: Float32Array, B: number, S: number, D: number, T: number): Float32Array {
+  const sl = S / T;
+  const out = new Float32Array(x.length);
+  let o = 0;
+  for (let r = 0; r < T; r++) for (let b = 0; b < B; b++) {
+    out.set(x.subarray(o, o + sl * D), (b * S + r * sl) * D);
+    o += sl * D;
+  }
+  return out;
+}
+
+/** Sequence-parallel f: all-gather [B, S/T, D] shards into [B, S, D] forward, reduce-scatter backward. */
+export async function gatherSequence(g: Graph, staging: HostStaging, tp: TensorParallel, x: Tensor, what: string): Promise<Tensor> {
+  const { ctx, tape } = g;
+  const [B, sl, D] = x.shape;
+  const T = tp.size;
+  const S = sl * T;
+  const y = ctx.tensor([B, S, D]);
+  const run = async (fn: () => Promise<void>) => {
+    const scope = ctx.scope;
+    const phase = ctx.phase;
+    await fn();
+    ctx.scope = scope;
+    ctx.phase = phase;
+  };
+  await run(async () => {
+    const all = await tp.allGather(await staging.read(x), `${what} fwd`);
+    ctx.device.queue.writeBuffer(y.buf.gpu, y.offsetBytes, fromRankMajor(all, B, S, D, T));
+  });
+  tape.record({
+    name: 'tp.allGather.seq',
+    inputs: [x],
+    output: y,
+    async backward(dy, sink) {
+      const t = sink.target(x);
+      if (!t) return;
+      if (t.accumulate) throw new Error(`sequence-parallel gather (${what}): its input has a second consumer; the reduce-scatter cannot accumulate gradients`);
+      await run(async () => {
+        const mine = await tp.reduceScatter(toRankMajor(await staging.read(dy), B, S, D, T), `${what} bwd`);
+        ctx.device.queue.writeBuffer(t.tensor.buf.gpu, t.tensor.offsetBytes, mine);
+      });
+    },
+  });
+  return y;
+}
+
+/** Sequence-parallel g: reduce-scatter partial [B, S, D] products into [B, S/T, D] shards forward, all-gather backward. */
+export async function scatterSequence(g: Graph, staging: HostStaging, tp: TensorParallel, x: Tensor, what: string): Promise<Tensor> {
+  const { ctx, tape } = g;
+  const [B, S, D] = x.shape;
+  const T = tp.size;
+  const y = ctx.tensor([B, S / T, D]);
+  const run = async (fn: () => Promise<void>) => {
+    const scope = ctx.scope;
+    const phase = ctx.phase;
+    await fn();
+    ctx.scope = scope;
+    ctx.phase = phase;
+  };
+  await run(async () => {
+    const mine = await tp.reduceScatter(toRankMajor(await staging.read(x), B, S, D, T), `${what} fwd`);
+    ctx.device.queue.writeBuffer(y.buf.gpu, y.offsetBytes, mine);
+  });
+  tape.record({
+    name: 'tp.reduceScatter.seq',
+    inputs: [x],
+    output: y,
+    async backward(dy, sink) {
+      const t = sink.target(x);
+      if (!t) return;
+      if (t.accumulate) throw new Error(`sequence-parallel scatter (${what}): its input has a second consumer; the all-gather cannot accumulate gradients`);
+      await run(async () => {
+        const all = await tp.allGather(await staging.read(dy), `${what} bwd`);
+        ctx.device.queue.writeBuffer(t.tensor.buf.gpu, t.tensor.offsetBytes, fromRankMajor(all, B, S, D, T));
+      });
     },
   });
   return y;

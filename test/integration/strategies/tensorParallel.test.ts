@@ -94,7 +94,26 @@ test('tp+ddp on 4 ranks (tp 2 × dp 2) trains the same gpt-mini as ddp on 2 rank
   });
 });
 
+test("tp with Megatron's sequence parallelism on 2 ranks trains the same gpt-mini as one rank; all-gathers and reduce-scatters replace the all-reduces", async () => {
+  const ddp = await runStrategy(config({ strategy: 'ddp', worldSize: 1 }));
+  const tp = await runStrategy(config({ strategy: 'tp', worldSize: 2, strategyOptions: { sequenceParallel: true } }));
+  // Each rank's loss is its tokens' share; the strategy reports the group's sum.
+  assertSameModel(tp, ddp, 2);
+  const full = model.batchSize * model.seqLen * model.dModel * 4;
+  groupTracks(tp.outcome.trace.model).forEach((tracks, r) => {
+    const slices = tracks.get('tp group 0 (ranks 0,1)')!;
+    const count = (op: string) => slices.filter((s) => s.op === op).length;
+    // Per layer: gather before qkv and fc1, scatter after proj and fc2, forward; the opposite backward.
+    assert.equal(count('allGather'), K * model.layers * 4, `rank ${r} all-gathers`);
+    assert.equal(count('reduceScatter'), K * model.layers * 4, `rank ${r} reduce-scatters`);
+    for (const s of slices.filter((s) => s.op !== 'allReduce')) assert.equal(s.bytes, full, 'the whole [B, S, D] activation (nccl-tests S)');
+    // Per step: the replicated parameters' gradients summed over the group, and the loss.
+    assert.equal(count('allReduce'), 2 * K, `rank ${r} all-reduces`);
+  });
+});
+
 test('tp refuses what cannot work, naming the setting', () => {
+  assert.throws(() => config({ strategy: 'tp', worldSize: 2, strategyOptions: { sequenceParallel: true }, model: { ...model, seqLen: 7, maxSeqLen: 7 } as never }), /model\.seqLen \(strategyOptions\.sequenceParallel\) 7 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 2/);
   assert.throws(() => config({ strategy: 'tp', worldSize: 4 }), /model\.heads 2 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 4; strategyOptions\.tensorParallelSize must divide 2 \(and worldSize 4\): 1, 2/);
   assert.throws(() => config({ strategy: 'tp+ddp', worldSize: 3, strategyOptions: { tensorParallelSize: 2 } }), /strategyOptions\.tensorParallelSize 2 = 2 does not divide worldSize 3/);
   assert.throws(() => config({ strategy: 'tp+zero1', worldSize: 2 }), /'tp' combines with data parallelism \('ddp'\) only; drop 'zero1'/);

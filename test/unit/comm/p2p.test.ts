@@ -10,6 +10,11 @@ import { LINK_PROFILES } from '../../../runtime/comm/profiles';
 import { commSpanToRankSpan } from '../../../runtime/commSpans';
 import { RunTrace } from '../../../runtime/runTrace';
 import { assertClose, runCalls } from './helpers';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { loadTraceFile } from '../../../trace/load';
+import type { TraceModel } from '../../../trace/model';
 import { expectedOutputs } from './reference';
 
 describe('point-to-point send/recv', () => {
@@ -41,11 +46,23 @@ describe('point-to-point send/recv', () => {
     }
     // The run trace: one flow per send, from the send's or the recv's span (whichever
     // started first, as Perfetto needs) to the other, and every span on the group's track.
-    const trace = new RunTrace(undefined, 4, 0, 0n, {});
-    for (let r = 0; r < 4; r++) {
-      trace.addStep({ type: 'step', rank: r, step: 0, loss: 0, startNs: 0, endNs: 1, wireBytes: 0, memory: { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 }, spans: res[r].spans.map(commSpanToRankSpan) });
+    const dir = mkdtempSync(join(tmpdir(), 'commlens-p2p-'));
+    try {
+      const file = join(dir, 'trace.pftrace');
+      const trace = new RunTrace(file, 4, 0, 0n, {});
+      for (let r = 0; r < 4; r++) {
+        trace.addStep({ type: 'step', rank: r, step: 0, loss: 0, startNs: 0, endNs: 1, wireBytes: 0, memory: { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 }, spans: res[r].spans.map(commSpanToRankSpan) });
+      }
+      trace.close();
+      checkTrace(trace.model);
+      // The file says the same: the group's tracks and the flows survive the round trip.
+      checkTrace(await loadTraceFile(file));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const m = trace.model;
+  });
+
+  function checkTrace(m: TraceModel, groupName = 'pp group 0 (ranks 0,1,2,3)'): void {
     const tracks = m.tracks.filter((t) => t.name === groupName);
     assert.equal(tracks.length, 4, 'one track per rank for the group');
     const onTrack = m.slices.filter((s) => tracks.some((t) => t.id === s.track));
@@ -62,7 +79,7 @@ describe('point-to-point send/recv', () => {
       assert.equal(send.args!.bytes, recv.args!.bytes);
       assert.ok(a.startNs <= b.startNs, 'flows start on the slice that began first');
     }
-  });
+  }
 
   it('sendRecv spans carry both directions', async () => {
     const res = await runCalls(3, { seed: 5, calls: [{ op: 'sendRecv', count: 100, dtype: 'f32' }, { op: 'sendRecv', count: 100, dtype: 'f32' }] });
