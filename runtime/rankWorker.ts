@@ -11,7 +11,7 @@ import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Communicator, abortWorld, busBandwidthFactor } from './comm';
-import { createStrategy, sequenceParallelFor, strategyMemory, tensorParallelFor, type Strategy } from './strategies';
+import { createStrategy, sequenceParallelFor, strategyMemory, tensorParallelFor, pipelineStageFor, type Strategy } from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
 import { commSpanToRankSpan } from './commSpans';
 
@@ -57,6 +57,7 @@ async function run(): Promise<void> {
       timing: config.gpuTiming && init.tracing,
       sequenceParallel: sequenceParallelFor(config, comm),
       tensorParallel: tensorParallelFor(config, comm),
+      pipeline: pipelineStageFor(config, comm),
     });
     strategy = createStrategy(config, { comm, device, trainer, onSpan: (sp) => { if (init.tracing) commSpans.push(sp); } });
     post({

@@ -22,6 +22,7 @@ export const STRATEGY_IDS = [
   'streaming-diloco',
   'ulysses',
   'tp',
+  'pp',
 ] as const;
 
 export type StrategyId = (typeof STRATEGY_IDS)[number];

@@ -14,3 +14,4 @@ export { opClass } from './opClass';
 export type { SequenceParallel } from './ops/exchange';
 export type { TensorParallel } from './ops/tensorParallel';
 export { assembleTensorParallel } from './models/gpt';
+export type { PipelineStage } from './models/gpt';

@@ -34,6 +34,12 @@ export interface ParamSpec {
 export interface LayerSpec {
   name: string;
   params: ParamSpec[];
+  /**
+   * Random numbers to draw and drop before this layer's parameters: what the layers of the
+   * whole model that this rank does not hold would have drawn (a pipeline stage), so its
+   * layers start as in the whole model.
+   */
+  skipDraws?: number;
 }
 
 export interface ParamStore {
@@ -80,6 +86,7 @@ export function createParams(ctx: GpuContext, layers: LayerSpec[], seed: number)
   const params: Tensor[] = [];
   const byName = new Map<string, Tensor>();
   layers.forEach((l, li) => {
+    for (let i = 0; i < (l.skipDraws ?? 0); i++) rng.normal();
     l.params.forEach((p, pi) => {
       const offset = plan.offsets[li][pi];
       const n = p.shape.reduce((a, b) => a * b, 1);

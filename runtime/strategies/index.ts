@@ -18,9 +18,10 @@ import type { StrategyEnv } from './env';
 import { ZeroStrategy } from './zero';
 import { Ulysses, sequenceParallelFor } from './ulysses';
 import { TensorParallelStrategy, tensorParallelFor } from './tensorParallel';
+import { PipelineParallel, pipelineStageFor } from './pipelineParallel';
 import { Ddp } from './ddp';
 
-export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor, tensorParallelFor };
+export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor, tensorParallelFor, pipelineStageFor };
 export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
 
@@ -56,6 +57,7 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
   }
   if (has('ulysses')) return new Ulysses(ctx, config);
   if (has('tp')) return new TensorParallelStrategy(ctx, config);
+  if (has('pp')) return new PipelineParallel(ctx, config);
   const local = ids.find((s) => LOCAL_IDS.includes(s));
   if (local) return new LocalUpdates(local as 'localsgd' | 'diloco' | 'streaming-diloco', ctx, config, o);
   if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);

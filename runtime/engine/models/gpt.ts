@@ -60,16 +60,34 @@ export class GptModel implements TrainableModel {
     _seed: number,
     private readonly sp?: SequenceParallel,
     private readonly tp?: TensorParallel,
+    readonly pp?: PipelineStage,
   ) {
+    if (pp && (sp || tp)) throw new Error('gpt-mini: pipeline parallelism does not combine with sequence or tensor parallelism (yet)');
+    if (pp && (cfg.layers % pp.stages !== 0 || cfg.batchSize % pp.microBatches !== 0)) throw new Error(`gpt-mini: a pipeline of ${pp.stages} stages and ${pp.microBatches} micro-batches needs layers (${cfg.layers}) divisible by ${pp.stages} and batchSize (${cfg.batchSize}) by ${pp.microBatches}`);
     if (sp && (cfg.seqLen % sp.size !== 0 || cfg.heads % sp.size !== 0)) throw new Error(`gpt-mini: sequence parallelism over ${sp.size} ranks needs seqLen (${cfg.seqLen}) and heads (${cfg.heads}) divisible by ${sp.size}`);
     if (sp && tp) throw new Error('gpt-mini: sequence parallelism and tensor parallelism do not combine (yet)');
     if (tp?.sequenceParallel && cfg.seqLen % tp.size !== 0) throw new Error(`gpt-mini: sequence-parallel tensor parallelism over ${tp.size} ranks needs seqLen (${cfg.seqLen}) divisible by ${tp.size}`);
     this.seqShard = sp ? { size: sp.size, index: sp.index } : tp?.sequenceParallel ? { size: tp.size, index: tp.index } : undefined;
     this.localSeq = cfg.seqLen / (this.seqShard?.size ?? 1);
     this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0);
+    if (pp) {
+      // Stage s: layers [s·L/P, (s+1)·L/P), the embedding on the first, the head on the last.
+      const per = cfg.layers / pp.stages;
+      const mine = (l: LayerSpec) => (l.name === 'embed' ? pp.stage === 0 : l.name === 'head' ? pp.stage === pp.stages - 1 : Math.floor(Number(l.name.slice(5)) / per) === pp.stage);
+      // The random numbers the earlier stages' layers draw are skipped, so each layer starts as in the whole model.
+      const draws = (l: LayerSpec) => l.params.reduce((a, q) => a + (q.init === 'normal' ? q.shape.reduce((x, y) => x * y, 1) : 0), 0);
+      let skipped = 0;
+      const kept: LayerSpec[] = [];
+      for (const l of this.layerSpecs) {
+        if (mine(l)) {
+          kept.push(kept.length === 0 ? { ...l, skipDraws: skipped } : l);
+        } else if (kept.length === 0) skipped += draws(l);
+      }
+      this.layerSpecs = kept;
+    }
     // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside);
     // tensor-parallel ones split the blocks' matmuls and attention, and repeat the head's.
-    this.flopsPerStep = tp ? gptTensorParallelFlopsPerStep(cfg, tp.size, tp.sequenceParallel) : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
+    this.flopsPerStep = tp ? gptTensorParallelFlopsPerStep(cfg, tp.size, tp.sequenceParallel) : pp ? gptStageFlopsPerStep(cfg, pp) : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
   }
 
   bind(ctx: GpuContext, store: ParamStore): void {
@@ -79,6 +97,16 @@ export class GptModel implements TrainableModel {
     const T = this.localSeq;
     if (this.sp) this.staging = new ExchangeStaging(ctx, this.sp);
     if (this.tp) this.hostStaging = new HostStaging(ctx);
+    if (this.pp) {
+      const Bm = B / this.pp.microBatches;
+      this.micro = Array.from({ length: this.pp.microBatches }, (_, m) => ({
+        tokens: inputTensor(ctx, [Bm, T], `gpt.tokens.mb${m}`),
+        labels: inputTensor(ctx, [Bm * T], `gpt.labels.mb${m}`),
+        weights: inputTensor(ctx, [Bm * T], `gpt.weights.mb${m}`),
+      }));
+      ({ tokens: this.tokens, labels: this.labels, weights: this.weights } = this.micro[0]);
+      return;
+    }
     this.tokens = inputTensor(ctx, [B, T], 'gpt.tokens');
     this.labels = inputTensor(ctx, [B * T], 'gpt.labels');
     this.weights = inputTensor(ctx, [B * T], 'gpt.weights');
@@ -87,7 +115,7 @@ export class GptModel implements TrainableModel {
   writeBatch(seed: number, rank: number, step: number): void {
     const { task, vocab, seqLen, batchSize } = this.cfg;
     const sp = this.seqShard;
-    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, this.sp ? this.sp.dataRank : this.tp ? this.tp.dataRank : rank, step);
+    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, this.sp ? this.sp.dataRank : this.tp ? this.tp.dataRank : this.pp ? this.pp.dataRank : rank, step);
     if (sp) {
       // The group's batch; this rank keeps its token shard (weights stay those of the full batch).
       const tl = this.localSeq;
@@ -99,6 +127,16 @@ export class GptModel implements TrainableModel {
       b = { tokens: shard(b.tokens), labels: shard(b.labels), weights: shard(b.weights), counted: b.counted };
     }
     const q = this.ctx.device.queue;
+    if (this.micro) {
+      // Micro-batch m: rows [m·B/M, (m+1)·B/M) of the batch, with the whole batch's weights.
+      const n = (batchSize / this.micro.length) * this.localSeq;
+      this.micro.forEach((mb, m) => {
+        q.writeBuffer(mb.tokens.buf.gpu, 0, b.tokens.subarray(m * n, (m + 1) * n));
+        q.writeBuffer(mb.labels.buf.gpu, 0, b.labels.subarray(m * n, (m + 1) * n));
+        q.writeBuffer(mb.weights.buf.gpu, 0, b.weights.subarray(m * n, (m + 1) * n));
+      });
+      return;
+    }
     q.writeBuffer(this.tokens.buf.gpu, 0, b.tokens);
     q.writeBuffer(this.labels.buf.gpu, 0, b.labels);
     q.writeBuffer(this.weights.buf.gpu, 0, b.weights);
@@ -114,7 +152,34 @@ export class GptModel implements TrainableModel {
     return linear(g, x, this.p(`${name}.w`), this.p(`${name}.b`));
   }
 
+  /**
+   * Pipeline stage forward of micro-batch `m`: from its tokens (first stage) or `input`
+   * (the previous stage's output, [B/M, T, D]) through this stage's layers to the output
+   * activation, or the micro-batch's loss on the last stage.
+   */
+  forwardStage(g: Graph, m: number, input?: Tensor): Tensor {
+    const pp = this.pp;
+    if (!pp || !this.micro) throw new Error('gpt-mini: forwardStage needs a pipeline stage');
+    ({ tokens: this.tokens, labels: this.labels, weights: this.weights } = this.micro[m]);
+    let x = pp.stage === 0 ? this.embed(g) : input;
+    if (!x) throw new Error(`gpt-mini: pipeline stage ${pp.stage} needs the previous stage's activations`);
+    const per = this.cfg.layers / pp.stages;
+    for (let l = pp.stage * per; l < (pp.stage + 1) * per; l++) {
+      const n = `layer${l}`;
+      const qkv = this.beforeAttention(g, x, n);
+      g.ctx.scope = `${n}.attn`;
+      x = this.afterAttention(g, x, causalSelfAttention(g, qkv, this.cfg.heads), n);
+    }
+    return pp.stage === pp.stages - 1 ? this.head(g, x) : x;
+  }
+
+  /** The shape of the activations between stages (one micro-batch). */
+  stageActivationShape(): number[] {
+    return [this.cfg.batchSize / (this.pp?.microBatches ?? 1), this.localSeq, this.cfg.dModel];
+  }
+
   forward(g: Graph): Tensor {
+    if (this.pp) throw new Error('gpt-mini: a pipeline stage runs micro-batches (Trainer.pipelineForward)');
     if (this.sp || this.tp) throw new Error(`gpt-mini: a ${this.sp ? 'sequence' : 'tensor'}-parallel model exchanges data between ranks in its forward; run forwardAsync`);
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
@@ -220,12 +285,16 @@ export class GptModel implements TrainableModel {
     return softmaxCrossEntropy(g, logits, this.labels, this.weights);
   }
 
+  private micro: { tokens: Tensor; labels: Tensor; weights: Tensor }[] | undefined;
+
   inputBytes(): number {
+    if (this.micro) return this.micro.reduce((a, mb) => a + mb.tokens.buf.size + mb.labels.buf.size + mb.weights.buf.size, 0);
     return this.tokens.buf.size + this.labels.buf.size + this.weights.buf.size;
   }
 
   destroy(): void {
-    for (const t of [this.tokens, this.labels, this.weights]) t?.buf.gpu.destroy();
+    const inputs = this.micro ? this.micro.flatMap((mb) => [mb.tokens, mb.labels, mb.weights]) : [this.tokens, this.labels, this.weights];
+    for (const t of inputs) t?.buf.gpu.destroy();
     this.staging?.destroy();
     this.hostStaging?.destroy();
   }
@@ -281,6 +350,24 @@ export function gptLayerSpecs(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layer
   }
   specs.push({ name: 'head', params: [...ln('lnf'), ...lin('out', D, V)] });
   return specs;
+}
+
+/** A pipeline-parallel rank (GPipe): its stage of `stages`, and the micro-batches per step. */
+export interface PipelineStage {
+  readonly stages: number;
+  readonly stage: number;
+  readonly microBatches: number;
+  /** Whose batch the pipeline trains on (its data-parallel index). */
+  readonly dataRank: number;
+}
+
+/** FLOPs of one step on pipeline stage `pp.stage`: its layers (and the head on the last stage). */
+export function gptStageFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>, pp: PipelineStage): number {
+  const { batchSize: B, seqLen: S, dModel: D, layers: L, vocab: V } = r;
+  const Ls = L / pp.stages;
+  const matmulFwd = 2 * B * S * (Ls * 12 * D * D + (pp.stage === pp.stages - 1 ? D * V : 0));
+  const attnFwd = Ls * B * 2 * 2 * ((S * (S + 1)) / 2) * D;
+  return 3 * (matmulFwd + attnFwd);
 }
 
 /**
