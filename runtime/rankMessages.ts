@@ -12,6 +12,8 @@ export interface RankSpan {
   startNs: number;
   endNs: number;
   args?: Record<string, string | number | boolean>;
+  /** A track of its own in the rank's process (a named process group's collectives); default: the stream's. */
+  track?: string;
 }
 
 export interface RankInit {

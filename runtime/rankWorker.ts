@@ -10,36 +10,14 @@ import { hostNowNs } from './clock';
 import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted, type CommSpan } from './comm';
-import { createStrategy, sequenceParallelFor, strategyMemory, type Strategy } from './strategies';
+import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted } from './comm';
+import { createStrategy, sequenceParallelFor, strategyMemory, tensorParallelFor, pipelineStageFor, type Strategy } from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
+import { commSpanToRankSpan } from './commSpans';
 
 const init = workerData as RankInit;
 const port = parentPort!;
 const post = (m: RankMessage): void => port.postMessage(m);
-
-function commSpanToRankSpan(s: CommSpan): RankSpan {
-  const base = { name: s.name, startNs: s.startNs, endNs: s.endNs };
-  if (s.kind === 'd2h' || s.kind === 'h2d') return { ...base, stream: 'staging', category: 'staging', args: { direction: s.kind, bytes: s.bytes } };
-  if (s.kind === 'wait') return { ...base, stream: 'wait', category: 'wait', args: { op: s.op, seq: s.seq, group: s.group } };
-  return {
-    ...base,
-    stream: 'communication',
-    category: 'collective',
-    args: {
-      op: s.op,
-      algorithm: s.algorithm,
-      group: s.group,
-      seq: s.seq,
-      bytes: s.bytes,
-      dtype: s.dtype,
-      algbwGBps: s.algbwGBps,
-      busbwGBps: s.busbwGBps,
-      waitNs: s.waitNs,
-      transferNs: s.transferNs,
-    },
-  };
-}
 
 async function run(): Promise<void> {
   const { rank, worldSize, config } = init;
@@ -48,7 +26,8 @@ async function run(): Promise<void> {
   const comm = Communicator.fromInit(init.world as never, rank, (s) => {
     // What this rank sends for the collective: S × the nccl-tests bus factor
     // (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all).
-    if (s.kind === 'collective') wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
+    // A recv puts nothing on this rank's wire.
+    if (s.kind === 'collective' && s.op !== 'recv') wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
     if (init.tracing) commSpans.push(commSpanToRankSpan(s));
   });
   const adapter = await requestAdapter();
@@ -77,6 +56,8 @@ async function run(): Promise<void> {
       worldSize,
       timing: config.gpuTiming && init.tracing,
       sequenceParallel: sequenceParallelFor(config, comm),
+      tensorParallel: tensorParallelFor(config, comm),
+      pipeline: pipelineStageFor(config, comm),
     });
     strategy = createStrategy(config, { comm, device, trainer, onSpan: (sp) => { if (init.tracing) commSpans.push(sp); } });
     post({

@@ -91,6 +91,23 @@ export class RunTrace {
     }
   }
 
+  /**
+   * The rank's track named `name` (a process group's collectives: "tp group 0 (ranks 0,1)"),
+   * declared the first time a span goes on it, after the rank's fixed tracks.
+   */
+  private namedTrack(rank: number, stream: RankSpan['stream'], name: string): number {
+    const key = `${rank}/${stream}/${name}`;
+    let id = this.trackOf.get(key);
+    if (id !== undefined) return id;
+    const pid = rank + 1;
+    const order = this.model.tracks.filter((t) => t.pid === pid).length;
+    const gpu = STREAMS.find((s) => s.stream === stream)?.gpu ?? false;
+    id = addTrack(this.model, { pid, name, type: 'slice', stream: stream as StreamKind, gpu, order });
+    this.trackOf.set(key, id);
+    this.writer.track(this.model.tracks[id]);
+    return id;
+  }
+
   private rel(ns: number): number {
     return ns - this.hostOriginNs;
   }
@@ -99,22 +116,28 @@ export class RunTrace {
     const slices: { slice: Slice; rank: number }[] = [];
     for (const st of steps) {
       for (const sp of st.spans) {
-        const track = this.trackOf.get(`${st.rank}/${sp.stream}`);
+        const track = sp.track !== undefined ? this.namedTrack(st.rank, sp.stream, sp.track) : this.trackOf.get(`${st.rank}/${sp.stream}`);
         if (track === undefined) continue;
         const startNs = this.rel(sp.startNs);
         slices.push({ rank: st.rank, slice: { track, name: sp.name, category: sp.category, startNs, durNs: Math.max(0, sp.endNs - sp.startNs), args: sp.args } });
       }
     }
-    // Join each collective across ranks: same group and sequence number.
+    // Join each collective across ranks: same group and sequence number; a send and its
+    // recv: same sender, receiver and pair number (point-to-point ops stay out of the
+    // group's sequence).
     const groups = new Map<string, number[]>();
+    const join = (key: string, i: number): void => {
+      const l = groups.get(key) ?? [];
+      l.push(i);
+      groups.set(key, l);
+    };
     slices.forEach((x, i) => {
       const a = x.slice.args;
-      if (x.slice.category === 'collective' && a && a.seq !== undefined) {
-        const key = `${a.group}/${a.seq}`;
-        const l = groups.get(key) ?? [];
-        l.push(i);
-        groups.set(key, l);
-      }
+      if (x.slice.category !== 'collective' || !a || a.seq === undefined) return;
+      if (a.sendTo !== undefined || a.recvFrom !== undefined) {
+        if (a.sendTo !== undefined) join(`p2p/${a.group}/${x.rank}->${a.sendTo}/${a.sendSeq}`, i);
+        if (a.recvFrom !== undefined) join(`p2p/${a.group}/${a.recvFrom}->${x.rank}/${a.recvSeq}`, i);
+      } else join(`${a.group}/${a.seq}`, i);
     });
     const flowOut = new Map<number, number[]>();
     const flowIn = new Map<number, number[]>();

@@ -21,6 +21,8 @@ export const STRATEGY_IDS = [
   'diloco',
   'streaming-diloco',
   'ulysses',
+  'tp',
+  'pp',
 ] as const;
 
 export type StrategyId = (typeof STRATEGY_IDS)[number];

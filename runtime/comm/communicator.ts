@@ -48,8 +48,8 @@ export class Communicator {
     return new Communicator(state, Array.from({ length: init.worldSize }, (_, i) => i), 'world');
   }
 
-  private constructor(state: RankState, ranks: readonly number[], groupName: string) {
-    this.core = new GroupCore(state, ranks, groupName);
+  private constructor(state: RankState, ranks: readonly number[], groupName: string, named = false) {
+    this.core = new GroupCore(state, ranks, groupName, named);
     this.ranks = ranks;
     this.groupName = groupName;
     this.globalRank = state.rank;
@@ -63,10 +63,12 @@ export class Communicator {
 
   /**
    * A communicator over `ranks` (global ranks, in the order used for rings). Every member
-   * must call it with the same list, and members must issue a group's collectives in the
-   * same order.
+   * must call it with the same list (and name), and members must issue a group's
+   * collectives in the same order. A named group ("tp group 0 (ranks 0,1)") is told apart
+   * from other groups of the same ranks, and its collectives go on a trace track of that
+   * name (runtime/comm/layout.ts names the groups of a parallel layout).
    */
-  newGroup(ranks: number[]): Communicator {
+  newGroup(ranks: number[], opts: { name?: string } = {}): Communicator {
     const n = this.init.worldSize;
     if (!Array.isArray(ranks) || ranks.length === 0) throw new CommUsageError('newGroup needs a non-empty list of ranks');
     const seen = new Set<number>();
@@ -76,7 +78,10 @@ export class Communicator {
       seen.add(r);
     }
     if (!seen.has(this.globalRank)) throw new CommUsageError(`newGroup: rank ${this.globalRank} is not a member of [${ranks.join(', ')}]; only members open a group`);
-    return new Communicator(this.core.state, [...ranks], `[${ranks.join(',')}]`);
+    if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name.length === 0 || opts.name === 'world')) {
+      throw new CommUsageError(`newGroup: name must be a non-empty string other than 'world', got ${JSON.stringify(opts.name)}`);
+    }
+    return new Communicator(this.core.state, [...ranks], opts.name ?? `[${ranks.join(',')}]`, opts.name !== undefined);
   }
 
   /**
@@ -241,7 +246,7 @@ export class Communicator {
     const dtype = c.checkDtype('send', data, opts.dtype);
     const p = c.checkPeer('send', peer);
     return c.submit({
-      op: 'send', dtype, count: data.length, reduceOp: 'sum', root: -1, bytes: data.byteLength, algorithm: 'direct', p2pPeers: [p],
+      op: 'send', dtype, count: data.length, reduceOp: 'sum', root: -1, bytes: data.byteLength, algorithm: 'direct', p2pPeers: [p], p2p: { to: p },
       run: async (r) => r.exec(sendSteps(r.b, r.peers[p], data, r.chunkElems, r.fifos)),
     });
   }
@@ -251,9 +256,9 @@ export class Communicator {
     const c = this.core;
     const dtype = c.checkDtype('recv', data, opts.dtype);
     const p = c.checkPeer('recv', peer);
-    // Tagged with op 'send' like the sender's chunks, so that both sides agree.
+    // Tagged with op 'send' like the sender's chunks, so that both sides agree; its span says 'recv'.
     return c.submit({
-      op: 'send', dtype, count: data.length, reduceOp: 'sum', root: -1, bytes: data.byteLength, algorithm: 'direct', p2pPeers: [p],
+      op: 'send', dtype, count: data.length, reduceOp: 'sum', root: -1, bytes: data.byteLength, algorithm: 'direct', p2pPeers: [p], p2p: { from: p }, spanOp: 'recv',
       run: async (r) => r.exec(recvSteps(r.b, r.peers[p], data, r.chunkElems, r.fifos)),
     });
   }
@@ -269,7 +274,7 @@ export class Communicator {
     const pt = c.checkPeer('sendRecv', to);
     const pf = c.checkPeer('sendRecv', from);
     return c.submit({
-      op: 'send', dtype, count: sendData.length, reduceOp: 'sum', root: -1, bytes: sendData.byteLength, algorithm: 'direct', p2pPeers: [pt, pf],
+      op: 'send', dtype, count: sendData.length, reduceOp: 'sum', root: -1, bytes: sendData.byteLength, algorithm: 'direct', p2pPeers: [pt, pf], p2p: { to: pt, from: pf }, spanOp: 'sendRecv',
       run: async (r) => r.exec([...sendSteps(r.b, r.peers[pt], sendData, r.chunkElems, r.fifos), ...recvSteps(r.b, r.peers[pf], recvData, r.chunkElems, r.fifos)]),
     });
   }

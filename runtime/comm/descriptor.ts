@@ -53,9 +53,18 @@ export function describe(d: OpDescriptor): string {
   return describeCall(opCode(d.op), d.seq, d.groupName, dtypeCode(d.dtype), d.count, encodeExtra(d));
 }
 
-/** FNV-1a over the rank list: the same group gets the same key on every rank. */
-export function groupKeyOf(ranks: readonly number[]): number {
+/**
+ * FNV-1a over the rank list (and the name of a named group, so that two named groups of
+ * the same ranks keep apart): the same group gets the same key on every rank.
+ */
+export function groupKeyOf(ranks: readonly number[], name?: string): number {
   let h = 0x811c9dc5;
+  if (name !== undefined) {
+    for (let i = 0; i < name.length; i++) {
+      h ^= name.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+  }
   for (const r of ranks) {
     h ^= r & 0xffff;
     h = Math.imul(h, 0x01000193);

@@ -49,6 +49,12 @@ export interface OpSpec {
    * stay out of the group's sequence, and are matched by FIFO order alone.
    */
   p2pPeers?: number[];
+  /** Point-to-point direction (group ranks): what the span records as sendTo / recvFrom. */
+  p2p?: { to?: number; from?: number };
+  /** The span's op when it differs from the tag's (recv is tagged 'send' so both sides agree). */
+  spanOp?: string;
+  /** Set by submit() from `p2p`: the span's global peers and pair numbers. */
+  p2pSpan?: Pick<CommSpan, 'sendTo' | 'sendSeq' | 'recvFrom' | 'recvSeq'>;
   run: (r: OpRun) => Promise<void>;
 }
 
@@ -60,17 +66,24 @@ export class GroupCore {
   readonly link: GroupLink;
   private seq = 0;
   private readonly p2pSeq: number[];
+  /** Sends to / receives from each group rank so far (the numbers that pair a send with its recv). */
+  private readonly sendSeq: number[];
+  private readonly recvSeq: number[];
 
   constructor(
     readonly state: RankState,
     /** Global ranks of the group. */
     readonly ranks: readonly number[],
     readonly groupName: string,
+    /** A named group (a process group of a parallel layout): its collectives go on a trace track of their own. */
+    readonly named = false,
   ) {
     this.me = ranks.indexOf(state.rank);
     this.size = ranks.length;
-    this.groupKey = groupKeyOf(ranks);
+    this.groupKey = named ? groupKeyOf(ranks, groupName) : groupKeyOf(ranks);
     this.p2pSeq = new Array(ranks.length).fill(0);
+    this.sendSeq = new Array(ranks.length).fill(0);
+    this.recvSeq = new Array(ranks.length).fill(0);
     state.groupNames.set(this.groupKey, groupName);
     const init = state.init;
     const pairs = [];
@@ -160,6 +173,17 @@ export class GroupCore {
     const state = this.state;
     if (state.broken) return settledHandle(state.broken);
     const seq = spec.p2pPeers === undefined ? this.seq++ : this.p2pSeq[spec.p2pPeers[0]]++;
+    if (spec.p2p) {
+      // Numbered at issue, as the FIFOs match them: the k-th send to a peer is its k-th recv from us.
+      const { to, from } = spec.p2p;
+      spec = {
+        ...spec,
+        p2pSpan: {
+          ...(to !== undefined ? { sendTo: this.ranks[to], sendSeq: this.sendSeq[to]++ } : {}),
+          ...(from !== undefined ? { recvFrom: this.ranks[from], recvSeq: this.recvSeq[from]++ } : {}),
+        },
+      };
+    }
     const desc: OpDescriptor = { groupKey: this.groupKey, groupName: this.groupName, seq, op: spec.op, dtype: spec.dtype, count: spec.count, reduceOp: spec.reduceOp, root: spec.root };
     state.opStarted();
     const issuedNs = hostNowNs();
@@ -225,7 +249,7 @@ export class GroupCore {
     const endNs = hostNowNs();
     state.emuFreeNs = Math.max(ctx.emuStartNs, endNs);
     run.exitNs = ctx.exitNs;
-    this.emit(spec, desc, 'collective', spec.op, startNs, endNs, ctx.waitNs);
+    this.emit(spec, desc, 'collective', spec.spanOp ?? spec.op, startNs, endNs, ctx.waitNs);
   }
 
   private emit(spec: OpSpec, desc: OpDescriptor, kind: CommSpan['kind'], name: string, startNs: number, endNs: number, waitNs: number): void {
@@ -234,16 +258,18 @@ export class GroupCore {
     const dur = endNs - startNs;
     const algbw = kind === 'collective' ? algBandwidthGBps(spec.bytes, dur) : 0;
     onSpan({
-      op: spec.op, algorithm: spec.algorithm, group: this.groupName, seq: desc.seq, bytes: spec.bytes, dtype: spec.dtype,
+      op: spec.spanOp ?? spec.op, algorithm: spec.algorithm, group: this.groupName, seq: desc.seq, bytes: spec.bytes, dtype: spec.dtype,
       startNs, endNs, waitNs: Math.min(waitNs, dur), transferNs: Math.max(0, dur - waitNs),
       algbwGBps: algbw, busbwGBps: algbw * busBandwidthFactor(spec.op, this.size),
       kind, name, rank: this.state.rank, groupSize: this.size, link: this.linkName(),
+      ...spec.p2pSpan,
+      ...(this.named && kind === 'collective' ? { track: this.groupName } : {}),
     });
   }
 
   private emitWait(spec: OpSpec, desc: OpDescriptor, t0: number): void {
     const t1 = hostNowNs();
-    this.emit(spec, desc, 'wait', `wait ${spec.op}`, t0, t1, t1 - t0);
+    this.emit(spec, desc, 'wait', `wait ${spec.spanOp ?? spec.op}`, t0, t1, t1 - t0);
   }
 
   private linkNameCache: string | undefined;

@@ -31,6 +31,11 @@ export interface CallSpec {
   algorithm?: string;
   /** Global ranks of a sub-group; ranks not in it skip the call. */
   group?: number[];
+  /** The sub-group's name (a named group: its spans carry `track`). */
+  groupName?: string;
+  /** send: the pair is (group rank `from`, group rank `to`) instead of (0,1), (2,3), ... */
+  from?: number;
+  to?: number;
   /** allReduce on a buffer from allocShared (registered: two-shot on link 'none'). */
   registered?: boolean;
   /** Per-rank overrides (to provoke mismatched calls). */
@@ -60,12 +65,12 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
   const spans: CommSpan[] = [];
   const world = Communicator.fromInit(init, rank, (s) => spans.push(s), { blocking: task.blocking });
   const groups = new Map<string, Communicator>();
-  const commFor = (g: number[] | undefined): Communicator | undefined => {
+  const commFor = (g: number[] | undefined, name: string | undefined): Communicator | undefined => {
     if (!g) return world;
     if (!g.includes(rank)) return undefined;
-    const key = g.join(',');
+    const key = `${g.join(',')}/${name ?? ''}`;
     let c = groups.get(key);
-    if (!c) groups.set(key, (c = world.newGroup(g)));
+    if (!c) groups.set(key, (c = world.newGroup(g, name !== undefined ? { name } : {})));
     return c;
   };
   if (task.absentRank === rank) {
@@ -76,7 +81,7 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
   const handles: CommHandle[] = [];
   for (let c = 0; c < task.calls.length; c++) {
     const call = { ...task.calls[c], ...task.calls[c].perRank?.[rank] };
-    const comm = commFor(call.group);
+    const comm = commFor(call.group, call.groupName);
     if (!comm) {
       outputs.push(null);
       continue;
@@ -138,7 +143,11 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
       case 'send':
         // Pairs (0,1), (2,3), ...: the even rank sends, the odd one receives; an odd last rank idles.
         out = randomPayload(call.dtype, call.count, task.seed, rank, c);
-        if (comm.rank % 2 === 0 && comm.rank + 1 < n) h = comm.send(out, comm.rank + 1);
+        if (call.from !== undefined && call.to !== undefined) {
+          if (comm.rank === call.from) h = comm.send(out, call.to);
+          else if (comm.rank === call.to) h = comm.recv(out, call.from);
+          else h = settled();
+        } else if (comm.rank % 2 === 0 && comm.rank + 1 < n) h = comm.send(out, comm.rank + 1);
         else if (comm.rank % 2 === 1) h = comm.recv(out, comm.rank - 1);
         else h = settled();
         break;

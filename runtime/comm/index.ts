@@ -21,3 +21,5 @@ export { allReduceGpuBuffer, stagingBuffersCreated } from './gpuStaging';
 export type { GpuAllReduceOptions } from './gpuStaging';
 export { runLocalWorld, RankFailedError } from './localWorld';
 export type { LocalWorldOptions, RankFailure } from './localWorld';
+export { PARALLEL_DIMS, validateLayout, resolveLayout, coordsOf, rankOf, groupRanks, groupsOf, groupOf, groupName, describeLayout, openLayoutGroups, worldSizeOf } from './layout';
+export type { ParallelDim, ParallelLayout, LayoutConstraint } from './layout';

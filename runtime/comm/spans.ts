@@ -29,6 +29,18 @@ export interface CommSpan {
   groupSize?: number;
   /** Link profile name (or 'hierarchical'). */
   link?: string;
+  /**
+   * Point-to-point ops (send, recv, sendRecv): the global rank sent to and the number of
+   * that send among this rank's sends to it (0, 1, ...); likewise for the receive. The
+   * k-th send from a to b is the k-th receive of b from a, so (a, b, k) joins the two
+   * spans on the timeline.
+   */
+  sendTo?: number;
+  sendSeq?: number;
+  recvFrom?: number;
+  recvSeq?: number;
+  /** Named process groups: the trace track of the group's collectives (its name). */
+  track?: string;
 }
 
 /** busbw / algbw for a collective over n ranks (nccl-tests; one definition, in trace/collectives.ts). */

@@ -12,3 +12,6 @@ export { createTrainer, validateOptimizerConfig } from './trainer';
 export { achievedFlopsPerSec, modelFlopsUtilization } from './flops';
 export { opClass } from './opClass';
 export type { SequenceParallel } from './ops/exchange';
+export type { TensorParallel } from './ops/tensorParallel';
+export { assembleTensorParallel } from './models/gpt';
+export type { PipelineStage } from './models/gpt';

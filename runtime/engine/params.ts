@@ -22,11 +22,24 @@ export interface ParamSpec {
   /** 'normal' uses std; 'zeros' / 'ones' are constants. */
   init: 'normal' | 'zeros' | 'ones';
   std?: number;
+  /**
+   * A tensor-parallel shard: this rank holds part of a parameter of shape `fullShape`.
+   * Initialisation draws the whole parameter (so every rank, and a single rank holding
+   * all of it, consume the same random numbers) and keeps element `index(i)` of it as
+   * element i of the shard.
+   */
+  shard?: { fullShape: number[]; index: (i: number) => number };
 }
 
 export interface LayerSpec {
   name: string;
   params: ParamSpec[];
+  /**
+   * Random numbers to draw and drop before this layer's parameters: what the layers of the
+   * whole model that this rank does not hold would have drawn (a pipeline stage), so its
+   * layers start as in the whole model.
+   */
+  skipDraws?: number;
 }
 
 export interface ParamStore {
@@ -73,10 +86,15 @@ export function createParams(ctx: GpuContext, layers: LayerSpec[], seed: number)
   const params: Tensor[] = [];
   const byName = new Map<string, Tensor>();
   layers.forEach((l, li) => {
+    for (let i = 0; i < (l.skipDraws ?? 0); i++) rng.normal();
     l.params.forEach((p, pi) => {
       const offset = plan.offsets[li][pi];
       const n = p.shape.reduce((a, b) => a * b, 1);
-      for (let i = 0; i < n; i++) host[offset + i] = p.init === 'zeros' ? 0 : p.init === 'ones' ? 1 : rng.normal() * (p.std ?? 0.02);
+      if (p.shard && p.init === 'normal') {
+        const full = new Float32Array(p.shard.fullShape.reduce((a, b) => a * b, 1));
+        for (let i = 0; i < full.length; i++) full[i] = rng.normal() * (p.std ?? 0.02);
+        for (let i = 0; i < n; i++) host[offset + i] = full[p.shard.index(i)];
+      } else for (let i = 0; i < n; i++) host[offset + i] = p.init === 'zeros' ? 0 : p.init === 'ones' ? 1 : rng.normal() * (p.std ?? 0.02);
       const t = new Tensor(p.shape, paramBuf, offset * 4, false);
       const grad = new Tensor(p.shape, gradBuf, offset * 4, false);
       t.requiresGrad = true;

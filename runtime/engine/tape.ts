@@ -83,8 +83,8 @@ export class Tape {
   }
 
   /** `backward` for tapes holding exchange ops: awaits each one before going on. */
-  async backwardAsync(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Promise<Map<Tensor, Tensor>> {
-    const walk = this.walker(loss, seed, onParamDone, phase);
+  async backwardAsync(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward', accumulateParams = false): Promise<Map<Tensor, Tensor>> {
+    const walk = this.walker(loss, seed, onParamDone, phase, accumulateParams);
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const pending = walk.run(i);
       if (pending) await pending;
@@ -93,7 +93,8 @@ export class Tape {
   }
 
   /** The state of one backward walk: `run(i)` does entry i (a promise for exchange ops), `finish` hands back the leftovers. */
-  private walker(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase): { run(i: number): Promise<void> | undefined; finish(): Map<Tensor, Tensor> } {
+  /** `accumulateParams`: add into the parameters' gradients from the first contribution (pipeline micro-batches). */
+  private walker(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase, accumulateParams = false): { run(i: number): Promise<void> | undefined; finish(): Map<Tensor, Tensor> } {
     const ctx = this.ctx;
     const grads = new Map<Tensor, Tensor>([[loss, seed]]);
     // The seed is never released nor written: its count starts above any reachable zero.
@@ -120,7 +121,7 @@ export class Tape {
         const tensor = input.param ? input.param.grad : ctx.tensor(input.shape);
         grads.set(input, tensor);
         holds.set(tensor, 1);
-        return { tensor, accumulate: false };
+        return { tensor, accumulate: accumulateParams && input.param !== undefined };
       },
       alias(input: Tensor, grad: Tensor): boolean {
         if (!input.requiresGrad) return true;

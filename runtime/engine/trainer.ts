@@ -8,7 +8,9 @@ import { GpuContext } from './context';
 import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } from './config';
 import { MlpModel } from './models/mlp';
 import type { SequenceParallel } from './ops/exchange';
-import { GptModel } from './models/gpt';
+import type { TensorParallel } from './ops/tensorParallel';
+import { GptModel, type PipelineStage } from './models/gpt';
+import { HostStaging } from './ops/exchange';
 import type { TrainableModel } from './models/model';
 import { Optimizer, OptimizerConfig } from './optimizer';
 import { LayerInfo, ParamStore, createParams } from './params';
@@ -29,6 +31,18 @@ export interface TrainerOptions {
    * the group's all-to-all. Steps then run `forwardAsync` / `backwardAsync`.
    */
   sequenceParallel?: SequenceParallel;
+  /**
+   * Tensor parallelism (Megatron-LM, gpt-mini only): this rank's shard index, the batch
+   * its group trains, and the group's all-reduce. Steps then run `forwardAsync` /
+   * `backwardAsync`; the flat buffers hold this rank's shards.
+   */
+  tensorParallel?: TensorParallel;
+  /**
+   * Pipeline parallelism (GPipe, gpt-mini only): this rank's stage. Steps then run
+   * `pipelineForward` for each micro-batch, `pipelineZeroGrads`, `pipelineBackward` for
+   * each micro-batch in reverse; the flat buffers hold the stage's layers only.
+   */
+  pipeline?: PipelineStage;
 }
 
 export interface ParamTensorInfo {
@@ -57,6 +71,20 @@ export interface Trainer {
   backwardAsync(onLayerGradsReady?: (layerIndex: number) => void): Promise<void>;
   optimizerStep(): void;
   loss(): Promise<number>;
+  /**
+   * Pipeline stage: forward of micro-batch `m` from `input` (the previous stage's output;
+   * none on the first stage). Resolves with this stage's output activations, or on the
+   * last stage with the micro-batch's loss (one value).
+   */
+  pipelineForward(m: number, input?: Float32Array): Promise<Float32Array>;
+  /** Pipeline stage: zeroes the gradients before a step's micro-batch backwards accumulate into them. */
+  pipelineZeroGrads(): void;
+  /**
+   * Pipeline stage: backward of micro-batch `m` from the gradient of its output (none on
+   * the last stage); parameters' gradients accumulate. Resolves with the gradient of its
+   * input (empty on the first stage).
+   */
+  pipelineBackward(m: number, gradOut?: Float32Array): Promise<Float32Array>;
   drainSpans(): Promise<KernelSpan[]>;
   readonly calibrationErrorNs: number;
   /** Re-measures the GPU→host clock offset (long runs may drift). */
@@ -66,9 +94,18 @@ export interface Trainer {
   destroy(): void;
 }
 
-function createModel(r: ResolvedModel, seed: number, sp?: SequenceParallel): TrainableModel {
+function createModel(r: ResolvedModel, seed: number, sp?: SequenceParallel, tp?: TensorParallel, pp?: PipelineStage): TrainableModel {
   if (sp && r.kind === 'mlp') throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
-  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp);
+  if (tp && r.kind === 'mlp') throw new Error('tensor parallelism needs model.kind "gpt-mini" (its attention heads and MLP are what get split); use data parallelism for the MLP');
+  if (pp && r.kind === 'mlp') throw new Error('pipeline parallelism needs model.kind "gpt-mini" (its layers are what get split into stages); use data parallelism for the MLP');
+  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp, pp);
+}
+
+/** One micro-batch in flight through a pipeline stage: its tape, input and output. */
+interface MicroBatch {
+  tape: Tape;
+  input?: Tensor;
+  output: Tensor;
 }
 
 class TrainerImpl implements Trainer {
@@ -202,6 +239,75 @@ class TrainerImpl implements Trainer {
     return { loss: this.lossTensor, onParamDone, end };
   }
 
+  private readonly inFlight = new Map<number, MicroBatch>();
+  private stageStaging: HostStaging | undefined;
+
+  private stage(): { net: GptModel; staging: HostStaging } {
+    if (!(this.net instanceof GptModel) || !this.net.pp) throw new Error('pipeline steps need a trainer created with `pipeline`');
+    this.stageStaging ??= new HostStaging(this.ctx);
+    return { net: this.net, staging: this.stageStaging };
+  }
+
+  async pipelineForward(m: number, input?: Float32Array): Promise<Float32Array> {
+    this.live();
+    const { net, staging } = this.stage();
+    const ctx = this.ctx;
+    if (this.inFlight.has(m)) throw new Error(`pipeline: micro-batch ${m} is already in flight`);
+    const tape = new Tape(ctx);
+    let x: Tensor | undefined;
+    if (input) {
+      x = ctx.tensor(net.stageActivationShape());
+      if (x.size !== input.length) throw new Error(`pipeline: micro-batch ${m}'s input has ${input.length} values, expected ${x.size}`);
+      ctx.device.queue.writeBuffer(x.buf.gpu, x.offsetBytes, input);
+      x.requiresGrad = true;
+    }
+    ctx.phase = 'forward';
+    const output = net.forwardStage({ ctx, tape }, m, x);
+    this.inFlight.set(m, { tape, input: x, output });
+    const out = await staging.read(output);
+    ctx.phase = 'other';
+    ctx.scope = '';
+    return out;
+  }
+
+  pipelineZeroGrads(): void {
+    this.live();
+    this.ctx.commandEncoder().clearBuffer(this.gradBuffer, 0, this.paramCount * 4);
+    this.ctx.submit();
+  }
+
+  async pipelineBackward(m: number, gradOut?: Float32Array): Promise<Float32Array> {
+    this.live();
+    const { staging } = this.stage();
+    const ctx = this.ctx;
+    const mb = this.inFlight.get(m);
+    if (!mb) throw new Error(`pipeline: micro-batch ${m} has no forward in flight`);
+    this.inFlight.delete(m);
+    let seed = this.lossSeed;
+    if (gradOut) {
+      seed = ctx.tensor(mb.output.shape);
+      if (seed.size !== gradOut.length) throw new Error(`pipeline: micro-batch ${m}'s output gradient has ${gradOut.length} values, expected ${seed.size}`);
+      ctx.device.queue.writeBuffer(seed.buf.gpu, seed.offsetBytes, gradOut);
+    }
+    const leftovers = await mb.tape.backwardAsync(mb.output, seed, () => undefined, 'backward', true);
+    let gradIn: Float32Array = new Float32Array(0);
+    if (mb.input) {
+      const g = leftovers.get(mb.input);
+      if (!g) throw new Error(`pipeline: micro-batch ${m}: no gradient reached this stage's input`);
+      gradIn = await staging.read(g);
+    }
+    ctx.submit();
+    const left = new Set(leftovers.values());
+    for (const g of left) ctx.release(g);
+    if (seed !== this.lossSeed && !left.has(seed)) ctx.release(seed);
+    // The micro-batch's activations go back to the pool; parameters' use counts restart once none is in flight.
+    mb.tape.clear(this.inFlight.size === 0 ? this.store.params : []);
+    if (mb.input) ctx.release(mb.input);
+    ctx.phase = 'other';
+    ctx.scope = '';
+    return gradIn;
+  }
+
   optimizerStep(): void {
     this.live();
     const ctx = this.ctx;
@@ -252,6 +358,8 @@ class TrainerImpl implements Trainer {
     if (this.destroyed) return;
     this.destroyed = true;
     this.tape.clear(this.store.params);
+    for (const mb of this.inFlight.values()) mb.tape.clear([]);
+    this.stageStaging?.destroy();
     this.net.destroy();
     this.optimizer.destroy();
     this.lossSeed.buf.gpu.destroy();
@@ -277,7 +385,7 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
   const resolved = resolveModelConfig(opts.model);
   const ctx = new GpuContext(device, { timing: opts.timing });
   ctx.mixedF16 = resolved.dtype === 'f16';
-  const net = createModel(resolved, opts.seed, opts.sequenceParallel);
+  const net = createModel(resolved, opts.seed, opts.sequenceParallel, opts.tensorParallel, opts.pipeline);
   const store = createParams(ctx, net.layerSpecs, opts.seed);
   net.bind(ctx, store);
   const optimizer = new Optimizer(ctx, opts.optimizer, store.flatCount);

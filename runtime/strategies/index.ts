@@ -17,9 +17,11 @@ import type { MemoryBytes, Strategy, StrategyContext } from './types';
 import type { StrategyEnv } from './env';
 import { ZeroStrategy } from './zero';
 import { Ulysses, sequenceParallelFor } from './ulysses';
+import { TensorParallelStrategy, tensorParallelFor } from './tensorParallel';
+import { PipelineParallel, pipelineStageFor } from './pipelineParallel';
 import { Ddp } from './ddp';
 
-export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor };
+export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor, tensorParallelFor, pipelineStageFor };
 export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
 
@@ -54,6 +56,8 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
     return new ZeroStrategy(ctx, config, { stage, capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, prefetch: o.zero3Prefetch });
   }
   if (has('ulysses')) return new Ulysses(ctx, config);
+  if (has('tp')) return new TensorParallelStrategy(ctx, config);
+  if (has('pp')) return new PipelineParallel(ctx, config);
   const local = ids.find((s) => LOCAL_IDS.includes(s));
   if (local) return new LocalUpdates(local as 'localsgd' | 'diloco' | 'streaming-diloco', ctx, config, o);
   if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);

@@ -6,6 +6,7 @@
 import type { ModelSettings, RunConfig } from '../config';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB } from './buckets';
 import { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS, DEFAULT_LOCAL_STEPS, parseStrategyIds as parseIds, type StrategyId } from '../../trace/strategyIds';
+import { validateLayout } from '../comm/layout';
 
 export { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS };
 export type { StrategyId };
@@ -48,6 +49,10 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   mixing: { owners: ['streaming-diloco'], kind: 'number', min: 0, max: 1, help: 'weight of the local fragment when merging the synced one (default 0.5)' },
   quantize: { owners: ['streaming-diloco'], kind: 'enum', values: ['none', 'fp16', 'int8'], help: 'encoding of the fragment deltas on the wire (default none)' },
   sequenceParallelSize: { owners: ['ulysses'], kind: 'int', min: 1, max: 16, help: 'ranks sharing one sequence (default worldSize)' },
+  tensorParallelSize: { owners: ['tp'], kind: 'int', min: 1, max: 16, help: 'ranks sharing each layer (Megatron tensor parallelism; default worldSize)' },
+  pipelineParallelSize: { owners: ['pp'], kind: 'int', min: 1, max: 16, help: 'pipeline stages (GPipe; default worldSize)' },
+  microBatches: { owners: ['pp'], kind: 'int', min: 1, max: 1024, help: 'micro-batches per step; must divide model.batchSize (default: the number of stages)' },
+  sequenceParallel: { owners: ['tp'], kind: 'bool', help: "Megatron's sequence parallelism inside each tp group: layer norms on token shards, all-gather / reduce-scatter instead of all-reduce (default false)" },
 };
 
 export interface ResolvedOptions {
@@ -71,6 +76,10 @@ export interface ResolvedOptions {
   mixing: number;
   quantize: 'none' | 'fp16' | 'int8';
   sequenceParallelSize: number;
+  tensorParallelSize: number;
+  sequenceParallel: boolean;
+  pipelineParallelSize: number;
+  microBatches: number;
 }
 
 /** The ids of a validated `strategy` string (trace/strategyIds.ts holds the one parser). */
@@ -107,6 +116,10 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     mixing: o.mixing ?? 0.5,
     quantize: o.quantize ?? 'none',
     sequenceParallelSize: o.sequenceParallelSize ?? config.worldSize,
+    tensorParallelSize: o.tensorParallelSize ?? config.worldSize,
+    sequenceParallel: o.sequenceParallel ?? false,
+    pipelineParallelSize: o.pipelineParallelSize ?? config.worldSize,
+    microBatches: o.microBatches ?? o.pipelineParallelSize ?? config.worldSize,
   };
 }
 
@@ -183,6 +196,32 @@ export function validateStrategyConfig(config: RunConfig): string[] {
       if ((m.seqLen ?? 0) % sp !== 0) problems.push(`strategy: 'ulysses' splits the sequence over ${sp} ranks, but model.seqLen ${m.seqLen} is not divisible by ${sp}; set model.seqLen to a multiple of ${sp}`);
     }
     if (Number.isInteger(sp) && sp > 0 && config.worldSize % sp !== 0) problems.push(`strategyOptions.sequenceParallelSize: ${sp} does not divide worldSize ${config.worldSize}; data-parallel groups need worldSize = sequenceParallelSize × dataParallelSize (e.g. sequenceParallelSize ${largestCommonDivisor(config.worldSize, m.heads ?? 1)})`);
+  }
+  if (has('tp')) {
+    const others = ids.filter((s) => s !== 'tp' && s !== 'ddp');
+    if (others.length) problems.push(`strategy: 'tp' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+    const m = config.model;
+    const tp = (config.strategyOptions?.tensorParallelSize as number | undefined) ?? config.worldSize;
+    if (m.kind !== 'gpt-mini') problems.push(`strategy: 'tp' (tensor parallelism) splits attention heads and the MLP across ranks and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`);
+    else if (Number.isInteger(tp) && tp > 0) {
+      const setting = (d: string) => (d === 'tp' ? 'strategyOptions.tensorParallelSize' : d);
+      const constraints = [{ setting: 'model.heads', value: m.heads ?? 0, dim: 'tp' as const }];
+      if (config.strategyOptions?.sequenceParallel === true) constraints.push({ setting: 'model.seqLen (strategyOptions.sequenceParallel)', value: m.seqLen ?? 0, dim: 'tp' });
+      problems.push(...validateLayout(config.worldSize, { tp }, constraints, setting));
+    }
+  }
+  if (has('pp')) {
+    const others = ids.filter((s) => s !== 'pp' && s !== 'ddp');
+    if (others.length) problems.push(`strategy: 'pp' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+    const m = config.model;
+    const pp = (config.strategyOptions?.pipelineParallelSize as number | undefined) ?? config.worldSize;
+    const mb = (config.strategyOptions?.microBatches as number | undefined) ?? pp;
+    if (m.kind !== 'gpt-mini') problems.push(`strategy: 'pp' (pipeline parallelism) splits the layers into stages and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`);
+    else if (Number.isInteger(pp) && pp > 0) {
+      const setting = (d: string) => (d === 'pp' ? 'strategyOptions.pipelineParallelSize' : d);
+      problems.push(...validateLayout(config.worldSize, { pp }, [{ setting: 'model.layers', value: m.layers ?? 0, dim: 'pp' }], setting));
+      if (Number.isInteger(mb) && mb > 0 && (m.batchSize ?? 0) % mb !== 0) problems.push(`strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}`);
+    }
   }
   // Options: each must belong to a strategy in use, and be well formed.
   const opts = config.strategyOptions ?? {};

@@ -10,6 +10,7 @@
 import type { RunConfig } from '../config';
 import type { Communicator } from '../comm';
 import { allReduceGpuBuffer } from '../comm/gpuStaging';
+import { groupOf, resolveLayout } from '../comm/layout';
 import type { SequenceParallel } from '../engine';
 import { Ddp } from './ddp';
 import { parseStrategyIds, resolveOptions } from './options';
@@ -23,11 +24,16 @@ export function ulyssesLayout(sp: number, rank: number): { index: number; dataRa
 
 const groups = new WeakMap<Communicator, Communicator>();
 
-/** The sequence-parallel group of `comm`'s rank, opened once (every member opens it at start-up). */
+/**
+ * The sequence-parallel group of `comm`'s rank, opened once (every member opens it at
+ * start-up): the cp group of the layout cp = sp × dp (comm/layout.ts), named for its
+ * trace track ("cp group 0 (ranks 0,1)"); the same ranks as ulyssesLayout's.
+ */
 function sequenceGroup(comm: Communicator, sp: number): Communicator {
   let g = groups.get(comm);
   if (!g) {
-    g = sp === comm.worldSize ? comm : comm.newGroup(ulyssesLayout(sp, comm.rank).groupRanks);
+    const info = groupOf(resolveLayout(comm.worldSize, { cp: sp }), 'cp', comm.rank);
+    g = comm.newGroup(info.ranks, { name: info.name });
     groups.set(comm, g);
   }
   return g;

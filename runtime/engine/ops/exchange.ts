@@ -40,15 +40,11 @@ interface IndexMaps {
   head: Uint32Array;
 }
 
-/** Host staging for the exchanges of one trainer: readback buffers and index maps by shape. */
-export class ExchangeStaging {
+/** Reads tensors back to the host for exchanges between ranks (readback buffers by size). */
+export class HostStaging {
   private readonly readbacks = new Map<number, GPUBuffer>();
-  private readonly maps = new Map<string, IndexMaps>();
 
-  constructor(
-    readonly ctx: GpuContext,
-    readonly sp: SequenceParallel,
-  ) {}
+  constructor(readonly ctx: GpuContext) {}
 
   /** Submits the work so far and reads `t` back. */
   async read(t: Tensor): Promise<Float32Array> {
@@ -65,6 +61,23 @@ export class ExchangeStaging {
     const out = new Float32Array(rb.getMappedRange(0, t.byteLength).slice(0));
     rb.unmap();
     return out;
+  }
+
+  destroy(): void {
+    for (const b of this.readbacks.values()) b.destroy();
+    this.readbacks.clear();
+  }
+}
+
+/** Host staging for the exchanges of one sequence-parallel trainer: also index maps by shape. */
+export class ExchangeStaging extends HostStaging {
+  private readonly maps = new Map<string, IndexMaps>();
+
+  constructor(
+    ctx: GpuContext,
+    readonly sp: SequenceParallel,
+  ) {
+    super(ctx);
   }
 
   /**
@@ -99,11 +112,6 @@ export class ExchangeStaging {
     m = { seq, head };
     this.maps.set(key, m);
     return m;
-  }
-
-  destroy(): void {
-    for (const b of this.readbacks.values()) b.destroy();
-    this.readbacks.clear();
   }
 }
 

@@ -94,12 +94,15 @@ function assertSameModel(u: Run, ddp: Run, sp: number, earlier?: Float32Array): 
   }
 }
 
+/** The communication slices of each rank (the communication track and its groups' tracks), in time order. */
+function commSlices(m: TraceModel, pid: number) {
+  const tracks = new Set(m.tracks.filter((t) => t.pid === pid && t.stream === 'communication' && t.type === 'slice').map((t) => t.id));
+  return m.slices.filter((s) => tracks.has(s.track) && s.category === 'collective').sort((a, b) => a.startNs - b.startNs);
+}
+
 /** The all-to-all slices of each rank, per step: [qkv fwd, out fwd, …] bytes in order. */
 function allToAllBytes(m: TraceModel): number[][] {
-  return m.processes.map((p) => {
-    const track = m.tracks.find((t) => t.pid === p.pid && t.stream === 'communication' && t.type === 'slice')!.id;
-    return m.slices.filter((s) => s.track === track && s.category === 'collective' && s.args?.op === 'allToAll').map((s) => Number(s.args?.bytes));
-  });
+  return m.processes.map((p) => commSlices(m, p.pid).filter((s) => s.args?.op === 'allToAll').map((s) => Number(s.args?.bytes)));
 }
 
 test('ulysses on 2 ranks (sp 2) trains the same gpt-mini as ddp on 1 rank, with all-to-alls of 4·N·h/P per layer', async () => {
@@ -128,15 +131,16 @@ test('ulysses on 4 ranks (sp 2 × dp 2) trains the same gpt-mini as ddp on 2 ran
   const u = await run(config({ strategy: 'ulysses+ddp', worldSize: 4, strategyOptions: { sequenceParallelSize: 2 } }));
   assertSameModel(u, ddp, 2);
   const m = u.trace;
-  const groups = m.processes.map((p) => {
-    const track = m.tracks.find((t) => t.pid === p.pid && t.stream === 'communication' && t.type === 'slice')!.id;
-    return new Set(m.slices.filter((s) => s.track === track && s.args?.op === 'allToAll').map((s) => String(s.args?.group)));
-  });
+  const groups = m.processes.map((p) => new Set(commSlices(m, p.pid).filter((s) => s.args?.op === 'allToAll').map((s) => String(s.args?.group))));
   for (const g of groups) assert.equal(g.size, 1, 'one sequence-parallel group per rank');
   const names = groups.map((g) => [...g][0]);
-  assert.equal(names[0], names[1]);
-  assert.equal(names[2], names[3]);
-  assert.notEqual(names[0], names[2]);
+  assert.deepEqual(names, ['cp group 0 (ranks 0,1)', 'cp group 0 (ranks 0,1)', 'cp group 1 (ranks 2,3)', 'cp group 1 (ranks 2,3)']);
+  // Each group's collectives are on a track of that name in each member's process.
+  m.processes.forEach((p, r) => {
+    const track = m.tracks.find((t) => t.pid === p.pid && t.name === names[r]);
+    assert.ok(track, `rank ${r} has the track '${names[r]}'`);
+    assert.ok(m.slices.filter((s) => s.track === track.id && s.args?.op === 'allToAll').length === 8 * K);
+  });
   for (const bytes of allToAllBytes(m)) assert.equal(bytes.length, 8 * K, '2 layers × (2 forward + 2 backward) per step');
 });
 

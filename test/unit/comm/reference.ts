@@ -59,6 +59,9 @@ export function expectedOutputs(call: CallSpec, ranks: number[], seed: number, c
     case 'sendRecv':
       return ranks.map((_, i) => exact(inputsOf([ranks[(i + n - 1) % n]], dtype, call.count, seed, ci)[0]));
     case 'send':
+      if (call.from !== undefined && call.to !== undefined) {
+        return ranks.map((r, i) => exact(inputsOf([i === call.to ? ranks[call.from!] : r], dtype, call.count, seed, ci)[0]));
+      }
       return ranks.map((r, i) => exact(inputsOf([i % 2 === 1 ? ranks[i - 1] : r], dtype, call.count, seed, ci)[0]));
     case 'barrier':
       return ranks.map(() => exact([]));

@@ -8,8 +8,8 @@ const gpt = PRESETS['gpt-mini'];
 const cfg = (base: RunConfig, over: Partial<RunConfig>): RunConfig => ({ ...base, ...over });
 
 test('every strategy id of the issue is known, and valid single strategies pass', () => {
-  assert.deepEqual([...STRATEGY_IDS].sort(), ['bf16', 'ddp', 'ddp-bucketed', 'diloco', 'fp16', 'int8-ef', 'localsgd', 'onebit-adam', 'powersgd', 'streaming-diloco', 'topk-dgc', 'ulysses', 'zero1', 'zero2', 'zero3'].sort());
-  for (const s of STRATEGY_IDS.filter((x) => x !== 'ulysses')) assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: s })), [], s);
+  assert.deepEqual([...STRATEGY_IDS].sort(), ['bf16', 'ddp', 'ddp-bucketed', 'diloco', 'fp16', 'int8-ef', 'localsgd', 'onebit-adam', 'powersgd', 'streaming-diloco', 'topk-dgc', 'tp', 'pp', 'ulysses', 'zero1', 'zero2', 'zero3'].sort());
+  for (const s of STRATEGY_IDS.filter((x) => x !== 'ulysses' && x !== 'tp' && x !== 'pp')) assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: s })), [], s);
   assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: 'ddp-bucketed+int8-ef' })), []);
   // Ulysses needs gpt-mini: it passes there (2 ranks, 4 heads, seqLen 32) and on ddp data-parallel groups.
   assert.deepEqual(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses' })), []);
@@ -17,6 +17,11 @@ test('every strategy id of the issue is known, and valid single strategies pass'
   assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses+zero1' })).join('\n'), /'ulysses' combines with data parallelism \('ddp'\) only; drop 'zero1'/);
   assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses', worldSize: 4, strategyOptions: { sequenceParallelSize: 3 } })).join('\n'), /sequenceParallelSize: 3 does not divide worldSize 4/);
   assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'ulysses', model: { ...gpt.model, seqLen: 31 } })).join('\n'), /model\.seqLen 31 is not divisible by 2/);
+  // Tensor parallelism needs gpt-mini too, and heads divisible by its size.
+  assert.deepEqual(validateStrategyConfig(cfg(gpt, { strategy: 'tp' })), []);
+  assert.deepEqual(validateStrategyConfig(cfg(gpt, { strategy: 'tp+ddp', worldSize: 8, strategyOptions: { tensorParallelSize: 4 } })), []);
+  assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'tp' })).join('\n'), /'tp' \(tensor parallelism\) .* runs only model\.kind "gpt-mini" \(got "mlp"\)/);
+  assert.match(validateStrategyConfig(cfg(gpt, { strategy: 'tp', worldSize: 8 })).join('\n'), /model\.heads 4 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 8; .*: 1, 2, 4/);
 });
 
 test('ZeRO-3 with a hook that needs full gradients is refused, naming the conflict and an alternative', () => {
