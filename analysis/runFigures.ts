@@ -8,8 +8,7 @@
  */
 import type { TraceModel } from '../trace/model';
 import { median } from '../trace/stats';
-import { splitWarmup, WARMUP_RULE } from '../trace/warmup';
-import { DEFAULT_LOCAL_STEPS, LOCAL_IDS, parseStrategyIds } from '../trace/strategyIds';
+import { splitWarmup, steadyStepTime, syncPeriodOf as syncPeriodOfStrategy, WARMUP_RULE } from '../trace/warmup';
 import { commCompOverlap, unionsOfStep } from './breakdown';
 import type { RankView } from './rankView';
 import type { RankMemory } from './computeStats';
@@ -87,28 +86,15 @@ function recordedWarmup(model: TraceModel): number[] | undefined {
   return Array.isArray(w) && w.every((x) => typeof x === 'number') ? (w as number[]) : undefined;
 }
 
-/** Inner steps between synchronisations when the strategy averages only every H steps (DiLoCo family), else undefined. */
-export function syncPeriodOf(strategy: unknown, strategyOptions?: Record<string, unknown>): number | undefined {
-  if (typeof strategy !== 'string') return undefined;
-  const ids = parseStrategyIds(strategy);
-  if (!ids.some((id) => (LOCAL_IDS as readonly string[]).includes(id))) return undefined;
-  const H = (strategyOptions?.localSteps ?? DEFAULT_LOCAL_STEPS) as number;
-  return Number.isInteger(H) && H > 1 ? H : undefined;
-}
+/** Inner steps between synchronisations (DiLoCo family), else undefined: trace/warmup.ts. */
+export const syncPeriodOf = syncPeriodOfStrategy;
 
 /**
- * **Step time**: the median wall time of the steady-state steps; for a strategy that
- * synchronises only every H steps (DiLoCo family) the mean over the last whole periods of
- * H steady-state steps (each holds one synchronisation), since a median would pick a cheap
- * inner step. `perStep` is in step order, warm-up already left out.
+ * **Step time**: the median wall time of the steady-state steps, or for a strategy that
+ * synchronises only every H steps the mean over the last whole periods (trace/warmup.ts
+ * `steadyStepTime`, which the runtime's summary uses too).
  */
-export function stepTimeFigure(perStep: readonly number[], syncPeriod?: number): { value: number; basis: string } {
-  const H = syncPeriod;
-  const periods = H ? Math.floor(perStep.length / H) : 0;
-  if (!H || periods < 1) return { value: median([...perStep]), basis: `median of ${perStep.length} steady-state step${perStep.length === 1 ? '' : 's'}` };
-  const last = perStep.slice(perStep.length - periods * H);
-  return { value: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
-}
+export const stepTimeFigure = steadyStepTime;
 
 /**
  * **Exposed communication per step**: per steady-state analysed step, the mean over ranks

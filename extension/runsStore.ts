@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { figuresOfSummary, type RunRecord as SummaryRecord } from '../analysis/verify';
 
 export const RUN_RECORD = 'commlens-run.json';
 
@@ -122,10 +123,26 @@ export function readRun(runDir: string): RunInfo | undefined {
     summary,
     tracePath,
     traceFiles: record?.traceFiles,
-    stepTimeNs: num(pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs')),
+    stepTimeNs: stepTimeOf(summary),
     link: (pick(summary, 'link', 'config.link') as string | undefined) ?? record?.link,
     topSuggestion: topSuggestionOf(summary),
   };
+}
+
+/**
+ * The run's step time as every surface shows it (analysis/runFigures.ts via the analysis
+ * stored in summary.json, steady-state steps only); other summaries' own field otherwise.
+ */
+function stepTimeOf(summary: Record<string, unknown> | undefined): number | undefined {
+  if (summary && Array.isArray(summary.stepTimeNs)) {
+    try {
+      const t = figuresOfSummary(summary as unknown as SummaryRecord).stepTimeNs;
+      if (Number.isFinite(t) && t > 0) return t;
+    } catch {
+      // a hand-edited summary: fall back to its own field
+    }
+  }
+  return num(pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs'));
 }
 
 /** Every run in the folder, newest first. A missing folder has no runs. */

@@ -23,8 +23,14 @@ function sourceText(run: RunInfo): string {
   switch (s.kind) {
     case 'preset':
       return s.preset;
-    case 'config':
-      return s.configPath.split(/[\\/]/).pop() ?? 'config';
+    case 'config': {
+      // What ran (preset and strategy), then the file it came from with its folder: many projects name theirs commlens.json.
+      const cfg = (run.summary?.config ?? {}) as { preset?: unknown; strategy?: unknown };
+      const preset = typeof cfg.preset === 'string' ? cfg.preset : s.preset ?? 'custom';
+      const strategy = typeof cfg.strategy === 'string' ? ` · ${cfg.strategy}` : '';
+      const parts = s.configPath.split(/[\\/]/).filter(Boolean);
+      return `${preset}${strategy} (${parts.slice(-2).join('/') || 'config'})`;
+    }
     case 'external': {
       // Paths make a command long and say little: keep the file names.
       const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');

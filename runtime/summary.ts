@@ -5,7 +5,7 @@
 import type { RunConfig } from './config';
 import type { RunOutcome } from './coordinator';
 import { median } from '../trace/stats';
-import { warmupStepCount } from '../trace/warmup';
+import { steadyStepTime, syncPeriodOf, warmupStepCount } from '../trace/warmup';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -36,6 +36,14 @@ export interface RunSummary {
   warmupSteps: number[];
   /** Median of stepTimeNs over the steady-state steps (all but warmupSteps). */
   medianStepTimeNs: number;
+  /**
+   * The run's step time (docs/figures.md): medianStepTimeNs, or for a strategy that
+   * synchronises every H steps the mean over the last whole periods. The analysis below
+   * computes the same figure from the trace (analysis.figures.stepTimeNs), the authority.
+   */
+  steadyStepTimeNs: number;
+  /** How steadyStepTimeNs was taken, in words. */
+  steadyStepTimeBasis: string;
   flopsPerStepPerRank: number;
   /** Achieved model FLOP/s per rank: flopsPerStepPerRank / median step time. */
   achievedFlopsPerRank: number;
@@ -61,6 +69,7 @@ export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcom
   const stepTimes = steps.map((s) => s.stepTimeNs);
   const warmup = warmupStepCount(stepTimes);
   const medianStepTimeNs = median(stepTimes.slice(warmup));
+  const steady = steadyStepTime(stepTimes.slice(warmup), syncPeriodOf(config.strategy, config.strategyOptions as Record<string, unknown> | undefined));
   const ready0 = o.ready[0];
   const flops = ready0?.flopsPerStep ?? 0;
   const achieved = medianStepTimeNs > 0 ? flops / (medianStepTimeNs / 1e9) : 0;
@@ -91,6 +100,8 @@ export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcom
     stepTimeNs: stepTimes,
     warmupSteps: steps.slice(0, warmup).map((s) => s.step),
     medianStepTimeNs,
+    steadyStepTimeNs: steady.value,
+    steadyStepTimeBasis: steady.basis,
     flopsPerStepPerRank: flops,
     achievedFlopsPerRank: achieved,
     ...(config.peakFlops ? { mfu: achieved / config.peakFlops } : {}),

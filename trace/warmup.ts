@@ -8,6 +8,7 @@
  * which steps are warm-up.
  */
 import { median } from './stats';
+import { DEFAULT_LOCAL_STEPS, LOCAL_IDS, parseStrategyIds } from './strategyIds';
 
 export const WARMUP_RULE = {
   /** A step after the first is warm-up while it takes more than this many times the median of the steps after it. */
@@ -47,4 +48,28 @@ export function etaFromSteadySteps(stepTimesNs: readonly number[], remaining: nu
   const steady = stepTimesNs.slice(k);
   if (steady.length === 0) return undefined;
   return remaining * median(steady);
+}
+
+/** Inner steps between synchronisations when the strategy averages only every H steps (DiLoCo family), else undefined. */
+export function syncPeriodOf(strategy: unknown, strategyOptions?: Record<string, unknown>): number | undefined {
+  if (typeof strategy !== 'string') return undefined;
+  const ids = parseStrategyIds(strategy);
+  if (!ids.some((id) => (LOCAL_IDS as readonly string[]).includes(id))) return undefined;
+  const H = strategyOptions?.localSteps ?? DEFAULT_LOCAL_STEPS;
+  // A hand-edited summary may hold anything here; validation reports it, this only must not misread it.
+  return typeof H === 'number' && Number.isInteger(H) && H > 1 ? H : undefined;
+}
+
+/**
+ * **Step time** of a run (docs/figures.md): the median wall time of the steady-state steps;
+ * for a strategy that synchronises only every H steps (DiLoCo family) the mean over the last
+ * whole periods of H steady-state steps (each holds one synchronisation), since a median
+ * would pick a cheap inner step. `perStep` is in step order, warm-up already left out.
+ */
+export function steadyStepTime(perStep: readonly number[], syncPeriod?: number): { value: number; basis: string } {
+  const H = syncPeriod;
+  const periods = H ? Math.floor(perStep.length / H) : 0;
+  if (!H || periods < 1) return { value: median([...perStep]), basis: `median of ${perStep.length} steady-state step${perStep.length === 1 ? '' : 's'}` };
+  const last = perStep.slice(perStep.length - periods * H);
+  return { value: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
 }

@@ -261,10 +261,12 @@ function localUpdatesRule(c: RuleContext): Suggestion[] {
 }
 
 /**
- * Sharding (ZeRO 1–3): each stage is replayed; suggested when it cuts peak memory per rank
- * by at least 15 % and slows the step by at most 25 %. Scored by the memory saving weighted
- * by how tight memory is (half the peak's share of the device's memory; 0.1 when unknown),
- * minus the slowdown, plus any time saving.
+ * Sharding (ZeRO 1–3): each stage above the run's own is replayed; worthwhile when it cuts
+ * peak memory per rank by at least 15 % and 64 MiB with the step at most 25 % slower, or
+ * saves at least 3 % of the step (WORTHWHILE). Scored by its step-time gain, plus (for a
+ * worthwhile memory cut) a small term for the memory relief weighted by how tight memory
+ * is (half the peak's share of the device's memory; 0.1 when unknown). Only the best stage
+ * is suggested; at equal score the lowest.
  */
 function shardingRule(c: RuleContext): Suggestion[] {
   const ctx = c.input.ctx;
@@ -293,10 +295,12 @@ function shardingRule(c: RuleContext): Suggestion[] {
       configChange: c.pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
       verifiable: !c.pytorch, pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
       // Ranked by step time like every change; a memory-only win sorts after the time wins, by its memory relief.
-      score: saving(r) + memSaving * memoryWeight * 1e-3,
+      score: saving(r) + (memoryWorthwhile ? memSaving * memoryWeight * 1e-3 : 0),
     });
   }
-  return out;
+  // One stage, not three: the best score; at equal score the lowest stage (the least change).
+  // The stages are tried in increasing order and the sort is stable.
+  return out.sort((a, b) => b.score - a.score).slice(0, 1);
 }
 
 /**
