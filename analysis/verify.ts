@@ -126,12 +126,30 @@ export function figuresOfSummary(s: RunRecord): SummaryFigures {
   return {
     stepTimeNs: f.stepTimeNs ?? own.value,
     stepTimeBasis: f.stepTimeBasis ?? own.basis,
-    exposedCommNs: f.exposedCommNs,
+    exposedCommNs: f.exposedCommNs ?? exposedOfRanks(s, new Set(warmupSteps)),
     bytesPerStep: f.bytesPerStep ?? Math.max(0, ...(s.wireBytesPerStepPerRank ?? [])),
     peakMemoryBytes: f.peakMemoryBytes ?? Math.max(0, ...mem),
     warmupSteps,
     warmupNs: times.slice(0, warmupSteps.length).reduce((a, b) => a + b, 0),
   };
+}
+
+/**
+ * Exposed communication per step from an analysis without figures (older summaries): the
+ * mean over ranks per steady-state step, then the step-time statistic over steps (runFigures.ts).
+ */
+function exposedOfRanks(s: RunRecord, warmup: ReadonlySet<number>): number | undefined {
+  const a = s.analysis as AnalysisLike | undefined;
+  const perStep = new Map<number, number[]>();
+  for (const r of a?.ranks ?? []) for (const st of r.steps ?? []) {
+    if (warmup.has(st.step)) continue;
+    const l = perStep.get(st.step) ?? [];
+    l.push(st.overlap.exposedCommNs);
+    perStep.set(st.step, l);
+  }
+  const order = [...perStep.keys()].sort((x, y) => x - y);
+  if (order.length === 0) return undefined;
+  return stepTimeFigure(order.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length), s.config ? syncPeriodOf(s.config) : undefined).value;
 }
 
 /** Measured figures of a run, from its summary (and the analysis stored in it): figuresOfSummary. */
