@@ -6,7 +6,7 @@
 import type { TraceModel } from '../trace/model';
 import { intersect, lengthOf, unionOf } from './intervals';
 import type { RankView } from './rankView';
-import { busBandwidthFactor } from '../trace/collectives';
+import { busBandwidthFactor, collectiveBandwidth } from '../trace/collectives';
 
 /** One rank's part in a collective. */
 export interface CollectiveParticipant {
@@ -165,8 +165,10 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
     }
     for (const p of inst.participants) waitNsByRank[String(p.rank)] = (waitNsByRank[String(p.rank)] ?? 0) + p.waitNs;
     if (inst.bytes !== undefined && inst.transferNs > 0) {
-      inst.algbwGBps = inst.bytes / inst.transferNs;
-      inst.busbwGBps = inst.algbwGBps * busBandwidthFactor(inst.op, inst.groupSize);
+      // One definition with the runtime's: over the transfer time, never the wait (trace/collectives.ts).
+      const bw = collectiveBandwidth(inst.op, inst.bytes, inst.transferNs, inst.groupSize);
+      inst.algbwGBps = bw.algbwGBps;
+      inst.busbwGBps = bw.busbwGBps;
     }
   }
   instances.sort((a, b) => Math.min(...a.participants.map((p) => p.startNs)) - Math.min(...b.participants.map((p) => p.startNs)));
