@@ -77,6 +77,7 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
   if (figures?.stepTimeNs !== undefined) {
     view.stepTimeNs = figures.stepTimeNs;
     if (figures.stepTimeBasis) view.stepTimeBasis = figures.stepTimeBasis;
+    if (figures.exposedCommNs !== undefined) view.exposedCommNs = figures.exposedCommNs;
   } else {
     const stepDurations = analysis.ranks.flatMap((r) => r.steps.filter((s) => !warmup.has(s.step)).map((s) => s.durNs)).filter((d) => d > 0);
     if (stepDurations.length > 0) view.stepTimeNs = stepDurations.reduce((a, b) => a + b, 0) / stepDurations.length;

@@ -116,6 +116,8 @@ export interface AnalysisView {
   stepTimeNs?: number;
   /** How stepTimeNs was taken, in words. */
   stepTimeBasis?: string;
+  /** The run's exposed communication per step (analysis/runFigures.ts, same basis as stepTimeNs). */
+  exposedCommNs?: number;
   /** Steps left out as warm-up. */
   warmupSteps?: number[];
   /** True for imported traces (PyTorch): suggestions say what to change in the job; nothing can be re-run from here. */
