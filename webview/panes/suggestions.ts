@@ -1,6 +1,6 @@
 /** The suggestions list: predicted effect, risk and source; evidence on click; Apply & re-run. */
 import { h, kvTable } from '../dom';
-import { clipText, formatBytes, formatDurationNs } from '../../trace/format';
+import { clipText, formatDurationNs } from '../../trace/format';
 import type { AnalysisView, SuggestionView } from '../protocol';
 import { predictedChangePct, predictionRows } from './predictionRows';
 
