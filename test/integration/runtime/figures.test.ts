@@ -124,6 +124,10 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     const [c1, c2] = stepRow.split('|').slice(2, 4).map((c) => parseDuration(c));
     agree('Compare baseline', c1, reference);
     agree('Compare re-run', c2, reSteady);
+    const exposedRow = md.split('\n').find((l) => l.startsWith('| exposed communication per step |'))!;
+    const e1 = parseDuration(exposedRow.split('|')[2]);
+    agree('Compare exposed communication', e1, base.analysis.figures.exposedCommNs!);
+    assert.match(md, /\| warm-up steps \(left out\) \| 0/);
     assert.match(md, /\| speed vs [^|]+\| baseline \| (\d+\.\d+× faster|\d+\.\d % slower|unchanged) \|/);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
