@@ -75,7 +75,7 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     const row = /\| step time \(median of \d+ steady-state steps?\) \| ([^|]+) \|/.exec(report);
     assert.ok(row, 'report.md has the step-time figure');
     agree('report.md', parseDuration(row[1]), reference);
-    assert.match(report, /Warm-up: step 0 /);
+    assert.match(report, /Warm-up: steps? 0[ ,]/);
     assert.match(report, /## Diagnoses|## Top suggestions/);
     // The webview's data: the step time and every suggestion's "now" figure.
     const view = toAnalysisView(base.analysis);
