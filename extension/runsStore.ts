@@ -173,3 +173,28 @@ export function pruneRuns(runsDir: string, keep: number): string[] {
   return doomed.map((r) => r.runDir);
 }
 
+
+/** How the runs view names a run: its preset (and strategy), the file or command it came from, or the suggestion it verifies. */
+export function sourceText(run: RunInfo): string {
+  const s = run.record?.source;
+  if (!s) return 'run';
+  switch (s.kind) {
+    case 'preset':
+      return s.preset;
+    case 'config': {
+      // What ran (preset and strategy), then the file it came from with its folder: many projects name theirs commlens.json.
+      const cfg = (run.summary?.config ?? {}) as { preset?: unknown; strategy?: unknown };
+      const preset = typeof cfg.preset === 'string' ? cfg.preset : s.preset ?? 'custom';
+      const strategy = typeof cfg.strategy === 'string' ? ` · ${cfg.strategy}` : '';
+      const parts = s.configPath.split(/[\\/]/).filter(Boolean);
+      return `${preset}${strategy} (${parts.slice(-2).join('/') || 'config'})`;
+    }
+    case 'external': {
+      // Paths make a command long and say little: keep the file names.
+      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
+      return short.length > 48 ? `${short.slice(0, 47)}…` : short;
+    }
+    case 'verify':
+      return `verify ${s.suggestionId}`;
+  }
+}

@@ -4,7 +4,7 @@
  * re-run, reveal and delete them.
  */
 import * as vscode from 'vscode';
-import { listRuns, type RunInfo, type RunStatus } from './runsStore';
+import { listRuns, sourceText, type RunInfo, type RunStatus } from './runsStore';
 import { formatDurationNs } from '../trace/format';
 
 const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
@@ -16,30 +16,6 @@ const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
 };
 
 export type RunsNode = { kind: 'run'; run: RunInfo } | { kind: 'detail'; run: RunInfo; label: string; value: string; icon: string };
-
-function sourceText(run: RunInfo): string {
-  const s = run.record?.source;
-  if (!s) return 'run';
-  switch (s.kind) {
-    case 'preset':
-      return s.preset;
-    case 'config': {
-      // What ran (preset and strategy), then the file it came from with its folder: many projects name theirs commlens.json.
-      const cfg = (run.summary?.config ?? {}) as { preset?: unknown; strategy?: unknown };
-      const preset = typeof cfg.preset === 'string' ? cfg.preset : s.preset ?? 'custom';
-      const strategy = typeof cfg.strategy === 'string' ? ` · ${cfg.strategy}` : '';
-      const parts = s.configPath.split(/[\\/]/).filter(Boolean);
-      return `${preset}${strategy} (${parts.slice(-2).join('/') || 'config'})`;
-    }
-    case 'external': {
-      // Paths make a command long and say little: keep the file names.
-      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
-      return short.length > 48 ? `${short.slice(0, 47)}…` : short;
-    }
-    case 'verify':
-      return `verify ${s.suggestionId}`;
-  }
-}
 
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();

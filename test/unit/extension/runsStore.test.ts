@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, type RunRecord } from '../../../extension/runsStore';
+import { sourceText, ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, type RunRecord } from '../../../extension/runsStore';
 import { newRunId } from '../../../trace/runIds';
 import { formatDurationNs } from '../../../trace/format';
 import { compareMarkdown } from '../../../extension/compare';
@@ -95,6 +95,14 @@ describe('runs folder', () => {
     assert.match(md, /\| metrics: overlap \| 10\.0 % \| 12\.0 % \|/);
     assert.doesNotMatch(md, /commFraction|overlapPct/, 'internal field names are not shown');
     assert.throws(() => compareMarkdown([b]), /at least two runs/);
+  });
+
+  it('names a run made from a config file by what ran and where the file is, not just "commlens.json"', () => {
+    const d = tmp();
+    const dir = path.join(d, 'cfg');
+    writeRunRecord(dir, { runId: 'cfg', status: 'done', source: { kind: 'config', configPath: '/work/proj-a/commlens.json' }, startedAt: '2026-11-23T06:00:00Z' });
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ config: { preset: 'mlp-small', strategy: 'ddp-bucketed+fp16' } }));
+    assert.equal(sourceText(readRun(dir)!), 'mlp-small · ddp-bucketed+fp16 (proj-a/commlens.json)');
   });
 
   it('names runs uniquely and formats durations with units', () => {
