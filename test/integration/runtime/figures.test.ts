@@ -16,7 +16,8 @@ import { listRuns } from '../../../extension/runsStore';
 import { compareMarkdown } from '../../../extension/compare';
 import { median } from '../../../trace/stats';
 import { steadyStepTime, syncPeriodOf } from '../../../trace/warmup';
-import type { Analysis } from '../../../analysis/index';
+import { analyze, type Analysis } from '../../../analysis/index';
+import { loadTraceFile } from '../../../trace/load';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 
@@ -41,7 +42,7 @@ interface Summary {
   analysis: Analysis;
 }
 
-test('a tiny run and the verify run of its suggestion show one step time on every surface, warm-up left out', () => {
+test('a tiny run and the verify run of its suggestion show one step time on every surface, warm-up left out', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-figures-'));
   try {
     // A slowed link so that communication is worth changing (the advisor's minimum effect).
@@ -86,6 +87,10 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     for (const s of view.suggestions) assert.ok(s.predicted.baselineExposedCommNs !== undefined, `suggestion ${s.id} shows exposed communication before → after`);
     // Suggestions are ordered by score, and no diagnosis is among them.
     assert.ok(base.analysis.suggestions.every((s) => Object.keys(s.configChange).length > 0));
+    // The trace file as the extension opens it: analysed again, the same figure and warm-up.
+    const fromFile = analyze(await loadTraceFile(join(baseDir, 'trace.pftrace')));
+    assert.deepEqual(fromFile.figures.warmupSteps, f.warmupSteps);
+    agree('trace file analysed by the extension', toAnalysisView(fromFile).stepTimeNs!, reference);
     // The runs view.
     const listed = listRuns(runsDir).find((r) => r.runId === base.runId);
     agree('runs view', listed!.stepTimeNs!, reference);
