@@ -6,7 +6,7 @@
 import type { TraceModel } from '../trace/model';
 import { intersect, lengthOf, unionOf } from './intervals';
 import type { RankView } from './rankView';
-import { busBandwidthFactor } from '../trace/collectives';
+import { busBandwidthFactor, collectiveBandwidth } from '../trace/collectives';
 
 /** One rank's part in a collective. */
 export interface CollectiveParticipant {
@@ -79,8 +79,10 @@ export { busBandwidthFactor };
  * Joins the communication ops of every rank's analysed window into collective instances
  * by (group, op, seq) — only when their spans overlap in time, as a synchronizing
  * collective's must — and computes, per instance, transfer = min duration across ranks,
- * wait(rank) = duration − transfer, algbw = bytes / transfer, busbw = algbw × factor(op, n).
- * With one participant, the producer's own transferNs/waitNs args are used when present.
+ * wait(rank) = duration − transfer, algbw = bytes / transfer, busbw = algbw × factor(op, n)
+ * (trace/collectives.ts). When the producer measured each rank's wait and transfer (the
+ * `waitNs` / `transferNs` args CommLens' runtime writes on every participant), those are
+ * used: wait(rank) = its waitNs, transfer = the shortest transferNs.
  */
 export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeakGBps?: number): CollectiveMetrics {
   const byKey = new Map<string, CollectiveInstance>();
@@ -154,7 +156,16 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
         if (p.startNs + p.durNs > lastEnd) lastEnd = p.startNs + p.durNs;
       }
       inst.completionNs = Math.max(min, lastEnd - lastStart);
-      for (const p of inst.participants) p.waitNs = p.durNs - min;
+      // A producer that measured each rank's wait for its peers (CommLens' runtime: waitNs and
+      // transferNs args) is taken at its word, so the details of a span and the analysis say
+      // the same; otherwise the wait is estimated as the excess over the shortest participant.
+      const measured = inst.participants.map((p) => model.slices[p.sliceIndex].args ?? {});
+      if (measured.every((a) => typeof a.waitNs === 'number' && typeof a.transferNs === 'number')) {
+        inst.participants.forEach((p, i) => { p.waitNs = Math.min(p.durNs, Math.max(0, measured[i].waitNs as number)); });
+        inst.transferNs = Math.min(...inst.participants.map((p, i) => Math.min(p.durNs, measured[i].transferNs as number)));
+      } else {
+        for (const p of inst.participants) p.waitNs = p.durNs - min;
+      }
     } else {
       const p = inst.participants[0];
       const a = model.slices[p.sliceIndex].args ?? {};
@@ -165,8 +176,10 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
     }
     for (const p of inst.participants) waitNsByRank[String(p.rank)] = (waitNsByRank[String(p.rank)] ?? 0) + p.waitNs;
     if (inst.bytes !== undefined && inst.transferNs > 0) {
-      inst.algbwGBps = inst.bytes / inst.transferNs;
-      inst.busbwGBps = inst.algbwGBps * busBandwidthFactor(inst.op, inst.groupSize);
+      // One definition with the runtime's: over the transfer time, never the wait (trace/collectives.ts).
+      const bw = collectiveBandwidth(inst.op, inst.bytes, inst.transferNs, inst.groupSize);
+      inst.algbwGBps = bw.algbwGBps;
+      inst.busbwGBps = bw.busbwGBps;
     }
   }
   instances.sort((a, b) => Math.min(...a.participants.map((p) => p.startNs)) - Math.min(...b.participants.map((p) => p.startNs)));

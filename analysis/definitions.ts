@@ -32,9 +32,9 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
   hostWaitNs: { label: 'host wait', text: 'Idle gaps on a stream where the next kernel was launched only after the previous one ended: the CPU did not enqueue work fast enough.', source: HTA },
   kernelWaitNs: { label: 'kernel wait', text: 'Idle gaps under 30 µs between kernels that were already enqueued: launch overhead.', source: HTA },
   otherNs: { label: 'other idle', text: 'Remaining idle gaps: waiting on another stream, a synchronisation or a peer.', source: HTA },
-  transferNs: { label: 'transfer', text: 'Minimum duration of the i-th collective across the ranks that ran it: the time data actually moved.', source: 'PyTorch profiler distributed view' },
-  waitNs: { label: 'synchronisation wait', text: 'A rank\'s duration of a collective minus its transfer time: time spent waiting for the last rank to arrive.', source: 'PyTorch profiler distributed view' },
-  algbwGBps: { label: 'algorithm bandwidth', text: 'Buffer bytes / transfer time (for reduce-scatter and all-gather, the whole array).', source: 'nccl-tests' },
+  transferNs: { label: 'transfer', text: 'The time data actually moved: the shortest measured transfer of the i-th collective across the ranks that ran it (CommLens runs measure it per span), else its minimum duration.', source: 'PyTorch profiler distributed view' },
+  waitNs: { label: 'synchronisation wait', text: 'Time a rank spent in a collective while a peer had not yet arrived: measured per span by CommLens runs, else the rank\'s duration minus the transfer time.', source: 'PyTorch profiler distributed view' },
+  algbwGBps: { label: 'algorithm bandwidth', text: 'Buffer bytes / transfer time, never over the wait (for reduce-scatter and all-gather, the whole array).', source: 'nccl-tests' },
   busbwGBps: { label: 'bus bandwidth', text: 'algbw × 2(n−1)/n for all-reduce, × (n−1)/n for reduce-scatter, all-gather and all-to-all, × 1 otherwise: comparable to the link\'s peak.', source: 'nccl-tests' },
   stragglers: {
     label: 'straggler',

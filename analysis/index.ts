@@ -13,6 +13,7 @@ import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
 import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
 import { advise } from './advisor/advisor';
+import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
 
 export { temporalBreakdown, commCompOverlap, kernelTypeTime, idleBreakdown, CONSECUTIVE_KERNEL_DELAY_NS } from './breakdown';
 export type { TemporalBreakdown, CommCompOverlap, StreamIdle } from './breakdown';
@@ -34,8 +35,11 @@ export { whatIf, whatIfOn, prepareReplay } from './replay/whatIf';
 export type { WhatIfChange, WhatIfResult, WhatIfNumbers, ReplayContext } from './replay/whatIf';
 export { collectiveCostNs, topologyCostNs } from './replay/costModel';
 export type { Topology } from './replay/costModel';
-export { advise } from './advisor/advisor';
-export type { Suggestion } from './advisor/advisor';
+export { advise, splitAdvice } from './advisor/advisor';
+export { runFigures, stepTimeFigure, stepWallTimes, speedupOf, syncPeriodOf } from './runFigures';
+export type { RunFigures } from './runFigures';
+export type { Suggestion, Advice } from './advisor/advisor';
+export { WORTHWHILE } from './advisor/advisor';
 export { COMPRESSORS } from './compressors';
 export { METRIC_DEFINITIONS } from './definitions';
 export type { MetricDefinition } from './definitions';
@@ -80,35 +84,39 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
   if (collectives && collectives.unmatched > 0 && ranksPresent.length > 1) {
     notes.push(`${collectives.unmatched} collective(s) were not found on every rank (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`);
   }
-  // With three or more analysed steps the first is a warm-up (pipelines compile, pools fill):
-  // its one-off delays would make whoever compiled slowest look like a straggler.
-  const firstSteps = views.map((v) => v.analysedSteps.map((s) => s.step));
-  const warmupStep = firstSteps.length > 0 && firstSteps.every((st) => st.length >= 3) ? Math.min(...firstSteps.map((st) => st[0])) : undefined;
-  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks, STRAGGLER_RULE.thresholdFraction, warmupStep)) : undefined;
-  if (stragglers && warmupStep !== undefined) notes.push(`stragglers leave out step ${warmupStep}, the warm-up step`);
-  const cp = ranksPresent.length > 0 && views.some((v) => v.ops.length > 0) ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? [])) : undefined;
   const flops = attempt(notes, 'FLOP/s', () => flopsPerRank(model, views, info)) ?? [];
   const memory = attempt(notes, 'memory per rank', () => memoryPerRank(model, views)) ?? [];
+  // Warm-up (pipelines compile, pools fill) is left out of every figure: the run records
+  // which steps it was (trace/warmup.ts), else the same rule is applied to the trace's steps.
+  const figures: RunFigures = attempt(notes, 'the run figures', () => runFigures(model, views, memory, { includeLastStep, strategy: info.strategy, strategyOptions: info.strategyOptions as Record<string, unknown> | undefined }))
+    ?? { stepTimesNs: [], warmupSteps: [], warmupSource: 'rule', steadySteps: [] };
+  if (figures.warmupSteps.length > 0) {
+    notes.push(`warm-up: step${figures.warmupSteps.length > 1 ? 's' : ''} ${figures.warmupSteps.join(', ')} (${figures.warmupSource === 'rule' ? WARMUP_TEXT : 'as the run recorded it'}) left out of step time, exposed communication, bytes per step, stragglers and the replay`);
+  }
+  const warmupSteps = figures.warmupSteps;
+  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks, STRAGGLER_RULE.thresholdFraction, warmupSteps)) : undefined;
+  const cp = ranksPresent.length > 0 && views.some((v) => v.ops.length > 0) ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? [])) : undefined;
   let ctx: ReplayContext | undefined;
   let replay: Analysis['replay'];
   if (views.some((v) => v.ops.length > 0)) {
-    ctx = attempt(notes, 'the what-if replay', () => prepareReplay(model, { views, instances: collectives?.instances ?? [] }));
+    ctx = attempt(notes, 'the what-if replay', () => prepareReplay(model, { views, instances: collectives?.instances ?? [], figures }));
     if (ctx) {
       const base: WhatIfResult | undefined = attempt(notes, 'the baseline replay', () => whatIfOn(ctx as ReplayContext, {}));
       notes.push(...ctx.notes);
       if (base) replay = { step: ctx.graph.step, measuredStepNs: ctx.graph.measuredStepNs, replayedStepNs: ctx.baseReplay.stepTimeNs, calibrationErrorPct: base.replay.calibrationErrorPct, linkName: ctx.link.name, linkGBps: ctx.link.bytesPerNs };
     }
   }
-  const suggestions = collectives
-    ? attempt(notes, 'suggestions', () => advise({ ctx, ranks, collectives: collectives as CollectiveMetrics, stragglers: stragglers ?? { ranks: [], stragglers: [], computeImbalance: 1, totalWaitNs: 0 }, linkPeakGBps, pytorch: model.meta.format === 'kineto' })) ?? []
-    : [];
+  const advice = collectives
+    ? attempt(notes, 'suggestions', () => advise({ ctx, ranks, collectives: collectives as CollectiveMetrics, stragglers: stragglers ?? { ranks: [], stragglers: [], computeImbalance: 1, totalWaitNs: 0 }, linkPeakGBps, pytorch: model.meta.format === 'kineto' })) ?? { suggestions: [], diagnoses: [] }
+    : { suggestions: [], diagnoses: [] };
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
     source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy, ...(views.some((v) => v.cpuTimeline) ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) } : {}) },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,
     kernelTypeTotalsNs: sumKernelTypes(ranks),
-    collectives, stragglers, criticalPath: cp, flops, memory, replay, suggestions,
+    figures,
+    collectives, stragglers, criticalPath: cp, flops, memory, replay, suggestions: advice.suggestions, diagnoses: advice.diagnoses,
     notes: [...new Set(notes)],
   };
 }

@@ -3,7 +3,9 @@
  * suggestions with their predicted effect, notes, and links to the trace.
  */
 import type { Analysis } from './types';
-import { groupDigits } from '../trace/format';
+import { formatBytes, formatDurationNs, groupDigits } from '../trace/format';
+import type { Suggestion } from './advisor/advisor';
+import { WORTHWHILE } from './advisor/advisor';
 
 export interface ReportOptions {
   /** Link to the trace (a file path or URL) shown at the top and used for span links. */
@@ -40,9 +42,23 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       `**No GPU activity in the trace${src.cpuTimelineRanks.length < src.ranksPresent.length ? ` of rank(s) ${src.cpuTimelineRanks.join(', ')}` : ''}:** the tables below are on the CPU timeline — CPU collectives (gloo, c10d) are the communication, outermost \`aten::\` ops the computation, and "kernel" means those ops. GPU kernel metrics need a trace recorded with \`ProfilerActivity.CUDA\`.`,
     );
   }
+  const f = analysis.figures;
+  if (f) {
+    lines.push('', '## Run figures (steady state)', '');
+    if (f.warmupSteps.length > 0) {
+      const wu = f.stepTimesNs.filter((x) => f.warmupSteps.includes(x.step)).reduce((a, x) => a + x.timeNs, 0);
+      lines.push(`Warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(wu)}: compiling GPU pipelines, first allocations), left out of every figure below.`, '');
+    }
+    lines.push('| figure | value |', '|---|---:|');
+    if (f.stepTimeNs !== undefined) lines.push(`| step time (${f.stepTimeBasis}) | ${formatDurationNs(f.stepTimeNs)} |`);
+    if (f.exposedCommNs !== undefined) lines.push(`| exposed communication per step${f.stepTimeNs ? ` (${((100 * f.exposedCommNs) / f.stepTimeNs).toFixed(1)} % of the step)` : ''} | ${formatDurationNs(f.exposedCommNs)} |`);
+    if (f.bytesPerStep !== undefined) lines.push(`| bytes sent per rank per step | ${formatBytes(f.bytesPerStep)} |`);
+    if (f.peakMemoryBytes !== undefined) lines.push(`| peak memory (fullest rank) | ${formatBytes(f.peakMemoryBytes)} |`);
+    lines.push('', 'Definitions: docs/figures.md.');
+  }
   lines.push(
     '',
-    `Steps analysed: ${analysis.options.includeLastStep ? 'all (last step included)' : 'all but the last (the default of Holistic Trace Analysis)'}.`,
+    `Steps analysed in the breakdowns: ${analysis.options.includeLastStep ? 'all (last step included)' : 'all but the last (the default of Holistic Trace Analysis)'}${f && f.warmupSteps.length > 0 ? `; the whole-window columns include warm-up, the per-step table marks it` : ''}.`,
     '',
     '## Temporal breakdown per rank',
     '',
@@ -75,7 +91,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   if (stepRows.length > 0) {
     lines.push('', '## Per step', '', '| rank | step | step ms | idle % | compute % | overlap % | exposed comm ms |', '|---:|---:|---:|---:|---:|---:|---:|');
     for (const { r, s } of stepRows) {
-      lines.push(`| ${r.rank} | ${link(String(s.step), s.sliceIndex)} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`);
+      lines.push(`| ${r.rank} | ${link(String(s.step), s.sliceIndex)}${f?.warmupSteps.includes(s.step) ? ' (warm-up)' : ''} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`);
     }
   }
   const c = analysis.collectives;
@@ -112,24 +128,31 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     for (const m of analysis.memory) for (const k of m.kinds) lines.push(`| ${m.rank} | ${escapeCell(k.kind)} | ${(k.peakBytes / 1048576).toFixed(1)} |`);
   }
   const top = analysis.suggestions.slice(0, opts.topSuggestions ?? 5);
-  if (top.length > 0) {
-    lines.push('', '## Top suggestions', '');
+  lines.push('', '## Top suggestions', '');
+  if (top.length === 0) lines.push(`None: ${WORTHWHILE.text}, and nothing reached that.`, '');
+  else {
+    lines.push(`Ranked by predicted step-time gain; changes to the training algorithm rank below exact ones of equal gain. ${WORTHWHILE.text[0].toUpperCase()}${WORTHWHILE.text.slice(1)}.`, '');
     if (analysis.replay) {
-      lines.push(`Predictions replay step ${analysis.replay.step ?? '(whole window)'}'s dependency graph; the replay reproduces the measured step within ${Math.abs(analysis.replay.calibrationErrorPct).toFixed(1)} %.`, '');
+      lines.push(`Predictions replay step ${analysis.replay.step ?? '(whole window)'}'s dependency graph; the replay reproduces that step within ${Math.abs(analysis.replay.calibrationErrorPct).toFixed(1)} %.`, '');
     }
     top.forEach((sg, i) => {
-      const p = sg.predicted;
       lines.push(`### ${i + 1}. ${sg.title}`, '');
       lines.push(`- Evidence: ${sg.evidence.text}${sg.evidence.sliceIndexes.length > 0 ? ` (${sg.evidence.sliceIndexes.slice(0, 3).map((x) => link(`span ${x}`, x)).join(', ')}${sg.evidence.sliceIndexes.length > 3 ? ', …' : ''})` : ''}`);
-      lines.push(`- Predicted: step ${ms(p.baselineStepTimeNs)} → ${ms(p.stepTimeNs)} ms, exposed communication ${ms(p.baselineExposedCommNs)} → ${ms(p.exposedCommNs)} ms` +
-        (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined ? `, bytes per step ${groupDigits(Math.round(p.baselineBytesPerStep))} → ${groupDigits(Math.round(p.bytesPerStep))}` : '') +
-        (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined ? `, peak memory ${(p.baselinePeakMemoryBytes / 1048576).toFixed(2)} → ${(p.peakMemoryBytes / 1048576).toFixed(2)} MiB` : ''));
+      lines.push(`- Predicted (now → after): ${beforeAfter(sg).join('; ')}`);
+      if (sg.changesAlgorithm) lines.push('- Changes the training algorithm: check convergence (compare loss curves) before adopting it.');
       lines.push(`- Risk: ${sg.risk}`);
       lines.push(`- Source: ${sg.source}`);
-      if (Object.keys(sg.configChange).length > 0) lines.push(`- Config change: \`${JSON.stringify(sg.configChange)}\``);
+      if (Object.keys(sg.configChange).length > 0) lines.push(`- ${analysis.source.format === 'kineto' ? 'Change in PyTorch' : 'Config change'}: \`${JSON.stringify(sg.configChange)}\``);
       if (sg.pytorchHint) lines.push(`- In PyTorch: \`${sg.pytorchHint}\``);
       lines.push('');
     });
+  }
+  const diagnoses = analysis.diagnoses ?? [];
+  if (diagnoses.length > 0) {
+    lines.push('', '## Diagnoses', '', 'Findings with no config change to re-run: what to look at, and what the step would be without the cause.', '');
+    for (const d of diagnoses) {
+      lines.push(`- **${escapeCell(d.title)}** — ${d.evidence.text}. ${d.predicted.stepTimeNs < d.predicted.baselineStepTimeNs ? `Without it: step ${formatDurationNs(d.predicted.baselineStepTimeNs)} → ${formatDurationNs(d.predicted.stepTimeNs)}. ` : ''}${d.risk}`);
+    }
   }
   if (analysis.notes.length > 0) {
     lines.push('', '## Notes', '');
@@ -137,4 +160,13 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** Every figure a suggestion predicts, as now → after (the same figures the run shows: docs/figures.md). */
+export function beforeAfter(sg: Suggestion): string[] {
+  const p = sg.predicted;
+  const out = [`step time ${formatDurationNs(p.baselineStepTimeNs)} → ${formatDurationNs(p.stepTimeNs)}`, `exposed communication ${formatDurationNs(p.baselineExposedCommNs)} → ${formatDurationNs(p.exposedCommNs)}`];
+  if (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined) out.push(`bytes per step ${formatBytes(p.baselineBytesPerStep)} → ${formatBytes(p.bytesPerStep)}`);
+  if (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined) out.push(`peak memory ${formatBytes(p.baselinePeakMemoryBytes)} → ${formatBytes(p.peakMemoryBytes)}`);
+  return out;
 }

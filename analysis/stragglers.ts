@@ -59,16 +59,17 @@ export const STRAGGLER_RULE = {
  * Flags rank r as a straggler when (a) it arrives last at more collectives than chance
  * (share > 1.5 / n for n ranks, and at least 2) and (b) the waits it causes, averaged over
  * the other ranks, exceed `thresholdFraction` (default 5 %) of the analysed span.
- * Collectives of `skipStep` (the warm-up step: pipelines compile, pools fill) are left out.
+ * Collectives of `skipStep` (the warm-up steps: pipelines compile, pools fill) are left out.
  */
-export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction: number = STRAGGLER_RULE.thresholdFraction, skipStep?: number): StragglerReport {
+export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction: number = STRAGGLER_RULE.thresholdFraction, skipStep?: number | readonly number[]): StragglerReport {
+  const skip = new Set(skipStep === undefined ? [] : typeof skipStep === 'number' ? [skipStep] : skipStep);
   const byRank = new Map<number, RankStraggle & { latenessSum: number; excessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
   for (const r of ranks) {
     byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, meanComputeExcessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, excessSum: 0, worst: [] });
   }
   let totalWaitNs = 0;
   for (const inst of coll.instances) {
-    if (inst.participants.length < 2 || (skipStep !== undefined && inst.step === skipStep)) continue;
+    if (inst.participants.length < 2 || (inst.step !== undefined && skip.has(inst.step))) continue;
     for (const p of inst.participants) {
       byRank.get(p.rank)!.collectives++;
       totalWaitNs += p.waitNs;

@@ -10,9 +10,10 @@ import type { StragglerReport } from './stragglers';
 import type { CriticalPath } from './criticalPath';
 import type { RankFlops, RankMemory } from './computeStats';
 import type { Suggestion } from './advisor/advisor';
+import type { RunFigures } from './runFigures';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
-export const ANALYSIS_SCHEMA_VERSION = 1;
+export const ANALYSIS_SCHEMA_VERSION = 2;
 
 export interface AnalysisOptions {
   /** Analyse the last step too (HTA leaves it out by default because it is often cut short). */
@@ -32,6 +33,12 @@ export interface Analysis {
     cpuTimelineRanks?: number[];
   };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
+  /**
+   * The run's headline figures (step time, exposed communication, bytes per step, peak
+   * memory) over the steady-state steps, and which steps were warm-up (analysis/runFigures.ts,
+   * docs/figures.md): what every surface shows.
+   */
+  figures: RunFigures;
   ranks: RankMetrics[];
   /** Kernel-type time summed over all ranks (HTA's pie chart). */
   kernelTypeTotalsNs: Record<string, number>;
@@ -42,8 +49,10 @@ export interface Analysis {
   memory: RankMemory[];
   /** The replay of the unchanged step (its error against the measured step shows how far to trust predictions). */
   replay?: { step?: number; measuredStepNs: number; replayedStepNs: number; calibrationErrorPct: number; linkName?: string; linkGBps: number };
-  /** Ranked, best first. */
+  /** Config changes worth making (advisor WORTHWHILE), ranked by predicted step-time gain, best first. */
   suggestions: Suggestion[];
+  /** Diagnoses: findings with no config change (stragglers, imbalance, a slow link, a host-bound GPU), largest cost first. */
+  diagnoses: Suggestion[];
   /** What could not be computed and why, and importer warnings. */
   notes: string[];
 }

@@ -5,8 +5,8 @@
  * comparison (the CLI, comparison.json, the extension's Compare view, bench:advisor) uses
  * the same arithmetic.
  */
-import { DEFAULT_LOCAL_STEPS, LOCAL_IDS, parseStrategyIds } from '../trace/strategyIds';
-import { median } from '../trace/stats';
+import { warmupStepCount } from '../trace/warmup';
+import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from './runFigures';
 
 export const COMPARISON_SCHEMA_VERSION = 1;
 
@@ -26,9 +26,9 @@ export interface VerifiableSuggestion {
 
 export interface Measured {
   /**
-   * The step time predictions are compared with: the median step (after the first), or for
-   * a strategy that synchronises every H steps (DiLoCo family) the mean over the last whole
-   * periods of H steps, since its prediction is the average over a period.
+   * The run's step time (analysis/runFigures.ts): the median steady-state step, or for a
+   * strategy that synchronises every H steps (DiLoCo family) the mean over the last whole
+   * periods of H steps, since its prediction is the average over a period. Warm-up excluded.
    */
   stepTimeNs: number;
   /** How stepTimeNs was taken, in words. */
@@ -37,6 +37,8 @@ export interface Measured {
   exposedCommNsPerStep: number;
   peakMemoryBytesPerRank: number;
   wireBytesPerStepPerRank: number;
+  /** The warm-up steps left out of these figures. */
+  warmupSteps: number[];
   loss: number[];
 }
 
@@ -52,7 +54,7 @@ export interface Comparison {
   measured: Measured;
   /** (measured − predicted) / measured step time. */
   stepTimeRelError: number;
-  /** measured step time / baseline step time. */
+  /** baseline step time / measured step time (> 1: faster; analysis/runFigures.ts speedupOf). */
   measuredSpeedup: number;
   predictedSpeedup: number;
   verdict: Verdict;
@@ -77,6 +79,8 @@ export interface RunRecord {
   runId: string;
   config: VerifiableConfig;
   stepTimeNs: number[];
+  /** Warm-up steps (trace/warmup.ts); absent in summaries written before it was recorded. */
+  warmupSteps?: number[];
   medianStepTimeNs: number;
   memoryPerRank: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number }[];
   wireBytesPerStepPerRank: number[];
@@ -84,60 +88,95 @@ export interface RunRecord {
   analysis?: unknown;
 }
 
-/** Measured figures of a run, from its summary (and the analysis stored in it). */
-export function measuredOf(s: RunRecord): Measured {
+/** What verification reads of the figures the analysis stored (analysis/runFigures.ts `RunFigures`). */
+interface FiguresLike {
+  warmupSteps?: number[];
+  stepTimeNs?: number;
+  stepTimeBasis?: string;
+  exposedCommNs?: number;
+  bytesPerStep?: number;
+  peakMemoryBytes?: number;
+}
+
+/** A run's headline figures as every surface shows them (docs/figures.md). */
+export interface SummaryFigures {
+  stepTimeNs: number;
+  stepTimeBasis: string;
+  exposedCommNs?: number;
+  bytesPerStep: number;
+  peakMemoryBytes: number;
+  warmupSteps: number[];
+  /** Wall time of the warm-up steps together. */
+  warmupNs: number;
+}
+
+/**
+ * The figures of a run from its summary.json: the analysis stored in it is the authority
+ * (analysis/runFigures.ts, over the steady-state steps); what it lacks (an older summary, or
+ * a run whose analysis failed) comes from the summary's own numbers with the same warm-up
+ * rule and the same definitions.
+ */
+export function figuresOfSummary(s: RunRecord): SummaryFigures {
+  const f = ((s.analysis ?? {}) as { figures?: FiguresLike }).figures ?? {};
+  const times = Array.isArray(s.stepTimeNs) ? s.stepTimeNs : [];
+  const warmupCount = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
+  const warmupSteps = f.warmupSteps ?? (Array.isArray(s.warmupSteps) ? s.warmupSteps : times.slice(0, warmupCount).map((_, i) => i));
+  const own = stepTimeFigure(times.slice(warmupCount), s.config ? syncPeriodOf(s.config) : undefined);
+  const mem = (s.memoryPerRank ?? []).map((m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication);
+  return {
+    stepTimeNs: f.stepTimeNs ?? own.value,
+    stepTimeBasis: f.stepTimeBasis ?? own.basis,
+    exposedCommNs: f.exposedCommNs ?? exposedOfRanks(s, new Set(warmupSteps)),
+    bytesPerStep: f.bytesPerStep ?? Math.max(0, ...(s.wireBytesPerStepPerRank ?? [])),
+    peakMemoryBytes: f.peakMemoryBytes ?? Math.max(0, ...mem),
+    warmupSteps,
+    warmupNs: times.slice(0, warmupSteps.length).reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
+ * Exposed communication per step from an analysis without figures (older summaries): the
+ * mean over ranks per steady-state step, then the step-time statistic over steps (runFigures.ts).
+ */
+function exposedOfRanks(s: RunRecord, warmup: ReadonlySet<number>): number | undefined {
   const a = s.analysis as AnalysisLike | undefined;
-  // Exposed communication per step: mean over ranks, median over steps after the first
-  // (the first step compiles pipelines and fills pools).
   const perStep = new Map<number, number[]>();
   for (const r of a?.ranks ?? []) for (const st of r.steps ?? []) {
+    if (warmup.has(st.step)) continue;
     const l = perStep.get(st.step) ?? [];
     l.push(st.overlap.exposedCommNs);
     perStep.set(st.step, l);
   }
-  const stepsSorted = [...perStep.keys()].sort((x, y) => x - y);
-  const usable = stepsSorted.length > 1 ? stepsSorted.slice(1) : stepsSorted;
-  const H = s.config ? syncPeriodOf(s.config) : undefined;
-  const exposed = comparable(usable.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length), H);
-  const mem = s.memoryPerRank.map((m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication);
-  const step = comparable(s.stepTimeNs.length > 1 ? s.stepTimeNs.slice(1) : s.stepTimeNs, H);
+  const order = [...perStep.keys()].sort((x, y) => x - y);
+  if (order.length === 0) return undefined;
+  return stepTimeFigure(order.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length), s.config ? syncPeriodOf(s.config) : undefined).value;
+}
+
+/** Measured figures of a run, from its summary (and the analysis stored in it): figuresOfSummary. */
+export function measuredOf(s: RunRecord): Measured {
+  const f = figuresOfSummary(s);
   return {
-    stepTimeNs: step.value,
-    stepTimeBasis: step.basis,
+    stepTimeNs: f.stepTimeNs,
+    stepTimeBasis: f.stepTimeBasis,
     medianStepTimeNs: s.medianStepTimeNs,
-    exposedCommNsPerStep: exposed.value,
-    peakMemoryBytesPerRank: Math.max(0, ...mem),
-    wireBytesPerStepPerRank: Math.max(0, ...s.wireBytesPerStepPerRank),
+    exposedCommNsPerStep: f.exposedCommNs ?? 0,
+    peakMemoryBytesPerRank: f.peakMemoryBytes,
+    wireBytesPerStepPerRank: f.bytesPerStep,
+    warmupSteps: f.warmupSteps,
     loss: s.loss,
   };
 }
 
 /** Inner steps between synchronisations when the run's strategy averages only every H steps. */
 export function syncPeriodOf(config: VerifiableConfig): number | undefined {
-  if (typeof config.strategy !== 'string') return undefined;
-  const ids = parseStrategyIds(config.strategy);
-  if (!ids.some((id) => (LOCAL_IDS as readonly string[]).includes(id))) return undefined;
-  const H = (config.strategyOptions?.localSteps ?? DEFAULT_LOCAL_STEPS) as number;
-  // A hand-edited summary may hold anything here; validation reports it, this only must not misread it.
-  return Number.isInteger(H) && H > 1 ? H : undefined;
-}
-
-/**
- * A per-step figure (steps after the first, in order) as predictions are made: the median
- * step, or with a sync period H the mean over the last whole periods (each holds one sync).
- */
-function comparable(perStep: number[], H: number | undefined): { value: number; basis: string } {
-  const periods = H ? Math.floor(perStep.length / H) : 0;
-  if (!H || periods < 1) return { value: median(perStep), basis: 'median step after the first' };
-  const last = perStep.slice(perStep.length - periods * H);
-  return { value: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
+  return syncPeriodOfStrategy(config.strategy, config.strategyOptions);
 }
 
 /** Compares a prediction with the measurement; a predicted win that measures >5% slower is called out. */
 export function judge(predicted: VerifiableSuggestion['predicted'], baseline: Measured, measured: Measured): Pick<Comparison, 'stepTimeRelError' | 'measuredSpeedup' | 'predictedSpeedup' | 'verdict'> {
   const stepTimeRelError = (measured.stepTimeNs - predicted.stepTimeNs) / measured.stepTimeNs;
-  const measuredSpeedup = baseline.stepTimeNs / measured.stepTimeNs;
-  const predictedSpeedup = predicted.baselineStepTimeNs / predicted.stepTimeNs;
+  const measuredSpeedup = speedupOf(baseline.stepTimeNs, measured.stepTimeNs);
+  const predictedSpeedup = speedupOf(predicted.baselineStepTimeNs, predicted.stepTimeNs);
   let verdict: Verdict;
   if (predictedSpeedup > 1 && measured.stepTimeNs > baseline.stepTimeNs * 1.05) verdict = 'predicted a win, measured a slowdown';
   else if (Math.abs(stepTimeRelError) <= 0.1) verdict = 'as predicted';

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       const b = await executeRun(base, dir, out);
       if (!b.summary) throw new Error(`baseline of ${preset} failed (exit ${b.exitCode})`);
       const suggestions = ((b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean })[] }).suggestions ?? []).filter((s) => s.verifiable !== false && Object.keys(s.configChange).length > 0 && (!only || only.some((o) => s.id.startsWith(o))));
-      process.stdout.write(`${preset}: baseline ${(b.summary.medianStepTimeNs / 1e6).toFixed(1)} ms per step, ${suggestions.length} verifiable suggestion(s)\n`);
+      process.stdout.write(`${preset}: baseline ${(measuredOf(b.summary).stepTimeNs / 1e6).toFixed(1)} ms per step (steady state), ${suggestions.length} verifiable suggestion(s)\n`);
       const baseline = measuredOf(b.summary);
       const baselineComponents = measuredComponentsOf(b.summary.analysis);
       for (const s of suggestions) {

@@ -36,8 +36,10 @@ export interface StepEvent {
   /** Mean loss across ranks. */
   loss: number;
   stepTimeNs: number;
-  /** Estimated time to completion. */
-  etaNs: number;
+  /** True while the step is warm-up by the rule so far (trace/warmup.ts): its time says nothing about the steady state. */
+  warmup?: boolean;
+  /** Estimated time to completion from the steady-state steps so far; absent while only warm-up steps have finished. */
+  etaNs?: number;
 }
 
 export interface DoneEvent {

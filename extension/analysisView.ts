@@ -1,7 +1,8 @@
 /**
  * Adapts the analysis (analysis/index.ts `Analysis`) to what the trace webview renders
- * (webview/protocol.ts `AnalysisView`): per-rank temporal breakdowns with their steps,
- * the ranked suggestions, the mean step time and the notes. Pure; no `vscode`.
+ * (webview/protocol.ts `AnalysisView`): per-rank temporal breakdowns with their
+ * steady-state steps, the ranked suggestions and the diagnoses apart, the run's step time
+ * and the notes. Pure; no `vscode`.
  *
  * The analysis grows fields over time (collectives, suggestions, ...), so fields that
  * may be absent are read defensively and left out of the view rather than invented.
@@ -27,25 +28,32 @@ function suggestionView(raw: Loose): SuggestionView | undefined {
       baselineStepTimeNs: num(p.baselineStepTimeNs),
       exposedCommNs: num(p.exposedCommNs),
     },
+    ...(raw.changesAlgorithm === true ? { changesAlgorithm: true } : {}),
+    ...(typeof raw.pytorchHint === 'string' ? { pytorchHint: raw.pytorchHint } : {}),
     risk: str(raw.risk, 'unknown'),
     source: str(raw.source),
     evidence: { sliceIndexes: Array.isArray(ev.sliceIndexes) ? ev.sliceIndexes.filter((i): i is number => Number.isInteger(i)) : [] },
     configChange: typeof raw.configChange === 'object' && raw.configChange !== null ? (raw.configChange as Record<string, unknown>) : {},
   };
-  const bytes = optNum(p.bytesPerStep);
-  const mem = optNum(p.peakMemoryBytes);
-  if (bytes !== undefined) view.predicted.bytesPerStep = bytes;
-  if (mem !== undefined) view.predicted.peakMemoryBytes = mem;
+  // Every figure with its value before the change, so the detail reads before → after.
+  for (const k of ['bytesPerStep', 'peakMemoryBytes', 'baselineExposedCommNs', 'baselineBytesPerStep', 'baselinePeakMemoryBytes'] as const) {
+    const v = optNum(p[k]);
+    if (v !== undefined) view.predicted[k] = v;
+  }
   if (typeof ev.text === 'string' && ev.text.length > 0) view.detail = ev.text;
   return view;
 }
 
 /**
  * The webview's view of an analysis. Per rank: HTA's temporal breakdown (idle, compute,
- * non-compute, span) and comm–comp overlap with the exposed communication, per analysed
- * step too; the mean step time is the mean duration of the analysed steps over all ranks.
+ * non-compute, span) and comm–comp overlap with the exposed communication, and the
+ * steady-state steps (warm-up left out, so it does not set the bars' scale); the step time
+ * is the run's (analysis/runFigures.ts), the same figure every other surface shows.
+ * Suggestions and diagnoses come apart.
  */
 export function toAnalysisView(analysis: Analysis): AnalysisView {
+  const figures = (analysis as Partial<Analysis>).figures;
+  const warmup = new Set(figures?.warmupSteps ?? []);
   const ranks: RankBreakdownView[] = analysis.ranks.map((r) => ({
     rank: r.rank,
     idleNs: r.temporal.idleNs,
@@ -54,13 +62,28 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
     spanNs: r.temporal.spanNs,
     overlapPct: r.overlap.overlapPct,
     exposedCommNs: r.overlap.exposedCommNs,
-    steps: r.steps.map((s) => ({ step: s.step, computeNs: s.temporal.computeNs, overlappedCommNs: s.overlap.overlapNs, exposedCommNs: s.overlap.exposedCommNs, idleNs: s.temporal.idleNs })),
+    steps: r.steps.filter((s) => !warmup.has(s.step)).map((s) => ({ step: s.step, computeNs: s.temporal.computeNs, overlappedCommNs: s.overlap.overlapNs, exposedCommNs: s.overlap.exposedCommNs, idleNs: s.temporal.idleNs })),
   }));
-  const stepDurations = analysis.ranks.flatMap((r) => r.steps.map((s) => s.durNs)).filter((d) => d > 0);
-  const rawSuggestions = (analysis as unknown as { suggestions?: unknown }).suggestions;
-  const suggestions = Array.isArray(rawSuggestions) ? rawSuggestions.map((s) => suggestionView((s ?? {}) as Loose)).filter((s): s is SuggestionView => s !== undefined) : [];
-  const view: AnalysisView = { ranks, suggestions };
-  if (stepDurations.length > 0) view.stepTimeNs = stepDurations.reduce((a, b) => a + b, 0) / stepDurations.length;
+  const list = (raw: unknown): SuggestionView[] => (Array.isArray(raw) ? raw.map((s) => suggestionView((s ?? {}) as Loose)).filter((s): s is SuggestionView => s !== undefined) : []);
+  const loose = analysis as unknown as { suggestions?: unknown; diagnoses?: unknown };
+  let suggestions = list(loose.suggestions);
+  let diagnoses = list(loose.diagnoses);
+  // Analyses written before diagnoses had their own list kept them among the suggestions.
+  if (loose.diagnoses === undefined) {
+    diagnoses = suggestions.filter((s) => Object.keys(s.configChange).length === 0);
+    suggestions = suggestions.filter((s) => Object.keys(s.configChange).length > 0);
+  }
+  const view: AnalysisView = { ranks, suggestions, diagnoses };
+  if (figures?.stepTimeNs !== undefined) {
+    view.stepTimeNs = figures.stepTimeNs;
+    if (figures.stepTimeBasis) view.stepTimeBasis = figures.stepTimeBasis;
+    if (figures.exposedCommNs !== undefined) view.exposedCommNs = figures.exposedCommNs;
+  } else {
+    const stepDurations = analysis.ranks.flatMap((r) => r.steps.filter((s) => !warmup.has(s.step)).map((s) => s.durNs)).filter((d) => d > 0);
+    if (stepDurations.length > 0) view.stepTimeNs = stepDurations.reduce((a, b) => a + b, 0) / stepDurations.length;
+  }
+  if (warmup.size > 0) view.warmupSteps = [...warmup].sort((a, b) => a - b);
+  if (analysis.source?.format === 'kineto') view.imported = true;
   if (analysis.notes.length > 0) view.warnings = [...analysis.notes];
   return view;
 }

@@ -5,7 +5,19 @@
  */
 import { humanName, humanValue, isHidden } from './reportFormat';
 import { type RunInfo } from './runsStore';
-import { formatDurationNs } from '../trace/format';
+import { formatBytes, formatDurationNs, formatSpeedup } from '../trace/format';
+import { speedupOf } from '../analysis/runFigures';
+import { figuresOfSummary, type RunRecord as SummaryRecord, type SummaryFigures } from '../analysis/verify';
+
+/** A run's figures (docs/figures.md) from its summary.json, when it is a CommLens run's. */
+function figuresOf(summary: Record<string, unknown> | undefined): SummaryFigures | undefined {
+  if (!summary || !Array.isArray(summary.stepTimeNs)) return undefined;
+  try {
+    return figuresOfSummary(summary as unknown as SummaryRecord);
+  } catch {
+    return undefined;
+  }
+}
 
 function cell(v: unknown): string {
   if (v === undefined || v === null) return '–';
@@ -43,14 +55,22 @@ export function compareMarkdown(runs: RunInfo[]): string {
   const base = runs[0].stepTimeNs;
   let md = `# CommLens: ${runs.length} runs compared\n\n${head}`;
   md += row('status', runs.map((r) => r.status));
-  md += row('step time', runs.map((r) => formatDurationNs(r.stepTimeNs)));
-  md += row('step time vs first', runs.map((r) => (base && r.stepTimeNs ? `${(r.stepTimeNs / base).toFixed(2)}×` : undefined)));
+  // The run's step time (analysis/runFigures.ts): steady-state steps only, the figure every surface shows.
+  md += row('step time (steady state)', runs.map((r) => formatDurationNs(r.stepTimeNs)));
+  md += row(`speed vs ${cell(runs[0].runId)}`, runs.map((r, i) => (i === 0 ? 'baseline' : base && r.stepTimeNs ? formatSpeedup(speedupOf(base, r.stepTimeNs)) : undefined)));
+  // The other figures on the same basis (analysis.figures of each run).
+  const figs = runs.map((r) => figuresOf(r.summary));
+  md += row('exposed communication per step', figs.map((f) => (f?.exposedCommNs !== undefined ? formatDurationNs(f.exposedCommNs) : undefined)));
+  md += row('bytes sent per rank per step', figs.map((f) => (f ? formatBytes(f.bytesPerStep) : undefined)));
+  md += row('peak memory (fullest rank)', figs.map((f) => (f ? formatBytes(f.peakMemoryBytes) : undefined)));
+  md += row('warm-up steps (left out)', figs.map((f) => (f ? f.warmupSteps.join(', ') || 'none' : undefined)));
   md += row('link', runs.map((r) => r.link));
   md += row('strategy', runs.map((r) => at(r.summary, 'strategy') ?? at(r.summary, 'config.strategy')));
   md += row('world size', runs.map((r) => at(r.summary, 'worldSize') ?? at(r.summary, 'config.worldSize') ?? r.record?.worldSize));
   md += row('top suggestion', runs.map((r) => r.topSuggestion));
   const fields = runs.map((r) => numericFields(r.summary));
-  const shared = [...fields[0].keys()].filter((k) => fields.every((f) => f.has(k)) && k !== 'stepTimeNs' && k !== 'worldSize' && !isHidden(k));
+  // medianStepTimeNs is the step time above; per-step arrays and the analysis are not headline figures.
+  const shared = [...fields[0].keys()].filter((k) => fields.every((f) => f.has(k)) && k !== 'stepTimeNs' && k !== 'medianStepTimeNs' && k !== 'steadyStepTimeNs' && k !== 'worldSize' && !k.startsWith('analysis.') && !isHidden(k));
   // Internal field names get human names and their values units (ms, MiB, %).
   for (const k of shared.sort((a, b) => humanName(a).localeCompare(humanName(b)))) md += row(humanName(k), fields.map((f) => humanValue(k, f.get(k)!)));
   md += `\n${runs.map((r) => `- ${r.runId}: \`${r.runDir}\``).join('\n')}\n`;

@@ -4,6 +4,7 @@
  * Profiling runs code and configs from the workspace, so every entry point here asks
  * for workspace trust first.
  */
+import { formatDurationNs, formatSpeedup } from '../trace/format';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -266,8 +267,8 @@ export function verificationText(runDir: string): string | undefined {
   } catch {
     return undefined;
   }
-  const ms = (ns: number | undefined) => (typeof ns === 'number' ? `${(ns / 1e6).toFixed(1)} ms` : '–');
-  return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.stepTimeNs ?? c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${c.measuredSpeedup.toFixed(2)}× the baseline's speed)` : ''}`;
+  const ms = (ns: number | undefined) => (typeof ns === 'number' ? formatDurationNs(ns) : '–');
+  return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.stepTimeNs ?? c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${formatSpeedup(c.measuredSpeedup)} vs the baseline)` : ''}`;
 }
 
 function isRegularFile(p: string): boolean {

@@ -113,7 +113,9 @@ export class RunController implements vscode.Disposable {
                 progress.report({ message: ev.message });
                 this.setStatus(`$(sync~spin) CommLens: ${ev.message}`, 'Click to cancel the run');
               } else if (ev.kind === 'step') {
-                const text = `step ${ev.step}/${ev.steps} · loss ${formatLoss(ev.loss)} · ${formatDurationNs(ev.stepTimeNs)}/step · ETA ${formatEta(ev.etaNs)}`;
+                const text = ev.warmup
+                  ? `step ${ev.step}/${ev.steps} · warm-up (compiling GPU pipelines, first allocations) took ${formatDurationNs(ev.stepTimeNs)} · ETA after the first steady-state step`
+                  : `step ${ev.step}/${ev.steps} · loss ${formatLoss(ev.loss)} · ${formatDurationNs(ev.stepTimeNs)}/step · ETA ${formatEta(ev.etaNs)}`;
                 const increment = ev.steps > 0 ? (100 * Math.max(0, ev.step - lastStep)) / ev.steps : undefined;
                 lastStep = ev.step;
                 progress.report({ message: text, increment });
@@ -287,8 +289,8 @@ function formatLoss(loss: number): string {
   return Math.abs(loss) >= 100 ? loss.toFixed(1) : loss.toPrecision(4);
 }
 
-function formatEta(etaNs: number): string {
-  if (!Number.isFinite(etaNs) || etaNs < 0) return '–';
+function formatEta(etaNs: number | undefined): string {
+  if (etaNs === undefined || !Number.isFinite(etaNs) || etaNs < 0) return '–';
   const s = Math.round(etaNs / 1e9);
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runLiveness, type RunProcess } from '../trace/runLiveness';
+import { figuresOfSummary, type RunRecord as SummaryRecord } from '../analysis/verify';
 
 export const RUN_RECORD = 'commlens-run.json';
 
@@ -265,7 +266,7 @@ export function readRun(runDir: string): RunInfo | undefined {
     summary,
     tracePath,
     traceFiles: record?.traceFiles,
-    stepTimeNs: num(pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs')),
+    stepTimeNs: stepTimeOf(summary),
     link: (pick(summary, 'link', 'config.link') as string | undefined) ?? record?.link,
     topSuggestion: topSuggestionOf(summary),
     ...(problems.length ? { recordProblem: `${RUN_RECORD} ${record ? 'partly ignored' : 'ignored'}: ${problems.join('; ')}` } : {}),
@@ -278,6 +279,22 @@ function isInterrupted(record: RunRecord | undefined, summary: Record<string, un
   // A summary naming no process says 'running' on its word alone: it decides nothing here.
   const named = [record?.processes ? states[0] : undefined, Array.isArray(summary?.processes) ? states[1] : undefined].filter((x) => x !== undefined);
   return named.length > 0 && named.every((x) => x === 'interrupted');
+}
+
+/**
+ * The run's step time as every surface shows it (analysis/runFigures.ts via the analysis
+ * stored in summary.json, steady-state steps only); other summaries' own field otherwise.
+ */
+function stepTimeOf(summary: Record<string, unknown> | undefined): number | undefined {
+  if (summary && Array.isArray(summary.stepTimeNs)) {
+    try {
+      const t = figuresOfSummary(summary as unknown as SummaryRecord).stepTimeNs;
+      if (Number.isFinite(t) && t > 0) return t;
+    } catch {
+      // a hand-edited summary: fall back to its own field
+    }
+  }
+  return num(pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs'));
 }
 
 /** Every run in the folder, newest first. A missing folder has no runs. */
@@ -308,3 +325,28 @@ export function pruneRuns(runsDir: string, keep: number): string[] {
   return doomed.map((r) => r.runDir);
 }
 
+
+/** How the runs view names a run: its preset (and strategy), the file or command it came from, or the suggestion it verifies. */
+export function sourceText(run: RunInfo): string {
+  const s = run.record?.source;
+  if (!s) return 'run';
+  switch (s.kind) {
+    case 'preset':
+      return s.preset;
+    case 'config': {
+      // What ran (preset and strategy), then the file it came from with its folder: many projects name theirs commlens.json.
+      const cfg = (run.summary?.config ?? {}) as { preset?: unknown; strategy?: unknown };
+      const preset = typeof cfg.preset === 'string' ? cfg.preset : s.preset ?? 'custom';
+      const strategy = typeof cfg.strategy === 'string' ? ` · ${cfg.strategy}` : '';
+      const parts = s.configPath.split(/[\\/]/).filter(Boolean);
+      return `${preset}${strategy} (${parts.slice(-2).join('/') || 'config'})`;
+    }
+    case 'external': {
+      // Paths make a command long and say little: keep the file names.
+      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
+      return short.length > 48 ? `${short.slice(0, 47)}…` : short;
+    }
+    case 'verify':
+      return `verify ${s.suggestionId}`;
+  }
+}

@@ -4,7 +4,7 @@
  * re-run, reveal and delete them.
  */
 import * as vscode from 'vscode';
-import { listRuns, type RunInfo, type RunStatus } from './runsStore';
+import { listRuns, sourceText, type RunInfo, type RunStatus } from './runsStore';
 import { formatDurationNs } from '../trace/format';
 
 const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
@@ -19,24 +19,6 @@ const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
 const INTERRUPTED_TEXT = 'its processes ended without finishing the run (killed, or the machine restarted); the steps it finished are in its folder';
 
 export type RunsNode = { kind: 'run'; run: RunInfo } | { kind: 'detail'; run: RunInfo; label: string; value: string; icon: string };
-
-function sourceText(run: RunInfo): string {
-  const s = run.record?.source;
-  if (!s) return 'run';
-  switch (s.kind) {
-    case 'preset':
-      return s.preset;
-    case 'config':
-      return s.configPath.split(/[\\/]/).pop() ?? 'config';
-    case 'external': {
-      // Paths make a command long and say little: keep the file names.
-      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
-      return short.length > 48 ? `${short.slice(0, 47)}…` : short;
-    }
-    case 'verify':
-      return `verify ${s.suggestionId}`;
-  }
-}
 
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();

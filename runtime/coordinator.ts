@@ -13,6 +13,7 @@ import { createWorld, abortWorld, worldMetadata, type WorldInit } from './comm';
 import type { RunConfig } from './config';
 import type { RankInit, RankMessage, RankReady, RankStep, RankDone } from './rankMessages';
 import { RunTrace } from './runTrace';
+import { warmupStepCount } from '../trace/warmup';
 import { tuneSoftwareRasterizerThreads } from './gpu/dawn';
 
 export interface RunProgress {
@@ -136,7 +137,7 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
         switch (m.type) {
           case 'ready':
             outcome.ready.push(m);
-            if (outcome.ready.length === config.worldSize) progress.onProgress?.('training');
+            if (outcome.ready.length === config.worldSize) progress.onProgress?.('warm-up: first step (compiling GPU pipelines, first allocations)');
             break;
           case 'step': {
             trace.addStep(m);
@@ -177,6 +178,9 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
     outcome.failure = { message: `only ${outcome.steps.length} of ${config.steps} steps finished`, cancelled: false };
   }
   const f = outcome.failure;
-  trace.close(!f ? { status: 'completed' } : { status: f.cancelled ? 'cancelled' : 'failed', error: f.message, rank: f.rank });
+  // The warm-up steps by the shared rule (trace/warmup.ts), recorded so that the analysis uses the same set.
+  const ordered = [...outcome.steps].sort((a, b) => a.step - b.step);
+  const warmupSteps = ordered.slice(0, warmupStepCount(ordered.map((s) => s.stepTimeNs))).map((s) => s.step);
+  trace.close(!f ? { status: 'completed', warmupSteps } : { status: f.cancelled ? 'cancelled' : 'failed', error: f.message, rank: f.rank, warmupSteps });
   return outcome;
 }

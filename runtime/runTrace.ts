@@ -18,7 +18,8 @@ const STREAMS: { stream: RankSpan['stream']; name: string; gpu: boolean }[] = [
   { stream: 'compute', name: 'compute (GPU)', gpu: true },
   { stream: 'staging', name: 'staging D2H/H2D', gpu: true },
   { stream: 'communication', name: 'communication', gpu: true },
-  { stream: 'wait', name: 'wait on peers', gpu: false },
+  // The host blocked on an unfinished collective (its args: the collective's wait for peers and transfer).
+  { stream: 'wait', name: 'host blocked on collectives', gpu: false },
 ];
 
 const COUNTERS: { key: string; name: string; unit: string }[] = [

@@ -5,6 +5,7 @@
 import type { RunConfig } from './config';
 import type { RunOutcome } from './coordinator';
 import { median } from '../trace/stats';
+import { steadyStepTime, syncPeriodOf, warmupStepCount } from '../trace/warmup';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
 
@@ -35,14 +36,27 @@ export interface RunSummary {
   loss: number[];
   /** Wall time of each finished step across all ranks (ns). */
   stepTimeNs: number[];
-  /** Median of stepTimeNs over the steps after the first (which includes warm-up). */
+  /**
+   * The steps that are warm-up (pipeline compilation, first allocations), by the rule of
+   * trace/warmup.ts: left out of every statistic. The analysis stored below uses the same set.
+   */
+  warmupSteps: number[];
+  /** Median of stepTimeNs over the steady-state steps (all but warmupSteps). */
   medianStepTimeNs: number;
+  /**
+   * The run's step time (docs/figures.md): medianStepTimeNs, or for a strategy that
+   * synchronises every H steps the mean over the last whole periods. The analysis below
+   * computes the same figure from the trace (analysis.figures.stepTimeNs), the authority.
+   */
+  steadyStepTimeNs: number;
+  /** How steadyStepTimeNs was taken, in words. */
+  steadyStepTimeBasis: string;
   flopsPerStepPerRank: number;
   /** Achieved model FLOP/s per rank: flopsPerStepPerRank / median step time. */
   achievedFlopsPerRank: number;
   /** achievedFlopsPerRank / peak, when a peak is known (config.peakFlops). */
   mfu?: number;
-  /** Bytes each rank put on the wire per step (median over steps). */
+  /** Bytes each rank put on the wire per step (median over the steady-state steps). */
   wireBytesPerStepPerRank: number[];
   /** Largest memory footprint per rank by kind (bytes). */
   memoryPerRank: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number }[];
@@ -60,7 +74,9 @@ export interface RunSummary {
 export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcome, 'trace'>, running = false): RunSummary {
   const steps = [...o.steps].sort((a, b) => a.step - b.step);
   const stepTimes = steps.map((s) => s.stepTimeNs);
-  const medianStepTimeNs = median(stepTimes.length > 1 ? stepTimes.slice(1) : stepTimes);
+  const warmup = warmupStepCount(stepTimes);
+  const medianStepTimeNs = median(stepTimes.slice(warmup));
+  const steady = steadyStepTime(stepTimes.slice(warmup), syncPeriodOf(config.strategy, config.strategyOptions as Record<string, unknown> | undefined));
   const ready0 = o.ready[0];
   const flops = ready0?.flopsPerStep ?? 0;
   const achieved = medianStepTimeNs > 0 ? flops / (medianStepTimeNs / 1e9) : 0;
@@ -68,13 +84,13 @@ export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcom
   const misses = o.done.reduce((a, d) => a + d.pool.misses, 0);
   const memoryPerRank = Array.from({ length: config.worldSize }, () => ({ parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 }));
   const wire: number[][] = Array.from({ length: config.worldSize }, () => []);
-  for (const s of steps) {
+  steps.forEach((s, i) => {
     for (const r of s.perRank) {
       const m = memoryPerRank[r.rank];
       for (const k of Object.keys(m) as (keyof typeof m)[]) m[k] = Math.max(m[k], r.memory[k]);
-      wire[r.rank].push(r.wireBytes);
+      if (i >= warmup || steps.length <= warmup) wire[r.rank].push(r.wireBytes);
     }
-  }
+  });
   const status = running ? 'running' : o.failure ? (o.failure.cancelled ? 'cancelled' : 'failed') : 'completed';
   return {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
@@ -90,7 +106,10 @@ export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcom
     paramCount: ready0?.paramCount ?? 0,
     loss: steps.map((s) => s.meanLoss),
     stepTimeNs: stepTimes,
+    warmupSteps: steps.slice(0, warmup).map((s) => s.step),
     medianStepTimeNs,
+    steadyStepTimeNs: steady.value,
+    steadyStepTimeBasis: steady.basis,
     flopsPerStepPerRank: flops,
     achievedFlopsPerRank: achieved,
     ...(config.peakFlops ? { mfu: achieved / config.peakFlops } : {}),

@@ -22,3 +22,17 @@ export function busBandwidthFactor(op: string, n: number): number {
       return 1;
   }
 }
+
+/**
+ * The one definition of a collective's times and bandwidths (docs/figures.md), as
+ * nccl-tests measure them: its **wait** is the time a rank spent in it while a peer had not
+ * yet arrived; its **transfer** time is the rest of its span (moving and reducing data);
+ * **algbw** = S / transfer time and **busbw** = algbw × busBandwidthFactor(op, n), so that
+ * waiting for a late peer never lowers a bandwidth. Across ranks (analysis/collectives.ts)
+ * the transfer is the shortest participant's span (the last to arrive waits for no one)
+ * and each rank's wait is its excess over it.
+ */
+export function collectiveBandwidth(op: string, bytes: number, transferNs: number, n: number): { algbwGBps: number; busbwGBps: number } {
+  const algbwGBps = transferNs > 0 ? bytes / transferNs : 0;
+  return { algbwGBps, busbwGBps: algbwGBps * busBandwidthFactor(op, n) };
+}

@@ -468,6 +468,8 @@ export interface RunEnd {
   rank?: number;
   /** The signal the runtime process died of, when it did (recorded by the supervisor). */
   signal?: string;
+  /** The warm-up steps (trace/warmup.ts), left out of every statistic. */
+  warmupSteps?: number[];
 }
 
 /**
@@ -480,6 +482,7 @@ export function runEndArgs(info: Args | undefined, end: RunEnd): Args {
   if (end.error !== undefined) i.runError = end.error;
   if (end.rank !== undefined && end.rank >= 0) i.failedRank = end.rank;
   if (end.signal !== undefined) i.exitSignal = end.signal;
+  if (end.warmupSteps !== undefined) i.warmupSteps = end.warmupSteps;
   return { info: i };
 }
 

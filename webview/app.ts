@@ -345,7 +345,7 @@ export class App {
         evidenceFound: (sg) => sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
         onShow: (sg) => this.showEvidence(sg), onApply: (sg) => this.apply(sg),
       }); break;
-      case 'breakdown': body = this.analysis ? breakdownChart(this.analysis.ranks, 'Breakdown per rank and step') : h('p', { className: 'empty' }, 'The analysis has not arrived yet.'); break;
+      case 'breakdown': body = this.analysis ? breakdownChart(this.analysis.ranks, `Breakdown per rank and step${this.analysis.warmupSteps?.length ? ` (warm-up step${this.analysis.warmupSteps.length > 1 ? 's' : ''} ${this.analysis.warmupSteps.join(', ')} left out)` : ''}`) : h('p', { className: 'empty' }, 'The analysis has not arrived yet.'); break;
       case 'charts': body = h('div', { className: 'side-by-side' }, lineChart(lossSeries(index), 'Loss by step'), memoryChart(memoryPeaks(index), 'Peak memory per rank by kind')); break;
       case 'compare': body = renderComparison({ title: this.title, index, analysis: this.analysis }, this.other,
         this.analysis?.suggestions.find((s) => s.id === this.otherSuggestion)); break;

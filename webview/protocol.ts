@@ -67,14 +67,20 @@ export interface RankBreakdownView {
   steps?: StepBreakdownView[];
 }
 
-/** What a suggestion predicts, per training step (mean over ranks where it varies). */
+/**
+ * What a suggestion predicts, per training step, beside the run's own figures on the same
+ * basis (baseline*: the steady-state figures of analysis/runFigures.ts, docs/figures.md).
+ */
 export interface SuggestionPredictionView {
   stepTimeNs: number;
   baselineStepTimeNs: number;
   /** Exposed communication per step after the change. */
   exposedCommNs: number;
+  baselineExposedCommNs?: number;
   bytesPerStep?: number;
+  baselineBytesPerStep?: number;
   peakMemoryBytes?: number;
+  baselinePeakMemoryBytes?: number;
 }
 
 export interface SuggestionView {
@@ -92,14 +98,30 @@ export interface SuggestionView {
   configChange: Record<string, unknown>;
   /** Optional longer explanation. */
   detail?: string;
+  /** True when the change alters the training algorithm (convergence must be checked). */
+  changesAlgorithm?: boolean;
+  /** The same change in PyTorch terms, when the advisor gives it. */
+  pytorchHint?: string;
 }
 
 /** What the webview renders of an analysis (the host adapts analysis/ output to it). */
 export interface AnalysisView {
+  /** Per rank; `steps` hold the steady-state steps only (warm-up is in warmupSteps). */
   ranks: RankBreakdownView[];
+  /** Config changes, best predicted step-time gain first. */
   suggestions: SuggestionView[];
-  /** Mean step time of the analysed steps, when known. */
+  /** Findings with no config change (stragglers, imbalance, slow link, host-bound), apart from the suggestions. */
+  diagnoses?: SuggestionView[];
+  /** The run's step time (analysis/runFigures.ts: steady-state steps only), when known. */
   stepTimeNs?: number;
+  /** How stepTimeNs was taken, in words. */
+  stepTimeBasis?: string;
+  /** The run's exposed communication per step (analysis/runFigures.ts, same basis as stepTimeNs). */
+  exposedCommNs?: number;
+  /** Steps left out as warm-up. */
+  warmupSteps?: number[];
+  /** True for imported traces (PyTorch): suggestions say what to change in the job; nothing can be re-run from here. */
+  imported?: boolean;
   warnings?: string[];
 }
 

@@ -12,6 +12,7 @@ import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
 import { whatIfOn, type PredictedComponents, type ReplayContext, type WhatIfChange, type WhatIfResult } from '../replay/whatIf';
 import { bucketingChange, compressionChange, exchangesGradients, localUpdatesChange, PYTORCH_CHANGE, sequenceParallelChange, zeroChange } from './configChange';
+import { parseStrategyIds } from '../../trace/strategyIds';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { RunInfo } from '../runInfo';
 import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
@@ -47,9 +48,42 @@ export interface Suggestion {
   /** True when re-running with configChange can verify the prediction. */
   verifiable: boolean;
   pytorchHint?: string;
-  /** Ranking score: predicted relative saving × risk weight (+ memory relief for sharding). */
+  /**
+   * True when the change alters the optimisation itself (local updates, 1-bit Adam, top-k,
+   * PowerSGD): convergence must be checked, and it ranks below an exact change of equal gain.
+   */
+  changesAlgorithm: boolean;
+  /** Predicted step-time gain: 1 − predicted / baseline step time (negative: slower). */
+  stepTimeGain: number;
+  /**
+   * Ranking score: the predicted step-time gain, times the risk weight for changes that alter
+   * the algorithm (so they rank below an exact change of equal gain). Diagnoses: the share of
+   * the step their cause costs.
+   */
   score: number;
 }
+
+/** The advisor's two lists: config changes ranked by predicted gain, and diagnoses (no config change) apart. */
+export interface Advice {
+  suggestions: Suggestion[];
+  diagnoses: Suggestion[];
+}
+
+/**
+ * The smallest effect worth suggesting a change for: a step-time gain of at least
+ * `minStepGain`, or a peak-memory saving of at least `minMemoryShare` and `minMemoryBytes`
+ * (with the step at most `maxMemorySlowdown` slower).
+ */
+export const WORTHWHILE = {
+  minStepGain: 0.03,
+  minMemoryShare: 0.15,
+  minMemoryBytes: 64 * 1024 * 1024,
+  maxMemorySlowdown: 0.25,
+  text: 'a change is suggested only when the replay predicts at least 3 % less step time, or at least 15 % and 64 MiB less peak memory per rank with the step at most 25 % slower',
+} as const;
+
+/** Compression methods that change the optimisation (not just the precision of the sum). */
+const ALGORITHM_CHANGING: readonly string[] = ['onebit-adam', 'topk-dgc', 'powersgd'];
 
 export interface AdvisorInput {
   ctx?: ReplayContext;
@@ -106,6 +140,8 @@ interface RuleContext {
   exposedShare: number;
   /** Mean over ranks of the comm–compute overlap, in percent. */
   meanOverlap: number;
+  /** The run's strategy ids (what it already does), empty when unknown (imported traces). */
+  strategyIds: string[];
   /** Slices of the gradient collectives, for the evidence. */
   commEvidence: number[];
   /** The replay context when the run has gradient communication this advice can change, else undefined. */
@@ -125,6 +161,7 @@ function ruleContext(input: AdvisorInput): RuleContext {
   return {
     input,
     pytorch,
+    strategyIds: ctx?.info.strategy ? parseStrategyIds(ctx.info.strategy) : [],
     baseStep,
     exposedShare,
     meanOverlap,
@@ -147,16 +184,20 @@ function compressionRule(c: RuleContext): Suggestion[] {
   for (const name of Object.keys(COMPRESSORS) as CompressorName[]) {
     const comp = COMPRESSORS[name];
     if (name === 'onebit-adam' && !c.pytorch && ctx.info.optimizerKind === 'sgd') continue;
+    // Never what the run already does: the same method, or a second cast to half precision.
+    if (c.strategyIds.includes(name)) continue;
+    if ((name === 'fp16' || name === 'bf16') && (c.strategyIds.includes('fp16') || c.strategyIds.includes('bf16'))) continue;
     const change: WhatIfChange = { compression: { method: name, volumeRatio: volumeRatioFor(name, ctx.info, c.pytorch, ctx.worldSize) } };
     const r = whatIfOn(ctx, change);
-    if (saving(r) < 0.02) continue;
+    if (saving(r) < WORTHWHILE.minStepGain) continue;
+    const algo = ALGORITHM_CHANGING.includes(name);
     out.push({
-      id: `compression-${name}`, kind: 'compression',
+      id: `compression-${name}`, kind: 'compression', changesAlgorithm: algo, stepTimeGain: saving(r),
       title: `${c.pytorch ? comp.pytorchTitle : comp.title}: ${effect(r)}`,
       evidence: { metrics: { ...c.commMetrics(), bytesPerStep: r.baseline.bytesPerStep }, sliceIndexes: c.commEvidence, text: `${(100 * c.exposedShare).toFixed(1)} % of the step is communication not hidden under compute` },
       predicted: predictedOf(r), risk: comp.risk, source: comp.source, whatIf: change, verifiable: !c.pytorch,
       configChange: c.pytorch ? PYTORCH_CHANGE.compression(name) : compressionChange(ctx.info, name),
-      pytorchHint: comp.pytorchHint, score: saving(r) * RISK_WEIGHT[name],
+      pytorchHint: comp.pytorchHint, score: saving(r) * (algo ? RISK_WEIGHT[name] : 1),
     });
   }
   return out;
@@ -176,15 +217,15 @@ function overlapRule(c: RuleContext): Suggestion[] {
     const r = whatIfOn(ctx, { bucketing: { bucketCapMb: cap, overlap: true } });
     if (!best || r.predicted.stepTimeNs < best.r.predicted.stepTimeNs) best = { cap, r };
   }
-  if (!best || saving(best.r) < 0.02 || best.cap === current) return [];
+  if (!best || saving(best.r) < WORTHWHILE.minStepGain || (best.cap === current && c.strategyIds.includes('ddp-bucketed'))) return [];
   const change: WhatIfChange = { bucketing: { bucketCapMb: best.cap, overlap: true } };
   return [{
-    id: `overlap-bucket-${best.cap}mb`, kind: OVERLAP.kind,
+    id: `overlap-bucket-${best.cap}mb`, kind: OVERLAP.kind, changesAlgorithm: false, stepTimeGain: saving(best.r),
     title: c.pytorch ? `DDP bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}` : `Overlap the gradient all-reduce with backward in ${best.cap} MiB buckets: ${effect(best.r)}`,
     evidence: { metrics: { ...c.commMetrics(), gradientCollectives: ctx.graph.collectives.filter((g) => g.gradient).length }, sliceIndexes: c.commEvidence, text: `communication overlaps compute only ${c.meanOverlap.toFixed(1)} % of its time` },
     predicted: predictedOf(best.r), risk: OVERLAP.risk, source: OVERLAP.source, whatIf: change,
     configChange: c.pytorch ? PYTORCH_CHANGE.bucketing(best.cap) : bucketingChange(ctx.info, best.cap),
-    verifiable: !c.pytorch, pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`, score: saving(best.r) * RISK_WEIGHT.overlap,
+    verifiable: !c.pytorch, pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`, score: saving(best.r),
   }];
 }
 
@@ -196,6 +237,8 @@ function overlapRule(c: RuleContext): Suggestion[] {
 function localUpdatesRule(c: RuleContext): Suggestion[] {
   const ctx = c.gradientCtx;
   if (!ctx || c.exposedShare < 0.15) return [];
+  // A run that already updates locally is not told to.
+  if (c.strategyIds.includes('diloco') || c.strategyIds.includes('streaming-diloco')) return [];
   const out: Suggestion[] = [];
   for (const streaming of [false, true]) {
     let bestH: { H: number; r: WhatIfResult } | undefined;
@@ -207,7 +250,7 @@ function localUpdatesRule(c: RuleContext): Suggestion[] {
     const entry = streaming ? STREAMING : LOCAL_UPDATES;
     const strategy = streaming ? 'streaming-diloco' : 'diloco';
     out.push({
-      id: `${strategy}-h${bestH.H}`, kind: entry.kind,
+      id: `${strategy}-h${bestH.H}`, kind: entry.kind, changesAlgorithm: true, stepTimeGain: saving(bestH.r),
       title: `${streaming ? 'Streaming DiLoCo' : 'DiLoCo'}: synchronize every ${bestH.H} steps${streaming ? ', overlapped with the next inner steps' : ''}: ${effect(bestH.r)}`,
       evidence: { metrics: c.commMetrics(), sliceIndexes: c.commEvidence, text: `communication exposes ${(100 * c.exposedShare).toFixed(1)} % of every step` },
       predicted: predictedOf(bestH.r), risk: entry.risk, source: entry.source, whatIf: { localSteps: { H: bestH.H, streaming } },
@@ -220,26 +263,32 @@ function localUpdatesRule(c: RuleContext): Suggestion[] {
 }
 
 /**
- * Sharding (ZeRO 1–3): each stage is replayed; suggested when it cuts peak memory per rank
- * by at least 15 % and slows the step by at most 25 %. Scored by the memory saving weighted
- * by how tight memory is (half the peak's share of the device's memory; 0.1 when unknown),
- * minus the slowdown, plus any time saving.
+ * Sharding (ZeRO 1–3): each stage above the run's own is replayed; worthwhile when it cuts
+ * peak memory per rank by at least 15 % and 64 MiB with the step at most 25 % slower, or
+ * saves at least 3 % of the step (WORTHWHILE). Scored by its step-time gain, plus (for a
+ * worthwhile memory cut) a small term for the memory relief weighted by how tight memory
+ * is (half the peak's share of the device's memory; 0.1 when unknown). Only the best stage
+ * is suggested; at equal score the lowest.
  */
 function shardingRule(c: RuleContext): Suggestion[] {
   const ctx = c.input.ctx;
   if (!ctx || !ctx.paramCount) return [];
   const out: Suggestion[] = [];
+  // The run's current stage: only a higher one is suggested.
+  const current = Math.max(0, ...c.strategyIds.map((id) => /^zero([123])$/.exec(id)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])));
   for (const stage of [1, 2, 3] as const) {
+    if (stage <= current) continue;
     const r = whatIfOn(ctx, { zeroStage: stage });
     const b = r.baseline.peakMemoryBytes, p = r.predicted.peakMemoryBytes;
     if (b === undefined || p === undefined || b <= 0) continue;
     const memSaving = 1 - p / b;
     const slowdown = -saving(r);
-    if (memSaving < 0.15 || slowdown > 0.25) continue;
+    const memoryWorthwhile = memSaving >= WORTHWHILE.minMemoryShare && b - p >= WORTHWHILE.minMemoryBytes && slowdown <= WORTHWHILE.maxMemorySlowdown;
+    if (!memoryWorthwhile && saving(r) < WORTHWHILE.minStepGain) continue;
     const memoryWeight = ctx.info.deviceMemoryBytes ? 0.5 * Math.min(1, b / ctx.info.deviceMemoryBytes) : 0.1;
     const z = ZERO[stage];
     out.push({
-      id: `zero${stage}`, kind: z.kind,
+      id: `zero${stage}`, kind: z.kind, changesAlgorithm: false, stepTimeGain: saving(r),
       title: c.pytorch
         ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
         : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
@@ -247,10 +296,13 @@ function shardingRule(c: RuleContext): Suggestion[] {
       predicted: predictedOf(r), risk: z.risk, source: z.source, whatIf: { zeroStage: stage },
       configChange: c.pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
       verifiable: !c.pytorch, pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
-      score: memSaving * memoryWeight - Math.max(0, slowdown) + Math.max(0, saving(r)),
+      // Ranked by step time like every change; a memory-only win sorts after the time wins, by its memory relief.
+      score: saving(r) + (memoryWorthwhile ? memSaving * memoryWeight * 1e-3 : 0),
     });
   }
-  return out;
+  // One stage, not three: the best score; at equal score the lowest stage (the least change).
+  // The stages are tried in increasing order and the sort is stable.
+  return out.sort((a, b) => b.score - a.score).slice(0, 1);
 }
 
 /**
@@ -265,14 +317,16 @@ function sequenceParallelRule(c: RuleContext): Suggestion[] {
   const degree = [8, 4, 2].find((p) => p <= ctx.worldSize && ctx.worldSize % p === 0 && (!heads || heads % p === 0) && (!seqLen || seqLen % p === 0));
   if (!seqLen || !hidden || !layers || !degree || seqLen < 4096) return [];
   const r = whatIfOn(ctx, { sequenceParallel: { degree } });
-  if (r.predicted.peakMemoryBytes === undefined || r.baseline.peakMemoryBytes === undefined || r.predicted.peakMemoryBytes >= r.baseline.peakMemoryBytes * 0.85) return [];
+  if (r.predicted.peakMemoryBytes === undefined || r.baseline.peakMemoryBytes === undefined) return [];
+  const freed = r.baseline.peakMemoryBytes - r.predicted.peakMemoryBytes;
+  if (freed < WORTHWHILE.minMemoryShare * r.baseline.peakMemoryBytes || freed < WORTHWHILE.minMemoryBytes) return [];
   return [{
-    id: `sequence-parallel-${degree}`, kind: SEQUENCE_PARALLEL.kind,
+    id: `sequence-parallel-${degree}`, kind: SEQUENCE_PARALLEL.kind, changesAlgorithm: false, stepTimeGain: saving(r),
     title: `Split the ${seqLen}-token sequences over ${degree} ranks (Ulysses sequence parallelism)`,
     evidence: { metrics: { seqLen, hidden, layers, peakMemoryBytes: r.baseline.peakMemoryBytes }, sliceIndexes: [], text: 'activations of long sequences dominate memory' },
     predicted: predictedOf(r), risk: SEQUENCE_PARALLEL.risk, source: SEQUENCE_PARALLEL.source, whatIf: { sequenceParallel: { degree } },
     configChange: c.pytorch ? PYTORCH_CHANGE.sequenceParallel(degree) : sequenceParallelChange(degree),
-    verifiable: !c.pytorch, pytorchHint: 'DeepSpeed-Ulysses DistributedAttention (deepspeed.sequence.layer), or PyTorch context parallel', score: 0.1 * RISK_WEIGHT['sequence-parallel'],
+    verifiable: !c.pytorch, pytorchHint: 'DeepSpeed-Ulysses DistributedAttention (deepspeed.sequence.layer), or PyTorch context parallel', score: saving(r) + 1e-4,
   }];
 }
 
@@ -297,7 +351,7 @@ function stragglerRule(c: RuleContext): Suggestion[] {
     const perStepCost = (s.meanLatenessNs * s.lastArrivals) / steps;
     const predicted = Math.max(0, c.baseStep - perStepCost);
     return {
-      id: `straggler-rank-${rank}`, kind: STRAGGLER.kind,
+      id: `straggler-rank-${rank}`, kind: STRAGGLER.kind, changesAlgorithm: false, stepTimeGain: 0,
       title: `Rank ${rank} is a straggler: it arrives last at ${s.lastArrivals} of ${s.collectives} collectives and costs the others ${fmtMs(s.costToOthersNs / steps)} per step`,
       evidence: {
         metrics: { rank, lastArrivals: s.lastArrivals, collectives: s.collectives, costToOthersNs: s.costToOthersNs, meanLatenessNs: s.meanLatenessNs, meanComputeExcessNs: s.meanComputeExcessNs, computeNs: s.computeNs },
@@ -322,7 +376,7 @@ function imbalanceRule(c: RuleContext): Suggestion[] {
   const mean = computes.reduce((a, b) => a + b, 0) / computes.length;
   const excess = (Math.max(...computes) - mean) / steps;
   return [{
-    id: 'imbalance', kind: IMBALANCE.kind,
+    id: 'imbalance', kind: IMBALANCE.kind, changesAlgorithm: false, stepTimeGain: 0,
     title: `Compute is imbalanced across ranks: the busiest computes ${((input.stragglers.computeImbalance - 1) * 100).toFixed(0)} % more than the mean`,
     evidence: { metrics: { computeImbalance: input.stragglers.computeImbalance, ...Object.fromEntries(input.ranks.map((r) => [`computeNsRank${r.rank}`, r.temporal.computeNs])) }, sliceIndexes: [], text: 'computation time per rank over the analysed steps' },
     predicted: flatPrediction(c, Math.max(0, c.baseStep - excess), input.ctx?.measuredExposedCommNs ?? 0), risk: IMBALANCE.risk, source: IMBALANCE.source, configChange: {}, verifiable: false,
@@ -345,7 +399,7 @@ function slowLinkRule(c: RuleContext): Suggestion[] {
   const target = 0.8 * peak;
   const r = whatIfOn(input.ctx, { link: { ...input.ctx.link, bytesPerNs: input.ctx.link.bytesPerNs * (target / busbw) } });
   return [{
-    id: 'slow-link', kind: SLOW_LINK.kind,
+    id: 'slow-link', kind: SLOW_LINK.kind, changesAlgorithm: false, stepTimeGain: 0,
     title: `Collectives reach ${busbw.toFixed(2)} GB/s bus bandwidth, ${((100 * busbw) / peak).toFixed(0)} % of the link's ${peak.toFixed(1)} GB/s: at 80 % of peak, ${effect(r)}`,
     evidence: { metrics: { busbwGBps: busbw, linkPeakGBps: peak, collectives: big.length }, sliceIndexes: big.flatMap((i) => i.participants.map((p) => p.sliceIndex)).slice(0, 64), text: 'collectives of 1 MiB or more, weighted by transfer time' },
     predicted: predictedOf(r), risk: SLOW_LINK.risk, source: SLOW_LINK.source, configChange: {}, whatIf: r.change, verifiable: false,
@@ -364,7 +418,7 @@ function hostBoundRule(c: RuleContext): Suggestion[] {
     const host = r.idleByStream.reduce((t, s) => t + s.hostWaitNs, 0) / Math.max(1, r.idleByStream.length);
     if (span > 0 && host / span > 0.3) {
       return [{
-        id: `host-bound-rank-${r.rank}`, kind: HOST_BOUND.kind,
+        id: `host-bound-rank-${r.rank}`, kind: HOST_BOUND.kind, changesAlgorithm: false, stepTimeGain: 0,
         title: `Rank ${r.rank}'s GPU waits on the CPU: host wait is ${((100 * host) / span).toFixed(0)} % of the kernel span per stream`,
         evidence: { metrics: { hostWaitNs: host, spanNs: span }, sliceIndexes: [], text: 'idle gaps where the next kernel was launched only after the previous one had finished' },
         predicted: flatPrediction(c, c.baseStep, c.input.ctx?.measuredExposedCommNs ?? 0), risk: HOST_BOUND.risk, source: HOST_BOUND.source, configChange: {}, verifiable: false,
@@ -375,7 +429,7 @@ function hostBoundRule(c: RuleContext): Suggestion[] {
   return [];
 }
 
-/** Every rule, in the order their suggestions are gathered (the ranking then orders them). */
+/** Every rule, in the order their findings are gathered (the ranking then orders them). */
 export const RULES: readonly { id: string; rule: Rule }[] = [
   { id: 'compression', rule: compressionRule },
   { id: 'overlap', rule: overlapRule },
@@ -388,13 +442,35 @@ export const RULES: readonly { id: string; rule: Rule }[] = [
   { id: 'host-bound', rule: hostBoundRule },
 ];
 
+/** Rules whose findings are diagnoses (no config change): listed apart from the suggestions. */
+const DIAGNOSIS_RULES: readonly string[] = ['straggler', 'imbalance', 'slow-link', 'host-bound'];
+
 /**
- * The ranked suggestions: every rule's findings, those whose score is positive (a change
- * predicted to cost more than it gives is not a suggestion), best score first.
+ * The advice: every rule's findings. Config changes (`suggestions`) are kept when they
+ * reach the worthwhile effect (WORTHWHILE) and ranked by predicted step-time gain, an
+ * algorithm-changing one discounted by its risk weight so that it ranks below an exact
+ * change of equal gain; memory-only wins follow the time wins. Diagnoses are listed apart,
+ * largest cost first. The step-time gain of each finding is its prediction's.
  */
-export function advise(input: AdvisorInput): Suggestion[] {
+export function advise(input: AdvisorInput): Advice {
   const c = ruleContext(input);
-  const kept = RULES.flatMap((r) => r.rule(c)).filter((x) => x.score > 0);
-  kept.sort((a, b) => b.score - a.score);
-  return kept;
+  const suggestions: Suggestion[] = [];
+  const diagnoses: Suggestion[] = [];
+  for (const r of RULES) {
+    for (const x of r.rule(c)) {
+      x.stepTimeGain = x.predicted.baselineStepTimeNs > 0 ? 1 - x.predicted.stepTimeNs / x.predicted.baselineStepTimeNs : 0;
+      if (DIAGNOSIS_RULES.includes(r.id)) diagnoses.push(x);
+      else suggestions.push(x);
+    }
+  }
+  suggestions.sort((a, b) => b.score - a.score);
+  diagnoses.sort((a, b) => b.score - a.score);
+  return { suggestions, diagnoses };
+}
+
+/** The suggestions and diagnoses of an analysis (older analyses kept diagnoses among the suggestions). */
+export function splitAdvice(a: { suggestions?: Suggestion[]; diagnoses?: Suggestion[] }): Advice {
+  if (a.diagnoses) return { suggestions: a.suggestions ?? [], diagnoses: a.diagnoses };
+  const all = a.suggestions ?? [];
+  return { suggestions: all.filter((s) => Object.keys(s.configChange ?? {}).length > 0), diagnoses: all.filter((s) => Object.keys(s.configChange ?? {}).length === 0) };
 }

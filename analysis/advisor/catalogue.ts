@@ -37,7 +37,7 @@ export const ZERO: Record<1 | 2 | 3, CatalogueEntry & { pytorch: string; deepspe
     pytorch: 'torch.distributed.optim.ZeroRedundancyOptimizer(params, optimizer_class=torch.optim.AdamW)', deepspeed: '"zero_optimization": {"stage": 1}',
   },
   2: {
-    kind: 'sharding', risk: 'None for convergence. Gradients are reduce-scattered instead of all-reduced, and parameters all-gathered after the step: the same volume as DDP.',
+    kind: 'sharding', risk: 'None for convergence. Gradients are reduce-scattered and the updated parameters all-gathered: two collectives over the whole buffer where DDP runs one all-reduce, so bytes per step (the sum of buffer sizes) double, while the bytes each rank puts on the wire stay those of one all-reduce, 2(n−1)/n of the buffer.',
     source: 'ZeRO stage 2, Rajbhandari et al., arXiv 1910.02054 (gradients and optimizer states partitioned: 2Ψ + 14Ψ/N)',
     pytorch: 'FullyShardedDataParallel(model, sharding_strategy=ShardingStrategy.SHARD_GRAD_OP)', deepspeed: '"zero_optimization": {"stage": 2}',
   },

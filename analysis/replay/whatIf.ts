@@ -96,9 +96,10 @@ export interface ReplayContext {
   paramCount?: number;
   precision: Precision;
   /**
-   * The measured step time predictions start from: the median over the analysed steps
-   * (after the first, when there are more) of the step markers' duration, the longest rank's;
-   * without step markers, the representative step's GPU span.
+   * The measured step time predictions start from: the run's step time (analysis/runFigures.ts,
+   * steady-state steps only) when the analysis passes it; else the median over the analysed
+   * steps (after the first, when there are more) of the step markers' duration, the longest
+   * rank's; without step markers, the representative step's GPU span.
    */
   measuredStepNs: number;
   /** Exposed communication per step: mean over ranks, median over the same steps. */
@@ -108,12 +109,12 @@ export interface ReplayContext {
 }
 
 /** Builds the replay context of a trace (views, collectives, the step graph, the baseline replay). */
-export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boolean; views?: RankView[]; instances?: CollectiveInstance[] } = {}): ReplayContext {
+export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boolean; views?: RankView[]; instances?: CollectiveInstance[]; figures?: BaselineFigures } = {}): ReplayContext {
   const notes: string[] = [];
   const info = runInfoOf(model);
   const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
   const instances = opts.instances ?? collectiveMetrics(model, views).instances;
-  const graphs = replaySteps(views).map((step) => buildStepGraph(model, views, instances, step));
+  const graphs = replaySteps(views, opts.figures?.warmupSteps).map((step) => buildStepGraph(model, views, instances, step));
   const graph = graphs[graphs.length - 1];
   notes.push(...graph.notes);
   const baseReplays = graphs.map((g) => simulate(g));
@@ -134,7 +135,9 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
   if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${groupDigits(Math.round(paramCount))}`);
-  const measured = measuredPerStep(views, graph);
+  const fallback = measuredPerStep(views, graph);
+  // The run's own figures (analysis/runFigures.ts) are the baseline every surface shows.
+  const measured = { stepNs: opts.figures?.stepTimeNs ?? fallback.stepNs, exposedNs: opts.figures?.exposedCommNs ?? fallback.exposedNs };
   const mem = memoryPerRank(model, views);
   return {
     model, info, views, instances, graph, baseReplay, graphs, baseReplays, link, staging, worldSize, notes, paramCount,
@@ -194,11 +197,19 @@ function dropped(g: StepGraph): StepGraph {
 }
 
 
+/** The run's figures the replay starts from (analysis/runFigures.ts), when the analysis has them. */
+export interface BaselineFigures {
+  warmupSteps: number[];
+  stepTimeNs?: number;
+  exposedCommNs?: number;
+}
+
 /**
- * The steps to replay: up to the last five analysed steps every rank has ops in, the first
- * (warm-up) step left out when there are three or more; else the representative step.
+ * The steps to replay: up to the last five analysed steps every rank has ops in, the
+ * warm-up steps left out (without a warm-up set: the first, when there are three or more);
+ * else the representative step.
  */
-function replaySteps(views: RankView[]): (number | undefined)[] {
+function replaySteps(views: RankView[], warmupSteps?: number[]): (number | undefined)[] {
   let common: number[] | undefined;
   for (const v of views) {
     const withOps = new Set(v.ops.map((o) => o.step));
@@ -206,7 +217,8 @@ function replaySteps(views: RankView[]): (number | undefined)[] {
     common = common ? common.filter((n) => mine.includes(n)) : mine;
   }
   const steps = [...new Set(common ?? [])].sort((a, b) => a - b);
-  const usable = steps.length >= 3 ? steps.slice(1) : steps;
+  const steady = warmupSteps ? steps.filter((n) => !warmupSteps.includes(n)) : steps.length >= 3 ? steps.slice(1) : steps;
+  const usable = steady.length > 0 ? steady : steps;
   return usable.length > 0 ? usable.slice(-5) : [representativeStep(views)];
 }
 

@@ -11,7 +11,8 @@ import { noteReturn, OpContext, runSteps } from './engine';
 import { CommAbortedError, CommMismatchError, CommTimeoutError, CommUsageError } from './errors';
 import { CommHandle, PendingOp, settledHandle } from './handle';
 import { RankState } from './rankState';
-import { algBandwidthGBps, busBandwidthFactor, CommSpan } from './spans';
+import { CommSpan } from './spans';
+import { collectiveBandwidth } from '../../trace/collectives';
 import { Step, StepBuilder } from './steps';
 import { ALGORITHMS, chooseAlgorithm, groupLink, GroupLink } from './tuner';
 import { B_ALGO, B_COUNT, B_DTYPE, B_EXTRA, B_GROUP, B_OP, B_PUB_SEQ, B_SEQ, B_STATE, abortWorld, throwIfAborted } from './world';
@@ -187,18 +188,18 @@ export class GroupCore {
     const desc: OpDescriptor = { groupKey: this.groupKey, groupName: this.groupName, seq, op: spec.op, dtype: spec.dtype, count: spec.count, reduceOp: spec.reduceOp, root: spec.root };
     state.opStarted();
     const issuedNs = hostNowNs();
-    const run = { exitNs: 0 };
+    const run = { exitNs: 0, waitNs: 0, transferNs: 0 };
     const promise = state.tail.then(() => this.execute(spec, desc, issuedNs, run)).finally(() => state.opEnded());
     state.tail = promise.catch(() => undefined);
     return new PendingOp(promise, (t0) => {
       // The caller resumes right after this: what it took since runSteps ended is the
       // return latency emulated collectives wake early by.
       if (run.exitNs > 0) noteReturn(run.exitNs);
-      this.emitWait(spec, desc, t0);
+      this.emitWait(spec, desc, t0, run);
     });
   }
 
-  private async execute(spec: OpSpec, desc: OpDescriptor, issuedNs: number, run: { exitNs: number }): Promise<void> {
+  private async execute(spec: OpSpec, desc: OpDescriptor, issuedNs: number, run: { exitNs: number; waitNs: number; transferNs: number }): Promise<void> {
     const state = this.state;
     if (state.broken) throw state.broken;
     const board = state.boardOf(state.rank);
@@ -249,27 +250,36 @@ export class GroupCore {
     const endNs = hostNowNs();
     state.emuFreeNs = Math.max(ctx.emuStartNs, endNs);
     run.exitNs = ctx.exitNs;
+    run.waitNs = Math.min(ctx.waitNs, endNs - startNs);
+    run.transferNs = Math.max(0, endNs - startNs - ctx.waitNs);
     this.emit(spec, desc, 'collective', spec.spanOp ?? spec.op, startNs, endNs, ctx.waitNs);
   }
 
-  private emit(spec: OpSpec, desc: OpDescriptor, kind: CommSpan['kind'], name: string, startNs: number, endNs: number, waitNs: number): void {
+  private emit(spec: OpSpec, desc: OpDescriptor, kind: CommSpan['kind'], name: string, startNs: number, endNs: number, waitNs: number, transferOverride?: number): void {
     const onSpan = this.state.onSpan;
     if (!onSpan) return;
     const dur = endNs - startNs;
-    const algbw = kind === 'collective' ? algBandwidthGBps(spec.bytes, dur) : 0;
+    const transferNs = kind === 'collective' ? Math.max(0, dur - waitNs) : transferOverride ?? 0;
+    // Bandwidths over the transfer time, never over the wait for a peer (trace/collectives.ts).
+    const bw = kind === 'collective' ? collectiveBandwidth(spec.op, spec.bytes, transferNs, this.size) : { algbwGBps: 0, busbwGBps: 0 };
     onSpan({
       op: spec.spanOp ?? spec.op, algorithm: spec.algorithm, group: this.groupName, seq: desc.seq, bytes: spec.bytes, dtype: spec.dtype,
-      startNs, endNs, waitNs: Math.min(waitNs, dur), transferNs: Math.max(0, dur - waitNs),
-      algbwGBps: algbw, busbwGBps: algbw * busBandwidthFactor(spec.op, this.size),
+      startNs, endNs, waitNs: Math.min(waitNs, dur), transferNs,
+      algbwGBps: bw.algbwGBps, busbwGBps: bw.busbwGBps,
       kind, name, rank: this.state.rank, groupSize: this.size, link: this.linkName(),
       ...spec.p2pSpan,
       ...(this.named && kind === 'collective' ? { track: this.groupName } : {}),
     });
   }
 
-  private emitWait(spec: OpSpec, desc: OpDescriptor, t0: number): void {
+  /**
+   * The caller blocked on a collective that had not finished (`wait allReduce` on the host's
+   * "blocked on collectives" track): its span is the blocking, and it carries the collective's
+   * own wait for peers and transfer time, so the two never contradict each other.
+   */
+  private emitWait(spec: OpSpec, desc: OpDescriptor, t0: number, run: { waitNs: number; transferNs: number }): void {
     const t1 = hostNowNs();
-    this.emit(spec, desc, 'wait', `wait ${spec.spanOp ?? spec.op}`, t0, t1, t1 - t0);
+    this.emit(spec, desc, 'wait', `wait ${spec.spanOp ?? spec.op}`, t0, t1, run.waitNs, run.transferNs);
   }
 
   private linkNameCache: string | undefined;

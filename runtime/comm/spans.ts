@@ -15,10 +15,14 @@ export interface CommSpan {
   dtype: string;
   startNs: number;
   endNs: number;
-  /** Time blocked while some peer had not yet reached this collective. */
+  /**
+   * Time blocked while some peer had not yet reached this collective (for a 'wait' span:
+   * the wait for peers of the collective the caller blocked on).
+   */
   waitNs: number;
-  /** The rest of the span: moving and reducing data, including the emulated wire. */
+  /** The rest of the collective's span: moving and reducing data, including the emulated wire (trace/collectives.ts). */
   transferNs: number;
+  /** S / transferNs, and × the bus factor: never over the wait (trace/collectives.ts collectiveBandwidth). 0 for other spans. */
   algbwGBps: number;
   busbwGBps: number;
   kind: 'collective' | 'wait' | 'd2h' | 'h2d';

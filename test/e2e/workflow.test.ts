@@ -92,7 +92,10 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
 
   before(async () => {
     workspace = newWorkspace();
-    server = await startCodeServer(tools, vsix, workspace, { 'commlens.runsFolder': 'runs', 'security.workspace.trust.enabled': false });
+    // Runs go over the WAN profile: on the tiny preset's default 10 GbE link communication is
+    // ~5 % of the step, below what the advisor calls worth changing (analysis/advisor WORTHWHILE),
+    // and the suggestion workflow needs a suggestion.
+    server = await startCodeServer(tools, vsix, workspace, { 'commlens.runsFolder': 'runs', 'commlens.linkProfile': 'wan', 'security.workspace.trust.enabled': false });
     browser = await launchBrowser(tools);
     page = await openWorkbench(browser, server);
   });
@@ -261,7 +264,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     const text = (await tiny.innerText()).replace(/\u00a0/g, ' ');
     assert.match(text, /done/);
     assert.match(text, /ms\/step/);
-    assert.match(text, /eth-10g/);
+    assert.match(text, /wan/);
     await rows.filter({ hasText: 'mlp-small' }).filter({ hasText: 'cancelled' }).first().waitFor({ state: 'visible', timeout: 10_000 });
     await rows.filter({ hasText: 'standin-torchrun' }).first().waitFor({ state: 'visible', timeout: 10_000 });
     await screenshot(page, '11-runs-view');

@@ -11,7 +11,7 @@ import { exposedPerStepNs, idlePerStepNs, lossSeries, stepDurations, type Series
 
 export interface RunForComparison { title: string; index: TraceIndex; analysis: AnalysisView | null }
 
-/** Mean step time of a run: the analysis' own figure, else the mean of its step slices. */
+/** Step time of a run: the analysis' own figure (steady state, docs/figures.md), else the mean of its step slices. */
 export function meanStepNs(run: RunForComparison): number {
   if (run.analysis?.stepTimeNs) return run.analysis.stepTimeNs;
   const d = [...stepDurations(run.index).values()];
@@ -30,14 +30,15 @@ export function renderComparison(before: RunForComparison, after: RunForComparis
   }
   const b = before.analysis?.ranks ?? [], a = after.analysis?.ranks ?? [];
   const stepB = meanStepNs(before), stepA = meanStepNs(after);
-  const exposedB = meanOf(b, exposedPerStepNs), exposedA = meanOf(a, exposedPerStepNs);
+  // The runs' own figures (steady state, docs/figures.md) when the analysis has them.
+  const exposedB = before.analysis?.exposedCommNs ?? meanOf(b, exposedPerStepNs), exposedA = after.analysis?.exposedCommNs ?? meanOf(a, exposedPerStepNs);
   const rows: HTMLTableRowElement[] = [];
   const row = (name: string, before: string, predicted: string, measured: string, err: string): HTMLTableRowElement =>
     h('tr', {}, h('th', { scope: 'row' }, name), h('td', { className: 'num' }, before), h('td', { className: 'num' }, predicted), h('td', { className: 'num' }, measured), h('td', { className: 'num' }, err));
   const predErr = (pred: number | undefined, meas: number): string =>
     pred !== undefined && Number.isFinite(meas) && meas > 0 ? `${(((pred - meas) / meas) * 100).toFixed(1)} %` : '–';
-  rows.push(row('Step time (mean)', formatDurationNs(stepB), suggestion ? formatDurationNs(suggestion.predicted.stepTimeNs) : '–', formatDurationNs(stepA), predErr(suggestion?.predicted.stepTimeNs, stepA)));
-  rows.push(row('Exposed communication per step (mean over ranks)', formatDurationNs(exposedB), suggestion ? formatDurationNs(suggestion.predicted.exposedCommNs) : '–', formatDurationNs(exposedA), predErr(suggestion?.predicted.exposedCommNs, exposedA)));
+  rows.push(row('Step time (steady state)', formatDurationNs(stepB), suggestion ? formatDurationNs(suggestion.predicted.stepTimeNs) : '–', formatDurationNs(stepA), predErr(suggestion?.predicted.stepTimeNs, stepA)));
+  rows.push(row('Exposed communication per step (steady state)', formatDurationNs(exposedB), suggestion ? formatDurationNs(suggestion.predicted.exposedCommNs) : '–', formatDurationNs(exposedA), predErr(suggestion?.predicted.exposedCommNs, exposedA)));
   rows.push(row('Comm–compute overlap (mean)', formatPct(meanOf(b, (r) => r.overlapPct)), '–', formatPct(meanOf(a, (r) => r.overlapPct)), '–'));
   rows.push(row('Idle per step (mean over ranks)', formatDurationNs(meanOf(b, idlePerStepNs)), '–', formatDurationNs(meanOf(a, idlePerStepNs)), '–'));
 
@@ -47,7 +48,7 @@ export function renderComparison(before: RunForComparison, after: RunForComparis
   const stepTable = h('table', { className: 'grid steps' },
     h('thead', {}, h('tr', {}, ...['Step', 'Before', 'After', 'Change'].map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, ...steps.slice(0, 200).map((st) => h('tr', {},
-      h('td', { className: 'num' }, String(st)),
+      h('td', { className: 'num' }, [before, after].some((r) => r.analysis?.warmupSteps?.includes(st)) ? `${st} (warm-up)` : String(st)),
       h('td', { className: 'num' }, db.has(st) ? formatDurationNs(db.get(st)!) : '–'),
       h('td', { className: 'num' }, da.has(st) ? formatDurationNs(da.get(st)!) : '–'),
       h('td', { className: 'num' }, pctChange(db.get(st) ?? NaN, da.get(st) ?? NaN))))));

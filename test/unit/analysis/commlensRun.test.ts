@@ -52,7 +52,9 @@ test('a slow rank is flagged as a straggler, with the waits it causes as evidenc
   assert.ok(near(s2.meanComputeExcessNs, 12 * 60_000, 1e-9));
   assert.ok(s2.evidenceSlices.length > 0);
   assert.ok(s2.evidenceSlices.every((i) => m.tracks[m.slices[i].track].pid !== 2));
-  assert.ok(a.suggestions.some((x) => x.id === 'straggler-rank-2' && !x.verifiable));
+  // A diagnosis: listed apart from the config changes.
+  assert.ok(a.diagnoses.some((x) => x.id === 'straggler-rank-2' && !x.verifiable));
+  assert.ok(!a.suggestions.some((x) => x.id.startsWith('straggler')));
   const cp = a.criticalPath!;
   assert.ok(cp.rankSwitches >= 1);
   const computeOnPath = cp.segments.filter((x) => x.kind === 'computation');
@@ -140,7 +142,8 @@ test('advisor: ranked suggestions with evidence, prediction, risk, source and a 
   const m = syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, memory: true });
   const a = analyze(m);
   const s = a.suggestions;
-  assert.ok(s.length >= 5);
+  // Only changes worth making (advisor WORTHWHILE): the casts and ZeRO do not reach 3 % here.
+  assert.ok(s.length >= 3);
   for (let i = 1; i < s.length; i++) assert.ok(s[i - 1].score >= s[i].score);
   // On a 0.05 GB/s link halving the volume pays for bf16's host codec (0.13 GB/s per core)
   // but not for fp16's slower one (0.082 GB/s): S/(2·0.05) saved against S/0.13 and S/0.082 spent.
@@ -157,7 +160,8 @@ test('advisor: ranked suggestions with evidence, prediction, risk, source and a 
   assert.equal(overlap.configChange.strategy, 'ddp-bucketed');
   assert.equal(typeof (overlap.configChange.strategyOptions as Record<string, unknown>).bucketCapMb, 'number');
   assert.ok(s.some((x) => x.id.startsWith('diloco') && x.configChange.strategy === 'diloco' && typeof (x.configChange.strategyOptions as Record<string, unknown>).localSteps === 'number'));
-  assert.ok(s.some((x) => x.id === 'zero2' && x.configChange.strategy === 'zero2' && x.predicted.peakMemoryBytes! < x.predicted.baselinePeakMemoryBytes!));
+  const zero = slowSuggestions.find((x) => x.kind === 'sharding');
+  if (zero) assert.ok(zero.configChange.strategy === zero.id && zero.predicted.peakMemoryBytes! < zero.predicted.baselinePeakMemoryBytes!);
   // PowerSGD's volume comes from the model's matrices at rank 1: far below the dense all-reduce.
   const psgd = s.find((x) => x.id === 'compression-powersgd');
   if (psgd) assert.ok(psgd.predicted.bytesPerStep! < 0.05 * psgd.predicted.baselineBytesPerStep!);

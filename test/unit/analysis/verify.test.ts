@@ -41,7 +41,7 @@ test('a periodic strategy is measured as the mean over whole periods; others by 
   assert.equal(m.stepTimeNs, 200e6);
   assert.equal(m.exposedCommNsPerStep, 100e6);
   assert.equal(m.medianStepTimeNs, 100e6);
-  assert.match(m.stepTimeBasis, /mean of the last 8 steps \(2 periods of 4 steps/);
+  assert.match(m.stepTimeBasis, /mean of the last 8 steady-state steps \(2 periods of 4 steps/);
   const ddp = measuredOf(summaryOf(PRESETS['mlp-small'], steps));
   assert.equal(ddp.stepTimeNs, ddp.medianStepTimeNs);
   assert.match(ddp.stepTimeBasis, /median/);

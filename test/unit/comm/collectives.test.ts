@@ -115,7 +115,14 @@ describe('collectives vs naive references (every dtype, sizes 0, 1, primes, not 
       // Awaiting a handle that is not done yet is traced as a 'wait' span of that op.
       const waits = r.spans.filter((s) => s.kind === 'wait');
       assert.ok(waits.length >= 1, 'the first handle was awaited before it completed');
-      for (const w of waits) assert.equal(w.name, `wait ${w.op}`);
+      for (const w of waits) {
+        assert.equal(w.name, `wait ${w.op}`);
+        // The blocking carries the collective's own wait for peers and transfer time: they agree.
+        const c = spans.find((x) => x.op === w.op && x.seq === w.seq)!;
+        assert.equal(w.transferNs, c.transferNs);
+        assert.equal(w.waitNs, Math.min(c.waitNs, w.endNs - w.startNs));
+        assert.equal(w.algbwGBps, 0);
+      }
     }
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, type RunRecord } from '../../../extension/runsStore';
+import { sourceText, ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, type RunRecord } from '../../../extension/runsStore';
 import { newRunId } from '../../../trace/runIds';
 import { formatDurationNs } from '../../../trace/format';
 import { compareMarkdown } from '../../../extension/compare';
@@ -86,13 +86,23 @@ describe('runs folder', () => {
     makeRun(d, 'fp16', '2026-11-23T07:00:00Z', 'done', { stepTimeNs: 15e6, strategy: 'ddp+fp16', metrics: { commFraction: 0.3, overlapPct: 12 } });
     const [b, f] = [readRun(path.join(d, 'base'))!, readRun(path.join(d, 'fp16'))!];
     const md = compareMarkdown([b, f]);
-    assert.match(md, /\| step time \| 20 ms \| 15 ms \|/);
-    assert.match(md, /\| step time vs first \| 1\.00× \| 0\.75× \|/);
+    assert.match(md, /\| step time \(steady state\) \| 20 ms \| 15 ms \|/);
+    // A speed-up says its direction (0.75× of the time is 1.33× faster, never a bare "0.75×").
+    assert.match(md, /\| speed vs base \| baseline \| 1\.33× faster \|/);
+    assert.doesNotMatch(md, /0\.75×/);
     assert.match(md, /\| strategy \| ddp \| ddp\+fp16 \|/);
     assert.match(md, /\| metrics: comm fraction \| 50\.0 % \| 30\.0 % \|/);
     assert.match(md, /\| metrics: overlap \| 10\.0 % \| 12\.0 % \|/);
     assert.doesNotMatch(md, /commFraction|overlapPct/, 'internal field names are not shown');
     assert.throws(() => compareMarkdown([b]), /at least two runs/);
+  });
+
+  it('names a run made from a config file by what ran and where the file is, not just "commlens.json"', () => {
+    const d = tmp();
+    const dir = path.join(d, 'cfg');
+    writeRunRecord(dir, { runId: 'cfg', status: 'done', source: { kind: 'config', configPath: '/work/proj-a/commlens.json' }, startedAt: '2026-11-23T06:00:00Z' });
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ config: { preset: 'mlp-small', strategy: 'ddp-bucketed+fp16' } }));
+    assert.equal(sourceText(readRun(dir)!), 'mlp-small · ddp-bucketed+fp16 (proj-a/commlens.json)');
   });
 
   it('names runs uniquely and formats durations with units', () => {

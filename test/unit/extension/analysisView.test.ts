@@ -1,0 +1,52 @@
+// What the webview gets of an analysis: the run's steady-state figures, suggestions and
+// diagnoses apart, every figure of a suggestion with its value now, and for imported
+// traces the change to make instead of a re-run.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyze } from '../../../analysis/index';
+import { toAnalysisView } from '../../../extension/analysisView';
+import { predictionRows } from '../../../webview/panes/predictionRows';
+import { syntheticRun } from '../analysis/synthetic';
+
+describe('the webview view of an analysis', () => {
+  const a = analyze(syntheticRun({ ranks: 4, steps: 5, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05, slowRank: 2, slowExtraNs: 60_000 }));
+  const v = toAnalysisView(a);
+
+  it('carries the run\'s step time and exposed communication, and leaves warm-up out of the bars', () => {
+    assert.equal(v.stepTimeNs, a.figures.stepTimeNs);
+    assert.equal(v.exposedCommNs, a.figures.exposedCommNs);
+    assert.deepEqual(v.warmupSteps, [0]);
+    for (const r of v.ranks) assert.ok((r.steps ?? []).length > 0 && (r.steps ?? []).every((s) => s.step !== 0));
+  });
+
+  it('keeps diagnoses apart and shows every predicted figure as now → after', () => {
+    assert.deepEqual(v.suggestions.map((s) => s.id), a.suggestions.map((s) => s.id));
+    assert.deepEqual((v.diagnoses ?? []).map((s) => s.id), a.diagnoses.map((s) => s.id));
+    assert.ok((v.diagnoses ?? []).length > 0);
+    for (const s of v.suggestions) {
+      const rows = predictionRows(s);
+      for (const [name, value] of rows) assert.match(value, /\S+ → \S+/, `${s.id}: ${name} has its value now`);
+      assert.equal(s.predicted.baselineStepTimeNs, v.stepTimeNs);
+    }
+    const algo = v.suggestions.filter((s) => s.changesAlgorithm);
+    assert.ok(algo.length > 0 && algo.every((s) => a.suggestions.find((x) => x.id === s.id)!.changesAlgorithm));
+  });
+
+  it('marks imported traces so that no re-run is offered, and keeps the PyTorch change', () => {
+    const m = syntheticRun({ ranks: 2, steps: 4, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05 });
+    m.meta.format = 'kineto';
+    const iv = toAnalysisView(analyze(m));
+    assert.equal(iv.imported, true);
+    assert.ok(iv.suggestions.length > 0);
+    assert.ok(iv.suggestions.some((s) => typeof s.pytorchHint === 'string' && s.pytorchHint.length > 0));
+    assert.equal(v.imported, undefined);
+  });
+
+  it('splits an older analysis that kept diagnoses among its suggestions', () => {
+    const old = { ...a, suggestions: [...a.suggestions, ...a.diagnoses] } as Record<string, unknown>;
+    delete old.diagnoses;
+    const ov = toAnalysisView(old as never);
+    assert.deepEqual(ov.suggestions.map((s) => s.id), a.suggestions.map((s) => s.id));
+    assert.deepEqual((ov.diagnoses ?? []).map((s) => s.id), a.diagnoses.map((s) => s.id));
+  });
+});
