@@ -28,7 +28,7 @@ function descendants(pid: number, into: number[]): void {
     return;
   }
   for (const t of tasks) {
-    let kids = '';
+    let kids: string;
     try {
       kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8');
     } catch {

@@ -17,7 +17,7 @@
  * stream cannot start to overlap). `distributedInfo` says the job's rank and world size.
  *
  * Jobs are written once into a cache folder (never into the repository) and reused: a
- * folder counts as built when its manifest.json exists.
+ * folder counts as built when its manifest (FOLDER.manifest.json) exists.
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -150,7 +150,9 @@ async function write(out: Writable, s: string): Promise<void> {
 /** Builds (or finds in the cache) the job; returns its manifest. */
 export async function buildJob(spec: JobSpec, fixtureDir: string, log: (s: string) => void = () => {}): Promise<JobManifest> {
   const dir = join(cacheRoot(), `${spec.name}-${spec.ranks}r-${Math.round(spec.bytesPerRank / 1e3)}kB${spec.gzip ? '-gz' : ''}`);
-  const manifestPath = join(dir, 'manifest.json');
+  // Beside the folder, not in it: HTA takes every .json in the folder for a trace (and one
+  // without a rank for rank 0).
+  const manifestPath = `${dir}.manifest.json`;
   if (existsSync(manifestPath)) {
     const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as JobManifest;
     if (m.generator === GENERATOR) return m;
