@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { loadavg, totalmem } from 'node:os';
 import { buildJob, cacheRoot, type JobManifest, type JobSpec } from './scaleJobs';
 import { runTree, type TreeRun } from './procTree';
-import type { ScaleChildResult } from './scaleChild';
+import type { ScaleChildResult, ScanChildResult } from './scaleChild';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const shared = resolve(repoRoot, '..', 'shared');
@@ -60,6 +60,9 @@ interface ToolRun {
   jsonMbPerS: number;
   loadavgBefore: number[];
   loadavgAfter: number[];
+  /** CommLens only: CPU seconds of the whole process (all threads) and JSON MB per CPU second, a figure the machine's other load does not change much. */
+  cpuS?: number;
+  jsonMbPerCpuS?: number;
 }
 
 interface CaseResult {
@@ -70,6 +73,8 @@ interface CaseResult {
   gzip: boolean;
   events: number;
   commlens: ToolRun & { loadMs?: number; analyzeMs?: number; reportMs?: number; reportLines?: number; selfPeakRssMb?: number };
+  /** The streaming columnar ingest alone (trace/kinetoScanPool.ts), events counted. */
+  scan?: ToolRun & { events?: number };
   hta?: ToolRun;
   /** HTA wall / CommLens wall (whole processes), where both finished. */
   speedup?: number;
@@ -123,8 +128,21 @@ async function runCase(job: JobManifest, opts: { hta: boolean; htaTimeMs: number
     Object.assign(commlens, { loadMs: Math.round(out.loadMs), analyzeMs: Math.round(out.analyzeMs), reportMs: Math.round(out.reportMs), reportLines: out.reportLines, selfPeakRssMb: Math.round(out.selfPeakRssBytes / 1048576) });
     // The sampler can miss a short peak; the process's own high-water mark cannot.
     commlens.peakRssMb = Math.max(commlens.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
+    commlens.cpuS = Number(out.cpuS.toFixed(2));
+    commlens.jsonMbPerCpuS = Number((job.jsonBytes / MB / out.cpuS).toFixed(1));
   }
-  const result: CaseResult = { name: job.spec.name, ranks: job.spec.ranks, jsonMb: Number((job.jsonBytes / MB).toFixed(1)), diskMb: Number((job.diskBytes / MB).toFixed(1)), gzip: job.spec.gzip, events: job.events, commlens };
+  before = la();
+  const sc = await runTree(process.execPath, [child, 'scan', job.dir], limits);
+  const scan: CaseResult['scan'] = toolRun(sc, job.jsonBytes, before);
+  if (scan.finished) {
+    const out = JSON.parse(sc.stdout.trim().split('\n').pop()!) as ScanChildResult;
+    scan.events = out.events;
+    scan.cpuS = Number(out.cpuS.toFixed(2));
+    scan.jsonMbPerCpuS = Number((job.jsonBytes / MB / out.cpuS).toFixed(1));
+    scan.peakRssMb = Math.max(scan.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
+    if (out.events !== job.events) scan.failure = `scanned ${out.events} events, the job has ${job.events}`;
+  }
+  const result: CaseResult = { name: job.spec.name, ranks: job.spec.ranks, jsonMb: Number((job.jsonBytes / MB).toFixed(1)), diskMb: Number((job.diskBytes / MB).toFixed(1)), gzip: job.spec.gzip, events: job.events, commlens, scan };
   if (opts.hta) {
     before = la();
     const h = await runTree('/usr/bin/python3', [htaScript, job.dir], { timeMs: opts.htaTimeMs, rssBytes: opts.htaRssBytes });
@@ -157,9 +175,10 @@ async function main(): Promise<void> {
     if (built > 1000) console.log(`  built in ${(built / 1000).toFixed(1)} s`);
     const r = await runCase(job, { hta, htaTimeMs, htaRssBytes });
     results.push(r);
-    const fmt = (x: ToolRun) => (x.finished ? `${(x.wallMs / 1000).toFixed(2)} s, ${x.jsonMbPerS} MB/s, peak RSS ${x.peakRssMb} MB (${(x.peakRssMb * 1048576 / (r.jsonMb * MB)).toFixed(2)} × JSON)` : x.failure) + ` [load ${x.loadavgBefore[0]} → ${x.loadavgAfter[0]}]`;
+    const fmt = (x: ToolRun) => (x.finished ? `${(x.wallMs / 1000).toFixed(2)} s, ${x.jsonMbPerS} MB/s${x.cpuS !== undefined ? ` (${x.cpuS} CPU s, ${x.jsonMbPerCpuS} MB per CPU s)` : ''}, peak RSS ${x.peakRssMb} MB (${(x.peakRssMb * 1048576 / (r.jsonMb * MB)).toFixed(2)} × JSON)` : x.failure) + ` [load ${x.loadavgBefore[0]} → ${x.loadavgAfter[0]}]`;
     console.log(`${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`);
     console.log(`  CommLens ${fmt(r.commlens)}${r.commlens.finished ? `; load ${r.commlens.loadMs} ms, analyze ${r.commlens.analyzeMs} ms, report ${r.commlens.reportMs} ms (${r.commlens.reportLines} lines)` : ''}`);
+    if (r.scan) console.log(`  scan     ${fmt(r.scan)} (streaming columnar ingest alone${r.scan.failure ? `; ${r.scan.failure}` : ''})`);
     if (r.hta) console.log(`  HTA      ${fmt(r.hta)}`);
     if (r.speedup !== undefined) console.log(`  side by side: CommLens ${r.speedup}× faster, HTA uses ${r.memoryRatio}× CommLens' memory`);
     if (r.equality) console.log(`  per-rank figures: ${r.equality.ranksCompared} ranks compared, ${r.equality.mismatches.length === 0 ? 'all equal' : `${r.equality.mismatches.length} mismatch(es), first: ${r.equality.mismatches.slice(0, 3).join('; ')}`}`);
@@ -178,6 +197,9 @@ async function main(): Promise<void> {
     speedup_over_hta: both.length ? Math.min(...both.map((r) => r.speedup!)) : null,
     hta_cases_finished: hta ? `${results.filter((r) => r.hta?.finished).length}/${results.length}` : null,
     hta_figures_equal: both.length ? both.every((r) => r.equality && r.equality.mismatches.length === 0) : null,
+    /** The streaming columnar ingest alone (trace/kinetoScan.ts, workers on every core): slowest case, worst case. */
+    scan_json_mb_per_s: results.some((r) => r.scan?.finished) ? Math.min(...results.filter((r) => r.scan?.finished).map((r) => r.scan!.jsonMbPerS)) : null,
+    scan_peak_rss_over_json_bytes: results.some((r) => r.scan?.finished) ? Number(Math.max(...results.filter((r) => r.scan?.finished).map((r) => (r.scan!.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3)) : null,
     reopen_ms: null,
     viewer_first_paint_ms_8r: null,
     viewer_heap_mb_8r: null,

@@ -16,6 +16,8 @@ export interface ScanPoolOptions {
   workerPath?: string;
   /** Called with each rank's columns as soon as it is scanned (in completion order). */
   onRank?: (index: number, columns: KinetoColumns) => void;
+  /** Keep every rank's columns in the result (default true); false leaves them to onRank alone. */
+  keep?: boolean;
 }
 
 export async function scanKinetoFiles(paths: string[], opts: ScanPoolOptions = {}): Promise<KinetoColumns[]> {
@@ -46,7 +48,7 @@ export async function scanKinetoFiles(paths: string[], opts: ScanPoolOptions = {
             reject(new Error(m.error));
             return;
           }
-          out[m.index] = m.columns;
+          if (opts.keep !== false) out[m.index] = m.columns;
           opts.onRank?.(m.index, m.columns);
           if (++done === paths.length) resolve();
           else feed(w);
