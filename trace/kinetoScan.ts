@@ -348,8 +348,8 @@ export class KinetoScanner {
       if (kind === K.args && c === LBRACE) {
         const r = this.args(b, i, ev);
         if (r === NEED_MORE) return NEED_MORE;
-        i = r.end;
-        extra = r.extra;
+        i = r;
+        extra = this.argsExtra;
         continue;
       }
       if (c === QUOTE) {
@@ -390,16 +390,23 @@ export class KinetoScanner {
     return i + 1;
   }
 
-  /** Reads an args object at b[i] = '{' into the columns of event `ev` (and rare args into `extra`). */
-  private args(b: Buffer, i: number, ev: number): { end: number; extra?: Record<string, unknown> } | typeof NEED_MORE {
+  /** The rare args of the last args object read (set by args(), so that it returns a plain offset). */
+  private argsExtra: Record<string, unknown> | undefined;
+
+  /** Reads an args object; returns the offset after it (its rare args in argsExtra) or NEED_MORE. */
+  private args(b: Buffer, i: number, ev: number): number {
     const cols = this.cols;
     let extra: Record<string, unknown> | undefined;
+    this.argsExtra = undefined;
     i++;
     for (;;) {
       i = skipWs(b, i);
       if (i >= b.length) return NEED_MORE;
       const c = b[i];
-      if (c === RBRACE) return { end: i + 1, extra };
+      if (c === RBRACE) {
+        this.argsExtra = extra;
+        return i + 1;
+      }
       if (c === COMMA) {
         i++;
         continue;
