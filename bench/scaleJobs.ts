@@ -48,7 +48,7 @@ export interface JobManifest {
   generator: string;
 }
 
-const GENERATOR = 'scaleJobs v1';
+const GENERATOR = 'scaleJobs v2';
 
 interface Ev {
   ph: string;
@@ -162,8 +162,16 @@ export async function buildJob(spec: JobSpec, fixtureDir: string, log: (s: strin
   const bases = [0, 1].map((r) => loadBase(join(fixtureDir, `sampled_rank-${r}.json.gz`)));
   const meanBase = (bases[0].jsonBytes + bases[1].jsonBytes) / 2;
   const copies = Math.max(1, Math.round(spec.bytesPerRank / meanBase));
-  const fraction = Math.min(1, spec.bytesPerRank / meanBase);
-  const thinned = bases.map((b) => thin(b, fraction));
+  // Thinning keeps whole kernels with their launches, metadata and steps, so the bytes kept
+  // are not proportional to the window: the fraction is corrected until the size is near.
+  let fraction = Math.min(1, spec.bytesPerRank / meanBase);
+  let thinned = bases.map((b) => thin(b, fraction));
+  for (let k = 0; k < 4 && fraction < 1; k++) {
+    const got = thinned.reduce((t, evs) => t + evs.reduce((u, e) => u + JSON.stringify(e).length + 2, 0), 0) / 2;
+    if (Math.abs(got - spec.bytesPerRank) < 0.05 * spec.bytesPerRank) break;
+    fraction = Math.min(1, fraction * (spec.bytesPerRank / got));
+    thinned = bases.map((b) => thin(b, fraction));
+  }
   log(`building ${spec.name}: ${spec.ranks} ranks × ${copies} cop${copies === 1 ? 'y' : 'ies'}${fraction < 1 ? ` of ${(fraction * 100).toFixed(1)} % of the window` : ''} in ${dir}`);
   const files: string[] = [];
   let jsonBytes = 0, diskBytes = 0, events = 0;
