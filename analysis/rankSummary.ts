@@ -37,19 +37,22 @@ export interface SlowGroup {
   group: string;
   ranks: number[];
   collectives: number;
-  /** Median over the group's collectives with bytes of bytes / transfer, GB/s. */
-  medianAlgbwGBps: number;
+  /** Median over the group's collectives of ≥ 1 MiB of their bus bandwidth (bytes / transfer where unknown), GB/s. */
+  medianBusbwGBps: number;
 }
 
 export interface SlowLinkSummary {
-  /** Groups with collectives of known size, and the median of their bandwidths. */
+  /** Groups with collectives of ≥ 1 MiB, and the median of their bandwidths. */
   groups: number;
-  medianGroupAlgbwGBps: number;
+  medianGroupBusbwGBps: number;
   /** Groups under SLOW_GROUP_FRACTION of that median, slowest first. */
   slowGroups: SlowGroup[];
   /** Ranks in two or more slow groups (a link they share is the likely cause), most first. */
   sharedRanks: { rank: number; slowGroups: number }[];
 }
+
+/** Collectives smaller than this are left out of the slow-link comparison. */
+export const SLOW_LINK_MIN_BYTES = 1 << 20;
 
 /** A group is slow when its median bandwidth is under this fraction of the groups' median. */
 export const SLOW_GROUP_FRACTION = 0.5;
@@ -89,26 +92,28 @@ export function summariseStragglers(st: StragglerReport, coll: CollectiveMetrics
 
 /**
  * Finds process groups whose collectives move data much slower than the other groups'
- * (median algbw under SLOW_GROUP_FRACTION of the groups' median; needs ≥ 3 groups with
+ * (median busbw under SLOW_GROUP_FRACTION of the groups' median; needs ≥ 3 groups with
  * sized collectives), and the ranks that several slow groups have in common.
  */
 export function findSlowLinks(coll: CollectiveMetrics): SlowLinkSummary | undefined {
   const groups = new Map<string, { ranks: Set<number>; bw: number[] }>();
   for (const inst of coll.instances) {
-    if (!inst.bytes || inst.transferNs <= 0 || inst.participants.length < 2) continue;
+    // Collectives of 1 MiB or more (smaller ones measure latency, not the link), as the slow-link rule.
+    if (!inst.bytes || inst.bytes < SLOW_LINK_MIN_BYTES || inst.transferNs <= 0 || inst.participants.length < 2) continue;
     let g = groups.get(inst.group);
     if (!g) groups.set(inst.group, (g = { ranks: new Set(), bw: [] }));
     for (const p of inst.participants) g.ranks.add(p.rank);
-    g.bw.push(inst.bytes / inst.transferNs);
+    // Bus bandwidth where known, so that groups of different sizes and ops compare fairly.
+    g.bw.push(inst.busbwGBps ?? inst.bytes / inst.transferNs);
   }
   if (groups.size < 3) return undefined;
-  const medians = [...groups].map(([group, g]) => ({ group, ranks: [...g.ranks].sort((a, b) => a - b), collectives: g.bw.length, medianAlgbwGBps: median(g.bw) }));
-  const mid = median(medians.map((g) => g.medianAlgbwGBps));
-  const slowGroups = medians.filter((g) => g.medianAlgbwGBps < SLOW_GROUP_FRACTION * mid).sort((a, b) => a.medianAlgbwGBps - b.medianAlgbwGBps);
+  const medians = [...groups].map(([group, g]) => ({ group, ranks: [...g.ranks].sort((a, b) => a - b), collectives: g.bw.length, medianBusbwGBps: median(g.bw) }));
+  const mid = median(medians.map((g) => g.medianBusbwGBps));
+  const slowGroups = medians.filter((g) => g.medianBusbwGBps < SLOW_GROUP_FRACTION * mid).sort((a, b) => a.medianBusbwGBps - b.medianBusbwGBps);
   const seen = new Map<number, number>();
   for (const g of slowGroups) for (const r of g.ranks) seen.set(r, (seen.get(r) ?? 0) + 1);
   const sharedRanks = [...seen].filter(([, n]) => n >= 2).map(([rank, n]) => ({ rank, slowGroups: n })).sort((a, b) => b.slowGroups - a.slowGroups || a.rank - b.rank);
-  return { groups: groups.size, medianGroupAlgbwGBps: mid, slowGroups, sharedRanks };
+  return { groups: groups.size, medianGroupBusbwGBps: mid, slowGroups, sharedRanks };
 }
 
 /** `0–7, 9, 12–15`: a sorted list of ranks written as ranges. */

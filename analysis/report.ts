@@ -148,8 +148,8 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   }
   const slow = c ? findSlowLinks(c) : undefined;
   if (slow && slow.slowGroups.length > 0) {
-    lines.push('', '## Slow links', '', `${slow.slowGroups.length} of ${slow.groups} process groups move data at under half the groups' median bandwidth (${slow.medianGroupAlgbwGBps.toFixed(2)} GB/s algbw).`, '', '| group | ranks | collectives | median algbw GB/s |', '|---|---|---:|---:|');
-    for (const g of slow.slowGroups.slice(0, topN)) lines.push(`| ${escapeCell(g.group)} | ${rankRanges(g.ranks)} | ${g.collectives} | ${g.medianAlgbwGBps.toFixed(2)} |`);
+    lines.push('', '## Slow links', '', `${slow.slowGroups.length} of ${slow.groups} process groups move data at under half the groups' median bandwidth (${slow.medianGroupBusbwGBps.toFixed(2)} GB/s bus bandwidth, collectives of 1 MiB or more).`, '', '| group | ranks | collectives | median busbw GB/s |', '|---|---|---:|---:|');
+    for (const g of slow.slowGroups.slice(0, topN)) lines.push(`| ${escapeCell(g.group)} | ${rankRanges(g.ranks)} | ${g.collectives} | ${g.medianBusbwGBps.toFixed(2)} |`);
     if (slow.slowGroups.length > topN) lines.push(`| … ${slow.slowGroups.length - topN} more | | | |`);
     if (slow.sharedRanks.length > 0) lines.push('', `Ranks in several slow groups (a link they share is the likely cause): ${slow.sharedRanks.slice(0, topN).map((r) => `rank ${r.rank} (${r.slowGroups} groups)`).join(', ')}${slow.sharedRanks.length > topN ? `, and ${slow.sharedRanks.length - topN} more` : ''}.`);
   }
