@@ -1,4 +1,4 @@
-// The reduced Kineto trace (trace/kinetoReduce.ts) analyses to the same per-rank metrics
+// The reduced Kineto trace (trace/kinetoReduce.ts, `commlens reduce`) analyses to the same per-rank metrics
 // and collectives as the original, on the real HTA-sampled pair, in a fraction of the bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { importKinetoFolder } from '../../../trace/kineto';
 import { scanKinetoFile } from '../../../trace/kinetoScan';
 import { reduceKinetoColumns } from '../../../trace/kinetoReduce';
 import { analyze } from '../../../analysis/index';
+import { reduceCommand } from '../../../cli/commands/reduce';
 
 test('reduced traces analyse to the same per-rank metrics and collectives as the originals', async () => {
   const dir = fixturesDir('kineto', 'hta-sampled');
@@ -39,6 +40,29 @@ test('reduced traces analyse to the same per-rank metrics and collectives as the
     }
     assert.deepEqual(b.collectives?.perOp, a.collectives?.perOp);
     assert.deepEqual(b.source.worldSize, a.source.worldSize);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('commlens reduce writes one reduced trace per rank that analyze reads; bad input is exit 2', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'commlens-reduce-cmd-'));
+  const io = { out: () => undefined, err: (t: string) => void (err += t) };
+  let err = '';
+  try {
+    const dir = fixturesDir('kineto', 'hta-sampled');
+    assert.equal(await reduceCommand([dir, '--out', out], io), 0, err);
+    assert.match(err, /wrote 2 reduced rank trace\(s\)/);
+    const reduced = ['sampled_rank-0', 'sampled_rank-1'].map((n) => join(out, `${n}.reduced.json.gz`));
+    const a = analyze(await importKinetoFolder([0, 1].map((r) => join(dir, `sampled_rank-${r}.json.gz`))));
+    const b = analyze(await importKinetoFolder(reduced));
+    assert.deepEqual(b.ranks.map((r) => r.temporal), a.ranks.map((r) => r.temporal));
+    const bad = join(out, 'bad.json');
+    writeFileSync(bad, '[1, 2, 3]');
+    err = '';
+    assert.equal(await reduceCommand([bad, '--out', join(out, 'x')], io), 2);
+    assert.match(err, /expected "\{"/);
+    assert.equal(await reduceCommand([dir], io), 2);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
