@@ -6,6 +6,7 @@ import type { Analysis } from './types';
 import { formatBytes, formatDurationNs, groupDigits } from '../trace/format';
 import type { Suggestion } from './advisor/advisor';
 import { WORTHWHILE } from './advisor/advisor';
+import { findSlowLinks, RANK_TABLE_LIMIT, rankRanges, spreadOf, summariseStragglers, type Spread } from './rankSummary';
 
 export interface ReportOptions {
   /** Link to the trace (a file path or URL) shown at the top and used for span links. */
@@ -14,6 +15,10 @@ export interface ReportOptions {
   traceFiles?: string[];
   /** How many suggestions to show (default 5). */
   topSuggestions?: number;
+  /** Above this many ranks, per-rank tables become summaries and top-N lists (default RANK_TABLE_LIMIT). */
+  rankTableLimit?: number;
+  /** Rows of the top-N lists in summaries (default 10). */
+  topRanks?: number;
 }
 
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
@@ -32,7 +37,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   lines.push('# CommLens analysis', '');
   const src = analysis.source;
   lines.push(
-    `Source: ${src.format} trace, ranks ${src.ranksPresent.join(', ') || 'none'}${src.worldSize ? ` of world size ${src.worldSize}` : ''}` +
+    `Source: ${src.format} trace, ranks ${(src.ranksPresent.length > (opts.rankTableLimit ?? RANK_TABLE_LIMIT) ? rankRanges(src.ranksPresent) : src.ranksPresent.join(', ')) || 'none'}${src.worldSize ? ` of world size ${src.worldSize}` : ''}` +
       (opts.traceLink ? ` — ${link('open the trace')}` : ''),
   );
   if (opts.traceFiles && opts.traceFiles.length > 0) lines.push('', ...opts.traceFiles.map((f) => `- \`${f}\``));
@@ -65,10 +70,29 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     '| rank | span µs | idle µs | compute µs | non-compute µs | idle % | compute % | non-compute % | comm–comp overlap % | exposed comm µs |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
-  for (const r of analysis.ranks) {
+  const many = analysis.ranks.length > (opts.rankTableLimit ?? RANK_TABLE_LIMIT);
+  const topN = opts.topRanks ?? 10;
+  const rankRow = (r: Analysis['ranks'][number]) => {
     const t = r.temporal;
+    return `| ${r.rank} | ${us(t.spanNs)} | ${us(t.idleNs)} | ${us(t.computeNs)} | ${us(t.nonComputeNs)} | ${pct(t.idlePct)} | ${pct(t.computePct)} | ${pct(t.nonComputePct)} | ${pct(r.overlap.overlapPct)} | ${us(r.overlap.exposedCommNs)} |`;
+  };
+  if (!many) for (const r of analysis.ranks) lines.push(rankRow(r));
+  else {
+    // One row per rank would be hundreds of rows: the ranks with the most idle time, then the spread.
+    lines.splice(lines.length - 2, 0, `${analysis.ranks.length} ranks: the ${topN} with the most idle time, then the spread over all ranks.`, '');
+    for (const r of [...analysis.ranks].sort((a, b) => b.temporal.idlePct - a.temporal.idlePct || a.rank - b.rank).slice(0, topN)) lines.push(rankRow(r));
+    const sp = (label: string, x: Spread | undefined, f: (v: number) => string) =>
+      x ? `| ${label} | ${f(x.min)} (rank ${x.minRank}) | ${f(x.median)} | ${f(x.p90)} | ${f(x.max)} (rank ${x.maxRank}) |` : '';
     lines.push(
-      `| ${r.rank} | ${us(t.spanNs)} | ${us(t.idleNs)} | ${us(t.computeNs)} | ${us(t.nonComputeNs)} | ${pct(t.idlePct)} | ${pct(t.computePct)} | ${pct(t.nonComputePct)} | ${pct(r.overlap.overlapPct)} | ${us(r.overlap.exposedCommNs)} |`,
+      '',
+      '| over all ranks | min | median | p90 | max |',
+      '|---|---:|---:|---:|---:|',
+      sp('span µs', spreadOf(analysis.ranks, (r) => r.temporal.spanNs), us),
+      sp('idle %', spreadOf(analysis.ranks, (r) => r.temporal.idlePct), pct),
+      sp('compute %', spreadOf(analysis.ranks, (r) => r.temporal.computePct), pct),
+      sp('non-compute %', spreadOf(analysis.ranks, (r) => r.temporal.nonComputePct), pct),
+      sp('comm–comp overlap %', spreadOf(analysis.ranks, (r) => r.overlap.overlapPct), pct),
+      sp('exposed comm µs', spreadOf(analysis.ranks, (r) => r.overlap.exposedCommNs), us),
     );
   }
   lines.push(
@@ -83,12 +107,40 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     lines.push('', '## Kernel-type time (all ranks)', '', '| kernel type | µs | % |', '|---|---:|---:|');
     for (const [k, v] of kt) lines.push(`| ${k} | ${us(v)} | ${pct((100 * v) / total)} |`);
   }
-  lines.push('', '## Idle time per stream', '', '| rank | stream | host wait µs | kernel wait µs | other µs |', '|---:|---:|---:|---:|---:|');
-  for (const r of analysis.ranks) {
-    for (const s of r.idleByStream) lines.push(`| ${r.rank} | ${s.stream} | ${us(s.hostWaitNs)} | ${us(s.kernelWaitNs)} | ${us(s.otherNs)} |`);
+  if (!many) {
+    lines.push('', '## Idle time per stream', '', '| rank | stream | host wait µs | kernel wait µs | other µs |', '|---:|---:|---:|---:|---:|');
+    for (const r of analysis.ranks) {
+      for (const s of r.idleByStream) lines.push(`| ${r.rank} | ${s.stream} | ${us(s.hostWaitNs)} | ${us(s.kernelWaitNs)} | ${us(s.otherNs)} |`);
+    }
+  } else {
+    const byStream = new Map<string, { ranks: number; host: number; kernel: number; other: number }>();
+    for (const r of analysis.ranks) {
+      for (const x of r.idleByStream) {
+        const k = String(x.stream);
+        const a = byStream.get(k) ?? { ranks: 0, host: 0, kernel: 0, other: 0 };
+        a.ranks++;
+        a.host += x.hostWaitNs;
+        a.kernel += x.kernelWaitNs;
+        a.other += x.otherNs;
+        byStream.set(k, a);
+      }
+    }
+    lines.push('', '## Idle time per stream (summed over ranks)', '', '| stream | ranks | host wait µs | kernel wait µs | other µs |', '|---:|---:|---:|---:|---:|');
+    for (const [k, a] of byStream) lines.push(`| ${escapeCell(k)} | ${a.ranks} | ${us(a.host)} | ${us(a.kernel)} | ${us(a.other)} |`);
   }
   const stepRows = analysis.ranks.flatMap((r) => r.steps.map((s) => ({ r, s })));
-  if (stepRows.length > 0) {
+  if (stepRows.length > 0 && many) {
+    const bySteps = new Map<number, typeof stepRows>();
+    for (const x of stepRows) bySteps.set(x.s.step, [...(bySteps.get(x.s.step) ?? []), x]);
+    lines.push('', '## Per step (over ranks)', '', '| step | ranks | median step ms | max step ms | median idle % | median overlap % | max exposed comm ms |', '|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [step, xs] of [...bySteps].sort((a, b) => a[0] - b[0])) {
+      const dur = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.durNs })), (x) => x.v)!;
+      const idle = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.temporal.idlePct })), (x) => x.v)!;
+      const ov = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.overlapPct })), (x) => x.v)!;
+      const ex = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.exposedCommNs })), (x) => x.v)!;
+      lines.push(`| ${step} | ${xs.length} | ${ms(dur.median)} | ${ms(dur.max)} (rank ${dur.maxRank}) | ${pct(idle.median)} | ${pct(ov.median)} | ${ms(ex.max)} (rank ${ex.maxRank}) |`);
+    }
+  } else if (stepRows.length > 0) {
     lines.push('', '## Per step', '', '| rank | step | step ms | idle % | compute % | overlap % | exposed comm ms |', '|---:|---:|---:|---:|---:|---:|---:|');
     for (const { r, s } of stepRows) {
       lines.push(`| ${r.rank} | ${link(String(s.step), s.sliceIndex)}${f?.warmupSteps.includes(s.step) ? ' (warm-up)' : ''} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`);
@@ -107,7 +159,22 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   const st = analysis.stragglers;
   if (st && st.ranks.length > 0) {
     lines.push('', '## Stragglers', '', `Compute imbalance (max / mean): ${st.computeImbalance.toFixed(2)}. Flagged: ${st.stragglers.length > 0 ? st.stragglers.map((r) => `rank ${r}`).join(', ') : 'none'}.`, '', '| rank | last to arrive | of collectives | cost to others ms | mean lateness ms |', '|---:|---:|---:|---:|---:|');
-    for (const r of st.ranks) lines.push(`| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`);
+    if (!many) for (const r of st.ranks) lines.push(`| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`);
+    else {
+      const sum = summariseStragglers(st, c, topN);
+      lines.splice(lines.length - 2, 0, `${sum.ranksEverLast} of ${sum.ranks} ranks arrived last at least once; the ${sum.top.length} below caused ${pct(100 * sum.topCostShare)} of the waits.`, '');
+      for (const r of sum.top) lines.push(`| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`);
+      const h = sum.lastArrivalHistogram.filter((b) => b.ranks > 0).map((b) => `${b.from === b.to ? b.from : `${b.from}–${b.to}`}: ${b.ranks}`);
+      lines.push('', `Ranks by how often they arrived last (times: ranks): ${h.join(', ')}.`);
+      if (sum.lateness) lines.push(`How late the last rank was, over ${sum.lateness.collectives} collectives: median ${ms(sum.lateness.medianNs)} ms, p90 ${ms(sum.lateness.p90Ns)} ms, max ${ms(sum.lateness.maxNs)} ms.`);
+    }
+  }
+  const slow = c ? findSlowLinks(c) : undefined;
+  if (slow && slow.slowGroups.length > 0) {
+    lines.push('', '## Slow links', '', `${slow.slowGroups.length} of ${slow.groups} process groups move data at under half the groups' median bandwidth (${slow.medianGroupBusbwGBps.toFixed(2)} GB/s bus bandwidth, collectives of 1 MiB or more).`, '', '| group | ranks | collectives | median busbw GB/s |', '|---|---|---:|---:|');
+    for (const g of slow.slowGroups.slice(0, topN)) lines.push(`| ${escapeCell(g.group)} | ${rankRanges(g.ranks)} | ${g.collectives} | ${g.medianBusbwGBps.toFixed(2)} |`);
+    if (slow.slowGroups.length > topN) lines.push(`| … ${slow.slowGroups.length - topN} more | | | |`);
+    if (slow.sharedRanks.length > 0) lines.push('', `Ranks in several slow groups (a link they share is the likely cause): ${slow.sharedRanks.slice(0, topN).map((r) => `rank ${r.rank} (${r.slowGroups} groups)`).join(', ')}${slow.sharedRanks.length > topN ? `, and ${slow.sharedRanks.length - topN} more` : ''}.`);
   }
   const cp = analysis.criticalPath;
   if (cp && cp.segments.length > 0) {
@@ -121,11 +188,16 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   }
   if (analysis.flops.length > 0) {
     lines.push('', '## FLOP/s', '', '| rank | achieved GFLOP/s | MFU |', '|---:|---:|---:|');
-    for (const f of analysis.flops) lines.push(`| ${f.rank} | ${(f.achievedFlops / 1e9).toFixed(2)} | ${f.mfu === undefined ? '—' : pct(100 * f.mfu)} |`);
+    const rows = many ? [...analysis.flops].sort((a, b) => a.achievedFlops - b.achievedFlops).slice(0, topN) : analysis.flops;
+    if (many) lines.splice(lines.length - 2, 0, `The ${rows.length} ranks of ${analysis.flops.length} with the lowest achieved FLOP/s.`, '');
+    for (const f of rows) lines.push(`| ${f.rank} | ${(f.achievedFlops / 1e9).toFixed(2)} | ${f.mfu === undefined ? '—' : pct(100 * f.mfu)} |`);
   }
   if (analysis.memory.length > 0) {
     lines.push('', '## Memory per rank', '', '| rank | kind | peak MiB |', '|---:|---|---:|');
-    for (const m of analysis.memory) for (const k of m.kinds) lines.push(`| ${m.rank} | ${escapeCell(k.kind)} | ${(k.peakBytes / 1048576).toFixed(1)} |`);
+    const rows = analysis.memory.flatMap((m) => m.kinds.map((k) => ({ rank: m.rank, k })));
+    const shown = many ? rows.sort((a, b) => b.k.peakBytes - a.k.peakBytes).slice(0, topN) : rows;
+    if (many) lines.splice(lines.length - 2, 0, `The ${shown.length} highest peaks of ${analysis.memory.length} ranks.`, '');
+    for (const { rank, k } of shown) lines.push(`| ${rank} | ${escapeCell(k.kind)} | ${(k.peakBytes / 1048576).toFixed(1)} |`);
   }
   const top = analysis.suggestions.slice(0, opts.topSuggestions ?? 5);
   lines.push('', '## Top suggestions', '');

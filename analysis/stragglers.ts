@@ -24,7 +24,7 @@ export interface RankStraggle {
   meanComputeExcessNs: number;
   /** Collective instance keys where it arrived last, worst first (at most 20). */
   worstKeys: string[];
-  /** Slice indexes of those collectives on the waiting ranks (for jumping to the evidence). */
+  /** Slice indexes of those collectives on the waiting ranks (the EVIDENCE_PER_COLLECTIVE longest waits of each), for jumping to the evidence. */
   evidenceSlices: number[];
   /** |∪ computation| of the rank over the analysed window. */
   computeNs: number;
@@ -55,6 +55,9 @@ export const STRAGGLER_RULE = {
   thresholdFraction: 0.05,
 } as const;
 
+/** At most this many waiting ranks' slices per collective in a rank's evidence. */
+export const EVIDENCE_PER_COLLECTIVE = 8;
+
 /**
  * Flags rank r as a straggler when (a) it arrives last at more collectives than chance
  * (share > 1.5 / n for n ranks, and at least 2) and (b) the waits it causes, averaged over
@@ -63,7 +66,7 @@ export const STRAGGLER_RULE = {
  */
 export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction: number = STRAGGLER_RULE.thresholdFraction, skipStep?: number | readonly number[]): StragglerReport {
   const skip = new Set(skipStep === undefined ? [] : typeof skipStep === 'number' ? [skipStep] : skipStep);
-  const byRank = new Map<number, RankStraggle & { latenessSum: number; excessSum: number; worst: { key: string; cost: number; slices: number[] }[] }>();
+  const byRank = new Map<number, RankStraggle & { latenessSum: number; excessSum: number; worst: { key: string; cost: number; others: CollectiveMetrics['instances'][number]['participants'] }[] }>();
   for (const r of ranks) {
     byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, meanComputeExcessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, excessSum: 0, worst: [] });
   }
@@ -83,7 +86,7 @@ export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], th
     s.latenessSum += Math.max(0, ...others.map((p) => p.waitNs));
     const me = inst.participants.find((p) => p.rank === inst.lastArrivalRank)!;
     s.excessSum += me.computeBeforeNs - others.reduce((t, p) => t + p.computeBeforeNs, 0) / Math.max(1, others.length);
-    s.worst.push({ key: inst.key, cost, slices: others.map((p) => p.sliceIndex) });
+    s.worst.push({ key: inst.key, cost, others });
   }
   const n = ranks.length;
   const span = Math.max(1, ...ranks.map((r) => r.temporal.spanNs));
@@ -94,7 +97,9 @@ export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], th
     s.meanComputeExcessNs = s.lastArrivals > 0 ? s.excessSum / s.lastArrivals : 0;
     s.worst.sort((a, b) => b.cost - a.cost);
     s.worstKeys = s.worst.slice(0, 20).map((w) => w.key);
-    s.evidenceSlices = s.worst.slice(0, 20).flatMap((w) => w.slices);
+    // The ranks that waited longest at each: with hundreds of ranks, all of them would be
+    // 20 × (n − 1) slices per rank.
+    s.evidenceSlices = s.worst.slice(0, 20).flatMap((w) => (w.others.length <= EVIDENCE_PER_COLLECTIVE ? w.others : [...w.others].sort((a, b) => b.waitNs - a.waitNs).slice(0, EVIDENCE_PER_COLLECTIVE)).map((p) => p.sliceIndex));
     const share = s.collectives > 0 ? s.lastArrivals / s.collectives : 0;
     const perOtherCost = n > 1 ? s.costToOthersNs / (n - 1) : 0;
     if (n >= 2 && s.lastArrivals >= STRAGGLER_RULE.minLastArrivals && share > Math.min(STRAGGLER_RULE.maxShare, STRAGGLER_RULE.chanceFactor / n) && perOtherCost >= thresholdFraction * span) stragglers.push(s.rank);

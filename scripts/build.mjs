@@ -4,7 +4,8 @@
 //  - the CLI (cli/main.ts -> dist/cli/commlens.js) with the runtime's worker entry points
 //    beside it (node, cjs, `webgpu` external: it is a native package that ships per
 //    platform in the .vsix).
-// Worker entry points are every `runtime/*Worker.ts`; code resolves them next to itself.
+// Worker entry points are every `runtime/*Worker.ts` and `trace/*Worker.ts`; code resolves
+// them next to itself.
 import * as esbuild from 'esbuild';
 import { readdirSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +15,11 @@ const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
 
 const workerEntries = Object.fromEntries(
-  readdirSync('runtime')
-    .filter((f) => /Worker\.ts$/.test(f))
-    .map((f) => [f.replace(/\.ts$/, ''), join('runtime', f)]),
+  ['runtime', 'trace'].flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => /Worker\.ts$/.test(f))
+      .map((f) => [f.replace(/\.ts$/, ''), join(dir, f)]),
+  ),
 );
 
 const builds = [

@@ -1,0 +1,219 @@
+/**
+ * bench:scale — CommLens and Holistic Trace Analysis side by side on large jobs built from
+ * the real HTA-sampled traces (bench/scaleJobs.ts; built once into a cache folder outside
+ * the repository, $TMPDIR/commlens-scale-cache or $COMMLENS_SCALE_CACHE, and reused).
+ *
+ *   npm run bench:scale -- --quick      8 × 20 MB, 64 × 2 MB, 1,024 × 0.2 MB (gzip)
+ *   npm run bench:scale                 8 × 500 MB, 64 × 100 MB, 1,024 × 10 MB (gzip)
+ *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME
+ *
+ * Each tool runs in a child process (CommLens: bench/scaleChild.ts, the importer and
+ * analysis of `commlens analyze`, plus the Markdown report; HTA: shared/oracles/hta/
+ * hta_metrics.py with Debian's python3) under a time and memory limit; wall time and the
+ * peak RSS of the whole process tree are measured from outside (bench/procTree.ts). Where
+ * both finish, the per-rank figures (idle, compute, non-compute, kernel span in µs, overlap %)
+ * are compared rank by rank. The load average is printed beside every figure: the machine
+ * may be shared.
+ *
+ * Writes bench/results/scale.json (headline keys first, then every case).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadavg, totalmem } from 'node:os';
+import { buildJob, cacheRoot, type JobManifest, type JobSpec } from './scaleJobs';
+import { runTree, type TreeRun } from './procTree';
+import type { ScaleChildResult, ScanChildResult } from './scaleChild';
+
+const repoRoot = resolve(__dirname, '..', '..');
+const shared = resolve(repoRoot, '..', 'shared');
+const fixtureDir = join(shared, 'fixtures', 'kineto', 'hta-sampled');
+const htaScript = join(shared, 'oracles', 'hta', 'hta_metrics.py');
+const MB = 1e6;
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const flag = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+
+const CASES: JobSpec[] = quick
+  ? [
+      { name: 'quick-8', ranks: 8, bytesPerRank: 20 * MB, gzip: false },
+      { name: 'quick-64', ranks: 64, bytesPerRank: 2 * MB, gzip: false },
+      { name: 'quick-1024', ranks: 1024, bytesPerRank: 0.2 * MB, gzip: true },
+    ]
+  : [
+      { name: 'full-8', ranks: 8, bytesPerRank: 500 * MB, gzip: false },
+      { name: 'full-64', ranks: 64, bytesPerRank: 100 * MB, gzip: false },
+      { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true },
+    ];
+
+type RankFigures = ScaleChildResult['ranks'];
+
+interface ToolRun {
+  finished: boolean;
+  /** Why not, when it did not finish. */
+  failure?: string;
+  wallMs: number;
+  peakRssMb: number;
+  jsonMbPerS: number;
+  loadavgBefore: number[];
+  loadavgAfter: number[];
+  /** CommLens only: CPU seconds of the whole process (all threads) and JSON MB per CPU second, a figure the machine's other load does not change much. */
+  cpuS?: number;
+  jsonMbPerCpuS?: number;
+}
+
+interface CaseResult {
+  name: string;
+  ranks: number;
+  jsonMb: number;
+  diskMb: number;
+  gzip: boolean;
+  events: number;
+  commlens: ToolRun & { loadMs?: number; analyzeMs?: number; reportMs?: number; reportLines?: number; selfPeakRssMb?: number };
+  /** The streaming columnar ingest alone (trace/kinetoScanPool.ts), events counted. */
+  scan?: ToolRun & { events?: number };
+  hta?: ToolRun;
+  /** HTA wall / CommLens wall (whole processes), where both finished. */
+  speedup?: number;
+  /** HTA peak RSS / CommLens peak RSS, where both finished. */
+  memoryRatio?: number;
+  equality?: { ranksCompared: number; mismatches: string[] };
+}
+
+const la = () => loadavg().map((x) => Number(x.toFixed(2)));
+
+function toolRun(r: TreeRun, jsonBytes: number, before: number[]): ToolRun {
+  const finished = r.code === 0 && !r.killedFor;
+  return {
+    finished,
+    failure: finished ? undefined : r.killedFor ? `did not finish: stopped at the ${r.killedFor} limit` : `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    wallMs: Math.round(r.wallMs),
+    peakRssMb: Math.round(r.peakRssBytes / 1048576),
+    jsonMbPerS: Number((jsonBytes / MB / (r.wallMs / 1000)).toFixed(1)),
+    loadavgBefore: before,
+    loadavgAfter: la(),
+  };
+}
+
+function compare(a: RankFigures, b: RankFigures): { ranksCompared: number; mismatches: string[] } {
+  const mismatches: string[] = [];
+  let n = 0;
+  for (const rank of Object.keys(a)) {
+    const x = a[rank], y = b[rank];
+    if (!y) {
+      mismatches.push(`rank ${rank}: only in CommLens`);
+      continue;
+    }
+    n++;
+    for (const k of ['idle_us', 'compute_us', 'non_compute_us', 'kernel_span_us'] as const) if (Math.abs(x[k] - y[k]) > 0.5) mismatches.push(`rank ${rank} ${k}: CommLens ${x[k]}, HTA ${y[k]}`);
+    if (Math.abs(x.overlap_pct - y.overlap_pct) > 0.01) mismatches.push(`rank ${rank} overlap_pct: CommLens ${x.overlap_pct.toFixed(4)}, HTA ${y.overlap_pct.toFixed(4)}`);
+  }
+  for (const rank of Object.keys(b)) if (!a[rank]) mismatches.push(`rank ${rank}: only in HTA`);
+  return { ranksCompared: n, mismatches };
+}
+
+async function runCase(job: JobManifest, opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number }): Promise<CaseResult> {
+  const child = join(__dirname, 'scaleChild.js');
+  const limits = { timeMs: 3_600_000, rssBytes: Math.min(totalmem() * 0.8, 16 * 2 ** 30) };
+  let before = la();
+  const c = await runTree(process.execPath, [child, 'analyze', job.dir], limits);
+  const commlens: CaseResult['commlens'] = toolRun(c, job.jsonBytes, before);
+  let clFigures: RankFigures | undefined;
+  if (commlens.finished) {
+    const out = JSON.parse(c.stdout.trim().split('\n').pop()!) as ScaleChildResult;
+    clFigures = out.ranks;
+    Object.assign(commlens, { loadMs: Math.round(out.loadMs), analyzeMs: Math.round(out.analyzeMs), reportMs: Math.round(out.reportMs), reportLines: out.reportLines, selfPeakRssMb: Math.round(out.selfPeakRssBytes / 1048576) });
+    // The sampler can miss a short peak; the process's own high-water mark cannot.
+    commlens.peakRssMb = Math.max(commlens.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
+    commlens.cpuS = Number(out.cpuS.toFixed(2));
+    commlens.jsonMbPerCpuS = Number((job.jsonBytes / MB / out.cpuS).toFixed(1));
+  }
+  before = la();
+  const sc = await runTree(process.execPath, [child, 'scan', job.dir], limits);
+  const scan: CaseResult['scan'] = toolRun(sc, job.jsonBytes, before);
+  if (scan.finished) {
+    const out = JSON.parse(sc.stdout.trim().split('\n').pop()!) as ScanChildResult;
+    scan.events = out.events;
+    scan.cpuS = Number(out.cpuS.toFixed(2));
+    scan.jsonMbPerCpuS = Number((job.jsonBytes / MB / out.cpuS).toFixed(1));
+    scan.peakRssMb = Math.max(scan.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
+    if (out.events !== job.events) scan.failure = `scanned ${out.events} events, the job has ${job.events}`;
+  }
+  const result: CaseResult = { name: job.spec.name, ranks: job.spec.ranks, jsonMb: Number((job.jsonBytes / MB).toFixed(1)), diskMb: Number((job.diskBytes / MB).toFixed(1)), gzip: job.spec.gzip, events: job.events, commlens, scan };
+  if (opts.hta) {
+    before = la();
+    const h = await runTree('/usr/bin/python3', [htaScript, job.dir], { timeMs: opts.htaTimeMs, rssBytes: opts.htaRssBytes });
+    result.hta = toolRun(h, job.jsonBytes, before);
+    if (result.hta.finished) {
+      const ht = JSON.parse(h.stdout.slice(h.stdout.indexOf('{'))) as { ranks: RankFigures };
+      if (clFigures) result.equality = compare(clFigures, ht.ranks);
+    }
+    if (result.hta.finished && commlens.finished) {
+      result.speedup = Number((result.hta.wallMs / commlens.wallMs).toFixed(2));
+      result.memoryRatio = Number((result.hta.peakRssMb / Math.max(1, commlens.peakRssMb)).toFixed(2));
+    }
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  const only = flag('--only');
+  const hta = !argv.includes('--no-hta');
+  if (hta && !existsSync(htaScript)) throw new Error(`Holistic Trace Analysis is not at ${htaScript}: put shared/ beside the checkout, or pass --no-hta`);
+  const htaTimeMs = Number(flag('--hta-time-s') ?? (quick ? 300 : 1800)) * 1000;
+  const htaRssBytes = Number(flag('--hta-rss-gb') ?? Math.min(16, Math.floor((totalmem() / 2 ** 30) * 0.7))) * 2 ** 30;
+  console.log(`bench:scale ${quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`);
+  const results: CaseResult[] = [];
+  for (const spec of CASES) {
+    if (only && spec.name !== only) continue;
+    const t = performance.now();
+    const job = await buildJob(spec, fixtureDir, console.log);
+    const built = performance.now() - t;
+    if (built > 1000) console.log(`  built in ${(built / 1000).toFixed(1)} s`);
+    const r = await runCase(job, { hta, htaTimeMs, htaRssBytes });
+    results.push(r);
+    const fmt = (x: ToolRun) => (x.finished ? `${(x.wallMs / 1000).toFixed(2)} s, ${x.jsonMbPerS} MB/s${x.cpuS !== undefined ? ` (${x.cpuS} CPU s, ${x.jsonMbPerCpuS} MB per CPU s)` : ''}, peak RSS ${x.peakRssMb} MB (${(x.peakRssMb * 1048576 / (r.jsonMb * MB)).toFixed(2)} × JSON)` : x.failure) + ` [load ${x.loadavgBefore[0]} → ${x.loadavgAfter[0]}]`;
+    console.log(`${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`);
+    console.log(`  CommLens ${fmt(r.commlens)}${r.commlens.finished ? `; load ${r.commlens.loadMs} ms, analyze ${r.commlens.analyzeMs} ms, report ${r.commlens.reportMs} ms (${r.commlens.reportLines} lines)` : ''}`);
+    if (r.scan) console.log(`  scan     ${fmt(r.scan)} (streaming columnar ingest alone${r.scan.failure ? `; ${r.scan.failure}` : ''})`);
+    if (r.hta) console.log(`  HTA      ${fmt(r.hta)}`);
+    if (r.speedup !== undefined) console.log(`  side by side: CommLens ${r.speedup}× faster, HTA uses ${r.memoryRatio}× CommLens' memory`);
+    if (r.equality) console.log(`  per-rank figures: ${r.equality.ranksCompared} ranks compared, ${r.equality.mismatches.length === 0 ? 'all equal' : `${r.equality.mismatches.length} mismatch(es), first: ${r.equality.mismatches.slice(0, 3).join('; ')}`}`);
+  }
+  const done = results.filter((r) => r.commlens.finished);
+  const both = results.filter((r) => r.speedup !== undefined);
+  const r1024 = results.find((r) => r.ranks === 1024 && r.commlens.finished);
+  const summary = {
+    mode: quick ? 'quick' : 'full',
+    /** Slowest case: JSON MB over the whole CommLens process's wall time. */
+    json_mb_per_s: done.length ? Math.min(...done.map((r) => r.commlens.jsonMbPerS)) : null,
+    /** Worst case: peak RSS of the CommLens process tree over the job's JSON bytes. */
+    peak_rss_over_json_bytes: done.length ? Number(Math.max(...done.map((r) => (r.commlens.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3)) : null,
+    peak_rss_mb_1024_ranks: r1024 ? r1024.commlens.peakRssMb : null,
+    /** Smallest HTA wall / CommLens wall among cases both finished. */
+    speedup_over_hta: both.length ? Math.min(...both.map((r) => r.speedup!)) : null,
+    hta_cases_finished: hta ? `${results.filter((r) => r.hta?.finished).length}/${results.length}` : null,
+    hta_figures_equal: both.length ? both.every((r) => r.equality && r.equality.mismatches.length === 0) : null,
+    /** The streaming columnar ingest alone (trace/kinetoScan.ts, workers on every core): slowest case, worst case. */
+    scan_json_mb_per_s: results.some((r) => r.scan?.finished) ? Math.min(...results.filter((r) => r.scan?.finished).map((r) => r.scan!.jsonMbPerS)) : null,
+    scan_peak_rss_over_json_bytes: results.some((r) => r.scan?.finished) ? Number(Math.max(...results.filter((r) => r.scan?.finished).map((r) => (r.scan!.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3)) : null,
+    reopen_ms: null,
+    viewer_first_paint_ms_8r: null,
+    viewer_heap_mb_8r: null,
+    loadavg_end: la(),
+    cases: results,
+  };
+  const dir = join(repoRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'scale.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const { cases: _c, ...head } = summary;
+  console.log(JSON.stringify(head));
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench:scale: ${(e as Error).message}`);
+  process.exit(1);
+});

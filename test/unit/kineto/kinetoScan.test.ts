@@ -1,0 +1,95 @@
+// The streaming columnar ingest (trace/kinetoScan.ts) reads the same events, times and args
+// as the importer (trace/kineto.ts) on the real HTA-sampled pair, at any chunk boundary.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { fixturesDir } from '../../helpers/paths';
+import { importKinetoFile } from '../../../trace/kineto';
+import { KinetoScanner, KinetoScanError, PH, scanKinetoFile, type KinetoColumns } from '../../../trace/kinetoScan';
+import { scanKinetoFiles } from '../../../trace/kinetoScanPool';
+
+const dir = fixturesDir('kineto', 'hta-sampled');
+const files = [0, 1].map((r) => join(dir, `sampled_rank-${r}.json.gz`));
+
+/** One line per X event as the importer keeps it: name, category, rounded µs start and duration, the joined args. */
+function scanRecords(c: KinetoColumns): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < c.count; i++) {
+    if (c.ph[i] !== PH.X) continue;
+    const cat = c.cat[i] >= 0 ? c.strings[c.cat[i]] : '';
+    if (cat === 'Trace' || !Number.isFinite(c.ts[i])) continue;
+    const start = Math.ceil(c.ts[i]);
+    const dur = Number.isFinite(c.dur[i]) && c.dur[i] > 0 ? c.dur[i] : 0;
+    const end = Math.max(start, Math.floor(c.ts[i] + dur));
+    const extra = c.extraArgs.get(i);
+    const coll = extra && extra['Input Dims'] !== undefined ? JSON.stringify(extra['Input Dims']) : '';
+    out.push([c.strings[c.name[i]], cat, start, end - start, c.correlation[i], c.externalId[i], c.stream[i], coll].join('|'));
+  }
+  return out.sort();
+}
+
+async function importRecords(path: string): Promise<string[]> {
+  const m = await importKinetoFile(path);
+  const origin = Number(BigInt(m.meta.originNs) / 1000n);
+  const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
+  return m.slices
+    .map((s) => {
+      const a = s.args ?? {};
+      const launcher = /^(nccl:|record_param_comms$|c10d::)/.test(s.name) && a['Input Dims'] !== undefined ? JSON.stringify(a['Input Dims']) : '';
+      return [s.name, s.rawCategory ?? s.category, s.startNs / 1000 + origin, s.durNs / 1000, num(a.correlation), num(a['External id']), num(a.stream), launcher].join('|');
+    })
+    .sort();
+}
+
+test('scan equals the importer on the HTA-sampled pair (events, rounded times, correlation, External id, stream, launcher shapes)', async () => {
+  for (const f of files) {
+    const c = await scanKinetoFile(f);
+    const a = scanRecords(c), b = await importRecords(f);
+    assert.equal(a.length, b.length);
+    assert.deepEqual(a, b);
+    assert.deepEqual(c.top.distributedInfo, (JSON.parse(gunzipSync(readFileSync(f)).toString('utf8')) as { distributedInfo: unknown }).distributedInfo);
+    // Metadata names and the collective launchers' shapes are kept; ordinary ops' shapes are not.
+    const extras = [...c.extraArgs.values()];
+    assert.ok(extras.some((e) => typeof e.name === 'string'));
+    assert.ok(extras.length < 200, `${extras.length} events kept extra args`);
+  }
+});
+
+test('scan gives the same columns at every chunk size, down to one byte', () => {
+  const text = gunzipSync(readFileSync(files[1]));
+  const whole = new KinetoScanner();
+  whole.push(text);
+  const ref = whole.end();
+  for (const size of [1, 7, 4096, 65_537]) {
+    const s = new KinetoScanner();
+    const part = size === 1 ? text.subarray(0, 60_000) : text;
+    if (size === 1) {
+      // One byte at a time over the first 60 kB, then the rest at once.
+      for (let i = 0; i < part.length; i++) s.push(part.subarray(i, i + 1));
+      s.push(text.subarray(part.length));
+    } else for (let i = 0; i < text.length; i += size) s.push(text.subarray(i, i + size));
+    const c = s.end();
+    assert.equal(c.count, ref.count, `chunks of ${size}`);
+    assert.deepEqual(scanRecords(c), scanRecords(ref), `chunks of ${size}`);
+  }
+});
+
+test('the worker pool scans every file into its own slot', async () => {
+  const cols = await scanKinetoFiles([files[0], files[1], files[0]], { workers: 2 });
+  assert.deepEqual(cols.map((c) => (c.top.distributedInfo as { rank: number }).rank), [0, 1, 0]);
+  assert.deepEqual(scanRecords(cols[2]), scanRecords(cols[0]));
+});
+
+test('bad input gets a message that says what was expected', () => {
+  const scan = (s: string) => {
+    const k = new KinetoScanner('t.json');
+    k.push(Buffer.from(s));
+    return k.end();
+  };
+  assert.throws(() => scan('[1, 2]'), (e: Error) => e instanceof KinetoScanError && /expected "\{"/.test(e.message));
+  assert.throws(() => scan('{"a": 1}'), /expected a JSON object with a "traceEvents" array/);
+  assert.throws(() => scan('{"traceEvents": [{"ph": "X"'), /ends before|ends inside/);
+  assert.equal(scan('{"traceEvents": [{"ph": "X", "name": "a\\"b", "ts": 1.5, "dur": 2, "args": {"stream": 7}}]}').strings.includes('a"b'), true);
+});

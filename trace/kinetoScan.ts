@@ -1,0 +1,561 @@
+/**
+ * Streaming, bounded-memory Kineto ingest: a byte scanner that reads a PyTorch profiler
+ * trace (plain JSON or gzip, as a stream of chunks) straight into a compact columnar form
+ * per rank — typed arrays and interned strings — holding what the analysis reads:
+ * phase, category, name, pid, tid, ts, dur (µs), and the args `correlation`, `External id`,
+ * `stream`, the memory instants' `Total Allocated` / `Device Type` / `Device Id`, and on the
+ * rare events that carry them the collective args (`Collective name`, `In msg nelems`,
+ * `Out msg nelems`, `Group size`, `dtype`, `Process Group Name`, and `Input Dims` /
+ * `Input type` of comm launchers) and the `name` of metadata events.
+ *
+ * No whole-file string is built and no object is made per event: keys are recognised by a
+ * hash of their bytes, strings are interned by a hash of their bytes (decoded once), integer
+ * numbers are parsed from the bytes (numbers with a fraction or exponent go through Number()
+ * so that every value is the one JSON.parse would give), and values nobody reads (shapes,
+ * kernel launch parameters, …) are skipped. Memory is the columns (≈ 60 bytes per event) plus
+ * one chunk and the unfinished event carried over to the next chunk.
+ *
+ * Top-level members other than `traceEvents` (`distributedInfo`, `deviceProperties`, …) are
+ * small and are handed to JSON.parse whole.
+ */
+
+/** Column codes of `ph`. */
+export const PH = { other: 0, X: 1, M: 2, i: 3, I: 4, s: 5, f: 6, t: 7, B: 8, E: 9, C: 10 } as const;
+const PH_BY_BYTE = new Map<number, number>([[0x58, PH.X], [0x4d, PH.M], [0x69, PH.i], [0x49, PH.I], [0x73, PH.s], [0x66, PH.f], [0x74, PH.t], [0x42, PH.B], [0x45, PH.E], [0x43, PH.C]]);
+
+/** One rank's events, column by column (index i is the i-th event of traceEvents that is an object). */
+export interface KinetoColumns {
+  count: number;
+  ph: Uint8Array;
+  /** Interned string ids (into `strings`); -1 when absent. pid / tid that are numbers are stored as numbers in pidNum / tidNum with the string id -1. */
+  cat: Int32Array;
+  name: Int32Array;
+  pid: Int32Array;
+  tid: Int32Array;
+  pidNum: Float64Array;
+  tidNum: Float64Array;
+  /** µs as written (NaN when absent). */
+  ts: Float64Array;
+  dur: Float64Array;
+  correlation: Float64Array;
+  externalId: Float64Array;
+  stream: Float64Array;
+  strings: string[];
+  /** Event index → the rare args kept (collective args, memory instants, metadata names). */
+  extraArgs: Map<number, Record<string, unknown>>;
+  /** Top-level members other than traceEvents (distributedInfo, deviceProperties, …). */
+  top: Record<string, unknown>;
+  /** Bytes of JSON scanned. */
+  bytes: number;
+}
+
+const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;
+const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
+const MINUS = 0x2d, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
+
+/** Keys the scanner reads; everything else is skipped. */
+const enum K {
+  ph = 1, cat, name, pid, tid, ts, dur, args,
+  correlation, externalId, stream,
+  extraNumber, extraString, extraRaw,
+}
+
+function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return (h ^ (end - start)) >>> 0;
+}
+
+interface KeyInfo {
+  bytes: Buffer;
+  kind: K;
+  name: string;
+}
+
+function keyTable(entries: [string, K][]): Map<number, KeyInfo> {
+  const m = new Map<number, KeyInfo>();
+  for (const [name, kind] of entries) {
+    const bytes = Buffer.from(JSON.stringify(name).slice(1, -1), 'utf8');
+    const h = hashBytes(bytes, 0, bytes.length);
+    if (m.has(h)) throw new Error(`kinetoScan: key hash collision between "${m.get(h)!.name}" and "${name}"`);
+    m.set(h, { bytes, kind, name });
+  }
+  return m;
+}
+
+const EVENT_KEYS = keyTable([['ph', K.ph], ['cat', K.cat], ['name', K.name], ['pid', K.pid], ['tid', K.tid], ['ts', K.ts], ['dur', K.dur], ['args', K.args]]);
+const ARG_KEYS = keyTable([
+  ['correlation', K.correlation], ['External id', K.externalId], ['stream', K.stream],
+  ['Total Allocated', K.extraNumber], ['Device Type', K.extraNumber], ['Device Id', K.extraNumber],
+  ['In msg nelems', K.extraNumber], ['Out msg nelems', K.extraNumber], ['Group size', K.extraNumber],
+  ['Collective name', K.extraString], ['dtype', K.extraString], ['Process Group Name', K.extraString], ['Process Group Description', K.extraString], ['name', K.extraString],
+  ['Input Dims', K.extraRaw], ['Input type', K.extraRaw], ['Process Group Ranks', K.extraRaw],
+]);
+
+function sameBytes(a: Uint8Array, start: number, end: number, b: Buffer): boolean {
+  if (end - start !== b.length) return false;
+  for (let i = 0; i < b.length; i++) if (a[start + i] !== b[i]) return false;
+  return true;
+}
+
+/** Thrown for input that is not a Kineto trace or is not valid JSON where it was read. */
+export class KinetoScanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KinetoScanError';
+  }
+}
+
+const COMM_LAUNCHER = /^(nccl:|record_param_comms$|c10d::)/;
+
+/** Signals that the buffer ends inside the value being read: wait for the next chunk. */
+const NEED_MORE = -1;
+
+class Columns {
+  count = 0;
+  cap = 0;
+  ph = new Uint8Array(0);
+  cat = new Int32Array(0);
+  name = new Int32Array(0);
+  pid = new Int32Array(0);
+  tid = new Int32Array(0);
+  pidNum = new Float64Array(0);
+  tidNum = new Float64Array(0);
+  ts = new Float64Array(0);
+  dur = new Float64Array(0);
+  correlation = new Float64Array(0);
+  externalId = new Float64Array(0);
+  stream = new Float64Array(0);
+
+  grow(): void {
+    const cap = Math.max(1024, this.cap * 2);
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(cap);
+      b.set(a);
+      return b;
+    };
+    const i32 = (a: Int32Array) => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const u8 = new Uint8Array(cap);
+    u8.set(this.ph);
+    this.ph = u8;
+    this.cat = i32(this.cat);
+    this.name = i32(this.name);
+    this.pid = i32(this.pid);
+    this.tid = i32(this.tid);
+    this.pidNum = f64(this.pidNum);
+    this.tidNum = f64(this.tidNum);
+    this.ts = f64(this.ts);
+    this.dur = f64(this.dur);
+    this.correlation = f64(this.correlation);
+    this.externalId = f64(this.externalId);
+    this.stream = f64(this.stream);
+    this.cap = cap;
+  }
+
+  /** Starts event `count` with every column absent. */
+  open(): number {
+    if (this.count === this.cap) this.grow();
+    const i = this.count;
+    this.ph[i] = PH.other;
+    this.cat[i] = this.name[i] = this.pid[i] = this.tid[i] = -1;
+    this.pidNum[i] = this.tidNum[i] = this.ts[i] = this.dur[i] = this.correlation[i] = this.externalId[i] = this.stream[i] = NaN;
+    return i;
+  }
+
+  /** The columns trimmed to `count` (copies, so that the spare capacity is freed). */
+  trimmed(): Omit<KinetoColumns, 'strings' | 'extraArgs' | 'top' | 'bytes'> {
+    const n = this.count;
+    return {
+      count: n, ph: this.ph.slice(0, n), cat: this.cat.slice(0, n), name: this.name.slice(0, n), pid: this.pid.slice(0, n), tid: this.tid.slice(0, n),
+      pidNum: this.pidNum.slice(0, n), tidNum: this.tidNum.slice(0, n), ts: this.ts.slice(0, n), dur: this.dur.slice(0, n),
+      correlation: this.correlation.slice(0, n), externalId: this.externalId.slice(0, n), stream: this.stream.slice(0, n),
+    };
+  }
+}
+
+/**
+ * Incremental scanner of one Kineto document. push() each chunk (any size, any boundary),
+ * then end() for the columns. Throws KinetoScanError with the byte offset on malformed input.
+ */
+export class KinetoScanner {
+  private readonly cols = new Columns();
+  private readonly strings: string[] = [];
+  private readonly internIds = new Map<number, number[]>();
+  private readonly internBytes: Buffer[] = [];
+  private readonly extraArgs = new Map<number, Record<string, unknown>>();
+  private readonly top: Record<string, unknown> = {};
+  /** Unconsumed bytes from the previous chunk (an unfinished member or event). */
+  private carry: Buffer | undefined;
+  /** Where we are: before `{`, in the top-level object, in the traceEvents array, done. */
+  private state: 'start' | 'top' | 'events' | 'end' = 'start';
+  private consumed = 0;
+  private sawEvents = false;
+  private readonly label: string;
+
+  constructor(label = 'the trace') {
+    this.label = label;
+  }
+
+  private fail(what: string, at: number): never {
+    throw new KinetoScanError(`${this.label} is not a valid Kineto trace at byte ${this.consumed + at}: ${what}`);
+  }
+
+  push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.carry) {
+      buf = Buffer.concat([this.carry, chunk]);
+      this.carry = undefined;
+    }
+    const stop = this.scan(buf);
+    if (stop < buf.length) this.carry = Buffer.from(buf.subarray(stop));
+    this.consumed += stop;
+  }
+
+  end(): KinetoColumns {
+    if (this.carry && this.carry.subarray(skipWs(this.carry, 0)).length > 0 && this.state !== 'end') this.fail('the file ends inside an event or member', 0);
+    if (this.state === 'start') this.fail('the file is empty, where a JSON object with a "traceEvents" array was expected', 0);
+    if (this.state !== 'end') this.fail('the file ends before the top-level object is closed', 0);
+    if (!this.sawEvents) throw new KinetoScanError(`${this.label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array`);
+    return { ...this.cols.trimmed(), strings: this.strings, extraArgs: this.extraArgs, top: this.top, bytes: this.consumed + (this.carry?.length ?? 0) };
+  }
+
+  /** Scans as far as complete units go; returns the offset of the first byte not consumed. */
+  private scan(b: Buffer): number {
+    let i = 0;
+    for (;;) {
+      i = skipWs(b, i);
+      if (i >= b.length) return i;
+      const c = b[i];
+      if (this.state === 'start') {
+        if (c !== LBRACE) this.fail(`expected "{" (a JSON object with a "traceEvents" array), found "${String.fromCharCode(c)}"`, i);
+        this.state = 'top';
+        i++;
+        continue;
+      }
+      if (this.state === 'end') {
+        this.fail('unexpected bytes after the top-level object', i);
+      }
+      if (this.state === 'events') {
+        if (c === COMMA) {
+          i++;
+          continue;
+        }
+        if (c === RBRACKET) {
+          this.state = 'top';
+          i++;
+          continue;
+        }
+        if (c !== LBRACE) {
+          // Not an object: skipped like the importer skips it.
+          const e = skipValue(b, i);
+          if (e === NEED_MORE) return i;
+          i = e;
+          continue;
+        }
+        const e = this.event(b, i);
+        // Unfinished: the event is read again from its start with the next chunk.
+        if (e === NEED_MORE) return i;
+        i = e;
+        continue;
+      }
+      // state 'top': `, "key": value` or `}`
+      if (c === COMMA) {
+        i++;
+        continue;
+      }
+      if (c === RBRACE) {
+        this.state = 'end';
+        i++;
+        continue;
+      }
+      if (c !== QUOTE) this.fail(`expected a key or "}" in the top-level object, found "${String.fromCharCode(c)}"`, i);
+      const ke = stringEnd(b, i);
+      if (ke === NEED_MORE) return i;
+      let v = skipWs(b, ke);
+      if (v >= b.length) return i;
+      if (b[v] !== COLON) this.fail('expected ":" after a key', v);
+      v = skipWs(b, v + 1);
+      if (v >= b.length) return i;
+      const key = JSON.parse(b.toString('utf8', i, ke)) as string;
+      if (key === 'traceEvents') {
+        if (b[v] !== LBRACKET) this.fail('"traceEvents" is not an array', v);
+        this.sawEvents = true;
+        this.state = 'events';
+        i = v + 1;
+        continue;
+      }
+      const ve = skipValue(b, v);
+      if (ve === NEED_MORE) return i;
+      this.top[key] = JSON.parse(b.toString('utf8', v, ve));
+      i = ve;
+    }
+  }
+
+  /** Whether event `ev` may be a comm launcher (nccl:*, record_param_comms, c10d::*): its shapes are kept. Unknown name: yes. */
+  private mayLaunchComms(ev: number): boolean {
+    const id = this.cols.name[ev];
+    if (id < 0) return true;
+    let v = this.launcher[id];
+    if (v === undefined) v = this.launcher[id] = COMM_LAUNCHER.test(this.strings[id]);
+    return v;
+  }
+
+  private readonly launcher: boolean[] = [];
+
+  private intern(b: Buffer, start: number, end: number, escaped: boolean): number {
+    const h = hashBytes(b, start, end);
+    const ids = this.internIds.get(h);
+    if (ids) for (const id of ids) if (sameBytes(b, start, end, this.internBytes[id])) return id;
+    const id = this.strings.length;
+    this.strings.push(escaped ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string) : b.toString('utf8', start, end));
+    this.internBytes.push(Buffer.from(b.subarray(start, end)));
+    if (ids) ids.push(id);
+    else this.internIds.set(h, [id]);
+    return id;
+  }
+
+  /** Reads one event object at b[i] = '{'; returns the offset after it or NEED_MORE (nothing kept). */
+  private event(b: Buffer, i: number): number {
+    const cols = this.cols;
+    const ev = cols.open();
+    let extra: Record<string, unknown> | undefined;
+    i++;
+    for (;;) {
+      i = skipWs(b, i);
+      if (i >= b.length) return NEED_MORE;
+      let c = b[i];
+      if (c === RBRACE) break;
+      if (c === COMMA) {
+        i++;
+        continue;
+      }
+      if (c !== QUOTE) this.fail(`expected a key in an event, found "${String.fromCharCode(c)}"`, i);
+      const ks = i + 1;
+      const ke = stringEnd(b, i);
+      if (ke === NEED_MORE) return NEED_MORE;
+      const info = EVENT_KEYS.get(hashBytes(b, ks, ke - 1));
+      const kind = info && sameBytes(b, ks, ke - 1, info.bytes) ? info.kind : 0;
+      i = skipWs(b, ke);
+      if (i >= b.length) return NEED_MORE;
+      if (b[i] !== COLON) this.fail('expected ":" after a key', i);
+      i = skipWs(b, i + 1);
+      if (i >= b.length) return NEED_MORE;
+      c = b[i];
+      if (kind === K.args && c === LBRACE) {
+        const r = this.args(b, i, ev);
+        if (r === NEED_MORE) return NEED_MORE;
+        i = r;
+        extra = this.argsExtra;
+        continue;
+      }
+      if (c === QUOTE) {
+        const se = stringEnd(b, i);
+        if (se === NEED_MORE) return NEED_MORE;
+        if (kind !== 0) {
+          if (kind === K.ph) cols.ph[ev] = se - i === 3 ? PH_BY_BYTE.get(b[i + 1]) ?? PH.other : PH.other;
+          else {
+            const id = this.intern(b, i + 1, se - 1, hasBackslash(b, i + 1, se - 1));
+            if (kind === K.cat) cols.cat[ev] = id;
+            else if (kind === K.name) cols.name[ev] = id;
+            else if (kind === K.pid) cols.pid[ev] = id;
+            else if (kind === K.tid) cols.tid[ev] = id;
+          }
+        }
+        i = se;
+        continue;
+      }
+      if (c === MINUS || (c >= ZERO && c <= NINE)) {
+        const ne = numberEnd(b, i);
+        if (ne === NEED_MORE) return NEED_MORE;
+        if (kind !== 0) {
+          const v = numberValue(b, i, ne);
+          if (kind === K.ts) cols.ts[ev] = v;
+          else if (kind === K.dur) cols.dur[ev] = v;
+          else if (kind === K.pid) cols.pidNum[ev] = v;
+          else if (kind === K.tid) cols.tidNum[ev] = v;
+        }
+        i = ne;
+        continue;
+      }
+      const ve = skipValue(b, i);
+      if (ve === NEED_MORE) return NEED_MORE;
+      i = ve;
+    }
+    cols.count++;
+    if (extra) this.extraArgs.set(ev, extra);
+    return i + 1;
+  }
+
+  /** The rare args of the last args object read (set by args(), so that it returns a plain offset). */
+  private argsExtra: Record<string, unknown> | undefined;
+
+  /** Reads an args object; returns the offset after it (its rare args in argsExtra) or NEED_MORE. */
+  private args(b: Buffer, i: number, ev: number): number {
+    const cols = this.cols;
+    let extra: Record<string, unknown> | undefined;
+    this.argsExtra = undefined;
+    i++;
+    for (;;) {
+      i = skipWs(b, i);
+      if (i >= b.length) return NEED_MORE;
+      const c = b[i];
+      if (c === RBRACE) {
+        this.argsExtra = extra;
+        return i + 1;
+      }
+      if (c === COMMA) {
+        i++;
+        continue;
+      }
+      if (c !== QUOTE) this.fail(`expected a key in "args", found "${String.fromCharCode(c)}"`, i);
+      const ks = i + 1;
+      const ke = stringEnd(b, i);
+      if (ke === NEED_MORE) return NEED_MORE;
+      const info = ARG_KEYS.get(hashBytes(b, ks, ke - 1));
+      const hit = info && sameBytes(b, ks, ke - 1, info.bytes) ? info : undefined;
+      i = skipWs(b, ke);
+      if (i >= b.length) return NEED_MORE;
+      if (b[i] !== COLON) this.fail('expected ":" after a key', i);
+      i = skipWs(b, i + 1);
+      if (i >= b.length) return NEED_MORE;
+      const ve = skipValue(b, i);
+      if (ve === NEED_MORE) return NEED_MORE;
+      if (hit) {
+        const v0 = b[i];
+        const isNum = v0 === MINUS || (v0 >= ZERO && v0 <= NINE);
+        if (hit.kind === K.correlation && isNum) cols.correlation[ev] = numberValue(b, i, ve);
+        else if (hit.kind === K.externalId && isNum) cols.externalId[ev] = numberValue(b, i, ve);
+        else if (hit.kind === K.stream && isNum) cols.stream[ev] = numberValue(b, i, ve);
+        else if (hit.kind === K.extraNumber && isNum) (extra ??= {})[hit.name] = numberValue(b, i, ve);
+        else if (hit.kind === K.extraRaw ? this.mayLaunchComms(ev) : hit.kind === K.extraString ? hit.name !== 'name' || cols.ph[ev] === PH.M || cols.ph[ev] === PH.other : false) {
+          (extra ??= {})[hit.name] = JSON.parse(b.toString('utf8', i, ve));
+        }
+      }
+      i = ve;
+    }
+  }
+}
+
+function hasBackslash(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i] === BACKSLASH) return true;
+  return false;
+}
+
+function skipWs(b: Uint8Array, i: number): number {
+  while (i < b.length) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** b[i] = '"': the offset after the closing quote, or NEED_MORE. */
+function stringEnd(b: Buffer, i: number): number {
+  let j = i + 1;
+  for (;;) {
+    const q = b.indexOf(QUOTE, j);
+    if (q < 0) return NEED_MORE;
+    // Count the backslashes before the quote: an odd number escapes it.
+    let k = q - 1, n = 0;
+    while (k > i && b[k] === BACKSLASH) {
+      n++;
+      k--;
+    }
+    if ((n & 1) === 0) return q + 1;
+    j = q + 1;
+  }
+}
+
+function numberEnd(b: Uint8Array, i: number): number {
+  let j = i;
+  while (j < b.length) {
+    const c = b[j];
+    if ((c >= ZERO && c <= NINE) || c === MINUS || c === DOT || c === LOWER_E || c === UPPER_E || c === 0x2b) j++;
+    else return j;
+  }
+  return NEED_MORE;
+}
+
+/** The value JSON.parse gives the number in b[i, e): integers of ≤ 15 digits are built from the bytes. */
+function numberValue(b: Buffer, i: number, e: number): number {
+  let j = i, neg = false;
+  if (b[j] === MINUS) {
+    neg = true;
+    j++;
+  }
+  if (e - j <= 17) {
+    // Exact while the value stays ≤ 2^53 (every partial value is smaller than the last).
+    let v = 0;
+    for (; j < e; j++) {
+      const c = b[j];
+      if (c < ZERO || c > NINE) break;
+      v = v * 10 + (c - ZERO);
+    }
+    if (v > Number.MAX_SAFE_INTEGER) return Number(b.toString('latin1', i, e));
+    if (j === e) return neg ? -v : v;
+    // `68.0`: an integer with a zero fraction, as Kineto writes durations.
+    if (b[j] === DOT) {
+      let k = j + 1;
+      while (k < e && b[k] === ZERO) k++;
+      if (k === e && k > j + 1) return neg ? -v : v;
+    }
+  }
+  return Number(b.toString('latin1', i, e));
+}
+
+/** b[i] starts a JSON value: the offset after it, or NEED_MORE. Validates only as much as needed to find its end. */
+function skipValue(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) return stringEnd(b, i);
+  if (c === LBRACE || c === LBRACKET) {
+    let depth = 0;
+    let j = i;
+    while (j < b.length) {
+      const x = b[j];
+      if (x === QUOTE) {
+        const e = stringEnd(b, j);
+        if (e === NEED_MORE) return NEED_MORE;
+        j = e;
+        continue;
+      }
+      if (x === LBRACE || x === LBRACKET) depth++;
+      else if (x === RBRACE || x === RBRACKET) {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+      j++;
+    }
+    return NEED_MORE;
+  }
+  // number, true, false, null
+  let j = i;
+  while (j < b.length) {
+    const x = b[j];
+    if (x === COMMA || x === RBRACE || x === RBRACKET || x === 0x20 || x === 0x0a || x === 0x0d || x === 0x09) return j;
+    j++;
+  }
+  return NEED_MORE;
+}
+
+/** Reads a Kineto file (`.json` or `.json.gz`, detected by its magic bytes) as a stream into columns. */
+export async function scanKinetoFile(path: string): Promise<KinetoColumns> {
+  const { createReadStream } = await import('node:fs');
+  const { createGunzip } = await import('node:zlib');
+  const head = await new Promise<Buffer>((resolve, reject) => {
+    const s = createReadStream(path, { start: 0, end: 1 });
+    const parts: Buffer[] = [];
+    s.on('data', (d) => parts.push(d as Buffer)).on('end', () => resolve(Buffer.concat(parts))).on('error', reject);
+  });
+  const gz = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const src = gz ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
+  if (gz) raw.on('error', (e) => src.destroy(e));
+  const scanner = new KinetoScanner(path);
+  for await (const chunk of src as AsyncIterable<Buffer>) scanner.push(chunk);
+  return scanner.end();
+}
