@@ -18,14 +18,28 @@ export default tseslint.config(
   // DESIGN.md: only extension/ imports vscode; only runtime/ imports webgpu.
   {
     files: ['trace/**', 'analysis/**', 'webview/**', 'runtime/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'only extension/ may import vscode' }] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'only extension/ may import vscode' }] }],
+    },
   },
   {
     files: ['trace/**', 'analysis/**', 'webview/**', 'extension/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'webgpu', message: 'only runtime/ may import webgpu' }, { name: 'vscode', message: 'only extension/ may import vscode' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'webgpu', message: 'only runtime/ may import webgpu' },
+            { name: 'vscode', message: 'only extension/ may import vscode' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['extension/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'webgpu', message: 'only runtime/ may import webgpu' }] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'webgpu', message: 'only runtime/ may import webgpu' }] }],
+    },
   },
 );

@@ -34,14 +34,23 @@ export interface ClassUnions {
  * together, so this equals `unionOf` of each class's intervals.
  */
 export function classUnions(ops: readonly GpuOp[]): ClassUnions {
-  const u: ClassUnions = { all: { starts: [], ends: [] }, computation: { starts: [], ends: [] }, communication: { starts: [], ends: [] }, memory: { starts: [], ends: [] } };
+  const u: ClassUnions = {
+    all: { starts: [], ends: [] },
+    computation: { starts: [], ends: [] },
+    communication: { starts: [], ends: [] },
+    memory: { starts: [], ends: [] },
+  };
   // unionOf leaves out intervals that end before they start (or are NaN), then sorts.
   const sorted = isAscending(ops, opByStart) ? ops : ops.filter((o) => o.endNs >= o.startNs).sort(opByStart);
   for (let i = 0; i < sorted.length; i++) {
     const o = sorted[i];
     if (!(o.endNs >= o.startNs)) continue;
     extendUnion(u.all, o.startNs, o.endNs);
-    extendUnion(o.cls === 'computation' ? u.computation : o.cls === 'communication' ? u.communication : u.memory, o.startNs, o.endNs);
+    extendUnion(
+      o.cls === 'computation' ? u.computation : o.cls === 'communication' ? u.communication : u.memory,
+      o.startNs,
+      o.endNs,
+    );
   }
   return u;
 }
@@ -69,7 +78,8 @@ export function unionsOfStep(v: RankView, step: number | undefined): ClassUnions
   return u;
 }
 
-const unionsOf = (ops: readonly GpuOp[] | ClassUnions): ClassUnions => (Array.isArray(ops) ? classUnions(ops as readonly GpuOp[]) : (ops as ClassUnions));
+const unionsOf = (ops: readonly GpuOp[] | ClassUnions): ClassUnions =>
+  Array.isArray(ops) ? classUnions(ops as readonly GpuOp[]) : (ops as ClassUnions);
 
 const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole : 0);
 
@@ -82,12 +92,21 @@ const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole :
 export function temporalBreakdown(ops: readonly GpuOp[] | ClassUnions): TemporalBreakdown {
   const u = unionsOf(ops);
   const all = u.all;
-  if (all.starts.length === 0) return { spanNs: 0, idleNs: 0, computeNs: 0, nonComputeNs: 0, idlePct: 0, computePct: 0, nonComputePct: 0 };
+  if (all.starts.length === 0)
+    return { spanNs: 0, idleNs: 0, computeNs: 0, nonComputeNs: 0, idlePct: 0, computePct: 0, nonComputePct: 0 };
   const spanNs = all.ends[all.ends.length - 1] - all.starts[0];
   const idleNs = spanNs - lengthOf(all);
   const computeNs = lengthOf(u.computation);
   const nonComputeNs = spanNs - idleNs - computeNs;
-  return { spanNs, idleNs, computeNs, nonComputeNs, idlePct: pct(idleNs, spanNs), computePct: pct(computeNs, spanNs), nonComputePct: pct(nonComputeNs, spanNs) };
+  return {
+    spanNs,
+    idleNs,
+    computeNs,
+    nonComputeNs,
+    idlePct: pct(idleNs, spanNs),
+    computePct: pct(computeNs, spanNs),
+    nonComputePct: pct(nonComputeNs, spanNs),
+  };
 }
 
 export interface CommCompOverlap {
@@ -163,19 +182,28 @@ export const CONSECUTIVE_KERNEL_DELAY_NS = 30_000;
  * - other, otherwise (waiting on another stream, a synchronisation, a peer).
  * Without launch times (CommLens runs) nothing can be host wait.
  */
-export function idleBreakdown(ops: readonly GpuOp[], streamOfTrack: (track: number) => number | string, kernelDelayNs = CONSECUTIVE_KERNEL_DELAY_NS): StreamIdle[] {
+export function idleBreakdown(
+  ops: readonly GpuOp[],
+  streamOfTrack: (track: number) => number | string,
+  kernelDelayNs = CONSECUTIVE_KERNEL_DELAY_NS,
+): StreamIdle[] {
   const byTrack = new Map<number, GpuOp[]>();
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i];
     let l = byTrack.get(o.track);
-    if (!l) { l = []; byTrack.set(o.track, l); }
+    if (!l) {
+      l = [];
+      byTrack.set(o.track, l);
+    }
     l.push(o);
   }
   const out: StreamIdle[] = [];
   for (const [track, list] of byTrack) {
     // ops are sorted by start already; a stable sort keeps it so for any caller.
     list.sort((a, b) => a.startNs - b.startNs);
-    let host = 0, kernel = 0, other = 0;
+    let host = 0,
+      kernel = 0,
+      other = 0;
     for (let i = 1; i < list.length; i++) {
       const prevEnd = list[i - 1].endNs;
       const gap = list[i].startNs - prevEnd;
@@ -186,8 +214,21 @@ export function idleBreakdown(ops: readonly GpuOp[], streamOfTrack: (track: numb
     }
     const total = host + kernel + other;
     const r = (x: number) => (total > 0 ? x / total : 0);
-    out.push({ track, stream: streamOfTrack(track), hostWaitNs: host, kernelWaitNs: kernel, otherNs: other, hostWaitRatio: r(host), kernelWaitRatio: r(kernel), otherRatio: r(other) });
+    out.push({
+      track,
+      stream: streamOfTrack(track),
+      hostWaitNs: host,
+      kernelWaitNs: kernel,
+      otherNs: other,
+      hostWaitRatio: r(host),
+      kernelWaitRatio: r(kernel),
+      otherRatio: r(other),
+    });
   }
-  out.sort((a, b) => (typeof a.stream === 'number' && typeof b.stream === 'number' ? a.stream - b.stream : String(a.stream).localeCompare(String(b.stream))));
+  out.sort((a, b) =>
+    typeof a.stream === 'number' && typeof b.stream === 'number'
+      ? a.stream - b.stream
+      : String(a.stream).localeCompare(String(b.stream)),
+  );
   return out;
 }

@@ -114,13 +114,30 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       const key = `${group}|${opName}|${seq}`;
       let inst = byKey.get(key);
       if (!inst) {
-        inst = { key, op: opName, group, seq, groupSize: 0, participants: [], transferNs: 0, completionNs: 0, step: op.step };
+        inst = {
+          key,
+          op: opName,
+          group,
+          seq,
+          groupSize: 0,
+          participants: [],
+          transferNs: 0,
+          completionNs: 0,
+          step: op.step,
+        };
         byKey.set(key, inst);
       }
       if (typeof a.bytes === 'number') inst.bytes ??= a.bytes;
       if (typeof a.groupSize === 'number') inst.groupSize = Math.max(inst.groupSize, a.groupSize);
       const durNs = op.endNs - op.startNs;
-      inst.participants.push({ rank: v.rank, sliceIndex: op.index, startNs: op.startNs, durNs, waitNs: 0, computeBeforeNs });
+      inst.participants.push({
+        rank: v.rank,
+        sliceIndex: op.index,
+        startNs: op.startNs,
+        durNs,
+        waitNs: 0,
+        computeBeforeNs,
+      });
     }
   }
   // A collective synchronizes its participants, so their spans overlap in time. Spans
@@ -134,7 +151,8 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
     if (latestStart <= earliestEnd) continue;
     disjoint++;
     byKey.delete(key);
-    for (const p of inst.participants) byKey.set(`${key}@rank${p.rank}`, { ...inst, key: `${key}@rank${p.rank}`, participants: [p] });
+    for (const p of inst.participants)
+      byKey.set(`${key}@rank${p.rank}`, { ...inst, key: `${key}@rank${p.rank}`, participants: [p] });
   }
   const instances = [...byKey.values()];
   const maxParticipants = Math.max(0, ...instances.map((i) => i.participants.length));
@@ -144,13 +162,20 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   for (const inst of instances) {
     if (inst.participants.length < maxParticipants) unmatched++;
     // CommLens' world group spans every rank even when only some are in the trace.
-    if (inst.groupSize === 0) inst.groupSize = inst.group === 'world' && model.meta.worldSize ? model.meta.worldSize : inst.participants.length;
+    if (inst.groupSize === 0)
+      inst.groupSize = inst.group === 'world' && model.meta.worldSize ? model.meta.worldSize : inst.participants.length;
     if (inst.participants.length >= 2) {
-      let min = Infinity, minRank = inst.participants[0].rank;
-      for (const p of inst.participants) if (p.durNs < min) { min = p.durNs; minRank = p.rank; }
+      let min = Infinity,
+        minRank = inst.participants[0].rank;
+      for (const p of inst.participants)
+        if (p.durNs < min) {
+          min = p.durNs;
+          minRank = p.rank;
+        }
       inst.transferNs = min;
       inst.lastArrivalRank = minRank;
-      let lastStart = -Infinity, lastEnd = -Infinity;
+      let lastStart = -Infinity,
+        lastEnd = -Infinity;
       for (const p of inst.participants) {
         if (p.startNs > lastStart) lastStart = p.startNs;
         if (p.startNs + p.durNs > lastEnd) lastEnd = p.startNs + p.durNs;
@@ -161,8 +186,12 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       // the same; otherwise the wait is estimated as the excess over the shortest participant.
       const measured = inst.participants.map((p) => model.slices[p.sliceIndex].args ?? {});
       if (measured.every((a) => typeof a.waitNs === 'number' && typeof a.transferNs === 'number')) {
-        inst.participants.forEach((p, i) => { p.waitNs = Math.min(p.durNs, Math.max(0, measured[i].waitNs as number)); });
-        inst.transferNs = Math.min(...inst.participants.map((p, i) => Math.min(p.durNs, measured[i].transferNs as number)));
+        inst.participants.forEach((p, i) => {
+          p.waitNs = Math.min(p.durNs, Math.max(0, measured[i].waitNs as number));
+        });
+        inst.transferNs = Math.min(
+          ...inst.participants.map((p, i) => Math.min(p.durNs, measured[i].transferNs as number)),
+        );
       } else {
         for (const p of inst.participants) p.waitNs = p.durNs - min;
       }
@@ -182,7 +211,9 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       inst.busbwGBps = bw.busbwGBps;
     }
   }
-  instances.sort((a, b) => Math.min(...a.participants.map((p) => p.startNs)) - Math.min(...b.participants.map((p) => p.startNs)));
+  instances.sort(
+    (a, b) => Math.min(...a.participants.map((p) => p.startNs)) - Math.min(...b.participants.map((p) => p.startNs)),
+  );
   const perOpMap = new Map<string, CollectiveOpSummary & { busNum: number; busDen: number }>();
   for (const inst of instances) {
     let s = perOpMap.get(inst.op);

@@ -46,7 +46,12 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
     const steps = v.analysedSteps;
     // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
     const medianStep = median(steps.map((s) => s.endNs - s.startNs));
-    const timeNs = steps.length > 0 ? medianStep * steps.length : v.ops.length > 0 ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs : 0;
+    const timeNs =
+      steps.length > 0
+        ? medianStep * steps.length
+        : v.ops.length > 0
+          ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs
+          : 0;
     if (timeNs <= 0) continue;
     let flops = 0;
     let source: RankFlops['source'] = 'kernels';
@@ -71,7 +76,8 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
       for (const c of cpuOps) {
         if (c.pid !== v.pid) continue;
         let inStep = false;
-        for (let k = 0; k < steps.length && !inStep; k++) inStep = c.startNs >= steps[k].startNs && c.startNs < steps[k].endNs;
+        for (let k = 0; k < steps.length && !inStep; k++)
+          inStep = c.startNs >= steps[k].startNs && c.startNs < steps[k].endNs;
         if (inStep) flops += c.flops;
       }
       source = 'cpu_ops';
@@ -82,7 +88,14 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
     }
     if (flops === 0) continue;
     const achievedFlops = flops / (timeNs / 1e9);
-    out.push({ rank: v.rank, flops, source, timeNs, achievedFlops, mfu: info.peakFlops ? achievedFlops / info.peakFlops : undefined });
+    out.push({
+      rank: v.rank,
+      flops,
+      source,
+      timeNs,
+      achievedFlops,
+      mfu: info.peakFlops ? achievedFlops / info.peakFlops : undefined,
+    });
   }
   return out;
 }

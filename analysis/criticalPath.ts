@@ -43,10 +43,15 @@ interface RankOps {
 
 /** Index of the last op with end ≤ t (binary search), or −1. */
 function lastEndingBy(r: RankOps, t: number): number {
-  let lo = 0, hi = r.ends.length - 1, ans = -1;
+  let lo = 0,
+    hi = r.ends.length - 1,
+    ans = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (r.ends[mid] <= t) { ans = mid; lo = mid + 1; } else hi = mid - 1;
+    if (r.ends[mid] <= t) {
+      ans = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
   }
   return ans;
 }
@@ -64,7 +69,12 @@ export function representativeStep(views: RankView[]): number | undefined {
 }
 
 /** Computes the critical path of `step` (default: representativeStep) across every rank. */
-export function criticalPath(model: TraceModel, views: RankView[], instances: CollectiveInstance[], step?: number): CriticalPath {
+export function criticalPath(
+  model: TraceModel,
+  views: RankView[],
+  instances: CollectiveInstance[],
+  step?: number,
+): CriticalPath {
   const S = step ?? representativeStep(views);
   const perRank = new Map<number, RankOps>();
   for (const v of views) {
@@ -99,7 +109,14 @@ export function criticalPath(model: TraceModel, views: RankView[], instances: Co
     }
     const s = model.slices[cur.op.index];
     const name = s.name.length > 120 ? `${s.name.slice(0, 119)}…` : s.name;
-    rev.push({ kind: cur.op.cls, rank: cur.rank, startNs: cur.op.startNs, durNs: cur.op.endNs - cur.op.startNs, sliceIndex: cur.op.index, name });
+    rev.push({
+      kind: cur.op.cls,
+      rank: cur.rank,
+      startNs: cur.op.startNs,
+      durNs: cur.op.endNs - cur.op.startNs,
+      sliceIndex: cur.op.index,
+      name,
+    });
     const r = perRank.get(cur.rank)!;
     let k = lastEndingBy(r, cur.op.startNs);
     while (k >= 0 && (visited.has(r.byEnd[k].index) || r.byEnd[k].startNs >= cur.op.startNs)) k--;

@@ -15,7 +15,13 @@ import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from '
 import { advise } from './advisor/advisor';
 import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
 
-export { temporalBreakdown, commCompOverlap, kernelTypeTime, idleBreakdown, CONSECUTIVE_KERNEL_DELAY_NS } from './breakdown';
+export {
+  temporalBreakdown,
+  commCompOverlap,
+  kernelTypeTime,
+  idleBreakdown,
+  CONSECUTIVE_KERNEL_DELAY_NS,
+} from './breakdown';
 export type { TemporalBreakdown, CommCompOverlap, StreamIdle } from './breakdown';
 export type { RankMetrics, StepMetrics } from './rankMetrics';
 export { buildRankViews, classifyGpuSlice } from './rankView';
@@ -63,60 +69,124 @@ function attempt<T>(notes: string[], what: string, f: () => T): T | undefined {
 export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis {
   const notes: string[] = [...(model.warnings ?? [])];
   const includeLastStep = opts.includeLastStep ?? false;
-  const views: RankView[] = attempt(notes, 'the per-rank views', () => buildRankViews(model, { includeLastStep })) ?? [];
+  const views: RankView[] =
+    attempt(notes, 'the per-rank views', () => buildRankViews(model, { includeLastStep })) ?? [];
   const ranksPresent = views.map((v) => v.rank);
   for (const v of views) notes.push(...v.notes);
-  const ranks = views.map((v) => attempt(notes, `rank ${v.rank}'s metrics`, () => rankMetrics(model, v))).filter((r): r is RankMetrics => r !== undefined);
+  const ranks = views
+    .map((v) => attempt(notes, `rank ${v.rank}'s metrics`, () => rankMetrics(model, v)))
+    .filter((r): r is RankMetrics => r !== undefined);
   if (ranksPresent.length === 0) notes.push('the trace has no ranks (no processes): nothing to analyse');
   const worldSize = model.meta.worldSize;
   if (worldSize !== undefined && ranksPresent.length > 0 && ranksPresent.length < worldSize) {
-    notes.push(`${ranksPresent.length} of ${worldSize} ranks are in the trace: cross-rank metrics (collective waits, stragglers, critical path) cover only these ranks`);
+    notes.push(
+      `${ranksPresent.length} of ${worldSize} ranks are in the trace: cross-rank metrics (collective waits, stragglers, critical path) cover only these ranks`,
+    );
   }
-  if (ranksPresent.length === 1) notes.push('only one rank: collectives cannot be joined across ranks, so synchronisation wait, stragglers and the cross-rank critical path are not computed');
+  if (ranksPresent.length === 1)
+    notes.push(
+      'only one rank: collectives cannot be joined across ranks, so synchronisation wait, stragglers and the cross-rank critical path are not computed',
+    );
   stepAlignmentNotes(views, notes);
   const info: RunInfo = attempt(notes, 'the run configuration', () => runInfoOf(model)) ?? {};
   const linkPeakGBps = opts.linkPeakGBps ?? info.link?.bytesPerNs;
   const collectives = attempt(notes, 'collective metrics', () => collectiveMetrics(model, views, linkPeakGBps));
-  if (collectives && collectives.instances.length === 0 && views.some((v) => v.ops.length > 0)) notes.push('no communication kernels or collectives in the analysed window');
+  if (collectives && collectives.instances.length === 0 && views.some((v) => v.ops.length > 0))
+    notes.push('no communication kernels or collectives in the analysed window');
   if (collectives && collectives.disjoint > 0) {
-    notes.push(`${collectives.disjoint} collective(s) with the same sequence number do not overlap in time across ranks (sampled traces, clock skew or ranks from different runs): they are not joined, so no wait is computed for them`);
+    notes.push(
+      `${collectives.disjoint} collective(s) with the same sequence number do not overlap in time across ranks (sampled traces, clock skew or ranks from different runs): they are not joined, so no wait is computed for them`,
+    );
   }
   if (collectives && collectives.unmatched > 0 && ranksPresent.length > 1) {
-    notes.push(`${collectives.unmatched} collective(s) were not found on every rank (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`);
+    notes.push(
+      `${collectives.unmatched} collective(s) were not found on every rank (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`,
+    );
   }
   const flops = attempt(notes, 'FLOP/s', () => flopsPerRank(model, views, info)) ?? [];
   const memory = attempt(notes, 'memory per rank', () => memoryPerRank(model, views)) ?? [];
   // Warm-up (pipelines compile, pools fill) is left out of every figure: the run records
   // which steps it was (trace/warmup.ts), else the same rule is applied to the trace's steps.
-  const figures: RunFigures = attempt(notes, 'the run figures', () => runFigures(model, views, memory, { includeLastStep, strategy: info.strategy, strategyOptions: info.strategyOptions as Record<string, unknown> | undefined }))
-    ?? { stepTimesNs: [], warmupSteps: [], warmupSource: 'rule', steadySteps: [] };
+  const figures: RunFigures = attempt(notes, 'the run figures', () =>
+    runFigures(model, views, memory, {
+      includeLastStep,
+      strategy: info.strategy,
+      strategyOptions: info.strategyOptions as Record<string, unknown> | undefined,
+    }),
+  ) ?? { stepTimesNs: [], warmupSteps: [], warmupSource: 'rule', steadySteps: [] };
   if (figures.warmupSteps.length > 0) {
-    notes.push(`warm-up: step${figures.warmupSteps.length > 1 ? 's' : ''} ${figures.warmupSteps.join(', ')} (${figures.warmupSource === 'rule' ? WARMUP_TEXT : 'as the run recorded it'}) left out of step time, exposed communication, bytes per step, stragglers and the replay`);
+    notes.push(
+      `warm-up: step${figures.warmupSteps.length > 1 ? 's' : ''} ${figures.warmupSteps.join(', ')} (${figures.warmupSource === 'rule' ? WARMUP_TEXT : 'as the run recorded it'}) left out of step time, exposed communication, bytes per step, stragglers and the replay`,
+    );
   }
   const warmupSteps = figures.warmupSteps;
-  const stragglers = collectives && ranks.length >= 2 ? attempt(notes, 'stragglers', () => findStragglers(collectives, ranks, STRAGGLER_RULE.thresholdFraction, warmupSteps)) : undefined;
-  const cp = ranksPresent.length > 0 && views.some((v) => v.ops.length > 0) ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? [])) : undefined;
+  const stragglers =
+    collectives && ranks.length >= 2
+      ? attempt(notes, 'stragglers', () =>
+          findStragglers(collectives, ranks, STRAGGLER_RULE.thresholdFraction, warmupSteps),
+        )
+      : undefined;
+  const cp =
+    ranksPresent.length > 0 && views.some((v) => v.ops.length > 0)
+      ? attempt(notes, 'the critical path', () => criticalPath(model, views, collectives?.instances ?? []))
+      : undefined;
   let ctx: ReplayContext | undefined;
   let replay: Analysis['replay'];
   if (views.some((v) => v.ops.length > 0)) {
-    ctx = attempt(notes, 'the what-if replay', () => prepareReplay(model, { views, instances: collectives?.instances ?? [], figures }));
+    ctx = attempt(notes, 'the what-if replay', () =>
+      prepareReplay(model, { views, instances: collectives?.instances ?? [], figures }),
+    );
     if (ctx) {
-      const base: WhatIfResult | undefined = attempt(notes, 'the baseline replay', () => whatIfOn(ctx as ReplayContext, {}));
+      const base: WhatIfResult | undefined = attempt(notes, 'the baseline replay', () =>
+        whatIfOn(ctx as ReplayContext, {}),
+      );
       notes.push(...ctx.notes);
-      if (base) replay = { step: ctx.graph.step, measuredStepNs: ctx.graph.measuredStepNs, replayedStepNs: ctx.baseReplay.stepTimeNs, calibrationErrorPct: base.replay.calibrationErrorPct, linkName: ctx.link.name, linkGBps: ctx.link.bytesPerNs };
+      if (base)
+        replay = {
+          step: ctx.graph.step,
+          measuredStepNs: ctx.graph.measuredStepNs,
+          replayedStepNs: ctx.baseReplay.stepTimeNs,
+          calibrationErrorPct: base.replay.calibrationErrorPct,
+          linkName: ctx.link.name,
+          linkGBps: ctx.link.bytesPerNs,
+        };
     }
   }
   const advice = collectives
-    ? attempt(notes, 'suggestions', () => advise({ ctx, ranks, collectives: collectives as CollectiveMetrics, stragglers: stragglers ?? { ranks: [], stragglers: [], computeImbalance: 1, totalWaitNs: 0 }, linkPeakGBps, pytorch: model.meta.format === 'kineto' })) ?? { suggestions: [], diagnoses: [] }
+    ? (attempt(notes, 'suggestions', () =>
+        advise({
+          ctx,
+          ranks,
+          collectives: collectives as CollectiveMetrics,
+          stragglers: stragglers ?? { ranks: [], stragglers: [], computeImbalance: 1, totalWaitNs: 0 },
+          linkPeakGBps,
+          pytorch: model.meta.format === 'kineto',
+        }),
+      ) ?? { suggestions: [], diagnoses: [] })
     : { suggestions: [], diagnoses: [] };
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
-    source: { format: model.meta.format, worldSize, ranksPresent, strategy: info.strategy, ...(views.some((v) => v.cpuTimeline) ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) } : {}) },
+    source: {
+      format: model.meta.format,
+      worldSize,
+      ranksPresent,
+      strategy: info.strategy,
+      ...(views.some((v) => v.cpuTimeline)
+        ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) }
+        : {}),
+    },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,
     kernelTypeTotalsNs: sumKernelTypes(ranks),
     figures,
-    collectives, stragglers, criticalPath: cp, flops, memory, replay, suggestions: advice.suggestions, diagnoses: advice.diagnoses,
+    collectives,
+    stragglers,
+    criticalPath: cp,
+    flops,
+    memory,
+    replay,
+    suggestions: advice.suggestions,
+    diagnoses: advice.diagnoses,
     notes: [...new Set(notes)],
   };
 }
@@ -126,6 +196,8 @@ function stepAlignmentNotes(views: RankView[], notes: string[]): void {
   if (views.length < 2) return;
   const sets = views.map((v) => v.analysedSteps.map((s) => s.step).join(','));
   if (new Set(sets).size > 1) {
-    notes.push(`the ranks' steps do not line up (${views.map((v) => `rank ${v.rank}: ${v.analysedSteps.map((s) => s.step).join(', ') || 'none'}`).join('; ')}): per-step comparisons and the critical path use the steps all ranks share`);
+    notes.push(
+      `the ranks' steps do not line up (${views.map((v) => `rank ${v.rank}: ${v.analysedSteps.map((s) => s.step).join(', ') || 'none'}`).join('; ')}): per-step comparisons and the critical path use the steps all ranks share`,
+    );
   }
 }

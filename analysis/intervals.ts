@@ -52,7 +52,9 @@ export function lengthOf(set: IntervalSet): number {
 
 /** |A ∩ B| for two interval sets, by a linear merge. */
 export function intersectionLength(a: IntervalSet, b: IntervalSet): number {
-  let i = 0, j = 0, t = 0;
+  let i = 0,
+    j = 0,
+    t = 0;
   while (i < a.starts.length && j < b.starts.length) {
     const s = Math.max(a.starts[i], b.starts[j]);
     const e = Math.min(a.ends[i], b.ends[j]);
@@ -65,12 +67,17 @@ export function intersectionLength(a: IntervalSet, b: IntervalSet): number {
 
 /** A ∩ B as an interval set. */
 export function intersect(a: IntervalSet, b: IntervalSet): IntervalSet {
-  let i = 0, j = 0;
-  const starts: number[] = [], ends: number[] = [];
+  let i = 0,
+    j = 0;
+  const starts: number[] = [],
+    ends: number[] = [];
   while (i < a.starts.length && j < b.starts.length) {
     const s = Math.max(a.starts[i], b.starts[j]);
     const e = Math.min(a.ends[i], b.ends[j]);
-    if (e > s) { starts.push(s); ends.push(e); }
+    if (e > s) {
+      starts.push(s);
+      ends.push(e);
+    }
     if (a.ends[i] < b.ends[j]) i++;
     else j++;
   }

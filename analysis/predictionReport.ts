@@ -17,11 +17,16 @@ export interface MeasuredComponents {
 
 /** The parts of the analysis (analysis/index.ts `Analysis`) this reads. */
 export interface StepsAnalysisLike {
-  ranks?: { steps?: { step: number; temporal?: { computeNs: number }; overlap: { commNs?: number; exposedCommNs: number } }[] }[];
+  ranks?: {
+    steps?: { step: number; temporal?: { computeNs: number }; overlap: { commNs?: number; exposedCommNs: number } }[];
+  }[];
 }
 
 /** The prediction's components, as suggestions carry them. */
-export type ComponentPredictions = Record<'computeNs' | 'stagingNs' | 'wireNs' | 'codecNs' | 'waitNs' | 'exposedCommNs', { baselineNs: number; predictedNs: number }>;
+export type ComponentPredictions = Record<
+  'computeNs' | 'stagingNs' | 'wireNs' | 'codecNs' | 'waitNs' | 'exposedCommNs',
+  { baselineNs: number; predictedNs: number }
+>;
 
 /** Measured components of a run from its analysis; undefined when it has no steps. */
 export function measuredComponentsOf(analysis: unknown): MeasuredComponents | undefined {
@@ -51,9 +56,14 @@ const ms = (ns: number) => (Number.isFinite(ns) ? formatDurationNs(ns) : '?');
  * it where the re-run measures that component (compute, exposed communication; and the
  * collectives' span, which holds wire + wait + codec).
  */
-export function componentsLine(p: ComponentPredictions, measured?: MeasuredComponents, baselineMeasured?: MeasuredComponents): string {
+export function componentsLine(
+  p: ComponentPredictions,
+  measured?: MeasuredComponents,
+  baselineMeasured?: MeasuredComponents,
+): string {
   const pair = (k: keyof ComponentPredictions) => `${ms(p[k].baselineNs)} → ${ms(p[k].predictedNs)}`;
-  const meas = (base: number | undefined, now: number | undefined) => (now === undefined ? '' : ` (measured ${base !== undefined ? `${ms(base)} → ` : ''}${ms(now)})`);
+  const meas = (base: number | undefined, now: number | undefined) =>
+    now === undefined ? '' : ` (measured ${base !== undefined ? `${ms(base)} → ` : ''}${ms(now)})`;
   const commPred = (k: 'baselineNs' | 'predictedNs') => p.wireNs[k] + p.waitNs[k] + p.codecNs[k];
   return [
     `compute ${pair('computeNs')}${meas(baselineMeasured?.computeNs, measured?.computeNs)}`,
@@ -81,5 +91,13 @@ export interface ErrorSpread {
 export function errorSpread(errorsByPass: number[][]): ErrorSpread {
   const perPass = errorsByPass.filter((e) => e.length > 0).map((e) => median(e));
   if (perPass.length === 0) return { passes: 0, perPass, median: NaN, min: NaN, q1: NaN, q3: NaN, max: NaN };
-  return { passes: perPass.length, perPass, median: median(perPass), min: Math.min(...perPass), q1: quantile(perPass, 0.25), q3: quantile(perPass, 0.75), max: Math.max(...perPass) };
+  return {
+    passes: perPass.length,
+    perPass,
+    median: median(perPass),
+    min: Math.min(...perPass),
+    q1: quantile(perPass, 0.25),
+    q3: quantile(perPass, 0.75),
+    max: Math.max(...perPass),
+  };
 }

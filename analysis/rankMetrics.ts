@@ -4,7 +4,17 @@
  * each analysed step.
  */
 import type { TraceModel } from '../trace/model';
-import { commCompOverlap, idleBreakdown, kernelTypeTime, temporalBreakdown, unionsOfStep, type ClassUnions, type CommCompOverlap, type StreamIdle, type TemporalBreakdown } from './breakdown';
+import {
+  commCompOverlap,
+  idleBreakdown,
+  kernelTypeTime,
+  temporalBreakdown,
+  unionsOfStep,
+  type ClassUnions,
+  type CommCompOverlap,
+  type StreamIdle,
+  type TemporalBreakdown,
+} from './breakdown';
 import { opsOfStep, type RankView } from './rankView';
 
 export interface StepMetrics {
@@ -44,13 +54,26 @@ export function rankMetrics(model: TraceModel, view: RankView): RankMetrics {
   for (const st of view.analysedSteps) {
     const ops = opsOfStep(view, st.step);
     const m = windowMetrics(unionsOfStep(view, st.step));
-    if (ops.length === view.ops.length) whole = { temporal: { ...m.temporal }, overlap: { ...m.overlap }, kernelTypeNs: { ...m.kernelTypeNs } };
-    steps.push({ step: st.step, startNs: st.startNs, durNs: st.endNs - st.startNs, sliceIndex: st.index, opCount: ops.length, ...m });
+    if (ops.length === view.ops.length)
+      whole = { temporal: { ...m.temporal }, overlap: { ...m.overlap }, kernelTypeNs: { ...m.kernelTypeNs } };
+    steps.push({
+      step: st.step,
+      startNs: st.startNs,
+      durNs: st.endNs - st.startNs,
+      sliceIndex: st.index,
+      opCount: ops.length,
+      ...m,
+    });
   }
   whole ??= windowMetrics(unionsOfStep(view, undefined));
   return {
-    rank: view.rank, pid: view.pid, stepsAnalysed: view.analysedSteps.map((s) => s.step), opCount: view.ops.length,
-    ...whole, idleByStream: idleBreakdown(view.ops, streamOf), steps,
+    rank: view.rank,
+    pid: view.pid,
+    stepsAnalysed: view.analysedSteps.map((s) => s.step),
+    opCount: view.ops.length,
+    ...whole,
+    idleByStream: idleBreakdown(view.ops, streamOf),
+    steps,
   };
 }
 

@@ -69,8 +69,14 @@ function histogram(counts: number[]): HistogramBucket[] {
 }
 
 /** Summarises a straggler report: top N ranks by the waits they caused, a histogram, lateness. */
-export function summariseStragglers(st: StragglerReport, coll: CollectiveMetrics | undefined, topN = 10): StragglerSummary {
-  const byCost = st.ranks.filter((r) => r.lastArrivals > 0).sort((a, b) => b.costToOthersNs - a.costToOthersNs || a.rank - b.rank);
+export function summariseStragglers(
+  st: StragglerReport,
+  coll: CollectiveMetrics | undefined,
+  topN = 10,
+): StragglerSummary {
+  const byCost = st.ranks
+    .filter((r) => r.lastArrivals > 0)
+    .sort((a, b) => b.costToOthersNs - a.costToOthersNs || a.rank - b.rank);
   const total = byCost.reduce((s, r) => s + r.costToOthersNs, 0);
   const top = byCost.slice(0, topN);
   const lateness: number[] = [];
@@ -86,7 +92,15 @@ export function summariseStragglers(st: StragglerReport, coll: CollectiveMetrics
     top,
     topCostShare: total > 0 ? top.reduce((s, r) => s + r.costToOthersNs, 0) / total : 0,
     lastArrivalHistogram: histogram(st.ranks.map((r) => r.lastArrivals)),
-    lateness: lateness.length > 0 ? { collectives: lateness.length, medianNs: median(lateness), p90Ns: quantile(lateness, 0.9), maxNs: Math.max(...lateness) } : undefined,
+    lateness:
+      lateness.length > 0
+        ? {
+            collectives: lateness.length,
+            medianNs: median(lateness),
+            p90Ns: quantile(lateness, 0.9),
+            maxNs: Math.max(...lateness),
+          }
+        : undefined,
   };
 }
 
@@ -99,7 +113,8 @@ export function findSlowLinks(coll: CollectiveMetrics): SlowLinkSummary | undefi
   const groups = new Map<string, { ranks: Set<number>; bw: number[] }>();
   for (const inst of coll.instances) {
     // Collectives of 1 MiB or more (smaller ones measure latency, not the link), as the slow-link rule.
-    if (!inst.bytes || inst.bytes < SLOW_LINK_MIN_BYTES || inst.transferNs <= 0 || inst.participants.length < 2) continue;
+    if (!inst.bytes || inst.bytes < SLOW_LINK_MIN_BYTES || inst.transferNs <= 0 || inst.participants.length < 2)
+      continue;
     let g = groups.get(inst.group);
     if (!g) groups.set(inst.group, (g = { ranks: new Set(), bw: [] }));
     for (const p of inst.participants) g.ranks.add(p.rank);
@@ -107,12 +122,22 @@ export function findSlowLinks(coll: CollectiveMetrics): SlowLinkSummary | undefi
     g.bw.push(inst.busbwGBps ?? inst.bytes / inst.transferNs);
   }
   if (groups.size < 3) return undefined;
-  const medians = [...groups].map(([group, g]) => ({ group, ranks: [...g.ranks].sort((a, b) => a - b), collectives: g.bw.length, medianBusbwGBps: median(g.bw) }));
+  const medians = [...groups].map(([group, g]) => ({
+    group,
+    ranks: [...g.ranks].sort((a, b) => a - b),
+    collectives: g.bw.length,
+    medianBusbwGBps: median(g.bw),
+  }));
   const mid = median(medians.map((g) => g.medianBusbwGBps));
-  const slowGroups = medians.filter((g) => g.medianBusbwGBps < SLOW_GROUP_FRACTION * mid).sort((a, b) => a.medianBusbwGBps - b.medianBusbwGBps);
+  const slowGroups = medians
+    .filter((g) => g.medianBusbwGBps < SLOW_GROUP_FRACTION * mid)
+    .sort((a, b) => a.medianBusbwGBps - b.medianBusbwGBps);
   const seen = new Map<number, number>();
   for (const g of slowGroups) for (const r of g.ranks) seen.set(r, (seen.get(r) ?? 0) + 1);
-  const sharedRanks = [...seen].filter(([, n]) => n >= 2).map(([rank, n]) => ({ rank, slowGroups: n })).sort((a, b) => b.slowGroups - a.slowGroups || a.rank - b.rank);
+  const sharedRanks = [...seen]
+    .filter(([, n]) => n >= 2)
+    .map(([rank, n]) => ({ rank, slowGroups: n }))
+    .sort((a, b) => b.slowGroups - a.slowGroups || a.rank - b.rank);
   return { groups: groups.size, medianGroupBusbwGBps: mid, slowGroups, sharedRanks };
 }
 
@@ -120,7 +145,7 @@ export function findSlowLinks(coll: CollectiveMetrics): SlowLinkSummary | undefi
 export function rankRanges(ranks: readonly number[]): string {
   const xs = [...new Set(ranks)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < xs.length; ) {
+  for (let i = 0; i < xs.length;) {
     let j = i;
     while (j + 1 < xs.length && xs[j + 1] === xs[j] + 1) j++;
     parts.push(j === i ? String(xs[i]) : `${xs[i]}–${xs[j]}`);
@@ -142,10 +167,18 @@ export interface Spread {
 export function spreadOf<T extends { rank: number }>(items: readonly T[], value: (x: T) => number): Spread | undefined {
   if (items.length === 0) return undefined;
   const vs = items.map(value);
-  let lo = 0, hi = 0;
+  let lo = 0,
+    hi = 0;
   for (let i = 1; i < vs.length; i++) {
     if (vs[i] < vs[lo]) lo = i;
     if (vs[i] > vs[hi]) hi = i;
   }
-  return { min: vs[lo], median: median(vs), p90: quantile(vs, 0.9), max: vs[hi], minRank: items[lo].rank, maxRank: items[hi].rank };
+  return {
+    min: vs[lo],
+    median: median(vs),
+    p90: quantile(vs, 0.9),
+    max: vs[hi],
+    minRank: items[lo].rank,
+    maxRank: items[hi].rank,
+  };
 }

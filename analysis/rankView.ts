@@ -110,15 +110,22 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   };
   const pidOfTrack = model.tracks.map((t) => t.pid);
   const gpuTrack = model.tracks.map((t) => t.gpu && t.type === 'slice');
-  const byPid = new Map<number, { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number>; cpu: GpuOp[]; cpuComm: number }>();
+  const byPid = new Map<
+    number,
+    { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number>; cpu: GpuOp[]; cpuComm: number }
+  >();
   const entry = (pid: number) => {
     let e = byPid.get(pid);
-    if (!e) { e = { ops: [], steps: [], launch: new Map(), cpu: [], cpuComm: 0 }; byPid.set(pid, e); }
+    if (!e) {
+      e = { ops: [], steps: [], launch: new Map(), cpu: [], cpuComm: 0 };
+      byPid.set(pid, e);
+    }
     return e;
   };
   // The CPU timeline, for ranks without GPU activity: per host track, the end of the last
   // aten:: op kept (slices come sorted by track, then start), so only outermost ops are kept.
-  let cpuTrack = -1, cpuEnd = -Infinity;
+  let cpuTrack = -1,
+    cpuEnd = -Infinity;
   for (const p of model.processes) entry(p.pid);
   const slices = model.slices;
   for (let i = 0; i < slices.length; i++) {
@@ -129,12 +136,27 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
       const cls = classify(s);
       if (cls) entry(pid).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
     } else if (s.category === 'collective') {
-      entry(pid).cpu.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls: 'communication' });
+      entry(pid).cpu.push({
+        index: i,
+        track: s.track,
+        startNs: s.startNs,
+        endNs: s.startNs + s.durNs,
+        cls: 'communication',
+      });
       entry(pid).cpuComm++;
     } else if (s.category === 'cpu_op' && s.name.startsWith('aten::')) {
-      if (s.track !== cpuTrack) { cpuTrack = s.track; cpuEnd = -Infinity; }
+      if (s.track !== cpuTrack) {
+        cpuTrack = s.track;
+        cpuEnd = -Infinity;
+      }
       if (s.startNs >= cpuEnd) {
-        entry(pid).cpu.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls: 'computation' });
+        entry(pid).cpu.push({
+          index: i,
+          track: s.track,
+          startNs: s.startNs,
+          endNs: s.startNs + s.durNs,
+          cls: 'computation',
+        });
         cpuEnd = s.startNs + s.durNs;
       }
     } else if (s.category === 'runtime') {
@@ -153,7 +175,9 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     const cpuTimeline = e.ops.length === 0 && e.cpuComm > 0;
     if (cpuTimeline) {
       e.ops = e.cpu;
-      notes.push(`rank ${rank}: no GPU activity in the trace: communication is analysed on the CPU timeline (${e.cpuComm} CPU collective(s) as communication, outermost aten:: ops as computation); GPU kernel metrics need a trace recorded with ProfilerActivity.CUDA`);
+      notes.push(
+        `rank ${rank}: no GPU activity in the trace: communication is analysed on the CPU timeline (${e.cpuComm} CPU collective(s) as communication, outermost aten:: ops as computation); GPU kernel metrics need a trace recorded with ProfilerActivity.CUDA`,
+      );
     }
     const hasLaunchTimes = e.launch.size > 0 && !cpuTimeline;
     // Index loops over the ops (thousands per rank, run before V8 optimises this code).
@@ -171,7 +195,10 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
       // HTA: the last step window containing the launch wins.
       for (let k = e.steps.length - 1; k >= 0; k--) {
         const st = e.steps[k];
-        if (st.startNs <= t && t < st.endNs) { op.step = st.step; break; }
+        if (st.startNs <= t && t < st.endNs) {
+          op.step = st.step;
+          break;
+        }
       }
       if (op.step === undefined && !hasLaunchTimes) {
         const fromArgs = slices[op.index].args?.step;
@@ -182,7 +209,10 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     let analysedSteps = e.steps;
     if (hasLaunchTimes) {
       const missing = ops.filter((o) => o.launchNs === undefined).length;
-      if (missing > 0 && e.steps.length >= 2) notes.push(`rank ${rank}: ${missing} GPU op(s) have no launch call in the trace and are left out (as HTA does)`);
+      if (missing > 0 && e.steps.length >= 2)
+        notes.push(
+          `rank ${rank}: ${missing} GPU op(s) have no launch call in the trace and are left out (as HTA does)`,
+        );
     }
     if (e.ops.length === 0) {
       notes.push(`rank ${rank}: no GPU kernels in the trace, so the GPU time metrics cannot be computed`);
@@ -202,7 +232,17 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
           : `rank ${rank}: only one step marker, so the last step cannot be left out; every kernel is analysed`,
       );
     }
-    views.push({ pid, rank, allOps: e.ops, ops, steps: e.steps, analysedSteps, hasLaunchTimes, notes, ...(cpuTimeline ? { cpuTimeline } : {}) });
+    views.push({
+      pid,
+      rank,
+      allOps: e.ops,
+      ops,
+      steps: e.steps,
+      analysedSteps,
+      hasLaunchTimes,
+      notes,
+      ...(cpuTimeline ? { cpuTimeline } : {}),
+    });
   }
   views.sort((a, b) => a.rank - b.rank);
   return views;
@@ -220,7 +260,10 @@ export function opsOfStep(v: RankView, step: number | undefined): GpuOp[] {
       const o = v.ops[i];
       if (o.step === undefined) continue;
       let l = m.get(o.step);
-      if (!l) { l = []; m.set(o.step, l); }
+      if (!l) {
+        l = [];
+        m.set(o.step, l);
+      }
       l.push(o);
     }
     byStepCache.set(v, m);

@@ -52,13 +52,21 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     lines.push('', '## Run figures (steady state)', '');
     if (f.warmupSteps.length > 0) {
       const wu = f.stepTimesNs.filter((x) => f.warmupSteps.includes(x.step)).reduce((a, x) => a + x.timeNs, 0);
-      lines.push(`Warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(wu)}: compiling GPU pipelines, first allocations), left out of every figure below.`, '');
+      lines.push(
+        `Warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(wu)}: compiling GPU pipelines, first allocations), left out of every figure below.`,
+        '',
+      );
     }
     lines.push('| figure | value |', '|---|---:|');
-    if (f.stepTimeNs !== undefined) lines.push(`| step time (${f.stepTimeBasis}) | ${formatDurationNs(f.stepTimeNs)} |`);
-    if (f.exposedCommNs !== undefined) lines.push(`| exposed communication per step${f.stepTimeNs ? ` (${((100 * f.exposedCommNs) / f.stepTimeNs).toFixed(1)} % of the step)` : ''} | ${formatDurationNs(f.exposedCommNs)} |`);
+    if (f.stepTimeNs !== undefined)
+      lines.push(`| step time (${f.stepTimeBasis}) | ${formatDurationNs(f.stepTimeNs)} |`);
+    if (f.exposedCommNs !== undefined)
+      lines.push(
+        `| exposed communication per step${f.stepTimeNs ? ` (${((100 * f.exposedCommNs) / f.stepTimeNs).toFixed(1)} % of the step)` : ''} | ${formatDurationNs(f.exposedCommNs)} |`,
+      );
     if (f.bytesPerStep !== undefined) lines.push(`| bytes sent per rank per step | ${formatBytes(f.bytesPerStep)} |`);
-    if (f.peakMemoryBytes !== undefined) lines.push(`| peak memory (fullest rank) | ${formatBytes(f.peakMemoryBytes)} |`);
+    if (f.peakMemoryBytes !== undefined)
+      lines.push(`| peak memory (fullest rank) | ${formatBytes(f.peakMemoryBytes)} |`);
     lines.push('', 'Definitions: docs/figures.md.');
   }
   lines.push(
@@ -79,20 +87,54 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   if (!many) for (const r of analysis.ranks) lines.push(rankRow(r));
   else {
     // One row per rank would be hundreds of rows: the ranks with the most idle time, then the spread.
-    lines.splice(lines.length - 2, 0, `${analysis.ranks.length} ranks: the ${topN} with the most idle time, then the spread over all ranks.`, '');
-    for (const r of [...analysis.ranks].sort((a, b) => b.temporal.idlePct - a.temporal.idlePct || a.rank - b.rank).slice(0, topN)) lines.push(rankRow(r));
+    lines.splice(
+      lines.length - 2,
+      0,
+      `${analysis.ranks.length} ranks: the ${topN} with the most idle time, then the spread over all ranks.`,
+      '',
+    );
+    for (const r of [...analysis.ranks]
+      .sort((a, b) => b.temporal.idlePct - a.temporal.idlePct || a.rank - b.rank)
+      .slice(0, topN))
+      lines.push(rankRow(r));
     const sp = (label: string, x: Spread | undefined, f: (v: number) => string) =>
-      x ? `| ${label} | ${f(x.min)} (rank ${x.minRank}) | ${f(x.median)} | ${f(x.p90)} | ${f(x.max)} (rank ${x.maxRank}) |` : '';
+      x
+        ? `| ${label} | ${f(x.min)} (rank ${x.minRank}) | ${f(x.median)} | ${f(x.p90)} | ${f(x.max)} (rank ${x.maxRank}) |`
+        : '';
     lines.push(
       '',
       '| over all ranks | min | median | p90 | max |',
       '|---|---:|---:|---:|---:|',
-      sp('span µs', spreadOf(analysis.ranks, (r) => r.temporal.spanNs), us),
-      sp('idle %', spreadOf(analysis.ranks, (r) => r.temporal.idlePct), pct),
-      sp('compute %', spreadOf(analysis.ranks, (r) => r.temporal.computePct), pct),
-      sp('non-compute %', spreadOf(analysis.ranks, (r) => r.temporal.nonComputePct), pct),
-      sp('comm–comp overlap %', spreadOf(analysis.ranks, (r) => r.overlap.overlapPct), pct),
-      sp('exposed comm µs', spreadOf(analysis.ranks, (r) => r.overlap.exposedCommNs), us),
+      sp(
+        'span µs',
+        spreadOf(analysis.ranks, (r) => r.temporal.spanNs),
+        us,
+      ),
+      sp(
+        'idle %',
+        spreadOf(analysis.ranks, (r) => r.temporal.idlePct),
+        pct,
+      ),
+      sp(
+        'compute %',
+        spreadOf(analysis.ranks, (r) => r.temporal.computePct),
+        pct,
+      ),
+      sp(
+        'non-compute %',
+        spreadOf(analysis.ranks, (r) => r.temporal.nonComputePct),
+        pct,
+      ),
+      sp(
+        'comm–comp overlap %',
+        spreadOf(analysis.ranks, (r) => r.overlap.overlapPct),
+        pct,
+      ),
+      sp(
+        'exposed comm µs',
+        spreadOf(analysis.ranks, (r) => r.overlap.exposedCommNs),
+        us,
+      ),
     );
   }
   lines.push(
@@ -108,9 +150,16 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     for (const [k, v] of kt) lines.push(`| ${k} | ${us(v)} | ${pct((100 * v) / total)} |`);
   }
   if (!many) {
-    lines.push('', '## Idle time per stream', '', '| rank | stream | host wait µs | kernel wait µs | other µs |', '|---:|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      '## Idle time per stream',
+      '',
+      '| rank | stream | host wait µs | kernel wait µs | other µs |',
+      '|---:|---:|---:|---:|---:|',
+    );
     for (const r of analysis.ranks) {
-      for (const s of r.idleByStream) lines.push(`| ${r.rank} | ${s.stream} | ${us(s.hostWaitNs)} | ${us(s.kernelWaitNs)} | ${us(s.otherNs)} |`);
+      for (const s of r.idleByStream)
+        lines.push(`| ${r.rank} | ${s.stream} | ${us(s.hostWaitNs)} | ${us(s.kernelWaitNs)} | ${us(s.otherNs)} |`);
     }
   } else {
     const byStream = new Map<string, { ranks: number; host: number; kernel: number; other: number }>();
@@ -125,105 +174,247 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
         byStream.set(k, a);
       }
     }
-    lines.push('', '## Idle time per stream (summed over ranks)', '', '| stream | ranks | host wait µs | kernel wait µs | other µs |', '|---:|---:|---:|---:|---:|');
-    for (const [k, a] of byStream) lines.push(`| ${escapeCell(k)} | ${a.ranks} | ${us(a.host)} | ${us(a.kernel)} | ${us(a.other)} |`);
+    lines.push(
+      '',
+      '## Idle time per stream (summed over ranks)',
+      '',
+      '| stream | ranks | host wait µs | kernel wait µs | other µs |',
+      '|---:|---:|---:|---:|---:|',
+    );
+    for (const [k, a] of byStream)
+      lines.push(`| ${escapeCell(k)} | ${a.ranks} | ${us(a.host)} | ${us(a.kernel)} | ${us(a.other)} |`);
   }
   const stepRows = analysis.ranks.flatMap((r) => r.steps.map((s) => ({ r, s })));
   if (stepRows.length > 0 && many) {
     const bySteps = new Map<number, typeof stepRows>();
     for (const x of stepRows) bySteps.set(x.s.step, [...(bySteps.get(x.s.step) ?? []), x]);
-    lines.push('', '## Per step (over ranks)', '', '| step | ranks | median step ms | max step ms | median idle % | median overlap % | max exposed comm ms |', '|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      '## Per step (over ranks)',
+      '',
+      '| step | ranks | median step ms | max step ms | median idle % | median overlap % | max exposed comm ms |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const [step, xs] of [...bySteps].sort((a, b) => a[0] - b[0])) {
-      const dur = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.durNs })), (x) => x.v)!;
-      const idle = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.temporal.idlePct })), (x) => x.v)!;
-      const ov = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.overlapPct })), (x) => x.v)!;
-      const ex = spreadOf(xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.exposedCommNs })), (x) => x.v)!;
-      lines.push(`| ${step} | ${xs.length} | ${ms(dur.median)} | ${ms(dur.max)} (rank ${dur.maxRank}) | ${pct(idle.median)} | ${pct(ov.median)} | ${ms(ex.max)} (rank ${ex.maxRank}) |`);
+      const dur = spreadOf(
+        xs.map((x) => ({ rank: x.r.rank, v: x.s.durNs })),
+        (x) => x.v,
+      )!;
+      const idle = spreadOf(
+        xs.map((x) => ({ rank: x.r.rank, v: x.s.temporal.idlePct })),
+        (x) => x.v,
+      )!;
+      const ov = spreadOf(
+        xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.overlapPct })),
+        (x) => x.v,
+      )!;
+      const ex = spreadOf(
+        xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.exposedCommNs })),
+        (x) => x.v,
+      )!;
+      lines.push(
+        `| ${step} | ${xs.length} | ${ms(dur.median)} | ${ms(dur.max)} (rank ${dur.maxRank}) | ${pct(idle.median)} | ${pct(ov.median)} | ${ms(ex.max)} (rank ${ex.maxRank}) |`,
+      );
     }
   } else if (stepRows.length > 0) {
-    lines.push('', '## Per step', '', '| rank | step | step ms | idle % | compute % | overlap % | exposed comm ms |', '|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      '## Per step',
+      '',
+      '| rank | step | step ms | idle % | compute % | overlap % | exposed comm ms |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const { r, s } of stepRows) {
-      lines.push(`| ${r.rank} | ${link(String(s.step), s.sliceIndex)}${f?.warmupSteps.includes(s.step) ? ' (warm-up)' : ''} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`);
+      lines.push(
+        `| ${r.rank} | ${link(String(s.step), s.sliceIndex)}${f?.warmupSteps.includes(s.step) ? ' (warm-up)' : ''} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`,
+      );
     }
   }
   const c = analysis.collectives;
   if (c && c.perOp.length > 0) {
-    lines.push('', '## Collectives', '', '| op | count | bytes | transfer ms | wait ms (all ranks) | algbw GB/s | busbw GB/s | busbw of peak |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      '',
+      '## Collectives',
+      '',
+      '| op | count | bytes | transfer ms | wait ms (all ranks) | algbw GB/s | busbw GB/s | busbw of peak |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const o of c.perOp) {
       const f = (x?: number) => (x === undefined ? '—' : x.toFixed(2));
-      lines.push(`| ${o.op} | ${o.count} | ${o.totalBytes === 0 && o.algbwGBps === undefined ? '—' : groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`);
+      lines.push(
+        `| ${o.op} | ${o.count} | ${o.totalBytes === 0 && o.algbwGBps === undefined ? '—' : groupDigits(o.totalBytes)} | ${ms(o.totalTransferNs)} | ${ms(o.totalWaitNs)} | ${f(o.algbwGBps)} | ${f(o.busbwGBps)} | ${o.busbwOfPeakPct === undefined ? '—' : pct(o.busbwOfPeakPct)} |`,
+      );
     }
     const unsized = c.perOp.some((o) => o.totalBytes === 0 && o.algbwGBps === undefined);
-    lines.push('', `${unsized ? 'Bytes —: the trace does not give these collectives\' sizes (pre-Kineto traces, or no record_param_comms). ' : ''}Transfer = the minimum duration of the i-th collective across ranks; wait = each rank's excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.`);
+    lines.push(
+      '',
+      `${unsized ? "Bytes —: the trace does not give these collectives' sizes (pre-Kineto traces, or no record_param_comms). " : ''}Transfer = the minimum duration of the i-th collective across ranks; wait = each rank's excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.`,
+    );
   }
   const st = analysis.stragglers;
   if (st && st.ranks.length > 0) {
-    lines.push('', '## Stragglers', '', `Compute imbalance (max / mean): ${st.computeImbalance.toFixed(2)}. Flagged: ${st.stragglers.length > 0 ? st.stragglers.map((r) => `rank ${r}`).join(', ') : 'none'}.`, '', '| rank | last to arrive | of collectives | cost to others ms | mean lateness ms |', '|---:|---:|---:|---:|---:|');
-    if (!many) for (const r of st.ranks) lines.push(`| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`);
+    lines.push(
+      '',
+      '## Stragglers',
+      '',
+      `Compute imbalance (max / mean): ${st.computeImbalance.toFixed(2)}. Flagged: ${st.stragglers.length > 0 ? st.stragglers.map((r) => `rank ${r}`).join(', ') : 'none'}.`,
+      '',
+      '| rank | last to arrive | of collectives | cost to others ms | mean lateness ms |',
+      '|---:|---:|---:|---:|---:|',
+    );
+    if (!many)
+      for (const r of st.ranks)
+        lines.push(
+          `| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`,
+        );
     else {
       const sum = summariseStragglers(st, c, topN);
-      lines.splice(lines.length - 2, 0, `${sum.ranksEverLast} of ${sum.ranks} ranks arrived last at least once; the ${sum.top.length} below caused ${pct(100 * sum.topCostShare)} of the waits.`, '');
-      for (const r of sum.top) lines.push(`| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`);
-      const h = sum.lastArrivalHistogram.filter((b) => b.ranks > 0).map((b) => `${b.from === b.to ? b.from : `${b.from}–${b.to}`}: ${b.ranks}`);
+      lines.splice(
+        lines.length - 2,
+        0,
+        `${sum.ranksEverLast} of ${sum.ranks} ranks arrived last at least once; the ${sum.top.length} below caused ${pct(100 * sum.topCostShare)} of the waits.`,
+        '',
+      );
+      for (const r of sum.top)
+        lines.push(
+          `| ${r.rank} | ${r.lastArrivals} | ${r.collectives} | ${ms(r.costToOthersNs)} | ${ms(r.meanLatenessNs)} |`,
+        );
+      const h = sum.lastArrivalHistogram
+        .filter((b) => b.ranks > 0)
+        .map((b) => `${b.from === b.to ? b.from : `${b.from}–${b.to}`}: ${b.ranks}`);
       lines.push('', `Ranks by how often they arrived last (times: ranks): ${h.join(', ')}.`);
-      if (sum.lateness) lines.push(`How late the last rank was, over ${sum.lateness.collectives} collectives: median ${ms(sum.lateness.medianNs)} ms, p90 ${ms(sum.lateness.p90Ns)} ms, max ${ms(sum.lateness.maxNs)} ms.`);
+      if (sum.lateness)
+        lines.push(
+          `How late the last rank was, over ${sum.lateness.collectives} collectives: median ${ms(sum.lateness.medianNs)} ms, p90 ${ms(sum.lateness.p90Ns)} ms, max ${ms(sum.lateness.maxNs)} ms.`,
+        );
     }
   }
   const slow = c ? findSlowLinks(c) : undefined;
   if (slow && slow.slowGroups.length > 0) {
-    lines.push('', '## Slow links', '', `${slow.slowGroups.length} of ${slow.groups} process groups move data at under half the groups' median bandwidth (${slow.medianGroupBusbwGBps.toFixed(2)} GB/s bus bandwidth, collectives of 1 MiB or more).`, '', '| group | ranks | collectives | median busbw GB/s |', '|---|---|---:|---:|');
-    for (const g of slow.slowGroups.slice(0, topN)) lines.push(`| ${escapeCell(g.group)} | ${rankRanges(g.ranks)} | ${g.collectives} | ${g.medianBusbwGBps.toFixed(2)} |`);
+    lines.push(
+      '',
+      '## Slow links',
+      '',
+      `${slow.slowGroups.length} of ${slow.groups} process groups move data at under half the groups' median bandwidth (${slow.medianGroupBusbwGBps.toFixed(2)} GB/s bus bandwidth, collectives of 1 MiB or more).`,
+      '',
+      '| group | ranks | collectives | median busbw GB/s |',
+      '|---|---|---:|---:|',
+    );
+    for (const g of slow.slowGroups.slice(0, topN))
+      lines.push(
+        `| ${escapeCell(g.group)} | ${rankRanges(g.ranks)} | ${g.collectives} | ${g.medianBusbwGBps.toFixed(2)} |`,
+      );
     if (slow.slowGroups.length > topN) lines.push(`| … ${slow.slowGroups.length - topN} more | | | |`);
-    if (slow.sharedRanks.length > 0) lines.push('', `Ranks in several slow groups (a link they share is the likely cause): ${slow.sharedRanks.slice(0, topN).map((r) => `rank ${r.rank} (${r.slowGroups} groups)`).join(', ')}${slow.sharedRanks.length > topN ? `, and ${slow.sharedRanks.length - topN} more` : ''}.`);
+    if (slow.sharedRanks.length > 0)
+      lines.push(
+        '',
+        `Ranks in several slow groups (a link they share is the likely cause): ${slow.sharedRanks
+          .slice(0, topN)
+          .map((r) => `rank ${r.rank} (${r.slowGroups} groups)`)
+          .join(', ')}${slow.sharedRanks.length > topN ? `, and ${slow.sharedRanks.length - topN} more` : ''}.`,
+      );
   }
   const cp = analysis.criticalPath;
   if (cp && cp.segments.length > 0) {
-    const parts = Object.entries(cp.byKindNs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${ms(v)} ms (${pct((100 * v) / Math.max(1, cp.totalNs))})`);
-    lines.push('', `## Critical path${cp.step !== undefined ? ` of step ${cp.step}` : ''}`, '', `${ms(cp.totalNs)} ms across ${cp.segments.length} spans, ${cp.rankSwitches} switch(es) between ranks: ${parts.join(', ')}.`);
-    const longest = cp.segments.filter((x) => x.sliceIndex !== undefined).sort((a, b) => b.durNs - a.durNs).slice(0, 5);
+    const parts = Object.entries(cp.byKindNs)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${ms(v)} ms (${pct((100 * v) / Math.max(1, cp.totalNs))})`);
+    lines.push(
+      '',
+      `## Critical path${cp.step !== undefined ? ` of step ${cp.step}` : ''}`,
+      '',
+      `${ms(cp.totalNs)} ms across ${cp.segments.length} spans, ${cp.rankSwitches} switch(es) between ranks: ${parts.join(', ')}.`,
+    );
+    const longest = cp.segments
+      .filter((x) => x.sliceIndex !== undefined)
+      .sort((a, b) => b.durNs - a.durNs)
+      .slice(0, 5);
     if (longest.length > 0) {
       lines.push('', 'Longest spans on the path:', '');
-      for (const x of longest) lines.push(`- rank ${x.rank}: ${link(escapeCell(x.name ?? x.kind), x.sliceIndex)} — ${ms(x.durNs)} ms (${x.kind})`);
+      for (const x of longest)
+        lines.push(
+          `- rank ${x.rank}: ${link(escapeCell(x.name ?? x.kind), x.sliceIndex)} — ${ms(x.durNs)} ms (${x.kind})`,
+        );
     }
   }
   if (analysis.flops.length > 0) {
     lines.push('', '## FLOP/s', '', '| rank | achieved GFLOP/s | MFU |', '|---:|---:|---:|');
-    const rows = many ? [...analysis.flops].sort((a, b) => a.achievedFlops - b.achievedFlops).slice(0, topN) : analysis.flops;
-    if (many) lines.splice(lines.length - 2, 0, `The ${rows.length} ranks of ${analysis.flops.length} with the lowest achieved FLOP/s.`, '');
-    for (const f of rows) lines.push(`| ${f.rank} | ${(f.achievedFlops / 1e9).toFixed(2)} | ${f.mfu === undefined ? '—' : pct(100 * f.mfu)} |`);
+    const rows = many
+      ? [...analysis.flops].sort((a, b) => a.achievedFlops - b.achievedFlops).slice(0, topN)
+      : analysis.flops;
+    if (many)
+      lines.splice(
+        lines.length - 2,
+        0,
+        `The ${rows.length} ranks of ${analysis.flops.length} with the lowest achieved FLOP/s.`,
+        '',
+      );
+    for (const f of rows)
+      lines.push(
+        `| ${f.rank} | ${(f.achievedFlops / 1e9).toFixed(2)} | ${f.mfu === undefined ? '—' : pct(100 * f.mfu)} |`,
+      );
   }
   if (analysis.memory.length > 0) {
     lines.push('', '## Memory per rank', '', '| rank | kind | peak MiB |', '|---:|---|---:|');
     const rows = analysis.memory.flatMap((m) => m.kinds.map((k) => ({ rank: m.rank, k })));
     const shown = many ? rows.sort((a, b) => b.k.peakBytes - a.k.peakBytes).slice(0, topN) : rows;
-    if (many) lines.splice(lines.length - 2, 0, `The ${shown.length} highest peaks of ${analysis.memory.length} ranks.`, '');
-    for (const { rank, k } of shown) lines.push(`| ${rank} | ${escapeCell(k.kind)} | ${(k.peakBytes / 1048576).toFixed(1)} |`);
+    if (many)
+      lines.splice(lines.length - 2, 0, `The ${shown.length} highest peaks of ${analysis.memory.length} ranks.`, '');
+    for (const { rank, k } of shown)
+      lines.push(`| ${rank} | ${escapeCell(k.kind)} | ${(k.peakBytes / 1048576).toFixed(1)} |`);
   }
   const top = analysis.suggestions.slice(0, opts.topSuggestions ?? 5);
   lines.push('', '## Top suggestions', '');
   if (top.length === 0) lines.push(`None: ${WORTHWHILE.text}, and nothing reached that.`, '');
   else {
-    lines.push(`Ranked by predicted step-time gain; changes to the training algorithm rank below exact ones of equal gain. ${WORTHWHILE.text[0].toUpperCase()}${WORTHWHILE.text.slice(1)}.`, '');
+    lines.push(
+      `Ranked by predicted step-time gain; changes to the training algorithm rank below exact ones of equal gain. ${WORTHWHILE.text[0].toUpperCase()}${WORTHWHILE.text.slice(1)}.`,
+      '',
+    );
     if (analysis.replay) {
-      lines.push(`Predictions replay step ${analysis.replay.step ?? '(whole window)'}'s dependency graph; the replay reproduces that step within ${Math.abs(analysis.replay.calibrationErrorPct).toFixed(1)} %.`, '');
+      lines.push(
+        `Predictions replay step ${analysis.replay.step ?? '(whole window)'}'s dependency graph; the replay reproduces that step within ${Math.abs(analysis.replay.calibrationErrorPct).toFixed(1)} %.`,
+        '',
+      );
     }
     top.forEach((sg, i) => {
       lines.push(`### ${i + 1}. ${sg.title}`, '');
-      lines.push(`- Evidence: ${sg.evidence.text}${sg.evidence.sliceIndexes.length > 0 ? ` (${sg.evidence.sliceIndexes.slice(0, 3).map((x) => link(`span ${x}`, x)).join(', ')}${sg.evidence.sliceIndexes.length > 3 ? ', …' : ''})` : ''}`);
+      lines.push(
+        `- Evidence: ${sg.evidence.text}${
+          sg.evidence.sliceIndexes.length > 0
+            ? ` (${sg.evidence.sliceIndexes
+                .slice(0, 3)
+                .map((x) => link(`span ${x}`, x))
+                .join(', ')}${sg.evidence.sliceIndexes.length > 3 ? ', …' : ''})`
+            : ''
+        }`,
+      );
       lines.push(`- Predicted (now → after): ${beforeAfter(sg).join('; ')}`);
-      if (sg.changesAlgorithm) lines.push('- Changes the training algorithm: check convergence (compare loss curves) before adopting it.');
+      if (sg.changesAlgorithm)
+        lines.push('- Changes the training algorithm: check convergence (compare loss curves) before adopting it.');
       lines.push(`- Risk: ${sg.risk}`);
       lines.push(`- Source: ${sg.source}`);
-      if (Object.keys(sg.configChange).length > 0) lines.push(`- ${analysis.source.format === 'kineto' ? 'Change in PyTorch' : 'Config change'}: \`${JSON.stringify(sg.configChange)}\``);
+      if (Object.keys(sg.configChange).length > 0)
+        lines.push(
+          `- ${analysis.source.format === 'kineto' ? 'Change in PyTorch' : 'Config change'}: \`${JSON.stringify(sg.configChange)}\``,
+        );
       if (sg.pytorchHint) lines.push(`- In PyTorch: \`${sg.pytorchHint}\``);
       lines.push('');
     });
   }
   const diagnoses = analysis.diagnoses ?? [];
   if (diagnoses.length > 0) {
-    lines.push('', '## Diagnoses', '', 'Findings with no config change to re-run: what to look at, and what the step would be without the cause.', '');
+    lines.push(
+      '',
+      '## Diagnoses',
+      '',
+      'Findings with no config change to re-run: what to look at, and what the step would be without the cause.',
+      '',
+    );
     for (const d of diagnoses) {
-      lines.push(`- **${escapeCell(d.title)}** — ${d.evidence.text}. ${d.predicted.stepTimeNs < d.predicted.baselineStepTimeNs ? `Without it: step ${formatDurationNs(d.predicted.baselineStepTimeNs)} → ${formatDurationNs(d.predicted.stepTimeNs)}. ` : ''}${d.risk}`);
+      lines.push(
+        `- **${escapeCell(d.title)}** — ${d.evidence.text}. ${d.predicted.stepTimeNs < d.predicted.baselineStepTimeNs ? `Without it: step ${formatDurationNs(d.predicted.baselineStepTimeNs)} → ${formatDurationNs(d.predicted.stepTimeNs)}. ` : ''}${d.risk}`,
+      );
     }
   }
   if (analysis.notes.length > 0) {
@@ -237,8 +428,13 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
 /** Every figure a suggestion predicts, as now → after (the same figures the run shows: docs/figures.md). */
 export function beforeAfter(sg: Suggestion): string[] {
   const p = sg.predicted;
-  const out = [`step time ${formatDurationNs(p.baselineStepTimeNs)} → ${formatDurationNs(p.stepTimeNs)}`, `exposed communication ${formatDurationNs(p.baselineExposedCommNs)} → ${formatDurationNs(p.exposedCommNs)}`];
-  if (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined) out.push(`bytes per step ${formatBytes(p.baselineBytesPerStep)} → ${formatBytes(p.bytesPerStep)}`);
-  if (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined) out.push(`peak memory ${formatBytes(p.baselinePeakMemoryBytes)} → ${formatBytes(p.peakMemoryBytes)}`);
+  const out = [
+    `step time ${formatDurationNs(p.baselineStepTimeNs)} → ${formatDurationNs(p.stepTimeNs)}`,
+    `exposed communication ${formatDurationNs(p.baselineExposedCommNs)} → ${formatDurationNs(p.exposedCommNs)}`,
+  ];
+  if (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined)
+    out.push(`bytes per step ${formatBytes(p.baselineBytesPerStep)} → ${formatBytes(p.bytesPerStep)}`);
+  if (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined)
+    out.push(`peak memory ${formatBytes(p.baselinePeakMemoryBytes)} → ${formatBytes(p.peakMemoryBytes)}`);
   return out;
 }

@@ -58,7 +58,7 @@ export function stepWallTimes(model: TraceModel, includeLastStep = false): { ste
   for (const s of model.slices) {
     if (s.category !== STEP_CATEGORY) continue;
     const pid = model.tracks[s.track]?.pid;
-    const rank = pid === undefined ? undefined : rankOfPid.get(pid) ?? pid;
+    const rank = pid === undefined ? undefined : (rankOfPid.get(pid) ?? pid);
     const n = stepNumber(s.args as Record<string, unknown> | undefined, s.name);
     if (rank === undefined || n === undefined) continue;
     ranksWithSteps.add(rank);
@@ -101,7 +101,11 @@ export const stepTimeFigure = steadyStepTime;
  * of |communication| − |communication ∩ computation| (HTA's definition, breakdown.ts);
  * then the same statistic over steps as the step time (median, or the period mean).
  */
-export function exposedCommFigure(views: readonly RankView[], steady: ReadonlySet<number>, syncPeriod?: number): number | undefined {
+export function exposedCommFigure(
+  views: readonly RankView[],
+  steady: ReadonlySet<number>,
+  syncPeriod?: number,
+): number | undefined {
   const perStep = new Map<number, number[]>();
   for (const v of views) {
     for (const st of v.analysedSteps) {
@@ -113,7 +117,10 @@ export function exposedCommFigure(views: readonly RankView[], steady: ReadonlySe
   }
   const order = [...perStep.keys()].sort((a, b) => a - b);
   if (order.length === 0) return undefined;
-  return stepTimeFigure(order.map((k) => perStep.get(k)!.reduce((a, b) => a + b, 0) / perStep.get(k)!.length), syncPeriod).value;
+  return stepTimeFigure(
+    order.map((k) => perStep.get(k)!.reduce((a, b) => a + b, 0) / perStep.get(k)!.length),
+    syncPeriod,
+  ).value;
 }
 
 /**
@@ -148,11 +155,19 @@ export function speedupOf(baselineStepTimeNs: number, newStepTimeNs: number): nu
 }
 
 /** Every figure of a run, over its steady-state steps. */
-export function runFigures(model: TraceModel, views: readonly RankView[], memory: readonly RankMemory[], opts: { includeLastStep?: boolean; strategy?: string; strategyOptions?: Record<string, unknown> } = {}): RunFigures {
+export function runFigures(
+  model: TraceModel,
+  views: readonly RankView[],
+  memory: readonly RankMemory[],
+  opts: { includeLastStep?: boolean; strategy?: string; strategyOptions?: Record<string, unknown> } = {},
+): RunFigures {
   const stepTimesNs = stepWallTimes(model, opts.includeLastStep);
   const recorded = recordedWarmup(model);
   const split = recorded
-    ? { warmup: stepTimesNs.filter((s) => recorded.includes(s.step)).map((s) => s.step), steady: stepTimesNs.filter((s) => !recorded.includes(s.step)).map((s) => s.step) }
+    ? {
+        warmup: stepTimesNs.filter((s) => recorded.includes(s.step)).map((s) => s.step),
+        steady: stepTimesNs.filter((s) => !recorded.includes(s.step)).map((s) => s.step),
+      }
     : splitWarmup(stepTimesNs, { firstAlways: model.meta.format === 'commlens' });
   const steady = new Set(split.steady);
   const H = syncPeriodOf(opts.strategy, opts.strategyOptions);

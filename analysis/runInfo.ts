@@ -89,12 +89,16 @@ function find(objs: (Obj | undefined)[], keys: string[], depth = 0): ArgValue | 
   return undefined;
 }
 
-const num = (v: ArgValue | undefined): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const num = (v: ArgValue | undefined): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 
 function copyCostOf(v: ArgValue | undefined): CopyCost | undefined {
   if (!isObj(v)) return undefined;
-  const latencyNs = num(v.latencyNs), bytesPerNs = num(v.bytesPerNs);
-  return latencyNs !== undefined && latencyNs >= 0 && bytesPerNs !== undefined && bytesPerNs > 0 ? { latencyNs, bytesPerNs } : undefined;
+  const latencyNs = num(v.latencyNs),
+    bytesPerNs = num(v.bytesPerNs);
+  return latencyNs !== undefined && latencyNs >= 0 && bytesPerNs !== undefined && bytesPerNs > 0
+    ? { latencyNs, bytesPerNs }
+    : undefined;
 }
 
 /** The host probe's figures, when the run recorded them (not an `{ error }` left by a probe that failed). */
@@ -110,16 +114,27 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
 
 function linkOf(v: ArgValue | undefined): LinkProfile | undefined {
   if (!isObj(v)) return undefined;
-  const bytesPerNs = num(v.bytesPerNs) ?? (num(v.gbps) !== undefined ? (num(v.gbps) as number) / 8 : undefined) ?? num(v.GBps);
+  const bytesPerNs =
+    num(v.bytesPerNs) ?? (num(v.gbps) !== undefined ? (num(v.gbps) as number) / 8 : undefined) ?? num(v.GBps);
   if (bytesPerNs === undefined || bytesPerNs <= 0) return undefined;
-  return { name: typeof v.name === 'string' ? v.name : undefined, alphaNs: num(v.alphaNs) ?? (num(v.latencyUs) ?? 0) * 1000, bytesPerNs };
+  return {
+    name: typeof v.name === 'string' ? v.name : undefined,
+    alphaNs: num(v.alphaNs) ?? (num(v.latencyUs) ?? 0) * 1000,
+    bytesPerNs,
+  };
 }
 
 /** The model's weight matrices and 1-D parameters, for the CommLens model kinds (same layout as the engine's). */
-function modelShapes(m: Obj | undefined): { matrices: [number, number][]; vectors: number; layers: number[] } | undefined {
+function modelShapes(
+  m: Obj | undefined,
+): { matrices: [number, number][]; vectors: number; layers: number[] } | undefined {
   if (!m) return undefined;
   if (m.kind === 'mlp') {
-    const dims = [num(m.inputDim) ?? 0, ...(Array.isArray(m.hiddenDims) ? m.hiddenDims.map((d) => num(d) ?? 0) : []), num(m.classes) ?? 0];
+    const dims = [
+      num(m.inputDim) ?? 0,
+      ...(Array.isArray(m.hiddenDims) ? m.hiddenDims.map((d) => num(d) ?? 0) : []),
+      num(m.classes) ?? 0,
+    ];
     if (dims.some((d) => d <= 0)) return undefined;
     const matrices: [number, number][] = [];
     const layers: number[] = [];
@@ -132,9 +147,15 @@ function modelShapes(m: Obj | undefined): { matrices: [number, number][]; vector
     return { matrices, vectors, layers };
   }
   if (m.kind === 'gpt-mini') {
-    const d = num(m.dModel), L = num(m.layers), V = num(m.vocab), T = num(m.seqLen);
+    const d = num(m.dModel),
+      L = num(m.layers),
+      V = num(m.vocab),
+      T = num(m.seqLen);
     if (!d || !L || !V || !T) return undefined;
-    const matrices: [number, number][] = [[V, d], [T, d]];
+    const matrices: [number, number][] = [
+      [V, d],
+      [T, d],
+    ];
     for (let l = 0; l < L; l++) matrices.push([d, 3 * d], [d, d], [d, 4 * d], [4 * d, d]);
     matrices.push([d, V]);
     // The engine's layers: embeddings (token, position up to maxSeqLen), each block, and the head (final norm and output).
@@ -165,13 +186,23 @@ export function runInfoOf(model: TraceModel): RunInfo {
   const shapes = modelShapes(m);
   const strategyOptions = isObj(config?.strategyOptions) ? config?.strategyOptions : undefined;
   // CommLens names its link profile and writes α and β beside it.
-  const flatLink = info && typeof num(info.linkBytesPerNs) === 'number'
-    ? { name: typeof info.link === 'string' ? info.link : undefined, alphaNs: num(info.linkAlphaNs) ?? 0, bytesPerNs: num(info.linkBytesPerNs) as number }
-    : undefined;
+  const flatLink =
+    info && typeof num(info.linkBytesPerNs) === 'number'
+      ? {
+          name: typeof info.link === 'string' ? info.link : undefined,
+          alphaNs: num(info.linkAlphaNs) ?? 0,
+          bytesPerNs: num(info.linkBytesPerNs) as number,
+        }
+      : undefined;
   const paramsFromShapes = shapes ? shapes.matrices.reduce((t, [a, b]) => t + a * b, 0) + shapes.vectors : undefined;
   return {
     worldSize: num(find(objs, ['worldSize', 'world_size'])) ?? model.meta.worldSize,
-    strategy: typeof strategy === 'string' ? strategy : isObj(strategy) && typeof strategy.name === 'string' ? strategy.name : undefined,
+    strategy:
+      typeof strategy === 'string'
+        ? strategy
+        : isObj(strategy) && typeof strategy.name === 'string'
+          ? strategy.name
+          : undefined,
     link: linkOf(find(objs, ['link', 'linkProfile', 'interconnect'])) ?? flatLink,
     flopsPerStep: num(find(objs, ['flopsPerStep'])),
     peakFlops: num(find(objs, ['peakFlops', 'peakFlopsPerSec', 'peakFlopS'])),
@@ -186,7 +217,8 @@ export function runInfoOf(model: TraceModel): RunInfo {
     hostCores: num(find(objs, ['hostCores'])),
     strategyOptions,
     modelKind: typeof m?.kind === 'string' ? m.kind : undefined,
-    optimizerKind: isObj(config?.optimizer) && typeof config?.optimizer.kind === 'string' ? config.optimizer.kind : undefined,
+    optimizerKind:
+      isObj(config?.optimizer) && typeof config?.optimizer.kind === 'string' ? config.optimizer.kind : undefined,
     heads: num(m?.heads),
     matrices: shapes?.matrices,
     vectorParams: shapes?.vectors,

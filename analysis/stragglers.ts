@@ -64,11 +64,36 @@ export const EVIDENCE_PER_COLLECTIVE = 8;
  * the other ranks, exceed `thresholdFraction` (default 5 %) of the analysed span.
  * Collectives of `skipStep` (the warm-up steps: pipelines compile, pools fill) are left out.
  */
-export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], thresholdFraction: number = STRAGGLER_RULE.thresholdFraction, skipStep?: number | readonly number[]): StragglerReport {
+export function findStragglers(
+  coll: CollectiveMetrics,
+  ranks: RankMetrics[],
+  thresholdFraction: number = STRAGGLER_RULE.thresholdFraction,
+  skipStep?: number | readonly number[],
+): StragglerReport {
   const skip = new Set(skipStep === undefined ? [] : typeof skipStep === 'number' ? [skipStep] : skipStep);
-  const byRank = new Map<number, RankStraggle & { latenessSum: number; excessSum: number; worst: { key: string; cost: number; others: CollectiveMetrics['instances'][number]['participants'] }[] }>();
+  const byRank = new Map<
+    number,
+    RankStraggle & {
+      latenessSum: number;
+      excessSum: number;
+      worst: { key: string; cost: number; others: CollectiveMetrics['instances'][number]['participants'] }[];
+    }
+  >();
   for (const r of ranks) {
-    byRank.set(r.rank, { rank: r.rank, lastArrivals: 0, collectives: 0, costToOthersNs: 0, meanLatenessNs: 0, meanComputeExcessNs: 0, worstKeys: [], evidenceSlices: [], computeNs: r.temporal.computeNs, latenessSum: 0, excessSum: 0, worst: [] });
+    byRank.set(r.rank, {
+      rank: r.rank,
+      lastArrivals: 0,
+      collectives: 0,
+      costToOthersNs: 0,
+      meanLatenessNs: 0,
+      meanComputeExcessNs: 0,
+      worstKeys: [],
+      evidenceSlices: [],
+      computeNs: r.temporal.computeNs,
+      latenessSum: 0,
+      excessSum: 0,
+      worst: [],
+    });
   }
   let totalWaitNs = 0;
   for (const inst of coll.instances) {
@@ -99,10 +124,23 @@ export function findStragglers(coll: CollectiveMetrics, ranks: RankMetrics[], th
     s.worstKeys = s.worst.slice(0, 20).map((w) => w.key);
     // The ranks that waited longest at each: with hundreds of ranks, all of them would be
     // 20 × (n − 1) slices per rank.
-    s.evidenceSlices = s.worst.slice(0, 20).flatMap((w) => (w.others.length <= EVIDENCE_PER_COLLECTIVE ? w.others : [...w.others].sort((a, b) => b.waitNs - a.waitNs).slice(0, EVIDENCE_PER_COLLECTIVE)).map((p) => p.sliceIndex));
+    s.evidenceSlices = s.worst
+      .slice(0, 20)
+      .flatMap((w) =>
+        (w.others.length <= EVIDENCE_PER_COLLECTIVE
+          ? w.others
+          : [...w.others].sort((a, b) => b.waitNs - a.waitNs).slice(0, EVIDENCE_PER_COLLECTIVE)
+        ).map((p) => p.sliceIndex),
+      );
     const share = s.collectives > 0 ? s.lastArrivals / s.collectives : 0;
     const perOtherCost = n > 1 ? s.costToOthersNs / (n - 1) : 0;
-    if (n >= 2 && s.lastArrivals >= STRAGGLER_RULE.minLastArrivals && share > Math.min(STRAGGLER_RULE.maxShare, STRAGGLER_RULE.chanceFactor / n) && perOtherCost >= thresholdFraction * span) stragglers.push(s.rank);
+    if (
+      n >= 2 &&
+      s.lastArrivals >= STRAGGLER_RULE.minLastArrivals &&
+      share > Math.min(STRAGGLER_RULE.maxShare, STRAGGLER_RULE.chanceFactor / n) &&
+      perOtherCost >= thresholdFraction * span
+    )
+      stragglers.push(s.rank);
     const { latenessSum: _l, excessSum: _e, worst: _w, ...pub } = s;
     out.push(pub);
   }

@@ -48,7 +48,14 @@ export interface Analysis {
   flops: RankFlops[];
   memory: RankMemory[];
   /** The replay of the unchanged step (its error against the measured step shows how far to trust predictions). */
-  replay?: { step?: number; measuredStepNs: number; replayedStepNs: number; calibrationErrorPct: number; linkName?: string; linkGBps: number };
+  replay?: {
+    step?: number;
+    measuredStepNs: number;
+    replayedStepNs: number;
+    calibrationErrorPct: number;
+    linkName?: string;
+    linkGBps: number;
+  };
   /** Config changes worth making (advisor WORTHWHILE), ranked by predicted step-time gain, best first. */
   suggestions: Suggestion[];
   /** Diagnoses: findings with no config change (stragglers, imbalance, a slow link, a host-bound GPU), largest cost first. */
@@ -56,4 +63,3 @@ export interface Analysis {
   /** What could not be computed and why, and importer warnings. */
   notes: string[];
 }
-

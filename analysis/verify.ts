@@ -42,7 +42,8 @@ export interface Measured {
   loss: number[];
 }
 
-export type Verdict = 'as predicted' | 'better than predicted' | 'worse than predicted' | 'predicted a win, measured a slowdown';
+export type Verdict =
+  'as predicted' | 'better than predicted' | 'worse than predicted' | 'predicted a win, measured a slowdown';
 
 export interface Comparison {
   schemaVersion: number;
@@ -59,7 +60,6 @@ export interface Comparison {
   predictedSpeedup: number;
   verdict: Verdict;
 }
-
 
 /** What verification reads of the analysis stored in a run's summary (analysis/index.ts `Analysis`). */
 export interface AnalysisLike {
@@ -82,7 +82,13 @@ export interface RunRecord {
   /** Warm-up steps (trace/warmup.ts); absent in summaries written before it was recorded. */
   warmupSteps?: number[];
   medianStepTimeNs: number;
-  memoryPerRank: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number }[];
+  memoryPerRank: {
+    parameters: number;
+    gradients: number;
+    optimizerState: number;
+    activations: number;
+    communication: number;
+  }[];
   wireBytesPerStepPerRank: number[];
   loss: number[];
   analysis?: unknown;
@@ -120,9 +126,12 @@ export function figuresOfSummary(s: RunRecord): SummaryFigures {
   const f = ((s.analysis ?? {}) as { figures?: FiguresLike }).figures ?? {};
   const times = Array.isArray(s.stepTimeNs) ? s.stepTimeNs : [];
   const warmupCount = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
-  const warmupSteps = f.warmupSteps ?? (Array.isArray(s.warmupSteps) ? s.warmupSteps : times.slice(0, warmupCount).map((_, i) => i));
+  const warmupSteps =
+    f.warmupSteps ?? (Array.isArray(s.warmupSteps) ? s.warmupSteps : times.slice(0, warmupCount).map((_, i) => i));
   const own = stepTimeFigure(times.slice(warmupCount), s.config ? syncPeriodOf(s.config) : undefined);
-  const mem = (s.memoryPerRank ?? []).map((m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication);
+  const mem = (s.memoryPerRank ?? []).map(
+    (m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication,
+  );
   return {
     stepTimeNs: f.stepTimeNs ?? own.value,
     stepTimeBasis: f.stepTimeBasis ?? own.basis,
@@ -141,15 +150,19 @@ export function figuresOfSummary(s: RunRecord): SummaryFigures {
 function exposedOfRanks(s: RunRecord, warmup: ReadonlySet<number>): number | undefined {
   const a = s.analysis as AnalysisLike | undefined;
   const perStep = new Map<number, number[]>();
-  for (const r of a?.ranks ?? []) for (const st of r.steps ?? []) {
-    if (warmup.has(st.step)) continue;
-    const l = perStep.get(st.step) ?? [];
-    l.push(st.overlap.exposedCommNs);
-    perStep.set(st.step, l);
-  }
+  for (const r of a?.ranks ?? [])
+    for (const st of r.steps ?? []) {
+      if (warmup.has(st.step)) continue;
+      const l = perStep.get(st.step) ?? [];
+      l.push(st.overlap.exposedCommNs);
+      perStep.set(st.step, l);
+    }
   const order = [...perStep.keys()].sort((x, y) => x - y);
   if (order.length === 0) return undefined;
-  return stepTimeFigure(order.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length), s.config ? syncPeriodOf(s.config) : undefined).value;
+  return stepTimeFigure(
+    order.map((k) => perStep.get(k)!.reduce((x, y) => x + y, 0) / perStep.get(k)!.length),
+    s.config ? syncPeriodOf(s.config) : undefined,
+  ).value;
 }
 
 /** Measured figures of a run, from its summary (and the analysis stored in it): figuresOfSummary. */
@@ -173,12 +186,17 @@ export function syncPeriodOf(config: VerifiableConfig): number | undefined {
 }
 
 /** Compares a prediction with the measurement; a predicted win that measures >5% slower is called out. */
-export function judge(predicted: VerifiableSuggestion['predicted'], baseline: Measured, measured: Measured): Pick<Comparison, 'stepTimeRelError' | 'measuredSpeedup' | 'predictedSpeedup' | 'verdict'> {
+export function judge(
+  predicted: VerifiableSuggestion['predicted'],
+  baseline: Measured,
+  measured: Measured,
+): Pick<Comparison, 'stepTimeRelError' | 'measuredSpeedup' | 'predictedSpeedup' | 'verdict'> {
   const stepTimeRelError = (measured.stepTimeNs - predicted.stepTimeNs) / measured.stepTimeNs;
   const measuredSpeedup = speedupOf(baseline.stepTimeNs, measured.stepTimeNs);
   const predictedSpeedup = speedupOf(predicted.baselineStepTimeNs, predicted.stepTimeNs);
   let verdict: Verdict;
-  if (predictedSpeedup > 1 && measured.stepTimeNs > baseline.stepTimeNs * 1.05) verdict = 'predicted a win, measured a slowdown';
+  if (predictedSpeedup > 1 && measured.stepTimeNs > baseline.stepTimeNs * 1.05)
+    verdict = 'predicted a win, measured a slowdown';
   else if (Math.abs(stepTimeRelError) <= 0.1) verdict = 'as predicted';
   else verdict = stepTimeRelError < 0 ? 'better than predicted' : 'worse than predicted';
   return { stepTimeRelError, measuredSpeedup, predictedSpeedup, verdict };
@@ -193,7 +211,11 @@ export function applyConfigChange<C extends VerifiableConfig>(config: C, change:
   const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> => {
     // Null-prototype objects and own keys: a "__proto__" key from summary.json stays a key (and is refused).
     const out: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, base);
-    for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(Object.hasOwn(out, k) ? out[k] : undefined) ? merge(out[k] as Record<string, unknown>, v) : v;
+    for (const [k, v] of Object.entries(over))
+      out[k] =
+        isObject(v) && isObject(Object.hasOwn(out, k) ? out[k] : undefined)
+          ? merge(out[k] as Record<string, unknown>, v)
+          : v;
     return out;
   };
   const next = merge(config as unknown as Record<string, unknown>, change);
@@ -209,7 +231,10 @@ export function applyConfigChange<C extends VerifiableConfig>(config: C, change:
  * default) — else a short run would never synchronise and measure only the cheap inner
  * steps. Returns a note when it lengthened the run.
  */
-export function verificationConfig<C extends VerifiableConfig>(base: C, change: Record<string, unknown>): { config: C; note?: string } {
+export function verificationConfig<C extends VerifiableConfig>(
+  base: C,
+  change: Record<string, unknown>,
+): { config: C; note?: string } {
   const config = applyConfigChange(base, change);
   const H = syncPeriodOf(config);
   if (H === undefined || config.steps >= H + 2) return { config };
@@ -217,4 +242,3 @@ export function verificationConfig<C extends VerifiableConfig>(base: C, change: 
   const note = `running ${steps} steps instead of ${config.steps}: the change synchronises every ${H} steps, and the comparison needs one whole period between the first step and the last (which the analysis leaves out)`;
   return { config: { ...config, steps }, note };
 }
-

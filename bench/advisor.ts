@@ -29,7 +29,13 @@ import { executeRun } from '../cli/commands/profile';
 import { Output } from '../cli/output';
 import { judge, measuredOf, verificationConfig, type VerifiableSuggestion } from '../analysis/verify';
 import { median } from '../trace/stats';
-import { componentsLine, errorSpread, measuredComponentsOf, type ComponentPredictions, type MeasuredComponents } from '../analysis/predictionReport';
+import {
+  componentsLine,
+  errorSpread,
+  measuredComponentsOf,
+  type ComponentPredictions,
+  type MeasuredComponents,
+} from '../analysis/predictionReport';
 
 interface Row {
   preset: string;
@@ -61,9 +67,15 @@ function parseArgs(argv: string[]): Args {
   const a: Args = { repeats: 1, load: 0 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag !== '--repeats' && flag !== '--load') throw new Error(`unknown option ${flag}: expected --repeats N (passes, default 1) or --load N (busy threads beside a second set of passes, default 0)`);
+    if (flag !== '--repeats' && flag !== '--load')
+      throw new Error(
+        `unknown option ${flag}: expected --repeats N (passes, default 1) or --load N (busy threads beside a second set of passes, default 0)`,
+      );
     const v = Number(argv[++i]);
-    if (!Number.isInteger(v) || v < (flag === '--repeats' ? 1 : 0) || v > 64) throw new Error(`${flag} ${argv[i] ?? '(missing)'}: expected an integer from ${flag === '--repeats' ? 1 : 0} to 64`);
+    if (!Number.isInteger(v) || v < (flag === '--repeats' ? 1 : 0) || v > 64)
+      throw new Error(
+        `${flag} ${argv[i] ?? '(missing)'}: expected an integer from ${flag === '--repeats' ? 1 : 0} to 64`,
+      );
     if (flag === '--repeats') a.repeats = v;
     else a.load = v;
   }
@@ -74,7 +86,6 @@ function parseArgs(argv: string[]): Args {
 function startLoad(n: number): Worker[] {
   return Array.from({ length: n }, () => new Worker('let x = 0; for (;;) x = (x + 1) | 0;', { eval: true }));
 }
-
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -91,14 +102,28 @@ async function main(): Promise<void> {
       const base: RunConfig = { ...PRESETS[preset], steps };
       const b = await executeRun(base, dir, out);
       if (!b.summary) throw new Error(`baseline of ${preset} failed (exit ${b.exitCode})`);
-      const suggestions = ((b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean })[] }).suggestions ?? []).filter((s) => s.verifiable !== false && Object.keys(s.configChange).length > 0 && (!only || only.some((o) => s.id.startsWith(o))));
-      process.stdout.write(`${preset}: baseline ${(measuredOf(b.summary).stepTimeNs / 1e6).toFixed(1)} ms per step (steady state), ${suggestions.length} verifiable suggestion(s)\n`);
+      const suggestions = (
+        (b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean })[] }).suggestions ?? []
+      ).filter(
+        (s) =>
+          s.verifiable !== false &&
+          Object.keys(s.configChange).length > 0 &&
+          (!only || only.some((o) => s.id.startsWith(o))),
+      );
+      process.stdout.write(
+        `${preset}: baseline ${(measuredOf(b.summary).stepTimeNs / 1e6).toFixed(1)} ms per step (steady state), ${suggestions.length} verifiable suggestion(s)\n`,
+      );
       const baseline = measuredOf(b.summary);
       const baselineComponents = measuredComponentsOf(b.summary.analysis);
       for (const s of suggestions) {
         let config: RunConfig;
         try {
-          config = validateConfig(verificationConfig(b.summary.config, s.configChange).config, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
+          config = validateConfig(
+            verificationConfig(b.summary.config, s.configChange).config,
+            Object.keys(LINK_PROFILES),
+            STRATEGY_IDS,
+            validateStrategyConfig,
+          );
         } catch (e) {
           skipped.push(`${preset}/${s.id}: ${(e as Error).message}`);
           continue;
@@ -130,8 +155,13 @@ async function main(): Promise<void> {
           measured_components: measuredComponentsOf(r.summary.analysis),
         });
         const x = rows[rows.length - 1];
-        process.stdout.write(`  ${s.id.padEnd(28)} predicted ${x.predicted_step_ms.toFixed(1).padStart(8)} ms  measured ${x.measured_step_ms.toFixed(1).padStart(8)} ms  error ${(x.abs_pred_error * 100).toFixed(1).padStart(5)} %  ${x.verdict}\n`);
-        if (x.predicted_components) process.stdout.write(`      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components)}\n`);
+        process.stdout.write(
+          `  ${s.id.padEnd(28)} predicted ${x.predicted_step_ms.toFixed(1).padStart(8)} ms  measured ${x.measured_step_ms.toFixed(1).padStart(8)} ms  error ${(x.abs_pred_error * 100).toFixed(1).padStart(5)} %  ${x.verdict}\n`,
+        );
+        if (x.predicted_components)
+          process.stdout.write(
+            `      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components)}\n`,
+          );
       }
     }
   };
@@ -155,7 +185,9 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const spreads = conditions.map((c) => {
-    const byPass = Array.from({ length: args.repeats }, (_, i) => rows.filter((r) => r.condition === c.name && r.pass === i).map((r) => r.abs_pred_error));
+    const byPass = Array.from({ length: args.repeats }, (_, i) =>
+      rows.filter((r) => r.condition === c.name && r.pass === i).map((r) => r.abs_pred_error),
+    );
     return { ...c, ...errorSpread(byPass) };
   });
   const errors = rows.filter((r) => r.condition === 'quiet').map((r) => r.abs_pred_error);
@@ -171,11 +203,18 @@ async function main(): Promise<void> {
     skipped,
     measuredAt: new Date().toISOString(),
   };
-  process.stdout.write(`\nmedian |error| ${(result.median_abs_pred_error * 100).toFixed(1)} % (target <= 10 %), worst ${(result.max_abs_pred_error * 100).toFixed(1)} %, worst slowdown of a predicted win ${(result.worst_slowdown_of_predicted_win * 100).toFixed(1)} % (target <= 5 %)\n`);
+  process.stdout.write(
+    `\nmedian |error| ${(result.median_abs_pred_error * 100).toFixed(1)} % (target <= 10 %), worst ${(result.max_abs_pred_error * 100).toFixed(1)} %, worst slowdown of a predicted win ${(result.worst_slowdown_of_predicted_win * 100).toFixed(1)} % (target <= 5 %)\n`,
+  );
   for (const c of spreads) {
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
-    const errors = c.passes > 0 ? `median |error| ${pct(c.median)} over ${c.passes} pass(es) (min ${pct(c.min)}, quartiles ${pct(c.q1)}–${pct(c.q3)}, max ${pct(c.max)})` : 'no suggestion was re-run';
-    process.stdout.write(`${c.name.padEnd(8)} ${errors}; load average ${c.loadBefore.toFixed(2)} → ${c.loadAfter.toFixed(2)}\n`);
+    const errors =
+      c.passes > 0
+        ? `median |error| ${pct(c.median)} over ${c.passes} pass(es) (min ${pct(c.min)}, quartiles ${pct(c.q1)}–${pct(c.q3)}, max ${pct(c.max)})`
+        : 'no suggestion was re-run';
+    process.stdout.write(
+      `${c.name.padEnd(8)} ${errors}; load average ${c.loadBefore.toFixed(2)} → ${c.loadAfter.toFixed(2)}\n`,
+    );
   }
   for (const s of skipped) process.stdout.write(`skipped: ${s}\n`);
   const file = resolve(__dirname, '..', '..', 'bench', 'results', 'advisor.json');

@@ -22,18 +22,45 @@ import { median } from '../trace/stats';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const fixtures = resolve(repoRoot, '..', 'shared', 'fixtures');
-const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => join(fixtures, 'kineto', 'hta-sampled', f));
+const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+  join(fixtures, 'kineto', 'hta-sampled', f),
+);
 
 /** HTA's phases on this pair, read from the fixtures README (not hard-coded here). */
-export function htaWallFromReadme(text: string): { loadMs: number; temporalMs: number; overlapMs: number; idleMs: number; kernelMs: number; totalMs: number } {
-  const m = /(\d+) ms to load, then (\d+) ms temporal breakdown, (\d+) ms overlap, (\d+) ms idle breakdown[^,]*, (\d+) ms kernel breakdown/.exec(text.replace(/\s+/g, ' '));
-  if (!m) throw new Error('cannot find HTA\'s wall times in shared/fixtures/README.md ("N ms to load, then N ms temporal breakdown, ...")');
+export function htaWallFromReadme(text: string): {
+  loadMs: number;
+  temporalMs: number;
+  overlapMs: number;
+  idleMs: number;
+  kernelMs: number;
+  totalMs: number;
+} {
+  const m =
+    /(\d+) ms to load, then (\d+) ms temporal breakdown, (\d+) ms overlap, (\d+) ms idle breakdown[^,]*, (\d+) ms kernel breakdown/.exec(
+      text.replace(/\s+/g, ' '),
+    );
+  if (!m)
+    throw new Error(
+      'cannot find HTA\'s wall times in shared/fixtures/README.md ("N ms to load, then N ms temporal breakdown, ...")',
+    );
   const [loadMs, temporalMs, overlapMs, idleMs, kernelMs] = m.slice(1).map(Number);
-  return { loadMs, temporalMs, overlapMs, idleMs, kernelMs, totalMs: loadMs + temporalMs + overlapMs + idleMs + kernelMs };
+  return {
+    loadMs,
+    temporalMs,
+    overlapMs,
+    idleMs,
+    kernelMs,
+    totalMs: loadMs + temporalMs + overlapMs + idleMs + kernelMs,
+  };
 }
 
-
-interface Sample { loadMs: number; htaMetricsMs: number; analyzeMs: number; totalMs: number; cpuMs: number }
+interface Sample {
+  loadMs: number;
+  htaMetricsMs: number;
+  analyzeMs: number;
+  totalMs: number;
+  cpuMs: number;
+}
 
 async function once(): Promise<Sample> {
   const c0 = process.cpuUsage();
@@ -108,29 +135,43 @@ export async function benchAnalysis(runs = 30, coldProcesses = 15): Promise<Reco
 }
 
 if (require.main === module) {
-  void benchAnalysis().then((r) => {
-    const row = (name: string, ours: number, theirs: number) => console.log(`${name.padEnd(44)} ${ours.toFixed(1).padStart(9)} ${theirs.toFixed(0).padStart(9)} ${(theirs / ours).toFixed(1).padStart(7)}×`);
-    console.log('analysis of the HTA-sampled pair (HTA figures from shared/fixtures/README.md)');
-    console.log(`${'phase'.padEnd(44)} ${'CommLens'.padStart(9)} ${'HTA ms'.padStart(9)} ${'ratio'.padStart(8)}`);
-    console.log(`cold: the only run in a fresh process (${r.cold_processes} processes), as \`commlens analyze\` runs`);
-    row('  load both files, median', r.cold_load_ms, r.hta_load_ms);
-    row('  load + every metric (analyze), median', r.fixture_wall_ms, r.hta_wall_ms);
-    row('  same, best', r.fixture_cold_best_ms, r.hta_wall_ms);
-    row('  same, worst', r.fixture_cold_worst_ms, r.hta_wall_ms);
-    console.log(`warm: runs 2..${r.runs + 1} in one process`);
-    row('  load both files, best', r.load_ms, r.hta_load_ms);
-    row('  temporal+overlap+idle+kernel, best', r.hta_metrics_ms, r.hta_hta_metrics_ms);
-    row('  load + every metric (analyze), best', r.fixture_warm_wall_ms, r.hta_wall_ms);
-    row('  same, median', r.fixture_warm_wall_median_ms, r.hta_wall_ms);
-    console.log(`every metric = analyze(): HTA's four plus collectives, stragglers, critical path, FLOP/s, memory, replay and advisor (cold ${r.cold_analyze_ms.toFixed(1)} ms, warm ${r.analyze_ms.toFixed(1)} ms)`);
-    console.log(`cold: Node startup + module load before the clock ${r.cold_startup_ms.toFixed(1)} ms (not counted); CPU time of load + analyze ${r.cold_cpu_ms.toFixed(1)} ms, all threads`);
-    console.log(`warm: CPU time of load + analyze ${r.fixture_cpu_ms.toFixed(1)} ms (${r.cpu_ratio.toFixed(1)}× under HTA's wall time); 1-min load average ${r.load_average_1min.toFixed(1)}`);
-    console.log(`ratio ${r.ratio.toFixed(1)}× cold median (target ≥ 5×)`);
-    const out = resolve(repoRoot, 'bench', 'results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'analysis.json'), JSON.stringify(r, null, 2) + '\n');
-  }, (e: unknown) => {
-    console.error(`bench:analysis failed: ${(e as Error).message}`);
-    process.exit(1);
-  });
+  void benchAnalysis().then(
+    (r) => {
+      const row = (name: string, ours: number, theirs: number) =>
+        console.log(
+          `${name.padEnd(44)} ${ours.toFixed(1).padStart(9)} ${theirs.toFixed(0).padStart(9)} ${(theirs / ours).toFixed(1).padStart(7)}×`,
+        );
+      console.log('analysis of the HTA-sampled pair (HTA figures from shared/fixtures/README.md)');
+      console.log(`${'phase'.padEnd(44)} ${'CommLens'.padStart(9)} ${'HTA ms'.padStart(9)} ${'ratio'.padStart(8)}`);
+      console.log(
+        `cold: the only run in a fresh process (${r.cold_processes} processes), as \`commlens analyze\` runs`,
+      );
+      row('  load both files, median', r.cold_load_ms, r.hta_load_ms);
+      row('  load + every metric (analyze), median', r.fixture_wall_ms, r.hta_wall_ms);
+      row('  same, best', r.fixture_cold_best_ms, r.hta_wall_ms);
+      row('  same, worst', r.fixture_cold_worst_ms, r.hta_wall_ms);
+      console.log(`warm: runs 2..${r.runs + 1} in one process`);
+      row('  load both files, best', r.load_ms, r.hta_load_ms);
+      row('  temporal+overlap+idle+kernel, best', r.hta_metrics_ms, r.hta_hta_metrics_ms);
+      row('  load + every metric (analyze), best', r.fixture_warm_wall_ms, r.hta_wall_ms);
+      row('  same, median', r.fixture_warm_wall_median_ms, r.hta_wall_ms);
+      console.log(
+        `every metric = analyze(): HTA's four plus collectives, stragglers, critical path, FLOP/s, memory, replay and advisor (cold ${r.cold_analyze_ms.toFixed(1)} ms, warm ${r.analyze_ms.toFixed(1)} ms)`,
+      );
+      console.log(
+        `cold: Node startup + module load before the clock ${r.cold_startup_ms.toFixed(1)} ms (not counted); CPU time of load + analyze ${r.cold_cpu_ms.toFixed(1)} ms, all threads`,
+      );
+      console.log(
+        `warm: CPU time of load + analyze ${r.fixture_cpu_ms.toFixed(1)} ms (${r.cpu_ratio.toFixed(1)}× under HTA's wall time); 1-min load average ${r.load_average_1min.toFixed(1)}`,
+      );
+      console.log(`ratio ${r.ratio.toFixed(1)}× cold median (target ≥ 5×)`);
+      const out = resolve(repoRoot, 'bench', 'results');
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'analysis.json'), JSON.stringify(r, null, 2) + '\n');
+    },
+    (e: unknown) => {
+      console.error(`bench:analysis failed: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
 }

@@ -33,8 +33,11 @@ async function main(files: string[]): Promise<ColdSample> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((s) => process.stdout.write(`${JSON.stringify(s)}\n`), (e: unknown) => {
-    process.stderr.write(`analysisChild: ${(e as Error).message}\n`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (s) => process.stdout.write(`${JSON.stringify(s)}\n`),
+    (e: unknown) => {
+      process.stderr.write(`analysisChild: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -49,7 +49,6 @@ function memcpyGBps(): number {
   return median(rates);
 }
 
-
 interface Row {
   n: number;
   link: string;
@@ -74,7 +73,12 @@ interface Row {
   notCounted?: string;
 }
 
-async function runCases(n: number, topology: TopologyConfig, cases: BenchCase[], maxBytes: number): Promise<BenchCaseResult[][]> {
+async function runCases(
+  n: number,
+  topology: TopologyConfig,
+  cases: BenchCase[],
+  maxBytes: number,
+): Promise<BenchCaseResult[][]> {
   const task: BenchTask = { kind: 'bench', cases, blocking: true };
   return runLocalWorld<BenchCaseResult[]>({ worldSize: n, workerPath, topology, task, maxBytes, timeoutMs: 300_000 });
 }
@@ -96,12 +100,15 @@ function fmt(x: number, w: number, d = 2): string {
 }
 
 function printHeader(extra = ''): void {
-  console.log(`#${'size(B)'.padStart(11)} ${'count'.padStart(10)} ${'type'.padStart(5)}  ${'op'.padEnd(14)}${'algorithm'.padEnd(20)}${'time(us)'.padStart(11)} ${'algbw(GB/s)'.padStart(12)} ${'busbw(GB/s)'.padStart(12)} ${'busbw/memcpy'.padStart(13)}${extra}`);
+  console.log(
+    `#${'size(B)'.padStart(11)} ${'count'.padStart(10)} ${'type'.padStart(5)}  ${'op'.padEnd(14)}${'algorithm'.padEnd(20)}${'time(us)'.padStart(11)} ${'algbw(GB/s)'.padStart(12)} ${'busbw(GB/s)'.padStart(12)} ${'busbw/memcpy'.padStart(13)}${extra}`,
+  );
 }
 
 function printRow(r: Row): void {
   let line = ` ${String(r.bytes).padStart(11)} ${String(r.count).padStart(10)} ${r.dtype.padStart(5)}  ${r.op.padEnd(14)}${(r.algorithm + (r.registered ? '*' : '')).padEnd(20)}${fmt(r.timeUs, 11, 1)} ${fmt(r.algbwGBps, 12, 3)} ${fmt(r.busbwGBps, 12, 3)} ${fmt(r.busbwOverMemcpy, 13, 3)}`;
-  if (r.modelUs !== undefined) line += ` ${fmt(r.medianUs, 11, 1)} ${fmt(r.modelUs, 11, 1)} ${fmt(100 * (r.relError ?? 0), 9, 1)}% ${fmt(r.unpacedUs ?? 0, 12, 1)}${r.notCounted ? `  (not counted: ${r.notCounted})` : ''}`;
+  if (r.modelUs !== undefined)
+    line += ` ${fmt(r.medianUs, 11, 1)} ${fmt(r.modelUs, 11, 1)} ${fmt(100 * (r.relError ?? 0), 9, 1)}% ${fmt(r.unpacedUs ?? 0, 12, 1)}${r.notCounted ? `  (not counted: ${r.notCounted})` : ''}`;
   console.log(line);
 }
 
@@ -112,8 +119,19 @@ function toRows(n: number, link: string, cases: BenchCase[], res: BenchCaseResul
     const algbw = bytes / t;
     const busbw = algbw * busBandwidthFactor(c.op, n);
     return {
-      n, link, op: c.op, algorithm: res[0][i].algorithm, registered: !!c.registered, bytes, count: bytes / 4, dtype: c.dtype,
-      timeUs: t / 1e3, medianUs: caseMedianNs(res, i) / 1e3, algbwGBps: algbw, busbwGBps: busbw, busbwOverMemcpy: busbw / memcpy,
+      n,
+      link,
+      op: c.op,
+      algorithm: res[0][i].algorithm,
+      registered: !!c.registered,
+      bytes,
+      count: bytes / 4,
+      dtype: c.dtype,
+      timeUs: t / 1e3,
+      medianUs: caseMedianNs(res, i) / 1e3,
+      algbwGBps: algbw,
+      busbwGBps: busbw,
+      busbwOverMemcpy: busbw / memcpy,
     };
   });
 }
@@ -123,7 +141,9 @@ async function main(): Promise<void> {
   const memcpys: number[] = [];
   const rows: Row[] = [];
   console.log('# CommLens bench:collectives — worker-thread ranks over SharedArrayBuffer (Atomics.wait, no spinning)');
-  console.log('# algorithm* = registered buffers (allocShared); time = best iteration, from the last rank\'s start to the last rank\'s end');
+  console.log(
+    "# algorithm* = registered buffers (allocShared); time = best iteration, from the last rank's start to the last rank's end",
+  );
   for (const n of emulatedOnly ? [] : quick ? [2, 4] : [2, 4, 8]) {
     const maxSize = n === 8 || quick ? 16 * MiB : 64 * MiB;
     const sizes = [64 * KiB, 1 * MiB, 16 * MiB, 64 * MiB].filter((s) => s <= maxSize);
@@ -141,7 +161,9 @@ async function main(): Promise<void> {
     const after = memcpyGBps();
     const memcpy = (before + after) / 2;
     memcpys.push(memcpy);
-    console.log(`\n# n=${n}  link=none  memcpy (1 thread, measured before/after this block) ${before.toFixed(2)} / ${after.toFixed(2)} GB/s`);
+    console.log(
+      `\n# n=${n}  link=none  memcpy (1 thread, measured before/after this block) ${before.toFixed(2)} / ${after.toFixed(2)} GB/s`,
+    );
     printHeader();
     for (const r of toRows(n, 'none', cases, res, memcpy)) {
       rows.push(r);
@@ -166,13 +188,24 @@ async function main(): Promise<void> {
       const sizes = link === 'wan' || quick ? [1 * MiB, 4 * MiB] : [1 * MiB, 4 * MiB, 16 * MiB];
       const iters = link === 'wan' ? 3 : 20;
       const warmup = link === 'wan' ? 2 : 10;
-      const cases: BenchCase[] = sizes.map((s) => ({ op: 'allReduce', count: s / 4, dtype: 'f32', algorithm: 'ring', warmup, iters }));
+      const cases: BenchCase[] = sizes.map((s) => ({
+        op: 'allReduce',
+        count: s / 4,
+        dtype: 'f32',
+        algorithm: 'ring',
+        warmup,
+        iters,
+      }));
       const local = await runCases(n, { link: 'none' }, cases, 0);
       const res = await runCases(n, { link }, cases, 0);
-      console.log(`\n# n=${n}  link=${link} (α ${p.alphaNs / 1e3} µs, β ${p.bytesPerNs} GB/s)  model = 2(n-1)α + 2(n-1)/n·S/β`);
-      printHeader(`${'median(us)'.padStart(12)} ${'model(us)'.padStart(11)} ${'error'.padStart(10)} ${'unpaced(us)'.padStart(12)}`);
+      console.log(
+        `\n# n=${n}  link=${link} (α ${p.alphaNs / 1e3} µs, β ${p.bytesPerNs} GB/s)  model = 2(n-1)α + 2(n-1)/n·S/β`,
+      );
+      printHeader(
+        `${'median(us)'.padStart(12)} ${'model(us)'.padStart(11)} ${'error'.padStart(10)} ${'unpaced(us)'.padStart(12)}`,
+      );
       toRows(n, link, cases, res, memcpy).forEach((r, i) => {
-        const modelNs = 2 * (n - 1) * p.alphaNs + ((2 * (n - 1)) / n) * r.bytes / p.bytesPerNs;
+        const modelNs = 2 * (n - 1) * p.alphaNs + (((2 * (n - 1)) / n) * r.bytes) / p.bytesPerNs;
         const localNs = caseTimeNs(local, i);
         r.modelUs = modelNs / 1e3;
         r.relError = Math.abs(r.medianUs * 1e3 - modelNs) / modelNs;
@@ -181,7 +214,7 @@ async function main(): Promise<void> {
         const fraction = oversubscribed ? EMULABLE_FRACTION_OVERSUBSCRIBED : EMULABLE_FRACTION;
         r.emulable = localNs <= fraction * modelNs;
         if (!r.emulable) {
-          r.notCounted = `local work ${(100 * localNs / modelNs).toFixed(0)}% of the wire time, over ${100 * fraction}%${oversubscribed ? ` with ${n} ranks on ${cores} cores` : ''}`;
+          r.notCounted = `local work ${((100 * localNs) / modelNs).toFixed(0)}% of the wire time, over ${100 * fraction}%${oversubscribed ? ` with ${n} ranks on ${cores} cores` : ''}`;
         }
         if (r.emulable) emuRows.push(r);
         rows.push(r);
@@ -190,7 +223,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const ar = rows.filter((r) => r.n === 2 && r.link === 'none' && r.op === 'allReduce' && r.bytes === (quick ? 16 : 64) * MiB);
+  const ar = rows.filter(
+    (r) => r.n === 2 && r.link === 'none' && r.op === 'allReduce' && r.bytes === (quick ? 16 : 64) * MiB,
+  );
   const best = ar.length ? ar.reduce((a, b) => (b.busbwGBps > a.busbwGBps ? b : a)) : undefined;
   const result = {
     memcpy_gbps: memcpy,
@@ -201,16 +236,24 @@ async function main(): Promise<void> {
     emulated_max_rel_error: emuRows.length ? Math.max(...emuRows.map((r) => r.relError ?? 0)) : null,
     emulated_rows_counted: emuRows.length,
     emulated_rows_total: rows.filter((r) => r.modelUs !== undefined).length,
-    emulated_max_rel_error_all_rows: Math.max(0, ...rows.filter((r) => r.relError !== undefined).map((r) => r.relError ?? 0)),
+    emulated_max_rel_error_all_rows: Math.max(
+      0,
+      ...rows.filter((r) => r.relError !== undefined).map((r) => r.relError ?? 0),
+    ),
     emulable_fraction: EMULABLE_FRACTION,
     emulable_fraction_oversubscribed: EMULABLE_FRACTION_OVERSUBSCRIBED,
     cores,
     quick,
     rows,
   };
-  if (best) console.log(`\n# memcpy ${memcpy.toFixed(2)} GB/s; 2-rank all-reduce ${quick ? '16' : '64'} MiB busbw ${best.busbwGBps.toFixed(2)} GB/s = ${(100 * best.busbwGBps / memcpy).toFixed(0)}% of memcpy (${result.allreduce_2r_64mib_algorithm}; target ≥ 50%)`);
+  if (best)
+    console.log(
+      `\n# memcpy ${memcpy.toFixed(2)} GB/s; 2-rank all-reduce ${quick ? '16' : '64'} MiB busbw ${best.busbwGBps.toFixed(2)} GB/s = ${((100 * best.busbwGBps) / memcpy).toFixed(0)}% of memcpy (${result.allreduce_2r_64mib_algorithm}; target ≥ 50%)`,
+    );
   const e = result.emulated_max_rel_error;
-  console.log(`# emulated links, ring all-reduce ≥ 1 MiB: max |median - model| / model = ${e === null ? 'n/a' : (100 * e).toFixed(1) + '%'} over ${emuRows.length} rows this machine can emulate (target ≤ 5%)`);
+  console.log(
+    `# emulated links, ring all-reduce ≥ 1 MiB: max |median - model| / model = ${e === null ? 'n/a' : (100 * e).toFixed(1) + '%'} over ${emuRows.length} rows this machine can emulate (target ≤ 5%)`,
+  );
   mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
   // A partial run (--emulated) must not overwrite the full run's headline figures.
   const file = emulatedOnly ? 'collectives-emulated.json' : 'collectives.json';

@@ -50,7 +50,9 @@ function jsMatmulGflops(n: number, rng: Rng): number {
   return (2 * n * n * n) / ns;
 }
 
-async function matmulTable(device: GPUDevice): Promise<{ rows: Record<string, number | string>[]; chosen: Map<number, string>; gflops: Map<string, number> }> {
+async function matmulTable(
+  device: GPUDevice,
+): Promise<{ rows: Record<string, number | string>[]; chosen: Map<number, string>; gflops: Map<string, number> }> {
   const ctx = new GpuContext(device, { timing: true });
   await ctx.spans!.calibrate(2);
   const rng = new Rng(1);
@@ -61,8 +63,16 @@ async function matmulTable(device: GPUDevice): Promise<{ rows: Record<string, nu
   for (const n of sizes) {
     const bytes = n * n * 4;
     const [a, b, c] = [0, 1, 2].map(() => ctx.ownedBuffer(bytes));
-    device.queue.writeBuffer(a.gpu, 0, Float32Array.from({ length: n * n }, () => rng.normal()));
-    device.queue.writeBuffer(b.gpu, 0, Float32Array.from({ length: n * n }, () => rng.normal()));
+    device.queue.writeBuffer(
+      a.gpu,
+      0,
+      Float32Array.from({ length: n * n }, () => rng.normal()),
+    );
+    device.queue.writeBuffer(
+      b.gpu,
+      0,
+      Float32Array.from({ length: n * n }, () => rng.normal()),
+    );
     const shape = { M: n, N: n, K: n, transA: false, transB: false };
     const pick = chooseMatmulVariant(ctx, shape, 'f32');
     // f16 operands (shader-f16 adapters): the chosen variant reading half-precision A and B.
@@ -70,28 +80,72 @@ async function matmulTable(device: GPUDevice): Promise<{ rows: Record<string, nu
     const b16 = ctx.f16 ? castToF16(ctx, new Tensor([n * n], b, 0, false)) : undefined!;
     chosen.set(n, pick.id);
     const call = (v: MatmulVariant) =>
-      encodeMatmul(ctx, { ...shape, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant: v }, `matmul ${n}x${n}x${n} ${v.id}`);
+      encodeMatmul(
+        ctx,
+        { ...shape, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant: v },
+        `matmul ${n}x${n}x${n} ${v.id}`,
+      );
     const flops = 2 * n * n * n;
     const budgetFlops = quick ? 2e9 : 8e9;
-    const rounds = Number(arg('rounds') ?? Math.max(n >= 2048 ? 1 : 3, Math.min(9, Math.round(budgetFlops / flops / variants.length) | 1)));
+    const rounds = Number(
+      arg('rounds') ?? Math.max(n >= 2048 ? 1 : 3, Math.min(9, Math.round(budgetFlops / flops / variants.length) | 1)),
+    );
     // Warm-up: pipeline compilation (independent of n) and, up to n = 1024, one full-size run
     // of each variant, so that first-touch costs (fresh buffer and texture pages, the
     // driver's thread pool) stay out of the timed rounds, as they do in training's
     // steady state, where the same buffers are reused every step.
     const warmN = n <= 1024 ? n : 64;
-    for (const v of variants) encodeMatmul(ctx, { M: warmN, N: warmN, K: warmN, transA: false, transB: false, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant: v }, 'warm-up');
-    if (ctx.f16) encodeMatmul(ctx, { M: 64, N: 64, K: 64, transA: false, transB: false, a: a16.binding(), b: b16.binding(), c: { buffer: c.gpu }, variant: pick, dtype: 'f16' }, 'warm-up');
+    for (const v of variants)
+      encodeMatmul(
+        ctx,
+        {
+          M: warmN,
+          N: warmN,
+          K: warmN,
+          transA: false,
+          transB: false,
+          a: { buffer: a.gpu },
+          b: { buffer: b.gpu },
+          c: { buffer: c.gpu },
+          variant: v,
+        },
+        'warm-up',
+      );
+    if (ctx.f16)
+      encodeMatmul(
+        ctx,
+        {
+          M: 64,
+          N: 64,
+          K: 64,
+          transA: false,
+          transB: false,
+          a: a16.binding(),
+          b: b16.binding(),
+          c: { buffer: c.gpu },
+          variant: pick,
+          dtype: 'f16',
+        },
+        'warm-up',
+      );
     ctx.submit();
     await device.queue.onSubmittedWorkDone();
     await ctx.spans!.drain();
-    const times = new Map<string, number[]>([...variants.map((v): [string, number[]] => [v.id, []]), [`${pick.id}-f16`, []]]);
+    const times = new Map<string, number[]>([
+      ...variants.map((v): [string, number[]] => [v.id, []]),
+      [`${pick.id}-f16`, []],
+    ]);
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
         call(v);
         ctx.submit();
       }
       if (ctx.f16) {
-        encodeMatmul(ctx, { ...shape, a: a16.binding(), b: b16.binding(), c: { buffer: c.gpu }, variant: pick, dtype: 'f16' }, `matmul ${n}x${n}x${n} ${pick.id}-f16`);
+        encodeMatmul(
+          ctx,
+          { ...shape, a: a16.binding(), b: b16.binding(), c: { buffer: c.gpu }, variant: pick, dtype: 'f16' },
+          `matmul ${n}x${n}x${n} ${pick.id}-f16`,
+        );
         ctx.submit();
       }
       await device.queue.onSubmittedWorkDone();
@@ -147,7 +201,14 @@ async function stepTable(device: GPUDevice, peakGflops: number): Promise<StepRow
   ];
   const out: StepRow[] = [];
   for (const [label, model] of models) {
-    const tr = await createTrainer(device, { model, optimizer: { kind: 'adamw', lr: 1e-3 }, seed: 1, rank: 0, worldSize: 1, timing: true });
+    const tr = await createTrainer(device, {
+      model,
+      optimizer: { kind: 'adamw', lr: 1e-3 },
+      seed: 1,
+      rank: 0,
+      worldSize: 1,
+      timing: true,
+    });
     const steps = quick ? 3 : 6;
     const wall: number[] = [];
     const byClass: Record<string, number> = {};
@@ -198,9 +259,13 @@ async function main(): Promise<void> {
   if (!adapter) throw new Error('no WebGPU adapter: run `commlens doctor`');
   const info = summarizeAdapter(adapter);
   const device = await requestDevice(adapter, { f16: true });
-  process.stdout.write(`adapter: ${info.description || info.device || info.vendor} (${info.architecture}); variants: ${MATMUL_VARIANTS.map((v) => v.id).join(', ')}\n`);
+  process.stdout.write(
+    `adapter: ${info.description || info.device || info.vendor} (${info.architecture}); variants: ${MATMUL_VARIANTS.map((v) => v.id).join(', ')}\n`,
+  );
   const mm = await matmulTable(device);
-  process.stdout.write('\nmatmul GFLOP/s (square n×n×n, f32, GPU timestamps; tiled64 = the tfjs-style baseline; js = single-thread JS loop)\n');
+  process.stdout.write(
+    '\nmatmul GFLOP/s (square n×n×n, f32, GPU timestamps; tiled64 = the tfjs-style baseline; js = single-thread JS loop)\n',
+  );
   console.table(mm.rows);
   const at = (k: string) => mm.gflops.get(k);
   const n0 = sizes.includes(1024) ? 1024 : sizes[sizes.length - 1];
@@ -222,14 +287,38 @@ async function main(): Promise<void> {
     matmul: mm.rows,
     steps: [] as StepRow[],
   };
-  process.stdout.write(`\nat n=${n0}: best ${best.id} ${results.best_gflops_1024?.toFixed(2)} GFLOP/s = ${results.best_over_tfjs_1024.toFixed(2)}× tfjs-style, ${results.best_over_js_1024.toFixed(1)}× JS; chosen ${chosenId}\n`);
-  process.stdout.write('\nstep time per model (median of steps after the first; shares = % of kernel time by op class)\n');
+  process.stdout.write(
+    `\nat n=${n0}: best ${best.id} ${results.best_gflops_1024?.toFixed(2)} GFLOP/s = ${results.best_over_tfjs_1024.toFixed(2)}× tfjs-style, ${results.best_over_js_1024.toFixed(1)}× JS; chosen ${chosenId}\n`,
+  );
+  process.stdout.write(
+    '\nstep time per model (median of steps after the first; shares = % of kernel time by op class)\n',
+  );
   const peak = Number(arg('peak-gflops') ?? results.best_gflops_1024 ?? 1);
   results.steps = await stepTable(device, peak);
   const classes = [...new Set(results.steps.flatMap((r) => Object.keys(r.shares)))];
-  console.table(results.steps.map((r) => ({ model: r.model, params: r.params, 'step ms': r.stepMs, 'kernel ms': r.kernelMs, 'GFLOP/s': r.gflopsPerSec, 'MFU*': r.mfuVsBestMatmul, 'pool hits': r.poolHitRate, 'new bufs after step 1': r.buffersCreatedAfterStep1 })));
-  console.table(results.steps.map((r) => ({ model: r.model, ...Object.fromEntries(classes.map((c) => [c, r.shares[c] !== undefined ? `${r.shares[c]}%` : ''])) })));
-  process.stdout.write(arg('peak-gflops') ? `* MFU against the given peak of ${peak} GFLOP/s\n` : `* MFU against the best matmul GFLOP/s measured above at n=${n0} (${peak.toFixed(2)}), standing in for the adapter's peak (give --peak-gflops); on a busy machine the two phases see different loads\n`);
+  console.table(
+    results.steps.map((r) => ({
+      model: r.model,
+      params: r.params,
+      'step ms': r.stepMs,
+      'kernel ms': r.kernelMs,
+      'GFLOP/s': r.gflopsPerSec,
+      'MFU*': r.mfuVsBestMatmul,
+      'pool hits': r.poolHitRate,
+      'new bufs after step 1': r.buffersCreatedAfterStep1,
+    })),
+  );
+  console.table(
+    results.steps.map((r) => ({
+      model: r.model,
+      ...Object.fromEntries(classes.map((c) => [c, r.shares[c] !== undefined ? `${r.shares[c]}%` : ''])),
+    })),
+  );
+  process.stdout.write(
+    arg('peak-gflops')
+      ? `* MFU against the given peak of ${peak} GFLOP/s\n`
+      : `* MFU against the best matmul GFLOP/s measured above at n=${n0} (${peak.toFixed(2)}), standing in for the adapter's peak (give --peak-gflops); on a busy machine the two phases see different loads\n`,
+  );
   const dir = path.resolve(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'kernels.json'), JSON.stringify(results, null, 2) + '\n');

@@ -52,11 +52,17 @@ function treeRss(pid: number): { rss: number; pids: number[] } {
   return { rss, pids };
 }
 
-export function runTree(cmd: string, args: string[], limits: { timeMs: number; rssBytes: number; sampleMs?: number }, env?: NodeJS.ProcessEnv): Promise<TreeRun> {
+export function runTree(
+  cmd: string,
+  args: string[],
+  limits: { timeMs: number; rssBytes: number; sampleMs?: number },
+  env?: NodeJS.ProcessEnv,
+): Promise<TreeRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20000)));
     let peak = 0;

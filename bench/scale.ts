@@ -72,7 +72,13 @@ interface CaseResult {
   diskMb: number;
   gzip: boolean;
   events: number;
-  commlens: ToolRun & { loadMs?: number; analyzeMs?: number; reportMs?: number; reportLines?: number; selfPeakRssMb?: number };
+  commlens: ToolRun & {
+    loadMs?: number;
+    analyzeMs?: number;
+    reportMs?: number;
+    reportLines?: number;
+    selfPeakRssMb?: number;
+  };
   /** The streaming columnar ingest alone (trace/kinetoScanPool.ts), events counted. */
   scan?: ToolRun & { events?: number };
   hta?: ToolRun;
@@ -89,7 +95,11 @@ function toolRun(r: TreeRun, jsonBytes: number, before: number[]): ToolRun {
   const finished = r.code === 0 && !r.killedFor;
   return {
     finished,
-    failure: finished ? undefined : r.killedFor ? `did not finish: stopped at the ${r.killedFor} limit` : `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    failure: finished
+      ? undefined
+      : r.killedFor
+        ? `did not finish: stopped at the ${r.killedFor} limit`
+        : `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
     wallMs: Math.round(r.wallMs),
     peakRssMb: Math.round(r.peakRssBytes / 1048576),
     jsonMbPerS: Number((jsonBytes / MB / (r.wallMs / 1000)).toFixed(1)),
@@ -102,20 +112,28 @@ function compare(a: RankFigures, b: RankFigures): { ranksCompared: number; misma
   const mismatches: string[] = [];
   let n = 0;
   for (const rank of Object.keys(a)) {
-    const x = a[rank], y = b[rank];
+    const x = a[rank],
+      y = b[rank];
     if (!y) {
       mismatches.push(`rank ${rank}: only in CommLens`);
       continue;
     }
     n++;
-    for (const k of ['idle_us', 'compute_us', 'non_compute_us', 'kernel_span_us'] as const) if (Math.abs(x[k] - y[k]) > 0.5) mismatches.push(`rank ${rank} ${k}: CommLens ${x[k]}, HTA ${y[k]}`);
-    if (Math.abs(x.overlap_pct - y.overlap_pct) > 0.01) mismatches.push(`rank ${rank} overlap_pct: CommLens ${x.overlap_pct.toFixed(4)}, HTA ${y.overlap_pct.toFixed(4)}`);
+    for (const k of ['idle_us', 'compute_us', 'non_compute_us', 'kernel_span_us'] as const)
+      if (Math.abs(x[k] - y[k]) > 0.5) mismatches.push(`rank ${rank} ${k}: CommLens ${x[k]}, HTA ${y[k]}`);
+    if (Math.abs(x.overlap_pct - y.overlap_pct) > 0.01)
+      mismatches.push(
+        `rank ${rank} overlap_pct: CommLens ${x.overlap_pct.toFixed(4)}, HTA ${y.overlap_pct.toFixed(4)}`,
+      );
   }
   for (const rank of Object.keys(b)) if (!a[rank]) mismatches.push(`rank ${rank}: only in HTA`);
   return { ranksCompared: n, mismatches };
 }
 
-async function runCase(job: JobManifest, opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number }): Promise<CaseResult> {
+async function runCase(
+  job: JobManifest,
+  opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number },
+): Promise<CaseResult> {
   const child = join(__dirname, 'scaleChild.js');
   const limits = { timeMs: 3_600_000, rssBytes: Math.min(totalmem() * 0.8, 16 * 2 ** 30) };
   let before = la();
@@ -125,7 +143,13 @@ async function runCase(job: JobManifest, opts: { hta: boolean; htaTimeMs: number
   if (commlens.finished) {
     const out = JSON.parse(c.stdout.trim().split('\n').pop()!) as ScaleChildResult;
     clFigures = out.ranks;
-    Object.assign(commlens, { loadMs: Math.round(out.loadMs), analyzeMs: Math.round(out.analyzeMs), reportMs: Math.round(out.reportMs), reportLines: out.reportLines, selfPeakRssMb: Math.round(out.selfPeakRssBytes / 1048576) });
+    Object.assign(commlens, {
+      loadMs: Math.round(out.loadMs),
+      analyzeMs: Math.round(out.analyzeMs),
+      reportMs: Math.round(out.reportMs),
+      reportLines: out.reportLines,
+      selfPeakRssMb: Math.round(out.selfPeakRssBytes / 1048576),
+    });
     // The sampler can miss a short peak; the process's own high-water mark cannot.
     commlens.peakRssMb = Math.max(commlens.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
     commlens.cpuS = Number(out.cpuS.toFixed(2));
@@ -142,10 +166,22 @@ async function runCase(job: JobManifest, opts: { hta: boolean; htaTimeMs: number
     scan.peakRssMb = Math.max(scan.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
     if (out.events !== job.events) scan.failure = `scanned ${out.events} events, the job has ${job.events}`;
   }
-  const result: CaseResult = { name: job.spec.name, ranks: job.spec.ranks, jsonMb: Number((job.jsonBytes / MB).toFixed(1)), diskMb: Number((job.diskBytes / MB).toFixed(1)), gzip: job.spec.gzip, events: job.events, commlens, scan };
+  const result: CaseResult = {
+    name: job.spec.name,
+    ranks: job.spec.ranks,
+    jsonMb: Number((job.jsonBytes / MB).toFixed(1)),
+    diskMb: Number((job.diskBytes / MB).toFixed(1)),
+    gzip: job.spec.gzip,
+    events: job.events,
+    commlens,
+    scan,
+  };
   if (opts.hta) {
     before = la();
-    const h = await runTree('/usr/bin/python3', [htaScript, job.dir], { timeMs: opts.htaTimeMs, rssBytes: opts.htaRssBytes });
+    const h = await runTree('/usr/bin/python3', [htaScript, job.dir], {
+      timeMs: opts.htaTimeMs,
+      rssBytes: opts.htaRssBytes,
+    });
     result.hta = toolRun(h, job.jsonBytes, before);
     if (result.hta.finished) {
       const ht = JSON.parse(h.stdout.slice(h.stdout.indexOf('{'))) as { ranks: RankFigures };
@@ -162,10 +198,15 @@ async function runCase(job: JobManifest, opts: { hta: boolean; htaTimeMs: number
 async function main(): Promise<void> {
   const only = flag('--only');
   const hta = !argv.includes('--no-hta');
-  if (hta && !existsSync(htaScript)) throw new Error(`Holistic Trace Analysis is not at ${htaScript}: put shared/ beside the checkout, or pass --no-hta`);
+  if (hta && !existsSync(htaScript))
+    throw new Error(
+      `Holistic Trace Analysis is not at ${htaScript}: put shared/ beside the checkout, or pass --no-hta`,
+    );
   const htaTimeMs = Number(flag('--hta-time-s') ?? (quick ? 300 : 1800)) * 1000;
   const htaRssBytes = Number(flag('--hta-rss-gb') ?? Math.min(16, Math.floor((totalmem() / 2 ** 30) * 0.7))) * 2 ** 30;
-  console.log(`bench:scale ${quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`);
+  console.log(
+    `bench:scale ${quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
+  );
   const results: CaseResult[] = [];
   for (const spec of CASES) {
     if (only && spec.name !== only) continue;
@@ -175,13 +216,27 @@ async function main(): Promise<void> {
     if (built > 1000) console.log(`  built in ${(built / 1000).toFixed(1)} s`);
     const r = await runCase(job, { hta, htaTimeMs, htaRssBytes });
     results.push(r);
-    const fmt = (x: ToolRun) => (x.finished ? `${(x.wallMs / 1000).toFixed(2)} s, ${x.jsonMbPerS} MB/s${x.cpuS !== undefined ? ` (${x.cpuS} CPU s, ${x.jsonMbPerCpuS} MB per CPU s)` : ''}, peak RSS ${x.peakRssMb} MB (${(x.peakRssMb * 1048576 / (r.jsonMb * MB)).toFixed(2)} × JSON)` : x.failure) + ` [load ${x.loadavgBefore[0]} → ${x.loadavgAfter[0]}]`;
-    console.log(`${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`);
-    console.log(`  CommLens ${fmt(r.commlens)}${r.commlens.finished ? `; load ${r.commlens.loadMs} ms, analyze ${r.commlens.analyzeMs} ms, report ${r.commlens.reportMs} ms (${r.commlens.reportLines} lines)` : ''}`);
-    if (r.scan) console.log(`  scan     ${fmt(r.scan)} (streaming columnar ingest alone${r.scan.failure ? `; ${r.scan.failure}` : ''})`);
+    const fmt = (x: ToolRun) =>
+      (x.finished
+        ? `${(x.wallMs / 1000).toFixed(2)} s, ${x.jsonMbPerS} MB/s${x.cpuS !== undefined ? ` (${x.cpuS} CPU s, ${x.jsonMbPerCpuS} MB per CPU s)` : ''}, peak RSS ${x.peakRssMb} MB (${((x.peakRssMb * 1048576) / (r.jsonMb * MB)).toFixed(2)} × JSON)`
+        : x.failure) + ` [load ${x.loadavgBefore[0]} → ${x.loadavgAfter[0]}]`;
+    console.log(
+      `${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`,
+    );
+    console.log(
+      `  CommLens ${fmt(r.commlens)}${r.commlens.finished ? `; load ${r.commlens.loadMs} ms, analyze ${r.commlens.analyzeMs} ms, report ${r.commlens.reportMs} ms (${r.commlens.reportLines} lines)` : ''}`,
+    );
+    if (r.scan)
+      console.log(
+        `  scan     ${fmt(r.scan)} (streaming columnar ingest alone${r.scan.failure ? `; ${r.scan.failure}` : ''})`,
+      );
     if (r.hta) console.log(`  HTA      ${fmt(r.hta)}`);
-    if (r.speedup !== undefined) console.log(`  side by side: CommLens ${r.speedup}× faster, HTA uses ${r.memoryRatio}× CommLens' memory`);
-    if (r.equality) console.log(`  per-rank figures: ${r.equality.ranksCompared} ranks compared, ${r.equality.mismatches.length === 0 ? 'all equal' : `${r.equality.mismatches.length} mismatch(es), first: ${r.equality.mismatches.slice(0, 3).join('; ')}`}`);
+    if (r.speedup !== undefined)
+      console.log(`  side by side: CommLens ${r.speedup}× faster, HTA uses ${r.memoryRatio}× CommLens' memory`);
+    if (r.equality)
+      console.log(
+        `  per-rank figures: ${r.equality.ranksCompared} ranks compared, ${r.equality.mismatches.length === 0 ? 'all equal' : `${r.equality.mismatches.length} mismatch(es), first: ${r.equality.mismatches.slice(0, 3).join('; ')}`}`,
+      );
   }
   const done = results.filter((r) => r.commlens.finished);
   const both = results.filter((r) => r.speedup !== undefined);
@@ -191,15 +246,25 @@ async function main(): Promise<void> {
     /** Slowest case: JSON MB over the whole CommLens process's wall time. */
     json_mb_per_s: done.length ? Math.min(...done.map((r) => r.commlens.jsonMbPerS)) : null,
     /** Worst case: peak RSS of the CommLens process tree over the job's JSON bytes. */
-    peak_rss_over_json_bytes: done.length ? Number(Math.max(...done.map((r) => (r.commlens.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3)) : null,
+    peak_rss_over_json_bytes: done.length
+      ? Number(Math.max(...done.map((r) => (r.commlens.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3))
+      : null,
     peak_rss_mb_1024_ranks: r1024 ? r1024.commlens.peakRssMb : null,
     /** Smallest HTA wall / CommLens wall among cases both finished. */
     speedup_over_hta: both.length ? Math.min(...both.map((r) => r.speedup!)) : null,
     hta_cases_finished: hta ? `${results.filter((r) => r.hta?.finished).length}/${results.length}` : null,
     hta_figures_equal: both.length ? both.every((r) => r.equality && r.equality.mismatches.length === 0) : null,
     /** The streaming columnar ingest alone (trace/kinetoScan.ts, workers on every core): slowest case, worst case. */
-    scan_json_mb_per_s: results.some((r) => r.scan?.finished) ? Math.min(...results.filter((r) => r.scan?.finished).map((r) => r.scan!.jsonMbPerS)) : null,
-    scan_peak_rss_over_json_bytes: results.some((r) => r.scan?.finished) ? Number(Math.max(...results.filter((r) => r.scan?.finished).map((r) => (r.scan!.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3)) : null,
+    scan_json_mb_per_s: results.some((r) => r.scan?.finished)
+      ? Math.min(...results.filter((r) => r.scan?.finished).map((r) => r.scan!.jsonMbPerS))
+      : null,
+    scan_peak_rss_over_json_bytes: results.some((r) => r.scan?.finished)
+      ? Number(
+          Math.max(
+            ...results.filter((r) => r.scan?.finished).map((r) => (r.scan!.peakRssMb * 1048576) / (r.jsonMb * MB)),
+          ).toFixed(3),
+        )
+      : null,
     reopen_ms: null,
     viewer_first_paint_ms_8r: null,
     viewer_heap_mb_8r: null,

@@ -22,12 +22,18 @@ export interface ScaleChildResult {
   selfPeakRssBytes: number;
   /** CPU seconds of the process, all threads (independent of other load on the machine). */
   cpuS: number;
-  ranks: Record<string, { idle_us: number; compute_us: number; non_compute_us: number; kernel_span_us: number; overlap_pct: number }>;
+  ranks: Record<
+    string,
+    { idle_us: number; compute_us: number; non_compute_us: number; kernel_span_us: number; overlap_pct: number }
+  >;
 }
 
 export function traceFilesOf(dir: string): string[] {
   const rankOf = (f: string) => Number(/rank-(\d+)/.exec(f)?.[1] ?? 0);
-  return readdirSync(dir).filter((f) => /\.json(\.gz)?$/.test(f) && f !== 'manifest.json').sort((a, b) => rankOf(a) - rankOf(b)).map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => /\.json(\.gz)?$/.test(f) && f !== 'manifest.json')
+    .sort((a, b) => rankOf(a) - rankOf(b))
+    .map((f) => join(dir, f));
 }
 
 export interface ScanChildResult {
@@ -41,11 +47,22 @@ export interface ScanChildResult {
 async function scan(dir: string): Promise<ScanChildResult> {
   const files = traceFilesOf(dir);
   const t0 = performance.now();
-  let events = 0, jsonBytes = 0;
+  let events = 0,
+    jsonBytes = 0;
   // Columns are counted and dropped as they arrive, as a reducer would summarise them.
-  await scanKinetoFiles(files, { workerPath: join(__dirname, '..', 'trace', 'kinetoScanWorker.js'), keep: false, onRank: (_i, c) => ((events += c.count), (jsonBytes += c.bytes)) });
+  await scanKinetoFiles(files, {
+    workerPath: join(__dirname, '..', 'trace', 'kinetoScanWorker.js'),
+    keep: false,
+    onRank: (_i, c) => ((events += c.count), (jsonBytes += c.bytes)),
+  });
   const c = process.cpuUsage();
-  return { scanMs: performance.now() - t0, events, jsonBytes, selfPeakRssBytes: process.resourceUsage().maxRSS * 1024, cpuS: (c.user + c.system) / 1e6 };
+  return {
+    scanMs: performance.now() - t0,
+    events,
+    jsonBytes,
+    selfPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuS: (c.user + c.system) / 1e6,
+  };
 }
 
 async function main(mode: string, dir: string): Promise<ScaleChildResult | ScanChildResult> {
@@ -62,15 +79,32 @@ async function main(mode: string, dir: string): Promise<ScaleChildResult | ScanC
   const ranks: ScaleChildResult['ranks'] = {};
   for (const r of a.ranks) {
     const t = r.temporal;
-    ranks[String(r.rank)] = { idle_us: t.idleNs / 1000, compute_us: t.computeNs / 1000, non_compute_us: t.nonComputeNs / 1000, kernel_span_us: t.spanNs / 1000, overlap_pct: r.overlap.overlapPct };
+    ranks[String(r.rank)] = {
+      idle_us: t.idleNs / 1000,
+      compute_us: t.computeNs / 1000,
+      non_compute_us: t.nonComputeNs / 1000,
+      kernel_span_us: t.spanNs / 1000,
+      overlap_pct: r.overlap.overlapPct,
+    };
   }
-  return { loadMs: t1 - t0, analyzeMs: t2 - t1, reportMs: t3 - t2, reportLines: md.split('\n').length, selfPeakRssBytes: process.resourceUsage().maxRSS * 1024, cpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, ranks };
+  return {
+    loadMs: t1 - t0,
+    analyzeMs: t2 - t1,
+    reportMs: t3 - t2,
+    reportLines: md.split('\n').length,
+    selfPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuS: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    ranks,
+  };
 }
 
 if (require.main === module) {
   const [mode, dir] = process.argv.slice(2);
-  main(mode, dir).then((s) => process.stdout.write(`${JSON.stringify(s)}\n`), (e: unknown) => {
-    process.stderr.write(`scaleChild: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  });
+  main(mode, dir).then(
+    (s) => process.stdout.write(`${JSON.stringify(s)}\n`),
+    (e: unknown) => {
+      process.stderr.write(`scaleChild: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }

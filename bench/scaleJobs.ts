@@ -76,14 +76,22 @@ export function cacheRoot(): string {
 }
 
 function loadBase(path: string): Base {
-  const j = JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')) as { schemaVersion: unknown; record_shapes: unknown; traceEvents: Ev[] };
-  let t0 = Infinity, t1 = -Infinity, maxId = 0, stepBase = Infinity;
+  const j = JSON.parse(gunzipSync(readFileSync(path)).toString('utf8')) as {
+    schemaVersion: unknown;
+    record_shapes: unknown;
+    traceEvents: Ev[];
+  };
+  let t0 = Infinity,
+    t1 = -Infinity,
+    maxId = 0,
+    stepBase = Infinity;
   for (const e of j.traceEvents) {
     if (e.ph === 'M') continue;
     t0 = Math.min(t0, e.ts);
     t1 = Math.max(t1, e.ts + (e.dur ?? 0));
     const a = e.args ?? {};
-    for (const k of ['External id', 'correlation', 'Ev Idx']) if (typeof a[k] === 'number') maxId = Math.max(maxId, a[k] as number);
+    for (const k of ['External id', 'correlation', 'Ev Idx'])
+      if (typeof a[k] === 'number') maxId = Math.max(maxId, a[k] as number);
     const m = /^ProfilerStep#(\d+)$/.exec(e.name);
     if (m) stepBase = Math.min(stepBase, Number(m[1]));
   }
@@ -103,7 +111,10 @@ function loadBase(path: string): Base {
 /** The events of a thinned copy: a window of `fraction` at the start of each step. */
 function thin(base: Base, fraction: number): Ev[] {
   if (fraction >= 1) return base.events;
-  const steps = base.events.filter((e) => /^ProfilerStep#\d+$/.test(e.name)).map((e) => [e.ts, e.ts + (e.dur ?? 0)] as const).sort((a, b) => a[0] - b[0]);
+  const steps = base.events
+    .filter((e) => /^ProfilerStep#\d+$/.test(e.name))
+    .map((e) => [e.ts, e.ts + (e.dur ?? 0)] as const)
+    .sort((a, b) => a[0] - b[0]);
   const windows: (readonly [number, number])[] = [[base.t0, steps[0][0]], ...steps];
   const inWindow = (ts: number) => windows.some(([a, b]) => ts >= a && ts < a + fraction * (b - a));
   const keptCorrelation = new Set<number>();
@@ -116,7 +127,12 @@ function thin(base: Base, fraction: number): Ev[] {
     if (e.cat === 'cuda_runtime' && typeof e.args?.correlation === 'number') keptCorrelation.add(e.args.correlation);
   }
   for (const e of base.events) {
-    if ((e.cat === 'kernel' || e.cat === 'gpu_memcpy' || e.cat === 'gpu_memset') && typeof e.args?.correlation === 'number' && keptCorrelation.has(e.args.correlation)) out.push(e);
+    if (
+      (e.cat === 'kernel' || e.cat === 'gpu_memcpy' || e.cat === 'gpu_memset') &&
+      typeof e.args?.correlation === 'number' &&
+      keptCorrelation.has(e.args.correlation)
+    )
+      out.push(e);
   }
   return out;
 }
@@ -133,13 +149,15 @@ const ID_KEYS = ['External id', 'correlation', 'Ev Idx'];
 
 function shiftedEvent(e: Ev, base: Base, rank: number, copy: number, clockOffset: number): string {
   const args = e.args ? { ...e.args } : undefined;
-  if (args) for (const k of ID_KEYS) if (typeof args[k] === 'number') args[k] = (args[k] as number) + copy * base.idStride;
+  if (args)
+    for (const k of ID_KEYS) if (typeof args[k] === 'number') args[k] = (args[k] as number) + copy * base.idStride;
   let name = e.name;
   const m = /^ProfilerStep#(\d+)$/.exec(name);
   if (m) name = `ProfilerStep#${Number(m[1]) + 2 * copy}`;
   if (e.ph === 'M') return JSON.stringify({ ...e, args });
   let dur = e.dur;
-  if (e.cat === 'kernel' && dur !== undefined && !/nccl/i.test(e.name)) dur = Math.max(1, Math.round(dur * (1 - 0.02 * unit(rank, copy, e.ts % 1000003))));
+  if (e.cat === 'kernel' && dur !== undefined && !/nccl/i.test(e.name))
+    dur = Math.max(1, Math.round(dur * (1 - 0.02 * unit(rank, copy, e.ts % 1000003))));
   return JSON.stringify({ ...e, name, ts: e.ts + copy * base.period + clockOffset, dur, args });
 }
 
@@ -148,8 +166,15 @@ async function write(out: Writable, s: string): Promise<void> {
 }
 
 /** Builds (or finds in the cache) the job; returns its manifest. */
-export async function buildJob(spec: JobSpec, fixtureDir: string, log: (s: string) => void = () => {}): Promise<JobManifest> {
-  const dir = join(cacheRoot(), `${spec.name}-${spec.ranks}r-${Math.round(spec.bytesPerRank / 1e3)}kB${spec.gzip ? '-gz' : ''}`);
+export async function buildJob(
+  spec: JobSpec,
+  fixtureDir: string,
+  log: (s: string) => void = () => {},
+): Promise<JobManifest> {
+  const dir = join(
+    cacheRoot(),
+    `${spec.name}-${spec.ranks}r-${Math.round(spec.bytesPerRank / 1e3)}kB${spec.gzip ? '-gz' : ''}`,
+  );
   // Beside the folder, not in it: HTA takes every .json in the folder for a trace (and one
   // without a rank for rank 0).
   const manifestPath = `${dir}.manifest.json`;
@@ -172,9 +197,13 @@ export async function buildJob(spec: JobSpec, fixtureDir: string, log: (s: strin
     fraction = Math.min(1, fraction * (spec.bytesPerRank / got));
     thinned = bases.map((b) => thin(b, fraction));
   }
-  log(`building ${spec.name}: ${spec.ranks} ranks × ${copies} cop${copies === 1 ? 'y' : 'ies'}${fraction < 1 ? ` of ${(fraction * 100).toFixed(1)} % of the window` : ''} in ${dir}`);
+  log(
+    `building ${spec.name}: ${spec.ranks} ranks × ${copies} cop${copies === 1 ? 'y' : 'ies'}${fraction < 1 ? ` of ${(fraction * 100).toFixed(1)} % of the window` : ''} in ${dir}`,
+  );
   const files: string[] = [];
-  let jsonBytes = 0, diskBytes = 0, events = 0;
+  let jsonBytes = 0,
+    diskBytes = 0,
+    events = 0;
   for (let rank = 0; rank < spec.ranks; rank++) {
     const base = bases[rank % 2];
     const evs = thinned[rank % 2];
@@ -213,7 +242,17 @@ export async function buildJob(spec: JobSpec, fixtureDir: string, log: (s: strin
     diskBytes += fileStream.bytesWritten;
     files.push(file);
   }
-  const manifest: JobManifest = { spec, dir, files, jsonBytes, diskBytes, events, copies, fraction, generator: GENERATOR };
+  const manifest: JobManifest = {
+    spec,
+    dir,
+    files,
+    jsonBytes,
+    diskBytes,
+    events,
+    copies,
+    fraction,
+    generator: GENERATOR,
+  };
   writeFileSync(manifestPath, JSON.stringify(manifest));
   return manifest;
 }

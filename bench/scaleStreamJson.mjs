@@ -21,7 +21,8 @@ const mb = statSync(file).size / 1e6;
 
 function streamJson() {
   return new Promise((resolve, reject) => {
-    let events = 0, sum = 0;
+    let events = 0,
+      sum = 0;
     const s = createReadStream(file, { highWaterMark: 1 << 20 })
       .pipe(parser.asStream())
       .pipe(pick.asStream({ filter: 'traceEvents' }))
@@ -46,7 +47,13 @@ async function timed(label, fn) {
   const c = process.cpuUsage(c0);
   const cpuS = (c.user + c.system) / 1e6;
   const wallS = (performance.now() - t0) / 1000;
-  return { label, events: r.events ?? r.count, cpuS: +cpuS.toFixed(3), wallS: +wallS.toFixed(3), mbPerCpuS: +(mb / cpuS).toFixed(1) };
+  return {
+    label,
+    events: r.events ?? r.count,
+    cpuS: +cpuS.toFixed(3),
+    wallS: +wallS.toFixed(3),
+    mbPerCpuS: +(mb / cpuS).toFixed(1),
+  };
 }
 
 const out = [];
@@ -55,4 +62,11 @@ for (let k = 0; k < 2; k++) {
   out.push(await timed('stream-json', streamJson));
 }
 const last = out.slice(-2);
-console.log(JSON.stringify({ file, mb: +mb.toFixed(1), runs: out, scanOverStreamJson: +(last[1].cpuS / last[0].cpuS).toFixed(2) }));
+console.log(
+  JSON.stringify({
+    file,
+    mb: +mb.toFixed(1),
+    runs: out,
+    scanOverStreamJson: +(last[1].cpuS / last[0].cpuS).toFixed(2),
+  }),
+);

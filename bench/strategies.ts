@@ -40,7 +40,6 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-
 type Interval = [number, number];
 
 function union(xs: Interval[]): Interval[] {
@@ -79,12 +78,17 @@ function exposedCommNs(model: TraceModel): number {
     const host = new Set(idOf('host'));
     const comm = new Set([...idOf('communication'), ...idOf('staging'), ...idOf('wait')]);
     const compute = new Set(idOf('compute'));
-    const steps = model.slices.filter((s) => host.has(s.track) && s.category === 'step').sort((a, b) => a.startNs - b.startNs);
+    const steps = model.slices
+      .filter((s) => host.has(s.track) && s.category === 'step')
+      .sort((a, b) => a.startNs - b.startNs);
     const values: number[] = [];
     for (const st of steps.slice(1)) {
       const lo = st.startNs;
       const hi = st.startNs + st.durNs;
-      const clip = (s: { startNs: number; durNs: number }): Interval => [Math.max(lo, s.startNs), Math.min(hi, s.startNs + s.durNs)];
+      const clip = (s: { startNs: number; durNs: number }): Interval => [
+        Math.max(lo, s.startNs),
+        Math.min(hi, s.startNs + s.durNs),
+      ];
       const c = union(model.slices.filter((s) => comm.has(s.track)).map(clip));
       const k = union(model.slices.filter((s) => compute.has(s.track) && s.category === 'kernel').map(clip));
       values.push(uncovered(c, k));
@@ -97,7 +101,10 @@ function exposedCommNs(model: TraceModel): number {
 /** Options that make each strategy meaningful on a preset (e.g. several buckets on a small model). */
 function optionsFor(strategy: string, base: RunConfig, steps: number): Record<string, unknown> | undefined {
   const modelMb = (estimateParamCount(base.model) * 4) / (1024 * 1024);
-  const buckets = { bucketCapMb: Number((modelMb / 4).toPrecision(3)), firstBucketCapMb: Number((modelMb / 16).toPrecision(3)) };
+  const buckets = {
+    bucketCapMb: Number((modelMb / 4).toPrecision(3)),
+    firstBucketCapMb: Number((modelMb / 16).toPrecision(3)),
+  };
   switch (strategy) {
     case 'ddp-bucketed':
     case 'zero2':
@@ -152,7 +159,21 @@ function fmt(x: number, digits = 1): string {
 function printTable(rows: Row[]): void {
   const ddp = rows.find((r) => r.strategy === 'ddp');
   console.log(`\n${rows[0].preset} on ${rows[0].link}`);
-  console.log(['strategy'.padEnd(22), 'step ms', '×ddp', 'exposed ms', 'bytes/step', '×less', 'peak mem MiB', '×ddp', 'states MiB', '×ddp', 'final loss'].join('  '));
+  console.log(
+    [
+      'strategy'.padEnd(22),
+      'step ms',
+      '×ddp',
+      'exposed ms',
+      'bytes/step',
+      '×less',
+      'peak mem MiB',
+      '×ddp',
+      'states MiB',
+      '×ddp',
+      'final loss',
+    ].join('  '),
+  );
   for (const r of rows) {
     console.log(
       [
@@ -177,22 +198,33 @@ function printTable(rows: Row[]): void {
  * measured, not asserted, because timings on a shared machine are noisy.
  */
 function printShapes(rows: Row[]): void {
-  const by = (link: string, strategy: string): Row | undefined => rows.find((r) => r.link === link && r.strategy === strategy);
+  const by = (link: string, strategy: string): Row | undefined =>
+    rows.find((r) => r.link === link && r.strategy === strategy);
   const links = [...new Set(rows.map((r) => r.link))];
   console.log(`\nshapes for ${rows[0].preset}:`);
   for (const link of links) {
     const ddp = by(link, 'ddp');
     if (!ddp) continue;
-    const best = (ids: string[]): Row | undefined => ids.map((id) => by(link, id)).filter((r): r is Row => !!r).sort((a, b) => a.step_ms - b.step_ms)[0];
+    const best = (ids: string[]): Row | undefined =>
+      ids
+        .map((id) => by(link, id))
+        .filter((r): r is Row => !!r)
+        .sort((a, b) => a.step_ms - b.step_ms)[0];
     const comp = best(['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam']);
     const local = best(['localsgd', 'diloco', 'streaming-diloco']);
     const bucketed = by(link, 'ddp-bucketed');
     const zero3 = by(link, 'zero3');
-    const parts = [`${link}: DDP ${fmt(ddp.step_ms)} ms/step, ${fmt((100 * ddp.exposed_comm_ms) / ddp.step_ms, 0)}% exposed communication`];
+    const parts = [
+      `${link}: DDP ${fmt(ddp.step_ms)} ms/step, ${fmt((100 * ddp.exposed_comm_ms) / ddp.step_ms, 0)}% exposed communication`,
+    ];
     if (comp) parts.push(`best compression ${comp.strategy} ${fmt(comp.step_ms / ddp.step_ms, 2)}× DDP's step`);
     if (local) parts.push(`best local update ${local.strategy} ${fmt(local.step_ms / ddp.step_ms, 2)}×`);
-    if (bucketed) parts.push(`bucketing exposes ${fmt(bucketed.exposed_comm_ms, 0)} of DDP's ${fmt(ddp.exposed_comm_ms, 0)} ms`);
-    if (zero3) parts.push(`ZeRO-3 ${fmt(zero3.step_ms / ddp.step_ms, 2)}× step, ${fmt(zero3.peak_mem_bytes_per_rank / ddp.peak_mem_bytes_per_rank, 2)}× peak memory, ${fmt(zero3.model_state_bytes_per_rank / ddp.model_state_bytes_per_rank, 2)}× model states`);
+    if (bucketed)
+      parts.push(`bucketing exposes ${fmt(bucketed.exposed_comm_ms, 0)} of DDP's ${fmt(ddp.exposed_comm_ms, 0)} ms`);
+    if (zero3)
+      parts.push(
+        `ZeRO-3 ${fmt(zero3.step_ms / ddp.step_ms, 2)}× step, ${fmt(zero3.peak_mem_bytes_per_rank / ddp.peak_mem_bytes_per_rank, 2)}× peak memory, ${fmt(zero3.model_state_bytes_per_rank / ddp.model_state_bytes_per_rank, 2)}× model states`,
+      );
     console.log(`  ${parts.join('; ')}`);
   }
 }
@@ -219,7 +251,15 @@ async function main(): Promise<void> {
           for (const strategy of order) {
             const options = optionsFor(strategy, base, steps);
             const [linkName, scale] = link.split('@');
-            const raw = { ...base, link: linkName, ...(scale ? { linkScale: Number(scale) } : {}), strategy, steps, gpuTiming: true, ...(options ? { strategyOptions: options } : {}) };
+            const raw = {
+              ...base,
+              link: linkName,
+              ...(scale ? { linkScale: Number(scale) } : {}),
+              strategy,
+              steps,
+              gpuTiming: true,
+              ...(options ? { strategyOptions: options } : {}),
+            };
             const refused = validateStrategyConfig(raw as RunConfig);
             if (refused.length) {
               if (round === 0) console.log(`${preset}/${link}/${strategy}: skipped (${refused[0]})`);
@@ -234,7 +274,9 @@ async function main(): Promise<void> {
               continue;
             }
             const row = rowOf(preset, link, strategy, outcome);
-            process.stderr.write(`  round ${round + 1}/${rounds} ${preset}/${link}/${strategy}: ${fmt(row.step_ms)} ms/step\n`);
+            process.stderr.write(
+              `  round ${round + 1}/${rounds} ${preset}/${link}/${strategy}: ${fmt(row.step_ms)} ms/step\n`,
+            );
             const prev = best.get(strategy);
             if (!prev || row.step_ms < prev.step_ms) best.set(strategy, row);
           }

@@ -37,7 +37,11 @@ function seconds(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function writePerfettoRun(run: SyntheticRun, sink: (c: Uint8Array) => void, compress?: (b: Uint8Array) => Uint8Array): void {
+function writePerfettoRun(
+  run: SyntheticRun,
+  sink: (c: Uint8Array) => void,
+  compress?: (b: Uint8Array) => Uint8Array,
+): void {
   const w = new PerfettoStreamWriter(sink, { originNs: '1732345678000000000', compress });
   w.metadata({ bench: 'trace', spans: run.slices.length });
   for (const p of run.processes) w.process(p);
@@ -164,7 +168,11 @@ const stream1gb: Section = {
       const genS = seconds(t0);
       const size = fs.statSync(file).size;
       const child = (mode: string) => {
-        const r = spawnSync(process.execPath, ['--max-old-space-size=8192', path.join(__dirname, 'traceStreamChild.js'), file, mode], { encoding: 'utf8' });
+        const r = spawnSync(
+          process.execPath,
+          ['--max-old-space-size=8192', path.join(__dirname, 'traceStreamChild.js'), file, mode],
+          { encoding: 'utf8' },
+        );
         if (r.status !== 0) throw new Error(`traceStreamChild ${mode} failed: ${r.stderr}`);
         return JSON.parse(r.stdout) as { events: number; seconds: number; cpuSeconds: number; peakRssMb: number };
       };
@@ -215,13 +223,16 @@ async function main(): Promise<void> {
     if (only && !only.includes(s.name)) continue;
     const figures = await s.run();
     process.stdout.write(`\n${s.name}\n`);
-    for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k.padEnd(34)} ${typeof v === 'number' ? v.toLocaleString('en-US') : v}\n`);
+    for (const [k, v] of Object.entries(figures))
+      process.stdout.write(`  ${k.padEnd(34)} ${typeof v === 'number' ? v.toLocaleString('en-US') : v}\n`);
     ran[s.name] = { ...figures, measuredAt: new Date().toISOString() };
   }
   const out = path.resolve(__dirname, '..', '..', 'bench', 'results', 'trace.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   // Sections run on their own (BENCH_TRACE_ONLY) replace only their own figures.
-  const previous = fs.existsSync(out) ? (JSON.parse(fs.readFileSync(out, 'utf8')) as { sections?: Record<string, Figures & { measuredAt: string }> }) : {};
+  const previous = fs.existsSync(out)
+    ? (JSON.parse(fs.readFileSync(out, 'utf8')) as { sections?: Record<string, Figures & { measuredAt: string }> })
+    : {};
   const sections = { ...(previous.sections ?? {}), ...ran };
   const flat: Figures = {};
   for (const figures of Object.values(sections)) Object.assign(flat, figures);

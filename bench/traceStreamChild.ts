@@ -25,12 +25,20 @@ async function main(): Promise<void> {
       topLevel() {},
       warn() {},
     });
-    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) s.feed(chunk);
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>)
+      s.feed(chunk);
     s.end();
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(c0);
-  process.stdout.write(JSON.stringify({ events, seconds, cpuSeconds: (c.user + c.system) / 1e6, peakRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      events,
+      seconds,
+      cpuSeconds: (c.user + c.system) / 1e6,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    }) + '\n',
+  );
 }
 
 void main();

@@ -16,7 +16,17 @@ export interface SyntheticRun {
   counters: { track: number; tsNs: number; value: number }[];
 }
 
-const KERNELS = ['matmul_fwd', 'bias_gelu_fwd', 'layernorm_fwd', 'softmax_fwd', 'matmul_bwd_data', 'matmul_bwd_weight', 'gelu_bwd', 'layernorm_bwd', 'adam_update'];
+const KERNELS = [
+  'matmul_fwd',
+  'bias_gelu_fwd',
+  'layernorm_fwd',
+  'softmax_fwd',
+  'matmul_bwd_data',
+  'matmul_bwd_weight',
+  'gelu_bwd',
+  'layernorm_bwd',
+  'adam_update',
+];
 
 /** About `target` slices over `worldSize` ranks. */
 export function syntheticRun(target: number, worldSize = 4): SyntheticRun {
@@ -48,16 +58,49 @@ export function syntheticRun(target: number, worldSize = 4): SyntheticRun {
       const t = tracks[rank];
       const skew = rank * 1_337;
       const slices = run.slices;
-      slices.push({ track: t.host, name: 'step', category: 'step', startNs: stepStart + skew, durNs: 4_800_000, args: { step } });
-      slices.push({ track: t.host, name: 'forward', category: 'host', startNs: stepStart + skew + 10_000, durNs: 1_500_000 });
-      slices.push({ track: t.host, name: 'backward', category: 'host', startNs: stepStart + skew + 1_600_000, durNs: 2_800_000 });
+      slices.push({
+        track: t.host,
+        name: 'step',
+        category: 'step',
+        startNs: stepStart + skew,
+        durNs: 4_800_000,
+        args: { step },
+      });
+      slices.push({
+        track: t.host,
+        name: 'forward',
+        category: 'host',
+        startNs: stepStart + skew + 10_000,
+        durNs: 1_500_000,
+      });
+      slices.push({
+        track: t.host,
+        name: 'backward',
+        category: 'host',
+        startNs: stepStart + skew + 1_600_000,
+        durNs: 2_800_000,
+      });
       for (let k = 0; k < kernelsPerStep; k++) {
-        slices.push({ track: t.compute, name: KERNELS[k % KERNELS.length], category: 'kernel', startNs: stepStart + skew + 20_000 + k * 70_000 + (k % 7) * 13, durNs: 55_000 + (k % 5) * 1_111, args: shapes[(k * 7 + step) % shapes.length] });
+        slices.push({
+          track: t.compute,
+          name: KERNELS[k % KERNELS.length],
+          category: 'kernel',
+          startNs: stepStart + skew + 20_000 + k * 70_000 + (k % 7) * 13,
+          durNs: 55_000 + (k % 5) * 1_111,
+          args: shapes[(k * 7 + step) % shapes.length],
+        });
       }
       for (let b = 0; b < buckets; b++) {
         const start = stepStart + 2_000_000 + b * 300_000 + skew;
         const bytes = 4_194_304 >> (b % 3);
-        slices.push({ track: t.staging, name: 'copy D2H', category: 'staging', startNs: start - 40_000, durNs: 35_000, args: { bytes } });
+        slices.push({
+          track: t.staging,
+          name: 'copy D2H',
+          category: 'staging',
+          startNs: start - 40_000,
+          durNs: 35_000,
+          args: { bytes },
+        });
         const i = slices.length;
         slices.push({
           track: t.comm,
@@ -65,12 +108,22 @@ export function syntheticRun(target: number, worldSize = 4): SyntheticRun {
           category: 'collective',
           startNs: start,
           durNs: 250_000 + (b % 4) * 977,
-          args: { op: 'allReduce', seq: seq + b, bytes, algorithm: 'ring', busbwGBps: 11.5 + (b % 5) * 0.25, shape: [bytes / 4] },
+          args: {
+            op: 'allReduce',
+            seq: seq + b,
+            bytes,
+            algorithm: 'ring',
+            busbwGBps: 11.5 + (b % 5) * 0.25,
+            shape: [bytes / 4],
+          },
         });
         // Rank 0 starts each collective's flow; later ranks pass it on; the last ends it.
         const id = flowId + b;
         run.flows.set(i, rank === 0 ? { out: [id] } : rank === worldSize - 1 ? { in: [id] } : { in: [id], out: [id] });
-        run.counters.push({ track: t.inflight, tsNs: start, value: bytes }, { track: t.inflight, tsNs: start + 250_000, value: 0 });
+        run.counters.push(
+          { track: t.inflight, tsNs: start, value: bytes },
+          { track: t.inflight, tsNs: start + 250_000, value: 0 },
+        );
       }
     }
     flowId += buckets;

@@ -23,9 +23,10 @@ export interface TracingOverhead {
   hostOnlyRatio: number;
 }
 
-
 /** Alternates traced and untraced runs of `preset`; warm-up steps are left out. */
-export async function measureTracingOverhead(opts: { preset?: string; pairs?: number; steps?: number; warmupSteps?: number } = {}): Promise<TracingOverhead> {
+export async function measureTracingOverhead(
+  opts: { preset?: string; pairs?: number; steps?: number; warmupSteps?: number } = {},
+): Promise<TracingOverhead> {
   const preset = opts.preset ?? DEFAULT_PRESET;
   const pairs = opts.pairs ?? 3;
   const steps = opts.steps ?? 10;
@@ -49,12 +50,25 @@ export async function measureTracingOverhead(opts: { preset?: string; pairs?: nu
   const medianOnMs = median(times.on);
   const medianOffMs = median(times.off);
   const medianHostOnlyMs = median(times.host);
-  return { preset, pairs, stepsPerRun: steps, medianOnMs, medianOffMs, medianHostOnlyMs, ratio: medianOnMs / medianOffMs, hostOnlyRatio: medianHostOnlyMs / medianOffMs };
+  return {
+    preset,
+    pairs,
+    stepsPerRun: steps,
+    medianOnMs,
+    medianOffMs,
+    medianHostOnlyMs,
+    ratio: medianOnMs / medianOffMs,
+    hostOnlyRatio: medianHostOnlyMs / medianOffMs,
+  };
 }
 
 if (require.main === module) {
   void measureTracingOverhead().then((r) => {
-    console.log(`tracing overhead, preset ${r.preset}, ${r.pairs} rounds of on/off/host-only runs of ${r.stepsPerRun} steps`);
-    console.log(`median step: off ${r.medianOffMs.toFixed(2)} ms, host spans only ${r.medianHostOnlyMs.toFixed(2)} ms (x${r.hostOnlyRatio.toFixed(3)}), full tracing ${r.medianOnMs.toFixed(2)} ms (x${r.ratio.toFixed(3)}, target <= 1.02)`);
+    console.log(
+      `tracing overhead, preset ${r.preset}, ${r.pairs} rounds of on/off/host-only runs of ${r.stepsPerRun} steps`,
+    );
+    console.log(
+      `median step: off ${r.medianOffMs.toFixed(2)} ms, host spans only ${r.medianHostOnlyMs.toFixed(2)} ms (x${r.hostOnlyRatio.toFixed(3)}), full tracing ${r.medianOnMs.toFixed(2)} ms (x${r.ratio.toFixed(3)}, target <= 1.02)`,
+    );
   });
 }

@@ -25,7 +25,10 @@ const quantile = (xs: number[], q: number): number => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-interface SequenceResult { frames: number[]; intervals: number[] }
+interface SequenceResult {
+  frames: number[];
+  intervals: number[];
+}
 
 /**
  * Runs the scripted navigation; returns the JS times of the full frames it caused and the
@@ -36,7 +39,9 @@ async function scriptedSequence(page: Page): Promise<SequenceResult> {
   await page.keyboard.press('0');
   await page.mouse.move(700, 400);
   await page.evaluate('window.commlens.frameTimes.length = 0');
-  await page.evaluate(`(() => { window.__raf = []; window.__rafOn = true; const f = (t) => { window.__raf.push(t); if (window.__rafOn) requestAnimationFrame(f); }; requestAnimationFrame(f); })()`);
+  await page.evaluate(
+    `(() => { window.__raf = []; window.__rafOn = true; const f = (t) => { window.__raf.push(t); if (window.__rafOn) requestAnimationFrame(f); }; requestAnimationFrame(f); })()`,
+  );
   const hold = async (key: string, ms: number): Promise<void> => {
     await page.keyboard.down(key);
     await page.waitForTimeout(ms);
@@ -46,7 +51,8 @@ async function scriptedSequence(page: Page): Promise<SequenceResult> {
   await hold('d', 600); // pan right
   await hold('a', 600); // pan left
   await hold('s', 1200); // zoom out
-  for (let i = 0; i < 10; i++) { // Ctrl+wheel zoom in, then out
+  for (let i = 0; i < 10; i++) {
+    // Ctrl+wheel zoom in, then out
     await page.keyboard.down('Control');
     await page.mouse.wheel(0, i < 5 ? -240 : 240);
     await page.keyboard.up('Control');
@@ -58,8 +64,11 @@ async function scriptedSequence(page: Page): Promise<SequenceResult> {
   await page.mouse.up();
   await page.waitForTimeout(100);
   await page.evaluate('window.__rafOn = false');
-  const raf = await page.evaluate('window.__raf.slice()') as number[];
-  return { frames: await page.evaluate('window.commlens.frameTimes.slice()'), intervals: raf.slice(1).map((t, i) => t - raf[i]) };
+  const raf = (await page.evaluate('window.__raf.slice()')) as number[];
+  return {
+    frames: await page.evaluate('window.commlens.frameTimes.slice()'),
+    intervals: raf.slice(1).map((t, i) => t - raf[i]),
+  };
 }
 
 async function main(): Promise<void> {
@@ -72,18 +81,29 @@ async function main(): Promise<void> {
   t = performance.now();
   const data = encodeTrace(model);
   const encodeMs = performance.now() - t;
-  const jsonBytes = Buffer.byteLength(JSON.stringify({ slices: model.slices, counters: model.counters, flows: model.flows }));
-  console.log(`model: ${model.slices.length.toLocaleString('en-US')} spans, ${ranks} ranks, ${model.tracks.length} tracks, ${model.flows.length} flows (built in ${buildMs.toFixed(0)} ms, encoded in ${encodeMs.toFixed(0)} ms)`);
+  const jsonBytes = Buffer.byteLength(
+    JSON.stringify({ slices: model.slices, counters: model.counters, flows: model.flows }),
+  );
+  console.log(
+    `model: ${model.slices.length.toLocaleString('en-US')} spans, ${ranks} ranks, ${model.tracks.length} tracks, ${model.flows.length} flows (built in ${buildMs.toFixed(0)} ms, encoded in ${encodeMs.toFixed(0)} ms)`,
+  );
 
   const browser = await launch();
   try {
-    const v = await openViewer(browser, { run: { title: 'bench: 1M spans, 8 ranks', model, analysis: null, data } }, '', { width: 1600, height: 1000 });
+    const v = await openViewer(
+      browser,
+      { run: { title: 'bench: 1M spans, 8 ranks', model, analysis: null, data } },
+      '',
+      { width: 1600, height: 1000 },
+    );
     const page = v.page;
     const firstPaintMs = Number(await page.evaluate(`document.getElementById('app').dataset.firstPaintMs`));
-    const phases = await page.evaluate(`(() => { const p = window.commlens.perf; return { decode: p.decoded - p.arrival, index: p.indexed - p.decoded, paint: p.firstPaint - p.indexed }; })()`) as { decode: number; index: number; paint: number };
+    const phases = (await page.evaluate(
+      `(() => { const p = window.commlens.perf; return { decode: p.decoded - p.arrival, index: p.indexed - p.decoded, paint: p.firstPaint - p.indexed }; })()`,
+    )) as { decode: number; index: number; paint: number };
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('HeapProfiler.collectGarbage');
-    const heap = await cdp.send('Runtime.getHeapUsage') as { usedSize: number; backingStorageSize?: number };
+    const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
     const heapMb = (heap.usedSize + (heap.backingStorageSize ?? 0)) / 2 ** 20;
     await cdp.send('Performance.enable');
     const metrics = (await cdp.send('Performance.getMetrics')).metrics as { name: string; value: number }[];
@@ -99,18 +119,47 @@ async function main(): Promise<void> {
     const noLodFrames = noLod.frames;
     await page.evaluate('window.commlens.setLod(true)');
 
-    const fm = quantile(lodFrames, 0.5), fp = quantile(lodFrames, 0.95);
-    const nm = quantile(noLodFrames, 0.5), np = quantile(noLodFrames, 0.95);
+    const fm = quantile(lodFrames, 0.5),
+      fp = quantile(lodFrames, 0.95);
+    const nm = quantile(noLodFrames, 0.5),
+      np = quantile(noLodFrames, 0.95);
     const rows: [string, string, string, string][] = [
-      ['first paint after data arrival (ms)', firstPaintMs.toFixed(0), '≤ 1500', `decode ${phases.decode.toFixed(0)} + index ${phases.index.toFixed(0)} + draw/present ${phases.paint.toFixed(0)}`],
-      ['frame time, median (ms)', fm.toFixed(2), '≤ 16', `LOD off: ${nm.toFixed(2)} ms (${(nm / fm).toFixed(1)}× slower)`],
+      [
+        'first paint after data arrival (ms)',
+        firstPaintMs.toFixed(0),
+        '≤ 1500',
+        `decode ${phases.decode.toFixed(0)} + index ${phases.index.toFixed(0)} + draw/present ${phases.paint.toFixed(0)}`,
+      ],
+      [
+        'frame time, median (ms)',
+        fm.toFixed(2),
+        '≤ 16',
+        `LOD off: ${nm.toFixed(2)} ms (${(nm / fm).toFixed(1)}× slower)`,
+      ],
       ['frame time, p95 (ms)', fp.toFixed(2), '', `LOD off: ${np.toFixed(2)} ms (${(np / fp).toFixed(1)}× slower)`],
       ['frames measured', String(lodFrames.length), '', `LOD off: ${noLodFrames.length}`],
-      ['animation-frame interval, median / p95 (ms)', `${quantile(lod.intervals, 0.5).toFixed(1)} / ${quantile(lod.intervals, 0.95).toFixed(1)}`, '', `LOD off: ${quantile(noLod.intervals, 0.5).toFixed(1)} / ${quantile(noLod.intervals, 0.95).toFixed(1)}`],
-      ['JS heap + ArrayBuffers after load (MB)', heapMb.toFixed(1), '≤ 300', `V8 heap ${(heap.usedSize / 2 ** 20).toFixed(1)} + buffers ${((heap.backingStorageSize ?? 0) / 2 ** 20).toFixed(1)} (Performance JSHeapUsedSize ${jsHeapUsedMb.toFixed(1)})`],
-      ['transfer size (MB)', (data.byteLength / 2 ** 20).toFixed(1), '', `JSON of the same slices/counters/flows ${(jsonBytes / 2 ** 20).toFixed(1)} MB (${(jsonBytes / data.byteLength).toFixed(1)}× larger)`],
+      [
+        'animation-frame interval, median / p95 (ms)',
+        `${quantile(lod.intervals, 0.5).toFixed(1)} / ${quantile(lod.intervals, 0.95).toFixed(1)}`,
+        '',
+        `LOD off: ${quantile(noLod.intervals, 0.5).toFixed(1)} / ${quantile(noLod.intervals, 0.95).toFixed(1)}`,
+      ],
+      [
+        'JS heap + ArrayBuffers after load (MB)',
+        heapMb.toFixed(1),
+        '≤ 300',
+        `V8 heap ${(heap.usedSize / 2 ** 20).toFixed(1)} + buffers ${((heap.backingStorageSize ?? 0) / 2 ** 20).toFixed(1)} (Performance JSHeapUsedSize ${jsHeapUsedMb.toFixed(1)})`,
+      ],
+      [
+        'transfer size (MB)',
+        (data.byteLength / 2 ** 20).toFixed(1),
+        '',
+        `JSON of the same slices/counters/flows ${(jsonBytes / 2 ** 20).toFixed(1)} MB (${(jsonBytes / data.byteLength).toFixed(1)}× larger)`,
+      ],
     ];
-    const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length), ['metric', 'value', 'target', 'side by side'][i].length));
+    const widths = [0, 1, 2, 3].map((i) =>
+      Math.max(...rows.map((r) => r[i].length), ['metric', 'value', 'target', 'side by side'][i].length),
+    );
     const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join(' | ');
     console.log(line(['metric', 'value', 'target', 'side by side']));
     console.log(widths.map((x) => '-'.repeat(x)).join('-|-'));
@@ -118,14 +167,33 @@ async function main(): Promise<void> {
     if (v.errors.length) console.log('page errors:', v.errors);
     const out = path.join(repoRoot(), 'bench', 'results');
     mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, 'viewer.json'), JSON.stringify({
-      first_paint_ms: Math.round(firstPaintMs), frame_ms_median: Number(fm.toFixed(2)), frame_ms_p95: Number(fp.toFixed(2)), heap_mb: Number(heapMb.toFixed(1)),
-      spans: model.slices.length, ranks, frames: lodFrames.length,
-      no_lod_frame_ms_median: Number(nm.toFixed(2)), no_lod_frame_ms_p95: Number(np.toFixed(2)),
-      raf_interval_ms_median: Number(quantile(lod.intervals, 0.5).toFixed(1)), raf_interval_ms_p95: Number(quantile(lod.intervals, 0.95).toFixed(1)),
-      transfer_mb: Number((data.byteLength / 2 ** 20).toFixed(1)), json_mb: Number((jsonBytes / 2 ** 20).toFixed(1)),
-      phases_ms: { decode: Math.round(phases.decode), index: Math.round(phases.index), drawAndPresent: Math.round(phases.paint) },
-    }, null, 2) + '\n');
+    writeFileSync(
+      path.join(out, 'viewer.json'),
+      JSON.stringify(
+        {
+          first_paint_ms: Math.round(firstPaintMs),
+          frame_ms_median: Number(fm.toFixed(2)),
+          frame_ms_p95: Number(fp.toFixed(2)),
+          heap_mb: Number(heapMb.toFixed(1)),
+          spans: model.slices.length,
+          ranks,
+          frames: lodFrames.length,
+          no_lod_frame_ms_median: Number(nm.toFixed(2)),
+          no_lod_frame_ms_p95: Number(np.toFixed(2)),
+          raf_interval_ms_median: Number(quantile(lod.intervals, 0.5).toFixed(1)),
+          raf_interval_ms_p95: Number(quantile(lod.intervals, 0.95).toFixed(1)),
+          transfer_mb: Number((data.byteLength / 2 ** 20).toFixed(1)),
+          json_mb: Number((jsonBytes / 2 ** 20).toFixed(1)),
+          phases_ms: {
+            decode: Math.round(phases.decode),
+            index: Math.round(phases.index),
+            drawAndPresent: Math.round(phases.paint),
+          },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     console.log(`wrote ${path.join(out, 'viewer.json')}`);
     await v.harness.close();
   } finally {
@@ -133,4 +201,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => { console.error(err instanceof Error ? err.stack : err); process.exitCode = 1; });
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exitCode = 1;
+});

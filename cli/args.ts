@@ -113,7 +113,8 @@ export function parseArgs(args: readonly string[], specs: OptionSpecs): ParsedAr
       if (eq >= 0) raw = a.slice(eq + 1);
       else {
         raw = args[i + 1];
-        if (raw === undefined || (raw.startsWith('--') && raw.length > 2)) throw new UsageError(`${flag}: missing value`);
+        if (raw === undefined || (raw.startsWith('--') && raw.length > 2))
+          throw new UsageError(`${flag}: missing value`);
         i++;
       }
       value = readValue(flag, spec, raw);

@@ -72,7 +72,10 @@ export class Output {
   /** A warning or a note on stderr (a `log` event with --events). */
   warn(message: string, level: 'warn' | 'info' = 'warn'): void {
     if (this.events) this.emit({ kind: 'log', level, message });
-    else if (!this.quiet) this.io.err(`commlens ${this.command}: ${level === 'warn' ? 'warning: ' : 'note: '}${safeText(message, { keepNewlines: true })}\n`);
+    else if (!this.quiet)
+      this.io.err(
+        `commlens ${this.command}: ${level === 'warn' ? 'warning: ' : 'note: '}${safeText(message, { keepNewlines: true })}\n`,
+      );
   }
 
   /** Reports a failure and returns its exit code (an `error` event with --events). */

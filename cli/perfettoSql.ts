@@ -25,9 +25,13 @@ function executable(p: string): boolean {
 /** Where the binary is: $COMMLENS_TRACE_PROCESSOR when set, else the first of NAMES on PATH. */
 export function findTraceProcessor(env: NodeJS.ProcessEnv = process.env): { path?: string; looked: string } {
   const named = env[TRACE_PROCESSOR_ENV];
-  if (named) return executable(named) ? { path: named, looked: named } : { looked: `${TRACE_PROCESSOR_ENV}=${named} (not an executable file)` };
+  if (named)
+    return executable(named)
+      ? { path: named, looked: named }
+      : { looked: `${TRACE_PROCESSOR_ENV}=${named} (not an executable file)` };
   const dirs = (env.PATH ?? '').split(path.delimiter).filter((d) => d !== '');
-  for (const d of dirs) for (const n of NAMES) if (executable(path.join(d, n))) return { path: path.join(d, n), looked: '' };
+  for (const d of dirs)
+    for (const n of NAMES) if (executable(path.join(d, n))) return { path: path.join(d, n), looked: '' };
   return { looked: `${NAMES.join(' or ')} on PATH, and ${TRACE_PROCESSOR_ENV} (unset)` };
 }
 
@@ -37,10 +41,17 @@ export function findTraceProcessor(env: NodeJS.ProcessEnv = process.env): { path
  * several. Returns the exit code: 0, 1 when the binary is missing or fails to start,
  * 2 when it refuses a query or a file (its message is passed on).
  */
-export function perfettoSql(files: string[], sql: string, io: { out(t: string): void; err(t: string): void }, env: NodeJS.ProcessEnv = process.env): number {
+export function perfettoSql(
+  files: string[],
+  sql: string,
+  io: { out(t: string): void; err(t: string): void },
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   const bin = findTraceProcessor(env);
   if (!bin.path) {
-    io.err(`commlens: --perfetto-sql needs Perfetto's trace processor (trace_processor_shell); not found: looked for ${bin.looked}. Put it on PATH or set ${TRACE_PROCESSOR_ENV} to its path; every other command works without it.\n`);
+    io.err(
+      `commlens: --perfetto-sql needs Perfetto's trace processor (trace_processor_shell); not found: looked for ${bin.looked}. Put it on PATH or set ${TRACE_PROCESSOR_ENV} to its path; every other command works without it.\n`,
+    );
     return 1;
   }
   if (sql.trim() === '') {
@@ -63,8 +74,16 @@ export function perfettoSql(files: string[], sql: string, io: { out(t: string): 
       io.out(r.stdout);
       if (r.status !== 0) {
         // Its stderr holds the load progress and, last, what it refused.
-        const why = r.stderr.split(/[\r\n]+/).filter((l) => l.trim() !== '' && !/^Loading trace|Trace loaded|Query execution time/.test(l.replace(/^\[[\d.]+\]\s*\S+\s*/, '')));
-        io.err(`commlens: ${file}: Perfetto's trace processor failed on the query or the file (exit ${r.status ?? r.signal}):\n${why.join('\n')}\n`);
+        const why = r.stderr
+          .split(/[\r\n]+/)
+          .filter(
+            (l) =>
+              l.trim() !== '' &&
+              !/^Loading trace|Trace loaded|Query execution time/.test(l.replace(/^\[[\d.]+\]\s*\S+\s*/, '')),
+          );
+        io.err(
+          `commlens: ${file}: Perfetto's trace processor failed on the query or the file (exit ${r.status ?? r.signal}):\n${why.join('\n')}\n`,
+        );
         code = 2;
       }
     }

@@ -18,7 +18,16 @@
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { EXIT } from './protocol';
@@ -46,7 +55,9 @@ const SUPERVISED_COMMANDS = new Set(['profile', 'verify', 'doctor']);
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGTERM', 'SIGHUP']);
 
 export function shouldSupervise(cmd: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
-  return cmd !== undefined && SUPERVISED_COMMANDS.has(cmd) && env[SUPERVISED_ENV] !== '1' && env[NO_SUPERVISOR_ENV] !== '1';
+  return (
+    cmd !== undefined && SUPERVISED_COMMANDS.has(cmd) && env[SUPERVISED_ENV] !== '1' && env[NO_SUPERVISOR_ENV] !== '1'
+  );
 }
 
 /** In a supervised child: tells the parent where this run writes (no-op otherwise). */
@@ -76,8 +87,13 @@ const HEAP_EXHAUSTED = /JavaScript heap out of memory|Reached heap limit|Ineffec
  * out of heap, a Dawn or driver check), else what the signal usually means. Memory
  * advice only where memory is the likely cause.
  */
-export function crashReason(signal: string, mem = { freeBytes: freemem(), totalBytes: totalmem() }, seen: { jsError?: string; stderrTail?: string[] } = {}): string {
-  if (seen.jsError) return `the runtime process stopped on an internal error: ${seen.jsError}; it then died of ${signal} (please report this with the messages above)`;
+export function crashReason(
+  signal: string,
+  mem = { freeBytes: freemem(), totalBytes: totalmem() },
+  seen: { jsError?: string; stderrTail?: string[] } = {},
+): string {
+  if (seen.jsError)
+    return `the runtime process stopped on an internal error: ${seen.jsError}; it then died of ${signal} (please report this with the messages above)`;
   const gib = (b: number): string => (b / 2 ** 30).toFixed(1);
   const memory = `${gib(mem.freeBytes)} of ${gib(mem.totalBytes)} GiB free now`;
   const smaller = 'lower worldSize, the model size or the batch';
@@ -89,9 +105,11 @@ export function crashReason(signal: string, mem = { freeBytes: freemem(), totalB
       return `the runtime process crashed in native code (${signal}), in the GPU driver or Dawn. On a software adapter (lavapipe) this is how running out of memory ends: free memory (${memory}; a per-process limit such as \`ulimit -v\` or a container's counts too) or ${smaller}; on a GPU, check the driver with \`commlens doctor\``;
     case 'SIGABRT': {
       const tail = (seen.stderrTail ?? []).map((l) => l.trim()).filter(Boolean);
-      if (tail.some((l) => HEAP_EXHAUSTED.test(l))) return `the runtime process ran out of JavaScript heap (V8 aborted, SIGABRT; ${memory}): ${smaller}, or raise the heap limit with NODE_OPTIONS=--max-old-space-size=MiB`;
+      if (tail.some((l) => HEAP_EXHAUSTED.test(l)))
+        return `the runtime process ran out of JavaScript heap (V8 aborted, SIGABRT; ${memory}): ${smaller}, or raise the heap limit with NODE_OPTIONS=--max-old-space-size=MiB`;
       const last = tail.at(-1);
-      if (last) return `the runtime process aborted (SIGABRT) in native code (Dawn or the GPU driver), after: ${JSON.stringify(last.length > 300 ? `${last.slice(0, 300)}…` : last)}; check the driver with \`commlens doctor\``;
+      if (last)
+        return `the runtime process aborted (SIGABRT) in native code (Dawn or the GPU driver), after: ${JSON.stringify(last.length > 300 ? `${last.slice(0, 300)}…` : last)}; check the driver with \`commlens doctor\``;
       return `the runtime process aborted (SIGABRT) without a message (a failed check in Dawn, the GPU driver or Node); check the driver with \`commlens doctor\``;
     }
     default:
@@ -129,7 +147,10 @@ export function finalizeRun(runDir: string, end: RunEnd): FinalizedRun {
       }
       model = readPerfetto(bytes.subarray(0, intact), { fileName: tracePath, inflate: inflateBounded });
       const args = runEndArgs(model.meta.info, end);
-      const w = new PerfettoStreamWriter((chunk) => appendFileSync(tracePath, chunk), { originNs: model.meta.originNs, compress: deflateFast });
+      const w = new PerfettoStreamWriter((chunk) => appendFileSync(tracePath, chunk), {
+        originNs: model.meta.originNs,
+        compress: deflateFast,
+      });
       w.metadata(args);
       w.flush();
       model.meta.info = args.info as typeof model.meta.info;
@@ -142,7 +163,12 @@ export function finalizeRun(runDir: string, end: RunEnd): FinalizedRun {
     try {
       const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as RunSummary;
       summary.status = end.status;
-      if (end.status === 'failed') summary.error = { ...(end.rank !== undefined ? { rank: end.rank } : {}), message: end.error ?? 'failed', ...(end.signal ? { signal: end.signal } : {}) };
+      if (end.status === 'failed')
+        summary.error = {
+          ...(end.rank !== undefined ? { rank: end.rank } : {}),
+          message: end.error ?? 'failed',
+          ...(end.signal ? { signal: end.signal } : {}),
+        };
       result.stepsCompleted = summary.stepsCompleted;
       if (model) {
         const profile = LINK_PROFILES[summary.config?.link];
@@ -172,7 +198,8 @@ function summaryStatus(runDir: string): string | undefined {
  * Dawn prints these for every device it creates (one per rank): limits it lowers on every
  * adapter to fit its own bookkeeping. They say nothing about the run and bury its output.
  */
-const BENIGN_DAWN_LINE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+const BENIGN_DAWN_LINE =
+  /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 /**
  * A line filter for the child's stderr: feed it chunks as they come, then end(); it
@@ -265,7 +292,12 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
     const code = ended.code ?? EXIT.failure;
     // Exited on its own but left the summary at 'running' (an error that escaped the run's handlers).
     if (code !== EXIT.ok && runDir && summaryStatus(runDir) === 'running') {
-      finalizeRun(runDir, { status: 'failed', error: jsError ? `internal error: ${jsError}` : `the runtime exited with code ${code} before it finished the run (see the messages above)` });
+      finalizeRun(runDir, {
+        status: 'failed',
+        error: jsError
+          ? `internal error: ${jsError}`
+          : `the runtime exited with code ${code} before it finished the run (see the messages above)`,
+      });
     }
     return code;
   }
@@ -273,17 +305,32 @@ export async function superviseCommand(cmd: string, args: string[], cliPath: str
   const signal = ended.signal;
   const cancelled = STOP_SIGNALS.has(signal);
   const reason = cancelled ? `cancelled by ${signal}` : crashReason(signal, undefined, { jsError, stderrTail });
-  const fin = runDir ? finalizeRun(runDir, cancelled ? { status: 'cancelled', error: reason } : { status: 'failed', error: reason, signal }) : undefined;
+  const fin = runDir
+    ? finalizeRun(
+        runDir,
+        cancelled ? { status: 'cancelled', error: reason } : { status: 'failed', error: reason, signal },
+      )
+    : undefined;
   const rel = (p: string): string => relative(process.cwd(), p) || p;
   const where = fin?.tracePath
     ? ` (${fin.stepsCompleted ?? 'its finished'} steps finished; trace: ${rel(fin.tracePath)}${fin.summaryPath ? `, summary: ${rel(fin.summaryPath)}` : ''})`
     : '';
   if (cancelled) {
     if (events && runDir && fin?.tracePath && fin.summaryPath) {
-      out.emit({ kind: 'done', runId: basename(runDir), runDir, tracePath: fin.tracePath, summaryPath: fin.summaryPath, partial: true });
+      out.emit({
+        kind: 'done',
+        runId: basename(runDir),
+        runDir,
+        tracePath: fin.tracePath,
+        summaryPath: fin.summaryPath,
+        partial: true,
+      });
       return EXIT.cancelled;
     }
     return out.fail(`${reason}${where}`, EXIT.cancelled, fin?.tracePath ? { tracePath: fin.tracePath } : {});
   }
-  return out.fail(`${reason}${where}`, EXIT.crashed, { signal, ...(fin?.tracePath ? { tracePath: fin.tracePath } : {}) });
+  return out.fail(`${reason}${where}`, EXIT.crashed, {
+    signal,
+    ...(fin?.tracePath ? { tracePath: fin.tracePath } : {}),
+  });
 }

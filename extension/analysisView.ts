@@ -32,11 +32,24 @@ function suggestionView(raw: Loose): SuggestionView | undefined {
     ...(typeof raw.pytorchHint === 'string' ? { pytorchHint: raw.pytorchHint } : {}),
     risk: str(raw.risk, 'unknown'),
     source: str(raw.source),
-    evidence: { sliceIndexes: Array.isArray(ev.sliceIndexes) ? ev.sliceIndexes.filter((i): i is number => Number.isInteger(i)) : [] },
-    configChange: typeof raw.configChange === 'object' && raw.configChange !== null ? (raw.configChange as Record<string, unknown>) : {},
+    evidence: {
+      sliceIndexes: Array.isArray(ev.sliceIndexes)
+        ? ev.sliceIndexes.filter((i): i is number => Number.isInteger(i))
+        : [],
+    },
+    configChange:
+      typeof raw.configChange === 'object' && raw.configChange !== null
+        ? (raw.configChange as Record<string, unknown>)
+        : {},
   };
   // Every figure with its value before the change, so the detail reads before → after.
-  for (const k of ['bytesPerStep', 'peakMemoryBytes', 'baselineExposedCommNs', 'baselineBytesPerStep', 'baselinePeakMemoryBytes'] as const) {
+  for (const k of [
+    'bytesPerStep',
+    'peakMemoryBytes',
+    'baselineExposedCommNs',
+    'baselineBytesPerStep',
+    'baselinePeakMemoryBytes',
+  ] as const) {
     const v = optNum(p[k]);
     if (v !== undefined) view.predicted[k] = v;
   }
@@ -62,9 +75,20 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
     spanNs: r.temporal.spanNs,
     overlapPct: r.overlap.overlapPct,
     exposedCommNs: r.overlap.exposedCommNs,
-    steps: r.steps.filter((s) => !warmup.has(s.step)).map((s) => ({ step: s.step, computeNs: s.temporal.computeNs, overlappedCommNs: s.overlap.overlapNs, exposedCommNs: s.overlap.exposedCommNs, idleNs: s.temporal.idleNs })),
+    steps: r.steps
+      .filter((s) => !warmup.has(s.step))
+      .map((s) => ({
+        step: s.step,
+        computeNs: s.temporal.computeNs,
+        overlappedCommNs: s.overlap.overlapNs,
+        exposedCommNs: s.overlap.exposedCommNs,
+        idleNs: s.temporal.idleNs,
+      })),
   }));
-  const list = (raw: unknown): SuggestionView[] => (Array.isArray(raw) ? raw.map((s) => suggestionView((s ?? {}) as Loose)).filter((s): s is SuggestionView => s !== undefined) : []);
+  const list = (raw: unknown): SuggestionView[] =>
+    Array.isArray(raw)
+      ? raw.map((s) => suggestionView((s ?? {}) as Loose)).filter((s): s is SuggestionView => s !== undefined)
+      : [];
   const loose = analysis as unknown as { suggestions?: unknown; diagnoses?: unknown };
   let suggestions = list(loose.suggestions);
   let diagnoses = list(loose.diagnoses);
@@ -79,7 +103,9 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
     if (figures.stepTimeBasis) view.stepTimeBasis = figures.stepTimeBasis;
     if (figures.exposedCommNs !== undefined) view.exposedCommNs = figures.exposedCommNs;
   } else {
-    const stepDurations = analysis.ranks.flatMap((r) => r.steps.filter((s) => !warmup.has(s.step)).map((s) => s.durNs)).filter((d) => d > 0);
+    const stepDurations = analysis.ranks
+      .flatMap((r) => r.steps.filter((s) => !warmup.has(s.step)).map((s) => s.durNs))
+      .filter((d) => d > 0);
     if (stepDurations.length > 0) view.stepTimeNs = stepDurations.reduce((a, b) => a + b, 0) / stepDurations.length;
   }
   if (warmup.size > 0) view.warmupSteps = [...warmup].sort((a, b) => a - b);

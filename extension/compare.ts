@@ -27,7 +27,8 @@ function cell(v: unknown): string {
 
 function at(obj: Record<string, unknown> | undefined, p: string): unknown {
   let cur: unknown = obj;
-  for (const k of p.split('.')) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[k] : undefined;
+  for (const k of p.split('.'))
+    cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[k] : undefined;
   return cur;
 }
 
@@ -37,7 +38,8 @@ function numericFields(summary: Record<string, unknown> | undefined): Map<string
   for (const [k, v] of Object.entries(summary ?? {})) {
     if (typeof v === 'number' && Number.isFinite(v)) out.set(k, v);
     else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      for (const [k2, v2] of Object.entries(v)) if (typeof v2 === 'number' && Number.isFinite(v2)) out.set(`${k}.${k2}`, v2);
+      for (const [k2, v2] of Object.entries(v))
+        if (typeof v2 === 'number' && Number.isFinite(v2)) out.set(`${k}.${k2}`, v2);
     }
   }
   return out;
@@ -54,25 +56,73 @@ export function compareMarkdown(runs: RunInfo[]): string {
   const row = (name: string, values: unknown[]) => `| ${name} | ${values.map(cell).join(' | ')} |\n`;
   const base = runs[0].stepTimeNs;
   let md = `# CommLens: ${runs.length} runs compared\n\n${head}`;
-  md += row('status', runs.map((r) => r.status));
+  md += row(
+    'status',
+    runs.map((r) => r.status),
+  );
   // The run's step time (analysis/runFigures.ts): steady-state steps only, the figure every surface shows.
-  md += row('step time (steady state)', runs.map((r) => formatDurationNs(r.stepTimeNs)));
-  md += row(`speed vs ${cell(runs[0].runId)}`, runs.map((r, i) => (i === 0 ? 'baseline' : base && r.stepTimeNs ? formatSpeedup(speedupOf(base, r.stepTimeNs)) : undefined)));
+  md += row(
+    'step time (steady state)',
+    runs.map((r) => formatDurationNs(r.stepTimeNs)),
+  );
+  md += row(
+    `speed vs ${cell(runs[0].runId)}`,
+    runs.map((r, i) =>
+      i === 0 ? 'baseline' : base && r.stepTimeNs ? formatSpeedup(speedupOf(base, r.stepTimeNs)) : undefined,
+    ),
+  );
   // The other figures on the same basis (analysis.figures of each run).
   const figs = runs.map((r) => figuresOf(r.summary));
-  md += row('exposed communication per step', figs.map((f) => (f?.exposedCommNs !== undefined ? formatDurationNs(f.exposedCommNs) : undefined)));
-  md += row('bytes sent per rank per step', figs.map((f) => (f ? formatBytes(f.bytesPerStep) : undefined)));
-  md += row('peak memory (fullest rank)', figs.map((f) => (f ? formatBytes(f.peakMemoryBytes) : undefined)));
-  md += row('warm-up steps (left out)', figs.map((f) => (f ? f.warmupSteps.join(', ') || 'none' : undefined)));
-  md += row('link', runs.map((r) => r.link));
-  md += row('strategy', runs.map((r) => at(r.summary, 'strategy') ?? at(r.summary, 'config.strategy')));
-  md += row('world size', runs.map((r) => at(r.summary, 'worldSize') ?? at(r.summary, 'config.worldSize') ?? r.record?.worldSize));
-  md += row('top suggestion', runs.map((r) => r.topSuggestion));
+  md += row(
+    'exposed communication per step',
+    figs.map((f) => (f?.exposedCommNs !== undefined ? formatDurationNs(f.exposedCommNs) : undefined)),
+  );
+  md += row(
+    'bytes sent per rank per step',
+    figs.map((f) => (f ? formatBytes(f.bytesPerStep) : undefined)),
+  );
+  md += row(
+    'peak memory (fullest rank)',
+    figs.map((f) => (f ? formatBytes(f.peakMemoryBytes) : undefined)),
+  );
+  md += row(
+    'warm-up steps (left out)',
+    figs.map((f) => (f ? f.warmupSteps.join(', ') || 'none' : undefined)),
+  );
+  md += row(
+    'link',
+    runs.map((r) => r.link),
+  );
+  md += row(
+    'strategy',
+    runs.map((r) => at(r.summary, 'strategy') ?? at(r.summary, 'config.strategy')),
+  );
+  md += row(
+    'world size',
+    runs.map((r) => at(r.summary, 'worldSize') ?? at(r.summary, 'config.worldSize') ?? r.record?.worldSize),
+  );
+  md += row(
+    'top suggestion',
+    runs.map((r) => r.topSuggestion),
+  );
   const fields = runs.map((r) => numericFields(r.summary));
   // medianStepTimeNs is the step time above; per-step arrays and the analysis are not headline figures.
-  const shared = [...fields[0].keys()].filter((k) => fields.every((f) => f.has(k)) && k !== 'stepTimeNs' && k !== 'medianStepTimeNs' && k !== 'steadyStepTimeNs' && k !== 'worldSize' && !k.startsWith('analysis.') && !isHidden(k));
+  const shared = [...fields[0].keys()].filter(
+    (k) =>
+      fields.every((f) => f.has(k)) &&
+      k !== 'stepTimeNs' &&
+      k !== 'medianStepTimeNs' &&
+      k !== 'steadyStepTimeNs' &&
+      k !== 'worldSize' &&
+      !k.startsWith('analysis.') &&
+      !isHidden(k),
+  );
   // Internal field names get human names and their values units (ms, MiB, %).
-  for (const k of shared.sort((a, b) => humanName(a).localeCompare(humanName(b)))) md += row(humanName(k), fields.map((f) => humanValue(k, f.get(k)!)));
+  for (const k of shared.sort((a, b) => humanName(a).localeCompare(humanName(b))))
+    md += row(
+      humanName(k),
+      fields.map((f) => humanValue(k, f.get(k)!)),
+    );
   md += `\n${runs.map((r) => `- ${r.runId}: \`${r.runDir}\``).join('\n')}\n`;
   return md;
 }

@@ -29,7 +29,10 @@ export interface ConfigProblem {
 }
 
 export class JsonSyntaxError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at offset ${offset}`);
   }
 }
@@ -41,7 +44,12 @@ export function parseLocated(text: string): Located {
     while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
   };
   const fail = (what: string): never => {
-    throw new JsonSyntaxError(i >= text.length ? `unexpected end of file, expected ${what}` : `unexpected ${JSON.stringify(text[i])}, expected ${what}`, i);
+    throw new JsonSyntaxError(
+      i >= text.length
+        ? `unexpected end of file, expected ${what}`
+        : `unexpected ${JSON.stringify(text[i])}, expected ${what}`,
+      i,
+    );
   };
   const str = (): Located => {
     const start = i;
@@ -153,23 +161,29 @@ function typeMatches(v: unknown, t: string): boolean {
 }
 
 function validate(node: Located, schema: SchemaNode, path: string, out: ConfigProblem[]): void {
-  const at = (message: string, where: { offset: number; length: number } = node) => out.push({ path, message: `${path || 'config'}: ${message}`, offset: where.offset, length: where.length });
+  const at = (message: string, where: { offset: number; length: number } = node) =>
+    out.push({ path, message: `${path || 'config'}: ${message}`, offset: where.offset, length: where.length });
   const v = node.value;
   if (schema.type) {
     const types = Array.isArray(schema.type) ? schema.type : [schema.type];
     if (!types.some((t) => typeMatches(v, t))) {
-      at(`got ${JSON.stringify(v)} (${typeOf(v)}), expected ${types.map((t) => (t === 'integer' ? 'an integer' : t === 'object' ? 'an object' : t === 'array' ? 'an array' : `a ${t}`)).join(' or ')}`);
+      at(
+        `got ${JSON.stringify(v)} (${typeOf(v)}), expected ${types.map((t) => (t === 'integer' ? 'an integer' : t === 'object' ? 'an object' : t === 'array' ? 'an array' : `a ${t}`)).join(' or ')}`,
+      );
       return;
     }
   }
-  if (schema.enum && !schema.enum.some((e) => e === v)) at(`got ${JSON.stringify(v)}, expected one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
+  if (schema.enum && !schema.enum.some((e) => e === v))
+    at(`got ${JSON.stringify(v)}, expected one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
   if (typeof v === 'number') {
     if (schema.minimum !== undefined && v < schema.minimum) at(`got ${v}, expected at least ${schema.minimum}`);
     if (schema.maximum !== undefined && v > schema.maximum) at(`got ${v}, expected at most ${schema.maximum}`);
   }
-  if (typeof v === 'string' && schema.pattern && !new RegExp(schema.pattern).test(v)) at(`got ${JSON.stringify(v)}, which does not match ${schema.pattern}`);
+  if (typeof v === 'string' && schema.pattern && !new RegExp(schema.pattern).test(v))
+    at(`got ${JSON.stringify(v)}, which does not match ${schema.pattern}`);
   if (node.members && schema.required) {
-    for (const k of schema.required) if (!node.members.has(k)) at(`${path ? `${path}: ` : ''}missing the required field "${k}"`);
+    for (const k of schema.required)
+      if (!node.members.has(k)) at(`${path ? `${path}: ` : ''}missing the required field "${k}"`);
   }
   if (node.members && schema.properties) {
     for (const [k, m] of node.members) {
@@ -178,12 +192,18 @@ function validate(node: Located, schema: SchemaNode, path: string, out: ConfigPr
       if (sub) validate(m.value, sub, childPath, out);
       else if (schema.additionalProperties === false) {
         const allowed = Object.keys(schema.properties).filter((p) => p !== '$schema');
-        out.push({ path: childPath, message: `${childPath}: unknown setting; allowed here: ${allowed.join(', ')}`, offset: m.key.offset, length: m.key.length });
+        out.push({
+          path: childPath,
+          message: `${childPath}: unknown setting; allowed here: ${allowed.join(', ')}`,
+          offset: m.key.offset,
+          length: m.key.length,
+        });
       }
     }
   }
   if (node.items) {
-    if (schema.minItems !== undefined && node.items.length < schema.minItems) at(`expected at least ${schema.minItems} item(s)`);
+    if (schema.minItems !== undefined && node.items.length < schema.minItems)
+      at(`expected at least ${schema.minItems} item(s)`);
     if (schema.items) node.items.forEach((it, idx) => validate(it, schema.items!, `${path}[${idx}]`, out));
   }
 }
@@ -195,7 +215,8 @@ export function checkConfigText(text: string, schema: SchemaNode): ConfigProblem
     // A leading byte order mark is accepted (the runtime skips it too); a space keeps offsets.
     root = parseLocated(text.replace(/^\uFEFF/, ' '));
   } catch (e) {
-    if (e instanceof JsonSyntaxError) return [{ path: '', message: `not valid JSON: ${e.message}`, offset: e.offset, length: 1 }];
+    if (e instanceof JsonSyntaxError)
+      return [{ path: '', message: `not valid JSON: ${e.message}`, offset: e.offset, length: 1 }];
     throw e;
   }
   const out: ConfigProblem[] = [];

@@ -23,11 +23,18 @@ function table(obj: Record<string, unknown>, prefix: string, names: Record<strin
 }
 
 const ADAPTER_NAMES: Record<string, string> = {
-  vendor: 'vendor', architecture: 'architecture', device: 'device', description: 'driver', backend: 'graphics API',
+  vendor: 'vendor',
+  architecture: 'architecture',
+  device: 'device',
+  description: 'driver',
+  backend: 'graphics API',
   isFallbackAdapter: 'software (fallback) adapter',
 };
 const TIMESTAMP_NAMES: Record<string, string> = {
-  supported: 'timestamp queries supported', works: 'timestamp queries measured a pass', resolutionNs: 'resolution', error: 'error',
+  supported: 'timestamp queries supported',
+  works: 'timestamp queries measured a pass',
+  resolutionNs: 'resolution',
+  error: 'error',
 };
 
 /**
@@ -35,7 +42,10 @@ const TIMESTAMP_NAMES: Record<string, string> = {
  * doctor's findings (adapter, GPU timing, features, limits) as tables. `doctorStdout` that
  * is not JSON is shown as the runtime printed it.
  */
-export function environmentMarkdown(context: string[], doctor: { code: number | null; stdout: string; stderr: string }): string {
+export function environmentMarkdown(
+  context: string[],
+  doctor: { code: number | null; stdout: string; stderr: string },
+): string {
   const lines = ['# CommLens environment', '', ...context.map((c) => `- ${c}`), ''];
   let report: Record<string, unknown> | undefined;
   try {
@@ -44,7 +54,10 @@ export function environmentMarkdown(context: string[], doctor: { code: number | 
   } catch {
     // not JSON: shown as printed below
   }
-  lines.push(`## WebGPU check (\`commlens doctor\`, ${doctor.code === 0 ? 'passed' : `exit code ${doctor.code ?? '?'}`})`, '');
+  lines.push(
+    `## WebGPU check (\`commlens doctor\`, ${doctor.code === 0 ? 'passed' : `exit code ${doctor.code ?? '?'}`})`,
+    '',
+  );
   if (!report) {
     lines.push('```', doctor.stdout.trim() || '(no output)', '```');
   } else {
@@ -52,12 +65,23 @@ export function environmentMarkdown(context: string[], doctor: { code: number | 
     const ts = (report.timestampQuery ?? {}) as Record<string, unknown>;
     lines.push('### GPU adapter', '', ...table(adapter, 'adapter', ADAPTER_NAMES), '');
     lines.push('### GPU timing', '', ...table(ts, 'timestampQuery', TIMESTAMP_NAMES), '');
-    if (Array.isArray(adapter.features)) lines.push('### Features', '', (adapter.features as unknown[]).map((f) => `\`${esc(f)}\``).join(', ') || '(none)', '');
+    if (Array.isArray(adapter.features))
+      lines.push(
+        '### Features',
+        '',
+        (adapter.features as unknown[]).map((f) => `\`${esc(f)}\``).join(', ') || '(none)',
+        '',
+      );
     if (adapter.limits && typeof adapter.limits === 'object') {
       lines.push('### Limits', '', '| limit | value |', '|---|---|');
       for (const [k, v] of Object.entries(adapter.limits as Record<string, unknown>)) {
         const name = humanName(k).replace(/^max /, 'most ');
-        const value = typeof v === 'number' && /Size$/.test(k) ? `${v.toLocaleString('en-US')} B` : typeof v === 'number' ? v.toLocaleString('en-US') : esc(v);
+        const value =
+          typeof v === 'number' && /Size$/.test(k)
+            ? `${v.toLocaleString('en-US')} B`
+            : typeof v === 'number'
+              ? v.toLocaleString('en-US')
+              : esc(v);
         lines.push(`| ${name} | ${value} |`);
       }
       lines.push('');
@@ -65,7 +89,12 @@ export function environmentMarkdown(context: string[], doctor: { code: number | 
     const other = Object.keys(report).filter((k) => k !== 'adapter' && k !== 'timestampQuery');
     for (const k of other) {
       const v = report[k];
-      lines.push(`### ${humanName(k)}`, '', ...(v && typeof v === 'object' ? table(v as Record<string, unknown>, k) : [`${esc(v)}`]), '');
+      lines.push(
+        `### ${humanName(k)}`,
+        '',
+        ...(v && typeof v === 'object' ? table(v as Record<string, unknown>, k) : [`${esc(v)}`]),
+        '',
+      );
     }
   }
   if (doctor.stderr.trim()) lines.push('### Messages from the check', '', '```', doctor.stderr.trim(), '```');

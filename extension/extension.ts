@@ -30,7 +30,12 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
     applySuggestion: async (files, suggestionId, status) => {
       // A CommLens run's trace lives in its run folder; verify re-runs that folder's job.
       const runDir = path.dirname(files[0]);
-      if (!readRun(runDir)?.summary) return { ok: false, message: 'This trace is not a CommLens run, so CommLens cannot re-run it: apply the suggestion to your own training job and profile it again.' };
+      if (!readRun(runDir)?.summary)
+        return {
+          ok: false,
+          message:
+            'This trace is not a CommLens run, so CommLens cannot re-run it: apply the suggestion to your own training job and profile it again.',
+        };
       return profiler.applySuggestion(runDir, suggestionId, { status, openBeside: false });
     },
   });
@@ -54,9 +59,18 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
     tree,
     ...panels.register(),
     runs.onDidChangeRuns(() => runsView.refresh()),
-    cmd('commlens.profile', (preset?: unknown) => (typeof preset === 'string' ? profiler.profile({ preset }) : profiler.pickAndProfile())),
-    cmd('commlens.profileWithConfig', (uri?: unknown) => profiler.profileWithConfig(uri instanceof vscode.Uri ? uri : undefined)),
-    cmd('commlens.openTrace', (uri?: unknown, uris?: unknown) => tools.openTrace(uri instanceof vscode.Uri ? uri : undefined, Array.isArray(uris) ? (uris as vscode.Uri[]) : undefined)),
+    cmd('commlens.profile', (preset?: unknown) =>
+      typeof preset === 'string' ? profiler.profile({ preset }) : profiler.pickAndProfile(),
+    ),
+    cmd('commlens.profileWithConfig', (uri?: unknown) =>
+      profiler.profileWithConfig(uri instanceof vscode.Uri ? uri : undefined),
+    ),
+    cmd('commlens.openTrace', (uri?: unknown, uris?: unknown) =>
+      tools.openTrace(
+        uri instanceof vscode.Uri ? uri : undefined,
+        Array.isArray(uris) ? (uris as vscode.Uri[]) : undefined,
+      ),
+    ),
     cmd('commlens.importPytorch', (uri?: unknown) => tools.importFolder(uri instanceof vscode.Uri ? uri : undefined)),
     cmd('commlens.profileExternal', async (command?: unknown, cwd?: unknown) => {
       if (!requireTrust()) return;
@@ -68,11 +82,17 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
       if (!r) return;
       if (r.result.traceFiles.length === 0) {
         const how = r.result.signal ? `was stopped (${r.result.signal})` : `exited with code ${r.result.exitCode}`;
-        const pick = await vscode.window.showErrorMessage(`The command ${how} and wrote no trace into COMMLENS_TRACE_DIR. Does the training script wrap its loop with commlens_torch? (See the CommLens docs.)`, 'Open Log');
+        const pick = await vscode.window.showErrorMessage(
+          `The command ${how} and wrote no trace into COMMLENS_TRACE_DIR. Does the training script wrap its loop with commlens_torch? (See the CommLens docs.)`,
+          'Open Log',
+        );
         if (pick) output.show(true);
         return;
       }
-      if (r.result.exitCode !== 0) void vscode.window.showWarningMessage(`The command exited with ${r.result.signal ?? `code ${r.result.exitCode}`}; opening the ${r.result.traceFiles.length} trace(s) it wrote.`);
+      if (r.result.exitCode !== 0)
+        void vscode.window.showWarningMessage(
+          `The command exited with ${r.result.signal ?? `code ${r.result.exitCode}`}; opening the ${r.result.traceFiles.length} trace(s) it wrote.`,
+        );
       panels.show(r.result.traceFiles);
     }),
     cmd('commlens.compareRuns', () => tools.compareRuns()),

@@ -43,29 +43,43 @@ export class ExternalRunner {
 
   /** Asks for the command (remembering the last one) and runs it. */
   async prompt(): Promise<string | undefined> {
-    const last = this.context.workspaceState.get<string>(LAST_COMMAND_KEY) ?? config().get<string>('externalCommand', 'torchrun --nproc-per-node 2 train.py');
+    const last =
+      this.context.workspaceState.get<string>(LAST_COMMAND_KEY) ??
+      config().get<string>('externalCommand', 'torchrun --nproc-per-node 2 train.py');
     const command = await vscode.window.showInputBox({
       title: 'CommLens: Profile External Command',
-      prompt: 'A training command whose script imports commlens_torch (it writes one trace per rank to $COMMLENS_TRACE_DIR)',
+      prompt:
+        'A training command whose script imports commlens_torch (it writes one trace per rank to $COMMLENS_TRACE_DIR)',
       value: last,
       ignoreFocusOut: true,
-      validateInput: (v) => (v.trim().length === 0 ? 'Enter a command, e.g. torchrun --nproc-per-node 8 train.py' : undefined),
+      validateInput: (v) =>
+        v.trim().length === 0 ? 'Enter a command, e.g. torchrun --nproc-per-node 8 train.py' : undefined,
     });
     if (command) await this.context.workspaceState.update(LAST_COMMAND_KEY, command);
     return command?.trim();
   }
 
   /** Runs `command` in a CommLens terminal and resolves when it has ended. */
-  run(command: string, cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd()): Promise<ExternalRun | undefined> {
+  run(
+    command: string,
+    cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd(),
+  ): Promise<ExternalRun | undefined> {
     if (this.active) {
-      void vscode.window.showWarningMessage('An external command is already being profiled; cancel it first (CommLens: Cancel Run).');
+      void vscode.window.showWarningMessage(
+        'An external command is already being profiled; cancel it first (CommLens: Cancel Run).',
+      );
       return Promise.resolve(undefined);
     }
     const runsDir = runsFolder(this.context);
     const runId = newRunId('pytorch');
     const runDir = path.join(runsDir, runId);
     const traceDir = path.join(runDir, 'kineto');
-    const record: RunRecord = { runId, status: 'running', source: { kind: 'external', command, cwd }, startedAt: new Date().toISOString() };
+    const record: RunRecord = {
+      runId,
+      status: 'running',
+      source: { kind: 'external', command, cwd },
+      startedAt: new Date().toISOString(),
+    };
     writeRunRecord(runDir, record);
     const python = config().get<string>('pythonPath', '').trim();
 
@@ -100,12 +114,28 @@ export class ExternalRunner {
             this.active = undefined;
             void vscode.commands.executeCommand('setContext', 'commlens.running', false);
             const how = result.signal ? `killed by ${result.signal}` : `exited with code ${result.exitCode ?? 'none'}`;
-            writeEmitter.fire(crlf(`\n\x1b[1mCommLens\x1b[0m: the command ${how}; ${result.traceFiles.length} trace file(s) in ${traceDir}\n`));
-            this.output.appendLine(`[commlens] external command ${how}; traces: ${result.traceFiles.join(', ') || 'none'}`);
+            writeEmitter.fire(
+              crlf(
+                `\n\x1b[1mCommLens\x1b[0m: the command ${how}; ${result.traceFiles.length} trace file(s) in ${traceDir}\n`,
+              ),
+            );
+            this.output.appendLine(
+              `[commlens] external command ${how}; traces: ${result.traceFiles.join(', ') || 'none'}`,
+            );
             record.endedAt = new Date().toISOString();
             record.traceFiles = result.traceFiles;
-            record.status = result.traceFiles.length === 0 ? (result.signal ? 'cancelled' : 'failed') : result.exitCode === 0 ? 'done' : result.signal ? 'cancelled' : 'failed';
-            if (result.traceFiles.length === 0) record.message = `The command ${how} and wrote no trace into COMMLENS_TRACE_DIR`;
+            record.status =
+              result.traceFiles.length === 0
+                ? result.signal
+                  ? 'cancelled'
+                  : 'failed'
+                : result.exitCode === 0
+                  ? 'done'
+                  : result.signal
+                    ? 'cancelled'
+                    : 'failed';
+            if (result.traceFiles.length === 0)
+              record.message = `The command ${how} and wrote no trace into COMMLENS_TRACE_DIR`;
             else if (result.exitCode !== 0) record.message = `The command ${how}; the traces it wrote were kept`;
             writeRunRecord(runDir, record);
             resolve({ runDir, result });
@@ -121,7 +151,11 @@ export class ExternalRunner {
           }
         },
       };
-      const terminal = vscode.window.createTerminal({ name: 'CommLens: external command', pty, iconPath: new vscode.ThemeIcon('pulse') });
+      const terminal = vscode.window.createTerminal({
+        name: 'CommLens: external command',
+        pty,
+        iconPath: new vscode.ThemeIcon('pulse'),
+      });
       terminal.show(true);
     });
   }

@@ -35,7 +35,8 @@ export function externalEnv(opts: ExternalJobOptions): NodeJS.ProcessEnv {
   const base = { ...(opts.env ?? process.env) };
   const sep = path.delimiter;
   const env: NodeJS.ProcessEnv = { ...base, COMMLENS_TRACE_DIR: opts.traceDir };
-  if (opts.pythonHelperDir) env.PYTHONPATH = base.PYTHONPATH ? `${opts.pythonHelperDir}${sep}${base.PYTHONPATH}` : opts.pythonHelperDir;
+  if (opts.pythonHelperDir)
+    env.PYTHONPATH = base.PYTHONPATH ? `${opts.pythonHelperDir}${sep}${base.PYTHONPATH}` : opts.pythonHelperDir;
   if (opts.pathPrefix) env.PATH = `${opts.pathPrefix}${sep}${base.PATH ?? ''}`;
   // Python buffers stdout when it is not a terminal; the user wants to see progress.
   env.PYTHONUNBUFFERED = '1';
@@ -62,7 +63,10 @@ export class ExternalJob {
 
   constructor(readonly opts: ExternalJobOptions) {
     fs.mkdirSync(opts.traceDir, { recursive: true });
-    const shell = process.platform === 'win32' ? { cmd: process.env.ComSpec ?? 'cmd.exe', args: ['/d', '/s', '/c', opts.command] } : { cmd: '/bin/sh', args: ['-c', opts.command] };
+    const shell =
+      process.platform === 'win32'
+        ? { cmd: process.env.ComSpec ?? 'cmd.exe', args: ['/d', '/s', '/c', opts.command] }
+        : { cmd: '/bin/sh', args: ['-c', opts.command] };
     this.child = spawn(shell.cmd, shell.args, {
       cwd: opts.cwd,
       env: externalEnv(opts),

@@ -44,9 +44,25 @@ export class Profiler {
     const list = presets(this.context);
     list.sort((a, b) => (a.name === def ? -1 : b.name === def ? 1 : 0));
     type Item = vscode.QuickPickItem & { preset?: string; edit?: boolean };
-    const items: Item[] = list.map((p) => ({ label: p.name, description: p.name === def ? 'default' : undefined, detail: p.description, preset: p.name }));
-    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(edit) Edit run config…', detail: 'Open commlens.json (created from the default preset when missing) with completion and checks', edit: true });
-    const pick = await vscode.window.showQuickPick(items, { title: 'CommLens: Profile Training Run', placeHolder: 'Choose a preset to run', matchOnDetail: true });
+    const items: Item[] = list.map((p) => ({
+      label: p.name,
+      description: p.name === def ? 'default' : undefined,
+      detail: p.description,
+      preset: p.name,
+    }));
+    items.push(
+      { label: '', kind: vscode.QuickPickItemKind.Separator },
+      {
+        label: '$(edit) Edit run config…',
+        detail: 'Open commlens.json (created from the default preset when missing) with completion and checks',
+        edit: true,
+      },
+    );
+    const pick = await vscode.window.showQuickPick(items, {
+      title: 'CommLens: Profile Training Run',
+      placeHolder: 'Choose a preset to run',
+      matchOnDetail: true,
+    });
     if (!pick) return;
     if (pick.edit) return this.editConfig();
     await this.profile({ preset: pick.preset! });
@@ -56,11 +72,14 @@ export class Profiler {
   async editConfig(): Promise<void> {
     const ws = vscode.workspace.workspaceFolders?.[0];
     if (!ws) {
-      void vscode.window.showWarningMessage('Open a folder first: the run config (commlens.json) lives in the workspace.');
+      void vscode.window.showWarningMessage(
+        'Open a folder first: the run config (commlens.json) lives in the workspace.',
+      );
       return;
     }
     const file = path.join(ws.uri.fsPath, 'commlens.json');
-    if (!fs.existsSync(file)) fs.writeFileSync(file, `{\n  "preset": ${JSON.stringify(defaultPreset())},\n  "steps": 20\n}\n`);
+    if (!fs.existsSync(file))
+      fs.writeFileSync(file, `{\n  "preset": ${JSON.stringify(defaultPreset())},\n  "steps": 20\n}\n`);
     await vscode.window.showTextDocument(vscode.Uri.file(file));
   }
 
@@ -69,9 +88,15 @@ export class Profiler {
     if (!requireTrust()) return;
     let file = uri?.fsPath;
     const active = vscode.window.activeTextEditor?.document;
-    if (!file && active && /\.json$/i.test(active.fileName) && /commlens/i.test(path.basename(active.fileName))) file = active.fileName;
+    if (!file && active && /\.json$/i.test(active.fileName) && /commlens/i.test(path.basename(active.fileName)))
+      file = active.fileName;
     if (!file) {
-      const picked = await vscode.window.showOpenDialog({ title: 'CommLens: run config', canSelectMany: false, filters: { 'CommLens run config': ['json'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+      const picked = await vscode.window.showOpenDialog({
+        title: 'CommLens: run config',
+        canSelectMany: false,
+        filters: { 'CommLens run config': ['json'] },
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      });
       file = picked?.[0]?.fsPath;
     }
     if (!file) return;
@@ -89,7 +114,9 @@ export class Profiler {
     try {
       text = fs.readFileSync(configPath, 'utf8');
     } catch (e) {
-      void vscode.window.showErrorMessage(`Cannot read the run config ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      void vscode.window.showErrorMessage(
+        `Cannot read the run config ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
       return { ok: false };
     }
     const problems = checkConfigText(text, readSchema(this.context) as SchemaNode);
@@ -103,14 +130,23 @@ export class Profiler {
       problems.map((p) => {
         const a = positionOf(text, p.offset);
         const b = positionOf(text, p.offset + p.length);
-        const d = new vscode.Diagnostic(new vscode.Range(a.line, a.character, b.line, b.character), p.message, vscode.DiagnosticSeverity.Error);
+        const d = new vscode.Diagnostic(
+          new vscode.Range(a.line, a.character, b.line, b.character),
+          p.message,
+          vscode.DiagnosticSeverity.Error,
+        );
         d.source = 'commlens';
         return d;
       }),
     );
-    void vscode.window.showErrorMessage(`${path.basename(configPath)} has ${problems.length} problem(s), so the run was not started: ${problems[0].message}${problems.length > 1 ? ' …' : ''}`, 'Show Problems').then((pick) => {
-      if (pick) void vscode.commands.executeCommand('workbench.actions.view.problems');
-    });
+    void vscode.window
+      .showErrorMessage(
+        `${path.basename(configPath)} has ${problems.length} problem(s), so the run was not started: ${problems[0].message}${problems.length > 1 ? ' …' : ''}`,
+        'Show Problems',
+      )
+      .then((pick) => {
+        if (pick) void vscode.commands.executeCommand('workbench.actions.view.problems');
+      });
     return { ok: false };
   }
 
@@ -123,7 +159,11 @@ export class Profiler {
     if (opts.configPath) {
       const checked = this.checkConfig(opts.configPath);
       if (!checked.ok) return undefined;
-      source = { kind: 'config', configPath: opts.configPath, preset: typeof checked.config.preset === 'string' ? checked.config.preset : undefined };
+      source = {
+        kind: 'config',
+        configPath: opts.configPath,
+        preset: typeof checked.config.preset === 'string' ? checked.config.preset : undefined,
+      };
       args = ['profile', '--events', '--config', opts.configPath];
       // The link setting applies where the config does not choose a link itself.
       if (link && checked.config.link === undefined) args.push('--link', link);
@@ -132,7 +172,9 @@ export class Profiler {
       source = { kind: 'preset', preset };
       args = ['profile', '--events', '--preset', preset, ...(link ? ['--link', link] : [])];
     }
-    const title = opts.configPath ? `profiling ${path.basename(opts.configPath)}` : `profiling preset ${(source as { preset: string }).preset}`;
+    const title = opts.configPath
+      ? `profiling ${path.basename(opts.configPath)}`
+      : `profiling preset ${(source as { preset: string }).preset}`;
     const result = await this.runs.run({ title, args, source, configPath: opts.configPath });
     if (result) await this.afterRun(result, 'The run');
     return result;
@@ -150,7 +192,11 @@ export class Profiler {
    * the new trace opens beside the old one; from a trace panel, `status` mirrors the
    * progress there and the panel shows the comparison itself.
    */
-  async applySuggestion(runDir: string, suggestionId: string, opts: { status?: (message: string, busy: boolean) => void; openBeside?: boolean } = {}): Promise<{ ok: boolean; message?: string; tracePath?: string }> {
+  async applySuggestion(
+    runDir: string,
+    suggestionId: string,
+    opts: { status?: (message: string, busy: boolean) => void; openBeside?: boolean } = {},
+  ): Promise<{ ok: boolean; message?: string; tracePath?: string }> {
     if (!vscode.workspace.isTrusted) {
       requireTrust();
       return { ok: false, message: UNTRUSTED_MESSAGE };
@@ -161,7 +207,11 @@ export class Profiler {
       args: ['verify', runDir, suggestionId, '--events'],
       source: { kind: 'verify', baseRunDir: runDir, suggestionId },
       onEvent: (ev) => {
-        if (ev.kind === 'step') opts.status?.(`Re-running with ${suggestionId}: step ${ev.step}/${ev.steps}, loss ${ev.loss.toPrecision(4)}`, true);
+        if (ev.kind === 'step')
+          opts.status?.(
+            `Re-running with ${suggestionId}: step ${ev.step}/${ev.steps}, loss ${ev.loss.toPrecision(4)}`,
+            true,
+          );
         else if (ev.kind === 'progress') opts.status?.(`Re-running with ${suggestionId}: ${ev.message}`, true);
       },
     });
@@ -170,13 +220,19 @@ export class Profiler {
     if (o.kind !== 'done' || o.cancelled) {
       // Not awaited: the notification waits for the user, the caller (a panel) must not.
       void this.runs.report(result, `Verifying ${suggestionId}`);
-      return { ok: false, message: o.kind === 'error' ? o.error.message : o.kind === 'crash' ? describeCrash(o) : 'cancelled' };
+      return {
+        ok: false,
+        message: o.kind === 'error' ? o.error.message : o.kind === 'crash' ? describeCrash(o) : 'cancelled',
+      };
     }
     if (opts.openBeside !== false) this.panels.show([o.done.tracePath], vscode.ViewColumn.Beside);
     const verdict = verificationText(o.done.runDir);
     if (verdict) {
       void vscode.window.showInformationMessage(`${suggestionId}: ${verdict}`, 'Open Comparison').then((pick) => {
-        if (pick) void vscode.window.showTextDocument(vscode.Uri.file(path.join(o.done.runDir, 'comparison.json')), { viewColumn: vscode.ViewColumn.Beside });
+        if (pick)
+          void vscode.window.showTextDocument(vscode.Uri.file(path.join(o.done.runDir, 'comparison.json')), {
+            viewColumn: vscode.ViewColumn.Beside,
+          });
       });
     }
     return { ok: true, message: verdict, tracePath: o.done.tracePath };
@@ -190,10 +246,21 @@ export class Profiler {
       void vscode.window.showInformationMessage('No run with suggestions yet. Profile a training run first.');
       return;
     }
-    const chosenRun = candidates.length === 1 ? candidates[0] : (await vscode.window.showQuickPick(candidates.map((r) => ({ label: r.runId, description: r.topSuggestion, run: r })), { title: 'Apply a suggestion of which run?' }))?.run;
+    const chosenRun =
+      candidates.length === 1
+        ? candidates[0]
+        : (
+            await vscode.window.showQuickPick(
+              candidates.map((r) => ({ label: r.runId, description: r.topSuggestion, run: r })),
+              { title: 'Apply a suggestion of which run?' },
+            )
+          )?.run;
     if (!chosenRun) return;
     const sugg = suggestionsOf(chosenRun);
-    const pick = await vscode.window.showQuickPick(sugg.map((s) => ({ label: s.title, description: s.id, detail: s.detail, id: s.id })), { title: 'Apply which suggestion and re-run?' });
+    const pick = await vscode.window.showQuickPick(
+      sugg.map((s) => ({ label: s.title, description: s.id, detail: s.detail, id: s.id })),
+      { title: 'Apply which suggestion and re-run?' },
+    );
     if (pick) await this.applySuggestion(chosenRun.runDir, pick.id);
   }
 
@@ -203,7 +270,11 @@ export class Profiler {
     const { record, problems } = readValidRunRecord(run.runDir);
     const s = record?.source;
     if (!s) {
-      void vscode.window.showWarningMessage(problems.length ? `${run.runId} cannot be re-run: its record (commlens-run.json) is not valid: ${problems.join('; ')}` : `${run.runId} has no record of how it was started, so it cannot be re-run.`);
+      void vscode.window.showWarningMessage(
+        problems.length
+          ? `${run.runId} cannot be re-run: its record (commlens-run.json) is not valid: ${problems.join('; ')}`
+          : `${run.runId} has no record of how it was started, so it cannot be re-run.`,
+      );
       return;
     }
     switch (s.kind) {
@@ -214,7 +285,9 @@ export class Profiler {
         // Paths from the record are data: the config must be a file of the workspace.
         const inWorkspace = (vscode.workspace.workspaceFolders ?? []).some((f) => isInside(f.uri.fsPath, s.configPath));
         if (!inWorkspace || !isRegularFile(s.configPath)) {
-          void vscode.window.showWarningMessage(`${run.runId} cannot be re-run: its record names the config ${s.configPath}, which is not a file in this workspace.`);
+          void vscode.window.showWarningMessage(
+            `${run.runId} cannot be re-run: its record names the config ${s.configPath}, which is not a file in this workspace.`,
+          );
           return;
         }
         await this.profile({ configPath: s.configPath });
@@ -223,8 +296,14 @@ export class Profiler {
       case 'verify': {
         // The base run must be another run of the same runs folder.
         const runsDir = path.dirname(run.runDir);
-        if (!isInside(runsDir, s.baseRunDir) || path.dirname(path.resolve(s.baseRunDir)) !== path.resolve(runsDir) || !isSuggestionId(s.suggestionId)) {
-          void vscode.window.showWarningMessage(`${run.runId} cannot be re-run: its record names the base run ${s.baseRunDir}, which is not a run of ${runsDir}.`);
+        if (
+          !isInside(runsDir, s.baseRunDir) ||
+          path.dirname(path.resolve(s.baseRunDir)) !== path.resolve(runsDir) ||
+          !isSuggestionId(s.suggestionId)
+        ) {
+          void vscode.window.showWarningMessage(
+            `${run.runId} cannot be re-run: its record names the base run ${s.baseRunDir}, which is not a run of ${runsDir}.`,
+          );
           return;
         }
         await this.applySuggestion(s.baseRunDir, s.suggestionId);
@@ -235,9 +314,17 @@ export class Profiler {
         const key = approvalKey(run.runDir, s.command, s.cwd);
         if (!isApproved(this.context.globalState.get(RERUN_APPROVALS_KEY), key)) {
           const { message, detail } = rerunConfirmation(run.runId, run.runDir, s.command, s.cwd);
-          const pick = await vscode.window.showWarningMessage(message, { modal: true, detail }, 'Run', 'Always for This Run');
+          const pick = await vscode.window.showWarningMessage(
+            message,
+            { modal: true, detail },
+            'Run',
+            'Always for This Run',
+          );
           if (pick === undefined) return;
-          if (pick === 'Always for This Run') await this.context.globalState.update(RERUN_APPROVALS_KEY, { ...withApproval(this.context.globalState.get(RERUN_APPROVALS_KEY), key) });
+          if (pick === 'Always for This Run')
+            await this.context.globalState.update(RERUN_APPROVALS_KEY, {
+              ...withApproval(this.context.globalState.get(RERUN_APPROVALS_KEY), key),
+            });
         }
         await vscode.commands.executeCommand('commlens.profileExternal', s.command, s.cwd);
         return;
@@ -252,16 +339,28 @@ export function suggestionsOf(run: RunInfo | undefined): { id: string; title: st
   const list = (s?.suggestions ?? (s?.analysis as Record<string, unknown> | undefined)?.suggestions) as unknown;
   if (!Array.isArray(list)) return [];
   return list
-    .filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null && typeof (x as Record<string, unknown>).id === 'string')
+    .filter(
+      (x): x is Record<string, unknown> =>
+        typeof x === 'object' && x !== null && typeof (x as Record<string, unknown>).id === 'string',
+    )
     .map((x) => {
       const evidence = (x.evidence as { text?: unknown } | undefined)?.text;
-      return { id: x.id as string, title: typeof x.title === 'string' ? x.title : (x.id as string), detail: typeof evidence === 'string' ? evidence : undefined };
+      return {
+        id: x.id as string,
+        title: typeof x.title === 'string' ? x.title : (x.id as string),
+        detail: typeof evidence === 'string' ? evidence : undefined,
+      };
     });
 }
 
 /** "verdict: predicted X, measured Y" from the comparison.json a verify run writes. */
 export function verificationText(runDir: string): string | undefined {
-  let c: { verdict?: string; predicted?: { stepTimeNs?: number }; measured?: { stepTimeNs?: number; medianStepTimeNs?: number }; measuredSpeedup?: number };
+  let c: {
+    verdict?: string;
+    predicted?: { stepTimeNs?: number };
+    measured?: { stepTimeNs?: number; medianStepTimeNs?: number };
+    measuredSpeedup?: number;
+  };
   try {
     c = JSON.parse(fs.readFileSync(path.join(runDir, 'comparison.json'), 'utf8'));
   } catch {

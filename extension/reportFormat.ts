@@ -4,7 +4,10 @@
  * buffers reused" and "GPU clock alignment error" with their values in ms, MiB or %. Pure.
  */
 
-interface FieldInfo { label: string; format?: (v: number) => string }
+interface FieldInfo {
+  label: string;
+  format?: (v: number) => string;
+}
 
 const duration = (ns: number): string => {
   const a = Math.abs(ns);
@@ -21,12 +24,21 @@ const bytes = (b: number): string => {
   return `${Number((b / 1024 ** 3).toPrecision(3))} GiB`;
 };
 const pct = (f: number): string => `${(f * 100).toFixed(1)} %`;
-const count = (v: number): string => (Number.isInteger(v) ? v.toLocaleString('en-US') : String(Number(v.toPrecision(4))));
-const si = (unit: string) => (v: number): string => {
-  const a = Math.abs(v);
-  for (const [p, s] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']] as const) if (a >= p) return `${Number((v / p).toPrecision(3))} ${s}${unit}`;
-  return `${Number(v.toPrecision(3))} ${unit}`;
-};
+const count = (v: number): string =>
+  Number.isInteger(v) ? v.toLocaleString('en-US') : String(Number(v.toPrecision(4)));
+const si =
+  (unit: string) =>
+  (v: number): string => {
+    const a = Math.abs(v);
+    for (const [p, s] of [
+      [1e12, 'T'],
+      [1e9, 'G'],
+      [1e6, 'M'],
+      [1e3, 'k'],
+    ] as const)
+      if (a >= p) return `${Number((v / p).toPrecision(3))} ${s}${unit}`;
+    return `${Number(v.toPrecision(3))} ${unit}`;
+  };
 
 /** Fields the runtime and the doctor write, by dotted path. */
 const KNOWN: Record<string, FieldInfo> = {
@@ -55,12 +67,17 @@ const HIDDEN = new Set(['schemaVersion']);
 export function humanName(path: string): string {
   const known = KNOWN[path];
   if (known) return known.label;
-  return path.split('.').map((part) => part
-    .replace(/(Ns|Ms|Bytes|Pct|GBps)$/, '')
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .toLowerCase()
-    .trim()).join(': ');
+  return path
+    .split('.')
+    .map((part) =>
+      part
+        .replace(/(Ns|Ms|Bytes|Pct|GBps)$/, '')
+        .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+        .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+        .toLowerCase()
+        .trim(),
+    )
+    .join(': ');
 }
 
 /** A value formatted by what its field holds (known fields, else the key's unit suffix). */

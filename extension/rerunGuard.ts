@@ -13,19 +13,27 @@ export const RERUN_APPROVALS_KEY = 'commlens.approvedExternalReruns';
 
 /** The approval of re-running `command` in `cwd` for the run in `runDir`: any change of the three needs a new one. */
 export function approvalKey(runDir: string, command: string, cwd: string): string {
-  return createHash('sha256').update(JSON.stringify([path.resolve(runDir), command, cwd])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([path.resolve(runDir), command, cwd]))
+    .digest('hex');
 }
 
 /** True when `approvals` (as stored; anything) holds `key`, as an own property set to true. */
 export function isApproved(approvals: unknown, key: string): boolean {
-  return typeof approvals === 'object' && approvals !== null && Object.hasOwn(approvals, key) && (approvals as Record<string, unknown>)[key] === true;
+  return (
+    typeof approvals === 'object' &&
+    approvals !== null &&
+    Object.hasOwn(approvals, key) &&
+    (approvals as Record<string, unknown>)[key] === true
+  );
 }
 
 /** `approvals` with `key` added (a fresh null-prototype object; at most `max` entries kept, newest last). */
 export function withApproval(approvals: unknown, key: string, max = 200): Record<string, true> {
   const out: Record<string, true> = Object.create(null) as Record<string, true>;
   if (typeof approvals === 'object' && approvals !== null) {
-    for (const k of Object.keys(approvals)) if (/^[0-9a-f]{64}$/.test(k) && k !== key && (approvals as Record<string, unknown>)[k] === true) out[k] = true;
+    for (const k of Object.keys(approvals))
+      if (/^[0-9a-f]{64}$/.test(k) && k !== key && (approvals as Record<string, unknown>)[k] === true) out[k] = true;
   }
   out[key] = true;
   const keys = Object.keys(out);
@@ -34,7 +42,12 @@ export function withApproval(approvals: unknown, key: string, max = 200): Record
 }
 
 /** The confirmation text: which run, the whole command, where it runs, and where it came from. */
-export function rerunConfirmation(runId: string, runDir: string, command: string, cwd: string): { message: string; detail: string } {
+export function rerunConfirmation(
+  runId: string,
+  runDir: string,
+  command: string,
+  cwd: string,
+): { message: string; detail: string } {
   return {
     message: `Re-run ${runId}? This runs a shell command taken from the run's record.`,
     detail: `Command (run with /bin/sh -c):\n${command}\n\nIn folder:\n${cwd}\n\nFrom: ${path.join(runDir, 'commlens-run.json')}\n\nRun it only if you recognise it.`,

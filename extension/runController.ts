@@ -76,14 +76,21 @@ export class RunController implements vscode.Disposable {
    */
   async run(job: RuntimeJob): Promise<JobResult | undefined> {
     if (this.active) {
-      const stop = await vscode.window.showWarningMessage(`CommLens is already running ${this.active.title}.`, 'Cancel It and Start', 'Keep It');
+      const stop = await vscode.window.showWarningMessage(
+        `CommLens is already running ${this.active.title}.`,
+        'Cancel It and Start',
+        'Keep It',
+      );
       if (stop !== 'Cancel It and Start') return undefined;
       await this.cancel();
     }
     const runsDir = runsFolder(this.context);
     const args = [cliPath(this.context), ...job.args];
-    if (!args.includes('--runs-dir') && (job.args[0] === 'profile' || job.args[0] === 'verify')) args.push('--runs-dir', runsDir);
-    this.output.appendLine(`[commlens] ${new Date().toISOString()} start: node ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+    if (!args.includes('--runs-dir') && (job.args[0] === 'profile' || job.args[0] === 'verify'))
+      args.push('--runs-dir', runsDir);
+    this.output.appendLine(
+      `[commlens] ${new Date().toISOString()} start: node ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
+    );
     if (job.configPath) this.diagnostics.delete(vscode.Uri.file(job.configPath));
 
     let runDir: string | undefined;
@@ -94,7 +101,12 @@ export class RunController implements vscode.Disposable {
       async (progress, token) => {
         let lastStep = 0;
         const proc = new RuntimeProcess(
-          { command: process.execPath, args, cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? runsDir, env: runtimeEnv() },
+          {
+            command: process.execPath,
+            args,
+            cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? runsDir,
+            env: runtimeEnv(),
+          },
           {
             onLog: (line) => this.output.appendLine(line),
             onEvent: (ev) => {
@@ -104,10 +116,23 @@ export class RunController implements vscode.Disposable {
                 runDir = ev.runDir;
                 const pid = proc.pid;
                 const startTime = pid !== undefined ? processStartTime(pid) : undefined;
-                record = { runId: ev.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' }, startedAt, link: ev.link, worldSize: ev.worldSize, steps: ev.steps, ...(pid !== undefined ? { processes: [{ pid, ...(startTime ? { startTime } : {}), host: hostname() }] } : {}) };
+                record = {
+                  runId: ev.runId,
+                  status: 'running',
+                  source: job.source ?? { kind: 'preset', preset: ev.preset ?? 'unknown' },
+                  startedAt,
+                  link: ev.link,
+                  worldSize: ev.worldSize,
+                  steps: ev.steps,
+                  ...(pid !== undefined
+                    ? { processes: [{ pid, ...(startTime ? { startTime } : {}), host: hostname() }] }
+                    : {}),
+                };
                 this.saveRecord(runDir, record);
                 this.setStatus(`$(sync~spin) CommLens: starting ${ev.worldSize} ranks`, 'Click to cancel the run');
-                progress.report({ message: `${ev.worldSize} ranks, ${ev.steps} steps, ${ev.strategy} over ${ev.link}` });
+                progress.report({
+                  message: `${ev.worldSize} ranks, ${ev.steps} steps, ${ev.strategy} over ${ev.link}`,
+                });
                 this.changed.fire();
               } else if (ev.kind === 'progress') {
                 progress.report({ message: ev.message });
@@ -137,9 +162,12 @@ export class RunController implements vscode.Disposable {
           this.statusBar.hide();
           void vscode.commands.executeCommand('setContext', 'commlens.running', false);
         }
-        this.output.appendLine(`[commlens] ${new Date().toISOString()} ended: ${outcome.kind}, exit code ${outcome.exitCode ?? 'none'}`);
+        this.output.appendLine(
+          `[commlens] ${new Date().toISOString()} ended: ${outcome.kind}, exit code ${outcome.exitCode ?? 'none'}`,
+        );
         this.finishRecord(runDir, record, outcome, job);
-        if (job.configPath && outcome.kind === 'error' && outcome.error.exitCode === EXIT.badInput) this.showConfigErrors(job.configPath, outcome.error.message);
+        if (job.configPath && outcome.kind === 'error' && outcome.error.exitCode === EXIT.badInput)
+          this.showConfigErrors(job.configPath, outcome.error.message);
         this.changed.fire();
         return { outcome, runDir };
       },
@@ -158,13 +186,17 @@ export class RunController implements vscode.Disposable {
         this.output.appendLine(`${ev.level}: ${ev.message}`);
         break;
       case 'step':
-        this.output.appendLine(`step ${ev.step}/${ev.steps} loss ${formatLoss(ev.loss)} step time ${formatDurationNs(ev.stepTimeNs)}`);
+        this.output.appendLine(
+          `step ${ev.step}/${ev.steps} loss ${formatLoss(ev.loss)} step time ${formatDurationNs(ev.stepTimeNs)}`,
+        );
         break;
       case 'progress':
         this.output.appendLine(ev.message);
         break;
       case 'start':
-        this.output.appendLine(`run ${ev.runId}: ${ev.worldSize} ranks, ${ev.steps} steps, strategy ${ev.strategy}, link ${ev.link} -> ${ev.runDir}`);
+        this.output.appendLine(
+          `run ${ev.runId}: ${ev.worldSize} ranks, ${ev.steps} steps, strategy ${ev.strategy}, link ${ev.link} -> ${ev.runDir}`,
+        );
         break;
       case 'done':
         this.output.appendLine(`done${ev.partial ? ' (partial)' : ''}: ${ev.tracePath}`);
@@ -186,10 +218,20 @@ export class RunController implements vscode.Disposable {
     }
   }
 
-  private finishRecord(runDir: string | undefined, record: RunRecord | undefined, outcome: RunOutcome, job: RuntimeJob): void {
+  private finishRecord(
+    runDir: string | undefined,
+    record: RunRecord | undefined,
+    outcome: RunOutcome,
+    job: RuntimeJob,
+  ): void {
     if (outcome.kind === 'done') {
       runDir ??= outcome.done.runDir;
-      record ??= readRunRecord(runDir) ?? { runId: outcome.done.runId, status: 'running', source: job.source ?? { kind: 'preset', preset: 'unknown' }, startedAt: new Date().toISOString() };
+      record ??= readRunRecord(runDir) ?? {
+        runId: outcome.done.runId,
+        status: 'running',
+        source: job.source ?? { kind: 'preset', preset: 'unknown' },
+        startedAt: new Date().toISOString(),
+      };
     }
     // A run folder removed during the run stays removed (writing the record would re-create it).
     if (!runDir || !record || !fs.existsSync(runDir)) return;
@@ -198,7 +240,12 @@ export class RunController implements vscode.Disposable {
       record.status = outcome.done.partial || outcome.cancelled ? 'cancelled' : 'done';
       record.tracePath = outcome.done.tracePath;
     } else if (outcome.kind === 'error') {
-      record.status = outcome.error.exitCode === EXIT.cancelled ? 'cancelled' : outcome.error.exitCode === EXIT.crashed ? 'crashed' : 'failed';
+      record.status =
+        outcome.error.exitCode === EXIT.cancelled
+          ? 'cancelled'
+          : outcome.error.exitCode === EXIT.crashed
+            ? 'crashed'
+            : 'failed';
       record.message = outcome.error.message;
       if (outcome.error.tracePath) record.tracePath = outcome.error.tracePath;
     } else {
@@ -210,7 +257,8 @@ export class RunController implements vscode.Disposable {
     this.saveRecord(runDir, record);
     try {
       const removed = pruneRuns(path.dirname(runDir), keepRuns());
-      if (removed.length > 0) this.output.appendLine(`[commlens] removed ${removed.length} old run(s) (commlens.keepRuns = ${keepRuns()})`);
+      if (removed.length > 0)
+        this.output.appendLine(`[commlens] removed ${removed.length} old run(s) (commlens.keepRuns = ${keepRuns()})`);
     } catch (e) {
       this.output.appendLine(`[commlens] could not prune old runs: ${(e as Error).message}`);
     }
@@ -231,7 +279,11 @@ export class RunController implements vscode.Disposable {
         const where = m ? locateField(text, m[1]) : undefined;
         const start = positionOf(text, where?.offset ?? 0);
         const end = positionOf(text, (where?.offset ?? 0) + (where?.length ?? 1));
-        const d = new vscode.Diagnostic(new vscode.Range(start.line, start.character, end.line, end.character), line.trim(), vscode.DiagnosticSeverity.Error);
+        const d = new vscode.Diagnostic(
+          new vscode.Range(start.line, start.character, end.line, end.character),
+          line.trim(),
+          vscode.DiagnosticSeverity.Error,
+        );
         d.source = 'commlens runtime';
         if (line.trim()) diags.push(d);
       }
@@ -239,13 +291,20 @@ export class RunController implements vscode.Disposable {
     }
   }
 
-/** Tells the user how a job ended; returns the button they chose, if any. */
+  /** Tells the user how a job ended; returns the button they chose, if any. */
   async report(result: JobResult, what: string): Promise<'open' | 'openPartial' | 'log' | undefined> {
     const o = result.outcome;
     if (o.kind === 'done' && !o.cancelled) return 'open';
-    if (o.kind === 'done' || (o.kind === 'crash' && o.cancelled) || (o.kind === 'error' && o.error.exitCode === EXIT.cancelled)) {
+    if (
+      o.kind === 'done' ||
+      (o.kind === 'crash' && o.cancelled) ||
+      (o.kind === 'error' && o.error.exitCode === EXIT.cancelled)
+    ) {
       if (traceOf(result)) {
-        const pick = await vscode.window.showInformationMessage(`${what} was cancelled. The trace of the finished steps was kept.`, 'Open Partial Trace');
+        const pick = await vscode.window.showInformationMessage(
+          `${what} was cancelled. The trace of the finished steps was kept.`,
+          'Open Partial Trace',
+        );
         return pick ? 'openPartial' : undefined;
       }
       void vscode.window.showInformationMessage(`${what} was cancelled; no step had finished, so there is no trace.`);

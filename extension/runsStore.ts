@@ -20,7 +20,11 @@ export interface RunRecord {
   runId: string;
   status: RunStatus;
   /** How the run was started: a preset, a config file, an external command, a verify. */
-  source: { kind: 'preset'; preset: string } | { kind: 'config'; configPath: string; preset?: string } | { kind: 'external'; command: string; cwd: string } | { kind: 'verify'; baseRunDir: string; suggestionId: string };
+  source:
+    | { kind: 'preset'; preset: string }
+    | { kind: 'config'; configPath: string; preset?: string }
+    | { kind: 'external'; command: string; cwd: string }
+    | { kind: 'verify'; baseRunDir: string; suggestionId: string };
   startedAt: string;
   endedAt?: string;
   link?: string;
@@ -114,10 +118,25 @@ export function runFilePath(runDir: string, p: unknown): string | undefined {
 
 const SOURCE_KINDS = ['preset', 'config', 'external', 'verify'] as const;
 /** Every field a run record may hold (schemas/run-record.schema.json says the same). */
-export const RUN_RECORD_FIELDS = ['runId', 'status', 'source', 'startedAt', 'endedAt', 'link', 'worldSize', 'steps', 'tracePath', 'traceFiles', 'message', 'processes'] as const;
+export const RUN_RECORD_FIELDS = [
+  'runId',
+  'status',
+  'source',
+  'startedAt',
+  'endedAt',
+  'link',
+  'worldSize',
+  'steps',
+  'tracePath',
+  'traceFiles',
+  'message',
+  'processes',
+] as const;
 
-const str = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !v.includes('\0');
-const int = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const str = (v: unknown, max = 4096): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max && !v.includes('\0');
+const int = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 /** An ISO time no later than a day from `now` (a record from the future would sort first for ever). */
 function validTime(v: unknown, now: number): v is string {
@@ -132,18 +151,27 @@ function validTime(v: unknown, now: number): v is string {
  * the run folder. A record with a bad core field (runId, status, source, startedAt) is
  * refused whole; a bad optional field is dropped. Returns the record and the problems.
  */
-export function validateRunRecord(raw: unknown, runDir: string, now = Date.now()): { record?: RunRecord; problems: string[] } {
+export function validateRunRecord(
+  raw: unknown,
+  runDir: string,
+  now = Date.now(),
+): { record?: RunRecord; problems: string[] } {
   const problems: string[] = [];
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problems: [`${RUN_RECORD}: expected a JSON object`] };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { problems: [`${RUN_RECORD}: expected a JSON object`] };
   const r = raw as Record<string, unknown>;
   const has = (k: string): boolean => Object.hasOwn(r, k);
-  for (const k of Object.keys(r)) if (!(RUN_RECORD_FIELDS as readonly string[]).includes(k)) problems.push(`${k}: unknown field (ignored)`);
+  for (const k of Object.keys(r))
+    if (!(RUN_RECORD_FIELDS as readonly string[]).includes(k)) problems.push(`${k}: unknown field (ignored)`);
   if (!has('runId') || !str(r.runId, 200)) problems.push('runId: expected a non-empty string');
-  if (!has('status') || !(RECORD_STATUSES as readonly unknown[]).includes(r.status)) problems.push(`status: expected one of ${RECORD_STATUSES.join(', ')}`);
-  if (!has('startedAt') || !validTime(r.startedAt, now)) problems.push('startedAt: expected an ISO date and time, not in the future');
+  if (!has('status') || !(RECORD_STATUSES as readonly unknown[]).includes(r.status))
+    problems.push(`status: expected one of ${RECORD_STATUSES.join(', ')}`);
+  if (!has('startedAt') || !validTime(r.startedAt, now))
+    problems.push('startedAt: expected an ISO date and time, not in the future');
   let source: RunRecord['source'] | undefined;
   const s = has('source') ? r.source : undefined;
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) problems.push(`source: expected an object with "kind" (${SOURCE_KINDS.join(', ')})`);
+  if (typeof s !== 'object' || s === null || Array.isArray(s))
+    problems.push(`source: expected an object with "kind" (${SOURCE_KINDS.join(', ')})`);
   else {
     const o = s as Record<string, unknown>;
     const own = (k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
@@ -154,16 +182,27 @@ export function validateRunRecord(raw: unknown, runDir: string, now = Date.now()
         break;
       case 'config': {
         const preset = own('preset');
-        if (str(own('configPath')) && (preset === undefined || str(preset, 200))) source = { kind: 'config', configPath: own('configPath') as string, ...(preset !== undefined ? { preset: preset as string } : {}) };
+        if (str(own('configPath')) && (preset === undefined || str(preset, 200)))
+          source = {
+            kind: 'config',
+            configPath: own('configPath') as string,
+            ...(preset !== undefined ? { preset: preset as string } : {}),
+          };
         else problems.push('source.configPath: expected a file path');
         break;
       }
       case 'external':
-        if (str(own('command'), 65_536) && str(own('cwd')) && path.isAbsolute(own('cwd') as string)) source = { kind: 'external', command: own('command') as string, cwd: own('cwd') as string };
+        if (str(own('command'), 65_536) && str(own('cwd')) && path.isAbsolute(own('cwd') as string))
+          source = { kind: 'external', command: own('command') as string, cwd: own('cwd') as string };
         else problems.push('source: an external run needs "command" (a string) and "cwd" (an absolute path)');
         break;
       case 'verify':
-        if (str(own('baseRunDir')) && path.isAbsolute(own('baseRunDir') as string) && str(own('suggestionId'), 200)) source = { kind: 'verify', baseRunDir: own('baseRunDir') as string, suggestionId: own('suggestionId') as string };
+        if (str(own('baseRunDir')) && path.isAbsolute(own('baseRunDir') as string) && str(own('suggestionId'), 200))
+          source = {
+            kind: 'verify',
+            baseRunDir: own('baseRunDir') as string,
+            suggestionId: own('suggestionId') as string,
+          };
         else problems.push('source: a verify run needs "baseRunDir" (an absolute path) and "suggestionId"');
         break;
       default:
@@ -171,7 +210,12 @@ export function validateRunRecord(raw: unknown, runDir: string, now = Date.now()
     }
   }
   if (problems.some((p) => /^(runId|status|startedAt|source)/.test(p))) return { problems };
-  const record: RunRecord = { runId: r.runId as string, status: r.status as RunStatus, source: source!, startedAt: r.startedAt as string };
+  const record: RunRecord = {
+    runId: r.runId as string,
+    status: r.status as RunStatus,
+    source: source!,
+    startedAt: r.startedAt as string,
+  };
   if (has('endedAt')) {
     if (validTime(r.endedAt, now)) record.endedAt = r.endedAt as string;
     else problems.push('endedAt: expected an ISO date and time (ignored)');
@@ -202,8 +246,20 @@ export function validateRunRecord(raw: unknown, runDir: string, now = Date.now()
   }
   if (has('processes')) {
     const list = Array.isArray(r.processes) ? r.processes : undefined;
-    const procs = list?.filter((p): p is RunProcess => typeof p === 'object' && p !== null && int((p as RunProcess).pid, 1, 2 ** 31) && ((p as RunProcess).startTime === undefined || str((p as RunProcess).startTime, 200)) && ((p as RunProcess).host === undefined || str((p as RunProcess).host, 255)));
-    if (procs && procs.length === list!.length && procs.length <= 16) record.processes = procs.map((p) => ({ pid: p.pid, ...(p.startTime ? { startTime: p.startTime } : {}), ...(p.host ? { host: p.host } : {}) }));
+    const procs = list?.filter(
+      (p): p is RunProcess =>
+        typeof p === 'object' &&
+        p !== null &&
+        int((p as RunProcess).pid, 1, 2 ** 31) &&
+        ((p as RunProcess).startTime === undefined || str((p as RunProcess).startTime, 200)) &&
+        ((p as RunProcess).host === undefined || str((p as RunProcess).host, 255)),
+    );
+    if (procs && procs.length === list!.length && procs.length <= 16)
+      record.processes = procs.map((p) => ({
+        pid: p.pid,
+        ...(p.startTime ? { startTime: p.startTime } : {}),
+        ...(p.host ? { host: p.host } : {}),
+      }));
     else problems.push('processes: expected a list of { pid, startTime, host } (ignored)');
   }
   return { record, problems };
@@ -216,7 +272,8 @@ function num(v: unknown): number | undefined {
 function pick(obj: Record<string, unknown> | undefined, ...paths: string[]): unknown {
   for (const p of paths) {
     let cur: unknown = obj;
-    for (const k of p.split('.')) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[k] : undefined;
+    for (const k of p.split('.'))
+      cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[k] : undefined;
     if (cur !== undefined) return cur;
   }
   return undefined;
@@ -269,15 +326,23 @@ export function readRun(runDir: string): RunInfo | undefined {
     stepTimeNs: stepTimeOf(summary),
     link: (pick(summary, 'link', 'config.link') as string | undefined) ?? record?.link,
     topSuggestion: topSuggestionOf(summary),
-    ...(problems.length ? { recordProblem: `${RUN_RECORD} ${record ? 'partly ignored' : 'ignored'}: ${problems.join('; ')}` } : {}),
+    ...(problems.length
+      ? { recordProblem: `${RUN_RECORD} ${record ? 'partly ignored' : 'ignored'}: ${problems.join('; ')}` }
+      : {}),
   };
 }
 
 /** True when the processes the record or the summary name are all gone (and at least one is named). */
 function isInterrupted(record: RunRecord | undefined, summary: Record<string, unknown> | undefined): boolean {
-  const states = [record?.processes ? runLiveness({ status: 'running', processes: record.processes }) : undefined, summary?.status === 'running' ? runLiveness(summary) : undefined];
+  const states = [
+    record?.processes ? runLiveness({ status: 'running', processes: record.processes }) : undefined,
+    summary?.status === 'running' ? runLiveness(summary) : undefined,
+  ];
   // A summary naming no process says 'running' on its word alone: it decides nothing here.
-  const named = [record?.processes ? states[0] : undefined, Array.isArray(summary?.processes) ? states[1] : undefined].filter((x) => x !== undefined);
+  const named = [
+    record?.processes ? states[0] : undefined,
+    Array.isArray(summary?.processes) ? states[1] : undefined,
+  ].filter((x) => x !== undefined);
   return named.length > 0 && named.every((x) => x === 'interrupted');
 }
 
@@ -294,7 +359,9 @@ function stepTimeOf(summary: Record<string, unknown> | undefined): number | unde
       // a hand-edited summary: fall back to its own field
     }
   }
-  return num(pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs'));
+  return num(
+    pick(summary, 'medianStepTimeNs', 'stepTimeNs', 'meanStepTimeNs', 'metrics.stepTimeNs', 'metrics.meanStepTimeNs'),
+  );
 }
 
 /** Every run in the folder, newest first. A missing folder has no runs. */
@@ -325,7 +392,6 @@ export function pruneRuns(runsDir: string, keep: number): string[] {
   return doomed.map((r) => r.runDir);
 }
 
-
 /** How the runs view names a run: its preset (and strategy), the file or command it came from, or the suggestion it verifies. */
 export function sourceText(run: RunInfo): string {
   const s = run.record?.source;
@@ -336,14 +402,17 @@ export function sourceText(run: RunInfo): string {
     case 'config': {
       // What ran (preset and strategy), then the file it came from with its folder: many projects name theirs commlens.json.
       const cfg = (run.summary?.config ?? {}) as { preset?: unknown; strategy?: unknown };
-      const preset = typeof cfg.preset === 'string' ? cfg.preset : s.preset ?? 'custom';
+      const preset = typeof cfg.preset === 'string' ? cfg.preset : (s.preset ?? 'custom');
       const strategy = typeof cfg.strategy === 'string' ? ` · ${cfg.strategy}` : '';
       const parts = s.configPath.split(/[\\/]/).filter(Boolean);
       return `${preset}${strategy} (${parts.slice(-2).join('/') || 'config'})`;
     }
     case 'external': {
       // Paths make a command long and say little: keep the file names.
-      const short = s.command.split(/\s+/).map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w)).join(' ');
+      const short = s.command
+        .split(/\s+/)
+        .map((w) => (w.includes('/') || w.includes('\\') ? w.split(/[\\/]/).pop() || w : w))
+        .join(' ');
       return short.length > 48 ? `${short.slice(0, 47)}…` : short;
     }
     case 'verify':

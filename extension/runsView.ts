@@ -16,9 +16,11 @@ const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
   interrupted: new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('testing.iconFailed')),
 };
 
-const INTERRUPTED_TEXT = 'its processes ended without finishing the run (killed, or the machine restarted); the steps it finished are in its folder';
+const INTERRUPTED_TEXT =
+  'its processes ended without finishing the run (killed, or the machine restarted); the steps it finished are in its folder';
 
-export type RunsNode = { kind: 'run'; run: RunInfo } | { kind: 'detail'; run: RunInfo; label: string; value: string; icon: string };
+export type RunsNode =
+  { kind: 'run'; run: RunInfo } | { kind: 'detail'; run: RunInfo; label: string; value: string; icon: string };
 
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
@@ -45,7 +47,9 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     if (this.watchedDir === dir) return;
     this.watcher?.dispose();
     this.watchedDir = dir;
-    this.watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '*/{commlens-run.json,summary.json,trace.pftrace}'));
+    this.watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(vscode.Uri.file(dir), '*/{commlens-run.json,summary.json,trace.pftrace}'),
+    );
     const r = () => this.refresh();
     this.watcher.onDidCreate(r);
     this.watcher.onDidChange(r);
@@ -57,13 +61,24 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     if (node.kind !== 'run') return [];
     const r = node.run;
     const details: RunsNode[] = [
-      { kind: 'detail', run: r, label: 'Status', value: r.status + (r.status === 'interrupted' ? `: ${INTERRUPTED_TEXT}` : r.record?.message ? `: ${r.record.message}` : ''), icon: 'info' },
+      {
+        kind: 'detail',
+        run: r,
+        label: 'Status',
+        value:
+          r.status +
+          (r.status === 'interrupted' ? `: ${INTERRUPTED_TEXT}` : r.record?.message ? `: ${r.record.message}` : ''),
+        icon: 'info',
+      },
       { kind: 'detail', run: r, label: 'Step time', value: formatDurationNs(r.stepTimeNs), icon: 'watch' },
       { kind: 'detail', run: r, label: 'Link', value: r.link ?? '–', icon: 'plug' },
     ];
-    if (r.topSuggestion) details.push({ kind: 'detail', run: r, label: 'Top suggestion', value: r.topSuggestion, icon: 'lightbulb' });
-    if (r.record?.source.kind === 'external') details.push({ kind: 'detail', run: r, label: 'Command', value: r.record.source.command, icon: 'terminal' });
-    if (r.recordProblem) details.push({ kind: 'detail', run: r, label: 'Record', value: r.recordProblem, icon: 'warning' });
+    if (r.topSuggestion)
+      details.push({ kind: 'detail', run: r, label: 'Top suggestion', value: r.topSuggestion, icon: 'lightbulb' });
+    if (r.record?.source.kind === 'external')
+      details.push({ kind: 'detail', run: r, label: 'Command', value: r.record.source.command, icon: 'terminal' });
+    if (r.recordProblem)
+      details.push({ kind: 'detail', run: r, label: 'Record', value: r.recordProblem, icon: 'warning' });
     return details;
   }
 
@@ -83,18 +98,29 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = r.runDir;
     item.iconPath = STATUS_ICON[r.status];
-    item.description = [r.status, r.stepTimeNs !== undefined ? `${formatDurationNs(r.stepTimeNs)}/step` : undefined, r.link, r.topSuggestion ? `→ ${r.topSuggestion}` : undefined].filter(Boolean).join(' · ');
+    item.description = [
+      r.status,
+      r.stepTimeNs !== undefined ? `${formatDurationNs(r.stepTimeNs)}/step` : undefined,
+      r.link,
+      r.topSuggestion ? `→ ${r.topSuggestion}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' · ');
     const md = new vscode.MarkdownString();
     md.appendMarkdown(`**${r.runId}** (${r.status}), started ${when.toLocaleString()}\n\n`);
-    md.appendMarkdown(`- step time: ${formatDurationNs(r.stepTimeNs)}\n- link: ${r.link ?? '–'}\n- top suggestion: ${r.topSuggestion ?? '–'}\n`);
+    md.appendMarkdown(
+      `- step time: ${formatDurationNs(r.stepTimeNs)}\n- link: ${r.link ?? '–'}\n- top suggestion: ${r.topSuggestion ?? '–'}\n`,
+    );
     if (r.status === 'interrupted') md.appendText(`\nInterrupted: ${INTERRUPTED_TEXT}.`);
     else if (r.record?.message) md.appendText(`\n${r.record.message}`);
     // The whole command, never cut: re-running it runs exactly this.
-    if (r.record?.source.kind === 'external') md.appendText(`\n\nCommand (in ${r.record.source.cwd}):\n${r.record.source.command}`);
+    if (r.record?.source.kind === 'external')
+      md.appendText(`\n\nCommand (in ${r.record.source.cwd}):\n${r.record.source.command}`);
     if (r.recordProblem) md.appendText(`\n\n${r.recordProblem}`);
     item.tooltip = md;
     item.contextValue = `run.${r.status}`;
-    if (r.tracePath || (r.traceFiles && r.traceFiles.length > 0)) item.command = { command: 'commlens.runs.open', title: 'Open Run', arguments: [node] };
+    if (r.tracePath || (r.traceFiles && r.traceFiles.length > 0))
+      item.command = { command: 'commlens.runs.open', title: 'Open Run', arguments: [node] };
     return item;
   }
 

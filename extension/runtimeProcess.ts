@@ -61,7 +61,10 @@ export class RuntimeProcess {
   private exited = false;
   private killTimer: NodeJS.Timeout | undefined;
 
-  constructor(inv: RuntimeInvocation, private readonly handlers: RunHandlers = {}) {
+  constructor(
+    inv: RuntimeInvocation,
+    private readonly handlers: RunHandlers = {},
+  ) {
     this.child = spawn(inv.command, inv.args, {
       cwd: inv.cwd,
       env: inv.env ?? process.env,
@@ -144,7 +147,8 @@ export class RuntimeProcess {
       return;
     }
     if (ev.kind === 'done' || ev.kind === 'error') this.final = ev;
-    if (ev.kind === 'log' || ev.kind === 'error') this.remember(`${ev.kind === 'error' ? 'error' : ev.level}: ${ev.message}`);
+    if (ev.kind === 'log' || ev.kind === 'error')
+      this.remember(`${ev.kind === 'error' ? 'error' : ev.level}: ${ev.message}`);
     this.handlers.onEvent?.(ev);
   }
 
@@ -160,7 +164,8 @@ export class RuntimeProcess {
 
   private outcome(code: number | null, signal: NodeJS.Signals | null): RunOutcome {
     const f = this.final;
-    if (f?.kind === 'done') return { kind: 'done', done: f, exitCode: code, cancelled: this.cancelRequested || f.partial };
+    if (f?.kind === 'done')
+      return { kind: 'done', done: f, exitCode: code, cancelled: this.cancelRequested || f.partial };
     if (f?.kind === 'error') return { kind: 'error', error: f, exitCode: code, lastLines: [...this.tail] };
     return { kind: 'crash', exitCode: code, signal, lastLines: [...this.tail], cancelled: this.cancelRequested };
   }
@@ -168,7 +173,14 @@ export class RuntimeProcess {
 
 /** One line for a crash: how the process ended and what it printed last. */
 export function describeCrash(o: Extract<RunOutcome, { kind: 'crash' }>): string {
-  const how = o.signal ? `was killed by ${o.signal}` : o.exitCode === null ? 'could not start' : `exited with code ${o.exitCode}${o.exitCode === EXIT.cancelled ? ' (cancelled)' : ''}`;
-  const last = o.lastLines.filter((l) => l.trim().length > 0).slice(-3).join(' | ');
+  const how = o.signal
+    ? `was killed by ${o.signal}`
+    : o.exitCode === null
+      ? 'could not start'
+      : `exited with code ${o.exitCode}${o.exitCode === EXIT.cancelled ? ' (cancelled)' : ''}`;
+  const last = o.lastLines
+    .filter((l) => l.trim().length > 0)
+    .slice(-3)
+    .join(' | ');
   return `The CommLens runtime ${how} without reporting a result${last ? `. Last output: ${last}` : ' and printed nothing'}.`;
 }

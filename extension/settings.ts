@@ -55,7 +55,9 @@ export function schemaPath(context: vscode.ExtensionContext): string {
   return path.join(context.extensionPath, 'schemas', 'commlens.schema.json');
 }
 
-export function readSchema(context: vscode.ExtensionContext): SchemaNode & { properties: Record<string, SchemaNode & { markdownEnumDescriptions?: string[]; default?: unknown }> } {
+export function readSchema(context: vscode.ExtensionContext): SchemaNode & {
+  properties: Record<string, SchemaNode & { markdownEnumDescriptions?: string[]; default?: unknown }>;
+} {
   return JSON.parse(fs.readFileSync(schemaPath(context), 'utf8'));
 }
 
@@ -72,5 +74,10 @@ export function presets(context: vscode.ExtensionContext): PresetChoice[] {
  * is Node and the variable is ignored.
  */
 export function runtimeEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ELECTRON_RUN_AS_NODE: '1', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', ...extra };
+  return {
+    ...process.env,
+    ELECTRON_RUN_AS_NODE: '1',
+    XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+    ...extra,
+  };
 }

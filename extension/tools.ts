@@ -16,7 +16,7 @@ import { listRuns, type RunInfo } from './runsStore';
 import { cliPath, runsFolder, runtimeEnv } from './settings';
 import { requireTrust } from './profile';
 
-const TRACE_FILTERS = { 'Traces': ['pftrace', 'perfetto-trace', 'json', 'gz'], 'All files': ['*'] };
+const TRACE_FILTERS = { Traces: ['pftrace', 'perfetto-trace', 'json', 'gz'], 'All files': ['*'] };
 
 export class Tools {
   constructor(
@@ -30,7 +30,12 @@ export class Tools {
   async openTrace(uri?: vscode.Uri, uris?: vscode.Uri[]): Promise<void> {
     let files = (uris && uris.length > 0 ? uris : uri ? [uri] : []).map((u) => u.fsPath);
     if (files.length === 0) {
-      const picked = await vscode.window.showOpenDialog({ title: 'CommLens: Open Trace', canSelectMany: true, filters: TRACE_FILTERS, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+      const picked = await vscode.window.showOpenDialog({
+        title: 'CommLens: Open Trace',
+        canSelectMany: true,
+        filters: TRACE_FILTERS,
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      });
       files = picked?.map((u) => u.fsPath) ?? [];
     }
     if (files.length === 0) return;
@@ -43,13 +48,21 @@ export class Tools {
   async importFolder(uri?: vscode.Uri): Promise<void> {
     let dir = uri?.fsPath;
     if (!dir) {
-      const picked = await vscode.window.showOpenDialog({ title: 'CommLens: a folder of per-rank PyTorch profiler traces', canSelectFiles: false, canSelectFolders: true, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+      const picked = await vscode.window.showOpenDialog({
+        title: 'CommLens: a folder of per-rank PyTorch profiler traces',
+        canSelectFiles: false,
+        canSelectFolders: true,
+        canSelectMany: false,
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      });
       dir = picked?.[0]?.fsPath;
     }
     if (!dir) return;
     const files = findTraceFiles(dir);
     if (files.length === 0) {
-      void vscode.window.showErrorMessage(`No PyTorch profiler traces (*.json, *.json.gz) in ${dir}. Point CommLens at the folder torch.profiler wrote, one file per rank.`);
+      void vscode.window.showErrorMessage(
+        `No PyTorch profiler traces (*.json, *.json.gz) in ${dir}. Point CommLens at the folder torch.profiler wrote, one file per rank.`,
+      );
       return;
     }
     this.panels.show(files);
@@ -59,7 +72,9 @@ export class Tools {
   openRun(run: RunInfo, column?: vscode.ViewColumn): void {
     const files = run.traceFiles && run.traceFiles.length > 0 ? run.traceFiles : run.tracePath ? [run.tracePath] : [];
     if (files.length === 0) {
-      void vscode.window.showWarningMessage(`${run.runId} has no trace (${run.status}${run.record?.message ? `: ${run.record.message}` : ''}).`);
+      void vscode.window.showWarningMessage(
+        `${run.runId} has no trace (${run.status}${run.record?.message ? `: ${run.record.message}` : ''}).`,
+      );
       return;
     }
     this.panels.show(files, column);
@@ -74,8 +89,16 @@ export class Tools {
       return;
     }
     const picks = await vscode.window.showQuickPick(
-      pool.map((r) => ({ label: r.runId, description: [r.status, r.link].filter(Boolean).join(' · '), detail: r.topSuggestion, run: r })),
-      { title: first ? `Compare ${first.runId} with…` : 'CommLens: pick two or more runs to compare', canPickMany: true },
+      pool.map((r) => ({
+        label: r.runId,
+        description: [r.status, r.link].filter(Boolean).join(' · '),
+        detail: r.topSuggestion,
+        run: r,
+      })),
+      {
+        title: first ? `Compare ${first.runId} with…` : 'CommLens: pick two or more runs to compare',
+        canPickMany: true,
+      },
     );
     if (!picks) return;
     const chosen = [...(first ? [first] : []), ...picks.map((p) => p.run)];
@@ -84,7 +107,10 @@ export class Tools {
       return;
     }
     await this.showReport(`compare-${Date.now()}.md`, compareMarkdown(chosen));
-    const pick = await vscode.window.showInformationMessage(`Compared ${chosen.length} runs.`, 'Open Traces Side by Side');
+    const pick = await vscode.window.showInformationMessage(
+      `Compared ${chosen.length} runs.`,
+      'Open Traces Side by Side',
+    );
     if (pick) chosen.slice(0, 3).forEach((r, i) => this.openRun(r, vscode.ViewColumn.One + i + (i > 0 ? 0 : 0)));
   }
 
@@ -101,7 +127,9 @@ export class Tools {
         if (/\.json$/i.test(file)) await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
         else this.panels.show([file]);
       }
-      void vscode.window.showInformationMessage('Collective benchmark finished; the figures are in the CommLens output.');
+      void vscode.window.showInformationMessage(
+        'Collective benchmark finished; the figures are in the CommLens output.',
+      );
     } else await this.runs.report(result, 'The collective benchmark');
   }
 
@@ -109,18 +137,28 @@ export class Tools {
   async showEnvironment(): Promise<void> {
     const cli = cliPath(this.context);
     const doctor = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [cli, 'doctor', '--json'], { env: runtimeEnv(), timeout: 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        const code = err ? ((err as NodeJS.ErrnoException & { code?: unknown }).code as number | undefined) ?? 1 : 0;
-        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [cli, 'doctor', '--json'],
+        { env: runtimeEnv(), timeout: 60_000, maxBuffer: 4 << 20 },
+        (err, stdout, stderr) => {
+          const code = err
+            ? (((err as NodeJS.ErrnoException & { code?: unknown }).code as number | undefined) ?? 1)
+            : 0;
+          resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+        },
+      );
     });
-    const md = environmentMarkdown([
-      `extension: ${this.context.extension.packageJSON.version as string} at \`${this.context.extensionPath}\``,
-      `editor: ${vscode.env.appName} ${vscode.version} (${vscode.env.appHost}), Node ${process.versions.node} (${process.platform}-${process.arch})`,
-      `runtime CLI: \`${cli}\`${fs.existsSync(cli) ? '' : ' (missing: rebuild the extension)'}`,
-      `runs folder: \`${runsFolder(this.context)}\``,
-      `workspace trusted: ${vscode.workspace.isTrusted ? 'yes' : 'no (profiling is off; traces still open)'}`,
-    ], doctor);
+    const md = environmentMarkdown(
+      [
+        `extension: ${this.context.extension.packageJSON.version as string} at \`${this.context.extensionPath}\``,
+        `editor: ${vscode.env.appName} ${vscode.version} (${vscode.env.appHost}), Node ${process.versions.node} (${process.platform}-${process.arch})`,
+        `runtime CLI: \`${cli}\`${fs.existsSync(cli) ? '' : ' (missing: rebuild the extension)'}`,
+        `runs folder: \`${runsFolder(this.context)}\``,
+        `workspace trusted: ${vscode.workspace.isTrusted ? 'yes' : 'no (profiling is off; traces still open)'}`,
+      ],
+      doctor,
+    );
     this.output.appendLine(md);
     await this.showReport('environment.md', md);
   }
@@ -153,7 +191,11 @@ export class Tools {
       void vscode.window.showWarningMessage('Cancel the run before deleting it.');
       return false;
     }
-    const ok = await vscode.window.showWarningMessage(`Delete run ${run.runId} and everything in ${path.basename(run.runDir)}?`, { modal: true }, 'Delete');
+    const ok = await vscode.window.showWarningMessage(
+      `Delete run ${run.runId} and everything in ${path.basename(run.runDir)}?`,
+      { modal: true },
+      'Delete',
+    );
     if (ok !== 'Delete') return false;
     fs.rmSync(run.runDir, { recursive: true, force: true });
     return true;

@@ -21,7 +21,11 @@ const SOURCES_KEY = 'commlens.panelSources';
 /** What the webview needs to answer for the host when the user acts on a suggestion. */
 export interface PanelActions {
   /** Re-runs the job of `source` with the suggestion applied; `tracePath` is the re-run's trace. */
-  applySuggestion(source: string[], suggestionId: string, status: (message: string, busy: boolean) => void): Promise<{ ok: boolean; message?: string; tracePath?: string }>;
+  applySuggestion(
+    source: string[],
+    suggestionId: string,
+    status: (message: string, busy: boolean) => void,
+  ): Promise<{ ok: boolean; message?: string; tracePath?: string }>;
 }
 
 export class TracePanels implements vscode.WebviewPanelSerializer, vscode.CustomReadonlyEditorProvider {
@@ -36,13 +40,18 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
   register(): vscode.Disposable[] {
     return [
       vscode.window.registerWebviewPanelSerializer(TRACE_PANEL_VIEW_TYPE, this),
-      vscode.window.registerCustomEditorProvider(TRACE_EDITOR_VIEW_TYPE, this, { supportsMultipleEditorsPerDocument: true }),
+      vscode.window.registerCustomEditorProvider(TRACE_EDITOR_VIEW_TYPE, this, {
+        supportsMultipleEditorsPerDocument: true,
+      }),
     ];
   }
 
   /** Opens a panel showing one trace file, or several per-rank files as one job. */
   show(files: string[], column: vscode.ViewColumn = vscode.ViewColumn.Active): vscode.WebviewPanel {
-    const title = files.length === 1 ? `CommLens: ${path.basename(path.dirname(files[0]))}/${path.basename(files[0])}` : `CommLens: ${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
+    const title =
+      files.length === 1
+        ? `CommLens: ${path.basename(path.dirname(files[0]))}/${path.basename(files[0])}`
+        : `CommLens: ${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
     const panel = vscode.window.createWebviewPanel(TRACE_PANEL_VIEW_TYPE, title, column, this.webviewOptions());
     this.attach(panel, files);
     return panel;
@@ -57,10 +66,15 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
     const fromState = (state as { source?: unknown } | undefined)?.source;
     const byTitle = this.context.workspaceState.get<Record<string, string[]>>(SOURCES_KEY, {})[panel.title];
-    const files = Array.isArray(fromState) && fromState.every((f) => typeof f === 'string') ? (fromState as string[]) : byTitle;
+    const files =
+      Array.isArray(fromState) && fromState.every((f) => typeof f === 'string') ? (fromState as string[]) : byTitle;
     panel.webview.options = this.webviewOptions();
     if (!files) {
-      panel.webview.html = this.messageHtml(panel.webview, 'Nothing to restore', 'This CommLens panel was open before the window reloaded, but which trace it showed was not kept. Open the trace again.');
+      panel.webview.html = this.messageHtml(
+        panel.webview,
+        'Nothing to restore',
+        'This CommLens panel was open before the window reloaded, but which trace it showed was not kept. Open the trace again.',
+      );
       return;
     }
     this.attach(panel, files);
@@ -87,7 +101,10 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
   private attach(panel: vscode.WebviewPanel, files: string[], remember = true): void {
     this.open.add(panel);
     if (remember) {
-      const map = { ...this.context.workspaceState.get<Record<string, string[]>>(SOURCES_KEY, {}), [panel.title]: files };
+      const map = {
+        ...this.context.workspaceState.get<Record<string, string[]>>(SOURCES_KEY, {}),
+        [panel.title]: files,
+      };
       // Keep the map small: only panels that can still be restored matter.
       const entries = Object.entries(map).slice(-50);
       void this.context.workspaceState.update(SOURCES_KEY, Object.fromEntries(entries));
@@ -105,7 +122,9 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     });
     const post = (m: HostToWebview, transfer?: ArrayBuffer) => {
       // Transfer the trace buffer instead of copying it where the API allows it.
-      void (transfer ? (panel.webview.postMessage as (m: unknown, t?: unknown[]) => Thenable<boolean>)(m, [transfer]) : panel.webview.postMessage(m));
+      void (transfer
+        ? (panel.webview.postMessage as (m: unknown, t?: unknown[]) => Thenable<boolean>)(m, [transfer])
+        : panel.webview.postMessage(m));
     };
     const sub = panel.webview.onDidReceiveMessage(async (raw: WebviewToHost) => {
       switch (raw?.type) {
@@ -115,7 +134,12 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           const data = this.encode(t, post);
           if (!data) return;
           post({ type: 'trace', title: t.title, data }, data);
-          if (t.analysisError) post({ type: 'error', title: t.title, message: `The trace opened, but its analysis failed: ${t.analysisError}` });
+          if (t.analysisError)
+            post({
+              type: 'error',
+              title: t.title,
+              message: `The trace opened, but its analysis failed: ${t.analysisError}`,
+            });
           else if (t.analysis) post({ type: 'analysis', analysis: t.analysis });
           for (const w of t.model.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
           break;
@@ -128,7 +152,12 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             return;
           }
           try {
-            const data = toArrayBuffer(backend.encodeTrace(t.model, { window: { startNs: raw.startNs, endNs: raw.endNs }, minDurNs: raw.minDurNs }));
+            const data = toArrayBuffer(
+              backend.encodeTrace(t.model, {
+                window: { startNs: raw.startNs, endNs: raw.endNs },
+                minDurNs: raw.minDurNs,
+              }),
+            );
             post({ type: 'traceRange', replyTo: raw.id, data }, data);
           } catch (e) {
             post({ type: 'reply', replyTo: raw.id, ok: false, message: (e as Error).message });
@@ -142,15 +171,30 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             return;
           }
           const status = (message: string, busy: boolean) => post({ type: 'status', message, busy });
-          const r = await this.actions.applySuggestion(files, raw.suggestionId, status).catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined }));
+          const r = await this.actions
+            .applySuggestion(files, raw.suggestionId, status)
+            .catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined }));
           if (r.ok && r.tracePath) {
             // The re-run opens in this panel as the comparison; the loaded trace is the baseline.
             const other = await loadAndAnalyze([r.tracePath]);
             const data = other.ok ? this.encode(other, post) : undefined;
             const title = `${path.basename(path.dirname(r.tracePath))} (${raw.suggestionId})`;
             // The toolbar keeps the last status line: end the re-run's progress with its verdict.
-            status(r.message ? `${raw.suggestionId}: ${r.message}` : `Re-run with ${raw.suggestionId} finished.`, false);
-            if (other.ok && data) post({ type: 'comparison', suggestionId: raw.suggestionId, title, data, analysis: other.analysis ?? { ranks: [], suggestions: [] } }, data);
+            status(
+              r.message ? `${raw.suggestionId}: ${r.message}` : `Re-run with ${raw.suggestionId} finished.`,
+              false,
+            );
+            if (other.ok && data)
+              post(
+                {
+                  type: 'comparison',
+                  suggestionId: raw.suggestionId,
+                  title,
+                  data,
+                  analysis: other.analysis ?? { ranks: [], suggestions: [] },
+                },
+                data,
+              );
             else if (!other.ok) status(other.message, false);
           }
           post({ type: 'reply', replyTo: raw.id, ok: r.ok, message: r.message });
@@ -159,9 +203,16 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
         case 'openLocation': {
           if (!isMessageId(raw.id)) return;
           // Only files inside the workspace or the trace's own folder (the run folder).
-          const roots = [...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath), ...files.map((f) => path.dirname(f))];
+          const roots = [
+            ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+            ...files.map((f) => path.dirname(f)),
+          ];
           const where = locationTarget(raw.path, path.dirname(files[0]), roots);
-          if (where.ok) void vscode.window.showTextDocument(vscode.Uri.file(where.path), { preview: true, viewColumn: vscode.ViewColumn.Beside });
+          if (where.ok)
+            void vscode.window.showTextDocument(vscode.Uri.file(where.path), {
+              preview: true,
+              viewColumn: vscode.ViewColumn.Beside,
+            });
           post({ type: 'reply', replyTo: raw.id, ok: where.ok, message: where.ok ? undefined : where.message });
           break;
         }
@@ -170,7 +221,14 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           break;
         case 'viewSync':
           // "Link views": the other trace views show the same window from their own origin.
-          for (const other of this.open) if (other !== panel) void other.webview.postMessage({ type: 'syncView', startNs: raw.startNs, endNs: raw.endNs, originLabel: raw.originLabel } satisfies HostToWebview);
+          for (const other of this.open)
+            if (other !== panel)
+              void other.webview.postMessage({
+                type: 'syncView',
+                startNs: raw.startNs,
+                endNs: raw.endNs,
+                originLabel: raw.originLabel,
+              } satisfies HostToWebview);
           break;
       }
     });

@@ -59,7 +59,8 @@ export function isKinetoFileName(name: string): boolean {
  * naming the file and what the parser said (which includes the offset).
  */
 export async function loadAndAnalyze(files: string[], be: TraceBackend = backend): Promise<LoadedTrace> {
-  const title = files.length === 1 ? path.basename(files[0]) : `${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
+  const title =
+    files.length === 1 ? path.basename(files[0]) : `${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
   let model: TraceModel;
   try {
     model = files.length === 1 ? await be.loadTraceFile(files[0]) : await be.importKinetoFolder(files);
@@ -67,7 +68,13 @@ export async function loadAndAnalyze(files: string[], be: TraceBackend = backend
     const where = files.length === 1 ? files[0] : `${files.length} files in ${path.dirname(files[0])}`;
     const reason = (e as Error)?.message ?? String(e);
     // The readers name the file and the byte offset themselves; do not say the path twice.
-    return { ok: false, title, message: files.some((f) => reason.includes(f)) ? `Cannot open the trace: ${reason}` : `Cannot open ${where}: ${reason}` };
+    return {
+      ok: false,
+      title,
+      message: files.some((f) => reason.includes(f))
+        ? `Cannot open the trace: ${reason}`
+        : `Cannot open ${where}: ${reason}`,
+    };
   }
   try {
     return { ok: true, title, model, analysis: be.analyze(model) };

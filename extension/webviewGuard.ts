@@ -22,8 +22,13 @@ export function isMessageId(v: unknown): v is number {
  * The file an `openLocation` request may open: `requested` (absolute, or relative to
  * `baseDir`) resolved through symbolic links, a regular file inside one of `roots`.
  */
-export function locationTarget(requested: unknown, baseDir: string, roots: string[]): { ok: true; path: string } | { ok: false; message: string } {
-  if (typeof requested !== 'string' || requested.length === 0 || requested.length > 4096 || requested.includes('\0')) return { ok: false, message: 'openLocation: expected a file path' };
+export function locationTarget(
+  requested: unknown,
+  baseDir: string,
+  roots: string[],
+): { ok: true; path: string } | { ok: false; message: string } {
+  if (typeof requested !== 'string' || requested.length === 0 || requested.length > 4096 || requested.includes('\0'))
+    return { ok: false, message: 'openLocation: expected a file path' };
   const target = path.isAbsolute(requested) ? requested : path.join(baseDir, requested);
   let real: string;
   try {
@@ -38,7 +43,11 @@ export function locationTarget(requested: unknown, baseDir: string, roots: strin
       return [];
     }
   });
-  if (!realRoots.some((r) => isInside(r, real))) return { ok: false, message: `${target} is outside the workspace and the trace's folder, so CommLens does not open it` };
+  if (!realRoots.some((r) => isInside(r, real)))
+    return {
+      ok: false,
+      message: `${target} is outside the workspace and the trace's folder, so CommLens does not open it`,
+    };
   if (!fs.statSync(real).isFile()) return { ok: false, message: `${target} is not a regular file` };
   return { ok: true, path: real };
 }

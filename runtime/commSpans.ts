@@ -9,9 +9,23 @@ import type { RankSpan } from './rankMessages';
 
 export function commSpanToRankSpan(s: CommSpan): RankSpan {
   const base = { name: s.name, startNs: s.startNs, endNs: s.endNs };
-  if (s.kind === 'd2h' || s.kind === 'h2d') return { ...base, stream: 'staging', category: 'staging', args: { direction: s.kind, bytes: s.bytes } };
+  if (s.kind === 'd2h' || s.kind === 'h2d')
+    return { ...base, stream: 'staging', category: 'staging', args: { direction: s.kind, bytes: s.bytes } };
   // The host blocked on a collective: the collective's own wait for peers and transfer ride along, so the details agree.
-  if (s.kind === 'wait') return { ...base, stream: 'wait', category: 'wait', args: { op: s.op, seq: s.seq, group: s.group, blockedNs: s.endNs - s.startNs, peerWaitNs: s.waitNs, transferNs: s.transferNs } };
+  if (s.kind === 'wait')
+    return {
+      ...base,
+      stream: 'wait',
+      category: 'wait',
+      args: {
+        op: s.op,
+        seq: s.seq,
+        group: s.group,
+        blockedNs: s.endNs - s.startNs,
+        peerWaitNs: s.waitNs,
+        transferNs: s.transferNs,
+      },
+    };
   return {
     ...base,
     stream: 'communication',

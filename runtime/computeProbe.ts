@@ -37,7 +37,10 @@ export function targetFlopsOf(scaleLinkTo: string | number): number | undefined 
  * Runs the probe on `ranks` devices at once. `minWallMs`: the timed part runs at least
  * this long (rounds double until it does), so a fast GPU is measured as well as a slow CPU.
  */
-export async function probeComputeFlops(ranks: number, opts: { minWallMs?: number; maxRounds?: number } = {}): Promise<ComputeProbe> {
+export async function probeComputeFlops(
+  ranks: number,
+  opts: { minWallMs?: number; maxRounds?: number } = {},
+): Promise<ComputeProbe> {
   const minWallNs = (opts.minWallMs ?? 150) * 1e6;
   const maxRounds = opts.maxRounds ?? 256;
   const ctxs: GpuContext[] = [];
@@ -46,7 +49,8 @@ export async function probeComputeFlops(ranks: number, opts: { minWallMs?: numbe
     for (let r = 0; r < ranks; r++) {
       const adapter = await requestAdapter();
       if (!adapter) throw new Error('no WebGPU adapter for the compute probe (run `commlens doctor`)');
-      software = adapter.info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description);
+      software =
+        adapter.info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description);
       ctxs.push(new GpuContext(await requestDevice(adapter), { timing: false }));
     }
     // Big enough to be throughput-bound (on a CPU adapter this is the texture kernel's regime).
@@ -58,7 +62,16 @@ export async function probeComputeFlops(ranks: number, opts: { minWallMs?: numbe
       ctx.device.queue.writeBuffer(a.gpu, 0, ones);
       ctx.device.queue.writeBuffer(b.gpu, 0, ones);
       const variant = chooseMatmulVariant(ctx, shape, 'f32');
-      return { ctx, variant, run: () => encodeMatmul(ctx, { ...shape, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant }, 'compute probe') };
+      return {
+        ctx,
+        variant,
+        run: () =>
+          encodeMatmul(
+            ctx,
+            { ...shape, a: { buffer: a.gpu }, b: { buffer: b.gpu }, c: { buffer: c.gpu }, variant },
+            'compute probe',
+          ),
+      };
     });
     const round = async (times: number): Promise<number> => {
       const t0 = hostNowNs();

@@ -75,7 +75,8 @@ export const PRESETS: Record<string, RunConfig> = {
   'mlp-small': {
     ...BASE,
     preset: 'mlp-small',
-    description: 'MLP 256-1024-1024-10 (1.3M params) on 4 ranks over 25 GbE slowed 300x (a GPU ~300x faster than lavapipe would see this ratio), 20 steps',
+    description:
+      'MLP 256-1024-1024-10 (1.3M params) on 4 ranks over 25 GbE slowed 300x (a GPU ~300x faster than lavapipe would see this ratio), 20 steps',
     model: { kind: 'mlp', batchSize: 64, inputDim: 256, hiddenDims: [1024, 1024], classes: 10 },
     optimizer: { kind: 'adam', lr: 0.002 },
     worldSize: 4,
@@ -107,9 +108,51 @@ export class ConfigError extends Error {
   }
 }
 
-export const TOP_KEYS = new Set(['$schema', 'preset', 'description', 'model', 'optimizer', 'worldSize', 'steps', 'seed', 'strategy', 'link', 'algorithm', 'gpuTiming', 'collectiveTimeoutMs', 'peakFlops', 'strategyOptions', 'linkScale', 'scaleLinkTo']);
-const MODEL_KEYS = new Set(['kind', 'batchSize', 'dtype', 'inputDim', 'hiddenDims', 'classes', 'layers', 'heads', 'dModel', 'seqLen', 'maxSeqLen', 'vocab', 'task']);
-const OPT_KEYS = new Set(['kind', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'weightDecay', 'clipGradNorm', 'lossScale']);
+export const TOP_KEYS = new Set([
+  '$schema',
+  'preset',
+  'description',
+  'model',
+  'optimizer',
+  'worldSize',
+  'steps',
+  'seed',
+  'strategy',
+  'link',
+  'algorithm',
+  'gpuTiming',
+  'collectiveTimeoutMs',
+  'peakFlops',
+  'strategyOptions',
+  'linkScale',
+  'scaleLinkTo',
+]);
+const MODEL_KEYS = new Set([
+  'kind',
+  'batchSize',
+  'dtype',
+  'inputDim',
+  'hiddenDims',
+  'classes',
+  'layers',
+  'heads',
+  'dModel',
+  'seqLen',
+  'maxSeqLen',
+  'vocab',
+  'task',
+]);
+const OPT_KEYS = new Set([
+  'kind',
+  'lr',
+  'momentum',
+  'beta1',
+  'beta2',
+  'eps',
+  'weightDecay',
+  'clipGradNorm',
+  'lossScale',
+]);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -151,7 +194,10 @@ function checkNum(problems: string[], field: string, v: unknown, min: number, ma
 
 function unknownKeys(problems: string[], prefix: string, obj: Record<string, unknown>, allowed: Set<string>): void {
   for (const k of Object.keys(obj)) {
-    if (!allowed.has(k)) problems.push(`${prefix}${k}: unknown setting; allowed: ${[...allowed].filter((a) => a !== '$schema').join(', ')}`);
+    if (!allowed.has(k))
+      problems.push(
+        `${prefix}${k}: unknown setting; allowed: ${[...allowed].filter((a) => a !== '$schema').join(', ')}`,
+      );
   }
 }
 
@@ -172,22 +218,36 @@ export function validateConfig(
   checkInt(problems, 'steps', raw.steps, 1, 100_000);
   checkInt(problems, 'seed', raw.seed, 0, 2 ** 31 - 1);
   checkInt(problems, 'collectiveTimeoutMs', raw.collectiveTimeoutMs, 100, 3_600_000);
-  if (typeof raw.gpuTiming !== 'boolean') problems.push(`gpuTiming: got ${JSON.stringify(raw.gpuTiming)}, expected true or false`);
+  if (typeof raw.gpuTiming !== 'boolean')
+    problems.push(`gpuTiming: got ${JSON.stringify(raw.gpuTiming)}, expected true or false`);
   checkNum(problems, 'peakFlops', raw.peakFlops, 1, 1e18, true);
   checkNum(problems, 'linkScale', raw.linkScale, 1, 1e9, true);
   if (raw.scaleLinkTo !== undefined) {
     const t = raw.scaleLinkTo;
     const gpus = Object.keys(GPU_PEAK_FLOPS);
-    if (typeof t === 'string' ? !gpus.includes(t) : typeof t !== 'number' || !Number.isFinite(t) || t < 1e9 || t > 1e18) {
-      problems.push(`scaleLinkTo: got ${JSON.stringify(t)}, expected one of ${gpus.join(', ')} or the target GPU's FLOP/s (a number from 1e9 to 1e18)`);
+    if (
+      typeof t === 'string' ? !gpus.includes(t) : typeof t !== 'number' || !Number.isFinite(t) || t < 1e9 || t > 1e18
+    ) {
+      problems.push(
+        `scaleLinkTo: got ${JSON.stringify(t)}, expected one of ${gpus.join(', ')} or the target GPU's FLOP/s (a number from 1e9 to 1e18)`,
+      );
     }
-    if (raw.linkScale !== undefined) problems.push(`scaleLinkTo: cannot be combined with linkScale (${JSON.stringify(raw.linkScale)}); give one: a fixed factor, or a target GPU to measure the factor against`);
+    if (raw.linkScale !== undefined)
+      problems.push(
+        `scaleLinkTo: cannot be combined with linkScale (${JSON.stringify(raw.linkScale)}); give one: a fixed factor, or a target GPU to measure the factor against`,
+      );
   }
   if (typeof raw.link !== 'string' || !knownLinks.includes(raw.link)) {
     problems.push(`link: got ${JSON.stringify(raw.link)}, expected one of ${knownLinks.join(', ')}`);
   }
-  if (typeof raw.strategy !== 'string' || parseStrategyIds(raw.strategy).length === 0 || parseStrategyIds(raw.strategy).some((s) => !knownStrategies.includes(s))) {
-    problems.push(`strategy: got ${JSON.stringify(raw.strategy)}, expected one of ${knownStrategies.join(', ')} (combine with '+')`);
+  if (
+    typeof raw.strategy !== 'string' ||
+    parseStrategyIds(raw.strategy).length === 0 ||
+    parseStrategyIds(raw.strategy).some((s) => !knownStrategies.includes(s))
+  ) {
+    problems.push(
+      `strategy: got ${JSON.stringify(raw.strategy)}, expected one of ${knownStrategies.join(', ')} (combine with '+')`,
+    );
   }
   // The model and optimizer settings are the engine's: it names every problem (setting,
   // value, what is allowed); the adapter's limits are checked again once it is known.
@@ -195,7 +255,10 @@ export function validateConfig(
   if (!isObject(m)) problems.push('model: expected an object with at least "kind" and "batchSize"');
   else {
     unknownKeys(problems, 'model.', m, MODEL_KEYS);
-    if (m.kind === 'mlp' && (!Array.isArray(m.hiddenDims) || m.hiddenDims.length === 0)) problems.push(`model.hiddenDims: got ${JSON.stringify(m.hiddenDims)}, expected a non-empty array of layer widths`);
+    if (m.kind === 'mlp' && (!Array.isArray(m.hiddenDims) || m.hiddenDims.length === 0))
+      problems.push(
+        `model.hiddenDims: got ${JSON.stringify(m.hiddenDims)}, expected a non-empty array of layer widths`,
+      );
     problems.push(...validateModelConfig(m as never));
   }
   const o = raw.optimizer;
@@ -204,7 +267,8 @@ export function validateConfig(
     unknownKeys(problems, 'optimizer.', o, OPT_KEYS);
     problems.push(...validateOptimizerConfig(o as never));
   }
-  if (raw.strategyOptions !== undefined && !isObject(raw.strategyOptions)) problems.push('strategyOptions: expected an object');
+  if (raw.strategyOptions !== undefined && !isObject(raw.strategyOptions))
+    problems.push('strategyOptions: expected an object');
   if (problems.length) throw new ConfigError(problems);
   if (validateStrategy) {
     const more = validateStrategy(raw as unknown as RunConfig);
@@ -213,7 +277,6 @@ export function validateConfig(
   return raw as unknown as RunConfig;
 }
 
-
 /** Builds the raw (unvalidated) config from a preset name and/or a config file's contents. */
 export function resolveRawConfig(opts: { preset?: string; configText?: string; configPath?: string }): unknown {
   let fileObj: Record<string, unknown> = {};
@@ -221,16 +284,23 @@ export function resolveRawConfig(opts: { preset?: string; configText?: string; c
     try {
       // A leading byte order mark (editors on Windows write one) is not part of the JSON.
       const parsed: unknown = JSON.parse(opts.configText.replace(/^\uFEFF/, ''));
-      if (!isObject(parsed)) throw new ConfigError([`${opts.configPath ?? 'config'}: expected a JSON object at the top level`]);
+      if (!isObject(parsed))
+        throw new ConfigError([`${opts.configPath ?? 'config'}: expected a JSON object at the top level`]);
       fileObj = parsed;
     } catch (e) {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError([`${opts.configPath ?? 'config'}: not valid JSON (${safeText((e as Error).message)})`]);
     }
   }
-  const presetName = opts.preset ?? (Object.hasOwn(fileObj, 'preset') && typeof fileObj.preset === 'string' ? fileObj.preset : undefined) ?? DEFAULT_PRESET;
+  const presetName =
+    opts.preset ??
+    (Object.hasOwn(fileObj, 'preset') && typeof fileObj.preset === 'string' ? fileObj.preset : undefined) ??
+    DEFAULT_PRESET;
   const preset = Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
-  if (!preset) throw new ConfigError([`preset: got ${JSON.stringify(presetName)}, expected one of ${Object.keys(PRESETS).join(', ')}`]);
+  if (!preset)
+    throw new ConfigError([
+      `preset: got ${JSON.stringify(presetName)}, expected one of ${Object.keys(PRESETS).join(', ')}`,
+    ]);
   const merged = merge(preset, fileObj) as unknown as Record<string, unknown>;
   // A file that scales the link to a target GPU replaces the preset's fixed factor.
   if (Object.hasOwn(fileObj, 'scaleLinkTo') && !Object.hasOwn(fileObj, 'linkScale')) delete merged.linkScale;
@@ -243,6 +313,8 @@ export function readConfigFile(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError([`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    throw new ConfigError([
+      `--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    ]);
   }
 }

@@ -75,7 +75,14 @@ export interface RunOptions {
   tracing?: boolean;
 }
 
-export async function runTraining(config: RunConfig, runDir: string, info: Record<string, unknown>, progress: RunProgress, handle: RunHandle, opts: RunOptions = {}): Promise<RunOutcome> {
+export async function runTraining(
+  config: RunConfig,
+  runDir: string,
+  info: Record<string, unknown>,
+  progress: RunProgress,
+  handle: RunHandle,
+  opts: RunOptions = {},
+): Promise<RunOutcome> {
   const tracing = opts.tracing ?? true;
   mkdirSync(runDir, { recursive: true });
   const tracePath = join(runDir, 'trace.pftrace');
@@ -90,7 +97,14 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
   // Before any rank creates its device (see tuneSoftwareRasterizerThreads); recorded so a
   // trace says how the software rasterizer ran.
   const lavapipeThreads = tuneSoftwareRasterizerThreads();
-  const traceInfo = { ...info, lavapipeThreads, linkScaleFactor: w.linkScaleFactor as number, topology: JSON.stringify(w.topology), links: JSON.stringify(w.links), transport: String(w.transport) };
+  const traceInfo = {
+    ...info,
+    lavapipeThreads,
+    linkScaleFactor: w.linkScaleFactor as number,
+    topology: JSON.stringify(w.topology),
+    links: JSON.stringify(w.links),
+    transport: String(w.transport),
+  };
   const trace = new RunTrace(tracing ? tracePath : undefined, config.worldSize, t0, epoch0, traceInfo as never);
   const outcome: RunOutcome = { runDir, tracePath, trace, ready: [], steps: [], done: [], wallNs: 0 };
   const workers: Worker[] = [];
@@ -137,7 +151,8 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
         switch (m.type) {
           case 'ready':
             outcome.ready.push(m);
-            if (outcome.ready.length === config.worldSize) progress.onProgress?.('warm-up: first step (compiling GPU pipelines, first allocations)');
+            if (outcome.ready.length === config.worldSize)
+              progress.onProgress?.('warm-up: first step (compiling GPU pipelines, first allocations)');
             break;
           case 'step': {
             trace.addStep(m);
@@ -181,6 +196,10 @@ export async function runTraining(config: RunConfig, runDir: string, info: Recor
   // The warm-up steps by the shared rule (trace/warmup.ts), recorded so that the analysis uses the same set.
   const ordered = [...outcome.steps].sort((a, b) => a.step - b.step);
   const warmupSteps = ordered.slice(0, warmupStepCount(ordered.map((s) => s.stepTimeNs))).map((s) => s.step);
-  trace.close(!f ? { status: 'completed', warmupSteps } : { status: f.cancelled ? 'cancelled' : 'failed', error: f.message, rank: f.rank, warmupSteps });
+  trace.close(
+    !f
+      ? { status: 'completed', warmupSteps }
+      : { status: f.cancelled ? 'cancelled' : 'failed', error: f.message, rank: f.rank, warmupSteps },
+  );
   return outcome;
 }

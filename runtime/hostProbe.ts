@@ -84,7 +84,7 @@ function gradients(n: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    g[i] = ((s / 4294967296) - 0.5) * 1e-2 * (1 + (i % 7));
+    g[i] = (s / 4294967296 - 0.5) * 1e-2 * (1 + (i % 7));
   }
   return g;
 }
@@ -92,28 +92,43 @@ function gradients(n: number, seed: number): Float32Array {
 type Exchange = (grads: Float32Array, step: number) => Promise<void>;
 
 /** The exchanges to time, by compressor name, as `config` would configure them. */
-function exchanges(config: RunConfig, worldSize: number, values: number, sink: HookEnv['span']): Record<string, Exchange> {
+function exchanges(
+  config: RunConfig,
+  worldSize: number,
+  values: number,
+  sink: HookEnv['span'],
+): Record<string, Exchange> {
   const o = resolveOptions(config);
   const env: HookEnv = { coll: loopbackCollectives(worldSize), span: sink };
   const bucket: Bucket = { index: 0, offset: 0, length: values, layers: [0] };
   // PowerSGD on one square matrix filling the bucket: its host work per value (P = MQ,
   // Q = MᵀP, M̂ = PQᵀ) is ~3r multiply-adds whatever the shape.
   const side = Math.floor(Math.sqrt(values));
-  const hook = (h: GradientHook): Exchange => (g, step) => h.exchange(bucket, g, step);
+  const hook =
+    (h: GradientHook): Exchange =>
+    (g, step) =>
+      h.exchange(bucket, g, step);
   const signEf = newErrorFeedback(values, worldSize);
   const sign = new SignCodec(o.onebitChunkSize);
   return {
     fp16: hook(new Fp16Hook(env)),
     bf16: hook(new Bf16Hook(env)),
     'int8-ef': hook(new Int8EfHook(env, o.int8ChunkSize)),
-    'topk-dgc': hook(new TopKDgcHook(env, { density: o.density, momentum: o.dgcMomentum, warmupSteps: 0, clipNorm: o.dgcClipNorm })),
-    powersgd: hook(new PowerSgdHook(env, o.powerSgdRank, () => [{ offset: 0, rows: side, cols: side }], 0, config.seed)),
+    'topk-dgc': hook(
+      new TopKDgcHook(env, { density: o.density, momentum: o.dgcMomentum, warmupSteps: 0, clipNorm: o.dgcClipNorm }),
+    ),
+    powersgd: hook(
+      new PowerSgdHook(env, o.powerSgdRank, () => [{ offset: 0, rows: side, cols: side }], 0, config.seed),
+    ),
     'onebit-adam': (g) => compressedAllReduce(env.coll, g, sign, signEf, sink),
   };
 }
 
 /** Times every codec on one bucket of `values` f32 (a warm-up call, then the median of `reps`). */
-export async function probeCodecs(config: RunConfig, opts: { values?: number; reps?: number; worldSize?: number } = {}): Promise<{ perCore: Record<string, number>; wall: Record<string, number> }> {
+export async function probeCodecs(
+  config: RunConfig,
+  opts: { values?: number; reps?: number; worldSize?: number } = {},
+): Promise<{ perCore: Record<string, number>; wall: Record<string, number> }> {
   const values = opts.values ?? 64 * 1024;
   const reps = opts.reps ?? 2;
   const worldSize = Math.max(2, opts.worldSize ?? config.worldSize);
@@ -125,7 +140,8 @@ export async function probeCodecs(config: RunConfig, opts: { values?: number; re
   const wall: Record<string, number> = {};
   const src = gradients(values, 1);
   for (const [name, run] of Object.entries(exchanges(config, worldSize, values, sink))) {
-    const spans: number[] = [], cpu: number[] = [];
+    const spans: number[] = [],
+      cpu: number[] = [];
     for (let i = 0; i <= reps; i++) {
       const g = src.slice();
       spanNs = 0;
@@ -148,17 +164,29 @@ export async function probeCodecs(config: RunConfig, opts: { values?: number; re
 }
 
 /** Times staging copies of several sizes on `device` and fits latency + bytes / speed for each direction. */
-export async function probeStaging(device: GPUDevice, sizes = [16 * 1024, 256 * 1024, 1024 * 1024, 2 * 1024 * 1024]): Promise<{ d2h: CopyCost; h2d: CopyCost }> {
+export async function probeStaging(
+  device: GPUDevice,
+  sizes = [16 * 1024, 256 * 1024, 1024 * 1024, 2 * 1024 * 1024],
+): Promise<{ d2h: CopyCost; h2d: CopyCost }> {
   const max = Math.max(...sizes);
   // WebGPU flag values (the globals exist once dawn-node is loaded).
-  const src = device.createBuffer({ size: max, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'host probe source' });
-  const dst = device.createBuffer({ size: max, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'host probe readback' });
+  const src = device.createBuffer({
+    size: max,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    label: 'host probe source',
+  });
+  const dst = device.createBuffer({
+    size: max,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    label: 'host probe readback',
+  });
   const host = gradients(max / 4, 2);
   try {
     const d2h: { bytes: number; ns: number }[] = [];
     const h2d: { bytes: number; ns: number }[] = [];
     for (const size of sizes) {
-      const dn: number[] = [], hn: number[] = [];
+      const dn: number[] = [],
+        hn: number[] = [];
       for (let i = 0; i < 4; i++) {
         let t = hostNowNs();
         device.queue.writeBuffer(src, 0, host.buffer, 0, size);
@@ -199,7 +227,15 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const device = await requestDevice(adapter);
   try {
     const staging = await probeStaging(device);
-    return { codecBytesPerNs: codecs.perCore, codecWallBytesPerNs: codecs.wall, ...staging, codecBytes: values * 4, worldSize: Math.max(2, config.worldSize), loadAverage, wallNs: hostNowNs() - t0 };
+    return {
+      codecBytesPerNs: codecs.perCore,
+      codecWallBytesPerNs: codecs.wall,
+      ...staging,
+      codecBytes: values * 4,
+      worldSize: Math.max(2, config.worldSize),
+      loadAverage,
+      wallNs: hostNowNs() - t0,
+    };
   } finally {
     device.destroy();
   }

@@ -151,6 +151,7 @@ export function readCrashNote(file: string): string | undefined {
 export function currentRunProcesses(supervised: boolean): RunProcess[] {
   const host = hostname();
   const list: RunProcess[] = [{ pid: process.pid, startTime: processStartTime(process.pid), role: 'trainer', host }];
-  if (supervised && process.ppid > 1) list.push({ pid: process.ppid, startTime: processStartTime(process.ppid), role: 'supervisor', host });
+  if (supervised && process.ppid > 1)
+    list.push({ pid: process.ppid, startTime: processStartTime(process.ppid), role: 'supervisor', host });
   return list.map((p) => (p.startTime === undefined ? { pid: p.pid, role: p.role, host } : p));
 }

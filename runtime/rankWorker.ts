@@ -11,7 +11,14 @@ import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted } from './comm';
-import { createStrategy, sequenceParallelFor, strategyMemory, tensorParallelFor, pipelineStageFor, type Strategy } from './strategies';
+import {
+  createStrategy,
+  sequenceParallelFor,
+  strategyMemory,
+  tensorParallelFor,
+  pipelineStageFor,
+  type Strategy,
+} from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
 import { commSpanToRankSpan } from './commSpans';
 
@@ -27,7 +34,8 @@ async function run(): Promise<void> {
     // What this rank sends for the collective: S × the nccl-tests bus factor
     // (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all).
     // A recv puts nothing on this rank's wire.
-    if (s.kind === 'collective' && s.op !== 'recv') wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
+    if (s.kind === 'collective' && s.op !== 'recv')
+      wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
     if (init.tracing) commSpans.push(commSpanToRankSpan(s));
   });
   const adapter = await requestAdapter();
@@ -59,7 +67,14 @@ async function run(): Promise<void> {
       tensorParallel: tensorParallelFor(config, comm),
       pipeline: pipelineStageFor(config, comm),
     });
-    strategy = createStrategy(config, { comm, device, trainer, onSpan: (sp) => { if (init.tracing) commSpans.push(sp); } });
+    strategy = createStrategy(config, {
+      comm,
+      device,
+      trainer,
+      onSpan: (sp) => {
+        if (init.tracing) commSpans.push(sp);
+      },
+    });
     post({
       type: 'ready',
       rank,
@@ -98,23 +113,38 @@ async function run(): Promise<void> {
       mark('optimizer', t);
       const loss = strategy.loss ? await strategy.loss() : await trainer.loss();
       if (lost) throw new Error('GPU device lost');
-      if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`);
+      if (!Number.isFinite(loss))
+        throw new Error(
+          `loss is ${loss} at step ${step} on rank ${rank}: training diverged (lower optimizer.lr or enable optimizer.clipGradNorm)`,
+        );
       const kernelSpans = init.tracing ? await trainer.drainSpans() : [];
       const endNs = hostNowNs();
-      const spans: RankSpan[] = !init.tracing ? [] : [
-        { stream: 'host', category: 'step', name: `step ${step}`, startNs, endNs, args: { step } },
-        ...hostSpans,
-        ...kernelSpans.map((k): RankSpan => ({
-          stream: 'compute',
-          category: 'kernel',
-          name: k.name,
-          startNs: k.startNs,
-          endNs: k.endNs,
-          args: { phase: k.phase, ...(k.flops !== undefined ? { flops: k.flops } : {}), ...(k.args ?? {}) },
-        })),
-        ...commSpans.splice(0),
-      ];
-      post({ type: 'step', rank, step, loss, startNs, endNs, spans, wireBytes, memory: strategyMemory(strategy, trainer.memoryBytes()) });
+      const spans: RankSpan[] = !init.tracing
+        ? []
+        : [
+            { stream: 'host', category: 'step', name: `step ${step}`, startNs, endNs, args: { step } },
+            ...hostSpans,
+            ...kernelSpans.map((k): RankSpan => ({
+              stream: 'compute',
+              category: 'kernel',
+              name: k.name,
+              startNs: k.startNs,
+              endNs: k.endNs,
+              args: { phase: k.phase, ...(k.flops !== undefined ? { flops: k.flops } : {}), ...(k.args ?? {}) },
+            })),
+            ...commSpans.splice(0),
+          ];
+      post({
+        type: 'step',
+        rank,
+        step,
+        loss,
+        startNs,
+        endNs,
+        spans,
+        wireBytes,
+        memory: strategyMemory(strategy, trainer.memoryBytes()),
+      });
       wireBytes = 0;
     }
     // Debug hook for tests: the parameters each rank ends with (every rank takes part, as
@@ -122,7 +152,10 @@ async function run(): Promise<void> {
     const dumpDir = process.env.COMMLENS_DEBUG_PARAMS_DIR;
     if (dumpDir && strategy.readParameters) {
       const params = await strategy.readParameters();
-      writeFileSync(join(dumpDir, `params-rank${rank}.f32`), new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+      writeFileSync(
+        join(dumpDir, `params-rank${rank}.f32`),
+        new Uint8Array(params.buffer, params.byteOffset, params.byteLength),
+      );
     }
     post({ type: 'done', rank, pool: trainer.poolStats() });
   } finally {

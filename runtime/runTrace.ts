@@ -8,7 +8,15 @@
  * collective first, as Perfetto's importer requires).
  */
 import { openSync, writeSync, closeSync, fsyncSync } from 'node:fs';
-import { addTrack, emptyModel, type CounterSeries, type Slice, type TraceModel, type StreamKind, type Args } from '../trace/model';
+import {
+  addTrack,
+  emptyModel,
+  type CounterSeries,
+  type Slice,
+  type TraceModel,
+  type StreamKind,
+  type Args,
+} from '../trace/model';
 import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
@@ -58,20 +66,38 @@ export class RunTrace {
     this.model.meta.info = info;
     const fd = path !== undefined ? openSync(path, 'w') : undefined;
     this.fd = fd;
-    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, { originNs: epochOriginNs.toString(), compress: deflateFast });
+    this.writer = new PerfettoStreamWriter(fd !== undefined ? (chunk) => writeSync(fd, chunk) : () => undefined, {
+      originNs: epochOriginNs.toString(),
+      compress: deflateFast,
+    });
     this.writer.metadata(metadataArgs(this.model));
     for (let rank = 0; rank < worldSize; rank++) {
       const p = { pid: rank + 1, rank, name: `rank ${rank}` };
       this.model.processes.push(p);
       this.writer.process(p);
       STREAMS.forEach((s, order) => {
-        const t = { pid: p.pid, name: s.name, type: 'slice' as const, stream: s.stream as StreamKind, gpu: s.gpu, order };
+        const t = {
+          pid: p.pid,
+          name: s.name,
+          type: 'slice' as const,
+          stream: s.stream as StreamKind,
+          gpu: s.gpu,
+          order,
+        };
         const id = addTrack(this.model, t);
         this.trackOf.set(`${rank}/${s.stream}`, id);
         this.writer.track(this.model.tracks[id]);
       });
       COUNTERS.forEach((c, i) => {
-        const id = addTrack(this.model, { pid: p.pid, name: c.name, type: 'counter', stream: 'other', gpu: false, unit: c.unit, order: STREAMS.length + i });
+        const id = addTrack(this.model, {
+          pid: p.pid,
+          name: c.name,
+          type: 'counter',
+          stream: 'other',
+          gpu: false,
+          unit: c.unit,
+          order: STREAMS.length + i,
+        });
         const series: CounterSeries = { track: id, tsNs: [], values: [] };
         this.counterSeries.set(`${rank}/${c.key}`, series);
         this.model.counters.push(series);
@@ -117,10 +143,23 @@ export class RunTrace {
     const slices: { slice: Slice; rank: number }[] = [];
     for (const st of steps) {
       for (const sp of st.spans) {
-        const track = sp.track !== undefined ? this.namedTrack(st.rank, sp.stream, sp.track) : this.trackOf.get(`${st.rank}/${sp.stream}`);
+        const track =
+          sp.track !== undefined
+            ? this.namedTrack(st.rank, sp.stream, sp.track)
+            : this.trackOf.get(`${st.rank}/${sp.stream}`);
         if (track === undefined) continue;
         const startNs = this.rel(sp.startNs);
-        slices.push({ rank: st.rank, slice: { track, name: sp.name, category: sp.category, startNs, durNs: Math.max(0, sp.endNs - sp.startNs), args: sp.args } });
+        slices.push({
+          rank: st.rank,
+          slice: {
+            track,
+            name: sp.name,
+            category: sp.category,
+            startNs,
+            durNs: Math.max(0, sp.endNs - sp.startNs),
+            args: sp.args,
+          },
+        });
       }
     }
     // Join each collective across ranks: same group and sequence number; a send and its
@@ -160,10 +199,16 @@ export class RunTrace {
       this.model.slices.push(slices[i].slice);
       this.writer.slice(slices[i].slice, { out: flowOut.get(i), in: flowIn.get(i) });
     }
-    for (const [id, from, to] of flowPairs) this.model.flows.push({ id, from: modelIndex.get(from)!, to: modelIndex.get(to)! });
+    for (const [id, from, to] of flowPairs)
+      this.model.flows.push({ id, from: modelIndex.get(from)!, to: modelIndex.get(to)! });
     for (const st of steps) {
       const ts = this.rel(st.endNs);
-      const values: Record<string, number> = { loss: st.loss, stepTimeMs: (st.endNs - st.startNs) / 1e6, wireBytes: st.wireBytes, ...st.memory };
+      const values: Record<string, number> = {
+        loss: st.loss,
+        stepTimeMs: (st.endNs - st.startNs) / 1e6,
+        wireBytes: st.wireBytes,
+        ...st.memory,
+      };
       for (const c of COUNTERS) {
         const series = this.counterSeries.get(`${st.rank}/${c.key}`)!;
         series.tsNs.push(ts);

@@ -32,7 +32,9 @@ export function prepareRunsDir(dir: string): string {
     st = statOrUndefined(cur);
   }
   if (!st.isDirectory()) {
-    throw new ConfigError([`--runs-dir: ${cur === abs ? abs : `${cur} (in ${abs})`} is ${st.isFile() ? 'a file' : 'not a folder'}; expected a folder where runs are written (it is created when missing)`]);
+    throw new ConfigError([
+      `--runs-dir: ${cur === abs ? abs : `${cur} (in ${abs})`} is ${st.isFile() ? 'a file' : 'not a folder'}; expected a folder where runs are written (it is created when missing)`,
+    ]);
   }
   try {
     accessSync(cur, constants.W_OK | constants.X_OK);
@@ -45,7 +47,9 @@ export function prepareRunsDir(dir: string): string {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statOrUndefined(p)?.isDirectory()) continue;
-      throw new ConfigError([`--runs-dir: cannot create ${p} (${code ?? (e as Error).message}); choose a folder on a normal file system that you can write to`]);
+      throw new ConfigError([
+        `--runs-dir: cannot create ${p} (${code ?? (e as Error).message}); choose a folder on a normal file system that you can write to`,
+      ]);
     }
   }
   return abs;

@@ -59,7 +59,13 @@ export interface RunSummary {
   /** Bytes each rank put on the wire per step (median over the steady-state steps). */
   wireBytesPerStepPerRank: number[];
   /** Largest memory footprint per rank by kind (bytes). */
-  memoryPerRank: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number }[];
+  memoryPerRank: {
+    parameters: number;
+    gradients: number;
+    optimizerState: number;
+    activations: number;
+    communication: number;
+  }[];
   bufferPool: { hits: number; misses: number; hitRate: number };
   /** Bound of the GPU→host clock mapping (ns), worst over ranks. */
   clockCalibrationErrorNs: number;
@@ -69,20 +75,33 @@ export interface RunSummary {
   analysis?: unknown;
 }
 
-
 /** `running`: a checkpoint of a run still going on (status 'running'). */
-export function buildSummary(runId: string, config: RunConfig, o: Omit<RunOutcome, 'trace'>, running = false): RunSummary {
+export function buildSummary(
+  runId: string,
+  config: RunConfig,
+  o: Omit<RunOutcome, 'trace'>,
+  running = false,
+): RunSummary {
   const steps = [...o.steps].sort((a, b) => a.step - b.step);
   const stepTimes = steps.map((s) => s.stepTimeNs);
   const warmup = warmupStepCount(stepTimes);
   const medianStepTimeNs = median(stepTimes.slice(warmup));
-  const steady = steadyStepTime(stepTimes.slice(warmup), syncPeriodOf(config.strategy, config.strategyOptions as Record<string, unknown> | undefined));
+  const steady = steadyStepTime(
+    stepTimes.slice(warmup),
+    syncPeriodOf(config.strategy, config.strategyOptions as Record<string, unknown> | undefined),
+  );
   const ready0 = o.ready[0];
   const flops = ready0?.flopsPerStep ?? 0;
   const achieved = medianStepTimeNs > 0 ? flops / (medianStepTimeNs / 1e9) : 0;
   const hits = o.done.reduce((a, d) => a + d.pool.hits, 0);
   const misses = o.done.reduce((a, d) => a + d.pool.misses, 0);
-  const memoryPerRank = Array.from({ length: config.worldSize }, () => ({ parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 }));
+  const memoryPerRank = Array.from({ length: config.worldSize }, () => ({
+    parameters: 0,
+    gradients: 0,
+    optimizerState: 0,
+    activations: 0,
+    communication: 0,
+  }));
   const wire: number[][] = Array.from({ length: config.worldSize }, () => []);
   steps.forEach((s, i) => {
     for (const r of s.perRank) {

@@ -23,13 +23,36 @@ const workerEntries = Object.fromEntries(
 );
 
 const builds = [
-  { ...common, entryPoints: { commlens: 'cli/main.ts', ...workerEntries }, outdir: 'dist/cli', platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu'] },
+  {
+    ...common,
+    entryPoints: { commlens: 'cli/main.ts', ...workerEntries },
+    outdir: 'dist/cli',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['webgpu'],
+  },
 ];
 if (existsSync('extension/extension.ts')) {
-  builds.push({ ...common, entryPoints: ['extension/extension.ts'], outdir: 'dist/extension', platform: 'node', format: 'cjs', target: 'node18', external: ['vscode'] });
+  builds.push({
+    ...common,
+    entryPoints: ['extension/extension.ts'],
+    outdir: 'dist/extension',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['vscode'],
+  });
 }
 if (existsSync('webview/main.ts')) {
-  builds.push({ ...common, entryPoints: ['webview/main.ts'], outdir: 'dist/webview', platform: 'browser', format: 'iife', target: 'es2022' });
+  builds.push({
+    ...common,
+    entryPoints: ['webview/main.ts'],
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  });
 }
 
 function copyStatic() {

@@ -28,7 +28,9 @@ for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--target') wanted.push(argv[++i]);
   else if (argv[i] === '--out-dir') outDir = argv[++i];
   else {
-    console.error(`package: unknown argument '${argv[i]}'; usage: node scripts/package.mjs [--target ${Object.keys(TARGETS).join('|')}]... [--out-dir DIR]`);
+    console.error(
+      `package: unknown argument '${argv[i]}'; usage: node scripts/package.mjs [--target ${Object.keys(TARGETS).join('|')}]... [--out-dir DIR]`,
+    );
     process.exit(2);
   }
 }
@@ -84,7 +86,11 @@ export function zipEntries(file) {
     const tail = Buffer.alloc(tailLen);
     readSync(fd, tail, 0, tailLen, size - tailLen);
     let eocd = -1;
-    for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+    for (let i = tailLen - 22; i >= 0; i--)
+      if (tail.readUInt32LE(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
     if (eocd < 0) throw new Error(`${file}: not a zip file`);
     const count = tail.readUInt16LE(eocd + 10);
     const cdSize = tail.readUInt32LE(eocd + 12);
@@ -93,7 +99,9 @@ export function zipEntries(file) {
     readSync(fd, cd, 0, cdSize, cdOffset);
     const names = [];
     for (let p = 0, n = 0; n < count; n++) {
-      const nameLen = cd.readUInt16LE(p + 28), extraLen = cd.readUInt16LE(p + 30), commentLen = cd.readUInt16LE(p + 32);
+      const nameLen = cd.readUInt16LE(p + 28),
+        extraLen = cd.readUInt16LE(p + 30),
+        commentLen = cd.readUInt16LE(p + 32);
       names.push(cd.toString('utf8', p + 46, p + 46 + nameLen));
       p += 46 + nameLen + extraLen + commentLen;
     }
@@ -108,7 +116,19 @@ const vsce = resolve('node_modules/@vscode/vsce/vsce');
 const results = [];
 for (const target of targets) {
   const out = join(outDir, `${pkg.name}-${pkg.version}-${target}.vsix`);
-  const args = [vsce, 'package', '--target', target, '--out', out, '--ignoreFile', ignoreFileFor(target), '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links'];
+  const args = [
+    vsce,
+    'package',
+    '--target',
+    target,
+    '--out',
+    out,
+    '--ignoreFile',
+    ignoreFileFor(target),
+    '--skip-license',
+    '--allow-missing-repository',
+    '--no-rewrite-relative-links',
+  ];
   const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
     console.error(`package: vsce failed for ${target} (exit ${r.status})`);
@@ -124,4 +144,5 @@ for (const target of targets) {
   results.push({ target, file: out, bytes: statSync(out).size, entries: entries.length });
 }
 console.log('\n| target | file | size | entries |\n|---|---|---|---|');
-for (const r of results) console.log(`| ${r.target} | ${r.file} | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.entries} |`);
+for (const r of results)
+  console.log(`| ${r.target} | ${r.file} | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.entries} |`);

@@ -22,5 +22,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -16,14 +16,15 @@ import { syntheticRun } from '../webview/harness/node/synthetic';
 type Rect = { x: number; y: number; w: number; h: number };
 
 async function showFeatures(p: Page, model: TraceModel): Promise<void> {
-  const track = (rank: number, name: string): number => model.tracks.findIndex((t) => t.pid === model.processes[rank].pid && t.name === name);
+  const track = (rank: number, name: string): number =>
+    model.tracks.findIndex((t) => t.pid === model.processes[rank].pid && t.name === name);
   const rectOfTrack = async (t: number): Promise<Rect> => {
-    const r = await p.evaluate(`window.commlens.trackRect(${t})`) as Rect | null;
+    const r = (await p.evaluate(`window.commlens.trackRect(${t})`)) as Rect | null;
     if (!r) throw new Error(`track ${t} is not laid out`);
     return r;
   };
   const rectOfSlice = async (i: number): Promise<Rect> => {
-    const r = await p.evaluate(`window.commlens.rectOf(${i})`) as Rect | null;
+    const r = (await p.evaluate(`window.commlens.rectOf(${i})`)) as Rect | null;
     if (!r) throw new Error(`slice ${i} is not laid out`);
     return r;
   };
@@ -32,11 +33,13 @@ async function showFeatures(p: Page, model: TraceModel): Promise<void> {
   r = await rectOfTrack(track(0, 'loss'));
   await p.mouse.click(r.x + 60, r.y + r.h / 2); // expand
   await p.selectOption('select[aria-label="Origin of the time axis"]', 'step:1');
-  const collective = (seq: number): number => model.slices.findIndex((s) => s.category === 'collective' && s.args?.seq === seq);
+  const collective = (seq: number): number =>
+    model.slices.findIndex((s) => s.category === 'collective' && s.args?.seq === seq);
   const m = await rectOfSlice(collective(14));
   await p.mouse.click(m.x + m.w / 2, m.y + m.h / 2);
   await p.keyboard.press('Shift+M');
-  const c = await rectOfTrack(track(0, 'compute')), a = await rectOfTrack(track(0, 'mem/activations'));
+  const c = await rectOfTrack(track(0, 'compute')),
+    a = await rectOfTrack(track(0, 'mem/activations'));
   await p.keyboard.down('Shift');
   await p.mouse.move(560, c.y + 5);
   await p.mouse.down();
@@ -52,12 +55,21 @@ async function main(): Promise<void> {
   const outDir = path.resolve(process.argv[2] ?? path.join(repoRoot(), 'docs', 'images'));
   const model = syntheticRun({ worldSize: 2, steps: 6 });
   const harness = await startHarness({ run: { title: 'synthetic ddp run (2 ranks)', model } });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox'],
+  });
   try {
     for (const theme of ['dark', 'light']) {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       await page.goto(`${harness.url}?theme=${theme}`);
-      for (let i = 0; i < 400 && !(await page.evaluate(`document.getElementById('app').dataset.firstPaintMs !== undefined`)); i++) await page.waitForTimeout(25);
+      for (
+        let i = 0;
+        i < 400 && !(await page.evaluate(`document.getElementById('app').dataset.firstPaintMs !== undefined`));
+        i++
+      )
+        await page.waitForTimeout(25);
       await showFeatures(page, model);
       const file = path.join(outDir, `timeline-${theme}.png`);
       await page.screenshot({ path: file });

@@ -23,7 +23,16 @@ export const BINARY_VERSION = 1;
 
 /** Category codes used in the `sliceCategory` column (index = code). */
 export const SLICE_CATEGORIES: readonly SliceCategory[] = [
-  'kernel', 'collective', 'memcpy', 'memset', 'staging', 'wait', 'step', 'cpu_op', 'runtime', 'host',
+  'kernel',
+  'collective',
+  'memcpy',
+  'memset',
+  'staging',
+  'wait',
+  'step',
+  'cpu_op',
+  'runtime',
+  'host',
 ];
 
 /** When the encoder sent only part of the slices: which part, so the viewer can ask for more. */
@@ -37,7 +46,9 @@ export interface BinaryDetail {
 }
 
 /** Section name → [byte offset from the end of the 8-aligned header, item count]. */
-interface SectionTable { [name: string]: [byteOffset: number, length: number] }
+interface SectionTable {
+  [name: string]: [byteOffset: number, length: number];
+}
 
 export interface BinaryHeader {
   meta: TraceMetadata;
@@ -86,14 +97,18 @@ export interface EncodeOptions {
 
 /** Time extent of a model: [earliest slice start or counter sample, latest slice end or sample]. */
 export function modelExtentNs(model: TraceModel): [number, number] {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const s of model.slices) {
     if (s.startNs < lo) lo = s.startNs;
     const end = s.startNs + Math.max(0, s.durNs);
     if (end > hi) hi = end;
   }
   for (const c of model.counters) {
-    for (const t of c.tsNs) { if (t < lo) lo = t; if (t > hi) hi = t; }
+    for (const t of c.tsNs) {
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
   }
   return Number.isFinite(lo) ? [lo, hi] : [0, 0];
 }
@@ -112,12 +127,17 @@ function depthsOf(model: TraceModel): Uint16Array {
   }
   const order = Array.from({ length: n }, (_, i) => i);
   const sl = model.slices;
-  order.sort((a, b) => sl[a].track - sl[b].track || sl[a].startNs - sl[b].startNs || sl[b].durNs - sl[a].durNs || a - b);
+  order.sort(
+    (a, b) => sl[a].track - sl[b].track || sl[a].startNs - sl[b].startNs || sl[b].durNs - sl[a].durNs || a - b,
+  );
   const stack: number[] = [];
   let track = -1;
   for (const i of order) {
     const s = sl[i];
-    if (s.track !== track) { track = s.track; stack.length = 0; }
+    if (s.track !== track) {
+      track = s.track;
+      stack.length = 0;
+    }
     while (stack.length > 0 && stack[stack.length - 1] <= s.startNs) stack.pop();
     depth[i] = Math.min(65535, stack.length);
     stack.push(s.startNs + Math.max(0, s.durNs));
@@ -143,12 +163,19 @@ class StringTable {
     }
     return id;
   }
-  get count(): number { return this.offsets.length - 1; }
-  offsetArray(): Uint32Array { return Uint32Array.from(this.offsets); }
+  get count(): number {
+    return this.offsets.length - 1;
+  }
+  offsetArray(): Uint32Array {
+    return Uint32Array.from(this.offsets);
+  }
   byteArray(): Uint8Array {
     const out = new Uint8Array(this.bytes);
     let at = 0;
-    for (const c of this.chunks) { out.set(c, at); at += c.length; }
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
     return out;
   }
 }
@@ -174,9 +201,13 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
   }
   const n = keep.length;
   const strings = new StringTable();
-  const sliceTrack = new Uint32Array(n), sliceName = new Uint32Array(n), sliceArgs = new Int32Array(n);
-  const sliceStart = new Float64Array(n), sliceDur = new Float64Array(n);
-  const sliceCategory = new Uint8Array(n), sliceDepth = new Uint16Array(n);
+  const sliceTrack = new Uint32Array(n),
+    sliceName = new Uint32Array(n),
+    sliceArgs = new Int32Array(n);
+  const sliceStart = new Float64Array(n),
+    sliceDur = new Float64Array(n);
+  const sliceCategory = new Uint8Array(n),
+    sliceDepth = new Uint16Array(n);
   const sliceSource = filtered ? Uint32Array.from(keep) : undefined;
   const catCode = new Map(SLICE_CATEGORIES.map((c, i) => [c, i]));
   for (let k = 0; k < n; k++) {
@@ -185,36 +216,61 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
     sliceStart[k] = s.startNs;
     sliceDur[k] = s.durNs;
     sliceName[k] = strings.intern(s.name);
-    const args = s.rawCategory !== undefined && s.rawCategory !== s.category ? { ...s.args, category: s.rawCategory } : s.args;
+    const args =
+      s.rawCategory !== undefined && s.rawCategory !== s.category ? { ...s.args, category: s.rawCategory } : s.args;
     sliceArgs[k] = args && Object.keys(args).length > 0 ? strings.intern(JSON.stringify(args)) : -1;
     sliceCategory[k] = catCode.get(s.category) ?? SLICE_CATEGORIES.indexOf('host');
     sliceDepth[k] = depthAll[keep[k]];
   }
   // Flows survive when both ends were kept; their ends are re-pointed at encoded indexes.
   const encodedIndex = new Int32Array(model.slices.length).fill(-1);
-  keep.forEach((orig, k) => { encodedIndex[orig] = k; });
-  const ff: number[] = [], ft: number[] = [], fid: number[] = [];
+  keep.forEach((orig, k) => {
+    encodedIndex[orig] = k;
+  });
+  const ff: number[] = [],
+    ft: number[] = [],
+    fid: number[] = [];
   for (const f of model.flows) {
-    const a = encodedIndex[f.from] ?? -1, b = encodedIndex[f.to] ?? -1;
-    if (a >= 0 && b >= 0) { ff.push(a); ft.push(b); fid.push(f.id); }
+    const a = encodedIndex[f.from] ?? -1,
+      b = encodedIndex[f.to] ?? -1;
+    if (a >= 0 && b >= 0) {
+      ff.push(a);
+      ft.push(b);
+      fid.push(f.id);
+    }
   }
   const counterTrack = Uint32Array.from(model.counters.map((c) => c.track));
   const counterOffset = new Uint32Array(model.counters.length + 1);
-  model.counters.forEach((c, i) => { counterOffset[i + 1] = counterOffset[i] + Math.min(c.tsNs.length, c.values.length); });
+  model.counters.forEach((c, i) => {
+    counterOffset[i + 1] = counterOffset[i] + Math.min(c.tsNs.length, c.values.length);
+  });
   const total = counterOffset[model.counters.length];
-  const counterTs = new Float64Array(total), counterValue = new Float64Array(total);
+  const counterTs = new Float64Array(total),
+    counterValue = new Float64Array(total);
   model.counters.forEach((c, i) => {
     const m = counterOffset[i + 1] - counterOffset[i];
-    for (let j = 0; j < m; j++) { counterTs[counterOffset[i] + j] = c.tsNs[j]; counterValue[counterOffset[i] + j] = c.values[j]; }
+    for (let j = 0; j < m; j++) {
+      counterTs[counterOffset[i] + j] = c.tsNs[j];
+      counterValue[counterOffset[i] + j] = c.values[j];
+    }
   });
   const columns: [string, ArrayBufferView & { length: number }][] = [
-    ['sliceStart', sliceStart], ['sliceDur', sliceDur], ['counterTs', counterTs], ['counterValue', counterValue],
+    ['sliceStart', sliceStart],
+    ['sliceDur', sliceDur],
+    ['counterTs', counterTs],
+    ['counterValue', counterValue],
     ['flowId', Float64Array.from(fid)],
-    ['sliceTrack', sliceTrack], ['sliceName', sliceName], ['sliceArgs', sliceArgs],
-    ['counterTrack', counterTrack], ['counterOffset', counterOffset],
-    ['flowFrom', Uint32Array.from(ff)], ['flowTo', Uint32Array.from(ft)],
+    ['sliceTrack', sliceTrack],
+    ['sliceName', sliceName],
+    ['sliceArgs', sliceArgs],
+    ['counterTrack', counterTrack],
+    ['counterOffset', counterOffset],
+    ['flowFrom', Uint32Array.from(ff)],
+    ['flowTo', Uint32Array.from(ft)],
     ['stringOffset', strings.offsetArray()],
-    ['sliceDepth', sliceDepth], ['sliceCategory', sliceCategory], ['stringBytes', strings.byteArray()],
+    ['sliceDepth', sliceDepth],
+    ['sliceCategory', sliceCategory],
+    ['stringBytes', strings.byteArray()],
   ];
   if (sliceSource) columns.push(['sliceSource', sliceSource]);
   // Section offsets are relative to the first byte after the (8-aligned) header, so the
@@ -222,11 +278,22 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
   const sections: SectionTable = {};
   let rel = 0;
   const rels: number[] = [];
-  for (const [name, col] of columns) { rels.push(rel); sections[name] = [rel, col.length]; rel = align8(rel + col.byteLength); }
+  for (const [name, col] of columns) {
+    rels.push(rel);
+    sections[name] = [rel, col.length];
+    rel = align8(rel + col.byteLength);
+  }
   const header: BinaryHeader = {
-    meta: model.meta, processes: model.processes, tracks: model.tracks, warnings: model.warnings,
-    sliceCount: n, counterCount: model.counters.length, flowCount: ff.length, stringCount: strings.count,
-    extentNs: modelExtentNs(model), sections,
+    meta: model.meta,
+    processes: model.processes,
+    tracks: model.tracks,
+    warnings: model.warnings,
+    sliceCount: n,
+    counterCount: model.counters.length,
+    flowCount: ff.length,
+    stringCount: strings.count,
+    extentNs: modelExtentNs(model),
+    sections,
   };
   if (filtered) header.detail = { minDurNs: minDur, window: win, totalSlices: model.slices.length };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -238,7 +305,9 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
   view.setUint32(8, headerBytes.length, true);
   new Uint8Array(buffer, 16, headerBytes.length).set(headerBytes);
   columns.forEach(([, col], i) => {
-    new Uint8Array(buffer, base + rels[i], col.byteLength).set(new Uint8Array(col.buffer, col.byteOffset, col.byteLength));
+    new Uint8Array(buffer, base + rels[i], col.byteLength).set(
+      new Uint8Array(col.buffer, col.byteOffset, col.byteLength),
+    );
   });
   return buffer;
 }
@@ -258,15 +327,22 @@ export function decodeTrace(input: ArrayBuffer | ArrayBufferView): BinaryTrace {
     ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength).slice().buffer
     : input;
   if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 16) {
-    throw new Error(`decodeTrace: expected an ArrayBuffer of at least 16 bytes, got ${buffer instanceof ArrayBuffer ? buffer.byteLength + ' bytes' : typeof buffer}`);
+    throw new Error(
+      `decodeTrace: expected an ArrayBuffer of at least 16 bytes, got ${buffer instanceof ArrayBuffer ? buffer.byteLength + ' bytes' : typeof buffer}`,
+    );
   }
   const view = new DataView(buffer);
   const magic = view.getUint32(0, true);
-  if (magic !== BINARY_MAGIC) throw new Error(`decodeTrace: not a CommLens binary trace (magic 0x${magic.toString(16)}, expected 0x${BINARY_MAGIC.toString(16)} 'CLTB')`);
+  if (magic !== BINARY_MAGIC)
+    throw new Error(
+      `decodeTrace: not a CommLens binary trace (magic 0x${magic.toString(16)}, expected 0x${BINARY_MAGIC.toString(16)} 'CLTB')`,
+    );
   const version = view.getUint32(4, true);
-  if (version !== BINARY_VERSION) throw new Error(`decodeTrace: binary trace version ${version}; this viewer reads version ${BINARY_VERSION}`);
+  if (version !== BINARY_VERSION)
+    throw new Error(`decodeTrace: binary trace version ${version}; this viewer reads version ${BINARY_VERSION}`);
   const headerLen = view.getUint32(8, true);
-  if (16 + headerLen > buffer.byteLength) throw new Error(`decodeTrace: truncated header (${headerLen} bytes announced, ${buffer.byteLength - 16} present)`);
+  if (16 + headerLen > buffer.byteLength)
+    throw new Error(`decodeTrace: truncated header (${headerLen} bytes announced, ${buffer.byteLength - 16} present)`);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 16, headerLen))) as BinaryHeader;
   const base = align8(16 + headerLen);
   function col<T>(name: string, ctor: TypedCtor<T>, optional = false): T {
@@ -275,9 +351,12 @@ export function decodeTrace(input: ArrayBuffer | ArrayBufferView): BinaryTrace {
       if (optional) return undefined as T;
       throw new Error(`decodeTrace: section '${name}' is missing`);
     }
-    const offset = base + entry[0], length = entry[1];
+    const offset = base + entry[0],
+      length = entry[1];
     if (offset % ctor.BYTES_PER_ELEMENT !== 0 || offset + length * ctor.BYTES_PER_ELEMENT > buffer.byteLength) {
-      throw new Error(`decodeTrace: section '${name}' (${length} items at byte ${offset}) lies outside the ${buffer.byteLength}-byte buffer`);
+      throw new Error(
+        `decodeTrace: section '${name}' (${length} items at byte ${offset}) lies outside the ${buffer.byteLength}-byte buffer`,
+      );
     }
     return new ctor(buffer, offset, length);
   }

@@ -40,14 +40,17 @@ let processDefault: number | undefined;
 export function parseByteSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
   if (!m) return undefined;
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[
+    m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'
+  ];
   const n = Math.round(Number(m[1]) * unit);
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
 /** Sets the budget every loader uses when not given one (the CLI flag, the VS Code setting). */
 export function setDefaultMaxTraceBytes(bytes: number | undefined): void {
-  if (bytes !== undefined && !(bytes > 0)) throw new Error(`the trace memory limit must be a positive number of bytes, got ${bytes}`);
+  if (bytes !== undefined && !(bytes > 0))
+    throw new Error(`the trace memory limit must be a positive number of bytes, got ${bytes}`);
   processDefault = bytes;
 }
 
@@ -57,7 +60,10 @@ export function defaultMaxTraceBytes(): number {
   const env = process.env[MAX_TRACE_BYTES_ENV];
   if (env !== undefined && env !== '') {
     const n = parseByteSize(env);
-    if (n === undefined) throw new TraceFormatError(`${MAX_TRACE_BYTES_ENV}=${env} is not a size`, { expected: 'a number of bytes such as 4294967296 or 4G' });
+    if (n === undefined)
+      throw new TraceFormatError(`${MAX_TRACE_BYTES_ENV}=${env} is not a size`, {
+        expected: 'a number of bytes such as 4294967296 or 4G',
+      });
     return n;
   }
   return DEFAULT_MAX_TRACE_BYTES;
@@ -155,11 +161,22 @@ export class LoadBudget {
     const p = known ? Math.min(1, Math.max(this.progress(), 1e-9)) : 1;
     const whole = this.estimate() / p;
     const parts: string[] = [];
-    if (this.byteCount > 0) parts.push(`${p < 1 ? 'about ' : ''}${formatBytes(this.byteCount / p)} of trace data${this.byteCost !== 1 ? ` at ~${this.byteCost} bytes of memory each` : ''}`);
-    if (this.eventCount > 0) parts.push(`${p < 1 ? 'about ' : ''}${Math.round(this.eventCount / p).toLocaleString('en-US')} events at ~${EVENT_COST} bytes each`);
+    if (this.byteCount > 0)
+      parts.push(
+        `${p < 1 ? 'about ' : ''}${formatBytes(this.byteCount / p)} of trace data${this.byteCost !== 1 ? ` at ~${this.byteCost} bytes of memory each` : ''}`,
+      );
+    if (this.eventCount > 0)
+      parts.push(
+        `${p < 1 ? 'about ' : ''}${Math.round(this.eventCount / p).toLocaleString('en-US')} events at ~${EVENT_COST} bytes each`,
+      );
     const others = this.used > 0 ? `, plus ${formatBytes(this.used)} for the files loaded before it` : '';
     const detail = `${parts.join(', ')}${p < 1 ? `, extrapolated from the first ${Math.max(1, Math.round(p * 100))}% of the file` : ''}${others}`;
-    throw new TraceTooLargeError(this.file, whole + this.used, this.limit, known ? detail : `at least ${detail}; stopped there`);
+    throw new TraceTooLargeError(
+      this.file,
+      whole + this.used,
+      this.limit,
+      known ? detail : `at least ${detail}; stopped there`,
+    );
   }
 }
 
@@ -183,10 +200,15 @@ export function statRegularFile(path: string): Stats {
   try {
     st = statSync(path);
   } catch (e) {
-    throw new TraceFormatError(`cannot read: ${(e as Error).message}`, { file: path, expected: "a readable trace file" });
+    throw new TraceFormatError(`cannot read: ${(e as Error).message}`, {
+      file: path,
+      expected: 'a readable trace file',
+    });
   }
   if (!st.isFile()) {
-    const hint = st.isDirectory() ? 'a trace file (give the folder itself to analyze or inspect, which search it)' : 'a regular trace file; copy the trace to a file first';
+    const hint = st.isDirectory()
+      ? 'a trace file (give the folder itself to analyze or inspect, which search it)'
+      : 'a regular trace file; copy the trace to a file first';
     throw new TraceFormatError(`is ${kindOf(st)}, not a trace file`, { file: path, expected: hint });
   }
   return st;

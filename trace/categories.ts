@@ -5,7 +5,18 @@
  */
 import type { SliceCategory } from './model';
 
-const KNOWN: ReadonlySet<string> = new Set(['kernel', 'collective', 'memcpy', 'memset', 'staging', 'wait', 'step', 'cpu_op', 'runtime', 'host']);
+const KNOWN: ReadonlySet<string> = new Set([
+  'kernel',
+  'collective',
+  'memcpy',
+  'memset',
+  'staging',
+  'wait',
+  'step',
+  'cpu_op',
+  'runtime',
+  'host',
+]);
 
 /** True when `c` is already one of the model's categories. */
 export function isSliceCategory(c: string): c is SliceCategory {
@@ -22,7 +33,12 @@ export function mapCategory(raw: string | undefined, name: string): SliceCategor
   const r = (raw ?? '').toLowerCase();
   if (isSliceCategory(r)) return r;
   const n = name.toLowerCase();
-  if (/nccl|all_?reduce|reduce_?scatter|all_?gather|broadcast|all_?to_?all|sendrecv/.test(n) || r.includes('nccl') || r.includes('collective')) return 'collective';
+  if (
+    /nccl|all_?reduce|reduce_?scatter|all_?gather|broadcast|all_?to_?all|sendrecv/.test(n) ||
+    r.includes('nccl') ||
+    r.includes('collective')
+  )
+    return 'collective';
   if (n.startsWith('profilerstep') || r === 'step') return 'step';
   if (r.includes('memcpy') || n.startsWith('memcpy')) return 'memcpy';
   if (r.includes('memset') || n.startsWith('memset')) return 'memset';

@@ -44,7 +44,12 @@ export async function readChromeJsonFile(path: string, opts: LoadOptions = {}): 
     if (e instanceof TraceFormatError) throw e;
     // A cut or corrupt gzip stream: keep what was decompressed, if anything.
     const msg = `${path}: ${gz ? 'gzip' : 'read'} error after ${splitter.offset} bytes: ${(e as Error).message}`;
-    if (!splitter.sawEvents) throw new TraceFormatError(`${gz ? 'gzip' : 'read'} error: ${(e as Error).message}`, { file: path, offset: splitter.offset, expected: gz ? 'a complete gzip stream' : 'a readable file' });
+    if (!splitter.sawEvents)
+      throw new TraceFormatError(`${gz ? 'gzip' : 'read'} error: ${(e as Error).message}`, {
+        file: path,
+        offset: splitter.offset,
+        expected: gz ? 'a complete gzip stream' : 'a readable file',
+      });
     (splitter as JsonTraceSplitter & { warnings: string[] }).warnings.push(msg);
   } finally {
     source.destroy();

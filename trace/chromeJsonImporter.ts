@@ -35,7 +35,18 @@ export interface ChromeJsonCommlensInfo {
   originNs?: string;
   worldSize?: number;
   info?: Args;
-  tracks?: { pid: number; tid: number | string; name: string; type: 'slice' | 'counter'; stream: StreamKind; gpu: boolean; sourceId?: number | string; unit?: string; order?: number; counterKey?: string }[];
+  tracks?: {
+    pid: number;
+    tid: number | string;
+    name: string;
+    type: 'slice' | 'counter';
+    stream: StreamKind;
+    gpu: boolean;
+    sourceId?: number | string;
+    unit?: string;
+    order?: number;
+    counterKey?: string;
+  }[];
 }
 
 export class ChromeJsonImporter {
@@ -125,7 +136,13 @@ export class ChromeJsonImporter {
 
   private threadTrack(pid: number, tid: unknown): number {
     const t = typeof tid === 'number' || typeof tid === 'string' ? tid : 0;
-    return this.track(`t:${pid}:${t}`, pid, () => ({ name: `thread ${t}`, type: 'slice', stream: 'host', gpu: false, sourceId: t }));
+    return this.track(`t:${pid}:${t}`, pid, () => ({
+      name: `thread ${t}`,
+      type: 'slice',
+      stream: 'host',
+      gpu: false,
+      sourceId: t,
+    }));
   }
 
   /** One element of traceEvents. `path` is its JSON path for messages. */
@@ -188,9 +205,21 @@ export class ChromeJsonImporter {
       case 'R': {
         const s = ev.s;
         const track =
-          s === 'g' ? this.track('global-instants', -1, () => ({ name: 'Global instants', type: 'slice', stream: 'other', gpu: false }))
-          : s === 'p' ? this.track(`p:${pid}`, pid, () => ({ name: this.processNames.get(pid) ?? `pid ${pid}`, type: 'slice', stream: 'other', gpu: false }))
-          : this.threadTrack(pid, ev.tid);
+          s === 'g'
+            ? this.track('global-instants', -1, () => ({
+                name: 'Global instants',
+                type: 'slice',
+                stream: 'other',
+                gpu: false,
+              }))
+            : s === 'p'
+              ? this.track(`p:${pid}`, pid, () => ({
+                  name: this.processNames.get(pid) ?? `pid ${pid}`,
+                  type: 'slice',
+                  stream: 'other',
+                  gpu: false,
+                }))
+              : this.threadTrack(pid, ev.tid);
         this.addSlice(track, name, cat, ts, 0, args);
         return;
       }
@@ -198,13 +227,19 @@ export class ChromeJsonImporter {
       case 'e':
       case 'n': {
         const id = ev.id2 !== undefined ? JSON.stringify(ev.id2) : String(ev.id ?? '');
-        const track = this.track(`a:${pid}:${cat ?? ''}:${id}`, pid, () => ({ name: name || 'async', type: 'slice', stream: 'other', gpu: false }));
+        const track = this.track(`a:${pid}:${cat ?? ''}:${id}`, pid, () => ({
+          name: name || 'async',
+          type: 'slice',
+          stream: 'other',
+          gpu: false,
+        }));
         if (ph === 'e') {
           const i = this.open.get(track)?.pop();
           if (i === undefined) this.problem('"e" event without an open "b"', path);
           else {
             this.model.slices[i].durNs = Math.max(0, ts - this.model.slices[i].startNs);
-            if (args && Object.keys(args).length > 0) this.model.slices[i].args = { ...(this.model.slices[i].args ?? {}), ...args };
+            if (args && Object.keys(args).length > 0)
+              this.model.slices[i].args = { ...(this.model.slices[i].args ?? {}), ...args };
           }
         } else {
           const i = this.addSlice(track, name, cat, ts, 0, args);
@@ -230,7 +265,14 @@ export class ChromeJsonImporter {
           this.problem('flow event without "id"', `${path}.id`);
           return;
         }
-        this.v1.push({ phase: ph, id: `${cat ?? ''}:${String(ev.id)}`, track: this.threadTrack(pid, ev.tid), ts, enclosing: ph !== 'f' || ev.bp === 'e', order: this.v1.length });
+        this.v1.push({
+          phase: ph,
+          id: `${cat ?? ''}:${String(ev.id)}`,
+          track: this.threadTrack(pid, ev.tid),
+          ts,
+          enclosing: ph !== 'f' || ev.bp === 'e',
+          order: this.v1.length,
+        });
         return;
       }
       default:
@@ -238,10 +280,25 @@ export class ChromeJsonImporter {
     }
   }
 
-  private addSlice(track: number, name: string, cat: string | undefined, startNs: number, durNs: number, args: Args | undefined): number {
+  private addSlice(
+    track: number,
+    name: string,
+    cat: string | undefined,
+    startNs: number,
+    durNs: number,
+    args: Args | undefined,
+  ): number {
     const { category, rawCategory } = this.categoryOf(cat, name);
     const i = this.model.slices.length;
-    this.model.slices.push({ track, name, category, startNs, durNs, ...(rawCategory ? { rawCategory } : {}), ...(args && Object.keys(args).length > 0 ? { args } : {}) });
+    this.model.slices.push({
+      track,
+      name,
+      category,
+      startNs,
+      durNs,
+      ...(rawCategory ? { rawCategory } : {}),
+      ...(args && Object.keys(args).length > 0 ? { args } : {}),
+    });
     return i;
   }
 
@@ -250,7 +307,8 @@ export class ChromeJsonImporter {
     if (cat) {
       const comma = cat.indexOf(',');
       const first = comma < 0 ? cat : cat.slice(0, comma);
-      if (isSliceCategory(first)) return comma < 0 ? { category: first } : { category: first, rawCategory: cat.slice(comma + 1) };
+      if (isSliceCategory(first))
+        return comma < 0 ? { category: first } : { category: first, rawCategory: cat.slice(comma + 1) };
     }
     const category = mapCategory(cat, name);
     return cat && cat !== category ? { category, rawCategory: cat } : { category };
@@ -263,13 +321,16 @@ export class ChromeJsonImporter {
       return;
     }
     const id = String(ev.bind_id);
-    if (ev.flow_in === true || ev.flow_out === true) this.v2.push({ id, slice, in: ev.flow_in === true, out: ev.flow_out === true, order: this.v2.length });
+    if (ev.flow_in === true || ev.flow_out === true)
+      this.v2.push({ id, slice, in: ev.flow_in === true, out: ev.flow_out === true, order: this.v2.length });
   }
 
   /** v2 flows in time order (Perfetto sorts events before binding): in links and ends, out starts. */
   private resolveV2(): void {
     const m = this.model;
-    const list = [...this.v2].sort((a, b) => m.slices[a.slice].startNs - m.slices[b.slice].startNs || a.order - b.order);
+    const list = [...this.v2].sort(
+      (a, b) => m.slices[a.slice].startNs - m.slices[b.slice].startNs || a.order - b.order,
+    );
     for (const f of list) {
       if (f.in) {
         const from = this.flowOut.get(f.id);
@@ -293,7 +354,12 @@ export class ChromeJsonImporter {
         this.problem('counter value is not a number', `${path}.args.${key}`);
         continue;
       }
-      const track = this.track(`c:${pid}:${name}${id}:${key}`, pid, () => ({ name: key === 'value' ? `${name}${id}` : `${name}${id} ${key}`, type: 'counter', stream: 'other', gpu: false }));
+      const track = this.track(`c:${pid}:${name}${id}:${key}`, pid, () => ({
+        name: key === 'value' ? `${name}${id}` : `${name}${id} ${key}`,
+        type: 'counter',
+        stream: 'other',
+        gpu: false,
+      }));
       let ci = this.counterIndex.get(track);
       if (ci === undefined) {
         ci = this.model.counters.length;
@@ -335,7 +401,8 @@ export class ChromeJsonImporter {
         if (typeof args.name === 'string') this.model.tracks[this.threadTrack(pid, ev.tid)].name = args.name;
         return;
       case 'thread_sort_index':
-        if (typeof args.sort_index === 'number') this.model.tracks[this.threadTrack(pid, ev.tid)].order = args.sort_index;
+        if (typeof args.sort_index === 'number')
+          this.model.tracks[this.threadTrack(pid, ev.tid)].order = args.sort_index;
         return;
       case 'process_sort_index':
         return;
@@ -380,7 +447,14 @@ export class ChromeJsonImporter {
       for (const k of m.counters) for (let i = 0; i < k.tsNs.length; i++) k.tsNs[i] -= shift;
     }
     if (c) this.applyCommlens(c);
-    if (m.slices.length === 0 && m.counters.length === 0 && this.events > 0 && this.problems.size > 0 && m.processes.length === 0) m.warnings.push('no slices or counters could be imported');
+    if (
+      m.slices.length === 0 &&
+      m.counters.length === 0 &&
+      this.events > 0 &&
+      this.problems.size > 0 &&
+      m.processes.length === 0
+    )
+      m.warnings.push('no slices or counters could be imported');
     return finalizeModel(m);
   }
 
@@ -420,7 +494,8 @@ export class ChromeJsonImporter {
       list.push(i);
       byTrack.set(s.track, list);
     });
-    for (const list of byTrack.values()) list.sort((a, b) => m.slices[a].startNs - m.slices[b].startNs || m.slices[b].durNs - m.slices[a].durNs);
+    for (const list of byTrack.values())
+      list.sort((a, b) => m.slices[a].startNs - m.slices[b].startNs || m.slices[b].durNs - m.slices[a].durNs);
     const bind = (f: V1Flow): number | undefined => {
       const list = byTrack.get(f.track) ?? [];
       if (f.enclosing) {

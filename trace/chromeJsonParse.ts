@@ -46,11 +46,20 @@ export function finishImport(imp: ChromeJsonImporter, splitter: JsonTraceSplitte
   const endWarning = splitter.end();
   const warnings = (splitter as JsonTraceSplitter & { warnings: string[] }).warnings;
   if (!splitter.sawEvents) {
-    throw new TraceFormatError('JSON without a "traceEvents" array', { file: fileName, jsonPath: '$.traceEvents', expected: 'a Chrome JSON trace: {"traceEvents": [...]} or [...]' });
+    throw new TraceFormatError('JSON without a "traceEvents" array', {
+      file: fileName,
+      jsonPath: '$.traceEvents',
+      expected: 'a Chrome JSON trace: {"traceEvents": [...]} or [...]',
+    });
   }
   if (imp.imported === 0) {
     const p = imp.firstProblem();
-    if (p) throw new TraceFormatError(`no trace events could be read: ${p.what}`, { file: fileName, jsonPath: p.path, expected: 'objects with "ph", "ts", "pid" and "tid"' });
+    if (p)
+      throw new TraceFormatError(`no trace events could be read: ${p.what}`, {
+        file: fileName,
+        jsonPath: p.path,
+        expected: 'objects with "ph", "ts", "pid" and "tid"',
+      });
   }
   if (endWarning) warnings.push(fileName ? `${fileName}: ${endWarning}` : endWarning);
   return imp.finish(warnings);
@@ -74,14 +83,21 @@ export function readChromeJson(input: string | object, opts: { fileName?: string
   }
   const events = Array.isArray(input) ? input : (input as Record<string, unknown>).traceEvents;
   if (!Array.isArray(events)) {
-    throw new TraceFormatError('JSON without a "traceEvents" array', { file: opts.fileName, jsonPath: '$.traceEvents', expected: 'a Chrome JSON trace: {"traceEvents": [...]} or [...]' });
+    throw new TraceFormatError('JSON without a "traceEvents" array', {
+      file: opts.fileName,
+      jsonPath: '$.traceEvents',
+      expected: 'a Chrome JSON trace: {"traceEvents": [...]} or [...]',
+    });
   }
   if (!Array.isArray(input)) for (const [k, v] of Object.entries(input)) if (k !== 'traceEvents') imp.topLevel(k, v);
   events.forEach((e, i) => imp.event(e, `$.traceEvents[${i}]`));
   if (imp.imported === 0 && events.length > 0) {
     const p = imp.firstProblem();
-    throw new TraceFormatError(`no trace events could be read: ${p?.what ?? 'unknown'}`, { file: opts.fileName, jsonPath: p?.path, expected: 'objects with "ph", "ts", "pid" and "tid"' });
+    throw new TraceFormatError(`no trace events could be read: ${p?.what ?? 'unknown'}`, {
+      file: opts.fileName,
+      jsonPath: p?.path,
+      expected: 'objects with "ph", "ts", "pid" and "tid"',
+    });
   }
   return imp.finish();
 }
-

@@ -15,7 +15,10 @@ function flowList(flow: { out?: number[]; in?: number[] } | undefined): { id: nu
   if (!flow) return [];
   const outs = flow.out ?? [];
   const ins = flow.in ?? [];
-  return [...outs.map((id) => ({ id, out: true, in: ins.includes(id) })), ...ins.filter((id) => !outs.includes(id)).map((id) => ({ id, out: false, in: true }))];
+  return [
+    ...outs.map((id) => ({ id, out: true, in: ins.includes(id) })),
+    ...ins.filter((id) => !outs.includes(id)).map((id) => ({ id, out: false, in: true })),
+  ];
 }
 
 /**
@@ -63,15 +66,31 @@ export class ChromeJsonStreamWriter {
 
   process(p: ProcessInfo): void {
     this.emit(`{"ph":"M","name":"process_name","pid":${p.pid},"tid":0,"args":{"name":${JSON.stringify(p.name)}}}`);
-    const labels = [...(p.rank !== undefined ? [`rank=${p.rank}`] : []), ...Object.entries(p.labels ?? {}).map(([k, v]) => `${k}=${v}`)];
-    if (labels.length > 0) this.emit(`{"ph":"M","name":"process_labels","pid":${p.pid},"tid":0,"args":{"labels":${JSON.stringify(labels.join(','))}}}`);
+    const labels = [
+      ...(p.rank !== undefined ? [`rank=${p.rank}`] : []),
+      ...Object.entries(p.labels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ];
+    if (labels.length > 0)
+      this.emit(
+        `{"ph":"M","name":"process_labels","pid":${p.pid},"tid":0,"args":{"labels":${JSON.stringify(labels.join(','))}}}`,
+      );
     this.emit(`{"ph":"M","name":"process_sort_index","pid":${p.pid},"tid":0,"args":{"sort_index":${p.rank ?? p.pid}}}`);
   }
 
   track(t: TrackInfo): void {
     this.pidOfTrack.set(t.id, t.pid);
     const tid = t.id + 1;
-    const entry = { pid: t.pid, tid, name: t.name, type: t.type, stream: t.stream, gpu: t.gpu, ...(t.sourceId !== undefined ? { sourceId: t.sourceId } : {}), ...(t.unit ? { unit: t.unit } : {}), ...(t.order !== undefined ? { order: t.order } : {}) };
+    const entry = {
+      pid: t.pid,
+      tid,
+      name: t.name,
+      type: t.type,
+      stream: t.stream,
+      gpu: t.gpu,
+      ...(t.sourceId !== undefined ? { sourceId: t.sourceId } : {}),
+      ...(t.unit ? { unit: t.unit } : {}),
+      ...(t.order !== undefined ? { order: t.order } : {}),
+    };
     this.info.tracks?.push(entry);
     if (t.type === 'counter') {
       this.counterTrack.set(t.id, t);
@@ -79,7 +98,9 @@ export class ChromeJsonStreamWriter {
     }
     this.tidOf.set(t.id, tid);
     this.emit(`{"ph":"M","name":"thread_name","pid":${t.pid},"tid":${tid},"args":{"name":${JSON.stringify(t.name)}}}`);
-    this.emit(`{"ph":"M","name":"thread_sort_index","pid":${t.pid},"tid":${tid},"args":{"sort_index":${t.order ?? t.id}}}`);
+    this.emit(
+      `{"ph":"M","name":"thread_sort_index","pid":${t.pid},"tid":${tid},"args":{"sort_index":${t.order ?? t.id}}}`,
+    );
   }
 
   /**
@@ -120,7 +141,9 @@ export class ChromeJsonStreamWriter {
   counter(track: number, tsNs: number, value: number): void {
     const t = this.counterTrack.get(track);
     const key = t?.unit ?? 'value';
-    this.emit(`{"ph":"C","pid":${t?.pid ?? 0},"ts":${us(tsNs)},"name":${JSON.stringify(t?.name ?? `counter ${track}`)},"args":{${JSON.stringify(key)}:${Number.isFinite(value) ? value : 0}}}`);
+    this.emit(
+      `{"ph":"C","pid":${t?.pid ?? 0},"ts":${us(tsNs)},"name":${JSON.stringify(t?.name ?? `counter ${track}`)},"args":{${JSON.stringify(key)}:${Number.isFinite(value) ? value : 0}}}`,
+    );
   }
 
   metadata(info: Args, worldSize?: number): void {

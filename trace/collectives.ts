@@ -32,7 +32,12 @@ export function busBandwidthFactor(op: string, n: number): number {
  * the transfer is the shortest participant's span (the last to arrive waits for no one)
  * and each rank's wait is its excess over it.
  */
-export function collectiveBandwidth(op: string, bytes: number, transferNs: number, n: number): { algbwGBps: number; busbwGBps: number } {
+export function collectiveBandwidth(
+  op: string,
+  bytes: number,
+  transferNs: number,
+  n: number,
+): { algbwGBps: number; busbwGBps: number } {
   const algbwGBps = transferNs > 0 ? bytes / transferNs : 0;
   return { algbwGBps, busbwGBps: algbwGBps * busBandwidthFactor(op, n) };
 }

@@ -18,7 +18,11 @@ const LAUNCHER = /^(c10d::|record_param_comms$|nccl:)/;
 const GLOO = /^gloo:/;
 
 function contains(outer: Slice, inner: Slice): boolean {
-  return outer.track === inner.track && outer.startNs <= inner.startNs && inner.startNs + inner.durNs <= outer.startNs + outer.durNs;
+  return (
+    outer.track === inner.track &&
+    outer.startNs <= inner.startNs &&
+    inner.startNs + inner.durNs <= outer.startNs + outer.durNs
+  );
 }
 
 /** The op a launcher stands for: its `Collective name` arg, else its name. */
@@ -32,7 +36,11 @@ function launcherOp(s: Slice): string {
  * when there are no GPU collectives. `isHost(track)` says which tracks are CPU threads.
  * Returns how many were marked and from what.
  */
-export function markCpuCollectives(slices: Slice[], isHost: (track: number) => boolean, worldSize: number | undefined): { count: number; source?: 'gloo' | 'launcher' } {
+export function markCpuCollectives(
+  slices: Slice[],
+  isHost: (track: number) => boolean,
+  worldSize: number | undefined,
+): { count: number; source?: 'gloo' | 'launcher' } {
   if (slices.some((s) => s.category === 'collective')) return { count: 0 };
   const launchers: Slice[] = [];
   const gloo: Slice[] = [];
@@ -52,7 +60,8 @@ export function markCpuCollectives(slices: Slice[], isHost: (track: number) => b
     while (open.length > 0 && !contains(open[open.length - 1].s, s)) open.pop();
     if (open.length > 0) {
       const o = open[0];
-      const richness = (x: Slice) => (x.args?.['Collective name'] !== undefined ? 2 : 0) + (x.args?.['Input Dims'] !== undefined ? 1 : 0);
+      const richness = (x: Slice) =>
+        (x.args?.['Collective name'] !== undefined ? 2 : 0) + (x.args?.['Input Dims'] !== undefined ? 1 : 0);
       if (richness(s) > richness(o.rich)) o.rich = s;
       open.push({ s, rich: s });
       continue;
@@ -63,7 +72,12 @@ export function markCpuCollectives(slices: Slice[], isHost: (track: number) => b
   }
   const mark = (s: Slice, launcher: Slice | undefined, op: string) => {
     const args = s.args ?? {};
-    const ca = collectiveArgsOf(s.name, args, launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined, worldSize);
+    const ca = collectiveArgsOf(
+      s.name,
+      args,
+      launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined,
+      worldSize,
+    );
     ca.op = op;
     delete ca.algorithm;
     const out: Args = { ...args, ...ca };

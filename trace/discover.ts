@@ -120,14 +120,19 @@ export function sniffHead(head: Uint8Array): { kind: TraceFileKind; why?: string
   let i = 0;
   if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
   while (i < head.length && isSpace(head[i])) i++;
-  if (i >= head.length) return head[0] === 0x0a && head.length > 1 ? { kind: 'perfetto' } : { kind: 'unknown', why: 'empty (or only whitespace)' };
+  if (i >= head.length)
+    return head[0] === 0x0a && head.length > 1
+      ? { kind: 'perfetto' }
+      : { kind: 'unknown', why: 'empty (or only whitespace)' };
   const c = head[i];
   if (c === 0x7b || c === 0x5b) {
     const text = new TextDecoder().decode(head.subarray(i, Math.min(head.length, i + HEAD_BYTES)));
     if (c === 0x5b) {
       // An array of events: PyTorch's legacy profiler writes `"pid": "CPU functions"` and aten:: names.
       if (/^\[\s*(\]|\{)/.test(text) && /"ph"\s*:/.test(text)) {
-        const legacy = /"pid"\s*:\s*"CPU functions"/.test(text) || /"name"\s*:\s*"(aten::|ProfilerStep#|c10d::|gloo:|nccl:)/.test(text);
+        const legacy =
+          /"pid"\s*:\s*"CPU functions"/.test(text) ||
+          /"name"\s*:\s*"(aten::|ProfilerStep#|c10d::|gloo:|nccl:)/.test(text);
         return { kind: legacy ? 'pre-kineto' : 'chrome-json', text };
       }
       return { kind: 'unknown', why: 'a JSON array that is not of trace events' };
@@ -136,23 +141,40 @@ export function sniffHead(head: Uint8Array): { kind: TraceFileKind; why?: string
     const kineto = text.search(/"(distributedInfo|deviceProperties)"\s*:/);
     if (kineto >= 0 && (events < 0 || kineto < events)) return { kind: 'kineto', text };
     // Kineto without deviceProperties (some builds): schemaVersion first, PyTorch op names inside.
-    if (events >= 0 && /^\{\s*"schemaVersion"/.test(text) && /"cat"\s*:\s*"(cpu_op|user_annotation|python_function|kernel)"/.test(text)) return { kind: 'kineto', text };
+    if (
+      events >= 0 &&
+      /^\{\s*"schemaVersion"/.test(text) &&
+      /"cat"\s*:\s*"(cpu_op|user_annotation|python_function|kernel)"/.test(text)
+    )
+      return { kind: 'kineto', text };
     // PyTorch's events with traceEvents first (a legacy trace wrapped in an object, its
     // distributedInfo after the events): aten:: ops, ProfilerStep#N, Kineto's CPU categories.
-    if (events >= 0 && (/"pid"\s*:\s*"CPU functions"/.test(text) || /"name"\s*:\s*"(aten::|ProfilerStep#)/.test(text) || /"cat"\s*:\s*"(cpu_op|python_function|cuda_runtime)"/.test(text))) return { kind: 'kineto', text };
+    if (
+      events >= 0 &&
+      (/"pid"\s*:\s*"CPU functions"/.test(text) ||
+        /"name"\s*:\s*"(aten::|ProfilerStep#)/.test(text) ||
+        /"cat"\s*:\s*"(cpu_op|python_function|cuda_runtime)"/.test(text))
+    )
+      return { kind: 'kineto', text };
     if (events >= 0) return { kind: 'chrome-json', text };
     return { kind: 'unknown', why: 'JSON without "traceEvents"' };
   }
   // Perfetto: a perfetto.protos.Trace starts with field 1 (packet), length-delimited: 0x0a.
   // (0x0a is also a newline, skipped above: a file starting with it and no JSON after is protobuf.)
   if (head[0] === 0x0a) return { kind: 'perfetto' };
-  return { kind: 'unknown', why: `starts with byte 0x${c.toString(16).padStart(2, '0')}, not JSON or a Perfetto protobuf` };
+  return {
+    kind: 'unknown',
+    why: `starts with byte 0x${c.toString(16).padStart(2, '0')}, not JSON or a Perfetto protobuf`,
+  };
 }
 
 /** The rank in a file name: `rank3`, `rank-3`, `rank_3`, `worker3`, `_3.json`. */
 export function rankFromName(name: string): number | undefined {
   const base = path.basename(name);
-  const m = /rank[-_]?(\d+)/i.exec(base) ?? /worker[-_]?(\d+)(?=\.|_|$)/i.exec(base) ?? /[-_](\d+)\.(pt\.trace\.)?json/i.exec(base);
+  const m =
+    /rank[-_]?(\d+)/i.exec(base) ??
+    /worker[-_]?(\d+)(?=\.|_|$)/i.exec(base) ??
+    /[-_](\d+)\.(pt\.trace\.)?json/i.exec(base);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -222,8 +244,19 @@ function statOrThrow(p: string): fs.Stats {
 }
 
 function notRegular(p: string, st: fs.Stats): TraceFormatError {
-  const what = st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
-  return new TraceFormatError(`is ${what}, not a trace file`, { file: p, expected: 'a regular trace file; copy the trace to a file first' });
+  const what = st.isFIFO()
+    ? 'a FIFO (named pipe)'
+    : st.isCharacterDevice()
+      ? 'a character device'
+      : st.isBlockDevice()
+        ? 'a block device'
+        : st.isSocket()
+          ? 'a socket'
+          : 'not a regular file';
+  return new TraceFormatError(`is ${what}, not a trace file`, {
+    file: p,
+    expected: 'a regular trace file; copy the trace to a file first',
+  });
 }
 
 /**
@@ -235,8 +268,10 @@ export function naturalCompare(a: string, b: string): number {
   const pa = a.match(/\d+|\D+/g) ?? [];
   const pb = b.match(/\d+|\D+/g) ?? [];
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i], y = pb[i];
-    const dx = x.charCodeAt(0) <= 57 && x.charCodeAt(0) >= 48, dy = y.charCodeAt(0) <= 57 && y.charCodeAt(0) >= 48;
+    const x = pa[i],
+      y = pb[i];
+    const dx = x.charCodeAt(0) <= 57 && x.charCodeAt(0) >= 48,
+      dy = y.charCodeAt(0) <= 57 && y.charCodeAt(0) >= 48;
     if (dx && dy) {
       const d = Number(x) - Number(y);
       if (d !== 0) return d;
@@ -297,7 +332,11 @@ export function groupRuns(files: TraceFileInfo[]): TraceRun[] {
         (world !== undefined && f.worldSize !== undefined && f.worldSize !== world) ||
         (world !== undefined && new Set(cur.map((x) => x.rank)).size >= world) ||
         Math.abs(fileTimeMs(f) - fileTimeMs(first)) > SAME_RUN_MS ||
-        (first.worker !== undefined && f.worker !== undefined && first.exportMs !== undefined && f.exportMs !== undefined && Math.abs(f.exportMs - first.exportMs) > SAME_RUN_MS));
+        (first.worker !== undefined &&
+          f.worker !== undefined &&
+          first.exportMs !== undefined &&
+          f.exportMs !== undefined &&
+          Math.abs(f.exportMs - first.exportMs) > SAME_RUN_MS));
     if (clash) flush();
     cur.push(f);
   }
@@ -306,7 +345,10 @@ export function groupRuns(files: TraceFileInfo[]): TraceRun[] {
     const filesByRank = [...g].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity) || natural(a.path, b.path));
     const worldSize = g.find((x) => x.worldSize !== undefined)?.worldSize;
     const ranks = filesByRank.map((x) => x.rank).filter((r): r is number => r !== undefined);
-    const complete = worldSize !== undefined ? new Set(ranks).size === worldSize && ranks.every((r) => r < worldSize) : ranks.length === g.length && ranks.every((r, i) => r === i);
+    const complete =
+      worldSize !== undefined
+        ? new Set(ranks).size === worldSize && ranks.every((r) => r < worldSize)
+        : ranks.length === g.length && ranks.every((r, i) => r === i);
     return { files: filesByRank, kind: g[0].kind, ranks, worldSize, complete, timeMs: Math.min(...g.map(fileTimeMs)) };
   });
   for (const w of whole) runs.push({ files: [w], kind: w.kind, ranks: [], complete: true, timeMs: w.mtimeMs });
@@ -316,9 +358,19 @@ export function groupRuns(files: TraceFileInfo[]): TraceRun[] {
 
 /** One line about a run: `run 2: 4 Kineto files, ranks 0-3 of 4, 2026-12-03 11:25:03 UTC, complete`. */
 export function describeRun(run: TraceRun): string {
-  const kind = { kineto: 'Kineto', 'pre-kineto': 'pre-Kineto', 'chrome-json': 'Chrome JSON', perfetto: 'Perfetto', unknown: 'unknown' }[run.kind];
-  const when = new Date(run.timeMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  if (run.kind === 'chrome-json' || run.kind === 'perfetto') return `run ${run.id}: ${run.files[0].path} (${kind}, whole job), ${when}`;
+  const kind = {
+    kineto: 'Kineto',
+    'pre-kineto': 'pre-Kineto',
+    'chrome-json': 'Chrome JSON',
+    perfetto: 'Perfetto',
+    unknown: 'unknown',
+  }[run.kind];
+  const when = new Date(run.timeMs)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+  if (run.kind === 'chrome-json' || run.kind === 'perfetto')
+    return `run ${run.id}: ${run.files[0].path} (${kind}, whole job), ${when}`;
   const ranks = run.ranks.length > 0 ? `ranks ${run.ranks.join(', ')}` : 'ranks unknown';
   const world = run.worldSize !== undefined ? ` of ${run.worldSize}` : '';
   const worker = run.files[0].worker !== undefined ? ` (workers ${run.files.map((f) => f.worker).join(', ')})` : '';
@@ -362,8 +414,18 @@ export function discoverTraces(inputs: string[], opts: DiscoverOptions = {}): Tr
         }
       }
       if (usable === 0) {
-        const why = skipped.length > 0 ? ` (${skipped.slice(0, 3).map((s) => `${path.basename(s.path)}: ${s.reason}`).join('; ')})` : '';
-        throw new TraceFormatError(`holds no trace files${why}`, { file: input, expected: 'PyTorch profiler traces (*.json, *.json.gz, *.pt.trace.json), CommLens or Perfetto traces (*.pftrace)' });
+        const why =
+          skipped.length > 0
+            ? ` (${skipped
+                .slice(0, 3)
+                .map((s) => `${path.basename(s.path)}: ${s.reason}`)
+                .join('; ')})`
+            : '';
+        throw new TraceFormatError(`holds no trace files${why}`, {
+          file: input,
+          expected:
+            'PyTorch profiler traces (*.json, *.json.gz, *.pt.trace.json), CommLens or Perfetto traces (*.pftrace)',
+        });
       }
     } else {
       if (!st.isFile()) throw notRegular(input, st);
@@ -377,7 +439,10 @@ export function discoverTraces(inputs: string[], opts: DiscoverOptions = {}): Tr
   }
   if (opts.rank !== undefined) {
     const perRank = infos.filter((f) => f.kind === 'kineto' || f.kind === 'pre-kineto');
-    if (perRank.length !== 1) throw new TraceFormatError(`--rank applies to one per-rank trace file; ${perRank.length} were given`, { expected: 'one PyTorch profiler trace with --rank' });
+    if (perRank.length !== 1)
+      throw new TraceFormatError(`--rank applies to one per-rank trace file; ${perRank.length} were given`, {
+        expected: 'one PyTorch profiler trace with --rank',
+      });
     perRank[0].rank = opts.rank;
     perRank[0].rankFrom = 'flag';
   }
@@ -385,13 +450,18 @@ export function discoverTraces(inputs: string[], opts: DiscoverOptions = {}): Tr
   let chosen: TraceRun | undefined;
   if (opts.run !== undefined) {
     chosen = runs.find((r) => r.id === opts.run);
-    if (!chosen) throw new TraceFormatError(`no run '${opts.run}' among the traces found: ${runs.map(describeRun).join('; ')}`, { expected: `--run ${runs.map((r) => r.id).join(' | ')}` });
+    if (!chosen)
+      throw new TraceFormatError(`no run '${opts.run}' among the traces found: ${runs.map(describeRun).join('; ')}`, {
+        expected: `--run ${runs.map((r) => r.id).join(' | ')}`,
+      });
   } else {
     chosen = [...runs].reverse().find((r) => r.complete) ?? runs[runs.length - 1];
   }
   const notes: string[] = [];
   if (runs.length > 1) {
-    notes.push(`${runs.length} runs found; analysing ${describeRun(chosen)}${opts.run === undefined ? ' (the newest complete one)' : ''}.`);
+    notes.push(
+      `${runs.length} runs found; analysing ${describeRun(chosen)}${opts.run === undefined ? ' (the newest complete one)' : ''}.`,
+    );
     for (const r of runs) if (r !== chosen) notes.push(`  also found ${describeRun(r)}; analyse it with --run ${r.id}`);
   } else if (!chosen.complete) {
     notes.push(`${describeRun(chosen)}: not every rank's trace is there.`);

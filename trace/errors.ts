@@ -20,7 +20,10 @@ export class TraceFormatError extends Error {
 }
 
 /** Builds `file: at byte N (or JSON path P): message; expected X`. */
-export function formatTraceError(message: string, where: { file?: string; offset?: number; jsonPath?: string; expected?: string }): string {
+export function formatTraceError(
+  message: string,
+  where: { file?: string; offset?: number; jsonPath?: string; expected?: string },
+): string {
   const parts: string[] = [];
   if (where.file) parts.push(where.file);
   if (where.offset !== undefined) parts.push(`at byte ${where.offset}`);

@@ -36,7 +36,8 @@ export function formatBytes(b: number): string {
 export function formatWithUnit(v: number, unit: string | undefined): string {
   if (unit === 'bytes' || unit === 'B') return formatBytes(v);
   if (unit === 'ns') return formatDurationNs(v);
-  const s = Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+  const s =
+    Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
   return unit && unit !== '1' ? `${s} ${unit}` : s;
 }
 

@@ -87,7 +87,12 @@ export class JsonTraceSplitter {
         this.eventsDepth = 1;
         this.sawEvents = true;
       } else {
-        throw new TraceFormatError(`not a JSON trace: starts with ${JSON.stringify(String.fromCharCode(c))}`, { file: this.fileName, offset: this.offset + i, jsonPath: '$', expected: 'a JSON object with "traceEvents" or a JSON array of events' });
+        throw new TraceFormatError(`not a JSON trace: starts with ${JSON.stringify(String.fromCharCode(c))}`, {
+          file: this.fileName,
+          offset: this.offset + i,
+          jsonPath: '$',
+          expected: 'a JSON object with "traceEvents" or a JSON array of events',
+        });
       }
       i++;
     }
@@ -139,7 +144,11 @@ export class JsonTraceSplitter {
         start = -1;
       }
       if (this.mode === 'done') {
-        throw new TraceFormatError('unexpected data after the end of the JSON value', { file: this.fileName, offset: this.offset + i, expected: 'end of file' });
+        throw new TraceFormatError('unexpected data after the end of the JSON value', {
+          file: this.fileName,
+          offset: this.offset + i,
+          expected: 'end of file',
+        });
       }
       const atElementLevel = this.depth === this.eventsDepth && this.capturing === null;
       if (atElementLevel && c !== 0x2c && c !== 0x5d) {
@@ -178,7 +187,12 @@ export class JsonTraceSplitter {
           if (this.captureScalar && c === 0x22) this.inString = true;
           continue;
         } else {
-          throw new TraceFormatError(`unexpected ${JSON.stringify(String.fromCharCode(c))} in the top-level object`, { file: this.fileName, offset: this.offset + i, jsonPath: '$', expected: 'a key, ":" or ","' });
+          throw new TraceFormatError(`unexpected ${JSON.stringify(String.fromCharCode(c))} in the top-level object`, {
+            file: this.fileName,
+            offset: this.offset + i,
+            jsonPath: '$',
+            expected: 'a key, ":" or ","',
+          });
         }
       }
       if (c === 0x22) {
@@ -194,7 +208,12 @@ export class JsonTraceSplitter {
         }
       } else if (c === 0x7d || c === 0x5d) {
         this.depth--;
-        if (this.depth < 0) throw new TraceFormatError('unbalanced closing bracket', { file: this.fileName, offset: this.offset + i, expected: 'matching "{" or "["' });
+        if (this.depth < 0)
+          throw new TraceFormatError('unbalanced closing bracket', {
+            file: this.fileName,
+            offset: this.offset + i,
+            expected: 'matching "{" or "["',
+          });
         if (this.capturing && this.depth === this.eventsOrValueDepth()) {
           this.finishCapture(chunk, start, i + 1);
           start = -1;
@@ -239,13 +258,19 @@ export class JsonTraceSplitter {
     if (start >= 0 && !this.captureTooDeep && !this.captureTooBig) this.keep(chunk.subarray(start, end));
     if (this.captureTooDeep) {
       this.skippedDeep++;
-      if (this.skippedDeep === 1) this.h.warn(`${this.where()}element at byte ${this.captureStartOffset} nests deeper than ${MAX_DEPTH} levels and was skipped`);
+      if (this.skippedDeep === 1)
+        this.h.warn(
+          `${this.where()}element at byte ${this.captureStartOffset} nests deeper than ${MAX_DEPTH} levels and was skipped`,
+        );
       if (kind === 'element') this.index++;
       return;
     }
     if (this.captureTooBig) {
       this.skippedBig++;
-      if (this.skippedBig === 1) this.h.warn(`${this.where()}element at byte ${this.captureStartOffset} is larger than ${MAX_ELEMENT_BYTES} bytes and was skipped`);
+      if (this.skippedBig === 1)
+        this.h.warn(
+          `${this.where()}element at byte ${this.captureStartOffset} is larger than ${MAX_ELEMENT_BYTES} bytes and was skipped`,
+        );
       if (kind === 'element') this.index++;
       return;
     }
@@ -255,7 +280,10 @@ export class JsonTraceSplitter {
     try {
       text = strict.decode(bytes);
     } catch {
-      if (this.badUtf8++ === 0) this.h.warn(`${this.where()}invalid UTF-8 in the value at byte ${this.captureStartOffset} (decoded with U+FFFD)`);
+      if (this.badUtf8++ === 0)
+        this.h.warn(
+          `${this.where()}invalid UTF-8 in the value at byte ${this.captureStartOffset} (decoded with U+FFFD)`,
+        );
       text = lenient.decode(bytes);
     }
     if (kind === 'element') this.h.element(text, this.index++, this.captureStartOffset);
@@ -275,7 +303,8 @@ export class JsonTraceSplitter {
       throw new TraceFormatError('empty file', { file: this.fileName, offset: 0, expected: 'a JSON trace' });
     }
     if (this.depth > 0) {
-      const where = this.eventsDepth > 0 ? `inside traceEvents after ${this.index} event(s)` : 'inside the top-level value';
+      const where =
+        this.eventsDepth > 0 ? `inside traceEvents after ${this.index} event(s)` : 'inside the top-level value';
       if (this.mode === 'array' && this.depth === 1 && !this.inString) return undefined; // the Array Format may omit its closing "]"
       return `file ends ${where} at byte ${this.offset} (truncated?); the complete events before it were imported`;
     }

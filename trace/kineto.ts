@@ -16,7 +16,17 @@
  * - Every original arg is kept (`correlation`, `External id`, `stream`...): the analysis
  *   joins a kernel to the runtime call that launched it through `correlation`.
  */
-import { addTrack, assignDepths, emptyModel, type Args, type ArgValue, type Slice, type SliceCategory, type StreamKind, type TraceModel } from './model';
+import {
+  addTrack,
+  assignDepths,
+  emptyModel,
+  type Args,
+  type ArgValue,
+  type Slice,
+  type SliceCategory,
+  type StreamKind,
+  type TraceModel,
+} from './model';
 import { collectiveArgsOf, isNcclKernelName } from './kinetoCollectives';
 import { mergeRankModels } from './kinetoMerge';
 import { markCpuCollectives } from './cpuCollectives';
@@ -53,7 +63,15 @@ interface RawEvent {
 }
 
 const GPU_CATEGORIES: Record<string, SliceCategory> = { kernel: 'kernel', gpu_memcpy: 'memcpy', gpu_memset: 'memset' };
-const RUNTIME_CATEGORIES = new Set(['cuda_runtime', 'cuda_driver', 'runtime', 'hip_runtime', 'xpu_runtime', 'privateuse1_runtime', 'mtia_runtime']);
+const RUNTIME_CATEGORIES = new Set([
+  'cuda_runtime',
+  'cuda_driver',
+  'runtime',
+  'hip_runtime',
+  'xpu_runtime',
+  'privateuse1_runtime',
+  'mtia_runtime',
+]);
 const STEP_NAME = /^ProfilerStep\s*#\s*(\d+)/;
 const EXPECTED_OTHER_PHASES = new Set(['s', 't', 'f', 'i', 'I']);
 const COMM_LAUNCHER = /^(nccl:|record_param_comms$|c10d::)/;
@@ -122,7 +140,10 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   const scan = scanEvents(h.events);
   const { slices, keys } = scan;
   const cpuComm = markCpuCollectives(slices, (k) => !keys[k].gpu, h.worldSize);
-  if (scan.skipped > 0) h.warnings.push(`${h.label}: ${scan.skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`);
+  if (scan.skipped > 0)
+    h.warnings.push(
+      `${h.label}: ${scan.skipped} event(s) that are not complete (X), metadata (M), flow or instant events were skipped`,
+    );
   if (scan.badTimes > 0) h.warnings.push(`${h.label}: ${scan.badTimes} event(s) without a numeric "ts" were skipped`);
   const minUs = Number.isFinite(scan.minUs) ? scan.minUs : 0;
 
@@ -138,7 +159,12 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   model.meta.info = info;
   const pid = h.rank;
   const hostName = [...scan.processNames.values()][0];
-  model.processes.push({ pid, rank: h.rank, name: `rank ${h.rank}`, labels: hostName ? { process: hostName } : undefined });
+  model.processes.push({
+    pid,
+    rank: h.rank,
+    name: `rank ${h.rank}`,
+    labels: hostName ? { process: hostName } : undefined,
+  });
 
   const trackOfKey = buildTracks(model, pid, keys, scan.threadNames);
   const flows = linkFlowsAndCollectives(scan, h.worldSize);
@@ -146,8 +172,11 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   assignCollectiveSeq(model);
   addMemoryCounters(model, pid, scan.memory, minUs);
   if (scan.gpuWork === 0 && cpuComm.count > 0) {
-    model.warnings.push(`${h.label} has no GPU activity: its ${cpuComm.count} ${cpuComm.source === 'gloo' ? 'gloo' : 'c10d'} collective(s) are analysed on the CPU timeline; kernel metrics need a trace recorded with ProfilerActivity.CUDA`);
-  } else if (scan.gpuWork === 0) model.warnings.push(`${h.label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
+    model.warnings.push(
+      `${h.label} has no GPU activity: its ${cpuComm.count} ${cpuComm.source === 'gloo' ? 'gloo' : 'c10d'} collective(s) are analysed on the CPU timeline; kernel metrics need a trace recorded with ProfilerActivity.CUDA`,
+    );
+  } else if (scan.gpuWork === 0)
+    model.warnings.push(`${h.label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
   // The slices were put in finalizeModel's order (by track, then by start, longer first,
   // ties in event order), so only depths are left to assign.
   return assignDepths(model);
@@ -161,11 +190,17 @@ function readHeader(json: unknown, opts: KinetoImportOptions): KinetoHeader {
   // relative to the profiler's start and no category: its ops are taken as cpu_op.
   const preKineto = Array.isArray(json) && json.some((e) => isObject(e) && typeof e.ph === 'string');
   if (preKineto) {
-    json = { traceEvents: (json as unknown[]).map((e) => (isObject(e) && e.cat === undefined ? { ...e, cat: 'cpu_op' } : e)) };
-    warnings.push(`${label} is a pre-Kineto trace (PyTorch without Kineto: a JSON array of events): its times are relative to this rank's profiler start, so ranks are aligned on their first collective; no GPU activity is recorded`);
+    json = {
+      traceEvents: (json as unknown[]).map((e) => (isObject(e) && e.cat === undefined ? { ...e, cat: 'cpu_op' } : e)),
+    };
+    warnings.push(
+      `${label} is a pre-Kineto trace (PyTorch without Kineto: a JSON array of events): its times are relative to this rank's profiler start, so ranks are aligned on their first collective; no GPU activity is recorded`,
+    );
   }
   if (!isObject(json) || !Array.isArray(json.traceEvents)) {
-    throw new KinetoFormatError(`${label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array, or the JSON array of events of PyTorch's legacy profiler`);
+    throw new KinetoFormatError(
+      `${label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array, or the JSON array of events of PyTorch's legacy profiler`,
+    );
   }
   const events = json.traceEvents as unknown[];
   const dist = isObject(json.distributedInfo) ? json.distributedInfo : undefined;
@@ -180,8 +215,14 @@ function readHeader(json: unknown, opts: KinetoImportOptions): KinetoHeader {
     rank ??= 0;
   }
   // A rank outside 0..world_size-1 means the file is not what it says (or was edited).
-  if (!Number.isInteger(rank) || rank < 0 || (worldSize !== undefined && (!Number.isInteger(worldSize) || worldSize < 1 || rank >= worldSize))) {
-    warnings.push(`${label}: distributedInfo rank ${rank} is not valid for world_size ${worldSize ?? 'unknown'} (expected an integer from 0 to ${worldSize !== undefined && worldSize >= 1 ? Math.floor(worldSize) - 1 : 'world_size - 1'})`);
+  if (
+    !Number.isInteger(rank) ||
+    rank < 0 ||
+    (worldSize !== undefined && (!Number.isInteger(worldSize) || worldSize < 1 || rank >= worldSize))
+  ) {
+    warnings.push(
+      `${label}: distributedInfo rank ${rank} is not valid for world_size ${worldSize ?? 'unknown'} (expected an integer from 0 to ${worldSize !== undefined && worldSize >= 1 ? Math.floor(worldSize) - 1 : 'world_size - 1'})`,
+    );
   }
 
   return { label, events, root: json, dist, rank, worldSize, preKineto, warnings };
@@ -207,7 +248,9 @@ function scanEvents(events: unknown[]): EventScan {
   };
   // Host events come in long runs from one thread: the last thread's key id is remembered,
   // so most events find their track without building its string key.
-  let lastPid: unknown, lastTid: unknown, lastHostKid = -1;
+  let lastPid: unknown,
+    lastTid: unknown,
+    lastHostKid = -1;
   // GPU slices with a correlation id, and collectives, in slice order: the only slices the
   // flow and collective pass below looks at.
   const linked: number[] = [];
@@ -226,7 +269,10 @@ function scanEvents(events: unknown[]): EventScan {
   // and of closures, since one that captured the event would cost an allocation per event.
   for (let ei = 0; ei < events.length; ei++) {
     const e0 = events[ei];
-    if (typeof e0 !== 'object' || e0 === null || Array.isArray(e0)) { skipped++; continue; }
+    if (typeof e0 !== 'object' || e0 === null || Array.isArray(e0)) {
+      skipped++;
+      continue;
+    }
     const e = e0 as RawEvent;
     const a0 = e.args;
     const args = (typeof a0 === 'object' && a0 !== null && !Array.isArray(a0) ? a0 : {}) as Args;
@@ -241,7 +287,8 @@ function scanEvents(events: unknown[]): EventScan {
     if ((e.ph === 'i' || e.ph === 'I') && e.name === '[memory]') {
       const total = args['Total Allocated'];
       if (typeof e.ts === 'number' && typeof total === 'number') {
-        const dev = args['Device Type'] === 0 ? 'cpu' : `gpu${typeof args['Device Id'] === 'number' ? args['Device Id'] : ''}`;
+        const dev =
+          args['Device Type'] === 0 ? 'cpu' : `gpu${typeof args['Device Id'] === 'number' ? args['Device Id'] : ''}`;
         memory.push({ tsUs: Math.ceil(e.ts), bytes: total, device: dev });
         minUs = Math.min(minUs, Math.ceil(e.ts));
       }
@@ -258,7 +305,10 @@ function scanEvents(events: unknown[]): EventScan {
       if (typeof e.ts === 'number' && typeof e.dur === 'number') profilerSpan = { startUs: e.ts, durUs: e.dur };
       continue;
     }
-    if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) { badTimes++; continue; }
+    if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) {
+      badTimes++;
+      continue;
+    }
     const durUs = typeof e.dur === 'number' && Number.isFinite(e.dur) && e.dur > 0 ? e.dur : 0;
     // HTA's rounding of fractional µs: the start moves up, the end moves down.
     const startUs = Math.ceil(e.ts);
@@ -297,36 +347,71 @@ function scanEvents(events: unknown[]): EventScan {
       lastTid = tid;
     }
     const index = slices.length;
-    if (category === 'runtime' && typeof args.correlation === 'number') runtimeByCorrelation.set(args.correlation, index);
+    if (category === 'runtime' && typeof args.correlation === 'number')
+      runtimeByCorrelation.set(args.correlation, index);
     // COMM_LAUNCHER's names start with n, r or c: other names skip the regular expression.
     const c0 = name.charCodeAt(0);
     if ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
-    slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args: step ? { ...args, step: Number(step[1]) } : args });
+    slices.push({
+      track: kid,
+      name,
+      category,
+      rawCategory: cat,
+      startNs: startUs,
+      durNs: endUs - startUs,
+      args: step ? { ...args, step: Number(step[1]) } : args,
+    });
   }
-  return { slices, keys, linked, runtimeByCorrelation, processNames, threadNames, memory, skipped, badTimes, gpuWork, minUs, profilerSpan };
+  return {
+    slices,
+    keys,
+    linked,
+    runtimeByCorrelation,
+    processNames,
+    threadNames,
+    memory,
+    skipped,
+    badTimes,
+    gpuWork,
+    minUs,
+    profilerSpan,
+  };
 }
 
 /** The model's tracks, GPU streams first (in stream order, annotations after their stream), then host threads; returns the track of each TrackKey. */
 function buildTracks(model: TraceModel, pid: number, keys: TrackKey[], threadNames: Map<string, string>): Int32Array {
-  const order = keys.map((_, i) => i).sort((x, y) => {
-    const a = keys[x], b = keys[y];
-    if (a.gpu !== b.gpu) return a.gpu ? -1 : 1;
-    if (a.gpu) return a.stream - b.stream || Number(a.annotation) - Number(b.annotation);
-    return x - y;
-  });
+  const order = keys
+    .map((_, i) => i)
+    .sort((x, y) => {
+      const a = keys[x],
+        b = keys[y];
+      if (a.gpu !== b.gpu) return a.gpu ? -1 : 1;
+      if (a.gpu) return a.stream - b.stream || Number(a.annotation) - Number(b.annotation);
+      return x - y;
+    });
   const trackOfKey = new Int32Array(keys.length);
   for (const k of order) {
     const key = keys[k];
     const tidNum = Number(key.tid);
     trackOfKey[k] = key.gpu
       ? addTrack(model, {
-        pid, name: key.annotation ? `stream ${key.stream} annotations` : `stream ${key.stream}`, type: 'slice',
-        stream: key.kind ?? 'compute', gpu: true, sourceId: key.stream, order: model.tracks.length,
-      })
+          pid,
+          name: key.annotation ? `stream ${key.stream} annotations` : `stream ${key.stream}`,
+          type: 'slice',
+          stream: key.kind ?? 'compute',
+          gpu: true,
+          sourceId: key.stream,
+          order: model.tracks.length,
+        })
       : addTrack(model, {
-        pid, name: threadNames.get(`${key.pid}:${String(key.tid)}`) ?? `thread ${String(key.tid)}`, type: 'slice', stream: 'host', gpu: false,
-        sourceId: Number.isFinite(tidNum) ? tidNum : key.tid, order: 1000 + model.tracks.length,
-      });
+          pid,
+          name: threadNames.get(`${key.pid}:${String(key.tid)}`) ?? `thread ${String(key.tid)}`,
+          type: 'slice',
+          stream: 'host',
+          gpu: false,
+          sourceId: Number.isFinite(tidNum) ? tidNum : key.tid,
+          order: 1000 + model.tracks.length,
+        });
   }
 
   return trackOfKey;
@@ -362,7 +447,15 @@ function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined)
       if (launchIdx !== undefined) flows.push({ from: launchIdx, to: i });
       if (sl.category === 'collective') {
         const launcher = launchIdx !== undefined ? findLauncher(slices[launchIdx]) : undefined;
-        sl.args = { ...args, ...collectiveArgsOf(sl.name, args, launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined, worldSize) };
+        sl.args = {
+          ...args,
+          ...collectiveArgsOf(
+            sl.name,
+            args,
+            launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined,
+            worldSize,
+          ),
+        };
       }
     } else if (sl.category === 'collective') {
       sl.args = { ...args, ...collectiveArgsOf(sl.name, args, undefined, worldSize) };
@@ -375,7 +468,13 @@ function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined)
  * Final tracks and times (ns from the origin), the slices in finalizeModel's order (track,
  * start, longer first) and the flows renumbered to match.
  */
-function orderSlices(model: TraceModel, slices: Slice[], trackOfKey: Int32Array, minUs: number, flows: { from: number; to: number }[]): void {
+function orderSlices(
+  model: TraceModel,
+  slices: Slice[],
+  trackOfKey: Int32Array,
+  minUs: number,
+  flows: { from: number; to: number }[],
+): void {
   // The slices bucketed by track to put them
   // in finalizeModel's order (track, start, longer first). Kineto writes a thread's events in
   // order, so most buckets need no sort: `inOrder` says which, from each slice compared with
@@ -399,7 +498,8 @@ function orderSlices(model: TraceModel, slices: Slice[], trackOfKey: Int32Array,
   }
   const newIndex = new Int32Array(slices.length);
   const sorted: Slice[] = [];
-  const byStart = (x: number, y: number) => slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y;
+  const byStart = (x: number, y: number) =>
+    slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y;
   for (let t = 0; t < buckets.length; t++) {
     const b = buckets[t];
     if (!inOrder[t]) b.sort(byStart);
@@ -421,8 +521,19 @@ function addMemoryCounters(model: TraceModel, pid: number, memory: EventScan['me
     for (const m of memory) byDevice.set(m.device, [...(byDevice.get(m.device) ?? []), m]);
     for (const [device, series] of byDevice) {
       series.sort((a, b) => a.tsUs - b.tsUs);
-      const track = addTrack(model, { pid, name: `memory allocated (${device})`, type: 'counter', stream: 'other', gpu: device !== 'cpu', unit: 'bytes' });
-      model.counters.push({ track, tsNs: series.map((s) => (s.tsUs - minUs) * 1000), values: series.map((s) => s.bytes) });
+      const track = addTrack(model, {
+        pid,
+        name: `memory allocated (${device})`,
+        type: 'counter',
+        stream: 'other',
+        gpu: device !== 'cpu',
+        unit: 'bytes',
+      });
+      model.counters.push({
+        track,
+        tsNs: series.map((s) => (s.tsUs - minUs) * 1000),
+        values: series.map((s) => s.bytes),
+      });
     }
   }
 }
@@ -433,7 +544,8 @@ function addMemoryCounters(model: TraceModel, pid: number, memory: EventScan['me
  */
 function assignCollectiveSeq(model: TraceModel): void {
   const order: Slice[] = [];
-  for (let i = 0; i < model.slices.length; i++) if (model.slices[i].category === 'collective') order.push(model.slices[i]);
+  for (let i = 0; i < model.slices.length; i++)
+    if (model.slices[i].category === 'collective') order.push(model.slices[i]);
   order.sort((a, b) => a.startNs - b.startNs);
   const counters = new Map<string, number>();
   for (const s of order) {
@@ -459,7 +571,10 @@ export async function importKinetoFile(path: string, opts: LoadOptions & { rank?
  * common time origin). Mismatches (duplicate ranks, different world sizes, windows that
  * do not overlap in time) become warnings.
  */
-export async function importKinetoFolder(paths: string[], opts: LoadOptions & { ranks?: (number | undefined)[] } = {}): Promise<TraceModel> {
+export async function importKinetoFolder(
+  paths: string[],
+  opts: LoadOptions & { ranks?: (number | undefined)[] } = {},
+): Promise<TraceModel> {
   const models: TraceModel[] = [];
   // The budget covers the whole job: each file is charged with what the ranks before it took
   // (known while reading it, except for the read-ahead file, which is checked once imported).

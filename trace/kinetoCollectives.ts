@@ -20,11 +20,15 @@ const NCCL_PREFIX = /^(nccl|hccl|rccl)/i;
 /** Bytes per element of the dtype names PyTorch writes (`Float`, `BFloat16`, `c10::Half`, `float`...). */
 export function dtypeBytes(dtype: string | undefined): number | undefined {
   if (!dtype) return undefined;
-  const d = dtype.toLowerCase().replace(/^c10::/, '').replace(/^torch\./, '');
+  const d = dtype
+    .toLowerCase()
+    .replace(/^c10::/, '')
+    .replace(/^torch\./, '');
   if (/^(double|float64|long|int64|uint64|complexfloat|complex64|c?long|unsigned long|f64|i64|u64)$/.test(d)) return 8;
   if (/^(float|float32|int|int32|uint32|unsigned int|f32|i32|u32)$/.test(d)) return 4;
   if (/^(half|float16|bfloat16|bf16|fp16|short|int16|uint16|c10::half|c10::bfloat16|f16|i16|u16)$/.test(d)) return 2;
-  if (/^(byte|char|bool|int8|uint8|int8_t|uint8_t|unsigned char|signed char|float8.*|fp8.*|i8|u8|f8.*)$/.test(d)) return 1;
+  if (/^(byte|char|bool|int8|uint8|int8_t|uint8_t|unsigned char|signed char|float8.*|fp8.*|i8|u8|f8.*)$/.test(d))
+    return 1;
   return undefined;
 }
 
@@ -34,7 +38,11 @@ export function dtypeBytes(dtype: string | undefined): number | undefined {
  * `SendRecv`...) onto CommLens' op names.
  */
 export function normalizeCollectiveOp(raw: string): string {
-  const k = raw.toLowerCase().replace(/^(nccl|gloo|mpi|ucc):/, '').replace(/^c10d::/, '').replace(/[^a-z]/g, '');
+  const k = raw
+    .toLowerCase()
+    .replace(/^(nccl|gloo|mpi|ucc):/, '')
+    .replace(/^c10d::/, '')
+    .replace(/[^a-z]/g, '');
   if (k.startsWith('allreduce')) return 'allReduce';
   if (k.includes('reducescatter')) return 'reduceScatter';
   if (k.includes('allgather')) return 'allGather';
@@ -50,7 +58,16 @@ export function normalizeCollectiveOp(raw: string): string {
   return raw;
 }
 
-const NCCL_ALGORITHMS = new Set(['RING', 'TREE', 'COLLNET', 'COLLNETDIRECT', 'COLLNETCHAIN', 'NVLS', 'NVLSTREE', 'PAT']);
+const NCCL_ALGORITHMS = new Set([
+  'RING',
+  'TREE',
+  'COLLNET',
+  'COLLNETDIRECT',
+  'COLLNETCHAIN',
+  'NVLS',
+  'NVLSTREE',
+  'PAT',
+]);
 const NCCL_PROTOCOLS = new Set(['LL', 'LL128', 'SIMPLE']);
 const NCCL_REDOPS = new Set(['Sum', 'Prod', 'Min', 'Max', 'PreMulSum', 'SumPostDiv', 'Avg']);
 
@@ -60,7 +77,12 @@ const NCCL_REDOPS = new Set(['Sum', 'Prod', 'Min', 'Max', 'PreMulSum', 'SumPostD
  * `ncclDevKernel_AllReduce_Sum_f32_RING_LL` (NCCL ≥ 2.19); `ncclDevKernel_Generic`,
  * `ncclDevKernel_SendRecv` carry only what they are. The C++ signature is ignored.
  */
-export function parseNcclKernelName(name: string): { op?: string; algorithm?: string; protocol?: string; dtype?: string } {
+export function parseNcclKernelName(name: string): {
+  op?: string;
+  algorithm?: string;
+  protocol?: string;
+  dtype?: string;
+} {
   const m = /^(?:[a-z]+cl)(?:Dev)?Kernel_([A-Za-z0-9_]+)/i.exec(name.trim());
   if (!m) return {};
   const parts = m[1].split('_');
@@ -70,8 +92,10 @@ export function parseNcclKernelName(name: string): { op?: string; algorithm?: st
   for (let i = 1; i < parts.length; i++) {
     const t = parts[i];
     const two = i + 1 < parts.length ? `${t}${parts[i + 1]}` : '';
-    if (NCCL_ALGORITHMS.has(two)) { out.algorithm = two; i++; }
-    else if (NCCL_ALGORITHMS.has(t)) out.algorithm = t;
+    if (NCCL_ALGORITHMS.has(two)) {
+      out.algorithm = two;
+      i++;
+    } else if (NCCL_ALGORITHMS.has(t)) out.algorithm = t;
     else if (NCCL_PROTOCOLS.has(t)) out.protocol = t;
     else if (NCCL_REDOPS.has(t)) continue;
     else if (t === 't' && out.dtype) out.dtype += '_t';
@@ -106,7 +130,12 @@ function firstInputElements(args: Args): number | undefined {
  * CPU op that launched it (if found) and its name. Bytes follow nccl-tests: the size of
  * the whole buffer (the output of an all-gather, the input of a reduce-scatter).
  */
-export function collectiveArgsOf(kernelName: string, kernelArgs: Args, launcher: { name: string; args: Args } | undefined, worldSize: number | undefined): CollectiveArgs & Args {
+export function collectiveArgsOf(
+  kernelName: string,
+  kernelArgs: Args,
+  launcher: { name: string; args: Args } | undefined,
+  worldSize: number | undefined,
+): CollectiveArgs & Args {
   const fromName = parseNcclKernelName(kernelName);
   const sources: Args[] = [kernelArgs];
   if (launcher) sources.push(launcher.args);
@@ -138,7 +167,8 @@ export function collectiveArgsOf(kernelName: string, kernelArgs: Args, launcher:
   const ranks = pick('Process Group Ranks');
   if (group) out.group = group;
   else if (ranks !== undefined) out.group = typeof ranks === 'string' ? ranks : JSON.stringify(ranks);
-  if (fromName.algorithm) out.algorithm = fromName.protocol ? `${fromName.algorithm}_${fromName.protocol}` : fromName.algorithm;
+  if (fromName.algorithm)
+    out.algorithm = fromName.protocol ? `${fromName.algorithm}_${fromName.protocol}` : fromName.algorithm;
   const seq = num(pick('Seq')) ?? num(pick('seq'));
   if (seq !== undefined) out.seq = seq;
   return out;

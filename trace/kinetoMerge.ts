@@ -33,7 +33,9 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
         const fileName = (m.meta.info?.fileName as string | undefined) ?? `input ${mi + 1}`;
         let free = Math.max(...usedPids) + 1;
         while (usedPids.has(free)) free++;
-        out.warnings.push(`rank ${pid} appears in more than one file (${fileName}); the copy is kept as process ${free} with no rank`);
+        out.warnings.push(
+          `rank ${pid} appears in more than one file (${fileName}); the copy is kept as process ${free} with no rank`,
+        );
         pidMap.set(p.pid, free);
         usedPids.add(free);
         out.processes.push({ ...p, pid: free, rank: undefined, name: `${p.name} (duplicate)` });
@@ -49,7 +51,8 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
     // The inputs are consumed: their slices move into the merged model as they are. The same
     // pass finds the rank's time window (in its own time base).
     const slices = m.slices;
-    let start = Infinity, end = -Infinity;
+    let start = Infinity,
+      end = -Infinity;
     for (let i = 0; i < slices.length; i++) {
       const s = slices[i];
       if (s.startNs < start) start = s.startNs;
@@ -59,18 +62,24 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
       s.startNs += shift;
       out.slices.push(s);
     }
-    for (const c of m.counters) out.counters.push({ track: c.track + trackBase, tsNs: c.tsNs.map((t) => t + shift), values: c.values });
+    for (const c of m.counters)
+      out.counters.push({ track: c.track + trackBase, tsNs: c.tsNs.map((t) => t + shift), values: c.values });
     const flowBase = out.flows.length;
     for (const f of m.flows) out.flows.push({ id: f.id + flowBase, from: f.from + sliceBase, to: f.to + sliceBase });
     const rank = m.processes[0]?.rank;
     if (Number.isFinite(start) && rank !== undefined) windows.push({ rank, start: start + shift, end: end + shift });
   }
-  if (worldSizes.size > 1) out.warnings.push(`the files disagree on the world size (${[...worldSizes].join(', ')}): they may come from different runs`);
+  if (worldSizes.size > 1)
+    out.warnings.push(
+      `the files disagree on the world size (${[...worldSizes].join(', ')}): they may come from different runs`,
+    );
   out.meta.worldSize = worldSizes.size >= 1 ? Math.max(...worldSizes) : undefined;
   for (const w of windows) {
     const others = windows.filter((o) => o !== w);
     if (others.length > 0 && others.every((o) => o.end < w.start || o.start > w.end)) {
-      out.warnings.push(`rank ${w.rank}'s trace does not overlap any other rank's in time: the files may come from different runs`);
+      out.warnings.push(
+        `rank ${w.rank}'s trace does not overlap any other rank's in time: the files may come from different runs`,
+      );
     }
   }
   out.meta.info = { ranks: rankInfos };

@@ -21,8 +21,14 @@ const gunzipAsync = promisify(gunzip);
 const SMALL_FILE_BYTES = 64 * 1024 * 1024;
 const SMALL_FILE_ON_DISK_BYTES = 8 * 1024 * 1024;
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;
-const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COLON = 0x3a,
+  COMMA = 0x2c;
+const LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  LBRACKET = 0x5b,
+  RBRACKET = 0x5d;
 
 /**
  * Output chunk size for gunzipping `raw` in one piece: the gzip trailer's ISIZE (the
@@ -98,11 +104,18 @@ export class KinetoStreamParser {
         } else continue;
       }
       if (this.inEvents && this.depth === 2 && !this.capturing) {
-        if (c === RBRACKET) { this.inEvents = false; this.depth = 1; continue; }
+        if (c === RBRACKET) {
+          this.inEvents = false;
+          this.depth = 1;
+          continue;
+        }
         if (c === COMMA) continue;
         this.start('event', i);
       }
-      if (c === QUOTE) { this.inString = true; continue; }
+      if (c === QUOTE) {
+        this.inString = true;
+        continue;
+      }
       if (c === LBRACE || c === LBRACKET) {
         this.depth++;
         continue;
@@ -112,8 +125,7 @@ export class KinetoStreamParser {
         if (this.capturing === 'event' && this.depth === 2) {
           this.onEvent?.();
           this.events.push(this.finish(chunk, i + 1));
-        }
-        else if (this.capturing === 'value' && this.depth === 1) this.top[this.key] = this.finish(chunk, i + 1);
+        } else if (this.capturing === 'value' && this.depth === 1) this.top[this.key] = this.finish(chunk, i + 1);
         else if (this.capturing === 'value' && this.depth === 0) {
           // A primitive value ended by the object's closing brace.
           this.top[this.key] = this.finish(chunk, i);
@@ -170,7 +182,10 @@ export class KinetoStreamParser {
         this.scan(chunk.subarray(i + 1));
         return;
       }
-      if (chunk[i] !== LBRACE) { this.error = 'expected a JSON object (or, from PyTorch without Kineto, an array) at the start of the file'; return; }
+      if (chunk[i] !== LBRACE) {
+        this.error = 'expected a JSON object (or, from PyTorch without Kineto, an array) at the start of the file';
+        return;
+      }
       this.started = true;
       this.depth = 1;
       this.scan(chunk.subarray(i + 1));
@@ -195,7 +210,10 @@ function isTooLarge(e: unknown): boolean {
  * charged to the load budget as they come, so a gzip bomb stops at the limit with
  * TraceTooLargeError instead of exhausting memory.
  */
-export async function readKinetoFile(path: string, opts: { streamAboveBytes?: number } & LoadOptions = {}): Promise<unknown> {
+export async function readKinetoFile(
+  path: string,
+  opts: { streamAboveBytes?: number } & LoadOptions = {},
+): Promise<unknown> {
   const streamAbove = opts.streamAboveBytes ?? SMALL_FILE_BYTES;
   const onDisk = statRegularFile(path).size;
   const budget = new LoadBudget(path, JSON_BYTE_COST, opts);
@@ -207,7 +225,10 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
       if (raw[0] === 0x1f && raw[1] === 0x8b) {
         const left = budget.bytesLeft();
         try {
-          const out = await gunzipAsync(raw, { chunkSize: Math.max(64, Math.min(gunzipChunkSize(raw), left + 1)), maxOutputLength: Math.max(1, left + 1) });
+          const out = await gunzipAsync(raw, {
+            chunkSize: Math.max(64, Math.min(gunzipChunkSize(raw), left + 1)),
+            maxOutputLength: Math.max(1, left + 1),
+          });
           budget.bytes(out.length);
           text = out.toString('utf8');
         } catch (e) {
@@ -253,7 +274,10 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       budget.bytes(chunk.length);
-      if (parser) { parser.push(chunk); continue; }
+      if (parser) {
+        parser.push(chunk);
+        continue;
+      }
       chunks.push(chunk);
       size += chunk.length;
       if (size > streamAbove) {
@@ -287,6 +311,10 @@ export async function readKinetoFile(path: string, opts: { streamAboveBytes?: nu
 /** Charges a parsed document's events (traceEvents, or the array of a pre-Kineto trace) to the budget. */
 function countEvents(doc: unknown, budget: LoadBudget): void {
   budget.progress = () => 1;
-  const events = Array.isArray(doc) ? doc : typeof doc === 'object' && doc !== null ? (doc as { traceEvents?: unknown }).traceEvents : undefined;
+  const events = Array.isArray(doc)
+    ? doc
+    : typeof doc === 'object' && doc !== null
+      ? (doc as { traceEvents?: unknown }).traceEvents
+      : undefined;
   if (Array.isArray(events)) budget.events(events.length);
 }

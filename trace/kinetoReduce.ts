@@ -13,7 +13,15 @@
 import { PH, type KinetoColumns } from './kinetoScan';
 
 const GPU = new Set(['kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation']);
-const RUNTIME = new Set(['cuda_runtime', 'cuda_driver', 'runtime', 'hip_runtime', 'xpu_runtime', 'privateuse1_runtime', 'mtia_runtime']);
+const RUNTIME = new Set([
+  'cuda_runtime',
+  'cuda_driver',
+  'runtime',
+  'hip_runtime',
+  'xpu_runtime',
+  'privateuse1_runtime',
+  'mtia_runtime',
+]);
 const KEEP_NAME = /^(ProfilerStep\s*#\s*\d+|nccl:|record_param_comms$|c10d::|\[memory\]$)/;
 const PH_TEXT: Record<number, string> = { [PH.X]: 'X', [PH.M]: 'M', [PH.i]: 'i', [PH.I]: 'I' };
 
@@ -60,5 +68,9 @@ export function reduceKinetoColumns(c: KinetoColumns): ReduceResult {
     parts.push(JSON.stringify(e));
   }
   const head = Object.entries(c.top).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
-  return { json: `{${[...head, `"traceEvents": [\n${parts.join(',\n')}\n]`].join(', ')}}\n`, eventsIn: c.count, eventsOut: parts.length };
+  return {
+    json: `{${[...head, `"traceEvents": [\n${parts.join(',\n')}\n]`].join(', ')}}\n`,
+    eventsIn: c.count,
+    eventsOut: parts.length,
+  };
 }

@@ -21,7 +21,18 @@
 
 /** Column codes of `ph`. */
 export const PH = { other: 0, X: 1, M: 2, i: 3, I: 4, s: 5, f: 6, t: 7, B: 8, E: 9, C: 10 } as const;
-const PH_BY_BYTE = new Map<number, number>([[0x58, PH.X], [0x4d, PH.M], [0x69, PH.i], [0x49, PH.I], [0x73, PH.s], [0x66, PH.f], [0x74, PH.t], [0x42, PH.B], [0x45, PH.E], [0x43, PH.C]]);
+const PH_BY_BYTE = new Map<number, number>([
+  [0x58, PH.X],
+  [0x4d, PH.M],
+  [0x69, PH.i],
+  [0x49, PH.I],
+  [0x73, PH.s],
+  [0x66, PH.f],
+  [0x74, PH.t],
+  [0x42, PH.B],
+  [0x45, PH.E],
+  [0x43, PH.C],
+]);
 
 /** One rank's events, column by column (index i is the i-th event of traceEvents that is an object). */
 export interface KinetoColumns {
@@ -49,15 +60,37 @@ export interface KinetoColumns {
   bytes: number;
 }
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;
-const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
-const MINUS = 0x2d, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COLON = 0x3a,
+  COMMA = 0x2c;
+const LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  LBRACKET = 0x5b,
+  RBRACKET = 0x5d;
+const MINUS = 0x2d,
+  DOT = 0x2e,
+  ZERO = 0x30,
+  NINE = 0x39,
+  LOWER_E = 0x65,
+  UPPER_E = 0x45;
 
 /** Keys the scanner reads; everything else is skipped. */
 const enum K {
-  ph = 1, cat, name, pid, tid, ts, dur, args,
-  correlation, externalId, stream,
-  extraNumber, extraString, extraRaw,
+  ph = 1,
+  cat,
+  name,
+  pid,
+  tid,
+  ts,
+  dur,
+  args,
+  correlation,
+  externalId,
+  stream,
+  extraNumber,
+  extraString,
+  extraRaw,
 }
 
 function hashBytes(b: Uint8Array, start: number, end: number): number {
@@ -83,13 +116,34 @@ function keyTable(entries: [string, K][]): Map<number, KeyInfo> {
   return m;
 }
 
-const EVENT_KEYS = keyTable([['ph', K.ph], ['cat', K.cat], ['name', K.name], ['pid', K.pid], ['tid', K.tid], ['ts', K.ts], ['dur', K.dur], ['args', K.args]]);
+const EVENT_KEYS = keyTable([
+  ['ph', K.ph],
+  ['cat', K.cat],
+  ['name', K.name],
+  ['pid', K.pid],
+  ['tid', K.tid],
+  ['ts', K.ts],
+  ['dur', K.dur],
+  ['args', K.args],
+]);
 const ARG_KEYS = keyTable([
-  ['correlation', K.correlation], ['External id', K.externalId], ['stream', K.stream],
-  ['Total Allocated', K.extraNumber], ['Device Type', K.extraNumber], ['Device Id', K.extraNumber],
-  ['In msg nelems', K.extraNumber], ['Out msg nelems', K.extraNumber], ['Group size', K.extraNumber],
-  ['Collective name', K.extraString], ['dtype', K.extraString], ['Process Group Name', K.extraString], ['Process Group Description', K.extraString], ['name', K.extraString],
-  ['Input Dims', K.extraRaw], ['Input type', K.extraRaw], ['Process Group Ranks', K.extraRaw],
+  ['correlation', K.correlation],
+  ['External id', K.externalId],
+  ['stream', K.stream],
+  ['Total Allocated', K.extraNumber],
+  ['Device Type', K.extraNumber],
+  ['Device Id', K.extraNumber],
+  ['In msg nelems', K.extraNumber],
+  ['Out msg nelems', K.extraNumber],
+  ['Group size', K.extraNumber],
+  ['Collective name', K.extraString],
+  ['dtype', K.extraString],
+  ['Process Group Name', K.extraString],
+  ['Process Group Description', K.extraString],
+  ['name', K.extraString],
+  ['Input Dims', K.extraRaw],
+  ['Input type', K.extraRaw],
+  ['Process Group Ranks', K.extraRaw],
 ]);
 
 function sameBytes(a: Uint8Array, start: number, end: number, b: Buffer): boolean {
@@ -162,7 +216,14 @@ class Columns {
     const i = this.count;
     this.ph[i] = PH.other;
     this.cat[i] = this.name[i] = this.pid[i] = this.tid[i] = -1;
-    this.pidNum[i] = this.tidNum[i] = this.ts[i] = this.dur[i] = this.correlation[i] = this.externalId[i] = this.stream[i] = NaN;
+    this.pidNum[i] =
+      this.tidNum[i] =
+      this.ts[i] =
+      this.dur[i] =
+      this.correlation[i] =
+      this.externalId[i] =
+      this.stream[i] =
+        NaN;
     return i;
   }
 
@@ -170,9 +231,19 @@ class Columns {
   trimmed(): Omit<KinetoColumns, 'strings' | 'extraArgs' | 'top' | 'bytes'> {
     const n = this.count;
     return {
-      count: n, ph: this.ph.slice(0, n), cat: this.cat.slice(0, n), name: this.name.slice(0, n), pid: this.pid.slice(0, n), tid: this.tid.slice(0, n),
-      pidNum: this.pidNum.slice(0, n), tidNum: this.tidNum.slice(0, n), ts: this.ts.slice(0, n), dur: this.dur.slice(0, n),
-      correlation: this.correlation.slice(0, n), externalId: this.externalId.slice(0, n), stream: this.stream.slice(0, n),
+      count: n,
+      ph: this.ph.slice(0, n),
+      cat: this.cat.slice(0, n),
+      name: this.name.slice(0, n),
+      pid: this.pid.slice(0, n),
+      tid: this.tid.slice(0, n),
+      pidNum: this.pidNum.slice(0, n),
+      tidNum: this.tidNum.slice(0, n),
+      ts: this.ts.slice(0, n),
+      dur: this.dur.slice(0, n),
+      correlation: this.correlation.slice(0, n),
+      externalId: this.externalId.slice(0, n),
+      stream: this.stream.slice(0, n),
     };
   }
 }
@@ -216,11 +287,22 @@ export class KinetoScanner {
   }
 
   end(): KinetoColumns {
-    if (this.carry && this.carry.subarray(skipWs(this.carry, 0)).length > 0 && this.state !== 'end') this.fail('the file ends inside an event or member', 0);
-    if (this.state === 'start') this.fail('the file is empty, where a JSON object with a "traceEvents" array was expected', 0);
+    if (this.carry && this.carry.subarray(skipWs(this.carry, 0)).length > 0 && this.state !== 'end')
+      this.fail('the file ends inside an event or member', 0);
+    if (this.state === 'start')
+      this.fail('the file is empty, where a JSON object with a "traceEvents" array was expected', 0);
     if (this.state !== 'end') this.fail('the file ends before the top-level object is closed', 0);
-    if (!this.sawEvents) throw new KinetoScanError(`${this.label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array`);
-    return { ...this.cols.trimmed(), strings: this.strings, extraArgs: this.extraArgs, top: this.top, bytes: this.consumed + (this.carry?.length ?? 0) };
+    if (!this.sawEvents)
+      throw new KinetoScanError(
+        `${this.label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array`,
+      );
+    return {
+      ...this.cols.trimmed(),
+      strings: this.strings,
+      extraArgs: this.extraArgs,
+      top: this.top,
+      bytes: this.consumed + (this.carry?.length ?? 0),
+    };
   }
 
   /** Scans as far as complete units go; returns the offset of the first byte not consumed. */
@@ -231,7 +313,8 @@ export class KinetoScanner {
       if (i >= b.length) return i;
       const c = b[i];
       if (this.state === 'start') {
-        if (c !== LBRACE) this.fail(`expected "{" (a JSON object with a "traceEvents" array), found "${String.fromCharCode(c)}"`, i);
+        if (c !== LBRACE)
+          this.fail(`expected "{" (a JSON object with a "traceEvents" array), found "${String.fromCharCode(c)}"`, i);
         this.state = 'top';
         i++;
         continue;
@@ -311,7 +394,9 @@ export class KinetoScanner {
     const ids = this.internIds.get(h);
     if (ids) for (const id of ids) if (sameBytes(b, start, end, this.internBytes[id])) return id;
     const id = this.strings.length;
-    this.strings.push(escaped ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string) : b.toString('utf8', start, end));
+    this.strings.push(
+      escaped ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string) : b.toString('utf8', start, end),
+    );
     this.internBytes.push(Buffer.from(b.subarray(start, end)));
     if (ids) ids.push(id);
     else this.internIds.set(h, [id]);
@@ -356,7 +441,7 @@ export class KinetoScanner {
         const se = stringEnd(b, i);
         if (se === NEED_MORE) return NEED_MORE;
         if (kind !== 0) {
-          if (kind === K.ph) cols.ph[ev] = se - i === 3 ? PH_BY_BYTE.get(b[i + 1]) ?? PH.other : PH.other;
+          if (kind === K.ph) cols.ph[ev] = se - i === 3 ? (PH_BY_BYTE.get(b[i + 1]) ?? PH.other) : PH.other;
           else {
             const id = this.intern(b, i + 1, se - 1, hasBackslash(b, i + 1, se - 1));
             if (kind === K.cat) cols.cat[ev] = id;
@@ -431,7 +516,13 @@ export class KinetoScanner {
         else if (hit.kind === K.externalId && isNum) cols.externalId[ev] = numberValue(b, i, ve);
         else if (hit.kind === K.stream && isNum) cols.stream[ev] = numberValue(b, i, ve);
         else if (hit.kind === K.extraNumber && isNum) (extra ??= {})[hit.name] = numberValue(b, i, ve);
-        else if (hit.kind === K.extraRaw ? this.mayLaunchComms(ev) : hit.kind === K.extraString ? hit.name !== 'name' || cols.ph[ev] === PH.M || cols.ph[ev] === PH.other : false) {
+        else if (
+          hit.kind === K.extraRaw
+            ? this.mayLaunchComms(ev)
+            : hit.kind === K.extraString
+              ? hit.name !== 'name' || cols.ph[ev] === PH.M || cols.ph[ev] === PH.other
+              : false
+        ) {
           (extra ??= {})[hit.name] = JSON.parse(b.toString('utf8', i, ve));
         }
       }
@@ -461,7 +552,8 @@ function stringEnd(b: Buffer, i: number): number {
     const q = b.indexOf(QUOTE, j);
     if (q < 0) return NEED_MORE;
     // Count the backslashes before the quote: an odd number escapes it.
-    let k = q - 1, n = 0;
+    let k = q - 1,
+      n = 0;
     while (k > i && b[k] === BACKSLASH) {
       n++;
       k--;
@@ -483,7 +575,8 @@ function numberEnd(b: Uint8Array, i: number): number {
 
 /** The value JSON.parse gives the number in b[i, e): integers of ≤ 15 digits are built from the bytes. */
 function numberValue(b: Buffer, i: number, e: number): number {
-  let j = i, neg = false;
+  let j = i,
+    neg = false;
   if (b[j] === MINUS) {
     neg = true;
     j++;
@@ -549,7 +642,9 @@ export async function scanKinetoFile(path: string): Promise<KinetoColumns> {
   const head = await new Promise<Buffer>((resolve, reject) => {
     const s = createReadStream(path, { start: 0, end: 1 });
     const parts: Buffer[] = [];
-    s.on('data', (d) => parts.push(d as Buffer)).on('end', () => resolve(Buffer.concat(parts))).on('error', reject);
+    s.on('data', (d) => parts.push(d as Buffer))
+      .on('end', () => resolve(Buffer.concat(parts)))
+      .on('error', reject);
   });
   const gz = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b;
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });

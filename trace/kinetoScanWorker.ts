@@ -14,7 +14,20 @@ export interface ScanRequest {
 export type ScanReply = { index: number; columns: KinetoColumns } | { index: number; error: string };
 
 function buffersOf(c: KinetoColumns): ArrayBuffer[] {
-  return [c.ph, c.cat, c.name, c.pid, c.tid, c.pidNum, c.tidNum, c.ts, c.dur, c.correlation, c.externalId, c.stream].map((a) => a.buffer as ArrayBuffer);
+  return [
+    c.ph,
+    c.cat,
+    c.name,
+    c.pid,
+    c.tid,
+    c.pidNum,
+    c.tidNum,
+    c.ts,
+    c.dur,
+    c.correlation,
+    c.externalId,
+    c.stream,
+  ].map((a) => a.buffer as ArrayBuffer);
 }
 
 parentPort?.on('message', (req: ScanRequest) => {

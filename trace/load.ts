@@ -30,7 +30,9 @@ export async function sniffTraceFile(path: string): Promise<TraceFileKind> {
   if (info.kind !== 'unknown') return info.kind;
   // Unrecognised: text goes to the JSON reader, anything else to the protobuf reader; each says what is wrong.
   const head = readHeadSync(path, 512);
-  return head.length > 0 && head.every((b) => b >= 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) ? 'chrome-json' : 'perfetto';
+  return head.length > 0 && head.every((b) => b >= 0x20 || b === 0x09 || b === 0x0a || b === 0x0d)
+    ? 'chrome-json'
+    : 'perfetto';
 }
 
 /**
@@ -45,10 +47,16 @@ export async function loadRun(run: TraceRun, opts: LoadOptions = {}): Promise<Tr
   if (run.files.length > 1 && unranked.length > 0) {
     throw new TraceFormatError(
       `cannot tell which rank wrote ${unranked.map((f) => f.path).join(', ')}: ${run.kind === 'pre-kineto' ? 'a trace from PyTorch without Kineto (a JSON array of events) has no distributedInfo' : 'the trace has no distributedInfo'} and the file name has no rank`,
-      { expected: "files named by rank (rank0.json, rank1.json ...: prof.export_chrome_trace(f'rank{dist.get_rank()}.json')), one file at a time with --rank N, or traces from a PyTorch build with Kineto (torch.profiler writes distributedInfo)" },
+      {
+        expected:
+          "files named by rank (rank0.json, rank1.json ...: prof.export_chrome_trace(f'rank{dist.get_rank()}.json')), one file at a time with --rank N, or traces from a PyTorch build with Kineto (torch.profiler writes distributedInfo)",
+      },
     );
   }
-  return importKinetoFolder(run.files.map((f) => f.path), { ...opts, ranks: run.files.map((f) => f.rank) });
+  return importKinetoFolder(
+    run.files.map((f) => f.path),
+    { ...opts, ranks: run.files.map((f) => f.rank) },
+  );
 }
 
 /**
@@ -62,7 +70,11 @@ export async function loadTraceFile(path: string, opts: LoadOptions = {}): Promi
   const kind = await sniffTraceFile(path);
   if (kind === 'kineto' || kind === 'pre-kineto') return importKinetoFile(path, opts);
   if (kind === 'chrome-json') return readChromeJsonFile(path, opts);
-  if (stat.size > MAX_PROTOBUF_BYTES) throw new TraceFormatError(`protobuf trace of ${stat.size} bytes is larger than ${MAX_PROTOBUF_BYTES}`, { file: path, expected: 'a Perfetto trace under 2 GiB' });
+  if (stat.size > MAX_PROTOBUF_BYTES)
+    throw new TraceFormatError(`protobuf trace of ${stat.size} bytes is larger than ${MAX_PROTOBUF_BYTES}`, {
+      file: path,
+      expected: 'a Perfetto trace under 2 GiB',
+    });
   const budget = new LoadBudget(path, PROTOBUF_BYTE_COST, opts);
   let bytes: Uint8Array;
   if (await startsWithGzip(path)) {
@@ -73,7 +85,11 @@ export async function loadTraceFile(path: string, opts: LoadOptions = {}): Promi
     bytes = await fs.promises.readFile(path);
   }
   budget.progress = () => Number.NaN;
-  return readPerfetto(bytes, { fileName: path, inflate: (b) => inflateMetered(b, budget), onEvent: () => budget.events(1) });
+  return readPerfetto(bytes, {
+    fileName: path,
+    inflate: (b) => inflateMetered(b, budget),
+    onEvent: () => budget.events(1),
+  });
 }
 
 /** Gunzips a whole file as a stream, metering the output as it is produced. */
@@ -91,7 +107,10 @@ async function gunzipFileBounded(path: string, size: number, budget: LoadBudget)
     }
   } catch (e) {
     if (e instanceof TraceFormatError) throw e;
-    throw new TraceFormatError(`gzip error: ${(e as Error).message}`, { file: path, expected: 'a complete gzip stream' });
+    throw new TraceFormatError(`gzip error: ${(e as Error).message}`, {
+      file: path,
+      expected: 'a complete gzip stream',
+    });
   } finally {
     source.destroy();
     stream.destroy();

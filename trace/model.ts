@@ -36,16 +36,7 @@ export type StreamKind = 'compute' | 'communication' | 'staging' | 'host' | 'wai
  * - host: any other host-side span
  */
 export type SliceCategory =
-  | 'kernel'
-  | 'collective'
-  | 'memcpy'
-  | 'memset'
-  | 'staging'
-  | 'wait'
-  | 'step'
-  | 'cpu_op'
-  | 'runtime'
-  | 'host';
+  'kernel' | 'collective' | 'memcpy' | 'memset' | 'staging' | 'wait' | 'step' | 'cpu_op' | 'runtime' | 'host';
 
 export interface ProcessInfo {
   /** Unique within the trace; one process per rank. */
@@ -105,7 +96,17 @@ export interface Flow {
 
 /** Arguments every collective slice carries (CommLens runs and imported NCCL kernels alike). */
 export interface CollectiveArgs {
-  op: 'allReduce' | 'reduceScatter' | 'allGather' | 'broadcast' | 'reduce' | 'allToAll' | 'send' | 'recv' | 'barrier' | string;
+  op:
+    | 'allReduce'
+    | 'reduceScatter'
+    | 'allGather'
+    | 'broadcast'
+    | 'reduce'
+    | 'allToAll'
+    | 'send'
+    | 'recv'
+    | 'barrier'
+    | string;
   /** Sequence number within its group: the i-th collective joins across ranks by it. */
   seq?: number;
   group?: string;
@@ -164,7 +165,8 @@ export function finalizeModel(model: TraceModel): TraceModel {
   if (!inFinalOrder(model.slices)) {
     const order = model.slices.map((_, i) => i);
     order.sort((a, b) => {
-      const sa = model.slices[a], sb = model.slices[b];
+      const sa = model.slices[a],
+        sb = model.slices[b];
       return sa.track - sb.track || sa.startNs - sb.startNs || sb.durNs - sa.durNs || a - b;
     });
     const remap = new Int32Array(model.slices.length);
@@ -206,7 +208,8 @@ export function assignDepths(model: TraceModel): TraceModel {
     s.depth = stack.length;
     stack.push(s.startNs + s.durNs);
   }
-  if (clipped > 0) model.warnings.push(`${clipped} slice(s) overlapped a sibling on the same track and were clipped to nest`);
+  if (clipped > 0)
+    model.warnings.push(`${clipped} slice(s) overlapped a sibling on the same track and were clipped to nest`);
   return model;
 }
 
@@ -217,7 +220,8 @@ export function assignDepths(model: TraceModel): TraceModel {
  */
 function inFinalOrder(slices: readonly Slice[]): boolean {
   for (let i = 1; i < slices.length; i++) {
-    const a = slices[i], b = slices[i - 1];
+    const a = slices[i],
+      b = slices[i - 1];
     // The comparator's last term (index i − (i − 1)) is 1.
     if (!((a.track - b.track || a.startNs - b.startNs || b.durNs - a.durNs || 1) >= 0)) return false;
   }
@@ -250,4 +254,3 @@ export function flowsInTimeOrder(model: TraceModel): Flow[] {
   });
   return out;
 }
-

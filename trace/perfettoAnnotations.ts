@@ -18,9 +18,27 @@ const MAX_NESTING = 16;
  * name for dict entries), then the value. Scalars are sized up front and written in place;
  * arrays and dicts go through the per-depth scratch writers.
  */
-export function writeAnnotation(w: ProtoWriter, nameField: number, nameIid: number, name: string | undefined, v: ArgValue, depth: number): void {
-  const field = depth === 0 ? TRACK_EVENT.debugAnnotations : nameField === DEBUG_ANNOTATION.name ? DEBUG_ANNOTATION.dictEntries : DEBUG_ANNOTATION.arrayValues;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && name === undefined && nameField === DEBUG_ANNOTATION.nameIid) {
+export function writeAnnotation(
+  w: ProtoWriter,
+  nameField: number,
+  nameIid: number,
+  name: string | undefined,
+  v: ArgValue,
+  depth: number,
+): void {
+  const field =
+    depth === 0
+      ? TRACK_EVENT.debugAnnotations
+      : nameField === DEBUG_ANNOTATION.name
+        ? DEBUG_ANNOTATION.dictEntries
+        : DEBUG_ANNOTATION.arrayValues;
+  if (
+    typeof v === 'number' &&
+    Number.isSafeInteger(v) &&
+    v >= 0 &&
+    name === undefined &&
+    nameField === DEBUG_ANNOTATION.nameIid
+  ) {
     // The common case (a count, a byte size, an id): tag, length, name iid, int value.
     const body = 1 + varintSize(nameIid) + 1 + varintSize(v);
     w.tag(field, 2);
@@ -48,8 +66,7 @@ function writeAnnotationValue(a: ProtoWriter, v: ArgValue, depth: number): void 
     // A name with no value: DebugAnnotation has no null. Not legacy JSON "null": Perfetto's
     // trace processor (v58) aborts on it (json_args.cc "Unreachable"); a valueless
     // annotation it skips, and CommLens reads back as null.
-  }
-  else if (depth >= MAX_NESTING) a.string(DEBUG_ANNOTATION.legacyJsonValue, JSON.stringify(v));
+  } else if (depth >= MAX_NESTING) a.string(DEBUG_ANNOTATION.legacyJsonValue, JSON.stringify(v));
   else if (Array.isArray(v)) {
     if (v.length === 0) a.string(DEBUG_ANNOTATION.legacyJsonValue, '[]');
     for (const item of v) writeAnnotation(a, DEBUG_ANNOTATION.arrayValues, 0, undefined, item, depth + 1);
@@ -59,4 +76,3 @@ function writeAnnotationValue(a: ProtoWriter, v: ArgValue, depth: number): void 
     for (const key of keys) writeAnnotation(a, DEBUG_ANNOTATION.name, 0, key, v[key], depth + 1);
   }
 }
-

@@ -6,7 +6,15 @@
  */
 import type { ArgValue, Args } from './model';
 import { ProtoCursor, decodeUtf8, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protoWire';
-import { COUNTER_DESCRIPTOR, DEBUG_ANNOTATION, LEGACY_EVENT, NESTED_VALUE, PROCESS_DESCRIPTOR, THREAD_DESCRIPTOR, TRACK_DESCRIPTOR } from './perfettoFields';
+import {
+  COUNTER_DESCRIPTOR,
+  DEBUG_ANNOTATION,
+  LEGACY_EVENT,
+  NESTED_VALUE,
+  PROCESS_DESCRIPTOR,
+  THREAD_DESCRIPTOR,
+  TRACK_DESCRIPTOR,
+} from './perfettoFields';
 
 const TWO_32 = 4294967296;
 /** Nesting deeper than this in a debug annotation is cut (hostile files nest without end). */
@@ -80,7 +88,13 @@ export interface SequenceState {
 
 /** Fresh incremental state: what a sequence has after SEQ_INCREMENTAL_STATE_CLEARED (defaults are carried by the caller). */
 export function newSequence(): SequenceState {
-  return { names: new Map(), categories: new Map(), argNames: new Map(), argStrings: new Map(), counterTotals: new Map() };
+  return {
+    names: new Map(),
+    categories: new Map(),
+    argNames: new Map(),
+    argStrings: new Map(),
+    counterTotals: new Map(),
+  };
 }
 
 /** Decoders over one buffer; the tokenizer extends this with the packet loop and sequence state. */
@@ -105,7 +119,6 @@ export class FieldDecoder {
     return r.text;
   }
 
-
   protected uuidList(c: ProtoCursor, wire: number): UuidKey[] {
     const out: UuidKey[] = [];
     if (wire === WIRE_LEN) {
@@ -124,7 +137,6 @@ export class FieldDecoder {
     return out;
   }
 
-
   /** One TrackDescriptor (its counter descriptor, if any, is remembered for counter values). */
   protected descriptor(ts: number, start: number, end: number): void {
     const d: RawDescriptor = { uuid: 0, order: this.order++, ts };
@@ -139,7 +151,12 @@ export class FieldDecoder {
       } else if (field === TRACK_DESCRIPTOR.parentUuid && wire === WIRE_VARINT) {
         c.varint64();
         d.parent = uuidKey(c.lo, c.hi);
-      } else if ((field === TRACK_DESCRIPTOR.name || field === TRACK_DESCRIPTOR.staticName || field === TRACK_DESCRIPTOR.atraceName) && wire === WIRE_LEN) {
+      } else if (
+        (field === TRACK_DESCRIPTOR.name ||
+          field === TRACK_DESCRIPTOR.staticName ||
+          field === TRACK_DESCRIPTOR.atraceName) &&
+        wire === WIRE_LEN
+      ) {
         c.len();
         const s = c.segStart;
         const e = c.segEnd;
@@ -279,7 +296,8 @@ export class FieldDecoder {
       } else if (field === LEGACY_EVENT.instantEventScope) l.instantScope = v;
       else if (field === LEGACY_EVENT.pidOverride) l.pidOverride = c.lo | 0;
       else if (field === LEGACY_EVENT.tidOverride) l.tidOverride = c.lo | 0;
-      else if (field === LEGACY_EVENT.bindId || field === LEGACY_EVENT.flowDirection) this.skip('legacy (v1) flow binding');
+      else if (field === LEGACY_EVENT.bindId || field === LEGACY_EVENT.flowDirection)
+        this.skip('legacy (v1) flow binding');
     }
     return l;
   }
@@ -311,19 +329,26 @@ export class FieldDecoder {
         c.varint64();
         value = `0x${((BigInt(c.hi) << 32n) | BigInt(c.lo)).toString(16)}`;
       } else if (field === DEBUG_ANNOTATION.doubleValue && wire === WIRE_FIXED64) value = c.double();
-      else if ((field === DEBUG_ANNOTATION.stringValue || field === DEBUG_ANNOTATION.legacyJsonValue) && wire === WIRE_LEN) {
+      else if (
+        (field === DEBUG_ANNOTATION.stringValue || field === DEBUG_ANNOTATION.legacyJsonValue) &&
+        wire === WIRE_LEN
+      ) {
         c.len();
         const s = c.segStart;
         const e = c.segEnd;
         const text = this.str(s, e);
         value = field === DEBUG_ANNOTATION.stringValue ? text : parseLegacyJson(text);
-      } else if (field === DEBUG_ANNOTATION.stringValueIid && wire === WIRE_VARINT) value = seq.argStrings.get(c.varint()) ?? '';
+      } else if (field === DEBUG_ANNOTATION.stringValueIid && wire === WIRE_VARINT)
+        value = seq.argStrings.get(c.varint()) ?? '';
       else if (field === DEBUG_ANNOTATION.nestedValue && wire === WIRE_LEN) {
         c.len();
         const s = c.segStart;
         const e = c.segEnd;
         value = this.nested(s, e, depth + 1);
-      } else if ((field === DEBUG_ANNOTATION.dictEntries || field === DEBUG_ANNOTATION.arrayValues) && wire === WIRE_LEN) {
+      } else if (
+        (field === DEBUG_ANNOTATION.dictEntries || field === DEBUG_ANNOTATION.arrayValues) &&
+        wire === WIRE_LEN
+      ) {
         c.len();
         const s = c.segStart;
         const e = c.segEnd;

@@ -32,7 +32,11 @@ export const SEQ_INCREMENTAL_STATE_CLEARED = 1;
 export const SEQ_NEEDS_INCREMENTAL_STATE = 2;
 
 export const DEFAULTS = { timestampClockId: 58, trackEventDefaults: 11 } as const;
-export const TRACK_EVENT_DEFAULTS = { trackUuid: 11, extraCounterTrackUuids: 31, extraDoubleCounterTrackUuids: 45 } as const;
+export const TRACK_EVENT_DEFAULTS = {
+  trackUuid: 11,
+  extraCounterTrackUuids: 31,
+  extraDoubleCounterTrackUuids: 45,
+} as const;
 
 export const TRACK_DESCRIPTOR = {
   uuid: 1,
@@ -110,7 +114,12 @@ export const LEGACY_EVENT = {
   globalId: 20,
 } as const;
 
-export const INTERNED_DATA = { eventCategories: 1, eventNames: 2, debugAnnotationNames: 3, debugAnnotationStringValues: 29 } as const;
+export const INTERNED_DATA = {
+  eventCategories: 1,
+  eventNames: 2,
+  debugAnnotationNames: 3,
+  debugAnnotationStringValues: 29,
+} as const;
 /** EventCategory, EventName, DebugAnnotationName: iid then name. InternedString: iid then str. */
 export const INTERNED_ENTRY = { iid: 1, name: 2 } as const;
 

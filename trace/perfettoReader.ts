@@ -26,10 +26,34 @@ import { TraceFormatError } from './errors';
 import { isSliceCategory, mapCategory } from './categories';
 import { BUILTIN_COUNTER_NAMES, COUNTER_UNIT, EVENT_TYPE } from './perfettoFields';
 import { RUN_METADATA_EVENT, RUN_TRACK_NAME } from './perfettoWriter';
-import { tokenizePerfetto, type RawDescriptor, type RawEvent, type TokenizeOptions, type UuidKey } from './perfettoTokenizer';
+import {
+  tokenizePerfetto,
+  type RawDescriptor,
+  type RawEvent,
+  type TokenizeOptions,
+  type UuidKey,
+} from './perfettoTokenizer';
 
-const PHASE = { X: 88, B: 66, E: 69, I: 73, i: 105, R: 82, n: 110, b: 98, e: 101, S: 83, F: 70, T: 84, p: 112 } as const;
-const UNIT_NAMES: Record<number, string> = { [COUNTER_UNIT.timeNs]: 'ns', [COUNTER_UNIT.count]: 'count', [COUNTER_UNIT.sizeBytes]: 'bytes' };
+const PHASE = {
+  X: 88,
+  B: 66,
+  E: 69,
+  I: 73,
+  i: 105,
+  R: 82,
+  n: 110,
+  b: 98,
+  e: 101,
+  S: 83,
+  F: 70,
+  T: 84,
+  p: 112,
+} as const;
+const UNIT_NAMES: Record<number, string> = {
+  [COUNTER_UNIT.timeNs]: 'ns',
+  [COUNTER_UNIT.count]: 'count',
+  [COUNTER_UNIT.sizeBytes]: 'bytes',
+};
 const DESCRIPTION = /^CommLens (compute|communication|staging|host|wait|other) track( \(GPU\))?(?: · source (.+))?$/;
 
 interface OpenSlice {
@@ -46,9 +70,17 @@ export function readPerfetto(bytes: Uint8Array, opts: { fileName?: string } & To
   const where = { file: opts.fileName };
   if (tok.packets === 0) {
     if (tok.stoppedAt) {
-      throw new TraceFormatError(`not a Perfetto protobuf trace: ${tok.stoppedAt.message}`, { ...where, offset: tok.stoppedAt.offset, expected: tok.stoppedAt.expected });
+      throw new TraceFormatError(`not a Perfetto protobuf trace: ${tok.stoppedAt.message}`, {
+        ...where,
+        offset: tok.stoppedAt.offset,
+        expected: tok.stoppedAt.expected,
+      });
     }
-    throw new TraceFormatError('no trace packets found', { ...where, offset: 0, expected: 'a perfetto.protos.Trace with at least one packet' });
+    throw new TraceFormatError('no trace packets found', {
+      ...where,
+      offset: 0,
+      expected: 'a perfetto.protos.Trace with at least one packet',
+    });
   }
   const b = new ModelBuilder(tok.descriptors);
   for (const m of tok.runMetadata) b.runMetadata(m);
@@ -62,7 +94,8 @@ export function readPerfetto(bytes: Uint8Array, opts: { fileName?: string } & To
   if (b.commlens && model.meta.info) {
     const info = model.meta.info;
     if (typeof info.worldSize === 'number') model.meta.worldSize = info.worldSize;
-    model.meta.info = info.info && typeof info.info === 'object' && !Array.isArray(info.info) ? (info.info as Args) : undefined;
+    model.meta.info =
+      info.info && typeof info.info === 'object' && !Array.isArray(info.info) ? (info.info as Args) : undefined;
     if (!model.meta.info) delete model.meta.info;
   }
   if (shift !== 0) {
@@ -72,7 +105,9 @@ export function readPerfetto(bytes: Uint8Array, opts: { fileName?: string } & To
   model.warnings.unshift(...tok.warnings);
   if (tok.stoppedAt) {
     const f = opts.fileName ? `${opts.fileName}: ` : '';
-    model.warnings.unshift(`${f}read stopped at byte ${tok.stoppedAt.offset} of ${bytes.length}: ${tok.stoppedAt.message} (expected ${tok.stoppedAt.expected}); ${tok.packets} packet(s) before it were imported`);
+    model.warnings.unshift(
+      `${f}read stopped at byte ${tok.stoppedAt.offset} of ${bytes.length}: ${tok.stoppedAt.message} (expected ${tok.stoppedAt.expected}); ${tok.packets} packet(s) before it were imported`,
+    );
   }
   return finalizeModel(model);
 }
@@ -185,7 +220,8 @@ class ModelBuilder {
       root = d;
       d = d.parent !== undefined ? this.desc.get(d.parent) : undefined;
     }
-    if (root && root.uuid !== uuid && (this.children.get(root.uuid) ?? 0) > 0) return this.pseudoProcess(`root:${root.uuid}`, root.name ?? 'Global tracks');
+    if (root && root.uuid !== uuid && (this.children.get(root.uuid) ?? 0) > 0)
+      return this.pseudoProcess(`root:${root.uuid}`, root.name ?? 'Global tracks');
     return this.pseudoProcess('global', 'Global tracks');
   }
 
@@ -265,28 +301,57 @@ class ModelBuilder {
     if (l && l.pidOverride !== undefined && l.tidOverride !== undefined) {
       const uuid = this.threadByPidTid.get(`${l.pidOverride}:${l.tidOverride}`);
       if (uuid !== undefined) return this.trackFor(uuid, 'slice', name);
-      return this.syntheticTrack(`thread:${l.pidOverride}:${l.tidOverride}`, `thread ${l.tidOverride}`, this.pidOfSourcePid(l.pidOverride), 'slice');
+      return this.syntheticTrack(
+        `thread:${l.pidOverride}:${l.tidOverride}`,
+        `thread ${l.tidOverride}`,
+        this.pidOfSourcePid(l.pidOverride),
+        'slice',
+      );
     }
     if (ev.type === EVENT_TYPE.unspecified && l) {
-      const async = l.phase === PHASE.b || l.phase === PHASE.e || l.phase === PHASE.S || l.phase === PHASE.F || l.phase === PHASE.T || l.phase === PHASE.p || l.phase === PHASE.n;
+      const async =
+        l.phase === PHASE.b ||
+        l.phase === PHASE.e ||
+        l.phase === PHASE.S ||
+        l.phase === PHASE.F ||
+        l.phase === PHASE.T ||
+        l.phase === PHASE.p ||
+        l.phase === PHASE.n;
       const thread = this.threadOf(ev.explicitTrack && ev.track ? ev.track : ev.defaultTrack);
       if (async) {
         const pid = thread ? this.pidOfTrack(thread.uuid) : this.pseudoProcess('global', 'Global tracks');
         const scope = l.idIsGlobal ? 'global' : `pid${pid}`;
-        return this.syntheticTrack(`async:${scope}:${ev.categories.join(',')}:${l.id ?? ''}`, name || 'async', pid, 'slice');
+        return this.syntheticTrack(
+          `async:${scope}:${ev.categories.join(',')}:${l.id ?? ''}`,
+          name || 'async',
+          pid,
+          'slice',
+        );
       }
       if (ev.explicitTrack && ev.track) return this.trackFor(ev.track, 'slice', name);
       if ((l.phase === PHASE.I || l.phase === PHASE.i) && l.instantScope === 2 && thread) {
         const pid = this.pidOfTrack(thread.uuid);
         const owner = this.pidOwner.get(thread.thread?.pid ?? -1);
         if (owner !== undefined && this.desc.get(owner)?.process) return this.trackFor(owner, 'slice', name);
-        return this.syntheticTrack(`process:${pid}`, this.model.processes.find((p) => p.pid === pid)?.name ?? `pid ${pid}`, pid, 'slice');
+        return this.syntheticTrack(
+          `process:${pid}`,
+          this.model.processes.find((p) => p.pid === pid)?.name ?? `pid ${pid}`,
+          pid,
+          'slice',
+        );
       }
-      if ((l.phase === PHASE.I || l.phase === PHASE.i) && l.instantScope === 3) return this.syntheticTrack('global-instants', 'Global instants', this.pseudoProcess('global', 'Global tracks'), 'slice');
+      if ((l.phase === PHASE.I || l.phase === PHASE.i) && l.instantScope === 3)
+        return this.syntheticTrack(
+          'global-instants',
+          'Global instants',
+          this.pseudoProcess('global', 'Global tracks'),
+          'slice',
+        );
       if (ev.defaultTrack !== undefined) return this.trackFor(ev.defaultTrack, 'slice', name);
       return undefined;
     }
-    if (ev.track === undefined || ev.track === 0) return this.syntheticTrack('default', 'Default Track', this.pseudoProcess('global', 'Global tracks'), 'slice');
+    if (ev.track === undefined || ev.track === 0)
+      return this.syntheticTrack('default', 'Default Track', this.pseudoProcess('global', 'Global tracks'), 'slice');
     return this.trackFor(ev.track, ev.type === EVENT_TYPE.counter ? 'counter' : 'slice', name);
   }
 
@@ -303,10 +368,14 @@ class ModelBuilder {
       }
     }
     const w = this.model.warnings;
-    if (this.counts.unfinished) w.push(`${this.counts.unfinished} slice(s) never ended; they were extended to the last timestamp`);
-    if (this.counts.unmatchedEnd) w.push(`${this.counts.unmatchedEnd} SLICE_END event(s) without an open slice were ignored`);
-    if (this.counts.counterOnSliceTrack) w.push(`${this.counts.counterOnSliceTrack} counter value(s) on a track that is not a counter track were ignored`);
-    if (this.counts.untyped) w.push(`${this.counts.untyped} event(s) with neither a type nor a legacy phase were ignored`);
+    if (this.counts.unfinished)
+      w.push(`${this.counts.unfinished} slice(s) never ended; they were extended to the last timestamp`);
+    if (this.counts.unmatchedEnd)
+      w.push(`${this.counts.unmatchedEnd} SLICE_END event(s) without an open slice were ignored`);
+    if (this.counts.counterOnSliceTrack)
+      w.push(`${this.counts.counterOnSliceTrack} counter value(s) on a track that is not a counter track were ignored`);
+    if (this.counts.untyped)
+      w.push(`${this.counts.untyped} event(s) with neither a type nor a legacy phase were ignored`);
     if (this.commlens) this.model.meta.format = 'commlens';
     this.renumberTracks();
     return this.model;
@@ -315,7 +384,9 @@ class ModelBuilder {
   /** Puts tracks in descriptor order (the writer's order), keeping synthetic ones last. */
   private renumberTracks(): void {
     const m = this.model;
-    const order = m.tracks.map((t) => t.id).sort((a, b) => (this.trackOrder.get(a) as number) - (this.trackOrder.get(b) as number) || a - b);
+    const order = m.tracks
+      .map((t) => t.id)
+      .sort((a, b) => (this.trackOrder.get(a) as number) - (this.trackOrder.get(b) as number) || a - b);
     const remap = new Int32Array(order.length);
     order.forEach((oldId, newId) => (remap[oldId] = newId));
     m.tracks = order.map((oldId, newId) => ({ ...m.tracks[oldId], id: newId }));
@@ -346,7 +417,16 @@ class ModelBuilder {
     if (type === EVENT_TYPE.unspecified) {
       if (phase === PHASE.B || phase === PHASE.b || phase === PHASE.S) type = EVENT_TYPE.sliceBegin;
       else if (phase === PHASE.E || phase === PHASE.e || phase === PHASE.F) type = EVENT_TYPE.sliceEnd;
-      else if (phase === PHASE.X || phase === PHASE.I || phase === PHASE.i || phase === PHASE.R || phase === PHASE.n || phase === PHASE.T || phase === PHASE.p) type = EVENT_TYPE.instant;
+      else if (
+        phase === PHASE.X ||
+        phase === PHASE.I ||
+        phase === PHASE.i ||
+        phase === PHASE.R ||
+        phase === PHASE.n ||
+        phase === PHASE.T ||
+        phase === PHASE.p
+      )
+        type = EVENT_TYPE.instant;
       else if (ev.extraCounters === undefined && ev.threadTimeNs === undefined) {
         this.counts.untyped++;
         return;
@@ -367,7 +447,12 @@ class ModelBuilder {
     if (track !== undefined) {
       const stack = this.open.get(track) ?? [];
       this.open.set(track, stack);
-      while (stack.length > 0 && stack[stack.length - 1].endNs !== undefined && (stack[stack.length - 1].endNs as number) <= ev.ts) stack.pop();
+      while (
+        stack.length > 0 &&
+        stack[stack.length - 1].endNs !== undefined &&
+        (stack[stack.length - 1].endNs as number) <= ev.ts
+      )
+        stack.pop();
       if (type === EVENT_TYPE.sliceEnd) {
         let i = stack.length - 1;
         while (i >= 0 && stack[i].endNs !== undefined) i--;
@@ -400,8 +485,18 @@ class ModelBuilder {
       const thread = this.threadOf(ev.track);
       if (thread) {
         const pid = this.pidOfTrack(thread.uuid);
-        if (ev.threadTimeNs !== undefined) this.addCounter(this.syntheticTrack(`tt:${thread.uuid}`, 'thread_time', pid, 'counter'), ev.ts, ev.threadTimeNs);
-        if (ev.threadInstructions !== undefined) this.addCounter(this.syntheticTrack(`ti:${thread.uuid}`, 'thread_instruction_count', pid, 'counter'), ev.ts, ev.threadInstructions);
+        if (ev.threadTimeNs !== undefined)
+          this.addCounter(
+            this.syntheticTrack(`tt:${thread.uuid}`, 'thread_time', pid, 'counter'),
+            ev.ts,
+            ev.threadTimeNs,
+          );
+        if (ev.threadInstructions !== undefined)
+          this.addCounter(
+            this.syntheticTrack(`ti:${thread.uuid}`, 'thread_instruction_count', pid, 'counter'),
+            ev.ts,
+            ev.threadInstructions,
+          );
       }
     }
   }
@@ -416,7 +511,8 @@ class ModelBuilder {
     const key = this.commlens ? raw : `${raw}\u0000${ev.name ?? ''}`;
     let r = this.categoryCache.get(key);
     if (r) return r;
-    if (this.commlens && cats.length > 0 && isSliceCategory(cats[0])) r = cats.length > 1 ? { category: cats[0], rawCategory: cats.slice(1).join(',') } : { category: cats[0] };
+    if (this.commlens && cats.length > 0 && isSliceCategory(cats[0]))
+      r = cats.length > 1 ? { category: cats[0], rawCategory: cats.slice(1).join(',') } : { category: cats[0] };
     else {
       const category = mapCategory(raw, ev.name ?? '');
       r = raw && raw !== category ? { category, rawCategory: raw } : { category };

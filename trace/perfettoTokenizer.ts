@@ -9,10 +9,30 @@
  * with a warning; a break in the top-level framing ends the read with a warning.
  */
 import { ProtoCursor, WireError, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protoWire';
-import { CHROME_EVENT_BUNDLE, CHROME_METADATA, DEFAULTS, INTERNED_DATA, INTERNED_ENTRY, PACKET, SEQ_INCREMENTAL_STATE_CLEARED, TRACE, TRACK_EVENT, TRACK_EVENT_DEFAULTS } from './perfettoFields';
+import {
+  CHROME_EVENT_BUNDLE,
+  CHROME_METADATA,
+  DEFAULTS,
+  INTERNED_DATA,
+  INTERNED_ENTRY,
+  PACKET,
+  SEQ_INCREMENTAL_STATE_CLEARED,
+  TRACE,
+  TRACK_EVENT,
+  TRACK_EVENT_DEFAULTS,
+} from './perfettoFields';
 import { RUN_METADATA_EVENT as RUN_METADATA_NAME } from './perfettoWriter';
 import type { Args } from './model';
-import { FieldDecoder, MAX_ANNOTATION_DEPTH, newSequence, uuidKey, type RawEvent, type RawDescriptor, type SequenceState, type UuidKey } from './perfettoDecode';
+import {
+  FieldDecoder,
+  MAX_ANNOTATION_DEPTH,
+  newSequence,
+  uuidKey,
+  type RawEvent,
+  type RawDescriptor,
+  type SequenceState,
+  type UuidKey,
+} from './perfettoDecode';
 
 export type { RawDescriptor, RawEvent, RawLegacy, UuidKey } from './perfettoDecode';
 
@@ -52,7 +72,15 @@ export interface TokenizeOptions {
 }
 
 class Tokenizer extends FieldDecoder {
-  readonly result: Tokenized = { descriptors: [], events: [], baseLo: 0, baseHi: 0, packets: 0, runMetadata: [], warnings: [] };
+  readonly result: Tokenized = {
+    descriptors: [],
+    events: [],
+    baseLo: 0,
+    baseHi: 0,
+    packets: 0,
+    runMetadata: [],
+    warnings: [],
+  };
   private readonly sequences = new Map<number, SequenceState>();
   private badPackets = 0;
   private firstBadPacket = '';
@@ -99,7 +127,8 @@ class Tokenizer extends FieldDecoder {
     const w = this.result.warnings;
     if (this.badPackets > 0) w.push(`${this.badPackets} malformed packet(s) skipped (first: ${this.firstBadPacket})`);
     if (this.invalidUtf8 > 0) w.push(`${this.invalidUtf8} string(s) with invalid UTF-8 (shown with U+FFFD)`);
-    if (this.deepAnnotations > 0) w.push(`${this.deepAnnotations} debug annotation(s) nested deeper than ${MAX_ANNOTATION_DEPTH} levels were cut`);
+    if (this.deepAnnotations > 0)
+      w.push(`${this.deepAnnotations} debug annotation(s) nested deeper than ${MAX_ANNOTATION_DEPTH} levels were cut`);
     if (this.skipped.size > 0) {
       const list = [...this.skipped.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`);
       w.push(`skipped unsupported data: ${list.join(', ')}`);
@@ -141,14 +170,12 @@ class Tokenizer extends FieldDecoder {
         else if (field === PACKET.chromeEvents && wire === WIRE_LEN) {
           c.len();
           this.chromeEvents(c.segStart, c.segEnd);
-        }
-        else if (field === PACKET.compressedPackets && wire === WIRE_LEN) {
+        } else if (field === PACKET.compressedPackets && wire === WIRE_LEN) {
           c.len();
           const s = c.segStart;
           const e = c.segEnd;
           this.compressed(s, e);
-        }
-        else if (field === PACKET.timestampClockId && wire === WIRE_VARINT) {
+        } else if (field === PACKET.timestampClockId && wire === WIRE_VARINT) {
           c.varint64();
           this.skip('timestamp_clock_id (clock conversion not supported; times taken as is)');
         } else {
@@ -182,7 +209,8 @@ class Tokenizer extends FieldDecoder {
       if (event) this.trackEvent(seq, seqId, ts, event[0], event[1]);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      if (this.badPackets++ === 0) this.firstBadPacket = `packet at byte ${start}: ${err.message} at byte ${err.offset}, expected ${err.expected}`;
+      if (this.badPackets++ === 0)
+        this.firstBadPacket = `packet at byte ${start}: ${err.message} at byte ${err.offset}, expected ${err.expected}`;
     }
   }
 
@@ -238,13 +266,22 @@ class Tokenizer extends FieldDecoder {
       this.skip('compressed_packets (no inflate function given)');
       return;
     }
-    if (this.compressedDepth > 0) throw new WireError('compressed_packets inside compressed_packets', start, 'plain packets inside compressed_packets');
+    if (this.compressedDepth > 0)
+      throw new WireError(
+        'compressed_packets inside compressed_packets',
+        start,
+        'plain packets inside compressed_packets',
+      );
     let inner: Uint8Array;
     try {
       inner = this.opts.inflate(this.buf.subarray(start, end));
     } catch (e) {
       if ((e as Error).name === 'TraceTooLargeError') throw e;
-      throw new WireError(`compressed_packets do not inflate: ${(e as Error).message}`, start, 'a complete zlib stream');
+      throw new WireError(
+        `compressed_packets do not inflate: ${(e as Error).message}`,
+        start,
+        'a complete zlib stream',
+      );
     }
     const outer = this.buf;
     this.buf = inner;
@@ -278,11 +315,15 @@ class Tokenizer extends FieldDecoder {
       const field = Math.floor(tag / 8);
       const wire = tag & 7;
       const table =
-        field === INTERNED_DATA.eventCategories ? seq.categories
-        : field === INTERNED_DATA.eventNames ? seq.names
-        : field === INTERNED_DATA.debugAnnotationNames ? seq.argNames
-        : field === INTERNED_DATA.debugAnnotationStringValues ? seq.argStrings
-        : undefined;
+        field === INTERNED_DATA.eventCategories
+          ? seq.categories
+          : field === INTERNED_DATA.eventNames
+            ? seq.names
+            : field === INTERNED_DATA.debugAnnotationNames
+              ? seq.argNames
+              : field === INTERNED_DATA.debugAnnotationStringValues
+                ? seq.argStrings
+                : undefined;
       if (!table || wire !== WIRE_LEN) {
         c.skip(wire);
         if (table === undefined) this.skip(`InternedData field ${field}`);
@@ -326,12 +367,15 @@ class Tokenizer extends FieldDecoder {
           if (f === TRACK_EVENT_DEFAULTS.trackUuid && (t2 & 7) === WIRE_VARINT) {
             d.varint64();
             seq.defaultTrack = uuidKey(d.lo, d.hi);
-          } else if (f === TRACK_EVENT_DEFAULTS.extraCounterTrackUuids) (seq.defaultExtraCounters ??= []).push(...this.uuidList(d, t2 & 7));
-          else if (f === TRACK_EVENT_DEFAULTS.extraDoubleCounterTrackUuids) (seq.defaultExtraDoubleCounters ??= []).push(...this.uuidList(d, t2 & 7));
+          } else if (f === TRACK_EVENT_DEFAULTS.extraCounterTrackUuids)
+            (seq.defaultExtraCounters ??= []).push(...this.uuidList(d, t2 & 7));
+          else if (f === TRACK_EVENT_DEFAULTS.extraDoubleCounterTrackUuids)
+            (seq.defaultExtraDoubleCounters ??= []).push(...this.uuidList(d, t2 & 7));
           else d.skip(t2 & 7);
         }
       } else {
-        if (tag === DEFAULTS.timestampClockId * 8 + WIRE_VARINT) this.skip('timestamp_clock_id default (clock conversion not supported)');
+        if (tag === DEFAULTS.timestampClockId * 8 + WIRE_VARINT)
+          this.skip('timestamp_clock_id default (clock conversion not supported)');
         c.skip(tag & 7);
       }
     }
@@ -465,7 +509,8 @@ class Tokenizer extends FieldDecoder {
     }
     if (!ev.explicitTrack) ev.track = seq.defaultTrack;
     // Counter values: apply the descriptor's unit multiplier and undo delta encoding per sequence.
-    if (ev.counterValue !== undefined && ev.track !== undefined) ev.counterValue = this.counterValue(seq, ev.track, ev.counterValue);
+    if (ev.counterValue !== undefined && ev.track !== undefined)
+      ev.counterValue = this.counterValue(seq, ev.track, ev.counterValue);
     const uuids = extraUuids ?? seq.defaultExtraCounters ?? [];
     const doubleUuids = extraDoubleUuids ?? seq.defaultExtraDoubleCounters ?? [];
     if (extraValues.length > 0 || extraDoubleValues.length > 0) {
@@ -474,9 +519,11 @@ class Tokenizer extends FieldDecoder {
         if (i < uuids.length) ev.extraCounters?.push({ track: uuids[i], value: this.counterValue(seq, uuids[i], v) });
       });
       extraDoubleValues.forEach((v, i) => {
-        if (i < doubleUuids.length) ev.extraCounters?.push({ track: doubleUuids[i], value: this.counterValue(seq, doubleUuids[i], v) });
+        if (i < doubleUuids.length)
+          ev.extraCounters?.push({ track: doubleUuids[i], value: this.counterValue(seq, doubleUuids[i], v) });
       });
-      if (extraValues.length > uuids.length || extraDoubleValues.length > doubleUuids.length) this.skip('extra counter value without a counter track');
+      if (extraValues.length > uuids.length || extraDoubleValues.length > doubleUuids.length)
+        this.skip('extra counter value without a counter track');
     }
     this.opts.onEvent?.();
     this.result.events.push(ev);
@@ -491,6 +538,4 @@ class Tokenizer extends FieldDecoder {
     }
     return v;
   }
-
 }
-

@@ -77,7 +77,11 @@ export function describeTrack(t: TrackInfo): string {
   return d;
 }
 
-const UNIT_ENUM: Record<string, number> = { ns: COUNTER_UNIT.timeNs, bytes: COUNTER_UNIT.sizeBytes, count: COUNTER_UNIT.count };
+const UNIT_ENUM: Record<string, number> = {
+  ns: COUNTER_UNIT.timeNs,
+  bytes: COUNTER_UNIT.sizeBytes,
+  count: COUNTER_UNIT.count,
+};
 
 type FlowSpec = { out?: number[]; in?: number[] };
 
@@ -140,7 +144,8 @@ export class PerfettoStreamWriter {
   ) {
     this.compress = opts.compress;
     const origin = BigInt(opts.originNs ?? '0');
-    if (origin < 0n || origin >= 1n << 64n) throw new RangeError(`originNs ${opts.originNs} is not an unsigned 64-bit nanosecond time`);
+    if (origin < 0n || origin >= 1n << 64n)
+      throw new RangeError(`originNs ${opts.originNs} is not an unsigned 64-bit nanosecond time`);
     this.originLo = Number(origin & 0xffffffffn);
     this.originHi = Number(origin >> 32n);
   }
@@ -271,7 +276,8 @@ export class PerfettoStreamWriter {
       const open: Slice[] = [];
       for (const i of order) {
         const s = slices[i];
-        while (open.length > 0 && open[open.length - 1].startNs + open[open.length - 1].durNs <= s.startNs) this.endSlice(open.pop() as Slice);
+        while (open.length > 0 && open[open.length - 1].startNs + open[open.length - 1].durNs <= s.startNs)
+          this.endSlice(open.pop() as Slice);
         this.beginSlice(s, flows[i]);
         open.push(s);
       }
@@ -295,7 +301,15 @@ export class PerfettoStreamWriter {
     this.eventPacket(s.startNs + s.durNs, false);
   }
 
-  private writeEvent(type: number, trackUuid: number, tsNs: number, name: string, category: string | string[], flow: { out?: number[]; in?: number[] } | undefined, args: Args | undefined): void {
+  private writeEvent(
+    type: number,
+    trackUuid: number,
+    tsNs: number,
+    name: string,
+    category: string | string[],
+    flow: { out?: number[]; in?: number[] } | undefined,
+    args: Args | undefined,
+  ): void {
     this.interned.reset();
     this.internedEntries = false;
     const e = this.event;
@@ -303,8 +317,11 @@ export class PerfettoStreamWriter {
     e.uint(TRACK_EVENT.type, type);
     e.uint(TRACK_EVENT.trackUuid, trackUuid);
     e.uint(TRACK_EVENT.nameIid, this.intern(this.names, INTERNED_DATA.eventNames, name));
-    if (typeof category === 'string') e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, category));
-    else for (const c of category) e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, c));
+    if (typeof category === 'string')
+      e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, category));
+    else
+      for (const c of category)
+        e.uint(TRACK_EVENT.categoryIids, this.intern(this.categories, INTERNED_DATA.eventCategories, c));
     if (args) {
       for (const key in args) {
         const iid = this.intern(this.argNames, INTERNED_DATA.debugAnnotationNames, key);
@@ -404,7 +421,10 @@ export class PerfettoStreamWriter {
  * become flow ids (a fresh id per flow edge, started on whichever endpoint begins first,
  * so Perfetto never sees an end before its start); `meta` goes into the run metadata entry.
  */
-export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Uint8Array) => Uint8Array } = {}): Uint8Array {
+export function writePerfetto(
+  model: TraceModel,
+  opts: { compress?: (packets: Uint8Array) => Uint8Array } = {},
+): Uint8Array {
   const chunks: Uint8Array[] = [];
   const w = new PerfettoStreamWriter((c) => chunks.push(c), { originNs: model.meta.originNs, compress: opts.compress });
   w.metadata(metadataArgs(model));
@@ -421,7 +441,10 @@ export function writePerfetto(model: TraceModel, opts: { compress?: (packets: Ui
     add(f.to, 'in', f.id);
   }
   const order = model.slices.map((_, i) => i);
-  order.sort((x, y) => model.slices[x].startNs - model.slices[y].startNs || model.slices[y].durNs - model.slices[x].durNs || x - y);
+  order.sort(
+    (x, y) =>
+      model.slices[x].startNs - model.slices[y].startNs || model.slices[y].durNs - model.slices[x].durNs || x - y,
+  );
   for (const i of order) w.slice(model.slices[i], flowOf.get(i));
   for (const c of model.counters) for (let i = 0; i < c.tsNs.length; i++) w.counter(c.track, c.tsNs[i], c.values[i]);
   w.flush();

@@ -281,7 +281,8 @@ export class ProtoCursor {
     let shift = 0;
     const start = this.pos;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireError('varint runs past the end of its message', start, 'a complete varint');
+      if (this.pos >= this.end)
+        throw new WireError('varint runs past the end of its message', start, 'a complete varint');
       const b = buf[this.pos++];
       if (shift < 28) lo |= (b & 127) << shift;
       else if (shift === 28) {
@@ -340,7 +341,11 @@ export class ProtoCursor {
     const at = this.pos;
     const n = this.varint();
     if (n > this.end - this.pos) {
-      throw new WireError(`length ${n} runs past the end (${this.end - this.pos} bytes left)`, at, `a length of at most ${this.end - this.pos}`);
+      throw new WireError(
+        `length ${n} runs past the end (${this.end - this.pos} bytes left)`,
+        at,
+        `a length of at most ${this.end - this.pos}`,
+      );
     }
     this.segStart = this.pos;
     this.pos += n;
@@ -360,14 +365,16 @@ export class ProtoCursor {
         this.varint64();
         return;
       case WIRE_FIXED64:
-        if (this.pos + 8 > this.end) throw new WireError('fixed64 runs past the end of its message', this.pos, '8 bytes');
+        if (this.pos + 8 > this.end)
+          throw new WireError('fixed64 runs past the end of its message', this.pos, '8 bytes');
         this.pos += 8;
         return;
       case WIRE_LEN:
         this.len();
         return;
       case WIRE_FIXED32:
-        if (this.pos + 4 > this.end) throw new WireError('fixed32 runs past the end of its message', this.pos, '4 bytes');
+        if (this.pos + 4 > this.end)
+          throw new WireError('fixed32 runs past the end of its message', this.pos, '4 bytes');
         this.pos += 4;
         return;
       default:
@@ -389,7 +396,8 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number): { text:
       break;
     }
   }
-  if (ascii) return { text: bytes.length < 64 ? String.fromCharCode(...bytes) : lenientUtf8.decode(bytes), valid: true };
+  if (ascii)
+    return { text: bytes.length < 64 ? String.fromCharCode(...bytes) : lenientUtf8.decode(bytes), valid: true };
   try {
     return { text: strictUtf8.decode(bytes), valid: true };
   } catch {

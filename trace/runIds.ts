@@ -8,7 +8,11 @@
 /** `label` is reduced to letters, digits, '.', '_' and '-' ('+' in strategy names becomes '_'). */
 export function newRunId(label: string, now: Date = new Date(), random: () => number = Math.random): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  const safe = label.replace(/\+/g, '_').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+  const safe =
+    label
+      .replace(/\+/g, '_')
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'run';
   const suffix = Math.floor(random() * 0x10000)
     .toString(16)
     .padStart(4, '0');

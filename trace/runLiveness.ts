@@ -63,7 +63,12 @@ function validProcesses(v: unknown): RunProcess[] | undefined {
   for (const p of v) {
     if (typeof p !== 'object' || p === null) continue;
     const { pid, startTime, host } = p as Record<string, unknown>;
-    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) out.push({ pid, ...(typeof startTime === 'string' ? { startTime } : {}), ...(typeof host === 'string' ? { host } : {}) });
+    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0)
+      out.push({
+        pid,
+        ...(typeof startTime === 'string' ? { startTime } : {}),
+        ...(typeof host === 'string' ? { host } : {}),
+      });
   }
   return out.length ? out : undefined;
 }
@@ -73,7 +78,9 @@ function validProcesses(v: unknown): RunProcess[] | undefined {
  * it names lives, 'interrupted' when they are all gone (killed with the whole process
  * group, the machine rebooted). A summary that names no process is taken at its word.
  */
-export function runLiveness(summary: { status?: unknown; processes?: unknown } | undefined): 'running' | 'interrupted' | undefined {
+export function runLiveness(
+  summary: { status?: unknown; processes?: unknown } | undefined,
+): 'running' | 'interrupted' | undefined {
   if (!summary || summary.status !== 'running') return undefined;
   const procs = validProcesses(summary.processes);
   if (!procs) return 'running';
@@ -81,7 +88,11 @@ export function runLiveness(summary: { status?: unknown; processes?: unknown } |
 }
 
 /** What to tell a user who asked for the results of a run that has none yet (or never will). */
-export function unfinishedRunMessage(runDir: string, state: 'running' | 'interrupted', stepsCompleted: unknown): string {
+export function unfinishedRunMessage(
+  runDir: string,
+  state: 'running' | 'interrupted',
+  stepsCompleted: unknown,
+): string {
   const n = typeof stepsCompleted === 'number' ? stepsCompleted : 0;
   return state === 'running'
     ? `the run in ${runDir} is still running (${n} steps so far), so it has no analysis yet: wait for it to finish, or cancel it`

@@ -11,15 +11,19 @@
  * (bidi overrides and isolates, zero-width characters, the byte order mark, line and
  * paragraph separators).
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
-// eslint-disable-next-line no-control-regex -- as above
-const UNSAFE_NO_NEWLINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+const UNSAFE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+const UNSAFE_NO_NEWLINE =
+  // eslint-disable-next-line no-control-regex -- as above
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
 
 function escapeChar(c: string): string {
   const n = c.charCodeAt(0);
   if (c === '\n') return '\\n';
-  return n < 0x100 ? `\\x${n.toString(16).toUpperCase().padStart(2, '0')}` : `\\u${n.toString(16).toUpperCase().padStart(4, '0')}`;
+  return n < 0x100
+    ? `\\x${n.toString(16).toUpperCase().padStart(2, '0')}`
+    : `\\u${n.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /**

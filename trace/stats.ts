@@ -35,11 +35,15 @@ export function quantile(xs: readonly number[], q: number): number {
  * fall back to a line through the origin (all of it per byte); the speed is at most 1e6
  * bytes per ns.
  */
-export function fitLatencyAndSpeed(samples: readonly { bytes: number; ns: number }[]): { latencyNs: number; bytesPerNs: number } {
+export function fitLatencyAndSpeed(samples: readonly { bytes: number; ns: number }[]): {
+  latencyNs: number;
+  bytesPerNs: number;
+} {
   if (samples.length === 0) return { latencyNs: 0, bytesPerNs: 1e6 };
   const mx = mean(samples.map((s) => s.bytes));
   const my = mean(samples.map((s) => s.ns));
-  let sxx = 0, sxy = 0;
+  let sxx = 0,
+    sxy = 0;
   for (const s of samples) {
     sxx += (s.bytes - mx) ** 2;
     sxy += (s.bytes - mx) * (s.ns - my);
@@ -48,7 +52,8 @@ export function fitLatencyAndSpeed(samples: readonly { bytes: number; ns: number
   let latency = my - slope * mx;
   if (sxx <= 0 || latency < 0 || slope <= 0) {
     latency = 0;
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (const s of samples) {
       num += Math.max(0, s.ns) * s.bytes;
       den += s.bytes * s.bytes;

@@ -12,7 +12,10 @@
  */
 
 /** Cuts layers into `count` contiguous fragments of similar size (whole layers each). */
-export function planFragments(layers: { paramOffset: number; paramCount: number }[], count: number): { offset: number; length: number }[] {
+export function planFragments(
+  layers: { paramOffset: number; paramCount: number }[],
+  count: number,
+): { offset: number; length: number }[] {
   const total = layers.reduce((a, l) => a + l.paramCount, 0);
   const out: { offset: number; length: number }[] = [];
   let start = 0;
@@ -22,7 +25,11 @@ export function planFragments(layers: { paramOffset: number; paramCount: number 
     const remainingLayers = layers.length - 1 - i;
     const remainingFragments = count - out.length - 1;
     // Close the fragment at its share of the total, or when each layer left must become a fragment of its own.
-    if ((acc >= (total * (out.length + 1)) / count && remainingFragments > 0) || remainingLayers <= remainingFragments || i === layers.length - 1) {
+    if (
+      (acc >= (total * (out.length + 1)) / count && remainingFragments > 0) ||
+      remainingLayers <= remainingFragments ||
+      i === layers.length - 1
+    ) {
       const offset = layers[start].paramOffset;
       out.push({ offset, length: layers[i].paramOffset + layers[i].paramCount - offset });
       start = i + 1;

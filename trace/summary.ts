@@ -55,8 +55,16 @@ export function summarizeTrace(m: TraceModel): TraceSummary {
     originNs: m.meta.originNs,
     ...(m.meta.worldSize !== undefined ? { worldSize: m.meta.worldSize } : {}),
     ranks: ranked.length > 0 ? ranked.length : m.processes.length,
-    processes: m.processes.map((p) => ({ pid: p.pid, ...(p.rank !== undefined ? { rank: p.rank } : {}), name: p.name, tracks: tracksPer.get(p.pid) ?? 0 })),
-    tracks: { slice: m.tracks.filter((t) => t.type === 'slice').length, counter: m.tracks.filter((t) => t.type === 'counter').length },
+    processes: m.processes.map((p) => ({
+      pid: p.pid,
+      ...(p.rank !== undefined ? { rank: p.rank } : {}),
+      name: p.name,
+      tracks: tracksPer.get(p.pid) ?? 0,
+    })),
+    tracks: {
+      slice: m.tracks.filter((t) => t.type === 'slice').length,
+      counter: m.tracks.filter((t) => t.type === 'counter').length,
+    },
     slices: m.slices.length,
     flows: m.flows.length,
     counters: { series: m.counters.length, samples },

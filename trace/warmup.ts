@@ -34,8 +34,14 @@ export function warmupStepCount(stepTimesNs: readonly number[], opts: { firstAlw
 }
 
 /** Splits step numbers (in step order, with their times) into warm-up and steady-state steps. */
-export function splitWarmup<T extends { step: number; timeNs: number }>(steps: readonly T[], opts: { firstAlways?: boolean } = {}): { warmup: number[]; steady: number[] } {
-  const k = warmupStepCount(steps.map((s) => s.timeNs), opts);
+export function splitWarmup<T extends { step: number; timeNs: number }>(
+  steps: readonly T[],
+  opts: { firstAlways?: boolean } = {},
+): { warmup: number[]; steady: number[] } {
+  const k = warmupStepCount(
+    steps.map((s) => s.timeNs),
+    opts,
+  );
   return { warmup: steps.slice(0, k).map((s) => s.step), steady: steps.slice(k).map((s) => s.step) };
 }
 
@@ -71,7 +77,14 @@ export function syncPeriodOf(strategy: unknown, strategyOptions?: Record<string,
 export function steadyStepTime(perStep: readonly number[], syncPeriod?: number): { value: number; basis: string } {
   const H = syncPeriod;
   const periods = H ? Math.floor(perStep.length / H) : 0;
-  if (!H || periods < 1) return { value: median([...perStep]), basis: `median of ${perStep.length} steady-state step${perStep.length === 1 ? '' : 's'}` };
+  if (!H || periods < 1)
+    return {
+      value: median([...perStep]),
+      basis: `median of ${perStep.length} steady-state step${perStep.length === 1 ? '' : 's'}`,
+    };
   const last = perStep.slice(perStep.length - periods * H);
-  return { value: last.reduce((a, b) => a + b, 0) / last.length, basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)` };
+  return {
+    value: last.reduce((a, b) => a + b, 0) / last.length,
+    basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)`,
+  };
 }

@@ -24,7 +24,12 @@ export interface Host {
 }
 
 const PANES = [
-  ['details', 'Details'], ['area', 'Area'], ['suggestions', 'Suggestions'], ['breakdown', 'Breakdown'], ['charts', 'Loss & memory'], ['compare', 'Compare'],
+  ['details', 'Details'],
+  ['area', 'Area'],
+  ['suggestions', 'Suggestions'],
+  ['breakdown', 'Breakdown'],
+  ['charts', 'Loss & memory'],
+  ['compare', 'Compare'],
 ] as const;
 type Pane = (typeof PANES)[number][0];
 
@@ -68,7 +73,10 @@ export class App {
   private readonly panel: HTMLElement;
   private readonly divider: HTMLElement;
 
-  constructor(root: HTMLElement, private readonly host: Host) {
+  constructor(
+    root: HTMLElement,
+    private readonly host: Host,
+  ) {
     this.root = root;
     this.restored = host.getState();
     if (this.restored?.pane && PANES.some(([p]) => p === this.restored!.pane)) this.pane = this.restored.pane as Pane;
@@ -76,39 +84,151 @@ export class App {
     root.dataset.state = 'loading';
     this.titleEl = h('h1', { className: 'title' }, this.restored?.title ?? 'CommLens');
     this.searchInput = h('input', {
-      type: 'search', placeholder: 'Search slices by name', 'aria-label': 'Search slices by name', value: this.restored?.search ?? '',
+      type: 'search',
+      placeholder: 'Search slices by name',
+      'aria-label': 'Search slices by name',
+      value: this.restored?.search ?? '',
       // Debounced: on a million slices a search is a few tens of ms, too much per keystroke.
-      oninput: () => { clearTimeout(this.searchTimer); this.searchTimer = window.setTimeout(() => { this.searchTimer = 0; this.runSearch(); }, 120); }, onkeydown: (e: KeyboardEvent) => { if (e.key === 'Enter') { e.preventDefault(); this.stepMatch(e.shiftKey ? -1 : 1); } if (e.key === 'Escape') { this.searchInput.value = ''; this.runSearch(); } },
+      oninput: () => {
+        clearTimeout(this.searchTimer);
+        this.searchTimer = window.setTimeout(() => {
+          this.searchTimer = 0;
+          this.runSearch();
+        }, 120);
+      },
+      onkeydown: (e: KeyboardEvent) => {
+        if (e.key === 'Enter') {
+          e.preventDefault();
+          this.stepMatch(e.shiftKey ? -1 : 1);
+        }
+        if (e.key === 'Escape') {
+          this.searchInput.value = '';
+          this.runSearch();
+        }
+      },
     });
     this.searchCount = h('span', { className: 'search-count', 'aria-live': 'polite' });
     this.status = h('span', { className: 'status', role: 'status' }, 'Waiting for the trace…');
-    const toolbar = h('header', { className: 'toolbar' },
+    const toolbar = h(
+      'header',
+      { className: 'toolbar' },
       this.titleEl,
-      h('div', { className: 'search', role: 'search' }, this.searchInput, this.searchCount,
-        h('button', { className: 'icon', title: 'Previous match (Shift+Enter)', 'aria-label': 'Previous match', onclick: () => this.stepMatch(-1) }, '↑'),
-        h('button', { className: 'icon', title: 'Next match (Enter)', 'aria-label': 'Next match', onclick: () => this.stepMatch(1) }, '↓')),
-      h('button', { title: 'Show the whole run (0)', onclick: () => { this.timeline?.vp.fit(); this.timeline?.invalidate(); } }, 'Fit'),
-      h('button', { title: 'Show all flow arrows, or only those of the selected slice', 'aria-pressed': 'true', className: 'toggle flows-toggle', onclick: (e: Event) => this.toggleFlows(e.currentTarget as HTMLButtonElement) }, 'Flows'),
-      h('button', { title: 'Link views: other trace views with Link on show the same window, measured from their own time origin (so runs line up at the chosen step)', 'aria-pressed': 'false', className: 'toggle link-toggle', onclick: (e: Event) => this.toggleLink(e.currentTarget as HTMLButtonElement) }, 'Link views'),
-      h('label', { className: 'origin' }, 'Time 0 at ', this.originSelect = h('select', { 'aria-label': 'Origin of the time axis', autocomplete: 'off', onchange: () => this.applyOrigin() })),
-      h('span', { className: 'hint', title: 'W/S zoom · A/D pan · drag pan · Shift-drag select area · drag the overview to pick a range · ] / [ follow flows · M mark · P pin the focused track · click a counter name to expand it' }, 'W/S zoom · A/D pan · Shift-drag area · ] [ flows · M mark'),
-      this.status);
+      h(
+        'div',
+        { className: 'search', role: 'search' },
+        this.searchInput,
+        this.searchCount,
+        h(
+          'button',
+          {
+            className: 'icon',
+            title: 'Previous match (Shift+Enter)',
+            'aria-label': 'Previous match',
+            onclick: () => this.stepMatch(-1),
+          },
+          '↑',
+        ),
+        h(
+          'button',
+          {
+            className: 'icon',
+            title: 'Next match (Enter)',
+            'aria-label': 'Next match',
+            onclick: () => this.stepMatch(1),
+          },
+          '↓',
+        ),
+      ),
+      h(
+        'button',
+        {
+          title: 'Show the whole run (0)',
+          onclick: () => {
+            this.timeline?.vp.fit();
+            this.timeline?.invalidate();
+          },
+        },
+        'Fit',
+      ),
+      h(
+        'button',
+        {
+          title: 'Show all flow arrows, or only those of the selected slice',
+          'aria-pressed': 'true',
+          className: 'toggle flows-toggle',
+          onclick: (e: Event) => this.toggleFlows(e.currentTarget as HTMLButtonElement),
+        },
+        'Flows',
+      ),
+      h(
+        'button',
+        {
+          title:
+            'Link views: other trace views with Link on show the same window, measured from their own time origin (so runs line up at the chosen step)',
+          'aria-pressed': 'false',
+          className: 'toggle link-toggle',
+          onclick: (e: Event) => this.toggleLink(e.currentTarget as HTMLButtonElement),
+        },
+        'Link views',
+      ),
+      h(
+        'label',
+        { className: 'origin' },
+        'Time 0 at ',
+        (this.originSelect = h('select', {
+          'aria-label': 'Origin of the time axis',
+          autocomplete: 'off',
+          onchange: () => this.applyOrigin(),
+        })),
+      ),
+      h(
+        'span',
+        {
+          className: 'hint',
+          title:
+            'W/S zoom · A/D pan · drag pan · Shift-drag select area · drag the overview to pick a range · ] / [ follow flows · M mark · P pin the focused track · click a counter name to expand it',
+        },
+        'W/S zoom · A/D pan · Shift-drag area · ] [ flows · M mark',
+      ),
+      this.status,
+    );
     this.banner = h('div', { className: 'banner', role: 'alert', hidden: true });
     this.main = h('main', { className: 'main' }, h('p', { className: 'placeholder' }, 'Waiting for the trace…'));
     const tablist = h('div', { className: 'tabs', role: 'tablist', 'aria-label': 'Panes' });
     for (const [id, label] of PANES) {
-      const b = h('button', { role: 'tab', id: `tab-${id}`, 'aria-controls': 'pane', onclick: () => this.showPane(id), onkeydown: (e: KeyboardEvent) => this.tabKey(e, id) }, label);
+      const b = h(
+        'button',
+        {
+          role: 'tab',
+          id: `tab-${id}`,
+          'aria-controls': 'pane',
+          onclick: () => this.showPane(id),
+          onkeydown: (e: KeyboardEvent) => this.tabKey(e, id),
+        },
+        label,
+      );
       this.tabs.set(id, b);
       tablist.append(b);
     }
     this.paneBody = h('div', { className: 'pane', id: 'pane', role: 'tabpanel', tabindex: 0 });
     this.panel = h('section', { className: 'panel' }, tablist, this.paneBody);
-    this.divider = h('div', { className: 'divider', role: 'separator', 'aria-orientation': 'horizontal', 'aria-label': 'Resize the bottom pane (Up/Down)', tabindex: 0, title: 'Drag to resize the bottom pane' });
+    this.divider = h('div', {
+      className: 'divider',
+      role: 'separator',
+      'aria-orientation': 'horizontal',
+      'aria-label': 'Resize the bottom pane (Up/Down)',
+      tabindex: 0,
+      title: 'Drag to resize the bottom pane',
+    });
     root.append(toolbar, this.banner, this.main, this.divider, this.panel);
     this.bindDivider();
     if (this.restored?.panelHeight) this.setPanelHeight(this.restored.panelHeight);
     window.addEventListener('keydown', (e) => {
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'f') { e.preventDefault(); this.searchInput.focus(); this.searchInput.select(); }
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'f') {
+        e.preventDefault();
+        this.searchInput.focus();
+        this.searchInput.select();
+      }
     });
     this.showPane(this.pane);
   }
@@ -117,21 +237,46 @@ export class App {
   receive(msg: HostToWebview): void {
     try {
       switch (msg.type) {
-        case 'trace': this.loadTrace(msg.title, msg.data); break;
-        case 'analysis': this.analysis = msg.analysis; this.renderPane(); this.showWarnings(); break;
-        case 'comparison': this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId); break;
-        case 'status': this.busy = msg.busy; this.status.textContent = msg.message; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, msg.message); this.renderPane(); break;
+        case 'trace':
+          this.loadTrace(msg.title, msg.data);
+          break;
+        case 'analysis':
+          this.analysis = msg.analysis;
+          this.renderPane();
+          this.showWarnings();
+          break;
+        case 'comparison':
+          this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId);
+          break;
+        case 'status':
+          this.busy = msg.busy;
+          this.status.textContent = msg.message;
+          if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, msg.message);
+          this.renderPane();
+          break;
         case 'reply':
           if (!msg.ok && this.rangeRequest?.id === msg.replyTo) {
             // The host cannot give detail here: remember the window so we do not ask again.
             this.fetched.push(this.rangeRequest);
             this.rangeRequest = null;
             this.status.textContent = `No detail for this window: ${msg.message ?? 'the host declined'}`;
-          } else if (!msg.ok) { this.busy = false; this.status.textContent = msg.message ?? 'The request failed.'; if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, `Failed: ${msg.message ?? 'unknown error'}`); this.renderPane(); }
+          } else if (!msg.ok) {
+            this.busy = false;
+            this.status.textContent = msg.message ?? 'The request failed.';
+            if (this.activeSuggestion)
+              this.suggestionStatus.set(this.activeSuggestion, `Failed: ${msg.message ?? 'unknown error'}`);
+            this.renderPane();
+          }
           break;
-        case 'error': this.fail(msg.title, msg.message); break;
-        case 'traceRange': this.mergeRange(msg.replyTo, msg.data); break;
-        case 'syncView': this.applySync(msg.startNs, msg.endNs, msg.originLabel); break;
+        case 'error':
+          this.fail(msg.title, msg.message);
+          break;
+        case 'traceRange':
+          this.mergeRange(msg.replyTo, msg.data);
+          break;
+        case 'syncView':
+          this.applySync(msg.startNs, msg.endNs, msg.originLabel);
+          break;
       }
     } catch (err) {
       this.fail('The viewer could not show this data', err instanceof Error ? err.message : String(err));
@@ -141,7 +286,9 @@ export class App {
   private fail(title: string, message: string): void {
     this.root.dataset.state = 'error';
     this.root.removeAttribute('aria-busy');
-    this.main.replaceChildren(h('div', { className: 'error-state', role: 'alert' }, h('h2', {}, title), h('p', {}, clipText(message, 2000))));
+    this.main.replaceChildren(
+      h('div', { className: 'error-state', role: 'alert' }, h('h2', {}, title), h('p', {}, clipText(message, 2000))),
+    );
     this.status.textContent = title;
     this.host.post({ type: 'log', level: 'error', message: `${title}: ${message}` });
   }
@@ -162,9 +309,19 @@ export class App {
     const h0 = trace.header;
     if (index.drawableSlices === 0 && h0.counterCount === 0) {
       this.root.dataset.state = 'empty';
-      this.main.append(h('div', { className: 'empty-state', role: 'status' }, h('h2', {}, 'This trace has no spans'),
-        h('p', {}, `${h0.processes.length} process(es), ${h0.tracks.length} track(s), ${h0.sliceCount} slice(s), no counters. Nothing to draw.`),
-        h0.sliceCount > 0 ? h('p', {}, 'Every slice was unusable; see the warnings above.') : null));
+      this.main.append(
+        h(
+          'div',
+          { className: 'empty-state', role: 'status' },
+          h('h2', {}, 'This trace has no spans'),
+          h(
+            'p',
+            {},
+            `${h0.processes.length} process(es), ${h0.tracks.length} track(s), ${h0.sliceCount} slice(s), no counters. Nothing to draw.`,
+          ),
+          h0.sliceCount > 0 ? h('p', {}, 'Every slice was unusable; see the warnings above.') : null,
+        ),
+      );
       this.timeline = null;
       this.showWarnings();
       this.status.textContent = 'Empty trace';
@@ -187,10 +344,18 @@ export class App {
 
   private createTimeline(index: TraceIndex): Timeline {
     return new Timeline(this.main, index, {
-      select: (i) => { this.renderPaneIf('details', i >= 0); this.save(); },
-      area: (a) => { this.renderPaneIf('area', a !== null); this.save(); },
+      select: (i) => {
+        this.renderPaneIf('details', i >= 0);
+        this.save();
+      },
+      area: (a) => {
+        this.renderPaneIf('area', a !== null);
+        this.save();
+      },
       viewChanged: () => this.onPaint(),
-      status: (m) => { this.status.textContent = m; },
+      status: (m) => {
+        this.status.textContent = m;
+      },
     });
   }
 
@@ -199,7 +364,8 @@ export class App {
    * window (with a margin) once they would be at least a pixel wide.
    */
   private maybeRequestRange(): void {
-    const tl = this.timeline, d = this.index?.trace.header.detail;
+    const tl = this.timeline,
+      d = this.index?.trace.header.detail;
     if (!tl || !d || d.minDurNs <= 0 || this.rangeRequest) return;
     const vp = tl.vp;
     if (vp.nsPerPx >= d.minDurNs) return;
@@ -208,7 +374,12 @@ export class App {
     this.rangeTimer = window.setTimeout(() => {
       if (this.rangeRequest || this.timeline !== tl) return;
       const dur = vp.durNs;
-      const req = { id: this.nextId++, startNs: vp.startNs - dur, endNs: vp.endNs + dur, minDurNs: Math.floor(vp.nsPerPx / 4) };
+      const req = {
+        id: this.nextId++,
+        startNs: vp.startNs - dur,
+        endNs: vp.endNs + dur,
+        minDurNs: Math.floor(vp.nsPerPx / 4),
+      };
       this.rangeRequest = req;
       this.status.textContent = 'Loading the short slices of this window…';
       this.host.post({ type: 'requestRange', ...req });
@@ -216,7 +387,9 @@ export class App {
   }
 
   private mergeRange(replyTo: number, data: ArrayBuffer): void {
-    const req = this.rangeRequest, index = this.index, old = this.timeline;
+    const req = this.rangeRequest,
+      index = this.index,
+      old = this.timeline;
     if (!req || req.id !== replyTo || !index || !old) return;
     this.rangeRequest = null;
     this.fetched.push(req);
@@ -225,8 +398,14 @@ export class App {
     const selected = old.overlay.selectedSlice >= 0 ? index.modelIndex(old.overlay.selectedSlice) : -1;
     const highlights = Array.from(old.overlay.highlights, (i) => index.modelIndex(i));
     const view = { startNs: old.vp.startNs, endNs: old.vp.endNs, scrollY: old.scrollY };
-    const collapsed = [...old.collapsed], area = old.overlay.area, allFlows = old.overlay.allFlows, lod = old.lod;
-    const pinned = [...old.pinned], expanded = [...old.expanded], marks = old.marks, origin = { ns: old.originNs, label: old.originLabel };
+    const collapsed = [...old.collapsed],
+      area = old.overlay.area,
+      allFlows = old.overlay.allFlows,
+      lod = old.lod;
+    const pinned = [...old.pinned],
+      expanded = [...old.expanded],
+      marks = old.marks,
+      origin = { ns: old.originNs, label: old.originLabel };
     old.dispose();
     this.index = merged;
     const tl = this.createTimeline(merged);
@@ -255,21 +434,32 @@ export class App {
     this.postSync();
     if (perf.firstPaint === undefined && perf.arrival !== undefined) {
       // The frame's drawing is issued; the next animation frame means it was presented.
-      requestAnimationFrame(() => { perf.firstPaint = performance.now(); this.root.dataset.firstPaintMs = String(perf.firstPaint - perf.arrival!); });
+      requestAnimationFrame(() => {
+        perf.firstPaint = performance.now();
+        this.root.dataset.firstPaintMs = String(perf.firstPaint - perf.arrival!);
+      });
     }
     this.save();
   }
 
   private restoreView(): void {
-    const st = this.restored, tl = this.timeline!, index = this.index!;
+    const st = this.restored,
+      tl = this.timeline!,
+      index = this.index!;
     if (!st || st.title !== this.title) return;
     for (const pid of st.collapsed ?? []) tl.collapsed.add(pid);
     for (const t of st.expanded ?? []) if (index.tracks[t]?.info.type === 'counter') tl.expanded.add(t);
     tl.pinned = (st.pinned ?? []).filter((t) => index.tracks[t] !== undefined);
-    if (st.origin && this.originSelect.querySelector(`option[value="${CSS.escape(st.origin)}"]`)) { this.originSelect.value = st.origin; this.applyOrigin(); }
+    if (st.origin && this.originSelect.querySelector(`option[value="${CSS.escape(st.origin)}"]`)) {
+      this.originSelect.value = st.origin;
+      this.applyOrigin();
+    }
     if (st.marks) tl.marks = st.marks.filter((m) => Number.isFinite(m.startNs) && Number.isFinite(m.endNs));
     tl.relayout();
-    if (st.view) { tl.vp.set(st.view.startNs, st.view.endNs); tl.setScroll(st.view.scrollY); }
+    if (st.view) {
+      tl.vp.set(st.view.startNs, st.view.endNs);
+      tl.setScroll(st.view.scrollY);
+    }
     if (st.selectedSlice !== undefined) {
       const i = index.encodedIndex(st.selectedSlice);
       if (i >= 0) tl.overlay.selectedSlice = i;
@@ -283,7 +473,12 @@ export class App {
     clearTimeout(this.saveTimer);
     this.saveTimer = window.setTimeout(() => {
       const tl = this.timeline;
-      const st: WebviewState = { version: 1, title: this.title, pane: this.pane, search: this.searchInput.value || undefined };
+      const st: WebviewState = {
+        version: 1,
+        title: this.title,
+        pane: this.pane,
+        search: this.searchInput.value || undefined,
+      };
       if (tl && this.index) {
         st.view = { startNs: tl.vp.startNs, endNs: tl.vp.endNs, scrollY: tl.scrollY };
         if (tl.overlay.selectedSlice >= 0) st.selectedSlice = this.index.modelIndex(tl.overlay.selectedSlice);
@@ -301,18 +496,30 @@ export class App {
   }
 
   private showWarnings(): void {
-    const w = [...(this.index?.trace.header.warnings ?? []), ...(this.index?.issues ?? []), ...(this.analysis?.warnings ?? [])];
+    const w = [
+      ...(this.index?.trace.header.warnings ?? []),
+      ...(this.index?.issues ?? []),
+      ...(this.analysis?.warnings ?? []),
+    ];
     const tracks = this.index?.tracks.length ?? 0;
-    if (tracks > 200) w.push(`${tracks.toLocaleString('en-US')} tracks: rank groups after the first start collapsed; click a rank header (or Enter on it) to open it.`);
+    if (tracks > 200)
+      w.push(
+        `${tracks.toLocaleString('en-US')} tracks: rank groups after the first start collapsed; click a rank header (or Enter on it) to open it.`,
+      );
     this.banner.hidden = w.length === 0;
-    this.banner.replaceChildren(h('strong', {}, `${w.length} warning${w.length === 1 ? '' : 's'}: `),
+    this.banner.replaceChildren(
+      h('strong', {}, `${w.length} warning${w.length === 1 ? '' : 's'}: `),
       ...w.slice(0, 5).map((m) => h('span', { className: 'warning' }, clipText(m, 300))),
-      w.length > 5 ? h('span', {}, ` …and ${w.length - 5} more.`) : '');
+      w.length > 5 ? h('span', {}, ` …and ${w.length - 5} more.`) : '',
+    );
   }
 
   private showPane(p: Pane): void {
     this.pane = p;
-    for (const [id, b] of this.tabs) { b.setAttribute('aria-selected', String(id === p)); b.tabIndex = id === p ? 0 : -1; }
+    for (const [id, b] of this.tabs) {
+      b.setAttribute('aria-selected', String(id === p));
+      b.tabIndex = id === p ? 0 : -1;
+    }
     this.paneBody.setAttribute('aria-labelledby', `tab-${p}`);
     this.renderPane();
     this.save();
@@ -334,30 +541,74 @@ export class App {
   }
 
   private renderPane(): void {
-    const index = this.index, tl = this.timeline;
+    const index = this.index,
+      tl = this.timeline;
     let body: HTMLElement;
     if (!index) body = h('p', { className: 'empty' }, 'Waiting for the trace…');
-    else switch (this.pane) {
-      case 'details': body = renderDetails(index, tl?.overlay.selectedSlice ?? -1, (s) => { tl?.select(s); tl?.reveal([s]); }, tl?.originNs); break;
-      case 'area': body = renderArea(tl?.overlay.area ? aggregateArea(index, tl.overlay.area) : null, tl?.originNs ?? index.extentStartNs); break;
-      case 'suggestions': body = renderSuggestions(this.analysis, {
-        activeId: this.activeSuggestion, status: this.suggestionStatus, busy: this.busy,
-        evidenceFound: (sg) => sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
-        onShow: (sg) => this.showEvidence(sg), onApply: (sg) => this.apply(sg),
-      }); break;
-      case 'breakdown': body = this.analysis ? breakdownChart(this.analysis.ranks, `Breakdown per rank and step${this.analysis.warmupSteps?.length ? ` (warm-up step${this.analysis.warmupSteps.length > 1 ? 's' : ''} ${this.analysis.warmupSteps.join(', ')} left out)` : ''}`) : h('p', { className: 'empty' }, 'The analysis has not arrived yet.'); break;
-      case 'charts': body = h('div', { className: 'side-by-side' }, lineChart(lossSeries(index), 'Loss by step'), memoryChart(memoryPeaks(index), 'Peak memory per rank by kind')); break;
-      case 'compare': body = renderComparison({ title: this.title, index, analysis: this.analysis }, this.other,
-        this.analysis?.suggestions.find((s) => s.id === this.otherSuggestion)); break;
-    }
+    else
+      switch (this.pane) {
+        case 'details':
+          body = renderDetails(
+            index,
+            tl?.overlay.selectedSlice ?? -1,
+            (s) => {
+              tl?.select(s);
+              tl?.reveal([s]);
+            },
+            tl?.originNs,
+          );
+          break;
+        case 'area':
+          body = renderArea(
+            tl?.overlay.area ? aggregateArea(index, tl.overlay.area) : null,
+            tl?.originNs ?? index.extentStartNs,
+          );
+          break;
+        case 'suggestions':
+          body = renderSuggestions(this.analysis, {
+            activeId: this.activeSuggestion,
+            status: this.suggestionStatus,
+            busy: this.busy,
+            evidenceFound: (sg) => sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
+            onShow: (sg) => this.showEvidence(sg),
+            onApply: (sg) => this.apply(sg),
+          });
+          break;
+        case 'breakdown':
+          body = this.analysis
+            ? breakdownChart(
+                this.analysis.ranks,
+                `Breakdown per rank and step${this.analysis.warmupSteps?.length ? ` (warm-up step${this.analysis.warmupSteps.length > 1 ? 's' : ''} ${this.analysis.warmupSteps.join(', ')} left out)` : ''}`,
+              )
+            : h('p', { className: 'empty' }, 'The analysis has not arrived yet.');
+          break;
+        case 'charts':
+          body = h(
+            'div',
+            { className: 'side-by-side' },
+            lineChart(lossSeries(index), 'Loss by step'),
+            memoryChart(memoryPeaks(index), 'Peak memory per rank by kind'),
+          );
+          break;
+        case 'compare':
+          body = renderComparison(
+            { title: this.title, index, analysis: this.analysis },
+            this.other,
+            this.analysis?.suggestions.find((s) => s.id === this.otherSuggestion),
+          );
+          break;
+      }
     this.paneBody.replaceChildren(body);
   }
 
   private showEvidence(sg: SuggestionView): void {
-    const index = this.index, tl = this.timeline;
+    const index = this.index,
+      tl = this.timeline;
     this.activeSuggestion = this.activeSuggestion === sg.id ? null : sg.id;
     if (index && tl) {
-      const enc = this.activeSuggestion ? sg.evidence.sliceIndexes.map((m) => index.encodedIndex(m)).filter((i) => i >= 0) : [];
+      const enc = this.activeSuggestion
+        ? sg.evidence.sliceIndexes.map((m) => index.encodedIndex(m)).filter((i) => i >= 0)
+        : [];
       tl.overlay.highlights = Uint32Array.from(enc);
       if (enc.length) tl.reveal(enc);
       tl.invalidate();
@@ -382,13 +633,16 @@ export class App {
   }
 
   private runSearch(jump = true): void {
-    const index = this.index, tl = this.timeline;
+    const index = this.index,
+      tl = this.timeline;
     if (!index || !tl) return;
     this.matches = searchSlices(index, this.searchInput.value);
     this.matchPos = -1;
     this.activeSuggestion = null;
     tl.overlay.highlights = this.matches;
-    this.searchCount.textContent = this.searchInput.value ? `${this.matches.length.toLocaleString('en-US')} match${this.matches.length === 1 ? '' : 'es'}` : '';
+    this.searchCount.textContent = this.searchInput.value
+      ? `${this.matches.length.toLocaleString('en-US')} match${this.matches.length === 1 ? '' : 'es'}`
+      : '';
     tl.invalidate();
     if (jump && this.matches.length === 0) tl.select(-1);
     this.save();
@@ -397,7 +651,11 @@ export class App {
   private stepMatch(dir: 1 | -1): void {
     const tl = this.timeline;
     if (!tl) return;
-    if (this.searchTimer) { clearTimeout(this.searchTimer); this.searchTimer = 0; this.runSearch(false); }
+    if (this.searchTimer) {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = 0;
+      this.runSearch(false);
+    }
     if (this.matches.length === 0) this.runSearch(false);
     this.matchPos = nextMatch(this.matches.length, this.matchPos, dir);
     if (this.matchPos < 0) return;
@@ -427,14 +685,17 @@ export class App {
   /** The origin choices: the trace start and the start of each step. */
   private fillOrigins(index: TraceIndex): void {
     const keep = this.originSelect.value;
-    this.originSelect.replaceChildren(h('option', { value: 'start' }, 'trace start'),
-      ...index.steps.map((st, i) => h('option', { value: `step:${i}` }, `start of ${st.label}`)));
+    this.originSelect.replaceChildren(
+      h('option', { value: 'start' }, 'trace start'),
+      ...index.steps.map((st, i) => h('option', { value: `step:${i}` }, `start of ${st.label}`)),
+    );
     if (keep && this.originSelect.querySelector(`option[value="${CSS.escape(keep)}"]`)) this.originSelect.value = keep;
     this.applyOrigin();
   }
 
   private applyOrigin(): void {
-    const tl = this.timeline, index = this.index;
+    const tl = this.timeline,
+      index = this.index;
     if (!tl || !index) return;
     const m = /^step:(\d+)$/.exec(this.originSelect.value);
     const st = m ? index.steps[Number(m[1])] : undefined;
@@ -454,11 +715,17 @@ export class App {
   private bindDivider(): void {
     const d = this.divider;
     d.addEventListener('pointerdown', (e) => {
-      const startY = e.clientY, startH = this.panel.getBoundingClientRect().height;
+      const startY = e.clientY,
+        startH = this.panel.getBoundingClientRect().height;
       d.setPointerCapture(e.pointerId);
       d.classList.add('dragging');
       const move = (ev: PointerEvent): void => this.setPanelHeight(startH + (startY - ev.clientY));
-      const up = (): void => { d.removeEventListener('pointermove', move); d.removeEventListener('pointerup', up); d.classList.remove('dragging'); this.save(); };
+      const up = (): void => {
+        d.removeEventListener('pointermove', move);
+        d.removeEventListener('pointerup', up);
+        d.classList.remove('dragging');
+        this.save();
+      };
       d.addEventListener('pointermove', move);
       d.addEventListener('pointerup', up);
       e.preventDefault();
@@ -488,7 +755,8 @@ export class App {
   private postSync(): void {
     const tl = this.timeline;
     if (!this.linkViews || !tl) return;
-    const startNs = tl.vp.startNs - tl.originNs, endNs = tl.vp.endNs - tl.originNs;
+    const startNs = tl.vp.startNs - tl.originNs,
+      endNs = tl.vp.endNs - tl.originNs;
     const key = this.syncKey(startNs, endNs);
     if (key === this.lastSync) return;
     this.lastSync = key;
@@ -503,7 +771,8 @@ export class App {
     // What this view shows after clamping is not news to the others: do not echo it back.
     this.lastSync = this.syncKey(tl.vp.startNs - tl.originNs, tl.vp.endNs - tl.originNs);
     tl.invalidate();
-    if (originLabel !== tl.originLabel) this.status.textContent = `Linked: the other view measures from ${originLabel}, this one from ${tl.originLabel}.`;
+    if (originLabel !== tl.originLabel)
+      this.status.textContent = `Linked: the other view measures from ${originLabel}, this one from ${tl.originLabel}.`;
   }
 
   private toggleLink(b: HTMLButtonElement): void {

@@ -24,7 +24,9 @@ const escapeAttr = (s: string): string =>
 /** Returns the complete HTML document of the trace viewer. */
 export function renderWebviewHtml(o: WebviewHtmlOptions): string {
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(o.nonce)) {
-    throw new Error('renderWebviewHtml: nonce must be at least 16 characters of base64/hex (a fresh random value per render)');
+    throw new Error(
+      'renderWebviewHtml: nonce must be at least 16 characters of base64/hex (a fresh random value per render)',
+    );
   }
   const csp = [
     "default-src 'none'",

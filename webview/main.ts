@@ -30,7 +30,13 @@ function start(): void {
     if (e.data && typeof e.data === 'object' && typeof e.data.type === 'string') app.receive(e.data);
   });
   // Read by the harness tests and the benchmark; harmless in VS Code.
-  (window as unknown as { commlens: unknown }).commlens = { perf, frameTimes, rectOf: (m: number) => app.pageRectOf(m), trackRect: (t: number) => app.pageRectOfTrack(t), setLod: (on: boolean) => app.setLod(on) };
+  (window as unknown as { commlens: unknown }).commlens = {
+    perf,
+    frameTimes,
+    rectOf: (m: number) => app.pageRectOf(m),
+    trackRect: (t: number) => app.pageRectOfTrack(t),
+    setLod: (on: boolean) => app.setLod(on),
+  };
   host.post({ type: 'ready' });
 }
 

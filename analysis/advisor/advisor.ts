@@ -10,13 +10,38 @@ import type { CollectiveMetrics } from '../collectives';
 import { COMPRESSORS, type CompressorName } from '../compressors';
 import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
-import { whatIfOn, type PredictedComponents, type ReplayContext, type WhatIfChange, type WhatIfResult } from '../replay/whatIf';
-import { bucketingChange, compressionChange, exchangesGradients, localUpdatesChange, PYTORCH_CHANGE, sequenceParallelChange, zeroChange } from './configChange';
+import {
+  whatIfOn,
+  type PredictedComponents,
+  type ReplayContext,
+  type WhatIfChange,
+  type WhatIfResult,
+} from '../replay/whatIf';
+import {
+  bucketingChange,
+  compressionChange,
+  exchangesGradients,
+  localUpdatesChange,
+  PYTORCH_CHANGE,
+  sequenceParallelChange,
+  zeroChange,
+} from './configChange';
 import { parseStrategyIds } from '../../trace/strategyIds';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { RunInfo } from '../runInfo';
 import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
-import { HOST_BOUND, IMBALANCE, LOCAL_UPDATES, OVERLAP, RISK_WEIGHT, SEQUENCE_PARALLEL, SLOW_LINK, STRAGGLER, STREAMING, ZERO } from './catalogue';
+import {
+  HOST_BOUND,
+  IMBALANCE,
+  LOCAL_UPDATES,
+  OVERLAP,
+  RISK_WEIGHT,
+  SEQUENCE_PARALLEL,
+  SLOW_LINK,
+  STRAGGLER,
+  STREAMING,
+  ZERO,
+} from './catalogue';
 
 export interface Suggestion {
   id: string;
@@ -101,16 +126,24 @@ const fmtPct = (x: number) => `${x >= 0 ? '−' : '+'}${Math.abs(x).toFixed(0)} 
 
 function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
   return {
-    stepTimeNs: r.predicted.stepTimeNs, exposedCommNs: r.predicted.exposedCommNs, peakMemoryBytes: r.predicted.peakMemoryBytes,
-    bytesPerStep: r.predicted.bytesPerStep, baselineStepTimeNs: r.baseline.stepTimeNs, baselineExposedCommNs: r.baseline.exposedCommNs,
-    baselinePeakMemoryBytes: r.baseline.peakMemoryBytes, baselineBytesPerStep: r.baseline.bytesPerStep,
+    stepTimeNs: r.predicted.stepTimeNs,
+    exposedCommNs: r.predicted.exposedCommNs,
+    peakMemoryBytes: r.predicted.peakMemoryBytes,
+    bytesPerStep: r.predicted.bytesPerStep,
+    baselineStepTimeNs: r.baseline.stepTimeNs,
+    baselineExposedCommNs: r.baseline.exposedCommNs,
+    baselinePeakMemoryBytes: r.baseline.peakMemoryBytes,
+    baselineBytesPerStep: r.baseline.bytesPerStep,
     speedup: r.predicted.stepTimeNs > 0 ? r.baseline.stepTimeNs / r.predicted.stepTimeNs : 1,
-    calibrationErrorPct: r.replay.calibrationErrorPct, components: r.predicted.components,
+    calibrationErrorPct: r.replay.calibrationErrorPct,
+    components: r.predicted.components,
   };
 }
 
-const saving = (r: WhatIfResult) => (r.baseline.stepTimeNs > 0 ? 1 - r.predicted.stepTimeNs / r.baseline.stepTimeNs : 0);
-const effect = (r: WhatIfResult) => `step ${fmtMs(r.baseline.stepTimeNs)} → ${fmtMs(r.predicted.stepTimeNs)} (${fmtPct(100 * saving(r))})`;
+const saving = (r: WhatIfResult) =>
+  r.baseline.stepTimeNs > 0 ? 1 - r.predicted.stepTimeNs / r.baseline.stepTimeNs : 0;
+const effect = (r: WhatIfResult) =>
+  `step ${fmtMs(r.baseline.stepTimeNs)} → ${fmtMs(r.predicted.stepTimeNs)} (${fmtPct(100 * saving(r))})`;
 
 /**
  * Bytes sent per dense byte by a compressor as the re-run would configure it: top-k at the
@@ -153,11 +186,13 @@ type Rule = (c: RuleContext) => Suggestion[];
 
 function ruleContext(input: AdvisorInput): RuleContext {
   const { ctx, pytorch } = input;
-  const meanOverlap = input.ranks.length > 0 ? input.ranks.reduce((t, r) => t + r.overlap.overlapPct, 0) / input.ranks.length : 0;
+  const meanOverlap =
+    input.ranks.length > 0 ? input.ranks.reduce((t, r) => t + r.overlap.overlapPct, 0) / input.ranks.length : 0;
   const hasGradComm = !!ctx && ctx.graph.collectives.some((c) => c.gradient);
   const baseStep = ctx?.measuredStepNs ?? 0;
   const exposedShare = ctx && baseStep > 0 ? ctx.measuredExposedCommNs / baseStep : 0;
-  const gradientCtx = ctx && hasGradComm && exposedShare >= 0.05 && (pytorch || exchangesGradients(ctx.info)) ? ctx : undefined;
+  const gradientCtx =
+    ctx && hasGradComm && exposedShare >= 0.05 && (pytorch || exchangesGradients(ctx.info)) ? ctx : undefined;
   return {
     input,
     pytorch,
@@ -166,8 +201,18 @@ function ruleContext(input: AdvisorInput): RuleContext {
     exposedShare,
     meanOverlap,
     gradientCtx,
-    commEvidence: ctx ? ctx.graph.collectives.filter((c) => c.gradient).flatMap((c) => c.sliceIndexes).slice(0, 64) : [],
-    commMetrics: () => ({ stepTimeNs: baseStep, exposedCommNs: ctx?.measuredExposedCommNs ?? 0, exposedCommPct: 100 * exposedShare, overlapPct: meanOverlap }),
+    commEvidence: ctx
+      ? ctx.graph.collectives
+          .filter((c) => c.gradient)
+          .flatMap((c) => c.sliceIndexes)
+          .slice(0, 64)
+      : [],
+    commMetrics: () => ({
+      stepTimeNs: baseStep,
+      exposedCommNs: ctx?.measuredExposedCommNs ?? 0,
+      exposedCommPct: 100 * exposedShare,
+      overlapPct: meanOverlap,
+    }),
   };
 }
 
@@ -186,18 +231,33 @@ function compressionRule(c: RuleContext): Suggestion[] {
     if (name === 'onebit-adam' && !c.pytorch && ctx.info.optimizerKind === 'sgd') continue;
     // Never what the run already does: the same method, or a second cast to half precision.
     if (c.strategyIds.includes(name)) continue;
-    if ((name === 'fp16' || name === 'bf16') && (c.strategyIds.includes('fp16') || c.strategyIds.includes('bf16'))) continue;
-    const change: WhatIfChange = { compression: { method: name, volumeRatio: volumeRatioFor(name, ctx.info, c.pytorch, ctx.worldSize) } };
+    if ((name === 'fp16' || name === 'bf16') && (c.strategyIds.includes('fp16') || c.strategyIds.includes('bf16')))
+      continue;
+    const change: WhatIfChange = {
+      compression: { method: name, volumeRatio: volumeRatioFor(name, ctx.info, c.pytorch, ctx.worldSize) },
+    };
     const r = whatIfOn(ctx, change);
     if (saving(r) < WORTHWHILE.minStepGain) continue;
     const algo = ALGORITHM_CHANGING.includes(name);
     out.push({
-      id: `compression-${name}`, kind: 'compression', changesAlgorithm: algo, stepTimeGain: saving(r),
+      id: `compression-${name}`,
+      kind: 'compression',
+      changesAlgorithm: algo,
+      stepTimeGain: saving(r),
       title: `${c.pytorch ? comp.pytorchTitle : comp.title}: ${effect(r)}`,
-      evidence: { metrics: { ...c.commMetrics(), bytesPerStep: r.baseline.bytesPerStep }, sliceIndexes: c.commEvidence, text: `${(100 * c.exposedShare).toFixed(1)} % of the step is communication not hidden under compute` },
-      predicted: predictedOf(r), risk: comp.risk, source: comp.source, whatIf: change, verifiable: !c.pytorch,
+      evidence: {
+        metrics: { ...c.commMetrics(), bytesPerStep: r.baseline.bytesPerStep },
+        sliceIndexes: c.commEvidence,
+        text: `${(100 * c.exposedShare).toFixed(1)} % of the step is communication not hidden under compute`,
+      },
+      predicted: predictedOf(r),
+      risk: comp.risk,
+      source: comp.source,
+      whatIf: change,
+      verifiable: !c.pytorch,
       configChange: c.pytorch ? PYTORCH_CHANGE.compression(name) : compressionChange(ctx.info, name),
-      pytorchHint: comp.pytorchHint, score: saving(r) * (algo ? RISK_WEIGHT[name] : 1),
+      pytorchHint: comp.pytorchHint,
+      score: saving(r) * (algo ? RISK_WEIGHT[name] : 1),
     });
   }
   return out;
@@ -217,16 +277,37 @@ function overlapRule(c: RuleContext): Suggestion[] {
     const r = whatIfOn(ctx, { bucketing: { bucketCapMb: cap, overlap: true } });
     if (!best || r.predicted.stepTimeNs < best.r.predicted.stepTimeNs) best = { cap, r };
   }
-  if (!best || saving(best.r) < WORTHWHILE.minStepGain || (best.cap === current && c.strategyIds.includes('ddp-bucketed'))) return [];
+  if (
+    !best ||
+    saving(best.r) < WORTHWHILE.minStepGain ||
+    (best.cap === current && c.strategyIds.includes('ddp-bucketed'))
+  )
+    return [];
   const change: WhatIfChange = { bucketing: { bucketCapMb: best.cap, overlap: true } };
-  return [{
-    id: `overlap-bucket-${best.cap}mb`, kind: OVERLAP.kind, changesAlgorithm: false, stepTimeGain: saving(best.r),
-    title: c.pytorch ? `DDP bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}` : `Overlap the gradient all-reduce with backward in ${best.cap} MiB buckets: ${effect(best.r)}`,
-    evidence: { metrics: { ...c.commMetrics(), gradientCollectives: ctx.graph.collectives.filter((g) => g.gradient).length }, sliceIndexes: c.commEvidence, text: `communication overlaps compute only ${c.meanOverlap.toFixed(1)} % of its time` },
-    predicted: predictedOf(best.r), risk: OVERLAP.risk, source: OVERLAP.source, whatIf: change,
-    configChange: c.pytorch ? PYTORCH_CHANGE.bucketing(best.cap) : bucketingChange(ctx.info, best.cap),
-    verifiable: !c.pytorch, pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`, score: saving(best.r),
-  }];
+  return [
+    {
+      id: `overlap-bucket-${best.cap}mb`,
+      kind: OVERLAP.kind,
+      changesAlgorithm: false,
+      stepTimeGain: saving(best.r),
+      title: c.pytorch
+        ? `DDP bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}`
+        : `Overlap the gradient all-reduce with backward in ${best.cap} MiB buckets: ${effect(best.r)}`,
+      evidence: {
+        metrics: { ...c.commMetrics(), gradientCollectives: ctx.graph.collectives.filter((g) => g.gradient).length },
+        sliceIndexes: c.commEvidence,
+        text: `communication overlaps compute only ${c.meanOverlap.toFixed(1)} % of its time`,
+      },
+      predicted: predictedOf(best.r),
+      risk: OVERLAP.risk,
+      source: OVERLAP.source,
+      whatIf: change,
+      configChange: c.pytorch ? PYTORCH_CHANGE.bucketing(best.cap) : bucketingChange(ctx.info, best.cap),
+      verifiable: !c.pytorch,
+      pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
+      score: saving(best.r),
+    },
+  ];
 }
 
 /**
@@ -250,12 +331,23 @@ function localUpdatesRule(c: RuleContext): Suggestion[] {
     const entry = streaming ? STREAMING : LOCAL_UPDATES;
     const strategy = streaming ? 'streaming-diloco' : 'diloco';
     out.push({
-      id: `${strategy}-h${bestH.H}`, kind: entry.kind, changesAlgorithm: true, stepTimeGain: saving(bestH.r),
+      id: `${strategy}-h${bestH.H}`,
+      kind: entry.kind,
+      changesAlgorithm: true,
+      stepTimeGain: saving(bestH.r),
       title: `${streaming ? 'Streaming DiLoCo' : 'DiLoCo'}: synchronize every ${bestH.H} steps${streaming ? ', overlapped with the next inner steps' : ''}: ${effect(bestH.r)}`,
-      evidence: { metrics: c.commMetrics(), sliceIndexes: c.commEvidence, text: `communication exposes ${(100 * c.exposedShare).toFixed(1)} % of every step` },
-      predicted: predictedOf(bestH.r), risk: entry.risk, source: entry.source, whatIf: { localSteps: { H: bestH.H, streaming } },
+      evidence: {
+        metrics: c.commMetrics(),
+        sliceIndexes: c.commEvidence,
+        text: `communication exposes ${(100 * c.exposedShare).toFixed(1)} % of every step`,
+      },
+      predicted: predictedOf(bestH.r),
+      risk: entry.risk,
+      source: entry.source,
+      whatIf: { localSteps: { H: bestH.H, streaming } },
       configChange: c.pytorch ? PYTORCH_CHANGE.localUpdates(bestH.H) : localUpdatesChange(streaming, bestH.H),
-      verifiable: !c.pytorch, pytorchHint: `post-local SGD: register_comm_hook(PostLocalSGDState(process_group=None, subgroup=None, start_localSGD_iter=warmup), post_localSGD_hook) with PeriodicModelAverager(period=${bestH.H}); or a DiLoCo implementation`,
+      verifiable: !c.pytorch,
+      pytorchHint: `post-local SGD: register_comm_hook(PostLocalSGDState(process_group=None, subgroup=None, start_localSGD_iter=warmup), post_localSGD_hook) with PeriodicModelAverager(period=${bestH.H}); or a DiLoCo implementation`,
       score: saving(bestH.r) * RISK_WEIGHT['local-updates'],
     });
   }
@@ -275,27 +367,48 @@ function shardingRule(c: RuleContext): Suggestion[] {
   if (!ctx || !ctx.paramCount) return [];
   const out: Suggestion[] = [];
   // The run's current stage: only a higher one is suggested.
-  const current = Math.max(0, ...c.strategyIds.map((id) => /^zero([123])$/.exec(id)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])));
+  const current = Math.max(
+    0,
+    ...c.strategyIds
+      .map((id) => /^zero([123])$/.exec(id))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1])),
+  );
   for (const stage of [1, 2, 3] as const) {
     if (stage <= current) continue;
     const r = whatIfOn(ctx, { zeroStage: stage });
-    const b = r.baseline.peakMemoryBytes, p = r.predicted.peakMemoryBytes;
+    const b = r.baseline.peakMemoryBytes,
+      p = r.predicted.peakMemoryBytes;
     if (b === undefined || p === undefined || b <= 0) continue;
     const memSaving = 1 - p / b;
     const slowdown = -saving(r);
-    const memoryWorthwhile = memSaving >= WORTHWHILE.minMemoryShare && b - p >= WORTHWHILE.minMemoryBytes && slowdown <= WORTHWHILE.maxMemorySlowdown;
+    const memoryWorthwhile =
+      memSaving >= WORTHWHILE.minMemoryShare &&
+      b - p >= WORTHWHILE.minMemoryBytes &&
+      slowdown <= WORTHWHILE.maxMemorySlowdown;
     if (!memoryWorthwhile && saving(r) < WORTHWHILE.minStepGain) continue;
     const memoryWeight = ctx.info.deviceMemoryBytes ? 0.5 * Math.min(1, b / ctx.info.deviceMemoryBytes) : 0.1;
     const z = ZERO[stage];
     out.push({
-      id: `zero${stage}`, kind: z.kind, changesAlgorithm: false, stepTimeGain: saving(r),
+      id: `zero${stage}`,
+      kind: z.kind,
+      changesAlgorithm: false,
+      stepTimeGain: saving(r),
       title: c.pytorch
         ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
         : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
-      evidence: { metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize }, sliceIndexes: [], text: `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states` },
-      predicted: predictedOf(r), risk: z.risk, source: z.source, whatIf: { zeroStage: stage },
+      evidence: {
+        metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize },
+        sliceIndexes: [],
+        text: `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states`,
+      },
+      predicted: predictedOf(r),
+      risk: z.risk,
+      source: z.source,
+      whatIf: { zeroStage: stage },
       configChange: c.pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
-      verifiable: !c.pytorch, pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
+      verifiable: !c.pytorch,
+      pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
       // Ranked by step time like every change; a memory-only win sorts after the time wins, by its memory relief.
       score: saving(r) + (memoryWorthwhile ? memSaving * memoryWeight * 1e-3 : 0),
     });
@@ -314,25 +427,48 @@ function sequenceParallelRule(c: RuleContext): Suggestion[] {
   const ctx = c.input.ctx;
   if (!ctx || !ctx.paramCount) return [];
   const { seqLen, hidden, layers, heads } = ctx.info;
-  const degree = [8, 4, 2].find((p) => p <= ctx.worldSize && ctx.worldSize % p === 0 && (!heads || heads % p === 0) && (!seqLen || seqLen % p === 0));
+  const degree = [8, 4, 2].find(
+    (p) =>
+      p <= ctx.worldSize && ctx.worldSize % p === 0 && (!heads || heads % p === 0) && (!seqLen || seqLen % p === 0),
+  );
   if (!seqLen || !hidden || !layers || !degree || seqLen < 4096) return [];
   const r = whatIfOn(ctx, { sequenceParallel: { degree } });
   if (r.predicted.peakMemoryBytes === undefined || r.baseline.peakMemoryBytes === undefined) return [];
   const freed = r.baseline.peakMemoryBytes - r.predicted.peakMemoryBytes;
   if (freed < WORTHWHILE.minMemoryShare * r.baseline.peakMemoryBytes || freed < WORTHWHILE.minMemoryBytes) return [];
-  return [{
-    id: `sequence-parallel-${degree}`, kind: SEQUENCE_PARALLEL.kind, changesAlgorithm: false, stepTimeGain: saving(r),
-    title: `Split the ${seqLen}-token sequences over ${degree} ranks (Ulysses sequence parallelism)`,
-    evidence: { metrics: { seqLen, hidden, layers, peakMemoryBytes: r.baseline.peakMemoryBytes }, sliceIndexes: [], text: 'activations of long sequences dominate memory' },
-    predicted: predictedOf(r), risk: SEQUENCE_PARALLEL.risk, source: SEQUENCE_PARALLEL.source, whatIf: { sequenceParallel: { degree } },
-    configChange: c.pytorch ? PYTORCH_CHANGE.sequenceParallel(degree) : sequenceParallelChange(degree),
-    verifiable: !c.pytorch, pytorchHint: 'DeepSpeed-Ulysses DistributedAttention (deepspeed.sequence.layer), or PyTorch context parallel', score: saving(r) + 1e-4,
-  }];
+  return [
+    {
+      id: `sequence-parallel-${degree}`,
+      kind: SEQUENCE_PARALLEL.kind,
+      changesAlgorithm: false,
+      stepTimeGain: saving(r),
+      title: `Split the ${seqLen}-token sequences over ${degree} ranks (Ulysses sequence parallelism)`,
+      evidence: {
+        metrics: { seqLen, hidden, layers, peakMemoryBytes: r.baseline.peakMemoryBytes },
+        sliceIndexes: [],
+        text: 'activations of long sequences dominate memory',
+      },
+      predicted: predictedOf(r),
+      risk: SEQUENCE_PARALLEL.risk,
+      source: SEQUENCE_PARALLEL.source,
+      whatIf: { sequenceParallel: { degree } },
+      configChange: c.pytorch ? PYTORCH_CHANGE.sequenceParallel(degree) : sequenceParallelChange(degree),
+      verifiable: !c.pytorch,
+      pytorchHint: 'DeepSpeed-Ulysses DistributedAttention (deepspeed.sequence.layer), or PyTorch context parallel',
+      score: saving(r) + 1e-4,
+    },
+  ];
 }
 
 /** A diagnosis predicts no config change: the step as it would be without the cause. */
 function flatPrediction(c: RuleContext, stepNs: number, exposed: number): Suggestion['predicted'] {
-  return { stepTimeNs: stepNs, exposedCommNs: exposed, baselineStepTimeNs: c.baseStep, baselineExposedCommNs: exposed, speedup: stepNs > 0 ? c.baseStep / stepNs : 1 };
+  return {
+    stepTimeNs: stepNs,
+    exposedCommNs: exposed,
+    baselineStepTimeNs: c.baseStep,
+    baselineExposedCommNs: exposed,
+    speedup: stepNs > 0 ? c.baseStep / stepNs : 1,
+  };
 }
 
 function stepsAnalysed(c: RuleContext): number {
@@ -351,15 +487,32 @@ function stragglerRule(c: RuleContext): Suggestion[] {
     const perStepCost = (s.meanLatenessNs * s.lastArrivals) / steps;
     const predicted = Math.max(0, c.baseStep - perStepCost);
     return {
-      id: `straggler-rank-${rank}`, kind: STRAGGLER.kind, changesAlgorithm: false, stepTimeGain: 0,
+      id: `straggler-rank-${rank}`,
+      kind: STRAGGLER.kind,
+      changesAlgorithm: false,
+      stepTimeGain: 0,
       title: `Rank ${rank} is a straggler: it arrives last at ${s.lastArrivals} of ${s.collectives} collectives and costs the others ${fmtMs(s.costToOthersNs / steps)} per step`,
       evidence: {
-        metrics: { rank, lastArrivals: s.lastArrivals, collectives: s.collectives, costToOthersNs: s.costToOthersNs, meanLatenessNs: s.meanLatenessNs, meanComputeExcessNs: s.meanComputeExcessNs, computeNs: s.computeNs },
+        metrics: {
+          rank,
+          lastArrivals: s.lastArrivals,
+          collectives: s.collectives,
+          costToOthersNs: s.costToOthersNs,
+          meanLatenessNs: s.meanLatenessNs,
+          meanComputeExcessNs: s.meanComputeExcessNs,
+          computeNs: s.computeNs,
+        },
         sliceIndexes: s.evidenceSlices,
         text: `the other ranks wait inside these collectives for this rank${s.meanComputeExcessNs > 0.5 * s.meanLatenessNs ? `, whose compute before each of them takes ${fmtMs(s.meanComputeExcessNs)} longer than theirs` : ''}`,
       },
-      predicted: flatPrediction(c, predicted, Math.max(0, exposedNow - perStepCost)), risk: STRAGGLER.risk, source: STRAGGLER.source, configChange: {}, verifiable: false,
-      pytorchHint: "compare this rank's GPU kernels with the others (torch.cuda clocks, nvidia-smi -q -d PERFORMANCE) and its data loader time", score: c.baseStep > 0 ? (0.8 * perStepCost) / c.baseStep : 0,
+      predicted: flatPrediction(c, predicted, Math.max(0, exposedNow - perStepCost)),
+      risk: STRAGGLER.risk,
+      source: STRAGGLER.source,
+      configChange: {},
+      verifiable: false,
+      pytorchHint:
+        "compare this rank's GPU kernels with the others (torch.cuda clocks, nvidia-smi -q -d PERFORMANCE) and its data loader time",
+      score: c.baseStep > 0 ? (0.8 * perStepCost) / c.baseStep : 0,
     };
   });
 }
@@ -375,13 +528,30 @@ function imbalanceRule(c: RuleContext): Suggestion[] {
   const computes = input.ranks.map((r) => r.temporal.computeNs);
   const mean = computes.reduce((a, b) => a + b, 0) / computes.length;
   const excess = (Math.max(...computes) - mean) / steps;
-  return [{
-    id: 'imbalance', kind: IMBALANCE.kind, changesAlgorithm: false, stepTimeGain: 0,
-    title: `Compute is imbalanced across ranks: the busiest computes ${((input.stragglers.computeImbalance - 1) * 100).toFixed(0)} % more than the mean`,
-    evidence: { metrics: { computeImbalance: input.stragglers.computeImbalance, ...Object.fromEntries(input.ranks.map((r) => [`computeNsRank${r.rank}`, r.temporal.computeNs])) }, sliceIndexes: [], text: 'computation time per rank over the analysed steps' },
-    predicted: flatPrediction(c, Math.max(0, c.baseStep - excess), input.ctx?.measuredExposedCommNs ?? 0), risk: IMBALANCE.risk, source: IMBALANCE.source, configChange: {}, verifiable: false,
-    pytorchHint: 'balance samples (or tokens) per rank, e.g. a length-grouped DistributedSampler', score: c.baseStep > 0 ? (0.5 * excess) / c.baseStep : 0,
-  }];
+  return [
+    {
+      id: 'imbalance',
+      kind: IMBALANCE.kind,
+      changesAlgorithm: false,
+      stepTimeGain: 0,
+      title: `Compute is imbalanced across ranks: the busiest computes ${((input.stragglers.computeImbalance - 1) * 100).toFixed(0)} % more than the mean`,
+      evidence: {
+        metrics: {
+          computeImbalance: input.stragglers.computeImbalance,
+          ...Object.fromEntries(input.ranks.map((r) => [`computeNsRank${r.rank}`, r.temporal.computeNs])),
+        },
+        sliceIndexes: [],
+        text: 'computation time per rank over the analysed steps',
+      },
+      predicted: flatPrediction(c, Math.max(0, c.baseStep - excess), input.ctx?.measuredExposedCommNs ?? 0),
+      risk: IMBALANCE.risk,
+      source: IMBALANCE.source,
+      configChange: {},
+      verifiable: false,
+      pytorchHint: 'balance samples (or tokens) per rank, e.g. a length-grouped DistributedSampler',
+      score: c.baseStep > 0 ? (0.5 * excess) / c.baseStep : 0,
+    },
+  ];
 }
 
 /**
@@ -394,17 +564,36 @@ function slowLinkRule(c: RuleContext): Suggestion[] {
   if (!peak || peak <= 0 || !input.ctx) return [];
   const big = input.collectives.instances.filter((i) => (i.bytes ?? 0) >= MiB && i.busbwGBps !== undefined);
   if (big.length === 0) return [];
-  const busbw = big.reduce((t, i) => t + (i.busbwGBps as number) * i.transferNs, 0) / big.reduce((t, i) => t + i.transferNs, 0);
+  const busbw =
+    big.reduce((t, i) => t + (i.busbwGBps as number) * i.transferNs, 0) / big.reduce((t, i) => t + i.transferNs, 0);
   if (busbw >= 0.5 * peak) return [];
   const target = 0.8 * peak;
-  const r = whatIfOn(input.ctx, { link: { ...input.ctx.link, bytesPerNs: input.ctx.link.bytesPerNs * (target / busbw) } });
-  return [{
-    id: 'slow-link', kind: SLOW_LINK.kind, changesAlgorithm: false, stepTimeGain: 0,
-    title: `Collectives reach ${busbw.toFixed(2)} GB/s bus bandwidth, ${((100 * busbw) / peak).toFixed(0)} % of the link's ${peak.toFixed(1)} GB/s: at 80 % of peak, ${effect(r)}`,
-    evidence: { metrics: { busbwGBps: busbw, linkPeakGBps: peak, collectives: big.length }, sliceIndexes: big.flatMap((i) => i.participants.map((p) => p.sliceIndex)).slice(0, 64), text: 'collectives of 1 MiB or more, weighted by transfer time' },
-    predicted: predictedOf(r), risk: SLOW_LINK.risk, source: SLOW_LINK.source, configChange: {}, whatIf: r.change, verifiable: false,
-    pytorchHint: 'run nccl-tests all_reduce_perf on the same nodes; check NCCL_DEBUG=INFO for the transport (NET/IB vs NET/Socket, P2P/NVLink vs SHM)', score: 0.5 * saving(r),
-  }];
+  const r = whatIfOn(input.ctx, {
+    link: { ...input.ctx.link, bytesPerNs: input.ctx.link.bytesPerNs * (target / busbw) },
+  });
+  return [
+    {
+      id: 'slow-link',
+      kind: SLOW_LINK.kind,
+      changesAlgorithm: false,
+      stepTimeGain: 0,
+      title: `Collectives reach ${busbw.toFixed(2)} GB/s bus bandwidth, ${((100 * busbw) / peak).toFixed(0)} % of the link's ${peak.toFixed(1)} GB/s: at 80 % of peak, ${effect(r)}`,
+      evidence: {
+        metrics: { busbwGBps: busbw, linkPeakGBps: peak, collectives: big.length },
+        sliceIndexes: big.flatMap((i) => i.participants.map((p) => p.sliceIndex)).slice(0, 64),
+        text: 'collectives of 1 MiB or more, weighted by transfer time',
+      },
+      predicted: predictedOf(r),
+      risk: SLOW_LINK.risk,
+      source: SLOW_LINK.source,
+      configChange: {},
+      whatIf: r.change,
+      verifiable: false,
+      pytorchHint:
+        'run nccl-tests all_reduce_perf on the same nodes; check NCCL_DEBUG=INFO for the transport (NET/IB vs NET/Socket, P2P/NVLink vs SHM)',
+      score: 0.5 * saving(r),
+    },
+  ];
 }
 
 /**
@@ -417,13 +606,28 @@ function hostBoundRule(c: RuleContext): Suggestion[] {
     const span = r.temporal.spanNs;
     const host = r.idleByStream.reduce((t, s) => t + s.hostWaitNs, 0) / Math.max(1, r.idleByStream.length);
     if (span > 0 && host / span > 0.3) {
-      return [{
-        id: `host-bound-rank-${r.rank}`, kind: HOST_BOUND.kind, changesAlgorithm: false, stepTimeGain: 0,
-        title: `Rank ${r.rank}'s GPU waits on the CPU: host wait is ${((100 * host) / span).toFixed(0)} % of the kernel span per stream`,
-        evidence: { metrics: { hostWaitNs: host, spanNs: span }, sliceIndexes: [], text: 'idle gaps where the next kernel was launched only after the previous one had finished' },
-        predicted: flatPrediction(c, c.baseStep, c.input.ctx?.measuredExposedCommNs ?? 0), risk: HOST_BOUND.risk, source: HOST_BOUND.source, configChange: {}, verifiable: false,
-        pytorchHint: 'capture the step with CUDA graphs (torch.compile(mode="reduce-overhead")), fuse small ops, or raise the batch size', score: 0.05 * (host / span),
-      }];
+      return [
+        {
+          id: `host-bound-rank-${r.rank}`,
+          kind: HOST_BOUND.kind,
+          changesAlgorithm: false,
+          stepTimeGain: 0,
+          title: `Rank ${r.rank}'s GPU waits on the CPU: host wait is ${((100 * host) / span).toFixed(0)} % of the kernel span per stream`,
+          evidence: {
+            metrics: { hostWaitNs: host, spanNs: span },
+            sliceIndexes: [],
+            text: 'idle gaps where the next kernel was launched only after the previous one had finished',
+          },
+          predicted: flatPrediction(c, c.baseStep, c.input.ctx?.measuredExposedCommNs ?? 0),
+          risk: HOST_BOUND.risk,
+          source: HOST_BOUND.source,
+          configChange: {},
+          verifiable: false,
+          pytorchHint:
+            'capture the step with CUDA graphs (torch.compile(mode="reduce-overhead")), fuse small ops, or raise the batch size',
+          score: 0.05 * (host / span),
+        },
+      ];
     }
   }
   return [];
@@ -458,7 +662,8 @@ export function advise(input: AdvisorInput): Advice {
   const diagnoses: Suggestion[] = [];
   for (const r of RULES) {
     for (const x of r.rule(c)) {
-      x.stepTimeGain = x.predicted.baselineStepTimeNs > 0 ? 1 - x.predicted.stepTimeNs / x.predicted.baselineStepTimeNs : 0;
+      x.stepTimeGain =
+        x.predicted.baselineStepTimeNs > 0 ? 1 - x.predicted.stepTimeNs / x.predicted.baselineStepTimeNs : 0;
       if (DIAGNOSIS_RULES.includes(r.id)) diagnoses.push(x);
       else suggestions.push(x);
     }
@@ -472,5 +677,8 @@ export function advise(input: AdvisorInput): Advice {
 export function splitAdvice(a: { suggestions?: Suggestion[]; diagnoses?: Suggestion[] }): Advice {
   if (a.diagnoses) return { suggestions: a.suggestions ?? [], diagnoses: a.diagnoses };
   const all = a.suggestions ?? [];
-  return { suggestions: all.filter((s) => Object.keys(s.configChange ?? {}).length > 0), diagnoses: all.filter((s) => Object.keys(s.configChange ?? {}).length === 0) };
+  return {
+    suggestions: all.filter((s) => Object.keys(s.configChange ?? {}).length > 0),
+    diagnoses: all.filter((s) => Object.keys(s.configChange ?? {}).length === 0),
+  };
 }

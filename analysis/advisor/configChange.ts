@@ -28,11 +28,19 @@ export function exchangesGradients(info: RunInfo): boolean {
 }
 
 /** A gradient compression hook on the current exchange: `ddp-bucketed+fp16` keeps the buckets, plain runs get `fp16`. */
-export function compressionChange(info: RunInfo, hook: string, options: Record<string, ArgValue> = {}): Record<string, unknown> {
-  if (hook === 'onebit-adam') return { strategy: 'onebit-adam', ...(Object.keys(options).length ? { strategyOptions: options } : {}) };
+export function compressionChange(
+  info: RunInfo,
+  hook: string,
+  options: Record<string, ArgValue> = {},
+): Record<string, unknown> {
+  if (hook === 'onebit-adam')
+    return { strategy: 'onebit-adam', ...(Object.keys(options).length ? { strategyOptions: options } : {}) };
   const bucketed = compressionKeepsBuckets(info.strategy, hook);
   const strategyOptions = { ...(bucketed ? pickOptions(info, BUCKET_OPTIONS) : {}), ...options };
-  return { strategy: bucketed ? `ddp-bucketed+${hook}` : hook, ...(Object.keys(strategyOptions).length ? { strategyOptions } : {}) };
+  return {
+    strategy: bucketed ? `ddp-bucketed+${hook}` : hook,
+    ...(Object.keys(strategyOptions).length ? { strategyOptions } : {}),
+  };
 }
 
 /** Bucketed, overlapped all-reduce with a cap, keeping the run's compression hook if it has one. */
@@ -59,10 +67,25 @@ export function sequenceParallelChange(degree: number): Record<string, unknown> 
 /** The same changes for a PyTorch job (what to put in the training script or DeepSpeed config). */
 export const PYTORCH_CHANGE = {
   compression: (hook: string): Record<string, unknown> =>
-    hook === 'onebit-adam' ? { deepspeed: { optimizer: { type: 'OneBitAdam' } } } : { ddp: { comm_hook: hook === 'fp16' ? 'fp16_compress_hook' : hook === 'bf16' ? 'bf16_compress_hook' : hook === 'powersgd' ? 'powerSGD_hook' : hook } },
+    hook === 'onebit-adam'
+      ? { deepspeed: { optimizer: { type: 'OneBitAdam' } } }
+      : {
+          ddp: {
+            comm_hook:
+              hook === 'fp16'
+                ? 'fp16_compress_hook'
+                : hook === 'bf16'
+                  ? 'bf16_compress_hook'
+                  : hook === 'powersgd'
+                    ? 'powerSGD_hook'
+                    : hook,
+          },
+        },
   bucketing: (capMb: number): Record<string, unknown> => ({ ddp: { bucket_cap_mb: capMb } }),
   zero: (stage: 1 | 2 | 3): Record<string, unknown> => ({
-    ...(stage === 1 ? { optimizer: { wrapper: 'torch.distributed.optim.ZeroRedundancyOptimizer' } } : { fsdp: { sharding_strategy: stage === 3 ? 'FULL_SHARD' : 'SHARD_GRAD_OP' } }),
+    ...(stage === 1
+      ? { optimizer: { wrapper: 'torch.distributed.optim.ZeroRedundancyOptimizer' } }
+      : { fsdp: { sharding_strategy: stage === 3 ? 'FULL_SHARD' : 'SHARD_GRAD_OP' } }),
     deepspeed: { zero_optimization: { stage } },
   }),
   localUpdates: (H: number): Record<string, unknown> => ({ ddp: { comm_hook: 'post_localSGD_hook', period: H } }),

@@ -60,8 +60,12 @@ export function rescaleTransferNs(
  * The effective link of a trace when no profile is known: bandwidth such that the ring
  * model reproduces the measured transfer times in total (α given, default 5 µs).
  */
-export function fitLink(samples: { op: string; bytes: number; n: number; transferNs: number }[], alphaNs = 5_000): LinkProfile | undefined {
-  let vol = 0, time = 0;
+export function fitLink(
+  samples: { op: string; bytes: number; n: number; transferNs: number }[],
+  alphaNs = 5_000,
+): LinkProfile | undefined {
+  let vol = 0,
+    time = 0;
   for (const s of samples) {
     const t = s.transferNs - latencyTerms(s.op, s.n) * alphaNs;
     if (s.bytes <= 0 || t <= 0) continue;
@@ -99,7 +103,10 @@ export function topologyCostNs(op: string, bytes: number, n: number, t: Topology
     case 'reduceScatter':
       return intraRs + collectiveCostNs('reduceScatter', bytes / g, nodes, t.interLink);
     case 'allGather':
-      return collectiveCostNs('allGather', bytes / g, nodes, t.interLink) + collectiveCostNs('allGather', bytes, g, t.intraLink);
+      return (
+        collectiveCostNs('allGather', bytes / g, nodes, t.interLink) +
+        collectiveCostNs('allGather', bytes, g, t.intraLink)
+      );
     default:
       return collectiveCostNs(op, bytes, n, t.interLink);
   }

@@ -21,7 +21,14 @@ export interface StepComponents {
   exposedCommNs: number;
 }
 
-export const COMPONENT_NAMES: readonly (keyof StepComponents)[] = ['computeNs', 'stagingNs', 'wireNs', 'codecNs', 'waitNs', 'exposedCommNs'];
+export const COMPONENT_NAMES: readonly (keyof StepComponents)[] = [
+  'computeNs',
+  'stagingNs',
+  'wireNs',
+  'codecNs',
+  'waitNs',
+  'exposedCommNs',
+];
 
 export interface RankReplay {
   rank: number;
@@ -68,7 +75,13 @@ export function simulate(g: StepGraph): Replay {
   const C = g.collectives.length;
   const collStart = new Float64Array(C).fill(NaN);
   const collEnd = new Float64Array(C).fill(NaN);
-  const triggers = g.collectives.map((c) => [...c.triggers].map(([r, t]) => ({ ri: rankIndex.get(r), t })).filter((x) => x.ri !== undefined) as { ri: number; t: Trigger }[]);
+  const triggers = g.collectives.map(
+    (c) =>
+      [...c.triggers].map(([r, t]) => ({ ri: rankIndex.get(r), t })).filter((x) => x.ri !== undefined) as {
+        ri: number;
+        t: Trigger;
+      }[],
+  );
   const commFree = new Map<string, number>();
   let head = 0;
   let scheduled = 0;
@@ -84,7 +97,10 @@ export function simulate(g: StepGraph): Replay {
   const readyAt = (id: number): number => {
     let ready = commFree.get(g.collectives[id].lane) ?? 0;
     for (const { ri, t } of triggers[id]) {
-      if (t.afterSegment < 0) { ready = Math.max(ready, offset[ri] + t.delayNs); continue; }
+      if (t.afterSegment < 0) {
+        ready = Math.max(ready, offset[ri] + t.delayNs);
+        continue;
+      }
       const end = segEnd[ri][t.afterSegment];
       if (Number.isNaN(end)) return NaN;
       const at = t.fraction >= 1 ? end : segStart[ri][t.afterSegment] + t.fraction * lanes[ri][t.afterSegment].durNs;
@@ -112,7 +128,10 @@ export function simulate(g: StepGraph): Replay {
         let blocked = false;
         for (const id of seg.waitsOn) {
           const e = collEnd[id];
-          if (Number.isNaN(e)) { blocked = true; break; }
+          if (Number.isNaN(e)) {
+            blocked = true;
+            break;
+          }
           const w = e + (g.collectives[id].extraNs ?? 0) / 2;
           if (w > lastWait) lastWait = w;
         }
@@ -127,7 +146,10 @@ export function simulate(g: StepGraph): Replay {
       next[ri] = k;
     }
     while (head < C) {
-      if (!Number.isNaN(collEnd[head])) { head++; continue; }
+      if (!Number.isNaN(collEnd[head])) {
+        head++;
+        continue;
+      }
       const ready = readyAt(head);
       if (Number.isNaN(ready)) break;
       run(head, ready);
@@ -135,7 +157,11 @@ export function simulate(g: StepGraph): Replay {
       progress = true;
     }
     let lanesDone = true;
-    for (let ri = 0; ri < R; ri++) if (next[ri] < lanes[ri].length) { lanesDone = false; break; }
+    for (let ri = 0; ri < R; ri++)
+      if (next[ri] < lanes[ri].length) {
+        lanesDone = false;
+        break;
+      }
     if (lanesDone && scheduled >= C) break;
     if (!progress) {
       // Out of order: the first collective after the head that is ready on every rank.
@@ -143,7 +169,11 @@ export function simulate(g: StepGraph): Replay {
       for (let id = head + 1; id < C; id++) {
         if (!Number.isNaN(collEnd[id])) continue;
         const ready = readyAt(id);
-        if (!Number.isNaN(ready)) { run(id, ready); picked = true; break; }
+        if (!Number.isNaN(ready)) {
+          run(id, ready);
+          picked = true;
+          break;
+        }
       }
       if (!picked) {
         stalled = `the replay stalled with ${C - scheduled} collective(s) and some compute unscheduled (inconsistent dependencies across ranks)`;
@@ -154,7 +184,8 @@ export function simulate(g: StepGraph): Replay {
   const perRank: RankReplay[] = [];
   for (let ri = 0; ri < R; ri++) {
     const r = g.ranks[ri];
-    const starts = segStart[ri], ends = segEnd[ri];
+    const starts = segStart[ri],
+      ends = segEnd[ri];
     // Index loops, no destructuring: the advisor replays a step tens of times per analysis.
     const iv: [number, number][] = [];
     for (let i = 0; i < starts.length; i++) if (!Number.isNaN(starts[i])) iv.push([starts[i], ends[i]]);
@@ -169,7 +200,10 @@ export function simulate(g: StepGraph): Replay {
     for (let i = 0; i < comm.length; i++) if (comm[i][1] > end) end = comm[i][1];
     const computeNs = compute.starts.reduce((t, s, i) => t + compute.ends[i] - s, 0);
     const exposed = differenceLength(commSet, compute);
-    let stagingNs = 0, wireNs = 0, codecNs = 0, waitNs = 0;
+    let stagingNs = 0,
+      wireNs = 0,
+      codecNs = 0,
+      waitNs = 0;
     for (let id = 0; id < C; id++) {
       const c = g.collectives[id];
       const t = c.triggers.get(r);
@@ -185,13 +219,18 @@ export function simulate(g: StepGraph): Replay {
     }
     for (const seg of lanes[ri]) stagingNs += seg.postStagedNs ?? 0;
     perRank.push({
-      rank: r, stepTimeNs: end - offset[ri], endNs: end, exposedCommNs: exposed, computeNs,
+      rank: r,
+      stepTimeNs: end - offset[ri],
+      endNs: end,
+      exposedCommNs: exposed,
+      computeNs,
       components: { computeNs, stagingNs, wireNs, codecNs, waitNs, exposedCommNs: exposed },
     });
   }
   const stepTimeNs = Math.max(0, ...perRank.map((p) => p.endNs));
   const exposedCommNs = perRank.length > 0 ? perRank.reduce((t, p) => t + p.exposedCommNs, 0) / perRank.length : 0;
   const components = {} as StepComponents;
-  for (const k of COMPONENT_NAMES) components[k] = perRank.length > 0 ? perRank.reduce((t, p) => t + p.components[k], 0) / perRank.length : 0;
+  for (const k of COMPONENT_NAMES)
+    components[k] = perRank.length > 0 ? perRank.reduce((t, p) => t + p.components[k], 0) / perRank.length : 0;
   return { stepTimeNs, perRank, exposedCommNs, components, stalled };
 }

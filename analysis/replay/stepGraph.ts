@@ -88,7 +88,12 @@ export interface StepGraph {
 const BACKWARD_NAME = /bwd|backward|grad/i;
 
 /** Builds the step graph of `step` (undefined = the whole analysed window). */
-export function buildStepGraph(model: TraceModel, views: RankView[], instances: CollectiveInstance[], step: number | undefined): StepGraph {
+export function buildStepGraph(
+  model: TraceModel,
+  views: RankView[],
+  instances: CollectiveInstance[],
+  step: number | undefined,
+): StepGraph {
   const notes: string[] = [];
   const lanes = new Map<number, Segment[]>();
   const measuredStepNsByRank = new Map<number, number>();
@@ -107,10 +112,18 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     return b;
   };
   const collectives: CollectiveNode[] = stepInstances.map((inst, id) => ({
-    id, op: inst.op, bytes: inst.bytes, groupSize: inst.groupSize, durNs: inst.completionNs,
-    gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter', triggers: new Map(),
+    id,
+    op: inst.op,
+    bytes: inst.bytes,
+    groupSize: inst.groupSize,
+    durNs: inst.completionNs,
+    gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter',
+    triggers: new Map(),
     sliceIndexes: inst.participants.map((p) => p.sliceIndex),
-    lane: String(model.tracks[model.slices[inst.participants[0].sliceIndex].track].sourceId ?? model.tracks[model.slices[inst.participants[0].sliceIndex].track].name),
+    lane: String(
+      model.tracks[model.slices[inst.participants[0].sliceIndex].track].sourceId ??
+        model.tracks[model.slices[inst.participants[0].sliceIndex].track].name,
+    ),
   }));
   const idOfSlice = new Map<number, number>();
   stepInstances.forEach((inst, id) => inst.participants.forEach((p) => idOfSlice.set(p.sliceIndex, id)));
@@ -147,14 +160,17 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
         segSlices.push([o.index]);
       }
     }
-    const colls = commOps.map((o) => ({ id: idOfSlice.get(o.index) as number, start: o.startNs, end: o.endNs })).sort((a, b) => a.start - b.start);
+    const colls = commOps
+      .map((o) => ({ id: idOfSlice.get(o.index) as number, start: o.startNs, end: o.endNs }))
+      .sort((a, b) => a.start - b.start);
     const segs: Segment[] = [];
     let explicitPhases = false;
     let prevEnd = t0;
     // Index loops and no closures below: this runs once per segment (hundreds per rank on a
     // Kineto step), mostly before V8 has optimised it.
     for (let s = 0; s < union.starts.length; s++) {
-      const start = union.starts[s], end = union.ends[s];
+      const start = union.starts[s],
+        end = union.ends[s];
       // Collectives that finished inside this gap explain it.
       const waitsOn: number[] = [];
       let lastWaitEnd = -Infinity;
@@ -166,7 +182,10 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
         }
       }
       // CommLens kernels say their phase; otherwise names like `…_backward_…` hint at it.
-      let fwd = false, bwd = false, opt = false, bwdName = false;
+      let fwd = false,
+        bwd = false,
+        opt = false,
+        bwdName = false;
       const inSegment = segSlices[s];
       for (let k = 0; k < inSegment.length; k++) {
         const sl = model.slices[inSegment[k]];
@@ -194,10 +213,15 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
     let prevCollEnd = t0;
     // Segment ends only grow, so the last segment ending by c.start is found by binary search.
     const lastEndingBy = (t: number) => {
-      let lo = 0, hi = union.ends.length - 1, ans = -1;
+      let lo = 0,
+        hi = union.ends.length - 1,
+        ans = -1;
       while (lo <= hi) {
         const mid = (lo + hi) >> 1;
-        if (union.ends[mid] <= t) { ans = mid; lo = mid + 1; } else hi = mid - 1;
+        if (union.ends[mid] <= t) {
+          ans = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
       }
       return ans;
     };
@@ -215,7 +239,9 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
       const from = Math.max(trigEnd, prevCollEnd);
       const staged = copiesIn(model, d2h, from, c.start);
       collectives[c.id].triggers.set(v.rank, {
-        afterSegment: trig, fraction: 1, delayNs: Math.max(0, c.start - from),
+        afterSegment: trig,
+        fraction: 1,
+        delayNs: Math.max(0, c.start - from),
         ...(staged.bytes > 0 ? { stagedBytes: staged.bytes, stagedNs: staged.ns } : {}),
       });
       prevCollEnd = Math.max(prevCollEnd, c.end);
@@ -240,7 +266,12 @@ export function buildStepGraph(model: TraceModel, views: RankView[], instances: 
  * the part of its span before `from` was waiting for the GPU work queued ahead of it) and
  * the time they cover inside the window (union, clipped to it).
  */
-function copiesIn(model: TraceModel, copies: { index: number; startNs: number; endNs: number }[], from: number, to: number): { bytes: number; ns: number } {
+function copiesIn(
+  model: TraceModel,
+  copies: { index: number; startNs: number; endNs: number }[],
+  from: number,
+  to: number,
+): { bytes: number; ns: number } {
   let bytes = 0;
   const iv: [number, number][] = [];
   for (const o of copies) {
@@ -251,7 +282,9 @@ function copiesIn(model: TraceModel, copies: { index: number; startNs: number; e
     iv.push([Math.max(from, o.startNs), o.endNs]);
   }
   iv.sort((a, b) => a[0] - b[0]);
-  let ns = 0, curS = -Infinity, curE = -Infinity;
+  let ns = 0,
+    curS = -Infinity,
+    curE = -Infinity;
   for (const [a, b] of iv) {
     if (a > curE) {
       if (curE > curS) ns += curE - curS;

@@ -21,7 +21,12 @@ export interface StreamingPeriod {
  * least once and the link's queue has settled): the mean over whole periods is what a
  * measurement over whole periods sees.
  */
-export function streamingPeriod(localStepNs: number, syncNs: number[], H: number, overlapSteps: number): StreamingPeriod {
+export function streamingPeriod(
+  localStepNs: number,
+  syncNs: number[],
+  H: number,
+  overlapSteps: number,
+): StreamingPeriod {
   const F = syncNs.length;
   const periods = 4;
   const steps = periods * H;

@@ -55,16 +55,31 @@ export function restagePost(s: Segment, bytes: number, m: StagingModel): void {
 /** Segments that wait on a gradient collective (the copy back of the gradients precedes them). */
 function gradientWaiters(g: StepGraph): Segment[] {
   const out: Segment[] = [];
-  for (const segs of g.lanes.values()) for (const s of segs) if (s.waitsOn.some((id) => g.collectives[id]?.gradient)) out.push(s);
+  for (const segs of g.lanes.values())
+    for (const s of segs) if (s.waitsOn.some((id) => g.collectives[id]?.gradient)) out.push(s);
   return out;
 }
 
 /** Deep copy (segments, collectives, triggers) so transforms never touch the original. */
 export function cloneGraph(g: StepGraph): StepGraph {
   const lanes = new Map<number, Segment[]>();
-  for (const [r, segs] of g.lanes) lanes.set(r, segs.map((s) => ({ ...s, waitsOn: [...s.waitsOn] })));
-  const collectives = g.collectives.map((c) => ({ ...c, triggers: new Map([...c.triggers].map(([r, t]) => [r, { ...t }])) }));
-  return { ...g, lanes, collectives, measuredStepNsByRank: new Map(g.measuredStepNsByRank), startOffsetNs: new Map(g.startOffsetNs), notes: [...g.notes] };
+  for (const [r, segs] of g.lanes)
+    lanes.set(
+      r,
+      segs.map((s) => ({ ...s, waitsOn: [...s.waitsOn] })),
+    );
+  const collectives = g.collectives.map((c) => ({
+    ...c,
+    triggers: new Map([...c.triggers].map(([r, t]) => [r, { ...t }])),
+  }));
+  return {
+    ...g,
+    lanes,
+    collectives,
+    measuredStepNsByRank: new Map(g.measuredStepNsByRank),
+    startOffsetNs: new Map(g.startOffsetNs),
+    notes: [...g.notes],
+  };
 }
 
 /** Position of a collective in rank order (trigger segment + fraction, on its first rank), for ordering the comm lane. */
@@ -75,11 +90,16 @@ function positionOf(c: CollectiveNode): number {
 }
 
 /** Replaces the collective list (ordered by position), remapping segment waits from old ids to new ones. */
-export function setCollectives(g: StepGraph, nodes: CollectiveNode[], waitRemap: (oldIds: number[]) => CollectiveNode[]): void {
+export function setCollectives(
+  g: StepGraph,
+  nodes: CollectiveNode[],
+  waitRemap: (oldIds: number[]) => CollectiveNode[],
+): void {
   const pos = nodes.map(positionOf);
   const order = nodes.map((_, i) => i).sort((a, b) => pos[a] - pos[b] || a - b);
   const newWaits: [Segment, CollectiveNode[]][] = [];
-  for (const segs of g.lanes.values()) for (const s of segs) if (s.waitsOn.length > 0) newWaits.push([s, waitRemap(s.waitsOn)]);
+  for (const segs of g.lanes.values())
+    for (const s of segs) if (s.waitsOn.length > 0) newWaits.push([s, waitRemap(s.waitsOn)]);
   const ordered = order.map((i) => nodes[i]);
   ordered.forEach((c, id) => (c.id = id));
   for (const [s, list] of newWaits) s.waitsOn = list.length === 1 ? [list[0].id] : [...new Set(list.map((c) => c.id))];
@@ -87,11 +107,22 @@ export function setCollectives(g: StepGraph, nodes: CollectiveNode[], waitRemap:
 }
 
 /** Rescales every collective to a new link and/or world size (weak scaling: same per-rank work). */
-export function changeLinkAndWorld(g: StepGraph, baseLink: LinkProfile, link: LinkProfile, fromWorld: number, toWorld: number): void {
+export function changeLinkAndWorld(
+  g: StepGraph,
+  baseLink: LinkProfile,
+  link: LinkProfile,
+  fromWorld: number,
+  toWorld: number,
+): void {
   for (const c of g.collectives) {
     const isWorld = c.groupSize === fromWorld || c.groupSize <= 1;
     const n = isWorld ? toWorld : c.groupSize;
-    c.durNs = rescaleTransferNs(c.durNs, c.op, { bytes: c.bytes, n: Math.max(2, c.groupSize), link: baseLink }, { bytes: c.bytes, n, link });
+    c.durNs = rescaleTransferNs(
+      c.durNs,
+      c.op,
+      { bytes: c.bytes, n: Math.max(2, c.groupSize), link: baseLink },
+      { bytes: c.bytes, n, link },
+    );
     if (isWorld) c.groupSize = toWorld;
   }
 }
@@ -104,7 +135,10 @@ export function changeTopology(g: StepGraph, baseLink: LinkProfile, topo: Topolo
   let unknown = 0;
   for (const c of g.collectives) {
     const n = Math.max(2, c.groupSize);
-    if (c.bytes === undefined || c.bytes <= 0) { unknown++; continue; }
+    if (c.bytes === undefined || c.bytes <= 0) {
+      unknown++;
+      continue;
+    }
     const before = collectiveCostNs(c.op, c.bytes, n, baseLink);
     if (before > 0) c.durNs = (c.durNs * topologyCostNs(c.op, c.bytes, n, topo)) / before;
   }
@@ -112,7 +146,12 @@ export function changeTopology(g: StepGraph, baseLink: LinkProfile, topo: Topolo
 }
 
 /** Compresses the gradient collectives: volume × ratio, plus encode/decode time on their path. */
-export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: number) => number, encodeNs: (bytes: number) => number): number {
+export function compressGradients(
+  g: StepGraph,
+  link: LinkProfile,
+  ratio: (n: number) => number,
+  encodeNs: (bytes: number) => number,
+): number {
   let unknownBytes = 0;
   for (const c of g.collectives) {
     if (!c.gradient) continue;
@@ -122,7 +161,12 @@ export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: nu
       unknownBytes++;
       continue;
     }
-    c.durNs = rescaleTransferNs(c.durNs, c.op, { bytes: c.bytes, n: c.groupSize, link }, { bytes: c.bytes * r, n: c.groupSize, link });
+    c.durNs = rescaleTransferNs(
+      c.durNs,
+      c.op,
+      { bytes: c.bytes, n: c.groupSize, link },
+      { bytes: c.bytes * r, n: c.groupSize, link },
+    );
     c.extraNs = (c.extraNs ?? 0) + encodeNs(c.bytes);
     c.bytes = c.bytes * r;
   }
@@ -132,7 +176,11 @@ export function compressGradients(g: StepGraph, link: LinkProfile, ratio: (n: nu
 /** Gradient bytes per step: the rank that takes part in the most (unjoined collectives appear once per rank). */
 function gradientBytes(g: StepGraph, grads: CollectiveNode[]): number {
   let bytes = 0;
-  for (const r of g.ranks) bytes = Math.max(bytes, grads.reduce((t, c) => t + (c.triggers.has(r) ? c.bytes ?? 0 : 0), 0));
+  for (const r of g.ranks)
+    bytes = Math.max(
+      bytes,
+      grads.reduce((t, c) => t + (c.triggers.has(r) ? (c.bytes ?? 0) : 0), 0),
+    );
   return bytes;
 }
 
@@ -164,7 +212,14 @@ function replaceGradients(g: StepGraph, grads: CollectiveNode[], nodes: Collecti
  * on the gradients waits on all of it. Returns false (graph unchanged) when a gradient
  * collective has no size.
  */
-export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { op: string; fraction: number }[], encodeNs: (bytes: number) => number, perBucket = false, staging?: StagingModel): boolean {
+export function compressAsExchange(
+  g: StepGraph,
+  link: LinkProfile,
+  exchange: { op: string; fraction: number }[],
+  encodeNs: (bytes: number) => number,
+  perBucket = false,
+  staging?: StagingModel,
+): boolean {
   const grads = g.collectives.filter((c) => c.gradient);
   if (grads.length === 0 || grads.some((c) => c.bytes === undefined || c.bytes <= 0)) return false;
   const gradBytes = gradientBytes(g, grads);
@@ -174,8 +229,16 @@ export function compressAsExchange(g: StepGraph, link: LinkProfile, exchange: { 
     exchange.map((e, i) => {
       const bytes = bucketBytes * e.fraction;
       return {
-        id: -1, op: e.op, bytes, lane, groupSize: n, durNs: collectiveCostNs(e.op, bytes, n, link) * efficiency, gradient: true,
-        triggers: new Map([...triggers].map(([r, t]) => [r, { ...t }])), sliceIndexes: [], extraNs: i === 0 ? encodeNs(bucketBytes) : undefined,
+        id: -1,
+        op: e.op,
+        bytes,
+        lane,
+        groupSize: n,
+        durNs: collectiveCostNs(e.op, bytes, n, link) * efficiency,
+        gradient: true,
+        triggers: new Map([...triggers].map(([r, t]) => [r, { ...t }])),
+        sliceIndexes: [],
+        extraNs: i === 0 ? encodeNs(bucketBytes) : undefined,
       };
     });
   let nodes: CollectiveNode[];
@@ -209,7 +272,8 @@ interface BackwardIndex {
 }
 
 function backwardIndex(segs: Segment[]): BackwardIndex {
-  const idx: number[] = [], prefix: number[] = [0];
+  const idx: number[] = [],
+    prefix: number[] = [0];
   let fallback = -1;
   segs.forEach((s, i) => {
     if (s.kind === 'backward') {
@@ -226,7 +290,8 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
   if (b.idx.length === 0) return { afterSegment: b.fallback, fraction: 1 };
   const total = b.prefix[b.prefix.length - 1];
   const target = f * total;
-  let lo = 0, hi = b.idx.length - 1;
+  let lo = 0,
+    hi = b.idx.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (b.prefix[mid + 1] >= target - 1e-9) hi = mid;
@@ -246,7 +311,15 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
  * efficiency of the original gradient collectives. Whatever waited on the gradients waits
  * on every bucket.
  */
-export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, overlap: boolean, firstCapBytes = 1024 * 1024, op = 'allReduce', staging?: StagingModel): { buckets: number; gradBytes: number } {
+export function rebucket(
+  g: StepGraph,
+  link: LinkProfile,
+  capBytes: number,
+  overlap: boolean,
+  firstCapBytes = 1024 * 1024,
+  op = 'allReduce',
+  staging?: StagingModel,
+): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
   const gradBytes = gradientBytes(g, grads);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
@@ -260,19 +333,32 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
     left -= b;
   }
   const count = sizes.length;
-  const extraPerByte = grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) / Math.max(1, grads.reduce((t, c) => t + (c.bytes ?? 0), 0));
+  const extraPerByte =
+    grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) /
+    Math.max(
+      1,
+      grads.reduce((t, c) => t + (c.bytes ?? 0), 0),
+    );
   // The launch delay of a bucket of B bytes, per rank. With staging copies measured and a
   // staging model: the mean host part of the measured delays (delay − its copy) plus the
   // copy of B bytes, latency + B / speed scaled by measured / modelled copy time of the
   // measured copies. Otherwise the measured delay per gradient byte.
   const delayOf = new Map<number, (bytes: number) => { delayNs: number; stagedBytes?: number; stagedNs?: number }>();
   for (const r of g.ranks) {
-    let delay = 0, bytes = 0, count = 0, stagedBytes = 0, stagedNs = 0, modelled = 0;
+    let delay = 0,
+      bytes = 0,
+      count = 0,
+      stagedBytes = 0,
+      stagedNs = 0,
+      modelled = 0;
     for (const c of grads) {
       const t = c.triggers.get(r);
       if (!t) continue;
       count++;
-      if (c.bytes) { delay += t.delayNs; bytes += c.bytes; }
+      if (c.bytes) {
+        delay += t.delayNs;
+        bytes += c.bytes;
+      }
       if (staging && t.stagedBytes && t.stagedNs !== undefined) {
         stagedBytes += t.stagedBytes;
         stagedNs += t.stagedNs;
@@ -280,7 +366,8 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
       }
     }
     if (staging && stagedBytes > 0 && modelled > 0) {
-      const host = Math.max(0, grads.reduce((t, c) => t + (c.triggers.get(r)?.delayNs ?? 0), 0) - stagedNs) / Math.max(1, count);
+      const host =
+        Math.max(0, grads.reduce((t, c) => t + (c.triggers.get(r)?.delayNs ?? 0), 0) - stagedNs) / Math.max(1, count);
       const scale = stagedNs / modelled;
       delayOf.set(r, (b) => {
         const ns = scale * copyNs(staging.d2h, b);
@@ -303,11 +390,23 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
     for (const [r, segs] of g.lanes) {
       const b = index.get(r)!;
       const p = backwardPoint(b, segs, overlap ? Math.min(1, done / gradBytes) : 1);
-      triggers.set(r, { afterSegment: p.afterSegment, fraction: p.fraction, ...(delayOf.get(r)?.(bytes) ?? { delayNs: 0 }) });
+      triggers.set(r, {
+        afterSegment: p.afterSegment,
+        fraction: p.fraction,
+        ...(delayOf.get(r)?.(bytes) ?? { delayNs: 0 }),
+      });
     }
     buckets.push({
-      id: -1, op, bytes, lane: grads[0].lane, groupSize: n, durNs: collectiveCostNs(op, bytes, n, link) * efficiency, gradient: true, triggers,
-      sliceIndexes: [], extraNs: extraPerByte > 0 ? extraPerByte * bytes : undefined,
+      id: -1,
+      op,
+      bytes,
+      lane: grads[0].lane,
+      groupSize: n,
+      durNs: collectiveCostNs(op, bytes, n, link) * efficiency,
+      gradient: true,
+      triggers,
+      sliceIndexes: [],
+      extraNs: extraPerByte > 0 ? extraPerByte * bytes : undefined,
     });
   }
   replaceGradients(g, grads, buckets);
@@ -318,7 +417,8 @@ export function rebucket(g: StepGraph, link: LinkProfile, capBytes: number, over
 export function dropGradientCollectives(g: StepGraph): void {
   const gradIds = new Set(g.collectives.filter((c) => c.gradient).map((c) => c.id));
   const others = g.collectives.filter((c) => !c.gradient);
-  for (const segs of g.lanes.values()) for (const s of segs) if (s.waitsOn.some((id) => gradIds.has(id))) s.postDelayNs = 0;
+  for (const segs of g.lanes.values())
+    for (const s of segs) if (s.waitsOn.some((id) => gradIds.has(id))) s.postDelayNs = 0;
   setCollectives(g, others, (old) => old.filter((id) => !gradIds.has(id)).map((id) => g.collectives[id]));
 }
 
@@ -331,7 +431,14 @@ export function scaleSegments(g: StepGraph, kind: Segment['kind'], factor: numbe
  * Adds blocking collectives at given points of every lane: a node of `bytes` and `durNs`
  * triggered after segment `after(segs)`, and the segment after it waits on it.
  */
-export function addBlockingCollective(g: StepGraph, op: string, bytes: number, durNs: number, after: (segs: Segment[]) => number, blocking = true): void {
+export function addBlockingCollective(
+  g: StepGraph,
+  op: string,
+  bytes: number,
+  durNs: number,
+  after: (segs: Segment[]) => number,
+  blocking = true,
+): void {
   const triggers = new Map<number, Trigger>();
   const waiters: Segment[] = [];
   for (const [r, segs] of g.lanes) {
@@ -340,7 +447,17 @@ export function addBlockingCollective(g: StepGraph, op: string, bytes: number, d
     if (blocking && i + 1 < segs.length) waiters.push(segs[i + 1]);
   }
   const n = Math.max(2, ...g.collectives.map((c) => c.groupSize));
-  const node: CollectiveNode = { id: -1, op, bytes, groupSize: n, durNs, gradient: false, triggers, sliceIndexes: [], lane: g.collectives.find((c) => c.gradient)?.lane ?? 'communication' };
+  const node: CollectiveNode = {
+    id: -1,
+    op,
+    bytes,
+    groupSize: n,
+    durNs,
+    gradient: false,
+    triggers,
+    sliceIndexes: [],
+    lane: g.collectives.find((c) => c.gradient)?.lane ?? 'communication',
+  };
   const old = g.collectives;
   setCollectives(g, [...old, node], (ids) => ids.map((id) => old[id]));
   for (const w of waiters) w.waitsOn.push(node.id);

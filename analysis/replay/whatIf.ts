@@ -18,7 +18,18 @@ import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { fitLink, type Topology } from './costModel';
 import { COMPONENT_NAMES, simulate, type Replay, type StepComponents } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
-import { addBlockingCollective, changeLinkAndWorld, changeTopology, cloneGraph, compressAsExchange, compressGradients, dropGradientCollectives, rebucket, scaleSegments, type StagingModel } from './transforms';
+import {
+  addBlockingCollective,
+  changeLinkAndWorld,
+  changeTopology,
+  cloneGraph,
+  compressAsExchange,
+  compressGradients,
+  dropGradientCollectives,
+  rebucket,
+  scaleSegments,
+  type StagingModel,
+} from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, median } from '../../trace/stats';
@@ -70,7 +81,10 @@ export interface WhatIfResult {
   change: WhatIfChange;
   step?: number;
   baseline: WhatIfNumbers;
-  predicted: WhatIfNumbers & { perRank: { rank: number; stepTimeNs: number; exposedCommNs: number; peakMemoryBytes?: number }[]; components: PredictedComponents };
+  predicted: WhatIfNumbers & {
+    perRank: { rank: number; stepTimeNs: number; exposedCommNs: number; peakMemoryBytes?: number }[];
+    components: PredictedComponents;
+  };
   replay: { baselineNs: number; changedNs: number; calibrationErrorPct: number };
   notes: string[];
 }
@@ -109,12 +123,22 @@ export interface ReplayContext {
 }
 
 /** Builds the replay context of a trace (views, collectives, the step graph, the baseline replay). */
-export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boolean; views?: RankView[]; instances?: CollectiveInstance[]; figures?: BaselineFigures } = {}): ReplayContext {
+export function prepareReplay(
+  model: TraceModel,
+  opts: {
+    includeLastStep?: boolean;
+    views?: RankView[];
+    instances?: CollectiveInstance[];
+    figures?: BaselineFigures;
+  } = {},
+): ReplayContext {
   const notes: string[] = [];
   const info = runInfoOf(model);
   const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
   const instances = opts.instances ?? collectiveMetrics(model, views).instances;
-  const graphs = replaySteps(views, opts.figures?.warmupSteps).map((step) => buildStepGraph(model, views, instances, step));
+  const graphs = replaySteps(views, opts.figures?.warmupSteps).map((step) =>
+    buildStepGraph(model, views, instances, step),
+  );
   const graph = graphs[graphs.length - 1];
   notes.push(...graph.notes);
   const baseReplays = graphs.map((g) => simulate(g));
@@ -123,24 +147,50 @@ export function prepareReplay(model: TraceModel, opts: { includeLastStep?: boole
   const worldSize = info.worldSize ?? Math.max(views.length, ...instances.map((i) => i.groupSize));
   let link = info.link;
   if (!link) {
-    link = fitLink(instances.filter((i) => i.bytes !== undefined).map((i) => ({ op: i.op, bytes: i.bytes as number, n: i.groupSize, transferNs: i.transferNs })));
-    if (link) notes.push(`no link profile in the trace: bandwidth fitted from the measured collectives (${link.bytesPerNs.toFixed(2)} GB/s bus, α = ${link.alphaNs / 1000} µs)`);
+    link = fitLink(
+      instances
+        .filter((i) => i.bytes !== undefined)
+        .map((i) => ({ op: i.op, bytes: i.bytes as number, n: i.groupSize, transferNs: i.transferNs })),
+    );
+    if (link)
+      notes.push(
+        `no link profile in the trace: bandwidth fitted from the measured collectives (${link.bytesPerNs.toFixed(2)} GB/s bus, α = ${link.alphaNs / 1000} µs)`,
+      );
     else {
       link = { name: 'assumed', alphaNs: 5_000, bytesPerNs: 25 };
       notes.push('no link profile and no collective sizes: assuming 25 GB/s and α = 5 µs');
     }
   }
   const staging = stagingModelOf(model, info);
-  if (staging) notes.push(`staging copies priced from ${staging.source}: device-to-host ${formatDurationNs(staging.d2h.latencyNs)} + ${staging.d2h.bytesPerNs.toFixed(2)} GB/s, host-to-device ${formatDurationNs(staging.h2d.latencyNs)} + ${staging.h2d.bytesPerNs.toFixed(2)} GB/s (scaled by measured / modelled time of the copies in the trace)`);
+  if (staging)
+    notes.push(
+      `staging copies priced from ${staging.source}: device-to-host ${formatDurationNs(staging.d2h.latencyNs)} + ${staging.d2h.bytesPerNs.toFixed(2)} GB/s, host-to-device ${formatDurationNs(staging.h2d.latencyNs)} + ${staging.h2d.bytesPerNs.toFixed(2)} GB/s (scaled by measured / modelled time of the copies in the trace)`,
+    );
   const gradBytes = bytesOf(graph, true);
   const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
-  if (!info.paramCount && paramCount) notes.push(`parameter count estimated from the gradient bytes per step: ${groupDigits(Math.round(paramCount))}`);
+  if (!info.paramCount && paramCount)
+    notes.push(`parameter count estimated from the gradient bytes per step: ${groupDigits(Math.round(paramCount))}`);
   const fallback = measuredPerStep(views, graph);
   // The run's own figures (analysis/runFigures.ts) are the baseline every surface shows.
-  const measured = { stepNs: opts.figures?.stepTimeNs ?? fallback.stepNs, exposedNs: opts.figures?.exposedCommNs ?? fallback.exposedNs };
+  const measured = {
+    stepNs: opts.figures?.stepTimeNs ?? fallback.stepNs,
+    exposedNs: opts.figures?.exposedCommNs ?? fallback.exposedNs,
+  };
   const mem = memoryPerRank(model, views);
   return {
-    model, info, views, instances, graph, baseReplay, graphs, baseReplays, link, staging, worldSize, notes, paramCount,
+    model,
+    info,
+    views,
+    instances,
+    graph,
+    baseReplay,
+    graphs,
+    baseReplays,
+    link,
+    staging,
+    worldSize,
+    notes,
+    paramCount,
     onGpu: model.meta.format === 'kineto',
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
     measuredStepNs: measured.stepNs,
@@ -160,7 +210,12 @@ function stagingModelOf(model: TraceModel, info: RunInfo): StagingModel | undefi
   const samples = { d2h: [] as { bytes: number; ns: number }[], h2d: [] as { bytes: number; ns: number }[] };
   for (const sl of model.slices) {
     if (sl.category !== 'staging' || typeof sl.args?.bytes !== 'number' || sl.args.bytes <= 0) continue;
-    const dir = sl.args.direction === 'h2d' || /h2d/i.test(sl.name) ? 'h2d' : sl.args.direction === 'd2h' || /d2h/i.test(sl.name) ? 'd2h' : undefined;
+    const dir =
+      sl.args.direction === 'h2d' || /h2d/i.test(sl.name)
+        ? 'h2d'
+        : sl.args.direction === 'd2h' || /d2h/i.test(sl.name)
+          ? 'd2h'
+          : undefined;
     if (dir) samples[dir].push({ bytes: sl.args.bytes, ns: sl.durNs });
   }
   if (samples.d2h.length === 0) return undefined;
@@ -196,7 +251,6 @@ function dropped(g: StepGraph): StepGraph {
   return c;
 }
 
-
 /** The run's figures the replay starts from (analysis/runFigures.ts), when the analysis has them. */
 export interface BaselineFigures {
   warmupSteps: number[];
@@ -217,7 +271,11 @@ function replaySteps(views: RankView[], warmupSteps?: number[]): (number | undef
     common = common ? common.filter((n) => mine.includes(n)) : mine;
   }
   const steps = [...new Set(common ?? [])].sort((a, b) => a - b);
-  const steady = warmupSteps ? steps.filter((n) => !warmupSteps.includes(n)) : steps.length >= 3 ? steps.slice(1) : steps;
+  const steady = warmupSteps
+    ? steps.filter((n) => !warmupSteps.includes(n))
+    : steps.length >= 3
+      ? steps.slice(1)
+      : steps;
   const usable = steady.length > 0 ? steady : steps;
   return usable.length > 0 ? usable.slice(-5) : [representativeStep(views)];
 }
@@ -237,11 +295,16 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
   const usable = ordered.length > 1 ? ordered.slice(1) : ordered;
   if (usable.length === 0) {
     const exposed = views.map((v) => commCompOverlap(unionsOfStep(v, graph.step)).exposedCommNs);
-    return { stepNs: graph.measuredStepNs, exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0 };
+    return {
+      stepNs: graph.measuredStepNs,
+      exposedNs: exposed.length > 0 ? exposed.reduce((a, b) => a + b, 0) / exposed.length : 0,
+    };
   }
   return {
     stepNs: median(usable.map((k) => Math.max(...steps.get(k)!.durs))),
-    exposedNs: median(usable.map((k) => steps.get(k)!.exposed.reduce((a, b) => a + b, 0) / steps.get(k)!.exposed.length)),
+    exposedNs: median(
+      usable.map((k) => steps.get(k)!.exposed.reduce((a, b) => a + b, 0) / steps.get(k)!.exposed.length),
+    ),
   };
 }
 
@@ -257,7 +320,13 @@ interface OneReplay {
 }
 
 /** Applies a change to one step graph and replays it against that step's baseline replay. */
-function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, change: WhatIfChange, notes: string[]): OneReplay {
+function replayOne(
+  ctx: ReplayContext,
+  graph: StepGraph,
+  baseReplay: Replay,
+  change: WhatIfChange,
+  notes: string[],
+): OneReplay {
   const g = cloneGraph(graph);
   const n = change.worldSize ?? ctx.worldSize;
   if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
@@ -268,43 +337,85 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
   }
   const stage = change.zeroStage ?? 0;
   if (change.bucketing) {
-    const r = rebucket(g, link, change.bucketing.bucketCapMb * 1024 * 1024, change.bucketing.overlap ?? true, (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024, 'allReduce', ctx.staging);
+    const r = rebucket(
+      g,
+      link,
+      change.bucketing.bucketCapMb * 1024 * 1024,
+      change.bucketing.overlap ?? true,
+      (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024,
+      'allReduce',
+      ctx.staging,
+    );
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
   let extraBytesPerParam = 0;
   if (change.compression) {
     const c = COMPRESSORS[change.compression.method];
-    const ratio = change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
+    const ratio =
+      change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
     const gbps = change.compression.encodeGBps;
     const coresPerRank = ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1;
     const probed = ctx.onGpu ? undefined : ctx.info.hostProbe?.codecBytesPerNs[c.name];
     const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank, probed));
-    notes.push(gbps ? `codec cost: ${gbps} GB/s as given` : codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu));
+    notes.push(
+      gbps
+        ? `codec cost: ${gbps} GB/s as given`
+        : codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu),
+    );
     // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send
     // (a volume ratio given scales each of its collectives).
-    const scale = change.compression.volumeRatio !== undefined ? change.compression.volumeRatio / Math.max(1e-12, c.volumeRatio(n)) : 1;
+    const scale =
+      change.compression.volumeRatio !== undefined
+        ? change.compression.volumeRatio / Math.max(1e-12, c.volumeRatio(n))
+        : 1;
     const exchange = c.exchange(n).map((e) => ({ op: e.op, fraction: e.fraction * scale }));
-    const asStrategy = ctx.model.meta.format === 'commlens' && compressAsExchange(g, link, exchange, encode, compressionKeepsBuckets(ctx.info.strategy, c.name), ctx.staging);
+    const asStrategy =
+      ctx.model.meta.format === 'commlens' &&
+      compressAsExchange(g, link, exchange, encode, compressionKeepsBuckets(ctx.info.strategy, c.name), ctx.staging);
     if (!asStrategy) {
       const unknown = compressGradients(g, link, ratio, encode);
-      if (unknown > 0) notes.push(`${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`);
+      if (unknown > 0)
+        notes.push(
+          `${unknown} gradient collective(s) without sizes: scaled by the volume ratio only, without encode cost`,
+        );
     }
     extraBytesPerParam += c.extraBytesPerParam;
-    if (c.name === 'onebit-adam') notes.push('1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase');
-    if (c.name === 'powersgd' && ctx.model.meta.format === 'commlens' && (ctx.info.optimizerKind === 'adam' || ctx.info.optimizerKind === 'adamw')) notes.push('CommLens PowerSGD with Adam all-reduces in full precision for its first steps (powerSgdStartStep); the prediction is for the compressed phase');
+    if (c.name === 'onebit-adam')
+      notes.push(
+        '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase',
+      );
+    if (
+      c.name === 'powersgd' &&
+      ctx.model.meta.format === 'commlens' &&
+      (ctx.info.optimizerKind === 'adam' || ctx.info.optimizerKind === 'adamw')
+    )
+      notes.push(
+        'CommLens PowerSGD with Adam all-reduces in full precision for its first steps (powerSgdStartStep); the prediction is for the compressed phase',
+      );
   }
   if (stage !== 0) applyZero(g, stage, n);
   const sp = change.sequenceParallel;
   let activationFactor = 1;
   if (sp && sp.degree > 1) {
     const { seqLen, hidden, layers } = ctx.info;
-    if (!seqLen || !hidden || !layers) notes.push('sequence parallelism needs seqLen, hidden and layers in the run config: not replayed');
+    if (!seqLen || !hidden || !layers)
+      notes.push('sequence parallelism needs seqLen, hidden and layers in the run config: not replayed');
     else {
       // Ulysses: per layer, all-to-all of Q, K, V before attention and of the output after: 4·N·h/P per rank, forward and backward.
       const bytes = (2 * layers * 4 * seqLen * hidden * 4) / sp.degree;
       const dur = (bytes / link.bytesPerNs) * ((sp.degree - 1) / sp.degree) + 2 * layers * 2 * link.alphaNs;
-      addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) => Math.max(0, segs.findIndex((s) => s.kind === 'forward')));
-      addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) => Math.max(0, segs.findIndex((s) => s.kind === 'backward')));
+      addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) =>
+        Math.max(
+          0,
+          segs.findIndex((s) => s.kind === 'forward'),
+        ),
+      );
+      addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) =>
+        Math.max(
+          0,
+          segs.findIndex((s) => s.kind === 'backward'),
+        ),
+      );
       activationFactor = 1 / sp.degree;
     }
   }
@@ -331,8 +442,16 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
       // Each fragment's sync costs its share of the whole model's (the same link, a
       // smaller all-reduce); the schedule decides how much of it the inner steps hide.
       const shares = fragmentShares(ctx.info.layerParams, change.localSteps.fragments ?? 2);
-      if (shares.estimated) notes.push(`no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`);
-      const period = streamingPeriod(localReplay.stepTimeNs, shares.values.map((x) => x * gradNs), H, change.localSteps.overlapSteps ?? 1);
+      if (shares.estimated)
+        notes.push(
+          `no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`,
+        );
+      const period = streamingPeriod(
+        localReplay.stepTimeNs,
+        shares.values.map((x) => x * gradNs),
+        H,
+        change.localSteps.overlapSteps ?? 1,
+      );
       avgStep = period.meanStepNs;
       avgExposed = localReplay.exposedCommNs + period.meanExposedNs;
     } else {
@@ -351,15 +470,24 @@ function replayOne(ctx: ReplayContext, graph: StepGraph, baseReplay: Replay, cha
 }
 
 /** Says where the codec's speed came from. */
-function codecSourceNote(name: string, onGpu: boolean, probed: number | undefined, cpuConstant: number, gpuConstant: number): string {
-  if (onGpu) return `codec cost: ${name} on the GPU at ${gpuConstant} GB/s (published figures; the trace's own codecs were not measured)`;
-  if (probed !== undefined) return `codec cost: ${name} encode + decode measured by the host probe at the start of the run, ${probed.toFixed(3)} GB/s per core`;
+function codecSourceNote(
+  name: string,
+  onGpu: boolean,
+  probed: number | undefined,
+  cpuConstant: number,
+  gpuConstant: number,
+): string {
+  if (onGpu)
+    return `codec cost: ${name} on the GPU at ${gpuConstant} GB/s (published figures; the trace's own codecs were not measured)`;
+  if (probed !== undefined)
+    return `codec cost: ${name} encode + decode measured by the host probe at the start of the run, ${probed.toFixed(3)} GB/s per core`;
   return `codec cost: ${name} at CommLens' constant ${cpuConstant} GB/s per core (measured once on one machine; the trace has no host probe)`;
 }
 
 /** Fragment sizes as shares of the model, cut from the layers as the strategy cuts them; equal shares when the layers are unknown. */
 function fragmentShares(layerParams: number[] | undefined, count: number): { values: number[]; estimated: boolean } {
-  if (!layerParams || layerParams.length < count) return { values: Array.from({ length: count }, () => 1 / count), estimated: true };
+  if (!layerParams || layerParams.length < count)
+    return { values: Array.from({ length: count }, () => 1 / count), estimated: true };
   let offset = 0;
   const layers = layerParams.map((n) => ({ paramOffset: (offset += n) - n, paramCount: n }));
   const total = offset;
@@ -372,7 +500,9 @@ function fragmentShares(layerParams: number[] | undefined, count: number): { val
  */
 export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
   const notes: string[] = [];
-  const runs = ctx.graphs.map((g, i) => replayOne(ctx, g, ctx.baseReplays[i], change, i === ctx.graphs.length - 1 ? notes : []));
+  const runs = ctx.graphs.map((g, i) =>
+    replayOne(ctx, g, ctx.baseReplays[i], change, i === ctx.graphs.length - 1 ? notes : []),
+  );
   const rep = runs[runs.length - 1];
   const { changed, bytesPerStep, extraBytesPerParam, activationFactor } = rep;
   const stepDelta = median(runs.map((r) => r.stepDelta));
@@ -387,10 +517,16 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
   // The replay's own error: replayed vs measured span of the step it replays.
-  const calibrationErrorPct = ctx.graph.measuredStepNs > 0 ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs : 0;
+  const calibrationErrorPct =
+    ctx.graph.measuredStepNs > 0
+      ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs
+      : 0;
   const perRank = changed.perRank.map((p) => {
     const base = ctx.baseReplay.perRank.find((b) => b.rank === p.rank);
-    const measured = baseline.stepTimeNs - ctx.graph.measuredStepNs + (ctx.graph.measuredStepNsByRank.get(p.rank) ?? ctx.graph.measuredStepNs);
+    const measured =
+      baseline.stepTimeNs -
+      ctx.graph.measuredStepNs +
+      (ctx.graph.measuredStepNsByRank.get(p.rank) ?? ctx.graph.measuredStepNs);
     return {
       rank: p.rank,
       stepTimeNs: Math.max(0, measured + (p.stepTimeNs - (base?.stepTimeNs ?? p.stepTimeNs))),
@@ -399,12 +535,19 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     };
   });
   return {
-    change, step: ctx.graph.step, baseline,
+    change,
+    step: ctx.graph.step,
+    baseline,
     predicted: {
       stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
       exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
-      bytesPerStep, peakMemoryBytes: memory.predicted, perRank,
-      components: componentsOf(ctx.baseReplays.map((b) => b.components), runs.map((r) => r.components)),
+      bytesPerStep,
+      peakMemoryBytes: memory.predicted,
+      perRank,
+      components: componentsOf(
+        ctx.baseReplays.map((b) => b.components),
+        runs.map((r) => r.components),
+      ),
     },
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
@@ -414,7 +557,8 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
 /** Each component, median over the replayed steps, without and with the change. */
 function componentsOf(base: StepComponents[], changed: StepComponents[]): PredictedComponents {
   const out = {} as PredictedComponents;
-  for (const k of COMPONENT_NAMES) out[k] = { baselineNs: median(base.map((b) => b[k])), predictedNs: median(changed.map((c) => c[k])) };
+  for (const k of COMPONENT_NAMES)
+    out[k] = { baselineNs: median(base.map((b) => b[k])), predictedNs: median(changed.map((c) => c[k])) };
   return out;
 }
 
@@ -427,11 +571,15 @@ function componentsOf(base: StepComponents[], changed: StepComponents[]): Predic
 function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
   const grads = g.collectives.filter((c) => c.gradient);
   // Per rank (collectives not joined across ranks appear once per rank), the largest.
-  let gradBytes = 0, gradNs = 0;
+  let gradBytes = 0,
+    gradNs = 0;
   for (const r of g.ranks) {
     const mine = grads.filter((c) => c.triggers.has(r));
     const b = mine.reduce((t, c) => t + (c.bytes ?? 0), 0);
-    if (b >= gradBytes) { gradBytes = b; gradNs = mine.reduce((t, c) => t + c.durNs, 0); }
+    if (b >= gradBytes) {
+      gradBytes = b;
+      gradNs = mine.reduce((t, c) => t + c.durNs, 0);
+    }
   }
   for (const c of grads) {
     if (c.op === 'allReduce') {
@@ -449,7 +597,10 @@ function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
   for (const kind of ['forward', 'backward'] as const) {
     for (let j = 0; j < chunks; j++) {
       addBlockingCollective(g, 'allGather', gradBytes / chunks, gradNs / 2 / chunks, (segs) => {
-        const idx = segs.map((s, i) => ({ s, i })).filter(({ s }) => s.kind === kind).map(({ i }) => i);
+        const idx = segs
+          .map((s, i) => ({ s, i }))
+          .filter(({ s }) => s.kind === kind)
+          .map(({ i }) => i);
         if (idx.length === 0) return -1;
         const at = Math.floor((j * idx.length) / chunks);
         return idx[at] - 1;
@@ -458,7 +609,13 @@ function applyZero(g: StepGraph, stage: 1 | 2 | 3, n: number): void {
   }
 }
 
-function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesPerParam: number, activationFactor: number): { base?: number; predicted?: number; byRank: Map<number, number> } {
+function predictMemory(
+  ctx: ReplayContext,
+  stage: number,
+  n: number,
+  extraBytesPerParam: number,
+  activationFactor: number,
+): { base?: number; predicted?: number; byRank: Map<number, number> } {
   const byRank = new Map<number, number>();
   const psi = ctx.paramCount;
   if (psi === undefined) return { byRank };
@@ -471,7 +628,8 @@ function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesP
     // Moved from the measured peak by the change in model states and activations, so that what
     // the estimate of the states misses stays in; never below the new states themselves.
     const activations = Math.max(0, b - states0);
-    const p = Math.max(statesNew, b + (statesNew - states0) - activations * (1 - activationFactor)) + extraBytesPerParam * psi;
+    const p =
+      Math.max(statesNew, b + (statesNew - states0) - activations * (1 - activationFactor)) + extraBytesPerParam * psi;
     byRank.set(v.rank, p);
     base = Math.max(base ?? 0, b);
     predicted = Math.max(predicted ?? 0, p);
@@ -480,6 +638,10 @@ function predictMemory(ctx: ReplayContext, stage: number, n: number, extraBytesP
 }
 
 /** What-if on a model: builds the replay context and applies the change. */
-export function whatIf(model: TraceModel, change: WhatIfChange, opts: { includeLastStep?: boolean } = {}): WhatIfResult {
+export function whatIf(
+  model: TraceModel,
+  change: WhatIfChange,
+  opts: { includeLastStep?: boolean } = {},
+): WhatIfResult {
   return whatIfOn(prepareReplay(model, opts), change);
 }

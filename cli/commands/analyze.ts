@@ -80,10 +80,12 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     run = str(p, 'run');
     rank = num(p, 'rank');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n\n${ANALYZE_USAGE}` : e.message, EXIT.badInput);
+    if (e instanceof UsageError)
+      return out.fail(e.showUsage ? `${e.message}\n\n${ANALYZE_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
-  if (inputs.length === 0) return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
+  if (inputs.length === 0)
+    return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
   let found: TraceDiscovery;
   let model;
   try {
@@ -100,7 +102,9 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     if (perRank) for (const n of analysis.notes) out.warn(n, 'info');
   } else {
     const runs = found.notes.length > 0 ? `${found.notes.map((n) => `> ${n}`).join('\n')}\n\n` : '';
-    out.write(runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }));
+    out.write(
+      runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }),
+    );
   }
   return EXIT.ok;
 }

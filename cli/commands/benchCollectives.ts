@@ -6,7 +6,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { benchBytes, iterationTimesNs, type BenchCase, type BenchCaseResult, type BenchOp } from '../../runtime/comm/benchTask';
+import {
+  benchBytes,
+  iterationTimesNs,
+  type BenchCase,
+  type BenchCaseResult,
+  type BenchOp,
+} from '../../runtime/comm/benchTask';
 import { runLocalWorld } from '../../runtime/comm/localWorld';
 import { LINK_PROFILES, slowedProfile, messageTimeNs } from '../../runtime/comm/profiles';
 import { busBandwidthFactor } from '../../runtime/comm/spans';
@@ -64,10 +70,26 @@ export async function benchCollectivesCommand(args: string[], io?: Io): Promise<
   const sizes: number[] = [];
   for (let b = 4096; b <= maxMiB * 1048576; b *= 4) sizes.push(b);
   const cases: BenchCase[] = [];
-  for (const op of OPS) for (const bytes of sizes) cases.push({ op, count: Math.max(1, Math.floor(bytes / 4)), dtype: 'f32', warmup: 1, iters: bytes >= 4 << 20 ? 3 : 8 });
+  for (const op of OPS)
+    for (const bytes of sizes)
+      cases.push({
+        op,
+        count: Math.max(1, Math.floor(bytes / 4)),
+        dtype: 'f32',
+        warmup: 1,
+        iters: bytes >= 4 << 20 ? 3 : 8,
+      });
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const runDir = resolve(runsDir, `bench-collectives-${stamp}`);
-  out.emit({ kind: 'start', runId: `bench-collectives-${stamp}`, runDir, worldSize, steps: cases.length, strategy: 'bench-collectives', link });
+  out.emit({
+    kind: 'start',
+    runId: `bench-collectives-${stamp}`,
+    runDir,
+    worldSize,
+    steps: cases.length,
+    strategy: 'bench-collectives',
+    link,
+  });
   out.say(`collective benchmark · ${worldSize} ranks · link ${profile.name} (${profile.description})`);
   out.emit({ kind: 'progress', message: `running ${cases.length} cases on ${worldSize} ranks` });
   let results: BenchCaseResult[][];
@@ -87,22 +109,54 @@ export async function benchCollectivesCommand(args: string[], io?: Io): Promise<
     const bytes = benchBytes(c, worldSize);
     const t = Math.min(...iterationTimesNs(results.map((r) => r[i])));
     const algbw = bytes / t;
-    const row: BenchCollectivesRow = { op: c.op, algorithm: results[0][i].algorithm, bytes, timeUs: t / 1e3, algbwGBps: algbw, busbwGBps: algbw * busBandwidthFactor(c.op, worldSize) };
+    const row: BenchCollectivesRow = {
+      op: c.op,
+      algorithm: results[0][i].algorithm,
+      bytes,
+      timeUs: t / 1e3,
+      algbwGBps: algbw,
+      busbwGBps: algbw * busBandwidthFactor(c.op, worldSize),
+    };
     if (link !== 'none' && c.op === 'allReduce' && row.algorithm === 'ring') {
       // Ring all-reduce: 2(n-1)α + 2(n-1)/n · S/β.
       const n = worldSize;
-      row.modelUs = (2 * (n - 1) * profile.alphaNs + (2 * (n - 1) / n) * (messageTimeNs(profile, bytes) - profile.alphaNs)) / 1e3;
+      row.modelUs =
+        (2 * (n - 1) * profile.alphaNs + ((2 * (n - 1)) / n) * (messageTimeNs(profile, bytes) - profile.alphaNs)) / 1e3;
     }
     return row;
   });
-  out.say(`${'op'.padEnd(14)}${'algorithm'.padEnd(18)}${'size(B)'.padStart(11)}${'time(us)'.padStart(12)}${'algbw(GB/s)'.padStart(13)}${'busbw(GB/s)'.padStart(13)}${link !== 'none' ? 'model(us)'.padStart(12) : ''}`);
+  out.say(
+    `${'op'.padEnd(14)}${'algorithm'.padEnd(18)}${'size(B)'.padStart(11)}${'time(us)'.padStart(12)}${'algbw(GB/s)'.padStart(13)}${'busbw(GB/s)'.padStart(13)}${link !== 'none' ? 'model(us)'.padStart(12) : ''}`,
+  );
   for (const r of rows) {
-    out.say(`${r.op.padEnd(14)}${r.algorithm.padEnd(18)}${String(r.bytes).padStart(11)}${r.timeUs.toFixed(1).padStart(12)}${r.algbwGBps.toFixed(3).padStart(13)}${r.busbwGBps.toFixed(3).padStart(13)}${r.modelUs !== undefined ? r.modelUs.toFixed(1).padStart(12) : ''}`);
+    out.say(
+      `${r.op.padEnd(14)}${r.algorithm.padEnd(18)}${String(r.bytes).padStart(11)}${r.timeUs.toFixed(1).padStart(12)}${r.algbwGBps.toFixed(3).padStart(13)}${r.busbwGBps.toFixed(3).padStart(13)}${r.modelUs !== undefined ? r.modelUs.toFixed(1).padStart(12) : ''}`,
+    );
   }
   mkdirSync(runDir, { recursive: true });
   const summaryPath = join(runDir, 'results.json');
-  writeFileSync(summaryPath, JSON.stringify({ worldSize, link: profile.name, linkScale: scale, alphaNs: profile.alphaNs, bytesPerNs: profile.bytesPerNs, rows }, null, 2) + '\n');
-  out.emit({ kind: 'log', level: 'info', message: rows.map((r) => `${r.op} ${r.bytes} B: ${r.timeUs.toFixed(1)} us, busbw ${r.busbwGBps.toFixed(3)} GB/s`).join('\n') });
+  writeFileSync(
+    summaryPath,
+    JSON.stringify(
+      {
+        worldSize,
+        link: profile.name,
+        linkScale: scale,
+        alphaNs: profile.alphaNs,
+        bytesPerNs: profile.bytesPerNs,
+        rows,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  out.emit({
+    kind: 'log',
+    level: 'info',
+    message: rows
+      .map((r) => `${r.op} ${r.bytes} B: ${r.timeUs.toFixed(1)} us, busbw ${r.busbwGBps.toFixed(3)} GB/s`)
+      .join('\n'),
+  });
   out.emit({ kind: 'done', runId: `bench-collectives-${stamp}`, runDir, tracePath: '', summaryPath, partial: false });
   out.say(`results: ${summaryPath}`);
   return EXIT.ok;

@@ -28,12 +28,19 @@ export async function convertCommand(args: string[], io?: Io): Promise<number> {
     files = p.positional;
     compress = flag(p, 'compress');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${CONVERT_USAGE}` : e.message, EXIT.badInput);
+    if (e instanceof UsageError)
+      return out.fail(e.showUsage ? `${e.message}\n${CONVERT_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (files.length !== 2) return out.fail(`expected an input and an output file\n${CONVERT_USAGE}`, EXIT.badInput);
   const [input, output] = files;
-  const kind = /\.(pftrace|perfetto-trace)$/i.test(output) ? 'perfetto' : /\.json$/i.test(output) ? 'json' : /\.json\.gz$/i.test(output) ? 'json.gz' : undefined;
+  const kind = /\.(pftrace|perfetto-trace)$/i.test(output)
+    ? 'perfetto'
+    : /\.json$/i.test(output)
+      ? 'json'
+      : /\.json\.gz$/i.test(output)
+        ? 'json.gz'
+        : undefined;
   if (!kind) return out.fail(`${output}: unknown output format\n${CONVERT_USAGE}`, EXIT.badInput);
   let model;
   try {

@@ -32,12 +32,19 @@ async function probeTimestamps(device: GPUDevice): Promise<DoctorReport['timesta
     const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
     const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const module = device.createShaderModule({ code: '@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < arrayLength(&a)) { a[g.x] = a[g.x] * 2.0 + 1.0; } }' });
+    const module = device.createShaderModule({
+      code: '@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < arrayLength(&a)) { a[g.x] = a[g.x] * 2.0 + 1.0; } }',
+    });
     const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
     const buf = device.createBuffer({ size: 4 * 4096, usage: GPUBufferUsage.STORAGE });
-    const bg = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
+    const bg = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: buf } }],
+    });
     const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    const pass = enc.beginComputePass({
+      timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bg);
     pass.dispatchWorkgroups(64);
@@ -76,7 +83,8 @@ export function formatDoctor(r: DoctorReport, brief: boolean): string {
   ];
   if (brief) return lines.join('\n');
   lines.push(`features     ${a.features.join(', ')}`);
-  for (const [k, v] of Object.entries(a.limits)) lines.push(`limit        ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
+  for (const [k, v] of Object.entries(a.limits))
+    lines.push(`limit        ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
   return lines.join('\n');
 }
 
@@ -89,7 +97,8 @@ export async function doctorCommand(args: string[], io?: Io): Promise<number> {
     json = flag(p, 'json');
     brief = flag(p, 'brief');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${DOCTOR_USAGE}` : e.message, EXIT.badInput);
+    if (e instanceof UsageError)
+      return out.fail(e.showUsage ? `${e.message}\n${DOCTOR_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   let report: DoctorReport | undefined;

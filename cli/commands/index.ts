@@ -13,10 +13,18 @@ import { reduce } from './reduce';
 import { benchCollectives } from './benchCollectives';
 import { doctorCmd } from './doctor';
 
-
 export type { Command };
 
-export const COMMANDS: readonly Command[] = [profile, verify, analyzeCmd, inspect, convert, reduce, benchCollectives, doctorCmd];
+export const COMMANDS: readonly Command[] = [
+  profile,
+  verify,
+  analyzeCmd,
+  inspect,
+  convert,
+  reduce,
+  benchCollectives,
+  doctorCmd,
+];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -14,7 +14,6 @@ import { parseArgs, flag, str, UsageError, type OptionSpecs } from '../args';
 import { perfettoSql } from '../perfettoSql';
 import type { Command } from '../command';
 
-
 const INSPECT_USAGE = `usage: commlens inspect <trace file or folder> [--json | --perfetto-sql "<query>"]
   Prints what the importer found in each trace: format, ranks, tracks, slices, flows,
   steps, collectives, and how a CommLens run ended. --json: the same as JSON.
@@ -34,7 +33,8 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
     sql = str(p, 'perfetto-sql');
     if (sql !== undefined && json) throw new UsageError('--json and --perfetto-sql exclude each other');
   } catch (e) {
-    if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${INSPECT_USAGE}` : e.message, EXIT.badInput);
+    if (e instanceof UsageError)
+      return out.fail(e.showUsage ? `${e.message}\n${INSPECT_USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (rest.length !== 1) return out.fail(`expected one trace file or folder\n${INSPECT_USAGE}`, EXIT.badInput);
@@ -45,11 +45,15 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
     const found = st.isDirectory() ? discoverTraces([target]) : undefined;
     files = found ? found.runs.flatMap((r) => r.files.map((f) => f.path)) : [target];
     // A folder: its runs and what was left out, before the files (text output only).
-    if (found && !json && sql === undefined) out.write([...found.runs.map(describeRun), ...found.skipped.map((x) => `skipped ${x.path}: ${x.reason}`), ''].join('\n'));
+    if (found && !json && sql === undefined)
+      out.write(
+        [...found.runs.map(describeRun), ...found.skipped.map((x) => `skipped ${x.path}: ${x.reason}`), ''].join('\n'),
+      );
   } catch (e) {
     return out.fail(e instanceof TraceFormatError ? e.message : `${target}: ${(e as Error).message}`, EXIT.badInput);
   }
-  if (files.length === 0) return out.fail(`${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)`, EXIT.badInput);
+  if (files.length === 0)
+    return out.fail(`${target}: no trace files (.pftrace, .perfetto-trace, .json, .json.gz)`, EXIT.badInput);
   if (sql !== undefined) return perfettoSql(files, sql, out.io);
   const results: ({ file: string } & (TraceSummary | { error: string }))[] = [];
   let code: number = EXIT.ok;
@@ -68,7 +72,10 @@ export async function inspectCommand(args: string[], io?: Io): Promise<number> {
 
 function formatSummary(r: { file: string } & (TraceSummary | { error: string })): string {
   if ('error' in r) return `${safeText(r.file)}\n  error: ${safeText(r.error)}\n`;
-  const ops = Object.entries(r.collectivesByOp).map(([op, n]) => `${safeText(op)} ×${n}`).join(', ') || 'none';
+  const ops =
+    Object.entries(r.collectivesByOp)
+      .map(([op, n]) => `${safeText(op)} ×${n}`)
+      .join(', ') || 'none';
   // Names come from the file: escaped one by one (newlines too), so a trace cannot drive the terminal or fake a line.
   const lines = [
     safeText(r.file),
@@ -78,12 +85,15 @@ function formatSummary(r: { file: string } & (TraceSummary | { error: string }))
     `  slices      ${r.slices} (${r.steps} steps), flows ${r.flows}, counter samples ${r.counters.samples}`,
     `  collectives ${ops}`,
     `  span        ${(r.spanNs / 1e6).toFixed(3)} ms`,
-    ...(r.run ? [`  run         ${safeText(String(r.run.status))}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${safeText(String(r.run.error))}` : ''}`] : []),
+    ...(r.run
+      ? [
+          `  run         ${safeText(String(r.run.status))}${r.run.failedRank !== undefined ? ` (rank ${r.run.failedRank})` : ''}${r.run.error ? `: ${safeText(String(r.run.error))}` : ''}`,
+        ]
+      : []),
     ...r.warnings.map((w) => `  warning     ${safeText(w)}`),
   ];
   return `${lines.join('\n')}\n`;
 }
-
 
 export const inspect: Command = {
   name: 'inspect',

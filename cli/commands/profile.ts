@@ -8,7 +8,14 @@ import { SUPERVISED_ENV, tellSupervisor, writeFileAtomic } from '../supervisor';
 import { currentRunProcesses, installRunGuards, onStopRequest } from '../../runtime/lifeline';
 import { prepareRunsDir } from '../../runtime/runsDir';
 import { join, resolve, relative } from 'node:path';
-import { ConfigError, readConfigFile, resolveRawConfig, validateConfig, PRESETS, type RunConfig } from '../../runtime/config';
+import {
+  ConfigError,
+  readConfigFile,
+  resolveRawConfig,
+  validateConfig,
+  PRESETS,
+  type RunConfig,
+} from '../../runtime/config';
 import { GPU_PEAK_FLOPS, LINK_PROFILES, slowedProfile } from '../../runtime/comm';
 import { probeComputeFlops, targetFlopsOf, type ComputeProbe } from '../../runtime/computeProbe';
 import { probeHost, type HostProbe } from '../../runtime/hostProbe';
@@ -73,7 +80,13 @@ export function parseProfileArgs(args: string[]): ProfileArgs {
     throw e;
   }
   if (p.positional.length) throw new ConfigError([`unexpected argument '${p.positional[0]}'\n${PROFILE_USAGE}`]);
-  const out: ProfileArgs = { events: flag(p, 'events'), runsDir: str(p, 'runs-dir') ?? 'runs', overrides: {}, preset: str(p, 'preset'), configPath: str(p, 'config') };
+  const out: ProfileArgs = {
+    events: flag(p, 'events'),
+    runsDir: str(p, 'runs-dir') ?? 'runs',
+    overrides: {},
+    preset: str(p, 'preset'),
+    configPath: str(p, 'config'),
+  };
   const o = out.overrides;
   if (num(p, 'steps') !== undefined) o.steps = num(p, 'steps');
   if (num(p, 'world-size') !== undefined) o.worldSize = num(p, 'world-size');
@@ -122,7 +135,12 @@ export interface ExecutedRun {
  * `<runsDir>/<run id>/`. Nothing is written when the config is refused. The phases, in
  * order: adapter check, link-scale probe, run folder, train, report, print.
  */
-export async function executeRun(config: RunConfig, runsDir: string, out: Output, extraInfo: Record<string, string> = {}): Promise<ExecutedRun> {
+export async function executeRun(
+  config: RunConfig,
+  runsDir: string,
+  out: Output,
+  extraInfo: Record<string, string> = {},
+): Promise<ExecutedRun> {
   try {
     runsDir = prepareRunsDir(runsDir);
   } catch (e) {
@@ -203,12 +221,16 @@ async function checkAdapter(config: RunConfig, out: Output): Promise<{ info: Ada
   if (!adapter) return { exitCode: out.fail(NO_ADAPTER_HELP, EXIT.noAdapter) };
   const info = summarizeAdapter(adapter);
   const modelProblems = validateModelConfig(config.model as never, adapter.limits);
-  if (modelProblems.length) return { exitCode: out.fail(`invalid run config:\n  ${modelProblems.join('\n  ')}`, EXIT.badInput) };
+  if (modelProblems.length)
+    return { exitCode: out.fail(`invalid run config:\n  ${modelProblems.join('\n  ')}`, EXIT.badInput) };
   return { info };
 }
 
 /** Phase 2, link-scale probe: a link scaled to a target GPU measures this machine's compute now, on every rank at once. */
-async function probeLinkScale(config: RunConfig, out: Output): Promise<{ config: RunConfig; probe?: LinkProbe } | ExecutedRun> {
+async function probeLinkScale(
+  config: RunConfig,
+  out: Output,
+): Promise<{ config: RunConfig; probe?: LinkProbe } | ExecutedRun> {
   if (config.scaleLinkTo === undefined) return { config };
   const targetFlops = targetFlopsOf(config.scaleLinkTo)!;
   out.emit({ kind: 'progress', message: `measuring local compute to scale the link to ${config.scaleLinkTo}` });
@@ -216,15 +238,27 @@ async function probeLinkScale(config: RunConfig, out: Output): Promise<{ config:
   try {
     result = await probeComputeFlops(config.worldSize);
   } catch (e) {
-    return { exitCode: out.fail(`cannot measure local compute for scaleLinkTo: ${(e as Error).message}`, EXIT.failure) };
+    return {
+      exitCode: out.fail(`cannot measure local compute for scaleLinkTo: ${(e as Error).message}`, EXIT.failure),
+    };
   }
   // The run goes on with the measured factor, as if it had been given (verify re-runs it so).
   const { scaleLinkTo: _target, ...rest } = config;
-  return { config: { ...rest, linkScale: Math.max(1, targetFlops / result.flopsPerRank) }, probe: { result, targetFlops, target: config.scaleLinkTo } };
+  return {
+    config: { ...rest, linkScale: Math.max(1, targetFlops / result.flopsPerRank) },
+    probe: { result, targetFlops, target: config.scaleLinkTo },
+  };
 }
 
 /** Phase 3, run folder: `<runsDir>/<run id>/` with config.json (the config as asked for), and the start lines. */
-function createRunFolder(requested: RunConfig, config: RunConfig, runsDir: string, out: Output, adapterInfo: AdapterInfo, probe: LinkProbe | undefined): RunFolder {
+function createRunFolder(
+  requested: RunConfig,
+  config: RunConfig,
+  runsDir: string,
+  out: Output,
+  adapterInfo: AdapterInfo,
+  probe: LinkProbe | undefined,
+): RunFolder {
   const runId = newRunId(`${config.preset ?? 'custom'}-${config.strategy}`);
   const runDir = resolve(runsDir, runId);
   mkdirSync(runDir, { recursive: true });
@@ -232,19 +266,38 @@ function createRunFolder(requested: RunConfig, config: RunConfig, runsDir: strin
   // The config as asked for (a measured link scale is measured again on a re-run).
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(requested, null, 2) + '\n');
   const link = slowedProfile(LINK_PROFILES[config.link], config.linkScale ?? 1);
-  out.emit({ kind: 'start', runId, runDir, worldSize: config.worldSize, steps: config.steps, preset: config.preset, strategy: config.strategy, link: config.link });
-  out.say(`CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`);
+  out.emit({
+    kind: 'start',
+    runId,
+    runDir,
+    worldSize: config.worldSize,
+    steps: config.steps,
+    preset: config.preset,
+    strategy: config.strategy,
+    link: config.link,
+  });
+  out.say(
+    `CommLens profile · preset ${config.preset ?? 'custom'} · ${config.worldSize} ranks · strategy ${config.strategy} · link ${config.link} (${link.description}) · ${config.steps} steps`,
+  );
   out.say(`adapter: ${adapterInfo.description || adapterInfo.device} (${adapterInfo.backend})`);
   if (probe) {
     const p = probe.result;
     const f = config.linkScale!;
-    out.say(`link scaled ${f >= 10 ? groupDigits(Math.round(f)) : f.toFixed(2)}× to ${typeof probe.target === 'string' ? `${probe.target} (${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s)` : `${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s`}: this machine measured ${(p.flopsPerRank / 1e9).toFixed(2)} GFLOP/s per rank (${config.worldSize} ranks at once, ${p.variant} ${p.n}³ matmul)`);
+    out.say(
+      `link scaled ${f >= 10 ? groupDigits(Math.round(f)) : f.toFixed(2)}× to ${typeof probe.target === 'string' ? `${probe.target} (${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s)` : `${(probe.targetFlops / 1e12).toFixed(1)} TFLOP/s`}: this machine measured ${(p.flopsPerRank / 1e9).toFixed(2)} GFLOP/s per rank (${config.worldSize} ranks at once, ${p.variant} ${p.n}³ matmul)`,
+    );
   }
   return { runId, runDir, summaryPath: join(runDir, 'summary.json'), link };
 }
 
 /** The run metadata the trace carries (the analysis reads the config, link and host from it). */
-function runInfo(config: RunConfig, folder: RunFolder, adapterInfo: AdapterInfo, probe: LinkProbe | undefined, extraInfo: Record<string, string>): Record<string, unknown> {
+function runInfo(
+  config: RunConfig,
+  folder: RunFolder,
+  adapterInfo: AdapterInfo,
+  probe: LinkProbe | undefined,
+  extraInfo: Record<string, string>,
+): Record<string, unknown> {
   return {
     tool: 'commlens',
     runId: folder.runId,
@@ -276,48 +329,79 @@ function runInfo(config: RunConfig, folder: RunFolder, adapterInfo: AdapterInfo,
  * Phase 4, train: runs the ranks, printing progress; warm-up steps (trace/warmup.ts) are
  * named as such and the ETA comes from the steady-state steps only.
  */
-async function train(config: RunConfig, folder: RunFolder, out: Output, handle: RunHandle, info: Record<string, unknown>, progress: { stepsDone: number }, stopAt: (reason: string) => string): Promise<RunOutcome> {
+async function train(
+  config: RunConfig,
+  folder: RunFolder,
+  out: Output,
+  handle: RunHandle,
+  info: Record<string, unknown>,
+  progress: { stepsDone: number },
+  stopAt: (reason: string) => string,
+): Promise<RunOutcome> {
   const crashAfter = debugCrashAfter();
   // Who runs it, so that a reader can tell a run still going from one interrupted (trace/runLiveness.ts).
   const processes = currentRunProcesses(process.env[SUPERVISED_ENV] === '1');
   const tty = !out.events && !out.isQuiet && out.io === STDIO && process.stdout.isTTY;
   const times: number[] = [];
-  const outcome = await runTraining(config, folder.runDir, info as never, {
-    onProgress: (message) => {
-      out.emit({ kind: 'progress', message });
-      if (tty) out.io.out(`\r\x1b[K${message}…`);
+  const outcome = await runTraining(
+    config,
+    folder.runDir,
+    info as never,
+    {
+      onProgress: (message) => {
+        out.emit({ kind: 'progress', message });
+        if (tty) out.io.out(`\r\x1b[K${message}…`);
+      },
+      // summary.json after every finished step (status 'running'), replaced atomically, so a
+      // process that dies leaves a summary of what it finished (the supervisor completes it).
+      onCheckpoint: (o) => {
+        progress.stepsDone = o.steps.length;
+        try {
+          writeFileAtomic(
+            folder.summaryPath,
+            JSON.stringify({ ...buildSummary(folder.runId, config, o, true), processes }, null, 2) + '\n',
+          );
+        } catch (e) {
+          handle.fail(
+            stopAt(
+              existsSync(folder.runDir)
+                ? `cannot write ${folder.summaryPath}: ${(e as Error).message}`
+                : folderGone(folder),
+            ),
+          );
+        }
+        if (crashAfter && o.steps.length === crashAfter.steps) {
+          const how = crashAfter.signal;
+          if (how === 'throw') {
+            setImmediate(() => {
+              throw new TypeError(`debug: thrown after ${o.steps.length} steps`);
+            });
+          } else process.kill(process.pid, how);
+        }
+      },
+      onStep: (step, steps, loss, stepTimeNs) => {
+        times.push(stepTimeNs);
+        const etaNs = etaFromSteadySteps(times, steps - step - 1);
+        // By the rule so far (trace/warmup.ts): the first step is always warm-up; a later one while it is far slower than the steps after it.
+        const warmup = times.length <= Math.max(1, warmupStepCount(times));
+        out.emit({
+          kind: 'step',
+          step: step + 1,
+          steps,
+          loss,
+          stepTimeNs,
+          warmup,
+          ...(etaNs !== undefined ? { etaNs } : {}),
+        });
+        const line = warmup
+          ? `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  warm-up (compiling GPU pipelines, first allocations) ${formatDurationNs(stepTimeNs)}`
+          : `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${formatDurationNs(stepTimeNs)}  eta ${formatDurationNs(etaNs)}`;
+        if (tty) out.io.out(`\r\x1b[K${line}`);
+        else out.say(line);
+      },
     },
-    // summary.json after every finished step (status 'running'), replaced atomically, so a
-    // process that dies leaves a summary of what it finished (the supervisor completes it).
-    onCheckpoint: (o) => {
-      progress.stepsDone = o.steps.length;
-      try {
-        writeFileAtomic(folder.summaryPath, JSON.stringify({ ...buildSummary(folder.runId, config, o, true), processes }, null, 2) + '\n');
-      } catch (e) {
-        handle.fail(stopAt(existsSync(folder.runDir) ? `cannot write ${folder.summaryPath}: ${(e as Error).message}` : folderGone(folder)));
-      }
-      if (crashAfter && o.steps.length === crashAfter.steps) {
-        const how = crashAfter.signal;
-        if (how === 'throw') {
-          setImmediate(() => {
-            throw new TypeError(`debug: thrown after ${o.steps.length} steps`);
-          });
-        } else process.kill(process.pid, how);
-      }
-    },
-    onStep: (step, steps, loss, stepTimeNs) => {
-      times.push(stepTimeNs);
-      const etaNs = etaFromSteadySteps(times, steps - step - 1);
-      // By the rule so far (trace/warmup.ts): the first step is always warm-up; a later one while it is far slower than the steps after it.
-      const warmup = times.length <= Math.max(1, warmupStepCount(times));
-      out.emit({ kind: 'step', step: step + 1, steps, loss, stepTimeNs, warmup, ...(etaNs !== undefined ? { etaNs } : {}) });
-      const line = warmup
-        ? `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  warm-up (compiling GPU pipelines, first allocations) ${formatDurationNs(stepTimeNs)}`
-        : `step ${String(step + 1).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}  step ${formatDurationNs(stepTimeNs)}  eta ${formatDurationNs(etaNs)}`;
-      if (tty) out.io.out(`\r\x1b[K${line}`);
-      else out.say(line);
-    },
-  }, handle);
+    handle,
+  );
   if (tty) out.io.out('\n');
   return outcome;
 }
@@ -326,7 +410,12 @@ async function train(config: RunConfig, folder: RunFolder, out: Output, handle: 
 function writeReport(config: RunConfig, folder: RunFolder, outcome: RunOutcome, out: Output): RunSummary | ExecutedRun {
   const summary = buildSummary(folder.runId, config, outcome);
   if (!existsSync(folder.runDir)) {
-    return { exitCode: out.fail(`${folderGone(folder)}; stopped after ${summary.stepsCompleted} of ${config.steps} steps, nothing kept`, EXIT.failure) };
+    return {
+      exitCode: out.fail(
+        `${folderGone(folder)}; stopped after ${summary.stepsCompleted} of ${config.steps} steps, nothing kept`,
+        EXIT.failure,
+      ),
+    };
   }
   // The analysis reads the same model the trace file holds (steps every rank finished).
   const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: folder.link.bytesPerNs });
@@ -337,25 +426,43 @@ function writeReport(config: RunConfig, folder: RunFolder, outcome: RunOutcome, 
 }
 
 /** Phase 6, print: the outcome, with the run's figures (analysis/runFigures.ts) over its steady-state steps. */
-function printResult(config: RunConfig, folder: RunFolder, outcome: RunOutcome, summary: RunSummary, out: Output): ExecutedRun {
+function printResult(
+  config: RunConfig,
+  folder: RunFolder,
+  outcome: RunOutcome,
+  summary: RunSummary,
+  out: Output,
+): ExecutedRun {
   const { runId, runDir, summaryPath } = folder;
   const relTrace = relative(process.cwd(), outcome.tracePath) || outcome.tracePath;
   const relSummary = relative(process.cwd(), summaryPath) || summaryPath;
   if (outcome.failure?.cancelled) {
     out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: true });
-    out.say(`${outcome.failure.message}; ${summary.stepsCompleted} of ${config.steps} steps finished; partial trace: ${relTrace}`);
+    out.say(
+      `${outcome.failure.message}; ${summary.stepsCompleted} of ${config.steps} steps finished; partial trace: ${relTrace}`,
+    );
     return { exitCode: EXIT.cancelled, runDir, summary };
   }
   if (outcome.failure) {
-    const who = outcome.failure.rank !== undefined && outcome.failure.rank >= 0 ? `rank ${outcome.failure.rank} failed: ` : '';
-    const code = out.fail(`${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`, EXIT.failure, { rank: outcome.failure.rank, tracePath: outcome.tracePath });
+    const who =
+      outcome.failure.rank !== undefined && outcome.failure.rank >= 0 ? `rank ${outcome.failure.rank} failed: ` : '';
+    const code = out.fail(
+      `${who}${outcome.failure.message} (${summary.stepsCompleted} steps finished; trace: ${relTrace})`,
+      EXIT.failure,
+      { rank: outcome.failure.rank, tracePath: outcome.tracePath },
+    );
     return { exitCode: code, runDir, summary };
   }
   out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
   const f = figuresOfSummary(summary);
   const gflops = summary.achievedFlopsPerRank / 1e9;
-  out.say(`done in ${formatDurationNs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, step time ${formatDurationNs(f.stepTimeNs)} (${f.stepTimeBasis}), ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank, ${formatBytes(f.bytesPerStep)} sent per rank per step`);
-  if (f.warmupSteps.length > 0) out.say(`warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(f.warmupNs)}), left out of every figure`);
+  out.say(
+    `done in ${formatDurationNs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, step time ${formatDurationNs(f.stepTimeNs)} (${f.stepTimeBasis}), ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank, ${formatBytes(f.bytesPerStep)} sent per rank per step`,
+  );
+  if (f.warmupSteps.length > 0)
+    out.say(
+      `warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(f.warmupNs)}), left out of every figure`,
+    );
   out.say(`trace:   ${relTrace}`);
   out.say(`summary: ${relSummary}`);
   return { exitCode: EXIT.ok, runDir, summary };

@@ -24,7 +24,11 @@ const OPTIONS: OptionSpecs = { out: { kind: 'string' } };
 function inputsOf(paths: string[]): string[] {
   return paths.flatMap((p) =>
     fs.statSync(p).isDirectory()
-      ? fs.readdirSync(p).filter((f) => /\.json(\.gz)?$/.test(f)).sort().map((f) => join(p, f))
+      ? fs
+          .readdirSync(p)
+          .filter((f) => /\.json(\.gz)?$/.test(f))
+          .sort()
+          .map((f) => join(p, f))
       : [p],
   );
 }
@@ -46,7 +50,8 @@ export async function reduceCommand(args: string[], io?: Io): Promise<number> {
     throw e;
   }
   fs.mkdirSync(dir, { recursive: true });
-  let bytesIn = 0, bytesOut = 0;
+  let bytesIn = 0,
+    bytesOut = 0;
   try {
     await scanKinetoFiles(inputs, {
       keep: false,
@@ -60,9 +65,15 @@ export async function reduceCommand(args: string[], io?: Io): Promise<number> {
     });
   } catch (e) {
     const message = (e as Error)?.message ?? String(e);
-    return out.fail(message, /not a valid Kineto trace|not a PyTorch profiler/.test(message) ? EXIT.badInput : EXIT.failure);
+    return out.fail(
+      message,
+      /not a valid Kineto trace|not a PyTorch profiler/.test(message) ? EXIT.badInput : EXIT.failure,
+    );
   }
-  out.warn(`wrote ${inputs.length} reduced rank trace(s) to ${dir}: ${bytesOut} of ${bytesIn} JSON bytes (${((100 * bytesOut) / Math.max(1, bytesIn)).toFixed(1)} %)`, 'info');
+  out.warn(
+    `wrote ${inputs.length} reduced rank trace(s) to ${dir}: ${bytesOut} of ${bytesIn} JSON bytes (${((100 * bytesOut) / Math.max(1, bytesIn)).toFixed(1)} %)`,
+    'info',
+  );
   return EXIT.ok;
 }
 

@@ -10,7 +10,14 @@ import { ConfigError, validateConfig, type RunConfig } from '../../runtime/confi
 import { LINK_PROFILES } from '../../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../../runtime/strategies';
 import type { RunSummary } from '../../runtime/summary';
-import { COMPARISON_SCHEMA_VERSION, judge, measuredOf, verificationConfig, type AnalysisLike, type Comparison } from '../../analysis/verify';
+import {
+  COMPARISON_SCHEMA_VERSION,
+  judge,
+  measuredOf,
+  verificationConfig,
+  type AnalysisLike,
+  type Comparison,
+} from '../../analysis/verify';
 import { formatBytes, formatDurationNs, formatSpeedup } from '../../trace/format';
 import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
 import { executeRun } from './profile';
@@ -42,7 +49,11 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   if (pos.length !== 2) return out.fail(`expected a run folder and a suggestion id\n${USAGE}`, EXIT.badInput);
   const baseDir = resolve(pos[0]);
   const summaryPath = join(baseDir, 'summary.json');
-  if (!existsSync(summaryPath)) return out.fail(`${summaryPath} not found: give the folder of a finished CommLens run (it holds summary.json)`, EXIT.badInput);
+  if (!existsSync(summaryPath))
+    return out.fail(
+      `${summaryPath} not found: give the folder of a finished CommLens run (it holds summary.json)`,
+      EXIT.badInput,
+    );
   let base: RunSummary;
   try {
     base = JSON.parse(readFileSync(summaryPath, 'utf8')) as RunSummary;
@@ -55,14 +66,18 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   const s = suggestions.find((x) => x.id === pos[1]);
   if (!s) {
     const ids = suggestions.map((x) => x.id);
-    return out.fail(`no suggestion '${pos[1]}' in ${summaryPath}; ${ids.length ? `available: ${ids.join(', ')}` : 'that run has no suggestions'}`, EXIT.badInput);
+    return out.fail(
+      `no suggestion '${pos[1]}' in ${summaryPath}; ${ids.length ? `available: ${ids.join(', ')}` : 'that run has no suggestions'}`,
+      EXIT.badInput,
+    );
   }
   let config: RunConfig;
   const planned = verificationConfig(base.config, s.configChange);
   try {
     config = validateConfig(planned.config, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
   } catch (e) {
-    if (e instanceof ConfigError) return out.fail(`suggestion '${s.id}' cannot run here:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
+    if (e instanceof ConfigError)
+      return out.fail(`suggestion '${s.id}' cannot run here:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
     throw e;
   }
   out.say(`verifying '${s.title}' (${s.id}) against ${base.runId}: ${JSON.stringify(s.configChange)}`);
@@ -83,19 +98,37 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   };
   const comparisonPath = join(run.runDir, 'comparison.json');
   writeFileSync(comparisonPath, JSON.stringify(comparison, null, 2) + '\n');
-  out.emit({ kind: 'log', level: 'info', message: `verification: ${comparison.verdict}; comparison at ${comparisonPath}` });
+  out.emit({
+    kind: 'log',
+    level: 'info',
+    message: `verification: ${comparison.verdict}; comparison at ${comparisonPath}`,
+  });
   const t = (ns: number | undefined): string => (ns === undefined ? '—' : formatDurationNs(ns));
   const b = (x: number | undefined): string => (x === undefined ? '—' : formatBytes(x));
   const p = s.predicted;
   out.say('');
   out.say(`                    baseline  →  predicted  →  measured     (steady-state steps; docs/figures.md)`);
-  out.say(`step time          ${t(baseline.stepTimeNs).padStart(10)}  ${t(p.stepTimeNs).padStart(10)}  ${t(measured.stepTimeNs).padStart(10)}`);
-  out.say(`exposed comm/step  ${t(baseline.exposedCommNsPerStep).padStart(10)}  ${t(p.exposedCommNs).padStart(10)}  ${t(measured.exposedCommNsPerStep).padStart(10)}`);
-  out.say(`bytes per step     ${b(baseline.wireBytesPerStepPerRank).padStart(10)}  ${b(p.bytesPerStep).padStart(10)}  ${b(measured.wireBytesPerStepPerRank).padStart(10)}`);
-  out.say(`peak memory        ${b(baseline.peakMemoryBytesPerRank).padStart(10)}  ${b(p.peakMemoryBytes).padStart(10)}  ${b(measured.peakMemoryBytesPerRank).padStart(10)}`);
-  out.say(`final loss         ${baseline.loss.at(-1)?.toFixed(4).padStart(10)}  ${'—'.padStart(10)}  ${measured.loss.at(-1)?.toFixed(4).padStart(10)}`);
-  out.say(`step time: ${measured.stepTimeBasis}; warm-up left out: baseline step(s) ${baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${measured.warmupSteps.join(', ') || 'none'}`);
-  out.say(`verdict: ${comparison.verdict} (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %; measured ${formatSpeedup(comparison.measuredSpeedup)}, predicted ${formatSpeedup(comparison.predictedSpeedup)})`);
+  out.say(
+    `step time          ${t(baseline.stepTimeNs).padStart(10)}  ${t(p.stepTimeNs).padStart(10)}  ${t(measured.stepTimeNs).padStart(10)}`,
+  );
+  out.say(
+    `exposed comm/step  ${t(baseline.exposedCommNsPerStep).padStart(10)}  ${t(p.exposedCommNs).padStart(10)}  ${t(measured.exposedCommNsPerStep).padStart(10)}`,
+  );
+  out.say(
+    `bytes per step     ${b(baseline.wireBytesPerStepPerRank).padStart(10)}  ${b(p.bytesPerStep).padStart(10)}  ${b(measured.wireBytesPerStepPerRank).padStart(10)}`,
+  );
+  out.say(
+    `peak memory        ${b(baseline.peakMemoryBytesPerRank).padStart(10)}  ${b(p.peakMemoryBytes).padStart(10)}  ${b(measured.peakMemoryBytesPerRank).padStart(10)}`,
+  );
+  out.say(
+    `final loss         ${baseline.loss.at(-1)?.toFixed(4).padStart(10)}  ${'—'.padStart(10)}  ${measured.loss.at(-1)?.toFixed(4).padStart(10)}`,
+  );
+  out.say(
+    `step time: ${measured.stepTimeBasis}; warm-up left out: baseline step(s) ${baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${measured.warmupSteps.join(', ') || 'none'}`,
+  );
+  out.say(
+    `verdict: ${comparison.verdict} (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %; measured ${formatSpeedup(comparison.measuredSpeedup)}, predicted ${formatSpeedup(comparison.predictedSpeedup)})`,
+  );
   out.say(`comparison: ${comparisonPath}`);
   return EXIT.ok;
 }

@@ -43,9 +43,14 @@ export interface BenchCaseResult {
 
 export async function runBenchTask(init: WorldInit, rank: number, task: BenchTask): Promise<BenchCaseResult[]> {
   let algorithm = '';
-  const comm = Communicator.fromInit(init, rank, (s) => {
-    if (s.kind === 'collective' && s.op !== 'barrier') algorithm = s.algorithm;
-  }, { blocking: task.blocking });
+  const comm = Communicator.fromInit(
+    init,
+    rank,
+    (s) => {
+      if (s.kind === 'collective' && s.op !== 'barrier') algorithm = s.algorithm;
+    },
+    { blocking: task.blocking },
+  );
   const n = comm.worldSize;
   const out: BenchCaseResult[] = [];
   for (const c of task.cases) {
@@ -64,12 +69,14 @@ export async function runBenchTask(init: WorldInit, rank: number, task: BenchTas
         break;
       }
       case 'reduceScatter': {
-        const input = alloc(c.count, true), output = alloc(part, false);
+        const input = alloc(c.count, true),
+          output = alloc(part, false);
         once = () => comm.reduceScatter(input, output, opts);
         break;
       }
       case 'allGather': {
-        const input = alloc(part, true), output = alloc(c.count, false);
+        const input = alloc(part, true),
+          output = alloc(c.count, false);
         once = () => comm.allGather(input, output, opts);
         break;
       }
@@ -85,7 +92,8 @@ export async function runBenchTask(init: WorldInit, rank: number, task: BenchTas
       }
       case 'allToAll': {
         const per = Math.floor(c.count / n);
-        const input = alloc(per * n, true), output = alloc(per * n, false);
+        const input = alloc(per * n, true),
+          output = alloc(per * n, false);
         once = () => comm.allToAll(input, output, opts);
         break;
       }
@@ -107,7 +115,9 @@ export async function runBenchTask(init: WorldInit, rank: number, task: BenchTas
 
 /** Per iteration max(end) - max(start) over ranks, ns. */
 export function iterationTimesNs(perRank: BenchCaseResult[]): number[] {
-  return perRank[0].startsNs.map((_, k) => Math.max(...perRank.map((r) => r.endsNs[k])) - Math.max(...perRank.map((r) => r.startsNs[k])));
+  return perRank[0].startsNs.map(
+    (_, k) => Math.max(...perRank.map((r) => r.endsNs[k])) - Math.max(...perRank.map((r) => r.startsNs[k])),
+  );
 }
 
 /** Bytes of S for a case (what algbw divides). */

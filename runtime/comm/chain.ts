@@ -14,7 +14,15 @@ function chunkRanges(count: number, chunkElems: number): [number, number][] {
 }
 
 /** Chain broadcast from peers[root] down positions 1, 2, ..., n-1. */
-export function chainBroadcastSteps(b: StepBuilder, peers: readonly number[], me: number, root: number, data: TypedData, chunkElems: number, fifos: number): Step[][] {
+export function chainBroadcastSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  root: number,
+  data: TypedData,
+  chunkElems: number,
+  fifos: number,
+): Step[][] {
   const n = peers.length;
   const pos = mod(me - root, n);
   const next = peers[mod(me + 1, n)];
@@ -35,7 +43,16 @@ export function chainBroadcastSteps(b: StepBuilder, peers: readonly number[], me
  * Chain reduce toward peers[root]: position n-1 starts, every rank adds its part and
  * passes it on, the root stores the result in `data` (dividing by `divisor` if > 0).
  */
-export function chainReduceSteps(b: StepBuilder, peers: readonly number[], me: number, root: number, data: TypedData, chunkElems: number, fifos: number, divisor: number): Step[][] {
+export function chainReduceSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  root: number,
+  data: TypedData,
+  chunkElems: number,
+  fifos: number,
+  divisor: number,
+): Step[][] {
   const n = peers.length;
   const pos = mod(me - root, n);
   const toward = peers[mod(me - 1, n)];

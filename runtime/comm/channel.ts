@@ -8,10 +8,28 @@
  * only the receiver writes ACKED. The calls never block: the engine decides when to sleep.
  */
 import { LinkProfile } from './profiles';
-import { CH_ACKED, CH_DATA_OFFSET, CH_F64_OFFSET, CH_FIFO_WORDS, CH_LINK_FREE, CH_SENT, CH_SLOT_HDR, CH_SLOT_WORDS, CTRL_DOORBELL, MAX_FIFOS, MAX_SLOTS, WorldInit } from './world';
+import {
+  CH_ACKED,
+  CH_DATA_OFFSET,
+  CH_F64_OFFSET,
+  CH_FIFO_WORDS,
+  CH_LINK_FREE,
+  CH_SENT,
+  CH_SLOT_HDR,
+  CH_SLOT_WORDS,
+  CTRL_DOORBELL,
+  MAX_FIFOS,
+  MAX_SLOTS,
+  WorldInit,
+} from './world';
 
 /** Tag words every chunk carries: what both sides of the message must agree on. */
-export const T_GROUP = 0, T_SEQ = 1, T_OP = 2, T_DTYPE = 3, T_COUNT = 4, T_EXTRA = 5;
+export const T_GROUP = 0,
+  T_SEQ = 1,
+  T_OP = 2,
+  T_DTYPE = 3,
+  T_COUNT = 4,
+  T_EXTRA = 5;
 export const TAG_WORDS = 6;
 const H_BYTES = 6;
 
@@ -54,7 +72,13 @@ export class SendFifo extends FifoEnd {
   private sent: number;
   private readonly paced: boolean;
 
-  constructor(init: WorldInit, src: number, dst: number, fifo: number, readonly link: LinkProfile) {
+  constructor(
+    init: WorldInit,
+    src: number,
+    dst: number,
+    fifo: number,
+    readonly link: LinkProfile,
+  ) {
     super(init, src, dst, fifo);
     this.sent = Atomics.load(this.words, this.base + CH_SENT);
     this.paced = Number.isFinite(link.bytesPerNs) || link.alphaNs > 0;

@@ -43,9 +43,18 @@ export class Communicator {
   private readonly core: GroupCore;
 
   /** Opens the communicator of `rank` (in its worker thread) on a world made by createWorld(). */
-  static fromInit(init: WorldInit, rank: number, onSpan?: (s: CommSpan) => void, opts: CommunicatorOptions = {}): Communicator {
+  static fromInit(
+    init: WorldInit,
+    rank: number,
+    onSpan?: (s: CommSpan) => void,
+    opts: CommunicatorOptions = {},
+  ): Communicator {
     const state = new RankState(init, rank, onSpan, opts.blocking ?? false);
-    return new Communicator(state, Array.from({ length: init.worldSize }, (_, i) => i), 'world');
+    return new Communicator(
+      state,
+      Array.from({ length: init.worldSize }, (_, i) => i),
+      'world',
+    );
   }
 
   private constructor(state: RankState, ranks: readonly number[], groupName: string, named = false) {
@@ -70,16 +79,22 @@ export class Communicator {
    */
   newGroup(ranks: number[], opts: { name?: string } = {}): Communicator {
     const n = this.init.worldSize;
-    if (!Array.isArray(ranks) || ranks.length === 0) throw new CommUsageError('newGroup needs a non-empty list of ranks');
+    if (!Array.isArray(ranks) || ranks.length === 0)
+      throw new CommUsageError('newGroup needs a non-empty list of ranks');
     const seen = new Set<number>();
     for (const r of ranks) {
       if (!Number.isInteger(r) || r < 0 || r >= n) throw new CommUsageError(`newGroup: rank ${r} is not in [0, ${n})`);
       if (seen.has(r)) throw new CommUsageError(`newGroup: rank ${r} appears twice in [${ranks.join(', ')}]`);
       seen.add(r);
     }
-    if (!seen.has(this.globalRank)) throw new CommUsageError(`newGroup: rank ${this.globalRank} is not a member of [${ranks.join(', ')}]; only members open a group`);
+    if (!seen.has(this.globalRank))
+      throw new CommUsageError(
+        `newGroup: rank ${this.globalRank} is not a member of [${ranks.join(', ')}]; only members open a group`,
+      );
     if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name.length === 0 || opts.name === 'world')) {
-      throw new CommUsageError(`newGroup: name must be a non-empty string other than 'world', got ${JSON.stringify(opts.name)}`);
+      throw new CommUsageError(
+        `newGroup: name must be a non-empty string other than 'world', got ${JSON.stringify(opts.name)}`,
+      );
     }
     return new Communicator(this.core.state, [...ranks], opts.name ?? `[${ranks.join(',')}]`, opts.name !== undefined);
   }
@@ -101,9 +116,12 @@ export class Communicator {
     const st = this.core.state;
     const init = this.init;
     const bytes = alignUp(count * dtypeBytes(dtype), 64);
-    if (!Number.isInteger(count) || count < 0) throw new CommUsageError(`allocShared: count must be a non-negative integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new CommUsageError(`allocShared: count must be a non-negative integer, got ${count}`);
     if (st.arenaUsed + bytes > init.arenaBytes) {
-      throw new CommUsageError(`allocShared: ${bytes} bytes do not fit in rank ${this.globalRank}'s arena (${init.arenaBytes - st.arenaUsed} of ${init.arenaBytes} bytes free); raise maxBytes in createWorld`);
+      throw new CommUsageError(
+        `allocShared: ${bytes} bytes do not fit in rank ${this.globalRank}'s arena (${init.arenaBytes - st.arenaUsed} of ${init.arenaBytes} bytes free); raise maxBytes in createWorld`,
+      );
     }
     const off = init.arenaOffsets[this.globalRank] + st.arenaUsed;
     st.arenaUsed += bytes;
@@ -128,14 +146,29 @@ export class Communicator {
     const algorithm = c.pickAlgorithm('allReduce', opts.algorithm, data.byteLength, c.isRegistered(data));
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
-      op: 'allReduce', dtype, count: data.length, reduceOp, root: -1, bytes: data.byteLength, algorithm,
+      op: 'allReduce',
+      dtype,
+      count: data.length,
+      reduceOp,
+      root: -1,
+      bytes: data.byteLength,
+      algorithm,
       run: async (r) => {
         if (r.peers.length === 1) return divisor ? divideInPlace(dtype, data, divisor) : undefined;
         if (algorithm === 'two-shot') {
-          const args = { st: r.st, ctx: r.ctx, peers: r.peers, me: r.me, groupKey: r.groupKey, groupName: r.groupName, seq: r.seq };
+          const args = {
+            st: r.st,
+            ctx: r.ctx,
+            peers: r.peers,
+            me: r.me,
+            groupKey: r.groupKey,
+            groupName: r.groupName,
+            seq: r.seq,
+          };
           return twoShotAllReduce({ ...args, data, dtype, reduceOp, divisor, chunkElems: r.chunkElems });
         }
-        if (algorithm === 'ring') await r.exec(ringAllReduceSteps(r.b, r.peers, r.me, data, r.chunkElems, r.fifos, divisor));
+        if (algorithm === 'ring')
+          await r.exec(ringAllReduceSteps(r.b, r.peers, r.me, data, r.chunkElems, r.fifos, divisor));
         else await r.exec(recursiveDoublingSteps(r.b, r.peers, r.me, data, r.chunkElems, r.fifos, divisor));
       },
     });
@@ -150,11 +183,23 @@ export class Communicator {
     const dtype = c.checkDtype('reduceScatter', input, opts.dtype);
     c.checkDtype('reduceScatter', output, dtype);
     const reduceOp = c.checkReduceOp('reduceScatter', opts.op);
-    const counts = c.checkCounts('reduceScatter', opts.counts ?? balancedCounts(input.length, this.worldSize), input.length, output.length, 'output');
+    const counts = c.checkCounts(
+      'reduceScatter',
+      opts.counts ?? balancedCounts(input.length, this.worldSize),
+      input.length,
+      output.length,
+      'output',
+    );
     const algorithm = c.pickAlgorithm('reduceScatter', opts.algorithm, input.byteLength);
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
-      op: 'reduceScatter', dtype, count: input.length, reduceOp, root: -1, bytes: input.byteLength, algorithm,
+      op: 'reduceScatter',
+      dtype,
+      count: input.length,
+      reduceOp,
+      root: -1,
+      bytes: input.byteLength,
+      algorithm,
       run: async (r) => {
         if (r.peers.length === 1) {
           output.set(input as never);
@@ -170,10 +215,22 @@ export class Communicator {
     const c = this.core;
     const dtype = c.checkDtype('allGather', output, opts.dtype);
     c.checkDtype('allGather', input, dtype);
-    const counts = c.checkCounts('allGather', opts.counts ?? balancedCounts(output.length, this.worldSize), output.length, input.length, 'input');
+    const counts = c.checkCounts(
+      'allGather',
+      opts.counts ?? balancedCounts(output.length, this.worldSize),
+      output.length,
+      input.length,
+      'input',
+    );
     const algorithm = c.pickAlgorithm('allGather', opts.algorithm, output.byteLength);
     return c.submit({
-      op: 'allGather', dtype, count: output.length, reduceOp: 'sum', root: -1, bytes: output.byteLength, algorithm,
+      op: 'allGather',
+      dtype,
+      count: output.length,
+      reduceOp: 'sum',
+      root: -1,
+      bytes: output.byteLength,
+      algorithm,
       run: async (r) => {
         if (r.peers.length === 1) return void output.set(input as never);
         await r.exec(ringAllGatherSteps(r.b, r.peers, r.me, input, output, counts, r.chunkElems, r.fifos));
@@ -188,7 +245,13 @@ export class Communicator {
     const root = c.checkRoot('broadcast', opts.root);
     const algorithm = c.pickAlgorithm('broadcast', opts.algorithm, data.byteLength);
     return c.submit({
-      op: 'broadcast', dtype, count: data.length, reduceOp: 'sum', root, bytes: data.byteLength, algorithm,
+      op: 'broadcast',
+      dtype,
+      count: data.length,
+      reduceOp: 'sum',
+      root,
+      bytes: data.byteLength,
+      algorithm,
       run: async (r) => {
         if (r.peers.length === 1) return;
         const build = algorithm === 'tree' ? treeBroadcastSteps : chainBroadcastSteps;
@@ -206,7 +269,13 @@ export class Communicator {
     const algorithm = c.pickAlgorithm('reduce', opts.algorithm, data.byteLength);
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
-      op: 'reduce', dtype, count: data.length, reduceOp, root, bytes: data.byteLength, algorithm,
+      op: 'reduce',
+      dtype,
+      count: data.length,
+      reduceOp,
+      root,
+      bytes: data.byteLength,
+      algorithm,
       run: async (r) => {
         if (r.peers.length === 1) return divisor ? divideInPlace(dtype, data, divisor) : undefined;
         if (algorithm === 'tree') {
@@ -222,21 +291,45 @@ export class Communicator {
    * `output` (recvCounts[k]) comes from rank k. Without counts, splits are equal and both
    * arrays must divide by the group size.
    */
-  allToAll(input: TypedData, output: TypedData, opts: CollectiveOptions & { sendCounts?: number[]; recvCounts?: number[] } = {}): CommHandle {
+  allToAll(
+    input: TypedData,
+    output: TypedData,
+    opts: CollectiveOptions & { sendCounts?: number[]; recvCounts?: number[] } = {},
+  ): CommHandle {
     const c = this.core;
     const n = this.worldSize;
     const dtype = c.checkDtype('allToAll', input, opts.dtype);
     c.checkDtype('allToAll', output, dtype);
     const equal = (len: number, what: string) => {
-      if (len % n !== 0) throw new CommUsageError(`allToAll: ${what} has ${len} elements, not divisible by the group size ${n}; pass ${what === 'input' ? 'sendCounts' : 'recvCounts'}`);
+      if (len % n !== 0)
+        throw new CommUsageError(
+          `allToAll: ${what} has ${len} elements, not divisible by the group size ${n}; pass ${what === 'input' ? 'sendCounts' : 'recvCounts'}`,
+        );
       return new Array(n).fill(len / n);
     };
-    const sendCounts = c.checkSplit('allToAll', opts.sendCounts ?? equal(input.length, 'input'), input.length, 'sendCounts');
-    const recvCounts = c.checkSplit('allToAll', opts.recvCounts ?? equal(output.length, 'output'), output.length, 'recvCounts');
+    const sendCounts = c.checkSplit(
+      'allToAll',
+      opts.sendCounts ?? equal(input.length, 'input'),
+      input.length,
+      'sendCounts',
+    );
+    const recvCounts = c.checkSplit(
+      'allToAll',
+      opts.recvCounts ?? equal(output.length, 'output'),
+      output.length,
+      'recvCounts',
+    );
     const algorithm = c.pickAlgorithm('allToAll', opts.algorithm, input.byteLength);
     return c.submit({
-      op: 'allToAll', dtype, count: input.length, reduceOp: 'sum', root: -1, bytes: input.byteLength, algorithm,
-      run: async (r) => r.exec(directAllToAllSteps(r.b, r.peers, r.me, input, output, sendCounts, recvCounts, r.chunkElems, r.fifos)),
+      op: 'allToAll',
+      dtype,
+      count: input.length,
+      reduceOp: 'sum',
+      root: -1,
+      bytes: input.byteLength,
+      algorithm,
+      run: async (r) =>
+        r.exec(directAllToAllSteps(r.b, r.peers, r.me, input, output, sendCounts, recvCounts, r.chunkElems, r.fifos)),
     });
   }
 
@@ -246,7 +339,15 @@ export class Communicator {
     const dtype = c.checkDtype('send', data, opts.dtype);
     const p = c.checkPeer('send', peer);
     return c.submit({
-      op: 'send', dtype, count: data.length, reduceOp: 'sum', root: -1, bytes: data.byteLength, algorithm: 'direct', p2pPeers: [p], p2p: { to: p },
+      op: 'send',
+      dtype,
+      count: data.length,
+      reduceOp: 'sum',
+      root: -1,
+      bytes: data.byteLength,
+      algorithm: 'direct',
+      p2pPeers: [p],
+      p2p: { to: p },
       run: async (r) => r.exec(sendSteps(r.b, r.peers[p], data, r.chunkElems, r.fifos)),
     });
   }
@@ -258,7 +359,16 @@ export class Communicator {
     const p = c.checkPeer('recv', peer);
     // Tagged with op 'send' like the sender's chunks, so that both sides agree; its span says 'recv'.
     return c.submit({
-      op: 'send', dtype, count: data.length, reduceOp: 'sum', root: -1, bytes: data.byteLength, algorithm: 'direct', p2pPeers: [p], p2p: { from: p }, spanOp: 'recv',
+      op: 'send',
+      dtype,
+      count: data.length,
+      reduceOp: 'sum',
+      root: -1,
+      bytes: data.byteLength,
+      algorithm: 'direct',
+      p2pPeers: [p],
+      p2p: { from: p },
+      spanOp: 'recv',
       run: async (r) => r.exec(recvSteps(r.b, r.peers[p], data, r.chunkElems, r.fifos)),
     });
   }
@@ -267,15 +377,34 @@ export class Communicator {
    * Sends to `to` and receives from `from` at once (torch's batch_isend_irecv, NCCL's
    * grouped send/recv): a ring of these cannot deadlock, a ring of blocking sends can.
    */
-  sendRecv(sendData: TypedData, to: number, recvData: TypedData, from: number, opts: { dtype?: Dtype } = {}): CommHandle {
+  sendRecv(
+    sendData: TypedData,
+    to: number,
+    recvData: TypedData,
+    from: number,
+    opts: { dtype?: Dtype } = {},
+  ): CommHandle {
     const c = this.core;
     const dtype = c.checkDtype('sendRecv', sendData, opts.dtype);
     c.checkDtype('sendRecv', recvData, dtype);
     const pt = c.checkPeer('sendRecv', to);
     const pf = c.checkPeer('sendRecv', from);
     return c.submit({
-      op: 'send', dtype, count: sendData.length, reduceOp: 'sum', root: -1, bytes: sendData.byteLength, algorithm: 'direct', p2pPeers: [pt, pf], p2p: { to: pt, from: pf }, spanOp: 'sendRecv',
-      run: async (r) => r.exec([...sendSteps(r.b, r.peers[pt], sendData, r.chunkElems, r.fifos), ...recvSteps(r.b, r.peers[pf], recvData, r.chunkElems, r.fifos)]),
+      op: 'send',
+      dtype,
+      count: sendData.length,
+      reduceOp: 'sum',
+      root: -1,
+      bytes: sendData.byteLength,
+      algorithm: 'direct',
+      p2pPeers: [pt, pf],
+      p2p: { to: pt, from: pf },
+      spanOp: 'sendRecv',
+      run: async (r) =>
+        r.exec([
+          ...sendSteps(r.b, r.peers[pt], sendData, r.chunkElems, r.fifos),
+          ...recvSteps(r.b, r.peers[pf], recvData, r.chunkElems, r.fifos),
+        ]),
     });
   }
 
@@ -285,7 +414,13 @@ export class Communicator {
     const empty = new Uint8Array(0);
     const algorithm = c.pickAlgorithm('barrier', opts.algorithm, 0);
     return c.submit({
-      op: 'barrier', dtype: 'uint8', count: 0, reduceOp: 'sum', root: -1, bytes: 0, algorithm,
+      op: 'barrier',
+      dtype: 'uint8',
+      count: 0,
+      reduceOp: 'sum',
+      root: -1,
+      bytes: 0,
+      algorithm,
       run: async (r) => {
         if (r.peers.length === 1) return;
         if (algorithm === 'ring') await r.exec(ringAllReduceSteps(r.b, r.peers, r.me, empty, r.chunkElems, 1, 0));

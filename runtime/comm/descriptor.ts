@@ -5,7 +5,17 @@
  */
 import { Dtype, DTYPES, REDUCE_OPS, ReduceOp } from './dtypes';
 
-export const OP_NAMES = ['allReduce', 'reduceScatter', 'allGather', 'broadcast', 'reduce', 'allToAll', 'send', 'recv', 'barrier'] as const;
+export const OP_NAMES = [
+  'allReduce',
+  'reduceScatter',
+  'allGather',
+  'broadcast',
+  'reduce',
+  'allToAll',
+  'send',
+  'recv',
+  'barrier',
+] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
 export interface OpDescriptor {
@@ -40,7 +50,14 @@ export function dtypeCode(d: Dtype): number {
 }
 
 /** Human-readable call, e.g. `allReduce(seq 3 of group world, 1000 × f32, sum)`. */
-export function describeCall(op: number, seq: number, groupName: string, dtype: number, count: number, extra: number): string {
+export function describeCall(
+  op: number,
+  seq: number,
+  groupName: string,
+  dtype: number,
+  count: number,
+  extra: number,
+): string {
   const { reduceOp, root } = decodeExtra(extra);
   const name = OP_NAMES[op] ?? `op#${op}`;
   const parts = [`${count} × ${DTYPES[dtype] ?? `dtype#${dtype}`}`];

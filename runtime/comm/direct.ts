@@ -13,11 +13,23 @@ const mod = (a: number, n: number) => ((a % n) + n) % n;
 
 function pieces(data: TypedData, chunkElems: number): TypedData[] {
   const k = Math.max(1, Math.ceil(data.length / chunkElems));
-  return Array.from({ length: k }, (_, j) => data.subarray(j * chunkElems, Math.min((j + 1) * chunkElems, data.length)));
+  return Array.from({ length: k }, (_, j) =>
+    data.subarray(j * chunkElems, Math.min((j + 1) * chunkElems, data.length)),
+  );
 }
 
 /** output[block from r] = input[block for me] of rank r, for every r. */
-export function directAllToAllSteps(b: StepBuilder, peers: readonly number[], me: number, input: TypedData, output: TypedData, sendCounts: readonly number[], recvCounts: readonly number[], chunkElems: number, fifos: number): Step[][] {
+export function directAllToAllSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  input: TypedData,
+  output: TypedData,
+  sendCounts: readonly number[],
+  recvCounts: readonly number[],
+  chunkElems: number,
+  fifos: number,
+): Step[][] {
   const n = peers.length;
   const sd = displacements(sendCounts);
   const rd = displacements(recvCounts);

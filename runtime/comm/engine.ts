@@ -22,7 +22,9 @@ import { Step } from './steps';
 import { CTRL_ABORT, CTRL_DOORBELL, throwIfAborted, WorldInit } from './world';
 
 type WaitAsyncResult = { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t?: number) => WaitAsyncResult }).waitAsync;
+const waitAsync = (
+  Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number, t?: number) => WaitAsyncResult }
+).waitAsync;
 
 /** A missed wake-up (should not happen) costs at most this. */
 const SLICE_MS = 200;
@@ -259,7 +261,12 @@ function checkTag(ctx: OpContext, rf: RecvFifo, step: Step, es: number): void {
  * progress). Time counts as waiting for peers when `peersAbsent`, else as transfer.
  * `stuck()` names who is awaited, for the timeout message.
  */
-export async function waitUntil(ctx: OpContext, ready: () => boolean, stuck: () => { peer: number; what: string }, peersAbsent: boolean): Promise<void> {
+export async function waitUntil(
+  ctx: OpContext,
+  ready: () => boolean,
+  stuck: () => { peer: number; what: string },
+  peersAbsent: boolean,
+): Promise<void> {
   const control = new Int32Array(ctx.init.control);
   const bell = CTRL_DOORBELL + ctx.rank;
   const start = hostNowNs();

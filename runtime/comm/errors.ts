@@ -15,7 +15,9 @@ export class CommAbortedError extends CommError {
     readonly reason: string,
     readonly observerRank: number,
   ) {
-    super(`communication aborted by ${originRank < 0 ? 'the coordinator' : `rank ${originRank}`}: ${reason} (seen on rank ${observerRank})`);
+    super(
+      `communication aborted by ${originRank < 0 ? 'the coordinator' : `rank ${originRank}`}: ${reason} (seen on rank ${observerRank})`,
+    );
   }
 }
 

@@ -39,7 +39,9 @@ class StagingPool {
     if (b) return Promise.resolve(b);
     if (this.created < this.depth) {
       this.created++;
-      return Promise.resolve(this.device.createBuffer({ size: this.chunkBytes, usage: MAP_READ | COPY_DST, label: 'commlens-staging' }));
+      return Promise.resolve(
+        this.device.createBuffer({ size: this.chunkBytes, usage: MAP_READ | COPY_DST, label: 'commlens-staging' }),
+      );
     }
     return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -74,20 +76,32 @@ export function stagingBuffersCreated(device: GPUDevice): number {
 }
 
 /** All-reduces bytes [offsetBytes, offsetBytes + sizeBytes) of `buffer` in place across `comm`. */
-export async function allReduceGpuBuffer(comm: Communicator, device: GPUDevice, buffer: GPUBuffer, offsetBytes: number, sizeBytes: number, opts: GpuAllReduceOptions = {}): Promise<void> {
+export async function allReduceGpuBuffer(
+  comm: Communicator,
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  offsetBytes: number,
+  sizeBytes: number,
+  opts: GpuAllReduceOptions = {},
+): Promise<void> {
   const dtype: Dtype = opts.dtype ?? 'f32';
   const es = dtypeBytes(dtype);
   if (offsetBytes % 4 !== 0 || sizeBytes % 4 !== 0 || sizeBytes < 0) {
-    throw new CommUsageError(`allReduceGpuBuffer: offset (${offsetBytes}) and size (${sizeBytes}) must be non-negative multiples of 4 bytes (WebGPU copy alignment)`);
+    throw new CommUsageError(
+      `allReduceGpuBuffer: offset (${offsetBytes}) and size (${sizeBytes}) must be non-negative multiples of 4 bytes (WebGPU copy alignment)`,
+    );
   }
   if (offsetBytes + sizeBytes > buffer.size) {
-    throw new CommUsageError(`allReduceGpuBuffer: range [${offsetBytes}, ${offsetBytes + sizeBytes}) exceeds the buffer's ${buffer.size} bytes`);
+    throw new CommUsageError(
+      `allReduceGpuBuffer: range [${offsetBytes}, ${offsetBytes + sizeBytes}) exceeds the buffer's ${buffer.size} bytes`,
+    );
   }
   const chunkBytes = Math.max(4, Math.floor((opts.chunkBytes ?? 4 << 20) / 4) * 4);
   const pool = poolFor(device, chunkBytes, Math.max(1, opts.depth ?? 3));
   const collective: CollectiveOptions = { op: opts.op, algorithm: opts.algorithm, dtype };
   const chunks: [number, number][] = [];
-  for (let off = 0; off < sizeBytes; off += chunkBytes) chunks.push([offsetBytes + off, Math.min(chunkBytes, sizeBytes - off)]);
+  for (let off = 0; off < sizeBytes; off += chunkBytes)
+    chunks.push([offsetBytes + off, Math.min(chunkBytes, sizeBytes - off)]);
   if (chunks.length === 0) {
     // Every rank must still take part in the collective (it carries the sequence number).
     await comm.allReduce(viewOf(dtype, new ArrayBuffer(0), 0, 0), collective).wait();
@@ -104,8 +118,20 @@ export async function allReduceGpuBuffer(comm: Communicator, device: GPUDevice, 
   const span = (kind: 'd2h' | 'h2d', bytes: number, startNs: number, endNs: number) => {
     const dur = endNs - startNs;
     comm.recordSpan({
-      op: 'allReduceGpuBuffer', algorithm: 'staged', group: comm.groupName, seq: -1, bytes, dtype, startNs, endNs,
-      waitNs: 0, transferNs: dur, algbwGBps: dur > 0 ? bytes / dur : 0, busbwGBps: dur > 0 ? bytes / dur : 0, kind, name: kind === 'd2h' ? 'D2H' : 'H2D',
+      op: 'allReduceGpuBuffer',
+      algorithm: 'staged',
+      group: comm.groupName,
+      seq: -1,
+      bytes,
+      dtype,
+      startNs,
+      endNs,
+      waitNs: 0,
+      transferNs: dur,
+      algbwGBps: dur > 0 ? bytes / dur : 0,
+      busbwGBps: dur > 0 ? bytes / dur : 0,
+      kind,
+      name: kind === 'd2h' ? 'D2H' : 'H2D',
     });
   };
   const tasks = chunks.map(async ([off, len], i) => {

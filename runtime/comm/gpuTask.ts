@@ -45,10 +45,18 @@ export async function runGpuTask(init: WorldInit, rank: number, task: GpuTask): 
     const usage = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
     const buffer = device.createBuffer({ size: bytes, usage });
     device.queue.writeBuffer(buffer, 0, input.buffer, input.byteOffset, bytes);
-    await allReduceGpuBuffer(comm, device, buffer, task.offsetBytes, task.sizeBytes, { dtype: task.dtype, op: task.reduceOp, chunkBytes: task.chunkBytes });
+    await allReduceGpuBuffer(comm, device, buffer, task.offsetBytes, task.sizeBytes, {
+      dtype: task.dtype,
+      op: task.reduceOp,
+      chunkBytes: task.chunkBytes,
+    });
     const stagingAfterFirst = stagingBuffersCreated(device);
     for (let i = 0; i < task.extraCalls; i++) {
-      await allReduceGpuBuffer(comm, device, buffer, task.offsetBytes, task.sizeBytes, { dtype: task.dtype, op: 'max', chunkBytes: task.chunkBytes });
+      await allReduceGpuBuffer(comm, device, buffer, task.offsetBytes, task.sizeBytes, {
+        dtype: task.dtype,
+        op: 'max',
+        chunkBytes: task.chunkBytes,
+      });
     }
     const stagingAfterAll = stagingBuffersCreated(device);
     const readback = device.createBuffer({ size: bytes, usage: 0x0001 | 0x0008 }); // MAP_READ | COPY_DST
@@ -58,7 +66,13 @@ export async function runGpuTask(init: WorldInit, rank: number, task: GpuTask): 
     await readback.mapAsync(0x0001);
     const data = viewOf(task.dtype, readback.getMappedRange().slice(0), 0, task.count);
     readback.unmap();
-    return { data, spans, stagingAfterFirst, stagingAfterAll, adapter: adapter.info.description || adapter.info.device };
+    return {
+      data,
+      spans,
+      stagingAfterFirst,
+      stagingAfterAll,
+      adapter: adapter.info.description || adapter.info.device,
+    };
   } finally {
     device.destroy();
   }

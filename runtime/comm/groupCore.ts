@@ -15,7 +15,19 @@ import { CommSpan } from './spans';
 import { collectiveBandwidth } from '../../trace/collectives';
 import { Step, StepBuilder } from './steps';
 import { ALGORITHMS, chooseAlgorithm, groupLink, GroupLink } from './tuner';
-import { B_ALGO, B_COUNT, B_DTYPE, B_EXTRA, B_GROUP, B_OP, B_PUB_SEQ, B_SEQ, B_STATE, abortWorld, throwIfAborted } from './world';
+import {
+  B_ALGO,
+  B_COUNT,
+  B_DTYPE,
+  B_EXTRA,
+  B_GROUP,
+  B_OP,
+  B_PUB_SEQ,
+  B_SEQ,
+  B_STATE,
+  abortWorld,
+  throwIfAborted,
+} from './world';
 import { ALGO_CODES } from './twoShot';
 
 /** What a collective implementation receives. */
@@ -95,18 +107,23 @@ export class GroupCore {
   checkDtype(op: string, data: TypedData, dtype?: Dtype): Dtype {
     const natural = dtypeOf(data);
     if (dtype === undefined || dtype === natural) return natural;
-    throw new CommUsageError(`${op}: dtype '${dtype}' does not match the payload (${data.constructor.name} carries '${natural}')`);
+    throw new CommUsageError(
+      `${op}: dtype '${dtype}' does not match the payload (${data.constructor.name} carries '${natural}')`,
+    );
   }
 
   checkRoot(op: string, root: number | undefined): number {
     const r = root ?? 0;
-    if (!Number.isInteger(r) || r < 0 || r >= this.size) throw new CommUsageError(`${op}: root must be a group rank in [0, ${this.size}), got ${root}`);
+    if (!Number.isInteger(r) || r < 0 || r >= this.size)
+      throw new CommUsageError(`${op}: root must be a group rank in [0, ${this.size}), got ${root}`);
     return r;
   }
 
   checkPeer(op: string, peer: number): number {
     if (!Number.isInteger(peer) || peer < 0 || peer >= this.size || peer === this.me) {
-      throw new CommUsageError(`${op}: peer must be another group rank in [0, ${this.size}), got ${peer} (this rank is ${this.me})`);
+      throw new CommUsageError(
+        `${op}: peer must be another group rank in [0, ${this.size}), got ${peer} (this rank is ${this.me})`,
+      );
     }
     return peer;
   }
@@ -130,7 +147,11 @@ export class GroupCore {
   isRegistered(data: TypedData): boolean {
     const init = this.state.init;
     const base = init.arenaOffsets[this.state.rank];
-    return data.buffer === init.memory.buffer && data.byteOffset >= base && data.byteOffset + data.byteLength <= base + init.arenaBytes;
+    return (
+      data.buffer === init.memory.buffer &&
+      data.byteOffset >= base &&
+      data.byteOffset + data.byteLength <= base + init.arenaBytes
+    );
   }
 
   /**
@@ -142,9 +163,12 @@ export class GroupCore {
     const twoShotOk = registered && this.unpaced;
     forced ??= this.state.init.algorithms[op];
     if (forced !== undefined) {
-      if (!valid.includes(forced)) throw new CommUsageError(`${op}: unknown algorithm '${forced}'; valid: ${valid.join(', ')}`);
+      if (!valid.includes(forced))
+        throw new CommUsageError(`${op}: unknown algorithm '${forced}'; valid: ${valid.join(', ')}`);
       if (forced === 'two-shot' && !twoShotOk) {
-        throw new CommUsageError(`${op}: 'two-shot' needs a buffer from allocShared() and a group on link 'none' (it reads peers' buffers directly, so links cannot be paced)`);
+        throw new CommUsageError(
+          `${op}: 'two-shot' needs a buffer from allocShared() and a group on link 'none' (it reads peers' buffers directly, so links cannot be paced)`,
+        );
       }
       return forced;
     }
@@ -157,15 +181,20 @@ export class GroupCore {
       throw new CommUsageError(`${op}: counts must be ${this.size} non-negative integers, got [${counts.join(', ')}]`);
     }
     const sum = counts.reduce((a, b) => a + b, 0);
-    if (sum !== total) throw new CommUsageError(`${op}: counts sum to ${sum} but the whole array has ${total} elements`);
-    if (counts[this.me] !== mine) throw new CommUsageError(`${op}: rank ${this.me}'s ${mineName} has ${mine} elements, expected ${counts[this.me]}`);
+    if (sum !== total)
+      throw new CommUsageError(`${op}: counts sum to ${sum} but the whole array has ${total} elements`);
+    if (counts[this.me] !== mine)
+      throw new CommUsageError(
+        `${op}: rank ${this.me}'s ${mineName} has ${mine} elements, expected ${counts[this.me]}`,
+      );
     return counts;
   }
 
   /** */
   checkReduceOp(op: string, reduceOp: ReduceOp | undefined): ReduceOp {
     const r = reduceOp ?? 'sum';
-    if (!REDUCE_OPS.includes(r)) throw new CommUsageError(`${op}: reduce op '${r}' is not one of ${REDUCE_OPS.join(', ')}`);
+    if (!REDUCE_OPS.includes(r))
+      throw new CommUsageError(`${op}: reduce op '${r}' is not one of ${REDUCE_OPS.join(', ')}`);
     return r;
   }
 
@@ -185,7 +214,16 @@ export class GroupCore {
         },
       };
     }
-    const desc: OpDescriptor = { groupKey: this.groupKey, groupName: this.groupName, seq, op: spec.op, dtype: spec.dtype, count: spec.count, reduceOp: spec.reduceOp, root: spec.root };
+    const desc: OpDescriptor = {
+      groupKey: this.groupKey,
+      groupName: this.groupName,
+      seq,
+      op: spec.op,
+      dtype: spec.dtype,
+      count: spec.count,
+      reduceOp: spec.reduceOp,
+      root: spec.root,
+    };
     state.opStarted();
     const issuedNs = hostNowNs();
     const run = { exitNs: 0, waitNs: 0, transferNs: 0 };
@@ -199,12 +237,24 @@ export class GroupCore {
     });
   }
 
-  private async execute(spec: OpSpec, desc: OpDescriptor, issuedNs: number, run: { exitNs: number; waitNs: number; transferNs: number }): Promise<void> {
+  private async execute(
+    spec: OpSpec,
+    desc: OpDescriptor,
+    issuedNs: number,
+    run: { exitNs: number; waitNs: number; transferNs: number },
+  ): Promise<void> {
     const state = this.state;
     if (state.broken) throw state.broken;
     const board = state.boardOf(state.rank);
     const extra = encodeExtra(desc);
-    const tag = [this.groupKey, spec.p2pPeers ? -1 : desc.seq, opCode(desc.op), dtypeCode(desc.dtype), desc.count, extra];
+    const tag = [
+      this.groupKey,
+      spec.p2pPeers ? -1 : desc.seq,
+      opCode(desc.op),
+      dtypeCode(desc.dtype),
+      desc.count,
+      extra,
+    ];
     Atomics.store(board, B_STATE, 0);
     Atomics.store(board, B_PUB_SEQ, -1);
     Atomics.store(board, B_ALGO, ALGO_CODES[spec.algorithm] ?? 0);
@@ -230,14 +280,27 @@ export class GroupCore {
       exitNs: 0,
       peerArrived: (peer) => this.peerArrived(peer, desc.seq),
       timeoutError: (peer, what) => this.timeoutError(spec, desc, peer, what),
-      mismatchError: (peer, theirs) => new CommMismatchError(state.rank, peer, describe(desc), this.describeTag(theirs)),
+      mismatchError: (peer, theirs) =>
+        new CommMismatchError(state.rank, peer, describe(desc), this.describeTag(theirs)),
     };
     const b = new StepBuilder(spec.dtype, spec.reduceOp, state.reducer);
     const chunkElems = Math.max(1, Math.floor(state.init.chunkBytes / dtypeBytes(spec.dtype)));
     const startNs = hostNowNs();
     try {
       throwIfAborted(state.init, state.rank);
-      await spec.run({ b, peers: this.ranks, me: this.me, chunkElems, fifos: state.init.fifos, ctx, exec: (lists) => runSteps(ctx, state, lists), st: state, seq: desc.seq, groupKey: this.groupKey, groupName: this.groupName });
+      await spec.run({
+        b,
+        peers: this.ranks,
+        me: this.me,
+        chunkElems,
+        fifos: state.init.fifos,
+        ctx,
+        exec: (lists) => runSteps(ctx, state, lists),
+        st: state,
+        seq: desc.seq,
+        groupKey: this.groupKey,
+        groupName: this.groupName,
+      });
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       state.broken = err;
@@ -255,18 +318,43 @@ export class GroupCore {
     this.emit(spec, desc, 'collective', spec.spanOp ?? spec.op, startNs, endNs, ctx.waitNs);
   }
 
-  private emit(spec: OpSpec, desc: OpDescriptor, kind: CommSpan['kind'], name: string, startNs: number, endNs: number, waitNs: number, transferOverride?: number): void {
+  private emit(
+    spec: OpSpec,
+    desc: OpDescriptor,
+    kind: CommSpan['kind'],
+    name: string,
+    startNs: number,
+    endNs: number,
+    waitNs: number,
+    transferOverride?: number,
+  ): void {
     const onSpan = this.state.onSpan;
     if (!onSpan) return;
     const dur = endNs - startNs;
-    const transferNs = kind === 'collective' ? Math.max(0, dur - waitNs) : transferOverride ?? 0;
+    const transferNs = kind === 'collective' ? Math.max(0, dur - waitNs) : (transferOverride ?? 0);
     // Bandwidths over the transfer time, never over the wait for a peer (trace/collectives.ts).
-    const bw = kind === 'collective' ? collectiveBandwidth(spec.op, spec.bytes, transferNs, this.size) : { algbwGBps: 0, busbwGBps: 0 };
+    const bw =
+      kind === 'collective'
+        ? collectiveBandwidth(spec.op, spec.bytes, transferNs, this.size)
+        : { algbwGBps: 0, busbwGBps: 0 };
     onSpan({
-      op: spec.spanOp ?? spec.op, algorithm: spec.algorithm, group: this.groupName, seq: desc.seq, bytes: spec.bytes, dtype: spec.dtype,
-      startNs, endNs, waitNs: Math.min(waitNs, dur), transferNs,
-      algbwGBps: bw.algbwGBps, busbwGBps: bw.busbwGBps,
-      kind, name, rank: this.state.rank, groupSize: this.size, link: this.linkName(),
+      op: spec.spanOp ?? spec.op,
+      algorithm: spec.algorithm,
+      group: this.groupName,
+      seq: desc.seq,
+      bytes: spec.bytes,
+      dtype: spec.dtype,
+      startNs,
+      endNs,
+      waitNs: Math.min(waitNs, dur),
+      transferNs,
+      algbwGBps: bw.algbwGBps,
+      busbwGBps: bw.busbwGBps,
+      kind,
+      name,
+      rank: this.state.rank,
+      groupSize: this.size,
+      link: this.linkName(),
       ...spec.p2pSpan,
       ...(this.named && kind === 'collective' ? { track: this.groupName } : {}),
     });
@@ -291,13 +379,16 @@ export class GroupCore {
   private describeLinks(): string {
     const init = this.state.init;
     const names = new Set<string>();
-    for (const a of this.ranks) for (const b of this.ranks) if (a !== b) names.add(init.links[a * init.worldSize + b].name);
+    for (const a of this.ranks)
+      for (const b of this.ranks) if (a !== b) names.add(init.links[a * init.worldSize + b].name);
     return names.size === 0 ? 'none' : names.size === 1 ? [...names][0] : [...names].join('+');
   }
 
   private peerArrived(peer: number, seq: number): boolean {
     const b = this.state.boardOf(peer);
-    return Atomics.load(b, B_STATE) >= 1 && Atomics.load(b, B_GROUP) === this.groupKey && Atomics.load(b, B_SEQ) - seq >= 0;
+    return (
+      Atomics.load(b, B_STATE) >= 1 && Atomics.load(b, B_GROUP) === this.groupKey && Atomics.load(b, B_SEQ) - seq >= 0
+    );
   }
 
   private describeTag(tag: number[]): string {
@@ -314,11 +405,20 @@ export class GroupCore {
       missing.push(r);
       const b = this.state.boardOf(r);
       const st = Atomics.load(b, B_STATE);
-      const doing = st === 0 ? 'has not started a collective' : `${st === 1 ? 'is in' : 'last finished'} ${this.describeTag([b[B_GROUP], b[B_SEQ], b[B_OP], b[B_DTYPE], b[B_COUNT], b[B_EXTRA]])}`;
+      const doing =
+        st === 0
+          ? 'has not started a collective'
+          : `${st === 1 ? 'is in' : 'last finished'} ${this.describeTag([b[B_GROUP], b[B_SEQ], b[B_OP], b[B_DTYPE], b[B_COUNT], b[B_EXTRA]])}`;
       notes.push(`rank ${r} ${doing}`);
     }
     const ms = this.state.init.timeoutMs;
-    const who = missing.length ? `ranks that did not arrive: ${missing.join(', ')} (${notes.join('; ')})` : `every rank arrived; stuck waiting for ${what}`;
-    return new CommTimeoutError(this.state.rank, missing, `rank ${this.state.rank} timed out after ${ms} ms in ${describe(desc)} waiting for ${what} (peer ${peer}); ${who}`);
+    const who = missing.length
+      ? `ranks that did not arrive: ${missing.join(', ')} (${notes.join('; ')})`
+      : `every rank arrived; stuck waiting for ${what}`;
+    return new CommTimeoutError(
+      this.state.rank,
+      missing,
+      `rank ${this.state.rank} timed out after ${ms} ms in ${describe(desc)} waiting for ${what} (peer ${peer}); ${who}`,
+    );
   }
 }

@@ -15,7 +15,8 @@ const settled = () => settledHandle();
 import { WorldInit } from './world';
 
 export interface CallSpec {
-  op: 'allReduce' | 'reduceScatter' | 'allGather' | 'barrier' | 'broadcast' | 'reduce' | 'allToAll' | 'sendRecv' | 'send';
+  op:
+    'allReduce' | 'reduceScatter' | 'allGather' | 'barrier' | 'broadcast' | 'reduce' | 'allToAll' | 'sendRecv' | 'send';
   /**
    * allReduce, broadcast, reduce, sendRecv, send: elements of the payload; reduceScatter:
    * of the whole input; allGather: of the whole output; allToAll: of each rank's input
@@ -129,8 +130,17 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
         const splits = call.splits ?? Array.from({ length: n }, () => new Array(n).fill(call.count / n));
         const sendCounts = splits[comm.rank];
         const recvCounts = splits.map((row) => row[comm.rank]);
-        const input = randomPayload(call.dtype, sendCounts.reduce((a, b) => a + b, 0), task.seed, rank, c);
-        out = makeArray(call.dtype, recvCounts.reduce((a, b) => a + b, 0));
+        const input = randomPayload(
+          call.dtype,
+          sendCounts.reduce((a, b) => a + b, 0),
+          task.seed,
+          rank,
+          c,
+        );
+        out = makeArray(
+          call.dtype,
+          recvCounts.reduce((a, b) => a + b, 0),
+        );
         h = comm.allToAll(input, out, call.splits ? { ...opts, sendCounts, recvCounts } : opts);
         break;
       }

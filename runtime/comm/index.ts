@@ -3,7 +3,15 @@
  * through shared memory with NCCL-like algorithms, over an emulated interconnect.
  * See README.md in this folder for the design.
  */
-export { LINK_PROFILES, LINK_PROFILE_NAMES, GPU_PEAK_FLOPS, resolveLinkProfile, scaledProfile, slowedProfile, messageTimeNs } from './profiles';
+export {
+  LINK_PROFILES,
+  LINK_PROFILE_NAMES,
+  GPU_PEAK_FLOPS,
+  resolveLinkProfile,
+  scaledProfile,
+  slowedProfile,
+  messageTimeNs,
+} from './profiles';
 export type { LinkProfile } from './profiles';
 export { createWorld, abortWorld, worldAbortState, throwIfAborted, resolveLinks, worldMetadata } from './world';
 export type { TopologyConfig, WorldInit, WorldOptions } from './world';
@@ -21,5 +29,18 @@ export { allReduceGpuBuffer, stagingBuffersCreated } from './gpuStaging';
 export type { GpuAllReduceOptions } from './gpuStaging';
 export { runLocalWorld, RankFailedError } from './localWorld';
 export type { LocalWorldOptions, RankFailure } from './localWorld';
-export { PARALLEL_DIMS, validateLayout, resolveLayout, coordsOf, rankOf, groupRanks, groupsOf, groupOf, groupName, describeLayout, openLayoutGroups, worldSizeOf } from './layout';
+export {
+  PARALLEL_DIMS,
+  validateLayout,
+  resolveLayout,
+  coordsOf,
+  rankOf,
+  groupRanks,
+  groupsOf,
+  groupOf,
+  groupName,
+  describeLayout,
+  openLayoutGroups,
+  worldSizeOf,
+} from './layout';
 export type { ParallelDim, ParallelLayout, LayoutConstraint } from './layout';

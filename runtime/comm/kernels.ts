@@ -63,7 +63,15 @@ export class Reducer {
   }
 
   /** Same as reduce(), with heap operands staged through the scratch, piece by piece. */
-  private staged(fn: SimdKernel, dtype: Dtype, op: ReduceOp, out: TypedData, a: TypedData, b: TypedData, divisor: number): void {
+  private staged(
+    fn: SimdKernel,
+    dtype: Dtype,
+    op: ReduceOp,
+    out: TypedData,
+    a: TypedData,
+    b: TypedData,
+    divisor: number,
+  ): void {
     const m = this.mem;
     const es = dtypeBytes(dtype);
     const half = Math.floor(this.scratchBytes / 2 / 64) * 64;
@@ -74,11 +82,14 @@ export class Reducer {
     const piece = half / es;
     const s1 = viewOf(dtype, m, this.scratchOffset, piece);
     const s2 = viewOf(dtype, m, this.scratchOffset + half, piece);
-    const inA = a.buffer === m, inB = b.buffer === m, inOut = out.buffer === m;
+    const inA = a.buffer === m,
+      inB = b.buffer === m,
+      inOut = out.buffer === m;
     for (let lo = 0; lo < out.length; lo += piece) {
       const hi = Math.min(out.length, lo + piece);
       const len = hi - lo;
-      let pa = a.subarray(lo, hi), pb = b.subarray(lo, hi);
+      let pa = a.subarray(lo, hi),
+        pb = b.subarray(lo, hi);
       if (!inA) (pa = s1.subarray(0, len)).set(a.subarray(lo, hi) as never);
       if (!inB) (pb = s2.subarray(0, len)).set(b.subarray(lo, hi) as never);
       const po = inOut ? out.subarray(lo, hi) : s1.subarray(0, len);

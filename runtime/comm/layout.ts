@@ -17,7 +17,13 @@ export const PARALLEL_DIMS = ['tp', 'cp', 'ep', 'dp', 'pp'] as const;
 export type ParallelDim = (typeof PARALLEL_DIMS)[number];
 export type ParallelLayout = Record<ParallelDim, number>;
 
-const DIM_NAMES: Record<ParallelDim, string> = { tp: 'tensor', cp: 'context', ep: 'expert', dp: 'data', pp: 'pipeline' };
+const DIM_NAMES: Record<ParallelDim, string> = {
+  tp: 'tensor',
+  cp: 'context',
+  ep: 'expert',
+  dp: 'data',
+  pp: 'pipeline',
+};
 
 /** "setting `value` must be divisible by the size of `dim`" (model.heads by tp, model.layers by pp). */
 export interface LayoutConstraint {
@@ -39,18 +45,33 @@ const isSize = (v: unknown): v is number => typeof v === 'number' && Number.isIn
  * world of `worldSize` ranks; [] when it works. `settingOf` names each dimension's setting
  * in the messages (e.g. 'strategyOptions.tensorParallelSize' for tp).
  */
-export function validateLayout(worldSize: number, layout: Partial<Record<ParallelDim, unknown>>, constraints: LayoutConstraint[] = [], settingOf: (d: ParallelDim) => string = (d) => d): string[] {
+export function validateLayout(
+  worldSize: number,
+  layout: Partial<Record<ParallelDim, unknown>>,
+  constraints: LayoutConstraint[] = [],
+  settingOf: (d: ParallelDim) => string = (d) => d,
+): string[] {
   const problems: string[] = [];
   for (const d of PARALLEL_DIMS) {
     const v = layout[d];
-    if (v !== undefined && !isSize(v)) problems.push(`${settingOf(d)}: the ${DIM_NAMES[d]}-parallel size must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v !== undefined && !isSize(v))
+      problems.push(
+        `${settingOf(d)}: the ${DIM_NAMES[d]}-parallel size must be a positive integer, got ${JSON.stringify(v)}`,
+      );
   }
   if (problems.length) return problems;
-  const given = PARALLEL_DIMS.filter((d) => d !== 'dp').reduce((p, d) => p * ((layout[d] as number | undefined) ?? 1), 1);
+  const given = PARALLEL_DIMS.filter((d) => d !== 'dp').reduce(
+    (p, d) => p * ((layout[d] as number | undefined) ?? 1),
+    1,
+  );
   if (layout.dp === undefined) {
     if (worldSize % given !== 0) {
-      const named = PARALLEL_DIMS.filter((d) => d !== 'dp' && layout[d] !== undefined).map((d) => `${settingOf(d)} ${layout[d]}`);
-      problems.push(`${named.join(' × ')} = ${given} does not divide worldSize ${worldSize}; the product of the model-parallel sizes must divide worldSize (divisors of ${worldSize}: ${divisors(worldSize).join(', ')}), or set worldSize to a multiple of ${given}`);
+      const named = PARALLEL_DIMS.filter((d) => d !== 'dp' && layout[d] !== undefined).map(
+        (d) => `${settingOf(d)} ${layout[d]}`,
+      );
+      problems.push(
+        `${named.join(' × ')} = ${given} does not divide worldSize ${worldSize}; the product of the model-parallel sizes must divide worldSize (divisors of ${worldSize}: ${divisors(worldSize).join(', ')}), or set worldSize to a multiple of ${given}`,
+      );
     }
   } else if (given * (layout.dp as number) !== worldSize) {
     const full = PARALLEL_DIMS.filter((d) => layout[d] !== undefined).map((d) => `${settingOf(d)} ${layout[d]}`);
@@ -61,7 +82,9 @@ export function validateLayout(worldSize: number, layout: Partial<Record<Paralle
     const size = (layout[c.dim] as number | undefined) ?? 1;
     if (c.value % size !== 0) {
       const ok = divisors(c.value).filter((d) => worldSize % d === 0);
-      problems.push(`${c.setting} ${c.value} is not divisible by the ${DIM_NAMES[c.dim]}-parallel size ${settingOf(c.dim)} ${size}; ${settingOf(c.dim)} must divide ${c.value} (and worldSize ${worldSize}): ${ok.join(', ')}`);
+      problems.push(
+        `${c.setting} ${c.value} is not divisible by the ${DIM_NAMES[c.dim]}-parallel size ${settingOf(c.dim)} ${size}; ${settingOf(c.dim)} must divide ${c.value} (and worldSize ${worldSize}): ${ok.join(', ')}`,
+      );
     }
   }
   return problems;
@@ -83,7 +106,8 @@ export function worldSizeOf(layout: ParallelLayout): number {
 /** The coordinates of `rank` in the grid. */
 export function coordsOf(layout: ParallelLayout, rank: number): ParallelLayout {
   const n = worldSizeOf(layout);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= n) throw new Error(`rank ${rank} is not in [0, ${n}) for layout ${describeLayout(layout)}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= n)
+    throw new Error(`rank ${rank} is not in [0, ${n}) for layout ${describeLayout(layout)}`);
   const c = { tp: 0, cp: 0, ep: 0, dp: 0, pp: 0 };
   let r = rank;
   for (const d of PARALLEL_DIMS) {
@@ -133,7 +157,11 @@ export function describeLayout(layout: ParallelLayout): string {
 }
 
 /** `rank`'s group along each dimension, with its number and name. */
-export function groupOf(layout: ParallelLayout, dim: ParallelDim, rank: number): { index: number; ranks: number[]; name: string } {
+export function groupOf(
+  layout: ParallelLayout,
+  dim: ParallelDim,
+  rank: number,
+): { index: number; ranks: number[]; name: string } {
   const ranks = groupRanks(layout, dim, rank);
   const index = groupsOf(layout, dim).findIndex((g) => g[0] === ranks[0]);
   return { index, ranks, name: groupName(dim, index, ranks) };
@@ -145,7 +173,9 @@ export function groupOf(layout: ParallelLayout, dim: ParallelDim, rank: number):
  */
 export function openLayoutGroups(comm: Communicator, layout: ParallelLayout): Record<ParallelDim, Communicator> {
   if (worldSizeOf(layout) !== comm.worldSize || comm.groupName !== 'world') {
-    throw new Error(`layout ${describeLayout(layout)} needs the world communicator of ${worldSizeOf(layout)} ranks, got group ${comm.groupName} of ${comm.worldSize}`);
+    throw new Error(
+      `layout ${describeLayout(layout)} needs the world communicator of ${worldSizeOf(layout)} ranks, got group ${comm.groupName} of ${comm.worldSize}`,
+    );
   }
   const out = {} as Record<ParallelDim, Communicator>;
   for (const d of PARALLEL_DIMS) {

@@ -21,7 +21,11 @@ export class RankFailedError extends Error {
     readonly failures: RankFailure[],
     readonly cancelled: boolean,
   ) {
-    super(cancelled ? `run cancelled${failures.length ? `: ${failures[0].message}` : ''}` : `rank ${rank} failed: ${failures.find((f) => f.rank === rank)?.name}: ${failures.find((f) => f.rank === rank)?.message}`);
+    super(
+      cancelled
+        ? `run cancelled${failures.length ? `: ${failures[0].message}` : ''}`
+        : `rank ${rank} failed: ${failures.find((f) => f.rank === rank)?.name}: ${failures.find((f) => f.rank === rank)?.message}`,
+    );
   }
 }
 
@@ -74,7 +78,8 @@ export async function runLocalWorld<T>(opts: LocalWorldOptions): Promise<T[]> {
       });
       w.on('error', (e) => fail(rank, e.name, e.message));
       w.on('exit', (code) => {
-        if (code !== 0 && results[rank] === undefined && !failures.some((f) => f.rank === rank)) fail(rank, 'WorkerExit', `worker exited with code ${code}`);
+        if (code !== 0 && results[rank] === undefined && !failures.some((f) => f.rank === rank))
+          fail(rank, 'WorkerExit', `worker exited with code ${code}`);
         resolve();
       });
     });
@@ -91,6 +96,8 @@ export async function runLocalWorld<T>(opts: LocalWorldOptions): Promise<T[]> {
   if (cancelled || failures.length) {
     throw new RankFailedError(firstFailure >= 0 ? firstFailure : (failures[0]?.rank ?? -1), failures, cancelled);
   }
-  for (let r = 0; r < results.length; r++) if (results[r] === undefined) throw new RankFailedError(r, [{ rank: r, name: 'NoResult', message: 'rank exited without a result' }], false);
+  for (let r = 0; r < results.length; r++)
+    if (results[r] === undefined)
+      throw new RankFailedError(r, [{ rank: r, name: 'NoResult', message: 'rank exited without a result' }], false);
   return results as T[];
 }

@@ -80,8 +80,8 @@ export function scaledProfile(target: LinkProfile | string, localFlops: number, 
 export const GPU_PEAK_FLOPS: Record<string, number> = {
   'h100-sxm': 989.4e12,
   'h100-pcie': 756e12,
-  'a100': 312e12,
-  'v100': 125e12,
+  a100: 312e12,
+  v100: 125e12,
 };
 
 /** Looks a profile up by name; a clear error lists the valid names. */

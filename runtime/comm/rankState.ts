@@ -46,7 +46,13 @@ export class RankState implements Fifos {
 
   send(peer: number, fifo: number): SendFifo {
     const row = this.sendFifos[peer];
-    return (row[fifo] ??= new SendFifo(this.init, this.rank, peer, fifo, this.init.links[this.rank * this.init.worldSize + peer]));
+    return (row[fifo] ??= new SendFifo(
+      this.init,
+      this.rank,
+      peer,
+      fifo,
+      this.init.links[this.rank * this.init.worldSize + peer],
+    ));
   }
 
   recv(peer: number, fifo: number): RecvFifo {

@@ -54,7 +54,15 @@ class Segments {
 const mod = (a: number, n: number) => ((a % n) + n) % n;
 
 /** Step lists of a ring all-reduce of `data` in place over `peers` (this rank at index me). */
-export function ringAllReduceSteps(b: StepBuilder, peers: readonly number[], me: number, data: TypedData, chunkElems: number, fifos: number, divisor: number): Step[][] {
+export function ringAllReduceSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  data: TypedData,
+  chunkElems: number,
+  fifos: number,
+  divisor: number,
+): Step[][] {
   const n = peers.length;
   const seg = new Segments(balancedCounts(data.length, n), chunkElems);
   const next = peers[mod(me + 1, n)];
@@ -81,7 +89,17 @@ export function ringAllReduceSteps(b: StepBuilder, peers: readonly number[], me:
 }
 
 /** Reduce-scatter: output = reduced segment `me` of input (segment sizes `counts`). */
-export function ringReduceScatterSteps(b: StepBuilder, peers: readonly number[], me: number, input: TypedData, output: TypedData, counts: readonly number[], chunkElems: number, fifos: number, divisor: number): Step[][] {
+export function ringReduceScatterSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  input: TypedData,
+  output: TypedData,
+  counts: readonly number[],
+  chunkElems: number,
+  fifos: number,
+  divisor: number,
+): Step[][] {
   const n = peers.length;
   const seg = new Segments(counts, chunkElems);
   const next = peers[mod(me + 1, n)];
@@ -103,7 +121,16 @@ export function ringReduceScatterSteps(b: StepBuilder, peers: readonly number[],
 }
 
 /** All-gather: output = concatenation of every rank's input (segment sizes `counts`). */
-export function ringAllGatherSteps(b: StepBuilder, peers: readonly number[], me: number, input: TypedData, output: TypedData, counts: readonly number[], chunkElems: number, fifos: number): Step[][] {
+export function ringAllGatherSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  input: TypedData,
+  output: TypedData,
+  counts: readonly number[],
+  chunkElems: number,
+  fifos: number,
+): Step[][] {
   const n = peers.length;
   const seg = new Segments(counts, chunkElems);
   const next = peers[mod(me + 1, n)];
@@ -112,7 +139,10 @@ export function ringAllGatherSteps(b: StepBuilder, peers: readonly number[], me:
     const [lo, hi] = seg.chunk(mod(i, n), j);
     return output.subarray(lo, hi);
   };
-  if (input.buffer !== output.buffer || input.byteOffset !== output.byteOffset + seg.disp[me] * input.BYTES_PER_ELEMENT) {
+  if (
+    input.buffer !== output.buffer ||
+    input.byteOffset !== output.byteOffset + seg.disp[me] * input.BYTES_PER_ELEMENT
+  ) {
     output.subarray(seg.disp[me], seg.disp[me] + counts[me]).set(input as never);
   }
   const lists: Step[][] = Array.from({ length: Math.min(fifos, seg.k) }, () => []);

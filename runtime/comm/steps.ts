@@ -39,7 +39,13 @@ export class StepBuilder {
   send(to: number, fifo: number, src: TypedData, tag = -1): Step {
     const n = src.length;
     return {
-      from: -1, to, fifo, recvCount: 0, sendCount: n, recvTag: -1, sendTag: tag,
+      from: -1,
+      to,
+      fifo,
+      recvCount: 0,
+      sendCount: n,
+      recvTag: -1,
+      sendTag: tag,
       run: (_ib, _io, ob, oo) => {
         if (n) this.view(ob, oo, n).set(src as never);
       },
@@ -49,7 +55,13 @@ export class StepBuilder {
   recvCopy(from: number, fifo: number, dst: TypedData, tag = -1): Step {
     const n = dst.length;
     return {
-      from, to: -1, fifo, recvCount: n, sendCount: 0, recvTag: tag, sendTag: -1,
+      from,
+      to: -1,
+      fifo,
+      recvCount: n,
+      sendCount: 0,
+      recvTag: tag,
+      sendTag: -1,
       run: (ib, io) => {
         if (n) dst.set(this.view(ib, io, n) as never);
       },
@@ -60,7 +72,13 @@ export class StepBuilder {
   recvReduce(from: number, fifo: number, own: TypedData, dst: TypedData, divisor = 0): Step {
     const n = own.length;
     return {
-      from, to: -1, fifo, recvCount: n, sendCount: 0, recvTag: -1, sendTag: -1,
+      from,
+      to: -1,
+      fifo,
+      recvCount: n,
+      sendCount: 0,
+      recvTag: -1,
+      sendTag: -1,
       run: (ib, io) => {
         if (n) this.reducer.reduce(this.dtype, this.reduceOp, dst, this.view(ib, io, n), own, divisor);
       },
@@ -71,7 +89,13 @@ export class StepBuilder {
   recvReduceSend(from: number, to: number, fifo: number, own: TypedData, dst: TypedData | null, divisor = 0): Step {
     const n = own.length;
     return {
-      from, to, fifo, recvCount: n, sendCount: n, recvTag: -1, sendTag: -1,
+      from,
+      to,
+      fifo,
+      recvCount: n,
+      sendCount: n,
+      recvTag: -1,
+      sendTag: -1,
       run: (ib, io, ob, oo) => {
         if (!n) return;
         const out = this.view(ob, oo, n);
@@ -84,7 +108,13 @@ export class StepBuilder {
   /** Stores the incoming chunk into dst (if given) and forwards it to `to`. */
   recvCopySend(from: number, to: number, fifo: number, dst: TypedData | null, count: number): Step {
     return {
-      from, to, fifo, recvCount: count, sendCount: count, recvTag: -1, sendTag: -1,
+      from,
+      to,
+      fifo,
+      recvCount: count,
+      sendCount: count,
+      recvTag: -1,
+      sendTag: -1,
       run: (ib, io, ob, oo) => {
         if (!count) return;
         const inView = this.view(ib, io, count);

@@ -18,10 +18,14 @@ export function prng(seed: number): () => number {
 
 export function makeArray(dtype: Dtype, count: number): TypedData {
   switch (dtype) {
-    case 'f32': return new Float32Array(count);
-    case 'f16': return new Uint16Array(count);
-    case 'int8': return new Int8Array(count);
-    case 'uint8': return new Uint8Array(count);
+    case 'f32':
+      return new Float32Array(count);
+    case 'f16':
+      return new Uint16Array(count);
+    case 'int8':
+      return new Int8Array(count);
+    case 'uint8':
+      return new Uint8Array(count);
   }
 }
 

@@ -11,11 +11,21 @@ const mod = (a: number, n: number) => ((a % n) + n) % n;
 
 function chunks(data: TypedData, chunkElems: number): TypedData[] {
   const k = Math.max(1, Math.ceil(data.length / chunkElems));
-  return Array.from({ length: k }, (_, j) => data.subarray(j * chunkElems, Math.min((j + 1) * chunkElems, data.length)));
+  return Array.from({ length: k }, (_, j) =>
+    data.subarray(j * chunkElems, Math.min((j + 1) * chunkElems, data.length)),
+  );
 }
 
 /** Binomial-tree broadcast of `data` from peers[root]. */
-export function treeBroadcastSteps(b: StepBuilder, peers: readonly number[], me: number, root: number, data: TypedData, chunkElems: number, fifos: number): Step[][] {
+export function treeBroadcastSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  root: number,
+  data: TypedData,
+  chunkElems: number,
+  fifos: number,
+): Step[][] {
   const n = peers.length;
   const pos = mod(me - root, n);
   const at = (p: number) => peers[mod(p + root, n)];
@@ -41,7 +51,15 @@ export function treeBroadcastSteps(b: StepBuilder, peers: readonly number[], me:
  * Binomial-tree reduce to peers[root]; the root's `data` receives the result (without the
  * average's division, which the caller applies), other ranks' data is left unchanged.
  */
-export function treeReduceSteps(b: StepBuilder, peers: readonly number[], me: number, root: number, data: TypedData, chunkElems: number, fifos: number): Step[][] {
+export function treeReduceSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  root: number,
+  data: TypedData,
+  chunkElems: number,
+  fifos: number,
+): Step[][] {
   const n = peers.length;
   const pos = mod(me - root, n);
   const at = (p: number) => peers[mod(p + root, n)];
@@ -64,7 +82,15 @@ export function treeReduceSteps(b: StepBuilder, peers: readonly number[], me: nu
 }
 
 /** Recursive-doubling all-reduce of `data` in place; `divisor` > 0 applies the average. */
-export function recursiveDoublingSteps(b: StepBuilder, peers: readonly number[], me: number, data: TypedData, chunkElems: number, fifos: number, divisor: number): Step[][] {
+export function recursiveDoublingSteps(
+  b: StepBuilder,
+  peers: readonly number[],
+  me: number,
+  data: TypedData,
+  chunkElems: number,
+  fifos: number,
+  divisor: number,
+): Step[][] {
   const n = peers.length;
   let p2 = 1;
   while (p2 * 2 <= n) p2 *= 2;

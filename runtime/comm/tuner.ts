@@ -45,7 +45,14 @@ export function groupLink(pairs: LinkProfile[]): GroupLink {
 }
 
 /** Estimated time (ns) of `algorithm` for `op` on n ranks and S bytes. */
-export function estimateNs(op: string, algorithm: string, n: number, bytes: number, link: GroupLink, chunkBytes: number): number {
+export function estimateNs(
+  op: string,
+  algorithm: string,
+  n: number,
+  bytes: number,
+  link: GroupLink,
+  chunkBytes: number,
+): number {
   if (n <= 1) return 0;
   const a = link.alphaNs + LOCAL_ALPHA_NS;
   const perByte = 1 / link.bytesPerNs + 1 / LOCAL_BYTES_PER_NS;
@@ -55,7 +62,7 @@ export function estimateNs(op: string, algorithm: string, n: number, bytes: numb
   const reduces = op === 'allReduce' || op === 'reduce' || op === 'reduceScatter';
   switch (`${op}/${algorithm}`) {
     case 'allReduce/ring':
-      return 2 * (n - 1) * a + (2 * (n - 1) / n) * bytes * perByte + ((n - 1) / n) * bytes * g;
+      return 2 * (n - 1) * a + ((2 * (n - 1)) / n) * bytes * perByte + ((n - 1) / n) * bytes * g;
     case 'allReduce/two-shot':
       // publish + progress + exit handshakes; read S once while reducing, copy (n-1)/n·S
       return 3 * a + ((n - 1) / n) * bytes * (perByte + g / SIMD_SPEEDUP) + bytes / LOCAL_BYTES_PER_NS / n;
@@ -81,7 +88,14 @@ export function estimateNs(op: string, algorithm: string, n: number, bytes: numb
 }
 
 /** The candidate with the smallest estimate (leaving out `exclude`). */
-export function chooseAlgorithm(op: string, n: number, bytes: number, link: GroupLink, chunkBytes: number, exclude: readonly string[] = []): string {
+export function chooseAlgorithm(
+  op: string,
+  n: number,
+  bytes: number,
+  link: GroupLink,
+  chunkBytes: number,
+  exclude: readonly string[] = [],
+): string {
   const candidates = (ALGORITHMS[op] ?? ['direct']).filter((c) => !exclude.includes(c));
   let best = candidates[0];
   let bestNs = Infinity;

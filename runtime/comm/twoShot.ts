@@ -14,9 +14,29 @@ import { Dtype, ReduceOp, TypedData, viewOf } from './dtypes';
 import { OpContext, ringAll, waitUntil } from './engine';
 import { RankState } from './rankState';
 import { balancedCounts, displacements } from './ring';
-import { B_ALGO, B_COUNT, B_DTYPE, B_EXTRA, B_GROUP, B_OP, B_PUB_DONE, B_PUB_OFFSET, B_PUB_PROGRESS, B_PUB_SEQ, B_SEQ, B_STATE } from './world';
+import {
+  B_ALGO,
+  B_COUNT,
+  B_DTYPE,
+  B_EXTRA,
+  B_GROUP,
+  B_OP,
+  B_PUB_DONE,
+  B_PUB_OFFSET,
+  B_PUB_PROGRESS,
+  B_PUB_SEQ,
+  B_SEQ,
+  B_STATE,
+} from './world';
 
-export const ALGO_CODES: Record<string, number> = { ring: 1, 'recursive-doubling': 2, 'two-shot': 3, chain: 4, tree: 5, direct: 6 };
+export const ALGO_CODES: Record<string, number> = {
+  ring: 1,
+  'recursive-doubling': 2,
+  'two-shot': 3,
+  chain: 4,
+  tree: 5,
+  direct: 6,
+};
 
 export interface TwoShotArgs {
   st: RankState;
@@ -44,25 +64,39 @@ export async function twoShotAllReduce(a: TwoShotArgs): Promise<void> {
   Atomics.store(mine, B_PUB_SEQ, seq);
   ringAll(st.init, peers, st.rank);
   const boards = peers.map((r) => st.boardOf(r));
-  const published = (j: number) => Atomics.load(boards[j], B_GROUP) === groupKey && Atomics.load(boards[j], B_PUB_SEQ) === seq;
+  const published = (j: number) =>
+    Atomics.load(boards[j], B_GROUP) === groupKey && Atomics.load(boards[j], B_PUB_SEQ) === seq;
 
   // 1. Everyone has published (or called something else for this seq: a mismatch).
-  await waitUntil(ctx, () => {
-    for (let j = 0; j < n; j++) {
-      if (j === me || published(j)) continue;
-      checkPeerCall(a, j, boards[j]);
-      return false;
-    }
-    return true;
-  }, () => ({ peer: peers[firstMissing(n, me, published)], what: `rank ${peers[firstMissing(n, me, published)]} to publish its buffer` }), true);
-  const views = peers.map((_, j) => (j === me ? data : viewOf(dtype, mem, Atomics.load(boards[j], B_PUB_OFFSET), data.length)));
+  await waitUntil(
+    ctx,
+    () => {
+      for (let j = 0; j < n; j++) {
+        if (j === me || published(j)) continue;
+        checkPeerCall(a, j, boards[j]);
+        return false;
+      }
+      return true;
+    },
+    () => ({
+      peer: peers[firstMissing(n, me, published)],
+      what: `rank ${peers[firstMissing(n, me, published)]} to publish its buffer`,
+    }),
+    true,
+  );
+  const views = peers.map((_, j) =>
+    j === me ? data : viewOf(dtype, mem, Atomics.load(boards[j], B_PUB_OFFSET), data.length),
+  );
 
   // 2-3. Reduce-scatter (my segment, chunk by chunk, out of every buffer into mine) and
   //      all-gather (every other segment, copied from its owner once reduced).
   const counts = balancedCounts(data.length, n);
   const disp = displacements(counts);
   const chunksOf = (j: number) => Math.max(1, Math.ceil(counts[j] / a.chunkElems));
-  const range = (j: number, c: number): [number, number] => [disp[j] + Math.min(c * a.chunkElems, counts[j]), disp[j] + Math.min((c + 1) * a.chunkElems, counts[j])];
+  const range = (j: number, c: number): [number, number] => [
+    disp[j] + Math.min(c * a.chunkElems, counts[j]),
+    disp[j] + Math.min((c + 1) * a.chunkElems, counts[j]),
+  ];
   const myChunks = chunksOf(me);
   const lastPeer = me === n - 1 ? n - 2 : n - 1;
   // One loop does both halves: reduce my next chunk, then copy every peer chunk that is
@@ -99,10 +133,16 @@ export async function twoShotAllReduce(a: TwoShotArgs): Promise<void> {
         for (let j = 0; j < n; j++) if (j !== me && copied[j] < chunksOf(j)) return j;
         return me;
       };
-      await waitUntil(ctx, () => {
-        for (let j = 0; j < n; j++) if (j !== me && copied[j] < chunksOf(j) && Atomics.load(boards[j], B_PUB_PROGRESS) > copied[j]) return true;
-        return false;
-      }, () => ({ peer: peers[behind()], what: `rank ${peers[behind()]} to reduce its segment` }), false);
+      await waitUntil(
+        ctx,
+        () => {
+          for (let j = 0; j < n; j++)
+            if (j !== me && copied[j] < chunksOf(j) && Atomics.load(boards[j], B_PUB_PROGRESS) > copied[j]) return true;
+          return false;
+        },
+        () => ({ peer: peers[behind()], what: `rank ${peers[behind()]} to reduce its segment` }),
+        false,
+      );
     }
   }
 
@@ -111,10 +151,18 @@ export async function twoShotAllReduce(a: TwoShotArgs): Promise<void> {
   Atomics.store(mine, B_PUB_DONE, 1);
   ringAll(st.init, peers, st.rank);
   const done = (j: number) => !published(j) || Atomics.load(boards[j], B_PUB_DONE) === 1;
-  await waitUntil(ctx, () => {
-    for (let j = 0; j < n; j++) if (j !== me && !done(j)) return false;
-    return true;
-  }, () => ({ peer: peers[firstMissing(n, me, done)], what: `rank ${peers[firstMissing(n, me, done)]} to finish reading` }), false);
+  await waitUntil(
+    ctx,
+    () => {
+      for (let j = 0; j < n; j++) if (j !== me && !done(j)) return false;
+      return true;
+    },
+    () => ({
+      peer: peers[firstMissing(n, me, done)],
+      what: `rank ${peers[firstMissing(n, me, done)]} to finish reading`,
+    }),
+    false,
+  );
 }
 
 function firstMissing(n: number, me: number, ok: (j: number) => boolean): number {
@@ -124,12 +172,17 @@ function firstMissing(n: number, me: number, ok: (j: number) => boolean): number
 
 /** A peer in this very collective (same group and seq) with other arguments or another algorithm. */
 function checkPeerCall(a: TwoShotArgs, j: number, b: Int32Array): void {
-  if (Atomics.load(b, B_STATE) !== 1 || Atomics.load(b, B_GROUP) !== a.groupKey || Atomics.load(b, B_SEQ) !== a.seq) return;
+  if (Atomics.load(b, B_STATE) !== 1 || Atomics.load(b, B_GROUP) !== a.groupKey || Atomics.load(b, B_SEQ) !== a.seq)
+    return;
   const mine = a.st.boardOf(a.st.rank);
   const same = [B_OP, B_DTYPE, B_COUNT, B_EXTRA, B_ALGO].every((w) => Atomics.load(b, w) === Atomics.load(mine, w));
   if (same) return;
   const algoName = (code: number) => Object.keys(ALGO_CODES).find((k) => ALGO_CODES[k] === code) ?? `#${code}`;
-  const desc = (w: Int32Array) => `${describeCall(w[B_OP], w[B_SEQ], a.groupName, w[B_DTYPE], w[B_COUNT], w[B_EXTRA])} [${algoName(w[B_ALGO])}]`;
-  const hint = Atomics.load(b, B_ALGO) !== Atomics.load(mine, B_ALGO) && OP_NAMES[mine[B_OP]] === 'allReduce' ? ' (register the buffer with allocShared on every rank, or on none)' : '';
+  const desc = (w: Int32Array) =>
+    `${describeCall(w[B_OP], w[B_SEQ], a.groupName, w[B_DTYPE], w[B_COUNT], w[B_EXTRA])} [${algoName(w[B_ALGO])}]`;
+  const hint =
+    Atomics.load(b, B_ALGO) !== Atomics.load(mine, B_ALGO) && OP_NAMES[mine[B_OP]] === 'allReduce'
+      ? ' (register the buffer with allocShared on every rank, or on none)'
+      : '';
   throw new CommMismatchError(a.st.rank, a.peers[j], desc(mine), desc(b) + hint);
 }

@@ -21,7 +21,8 @@ const MAX_PAGES = 65536; // 4 GiB: wasm32's limit
 /** A shared memory of at least `bytes` (fixed size; shared memories never detach). */
 export function createSharedMemory(bytes: number): WasmMemory {
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  if (pages > MAX_PAGES) throw new Error(`registered arenas need ${bytes} bytes in all, over WebAssembly's 4 GiB; lower maxBytes`);
+  if (pages > MAX_PAGES)
+    throw new Error(`registered arenas need ${bytes} bytes in all, over WebAssembly's 4 GiB; lower maxBytes`);
   try {
     return new WA.Memory({ initial: pages, maximum: pages, shared: true });
   } catch (e) {
@@ -72,8 +73,18 @@ const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'utf8')];
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 
-const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, I32_CONST = 0x41, I32_ADD = 0x6a, I32_LT_U = 0x49, I32_EQZ = 0x45;
-const BR_IF = 0x0d, LOOP = 0x03, END = 0x0b, VOID = 0x40, SIMD = 0xfd;
+const LOCAL_GET = 0x20,
+  LOCAL_SET = 0x21,
+  LOCAL_TEE = 0x22,
+  I32_CONST = 0x41,
+  I32_ADD = 0x6a,
+  I32_LT_U = 0x49,
+  I32_EQZ = 0x45;
+const BR_IF = 0x0d,
+  LOOP = 0x03,
+  END = 0x0b,
+  VOID = 0x40,
+  SIMD = 0xfd;
 const V128_LOAD = [SIMD, ...uleb(0), 4, 0]; // align 2^4, offset 0
 const V128_STORE = [SIMD, ...uleb(11), 4, 0];
 
@@ -82,14 +93,45 @@ function binopBody(op: number): number[] {
   const [DST, A, B, N, ENDL] = [0, 1, 2, 3, 4];
   const bump = (l: number) => [LOCAL_GET, l, I32_CONST, ...sleb(16), I32_ADD];
   const code = [
-    LOCAL_GET, N, I32_EQZ, BR_IF, 0,
-    LOCAL_GET, DST, LOCAL_GET, N, I32_ADD, LOCAL_SET, ENDL,
-    LOOP, VOID,
-    LOCAL_GET, DST, LOCAL_GET, A, ...V128_LOAD, LOCAL_GET, B, ...V128_LOAD, SIMD, ...uleb(op), ...V128_STORE,
-    ...bump(A), LOCAL_SET, A,
-    ...bump(B), LOCAL_SET, B,
-    ...bump(DST), LOCAL_TEE, DST,
-    LOCAL_GET, ENDL, I32_LT_U, BR_IF, 0,
+    LOCAL_GET,
+    N,
+    I32_EQZ,
+    BR_IF,
+    0,
+    LOCAL_GET,
+    DST,
+    LOCAL_GET,
+    N,
+    I32_ADD,
+    LOCAL_SET,
+    ENDL,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    DST,
+    LOCAL_GET,
+    A,
+    ...V128_LOAD,
+    LOCAL_GET,
+    B,
+    ...V128_LOAD,
+    SIMD,
+    ...uleb(op),
+    ...V128_STORE,
+    ...bump(A),
+    LOCAL_SET,
+    A,
+    ...bump(B),
+    LOCAL_SET,
+    B,
+    ...bump(DST),
+    LOCAL_TEE,
+    DST,
+    LOCAL_GET,
+    ENDL,
+    I32_LT_U,
+    BR_IF,
+    0,
     END,
     END,
   ];

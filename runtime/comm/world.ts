@@ -123,23 +123,27 @@ let worldCounter = 0;
 
 /** Creates the shared state of a world of `worldSize` ranks (main thread). */
 export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new Error(`worldSize must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1)
+    throw new Error(`worldSize must be a positive integer, got ${worldSize}`);
   const { links, scaleFactor } = resolveLinks(worldSize, opts.topology);
   const chunkBytes = opts.chunkBytes ?? defaultChunkBytes(links);
   const slots = opts.slots ?? 2;
   const fifos = opts.fifos ?? 4;
-  if (!Number.isInteger(fifos) || fifos < 1 || fifos > MAX_FIFOS) throw new Error(`fifos must be an integer in [1, ${MAX_FIFOS}], got ${fifos}`);
+  if (!Number.isInteger(fifos) || fifos < 1 || fifos > MAX_FIFOS)
+    throw new Error(`fifos must be an integer in [1, ${MAX_FIFOS}], got ${fifos}`);
   if (!Number.isInteger(chunkBytes) || chunkBytes < 64 || chunkBytes % 64 !== 0) {
     throw new Error(`chunkBytes must be a multiple of 64 bytes, got ${chunkBytes}`);
   }
-  if (!Number.isInteger(slots) || slots < 2 || slots > MAX_SLOTS) throw new Error(`slots must be an integer in [2, ${MAX_SLOTS}], got ${slots}`);
+  if (!Number.isInteger(slots) || slots < 2 || slots > MAX_SLOTS)
+    throw new Error(`slots must be an integer in [2, ${MAX_SLOTS}], got ${slots}`);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   if (!(timeoutMs > 0)) throw new Error(`timeoutMs must be positive, got ${timeoutMs}`);
   const algorithms = { ...(opts.algorithms ?? {}) };
   for (const [op, algo] of Object.entries(algorithms)) {
     const valid = ALGORITHMS[op];
     if (!valid) throw new Error(`algorithms: unknown collective '${op}'; valid: ${Object.keys(ALGORITHMS).join(', ')}`);
-    if (!valid.includes(algo)) throw new Error(`algorithms.${op}: unknown algorithm '${algo}'; valid: ${valid.join(', ')}`);
+    if (!valid.includes(algo))
+      throw new Error(`algorithms.${op}: unknown algorithm '${algo}'; valid: ${valid.join(', ')}`);
   }
   const channelBytes = CH_DATA_OFFSET + fifos * slots * chunkBytes;
   let top = 0;
@@ -202,7 +206,9 @@ export function resolveLinks(worldSize: number, topo: TopologyConfig): { links: 
     const nodes = topo.nodes ?? worldSize / (topo.ranksPerNode ?? 1);
     ranksPerNode = topo.ranksPerNode ?? worldSize / nodes;
     if (!Number.isInteger(nodes) || !Number.isInteger(ranksPerNode) || nodes * ranksPerNode !== worldSize) {
-      throw new Error(`topology nodes × ranksPerNode must equal worldSize ${worldSize}, got nodes=${topo.nodes}, ranksPerNode=${topo.ranksPerNode}`);
+      throw new Error(
+        `topology nodes × ranksPerNode must equal worldSize ${worldSize}, got nodes=${topo.nodes}, ranksPerNode=${topo.ranksPerNode}`,
+      );
     }
   }
   const hierarchical = ranksPerNode !== worldSize;
@@ -271,7 +277,12 @@ export function worldMetadata(init: WorldInit): Record<string, unknown> {
     worldSize: init.worldSize,
     topology: init.topology,
     linkScaleFactor: init.scaleFactor,
-    links: [...linkNames.values()].map((l) => ({ name: l.name, alphaNs: l.alphaNs, bandwidthGBps: l.bytesPerNs, description: l.description })),
+    links: [...linkNames.values()].map((l) => ({
+      name: l.name,
+      alphaNs: l.alphaNs,
+      bandwidthGBps: l.bytesPerNs,
+      description: l.description,
+    })),
     chunkBytes: init.chunkBytes,
     transport: 'worker threads, SharedArrayBuffer (one shared WebAssembly memory), Atomics.wait/notify doorbells',
   };

@@ -54,7 +54,14 @@ export const MAX_ATTENTION_SEQ = 1024;
 
 export function resolveModelConfig(cfg: ModelConfig): ResolvedModel {
   if (cfg.kind === 'mlp') {
-    return { kind: 'mlp', inputDim: cfg.inputDim ?? 32, hiddenDims: cfg.hiddenDims ?? [64], classes: cfg.classes ?? 8, batchSize: cfg.batchSize, dtype: cfg.dtype ?? 'f32' };
+    return {
+      kind: 'mlp',
+      inputDim: cfg.inputDim ?? 32,
+      hiddenDims: cfg.hiddenDims ?? [64],
+      classes: cfg.classes ?? 8,
+      batchSize: cfg.batchSize,
+      dtype: cfg.dtype ?? 'f32',
+    };
   }
   const seqLen = cfg.seqLen ?? 16;
   return {
@@ -98,36 +105,64 @@ export function largestBuffers(r: ResolvedModel): { what: string; bytes: number 
  * Returns [] when `cfg` can run, else one message per problem, each naming the setting
  * and the allowed values or the limit it breaks.
  */
-export function validateModelConfig(cfg: ModelConfig, limits?: GPUSupportedLimits, features?: ReadonlySet<string>): string[] {
+export function validateModelConfig(
+  cfg: ModelConfig,
+  limits?: GPUSupportedLimits,
+  features?: ReadonlySet<string>,
+): string[] {
   const errs: string[] = [];
-  if (!cfg || (cfg.kind !== 'mlp' && cfg.kind !== 'gpt-mini')) return [`model.kind is ${JSON.stringify(cfg?.kind)}; allowed: 'mlp' or 'gpt-mini'`];
-  if (!isPosInt(cfg.batchSize)) errs.push(`model.batchSize is ${JSON.stringify(cfg.batchSize)}; it must be a positive integer`);
-  if (cfg.dtype !== undefined && cfg.dtype !== 'f32' && cfg.dtype !== 'f16') errs.push(`model.dtype is ${JSON.stringify(cfg.dtype)}; allowed: 'f32' or 'f16'`);
-  if (cfg.dtype === 'f16' && features && !features.has('shader-f16')) errs.push(`model.dtype is 'f16' but the adapter lacks the 'shader-f16' feature; use 'f32'`);
+  if (!cfg || (cfg.kind !== 'mlp' && cfg.kind !== 'gpt-mini'))
+    return [`model.kind is ${JSON.stringify(cfg?.kind)}; allowed: 'mlp' or 'gpt-mini'`];
+  if (!isPosInt(cfg.batchSize))
+    errs.push(`model.batchSize is ${JSON.stringify(cfg.batchSize)}; it must be a positive integer`);
+  if (cfg.dtype !== undefined && cfg.dtype !== 'f32' && cfg.dtype !== 'f16')
+    errs.push(`model.dtype is ${JSON.stringify(cfg.dtype)}; allowed: 'f32' or 'f16'`);
+  if (cfg.dtype === 'f16' && features && !features.has('shader-f16'))
+    errs.push(`model.dtype is 'f16' but the adapter lacks the 'shader-f16' feature; use 'f32'`);
   const r = resolveModelConfig(cfg);
   if (r.kind === 'mlp') {
-    if (!isPosInt(r.inputDim)) errs.push(`model.inputDim is ${JSON.stringify(cfg.inputDim)}; it must be a positive integer`);
-    if (!Array.isArray(r.hiddenDims) || !r.hiddenDims.every(isPosInt)) errs.push(`model.hiddenDims is ${JSON.stringify(cfg.hiddenDims)}; it must be an array of positive integers`);
-    if (!isPosInt(r.classes) || r.classes < 2) errs.push(`model.classes is ${JSON.stringify(cfg.classes)}; it must be an integer ≥ 2`);
+    if (!isPosInt(r.inputDim))
+      errs.push(`model.inputDim is ${JSON.stringify(cfg.inputDim)}; it must be a positive integer`);
+    if (!Array.isArray(r.hiddenDims) || !r.hiddenDims.every(isPosInt))
+      errs.push(`model.hiddenDims is ${JSON.stringify(cfg.hiddenDims)}; it must be an array of positive integers`);
+    if (!isPosInt(r.classes) || r.classes < 2)
+      errs.push(`model.classes is ${JSON.stringify(cfg.classes)}; it must be an integer ≥ 2`);
   } else {
     for (const k of ['layers', 'heads', 'dModel', 'seqLen', 'maxSeqLen', 'vocab'] as const) {
       if (!isPosInt(r[k])) errs.push(`model.${k} is ${JSON.stringify(cfg[k])}; it must be a positive integer`);
     }
-    if (!['copy', 'reverse', 'modadd'].includes(r.task)) errs.push(`model.task is ${JSON.stringify(cfg.task)}; allowed: 'copy', 'reverse', 'modadd'`);
+    if (!['copy', 'reverse', 'modadd'].includes(r.task))
+      errs.push(`model.task is ${JSON.stringify(cfg.task)}; allowed: 'copy', 'reverse', 'modadd'`);
     if (errs.length === 0) {
-      if (r.dModel % r.heads !== 0) errs.push(`model.heads (${r.heads}) must divide model.dModel (${r.dModel}); divisors of ${r.dModel}: ${divisors(r.dModel).join(', ')}`);
-      else if (r.dModel / r.heads > MAX_HEAD_DIM) errs.push(`model.dModel / model.heads = ${r.dModel / r.heads} exceeds the maximum head dimension ${MAX_HEAD_DIM}; use more heads`);
-      if (r.seqLen > r.maxSeqLen) errs.push(`model.seqLen (${r.seqLen}) exceeds model.maxSeqLen (${r.maxSeqLen}), the configured maximum sequence length`);
-      if (r.seqLen > MAX_ATTENTION_SEQ) errs.push(`model.seqLen (${r.seqLen}) exceeds ${MAX_ATTENTION_SEQ}, the longest sequence the attention kernels support`);
+      if (r.dModel % r.heads !== 0)
+        errs.push(
+          `model.heads (${r.heads}) must divide model.dModel (${r.dModel}); divisors of ${r.dModel}: ${divisors(r.dModel).join(', ')}`,
+        );
+      else if (r.dModel / r.heads > MAX_HEAD_DIM)
+        errs.push(
+          `model.dModel / model.heads = ${r.dModel / r.heads} exceeds the maximum head dimension ${MAX_HEAD_DIM}; use more heads`,
+        );
+      if (r.seqLen > r.maxSeqLen)
+        errs.push(
+          `model.seqLen (${r.seqLen}) exceeds model.maxSeqLen (${r.maxSeqLen}), the configured maximum sequence length`,
+        );
+      if (r.seqLen > MAX_ATTENTION_SEQ)
+        errs.push(
+          `model.seqLen (${r.seqLen}) exceeds ${MAX_ATTENTION_SEQ}, the longest sequence the attention kernels support`,
+        );
       const minSeq = r.task === 'modadd' ? 4 : 3;
-      if (r.seqLen < minSeq) errs.push(`model.seqLen (${r.seqLen}) is too short for task '${r.task}'; it needs at least ${minSeq}`);
+      if (r.seqLen < minSeq)
+        errs.push(`model.seqLen (${r.seqLen}) is too short for task '${r.task}'; it needs at least ${minSeq}`);
       if (r.vocab < 3) errs.push(`model.vocab (${r.vocab}) is too small for task '${r.task}'; it needs at least 3`);
     }
   }
   if (errs.length === 0 && limits) {
     const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
     for (const b of largestBuffers(r)) {
-      if (b.bytes > maxBinding) errs.push(`model too large for the adapter: the ${b.what} needs ${b.bytes} bytes, over the adapter's maxStorageBufferBindingSize/maxBufferSize limit of ${maxBinding} bytes; reduce model.batchSize or the model size`);
+      if (b.bytes > maxBinding)
+        errs.push(
+          `model too large for the adapter: the ${b.what} needs ${b.bytes} bytes, over the adapter's maxStorageBufferBindingSize/maxBufferSize limit of ${maxBinding} bytes; reduce model.batchSize or the model size`,
+        );
     }
   }
   return errs;

@@ -53,21 +53,30 @@ export class GpuContext {
   private readonly lostPromise: Promise<never>;
   dispatchCount = 0;
 
-  constructor(readonly device: GPUDevice, opts: { timing: boolean }) {
+  constructor(
+    readonly device: GPUDevice,
+    opts: { timing: boolean },
+  ) {
     this.pool = new BufferPool(device, 'engine');
     this.spans = opts.timing && device.features.has('timestamp-query') ? new SpanRecorder(device) : undefined;
     this.f16 = device.features.has('shader-f16');
     const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     const soft = /software|cpu|llvmpipe|lavapipe|swiftshader/i;
-    this.adapterClass = info && (soft.test(info.architecture) || soft.test(info.description) || soft.test(info.device)) ? 'cpu' : 'gpu';
+    this.adapterClass =
+      info && (soft.test(info.architecture) || soft.test(info.description) || soft.test(info.device)) ? 'cpu' : 'gpu';
     this.lostPromise = device.lost.then((info) => {
-      this.failure ??= new Error(`GPU device lost${info.reason ? ` (${info.reason})` : ''}: ${info.message || 'no message'}`);
+      this.failure ??= new Error(
+        `GPU device lost${info.reason ? ` (${info.reason})` : ''}: ${info.message || 'no message'}`,
+      );
       throw this.failure;
     });
     this.lostPromise.catch(() => undefined);
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
-      const kind = err.constructor?.name === 'GPUOutOfMemoryError' || /out of memory/i.test(err.message) ? 'GPU out of memory' : 'GPU error';
+      const kind =
+        err.constructor?.name === 'GPUOutOfMemoryError' || /out of memory/i.test(err.message)
+          ? 'GPU out of memory'
+          : 'GPU error';
       this.failure ??= new Error(`${kind}: ${err.message}`);
     });
   }

@@ -85,7 +85,11 @@ export class Optimizer {
   private readonly norm: PooledBuffer;
   private allocated = false;
 
-  constructor(private readonly ctx: GpuContext, readonly cfg: OptimizerConfig, private readonly count: number) {
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly cfg: OptimizerConfig,
+    private readonly count: number,
+  ) {
     this.uniform = ctx.device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.norm = ctx.ownedBuffer(16, undefined, 'optimizer.gradNorm2');
   }
@@ -139,7 +143,12 @@ export class Optimizer {
     ctx.dispatch({
       name: `${cfg.kind} ${count} params opt`,
       pipeline: ctx.pipeline(`opt:${cfg.kind}`, code),
-      buffers: [{ buffer: params, offset: 0, size: count * 4 }, gb, ...state, { buffer: this.norm.gpu, offset: 0, size: 4 }],
+      buffers: [
+        { buffer: params, offset: 0, size: count * 4 },
+        gb,
+        ...state,
+        { buffer: this.norm.gpu, offset: 0, size: 4 },
+      ],
       uniformBuffer: this.uniform,
       workgroups: grid1d(Math.ceil(count / 256)),
       flops: count * (cfg.kind === 'sgd' ? 4 : 12),

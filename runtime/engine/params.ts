@@ -55,7 +55,10 @@ export interface ParamStore {
 }
 
 /** Plans offsets without touching the GPU (validation uses it too). */
-export function planParams(layers: LayerSpec[], alignElems: number): { offsets: number[][]; layers: LayerInfo[]; flatCount: number; modelParamCount: number } {
+export function planParams(
+  layers: LayerSpec[],
+  alignElems: number,
+): { offsets: number[][]; layers: LayerInfo[]; flatCount: number; modelParamCount: number } {
   let cursor = 0;
   let modelParamCount = 0;
   const offsets: number[][] = [];
@@ -94,7 +97,9 @@ export function createParams(ctx: GpuContext, layers: LayerSpec[], seed: number)
         const full = new Float32Array(p.shard.fullShape.reduce((a, b) => a * b, 1));
         for (let i = 0; i < full.length; i++) full[i] = rng.normal() * (p.std ?? 0.02);
         for (let i = 0; i < n; i++) host[offset + i] = full[p.shard.index(i)];
-      } else for (let i = 0; i < n; i++) host[offset + i] = p.init === 'zeros' ? 0 : p.init === 'ones' ? 1 : rng.normal() * (p.std ?? 0.02);
+      } else
+        for (let i = 0; i < n; i++)
+          host[offset + i] = p.init === 'zeros' ? 0 : p.init === 'ones' ? 1 : rng.normal() * (p.std ?? 0.02);
       const t = new Tensor(p.shape, paramBuf, offset * 4, false);
       const grad = new Tensor(p.shape, gradBuf, offset * 4, false);
       t.requiresGrad = true;

@@ -31,7 +31,10 @@ export class BufferPool {
   /** Bytes of every buffer this pool has created and still holds (in use or free). */
   bytes = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly label = 'pool') {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly label = 'pool',
+  ) {}
 
   acquire(sizeBytes: number, usage = STORAGE_USAGE): PooledBuffer {
     const size = Math.max(SIZE_GRANULE_BYTES, Math.ceil(sizeBytes / SIZE_GRANULE_BYTES) * SIZE_GRANULE_BYTES);

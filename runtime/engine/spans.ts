@@ -122,7 +122,12 @@ export class SpanRecorder {
         const m = c.meta[i];
         const begin = Number(ts[2 * i]);
         const end = Number(ts[2 * i + 1]);
-        const span: KernelSpan = { name: m.name, phase: m.phase, startNs: begin - offset, endNs: Math.max(begin, end) - offset };
+        const span: KernelSpan = {
+          name: m.name,
+          phase: m.phase,
+          startNs: begin - offset,
+          endNs: Math.max(begin, end) - offset,
+        };
         if (m.flops !== undefined) span.flops = m.flops;
         if (m.bytes !== undefined) span.bytes = m.bytes;
         if (m.args) span.args = m.args;
@@ -142,7 +147,10 @@ export class SpanRecorder {
    */
   async calibrate(samples = 24): Promise<Calibration> {
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 });
-    const resolve = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const resolve = this.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
     const readback = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     let lo = Number.NEGATIVE_INFINITY;
     let hi = Number.POSITIVE_INFINITY;
@@ -150,7 +158,9 @@ export class SpanRecorder {
     try {
       for (let i = 0; i < samples; i++) {
         const encoder = this.device.createCommandEncoder();
-        const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+        const pass = encoder.beginComputePass({
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+        });
         pass.end();
         encoder.resolveQuerySet(querySet, 0, 2, resolve, 0);
         encoder.copyBufferToBuffer(resolve, 0, readback, 0, 16);

@@ -74,16 +74,28 @@ export class Tape {
    * Returns the gradients of leaf tensors that are not parameters (inputs marked
    * requiresGrad, as the gradient checks use); the caller releases them.
    */
-  backward(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward'): Map<Tensor, Tensor> {
+  backward(
+    loss: Tensor,
+    seed: Tensor,
+    onParamDone: (p: Tensor) => void,
+    phase: SpanPhase = 'backward',
+  ): Map<Tensor, Tensor> {
     const walk = this.walker(loss, seed, onParamDone, phase);
     for (let i = this.entries.length - 1; i >= 0; i--) {
-      if (walk.run(i)) throw new Error(`tape: op '${this.entries[i].name}' exchanges data between ranks; run backwardAsync`);
+      if (walk.run(i))
+        throw new Error(`tape: op '${this.entries[i].name}' exchanges data between ranks; run backwardAsync`);
     }
     return walk.finish();
   }
 
   /** `backward` for tapes holding exchange ops: awaits each one before going on. */
-  async backwardAsync(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase = 'backward', accumulateParams = false): Promise<Map<Tensor, Tensor>> {
+  async backwardAsync(
+    loss: Tensor,
+    seed: Tensor,
+    onParamDone: (p: Tensor) => void,
+    phase: SpanPhase = 'backward',
+    accumulateParams = false,
+  ): Promise<Map<Tensor, Tensor>> {
     const walk = this.walker(loss, seed, onParamDone, phase, accumulateParams);
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const pending = walk.run(i);
@@ -94,7 +106,13 @@ export class Tape {
 
   /** The state of one backward walk: `run(i)` does entry i (a promise for exchange ops), `finish` hands back the leftovers. */
   /** `accumulateParams`: add into the parameters' gradients from the first contribution (pipeline micro-batches). */
-  private walker(loss: Tensor, seed: Tensor, onParamDone: (p: Tensor) => void, phase: SpanPhase, accumulateParams = false): { run(i: number): Promise<void> | undefined; finish(): Map<Tensor, Tensor> } {
+  private walker(
+    loss: Tensor,
+    seed: Tensor,
+    onParamDone: (p: Tensor) => void,
+    phase: SpanPhase,
+    accumulateParams = false,
+  ): { run(i: number): Promise<void> | undefined; finish(): Map<Tensor, Tensor> } {
     const ctx = this.ctx;
     const grads = new Map<Tensor, Tensor>([[loss, seed]]);
     // The seed is never released nor written: its count starts above any reachable zero.
@@ -112,7 +130,15 @@ export class Tape {
         if (existing) {
           if ((holds.get(existing) ?? 1) === 1) return { tensor: existing, accumulate: true };
           const own = ctx.tensor(input.shape);
-          ctx.commandEncoder().copyBufferToBuffer(existing.buf.gpu, existing.offsetBytes, own.buf.gpu, own.offsetBytes, existing.byteLength);
+          ctx
+            .commandEncoder()
+            .copyBufferToBuffer(
+              existing.buf.gpu,
+              existing.offsetBytes,
+              own.buf.gpu,
+              own.offsetBytes,
+              existing.byteLength,
+            );
           drop(existing);
           grads.set(input, own);
           holds.set(own, 1);

@@ -94,10 +94,23 @@ export interface Trainer {
   destroy(): void;
 }
 
-function createModel(r: ResolvedModel, seed: number, sp?: SequenceParallel, tp?: TensorParallel, pp?: PipelineStage): TrainableModel {
-  if (sp && r.kind === 'mlp') throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
-  if (tp && r.kind === 'mlp') throw new Error('tensor parallelism needs model.kind "gpt-mini" (its attention heads and MLP are what get split); use data parallelism for the MLP');
-  if (pp && r.kind === 'mlp') throw new Error('pipeline parallelism needs model.kind "gpt-mini" (its layers are what get split into stages); use data parallelism for the MLP');
+function createModel(
+  r: ResolvedModel,
+  seed: number,
+  sp?: SequenceParallel,
+  tp?: TensorParallel,
+  pp?: PipelineStage,
+): TrainableModel {
+  if (sp && r.kind === 'mlp')
+    throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
+  if (tp && r.kind === 'mlp')
+    throw new Error(
+      'tensor parallelism needs model.kind "gpt-mini" (its attention heads and MLP are what get split); use data parallelism for the MLP',
+    );
+  if (pp && r.kind === 'mlp')
+    throw new Error(
+      'pipeline parallelism needs model.kind "gpt-mini" (its layers are what get split into stages); use data parallelism for the MLP',
+    );
   return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp, pp);
 }
 
@@ -135,7 +148,12 @@ class TrainerImpl implements Trainer {
     this.paramCount = store.flatCount;
     this.modelParamCount = store.modelParamCount;
     this.layers = store.layers;
-    this.paramTensors = store.params.map((t) => ({ name: t.param!.name, layerIndex: t.param!.layerIndex, offset: t.param!.offset, shape: [...t.shape] }));
+    this.paramTensors = store.params.map((t) => ({
+      name: t.param!.name,
+      layerIndex: t.param!.layerIndex,
+      offset: t.param!.offset,
+      shape: [...t.shape],
+    }));
     this.paramBuffer = store.paramBuffer;
     this.gradBuffer = store.gradBuffer;
     this.flopsPerStep = net.flopsPerStep;
@@ -143,10 +161,22 @@ class TrainerImpl implements Trainer {
     const seedBuf = ctx.ownedBuffer(16, undefined, 'loss.seed');
     // A sequence-parallel rank's loss is its share of the group's; gradients are then
     // averaged over every rank, so ×P makes them the group's sum (the data-parallel average).
-    ctx.device.queue.writeBuffer(seedBuf.gpu, 0, new Float32Array([(opts.optimizer.lossScale ?? 1) * (opts.sequenceParallel?.size ?? 1)]));
+    ctx.device.queue.writeBuffer(
+      seedBuf.gpu,
+      0,
+      new Float32Array([(opts.optimizer.lossScale ?? 1) * (opts.sequenceParallel?.size ?? 1)]),
+    );
     this.lossSeed = new Tensor([1], seedBuf, 0, false);
-    this.lossKeep = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'loss.keep' });
-    this.lossReadback = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'loss.readback' });
+    this.lossKeep = ctx.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label: 'loss.keep',
+    });
+    this.lossReadback = ctx.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'loss.readback',
+    });
   }
 
   get calibrationErrorNs(): number {
@@ -204,7 +234,11 @@ class TrainerImpl implements Trainer {
     b.end(await this.tape.backwardAsync(b.loss, this.lossSeed, b.onParamDone));
   }
 
-  private beginBackward(onLayerGradsReady?: (layerIndex: number) => void): { loss: Tensor; onParamDone: (p: Tensor) => void; end: (leftovers: Map<Tensor, Tensor>) => void } {
+  private beginBackward(onLayerGradsReady?: (layerIndex: number) => void): {
+    loss: Tensor;
+    onParamDone: (p: Tensor) => void;
+    end: (leftovers: Map<Tensor, Tensor>) => void;
+  } {
     this.live();
     if (!this.lossTensor) throw new Error('backward() needs a forward() first');
     const ctx = this.ctx;
@@ -243,7 +277,8 @@ class TrainerImpl implements Trainer {
   private stageStaging: HostStaging | undefined;
 
   private stage(): { net: GptModel; staging: HostStaging } {
-    if (!(this.net instanceof GptModel) || !this.net.pp) throw new Error('pipeline steps need a trainer created with `pipeline`');
+    if (!(this.net instanceof GptModel) || !this.net.pp)
+      throw new Error('pipeline steps need a trainer created with `pipeline`');
     this.stageStaging ??= new HostStaging(this.ctx);
     return { net: this.net, staging: this.stageStaging };
   }
@@ -257,7 +292,8 @@ class TrainerImpl implements Trainer {
     let x: Tensor | undefined;
     if (input) {
       x = ctx.tensor(net.stageActivationShape());
-      if (x.size !== input.length) throw new Error(`pipeline: micro-batch ${m}'s input has ${input.length} values, expected ${x.size}`);
+      if (x.size !== input.length)
+        throw new Error(`pipeline: micro-batch ${m}'s input has ${input.length} values, expected ${x.size}`);
       ctx.device.queue.writeBuffer(x.buf.gpu, x.offsetBytes, input);
       x.requiresGrad = true;
     }
@@ -286,7 +322,10 @@ class TrainerImpl implements Trainer {
     let seed = this.lossSeed;
     if (gradOut) {
       seed = ctx.tensor(mb.output.shape);
-      if (seed.size !== gradOut.length) throw new Error(`pipeline: micro-batch ${m}'s output gradient has ${gradOut.length} values, expected ${seed.size}`);
+      if (seed.size !== gradOut.length)
+        throw new Error(
+          `pipeline: micro-batch ${m}'s output gradient has ${gradOut.length} values, expected ${seed.size}`,
+        );
       ctx.device.queue.writeBuffer(seed.buf.gpu, seed.offsetBytes, gradOut);
     }
     const leftovers = await mb.tape.backwardAsync(mb.output, seed, () => undefined, 'backward', true);
@@ -378,7 +417,13 @@ class TrainerImpl implements Trainer {
 export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Promise<Trainer> {
   const errs = validateModelConfig(opts.model, device.limits, device.features as ReadonlySet<string>);
   errs.push(...validateOptimizerConfig(opts.optimizer));
-  if (!Number.isInteger(opts.rank) || !Number.isInteger(opts.worldSize) || opts.worldSize < 1 || opts.rank < 0 || opts.rank >= opts.worldSize) {
+  if (
+    !Number.isInteger(opts.rank) ||
+    !Number.isInteger(opts.worldSize) ||
+    opts.worldSize < 1 ||
+    opts.rank < 0 ||
+    opts.rank >= opts.worldSize
+  ) {
     errs.push(`rank ${opts.rank} / worldSize ${opts.worldSize}: need integers with 0 ≤ rank < worldSize`);
   }
   if (errs.length) throw new Error(`invalid training configuration: ${errs.join('; ')}`);
@@ -397,7 +442,8 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
 
 export function validateOptimizerConfig(o: OptimizerConfig): string[] {
   const errs: string[] = [];
-  if (!o || !['sgd', 'adam', 'adamw'].includes(o.kind)) return [`optimizer.kind is ${JSON.stringify(o?.kind)}; allowed: 'sgd', 'adam', 'adamw'`];
+  if (!o || !['sgd', 'adam', 'adamw'].includes(o.kind))
+    return [`optimizer.kind is ${JSON.stringify(o?.kind)}; allowed: 'sgd', 'adam', 'adamw'`];
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) errs.push(`optimizer.lr is ${o.lr}; it must be a positive number`);
   const unit = (k: 'momentum' | 'beta1' | 'beta2') => {
     const v = o[k];
@@ -407,8 +453,11 @@ export function validateOptimizerConfig(o: OptimizerConfig): string[] {
   unit('beta1');
   unit('beta2');
   if (o.eps !== undefined && !(o.eps > 0)) errs.push(`optimizer.eps is ${o.eps}; it must be > 0`);
-  if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) errs.push(`optimizer.weightDecay is ${o.weightDecay}; it must be ≥ 0`);
-  if (o.clipGradNorm !== undefined && !(o.clipGradNorm > 0)) errs.push(`optimizer.clipGradNorm is ${o.clipGradNorm}; it must be > 0`);
-  if (o.lossScale !== undefined && !(o.lossScale > 0 && Number.isFinite(o.lossScale))) errs.push(`optimizer.lossScale is ${o.lossScale}; it must be a positive finite number`);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0))
+    errs.push(`optimizer.weightDecay is ${o.weightDecay}; it must be ≥ 0`);
+  if (o.clipGradNorm !== undefined && !(o.clipGradNorm > 0))
+    errs.push(`optimizer.clipGradNorm is ${o.clipGradNorm}; it must be > 0`);
+  if (o.lossScale !== undefined && !(o.lossScale > 0 && Number.isFinite(o.lossScale)))
+    errs.push(`optimizer.lossScale is ${o.lossScale}; it must be a positive finite number`);
   return errs;
 }

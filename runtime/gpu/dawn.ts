@@ -62,7 +62,9 @@ export async function loadGpu(): Promise<GPU> {
 }
 
 /** Requests an adapter, or returns undefined when the machine has none. */
-export async function requestAdapter(powerPreference: GPUPowerPreference = 'high-performance'): Promise<GPUAdapter | undefined> {
+export async function requestAdapter(
+  powerPreference: GPUPowerPreference = 'high-performance',
+): Promise<GPUAdapter | undefined> {
   const gpu = await loadGpu();
   const adapter = await gpu.requestAdapter({ powerPreference });
   return adapter ?? undefined;

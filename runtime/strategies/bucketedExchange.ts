@@ -88,7 +88,12 @@ export class BucketedExchange implements Strategy {
   }
 
   async readParameters(): Promise<Float32Array> {
-    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
+    return this.env.staging.read(
+      this.ctx.trainer.paramBuffer,
+      0,
+      this.ctx.trainer.paramCount,
+      'D2H parameters (debug)',
+    );
   }
 
   memory(engine: MemoryBytes): MemoryBytes {

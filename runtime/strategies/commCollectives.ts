@@ -34,7 +34,8 @@ export function commCollectives(comm: Communicator): Collectives {
     },
     async reduceScatterF32(data: Float32Array, op: ReduceOp): Promise<Float32Array> {
       const block = shardLength(data.length, n);
-      if (block * n !== data.length) throw new Error(`reduceScatterF32: ${data.length} values do not split into ${n} equal blocks`);
+      if (block * n !== data.length)
+        throw new Error(`reduceScatterF32: ${data.length} values do not split into ${n} equal blocks`);
       const out = new Float32Array(block);
       await comm.reduceScatter(data, out, { op, counts: new Array<number>(n).fill(block) }).wait();
       return out;

@@ -21,7 +21,12 @@ export interface ErrorFeedbackState {
 }
 
 /** Receives the host intervals spent encoding and decoding (for the trace). */
-export type CodecSpanSink = (name: string, startNs: number, endNs: number, args?: Record<string, string | number | boolean>) => void;
+export type CodecSpanSink = (
+  name: string,
+  startNs: number,
+  endNs: number,
+  args?: Record<string, string | number | boolean>,
+) => void;
 
 const now = (): number => Number(process.hrtime.bigint());
 
@@ -35,12 +40,19 @@ export function newErrorFeedback(n: number, worldSize: number): Required<ErrorFe
  * Averages `data` over all ranks in place through `codec`. With `ef`, errors are fed
  * back as described above.
  */
-export async function compressedAllReduce(coll: Collectives, data: Float32Array, codec: Codec, ef?: ErrorFeedbackState, span?: CodecSpanSink): Promise<void> {
+export async function compressedAllReduce(
+  coll: Collectives,
+  data: Float32Array,
+  codec: Codec,
+  ef?: ErrorFeedbackState,
+  span?: CodecSpanSink,
+): Promise<void> {
   const n = coll.worldSize;
   const shard = shardLength(data.length, n);
   const padded = new Float32Array(shard * n);
   padded.set(data);
-  const mark = (what: 'encode' | 'decode', t0: number): void => span?.(`${what} ${codec.name}`, t0, now(), { values: data.length });
+  const mark = (what: 'encode' | 'decode', t0: number): void =>
+    span?.(`${what} ${codec.name}`, t0, now(), { values: data.length });
   let t = now();
   if (ef?.worker) for (let i = 0; i < padded.length; i++) padded[i] += ef.worker[i];
   const block = codec.encodedBytes(shard);

@@ -13,7 +13,8 @@ export class Ddp implements Strategy {
   async backwardAndExchange(): Promise<void> {
     const { trainer, comm, device } = this.ctx;
     trainer.backward();
-    if (comm.worldSize > 1) await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
+    if (comm.worldSize > 1)
+      await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
   }
   async optimizerStep(): Promise<void> {
     this.ctx.trainer.optimizerStep();
@@ -23,7 +24,12 @@ export class Ddp implements Strategy {
     return this.ctx.comm.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0;
   }
   async readParameters(): Promise<Float32Array> {
-    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
+    return this.env.staging.read(
+      this.ctx.trainer.paramBuffer,
+      0,
+      this.ctx.trainer.paramCount,
+      'D2H parameters (debug)',
+    );
   }
   destroy(): void {
     this.env.staging.destroy();

@@ -16,7 +16,9 @@ export interface StrategyEnv {
 }
 
 export function strategyEnv(ctx: StrategyContext): StrategyEnv {
-  const span: SpanSink = (name, startNs, endNs, args) => ctx.onSpan?.({ stream: 'host', category: 'host', name, startNs, endNs, args });
-  const stagingSpan: SpanSink = (name, startNs, endNs, args) => ctx.onSpan?.({ stream: 'staging', category: 'staging', name, startNs, endNs, args });
+  const span: SpanSink = (name, startNs, endNs, args) =>
+    ctx.onSpan?.({ stream: 'host', category: 'host', name, startNs, endNs, args });
+  const stagingSpan: SpanSink = (name, startNs, endNs, args) =>
+    ctx.onSpan?.({ stream: 'staging', category: 'staging', name, startNs, endNs, args });
   return { coll: commCollectives(ctx.comm), staging: new Staging(ctx.device, stagingSpan), span };
 }

@@ -9,7 +9,12 @@ import { Int8Codec, type Codec } from './codecs';
 import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from './compressedAllReduce';
 import { encodeF16, decodeF16, encodeBf16, decodeBf16 } from '../comm/halfFloat';
 
-export type SpanSink = (name: string, startNs: number, endNs: number, args?: Record<string, string | number | boolean>) => void;
+export type SpanSink = (
+  name: string,
+  startNs: number,
+  endNs: number,
+  args?: Record<string, string | number | boolean>,
+) => void;
 
 export interface HookEnv {
   coll: Collectives;
@@ -56,7 +61,7 @@ export class Fp16Hook implements GradientHook {
 class Bf16Codec implements Codec {
   readonly name = 'bf16';
   encodedBytes(n: number): number {
-    return ((n * 2 + 3) & ~3);
+    return (n * 2 + 3) & ~3;
   }
   encode(src: Float32Array, dst: Uint8Array): void {
     encodeBf16(src, new Uint16Array(dst.buffer, dst.byteOffset, src.length));
@@ -90,7 +95,10 @@ export class Int8EfHook implements GradientHook {
   readonly id = 'int8-ef';
   private readonly codec: Int8Codec;
   private readonly ef = new Map<number, ErrorFeedbackState>();
-  constructor(private readonly env: HookEnv, chunk: number) {
+  constructor(
+    private readonly env: HookEnv,
+    chunk: number,
+  ) {
     this.codec = new Int8Codec(chunk);
   }
   async exchange(bucket: Bucket, grads: Float32Array): Promise<void> {

@@ -9,7 +9,15 @@ import { BucketedExchange } from './bucketedExchange';
 import { Bf16Hook, Fp16Hook, Int8EfHook, type GradientHook } from './hooks';
 import { LocalUpdates } from './localUpdates';
 import { OnebitAdam } from './onebitAdam';
-import { HOOK_IDS, LOCAL_IDS, STRATEGY_IDS, parseStrategyIds, resolveOptions, validateStrategyConfig, type StrategyId } from './options';
+import {
+  HOOK_IDS,
+  LOCAL_IDS,
+  STRATEGY_IDS,
+  parseStrategyIds,
+  resolveOptions,
+  validateStrategyConfig,
+  type StrategyId,
+} from './options';
 import { PowerSgdHook } from './powerSgd';
 import { matrixPlanner } from './matrices';
 import { TopKDgcHook } from './topkDgc';
@@ -21,11 +29,21 @@ import { TensorParallelStrategy, tensorParallelFor } from './tensorParallel';
 import { PipelineParallel, pipelineStageFor } from './pipelineParallel';
 import { Ddp } from './ddp';
 
-export { STRATEGY_IDS, validateStrategyConfig, parseStrategyIds, sequenceParallelFor, tensorParallelFor, pipelineStageFor };
+export {
+  STRATEGY_IDS,
+  validateStrategyConfig,
+  parseStrategyIds,
+  sequenceParallelFor,
+  tensorParallelFor,
+  pipelineStageFor,
+};
 export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
 
-
-function makeHook(id: StrategyId, config: RunConfig, ctx: StrategyContext): ((env: StrategyEnv) => GradientHook) | undefined {
+function makeHook(
+  id: StrategyId,
+  config: RunConfig,
+  ctx: StrategyContext,
+): ((env: StrategyEnv) => GradientHook) | undefined {
   const o = resolveOptions(config);
   switch (id) {
     case 'fp16':
@@ -35,9 +53,16 @@ function makeHook(id: StrategyId, config: RunConfig, ctx: StrategyContext): ((en
     case 'int8-ef':
       return (env) => new Int8EfHook(env, o.int8ChunkSize);
     case 'topk-dgc':
-      return (env) => new TopKDgcHook(env, { density: o.density, momentum: o.dgcMomentum, warmupSteps: o.dgcWarmupSteps, clipNorm: o.dgcClipNorm });
+      return (env) =>
+        new TopKDgcHook(env, {
+          density: o.density,
+          momentum: o.dgcMomentum,
+          warmupSteps: o.dgcWarmupSteps,
+          clipNorm: o.dgcClipNorm,
+        });
     case 'powersgd':
-      return (env) => new PowerSgdHook(env, o.powerSgdRank, matrixPlanner(ctx.trainer), o.powerSgdStartStep, config.seed);
+      return (env) =>
+        new PowerSgdHook(env, o.powerSgdRank, matrixPlanner(ctx.trainer), o.powerSgdStartStep, config.seed);
     default:
       return undefined;
   }
@@ -53,7 +78,12 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
   const id = config.strategy;
   if (has('zero1') || has('zero2') || has('zero3')) {
     const stage = has('zero3') ? 3 : has('zero2') ? 2 : 1;
-    return new ZeroStrategy(ctx, config, { stage, capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, prefetch: o.zero3Prefetch });
+    return new ZeroStrategy(ctx, config, {
+      stage,
+      capBytes: o.bucketCapMb * MIB,
+      firstCapBytes: o.firstBucketCapMb * MIB,
+      prefetch: o.zero3Prefetch,
+    });
   }
   if (has('ulysses')) return new Ulysses(ctx, config);
   if (has('tp')) return new TensorParallelStrategy(ctx, config);
@@ -63,7 +93,17 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
   if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);
   const hookId = ids.find((s) => HOOK_IDS.includes(s));
   if (!has('ddp-bucketed') && !hookId) return new Ddp(ctx);
-  return new BucketedExchange(id, ctx, { bucketed: has('ddp-bucketed'), capBytes: o.bucketCapMb * MIB, firstCapBytes: o.firstBucketCapMb * MIB, makeHook: hookId ? makeHook(hookId, config, ctx) : undefined }, config);
+  return new BucketedExchange(
+    id,
+    ctx,
+    {
+      bucketed: has('ddp-bucketed'),
+      capBytes: o.bucketCapMb * MIB,
+      firstCapBytes: o.firstBucketCapMb * MIB,
+      makeHook: hookId ? makeHook(hookId, config, ctx) : undefined,
+    },
+    config,
+  );
 }
 
 /** The memory counters of a rank under `strategy`, from the engine's own. */

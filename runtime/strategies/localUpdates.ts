@@ -51,9 +51,15 @@ export class LocalUpdates implements Strategy {
     const { trainer } = ctx;
     if (id === 'streaming-diloco') {
       if (o.fragments > trainer.layers.length) {
-        throw new Error(`strategyOptions.fragments: ${o.fragments} fragments need at least as many layers, but the model has ${trainer.layers.length}; use fragments ≤ ${trainer.layers.length}`);
+        throw new Error(
+          `strategyOptions.fragments: ${o.fragments} fragments need at least as many layers, but the model has ${trainer.layers.length}; use fragments ≤ ${trainer.layers.length}`,
+        );
       }
-      this.fragments = planFragments(trainer.layers, o.fragments).map((f, i) => ({ index: i, ...f, shift: fragmentShift(i, o.fragments, this.H) }));
+      this.fragments = planFragments(trainer.layers, o.fragments).map((f, i) => ({
+        index: i,
+        ...f,
+        shift: fragmentShift(i, o.fragments, this.H),
+      }));
     } else {
       this.fragments = [{ index: 0, offset: 0, length: trainer.paramCount, shift: 0 }];
     }
@@ -143,12 +149,22 @@ export class LocalUpdates implements Strategy {
   /** Records the starting parameters (the first global copy) before the first step. */
   async beforeForward(step: number): Promise<void> {
     if (step === 0 && this.id !== 'localsgd' && !this.initial) {
-      this.initial = await this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H initial parameters');
+      this.initial = await this.env.staging.read(
+        this.ctx.trainer.paramBuffer,
+        0,
+        this.ctx.trainer.paramCount,
+        'D2H initial parameters',
+      );
     }
   }
 
   async readParameters(): Promise<Float32Array> {
-    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
+    return this.env.staging.read(
+      this.ctx.trainer.paramBuffer,
+      0,
+      this.ctx.trainer.paramCount,
+      'D2H parameters (debug)',
+    );
   }
 
   commBufferBytes(): number {

@@ -65,7 +65,8 @@ export class OnebitAdam implements Strategy {
 
   async backwardAndExchange(step: number): Promise<void> {
     const { trainer } = this.ctx;
-    if (!this.params) this.params = await this.env.staging.read(trainer.paramBuffer, 0, trainer.paramCount, 'D2H master parameters');
+    if (!this.params)
+      this.params = await this.env.staging.read(trainer.paramBuffer, 0, trainer.paramCount, 'D2H master parameters');
     trainer.backward();
     this.grads = await this.env.staging.read(trainer.gradBuffer, 0, trainer.paramCount, 'D2H gradients');
     if (step < this.warmupSteps) await this.env.coll.allReduceF32(this.grads, 'avg');
@@ -121,15 +122,29 @@ export class OnebitAdam implements Strategy {
   }
 
   async readParameters(): Promise<Float32Array> {
-    return this.env.staging.read(this.ctx.trainer.paramBuffer, 0, this.ctx.trainer.paramCount, 'D2H parameters (debug)');
+    return this.env.staging.read(
+      this.ctx.trainer.paramBuffer,
+      0,
+      this.ctx.trainer.paramCount,
+      'D2H parameters (debug)',
+    );
   }
 
   commBufferBytes(): number {
-    return this.env.staging.bytes + (this.ef?.worker?.byteLength ?? 0) + (this.ef?.server?.byteLength ?? 0) + (this.u?.byteLength ?? 0);
+    return (
+      this.env.staging.bytes +
+      (this.ef?.worker?.byteLength ?? 0) +
+      (this.ef?.server?.byteLength ?? 0) +
+      (this.u?.byteLength ?? 0)
+    );
   }
 
   memory(engine: MemoryBytes): MemoryBytes {
-    return { ...engine, optimizerState: engine.optimizerState + this.adam.stateBytes + (this.params?.byteLength ?? 0), communication: this.commBufferBytes() };
+    return {
+      ...engine,
+      optimizerState: engine.optimizerState + this.adam.stateBytes + (this.params?.byteLength ?? 0),
+      communication: this.commBufferBytes(),
+    };
   }
 
   destroy(): void {

@@ -5,7 +5,15 @@
  */
 import type { ModelSettings, RunConfig } from '../config';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB } from './buckets';
-import { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS, DEFAULT_LOCAL_STEPS, parseStrategyIds as parseIds, type StrategyId } from '../../trace/strategyIds';
+import {
+  STRATEGY_IDS,
+  HOOK_IDS,
+  SHARD_IDS,
+  LOCAL_IDS,
+  DEFAULT_LOCAL_STEPS,
+  parseStrategyIds as parseIds,
+  type StrategyId,
+} from '../../trace/strategyIds';
 import { validateLayout } from '../comm/layout';
 
 export { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS };
@@ -22,37 +30,176 @@ interface OptionSpec {
 }
 
 export const OPTION_SPECS: Record<string, OptionSpec> = {
-  bucketCapMb: { owners: ['ddp-bucketed', 'zero2'], kind: 'number', min: 1e-4, max: 4096, help: `bucket cap in MiB (default ${DEFAULT_BUCKET_CAP_MB}, as PyTorch DDP)` },
-  firstBucketCapMb: { owners: ['ddp-bucketed', 'zero2'], kind: 'number', min: 1e-4, max: 4096, help: `cap of the first bucket in MiB (default ${DEFAULT_FIRST_BUCKET_CAP_MB})` },
-  int8ChunkSize: { owners: ['int8-ef', 'streaming-diloco'], kind: 'int', min: 8, max: 1 << 20, help: 'values per int8 scale (default 256)' },
-  density: { owners: ['topk-dgc'], kind: 'number', min: 1e-6, max: 1, help: 'fraction of gradient entries sent per step after warm-up (default 0.01)' },
-  dgcMomentum: { owners: ['topk-dgc'], kind: 'number', min: 0, max: 0.999, help: 'momentum of DGC momentum correction (default 0.9 with plain SGD, 0 with Adam/AdamW)' },
-  dgcWarmupSteps: { owners: ['topk-dgc'], kind: 'int', min: 0, max: 1e6, help: 'steps of sparsity warm-up from 25% density (default 4)' },
-  dgcClipNorm: { owners: ['topk-dgc'], kind: 'number', min: 1e-9, max: 1e9, help: 'local gradient clipping threshold (default none)' },
-  powerSgdRank: { owners: ['powersgd'], kind: 'int', min: 1, max: 256, help: 'rank r of the approximation (default 1, as PyTorch)' },
+  bucketCapMb: {
+    owners: ['ddp-bucketed', 'zero2'],
+    kind: 'number',
+    min: 1e-4,
+    max: 4096,
+    help: `bucket cap in MiB (default ${DEFAULT_BUCKET_CAP_MB}, as PyTorch DDP)`,
+  },
+  firstBucketCapMb: {
+    owners: ['ddp-bucketed', 'zero2'],
+    kind: 'number',
+    min: 1e-4,
+    max: 4096,
+    help: `cap of the first bucket in MiB (default ${DEFAULT_FIRST_BUCKET_CAP_MB})`,
+  },
+  int8ChunkSize: {
+    owners: ['int8-ef', 'streaming-diloco'],
+    kind: 'int',
+    min: 8,
+    max: 1 << 20,
+    help: 'values per int8 scale (default 256)',
+  },
+  density: {
+    owners: ['topk-dgc'],
+    kind: 'number',
+    min: 1e-6,
+    max: 1,
+    help: 'fraction of gradient entries sent per step after warm-up (default 0.01)',
+  },
+  dgcMomentum: {
+    owners: ['topk-dgc'],
+    kind: 'number',
+    min: 0,
+    max: 0.999,
+    help: 'momentum of DGC momentum correction (default 0.9 with plain SGD, 0 with Adam/AdamW)',
+  },
+  dgcWarmupSteps: {
+    owners: ['topk-dgc'],
+    kind: 'int',
+    min: 0,
+    max: 1e6,
+    help: 'steps of sparsity warm-up from 25% density (default 4)',
+  },
+  dgcClipNorm: {
+    owners: ['topk-dgc'],
+    kind: 'number',
+    min: 1e-9,
+    max: 1e9,
+    help: 'local gradient clipping threshold (default none)',
+  },
+  powerSgdRank: {
+    owners: ['powersgd'],
+    kind: 'int',
+    min: 1,
+    max: 256,
+    help: 'rank r of the approximation (default 1, as PyTorch)',
+  },
   // With Adam, the first steps move every entry by ~lr whatever its gradient's size (the
   // variance is still g² of a batch or two), so a rank-r approximation moves all weights
   // by lr in its own pattern: on mlp-small, rank 1 from step 0 took the loss from 2.89 to
   // 3.56 and stayed near 1.6 after 8 steps (DDP: 1e-4). PyTorch's start_powerSGD_iter is
   // the remedy; the default follows 1-bit Adam's warm-up rule.
-  powerSgdStartStep: { owners: ['powersgd'], kind: 'int', min: 0, max: 1e6, help: 'steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, as 1-bit Adam\'s warm-up; with SGD 0)' },
+  powerSgdStartStep: {
+    owners: ['powersgd'],
+    kind: 'int',
+    min: 0,
+    max: 1e6,
+    help: "steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, as 1-bit Adam's warm-up; with SGD 0)",
+  },
   // One step of variance is g² of a single batch, too little to freeze: at least 2 steps.
   // (Entries still at zero variance when it freezes are left alone: onebitAdam.ts.)
-  onebitWarmupSteps: { owners: ['onebit-adam'], kind: 'int', min: 2, max: 1e6, help: 'full-precision Adam steps before the variance freezes; the paper uses 15-25% of training (default: 20% of the steps, at least 2)' },
-  onebitChunkSize: { owners: ['onebit-adam'], kind: 'int', min: 8, max: 1 << 24, help: 'values per sign scale (default 2048)' },
-  zero3Prefetch: { owners: ['zero3'], kind: 'bool', help: 'gather the next layer while the current one is being written (default true)' },
-  localSteps: { owners: ['localsgd', 'diloco', 'streaming-diloco'], kind: 'int', min: 1, max: 1e6, help: 'H, inner steps between synchronisations (default 4)' },
-  outerLr: { owners: ['diloco', 'streaming-diloco'], kind: 'number', min: 1e-6, max: 10, help: 'outer Nesterov learning rate (default 0.7)' },
-  outerMomentum: { owners: ['diloco', 'streaming-diloco'], kind: 'number', min: 0, max: 0.999, help: 'outer Nesterov momentum (default 0.9)' },
-  fragments: { owners: ['streaming-diloco'], kind: 'int', min: 1, max: 1024, help: 'parameter fragments synchronised in turn (default 2)' },
-  overlapSteps: { owners: ['streaming-diloco'], kind: 'int', min: 0, max: 1e6, help: 'inner steps a fragment sync overlaps before it is applied (default 1)' },
-  mixing: { owners: ['streaming-diloco'], kind: 'number', min: 0, max: 1, help: 'weight of the local fragment when merging the synced one (default 0.5)' },
-  quantize: { owners: ['streaming-diloco'], kind: 'enum', values: ['none', 'fp16', 'int8'], help: 'encoding of the fragment deltas on the wire (default none)' },
-  sequenceParallelSize: { owners: ['ulysses'], kind: 'int', min: 1, max: 16, help: 'ranks sharing one sequence (default worldSize)' },
-  tensorParallelSize: { owners: ['tp'], kind: 'int', min: 1, max: 16, help: 'ranks sharing each layer (Megatron tensor parallelism; default worldSize)' },
-  pipelineParallelSize: { owners: ['pp'], kind: 'int', min: 1, max: 16, help: 'pipeline stages (GPipe; default worldSize)' },
-  microBatches: { owners: ['pp'], kind: 'int', min: 1, max: 1024, help: 'micro-batches per step; must divide model.batchSize (default: the number of stages)' },
-  sequenceParallel: { owners: ['tp'], kind: 'bool', help: "Megatron's sequence parallelism inside each tp group: layer norms on token shards, all-gather / reduce-scatter instead of all-reduce (default false)" },
+  onebitWarmupSteps: {
+    owners: ['onebit-adam'],
+    kind: 'int',
+    min: 2,
+    max: 1e6,
+    help: 'full-precision Adam steps before the variance freezes; the paper uses 15-25% of training (default: 20% of the steps, at least 2)',
+  },
+  onebitChunkSize: {
+    owners: ['onebit-adam'],
+    kind: 'int',
+    min: 8,
+    max: 1 << 24,
+    help: 'values per sign scale (default 2048)',
+  },
+  zero3Prefetch: {
+    owners: ['zero3'],
+    kind: 'bool',
+    help: 'gather the next layer while the current one is being written (default true)',
+  },
+  localSteps: {
+    owners: ['localsgd', 'diloco', 'streaming-diloco'],
+    kind: 'int',
+    min: 1,
+    max: 1e6,
+    help: 'H, inner steps between synchronisations (default 4)',
+  },
+  outerLr: {
+    owners: ['diloco', 'streaming-diloco'],
+    kind: 'number',
+    min: 1e-6,
+    max: 10,
+    help: 'outer Nesterov learning rate (default 0.7)',
+  },
+  outerMomentum: {
+    owners: ['diloco', 'streaming-diloco'],
+    kind: 'number',
+    min: 0,
+    max: 0.999,
+    help: 'outer Nesterov momentum (default 0.9)',
+  },
+  fragments: {
+    owners: ['streaming-diloco'],
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    help: 'parameter fragments synchronised in turn (default 2)',
+  },
+  overlapSteps: {
+    owners: ['streaming-diloco'],
+    kind: 'int',
+    min: 0,
+    max: 1e6,
+    help: 'inner steps a fragment sync overlaps before it is applied (default 1)',
+  },
+  mixing: {
+    owners: ['streaming-diloco'],
+    kind: 'number',
+    min: 0,
+    max: 1,
+    help: 'weight of the local fragment when merging the synced one (default 0.5)',
+  },
+  quantize: {
+    owners: ['streaming-diloco'],
+    kind: 'enum',
+    values: ['none', 'fp16', 'int8'],
+    help: 'encoding of the fragment deltas on the wire (default none)',
+  },
+  sequenceParallelSize: {
+    owners: ['ulysses'],
+    kind: 'int',
+    min: 1,
+    max: 16,
+    help: 'ranks sharing one sequence (default worldSize)',
+  },
+  tensorParallelSize: {
+    owners: ['tp'],
+    kind: 'int',
+    min: 1,
+    max: 16,
+    help: 'ranks sharing each layer (Megatron tensor parallelism; default worldSize)',
+  },
+  pipelineParallelSize: {
+    owners: ['pp'],
+    kind: 'int',
+    min: 1,
+    max: 16,
+    help: 'pipeline stages (GPipe; default worldSize)',
+  },
+  microBatches: {
+    owners: ['pp'],
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    help: 'micro-batches per step; must divide model.batchSize (default: the number of stages)',
+  },
+  sequenceParallel: {
+    owners: ['tp'],
+    kind: 'bool',
+    help: "Megatron's sequence parallelism inside each tp group: layer norms on token shards, all-gather / reduce-scatter instead of all-reduce (default false)",
+  },
 };
 
 export interface ResolvedOptions {
@@ -104,7 +251,9 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     dgcWarmupSteps: o.dgcWarmupSteps ?? 4,
     dgcClipNorm: o.dgcClipNorm,
     powerSgdRank: o.powerSgdRank ?? 1,
-    powerSgdStartStep: o.powerSgdStartStep ?? (config.optimizer.kind === 'sgd' ? 0 : Math.min(adamWarmup, Math.max(0, config.steps - 1))),
+    powerSgdStartStep:
+      o.powerSgdStartStep ??
+      (config.optimizer.kind === 'sgd' ? 0 : Math.min(adamWarmup, Math.max(0, config.steps - 1))),
     onebitWarmupSteps: o.onebitWarmupSteps ?? adamWarmup,
     onebitChunkSize: o.onebitChunkSize ?? 2048,
     zero3Prefetch: o.zero3Prefetch ?? true,
@@ -133,24 +282,41 @@ export function estimateParamCount(m: ModelSettings): number {
   }
   const d = m.dModel ?? 0;
   const perLayer = 4 * d * d + 4 * d + 8 * d * d + 5 * d + 4 * d;
-  return (m.vocab ?? 0) * d + (m.seqLen ?? 0) * d + (m.layers ?? 0) * perLayer + 2 * d + d * (m.vocab ?? 0) + (m.vocab ?? 0);
+  return (
+    (m.vocab ?? 0) * d + (m.seqLen ?? 0) * d + (m.layers ?? 0) * perLayer + 2 * d + d * (m.vocab ?? 0) + (m.vocab ?? 0)
+  );
 }
 
 function checkOption(key: string, v: unknown, spec: OptionSpec): string | undefined {
   const got = JSON.stringify(v);
-  if (spec.kind === 'bool') return typeof v === 'boolean' ? undefined : `strategyOptions.${key}: got ${got}, expected true or false`;
-  if (spec.kind === 'enum') return spec.values!.includes(v as string) ? undefined : `strategyOptions.${key}: got ${got}, expected one of ${spec.values!.map((x) => `"${x}"`).join(', ')}`;
-  const ok = typeof v === 'number' && Number.isFinite(v) && v >= spec.min! && v <= spec.max! && (spec.kind === 'number' || Number.isInteger(v));
-  return ok ? undefined : `strategyOptions.${key}: got ${got}, expected ${spec.kind === 'int' ? 'an integer' : 'a number'} from ${spec.min} to ${spec.max} (${spec.help})`;
+  if (spec.kind === 'bool')
+    return typeof v === 'boolean' ? undefined : `strategyOptions.${key}: got ${got}, expected true or false`;
+  if (spec.kind === 'enum')
+    return spec.values!.includes(v as string)
+      ? undefined
+      : `strategyOptions.${key}: got ${got}, expected one of ${spec.values!.map((x) => `"${x}"`).join(', ')}`;
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    v >= spec.min! &&
+    v <= spec.max! &&
+    (spec.kind === 'number' || Number.isInteger(v));
+  return ok
+    ? undefined
+    : `strategyOptions.${key}: got ${got}, expected ${spec.kind === 'int' ? 'an integer' : 'a number'} from ${spec.min} to ${spec.max} (${spec.help})`;
 }
 
 /** Checks strategy ids and strategyOptions together; returns messages naming each conflict and a working alternative. */
 export function validateStrategyConfig(config: RunConfig): string[] {
   const problems: string[] = [];
-  if (typeof config.strategy !== 'string') return [`strategy: got ${JSON.stringify(config.strategy)}, expected one of ${STRATEGY_IDS.join(', ')}`];
+  if (typeof config.strategy !== 'string')
+    return [`strategy: got ${JSON.stringify(config.strategy)}, expected one of ${STRATEGY_IDS.join(', ')}`];
   const ids = parseStrategyIds(config.strategy);
   const unknown = ids.filter((s) => !(STRATEGY_IDS as readonly string[]).includes(s));
-  if (unknown.length) return [`strategy: unknown id ${unknown.map((u) => `'${u}'`).join(', ')}; expected ${STRATEGY_IDS.join(', ')} (combine with '+')`];
+  if (unknown.length)
+    return [
+      `strategy: unknown id ${unknown.map((u) => `'${u}'`).join(', ')}; expected ${STRATEGY_IDS.join(', ')} (combine with '+')`,
+    ];
   const dup = ids.find((s, i) => ids.indexOf(s) !== i);
   if (dup) problems.push(`strategy: '${dup}' appears twice in '${config.strategy}'`);
   const has = (s: StrategyId): boolean => ids.includes(s);
@@ -158,69 +324,141 @@ export function validateStrategyConfig(config: RunConfig): string[] {
   const hooks = pick(HOOK_IDS);
   const shards = pick(SHARD_IDS);
   const locals = pick(LOCAL_IDS);
-  if (hooks.length > 1) problems.push(`strategy: '${hooks.join("' and '")}' are both communication hooks and only one can compress a bucket; keep one, e.g. 'ddp-bucketed+${hooks[0]}'`);
-  if (shards.length > 1) problems.push(`strategy: '${shards.join("' and '")}' are stages of one method; keep the highest, '${shards[shards.length - 1]}'`);
-  if (locals.length > 1) problems.push(`strategy: '${locals.join("' and '")}' are alternative local-update methods; keep one, e.g. '${locals[locals.length - 1]}'`);
+  if (hooks.length > 1)
+    problems.push(
+      `strategy: '${hooks.join("' and '")}' are both communication hooks and only one can compress a bucket; keep one, e.g. 'ddp-bucketed+${hooks[0]}'`,
+    );
+  if (shards.length > 1)
+    problems.push(
+      `strategy: '${shards.join("' and '")}' are stages of one method; keep the highest, '${shards[shards.length - 1]}'`,
+    );
+  if (locals.length > 1)
+    problems.push(
+      `strategy: '${locals.join("' and '")}' are alternative local-update methods; keep one, e.g. '${locals[locals.length - 1]}'`,
+    );
   for (const z of shards) {
     for (const h of hooks) {
       if (z === 'zero3' && ['int8-ef', 'topk-dgc', 'powersgd'].includes(h)) {
-        problems.push(`strategy: 'zero3+${h}' cannot work: ${h} needs each rank's full gradient (error feedback / low-rank factors over whole tensors), but ZeRO-3 reduce-scatters gradients so each rank only ever holds its shard; use 'zero2' for memory savings, or 'ddp-bucketed+${h}' for less traffic`);
+        problems.push(
+          `strategy: 'zero3+${h}' cannot work: ${h} needs each rank's full gradient (error feedback / low-rank factors over whole tensors), but ZeRO-3 reduce-scatters gradients so each rank only ever holds its shard; use 'zero2' for memory savings, or 'ddp-bucketed+${h}' for less traffic`,
+        );
       } else {
-        problems.push(`strategy: '${z}+${h}' is not supported: the ZeRO stages exchange f32 gradients by reduce-scatter; use '${z}' alone to cut memory, or 'ddp-bucketed+${h}' to cut traffic`);
+        problems.push(
+          `strategy: '${z}+${h}' is not supported: the ZeRO stages exchange f32 gradients by reduce-scatter; use '${z}' alone to cut memory, or 'ddp-bucketed+${h}' to cut traffic`,
+        );
       }
     }
-    if (has('ddp-bucketed')) problems.push(`strategy: '${z}+ddp-bucketed': ZeRO runs its own gradient exchange; ${z === 'zero1' ? "'zero2' reduce-scatters gradients in buckets during backward" : `use '${z}' alone (it buckets by itself)`}`);
+    if (has('ddp-bucketed'))
+      problems.push(
+        `strategy: '${z}+ddp-bucketed': ZeRO runs its own gradient exchange; ${z === 'zero1' ? "'zero2' reduce-scatters gradients in buckets during backward" : `use '${z}' alone (it buckets by itself)`}`,
+      );
   }
   for (const l of locals) {
-    for (const h of hooks) problems.push(`strategy: '${l}+${h}': local updates exchange parameter deltas every H steps, not gradients, so a gradient hook has nothing to compress; use '${l}' alone${l === 'streaming-diloco' ? ' with strategyOptions.quantize "fp16" or "int8"' : ", or 'streaming-diloco' with strategyOptions.quantize"}`);
-    for (const z of shards) problems.push(`strategy: '${l}+${z}' is not supported: local updates keep a full replica per rank; use '${l}' alone, or '${z}' alone`);
-    if (has('ddp-bucketed')) problems.push(`strategy: '${l}+ddp-bucketed': local updates do not exchange gradients during backward; use '${l}' alone`);
+    for (const h of hooks)
+      problems.push(
+        `strategy: '${l}+${h}': local updates exchange parameter deltas every H steps, not gradients, so a gradient hook has nothing to compress; use '${l}' alone${l === 'streaming-diloco' ? ' with strategyOptions.quantize "fp16" or "int8"' : ", or 'streaming-diloco' with strategyOptions.quantize"}`,
+      );
+    for (const z of shards)
+      problems.push(
+        `strategy: '${l}+${z}' is not supported: local updates keep a full replica per rank; use '${l}' alone, or '${z}' alone`,
+      );
+    if (has('ddp-bucketed'))
+      problems.push(
+        `strategy: '${l}+ddp-bucketed': local updates do not exchange gradients during backward; use '${l}' alone`,
+      );
   }
   if (has('onebit-adam')) {
     const others = ids.filter((s) => s !== 'onebit-adam' && s !== 'ddp');
-    if (others.length) problems.push(`strategy: 'onebit-adam' is its own optimizer and gradient exchange and cannot combine with '${others.join("', '")}'; use 'onebit-adam' alone`);
-    if (config.optimizer.clipGradNorm !== undefined) problems.push(`strategy: 'onebit-adam' exchanges compressed momentum after its warm-up, so no rank ever sees the global gradient norm that optimizer.clipGradNorm needs; remove optimizer.clipGradNorm, or use 'int8-ef' (gradients stay whole after decoding)`);
-    if (config.optimizer.kind === 'sgd') problems.push(`strategy: 'onebit-adam' is a variant of Adam but optimizer.kind is "sgd"; set optimizer.kind to "adam" or "adamw", or use 'topk-dgc' / 'int8-ef' for compressed SGD`);
+    if (others.length)
+      problems.push(
+        `strategy: 'onebit-adam' is its own optimizer and gradient exchange and cannot combine with '${others.join("', '")}'; use 'onebit-adam' alone`,
+      );
+    if (config.optimizer.clipGradNorm !== undefined)
+      problems.push(
+        `strategy: 'onebit-adam' exchanges compressed momentum after its warm-up, so no rank ever sees the global gradient norm that optimizer.clipGradNorm needs; remove optimizer.clipGradNorm, or use 'int8-ef' (gradients stay whole after decoding)`,
+      );
+    if (config.optimizer.kind === 'sgd')
+      problems.push(
+        `strategy: 'onebit-adam' is a variant of Adam but optimizer.kind is "sgd"; set optimizer.kind to "adam" or "adamw", or use 'topk-dgc' / 'int8-ef' for compressed SGD`,
+      );
   }
   if (has('topk-dgc') && config.optimizer.kind === 'sgd' && (config.optimizer.momentum ?? 0) > 0) {
-    problems.push(`strategy: 'topk-dgc' with optimizer.momentum ${config.optimizer.momentum} would apply momentum twice (DGC's momentum correction moves it into the hook); set optimizer.momentum to 0 and strategyOptions.dgcMomentum to ${config.optimizer.momentum}`);
+    problems.push(
+      `strategy: 'topk-dgc' with optimizer.momentum ${config.optimizer.momentum} would apply momentum twice (DGC's momentum correction moves it into the hook); set optimizer.momentum to 0 and strategyOptions.dgcMomentum to ${config.optimizer.momentum}`,
+    );
   }
   if (has('ulysses')) {
     const others = ids.filter((s) => s !== 'ulysses' && s !== 'ddp');
-    if (others.length) problems.push(`strategy: 'ulysses' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+    if (others.length)
+      problems.push(`strategy: 'ulysses' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
     const m = config.model;
     const sp = (config.strategyOptions?.sequenceParallelSize as number | undefined) ?? config.worldSize;
-    if (m.kind !== 'gpt-mini') problems.push(`strategy: 'ulysses' splits attention over the sequence and needs model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`);
+    if (m.kind !== 'gpt-mini')
+      problems.push(
+        `strategy: 'ulysses' splits attention over the sequence and needs model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`,
+      );
     else if (Number.isInteger(sp) && sp > 0) {
-      if ((m.heads ?? 0) % sp !== 0) problems.push(`strategy: 'ulysses' shards attention heads over the ${sp} sequence-parallel ranks, but model.heads ${m.heads} is not divisible by ${sp}; set strategyOptions.sequenceParallelSize to a divisor of ${m.heads} that divides worldSize (e.g. ${largestCommonDivisor(m.heads ?? 1, config.worldSize)}), or model.heads to a multiple of ${sp}`);
-      if ((m.seqLen ?? 0) % sp !== 0) problems.push(`strategy: 'ulysses' splits the sequence over ${sp} ranks, but model.seqLen ${m.seqLen} is not divisible by ${sp}; set model.seqLen to a multiple of ${sp}`);
+      if ((m.heads ?? 0) % sp !== 0)
+        problems.push(
+          `strategy: 'ulysses' shards attention heads over the ${sp} sequence-parallel ranks, but model.heads ${m.heads} is not divisible by ${sp}; set strategyOptions.sequenceParallelSize to a divisor of ${m.heads} that divides worldSize (e.g. ${largestCommonDivisor(m.heads ?? 1, config.worldSize)}), or model.heads to a multiple of ${sp}`,
+        );
+      if ((m.seqLen ?? 0) % sp !== 0)
+        problems.push(
+          `strategy: 'ulysses' splits the sequence over ${sp} ranks, but model.seqLen ${m.seqLen} is not divisible by ${sp}; set model.seqLen to a multiple of ${sp}`,
+        );
     }
-    if (Number.isInteger(sp) && sp > 0 && config.worldSize % sp !== 0) problems.push(`strategyOptions.sequenceParallelSize: ${sp} does not divide worldSize ${config.worldSize}; data-parallel groups need worldSize = sequenceParallelSize × dataParallelSize (e.g. sequenceParallelSize ${largestCommonDivisor(config.worldSize, m.heads ?? 1)})`);
+    if (Number.isInteger(sp) && sp > 0 && config.worldSize % sp !== 0)
+      problems.push(
+        `strategyOptions.sequenceParallelSize: ${sp} does not divide worldSize ${config.worldSize}; data-parallel groups need worldSize = sequenceParallelSize × dataParallelSize (e.g. sequenceParallelSize ${largestCommonDivisor(config.worldSize, m.heads ?? 1)})`,
+      );
   }
   if (has('tp')) {
     const others = ids.filter((s) => s !== 'tp' && s !== 'ddp');
-    if (others.length) problems.push(`strategy: 'tp' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+    if (others.length)
+      problems.push(`strategy: 'tp' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
     const m = config.model;
     const tp = (config.strategyOptions?.tensorParallelSize as number | undefined) ?? config.worldSize;
-    if (m.kind !== 'gpt-mini') problems.push(`strategy: 'tp' (tensor parallelism) splits attention heads and the MLP across ranks and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`);
+    if (m.kind !== 'gpt-mini')
+      problems.push(
+        `strategy: 'tp' (tensor parallelism) splits attention heads and the MLP across ranks and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`,
+      );
     else if (Number.isInteger(tp) && tp > 0) {
       const setting = (d: string) => (d === 'tp' ? 'strategyOptions.tensorParallelSize' : d);
       const constraints = [{ setting: 'model.heads', value: m.heads ?? 0, dim: 'tp' as const }];
-      if (config.strategyOptions?.sequenceParallel === true) constraints.push({ setting: 'model.seqLen (strategyOptions.sequenceParallel)', value: m.seqLen ?? 0, dim: 'tp' });
+      if (config.strategyOptions?.sequenceParallel === true)
+        constraints.push({
+          setting: 'model.seqLen (strategyOptions.sequenceParallel)',
+          value: m.seqLen ?? 0,
+          dim: 'tp',
+        });
       problems.push(...validateLayout(config.worldSize, { tp }, constraints, setting));
     }
   }
   if (has('pp')) {
     const others = ids.filter((s) => s !== 'pp' && s !== 'ddp');
-    if (others.length) problems.push(`strategy: 'pp' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+    if (others.length)
+      problems.push(`strategy: 'pp' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
     const m = config.model;
     const pp = (config.strategyOptions?.pipelineParallelSize as number | undefined) ?? config.worldSize;
     const mb = (config.strategyOptions?.microBatches as number | undefined) ?? pp;
-    if (m.kind !== 'gpt-mini') problems.push(`strategy: 'pp' (pipeline parallelism) splits the layers into stages and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`);
+    if (m.kind !== 'gpt-mini')
+      problems.push(
+        `strategy: 'pp' (pipeline parallelism) splits the layers into stages and runs only model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`,
+      );
     else if (Number.isInteger(pp) && pp > 0) {
       const setting = (d: string) => (d === 'pp' ? 'strategyOptions.pipelineParallelSize' : d);
-      problems.push(...validateLayout(config.worldSize, { pp }, [{ setting: 'model.layers', value: m.layers ?? 0, dim: 'pp' }], setting));
-      if (Number.isInteger(mb) && mb > 0 && (m.batchSize ?? 0) % mb !== 0) problems.push(`strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}`);
+      problems.push(
+        ...validateLayout(
+          config.worldSize,
+          { pp },
+          [{ setting: 'model.layers', value: m.layers ?? 0, dim: 'pp' }],
+          setting,
+        ),
+      );
+      if (Number.isInteger(mb) && mb > 0 && (m.batchSize ?? 0) % mb !== 0)
+        problems.push(
+          `strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}`,
+        );
     }
   }
   // Options: each must belong to a strategy in use, and be well formed.
@@ -229,12 +467,18 @@ export function validateStrategyConfig(config: RunConfig): string[] {
     // Own keys only: 'toString' or '__proto__' in a config is an unknown option, not Object's.
     const spec = Object.hasOwn(OPTION_SPECS, key) ? OPTION_SPECS[key] : undefined;
     if (!spec) {
-      const forIds = Object.entries(OPTION_SPECS).filter(([, s]) => s.owners.some(has)).map(([k]) => k);
-      problems.push(`strategyOptions.${key}: unknown option; ${forIds.length ? `'${config.strategy}' takes ${forIds.join(', ')}` : `'${config.strategy}' takes no options`}`);
+      const forIds = Object.entries(OPTION_SPECS)
+        .filter(([, s]) => s.owners.some(has))
+        .map(([k]) => k);
+      problems.push(
+        `strategyOptions.${key}: unknown option; ${forIds.length ? `'${config.strategy}' takes ${forIds.join(', ')}` : `'${config.strategy}' takes no options`}`,
+      );
       continue;
     }
     if (!spec.owners.some(has)) {
-      problems.push(`strategyOptions.${key}: only used by ${spec.owners.map((s) => `'${s}'`).join(', ')}, not by '${config.strategy}'; remove it or add one of those strategies`);
+      problems.push(
+        `strategyOptions.${key}: only used by ${spec.owners.map((s) => `'${s}'`).join(', ')}, not by '${config.strategy}'; remove it or add one of those strategies`,
+      );
       continue;
     }
     const p = checkOption(key, v, spec);
@@ -245,13 +489,27 @@ export function validateStrategyConfig(config: RunConfig): string[] {
   if ((has('ddp-bucketed') || has('zero2')) && opts.bucketCapMb !== undefined) {
     const modelMb = (estimateParamCount(config.model) * 4) / (1024 * 1024);
     if (r.bucketCapMb >= modelMb) {
-      problems.push(`strategyOptions.bucketCapMb: a ${r.bucketCapMb} MiB bucket is larger than the whole model (${modelMb.toFixed(3)} MiB of f32 gradients), so there would be one bucket and nothing to overlap; pick bucketCapMb below ${modelMb.toFixed(3)} (e.g. ${(modelMb / 4).toPrecision(2)}), or use strategy 'ddp'`);
+      problems.push(
+        `strategyOptions.bucketCapMb: a ${r.bucketCapMb} MiB bucket is larger than the whole model (${modelMb.toFixed(3)} MiB of f32 gradients), so there would be one bucket and nothing to overlap; pick bucketCapMb below ${modelMb.toFixed(3)} (e.g. ${(modelMb / 4).toPrecision(2)}), or use strategy 'ddp'`,
+      );
     }
-    if (r.firstBucketCapMb > r.bucketCapMb) problems.push(`strategyOptions.firstBucketCapMb: ${r.firstBucketCapMb} MiB exceeds bucketCapMb ${r.bucketCapMb} MiB; the first bucket is meant to be the small one (e.g. firstBucketCapMb ${(r.bucketCapMb / 4).toPrecision(2)})`);
+    if (r.firstBucketCapMb > r.bucketCapMb)
+      problems.push(
+        `strategyOptions.firstBucketCapMb: ${r.firstBucketCapMb} MiB exceeds bucketCapMb ${r.bucketCapMb} MiB; the first bucket is meant to be the small one (e.g. firstBucketCapMb ${(r.bucketCapMb / 4).toPrecision(2)})`,
+      );
   }
-  if (locals.length && r.localSteps > config.steps) problems.push(`strategyOptions.localSteps: ${r.localSteps} inner steps exceed the run's ${config.steps} steps, so no synchronisation would ever happen; set localSteps to at most ${config.steps} (e.g. ${Math.max(1, Math.floor(config.steps / 4))})`);
-  if (has('streaming-diloco') && r.overlapSteps >= r.localSteps) problems.push(`strategyOptions.overlapSteps: ${r.overlapSteps} must be smaller than localSteps ${r.localSteps} (a fragment's sync must land before its next one starts); e.g. overlapSteps 1`);
-  if (has('streaming-diloco') && r.fragments > r.localSteps) problems.push(`strategyOptions.fragments: ${r.fragments} fragments cannot each get a sync slot in ${r.localSteps} local steps; use fragments ≤ localSteps (e.g. ${Math.min(2, r.localSteps)})`);
+  if (locals.length && r.localSteps > config.steps)
+    problems.push(
+      `strategyOptions.localSteps: ${r.localSteps} inner steps exceed the run's ${config.steps} steps, so no synchronisation would ever happen; set localSteps to at most ${config.steps} (e.g. ${Math.max(1, Math.floor(config.steps / 4))})`,
+    );
+  if (has('streaming-diloco') && r.overlapSteps >= r.localSteps)
+    problems.push(
+      `strategyOptions.overlapSteps: ${r.overlapSteps} must be smaller than localSteps ${r.localSteps} (a fragment's sync must land before its next one starts); e.g. overlapSteps 1`,
+    );
+  if (has('streaming-diloco') && r.fragments > r.localSteps)
+    problems.push(
+      `strategyOptions.fragments: ${r.fragments} fragments cannot each get a sync slot in ${r.localSteps} local steps; use fragments ≤ localSteps (e.g. ${Math.min(2, r.localSteps)})`,
+    );
   if (has('onebit-adam') && r.onebitWarmupSteps >= config.steps) {
     problems.push(
       config.steps <= 2

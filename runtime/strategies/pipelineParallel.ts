@@ -38,7 +38,12 @@ function groupsFor(config: RunConfig, comm: Communicator): Groups {
 export function pipelineStageFor(config: RunConfig, comm: Communicator): PipelineStage | undefined {
   if (!parseStrategyIds(config.strategy).includes('pp')) return undefined;
   const { layout, groups } = groupsFor(config, comm);
-  return { stages: layout.pp, stage: groups.pp.rank, microBatches: resolveOptions(config).microBatches, dataRank: groups.dp.rank };
+  return {
+    stages: layout.pp,
+    stage: groups.pp.rank,
+    microBatches: resolveOptions(config).microBatches,
+    dataRank: groups.dp.rank,
+  };
 }
 
 export class PipelineParallel extends Ddp {
@@ -106,7 +111,8 @@ export class PipelineParallel extends Ddp {
       if (!this.isFirst) await pp.send(gradIn, pp.rank - 1).wait();
     }
     const dp = this.groups.groups.dp;
-    if (dp.worldSize > 1) await allReduceGpuBuffer(dp, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
+    if (dp.worldSize > 1)
+      await allReduceGpuBuffer(dp, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
   }
 
   /** The step's loss (the micro-batches' sum on the last stage), given to every stage. */
@@ -117,7 +123,10 @@ export class PipelineParallel extends Ddp {
   }
 
   override commBufferBytes(): number {
-    return (this.groups.groups.dp.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0) + 2 * this.activationSize() * 4;
+    return (
+      (this.groups.groups.dp.worldSize > 1 ? Math.min(this.ctx.trainer.paramCount * 4, 3 * (4 << 20)) : 0) +
+      2 * this.activationSize() * 4
+    );
   }
 
   /**

@@ -34,7 +34,11 @@ export class Staging {
     const list = this.spare.get(size) ?? [];
     let staging = list.pop();
     if (!staging) {
-      staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'strategy readback' });
+      staging = this.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'strategy readback',
+      });
       this.allocated += size;
     }
     const enc = this.device.createCommandEncoder();

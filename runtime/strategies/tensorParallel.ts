@@ -78,7 +78,10 @@ export class TensorParallelStrategy extends Ddp {
 
   private readonly sequenceParallel: boolean;
 
-  constructor(ctx: StrategyContext, private readonly config: RunConfig) {
+  constructor(
+    ctx: StrategyContext,
+    private readonly config: RunConfig,
+  ) {
     super(ctx);
     this.id = config.strategy;
     this.groups = groupsFor(config, ctx.comm);
@@ -104,7 +107,8 @@ export class TensorParallelStrategy extends Ddp {
     await trainer.backwardAsync();
     if (this.sequenceParallel && this.groups.groups.tp.worldSize > 1) await this.sumReplicatedGradients();
     const dp = this.groups.groups.dp;
-    if (dp.worldSize > 1) await allReduceGpuBuffer(dp, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
+    if (dp.worldSize > 1)
+      await allReduceGpuBuffer(dp, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
   }
 
   /**
@@ -114,7 +118,9 @@ export class TensorParallelStrategy extends Ddp {
    */
   private async sumReplicatedGradients(): Promise<void> {
     const { trainer } = this.ctx;
-    const ranges = trainer.paramTensors.filter((p) => !SHARDED.test(p.name)).map((p) => [p.offset, p.shape.reduce((a, b) => a * b, 1)] as const);
+    const ranges = trainer.paramTensors
+      .filter((p) => !SHARDED.test(p.name))
+      .map((p) => [p.offset, p.shape.reduce((a, b) => a * b, 1)] as const);
     const grads = await this.env.staging.read(trainer.gradBuffer, 0, trainer.paramCount, 'D2H replicated gradients');
     const packed = new Float32Array(ranges.reduce((a, [, n]) => a + n, 0));
     let o = 0;
@@ -146,6 +152,10 @@ export class TensorParallelStrategy extends Ddp {
     await tp.allGather(mine, all).wait();
     const shards = Array.from({ length: tp.worldSize }, (_, i) => all.subarray(i * mine.length, (i + 1) * mine.length));
     const align = Math.max(1, this.ctx.device.limits.minStorageBufferOffsetAlignment / 4);
-    return assembleTensorParallel(resolveModelConfig(this.config.model) as Parameters<typeof assembleTensorParallel>[0], align, shards);
+    return assembleTensorParallel(
+      resolveModelConfig(this.config.model) as Parameters<typeof assembleTensorParallel>[0],
+      align,
+      shards,
+    );
   }
 }

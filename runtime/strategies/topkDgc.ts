@@ -35,7 +35,10 @@ export function dgcDensity(step: number, target: number, warmupSteps: number): n
 export class TopKDgcHook implements GradientHook {
   readonly id = 'topk-dgc';
   private readonly state = new Map<number, State>();
-  constructor(private readonly env: HookEnv, private readonly opts: TopKOptions) {}
+  constructor(
+    private readonly env: HookEnv,
+    private readonly opts: TopKOptions,
+  ) {}
 
   async exchange(bucket: Bucket, grads: Float32Array, step: number): Promise<void> {
     const { coll } = this.env;

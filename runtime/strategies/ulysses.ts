@@ -97,6 +97,7 @@ export class Ulysses extends Ddp {
   override async backwardAndExchange(): Promise<void> {
     const { trainer, comm, device } = this.ctx;
     await trainer.backwardAsync();
-    if (comm.worldSize > 1) await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
+    if (comm.worldSize > 1)
+      await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
   }
 }

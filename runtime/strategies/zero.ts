@@ -90,7 +90,12 @@ export class ZeroStrategy implements Strategy {
     const { trainer } = this.ctx;
     for (const u of this.units) {
       if (u.pieceCount === 0) continue;
-      const piece = await this.env.staging.read(trainer.paramBuffer, u.pieceOffset, u.pieceCount, 'D2H parameter shard');
+      const piece = await this.env.staging.read(
+        trainer.paramBuffer,
+        u.pieceOffset,
+        u.pieceCount,
+        'D2H parameter shard',
+      );
       this.paramShard.set(piece, u.shardOffset);
     }
     if (this.opts.stage === 3) this.dropUnowned();
@@ -110,9 +115,16 @@ export class ZeroStrategy implements Strategy {
   /** All-gathers the parameters of `units` in order, with the next gather in flight while one is written. */
   private async gatherParams(order: Unit[], label: string): Promise<void> {
     const { trainer } = this.ctx;
-    const start = (u: Unit): Promise<Float32Array> => this.env.coll.allGatherF32(this.paramShard.subarray(u.shardOffset, u.shardOffset + u.pieceLength));
+    const start = (u: Unit): Promise<Float32Array> =>
+      this.env.coll.allGatherF32(this.paramShard.subarray(u.shardOffset, u.shardOffset + u.pieceLength));
     if (!this.opts.prefetch || this.opts.stage !== 3) {
-      for (const u of order) this.env.staging.write(trainer.paramBuffer, u.bucket.offset, (await start(u)).subarray(0, u.bucket.length), `H2D ${label} ${u.bucket.index}`);
+      for (const u of order)
+        this.env.staging.write(
+          trainer.paramBuffer,
+          u.bucket.offset,
+          (await start(u)).subarray(0, u.bucket.length),
+          `H2D ${label} ${u.bucket.index}`,
+        );
       return;
     }
     let next = order.length ? start(order[0]) : undefined;
@@ -120,7 +132,12 @@ export class ZeroStrategy implements Strategy {
       const current = next!;
       next = i + 1 < order.length ? start(order[i + 1]) : undefined;
       const full = await current;
-      this.env.staging.write(trainer.paramBuffer, order[i].bucket.offset, full.subarray(0, order[i].bucket.length), `H2D ${label} ${order[i].bucket.index}`);
+      this.env.staging.write(
+        trainer.paramBuffer,
+        order[i].bucket.offset,
+        full.subarray(0, order[i].bucket.length),
+        `H2D ${label} ${order[i].bucket.index}`,
+      );
     }
     // `next` is always consumed above; nothing is left in flight.
   }
@@ -147,7 +164,12 @@ export class ZeroStrategy implements Strategy {
     }
     let chain: Promise<void> = Promise.resolve();
     const launch = (u: Unit): void => {
-      const data = this.env.staging.read(trainer.gradBuffer, u.bucket.offset, u.bucket.length, `D2H grads ${u.bucket.index}`);
+      const data = this.env.staging.read(
+        trainer.gradBuffer,
+        u.bucket.offset,
+        u.bucket.length,
+        `D2H grads ${u.bucket.index}`,
+      );
       data.catch(() => undefined);
       chain = chain.then(() => this.reduceScatter(u, data));
     };
@@ -177,7 +199,10 @@ export class ZeroStrategy implements Strategy {
     }
     const t1 = nowNs();
     this.optimizer.step(this.paramShard, this.gradShard, gradScale(this.config.optimizer, sq));
-    this.env.span(`${this.config.optimizer.kind} on shard (host)`, t1, nowNs(), { params: this.paramShard.length, since: t0 });
+    this.env.span(`${this.config.optimizer.kind} on shard (host)`, t1, nowNs(), {
+      params: this.paramShard.length,
+      since: t0,
+    });
     // ZeRO-3: the updated shard reaches the GPU with the next forward's gather.
     if (this.opts.stage !== 3) await this.gatherParams(this.units, 'gather updated unit');
   }
@@ -187,7 +212,9 @@ export class ZeroStrategy implements Strategy {
     if (this.opts.stage === 3) {
       const out = new Float32Array(trainer.paramCount);
       for (const u of this.units) {
-        const full = await this.env.coll.allGatherF32(this.paramShard.subarray(u.shardOffset, u.shardOffset + u.pieceLength));
+        const full = await this.env.coll.allGatherF32(
+          this.paramShard.subarray(u.shardOffset, u.shardOffset + u.pieceLength),
+        );
         out.set(full.subarray(0, u.bucket.length), u.bucket.offset);
       }
       return out;

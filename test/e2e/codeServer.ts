@@ -16,7 +16,16 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'e2e');
 export const FIXTURES = fixturesDir();
 
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 export interface E2eTools {
   node24: string;
@@ -26,19 +35,37 @@ export interface E2eTools {
 
 /** Runs scripts/e2e-setup.sh (a no-op once installed) and returns what it made. */
 export function setUp(): E2eTools {
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'e2e-setup.sh')], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 15 * 60_000 });
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'e2e-setup.sh')], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 15 * 60_000,
+  });
   if (r.status !== 0) throw new Error(`scripts/e2e-setup.sh failed (exit ${r.status}); see its output above`);
-  const kv = Object.fromEntries(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  if (!kv.NODE24 || !kv.CODE_SERVER_ENTRY || !kv.CHROMIUM) throw new Error(`scripts/e2e-setup.sh printed no paths:\n${r.stdout}`);
+  const kv = Object.fromEntries(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  if (!kv.NODE24 || !kv.CODE_SERVER_ENTRY || !kv.CHROMIUM)
+    throw new Error(`scripts/e2e-setup.sh printed no paths:\n${r.stdout}`);
   return { node24: kv.NODE24, codeServerEntry: kv.CODE_SERVER_ENTRY, chromium: kv.CHROMIUM };
 }
 
 /** Builds the linux-x64 .vsix (dist/ must be built) and returns its path. */
 export function packageVsix(): string {
   const outDir = path.join(REPO_ROOT, '.cache', 'e2e', 'vsix');
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'package.mjs'), '--target', 'linux-x64', '--out-dir', outDir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 5 * 60_000 });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(REPO_ROOT, 'scripts', 'package.mjs'), '--target', 'linux-x64', '--out-dir', outDir],
+    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 5 * 60_000 },
+  );
   if (r.status !== 0) throw new Error(`packaging failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  const vsix = fs.readdirSync(outDir).filter((f) => f.endsWith('-linux-x64.vsix')).map((f) => path.join(outDir, f));
+  const vsix = fs
+    .readdirSync(outDir)
+    .filter((f) => f.endsWith('-linux-x64.vsix'))
+    .map((f) => path.join(outDir, f));
   if (vsix.length !== 1) throw new Error(`expected one linux-x64 .vsix in ${outDir}, found ${vsix.length}`);
   return vsix[0];
 }
@@ -68,7 +95,12 @@ export interface CodeServer {
  * Installs the .vsix into a fresh extensions folder and starts code-server on a free
  * loopback port with `workspace` open. `settings` go to the user settings.json.
  */
-export async function startCodeServer(tools: E2eTools, vsix: string, workspace: string, settings: Record<string, unknown> = {}): Promise<CodeServer> {
+export async function startCodeServer(
+  tools: E2eTools,
+  vsix: string,
+  workspace: string,
+  settings: Record<string, unknown> = {},
+): Promise<CodeServer> {
   const home = fs.mkdtempSync(path.join(REPO_ROOT, '.cache', 'e2e', 'session-'));
   const userData = path.join(home, 'user-data');
   const extensions = path.join(home, 'extensions');
@@ -98,19 +130,52 @@ export async function startCodeServer(tools: E2eTools, vsix: string, workspace: 
       2,
     ),
   );
-  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_DATA_HOME: path.join(home, 'data') };
-  const common = ['--config', configFile, '--user-data-dir', userData, '--extensions-dir', extensions, '--disable-telemetry', '--disable-update-check'];
-  const inst = spawnSync(tools.node24, [tools.codeServerEntry, ...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+  const env = {
+    ...process.env,
+    XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, 'config'),
+    XDG_DATA_HOME: path.join(home, 'data'),
+  };
+  const common = [
+    '--config',
+    configFile,
+    '--user-data-dir',
+    userData,
+    '--extensions-dir',
+    extensions,
+    '--disable-telemetry',
+    '--disable-update-check',
+  ];
+  const inst = spawnSync(tools.node24, [tools.codeServerEntry, ...common, '--install-extension', vsix], {
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (inst.status !== 0 || !/was successfully installed/i.test(inst.stdout + inst.stderr)) {
     throw new Error(`code-server --install-extension failed (exit ${inst.status}):\n${inst.stdout}\n${inst.stderr}`);
   }
   const port = await freePort();
   let logText = '';
-  const child = spawn(tools.node24, [tools.codeServerEntry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-getting-started-override', '--ignore-last-opened', workspace], {
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    tools.node24,
+    [
+      tools.codeServerEntry,
+      ...common,
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      workspace,
+    ],
+    {
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const collect = (b: Buffer) => {
     logText += b.toString('utf8');
     if (logText.length > 1 << 20) logText = logText.slice(-(1 << 19));
@@ -141,7 +206,8 @@ export async function startCodeServer(tools: E2eTools, vsix: string, workspace: 
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}) before it served:\n${logText}`);
+    if (child.exitCode !== null)
+      throw new Error(`code-server exited (${child.exitCode}) before it served:\n${logText}`);
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
@@ -227,7 +293,10 @@ export async function pickQuickItem(page: Page, text: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 15_000 });
   await input.fill(text);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: text })
+    .first()
+    .waitFor({ state: 'visible', timeout: 15_000 });
   await input.press('Enter');
 }
 
@@ -243,7 +312,10 @@ export function webviewFrame(page: Page, index = 0): FrameLocator {
 export async function closeAllEditors(page: Page): Promise<void> {
   await runCommand(page, 'View: Close All Editors');
   const dontSave = page.locator('.monaco-dialog-box button', { hasText: /Don't Save/ });
-  const asked = await dontSave.waitFor({ state: 'visible', timeout: 1500 }).then(() => true, () => false);
+  const asked = await dontSave.waitFor({ state: 'visible', timeout: 1500 }).then(
+    () => true,
+    () => false,
+  );
   if (asked) await dontSave.click();
 }
 
@@ -293,7 +365,11 @@ export async function waitForNotification(page: Page, text: string | RegExp, tim
 }
 
 /** Runs `body`; if it throws, saves a screenshot named after the test first. */
-export async function shotOnFailure(page: () => Page | undefined, name: string, body: () => Promise<void>): Promise<void> {
+export async function shotOnFailure(
+  page: () => Page | undefined,
+  name: string,
+  body: () => Promise<void>,
+): Promise<void> {
   try {
     await body();
   } catch (e) {

@@ -53,15 +53,20 @@ if (!process.env.COMMLENS_TRACE_DIR) {
 }
 let failed = 0;
 await Promise.all(
-  Array.from({ length: nproc }, (_, rank) =>
-    new Promise((done) => {
-      const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(nproc) };
-      const w = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', ...rest], { env, stdio: 'inherit' });
-      w.on('close', (code) => {
-        if (code !== 0) failed++;
-        done();
-      });
-    }),
+  Array.from(
+    { length: nproc },
+    (_, rank) =>
+      new Promise((done) => {
+        const env = { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(nproc) };
+        const w = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', ...rest], {
+          env,
+          stdio: 'inherit',
+        });
+        w.on('close', (code) => {
+          if (code !== 0) failed++;
+          done();
+        });
+      }),
   ),
 );
 process.exit(failed > 0 ? 1 : exitCode);

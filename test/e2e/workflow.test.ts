@@ -36,17 +36,30 @@ interface RunOnDisk {
 }
 
 /** Waits until a run folder's record satisfies `done` (the extension writes commlens-run.json). */
-async function waitForRun(runsDir: string, done: (r: RunOnDisk) => boolean, timeoutMs: number, after = new Set<string>()): Promise<RunOnDisk> {
+async function waitForRun(
+  runsDir: string,
+  done: (r: RunOnDisk) => boolean,
+  timeoutMs: number,
+  after = new Set<string>(),
+): Promise<RunOnDisk> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const runs = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.') && !after.has(d)) : [];
+    const runs = fs.existsSync(runsDir)
+      ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.') && !after.has(d))
+      : [];
     for (const d of runs) {
       const f = path.join(runsDir, d, 'commlens-run.json');
       if (!fs.existsSync(f)) continue;
-      const r = { dir: path.join(runsDir, d), status: (JSON.parse(fs.readFileSync(f, 'utf8')) as { status: string }).status };
+      const r = {
+        dir: path.join(runsDir, d),
+        status: (JSON.parse(fs.readFileSync(f, 'utf8')) as { status: string }).status,
+      };
       if (done(r)) return r;
     }
-    if (Date.now() > deadline) throw new Error(`no run in ${runsDir} reached the expected state within ${timeoutMs} ms (${runs.join(', ') || 'none'})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no run in ${runsDir} reached the expected state within ${timeoutMs} ms (${runs.join(', ') || 'none'})`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -95,7 +108,11 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     // Runs go over the WAN profile: on the tiny preset's default 10 GbE link communication is
     // ~5 % of the step, below what the advisor calls worth changing (analysis/advisor WORTHWHILE),
     // and the suggestion workflow needs a suggestion.
-    server = await startCodeServer(tools, vsix, workspace, { 'commlens.runsFolder': 'runs', 'commlens.linkProfile': 'wan', 'security.workspace.trust.enabled': false });
+    server = await startCodeServer(tools, vsix, workspace, {
+      'commlens.runsFolder': 'runs',
+      'commlens.linkProfile': 'wan',
+      'security.workspace.trust.enabled': false,
+    });
     browser = await launchBrowser(tools);
     page = await openWorkbench(browser, server);
   });
@@ -105,185 +122,260 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
     await server?.stop();
   });
 
-  it('runs "CommLens: Show Environment" from the command palette', async () => shotOnFailure(() => page, 'runs-CommLens-Show-Environment-from-the-command-pa', async () => {
-    await runCommand(page, 'CommLens: Show Environment');
-    // The report opens rendered, in VS Code's Markdown preview (a webview), not as raw Markdown.
-    const preview = webviewFrame(page);
-    await preview.locator('h1', { hasText: 'CommLens environment' }).waitFor({ state: 'visible', timeout: 90_000 });
-    const text = (await preview.locator('body').innerText()).replace(/\u00a0/g, ' ');
-    assert.match(text, /commlens doctor/);
-    assert.match(text, /workspace trusted: yes/);
-    assert.match(text, /GPU adapter/);
-    assert.doesNotMatch(text, /"timestampQuery"|```/, 'no raw JSON or Markdown');
-    await screenshot(page, '01-show-environment');
-    // The runs folder named in the settings was created on first use.
-    assert.ok(fs.existsSync(path.join(workspace, 'runs')), 'the runs folder was created');
-    await closeAllEditors(page);
-  }));
+  it('runs "CommLens: Show Environment" from the command palette', async () =>
+    shotOnFailure(
+      () => page,
+      'runs-CommLens-Show-Environment-from-the-command-pa',
+      async () => {
+        await runCommand(page, 'CommLens: Show Environment');
+        // The report opens rendered, in VS Code's Markdown preview (a webview), not as raw Markdown.
+        const preview = webviewFrame(page);
+        await preview.locator('h1', { hasText: 'CommLens environment' }).waitFor({ state: 'visible', timeout: 90_000 });
+        const text = (await preview.locator('body').innerText()).replace(/\u00a0/g, ' ');
+        assert.match(text, /commlens doctor/);
+        assert.match(text, /workspace trusted: yes/);
+        assert.match(text, /GPU adapter/);
+        assert.doesNotMatch(text, /"timestampQuery"|```/, 'no raw JSON or Markdown');
+        await screenshot(page, '01-show-environment');
+        // The runs folder named in the settings was created on first use.
+        assert.ok(fs.existsSync(path.join(workspace, 'runs')), 'the runs folder was created');
+        await closeAllEditors(page);
+      },
+    ));
 
-  it('refuses a run config with unknown keys and wrong types, and lists them in Problems', async () => shotOnFailure(() => page, 'refuses-a-run-config-with-unknown-keys-and-wrong-t', async () => {
-    fs.writeFileSync(path.join(workspace, 'commlens.json'), '{\n  "preset": "tiny",\n  "stpes": 3,\n  "worldSize": "two"\n}\n');
-    await quickOpen(page, 'commlens.json');
-    await runCommand(page, 'CommLens: Profile with Config File…');
-    const note = await waitForNotification(page, /problem\(s\), so the run was not started/);
-    assert.match(note, /commlens\.json has 2 problem\(s\)/);
-    await runCommand(page, 'View: Focus Problems');
-    const problems = page.locator('.markers-panel .monaco-list-row');
-    await problems.filter({ hasText: 'stpes: unknown setting' }).first().waitFor({ state: 'visible', timeout: 30_000 });
-    const all = (await page.locator('.markers-panel').innerText()).replace(/\u00a0/g, ' ');
-    assert.match(all, /worldSize: got "two" \(string\), expected an integer/);
-    await screenshot(page, '02-refused-config');
-    await runCommand(page, 'View: Toggle Panel Visibility');
-    const runsDir = path.join(workspace, 'runs');
-    assert.equal(fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.')).length : 0, 0, 'no run was started');
-    await closeAllEditors(page);
-  }));
+  it('refuses a run config with unknown keys and wrong types, and lists them in Problems', async () =>
+    shotOnFailure(
+      () => page,
+      'refuses-a-run-config-with-unknown-keys-and-wrong-t',
+      async () => {
+        fs.writeFileSync(
+          path.join(workspace, 'commlens.json'),
+          '{\n  "preset": "tiny",\n  "stpes": 3,\n  "worldSize": "two"\n}\n',
+        );
+        await quickOpen(page, 'commlens.json');
+        await runCommand(page, 'CommLens: Profile with Config File…');
+        const note = await waitForNotification(page, /problem\(s\), so the run was not started/);
+        assert.match(note, /commlens\.json has 2 problem\(s\)/);
+        await runCommand(page, 'View: Focus Problems');
+        const problems = page.locator('.markers-panel .monaco-list-row');
+        await problems
+          .filter({ hasText: 'stpes: unknown setting' })
+          .first()
+          .waitFor({ state: 'visible', timeout: 30_000 });
+        const all = (await page.locator('.markers-panel').innerText()).replace(/\u00a0/g, ' ');
+        assert.match(all, /worldSize: got "two" \(string\), expected an integer/);
+        await screenshot(page, '02-refused-config');
+        await runCommand(page, 'View: Toggle Panel Visibility');
+        const runsDir = path.join(workspace, 'runs');
+        assert.equal(
+          fs.existsSync(runsDir) ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.')).length : 0,
+          0,
+          'no run was started',
+        );
+        await closeAllEditors(page);
+      },
+    ));
 
-  it('profiles the tiny preset from the palette and opens its trace', async () => shotOnFailure(() => page, 'profiles-the-tiny-preset-from-the-palette-and-open', async () => {
-    await runCommand(page, 'CommLens: Profile Training Run');
-    await pickQuickItem(page, 'tiny');
-    await waitForNotification(page, /CommLens: profiling preset tiny/, 30_000);
-    await screenshot(page, '04-profile-progress');
-    const run = await waitForRun(path.join(workspace, 'runs'), (r) => r.status !== 'running', 180_000);
-    assert.equal(run.status, 'done', JSON.stringify(run));
-    assert.ok(fs.existsSync(path.join(run.dir, 'trace.pftrace')));
-    // The trace opens in a CommLens panel: the timeline has drawn every rank's group.
-    await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    const frame = webviewFrame(page);
-    await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
-    const status = await frame.locator('.toolbar .status').innerText();
-    const ranks = Number(/(\d+) rank/.exec(status)?.[1] ?? 0);
-    assert.ok(ranks >= 2, `at least two rank groups drawn: ${status}`);
-    const boxes = Number(await frame.locator('[data-boxes]').first().getAttribute('data-boxes'));
-    assert.ok(boxes > 0, `slices drawn on the timeline: ${boxes}`);
-    // The analysis arrives with ranked suggestions; clicking one opens it.
-    await frame.getByRole('tab', { name: 'Suggestions' }).click();
-    const suggestions = frame.locator('ol.suggestions li.suggestion');
-    await suggestions.first().waitFor({ state: 'visible', timeout: 60_000 });
-    assert.ok((await suggestions.count()) >= 1, 'at least one suggestion drawn');
-    const head = suggestions.first().locator('.suggestion-head');
-    const title = await head.locator('.title').innerText();
-    await head.click();
-    await frame.locator('ol.suggestions li.suggestion.active .suggestion-head[aria-pressed="true"]').waitFor({ state: 'visible', timeout: 10_000 });
-    await frame.getByRole('button', { name: 'Apply & re-run' }).waitFor({ state: 'visible', timeout: 10_000 });
-    assert.ok(title.length > 0);
-    await page.waitForTimeout(500);
-    await screenshot(page, '05-tiny-trace-suggestion');
-    // Apply & re-run: the extension runs `commlens verify` and answers in the panel, with
-    // the comparison when the re-run finished, or with the runtime's reason when it refused.
-    await frame.getByRole('button', { name: 'Apply & re-run' }).click();
-    const compared = frame.locator('#tab-compare[aria-selected="true"]');
-    const refused = frame.locator('ol.suggestions li.suggestion.active .status-line', { hasText: 'Failed: ' });
-    await compared.or(refused).first().waitFor({ state: 'visible', timeout: 240_000 });
-    if (await refused.isVisible()) {
-      assert.match(await refused.innerText(), /Failed: .+/);
-      await waitForNotification(page, /Verifying .* failed/, 30_000);
-    } else {
-      // The Compare pane shows the re-run (after) beside this run (before), with the prediction.
-      const pane = await frame.locator('#pane').innerText();
-      assert.match(pane, /Before: .*After: /s);
-      assert.match(pane, /Predicted/);
-      const verify = await waitForRun(path.join(workspace, 'runs'), (r) => r.status === 'done' && fs.existsSync(path.join(r.dir, 'comparison.json')), 30_000);
-      assert.ok(verify.dir);
-    }
-    await page.waitForTimeout(500);
-    await screenshot(page, '05b-apply-and-rerun');
-    await closeAllEditors(page);
-  }));
+  it('profiles the tiny preset from the palette and opens its trace', async () =>
+    shotOnFailure(
+      () => page,
+      'profiles-the-tiny-preset-from-the-palette-and-open',
+      async () => {
+        await runCommand(page, 'CommLens: Profile Training Run');
+        await pickQuickItem(page, 'tiny');
+        await waitForNotification(page, /CommLens: profiling preset tiny/, 30_000);
+        await screenshot(page, '04-profile-progress');
+        const run = await waitForRun(path.join(workspace, 'runs'), (r) => r.status !== 'running', 180_000);
+        assert.equal(run.status, 'done', JSON.stringify(run));
+        assert.ok(fs.existsSync(path.join(run.dir, 'trace.pftrace')));
+        // The trace opens in a CommLens panel: the timeline has drawn every rank's group.
+        await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+        const frame = webviewFrame(page);
+        await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+        const status = await frame.locator('.toolbar .status').innerText();
+        const ranks = Number(/(\d+) rank/.exec(status)?.[1] ?? 0);
+        assert.ok(ranks >= 2, `at least two rank groups drawn: ${status}`);
+        const boxes = Number(await frame.locator('[data-boxes]').first().getAttribute('data-boxes'));
+        assert.ok(boxes > 0, `slices drawn on the timeline: ${boxes}`);
+        // The analysis arrives with ranked suggestions; clicking one opens it.
+        await frame.getByRole('tab', { name: 'Suggestions' }).click();
+        const suggestions = frame.locator('ol.suggestions li.suggestion');
+        await suggestions.first().waitFor({ state: 'visible', timeout: 60_000 });
+        assert.ok((await suggestions.count()) >= 1, 'at least one suggestion drawn');
+        const head = suggestions.first().locator('.suggestion-head');
+        const title = await head.locator('.title').innerText();
+        await head.click();
+        await frame
+          .locator('ol.suggestions li.suggestion.active .suggestion-head[aria-pressed="true"]')
+          .waitFor({ state: 'visible', timeout: 10_000 });
+        await frame.getByRole('button', { name: 'Apply & re-run' }).waitFor({ state: 'visible', timeout: 10_000 });
+        assert.ok(title.length > 0);
+        await page.waitForTimeout(500);
+        await screenshot(page, '05-tiny-trace-suggestion');
+        // Apply & re-run: the extension runs `commlens verify` and answers in the panel, with
+        // the comparison when the re-run finished, or with the runtime's reason when it refused.
+        await frame.getByRole('button', { name: 'Apply & re-run' }).click();
+        const compared = frame.locator('#tab-compare[aria-selected="true"]');
+        const refused = frame.locator('ol.suggestions li.suggestion.active .status-line', { hasText: 'Failed: ' });
+        await compared.or(refused).first().waitFor({ state: 'visible', timeout: 240_000 });
+        if (await refused.isVisible()) {
+          assert.match(await refused.innerText(), /Failed: .+/);
+          await waitForNotification(page, /Verifying .* failed/, 30_000);
+        } else {
+          // The Compare pane shows the re-run (after) beside this run (before), with the prediction.
+          const pane = await frame.locator('#pane').innerText();
+          assert.match(pane, /Before: .*After: /s);
+          assert.match(pane, /Predicted/);
+          const verify = await waitForRun(
+            path.join(workspace, 'runs'),
+            (r) => r.status === 'done' && fs.existsSync(path.join(r.dir, 'comparison.json')),
+            30_000,
+          );
+          assert.ok(verify.dir);
+        }
+        await page.waitForTimeout(500);
+        await screenshot(page, '05b-apply-and-rerun');
+        await closeAllEditors(page);
+      },
+    ));
 
-  it('opens a fixture PyTorch (Kineto) trace through the custom editor and shows its analysis', async () => shotOnFailure(() => page, 'opens-a-fixture-PyTorch-Kineto-trace-through-the-c', async () => {
-    const dir = path.join(workspace, 'pytorch');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(path.join(FIXTURES, 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz'), path.join(dir, 'sampled_rank-0.json.gz'));
-    await quickOpen(page, 'sampled_rank-0.json.gz');
-    await reopenWith(page, 'CommLens Trace');
-    const frame = webviewFrame(page);
-    await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
-    assert.match(await frame.locator('.toolbar .status').innerText(), /1 rank/);
-    await frame.getByRole('tab', { name: 'Breakdown' }).click();
-    const chart = frame.locator('#pane svg[aria-label="Breakdown per rank and step"]');
-    await chart.waitFor({ state: 'visible', timeout: 60_000 });
-    await page.waitForTimeout(500);
-    await screenshot(page, '09-kineto-custom-editor');
-    await closeAllEditors(page);
-  }));
+  it('opens a fixture PyTorch (Kineto) trace through the custom editor and shows its analysis', async () =>
+    shotOnFailure(
+      () => page,
+      'opens-a-fixture-PyTorch-Kineto-trace-through-the-c',
+      async () => {
+        const dir = path.join(workspace, 'pytorch');
+        fs.mkdirSync(dir, { recursive: true });
+        fs.copyFileSync(
+          path.join(FIXTURES, 'kineto', 'hta-sampled', 'sampled_rank-0.json.gz'),
+          path.join(dir, 'sampled_rank-0.json.gz'),
+        );
+        await quickOpen(page, 'sampled_rank-0.json.gz');
+        await reopenWith(page, 'CommLens Trace');
+        const frame = webviewFrame(page);
+        await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+        assert.match(await frame.locator('.toolbar .status').innerText(), /1 rank/);
+        await frame.getByRole('tab', { name: 'Breakdown' }).click();
+        const chart = frame.locator('#pane svg[aria-label="Breakdown per rank and step"]');
+        await chart.waitFor({ state: 'visible', timeout: 60_000 });
+        await page.waitForTimeout(500);
+        await screenshot(page, '09-kineto-custom-editor');
+        await closeAllEditors(page);
+      },
+    ));
 
-  it('cancels a run: the whole process tree ends within 2 s and the partial trace is offered', async () => shotOnFailure(() => page, 'cancels-a-run-the-whole-process-tree-ends-within-2', async () => {
-    const runsDir = path.join(workspace, 'runs');
-    const before = new Set(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
-    await runCommand(page, 'CommLens: Profile Training Run');
-    await pickQuickItem(page, 'mlp-small');
-    await waitForNotification(page, /step [2-9]\d*\/20|step 1\d\/20/, 180_000);
-    await screenshot(page, '06-run-in-progress');
-    const run = await waitForRun(runsDir, (r) => r.status === 'running', 10_000, before);
-    const t0 = Date.now();
-    await runCommand(page, 'CommLens: Cancel Run');
-    const note = await waitForNotification(page, /was cancelled/, 30_000);
-    const ended = await waitForRun(runsDir, (r) => r.dir === run.dir && r.status !== 'running', 10_000, before);
-    assert.equal(ended.status, 'cancelled');
-    assert.match(note, /The trace of the finished steps was kept/);
-    assert.match(note, /Open Partial Trace/);
-    // Nothing of the run is left: no process still names its runs folder.
-    const left = runtimeProcesses(runsDir);
-    assert.deepEqual(left, [], `runtime processes left after cancel: ${left.join('; ')}`);
-    assert.ok(Date.now() - t0 < 2000 + 15_000, 'cancel reported promptly');
-    await screenshot(page, '07-cancelled');
-    await page.locator('.notifications-toasts .notification-toast').getByRole('button', { name: 'Open Partial Trace' }).first().click();
-    await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    await webviewFrame(page).locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
-    await closeAllEditors(page);
-  }));
+  it('cancels a run: the whole process tree ends within 2 s and the partial trace is offered', async () =>
+    shotOnFailure(
+      () => page,
+      'cancels-a-run-the-whole-process-tree-ends-within-2',
+      async () => {
+        const runsDir = path.join(workspace, 'runs');
+        const before = new Set(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []);
+        await runCommand(page, 'CommLens: Profile Training Run');
+        await pickQuickItem(page, 'mlp-small');
+        await waitForNotification(page, /step [2-9]\d*\/20|step 1\d\/20/, 180_000);
+        await screenshot(page, '06-run-in-progress');
+        const run = await waitForRun(runsDir, (r) => r.status === 'running', 10_000, before);
+        const t0 = Date.now();
+        await runCommand(page, 'CommLens: Cancel Run');
+        const note = await waitForNotification(page, /was cancelled/, 30_000);
+        const ended = await waitForRun(runsDir, (r) => r.dir === run.dir && r.status !== 'running', 10_000, before);
+        assert.equal(ended.status, 'cancelled');
+        assert.match(note, /The trace of the finished steps was kept/);
+        assert.match(note, /Open Partial Trace/);
+        // Nothing of the run is left: no process still names its runs folder.
+        const left = runtimeProcesses(runsDir);
+        assert.deepEqual(left, [], `runtime processes left after cancel: ${left.join('; ')}`);
+        assert.ok(Date.now() - t0 < 2000 + 15_000, 'cancel reported promptly');
+        await screenshot(page, '07-cancelled');
+        await page
+          .locator('.notifications-toasts .notification-toast')
+          .getByRole('button', { name: 'Open Partial Trace' })
+          .first()
+          .click();
+        await page.locator('.tab', { hasText: 'CommLens:' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+        await webviewFrame(page).locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+        await closeAllEditors(page);
+      },
+    ));
 
-  it('profiles an external (PyTorch-style) command and imports every rank it wrote', async () => shotOnFailure(() => page, 'profiles-an-external-PyTorch-style-command-and-imp', async () => {
-    const runsDir = path.join(workspace, 'runs');
-    const before = new Set(fs.readdirSync(runsDir));
-    const standin = path.join(REPO_ROOT, 'test', 'e2e', 'standin-torchrun.mjs');
-    await runCommand(page, 'CommLens: Profile External Command…');
-    await answerInputBox(page, `node ${standin} --nproc-per-node 2 train.py`);
-    const run = await waitForRun(runsDir, (r) => r.status !== 'running', 60_000, before);
-    assert.equal(run.status, 'done');
-    const record = JSON.parse(fs.readFileSync(path.join(run.dir, 'commlens-run.json'), 'utf8')) as { traceFiles: string[] };
-    assert.deepEqual(record.traceFiles.map((f) => path.basename(f)), ['rank-0.pt.trace.json.gz', 'rank-1.pt.trace.json.gz']);
-    await page.locator('.tab', { hasText: '(2 ranks)' }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    const frame = webviewFrame(page);
-    await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
-    assert.match(await frame.locator('.toolbar .status').innerText(), /2 rank/);
-    // The terminal shows the command's own output.
-    const terminal = page.locator('.terminal-wrapper, .xterm').first();
-    await terminal.waitFor({ state: 'visible', timeout: 10_000 });
-    await page.waitForTimeout(1000);
-    await screenshot(page, '08-external-command');
-    await closeAllEditors(page);
-  }));
+  it('profiles an external (PyTorch-style) command and imports every rank it wrote', async () =>
+    shotOnFailure(
+      () => page,
+      'profiles-an-external-PyTorch-style-command-and-imp',
+      async () => {
+        const runsDir = path.join(workspace, 'runs');
+        const before = new Set(fs.readdirSync(runsDir));
+        const standin = path.join(REPO_ROOT, 'test', 'e2e', 'standin-torchrun.mjs');
+        await runCommand(page, 'CommLens: Profile External Command…');
+        await answerInputBox(page, `node ${standin} --nproc-per-node 2 train.py`);
+        const run = await waitForRun(runsDir, (r) => r.status !== 'running', 60_000, before);
+        assert.equal(run.status, 'done');
+        const record = JSON.parse(fs.readFileSync(path.join(run.dir, 'commlens-run.json'), 'utf8')) as {
+          traceFiles: string[];
+        };
+        assert.deepEqual(
+          record.traceFiles.map((f) => path.basename(f)),
+          ['rank-0.pt.trace.json.gz', 'rank-1.pt.trace.json.gz'],
+        );
+        await page.locator('.tab', { hasText: '(2 ranks)' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+        const frame = webviewFrame(page);
+        await frame.locator('#app[data-state="ready"]').waitFor({ state: 'attached', timeout: 90_000 });
+        assert.match(await frame.locator('.toolbar .status').innerText(), /2 rank/);
+        // The terminal shows the command's own output.
+        const terminal = page.locator('.terminal-wrapper, .xterm').first();
+        await terminal.waitFor({ state: 'visible', timeout: 10_000 });
+        await page.waitForTimeout(1000);
+        await screenshot(page, '08-external-command');
+        await closeAllEditors(page);
+      },
+    ));
 
-  it('lists the runs in the CommLens view with status, step time and link', async () => shotOnFailure(() => page, 'runs-view', async () => {
-    await runCommand(page, 'View: Show CommLens');
-    const rows = page.locator('.pane-body .monaco-list-row');
-    const tiny = rows.filter({ hasText: 'tiny' }).first();
-    await tiny.waitFor({ state: 'visible', timeout: 30_000 });
-    const text = (await tiny.innerText()).replace(/\u00a0/g, ' ');
-    assert.match(text, /done/);
-    assert.match(text, /ms\/step/);
-    assert.match(text, /wan/);
-    await rows.filter({ hasText: 'mlp-small' }).filter({ hasText: 'cancelled' }).first().waitFor({ state: 'visible', timeout: 10_000 });
-    await rows.filter({ hasText: 'standin-torchrun' }).first().waitFor({ state: 'visible', timeout: 10_000 });
-    await screenshot(page, '11-runs-view');
-    await runCommand(page, 'View: Show Explorer');
-  }));
+  it('lists the runs in the CommLens view with status, step time and link', async () =>
+    shotOnFailure(
+      () => page,
+      'runs-view',
+      async () => {
+        await runCommand(page, 'View: Show CommLens');
+        const rows = page.locator('.pane-body .monaco-list-row');
+        const tiny = rows.filter({ hasText: 'tiny' }).first();
+        await tiny.waitFor({ state: 'visible', timeout: 30_000 });
+        const text = (await tiny.innerText()).replace(/\u00a0/g, ' ');
+        assert.match(text, /done/);
+        assert.match(text, /ms\/step/);
+        assert.match(text, /wan/);
+        await rows
+          .filter({ hasText: 'mlp-small' })
+          .filter({ hasText: 'cancelled' })
+          .first()
+          .waitFor({ state: 'visible', timeout: 10_000 });
+        await rows.filter({ hasText: 'standin-torchrun' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+        await screenshot(page, '11-runs-view');
+        await runCommand(page, 'View: Show Explorer');
+      },
+    ));
 
-  it('opens a trace that cannot be parsed in a panel that says which file and why', async () => shotOnFailure(() => page, 'opens-a-trace-that-cannot-be-parsed-in-a-panel-tha', async () => {
-    fs.writeFileSync(path.join(workspace, 'broken.pftrace'), Buffer.from('this is not a perfetto trace\x00\xff\xfe', 'latin1'));
-    await quickOpen(page, 'broken.pftrace');
-    await reopenWith(page, 'CommLens Trace');
-    const frame = webviewFrame(page);
-    const alert = frame.locator('[role=alert]');
-    await alert.waitFor({ state: 'visible', timeout: 60_000 });
-    assert.match(await alert.innerText(), /CommLens cannot show broken\.pftrace/);
-    const body = await frame.locator('body').innerText();
-    assert.match(body, /broken\.pftrace/);
-    await screenshot(page, '03-unparseable-trace');
-    await closeAllEditors(page);
-  }));
+  it('opens a trace that cannot be parsed in a panel that says which file and why', async () =>
+    shotOnFailure(
+      () => page,
+      'opens-a-trace-that-cannot-be-parsed-in-a-panel-tha',
+      async () => {
+        fs.writeFileSync(
+          path.join(workspace, 'broken.pftrace'),
+          Buffer.from('this is not a perfetto trace\x00\xff\xfe', 'latin1'),
+        );
+        await quickOpen(page, 'broken.pftrace');
+        await reopenWith(page, 'CommLens Trace');
+        const frame = webviewFrame(page);
+        const alert = frame.locator('[role=alert]');
+        await alert.waitFor({ state: 'visible', timeout: 60_000 });
+        assert.match(await alert.innerText(), /CommLens cannot show broken\.pftrace/);
+        const body = await frame.locator('body').innerText();
+        assert.match(body, /broken\.pftrace/);
+        await screenshot(page, '03-unparseable-trace');
+        await closeAllEditors(page);
+      },
+    ));
 });
 
 describe('CommLens in VS Code (code-server), untrusted workspace', { timeout: 10 * 60_000 }, () => {
@@ -293,7 +385,11 @@ describe('CommLens in VS Code (code-server), untrusted workspace', { timeout: 10
 
   before(async () => {
     const workspace = newWorkspace();
-    server = await startCodeServer(tools, vsix, workspace, { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' });
+    server = await startCodeServer(tools, vsix, workspace, {
+      'security.workspace.trust.enabled': true,
+      'security.workspace.trust.startupPrompt': 'never',
+      'security.workspace.trust.banner': 'never',
+    });
     browser = await launchBrowser(tools);
     page = await openWorkbench(browser, server);
   });
@@ -303,12 +399,17 @@ describe('CommLens in VS Code (code-server), untrusted workspace', { timeout: 10
     await server?.stop();
   });
 
-  it('explains that profiling needs trust instead of running anything', async () => shotOnFailure(() => page, 'explains-that-profiling-needs-trust-instead-of-run', async () => {
-    await runCommand(page, 'CommLens: Profile Training Run');
-    const note = await waitForNotification(page, /untrusted workspace/);
-    assert.match(note, /does not profile in an untrusted workspace/);
-    assert.match(note, /opening and analysing traces works without it/);
-    await page.waitForTimeout(500); // let the toast finish sliding in
-    await screenshot(page, '10-untrusted');
-  }));
+  it('explains that profiling needs trust instead of running anything', async () =>
+    shotOnFailure(
+      () => page,
+      'explains-that-profiling-needs-trust-instead-of-run',
+      async () => {
+        await runCommand(page, 'CommLens: Profile Training Run');
+        const note = await waitForNotification(page, /untrusted workspace/);
+        assert.match(note, /does not profile in an untrusted workspace/);
+        assert.match(note, /opening and analysing traces works without it/);
+        await page.waitForTimeout(500); // let the toast finish sliding in
+        await screenshot(page, '10-untrusted');
+      },
+    ));
 });

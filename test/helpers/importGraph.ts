@@ -58,7 +58,11 @@ export function importGraph(repoRoot: string, rooms: readonly string[]): SourceF
         const target = resolveImport(f, spec);
         if (target) imports.push({ target: rel(target), line });
         else imports.push({ target: `<unresolved ${spec}>`, line });
-      } else if (!spec.startsWith('node:')) packages.push({ name: spec.split('/')[0].startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0], line });
+      } else if (!spec.startsWith('node:'))
+        packages.push({
+          name: spec.split('/')[0].startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0],
+          line,
+        });
     }
     return { path: rel(f), imports, packages };
   });

@@ -16,7 +16,9 @@ export const sharedDir = resolve(repoRoot, '..', 'shared');
 export function fixturesDir(...parts: string[]): string {
   const root = join(sharedDir, 'fixtures');
   if (!existsSync(root)) {
-    throw new Error(`the shared fixtures are missing: expected ${root} (the shared/ folder beside the checkout, as CI lays it out)`);
+    throw new Error(
+      `the shared fixtures are missing: expected ${root} (the shared/ folder beside the checkout, as CI lays it out)`,
+    );
   }
   const p = join(root, ...parts);
   if (!existsSync(p)) throw new Error(`fixture missing: ${p}`);

@@ -7,7 +7,11 @@
 
 /** True when missing tools must fail the suite instead of skipping tests (CI, COMMLENS_REQUIRE_GPU=1 or COMMLENS_REQUIRE_TOOLS=1). */
 export function toolsRequired(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') || env.COMMLENS_REQUIRE_GPU === '1' || env.COMMLENS_REQUIRE_TOOLS === '1';
+  return (
+    (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') ||
+    env.COMMLENS_REQUIRE_GPU === '1' ||
+    env.COMMLENS_REQUIRE_TOOLS === '1'
+  );
 }
 
 /**
@@ -15,6 +19,7 @@ export function toolsRequired(env: NodeJS.ProcessEnv = process.env): boolean {
  * developer's machine; throws when tools are required.
  */
 export function skipUnlessPresent(missing: string | false, env: NodeJS.ProcessEnv = process.env): string | false {
-  if (missing && toolsRequired(env)) throw new Error(`${missing} — required here (CI or COMMLENS_REQUIRE_GPU=1 is set); run scripts/setup.sh`);
+  if (missing && toolsRequired(env))
+    throw new Error(`${missing} — required here (CI or COMMLENS_REQUIRE_GPU=1 is set); run scripts/setup.sh`);
   return missing;
 }

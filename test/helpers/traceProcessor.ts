@@ -44,7 +44,12 @@ export function traceProcessorOrSkip(t: TestContext): string | undefined {
  * from the next field or row, so such a row throws: select json_quote(x) or hex(x) instead.
  */
 export function queryTrace(bin: string, trace: string, sql: string): Row[][] {
-  const r = spawnSync(bin, ['query', '-f', '-', trace], { input: sql, encoding: 'utf8', timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(bin, ['query', '-f', '-', trace], {
+    input: sql,
+    encoding: 'utf8',
+    timeout: 120_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (r.error) throw new Error(`trace_processor_shell on ${trace}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`trace_processor_shell on ${trace} exited ${r.status ?? r.signal}:\n${r.stderr}`);
   // Result sets are separated by one blank line; an empty result set is its header alone.
@@ -67,7 +72,9 @@ function parseCsv(block: string, trace: string): Row[] {
   return lines.slice(1).map((line) => {
     const values = splitLine(line);
     if (values.length !== header.length) {
-      throw new Error(`trace_processor_shell output for ${trace}: a row of ${values.length} values under ${header.length} columns (${header.join(', ')}): ${line.slice(0, 200)}; a string value holds '",' or a line break: select json_quote(x) or hex(x)`);
+      throw new Error(
+        `trace_processor_shell output for ${trace}: a row of ${values.length} values under ${header.length} columns (${header.join(', ')}): ${line.slice(0, 200)}; a string value holds '",' or a line break: select json_quote(x) or hex(x)`,
+      );
     }
     const row: Row = {};
     header.forEach((h, i) => (row[h] = values[i]));
@@ -99,4 +106,5 @@ function splitLine(line: string): (string | number | null)[] {
 }
 
 /** The `stats` rows Perfetto counts as import problems: severity error or data_loss with a non-zero value. */
-export const IMPORT_PROBLEMS_SQL = "select name, idx, severity, source, value from stats where value > 0 and severity in ('error', 'data_loss')";
+export const IMPORT_PROBLEMS_SQL =
+  "select name, idx, severity, source, value from stats where value > 0 and severity in ('error', 'data_loss')";

@@ -29,7 +29,15 @@
       } else if (msg.type === 'applySuggestion') {
         toWebview({ type: 'status', message: 'Re-running with ' + msg.suggestionId + '…', busy: true });
         const info = await fetchJson('/compare-info.json');
-        if (!info) { toWebview({ type: 'reply', replyTo: msg.id, ok: false, message: 'The harness has no second run to compare with.' }); return; }
+        if (!info) {
+          toWebview({
+            type: 'reply',
+            replyTo: msg.id,
+            ok: false,
+            message: 'The harness has no second run to compare with.',
+          });
+          return;
+        }
         const data = await fetchBinary('/compare.bin');
         const analysis = await fetchJson('/compare-analysis.json');
         toWebview({ type: 'comparison', suggestionId: msg.suggestionId, title: info.title, data, analysis }, [data]);
@@ -38,25 +46,43 @@
       } else if (msg.type === 'viewSync') {
         // The extension relays a linked view's window to the other trace views; pages of the
         // harness stand in for those views through a BroadcastChannel.
-        syncChannel.postMessage({ type: 'syncView', startNs: msg.startNs, endNs: msg.endNs, originLabel: msg.originLabel });
+        syncChannel.postMessage({
+          type: 'syncView',
+          startNs: msg.startNs,
+          endNs: msg.endNs,
+          originLabel: msg.originLabel,
+        });
       } else if (msg.type === 'requestRange') {
-        const data = await fetchBinary('/range.bin?start=' + msg.startNs + '&end=' + msg.endNs + '&minDur=' + msg.minDurNs);
+        const data = await fetchBinary(
+          '/range.bin?start=' + msg.startNs + '&end=' + msg.endNs + '&minDur=' + msg.minDurNs,
+        );
         toWebview({ type: 'traceRange', replyTo: msg.id, data }, [data]);
       }
     } catch (err) {
-      toWebview({ type: 'error', title: 'Harness host failed', message: String(err && err.message || err) });
+      toWebview({ type: 'error', title: 'Harness host failed', message: String((err && err.message) || err) });
     }
   }
   const syncChannel = new BroadcastChannel('commlens-harness-sync');
   syncChannel.onmessage = (e) => toWebview(e.data);
   window.acquireVsCodeApi = function () {
     return {
-      postMessage: (msg) => { void onMessage(msg); },
-      getState: () => { const s = sessionStorage.getItem('commlens-state'); return s ? JSON.parse(s) : undefined; },
-      setState: (s) => { sessionStorage.setItem('commlens-state', JSON.stringify(s)); },
+      postMessage: (msg) => {
+        void onMessage(msg);
+      },
+      getState: () => {
+        const s = sessionStorage.getItem('commlens-state');
+        return s ? JSON.parse(s) : undefined;
+      },
+      setState: (s) => {
+        sessionStorage.setItem('commlens-state', JSON.stringify(s));
+      },
     };
   };
   const theme = new URLSearchParams(location.search).get('theme') || 'dark';
-  const setTheme = () => { document.body.className = 'vscode-' + theme; document.body.dataset.vscodeThemeKind = 'vscode-' + theme; };
-  if (document.body) setTheme(); else document.addEventListener('DOMContentLoaded', setTheme);
+  const setTheme = () => {
+    document.body.className = 'vscode-' + theme;
+    document.body.dataset.vscodeThemeKind = 'vscode-' + theme;
+  };
+  if (document.body) setTheme();
+  else document.addEventListener('DOMContentLoaded', setTheme);
 })();

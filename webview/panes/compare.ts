@@ -9,7 +9,11 @@ import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';
 import { exposedPerStepNs, idlePerStepNs, lossSeries, stepDurations, type Series } from './series';
 
-export interface RunForComparison { title: string; index: TraceIndex; analysis: AnalysisView | null }
+export interface RunForComparison {
+  title: string;
+  index: TraceIndex;
+  analysis: AnalysisView | null;
+}
 
 /** Step time of a run: the analysis' own figure (steady state, docs/figures.md), else the mean of its step slices. */
 export function meanStepNs(run: RunForComparison): number {
@@ -22,39 +26,111 @@ function meanOf(ranks: RankBreakdownView[], f: (r: RankBreakdownView) => number)
   return ranks.length ? ranks.reduce((a, r) => a + f(r), 0) / ranks.length : NaN;
 }
 
-const pctChange = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(((b - a) / a) * 100).toFixed(1)} %` : '–');
+const pctChange = (a: number, b: number): string =>
+  Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(((b - a) / a) * 100).toFixed(1)} %` : '–';
 
-export function renderComparison(before: RunForComparison, after: RunForComparison | null, suggestion: SuggestionView | undefined): HTMLElement {
+export function renderComparison(
+  before: RunForComparison,
+  after: RunForComparison | null,
+  suggestion: SuggestionView | undefined,
+): HTMLElement {
   if (!after) {
-    return h('p', { className: 'empty' }, 'No second run yet. Pick a suggestion and press "Apply & re-run"; the re-run opens here beside this one.');
+    return h(
+      'p',
+      { className: 'empty' },
+      'No second run yet. Pick a suggestion and press "Apply & re-run"; the re-run opens here beside this one.',
+    );
   }
-  const b = before.analysis?.ranks ?? [], a = after.analysis?.ranks ?? [];
-  const stepB = meanStepNs(before), stepA = meanStepNs(after);
+  const b = before.analysis?.ranks ?? [],
+    a = after.analysis?.ranks ?? [];
+  const stepB = meanStepNs(before),
+    stepA = meanStepNs(after);
   // The runs' own figures (steady state, docs/figures.md) when the analysis has them.
-  const exposedB = before.analysis?.exposedCommNs ?? meanOf(b, exposedPerStepNs), exposedA = after.analysis?.exposedCommNs ?? meanOf(a, exposedPerStepNs);
+  const exposedB = before.analysis?.exposedCommNs ?? meanOf(b, exposedPerStepNs),
+    exposedA = after.analysis?.exposedCommNs ?? meanOf(a, exposedPerStepNs);
   const rows: HTMLTableRowElement[] = [];
   const row = (name: string, before: string, predicted: string, measured: string, err: string): HTMLTableRowElement =>
-    h('tr', {}, h('th', { scope: 'row' }, name), h('td', { className: 'num' }, before), h('td', { className: 'num' }, predicted), h('td', { className: 'num' }, measured), h('td', { className: 'num' }, err));
+    h(
+      'tr',
+      {},
+      h('th', { scope: 'row' }, name),
+      h('td', { className: 'num' }, before),
+      h('td', { className: 'num' }, predicted),
+      h('td', { className: 'num' }, measured),
+      h('td', { className: 'num' }, err),
+    );
   const predErr = (pred: number | undefined, meas: number): string =>
     pred !== undefined && Number.isFinite(meas) && meas > 0 ? `${(((pred - meas) / meas) * 100).toFixed(1)} %` : '–';
-  rows.push(row('Step time (steady state)', formatDurationNs(stepB), suggestion ? formatDurationNs(suggestion.predicted.stepTimeNs) : '–', formatDurationNs(stepA), predErr(suggestion?.predicted.stepTimeNs, stepA)));
-  rows.push(row('Exposed communication per step (steady state)', formatDurationNs(exposedB), suggestion ? formatDurationNs(suggestion.predicted.exposedCommNs) : '–', formatDurationNs(exposedA), predErr(suggestion?.predicted.exposedCommNs, exposedA)));
-  rows.push(row('Comm–compute overlap (mean)', formatPct(meanOf(b, (r) => r.overlapPct)), '–', formatPct(meanOf(a, (r) => r.overlapPct)), '–'));
-  rows.push(row('Idle per step (mean over ranks)', formatDurationNs(meanOf(b, idlePerStepNs)), '–', formatDurationNs(meanOf(a, idlePerStepNs)), '–'));
+  rows.push(
+    row(
+      'Step time (steady state)',
+      formatDurationNs(stepB),
+      suggestion ? formatDurationNs(suggestion.predicted.stepTimeNs) : '–',
+      formatDurationNs(stepA),
+      predErr(suggestion?.predicted.stepTimeNs, stepA),
+    ),
+  );
+  rows.push(
+    row(
+      'Exposed communication per step (steady state)',
+      formatDurationNs(exposedB),
+      suggestion ? formatDurationNs(suggestion.predicted.exposedCommNs) : '–',
+      formatDurationNs(exposedA),
+      predErr(suggestion?.predicted.exposedCommNs, exposedA),
+    ),
+  );
+  rows.push(
+    row(
+      'Comm–compute overlap (mean)',
+      formatPct(meanOf(b, (r) => r.overlapPct)),
+      '–',
+      formatPct(meanOf(a, (r) => r.overlapPct)),
+      '–',
+    ),
+  );
+  rows.push(
+    row(
+      'Idle per step (mean over ranks)',
+      formatDurationNs(meanOf(b, idlePerStepNs)),
+      '–',
+      formatDurationNs(meanOf(a, idlePerStepNs)),
+      '–',
+    ),
+  );
 
   // Aligned by step number: the two runs' step times side by side.
-  const db = stepDurations(before.index), da = stepDurations(after.index);
+  const db = stepDurations(before.index),
+    da = stepDurations(after.index);
   const steps = [...new Set([...db.keys(), ...da.keys()])].sort((x, y) => x - y);
-  const stepTable = h('table', { className: 'grid steps' },
+  const stepTable = h(
+    'table',
+    { className: 'grid steps' },
     h('thead', {}, h('tr', {}, ...['Step', 'Before', 'After', 'Change'].map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', {}, ...steps.slice(0, 200).map((st) => h('tr', {},
-      h('td', { className: 'num' }, [before, after].some((r) => r.analysis?.warmupSteps?.includes(st)) ? `${st} (warm-up)` : String(st)),
-      h('td', { className: 'num' }, db.has(st) ? formatDurationNs(db.get(st)!) : '–'),
-      h('td', { className: 'num' }, da.has(st) ? formatDurationNs(da.get(st)!) : '–'),
-      h('td', { className: 'num' }, pctChange(db.get(st) ?? NaN, da.get(st) ?? NaN))))));
+    h(
+      'tbody',
+      {},
+      ...steps
+        .slice(0, 200)
+        .map((st) =>
+          h(
+            'tr',
+            {},
+            h(
+              'td',
+              { className: 'num' },
+              [before, after].some((r) => r.analysis?.warmupSteps?.includes(st)) ? `${st} (warm-up)` : String(st),
+            ),
+            h('td', { className: 'num' }, db.has(st) ? formatDurationNs(db.get(st)!) : '–'),
+            h('td', { className: 'num' }, da.has(st) ? formatDurationNs(da.get(st)!) : '–'),
+            h('td', { className: 'num' }, pctChange(db.get(st) ?? NaN, da.get(st) ?? NaN)),
+          ),
+        ),
+    ),
+  );
 
   // One scale for both breakdowns, so bar heights compare.
-  const total = (r: RankBreakdownView): number => Math.max(...stepsOf(r).map((st) => BREAKDOWN_PARTS.reduce((s, p) => s + st[p.key], 0)));
+  const total = (r: RankBreakdownView): number =>
+    Math.max(...stepsOf(r).map((st) => BREAKDOWN_PARTS.reduce((s, p) => s + st[p.key], 0)));
   const scale = Math.max(1, ...b.map(total), ...a.map(total));
   const loss: Series[] = [
     ...lossSeries(before.index).map((s) => ({ ...s, label: `before: ${s.label}` })),
@@ -62,17 +138,46 @@ export function renderComparison(before: RunForComparison, after: RunForComparis
   ];
   const nb = lossSeries(before.index).length;
   const classes = loss.map((_, i) => (i < nb ? 'l0' : 'l1'));
-  return h('div', { className: 'compare' },
-    h('p', {}, h('strong', {}, 'Before: '), before.title, ' · ', h('strong', {}, 'After: '), after.title,
-      suggestion ? ` · applied: ${suggestion.title}` : ''),
-    h('table', { className: 'grid predicted' },
-      h('thead', {}, h('tr', {}, ...['', 'Before (measured)', 'Predicted', 'After (measured)', 'Prediction error'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, ...rows)),
-    h('div', { className: 'side-by-side' },
+  return h(
+    'div',
+    { className: 'compare' },
+    h(
+      'p',
+      {},
+      h('strong', {}, 'Before: '),
+      before.title,
+      ' · ',
+      h('strong', {}, 'After: '),
+      after.title,
+      suggestion ? ` · applied: ${suggestion.title}` : '',
+    ),
+    h(
+      'table',
+      { className: 'grid predicted' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['', 'Before (measured)', 'Predicted', 'After (measured)', 'Prediction error'].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
+        ),
+      ),
+      h('tbody', {}, ...rows),
+    ),
+    h(
+      'div',
+      { className: 'side-by-side' },
       breakdownChart(b, 'Before: breakdown per rank and step', scale),
-      breakdownChart(a, 'After: breakdown per rank and step', scale)),
-    h('div', { className: 'side-by-side' },
+      breakdownChart(a, 'After: breakdown per rank and step', scale),
+    ),
+    h(
+      'div',
+      { className: 'side-by-side' },
       lineChart(loss, 'Loss by step, before and after', classes),
-      h('figure', { className: 'chart' }, h('figcaption', {}, 'Step time by step'), stepTable)),
+      h('figure', { className: 'chart' }, h('figcaption', {}, 'Step time by step'), stepTable),
+    ),
   );
 }

@@ -21,11 +21,15 @@ export function predictionRows(sg: SuggestionView): [string, string][] {
   const p = sg.predicted;
   const pct = predictedChangePct(sg);
   const rows: [string, string][] = [
-    ['Step time (now → predicted)', `${arrow(p.baselineStepTimeNs, p.stepTimeNs, formatDurationNs)} (${pct <= 0 ? '' : '+'}${pct.toFixed(1)} %)`],
+    [
+      'Step time (now → predicted)',
+      `${arrow(p.baselineStepTimeNs, p.stepTimeNs, formatDurationNs)} (${pct <= 0 ? '' : '+'}${pct.toFixed(1)} %)`,
+    ],
     ['Exposed communication per step', arrow(p.baselineExposedCommNs, p.exposedCommNs, formatDurationNs)],
   ];
-  if (p.bytesPerStep !== undefined) rows.push(['Bytes per step', arrow(p.baselineBytesPerStep, p.bytesPerStep, formatBytes)]);
-  if (p.peakMemoryBytes !== undefined) rows.push(['Peak memory', arrow(p.baselinePeakMemoryBytes, p.peakMemoryBytes, formatBytes)]);
+  if (p.bytesPerStep !== undefined)
+    rows.push(['Bytes per step', arrow(p.baselineBytesPerStep, p.bytesPerStep, formatBytes)]);
+  if (p.peakMemoryBytes !== undefined)
+    rows.push(['Peak memory', arrow(p.baselinePeakMemoryBytes, p.peakMemoryBytes, formatBytes)]);
   return rows;
 }
-

@@ -6,14 +6,25 @@
 import type { RankBreakdownView } from '../protocol';
 import { CATEGORY_STEP, type TraceIndex } from '../timeline/traceIndex';
 
-export interface Series { label: string; points: [number, number][] }
+export interface Series {
+  label: string;
+  points: [number, number][];
+}
 
-interface StepMark { startNs: number; label: string }
+interface StepMark {
+  startNs: number;
+  label: string;
+}
 
 /** Position of the step containing (or last started before) time `t` in `st` (sorted). */
 function stepAt(st: StepMark[], t: number): number {
-  let lo = 0, hi = st.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (st[mid].startNs <= t) lo = mid + 1; else hi = mid; }
+  let lo = 0,
+    hi = st.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (st[mid].startNs <= t) lo = mid + 1;
+    else hi = mid;
+  }
   return Math.max(0, lo - 1);
 }
 
@@ -25,7 +36,8 @@ function stepsOfPid(index: TraceIndex, pid: number): StepMark[] {
     if (t.info.pid !== pid) continue;
     for (const l of t.lists) {
       for (let k = 0; k < l.idx.length; k++) {
-        if (tr.sliceCategory[l.idx[k]] === CATEGORY_STEP) out.push({ startNs: l.start[k], label: tr.string(tr.sliceName[l.idx[k]]) });
+        if (tr.sliceCategory[l.idx[k]] === CATEGORY_STEP)
+          out.push({ startNs: l.start[k], label: tr.string(tr.sliceName[l.idx[k]]) });
       }
     }
   }
@@ -68,7 +80,11 @@ export function lossSeries(index: TraceIndex): Series[] {
   return out;
 }
 
-export interface MemoryRow { rank: number; kind: string; peakBytes: number }
+export interface MemoryRow {
+  rank: number;
+  kind: string;
+  peakBytes: number;
+}
 
 /** Peak value of every memory counter, per rank and kind (the track name). */
 export function memoryPeaks(index: TraceIndex): MemoryRow[] {

@@ -12,7 +12,12 @@ export interface AxisTicks {
   ticks: AxisTick[];
 }
 
-const UNITS: [AxisTicks['unit'], number][] = [['s', 1e9], ['ms', 1e6], ['µs', 1e3], ['ns', 1]];
+const UNITS: [AxisTicks['unit'], number][] = [
+  ['s', 1e9],
+  ['ms', 1e6],
+  ['µs', 1e3],
+  ['ns', 1],
+];
 
 /**
  * Ticks for the window [startNs, endNs] drawn over `widthPx` pixels: the step is the smallest
@@ -26,7 +31,10 @@ export function axisTicks(startNs: number, endNs: number, widthPx: number, minSp
   for (let p = 0; p < 20; p++) {
     const base = 10 ** p;
     const hit = [1, 2, 5].map((m) => m * base).find((s) => s >= minStep);
-    if (hit !== undefined) { stepNs = hit; break; }
+    if (hit !== undefined) {
+      stepNs = hit;
+      break;
+    }
   }
   const [unit, scale] = UNITS.find(([, s]) => stepNs >= s) ?? ['ns', 1];
   const decimals = Math.max(0, Math.ceil(Math.log10(scale / stepNs) - 1e-9));

@@ -34,12 +34,25 @@ export interface Frame {
 }
 
 /** A marked time range; `temporary` marks are replaced by the next `m`. */
-export interface Mark { startNs: number; endNs: number; temporary: boolean }
+export interface Mark {
+  startNs: number;
+  endNs: number;
+  temporary: boolean;
+}
 
 /** A label to draw on the text layer. */
-export interface LabelJob { x: number; y: number; w: number; slice: number; fill: number }
+export interface LabelJob {
+  x: number;
+  y: number;
+  w: number;
+  slice: number;
+  fill: number;
+}
 
-export interface DrawStats { boxes: number; labels: LabelJob[] }
+export interface DrawStats {
+  boxes: number;
+  labels: LabelJob[];
+}
 
 /** Draws rows, boxes and counters on `ctx` (scaled to CSS px). Returns the labels to draw. */
 export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
@@ -47,7 +60,9 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   ctx.fillStyle = pal.background;
   ctx.fillRect(0, 0, f.widthPx, f.heightPx);
   const timeW = f.widthPx - LABEL_W;
-  const t0 = vp.startNs, t1 = vp.endNs, k = timeW / (t1 - t0);
+  const t0 = vp.startNs,
+    t1 = vp.endNs,
+    k = timeW / (t1 - t0);
   const fills = pal.fills;
   const rects: number[][] = fills.map(() => []);
   const labels: LabelJob[] = [];
@@ -63,7 +78,8 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   ctx.beginPath();
   for (const t of axisTicks(t0, t1, timeW, 90, f.originNs).ticks) {
     const x = Math.round(LABEL_W + (t.ns - t0) * k) + 0.5;
-    ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, f.heightPx);
   }
   ctx.stroke();
   ctx.setLineDash([3, 4]);
@@ -71,7 +87,8 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
   for (const st of index.steps) {
     if (st.startNs < t0 || st.startNs > t1) continue;
     const x = Math.round(LABEL_W + (st.startNs - t0) * k) + 0.5;
-    ctx.moveTo(x, 0); ctx.lineTo(x, f.heightPx);
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, f.heightPx);
   }
   ctx.strokeStyle = pal.muted;
   ctx.globalAlpha = 0.5;
@@ -93,7 +110,11 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
       ctx.beginPath();
       for (let i = 0; i < a.length; i += 4) ctx.rect(a[i], a[i + 1], a[i + 2], a[i + 3]);
       ctx.fill();
-      if (pal.highContrast) { ctx.strokeStyle = pal.contrastBorder; ctx.lineWidth = 1; ctx.stroke(); }
+      if (pal.highContrast) {
+        ctx.strokeStyle = pal.contrastBorder;
+        ctx.lineWidth = 1;
+        ctx.stroke();
+      }
       a.length = 0;
     }
     ctx.restore();
@@ -140,17 +161,30 @@ export function drawBoxes(ctx: CanvasRenderingContext2D, f: Frame): DrawStats {
 }
 
 /** Draws row `r` (header or track) with its top at screen y `y`; boxes go to `rects`. */
-function drawRow(ctx: CanvasRenderingContext2D, f: Frame, r: number, y: number, rects: number[][], labels: LabelJob[], sticky = false): number {
+function drawRow(
+  ctx: CanvasRenderingContext2D,
+  f: Frame,
+  r: number,
+  y: number,
+  rects: number[][],
+  labels: LabelJob[],
+  sticky = false,
+): number {
   const { index, layout, vp, palette: pal } = f;
   const tr = index.trace;
   const row = layout.rows[r];
-  const t0 = vp.startNs, t1 = vp.endNs, k = (f.widthPx - LABEL_W) / (t1 - t0);
+  const t0 = vp.startNs,
+    t1 = vp.endNs,
+    k = (f.widthPx - LABEL_W) / (t1 - t0);
   let boxes = 0;
   if (row.kind === 'group') {
     const g = index.groups[row.group];
     ctx.fillStyle = pal.headerBg;
     ctx.fillRect(0, y, f.widthPx, GROUP_H);
-    if (sticky) { ctx.fillStyle = pal.border; ctx.fillRect(0, y + GROUP_H - 1, f.widthPx, 1); }
+    if (sticky) {
+      ctx.fillStyle = pal.border;
+      ctx.fillRect(0, y + GROUP_H - 1, f.widthPx, 1);
+    }
     ctx.fillStyle = pal.foreground;
     ctx.font = `bold ${pal.font}`;
     ctx.textBaseline = 'middle';
@@ -160,7 +194,11 @@ function drawRow(ctx: CanvasRenderingContext2D, f: Frame, r: number, y: number, 
     ctx.fillStyle = pal.muted;
     if (open) {
       const nm = tr.header.processes.find((p) => p.pid === g.pid)?.name;
-      ctx.fillText(`${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`, LABEL_W + 8, y + GROUP_H / 2);
+      ctx.fillText(
+        `${g.tracks.length} track${g.tracks.length === 1 ? '' : 's'}${nm && nm !== g.label ? ` · ${nm}` : ''}`,
+        LABEL_W + 8,
+        y + GROUP_H / 2,
+      );
     } else {
       // Collapsed: a summary of the rank's top-level slices on its header row, as Perfetto does.
       // GPU streams when the rank has any (host step spans would cover them), else every track.
@@ -180,7 +218,9 @@ function drawRow(ctx: CanvasRenderingContext2D, f: Frame, r: number, y: number, 
     ctx.textBaseline = 'middle';
     const pinned = f.pinned.has(row.track);
     const rank = row.pinned ? index.rankOfTrack(row.track) : undefined;
-    const name = row.pinned ? `${rank !== undefined ? `rank ${rank}` : index.groups[row.group].label} · ${te.info.name}` : te.info.name;
+    const name = row.pinned
+      ? `${rank !== undefined ? `rank ${rank}` : index.groups[row.group].label} · ${te.info.name}`
+      : te.info.name;
     if (te.info.type === 'counter') {
       const expanded = row.height > COUNTER_COMPACT_H;
       ctx.fillStyle = pal.muted;
@@ -189,7 +229,9 @@ function drawRow(ctx: CanvasRenderingContext2D, f: Frame, r: number, y: number, 
       ctx.fillText(clipLabel(ctx, name, LABEL_W - 46), 20, y + Math.min(row.height / 2, 10));
       if (expanded) {
         ctx.fillStyle = pal.muted;
-        const range = Number.isFinite(te.counterMax) ? `max ${formatWithUnit(te.counterMax, te.info.unit)}` : 'no samples';
+        const range = Number.isFinite(te.counterMax)
+          ? `max ${formatWithUnit(te.counterMax, te.info.unit)}`
+          : 'no samples';
         ctx.fillText(clipLabel(ctx, range, LABEL_W - 28), 20, y + 28);
       }
       drawCounter(ctx, f, row.track, y, row.height, k);
@@ -225,19 +267,38 @@ function drawPin(ctx: CanvasRenderingContext2D, pal: Palette, x: number, cy: num
   ctx.lineWidth = 1.25;
   const cx = x + 9;
   ctx.beginPath();
-  ctx.moveTo(cx - 4, cy - 6); ctx.lineTo(cx + 4, cy - 6); // head
-  ctx.moveTo(cx - 2.5, cy - 6); ctx.lineTo(cx - 2.5, cy - 1); ctx.lineTo(cx - 4.5, cy + 1.5); ctx.lineTo(cx + 4.5, cy + 1.5); ctx.lineTo(cx + 2.5, cy - 1); ctx.lineTo(cx + 2.5, cy - 6);
-  if (on) { ctx.closePath(); ctx.fill(); }
+  ctx.moveTo(cx - 4, cy - 6);
+  ctx.lineTo(cx + 4, cy - 6); // head
+  ctx.moveTo(cx - 2.5, cy - 6);
+  ctx.lineTo(cx - 2.5, cy - 1);
+  ctx.lineTo(cx - 4.5, cy + 1.5);
+  ctx.lineTo(cx + 4.5, cy + 1.5);
+  ctx.lineTo(cx + 2.5, cy - 1);
+  ctx.lineTo(cx + 2.5, cy - 6);
+  if (on) {
+    ctx.closePath();
+    ctx.fill();
+  }
   ctx.stroke();
   ctx.beginPath();
-  ctx.moveTo(cx, cy + 1.5); ctx.lineTo(cx, cy + 6); // needle
+  ctx.moveTo(cx, cy + 1.5);
+  ctx.lineTo(cx, cy + 6); // needle
   ctx.stroke();
   ctx.restore();
 }
 
 /** Adds the boxes of one (track, depth) list that fall in [t0, t1]; returns how many. */
-function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'][number], t0: number, t1: number, k: number,
-  y: number, rects: number[][], labels: LabelJob[], lod: boolean): number {
+function collectBoxes(
+  index: TraceIndex,
+  l: TraceIndex['tracks'][number]['lists'][number],
+  t0: number,
+  t1: number,
+  k: number,
+  y: number,
+  rects: number[][],
+  labels: LabelJob[],
+  lod: boolean,
+): number {
   const tr = index.trace;
   const n = l.idx.length;
   let i = firstVisible(l, t0);
@@ -247,12 +308,17 @@ function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'
     const s = l.start[i];
     if (s > t1) break;
     const e = l.end[i];
-    if (e < t0) { i++; continue; }
-    const x0 = LABEL_W + (s - t0) * k, x1 = LABEL_W + (e - t0) * k;
+    if (e < t0) {
+      i++;
+      continue;
+    }
+    const x0 = LABEL_W + (s - t0) * k,
+      x1 = LABEL_W + (e - t0) * k;
     const slice = l.idx[i];
     const fi = fillIndex(tr.sliceCategory[slice], tr.sliceName[slice]);
     if (x1 - x0 >= 1 || !lod) {
-      const xa = Math.max(x0, LABEL_W - 2), xb = Math.min(x1, LABEL_W + (t1 - t0) * k + 2);
+      const xa = Math.max(x0, LABEL_W - 2),
+        xb = Math.min(x1, LABEL_W + (t1 - t0) * k + 2);
       rects[fi].push(xa, y, Math.max(1, xb - xa - (xb - xa > 3 ? 0.5 : 0)), h);
       if (xb - xa >= 24) labels.push({ x: xa, y: y + h / 2, w: xb - xa, slice, fill: fi });
       i++;
@@ -272,36 +338,64 @@ function collectBoxes(index: TraceIndex, l: TraceIndex['tracks'][number]['lists'
 }
 
 /** Draws counter track `track` as a step-wise area chart scaled to its own min/max. */
-function drawCounter(ctx: CanvasRenderingContext2D, f: Frame, track: number, y: number, height: number, k: number): void {
+function drawCounter(
+  ctx: CanvasRenderingContext2D,
+  f: Frame,
+  track: number,
+  y: number,
+  height: number,
+  k: number,
+): void {
   const { index, vp, palette: pal } = f;
   const tr = index.trace;
   const te = index.tracks[track];
   if (!Number.isFinite(te.counterMax)) return;
-  const lo = Math.min(0, te.counterMin), hi = te.counterMax > lo ? te.counterMax : lo + 1;
-  const top = y + 4, bottom = y + height - 4;
+  const lo = Math.min(0, te.counterMin),
+    hi = te.counterMax > lo ? te.counterMax : lo + 1;
+  const top = y + 4,
+    bottom = y + height - 4;
   const yOf = (v: number): number => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
   ctx.save();
   ctx.beginPath();
   ctx.rect(LABEL_W, y, f.widthPx - LABEL_W, height);
   ctx.clip();
   for (const c of te.counterSeries) {
-    const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+    const a = tr.counterOffset[c],
+      b = tr.counterOffset[c + 1];
     if (b <= a) continue;
-    const ts = tr.counterTs.subarray(a, b), vs = tr.counterValue.subarray(a, b);
+    const ts = tr.counterTs.subarray(a, b),
+      vs = tr.counterValue.subarray(a, b);
     let i = Math.max(0, firstIndexAtOrAfter(ts, vp.startNs) - 1);
     const path = new Path2D();
-    let started = false, lastX = -Infinity, colMax = -Infinity, prevY = bottom;
+    let started = false,
+      lastX = -Infinity,
+      colMax = -Infinity,
+      prevY = bottom;
     for (; i < ts.length; i++) {
       const x = LABEL_W + (ts[i] - vp.startNs) * k;
       const v = vs[i];
       if (!Number.isFinite(v)) continue;
       // Several samples in one pixel column: keep the column's maximum (peaks stay visible).
-      if (started && x - lastX < 1) { colMax = Math.max(colMax, v); continue; }
-      if (started && colMax > -Infinity) { prevY = yOf(colMax); path.lineTo(lastX, prevY); }
+      if (started && x - lastX < 1) {
+        colMax = Math.max(colMax, v);
+        continue;
+      }
+      if (started && colMax > -Infinity) {
+        prevY = yOf(colMax);
+        path.lineTo(lastX, prevY);
+      }
       const yy = yOf(v);
-      if (!started) { path.moveTo(x, bottom); path.lineTo(x, yy); started = true; }
-      else { path.lineTo(x, prevY); path.lineTo(x, yy); }
-      prevY = yy; lastX = x; colMax = -Infinity;
+      if (!started) {
+        path.moveTo(x, bottom);
+        path.lineTo(x, yy);
+        started = true;
+      } else {
+        path.lineTo(x, prevY);
+        path.lineTo(x, yy);
+      }
+      prevY = yy;
+      lastX = x;
+      colMax = -Infinity;
       if (ts[i] > vp.endNs) break;
     }
     if (!started) continue;
@@ -321,7 +415,8 @@ function drawCounter(ctx: CanvasRenderingContext2D, f: Frame, track: number, y: 
 
 let charWidthCache = { font: '', w: 7 };
 function charWidth(ctx: CanvasRenderingContext2D): number {
-  if (charWidthCache.font !== ctx.font) charWidthCache = { font: ctx.font, w: ctx.measureText('abcdefghijklmnopqrstuvwxyz0123').width / 30 };
+  if (charWidthCache.font !== ctx.font)
+    charWidthCache = { font: ctx.font, w: ctx.measureText('abcdefghijklmnopqrstuvwxyz0123').width / 30 };
   return charWidthCache.w;
 }
 
@@ -354,7 +449,12 @@ export function drawLabels(ctx: CanvasRenderingContext2D, f: Frame, labels: Labe
 /** Index of the first row whose bottom is below content-y `y`. */
 function rowIndexAt(layout: Layout, y: number): number {
   const rows = layout.rows;
-  let lo = 0, hi = rows.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (rows[mid].y + rows[mid].height <= y) lo = mid + 1; else hi = mid; }
+  let lo = 0,
+    hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rows[mid].y + rows[mid].height <= y) lo = mid + 1;
+    else hi = mid;
+  }
   return lo;
 }

@@ -61,7 +61,9 @@ export function layoutRows(index: TraceIndex, collapsed: ReadonlySet<number>, o:
   const pinned = (o.pinned ?? []).filter((t) => t >= 0 && t < index.tracks.length);
   const pinnedSet = new Set(pinned);
   const groupOf = new Map<number, number>();
-  index.groups.forEach((g, gi) => { for (const t of g.tracks) groupOf.set(t, gi); });
+  index.groups.forEach((g, gi) => {
+    for (const t of g.tracks) groupOf.set(t, gi);
+  });
   let y = 0;
   for (const t of pinned) {
     const gi = groupOf.get(t);
@@ -92,11 +94,13 @@ export function layoutRows(index: TraceIndex, collapsed: ReadonlySet<number>, o:
 /** Index of the row containing content-y `y` (-1 outside), by binary search. */
 export function rowAt(layout: Layout, y: number): number {
   const rows = layout.rows;
-  let lo = 0, hi = rows.length - 1;
+  let lo = 0,
+    hi = rows.length - 1;
   if (rows.length === 0 || y < 0 || y >= layout.totalHeight) return -1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    if (rows[mid].y <= y) lo = mid; else hi = mid - 1;
+    if (rows[mid].y <= y) lo = mid;
+    else hi = mid - 1;
   }
   return lo;
 }

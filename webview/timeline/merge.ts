@@ -6,7 +6,10 @@
  */
 import type { BinaryTrace } from '../../trace/binary';
 
-function grow<T extends Float64Array | Uint32Array | Int32Array | Uint8Array | Uint16Array>(ctor: { new (n: number): T }, n: number): T {
+function grow<T extends Float64Array | Uint32Array | Int32Array | Uint8Array | Uint16Array>(
+  ctor: { new (n: number): T },
+  n: number,
+): T {
   return new ctor(n);
 }
 
@@ -16,28 +19,46 @@ function grow<T extends Float64Array | Uint32Array | Int32Array | Uint8Array | U
  * Both must come from the same model (same tracks) and carry `sliceSource`.
  */
 export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace {
-  const bs = base.sliceSource, es = extra.sliceSource;
+  const bs = base.sliceSource,
+    es = extra.sliceSource;
   if (!bs || !es) throw new Error('mergeTraces: both traces must be level-of-detail subsets (with sliceSource)');
-  if (base.header.tracks.length !== extra.header.tracks.length) throw new Error('mergeTraces: the two traces come from different models (track counts differ)');
-  const nb = bs.length, ne = es.length;
+  if (base.header.tracks.length !== extra.header.tracks.length)
+    throw new Error('mergeTraces: the two traces come from different models (track counts differ)');
+  const nb = bs.length,
+    ne = es.length;
   const stringsB = base.header.stringCount;
   // Merge two ascending index lists, skipping extra slices the base already has.
   const from: number[] = []; // >= 0: base index; < 0: -(extra index) - 1
-  let i = 0, j = 0;
+  let i = 0,
+    j = 0;
   while (i < nb || j < ne) {
     if (j >= ne || (i < nb && bs[i] < es[j])) from.push(i++);
-    else if (i >= nb || es[j] < bs[i]) { from.push(-j - 1); j++; }
-    else { from.push(i++); j++; }
+    else if (i >= nb || es[j] < bs[i]) {
+      from.push(-j - 1);
+      j++;
+    } else {
+      from.push(i++);
+      j++;
+    }
   }
   const n = from.length;
-  const sliceTrack = grow(Uint32Array, n), sliceStart = grow(Float64Array, n), sliceDur = grow(Float64Array, n);
-  const sliceName = grow(Uint32Array, n), sliceArgs = grow(Int32Array, n), sliceCategory = grow(Uint8Array, n);
-  const sliceDepth = grow(Uint16Array, n), sliceSource = grow(Uint32Array, n);
-  const newOfBase = new Int32Array(nb), newOfExtra = new Int32Array(ne).fill(-1);
+  const sliceTrack = grow(Uint32Array, n),
+    sliceStart = grow(Float64Array, n),
+    sliceDur = grow(Float64Array, n);
+  const sliceName = grow(Uint32Array, n),
+    sliceArgs = grow(Int32Array, n),
+    sliceCategory = grow(Uint8Array, n);
+  const sliceDepth = grow(Uint16Array, n),
+    sliceSource = grow(Uint32Array, n);
+  const newOfBase = new Int32Array(nb),
+    newOfExtra = new Int32Array(ne).fill(-1);
   for (let k = 0; k < n; k++) {
     const f = from[k];
-    const src = f >= 0 ? base : extra, x = f >= 0 ? f : -f - 1, off = f >= 0 ? 0 : stringsB;
-    if (f >= 0) newOfBase[x] = k; else newOfExtra[x] = k;
+    const src = f >= 0 ? base : extra,
+      x = f >= 0 ? f : -f - 1,
+      off = f >= 0 ? 0 : stringsB;
+    if (f >= 0) newOfBase[x] = k;
+    else newOfExtra[x] = k;
     sliceTrack[k] = src.sliceTrack[x];
     sliceStart[k] = src.sliceStart[x];
     sliceDur[k] = src.sliceDur[x];
@@ -53,19 +74,40 @@ export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace 
     while (y < nb && bs[y] < es[x]) y++;
     newOfExtra[x] = newOfBase[y];
   }
-  const ff: number[] = [], ft: number[] = [], fid: number[] = [];
+  const ff: number[] = [],
+    ft: number[] = [],
+    fid: number[] = [];
   const seen = new Set<number>();
-  for (let k = 0; k < base.header.flowCount; k++) { seen.add(base.flowId[k]); ff.push(newOfBase[base.flowFrom[k]]); ft.push(newOfBase[base.flowTo[k]]); fid.push(base.flowId[k]); }
+  for (let k = 0; k < base.header.flowCount; k++) {
+    seen.add(base.flowId[k]);
+    ff.push(newOfBase[base.flowFrom[k]]);
+    ft.push(newOfBase[base.flowTo[k]]);
+    fid.push(base.flowId[k]);
+  }
   for (let k = 0; k < extra.header.flowCount; k++) {
     if (seen.has(extra.flowId[k])) continue;
-    ff.push(newOfExtra[extra.flowFrom[k]]); ft.push(newOfExtra[extra.flowTo[k]]); fid.push(extra.flowId[k]);
+    ff.push(newOfExtra[extra.flowFrom[k]]);
+    ft.push(newOfExtra[extra.flowTo[k]]);
+    fid.push(extra.flowId[k]);
   }
   return {
     // Outside the fetched windows the merged trace still lacks the short slices: keep base's detail.
     header: { ...base.header, sliceCount: n, flowCount: ff.length, stringCount: stringsB + extra.header.stringCount },
-    sliceTrack, sliceStart, sliceDur, sliceName, sliceArgs, sliceCategory, sliceDepth, sliceSource,
-    counterTrack: base.counterTrack, counterOffset: base.counterOffset, counterTs: base.counterTs, counterValue: base.counterValue,
-    flowFrom: Uint32Array.from(ff), flowTo: Uint32Array.from(ft), flowId: Float64Array.from(fid),
+    sliceTrack,
+    sliceStart,
+    sliceDur,
+    sliceName,
+    sliceArgs,
+    sliceCategory,
+    sliceDepth,
+    sliceSource,
+    counterTrack: base.counterTrack,
+    counterOffset: base.counterOffset,
+    counterTs: base.counterTs,
+    counterValue: base.counterValue,
+    flowFrom: Uint32Array.from(ff),
+    flowTo: Uint32Array.from(ft),
+    flowId: Float64Array.from(fid),
     string: (id: number) => (id < stringsB ? base.string(id) : extra.string(id - stringsB)),
   };
 }

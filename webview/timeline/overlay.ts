@@ -48,7 +48,8 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   ctx.clip();
   for (const s of index.steps) {
     if (s.endNs < vp.startNs || s.startNs > vp.endNs) continue;
-    const x0 = LABEL_W + (s.startNs - vp.startNs) * k, x1 = LABEL_W + (s.endNs - vp.startNs) * k;
+    const x0 = LABEL_W + (s.startNs - vp.startNs) * k,
+      x1 = LABEL_W + (s.endNs - vp.startNs) * k;
     ctx.fillStyle = pal.fills[6 * 3 + 2];
     ctx.fillRect(x0, 0, 2, AXIS_H);
     if (x1 - x0 > 60) {
@@ -60,11 +61,15 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   }
   // Marks: a flag per marked range.
   for (const m of f.marks) {
-    const x0 = LABEL_W + (m.startNs - vp.startNs) * k, x1 = LABEL_W + (m.endNs - vp.startNs) * k;
+    const x0 = LABEL_W + (m.startNs - vp.startNs) * k,
+      x1 = LABEL_W + (m.endNs - vp.startNs) * k;
     ctx.fillStyle = pal.mark;
     ctx.fillRect(x0, AXIS_H - 6, Math.max(2, x1 - x0), 6);
     ctx.beginPath();
-    ctx.moveTo(x0, 0); ctx.lineTo(x0 + 8, 4); ctx.lineTo(x0, 8); ctx.closePath();
+    ctx.moveTo(x0, 0);
+    ctx.lineTo(x0 + 8, 4);
+    ctx.lineTo(x0, 8);
+    ctx.closePath();
     ctx.fill();
     ctx.fillRect(x0, 0, 1.5, AXIS_H);
   }
@@ -74,7 +79,8 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
   ctx.beginPath();
   for (const t of ticks.ticks) {
     const x = Math.round(LABEL_W + (t.ns - vp.startNs) * k) + 0.5;
-    ctx.moveTo(x, AXIS_H - 8); ctx.lineTo(x, AXIS_H);
+    ctx.moveTo(x, AXIS_H - 8);
+    ctx.lineTo(x, AXIS_H);
     ctx.fillText(t.label, x + 3, AXIS_H - 8);
   }
   ctx.stroke();
@@ -93,7 +99,8 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
 
 /** Busy fraction per (group, bin) over the whole run, for the overview strip. */
 export function overviewDensity(index: TraceIndex, bins: number): Float32Array[] {
-  const lo = index.extentStartNs, span = Math.max(index.extentEndNs - lo, 1);
+  const lo = index.extentStartNs,
+    span = Math.max(index.extentEndNs - lo, 1);
   const binNs = span / bins;
   return index.groups.map((g) => {
     const busy = new Float32Array(bins);
@@ -110,7 +117,8 @@ export function overviewDensity(index: TraceIndex, bins: number): Float32Array[]
           const be = lo + (b + 1) * binNs;
           const part = Math.min(e, be) - s;
           if (part > 0) busy[b] += part;
-          s = be; b++;
+          s = be;
+          b++;
         }
       }
     }
@@ -119,7 +127,12 @@ export function overviewDensity(index: TraceIndex, bins: number): Float32Array[]
   });
 }
 
-export function drawOverview(ctx: CanvasRenderingContext2D, f: Frame, density: Float32Array[], highlights: Uint32Array): void {
+export function drawOverview(
+  ctx: CanvasRenderingContext2D,
+  f: Frame,
+  density: Float32Array[],
+  highlights: Uint32Array,
+): void {
   const { vp, palette: pal, index } = f;
   const w = f.widthPx - LABEL_W;
   ctx.fillStyle = pal.headerBg;
@@ -128,7 +141,8 @@ export function drawOverview(ctx: CanvasRenderingContext2D, f: Frame, density: F
   ctx.textBaseline = 'middle';
   ctx.fillStyle = pal.muted;
   ctx.fillText(`Overview · ${index.groups.length} rank${index.groups.length === 1 ? '' : 's'}`, 8, OVERVIEW_H / 2);
-  const lo = index.extentStartNs, span = Math.max(index.extentEndNs - lo, 1);
+  const lo = index.extentStartNs,
+    span = Math.max(index.extentEndNs - lo, 1);
   const rowH = Math.max(1, Math.min(8, (OVERVIEW_H - 6) / Math.max(1, density.length)));
   ctx.fillStyle = pal.fills[0];
   density.forEach((d, gi) => {
@@ -149,7 +163,8 @@ export function drawOverview(ctx: CanvasRenderingContext2D, f: Frame, density: F
     const x = LABEL_W + ((tr.sliceStart[highlights[i]] - lo) / span) * w;
     ctx.fillRect(x, OVERVIEW_H - 5, 1, 5);
   }
-  const x0 = LABEL_W + ((vp.startNs - lo) / span) * w, x1 = LABEL_W + ((vp.endNs - lo) / span) * w;
+  const x0 = LABEL_W + ((vp.startNs - lo) / span) * w,
+    x1 = LABEL_W + ((vp.endNs - lo) / span) * w;
   ctx.strokeStyle = pal.focus;
   ctx.lineWidth = 2;
   ctx.fillStyle = pal.areaFill;
@@ -194,7 +209,8 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
   ctx.clip();
   const k = (f.widthPx - LABEL_W) / vp.durNs;
   for (const m of f.marks) {
-    const x0 = LABEL_W + (m.startNs - vp.startNs) * k, x1 = LABEL_W + (m.endNs - vp.startNs) * k;
+    const x0 = LABEL_W + (m.startNs - vp.startNs) * k,
+      x1 = LABEL_W + (m.endNs - vp.startNs) * k;
     ctx.globalAlpha = 0.16;
     ctx.fillStyle = pal.mark;
     ctx.fillRect(x0, 0, Math.max(1, x1 - x0), f.heightPx);
@@ -203,7 +219,8 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
     ctx.fillRect(x1, 0, 1, f.heightPx);
   }
   if (s.area) {
-    const x0 = LABEL_W + (s.area.startNs - vp.startNs) * k, x1 = LABEL_W + (s.area.endNs - vp.startNs) * k;
+    const x0 = LABEL_W + (s.area.startNs - vp.startNs) * k,
+      x1 = LABEL_W + (s.area.endNs - vp.startNs) * k;
     ctx.globalAlpha = 0.3;
     ctx.fillStyle = pal.areaFill;
     for (const t of s.area.tracks) {
@@ -239,7 +256,10 @@ export function drawOverlay(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayS
     drawn++;
   }
   drawFlows(ctx, f, s);
-  for (const [slice, width] of [[s.hoverSlice, 1], [s.selectedSlice, 3]] as const) {
+  for (const [slice, width] of [
+    [s.hoverSlice, 1],
+    [s.selectedSlice, 3],
+  ] as const) {
     if (slice < 0) continue;
     const r = sliceRect(f, slice);
     if (!r || (r.y + r.h <= top && !onPinned(f, slice))) continue;
@@ -271,27 +291,37 @@ function drawFlows(ctx: CanvasRenderingContext2D, f: Frame, s: OverlayState): vo
   // Every flow in view when they are few enough to read; otherwise only the selection's.
   let inView = 0;
   for (let j = 0; j < n && inView <= MAX_FLOWS_IN_VIEW; j++) {
-    const ta = tr.sliceStart[tr.flowFrom[j]], tb = tr.sliceStart[tr.flowTo[j]];
+    const ta = tr.sliceStart[tr.flowFrom[j]],
+      tb = tr.sliceStart[tr.flowTo[j]];
     if (!((ta < vp.startNs && tb < vp.startNs) || (ta > vp.endNs && tb > vp.endNs))) inView++;
   }
   const all = s.allFlows && inView <= MAX_FLOWS_IN_VIEW;
   const top = scrolledTop(f);
   let drawn = 0;
   for (let j = 0; j < n && drawn < 1500; j++) {
-    const a = tr.flowFrom[j], b = tr.flowTo[j];
+    const a = tr.flowFrom[j],
+      b = tr.flowTo[j];
     const touchesSelection = a === s.selectedSlice || b === s.selectedSlice;
     if (!all && !touchesSelection) continue;
-    const ta = tr.sliceStart[a], tb = tr.sliceStart[b];
+    const ta = tr.sliceStart[a],
+      tb = tr.sliceStart[b];
     if ((ta < vp.startNs && tb < vp.startNs) || (ta > vp.endNs && tb > vp.endNs)) continue;
     const ya = sliceCentreY(index, layout, tr.sliceTrack[a], tr.sliceDepth[a]);
     const yb = sliceCentreY(index, layout, tr.sliceTrack[b], tr.sliceDepth[b]);
     if (ya === undefined || yb === undefined) continue;
-    const x1 = LABEL_W + (ta - vp.startNs) * k, x2 = LABEL_W + (tb - vp.startNs) * k;
-    const y1 = toScreenY(layout, ya, f.scrollY), y2 = toScreenY(layout, yb, f.scrollY);
+    const x1 = LABEL_W + (ta - vp.startNs) * k,
+      x2 = LABEL_W + (tb - vp.startNs) * k;
+    const y1 = toScreenY(layout, ya, f.scrollY),
+      y2 = toScreenY(layout, yb, f.scrollY);
     if ((y1 < 0 && y2 < 0) || (y1 > f.heightPx && y2 > f.heightPx)) continue;
     // Flows between scrolled rows stay below the pinned tracks and the sticky header.
     const clip = !onPinned(f, a) && !onPinned(f, b);
-    if (clip) { ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, top, f.widthPx - LABEL_W, f.heightPx - top); ctx.clip(); }
+    if (clip) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(LABEL_W, top, f.widthPx - LABEL_W, f.heightPx - top);
+      ctx.clip();
+    }
     ctx.globalAlpha = touchesSelection || s.selectedSlice < 0 ? 1 : 0.35;
     const bend = Math.max(12, Math.min(60, Math.abs(x2 - x1) / 2));
     ctx.beginPath();

@@ -37,11 +37,24 @@ export interface Palette {
 export const SHADES = 3;
 
 const CATEGORY_CHART: Record<string, string> = {
-  kernel: 'blue', collective: 'orange', memcpy: 'purple', memset: 'purple', staging: 'purple',
-  wait: 'red', step: 'green', cpu_op: 'yellow', runtime: 'yellow', host: 'green',
+  kernel: 'blue',
+  collective: 'orange',
+  memcpy: 'purple',
+  memset: 'purple',
+  staging: 'purple',
+  wait: 'red',
+  step: 'green',
+  cpu_op: 'yellow',
+  runtime: 'yellow',
+  host: 'green',
 };
 const FALLBACK_CHART: Record<string, string> = {
-  blue: '#3794ff', orange: '#d18616', purple: '#b180d7', red: '#f14c4c', green: '#89d185', yellow: '#cca700',
+  blue: '#3794ff',
+  orange: '#d18616',
+  purple: '#b180d7',
+  red: '#f14c4c',
+  green: '#89d185',
+  yellow: '#cca700',
 };
 
 const toCss = ([r, g, b]: number[]): string => `rgb(${Math.round(r)},${Math.round(g)},${Math.round(b)})`;
@@ -50,13 +63,17 @@ const luminance = ([r, g, b]: number[]): number => (0.2126 * r + 0.7152 * g + 0.
 
 /** WCAG 2 relative luminance of an sRGB colour (0–255 channels). */
 export function relativeLuminance(c: readonly number[]): number {
-  const lin = (v: number): number => { const x = v / 255; return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  const lin = (v: number): number => {
+    const x = v / 255;
+    return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+  };
   return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
 }
 
 /** WCAG 2 contrast ratio of two colours (1 to 21). */
 export function contrastRatio(a: readonly number[], b: readonly number[]): number {
-  const la = relativeLuminance(a), lb = relativeLuminance(b);
+  const la = relativeLuminance(a),
+    lb = relativeLuminance(b);
   return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
 }
 
@@ -88,7 +105,11 @@ function textOn(c: readonly number[]): string {
  * `parse` turns a CSS colour into [r, g, b, a]. Text colours reach WCAG AA 4.5:1 and boxes,
  * lines and markers 3:1 against the background (colours that do not are moved until they do).
  */
-export function buildPalette(v: (name: string, fallback: string) => string, parse: (css: string) => number[], highContrast: boolean): Palette {
+export function buildPalette(
+  v: (name: string, fallback: string) => string,
+  parse: (css: string) => number[],
+  highContrast: boolean,
+): Palette {
   const background = v('--vscode-editor-background', '#1e1e1e');
   const bg = parse(background);
   const dark = luminance(bg) < 0.5;
@@ -96,7 +117,8 @@ export function buildPalette(v: (name: string, fallback: string) => string, pars
   const headerBg = parse(v('--vscode-sideBarSectionHeader-background', toCss(mix(fg, bg, 0.92))));
   const text = (c: number[]): string => toCss(ensureContrast(c, [bg, headerBg], AA_TEXT));
   const graphic = (c: number[]): string => toCss(ensureContrast(c, [bg], AA_GRAPHIC));
-  const fills: string[] = [], fillText: string[] = [];
+  const fills: string[] = [],
+    fillText: string[] = [];
   for (const cat of SLICE_CATEGORIES) {
     const chart = CATEGORY_CHART[cat] ?? 'blue';
     const base = parse(v(`--vscode-charts-${chart}`, FALLBACK_CHART[chart]));
@@ -124,7 +146,8 @@ export function buildPalette(v: (name: string, fallback: string) => string, pars
     hoverBg: v('--vscode-list-hoverBackground', toCss(mix(fg, bg, 0.9))),
     highContrast,
     contrastBorder: v('--vscode-contrastBorder', toCss(fg)),
-    fills, fillText,
+    fills,
+    fillText,
     merged: toCss(mix(fg, bg, 0.55)),
     counterLine: graphic(blue),
     counterFill: toCss(mix(blue, bg, 0.6)),

@@ -2,7 +2,11 @@
 import { firstVisible, type TraceIndex } from './traceIndex';
 
 /** An area selection: a time window across a set of tracks. */
-export interface AreaSelection { startNs: number; endNs: number; tracks: number[] }
+export interface AreaSelection {
+  startNs: number;
+  endNs: number;
+  tracks: number[];
+}
 
 export interface AreaRow {
   name: string;
@@ -54,7 +58,10 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
         const inside = Math.min(l.end[k], area.endNs) - Math.max(l.start[k], area.startNs);
         const name = tr.sliceName[l.idx[k]];
         let e = byName.get(name);
-        if (!e) { e = { count: 0, total: 0 }; byName.set(name, e); }
+        if (!e) {
+          e = { count: 0, total: 0 };
+          byName.set(name, e);
+        }
         e.count++;
         e.total += Math.max(0, inside);
         slices++;
@@ -62,7 +69,10 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
     }
   }
   const rows = [...byName.entries()].map(([id, e]) => ({
-    name: tr.string(id), count: e.count, totalNs: e.total, avgNs: e.total / e.count,
+    name: tr.string(id),
+    count: e.count,
+    totalNs: e.total,
+    avgNs: e.total / e.count,
     sharePct: windowNs > 0 ? (100 * e.total) / windowNs : 0,
   }));
   rows.sort((a, b) => b.totalNs - a.totalNs || a.name.localeCompare(b.name));
@@ -80,8 +90,13 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
 
 /** Index of the last sample at or before `t` in sorted `ts` (-1 when none). */
 function lastAtOrBefore(ts: ArrayLike<number>, t: number): number {
-  let lo = 0, hi = ts.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (ts[mid] <= t) lo = mid + 1; else hi = mid; }
+  let lo = 0,
+    hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
   return lo - 1;
 }
 
@@ -89,12 +104,23 @@ function lastAtOrBefore(ts: ArrayLike<number>, t: number): number {
  * Min, max and time-weighted mean of counter series `c` (a step function: each sample holds
  * until the next) over [startNs, endNs]; null when no sample is in effect in the window.
  */
-export function counterOverWindow(index: TraceIndex, c: number, startNs: number, endNs: number): { samples: number; min: number; max: number; mean: number } | null {
+export function counterOverWindow(
+  index: TraceIndex,
+  c: number,
+  startNs: number,
+  endNs: number,
+): { samples: number; min: number; max: number; mean: number } | null {
   const tr = index.trace;
-  const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
-  const ts = tr.counterTs.subarray(a, b), vs = tr.counterValue.subarray(a, b);
+  const a = tr.counterOffset[c],
+    b = tr.counterOffset[c + 1];
+  const ts = tr.counterTs.subarray(a, b),
+    vs = tr.counterValue.subarray(a, b);
   let i = Math.max(0, lastAtOrBefore(ts, startNs));
-  let samples = 0, min = Infinity, max = -Infinity, area = 0, covered = 0;
+  let samples = 0,
+    min = Infinity,
+    max = -Infinity,
+    area = 0,
+    covered = 0;
   for (; i < ts.length && ts[i] <= endNs; i++) {
     const v = vs[i];
     if (!Number.isFinite(v)) continue;
@@ -102,8 +128,12 @@ export function counterOverWindow(index: TraceIndex, c: number, startNs: number,
     const to = Math.min(i + 1 < ts.length ? ts[i + 1] : endNs, endNs);
     if (to < startNs) continue;
     samples++;
-    min = Math.min(min, v); max = Math.max(max, v);
-    if (to > from) { area += v * (to - from); covered += to - from; }
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+    if (to > from) {
+      area += v * (to - from);
+      covered += to - from;
+    }
   }
   if (samples === 0) return null;
   return { samples, min, max, mean: covered > 0 ? area / covered : (min + max) / 2 };
@@ -114,7 +144,8 @@ export function counterValuesAt(index: TraceIndex, track: number, t: number): { 
   const tr = index.trace;
   const out: { series: number; value: number }[] = [];
   for (const c of index.tracks[track]?.counterSeries ?? []) {
-    const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+    const a = tr.counterOffset[c],
+      b = tr.counterOffset[c + 1];
     const j = lastAtOrBefore(tr.counterTs.subarray(a, b), t);
     if (j >= 0) out.push({ series: c, value: tr.counterValue[a + j] });
   }
@@ -134,7 +165,10 @@ export function searchSlices(index: TraceIndex, query: string): Uint32Array {
   for (let i = 0; i < tr.header.sliceCount; i++) {
     const id = tr.sliceName[i];
     let v = verdict[id];
-    if (v === 0) { v = tr.string(id).toLowerCase().includes(q) ? 1 : -1; verdict[id] = v; }
+    if (v === 0) {
+      v = tr.string(id).toLowerCase().includes(q) ? 1 : -1;
+      verdict[id] = v;
+    }
     if (v === 1 && index.tracks[tr.sliceTrack[i]] && Number.isFinite(tr.sliceStart[i])) out.push(i);
   }
   out.sort((a, b) => tr.sliceStart[a] - tr.sliceStart[b] || a - b);

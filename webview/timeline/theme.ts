@@ -14,7 +14,8 @@ export function parseColor(css: string): [number, number, number, number] {
   probe.fillStyle = '#000';
   probe.fillStyle = css;
   const v = String(probe.fillStyle);
-  if (v.startsWith('#')) return [parseInt(v.slice(1, 3), 16), parseInt(v.slice(3, 5), 16), parseInt(v.slice(5, 7), 16), 1];
+  if (v.startsWith('#'))
+    return [parseInt(v.slice(1, 3), 16), parseInt(v.slice(3, 5), 16), parseInt(v.slice(5, 7), 16), 1];
   const m = v.match(/[\d.]+/g)?.map(Number) ?? [128, 128, 128, 1];
   return [m[0], m[1], m[2], m[3] ?? 1];
 }
@@ -22,8 +23,10 @@ export function parseColor(css: string): [number, number, number, number] {
 export function readPalette(): Palette {
   const cs = getComputedStyle(document.documentElement);
   const bodyCs = getComputedStyle(document.body);
-  const v = (name: string, fallback: string): string => (cs.getPropertyValue(name) || bodyCs.getPropertyValue(name)).trim() || fallback;
-  const highContrast = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
+  const v = (name: string, fallback: string): string =>
+    (cs.getPropertyValue(name) || bodyCs.getPropertyValue(name)).trim() || fallback;
+  const highContrast =
+    document.body.classList.contains('vscode-high-contrast') ||
+    document.body.classList.contains('vscode-high-contrast-light');
   return buildPalette(v, parseColor, highContrast);
 }
-

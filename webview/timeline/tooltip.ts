@@ -21,7 +21,13 @@ export interface Tooltip {
  * Tooltip for encoded slice `slice` when ≥ 0, else for counter track `counter` at time `t`;
  * times are shown relative to `originNs`. Null when there is nothing to say.
  */
-export function tooltipFor(index: TraceIndex, slice: number, counter: number, t: number, originNs: number): Tooltip | null {
+export function tooltipFor(
+  index: TraceIndex,
+  slice: number,
+  counter: number,
+  t: number,
+  originNs: number,
+): Tooltip | null {
   const tr = index.trace;
   if (slice >= 0) {
     const track = index.tracks[tr.sliceTrack[slice]]?.info;
@@ -33,7 +39,8 @@ export function tooltipFor(index: TraceIndex, slice: number, counter: number, t:
       `${SLICE_CATEGORIES[tr.sliceCategory[slice]] ?? '?'} · ${rank !== undefined ? `rank ${rank}` : `pid ${track?.pid ?? '?'}`} · ${track?.name ?? '?'}`,
     ];
     // Key arguments first: sizes, bandwidths, durations and the algorithm say most about a span.
-    const rankOf = (k: string): number => (/bytes$/i.test(k) ? 0 : /GBps$/.test(k) ? 1 : /Ns$/.test(k) ? 2 : /^(algo|algorithm|op|kind)$/i.test(k) ? 3 : 4);
+    const rankOf = (k: string): number =>
+      /bytes$/i.test(k) ? 0 : /GBps$/.test(k) ? 1 : /Ns$/.test(k) ? 2 : /^(algo|algorithm|op|kind)$/i.test(k) ? 3 : 4;
     const args = Object.entries(sliceArgs(index, slice)).sort((a, b) => rankOf(a[0]) - rankOf(b[0]));
     for (const [k, v] of args.slice(0, TOOLTIP_ARGS)) lines.push(`${k}: ${clipText(argValue(k, v), 80)}`);
     if (args.length > TOOLTIP_ARGS) lines.push(`…${args.length - TOOLTIP_ARGS} more in Details`);
@@ -45,6 +52,10 @@ export function tooltipFor(index: TraceIndex, slice: number, counter: number, t:
   const rank = index.rankOfTrack(counter);
   const title = `${rank !== undefined ? `rank ${rank} · ` : ''}${te.info.name}`;
   if (values.length === 0) return { key: `c${counter}:none`, lines: [title, 'no sample yet at this time'] };
-  const lines = [title, ...values.map((v) => `${formatWithUnit(v.value, te.info.unit)}${values.length > 1 ? ` (series ${v.series})` : ''}`), `at ${formatDurationNs(t - originNs)}`];
+  const lines = [
+    title,
+    ...values.map((v) => `${formatWithUnit(v.value, te.info.unit)}${values.length > 1 ? ` (series ${v.series})` : ''}`),
+    `at ${formatDurationNs(t - originNs)}`,
+  ];
   return { key: `c${counter}:${lines.join('|')}`, lines };
 }

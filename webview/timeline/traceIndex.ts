@@ -39,7 +39,14 @@ export interface GroupEntry {
 
 export const CATEGORY_STEP = SLICE_CATEGORIES.indexOf('step');
 
-const STREAM_ORDER: Record<StreamKind, number> = { compute: 0, communication: 1, host: 2, staging: 3, wait: 4, other: 5 };
+const STREAM_ORDER: Record<StreamKind, number> = {
+  compute: 0,
+  communication: 1,
+  host: 2,
+  staging: 3,
+  wait: 4,
+  other: 5,
+};
 
 export class TraceIndex {
   readonly tracks: TrackEntry[];
@@ -57,16 +64,34 @@ export class TraceIndex {
     const h = trace.header;
     const n = h.sliceCount;
     const trackCount = h.tracks.length;
-    this.tracks = h.tracks.map((info) => ({ info, lists: [], counterSeries: [], counterMin: Infinity, counterMax: -Infinity, sliceCount: 0 }));
+    this.tracks = h.tracks.map((info) => ({
+      info,
+      lists: [],
+      counterSeries: [],
+      counterMin: Infinity,
+      counterMax: -Infinity,
+      sliceCount: 0,
+    }));
 
     // Bucket slices by track (counting sort keeps index order inside a track).
     const counts = new Uint32Array(trackCount + 1);
-    let unknownTrack = 0, nonFinite = 0, negative = 0, zero = 0;
+    let unknownTrack = 0,
+      nonFinite = 0,
+      negative = 0,
+      zero = 0;
     const valid = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const t = trace.sliceTrack[i], s = trace.sliceStart[i], d = trace.sliceDur[i];
-      if (t >= trackCount) { unknownTrack++; continue; }
-      if (!Number.isFinite(s) || !Number.isFinite(d)) { nonFinite++; continue; }
+      const t = trace.sliceTrack[i],
+        s = trace.sliceStart[i],
+        d = trace.sliceDur[i];
+      if (t >= trackCount) {
+        unknownTrack++;
+        continue;
+      }
+      if (!Number.isFinite(s) || !Number.isFinite(d)) {
+        nonFinite++;
+        continue;
+      }
       if (d < 0) negative++;
       else if (d === 0) zero++;
       valid[i] = 1;
@@ -83,21 +108,35 @@ export class TraceIndex {
       const seg = order.subarray(offsets[t], offsets[t + 1]);
       if (seg.length === 0) continue;
       let sorted = true;
-      for (let k = 1; k < seg.length && sorted; k++) if (trace.sliceStart[seg[k]] < trace.sliceStart[seg[k - 1]]) sorted = false;
-      if (!sorted) seg.sort((a, b) => trace.sliceStart[a] - trace.sliceStart[b] || trace.sliceDepth[a] - trace.sliceDepth[b]);
+      for (let k = 1; k < seg.length && sorted; k++)
+        if (trace.sliceStart[seg[k]] < trace.sliceStart[seg[k - 1]]) sorted = false;
+      if (!sorted)
+        seg.sort((a, b) => trace.sliceStart[a] - trace.sliceStart[b] || trace.sliceDepth[a] - trace.sliceDepth[b]);
       let maxDepth = 0;
       for (let k = 0; k < seg.length; k++) if (trace.sliceDepth[seg[k]] > maxDepth) maxDepth = trace.sliceDepth[seg[k]];
       const perDepth = new Uint32Array(maxDepth + 1);
       for (let k = 0; k < seg.length; k++) perDepth[trace.sliceDepth[seg[k]]]++;
       const lists: SliceList[] = [];
       for (let d = 0; d <= maxDepth; d++) {
-        lists.push({ idx: new Uint32Array(perDepth[d]), start: new Float64Array(perDepth[d]), end: new Float64Array(perDepth[d]), endsSorted: true, maxDur: 0 });
+        lists.push({
+          idx: new Uint32Array(perDepth[d]),
+          start: new Float64Array(perDepth[d]),
+          end: new Float64Array(perDepth[d]),
+          endsSorted: true,
+          maxDur: 0,
+        });
       }
       const at = new Uint32Array(maxDepth + 1);
       for (let k = 0; k < seg.length; k++) {
-        const i = seg[k], d = trace.sliceDepth[i], l = lists[d], j = at[d]++;
-        const s = trace.sliceStart[i], dur = Math.max(0, trace.sliceDur[i]);
-        l.idx[j] = i; l.start[j] = s; l.end[j] = s + dur;
+        const i = seg[k],
+          d = trace.sliceDepth[i],
+          l = lists[d],
+          j = at[d]++;
+        const s = trace.sliceStart[i],
+          dur = Math.max(0, trace.sliceDur[i]);
+        l.idx[j] = i;
+        l.start[j] = s;
+        l.end[j] = s + dur;
         if (dur > l.maxDur) l.maxDur = dur;
         if (j > 0 && l.end[j] < l.end[j - 1]) l.endsSorted = false;
       }
@@ -110,7 +149,10 @@ export class TraceIndex {
     for (let c = 0; c < h.counterCount; c++) {
       const t = trace.counterTrack[c];
       const e = this.tracks[t];
-      if (!e) { unknownTrack++; continue; }
+      if (!e) {
+        unknownTrack++;
+        continue;
+      }
       e.counterSeries.push(c);
       for (let k = trace.counterOffset[c]; k < trace.counterOffset[c + 1]; k++) {
         const v = trace.counterValue[k];
@@ -120,10 +162,14 @@ export class TraceIndex {
       }
     }
 
-    if (unknownTrack) this.issues.push(`${unknownTrack} slice(s) or counter(s) refer to a track that does not exist and are not shown`);
-    if (nonFinite) this.issues.push(`${nonFinite} slice(s) have a start or duration that is not a finite number and are not shown`);
-    if (negative) this.issues.push(`${negative} slice(s) have a negative duration; they are drawn as zero-length markers`);
-    if (zero > 0 && zero === this.drawableSlices) this.issues.push('every slice has zero duration; they are drawn as markers');
+    if (unknownTrack)
+      this.issues.push(`${unknownTrack} slice(s) or counter(s) refer to a track that does not exist and are not shown`);
+    if (nonFinite)
+      this.issues.push(`${nonFinite} slice(s) have a start or duration that is not a finite number and are not shown`);
+    if (negative)
+      this.issues.push(`${negative} slice(s) have a negative duration; they are drawn as zero-length markers`);
+    if (zero > 0 && zero === this.drawableSlices)
+      this.issues.push('every slice has zero duration; they are drawn as markers');
 
     this.groups = this.buildGroups();
     this.collectSteps();
@@ -136,22 +182,38 @@ export class TraceIndex {
     const h = this.trace.header;
     const byPid = new Map<number, GroupEntry>();
     for (const p of h.processes) {
-      byPid.set(p.pid, { pid: p.pid, rank: p.rank, label: p.rank !== undefined ? `Rank ${p.rank}` : p.name || `Process ${p.pid}`, tracks: [] });
+      byPid.set(p.pid, {
+        pid: p.pid,
+        rank: p.rank,
+        label: p.rank !== undefined ? `Rank ${p.rank}` : p.name || `Process ${p.pid}`,
+        tracks: [],
+      });
     }
     for (const t of this.tracks) {
       let g = byPid.get(t.info.pid);
-      if (!g) { g = { pid: t.info.pid, label: `Process ${t.info.pid}`, tracks: [] }; byPid.set(t.info.pid, g); }
+      if (!g) {
+        g = { pid: t.info.pid, label: `Process ${t.info.pid}`, tracks: [] };
+        byPid.set(t.info.pid, g);
+      }
       g.tracks.push(t.info.id);
     }
-    const key = (t: TrackInfo): number[] => [t.type === 'counter' ? 1 : 0, t.order ?? 0, STREAM_ORDER[t.stream] ?? 9, t.id];
+    const key = (t: TrackInfo): number[] => [
+      t.type === 'counter' ? 1 : 0,
+      t.order ?? 0,
+      STREAM_ORDER[t.stream] ?? 9,
+      t.id,
+    ];
     for (const g of byPid.values()) {
       g.tracks.sort((a, b) => {
-        const ka = key(this.tracks[a].info), kb = key(this.tracks[b].info);
+        const ka = key(this.tracks[a].info),
+          kb = key(this.tracks[b].info);
         for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
         return 0;
       });
     }
-    return [...byPid.values()].filter((g) => g.tracks.length > 0).sort((a, b) => (a.rank ?? a.pid) - (b.rank ?? b.pid) || a.pid - b.pid);
+    return [...byPid.values()]
+      .filter((g) => g.tracks.length > 0)
+      .sort((a, b) => (a.rank ?? a.pid) - (b.rank ?? b.pid) || a.pid - b.pid);
   }
 
   private collectSteps(): void {
@@ -161,7 +223,8 @@ export class TraceIndex {
         for (const l of this.tracks[t].lists) {
           for (let k = 0; k < l.idx.length; k++) {
             const i = l.idx[k];
-            if (tr.sliceCategory[i] === CATEGORY_STEP) this.steps.push({ startNs: l.start[k], endNs: l.end[k], label: tr.string(tr.sliceName[i]) });
+            if (tr.sliceCategory[i] === CATEGORY_STEP)
+              this.steps.push({ startNs: l.start[k], endNs: l.end[k], label: tr.string(tr.sliceName[i]) });
           }
         }
       }
@@ -177,14 +240,21 @@ export class TraceIndex {
   }
 
   /** Model slice index of encoded slice `i` (differs when the host sent a subset). */
-  modelIndex(i: number): number { return this.trace.sliceSource ? this.trace.sliceSource[i] : i; }
+  modelIndex(i: number): number {
+    return this.trace.sliceSource ? this.trace.sliceSource[i] : i;
+  }
 
   /** Encoded index of model slice `m`, or -1 when it was not sent. */
   encodedIndex(m: number): number {
     const src = this.trace.sliceSource;
     if (!src) return m >= 0 && m < this.trace.header.sliceCount ? m : -1;
-    let lo = 0, hi = src.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (src[mid] < m) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = src.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (src[mid] < m) lo = mid + 1;
+      else hi = mid;
+    }
     return lo < src.length && src[lo] === m ? lo : -1;
   }
 
@@ -193,10 +263,15 @@ export class TraceIndex {
     const l = this.tracks[track]?.lists[depth];
     if (!l || l.idx.length === 0) return -1;
     let k = firstIndexAtOrAfter(l.start, t + tolNs + 1e-9) - 1;
-    let best = -1, bestDist = Infinity;
+    let best = -1,
+      bestDist = Infinity;
     for (let steps = 0; k >= 0 && steps < 64; k--, steps++) {
       const dist = t < l.start[k] ? l.start[k] - t : t > l.end[k] ? t - l.end[k] : 0;
-      if (dist <= tolNs && dist < bestDist) { best = l.idx[k]; bestDist = dist; if (dist === 0) break; }
+      if (dist <= tolNs && dist < bestDist) {
+        best = l.idx[k];
+        bestDist = dist;
+        if (dist === 0) break;
+      }
       if (l.endsSorted && l.end[k] < t - tolNs) break;
     }
     return best;
@@ -206,15 +281,24 @@ export class TraceIndex {
 /** First position in sorted `a` whose value is ≥ `v` (a.length when none). */
 export function firstIndexAtOrAfter(a: Float64Array, v: number, lo = 0): number {
   let hi = a.length;
-  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid] < v) lo = mid + 1; else hi = mid; }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
   return lo;
 }
 
 /** First position in `l` of a slice that may intersect a window starting at `t0`. */
 export function firstVisible(l: SliceList, t0: number): number {
   if (l.endsSorted) {
-    let lo = 0, hi = l.end.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (l.end[mid] < t0) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = l.end.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (l.end[mid] < t0) lo = mid + 1;
+      else hi = mid;
+    }
     return lo;
   }
   return firstIndexAtOrAfter(l.start, t0 - l.maxDur);

@@ -12,7 +12,11 @@ export class Viewport {
   /** Width in CSS pixels of the time area. */
   widthPx: number;
 
-  constructor(readonly extentStartNs: number, readonly extentEndNs: number, widthPx: number) {
+  constructor(
+    readonly extentStartNs: number,
+    readonly extentEndNs: number,
+    widthPx: number,
+  ) {
     const pad = Math.max((extentEndNs - extentStartNs) * 0.01, MIN_WINDOW_NS / 2);
     this.minNs = extentStartNs - pad;
     this.maxNs = extentEndNs + pad;
@@ -25,18 +29,30 @@ export class Viewport {
   readonly minNs: number;
   readonly maxNs: number;
 
-  get durNs(): number { return this.endNs - this.startNs; }
-  get nsPerPx(): number { return this.durNs / this.widthPx; }
+  get durNs(): number {
+    return this.endNs - this.startNs;
+  }
+  get nsPerPx(): number {
+    return this.durNs / this.widthPx;
+  }
 
-  timeToPx(ns: number): number { return ((ns - this.startNs) / this.durNs) * this.widthPx; }
-  pxToTime(px: number): number { return this.startNs + (px / this.widthPx) * this.durNs; }
+  timeToPx(ns: number): number {
+    return ((ns - this.startNs) / this.durNs) * this.widthPx;
+  }
+  pxToTime(px: number): number {
+    return this.startNs + (px / this.widthPx) * this.durNs;
+  }
 
   /** Shows [startNs, endNs], clamped to the pannable range and the minimum width. */
   set(startNs: number, endNs: number): void {
     if (!Number.isFinite(startNs) || !Number.isFinite(endNs)) return;
     let dur = Math.max(endNs - startNs, MIN_WINDOW_NS);
     const full = this.maxNs - this.minNs;
-    if (dur >= full) { this.startNs = this.minNs; this.endNs = this.maxNs; return; }
+    if (dur >= full) {
+      this.startNs = this.minNs;
+      this.endNs = this.maxNs;
+      return;
+    }
     let start = startNs;
     if (endNs - startNs < MIN_WINDOW_NS) start = (startNs + endNs) / 2 - MIN_WINDOW_NS / 2;
     if (start < this.minNs) start = this.minNs;
@@ -60,10 +76,14 @@ export class Viewport {
     this.set(this.startNs + d, this.endNs + d);
   }
 
-  resize(widthPx: number): void { this.widthPx = Math.max(1, widthPx); }
+  resize(widthPx: number): void {
+    this.widthPx = Math.max(1, widthPx);
+  }
 
   /** Shows the whole trace. */
-  fit(): void { this.set(this.minNs, this.maxNs); }
+  fit(): void {
+    this.set(this.minNs, this.maxNs);
+  }
 
   /** Shows [startNs, endNs] with `marginFrac` of its length on each side. */
   focus(startNs: number, endNs: number, marginFrac = 0.1): void {

@@ -30,7 +30,13 @@ import { softmaxCrossEntropy } from '../ops/crossEntropy';
 import { add, gelu } from '../ops/elementwise';
 import { embedding } from '../ops/embedding';
 import { ExchangeStaging, HostStaging, sequenceExchange, type SequenceParallel } from '../ops/exchange';
-import { copyToTensorParallel, gatherSequence, reduceFromTensorParallel, scatterSequence, type TensorParallel } from '../ops/tensorParallel';
+import {
+  copyToTensorParallel,
+  gatherSequence,
+  reduceFromTensorParallel,
+  scatterSequence,
+  type TensorParallel,
+} from '../ops/tensorParallel';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
 import { linear, matmul } from '../ops/matmul';
@@ -62,20 +68,40 @@ export class GptModel implements TrainableModel {
     private readonly tp?: TensorParallel,
     readonly pp?: PipelineStage,
   ) {
-    if (pp && (sp || tp)) throw new Error('gpt-mini: pipeline parallelism does not combine with sequence or tensor parallelism (yet)');
-    if (pp && (cfg.layers % pp.stages !== 0 || cfg.batchSize % pp.microBatches !== 0)) throw new Error(`gpt-mini: a pipeline of ${pp.stages} stages and ${pp.microBatches} micro-batches needs layers (${cfg.layers}) divisible by ${pp.stages} and batchSize (${cfg.batchSize}) by ${pp.microBatches}`);
-    if (sp && (cfg.seqLen % sp.size !== 0 || cfg.heads % sp.size !== 0)) throw new Error(`gpt-mini: sequence parallelism over ${sp.size} ranks needs seqLen (${cfg.seqLen}) and heads (${cfg.heads}) divisible by ${sp.size}`);
+    if (pp && (sp || tp))
+      throw new Error('gpt-mini: pipeline parallelism does not combine with sequence or tensor parallelism (yet)');
+    if (pp && (cfg.layers % pp.stages !== 0 || cfg.batchSize % pp.microBatches !== 0))
+      throw new Error(
+        `gpt-mini: a pipeline of ${pp.stages} stages and ${pp.microBatches} micro-batches needs layers (${cfg.layers}) divisible by ${pp.stages} and batchSize (${cfg.batchSize}) by ${pp.microBatches}`,
+      );
+    if (sp && (cfg.seqLen % sp.size !== 0 || cfg.heads % sp.size !== 0))
+      throw new Error(
+        `gpt-mini: sequence parallelism over ${sp.size} ranks needs seqLen (${cfg.seqLen}) and heads (${cfg.heads}) divisible by ${sp.size}`,
+      );
     if (sp && tp) throw new Error('gpt-mini: sequence parallelism and tensor parallelism do not combine (yet)');
-    if (tp?.sequenceParallel && cfg.seqLen % tp.size !== 0) throw new Error(`gpt-mini: sequence-parallel tensor parallelism over ${tp.size} ranks needs seqLen (${cfg.seqLen}) divisible by ${tp.size}`);
-    this.seqShard = sp ? { size: sp.size, index: sp.index } : tp?.sequenceParallel ? { size: tp.size, index: tp.index } : undefined;
+    if (tp?.sequenceParallel && cfg.seqLen % tp.size !== 0)
+      throw new Error(
+        `gpt-mini: sequence-parallel tensor parallelism over ${tp.size} ranks needs seqLen (${cfg.seqLen}) divisible by ${tp.size}`,
+      );
+    this.seqShard = sp
+      ? { size: sp.size, index: sp.index }
+      : tp?.sequenceParallel
+        ? { size: tp.size, index: tp.index }
+        : undefined;
     this.localSeq = cfg.seqLen / (this.seqShard?.size ?? 1);
     this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0);
     if (pp) {
       // Stage s: layers [s·L/P, (s+1)·L/P), the embedding on the first, the head on the last.
       const per = cfg.layers / pp.stages;
-      const mine = (l: LayerSpec) => (l.name === 'embed' ? pp.stage === 0 : l.name === 'head' ? pp.stage === pp.stages - 1 : Math.floor(Number(l.name.slice(5)) / per) === pp.stage);
+      const mine = (l: LayerSpec) =>
+        l.name === 'embed'
+          ? pp.stage === 0
+          : l.name === 'head'
+            ? pp.stage === pp.stages - 1
+            : Math.floor(Number(l.name.slice(5)) / per) === pp.stage;
       // The random numbers the earlier stages' layers draw are skipped, so each layer starts as in the whole model.
-      const draws = (l: LayerSpec) => l.params.reduce((a, q) => a + (q.init === 'normal' ? q.shape.reduce((x, y) => x * y, 1) : 0), 0);
+      const draws = (l: LayerSpec) =>
+        l.params.reduce((a, q) => a + (q.init === 'normal' ? q.shape.reduce((x, y) => x * y, 1) : 0), 0);
       let skipped = 0;
       const kept: LayerSpec[] = [];
       for (const l of this.layerSpecs) {
@@ -87,7 +113,11 @@ export class GptModel implements TrainableModel {
     }
     // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside);
     // tensor-parallel ones split the blocks' matmuls and attention, and repeat the head's.
-    this.flopsPerStep = tp ? gptTensorParallelFlopsPerStep(cfg, tp.size, tp.sequenceParallel) : pp ? gptStageFlopsPerStep(cfg, pp) : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
+    this.flopsPerStep = tp
+      ? gptTensorParallelFlopsPerStep(cfg, tp.size, tp.sequenceParallel)
+      : pp
+        ? gptStageFlopsPerStep(cfg, pp)
+        : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
   }
 
   bind(ctx: GpuContext, store: ParamStore): void {
@@ -115,13 +145,22 @@ export class GptModel implements TrainableModel {
   writeBatch(seed: number, rank: number, step: number): void {
     const { task, vocab, seqLen, batchSize } = this.cfg;
     const sp = this.seqShard;
-    let b = makeTaskBatch(task, vocab, seqLen, batchSize, seed, this.sp ? this.sp.dataRank : this.tp ? this.tp.dataRank : this.pp ? this.pp.dataRank : rank, step);
+    let b = makeTaskBatch(
+      task,
+      vocab,
+      seqLen,
+      batchSize,
+      seed,
+      this.sp ? this.sp.dataRank : this.tp ? this.tp.dataRank : this.pp ? this.pp.dataRank : rank,
+      step,
+    );
     if (sp) {
       // The group's batch; this rank keeps its token shard (weights stay those of the full batch).
       const tl = this.localSeq;
       const shard = <A extends Int32Array | Float32Array>(a: A): A => {
         const out = new (a.constructor as new (n: number) => A)(batchSize * tl);
-        for (let i = 0; i < batchSize; i++) out.set(a.subarray(i * seqLen + sp.index * tl, i * seqLen + (sp.index + 1) * tl), i * tl);
+        for (let i = 0; i < batchSize; i++)
+          out.set(a.subarray(i * seqLen + sp.index * tl, i * seqLen + (sp.index + 1) * tl), i * tl);
         return out;
       };
       b = { tokens: shard(b.tokens), labels: shard(b.labels), weights: shard(b.weights), counted: b.counted };
@@ -180,7 +219,10 @@ export class GptModel implements TrainableModel {
 
   forward(g: Graph): Tensor {
     if (this.pp) throw new Error('gpt-mini: a pipeline stage runs micro-batches (Trainer.pipelineForward)');
-    if (this.sp || this.tp) throw new Error(`gpt-mini: a ${this.sp ? 'sequence' : 'tensor'}-parallel model exchanges data between ranks in its forward; run forwardAsync`);
+    if (this.sp || this.tp)
+      throw new Error(
+        `gpt-mini: a ${this.sp ? 'sequence' : 'tensor'}-parallel model exchanges data between ranks in its forward; run forwardAsync`,
+      );
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
       const n = `layer${l}`;
@@ -213,8 +255,14 @@ export class GptModel implements TrainableModel {
   private async forwardTensorParallel(g: Graph, tp: TensorParallel, staging: HostStaging): Promise<Tensor> {
     const { ctx } = g;
     // Megatron's f and g; with sequence parallelism an all-gather and a reduce-scatter of the token shards.
-    const f = async (x: Tensor, what: string): Promise<Tensor> => (tp.sequenceParallel ? gatherSequence(g, staging, tp, x, `${what} gather`) : copyToTensorParallel(g, staging, tp, x, `${what} f`));
-    const gOp = (x: Tensor, what: string): Promise<Tensor> => (tp.sequenceParallel ? scatterSequence(g, staging, tp, x, `${what} scatter`) : reduceFromTensorParallel(g, staging, tp, x, `${what} g`));
+    const f = async (x: Tensor, what: string): Promise<Tensor> =>
+      tp.sequenceParallel
+        ? gatherSequence(g, staging, tp, x, `${what} gather`)
+        : copyToTensorParallel(g, staging, tp, x, `${what} f`);
+    const gOp = (x: Tensor, what: string): Promise<Tensor> =>
+      tp.sequenceParallel
+        ? scatterSequence(g, staging, tp, x, `${what} scatter`)
+        : reduceFromTensorParallel(g, staging, tp, x, `${what} g`);
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
       const n = `layer${l}`;
@@ -288,12 +336,15 @@ export class GptModel implements TrainableModel {
   private micro: { tokens: Tensor; labels: Tensor; weights: Tensor }[] | undefined;
 
   inputBytes(): number {
-    if (this.micro) return this.micro.reduce((a, mb) => a + mb.tokens.buf.size + mb.labels.buf.size + mb.weights.buf.size, 0);
+    if (this.micro)
+      return this.micro.reduce((a, mb) => a + mb.tokens.buf.size + mb.labels.buf.size + mb.weights.buf.size, 0);
     return this.tokens.buf.size + this.labels.buf.size + this.weights.buf.size;
   }
 
   destroy(): void {
-    const inputs = this.micro ? this.micro.flatMap((mb) => [mb.tokens, mb.labels, mb.weights]) : [this.tokens, this.labels, this.weights];
+    const inputs = this.micro
+      ? this.micro.flatMap((mb) => [mb.tokens, mb.labels, mb.weights])
+      : [this.tokens, this.labels, this.weights];
     for (const t of inputs) t?.buf.gpu.destroy();
     this.staging?.destroy();
     this.hostStaging?.destroy();
@@ -304,10 +355,15 @@ export class GptModel implements TrainableModel {
  * gpt-mini's layers and parameters, for rank `index` of `tpSize` tensor-parallel ranks
  * (1: the whole model). Shards carry their place in the whole parameter (`shard`).
  */
-export function gptLayerSpecs(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>, tpSize = 1, index = 0): LayerSpec[] {
+export function gptLayerSpecs(
+  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>,
+  tpSize = 1,
+  index = 0,
+): LayerSpec[] {
   const { dModel: D, vocab: V, layers: L, maxSeqLen } = cfg;
   const T = tpSize;
-  if (!Number.isInteger(T) || T < 1 || cfg.heads % T !== 0) throw new Error(`gpt-mini: tensor parallelism over ${T} ranks needs model.heads (${cfg.heads}) divisible by ${T}`);
+  if (!Number.isInteger(T) || T < 1 || cfg.heads % T !== 0)
+    throw new Error(`gpt-mini: tensor parallelism over ${T} ranks needs model.heads (${cfg.heads}) divisible by ${T}`);
   const std = 0.02;
   // GPT-2's scaling of the residual projections keeps the residual stream's variance flat in depth.
   const projStd = std / Math.sqrt(2 * L);
@@ -324,13 +380,28 @@ export function gptLayerSpecs(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layer
     const ol = o / T;
     const colOf = (c: number) => Math.floor(c / ol) * o + index * ol + (c % ol);
     return [
-      { name: `${name}.w`, shape: [i, parts * ol], init: 'normal', std, shard: { fullShape: [i, parts * o], index: (k) => Math.floor(k / (parts * ol)) * parts * o + colOf(k % (parts * ol)) } },
+      {
+        name: `${name}.w`,
+        shape: [i, parts * ol],
+        init: 'normal',
+        std,
+        shard: {
+          fullShape: [i, parts * o],
+          index: (k) => Math.floor(k / (parts * ol)) * parts * o + colOf(k % (parts * ol)),
+        },
+      },
       { name: `${name}.b`, shape: [parts * ol], init: 'zeros', shard: { fullShape: [parts * o], index: colOf } },
     ];
   };
   // Row-parallel: this rank's i/T input rows; the bias stays whole (added after the all-reduce).
   const row = (name: string, i: number, o: number, s: number): ParamSpec[] => [
-    { name: `${name}.w`, shape: [i / T, o], init: 'normal', std: s, shard: { fullShape: [i, o], index: (k) => index * (i / T) * o + k } },
+    {
+      name: `${name}.w`,
+      shape: [i / T, o],
+      init: 'normal',
+      std: s,
+      shard: { fullShape: [i, o], index: (k) => index * (i / T) * o + k },
+    },
     { name: `${name}.b`, shape: [o], init: 'zeros' },
   ];
   const specs: LayerSpec[] = [
@@ -343,9 +414,24 @@ export function gptLayerSpecs(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layer
     },
   ];
   for (let l = 0; l < L; l++) {
-    const params = T === 1
-      ? [...ln('ln1'), ...lin('attn.qkv', D, 3 * D), ...lin('attn.proj', D, D, projStd), ...ln('ln2'), ...lin('mlp.fc1', D, 4 * D), ...lin('mlp.fc2', 4 * D, D, projStd)]
-      : [...ln('ln1'), ...col('attn.qkv', D, D, 3), ...row('attn.proj', D, D, projStd), ...ln('ln2'), ...col('mlp.fc1', D, 4 * D, 1), ...row('mlp.fc2', 4 * D, D, projStd)];
+    const params =
+      T === 1
+        ? [
+            ...ln('ln1'),
+            ...lin('attn.qkv', D, 3 * D),
+            ...lin('attn.proj', D, D, projStd),
+            ...ln('ln2'),
+            ...lin('mlp.fc1', D, 4 * D),
+            ...lin('mlp.fc2', 4 * D, D, projStd),
+          ]
+        : [
+            ...ln('ln1'),
+            ...col('attn.qkv', D, D, 3),
+            ...row('attn.proj', D, D, projStd),
+            ...ln('ln2'),
+            ...col('mlp.fc1', D, 4 * D, 1),
+            ...row('mlp.fc2', 4 * D, D, projStd),
+          ];
     specs.push({ name: `layer${l}`, params });
   }
   specs.push({ name: 'head', params: [...ln('lnf'), ...lin('out', D, V)] });
@@ -362,7 +448,10 @@ export interface PipelineStage {
 }
 
 /** FLOPs of one step on pipeline stage `pp.stage`: its layers (and the head on the last stage). */
-export function gptStageFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>, pp: PipelineStage): number {
+export function gptStageFlopsPerStep(
+  r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>,
+  pp: PipelineStage,
+): number {
   const { batchSize: B, seqLen: S, dModel: D, layers: L, vocab: V } = r;
   const Ls = L / pp.stages;
   const matmulFwd = 2 * B * S * (Ls * 12 * D * D + (pp.stage === pp.stages - 1 ? D * V : 0));
@@ -374,7 +463,11 @@ export function gptStageFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dty
  * FLOPs of one step on one of T tensor-parallel ranks: the blocks' matmuls and attention
  * ÷ T, the head's whole (÷ T too with sequence parallelism: it runs on S/T tokens).
  */
-export function gptTensorParallelFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>, T: number, sequenceParallel = false): number {
+export function gptTensorParallelFlopsPerStep(
+  r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>,
+  T: number,
+  sequenceParallel = false,
+): number {
   const { batchSize: B, seqLen: S, dModel: D, layers: L, vocab: V } = r;
   const tokens = B * S;
   const matmulFwd = 2 * tokens * ((L * 12 * D * D) / T + (D * V) / (sequenceParallel ? T : 1));
@@ -387,7 +480,11 @@ export function gptTensorParallelFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'tas
  * `alignElems`) from the flat parameters of each of T tensor-parallel ranks (index
  * order). Replicated parameters are taken from rank 0.
  */
-export function assembleTensorParallel(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>, alignElems: number, shards: Float32Array[]): Float32Array {
+export function assembleTensorParallel(
+  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>,
+  alignElems: number,
+  shards: Float32Array[],
+): Float32Array {
   const T = shards.length;
   const full = gptLayerSpecs(cfg);
   const fullPlan = planParams(full, alignElems);
@@ -395,14 +492,17 @@ export function assembleTensorParallel(cfg: Pick<ResolvedGpt, 'dModel' | 'vocab'
   shards.forEach((flat, t) => {
     const specs = gptLayerSpecs(cfg, T, t);
     const plan = planParams(specs, alignElems);
-    if (plan.flatCount !== flat.length) throw new Error(`tensor-parallel rank ${t}: ${flat.length} parameters, expected ${plan.flatCount}`);
-    specs.forEach((l, li) => l.params.forEach((p, pi) => {
-      const src = plan.offsets[li][pi];
-      const dst = fullPlan.offsets[li][pi];
-      const n = p.shape.reduce((a, b) => a * b, 1);
-      if (p.shard) for (let i = 0; i < n; i++) out[dst + p.shard.index(i)] = flat[src + i];
-      else if (t === 0) out.set(flat.subarray(src, src + n), dst);
-    }));
+    if (plan.flatCount !== flat.length)
+      throw new Error(`tensor-parallel rank ${t}: ${flat.length} parameters, expected ${plan.flatCount}`);
+    specs.forEach((l, li) =>
+      l.params.forEach((p, pi) => {
+        const src = plan.offsets[li][pi];
+        const dst = fullPlan.offsets[li][pi];
+        const n = p.shape.reduce((a, b) => a * b, 1);
+        if (p.shard) for (let i = 0; i < n; i++) out[dst + p.shard.index(i)] = flat[src + i];
+        else if (t === 0) out.set(flat.subarray(src, src + n), dst);
+      }),
+    );
   });
   return out;
 }

@@ -38,7 +38,10 @@ export class MlpModel implements TrainableModel {
   private weights!: Tensor;
   private readonly centres: Float32Array;
 
-  constructor(private readonly cfg: MlpConfig, seed: number) {
+  constructor(
+    private readonly cfg: MlpConfig,
+    seed: number,
+  ) {
     const dims = [cfg.inputDim, ...cfg.hiddenDims, cfg.classes];
     this.layerSpecs = [];
     for (let i = 0; i + 1 < dims.length; i++) {

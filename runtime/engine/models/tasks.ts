@@ -21,7 +21,15 @@ export interface TokenBatch {
   counted: number;
 }
 
-export function makeTaskBatch(task: GptTask, vocab: number, seqLen: number, batch: number, seed: number, rank: number, step: number): TokenBatch {
+export function makeTaskBatch(
+  task: GptTask,
+  vocab: number,
+  seqLen: number,
+  batch: number,
+  seed: number,
+  rank: number,
+  step: number,
+): TokenBatch {
   const rng = new Rng(mixSeed(seed, rank, step, 0x677074));
   const tokens = new Int32Array(batch * seqLen);
   const labels = new Int32Array(batch * seqLen).fill(-1);

@@ -131,11 +131,15 @@ export function causalSelfAttention(g: Graph, qkv: Tensor, heads: number): Tenso
   const { ctx, tape } = g;
   const [batch, seq, d3] = qkv.shape;
   const d = d3 / 3;
-  if (!Number.isInteger(d) || d % heads !== 0) throw new Error(`attention: qkv width ${d3} must be 3·d with heads (${heads}) dividing d`);
+  if (!Number.isInteger(d) || d % heads !== 0)
+    throw new Error(`attention: qkv width ${d3} must be 3·d with heads (${heads}) dividing d`);
   const dh = d / heads;
   const y = ctx.tensor([batch, seq, d]);
   const probs = tape.keep(ctx.tensor([batch, heads, seq, seq]));
-  const uniform = new UniformWriter().u(batch, seq, heads, d).f(1 / Math.sqrt(dh)).build();
+  const uniform = new UniformWriter()
+    .u(batch, seq, heads, d)
+    .f(1 / Math.sqrt(dh))
+    .build();
   const threads = batch * heads * seq;
   const dims = `${batch}x${heads}x${seq}x${dh}`;
   const flops = attentionFlops(batch, seq, d);

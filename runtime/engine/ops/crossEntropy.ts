@@ -55,7 +55,8 @@ export function softmaxCrossEntropy(g: Graph, logits: Tensor, labels: Tensor, we
   const { ctx, tape } = g;
   const classes = logits.shape[logits.shape.length - 1];
   const rows = logits.size / classes;
-  if (labels.size !== rows || weights.size !== rows) throw new Error(`cross-entropy: ${rows} rows of logits but ${labels.size} labels and ${weights.size} weights`);
+  if (labels.size !== rows || weights.size !== rows)
+    throw new Error(`cross-entropy: ${rows} rows of logits but ${labels.size} labels and ${weights.size} weights`);
   const lse = tape.keep(ctx.tensor([rows]));
   const rowLoss = ctx.tensor([rows]);
   const loss = ctx.tensor([1]);
@@ -82,7 +83,14 @@ export function softmaxCrossEntropy(g: Graph, logits: Tensor, labels: Tensor, we
       ctx.dispatch({
         name: spanName(ctx, 'cross_entropy', dims),
         pipeline: ctx.pipeline(`ce:bwd:${t.accumulate}`, CE_BWD_WGSL(t.accumulate)),
-        buffers: [logits.binding(), labels.binding(), weights.binding(), lse.binding(), dy.binding(), t.tensor.binding()],
+        buffers: [
+          logits.binding(),
+          labels.binding(),
+          weights.binding(),
+          lse.binding(),
+          dy.binding(),
+          t.tensor.binding(),
+        ],
         uniform,
         workgroups: grid1d(Math.ceil(logits.size / 256)),
         flops: logits.size * 5,

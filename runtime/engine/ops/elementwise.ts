@@ -122,7 +122,10 @@ function binary(g: Graph, op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     inputs: [a, b],
     output: y,
     backward(dy, sink) {
-      for (const [self, other] of [[a, b], [b, a]] as const) {
+      for (const [self, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         // d(a+b)/da is the identity: pass dy on instead of copying it (not for add(x, x),
         // whose second contribution would accumulate into the buffer it reads).
         if (op === 'add' && a !== b && sameShape(self, dy) && sink.alias(self, dy)) continue;

@@ -63,7 +63,8 @@ export function embedding(g: Graph, ids: Tensor, tok: Tensor, pos: Tensor, posOf
   const [batch, seq] = ids.shape;
   const [vocab, d] = tok.shape;
   const posRows = pos.shape[0];
-  if (pos.shape[1] !== d || posRows < posOffset + seq) throw new Error(`embedding: pos is ${pos.shape.join('x')}, needs at least ${posOffset + seq} rows of ${d}`);
+  if (pos.shape[1] !== d || posRows < posOffset + seq)
+    throw new Error(`embedding: pos is ${pos.shape.join('x')}, needs at least ${posOffset + seq} rows of ${d}`);
   const y = ctx.tensor([batch, seq, d]);
   const uniform = new UniformWriter().u(batch, seq, d, vocab, posRows, posOffset).build();
   ctx.dispatch({

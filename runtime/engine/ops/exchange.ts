@@ -52,7 +52,11 @@ export class HostStaging {
     const size = Math.max(16, Math.ceil(t.byteLength / 16) * 16);
     let rb = this.readbacks.get(size);
     if (!rb) {
-      rb = ctx.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'exchange.readback' });
+      rb = ctx.device.createBuffer({
+        size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: 'exchange.readback',
+      });
       this.readbacks.set(size, rb);
     }
     ctx.commandEncoder().copyBufferToBuffer(t.buf.gpu, t.offsetBytes, rb, 0, t.byteLength);
@@ -119,7 +123,14 @@ export class ExchangeStaging extends HostStaging {
  * Moves `x` between layouts (see the file comment) through the group's all-to-all:
  * `from` is gathered into chunks by its map, the received chunks scattered by `to`'s.
  */
-async function exchange(staging: ExchangeStaging, x: Tensor, out: Tensor, fromMap: Uint32Array, toMap: Uint32Array, what: string): Promise<void> {
+async function exchange(
+  staging: ExchangeStaging,
+  x: Tensor,
+  out: Tensor,
+  fromMap: Uint32Array,
+  toMap: Uint32Array,
+  what: string,
+): Promise<void> {
   const data = await staging.read(x);
   const send = new Float32Array(fromMap.length);
   for (let i = 0; i < send.length; i++) send[i] = data[fromMap[i]];
@@ -130,14 +141,24 @@ async function exchange(staging: ExchangeStaging, x: Tensor, out: Tensor, fromMa
 }
 
 /** Records and runs one exchange; resolves with the output once it is on the GPU. */
-export async function sequenceExchange(g: Graph, staging: ExchangeStaging, x: Tensor, direction: ExchangeDirection, parts: number, what: string): Promise<Tensor> {
+export async function sequenceExchange(
+  g: Graph,
+  staging: ExchangeStaging,
+  x: Tensor,
+  direction: ExchangeDirection,
+  parts: number,
+  what: string,
+): Promise<Tensor> {
   const { ctx, tape } = g;
   const P = staging.sp.size;
   const [batch, rows, width] = x.shape;
   const toHeads = direction === 'toHeads';
   const tl = toHeads ? rows : rows / P;
   const dp = toHeads ? width / parts / P : width / parts;
-  if (!Number.isInteger(tl) || !Number.isInteger(dp)) throw new Error(`sequence exchange ${direction}: x is ${x.shape.join('x')}, needs ${toHeads ? `width divisible by ${parts}·${P}` : `rows divisible by ${P}`}`);
+  if (!Number.isInteger(tl) || !Number.isInteger(dp))
+    throw new Error(
+      `sequence exchange ${direction}: x is ${x.shape.join('x')}, needs ${toHeads ? `width divisible by ${parts}·${P}` : `rows divisible by ${P}`}`,
+    );
   const maps = staging.indexMaps(batch, tl, parts, dp);
   const [fromMap, toMap] = toHeads ? [maps.seq, maps.head] : [maps.head, maps.seq];
   const y = ctx.tensor(toHeads ? [batch, tl * P, parts * dp] : [batch, tl, parts * dp * P]);
@@ -154,7 +175,10 @@ export async function sequenceExchange(g: Graph, staging: ExchangeStaging, x: Te
       const t = sink.target(x);
       if (!t) return;
       // The exchanged tensors (a qkv projection, an attention output) have one consumer.
-      if (t.accumulate) throw new Error(`sequence exchange ${direction}: its input has a second consumer; the exchange cannot accumulate gradients`);
+      if (t.accumulate)
+        throw new Error(
+          `sequence exchange ${direction}: its input has a second consumer; the exchange cannot accumulate gradients`,
+        );
       await exchange(staging, dy, t.tensor, toMap, fromMap, `${what} bwd`);
     },
   });

@@ -10,7 +10,13 @@ export interface Graph {
 
 /** `fwd` / `bwd` / `opt` as span names use them. */
 export function phaseTag(ctx: GpuContext): string {
-  return ctx.phase === 'forward' ? 'fwd' : ctx.phase === 'backward' ? 'bwd' : ctx.phase === 'optimizer' ? 'opt' : 'other';
+  return ctx.phase === 'forward'
+    ? 'fwd'
+    : ctx.phase === 'backward'
+      ? 'bwd'
+      : ctx.phase === 'optimizer'
+        ? 'opt'
+        : 'other';
 }
 
 /** `matmul 64x128x32 fwd layer1.fc` */

@@ -91,7 +91,8 @@ ${INDEX_1D}
 export function layerNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
   const { ctx, tape } = g;
   const d = x.shape[x.shape.length - 1];
-  if (gamma.size !== d || beta.size !== d) throw new Error(`layerNorm: x is ${shapeStr(x.shape)} but γ has ${gamma.size} and β ${beta.size} elements`);
+  if (gamma.size !== d || beta.size !== d)
+    throw new Error(`layerNorm: x is ${shapeStr(x.shape)} but γ has ${gamma.size} and β ${beta.size} elements`);
   const rows = x.size / d;
   const y = ctx.tensor(x.shape);
   const stats = tape.keep(ctx.tensor([rows, 2]));
@@ -123,13 +124,22 @@ export function layerNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor): Ten
           bytes: x.size * 16,
         });
       }
-      for (const [which, p] of [[0, gamma], [1, beta]] as const) {
+      for (const [which, p] of [
+        [0, gamma],
+        [1, beta],
+      ] as const) {
         const t = sink.target(p);
         if (!t) continue;
         ctx.dispatch({
           name: spanName(ctx, which === 0 ? 'layer_norm.dgamma' : 'layer_norm.dbeta', dims),
-          pipeline: which === 0 ? ctx.pipeline(`ln:dgamma:${t.accumulate}`, LN_DGAMMA_WGSL(t.accumulate)) : ctx.pipeline(`ln:dbeta:${t.accumulate}`, LN_DBETA_WGSL(t.accumulate)),
-          buffers: which === 0 ? [x.binding(), stats.binding(), dy.binding(), t.tensor.binding()] : [dy.binding(), t.tensor.binding()],
+          pipeline:
+            which === 0
+              ? ctx.pipeline(`ln:dgamma:${t.accumulate}`, LN_DGAMMA_WGSL(t.accumulate))
+              : ctx.pipeline(`ln:dbeta:${t.accumulate}`, LN_DBETA_WGSL(t.accumulate)),
+          buffers:
+            which === 0
+              ? [x.binding(), stats.binding(), dy.binding(), t.tensor.binding()]
+              : [dy.binding(), t.tensor.binding()],
           uniform,
           workgroups: grid1d(Math.ceil(d / 256)),
           flops: x.size * (which === 0 ? 4 : 1),

@@ -36,7 +36,9 @@ export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): v
   const v = call.variant ?? chooseMatmulVariant(ctx, call, dtype);
   const stridesOk = [call.strideA, call.strideB, call.strideC].every((x) => (x ?? 0) % 4 === 0);
   if (!v.supports(call) || (!stridesOk && v.vec4)) {
-    throw new Error(`matmul variant ${v.id} cannot run ${call.M}x${call.N}x${call.K} (transA ${call.transA}, transB ${call.transB})`);
+    throw new Error(
+      `matmul variant ${v.id} cannot run ${call.M}x${call.N}x${call.K} (transA ${call.transA}, transB ${call.transB})`,
+    );
   }
   const acc = call.accumulate ?? false;
   const bias = call.bias !== undefined;
@@ -64,7 +66,13 @@ export function encodeMatmul(ctx: GpuContext, call: MatmulCall, name: string): v
 }
 
 /** Packs op(A) and op(B) into the context's scratch textures, then runs `v` on them. */
-function encodeTextureMatmul(ctx: GpuContext, call: MatmulCall, v: MatmulVariant, dtype: 'f32' | 'f16', name: string): void {
+function encodeTextureMatmul(
+  ctx: GpuContext,
+  call: MatmulCall,
+  v: MatmulVariant,
+  dtype: 'f32' | 'f16',
+  name: string,
+): void {
   const { M, N, K } = call;
   const acc = call.accumulate ?? false;
   const bias = call.bias !== undefined;
@@ -78,7 +86,10 @@ function encodeTextureMatmul(ctx: GpuContext, call: MatmulCall, v: MatmulVariant
   const views: GPUTextureView[] = [];
   for (const [role, src, rows, cols, texels, height] of packs) {
     const trans = role === 'a' ? call.transA : call.transB;
-    const pipeline = ctx.pipeline(`matmul.pack:${role}:${trans ? 'T' : 'N'}:${dtype}`, texturePackCode(role, call, dtype));
+    const pipeline = ctx.pipeline(
+      `matmul.pack:${role}:${trans ? 'T' : 'N'}:${dtype}`,
+      texturePackCode(role, call, dtype),
+    );
     const view = ctx.scratchTexture(`matmul.${role}`, texels, height);
     ctx.dispatch({
       name: name.replace(/^(\S+)/, `$1.pack_${role}`),
@@ -91,8 +102,15 @@ function encodeTextureMatmul(ctx: GpuContext, call: MatmulCall, v: MatmulVariant
     });
     views.push(view);
   }
-  const pipeline = ctx.pipeline(`matmul:${v.id}:${acc ? 'acc' : 'set'}${bias ? ':bias' : ''}`, v.code(call, acc, dtype, bias));
-  const uniform = new UniformWriter().u(M, N, K, 0, 0, 0).f(call.alpha ?? 1).u(0).build();
+  const pipeline = ctx.pipeline(
+    `matmul:${v.id}:${acc ? 'acc' : 'set'}${bias ? ':bias' : ''}`,
+    v.code(call, acc, dtype, bias),
+  );
+  const uniform = new UniformWriter()
+    .u(M, N, K, 0, 0, 0)
+    .f(call.alpha ?? 1)
+    .u(0)
+    .build();
   ctx.dispatch({
     name,
     pipeline,
@@ -119,7 +137,8 @@ export function matmul(g: Graph, x: Tensor, w: Tensor): Tensor {
  */
 export function linear(g: Graph, x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const K = x.shape[x.shape.length - 1];
-  if (w.shape.length !== 2 || w.shape[0] !== K) throw new Error(`matmul: x is ${x.shape.join('x')}, w is ${w.shape.join('x')}; w must be [${K}, N]`);
+  if (w.shape.length !== 2 || w.shape[0] !== K)
+    throw new Error(`matmul: x is ${x.shape.join('x')}, w is ${w.shape.join('x')}; w must be [${K}, N]`);
   const N = w.shape[1];
   const M = x.size / K;
   if (b && b.size !== N) throw new Error(`linear: bias has ${b.size} elements, w has ${N} columns`);
@@ -130,7 +149,22 @@ export function linear(g: Graph, x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const dtype = half ? 'f16' : 'f32';
   const xo = half ? g.tape.keep(castToF16(ctx, x)) : x;
   const wo = half ? g.tape.keep(castToF16(ctx, w)) : w;
-  encodeMatmul(ctx, { a: xo.binding(), b: wo.binding(), c: y.binding(), M, N, K, transA: false, transB: false, dtype, bias: b?.binding() }, spanName(ctx, 'matmul', dims));
+  encodeMatmul(
+    ctx,
+    {
+      a: xo.binding(),
+      b: wo.binding(),
+      c: y.binding(),
+      M,
+      N,
+      K,
+      transA: false,
+      transB: false,
+      dtype,
+      bias: b?.binding(),
+    },
+    spanName(ctx, 'matmul', dims),
+  );
   g.tape.record({
     name: 'matmul',
     inputs: b ? [x, w, b] : [x, w],
@@ -139,11 +173,41 @@ export function linear(g: Graph, x: Tensor, w: Tensor, b?: Tensor): Tensor {
       const dyo = half ? castToF16(ctx, dy) : dy;
       const dx = sink.target(x);
       if (dx) {
-        encodeMatmul(ctx, { a: dyo.binding(), b: wo.binding(), c: dx.tensor.binding(), M, N: K, K: N, transA: false, transB: true, accumulate: dx.accumulate, dtype }, spanName(ctx, 'matmul.dx', `${M}x${K}x${N}`));
+        encodeMatmul(
+          ctx,
+          {
+            a: dyo.binding(),
+            b: wo.binding(),
+            c: dx.tensor.binding(),
+            M,
+            N: K,
+            K: N,
+            transA: false,
+            transB: true,
+            accumulate: dx.accumulate,
+            dtype,
+          },
+          spanName(ctx, 'matmul.dx', `${M}x${K}x${N}`),
+        );
       }
       const dw = sink.target(w);
       if (dw) {
-        encodeMatmul(ctx, { a: xo.binding(), b: dyo.binding(), c: dw.tensor.binding(), M: K, N, K: M, transA: true, transB: false, accumulate: dw.accumulate, dtype }, spanName(ctx, 'matmul.dw', `${K}x${N}x${M}`));
+        encodeMatmul(
+          ctx,
+          {
+            a: xo.binding(),
+            b: dyo.binding(),
+            c: dw.tensor.binding(),
+            M: K,
+            N,
+            K: M,
+            transA: true,
+            transB: false,
+            accumulate: dw.accumulate,
+            dtype,
+          },
+          spanName(ctx, 'matmul.dw', `${K}x${N}x${M}`),
+        );
       }
       if (dyo !== dy) ctx.release(dyo);
       const db = b && sink.target(b);

@@ -110,7 +110,6 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
   },
 };
 
-
 /**
  * Register-blocked, vec4 loads and stores, no workgroup memory: each thread computes
  * `rows` × 4 outputs. On lavapipe, where invocations are SIMD lanes of one CPU core and
@@ -126,7 +125,7 @@ export function vec4Variant(rows: 4 | 8, wgX: number, wgY: number): MatmulVarian
     vec4: true,
     supports: (s) => s.N % 4 === 0 && (s.transA ? s.M % 4 === 0 : s.K % 4 === 0) && !(s.transA && s.transB),
     code(s, accumulate, dtype, bias = false) {
-        const cvt = (e: string) => (dtype === 'f16' ? `vec4f(${e})` : e);
+      const cvt = (e: string) => (dtype === 'f16' ? `vec4f(${e})` : e);
       let body: string;
       if (!s.transA && !s.transB) {
         body = `
@@ -277,11 +276,19 @@ const texturePacked: MatmulVariant = {
   tileN: TEX_TEXELS * 4 * 8,
   vec4: false,
   textures: true,
-  supports: (s) => (s.batch ?? 1) === 1 && Math.max(s.M, s.K) <= TEX_MAX_DIM && Math.ceil(s.K / 4) <= TEX_MAX_DIM && Math.ceil(s.N / 4) <= TEX_MAX_DIM,
+  supports: (s) =>
+    (s.batch ?? 1) === 1 &&
+    Math.max(s.M, s.K) <= TEX_MAX_DIM &&
+    Math.ceil(s.K / 4) <= TEX_MAX_DIM &&
+    Math.ceil(s.N / 4) <= TEX_MAX_DIM,
   code(_s, accumulate, _dtype, bias = false) {
     const J = [...Array(TEX_TEXELS).keys()];
-    const loadB = J.map((j) => [0, 1, 2, 3].map((q) => `    let b${j}${q} = textureLoad(TB, vec2u(t0 + ${j}u, 4u * k + ${q}u), 0);`).join('\n')).join('\n');
-    const fma = J.map((j) => `      acc${j}[i] += a.x * b${j}0 + a.y * b${j}1 + a.z * b${j}2 + a.w * b${j}3;`).join('\n');
+    const loadB = J.map((j) =>
+      [0, 1, 2, 3].map((q) => `    let b${j}${q} = textureLoad(TB, vec2u(t0 + ${j}u, 4u * k + ${q}u), 0);`).join('\n'),
+    ).join('\n');
+    const fma = J.map((j) => `      acc${j}[i] += a.x * b${j}0 + a.y * b${j}1 + a.z * b${j}2 + a.w * b${j}3;`).join(
+      '\n',
+    );
     const store = J.map(
       (j) => `    for (var q = 0u; q < 4u; q++) {
       let c = (t0 + ${j}u) * 4u + q;
@@ -344,7 +351,15 @@ fn main(@builtin(global_invocation_id) g: vec3u) {
 }`;
 }
 
-export const MATMUL_VARIANTS: MatmulVariant[] = [vec4Variant(4, 8, 8), vec4Variant(8, 8, 8), vec4Variant(4, 16, 16), vec4Variant(8, 16, 8), rb4x4, tiled64, texturePacked];
+export const MATMUL_VARIANTS: MatmulVariant[] = [
+  vec4Variant(4, 8, 8),
+  vec4Variant(8, 8, 8),
+  vec4Variant(4, 16, 16),
+  vec4Variant(8, 16, 8),
+  rb4x4,
+  tiled64,
+  texturePacked,
+];
 
 export function variantById(id: string): MatmulVariant {
   const v = MATMUL_VARIANTS.find((x) => x.id === id);

@@ -24,7 +24,8 @@ export const TEXTURE_MIN_FLOPS = 1e8;
 export function chooseMatmulVariant(ctx: GpuContext, shape: MatmulShape, _dtype: 'f32' | 'f16'): MatmulVariant {
   if (ctx.adapterClass === 'gpu' && shape.M >= 64 && shape.N >= 64) return variantById('tiled64');
   const tex = variantById('tex8x8');
-  if (ctx.adapterClass === 'cpu' && 2 * shape.M * shape.N * shape.K >= TEXTURE_MIN_FLOPS && tex.supports(shape)) return tex;
+  if (ctx.adapterClass === 'cpu' && 2 * shape.M * shape.N * shape.K >= TEXTURE_MIN_FLOPS && tex.supports(shape))
+    return tex;
   const v4 = variantById('v4r4');
   return v4.supports(shape) ? v4 : variantById('rb4x4');
 }

@@ -32,7 +32,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
  * out[0] = scale · Σ x (or Σ x² when `square`), over `count` elements of x (default all).
  * `out` must hold one f32; the partials buffer comes from the pool.
  */
-export function encodeReduce(ctx: GpuContext, x: GPUBufferBinding, count: number, out: GPUBufferBinding, opts: { square?: boolean; scale?: number; label: string }): void {
+export function encodeReduce(
+  ctx: GpuContext,
+  x: GPUBufferBinding,
+  count: number,
+  out: GPUBufferBinding,
+  opts: { square?: boolean; scale?: number; label: string },
+): void {
   const square = opts.square ?? false;
   const groups = Math.min(256, Math.max(1, Math.ceil(count / (256 * 8))));
   const name = spanName(ctx, opts.label, `${count}`);
@@ -41,7 +47,10 @@ export function encodeReduce(ctx: GpuContext, x: GPUBufferBinding, count: number
       name,
       pipeline: ctx.pipeline(`reduce:${square}`, REDUCE_WGSL(square)),
       buffers: [x, out],
-      uniform: new UniformWriter().u(count).f(opts.scale ?? 1).build(),
+      uniform: new UniformWriter()
+        .u(count)
+        .f(opts.scale ?? 1)
+        .build(),
       workgroups: [1],
       flops: count * (square ? 2 : 1),
       bytes: count * 4,
@@ -63,7 +72,10 @@ export function encodeReduce(ctx: GpuContext, x: GPUBufferBinding, count: number
     name: name + ' (partials)',
     pipeline: ctx.pipeline('reduce:false', REDUCE_WGSL(false)),
     buffers: [pb, out],
-    uniform: new UniformWriter().u(groups).f(opts.scale ?? 1).build(),
+    uniform: new UniformWriter()
+      .u(groups)
+      .f(opts.scale ?? 1)
+      .build(),
     workgroups: [1],
     flops: groups,
     bytes: groups * 4,

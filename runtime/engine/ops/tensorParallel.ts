@@ -44,14 +44,26 @@ export interface TensorParallel {
   reduceScatter(send: Float32Array, what: string): Promise<Float32Array>;
 }
 
-async function allReduceTensor(staging: HostStaging, tp: TensorParallel, x: Tensor, out: Tensor, what: string): Promise<void> {
+async function allReduceTensor(
+  staging: HostStaging,
+  tp: TensorParallel,
+  x: Tensor,
+  out: Tensor,
+  what: string,
+): Promise<void> {
   const data = await staging.read(x);
   await tp.allReduce(data, what);
   staging.ctx.device.queue.writeBuffer(out.buf.gpu, out.offsetBytes, data);
 }
 
 /** f: identity forward (a copy), sum all-reduce of the gradient backward. */
-export function copyToTensorParallel(g: Graph, staging: HostStaging, tp: TensorParallel, x: Tensor, what: string): Tensor {
+export function copyToTensorParallel(
+  g: Graph,
+  staging: HostStaging,
+  tp: TensorParallel,
+  x: Tensor,
+  what: string,
+): Tensor {
   const { ctx, tape } = g;
   const y = ctx.tensor(x.shape);
   ctx.commandEncoder().copyBufferToBuffer(x.buf.gpu, x.offsetBytes, y.buf.gpu, y.offsetBytes, x.byteLength);
@@ -63,7 +75,10 @@ export function copyToTensorParallel(g: Graph, staging: HostStaging, tp: TensorP
       const t = sink.target(x);
       if (!t) return;
       // Its input (a layer norm's output) has one consumer in gpt-mini.
-      if (t.accumulate) throw new Error(`tensor-parallel f (${what}): its input has a second consumer; the all-reduce cannot accumulate gradients`);
+      if (t.accumulate)
+        throw new Error(
+          `tensor-parallel f (${what}): its input has a second consumer; the all-reduce cannot accumulate gradients`,
+        );
       const scope = ctx.scope;
       const phase = ctx.phase;
       await allReduceTensor(staging, tp, dy, t.tensor, `${what} bwd`);
@@ -75,7 +90,13 @@ export function copyToTensorParallel(g: Graph, staging: HostStaging, tp: TensorP
 }
 
 /** g: sum all-reduce of the partial products forward, identity backward. */
-export async function reduceFromTensorParallel(g: Graph, staging: HostStaging, tp: TensorParallel, x: Tensor, what: string): Promise<Tensor> {
+export async function reduceFromTensorParallel(
+  g: Graph,
+  staging: HostStaging,
+  tp: TensorParallel,
+  x: Tensor,
+  what: string,
+): Promise<Tensor> {
   const { ctx, tape } = g;
   const y = ctx.tensor(x.shape);
   const scope = ctx.scope;
@@ -91,8 +112,13 @@ export async function reduceFromTensorParallel(g: Graph, staging: HostStaging, t
       if (sink.alias(x, dy)) return;
       const t = sink.target(x);
       if (!t) return;
-      if (t.accumulate) throw new Error(`tensor-parallel g (${what}): its input has a second consumer; identity backward cannot accumulate`);
-      ctx.commandEncoder().copyBufferToBuffer(dy.buf.gpu, dy.offsetBytes, t.tensor.buf.gpu, t.tensor.offsetBytes, dy.byteLength);
+      if (t.accumulate)
+        throw new Error(
+          `tensor-parallel g (${what}): its input has a second consumer; identity backward cannot accumulate`,
+        );
+      ctx
+        .commandEncoder()
+        .copyBufferToBuffer(dy.buf.gpu, dy.offsetBytes, t.tensor.buf.gpu, t.tensor.offsetBytes, dy.byteLength);
     },
   });
   return y;
@@ -106,11 +132,12 @@ function toRankMajor(x: Float32Array, B: number, S: number, D: number, T: number
   const sl = S / T;
   const out = new Float32Array(x.length);
   let o = 0;
-  for (let r = 0; r < T; r++) for (let b = 0; b < B; b++) {
-    const from = (b * S + r * sl) * D;
-    out.set(x.subarray(from, from + sl * D), o);
-    o += sl * D;
-  }
+  for (let r = 0; r < T; r++)
+    for (let b = 0; b < B; b++) {
+      const from = (b * S + r * sl) * D;
+      out.set(x.subarray(from, from + sl * D), o);
+      o += sl * D;
+    }
   return out;
 }
 
@@ -118,15 +145,22 @@ function fromRankMajor(x: Float32Array, B: number, S: number, D: number, T: numb
   const sl = S / T;
   const out = new Float32Array(x.length);
   let o = 0;
-  for (let r = 0; r < T; r++) for (let b = 0; b < B; b++) {
-    out.set(x.subarray(o, o + sl * D), (b * S + r * sl) * D);
-    o += sl * D;
-  }
+  for (let r = 0; r < T; r++)
+    for (let b = 0; b < B; b++) {
+      out.set(x.subarray(o, o + sl * D), (b * S + r * sl) * D);
+      o += sl * D;
+    }
   return out;
 }
 
 /** Sequence-parallel f: all-gather [B, S/T, D] shards into [B, S, D] forward, reduce-scatter backward. */
-export async function gatherSequence(g: Graph, staging: HostStaging, tp: TensorParallel, x: Tensor, what: string): Promise<Tensor> {
+export async function gatherSequence(
+  g: Graph,
+  staging: HostStaging,
+  tp: TensorParallel,
+  x: Tensor,
+  what: string,
+): Promise<Tensor> {
   const { ctx, tape } = g;
   const [B, sl, D] = x.shape;
   const T = tp.size;
@@ -150,7 +184,10 @@ export async function gatherSequence(g: Graph, staging: HostStaging, tp: TensorP
     async backward(dy, sink) {
       const t = sink.target(x);
       if (!t) return;
-      if (t.accumulate) throw new Error(`sequence-parallel gather (${what}): its input has a second consumer; the reduce-scatter cannot accumulate gradients`);
+      if (t.accumulate)
+        throw new Error(
+          `sequence-parallel gather (${what}): its input has a second consumer; the reduce-scatter cannot accumulate gradients`,
+        );
       await run(async () => {
         const mine = await tp.reduceScatter(toRankMajor(await staging.read(dy), B, S, D, T), `${what} bwd`);
         ctx.device.queue.writeBuffer(t.tensor.buf.gpu, t.tensor.offsetBytes, mine);
@@ -161,7 +198,13 @@ export async function gatherSequence(g: Graph, staging: HostStaging, tp: TensorP
 }
 
 /** Sequence-parallel g: reduce-scatter partial [B, S, D] products into [B, S/T, D] shards forward, all-gather backward. */
-export async function scatterSequence(g: Graph, staging: HostStaging, tp: TensorParallel, x: Tensor, what: string): Promise<Tensor> {
+export async function scatterSequence(
+  g: Graph,
+  staging: HostStaging,
+  tp: TensorParallel,
+  x: Tensor,
+  what: string,
+): Promise<Tensor> {
   const { ctx, tape } = g;
   const [B, S, D] = x.shape;
   const T = tp.size;
@@ -184,7 +227,10 @@ export async function scatterSequence(g: Graph, staging: HostStaging, tp: Tensor
     async backward(dy, sink) {
       const t = sink.target(x);
       if (!t) return;
-      if (t.accumulate) throw new Error(`sequence-parallel scatter (${what}): its input has a second consumer; the all-gather cannot accumulate gradients`);
+      if (t.accumulate)
+        throw new Error(
+          `sequence-parallel scatter (${what}): its input has a second consumer; the all-gather cannot accumulate gradients`,
+        );
       await run(async () => {
         const all = await tp.allGather(await staging.read(dy), `${what} bwd`);
         ctx.device.queue.writeBuffer(t.tensor.buf.gpu, t.tensor.offsetBytes, fromRankMajor(all, B, S, D, T));

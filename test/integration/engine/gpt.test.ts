@@ -3,10 +3,26 @@ import assert from 'node:assert/strict';
 import { createTrainer, ModelConfig } from '../../../runtime/engine';
 import { testDevice } from './device';
 
-const model: ModelConfig = { kind: 'gpt-mini', layers: 1, heads: 2, dModel: 16, seqLen: 8, vocab: 6, task: 'copy', batchSize: 8 };
+const model: ModelConfig = {
+  kind: 'gpt-mini',
+  layers: 1,
+  heads: 2,
+  dModel: 16,
+  seqLen: 8,
+  vocab: 6,
+  task: 'copy',
+  batchSize: 8,
+};
 
 async function curve(device: GPUDevice, steps: number, timing: boolean): Promise<number[]> {
-  const trainer = await createTrainer(device, { model, optimizer: { kind: 'adamw', lr: 1e-2, clipGradNorm: 1 }, seed: 11, rank: 0, worldSize: 1, timing });
+  const trainer = await createTrainer(device, {
+    model,
+    optimizer: { kind: 'adamw', lr: 1e-2, clipGradNorm: 1 },
+    seed: 11,
+    rank: 0,
+    worldSize: 1,
+    timing,
+  });
   const losses: number[] = [];
   try {
     for (let s = 0; s < steps; s++) {
@@ -43,7 +59,14 @@ test('a different rank trains on a different shard', async (t) => {
   if (!device) return t.skip('no WebGPU adapter');
   const losses: number[] = [];
   for (const rank of [0, 1]) {
-    const tr = await createTrainer(device, { model, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 11, rank, worldSize: 2, timing: false });
+    const tr = await createTrainer(device, {
+      model,
+      optimizer: { kind: 'sgd', lr: 0.1 },
+      seed: 11,
+      rank,
+      worldSize: 2,
+      timing: false,
+    });
     tr.nextBatch(0);
     tr.forward();
     losses.push(await tr.loss());
@@ -56,7 +79,14 @@ test('gpt-mini with f16 matmul operands and loss scaling trains too', async (t) 
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');
   if (!device.features.has('shader-f16')) return t.skip('adapter lacks shader-f16');
-  const tr = await createTrainer(device, { model: { ...model, dtype: 'f16' }, optimizer: { kind: 'adamw', lr: 1e-2, clipGradNorm: 1, lossScale: 1024 }, seed: 11, rank: 0, worldSize: 1, timing: true });
+  const tr = await createTrainer(device, {
+    model: { ...model, dtype: 'f16' },
+    optimizer: { kind: 'adamw', lr: 1e-2, clipGradNorm: 1, lossScale: 1024 },
+    seed: 11,
+    rank: 0,
+    worldSize: 1,
+    timing: true,
+  });
   const losses: number[] = [];
   for (let s = 0; s < 40; s++) {
     tr.nextBatch(s);

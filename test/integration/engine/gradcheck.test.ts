@@ -31,7 +31,14 @@ async function lossAt(tr: Trainer, device: GPUDevice, index: number, value: numb
 }
 
 async function gradCheck(device: GPUDevice, model: ModelConfig, h: number): Promise<void> {
-  const tr = await createTrainer(device, { model, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 5, rank: 0, worldSize: 1, timing: false });
+  const tr = await createTrainer(device, {
+    model,
+    optimizer: { kind: 'sgd', lr: 0.1 },
+    seed: 5,
+    rank: 0,
+    worldSize: 1,
+    timing: false,
+  });
   try {
     tr.nextBatch(0);
     tr.forward();
@@ -44,7 +51,8 @@ async function gradCheck(device: GPUDevice, model: ModelConfig, h: number): Prom
     const picks = new Set<number>();
     for (const l of tr.layers) {
       let best = l.paramOffset;
-      for (let i = l.paramOffset; i < l.paramOffset + l.paramCount; i++) if (Math.abs(grads[i]) > Math.abs(grads[best])) best = i;
+      for (let i = l.paramOffset; i < l.paramOffset + l.paramCount; i++)
+        if (Math.abs(grads[i]) > Math.abs(grads[best])) best = i;
       picks.add(best);
       for (let k = 0; k < 3; k++) picks.add(l.paramOffset + rng.int(l.paramCount));
     }
@@ -54,7 +62,10 @@ async function gradCheck(device: GPUDevice, model: ModelConfig, h: number): Prom
       device.queue.writeBuffer(tr.paramBuffer, i * 4, Float32Array.of(params[i]));
       const fd = (lp - lm) / (2 * h);
       const layer = tr.layers.find((l) => i >= l.paramOffset && i < l.paramOffset + l.paramCount)!;
-      assert.ok(Math.abs(fd - grads[i]) <= 0.03 * Math.abs(grads[i]) + 3e-3 * gmax, `${model.kind} ${layer.name}[${i - layer.paramOffset}]: backward ${grads[i]}, finite difference ${fd}`);
+      assert.ok(
+        Math.abs(fd - grads[i]) <= 0.03 * Math.abs(grads[i]) + 3e-3 * gmax,
+        `${model.kind} ${layer.name}[${i - layer.paramOffset}]: backward ${grads[i]}, finite difference ${fd}`,
+      );
     }
   } finally {
     tr.destroy();
@@ -70,6 +81,24 @@ test('MLP gradients match finite differences', async (t) => {
 test('gpt-mini gradients match finite differences', async (t) => {
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');
-  await gradCheck(device, { kind: 'gpt-mini', layers: 2, heads: 2, dModel: 8, seqLen: 6, maxSeqLen: 7, vocab: 5, task: 'reverse', batchSize: 3 }, 1e-3);
-  await gradCheck(device, { kind: 'gpt-mini', layers: 1, heads: 1, dModel: 4, seqLen: 8, vocab: 4, task: 'modadd', batchSize: 2 }, 1e-3);
+  await gradCheck(
+    device,
+    {
+      kind: 'gpt-mini',
+      layers: 2,
+      heads: 2,
+      dModel: 8,
+      seqLen: 6,
+      maxSeqLen: 7,
+      vocab: 5,
+      task: 'reverse',
+      batchSize: 3,
+    },
+    1e-3,
+  );
+  await gradCheck(
+    device,
+    { kind: 'gpt-mini', layers: 1, heads: 1, dModel: 4, seqLen: 8, vocab: 4, task: 'modadd', batchSize: 2 },
+    1e-3,
+  );
 });

@@ -24,7 +24,10 @@ export class OpHarness {
 
   async read(t: Tensor): Promise<Float64Array> {
     this.ctx.submit();
-    const rb = this.device.createBuffer({ size: t.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const rb = this.device.createBuffer({
+      size: t.byteLength,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(t.buf.gpu, t.offsetBytes, rb, 0, t.byteLength);
     this.device.queue.submit([enc.finish()]);

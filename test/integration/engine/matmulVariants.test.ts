@@ -16,7 +16,14 @@ import { testDevice } from './device';
 
 const rng = new Rng(777);
 
-const SHAPES: [number, number, number][] = [[4, 4, 4], [12, 20, 8], [68, 36, 44], [3, 5, 7], [65, 33, 17], [1, 64, 9]];
+const SHAPES: [number, number, number][] = [
+  [4, 4, 4],
+  [12, 20, 8],
+  [68, 36, 44],
+  [3, 5, 7],
+  [65, 33, 17],
+  [1, 64, 9],
+];
 
 test('matmul variants × layouts × dtypes match float64', async (t) => {
   const device = await testDevice();
@@ -28,7 +35,11 @@ test('matmul variants × layouts × dtypes match float64', async (t) => {
     const b = randn(K * N, rng);
     const c0 = randn(M * N, rng);
     const want = matmulRef(a, b, M, N, K);
-    for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+    for (const [transA, transB] of [
+      [false, false],
+      [false, true],
+      [true, false],
+    ] as const) {
       const shape = { M, N, K, transA, transB };
       const at = h.upload([M * K], transA ? transpose(a, M, K) : a);
       const bt = h.upload([K * N], transB ? transpose(b, K, N) : b);
@@ -38,11 +49,27 @@ test('matmul variants × layouts × dtypes match float64', async (t) => {
           const [ax, bx] = dtype === 'f16' ? [castToF16(h.ctx, at), castToF16(h.ctx, bt)] : [at, bt];
           for (const accumulate of [false, true]) {
             const c = h.upload([M, N], c0);
-            encodeMatmul(h.ctx, { ...shape, a: ax.binding(), b: bx.binding(), c: c.binding(), variant: v, dtype, accumulate, alpha: accumulate ? 0.5 : 1 }, 'test');
+            encodeMatmul(
+              h.ctx,
+              {
+                ...shape,
+                a: ax.binding(),
+                b: bx.binding(),
+                c: c.binding(),
+                variant: v,
+                dtype,
+                accumulate,
+                alpha: accumulate ? 0.5 : 1,
+              },
+              'test',
+            );
             const got = await h.read(c);
             const ref = accumulate ? want.map((x, i) => 0.5 * x + c0[i]) : want;
             const err = relError(got, ref);
-            assert.ok(err <= (dtype === 'f16' ? 1e-2 : 1e-4), `${v.id} ${dtype} ${M}x${N}x${K} transA=${transA} transB=${transB} acc=${accumulate}: relative error ${err.toExponential(2)}`);
+            assert.ok(
+              err <= (dtype === 'f16' ? 1e-2 : 1e-4),
+              `${v.id} ${dtype} ${M}x${N}x${K} transA=${transA} transB=${transB} acc=${accumulate}: relative error ${err.toExponential(2)}`,
+            );
             h.ctx.release(c);
             checked++;
           }
@@ -55,8 +82,15 @@ test('matmul variants × layouts × dtypes match float64', async (t) => {
         const bt2 = h.upload([N], bias);
         for (const v of MATMUL_VARIANTS.filter((x) => x.supports(shape))) {
           const c = h.upload([M, N], c0);
-          encodeMatmul(h.ctx, { ...shape, a: at.binding(), b: bt.binding(), c: c.binding(), variant: v, bias: bt2.binding() }, 'test');
-          const err = relError(await h.read(c), want.map((x, i) => x + bias[i % N]));
+          encodeMatmul(
+            h.ctx,
+            { ...shape, a: at.binding(), b: bt.binding(), c: c.binding(), variant: v, bias: bt2.binding() },
+            'test',
+          );
+          const err = relError(
+            await h.read(c),
+            want.map((x, i) => x + bias[i % N]),
+          );
           assert.ok(err <= 1e-4, `${v.id} +bias ${M}x${N}x${K}: relative error ${err.toExponential(2)}`);
           h.ctx.release(c);
         }
@@ -79,7 +113,11 @@ test('large products on a software adapter go through packed textures, which are
   if (h.ctx.adapterClass === 'cpu') assert.equal(pick.id, 'tex8x8', `a ${M}x${N}x${K} product on a software adapter`);
   else assert.notEqual(pick.id, 'tex8x8', 'hardware adapters keep buffer kernels');
   assert.notEqual(chooseMatmulVariant(h.ctx, { ...shape, K: 4 }, 'f32').id, 'tex8x8', 'small products skip the packs');
-  assert.notEqual(chooseMatmulVariant(h.ctx, { ...shape, batch: 2 }, 'f32').id, 'tex8x8', 'batched products are not packed');
+  assert.notEqual(
+    chooseMatmulVariant(h.ctx, { ...shape, batch: 2 }, 'f32').id,
+    'tex8x8',
+    'batched products are not packed',
+  );
 
   const a = randn(M * K, rng);
   const b = randn(K * N, rng);

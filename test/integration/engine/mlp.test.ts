@@ -6,8 +6,20 @@ import { testDevice } from './device';
 
 const model = { kind: 'mlp' as const, inputDim: 16, hiddenDims: [32], classes: 4, batchSize: 32 };
 
-async function run(device: GPUDevice, steps: number, timing: boolean, kind: 'sgd' | 'adamw' = 'adamw'): Promise<{ losses: number[]; trainer: Trainer; readyOrder: number[][]; missesAfterStep1: number }> {
-  const trainer = await createTrainer(device, { model, optimizer: { kind, lr: kind === 'sgd' ? 0.1 : 0.01, momentum: 0.9 }, seed: 7, rank: 0, worldSize: 1, timing });
+async function run(
+  device: GPUDevice,
+  steps: number,
+  timing: boolean,
+  kind: 'sgd' | 'adamw' = 'adamw',
+): Promise<{ losses: number[]; trainer: Trainer; readyOrder: number[][]; missesAfterStep1: number }> {
+  const trainer = await createTrainer(device, {
+    model,
+    optimizer: { kind, lr: kind === 'sgd' ? 0.1 : 0.01, momentum: 0.9 },
+    seed: 7,
+    rank: 0,
+    worldSize: 1,
+    timing,
+  });
   const losses: number[] = [];
   const readyOrder: number[][] = [];
   let missesAfterStep1 = 0;
@@ -49,7 +61,14 @@ test('MLP loss falls over 20 steps, deterministically, with no buffer created af
 test('spans are named, per kernel, inside the step on the host clock', async (t) => {
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');
-  const trainer = await createTrainer(device, { model, optimizer: { kind: 'sgd', lr: 0.05 }, seed: 1, rank: 0, worldSize: 1, timing: true });
+  const trainer = await createTrainer(device, {
+    model,
+    optimizer: { kind: 'sgd', lr: 0.05 },
+    seed: 1,
+    rank: 0,
+    worldSize: 1,
+    timing: true,
+  });
   trainer.nextBatch(0);
   const t0 = hostNowNs();
   trainer.forward();
@@ -62,12 +81,19 @@ test('spans are named, per kernel, inside the step on the host clock', async (t)
   assert.ok(names.includes('matmul 32x32x16 fwd layer0.fc'), names.join('\n'));
   assert.ok(names.includes('matmul.dw 16x32x32 bwd layer0.fc'), names.join('\n'));
   assert.ok(names.some((n) => n.startsWith('sgd ')));
-  assert.ok(spans.some((s) => s.phase === 'forward') && spans.some((s) => s.phase === 'backward') && spans.some((s) => s.phase === 'optimizer'));
+  assert.ok(
+    spans.some((s) => s.phase === 'forward') &&
+      spans.some((s) => s.phase === 'backward') &&
+      spans.some((s) => s.phase === 'optimizer'),
+  );
   const err = trainer.calibrationErrorNs;
   assert.ok(Number.isFinite(err) && err >= 0, `calibration error ${err}`);
   for (const s of spans) {
     assert.ok(s.endNs >= s.startNs);
-    assert.ok(s.startNs >= t0 - err - 1e6 && s.endNs <= t1 + err + 1e6, `${s.name} [${s.startNs}, ${s.endNs}] outside [${t0}, ${t1}] ± ${err}`);
+    assert.ok(
+      s.startNs >= t0 - err - 1e6 && s.endNs <= t1 + err + 1e6,
+      `${s.name} [${s.startNs}, ${s.endNs}] outside [${t0}, ${t1}] ± ${err}`,
+    );
   }
   assert.deepEqual(await trainer.drainSpans(), []);
   trainer.destroy();

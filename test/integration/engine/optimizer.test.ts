@@ -22,7 +22,14 @@ async function readFlat(device: GPUDevice, buf: GPUBuffer, count: number): Promi
 }
 
 /** The update rules as documented in runtime/engine/optimizer.ts, in float64. */
-function cpuStep(o: OptimizerConfig, p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, step: number): void {
+function cpuStep(
+  o: OptimizerConfig,
+  p: Float64Array,
+  g: Float64Array,
+  m: Float64Array,
+  v: Float64Array,
+  step: number,
+): void {
   let norm2 = 0;
   for (const x of g) norm2 += x * x;
   let gs = 1 / (o.lossScale ?? 1);
@@ -47,7 +54,14 @@ function cpuStep(o: OptimizerConfig, p: Float64Array, g: Float64Array, m: Float6
 }
 
 async function compare(device: GPUDevice, o: OptimizerConfig): Promise<void> {
-  const tr: Trainer = await createTrainer(device, { model: { kind: 'mlp', inputDim: 5, hiddenDims: [6], classes: 3, batchSize: 4 }, optimizer: o, seed: 3, rank: 0, worldSize: 1, timing: false });
+  const tr: Trainer = await createTrainer(device, {
+    model: { kind: 'mlp', inputDim: 5, hiddenDims: [6], classes: 3, batchSize: 4 },
+    optimizer: o,
+    seed: 3,
+    rank: 0,
+    worldSize: 1,
+    timing: false,
+  });
   try {
     const n = tr.paramCount;
     const p = await readFlat(device, tr.paramBuffer, n);
@@ -87,7 +101,14 @@ test('SGD, Adam, AdamW (clipping, weight decay, loss scaling) match a float64 re
 test('a non-finite gradient skips the step and leaves parameters finite', async (t) => {
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');
-  const tr = await createTrainer(device, { model: { kind: 'mlp', inputDim: 5, hiddenDims: [6], classes: 3, batchSize: 4 }, optimizer: { kind: 'adam', lr: 0.1 }, seed: 3, rank: 0, worldSize: 1, timing: false });
+  const tr = await createTrainer(device, {
+    model: { kind: 'mlp', inputDim: 5, hiddenDims: [6], classes: 3, batchSize: 4 },
+    optimizer: { kind: 'adam', lr: 0.1 },
+    seed: 3,
+    rank: 0,
+    worldSize: 1,
+    timing: false,
+  });
   const before = await readFlat(device, tr.paramBuffer, tr.paramCount);
   tr.nextBatch(0);
   tr.forward();

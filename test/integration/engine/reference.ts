@@ -13,10 +13,11 @@ export function randn(n: number, rng: Rng, scale = 1): F {
 
 export function matmulRef(a: F, b: F, M: number, N: number, K: number): F {
   const c = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) {
-    const av = a[i * K + k];
-    for (let j = 0; j < N; j++) c[i * N + j] += av * b[k * N + j];
-  }
+  for (let i = 0; i < M; i++)
+    for (let k = 0; k < K; k++) {
+      const av = a[i * K + k];
+      for (let j = 0; j < N; j++) c[i * N + j] += av * b[k * N + j];
+    }
   return c;
 }
 
@@ -50,7 +51,8 @@ export function binaryRef(op: 'add' | 'mul', a: F, sa: number[], b: F, sb: numbe
 }
 
 export const reluRef = (x: F): F => x.map((v) => Math.max(v, 0));
-export const geluRef = (x: F): F => x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+export const geluRef = (x: F): F =>
+  x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
 
 export function softmaxRef(x: F, cols: number): F {
   const y = new Float64Array(x.length);
@@ -89,30 +91,34 @@ export function layerNormRef(x: F, g: F, b: F, d: number): F {
 
 export function embeddingRef(ids: number[], tok: F, pos: F, batch: number, seq: number, d: number): F {
   const y = new Float64Array(batch * seq * d);
-  for (let n = 0; n < batch * seq; n++) for (let c = 0; c < d; c++) y[n * d + c] = tok[ids[n] * d + c] + pos[(n % seq) * d + c];
+  for (let n = 0; n < batch * seq; n++)
+    for (let c = 0; c < d; c++) y[n * d + c] = tok[ids[n] * d + c] + pos[(n % seq) * d + c];
   return y;
 }
 
 export function attentionRef(qkv: F, batch: number, seq: number, heads: number, d: number): F {
   const dh = d / heads;
   const y = new Float64Array(batch * seq * d);
-  const at = (b: number, t: number, part: number, h: number, c: number) => qkv[(b * seq + t) * 3 * d + part * d + h * dh + c];
-  for (let b = 0; b < batch; b++) for (let h = 0; h < heads; h++) for (let i = 0; i < seq; i++) {
-    const s: number[] = [];
-    for (let j = 0; j <= i; j++) {
-      let dot = 0;
-      for (let c = 0; c < dh; c++) dot += at(b, i, 0, h, c) * at(b, j, 1, h, c);
-      s.push(dot / Math.sqrt(dh));
-    }
-    const m = Math.max(...s);
-    const e = s.map((v) => Math.exp(v - m));
-    const z = e.reduce((p, q) => p + q, 0);
-    for (let c = 0; c < dh; c++) {
-      let o = 0;
-      for (let j = 0; j <= i; j++) o += (e[j] / z) * at(b, j, 2, h, c);
-      y[(b * seq + i) * d + h * dh + c] = o;
-    }
-  }
+  const at = (b: number, t: number, part: number, h: number, c: number) =>
+    qkv[(b * seq + t) * 3 * d + part * d + h * dh + c];
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < seq; i++) {
+        const s: number[] = [];
+        for (let j = 0; j <= i; j++) {
+          let dot = 0;
+          for (let c = 0; c < dh; c++) dot += at(b, i, 0, h, c) * at(b, j, 1, h, c);
+          s.push(dot / Math.sqrt(dh));
+        }
+        const m = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - m));
+        const z = e.reduce((p, q) => p + q, 0);
+        for (let c = 0; c < dh; c++) {
+          let o = 0;
+          for (let j = 0; j <= i; j++) o += (e[j] / z) * at(b, j, 2, h, c);
+          y[(b * seq + i) * d + h * dh + c] = o;
+        }
+      }
   return y;
 }
 

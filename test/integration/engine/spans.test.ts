@@ -25,7 +25,13 @@ test('thousands of spans across query-set chunks come back named, ordered, on th
   const t0 = hostNowNs();
   const n = 2500;
   for (let i = 0; i < n; i++) {
-    ctx.dispatch({ name: `fill ${i}`, pipeline, buffers: [y.binding()], uniform: new UniformWriter().f(i).build(), workgroups: [1] });
+    ctx.dispatch({
+      name: `fill ${i}`,
+      pipeline,
+      buffers: [y.binding()],
+      uniform: new UniformWriter().f(i).build(),
+      workgroups: [1],
+    });
     if (i % 700 === 699) ctx.submit();
   }
   // Mid-way drain: only submitted spans come back; the rest wait for the next drain.

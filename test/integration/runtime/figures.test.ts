@@ -29,7 +29,10 @@ function parseDuration(text: string): number {
 }
 
 function agree(label: string, value: number, reference: number): void {
-  assert.ok(Math.abs(value - reference) <= 0.01 * reference, `${label}: ${value} ns differs from ${reference} ns by more than 1 %`);
+  assert.ok(
+    Math.abs(value - reference) <= 0.01 * reference,
+    `${label}: ${value} ns differs from ${reference} ns by more than 1 %`,
+  );
 }
 
 interface Summary {
@@ -46,7 +49,11 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-figures-'));
   try {
     // A slowed link so that communication is worth changing (the advisor's minimum effect).
-    const p = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '10', '--link-scale', '200', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 300_000 });
+    const p = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '10', '--link-scale', '200', '--runs-dir', runsDir],
+      { env, encoding: 'utf8', timeout: 300_000 },
+    );
     assert.equal(p.status, 0, `profile exit ${p.status}\n${p.stdout}\n${p.stderr}`);
     const baseDir = join(runsDir, readdirSync(runsDir)[0]);
     const base = JSON.parse(readFileSync(join(baseDir, 'summary.json'), 'utf8')) as Summary;
@@ -59,7 +66,11 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     const steady = base.stepTimeNs.slice(base.warmupSteps.length);
     const reference = median(steady);
     // Warm-up excluded: the figure is the steady-state median, and below every warm-up step.
-    for (const w of base.warmupSteps) assert.ok(reference < base.stepTimeNs[w], `warm-up step ${w} (${base.stepTimeNs[w]} ns) is slower than the steady state (${reference} ns)`);
+    for (const w of base.warmupSteps)
+      assert.ok(
+        reference < base.stepTimeNs[w],
+        `warm-up step ${w} (${base.stepTimeNs[w]} ns) is slower than the steady state (${reference} ns)`,
+      );
     const withWarmup = median(base.stepTimeNs);
     assert.ok(Math.abs(withWarmup - reference) > 0 || base.stepTimeNs.length < 3);
 
@@ -81,10 +92,20 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     // The webview's data: the step time and every suggestion's "now" figure.
     const view = toAnalysisView(base.analysis);
     agree('webview stepTimeNs', view.stepTimeNs!, reference);
-    assert.ok(view.ranks.every((r) => (r.steps ?? []).every((s) => !f.warmupSteps.includes(s.step))), 'the breakdown bars leave warm-up out');
-    assert.ok(view.suggestions.length > 0, `the slowed link should give a suggestion; notes: ${base.analysis.notes.join(' | ')}`);
+    assert.ok(
+      view.ranks.every((r) => (r.steps ?? []).every((s) => !f.warmupSteps.includes(s.step))),
+      'the breakdown bars leave warm-up out',
+    );
+    assert.ok(
+      view.suggestions.length > 0,
+      `the slowed link should give a suggestion; notes: ${base.analysis.notes.join(' | ')}`,
+    );
     for (const s of view.suggestions) agree(`suggestion ${s.id} baseline`, s.predicted.baselineStepTimeNs, reference);
-    for (const s of view.suggestions) assert.ok(s.predicted.baselineExposedCommNs !== undefined, `suggestion ${s.id} shows exposed communication before → after`);
+    for (const s of view.suggestions)
+      assert.ok(
+        s.predicted.baselineExposedCommNs !== undefined,
+        `suggestion ${s.id} shows exposed communication before → after`,
+      );
     // Suggestions are ordered by score, and no diagnosis is among them.
     assert.ok(base.analysis.suggestions.every((s) => Object.keys(s.configChange).length > 0));
     // The trace file as the extension opens it: analysed again, the same figure and warm-up.
@@ -96,18 +117,33 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     agree('runs view', listed!.stepTimeNs!, reference);
 
     // Verify one suggestion: an exact one when there is one (quicker to re-run), else the first.
-    const pick = base.analysis.suggestions.find((s) => s.verifiable && !s.changesAlgorithm) ?? base.analysis.suggestions.find((s) => s.verifiable);
+    const pick =
+      base.analysis.suggestions.find((s) => s.verifiable && !s.changesAlgorithm) ??
+      base.analysis.suggestions.find((s) => s.verifiable);
     assert.ok(pick, 'a verifiable suggestion');
-    const v = spawnSync(process.execPath, [cliPath, 'verify', baseDir, pick.id], { env, encoding: 'utf8', timeout: 300_000 });
+    const v = spawnSync(process.execPath, [cliPath, 'verify', baseDir, pick.id], {
+      env,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     assert.equal(v.status, 0, `verify exit ${v.status}\n${v.stdout}\n${v.stderr}`);
-    const verifyDir = readdirSync(runsDir).map((d) => join(runsDir, d)).find((d) => d !== baseDir)!;
+    const verifyDir = readdirSync(runsDir)
+      .map((d) => join(runsDir, d))
+      .find((d) => d !== baseDir)!;
     const re = JSON.parse(readFileSync(join(verifyDir, 'summary.json'), 'utf8')) as Summary;
     // A DiLoCo-family re-run's step time is the mean over whole synchronisation periods (docs/figures.md).
-    const reSteady = steadyStepTime(re.stepTimeNs.slice(re.warmupSteps.length), syncPeriodOf(re.config.strategy, re.config.strategyOptions)).value;
+    const reSteady = steadyStepTime(
+      re.stepTimeNs.slice(re.warmupSteps.length),
+      syncPeriodOf(re.config.strategy, re.config.strategyOptions),
+    ).value;
     assert.ok(re.warmupSteps.includes(0));
     agree('re-run summary.json', re.steadyStepTimeNs, reSteady);
     agree('re-run analysis figures', re.analysis.figures.stepTimeNs!, reSteady);
-    const cmp = JSON.parse(readFileSync(join(verifyDir, 'comparison.json'), 'utf8')) as { baseline: { stepTimeNs: number; warmupSteps: number[] }; measured: { stepTimeNs: number; warmupSteps: number[] }; predicted: { baselineStepTimeNs: number } };
+    const cmp = JSON.parse(readFileSync(join(verifyDir, 'comparison.json'), 'utf8')) as {
+      baseline: { stepTimeNs: number; warmupSteps: number[] };
+      measured: { stepTimeNs: number; warmupSteps: number[] };
+      predicted: { baselineStepTimeNs: number };
+    };
     agree('comparison.json baseline', cmp.baseline.stepTimeNs, reference);
     agree('comparison.json predicted baseline', cmp.predicted.baselineStepTimeNs, reference);
     agree('comparison.json measured', cmp.measured.stepTimeNs, reSteady);
@@ -126,7 +162,10 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     agree('runs view (re-run)', r2.stepTimeNs!, reSteady);
     const md = compareMarkdown([b, r2]);
     const stepRow = md.split('\n').find((l) => l.startsWith('| step time (steady state) |'))!;
-    const [c1, c2] = stepRow.split('|').slice(2, 4).map((c) => parseDuration(c));
+    const [c1, c2] = stepRow
+      .split('|')
+      .slice(2, 4)
+      .map((c) => parseDuration(c));
     agree('Compare baseline', c1, reference);
     agree('Compare re-run', c2, reSteady);
     const exposedRow = md.split('\n').find((l) => l.startsWith('| exposed communication per step |'))!;

@@ -43,7 +43,10 @@ function alive(pid: number): boolean {
 /** Children of `pid` (Linux /proc). */
 function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -58,10 +61,17 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 /** Starts `profile` with human output to a file; resolves once `step N/` appears. */
-function startProfile(runsDir: string, args: string[], opts: { detached?: boolean } = {}): { child: ReturnType<typeof spawn>; log: string } {
+function startProfile(
+  runsDir: string,
+  args: string[],
+  opts: { detached?: boolean } = {},
+): { child: ReturnType<typeof spawn>; log: string } {
   const log = join(runsDir, 'out.txt');
   writeFileSync(log, '');
-  const child = spawn(`exec "${process.execPath}" "${cliPath}" profile --preset tiny --runs-dir "${runsDir}" ${args.join(' ')} >>"${log}" 2>&1`, { shell: '/bin/sh', env, detached: opts.detached });
+  const child = spawn(
+    `exec "${process.execPath}" "${cliPath}" profile --preset tiny --runs-dir "${runsDir}" ${args.join(' ')} >>"${log}" 2>&1`,
+    { shell: '/bin/sh', env, detached: opts.detached },
+  );
   return { child, log };
 }
 
@@ -100,7 +110,10 @@ test('SIGTERM to the whole process group of a 1-rank run stops it at the next st
     assert.ok(s.stepsCompleted < 3000, `stopped before the end: ${s.stepsCompleted}`);
     const m = /cancelled by SIGTERM after step (\d+) of 3000/.exec(s.cancelReason ?? '');
     assert.ok(m, `cancel reason: ${s.cancelReason}`);
-    assert.ok(s.stepsCompleted - Number(m[1]) <= 2, `stopped within a step of the signal: at ${m[1]}, ended at ${s.stepsCompleted}`);
+    assert.ok(
+      s.stepsCompleted - Number(m[1]) <= 2,
+      `stopped within a step of the signal: at ${m[1]}, ended at ${s.stepsCompleted}`,
+    );
     assert.match(readFileSync(log, 'utf8'), /cancelled by SIGTERM after step \d+ of 3000; \d+ of 3000 steps finished/);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
@@ -138,7 +151,10 @@ test('the run folder removed mid-run: exit 1 with a message that says so, no sta
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     const text = readFileSync(log, 'utf8');
     assert.equal(code, 1, text);
-    assert.match(text, /commlens profile: the run folder .* was removed while the run was going on; stopped after \d+ of 2000 steps/);
+    assert.match(
+      text,
+      /commlens profile: the run folder .* was removed while the run was going on; stopped after \d+ of 2000 steps/,
+    );
     assert.doesNotMatch(text, /ENOENT|SIGABRT|\n\s+at /);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
@@ -156,7 +172,11 @@ test('--runs-dir under /proc, naming a file, or below a file: a clear message an
       [join(file, 'runs'), /--runs-dir: .*a-file\/runs: a part of this path is a file/],
     ];
     for (const [runsDir, want] of cases) {
-      const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--runs-dir', runsDir], {
+        env,
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       assert.equal(r.status, 2, `${runsDir}: exit ${r.status} ${r.signal}\n${r.stderr}`);
       assert.match(r.stderr, want);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack');
@@ -174,14 +194,25 @@ test('a run in progress records its processes; once they are all gone (group SIG
     const runDir = onlyRun(runsDir);
     const s = summaryOf(runDir);
     assert.equal(s.status, 'running');
-    assert.ok(s.processes && s.processes.length === 2, `supervisor and trainer recorded: ${JSON.stringify(s.processes)}`);
-    const running = spawnSync(process.execPath, [cliPath, 'verify', runDir, 'any-id'], { env, encoding: 'utf8', timeout: 20_000 });
+    assert.ok(
+      s.processes && s.processes.length === 2,
+      `supervisor and trainer recorded: ${JSON.stringify(s.processes)}`,
+    );
+    const running = spawnSync(process.execPath, [cliPath, 'verify', runDir, 'any-id'], {
+      env,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     assert.equal(running.status, 2);
     assert.match(running.stderr, /is still running/);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((res) => child.on('exit', res));
     await until(() => s.processes!.every((p) => !alive(p.pid)), 10_000, 'the processes to go');
-    const r = spawnSync(process.execPath, [cliPath, 'verify', runDir, 'any-id'], { env, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [cliPath, 'verify', runDir, 'any-id'], {
+      env,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /was interrupted: its processes ended without finishing it \(\d+ steps recorded\)/);
   } finally {
@@ -199,7 +230,11 @@ test("doctor leaves out Dawn's per-device notices, as profile does", () => {
 test('an uncaught JavaScript error mid-run: the run ends as failed naming the error and where it was thrown, no signal guesswork', () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-life-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '50', '--runs-dir', runsDir], { env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '2:throw' }, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '50', '--runs-dir', runsDir],
+      { env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '2:throw' }, encoding: 'utf8', timeout: 120_000 },
+    );
     assert.ok(r.status === 1 || r.status === 4, `exit ${r.status}\n${r.stderr}`);
     const last = r.stderr.trim().split('\n').at(-1) ?? '';
     assert.match(last, /^commlens profile: .*internal error: TypeError: debug: thrown after 2 steps \(at .*:\d+:\d+\)/);

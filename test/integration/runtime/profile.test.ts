@@ -14,8 +14,15 @@ const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/
 test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce spans on every rank and step, and the loss falls', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '3', '--world-size', '2', '--runs-dir', runsDir, '--events'], { env, encoding: 'utf8', timeout: 120_000 });
-    const events = r.stdout.split('\n').map(parseEventLine).filter((e): e is RuntimeEvent => e !== undefined);
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '3', '--world-size', '2', '--runs-dir', runsDir, '--events'],
+      { env, encoding: 'utf8', timeout: 120_000 },
+    );
+    const events = r.stdout
+      .split('\n')
+      .map(parseEventLine)
+      .filter((e): e is RuntimeEvent => e !== undefined);
     assert.equal(r.status, 0, `exit ${r.status}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.equal(events[0].kind, 'start');
     const steps = events.filter((e) => e.kind === 'step');
@@ -34,9 +41,14 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     // The host probe's codec and staging-copy speeds, read back as the replay reads them.
     const probe = runInfoOf(model).hostProbe;
     assert.ok(probe, `host probe recorded: ${JSON.stringify(info.hostProbe)}`);
-    for (const name of ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam']) assert.ok(probe.codecBytesPerNs[name] > 0, `${name} codec speed`);
+    for (const name of ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam'])
+      assert.ok(probe.codecBytesPerNs[name] > 0, `${name} codec speed`);
     assert.ok(probe.d2h && probe.d2h.bytesPerNs > 0 && probe.h2d && probe.h2d.bytesPerNs > 0, 'staging copy speeds');
-    const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as { loss: number[]; status: string; stepsCompleted: number };
+    const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as {
+      loss: number[];
+      status: string;
+      stepsCompleted: number;
+    };
     assert.equal(summary.status, 'completed');
     assert.equal(summary.stepsCompleted, 3);
     assert.ok(summary.loss[2] < summary.loss[0], `loss should fall: ${summary.loss.join(', ')}`);
@@ -50,9 +62,16 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
       const stepSlices = model.slices.filter((s) => s.track === host.id && s.category === 'step');
       assert.equal(stepSlices.length, 3, `rank ${p.rank}: 3 step slices`);
       for (const st of stepSlices) {
-        const inStep = (track: number) => model.slices.filter((s) => s.track === track && s.startNs >= st.startNs && s.startNs < st.startNs + st.durNs);
-        assert.ok(inStep(compute.id).some((s) => s.category === 'kernel' && s.durNs > 0), `rank ${p.rank} ${st.name}: a compute span`);
-        assert.ok(inStep(comm.id).some((s) => s.category === 'collective' && /allreduce/i.test(s.name)), `rank ${p.rank} ${st.name}: an all-reduce span`);
+        const inStep = (track: number) =>
+          model.slices.filter((s) => s.track === track && s.startNs >= st.startNs && s.startNs < st.startNs + st.durNs);
+        assert.ok(
+          inStep(compute.id).some((s) => s.category === 'kernel' && s.durNs > 0),
+          `rank ${p.rank} ${st.name}: a compute span`,
+        );
+        assert.ok(
+          inStep(comm.id).some((s) => s.category === 'collective' && /allreduce/i.test(s.name)),
+          `rank ${p.rank} ${st.name}: an all-reduce span`,
+        );
       }
     }
     assert.ok(model.flows.length >= 3, 'collectives are joined across ranks by flows');
@@ -64,11 +83,19 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
 test('an invalid config is refused with the field named, exit code 2, and nothing written', () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--link', 'carrier-pigeon', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--link', 'carrier-pigeon', '--runs-dir', runsDir],
+      { env, encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(r.status, 2);
     assert.match(r.stderr, /link: got "carrier-pigeon", expected one of .*eth-10g/);
     assert.deepEqual(readdirSync(runsDir), []);
-    const r2 = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'nope', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 60_000 });
+    const r2 = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'nope', '--runs-dir', runsDir], {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(r2.status, 2);
     assert.match(r2.stderr, /preset: got "nope", expected one of tiny/);
   } finally {
@@ -79,7 +106,11 @@ test('an invalid config is refused with the field named, exit code 2, and nothin
 test('SIGTERM mid-run ends every rank quickly and leaves a partial trace of the finished steps', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const child = spawn(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '500', '--runs-dir', runsDir, '--events'], { env });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '500', '--runs-dir', runsDir, '--events'],
+      { env },
+    );
     let out = '';
     let killedAt = 0;
     child.stdout.setEncoding('utf8');
@@ -95,11 +126,17 @@ test('SIGTERM mid-run ends every rank quickly and leaves a partial trace of the 
     assert.ok(killedAt > 0, `the run never reached step 2:\n${out}`);
     assert.equal(code, 130);
     assert.ok(stopMs < 2000, `stopped ${stopMs} ms after SIGTERM (limit 2000)`);
-    const done = out.split('\n').map(parseEventLine).find((e) => e?.kind === 'done');
+    const done = out
+      .split('\n')
+      .map(parseEventLine)
+      .find((e) => e?.kind === 'done');
     assert.ok(done && done.kind === 'done' && done.partial);
     assert.ok(existsSync(done.tracePath));
     const model = await loadTraceFile(done.tracePath);
-    assert.ok(model.slices.filter((s) => s.category === 'step').length >= 2 * 2, 'finished steps of both ranks are in the partial trace');
+    assert.ok(
+      model.slices.filter((s) => s.category === 'step').length >= 2 * 2,
+      'finished steps of both ranks are in the partial trace',
+    );
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }
@@ -133,9 +170,16 @@ test('`profile --help` prints the options and exits 0; an unknown option is refu
 test('the trace records how many threads the software rasterizer ran with; a value the user set is kept', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--runs-dir', runsDir, '--events'], { env: { ...env, LP_NUM_THREADS: '3' }, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--runs-dir', runsDir, '--events'],
+      { env: { ...env, LP_NUM_THREADS: '3' }, encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
-    const done = r.stdout.split('\n').map(parseEventLine).find((e) => e?.kind === 'done');
+    const done = r.stdout
+      .split('\n')
+      .map(parseEventLine)
+      .find((e) => e?.kind === 'done');
     assert.ok(done && done.kind === 'done');
     const model = await loadTraceFile(done.tracePath);
     assert.equal(model.meta.info?.lavapipeThreads, '3');
@@ -148,14 +192,21 @@ test('a crash in native code (SIGSEGV, as a driver out of memory ends) mid-run: 
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '6', '--world-size', '2', '--runs-dir', runsDir, '--events'], {
-      env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '2' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '6', '--world-size', '2', '--runs-dir', runsDir, '--events'],
+      {
+        env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '2' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     assert.equal(r.status, 4, `exit ${r.status} ${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     assert.ok(Date.now() - t0 < 120_000);
-    const events = r.stdout.split('\n').map(parseEventLine).filter((e): e is RuntimeEvent => e !== undefined);
+    const events = r.stdout
+      .split('\n')
+      .map(parseEventLine)
+      .filter((e): e is RuntimeEvent => e !== undefined);
     assert.equal(events.filter((e) => e.kind === 'step').length, 2);
     const err = events.at(-1);
     assert.ok(err && err.kind === 'error', `the last event is the error: ${JSON.stringify(err)}`);
@@ -165,7 +216,13 @@ test('a crash in native code (SIGSEGV, as a driver out of memory ends) mid-run: 
     assert.ok(err.tracePath && existsSync(err.tracePath));
 
     const runDir = join(runsDir, readdirSync(runsDir)[0]);
-    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string; stepsCompleted: number; loss: number[]; error: { message: string; signal: string }; analysis?: { ranks: unknown[] } };
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
+      status: string;
+      stepsCompleted: number;
+      loss: number[];
+      error: { message: string; signal: string };
+      analysis?: { ranks: unknown[] };
+    };
     assert.equal(summary.status, 'failed');
     assert.equal(summary.stepsCompleted, 2);
     assert.equal(summary.loss.length, 2);
@@ -188,15 +245,26 @@ test('a crash in native code (SIGSEGV, as a driver out of memory ends) mid-run: 
 test('a run killed from outside (SIGKILL, as the out-of-memory killer does) says so on stderr and in `inspect`, exit 4', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '4', '--world-size', '2', '--runs-dir', runsDir], {
-      env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '1:SIGKILL' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '4', '--world-size', '2', '--runs-dir', runsDir],
+      {
+        env: { ...env, COMMLENS_DEBUG_CRASH_AFTER_STEPS: '1:SIGKILL' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     assert.equal(r.status, 4, `exit ${r.status}\nstderr:\n${r.stderr}`);
-    assert.match(r.stderr, /commlens profile: the runtime process was killed \(SIGKILL\).*out-of-memory killer.*1 steps finished; trace: .*trace\.pftrace, summary: .*summary\.json/);
+    assert.match(
+      r.stderr,
+      /commlens profile: the runtime process was killed \(SIGKILL\).*out-of-memory killer.*1 steps finished; trace: .*trace\.pftrace, summary: .*summary\.json/,
+    );
     const runDir = join(runsDir, readdirSync(runsDir)[0]);
-    const i = spawnSync(process.execPath, [cliPath, 'inspect', join(runDir, 'trace.pftrace')], { env, encoding: 'utf8', timeout: 60_000 });
+    const i = spawnSync(process.execPath, [cliPath, 'inspect', join(runDir, 'trace.pftrace')], {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(i.status, 0, i.stderr);
     assert.match(i.stdout, /run {9}failed: the runtime process was killed \(SIGKILL\)/);
     assert.match(i.stdout, /\(1 steps\)/);
@@ -209,12 +277,25 @@ test('a rank that fails (training diverges) ends the run with exit 1 and its rea
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
     const cfg = join(runsDir, 'diverge.json');
-    writeFileSync(cfg, JSON.stringify({ preset: 'tiny', steps: 4, worldSize: 2, optimizer: { kind: 'sgd', lr: 1e30 } }));
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--config', cfg, '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 120_000 });
+    writeFileSync(
+      cfg,
+      JSON.stringify({ preset: 'tiny', steps: 4, worldSize: 2, optimizer: { kind: 'sgd', lr: 1e30 } }),
+    );
+    const r = spawnSync(process.execPath, [cliPath, 'profile', '--config', cfg, '--runs-dir', runsDir], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(r.status, 1, `exit ${r.status}\nstderr:\n${r.stderr}`);
     assert.match(r.stderr, /rank \d failed: loss is NaN at step \d+ on rank \d: training diverged/);
-    const runDir = join(runsDir, readdirSync(runsDir).find((f) => f !== 'diverge.json')!);
-    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { status: string; error: { rank: number; message: string } };
+    const runDir = join(
+      runsDir,
+      readdirSync(runsDir).find((f) => f !== 'diverge.json')!,
+    );
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
+      status: string;
+      error: { rank: number; message: string };
+    };
     assert.equal(summary.status, 'failed');
     assert.match(summary.error.message, /training diverged/);
     const model = await loadTraceFile(join(runDir, 'trace.pftrace'));
@@ -229,9 +310,16 @@ test('a rank that fails (training diverges) ends the run with exit 1 and its rea
 test('--scale-link-to measures local compute at start-up and slows the link by target ÷ local FLOP/s, recorded in the trace', async () => {
   const runsDir = mkdtempSync(join(tmpdir(), 'commlens-it-'));
   try {
-    const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--scale-link-to', '2e+12', '--runs-dir', runsDir], { env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [cliPath, 'profile', '--preset', 'tiny', '--steps', '1', '--scale-link-to', '2e+12', '--runs-dir', runsDir],
+      { env, encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /link scaled [\d.,]+× to 2\.0 TFLOP\/s: this machine measured [\d.]+ GFLOP\/s per rank \(2 ranks at once, \S+ \d+³ matmul\)/);
+    assert.match(
+      r.stdout,
+      /link scaled [\d.,]+× to 2\.0 TFLOP\/s: this machine measured [\d.]+ GFLOP\/s per rank \(2 ranks at once, \S+ \d+³ matmul\)/,
+    );
     const runDir = join(runsDir, readdirSync(runsDir)[0]);
     const model = await loadTraceFile(join(runDir, 'trace.pftrace'));
     const i = model.meta.info ?? {};
@@ -239,10 +327,15 @@ test('--scale-link-to measures local compute at start-up and slows the link by t
     assert.equal(i.targetFlops, 2e12);
     const local = Number(i.localFlopsPerRank);
     assert.ok(local > 1e6 && local < 2e12, `local FLOP/s per rank ${local}`);
-    assert.ok(Math.abs(Number(i.linkScaleFactor) - 2e12 / local) / (2e12 / local) < 1e-9, `factor ${i.linkScaleFactor} = target / local`);
+    assert.ok(
+      Math.abs(Number(i.linkScaleFactor) - 2e12 / local) / (2e12 / local) < 1e-9,
+      `factor ${i.linkScaleFactor} = target / local`,
+    );
     // config.json keeps the request (a re-run measures again); the summary holds the factor used.
     assert.equal(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).scaleLinkTo, 2e12);
-    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { config: { linkScale: number; scaleLinkTo?: unknown } };
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
+      config: { linkScale: number; scaleLinkTo?: unknown };
+    };
     assert.equal(summary.config.linkScale, i.linkScaleFactor);
     assert.equal(summary.config.scaleLinkTo, undefined);
   } finally {

@@ -60,11 +60,19 @@ for (const { preset, steps, tolerance } of PRESET_CASES) {
       const base = finalLoss(ddp);
       const got = finalLoss(run);
       const message = `${preset} ${strategy}: final ${got.toPrecision(4)} vs DDP ${base.toPrecision(4)} from ${start.toPrecision(4)}\n  ${strategy}: ${curve(run)}\n  ddp: ${curve(ddp)}`;
-      t.diagnostic(`${strategy}: final ${got.toPrecision(4)} (DDP ${base.toPrecision(4)}, lost ${(((got - base) / (start - base)) * 100).toFixed(1)}% of its reduction); ${curve(run)}`);
-      assert.ok(Math.abs(run.loss[0] - start) <= 1e-6 * start, `same seed and batches, so the first loss (before any update) is DDP's: ${message}`);
+      t.diagnostic(
+        `${strategy}: final ${got.toPrecision(4)} (DDP ${base.toPrecision(4)}, lost ${(((got - base) / (start - base)) * 100).toFixed(1)}% of its reduction); ${curve(run)}`,
+      );
+      assert.ok(
+        Math.abs(run.loss[0] - start) <= 1e-6 * start,
+        `same seed and batches, so the first loss (before any update) is DDP's: ${message}`,
+      );
       assert.ok(run.loss.every(Number.isFinite), message);
       assert.ok(got < start, `loss decreased: ${message}`);
-      assert.ok(got - base <= tolerance * (start - base), `within ${tolerance} of DDP's reduction (${(start - base).toPrecision(4)}): ${message}`);
+      assert.ok(
+        got - base <= tolerance * (start - base),
+        `within ${tolerance} of DDP's reduction (${(start - base).toPrecision(4)}): ${message}`,
+      );
     });
   }
 }

@@ -29,7 +29,14 @@ export function tinyConfig(over: Partial<RunConfig>): RunConfig {
 export function presetConfig(preset: string, over: Partial<RunConfig>): RunConfig {
   const base = PRESETS[preset];
   if (!base) throw new Error(`preset ${JSON.stringify(preset)}: expected one of ${Object.keys(PRESETS).join(', ')}`);
-  const raw: Record<string, unknown> = { ...base, link: 'none', gpuTiming: false, ...over, model: { ...base.model, ...(over.model ?? {}) }, optimizer: { ...base.optimizer, ...(over.optimizer ?? {}) } };
+  const raw: Record<string, unknown> = {
+    ...base,
+    link: 'none',
+    gpuTiming: false,
+    ...over,
+    model: { ...base.model, ...(over.model ?? {}) },
+    optimizer: { ...base.optimizer, ...(over.optimizer ?? {}) },
+  };
   if (!('linkScale' in over)) delete raw.linkScale;
   return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
 }

@@ -30,13 +30,29 @@ interface Case {
   wire(run: StrategyRun, ddpStep: number): void;
 }
 
-const near = (got: number, want: number, rel: number, what: string): void => assert.ok(Math.abs(got / want - 1) <= rel, `${what}: ${got.toFixed(3)}, expected ${want.toFixed(3)} (±${rel * 100}%)`);
+const near = (got: number, want: number, rel: number, what: string): void =>
+  assert.ok(
+    Math.abs(got / want - 1) <= rel,
+    `${what}: ${got.toFixed(3)}, expected ${want.toFixed(3)} (±${rel * 100}%)`,
+  );
 
 const CASES: Case[] = [
-  { strategy: 'fp16', margin: 0.01, wire: (r, d) => near(d / r.wireBytesPerStep[K - 1], 2, 0.001, 'fp16 volume reduction') },
-  { strategy: 'bf16', margin: 0.01, wire: (r, d) => near(d / r.wireBytesPerStep[K - 1], 2, 0.01, 'bf16 volume reduction') },
+  {
+    strategy: 'fp16',
+    margin: 0.01,
+    wire: (r, d) => near(d / r.wireBytesPerStep[K - 1], 2, 0.001, 'fp16 volume reduction'),
+  },
+  {
+    strategy: 'bf16',
+    margin: 0.01,
+    wire: (r, d) => near(d / r.wireBytesPerStep[K - 1], 2, 0.01, 'bf16 volume reduction'),
+  },
   // int8 values plus one f32 scale per 256 values: 4 / (1 + 4/256).
-  { strategy: 'int8-ef', margin: 0.01, wire: (r, d) => near(d / r.wireBytesPerStep[K - 1], 4 / (1 + 4 / 256), 0.02, 'int8 volume reduction') },
+  {
+    strategy: 'int8-ef',
+    margin: 0.01,
+    wire: (r, d) => near(d / r.wireBytesPerStep[K - 1], 4 / (1 + 4 / 256), 0.02, 'int8 volume reduction'),
+  },
   {
     strategy: 'topk-dgc',
     options: { density: 0.05, dgcWarmupSteps: 4 },
@@ -54,8 +70,19 @@ const CASES: Case[] = [
     wire: (r, d) => {
       // Tiny MLP 64-128-10: matrices 64×128 and 128×10 go as (n+m)·r factors, the rest as is.
       const psi = d / 4;
-      const values = powerSgdValues(psi, [{ offset: 0, rows: 64, cols: 128 }, { offset: 0, rows: 128, cols: 10 }], 2);
-      assert.equal(r.wireBytesPerStep[K - 1], values * 4, 'PowerSGD bytes = 4 × ((n+m)·r per matrix + uncompressed rest)');
+      const values = powerSgdValues(
+        psi,
+        [
+          { offset: 0, rows: 64, cols: 128 },
+          { offset: 0, rows: 128, cols: 10 },
+        ],
+        2,
+      );
+      assert.equal(
+        r.wireBytesPerStep[K - 1],
+        values * 4,
+        'PowerSGD bytes = 4 × ((n+m)·r per matrix + uncompressed rest)',
+      );
       assert.equal(r.wireBytesPerStep[0], d, 'plain all-reduce before powerSgdStartStep');
     },
   },
@@ -69,8 +96,18 @@ const CASES: Case[] = [
       assert.ok(ratio > 28 && ratio <= 32, `1-bit phase: ${ratio.toFixed(1)}× less than f32 (32× less the scales)`);
     },
   },
-  { strategy: 'localsgd', options: { localSteps: 4 }, margin: 0.1, wire: (r, d) => near(sum(r.wireBytesPerStep), (K * d) / 4, 0.001, 'local SGD total volume (1/H)') },
-  { strategy: 'diloco', options: { localSteps: 4 }, margin: 0.1, wire: (r, d) => near(sum(r.wireBytesPerStep), (K * d) / 4, 0.001, 'DiLoCo total volume (1/H)') },
+  {
+    strategy: 'localsgd',
+    options: { localSteps: 4 },
+    margin: 0.1,
+    wire: (r, d) => near(sum(r.wireBytesPerStep), (K * d) / 4, 0.001, 'local SGD total volume (1/H)'),
+  },
+  {
+    strategy: 'diloco',
+    options: { localSteps: 4 },
+    margin: 0.1,
+    wire: (r, d) => near(sum(r.wireBytesPerStep), (K * d) / 4, 0.001, 'DiLoCo total volume (1/H)'),
+  },
   {
     strategy: 'streaming-diloco',
     options: { localSteps: 4, fragments: 2, overlapSteps: 1 },
@@ -85,9 +122,15 @@ const CASES: Case[] = [
 
 for (const c of CASES) {
   test(`${c.strategy}: loss within ${c.margin} of DDP after ${K} steps, and the promised volume`, async () => {
-    const run = await runStrategy(tinyConfig({ strategy: c.strategy, steps: K, ...(c.options ? { strategyOptions: c.options } : {}) }), false);
+    const run = await runStrategy(
+      tinyConfig({ strategy: c.strategy, steps: K, ...(c.options ? { strategyOptions: c.options } : {}) }),
+      false,
+    );
     const excess = finalLoss(run) - finalLoss(ddp);
-    assert.ok(excess <= c.margin, `${c.strategy}: final loss ${finalLoss(run).toFixed(4)} vs DDP ${finalLoss(ddp).toFixed(4)}; curve ${run.loss.map((x) => x.toFixed(3)).join(' ')}`);
+    assert.ok(
+      excess <= c.margin,
+      `${c.strategy}: final loss ${finalLoss(run).toFixed(4)} vs DDP ${finalLoss(ddp).toFixed(4)}; curve ${run.loss.map((x) => x.toFixed(3)).join(' ')}`,
+    );
     c.wire(run, ddp.wireBytesPerStep[K - 1]);
   });
 }

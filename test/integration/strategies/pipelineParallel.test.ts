@@ -16,11 +16,28 @@ import { STRATEGY_IDS, validateStrategyConfig } from '../../../runtime/strategie
 import { maxAbsDiff, runStrategy, type StrategyRun } from './harness';
 
 const K = 3;
-const model = { kind: 'gpt-mini' as const, batchSize: 2, layers: 2, heads: 2, dModel: 32, seqLen: 8, vocab: 16, task: 'copy' as const };
+const model = {
+  kind: 'gpt-mini' as const,
+  batchSize: 2,
+  layers: 2,
+  heads: 2,
+  dModel: 32,
+  seqLen: 8,
+  vocab: 16,
+  task: 'copy' as const,
+};
 
 function config(over: Partial<RunConfig>): RunConfig {
   const base = PRESETS['gpt-mini'];
-  const raw = { ...base, link: 'none', gpuTiming: false, steps: K, optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 }, ...over, model: { ...model, ...(over.model ?? {}) } };
+  const raw = {
+    ...base,
+    link: 'none',
+    gpuTiming: false,
+    steps: K,
+    optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
+    ...over,
+    model: { ...model, ...(over.model ?? {}) },
+  };
   delete (raw as Record<string, unknown>).linkScale;
   return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
 }
@@ -33,9 +50,13 @@ function assertSameModel(pp: StrategyRun, ddp: StrategyRun, dp: number): void {
     const d = maxAbsDiff(pp.params[r], ddp.params[r % dp]);
     assert.ok(d < TOL, `pp rank ${r} vs ddp rank ${r % dp}: max |Δθ| = ${d}`);
   }
-  const losses = (run: StrategyRun) => [...run.outcome.steps].sort((a, b) => a.step - b.step).map((s) => s.perRank.map((p) => p.loss));
+  const losses = (run: StrategyRun) =>
+    [...run.outcome.steps].sort((a, b) => a.step - b.step).map((s) => s.perRank.map((p) => p.loss));
   const [lp, ld] = [losses(pp), losses(ddp)];
-  for (let s = 0; s < K; s++) lp[s].forEach((l, r) => assert.ok(Math.abs(l - ld[s][r % dp]) < 1e-5, `step ${s} rank ${r}: loss ${l} vs ddp ${ld[s][r % dp]}`));
+  for (let s = 0; s < K; s++)
+    lp[s].forEach((l, r) =>
+      assert.ok(Math.abs(l - ld[s][r % dp]) < 1e-5, `step ${s} rank ${r}: loss ${l} vs ddp ${ld[s][r % dp]}`),
+    );
 }
 
 test('pp on 2 ranks (GPipe, 2 micro-batches) trains the same gpt-mini as one rank; sends and recvs joined by flows on the pp group track', async () => {
@@ -51,8 +72,14 @@ test('pp on 2 ranks (GPipe, 2 micro-batches) trains the same gpt-mini as one ran
     return m.slices.filter((s) => s.track === track.id && (s.args?.op === 'send' || s.args?.op === 'recv'));
   });
   // Stage 0 sends each micro-batch's activations and receives its gradient; stage 1 the opposite.
-  assert.deepEqual(ops[0].map((s) => s.args?.op), Array.from({ length: K }, () => ['send', 'send', 'recv', 'recv']).flat());
-  assert.deepEqual(ops[1].map((s) => s.args?.op), Array.from({ length: K }, () => ['recv', 'recv', 'send', 'send']).flat());
+  assert.deepEqual(
+    ops[0].map((s) => s.args?.op),
+    Array.from({ length: K }, () => ['send', 'send', 'recv', 'recv']).flat(),
+  );
+  assert.deepEqual(
+    ops[1].map((s) => s.args?.op),
+    Array.from({ length: K }, () => ['recv', 'recv', 'send', 'send']).flat(),
+  );
   for (const s of [...ops[0], ...ops[1]]) assert.equal(s.args?.bytes, bytes);
   const index = new Map(m.slices.map((s, i) => [s, i]));
   const p2p = new Set([...ops[0], ...ops[1]].map((s) => index.get(s)!));
@@ -62,12 +89,29 @@ test('pp on 2 ranks (GPipe, 2 micro-batches) trains the same gpt-mini as one ran
 
 test('pp+ddp on 4 ranks (pp 2 × dp 2) trains the same gpt-mini as ddp on 2 ranks', async () => {
   const ddp = await runStrategy(config({ strategy: 'ddp', worldSize: 2 }));
-  const pp = await runStrategy(config({ strategy: 'pp+ddp', worldSize: 4, strategyOptions: { pipelineParallelSize: 2 } }));
+  const pp = await runStrategy(
+    config({ strategy: 'pp+ddp', worldSize: 4, strategyOptions: { pipelineParallelSize: 2 } }),
+  );
   assertSameModel(pp, ddp, 2);
 });
 
 test('pp refuses what cannot work, naming the setting', () => {
-  assert.throws(() => config({ strategy: 'pp', worldSize: 4 }), /model\.layers 2 is not divisible by the pipeline-parallel size strategyOptions\.pipelineParallelSize 4; strategyOptions\.pipelineParallelSize must divide 2 \(and worldSize 4\): 1, 2/);
-  assert.throws(() => config({ strategy: 'pp', worldSize: 2, strategyOptions: { microBatches: 3 } }), /strategyOptions\.microBatches: 3 micro-batches do not divide model\.batchSize 2/);
-  assert.throws(() => validateConfig({ ...PRESETS.tiny, strategy: 'pp' }, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig), /'pp' \(pipeline parallelism\) .*runs only model\.kind "gpt-mini" \(got "mlp"\)/);
+  assert.throws(
+    () => config({ strategy: 'pp', worldSize: 4 }),
+    /model\.layers 2 is not divisible by the pipeline-parallel size strategyOptions\.pipelineParallelSize 4; strategyOptions\.pipelineParallelSize must divide 2 \(and worldSize 4\): 1, 2/,
+  );
+  assert.throws(
+    () => config({ strategy: 'pp', worldSize: 2, strategyOptions: { microBatches: 3 } }),
+    /strategyOptions\.microBatches: 3 micro-batches do not divide model\.batchSize 2/,
+  );
+  assert.throws(
+    () =>
+      validateConfig(
+        { ...PRESETS.tiny, strategy: 'pp' },
+        [...LINK_PROFILE_NAMES],
+        STRATEGY_IDS,
+        validateStrategyConfig,
+      ),
+    /'pp' \(pipeline parallelism\) .*runs only model\.kind "gpt-mini" \(got "mlp"\)/,
+  );
 });

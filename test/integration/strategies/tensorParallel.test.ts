@@ -17,11 +17,28 @@ import type { TraceModel } from '../../../trace/model';
 import { maxAbsDiff, runStrategy, type StrategyRun } from './harness';
 
 const K = 3;
-const model = { kind: 'gpt-mini' as const, batchSize: 2, layers: 2, heads: 2, dModel: 32, seqLen: 8, vocab: 16, task: 'copy' as const };
+const model = {
+  kind: 'gpt-mini' as const,
+  batchSize: 2,
+  layers: 2,
+  heads: 2,
+  dModel: 32,
+  seqLen: 8,
+  vocab: 16,
+  task: 'copy' as const,
+};
 
 function config(over: Partial<RunConfig>): RunConfig {
   const base = PRESETS['gpt-mini'];
-  const raw = { ...base, link: 'none', gpuTiming: false, steps: K, optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 }, ...over, model: { ...model, ...(over.model ?? {}) } };
+  const raw = {
+    ...base,
+    link: 'none',
+    gpuTiming: false,
+    steps: K,
+    optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
+    ...over,
+    model: { ...model, ...(over.model ?? {}) },
+  };
   delete (raw as Record<string, unknown>).linkScale;
   return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
 }
@@ -34,7 +51,8 @@ function assertSameModel(tp: StrategyRun, ddp: StrategyRun, T: number): void {
     const d = maxAbsDiff(tp.params[r], ddp.params[Math.floor(r / T)]);
     assert.ok(d < TOL, `tp rank ${r} vs ddp rank ${Math.floor(r / T)}: max |Δθ| = ${d}`);
   }
-  const losses = (run: StrategyRun) => [...run.outcome.steps].sort((a, b) => a.step - b.step).map((s) => s.perRank.map((p) => p.loss));
+  const losses = (run: StrategyRun) =>
+    [...run.outcome.steps].sort((a, b) => a.step - b.step).map((s) => s.perRank.map((p) => p.loss));
   const [lt, ld] = [losses(tp), losses(ddp)];
   for (let s = 0; s < K; s++) {
     lt[s].forEach((l, r) => {
@@ -49,7 +67,12 @@ function groupTracks(m: TraceModel): Map<string, { op: string; bytes: number; gr
   return m.processes.map((p) => {
     const out = new Map<string, { op: string; bytes: number; group: string }[]>();
     for (const t of m.tracks.filter((t) => t.pid === p.pid && / group \d+ \(ranks /.test(t.name))) {
-      out.set(t.name, m.slices.filter((s) => s.track === t.id).map((s) => ({ op: String(s.args?.op), bytes: Number(s.args?.bytes), group: String(s.args?.group) })));
+      out.set(
+        t.name,
+        m.slices
+          .filter((s) => s.track === t.id)
+          .map((s) => ({ op: String(s.args?.op), bytes: Number(s.args?.bytes), group: String(s.args?.group) })),
+      );
     }
     return out;
   });
@@ -77,7 +100,9 @@ test('tp on 2 ranks trains the same gpt-mini as one rank; its f/g all-reduces ar
 
 test('tp+ddp on 4 ranks (tp 2 × dp 2) trains the same gpt-mini as ddp on 2 ranks; each group on its own track', async () => {
   const ddp = await runStrategy(config({ strategy: 'ddp', worldSize: 2 }));
-  const tp = await runStrategy(config({ strategy: 'tp+ddp', worldSize: 4, strategyOptions: { tensorParallelSize: 2 } }));
+  const tp = await runStrategy(
+    config({ strategy: 'tp+ddp', worldSize: 4, strategyOptions: { tensorParallelSize: 2 } }),
+  );
   assertSameModel(tp, ddp, 2);
   const perRank = groupTracks(tp.outcome.trace.model);
   const want = [
@@ -90,7 +115,10 @@ test('tp+ddp on 4 ranks (tp 2 × dp 2) trains the same gpt-mini as ddp on 2 rank
     assert.deepEqual([...tracks.keys()].sort(), [...want[r]].sort(), `rank ${r}'s group tracks`);
     assert.equal(tracks.get(want[r][0])!.length, K * model.layers * 4);
     const dp = tracks.get(want[r][1])!;
-    assert.ok(dp.length >= K && dp.every((s) => s.op === 'allReduce'), `rank ${r}: the gradient all-reduce on the dp track`);
+    assert.ok(
+      dp.length >= K && dp.every((s) => s.op === 'allReduce'),
+      `rank ${r}: the gradient all-reduce on the dp track`,
+    );
   });
 });
 
@@ -106,17 +134,39 @@ test("tp with Megatron's sequence parallelism on 2 ranks trains the same gpt-min
     // Per layer: gather before qkv and fc1, scatter after proj and fc2, forward; the opposite backward.
     assert.equal(count('allGather'), K * model.layers * 4, `rank ${r} all-gathers`);
     assert.equal(count('reduceScatter'), K * model.layers * 4, `rank ${r} reduce-scatters`);
-    for (const s of slices.filter((s) => s.op !== 'allReduce')) assert.equal(s.bytes, full, 'the whole [B, S, D] activation (nccl-tests S)');
+    for (const s of slices.filter((s) => s.op !== 'allReduce'))
+      assert.equal(s.bytes, full, 'the whole [B, S, D] activation (nccl-tests S)');
     // Per step: the replicated parameters' gradients summed over the group, and the loss.
     assert.equal(count('allReduce'), 2 * K, `rank ${r} all-reduces`);
   });
 });
 
 test('tp refuses what cannot work, naming the setting', () => {
-  assert.throws(() => config({ strategy: 'tp', worldSize: 2, strategyOptions: { sequenceParallel: true }, model: { ...model, seqLen: 7, maxSeqLen: 7 } as never }), /model\.seqLen \(strategyOptions\.sequenceParallel\) 7 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 2/);
-  assert.throws(() => config({ strategy: 'tp', worldSize: 4 }), /model\.heads 2 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 4; strategyOptions\.tensorParallelSize must divide 2 \(and worldSize 4\): 1, 2/);
-  assert.throws(() => config({ strategy: 'tp+ddp', worldSize: 3, strategyOptions: { tensorParallelSize: 2 } }), /strategyOptions\.tensorParallelSize 2 = 2 does not divide worldSize 3/);
-  assert.throws(() => config({ strategy: 'tp+zero1', worldSize: 2 }), /'tp' combines with data parallelism \('ddp'\) only; drop 'zero1'/);
+  assert.throws(
+    () =>
+      config({
+        strategy: 'tp',
+        worldSize: 2,
+        strategyOptions: { sequenceParallel: true },
+        model: { ...model, seqLen: 7, maxSeqLen: 7 } as never,
+      }),
+    /model\.seqLen \(strategyOptions\.sequenceParallel\) 7 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 2/,
+  );
+  assert.throws(
+    () => config({ strategy: 'tp', worldSize: 4 }),
+    /model\.heads 2 is not divisible by the tensor-parallel size strategyOptions\.tensorParallelSize 4; strategyOptions\.tensorParallelSize must divide 2 \(and worldSize 4\): 1, 2/,
+  );
+  assert.throws(
+    () => config({ strategy: 'tp+ddp', worldSize: 3, strategyOptions: { tensorParallelSize: 2 } }),
+    /strategyOptions\.tensorParallelSize 2 = 2 does not divide worldSize 3/,
+  );
+  assert.throws(
+    () => config({ strategy: 'tp+zero1', worldSize: 2 }),
+    /'tp' combines with data parallelism \('ddp'\) only; drop 'zero1'/,
+  );
   const mlp = PRESETS.tiny;
-  assert.throws(() => validateConfig({ ...mlp, strategy: 'tp' }, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig), /'tp' \(tensor parallelism\) .*runs only model\.kind "gpt-mini" \(got "mlp"\)/);
+  assert.throws(
+    () => validateConfig({ ...mlp, strategy: 'tp' }, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig),
+    /'tp' \(tensor parallelism\) .*runs only model\.kind "gpt-mini" \(got "mlp"\)/,
+  );
 });

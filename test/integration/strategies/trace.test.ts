@@ -9,17 +9,31 @@ import { runStrategy, tinyConfig } from './harness';
 
 test('a compression hook shows its buckets, encode/decode spans, all-to-all + all-gather, and the loss counter', async () => {
   const steps = 2;
-  const run = await runStrategy(tinyConfig({ strategy: 'ddp-bucketed+int8-ef', steps, strategyOptions: { bucketCapMb: 0.02, firstBucketCapMb: 0.004 } }), false);
+  const run = await runStrategy(
+    tinyConfig({
+      strategy: 'ddp-bucketed+int8-ef',
+      steps,
+      strategyOptions: { bucketCapMb: 0.02, firstBucketCapMb: 0.004 },
+    }),
+    false,
+  );
   const m = run.outcome.trace.model;
   for (const p of m.processes) {
-    const track = (stream: string): number => m.tracks.find((t) => t.pid === p.pid && t.stream === stream && t.type === 'slice')!.id;
+    const track = (stream: string): number =>
+      m.tracks.find((t) => t.pid === p.pid && t.stream === stream && t.type === 'slice')!.id;
     const names = (stream: string): string[] => m.slices.filter((s) => s.track === track(stream)).map((s) => s.name);
     const host = names('host');
-    assert.equal(host.filter((n) => n === 'encode int8').length, 2 * 2 * steps, `rank ${p.rank}: worker and shard-owner encode per bucket (2 buckets) per step`);
+    assert.equal(
+      host.filter((n) => n === 'encode int8').length,
+      2 * 2 * steps,
+      `rank ${p.rank}: worker and shard-owner encode per bucket (2 buckets) per step`,
+    );
     assert.equal(host.filter((n) => n === 'decode int8').length, 2 * 2 * steps);
     const staging = names('staging');
     assert.deepEqual([...new Set(staging.filter((n) => n.startsWith('D2H')))].sort(), ['D2H bucket 0', 'D2H bucket 1']);
-    const ops = m.slices.filter((s) => s.track === track('communication') && s.category === 'collective').map((s) => s.args?.op);
+    const ops = m.slices
+      .filter((s) => s.track === track('communication') && s.category === 'collective')
+      .map((s) => s.args?.op);
     assert.equal(ops.filter((o) => o === 'allToAll').length, 2 * steps);
     assert.equal(ops.filter((o) => o === 'allGather').length, 2 * steps);
     assert.equal(ops.filter((o) => o === 'allReduce').length, 0, 'int8 never travels as an f32 all-reduce');
@@ -31,7 +45,13 @@ test('a compression hook shows its buckets, encode/decode spans, all-to-all + al
 });
 
 test('impossible combinations are refused before the run, naming the conflict and an alternative', () => {
-  assert.throws(() => tinyConfig({ strategy: 'zero3+powersgd' }), /'zero3\+powersgd' cannot work: powersgd needs each rank's full gradient.*use 'zero2'/);
-  assert.throws(() => tinyConfig({ strategy: 'ddp-bucketed', strategyOptions: { bucketCapMb: 5 } }), /larger than the whole model.*or use strategy 'ddp'/);
+  assert.throws(
+    () => tinyConfig({ strategy: 'zero3+powersgd' }),
+    /'zero3\+powersgd' cannot work: powersgd needs each rank's full gradient.*use 'zero2'/,
+  );
+  assert.throws(
+    () => tinyConfig({ strategy: 'ddp-bucketed', strategyOptions: { bucketCapMb: 5 } }),
+    /larger than the whole model.*or use strategy 'ddp'/,
+  );
   assert.throws(() => tinyConfig({ strategy: 'ulysses' }), /needs model\.kind "gpt-mini"/);
 });

@@ -24,14 +24,31 @@ import type { TraceModel } from '../../../trace/model';
 import { maxAbsDiff } from './harness';
 
 const K = 3;
-const model = { kind: 'gpt-mini' as const, batchSize: 2, layers: 2, heads: 2, dModel: 32, seqLen: 8, vocab: 16, task: 'copy' as const };
+const model = {
+  kind: 'gpt-mini' as const,
+  batchSize: 2,
+  layers: 2,
+  heads: 2,
+  dModel: 32,
+  seqLen: 8,
+  vocab: 16,
+  task: 'copy' as const,
+};
 const B = model.batchSize;
 const T = model.seqLen;
 const H = model.dModel;
 
 function config(over: Partial<RunConfig>): RunConfig {
   const base = PRESETS['gpt-mini'];
-  const raw = { ...base, link: 'none', gpuTiming: false, steps: K, optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 }, ...over, model };
+  const raw = {
+    ...base,
+    link: 'none',
+    gpuTiming: false,
+    steps: K,
+    optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
+    ...over,
+    model,
+  };
   return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
 }
 
@@ -96,13 +113,21 @@ function assertSameModel(u: Run, ddp: Run, sp: number, earlier?: Float32Array): 
 
 /** The communication slices of each rank (the communication track and its groups' tracks), in time order. */
 function commSlices(m: TraceModel, pid: number) {
-  const tracks = new Set(m.tracks.filter((t) => t.pid === pid && t.stream === 'communication' && t.type === 'slice').map((t) => t.id));
-  return m.slices.filter((s) => tracks.has(s.track) && s.category === 'collective').sort((a, b) => a.startNs - b.startNs);
+  const tracks = new Set(
+    m.tracks.filter((t) => t.pid === pid && t.stream === 'communication' && t.type === 'slice').map((t) => t.id),
+  );
+  return m.slices
+    .filter((s) => tracks.has(s.track) && s.category === 'collective')
+    .sort((a, b) => a.startNs - b.startNs);
 }
 
 /** The all-to-all slices of each rank, per step: [qkv fwd, out fwd, …] bytes in order. */
 function allToAllBytes(m: TraceModel): number[][] {
-  return m.processes.map((p) => commSlices(m, p.pid).filter((s) => s.args?.op === 'allToAll').map((s) => Number(s.args?.bytes)));
+  return m.processes.map((p) =>
+    commSlices(m, p.pid)
+      .filter((s) => s.args?.op === 'allToAll')
+      .map((s) => Number(s.args?.bytes)),
+  );
 }
 
 test('ulysses on 2 ranks (sp 2) trains the same gpt-mini as ddp on 1 rank, with all-to-alls of 4·N·h/P per layer', async () => {
@@ -131,20 +156,39 @@ test('ulysses on 4 ranks (sp 2 × dp 2) trains the same gpt-mini as ddp on 2 ran
   const u = await run(config({ strategy: 'ulysses+ddp', worldSize: 4, strategyOptions: { sequenceParallelSize: 2 } }));
   assertSameModel(u, ddp, 2);
   const m = u.trace;
-  const groups = m.processes.map((p) => new Set(commSlices(m, p.pid).filter((s) => s.args?.op === 'allToAll').map((s) => String(s.args?.group))));
+  const groups = m.processes.map(
+    (p) =>
+      new Set(
+        commSlices(m, p.pid)
+          .filter((s) => s.args?.op === 'allToAll')
+          .map((s) => String(s.args?.group)),
+      ),
+  );
   for (const g of groups) assert.equal(g.size, 1, 'one sequence-parallel group per rank');
   const names = groups.map((g) => [...g][0]);
-  assert.deepEqual(names, ['cp group 0 (ranks 0,1)', 'cp group 0 (ranks 0,1)', 'cp group 1 (ranks 2,3)', 'cp group 1 (ranks 2,3)']);
+  assert.deepEqual(names, [
+    'cp group 0 (ranks 0,1)',
+    'cp group 0 (ranks 0,1)',
+    'cp group 1 (ranks 2,3)',
+    'cp group 1 (ranks 2,3)',
+  ]);
   // Each group's collectives are on a track of that name in each member's process.
   m.processes.forEach((p, r) => {
     const track = m.tracks.find((t) => t.pid === p.pid && t.name === names[r]);
     assert.ok(track, `rank ${r} has the track '${names[r]}'`);
     assert.ok(m.slices.filter((s) => s.track === track.id && s.args?.op === 'allToAll').length === 8 * K);
   });
-  for (const bytes of allToAllBytes(m)) assert.equal(bytes.length, 8 * K, '2 layers × (2 forward + 2 backward) per step');
+  for (const bytes of allToAllBytes(m))
+    assert.equal(bytes.length, 8 * K, '2 layers × (2 forward + 2 backward) per step');
 });
 
 test('ulysses refuses what cannot work, naming the setting', () => {
-  assert.throws(() => config({ strategy: 'ulysses', worldSize: 4, strategyOptions: { sequenceParallelSize: 4 } }), /model\.heads 2 is not divisible by 4/);
-  assert.throws(() => config({ strategy: 'ulysses+zero2', worldSize: 2 }), /combines with data parallelism \('ddp'\) only; drop 'zero2'/);
+  assert.throws(
+    () => config({ strategy: 'ulysses', worldSize: 4, strategyOptions: { sequenceParallelSize: 4 } }),
+    /model\.heads 2 is not divisible by 4/,
+  );
+  assert.throws(
+    () => config({ strategy: 'ulysses+zero2', worldSize: 2 }),
+    /combines with data parallelism \('ddp'\) only; drop 'zero2'/,
+  );
 });

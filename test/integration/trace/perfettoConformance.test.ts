@@ -17,7 +17,13 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath, fixturesDir } from '../../helpers/paths';
-import { IMPORT_PROBLEMS_SQL, queryRows, queryTrace, traceProcessorOrSkip, type Row } from '../../helpers/traceProcessor';
+import {
+  IMPORT_PROBLEMS_SQL,
+  queryRows,
+  queryTrace,
+  traceProcessorOrSkip,
+  type Row,
+} from '../../helpers/traceProcessor';
 import { loadTraceFile } from '../../../trace/load';
 import { summarizeTrace } from '../../../trace/summary';
 import { importKinetoFolder } from '../../../trace/kineto';
@@ -30,18 +36,33 @@ import { twoRankModel } from '../../unit/trace/fixtures';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 const PERFETTO_FIXTURES = fixturesDir('perfetto');
-const KINETO_PAIR = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => fixturesDir('kineto', 'hta-sampled', f));
+const KINETO_PAIR = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+  fixturesDir('kineto', 'hta-sampled', f),
+);
 
 /** Runs `commlens profile --preset tiny` and returns its trace path (the run's folder holds one). */
-function profile(runsDir: string, steps: number, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): { status: number | null; trace: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', String(steps), '--runs-dir', runsDir, ...extraArgs], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 });
+function profile(
+  runsDir: string,
+  steps: number,
+  extraEnv: Record<string, string> = {},
+  extraArgs: string[] = [],
+): { status: number | null; trace: string; stderr: string } {
+  const r = spawnSync(
+    process.execPath,
+    [cliPath, 'profile', '--preset', 'tiny', '--steps', String(steps), '--runs-dir', runsDir, ...extraArgs],
+    { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 120_000 },
+  );
   const run = readdirSync(runsDir)[0];
   return { status: r.status, trace: join(runsDir, run ?? 'none', 'trace.pftrace'), stderr: r.stderr };
 }
 
 /** A tiny profile cancelled with SIGINT once its first step is reported. */
 async function cancelledProfile(runsDir: string): Promise<{ code: number | null; trace: string }> {
-  const child = spawn(process.execPath, [cliPath, 'profile', '--preset', 'tiny', '--steps', '500', '--runs-dir', runsDir, '--events'], { env });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'profile', '--preset', 'tiny', '--steps', '500', '--runs-dir', runsDir, '--events'],
+    { env },
+  );
   let out = '';
   let sent = false;
   child.stdout.setEncoding('utf8');
@@ -73,7 +94,9 @@ const hexToText = (h: unknown) => Buffer.from(String(h ?? ''), 'hex').toString('
  */
 function flattenArgs(prefix: string, v: ArgValue, out: Map<string, ArgValue>, debug: boolean): void {
   if (Array.isArray(v)) v.forEach((x, i) => flattenArgs(`${prefix}[${i}]`, x, out, debug));
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) flattenArgs(`${prefix}.${debug ? k.replace(/\./g, '_') : k}`, x, out, debug);
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v))
+      flattenArgs(`${prefix}.${debug ? k.replace(/\./g, '_') : k}`, x, out, debug);
   else if (v !== null) out.set(prefix, v); // Perfetto keeps no null arg (CommLens does)
 }
 
@@ -130,7 +153,11 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
   } else {
     // Protobuf: every track CommLens declared, plus one track per process (its root).
     assert.equal(c.counterTracks, sum.tracks.counter, `${where}: counter tracks`);
-    assert.equal(c.tracks, sum.tracks.slice + sum.tracks.counter + sum.processes.length, `${where}: tracks = slice + counter tracks + one per process`);
+    assert.equal(
+      c.tracks,
+      sum.tracks.slice + sum.tracks.counter + sum.processes.length,
+      `${where}: tracks = slice + counter tracks + one per process`,
+    );
   }
   const pProcs = procs.map((p) => `${p.pid}:${hexToText(p.name)}`).sort();
   assert.deepEqual(pProcs, model.processes.map((p) => `${p.pid}:${p.name}`).sort(), `${where}: processes (pid:name)`);
@@ -150,15 +177,27 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
     const n = hexToText(hex);
     return json && n === '[No name]' ? '' : n;
   };
-  for (const r of slices) pKeyById.set(Number(r.id), `${hexToText(r.track)}|${pName(r.name)}|${r.rel}|${r.dur}|${r.depth}`);
-  assert.deepEqual([...pKeyById.values()].sort(), model.slices.map((_, i) => modelKey(i)).sort(), `${where}: slices (track|name|start|dur|depth)`);
+  for (const r of slices)
+    pKeyById.set(Number(r.id), `${hexToText(r.track)}|${pName(r.name)}|${r.rel}|${r.dur}|${r.depth}`);
+  assert.deepEqual(
+    [...pKeyById.values()].sort(),
+    model.slices.map((_, i) => modelKey(i)).sort(),
+    `${where}: slices (track|name|start|dur|depth)`,
+  );
   const pFlows = flows.map((f) => `${pKeyById.get(Number(f.slice_out))} -> ${pKeyById.get(Number(f.slice_in))}`).sort();
-  assert.deepEqual(pFlows, model.flows.map((f) => `${modelKey(f.from)} -> ${modelKey(f.to)}`).sort(), `${where}: flows (out -> in)`);
+  assert.deepEqual(
+    pFlows,
+    model.flows.map((f) => `${modelKey(f.from)} -> ${modelKey(f.to)}`).sort(),
+    `${where}: flows (out -> in)`,
+  );
 
   // Every counter value: track name, time (from the first slice or sample), value. Perfetto
   // names a Chrome JSON counter "<name> <arg key>", and the writer's arg key is the unit.
-  const byTimeThenValue = (a: [string, number, number], b: [string, number, number]) => a[0].localeCompare(b[0]) || a[1] - b[1] || a[2] - b[2];
-  const pCounters = counters.map((r) => [hexToText(r.name), Number(r.rel), Number(r.value)] as [string, number, number]).sort(byTimeThenValue);
+  const byTimeThenValue = (a: [string, number, number], b: [string, number, number]) =>
+    a[0].localeCompare(b[0]) || a[1] - b[1] || a[2] - b[2];
+  const pCounters = counters
+    .map((r) => [hexToText(r.name), Number(r.rel), Number(r.value)] as [string, number, number])
+    .sort(byTimeThenValue);
   const mCounters = model.counters
     .flatMap((x) => {
       const tr = model.tracks[x.track];
@@ -169,7 +208,10 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
   assert.equal(pCounters.length, mCounters.length, `${where}: counter values`);
   pCounters.forEach((p, k) => {
     const m = mCounters[k];
-    assert.ok(p[0] === m[0] && p[1] === m[1] && sameValue(m[2], p[2]), `${where}: counter value ${k}: Perfetto ${JSON.stringify(p)}, CommLens ${JSON.stringify(m)}`);
+    assert.ok(
+      p[0] === m[0] && p[1] === m[1] && sameValue(m[2], p[2]),
+      `${where}: counter value ${k}: Perfetto ${JSON.stringify(p)}, CommLens ${JSON.stringify(m)}`,
+    );
   });
   return { model, slices, perfetto: { slices: Number(c.slices), flows: Number(c.flows) } };
 }
@@ -179,7 +221,9 @@ async function checkFile(bin: string, file: string): Promise<{ model: TraceModel
  * against the importer's slice.
  */
 function checkCollective(bin: string, file: string, model: TraceModel, argPrefix: string, wantArgs: string[]): void {
-  const i = model.slices.findIndex((s) => s.category === 'collective' && model.tracks[s.track].pid === model.processes.at(-1)?.pid);
+  const i = model.slices.findIndex(
+    (s) => s.category === 'collective' && model.tracks[s.track].pid === model.processes.at(-1)?.pid,
+  );
   assert.ok(i >= 0, `${basename(file)}: a collective on the last rank`);
   const s = model.slices[i];
   const t0 = model.slices.reduce((m, x) => Math.min(m, x.startNs), Infinity);
@@ -200,19 +244,36 @@ function checkCollective(bin: string, file: string, model: TraceModel, argPrefix
   const modelEnds = model.flows
     .filter((f) => f.from === i || f.to === i)
     .map((f) => [model.slices[f.from], model.slices[f.to]])
-    .map(([o, n]) => ({ out_name: o.name, out_rel: Math.round(o.startNs - t0), in_name: n.name, in_rel: Math.round(n.startNs - t0) }));
+    .map(([o, n]) => ({
+      out_name: o.name,
+      out_rel: Math.round(o.startNs - t0),
+      in_name: n.name,
+      in_rel: Math.round(n.startNs - t0),
+    }));
   assert.ok(modelEnds.length > 0, `${where}: the collective has a flow`);
   const byKey = (a: Row, b: Row) => JSON.stringify(a).localeCompare(JSON.stringify(b));
   assert.deepEqual([...ends].sort(byKey), modelEnds.sort(byKey), `${where}: flow ends`);
   const flat = new Map<string, ArgValue>();
   flattenArgs(argPrefix, (s.args ?? {}) as Args, flat, argPrefix === 'debug');
   const pArgs = new Map(args.map((a) => [String(a.key), a.display_value]));
-  for (const k of wantArgs) assert.ok(pArgs.has(`${argPrefix}.${k}`), `${where}: ${argPrefix}.${k} in Perfetto's args (has ${[...pArgs.keys()].join(', ')})`);
-  assert.deepEqual([...pArgs.keys()].filter((k) => k.startsWith(`${argPrefix}.`)).sort(), [...flat.keys()].sort(), `${where}: arg keys`);
-  for (const [k, v] of flat) assert.ok(sameValue(v, pArgs.get(k) ?? null), `${where}: ${k} is ${JSON.stringify(v)} in CommLens, ${JSON.stringify(pArgs.get(k))} in Perfetto`);
+  for (const k of wantArgs)
+    assert.ok(
+      pArgs.has(`${argPrefix}.${k}`),
+      `${where}: ${argPrefix}.${k} in Perfetto's args (has ${[...pArgs.keys()].join(', ')})`,
+    );
+  assert.deepEqual(
+    [...pArgs.keys()].filter((k) => k.startsWith(`${argPrefix}.`)).sort(),
+    [...flat.keys()].sort(),
+    `${where}: arg keys`,
+  );
+  for (const [k, v] of flat)
+    assert.ok(
+      sameValue(v, pArgs.get(k) ?? null),
+      `${where}: ${k} is ${JSON.stringify(v)} in CommLens, ${JSON.stringify(pArgs.get(k))} in Perfetto`,
+    );
 }
 
-test('Perfetto\'s trace processor loads every trace CommLens writes with no error and finds what CommLens\' importer finds', async (t: TestContext) => {
+test("Perfetto's trace processor loads every trace CommLens writes with no error and finds what CommLens' importer finds", async (t: TestContext) => {
   const bin = traceProcessorOrSkip(t);
   if (!bin) return;
   const t0 = Date.now();
@@ -236,20 +297,38 @@ test('Perfetto\'s trace processor loads every trace CommLens writes with no erro
     assert.ok(perfetto.slices > 0 && perfetto.flows > 0);
     checkCollective(bin, completed.trace, model, 'debug', ['bytes', 'algorithm', 'busbwGBps', 'op', 'seq']);
     // A kernel's shape (M, N, K) is in its args too.
-    const kernelArgs = queryRows(bin, completed.trace, "select distinct key from args join slice using (arg_set_id) where slice.category = 'kernel' and key in ('debug.M', 'debug.N', 'debug.K')");
+    const kernelArgs = queryRows(
+      bin,
+      completed.trace,
+      "select distinct key from args join slice using (arg_set_id) where slice.category = 'kernel' and key in ('debug.M', 'debug.N', 'debug.K')",
+    );
     assert.deepEqual(kernelArgs.map((r) => r.key).sort(), ['debug.K', 'debug.M', 'debug.N']);
-    const meta = queryRows(bin, completed.trace, "select hex(str_value) value from metadata where name = 'cr-commlens.run'");
-    assert.equal(meta.length, 1, 'the run metadata is in Perfetto\'s metadata table');
-    assert.equal((JSON.parse(hexToText(meta[0].value)) as { info: { runId: string } }).info.runId, model.meta.info?.runId);
+    const meta = queryRows(
+      bin,
+      completed.trace,
+      "select hex(str_value) value from metadata where name = 'cr-commlens.run'",
+    );
+    assert.equal(meta.length, 1, "the run metadata is in Perfetto's metadata table");
+    assert.equal(
+      (JSON.parse(hexToText(meta[0].value)) as { info: { runId: string } }).info.runId,
+      model.meta.info?.runId,
+    );
   });
 
-  await t.test('a run killed with SIGKILL: the completed trace of its finished step, its end in the metadata', async () => {
-    const { model } = await checkFile(bin, killed.trace);
-    assert.equal(model.meta.info?.runStatus, 'failed');
-    assert.equal(model.meta.info?.exitSignal, 'SIGKILL');
-    const meta = queryRows(bin, killed.trace, "select name from metadata where name like 'cr-%commlens.run' order by name");
-    assert.equal(meta.length, 2, 'the start and the appended end of the run metadata');
-  });
+  await t.test(
+    'a run killed with SIGKILL: the completed trace of its finished step, its end in the metadata',
+    async () => {
+      const { model } = await checkFile(bin, killed.trace);
+      assert.equal(model.meta.info?.runStatus, 'failed');
+      assert.equal(model.meta.info?.exitSignal, 'SIGKILL');
+      const meta = queryRows(
+        bin,
+        killed.trace,
+        "select name from metadata where name like 'cr-%commlens.run' order by name",
+      );
+      assert.equal(meta.length, 2, 'the start and the appended end of the run metadata');
+    },
+  );
 
   await t.test('a ZeRO-3 run: reduce-scatter and all-gather collectives', async () => {
     const { model } = await checkFile(bin, zero3.trace);
@@ -303,18 +382,44 @@ test('Perfetto\'s trace processor loads every trace CommLens writes with no erro
     await checkFile(bin, js);
   });
 
-  await t.test('the writers on a model with every kind of arg (nulls, arrays, dicts, a shape, unicode, reals, booleans)', async () => {
-    const m = twoRankModel();
-    for (const sl of m.slices) if (sl.category === 'collective') sl.args = { ...sl.args, nested: { list: [1, 2.5, 'x', false], empty: [], none: {} }, negative: -5, note: 'ünïcode ✓, "quoted"' };
-    const pf = join(dir, 'every-arg.pftrace');
-    writeFileSync(pf, writePerfetto(m));
-    const a = await checkFile(bin, pf);
-    checkCollective(bin, pf, a.model, 'debug', ['bytes', 'algorithm', 'busbwGBps', 'shape[0]', 'shape[1]', 'nested.list[3]', 'negative']);
-    const js = join(dir, 'every-arg.json');
-    writeFileSync(js, writeChromeJson(m));
-    const b = await checkFile(bin, js);
-    checkCollective(bin, js, b.model, 'args', ['bytes', 'algorithm', 'busbwGBps', 'shape[0]', 'shape[1]', 'nested.list[3]', 'negative']);
-  });
+  await t.test(
+    'the writers on a model with every kind of arg (nulls, arrays, dicts, a shape, unicode, reals, booleans)',
+    async () => {
+      const m = twoRankModel();
+      for (const sl of m.slices)
+        if (sl.category === 'collective')
+          sl.args = {
+            ...sl.args,
+            nested: { list: [1, 2.5, 'x', false], empty: [], none: {} },
+            negative: -5,
+            note: 'ünïcode ✓, "quoted"',
+          };
+      const pf = join(dir, 'every-arg.pftrace');
+      writeFileSync(pf, writePerfetto(m));
+      const a = await checkFile(bin, pf);
+      checkCollective(bin, pf, a.model, 'debug', [
+        'bytes',
+        'algorithm',
+        'busbwGBps',
+        'shape[0]',
+        'shape[1]',
+        'nested.list[3]',
+        'negative',
+      ]);
+      const js = join(dir, 'every-arg.json');
+      writeFileSync(js, writeChromeJson(m));
+      const b = await checkFile(bin, js);
+      checkCollective(bin, js, b.model, 'args', [
+        'bytes',
+        'algorithm',
+        'busbwGBps',
+        'shape[0]',
+        'shape[1]',
+        'nested.list[3]',
+        'negative',
+      ]);
+    },
+  );
 
   t.diagnostic(`perfetto conformance: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 });

@@ -15,7 +15,8 @@ function manyTracks(ranks: number, tracksPerRank: number, slicesPerTrack: number
     m.processes.push({ pid: r + 10, rank: r, name: `rank ${r}` });
     for (let t = 0; t < tracksPerRank; t++) {
       const track = addTrack(m, { pid: r + 10, name: `stream ${t}`, type: 'slice', stream: 'compute', gpu: true });
-      for (let k = 0; k < slicesPerTrack; k++) m.slices.push({ track, name: `k${k % 3}`, category: 'kernel', startNs: k * 1000 + t, durNs: 600 });
+      for (let k = 0; k < slicesPerTrack; k++)
+        m.slices.push({ track, name: `k${k % 3}`, category: 'kernel', startNs: k * 1000 + t, durNs: 600 });
     }
   }
   return finalizeModel(m);
@@ -23,10 +24,17 @@ function manyTracks(ranks: number, tracksPerRank: number, slicesPerTrack: number
 
 describe('trace viewer on bad input', { skip }, () => {
   let browser: Browser;
-  before(async () => { browser = await launch(); });
-  after(async () => { await browser?.close(); });
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
 
-  async function open(run: HarnessRun, shot: string): Promise<{ state: string; text: string; errors: string[]; boxes: number }> {
+  async function open(
+    run: HarnessRun,
+    shot: string,
+  ): Promise<{ state: string; text: string; errors: string[]; boxes: number }> {
     const o = await openViewer(browser, { run: { analysis: null, ...run } });
     try {
       const state = await appState(o.page);
@@ -70,8 +78,10 @@ describe('trace viewer on bad input', { skip }, () => {
     const m = emptyModel('chrome-json');
     m.processes.push({ pid: 1, rank: 0, name: 'rank 0' });
     const t = addTrack(m, { pid: 1, name: 'host', type: 'slice', stream: 'host', gpu: false });
-    for (let k = 0; k < 50; k++) m.slices.push({ track: t, name: 'neg', category: 'host', startNs: k * 100, durNs: -(k % 5) - 1 });
-    for (let k = 0; k < 50; k++) m.slices.push({ track: t, name: 'zero', category: 'host', startNs: k * 100 + 50, durNs: 0 });
+    for (let k = 0; k < 50; k++)
+      m.slices.push({ track: t, name: 'neg', category: 'host', startNs: k * 100, durNs: -(k % 5) - 1 });
+    for (let k = 0; k < 50; k++)
+      m.slices.push({ track: t, name: 'zero', category: 'host', startNs: k * 100 + 50, durNs: 0 });
     const r = await open({ title: 'bad durations', model: m }, 'bad-durations.png');
     assert.equal(r.state, 'ready');
     assert.match(r.text, /50 slice\(s\) have a negative duration/);
@@ -98,7 +108,10 @@ describe('trace viewer on bad input', { skip }, () => {
   });
 
   it('shows an error state for data that is not a CommLens binary trace', async () => {
-    const r = await open({ title: 'garbage', model: emptyModel('perfetto'), data: new Uint8Array(64).fill(7).buffer }, 'bad-garbage.png');
+    const r = await open(
+      { title: 'garbage', model: emptyModel('perfetto'), data: new Uint8Array(64).fill(7).buffer },
+      'bad-garbage.png',
+    );
     assert.equal(r.state, 'error');
     assert.match(r.text, /not a CommLens binary trace/);
   });

@@ -13,27 +13,46 @@ export const ARTIFACTS = path.join(repoRoot(), 'test-artifacts', 'webview');
 
 /** Why Chromium cannot run here (a skip reason), or false; throws in CI (see helpers/require.ts). */
 export function chromiumMissing(): string | false {
-  return skipUnlessPresent(existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (scripts/setup.sh does); the tests never download a browser`);
+  return skipUnlessPresent(
+    existsSync(CHROMIUM)
+      ? false
+      : `${CHROMIUM} not found: install Debian's chromium (scripts/setup.sh does); the tests never download a browser`,
+  );
 }
 
 export async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu-sandbox'] });
 }
 
-export interface Opened { page: Page; harness: Harness; errors: string[] }
+export interface Opened {
+  page: Page;
+  harness: Harness;
+  errors: string[];
+}
 
 /** Serves `o` and opens it in a fresh page of `browser`; resolves once the first frame is painted. */
-export async function openViewer(browser: Browser, o: HarnessOptions, query = '', size = { width: 1400, height: 900 }): Promise<Opened> {
+export async function openViewer(
+  browser: Browser,
+  o: HarnessOptions,
+  query = '',
+  size = { width: 1400, height: 900 },
+): Promise<Opened> {
   const harness = await startHarness(o);
   const page = await browser.newPage({ viewport: size });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   await page.goto(harness.url + query);
-  await waitFor(page, `(() => {
+  await waitFor(
+    page,
+    `(() => {
     const app = document.getElementById('app');
     return !!app && app.dataset.state !== 'loading' && (app.dataset.state !== 'ready' || app.dataset.firstPaintMs !== undefined);
-  })()`, 20_000);
+  })()`,
+    20_000,
+  );
   return { page, harness, errors };
 }
 
@@ -45,7 +64,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** The visible window the timeline reports on its element. */
-export async function viewWindow(page: Page): Promise<{ startNs: number; endNs: number; paints: number; boxes: number }> {
+export async function viewWindow(
+  page: Page,
+): Promise<{ startNs: number; endNs: number; paints: number; boxes: number }> {
   return page.evaluate(`(() => {
     const d = document.querySelector('.tracks').dataset;
     return { startNs: Number(d.startNs), endNs: Number(d.endNs), paints: Number(d.paints), boxes: Number(d.boxes) };

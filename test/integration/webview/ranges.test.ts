@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
 import { lodMinDurNs } from '../../../webview/protocol';
-import { chromiumMissing, clickSlice, hostLog, launch, openViewer, rectOf, screenshot, viewWindow, waitFor, type Opened } from './browser';
+import {
+  chromiumMissing,
+  clickSlice,
+  hostLog,
+  launch,
+  openViewer,
+  rectOf,
+  screenshot,
+  viewWindow,
+  waitFor,
+  type Opened,
+} from './browser';
 
 const skip = chromiumMissing();
 
@@ -25,7 +36,10 @@ describe('trace viewer with a level-of-detail subset (range requests)', { skip }
   it('asks for the short slices of a zoomed window and merges them in', async () => {
     const { page } = v;
     // A short kernel that the first message left out.
-    const kernels = model.slices.map((s, i) => ({ s, i })).filter(({ s }) => s.category === 'kernel').sort((a, b) => a.s.durNs - b.s.durNs);
+    const kernels = model.slices
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => s.category === 'kernel')
+      .sort((a, b) => a.s.durNs - b.s.durNs);
     const target = kernels[Math.floor(kernels.length / 4)].i;
     assert.equal(await rectOf(page, target), null, 'the short kernel is not in the first message');
     assert.equal((await hostLog(page)).filter((m) => m.type === 'requestRange').length, 0);
@@ -40,21 +54,38 @@ describe('trace viewer with a level-of-detail subset (range requests)', { skip }
       await page.waitForTimeout(30);
     }
     await waitFor(page, `(window.__hostLog || []).some((m) => m.type === 'requestRange')`, 10_000);
-    const req = (await hostLog(page)).find((m) => m.type === 'requestRange') as unknown as { startNs: number; endNs: number; minDurNs: number };
+    const req = (await hostLog(page)).find((m) => m.type === 'requestRange') as unknown as {
+      startNs: number;
+      endNs: number;
+      minDurNs: number;
+    };
     assert.ok(req.endNs > req.startNs && req.minDurNs >= 0);
     await page.waitForTimeout(600); // let the debounced request for the final window go out
-    await waitFor(page, `/of [\\d,]+ slices loaded/.test(document.querySelector('.toolbar .status').textContent)`, 10_000);
+    await waitFor(
+      page,
+      `/of [\\d,]+ slices loaded/.test(document.querySelector('.toolbar .status').textContent)`,
+      10_000,
+    );
     // Every model slice in the requested window at or above its minDurNs is now drawn.
-    const inWindow = model.slices.map((sl, i) => ({ sl, i })).filter(({ sl }) => sl.startNs <= req.endNs && sl.startNs + sl.durNs >= req.startNs && sl.durNs >= req.minDurNs);
+    const inWindow = model.slices
+      .map((sl, i) => ({ sl, i }))
+      .filter(({ sl }) => sl.startNs <= req.endNs && sl.startNs + sl.durNs >= req.startNs && sl.durNs >= req.minDurNs);
     for (const { i } of inWindow.filter((_, k) => k % 25 === 0)) {
       const r = await rectOf(page, i);
       assert.ok(r, `slice ${i} (${model.slices[i].name}) merged in`);
     }
     // A left-out slice now in view can be clicked like any other.
-    const cut = lodMinDurNs(model.slices.map((sl) => sl.durNs), maxSlices);
+    const cut = lodMinDurNs(
+      model.slices.map((sl) => sl.durNs),
+      maxSlices,
+    );
     const view = await viewWindow(page);
     let clicked = false;
-    for (const { sl, i } of model.slices.map((sl, i) => ({ sl, i })).filter(({ sl }) => sl.durNs < cut && sl.durNs > 0 && sl.startNs >= view.startNs && sl.startNs + sl.durNs <= view.endNs)) {
+    for (const { sl, i } of model.slices
+      .map((sl, i) => ({ sl, i }))
+      .filter(
+        ({ sl }) => sl.durNs < cut && sl.durNs > 0 && sl.startNs >= view.startNs && sl.startNs + sl.durNs <= view.endNs,
+      )) {
       const r = await rectOf(page, i);
       if (!r || r.y < 150 || r.y > 500 || r.w < 3) continue;
       await clickSlice(page, i);

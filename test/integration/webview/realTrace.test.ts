@@ -13,10 +13,17 @@ const skip = chromiumMissing() || (!load && 'trace/load is not in this checkout 
 
 describe('trace viewer on real traces from the shared fixtures', { skip }, () => {
   let browser: Browser;
-  before(async () => { browser = await launch(); });
-  after(async () => { await browser?.close(); });
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
 
-  for (const [name, file] of [['kineto rank 0 (HTA sample)', kineto], ['perfetto flow events', perfetto]] as const) {
+  for (const [name, file] of [
+    ['kineto rank 0 (HTA sample)', kineto],
+    ['perfetto flow events', perfetto],
+  ] as const) {
     it(`opens ${name}`, async () => {
       const model = await load!(file);
       const o = await openViewer(browser, { run: { title: path.basename(file), model, analysis: null } });

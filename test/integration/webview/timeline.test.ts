@@ -12,22 +12,36 @@ import { formatDurationNs, formatWithUnit } from '../../../trace/format';
 import { LABEL_W } from '../../../webview/timeline/layout';
 import { aggregateArea } from '../../../webview/timeline/query';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
-import { chromiumMissing, clickSlice, launch, openViewer, rectOf, screenshot, viewWindow, waitFor, waitPaint, type Opened } from './browser';
+import {
+  chromiumMissing,
+  clickSlice,
+  launch,
+  openViewer,
+  rectOf,
+  screenshot,
+  viewWindow,
+  waitFor,
+  waitPaint,
+  type Opened,
+} from './browser';
 
 const skip = chromiumMissing();
 if (skip && process.env.CI) throw new Error(skip);
 
 type Rect = { x: number; y: number; w: number; h: number };
 const trackRect = (page: Page, t: number): Promise<Rect | null> => page.evaluate(`window.commlens.trackRect(${t})`);
-const tracksData = (page: Page): Promise<Record<string, string>> => page.evaluate(`({ ...document.querySelector('.tracks').dataset })`);
-const savedState = (page: Page): Promise<Record<string, unknown>> => page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`);
+const tracksData = (page: Page): Promise<Record<string, string>> =>
+  page.evaluate(`({ ...document.querySelector('.tracks').dataset })`);
+const savedState = (page: Page): Promise<Record<string, unknown>> =>
+  page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`);
 
 describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () => {
   let browser: Browser;
   let v: Opened;
   const model = syntheticRun({ worldSize: 2, steps: 6 });
   const index = new TraceIndex(decodeTrace(encodeTrace(model)));
-  const trackId = (rank: number, name: string): number => model.tracks.findIndex((t) => t.pid === model.processes[rank].pid && t.name === name);
+  const trackId = (rank: number, name: string): number =>
+    model.tracks.findIndex((t) => t.pid === model.processes[rank].pid && t.name === name);
 
   before(async () => {
     browser = await launch();
@@ -50,7 +64,10 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await waitFor(page, `Number(document.querySelector('.tracks').dataset.contentHeight) > ${Number(d.contentHeight)}`);
     assert.ok((await trackRect(page, loss))!.h >= 40, 'clicking the counter name expands it');
     await page.mouse.click(r.x + 60, r.y + 8);
-    await waitFor(page, `Number(document.querySelector('.tracks').dataset.contentHeight) === ${Number(d.contentHeight)}`);
+    await waitFor(
+      page,
+      `Number(document.querySelector('.tracks').dataset.contentHeight) === ${Number(d.contentHeight)}`,
+    );
     assert.deepEqual(v.errors, []);
   });
 
@@ -60,7 +77,7 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     const r = (await rectOf(page, i))!;
     await page.mouse.move(r.x + Math.min(r.w, 40) / 2, r.y + r.h / 2);
     await waitFor(page, `!document.querySelector('.tooltip').hidden`);
-    const tip = await page.textContent('.tooltip') ?? '';
+    const tip = (await page.textContent('.tooltip')) ?? '';
     assert.match(tip, /^allReduce/);
     assert.ok(tip.includes(formatDurationNs(model.slices[i].durNs)), `duration in ${tip}`);
     assert.match(tip, /bytes: 25 MiB/);
@@ -76,7 +93,7 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     const lr = (await trackRect(page, loss))!;
     await page.mouse.move(tracks.x + LABEL_W + ((mid - w.startNs) / (w.endNs - w.startNs)) * timeW, lr.y + lr.h / 2);
     await waitFor(page, `(document.querySelector('.tooltip').textContent || '').includes('loss')`);
-    const ct = await page.textContent('.tooltip') ?? '';
+    const ct = (await page.textContent('.tooltip')) ?? '';
     assert.match(ct, /rank 0 · loss/);
     assert.ok(ct.includes(formatWithUnit(series.values[k], '1')), `value ${series.values[k]} in ${ct}`);
     await page.mouse.move(5, 5);
@@ -89,9 +106,18 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await page.selectOption('select[aria-label="Origin of the time axis"]', 'step:2');
     await waitFor(page, `document.querySelector('.tracks').dataset.originNs === '${index.steps[2].startNs}'`);
     const labels = (await tracksData(page)).axis.split('|');
-    assert.ok(labels.some((l) => /^0 (s|ms|µs|ns)$/.test(l)), labels.join(' '));
-    assert.ok(labels.some((l) => l.startsWith('-')), 'ticks before step 2 are negative');
-    assert.ok(labels.every((l) => / ms$/.test(l)), 'the whole run is labelled in ms');
+    assert.ok(
+      labels.some((l) => /^0 (s|ms|µs|ns)$/.test(l)),
+      labels.join(' '),
+    );
+    assert.ok(
+      labels.some((l) => l.startsWith('-')),
+      'ticks before step 2 are negative',
+    );
+    assert.ok(
+      labels.every((l) => / ms$/.test(l)),
+      'the whole run is labelled in ms',
+    );
     // Zoomed in far, the unit follows the zoom.
     const w0 = await viewWindow(page);
     await page.mouse.move(800, 300);
@@ -100,7 +126,10 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await page.keyboard.up('Control');
     await waitPaint(page, w0.paints);
     const fine = (await tracksData(page)).axis.split('|');
-    assert.ok(fine.every((l) => / (µs|ns)$/.test(l)), `zoomed-in ticks: ${fine.join(' ')}`);
+    assert.ok(
+      fine.every((l) => / (µs|ns)$/.test(l)),
+      `zoomed-in ticks: ${fine.join(' ')}`,
+    );
     await page.keyboard.press('0');
   });
 
@@ -108,8 +137,10 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     const { page } = v;
     const ov = (await page.locator('canvas.overview').boundingBox())!;
     const span = index.extentEndNs - index.extentStartNs;
-    const timeW = (await page.evaluate(`parseFloat(document.querySelector('canvas.overview').style.width)`) as number) - LABEL_W;
-    const xa = ov.x + LABEL_W + 0.25 * timeW, xb = ov.x + LABEL_W + 0.5 * timeW;
+    const timeW =
+      ((await page.evaluate(`parseFloat(document.querySelector('canvas.overview').style.width)`)) as number) - LABEL_W;
+    const xa = ov.x + LABEL_W + 0.25 * timeW,
+      xb = ov.x + LABEL_W + 0.5 * timeW;
     const w0 = await viewWindow(page);
     await page.mouse.move(xa, ov.y + 20);
     await page.mouse.down();
@@ -203,14 +234,15 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     assert.ok(area, 'the area is saved');
     const sum = aggregateArea(index, area);
     assert.ok(sum.counters.length >= 4, `loss and three memory counters, got ${sum.counters.length}`);
-    const text = await page.textContent('#pane') ?? '';
+    const text = (await page.textContent('#pane')) ?? '';
     assert.ok(text.includes(`Duration ${formatDurationNs(area.endNs - area.startNs)}`), text.slice(0, 200));
     assert.match(text, /Counters over the window/);
     const rows = await page.locator('#pane table.counters tbody tr').allTextContents();
     assert.equal(rows.length, sum.counters.length);
     const lossRow = rows.find((r) => r.startsWith('loss'))!;
     const loss = sum.counters.find((c) => c.name === 'loss')!;
-    for (const x of [loss.min, loss.max, loss.mean]) assert.ok(lossRow.includes(formatWithUnit(x, loss.unit)), `${formatWithUnit(x, loss.unit)} in ${lossRow}`);
+    for (const x of [loss.min, loss.max, loss.mean])
+      assert.ok(lossRow.includes(formatWithUnit(x, loss.unit)), `${formatWithUnit(x, loss.unit)} in ${lossRow}`);
     await screenshot(page, 'area-counters.png');
   });
 
@@ -223,15 +255,23 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await clickSlice(page, flow.from);
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(flow.from));
     await page.keyboard.press(']');
-    assert.equal(await page.getAttribute('.details', 'data-slice'), String(flow.to), '] goes to the slice the flow leads to');
+    assert.equal(
+      await page.getAttribute('.details', 'data-slice'),
+      String(flow.to),
+      '] goes to the slice the flow leads to',
+    );
     await page.keyboard.press('[');
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(flow.from), '[ comes back');
     await page.keyboard.press('[');
-    assert.match(await page.textContent('.toolbar .status') ?? '', /no incoming flow/);
+    assert.match((await page.textContent('.toolbar .status')) ?? '', /no incoming flow/);
     await page.keyboard.press('m');
     await page.waitForTimeout(50);
     const s = model.slices[flow.from];
-    const marks = JSON.parse((await tracksData(page)).marks) as { startNs: number; endNs: number; temporary: boolean }[];
+    const marks = JSON.parse((await tracksData(page)).marks) as {
+      startNs: number;
+      endNs: number;
+      temporary: boolean;
+    }[];
     assert.deepEqual(marks, [{ startNs: s.startNs, endNs: s.startNs + s.durNs, temporary: true }]);
     await page.keyboard.press('m');
     await page.waitForTimeout(50);
@@ -241,14 +281,18 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await page.keyboard.press('m');
     await page.waitForTimeout(50);
     const t = model.slices[flow.to];
-    assert.deepEqual(JSON.parse((await tracksData(page)).marks), [
-      { startNs: s.startNs, endNs: s.startNs + s.durNs, temporary: false },
-      { startNs: t.startNs, endNs: t.startNs + t.durNs, temporary: true },
-    ], 'Shift+M keeps a mark; M adds a temporary one beside it');
+    assert.deepEqual(
+      JSON.parse((await tracksData(page)).marks),
+      [
+        { startNs: s.startNs, endNs: s.startNs + s.durNs, temporary: false },
+        { startNs: t.startNs, endNs: t.startNs + t.durNs, temporary: true },
+      ],
+      'Shift+M keeps a mark; M adds a temporary one beside it',
+    );
     assert.deepEqual(v.errors, []);
   });
 
-  it('linked side-by-side views share the zoom, aligned at each view\'s chosen step', async () => {
+  it("linked side-by-side views share the zoom, aligned at each view's chosen step", async () => {
     // Two views of the same run in one browser context (the harness relays between them as the extension does).
     const ctx = await browser.newContext({ viewport: { width: 1200, height: 700 } });
     const [a, b] = [await ctx.newPage(), await ctx.newPage()];
@@ -263,9 +307,11 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     assert.equal(await b.getAttribute('.link-toggle', 'aria-pressed'), 'true');
     // Zoom view A onto the first 4 ms of its step 1.
     await a.keyboard.press('0');
-    const s1 = index.steps[1].startNs, s3 = index.steps[3].startNs;
+    const s1 = index.steps[1].startNs,
+      s3 = index.steps[3].startNs;
     const ov = (await a.locator('canvas.overview').boundingBox())!;
-    const timeW = (await a.evaluate(`parseFloat(document.querySelector('canvas.overview').style.width)`) as number) - LABEL_W;
+    const timeW =
+      ((await a.evaluate(`parseFloat(document.querySelector('canvas.overview').style.width)`)) as number) - LABEL_W;
     const span = index.extentEndNs - index.extentStartNs;
     const xOf = (t: number): number => ov.x + LABEL_W + ((t - index.extentStartNs) / span) * timeW;
     await a.mouse.move(xOf(s1), ov.y + 20);
@@ -273,14 +319,22 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await a.mouse.move(xOf(s1 + 4e6), ov.y + 20, { steps: 4 });
     await a.mouse.up();
     // A's last frame of the drag, then B following it (both ends, from its own step 3).
-    await waitFor(a, `Math.abs(Number(document.querySelector('.tracks').dataset.endNs) - ${s1 + 4e6}) < ${span * 0.005}`);
+    await waitFor(
+      a,
+      `Math.abs(Number(document.querySelector('.tracks').dataset.endNs) - ${s1 + 4e6}) < ${span * 0.005}`,
+    );
     await a.waitForTimeout(100);
     const wa = await viewWindow(a);
     const d = `document.querySelector('.tracks').dataset`;
-    await waitFor(b, `Math.abs(Number(${d}.startNs) - (${s3} + ${wa.startNs - s1})) < 1 && Math.abs(Number(${d}.endNs) - (${s3} + ${wa.endNs - s1})) < 1`);
+    await waitFor(
+      b,
+      `Math.abs(Number(${d}.startNs) - (${s3} + ${wa.startNs - s1})) < 1 && Math.abs(Number(${d}.endNs) - (${s3} + ${wa.endNs - s1})) < 1`,
+    );
     const wb = await viewWindow(b);
-    assert.ok(Math.abs((wb.startNs - s3) - (wa.startNs - s1)) < 1 && Math.abs((wb.endNs - s3) - (wa.endNs - s1)) < 1,
-      `B shows A's window moved from step 1 to step 3: ${JSON.stringify({ a: [wa.startNs - s1, wa.endNs - s1], b: [wb.startNs - s3, wb.endNs - s3] })}`);
+    assert.ok(
+      Math.abs(wb.startNs - s3 - (wa.startNs - s1)) < 1 && Math.abs(wb.endNs - s3 - (wa.endNs - s1)) < 1,
+      `B shows A's window moved from step 1 to step 3: ${JSON.stringify({ a: [wa.startNs - s1, wa.endNs - s1], b: [wb.startNs - s3, wb.endNs - s3] })}`,
+    );
     // Unlinked, B no longer follows.
     await b.click('.link-toggle');
     await a.keyboard.press('0');

@@ -3,7 +3,19 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { harnessAnalysis } from '../../../webview/harness/node/serve';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
-import { appState, chromiumMissing, clickSlice, hostLog, launch, openViewer, screenshot, viewWindow, waitFor, waitPaint, type Opened } from './browser';
+import {
+  appState,
+  chromiumMissing,
+  clickSlice,
+  hostLog,
+  launch,
+  openViewer,
+  screenshot,
+  viewWindow,
+  waitFor,
+  waitPaint,
+  type Opened,
+} from './browser';
 
 const skip = chromiumMissing();
 
@@ -15,7 +27,10 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
 
   before(async () => {
     browser = await launch();
-    v = await openViewer(browser, { run: { title: 'synthetic ddp run', model }, compare: { title: 'synthetic ddp-overlap re-run', model: compare } });
+    v = await openViewer(browser, {
+      run: { title: 'synthetic ddp run', model },
+      compare: { title: 'synthetic ddp-overlap re-run', model: compare },
+    });
   });
   after(async () => {
     await v?.harness.close();
@@ -28,7 +43,7 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     assert.equal((await hostLog(page))[0].type, 'ready');
     const w = await viewWindow(page);
     assert.ok(w.boxes > 100, `expected many boxes drawn, got ${w.boxes}`);
-    assert.match(await page.textContent('.toolbar .status') ?? '', /4 rank/);
+    assert.match((await page.textContent('.toolbar .status')) ?? '', /4 rank/);
     await screenshot(page, 'timeline-dark.png');
     assert.deepEqual(v.errors, []);
   });
@@ -41,7 +56,10 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     await page.waitForTimeout(400);
     await page.keyboard.up('w');
     const w1 = await viewWindow(page);
-    assert.ok(w1.endNs - w1.startNs < (w0.endNs - w0.startNs) * 0.8, `W should zoom in: ${w0.endNs - w0.startNs} -> ${w1.endNs - w1.startNs}`);
+    assert.ok(
+      w1.endNs - w1.startNs < (w0.endNs - w0.startNs) * 0.8,
+      `W should zoom in: ${w0.endNs - w0.startNs} -> ${w1.endNs - w1.startNs}`,
+    );
     await page.keyboard.down('d');
     await page.waitForTimeout(250);
     await page.keyboard.up('d');
@@ -61,7 +79,7 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     const target = model.slices.findIndex((s) => s.category === 'collective' && s.args?.seq === 5);
     await page.keyboard.press('0');
     await clickSlice(page, target);
-    const details = await page.textContent('#pane') ?? '';
+    const details = (await page.textContent('#pane')) ?? '';
     assert.match(details, /allReduce/);
     assert.match(details, /busbwGBps/);
     assert.match(details, /ring/);
@@ -82,7 +100,7 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     await page.mouse.up();
     await page.keyboard.up('Shift');
     assert.equal(await page.getAttribute('#tab-area', 'aria-selected'), 'true');
-    const text = await page.textContent('#pane') ?? '';
+    const text = (await page.textContent('#pane')) ?? '';
     assert.match(text, /slices on \d+ tracks?/);
     assert.match(text, /matmul_fwd|matmul_bwd/);
     assert.match(text, /allReduce/);
@@ -99,9 +117,12 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     await page.press('input[type=search]', 'Enter');
     await page.press('input[type=search]', 'Enter');
     assert.equal((await page.textContent('.search-count'))?.trim(), `2 / ${expected}`);
-    const details = await page.textContent('#pane') ?? '';
+    const details = (await page.textContent('#pane')) ?? '';
     assert.match(details, /adam_update/);
-    const adam = model.slices.map((s, i) => ({ s, i })).filter(({ s }) => s.name === 'adam_update').sort((a, b) => a.s.startNs - b.s.startNs);
+    const adam = model.slices
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => s.name === 'adam_update')
+      .sort((a, b) => a.s.startNs - b.s.startNs);
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(adam[1].i));
     await screenshot(page, 'search.png');
     await page.fill('input[type=search]', '');
@@ -111,25 +132,26 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     const { page } = v;
     await page.click('#tab-suggestions');
     const heads = page.locator('.suggestion-head');
-    assert.ok(await heads.count() >= 1, 'the harness analysis should produce suggestions');
+    assert.ok((await heads.count()) >= 1, 'the harness analysis should produce suggestions');
     const w0 = await viewWindow(page);
     await heads.first().click();
     await waitPaint(page, w0.paints);
     const w1 = await viewWindow(page);
     const ev = harnessAnalysis(model).suggestions[0].evidence.sliceIndexes.map((i) => model.slices[i]);
-    const lo = Math.min(...ev.map((e) => e.startNs)), hi = Math.max(...ev.map((e) => e.startNs + e.durNs));
+    const lo = Math.min(...ev.map((e) => e.startNs)),
+      hi = Math.max(...ev.map((e) => e.startNs + e.durNs));
     assert.ok(w1.startNs <= lo && w1.endNs >= hi, 'every evidence slice is in view');
     assert.ok(w1.endNs - w1.startNs <= (hi - lo) * 1.35, 'and the view is zoomed to them');
-    assert.match(await page.textContent('.suggestion.active') ?? '', /evidence slice\(s\) highlighted/);
+    assert.match((await page.textContent('.suggestion.active')) ?? '', /evidence slice\(s\) highlighted/);
     // Every figure reads now → predicted, on the run's steady-state basis.
-    assert.match(await page.textContent('.suggestion.active') ?? '', /Step time \(now → predicted\)[^→]+→/);
-    assert.match(await page.textContent('#pane') ?? '', /Suggestions are ranked by predicted step-time gain/);
+    assert.match((await page.textContent('.suggestion.active')) ?? '', /Step time \(now → predicted\)[^→]+→/);
+    assert.match((await page.textContent('#pane')) ?? '', /Suggestions are ranked by predicted step-time gain/);
     await screenshot(page, 'suggestion-evidence.png');
     await page.click('.suggestion.active button.apply');
     await page.waitForSelector('.compare', { timeout: 10_000 });
     const log = await hostLog(page);
     assert.ok(log.some((m) => m.type === 'applySuggestion' && typeof m.suggestionId === 'string'));
-    const text = await page.textContent('.compare') ?? '';
+    const text = (await page.textContent('.compare')) ?? '';
     assert.match(text, /Prediction error/);
     assert.match(text, /Before: breakdown per rank and step/);
     assert.match(text, /Loss by step, before and after/);
@@ -143,11 +165,11 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     // 4 ranks x 4 steps: the analysis leaves out the last of the 6 steps, as HTA does by
     // default, and the bars leave out step 0, the warm-up (it would set their scale).
     assert.equal(await page.locator('#pane svg rect.c-compute').count(), 4 * 4);
-    assert.match(await page.textContent('#pane') ?? '', /warm-up step 0 left out/);
+    assert.match((await page.textContent('#pane')) ?? '', /warm-up step 0 left out/);
     await screenshot(page, 'breakdown.png');
     await page.click('#tab-charts');
     assert.equal(await page.locator('#pane svg path.line').count(), 4);
-    assert.match(await page.textContent('#pane') ?? '', /activations/);
+    assert.match((await page.textContent('#pane')) ?? '', /activations/);
     await screenshot(page, 'loss-memory.png');
   });
 
@@ -167,7 +189,10 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     await waitFor(page, `document.getElementById('app').dataset.firstPaintMs !== undefined`);
     await page.waitForTimeout(100);
     const after = await viewWindow(page);
-    assert.ok(Math.abs(after.startNs - before.startNs) < 1 && Math.abs(after.endNs - before.endNs) < 1, `window restored: ${JSON.stringify({ before, after })}`);
+    assert.ok(
+      Math.abs(after.startNs - before.startNs) < 1 && Math.abs(after.endNs - before.endNs) < 1,
+      `window restored: ${JSON.stringify({ before, after })}`,
+    );
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(target));
     assert.equal(await page.getAttribute('#tab-details', 'aria-selected'), 'true');
   });
@@ -182,9 +207,13 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     await page.keyboard.press('ArrowDown'); // focus the first row: the rank 0 header
     await page.keyboard.press('Enter');
     await waitPaint(page, before.paints);
-    const collapsed = await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`) as { collapsed?: number[] };
+    const collapsed = (await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`)) as {
+      collapsed?: number[];
+    };
     await page.waitForTimeout(300);
-    const saved = await page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}').collapsed`) as number[];
+    const saved = (await page.evaluate(
+      `JSON.parse(sessionStorage.getItem('commlens-state') || '{}').collapsed`,
+    )) as number[];
     assert.deepEqual(saved, [model.processes[0].pid], `rank 0 collapsed (was ${JSON.stringify(collapsed.collapsed)})`);
     await page.keyboard.press('Enter');
     await page.focus('#tab-details');
@@ -199,7 +228,10 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     assert.match(html, /script-src 'nonce-[^']+'/);
     assert.doesNotMatch(html, /allReduce|matmul|adam_update/);
     assert.ok(html.length < 4000, `HTML is small (${html.length} chars)`);
-    assert.deepEqual(v.errors.filter((e) => /Content Security Policy/.test(e)), []);
+    assert.deepEqual(
+      v.errors.filter((e) => /Content Security Policy/.test(e)),
+      [],
+    );
   });
 
   for (const theme of ['light', 'high-contrast']) {

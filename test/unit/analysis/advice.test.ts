@@ -41,7 +41,11 @@ test('the ETA comes from steady-state steps only, and is unknown while only warm
 test('the analysis leaves warm-up out of the step time, and the predictions start from that same figure', () => {
   const m = syntheticRun({ ranks: 2, steps: 5, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05 });
   // Make step 0 a 2-second warm-up on every rank (its step slices only: the ops stay).
-  for (const s of m.slices) if (s.category === 'step' && s.args?.step === 0) { s.startNs -= 2e9; s.durNs += 2e9; }
+  for (const s of m.slices)
+    if (s.category === 'step' && s.args?.step === 0) {
+      s.startNs -= 2e9;
+      s.durNs += 2e9;
+    }
   const a = analyze(m);
   assert.deepEqual(a.figures.warmupSteps, [0]);
   assert.equal(a.figures.warmupSource, 'rule');
@@ -49,7 +53,12 @@ test('the analysis leaves warm-up out of the step time, and the predictions star
   assert.equal(a.figures.stepTimeNs, median(later));
   assert.ok(a.figures.stepTimeNs! < 1e9, 'the 2 s warm-up is not in the step time');
   assert.ok(a.suggestions.length > 0);
-  for (const s of a.suggestions) assert.equal(s.predicted.baselineStepTimeNs, a.figures.stepTimeNs, `${s.id}: the "now" of a prediction is the run's step time`);
+  for (const s of a.suggestions)
+    assert.equal(
+      s.predicted.baselineStepTimeNs,
+      a.figures.stepTimeNs,
+      `${s.id}: the "now" of a prediction is the run's step time`,
+    );
   assert.ok(a.notes.some((n) => /warm-up: step 0/.test(n)));
   const md = markdownReport(a);
   assert.match(md, /## Run figures \(steady state\)/);
@@ -62,24 +71,46 @@ test('the analysis leaves warm-up out of the step time, and the predictions star
 });
 
 function checkAdvice(a: ReturnType<typeof analyze>): void {
-  for (let i = 1; i < a.suggestions.length; i++) assert.ok(a.suggestions[i - 1].score >= a.suggestions[i].score, 'ranked by score');
+  for (let i = 1; i < a.suggestions.length; i++)
+    assert.ok(a.suggestions[i - 1].score >= a.suggestions[i].score, 'ranked by score');
   for (const s of a.suggestions) {
     assert.ok(Object.keys(s.configChange).length > 0, `${s.id}: a suggestion changes the config`);
     const p = s.predicted;
-    const memoryWin = p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined
-      && p.baselinePeakMemoryBytes - p.peakMemoryBytes >= WORTHWHILE.minMemoryBytes && p.peakMemoryBytes <= (1 - WORTHWHILE.minMemoryShare) * p.baselinePeakMemoryBytes;
-    assert.ok(s.stepTimeGain >= WORTHWHILE.minStepGain || memoryWin, `${s.id}: gain ${s.stepTimeGain} is below the worthwhile minimum`);
+    const memoryWin =
+      p.peakMemoryBytes !== undefined &&
+      p.baselinePeakMemoryBytes !== undefined &&
+      p.baselinePeakMemoryBytes - p.peakMemoryBytes >= WORTHWHILE.minMemoryBytes &&
+      p.peakMemoryBytes <= (1 - WORTHWHILE.minMemoryShare) * p.baselinePeakMemoryBytes;
+    assert.ok(
+      s.stepTimeGain >= WORTHWHILE.minStepGain || memoryWin,
+      `${s.id}: gain ${s.stepTimeGain} is below the worthwhile minimum`,
+    );
     // Algorithm changes are discounted below an exact change of the same gain.
-    if (s.changesAlgorithm) assert.ok(s.score < s.stepTimeGain, `${s.id}: an algorithm change ranks below an equal exact gain`);
-    else if (s.kind === 'compression' || s.kind === 'overlap') assert.ok(Math.abs(s.score - s.stepTimeGain) < 1e-12, `${s.id}: an exact change ranks by its gain`);
+    if (s.changesAlgorithm)
+      assert.ok(s.score < s.stepTimeGain, `${s.id}: an algorithm change ranks below an equal exact gain`);
+    else if (s.kind === 'compression' || s.kind === 'overlap')
+      assert.ok(Math.abs(s.score - s.stepTimeGain) < 1e-12, `${s.id}: an exact change ranks by its gain`);
   }
   for (const d of a.diagnoses) assert.deepEqual(d.configChange, {}, `${d.id}: a diagnosis has no config change`);
 }
 
 test('suggestions: ranked by predicted gain, diagnoses apart, nothing under the worthwhile minimum, algorithm changes flagged', () => {
-  const slow = analyze(syntheticRun({ ranks: 4, steps: 4, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05, slowRank: 2, slowExtraNs: 60_000 }));
+  const slow = analyze(
+    syntheticRun({
+      ranks: 4,
+      steps: 4,
+      buckets: 2,
+      gradBytes: 8 * 1024 * 1024,
+      bytesPerNs: 0.05,
+      slowRank: 2,
+      slowExtraNs: 60_000,
+    }),
+  );
   checkAdvice(slow);
-  assert.ok(slow.diagnoses.some((d) => d.id === 'imbalance'), 'the slow rank computes more: a diagnosis');
+  assert.ok(
+    slow.diagnoses.some((d) => d.id === 'imbalance'),
+    'the slow rank computes more: a diagnosis',
+  );
   const ids = slow.suggestions.map((s) => s.id);
   for (const algo of ['compression-powersgd', 'compression-topk-dgc', 'compression-onebit-adam']) {
     const s = slow.suggestions.find((x) => x.id === algo);
@@ -97,20 +128,32 @@ test('suggestions: ranked by predicted gain, diagnoses apart, nothing under the 
   // A fast link: a few percent of communication, nothing worth changing (no 0 % entries).
   const fast = analyze(syntheticRun({ ranks: 2, steps: 4, gradBytes: 64 * 1024, bytesPerNs: 100 }));
   checkAdvice(fast);
-  assert.deepEqual(fast.suggestions.map((s) => s.id), []);
+  assert.deepEqual(
+    fast.suggestions.map((s) => s.id),
+    [],
+  );
   assert.match(markdownReport(fast), /None: a change is suggested only when/);
 });
 
 test('never suggests what the run already does', () => {
   const shape = { ranks: 2, steps: 4, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05, memory: true };
   const ddp = analyze(syntheticRun(shape));
-  assert.ok(ddp.suggestions.some((s) => s.id === 'compression-bf16'), 'the DDP run is told to cast');
+  assert.ok(
+    ddp.suggestions.some((s) => s.id === 'compression-bf16'),
+    'the DDP run is told to cast',
+  );
   const bf16 = analyze(withStrategy(syntheticRun(shape), 'bf16'));
-  assert.ok(!bf16.suggestions.some((s) => s.id === 'compression-bf16' || s.id === 'compression-fp16'), 'no second half-precision cast');
+  assert.ok(
+    !bf16.suggestions.some((s) => s.id === 'compression-bf16' || s.id === 'compression-fp16'),
+    'no second half-precision cast',
+  );
   const fp16 = analyze(withStrategy(syntheticRun(shape), 'fp16'));
   assert.ok(!fp16.suggestions.some((s) => s.id === 'compression-bf16' || s.id === 'compression-fp16'));
   const zero2 = analyze(withStrategy(syntheticRun(shape), 'zero2'));
-  assert.ok(!zero2.suggestions.some((s: Suggestion) => s.id === 'zero1' || s.id === 'zero2'), 'no ZeRO stage at or below the run\'s');
+  assert.ok(
+    !zero2.suggestions.some((s: Suggestion) => s.id === 'zero1' || s.id === 'zero2'),
+    "no ZeRO stage at or below the run's",
+  );
   const diloco = analyze(withStrategy(syntheticRun(shape), 'diloco'));
   assert.ok(!diloco.suggestions.some((s) => s.kind === 'local-updates'));
   // At most one ZeRO stage, and only a worthwhile one.
@@ -118,7 +161,7 @@ test('never suggests what the run already does', () => {
   checkAdvice(ddp);
 });
 
-test('ZeRO-2\'s risk text agrees with its bytes per step (twice the buffer bytes of one all-reduce)', () => {
+test("ZeRO-2's risk text agrees with its bytes per step (twice the buffer bytes of one all-reduce)", () => {
   assert.doesNotMatch(ZERO[2].risk, /same volume as DDP/);
   assert.match(ZERO[2].risk, /double/);
 });

@@ -10,7 +10,12 @@ function op(track: number, startNs: number, endNs: number, cls: KernelClass, lau
 }
 
 test('unions merge overlapping and touching intervals; intersections are exact', () => {
-  const a = unionOf([[0, 10], [5, 20], [20, 25], [30, 40]]);
+  const a = unionOf([
+    [0, 10],
+    [5, 20],
+    [20, 25],
+    [30, 40],
+  ]);
   assert.deepEqual(a, { starts: [0, 30], ends: [25, 40] });
   assert.equal(lengthOf(a), 35);
   const b = unionOf([[8, 32]]);
@@ -23,7 +28,12 @@ test('unions merge overlapping and touching intervals; intersections are exact',
 
 test('temporal breakdown: span, idle, compute and non-compute by the HTA definitions', () => {
   // compute [0,100) on stream 1, comm [50,250) on stream 2, memcpy [300,310), then nothing until a compute [400,450).
-  const ops = [op(1, 0, 100, 'computation'), op(2, 50, 250, 'communication'), op(1, 300, 310, 'memory'), op(1, 400, 450, 'computation')];
+  const ops = [
+    op(1, 0, 100, 'computation'),
+    op(2, 50, 250, 'communication'),
+    op(1, 300, 310, 'memory'),
+    op(1, 400, 450, 'computation'),
+  ];
   const t = temporalBreakdown(ops);
   assert.equal(t.spanNs, 450);
   assert.equal(t.idleNs, 450 - (250 + 10 + 50));
@@ -36,7 +46,12 @@ test('temporal breakdown: span, idle, compute and non-compute by the HTA definit
   assert.equal(o.overlapPct, 25);
   assert.equal(o.exposedCommNs, 150);
   const k = kernelTypeTime(ops);
-  assert.deepEqual(k, { COMPUTATION: 100, 'COMPUTATION overlapping COMMUNICATION': 50, COMMUNICATION: 150, MEMORY: 10 });
+  assert.deepEqual(k, {
+    COMPUTATION: 100,
+    'COMPUTATION overlapping COMMUNICATION': 50,
+    COMMUNICATION: 150,
+    MEMORY: 10,
+  });
 });
 
 test('empty and communication-free inputs give zeros, not NaN', () => {

@@ -2,7 +2,14 @@
 // by construction (test/unit/analysis/synthetic.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyze, collectiveCostNs, markdownReport, prepareReplay, topologyCostNs, whatIfOn } from '../../../analysis/index';
+import {
+  analyze,
+  collectiveCostNs,
+  markdownReport,
+  prepareReplay,
+  topologyCostNs,
+  whatIfOn,
+} from '../../../analysis/index';
 import { syntheticRun } from './synthetic';
 
 const near = (a: number, b: number, rel = 1e-9) => Math.abs(a - b) <= rel * Math.max(1, Math.abs(b));
@@ -23,7 +30,10 @@ test('temporal metrics of a non-overlapped DDP run', () => {
 });
 
 test('collectives: transfer, algbw and busbw by the nccl-tests definitions', () => {
-  const R = 4, bytes = 8 * 1024 * 1024, alpha = 10_000, bw = 2;
+  const R = 4,
+    bytes = 8 * 1024 * 1024,
+    alpha = 10_000,
+    bw = 2;
   const a = analyze(syntheticRun({ ranks: R, steps: 3, gradBytes: bytes, buckets: 1, bytesPerNs: bw, alphaNs: alpha }));
   const c = a.collectives!;
   const transfer = 2 * (R - 1) * alpha + (2 * ((R - 1) / R) * bytes) / bw;
@@ -40,7 +50,14 @@ test('collectives: transfer, algbw and busbw by the nccl-tests definitions', () 
 });
 
 test('a slow rank is flagged as a straggler, with the waits it causes as evidence, and the critical path runs through it', () => {
-  const m = syntheticRun({ ranks: 4, steps: 4, fwdNs: 100_000, slowRank: 2, slowExtraNs: 60_000, gradBytes: 1024 * 1024 });
+  const m = syntheticRun({
+    ranks: 4,
+    steps: 4,
+    fwdNs: 100_000,
+    slowRank: 2,
+    slowExtraNs: 60_000,
+    gradBytes: 1024 * 1024,
+  });
   const a = analyze(m);
   const st = a.stragglers!;
   assert.deepEqual(st.stragglers, [2]);
@@ -58,7 +75,10 @@ test('a slow rank is flagged as a straggler, with the waits it causes as evidenc
   const cp = a.criticalPath!;
   assert.ok(cp.rankSwitches >= 1);
   const computeOnPath = cp.segments.filter((x) => x.kind === 'computation');
-  assert.ok(computeOnPath.length > 0 && computeOnPath.slice(0, -1).every((x) => x.rank === 2), 'the compute before the all-reduce is the slow rank\'s');
+  assert.ok(
+    computeOnPath.length > 0 && computeOnPath.slice(0, -1).every((x) => x.rank === 2),
+    "the compute before the all-reduce is the slow rank's",
+  );
 });
 
 test('FLOP/s and MFU from matmul kernels; memory per rank by kind', () => {
@@ -68,7 +88,10 @@ test('FLOP/s and MFU from matmul kernels; memory per rank by kind', () => {
   assert.equal(f.flops, 2 * 12 * 2 * 64 * 128 * 32);
   assert.ok(near(f.mfu!, f.achievedFlops / 1e10));
   const mem = a.memory[0];
-  assert.deepEqual(mem.kinds.map((k) => k.kind), ['memory: parameters', 'memory: gradients', 'memory: optimizer state', 'memory: activations']);
+  assert.deepEqual(
+    mem.kinds.map((k) => k.kind),
+    ['memory: parameters', 'memory: gradients', 'memory: optimizer state', 'memory: activations'],
+  );
   const h = (4 * 1024 * 1024) / 4 / 64 - 1;
   assert.equal(mem.peakBytes, 16 * (64 * h + h + h + 1) + 1024 * 1024);
 });
@@ -79,7 +102,10 @@ test('what-if: the replay reproduces the measured step, and rebucketing predicts
   assert.ok(near(ctx.baseReplay.stepTimeNs, ctx.graph.measuredStepNs, 1e-9));
   const overlapped = prepareReplay(syntheticRun({ ...shape, overlap: true })).graph.measuredStepNs;
   const r = whatIfOn(ctx, { bucketing: { bucketCapMb: 2, firstBucketCapMb: 2, overlap: true } });
-  assert.ok(Math.abs(r.predicted.stepTimeNs - overlapped) / overlapped < 0.01, `predicted ${r.predicted.stepTimeNs} vs measured overlapped ${overlapped}`);
+  assert.ok(
+    Math.abs(r.predicted.stepTimeNs - overlapped) / overlapped < 0.01,
+    `predicted ${r.predicted.stepTimeNs} vs measured overlapped ${overlapped}`,
+  );
   assert.ok(r.predicted.exposedCommNs < r.baseline.exposedCommNs);
 });
 
@@ -87,14 +113,22 @@ test('what-if: with D2H staging before each all-reduce, rebucketing still predic
   const shape = { ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, stagingNsPerByte: 0.05 };
   const ctx = prepareReplay(syntheticRun(shape));
   const overlapped = prepareReplay(syntheticRun({ ...shape, overlap: true }));
-  assert.ok(near(overlapped.baseReplay.stepTimeNs, overlapped.graph.measuredStepNs, 1e-9), 'the staged, overlapped run replays exactly');
+  assert.ok(
+    near(overlapped.baseReplay.stepTimeNs, overlapped.graph.measuredStepNs, 1e-9),
+    'the staged, overlapped run replays exactly',
+  );
   const r = whatIfOn(ctx, { bucketing: { bucketCapMb: 2, firstBucketCapMb: 2, overlap: true } });
   const want = overlapped.graph.measuredStepNs;
-  assert.ok(Math.abs(r.predicted.stepTimeNs - want) / want < 0.01, `predicted ${r.predicted.stepTimeNs} vs measured overlapped ${want}`);
+  assert.ok(
+    Math.abs(r.predicted.stepTimeNs - want) / want < 0.01,
+    `predicted ${r.predicted.stepTimeNs} vs measured overlapped ${want}`,
+  );
 });
 
 test('what-if: compression, ZeRO, local updates, world size and link change move the right numbers', () => {
-  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, memory: true }));
+  const ctx = prepareReplay(
+    syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 1, memory: true }),
+  );
   const base = whatIfOn(ctx, {});
   assert.equal(base.predicted.stepTimeNs, base.baseline.stepTimeNs);
   // With a fast encoder fp16 halves the bytes and wins; with the runtime's measured host
@@ -133,7 +167,9 @@ test('what-if: compression, ZeRO, local updates, world size and link change move
 });
 
 test('compression on a bucketed run keeps its buckets in the config change', () => {
-  const a = analyze(syntheticRun({ ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.1, overlap: true }));
+  const a = analyze(
+    syntheticRun({ ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.1, overlap: true }),
+  );
   const bf16 = a.suggestions.find((x) => x.id === 'compression-bf16')!;
   assert.deepEqual(bf16.configChange, { strategy: 'ddp-bucketed+bf16', strategyOptions: { bucketCapMb: 2 } });
 });
@@ -155,13 +191,27 @@ test('advisor: ranked suggestions with evidence, prediction, risk, source and a 
   assert.ok(bf16.verifiable && bf16.risk.length > 0 && /bf16_compress_hook/.test(bf16.source + bf16.pytorchHint));
   assert.ok(bf16.predicted.stepTimeNs < bf16.predicted.baselineStepTimeNs);
   assert.ok(bf16.evidence.sliceIndexes.every((i) => slowLink.slices[i].category === 'collective'));
-  assert.equal(slowSuggestions.find((x) => x.id === 'compression-fp16'), undefined);
+  assert.equal(
+    slowSuggestions.find((x) => x.id === 'compression-fp16'),
+    undefined,
+  );
   const overlap = s.find((x) => x.kind === 'overlap')!;
   assert.equal(overlap.configChange.strategy, 'ddp-bucketed');
   assert.equal(typeof (overlap.configChange.strategyOptions as Record<string, unknown>).bucketCapMb, 'number');
-  assert.ok(s.some((x) => x.id.startsWith('diloco') && x.configChange.strategy === 'diloco' && typeof (x.configChange.strategyOptions as Record<string, unknown>).localSteps === 'number'));
+  assert.ok(
+    s.some(
+      (x) =>
+        x.id.startsWith('diloco') &&
+        x.configChange.strategy === 'diloco' &&
+        typeof (x.configChange.strategyOptions as Record<string, unknown>).localSteps === 'number',
+    ),
+  );
   const zero = slowSuggestions.find((x) => x.kind === 'sharding');
-  if (zero) assert.ok(zero.configChange.strategy === zero.id && zero.predicted.peakMemoryBytes! < zero.predicted.baselinePeakMemoryBytes!);
+  if (zero)
+    assert.ok(
+      zero.configChange.strategy === zero.id &&
+        zero.predicted.peakMemoryBytes! < zero.predicted.baselinePeakMemoryBytes!,
+    );
   // PowerSGD's volume comes from the model's matrices at rank 1: far below the dense all-reduce.
   const psgd = s.find((x) => x.id === 'compression-powersgd');
   if (psgd) assert.ok(psgd.predicted.bytesPerStep! < 0.05 * psgd.predicted.baselineBytesPerStep!);
@@ -179,9 +229,17 @@ test('cost model: ring formulas, and a two-level topology as reduce-scatter + in
   assert.ok(near(collectiveCostNs('allGather', S, 4, link), 3 * 1000 + (0.75 * S) / 10));
   const slow = { alphaNs: 5000, bytesPerNs: 1 };
   // One node: the intra link alone.
-  assert.ok(near(topologyCostNs('allReduce', S, 4, { ranksPerNode: 4, intraLink: link, interLink: slow }), collectiveCostNs('allReduce', S, 4, link)));
+  assert.ok(
+    near(
+      topologyCostNs('allReduce', S, 4, { ranksPerNode: 4, intraLink: link, interLink: slow }),
+      collectiveCostNs('allReduce', S, 4, link),
+    ),
+  );
   // 2 nodes × 4: RS over 4 fast + AR of S/4 over 2 slow + AG over 4 fast.
-  const expected = collectiveCostNs('reduceScatter', S, 4, link) + collectiveCostNs('allReduce', S / 4, 2, slow) + collectiveCostNs('allGather', S, 4, link);
+  const expected =
+    collectiveCostNs('reduceScatter', S, 4, link) +
+    collectiveCostNs('allReduce', S / 4, 2, slow) +
+    collectiveCostNs('allGather', S, 4, link);
   const got = topologyCostNs('allReduce', S, 8, { ranksPerNode: 4, intraLink: link, interLink: slow });
   assert.ok(near(got, expected));
   assert.ok(got < collectiveCostNs('allReduce', S, 8, slow));
@@ -195,7 +253,12 @@ test('what-if: Ulysses sequence parallelism on a long-sequence GPT config adds a
   const ctx0 = prepareReplay(m);
   const psi = ctx0.paramCount!;
   // Memory counters consistent with that model: fp32 Adam states plus 64 MiB of activations.
-  const perKind: Record<string, number> = { 'memory: parameters': 4 * psi, 'memory: gradients': 4 * psi, 'memory: optimizer state': 8 * psi, 'memory: activations': 64 * 1024 * 1024 };
+  const perKind: Record<string, number> = {
+    'memory: parameters': 4 * psi,
+    'memory: gradients': 4 * psi,
+    'memory: optimizer state': 8 * psi,
+    'memory: activations': 64 * 1024 * 1024,
+  };
   for (const c of m.counters) {
     const v = perKind[m.tracks[c.track].name];
     if (v !== undefined) c.values = c.values.map(() => v);

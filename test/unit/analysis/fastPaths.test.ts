@@ -8,9 +8,35 @@ import { classUnions } from '../../../analysis/breakdown';
 import type { GpuOp, KernelClass } from '../../../analysis/rankView';
 
 test('groupDigits writes what toLocaleString("en-US") writes', () => {
-  const xs = [0, 1, -1, 12, 999, 1000, -1000, 65536, 999_999, 1_000_000, 1_234_567, -987_654_321, 2 ** 31, 2 ** 53 - 1, -(2 ** 53) + 1, 1e20, 123_456_789_012_345_680_000,
+  const xs = [
+    0,
+    1,
+    -1,
+    12,
+    999,
+    1000,
+    -1000,
+    65536,
+    999_999,
+    1_000_000,
+    1_234_567,
+    -987_654_321,
+    2 ** 31,
+    2 ** 53 - 1,
+    -(2 ** 53) + 1,
+    1e20,
+    123_456_789_012_345_680_000,
     // Not integers below 1e21: left to ICU, so the text is the same by construction.
-    1.5, -0.25, 1234.5678, -0, 1e21, 5e300, NaN, Infinity, -Infinity];
+    1.5,
+    -0.25,
+    1234.5678,
+    -0,
+    1e21,
+    5e300,
+    NaN,
+    Infinity,
+    -Infinity,
+  ];
   let seed = 42;
   for (let i = 0; i < 200; i++) {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -21,10 +47,14 @@ test('groupDigits writes what toLocaleString("en-US") writes', () => {
 
 /** The union by its definition: valid intervals sorted by start, each merged into the last when it starts at or before its end. */
 function naiveUnion(ivs: [number, number][]): { starts: number[]; ends: number[] } {
-  const starts: number[] = [], ends: number[] = [];
+  const starts: number[] = [],
+    ends: number[] = [];
   for (const [s, e] of ivs.filter(([a, b]) => b >= a).sort((a, b) => a[0] - b[0])) {
     if (ends.length > 0 && s <= ends[ends.length - 1]) ends[ends.length - 1] = Math.max(ends[ends.length - 1], e);
-    else { starts.push(s); ends.push(e); }
+    else {
+      starts.push(s);
+      ends.push(e);
+    }
   }
   return { starts, ends };
 }
@@ -67,7 +97,14 @@ test('classUnions equals the union of each class, whatever the order of the ops'
 });
 
 test('unionOf: in order or not, the same merged intervals', () => {
-  const ivs: [number, number][] = [[30, 40], [0, 10], [5, 20], [20, 25], [50, 45], [41, 41]];
+  const ivs: [number, number][] = [
+    [30, 40],
+    [0, 10],
+    [5, 20],
+    [20, 25],
+    [50, 45],
+    [41, 41],
+  ];
   const want = { starts: [0, 30, 41], ends: [25, 40, 41] };
   assert.deepEqual(naiveUnion(ivs), want);
   assert.deepEqual(unionOf(ivs), want);
@@ -77,7 +114,9 @@ test('unionOf: in order or not, the same merged intervals', () => {
 /** combinationTimes by its definition: every boundary sorted (stably), then one sweep. */
 function naiveCombinations(sets: IntervalSet[]): Map<number, number> {
   const pts: { t: number; d: number }[] = [];
-  sets.forEach((set, k) => set.starts.forEach((s, i) => pts.push({ t: s, d: 1 << k }, { t: set.ends[i], d: -(1 << k) })));
+  sets.forEach((set, k) =>
+    set.starts.forEach((s, i) => pts.push({ t: s, d: 1 << k }, { t: set.ends[i], d: -(1 << k) })),
+  );
   pts.sort((a, b) => a.t - b.t);
   const out = new Map<number, number>();
   let mask = 0;

@@ -14,13 +14,36 @@ const R = 1024;
 /** A deterministic pseudo-random sequence in [0, 1). */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
 }
 
-function instance(key: string, group: string, ranks: number[], last: number, lateNs: number, bytes: number, transferNs: number): CollectiveInstance {
+function instance(
+  key: string,
+  group: string,
+  ranks: number[],
+  last: number,
+  lateNs: number,
+  bytes: number,
+  transferNs: number,
+): CollectiveInstance {
   return {
-    key, op: 'allReduce', group, seq: 0, bytes, groupSize: ranks.length, transferNs, completionNs: transferNs, lastArrivalRank: last,
-    participants: ranks.map((rank, i) => ({ rank, sliceIndex: i, startNs: rank === last ? lateNs : 0, durNs: transferNs + (rank === last ? 0 : lateNs), waitNs: rank === last ? 0 : lateNs, computeBeforeNs: rank === last ? 2 * lateNs : lateNs })),
+    key,
+    op: 'allReduce',
+    group,
+    seq: 0,
+    bytes,
+    groupSize: ranks.length,
+    transferNs,
+    completionNs: transferNs,
+    lastArrivalRank: last,
+    participants: ranks.map((rank, i) => ({
+      rank,
+      sliceIndex: i,
+      startNs: rank === last ? lateNs : 0,
+      durNs: transferNs + (rank === last ? 0 : lateNs),
+      waitNs: rank === last ? 0 : lateNs,
+      computeBeforeNs: rank === last ? 2 * lateNs : lateNs,
+    })),
   };
 }
 
@@ -29,7 +52,10 @@ function collectives(instances: CollectiveInstance[]): CollectiveMetrics {
 }
 
 function rankMetricsOf(n: number): RankMetrics[] {
-  return Array.from({ length: n }, (_, rank) => ({ rank, temporal: { computeNs: 1e9, spanNs: 2e9 } }) as unknown as RankMetrics);
+  return Array.from(
+    { length: n },
+    (_, rank) => ({ rank, temporal: { computeNs: 1e9, spanNs: 2e9 } }) as unknown as RankMetrics,
+  );
 }
 
 test('1,024-rank collective set: stragglers summarised by top N, histogram and lateness', () => {
@@ -40,19 +66,30 @@ test('1,024-rank collective set: stragglers summarised by top N, histogram and l
   for (let i = 0; i < 200; i++) {
     const u = rnd();
     const last = u < 0.6 ? 17 : u < 0.8 ? 900 : Math.floor(rnd() * R);
-    inst.push(instance(`world|allReduce|${i}`, 'world', world, last, last === 17 || last === 900 ? 3e6 : 1e5, 1 << 26, 1e6));
+    inst.push(
+      instance(`world|allReduce|${i}`, 'world', world, last, last === 17 || last === 900 ? 3e6 : 1e5, 1 << 26, 1e6),
+    );
   }
   const st = findStragglers(collectives(inst), rankMetricsOf(R));
-  assert.deepEqual(st.stragglers.sort((a, b) => a - b), [17, 900]);
+  assert.deepEqual(
+    st.stragglers.sort((a, b) => a - b),
+    [17, 900],
+  );
   // Evidence stays bounded: the 8 longest waits of each of the 20 worst collectives, not 20 × 1,023.
   assert.ok(st.ranks.find((r) => r.rank === 17)!.evidenceSlices.length <= 20 * 8);
   const sum = summariseStragglers(st, collectives(inst), 10);
   assert.equal(sum.ranks, R);
-  assert.deepEqual(sum.top.slice(0, 2).map((r) => r.rank), [17, 900]);
+  assert.deepEqual(
+    sum.top.slice(0, 2).map((r) => r.rank),
+    [17, 900],
+  );
   assert.ok(sum.top.length <= 10);
   assert.ok(sum.topCostShare > 0.9 && sum.topCostShare <= 1);
   // The histogram accounts for every rank once, and its last bucket holds rank 17's count.
-  assert.equal(sum.lastArrivalHistogram.reduce((s, b) => s + b.ranks, 0), R);
+  assert.equal(
+    sum.lastArrivalHistogram.reduce((s, b) => s + b.ranks, 0),
+    R,
+  );
   const n17 = st.ranks[17].lastArrivals;
   const lastBucket = sum.lastArrivalHistogram[sum.lastArrivalHistogram.length - 1];
   assert.ok(lastBucket.from <= n17 && n17 <= lastBucket.to && lastBucket.ranks === 1);
@@ -67,11 +104,15 @@ test('1,024 ranks: the ranks that share a slow link are named', () => {
   // within each 64-rank block; every collective with rank 42 in it runs at a quarter of the speed.
   const inst: CollectiveInstance[] = [];
   const groups: { name: string; ranks: number[] }[] = [];
-  for (let g = 0; g < R / 8; g++) groups.push({ name: `tp${g}`, ranks: Array.from({ length: 8 }, (_, i) => 8 * g + i) });
-  for (let b = 0; b < R / 64; b++) for (let k = 0; k < 8; k++) groups.push({ name: `dp${b}.${k}`, ranks: Array.from({ length: 8 }, (_, i) => 64 * b + 8 * i + k) });
+  for (let g = 0; g < R / 8; g++)
+    groups.push({ name: `tp${g}`, ranks: Array.from({ length: 8 }, (_, i) => 8 * g + i) });
+  for (let b = 0; b < R / 64; b++)
+    for (let k = 0; k < 8; k++)
+      groups.push({ name: `dp${b}.${k}`, ranks: Array.from({ length: 8 }, (_, i) => 64 * b + 8 * i + k) });
   for (const g of groups) {
     const slow = g.ranks.includes(42);
-    for (let i = 0; i < 3; i++) inst.push(instance(`${g.name}|allReduce|${i}`, g.name, g.ranks, g.ranks[0], 0, 1 << 24, slow ? 4e6 : 1e6));
+    for (let i = 0; i < 3; i++)
+      inst.push(instance(`${g.name}|allReduce|${i}`, g.name, g.ranks, g.ranks[0], 0, 1 << 24, slow ? 4e6 : 1e6));
   }
   const s = findSlowLinks(collectives(inst))!;
   assert.equal(s.groups, groups.length);
@@ -83,7 +124,17 @@ test('1,024 ranks: the ranks that share a slow link are named', () => {
 });
 
 test('report.md stays short at 1,024 ranks and names the straggler', () => {
-  const a = analyze(syntheticRun({ ranks: R, steps: 3, kernels: 2, fwdNs: 100_000, slowRank: 17, slowExtraNs: 200_000, gradBytes: 1 << 20 }));
+  const a = analyze(
+    syntheticRun({
+      ranks: R,
+      steps: 3,
+      kernels: 2,
+      fwdNs: 100_000,
+      slowRank: 17,
+      slowExtraNs: 200_000,
+      gradBytes: 1 << 20,
+    }),
+  );
   assert.equal(a.ranks.length, R);
   const md = markdownReport(a);
   const lines = md.split('\n');

@@ -22,7 +22,8 @@ test('the components line puts every predicted component beside what the runs me
   const p = whatIf(m, { compression: { method: 'fp16' } }).predicted.components;
   const base = measuredComponentsOf(JSON.parse(JSON.stringify(analyze(m))));
   const line = componentsLine(p, base, base);
-  for (const k of ['compute', 'staging', 'wire', 'codec', 'wait', 'collectives (wire+wait+codec)', 'exposed']) assert.ok(line.includes(`${k} `), `${k} in: ${line}`);
+  for (const k of ['compute', 'staging', 'wire', 'codec', 'wait', 'collectives (wire+wait+codec)', 'exposed'])
+    assert.ok(line.includes(`${k} `), `${k} in: ${line}`);
   assert.equal((line.match(/measured/g) ?? []).length, 3, 'compute, collectives and exposed are measured');
   assert.ok(!componentsLine(p).includes('measured'));
 });

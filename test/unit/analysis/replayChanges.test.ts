@@ -28,10 +28,11 @@ test('a staged collective is triggered by the compute before its copy had the da
   const m = syntheticRun({ ranks: 2, steps: 4, buckets: 1, gradBytes: grad, stagingNsPerByte: 0.05 });
   // As CommLens' DDP does: the copy is requested while backward is still queued (its span
   // starts 0.9 ms before backward ends) and has the data once backward and the copy ran.
-  for (const s of m.slices) if (s.category === 'staging') {
-    s.startNs -= 900_000;
-    s.durNs += 900_000;
-  }
+  for (const s of m.slices)
+    if (s.category === 'staging') {
+      s.startNs -= 900_000;
+      s.durNs += 900_000;
+    }
   const ctx = prepareReplay(m);
   for (const r of ctx.graph.ranks) {
     const lane = ctx.graph.lanes.get(r)!;
@@ -42,7 +43,7 @@ test('a staged collective is triggered by the compute before its copy had the da
   }
 });
 
-test("compression of a CommLens run is replayed as the strategy sends it: one exchange of every gradient byte, or one per bucket", () => {
+test('compression of a CommLens run is replayed as the strategy sends it: one exchange of every gradient byte, or one per bucket', () => {
   const grad = 8 * 1024 * 1024;
   const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 3, buckets: 2, gradBytes: grad }));
   const waiters = (g: typeof ctx.graph) => [...g.lanes.values()].flat().filter((s) => s.waitsOn.length > 0);
@@ -50,7 +51,13 @@ test("compression of a CommLens run is replayed as the strategy sends it: one ex
   const one = cloneGraph(ctx.graph);
   assert.ok(compressAsExchange(one, ctx.link, COMPRESSORS.bf16.exchange(2), (b) => b / 0.13));
   const grads = one.collectives.filter((c) => c.gradient);
-  assert.deepEqual(grads.map((c) => [c.op, c.bytes]), [['allToAll', grad / 2], ['allGather', grad / 2]]);
+  assert.deepEqual(
+    grads.map((c) => [c.op, c.bytes]),
+    [
+      ['allToAll', grad / 2],
+      ['allGather', grad / 2],
+    ],
+  );
   assert.equal(grads[0].extraNs, grad / 0.13);
   assert.equal(grads[1].extraNs, undefined);
   // Whatever waited on the gradients (the optimizer) waits on the whole exchange.
@@ -58,12 +65,21 @@ test("compression of a CommLens run is replayed as the strategy sends it: one ex
 
   const perBucket = cloneGraph(ctx.graph);
   assert.ok(compressAsExchange(perBucket, ctx.link, COMPRESSORS.fp16.exchange(2), () => 0, true));
-  assert.deepEqual(perBucket.collectives.filter((c) => c.gradient).map((c) => [c.op, c.bytes]), [['allReduce', grad / 4], ['allReduce', grad / 4]]);
+  assert.deepEqual(
+    perBucket.collectives.filter((c) => c.gradient).map((c) => [c.op, c.bytes]),
+    [
+      ['allReduce', grad / 4],
+      ['allReduce', grad / 4],
+    ],
+  );
 
   // Without sizes nothing can be priced: the graph is left as it was.
   const unsized = cloneGraph(ctx.graph);
   unsized.collectives[0].bytes = undefined;
-  assert.equal(compressAsExchange(unsized, ctx.link, COMPRESSORS.bf16.exchange(2), () => 0), false);
+  assert.equal(
+    compressAsExchange(unsized, ctx.link, COMPRESSORS.bf16.exchange(2), () => 0),
+    false,
+  );
   assert.equal(unsized.collectives.length, ctx.graph.collectives.length);
 });
 

@@ -20,7 +20,9 @@ const PROBE = {
 
 test('rebucketing stages each bucket as latency + bytes / speed, scaled by measured / modelled copy time', () => {
   const grad = 4 * MiB;
-  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 1, gradBytes: grad, stagingNsPerByte: 0.05, hostProbe: PROBE }));
+  const ctx = prepareReplay(
+    syntheticRun({ ranks: 2, steps: 4, buckets: 1, gradBytes: grad, stagingNsPerByte: 0.05, hostProbe: PROBE }),
+  );
   assert.ok(ctx.staging, 'a staging model');
   assert.match(ctx.staging.source, /host probe/);
   const measured = ctx.graph.collectives[0].triggers.get(0)!;
@@ -50,11 +52,21 @@ test('rebucketing stages each bucket as latency + bytes / speed, scaled by measu
 test('one compressed exchange of the whole gradient stages all of it before and copies all of it back after', () => {
   const grad = 8 * MiB;
   // Measured: two chunks of 4 MiB, each staged before its all-reduce and copied back after.
-  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 2, gradBytes: grad, stagingNsPerByte: 0.05, h2dNsPerByte: 0.02, hostProbe: PROBE }));
+  const ctx = prepareReplay(
+    syntheticRun({
+      ranks: 2,
+      steps: 4,
+      buckets: 2,
+      gradBytes: grad,
+      stagingNsPerByte: 0.05,
+      h2dNsPerByte: 0.02,
+      hostProbe: PROBE,
+    }),
+  );
   const first = ctx.graph.collectives[0].triggers.get(0)!;
   assert.equal(first.stagedBytes, grad / 2);
   const waiter = [...ctx.graph.lanes.get(0)!].find((s) => s.waitsOn.length > 0)!;
-  assert.equal(waiter.postStagedBytes, grad / 2, 'the optimizer waited for the last chunk\'s copy back');
+  assert.equal(waiter.postStagedBytes, grad / 2, "the optimizer waited for the last chunk's copy back");
   const postBefore = waiter.postDelayNs;
 
   const g = cloneGraph(ctx.graph);
@@ -66,7 +78,10 @@ test('one compressed exchange of the whole gradient stages all of it before and 
   assert.equal(ex.stagedBytes, grad);
   const after = [...g.lanes.get(0)!].find((s) => s.waitsOn.length > 0)!;
   assert.equal(after.postStagedBytes, grad);
-  assert.ok(after.postDelayNs > postBefore * 1.5, `copy back ${after.postDelayNs} ns vs ${postBefore} ns measured for half the bytes`);
+  assert.ok(
+    after.postDelayNs > postBefore * 1.5,
+    `copy back ${after.postDelayNs} ns vs ${postBefore} ns measured for half the bytes`,
+  );
 
   // Without a staging model the measured delay is kept (nothing says what a copy costs).
   const kept = cloneGraph(ctx.graph);
@@ -75,7 +90,9 @@ test('one compressed exchange of the whole gradient stages all of it before and 
 });
 
 test('a trace without a host probe fits its staging model to its own copies; one without copies has none', () => {
-  const withCopies = prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 2, gradBytes: 4 * MiB, stagingNsPerByte: 0.05 }));
+  const withCopies = prepareReplay(
+    syntheticRun({ ranks: 2, steps: 4, buckets: 2, gradBytes: 4 * MiB, stagingNsPerByte: 0.05 }),
+  );
   assert.ok(withCopies.staging);
   assert.match(withCopies.staging.source, /fit to the trace's \d+ staging copies/);
   assert.ok(Math.abs(withCopies.staging.d2h.bytesPerNs - 20) < 0.5, `fitted ${withCopies.staging.d2h.bytesPerNs} GB/s`);
@@ -87,30 +104,55 @@ test('codec cost comes from the host probe when the trace has it, else from the 
   const probed = prepareReplay(syntheticRun({ ranks: 2, steps: 4, gradBytes: grad, hostProbe: PROBE, hostCores: 4 }));
   assert.equal(runInfoOf(probed.model).hostProbe?.codecBytesPerNs.fp16, 0.5);
   const r = whatIfOn(probed, { compression: { method: 'fp16' } });
-  assert.ok(r.notes.some((n) => /fp16 encode \+ decode measured by the host probe.*0\.500 GB\/s per core/.test(n)), r.notes.join('\n'));
+  assert.ok(
+    r.notes.some((n) => /fp16 encode \+ decode measured by the host probe.*0\.500 GB\/s per core/.test(n)),
+    r.notes.join('\n'),
+  );
   // One exchange of the whole gradient: encode + decode of 4 MiB at 0.5 GB/s on a core of its own (4 cores, 2 ranks).
-  assert.ok(Math.abs(r.predicted.components.codecNs.predictedNs - grad / 0.5) < 1, `codec ${r.predicted.components.codecNs.predictedNs} ns`);
+  assert.ok(
+    Math.abs(r.predicted.components.codecNs.predictedNs - grad / 0.5) < 1,
+    `codec ${r.predicted.components.codecNs.predictedNs} ns`,
+  );
 
   const plain = prepareReplay(syntheticRun({ ranks: 2, steps: 4, gradBytes: grad, hostCores: 4 }));
   const c = whatIfOn(plain, { compression: { method: 'fp16' } });
-  assert.ok(c.notes.some((n) => /CommLens' constant 0\.082 GB\/s per core .*no host probe/.test(n)), c.notes.join('\n'));
+  assert.ok(
+    c.notes.some((n) => /CommLens' constant 0\.082 GB\/s per core .*no host probe/.test(n)),
+    c.notes.join('\n'),
+  );
   assert.ok(Math.abs(c.predicted.components.codecNs.predictedNs - grad / COMPRESSORS.fp16.encodeGBpsCpu) < 1);
   // A probe that failed leaves `{ error }`: not read as figures.
   assert.equal(runInfoOf(syntheticRun({ hostProbe: { error: 'no adapter' } })).hostProbe, undefined);
 });
 
 test('every prediction carries its components, replayed without and with the change', () => {
-  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 2, gradBytes: 8 * MiB, stagingNsPerByte: 0.05, h2dNsPerByte: 0.02, hostProbe: PROBE }));
+  const ctx = prepareReplay(
+    syntheticRun({
+      ranks: 2,
+      steps: 4,
+      buckets: 2,
+      gradBytes: 8 * MiB,
+      stagingNsPerByte: 0.05,
+      h2dNsPerByte: 0.02,
+      hostProbe: PROBE,
+    }),
+  );
   const r = whatIfOn(ctx, { compression: { method: 'int8-ef' } });
   const c = r.predicted.components;
   assert.deepEqual(Object.keys(c).sort(), ['codecNs', 'computeNs', 'exposedCommNs', 'stagingNs', 'waitNs', 'wireNs']);
-  for (const v of Object.values(c)) assert.ok(Number.isFinite(v.baselineNs) && Number.isFinite(v.predictedNs) && v.baselineNs >= 0 && v.predictedNs >= 0);
+  for (const v of Object.values(c))
+    assert.ok(
+      Number.isFinite(v.baselineNs) && Number.isFinite(v.predictedNs) && v.baselineNs >= 0 && v.predictedNs >= 0,
+    );
   assert.equal(c.codecNs.baselineNs, 0);
   assert.ok(c.codecNs.predictedNs > 0);
   assert.ok(c.wireNs.predictedNs < c.wireNs.baselineNs, 'int8 sends a quarter of the bytes');
   assert.ok(Math.abs(c.computeNs.predictedNs - c.computeNs.baselineNs) < 1, 'compute is unchanged');
   // The baseline's staging: both chunks' copies there and the last one's copy back.
-  assert.ok(Math.abs(c.stagingNs.baselineNs - (0.05 * 4 * MiB + 0.02 * 4 * MiB)) < 2_000, `staging ${c.stagingNs.baselineNs}`);
+  assert.ok(
+    Math.abs(c.stagingNs.baselineNs - (0.05 * 4 * MiB + 0.02 * 4 * MiB)) < 2_000,
+    `staging ${c.stagingNs.baselineNs}`,
+  );
   // Carried into the advisor's suggestions.
   const bucketed = whatIfOn(ctx, { bucketing: { bucketCapMb: 1 } });
   assert.ok(bucketed.predicted.components.stagingNs.predictedNs > 0);
@@ -119,18 +161,33 @@ test('every prediction carries its components, replayed without and with the cha
 test('fitLatencyAndSpeed recovers latency + bytes / speed, and falls back sensibly on one size or noise', () => {
   const exact = fitLatencyAndSpeed([1024, 65536, 1 << 20].map((b) => ({ bytes: b, ns: 3000 + b / 2.5 })));
   assert.ok(Math.abs(exact.latencyNs - 3000) < 1e-6 && Math.abs(exact.bytesPerNs - 2.5) < 1e-9);
-  const one = fitLatencyAndSpeed([{ bytes: 1000, ns: 500 }, { bytes: 1000, ns: 500 }]);
+  const one = fitLatencyAndSpeed([
+    { bytes: 1000, ns: 500 },
+    { bytes: 1000, ns: 500 },
+  ]);
   assert.ok(one.latencyNs >= 0 && Number.isFinite(one.bytesPerNs) && one.bytesPerNs > 0);
   // Larger copies measured faster than small ones (noise): no negative latency, a positive speed.
-  const noisy = fitLatencyAndSpeed([{ bytes: 1000, ns: 5000 }, { bytes: 2000, ns: 100 }]);
+  const noisy = fitLatencyAndSpeed([
+    { bytes: 1000, ns: 5000 },
+    { bytes: 2000, ns: 100 },
+  ]);
   assert.ok(noisy.latencyNs >= 0 && noisy.bytesPerNs > 0);
 });
 
 test('the wait component is the skew between participants, not a busy communication lane', () => {
   // Rank 1 is 20 µs slower per kernel: rank 0 waits 12 kernels × 20 µs at the all-reduce, rank 1 not at all.
-  const skewed = whatIfOn(prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 1, slowRank: 1, slowExtraNs: 20_000 })), { worldSize: 2 });
-  assert.ok(Math.abs(skewed.predicted.components.waitNs.baselineNs - (12 * 20_000) / 2) < 1_000, `wait ${skewed.predicted.components.waitNs.baselineNs}`);
+  const skewed = whatIfOn(
+    prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 1, slowRank: 1, slowExtraNs: 20_000 })),
+    { worldSize: 2 },
+  );
+  assert.ok(
+    Math.abs(skewed.predicted.components.waitNs.baselineNs - (12 * 20_000) / 2) < 1_000,
+    `wait ${skewed.predicted.components.waitNs.baselineNs}`,
+  );
   // Two chunks back to back on one lane, no skew: the second queues behind the first, which is not waiting for anyone.
   const queued = whatIfOn(prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 2 })), { worldSize: 2 });
-  assert.ok(queued.predicted.components.waitNs.baselineNs < 1_000, `wait ${queued.predicted.components.waitNs.baselineNs}`);
+  assert.ok(
+    queued.predicted.components.waitNs.baselineNs < 1_000,
+    `wait ${queued.predicted.components.waitNs.baselineNs}`,
+  );
 });

@@ -17,7 +17,18 @@ function rng(seed: number): () => number {
   };
 }
 
-const CATEGORIES: SliceCategory[] = ['kernel', 'collective', 'memcpy', 'memset', 'staging', 'wait', 'step', 'cpu_op', 'runtime', 'host'];
+const CATEGORIES: SliceCategory[] = [
+  'kernel',
+  'collective',
+  'memcpy',
+  'memset',
+  'staging',
+  'wait',
+  'step',
+  'cpu_op',
+  'runtime',
+  'host',
+];
 
 function randomModel(seed: number): TraceModel {
   const r = rng(seed);
@@ -27,7 +38,8 @@ function randomModel(seed: number): TraceModel {
   for (let p = 0; p < ranks; p++) {
     m.processes.push({ pid: p, rank: r() < 0.9 ? p : undefined, name: `p${p}` });
     const tracks = 1 + Math.floor(r() * 4);
-    for (let k = 0; k < tracks; k++) addTrack(m, { pid: p, name: `t${k}`, type: 'slice', stream: 'compute', gpu: r() < 0.6, sourceId: k });
+    for (let k = 0; k < tracks; k++)
+      addTrack(m, { pid: p, name: `t${k}`, type: 'slice', stream: 'compute', gpu: r() < 0.6, sourceId: k });
   }
   const n = Math.floor(r() * 300);
   for (let i = 0; i < n; i++) {
@@ -42,10 +54,24 @@ function randomModel(seed: number): TraceModel {
     if (r() < 0.3) args.correlation = Math.floor(r() * 50);
     // Zero, huge and odd durations on purpose.
     const durNs = r() < 0.1 ? 0 : Math.floor(r() * (r() < 0.1 ? 1e9 : 1e6));
-    m.slices.push({ track: Math.floor(r() * m.tracks.length), name: r() < 0.2 ? 'ncclKernel_AllReduce_RING' : `k${i % 7}`, category, startNs: Math.floor(r() * 1e7), durNs, args });
+    m.slices.push({
+      track: Math.floor(r() * m.tracks.length),
+      name: r() < 0.2 ? 'ncclKernel_AllReduce_RING' : `k${i % 7}`,
+      category,
+      startNs: Math.floor(r() * 1e7),
+      durNs,
+      args,
+    });
   }
   if (r() < 0.5) {
-    const t = addTrack(m, { pid: 0, name: 'memory: parameters', type: 'counter', stream: 'other', gpu: false, unit: 'bytes' });
+    const t = addTrack(m, {
+      pid: 0,
+      name: 'memory: parameters',
+      type: 'counter',
+      stream: 'other',
+      gpu: false,
+      unit: 'bytes',
+    });
     m.counters.push({ track: t, tsNs: r() < 0.3 ? [] : [0, 5], values: r() < 0.3 ? [] : [10, 20] });
   }
   return finalizeModel(m);
@@ -62,12 +88,23 @@ test('analyze never throws on 150 random models, and its numbers are finite and 
     }
     for (const rank of a.ranks) {
       const t = rank.temporal;
-      for (const v of [t.spanNs, t.idleNs, t.computeNs, t.nonComputeNs, rank.overlap.overlapPct, rank.overlap.exposedCommNs]) assert.ok(Number.isFinite(v), `seed ${seed}: a non-finite metric`);
+      for (const v of [
+        t.spanNs,
+        t.idleNs,
+        t.computeNs,
+        t.nonComputeNs,
+        rank.overlap.overlapPct,
+        rank.overlap.exposedCommNs,
+      ])
+        assert.ok(Number.isFinite(v), `seed ${seed}: a non-finite metric`);
       assert.equal(t.idleNs + t.computeNs + t.nonComputeNs, t.spanNs, `seed ${seed}: breakdown does not add up`);
       assert.ok(t.idleNs >= 0 && t.nonComputeNs >= 0 && rank.overlap.overlapPct <= 100 + 1e-9, `seed ${seed}`);
     }
     for (const s of a.suggestions) {
-      assert.ok(Number.isFinite(s.score) && Number.isFinite(s.predicted.stepTimeNs) && s.predicted.stepTimeNs >= 0, `seed ${seed}: suggestion ${s.id}`);
+      assert.ok(
+        Number.isFinite(s.score) && Number.isFinite(s.predicted.stepTimeNs) && s.predicted.stepTimeNs >= 0,
+        `seed ${seed}: suggestion ${s.id}`,
+      );
     }
     assert.doesNotThrow(() => JSON.stringify(a));
     assert.doesNotThrow(() => markdownReport(a));

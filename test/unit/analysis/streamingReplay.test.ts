@@ -15,10 +15,23 @@ test('fragments: whole layers in similar shares, staggered by ⌊f·H/F⌋ (the 
   const sizes = [263168, 1049600, 10250];
   let off = 0;
   const layers = sizes.map((n) => ({ paramOffset: (off += n) - n, paramCount: n }));
-  assert.deepEqual(planFragments(layers, 2), [{ offset: 0, length: 263168 + 1049600 }, { offset: 263168 + 1049600, length: 10250 }]);
-  assert.deepEqual(planFragments(layers, 3).map((f) => f.length), sizes, 'one layer each when F = layers');
-  assert.deepEqual([0, 1, 2, 3].map((f) => fragmentShift(f, 4, 8)), [0, 2, 4, 6]);
-  assert.deepEqual([0, 1].map((f) => fragmentShift(f, 2, 4)), [0, 2]);
+  assert.deepEqual(planFragments(layers, 2), [
+    { offset: 0, length: 263168 + 1049600 },
+    { offset: 263168 + 1049600, length: 10250 },
+  ]);
+  assert.deepEqual(
+    planFragments(layers, 3).map((f) => f.length),
+    sizes,
+    'one layer each when F = layers',
+  );
+  assert.deepEqual(
+    [0, 1, 2, 3].map((f) => fragmentShift(f, 4, 8)),
+    [0, 2, 4, 6],
+  );
+  assert.deepEqual(
+    [0, 1].map((f) => fragmentShift(f, 2, 4)),
+    [0, 2],
+  );
 });
 
 test('streamingPeriod: H = 4, two fragments, each waited for one step after it starts', () => {
@@ -51,7 +64,7 @@ test('streamingPeriod: a longer overlap hides more; syncs longer than their wind
   assert.deepEqual(busy.stepNs, [150, 150]);
 });
 
-test('what-if: Streaming DiLoCo on a CommLens run uses the config\'s layers, and without overlap predicts DiLoCo', () => {
+test("what-if: Streaming DiLoCo on a CommLens run uses the config's layers, and without overlap predicts DiLoCo", () => {
   // Non-overlapped DDP with a slow link: the gradient all-reduce is much longer than a step's compute.
   const m = syntheticRun({ ranks: 2, steps: 5, gradBytes: 8 * 1024 * 1024, buckets: 1, bytesPerNs: 0.05 });
   const ctx = prepareReplay(m);
@@ -59,9 +72,15 @@ test('what-if: Streaming DiLoCo on a CommLens run uses the config\'s layers, and
   const H = 4;
   const diloco = whatIfOn(ctx, { localSteps: { H } });
   const blocking = whatIfOn(ctx, { localSteps: { H, streaming: true, overlapSteps: 0 } });
-  assert.ok(near(blocking.predicted.stepTimeNs, diloco.predicted.stepTimeNs, 1e-9), `${blocking.predicted.stepTimeNs} vs DiLoCo ${diloco.predicted.stepTimeNs}`);
+  assert.ok(
+    near(blocking.predicted.stepTimeNs, diloco.predicted.stepTimeNs, 1e-9),
+    `${blocking.predicted.stepTimeNs} vs DiLoCo ${diloco.predicted.stepTimeNs}`,
+  );
   const streaming = whatIfOn(ctx, { localSteps: { H, streaming: true } });
-  assert.ok(streaming.predicted.stepTimeNs < diloco.predicted.stepTimeNs, 'one step of overlap hides one step of each sync');
+  assert.ok(
+    streaming.predicted.stepTimeNs < diloco.predicted.stepTimeNs,
+    'one step of overlap hides one step of each sync',
+  );
   // DiLoCo's prediction is c + L + X/H (c: measured − replayed baseline, L: an inner step,
   // X: the gradient all-reduce), so two H give c + L and X. Each fragment's sync (its share
   // of X) hides one inner step and shows the rest at the step that waits for it.
@@ -73,6 +92,9 @@ test('what-if: Streaming DiLoCo on a CommLens run uses the config\'s layers, and
   const s0 = l0 / (l0 + l1);
   assert.ok(s0 * X > L, 'fragment 0 does not fit under one step');
   const want = cPlusL + (Math.max(0, s0 * X - L) + Math.max(0, (1 - s0) * X - L)) / H;
-  assert.ok(near(streaming.predicted.stepTimeNs, want, 1e-6), `streaming ${streaming.predicted.stepTimeNs} vs ${want} (L ${L}, X ${X}, share ${s0})`);
+  assert.ok(
+    near(streaming.predicted.stepTimeNs, want, 1e-6),
+    `streaming ${streaming.predicted.stepTimeNs} vs ${want} (L ${L}, X ${X}, share ${s0})`,
+  );
   assert.ok(!streaming.notes.some((n) => /equal shares/.test(n)));
 });

@@ -34,8 +34,15 @@ export interface SyntheticOptions {
 
 /** Builds the trace a CommLens DDP run of this shape would write. Times are exact. */
 export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
-  const R = o.ranks ?? 2, steps = o.steps ?? 3, K = o.kernels ?? 4, fwd = o.fwdNs ?? 100_000, opt = o.optimizerNs ?? 50_000;
-  const grad = o.gradBytes ?? 4 * 1024 * 1024, B = o.buckets ?? 1, bw = o.bytesPerNs ?? 1, alpha = o.alphaNs ?? 10_000;
+  const R = o.ranks ?? 2,
+    steps = o.steps ?? 3,
+    K = o.kernels ?? 4,
+    fwd = o.fwdNs ?? 100_000,
+    opt = o.optimizerNs ?? 50_000;
+  const grad = o.gradBytes ?? 4 * 1024 * 1024,
+    B = o.buckets ?? 1,
+    bw = o.bytesPerNs ?? 1,
+    alpha = o.alphaNs ?? 10_000;
   const m = emptyModel('commlens', '1700000000000000000');
   m.meta.worldSize = R;
   // As cli/commands/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
@@ -43,10 +50,28 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   const config = {
     model: { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [grad / 4 / 64 - 1], classes: 1 },
     optimizer: { kind: 'adam', lr: 0.01 },
-    worldSize: R, steps, seed: 1, strategy, ...(o.overlap ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } } : {}),
-    link: 'test-link', gpuTiming: true, collectiveTimeoutMs: 60000, peakFlops: 1e10,
+    worldSize: R,
+    steps,
+    seed: 1,
+    strategy,
+    ...(o.overlap ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } } : {}),
+    link: 'test-link',
+    gpuTiming: true,
+    collectiveTimeoutMs: 60000,
+    peakFlops: 1e10,
   };
-  m.meta.info = { tool: 'commlens', runId: 'synthetic', config: JSON.stringify(config), strategy, worldSize: R, link: 'test-link', linkAlphaNs: alpha, linkBytesPerNs: bw, ...(o.hostProbe ? { hostProbe: o.hostProbe } : {}), ...(o.hostCores ? { hostCores: o.hostCores } : {}) } as Args;
+  m.meta.info = {
+    tool: 'commlens',
+    runId: 'synthetic',
+    config: JSON.stringify(config),
+    strategy,
+    worldSize: R,
+    link: 'test-link',
+    linkAlphaNs: alpha,
+    linkBytesPerNs: bw,
+    ...(o.hostProbe ? { hostProbe: o.hostProbe } : {}),
+    ...(o.hostCores ? { hostCores: o.hostCores } : {}),
+  } as Args;
   // Transfer time of one bucket all-reduce on a ring (what the runtime's emulated link charges).
   const bucketBytes = grad / B;
   const transfer = 2 * (R - 1) * alpha + (2 * ((R - 1) / R) * bucketBytes) / bw;
@@ -54,9 +79,30 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   for (let r = 0; r < R; r++) {
     m.processes.push({ pid: r, rank: r, name: `rank ${r}` });
     tracks.set(r, {
-      compute: addTrack(m, { pid: r, name: 'compute', type: 'slice', stream: 'compute', gpu: true, sourceId: 'compute' }),
-      comm: addTrack(m, { pid: r, name: 'communication', type: 'slice', stream: 'communication', gpu: true, sourceId: 'communication' }),
-      staging: addTrack(m, { pid: r, name: 'staging', type: 'slice', stream: 'staging', gpu: true, sourceId: 'staging' }),
+      compute: addTrack(m, {
+        pid: r,
+        name: 'compute',
+        type: 'slice',
+        stream: 'compute',
+        gpu: true,
+        sourceId: 'compute',
+      }),
+      comm: addTrack(m, {
+        pid: r,
+        name: 'communication',
+        type: 'slice',
+        stream: 'communication',
+        gpu: true,
+        sourceId: 'communication',
+      }),
+      staging: addTrack(m, {
+        pid: r,
+        name: 'staging',
+        type: 'slice',
+        stream: 'staging',
+        gpu: true,
+        sourceId: 'staging',
+      }),
       host: addTrack(m, { pid: r, name: 'host', type: 'slice', stream: 'host', gpu: false }),
     });
   }
@@ -70,15 +116,29 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     const bwdEnd: number[] = [];
     for (let r = 0; r < R; r++) {
       const tr = tracks.get(r)!;
-      const k = fwd + (r === o.slowRank ? o.slowExtraNs ?? 0 : 0);
+      const k = fwd + (r === o.slowRank ? (o.slowExtraNs ?? 0) : 0);
       let c = stepStart;
       for (let i = 0; i < K; i++) {
-        m.slices.push({ track: tr.compute, name: `matmul 64x128x32 fwd fc${i}`, category: 'kernel', startNs: c, durNs: k, args: { phase: 'forward', flops: 2 * 64 * 128 * 32 } });
+        m.slices.push({
+          track: tr.compute,
+          name: `matmul 64x128x32 fwd fc${i}`,
+          category: 'kernel',
+          startNs: c,
+          durNs: k,
+          args: { phase: 'forward', flops: 2 * 64 * 128 * 32 },
+        });
         c += k;
       }
       readyAt.push([]);
       for (let i = 0; i < 2 * K; i++) {
-        m.slices.push({ track: tr.compute, name: `matmul 64x128x32 bwd fc${K - 1 - (i >> 1)}`, category: 'kernel', startNs: c, durNs: k, args: { phase: 'backward', flops: 2 * 64 * 128 * 32 } });
+        m.slices.push({
+          track: tr.compute,
+          name: `matmul 64x128x32 bwd fc${K - 1 - (i >> 1)}`,
+          category: 'kernel',
+          startNs: c,
+          durNs: k,
+          args: { phase: 'backward', flops: 2 * 64 * 128 * 32 },
+        });
         c += k;
         const done = (i + 1) / (2 * K);
         for (let b = readyAt[r].length; b < B && done >= (b + 1) / B - 1e-9; b++) readyAt[r].push(c);
@@ -98,11 +158,32 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       const end = start + transfer;
       for (let r = 0; r < R; r++) {
         const tr = tracks.get(r)!;
-        if (staging > 0) m.slices.push({ track: tr.staging, name: 'D2H', category: 'staging', startNs: copyStart(r), durNs: staging, args: { direction: 'd2h', bytes: bucketBytes } });
+        if (staging > 0)
+          m.slices.push({
+            track: tr.staging,
+            name: 'D2H',
+            category: 'staging',
+            startNs: copyStart(r),
+            durNs: staging,
+            args: { direction: 'd2h', bytes: bucketBytes },
+          });
         const a = Math.max(arrive(r), commFree);
         m.slices.push({
-          track: tr.comm, name: 'allReduce', category: 'collective', startNs: a, durNs: end - a,
-          args: { op: 'allReduce', seq, group: 'world', bytes: bucketBytes, dtype: 'f32', algorithm: 'ring', waitNs: start - a, transferNs: transfer },
+          track: tr.comm,
+          name: 'allReduce',
+          category: 'collective',
+          startNs: a,
+          durNs: end - a,
+          args: {
+            op: 'allReduce',
+            seq,
+            group: 'world',
+            bytes: bucketBytes,
+            dtype: 'f32',
+            algorithm: 'ring',
+            waitNs: start - a,
+            transferNs: transfer,
+          },
         });
       }
       seq++;
@@ -110,7 +191,15 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       lastEnd = end;
       const back = (o.h2dNsPerByte ?? 0) * bucketBytes;
       if (back > 0) {
-        for (let r = 0; r < R; r++) m.slices.push({ track: tracks.get(r)!.staging, name: 'H2D', category: 'staging', startNs: end, durNs: back, args: { direction: 'h2d', bytes: bucketBytes } });
+        for (let r = 0; r < R; r++)
+          m.slices.push({
+            track: tracks.get(r)!.staging,
+            name: 'H2D',
+            category: 'staging',
+            startNs: end,
+            durNs: back,
+            args: { direction: 'h2d', bytes: bucketBytes },
+          });
         lastEnd = end + back;
       }
     }
@@ -118,10 +207,25 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     for (let r = 0; r < R; r++) {
       const tr = tracks.get(r)!;
       const os = Math.max(lastEnd, bwdEnd[r]);
-      m.slices.push({ track: tr.compute, name: 'adam update', category: 'kernel', startNs: os, durNs: opt, args: { phase: 'optimizer' } });
+      m.slices.push({
+        track: tr.compute,
+        name: 'adam update',
+        category: 'kernel',
+        startNs: os,
+        durNs: opt,
+        args: { phase: 'optimizer' },
+      });
       stepEnd = Math.max(stepEnd, os + opt);
     }
-    for (let r = 0; r < R; r++) m.slices.push({ track: tracks.get(r)!.host, name: `step ${s}`, category: 'step', startNs: stepStart, durNs: stepEnd - stepStart, args: { step: s } });
+    for (let r = 0; r < R; r++)
+      m.slices.push({
+        track: tracks.get(r)!.host,
+        name: `step ${s}`,
+        category: 'step',
+        startNs: stepStart,
+        durNs: stepEnd - stepStart,
+        args: { step: s },
+      });
     stepLen.push(stepEnd - stepStart);
     t = stepEnd + (o.stepGapNs ?? 5_000);
   }
@@ -130,7 +234,13 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     const h = grad / 4 / 64 - 1;
     const psi = 64 * h + h + h + 1;
     for (let r = 0; r < R; r++) {
-      for (const [kind, v] of [['memory: parameters', 4 * psi], ['memory: gradients', 4 * psi], ['memory: optimizer state', 8 * psi], ['memory: activations', 1024 * 1024], ['bytes sent per step', 3 * grad]] as const) {
+      for (const [kind, v] of [
+        ['memory: parameters', 4 * psi],
+        ['memory: gradients', 4 * psi],
+        ['memory: optimizer state', 8 * psi],
+        ['memory: activations', 1024 * 1024],
+        ['bytes sent per step', 3 * grad],
+      ] as const) {
         const track = addTrack(m, { pid: r, name: kind, type: 'counter', stream: 'other', gpu: false, unit: 'bytes' });
         m.counters.push({ track, tsNs: [0, t], values: [v, v] });
       }

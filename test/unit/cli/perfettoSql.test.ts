@@ -16,20 +16,28 @@ const trace = path.join(tmp, 't.pftrace');
 fs.writeFileSync(trace, writePerfetto(twoRankModel()));
 
 function capture() {
-  const io = { stdout: '', stderr: '', out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };
+  const io = {
+    stdout: '',
+    stderr: '',
+    out: (t: string) => void (io.stdout += t),
+    err: (t: string) => void (io.stderr += t),
+  };
   return io;
 }
 
 test('--perfetto-sql without the binary: exit 1 and where it looked, what to do', () => {
   const io = capture();
   assert.equal(perfettoSql([trace], 'select 1', io, { PATH: tmp }), 1);
-  assert.match(io.stderr, /needs Perfetto's trace processor.*trace_processor_shell or trace_processor on PATH.*COMMLENS_TRACE_PROCESSOR \(unset\).*every other command works without it/);
+  assert.match(
+    io.stderr,
+    /needs Perfetto's trace processor.*trace_processor_shell or trace_processor on PATH.*COMMLENS_TRACE_PROCESSOR \(unset\).*every other command works without it/,
+  );
   const io2 = capture();
   assert.equal(perfettoSql([trace], 'select 1', io2, { [TRACE_PROCESSOR_ENV]: path.join(tmp, 'nope') }), 1);
   assert.match(io2.stderr, /COMMLENS_TRACE_PROCESSOR=.*nope \(not an executable file\)/);
 });
 
-test('inspect --perfetto-sql: the query\'s CSV; a query Perfetto refuses is exit 2 with its message; no query is usage', async (t) => {
+test("inspect --perfetto-sql: the query's CSV; a query Perfetto refuses is exit 2 with its message; no query is usage", async (t) => {
   const bin = traceProcessorOrSkip(t);
   if (!bin) return;
   const env = { ...process.env, [TRACE_PROCESSOR_ENV]: bin };
@@ -52,6 +60,8 @@ test('the test helper: CSV as the shell prints it (quotes and commas inside stri
   assert.equal(toolsRequired({ COMMLENS_REQUIRE_TOOLS: '1' }), true);
   const bin = traceProcessorOrSkip(t);
   if (!bin) return;
-  assert.deepEqual(queryRows(bin, trace, `select 'a,b "c"' s, 1.5 r, 7 i, null z`), [{ s: 'a,b "c"', r: 1.5, i: 7, z: null }]);
+  assert.deepEqual(queryRows(bin, trace, `select 'a,b "c"' s, 1.5 r, 7 i, null z`), [
+    { s: 'a,b "c"', r: 1.5, i: 7, z: null },
+  ]);
   assert.throws(() => queryRows(bin, trace, `select 'x",y' s, 1 i`), /a string value holds/);
 });

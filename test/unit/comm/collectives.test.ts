@@ -29,9 +29,11 @@ function reductionCalls(n: number): CallSpec[] {
   for (const dtype of DTYPES) {
     for (const reduceOp of OPS) {
       for (const count of [0, 1, 13, 1031]) {
-        for (const algorithm of ['ring', 'recursive-doubling']) calls.push({ op: 'allReduce', count, dtype, reduceOp, algorithm });
+        for (const algorithm of ['ring', 'recursive-doubling'])
+          calls.push({ op: 'allReduce', count, dtype, reduceOp, algorithm });
         calls.push({ op: 'reduceScatter', count: count + n, dtype, reduceOp });
-        for (const algorithm of ['chain', 'tree']) calls.push({ op: 'reduce', count, dtype, reduceOp, algorithm, root: count % n });
+        for (const algorithm of ['chain', 'tree'])
+          calls.push({ op: 'reduce', count, dtype, reduceOp, algorithm, root: count % n });
       }
     }
   }
@@ -43,16 +45,22 @@ function movementCalls(n: number): CallSpec[] {
   for (const dtype of DTYPES) {
     for (const count of [0, 1, 13, 2053]) {
       calls.push({ op: 'allGather', count, dtype });
-      for (const algorithm of ['chain', 'tree']) for (const root of [0, n - 1]) calls.push({ op: 'broadcast', count, dtype, algorithm, root });
+      for (const algorithm of ['chain', 'tree'])
+        for (const root of [0, n - 1]) calls.push({ op: 'broadcast', count, dtype, algorithm, root });
       calls.push({ op: 'allToAll', count: count * n, dtype });
       calls.push({ op: 'sendRecv', count, dtype });
       calls.push({ op: 'send', count, dtype });
     }
     // Unequal all-to-all splits, including empty blocks.
-    const splits = range(n).map((s) => range(n).map((d) => (s * 7 + d * 3) % 5 === 0 ? 0 : ((s + 1) * (d + 2) * 37) % 1500));
+    const splits = range(n).map((s) =>
+      range(n).map((d) => ((s * 7 + d * 3) % 5 === 0 ? 0 : ((s + 1) * (d + 2) * 37) % 1500)),
+    );
     calls.push({ op: 'allToAll', count: 0, dtype, splits });
   }
-  calls.push({ op: 'barrier', count: 0, dtype: 'uint8', algorithm: 'ring' }, { op: 'barrier', count: 0, dtype: 'uint8', algorithm: 'recursive-doubling' });
+  calls.push(
+    { op: 'barrier', count: 0, dtype: 'uint8', algorithm: 'ring' },
+    { op: 'barrier', count: 0, dtype: 'uint8', algorithm: 'recursive-doubling' },
+  );
   return calls;
 }
 
@@ -110,8 +118,12 @@ describe('collectives vs naive references (every dtype, sizes 0, 1, primes, not 
     const res = await check(3, calls, 31, { concurrent: true });
     for (const r of res) {
       const spans = r.spans.filter((s) => s.kind === 'collective');
-      assert.deepEqual(spans.map((s) => s.op), ['allReduce', 'allGather', 'allReduce', 'reduceScatter', 'broadcast', 'allToAll']);
-      for (let i = 1; i < spans.length; i++) assert.ok(spans[i].startNs >= spans[i - 1].endNs, 'ran one after the other');
+      assert.deepEqual(
+        spans.map((s) => s.op),
+        ['allReduce', 'allGather', 'allReduce', 'reduceScatter', 'broadcast', 'allToAll'],
+      );
+      for (let i = 1; i < spans.length; i++)
+        assert.ok(spans[i].startNs >= spans[i - 1].endNs, 'ran one after the other');
       // Awaiting a handle that is not done yet is traced as a 'wait' span of that op.
       const waits = r.spans.filter((s) => s.kind === 'wait');
       assert.ok(waits.length >= 1, 'the first handle was awaited before it completed');

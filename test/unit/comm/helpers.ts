@@ -10,7 +10,18 @@ import { TopologyConfig } from '../../../runtime/comm/world';
 
 export const workerPath = path.resolve(__dirname, '../../../runtime/commBenchWorker.js');
 
-export function runCalls(worldSize: number, task: Omit<CallsTask, 'kind'>, opts: { topology?: TopologyConfig; timeoutMs?: number; chunkBytes?: number; slots?: number; maxBytes?: number; algorithms?: Record<string, string> } = {}): Promise<CallsResult[]> {
+export function runCalls(
+  worldSize: number,
+  task: Omit<CallsTask, 'kind'>,
+  opts: {
+    topology?: TopologyConfig;
+    timeoutMs?: number;
+    chunkBytes?: number;
+    slots?: number;
+    maxBytes?: number;
+    algorithms?: Record<string, string>;
+  } = {},
+): Promise<CallsResult[]> {
   return runLocalWorld<CallsResult>({
     worldSize,
     workerPath,

@@ -22,7 +22,9 @@ describe('point-to-point send/recv', () => {
     const group = [0, 1, 2, 3];
     const groupName = 'pp group 0 (ranks 0,1,2,3)';
     const calls: CallSpec[] = [];
-    for (let k = 0; k < 2; k++) for (let s = 0; s < 3; s++) calls.push({ op: 'send', count: 1000 + 7 * s + k, dtype: 'f32', group, groupName, from: s, to: s + 1 });
+    for (let k = 0; k < 2; k++)
+      for (let s = 0; s < 3; s++)
+        calls.push({ op: 'send', count: 1000 + 7 * s + k, dtype: 'f32', group, groupName, from: s, to: s + 1 });
     calls.push({ op: 'allReduce', count: 64, dtype: 'f32', group, groupName });
     const seed = 41;
     const res = await runCalls(4, { seed, calls });
@@ -51,7 +53,17 @@ describe('point-to-point send/recv', () => {
       const file = join(dir, 'trace.pftrace');
       const trace = new RunTrace(file, 4, 0, 0n, {});
       for (let r = 0; r < 4; r++) {
-        trace.addStep({ type: 'step', rank: r, step: 0, loss: 0, startNs: 0, endNs: 1, wireBytes: 0, memory: { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 }, spans: res[r].spans.map(commSpanToRankSpan) });
+        trace.addStep({
+          type: 'step',
+          rank: r,
+          step: 0,
+          loss: 0,
+          startNs: 0,
+          endNs: 1,
+          wireBytes: 0,
+          memory: { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 },
+          spans: res[r].spans.map(commSpanToRankSpan),
+        });
       }
       trace.close();
       checkTrace(trace.model);
@@ -82,10 +94,19 @@ describe('point-to-point send/recv', () => {
   }
 
   it('sendRecv spans carry both directions', async () => {
-    const res = await runCalls(3, { seed: 5, calls: [{ op: 'sendRecv', count: 100, dtype: 'f32' }, { op: 'sendRecv', count: 100, dtype: 'f32' }] });
+    const res = await runCalls(3, {
+      seed: 5,
+      calls: [
+        { op: 'sendRecv', count: 100, dtype: 'f32' },
+        { op: 'sendRecv', count: 100, dtype: 'f32' },
+      ],
+    });
     for (let r = 0; r < 3; r++) {
       const spans = res[r].spans.filter((s) => s.kind === 'collective');
-      assert.deepEqual(spans.map((s) => [s.op, s.sendTo, s.sendSeq, s.recvFrom, s.recvSeq]), [0, 1].map((k) => ['sendRecv', (r + 1) % 3, k, (r + 2) % 3, k]));
+      assert.deepEqual(
+        spans.map((s) => [s.op, s.sendTo, s.sendSeq, s.recvFrom, s.recvSeq]),
+        [0, 1].map((k) => ['sendRecv', (r + 1) % 3, k, (r + 2) % 3, k]),
+      );
       assert.equal(spans[0].track, undefined, 'unnamed groups stay on the communication track');
     }
   });
@@ -94,21 +115,30 @@ describe('point-to-point send/recv', () => {
     const bytes = 4 << 20;
     // The best of 5 bounds the pipeline's overhead; this machine is shared and noisy.
     const iters = 5;
-    const calls: CallSpec[] = [{ op: 'barrier', count: 0, dtype: 'uint8' }, ...Array.from({ length: iters }, (): CallSpec => ({ op: 'send', count: bytes / 4, dtype: 'f32' }))];
+    const calls: CallSpec[] = [
+      { op: 'barrier', count: 0, dtype: 'uint8' },
+      ...Array.from({ length: iters }, (): CallSpec => ({ op: 'send', count: bytes / 4, dtype: 'f32' })),
+    ];
     type Res = Awaited<ReturnType<typeof runCalls>>;
-    const p2pSpans = (res: Res) => res.map((r) => r.spans.filter((x) => x.kind === 'collective' && (x.op === 'send' || x.op === 'recv')));
+    const p2pSpans = (res: Res) =>
+      res.map((r) => r.spans.filter((x) => x.kind === 'collective' && (x.op === 'send' || x.op === 'recv')));
     // A message's time: from the send's start to the recv's end. Data cannot arrive sooner
     // than α + S/β after it was sent, however late the receiver comes.
-    const iterTimes = (perRank: ReturnType<typeof p2pSpans>) => Array.from({ length: iters }, (_, k) => perRank[1][k].endNs - perRank[0][k].startNs);
+    const iterTimes = (perRank: ReturnType<typeof p2pSpans>) =>
+      Array.from({ length: iters }, (_, k) => perRank[1][k].endNs - perRank[0][k].startNs);
     const bestOf = (res: Res) => Math.min(...iterTimes(p2pSpans(res)));
     const local = bestOf(await runCalls(2, { seed: 3, calls }, { chunkBytes: 256 * 1024 }));
     const res = await runCalls(2, { seed: 3, calls }, { topology: { link: 'eth-10g' }, chunkBytes: 256 * 1024 });
     const link = LINK_PROFILES['eth-10g'];
     const modelNs = link.alphaNs + bytes / link.bytesPerNs;
     const perRank = p2pSpans(res);
-    assert.deepEqual(perRank.map((sp) => sp.map((s) => s.op)), [new Array(iters).fill('send'), new Array(iters).fill('recv')]);
+    assert.deepEqual(
+      perRank.map((sp) => sp.map((s) => s.op)),
+      [new Array(iters).fill('send'), new Array(iters).fill('recv')],
+    );
     for (const sp of perRank) for (const s of sp) assert.equal(s.link, 'eth-10g');
-    for (const [k, t] of iterTimes(perRank).entries()) assert.ok(t >= 0.85 * modelNs, `send ${k}: ${t} ns far below the model's ${modelNs} ns`);
+    for (const [k, t] of iterTimes(perRank).entries())
+      assert.ok(t >= 0.85 * modelNs, `send ${k}: ${t} ns far below the model's ${modelNs} ns`);
     const best = bestOf(res);
     assert.ok(best < modelNs + 2 * local + 2e6, `best ${best} ns vs model ${modelNs} ns + local ${local} ns`);
   });

@@ -22,22 +22,51 @@ describe('link emulation', () => {
   });
 
   it('hierarchical topology: fast inside a node, slow across nodes', () => {
-    const { links } = resolveLinks(4, { link: 'none', nodes: 2, ranksPerNode: 2, intraLink: 'nvlink4', interLink: 'eth-10g' });
+    const { links } = resolveLinks(4, {
+      link: 'none',
+      nodes: 2,
+      ranksPerNode: 2,
+      intraLink: 'nvlink4',
+      interLink: 'eth-10g',
+    });
     assert.equal(links[0 * 4 + 1].name, 'nvlink4');
     assert.equal(links[1 * 4 + 2].name, 'eth-10g');
     assert.equal(links[3 * 4 + 2].name, 'nvlink4');
-    assert.throws(() => resolveLinks(4, { link: 'none', nodes: 3, ranksPerNode: 2 }), /nodes × ranksPerNode must equal worldSize 4/);
+    assert.throws(
+      () => resolveLinks(4, { link: 'none', nodes: 3, ranksPerNode: 2 }),
+      /nodes × ranksPerNode must equal worldSize 4/,
+    );
     assert.throws(() => resolveLinks(2, { link: 'nvlink9' }), /unknown link profile 'nvlink9'; valid: none, nvlink4/);
   });
 
-  for (const [linkName, bytes, lowFactor] of [['wan', 1 << 20, 0.95], ['eth-10g', 4 << 20, 0.85]] as const) {
+  for (const [linkName, bytes, lowFactor] of [
+    ['wan', 1 << 20, 0.95],
+    ['eth-10g', 4 << 20, 0.85],
+  ] as const) {
     it(`an emulated ${linkName} link paces a ${bytes >> 20} MiB ring all-reduce to its α-β time`, async () => {
       const iters = 3;
-      const calls = [{ op: 'barrier' as const, count: 0, dtype: 'uint8' as const }, ...Array.from({ length: iters }, () => ({ op: 'allReduce' as const, count: bytes / 4, dtype: 'f32' as const, algorithm: 'ring' }))];
-      const bestOf = (res: Awaited<ReturnType<typeof runCalls>>) => Math.min(...res.flatMap((r) => r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce').map((s) => s.endNs - s.startNs)));
+      const calls = [
+        { op: 'barrier' as const, count: 0, dtype: 'uint8' as const },
+        ...Array.from({ length: iters }, () => ({
+          op: 'allReduce' as const,
+          count: bytes / 4,
+          dtype: 'f32' as const,
+          algorithm: 'ring',
+        })),
+      ];
+      const bestOf = (res: Awaited<ReturnType<typeof runCalls>>) =>
+        Math.min(
+          ...res.flatMap((r) =>
+            r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce').map((s) => s.endNs - s.startNs),
+          ),
+        );
       // The same collective unpaced, side by side: what this (shared, noisy) machine adds.
       const local = bestOf(await runCalls(2, { seed: 9, calls }, { chunkBytes: 256 * 1024 }));
-      const res = await runCalls(2, { seed: 9, calls }, { topology: { link: linkName }, chunkBytes: linkName === 'wan' ? 2 << 20 : 256 * 1024 });
+      const res = await runCalls(
+        2,
+        { seed: 9, calls },
+        { topology: { link: linkName }, chunkBytes: linkName === 'wan' ? 2 << 20 : 256 * 1024 },
+      );
       const link = LINK_PROFILES[linkName];
       // Ring all-reduce, n = 2: 2(n-1)α + 2(n-1)/n · S/β. Pacing makes it a lower bound, up
       // to the wake-up and return latencies the engine compensates. Timed as nccl-tests does,
@@ -62,7 +91,10 @@ describe('link emulation', () => {
   it('a hierarchical world (2 nodes × 2 ranks) is correct and its slow inter-node link bounds the ring', async () => {
     const bytes = 1 << 20;
     const topology = { link: 'none', nodes: 2, ranksPerNode: 2, intraLink: 'none', interLink: 'eth-10g' };
-    const calls = [{ op: 'barrier' as const, count: 0, dtype: 'uint8' as const }, { op: 'allReduce' as const, count: bytes / 4, dtype: 'f32' as const, algorithm: 'ring' }];
+    const calls = [
+      { op: 'barrier' as const, count: 0, dtype: 'uint8' as const },
+      { op: 'allReduce' as const, count: bytes / 4, dtype: 'f32' as const, algorithm: 'ring' },
+    ];
     const res = await runCalls(4, { seed: 12, calls }, { topology, chunkBytes: 256 * 1024 });
     const ref = reference('f32', 'sum', inputsOf([0, 1, 2, 3], 'f32', bytes / 4, 12, 1));
     for (let r = 0; r < 4; r++) {
@@ -70,7 +102,7 @@ describe('link emulation', () => {
       const s = res[r].spans.find((x) => x.op === 'allReduce' && x.kind === 'collective')!;
       assert.equal(s.link, 'none+eth-10g');
       // Ring links 1->2 and 3->0 cross nodes; each carries 2(n-1)/n · S bytes at β.
-      assert.ok(s.endNs - s.startNs >= 0.85 * (1.5 * bytes) / LINK_PROFILES['eth-10g'].bytesPerNs);
+      assert.ok(s.endNs - s.startNs >= (0.85 * (1.5 * bytes)) / LINK_PROFILES['eth-10g'].bytesPerNs);
     }
   });
 });

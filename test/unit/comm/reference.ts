@@ -10,7 +10,10 @@ export interface Expected {
 }
 
 const exact = (value: number[]): Expected => ({ value, tol: value.map(() => 0) });
-const slice = (e: Expected, lo: number, hi: number): Expected => ({ value: e.value.slice(lo, hi), tol: e.tol.slice(lo, hi) });
+const slice = (e: Expected, lo: number, hi: number): Expected => ({
+  value: e.value.slice(lo, hi),
+  tol: e.tol.slice(lo, hi),
+});
 
 /** Expected output of `call` (index ci) on each member of `ranks` (global ranks, group order). */
 export function expectedOutputs(call: CallSpec, ranks: number[], seed: number, ci: number): Expected[] {
@@ -46,7 +49,16 @@ export function expectedOutputs(call: CallSpec, ranks: number[], seed: number, c
     }
     case 'allToAll': {
       const splits = call.splits ?? ranks.map(() => new Array(n).fill(call.count / n));
-      const inputs = ranks.map((r, i) => inputsOf([r], dtype, splits[i].reduce((a, b) => a + b, 0), seed, ci)[0]);
+      const inputs = ranks.map(
+        (r, i) =>
+          inputsOf(
+            [r],
+            dtype,
+            splits[i].reduce((a, b) => a + b, 0),
+            seed,
+            ci,
+          )[0],
+      );
       return ranks.map((_, me) => {
         const out: number[] = [];
         for (let src = 0; src < n; src++) {
@@ -60,7 +72,9 @@ export function expectedOutputs(call: CallSpec, ranks: number[], seed: number, c
       return ranks.map((_, i) => exact(inputsOf([ranks[(i + n - 1) % n]], dtype, call.count, seed, ci)[0]));
     case 'send':
       if (call.from !== undefined && call.to !== undefined) {
-        return ranks.map((r, i) => exact(inputsOf([i === call.to ? ranks[call.from!] : r], dtype, call.count, seed, ci)[0]));
+        return ranks.map((r, i) =>
+          exact(inputsOf([i === call.to ? ranks[call.from!] : r], dtype, call.count, seed, ci)[0]),
+        );
       }
       return ranks.map((r, i) => exact(inputsOf([i % 2 === 1 ? ranks[i - 1] : r], dtype, call.count, seed, ci)[0]));
     case 'barrier':

@@ -12,8 +12,16 @@ describe('tuner', () => {
   it('small all-reduces go to recursive doubling, large ones to the ring', () => {
     for (const name of ['none', 'eth-10g', 'ib-hdr']) {
       for (const n of [2, 4, 8]) {
-        assert.equal(chooseAlgorithm('allReduce', n, 64, link(name), 256 * 1024, ['two-shot']), 'recursive-doubling', `${name} n=${n} 64 B`);
-        assert.equal(chooseAlgorithm('allReduce', n, 64 * MiB, link(name), 256 * 1024, ['two-shot']), 'ring', `${name} n=${n} 64 MiB`);
+        assert.equal(
+          chooseAlgorithm('allReduce', n, 64, link(name), 256 * 1024, ['two-shot']),
+          'recursive-doubling',
+          `${name} n=${n} 64 B`,
+        );
+        assert.equal(
+          chooseAlgorithm('allReduce', n, 64 * MiB, link(name), 256 * 1024, ['two-shot']),
+          'ring',
+          `${name} n=${n} 64 MiB`,
+        );
       }
     }
   });
@@ -38,14 +46,24 @@ describe('tuner', () => {
   it('ring all-reduce estimate follows the α-β model', () => {
     const l = { alphaNs: 1e6, bytesPerNs: 1e-3 }; // local costs are negligible next to this link
     const t = estimateNs('allReduce', 'ring', 4, 1e6, l, 256 * 1024);
-    const model = 2 * 3 * 1e6 + 2 * (3 / 4) * 1e6 / 1e-3;
+    const model = 2 * 3 * 1e6 + (2 * (3 / 4) * 1e6) / 1e-3;
     assert.ok(Math.abs(t - model) / model < 0.01);
   });
 
   it('a run-wide forced algorithm applies to calls without their own, and bad names are refused', async () => {
-    assert.throws(() => createWorld(2, { topology: { link: 'none' }, algorithms: { allReduce: 'butterfly' } }), /algorithms.allReduce: unknown algorithm 'butterfly'; valid: ring, recursive-doubling, two-shot/);
-    assert.throws(() => createWorld(2, { topology: { link: 'none' }, algorithms: { allreduce: 'ring' } }), /unknown collective 'allreduce'/);
-    const res = await runCalls(2, { seed: 1, calls: [{ op: 'allReduce', count: 10, dtype: 'f32' }] }, { algorithms: { allReduce: 'ring' } });
+    assert.throws(
+      () => createWorld(2, { topology: { link: 'none' }, algorithms: { allReduce: 'butterfly' } }),
+      /algorithms.allReduce: unknown algorithm 'butterfly'; valid: ring, recursive-doubling, two-shot/,
+    );
+    assert.throws(
+      () => createWorld(2, { topology: { link: 'none' }, algorithms: { allreduce: 'ring' } }),
+      /unknown collective 'allreduce'/,
+    );
+    const res = await runCalls(
+      2,
+      { seed: 1, calls: [{ op: 'allReduce', count: 10, dtype: 'f32' }] },
+      { algorithms: { allReduce: 'ring' } },
+    );
     assert.equal(res[0].spans.find((s) => s.kind === 'collective')!.algorithm, 'ring');
   });
 });

@@ -14,7 +14,8 @@ describe('registered buffers: zero-copy two-shot all-reduce with SIMD reduction'
       const calls: CallSpec[] = [];
       for (const dtype of ['f32', 'f16', 'int8', 'uint8'] as Dtype[]) {
         for (const reduceOp of ['sum', 'avg', 'max'] as ReduceOp[]) {
-          for (const count of [0, 1, 13, 4099]) calls.push({ op: 'allReduce', count, dtype, reduceOp, registered: true, algorithm: 'two-shot' });
+          for (const count of [0, 1, 13, 4099])
+            calls.push({ op: 'allReduce', count, dtype, reduceOp, registered: true, algorithm: 'two-shot' });
         }
       }
       calls.push({ op: 'allReduce', count: 200_003, dtype: 'f32', registered: true });
@@ -22,7 +23,13 @@ describe('registered buffers: zero-copy two-shot all-reduce with SIMD reduction'
       const res = await runCalls(n, { seed, calls }, { maxBytes: 4 << 20 });
       calls.forEach((call, ci) => {
         const exp = expectedOutputs(call, range(n), seed, ci);
-        for (let r = 0; r < n; r++) assertClose(call.dtype, res[r].outputs[ci]!, exp[r], `n=${n} ${call.dtype} ${call.reduceOp} count=${call.count} rank ${r}`);
+        for (let r = 0; r < n; r++)
+          assertClose(
+            call.dtype,
+            res[r].outputs[ci]!,
+            exp[r],
+            `n=${n} ${call.dtype} ${call.reduceOp} count=${call.count} rank ${r}`,
+          );
         for (let r = 1; r < n; r++) assert.deepEqual(res[r].outputs[ci], res[0].outputs[ci], 'identical on every rank');
       });
       const last = res[0].spans.filter((s) => s.kind === 'collective').at(-1)!;
@@ -33,7 +40,15 @@ describe('registered buffers: zero-copy two-shot all-reduce with SIMD reduction'
   it('two-shot on sub-groups of registered buffers', async () => {
     const calls: CallSpec[] = [
       { op: 'allReduce', count: 30_001, dtype: 'f32', registered: true, group: [1, 3], algorithm: 'two-shot' },
-      { op: 'allReduce', count: 30_001, dtype: 'f32', registered: true, group: [2, 0], algorithm: 'two-shot', reduceOp: 'avg' },
+      {
+        op: 'allReduce',
+        count: 30_001,
+        dtype: 'f32',
+        registered: true,
+        group: [2, 0],
+        algorithm: 'two-shot',
+        reduceOp: 'avg',
+      },
       { op: 'allReduce', count: 999, dtype: 'uint8', registered: true, algorithm: 'two-shot', reduceOp: 'max' },
     ];
     const res = await runCalls(4, { seed: 41, calls }, { maxBytes: 1 << 20 });
@@ -46,7 +61,16 @@ describe('registered buffers: zero-copy two-shot all-reduce with SIMD reduction'
 
   it('registering on some ranks only is reported as a mismatch, not a hang', async () => {
     try {
-      await runCalls(2, { seed: 3, calls: [{ op: 'allReduce', count: 100_000, dtype: 'f32', registered: true, perRank: { 1: { registered: false } } }] }, { maxBytes: 1 << 20, timeoutMs: 5000 });
+      await runCalls(
+        2,
+        {
+          seed: 3,
+          calls: [
+            { op: 'allReduce', count: 100_000, dtype: 'f32', registered: true, perRank: { 1: { registered: false } } },
+          ],
+        },
+        { maxBytes: 1 << 20, timeoutMs: 5000 },
+      );
       assert.fail('should fail');
     } catch (e) {
       assert.ok(e instanceof RankFailedError);
@@ -59,8 +83,15 @@ describe('registered buffers: zero-copy two-shot all-reduce with SIMD reduction'
 
   it('two-shot refuses emulated links (it could not pace them)', async () => {
     await assert.rejects(
-      runCalls(2, { seed: 3, calls: [{ op: 'allReduce', count: 10, dtype: 'f32', registered: true, algorithm: 'two-shot' }] }, { maxBytes: 1 << 20, topology: { link: 'eth-10g' } }),
-      (e: RankFailedError) => e.failures.some((f) => /two-shot' needs a buffer from allocShared\(\) and a group on link 'none'/.test(f.message)),
+      runCalls(
+        2,
+        { seed: 3, calls: [{ op: 'allReduce', count: 10, dtype: 'f32', registered: true, algorithm: 'two-shot' }] },
+        { maxBytes: 1 << 20, topology: { link: 'eth-10g' } },
+      ),
+      (e: RankFailedError) =>
+        e.failures.some((f) =>
+          /two-shot' needs a buffer from allocShared\(\) and a group on link 'none'/.test(f.message),
+        ),
     );
   });
 });

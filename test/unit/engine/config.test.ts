@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateModelConfig, modelFlopsPerStep, resolveModelConfig, validateOptimizerConfig, achievedFlopsPerSec, modelFlopsUtilization, opClass } from '../../../runtime/engine';
+import {
+  validateModelConfig,
+  modelFlopsPerStep,
+  resolveModelConfig,
+  validateOptimizerConfig,
+  achievedFlopsPerSec,
+  modelFlopsUtilization,
+  opClass,
+} from '../../../runtime/engine';
 import { planParams } from '../../../runtime/engine/params';
 import { makeTaskBatch } from '../../../runtime/engine/models/tasks';
 import { MlpModel } from '../../../runtime/engine/models/mlp';
@@ -10,7 +18,13 @@ const limits = { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 2
 
 test('valid configs pass', () => {
   assert.deepEqual(validateModelConfig({ kind: 'mlp', batchSize: 8 }, limits), []);
-  assert.deepEqual(validateModelConfig({ kind: 'gpt-mini', layers: 2, heads: 4, dModel: 64, seqLen: 32, vocab: 16, batchSize: 8 }, limits), []);
+  assert.deepEqual(
+    validateModelConfig(
+      { kind: 'gpt-mini', layers: 2, heads: 4, dModel: 64, seqLen: 32, vocab: 16, batchSize: 8 },
+      limits,
+    ),
+    [],
+  );
 });
 
 test('bad configs are rejected with the setting and the limit named', () => {
@@ -19,20 +33,44 @@ test('bad configs are rejected with the setting and the limit named', () => {
   assert.match(heads[0], /model\.heads \(3\) must divide model\.dModel \(32\).*1, 2, 4, 8, 16, 32/);
   const seq = validateModelConfig({ kind: 'gpt-mini', seqLen: 64, maxSeqLen: 32, batchSize: 4 });
   assert.match(seq.join(), /model\.seqLen \(64\) exceeds model\.maxSeqLen \(32\)/);
-  const big = validateModelConfig({ kind: 'gpt-mini', dModel: 64, heads: 4, seqLen: 512, vocab: 32000, batchSize: 64 }, limits);
-  assert.match(big.join(), /logits .* needs \d+ bytes, over the adapter's maxStorageBufferBindingSize\/maxBufferSize limit of 134217728 bytes/);
+  const big = validateModelConfig(
+    { kind: 'gpt-mini', dModel: 64, heads: 4, seqLen: 512, vocab: 32000, batchSize: 64 },
+    limits,
+  );
+  assert.match(
+    big.join(),
+    /logits .* needs \d+ bytes, over the adapter's maxStorageBufferBindingSize\/maxBufferSize limit of 134217728 bytes/,
+  );
   assert.match(validateModelConfig({ kind: 'mlp', batchSize: 0 }).join(), /model\.batchSize is 0/);
   assert.match(validateModelConfig({ kind: 'mlp', classes: 1, batchSize: 2 }).join(), /model\.classes is 1/);
-  assert.match(validateModelConfig({ kind: 'cnn' as 'mlp', batchSize: 2 }).join(), /model\.kind is "cnn"; allowed: 'mlp' or 'gpt-mini'/);
-  assert.match(validateModelConfig({ kind: 'gpt-mini', task: 'sort' as 'copy', batchSize: 2 }).join(), /model\.task is "sort"/);
-  assert.match(validateModelConfig({ kind: 'gpt-mini', dModel: 512, heads: 2, batchSize: 2 }).join(), /maximum head dimension 128/);
-  assert.match(validateModelConfig({ kind: 'gpt-mini', dtype: 'f16', batchSize: 2 }, limits, new Set()).join(), /shader-f16/);
+  assert.match(
+    validateModelConfig({ kind: 'cnn' as 'mlp', batchSize: 2 }).join(),
+    /model\.kind is "cnn"; allowed: 'mlp' or 'gpt-mini'/,
+  );
+  assert.match(
+    validateModelConfig({ kind: 'gpt-mini', task: 'sort' as 'copy', batchSize: 2 }).join(),
+    /model\.task is "sort"/,
+  );
+  assert.match(
+    validateModelConfig({ kind: 'gpt-mini', dModel: 512, heads: 2, batchSize: 2 }).join(),
+    /maximum head dimension 128/,
+  );
+  assert.match(
+    validateModelConfig({ kind: 'gpt-mini', dtype: 'f16', batchSize: 2 }, limits, new Set()).join(),
+    /shader-f16/,
+  );
   assert.match(validateOptimizerConfig({ kind: 'adam', lr: -1 }).join(), /optimizer\.lr is -1/);
-  assert.match(validateOptimizerConfig({ kind: 'adam', lr: 1, beta2: 1 }).join(), /optimizer\.beta2 is 1; it must be in \[0, 1\)/);
+  assert.match(
+    validateOptimizerConfig({ kind: 'adam', lr: 1, beta2: 1 }).join(),
+    /optimizer\.beta2 is 1; it must be in \[0, 1\)/,
+  );
 });
 
 test('analytic FLOPs: MLP is 6·B·Σ in·out; gpt-mini counts 3× (matmuls + causal attention)', () => {
-  assert.equal(modelFlopsPerStep(resolveModelConfig({ kind: 'mlp', inputDim: 10, hiddenDims: [20], classes: 5, batchSize: 4 })), 6 * 4 * (10 * 20 + 20 * 5));
+  assert.equal(
+    modelFlopsPerStep(resolveModelConfig({ kind: 'mlp', inputDim: 10, hiddenDims: [20], classes: 5, batchSize: 4 })),
+    6 * 4 * (10 * 20 + 20 * 5),
+  );
   const r = resolveModelConfig({ kind: 'gpt-mini', layers: 1, heads: 1, dModel: 4, seqLen: 2, vocab: 3, batchSize: 1 });
   const matmul = 2 * 2 * (12 * 16 + 4 * 3);
   const attention = 2 * 2 * 3 * 4;
@@ -40,9 +78,23 @@ test('analytic FLOPs: MLP is 6·B·Σ in·out; gpt-mini counts 3× (matmuls + ca
 });
 
 test('parameter layout: layers are contiguous, aligned, in forward order', () => {
-  const gpt = new GptModel(resolveModelConfig({ kind: 'gpt-mini', layers: 2, heads: 2, dModel: 8, seqLen: 4, vocab: 5, batchSize: 1 }) as never, 1);
+  const gpt = new GptModel(
+    resolveModelConfig({
+      kind: 'gpt-mini',
+      layers: 2,
+      heads: 2,
+      dModel: 8,
+      seqLen: 4,
+      vocab: 5,
+      batchSize: 1,
+    }) as never,
+    1,
+  );
   const plan = planParams(gpt.layerSpecs, 64);
-  assert.deepEqual(plan.layers.map((l) => l.name), ['embed', 'layer0', 'layer1', 'head']);
+  assert.deepEqual(
+    plan.layers.map((l) => l.name),
+    ['embed', 'layer0', 'layer1', 'head'],
+  );
   let cursor = 0;
   for (const l of plan.layers) {
     assert.equal(l.paramOffset, cursor);
@@ -62,7 +114,10 @@ test('synthetic tasks are deterministic per (seed, rank, step) and correct', () 
   const row = Array.from(a.tokens.slice(0, 9));
   assert.equal(row[4], 1);
   assert.deepEqual(row.slice(5, 9), row.slice(0, 4).reverse().slice(0, 4));
-  assert.deepEqual(Array.from(a.labels.slice(0, 9)), [-1, -1, -1, -1, row[3], row[2], row[1], row[0], -1].map((v, i) => (i < 4 ? -1 : v)));
+  assert.deepEqual(
+    Array.from(a.labels.slice(0, 9)),
+    [-1, -1, -1, -1, row[3], row[2], row[1], row[0], -1].map((v, i) => (i < 4 ? -1 : v)),
+  );
   assert.equal(a.counted, 3 * 4);
   assert.ok(Math.abs(a.weights.reduce((s, w) => s + w, 0) - 1) < 1e-6);
   const m = makeTaskBatch('modadd', 8, 8, 2, 3, 0, 0);

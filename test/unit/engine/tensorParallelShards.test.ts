@@ -22,25 +22,36 @@ test('shards cover the whole model once and assemble back into the single-rank l
       const specs = gptLayerSpecs(cfg, T, t);
       const p = planParams(specs, ALIGN);
       const flat = new Float32Array(p.flatCount);
-      specs.forEach((l, li) => l.params.forEach((s, pi) => {
-        const n = s.shape.reduce((a, b) => a * b, 1);
-        const base = plan.offsets[li][pi];
-        for (let i = 0; i < n; i++) {
-          const at = s.shard ? s.shard.index(i) : i;
-          flat[p.offsets[li][pi] + i] = whole[base + at];
-          if (s.shard) (covered.get(`${l.name}.${s.name}`) ?? covered.set(`${l.name}.${s.name}`, []).get(`${l.name}.${s.name}`)!).push(at);
-        }
-      }));
+      specs.forEach((l, li) =>
+        l.params.forEach((s, pi) => {
+          const n = s.shape.reduce((a, b) => a * b, 1);
+          const base = plan.offsets[li][pi];
+          for (let i = 0; i < n; i++) {
+            const at = s.shard ? s.shard.index(i) : i;
+            flat[p.offsets[li][pi] + i] = whole[base + at];
+            if (s.shard)
+              (
+                covered.get(`${l.name}.${s.name}`) ?? covered.set(`${l.name}.${s.name}`, []).get(`${l.name}.${s.name}`)!
+              ).push(at);
+          }
+        }),
+      );
       return flat;
     });
     // Each sharded parameter: the T shards together hold each element exactly once.
     for (const [name, idx] of covered) {
       const [li, pi] = ((): [number, number] => {
-        for (let li = 0; li < full.length; li++) for (let pi = 0; pi < full[li].params.length; pi++) if (`${full[li].name}.${full[li].params[pi].name}` === name) return [li, pi];
+        for (let li = 0; li < full.length; li++)
+          for (let pi = 0; pi < full[li].params.length; pi++)
+            if (`${full[li].name}.${full[li].params[pi].name}` === name) return [li, pi];
         throw new Error(name);
       })();
       const n = full[li].params[pi].shape.reduce((a, b) => a * b, 1);
-      assert.deepEqual([...idx].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i), `T=${T} ${name}`);
+      assert.deepEqual(
+        [...idx].sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+        `T=${T} ${name}`,
+      );
     }
     assert.equal(covered.size, cfg.layers * 6, 'qkv.w/b, proj.w, fc1.w/b, fc2.w per layer');
     assert.deepEqual(assembleTensorParallel(cfg, ALIGN, shards), whole, `T=${T}`);

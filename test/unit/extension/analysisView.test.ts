@@ -9,10 +9,20 @@ import { predictionRows } from '../../../webview/panes/predictionRows';
 import { syntheticRun } from '../analysis/synthetic';
 
 describe('the webview view of an analysis', () => {
-  const a = analyze(syntheticRun({ ranks: 4, steps: 5, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05, slowRank: 2, slowExtraNs: 60_000 }));
+  const a = analyze(
+    syntheticRun({
+      ranks: 4,
+      steps: 5,
+      buckets: 2,
+      gradBytes: 8 * 1024 * 1024,
+      bytesPerNs: 0.05,
+      slowRank: 2,
+      slowExtraNs: 60_000,
+    }),
+  );
   const v = toAnalysisView(a);
 
-  it('carries the run\'s step time and exposed communication, and leaves warm-up out of the bars', () => {
+  it("carries the run's step time and exposed communication, and leaves warm-up out of the bars", () => {
     assert.equal(v.stepTimeNs, a.figures.stepTimeNs);
     assert.equal(v.exposedCommNs, a.figures.exposedCommNs);
     assert.deepEqual(v.warmupSteps, [0]);
@@ -20,8 +30,14 @@ describe('the webview view of an analysis', () => {
   });
 
   it('keeps diagnoses apart and shows every predicted figure as now → after', () => {
-    assert.deepEqual(v.suggestions.map((s) => s.id), a.suggestions.map((s) => s.id));
-    assert.deepEqual((v.diagnoses ?? []).map((s) => s.id), a.diagnoses.map((s) => s.id));
+    assert.deepEqual(
+      v.suggestions.map((s) => s.id),
+      a.suggestions.map((s) => s.id),
+    );
+    assert.deepEqual(
+      (v.diagnoses ?? []).map((s) => s.id),
+      a.diagnoses.map((s) => s.id),
+    );
     assert.ok((v.diagnoses ?? []).length > 0);
     for (const s of v.suggestions) {
       const rows = predictionRows(s);
@@ -46,7 +62,13 @@ describe('the webview view of an analysis', () => {
     const old = { ...a, suggestions: [...a.suggestions, ...a.diagnoses] } as Record<string, unknown>;
     delete old.diagnoses;
     const ov = toAnalysisView(old as never);
-    assert.deepEqual(ov.suggestions.map((s) => s.id), a.suggestions.map((s) => s.id));
-    assert.deepEqual((ov.diagnoses ?? []).map((s) => s.id), a.diagnoses.map((s) => s.id));
+    assert.deepEqual(
+      ov.suggestions.map((s) => s.id),
+      a.suggestions.map((s) => s.id),
+    );
+    assert.deepEqual(
+      (ov.diagnoses ?? []).map((s) => s.id),
+      a.diagnoses.map((s) => s.id),
+    );
   });
 });

@@ -7,15 +7,36 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkConfigText, parseLocated, positionOf, locateField, type SchemaNode } from '../../../extension/configCheck';
+import {
+  checkConfigText,
+  parseLocated,
+  positionOf,
+  locateField,
+  type SchemaNode,
+} from '../../../extension/configCheck';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'commlens.schema.json'), 'utf8')) as SchemaNode & { properties: Record<string, SchemaNode & { markdownEnumDescriptions?: string[] }> };
+const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'commlens.schema.json'), 'utf8')) as SchemaNode & {
+  properties: Record<string, SchemaNode & { markdownEnumDescriptions?: string[] }>;
+};
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
 describe('run config check', () => {
   it('accepts a good config, with $schema', () => {
-    const text = JSON.stringify({ $schema: './schema.json', preset: 'tiny', steps: 4, worldSize: 2, link: 'nvlink4', strategy: 'ddp+fp16', model: { kind: 'mlp', batchSize: 16, hiddenDims: [64, 32] }, optimizer: { kind: 'adam', lr: 0.001 } }, null, 2);
+    const text = JSON.stringify(
+      {
+        $schema: './schema.json',
+        preset: 'tiny',
+        steps: 4,
+        worldSize: 2,
+        link: 'nvlink4',
+        strategy: 'ddp+fp16',
+        model: { kind: 'mlp', batchSize: 16, hiddenDims: [64, 32] },
+        optimizer: { kind: 'adam', lr: 0.001 },
+      },
+      null,
+      2,
+    );
     assert.deepEqual(checkConfigText(text, schema), []);
   });
 
@@ -30,7 +51,14 @@ describe('run config check', () => {
   });
 
   it('names wrong types, out-of-range numbers and values outside an enum', () => {
-    const text = JSON.stringify({ steps: '10', worldSize: 0, link: 'ethernet', gpuTiming: 'yes', model: { hiddenDims: [64, 1.5] }, optimizer: { lr: -1 } });
+    const text = JSON.stringify({
+      steps: '10',
+      worldSize: 0,
+      link: 'ethernet',
+      gpuTiming: 'yes',
+      model: { hiddenDims: [64, 1.5] },
+      optimizer: { lr: -1 },
+    });
     const msgs = checkConfigText(text, schema).map((p) => p.message);
     assert.ok(msgs.includes('steps: got "10" (string), expected an integer'), msgs.join('\n'));
     assert.ok(msgs.includes('worldSize: got 0, expected at least 1'));
@@ -51,7 +79,13 @@ describe('run config check', () => {
   });
 
   it('parses what JSON.parse parses, to the same values', () => {
-    const samples = ['{"a":[1,-2.5e3,true,false,null,"x\\"y\\u00e9"],"b":{}}', '[]', '"s"', '0', '{"nested":{"deep":[{"k":[]}]}}'];
+    const samples = [
+      '{"a":[1,-2.5e3,true,false,null,"x\\"y\\u00e9"],"b":{}}',
+      '[]',
+      '"s"',
+      '0',
+      '{"nested":{"deep":[{"k":[]}]}}',
+    ];
     for (const s of samples) assert.deepEqual(parseLocated(s).value, JSON.parse(s));
   });
 
@@ -72,6 +106,9 @@ describe('run config check', () => {
     const setting = pkg.contributes.configuration.properties['commlens.defaultPreset'];
     assert.deepEqual(setting.enum, preset.enum);
     const links = schema.properties.link.enum as string[];
-    assert.deepEqual(pkg.contributes.configuration.properties['commlens.linkProfile'].enum.filter((l: string) => l !== ''), links);
+    assert.deepEqual(
+      pkg.contributes.configuration.properties['commlens.linkProfile'].enum.filter((l: string) => l !== ''),
+      links,
+    );
   });
 });

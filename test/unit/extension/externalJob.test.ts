@@ -23,7 +23,14 @@ function tmp(): string {
 
 describe('external PyTorch jobs', () => {
   it('sets COMMLENS_TRACE_DIR, puts the helper on PYTHONPATH and keeps the rest of the environment', () => {
-    const env = externalEnv({ command: 'x', cwd: '/', traceDir: '/runs/a/kineto', pythonHelperDir: '/ext/python', pathPrefix: '/venv/bin', env: { PATH: '/usr/bin', PYTHONPATH: '/mine', HOME: '/h' } });
+    const env = externalEnv({
+      command: 'x',
+      cwd: '/',
+      traceDir: '/runs/a/kineto',
+      pythonHelperDir: '/ext/python',
+      pathPrefix: '/venv/bin',
+      env: { PATH: '/usr/bin', PYTHONPATH: '/mine', HOME: '/h' },
+    });
     assert.equal(env.COMMLENS_TRACE_DIR, '/runs/a/kineto');
     assert.equal(env.PYTHONPATH, `/ext/python${path.delimiter}/mine`);
     assert.equal(env.PATH, `/venv/bin${path.delimiter}/usr/bin`);
@@ -34,7 +41,13 @@ describe('external PyTorch jobs', () => {
   it('finds per-rank traces in rank order, also one folder down, and nothing else', () => {
     const d = tmp();
     // Traces are recognised by their content (trace/discover.ts): a Kineto document each; '{}' is not a trace.
-    const kineto = (rank: number) => JSON.stringify({ schemaVersion: 1, deviceProperties: [], distributedInfo: { backend: 'gloo', rank, world_size: 11 }, traceEvents: [] });
+    const kineto = (rank: number) =>
+      JSON.stringify({
+        schemaVersion: 1,
+        deviceProperties: [],
+        distributedInfo: { backend: 'gloo', rank, world_size: 11 },
+        traceEvents: [],
+      });
     fs.writeFileSync(path.join(d, 'rank-10.pt.trace.json.gz'), zlib.gzipSync(kineto(10)));
     fs.writeFileSync(path.join(d, 'rank-2.pt.trace.json'), kineto(2));
     fs.writeFileSync(path.join(d, 'notes.txt'), kineto(5));
@@ -44,7 +57,10 @@ describe('external PyTorch jobs', () => {
     fs.writeFileSync(path.join(d, 'worker0', 'host_123.rank_0.pt.trace.json'), kineto(0));
     fs.mkdirSync(path.join(d, 'worker0', 'deeper'));
     fs.writeFileSync(path.join(d, 'worker0', 'deeper', 'rank-1.json'), kineto(1));
-    assert.deepEqual(findTraceFiles(d).map((f) => path.relative(d, f)), [path.join('worker0', 'host_123.rank_0.pt.trace.json'), 'rank-2.pt.trace.json', 'rank-10.pt.trace.json.gz']);
+    assert.deepEqual(
+      findTraceFiles(d).map((f) => path.relative(d, f)),
+      [path.join('worker0', 'host_123.rank_0.pt.trace.json'), 'rank-2.pt.trace.json', 'rank-10.pt.trace.json.gz'],
+    );
     assert.deepEqual(findTraceFiles(path.join(d, 'missing')), []);
   });
 
@@ -52,17 +68,29 @@ describe('external PyTorch jobs', () => {
     const d = tmp();
     const traceDir = path.join(d, 'run', 'kineto');
     let out = '';
-    const job = new ExternalJob({ command: `"${process.execPath}" "${STANDIN}" --nproc-per-node 2 train.py --epochs 1`, cwd: d, traceDir, onOutput: (t) => (out += t) });
+    const job = new ExternalJob({
+      command: `"${process.execPath}" "${STANDIN}" --nproc-per-node 2 train.py --epochs 1`,
+      cwd: d,
+      traceDir,
+      onOutput: (t) => (out += t),
+    });
     const r = await job.finished;
     assert.equal(r.exitCode, 0, out);
-    assert.deepEqual(r.traceFiles.map((f) => path.basename(f)), ['rank-0.pt.trace.json.gz', 'rank-1.pt.trace.json.gz']);
+    assert.deepEqual(
+      r.traceFiles.map((f) => path.basename(f)),
+      ['rank-0.pt.trace.json.gz', 'rank-1.pt.trace.json.gz'],
+    );
     assert.deepEqual(fs.readFileSync(r.traceFiles[0]), fs.readFileSync(FIXTURE));
     assert.match(out, /\[rank 1\/2\] training train\.py --epochs 1/);
   });
 
   it('reports a failing command with its exit code and whatever traces it left', async () => {
     const d = tmp();
-    const job = new ExternalJob({ command: `"${process.execPath}" "${STANDIN}" --nproc-per-node 1 --exit-code 3 train.py`, cwd: d, traceDir: path.join(d, 't') });
+    const job = new ExternalJob({
+      command: `"${process.execPath}" "${STANDIN}" --nproc-per-node 1 --exit-code 3 train.py`,
+      cwd: d,
+      traceDir: path.join(d, 't'),
+    });
     const r = await job.finished;
     assert.equal(r.exitCode, 3);
     assert.equal(r.traceFiles.length, 1);
@@ -75,7 +103,12 @@ describe('external PyTorch jobs', () => {
   it('stop() interrupts the whole tree of a command within 2 s', async () => {
     const d = tmp();
     let out = '';
-    const job = new ExternalJob({ command: `sh -c 'trap "" INT; sleep 30' & echo started; wait`, cwd: d, traceDir: path.join(d, 't'), onOutput: (t) => (out += t) });
+    const job = new ExternalJob({
+      command: `sh -c 'trap "" INT; sleep 30' & echo started; wait`,
+      cwd: d,
+      traceDir: path.join(d, 't'),
+      onOutput: (t) => (out += t),
+    });
     while (!out.includes('started')) await new Promise((r) => setTimeout(r, 10));
     const t0 = Date.now();
     const r = await job.stop(1000);

@@ -18,7 +18,15 @@ describe('human names in the reports (Compare Runs, Show Environment)', () => {
 
   it('renders the doctor report as tables with human names, not raw JSON', () => {
     const doctor = {
-      adapter: { vendor: 'mesa', architecture: 'software', description: 'llvmpipe', backend: 'vulkan', isFallbackAdapter: true, features: ['shader-f16', 'timestamp-query'], limits: { maxBufferSize: 4294967295, maxComputeWorkgroupSizeX: 1024 } },
+      adapter: {
+        vendor: 'mesa',
+        architecture: 'software',
+        description: 'llvmpipe',
+        backend: 'vulkan',
+        isFallbackAdapter: true,
+        features: ['shader-f16', 'timestamp-query'],
+        limits: { maxBufferSize: 4294967295, maxComputeWorkgroupSizeX: 1024 },
+      },
       timestampQuery: { supported: true, works: true, resolutionNs: 1 },
     };
     const md = environmentMarkdown(['workspace trusted: yes'], { code: 0, stdout: JSON.stringify(doctor), stderr: '' });

@@ -11,7 +11,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { listRuns, pruneRuns, readRun, readRunRecord, validateRunRecord, RUN_RECORD, RUN_RECORD_FIELDS, writeRunRecord } from '../../../extension/runsStore';
+import {
+  listRuns,
+  pruneRuns,
+  readRun,
+  readRunRecord,
+  validateRunRecord,
+  RUN_RECORD,
+  RUN_RECORD_FIELDS,
+  writeRunRecord,
+} from '../../../extension/runsStore';
 import { approvalKey, isApproved, rerunConfirmation, withApproval } from '../../../extension/rerunGuard';
 import { isSuggestionId, locationTarget } from '../../../extension/webviewGuard';
 import { processStartTime } from '../../../trace/runLiveness';
@@ -30,7 +39,12 @@ function rawRecord(dir: string, rec: unknown): void {
   fs.writeFileSync(path.join(dir, RUN_RECORD), JSON.stringify(rec));
 }
 
-const good = { runId: 'r1', status: 'done', source: { kind: 'preset', preset: 'tiny' }, startedAt: '2026-11-23T06:00:00Z' };
+const good = {
+  runId: 'r1',
+  status: 'done',
+  source: { kind: 'preset', preset: 'tiny' },
+  startedAt: '2026-11-23T06:00:00Z',
+};
 
 describe('run records', () => {
   it('trace paths outside the run folder, through a symbolic link, or not regular files are dropped', () => {
@@ -61,7 +75,13 @@ describe('run records', () => {
 
   it('a record with a bad core field is ignored whole, with the problem named; the run can still be listed and deleted', () => {
     const d = tmp();
-    for (const bad of [{ ...good, source: { kind: 'external', command: 42, cwd: '/' } }, { ...good, status: 'rm -rf' }, { ...good, source: 'x' }, [], { ...good, runId: '' }]) {
+    for (const bad of [
+      { ...good, source: { kind: 'external', command: 42, cwd: '/' } },
+      { ...good, status: 'rm -rf' },
+      { ...good, source: 'x' },
+      [],
+      { ...good, runId: '' },
+    ]) {
       const run = path.join(d, 'bad');
       rawRecord(run, bad);
       assert.equal(readRunRecord(run), undefined, JSON.stringify(bad));
@@ -76,15 +96,31 @@ describe('run records', () => {
     const d = tmp();
     const run = path.join(d, 'p');
     fs.mkdirSync(run, { recursive: true });
-    fs.writeFileSync(path.join(run, RUN_RECORD), '{"runId":"p","status":"done","startedAt":"2026-11-23T06:00:00Z","source":{"__proto__":{"kind":"external","command":"touch /tmp/x","cwd":"/"}}}');
+    fs.writeFileSync(
+      path.join(run, RUN_RECORD),
+      '{"runId":"p","status":"done","startedAt":"2026-11-23T06:00:00Z","source":{"__proto__":{"kind":"external","command":"touch /tmp/x","cwd":"/"}}}',
+    );
     assert.equal(readRunRecord(run), undefined);
-    assert.equal(validateRunRecord({ ...good, source: Object.create({ kind: 'preset', preset: 'tiny' }) }, run).record, undefined);
+    assert.equal(
+      validateRunRecord({ ...good, source: Object.create({ kind: 'preset', preset: 'tiny' }) }, run).record,
+      undefined,
+    );
   });
 
   it('a start time in the future is refused, so a crafted record cannot sort itself first', () => {
     const d = tmp();
-    writeRunRecord(path.join(d, 'honest'), { runId: 'honest', status: 'done', source: { kind: 'preset', preset: 'tiny' }, startedAt: new Date().toISOString() });
-    rawRecord(path.join(d, 'crafted'), { ...good, runId: 'crafted', startedAt: '9999-01-01T00:00:00Z', source: { kind: 'external', command: 'echo hi', cwd: '/' } });
+    writeRunRecord(path.join(d, 'honest'), {
+      runId: 'honest',
+      status: 'done',
+      source: { kind: 'preset', preset: 'tiny' },
+      startedAt: new Date().toISOString(),
+    });
+    rawRecord(path.join(d, 'crafted'), {
+      ...good,
+      runId: 'crafted',
+      startedAt: '9999-01-01T00:00:00Z',
+      source: { kind: 'external', command: 'echo hi', cwd: '/' },
+    });
     const past = new Date(Date.now() - 3600_000);
     fs.utimesSync(path.join(d, 'crafted'), past, past);
     const runs = listRuns(d);
@@ -93,7 +129,10 @@ describe('run records', () => {
   });
 
   it('the hand-written validator and schemas/run-record.schema.json list the same fields', () => {
-    const schema = JSON.parse(fs.readFileSync(path.join(repoRoot, 'schemas', 'run-record.schema.json'), 'utf8')) as { properties: Record<string, unknown>; required: string[] };
+    const schema = JSON.parse(fs.readFileSync(path.join(repoRoot, 'schemas', 'run-record.schema.json'), 'utf8')) as {
+      properties: Record<string, unknown>;
+      required: string[];
+    };
     assert.deepEqual(Object.keys(schema.properties).sort(), [...RUN_RECORD_FIELDS].sort());
     assert.deepEqual(schema.required.sort(), ['runId', 'source', 'startedAt', 'status']);
   });
@@ -108,16 +147,45 @@ describe('interrupted runs', () => {
     const startTime = processStartTime(pid);
     const procs = [{ pid, ...(startTime ? { startTime } : {}) }];
     // One run the extension started (its record names the process), one the CLI started (its summary does).
-    writeRunRecord(path.join(d, 'ext'), { runId: 'ext', status: 'running', source: { kind: 'preset', preset: 'tiny' }, startedAt: new Date(Date.now() - 2000).toISOString(), processes: procs });
+    writeRunRecord(path.join(d, 'ext'), {
+      runId: 'ext',
+      status: 'running',
+      source: { kind: 'preset', preset: 'tiny' },
+      startedAt: new Date(Date.now() - 2000).toISOString(),
+      processes: procs,
+    });
     fs.mkdirSync(path.join(d, 'cli'));
     fs.writeFileSync(path.join(d, 'cli', 'summary.json'), JSON.stringify({ status: 'running', processes: procs }));
-    writeRunRecord(path.join(d, 'old'), { runId: 'old', status: 'done', source: { kind: 'preset', preset: 'tiny' }, startedAt: new Date(Date.now() - 9000).toISOString() });
-    assert.deepEqual(listRuns(d).map((r) => r.status).sort(), ['done', 'running', 'running']);
-    assert.deepEqual(pruneRuns(d, 0).map((p) => path.basename(p)), ['old'], 'running runs are kept');
+    writeRunRecord(path.join(d, 'old'), {
+      runId: 'old',
+      status: 'done',
+      source: { kind: 'preset', preset: 'tiny' },
+      startedAt: new Date(Date.now() - 9000).toISOString(),
+    });
+    assert.deepEqual(
+      listRuns(d)
+        .map((r) => r.status)
+        .sort(),
+      ['done', 'running', 'running'],
+    );
+    assert.deepEqual(
+      pruneRuns(d, 0).map((p) => path.basename(p)),
+      ['old'],
+      'running runs are kept',
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    assert.deepEqual(listRuns(d).map((r) => r.status), ['interrupted', 'interrupted']);
-    assert.deepEqual(pruneRuns(d, 0).map((p) => path.basename(p)).sort(), ['cli', 'ext'], 'interrupted runs are pruned');
+    assert.deepEqual(
+      listRuns(d).map((r) => r.status),
+      ['interrupted', 'interrupted'],
+    );
+    assert.deepEqual(
+      pruneRuns(d, 0)
+        .map((p) => path.basename(p))
+        .sort(),
+      ['cli', 'ext'],
+      'interrupted runs are pruned',
+    );
   });
 });
 
@@ -130,8 +198,16 @@ describe('re-running an external command', () => {
     const store = withApproval({ junk: true, ['constructor']: true }, k);
     assert.equal(isApproved(store, k), true);
     assert.deepEqual(Object.keys(store), [k]);
-    assert.equal(isApproved(store, approvalKey('/w/.commlens/runs/r1', 'torchrun train.py; curl evil', '/w')), false, 'a changed command needs a new approval');
-    assert.equal(isApproved(store, approvalKey('/w/.commlens/runs/r2', 'torchrun train.py', '/w')), false, 'another run needs its own');
+    assert.equal(
+      isApproved(store, approvalKey('/w/.commlens/runs/r1', 'torchrun train.py; curl evil', '/w')),
+      false,
+      'a changed command needs a new approval',
+    );
+    assert.equal(
+      isApproved(store, approvalKey('/w/.commlens/runs/r2', 'torchrun train.py', '/w')),
+      false,
+      'another run needs its own',
+    );
   });
 
   it('the confirmation shows the whole command, however long, its folder and the record it came from', () => {
@@ -146,7 +222,8 @@ describe('re-running an external command', () => {
 describe('webview requests', () => {
   it('suggestion ids are type-checked', () => {
     assert.equal(isSuggestionId('ddp-bucketed+fp16'), true);
-    for (const bad of [undefined, 42, {}, '', 'a'.repeat(201), '../../etc', 'x; rm -rf /', '--runs-dir']) assert.equal(isSuggestionId(bad), false, JSON.stringify(bad));
+    for (const bad of [undefined, 42, {}, '', 'a'.repeat(201), '../../etc', 'x; rm -rf /', '--runs-dir'])
+      assert.equal(isSuggestionId(bad), false, JSON.stringify(bad));
   });
 
   it('openLocation opens only regular files inside the workspace or the trace folder', () => {
@@ -160,9 +237,20 @@ describe('webview requests', () => {
     fs.writeFileSync(path.join(d, 'outside.txt'), '');
     fs.symlinkSync(path.join(d, 'outside.txt'), path.join(ws, 'sneaky.txt'));
     const roots = [ws, run];
-    assert.deepEqual(locationTarget(path.join(ws, 'src', 'train.py'), run, roots), { ok: true, path: fs.realpathSync(path.join(ws, 'src', 'train.py')) });
+    assert.deepEqual(locationTarget(path.join(ws, 'src', 'train.py'), run, roots), {
+      ok: true,
+      path: fs.realpathSync(path.join(ws, 'src', 'train.py')),
+    });
     assert.equal(locationTarget('report.md', run, roots).ok, true);
-    for (const bad of [path.join(d, 'outside.txt'), '../../outside.txt', '/etc/passwd', path.join(ws, 'sneaky.txt'), path.join(ws, 'src'), 42, '']) {
+    for (const bad of [
+      path.join(d, 'outside.txt'),
+      '../../outside.txt',
+      '/etc/passwd',
+      path.join(ws, 'sneaky.txt'),
+      path.join(ws, 'src'),
+      42,
+      '',
+    ]) {
       const r = locationTarget(bad, run, roots);
       assert.equal(r.ok, false, JSON.stringify(bad));
     }

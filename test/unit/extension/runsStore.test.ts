@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sourceText, ensureRunsFolder, listRuns, pruneRuns, readRun, writeRunRecord, type RunRecord } from '../../../extension/runsStore';
+import {
+  sourceText,
+  ensureRunsFolder,
+  listRuns,
+  pruneRuns,
+  readRun,
+  writeRunRecord,
+  type RunRecord,
+} from '../../../extension/runsStore';
 import { newRunId } from '../../../trace/runIds';
 import { formatDurationNs } from '../../../trace/format';
 import { compareMarkdown } from '../../../extension/compare';
@@ -21,7 +29,13 @@ function tmp(): string {
 }
 after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-function makeRun(runsDir: string, id: string, startedAt: string, status: RunRecord['status'], summary?: Record<string, unknown>): string {
+function makeRun(
+  runsDir: string,
+  id: string,
+  startedAt: string,
+  status: RunRecord['status'],
+  summary?: Record<string, unknown>,
+): string {
   const dir = path.join(runsDir, id);
   writeRunRecord(dir, { runId: id, status, source: { kind: 'preset', preset: 'tiny' }, startedAt, link: 'eth-10g' });
   if (summary) fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary));
@@ -39,12 +53,18 @@ describe('runs folder', () => {
 
   it('lists runs newest first with status, step time, link and top suggestion', () => {
     const d = tmp();
-    makeRun(d, 'r-old', '2026-11-23T06:00:00Z', 'done', { stepTimeNs: 12_500_000, suggestions: [{ id: 'fp16', title: 'Compress gradients to fp16' }] });
+    makeRun(d, 'r-old', '2026-11-23T06:00:00Z', 'done', {
+      stepTimeNs: 12_500_000,
+      suggestions: [{ id: 'fp16', title: 'Compress gradients to fp16' }],
+    });
     makeRun(d, 'r-new', '2026-11-23T07:00:00Z', 'failed');
     fs.mkdirSync(path.join(d, 'not-a-run'));
     fs.mkdirSync(path.join(d, '.configs'));
     const runs = listRuns(d);
-    assert.deepEqual(runs.map((r) => r.runId), ['r-new', 'r-old']);
+    assert.deepEqual(
+      runs.map((r) => r.runId),
+      ['r-new', 'r-old'],
+    );
     const old = runs[1];
     assert.equal(old.status, 'done');
     assert.equal(old.stepTimeNs, 12_500_000);
@@ -59,15 +79,24 @@ describe('runs folder', () => {
     const dir = path.join(d, 'cli-run');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'trace.pftrace'), 'x');
-    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ partial: true, config: { link: 'nvlink4' }, metrics: { stepTimeNs: 5e6 } }));
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ partial: true, config: { link: 'nvlink4' }, metrics: { stepTimeNs: 5e6 } }),
+    );
     const r = readRun(dir)!;
     assert.equal(r.status, 'cancelled');
     assert.equal(r.link, 'nvlink4');
     assert.equal(r.stepTimeNs, 5e6);
     // The CLI's own status in summary.json: a run still training, and one that failed.
-    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'running', config: { link: 'nvlink4' } }));
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ status: 'running', config: { link: 'nvlink4' } }),
+    );
     assert.equal(readRun(dir)!.status, 'running');
-    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ status: 'failed', error: { message: 'x', signal: 'SIGSEGV' } }));
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ status: 'failed', error: { message: 'x', signal: 'SIGSEGV' } }),
+    );
     assert.equal(readRun(dir)!.status, 'failed');
   });
 
@@ -75,15 +104,28 @@ describe('runs folder', () => {
     const d = tmp();
     for (let i = 0; i < 5; i++) makeRun(d, `r${i}`, `2026-11-23T0${i}:00:00Z`, 'done');
     makeRun(d, 'live', '2026-11-22T00:00:00Z', 'running');
-    const removed = pruneRuns(d, 2).map((p) => path.basename(p)).sort();
+    const removed = pruneRuns(d, 2)
+      .map((p) => path.basename(p))
+      .sort();
     assert.deepEqual(removed, ['r0', 'r1', 'r2']);
-    assert.deepEqual(listRuns(d).map((r) => r.runId), ['r4', 'r3', 'live']);
+    assert.deepEqual(
+      listRuns(d).map((r) => r.runId),
+      ['r4', 'r3', 'live'],
+    );
   });
 
   it('compares runs side by side with the step-time ratio and the shared figures', () => {
     const d = tmp();
-    makeRun(d, 'base', '2026-11-23T06:00:00Z', 'done', { stepTimeNs: 20e6, strategy: 'ddp', metrics: { commFraction: 0.5, overlapPct: 10 } });
-    makeRun(d, 'fp16', '2026-11-23T07:00:00Z', 'done', { stepTimeNs: 15e6, strategy: 'ddp+fp16', metrics: { commFraction: 0.3, overlapPct: 12 } });
+    makeRun(d, 'base', '2026-11-23T06:00:00Z', 'done', {
+      stepTimeNs: 20e6,
+      strategy: 'ddp',
+      metrics: { commFraction: 0.5, overlapPct: 10 },
+    });
+    makeRun(d, 'fp16', '2026-11-23T07:00:00Z', 'done', {
+      stepTimeNs: 15e6,
+      strategy: 'ddp+fp16',
+      metrics: { commFraction: 0.3, overlapPct: 12 },
+    });
     const [b, f] = [readRun(path.join(d, 'base'))!, readRun(path.join(d, 'fp16'))!];
     const md = compareMarkdown([b, f]);
     assert.match(md, /\| step time \(steady state\) \| 20 ms \| 15 ms \|/);
@@ -100,16 +142,30 @@ describe('runs folder', () => {
   it('names a run made from a config file by what ran and where the file is, not just "commlens.json"', () => {
     const d = tmp();
     const dir = path.join(d, 'cfg');
-    writeRunRecord(dir, { runId: 'cfg', status: 'done', source: { kind: 'config', configPath: '/work/proj-a/commlens.json' }, startedAt: '2026-11-23T06:00:00Z' });
-    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ config: { preset: 'mlp-small', strategy: 'ddp-bucketed+fp16' } }));
+    writeRunRecord(dir, {
+      runId: 'cfg',
+      status: 'done',
+      source: { kind: 'config', configPath: '/work/proj-a/commlens.json' },
+      startedAt: '2026-11-23T06:00:00Z',
+    });
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ config: { preset: 'mlp-small', strategy: 'ddp-bucketed+fp16' } }),
+    );
     assert.equal(sourceText(readRun(dir)!), 'mlp-small · ddp-bucketed+fp16 (proj-a/commlens.json)');
   });
 
   it('names runs uniquely and formats durations with units', () => {
     const a = newRunId('pytorch', new Date('2026-11-23T07:08:09Z'));
     assert.match(a, /^20261123-070809-pytorch-[0-9a-f]{4}$/);
-    assert.match(newRunId('mlp-small-ddp-bucketed+fp16', new Date(0), () => 0.5), /^19700101-000000-mlp-small-ddp-bucketed_fp16-8000$/);
-    assert.notEqual(newRunId('x', new Date(0), () => 0.1), newRunId('x', new Date(0), () => 0.2));
+    assert.match(
+      newRunId('mlp-small-ddp-bucketed+fp16', new Date(0), () => 0.5),
+      /^19700101-000000-mlp-small-ddp-bucketed_fp16-8000$/,
+    );
+    assert.notEqual(
+      newRunId('x', new Date(0), () => 0.1),
+      newRunId('x', new Date(0), () => 0.2),
+    );
     assert.equal(formatDurationNs(1.5e9), '1.5 s');
     assert.equal(formatDurationNs(12_345_678), '12.35 ms');
     assert.equal(formatDurationNs(4_200), '4.2 µs');

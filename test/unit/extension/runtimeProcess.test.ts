@@ -59,7 +59,10 @@ describe('RuntimeProcess', () => {
     assert.equal(o.kind === 'done' && o.done.tracePath, '/tmp/r1/trace.pftrace');
     assert.equal(o.kind === 'done' && o.cancelled, false);
     assert.equal(o.exitCode, 0);
-    assert.deepEqual(events.map((e) => e.kind), ['start', 'step', 'step', 'future-kind', 'done']);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['start', 'step', 'step', 'future-kind', 'done'],
+    );
     const step1 = events[1] as Extract<RuntimeEvent, { kind: 'step' }>;
     assert.equal(step1.loss, 2.5);
     // stderr and stdout are separate pipes: their relative order is not defined.

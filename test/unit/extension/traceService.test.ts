@@ -26,7 +26,10 @@ describe('trace service', () => {
     if (!t.ok) return;
     assert.equal(t.title, 'hta-sampled (2 ranks)');
     const view = t.analysis as AnalysisView;
-    assert.deepEqual(view.ranks.map((r) => r.rank), [0, 1]);
+    assert.deepEqual(
+      view.ranks.map((r) => r.rank),
+      [0, 1],
+    );
     // Holistic Trace Analysis 0.6.1 on this pair, default options (fixtures README), µs.
     const hta = [
       { idle: 321378, compute: 106252, nonCompute: 172428, span: 600058, overlapPct: 11.81 },
@@ -44,7 +47,10 @@ describe('trace service', () => {
     // The advisor's ranked suggestions, in its order, with what the panel shows of each.
     const raw = analyze(t.model).suggestions;
     assert.ok(raw.length >= 1, 'the advisor has something to say about this job');
-    assert.deepEqual(view.suggestions.map((s) => s.id), raw.map((s) => s.id));
+    assert.deepEqual(
+      view.suggestions.map((s) => s.id),
+      raw.map((s) => s.id),
+    );
     for (const [i, s] of view.suggestions.entries()) {
       assert.equal(s.title, raw[i].title);
       assert.equal(s.kind, raw[i].kind);
@@ -56,7 +62,7 @@ describe('trace service', () => {
     }
   });
 
-  it('names the file and the parser\'s reason for a file that cannot be parsed', async () => {
+  it("names the file and the parser's reason for a file that cannot be parsed", async () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-bad-'));
     made.push(d);
     const bad = path.join(d, 'broken.pftrace');
@@ -73,7 +79,7 @@ describe('trace service', () => {
     assert.match(!missing.ok ? missing.message : '', /nope\.pftrace/);
   });
 
-  it('names a job after its run when its traces sit in the run\'s kineto/ folder', () => {
+  it("names a job after its run when its traces sit in the run's kineto/ folder", () => {
     assert.equal(jobName('/runs/pytorch-20261123-0700-ab12/kineto'), 'pytorch-20261123-0700-ab12');
     assert.equal(jobName('/data/hta-sampled'), 'hta-sampled');
   });

@@ -21,7 +21,10 @@ export const ROOMS: Record<string, Room> = {
   trace: { job: 'the trace model and its formats; definitions every room shares', mayImport: [] },
   analysis: { job: 'metrics, what-if replay, advisor, verification of a suggestion', mayImport: ['trace'] },
   runtime: { job: 'training on WebGPU across N ranks: engine, collectives, strategies, spans', mayImport: ['trace'] },
-  cli: { job: 'the commands: arguments, output, exit codes, the supervisor', mayImport: ['runtime', 'trace', 'analysis'] },
+  cli: {
+    job: 'the commands: arguments, output, exit codes, the supervisor',
+    mayImport: ['runtime', 'trace', 'analysis'],
+  },
   extension: {
     job: 'VS Code glue: runs, panels, the runs view; starts the CLI',
     mayImport: ['trace', 'analysis', 'cli/protocol.ts', 'webview/protocol.ts', 'webview/html.ts'],
@@ -44,7 +47,8 @@ const PACKAGE_OWNERS: Record<string, readonly string[]> = {
 
 function roomOf(path: string): string | undefined {
   let best: string | undefined;
-  for (const r of Object.keys(ROOMS)) if ((path === r || path.startsWith(`${r}/`)) && (!best || r.length > best.length)) best = r;
+  for (const r of Object.keys(ROOMS))
+    if ((path === r || path.startsWith(`${r}/`)) && (!best || r.length > best.length)) best = r;
   return best;
 }
 
@@ -54,7 +58,10 @@ function allowed(fromRoom: string, target: string): boolean {
   return ROOMS[fromRoom].mayImport.some((m) => m === '*' || m === targetRoom || m === target);
 }
 
-const files: SourceFile[] = importGraph(repoRoot, Object.keys(ROOMS).filter((r) => !r.includes('/')));
+const files: SourceFile[] = importGraph(
+  repoRoot,
+  Object.keys(ROOMS).filter((r) => !r.includes('/')),
+);
 
 test('the import graph is read (guards against a scanner that finds nothing)', () => {
   assert.ok(files.length > 100, `only ${files.length} files found`);
@@ -63,7 +70,9 @@ test('the import graph is read (guards against a scanner that finds nothing)', (
 });
 
 test('every relative import resolves to a file', () => {
-  const bad = files.flatMap((f) => f.imports.filter((i) => i.target.startsWith('<unresolved')).map((i) => `${f.path}:${i.line} ${i.target}`));
+  const bad = files.flatMap((f) =>
+    f.imports.filter((i) => i.target.startsWith('<unresolved')).map((i) => `${f.path}:${i.line} ${i.target}`),
+  );
   assert.deepEqual(bad, []);
 });
 
@@ -73,7 +82,10 @@ test('each room imports only the rooms its rule allows', () => {
     const from = roomOf(f.path);
     if (!from) continue;
     for (const i of f.imports) {
-      if (!allowed(from, i.target)) bad.push(`${f.path}:${i.line} imports ${i.target} (${from}/ may import ${ROOMS[from].mayImport.join(', ') || 'nothing of ours'})`);
+      if (!allowed(from, i.target))
+        bad.push(
+          `${f.path}:${i.line} imports ${i.target} (${from}/ may import ${ROOMS[from].mayImport.join(', ') || 'nothing of ours'})`,
+        );
     }
   }
   assert.deepEqual(bad, [], `folder rules broken:\n${bad.join('\n')}`);
@@ -86,7 +98,8 @@ test('vscode only in extension/, webgpu only in runtime/ (and tests and benchmar
     const top = from.split('/')[0];
     for (const p of f.packages) {
       const owners = PACKAGE_OWNERS[p.name];
-      if (owners && !owners.includes(top)) bad.push(`${f.path}:${p.line} imports '${p.name}' (only ${owners.join(', ')})`);
+      if (owners && !owners.includes(top))
+        bad.push(`${f.path}:${p.line} imports '${p.name}' (only ${owners.join(', ')})`);
     }
   }
   assert.deepEqual(bad, []);

@@ -32,7 +32,8 @@ const PYTHON = '/usr/bin/python3';
 function htaMissing(): string | undefined {
   if (!fs.existsSync(HTA)) return `HTA is not at ${HTA} (../shared/oracles/hta)`;
   const r = spawnSync(PYTHON, ['-c', 'import pandas, plotly, networkx, pydot'], { encoding: 'utf8' });
-  if (r.status !== 0) return `${PYTHON} lacks pandas/plotly/networkx/pydot (apt-get install -y python3-pandas python3-plotly python3-networkx python3-pydot): ${r.stderr.trim().split('\n').pop()}`;
+  if (r.status !== 0)
+    return `${PYTHON} lacks pandas/plotly/networkx/pydot (apt-get install -y python3-pandas python3-plotly python3-networkx python3-pydot): ${r.stderr.trim().split('\n').pop()}`;
   return undefined;
 }
 
@@ -91,7 +92,10 @@ function rankTrace(sc: Scenario, rank: number): object {
     for (let k = 0; k < sc.kernelsPerStep; k++) {
       const u = r();
       const kind = u < 0.55 ? 'kernel' : u < 0.75 ? 'nccl' : u < 0.9 ? 'memcpy' : 'memset';
-      const stream = kind === 'nccl' ? sc.streams[sc.streams.length - 1] : sc.streams[Math.floor(r() * (sc.streams.length - (sc.streams.length > 1 ? 1 : 0)))];
+      const stream =
+        kind === 'nccl'
+          ? sc.streams[sc.streams.length - 1]
+          : sc.streams[Math.floor(r() * (sc.streams.length - (sc.streams.length > 1 ? 1 : 0)))];
       const launch = cpu + frac();
       cpu += 3 + Math.floor(r() * 40);
       const free = streamFree.get(stream) ?? 0;
@@ -106,15 +110,49 @@ function rankTrace(sc: Scenario, rank: number): object {
       // After a zero-length event the stream's next one starts at least 1 µs later: HTA orders
       // a stream's kernels with pandas' unstable sort on ts, so a tie has no defined order.
       streamFree.set(stream, start + dur + (zero ? 1 : 0));
-      const name = kind === 'kernel' ? COMPUTE[Math.floor(r() * COMPUTE.length)] : kind === 'nccl' ? NCCL[Math.floor(r() * NCCL.length)] : kind === 'memcpy' ? MEMCPY[Math.floor(r() * MEMCPY.length)] : 'Memset (Device)';
+      const name =
+        kind === 'kernel'
+          ? COMPUTE[Math.floor(r() * COMPUTE.length)]
+          : kind === 'nccl'
+            ? NCCL[Math.floor(r() * NCCL.length)]
+            : kind === 'memcpy'
+              ? MEMCPY[Math.floor(r() * MEMCPY.length)]
+              : 'Memset (Device)';
       const cat = kind === 'memcpy' ? 'gpu_memcpy' : kind === 'memset' ? 'gpu_memset' : 'kernel';
       const rt = kind === 'memcpy' ? 'cudaMemcpyAsync' : kind === 'memset' ? 'cudaMemsetAsync' : 'cudaLaunchKernel';
-      ev.push({ ph: 'X', cat: 'cuda_runtime', name: rt, pid: 100 + rank, tid: 100 + rank, ts: launch, dur: 2, args: { correlation: corr, 'External id': corr } });
-      kernels.push({ ph: 'X', cat, name, pid: 0, tid: stream, ts: start, dur, args: { device: 0, stream, correlation: corr, 'External id': corr } });
+      ev.push({
+        ph: 'X',
+        cat: 'cuda_runtime',
+        name: rt,
+        pid: 100 + rank,
+        tid: 100 + rank,
+        ts: launch,
+        dur: 2,
+        args: { correlation: corr, 'External id': corr },
+      });
+      kernels.push({
+        ph: 'X',
+        cat,
+        name,
+        pid: 0,
+        tid: stream,
+        ts: start,
+        dur,
+        args: { device: 0, stream, correlation: corr, 'External id': corr },
+      });
       corr++;
     }
     const end = Math.max(cpu, ...kernels.map((k) => (k.ts as number) + (k.dur as number))) + 5;
-    ev.push({ ph: 'X', cat: 'user_annotation', name: `ProfilerStep#${s + 3}`, pid: 100 + rank, tid: 100 + rank, ts: stepStart, dur: end - stepStart, args: { 'External id': 100000 + s } });
+    ev.push({
+      ph: 'X',
+      cat: 'user_annotation',
+      name: `ProfilerStep#${s + 3}`,
+      pid: 100 + rank,
+      tid: 100 + rank,
+      ts: stepStart,
+      dur: end - stepStart,
+      args: { 'External id': 100000 + s },
+    });
     ev.push(...kernels);
     t = end + 1 + Math.floor(r() * 30);
   }
@@ -135,10 +173,46 @@ function rankTrace(sc: Scenario, rank: number): object {
 
 const SCENARIOS: Scenario[] = [
   { seed: 1, steps: 3, kernelsPerStep: 12, streams: [7], overlap: 0, zeroLength: 0, shuffle: false, fractional: false },
-  { seed: 2, steps: 4, kernelsPerStep: 20, streams: [7, 13, 20], overlap: 0.4, zeroLength: 0, shuffle: false, fractional: false },
-  { seed: 3, steps: 3, kernelsPerStep: 25, streams: [7, 24, 25], overlap: 0.3, zeroLength: 0.15, shuffle: true, fractional: true },
-  { seed: 4, steps: 5, kernelsPerStep: 15, streams: [7, 13, 20], overlap: 0.6, zeroLength: 0.05, shuffle: true, fractional: true },
-  { seed: 5, steps: 2, kernelsPerStep: 30, streams: [3, 7], overlap: 0.2, zeroLength: 0.1, shuffle: false, fractional: true },
+  {
+    seed: 2,
+    steps: 4,
+    kernelsPerStep: 20,
+    streams: [7, 13, 20],
+    overlap: 0.4,
+    zeroLength: 0,
+    shuffle: false,
+    fractional: false,
+  },
+  {
+    seed: 3,
+    steps: 3,
+    kernelsPerStep: 25,
+    streams: [7, 24, 25],
+    overlap: 0.3,
+    zeroLength: 0.15,
+    shuffle: true,
+    fractional: true,
+  },
+  {
+    seed: 4,
+    steps: 5,
+    kernelsPerStep: 15,
+    streams: [7, 13, 20],
+    overlap: 0.6,
+    zeroLength: 0.05,
+    shuffle: true,
+    fractional: true,
+  },
+  {
+    seed: 5,
+    steps: 2,
+    kernelsPerStep: 30,
+    streams: [3, 7],
+    overlap: 0.2,
+    zeroLength: 0.1,
+    shuffle: false,
+    fractional: true,
+  },
 ];
 
 test('CommLens equals Holistic Trace Analysis on generated and mutated Kineto traces', async (t) => {
@@ -170,19 +244,29 @@ test('CommLens equals Holistic Trace Analysis on generated and mutated Kineto tr
     const where = `scenario ${sc.seed}`;
     for (const r of a.ranks) {
       const h = hta.ranks[String(r.rank)];
-      if (!h) { diffs.push(`${where}: HTA has no rank ${r.rank}`); continue; }
+      if (!h) {
+        diffs.push(`${where}: HTA has no rank ${r.rank}`);
+        continue;
+      }
       const mine: Record<string, number> = {
-        idle_us: r.temporal.idleNs / 1000, compute_us: r.temporal.computeNs / 1000, non_compute_us: r.temporal.nonComputeNs / 1000, kernel_span_us: r.temporal.spanNs / 1000,
-        idle_pct: Math.round(r.temporal.idlePct * 100) / 100, compute_pct: Math.round(r.temporal.computePct * 100) / 100, non_compute_pct: Math.round(r.temporal.nonComputePct * 100) / 100,
+        idle_us: r.temporal.idleNs / 1000,
+        compute_us: r.temporal.computeNs / 1000,
+        non_compute_us: r.temporal.nonComputeNs / 1000,
+        kernel_span_us: r.temporal.spanNs / 1000,
+        idle_pct: Math.round(r.temporal.idlePct * 100) / 100,
+        compute_pct: Math.round(r.temporal.computePct * 100) / 100,
+        non_compute_pct: Math.round(r.temporal.nonComputePct * 100) / 100,
         overlap_pct: Math.round(r.overlap.overlapPct * 100) / 100,
       };
       for (const [k, v] of Object.entries(mine)) {
         const tol = k.endsWith('_pct') ? 0.011 : 0;
-        if (h[k] === undefined || Math.abs(h[k] - v) > tol) diffs.push(`${where} rank ${r.rank} ${k}: CommLens ${v}, HTA ${h[k]}`);
+        if (h[k] === undefined || Math.abs(h[k] - v) > tol)
+          diffs.push(`${where} rank ${r.rank} ${k}: CommLens ${v}, HTA ${h[k]}`);
       }
     }
     const types = new Map<string, number>();
-    for (const r of a.ranks) for (const [k, ns] of Object.entries(r.kernelTypeNs)) types.set(k, (types.get(k) ?? 0) + ns / 1000);
+    for (const r of a.ranks)
+      for (const [k, ns] of Object.entries(r.kernelTypeNs)) types.set(k, (types.get(k) ?? 0) + ns / 1000);
     for (const kt of hta.kernel_types) {
       const v = types.get(kt.kernel_type) ?? 0;
       if (v !== kt.sum_us) diffs.push(`${where} kernel type ${kt.kernel_type}: CommLens ${v}, HTA ${kt.sum_us}`);
@@ -194,7 +278,10 @@ test('CommLens equals Holistic Trace Analysis on generated and mutated Kineto tr
       const r = a.ranks.find((x) => x.rank === row.rank);
       const s = r?.idleByStream.find((x) => x.stream === row.stream);
       const v = s ? s[cat[row.idle_category as keyof typeof cat]] / 1000 : undefined;
-      if (v !== row.idle_time_us) diffs.push(`${where} idle rank ${row.rank} stream ${row.stream} ${row.idle_category}: CommLens ${v}, HTA ${row.idle_time_us}`);
+      if (v !== row.idle_time_us)
+        diffs.push(
+          `${where} idle rank ${row.rank} stream ${row.stream} ${row.idle_category}: CommLens ${v}, HTA ${row.idle_time_us}`,
+        );
     }
   }
   if (!process.env.COMMLENS_KEEP_HTA_DIFF) fs.rmSync(root, { recursive: true, force: true });

@@ -21,14 +21,28 @@ async function pair(): Promise<TraceModel> {
 
 const us = (ns: number) => ns / 1000;
 
-function expectRank(a: Analysis, rank: number, want: { idle: number; compute: number; nonCompute: number; span: number; overlapPct: number; pcts?: [number, number, number] }) {
+function expectRank(
+  a: Analysis,
+  rank: number,
+  want: {
+    idle: number;
+    compute: number;
+    nonCompute: number;
+    span: number;
+    overlapPct: number;
+    pcts?: [number, number, number];
+  },
+) {
   const r = a.ranks.find((x) => x.rank === rank);
   assert.ok(r, `rank ${rank} analysed`);
   assert.equal(us(r.temporal.idleNs), want.idle, 'idle µs');
   assert.equal(us(r.temporal.computeNs), want.compute, 'compute µs');
   assert.equal(us(r.temporal.nonComputeNs), want.nonCompute, 'non-compute µs');
   assert.equal(us(r.temporal.spanNs), want.span, 'kernel span µs');
-  assert.ok(Math.abs(r.overlap.overlapPct - want.overlapPct) < 0.05, `overlap ${r.overlap.overlapPct} vs ${want.overlapPct}`);
+  assert.ok(
+    Math.abs(r.overlap.overlapPct - want.overlapPct) < 0.05,
+    `overlap ${r.overlap.overlapPct} vs ${want.overlapPct}`,
+  );
   if (want.pcts) {
     const [i, c, n] = want.pcts;
     assert.ok(Math.abs(r.temporal.idlePct - i) < 0.05, `idle % ${r.temporal.idlePct} vs ${i}`);
@@ -39,7 +53,10 @@ function expectRank(a: Analysis, rank: number, want: { idle: number; compute: nu
 
 test('import: ranks, world size, streams and NCCL collectives from distributedInfo', async () => {
   const m = await pair();
-  assert.deepEqual(m.processes.map((p) => p.rank), [0, 1]);
+  assert.deepEqual(
+    m.processes.map((p) => p.rank),
+    [0, 1],
+  );
   assert.equal(m.meta.worldSize, 128);
   assert.equal(m.meta.format, 'kineto');
   const r0Streams = m.tracks.filter((t) => t.pid === 0 && t.gpu).map((t) => t.sourceId);
@@ -54,7 +71,10 @@ test('import: ranks, world size, streams and NCCL collectives from distributedIn
   assert.deepEqual([...new Set(ops)].sort(), ['allGather', 'allReduce', 'allToAll']);
   assert.equal(nccl[0].args?.algorithm, 'RING_SIMPLE');
   const allReduce = nccl.filter((s) => s.args?.op === 'allReduce');
-  assert.deepEqual(allReduce.map((s) => s.args?.seq), [0, 1, 2, 3]);
+  assert.deepEqual(
+    allReduce.map((s) => s.args?.seq),
+    [0, 1, 2, 3],
+  );
   assert.equal(allReduce[0].args?.bytes, 19618307 * 4);
   assert.equal(allReduce[0].args?.dtype, 'float');
   const steps = m.slices.filter((s) => s.category === 'step' && m.tracks[s.track].pid === 0).map((s) => s.args?.step);
@@ -68,8 +88,22 @@ test('import: ranks, world size, streams and NCCL collectives from distributedIn
 
 test('temporal breakdown and overlap equal HTA (default: last step left out)', async () => {
   const a = analyze(await pair());
-  expectRank(a, 0, { idle: 321378, compute: 106252, nonCompute: 172428, span: 600058, overlapPct: 11.81, pcts: [53.56, 17.71, 28.74] });
-  expectRank(a, 1, { idle: 328671, compute: 135548, nonCompute: 136455, span: 600674, overlapPct: 20.05, pcts: [54.72, 22.57, 22.72] });
+  expectRank(a, 0, {
+    idle: 321378,
+    compute: 106252,
+    nonCompute: 172428,
+    span: 600058,
+    overlapPct: 11.81,
+    pcts: [53.56, 17.71, 28.74],
+  });
+  expectRank(a, 1, {
+    idle: 328671,
+    compute: 135548,
+    nonCompute: 136455,
+    span: 600674,
+    overlapPct: 20.05,
+    pcts: [54.72, 22.57, 22.72],
+  });
   assert.deepEqual(a.ranks[0].stepsAnalysed, [551]);
 });
 
@@ -125,23 +159,33 @@ test('the streaming reader (used above 64 MiB) gives the same trace as the whole
   assert.equal(us(a.ranks[0].temporal.idleNs), 321378);
 });
 
-async function captureStdout(f: (io: { out: (t: string) => void; err: (t: string) => void }) => Promise<number>): Promise<{ code: number; out: string }> {
+async function captureStdout(
+  f: (io: { out: (t: string) => void; err: (t: string) => void }) => Promise<number>,
+): Promise<{ code: number; out: string }> {
   let out = '';
   const code = await f({ out: (t) => (out += t), err: () => undefined });
   return { code, out };
 }
 
-test('`analyze <folder> --per-rank-json` prints HTA\'s numbers keyed by rank, with and without the last step', async () => {
+test("`analyze <folder> --per-rank-json` prints HTA's numbers keyed by rank, with and without the last step", async () => {
   const dflt = await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json'], io));
   assert.equal(dflt.code, 0);
   const j = JSON.parse(dflt.out) as Record<string, Record<string, number>>;
   assert.deepEqual(Object.keys(j), ['0', '1']);
-  assert.deepEqual([j['0'].idle_us, j['0'].compute_us, j['0'].non_compute_us, j['0'].kernel_span_us, j['0'].overlap_pct], [321378, 106252, 172428, 600058, 11.81]);
+  assert.deepEqual(
+    [j['0'].idle_us, j['0'].compute_us, j['0'].non_compute_us, j['0'].kernel_span_us, j['0'].overlap_pct],
+    [321378, 106252, 172428, 600058, 11.81],
+  );
   assert.deepEqual([j['1'].idle_us, j['1'].overlap_pct], [328671, 20.05]);
-  const last = JSON.parse((await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json', '--include-last-step'], io))).out) as Record<string, Record<string, number>>;
+  const last = JSON.parse(
+    (await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json', '--include-last-step'], io))).out,
+  ) as Record<string, Record<string, number>>;
   assert.deepEqual([last['0'].idle_us, last['0'].kernel_span_us, last['0'].overlap_pct], [675191, 1222847, 14.95]);
   const md = await captureStdout((io) => analyzeCommand([files[0], files[1]], io));
-  assert.match(md.out, /\| 0 \| 600,058 \| 321,378 \| 106,252 \| 172,428 \| 53\.56 % \| 17\.71 % \| 28\.74 % \| 11\.81 %/);
+  assert.match(
+    md.out,
+    /\| 0 \| 600,058 \| 321,378 \| 106,252 \| 172,428 \| 53\.56 % \| 17\.71 % \| 28\.74 % \| 11\.81 %/,
+  );
 });
 
 test('critical path of step 551 across both ranks: ordered, within the step, through real spans', async () => {
@@ -150,13 +194,18 @@ test('critical path of step 551 across both ranks: ordered, within the step, thr
   assert.equal(cp.step, 551);
   assert.ok(cp.segments.length > 10);
   for (let i = 1; i < cp.segments.length; i++) {
-    const prev = cp.segments[i - 1], cur = cp.segments[i];
+    const prev = cp.segments[i - 1],
+      cur = cp.segments[i];
     assert.ok(prev.startNs + prev.durNs <= cur.startNs + 1, `segment ${i} starts before its predecessor ends`);
   }
   const m = await pair();
-  for (const s of cp.segments) if (s.sliceIndex !== undefined) assert.ok(m.slices[s.sliceIndex].name.startsWith(s.name!.replace(/…$/, '')));
+  for (const s of cp.segments)
+    if (s.sliceIndex !== undefined) assert.ok(m.slices[s.sliceIndex].name.startsWith(s.name!.replace(/…$/, '')));
   const total = Object.values(cp.byKindNs).reduce((x, y) => x + y, 0);
   assert.equal(total, cp.totalNs);
   assert.ok(cp.totalNs <= a.replay!.measuredStepNs + 1e6);
-  assert.ok((a.replay?.calibrationErrorPct ?? 100) < 15, `the replay reproduces the step within 15 % (got ${a.replay?.calibrationErrorPct})`);
+  assert.ok(
+    (a.replay?.calibrationErrorPct ?? 100) < 15,
+    `the replay reproduces the step within 15 % (got ${a.replay?.calibrationErrorPct})`,
+  );
 });

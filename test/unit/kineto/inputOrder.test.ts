@@ -19,7 +19,8 @@ const readFixture = (): Doc => JSON.parse(gunzipSync(fs.readFileSync(fixture)).t
 
 /** The model as sets: each slice by its fields, each flow by its two ends (independent of slice indexes and of the order of ties). */
 function canonical(m: TraceModel): { tracks: string; slices: string[]; flows: string[] } {
-  const key = (s: Slice) => JSON.stringify([s.track, s.startNs, s.durNs, s.depth, s.name, s.category, s.rawCategory ?? null, s.args ?? null]);
+  const key = (s: Slice) =>
+    JSON.stringify([s.track, s.startNs, s.durNs, s.depth, s.name, s.category, s.rawCategory ?? null, s.args ?? null]);
   return {
     tracks: JSON.stringify(m.tracks),
     slices: m.slices.map(key).sort(),
@@ -30,8 +31,13 @@ function canonical(m: TraceModel): { tracks: string; slices: string[]; flows: st
 /** Slices of each track in finalizeModel's order: by start, longer first. */
 function inFinalOrder(m: TraceModel): boolean {
   for (let i = 1; i < m.slices.length; i++) {
-    const a = m.slices[i - 1], b = m.slices[i];
-    if (a.track > b.track || (a.track === b.track && (a.startNs > b.startNs || (a.startNs === b.startNs && a.durNs < b.durNs)))) return false;
+    const a = m.slices[i - 1],
+      b = m.slices[i];
+    if (
+      a.track > b.track ||
+      (a.track === b.track && (a.startNs > b.startNs || (a.startNs === b.startNs && a.durNs < b.durNs)))
+    )
+      return false;
   }
   return true;
 }
@@ -44,7 +50,8 @@ test('a Kineto trace whose threads are out of order imports to the same model as
   const ev = shuffled.traceEvents;
   let swaps = 0;
   for (let i = 0; i + 1 < ev.length; i += 2) {
-    const a = ev[i], b = ev[i + 1];
+    const a = ev[i],
+      b = ev[i + 1];
     if (a.ph === 'X' && b.ph === 'X' && a.pid === b.pid && a.tid === b.tid && a.ts !== b.ts) {
       ev[i] = b;
       ev[i + 1] = a;
@@ -78,20 +85,38 @@ test('finalizeModel: slices already in order keep their places; shuffled, they a
     m.slices = order.map((i) => ({ ...all[i] }));
     // Flows name slices by their position in `all`.
     const at = (i: number) => order.indexOf(i);
-    m.flows = [{ id: 1, from: at(1), to: at(4) }, { id: 2, from: at(6), to: at(0) }];
+    m.flows = [
+      { id: 1, from: at(1), to: at(4) },
+      { id: 2, from: at(6), to: at(0) },
+    ];
     return m;
   };
   const ordered = make([0, 1, 2, 3, 4, 5, 6]);
   const slicesBefore = ordered.slices.slice();
   const a = finalizeModel(ordered);
-  assert.deepEqual(a.slices, slicesBefore.map((s, i) => ({ ...s, depth: [0, 1, 2, 2, 0, 1, 0][i], durNs: i === 3 ? 20 : s.durNs })));
-  assert.deepEqual(a.flows, [{ id: 1, from: 1, to: 4 }, { id: 2, from: 6, to: 0 }]);
+  assert.deepEqual(
+    a.slices,
+    slicesBefore.map((s, i) => ({ ...s, depth: [0, 1, 2, 2, 0, 1, 0][i], durNs: i === 3 ? 20 : s.durNs })),
+  );
+  assert.deepEqual(a.flows, [
+    { id: 1, from: 1, to: 4 },
+    { id: 2, from: 6, to: 0 },
+  ]);
   assert.equal(a.warnings.length, 1);
   // Equal keys keep their input order (k2 before k1 here), as Array.prototype.sort does.
   const b = finalizeModel(make([6, 3, 5, 2, 0, 4, 1]));
-  assert.deepEqual(b.slices.map((s) => s.name), ['step', 'outer', 'inner', 'overlap', 'k2', 'k1', 'k3']);
-  assert.deepEqual(b.slices.map((s) => s.depth), [0, 1, 2, 2, 0, 1, 0]);
-  assert.deepEqual(b.flows, [{ id: 1, from: 1, to: 5 }, { id: 2, from: 6, to: 0 }]);
+  assert.deepEqual(
+    b.slices.map((s) => s.name),
+    ['step', 'outer', 'inner', 'overlap', 'k2', 'k1', 'k3'],
+  );
+  assert.deepEqual(
+    b.slices.map((s) => s.depth),
+    [0, 1, 2, 2, 0, 1, 0],
+  );
+  assert.deepEqual(b.flows, [
+    { id: 1, from: 1, to: 5 },
+    { id: 2, from: 6, to: 0 },
+  ]);
 });
 
 test('isAscending: true exactly when a sort by the same comparator would move nothing', () => {
@@ -106,7 +131,18 @@ test('isAscending: true exactly when a sort by the same comparator would move no
 test('gzip read in one piece sized from its trailer, or in several when the trailer says less', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-gz-'));
   try {
-    const doc = { distributedInfo: { rank: 0, world_size: 1 }, traceEvents: Array.from({ length: 5000 }, (_, i) => ({ ph: 'X', cat: 'cpu_op', name: `op ${i}`, pid: 1, tid: 1, ts: i * 10, dur: 5 })) };
+    const doc = {
+      distributedInfo: { rank: 0, world_size: 1 },
+      traceEvents: Array.from({ length: 5000 }, (_, i) => ({
+        ph: 'X',
+        cat: 'cpu_op',
+        name: `op ${i}`,
+        pid: 1,
+        tid: 1,
+        ts: i * 10,
+        dur: 5,
+      })),
+    };
     const text = JSON.stringify(doc);
     const one = path.join(dir, 'one.json.gz');
     fs.writeFileSync(one, gzipSync(text));

@@ -56,7 +56,10 @@ test('commlens reduce writes one reduced trace per rank that analyze reads; bad 
     const reduced = ['sampled_rank-0', 'sampled_rank-1'].map((n) => join(out, `${n}.reduced.json.gz`));
     const a = analyze(await importKinetoFolder([0, 1].map((r) => join(dir, `sampled_rank-${r}.json.gz`))));
     const b = analyze(await importKinetoFolder(reduced));
-    assert.deepEqual(b.ranks.map((r) => r.temporal), a.ranks.map((r) => r.temporal));
+    assert.deepEqual(
+      b.ranks.map((r) => r.temporal),
+      a.ranks.map((r) => r.temporal),
+    );
     const bad = join(out, 'bad.json');
     writeFileSync(bad, '[1, 2, 3]');
     err = '';

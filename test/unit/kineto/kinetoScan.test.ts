@@ -25,7 +25,9 @@ function scanRecords(c: KinetoColumns): string[] {
     const end = Math.max(start, Math.floor(c.ts[i] + dur));
     const extra = c.extraArgs.get(i);
     const coll = extra && extra['Input Dims'] !== undefined ? JSON.stringify(extra['Input Dims']) : '';
-    out.push([c.strings[c.name[i]], cat, start, end - start, c.correlation[i], c.externalId[i], c.stream[i], coll].join('|'));
+    out.push(
+      [c.strings[c.name[i]], cat, start, end - start, c.correlation[i], c.externalId[i], c.stream[i], coll].join('|'),
+    );
   }
   return out.sort();
 }
@@ -37,8 +39,20 @@ async function importRecords(path: string): Promise<string[]> {
   return m.slices
     .map((s) => {
       const a = s.args ?? {};
-      const launcher = /^(nccl:|record_param_comms$|c10d::)/.test(s.name) && a['Input Dims'] !== undefined ? JSON.stringify(a['Input Dims']) : '';
-      return [s.name, s.rawCategory ?? s.category, s.startNs / 1000 + origin, s.durNs / 1000, num(a.correlation), num(a['External id']), num(a.stream), launcher].join('|');
+      const launcher =
+        /^(nccl:|record_param_comms$|c10d::)/.test(s.name) && a['Input Dims'] !== undefined
+          ? JSON.stringify(a['Input Dims'])
+          : '';
+      return [
+        s.name,
+        s.rawCategory ?? s.category,
+        s.startNs / 1000 + origin,
+        s.durNs / 1000,
+        num(a.correlation),
+        num(a['External id']),
+        num(a.stream),
+        launcher,
+      ].join('|');
     })
     .sort();
 }
@@ -46,10 +60,14 @@ async function importRecords(path: string): Promise<string[]> {
 test('scan equals the importer on the HTA-sampled pair (events, rounded times, correlation, External id, stream, launcher shapes)', async () => {
   for (const f of files) {
     const c = await scanKinetoFile(f);
-    const a = scanRecords(c), b = await importRecords(f);
+    const a = scanRecords(c),
+      b = await importRecords(f);
     assert.equal(a.length, b.length);
     assert.deepEqual(a, b);
-    assert.deepEqual(c.top.distributedInfo, (JSON.parse(gunzipSync(readFileSync(f)).toString('utf8')) as { distributedInfo: unknown }).distributedInfo);
+    assert.deepEqual(
+      c.top.distributedInfo,
+      (JSON.parse(gunzipSync(readFileSync(f)).toString('utf8')) as { distributedInfo: unknown }).distributedInfo,
+    );
     // Metadata names and the collective launchers' shapes are kept; ordinary ops' shapes are not.
     const extras = [...c.extraArgs.values()];
     assert.ok(extras.some((e) => typeof e.name === 'string'));
@@ -78,7 +96,10 @@ test('scan gives the same columns at every chunk size, down to one byte', () => 
 
 test('the worker pool scans every file into its own slot', async () => {
   const cols = await scanKinetoFiles([files[0], files[1], files[0]], { workers: 2 });
-  assert.deepEqual(cols.map((c) => (c.top.distributedInfo as { rank: number }).rank), [0, 1, 0]);
+  assert.deepEqual(
+    cols.map((c) => (c.top.distributedInfo as { rank: number }).rank),
+    [0, 1, 0],
+  );
   assert.deepEqual(scanRecords(cols[2]), scanRecords(cols[0]));
 });
 
@@ -88,8 +109,16 @@ test('bad input gets a message that says what was expected', () => {
     k.push(Buffer.from(s));
     return k.end();
   };
-  assert.throws(() => scan('[1, 2]'), (e: Error) => e instanceof KinetoScanError && /expected "\{"/.test(e.message));
+  assert.throws(
+    () => scan('[1, 2]'),
+    (e: Error) => e instanceof KinetoScanError && /expected "\{"/.test(e.message),
+  );
   assert.throws(() => scan('{"a": 1}'), /expected a JSON object with a "traceEvents" array/);
   assert.throws(() => scan('{"traceEvents": [{"ph": "X"'), /ends before|ends inside/);
-  assert.equal(scan('{"traceEvents": [{"ph": "X", "name": "a\\"b", "ts": 1.5, "dur": 2, "args": {"stream": 7}}]}').strings.includes('a"b'), true);
+  assert.equal(
+    scan(
+      '{"traceEvents": [{"ph": "X", "name": "a\\"b", "ts": 1.5, "dur": 2, "args": {"stream": 7}}]}',
+    ).strings.includes('a"b'),
+    true,
+  );
 });

@@ -9,14 +9,29 @@ const trace = (rank: unknown, world: unknown) => ({
 });
 
 test('a rank outside 0..world_size-1 gives a warning naming the file and the values', () => {
-  for (const [rank, world] of [[-1, 128], [999, 128], [2, 2], [1.5, 4]] as const) {
+  for (const [rank, world] of [
+    [-1, 128],
+    [999, 128],
+    [2, 2],
+    [1.5, 4],
+  ] as const) {
     const m = importKineto(trace(rank, world), { fileName: 'rank-x.json' });
     const w = m.warnings.filter((x) => /distributedInfo rank/.test(x));
     assert.equal(w.length, 1, `rank ${rank} of ${world}: ${m.warnings.join(' | ')}`);
-    assert.equal(w[0], `rank-x.json: distributedInfo rank ${rank} is not valid for world_size ${world} (expected an integer from 0 to ${world - 1})`);
+    assert.equal(
+      w[0],
+      `rank-x.json: distributedInfo rank ${rank} is not valid for world_size ${world} (expected an integer from 0 to ${world - 1})`,
+    );
   }
-  for (const [rank, world] of [[0, 1], [127, 128]] as const) {
+  for (const [rank, world] of [
+    [0, 1],
+    [127, 128],
+  ] as const) {
     const m = importKineto(trace(rank, world), { fileName: 'ok.json' });
-    assert.deepEqual(m.warnings.filter((x) => /distributedInfo rank/.test(x)), [], `rank ${rank} of ${world}`);
+    assert.deepEqual(
+      m.warnings.filter((x) => /distributedInfo rank/.test(x)),
+      [],
+      `rank ${rank} of ${world}`,
+    );
   }
 });

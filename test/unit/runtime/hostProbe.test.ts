@@ -9,7 +9,8 @@ test('probeCodecs times every compressor the replay knows, per core and over the
   const r = await probeCodecs({ ...PRESETS['mlp-small'] }, { values: 8192, reps: 1 });
   assert.deepEqual(Object.keys(r.perCore).sort(), Object.keys(COMPRESSORS).sort());
   for (const name of Object.keys(COMPRESSORS)) {
-    const core = r.perCore[name], wall = r.wall[name];
+    const core = r.perCore[name],
+      wall = r.wall[name];
     assert.ok(Number.isFinite(core) && core > 0, `${name}: ${core} GB/s per core`);
     assert.ok(Number.isFinite(wall) && wall > 0, `${name}: ${wall} GB/s over the wall`);
     // The thread never gets more than its wall time: per core is never slower than over the wall.

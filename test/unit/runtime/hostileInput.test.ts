@@ -29,7 +29,13 @@ function problemsOf(fn: () => unknown): string[] {
   return [];
 }
 
-const validate = (text: string) => validateConfig(resolveRawConfig({ configText: text, configPath: 'c.json' }), Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
+const validate = (text: string) =>
+  validateConfig(
+    resolveRawConfig({ configText: text, configPath: 'c.json' }),
+    Object.keys(LINK_PROFILES),
+    STRATEGY_IDS,
+    validateStrategyConfig,
+  );
 
 test('strategyOptions with "__proto__", "toString" or "constructor" are unknown options, not a TypeError', () => {
   for (const key of ['__proto__', 'toString', 'constructor', 'hasOwnProperty']) {
@@ -38,14 +44,23 @@ test('strategyOptions with "__proto__", "toString" or "constructor" are unknown 
     assert.equal(p.length, 1, `${key}: ${p.join(' | ')}`);
     assert.match(p[0], new RegExp(`^strategyOptions\\.${key}: unknown option; 'ddp-bucketed' takes bucketCapMb`));
   }
-  assert.match(problemsOf(() => validate('{"preset":"tiny","strategyOptions":{"toString":1}}'))[0], /strategyOptions\.toString: unknown option/);
+  assert.match(
+    problemsOf(() => validate('{"preset":"tiny","strategyOptions":{"toString":1}}'))[0],
+    /strategyOptions\.toString: unknown option/,
+  );
 });
 
 test('a top-level "__proto__" (or "constructor") in a config is an unknown setting, and does not reach the merged config', () => {
   const p = problemsOf(() => validate('{"preset":"tiny","__proto__":{"steps":3,"worldSize":99}}'));
-  assert.deepEqual(p.map((x) => x.split(':')[0]), ['__proto__']);
+  assert.deepEqual(
+    p.map((x) => x.split(':')[0]),
+    ['__proto__'],
+  );
   assert.match(p[0], /__proto__: unknown setting; allowed: preset, description/);
-  assert.match(problemsOf(() => validate('{"preset":"tiny","model":{"constructor":1}}'))[0], /^model\.constructor: unknown setting/);
+  assert.match(
+    problemsOf(() => validate('{"preset":"tiny","model":{"constructor":1}}'))[0],
+    /^model\.constructor: unknown setting/,
+  );
   assert.equal(({} as Record<string, unknown>).steps, undefined, 'Object.prototype untouched');
 });
 
@@ -69,20 +84,32 @@ test('a config with a leading byte order mark is read; another invisible charact
 
 test('--link-scale Infinity / NaN say what was given; --steps takes decimal integers only', () => {
   for (const v of ['Infinity', '-Infinity', 'NaN', '1e999']) {
-    assert.deepEqual(problemsOf(() => parseProfileArgs(['--link-scale', v])), [`--link-scale: got "${v}"; expected a finite number >= 1`]);
+    assert.deepEqual(
+      problemsOf(() => parseProfileArgs(['--link-scale', v])),
+      [`--link-scale: got "${v}"; expected a finite number >= 1`],
+    );
   }
   assert.equal(parseProfileArgs(['--link-scale', '2.5']).overrides.linkScale, 2.5);
   for (const v of ['0x10', '1e3', '0b11', '0o7', ' 7', '', '16.0', '1_000']) {
-    assert.deepEqual(problemsOf(() => parseProfileArgs(['--steps', v])), [`--steps: got ${JSON.stringify(v)}; expected an integer in decimal digits`], v);
+    assert.deepEqual(
+      problemsOf(() => parseProfileArgs(['--steps', v])),
+      [`--steps: got ${JSON.stringify(v)}; expected an integer in decimal digits`],
+      v,
+    );
   }
   assert.equal(parseProfileArgs(['--steps', '16']).overrides.steps, 16);
   assert.equal(parseProfileArgs(['--seed', '0']).overrides.seed, 0);
   // A config file's own Infinity cannot be written in JSON, but a value past the range is shown as a number.
-  assert.match(problemsOf(() => validate('{"preset":"tiny","linkScale":1e999}'))[0], /^linkScale: got Infinity, expected a finite number from 1 to/);
+  assert.match(
+    problemsOf(() => validate('{"preset":"tiny","linkScale":1e999}'))[0],
+    /^linkScale: got Infinity, expected a finite number from 1 to/,
+  );
 });
 
-test('the editor\'s config check: prototype keys are unknown settings, a leading byte order mark is accepted', () => {
-  const schema = JSON.parse(fs.readFileSync(path.join(repoRoot, 'schemas', 'commlens.schema.json'), 'utf8')) as SchemaNode;
+test("the editor's config check: prototype keys are unknown settings, a leading byte order mark is accepted", () => {
+  const schema = JSON.parse(
+    fs.readFileSync(path.join(repoRoot, 'schemas', 'commlens.schema.json'), 'utf8'),
+  ) as SchemaNode;
   assert.deepEqual(checkConfigText('\uFEFF{"preset":"tiny"}', schema), []);
   for (const key of ['__proto__', 'toString', 'constructor']) {
     const p = checkConfigText(`{"preset":"tiny","${key}":{"type":"object"}}`, schema);
@@ -127,8 +154,12 @@ test('inspect and analyze print names from a trace with their escape sequences m
       let err = '';
       await cmd([...args], { out: (t: string) => (out += t), err: (t: string) => (err += t) });
       const all = out + err;
-      // eslint-disable-next-line no-control-regex -- looking for raw control characters
-      assert.doesNotMatch(all, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, `${cmd.name} ${args.join(' ')}: no raw control character:\n${JSON.stringify(all).slice(0, 400)}`);
+      assert.doesNotMatch(
+        all,
+        // eslint-disable-next-line no-control-regex -- looking for raw control characters
+        /[\x00-\x08\x0b-\x1f\x7f-\x9f]/,
+        `${cmd.name} ${args.join(' ')}: no raw control character:\n${JSON.stringify(all).slice(0, 400)}`,
+      );
       seen += all;
     }
     // The collective's name reaches the output (in the report and the JSON), escaped.
@@ -138,9 +169,15 @@ test('inspect and analyze print names from a trace with their escape sequences m
   }
 });
 
-test("a suggestion's configChange from summary.json with \"__proto__\" is refused by the config check, not merged into the prototype", () => {
-  const changed = applyConfigChange(PRESETS.tiny, JSON.parse('{"__proto__":{"steps":99999,"worldSize":64}}') as Record<string, unknown>);
+test('a suggestion\'s configChange from summary.json with "__proto__" is refused by the config check, not merged into the prototype', () => {
+  const changed = applyConfigChange(
+    PRESETS.tiny,
+    JSON.parse('{"__proto__":{"steps":99999,"worldSize":64}}') as Record<string, unknown>,
+  );
   const p = problemsOf(() => validateConfig(changed, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig));
-  assert.deepEqual(p.map((x) => x.split(':')[0]), ['__proto__']);
+  assert.deepEqual(
+    p.map((x) => x.split(':')[0]),
+    ['__proto__'],
+  );
   assert.equal((changed as unknown as Record<string, unknown>).steps, PRESETS.tiny.steps);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { tuneSoftwareRasterizerThreads } from '../../../runtime/gpu/dawn';
 
-test('LP_NUM_THREADS: 4 per core (at most 32) when unset, the user\'s value when set', () => {
+test("LP_NUM_THREADS: 4 per core (at most 32) when unset, the user's value when set", () => {
   const saved = process.env.LP_NUM_THREADS;
   try {
     delete process.env.LP_NUM_THREADS;

@@ -9,10 +9,26 @@ const mem = { parameters: 100, gradients: 100, optimizerState: 200, activations:
 
 function outcome(stepTimesMs: number[], wireBytes: number[]): Omit<RunOutcome, 'trace'> {
   return {
-    runDir: '/tmp/x', tracePath: '/tmp/x/trace.pftrace', ready: [], done: [], wallNs: 1,
+    runDir: '/tmp/x',
+    tracePath: '/tmp/x/trace.pftrace',
+    ready: [],
+    done: [],
+    wallNs: 1,
     steps: stepTimesMs.map((ms, step) => ({
-      step, meanLoss: 1 / (step + 1), stepTimeNs: ms * 1e6,
-      perRank: [0, 1].map((rank) => ({ type: 'step' as const, rank, step, loss: 1, startNs: 0, endNs: ms * 1e6, spans: [], wireBytes: wireBytes[step], memory: mem })),
+      step,
+      meanLoss: 1 / (step + 1),
+      stepTimeNs: ms * 1e6,
+      perRank: [0, 1].map((rank) => ({
+        type: 'step' as const,
+        rank,
+        step,
+        loss: 1,
+        startNs: 0,
+        endNs: ms * 1e6,
+        spans: [],
+        wireBytes: wireBytes[step],
+        memory: mem,
+      })),
     })),
   };
 }
@@ -20,7 +36,11 @@ function outcome(stepTimesMs: number[], wireBytes: number[]): Omit<RunOutcome, '
 test('summary.json: warm-up steps recorded and left out of the step time and bytes per step', () => {
   const config = { ...PRESETS['tiny'], worldSize: 2, steps: 8 } as RunConfig;
   // Step 0 compiles pipelines (12 s), step 1 still fills pools (900 ms), then ~15 ms.
-  const s = buildSummary('r', config, outcome([12_000, 900, 15, 14, 16, 15, 15, 14], [9e6, 9e6, 100, 100, 100, 100, 100, 100]));
+  const s = buildSummary(
+    'r',
+    config,
+    outcome([12_000, 900, 15, 14, 16, 15, 15, 14], [9e6, 9e6, 100, 100, 100, 100, 100, 100]),
+  );
   assert.deepEqual(s.warmupSteps, [0, 1]);
   assert.equal(s.medianStepTimeNs, 15e6);
   assert.equal(s.steadyStepTimeNs, 15e6);
@@ -29,8 +49,14 @@ test('summary.json: warm-up steps recorded and left out of the step time and byt
   assert.equal(s.stepTimeNs.length, 8, 'every step is still listed');
 });
 
-test('summary.json: a DiLoCo run\'s step time is the mean over whole periods of steady-state steps', () => {
-  const config = { ...PRESETS['tiny'], worldSize: 2, steps: 9, strategy: 'diloco', strategyOptions: { localSteps: 4 } } as RunConfig;
+test("summary.json: a DiLoCo run's step time is the mean over whole periods of steady-state steps", () => {
+  const config = {
+    ...PRESETS['tiny'],
+    worldSize: 2,
+    steps: 9,
+    strategy: 'diloco',
+    strategyOptions: { localSteps: 4 },
+  } as RunConfig;
   const s = buildSummary('r', config, outcome([9_000, 10, 10, 10, 50, 10, 10, 10, 50], Array(9).fill(100)));
   assert.deepEqual(s.warmupSteps, [0]);
   assert.equal(s.medianStepTimeNs, 10e6);

@@ -46,7 +46,7 @@ test('int8 codec: each value within half a quantisation step of its input, sizes
   }
 });
 
-test('sign codec: 1 bit per value plus a scale per chunk; decodes to sign × ‖x‖₂/√n (the input chunk\'s L2 norm kept)', () => {
+test("sign codec: 1 bit per value plus a scale per chunk; decodes to sign × ‖x‖₂/√n (the input chunk's L2 norm kept)", () => {
   const x = Float32Array.from([1, -3, 2, -2, 0.5, 0.5, -0.5, 4, 1]);
   const codec = new SignCodec(4);
   const bytes = new Uint8Array(codec.encodedBytes(x.length));
@@ -64,7 +64,10 @@ test('topKIndices returns exactly the k largest magnitudes', () => {
   const x = Float32Array.from({ length: 5000 }, () => r());
   for (const k of [1, 7, 50, 4999]) {
     const got = [...topKIndices(x, k)];
-    const want = [...x.keys()].sort((a, b) => Math.abs(x[b]) - Math.abs(x[a])).slice(0, k).sort((a, b) => a - b);
+    const want = [...x.keys()]
+      .sort((a, b) => Math.abs(x[b]) - Math.abs(x[a]))
+      .slice(0, k)
+      .sort((a, b) => a - b);
     assert.deepEqual(got, want, `k=${k}`);
   }
 });

@@ -18,13 +18,23 @@ test('buckets follow reverse layer order, whole layers, a small first bucket, an
   });
   const buckets = planBuckets(layers, 4 * MiB, 1 * MiB);
   // Backward finishes l5 (0.2 MB), l4 (0.8 MB): the first bucket closes at 1 MiB.
-  assert.deepEqual(buckets.map((b) => b.layers), [[5, 4], [3], [2], [1, 0]]);
+  assert.deepEqual(
+    buckets.map((b) => b.layers),
+    [[5, 4], [3], [2], [1, 0]],
+  );
   for (const b of buckets) {
     const lo = Math.min(...b.layers.map((i) => layers[i].paramOffset));
     assert.equal(b.offset, lo);
-    assert.equal(b.length, b.layers.reduce((a, i) => a + layers[i].paramCount, 0), 'a bucket is one contiguous range');
+    assert.equal(
+      b.length,
+      b.layers.reduce((a, i) => a + layers[i].paramCount, 0),
+      'a bucket is one contiguous range',
+    );
   }
-  assert.equal(buckets.reduce((a, b) => a + b.length, 0), off);
+  assert.equal(
+    buckets.reduce((a, b) => a + b.length, 0),
+    off,
+  );
   assert.equal(singleBucket(layers)[0].length, off);
 });
 
@@ -39,12 +49,14 @@ test('top-k DGC conserves gradient mass: what was averaged plus what waits in th
   const n = 2;
   const len = 4000;
   const world = new LocalWorld(n);
-  const hooks = world.ranks.map((coll) => new TopKDgcHook({ coll, span: noSpans }, { density: 0.01, momentum: 0, warmupSteps: 2 }));
+  const hooks = world.ranks.map(
+    (coll) => new TopKDgcHook({ coll, span: noSpans }, { density: 0.01, momentum: 0, warmupSteps: 2 }),
+  );
   const bucket: Bucket = { index: 0, offset: 0, length: len, layers: [0] };
   const sent = new Float64Array(len);
   const truth = new Float64Array(len);
   let s = 7;
-  const rnd = (): number => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5);
+  const rnd = (): number => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5;
   for (let step = 0; step < 6; step++) {
     const grads = world.ranks.map(() => Float32Array.from({ length: len }, rnd));
     for (let i = 0; i < len; i++) truth[i] += (grads[0][i] + grads[1][i]) / n;
@@ -58,7 +70,9 @@ test('top-k DGC conserves gradient mass: what was averaged plus what waits in th
     for (let i = 0; i < len; i++) sent[i] += grads[0][i];
   }
   // Residuals live in the hooks' accumulators: read them through stateBytes' arrays.
-  const acc = hooks.map((h) => (h as unknown as { state: Map<number, { accumulated: Float32Array }> }).state.get(0)!.accumulated);
+  const acc = hooks.map(
+    (h) => (h as unknown as { state: Map<number, { accumulated: Float32Array }> }).state.get(0)!.accumulated,
+  );
   let worst = 0;
   for (let i = 0; i < len; i++) worst = Math.max(worst, Math.abs(sent[i] + (acc[0][i] + acc[1][i]) / n - truth[i]));
   assert.ok(worst < 1e-4, `mass conserved (${worst})`);
@@ -84,7 +98,8 @@ test('PowerSGD recovers a rank-1 gradient exactly at rank 1, and sends (n+m)·r 
   const grads = [make(1), make(3)];
   const want = make(2);
   await Promise.all(hooks.map((h, r) => h.exchange(bucket, grads[r], 0)));
-  for (const g of grads) for (let i = 0; i < len; i++) assert.ok(Math.abs(g[i] - want[i]) < 1e-4, `element ${i}: ${g[i]} vs ${want[i]}`);
+  for (const g of grads)
+    for (let i = 0; i < len; i++) assert.ok(Math.abs(g[i] - want[i]) < 1e-4, `element ${i}: ${g[i]} vs ${want[i]}`);
   assert.equal(world.ranks[0].sentBytes, powerSgdValues(len, [{ offset: 0, rows, cols }], 1) * 4);
   assert.equal(powerSgdValues(len, [{ offset: 0, rows, cols }], 1), rows + cols + bias);
 });

@@ -8,14 +8,23 @@ import type { Collectives, ReduceOp } from '../../../runtime/strategies/collecti
 type Contribution = { data: ArrayBufferView; op?: ReduceOp };
 
 export class LocalWorld {
-  private readonly rounds = new Map<number, { parts: Contribution[]; resolvers: ((v: unknown) => void)[]; kind: string }>();
+  private readonly rounds = new Map<
+    number,
+    { parts: Contribution[]; resolvers: ((v: unknown) => void)[]; kind: string }
+  >();
   readonly ranks: LocalRank[];
   constructor(readonly worldSize: number) {
     this.ranks = Array.from({ length: worldSize }, (_, r) => new LocalRank(this, r));
   }
 
   /** @internal */
-  join(kind: string, seq: number, rank: number, c: Contribution, finish: (parts: Contribution[], rank: number) => unknown): Promise<unknown> {
+  join(
+    kind: string,
+    seq: number,
+    rank: number,
+    c: Contribution,
+    finish: (parts: Contribution[], rank: number) => unknown,
+  ): Promise<unknown> {
     let round = this.rounds.get(seq);
     if (!round) this.rounds.set(seq, (round = { parts: [], resolvers: [], kind }));
     if (round.kind !== kind) throw new Error(`collective mismatch at seq ${seq}: ${round.kind} vs ${kind}`);

@@ -28,11 +28,30 @@ test('round trip through Chrome JSON keeps tracks, slices, args, counters, flows
   assert.equal(back.meta.originNs, m.meta.originNs);
   assert.deepEqual(back.meta.info, m.meta.info);
   assert.deepEqual(back.processes, m.processes);
-  const key = (x: TraceModel) => x.slices.map((s) => [x.tracks[s.track].name, x.tracks[s.track].pid, Math.round(s.startNs), Math.round(s.startNs + s.durNs), s.name, s.category, s.rawCategory, s.args, s.depth]);
+  const key = (x: TraceModel) =>
+    x.slices.map((s) => [
+      x.tracks[s.track].name,
+      x.tracks[s.track].pid,
+      Math.round(s.startNs),
+      Math.round(s.startNs + s.durNs),
+      s.name,
+      s.category,
+      s.rawCategory,
+      s.args,
+      s.depth,
+    ]);
   assert.deepEqual(key(back), key(m));
-  const slicesTracks = (x: TraceModel) => x.tracks.filter((t) => t.type === 'slice').map(({ id: _id, ...t }) => ({ ...t, order: t.order ?? _id }));
+  const slicesTracks = (x: TraceModel) =>
+    x.tracks.filter((t) => t.type === 'slice').map(({ id: _id, ...t }) => ({ ...t, order: t.order ?? _id }));
   assert.deepEqual(slicesTracks(back), slicesTracks(m));
-  const counters = (x: TraceModel) => x.counters.map((c) => ({ name: x.tracks[c.track].name, unit: x.tracks[c.track].unit, pid: x.tracks[c.track].pid, ts: c.tsNs.map(Math.round), v: c.values }));
+  const counters = (x: TraceModel) =>
+    x.counters.map((c) => ({
+      name: x.tracks[c.track].name,
+      unit: x.tracks[c.track].unit,
+      pid: x.tracks[c.track].pid,
+      ts: c.tsNs.map(Math.round),
+      v: c.values,
+    }));
   assert.deepEqual(counters(back), counters(m));
   assert.deepEqual(flowNames(back), flowNames(m));
   assert.deepEqual(back.warnings, []);
@@ -40,7 +59,9 @@ test('round trip through Chrome JSON keeps tracks, slices, args, counters, flows
 
 test('one tid per track: X events of different streams never share a thread', () => {
   const m = twoRankModel();
-  const events = (JSON.parse(writeChromeJson(m)) as { traceEvents: { ph: string; pid: number; tid: number; name: string }[] }).traceEvents;
+  const events = (
+    JSON.parse(writeChromeJson(m)) as { traceEvents: { ph: string; pid: number; tid: number; name: string }[] }
+  ).traceEvents;
   const tids = new Set(events.filter((e) => e.ph === 'X').map((e) => `${e.pid}:${e.tid}`));
   assert.equal(tids.size, m.tracks.filter((t) => t.type === 'slice').length);
   const kernels = events.filter((e) => e.ph === 'X' && e.name === 'matmul');
@@ -50,7 +71,10 @@ test('one tid per track: X events of different streams never share a thread', ()
 
 test('a slice in two flows gets bind_id for one and v1 events for the other, and both come back', () => {
   const m = twoRankModel();
-  const ar = m.slices.map((s, i) => [s, i] as const).filter(([s]) => s.name === 'allReduce').map(([, i]) => i);
+  const ar = m.slices
+    .map((s, i) => [s, i] as const)
+    .filter(([s]) => s.name === 'allReduce')
+    .map(([, i]) => i);
   // v1 flow events bind to the innermost slice open at their time, so the second flow uses a
   // slice with no child starting with it (a same-start child would take the binding).
   const backward1 = m.slices.findIndex((s) => s.name === 'backward' && m.tracks[s.track].pid === 1);
@@ -74,9 +98,18 @@ test('gzip, array format without its closing bracket, and sniffing', async () =>
   assert.equal(await sniffTraceFile(gz), 'chrome-json');
   assert.equal((await loadTraceFile(gz)).slices.length, m.slices.length);
   const arr = path.join(tmp, 'a.json');
-  fs.writeFileSync(arr, '[{"ph":"X","pid":1,"tid":2,"ts":5,"dur":2,"name":"a"},\n{"ph":"X","pid":1,"tid":2,"ts":6,"dur":1,"name":"b"},\n');
+  fs.writeFileSync(
+    arr,
+    '[{"ph":"X","pid":1,"tid":2,"ts":5,"dur":2,"name":"a"},\n{"ph":"X","pid":1,"tid":2,"ts":6,"dur":1,"name":"b"},\n',
+  );
   const a = await loadTraceFile(arr);
-  assert.deepEqual(a.slices.map((s) => [s.name, s.startNs, s.durNs, s.depth]), [['a', 0, 2000, 0], ['b', 1000, 1000, 1]]);
+  assert.deepEqual(
+    a.slices.map((s) => [s.name, s.startNs, s.durNs, s.depth]),
+    [
+      ['a', 0, 2000, 0],
+      ['b', 1000, 1000, 1],
+    ],
+  );
   assert.equal(a.meta.originNs, '5000');
   const pf = path.join(tmp, 't.pftrace');
   fs.writeFileSync(pf, writePerfetto(m));
@@ -92,7 +125,10 @@ test('a cut JSON file gives the complete events before the cut, with a warning',
   fs.writeFileSync(cut, text.slice(0, Math.floor(text.length * 0.7)));
   const m = await readChromeJsonFile(cut);
   assert.ok(m.slices.length > 0);
-  assert.ok(m.warnings.some((w) => /cut\.json: file ends inside traceEvents/.test(w)), m.warnings.join('\n'));
+  assert.ok(
+    m.warnings.some((w) => /cut\.json: file ends inside traceEvents/.test(w)),
+    m.warnings.join('\n'),
+  );
 });
 
 test('JSON that is not a trace ends with an error naming the file, place and what was expected', async () => {
@@ -106,13 +142,21 @@ test('JSON that is not a trace ends with an error naming the file, place and wha
   for (const [text, pattern] of cases.slice(0, 4)) {
     const f = path.join(tmp, 'no.json');
     fs.writeFileSync(f, text);
-    await assert.rejects(loadTraceFile(f), (e: unknown) => e instanceof TraceFormatError && pattern.test(e.message), text);
+    await assert.rejects(
+      loadTraceFile(f),
+      (e: unknown) => e instanceof TraceFormatError && pattern.test(e.message),
+      text,
+    );
   }
   const deep = `{"traceEvents":[${'['.repeat(100000)}${']'.repeat(100000)},{"ph":"i","ts":1,"pid":1,"tid":1,"name":"ok"}]}`;
   const m = readChromeJson(deep, { fileName: 'deep.json' });
   assert.equal(m.slices.length, 1);
   assert.ok(m.warnings.some((w) => /deeper than 64/.test(w)));
-  const badUtf8 = Buffer.concat([Buffer.from('{"traceEvents":[{"ph":"i","ts":1,"pid":1,"tid":1,"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
+  const badUtf8 = Buffer.concat([
+    Buffer.from('{"traceEvents":[{"ph":"i","ts":1,"pid":1,"tid":1,"name":"'),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from('"}]}'),
+  ]);
   const bu = path.join(tmp, 'utf8.json');
   fs.writeFileSync(bu, badUtf8);
   const u = await loadTraceFile(bu);
@@ -122,7 +166,15 @@ test('JSON that is not a trace ends with an error naming the file, place and wha
 
 test('the streamed splitter gives the same events whatever the chunk boundaries (escapes, quotes, backslashes)', () => {
   const events = [
-    { ph: 'X', pid: 1, tid: 1, ts: 1, dur: 1, name: 'a "quoted" name', args: { path: 'C:\\dir\\', q: '\\"', u: '\u00e9\u2713', nested: { s: '}]{[' } } },
+    {
+      ph: 'X',
+      pid: 1,
+      tid: 1,
+      ts: 1,
+      dur: 1,
+      name: 'a "quoted" name',
+      args: { path: 'C:\\dir\\', q: '\\"', u: '\u00e9\u2713', nested: { s: '}]{[' } },
+    },
     { ph: 'X', pid: 1, tid: 1, ts: 3, dur: 1, name: '\\\\', args: { e: '' } },
     { ph: 'i', pid: 1, tid: 1, ts: 5, name: 'end\\' },
   ];
@@ -131,8 +183,12 @@ test('the streamed splitter gives the same events whatever the chunk boundaries 
   const collect = (sizes: () => number) => {
     const got: unknown[] = [];
     const top: string[] = [];
-    const s = new JsonTraceSplitter({ element: (t) => got.push(JSON.parse(t)), topLevel: (k, t) => top.push(`${k}=${t}`), warn: () => {} });
-    for (let at = 0; at < bytes.length; ) {
+    const s = new JsonTraceSplitter({
+      element: (t) => got.push(JSON.parse(t)),
+      topLevel: (k, t) => top.push(`${k}=${t}`),
+      warn: () => {},
+    });
+    for (let at = 0; at < bytes.length;) {
       const n = Math.max(1, sizes());
       s.feed(bytes.subarray(at, at + n));
       at += n;
@@ -143,7 +199,13 @@ test('the streamed splitter gives the same events whatever the chunk boundaries 
   const whole = collect(() => bytes.length);
   assert.deepEqual(whole.got, events);
   assert.deepEqual(whole.top, ['meta="x\\\\\\"y"', 'after=[1,{"a":"\\""}]']);
-  assert.deepEqual(collect(() => 1), whole);
+  assert.deepEqual(
+    collect(() => 1),
+    whole,
+  );
   let seed = 7;
-  assert.deepEqual(collect(() => (seed = (seed * 1103515245 + 12345) % 2147483648) % 13), whole);
+  assert.deepEqual(
+    collect(() => (seed = (seed * 1103515245 + 12345) % 2147483648) % 13),
+    whole,
+  );
 });

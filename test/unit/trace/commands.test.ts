@@ -13,7 +13,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-cmd-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs a command with its output captured. */
-async function run(fn: (a: string[], io: { out(t: string): void; err(t: string): void }) => Promise<number>, args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function run(
+  fn: (a: string[], io: { out(t: string): void; err(t: string): void }) => Promise<number>,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const code = await fn(args, { out: (t: string) => (out += t), err: (t: string) => (err += t) });
@@ -31,7 +34,7 @@ test('inspect --json reports format, ranks, tracks, slices, flows, counters, ste
   assert.deepEqual(s.tracks, { slice: 6, counter: 2 });
   assert.equal(s.slices, 12);
   assert.equal(s.flows, 1);
-  assert.equal(s.steps, 1, "one step, which each of the two ranks has a slice of");
+  assert.equal(s.steps, 1, 'one step, which each of the two ranks has a slice of');
   assert.deepEqual(s.collectivesByOp, { allReduce: 2 });
   assert.deepEqual(s.counters, { series: 2, samples: 4 });
   assert.deepEqual(s.warnings, []);
@@ -56,7 +59,10 @@ test('convert pftrace -> json -> pftrace keeps the slices and flows', async () =
   assert.equal((await run(convertCommand, [a, b])).code, 0);
   assert.equal((await run(convertCommand, [b, c, '--compress'])).code, 0);
   const [ma, mc] = [await loadTraceFile(a), await loadTraceFile(c)];
-  assert.deepEqual(mc.slices.map((s) => [s.name, s.startNs, s.durNs]), ma.slices.map((s) => [s.name, s.startNs, s.durNs]));
+  assert.deepEqual(
+    mc.slices.map((s) => [s.name, s.startNs, s.durNs]),
+    ma.slices.map((s) => [s.name, s.startNs, s.durNs]),
+  );
   assert.equal(mc.flows.length, ma.flows.length);
   assert.equal(mc.meta.originNs, ma.meta.originNs);
 });

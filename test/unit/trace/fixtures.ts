@@ -18,14 +18,58 @@ export function twoRankModel(): TraceModel {
     m.processes.push({ pid: rank, rank, name: `rank ${rank}`, labels: { device: 'lavapipe' } });
     const host = addTrack(m, { pid: rank, name: 'host', type: 'slice', stream: 'host', gpu: false, sourceId: 1 });
     const compute = addTrack(m, { pid: rank, name: 'compute', type: 'slice', stream: 'compute', gpu: true, order: 1 });
-    const comm = addTrack(m, { pid: rank, name: 'communication', type: 'slice', stream: 'communication', gpu: true, sourceId: 'queue-b' });
-    const mem = addTrack(m, { pid: rank, name: 'bytes in flight', type: 'counter', stream: 'communication', gpu: false, unit: 'bytes' });
+    const comm = addTrack(m, {
+      pid: rank,
+      name: 'communication',
+      type: 'slice',
+      stream: 'communication',
+      gpu: true,
+      sourceId: 'queue-b',
+    });
+    const mem = addTrack(m, {
+      pid: rank,
+      name: 'bytes in flight',
+      type: 'counter',
+      stream: 'communication',
+      gpu: false,
+      unit: 'bytes',
+    });
     const off = rank * 250.5;
-    m.slices.push({ track: host, name: 'step 0', category: 'step', startNs: 0, durNs: 10_000 + off, args: { step: 0 } });
+    m.slices.push({
+      track: host,
+      name: 'step 0',
+      category: 'step',
+      startNs: 0,
+      durNs: 10_000 + off,
+      args: { step: 0 },
+    });
     m.slices.push({ track: host, name: 'forward', category: 'host', startNs: 0, durNs: 3_000 });
-    m.slices.push({ track: host, name: 'backward', category: 'host', startNs: 3_000, durNs: 4_000, args: { note: 'ünïcode ✓' } });
-    m.slices.push({ track: compute, name: 'matmul', category: 'kernel', rawCategory: 'wgsl', startNs: 100 + off, durNs: 2_000, args: { shape: [64, 128], flops: 1.5e9 } });
-    m.slices.push({ track: compute, name: 'matmul', category: 'kernel', rawCategory: 'wgsl', startNs: 2_100 + off, durNs: 2_000, args: { shape: [128, 64], ok: true, none: null } });
+    m.slices.push({
+      track: host,
+      name: 'backward',
+      category: 'host',
+      startNs: 3_000,
+      durNs: 4_000,
+      args: { note: 'ünïcode ✓' },
+    });
+    m.slices.push({
+      track: compute,
+      name: 'matmul',
+      category: 'kernel',
+      rawCategory: 'wgsl',
+      startNs: 100 + off,
+      durNs: 2_000,
+      args: { shape: [64, 128], flops: 1.5e9 },
+    });
+    m.slices.push({
+      track: compute,
+      name: 'matmul',
+      category: 'kernel',
+      rawCategory: 'wgsl',
+      startNs: 2_100 + off,
+      durNs: 2_000,
+      args: { shape: [128, 64], ok: true, none: null },
+    });
     m.slices.push({
       track: comm,
       name: 'allReduce',

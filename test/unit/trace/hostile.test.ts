@@ -26,7 +26,10 @@ function assertSane(m: TraceModel, what: string): void {
   });
   for (const s of m.slices) {
     assert.ok(s.track >= 0 && s.track < m.tracks.length, `${what}: slice track`);
-    assert.ok(Number.isFinite(s.startNs) && Number.isFinite(s.durNs) && s.durNs >= 0, `${what}: slice times ${s.startNs} ${s.durNs}`);
+    assert.ok(
+      Number.isFinite(s.startNs) && Number.isFinite(s.durNs) && s.durNs >= 0,
+      `${what}: slice times ${s.startNs} ${s.durNs}`,
+    );
   }
   for (const f of m.flows) assert.ok(m.slices[f.from] && m.slices[f.to], `${what}: flow endpoints`);
   for (const c of m.counters) assert.equal(c.tsNs.length, c.values.length, `${what}: counter lengths`);
@@ -42,18 +45,32 @@ function packet(body: (w: ProtoWriter) => void): Uint8Array {
 }
 
 test('protobuf: empty file, bad varint and a 10 GB length prefix are errors naming the byte', () => {
-  assert.throws(() => readPerfetto(new Uint8Array(0), { fileName: 'e.pftrace' }), (e: unknown) => e instanceof TraceFormatError && /e\.pftrace.*no trace packets/.test(e.message));
+  assert.throws(
+    () => readPerfetto(new Uint8Array(0), { fileName: 'e.pftrace' }),
+    (e: unknown) => e instanceof TraceFormatError && /e\.pftrace.*no trace packets/.test(e.message),
+  );
   const badVarint = new Uint8Array([0x0a, ...new Array(11).fill(0xff)]);
-  assert.throws(() => readPerfetto(badVarint, { fileName: 'v.pftrace' }), (e: unknown) => e instanceof TraceFormatError && e.offset === 1 && /varint longer than 10 bytes/.test(e.message));
+  assert.throws(
+    () => readPerfetto(badVarint, { fileName: 'v.pftrace' }),
+    (e: unknown) => e instanceof TraceFormatError && e.offset === 1 && /varint longer than 10 bytes/.test(e.message),
+  );
   const huge = new ProtoWriter();
   huge.tag(1, 2);
   huge.varint(10 * 1024 ** 3);
   huge.bytes(2, new Uint8Array(16));
   assert.throws(
     () => readPerfetto(huge.buf.slice(0, huge.pos), { fileName: 'h.pftrace' }),
-    (e: unknown) => e instanceof TraceFormatError && e.file === 'h.pftrace' && e.offset === 1 && /length 10737418240 runs past the end/.test(e.message) && /expected a length of at most/.test(e.message),
+    (e: unknown) =>
+      e instanceof TraceFormatError &&
+      e.file === 'h.pftrace' &&
+      e.offset === 1 &&
+      /length 10737418240 runs past the end/.test(e.message) &&
+      /expected a length of at most/.test(e.message),
   );
-  assert.throws(() => readPerfetto(new TextEncoder().encode('{"traceEvents":[]}'), { fileName: 'j' }), TraceFormatError);
+  assert.throws(
+    () => readPerfetto(new TextEncoder().encode('{"traceEvents":[]}'), { fileName: 'j' }),
+    TraceFormatError,
+  );
 });
 
 test('protobuf: a good prefix followed by garbage gives the prefix with a warning', () => {
@@ -148,9 +165,18 @@ function mutate(src: Uint8Array, r: () => number): Uint8Array {
 }
 
 test('fuzz: random mutations of the fixtures end in a model or a TraceFormatError (bounded)', () => {
-  const proto = fs.readdirSync(PERFETTO_FIXTURES).filter((f) => f.endsWith('.pftrace')).map((f) => fs.readFileSync(path.join(PERFETTO_FIXTURES, f)));
-  proto.push(Buffer.from(writePerfetto(twoRankModel())), Buffer.from(writePerfetto(twoRankModel(), { compress: deflateFast })));
-  const json = fs.readdirSync(PERFETTO_FIXTURES).filter((f) => f.endsWith('.json')).map((f) => fs.readFileSync(path.join(PERFETTO_FIXTURES, f)));
+  const proto = fs
+    .readdirSync(PERFETTO_FIXTURES)
+    .filter((f) => f.endsWith('.pftrace'))
+    .map((f) => fs.readFileSync(path.join(PERFETTO_FIXTURES, f)));
+  proto.push(
+    Buffer.from(writePerfetto(twoRankModel())),
+    Buffer.from(writePerfetto(twoRankModel(), { compress: deflateFast })),
+  );
+  const json = fs
+    .readdirSync(PERFETTO_FIXTURES)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => fs.readFileSync(path.join(PERFETTO_FIXTURES, f)));
   json.push(Buffer.from(writeChromeJson(twoRankModel())));
   const r = rng(20261123);
   const deadline = Date.now() + 4000;
@@ -162,10 +188,15 @@ test('fuzz: random mutations of the fixtures end in a model or a TraceFormatErro
     const input = mutate(src, r);
     runs++;
     try {
-      const m = isJson ? readChromeJsonBytes(input, { fileName: `fuzz-${i}` }) : readPerfetto(input, { fileName: `fuzz-${i}`, inflate: inflateBounded });
+      const m = isJson
+        ? readChromeJsonBytes(input, { fileName: `fuzz-${i}` })
+        : readPerfetto(input, { fileName: `fuzz-${i}`, inflate: inflateBounded });
       assertSane(m, `mutation ${i}`);
     } catch (e) {
-      if (!(e instanceof TraceFormatError)) throw new Error(`mutation ${i} (${isJson ? 'json' : 'protobuf'}) threw ${(e as Error)?.stack ?? String(e)}`, { cause: e });
+      if (!(e instanceof TraceFormatError))
+        throw new Error(`mutation ${i} (${isJson ? 'json' : 'protobuf'}) threw ${(e as Error)?.stack ?? String(e)}`, {
+          cause: e,
+        });
       assert.ok(e.message.includes(`fuzz-${i}`), 'error names the file');
       errors++;
     }

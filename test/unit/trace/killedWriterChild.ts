@@ -15,7 +15,8 @@ w.track({ id: 1, pid: 0, name: 'compute', type: 'slice', stream: 'compute', gpu:
 let step = 0;
 const tick = () => {
   const t = step * 1_000_000;
-  for (let k = 0; k < 50; k++) w.slice({ track: 1, name: 'kernel', category: 'kernel', startNs: t + k * 10_000, durNs: 9_000, args: { step, k } });
+  for (let k = 0; k < 50; k++)
+    w.slice({ track: 1, name: 'kernel', category: 'kernel', startNs: t + k * 10_000, durNs: 9_000, args: { step, k } });
   w.slice({ track: 0, name: `step ${step}`, category: 'step', startNs: t, durNs: 900_000 });
   w.flush();
   process.stdout.write(`step ${step}\n`);

@@ -15,7 +15,14 @@ import { readKinetoFile } from '../../../trace/kinetoRead';
 import { importKinetoFolder } from '../../../trace/kineto';
 import { readChromeJsonFile, writeChromeJson } from '../../../trace/chromeJson';
 import { writePerfetto } from '../../../trace/perfettoWriter';
-import { parseByteSize, takeMaxTraceBytesFlag, TraceTooLargeError, defaultMaxTraceBytes, setDefaultMaxTraceBytes, MAX_TRACE_BYTES_ENV } from '../../../trace/budget';
+import {
+  parseByteSize,
+  takeMaxTraceBytesFlag,
+  TraceTooLargeError,
+  defaultMaxTraceBytes,
+  setDefaultMaxTraceBytes,
+  MAX_TRACE_BYTES_ENV,
+} from '../../../trace/budget';
 import { TraceFormatError } from '../../../trace/errors';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
 
@@ -25,7 +32,8 @@ const MiB = 1024 * 1024;
 
 /** One ~1 MiB run of Kineto events (`{...},` repeated), the body of a gzip bomb. */
 function eventRun(): Buffer {
-  const ev = '{"ph":"X","cat":"cpu_op","name":"aten::mm","pid":1,"tid":1,"ts":1000000,"dur":5,"args":{"External id":1}},';
+  const ev =
+    '{"ph":"X","cat":"cpu_op","name":"aten::mm","pid":1,"tid":1,"ts":1000000,"dur":5,"args":{"External id":1}},';
   return Buffer.from(ev.repeat(Math.ceil(MiB / ev.length)));
 }
 
@@ -70,9 +78,18 @@ async function withinMemory<T>(mb: number, f: () => Promise<T>): Promise<T> {
 
 test('a Kineto .json.gz bomb (1 GiB of events from ~1 MB) stops at the limit with the estimated size', async () => {
   const file = path.join(tmp, 'bomb.pt.trace.json.gz');
-  const expanded = gzipBomb(file, '{"schemaVersion":1,"distributedInfo":{"rank":0,"world_size":2},"traceEvents":[', 1023);
+  const expanded = gzipBomb(
+    file,
+    '{"schemaVersion":1,"distributedInfo":{"rank":0,"world_size":2},"traceEvents":[',
+    1023,
+  );
   assert.ok(fs.statSync(file).size < 8 * MiB, 'small enough for the one-shot gunzip path');
-  const err = await withinMemory(400, () => readKinetoFile(file, { maxTraceBytes: 64 * MiB }).then(() => undefined, (e: unknown) => e));
+  const err = await withinMemory(400, () =>
+    readKinetoFile(file, { maxTraceBytes: 64 * MiB }).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
   assert.ok(tooLarge(err, file));
   // The estimate is extrapolated from the share of the file read: within a factor of 2 of 4 bytes per byte.
   const needed = (err as TraceTooLargeError).neededBytes;
@@ -85,9 +102,13 @@ test('a large Kineto file (streamed path) stops on its bytes and, with room for 
   const file = path.join(tmp, 'big.json.gz');
   gzipBomb(file, '{"schemaVersion":1,"deviceProperties":[],"traceEvents":[', 9000);
   assert.ok(fs.statSync(file).size > 8 * MiB, 'large enough for the streamed path');
-  await withinMemory(400, () => assert.rejects(readKinetoFile(file, { maxTraceBytes: 128 * MiB }), (e) => tooLarge(e, file)));
+  await withinMemory(400, () =>
+    assert.rejects(readKinetoFile(file, { maxTraceBytes: 128 * MiB }), (e) => tooLarge(e, file)),
+  );
   // Events are counted as the stream parser splits them: 150 k events at 700 B pass 100 MB early.
-  const err = await readKinetoFile(file, { maxTraceBytes: 100 * MiB, streamAboveBytes: 1 * MiB }).catch((e: unknown) => e);
+  const err = await readKinetoFile(file, { maxTraceBytes: 100 * MiB, streamAboveBytes: 1 * MiB }).catch(
+    (e: unknown) => e,
+  );
   assert.ok(tooLarge(err, file));
   assert.match((err as Error).message, /events at ~700 bytes each/);
 });
@@ -95,17 +116,23 @@ test('a large Kineto file (streamed path) stops on its bytes and, with room for 
 test('a Chrome JSON .gz bomb and a Perfetto trace with too many events stop with the same message', async () => {
   const json = path.join(tmp, 'bomb.json.gz');
   gzipBomb(json, '{"traceEvents":[', 2000);
-  await withinMemory(300, () => assert.rejects(readChromeJsonFile(json, { maxTraceBytes: 32 * MiB }), (e) => tooLarge(e, json)));
+  await withinMemory(300, () =>
+    assert.rejects(readChromeJsonFile(json, { maxTraceBytes: 32 * MiB }), (e) => tooLarge(e, json)),
+  );
   await assert.rejects(loadTraceFile(json, { maxTraceBytes: 32 * MiB }), (e) => tooLarge(e, json));
 
   const m = emptyModel('commlens', '0');
   m.processes.push({ pid: 0, rank: 0, name: 'rank 0' });
   const t = addTrack(m, { pid: 0, name: 'compute', type: 'slice', stream: 'compute', gpu: true });
-  for (let i = 0; i < 20_000; i++) m.slices.push({ track: t, name: 'k', category: 'kernel', startNs: i * 10, durNs: 5 });
+  for (let i = 0; i < 20_000; i++)
+    m.slices.push({ track: t, name: 'k', category: 'kernel', startNs: i * 10, durNs: 5 });
   const pf = path.join(tmp, 'many.pftrace');
   fs.writeFileSync(pf, writePerfetto(finalizeModel(m)));
   // 20 000 slices are 40 000 begin/end events: at 700 bytes each, 28 MB.
-  await assert.rejects(loadTraceFile(pf, { maxTraceBytes: 8 * MiB }), (e) => tooLarge(e, pf) && /events at ~700 bytes each/.test((e as Error).message));
+  await assert.rejects(
+    loadTraceFile(pf, { maxTraceBytes: 8 * MiB }),
+    (e) => tooLarge(e, pf) && /events at ~700 bytes each/.test((e as Error).message),
+  );
   const ok = await loadTraceFile(pf, { maxTraceBytes: 64 * MiB });
   assert.equal(ok.slices.length, 20_000);
   // A gzipped protobuf is gunzipped as a stream under the same meter.
@@ -116,12 +143,16 @@ test('a Chrome JSON .gz bomb and a Perfetto trace with too many events stop with
   const ranks = [0, 1].map((r) => {
     const f = path.join(tmp, `job-rank${r}.json`);
     const ev = [];
-    for (let i = 0; i < 6000; i++) ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::mm', pid: 1, tid: 1, ts: 1000 + i, dur: 1 });
+    for (let i = 0; i < 6000; i++)
+      ev.push({ ph: 'X', cat: 'cpu_op', name: 'aten::mm', pid: 1, tid: 1, ts: 1000 + i, dur: 1 });
     fs.writeFileSync(f, JSON.stringify({ distributedInfo: { rank: r, world_size: 2 }, traceEvents: ev }));
     return f;
   });
   await importKinetoFolder([ranks[0]], { maxTraceBytes: 6 * MiB });
-  await assert.rejects(importKinetoFolder(ranks, { maxTraceBytes: 6 * MiB }), (e) => tooLarge(e, ranks[1]) && /files loaded before it/.test((e as Error).message));
+  await assert.rejects(
+    importKinetoFolder(ranks, { maxTraceBytes: 6 * MiB }),
+    (e) => tooLarge(e, ranks[1]) && /files loaded before it/.test((e as Error).message),
+  );
   void writeChromeJson;
 });
 
@@ -129,10 +160,16 @@ test('only regular files are read: a FIFO, /dev/zero and a folder end at once wi
   const fifo = path.join(tmp, 'pipe.json');
   execFileSync('mkfifo', [fifo]);
   const started = Date.now();
-  await assert.rejects(readKinetoFile(fifo), (e) => e instanceof TraceFormatError && e.message.includes(fifo) && /FIFO/.test(e.message));
+  await assert.rejects(
+    readKinetoFile(fifo),
+    (e) => e instanceof TraceFormatError && e.message.includes(fifo) && /FIFO/.test(e.message),
+  );
   await assert.rejects(loadTraceFile(fifo), (e) => e instanceof TraceFormatError && /FIFO/.test(e.message));
   await assert.rejects(readChromeJsonFile(fifo), (e) => e instanceof TraceFormatError && /FIFO/.test(e.message));
-  await assert.rejects(readKinetoFile('/dev/zero'), (e) => e instanceof TraceFormatError && /\/dev\/zero.*character device/.test(e.message));
+  await assert.rejects(
+    readKinetoFile('/dev/zero'),
+    (e) => e instanceof TraceFormatError && /\/dev\/zero.*character device/.test(e.message),
+  );
   await assert.rejects(readKinetoFile(tmp), (e) => e instanceof TraceFormatError && /is a folder/.test(e.message));
   assert.ok(Date.now() - started < 5000, 'no read blocked');
 });
@@ -153,11 +190,20 @@ test('the limit comes from the option, the flag or the environment; sizes take u
     process.env[MAX_TRACE_BYTES_ENV] = 'x';
     assert.throws(() => defaultMaxTraceBytes(), /COMMLENS_MAX_TRACE_BYTES=x is not a size/);
     const errs: string[] = [];
-    assert.deepEqual(takeMaxTraceBytesFlag(['a', '--max-trace-bytes', '5G', 'b'], (m) => errs.push(m)), ['a', 'b']);
+    assert.deepEqual(
+      takeMaxTraceBytesFlag(['a', '--max-trace-bytes', '5G', 'b'], (m) => errs.push(m)),
+      ['a', 'b'],
+    );
     assert.equal(defaultMaxTraceBytes(), 5 * 1024 ** 3);
-    assert.deepEqual(takeMaxTraceBytesFlag(['--max-trace-bytes=1M'], (m) => errs.push(m)), []);
+    assert.deepEqual(
+      takeMaxTraceBytesFlag(['--max-trace-bytes=1M'], (m) => errs.push(m)),
+      [],
+    );
     assert.equal(defaultMaxTraceBytes(), MiB);
-    assert.equal(takeMaxTraceBytesFlag(['--max-trace-bytes', 'big'], (m) => errs.push(m)), undefined);
+    assert.equal(
+      takeMaxTraceBytesFlag(['--max-trace-bytes', 'big'], (m) => errs.push(m)),
+      undefined,
+    );
     assert.match(errs[0], /--max-trace-bytes needs a size/);
   } finally {
     setDefaultMaxTraceBytes(undefined);

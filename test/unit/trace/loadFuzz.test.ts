@@ -39,12 +39,55 @@ function kinetoDoc(rank: number): Buffer {
   for (let s = 0; s < 3; s++) {
     const t = 1_700_000_000_000_000 + s * 1000;
     ev.push({ ph: 'X', cat: 'user_annotation', name: `ProfilerStep#${s}`, pid: 1, tid: 1, ts: t, dur: 1000 });
-    ev.push({ ph: 'X', cat: 'cuda_runtime', name: 'cudaLaunchKernel', pid: 1, tid: 1, ts: t + 10, dur: 5, args: { correlation: corr } });
-    ev.push({ ph: 'X', cat: 'kernel', name: 'sgemm', pid: 0, tid: 7, ts: t + 20, dur: 300, args: { stream: 7, correlation: corr++ } });
-    ev.push({ ph: 'X', cat: 'cuda_runtime', name: 'cudaLaunchKernel', pid: 1, tid: 1, ts: t + 400, dur: 5, args: { correlation: corr } });
-    ev.push({ ph: 'X', cat: 'kernel', name: 'ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevComm*, unsigned long, ncclWork*)', pid: 0, tid: 20, ts: t + 410, dur: 200, args: { stream: 20, correlation: corr++, 'Collective name': 'allreduce', 'In msg nelems': 1024, dtype: 'Float' } });
+    ev.push({
+      ph: 'X',
+      cat: 'cuda_runtime',
+      name: 'cudaLaunchKernel',
+      pid: 1,
+      tid: 1,
+      ts: t + 10,
+      dur: 5,
+      args: { correlation: corr },
+    });
+    ev.push({
+      ph: 'X',
+      cat: 'kernel',
+      name: 'sgemm',
+      pid: 0,
+      tid: 7,
+      ts: t + 20,
+      dur: 300,
+      args: { stream: 7, correlation: corr++ },
+    });
+    ev.push({
+      ph: 'X',
+      cat: 'cuda_runtime',
+      name: 'cudaLaunchKernel',
+      pid: 1,
+      tid: 1,
+      ts: t + 400,
+      dur: 5,
+      args: { correlation: corr },
+    });
+    ev.push({
+      ph: 'X',
+      cat: 'kernel',
+      name: 'ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevComm*, unsigned long, ncclWork*)',
+      pid: 0,
+      tid: 20,
+      ts: t + 410,
+      dur: 200,
+      args: { stream: 20, correlation: corr++, 'Collective name': 'allreduce', 'In msg nelems': 1024, dtype: 'Float' },
+    });
   }
-  return Buffer.from(JSON.stringify({ schemaVersion: 1, deviceProperties: [], distributedInfo: { rank, world_size: 2, backend: 'nccl' }, traceEvents: ev }));
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 1,
+      deviceProperties: [],
+      distributedInfo: { rank, world_size: 2, backend: 'nccl' },
+      traceEvents: ev,
+    }),
+  );
 }
 
 /** The seeds of the fuzz: one of each format. */
@@ -63,16 +106,29 @@ function seeds(): { name: string; bytes: Buffer }[] {
 function mutants(seed: { name: string; bytes: Buffer }, r: () => number): { name: string; bytes: Buffer }[] {
   const b = seed.bytes;
   const out: { name: string; bytes: Buffer }[] = [];
-  for (let k = 0; k < 3; k++) out.push({ name: `trunc${k}-${seed.name}`, bytes: b.subarray(0, Math.floor(r() * b.length)) });
+  for (let k = 0; k < 3; k++)
+    out.push({ name: `trunc${k}-${seed.name}`, bytes: b.subarray(0, Math.floor(r() * b.length)) });
   for (let k = 0; k < 3; k++) {
     const m = Buffer.from(b);
     for (let j = 0; j < 1 + Math.floor(r() * 8); j++) m[Math.floor(r() * m.length)] = Math.floor(r() * 256);
     out.push({ name: `flip${k}-${seed.name}`, bytes: m });
   }
   const at = Math.floor(r() * b.length);
-  out.push({ name: `splice-${seed.name}`, bytes: Buffer.concat([b.subarray(0, at), b.subarray(Math.floor(r() * b.length)), b.subarray(at)]) });
+  out.push({
+    name: `splice-${seed.name}`,
+    bytes: Buffer.concat([b.subarray(0, at), b.subarray(Math.floor(r() * b.length)), b.subarray(at)]),
+  });
   if (!seed.name.endsWith('.gz') && !seed.name.endsWith('.pftrace')) {
-    out.push({ name: `huge-${seed.name}`, bytes: Buffer.from(b.toString('latin1').replace(/"dur":\s*\d+/g, '"dur":1e308').replace(/"ts":\s*(\d)/, '"ts":-9e307$1'), 'latin1') });
+    out.push({
+      name: `huge-${seed.name}`,
+      bytes: Buffer.from(
+        b
+          .toString('latin1')
+          .replace(/"dur":\s*\d+/g, '"dur":1e308')
+          .replace(/"ts":\s*(\d)/, '"ts":-9e307$1'),
+        'latin1',
+      ),
+    });
   }
   return out;
 }
@@ -81,11 +137,23 @@ function mutants(seed: { name: string; bytes: Buffer }, r: () => number): { name
 function hostile(): { name: string; bytes: Buffer }[] {
   const MiB = 1024 * 1024;
   // 2 million events in 30 kB of gzip: the event meter, not the heap, must stop it.
-  const manyEvents = gzipSync(Buffer.concat([Buffer.from('['), Buffer.from('{"ph":"X","name":"aten::mm","pid":"CPU functions","tid":1,"ts":1,"dur":1},'.repeat(2_000_000)), Buffer.from('{}]')]), { level: 9 });
+  const manyEvents = gzipSync(
+    Buffer.concat([
+      Buffer.from('['),
+      Buffer.from('{"ph":"X","name":"aten::mm","pid":"CPU functions","tid":1,"ts":1,"dur":1},'.repeat(2_000_000)),
+      Buffer.from('{}]'),
+    ]),
+    { level: 9 },
+  );
   // 4 GiB of Kineto events from ~4 MB: a multi-member gzip bomb.
-  const run = Buffer.from('{"ph":"X","cat":"cpu_op","name":"aten::mm","pid":1,"tid":1,"ts":1,"dur":1},'.repeat(Math.ceil(MiB / 70)));
+  const run = Buffer.from(
+    '{"ph":"X","cat":"cpu_op","name":"aten::mm","pid":1,"tid":1,"ts":1,"dur":1},'.repeat(Math.ceil(MiB / 70)),
+  );
   const member = gzipSync(run, { level: 9 });
-  const bomb = Buffer.concat([gzipSync(Buffer.from('{"schemaVersion":1,"deviceProperties":[],"traceEvents":[')), ...Array(4096).fill(member)]);
+  const bomb = Buffer.concat([
+    gzipSync(Buffer.from('{"schemaVersion":1,"deviceProperties":[],"traceEvents":[')),
+    ...Array(4096).fill(member),
+  ]);
   // A protobuf whose first packet claims 2^40 bytes, and one of 400 k tiny packets.
   const bigLen = Buffer.from([0x0a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x00]);
   const tiny = Buffer.from(writePerfetto(twoRankModel()));
@@ -110,14 +178,20 @@ test('fuzzed and hostile traces end with exit 0 or 2 and a message naming the fi
   for (const c of cases) {
     const file = path.join(tmp, c.name);
     fs.writeFileSync(file, c.bytes);
-    const res = spawnSync('/bin/sh', ['-c', `ulimit -v 1500000; exec "${process.execPath}" --max-old-space-size=256 "${CHILD}" "${file}"`], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, COMMLENS_MAX_TRACE_BYTES: '128M' },
-    });
+    const res = spawnSync(
+      '/bin/sh',
+      ['-c', `ulimit -v 1500000; exec "${process.execPath}" --max-old-space-size=256 "${CHILD}" "${file}"`],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, COMMLENS_MAX_TRACE_BYTES: '128M' },
+      },
+    );
     const text = `${res.stdout}${res.stderr}`;
-    if (res.status !== 0 && res.status !== 2) failures.push(`${c.name}: exit ${res.status ?? res.signal}: ${text.slice(0, 400)}`);
-    else if (!text.includes(c.name)) failures.push(`${c.name}: exit ${res.status} without naming the file: ${text.slice(0, 400)}`);
+    if (res.status !== 0 && res.status !== 2)
+      failures.push(`${c.name}: exit ${res.status ?? res.signal}: ${text.slice(0, 400)}`);
+    else if (!text.includes(c.name))
+      failures.push(`${c.name}: exit ${res.status} without naming the file: ${text.slice(0, 400)}`);
     fs.rmSync(file);
   }
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases failed`);

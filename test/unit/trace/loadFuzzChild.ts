@@ -18,7 +18,10 @@ async function main(file: string): Promise<number> {
   } catch (e) {
     // Plain Errors from the Kineto reader (invalid JSON) are bad input too; they name the file.
     process.stdout.write(`refused ${(e as Error).message}\n`);
-    return e instanceof TraceFormatError || /is not valid JSON|cannot read|not a PyTorch profiler/.test((e as Error).message) ? 2 : 1;
+    return e instanceof TraceFormatError ||
+      /is not valid JSON|cannot read|not a PyTorch profiler/.test((e as Error).message)
+      ? 2
+      : 1;
   }
 }
 

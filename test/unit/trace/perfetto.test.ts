@@ -17,7 +17,17 @@ function fixture(name: string): TraceModel {
 /** Slices as comparable rows: track name, pid, start, dur, name, category, args. */
 function rows(m: TraceModel) {
   return m.slices
-    .map((s) => ({ track: m.tracks[s.track].name, pid: m.tracks[s.track].pid, start: s.startNs, dur: s.durNs, depth: s.depth, name: s.name, category: s.category, raw: s.rawCategory, args: s.args }))
+    .map((s) => ({
+      track: m.tracks[s.track].name,
+      pid: m.tracks[s.track].pid,
+      start: s.startNs,
+      dur: s.durNs,
+      depth: s.depth,
+      name: s.name,
+      category: s.category,
+      raw: s.rawCategory,
+      args: s.args,
+    }))
     .sort((a, b) => a.pid - b.pid || a.track.localeCompare(b.track) || a.start - b.start || b.dur - a.dur);
 }
 
@@ -30,9 +40,18 @@ test('round trip: processes, tracks, slices, nesting, args, counters, flows, met
   assert.deepEqual(back.meta.info, m.meta.info);
   assert.deepEqual(back.processes, m.processes);
   // The writer gives every child track an explicit sibling order (its id when it had none).
-  assert.deepEqual(back.tracks, m.tracks.map((t) => ({ ...t, order: t.order ?? t.id })));
-  assert.deepEqual(rows(back), rows(m).map((r) => ({ ...r, start: Math.round(r.start), dur: Math.round(r.start + r.dur) - Math.round(r.start) })));
-  assert.deepEqual(back.counters, m.counters.map((c) => ({ ...c, tsNs: c.tsNs.map(Math.round) })));
+  assert.deepEqual(
+    back.tracks,
+    m.tracks.map((t) => ({ ...t, order: t.order ?? t.id })),
+  );
+  assert.deepEqual(
+    rows(back),
+    rows(m).map((r) => ({ ...r, start: Math.round(r.start), dur: Math.round(r.start + r.dur) - Math.round(r.start) })),
+  );
+  assert.deepEqual(
+    back.counters,
+    m.counters.map((c) => ({ ...c, tsNs: c.tsNs.map(Math.round) })),
+  );
   assert.equal(back.flows.length, 1);
   const f = back.flows[0];
   assert.equal(back.slices[f.from].name, 'allReduce');
@@ -155,17 +174,48 @@ test('fixture track_event_counters: slices and counter values Perfetto finds', (
   const origin = Number(m.meta.originNs);
   assert.deepEqual(
     m.slices.map((s) => `${origin + s.startNs},${s.durNs},${s.name}@${m.tracks[s.track].name}`).sort(),
-    ['1000,100,event1_on_t1@t1', '2000,200,event2_on_t1@t1', '2000,200,event3_on_t1@t1', '4000,0,event4_on_t1@t1', '4000,100,event1_on_t3@t4', '4300,0,float_counter_on_t1@t1', '4500,0,float_counter_on_t1@t1'].sort(),
+    [
+      '1000,100,event1_on_t1@t1',
+      '2000,200,event2_on_t1@t1',
+      '2000,200,event3_on_t1@t1',
+      '4000,0,event4_on_t1@t1',
+      '4000,100,event1_on_t3@t4',
+      '4300,0,float_counter_on_t1@t1',
+      '4500,0,float_counter_on_t1@t1',
+    ].sort(),
   );
   const series = (name: string, unit?: string) =>
     m.counters
       .filter((c) => m.tracks[c.track].name === name && m.tracks[c.track].unit === unit)
       .flatMap((c) => c.tsNs.map((t, i) => [origin + t, c.values[i]]));
-  assert.deepEqual(series('thread_time', 'ns'), [[1000, 1e6], [1100, 1.01e6], [2000, 2e6], [2000, 2.01e6], [2200, 2.02e6], [2200, 2.03e6], [4000, 2.04e6]]);
-  assert.deepEqual(series('MySizeCounter', 'bytes'), [[3000, 1024], [3100, 2048], [4000, 1024], [4500, 4096]]);
-  assert.deepEqual(series('MyDoubleCounter'), [[4200, 3.1415926], [4300, 0.5], [4500, 2.71828]]);
-  assert.deepEqual(series('thread_time'), [[4000, 10000], [4100, 15000]]);
-  assert.deepEqual(series('thread_instruction_count'), [[4000, 20], [4100, 25]]);
+  assert.deepEqual(series('thread_time', 'ns'), [
+    [1000, 1e6],
+    [1100, 1.01e6],
+    [2000, 2e6],
+    [2000, 2.01e6],
+    [2200, 2.02e6],
+    [2200, 2.03e6],
+    [4000, 2.04e6],
+  ]);
+  assert.deepEqual(series('MySizeCounter', 'bytes'), [
+    [3000, 1024],
+    [3100, 2048],
+    [4000, 1024],
+    [4500, 4096],
+  ]);
+  assert.deepEqual(series('MyDoubleCounter'), [
+    [4200, 3.1415926],
+    [4300, 0.5],
+    [4500, 2.71828],
+  ]);
+  assert.deepEqual(series('thread_time'), [
+    [4000, 10000],
+    [4100, 15000],
+  ]);
+  assert.deepEqual(series('thread_instruction_count'), [
+    [4000, 20],
+    [4100, 25],
+  ]);
 });
 
 test('fixture track_event_merged_debug_annotations: begin and end args merged as Perfetto merges them', () => {
@@ -232,7 +282,10 @@ test('compressed_packets that do not inflate, or inflate past the bound, are ski
   const good = writePerfetto(twoRankModel());
   const m = readPerfetto(new Uint8Array([...w.buf.subarray(0, w.pos), ...good]), { inflate, fileName: 'z.pftrace' });
   assert.equal(m.slices.length, twoRankModel().slices.length);
-  assert.ok(m.warnings.some((x) => /2 malformed packet\(s\) skipped.*do not inflate/.test(x)), m.warnings.join('\n'));
+  assert.ok(
+    m.warnings.some((x) => /2 malformed packet\(s\) skipped.*do not inflate/.test(x)),
+    m.warnings.join('\n'),
+  );
 });
 
 test('stream writer drops spans and samples with impossible times, counting them', () => {
@@ -249,6 +302,9 @@ test('stream writer drops spans and samples with impossible times, counting them
   w.flush();
   assert.equal(w.dropped, 3);
   const m = readPerfetto(Buffer.concat(chunks));
-  assert.deepEqual(m.slices.map((s) => s.name), ['ok']);
+  assert.deepEqual(
+    m.slices.map((s) => s.name),
+    ['ok'],
+  );
   assert.deepEqual(m.counters[0].values, [7]);
 });

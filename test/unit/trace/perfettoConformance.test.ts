@@ -5,20 +5,36 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writePerfetto, PerfettoStreamWriter, metadataArgs, runEndArgs, RUN_METADATA_EVENT, RUN_TRACK_NAME } from '../../../trace/perfettoWriter';
+import {
+  writePerfetto,
+  PerfettoStreamWriter,
+  metadataArgs,
+  runEndArgs,
+  RUN_METADATA_EVENT,
+  RUN_TRACK_NAME,
+} from '../../../trace/perfettoWriter';
 import { readPerfetto } from '../../../trace/perfettoReader';
 import { tokenizePerfetto } from '../../../trace/perfettoTokenizer';
-import { EVENT_TYPE, DEBUG_ANNOTATION, PACKET, SEQ_INCREMENTAL_STATE_CLEARED, TRACE, TRACK_DESCRIPTOR, TRACK_EVENT } from '../../../trace/perfettoFields';
+import {
+  EVENT_TYPE,
+  DEBUG_ANNOTATION,
+  PACKET,
+  SEQ_INCREMENTAL_STATE_CLEARED,
+  TRACE,
+  TRACK_DESCRIPTOR,
+  TRACK_EVENT,
+} from '../../../trace/perfettoFields';
 import { ProtoWriter } from '../../../trace/protoWire';
 import { readChromeJson, writeChromeJson } from '../../../trace/chromeJson';
 import { twoRankModel } from './fixtures';
 
 /** Track events Perfetto makes a slice of: SLICE_BEGIN and INSTANT (CommLens writes no legacy phases). */
 function perfettoSliceEvents(bytes: Uint8Array): number {
-  return tokenizePerfetto(bytes).events.filter((e) => e.type === EVENT_TYPE.sliceBegin || e.type === EVENT_TYPE.instant).length;
+  return tokenizePerfetto(bytes).events.filter((e) => e.type === EVENT_TYPE.sliceBegin || e.type === EVENT_TYPE.instant)
+    .length;
 }
 
-test('a written .pftrace holds exactly the model\'s slices: the run metadata is no slice (Perfetto counted one more than `inspect`)', () => {
+test("a written .pftrace holds exactly the model's slices: the run metadata is no slice (Perfetto counted one more than `inspect`)", () => {
   const m = twoRankModel();
   const bytes = writePerfetto(m);
   assert.equal(perfettoSliceEvents(bytes), m.slices.length);
@@ -31,7 +47,7 @@ test('a written .pftrace holds exactly the model\'s slices: the run metadata is 
   assert.equal(tokenizePerfetto(bytes).runMetadata.length, 1, 'one run metadata entry');
 });
 
-test('a run\'s trace (metadata at the start, its end appended, as runs and the supervisor write) adds no slice and reads back merged', () => {
+test("a run's trace (metadata at the start, its end appended, as runs and the supervisor write) adds no slice and reads back merged", () => {
   const m = twoRankModel();
   const chunks: Uint8Array[] = [];
   const w = new PerfettoStreamWriter((c) => chunks.push(c), { originNs: m.meta.originNs });
@@ -50,7 +66,7 @@ test('a run\'s trace (metadata at the start, its end appended, as runs and the s
   assert.equal(back.slices.length, m.slices.length);
   assert.equal(back.meta.info?.runStatus, 'failed');
   assert.equal(back.meta.info?.exitSignal, 'SIGKILL');
-  assert.equal(back.meta.info?.preset, 'mlp-small', 'the first entry\'s info is kept under the end');
+  assert.equal(back.meta.info?.preset, 'mlp-small', "the first entry's info is kept under the end");
   assert.equal(back.meta.worldSize, 2);
 });
 
@@ -91,7 +107,10 @@ test('a CommLens file of the older layout (run metadata in an instant on a "Comm
 
 test('Chrome JSON: v2 flow ids (bind_id) never take a number Perfetto gives the v1 flows of the same file (it joined wrong slices and counted flow_duplicate_id)', () => {
   const m = twoRankModel();
-  const ar = m.slices.map((s, i) => [s, i] as const).filter(([s]) => s.name === 'allReduce').map(([, i]) => i);
+  const ar = m.slices
+    .map((s, i) => [s, i] as const)
+    .filter(([s]) => s.name === 'allReduce')
+    .map(([, i]) => i);
   // A slice in two flows: one goes out as bind_id, the other as v1 s/f events.
   const backward1 = m.slices.findIndex((s) => s.name === 'backward' && m.tracks[s.track].pid === 1);
   m.flows.push({ id: 9, from: backward1, to: ar[1] });
@@ -101,7 +120,8 @@ test('Chrome JSON: v2 flow ids (bind_id) never take a number Perfetto gives the 
   const bindIds = events.filter((e) => e.bind_id !== undefined).map((e) => Number(BigInt(e.bind_id as string)));
   assert.ok(v1Ids.size > 0 && bindIds.length > 0, 'the file mixes both kinds');
   // Perfetto numbers the v1 flows of a file 0, 1, 2... (at most one per distinct id).
-  for (const b of bindIds) assert.ok(b > v1Ids.size, `bind_id ${b} is among the numbers 0..${v1Ids.size} Perfetto gives v1 flows`);
+  for (const b of bindIds)
+    assert.ok(b > v1Ids.size, `bind_id ${b} is among the numbers 0..${v1Ids.size} Perfetto gives v1 flows`);
   const back = readChromeJson(text);
   assert.equal(back.flows.length, m.flows.length);
 });

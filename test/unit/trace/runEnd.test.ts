@@ -27,7 +27,11 @@ test('intactPrefixLength keeps every whole packet and drops a cut one at the end
     assert.ok(n <= cut && n > 0, `cut ${cut}: prefix ${n}`);
     const m = readPerfetto(whole.subarray(0, n));
     assert.ok(m.slices.length <= full.slices.length);
-    assert.deepEqual(m.warnings.filter((w) => /truncat|past the end/i.test(w)), [], `cut ${cut}: the prefix reads without a truncation warning`);
+    assert.deepEqual(
+      m.warnings.filter((w) => /truncat|past the end/i.test(w)),
+      [],
+      `cut ${cut}: the prefix reads without a truncation warning`,
+    );
   }
   // Bytes that are not a packet (another field) end the intact prefix too.
   assert.equal(intactPrefixLength(concat([whole, Uint8Array.of(0x08, 0x01)])), whole.length);
@@ -37,8 +41,18 @@ test('a run end appended by a second writer replaces the run info and keeps the 
   const model = twoRankModel();
   const first = writePerfetto(model, { compress: deflateFast });
   const chunks: Uint8Array[] = [];
-  const w = new PerfettoStreamWriter((c) => chunks.push(c.slice()), { originNs: model.meta.originNs, compress: deflateFast });
-  w.metadata(runEndArgs(model.meta.info, { status: 'failed', error: 'the runtime process crashed (SIGSEGV)', signal: 'SIGSEGV', rank: 1 }));
+  const w = new PerfettoStreamWriter((c) => chunks.push(c.slice()), {
+    originNs: model.meta.originNs,
+    compress: deflateFast,
+  });
+  w.metadata(
+    runEndArgs(model.meta.info, {
+      status: 'failed',
+      error: 'the runtime process crashed (SIGSEGV)',
+      signal: 'SIGSEGV',
+      rank: 1,
+    }),
+  );
   w.flush();
   const back = readPerfetto(concat([first, ...chunks]), { inflate: inflateBounded });
   assert.equal(back.meta.info?.runStatus, 'failed');
@@ -47,7 +61,11 @@ test('a run end appended by a second writer replaces the run info and keeps the 
   assert.equal(back.meta.info?.failedRank, 1);
   assert.equal(back.meta.info?.preset, 'mlp-small', 'fields of the first metadata are kept');
   assert.equal(back.meta.worldSize, model.meta.worldSize);
-  assert.equal(back.slices.length, readPerfetto(first, { inflate: inflateBounded }).slices.length, 'no slice gained or lost');
+  assert.equal(
+    back.slices.length,
+    readPerfetto(first, { inflate: inflateBounded }).slices.length,
+    'no slice gained or lost',
+  );
   // A completed run records only its status; a negative rank (none) is left out.
   assert.deepEqual(runEndArgs({ a: 1 }, { status: 'completed', rank: -1 }), { info: { a: 1, runStatus: 'completed' } });
 });

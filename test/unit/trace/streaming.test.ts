@@ -10,7 +10,9 @@ test('a writer killed with SIGKILL leaves a file holding every step it finished'
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-kill-'));
   const file = path.join(dir, 'run.pftrace');
   try {
-    const child = spawn(process.execPath, [path.join(__dirname, 'killedWriterChild.js'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'killedWriterChild.js'), file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let reported = -1;
     await new Promise<void>((resolve, reject) => {
       let buffered = '';
@@ -32,10 +34,17 @@ test('a writer killed with SIGKILL leaves a file holding every step it finished'
     const steps = m.slices.filter((s) => s.category === 'step').map((s) => Number(s.name.split(' ')[1]));
     for (let s = 0; s <= reported; s++) {
       assert.ok(steps.includes(s), `step ${s} (reported before the kill) is in the file`);
-      assert.equal(m.slices.filter((x) => x.category === 'kernel' && x.args?.step === s).length, 50, `all kernels of step ${s}`);
+      assert.equal(
+        m.slices.filter((x) => x.category === 'kernel' && x.args?.step === s).length,
+        50,
+        `all kernels of step ${s}`,
+      );
     }
     // Every packet boundary is a valid end of file: whatever the kill cut, nothing is half-read.
-    assert.ok(m.warnings.every((w) => !/malformed/.test(w)), m.warnings.join('\n'));
+    assert.ok(
+      m.warnings.every((w) => !/malformed/.test(w)),
+      m.warnings.join('\n'),
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

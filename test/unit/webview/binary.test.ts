@@ -25,8 +25,14 @@ describe('trace/binary', () => {
       assert.deepEqual([...t.counterTs.subarray(t.counterOffset[i], t.counterOffset[i + 1])], c.tsNs);
       assert.deepEqual([...t.counterValue.subarray(t.counterOffset[i], t.counterOffset[i + 1])], c.values);
     });
-    assert.deepEqual([...t.flowFrom], m.flows.map((f) => f.from));
-    assert.deepEqual([...t.flowTo], m.flows.map((f) => f.to));
+    assert.deepEqual(
+      [...t.flowFrom],
+      m.flows.map((f) => f.from),
+    );
+    assert.deepEqual(
+      [...t.flowTo],
+      m.flows.map((f) => f.to),
+    );
     assert.deepEqual(t.header.tracks, m.tracks);
     assert.deepEqual(t.header.processes, m.processes);
   });
@@ -53,12 +59,18 @@ describe('trace/binary', () => {
     const m = syntheticRun({ worldSize: 2, steps: 2 });
     const minDurNs = 100_000;
     const d = decodeTrace(encodeTrace(m, { minDurNs, window: { startNs: 0, endNs: 1e12 } }));
-    const expected = m.slices.map((s, i) => ({ s, i })).filter(({ s }) => s.durNs >= minDurNs).map(({ i }) => i);
+    const expected = m.slices
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => s.durNs >= minDurNs)
+      .map(({ i }) => i);
     assert.deepEqual([...(d.sliceSource ?? [])], expected);
     assert.equal(d.header.detail?.totalSlices, m.slices.length);
     for (let f = 0; f < d.header.flowCount; f++) {
       const from = d.sliceSource![d.flowFrom[f]];
-      assert.ok(m.flows.some((mf) => mf.from === from), 'flow ends re-pointed at kept slices');
+      assert.ok(
+        m.flows.some((mf) => mf.from === from),
+        'flow ends re-pointed at kept slices',
+      );
     }
   });
 

@@ -9,7 +9,10 @@ describe('merging a detail window into a level-of-detail trace', () => {
   const m = syntheticRun({ worldSize: 2, steps: 3 });
   const base = decodeTrace(encodeTrace(m, { minDurNs: 200_000 }));
   const ends = m.slices.map((s) => s.startNs + s.durNs);
-  const win = { startNs: ends[Math.floor(m.slices.length / 3)] - 5e6, endNs: ends[Math.floor(m.slices.length / 3)] + 5e6 };
+  const win = {
+    startNs: ends[Math.floor(m.slices.length / 3)] - 5e6,
+    endNs: ends[Math.floor(m.slices.length / 3)] + 5e6,
+  };
   const extra = decodeTrace(encodeTrace(m, { window: win, minDurNs: 0 }));
   const merged = mergeTraces(base, extra);
 
@@ -17,7 +20,10 @@ describe('merging a detail window into a level-of-detail trace', () => {
     const expected = new Set([...base.sliceSource!, ...extra.sliceSource!]);
     assert.equal(merged.header.sliceCount, expected.size);
     const src = [...merged.sliceSource!];
-    assert.deepEqual(src, [...expected].sort((a, b) => a - b));
+    assert.deepEqual(
+      src,
+      [...expected].sort((a, b) => a - b),
+    );
     src.forEach((mi, k) => {
       const s = m.slices[mi];
       assert.equal(merged.string(merged.sliceName[k]), s.name);

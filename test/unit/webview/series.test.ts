@@ -10,13 +10,20 @@ describe('pane series from counters and steps', () => {
   const m = syntheticRun({ worldSize: 3, steps: 5 });
   const idx = new TraceIndex(decodeTrace(encodeTrace(m)));
 
-  it('keys each rank\'s loss samples by that rank\'s own steps', () => {
+  it("keys each rank's loss samples by that rank's own steps", () => {
     const loss = lossSeries(idx);
     assert.equal(loss.length, 3);
-    for (const s of loss) assert.deepEqual(s.points.map((p) => p[0]), [0, 1, 2, 3, 4]);
+    for (const s of loss)
+      assert.deepEqual(
+        s.points.map((p) => p[0]),
+        [0, 1, 2, 3, 4],
+      );
     const lossTrack = m.tracks.find((t) => t.name === 'loss' && t.pid === 2)!;
     const series = m.counters.find((c) => c.track === lossTrack.id)!;
-    assert.deepEqual(loss[1].points.map((p) => p[1]), series.values);
+    assert.deepEqual(
+      loss[1].points.map((p) => p[1]),
+      series.values,
+    );
   });
 
   it('reports peak memory per rank and kind, and step durations by step number', () => {
@@ -29,7 +36,7 @@ describe('pane series from counters and steps', () => {
     assert.equal(d.get(2), step2.durNs);
   });
 
-  it('averages exposed communication over a rank\'s steps', () => {
+  it("averages exposed communication over a rank's steps", () => {
     const a = harnessAnalysis(m);
     const r = a.ranks[0];
     const mean = r.steps!.reduce((acc, s) => acc + s.exposedCommNs, 0) / r.steps!.length;

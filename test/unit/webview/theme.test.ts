@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SLICE_CATEGORIES } from '../../../trace/binary';
-import { AA_GRAPHIC, AA_TEXT, buildPalette, contrastRatio, ensureContrast, SHADES } from '../../../webview/timeline/palette';
+import {
+  AA_GRAPHIC,
+  AA_TEXT,
+  buildPalette,
+  contrastRatio,
+  ensureContrast,
+  SHADES,
+} from '../../../webview/timeline/palette';
 
 const root = path.join(__dirname, '..', '..', '..', '..');
 
@@ -41,19 +48,26 @@ describe('timeline palette contrast (WCAG AA)', () => {
     assert.equal(Number(contrastRatio([0x76, 0x76, 0x76], [255, 255, 255]).toFixed(2)), 4.54);
     const moved = ensureContrast([0xd1, 0x86, 0x16], [[255, 255, 255]], AA_GRAPHIC);
     assert.ok(contrastRatio(moved, [255, 255, 255]) >= AA_GRAPHIC);
-    assert.ok(contrastRatio([0xd1, 0x86, 0x16], [255, 255, 255]) < AA_GRAPHIC, 'VS Code light orange alone is below 3:1 on white');
+    assert.ok(
+      contrastRatio([0xd1, 0x86, 0x16], [255, 255, 255]) < AA_GRAPHIC,
+      'VS Code light orange alone is below 3:1 on white',
+    );
   });
 
   for (const kind of ['light', 'dark', 'high-contrast']) {
     it(`${kind}: text reaches 4.5:1 and boxes, lines and markers 3:1`, () => {
       const p = paletteFor(kind);
-      const bg = parse(p.background), header = parse(p.headerBg);
+      const bg = parse(p.background),
+        header = parse(p.headerBg);
       const fails: string[] = [];
       const need = (what: string, fg: string, against: number[], min: number): void => {
         const r = contrastRatio(parse(fg), against);
         if (r < min) fails.push(`${what} ${fg} on ${against.slice(0, 3).join(',')}: ${r.toFixed(2)} < ${min}`);
       };
-      for (const [name, bgc] of [['background', bg], ['header', header]] as const) {
+      for (const [name, bgc] of [
+        ['background', bg],
+        ['header', header],
+      ] as const) {
         need(`foreground on ${name}`, p.foreground, bgc, AA_TEXT);
         need(`muted text on ${name}`, p.muted, bgc, AA_TEXT);
       }

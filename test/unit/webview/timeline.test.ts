@@ -4,7 +4,16 @@ import { decodeTrace, encodeTrace } from '../../../trace/binary';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
 import { axisTicks } from '../../../webview/timeline/axis';
-import { COUNTER_COMPACT_H, COUNTER_H, GROUP_H, layoutRows, rowAt, stickyGroup, toContentY, toScreenY } from '../../../webview/timeline/layout';
+import {
+  COUNTER_COMPACT_H,
+  COUNTER_H,
+  GROUP_H,
+  layoutRows,
+  rowAt,
+  stickyGroup,
+  toContentY,
+  toScreenY,
+} from '../../../webview/timeline/layout';
 import { aggregateArea, counterOverWindow, nextMatch, searchSlices } from '../../../webview/timeline/query';
 import { tooltipFor } from '../../../webview/timeline/tooltip';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
@@ -122,7 +131,12 @@ describe('webview timeline logic', () => {
   });
 
   it('renders HTML with a strict nonce CSP and no inlined data', () => {
-    const html = renderWebviewHtml({ scriptUri: 'vscode-resource://x/main.js', styleUri: 'vscode-resource://x/main.css', cspSource: 'vscode-resource:', nonce: 'abcdefghijklmnop0123' });
+    const html = renderWebviewHtml({
+      scriptUri: 'vscode-resource://x/main.js',
+      styleUri: 'vscode-resource://x/main.css',
+      cspSource: 'vscode-resource:',
+      nonce: 'abcdefghijklmnop0123',
+    });
     const csp = html.match(/Content-Security-Policy" content="([^"]+)"/)![1];
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /script-src 'nonce-abcdefghijklmnop0123'/);
@@ -181,8 +195,14 @@ describe('webview timeline: layout, origin, area counters, tooltips', () => {
 
   it('labels axis ticks relative to a chosen origin, 0 at the origin', () => {
     const a = axisTicks(1_000_000, 1_010_000, 1000, 90, 1_004_000);
-    assert.ok(a.ticks.some((t) => t.label === '0 µs'), JSON.stringify(a.ticks));
-    assert.ok(a.ticks.some((t) => t.label.startsWith('-')), 'ticks before the origin are negative');
+    assert.ok(
+      a.ticks.some((t) => t.label === '0 µs'),
+      JSON.stringify(a.ticks),
+    );
+    assert.ok(
+      a.ticks.some((t) => t.label.startsWith('-')),
+      'ticks before the origin are negative',
+    );
     assert.ok(!a.ticks.some((t) => t.label === '-0 µs'));
   });
 
@@ -190,12 +210,19 @@ describe('webview timeline: layout, origin, area counters, tooltips', () => {
     const t = counterTracks[0];
     const c = index.tracks[t].counterSeries[0];
     const tr = index.trace;
-    const a = tr.counterOffset[c], b = tr.counterOffset[c + 1];
+    const a = tr.counterOffset[c],
+      b = tr.counterOffset[c + 1];
     assert.ok(b - a >= 3, 'the synthetic loss has several samples');
     // A window from the middle of sample 0's span to the middle of sample 2's span.
-    const t0 = tr.counterTs[a], t1 = tr.counterTs[a + 1], t2 = tr.counterTs[a + 2], t3 = b - a > 3 ? tr.counterTs[a + 3] : t2 + 1000;
-    const v0 = tr.counterValue[a], v1 = tr.counterValue[a + 1], v2 = tr.counterValue[a + 2];
-    const start = (t0 + t1) / 2, end = (t2 + t3) / 2;
+    const t0 = tr.counterTs[a],
+      t1 = tr.counterTs[a + 1],
+      t2 = tr.counterTs[a + 2],
+      t3 = b - a > 3 ? tr.counterTs[a + 3] : t2 + 1000;
+    const v0 = tr.counterValue[a],
+      v1 = tr.counterValue[a + 1],
+      v2 = tr.counterValue[a + 2];
+    const start = (t0 + t1) / 2,
+      end = (t2 + t3) / 2;
     const expectMean = (v0 * (t1 - start) + v1 * (t2 - t1) + v2 * (end - t2)) / (end - start);
     const agg = counterOverWindow(index, c, start, end)!;
     assert.equal(agg.samples, 3);
@@ -215,7 +242,10 @@ describe('webview timeline: layout, origin, area counters, tooltips', () => {
     const tip = tooltipFor(index, enc, -1, 0, index.extentStartNs)!;
     assert.equal(tip.lines[0], model.slices[i].name);
     assert.match(tip.lines[1], /ms|µs/);
-    assert.ok(tip.lines.some((l) => /^bytes: .*MiB/.test(l)), tip.lines.join('\n'));
+    assert.ok(
+      tip.lines.some((l) => /^bytes: .*MiB/.test(l)),
+      tip.lines.join('\n'),
+    );
     const t = counterTracks[0];
     const c = index.tracks[t].counterSeries[0];
     const ts = index.trace.counterTs[index.trace.counterOffset[c]];

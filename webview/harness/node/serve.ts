@@ -36,8 +36,16 @@ export interface HarnessRun {
   /** Send a level-of-detail subset of at most this many slices, as the extension does for huge traces. */
   maxSlices?: number;
 }
-export interface HarnessOptions { run: HarnessRun; compare?: HarnessRun; port?: number }
-export interface Harness { url: string; server: Server; close(): Promise<void> }
+export interface HarnessOptions {
+  run: HarnessRun;
+  compare?: HarnessRun;
+  port?: number;
+}
+export interface Harness {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
 
 /** Repository root, found from this file in out/ or in the source tree. */
 export function repoRoot(): string {
@@ -50,14 +58,33 @@ export function repoRoot(): string {
   return dir;
 }
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.html': 'text/html' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.map': 'application/json',
+  '.html': 'text/html',
+};
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const root = repoRoot();
   const dist = path.join(root, 'dist', 'webview');
-  if (!existsSync(path.join(dist, 'main.js'))) throw new Error(`harness: ${path.join(dist, 'main.js')} is missing; run 'npm run build' first`);
-  const encode = (r: HarnessRun): Buffer => Buffer.from(r.data ?? encodeTrace(r.model,
-    r.maxSlices !== undefined ? { minDurNs: lodMinDurNs(r.model.slices.map((sl) => sl.durNs), r.maxSlices) } : {}));
+  if (!existsSync(path.join(dist, 'main.js')))
+    throw new Error(`harness: ${path.join(dist, 'main.js')} is missing; run 'npm run build' first`);
+  const encode = (r: HarnessRun): Buffer =>
+    Buffer.from(
+      r.data ??
+        encodeTrace(
+          r.model,
+          r.maxSlices !== undefined
+            ? {
+                minDurNs: lodMinDurNs(
+                  r.model.slices.map((sl) => sl.durNs),
+                  r.maxSlices,
+                ),
+              }
+            : {},
+        ),
+    );
   const traceBin = encode(o.run);
   const compareBin = o.compare ? encode(o.compare) : null;
   const server = createServer((req, res) => {
@@ -71,31 +98,64 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     if (p === '/' || p === '/index.html') {
       const nonce = randomBytes(16).toString('base64');
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      let html = renderWebviewHtml({ scriptUri: '/dist/main.js', styleUri: '/dist/main.css', cspSource: origin, nonce, title: o.run.title });
+      let html = renderWebviewHtml({
+        scriptUri: '/dist/main.js',
+        styleUri: '/dist/main.css',
+        cspSource: origin,
+        nonce,
+        title: o.run.title,
+      });
       // The harness adds the theme variables VS Code would inject and the bridge stand-in, and
       // lets that stand-in (only it) fetch from this server; the viewer's own CSP is unchanged.
-      html = html.replace("default-src 'none'", `default-src 'none'; connect-src ${origin}`).replace('</head>', `<link rel="stylesheet" href="/harness/theme.css">\n</head>`)
+      html = html
+        .replace("default-src 'none'", `default-src 'none'; connect-src ${origin}`)
+        .replace('</head>', `<link rel="stylesheet" href="/harness/theme.css">\n</head>`)
         .replace('<script nonce', `<script nonce="${nonce}" src="/harness/bridge.js"></script>\n<script nonce`);
       return send(200, 'text/html', html);
     }
     if (p === '/favicon.ico') return send(204, 'image/x-icon', '');
     if (p === '/trace.bin') return send(200, 'application/octet-stream', traceBin);
     if (p === '/info.json') return json({ title: o.run.title });
-    if (p === '/analysis.json') return json(o.run.analysis === undefined ? harnessAnalysis(o.run.model) : o.run.analysis);
-    if (p === '/compare-info.json') return o.compare ? json({ title: o.compare.title }) : send(404, 'application/json', 'null');
+    if (p === '/analysis.json')
+      return json(o.run.analysis === undefined ? harnessAnalysis(o.run.model) : o.run.analysis);
+    if (p === '/compare-info.json')
+      return o.compare ? json({ title: o.compare.title }) : send(404, 'application/json', 'null');
     if (p === '/compare.bin' && compareBin) return send(200, 'application/octet-stream', compareBin);
-    if (p === '/compare-analysis.json' && o.compare) return json(o.compare.analysis === undefined ? harnessAnalysis(o.compare.model) : o.compare.analysis);
+    if (p === '/compare-analysis.json' && o.compare)
+      return json(o.compare.analysis === undefined ? harnessAnalysis(o.compare.model) : o.compare.analysis);
     if (p === '/range.bin') {
-      const startNs = Number(url.searchParams.get('start')), endNs = Number(url.searchParams.get('end')), minDurNs = Number(url.searchParams.get('minDur'));
-      return send(200, 'application/octet-stream', Buffer.from(encodeTrace(o.run.model, { window: { startNs, endNs }, minDurNs })));
+      const startNs = Number(url.searchParams.get('start')),
+        endNs = Number(url.searchParams.get('end')),
+        minDurNs = Number(url.searchParams.get('minDur'));
+      return send(
+        200,
+        'application/octet-stream',
+        Buffer.from(encodeTrace(o.run.model, { window: { startNs, endNs }, minDurNs })),
+      );
     }
-    const file = p.startsWith('/dist/') ? path.join(dist, path.basename(p)) : p.startsWith('/harness/') ? path.join(root, 'webview', 'harness', path.basename(p)) : '';
-    if (file && existsSync(file)) return send(200, TYPES[path.extname(file)] ?? 'application/octet-stream', readFileSync(file));
+    const file = p.startsWith('/dist/')
+      ? path.join(dist, path.basename(p))
+      : p.startsWith('/harness/')
+        ? path.join(root, 'webview', 'harness', path.basename(p))
+        : '';
+    if (file && existsSync(file))
+      return send(200, TYPES[path.extname(file)] ?? 'application/octet-stream', readFileSync(file));
     send(404, 'text/plain', `not found: ${p}`);
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port ?? 0, '127.0.0.1', () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, '127.0.0.1', () => resolve());
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  return { url, server, close: () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }) };
+  return {
+    url,
+    server,
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 type Loader = { loadTraceFile?: (p: string) => Promise<TraceModel> };
@@ -116,7 +176,10 @@ export function traceLoader(): ((file: string) => Promise<TraceModel>) | null {
 /** Loads a trace file with trace/load, or says clearly why it cannot. */
 export async function loadTraceFile(file: string): Promise<TraceModel> {
   const load = traceLoader();
-  if (!load) throw new Error(`harness: cannot open ${file}: trace/load (loadTraceFile) is not in this checkout. Run without a file to serve a synthetic run.`);
+  if (!load)
+    throw new Error(
+      `harness: cannot open ${file}: trace/load (loadTraceFile) is not in this checkout. Run without a file to serve a synthetic run.`,
+    );
   return load(file);
 }
 
@@ -128,9 +191,17 @@ if (require.main === module) {
   const worldSize = wsAt >= 0 ? Number(args[wsAt + 1]) : 4;
   const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--port' && args[i - 1] !== '--world-size');
   void (async () => {
-    if (!Number.isInteger(worldSize) || worldSize < 1 || worldSize > 64) throw new Error(`harness: --world-size wants a whole number of ranks from 1 to 64, got ${args[wsAt + 1]}`);
-    const run: HarnessRun = file ? { title: path.basename(file), model: await loadTraceFile(file) } : { title: `synthetic run (ddp, ${worldSize} ranks)`, model: syntheticRun({ worldSize }) };
-    const compare = file ? undefined : { title: `synthetic re-run (ddp-overlap, ${worldSize} ranks)`, model: syntheticRun({ worldSize, variant: 'overlap' }) };
+    if (!Number.isInteger(worldSize) || worldSize < 1 || worldSize > 64)
+      throw new Error(`harness: --world-size wants a whole number of ranks from 1 to 64, got ${args[wsAt + 1]}`);
+    const run: HarnessRun = file
+      ? { title: path.basename(file), model: await loadTraceFile(file) }
+      : { title: `synthetic run (ddp, ${worldSize} ranks)`, model: syntheticRun({ worldSize }) };
+    const compare = file
+      ? undefined
+      : {
+          title: `synthetic re-run (ddp-overlap, ${worldSize} ranks)`,
+          model: syntheticRun({ worldSize, variant: 'overlap' }),
+        };
     const h = await startHarness({ run, compare, port });
     console.log(`CommLens viewer harness: ${h.url}  (Ctrl+C to stop)`);
   })().catch((err) => {

@@ -27,14 +27,26 @@ export interface SyntheticOptions {
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
 }
 
 const KERNELS = ['matmul_fwd', 'gelu_fwd', 'layernorm_fwd', 'softmax_fwd', 'attention_fwd'];
 
 export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
-  const worldSize = o.worldSize ?? 4, steps = o.steps ?? 6, kernels = o.kernelsPerStep ?? 40, buckets = o.buckets ?? 4;
-  const bucketBytes = o.bucketBytes ?? 25 * 1024 * 1024, linkGBps = o.linkGBps ?? 12.5, overlap = o.variant === 'overlap';
+  const worldSize = o.worldSize ?? 4,
+    steps = o.steps ?? 6,
+    kernels = o.kernelsPerStep ?? 40,
+    buckets = o.buckets ?? 4;
+  const bucketBytes = o.bucketBytes ?? 25 * 1024 * 1024,
+    linkGBps = o.linkGBps ?? 12.5,
+    overlap = o.variant === 'overlap';
   const rand = rng(o.seed ?? 7);
   const m = emptyModel('commlens', '1700000000000000000');
   m.meta.worldSize = worldSize;
@@ -50,22 +62,47 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       host: addTrack(m, { pid, name: 'host', type: 'slice', stream: 'host', gpu: false }),
       loss: addTrack(m, { pid, name: 'loss', type: 'counter', stream: 'other', gpu: false, unit: '1' }),
       memParams: addTrack(m, { pid, name: 'mem/params', type: 'counter', stream: 'other', gpu: false, unit: 'bytes' }),
-      memGrads: addTrack(m, { pid, name: 'mem/gradients', type: 'counter', stream: 'other', gpu: false, unit: 'bytes' }),
-      memAct: addTrack(m, { pid, name: 'mem/activations', type: 'counter', stream: 'other', gpu: false, unit: 'bytes' }),
+      memGrads: addTrack(m, {
+        pid,
+        name: 'mem/gradients',
+        type: 'counter',
+        stream: 'other',
+        gpu: false,
+        unit: 'bytes',
+      }),
+      memAct: addTrack(m, {
+        pid,
+        name: 'mem/activations',
+        type: 'counter',
+        stream: 'other',
+        gpu: false,
+        unit: 'bytes',
+      }),
     });
   }
   const counters = new Map<number, { tsNs: number[]; values: number[] }>();
   const sample = (track: number, t: number, v: number): void => {
     let c = counters.get(track);
-    if (!c) { c = { tsNs: [], values: [] }; counters.set(track, c); }
-    c.tsNs.push(t); c.values.push(v);
+    if (!c) {
+      c = { tsNs: [], values: [] };
+      counters.set(track, c);
+    }
+    c.tsNs.push(t);
+    c.values.push(v);
   };
   const n = worldSize;
-  const allReduceNs = (2 * (n - 1) / n) * bucketBytes / linkGBps; // ring: 2(n−1)/n · S / β (bytes / (GB/s) = ns)
+  const allReduceNs = (((2 * (n - 1)) / n) * bucketBytes) / linkGBps; // ring: 2(n−1)/n · S / β (bytes / (GB/s) = ns)
   const collectives: { seq: number; slices: number[] }[] = [];
   let seq = 0;
   const stepStart = new Array(n).fill(0);
-  const slice = (track: number, name: string, category: TraceModel['slices'][number]['category'], startNs: number, durNs: number, args?: TraceModel['slices'][number]['args']): number => {
+  const slice = (
+    track: number,
+    name: string,
+    category: TraceModel['slices'][number]['category'],
+    startNs: number,
+    durNs: number,
+    args?: TraceModel['slices'][number]['args'],
+  ): number => {
     m.slices.push({ track, name, category, startNs, durNs, args });
     return m.slices.length - 1;
   };
@@ -77,7 +114,10 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       const t0 = t;
       for (let k = 0; k < kernels; k++) {
         const d = 15_000 + rand() * 60_000 * (1 + (k % 5 === 0 ? 2 : 0));
-        slice(tr.compute, KERNELS[k % KERNELS.length], 'kernel', t, d, { workgroups: 64 + (k % 7) * 32, shape: `[${256 << (k % 3)}, 1024]` });
+        slice(tr.compute, KERNELS[k % KERNELS.length], 'kernel', t, d, {
+          workgroups: 64 + (k % 7) * 32,
+          shape: `[${256 << (k % 3)}, 1024]`,
+        });
         t += d + 2_000 + rand() * 4_000;
       }
       const fwdEnd = t;
@@ -85,7 +125,9 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       const bwdKernels = kernels * 2;
       for (let k = 0; k < bwdKernels; k++) {
         const d = 15_000 + rand() * 70_000 * (1 + (k % 5 === 0 ? 2 : 0));
-        slice(tr.compute, KERNELS[k % KERNELS.length].replace('fwd', 'bwd'), 'kernel', t, d, { workgroups: 64 + (k % 5) * 32 });
+        slice(tr.compute, KERNELS[k % KERNELS.length].replace('fwd', 'bwd'), 'kernel', t, d, {
+          workgroups: 64 + (k % 5) * 32,
+        });
         t += d + 2_000 + rand() * 4_000;
         if ((k + 1) % Math.ceil(bwdKernels / buckets) === 0 || k === bwdKernels - 1) bucketReady.push(t);
       }
@@ -96,7 +138,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     // Collectives: bucket b starts on every rank when the slowest rank has it ready.
     const commFree = new Array(n).fill(0);
     for (let b = 0; b < buckets; b++) {
-      const readyEach = perRank.map((p) => (overlap ? p.bucketReady[b] ?? p.bwdEnd : p.bwdEnd));
+      const readyEach = perRank.map((p) => (overlap ? (p.bucketReady[b] ?? p.bwdEnd) : p.bwdEnd));
       const ids: number[] = [];
       const launch = readyEach.map((ready, r) => Math.max(ready + 5_000, commFree[r]));
       const begin = Math.max(...launch);
@@ -109,10 +151,21 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
         const transfer = allReduceNs * (0.95 + rand() * 0.1);
         const durNs = waitNs + transfer;
         const algbw = bucketBytes / transfer;
-        ids.push(slice(tr.comm, 'allReduce', 'collective', startNs, durNs, {
-          op: 'allReduce', seq, group: 'world', groupSize: n, bytes: bucketBytes, dtype: 'f32', algorithm: 'ring',
-          algbwGBps: Number(algbw.toFixed(3)), busbwGBps: Number((algbw * 2 * (n - 1) / n).toFixed(3)), waitNs: Math.round(waitNs), transferNs: Math.round(transfer),
-        }));
+        ids.push(
+          slice(tr.comm, 'allReduce', 'collective', startNs, durNs, {
+            op: 'allReduce',
+            seq,
+            group: 'world',
+            groupSize: n,
+            bytes: bucketBytes,
+            dtype: 'f32',
+            algorithm: 'ring',
+            algbwGBps: Number(algbw.toFixed(3)),
+            busbwGBps: Number(((algbw * 2 * (n - 1)) / n).toFixed(3)),
+            waitNs: Math.round(waitNs),
+            transferNs: Math.round(transfer),
+          }),
+        );
         slice(tr.staging, 'copy H2D', 'staging', startNs + durNs, d2h, { bytes: bucketBytes, direction: 'H2D' });
         commFree[r] = startNs + durNs + d2h;
       }
