@@ -10,8 +10,9 @@
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { backend, jobName, loadAndAnalyze, toArrayBuffer, type LoadedTrace } from './traceService';
-import { MAX_SLICES_WHOLE, lodMinDurNs, type HostToWebview, type WebviewToHost } from '../webview/protocol';
+import { backend, jobName, traceTitle } from './traceService';
+import { openTrace, type RemoteTrace } from './traceHost';
+import type { HostToWebview, WebviewToHost } from '../webview/protocol';
 import { isMessageId, isSuggestionId, locationTarget } from './webviewGuard';
 
 export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
@@ -114,7 +115,8 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     // Load while the view starts. A trace that cannot be read replaces the page with one
     // that says which file and why (the parser's message carries the offset), so the
     // user never looks at an empty timeline.
-    const loaded: Promise<LoadedTrace> = loadAndAnalyze(files);
+    // Loading and analysis run in a worker thread of their own (extension/traceHost.ts).
+    const loaded: Promise<RemoteTrace> = openTrace(files, traceTitle(files));
     void loaded.then((t) => {
       if (t.ok || !this.open.has(panel)) return;
       this.output.appendLine(`[commlens] ${t.message}`);
@@ -131,7 +133,7 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
         case 'ready': {
           const t = await loaded;
           if (!t.ok) return; // the error page replaces the view
-          const data = this.encode(t, post);
+          const data = await this.encode(t, post);
           if (!data) return;
           post({ type: 'trace', title: t.title, data }, data);
           if (t.analysisError)
@@ -141,7 +143,7 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
               message: `The trace opened, but its analysis failed: ${t.analysisError}`,
             });
           else if (t.analysis) post({ type: 'analysis', analysis: t.analysis });
-          for (const w of t.model.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
+          for (const w of t.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
           break;
         }
         case 'requestRange': {
@@ -152,12 +154,7 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             return;
           }
           try {
-            const data = toArrayBuffer(
-              backend.encodeTrace(t.model, {
-                window: { startNs: raw.startNs, endNs: raw.endNs },
-                minDurNs: raw.minDurNs,
-              }),
-            );
+            const data = await t.encode({ window: { startNs: raw.startNs, endNs: raw.endNs }, minDurNs: raw.minDurNs });
             post({ type: 'traceRange', replyTo: raw.id, data }, data);
           } catch (e) {
             post({ type: 'reply', replyTo: raw.id, ok: false, message: (e as Error).message });
@@ -176,8 +173,10 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             .catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined }));
           if (r.ok && r.tracePath) {
             // The re-run opens in this panel as the comparison; the loaded trace is the baseline.
-            const other = await loadAndAnalyze([r.tracePath]);
-            const data = other.ok ? this.encode(other, post) : undefined;
+            const other = await openTrace([r.tracePath], traceTitle([r.tracePath]));
+            const data = other.ok ? await this.encode(other, post) : undefined;
+            // The comparison is sent whole: its worker is not needed after this.
+            other.dispose();
             const title = `${path.basename(path.dirname(r.tracePath))} (${raw.suggestionId})`;
             // The toolbar keeps the last status line: end the re-run's progress with its verdict.
             status(
@@ -235,6 +234,8 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     panel.onDidDispose(() => {
       sub.dispose();
       this.open.delete(panel);
+      // Ends the trace's worker and frees its memory.
+      void loaded.then((t) => t.dispose());
     });
   }
 
@@ -242,10 +243,9 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
    * The transfer encoding of a loaded trace. Past MAX_SLICES_WHOLE slices the shortest
    * are left out (the webview asks for windows at full detail with requestRange).
    */
-  private encode(t: Extract<LoadedTrace, { ok: true }>, post: (m: HostToWebview) => void): ArrayBuffer | undefined {
+  private async encode(t: RemoteTrace, post: (m: HostToWebview) => void): Promise<ArrayBuffer | undefined> {
     try {
-      const minDurNs = t.model.slices.length > MAX_SLICES_WHOLE ? lodMinDurNs(t.model.slices.map((s) => s.durNs)) : 0;
-      return toArrayBuffer(backend.encodeTrace(t.model, minDurNs > 0 ? { minDurNs } : {}));
+      return await t.encodeWhole();
     } catch (e) {
       post({ type: 'error', title: t.title, message: `Cannot send the trace to the view: ${(e as Error).message}` });
       return undefined;

@@ -53,6 +53,11 @@ export function isKinetoFileName(name: string): boolean {
   return /\.json(\.gz)?$/i.test(name) && !/^commlens.*\.json$/i.test(name) && name !== 'summary.json';
 }
 
+/** The panel title of a trace: the file's name, or the job's with its number of ranks. */
+export function traceTitle(files: string[]): string {
+  return files.length === 1 ? path.basename(files[0]) : `${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
+}
+
 /**
  * Loads one trace file, or several per-rank Kineto files as one job, and analyses it.
  * Never throws: a file that cannot be read or parsed gives `ok: false` with a message

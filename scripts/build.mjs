@@ -36,7 +36,8 @@ const builds = [
 if (existsSync('extension/extension.ts')) {
   builds.push({
     ...common,
-    entryPoints: ['extension/extension.ts'],
+    // The trace worker (loading and analysis off the extension host's thread) sits beside it.
+    entryPoints: ['extension/extension.ts', 'extension/traceWorker.ts'],
     outdir: 'dist/extension',
     platform: 'node',
     format: 'cjs',
