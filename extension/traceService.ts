@@ -48,11 +48,6 @@ export function jobName(dir: string): string {
   return base === 'kineto' ? path.basename(path.dirname(dir)) : base;
 }
 
-/** Files of a folder that look like per-rank PyTorch profiler traces. */
-export function isKinetoFileName(name: string): boolean {
-  return /\.json(\.gz)?$/i.test(name) && !/^commlens.*\.json$/i.test(name) && name !== 'summary.json';
-}
-
 /** The panel title of a trace: the file's name, or the job's with its number of ranks. */
 export function traceTitle(files: string[]): string {
   return files.length === 1 ? path.basename(files[0]) : `${jobName(path.dirname(files[0]))} (${files.length} ranks)`;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadAndAnalyze, isKinetoFileName, toArrayBuffer, jobName } from '../../../extension/traceService';
+import { loadAndAnalyze, toArrayBuffer, jobName } from '../../../extension/traceService';
 import { analyze } from '../../../analysis/index';
 import type { AnalysisView } from '../../../webview/protocol';
 import { fixturesDir } from '../../helpers/paths';
@@ -82,14 +82,6 @@ describe('trace service', () => {
   it("names a job after its run when its traces sit in the run's kineto/ folder", () => {
     assert.equal(jobName('/runs/pytorch-20261123-0700-ab12/kineto'), 'pytorch-20261123-0700-ab12');
     assert.equal(jobName('/data/hta-sampled'), 'hta-sampled');
-  });
-
-  it('tells per-rank trace files from run configs and summaries', () => {
-    assert.equal(isKinetoFileName('rank-0.pt.trace.json.gz'), true);
-    assert.equal(isKinetoFileName('worker0.1700000000.pt.trace.json'), true);
-    assert.equal(isKinetoFileName('commlens.json'), false);
-    assert.equal(isKinetoFileName('summary.json'), false);
-    assert.equal(isKinetoFileName('trace.pftrace'), false);
   });
 
   it('hands the webview an ArrayBuffer of exactly the encoded bytes', () => {
