@@ -26,6 +26,36 @@ export function tinyConfig(over: Partial<RunConfig>): RunConfig {
 }
 
 /** A preset with `over` applied, on no simulated link (no pacing, no link scale) and without GPU timing: for tests of what a strategy computes. */
+/** A gpt-mini small enough for the exactness tests of model parallelism (2 layers, 2 heads, width 32). */
+export const TINY_GPT = {
+  kind: 'gpt-mini' as const,
+  batchSize: 2,
+  layers: 2,
+  heads: 2,
+  dModel: 32,
+  seqLen: 8,
+  vocab: 16,
+  task: 'copy' as const,
+};
+
+/**
+ * TINY_GPT trained `steps` steps with SGD and momentum on no link, host timing only: the
+ * config the tensor-, pipeline- and sequence-parallel tests compare against one rank.
+ */
+export function tinyGptConfig(over: Partial<RunConfig>, steps = 3): RunConfig {
+  const raw = {
+    ...PRESETS['gpt-mini'],
+    link: 'none',
+    gpuTiming: false,
+    steps,
+    optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
+    ...over,
+    model: { ...TINY_GPT, ...(over.model ?? {}) },
+  };
+  delete (raw as Record<string, unknown>).linkScale;
+  return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
+}
+
 export function presetConfig(preset: string, over: Partial<RunConfig>): RunConfig {
   const base = PRESETS[preset];
   if (!base) throw new Error(`preset ${JSON.stringify(preset)}: expected one of ${Object.keys(PRESETS).join(', ')}`);

@@ -13,34 +13,11 @@ import assert from 'node:assert/strict';
 import { PRESETS, validateConfig, type RunConfig } from '../../../runtime/config';
 import { LINK_PROFILE_NAMES } from '../../../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../../../runtime/strategies';
-import { maxAbsDiff, runStrategy, type StrategyRun } from './harness';
+import { TINY_GPT, maxAbsDiff, runStrategy, tinyGptConfig, type StrategyRun } from './harness';
 
 const K = 3;
-const model = {
-  kind: 'gpt-mini' as const,
-  batchSize: 2,
-  layers: 2,
-  heads: 2,
-  dModel: 32,
-  seqLen: 8,
-  vocab: 16,
-  task: 'copy' as const,
-};
-
-function config(over: Partial<RunConfig>): RunConfig {
-  const base = PRESETS['gpt-mini'];
-  const raw = {
-    ...base,
-    link: 'none',
-    gpuTiming: false,
-    steps: K,
-    optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
-    ...over,
-    model: { ...model, ...(over.model ?? {}) },
-  };
-  delete (raw as Record<string, unknown>).linkScale;
-  return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
-}
+const model = TINY_GPT;
+const config = (over: Partial<RunConfig>): RunConfig => tinyGptConfig(over, K);
 
 /** Micro-batches sum the loss in another grouping: parameters agree up to float rounding. */
 const TOL = 2e-6;

@@ -15,42 +15,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { PRESETS, validateConfig, type RunConfig } from '../../../runtime/config';
+import type { RunConfig } from '../../../runtime/config';
 import { runTraining, RunHandle, type RunOutcome } from '../../../runtime/coordinator';
-import { LINK_PROFILE_NAMES } from '../../../runtime/comm';
-import { STRATEGY_IDS, validateStrategyConfig } from '../../../runtime/strategies';
 import { loadTraceFile } from '../../../trace/load';
 import type { TraceModel } from '../../../trace/model';
-import { maxAbsDiff } from './harness';
+import { TINY_GPT, maxAbsDiff, tinyGptConfig } from './harness';
 
 const K = 3;
-const model = {
-  kind: 'gpt-mini' as const,
-  batchSize: 2,
-  layers: 2,
-  heads: 2,
-  dModel: 32,
-  seqLen: 8,
-  vocab: 16,
-  task: 'copy' as const,
-};
+const model = TINY_GPT;
 const B = model.batchSize;
 const T = model.seqLen;
 const H = model.dModel;
 
-function config(over: Partial<RunConfig>): RunConfig {
-  const base = PRESETS['gpt-mini'];
-  const raw = {
-    ...base,
-    link: 'none',
-    gpuTiming: false,
-    steps: K,
-    optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
-    ...over,
-    model,
-  };
-  return validateConfig(raw, [...LINK_PROFILE_NAMES], STRATEGY_IDS, validateStrategyConfig);
-}
+const config = (over: Partial<RunConfig>): RunConfig => tinyGptConfig(over, K);
 
 interface Run {
   outcome: RunOutcome;
