@@ -122,10 +122,6 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     }
     return e;
   };
-  // The CPU timeline, for ranks without GPU activity: per host track, the end of the last
-  // aten:: op kept (slices come sorted by track, then start), so only outermost ops are kept.
-  let cpuTrack = -1,
-    cpuEnd = -Infinity;
   for (const p of model.processes) entry(p.pid);
   const slices = model.slices;
   for (let i = 0; i < slices.length; i++) {
@@ -136,29 +132,7 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
       const cls = classify(s);
       if (cls) entry(pid).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
     } else if (s.category === 'collective') {
-      entry(pid).cpu.push({
-        index: i,
-        track: s.track,
-        startNs: s.startNs,
-        endNs: s.startNs + s.durNs,
-        cls: 'communication',
-      });
       entry(pid).cpuComm++;
-    } else if (s.category === 'cpu_op' && s.name.startsWith('aten::')) {
-      if (s.track !== cpuTrack) {
-        cpuTrack = s.track;
-        cpuEnd = -Infinity;
-      }
-      if (s.startNs >= cpuEnd) {
-        entry(pid).cpu.push({
-          index: i,
-          track: s.track,
-          startNs: s.startNs,
-          endNs: s.startNs + s.durNs,
-          cls: 'computation',
-        });
-        cpuEnd = s.startNs + s.durNs;
-      }
     } else if (s.category === 'runtime') {
       const c = s.args?.correlation;
       if (typeof c === 'number') entry(pid).launch.set(c, s.startNs);
@@ -167,6 +141,8 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
       if (n !== undefined) entry(pid).steps.push({ step: n, startNs: s.startNs, endNs: s.startNs + s.durNs, index: i });
     }
   }
+  const cpuOnly = new Set([...byPid].filter(([, e]) => e.ops.length === 0 && e.cpuComm > 0).map(([pid]) => pid));
+  if (cpuOnly.size > 0) collectCpuTimeline(model, pidOfTrack, cpuOnly, (pid) => entry(pid).cpu);
   const rankOf = new Map(model.processes.map((p) => [p.pid, p.rank ?? p.pid]));
   const views: RankView[] = [];
   for (const [pid, e] of byPid) {
@@ -251,6 +227,52 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
 const byStepCache = new WeakMap<RankView, Map<number, GpuOp[]>>();
 
 /** The analysed ops of one step of a rank (all of them when `step` is undefined), grouped once and cached. */
+/**
+ * The CPU timeline of ranks without GPU activity (a gloo job): their CPU collectives as
+ * communication and their outermost aten:: ops as computation. A second pass over the slices,
+ * taken only when such ranks exist, so that GPU traces pay nothing for it. Slices come sorted
+ * by track, then start, so an aten:: op that starts before the last kept one ends is nested in it.
+ */
+function collectCpuTimeline(
+  model: TraceModel,
+  pidOfTrack: readonly number[],
+  pids: ReadonlySet<number>,
+  cpuOf: (pid: number) => GpuOp[],
+): void {
+  const slices = model.slices;
+  let cpuTrack = -1,
+    cpuEnd = -Infinity;
+  for (let i = 0; i < slices.length; i++) {
+    const s = slices[i];
+    const pid = pidOfTrack[s.track];
+    if (!pids.has(pid) || model.tracks[s.track].gpu) continue;
+    if (s.category === 'collective') {
+      cpuOf(pid).push({
+        index: i,
+        track: s.track,
+        startNs: s.startNs,
+        endNs: s.startNs + s.durNs,
+        cls: 'communication',
+      });
+    } else if (s.category === 'cpu_op' && s.name.startsWith('aten::')) {
+      if (s.track !== cpuTrack) {
+        cpuTrack = s.track;
+        cpuEnd = -Infinity;
+      }
+      if (s.startNs >= cpuEnd) {
+        cpuOf(pid).push({
+          index: i,
+          track: s.track,
+          startNs: s.startNs,
+          endNs: s.startNs + s.durNs,
+          cls: 'computation',
+        });
+        cpuEnd = s.startNs + s.durNs;
+      }
+    }
+  }
+}
+
 export function opsOfStep(v: RankView, step: number | undefined): GpuOp[] {
   if (step === undefined) return v.ops;
   let m = byStepCache.get(v);
