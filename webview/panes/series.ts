@@ -91,7 +91,9 @@ export function memoryPeaks(index: TraceIndex): MemoryRow[] {
   const out: MemoryRow[] = [];
   for (const t of index.tracks) {
     if (t.info.type !== 'counter') continue;
-    if (!(t.info.unit === 'bytes' || /mem/i.test(t.info.name))) continue;
+    // Memory counters name themselves (`memory: …`, `memory allocated (…)`); other byte counters
+    // (`bytes sent per step`) are not memory.
+    if (!/mem/i.test(t.info.name)) continue;
     if (!Number.isFinite(t.counterMax)) continue;
     const rank = index.rankOfTrack(t.info.id) ?? t.info.pid;
     out.push({ rank, kind: t.info.name.replace(/^mem(ory)?[\s/:._-]*/i, '') || t.info.name, peakBytes: t.counterMax });
