@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { encodeTrace } from '../trace/binary';
 import { repoRoot } from '../webview/harness/node/serve';
-import { syntheticRun } from '../webview/harness/node/synthetic';
+import { viewerRun } from '../test/helpers/syntheticRun';
 import { chromiumMissing, launch, openViewer, viewWindow, waitPaint } from '../test/integration/webview/browser';
 
 const quantile = (xs: number[], q: number): number => {
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   if (missing) throw new Error(missing);
   const ranks = 8;
   let t = performance.now();
-  const model = syntheticRun({ worldSize: ranks, steps: 102, kernelsPerStep: 400, buckets: 8, seed: 11 });
+  const model = viewerRun({ ranks, steps: 102, kernels: 400, buckets: 8, jitterSeed: 11 });
   const buildMs = performance.now() - t;
   t = performance.now();
   const data = encodeTrace(model);

@@ -11,7 +11,7 @@ import { chromium, type Page } from 'playwright-core';
 import type { TraceModel } from '../trace/model';
 import { LABEL_W } from '../webview/timeline/layout';
 import { repoRoot, startHarness } from '../webview/harness/node/serve';
-import { syntheticRun } from '../webview/harness/node/synthetic';
+import { viewerRun } from '../test/helpers/syntheticRun';
 
 type Rect = { x: number; y: number; w: number; h: number };
 
@@ -53,7 +53,7 @@ async function showFeatures(p: Page, model: TraceModel): Promise<void> {
 
 async function main(): Promise<void> {
   const outDir = path.resolve(process.argv[2] ?? path.join(repoRoot(), 'docs', 'images'));
-  const model = syntheticRun({ worldSize: 2, steps: 6 });
+  const model = viewerRun({ ranks: 2, steps: 6 });
   const harness = await startHarness({ run: { title: 'synthetic ddp run (2 ranks)', model } });
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { addTrack, emptyModel, finalizeModel, type TraceModel } from '../../../trace/model';
 import type { HarnessRun } from '../../../webview/harness/node/serve';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 import { appState, chromiumMissing, clickSlice, launch, openViewer, screenshot, viewWindow } from './browser';
 
 const skip = chromiumMissing();
@@ -59,7 +59,7 @@ describe('trace viewer on bad input', { skip }, () => {
   });
 
   it('opens a one-rank trace', async () => {
-    const r = await open({ title: 'one rank', model: syntheticRun({ worldSize: 1, steps: 2 }) }, 'bad-one-rank.png');
+    const r = await open({ title: 'one rank', model: viewerRun({ ranks: 1, steps: 2 }) }, 'bad-one-rank.png');
     assert.equal(r.state, 'ready');
     assert.match(r.text, /1 rank\(s\)/);
     assert.ok(r.boxes > 10);
@@ -89,7 +89,7 @@ describe('trace viewer on bad input', { skip }, () => {
   });
 
   it('clips huge names in labels and in the details pane', async () => {
-    const m = syntheticRun({ worldSize: 2, steps: 1 });
+    const m = viewerRun({ ranks: 2, steps: 1 });
     const huge = 'x'.repeat(200_000);
     const target = m.slices.findIndex((s) => s.category === 'step');
     m.slices[target].name = `step ${huge}`;

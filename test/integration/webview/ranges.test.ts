@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 import { lodMinDurNs } from '../../../webview/protocol';
 import {
   chromiumMissing,
@@ -21,7 +21,7 @@ const skip = chromiumMissing();
 describe('trace viewer with a level-of-detail subset (range requests)', { skip }, () => {
   let browser: Browser;
   let v: Opened;
-  const model = syntheticRun({ worldSize: 2, steps: 3 });
+  const model = viewerRun({ ranks: 2, steps: 3 });
   const maxSlices = Math.round(model.slices.length / 10);
   before(async () => {
     browser = await launch();

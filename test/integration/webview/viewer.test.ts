@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { harnessAnalysis } from '../../../webview/harness/node/serve';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 import {
   appState,
   chromiumMissing,
@@ -22,8 +22,8 @@ const skip = chromiumMissing();
 describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
   let browser: Browser;
   let v: Opened;
-  const model = syntheticRun({ worldSize: 4, steps: 6 });
-  const compare = syntheticRun({ worldSize: 4, steps: 6, variant: 'overlap' });
+  const model = viewerRun({ ranks: 4, steps: 6 });
+  const compare = viewerRun({ ranks: 4, steps: 6, overlap: true });
 
   before(async () => {
     browser = await launch();
@@ -102,7 +102,7 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     assert.equal(await page.getAttribute('#tab-area', 'aria-selected'), 'true');
     const text = (await page.textContent('#pane')) ?? '';
     assert.match(text, /slices on \d+ tracks?/);
-    assert.match(text, /matmul_fwd|matmul_bwd/);
+    assert.match(text, /matmul \S+ (fwd|bwd)/);
     assert.match(text, /allReduce/);
     assert.match(text, /Share of window/);
     await screenshot(page, 'area-selection.png');
@@ -118,10 +118,10 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     await page.press('input[type=search]', 'Enter');
     assert.equal((await page.textContent('.search-count'))?.trim(), `2 / ${expected}`);
     const details = (await page.textContent('#pane')) ?? '';
-    assert.match(details, /adam_update/);
+    assert.match(details, /adam update/);
     const adam = model.slices
       .map((s, i) => ({ s, i }))
-      .filter(({ s }) => s.name === 'adam_update')
+      .filter(({ s }) => s.name === 'adam update')
       .sort((a, b) => a.s.startNs - b.s.startNs);
     assert.equal(await page.getAttribute('.details', 'data-slice'), String(adam[1].i));
     await screenshot(page, 'search.png');
@@ -226,7 +226,7 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
   it('serves the panel HTML with the nonce CSP and without trace data in it', async () => {
     const html = await (await fetch(v.harness.url)).text();
     assert.match(html, /script-src 'nonce-[^']+'/);
-    assert.doesNotMatch(html, /allReduce|matmul|adam_update/);
+    assert.doesNotMatch(html, /allReduce|matmul|adam update/);
     assert.ok(html.length < 4000, `HTML is small (${html.length} chars)`);
     assert.deepEqual(
       v.errors.filter((e) => /Content Security Policy/.test(e)),

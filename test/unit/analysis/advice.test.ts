@@ -9,7 +9,7 @@ import { etaFromSteadySteps, warmupStepCount } from '../../../trace/warmup';
 import { formatSpeedup } from '../../../trace/format';
 import { median } from '../../../trace/stats';
 import type { Args, TraceModel } from '../../../trace/model';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 /** The same run, as if it had been made with another strategy. */
 function withStrategy(m: TraceModel, strategy: string): TraceModel {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze } from '../../../analysis/index';
 import { busBandwidthFactor, collectiveBandwidth } from '../../../trace/collectives';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 test('bandwidths are over the transfer time, never the wait', () => {
   assert.deepEqual(collectiveBandwidth('allReduce', 1000, 100, 4), { algbwGBps: 10, busbwGBps: 15 });

@@ -1,5 +1,5 @@
 // Metrics, replay and advisor on hand-built CommLens-shaped runs whose numbers are known
-// by construction (test/unit/analysis/synthetic.ts).
+// by construction (test/helpers/syntheticRun.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,7 +10,7 @@ import {
   topologyCostNs,
   whatIfOn,
 } from '../../../analysis/index';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 const near = (a: number, b: number, rel = 1e-9) => Math.abs(a - b) <= rel * Math.max(1, Math.abs(b));
 

@@ -7,7 +7,7 @@ import { findStragglers } from '../../../analysis/stragglers';
 import { findSlowLinks, rankRanges, summariseStragglers } from '../../../analysis/rankSummary';
 import type { CollectiveInstance, CollectiveMetrics } from '../../../analysis/collectives';
 import type { RankMetrics } from '../../../analysis/rankMetrics';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 const R = 1024;
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { componentsLine, errorSpread, measuredComponentsOf } from '../../../analysis/predictionReport';
 import { analyze } from '../../../analysis/index';
 import { whatIf } from '../../../analysis/replay/whatIf';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 test('measured components: mean over ranks, median over the steps after the first, from the analysis a run stores', () => {
   const m = syntheticRun({ ranks: 2, steps: 4, gradBytes: 4 * 1024 * 1024 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { buildRankViews, collectiveMetrics, prepareReplay } from '../../../analysis/index';
 import { COMPRESSORS, compressionKeepsBuckets } from '../../../analysis/compressors';
 import { cloneGraph, compressAsExchange } from '../../../analysis/replay/transforms';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 test('a collective costs from its last start to its last end; the transfer stays the shortest duration', () => {
   const m = syntheticRun({ ranks: 3, steps: 3, buckets: 1 });

@@ -8,7 +8,7 @@ import { COMPRESSORS } from '../../../analysis/compressors';
 import { cloneGraph, compressAsExchange, copyNs, rebucket } from '../../../analysis/replay/transforms';
 import { runInfoOf } from '../../../analysis/runInfo';
 import { fitLatencyAndSpeed } from '../../../trace/stats';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 const MiB = 1024 * 1024;
 const PROBE = {

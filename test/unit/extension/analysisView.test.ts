@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { analyze } from '../../../analysis/index';
 import { toAnalysisView } from '../../../extension/analysisView';
 import { predictionRows } from '../../../webview/panes/predictionRows';
-import { syntheticRun } from '../analysis/synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 
 describe('the webview view of an analysis', () => {
   const a = analyze(

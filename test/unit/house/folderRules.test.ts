@@ -32,7 +32,11 @@ export const ROOMS: Record<string, Room> = {
   webview: { job: 'the browser UI; talks to the host only through webview/protocol.ts', mayImport: ['trace'] },
   'webview/harness': {
     job: 'a stand-in for the extension host in a browser page (tests, benchmark, development)',
-    mayImport: ['webview', 'trace', 'analysis', 'extension/analysisView.ts'],
+    mayImport: ['webview', 'trace', 'analysis', 'extension/analysisView.ts', 'test/helpers/syntheticRun.ts'],
+  },
+  'test/helpers': {
+    job: 'what tests, benchmarks and the harness share: paths, tool requirements, the synthetic run',
+    mayImport: ['trace'],
   },
   test: { job: 'unit, integration (real WebGPU) and end-to-end (real VS Code) tests', mayImport: ['*'] },
   bench: { job: 'benchmarks that print ratios measured side by side', mayImport: ['*'] },
@@ -134,6 +138,8 @@ test('the checker catches a forbidden import and a cycle (it can fail)', () => {
   assert.equal(allowed('extension', 'webview/protocol.ts'), true);
   assert.equal(allowed('webview/harness', 'extension/analysisView.ts'), true);
   assert.equal(allowed('webview', 'extension/analysisView.ts'), false);
+  assert.equal(allowed('webview/harness', 'test/helpers/syntheticRun.ts'), true);
+  assert.equal(allowed('test/helpers', 'analysis/index.ts'), false);
   const e = new Map<string, Set<string>>([
     ['a', new Set(['b'])],
     ['b', new Set(['c'])],

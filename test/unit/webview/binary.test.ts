@@ -2,11 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTrace, encodeTrace, SLICE_CATEGORIES } from '../../../trace/binary';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 
 describe('trace/binary', () => {
   it('round-trips every slice, counter, flow and string of a CommLens-shaped run', () => {
-    const m = syntheticRun({ worldSize: 3, steps: 3 });
+    const m = viewerRun({ ranks: 3, steps: 3 });
     const t = decodeTrace(encodeTrace(m));
     assert.equal(t.header.sliceCount, m.slices.length);
     assert.equal(t.sliceSource, undefined);
@@ -38,7 +38,7 @@ describe('trace/binary', () => {
   });
 
   it('is compact: interned names keep it far below the JSON of the same model', () => {
-    const m = syntheticRun({ worldSize: 4, steps: 4 });
+    const m = viewerRun({ ranks: 4, steps: 4 });
     const bin = encodeTrace(m).byteLength;
     const json = JSON.stringify(m).length;
     assert.ok(bin < json * 0.6, `binary ${bin} B should be well under JSON ${json} B`);
@@ -56,7 +56,7 @@ describe('trace/binary', () => {
   });
 
   it('filters by minimum duration and window, mapping kept slices and flows to model indexes', () => {
-    const m = syntheticRun({ worldSize: 2, steps: 2 });
+    const m = viewerRun({ ranks: 2, steps: 2 });
     const minDurNs = 100_000;
     const d = decodeTrace(encodeTrace(m, { minDurNs, window: { startNs: 0, endNs: 1e12 } }));
     const expected = m.slices
@@ -81,12 +81,12 @@ describe('trace/binary', () => {
     const v = new DataView(good);
     v.setUint32(4, 99, true);
     assert.throws(() => decodeTrace(good), /version 99/);
-    const trunc = encodeTrace(syntheticRun({ worldSize: 1, steps: 1 })).slice(0, 400);
+    const trunc = encodeTrace(viewerRun({ ranks: 1, steps: 1 })).slice(0, 400);
     assert.throws(() => decodeTrace(trunc), /truncated|outside/);
   });
 
   it('decodes from a typed array at any offset (as a message channel or Node Buffer may deliver it)', () => {
-    const m = syntheticRun({ worldSize: 1, steps: 1 });
+    const m = viewerRun({ ranks: 1, steps: 1 });
     const buf = encodeTrace(m);
     const shifted = new Uint8Array(buf.byteLength + 3);
     shifted.set(new Uint8Array(buf), 3);

@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTrace, encodeTrace } from '../../../trace/binary';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 import { mergeTraces } from '../../../webview/timeline/merge';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 
 describe('merging a detail window into a level-of-detail trace', () => {
-  const m = syntheticRun({ worldSize: 2, steps: 3 });
+  const m = viewerRun({ ranks: 2, steps: 3 });
   const base = decodeTrace(encodeTrace(m, { minDurNs: 200_000 }));
   const ends = m.slices.map((s) => s.startNs + s.durNs);
   const win = {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTrace, encodeTrace } from '../../../trace/binary';
 import { addTrack, emptyModel, finalizeModel } from '../../../trace/model';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 import { axisTicks } from '../../../webview/timeline/axis';
 import {
   COUNTER_COMPACT_H,
@@ -66,7 +66,7 @@ describe('webview timeline logic', () => {
   });
 
   it('indexes slices per track and depth, finds them by hit-test, lays out rank groups', () => {
-    const m = syntheticRun({ worldSize: 2, steps: 2 });
+    const m = viewerRun({ ranks: 2, steps: 2 });
     const idx = new TraceIndex(decodeTrace(encodeTrace(m)));
     assert.equal(idx.groups.length, 2);
     assert.equal(idx.groups[0].label, 'Rank 0');
@@ -103,7 +103,7 @@ describe('webview timeline logic', () => {
   });
 
   it('searches names case-insensitively in time order and steps through matches', () => {
-    const m = syntheticRun({ worldSize: 2, steps: 3 });
+    const m = viewerRun({ ranks: 2, steps: 3 });
     const idx = new TraceIndex(decodeTrace(encodeTrace(m)));
     const hits = searchSlices(idx, 'ADAM');
     assert.equal(hits.length, m.slices.filter((s) => s.name.toLowerCase().includes('adam')).length);
@@ -156,7 +156,7 @@ describe('webview timeline logic', () => {
 });
 
 describe('webview timeline: layout, origin, area counters, tooltips', () => {
-  const model = syntheticRun({ worldSize: 2, steps: 4 });
+  const model = viewerRun({ ranks: 2, steps: 4 });
   const index = new TraceIndex(decodeTrace(encodeTrace(model)));
   const counterTracks = index.tracks.map((t, i) => (t.info.type === 'counter' ? i : -1)).filter((i) => i >= 0);
 

@@ -19,7 +19,7 @@ import { lodMinDurNs, type AnalysisView } from '../../protocol';
 import { analyze } from '../../../analysis/index';
 import { toAnalysisView } from '../../../extension/analysisView';
 import type { TraceModel } from '../../../trace/model';
-import { syntheticRun } from './synthetic';
+import { viewerRun } from '../../../test/helpers/syntheticRun';
 
 /** The same analysis, adapted the same way, as the extension sends. */
 export function harnessAnalysis(model: TraceModel): AnalysisView {
@@ -195,12 +195,12 @@ if (require.main === module) {
       throw new Error(`harness: --world-size wants a whole number of ranks from 1 to 64, got ${args[wsAt + 1]}`);
     const run: HarnessRun = file
       ? { title: path.basename(file), model: await loadTraceFile(file) }
-      : { title: `synthetic run (ddp, ${worldSize} ranks)`, model: syntheticRun({ worldSize }) };
+      : { title: `synthetic run (ddp, ${worldSize} ranks)`, model: viewerRun({ ranks: worldSize }) };
     const compare = file
       ? undefined
       : {
           title: `synthetic re-run (ddp-overlap, ${worldSize} ranks)`,
-          model: syntheticRun({ worldSize, variant: 'overlap' }),
+          model: viewerRun({ ranks: worldSize, overlap: true }),
         };
     const h = await startHarness({ run, compare, port });
     console.log(`CommLens viewer harness: ${h.url}  (Ctrl+C to stop)`);

@@ -1,0 +1,388 @@
+/**
+ * The one synthetic-trace generator: the trace a CommLens data-parallel run of a given shape
+ * would write, for the analysis tests (exact times), the webview tests and harness (a
+ * realistic-looking run: jitter, host phases, loss and memory counters, flows) and the trace
+ * benchmarks (a run of about N slices).
+ *
+ * One process per rank (pid = rank) with tracks compute / communication / staging / host;
+ * `step N` host slices; forward kernels, twice as many backward kernels, one optimizer kernel;
+ * the gradients all-reduced in `buckets` collectives with CollectiveArgs (ring transfer time
+ * 2(R−1)α + 2(R−1)/R · S/β, the emulated link's charge); optional D2H/H2D staging copies around
+ * each bucket; the run config in meta.info as cli/commands/profile.ts writes it.
+ *
+ * Without `jitterSeed` every time is exact, so tests can derive the expected figures by hand.
+ */
+import { addTrack, emptyModel, finalizeModel, type Args, type Slice, type TraceModel } from '../../trace/model';
+
+export interface SyntheticOptions {
+  ranks?: number;
+  /** Steps; with `targetSlices`, the least number of steps (more are added until the target). */
+  steps?: number;
+  /** Keep adding steps until the trace has at least this many slices (benchmarks). */
+  targetSlices?: number;
+  /** Forward kernels per step, each fwdNs long; backward kernels are twice as many. */
+  kernels?: number;
+  fwdNs?: number;
+  optimizerNs?: number;
+  /** Gradient bytes, all-reduced after backward in `buckets` collectives (non-overlapped DDP). */
+  gradBytes?: number;
+  buckets?: number;
+  /** Link: bytes per ns (= GB/s) and α. */
+  bytesPerNs?: number;
+  alphaNs?: number;
+  /** Extra compute ns per kernel on one rank (a straggler). */
+  slowRank?: number;
+  slowExtraNs?: number;
+  /** Overlap: launch each bucket as soon as its share of backward is done. */
+  overlap?: boolean;
+  /**
+   * The runtime's byte counters (runtime/runTrace.ts): true for all of them (bytes sent per step,
+   * parameters, gradients, optimizer state, activations), or the names of those to write.
+   */
+  memory?: boolean | readonly CounterName[];
+  stepGapNs?: number;
+  /** D2H staging before each bucket's all-reduce, ns per byte (CommLens stages on the GPU's staging track). */
+  stagingNsPerByte?: number;
+  /** H2D copy back after each bucket's all-reduce, ns per byte; the optimizer waits for the last. */
+  h2dNsPerByte?: number;
+  /** The host probe's figures in the run metadata (runtime/hostProbe.ts). */
+  hostProbe?: Args;
+  hostCores?: number;
+  /** Vary kernel and transfer times deterministically (xorshift seeded with this); absent: exact times. */
+  jitterSeed?: number;
+  /** forward / backward / optimizer host slices inside each step. */
+  hostPhases?: boolean;
+  /** A loss counter per rank, one sample per step. */
+  loss?: boolean;
+  /** Flows joining each collective across ranks (earliest start first). */
+  flows?: boolean;
+  /** A `device` label on each rank's process. */
+  device?: string;
+}
+
+export type CounterName =
+  | 'bytes sent per step'
+  | 'memory: parameters'
+  | 'memory: gradients'
+  | 'memory: optimizer state'
+  | 'memory: activations';
+
+/** The webview's and harness's run: 4 ranks, 6 steps, 4 buckets of 25 MiB on a 12.5 GB/s link, every kind of track. */
+export const VIEWER_RUN: Readonly<SyntheticOptions> = {
+  ranks: 4,
+  steps: 6,
+  kernels: 40,
+  fwdNs: 40_000,
+  optimizerNs: 60_000,
+  gradBytes: 4 * 25 * 1024 * 1024,
+  buckets: 4,
+  bytesPerNs: 12.5,
+  alphaNs: 5_000,
+  stagingNsPerByte: 0.05,
+  h2dNsPerByte: 0.05,
+  jitterSeed: 7,
+  hostPhases: true,
+  loss: true,
+  memory: ['memory: parameters', 'memory: gradients', 'memory: activations'],
+  flows: true,
+  device: 'lavapipe (synthetic)',
+};
+
+/** VIEWER_RUN with some options changed. */
+export function viewerRun(o: SyntheticOptions = {}): TraceModel {
+  return syntheticRun({ ...VIEWER_RUN, ...o });
+}
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+interface RankTracks {
+  compute: number;
+  comm: number;
+  staging: number;
+  host: number;
+}
+
+/** Builds the trace a CommLens DDP run of this shape would write. Times are exact unless `jitterSeed` is set. */
+export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
+  const R = o.ranks ?? 2,
+    minSteps = o.steps ?? 3,
+    K = o.kernels ?? 4,
+    fwd = o.fwdNs ?? 100_000,
+    opt = o.optimizerNs ?? 50_000;
+  const grad = o.gradBytes ?? 4 * 1024 * 1024,
+    B = o.buckets ?? 1,
+    bw = o.bytesPerNs ?? 1,
+    alpha = o.alphaNs ?? 10_000;
+  const rand = o.jitterSeed === undefined ? undefined : xorshift(o.jitterSeed);
+  /** A duration: exact, or varied by up to ±`spread` around it. */
+  const vary = (ns: number, spread: number): number =>
+    rand ? Math.round(ns * (1 - spread + 2 * spread * rand())) : ns;
+  const m = emptyModel('commlens', '1700000000000000000');
+  m.meta.worldSize = R;
+  // As cli/commands/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
+  const strategy = o.overlap ? 'ddp-bucketed' : 'ddp';
+  const config = {
+    model: { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [grad / 4 / 64 - 1], classes: 1 },
+    optimizer: { kind: 'adam', lr: 0.01 },
+    worldSize: R,
+    steps: minSteps,
+    seed: 1,
+    strategy,
+    ...(o.overlap ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } } : {}),
+    link: 'test-link',
+    gpuTiming: true,
+    collectiveTimeoutMs: 60000,
+    peakFlops: 1e10,
+  };
+  m.meta.info = {
+    tool: 'commlens',
+    runId: 'synthetic',
+    config: JSON.stringify(config),
+    strategy,
+    worldSize: R,
+    link: 'test-link',
+    linkAlphaNs: alpha,
+    linkBytesPerNs: bw,
+    ...(o.hostProbe ? { hostProbe: o.hostProbe } : {}),
+    ...(o.hostCores ? { hostCores: o.hostCores } : {}),
+  } as Args;
+  // Transfer time of one bucket all-reduce on a ring (what the runtime's emulated link charges).
+  const bucketBytes = grad / B;
+  const transfer = 2 * (R - 1) * alpha + (2 * ((R - 1) / R) * bucketBytes) / bw;
+  const tracks: RankTracks[] = [];
+  for (let r = 0; r < R; r++) {
+    m.processes.push({ pid: r, rank: r, name: `rank ${r}`, ...(o.device ? { labels: { device: o.device } } : {}) });
+    const gpuTrack = (name: string, stream: 'compute' | 'communication' | 'staging') =>
+      addTrack(m, { pid: r, name, type: 'slice', stream, gpu: true, sourceId: stream });
+    tracks.push({
+      compute: gpuTrack('compute', 'compute'),
+      comm: gpuTrack('communication', 'communication'),
+      staging: gpuTrack('staging', 'staging'),
+      host: addTrack(m, { pid: r, name: 'host', type: 'slice', stream: 'host', gpu: false }),
+    });
+  }
+  const samples = new Map<number, { tsNs: number[]; values: number[] }>();
+  const sample = (track: number, tsNs: number, value: number): void => {
+    let c = samples.get(track);
+    if (!c) samples.set(track, (c = { tsNs: [], values: [] }));
+    c.tsNs.push(tsNs);
+    c.values.push(value);
+  };
+  /** A counter track; its samples are listed in the order the tracks were made, as the runtime writes them. */
+  const counterTrack = (pid: number, name: string, unit: string): number => {
+    const track = addTrack(m, { pid, name, type: 'counter', stream: 'other', gpu: false, unit });
+    samples.set(track, { tsNs: [], values: [] });
+    return track;
+  };
+  const lossTracks = o.loss ? tracks.map((_, r) => counterTrack(r, 'loss', '1')) : [];
+  // The runtime's counters, in its order (runtime/runTrace.ts): fp32 Adam holds 4 bytes of parameters,
+  // 4 of gradients and 8 of optimizer state per parameter of the config's MLP.
+  const h = grad / 4 / 64 - 1;
+  const psi = 64 * h + h + h + 1;
+  const wanted = (name: CounterName): boolean =>
+    o.memory === true || (Array.isArray(o.memory) && o.memory.includes(name));
+  const constantCounters = (
+    [
+      ['bytes sent per step', 3 * grad],
+      ['memory: parameters', 4 * psi],
+      ['memory: gradients', 4 * psi],
+      ['memory: optimizer state', 8 * psi],
+    ] as const
+  ).filter(([name]) => wanted(name));
+  const constantTracks = tracks.map((_, r) => constantCounters.map(([name]) => counterTrack(r, name, 'bytes')));
+  const activationTracks = wanted('memory: activations')
+    ? tracks.map((_, r) => counterTrack(r, 'memory: activations', 'bytes'))
+    : [];
+  const slice = (s: Slice): number => m.slices.push(s) - 1;
+  const collectives: number[][] = [];
+  let t = 0;
+  let seq = 0;
+  let steps = 0;
+  for (let s = 0; s < minSteps || (o.targetSlices !== undefined && m.slices.length < o.targetSlices); s++) {
+    steps++;
+    const stepStart = t;
+    // Each rank computes forward + backward; bucket b is ready when its share of backward is done.
+    const readyAt: number[][] = [];
+    const fwdEnd: number[] = [];
+    const bwdEnd: number[] = [];
+    for (let r = 0; r < R; r++) {
+      const tr = tracks[r];
+      const k = fwd + (r === o.slowRank ? (o.slowExtraNs ?? 0) : 0);
+      let c = stepStart;
+      for (let i = 0; i < K; i++) {
+        const d = vary(k, 0.5);
+        slice({
+          track: tr.compute,
+          name: `matmul 64x128x32 fwd fc${i}`,
+          category: 'kernel',
+          startNs: c,
+          durNs: d,
+          args: { phase: 'forward', flops: 2 * 64 * 128 * 32 },
+        });
+        c += d;
+      }
+      fwdEnd.push(c);
+      readyAt.push([]);
+      for (let i = 0; i < 2 * K; i++) {
+        const d = vary(k, 0.5);
+        slice({
+          track: tr.compute,
+          name: `matmul 64x128x32 bwd fc${K - 1 - (i >> 1)}`,
+          category: 'kernel',
+          startNs: c,
+          durNs: d,
+          args: { phase: 'backward', flops: 2 * 64 * 128 * 32 },
+        });
+        c += d;
+        const done = (i + 1) / (2 * K);
+        for (let b = readyAt[r].length; b < B && done >= (b + 1) / B - 1e-9; b++) readyAt[r].push(c);
+      }
+      bwdEnd.push(c);
+    }
+    let commFree = stepStart;
+    let lastEnd = 0;
+    const staging = (o.stagingNsPerByte ?? 0) * bucketBytes;
+    const back = (o.h2dNsPerByte ?? 0) * bucketBytes;
+    // Each rank's copies share one queue and run one at a time in the order they are issued:
+    // bucket b's D2H when its gradients are ready, its H2D when its all-reduce ends.
+    const queueFree = new Array<number>(R).fill(stepStart);
+    const pendingH2D: number[][] = Array.from({ length: R }, () => []);
+    const copy = (r: number, name: 'D2H' | 'H2D', issuedNs: number, durNs: number): number => {
+      const startNs = Math.max(issuedNs, queueFree[r]);
+      slice({
+        track: tracks[r].staging,
+        name,
+        category: 'staging',
+        startNs,
+        durNs,
+        args: { direction: name === 'D2H' ? 'd2h' : 'h2d', bytes: bucketBytes },
+      });
+      queueFree[r] = startNs + durNs;
+      return startNs;
+    };
+    /** Runs the H2D copies issued by `issuedBy` (all when undefined); returns when the last ends. */
+    const flushH2D = (r: number, issuedBy = Infinity): number => {
+      let endNs = 0;
+      while (pendingH2D[r].length > 0 && pendingH2D[r][0] <= issuedBy)
+        endNs = copy(r, 'H2D', pendingH2D[r].shift()!, back) + back;
+      return endNs;
+    };
+    for (let b = 0; b < B; b++) {
+      // A rank arrives once its bucket's gradients are ready and copied to the host. Without
+      // overlap every bucket is ready when backward ends, and the copies follow each other.
+      const arrive: number[] = [];
+      for (let r = 0; r < R; r++) {
+        const ready = o.overlap ? readyAt[r][b] : bwdEnd[r];
+        if (staging > 0) {
+          lastEnd = Math.max(lastEnd, flushH2D(r, ready));
+          arrive.push(copy(r, 'D2H', ready, staging) + staging);
+        } else arrive.push(ready);
+      }
+      let start = commFree;
+      for (let r = 0; r < R; r++) start = Math.max(start, arrive[r]);
+      const transferNs = vary(transfer, 0.05);
+      const end = start + transferNs;
+      const ids: number[] = [];
+      for (let r = 0; r < R; r++) {
+        const a = Math.max(arrive[r], commFree);
+        ids.push(
+          slice({
+            track: tracks[r].comm,
+            name: 'allReduce',
+            category: 'collective',
+            startNs: a,
+            durNs: end - a,
+            args: {
+              op: 'allReduce',
+              seq,
+              group: 'world',
+              bytes: bucketBytes,
+              dtype: 'f32',
+              algorithm: 'ring',
+              // As the runtime writes them (runtime/commSpans.ts): bandwidths over the transfer time.
+              algbwGBps: Number((bucketBytes / transferNs).toFixed(3)),
+              busbwGBps: Number(((bucketBytes / transferNs) * ((2 * (R - 1)) / R)).toFixed(3)),
+              waitNs: start - a,
+              transferNs,
+            },
+          }),
+        );
+        if (back > 0) pendingH2D[r].push(end);
+      }
+      collectives.push(ids);
+      seq++;
+      commFree = end;
+      lastEnd = Math.max(lastEnd, end);
+    }
+    // The optimizer waits for the last copy back.
+    for (let r = 0; r < R; r++) lastEnd = Math.max(lastEnd, flushH2D(r));
+    let stepEnd = 0;
+    const optStart: number[] = [];
+    for (let r = 0; r < R; r++) {
+      const os = Math.max(lastEnd, bwdEnd[r]);
+      optStart.push(os);
+      slice({
+        track: tracks[r].compute,
+        name: 'adam update',
+        category: 'kernel',
+        startNs: os,
+        durNs: opt,
+        args: { phase: 'optimizer' },
+      });
+      stepEnd = Math.max(stepEnd, os + opt);
+    }
+    for (let r = 0; r < R; r++) {
+      const host = tracks[r].host;
+      slice({
+        track: host,
+        name: `step ${s}`,
+        category: 'step',
+        startNs: stepStart,
+        durNs: stepEnd - stepStart,
+        args: { step: s },
+      });
+      if (o.hostPhases) {
+        slice({ track: host, name: 'forward', category: 'host', startNs: stepStart, durNs: fwdEnd[r] - stepStart });
+        slice({ track: host, name: 'backward', category: 'host', startNs: fwdEnd[r], durNs: bwdEnd[r] - fwdEnd[r] });
+        slice({ track: host, name: 'optimizer', category: 'host', startNs: optStart[r], durNs: opt });
+      }
+      if (o.loss) {
+        const loss = 2.5 * Math.exp(-s / (minSteps / 2 + 1)) + 0.3 + (rand ? rand() * 0.05 : 0);
+        sample(lossTracks[r], stepEnd, Number(loss.toFixed(4)));
+      }
+      if (activationTracks.length > 0) {
+        // Activations grow through forward and are freed by backward.
+        sample(activationTracks[r], stepStart, 256 * 1024);
+        sample(activationTracks[r], fwdEnd[r], 1024 * 1024);
+        sample(activationTracks[r], bwdEnd[r], 256 * 1024);
+      }
+    }
+    t = stepEnd + (o.stepGapNs ?? 5_000);
+  }
+  for (const ids of constantTracks)
+    ids.forEach((track, i) => {
+      sample(track, 0, constantCounters[i][1]);
+      sample(track, t, constantCounters[i][1]);
+    });
+  for (const [track, c] of samples) m.counters.push({ track, ...c });
+  if (o.flows) {
+    let id = 1;
+    for (const ids of collectives) {
+      const order = [...ids].sort((a, b) => m.slices[a].startNs - m.slices[b].startNs);
+      for (let i = 0; i + 1 < order.length; i++) m.flows.push({ id: id++, from: order[i], to: order[i + 1] });
+    }
+  }
+  if (steps !== minSteps) config.steps = steps;
+  m.meta.info.config = JSON.stringify(config);
+  return finalizeModel(m);
+}
