@@ -237,7 +237,7 @@ function inferBucketCap(sizes: number[]): Finding<number> {
       text: ok
         ? `bucket_cap_mb=${DDP_DEFAULT_BUCKET_CAP_MB} (the default; only known to be above ${mb(last)})`
         : 'unknown',
-      evidence: `two buckets per step: DDP's first bucket (${mb(sizes[0])}, closed at 1 MiB) and the rest (${mb(last)}), so bucket_cap_mb > ${mb(last)}${ok ? ', as the default 25 is' : ''}`,
+      evidence: `two buckets per step: DDP's first bucket (${mb(sizes[0])}: it closes once it holds 1 MiB) and the rest (${mb(last)}), so bucket_cap_mb > ${mb(last)}${ok ? ', as the default 25 is' : ''}`,
       confidence: ok ? 'low' : 'unknown',
     };
   }

@@ -100,7 +100,7 @@ for (const job of JOBS) {
         `rank ${f.rank}: total collective time`,
       );
       // DDP's buckets: one all-reduce per bucket per step, as DDP reported, in the analysed steps (all
-      // but the last: in fp16hook2 the last step's last gloo op is missing, the profiler stopped first).
+      // but the last: rank 0 of fp16hook2 lacks the last step's last gloo op: the profiler stopped first).
       const buckets = rebuiltBuckets(t).length;
       assert.equal(mine.perStep.length, t.profiled_steps);
       assert.ok(
@@ -175,6 +175,8 @@ interface KOpts {
   dtype: 'Float' | 'c10::Half' | 'BFloat16';
   /** A compress hook's cast and division before each all-reduce. */
   cast: boolean;
+  /** A fixed cost per all-reduce, µs (gloo's per-message latency). */
+  latencyUs?: number;
   ranks?: number;
   steps?: number;
 }
@@ -218,7 +220,7 @@ function kinetoJob(dir: string, o: KOpts): void {
         });
         // gloo moves 0.25 GB/s: a 1 MiB fp32 bucket takes ≈ 4 ms, half that in 16 bits.
         const start = Math.max(t + 35, glooFree);
-        const dur = Math.round((elems * wireBytes) / 250);
+        const dur = (o.latencyUs ?? 0) + Math.round((elems * wireBytes) / 250);
         X('gloo:all_reduce', 12, start, dur);
         glooFree = start + dur;
         t += 40;
@@ -296,6 +298,10 @@ test('Kineto sizes, fp16 hook: named from the dtype and the cast; parameters cou
   );
   assert.ok(!hooked.suggestions.some((x) => x.id === 'compression-fp16' || x.id === 'compression-bf16'));
   // A compressor suggested to both starts from the wire each sends now: half the bytes with the hook.
+  assert.ok(
+    hooked.suggestions.some((x) => x.kind === 'compression' && plain.suggestions.some((y) => y.id === x.id)),
+    'some compressor is suggested to both',
+  );
   for (const x of hooked.suggestions.filter((y) => y.kind === 'compression')) {
     const y = plain.suggestions.find((z) => z.id === x.id);
     assert.match(x.pytorchHint!, /^now: ddp_model\.register_comm_hook\(None, fp16_compress_hook\) → change to: /);
@@ -313,21 +319,6 @@ test('Kineto sizes, fp16 hook: named from the dtype and the cast; parameters cou
   assert.equal(native.settings!.commHook.value, 'none');
   assert.equal(native.settings!.gradientDtype.value, 'bf16');
   assert.ok(!native.suggestions.some((x) => x.id === 'compression-fp16' || x.id === 'compression-bf16'));
-});
-
-test('bucket_cap_mb: the advisor never suggests the current cap, and names the change from it', async () => {
-  const t = truthOf('cap2');
-  const dir = path.join(tmp, 'k-cap-advice');
-  kinetoJob(dir, { buckets: rebuiltBuckets(t), dtype: 'Float', cast: false });
-  const a = await analyseDir(dir);
-  for (const x of a.suggestions.filter((y) => y.kind === 'overlap')) {
-    assert.notEqual(x.id, `overlap-bucket-${t.bucket_cap_mb}mb`);
-    assert.match(x.title, new RegExp(`^DDP bucket_cap_mb=${t.bucket_cap_mb} → bucket_cap_mb=\\d+`));
-    assert.match(
-      x.pytorchHint!,
-      new RegExp(`^now: DistributedDataParallel\\(model, bucket_cap_mb=${t.bucket_cap_mb}\\) → change to: `),
-    );
-  }
 });
 
 test('a GPU Kineto trace (HTA sample, NCCL DDP job of 128 ranks): world size, dtype and parameter count from the args', async () => {
@@ -359,4 +350,24 @@ test('a GPU Kineto trace (HTA sample, NCCL DDP job of 128 ranks): world size, dt
     s.paramCount.value,
     elems.reduce((x, y) => x + y, 0),
   );
+});
+
+test('the HTA job: two buckets under the default cap; the advice names each change from the current setting', async () => {
+  const a = await analyseDir(fixturesDir('kineto', 'hta-sampled'));
+  const s = a.settings!;
+  // The second (last) bucket, 21.8 MiB, is below the cap: consistent with the default 25, and only that.
+  assert.equal(s.bucketCapMb.value, 25);
+  assert.equal(s.bucketCapMb.confidence, 'low');
+  const overlap = a.suggestions.filter((x) => x.kind === 'overlap');
+  assert.ok(overlap.length > 0, a.suggestions.map((x) => x.id).join(', '));
+  for (const x of overlap) {
+    assert.notEqual(x.id, 'overlap-bucket-25mb');
+    assert.match(x.title, /^DDP bucket_cap_mb=25 → bucket_cap_mb=\d+ /);
+    assert.match(
+      x.pytorchHint!,
+      /^now: DistributedDataParallel\(model, bucket_cap_mb=25\) → change to: DistributedDataParallel\(model, bucket_cap_mb=\d+\)$/,
+    );
+  }
+  for (const x of a.suggestions.filter((y) => y.kind === 'sharding'))
+    assert.match(x.pytorchHint!, /^now: DistributedDataParallel\(model\) → change to: /);
 });
