@@ -42,7 +42,8 @@ interface Truth {
   param_count: number;
   param_tensors: number;
   bucket_cap_mb: number | null;
-  comm_hook: 'none' | 'fp16' | 'bf16' | 'powersgd';
+  comm_hook: 'none' | 'fp16' | 'bf16';
+  optimizer?: string;
   profiled_steps: number;
   ddp_logging_data: Record<string, string | number>;
 }
@@ -62,25 +63,28 @@ async function analysed(dir: string): Promise<{ a: Analysis; files: { path: stri
 }
 
 /**
- * The raw count, without the importer: per rank, the gloo all-reduces, their total time
- * (HTA's rounding: ceil(ts) to floor(ts + dur)), and per ProfilerStep the ones starting in it.
+ * The raw count, without the importer: per rank, the gloo collectives (`gloo:all_reduce`,
+ * `gloo:broadcast`, ...), their total time (HTA's rounding: ceil(ts) to floor(ts + dur)), and
+ * per ProfilerStep the all-reduces starting in it.
  */
 function rawCount(file: string): { count: number; totalUs: number; perStep: number[] } {
   const ev = raw(file);
-  const ar = ev.filter((e) => e.name === 'gloo:all_reduce');
+  const gloo = ev.filter((e) => e.name.startsWith('gloo:'));
+  const ar = gloo.filter((e) => e.name === 'gloo:all_reduce');
   const steps = ev.filter((e) => /^ProfilerStep#\d+$/.test(e.name)).sort((a, b) => a.ts - b.ts);
   return {
-    count: ar.length,
-    totalUs: ar.reduce((t, e) => t + Math.floor(e.ts + e.dur) - Math.ceil(e.ts), 0),
+    count: gloo.length,
+    totalUs: gloo.reduce((t, e) => t + Math.floor(e.ts + e.dur) - Math.ceil(e.ts), 0),
     perStep: steps.map((s) => ar.filter((e) => e.ts >= s.ts && e.ts < s.ts + s.dur).length),
   };
 }
 
 // Each real job: its collectives (against the raw count) and the settings found (against what the script set).
 const JOBS = [
-  { dir: 'fp16hook2', hook: '16-bit compress' },
-  { dir: 'cap2', hook: 'none' },
-  { dir: 'wide4', hook: 'none' },
+  { dir: 'fp16hook2', hook: '16-bit compress', dp: 'ddp' },
+  { dir: 'cap2', hook: 'none', dp: 'ddp' },
+  { dir: 'wide4', hook: 'none', dp: 'ddp' },
+  { dir: 'zero1', hook: 'none', dp: 'zero1' },
 ] as const;
 
 for (const job of JOBS) {
@@ -111,8 +115,10 @@ for (const job of JOBS) {
     const s = a.settings!;
     assert.ok(s, 'an imported PyTorch job has settings');
     assert.equal(s.worldSize.value, t.world_size);
-    assert.equal(s.dataParallel.value, 'ddp');
+    assert.equal(s.dataParallel.value, job.dp);
     assert.equal(s.dataParallel.confidence, 'high');
+    // Never a sharding stage at or below the current one.
+    if (job.dp === 'zero1') assert.ok(!a.suggestions.some((x) => x.id === 'zero1'));
     assert.equal(s.buckets.value?.perStep, rebuiltBuckets(t).length);
     assert.equal(s.commHook.value, job.hook);
     // Pre-Kineto traces have no args: what needs sizes is unknown, and says why.
@@ -131,7 +137,12 @@ for (const job of JOBS) {
     for (const x of all) assert.match(x.pytorchHint ?? '', /^now: .* → change to: /, x.id);
     const report = markdownReport(a);
     assert.match(report, /## Job settings \(read from the trace\)/);
-    assert.match(report, /Settings found: DistributedDataParallel; /);
+    assert.match(
+      report,
+      new RegExp(
+        `Settings found: ${job.dp === 'zero1' ? 'ZeroRedundancyOptimizer \\(ZeRO-1\\)' : 'DistributedDataParallel'}; `,
+      ),
+    );
   });
 }
 
