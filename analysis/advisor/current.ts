@@ -25,8 +25,10 @@ export function currentHookCode(s: JobSettings): string {
       return 'ddp_model.register_comm_hook(None, fp16_compress_hook or bf16_compress_hook)';
     case 'powerSGD_hook':
       return 'ddp_model.register_comm_hook(PowerSGDState(...), powerSGD_hook)';
-    case 'none':
-      return `no comm hook (DDP's default all-reduce${s.collectiveDtype.value ? ` in ${s.collectiveDtype.text}` : ''})`;
+    case 'none': {
+      const fsdp = s.dataParallel.value === 'fsdp-full-shard' || s.dataParallel.value === 'fsdp-shard-grad-op';
+      return `no comm hook (${fsdp ? "FSDP's reduce-scatter" : "DDP's default all-reduce"}${s.collectiveDtype.value ? ` in ${s.collectiveDtype.text}` : ''})`;
+    }
     default:
       return `comm hook unknown (${s.commHook.evidence})`;
   }

@@ -382,3 +382,88 @@ test('the HTA job: two buckets under the default cap; the advice names each chan
   for (const x of a.suggestions.filter((y) => y.kind === 'sharding'))
     assert.match(x.pytorchHint!, /^now: DistributedDataParallel\(model\) → change to: /);
 });
+
+test('FSDP (Kineto, built here): reduce-scatters and all-gathers per step read as FULL_SHARD; no bucket_cap_mb and no ZeRO stage suggested to it', async () => {
+  const dir = path.join(tmp, 'k-fsdp');
+  fs.mkdirSync(dir, { recursive: true });
+  const ranks = 2;
+  const modules = [262_144, 262_144, 65_536]; // parameters per FSDP unit
+  for (let r = 0; r < ranks; r++) {
+    const ev: Record<string, unknown>[] = [];
+    const X = (name: string, tid: number, ts: number, dur: number, args?: Record<string, unknown>) =>
+      ev.push({ ph: 'X', cat: 'cpu_op', name, pid: 200 + r, tid, ts, dur, ...(args ? { args } : {}) });
+    let t = 1_700_000_000_000_000;
+    const coll = (name: string, gloo: string, inElems: number, outElems: number) => {
+      X(`c10d::${name}`, 10, t, 30);
+      X('record_param_comms', 10, t + 2, 25, {
+        'Collective name': name,
+        'In msg nelems': inElems,
+        'Out msg nelems': outElems,
+        dtype: 'Float',
+        'Group size': ranks,
+        'Process Group Name': '0',
+      });
+      X(gloo, 12, t + 35, 2_000);
+      t += 2_100;
+    };
+    for (let s = 0; s < 4; s++) {
+      const stepStart = t;
+      X('FullyShardedDataParallel.forward', 10, t, 10);
+      t += 20;
+      for (const n of modules) {
+        coll('_allgather_base', 'gloo:all_gather', n / ranks, n);
+        X('aten::mm', 10, t, 500);
+        t += 520;
+      }
+      for (const n of [...modules].reverse()) {
+        coll('_allgather_base', 'gloo:all_gather', n / ranks, n);
+        X('aten::mm', 10, t, 1_000);
+        t += 1_020;
+        coll('_reduce_scatter_base', 'gloo:reduce_scatter', n, n / ranks);
+      }
+      X('aten::add_', 10, t, 100);
+      t += 120;
+      ev.push({
+        ph: 'X',
+        cat: 'user_annotation',
+        name: `ProfilerStep#${s}`,
+        pid: 200 + r,
+        tid: 10,
+        ts: stepStart,
+        dur: t - stepStart,
+      });
+      t += 5;
+    }
+    fs.writeFileSync(
+      path.join(dir, `rank${r}.json`),
+      JSON.stringify({
+        schemaVersion: 1,
+        distributedInfo: { backend: 'gloo', rank: r, world_size: ranks },
+        traceEvents: ev,
+      }),
+    );
+  }
+  const a = await analyseDir(dir);
+  const s = a.settings!;
+  assert.equal(s.dataParallel.value, 'fsdp-full-shard');
+  assert.equal(s.dataParallel.confidence, 'high');
+  assert.match(s.dataParallel.evidence, /3 reduce-scatter\(s\) and 6 all-gather\(s\) per step/);
+  assert.equal(
+    s.paramCount.value,
+    modules.reduce((x, y) => x + y, 0),
+  );
+  assert.equal(s.buckets.value, null);
+  assert.equal(s.bucketCapMb.value, null);
+  assert.ok(
+    !a.suggestions.some((x) => x.kind === 'overlap' || x.kind === 'sharding'),
+    a.suggestions.map((x) => x.id).join(', '),
+  );
+  const compression = a.suggestions.filter((y) => y.kind === 'compression');
+  assert.ok(compression.length > 0);
+  for (const x of compression)
+    assert.match(x.pytorchHint!, /^now: no comm hook \(FSDP's reduce-scatter in fp32\) → change to: /);
+  assert.match(
+    markdownReport(a),
+    /Settings found: FSDP ShardingStrategy\.FULL_SHARD \(ZeRO-3\); 2 ranks; collectives in fp32; 589,824 parameters/,
+  );
+});
