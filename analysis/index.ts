@@ -14,6 +14,7 @@ import { runInfoOf, type RunInfo } from './runInfo';
 import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
 import { advise } from './advisor/advisor';
 import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
+import { jobSettings, type JobSettings } from './jobSettings';
 
 export {
   temporalBreakdown,
@@ -52,6 +53,8 @@ export type { MetricDefinition } from './definitions';
 export type { CompressorName, Compressor } from './compressors';
 export type { ReportOptions } from './report';
 
+export { jobSettings, settingsLine, settingsRows } from './jobSettings';
+export type { JobSettings, Finding, Confidence, DataParallel, CommHook } from './jobSettings';
 export { ANALYSIS_SCHEMA_VERSION } from './types';
 export type { Analysis, AnalysisOptions } from './types';
 import { ANALYSIS_SCHEMA_VERSION, type Analysis, type AnalysisOptions } from './types';
@@ -89,6 +92,9 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     );
   stepAlignmentNotes(views, notes);
   const info: RunInfo = attempt(notes, 'the run configuration', () => runInfoOf(model)) ?? {};
+  // An imported PyTorch job's current settings, read from its collectives: the advice starts from them.
+  const settings: JobSettings | undefined =
+    model.meta.format === 'kineto' ? attempt(notes, 'the job settings', () => jobSettings(model, views)) : undefined;
   const linkPeakGBps = opts.linkPeakGBps ?? info.link?.bytesPerNs;
   const collectives = attempt(notes, 'collective metrics', () => collectiveMetrics(model, views, linkPeakGBps));
   if (collectives && collectives.instances.length === 0 && views.some((v) => v.ops.length > 0))
@@ -134,7 +140,12 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
   let replay: Analysis['replay'];
   if (views.some((v) => v.ops.length > 0)) {
     ctx = attempt(notes, 'the what-if replay', () =>
-      prepareReplay(model, { views, instances: collectives?.instances ?? [], figures }),
+      prepareReplay(model, {
+        views,
+        instances: collectives?.instances ?? [],
+        figures,
+        paramCount: settings?.paramCount.value ?? undefined,
+      }),
     );
     if (ctx) {
       const base: WhatIfResult | undefined = attempt(notes, 'the baseline replay', () =>
@@ -161,6 +172,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
           stragglers: stragglers ?? { ranks: [], stragglers: [], computeImbalance: 1, totalWaitNs: 0 },
           linkPeakGBps,
           pytorch: model.meta.format === 'kineto',
+          settings,
         }),
       ) ?? { suggestions: [], diagnoses: [] })
     : { suggestions: [], diagnoses: [] };
@@ -185,6 +197,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     flops,
     memory,
     replay,
+    ...(settings ? { settings } : {}),
     suggestions: advice.suggestions,
     diagnoses: advice.diagnoses,
     notes: [...new Set(notes)],

@@ -6,6 +6,7 @@ import type { Analysis } from './types';
 import { formatBytes, formatDurationNs, groupDigits } from '../trace/format';
 import type { Suggestion } from './advisor/advisor';
 import { WORTHWHILE } from './advisor/advisor';
+import { settingsLine, settingsRows } from './jobSettings';
 import { findSlowLinks, RANK_TABLE_LIMIT, rankRanges, spreadOf, summariseStragglers, type Spread } from './rankSummary';
 
 export interface ReportOptions {
@@ -45,6 +46,23 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     lines.push(
       '',
       `**No GPU activity in the trace${src.cpuTimelineRanks.length < src.ranksPresent.length ? ` of rank(s) ${src.cpuTimelineRanks.join(', ')}` : ''}:** the tables below are on the CPU timeline — CPU collectives (gloo, c10d) are the communication, outermost \`aten::\` ops the computation, and "kernel" means those ops. GPU kernel metrics need a trace recorded with \`ProfilerActivity.CUDA\`.`,
+    );
+  }
+  if (analysis.settings) {
+    const s = analysis.settings;
+    lines.push(
+      '',
+      '## Job settings (read from the trace)',
+      '',
+      `${settingsLine(s).replace(/^s/, 'S')}.`,
+      '',
+      `The suggestions below start from these: none repeats what the job already does, and each names the change from the current value.${s.referenceRank !== undefined ? ` Read from rank ${s.referenceRank}${s.step !== undefined ? `, step ${s.step}` : ''}.` : ''}`,
+      '',
+      '| setting | value | confidence | evidence |',
+      '|---|---|---|---|',
+      ...settingsRows(s).map(
+        (r) => `| ${r.setting} | ${escapeCell(r.value)} | ${r.confidence} | ${escapeCell(r.evidence)} |`,
+      ),
     );
   }
   const f = analysis.figures;

@@ -11,6 +11,7 @@ import type { CriticalPath } from './criticalPath';
 import type { RankFlops, RankMemory } from './computeStats';
 import type { Suggestion } from './advisor/advisor';
 import type { RunFigures } from './runFigures';
+import type { JobSettings } from './jobSettings';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
 export const ANALYSIS_SCHEMA_VERSION = 2;
@@ -56,6 +57,11 @@ export interface Analysis {
     linkName?: string;
     linkGBps: number;
   };
+  /**
+   * An imported PyTorch job's current settings read from its trace (analysis/jobSettings.ts),
+   * each with its evidence and confidence; absent for CommLens, Perfetto and Chrome JSON traces.
+   */
+  settings?: JobSettings;
   /** Config changes worth making (advisor WORTHWHILE), ranked by predicted step-time gain, best first. */
   suggestions: Suggestion[];
   /** Diagnoses: findings with no config change (stragglers, imbalance, a slow link, a host-bound GPU), largest cost first. */

@@ -28,6 +28,8 @@ import {
 } from './configChange';
 import { parseStrategyIds } from '../../trace/strategyIds';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
+import type { JobSettings } from '../jobSettings';
+import { currentHookCode, currentSharding, pytorchChange, wireBytesPerElement } from './current';
 import type { RunInfo } from '../runInfo';
 import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
 import {
@@ -117,6 +119,8 @@ export interface AdvisorInput {
   stragglers: StragglerReport;
   linkPeakGBps?: number;
   pytorch: boolean;
+  /** The imported job's current settings (jobSettings.ts): the advice starts from them. */
+  settings?: JobSettings;
 }
 
 const MiB = 1024 * 1024;
@@ -184,6 +188,11 @@ interface RuleContext {
 
 type Rule = (c: RuleContext) => Suggestion[];
 
+/** A PyTorch hint that replaces the comm hook, from the imported job's current hook. */
+function withCurrentHook(c: RuleContext, to: string): string {
+  return c.pytorch && c.input.settings ? pytorchChange(currentHookCode(c.input.settings), to) : to;
+}
+
 function ruleContext(input: AdvisorInput): RuleContext {
   const { ctx, pytorch } = input;
   const meanOverlap =
@@ -226,6 +235,10 @@ function compressionRule(c: RuleContext): Suggestion[] {
   const ctx = c.gradientCtx;
   if (!ctx) return [];
   const out: Suggestion[] = [];
+  const s = c.pytorch ? c.input.settings : undefined;
+  // The imported job's wire: a ratio is per byte of fp32 all-reduce, so on a 16-bit wire it doubles.
+  const wireBytes = s ? wireBytesPerElement(s) : undefined;
+  const hook = s?.commHook.value ?? undefined;
   for (const name of Object.keys(COMPRESSORS) as CompressorName[]) {
     const comp = COMPRESSORS[name];
     if (name === 'onebit-adam' && !c.pytorch && ctx.info.optimizerKind === 'sgd') continue;
@@ -233,22 +246,29 @@ function compressionRule(c: RuleContext): Suggestion[] {
     if (c.strategyIds.includes(name)) continue;
     if ((name === 'fp16' || name === 'bf16') && (c.strategyIds.includes('fp16') || c.strategyIds.includes('bf16')))
       continue;
-    const change: WhatIfChange = {
-      compression: { method: name, volumeRatio: volumeRatioFor(name, ctx.info, c.pytorch, ctx.worldSize) },
-    };
+    // The same for an imported job: its collectives already carry 16 bits (a compress hook, or 16-bit gradients), or it runs PowerSGD.
+    if ((name === 'fp16' || name === 'bf16') && wireBytes !== undefined && wireBytes <= 2) continue;
+    if (name === 'powersgd' && hook === 'powerSGD_hook') continue;
+    let volumeRatio = volumeRatioFor(name, ctx.info, c.pytorch, ctx.worldSize);
+    if (wireBytes !== undefined && wireBytes !== 4) {
+      volumeRatio = ((volumeRatio ?? comp.volumeRatio(ctx.worldSize)) * 4) / wireBytes;
+      if (volumeRatio >= 1) continue;
+    }
+    const change: WhatIfChange = { compression: { method: name, volumeRatio } };
     const r = whatIfOn(ctx, change);
     if (saving(r) < WORTHWHILE.minStepGain) continue;
     const algo = ALGORITHM_CHANGING.includes(name);
+    const from = s ? currentHookCode(s) : undefined;
     out.push({
       id: `compression-${name}`,
       kind: 'compression',
       changesAlgorithm: algo,
       stepTimeGain: saving(r),
-      title: `${c.pytorch ? comp.pytorchTitle : comp.title}: ${effect(r)}`,
+      title: `${c.pytorch ? comp.pytorchTitle : comp.title}${from ? ` (now: ${from})` : ''}: ${effect(r)}`,
       evidence: {
         metrics: { ...c.commMetrics(), bytesPerStep: r.baseline.bytesPerStep },
         sliceIndexes: c.commEvidence,
-        text: `${(100 * c.exposedShare).toFixed(1)} % of the step is communication not hidden under compute`,
+        text: `${(100 * c.exposedShare).toFixed(1)} % of the step is communication not hidden under compute${s && wireBytes !== undefined && wireBytes !== 4 ? `; the all-reduces already carry ${s.collectiveDtype.text}, so the prediction starts from that volume` : ''}`,
       },
       predicted: predictedOf(r),
       risk: comp.risk,
@@ -256,7 +276,7 @@ function compressionRule(c: RuleContext): Suggestion[] {
       whatIf: change,
       verifiable: !c.pytorch,
       configChange: c.pytorch ? PYTORCH_CHANGE.compression(name) : compressionChange(ctx.info, name),
-      pytorchHint: comp.pytorchHint,
+      pytorchHint: s ? pytorchChange(from ?? 'no comm hook', comp.pytorchHint) : comp.pytorchHint,
       score: saving(r) * (algo ? RISK_WEIGHT[name] : 1),
     });
   }
@@ -271,7 +291,11 @@ function compressionRule(c: RuleContext): Suggestion[] {
 function overlapRule(c: RuleContext): Suggestion[] {
   const ctx = c.gradientCtx;
   if (!ctx) return [];
-  const current = ctx.info.bucketCapMb;
+  const s = c.pytorch ? c.input.settings : undefined;
+  // FSDP and ZeRO shard instead of bucketing: bucket_cap_mb does not apply.
+  if (s && s.dataParallel.value !== null && s.dataParallel.value !== 'ddp' && s.dataParallel.value !== 'zero1')
+    return [];
+  const current = s ? (s.bucketCapMb.value ?? undefined) : ctx.info.bucketCapMb;
   let best: { cap: number; r: WhatIfResult } | undefined;
   for (const cap of [1, 5, 25, 100]) {
     const r = whatIfOn(ctx, { bucketing: { bucketCapMb: cap, overlap: true } });
@@ -280,10 +304,11 @@ function overlapRule(c: RuleContext): Suggestion[] {
   if (
     !best ||
     saving(best.r) < WORTHWHILE.minStepGain ||
-    (best.cap === current && c.strategyIds.includes('ddp-bucketed'))
+    (best.cap === current && (s !== undefined || c.strategyIds.includes('ddp-bucketed')))
   )
     return [];
   const change: WhatIfChange = { bucketing: { bucketCapMb: best.cap, overlap: true } };
+  const from = s ? (current !== undefined ? `bucket_cap_mb=${current}` : 'bucket_cap_mb unknown') : undefined;
   return [
     {
       id: `overlap-bucket-${best.cap}mb`,
@@ -291,12 +316,12 @@ function overlapRule(c: RuleContext): Suggestion[] {
       changesAlgorithm: false,
       stepTimeGain: saving(best.r),
       title: c.pytorch
-        ? `DDP bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}`
+        ? `DDP ${from ? `${from} → ` : ''}bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}`
         : `Overlap the gradient all-reduce with backward in ${best.cap} MiB buckets: ${effect(best.r)}`,
       evidence: {
         metrics: { ...c.commMetrics(), gradientCollectives: ctx.graph.collectives.filter((g) => g.gradient).length },
         sliceIndexes: c.commEvidence,
-        text: `communication overlaps compute only ${c.meanOverlap.toFixed(1)} % of its time`,
+        text: `communication overlaps compute only ${c.meanOverlap.toFixed(1)} % of its time${s?.buckets.value ? `; now ${s.buckets.text}` : ''}`,
       },
       predicted: predictedOf(best.r),
       risk: OVERLAP.risk,
@@ -304,7 +329,14 @@ function overlapRule(c: RuleContext): Suggestion[] {
       whatIf: change,
       configChange: c.pytorch ? PYTORCH_CHANGE.bucketing(best.cap) : bucketingChange(ctx.info, best.cap),
       verifiable: !c.pytorch,
-      pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
+      pytorchHint: s
+        ? pytorchChange(
+            current !== undefined
+              ? `DistributedDataParallel(model, bucket_cap_mb=${current})`
+              : `DistributedDataParallel(model) with bucket_cap_mb unknown (${s.buckets.value ? s.buckets.text : "the buckets' sizes are not in the trace"})`,
+            `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
+          )
+        : `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
       score: saving(best.r),
     },
   ];
@@ -347,7 +379,10 @@ function localUpdatesRule(c: RuleContext): Suggestion[] {
       whatIf: { localSteps: { H: bestH.H, streaming } },
       configChange: c.pytorch ? PYTORCH_CHANGE.localUpdates(bestH.H) : localUpdatesChange(streaming, bestH.H),
       verifiable: !c.pytorch,
-      pytorchHint: `post-local SGD: register_comm_hook(PostLocalSGDState(process_group=None, subgroup=None, start_localSGD_iter=warmup), post_localSGD_hook) with PeriodicModelAverager(period=${bestH.H}); or a DiLoCo implementation`,
+      pytorchHint: withCurrentHook(
+        c,
+        `post-local SGD: register_comm_hook(PostLocalSGDState(process_group=None, subgroup=None, start_localSGD_iter=warmup), post_localSGD_hook) with PeriodicModelAverager(period=${bestH.H}); or a DiLoCo implementation`,
+      ),
       score: saving(bestH.r) * RISK_WEIGHT['local-updates'],
     });
   }
@@ -366,9 +401,11 @@ function shardingRule(c: RuleContext): Suggestion[] {
   const ctx = c.input.ctx;
   if (!ctx || !ctx.paramCount) return [];
   const out: Suggestion[] = [];
-  // The run's current stage: only a higher one is suggested.
+  // The run's current stage (an imported job's: read from its collectives): only a higher one is suggested.
+  const s = c.pytorch ? c.input.settings : undefined;
   const current = Math.max(
     0,
+    s ? currentSharding(s).stage : 0,
     ...c.strategyIds
       .map((id) => /^zero([123])$/.exec(id))
       .filter((m): m is RegExpExecArray => m !== null)
@@ -395,7 +432,7 @@ function shardingRule(c: RuleContext): Suggestion[] {
       changesAlgorithm: false,
       stepTimeGain: saving(r),
       title: c.pytorch
-        ? `Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+        ? `${s ? `${currentSharding(s).short} → ` : ''}Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
         : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
       evidence: {
         metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize },
@@ -408,7 +445,9 @@ function shardingRule(c: RuleContext): Suggestion[] {
       whatIf: { zeroStage: stage },
       configChange: c.pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
       verifiable: !c.pytorch,
-      pytorchHint: `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
+      pytorchHint: s
+        ? pytorchChange(currentSharding(s).code, `${z.pytorch}; DeepSpeed: ${z.deepspeed}`)
+        : `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
       // Ranked by step time like every change; a memory-only win sorts after the time wins, by its memory relief.
       score: saving(r) + (memoryWorthwhile ? memSaving * memoryWeight * 1e-3 : 0),
     });

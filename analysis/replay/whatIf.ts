@@ -130,6 +130,8 @@ export function prepareReplay(
     views?: RankView[];
     instances?: CollectiveInstance[];
     figures?: BaselineFigures;
+    /** The parameter count when the caller knows it (an imported job's, from its gradient elements: jobSettings.ts). */
+    paramCount?: number;
   } = {},
 ): ReplayContext {
   const notes: string[] = [];
@@ -167,8 +169,9 @@ export function prepareReplay(
       `staging copies priced from ${staging.source}: device-to-host ${formatDurationNs(staging.d2h.latencyNs)} + ${staging.d2h.bytesPerNs.toFixed(2)} GB/s, host-to-device ${formatDurationNs(staging.h2d.latencyNs)} + ${staging.h2d.bytesPerNs.toFixed(2)} GB/s (scaled by measured / modelled time of the copies in the trace)`,
     );
   const gradBytes = bytesOf(graph, true);
-  const paramCount = info.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
-  if (!info.paramCount && paramCount)
+  const paramCount =
+    info.paramCount ?? opts.paramCount ?? (gradBytes > 0 ? gradBytes / (info.gradBytesPerElement ?? 4) : undefined);
+  if (!info.paramCount && !opts.paramCount && paramCount)
     notes.push(`parameter count estimated from the gradient bytes per step: ${groupDigits(Math.round(paramCount))}`);
   const fallback = measuredPerStep(views, graph);
   // The run's own figures (analysis/runFigures.ts) are the baseline every surface shows.

@@ -28,6 +28,7 @@ test('analyze --json: the whole analysis with its schemaVersion, valid against t
   for (const input of [
     fixturesDir('kineto', 'hta-sampled'),
     path.join(repoRoot, 'test', 'fixtures', 'pytorch', 'plain2'),
+    path.join(repoRoot, 'test', 'fixtures', 'pytorch', 'fp16hook2'),
   ]) {
     const text = await json([input]);
     const a = JSON.parse(text) as Record<string, unknown>;
