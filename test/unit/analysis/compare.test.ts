@@ -200,6 +200,15 @@ test('the HTA pair against a copy with known changes: removed, renamed and short
   );
   assert.equal(c.figures.stepTimeNs.delta, 0);
   assert.equal(c.figures.direction, 'unchanged');
+  // Bytes per step of a PyTorch trace: its collectives' own sizes (runFigures.ts), per rank, the largest.
+  const perRank = [0, 1].map((r) =>
+    A.analysis
+      .collectives!.instances.filter((i) => i.step === 551 && i.participants.some((p) => p.rank === r))
+      .reduce((t, i) => t + (i.bytes ?? 0), 0),
+  );
+  assert.ok(perRank[0] > 0);
+  assert.equal(c.figures.bytesPerStep.a, Math.max(...perRank));
+  assert.equal(c.figures.bytesPerStep.delta, 0);
   // Shorter NCCL kernels: less exposed communication.
   assert.ok(c.figures.exposedCommNs.b! < c.figures.exposedCommNs.a!);
   const o = c.ops!;
