@@ -82,6 +82,8 @@ export interface StepPair {
 
 export interface KindStats {
   count: number;
+  /** How many of them say their size (bytes and bus bandwidth are over these). */
+  sizedCount: number;
   /** Σ buffer bytes (nccl-tests' S) of the collectives that say their size. */
   totalBytes: number;
   /** Σ time in the collective: on the chosen rank, else the mean over its participants. */
@@ -374,6 +376,7 @@ function kindStats(xs: Coll[], steps: number): KindStats {
   const total = xs.reduce((t, c) => t + c.timeNs, 0);
   return {
     count: xs.length,
+    sizedCount: sized,
     totalBytes: bytes,
     totalTimeNs: total,
     medianTimeNs: median(xs.map((c) => c.timeNs)),
@@ -665,6 +668,11 @@ function bw(x: number | undefined): string {
   return x === undefined ? '–' : `${Number(x.toPrecision(3))} GB/s`;
 }
 
+/** Bytes per step of a kind: '–' when none of its collectives says its size (0 when the kind is absent). */
+function kindBytes(k: KindStats | undefined): string {
+  return k === undefined ? '0 B' : k.sizedCount === 0 ? '–' : formatBytes(k.bytesPerStep);
+}
+
 function kindName(k: { op: string; group: string }, groups: number): string {
   return groups > 1 ? `${k.op} (${k.group})` : k.op;
 }
@@ -737,7 +745,7 @@ export function compareText(c: Comparison): string {
         k.kinds.map((x) => [
           kindName(x, groups),
           arrow(n(x.a?.countPerStep), n(x.b?.countPerStep)),
-          arrow(byt(x.a?.bytesPerStep ?? 0), byt(x.b?.bytesPerStep ?? 0)),
+          arrow(kindBytes(x.a), kindBytes(x.b)),
           arrow(dur(x.a?.timePerStepNs ?? 0), dur(x.b?.timePerStepNs ?? 0)),
           signedNs(x.deltaTimePerStepNs),
           arrow(x.a ? dur(x.a.medianTimeNs) : '–', x.b ? dur(x.b.medianTimeNs) : '–'),
@@ -816,7 +824,7 @@ export function collectiveTableMarkdown(c: Comparison): string {
   lines.push('| collective | count | bytes | time | Δ time | median | busbw | |', '|---|---|---|---|---|---|---|---|');
   for (const x of k.kinds)
     lines.push(
-      `| ${esc(kindName(x, groups))} | ${n(x.a?.countPerStep)} → ${n(x.b?.countPerStep)} | ${formatBytes(x.a?.bytesPerStep ?? 0)} → ${formatBytes(x.b?.bytesPerStep ?? 0)} | ${formatDurationNs(x.a?.timePerStepNs ?? 0)} → ${formatDurationNs(x.b?.timePerStepNs ?? 0)} | ${signedNs(x.deltaTimePerStepNs)} | ${x.a ? formatDurationNs(x.a.medianTimeNs) : '–'} → ${x.b ? formatDurationNs(x.b.medianTimeNs) : '–'} | ${bw(x.a?.busbwGBps)} → ${bw(x.b?.busbwGBps)} | ${x.status === 'both' ? '' : x.status} |`,
+      `| ${esc(kindName(x, groups))} | ${n(x.a?.countPerStep)} → ${n(x.b?.countPerStep)} | ${kindBytes(x.a)} → ${kindBytes(x.b)} | ${formatDurationNs(x.a?.timePerStepNs ?? 0)} → ${formatDurationNs(x.b?.timePerStepNs ?? 0)} | ${signedNs(x.deltaTimePerStepNs)} | ${x.a ? formatDurationNs(x.a.medianTimeNs) : '–'} → ${x.b ? formatDurationNs(x.b.medianTimeNs) : '–'} | ${bw(x.a?.busbwGBps)} → ${bw(x.b?.busbwGBps)} | ${x.status === 'both' ? '' : x.status} |`,
     );
   return lines.join('\n') + '\n';
 }

@@ -157,6 +157,9 @@ test('the two runs of a tensorboard_trace_handler folder: steps by number, all-r
   assert.equal(ar.status, 'both');
   assert.equal(ar.a!.count, ar.b!.count);
   assert.ok(ar.a!.count > 0);
+  // Legacy gloo traces do not say a collective's size: no bytes, no bus bandwidth, and the table says '–'.
+  assert.deepEqual([ar.a!.sizedCount, ar.a!.busbwGBps], [0, undefined]);
+  assert.match(compareText(c), /\n {2}allReduce +1 → 1 +– → – /);
   const al = c.collectives.alignment;
   assert.deepEqual([al.bySizeAndOrder + al.byOrder, al.onlyA, al.onlyB], [ar.a!.count, 0, 0]);
   for (const p of c.collectives.changed) assert.equal(p.deltaNs, p.timeNsB - p.timeNsA);
@@ -245,6 +248,7 @@ test('the HTA pair against a copy with known changes: removed, renamed and short
     assert.equal(k.status, 'both');
     assert.equal(k.a!.count, k.b!.count);
     assert.equal(k.a!.totalBytes, k.b!.totalBytes);
+    assert.equal(k.a!.sizedCount, k.a!.count);
     assert.equal(k.b!.totalTimeNs, k.b!.count * MUTATION.ncclDurUs * 1000);
     assert.equal(k.b!.medianTimeNs, MUTATION.ncclDurUs * 1000);
     // The same bytes in less time: a higher bus bandwidth.
