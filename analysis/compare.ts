@@ -153,7 +153,7 @@ export interface Comparison {
   collectives: {
     /** The rank whose time in each collective is taken; absent: the mean over participants. */
     rank?: number;
-    /** Steps the per-step values are divided by (the paired steps; 1 when there are none). */
+    /** Steps the per-step values are divided by: the paired steps in both analysed windows (1 when none). */
     steps: number;
     alignment: { bySizeAndOrder: number; byOrder: number; onlyA: number; onlyB: number };
     kinds: KindRow[];
@@ -252,6 +252,13 @@ function exposedOfStep(a: Analysis, step: number): number | undefined {
     if (v !== undefined) xs.push(v);
   }
   return xs.length > 0 ? xs.reduce((x, y) => x + y, 0) / xs.length : undefined;
+}
+
+/** The steps some rank analysed (its ops are in the analysed window). */
+function analysedSteps(a: Analysis): Set<number> {
+  const out = new Set<number>();
+  for (const r of a.ranks ?? []) for (const s of Array.isArray(r.stepsAnalysed) ? r.stepsAnalysed : []) out.add(s);
+  return out;
 }
 
 function stepTimeOf(a: Analysis, step: number): number | undefined {
@@ -497,12 +504,21 @@ export function compareJobs(A: CompareInput, B: CompareInput, opts: CompareOptio
   const alignment = { bySizeAndOrder: 0, byOrder: 0, onlyA: 0, onlyB: 0 };
   const pairs: CollectivePair[] = [];
   let inA: Coll[], inB: Coll[];
-  if (steps.pairs.length > 0) {
-    const sa = new Set(steps.pairs.map((p) => p.a)),
-      sb = new Set(steps.pairs.map((p) => p.b));
+  // Collectives are those of the analysed window, which leaves out a trace's last step (as
+  // HTA does; --include-last-step keeps it): only the pairs of analysed steps count.
+  const analysedA = analysedSteps(A.analysis),
+    analysedB = analysedSteps(B.analysis);
+  const collPairs = steps.pairs.filter((p) => analysedA.has(p.a) && analysedB.has(p.b));
+  if (collPairs.length < steps.pairs.length && collPairs.length > 0)
+    notes.push(
+      `collectives are compared over ${collPairs.length} of the ${steps.pairs.length} paired steps: the others are outside the analysed window (a trace's last step is left out, as HTA does; --include-last-step keeps it)`,
+    );
+  if (collPairs.length > 0) {
+    const sa = new Set(collPairs.map((p) => p.a)),
+      sb = new Set(collPairs.map((p) => p.b));
     inA = ca.filter((c) => c.step !== undefined && sa.has(c.step));
     inB = cb.filter((c) => c.step !== undefined && sb.has(c.step));
-    for (const p of steps.pairs)
+    for (const p of collPairs)
       pairStep(
         inA.filter((c) => c.step === p.a),
         inB.filter((c) => c.step === p.b),
@@ -512,11 +528,15 @@ export function compareJobs(A: CompareInput, B: CompareInput, opts: CompareOptio
         alignment,
       );
   } else {
+    if (steps.pairs.length > 0)
+      notes.push(
+        'no paired step is in both analysed windows: collectives are compared over the whole analysed windows',
+      );
     inA = ca;
     inB = cb;
     pairStep(inA, inB, -1, -1, pairs, alignment);
   }
-  const nSteps = Math.max(1, steps.pairs.length);
+  const nSteps = Math.max(1, collPairs.length);
   const kinds: KindRow[] = [];
   const keys = new Map<string, { op: string; group: string }>();
   for (const c of [...inA, ...inB]) keys.set(kindKey(c), { op: c.op, group: c.group });
@@ -679,7 +699,7 @@ function kindName(k: { op: string; group: string }, groups: number): string {
 
 function sideLine(s: SideInfo): string {
   const what = s.format === 'commlens' ? 'CommLens run' : s.format === 'kineto' ? 'PyTorch profiler' : s.format;
-  return `${s.label} (${what}, ${s.worldSize} rank${s.worldSize === 1 ? '' : 's'}${s.strategy ? `, ${s.strategy}` : ''}; steady-state steps ${rangeText(s.steadySteps)}${s.warmupSteps.length ? `, warm-up ${rangeText(s.warmupSteps)} left out` : ''})`;
+  return `${s.label} (${what}, ${s.worldSize} rank${s.worldSize === 1 ? '' : 's'}${s.strategy ? `, ${s.strategy}` : ''}; steady-state steps ${rangeText(s.steadySteps)}${s.warmupSteps.length ? `, warm-up step${s.warmupSteps.length === 1 ? '' : 's'} ${rangeText(s.warmupSteps)} left out` : ''})`;
 }
 
 /** The comparison for a terminal: what A and B are, the headline with its direction, then the tables. */
