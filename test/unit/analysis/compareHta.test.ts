@@ -35,23 +35,37 @@ function htaMissing(): string | false {
   return false;
 }
 
-/** HTA's TraceDiff.compare_traces(a, b) on one rank and iteration: {name: [countA, countB, µsA, µsB]}. */
-function htaDiff(dirA: string, dirB: string, rank: number, iteration: number): Record<string, number[]> {
+/**
+ * HTA's TraceDiff.compare_traces on one rank and iteration, for (A, A) and (A, B) on each rank,
+ * in one Python process (each trace loaded once): diffs[pair][rank] = {name: [countA, countB, µsA, µsB]}.
+ */
+function htaDiffs(
+  dirA: string,
+  dirB: string,
+  ranks: number[],
+  iteration: number,
+): Record<string, Record<string, number[]>>[] {
   const script = `
 import json, sys, logging, contextlib, io
 sys.path.insert(0, ${JSON.stringify(HTA_DIR)})
 logging.disable(logging.CRITICAL)
 from hta.trace_diff import TraceDiff, LabeledTrace
+out = []
 with contextlib.redirect_stdout(io.StringIO()):
     a = LabeledTrace(label="A", trace_dir=${JSON.stringify(dirA)})
     b = LabeledTrace(label="B", trace_dir=${JSON.stringify(dirB)})
-    df = TraceDiff.compare_traces(a, b, control_rank=${rank}, test_rank=${rank}, control_iteration=[${iteration}], test_iteration=[${iteration}])
-out = {str(n): [float(r["A_counts"]), float(r["B_counts"]), float(r["A_total_duration"]), float(r["B_total_duration"])] for n, r in df.iterrows()}
+    a2 = LabeledTrace(label="B", t=a.t)
+    for x, y in [(a, a2), (a, b)]:
+        per = {}
+        for r in ${JSON.stringify(ranks)}:
+            df = TraceDiff.compare_traces(x, y, control_rank=r, test_rank=r, control_iteration=[${iteration}], test_iteration=[${iteration}])
+            per[str(r)] = {str(n): [float(v["A_counts"]), float(v["B_counts"]), float(v["A_total_duration"]), float(v["B_total_duration"])] for n, v in df.iterrows()}
+        out.append(per)
 print(json.dumps(out))
 `;
   const r = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, `HTA failed: ${r.stderr.slice(-2000)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number[]>;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, Record<string, number[]>>[];
 }
 
 async function job(dir: string): Promise<CompareInput> {
@@ -68,17 +82,20 @@ test(
     const m = mutateHtaPair(tmp);
     const A = await job(m.dirA),
       B = await job(m.dirB);
-    for (const [x, y, what] of [
-      [A, A, 'the pair against itself'],
-      [A, B, 'the pair against the changed copy'],
-    ] as const) {
+    const diffs = htaDiffs(m.dirA, m.dirB, [0, 1], 551);
+    for (const [i, [x, y, what]] of (
+      [
+        [A, A, 'the pair against itself'],
+        [A, B, 'the pair against the changed copy'],
+      ] as const
+    ).entries()) {
       for (const rank of [0, 1]) {
         const c = compareJobs(x, y, { rank });
         assert.deepEqual(
           c.steps.pairs.map((p) => [p.a, p.b]),
           [[551, 551]],
         );
-        const hta = htaDiff(x.label, y.label, rank, 551);
+        const hta = diffs[i][String(rank)];
         const ours = new Map(c.ops!.rows.map((r) => [r.name, r]));
         assert.equal(ours.size, Object.keys(hta).length, `${what}, rank ${rank}: the same names`);
         for (const [name, [ca, cb, da, db]] of Object.entries(hta)) {
