@@ -126,7 +126,8 @@ export function exposedCommFigure(
 /**
  * **Bytes per step**: the bytes one rank sends per step (Σ buffer bytes of its collectives,
  * nccl-tests' S, as CommLens' "bytes sent per step" counter counts them), median over the
- * steady-state steps, the largest over ranks. From the counter when the trace has it.
+ * steady-state steps, the largest over ranks. From the counter when the trace has it (else
+ * bytesPerStepOfCollectives, from the collectives' own sizes).
  */
 export function bytesPerStepFigure(model: TraceModel, steadyCount: number, warmupCount: number): number | undefined {
   let best: number | undefined;
@@ -136,6 +137,36 @@ export function bytesPerStepFigure(model: TraceModel, steadyCount: number, warmu
     const steady = c.values.slice(warmupCount, warmupCount + Math.max(1, steadyCount));
     if (steady.length === 0) continue;
     const m = median(steady);
+    best = best === undefined ? m : Math.max(best, m);
+  }
+  return best;
+}
+
+/**
+ * Bytes per step from the collectives themselves, for traces without CommLens' counter
+ * (PyTorch profiler traces): per rank and steady-state analysed step, Σ bytes of its
+ * communication ops that say their size; the median over steps, the largest over ranks.
+ * Undefined when no collective says its size.
+ */
+export function bytesPerStepOfCollectives(
+  model: TraceModel,
+  views: readonly RankView[],
+  steady: ReadonlySet<number>,
+): number | undefined {
+  let best: number | undefined;
+  for (const v of views) {
+    const perStep = new Map<number, number>();
+    for (const st of v.analysedSteps) if (steady.has(st.step)) perStep.set(st.step, 0);
+    let sized = false;
+    for (const op of v.ops) {
+      if (op.cls !== 'communication' || op.step === undefined || !perStep.has(op.step)) continue;
+      const b = model.slices[op.index].args?.bytes;
+      if (typeof b !== 'number' || !Number.isFinite(b)) continue;
+      sized = true;
+      perStep.set(op.step, perStep.get(op.step)! + b);
+    }
+    if (!sized || perStep.size === 0) continue;
+    const m = median([...perStep.values()]);
     best = best === undefined ? m : Math.max(best, m);
   }
   return best;
@@ -180,7 +211,9 @@ export function runFigures(
     steadySteps: split.steady,
     ...(st ? { stepTimeNs: st.value, stepTimeBasis: st.basis } : {}),
     exposedCommNs: exposedCommFigure(views, steady, H),
-    bytesPerStep: bytesPerStepFigure(model, split.steady.length, split.warmup.length),
+    bytesPerStep:
+      bytesPerStepFigure(model, split.steady.length, split.warmup.length) ??
+      bytesPerStepOfCollectives(model, views, steady),
     peakMemoryBytes: peakMemoryFigure(memory),
   };
 }

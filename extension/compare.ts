@@ -1,6 +1,7 @@
 /**
  * "Compare Runs…": a side-by-side table of two or more runs' headline figures, built from
- * what each run folder holds. Pure: the command shows the text as a Markdown preview and
+ * what each run folder holds, then per collective each run against the first
+ * (analysis/compare.ts). Pure: the command shows the text as a Markdown preview and
  * opens the traces beside it.
  */
 import { humanName, humanValue, isHidden } from './reportFormat';
@@ -8,8 +9,9 @@ import { type RunInfo } from './runsStore';
 import { formatBytes, formatDurationNs, formatSpeedup } from '../trace/format';
 import { speedupOf } from '../analysis/runFigures';
 import { figuresOfSummary, type RunRecord as SummaryRecord, type SummaryFigures } from '../analysis/verify';
+import { collectiveTableMarkdown, comparableAnalysis, compareJobs, CompareError } from '../analysis/compare';
 
-/** A run's figures (docs/figures.md) from its summary.json, when it is a CommLens run's. */
+/** A run's figures (docs/figures.md) from its summary.json (CommLens runs, and external runs once imported). */
 function figuresOf(summary: Record<string, unknown> | undefined): SummaryFigures | undefined {
   if (!summary || !Array.isArray(summary.stepTimeNs)) return undefined;
   try {
@@ -17,6 +19,16 @@ function figuresOf(summary: Record<string, unknown> | undefined): SummaryFigures
   } catch {
     return undefined;
   }
+}
+
+/**
+ * True when a run measured the figure: its analysis has it, or the runtime's own numbers do.
+ * An external run without memory counters has no peak memory: '–', not a made-up 0 B.
+ */
+function has(summary: Record<string, unknown> | undefined, figure: string, runtimeField: string): boolean {
+  const v = at(summary, `analysis.figures.${figure}`);
+  const own = summary?.[runtimeField];
+  return typeof v === 'number' || (Array.isArray(own) && own.length > 0);
 }
 
 function cell(v: unknown): string {
@@ -79,11 +91,15 @@ export function compareMarkdown(runs: RunInfo[]): string {
   );
   md += row(
     'bytes sent per rank per step',
-    figs.map((f) => (f ? formatBytes(f.bytesPerStep) : undefined)),
+    figs.map((f, i) =>
+      f && has(runs[i].summary, 'bytesPerStep', 'wireBytesPerStepPerRank') ? formatBytes(f.bytesPerStep) : undefined,
+    ),
   );
   md += row(
     'peak memory (fullest rank)',
-    figs.map((f) => (f ? formatBytes(f.peakMemoryBytes) : undefined)),
+    figs.map((f, i) =>
+      f && has(runs[i].summary, 'peakMemoryBytes', 'memoryPerRank') ? formatBytes(f.peakMemoryBytes) : undefined,
+    ),
   );
   md += row(
     'warm-up steps (left out)',
@@ -123,6 +139,35 @@ export function compareMarkdown(runs: RunInfo[]): string {
       humanName(k),
       fields.map((f) => humanValue(k, f.get(k)!)),
     );
+  md += collectiveSections(runs);
   md += `\n${runs.map((r) => `- ${r.runId}: \`${r.runDir}\``).join('\n')}\n`;
+  return md;
+}
+
+/**
+ * Per collective, each run against the first: analysis/compare.ts (what `commlens compare`
+ * prints) over the analyses the runs' summaries hold. A run without one is named.
+ */
+function collectiveSections(runs: RunInfo[]): string {
+  const base = runs[0];
+  const baseAnalysis = comparableAnalysis(base.summary?.analysis);
+  let md = '';
+  for (const r of runs.slice(1)) {
+    md += `\n## Collectives: ${cell(r.runId)} against ${cell(base.runId)}\n\n`;
+    const a = comparableAnalysis(r.summary?.analysis);
+    const missing = [...(baseAnalysis ? [] : [base.runId]), ...(a ? [] : [r.runId])];
+    if (missing.length > 0 || !baseAnalysis || !a) {
+      md += `No analysis in the summary.json of ${missing.map(cell).join(' and ')}: nothing to compare per collective (a run that failed before its traces were analysed has none).\n`;
+      continue;
+    }
+    try {
+      md += collectiveTableMarkdown(
+        compareJobs({ label: base.runId, analysis: baseAnalysis }, { label: r.runId, analysis: a }),
+      );
+    } catch (e) {
+      if (!(e instanceof CompareError)) throw e;
+      md += `Not compared: ${cell(e.message)}.\n`;
+    }
+  }
   return md;
 }

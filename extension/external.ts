@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import { hostname } from 'node:os';
 import * as vscode from 'vscode';
-import { ExternalJob, type ExternalJobResult } from './externalJob';
+import { ExternalJob, writeExternalSummary, type ExternalJobResult } from './externalJob';
 import { writeRunRecord, type RunRecord } from './runsStore';
 import { newRunId } from '../trace/runIds';
 import { config, runsFolder } from './settings';
@@ -138,7 +138,20 @@ export class ExternalRunner {
               record.message = `The command ${how} and wrote no trace into COMMLENS_TRACE_DIR`;
             else if (result.exitCode !== 0) record.message = `The command ${how}; the traces it wrote were kept`;
             writeRunRecord(runDir, record);
-            resolve({ runDir, result });
+            if (result.traceFiles.length === 0) return resolve({ runDir, result });
+            // summary.json with the analysis and its figures, as a CommLens run has: the runs view and Compare Runs read it.
+            void writeExternalSummary(
+              runDir,
+              { runId, command, cwd, exitCode: result.exitCode, signal: result.signal, createdAt: record.endedAt },
+              result.traceFiles,
+            ).then((s) => {
+              this.output.appendLine(
+                s.summaryPath
+                  ? `[commlens] wrote ${s.summaryPath}`
+                  : `[commlens] no summary.json for ${runId}: ${s.error ?? 'unknown error'}`,
+              );
+              resolve({ runDir, result });
+            });
           });
         },
         close: () => {

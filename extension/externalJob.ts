@@ -10,6 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { discoverTraces } from '../trace/discover';
+import { loadRun } from '../trace/load';
+import { analyze } from '../analysis/index';
+import { externalRunSummary, type ExternalRunFacts } from '../analysis/externalSummary';
 
 export interface ExternalJobOptions {
   command: string;
@@ -111,5 +114,40 @@ export class ExternalJob {
       void this.finished.then(() => clearTimeout(t));
     }
     return this.finished;
+  }
+}
+
+/**
+ * Imports the traces an external run left and writes its summary.json (analysis/externalSummary.ts:
+ * the same shape as a CommLens run's, with the analysis and its figures), so that the runs
+ * view and Compare Runs show its figures. Never throws: a trace that cannot be read gives
+ * `error`, and no summary is written.
+ */
+export async function writeExternalSummary(
+  runDir: string,
+  facts: Omit<ExternalRunFacts, 'traceFiles'>,
+  traceFiles: string[],
+): Promise<{ summaryPath?: string; error?: string }> {
+  if (traceFiles.length === 0) return { error: 'no trace files to import' };
+  try {
+    const found = discoverTraces(traceFiles);
+    const model = await loadRun(found.chosen);
+    const analysis = analyze(model);
+    if (analysis.source.ranksPresent.length === 0)
+      return {
+        error: `${found.chosen.files.map((f) => f.path).join(', ')}: no ranks in the traces, nothing to summarise`,
+      };
+    const rel = (f: string) => {
+      const r = path.relative(runDir, f);
+      return r.startsWith('..') || path.isAbsolute(r) ? f : r;
+    };
+    const summary = externalRunSummary({ ...facts, traceFiles: found.chosen.files.map((f) => rel(f.path)) }, analysis);
+    const file = path.join(runDir, 'summary.json');
+    const tmp = path.join(runDir, '.summary.json.tmp');
+    fs.writeFileSync(tmp, JSON.stringify(summary, null, 2));
+    fs.renameSync(tmp, file);
+    return { summaryPath: file };
+  } catch (e) {
+    return { error: (e as Error)?.message ?? String(e) };
   }
 }

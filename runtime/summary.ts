@@ -6,8 +6,9 @@ import type { RunConfig } from './config';
 import type { RunOutcome } from './coordinator';
 import { median } from '../trace/stats';
 import { steadyStepTime, syncPeriodOf, warmupStepCount } from '../trace/warmup';
+import { SUMMARY_SCHEMA_VERSION } from '../trace/summary';
 
-export const SUMMARY_SCHEMA_VERSION = 1;
+export { SUMMARY_SCHEMA_VERSION };
 
 export interface RunSummary {
   schemaVersion: number;

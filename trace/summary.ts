@@ -3,6 +3,12 @@
  */
 import type { TraceModel } from './model';
 
+/**
+ * Version of a run's summary.json (docs/summary-schema.md), one for CommLens runs
+ * (runtime/summary.ts) and for imported external runs (analysis/externalSummary.ts).
+ */
+export const SUMMARY_SCHEMA_VERSION = 1;
+
 export interface TraceSummary {
   format: TraceModel['meta']['format'];
   originNs: string;

@@ -12,6 +12,7 @@ import { convert } from './convert';
 import { reduce } from './reduce';
 import { benchCollectives } from './benchCollectives';
 import { doctorCmd } from './doctor';
+import { compare } from './compare';
 
 export type { Command };
 
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   profile,
   verify,
   analyzeCmd,
+  compare,
   inspect,
   convert,
   reduce,
