@@ -27,6 +27,8 @@ export interface HostProbeInfo {
   /** Staging copies GPU → host and host → GPU. */
   d2h?: CopyCost;
   h2d?: CopyCost;
+  /** DiLoCo's outer-step host loops, one core, bytes of f32 parameters per ns (runs recorded since it was measured). */
+  outerStepBytesPerNs?: { gradient: number; nesterov: number; mix: number };
   loadAverage?: number;
 }
 
@@ -109,7 +111,19 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     const n = num(x);
     if (n !== undefined && n > 0) codecBytesPerNs[k] = n;
   }
-  return { codecBytesPerNs, d2h: copyCostOf(v.d2h), h2d: copyCostOf(v.h2d), loadAverage: num(v.loadAverage) };
+  const o = v.outerStepBytesPerNs;
+  const speeds = isObj(o) ? [num(o.gradient), num(o.nesterov), num(o.mix)] : [];
+  const outer =
+    speeds.length === 3 && speeds.every((x) => x !== undefined && x > 0)
+      ? { gradient: speeds[0]!, nesterov: speeds[1]!, mix: speeds[2]! }
+      : undefined;
+  return {
+    codecBytesPerNs,
+    d2h: copyCostOf(v.d2h),
+    h2d: copyCostOf(v.h2d),
+    ...(outer ? { outerStepBytesPerNs: outer } : {}),
+    loadAverage: num(v.loadAverage),
+  };
 }
 
 function linkOf(v: ArgValue | undefined): LinkProfile | undefined {
