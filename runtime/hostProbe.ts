@@ -57,6 +57,8 @@ export interface HostProbe {
    * parameters that moved on.
    */
   outerStepBytesPerNs: OuterStepSpeeds;
+  /** The same over the wall time the probe saw (lower when other processes shared the core). */
+  outerStepWallBytesPerNs: OuterStepSpeeds;
   /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
   codecBytes: number;
   worldSize: number;
@@ -76,15 +78,19 @@ export interface OuterStepSpeeds {
  * Times the outer step's host loops on `values` parameters (a warm-up call, then the median
  * of `reps`), each corrected to a core of its own by the CPU time the thread got (as the codecs).
  */
-export function probeOuterStep(opts: { values?: number; reps?: number } = {}): OuterStepSpeeds {
+export function probeOuterStep(opts: { values?: number; reps?: number } = {}): {
+  perCore: OuterStepSpeeds;
+  wall: OuterStepSpeeds;
+} {
   const values = opts.values ?? 256 * 1024;
   const reps = opts.reps ?? 3;
   const g = gradients(values, 3);
   const local = gradients(values, 4);
   const delta = new Float32Array(values);
   const momentum = new Float32Array(values);
-  const time = (loop: () => void): number => {
-    const ns: number[] = [];
+  const time = (loop: () => void): { perCore: number; wall: number } => {
+    const cpu: number[] = [],
+      wall: number[] = [];
     for (let i = 0; i <= reps; i++) {
       const c0 = process.cpuUsage();
       const w0 = hostNowNs();
@@ -94,14 +100,17 @@ export function probeOuterStep(opts: { values?: number; reps?: number } = {}): O
       if (i === 0) continue;
       const share = Math.min(1, ((c.user + c.system) * 1000) / Math.max(1, wallNs));
       // cpuUsage counts in µs: a loop shorter than that reads as no CPU at all; keep its wall time then.
-      ns.push(share > 0 ? wallNs * share : wallNs);
+      cpu.push(share > 0 ? wallNs * share : wallNs);
+      wall.push(wallNs);
     }
-    return (values * 4) / Math.max(1, median(ns));
+    return { perCore: (values * 4) / Math.max(1, median(cpu)), wall: (values * 4) / Math.max(1, median(wall)) };
   };
+  const gradient = time(() => outerGradient(g, local, delta));
+  const nesterov = time(() => nesterovStep(g, momentum, delta, 0.9, 0.7));
+  const mix = time(() => mixInto(local, g, 0.5));
   return {
-    gradient: time(() => outerGradient(g, local, delta)),
-    nesterov: time(() => nesterovStep(g, momentum, delta, 0.9, 0.7)),
-    mix: time(() => mixInto(local, g, 0.5)),
+    perCore: { gradient: gradient.perCore, nesterov: nesterov.perCore, mix: mix.perCore },
+    wall: { gradient: gradient.wall, nesterov: nesterov.wall, mix: mix.wall },
   };
 }
 
@@ -271,7 +280,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const values = 64 * 1024;
   const loadAverage = loadavg()[0];
   const codecs = await probeCodecs(config, { values });
-  const outerStepBytesPerNs = probeOuterStep();
+  const outer = probeOuterStep();
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
   const device = await requestDevice(adapter);
@@ -281,7 +290,8 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
       codecBytesPerNs: codecs.perCore,
       codecWallBytesPerNs: codecs.wall,
       ...staging,
-      outerStepBytesPerNs,
+      outerStepBytesPerNs: outer.perCore,
+      outerStepWallBytesPerNs: outer.wall,
       codecBytes: values * 4,
       worldSize: Math.max(2, config.worldSize),
       loadAverage,

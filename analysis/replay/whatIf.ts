@@ -496,18 +496,23 @@ function replayOne(
  * The prices of the outer step's host work on the machine the run was measured on: copies
  * by the staging model (scaled by measured / modelled time of the trace's own staging
  * copies, so what this machine's load added stays in), loops by the host probe's timing of
- * the strategy's own loops at the rank's share of the cores. A run recorded before the probe
+ * the strategy's own loops at the rank's share of the cores (the cores over the ranks, times
+ * the share of a core the probe's thread got: other processes' load). A run recorded before the probe
  * timed them: twice the probe's fp16 encode + decode speed (one pass instead of two), else
  * 1 GB/s; each says so in the notes.
  */
 function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): OuterStepCosts {
-  const coresPerRank = Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1));
   const probe = ctx.info.hostProbe;
+  // A rank's share of a core: the cores over the ranks, times what the probe's thread got of
+  // one (other processes' load at the start of the run), each at most 1.
+  const share = probe?.cpuShare ?? 1;
+  const coresPerRank =
+    Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1)) * Math.max(0.01, share);
   let speeds: { gradient: number; nesterov: number; mix: number };
   if (probe?.outerStepBytesPerNs) {
     speeds = probe.outerStepBytesPerNs;
     notes.push(
-      `outer-step loops priced by the host probe at the start of the run: ${speeds.gradient.toFixed(2)}, ${speeds.nesterov.toFixed(2)} and ${speeds.mix.toFixed(2)} GB/s per core (outer gradient, Nesterov step, merge), at ${coresPerRank.toFixed(2)} core per rank`,
+      `outer-step loops priced by the host probe at the start of the run: ${speeds.gradient.toFixed(2)}, ${speeds.nesterov.toFixed(2)} and ${speeds.mix.toFixed(2)} GB/s per core (outer gradient, Nesterov step, merge), at ${coresPerRank.toFixed(2)} core per rank${share < 1 ? ` (the probe's thread got ${(share * 100).toFixed(0)} % of a core: the machine was loaded)` : ''}`,
     );
   } else {
     const fp16 = probe?.codecBytesPerNs.fp16;

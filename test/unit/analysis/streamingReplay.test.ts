@@ -186,6 +186,28 @@ test("what-if DiLoCo prices the outer step's host work from the run's host probe
     slow.notes.join('\n'),
   );
   assert.ok(slow.notes.some((n) => /outer step host work per period of 4 steps/.test(n)));
+  // A loaded machine: the probe's thread got a quarter of a core (its speeds over the wall
+  // against per core), so the loops take four times as long.
+  const loaded = prepareReplay(
+    syntheticRun({
+      ranks: 2,
+      steps: 5,
+      gradBytes: 4 * 1024 * 1024,
+      hostCores: 4,
+      hostProbe: {
+        ...probe({ gradient: 1, nesterov: 0.5, mix: 1 }),
+        codecWallBytesPerNs: { fp16: 0.125 },
+        outerStepWallBytesPerNs: { gradient: 0.25, nesterov: 0.125, mix: 0.25 },
+      },
+    }),
+  );
+  assert.equal(loaded.info.hostProbe?.cpuShare, 0.25);
+  const slowLoaded = whatIfOn(loaded, { localSteps: { H } });
+  assert.ok(
+    Math.abs(slowLoaded.predicted.stepTimeNs - fast.predicted.stepTimeNs - (4 * loops) / H) < 1,
+    `${slowLoaded.predicted.stepTimeNs - fast.predicted.stepTimeNs} vs ${(4 * loops) / H}`,
+  );
+  assert.ok(slowLoaded.notes.some((n) => /the probe's thread got 25 % of a core/.test(n)));
   // A run recorded before the probe timed the loops: twice the fp16 codec's speed, said so.
   const old = whatIfOn(run(), { localSteps: { H } });
   assert.ok(old.notes.some((n) => /twice the host probe's fp16 encode \+ decode speed, 1\.00 GB\/s/.test(n)));

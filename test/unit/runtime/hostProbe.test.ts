@@ -28,6 +28,13 @@ test('the loopback group returns data of the shape a group of its size would', a
 
 test("probeOuterStep times DiLoCo's outer-step loops: positive, finite, per core", () => {
   const r = probeOuterStep({ values: 64 * 1024, reps: 2 });
-  assert.deepEqual(Object.keys(r).sort(), ['gradient', 'mix', 'nesterov']);
-  for (const [k, v] of Object.entries(r)) assert.ok(Number.isFinite(v) && v > 0, `${k}: ${v} GB/s`);
+  assert.deepEqual(Object.keys(r.perCore).sort(), ['gradient', 'mix', 'nesterov']);
+  for (const [k, v] of Object.entries(r.perCore)) {
+    const wall = r.wall[k as keyof typeof r.wall];
+    assert.ok(Number.isFinite(v) && v > 0, `${k}: ${v} GB/s per core`);
+    assert.ok(
+      Number.isFinite(wall) && wall > 0 && v >= wall * 0.999,
+      `${k}: ${wall} GB/s over the wall, ${v} per core`,
+    );
+  }
 });
