@@ -202,12 +202,16 @@ export class Profiler {
       return { ok: false, message: UNTRUSTED_MESSAGE };
     }
     opts.status?.(`Re-running with ${suggestionId}…`, true);
+    let runs = 0;
     const result = await this.runs.run({
       title: `verifying suggestion ${suggestionId}`,
       args: ['verify', runDir, suggestionId, '--events'],
       source: { kind: 'verify', baseRunDir: runDir, suggestionId },
       onEvent: (ev) => {
-        if (ev.kind === 'step')
+        // verify runs the baseline again beside the change, in rounds: say which run this is.
+        if (ev.kind === 'start')
+          opts.status?.(`Re-running with ${suggestionId}: run ${++runs} (${ev.strategy}, ${ev.steps} steps)`, true);
+        else if (ev.kind === 'step')
           opts.status?.(
             `Re-running with ${suggestionId}: step ${ev.step}/${ev.steps}, loss ${ev.loss.toPrecision(4)}`,
             true,
