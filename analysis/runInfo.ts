@@ -5,6 +5,7 @@
  * have them, and every consumer must cope with `undefined`.
  */
 import type { ArgValue, TraceModel } from '../trace/model';
+import { median } from '../trace/stats';
 
 export interface LinkProfile {
   name?: string;
@@ -27,6 +28,13 @@ export interface HostProbeInfo {
   /** Staging copies GPU → host and host → GPU. */
   d2h?: CopyCost;
   h2d?: CopyCost;
+  /** DiLoCo's outer-step host loops, one core, bytes of f32 parameters per ns (runs recorded since it was measured). */
+  outerStepBytesPerNs?: { gradient: number; nesterov: number; mix: number };
+  /**
+   * The share of a core the probe's thread got while it ran (median over what it timed of
+   * speed over the wall / speed per core, ≤ 1): below 1 when other processes loaded the machine.
+   */
+  cpuShare?: number;
   loadAverage?: number;
 }
 
@@ -109,7 +117,33 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     const n = num(x);
     if (n !== undefined && n > 0) codecBytesPerNs[k] = n;
   }
-  return { codecBytesPerNs, d2h: copyCostOf(v.d2h), h2d: copyCostOf(v.h2d), loadAverage: num(v.loadAverage) };
+  const o = v.outerStepBytesPerNs;
+  const speeds = isObj(o) ? [num(o.gradient), num(o.nesterov), num(o.mix)] : [];
+  const outer =
+    speeds.length === 3 && speeds.every((x) => x !== undefined && x > 0)
+      ? { gradient: speeds[0]!, nesterov: speeds[1]!, mix: speeds[2]! }
+      : undefined;
+  // What the probe's thread got of a core: its speeds over the wall against per core, each timing alike.
+  const shares: number[] = [];
+  const ratios = (perCore: ArgValue | undefined, wall: ArgValue | undefined): void => {
+    if (!isObj(perCore) || !isObj(wall)) return;
+    for (const [k, x] of Object.entries(perCore)) {
+      const c = num(x),
+        w = num(wall[k]);
+      if (c !== undefined && w !== undefined && c > 0 && w > 0) shares.push(Math.min(1, w / c));
+    }
+  };
+  ratios(v.codecBytesPerNs, v.codecWallBytesPerNs);
+  ratios(v.outerStepBytesPerNs, v.outerStepWallBytesPerNs);
+  const cpuShare = shares.length > 0 ? median(shares) : undefined;
+  return {
+    codecBytesPerNs,
+    ...(cpuShare !== undefined ? { cpuShare } : {}),
+    d2h: copyCostOf(v.d2h),
+    h2d: copyCostOf(v.h2d),
+    ...(outer ? { outerStepBytesPerNs: outer } : {}),
+    loadAverage: num(v.loadAverage),
+  };
 }
 
 function linkOf(v: ArgValue | undefined): LinkProfile | undefined {

@@ -5,10 +5,20 @@
  * comparison (the CLI, comparison.json, the extension's Compare view, bench:advisor) uses
  * the same arithmetic.
  */
-import { warmupStepCount } from '../trace/warmup';
+import { steadyStepSamples, warmupStepCount } from '../trace/warmup';
+import { bootstrapRatio, median, ratioSampleProblem, type RatioInterval, type RatioSample } from '../trace/stats';
+import { formatDurationNs, formatSpeedup, formatSpeedupInterval } from '../trace/format';
 import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from './runFigures';
 
-export const COMPARISON_SCHEMA_VERSION = 1;
+/** 2: the baseline is re-measured beside the change and the speed-up carries its interval. */
+export const COMPARISON_SCHEMA_VERSION = 2;
+
+/**
+ * The error a prediction may have beyond the measurement's own uncertainty: a predicted
+ * speed-up is right when it lies within the measured interval widened by this share of the
+ * measured speed-up on each side.
+ */
+export const TARGET_ERROR = 0.05;
 
 /** The parts of an advisor suggestion that verification reads. */
 export interface VerifiableSuggestion {
@@ -59,6 +69,21 @@ export interface Comparison {
   measuredSpeedup: number;
   predictedSpeedup: number;
   verdict: Verdict;
+  /**
+   * The measured speed-up with its confidence interval over every round's steady-state
+   * steps (measuredSpeedupInterval); absent when too few steps were measured for one.
+   */
+  speedupInterval?: MeasuredSpeedup;
+  /** Whether the predicted speed-up lies within speedupInterval widened by targetError. */
+  right?: boolean;
+  targetError?: number;
+  /** The runs behind baseline and measured, in the order they ran. */
+  rounds?: {
+    /** 're-measured': the baseline ran again beside the change; 'original run': the run verified, reused. */
+    baselineSource: 're-measured' | 'original run';
+    baselineRunIds: string[];
+    changedRunIds: string[];
+  };
 }
 
 /** What verification reads of the analysis stored in a run's summary (analysis/index.ts `Analysis`). */
@@ -185,15 +210,38 @@ export function syncPeriodOf(config: VerifiableConfig): number | undefined {
   return syncPeriodOfStrategy(config.strategy, config.strategyOptions);
 }
 
-/** Compares a prediction with the measurement; a predicted win that measures >5% slower is called out. */
+/**
+ * Compares a prediction with the measurement. With the measured speed-up's interval
+ * (measuredSpeedupInterval over the same runs as `baseline` and `measured`) the verdict is
+ * judgeSpeedup's; without one (a single pair of runs too short for an interval) it is on
+ * the step times: within 10 % is as predicted, and a predicted win that measures >5 % slower
+ * is called out.
+ */
 export function judge(
   predicted: VerifiableSuggestion['predicted'],
   baseline: Measured,
   measured: Measured,
-): Pick<Comparison, 'stepTimeRelError' | 'measuredSpeedup' | 'predictedSpeedup' | 'verdict'> {
+  interval?: MeasuredSpeedup,
+  targetError = TARGET_ERROR,
+): Pick<
+  Comparison,
+  'stepTimeRelError' | 'measuredSpeedup' | 'predictedSpeedup' | 'verdict' | 'speedupInterval' | 'right' | 'targetError'
+> {
   const stepTimeRelError = (measured.stepTimeNs - predicted.stepTimeNs) / measured.stepTimeNs;
   const measuredSpeedup = speedupOf(baseline.stepTimeNs, measured.stepTimeNs);
   const predictedSpeedup = speedupOf(predicted.baselineStepTimeNs, predicted.stepTimeNs);
+  if (interval) {
+    // The interval's own estimate: the ratio of the pooled steps' step times, which the interval is around.
+    const j = judgeSpeedup(predictedSpeedup, interval, targetError);
+    return {
+      stepTimeRelError,
+      measuredSpeedup: interval.estimate,
+      predictedSpeedup,
+      ...j,
+      speedupInterval: interval,
+      targetError,
+    };
+  }
   let verdict: Verdict;
   if (predictedSpeedup > 1 && measured.stepTimeNs > baseline.stepTimeNs * 1.05)
     verdict = 'predicted a win, measured a slowdown';
@@ -226,10 +274,10 @@ export function applyConfigChange<C extends VerifiableConfig>(config: C, change:
 
 /**
  * The run that verifies a change: the base config with the change applied, lengthened
- * when the change synchronises only every H steps so that the comparison covers a whole
- * period between the warm-up step and the last step, which the analysis leaves out (HTA's
- * default) — else a short run would never synchronise and measure only the cheap inner
- * steps. Returns a note when it lengthened the run.
+ * when the change synchronises only every H steps so that the comparison covers two whole
+ * periods between the warm-up step and the end — else a short run would never synchronise
+ * and measure only the cheap inner steps, and with one period its spread (what the speed-up's
+ * interval needs) could not be seen. Returns a note when it lengthened the run.
  */
 export function verificationConfig<C extends VerifiableConfig>(
   base: C,
@@ -237,8 +285,172 @@ export function verificationConfig<C extends VerifiableConfig>(
 ): { config: C; note?: string } {
   const config = applyConfigChange(base, change);
   const H = syncPeriodOf(config);
-  if (H === undefined || config.steps >= H + 2) return { config };
-  const steps = H + 2;
-  const note = `running ${steps} steps instead of ${config.steps}: the change synchronises every ${H} steps, and the comparison needs one whole period between the first step and the last (which the analysis leaves out)`;
+  const steps = H === undefined ? 0 : 2 * H + 2;
+  if (H === undefined || config.steps >= steps) return { config };
+  const note = `running ${steps} steps instead of ${config.steps}: the change synchronises every ${H} steps, and the comparison needs two whole periods after the warm-up step (their spread gives the speed-up's interval)`;
   return { config: { ...config, steps }, note };
+}
+
+/** One run's steady-state step times as the step time takes them (warm-up left out, in step order). */
+export interface StepSamples {
+  steadyStepTimesNs: readonly number[];
+  /** Inner steps between synchronisations (DiLoCo family), else undefined. */
+  syncPeriod?: number;
+}
+
+/** The measured speed-up of a change over its baseline, pooled over runs, with its interval. */
+export interface MeasuredSpeedup extends RatioInterval {
+  /** How each side's step time is taken over the pooled steps, in words. */
+  baselineBasis: string;
+  changedBasis: string;
+  /** Steps each side's figure is taken over (all runs together), and over how many runs. */
+  baselineSteps: number;
+  changedSteps: number;
+  baselineRuns: number;
+  changedRuns: number;
+}
+
+/** The steps of runs of one config pooled as the step time takes them: the sample the ratio resamples. */
+export function pooledSample(runs: readonly StepSamples[]): RatioSample & { basis: string } {
+  const per = runs.map((r) => steadyStepSamples(r.steadyStepTimesNs, r.syncPeriod));
+  const period = per.every((p) => p.period !== undefined && p.period === per[0].period) ? per[0]?.period : undefined;
+  const values = per.flatMap((p) => p.values);
+  const runsText = runs.length === 1 ? '1 run' : `${runs.length} runs`;
+  if (period === undefined)
+    return { values, statistic: 'median', basis: `median of ${values.length} steady-state steps over ${runsText}` };
+  return {
+    values,
+    statistic: 'mean',
+    period,
+    basis: `mean of ${values.length} steady-state steps over ${runsText} (${values.length / period} whole periods of ${period} steps)`,
+  };
+}
+
+/**
+ * The measured speed-up (baseline step time / changed step time, analysis/runFigures.ts)
+ * with its confidence interval, from the steady-state steps of every baseline run and every
+ * changed run (trace/stats.ts bootstrapRatio: each side's step time — the median step, or
+ * for a periodic strategy the mean over whole periods — resampled within its runs' pooled
+ * steps). For any pair of runs measured the same way: CommLens runs (stepSamplesOf) or
+ * step times read from other traces. `problem` says why there is no interval (too few steps).
+ */
+export function measuredSpeedupInterval(
+  baseline: readonly StepSamples[],
+  changed: readonly StepSamples[],
+  opts: { confidence?: number } = {},
+): { interval?: MeasuredSpeedup; problem?: string } {
+  const a = pooledSample(baseline);
+  const b = pooledSample(changed);
+  const problem = ratioSampleProblem(a) ?? ratioSampleProblem(b);
+  const ci = problem ? undefined : bootstrapRatio(a, b, { confidence: opts.confidence });
+  if (!ci) {
+    const which = ratioSampleProblem(a) ? 'baseline' : 'changed run';
+    return { problem: `no interval yet: the ${which} has ${problem ?? 'too few steps'}` };
+  }
+  return {
+    interval: {
+      ...ci,
+      baselineBasis: a.basis,
+      changedBasis: b.basis,
+      baselineSteps: a.values.length,
+      changedSteps: b.values.length,
+      baselineRuns: baseline.length,
+      changedRuns: changed.length,
+    },
+  };
+}
+
+/** A CommLens run's steady-state steps (summary.json): its step times after the warm-up it recorded. */
+export function stepSamplesOf(s: RunRecord): StepSamples {
+  const times = Array.isArray(s.stepTimeNs) ? s.stepTimeNs : [];
+  const warmup = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
+  return { steadyStepTimesNs: times.slice(warmup), syncPeriod: s.config ? syncPeriodOf(s.config) : undefined };
+}
+
+/**
+ * The figures of several runs of one config measured the same way: the step time over all
+ * their steady-state steps pooled (pooledSample: the same statistic as one run's), the other
+ * figures the median over the runs, warm-up and loss of the last run. One run: measuredOf.
+ */
+export function pooledMeasured(runs: readonly RunRecord[]): Measured {
+  if (runs.length === 0) throw new Error('pooledMeasured: no runs');
+  const each = runs.map((r) => measuredOf(r));
+  if (runs.length === 1) return each[0];
+  const pooled = pooledSample(runs.map(stepSamplesOf));
+  const stat =
+    pooled.statistic === 'mean'
+      ? pooled.values.reduce((t, x) => t + x, 0) / pooled.values.length
+      : median(pooled.values);
+  const last = each[each.length - 1];
+  return {
+    stepTimeNs: stat,
+    stepTimeBasis: pooled.basis,
+    medianStepTimeNs: median(each.map((m) => m.medianStepTimeNs)),
+    exposedCommNsPerStep: median(each.map((m) => m.exposedCommNsPerStep)),
+    peakMemoryBytesPerRank: median(each.map((m) => m.peakMemoryBytesPerRank)),
+    wireBytesPerStepPerRank: median(each.map((m) => m.wireBytesPerStepPerRank)),
+    warmupSteps: last.warmupSteps,
+    loss: last.loss,
+  };
+}
+
+/**
+ * The verdict on a predicted speed-up against a measured one with its interval: right
+ * ('as predicted') when the prediction lies within the interval widened by `targetError`
+ * of the measured speed-up on each side; a predicted win whose whole interval lies below 1
+ * (measured slower, beyond noise) is called out; otherwise better or worse than predicted.
+ */
+export function judgeSpeedup(
+  predictedSpeedup: number,
+  interval: RatioInterval,
+  targetError = TARGET_ERROR,
+): { verdict: Verdict; right: boolean } {
+  const lo = interval.low - targetError * interval.estimate;
+  const hi = interval.high + targetError * interval.estimate;
+  const right = predictedSpeedup >= lo && predictedSpeedup <= hi;
+  if (predictedSpeedup > 1 && interval.high < 1) return { verdict: 'predicted a win, measured a slowdown', right };
+  if (right) return { verdict: 'as predicted', right };
+  return { verdict: predictedSpeedup < lo ? 'better than predicted' : 'worse than predicted', right };
+}
+
+/** "measured 1.39× ± 0.04 faster (95 % CI, 24 steps each)": the sentence every surface shows. */
+export function measuredSpeedupText(m: MeasuredSpeedup): string {
+  const steps =
+    m.baselineSteps === m.changedSteps
+      ? `${m.baselineSteps} steps each`
+      : `${m.baselineSteps} baseline and ${m.changedSteps} changed steps`;
+  return `measured ${formatSpeedupInterval(m.estimate, m.halfWidth)} (${Math.round(m.confidence * 100)} % CI, ${steps})`;
+}
+
+/** How verify measures by default: rounds of a baseline run and a changed run, until the interval is this tight. */
+export const VERIFY_DEFAULTS = {
+  /** At most this many rounds (each: the baseline, then the change). */
+  maxRounds: 3,
+  /** Stop once the interval's half-width is at most this share of the measured speed-up. */
+  intervalTarget: 0.03,
+} as const;
+
+/** Whether the measured interval is tight enough to stop measuring (half-width ≤ target × speed-up). */
+export function intervalIsTight(interval: RatioInterval | undefined, target: number): boolean {
+  return interval !== undefined && interval.halfWidth <= target * interval.estimate;
+}
+
+/**
+ * The verdict in one line, from a comparison.json as read back (any version; unknown or
+ * missing parts are left out): "as predicted: measured 1.39× ± 0.04 faster (95 % CI, 24
+ * steps each), predicted 1.42× faster". The CLI prints the same sentence, the extension
+ * shows it after a re-run.
+ */
+export function comparisonText(c: unknown): string {
+  const x = (typeof c === 'object' && c !== null ? c : {}) as Partial<Comparison> & {
+    measured?: { stepTimeNs?: number; medianStepTimeNs?: number };
+  };
+  const verdict = typeof x.verdict === 'string' ? x.verdict : 'compared';
+  const iv = x.speedupInterval;
+  const predicted = typeof x.predictedSpeedup === 'number' ? `, predicted ${formatSpeedup(x.predictedSpeedup)}` : '';
+  if (iv && typeof iv.estimate === 'number' && typeof iv.halfWidth === 'number' && typeof iv.confidence === 'number')
+    return `${verdict}: ${measuredSpeedupText(iv)}${predicted}`;
+  const ms = (ns: unknown) => (typeof ns === 'number' ? formatDurationNs(ns) : '–');
+  const vs = typeof x.measuredSpeedup === 'number' ? ` (${formatSpeedup(x.measuredSpeedup)} vs the baseline)` : '';
+  return `${verdict}: predicted ${ms(x.predicted?.stepTimeNs)}/step, measured ${ms(x.measured?.stepTimeNs ?? x.measured?.medianStepTimeNs)}/step${vs}`;
 }

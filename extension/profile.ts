@@ -4,7 +4,7 @@
  * Profiling runs code and configs from the workspace, so every entry point here asks
  * for workspace trust first.
  */
-import { formatDurationNs, formatSpeedup } from '../trace/format';
+import { comparisonText } from '../analysis/verify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -202,12 +202,16 @@ export class Profiler {
       return { ok: false, message: UNTRUSTED_MESSAGE };
     }
     opts.status?.(`Re-running with ${suggestionId}…`, true);
+    let runs = 0;
     const result = await this.runs.run({
       title: `verifying suggestion ${suggestionId}`,
       args: ['verify', runDir, suggestionId, '--events'],
       source: { kind: 'verify', baseRunDir: runDir, suggestionId },
       onEvent: (ev) => {
-        if (ev.kind === 'step')
+        // verify runs the baseline again beside the change, in rounds: say which run this is.
+        if (ev.kind === 'start')
+          opts.status?.(`Re-running with ${suggestionId}: run ${++runs} (${ev.strategy}, ${ev.steps} steps)`, true);
+        else if (ev.kind === 'step')
           opts.status?.(
             `Re-running with ${suggestionId}: step ${ev.step}/${ev.steps}, loss ${ev.loss.toPrecision(4)}`,
             true,
@@ -353,21 +357,15 @@ export function suggestionsOf(run: RunInfo | undefined): { id: string; title: st
     });
 }
 
-/** "verdict: predicted X, measured Y" from the comparison.json a verify run writes. */
+/** The verdict line of the comparison.json a verify run writes (analysis/verify.ts comparisonText, as the CLI prints it). */
 export function verificationText(runDir: string): string | undefined {
-  let c: {
-    verdict?: string;
-    predicted?: { stepTimeNs?: number };
-    measured?: { stepTimeNs?: number; medianStepTimeNs?: number };
-    measuredSpeedup?: number;
-  };
+  let c: unknown;
   try {
     c = JSON.parse(fs.readFileSync(path.join(runDir, 'comparison.json'), 'utf8'));
   } catch {
     return undefined;
   }
-  const ms = (ns: number | undefined) => (typeof ns === 'number' ? formatDurationNs(ns) : '–');
-  return `${c.verdict ?? 'compared'}: predicted ${ms(c.predicted?.stepTimeNs)}/step, measured ${ms(c.measured?.stepTimeNs ?? c.measured?.medianStepTimeNs)}/step${typeof c.measuredSpeedup === 'number' ? ` (${formatSpeedup(c.measuredSpeedup)} vs the baseline)` : ''}`;
+  return comparisonText(c);
 }
 
 function isRegularFile(p: string): boolean {

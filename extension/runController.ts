@@ -134,6 +134,13 @@ export class RunController implements vscode.Disposable {
                   message: `${ev.worldSize} ranks, ${ev.steps} steps, ${ev.strategy} over ${ev.link}`,
                 });
                 this.changed.fire();
+              } else if (ev.kind === 'done' && record && runDir === ev.runDir) {
+                // One job may run several runs (verify: the baseline again, then the change,
+                // in rounds): each finished one is recorded now, not left 'running'.
+                record.status = ev.partial ? 'cancelled' : 'done';
+                record.tracePath = ev.tracePath;
+                record.endedAt = new Date().toISOString();
+                this.saveRecord(runDir, record);
               } else if (ev.kind === 'progress') {
                 progress.report({ message: ev.message });
                 this.setStatus(`$(sync~spin) CommLens: ${ev.message}`, 'Click to cancel the run');

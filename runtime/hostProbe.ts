@@ -10,6 +10,9 @@
  * so the timed work is exactly a rank's encode + decode work for one exchange, on one
  * core. Σ of the hooks' own encode/decode spans over the bucket's f32 bytes.
  *
+ * Outer step: the host loops of DiLoCo's outer step (runtime/strategies/localUpdates.ts),
+ * timed on a quarter million parameters.
+ *
  * Staging: the calls runtime/strategies/staging.ts and runtime/comm/gpuStaging.ts make,
  * timed the way their trace spans are: device-to-host from the copy's submission to the
  * mapped data copied out; host-to-device the `writeBuffer` call. Several sizes, fitted by
@@ -24,6 +27,7 @@ import { PowerSgdHook } from './strategies/powerSgd';
 import { SignCodec } from './strategies/codecs';
 import { compressedAllReduce, newErrorFeedback } from './strategies/compressedAllReduce';
 import { resolveOptions } from './strategies/options';
+import { mixInto, nesterovStep, outerGradient } from './strategies/localUpdates';
 import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
@@ -47,6 +51,14 @@ export interface HostProbe {
   /** Staging copies GPU → host (copy + map + read) and host → GPU (writeBuffer call). */
   d2h: CopyCost;
   h2d: CopyCost;
+  /**
+   * The host loops of DiLoCo's outer step (runtime/strategies/localUpdates.ts), one core,
+   * bytes of f32 parameters per ns: the outer gradient, the Nesterov step, the merge into
+   * parameters that moved on.
+   */
+  outerStepBytesPerNs: OuterStepSpeeds;
+  /** The same over the wall time the probe saw (lower when other processes shared the core). */
+  outerStepWallBytesPerNs: OuterStepSpeeds;
   /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
   codecBytes: number;
   worldSize: number;
@@ -54,6 +66,52 @@ export interface HostProbe {
   loadAverage: number;
   /** Wall time of the whole probe, ns. */
   wallNs: number;
+}
+
+export interface OuterStepSpeeds {
+  gradient: number;
+  nesterov: number;
+  mix: number;
+}
+
+/**
+ * Times the outer step's host loops on `values` parameters (a warm-up call, then the median
+ * of `reps`), each corrected to a core of its own by the CPU time the thread got (as the codecs).
+ */
+export function probeOuterStep(opts: { values?: number; reps?: number } = {}): {
+  perCore: OuterStepSpeeds;
+  wall: OuterStepSpeeds;
+} {
+  const values = opts.values ?? 256 * 1024;
+  const reps = opts.reps ?? 3;
+  const g = gradients(values, 3);
+  const local = gradients(values, 4);
+  const delta = new Float32Array(values);
+  const momentum = new Float32Array(values);
+  const time = (loop: () => void): { perCore: number; wall: number } => {
+    const cpu: number[] = [],
+      wall: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const c0 = process.cpuUsage();
+      const w0 = hostNowNs();
+      loop();
+      const wallNs = hostNowNs() - w0;
+      const c = process.cpuUsage(c0);
+      if (i === 0) continue;
+      const share = Math.min(1, ((c.user + c.system) * 1000) / Math.max(1, wallNs));
+      // cpuUsage counts in µs: a loop shorter than that reads as no CPU at all; keep its wall time then.
+      cpu.push(share > 0 ? wallNs * share : wallNs);
+      wall.push(wallNs);
+    }
+    return { perCore: (values * 4) / Math.max(1, median(cpu)), wall: (values * 4) / Math.max(1, median(wall)) };
+  };
+  const gradient = time(() => outerGradient(g, local, delta));
+  const nesterov = time(() => nesterovStep(g, momentum, delta, 0.9, 0.7));
+  const mix = time(() => mixInto(local, g, 0.5));
+  return {
+    perCore: { gradient: gradient.perCore, nesterov: nesterov.perCore, mix: mix.perCore },
+    wall: { gradient: gradient.wall, nesterov: nesterov.wall, mix: mix.wall },
+  };
 }
 
 /** A group of `worldSize` whose collectives return at once with data of the right shape: isolates a rank's own host work. */
@@ -222,6 +280,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const values = 64 * 1024;
   const loadAverage = loadavg()[0];
   const codecs = await probeCodecs(config, { values });
+  const outer = probeOuterStep();
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
   const device = await requestDevice(adapter);
@@ -231,6 +290,8 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
       codecBytesPerNs: codecs.perCore,
       codecWallBytesPerNs: codecs.wall,
       ...staging,
+      outerStepBytesPerNs: outer.perCore,
+      outerStepWallBytesPerNs: outer.wall,
       codecBytes: values * 4,
       worldSize: Math.max(2, config.worldSize),
       loadAverage,

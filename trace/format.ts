@@ -91,3 +91,16 @@ export function argValue(key: string, v: unknown): string {
   if (typeof v === 'string') return clipText(v);
   return clipText(JSON.stringify(v));
 }
+
+/**
+ * A speed-up with its uncertainty and direction (formatSpeedup's wording): 1.39 ± 0.04 reads
+ * "1.39× ± 0.04 faster", 0.88 ± 0.03 reads "12.0 % ± 3.0 % slower" (of the job's speed), and
+ * within ±0.5 % "unchanged (1.00× ± 0.03)".
+ */
+export function formatSpeedupInterval(speedup: number, halfWidth: number): string {
+  if (!Number.isFinite(speedup) || speedup <= 0) return '–';
+  const h = Number.isFinite(halfWidth) ? Math.max(0, halfWidth) : NaN;
+  if (Math.abs(speedup - 1) < 0.005) return `unchanged (${speedup.toFixed(2)}× ± ${h.toFixed(2)})`;
+  if (speedup > 1) return `${speedup.toFixed(2)}× ± ${h.toFixed(2)} faster`;
+  return `${((1 - speedup) * 100).toFixed(1)} % ± ${(h * 100).toFixed(1)} % slower`;
+}

@@ -62,3 +62,104 @@ export function fitLatencyAndSpeed(samples: readonly { bytes: number; ns: number
   }
   return { latencyNs: latency, bytesPerNs: slope > 1e-6 ? 1 / slope : 1e6 };
 }
+
+/** One side of a ratio: its values and the statistic taken of them. */
+export interface RatioSample {
+  values: readonly number[];
+  /** The figure of the sample: the median, or the mean. */
+  statistic: 'median' | 'mean';
+  /**
+   * The values come in whole periods of this length, position by position (a step time of
+   * a strategy that synchronises every `period` steps: the sync step costs more than the
+   * others). Resampling then draws within each position, so every resample is made of whole
+   * periods too. Omitted: the values are exchangeable.
+   */
+  period?: number;
+}
+
+/** A ratio of two samples' figures with its confidence interval (bootstrapRatio). */
+export interface RatioInterval {
+  /** statistic(numerator) / statistic(denominator), of the samples as given. */
+  estimate: number;
+  /** The interval's ends (percentile bootstrap). */
+  low: number;
+  high: number;
+  /** The larger distance from the estimate to an end: the "±" to print. */
+  halfWidth: number;
+  /** 0.95 for a 95 % interval. */
+  confidence: number;
+  resamples: number;
+}
+
+/** The smallest sample (per position, with a period) an interval is given for. */
+export const MIN_INTERVAL_SAMPLES = 3;
+
+/** A small, fast, seeded generator (mulberry32): the same input gives the same interval. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function statOf(xs: readonly number[], statistic: RatioSample['statistic']): number {
+  return statistic === 'mean' ? mean(xs) : median(xs);
+}
+
+/** Why a sample cannot carry an interval, or undefined when it can. */
+export function ratioSampleProblem(s: RatioSample): string | undefined {
+  const n = s.values.length;
+  if (s.values.some((v) => !Number.isFinite(v) || v <= 0)) return 'a value that is not a positive finite number';
+  if (s.period !== undefined) {
+    if (!Number.isInteger(s.period) || s.period < 1) return `period ${s.period}: expected a whole number ≥ 1`;
+    if (n % s.period !== 0) return `${n} values are not whole periods of ${s.period}`;
+    if (n / s.period < 2)
+      return `${n / s.period} period${n / s.period === 1 ? '' : 's'} of ${s.period}: at least 2 are needed to see how a period varies`;
+    return undefined;
+  }
+  return n < MIN_INTERVAL_SAMPLES
+    ? `${n} value${n === 1 ? '' : 's'}: at least ${MIN_INTERVAL_SAMPLES} are needed`
+    : undefined;
+}
+
+/**
+ * The ratio statistic(num) / statistic(den) — a speed-up is baseline step time / new step
+ * time — with a percentile bootstrap interval: both samples are resampled with replacement
+ * (within each position of a period, when they have one) `resamples` times, and the
+ * interval is the central `confidence` share of the resampled ratios. The values of each
+ * side are taken as independent draws (step times of runs measured the same way); a seeded
+ * generator makes the interval reproducible. Undefined when either sample is too small
+ * (ratioSampleProblem says why).
+ */
+export function bootstrapRatio(
+  num: RatioSample,
+  den: RatioSample,
+  opts: { confidence?: number; resamples?: number; seed?: number } = {},
+): RatioInterval | undefined {
+  if (ratioSampleProblem(num) || ratioSampleProblem(den)) return undefined;
+  const confidence = opts.confidence ?? 0.95;
+  const resamples = opts.resamples ?? 2000;
+  const random = seededRandom(opts.seed ?? 1);
+  const draw = (s: RatioSample, buf: number[]): number => {
+    const n = s.values.length;
+    const p = s.period ?? 1;
+    const perPosition = n / p;
+    for (let pos = 0; pos < p; pos++)
+      for (let k = 0; k < perPosition; k++)
+        buf[pos * perPosition + k] = s.values[Math.floor(random() * perPosition) * p + pos];
+    return statOf(buf, s.statistic);
+  };
+  const bufNum = new Array<number>(num.values.length);
+  const bufDen = new Array<number>(den.values.length);
+  const ratios = new Array<number>(resamples);
+  for (let i = 0; i < resamples; i++) ratios[i] = draw(num, bufNum) / draw(den, bufDen);
+  const estimate = statOf(num.values, num.statistic) / statOf(den.values, den.statistic);
+  const tail = (1 - confidence) / 2;
+  const low = Math.min(estimate, quantile(ratios, tail));
+  const high = Math.max(estimate, quantile(ratios, 1 - tail));
+  return { estimate, low, high, halfWidth: Math.max(estimate - low, high - estimate), confidence, resamples };
+}

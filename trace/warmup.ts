@@ -76,15 +76,31 @@ export function syncPeriodOf(strategy: unknown, strategyOptions?: Record<string,
  */
 export function steadyStepTime(perStep: readonly number[], syncPeriod?: number): { value: number; basis: string } {
   const H = syncPeriod;
-  const periods = H ? Math.floor(perStep.length / H) : 0;
-  if (!H || periods < 1)
+  const { values: last, period } = steadyStepSamples(perStep, H);
+  if (period === undefined)
     return {
       value: median([...perStep]),
       basis: `median of ${perStep.length} steady-state step${perStep.length === 1 ? '' : 's'}`,
     };
-  const last = perStep.slice(perStep.length - periods * H);
+  const periods = last.length / period;
   return {
     value: last.reduce((a, b) => a + b, 0) / last.length,
     basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)`,
   };
+}
+
+/**
+ * The steps the step time is taken over (steadyStepTime): all steady-state steps, or with a
+ * synchronisation every H steps the last whole periods of H (`period` then says H; without
+ * one whole period the steps are taken as they are). `perStep` is in step order, warm-up
+ * already left out. The speed-up's interval (analysis/verify.ts) resamples these.
+ */
+export function steadyStepSamples(
+  perStep: readonly number[],
+  syncPeriod?: number,
+): { values: number[]; period?: number } {
+  const H = syncPeriod;
+  const periods = H ? Math.floor(perStep.length / H) : 0;
+  if (!H || periods < 1) return { values: [...perStep] };
+  return { values: perStep.slice(perStep.length - periods * H), period: H };
 }

@@ -185,7 +185,7 @@ function gradientBytes(g: StepGraph, grads: CollectiveNode[]): number {
 }
 
 /** Measured over α–β-modelled time of collectives: what the model misses, kept in proportion by replacements. */
-function measuredEfficiency(colls: CollectiveNode[], link: LinkProfile): number {
+export function measuredEfficiency(colls: CollectiveNode[], link: LinkProfile): number {
   const modelled = colls.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
   const measured = colls.reduce((t, c) => t + c.durNs, 0);
   return modelled > 0 ? measured / modelled : 1;

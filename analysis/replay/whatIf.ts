@@ -15,7 +15,7 @@ import { memoryPerRank } from '../computeStats';
 import { commCompOverlap, unionsOfStep } from '../breakdown';
 import { buildRankViews, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
-import { fitLink, type Topology } from './costModel';
+import { collectiveCostNs, fitLink, type Topology } from './costModel';
 import { COMPONENT_NAMES, simulate, type Replay, type StepComponents } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
 import {
@@ -25,7 +25,9 @@ import {
   cloneGraph,
   compressAsExchange,
   compressGradients,
+  copyNs,
   dropGradientCollectives,
+  measuredEfficiency,
   rebucket,
   scaleSegments,
   type StagingModel,
@@ -33,7 +35,7 @@ import {
 import { modelStatesBytes, type Precision } from './memoryModel';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, median } from '../../trace/stats';
-import { planFragments, streamingPeriod } from './streaming';
+import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -433,43 +435,130 @@ function replayOne(
     const local = cloneGraph(g);
     dropGradientCollectives(local);
     const localReplay = simulate(local);
-    const gradNs = g.collectives.filter((c) => c.gradient).reduce((t, c) => t + c.durNs + (c.extraNs ?? 0), 0);
-    let avgStep: number, avgExposed: number;
-    const mix = (local: StepComponents, synced: StepComponents): StepComponents => {
-      const out = {} as StepComponents;
-      for (const k of COMPONENT_NAMES) out[k] = ((H - 1) * local[k] + synced[k]) / H;
-      return out;
-    };
-    components = mix(localReplay.components, changed.components);
-    if (change.localSteps.streaming) {
-      // Each fragment's sync costs its share of the whole model's (the same link, a
-      // smaller all-reduce); the schedule decides how much of it the inner steps hide.
-      const shares = fragmentShares(ctx.info.layerParams, change.localSteps.fragments ?? 2);
-      if (shares.estimated)
-        notes.push(
-          `no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`,
-        );
-      const period = streamingPeriod(
-        localReplay.stepTimeNs,
-        shares.values.map((x) => x * gradNs),
-        H,
-        change.localSteps.overlapSteps ?? 1,
+    const grads = g.collectives.filter((c) => c.gradient);
+    const gradNs = grads.reduce((t, c) => t + c.durNs + (c.extraNs ?? 0), 0);
+    const gradBytes = bytesOf(g, true);
+    const streaming = change.localSteps.streaming === true;
+    // Each fragment's sync costs its share of the whole model's (the same link, a smaller
+    // all-reduce); DiLoCo is one fragment, waited for where it starts.
+    const shares = streaming
+      ? fragmentShares(ctx.info.layerParams, change.localSteps.fragments ?? 2)
+      : { values: [1], estimated: false };
+    if (shares.estimated)
+      notes.push(
+        `no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`,
       );
-      avgStep = period.meanStepNs;
-      avgExposed = localReplay.exposedCommNs + period.meanExposedNs;
-    } else {
-      avgStep = ((H - 1) * localReplay.stepTimeNs + changed.stepTimeNs) / H;
-      avgExposed = ((H - 1) * localReplay.exposedCommNs + changed.exposedCommNs) / H;
+    const overlapSteps = streaming ? (change.localSteps.overlapSteps ?? 1) : 0;
+    // One all-reduce per fragment, priced by the α–β model at the gradient collectives'
+    // measured efficiency; without sizes, its share of their measured time.
+    const sized = gradBytes > 0 && grads.every((c) => c.bytes !== undefined && c.bytes > 0);
+    const efficiency = sized ? measuredEfficiency(grads, link) : 1;
+    const wireOf = (share: number): number =>
+      sized ? efficiency * collectiveCostNs('allReduce', share * gradBytes, n, link) : share * gradNs;
+    // The outer step's host work, for CommLens' own strategy (an imported job runs its own).
+    const paramBytes = ctx.paramCount !== undefined ? ctx.paramCount * 4 : gradBytes;
+    const host = ctx.model.meta.format === 'commlens' && paramBytes > 0 ? outerStepCosts(ctx, g, notes) : undefined;
+    const work = shares.values.map((x) =>
+      host
+        ? fragmentHostWork(x * paramBytes, host, overlapSteps > 0)
+        : { startNs: 0, applyNs: 0, copiesNs: 0, loopsNs: 0 },
+    );
+    const syncs = shares.values.map((x, f) => ({
+      startNs: work[f].startNs,
+      wireNs: wireOf(x),
+      applyNs: work[f].applyNs,
+    }));
+    if (host) {
+      const copies = work.reduce((t, w) => t + w.copiesNs, 0);
+      const loops = work.reduce((t, w) => t + w.loopsNs, 0);
+      notes.push(
+        `outer step host work per period of ${H} steps: ${formatDurationNs(copies)} of copies between GPU and host and ${formatDurationNs(loops)} of outer-step loops over ${groupDigits(Math.round(paramBytes / 4))} parameters, blocking the steps that start and merge each sync`,
+      );
     }
+    const period = streamingPeriod(localReplay.stepTimeNs, syncs, H, overlapSteps);
+    const avgStep = period.meanStepNs;
+    const avgExposed = localReplay.exposedCommNs + period.meanExposedNs;
+    components = {
+      ...localReplay.components,
+      computeNs: localReplay.components.computeNs + work.reduce((t, w) => t + w.loopsNs, 0) / H,
+      stagingNs: localReplay.components.stagingNs + work.reduce((t, w) => t + w.copiesNs, 0) / H,
+      wireNs: localReplay.components.wireNs + syncs.reduce((t, x) => t + x.wireNs, 0) / H,
+      exposedCommNs: avgExposed,
+    };
     stepDelta = avgStep - baseReplay.stepTimeNs;
     exposedDelta = avgExposed - baseReplay.exposedCommNs;
     const gradWire = bytesPerStep - bytesOf(dropped(g));
     bytesPerStep = bytesPerStep - gradWire + gradWire / H;
     extraBytesPerParam += 8; // outer (global) parameters and the outer Nesterov momentum, fp32
     changed = { ...changed, stepTimeNs: avgStep };
-    components = { ...components, exposedCommNs: avgExposed };
   }
   return { changed, components, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+}
+
+/**
+ * The prices of the outer step's host work on the machine the run was measured on: copies
+ * by the staging model (scaled by measured / modelled time of the trace's own staging
+ * copies, so what this machine's load added stays in), loops by the host probe's timing of
+ * the strategy's own loops at the rank's share of the cores (the cores over the ranks, times
+ * the share of a core the probe's thread got: other processes' load). A run recorded before the probe
+ * timed them: twice the probe's fp16 encode + decode speed (one pass instead of two), else
+ * 1 GB/s; each says so in the notes.
+ */
+function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): OuterStepCosts {
+  const probe = ctx.info.hostProbe;
+  // A rank's share of a core: the cores over the ranks, times what the probe's thread got of
+  // one (other processes' load at the start of the run), each at most 1.
+  const share = probe?.cpuShare ?? 1;
+  const coresPerRank =
+    Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1)) * Math.max(0.01, share);
+  let speeds: { gradient: number; nesterov: number; mix: number };
+  if (probe?.outerStepBytesPerNs) {
+    speeds = probe.outerStepBytesPerNs;
+    notes.push(
+      `outer-step loops priced by the host probe at the start of the run: ${speeds.gradient.toFixed(2)}, ${speeds.nesterov.toFixed(2)} and ${speeds.mix.toFixed(2)} GB/s per core (outer gradient, Nesterov step, merge), at ${coresPerRank.toFixed(2)} core per rank${share < 1 ? ` (the probe's thread got ${(share * 100).toFixed(0)} % of a core: the machine was loaded)` : ''}`,
+    );
+  } else {
+    const fp16 = probe?.codecBytesPerNs.fp16;
+    const v = fp16 !== undefined ? 2 * fp16 : 1;
+    speeds = { gradient: v, nesterov: v, mix: v };
+    notes.push(
+      fp16 !== undefined
+        ? `outer-step loops estimated at twice the host probe's fp16 encode + decode speed, ${v.toFixed(2)} GB/s per core (the run's probe did not time them)`
+        : 'outer-step loops estimated at 1 GB/s per core (the run has no host probe)',
+    );
+  }
+  const st = ctx.staging;
+  let d2hScale = 1,
+    h2dScale = 1;
+  if (st) {
+    let measured = 0,
+      modelled = 0;
+    for (const c of g.collectives)
+      for (const t of c.triggers.values())
+        if (t.stagedBytes && t.stagedNs !== undefined) {
+          measured += t.stagedNs;
+          modelled += copyNs(st.d2h, t.stagedBytes);
+        }
+    if (measured > 0 && modelled > 0) d2hScale = measured / modelled;
+    measured = modelled = 0;
+    for (const segs of g.lanes.values())
+      for (const s of segs)
+        if (s.postStagedBytes && s.postStagedNs !== undefined) {
+          measured += s.postStagedNs;
+          modelled += copyNs(st.h2d, s.postStagedBytes);
+        }
+    if (measured > 0 && modelled > 0) h2dScale = measured / modelled;
+  } else
+    notes.push(
+      "no staging model (no host probe, no staging copies in the trace): the outer step's copies are not priced",
+    );
+  return {
+    d2hNs: (b) => (st ? d2hScale * copyNs(st.d2h, b) : 0),
+    h2dNs: (b) => (st ? h2dScale * copyNs(st.h2d, b) : 0),
+    gradientBytesPerNs: speeds.gradient * coresPerRank,
+    nesterovBytesPerNs: speeds.nesterov * coresPerRank,
+    mixBytesPerNs: speeds.mix * coresPerRank,
+  };
 }
 
 /** Says where the codec's speed came from. */

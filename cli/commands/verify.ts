@@ -12,36 +12,62 @@ import { STRATEGY_IDS, validateStrategyConfig } from '../../runtime/strategies';
 import type { RunSummary } from '../../runtime/summary';
 import {
   COMPARISON_SCHEMA_VERSION,
+  comparisonText,
+  intervalIsTight,
   judge,
-  measuredOf,
+  measuredSpeedupInterval,
+  measuredSpeedupText,
+  pooledMeasured,
+  stepSamplesOf,
+  TARGET_ERROR,
   verificationConfig,
+  VERIFY_DEFAULTS,
   type AnalysisLike,
   type Comparison,
+  type MeasuredSpeedup,
 } from '../../analysis/verify';
-import { formatBytes, formatDurationNs, formatSpeedup } from '../../trace/format';
+import { formatBytes, formatDurationNs } from '../../trace/format';
 import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
 import { executeRun } from './profile';
 import { Output, type Io } from '../output';
 import { EXIT } from '../protocol';
-import { parseArgs, str, UsageError, type OptionSpecs } from '../args';
+import { flag, num, parseArgs, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
 
-const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR] [--events]
-  Re-runs the run in <run dir> with the change the suggestion names and writes
-  comparison.json (predicted vs measured) into the new run's folder.
-  --runs-dir DIR  where the re-run is written (default: beside the run it verifies)
-  --events        print line-delimited JSON events (for the VS Code extension)`;
+const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR] [--max-rounds N]
+                      [--interval-target PCT] [--reuse-baseline] [--events]
+  Re-runs the run in <run dir> with the change the suggestion names, beside a fresh run of
+  the baseline, and writes comparison.json (predicted vs measured, the measured speed-up
+  with its 95 % interval) into the last changed run's folder. Each round runs the baseline,
+  then the change; rounds repeat until the interval is tight enough or --max-rounds.
+  --runs-dir DIR         where the runs are written (default: beside the run it verifies)
+  --max-rounds N         at most N rounds (default ${VERIFY_DEFAULTS.maxRounds})
+  --interval-target PCT  stop once the interval's half-width is at most PCT % of the
+                         measured speed-up (default ${VERIFY_DEFAULTS.intervalTarget * 100})
+  --reuse-baseline       take the verified run itself as the baseline instead of running it
+                         again (quicker; but it ran at another time, under another load)
+  --events               print line-delimited JSON events (for the VS Code extension)`;
 
-const OPTIONS: OptionSpecs = { 'runs-dir': { kind: 'string' }, events: { kind: 'flag' } };
+const OPTIONS: OptionSpecs = {
+  'runs-dir': { kind: 'string' },
+  'max-rounds': { kind: 'int', min: 1, max: 20 },
+  'interval-target': { kind: 'number', min: 0.1, max: 100 },
+  'reuse-baseline': { kind: 'flag' },
+  events: { kind: 'flag' },
+};
 
 export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('verify', { events: args.includes('--events'), io });
   let pos: string[];
   let runsDir: string | undefined;
+  let maxRounds: number, intervalTarget: number, reuseBaseline: boolean;
   try {
     const p = parseArgs(args, OPTIONS);
     pos = p.positional;
     runsDir = str(p, 'runs-dir');
+    maxRounds = num(p, 'max-rounds') ?? VERIFY_DEFAULTS.maxRounds;
+    intervalTarget = (num(p, 'interval-target') ?? VERIFY_DEFAULTS.intervalTarget * 100) / 100;
+    reuseBaseline = flag(p, 'reuse-baseline');
   } catch (e) {
     if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, EXIT.badInput);
     throw e;
@@ -72,6 +98,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     );
   }
   let config: RunConfig;
+  let baseConfig: RunConfig | undefined;
   const planned = verificationConfig(base.config, s.configChange);
   try {
     config = validateConfig(planned.config, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
@@ -80,23 +107,64 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
       return out.fail(`suggestion '${s.id}' cannot run here:\n  ${e.problems.join('\n  ')}`, EXIT.badInput);
     throw e;
   }
+  try {
+    if (!reuseBaseline)
+      baseConfig = validateConfig(base.config, Object.keys(LINK_PROFILES), STRATEGY_IDS, validateStrategyConfig);
+  } catch (e) {
+    if (e instanceof ConfigError)
+      return out.fail(
+        `the baseline config of ${base.runId} cannot run again here (or pass --reuse-baseline):\n  ${e.problems.join('\n  ')}`,
+        EXIT.badInput,
+      );
+    throw e;
+  }
   out.say(`verifying '${s.title}' (${s.id}) against ${base.runId}: ${JSON.stringify(s.configChange)}`);
   if (planned.note) out.say(planned.note);
-  const run = await executeRun(config, runsDir ?? dirname(baseDir), out, { verifies: base.runId, suggestionId: s.id });
-  if (run.exitCode !== EXIT.ok || !run.summary || !run.runDir) return run.exitCode;
-  const baseline = measuredOf(base);
-  const measured = measuredOf(run.summary);
+  out.say(
+    reuseBaseline
+      ? `baseline: ${base.runId} itself (--reuse-baseline); the change runs up to ${maxRounds} time(s)`
+      : `each round runs the baseline again, then the change (up to ${maxRounds} rounds, until the speed-up's 95 % interval is within ± ${(intervalTarget * 100).toFixed(1)} %)`,
+  );
+  const dir = runsDir ?? dirname(baseDir);
+  const baselineRuns: RunSummary[] = reuseBaseline ? [base] : [];
+  const changedRuns: { summary: RunSummary; runDir: string }[] = [];
+  let interval: MeasuredSpeedup | undefined;
+  for (let round = 1; round <= maxRounds; round++) {
+    if (baseConfig) {
+      const b = await executeRun(baseConfig, dir, out, { remeasures: base.runId, suggestionId: s.id });
+      if (b.exitCode !== EXIT.ok || !b.summary) return b.exitCode || EXIT.failure;
+      baselineRuns.push(b.summary);
+    }
+    const run = await executeRun(config, dir, out, { verifies: base.runId, suggestionId: s.id });
+    if (run.exitCode !== EXIT.ok || !run.summary || !run.runDir) return run.exitCode || EXIT.failure;
+    changedRuns.push({ summary: run.summary, runDir: run.runDir });
+    const m = measuredSpeedupInterval(
+      baselineRuns.map(stepSamplesOf),
+      changedRuns.map((r) => stepSamplesOf(r.summary)),
+    );
+    interval = m.interval;
+    out.say(`round ${round}: ${interval ? measuredSpeedupText(interval) : m.problem}`);
+    if (intervalIsTight(interval, intervalTarget)) break;
+  }
+  const last = changedRuns[changedRuns.length - 1];
+  const baseline = pooledMeasured(baselineRuns);
+  const measured = pooledMeasured(changedRuns.map((r) => r.summary));
   const comparison: Comparison = {
     schemaVersion: COMPARISON_SCHEMA_VERSION,
     suggestion: { id: s.id, title: s.title, configChange: s.configChange },
     baselineRun: { runDir: baseDir, runId: base.runId },
-    verifyRun: { runDir: run.runDir, runId: run.summary.runId },
+    verifyRun: { runDir: last.runDir, runId: last.summary.runId },
     predicted: s.predicted,
     baseline,
     measured,
-    ...judge(s.predicted, baseline, measured),
+    ...judge(s.predicted, baseline, measured, interval),
+    rounds: {
+      baselineSource: reuseBaseline ? 'original run' : 're-measured',
+      baselineRunIds: baselineRuns.map((r) => r.runId),
+      changedRunIds: changedRuns.map((r) => r.summary.runId),
+    },
   };
-  const comparisonPath = join(run.runDir, 'comparison.json');
+  const comparisonPath = join(last.runDir, 'comparison.json');
   writeFileSync(comparisonPath, JSON.stringify(comparison, null, 2) + '\n');
   out.emit({
     kind: 'log',
@@ -124,10 +192,18 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     `final loss         ${baseline.loss.at(-1)?.toFixed(4).padStart(10)}  ${'—'.padStart(10)}  ${measured.loss.at(-1)?.toFixed(4).padStart(10)}`,
   );
   out.say(
-    `step time: ${measured.stepTimeBasis}; warm-up left out: baseline step(s) ${baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${measured.warmupSteps.join(', ') || 'none'}`,
+    `step time: baseline ${baseline.stepTimeBasis}; re-run ${measured.stepTimeBasis}; warm-up left out: baseline step(s) ${baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${measured.warmupSteps.join(', ') || 'none'}`,
   );
+  if (!reuseBaseline)
+    out.say(
+      `the prediction started from ${base.runId}'s ${t(p.baselineStepTimeNs)}; the baseline was measured again beside the change, so the speed-ups are what compare`,
+    );
+  // The same sentence the extension shows (analysis/verify.ts comparisonText).
+  out.say(`verdict: ${comparisonText(comparison)}`);
   out.say(
-    `verdict: ${comparison.verdict} (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %; measured ${formatSpeedup(comparison.measuredSpeedup)}, predicted ${formatSpeedup(comparison.predictedSpeedup)})`,
+    comparison.speedupInterval
+      ? `the prediction is ${comparison.right ? 'right' : 'off'}: ${comparison.right ? 'within' : 'outside'} the measured interval widened by the ${TARGET_ERROR * 100} % target error (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %)`
+      : `no interval: too few steady-state steps for one; judged on the step times (step-time error ${(comparison.stepTimeRelError * 100).toFixed(1)} %)`,
   );
   out.say(`comparison: ${comparisonPath}`);
   return EXIT.ok;
@@ -135,7 +211,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
 
 export const verify: Command = {
   name: 'verify',
-  synopsis: 'verify <run dir> <suggestion id> [--events]',
+  synopsis: 'verify <run dir> <suggestion id> [--max-rounds N] [--reuse-baseline] [--events]',
   summary: "re-run with a suggestion's change; predicted vs measured",
   usage: USAGE,
   run: verifyCommand,

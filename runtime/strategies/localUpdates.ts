@@ -24,6 +24,29 @@ import type { MemoryBytes, Strategy, StrategyContext } from './types';
 
 export type LocalMethod = 'localsgd' | 'diloco' | 'streaming-diloco';
 
+/*
+ * The host arithmetic of an outer step, one loop each: the host probe (runtime/hostProbe.ts)
+ * times these very loops, so the replay prices the outer step from this machine's speed.
+ */
+
+/** The outer gradient: out = global − local. */
+export function outerGradient(global: Float32Array, local: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = global[i] - local[i];
+}
+
+/** The outer Nesterov step on the global copy g with momentum b: b = μ·b + Δ; g −= η·(Δ + μ·b). */
+export function nesterovStep(g: Float32Array, b: Float32Array, delta: Float32Array, mu: number, lr: number): void {
+  for (let i = 0; i < g.length; i++) {
+    b[i] = mu * b[i] + delta[i];
+    g[i] -= lr * (delta[i] + mu * b[i]);
+  }
+}
+
+/** Merges the global copy into parameters that moved on: local = α·local + (1−α)·global. */
+export function mixInto(local: Float32Array, global: Float32Array, a: number): void {
+  for (let i = 0; i < local.length; i++) local[i] = a * local[i] + (1 - a) * global[i];
+}
+
 interface Fragment {
   index: number;
   offset: number;
@@ -91,14 +114,8 @@ export class LocalUpdates implements Strategy {
   /** Outer Nesterov step on the fragment's global copy from the averaged outer gradient. */
   private outerStep(f: Fragment, delta: Float32Array): void {
     const t = nowNs();
-    const mu = this.o.outerMomentum;
-    const lr = this.o.outerLr;
     const g = f.global!;
-    const b = f.momentum!;
-    for (let i = 0; i < g.length; i++) {
-      b[i] = mu * b[i] + delta[i];
-      g[i] -= lr * (delta[i] + mu * b[i]);
-    }
+    nesterovStep(g, f.momentum!, delta, this.o.outerMomentum, this.o.outerLr);
     this.env.span(`outer Nesterov (fragment ${f.index})`, t, nowNs(), { params: g.length });
   }
 
@@ -113,7 +130,7 @@ export class LocalUpdates implements Strategy {
         this.outerStep(f, delta);
         const local = await this.env.staging.read(trainer.paramBuffer, f.offset, f.length, `D2H fragment ${f.index}`);
         const a = this.o.overlapSteps > 0 ? this.o.mixing : 0;
-        for (let i = 0; i < local.length; i++) local[i] = a * local[i] + (1 - a) * f.global![i];
+        mixInto(local, f.global!, a);
         this.env.staging.write(trainer.paramBuffer, f.offset, local, `H2D fragment ${f.index}`);
       }
       if ((step + 1 - f.shift) % this.H !== 0 || step + 1 - f.shift <= 0) continue;
@@ -132,7 +149,7 @@ export class LocalUpdates implements Strategy {
         if (this.fragments.every((x) => x.global)) this.initial = undefined;
       }
       const delta = new Float32Array(f.length);
-      for (let i = 0; i < delta.length; i++) delta[i] = f.global[i] - local[i];
+      outerGradient(f.global, local, delta);
       const averaged = this.average(delta);
       averaged.catch(() => undefined);
       if (this.id === 'streaming-diloco' && this.o.overlapSteps > 0 && step < this.config.steps - 1) {

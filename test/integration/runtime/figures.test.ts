@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
@@ -18,6 +18,7 @@ import { median } from '../../../trace/stats';
 import { steadyStepTime, syncPeriodOf } from '../../../trace/warmup';
 import { analyze, type Analysis } from '../../../analysis/index';
 import { loadTraceFile } from '../../../trace/load';
+import { comparisonText, type Comparison } from '../../../analysis/verify';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 
@@ -121,16 +122,22 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
       base.analysis.suggestions.find((s) => s.verifiable && !s.changesAlgorithm) ??
       base.analysis.suggestions.find((s) => s.verifiable);
     assert.ok(pick, 'a verifiable suggestion');
-    const v = spawnSync(process.execPath, [cliPath, 'verify', baseDir, pick.id], {
+    // One round: the baseline again, then the change (docs/figures.md).
+    const v = spawnSync(process.execPath, [cliPath, 'verify', baseDir, pick.id, '--max-rounds', '1'], {
       env,
       encoding: 'utf8',
       timeout: 300_000,
     });
     assert.equal(v.status, 0, `verify exit ${v.status}\n${v.stdout}\n${v.stderr}`);
-    const verifyDir = readdirSync(runsDir)
-      .map((d) => join(runsDir, d))
-      .find((d) => d !== baseDir)!;
+    const dirs = readdirSync(runsDir).map((d) => join(runsDir, d));
+    assert.equal(dirs.length, 3, `the run, its baseline measured again, the change: ${dirs.join(', ')}`);
+    const verifyDir = dirs.find((d) => existsSync(join(d, 'comparison.json')))!;
+    assert.ok(verifyDir, 'comparison.json in the changed run');
     const re = JSON.parse(readFileSync(join(verifyDir, 'summary.json'), 'utf8')) as Summary;
+    const againDir = dirs.find((d) => d !== baseDir && d !== verifyDir)!;
+    const again = JSON.parse(readFileSync(join(againDir, 'summary.json'), 'utf8')) as Summary;
+    assert.equal(again.config.strategy, base.config.strategy);
+    const againSteady = median(again.stepTimeNs.slice(again.warmupSteps.length));
     // A DiLoCo-family re-run's step time is the mean over whole synchronisation periods (docs/figures.md).
     const reSteady = steadyStepTime(
       re.stepTimeNs.slice(re.warmupSteps.length),
@@ -139,12 +146,14 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     assert.ok(re.warmupSteps.includes(0));
     agree('re-run summary.json', re.steadyStepTimeNs, reSteady);
     agree('re-run analysis figures', re.analysis.figures.stepTimeNs!, reSteady);
-    const cmp = JSON.parse(readFileSync(join(verifyDir, 'comparison.json'), 'utf8')) as {
-      baseline: { stepTimeNs: number; warmupSteps: number[] };
-      measured: { stepTimeNs: number; warmupSteps: number[] };
-      predicted: { baselineStepTimeNs: number };
-    };
-    agree('comparison.json baseline', cmp.baseline.stepTimeNs, reference);
+    const cmp = JSON.parse(readFileSync(join(verifyDir, 'comparison.json'), 'utf8')) as Comparison;
+    assert.deepEqual(cmp.rounds, {
+      baselineSource: 're-measured',
+      baselineRunIds: [again.runId],
+      changedRunIds: [re.runId],
+    });
+    // The baseline the change is compared with is the one measured beside it; the prediction started from the original.
+    agree('comparison.json baseline', cmp.baseline.stepTimeNs, againSteady);
     agree('comparison.json predicted baseline', cmp.predicted.baselineStepTimeNs, reference);
     agree('comparison.json measured', cmp.measured.stepTimeNs, reSteady);
     assert.deepEqual(cmp.measured.warmupSteps, re.warmupSteps);
@@ -153,8 +162,15 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     assert.ok(line, `no step-time row in verify's output:\n${v.stdout}`);
     const cells = [...line.matchAll(/([\d.]+\s*(?:ns|µs|ms|s))\b/g)].map((m) => parseDuration(m[1]));
     assert.equal(cells.length, 3, line);
-    agree('verify CLI baseline', cells[0], reference);
+    agree('verify CLI baseline', cells[0], againSteady);
     agree('verify CLI measured', cells[2], reSteady);
+    // The speed-up: the CLI, comparison.json and the extension say the same sentence.
+    assert.ok(v.stdout.includes(`verdict: ${comparisonText(cmp)}`), `${comparisonText(cmp)}\n${v.stdout}`);
+    if (cmp.speedupInterval) {
+      assert.match(comparisonText(cmp), /measured .+ \(95 % CI, /);
+      assert.ok(Math.abs(cmp.measuredSpeedup - againSteady / reSteady) <= 0.01 * cmp.measuredSpeedup);
+      assert.ok(cmp.speedupInterval.low <= cmp.measuredSpeedup && cmp.measuredSpeedup <= cmp.speedupInterval.high);
+    } else assert.match(v.stdout, /no interval/);
     // Compare: the same figures, and a speed-up with its direction.
     const runs = listRuns(runsDir);
     const b = runs.find((r) => r.runId === base.runId)!;

@@ -3,7 +3,7 @@
 // and the what-if built on it. Expected step times are worked out by hand below.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fragmentShift, planFragments, streamingPeriod } from '../../../analysis/replay/streaming';
+import { fragmentHostWork, fragmentShift, planFragments, streamingPeriod } from '../../../analysis/replay/streaming';
 import { prepareReplay, whatIfOn } from '../../../analysis/index';
 import { syntheticRun } from '../../helpers/syntheticRun';
 
@@ -66,7 +66,17 @@ test('streamingPeriod: a longer overlap hides more; syncs longer than their wind
 
 test("what-if: Streaming DiLoCo on a CommLens run uses the config's layers, and without overlap predicts DiLoCo", () => {
   // Non-overlapped DDP with a slow link: the gradient all-reduce is much longer than a step's compute.
-  const m = syntheticRun({ ranks: 2, steps: 5, gradBytes: 8 * 1024 * 1024, buckets: 1, bytesPerNs: 0.05 });
+  // No link latency (each fragment's all-reduce would pay its own) and outer-step loops too
+  // fast to matter, no staging copies: the sync is its share of the all-reduce only.
+  const m = syntheticRun({
+    ranks: 2,
+    steps: 5,
+    gradBytes: 8 * 1024 * 1024,
+    buckets: 1,
+    bytesPerNs: 0.05,
+    alphaNs: 0,
+    hostProbe: { codecBytesPerNs: {}, outerStepBytesPerNs: { gradient: 1e12, nesterov: 1e12, mix: 1e12 } },
+  });
   const ctx = prepareReplay(m);
   assert.ok(ctx.info.layerParams && ctx.info.layerParams.length === 2, 'MLP 64-h-1: two layers from the config');
   const H = 4;
@@ -97,4 +107,113 @@ test("what-if: Streaming DiLoCo on a CommLens run uses the config's layers, and 
     `streaming ${streaming.predicted.stepTimeNs} vs ${want} (L ${L}, X ${X}, share ${s0})`,
   );
   assert.ok(!streaming.notes.some((n) => /equal shares/.test(n)));
+});
+
+test('streamingPeriod with host work: it blocks the step that starts a sync and the step that merges it', () => {
+  // As the first streamingPeriod test, with host work: fragment 0 reads and forms its outer
+  // gradient in 10 and merges in 20, fragment 1 in 5 and 5. Steps 8–11: step 8 waits 150 for
+  // fragment 0's sync and merges it (20): 270; step 9 starts fragment 1 (5): 105; step 10
+  // merges it (its all-reduce ended under the step): 105; step 11 starts fragment 0: 110.
+  const p = streamingPeriod(
+    100,
+    [
+      { startNs: 10, wireNs: 250, applyNs: 20 },
+      { startNs: 5, wireNs: 50, applyNs: 5 },
+    ],
+    4,
+    1,
+  );
+  assert.deepEqual(p.stepNs, [270, 105, 105, 110]);
+  assert.equal(p.meanStepNs, 147.5);
+  assert.equal(p.meanExposedNs, 37.5, 'the wait for the link is the same as without host work');
+  assert.equal(p.meanHostNs, 10);
+  // DiLoCo (one fragment, waited for where it starts): L + (start + wire + apply) / H.
+  assert.equal(streamingPeriod(100, [{ startNs: 30, wireNs: 200, applyNs: 50 }], 4, 0).meanStepNs, 100 + 280 / 4);
+});
+
+test("a fragment's host work: copies and the outer step's loops, as the strategy does them", () => {
+  const c = {
+    d2hNs: (b: number) => 1000 + b / 2,
+    h2dNs: (b: number) => 500 + b / 4,
+    gradientBytesPerNs: 2,
+    nesterovBytesPerNs: 4,
+    mixBytesPerNs: 8,
+  };
+  const bytes = 4e6;
+  // Start: read the fragment (1000 + 2e6), outer gradient (2e6). Merge into moved parameters:
+  // Nesterov (1e6), read again (2,001,000), mix (5e5), write back (1,000,500).
+  assert.deepEqual(fragmentHostWork(bytes, c, true), {
+    startNs: 4_001_000,
+    applyNs: 4_501_500,
+    copiesNs: 2_001_000 + 2_001_000 + 1_000_500,
+    loopsNs: 2e6 + 1e6 + 5e5,
+  });
+  // DiLoCo (and Streaming DiLoCo without overlap) writes the global copy back: no second read, no mix.
+  const plain = fragmentHostWork(bytes, c, false);
+  assert.equal(plain.applyNs, 1e6 + 1_000_500);
+});
+
+test("what-if DiLoCo prices the outer step's host work from the run's host probe", () => {
+  const probe = (outer?: { gradient: number; nesterov: number; mix: number }) => ({
+    codecBytesPerNs: { fp16: 0.5 },
+    d2h: { latencyNs: 50_000, bytesPerNs: 20 },
+    h2d: { latencyNs: 20_000, bytesPerNs: 40 },
+    ...(outer ? { outerStepBytesPerNs: outer } : {}),
+  });
+  const run = (outer?: { gradient: number; nesterov: number; mix: number }) =>
+    prepareReplay(
+      syntheticRun({ ranks: 2, steps: 5, gradBytes: 4 * 1024 * 1024, hostProbe: probe(outer), hostCores: 4 }),
+    );
+  const H = 4;
+  const slow = whatIfOn(run({ gradient: 1, nesterov: 0.5, mix: 1 }), { localSteps: { H } });
+  const fast = whatIfOn(run({ gradient: 1e12, nesterov: 1e12, mix: 1e12 }), { localSteps: { H } });
+  const ctx = run({ gradient: 1, nesterov: 0.5, mix: 1 });
+  const P = ctx.paramCount! * 4;
+  // The loops (outer gradient at 1 GB/s, Nesterov at 0.5 GB/s, a core per rank) block the sync step: their time / H per step.
+  const loops = P / 1 + P / 0.5;
+  assert.ok(
+    Math.abs(slow.predicted.stepTimeNs - fast.predicted.stepTimeNs - loops / H) < 1,
+    `${slow.predicted.stepTimeNs - fast.predicted.stepTimeNs} vs ${loops / H}`,
+  );
+  // The copies: read the parameters, write them back (no staging in this trace: the probe's figures as they are).
+  const copies = 50_000 + P / 20 + 20_000 + P / 40;
+  assert.ok(
+    Math.abs(fast.predicted.components.stagingNs.predictedNs - copies / H) < 1,
+    `${fast.predicted.components.stagingNs.predictedNs} vs ${copies / H}`,
+  );
+  assert.ok(
+    slow.notes.some((n) => /outer-step loops priced by the host probe/.test(n)),
+    slow.notes.join('\n'),
+  );
+  assert.ok(slow.notes.some((n) => /outer step host work per period of 4 steps/.test(n)));
+  // A loaded machine: the probe's thread got a quarter of a core (its speeds over the wall
+  // against per core), so the loops take four times as long.
+  const loaded = prepareReplay(
+    syntheticRun({
+      ranks: 2,
+      steps: 5,
+      gradBytes: 4 * 1024 * 1024,
+      hostCores: 4,
+      hostProbe: {
+        ...probe({ gradient: 1, nesterov: 0.5, mix: 1 }),
+        codecWallBytesPerNs: { fp16: 0.125 },
+        outerStepWallBytesPerNs: { gradient: 0.25, nesterov: 0.125, mix: 0.25 },
+      },
+    }),
+  );
+  assert.equal(loaded.info.hostProbe?.cpuShare, 0.25);
+  const slowLoaded = whatIfOn(loaded, { localSteps: { H } });
+  assert.ok(
+    Math.abs(slowLoaded.predicted.stepTimeNs - fast.predicted.stepTimeNs - (4 * loops) / H) < 1,
+    `${slowLoaded.predicted.stepTimeNs - fast.predicted.stepTimeNs} vs ${(4 * loops) / H}`,
+  );
+  assert.ok(slowLoaded.notes.some((n) => /the probe's thread got 25 % of a core/.test(n)));
+  // A run recorded before the probe timed the loops: twice the fp16 codec's speed, said so.
+  const old = whatIfOn(run(), { localSteps: { H } });
+  assert.ok(old.notes.some((n) => /twice the host probe's fp16 encode \+ decode speed, 1\.00 GB\/s/.test(n)));
+  // Streaming DiLoCo with overlap merges into moved parameters: a second read and the mix as well.
+  const streaming = whatIfOn(run({ gradient: 1e12, nesterov: 1e12, mix: 1e12 }), {
+    localSteps: { H, streaming: true },
+  });
+  assert.ok(streaming.predicted.components.stagingNs.predictedNs > fast.predicted.components.stagingNs.predictedNs);
 });

@@ -2,7 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRESETS } from '../../../runtime/config';
 import type { RunSummary } from '../../../runtime/summary';
-import { judge, measuredOf, syncPeriodOf, verificationConfig } from '../../../analysis/verify';
+import {
+  comparisonText,
+  intervalIsTight,
+  judge,
+  judgeSpeedup,
+  measuredOf,
+  measuredSpeedupInterval,
+  measuredSpeedupText,
+  pooledMeasured,
+  stepSamplesOf,
+  syncPeriodOf,
+  TARGET_ERROR,
+  verificationConfig,
+} from '../../../analysis/verify';
+import { formatSpeedupInterval } from '../../../trace/format';
 
 /** The parts of a summary measuredOf reads, with the given per-step times (ms). */
 function summaryOf(config: RunSummary['config'], stepsMs: number[], exposedMs?: number[]): RunSummary {
@@ -22,11 +36,11 @@ function summaryOf(config: RunSummary['config'], stepsMs: number[], exposedMs?: 
   } as unknown as RunSummary;
 }
 
-test('a change that synchronises every H steps is verified over a whole period, and says so', () => {
+test('a change that synchronises every H steps is verified over two whole periods, and says so', () => {
   const base = { ...PRESETS['mlp-small'], steps: 12 };
   const long = verificationConfig(base, { strategy: 'diloco', strategyOptions: { localSteps: 16 } });
-  assert.equal(long.config.steps, 18);
-  assert.match(long.note ?? '', /running 18 steps instead of 12: the change synchronises every 16 steps/);
+  assert.equal(long.config.steps, 34);
+  assert.match(long.note ?? '', /running 34 steps instead of 12: the change synchronises every 16 steps/);
   const fits = verificationConfig(base, { strategy: 'streaming-diloco', strategyOptions: { localSteps: 4 } });
   assert.equal(fits.config.steps, 12);
   assert.equal(fits.note, undefined);
@@ -80,4 +94,103 @@ test('the verdict compares the comparable step times and calls out a predicted w
     judge(predicted, baseline, measuredOf(summaryOf(cfg, [1000, 1100, 1100]))).verdict,
     'predicted a win, measured a slowdown',
   );
+});
+
+test('the speed-up interval pools every run of a side and takes each side’s step time as its figure', () => {
+  const ddp = PRESETS['mlp-small'];
+  const diloco = { ...PRESETS['mlp-small'], strategy: 'diloco', strategyOptions: { localSteps: 4 } };
+  // Baseline: two runs of a 100 ms median step (warm-up 900 ms left out).
+  const b1 = summaryOf(ddp, [900, 100, 101, 99, 100, 102, 98]);
+  const b2 = summaryOf(ddp, [900, 99, 100, 101, 100, 98, 102]);
+  // DiLoCo: inner 40 ms, a sync step of 120 ms every 4th: 60 ms per step over whole periods.
+  const c1 = summaryOf(diloco, [900, 40, 40, 40, 120, 40, 40, 40, 120]);
+  const c2 = summaryOf(diloco, [900, 40, 40, 40, 120, 40, 40, 40, 120]);
+  const { interval, problem } = measuredSpeedupInterval([b1, b2].map(stepSamplesOf), [c1, c2].map(stepSamplesOf));
+  assert.equal(problem, undefined);
+  assert.ok(interval);
+  assert.ok(Math.abs(interval.estimate - 100 / 60) < 1e-12, `${interval.estimate}`);
+  assert.equal(interval.baselineSteps, 12);
+  assert.equal(interval.changedSteps, 16);
+  assert.equal(interval.changedRuns, 2);
+  assert.match(interval.baselineBasis, /median of 12 steady-state steps over 2 runs/);
+  assert.match(interval.changedBasis, /mean of 16 steady-state steps over 2 runs \(4 whole periods of 4 steps\)/);
+  // The periodic side is exact (whole periods, no noise): the interval is the baseline's spread only.
+  assert.ok(interval.low < interval.estimate && interval.high > interval.estimate);
+  assert.ok(interval.halfWidth < 0.05, `${interval.halfWidth}`);
+  // The pooled figures are those the interval is around.
+  const base = pooledMeasured([b1, b2]);
+  const meas = pooledMeasured([c1, c2]);
+  assert.equal(base.stepTimeNs, 100e6);
+  assert.equal(meas.stepTimeNs, 60e6);
+  assert.equal(pooledMeasured([b1]).stepTimeNs, measuredOf(b1).stepTimeNs);
+  // One period per run and one run: no interval yet, and why.
+  const short = summaryOf(diloco, [900, 40, 40, 40, 120]);
+  const none = measuredSpeedupInterval([b1].map(stepSamplesOf), [short].map(stepSamplesOf));
+  assert.equal(none.interval, undefined);
+  assert.match(none.problem!, /changed run has 1 period of 4: at least 2/);
+});
+
+test('a prediction is right when it lies within the measured interval widened by the 5 % target error', () => {
+  const iv = { estimate: 1.39, low: 1.35, high: 1.43, halfWidth: 0.04, confidence: 0.95, resamples: 2000 };
+  assert.equal(TARGET_ERROR, 0.05);
+  // Widened: 1.35 − 0.0695 = 1.2805 … 1.43 + 0.0695 = 1.4995.
+  assert.deepEqual(judgeSpeedup(1.42, iv), { verdict: 'as predicted', right: true });
+  assert.deepEqual(judgeSpeedup(1.29, iv), { verdict: 'as predicted', right: true });
+  assert.deepEqual(judgeSpeedup(1.27, iv), { verdict: 'better than predicted', right: false });
+  assert.deepEqual(judgeSpeedup(1.51, iv), { verdict: 'worse than predicted', right: false });
+  // A predicted win whose whole interval is below 1: measured slower beyond the noise.
+  const slower = { estimate: 0.9, low: 0.88, high: 0.93, halfWidth: 0.03, confidence: 0.95, resamples: 2000 };
+  assert.equal(judgeSpeedup(1.2, slower).verdict, 'predicted a win, measured a slowdown');
+  // Straddling 1 is not a measured slowdown.
+  const flat = { estimate: 0.99, low: 0.96, high: 1.02, halfWidth: 0.03, confidence: 0.95, resamples: 2000 };
+  assert.equal(judgeSpeedup(1.2, flat).verdict, 'worse than predicted');
+});
+
+test('the verdict sentence: "measured 1.39× ± 0.04 faster (95 % CI, N steps each)", the same from comparison.json', () => {
+  const iv = {
+    estimate: 1.39,
+    low: 1.36,
+    high: 1.43,
+    halfWidth: 0.04,
+    confidence: 0.95,
+    resamples: 2000,
+    baselineSteps: 24,
+    changedSteps: 24,
+    baselineRuns: 2,
+    changedRuns: 2,
+    baselineBasis: '',
+    changedBasis: '',
+  };
+  assert.equal(measuredSpeedupText(iv), 'measured 1.39× ± 0.04 faster (95 % CI, 24 steps each)');
+  assert.equal(
+    measuredSpeedupText({ ...iv, estimate: 0.88, halfWidth: 0.031, changedSteps: 16 }),
+    'measured 12.0 % ± 3.1 % slower (95 % CI, 24 baseline and 16 changed steps)',
+  );
+  const cfg = PRESETS['mlp-small'];
+  const baseline = measuredOf(summaryOf(cfg, [1000, 1000, 1000]));
+  const measured = measuredOf(summaryOf(cfg, [1000, 720, 720]));
+  const j = judge({ stepTimeNs: 704e6, baselineStepTimeNs: 1000e6 }, baseline, measured, iv);
+  assert.equal(j.measuredSpeedup, 1.39, 'the interval’s own estimate');
+  assert.equal(j.right, true);
+  const text = comparisonText(JSON.parse(JSON.stringify({ ...j })));
+  assert.equal(text, 'as predicted: measured 1.39× ± 0.04 faster (95 % CI, 24 steps each), predicted 1.42× faster');
+  // A comparison written before the interval existed still reads.
+  assert.equal(
+    comparisonText({
+      verdict: 'as predicted',
+      predicted: { stepTimeNs: 5e6 },
+      measured: { stepTimeNs: 5.2e6 },
+      measuredSpeedup: 1.9,
+    }),
+    'as predicted: predicted 5 ms/step, measured 5.2 ms/step (1.90× faster vs the baseline)',
+  );
+  assert.equal(comparisonText(null), 'compared: predicted –/step, measured –/step');
+  assert.equal(formatSpeedupInterval(1.002, 0.03), 'unchanged (1.00× ± 0.03)');
+});
+
+test('the interval is tight enough to stop when its half-width is within the target share of the speed-up', () => {
+  const iv = { estimate: 1.5, low: 1.46, high: 1.54, halfWidth: 0.04, confidence: 0.95, resamples: 2000 };
+  assert.equal(intervalIsTight(iv, 0.03), true);
+  assert.equal(intervalIsTight({ ...iv, halfWidth: 0.05 }, 0.03), false);
+  assert.equal(intervalIsTight(undefined, 0.03), false);
 });

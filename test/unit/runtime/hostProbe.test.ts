@@ -1,7 +1,7 @@
 // The host probe's codec half (no GPU needed): every codec the runtime has, timed as its hook runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackCollectives, probeCodecs } from '../../../runtime/hostProbe';
+import { loopbackCollectives, probeCodecs, probeOuterStep } from '../../../runtime/hostProbe';
 import { PRESETS } from '../../../runtime/config';
 import { COMPRESSORS } from '../../../analysis/compressors';
 
@@ -24,4 +24,17 @@ test('the loopback group returns data of the shape a group of its size would', a
   assert.equal((await g.allToAllBytes(new Uint8Array(8))).length, 8);
   assert.equal((await g.reduceScatterF32(new Float32Array(8), 'sum')).length, 2);
   assert.equal((await g.allGatherF32(new Float32Array(2))).length, 8);
+});
+
+test("probeOuterStep times DiLoCo's outer-step loops: positive, finite, per core", () => {
+  const r = probeOuterStep({ values: 64 * 1024, reps: 2 });
+  assert.deepEqual(Object.keys(r.perCore).sort(), ['gradient', 'mix', 'nesterov']);
+  for (const [k, v] of Object.entries(r.perCore)) {
+    const wall = r.wall[k as keyof typeof r.wall];
+    assert.ok(Number.isFinite(v) && v > 0, `${k}: ${v} GB/s per core`);
+    assert.ok(
+      Number.isFinite(wall) && wall > 0 && v >= wall * 0.999,
+      `${k}: ${wall} GB/s over the wall, ${v} per core`,
+    );
+  }
 });
