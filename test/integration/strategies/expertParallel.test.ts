@@ -5,7 +5,8 @@
  * model trained data-parallel with every expert on each rank (ep 1: each rank is the
  * single-rank MoE, gradients averaged). Compared: every parameter after K steps (the ep
  * group reassembles its experts into the single-rank layout for the debug dump) and each
- * step's loss. The overlapped variant (each all-to-all in 2 chunks pipelined with the
+ * step's loss; likewise ep 2 × dp 2 on 4 ranks (the experts' gradients averaged over the
+ * ranks holding the same experts) against 4 data-parallel ranks. The overlapped variant (each all-to-all in 2 chunks pipelined with the
  * experts) matches the plain one: its forward bitwise (the first step's loss is equal),
  * its parameters within float tolerance (expert weight gradients are summed chunk by chunk).
  * The trace shows the all-to-alls on each rank's "ep group …" track joined across ranks by
@@ -155,4 +156,33 @@ test('the overlapped variant (2 chunks per all-to-all, pipelined with the expert
     const step = [...layer(0, 'fwd'), ...layer(1, 'fwd'), ...layer(1, 'bwd'), ...layer(0, 'bwd')];
     assert.deepEqual(labels, Array.from({ length: K }, () => step).flat());
   }
+});
+
+test('ep+ddp on 4 ranks (ep 2 × dp 2) trains the same MoE gpt-mini as 4 data-parallel ranks; experts averaged over their dp group', async () => {
+  const ref = await runStrategy(config({ strategy: 'ep', worldSize: 4, strategyOptions: { expertParallelSize: 1 } }));
+  const ep = await runStrategy(
+    config({ strategy: 'ep+ddp', worldSize: 4, strategyOptions: { expertParallelSize: 2 } }),
+  );
+  for (let r = 0; r < 4; r++) {
+    const d = maxAbsDiff(ep.params[r], ref.params[0]);
+    assert.ok(d < TOL, `ep+ddp rank ${r} vs the data-parallel MoE: max |Δθ| = ${d}`);
+  }
+  const m = ep.outcome.trace.model;
+  const want = [
+    ['ep group 0 (ranks 0,1)', 'dp group 0 (ranks 0,2)'],
+    ['ep group 0 (ranks 0,1)', 'dp group 1 (ranks 1,3)'],
+    ['ep group 1 (ranks 2,3)', 'dp group 0 (ranks 0,2)'],
+    ['ep group 1 (ranks 2,3)', 'dp group 1 (ranks 1,3)'],
+  ];
+  m.processes.forEach((p, r) => {
+    const named = m.tracks.filter((t) => t.pid === p.pid && / group \d+ \(ranks /.test(t.name)).map((t) => t.name);
+    assert.deepEqual(named.sort(), [...want[r]].sort(), `rank ${r}'s group tracks`);
+    const ops = (name: string) => {
+      const t = m.tracks.find((t) => t.pid === p.pid && t.name === name)!;
+      return m.slices.filter((s) => s.track === t.id).map((s) => String(s.args?.op));
+    };
+    assert.deepEqual(ops(want[r][0]), Array(K * model.layers * 4).fill('allToAll'));
+    // The experts' gradients: one all-reduce per step among the ranks holding the same experts.
+    assert.deepEqual(ops(want[r][1]), Array(K).fill('allReduce'));
+  });
 });
