@@ -24,6 +24,7 @@ export function commSpanToRankSpan(s: CommSpan): RankSpan {
         blockedNs: s.endNs - s.startNs,
         peerWaitNs: s.waitNs,
         transferNs: s.transferNs,
+        ...(s.label !== undefined ? { label: s.label } : {}),
       },
     };
   return {
@@ -44,6 +45,7 @@ export function commSpanToRankSpan(s: CommSpan): RankSpan {
       transferNs: s.transferNs,
       ...(s.sendTo !== undefined ? { sendTo: s.sendTo, sendSeq: s.sendSeq! } : {}),
       ...(s.recvFrom !== undefined ? { recvFrom: s.recvFrom, recvSeq: s.recvSeq! } : {}),
+      ...(s.label !== undefined ? { label: s.label } : {}),
     },
   };
 }

@@ -141,6 +141,9 @@ const MODEL_KEYS = new Set([
   'maxSeqLen',
   'vocab',
   'task',
+  'experts',
+  'topK',
+  'capacityFactor',
 ]);
 const OPT_KEYS = new Set([
   'kind',

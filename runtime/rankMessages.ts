@@ -47,6 +47,8 @@ export interface RankStep {
   /** Bytes this rank put on the wire during the step. */
   wireBytes: number;
   memory: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number };
+  /** The strategy's own per-step values (expert parallelism: tokens per expert), one counter track each. */
+  counters?: { name: string; unit: string; value: number }[];
 }
 
 export interface RankDone {

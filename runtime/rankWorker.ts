@@ -17,6 +17,7 @@ import {
   strategyMemory,
   tensorParallelFor,
   pipelineStageFor,
+  expertParallelFor,
   type Strategy,
 } from './strategies';
 import type { RankInit, RankMessage, RankSpan } from './rankMessages';
@@ -66,6 +67,7 @@ async function run(): Promise<void> {
       sequenceParallel: sequenceParallelFor(config, comm),
       tensorParallel: tensorParallelFor(config, comm),
       pipeline: pipelineStageFor(config, comm),
+      expertParallel: expertParallelFor(config, comm),
     });
     strategy = createStrategy(config, {
       comm,
@@ -144,6 +146,7 @@ async function run(): Promise<void> {
         spans,
         wireBytes,
         memory: strategyMemory(strategy, trainer.memoryBytes()),
+        ...(init.tracing && strategy.counters ? { counters: strategy.counters() } : {}),
       });
       wireBytes = 0;
     }

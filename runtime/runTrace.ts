@@ -118,6 +118,21 @@ export class RunTrace {
     }
   }
 
+  /** The rank's counter track of a strategy's own value (`name`), declared the first time the rank reports it. */
+  private namedCounter(rank: number, name: string, unit: string): CounterSeries {
+    const key = `${rank}/counter/${name}`;
+    let series = this.counterSeries.get(key);
+    if (series) return series;
+    const pid = rank + 1;
+    const order = this.model.tracks.filter((t) => t.pid === pid).length;
+    const id = addTrack(this.model, { pid, name, type: 'counter', stream: 'other', gpu: false, unit, order });
+    series = { track: id, tsNs: [], values: [] };
+    this.counterSeries.set(key, series);
+    this.model.counters.push(series);
+    this.writer.track(this.model.tracks[id]);
+    return series;
+  }
+
   /**
    * The rank's track named `name` (a process group's collectives: "tp group 0 (ranks 0,1)"),
    * declared the first time a span goes on it, after the rank's fixed tracks.
@@ -214,6 +229,12 @@ export class RunTrace {
         series.tsNs.push(ts);
         series.values.push(values[c.key]);
         this.writer.counter(series.track, ts, values[c.key]);
+      }
+      for (const c of st.counters ?? []) {
+        const series = this.namedCounter(st.rank, c.name, c.unit);
+        series.tsNs.push(ts);
+        series.values.push(c.value);
+        this.writer.counter(series.track, ts, c.value);
       }
     }
     this.writer.flush();

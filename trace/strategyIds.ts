@@ -23,6 +23,7 @@ export const STRATEGY_IDS = [
   'ulysses',
   'tp',
   'pp',
+  'ep',
 ] as const;
 
 export type StrategyId = (typeof STRATEGY_IDS)[number];

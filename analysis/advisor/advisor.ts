@@ -399,7 +399,7 @@ function localUpdatesRule(c: RuleContext): Suggestion[] {
  */
 function shardingRule(c: RuleContext): Suggestion[] {
   const ctx = c.input.ctx;
-  if (!ctx || !ctx.paramCount) return [];
+  if (!ctx || !ctx.paramCount || runsOnlyItsOwnStrategy(c)) return [];
   const out: Suggestion[] = [];
   // The run's current stage (an imported job's: read from its collectives): only a higher one is suggested.
   const s = c.pytorch ? c.input.settings : undefined;
@@ -458,13 +458,22 @@ function shardingRule(c: RuleContext): Suggestion[] {
 }
 
 /**
+ * A CommLens mixture-of-experts run ('ep'): its model runs under expert parallelism only
+ * (the experts are already sharded), so a change of strategy (ZeRO, Ulysses) would be
+ * refused when re-run.
+ */
+function runsOnlyItsOwnStrategy(c: RuleContext): boolean {
+  return !c.pytorch && c.strategyIds.includes('ep');
+}
+
+/**
  * Sequence parallelism (Ulysses): for sequences of 4,096 tokens or more, the largest degree
  * of 8, 4, 2 that divides the world size, the heads and the sequence is replayed; suggested
  * when it cuts peak memory per rank by at least 15 %.
  */
 function sequenceParallelRule(c: RuleContext): Suggestion[] {
   const ctx = c.input.ctx;
-  if (!ctx || !ctx.paramCount) return [];
+  if (!ctx || !ctx.paramCount || runsOnlyItsOwnStrategy(c)) return [];
   const { seqLen, hidden, layers, heads } = ctx.info;
   const degree = [8, 4, 2].find(
     (p) =>

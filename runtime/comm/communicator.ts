@@ -24,6 +24,8 @@ export interface CollectiveOptions {
   algorithm?: string;
   /** Element type; must match the array (Uint16Array carries f16 bits). */
   dtype?: Dtype;
+  /** What the caller calls this collective (e.g. "layer0.moe dispatch fwd"): goes on its span as `label`. */
+  label?: string;
 }
 
 export interface CommunicatorOptions {
@@ -146,6 +148,7 @@ export class Communicator {
     const algorithm = c.pickAlgorithm('allReduce', opts.algorithm, data.byteLength, c.isRegistered(data));
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       op: 'allReduce',
       dtype,
       count: data.length,
@@ -193,6 +196,7 @@ export class Communicator {
     const algorithm = c.pickAlgorithm('reduceScatter', opts.algorithm, input.byteLength);
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       op: 'reduceScatter',
       dtype,
       count: input.length,
@@ -224,6 +228,7 @@ export class Communicator {
     );
     const algorithm = c.pickAlgorithm('allGather', opts.algorithm, output.byteLength);
     return c.submit({
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       op: 'allGather',
       dtype,
       count: output.length,
@@ -245,6 +250,7 @@ export class Communicator {
     const root = c.checkRoot('broadcast', opts.root);
     const algorithm = c.pickAlgorithm('broadcast', opts.algorithm, data.byteLength);
     return c.submit({
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       op: 'broadcast',
       dtype,
       count: data.length,
@@ -269,6 +275,7 @@ export class Communicator {
     const algorithm = c.pickAlgorithm('reduce', opts.algorithm, data.byteLength);
     const divisor = reduceOp === 'avg' ? this.worldSize : 0;
     return c.submit({
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       op: 'reduce',
       dtype,
       count: data.length,
@@ -328,6 +335,7 @@ export class Communicator {
       root: -1,
       bytes: input.byteLength,
       algorithm,
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       run: async (r) =>
         r.exec(directAllToAllSteps(r.b, r.peers, r.me, input, output, sendCounts, recvCounts, r.chunkElems, r.fifos)),
     });

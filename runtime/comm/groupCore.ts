@@ -66,6 +66,8 @@ export interface OpSpec {
   p2p?: { to?: number; from?: number };
   /** The span's op when it differs from the tag's (recv is tagged 'send' so both sides agree). */
   spanOp?: string;
+  /** The caller's name for it (CollectiveOptions.label), onto its spans. */
+  label?: string;
   /** Set by submit() from `p2p`: the span's global peers and pair numbers. */
   p2pSpan?: Pick<CommSpan, 'sendTo' | 'sendSeq' | 'recvFrom' | 'recvSeq'>;
   run: (r: OpRun) => Promise<void>;
@@ -356,6 +358,7 @@ export class GroupCore {
       groupSize: this.size,
       link: this.linkName(),
       ...spec.p2pSpan,
+      ...(spec.label !== undefined ? { label: spec.label } : {}),
       ...(this.named && kind === 'collective' ? { track: this.groupName } : {}),
     });
   }

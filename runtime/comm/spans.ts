@@ -27,6 +27,8 @@ export interface CommSpan {
   busbwGBps: number;
   kind: 'collective' | 'wait' | 'd2h' | 'h2d';
   name: string;
+  /** The caller's name for the collective (CollectiveOptions.label), when it gave one. */
+  label?: string;
   /** Global rank that recorded the span. */
   rank?: number;
   /** Number of ranks in the group. */

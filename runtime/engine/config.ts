@@ -3,6 +3,7 @@
  * before any GPU work, with a message naming the setting and what would be allowed.
  */
 import { mlpFlopsPerStep } from './models/mlp';
+import { expertCapacity } from './ops/moeRouting';
 
 export type GptTask = 'copy' | 'reverse' | 'modadd';
 
@@ -21,6 +22,12 @@ export interface ModelConfig {
   maxSeqLen?: number;
   vocab?: number;
   task?: GptTask;
+  /** gpt-mini as a mixture of experts: every block's MLP becomes this many experts behind a router. */
+  experts?: number;
+  /** Experts each token is sent to (default 2, at most experts). */
+  topK?: number;
+  /** Slots per expert per rank, as a multiple of its even share of the rank's tokens (default 1.25). */
+  capacityFactor?: number;
   batchSize: number;
   dtype?: 'f32' | 'f16';
 }
@@ -45,6 +52,13 @@ export interface ResolvedGpt {
   task: GptTask;
   batchSize: number;
   dtype: 'f32' | 'f16';
+  /** Mixture of experts (absent: dense MLPs). */
+  moe?: MoeConfig;
+}
+export interface MoeConfig {
+  experts: number;
+  topK: number;
+  capacityFactor: number;
 }
 export type ResolvedModel = ResolvedMlp | ResolvedGpt;
 
@@ -75,6 +89,15 @@ export function resolveModelConfig(cfg: ModelConfig): ResolvedModel {
     task: cfg.task ?? 'copy',
     batchSize: cfg.batchSize,
     dtype: cfg.dtype ?? 'f32',
+    ...(cfg.experts !== undefined
+      ? {
+          moe: {
+            experts: cfg.experts,
+            topK: cfg.topK ?? Math.min(2, cfg.experts),
+            capacityFactor: cfg.capacityFactor ?? 1.25,
+          },
+        }
+      : {}),
   };
 }
 
@@ -92,8 +115,20 @@ export function largestBuffers(r: ResolvedModel): { what: string; bytes: number 
     ];
   }
   const { batchSize: B, seqLen: T, dModel: D, heads: H, vocab: V, layers: L, maxSeqLen } = r;
-  const params = V * D + maxSeqLen * D + L * (12 * D * D + 13 * D) + 2 * D + D * V + V;
+  const perLayer = r.moe
+    ? 4 * D * D + 8 * D + D * r.moe.experts + r.moe.experts + r.moe.experts * 8 * D * D
+    : 12 * D * D + 13 * D;
+  const params = V * D + maxSeqLen * D + L * perLayer + 2 * D + D * V + V;
+  const moe = r.moe
+    ? [
+        {
+          what: 'MoE expert hidden activation (experts × capacity × 4·dModel)',
+          bytes: r.moe.experts * expertCapacity(B * T, r.moe.experts, r.moe.topK, r.moe.capacityFactor) * 4 * D * 4,
+        },
+      ]
+    : [];
   return [
+    ...moe,
     { what: 'flat parameter buffer', bytes: params * 4 },
     { what: 'logits (batchSize × seqLen × vocab)', bytes: B * T * V * 4 },
     { what: 'attention probabilities (batchSize × heads × seqLen²)', bytes: B * H * T * T * 4 },
@@ -119,6 +154,7 @@ export function validateModelConfig(
     errs.push(`model.dtype is ${JSON.stringify(cfg.dtype)}; allowed: 'f32' or 'f16'`);
   if (cfg.dtype === 'f16' && features && !features.has('shader-f16'))
     errs.push(`model.dtype is 'f16' but the adapter lacks the 'shader-f16' feature; use 'f32'`);
+  errs.push(...validateMoeSettings(cfg));
   const r = resolveModelConfig(cfg);
   if (r.kind === 'mlp') {
     if (!isPosInt(r.inputDim))
@@ -168,6 +204,36 @@ export function validateModelConfig(
   return errs;
 }
 
+/** The mixture-of-experts settings (model.experts, model.topK, model.capacityFactor). */
+function validateMoeSettings(cfg: ModelConfig): string[] {
+  const errs: string[] = [];
+  const { experts, topK, capacityFactor } = cfg;
+  if (experts === undefined) {
+    for (const k of ['topK', 'capacityFactor'] as const)
+      if (cfg[k] !== undefined)
+        errs.push(
+          `model.${k} is set but model.experts is not; set model.experts (e.g. 4) to make gpt-mini a mixture of experts, or remove model.${k}`,
+        );
+    return errs;
+  }
+  if (cfg.kind !== 'gpt-mini')
+    return [`model.experts needs model.kind 'gpt-mini' (its MLPs become experts); got '${cfg.kind}'`];
+  if (!isPosInt(experts) || experts > 256)
+    return [`model.experts is ${JSON.stringify(experts)}; it must be an integer from 1 to 256`];
+  if (topK !== undefined && (!isPosInt(topK) || topK > experts))
+    errs.push(`model.topK is ${JSON.stringify(topK)}; it must be an integer from 1 to model.experts (${experts})`);
+  if (
+    capacityFactor !== undefined &&
+    !(typeof capacityFactor === 'number' && capacityFactor > 0 && Number.isFinite(capacityFactor))
+  )
+    errs.push(
+      `model.capacityFactor is ${JSON.stringify(capacityFactor)}; it must be a number > 0 (each expert takes up to capacityFactor × its even share of a rank's tokens, e.g. 1.25)`,
+    );
+  if (cfg.dtype === 'f16')
+    errs.push(`model.dtype 'f16' does not run with model.experts (the experts compute in f32); use 'f32'`);
+  return errs;
+}
+
 function divisors(n: number): number[] {
   const out: number[] = [];
   for (let i = 1; i <= n && out.length < 12; i++) if (n % i === 0) out.push(i);
@@ -181,13 +247,24 @@ export function modelFlopsPerStep(r: ResolvedModel): number {
 }
 
 /**
+ * Forward FLOPs of one MoE block on one rank: the router, and the experts over every slot
+ * they run (E·C rows of 2 products D×4D whatever the expert-parallel size: each of P
+ * ranks runs E/P experts on the P·C slots it receives), empty slots included.
+ */
+export function moeFlopsFwdPerLayer(tokens: number, D: number, moe: MoeConfig): number {
+  const C = expertCapacity(tokens, moe.experts, moe.topK, moe.capacityFactor);
+  return 2 * tokens * D * moe.experts + 2 * moe.experts * C * 8 * D * D;
+}
+
+/**
  * Matmul FLOPs ×3 (forward, and backward's two products) plus attention's QKᵀ and PV
  * (counted over the causal half the kernels compute).
  */
 export function gptFlopsPerStep(r: Omit<ResolvedGpt, 'kind' | 'task' | 'dtype' | 'maxSeqLen'>): number {
   const { batchSize: B, seqLen: T, dModel: D, layers: L, vocab: V } = r;
   const tokens = B * T;
-  const matmulFwd = 2 * tokens * (L * (3 * D * D + D * D + 8 * D * D) + D * V);
+  const mlpFwd = r.moe ? moeFlopsFwdPerLayer(tokens, D, r.moe) : 2 * tokens * 8 * D * D;
+  const matmulFwd = 2 * tokens * (L * (3 * D * D + D * D) + D * V) + L * mlpFwd;
   const causalPairs = (T * (T + 1)) / 2;
   const attnFwd = L * B * 2 * 2 * causalPairs * D;
   return 3 * (matmulFwd + attnFwd);

@@ -13,5 +13,6 @@ export { achievedFlopsPerSec, modelFlopsUtilization } from './flops';
 export { opClass } from './opClass';
 export type { SequenceParallel } from './ops/exchange';
 export type { TensorParallel } from './ops/tensorParallel';
-export { assembleTensorParallel } from './models/gpt';
+export { assembleTensorParallel, assembleExpertParallel } from './models/gpt';
+export type { ExpertParallel, ExpertLoad } from './ops/moe';
 export type { PipelineStage } from './models/gpt';

@@ -9,6 +9,7 @@ import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } f
 import { MlpModel } from './models/mlp';
 import type { SequenceParallel } from './ops/exchange';
 import type { TensorParallel } from './ops/tensorParallel';
+import type { ExpertLoad, ExpertParallel } from './ops/moe';
 import { GptModel, type PipelineStage } from './models/gpt';
 import { HostStaging } from './ops/exchange';
 import type { TrainableModel } from './models/model';
@@ -43,6 +44,12 @@ export interface TrainerOptions {
    * each micro-batch in reverse; the flat buffers hold the stage's layers only.
    */
   pipeline?: PipelineStage;
+  /**
+   * Expert parallelism (gpt-mini with model.experts): this rank's share of every block's
+   * experts and the group's all-to-all. Without it a mixture of experts runs all its
+   * experts on this rank. Steps run `forwardAsync` / `backwardAsync` either way.
+   */
+  expertParallel?: ExpertParallel;
 }
 
 export interface ParamTensorInfo {
@@ -69,6 +76,8 @@ export interface Trainer {
   /** forward / backward that pause at the sequence-parallel all-to-alls (see TrainerOptions.sequenceParallel). */
   forwardAsync(): Promise<void>;
   backwardAsync(onLayerGradsReady?: (layerIndex: number) => void): Promise<void>;
+  /** A mixture of experts: each block's routing in the last forward (tokens per expert, dropped); [] otherwise. */
+  expertLoad(): ExpertLoad[];
   optimizerStep(): void;
   loss(): Promise<number>;
   /**
@@ -100,6 +109,7 @@ function createModel(
   sp?: SequenceParallel,
   tp?: TensorParallel,
   pp?: PipelineStage,
+  ep?: ExpertParallel,
 ): TrainableModel {
   if (sp && r.kind === 'mlp')
     throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
@@ -111,7 +121,9 @@ function createModel(
     throw new Error(
       'pipeline parallelism needs model.kind "gpt-mini" (its layers are what get split into stages); use data parallelism for the MLP',
     );
-  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp, pp);
+  if (ep && (r.kind === 'mlp' || !r.moe))
+    throw new Error('expert parallelism needs model.kind "gpt-mini" with model.experts (a mixture of experts)');
+  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp, pp, ep);
 }
 
 /** One micro-batch in flight through a pipeline stage: its tape, input and output. */
@@ -347,6 +359,10 @@ class TrainerImpl implements Trainer {
     return gradIn;
   }
 
+  expertLoad(): ExpertLoad[] {
+    return this.net instanceof GptModel ? this.net.expertLoad : [];
+  }
+
   optimizerStep(): void {
     this.live();
     const ctx = this.ctx;
@@ -430,7 +446,14 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
   const resolved = resolveModelConfig(opts.model);
   const ctx = new GpuContext(device, { timing: opts.timing });
   ctx.mixedF16 = resolved.dtype === 'f16';
-  const net = createModel(resolved, opts.seed, opts.sequenceParallel, opts.tensorParallel, opts.pipeline);
+  const net = createModel(
+    resolved,
+    opts.seed,
+    opts.sequenceParallel,
+    opts.tensorParallel,
+    opts.pipeline,
+    opts.expertParallel,
+  );
   const store = createParams(ctx, net.layerSpecs, opts.seed);
   net.bind(ctx, store);
   const optimizer = new Optimizer(ctx, opts.optimizer, store.flatCount);

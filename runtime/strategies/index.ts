@@ -21,12 +21,13 @@ import {
 import { PowerSgdHook } from './powerSgd';
 import { matrixPlanner } from './matrices';
 import { TopKDgcHook } from './topkDgc';
-import type { MemoryBytes, Strategy, StrategyContext } from './types';
+import type { MemoryBytes, Strategy, StrategyContext, StepCounter } from './types';
 import type { StrategyEnv } from './env';
 import { ZeroStrategy } from './zero';
 import { Ulysses, sequenceParallelFor } from './ulysses';
 import { TensorParallelStrategy, tensorParallelFor } from './tensorParallel';
 import { PipelineParallel, pipelineStageFor } from './pipelineParallel';
+import { ExpertParallelStrategy, expertParallelFor } from './expertParallel';
 import { Ddp } from './ddp';
 
 export {
@@ -36,8 +37,9 @@ export {
   sequenceParallelFor,
   tensorParallelFor,
   pipelineStageFor,
+  expertParallelFor,
 };
-export type { Strategy, StrategyContext, MemoryBytes, StrategyId };
+export type { Strategy, StrategyContext, MemoryBytes, StrategyId, StepCounter };
 
 function makeHook(
   id: StrategyId,
@@ -88,6 +90,7 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
   if (has('ulysses')) return new Ulysses(ctx, config);
   if (has('tp')) return new TensorParallelStrategy(ctx, config);
   if (has('pp')) return new PipelineParallel(ctx, config);
+  if (has('ep')) return new ExpertParallelStrategy(ctx, config);
   const local = ids.find((s) => LOCAL_IDS.includes(s));
   if (local) return new LocalUpdates(local as 'localsgd' | 'diloco' | 'streaming-diloco', ctx, config, o);
   if (has('onebit-adam')) return new OnebitAdam(ctx, config, o.onebitWarmupSteps, o.onebitChunkSize);

@@ -15,6 +15,7 @@ import {
   type StrategyId,
 } from '../../trace/strategyIds';
 import { validateLayout } from '../comm/layout';
+import { expertCapacity } from '../engine/ops/moeRouting';
 
 export { STRATEGY_IDS, HOOK_IDS, SHARD_IDS, LOCAL_IDS };
 export type { StrategyId };
@@ -195,6 +196,20 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     max: 1024,
     help: 'micro-batches per step; must divide model.batchSize (default: the number of stages)',
   },
+  expertParallelSize: {
+    owners: ['ep'],
+    kind: 'int',
+    min: 1,
+    max: 16,
+    help: 'ranks sharing the experts of each MoE block (must divide model.experts and worldSize; default worldSize)',
+  },
+  overlapChunks: {
+    owners: ['ep'],
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    help: "chunks each expert all-to-all is cut into, pipelined with the experts' compute (Comet-style overlap; default 1: no overlap)",
+  },
   sequenceParallel: {
     owners: ['tp'],
     kind: 'bool',
@@ -227,6 +242,8 @@ export interface ResolvedOptions {
   sequenceParallel: boolean;
   pipelineParallelSize: number;
   microBatches: number;
+  expertParallelSize: number;
+  overlapChunks: number;
 }
 
 /** The ids of a validated `strategy` string (trace/strategyIds.ts holds the one parser). */
@@ -269,6 +286,8 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     sequenceParallel: o.sequenceParallel ?? false,
     pipelineParallelSize: o.pipelineParallelSize ?? config.worldSize,
     microBatches: o.microBatches ?? o.pipelineParallelSize ?? config.worldSize,
+    expertParallelSize: o.expertParallelSize ?? config.worldSize,
+    overlapChunks: o.overlapChunks ?? 1,
   };
 }
 
@@ -461,6 +480,7 @@ export function validateStrategyConfig(config: RunConfig): string[] {
         );
     }
   }
+  problems.push(...validateExpertParallel(config, has('ep')));
   // Options: each must belong to a strategy in use, and be well formed.
   const opts = config.strategyOptions ?? {};
   for (const [key, v] of Object.entries(opts)) {
@@ -516,6 +536,52 @@ export function validateStrategyConfig(config: RunConfig): string[] {
         ? `steps: 'onebit-adam' needs at least 2 full-precision warm-up steps and then compressed ones, so a run of ${config.steps} step(s) is too short; use steps ≥ 3`
         : `strategyOptions.onebitWarmupSteps: ${r.onebitWarmupSteps} warm-up steps leave no compressed step in a ${config.steps}-step run; set it below ${config.steps} (e.g. ${Math.max(2, Math.floor(config.steps / 5))})`,
     );
+  }
+  return problems;
+}
+
+/**
+ * A mixture-of-experts model runs under 'ep' (and 'ep' needs one): experts divisible by
+ * the expert-parallel size, which divides worldSize; overlapChunks at most the slots per
+ * expert. Settings of the model itself (topK, capacityFactor) are the engine's checks.
+ */
+function validateExpertParallel(config: RunConfig, hasEp: boolean): string[] {
+  const problems: string[] = [];
+  const m = config.model;
+  const experts = m.kind === 'gpt-mini' ? m.experts : undefined;
+  if (!hasEp) {
+    if (experts !== undefined)
+      problems.push(
+        `model.experts: a mixture-of-experts gpt-mini runs with strategy 'ep' (expert parallel; strategyOptions.expertParallelSize 1 keeps every expert on each rank, i.e. data parallelism), not '${config.strategy}'`,
+      );
+    return problems;
+  }
+  const ids = parseStrategyIds(config.strategy);
+  const others = ids.filter((s) => s !== 'ep' && s !== 'ddp');
+  if (others.length)
+    problems.push(`strategy: 'ep' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+  if (m.kind !== 'gpt-mini' || experts === undefined) {
+    problems.push(
+      `strategy: 'ep' (expert parallelism) spreads the experts of a mixture-of-experts gpt-mini over ranks; set model.kind "gpt-mini" and model.experts (e.g. 4, with model.topK 2 and model.capacityFactor 1.25)${m.kind === 'gpt-mini' ? '' : ` (got model.kind "${m.kind}")`}`,
+    );
+    return problems;
+  }
+  const ep = (config.strategyOptions?.expertParallelSize as number | undefined) ?? config.worldSize;
+  if (!Number.isInteger(ep) || ep < 1 || !Number.isInteger(experts) || experts < 1) return problems;
+  const setting = (d: string) => (d === 'ep' ? 'strategyOptions.expertParallelSize' : d);
+  problems.push(
+    ...validateLayout(config.worldSize, { ep }, [{ setting: 'model.experts', value: experts, dim: 'ep' }], setting),
+  );
+  const chunks = config.strategyOptions?.overlapChunks;
+  const topK = m.topK ?? Math.min(2, experts);
+  const cf = m.capacityFactor ?? 1.25;
+  const tokens = (m.batchSize ?? 0) * (m.seqLen ?? 16);
+  if (typeof chunks === 'number' && Number.isInteger(chunks) && chunks > 1 && cf > 0 && tokens > 0 && topK >= 1) {
+    const capacity = expertCapacity(tokens, experts, topK, cf);
+    if (chunks > capacity)
+      problems.push(
+        `strategyOptions.overlapChunks: ${chunks} chunks of ${capacity} slots per expert (⌈capacityFactor ${cf} × ${tokens} tokens per rank × topK ${topK} / ${experts} experts⌉); use 1 to ${capacity}, or a larger model.capacityFactor or model.batchSize`,
+      );
   }
   return problems;
 }

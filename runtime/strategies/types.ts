@@ -23,6 +23,13 @@ export interface MemoryBytes {
   communication: number;
 }
 
+/** A per-step value a strategy reports, drawn as a counter track of its own in the rank's process. */
+export interface StepCounter {
+  name: string;
+  unit: string;
+  value: number;
+}
+
 export interface Strategy {
   readonly id: string;
   /** Runs before the step's forward (ZeRO-3 gathers the parameters it sharded). */
@@ -34,6 +41,8 @@ export interface Strategy {
   optimizerStep(step: number): Promise<void>;
   /** The step's loss to report, when a rank's own (trainer.loss()) is only part of it (Ulysses: a sequence shard's). */
   loss?(): Promise<number>;
+  /** Values of the step just run for counter tracks of the strategy's own (expert parallelism: tokens per expert). */
+  counters?(): StepCounter[];
   /** Bytes held in communication buffers on this rank (for the memory counters). */
   commBufferBytes(): number;
   /**

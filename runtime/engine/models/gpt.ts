@@ -22,6 +22,12 @@
  * parallelism) the rank holds tokens [i·S/T, (i+1)·S/T) outside the linear pairs, like
  * Ulysses' shard: f and g become an all-gather and a reduce-scatter over the sequence,
  * and the loss covers the rank's tokens (the group's losses sum to the whole loss).
+ *
+ * Mixture of experts (`model.experts` E): each block's MLP becomes a router (linear D → E,
+ * softmax), top-k routing with a capacity per expert, and E expert MLPs (D → 4·D → D, GELU,
+ * no biases) that run through ops/moe.ts; with expert parallelism (`ep` given, P ranks)
+ * this rank holds experts [i·E/P, (i+1)·E/P) of every block, initialised as their slice of
+ * the single-rank model's, and the tokens go to them and back by all-to-all.
  */
 import { ResolvedGpt, gptFlopsPerStep } from '../config';
 import type { GpuContext } from '../context';
@@ -39,6 +45,8 @@ import {
 } from '../ops/tensorParallel';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
+import { SINGLE_RANK_EXPERTS, moeExperts, type ExpertLoad, type ExpertParallel } from '../ops/moe';
+import { softmax } from '../ops/softmax';
 import { linear, matmul } from '../ops/matmul';
 import { planParams, type LayerSpec, type ParamSpec, type ParamStore } from '../params';
 import type { Tensor } from '../tensor';
@@ -67,7 +75,13 @@ export class GptModel implements TrainableModel {
     private readonly sp?: SequenceParallel,
     private readonly tp?: TensorParallel,
     readonly pp?: PipelineStage,
+    private readonly ep?: ExpertParallel,
   ) {
+    if (cfg.moe && (sp || tp || pp))
+      throw new Error(
+        'gpt-mini: a mixture of experts (model.experts) combines with expert and data parallelism only (not sequence, tensor or pipeline parallelism, yet)',
+      );
+    if (ep && !cfg.moe) throw new Error('gpt-mini: expert parallelism needs model.experts');
     if (pp && (sp || tp))
       throw new Error('gpt-mini: pipeline parallelism does not combine with sequence or tensor parallelism (yet)');
     if (pp && (cfg.layers % pp.stages !== 0 || cfg.batchSize % pp.microBatches !== 0))
@@ -89,7 +103,7 @@ export class GptModel implements TrainableModel {
         ? { size: tp.size, index: tp.index }
         : undefined;
     this.localSeq = cfg.seqLen / (this.seqShard?.size ?? 1);
-    this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0);
+    this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0, ep ?? SINGLE_RANK_EXPERTS);
     if (pp) {
       // Stage s: layers [s·L/P, (s+1)·L/P), the embedding on the first, the head on the last.
       const per = cfg.layers / pp.stages;
@@ -126,7 +140,7 @@ export class GptModel implements TrainableModel {
     const B = this.cfg.batchSize;
     const T = this.localSeq;
     if (this.sp) this.staging = new ExchangeStaging(ctx, this.sp);
-    if (this.tp) this.hostStaging = new HostStaging(ctx);
+    if (this.tp || this.cfg.moe) this.hostStaging = new HostStaging(ctx);
     if (this.pp) {
       const Bm = B / this.pp.microBatches;
       this.micro = Array.from({ length: this.pp.microBatches }, (_, m) => ({
@@ -219,9 +233,9 @@ export class GptModel implements TrainableModel {
 
   forward(g: Graph): Tensor {
     if (this.pp) throw new Error('gpt-mini: a pipeline stage runs micro-batches (Trainer.pipelineForward)');
-    if (this.sp || this.tp)
+    if (this.sp || this.tp || this.cfg.moe)
       throw new Error(
-        `gpt-mini: a ${this.sp ? 'sequence' : 'tensor'}-parallel model exchanges data between ranks in its forward; run forwardAsync`,
+        `gpt-mini: a ${this.sp ? 'sequence-parallel' : this.tp ? 'tensor-parallel' : 'mixture-of-experts'} model exchanges data between ranks (or with the host) in its forward; run forwardAsync`,
       );
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
@@ -236,6 +250,7 @@ export class GptModel implements TrainableModel {
   /** forward with the Ulysses all-to-alls around each attention (needs `sp`). */
   async forwardAsync(g: Graph): Promise<Tensor> {
     if (this.tp) return this.forwardTensorParallel(g, this.tp, this.hostStaging!);
+    if (this.cfg.moe) return this.forwardMoe(g);
     const staging = this.staging;
     if (!staging) return this.forward(g);
     let x = this.embed(g);
@@ -288,6 +303,47 @@ export class GptModel implements TrainableModel {
       h = add(g, h, this.p(`${n}.mlp.fc2.b`));
       ctx.scope = `${n}.mlp.residual`;
       x = add(g, x, h);
+    }
+    return this.head(g, x);
+  }
+
+  /** The routing of each MoE block in the last forward (empty for a dense model). */
+  expertLoad: ExpertLoad[] = [];
+
+  /** forward of the mixture of experts: each block's MLP is its router and experts (ops/moe.ts). */
+  private async forwardMoe(g: Graph): Promise<Tensor> {
+    const moe = this.cfg.moe!;
+    const { ctx } = g;
+    const staging = this.hostStaging!;
+    const ep = this.ep ?? SINGLE_RANK_EXPERTS;
+    this.expertLoad = [];
+    let x = this.embed(g);
+    for (let l = 0; l < this.cfg.layers; l++) {
+      const n = `layer${l}`;
+      const qkv = this.beforeAttention(g, x, n);
+      ctx.scope = `${n}.attn`;
+      const y = causalSelfAttention(g, qkv, this.cfg.heads);
+      ctx.scope = `${n}.attn.proj`;
+      let h = this.linear(g, y, `${n}.attn.proj`);
+      ctx.scope = `${n}.attn.residual`;
+      x = add(g, x, h);
+      ctx.scope = `${n}.ln2`;
+      h = layerNorm(g, x, this.p(`${n}.ln2.g`), this.p(`${n}.ln2.b`));
+      ctx.scope = `${n}.moe.router`;
+      const probs = softmax(g, this.linear(g, h, `${n}.moe.router`));
+      const out = await moeExperts(
+        g,
+        staging,
+        ep,
+        h,
+        probs,
+        this.p(`${n}.moe.experts.fc1.w`),
+        this.p(`${n}.moe.experts.fc2.w`),
+        { topK: moe.topK, capacityFactor: moe.capacityFactor, name: `${n}.moe` },
+      );
+      this.expertLoad.push(out.load);
+      ctx.scope = `${n}.moe.residual`;
+      x = add(g, x, out.y);
     }
     return this.head(g, x);
   }
@@ -356,9 +412,10 @@ export class GptModel implements TrainableModel {
  * (1: the whole model). Shards carry their place in the whole parameter (`shard`).
  */
 export function gptLayerSpecs(
-  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>,
+  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads' | 'moe'>,
   tpSize = 1,
   index = 0,
+  ep: { size: number; index: number } = { size: 1, index: 0 },
 ): LayerSpec[] {
   const { dModel: D, vocab: V, layers: L, maxSeqLen } = cfg;
   const T = tpSize;
@@ -413,9 +470,37 @@ export function gptLayerSpecs(
       ],
     },
   ];
+  const moe = cfg.moe;
+  if (moe && (T !== 1 || moe.experts % ep.size !== 0))
+    throw new Error(
+      `gpt-mini: ${moe.experts} experts over ${ep.size} expert-parallel ranks (tensor parallel ${T}); model.experts must be divisible by the expert-parallel size and tensor parallelism is not combined with experts`,
+    );
+  // This rank's experts [i·E/P, (i+1)·E/P) of a [E, …] expert weight: a contiguous block.
+  const experts = (name: string, inner: number[], s: number): ParamSpec => {
+    const El = moe!.experts / ep.size;
+    const per = inner.reduce((a, b) => a * b, 1);
+    return {
+      name,
+      shape: [El, ...inner],
+      init: 'normal',
+      std: s,
+      ...(ep.size > 1
+        ? { shard: { fullShape: [moe!.experts, ...inner], index: (k: number) => ep.index * El * per + k } }
+        : {}),
+    };
+  };
   for (let l = 0; l < L; l++) {
-    const params =
-      T === 1
+    const params = moe
+      ? [
+          ...ln('ln1'),
+          ...lin('attn.qkv', D, 3 * D),
+          ...lin('attn.proj', D, D, projStd),
+          ...ln('ln2'),
+          ...lin('moe.router', D, moe.experts),
+          experts('moe.experts.fc1.w', [D, 4 * D], std),
+          experts('moe.experts.fc2.w', [4 * D, D], projStd),
+        ]
+      : T === 1
         ? [
             ...ln('ln1'),
             ...lin('attn.qkv', D, 3 * D),
@@ -481,19 +566,47 @@ export function gptTensorParallelFlopsPerStep(
  * order). Replicated parameters are taken from rank 0.
  */
 export function assembleTensorParallel(
-  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads'>,
+  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads' | 'moe'>,
   alignElems: number,
   shards: Float32Array[],
 ): Float32Array {
-  const T = shards.length;
+  return assembleShards(cfg, alignElems, shards, (t) => gptLayerSpecs(cfg, shards.length, t), 'tensor');
+}
+
+/**
+ * The whole mixture-of-experts model's flat parameters from the flat parameters of each
+ * of P expert-parallel ranks (index order): the experts from their ranks, the rest
+ * (replicated) from rank 0.
+ */
+export function assembleExpertParallel(
+  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads' | 'moe'>,
+  alignElems: number,
+  shards: Float32Array[],
+): Float32Array {
+  return assembleShards(
+    cfg,
+    alignElems,
+    shards,
+    (t) => gptLayerSpecs(cfg, 1, 0, { size: shards.length, index: t }),
+    'expert',
+  );
+}
+
+function assembleShards(
+  cfg: Pick<ResolvedGpt, 'dModel' | 'vocab' | 'layers' | 'maxSeqLen' | 'heads' | 'moe'>,
+  alignElems: number,
+  shards: Float32Array[],
+  specsOf: (t: number) => LayerSpec[],
+  kind: string,
+): Float32Array {
   const full = gptLayerSpecs(cfg);
   const fullPlan = planParams(full, alignElems);
   const out = new Float32Array(fullPlan.flatCount);
   shards.forEach((flat, t) => {
-    const specs = gptLayerSpecs(cfg, T, t);
+    const specs = specsOf(t);
     const plan = planParams(specs, alignElems);
     if (plan.flatCount !== flat.length)
-      throw new Error(`tensor-parallel rank ${t}: ${flat.length} parameters, expected ${plan.flatCount}`);
+      throw new Error(`${kind}-parallel rank ${t}: ${flat.length} parameters, expected ${plan.flatCount}`);
     specs.forEach((l, li) =>
       l.params.forEach((p, pi) => {
         const src = plan.offsets[li][pi];

@@ -189,20 +189,43 @@ ${INDEX_1D}
   ${acc ? 'DX[i] = DX[i] + v;' : 'DX[i] = v;'}
 }`;
 
+/** Encodes y = act(x) (same shape). */
+export function encodeActivation(ctx: GpuContext, act: Activation, x: Tensor, y: Tensor, name: string): void {
+  ctx.dispatch({
+    name,
+    pipeline: ctx.pipeline(`act:${act}`, ACT_FWD_WGSL(act)),
+    buffers: [x.binding(), y.binding()],
+    uniform: new UniformWriter().u(x.size).build(),
+    workgroups: grid1d(Math.ceil(x.size / 256)),
+    flops: x.size * (act === 'relu' ? 1 : 10),
+    bytes: x.size * 8,
+  });
+}
+
+/** Encodes target (=|+=) dy · act'(x). */
+export function encodeActivationGrad(
+  ctx: GpuContext,
+  act: Activation,
+  x: Tensor,
+  dy: Tensor,
+  target: GradTarget,
+  name: string,
+): void {
+  ctx.dispatch({
+    name,
+    pipeline: ctx.pipeline(`act:${act}:bwd:${target.accumulate}`, ACT_BWD_WGSL(act, target.accumulate)),
+    buffers: [x.binding(), dy.binding(), target.tensor.binding()],
+    uniform: new UniformWriter().u(x.size).build(),
+    workgroups: grid1d(Math.ceil(x.size / 256)),
+    flops: x.size * (act === 'relu' ? 1 : 10) * 2,
+    bytes: x.size * (target.accumulate ? 16 : 12),
+  });
+}
+
 export function activation(g: Graph, act: Activation, x: Tensor): Tensor {
   const { ctx } = g;
   const y = ctx.tensor(x.shape);
-  const uniform = new UniformWriter().u(x.size).build();
-  const flopsPerElem = act === 'relu' ? 1 : 10;
-  ctx.dispatch({
-    name: spanName(ctx, act, shapeStr(x.shape)),
-    pipeline: ctx.pipeline(`act:${act}`, ACT_FWD_WGSL(act)),
-    buffers: [x.binding(), y.binding()],
-    uniform,
-    workgroups: grid1d(Math.ceil(x.size / 256)),
-    flops: x.size * flopsPerElem,
-    bytes: x.size * 8,
-  });
+  encodeActivation(ctx, act, x, y, spanName(ctx, act, shapeStr(x.shape)));
   g.tape.record({
     name: act,
     inputs: [x],
@@ -210,15 +233,7 @@ export function activation(g: Graph, act: Activation, x: Tensor): Tensor {
     backward(dy, sink) {
       const t = sink.target(x);
       if (!t) return;
-      ctx.dispatch({
-        name: spanName(ctx, act, shapeStr(x.shape)),
-        pipeline: ctx.pipeline(`act:${act}:bwd:${t.accumulate}`, ACT_BWD_WGSL(act, t.accumulate)),
-        buffers: [x.binding(), dy.binding(), t.tensor.binding()],
-        uniform,
-        workgroups: grid1d(Math.ceil(x.size / 256)),
-        flops: x.size * flopsPerElem * 2,
-        bytes: x.size * (t.accumulate ? 16 : 12),
-      });
+      encodeActivationGrad(ctx, act, x, dy, t, spanName(ctx, act, shapeStr(x.shape)));
     },
   });
   return y;

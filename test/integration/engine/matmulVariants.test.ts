@@ -102,6 +102,65 @@ test('matmul variants × layouts × dtypes match float64', async (t) => {
   assert.ok(checked > 100, `checked ${checked} combinations`);
 });
 
+test('batched products (one per expert, strides between them) match float64 in every variant that takes a batch', async (t) => {
+  const device = await testDevice();
+  if (!device) return t.skip('no WebGPU adapter');
+  const h = new OpHarness(device);
+  const batch = 3;
+  let checked = 0;
+  for (const [M, N, K] of [
+    [68, 72, 40],
+    [12, 20, 8],
+    [5, 8, 3],
+  ] as [number, number, number][]) {
+    const a = randn(batch * M * K, rng);
+    const b = randn(batch * K * N, rng);
+    const want = new Float64Array(batch * M * N);
+    for (let z = 0; z < batch; z++)
+      want.set(
+        matmulRef(a.subarray(z * M * K, (z + 1) * M * K), b.subarray(z * K * N, (z + 1) * K * N), M, N, K),
+        z * M * N,
+      );
+    for (const [transA, transB] of [
+      [false, false],
+      [false, true],
+      [true, false],
+    ] as const) {
+      const shape = { M, N, K, transA, transB, batch };
+      const per = (x: Float64Array, rows: number, cols: number, tr: boolean) => {
+        const out = new Float64Array(x.length);
+        for (let z = 0; z < batch; z++) {
+          const m = x.subarray(z * rows * cols, (z + 1) * rows * cols);
+          out.set(tr ? transpose(m, rows, cols) : m, z * rows * cols);
+        }
+        return out;
+      };
+      const at = h.upload([batch * M * K], per(a, M, K, transA));
+      const bt = h.upload([batch * K * N], per(b, K, N, transB));
+      const strides = { strideA: M * K, strideB: K * N, strideC: M * N };
+      for (const v of MATMUL_VARIANTS) {
+        if (!v.supports(shape) || (v.vec4 && Object.values(strides).some((x) => x % 4 !== 0))) continue;
+        const c = h.upload([batch * M * N], new Float64Array(batch * M * N));
+        encodeMatmul(
+          h.ctx,
+          { ...shape, ...strides, a: at.binding(), b: bt.binding(), c: c.binding(), variant: v },
+          'test',
+        );
+        const err = relError(await h.read(c), want);
+        assert.ok(
+          err <= 1e-4,
+          `${v.id} batch ${batch} × ${M}x${N}x${K} transA=${transA} transB=${transB}: relative error ${err.toExponential(2)}`,
+        );
+        h.ctx.release(c);
+        checked++;
+      }
+      const pick = chooseMatmulVariant(h.ctx, shape, 'f32');
+      assert.ok(pick.supports(shape), `chosen ${pick.id} must support batch ${batch} × ${M}x${N}x${K}`);
+    }
+  }
+  assert.ok(checked >= 15, `checked ${checked} combinations`);
+});
+
 test('large products on a software adapter go through packed textures, which are reused, not recreated', async (t) => {
   const device = await testDevice();
   if (!device) return t.skip('no WebGPU adapter');

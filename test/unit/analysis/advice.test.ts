@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze, WORTHWHILE, type Suggestion } from '../../../analysis/index';
-import { ZERO } from '../../../analysis/advisor/catalogue';
+import { SEQUENCE_PARALLEL, ZERO } from '../../../analysis/advisor/catalogue';
 import { markdownReport } from '../../../analysis/report';
 import { etaFromSteadySteps, warmupStepCount } from '../../../trace/warmup';
 import { formatSpeedup } from '../../../trace/format';
@@ -159,6 +159,20 @@ test('never suggests what the run already does', () => {
   // At most one ZeRO stage, and only a worthwhile one.
   assert.ok(ddp.suggestions.filter((s) => s.kind === 'sharding').length <= 1);
   checkAdvice(ddp);
+});
+
+test("a mixture-of-experts run ('ep') is not told to switch to ZeRO: its model runs under expert parallelism only", () => {
+  const shape = { ranks: 4, steps: 4, buckets: 2, gradBytes: 64 * 1024 * 1024, bytesPerNs: 1, memory: true };
+  const ddp = analyze(syntheticRun(shape));
+  assert.ok(
+    ddp.suggestions.some((s) => s.kind === 'sharding'),
+    'the same run under DDP is told to shard',
+  );
+  const ep = analyze(withStrategy(syntheticRun(shape), 'ep'));
+  assert.deepEqual(
+    ep.suggestions.filter((s) => s.kind === 'sharding' || s.kind === SEQUENCE_PARALLEL.kind).map((s) => s.id),
+    [],
+  );
 });
 
 test("ZeRO-2's risk text agrees with its bytes per step (twice the buffer bytes of one all-reduce)", () => {

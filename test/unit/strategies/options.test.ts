@@ -24,13 +24,14 @@ test('every strategy id of the issue is known, and valid single strategies pass'
       'topk-dgc',
       'tp',
       'pp',
+      'ep',
       'ulysses',
       'zero1',
       'zero2',
       'zero3',
     ].sort(),
   );
-  for (const s of STRATEGY_IDS.filter((x) => x !== 'ulysses' && x !== 'tp' && x !== 'pp'))
+  for (const s of STRATEGY_IDS.filter((x) => x !== 'ulysses' && x !== 'tp' && x !== 'pp' && x !== 'ep'))
     assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: s })), [], s);
   assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: 'ddp-bucketed+int8-ef' })), []);
   // Ulysses needs gpt-mini: it passes there (2 ranks, 4 heads, seqLen 32) and on ddp data-parallel groups.
