@@ -15,7 +15,7 @@ import { formatSpeedup } from '../../../trace/format';
 import { analyze } from '../../../analysis/index';
 import { compareJobs, compareText, CompareError, type CompareInput } from '../../../analysis/compare';
 import { fixturesDir, repoRoot } from '../../helpers/paths';
-import { syntheticRun } from './synthetic';
+import { syntheticRun } from '../../helpers/syntheticRun';
 import { mutateHtaPair } from './compareFixtures';
 
 const FIX = path.join(repoRoot, 'test', 'fixtures', 'pytorch');

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { compareCommand } from '../../../cli/commands/compare';
 import { writePerfetto } from '../../../trace/perfettoWriter';
 import type { Comparison } from '../../../analysis/compare';
-import { syntheticRun, type SyntheticOptions } from '../analysis/synthetic';
+import { syntheticRun, type SyntheticOptions } from '../../helpers/syntheticRun';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-compare-runs-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
