@@ -2,8 +2,8 @@
  * The vertical scale of a counter track (pure, no DOM). Warm-up steps (trace/warmup.ts) can
  * take a thousand times a steady-state step (pipeline compilation on a software rasterizer):
  * scaled to them, the step-time counter is a flat line along the bottom for the whole steady
- * state. So a counter whose warm-up samples would stretch its scale by more than
- * WARMUP_SCALE_FACTOR is scaled to its steady-state samples; warm-up samples beyond that
+ * state. So a counter of time or bytes (warmupInflates) whose warm-up samples would stretch
+ * its scale by more than WARMUP_SCALE_FACTOR is scaled to its steady-state samples; warm-up samples beyond that
  * scale are drawn clipped at its edge with a marker, the label says "steady-state scale" and
  * the tooltip gives their value.
  */
@@ -53,6 +53,15 @@ export interface StepSpan {
 export function stepNumberOf(label: string): number | undefined {
   const m = /(\d+)\s*$/.exec(label);
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Whether warm-up can inflate a counter of this unit: times (pipeline compilation) and bytes
+ * (first allocations). Others (a loss, a rate, a count) keep their whole range: a loss that
+ * starts high is training, not warm-up.
+ */
+export function warmupInflates(unit: string | undefined): boolean {
+  return unit !== undefined && ['ns', 'us', 'µs', 'ms', 's', 'bytes', 'B'].includes(unit);
 }
 
 /** [lo, hi] as the timeline always drew counters: from 0 (or the minimum, when negative) to the maximum. */

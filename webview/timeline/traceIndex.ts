@@ -7,7 +7,14 @@
 import type { BinaryTrace } from '../../trace/binary';
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { StreamKind, TrackInfo } from '../../trace/model';
-import { counterScale, warmupWindow, type CounterScale, type StepSpan, type WarmupWindow } from './counterScale';
+import {
+  counterScale,
+  warmupInflates,
+  warmupWindow,
+  type CounterScale,
+  type StepSpan,
+  type WarmupWindow,
+} from './counterScale';
 
 /** Slices of one depth of one track, sorted by start. */
 export interface SliceList {
@@ -195,7 +202,7 @@ export class TraceIndex {
           ts: trace.counterTs.subarray(trace.counterOffset[c], trace.counterOffset[c + 1]),
           values: trace.counterValue.subarray(trace.counterOffset[c], trace.counterOffset[c + 1]),
         })),
-        this.warmup?.endNsByPid.get(e.info.pid) ?? this.warmup?.endNs,
+        warmupInflates(e.info.unit) ? (this.warmup?.endNsByPid.get(e.info.pid) ?? this.warmup?.endNs) : undefined,
       );
     }
     const [lo, hi] = h.extentNs;

@@ -2,7 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTrace, encodeTrace } from '../../../trace/binary';
 import { addTrack, emptyModel, finalizeModel, type TraceModel } from '../../../trace/model';
-import { counterScale, offScale, warmupWindow, WARMUP_SCALE_FACTOR } from '../../../webview/timeline/counterScale';
+import {
+  counterScale,
+  offScale,
+  warmupInflates,
+  warmupWindow,
+  WARMUP_SCALE_FACTOR,
+} from '../../../webview/timeline/counterScale';
 import { tooltipFor } from '../../../webview/timeline/tooltip';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 
@@ -42,7 +48,7 @@ function run(
       stSeries.tsNs.push(ts);
       stSeries.values.push(dur / MS);
       lossSeries.tsNs.push(ts);
-      lossSeries.values.push(2.4 - 0.1 * i);
+      lossSeries.values.push(i === 0 ? 2.4 : 0.5 - 0.05 * i);
       t += 0.05 * MS;
     });
     m.counters.push(stSeries, lossSeries);
@@ -72,6 +78,11 @@ describe('counter scale: warm-up does not set the scale', () => {
     // Only warm-up samples, or no finite sample at all.
     assert.equal(counterScale([{ ts: [10], values: [5] }], 10)!.steadyState, false);
     assert.equal(counterScale([{ ts: [10], values: [NaN] }], 10), undefined);
+  });
+
+  it('applies only to counters warm-up inflates: times and bytes', () => {
+    for (const u of ['ms', 's', 'ns', 'bytes']) assert.ok(warmupInflates(u), u);
+    for (const u of ['1', undefined, 'GB/s']) assert.ok(!warmupInflates(u), String(u));
   });
 
   it('finds the warm-up window from the run record, else by the rule, ending on the last rank', () => {
@@ -119,7 +130,8 @@ describe('counter scale: warm-up does not set the scale', () => {
         assert.ok(s.hi < 14 && s.hi >= 13, `scale top is the slowest steady-state step, got ${s.hi}`);
         assert.equal(s.lo, 0);
       }
-      for (const t of loss) assert.equal(idx.tracks[t].scale!.steadyState, false, 'loss keeps its whole range');
+      // The loss starts 5x higher than it goes on: training, not warm-up; it keeps its whole range.
+      for (const t of loss) assert.deepEqual(idx.tracks[t].scale, { lo: 0, hi: 2.4, steadyState: false });
     }
     // The run's own record wins over the rule.
     const recorded = run([15_000, 900, 11, 13, 12, 12], { recorded: [0, 1] });
