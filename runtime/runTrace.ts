@@ -217,7 +217,9 @@ export class RunTrace {
     for (const [id, from, to] of flowPairs)
       this.model.flows.push({ id, from: modelIndex.get(from)!, to: modelIndex.get(to)! });
     for (const st of steps) {
-      const ts = this.rel(st.endNs);
+      // A counter's value holds from its sample to the next: sampled at the step's start, each
+      // step's figures (its time, loss, bytes, memory) span that step, warm-up ones the warm-up step.
+      const ts = this.rel(st.startNs);
       const values: Record<string, number> = {
         loss: st.loss,
         stepTimeMs: (st.endNs - st.startNs) / 1e6,

@@ -32,10 +32,14 @@ export function formatBytes(b: number): string {
   return `${trim(b / 1024 ** 3)} GiB`;
 }
 
-/** A value of a counter with its unit (bytes get binary prefixes, others 4 significant digits). */
+/** A value of a counter with its unit (bytes get binary prefixes, times read as durations, others 4 significant digits). */
 export function formatWithUnit(v: number, unit: string | undefined): string {
   if (unit === 'bytes' || unit === 'B') return formatBytes(v);
   if (unit === 'ns') return formatDurationNs(v);
+  // Times in other units read as every other duration does ("15 s", not "1.500e+4 ms").
+  if (unit === 'µs' || unit === 'us') return formatDurationNs(v * 1e3);
+  if (unit === 'ms') return formatDurationNs(v * 1e6);
+  if (unit === 's') return formatDurationNs(v * 1e9);
   const s =
     Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
   return unit && unit !== '1' ? `${s} ${unit}` : s;

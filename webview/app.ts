@@ -515,6 +515,8 @@ export class App {
   }
 
   private showPane(p: Pane): void {
+    // Another pane opens at its top, not at the scroll offset of the one it replaces.
+    const switched = p !== this.pane;
     this.pane = p;
     for (const [id, b] of this.tabs) {
       b.setAttribute('aria-selected', String(id === p));
@@ -522,6 +524,7 @@ export class App {
     }
     this.paneBody.setAttribute('aria-labelledby', `tab-${p}`);
     this.renderPane();
+    if (switched) this.paneBody.scrollTop = 0;
     this.save();
   }
 

@@ -385,3 +385,37 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file });
   return file;
 }
+
+export interface RunOnDisk {
+  dir: string;
+  status: string;
+}
+
+/** Waits until a run folder's record satisfies `done` (the extension writes commlens-run.json). */
+export async function waitForRun(
+  runsDir: string,
+  done: (r: RunOnDisk) => boolean,
+  timeoutMs: number,
+  after = new Set<string>(),
+): Promise<RunOnDisk> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const runs = fs.existsSync(runsDir)
+      ? fs.readdirSync(runsDir).filter((d) => !d.startsWith('.') && !after.has(d))
+      : [];
+    for (const d of runs) {
+      const f = path.join(runsDir, d, 'commlens-run.json');
+      if (!fs.existsSync(f)) continue;
+      const r = {
+        dir: path.join(runsDir, d),
+        status: (JSON.parse(fs.readFileSync(f, 'utf8')) as { status: string }).status,
+      };
+      if (done(r)) return r;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `no run in ${runsDir} reached the expected state within ${timeoutMs} ms (${runs.join(', ') || 'none'})`,
+      );
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

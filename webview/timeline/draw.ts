@@ -6,6 +6,7 @@
  */
 import { formatWithUnit } from '../../trace/format';
 import { axisTicks } from './axis';
+import { offScale, scaleRangeText, type CounterScale } from './counterScale';
 import { COUNTER_COMPACT_H, GROUP_H, LABEL_W, SLICE_ROW_H, stickyGroup, TRACK_PAD, type Layout } from './layout';
 import { fillIndex, type Palette } from './theme';
 import { firstIndexAtOrAfter, firstVisible, type TraceIndex } from './traceIndex';
@@ -226,8 +227,16 @@ function drawRow(
       ctx.fillStyle = pal.muted;
       ctx.fillText(expanded ? '▾' : '▸', 8, y + Math.min(row.height / 2, 10));
       ctx.fillStyle = pal.foreground;
-      ctx.fillText(clipLabel(ctx, name, LABEL_W - 46), 20, y + Math.min(row.height / 2, 10));
-      if (expanded) {
+      const shown = clipLabel(ctx, name, LABEL_W - 46);
+      ctx.fillText(shown, 20, y + Math.min(row.height / 2, 10));
+      if (!expanded && te.scale?.steadyState)
+        steadyTag(ctx, pal, 20 + ctx.measureText(shown).width, y + row.height / 2);
+      if (expanded && te.scale?.steadyState) {
+        // Warm-up is off this scale: say so, and give the range the track spans.
+        ctx.fillStyle = pal.muted;
+        ctx.fillText(clipLabel(ctx, 'steady-state scale', LABEL_W - 28), 20, y + 23);
+        ctx.fillText(clipLabel(ctx, scaleRangeText(te.scale, te.info.unit), LABEL_W - 28), 20, y + 36);
+      } else if (expanded) {
         ctx.fillStyle = pal.muted;
         const range = Number.isFinite(te.counterMax)
           ? `max ${formatWithUnit(te.counterMax, te.info.unit)}`
@@ -253,6 +262,22 @@ function drawRow(
     ctx.strokeRect(1, y + 1, LABEL_W - 2, row.height - 2);
   }
   return boxes;
+}
+
+/**
+ * On a one-line counter whose scale leaves warm-up out: "steady-state scale" (or as much of
+ * it as fits: "steady-state") after the name, smaller and muted; nothing when neither fits.
+ */
+function steadyTag(ctx: CanvasRenderingContext2D, pal: Palette, x: number, cy: number): void {
+  ctx.save();
+  ctx.font = pal.font.replace(/^(\d+(?:\.\d+)?)px/, (_, px: string) => `${Math.round(Number(px) * 0.85)}px`);
+  const room = LABEL_W - PIN_W - 4 - (x + 6);
+  const text = ['steady-state scale', 'steady-state'].find((t) => ctx.measureText(t).width <= room);
+  if (text) {
+    ctx.fillStyle = pal.muted;
+    ctx.fillText(text, x + 6, cy);
+  }
+  ctx.restore();
 }
 
 /** Width of the pin button at the right of a track's label. */
@@ -337,7 +362,11 @@ function collectBoxes(
   return count;
 }
 
-/** Draws counter track `track` as a step-wise area chart scaled to its own min/max. */
+/**
+ * Draws counter track `track` as a step-wise area chart on its scale (counterScale.ts): its
+ * own min/max, or its steady-state range when warm-up would dwarf it; samples beyond the
+ * scale are drawn at its edge, marked by warmupMarks.
+ */
 function drawCounter(
   ctx: CanvasRenderingContext2D,
   f: Frame,
@@ -349,12 +378,12 @@ function drawCounter(
   const { index, vp, palette: pal } = f;
   const tr = index.trace;
   const te = index.tracks[track];
-  if (!Number.isFinite(te.counterMax)) return;
-  const lo = Math.min(0, te.counterMin),
-    hi = te.counterMax > lo ? te.counterMax : lo + 1;
+  const scale = te.scale;
+  if (!scale) return;
+  const { lo, hi } = scale;
   const top = y + 4,
     bottom = y + height - 4;
-  const yOf = (v: number): number => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
+  const yOf = (v: number): number => bottom - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * (bottom - top);
   ctx.save();
   ctx.beginPath();
   ctx.rect(LABEL_W, y, f.widthPx - LABEL_W, height);
@@ -399,7 +428,8 @@ function drawCounter(
       if (ts[i] > vp.endNs) break;
     }
     if (!started) continue;
-    const endX = Math.min(LABEL_W + (ts[ts.length - 1] - vp.startNs) * k, f.widthPx);
+    // The last value holds to the end of the trace (as in Perfetto): the last step's sample is drawn too.
+    const endX = Math.min(LABEL_W + (Math.max(ts[ts.length - 1], index.extentEndNs) - vp.startNs) * k, f.widthPx);
     path.lineTo(Math.max(lastX, endX), prevY);
     const line = new Path2D(path);
     path.lineTo(Math.max(lastX, endX), bottom);
@@ -409,8 +439,73 @@ function drawCounter(
     ctx.strokeStyle = pal.counterLine;
     ctx.lineWidth = 1.5;
     ctx.stroke(line);
+    if (scale.steadyState) warmupMarks(ctx, f, ts, vs, k, scale, top, bottom, height > COUNTER_COMPACT_H, te.info.unit);
   }
   ctx.restore();
+}
+
+/**
+ * Marks the samples of one counter series that lie beyond its steady-state scale (warm-up):
+ * a dashed edge over each run of them with a triangle pointing off the scale and, when the
+ * track is expanded and the run is wide enough, "warm-up" and the run's extreme value.
+ */
+function warmupMarks(
+  ctx: CanvasRenderingContext2D,
+  f: Frame,
+  ts: Float64Array,
+  vs: Float64Array,
+  k: number,
+  scale: CounterScale,
+  top: number,
+  bottom: number,
+  expanded: boolean,
+  unit: string | undefined,
+): void {
+  const { vp, palette: pal } = f;
+  const runs: { x0: number; x1: number; up: boolean; extreme: number }[] = [];
+  const xOf = (t: number): number => LABEL_W + (t - vp.startNs) * k;
+  const endX = Math.min(f.widthPx, xOf(Math.max(ts[ts.length - 1], f.index.extentEndNs)));
+  for (let i = Math.max(0, firstIndexAtOrAfter(ts, vp.startNs) - 1); i < ts.length && ts[i] <= vp.endNs; i++) {
+    const v = vs[i];
+    if (!Number.isFinite(v) || !offScale(scale, v)) continue;
+    const x0 = Math.max(LABEL_W, xOf(ts[i])),
+      x1 = Math.min(f.widthPx, i + 1 < ts.length ? xOf(ts[i + 1]) : endX);
+    const up = v > scale.hi;
+    const last = runs[runs.length - 1];
+    if (last && last.up === up && x0 - last.x1 < 1) {
+      last.x1 = Math.max(last.x1, x1);
+      last.extreme = up ? Math.max(last.extreme, v) : Math.min(last.extreme, v);
+    } else runs.push({ x0, x1: Math.max(x1, x0 + 1), up, extreme: v });
+  }
+  ctx.strokeStyle = pal.counterClip;
+  ctx.fillStyle = pal.counterClip;
+  ctx.lineWidth = 1.5;
+  ctx.font = pal.font;
+  ctx.textBaseline = 'middle';
+  for (const r of runs) {
+    const edge = r.up ? top : bottom;
+    ctx.setLineDash([3, 2]);
+    ctx.beginPath();
+    ctx.moveTo(r.x0, edge);
+    ctx.lineTo(r.x1, edge);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    const cx = Math.min(r.x1 - 5, r.x0 + 6),
+      d = r.up ? -1 : 1;
+    ctx.beginPath();
+    ctx.moveTo(cx - 4, edge);
+    ctx.lineTo(cx + 4, edge);
+    ctx.lineTo(cx, edge + d * 4);
+    ctx.closePath();
+    ctx.fill();
+    if (!expanded) continue;
+    const text = `warm-up ${formatWithUnit(r.extreme, unit)} ${r.up ? '↑' : '↓'}`;
+    const w = ctx.measureText(text).width;
+    if (cx + 8 + w > r.x1 - 2) continue;
+    ctx.fillStyle = pal.foreground;
+    ctx.fillText(text, cx + 8, r.up ? top + 9 : bottom - 9);
+    ctx.fillStyle = pal.counterClip;
+  }
 }
 
 let charWidthCache = { font: '', w: 7 };

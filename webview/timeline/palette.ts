@@ -28,6 +28,8 @@ export interface Palette {
   merged: string;
   counterLine: string;
   counterFill: string;
+  /** Marks counter samples beyond a steady-state scale (warm-up). */
+  counterClip: string;
   flow: string;
   /** Marked ranges (the `m` key). */
   mark: string;
@@ -151,6 +153,7 @@ export function buildPalette(
     merged: toCss(mix(fg, bg, 0.55)),
     counterLine: graphic(blue),
     counterFill: toCss(mix(blue, bg, 0.6)),
+    counterClip: graphic(parse(v('--vscode-charts-orange', FALLBACK_CHART.orange))),
     flow: graphic(parse(v('--vscode-charts-orange', FALLBACK_CHART.orange))),
     mark: graphic(parse(v('--vscode-charts-purple', FALLBACK_CHART.purple))),
     font: `${v('--vscode-font-size', '12px').replace(/^(\d+)$/, '$1px')} ${v('--vscode-font-family', 'system-ui, sans-serif')}`,

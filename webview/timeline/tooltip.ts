@@ -4,6 +4,7 @@
  */
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import { argValue, clipText, formatDurationNs, formatWithUnit } from '../../trace/format';
+import { offScale, scaleRangeText } from './counterScale';
 import { counterValuesAt, sliceArgs } from './query';
 import type { TraceIndex } from './traceIndex';
 
@@ -57,5 +58,8 @@ export function tooltipFor(
     ...values.map((v) => `${formatWithUnit(v.value, te.info.unit)}${values.length > 1 ? ` (series ${v.series})` : ''}`),
     `at ${formatDurationNs(t - originNs)}`,
   ];
+  const scale = te.scale;
+  if (scale?.steadyState && values.some((v) => offScale(scale, v.value)))
+    lines.push(`warm-up: beyond the steady-state scale (${scaleRangeText(scale, te.info.unit)}), drawn clipped`);
   return { key: `c${counter}:${lines.join('|')}`, lines };
 }

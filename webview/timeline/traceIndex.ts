@@ -7,6 +7,14 @@
 import type { BinaryTrace } from '../../trace/binary';
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { StreamKind, TrackInfo } from '../../trace/model';
+import {
+  counterScale,
+  warmupInflates,
+  warmupWindow,
+  type CounterScale,
+  type StepSpan,
+  type WarmupWindow,
+} from './counterScale';
 
 /** Slices of one depth of one track, sorted by start. */
 export interface SliceList {
@@ -27,6 +35,8 @@ export interface TrackEntry {
   counterSeries: number[];
   counterMin: number;
   counterMax: number;
+  /** How the counter is drawn (counterScale.ts): the steady-state range when warm-up would dwarf it. */
+  scale?: CounterScale;
   sliceCount: number;
 }
 
@@ -55,6 +65,8 @@ export class TraceIndex {
   readonly issues: string[] = [];
   /** Step slices of one rank (the first that has any), sorted: the step markers. */
   readonly steps: { startNs: number; endNs: number; label: string }[] = [];
+  /** The warm-up steps and when they end (counterScale.ts), when the trace has any. */
+  readonly warmup: WarmupWindow | undefined;
   readonly extentStartNs: number;
   readonly extentEndNs: number;
   /** Slices that were indexed (finite times on a known slice track). */
@@ -173,6 +185,26 @@ export class TraceIndex {
 
     this.groups = this.buildGroups();
     this.collectSteps();
+    const allSteps: StepSpan[] = [];
+    for (const i of order)
+      if (trace.sliceCategory[i] === CATEGORY_STEP)
+        allSteps.push({
+          startNs: trace.sliceStart[i],
+          endNs: trace.sliceStart[i] + Math.max(0, trace.sliceDur[i]),
+          label: trace.string(trace.sliceName[i]),
+          pid: this.tracks[trace.sliceTrack[i]].info.pid,
+        });
+    this.warmup = warmupWindow(h.meta, this.steps, allSteps, h.detail?.window !== undefined);
+    for (const e of this.tracks) {
+      if (e.counterSeries.length === 0) continue;
+      e.scale = counterScale(
+        e.counterSeries.map((c) => ({
+          ts: trace.counterTs.subarray(trace.counterOffset[c], trace.counterOffset[c + 1]),
+          values: trace.counterValue.subarray(trace.counterOffset[c], trace.counterOffset[c + 1]),
+        })),
+        warmupInflates(e.info.unit) ? (this.warmup?.endNsByPid.get(e.info.pid) ?? this.warmup?.endNs) : undefined,
+      );
+    }
     const [lo, hi] = h.extentNs;
     this.extentStartNs = Number.isFinite(lo) ? lo : 0;
     this.extentEndNs = Number.isFinite(hi) && hi > this.extentStartNs ? hi : this.extentStartNs + 1000;

@@ -147,8 +147,20 @@ describe('trace viewer in the harness (headless Chromium)', { skip }, () => {
     assert.match((await page.textContent('.suggestion.active')) ?? '', /Step time \(now → predicted\)[^→]+→/);
     assert.match((await page.textContent('#pane')) ?? '', /Suggestions are ranked by predicted step-time gain/);
     await screenshot(page, 'suggestion-evidence.png');
+    // Scrolled down the suggestions, the Compare pane that replaces them still opens at its top.
+    const scrolled = Number(
+      await page.evaluate(
+        `(() => { const p = document.getElementById('pane'); p.scrollTop = p.scrollHeight; return p.scrollTop; })()`,
+      ),
+    );
+    assert.ok(scrolled > 0, `the suggestions pane scrolls (scrollTop ${scrolled})`);
     await page.click('.suggestion.active button.apply');
     await page.waitForSelector('.compare', { timeout: 10_000 });
+    assert.equal(
+      Number(await page.evaluate(`document.getElementById('pane').scrollTop`)),
+      0,
+      'Compare opens at its top',
+    );
     const log = await hostLog(page);
     assert.ok(log.some((m) => m.type === 'applySuggestion' && typeof m.suggestionId === 'string'));
     const text = (await page.textContent('.compare')) ?? '';

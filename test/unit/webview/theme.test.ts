@@ -76,7 +76,8 @@ describe('timeline palette contrast (WCAG AA)', () => {
         need(`box fill ${SLICE_CATEGORIES[Math.floor(i / SHADES)]}/${i % SHADES}`, f, bg, AA_GRAPHIC);
         need(`label on box ${i}`, p.fillText[i], parse(f), AA_TEXT);
       });
-      for (const k of ['focus', 'match', 'counterLine', 'flow', 'mark'] as const) need(k, p[k], bg, AA_GRAPHIC);
+      for (const k of ['focus', 'match', 'counterLine', 'counterClip', 'flow', 'mark'] as const)
+        need(k, p[k], bg, AA_GRAPHIC);
       need('cursor label', p.focusText, parse(p.focus), AA_TEXT);
       assert.deepEqual(fails, []);
     });
