@@ -4,8 +4,9 @@
  * report, or with --json the per-rank metrics keyed by rank.
  */
 import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
-import { loadRun } from '../../trace/load';
-import { analyze, markdownReport, type Analysis } from '../../analysis/index';
+import { assertRanked, loadRun } from '../../trace/load';
+import { describeRankFailure, loadKinetoJob } from '../../trace/kinetoJob';
+import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../analysis/index';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
@@ -25,6 +26,12 @@ export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | fol
   --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
   --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
   --max-trace-bytes N  memory the traces may take to open (default 2G; docs/limits.md)
+  --cache-dir DIR      where the parse cache goes (default: COMMLENS_CACHE_DIR, else
+                       .commlens-cache beside the traces; docs/scale.md)
+  --no-cache           neither read nor write the parse cache
+  Kineto rank files are read in parallel and reduced as they are read; a rank file that
+  is cut short or corrupt is named (byte, events and steps read) and left out, the other
+  ranks are analysed, and the exit code is 1.
 `;
 
 /** Expands the positional arguments into the chosen run's trace files (trace/discover.ts); throws with a clear message on bad paths. */
@@ -62,6 +69,8 @@ const OPTIONS: OptionSpecs = {
   'link-peak-gbps': { kind: 'number', min: 1e-9 },
   run: { kind: 'string' },
   rank: { kind: 'int', min: 0 },
+  'cache-dir': { kind: 'string' },
+  'no-cache': { kind: 'flag' },
 };
 
 export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
@@ -69,6 +78,7 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   let inputs: string[], json: boolean, perRank: boolean, includeLastStep: boolean;
   let linkPeakGBps: number | undefined;
   let run: string | undefined, rank: number | undefined;
+  let cache: false | { dir?: string };
   try {
     const p = parseArgs(args, OPTIONS);
     inputs = p.positional;
@@ -79,6 +89,7 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     linkPeakGBps = num(p, 'link-peak-gbps');
     run = str(p, 'run');
     rank = num(p, 'rank');
+    cache = flag(p, 'no-cache') ? false : { dir: str(p, 'cache-dir') };
   } catch (e) {
     if (e instanceof UsageError)
       return out.fail(e.showUsage ? `${e.message}\n\n${ANALYZE_USAGE}` : e.message, EXIT.badInput);
@@ -88,14 +99,26 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
   let found: TraceDiscovery;
   let model;
+  let leftOut: string[] = [];
+  let sliceOrigin: Int32Array | undefined;
   try {
     found = discoverTraces(inputs, { run, rank });
-    model = await loadRun(found.chosen);
+    if (found.chosen.kind === 'kineto') {
+      // Reduce-then-merge through the worker pool and the parse cache (trace/kinetoJob.ts).
+      assertRanked(found.chosen);
+      const job = await loadKinetoJob(found.chosen.files, { cache });
+      model = job.model;
+      leftOut = job.failures.map(describeRankFailure);
+      sliceOrigin = job.sliceOrigin;
+      if (job.cacheWarning) out.warn(job.cacheWarning);
+    } else model = await loadRun(found.chosen);
   } catch (e) {
     return out.fail((e as Error).message, EXIT.badInput);
   }
   const files = found.chosen.files.map((f) => f.path);
   const analysis = analyze(model, { includeLastStep, linkPeakGBps });
+  // Links to spans in the terms of the whole files' model (the viewer's), not the reduced one.
+  if (sliceOrigin) mapSliceIndexes(analysis, (i) => (sliceOrigin as Int32Array)[i]);
   if (json || perRank) {
     for (const n of found.notes) out.warn(n, 'info');
     out.json(perRank ? perRankJson(analysis) : analysis);
@@ -105,6 +128,11 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     out.write(
       runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }),
     );
+  }
+  if (leftOut.length > 0) {
+    // A partial result: the ranks that could be read are analysed above; the others are named.
+    for (const w of leftOut) out.warn(w);
+    return EXIT.failure;
   }
   return EXIT.ok;
 }
