@@ -14,7 +14,8 @@ import { TraceFormatError } from './errors';
 import type { ScanProgress } from './kinetoScan';
 import { reduceKinetoRanks, type RankFile } from './kinetoScanPool';
 import { mergeRankModels } from './kinetoMerge';
-import { cacheDirFor } from './parseCache';
+import { serialize, deserialize } from 'node:v8';
+import { CACHE_FORMAT, cacheDirFor, cacheKeyOf, readEntry, writeEntry, type JobKey } from './parseCache';
 import type { TraceModel } from './model';
 
 export interface KinetoJobOptions {
@@ -114,4 +115,51 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
       ? `${cacheWarnings[0]}${cacheWarnings.length > 1 ? ` (and ${cacheWarnings.length - 1} more rank(s))` : ''}: the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`
       : undefined;
   return { model, failures, cacheWarning, fromCache, jsonBytes, eventsIn, eventsKept, sliceOrigin };
+}
+
+/** Where a job's analysis is cached, and its key (trace/parseCache.ts JobKey). */
+export interface JobCache {
+  dir: string;
+  key: JobKey;
+}
+
+/**
+ * The job's cache entry: in the cache folder of its first file, keyed by every rank file's
+ * key, the analysis `options` and `code` (a hash of the code that analyses). Undefined when a
+ * file cannot be read (the loading then says why).
+ */
+export function jobCacheOf(
+  files: RankFile[],
+  opts: { dir?: string; options: unknown; code: string },
+): JobCache | undefined {
+  try {
+    const ranks = files.map((f) => cacheKeyOf(f.path, f.rank, opts.code));
+    return {
+      dir: cacheDirFor(files[0].path, opts.dir),
+      key: { format: CACHE_FORMAT, ranks, options: opts.options, code: opts.code },
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached result of the job, when its entry is there and matches; undefined otherwise. */
+export function readJobResult(c: JobCache): unknown {
+  const payload = readEntry(c.dir, c.key);
+  if (!payload) return undefined;
+  try {
+    return deserialize(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Caches the job's result; returns a warning when it cannot be written. */
+export function writeJobResult(c: JobCache, value: unknown): string | undefined {
+  try {
+    writeEntry(c.dir, c.key, serialize(value));
+    return undefined;
+  } catch (e) {
+    return `could not write the parse cache in ${c.dir} (${(e as Error).message}): the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`;
+  }
 }

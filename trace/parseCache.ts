@@ -8,7 +8,7 @@
  * holds a header (its key and a SHA-1 of the payload) and the payload; one whose header does
  * not match, or whose payload does not hash to the header's, is stale or corrupt: it is
  * ignored and rewritten. Entries are written to a temporary file and renamed into place, so
- * a reader never sees half an entry.
+ * a reader never sees half an entry. A job's analysis is kept beside its ranks (JobKey).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -37,8 +37,23 @@ export interface CacheKey {
   rank: number | null;
 }
 
-/** A hash of the files that make the reduced form: `files` that exist (missing ones are skipped). */
+/**
+ * A hash of the code in `files` that exist (missing ones are skipped); a folder stands for
+ * the .js files under it.
+ */
 export function codeHash(files: string[]): string {
+  const expand = (f: string): string[] => {
+    try {
+      if (!fs.statSync(f).isDirectory()) return [f];
+    } catch {
+      return [];
+    }
+    return fs
+      .readdirSync(f, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? expand(join(f, e.name)) : e.name.endsWith('.js') ? [join(f, e.name)] : []))
+      .sort();
+  };
+  files = files.flatMap(expand);
   const h = createHash('sha256');
   for (const f of files) {
     try {
@@ -78,7 +93,11 @@ export function cacheKeyOf(path: string, rank: number | undefined, code: string)
 }
 
 /** Where the entry of `key` lives in `dir`. */
-export function entryPath(dir: string, key: CacheKey): string {
+export function entryPath(dir: string, key: CacheKey | JobKey): string {
+  if ('ranks' in key) {
+    const id = createHash('sha256').update(JSON.stringify(key.ranks)).digest('hex').slice(0, 24);
+    return join(dir, `job.${id}.analysis`);
+  }
   const id = createHash('sha256')
     .update(`${key.file}\0${key.rank ?? ''}`)
     .digest('hex')
@@ -89,8 +108,20 @@ export function entryPath(dir: string, key: CacheKey): string {
   return join(dir, `${name}.${id}.rank`);
 }
 
+/**
+ * The key of a whole job's analysis: its ranks' keys, the analysis options and the code that
+ * analysed it. A re-opened job whose files, options and CommLens are the same is answered
+ * from it without reading a rank.
+ */
+export interface JobKey {
+  format: number;
+  ranks: CacheKey[];
+  options: unknown;
+  code: string;
+}
+
 /** The entry's payload when it is there and matches `key`; undefined when missing, stale or corrupt. */
-export function readEntry(dir: string, key: CacheKey): Buffer | undefined {
+export function readEntry(dir: string, key: CacheKey | JobKey): Buffer | undefined {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(entryPath(dir, key));
@@ -115,7 +146,7 @@ export function readEntry(dir: string, key: CacheKey): Buffer | undefined {
 }
 
 /** Writes the entry of `key` (temporary file, then rename). Throws when the folder or the file cannot be written. */
-export function writeEntry(dir: string, key: CacheKey, payload: Uint8Array): void {
+export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Array): void {
   fs.mkdirSync(dir, { recursive: true });
   const header = Buffer.from(
     JSON.stringify({ key, sha1: createHash('sha1').update(payload).digest('hex'), bytes: payload.length }),

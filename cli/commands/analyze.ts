@@ -5,8 +5,11 @@
  */
 import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
 import { assertRanked, loadRun } from '../../trace/load';
-import { describeRankFailure, loadKinetoJob } from '../../trace/kinetoJob';
-import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../analysis/index';
+import { describeRankFailure, jobCacheOf, loadKinetoJob, readJobResult, writeJobResult } from '../../trace/kinetoJob';
+import { codeHash } from '../../trace/parseCache';
+import { join, resolve } from 'node:path';
+import { analyze, mapSliceIndexes, markdownReport, type Analysis, type AnalysisOptions } from '../../analysis/index';
+import type { RankFile } from '../../trace/kinetoScanPool';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
@@ -73,6 +76,39 @@ const OPTIONS: OptionSpecs = {
   'no-cache': { kind: 'flag' },
 };
 
+/** The code that makes an analysis (this bundle and its scan worker, or the compiled modules), for the job cache's key. */
+let code: string | undefined;
+function codeId(): string {
+  code ??= codeHash([
+    __filename,
+    join(__dirname, 'kinetoScanWorker.js'),
+    resolve(__dirname, '..', '..', 'analysis'),
+    resolve(__dirname, '..', '..', 'trace'),
+  ]);
+  return code;
+}
+
+/**
+ * `analyze` of a Kineto job: from the job cache when its files, options and code are the same,
+ * else reduce-then-merge (trace/kinetoJob.ts) and the analysis, with its slice links in the
+ * terms of the whole files' model (the viewer's). Returns the ranks left out and at most one
+ * cache warning.
+ */
+export async function analyzeKinetoJob(
+  files: RankFile[],
+  opts: { cache: false | { dir?: string }; options: AnalysisOptions },
+): Promise<{ analysis: Analysis; leftOut: string[]; warning?: string; fromCache: 'job' | number }> {
+  const { cache, options } = opts;
+  const jobCache = cache === false ? undefined : jobCacheOf(files, { dir: cache.dir, options, code: codeId() });
+  const cached = jobCache ? (readJobResult(jobCache) as Analysis | undefined) : undefined;
+  if (cached) return { analysis: cached, leftOut: [], fromCache: 'job' };
+  const job = await loadKinetoJob(files, { cache });
+  const leftOut = job.failures.map(describeRankFailure);
+  const analysis = mapSliceIndexes(analyze(job.model, options), (i) => job.sliceOrigin[i]);
+  const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, analysis) : undefined;
+  return { analysis, leftOut, warning: job.cacheWarning ?? failed, fromCache: job.fromCache };
+}
+
 export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('analyze', { io });
   let inputs: string[], json: boolean, perRank: boolean, includeLastStep: boolean;
@@ -98,27 +134,24 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   if (inputs.length === 0)
     return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
   let found: TraceDiscovery;
-  let model;
+  let analysis: Analysis | undefined;
   let leftOut: string[] = [];
-  let sliceOrigin: Int32Array | undefined;
+  const options = { includeLastStep, linkPeakGBps };
   try {
     found = discoverTraces(inputs, { run, rank });
     if (found.chosen.kind === 'kineto') {
-      // Reduce-then-merge through the worker pool and the parse cache (trace/kinetoJob.ts).
+      // Reduce-then-merge through the worker pool and the parse cache (trace/kinetoJob.ts); a
+      // job re-opened with the same files, options and code is answered from the cache.
       assertRanked(found.chosen);
-      const job = await loadKinetoJob(found.chosen.files, { cache });
-      model = job.model;
-      leftOut = job.failures.map(describeRankFailure);
-      sliceOrigin = job.sliceOrigin;
-      if (job.cacheWarning) out.warn(job.cacheWarning);
-    } else model = await loadRun(found.chosen);
+      const k = await analyzeKinetoJob(found.chosen.files, { cache, options });
+      analysis = k.analysis;
+      leftOut = k.leftOut;
+      if (k.warning) out.warn(k.warning);
+    } else analysis = analyze(await loadRun(found.chosen), options);
   } catch (e) {
     return out.fail((e as Error).message, EXIT.badInput);
   }
   const files = found.chosen.files.map((f) => f.path);
-  const analysis = analyze(model, { includeLastStep, linkPeakGBps });
-  // Links to spans in the terms of the whole files' model (the viewer's), not the reduced one.
-  if (sliceOrigin) mapSliceIndexes(analysis, (i) => (sliceOrigin as Int32Array)[i]);
   if (json || perRank) {
     for (const n of found.notes) out.warn(n, 'info');
     out.json(perRank ? perRankJson(analysis) : analysis);

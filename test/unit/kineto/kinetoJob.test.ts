@@ -290,7 +290,7 @@ async function capture(args: string[], env: Record<string, string | undefined> =
   }
 }
 
-test('parse cache: beside the traces by default, used on re-open, stale and corrupt entries ignored and rewritten', async () => {
+test('parse cache: beside the traces by default, used on re-open (ranks, and the whole job), stale and corrupt entries ignored and rewritten', async () => {
   const dir = tmp();
   for (const f of fs.readdirSync(htaDir)) fs.copyFileSync(path.join(htaDir, f), path.join(dir, f));
   const run = discoverTraces([dir]).chosen;
@@ -323,12 +323,31 @@ test('parse cache: beside the traces by default, used on re-open, stale and corr
     assert.equal((await loadKinetoJob(run.files)).fromCache, 1);
     // --cache-dir and COMMLENS_CACHE_DIR put it elsewhere; --no-cache neither reads nor writes it.
     const other = tmp();
+    const ofKind = (d: string, ext: string) => fs.readdirSync(d).filter((f) => f.endsWith(ext));
     const r1 = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1.code, 0);
-    assert.equal(fs.readdirSync(other).length, 2);
+    assert.equal(ofKind(other, '.rank').length, 2);
+    assert.equal(ofKind(other, '.analysis').length, 1);
+    // Re-opened with the same files and options: answered from the job's entry, no rank read
+    // (the ranks' entries, removed, are not written again).
+    for (const f of ofKind(other, '.rank')) fs.rmSync(path.join(other, f));
+    const r1b = await capture([dir, '--per-rank-json', '--cache-dir', other]);
+    assert.equal(r1b.out, r1.out);
+    assert.equal(ofKind(other, '.rank').length, 0);
+    // Other options miss it; a corrupt job entry is ignored and rewritten.
+    await capture([dir, '--per-rank-json', '--include-last-step', '--cache-dir', other]);
+    assert.equal(ofKind(other, '.rank').length, 2);
+    const jobEntry = path.join(other, ofKind(other, '.analysis')[0]);
+    const jb = fs.readFileSync(jobEntry);
+    jb[jb.length - 5] ^= 0xff;
+    fs.writeFileSync(jobEntry, jb);
+    for (const f of ofKind(other, '.rank')) fs.rmSync(path.join(other, f));
+    const r1c = await capture([dir, '--per-rank-json', '--cache-dir', other]);
+    assert.equal(r1c.out, r1.out);
+    assert.equal(ofKind(other, '.rank').length, 2);
     const env = tmp();
     const r2 = await capture([dir, '--per-rank-json'], { COMMLENS_CACHE_DIR: env });
-    assert.equal(fs.readdirSync(env).length, 2);
+    assert.equal(ofKind(env, '.rank').length, 2);
     assert.equal(r2.out, r1.out);
     const none = tmp();
     await capture([dir, '--per-rank-json', '--no-cache'], { COMMLENS_CACHE_DIR: none });
