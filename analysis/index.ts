@@ -45,6 +45,7 @@ export type { Topology } from './replay/costModel';
 export { advise, splitAdvice } from './advisor/advisor';
 export { runFigures, stepTimeFigure, stepWallTimes, speedupOf, syncPeriodOf } from './runFigures';
 export type { RunFigures } from './runFigures';
+export { mapSliceIndexes } from './sliceIndexes';
 export type { Suggestion, Advice } from './advisor/advisor';
 export { WORTHWHILE } from './advisor/advisor';
 export { COMPRESSORS } from './compressors';

@@ -1,7 +1,8 @@
 // Runs the compiled tests (out/test/<group>/**/*.test.js) with node's test runner.
 // Usage: node scripts/test.mjs all|unit|integration|e2e [name-filter]
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 
 const group = process.argv[2] ?? 'all';
@@ -22,6 +23,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
+// `analyze` writes its parse cache beside the traces by default: tests keep it out of the
+// fixtures (and the shared folder) in a folder of their own.
+process.env.COMMLENS_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'commlens-test-cache-'));
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
 });

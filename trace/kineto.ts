@@ -49,6 +49,12 @@ export interface KinetoImportOptions {
   fileName?: string;
   /** The rank, when the trace does not say it (trace discovery found it in the file name, or --rank). */
   rank?: number;
+  /**
+   * Events of the file left out before import (trace/kinetoRank.ts) that the importer would have
+   * counted as skipped or as without a numeric "ts": added to its counts, so that its warnings
+   * say the same as for the whole file.
+   */
+  uncounted?: { skipped: number; badTimes: number };
 }
 
 interface RawEvent {
@@ -63,7 +69,7 @@ interface RawEvent {
 }
 
 const GPU_CATEGORIES: Record<string, SliceCategory> = { kernel: 'kernel', gpu_memcpy: 'memcpy', gpu_memset: 'memset' };
-const RUNTIME_CATEGORIES = new Set([
+export const RUNTIME_CATEGORIES = new Set([
   'cuda_runtime',
   'cuda_driver',
   'runtime',
@@ -72,9 +78,9 @@ const RUNTIME_CATEGORIES = new Set([
   'privateuse1_runtime',
   'mtia_runtime',
 ]);
-const STEP_NAME = /^ProfilerStep\s*#\s*(\d+)/;
+export const STEP_NAME = /^ProfilerStep\s*#\s*(\d+)/;
 const EXPECTED_OTHER_PHASES = new Set(['s', 't', 'f', 'i', 'I']);
-const COMM_LAUNCHER = /^(nccl:|record_param_comms$|c10d::)/;
+export const COMM_LAUNCHER = /^(nccl:|record_param_comms$|c10d::)/;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -138,6 +144,10 @@ interface EventScan {
 export function importKineto(json: unknown, opts: KinetoImportOptions = {}): TraceModel {
   const h = readHeader(json, opts);
   const scan = scanEvents(h.events);
+  if (opts.uncounted) {
+    scan.skipped += opts.uncounted.skipped;
+    scan.badTimes += opts.uncounted.badTimes;
+  }
   const { slices, keys } = scan;
   const cpuComm = markCpuCollectives(slices, (k) => !keys[k].gpu, h.worldSize);
   if (scan.skipped > 0)

@@ -58,6 +58,8 @@ export interface KinetoColumns {
   top: Record<string, unknown>;
   /** Bytes of JSON scanned. */
   bytes: number;
+  /** Elements of traceEvents that are not objects (skipped; the importer counts them as skipped events). */
+  nonObjects?: number;
 }
 
 const QUOTE = 0x22,
@@ -144,6 +146,8 @@ const ARG_KEYS = keyTable([
   ['Input Dims', K.extraRaw],
   ['Input type', K.extraRaw],
   ['Process Group Ranks', K.extraRaw],
+  // PyTorch's with_flops=True: the analysis counts the FLOPs of CPU ops when kernels have none.
+  ['flops', K.extraNumber],
 ]);
 
 function sameBytes(a: Uint8Array, start: number, end: number, b: Buffer): boolean {
@@ -152,13 +156,25 @@ function sameBytes(a: Uint8Array, start: number, end: number, b: Buffer): boolea
   return true;
 }
 
-/** Thrown for input that is not a Kineto trace or is not valid JSON where it was read. */
+/** How far a scan got before it failed: the JSON byte offset, the events and the ProfilerSteps read. */
+export interface ScanProgress {
+  offset: number;
+  events: number;
+  steps: number;
+}
+
+/** Thrown for input that is not a Kineto trace or is not valid JSON where it was read; `at` says how far the scan got. */
 export class KinetoScanError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly at?: ScanProgress,
+  ) {
     super(message);
     this.name = 'KinetoScanError';
   }
 }
+
+const STEP_NAME = /^ProfilerStep\s*#\s*\d+/;
 
 const COMM_LAUNCHER = /^(nccl:|record_param_comms$|c10d::)/;
 
@@ -265,6 +281,7 @@ export class KinetoScanner {
   private state: 'start' | 'top' | 'events' | 'end' = 'start';
   private consumed = 0;
   private sawEvents = false;
+  private nonObjects = 0;
   private readonly label: string;
 
   constructor(label = 'the trace') {
@@ -272,7 +289,26 @@ export class KinetoScanner {
   }
 
   private fail(what: string, at: number): never {
-    throw new KinetoScanError(`${this.label} is not a valid Kineto trace at byte ${this.consumed + at}: ${what}`);
+    const offset = this.consumed + at;
+    throw new KinetoScanError(`${this.label} is not a valid Kineto trace at byte ${offset}: ${what}`, {
+      ...this.progress(),
+      offset,
+    });
+  }
+
+  /** How far the scan has got: JSON bytes consumed, complete events and ProfilerStep#N events read. */
+  progress(): ScanProgress {
+    const cols = this.cols;
+    const isStep: (boolean | undefined)[] = [];
+    let steps = 0;
+    for (let i = 0; i < cols.count; i++) {
+      const id = cols.name[i];
+      if (id < 0 || cols.ph[i] !== PH.X) continue;
+      let v = isStep[id];
+      if (v === undefined) v = isStep[id] = STEP_NAME.test(this.strings[id]);
+      if (v) steps++;
+    }
+    return { offset: this.consumed, events: cols.count, steps };
   }
 
   push(chunk: Buffer): void {
@@ -302,6 +338,7 @@ export class KinetoScanner {
       extraArgs: this.extraArgs,
       top: this.top,
       bytes: this.consumed + (this.carry?.length ?? 0),
+      nonObjects: this.nonObjects,
     };
   }
 
@@ -336,6 +373,7 @@ export class KinetoScanner {
           // Not an object: skipped like the importer skips it.
           const e = skipValue(b, i);
           if (e === NEED_MORE) return i;
+          this.nonObjects++;
           i = e;
           continue;
         }
@@ -635,7 +673,12 @@ function skipValue(b: Buffer, i: number): number {
   return NEED_MORE;
 }
 
-/** Reads a Kineto file (`.json` or `.json.gz`, detected by its magic bytes) as a stream into columns. */
+/**
+ * Reads a Kineto file (`.json` or `.json.gz`, detected by its magic bytes) as a stream into
+ * columns. Every failure (malformed JSON, a file cut short, a corrupt gzip stream, a read
+ * error) is a KinetoScanError whose `at` says the JSON byte offset and the events and steps
+ * read before it.
+ */
 export async function scanKinetoFile(path: string): Promise<KinetoColumns> {
   const { createReadStream } = await import('node:fs');
   const { createGunzip } = await import('node:zlib');
@@ -651,6 +694,17 @@ export async function scanKinetoFile(path: string): Promise<KinetoColumns> {
   const src = gz ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
   if (gz) raw.on('error', (e) => src.destroy(e));
   const scanner = new KinetoScanner(path);
-  for await (const chunk of src as AsyncIterable<Buffer>) scanner.push(chunk);
+  try {
+    for await (const chunk of src as AsyncIterable<Buffer>) scanner.push(chunk);
+  } catch (e) {
+    if (e instanceof KinetoScanError) throw e;
+    const at = scanner.progress();
+    const what = gz
+      ? `the gzip stream is cut short or corrupt (${(e as Error).message}) after ${raw.bytesRead} compressed bytes`
+      : `read error (${(e as Error).message})`;
+    throw new KinetoScanError(`${path}: ${what}`, at);
+  } finally {
+    raw.destroy();
+  }
   return scanner.end();
 }

@@ -1,13 +1,18 @@
 /**
- * Scans many per-rank Kineto files in parallel: one worker thread per core (at most one per
- * file), each scanning one file at a time (trace/kinetoScan.ts) and handed the next when it
- * finishes, so memory holds the finished ranks' columns plus one file in flight per worker.
+ * Reads many per-rank Kineto files in parallel: one worker thread per core (at most one per
+ * file), each reading one file at a time (trace/kinetoScanWorker.ts) and handed the next when
+ * it finishes. `scanKinetoFiles` brings back each rank's columns; `reduceKinetoRanks` brings
+ * back each rank's reduced model (trace/kinetoRank.ts), made in the worker, so that memory
+ * holds the files in flight (one per worker) plus the reduced ranks, not the job's columns.
+ * A worker that dies (out of memory, a crash) fails the file it was reading, and a new
+ * worker takes the rest: nothing waits for an answer that cannot come.
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { KinetoColumns } from './kinetoScan';
-import type { ScanReply, ScanRequest } from './kinetoScanWorker';
+import { deserialize } from 'node:v8';
+import type { KinetoColumns, ScanProgress } from './kinetoScan';
+import type { RankPayload, RankReply, RankRequest, ScanReply, ScanRequest } from './kinetoScanWorker';
 
 export interface ScanPoolOptions {
   /** Worker threads (default: the cores available, at most the number of files). */
@@ -20,48 +25,140 @@ export interface ScanPoolOptions {
   keep?: boolean;
 }
 
-export async function scanKinetoFiles(paths: string[], opts: ScanPoolOptions = {}): Promise<KinetoColumns[]> {
-  const out = new Array<KinetoColumns>(paths.length);
-  if (paths.length === 0) return out;
-  const n = Math.max(1, Math.min(opts.workers ?? availableParallelism(), paths.length));
+type Reply = { index: number; error?: string; at?: ScanProgress };
+
+/**
+ * Runs `count` requests over a pool of workers; `onReply` sees every answer (a dead worker's
+ * request is answered with an error naming how it died). `onReply` throwing stops the pool.
+ */
+async function runPool<R extends Reply>(
+  count: number,
+  request: (index: number) => object,
+  onReply: (reply: R) => void,
+  opts: { workers?: number; workerPath?: string },
+): Promise<void> {
+  if (count === 0) return;
+  const n = Math.max(1, Math.min(opts.workers ?? availableParallelism(), count));
   const script = opts.workerPath ?? join(__dirname, 'kinetoScanWorker.js');
-  let next = 0;
-  const workers: Worker[] = [];
+  const live = new Set<Worker>();
   try {
     await new Promise<void>((resolve, reject) => {
-      let done = 0;
-      let failed = false;
-      const feed = (w: Worker) => {
-        if (next < paths.length) {
-          const req: ScanRequest = { index: next, path: paths[next] };
-          next++;
-          w.postMessage(req);
+      let next = 0,
+        done = 0,
+        stopped = false;
+      const answer = (m: R) => {
+        if (stopped) return;
+        try {
+          onReply(m);
+        } catch (e) {
+          stopped = true;
+          reject(e as Error);
+          return;
         }
+        if (++done === count) resolve();
       };
-      for (let k = 0; k < n; k++) {
+      const start = () => {
         const w = new Worker(script);
-        workers.push(w);
-        w.on('message', (m: ScanReply) => {
-          if (failed) return;
-          if ('error' in m) {
-            failed = true;
-            reject(new Error(m.error));
-            return;
-          }
-          if (opts.keep !== false) out[m.index] = m.columns;
-          opts.onRank?.(m.index, m.columns);
-          if (++done === paths.length) resolve();
-          else feed(w);
+        live.add(w);
+        let current: number | undefined;
+        const feed = () => {
+          current = undefined;
+          if (stopped || next >= count) return;
+          current = next++;
+          w.postMessage(request(current));
+        };
+        const lost = (why: string) => {
+          if (!live.delete(w)) return;
+          const index = current;
+          current = undefined;
+          if (index !== undefined) answer({ index, error: why } as R);
+          // The others go on; a replacement takes the files still waiting.
+          if (!stopped && next < count) start();
+        };
+        w.on('message', (m: R) => {
+          answer(m);
+          feed();
         });
-        w.on('error', (e) => {
-          failed = true;
-          reject(e);
-        });
-        feed(w);
-      }
+        w.on('error', (e) => lost(`the worker reading it failed: ${e.message}`));
+        w.on('exit', (code) => lost(`the worker reading it stopped (exit code ${code})`));
+        feed();
+      };
+      for (let k = 0; k < n; k++) start();
     });
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    const ws = [...live];
+    live.clear();
+    await Promise.all(ws.map((w) => w.terminate()));
   }
+}
+
+export async function scanKinetoFiles(paths: string[], opts: ScanPoolOptions = {}): Promise<KinetoColumns[]> {
+  const out = new Array<KinetoColumns>(paths.length);
+  await runPool<ScanReply & Reply>(
+    paths.length,
+    (index): ScanRequest => ({ index, path: paths[index] }),
+    (m) => {
+      if ('error' in m && m.error !== undefined) throw new Error(m.error);
+      const columns = (m as { columns: KinetoColumns }).columns;
+      if (opts.keep !== false) out[m.index] = columns;
+      opts.onRank?.(m.index, columns);
+    },
+    opts,
+  );
+  return out;
+}
+
+/** One rank file to reduce: its path and, when the file does not say it, its rank. */
+export interface RankFile {
+  path: string;
+  rank?: number;
+}
+
+/** What became of one rank file. */
+export type RankResult =
+  (RankPayload & { ok: true; fromCache: boolean }) | { ok: false; error: string; at?: ScanProgress };
+
+export interface ReduceRanksOptions {
+  workers?: number;
+  workerPath?: string;
+  /** The parse cache's folder for each file (trace/parseCache.ts); undefined: no cache. */
+  cacheDirOf?: (path: string) => string;
+  /** Called as each rank is done (in completion order). */
+  onRank?: (index: number, result: RankResult) => void;
+  /** Called with each failed cache write's message. */
+  onCacheWarning?: (message: string) => void;
+}
+
+/** Each rank file's reduced model (or why it could not be read), in the order given. */
+export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOptions = {}): Promise<RankResult[]> {
+  const out = new Array<RankResult>(files.length);
+  await runPool<RankReply & Reply>(
+    files.length,
+    (index): RankRequest => ({
+      kind: 'rank',
+      index,
+      path: files[index].path,
+      rank: files[index].rank,
+      cacheDir: opts.cacheDirOf?.(files[index].path),
+    }),
+    (m) => {
+      let r: RankResult;
+      if ('payload' in m) {
+        if (m.cacheWarning) opts.onCacheWarning?.(m.cacheWarning);
+        try {
+          const p = deserialize(new Uint8Array(m.payload)) as RankPayload;
+          r = { ok: true, ...p, fromCache: m.fromCache };
+        } catch (e) {
+          r = {
+            ok: false,
+            error: `${files[m.index].path}: its reduced form could not be read (${(e as Error).message})`,
+          };
+        }
+      } else r = { ok: false, error: m.error ?? 'unknown error', at: m.at };
+      out[m.index] = r;
+      opts.onRank?.(m.index, r);
+    },
+    opts,
+  );
   return out;
 }

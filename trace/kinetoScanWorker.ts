@@ -1,17 +1,52 @@
 /**
- * Worker entry of the streaming Kineto ingest (trace/kinetoScanPool.ts): scans the files it
- * is given, one at a time, and posts each rank's columns back with their buffers transferred
- * (not copied).
+ * Worker entry of the streaming Kineto ingest (trace/kinetoScanPool.ts). Two kinds of request:
+ * - `columns`: scans the file and posts its columns back, buffers transferred (not copied);
+ * - `rank`: the rank's reduced model (trace/kinetoRank.ts), made here so that only it leaves
+ *   the worker and the columns are freed with the file: taken from the parse cache when an
+ *   entry matches (trace/parseCache.ts), else scanned, reduced and written to the cache; it is
+ *   posted serialised (node:v8, the cache's own bytes) with its buffer transferred.
+ * A file that cannot be read is answered with the error and how far the scan got.
  */
 import { parentPort } from 'node:worker_threads';
-import { scanKinetoFile, type KinetoColumns } from './kinetoScan';
+import { join } from 'node:path';
+import { serialize } from 'node:v8';
+import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress } from './kinetoScan';
+import { rankModelFromColumns } from './kinetoRank';
+import { cacheKeyOf, codeHash, readEntry, writeEntry } from './parseCache';
+import type { TraceModel } from './model';
 
 export interface ScanRequest {
+  kind?: 'columns';
   index: number;
   path: string;
 }
 
-export type ScanReply = { index: number; columns: KinetoColumns } | { index: number; error: string };
+export interface RankRequest {
+  kind: 'rank';
+  index: number;
+  path: string;
+  rank?: number;
+  /** The cache folder; absent: no cache. */
+  cacheDir?: string;
+}
+
+export type ScanReply = { index: number; columns: KinetoColumns } | { index: number; error: string; at?: ScanProgress };
+
+/** What a `rank` payload deserialises to. */
+export interface RankPayload {
+  model: TraceModel;
+  eventsIn: number;
+  eventsKept: number;
+  /** JSON bytes of the file. */
+  bytes: number;
+  /** Each slice's index in the model the importer makes of the whole file, and that model's slice count. */
+  sliceOrigin: Int32Array;
+  fullSlices: number;
+}
+
+export type RankReply =
+  | { index: number; payload: ArrayBuffer; fromCache: boolean; cacheWarning?: string }
+  | { index: number; error: string; at?: ScanProgress };
 
 function buffersOf(c: KinetoColumns): ArrayBuffer[] {
   return [
@@ -30,9 +65,79 @@ function buffersOf(c: KinetoColumns): ArrayBuffer[] {
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
-parentPort?.on('message', (req: ScanRequest) => {
+/** The code that makes the reduced form, for the cache key: this script and, unbundled, the modules beside it. */
+let code: string | undefined;
+function codeId(): string {
+  code ??= codeHash(
+    [
+      __filename,
+      ...['kinetoRank.js', 'kineto.js', 'kinetoScan.js', 'model.js', 'kinetoCollectives.js', 'cpuCollectives.js'].map(
+        (f) => join(__dirname, f),
+      ),
+    ].filter((f, i, all) => all.indexOf(f) === i),
+  );
+  return code;
+}
+
+function ownBuffer(b: Buffer): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b.buffer as ArrayBuffer;
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return copy.buffer;
+}
+
+async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: ArrayBuffer[] }> {
+  let key: ReturnType<typeof cacheKeyOf> | undefined;
+  if (req.cacheDir !== undefined) {
+    try {
+      key = cacheKeyOf(req.path, req.rank, codeId());
+      const hit = readEntry(req.cacheDir, key);
+      if (hit) {
+        const payload = ownBuffer(hit);
+        return { reply: { index: req.index, payload, fromCache: true }, transfer: [payload] };
+      }
+    } catch {
+      // the file itself is read below, where its error is reported
+    }
+  }
+  const columns = await scanKinetoFile(req.path);
+  const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
+  const body: RankPayload = {
+    model: r.model,
+    eventsIn: r.eventsIn,
+    eventsKept: r.eventsKept,
+    bytes: columns.bytes,
+    sliceOrigin: r.sliceOrigin,
+    fullSlices: r.fullSlices,
+  };
+  const bytes = serialize(body);
+  let cacheWarning: string | undefined;
+  if (req.cacheDir !== undefined && key) {
+    try {
+      writeEntry(req.cacheDir, key, bytes);
+    } catch (e) {
+      cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+    }
+  }
+  const payload = ownBuffer(bytes);
+  return { reply: { index: req.index, payload, fromCache: false, cacheWarning }, transfer: [payload] };
+}
+
+parentPort?.on('message', (req: ScanRequest | RankRequest) => {
+  const failed = (e: unknown) => {
+    const reply: { index: number; error: string; at?: ScanProgress } = {
+      index: req.index,
+      error: (e as Error)?.message ?? String(e),
+      at: e instanceof KinetoScanError ? e.at : undefined,
+    };
+    parentPort!.postMessage(reply);
+  };
+  if (req.kind === 'rank') {
+    rank(req).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer), failed);
+    return;
+  }
   scanKinetoFile(req.path).then(
     (columns) => parentPort!.postMessage({ index: req.index, columns } satisfies ScanReply, buffersOf(columns)),
-    (e: unknown) => parentPort!.postMessage({ index: req.index, error: (e as Error).message } satisfies ScanReply),
+    failed,
   );
 });

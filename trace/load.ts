@@ -43,6 +43,15 @@ export async function sniffTraceFile(path: string): Promise<TraceFileKind> {
  */
 export async function loadRun(run: TraceRun, opts: LoadOptions = {}): Promise<TraceModel> {
   if (run.kind !== 'kineto' && run.kind !== 'pre-kineto') return loadTraceFile(run.files[0].path, opts);
+  assertRanked(run);
+  return importKinetoFolder(
+    run.files.map((f) => f.path),
+    { ...opts, ranks: run.files.map((f) => f.rank) },
+  );
+}
+
+/** Throws when a run of several per-rank files has files whose rank nothing says. */
+export function assertRanked(run: TraceRun): void {
   const unranked = run.files.filter((f) => f.rank === undefined);
   if (run.files.length > 1 && unranked.length > 0) {
     throw new TraceFormatError(
@@ -53,10 +62,6 @@ export async function loadRun(run: TraceRun, opts: LoadOptions = {}): Promise<Tr
       },
     );
   }
-  return importKinetoFolder(
-    run.files.map((f) => f.path),
-    { ...opts, ranks: run.files.map((f) => f.rank) },
-  );
 }
 
 /**

@@ -208,9 +208,18 @@ export function assignDepths(model: TraceModel): TraceModel {
     s.depth = stack.length;
     stack.push(s.startNs + s.durNs);
   }
-  if (clipped > 0)
-    model.warnings.push(`${clipped} slice(s) overlapped a sibling on the same track and were clipped to nest`);
+  if (clipped > 0) model.warnings.push(clipWarning(clipped));
   return model;
+}
+
+/** assignDepths' warning when `clipped` slices were clipped to nest. */
+export function clipWarning(clipped: number): string {
+  return `${clipped} slice(s) overlapped a sibling on the same track and were clipped to nest`;
+}
+
+/** True for assignDepths' warning (clipWarning). */
+export function isClipWarning(w: string): boolean {
+  return /^\d+ slice\(s\) overlapped a sibling on the same track and were clipped to nest$/.test(w);
 }
 
 /**

@@ -4,8 +4,12 @@
  * report, or with --json the per-rank metrics keyed by rank.
  */
 import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
-import { loadRun } from '../../trace/load';
-import { analyze, markdownReport, type Analysis } from '../../analysis/index';
+import { assertRanked, loadRun } from '../../trace/load';
+import { describeRankFailure, jobCacheOf, loadKinetoJob, readJobResult, writeJobResult } from '../../trace/kinetoJob';
+import { codeHash } from '../../trace/parseCache';
+import { join, resolve } from 'node:path';
+import { analyze, mapSliceIndexes, markdownReport, type Analysis, type AnalysisOptions } from '../../analysis/index';
+import type { RankFile } from '../../trace/kinetoScanPool';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
@@ -25,6 +29,12 @@ export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | fol
   --include-last-step  analyse the last ProfilerStep too (left out by default, as HTA does)
   --link-peak-gbps N   the link's peak bandwidth in GB/s, to rate bus bandwidth against
   --max-trace-bytes N  memory the traces may take to open (default 2G; docs/limits.md)
+  --cache-dir DIR      where the parse cache goes (default: COMMLENS_CACHE_DIR, else
+                       .commlens-cache beside the traces; docs/scale.md)
+  --no-cache           neither read nor write the parse cache
+  Kineto rank files are read in parallel and reduced as they are read; a rank file that
+  is cut short or corrupt is named (byte, events and steps read) and left out, the other
+  ranks are analysed, and the exit code is 1.
 `;
 
 /** Expands the positional arguments into the chosen run's trace files (trace/discover.ts); throws with a clear message on bad paths. */
@@ -62,13 +72,49 @@ const OPTIONS: OptionSpecs = {
   'link-peak-gbps': { kind: 'number', min: 1e-9 },
   run: { kind: 'string' },
   rank: { kind: 'int', min: 0 },
+  'cache-dir': { kind: 'string' },
+  'no-cache': { kind: 'flag' },
 };
+
+/** The code that makes an analysis (this bundle and its scan worker, or the compiled modules), for the job cache's key. */
+let code: string | undefined;
+function codeId(): string {
+  code ??= codeHash([
+    __filename,
+    join(__dirname, 'kinetoScanWorker.js'),
+    resolve(__dirname, '..', '..', 'analysis'),
+    resolve(__dirname, '..', '..', 'trace'),
+  ]);
+  return code;
+}
+
+/**
+ * `analyze` of a Kineto job: from the job cache when its files, options and code are the same,
+ * else reduce-then-merge (trace/kinetoJob.ts) and the analysis, with its slice links in the
+ * terms of the whole files' model (the viewer's). Returns the ranks left out and at most one
+ * cache warning.
+ */
+export async function analyzeKinetoJob(
+  files: RankFile[],
+  opts: { cache: false | { dir?: string }; options: AnalysisOptions },
+): Promise<{ analysis: Analysis; leftOut: string[]; warning?: string; fromCache: 'job' | number }> {
+  const { cache, options } = opts;
+  const jobCache = cache === false ? undefined : jobCacheOf(files, { dir: cache.dir, options, code: codeId() });
+  const cached = jobCache ? (readJobResult(jobCache) as Analysis | undefined) : undefined;
+  if (cached) return { analysis: cached, leftOut: [], fromCache: 'job' };
+  const job = await loadKinetoJob(files, { cache });
+  const leftOut = job.failures.map(describeRankFailure);
+  const analysis = mapSliceIndexes(analyze(job.model, options), (i) => job.sliceOrigin[i]);
+  const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, analysis) : undefined;
+  return { analysis, leftOut, warning: job.cacheWarning ?? failed, fromCache: job.fromCache };
+}
 
 export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('analyze', { io });
   let inputs: string[], json: boolean, perRank: boolean, includeLastStep: boolean;
   let linkPeakGBps: number | undefined;
   let run: string | undefined, rank: number | undefined;
+  let cache: false | { dir?: string };
   try {
     const p = parseArgs(args, OPTIONS);
     inputs = p.positional;
@@ -79,6 +125,7 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     linkPeakGBps = num(p, 'link-peak-gbps');
     run = str(p, 'run');
     rank = num(p, 'rank');
+    cache = flag(p, 'no-cache') ? false : { dir: str(p, 'cache-dir') };
   } catch (e) {
     if (e instanceof UsageError)
       return out.fail(e.showUsage ? `${e.message}\n\n${ANALYZE_USAGE}` : e.message, EXIT.badInput);
@@ -87,15 +134,24 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   if (inputs.length === 0)
     return out.fail(`give a trace file or a folder of per-rank traces\n\n${ANALYZE_USAGE}`, EXIT.badInput);
   let found: TraceDiscovery;
-  let model;
+  let analysis: Analysis | undefined;
+  let leftOut: string[] = [];
+  const options = { includeLastStep, linkPeakGBps };
   try {
     found = discoverTraces(inputs, { run, rank });
-    model = await loadRun(found.chosen);
+    if (found.chosen.kind === 'kineto') {
+      // Reduce-then-merge through the worker pool and the parse cache (trace/kinetoJob.ts); a
+      // job re-opened with the same files, options and code is answered from the cache.
+      assertRanked(found.chosen);
+      const k = await analyzeKinetoJob(found.chosen.files, { cache, options });
+      analysis = k.analysis;
+      leftOut = k.leftOut;
+      if (k.warning) out.warn(k.warning);
+    } else analysis = analyze(await loadRun(found.chosen), options);
   } catch (e) {
     return out.fail((e as Error).message, EXIT.badInput);
   }
   const files = found.chosen.files.map((f) => f.path);
-  const analysis = analyze(model, { includeLastStep, linkPeakGBps });
   if (json || perRank) {
     for (const n of found.notes) out.warn(n, 'info');
     out.json(perRank ? perRankJson(analysis) : analysis);
@@ -105,6 +161,11 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
     out.write(
       runs + markdownReport(analysis, { traceLink: files.length === 1 ? files[0] : undefined, traceFiles: files }),
     );
+  }
+  if (leftOut.length > 0) {
+    // A partial result: the ranks that could be read are analysed above; the others are named.
+    for (const w of leftOut) out.warn(w);
+    return EXIT.failure;
   }
   return EXIT.ok;
 }

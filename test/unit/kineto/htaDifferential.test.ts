@@ -4,7 +4,8 @@
  * releases, several streams, overlapping kernels, memcpy/memset, step boundaries,
  * fractional, zero-length and out-of-order events — are analysed by both, and CommLens'
  * per-rank temporal breakdown, comm–comp overlap, kernel-type time and idle breakdown
- * must equal HTA's on every one.
+ * must equal HTA's on every one; and `analyze`'s own loading (reduce-then-merge,
+ * trace/kinetoJob.ts) must give the importer's whole analysis on every one.
  *
  * One divergence is deliberate and left out of the traces: an event shorter than 1 µs at
  * a fractional start gets a NEGATIVE duration in HTA (start = ceil(ts), end = floor(ts +
@@ -23,7 +24,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { importKinetoFolder } from '../../../trace/kineto';
-import { analyze } from '../../../analysis/index';
+import { analyze, mapSliceIndexes } from '../../../analysis/index';
+import { loadKinetoJob } from '../../../trace/kinetoJob';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
 const HTA = path.resolve(repoRoot, '..', 'shared', 'oracles', 'hta', 'hta_metrics.py');
@@ -242,6 +244,13 @@ test('CommLens equals Holistic Trace Analysis on generated and mutated Kineto tr
     };
     const a = analyze(await importKinetoFolder(files));
     const where = `scenario ${sc.seed}`;
+    // `analyze`'s own path (reduce-then-merge, trace/kinetoJob.ts) gives the same analysis, to the slice links.
+    const job = await loadKinetoJob(
+      files.map((f) => ({ path: f })),
+      { cache: false },
+    );
+    const b = mapSliceIndexes(analyze(job.model), (i) => job.sliceOrigin[i]);
+    if (JSON.stringify(b) !== JSON.stringify(a)) diffs.push(`${where}: reduce-then-merge differs from the importer`);
     for (const r of a.ranks) {
       const h = hta.ranks[String(r.rank)];
       if (!h) {

@@ -1,0 +1,165 @@
+/**
+ * A PyTorch profiler (Kineto) job for the analysis, reduce-then-merge: each rank file is
+ * scanned and reduced in the worker pool (trace/kinetoScanPool.ts, trace/kinetoRank.ts), or
+ * taken from the parse cache (trace/parseCache.ts), and the reduced ranks are merged here into
+ * one model (trace/kinetoMerge.ts) that the analysis reads like the importer's. Memory holds
+ * the files in flight (one per worker) and the reduced ranks, never a whole file's JSON or
+ * columns at once beyond the one being read.
+ *
+ * A rank file that cannot be read (cut short, corrupt, not Kineto) is left out and said: its
+ * path, the byte where reading stopped and what had been read (events, steps). The others are
+ * analysed; only when no rank can be read is it an error.
+ */
+import { TraceFormatError } from './errors';
+import type { ScanProgress } from './kinetoScan';
+import { reduceKinetoRanks, type RankFile } from './kinetoScanPool';
+import { mergeRankModels } from './kinetoMerge';
+import { serialize, deserialize } from 'node:v8';
+import { CACHE_FORMAT, cacheDirFor, cacheKeyOf, readEntry, writeEntry, type JobKey } from './parseCache';
+import type { TraceModel } from './model';
+
+export interface KinetoJobOptions {
+  /** false: no parse cache; else its folder (default: COMMLENS_CACHE_DIR, else `.commlens-cache` beside each trace). */
+  cache?: false | { dir?: string };
+  workers?: number;
+  workerPath?: string;
+}
+
+export interface RankFailure {
+  path: string;
+  rank?: number;
+  message: string;
+  at?: ScanProgress;
+}
+
+export interface KinetoJob {
+  model: TraceModel;
+  /** Rank files left out, with why. */
+  failures: RankFailure[];
+  /** One line when cache entries could not be written (the analysis is not affected). */
+  cacheWarning?: string;
+  /** Ranks taken from the parse cache. */
+  fromCache: number;
+  /** JSON bytes of the ranks read (from the cache too). */
+  jsonBytes: number;
+  /** Events in the rank files, and in their reduced forms. */
+  eventsIn: number;
+  eventsKept: number;
+  /**
+   * Each slice's index in the model the importer would make of the same files (trace/kineto.ts
+   * importKinetoFolder): the analysis' slice indexes (`sliceIndex`, report links) are given in
+   * those terms with analysis/sliceIndexes.ts, so that they point at the same spans as in the viewer.
+   */
+  sliceOrigin: Int32Array;
+}
+
+/** The line that says a rank file was left out: which, why, and what had been read of it. */
+export function describeRankFailure(f: RankFailure): string {
+  const who = f.rank !== undefined ? `rank ${f.rank} (${f.path})` : f.path;
+  let detail = f.message;
+  if (detail.startsWith(f.path)) detail = detail.slice(f.path.length).replace(/^:?\s*/, '');
+  const read = f.at
+    ? `; reading stopped at JSON byte ${f.at.offset} after ${f.at.events} event(s) and ${f.at.steps} ProfilerStep(s)`
+    : '';
+  return `${who}${/^is /.test(detail) ? ' ' : ': '}${detail}${read}; this rank is left out of the analysis`;
+}
+
+export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = {}): Promise<KinetoJob> {
+  const cache = opts.cache;
+  const cacheWarnings: string[] = [];
+  const results = await reduceKinetoRanks(files, {
+    workers: opts.workers,
+    workerPath: opts.workerPath,
+    cacheDirOf: cache === false ? undefined : (p) => cacheDirFor(p, cache?.dir),
+    onCacheWarning: (m) => cacheWarnings.push(m),
+  });
+  const models: TraceModel[] = [];
+  const failures: RankFailure[] = [];
+  let fromCache = 0,
+    jsonBytes = 0,
+    eventsIn = 0,
+    eventsKept = 0,
+    reducedSlices = 0;
+  for (const r of results) if (r.ok) reducedSlices += r.model.slices.length;
+  const sliceOrigin = new Int32Array(reducedSlices);
+  let reducedBase = 0,
+    fullBase = 0;
+  results.forEach((r, i) => {
+    if (r.ok) {
+      // mergeRankModels puts the ranks' slices one after the other, in this order, as the importer's merge does.
+      for (let k = 0; k < r.sliceOrigin.length; k++) sliceOrigin[reducedBase + k] = fullBase + r.sliceOrigin[k];
+      reducedBase += r.model.slices.length;
+      fullBase += r.fullSlices;
+      models.push(r.model);
+      if (r.fromCache) fromCache++;
+      jsonBytes += r.bytes;
+      eventsIn += r.eventsIn;
+      eventsKept += r.eventsKept;
+    } else failures.push({ path: files[i].path, rank: files[i].rank, message: r.error, at: r.at });
+  });
+  if (models.length === 0) {
+    const f = failures[0];
+    throw new TraceFormatError(
+      failures.length === 1
+        ? describeRankFailure(f).replace(/; this rank is left out of the analysis$/, '')
+        : `no rank could be read: ${failures.map(describeRankFailure).join('; ')}`,
+      {
+        expected: 'a complete PyTorch profiler (Kineto) trace: a JSON object with a "traceEvents" array, plain or gzip',
+      },
+    );
+  }
+  const model = mergeRankModels(models);
+  for (const f of failures) model.warnings.push(describeRankFailure(f));
+  const cacheWarning =
+    cacheWarnings.length > 0
+      ? `${cacheWarnings[0]}${cacheWarnings.length > 1 ? ` (and ${cacheWarnings.length - 1} more rank(s))` : ''}: the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`
+      : undefined;
+  return { model, failures, cacheWarning, fromCache, jsonBytes, eventsIn, eventsKept, sliceOrigin };
+}
+
+/** Where a job's analysis is cached, and its key (trace/parseCache.ts JobKey). */
+export interface JobCache {
+  dir: string;
+  key: JobKey;
+}
+
+/**
+ * The job's cache entry: in the cache folder of its first file, keyed by every rank file's
+ * key, the analysis `options` and `code` (a hash of the code that analyses). Undefined when a
+ * file cannot be read (the loading then says why).
+ */
+export function jobCacheOf(
+  files: RankFile[],
+  opts: { dir?: string; options: unknown; code: string },
+): JobCache | undefined {
+  try {
+    const ranks = files.map((f) => cacheKeyOf(f.path, f.rank, opts.code));
+    return {
+      dir: cacheDirFor(files[0].path, opts.dir),
+      key: { format: CACHE_FORMAT, ranks, options: opts.options, code: opts.code },
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached result of the job, when its entry is there and matches; undefined otherwise. */
+export function readJobResult(c: JobCache): unknown {
+  const payload = readEntry(c.dir, c.key);
+  if (!payload) return undefined;
+  try {
+    return deserialize(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Caches the job's result; returns a warning when it cannot be written. */
+export function writeJobResult(c: JobCache, value: unknown): string | undefined {
+  try {
+    writeEntry(c.dir, c.key, serialize(value));
+    return undefined;
+  } catch (e) {
+    return `could not write the parse cache in ${c.dir} (${(e as Error).message}): the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`;
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * One rank of a PyTorch profiler (Kineto) job, reduced where it was scanned: from the rank's
+ * columns (trace/kinetoScan.ts), a TraceModel of only the events the analysis reads, built by
+ * the importer itself (trace/kineto.ts) so that every figure is the one the whole file gives.
+ *
+ * Kept: GPU work (kernels, memcpy, memset, GPU annotations), the runtime calls that launched it
+ * (joined by `correlation`), ProfilerStep#N, comm launchers (nccl:*, record_param_comms,
+ * c10d::*) and gloo ops, CPU ops that carry `flops`, the profiler's Trace span, memory
+ * instants, metadata, and the first slice of every thread (so that the tracks are the whole
+ * file's). A rank without GPU work keeps every event (its CPU timeline is what
+ * is analysed). What the importer says about the whole file stays true: the events left out
+ * that it would have counted (skipped phases, times that are not numbers) are added to its
+ * counts, and nesting on host threads (clipping a slice that overlaps its parent) is worked out
+ * over every host event, so the clipped durations and the warning's count are the whole
+ * file's.
+ */
+import { PH, type KinetoColumns } from './kinetoScan';
+import { COMM_LAUNCHER, importKineto, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
+import { clipWarning, isClipWarning, type TraceModel } from './model';
+
+const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
+const GLOO = /^gloo:/;
+const PH_TEXT: Record<number, string> = { [PH.X]: 'X', [PH.M]: 'M', [PH.i]: 'i', [PH.I]: 'I' };
+
+export interface RankModelOptions {
+  fileName?: string;
+  rank?: number;
+}
+
+/** The rank's reduced model (see the module comment), and how many of its events it holds. */
+export function rankModelFromColumns(
+  c: KinetoColumns,
+  opts: RankModelOptions = {},
+): { model: TraceModel; eventsIn: number; eventsKept: number; sliceOrigin: Int32Array; fullSlices: number } {
+  const str = (id: number) => (id >= 0 ? c.strings[id] : undefined);
+  const n = c.count;
+  // Per distinct string: 0 unknown, 1 no, 2 yes (strings repeat: each test runs once).
+  const catKind = new Uint8Array(c.strings.length); // 1 other, 2 GPU work, 3 gpu_user_annotation, 4 runtime, 5 Trace
+  const nameKeep = new Uint8Array(c.strings.length);
+  const kindOfCat = (id: number): number => {
+    if (id < 0) return 1;
+    let k = catKind[id];
+    if (k === 0) {
+      const s = c.strings[id];
+      k = catKind[id] = GPU_WORK.has(s)
+        ? 2
+        : s === 'gpu_user_annotation'
+          ? 3
+          : RUNTIME_CATEGORIES.has(s)
+            ? 4
+            : s === 'Trace'
+              ? 5
+              : 1;
+    }
+    return k;
+  };
+  const keepName = (id: number): boolean => {
+    if (id < 0) return false;
+    let k = nameKeep[id];
+    if (k === 0) {
+      const s = c.strings[id];
+      k = nameKeep[id] = STEP_NAME.test(s) || COMM_LAUNCHER.test(s) || GLOO.test(s) ? 2 : 1;
+    }
+    return k === 2;
+  };
+  // First pass: the GPU work's correlations, whether there is GPU work, what the importer would skip.
+  const gpuCorrelations = new Set<number>();
+  let gpuWork = 0,
+    skipped = c.nonObjects ?? 0,
+    badTimes = 0;
+  for (let i = 0; i < n; i++) {
+    const ph = c.ph[i];
+    if (ph === PH.X) {
+      const k = kindOfCat(c.cat[i]);
+      if (k !== 5 && !Number.isFinite(c.ts[i])) badTimes++;
+      else if (k === 2 || k === 3) {
+        if (k === 2) gpuWork++;
+        if (Number.isFinite(c.correlation[i])) gpuCorrelations.add(c.correlation[i]);
+      }
+    } else if (ph !== PH.M && ph !== PH.i && ph !== PH.I && ph !== PH.s && ph !== PH.t && ph !== PH.f) skipped++;
+  }
+  const keepAll = gpuWork === 0;
+  const keep = new Uint8Array(n);
+  // A runtime call with a correlation makes the importer's rank "have launch times" even when
+  // it launched nothing kept: the first is kept so that the view decides the same way.
+  let runtimeKept = false;
+  for (let i = 0; i < n; i++) {
+    const ph = c.ph[i];
+    if (ph === PH.M) keep[i] = 1;
+    else if (ph === PH.i || ph === PH.I) keep[i] = str(c.name[i]) === '[memory]' ? 1 : 0;
+    else if (ph === PH.X) {
+      if (!Number.isFinite(c.ts[i]) && kindOfCat(c.cat[i]) !== 5) continue;
+      if (keepAll) {
+        keep[i] = 1;
+        continue;
+      }
+      const k = kindOfCat(c.cat[i]);
+      if (k === 2 || k === 3 || k === 5) keep[i] = 1;
+      else if (k === 4 && Number.isFinite(c.correlation[i])) {
+        if (gpuCorrelations.has(c.correlation[i]) || !runtimeKept) keep[i] = 1;
+        runtimeKept = true;
+      } else if (keepName(c.name[i])) keep[i] = 1;
+      else if (c.extraArgs.get(i)?.flops !== undefined && str(c.cat[i]) === 'cpu_op') keep[i] = 1;
+    }
+  }
+  const nest = hostNesting(c, keep);
+  const events: Record<string, unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    if (keep[i] === 0) continue;
+    const e: Record<string, unknown> = { ph: PH_TEXT[c.ph[i]] };
+    const cat = str(c.cat[i]);
+    if (cat !== undefined) e.cat = cat;
+    const name = str(c.name[i]);
+    if (name !== undefined) e.name = name;
+    if (c.pid[i] >= 0) e.pid = c.strings[c.pid[i]];
+    else if (!Number.isNaN(c.pidNum[i])) e.pid = c.pidNum[i];
+    if (c.tid[i] >= 0) e.tid = c.strings[c.tid[i]];
+    else if (!Number.isNaN(c.tidNum[i])) e.tid = c.tidNum[i];
+    const end = nest.clippedEndUs.get(i);
+    if (end !== undefined) {
+      // Clipped on the whole file's host thread: whole µs that the importer's rounding keeps.
+      e.ts = Math.ceil(c.ts[i]);
+      e.dur = end - (e.ts as number);
+    } else {
+      if (!Number.isNaN(c.ts[i])) e.ts = c.ts[i];
+      if (!Number.isNaN(c.dur[i])) e.dur = c.dur[i];
+    }
+    const args: Record<string | symbol, unknown> = { ...(c.extraArgs.get(i) ?? {}) };
+    args[EVENT] = i;
+    if (!Number.isNaN(c.correlation[i])) args.correlation = c.correlation[i];
+    if (!Number.isNaN(c.externalId[i])) args['External id'] = c.externalId[i];
+    if (!Number.isNaN(c.stream[i])) args.stream = c.stream[i];
+    e.args = args;
+    events.push(e);
+  }
+  const model = importKineto(
+    { ...c.top, traceEvents: events },
+    { fileName: opts.fileName, rank: opts.rank, uncounted: { skipped, badTimes } },
+  );
+  // The importer counted the clipping among the kept slices (its last warning); the whole file's count replaces it.
+  const last = model.warnings.length - 1;
+  if (last >= 0 && isClipWarning(model.warnings[last])) model.warnings.pop();
+  const clipped = nest.hostClipped + nest.gpuClipped;
+  if (clipped > 0) model.warnings.push(clipWarning(clipped));
+  // Each kept slice's index in the whole file's model (the importer's order), found through the
+  // event it came from (the tag is taken off again: nothing else sees it).
+  const sliceOrigin = new Int32Array(model.slices.length);
+  for (let k = 0; k < model.slices.length; k++) {
+    const a = model.slices[k].args as Record<string | symbol, unknown> | undefined;
+    const ev = a?.[EVENT];
+    if (typeof ev !== 'number' || nest.fullIndex[ev] < 0)
+      throw new Error(`kinetoRank: slice ${k} (${model.slices[k].name}) has no event of the file behind it`);
+    sliceOrigin[k] = nest.fullIndex[ev];
+    delete a![EVENT];
+  }
+  return { model, eventsIn: n, eventsKept: events.length, sliceOrigin, fullSlices: nest.fullSlices };
+}
+
+/** Marks each kept event's args with the event's index, to find a slice's event after import. */
+const EVENT = Symbol('kinetoRank.event');
+
+/**
+ * Nesting of the slices on each track as the importer does it (trace/model.ts assignDepths: by
+ * start, longer first, then event order; a slice that ends after its parent is clipped to the
+ * parent's end), in whole µs after HTA's rounding, over every event of the file: the clipped
+ * ends of the kept host slices, how many slices were clipped on host and GPU tracks, and each
+ * slice's index in the whole file's model. Also keeps (in `keep`) the first slice of every track.
+ */
+function hostNesting(
+  c: KinetoColumns,
+  keep: Uint8Array,
+): {
+  clippedEndUs: Map<number, number>;
+  hostClipped: number;
+  gpuClipped: number;
+  fullIndex: Int32Array;
+  fullSlices: number;
+} {
+  const n = c.count;
+  const start = new Float64Array(n);
+  const end = new Float64Array(n);
+  const track = new Int32Array(n).fill(-1);
+  const trackIds = new Map<string, number>();
+  let lastKey = '',
+    lastTrack = -1;
+  const gpu: boolean[] = [];
+  const trackStream: number[] = [];
+  const trackAnnotation: boolean[] = [];
+  for (let i = 0; i < n; i++) {
+    if (c.ph[i] !== PH.X || !Number.isFinite(c.ts[i])) continue;
+    const cat = c.cat[i] >= 0 ? c.strings[c.cat[i]] : '';
+    if (cat === 'Trace') continue;
+    let key: string;
+    const stream = c.stream[i];
+    let gpuStream = 0;
+    if (GPU_WORK.has(cat)) {
+      gpuStream = Number.isFinite(stream) ? stream : Number.isFinite(c.tidNum[i]) ? c.tidNum[i] : 0;
+      key = `g${gpuStream}`;
+    } else if (cat === 'gpu_user_annotation' && Number.isFinite(stream)) {
+      gpuStream = stream;
+      key = `a${stream}`;
+    } else {
+      // The importer's key: String(pid) and String(tid), a tid that is neither a number nor a string being 0.
+      const pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? 'undefined' : String(c.pidNum[i]);
+      const tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? '0' : String(c.tidNum[i]);
+      key = `c${pid}|${tid}`;
+    }
+    if (key !== lastKey) {
+      let t = trackIds.get(key);
+      if (t === undefined) {
+        t = trackIds.size;
+        trackIds.set(key, t);
+        gpu.push(key[0] !== 'c');
+        // Each host thread's first slice is kept, so that the reduced model has the whole file's
+        // tracks, in the same order (tracks are numbered, and the analysis names them by number).
+        keep[i] = 1;
+        trackStream.push(gpuStream);
+        trackAnnotation.push(key[0] === 'a');
+      }
+      lastKey = key;
+      lastTrack = t;
+    }
+    track[i] = lastTrack;
+    const s = Math.ceil(c.ts[i]);
+    const d = Number.isFinite(c.dur[i]) && c.dur[i] > 0 ? c.dur[i] : 0;
+    start[i] = s;
+    end[i] = Math.max(s, Math.floor(c.ts[i] + d));
+  }
+  // Each track's slices in the importer's order: event order, sorted (by start, longer first,
+  // then event order) only where a track's events are not already in that order.
+  const buckets: number[][] = Array.from({ length: trackIds.size }, () => []);
+  for (let i = 0; i < n; i++) {
+    const t = track[i];
+    if (t < 0) continue;
+    const b = buckets[t];
+    b.push(i);
+  }
+  const byStart = (a: number, b: number) => start[a] - start[b] || end[b] - start[b] - (end[a] - start[a]) || a - b;
+  for (const b of buckets) {
+    let sorted = true;
+    for (let k = 1; k < b.length && sorted; k++) sorted = byStart(b[k], b[k - 1]) >= 0;
+    if (!sorted) b.sort(byStart);
+  }
+  const clippedEndUs = new Map<number, number>();
+  /** assignDepths over the slices that `take` accepts; `onClip` sees each clipped slice and its new end. */
+  const nestPass = (take: (i: number) => boolean, onClip: (i: number, e: number) => void) => {
+    let clipped = 0;
+    const stack: number[] = [];
+    for (const b of buckets) {
+      stack.length = 0;
+      for (const i of b) {
+        if (!take(i)) continue;
+        while (stack.length > 0 && stack[stack.length - 1] <= start[i]) stack.pop();
+        let e = end[i];
+        if (stack.length > 0 && e > stack[stack.length - 1]) {
+          e = stack[stack.length - 1];
+          clipped++;
+          onClip(i, e);
+        }
+        stack.push(e);
+      }
+    }
+    return clipped;
+  };
+  const gpuClipped = nestPass(
+    (i) => gpu[track[i]],
+    () => undefined,
+  );
+  const hostClipped = nestPass(
+    (i) => !gpu[track[i]],
+    (i, e) => {
+      if (keep[i] === 1) clippedEndUs.set(i, e);
+    },
+  );
+  // The whole model's slice order: tracks as the importer orders them (GPU streams by stream,
+  // annotations after their stream, then host threads as they first appear), each track's slices
+  // in bucket order.
+  const trackOrder = buckets.map((_, t) => t);
+  trackOrder.sort((x, y) => {
+    if (gpu[x] !== gpu[y]) return gpu[x] ? -1 : 1;
+    if (gpu[x]) return trackStream[x] - trackStream[y] || Number(trackAnnotation[x]) - Number(trackAnnotation[y]);
+    return x - y;
+  });
+  const fullIndex = new Int32Array(n).fill(-1);
+  let next = 0;
+  for (const t of trackOrder) for (const i of buckets[t]) fullIndex[i] = next++;
+  return { clippedEndUs, hostClipped, gpuClipped, fullIndex, fullSlices: next };
+}

@@ -1,0 +1,175 @@
+/**
+ * The parse cache: each rank's reduced model (trace/kinetoRank.ts), serialised (node:v8), in a
+ * folder beside the traces (`.commlens-cache/`), or `--cache-dir` / `COMMLENS_CACHE_DIR`.
+ *
+ * An entry is keyed by the trace file's path, size, mtime and a SHA-256 of its first MiB, the
+ * rank it was read as, and the code that reduced it (a hash of the worker's script and the
+ * trace modules beside it): a trace rewritten in place, or a new CommLens, misses. An entry
+ * holds a header (its key and a SHA-1 of the payload) and the payload; one whose header does
+ * not match, or whose payload does not hash to the header's, is stale or corrupt: it is
+ * ignored and rewritten. Entries are written to a temporary file and renamed into place, so
+ * a reader never sees half an entry. A job's analysis is kept beside its ranks (JobKey).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+
+/** Bumped when the reduced form changes in a way the code hash would not show. */
+export const CACHE_FORMAT = 1;
+const HEAD_BYTES = 1 << 20;
+const MAGIC = Buffer.from('CLRANK1\n', 'latin1');
+
+/** The cache folder for a trace file: the one given, else COMMLENS_CACHE_DIR, else `.commlens-cache` beside it. */
+export function cacheDirFor(tracePath: string, cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (cacheDir) return resolve(cacheDir);
+  if (env.COMMLENS_CACHE_DIR) return resolve(env.COMMLENS_CACHE_DIR);
+  return join(dirname(resolve(tracePath)), '.commlens-cache');
+}
+
+export interface CacheKey {
+  format: number;
+  code: string;
+  file: string;
+  size: number;
+  mtimeMs: number;
+  /** SHA-256 of the first MiB. */
+  head: string;
+  rank: number | null;
+}
+
+/**
+ * A hash of the code in `files` that exist (missing ones are skipped); a folder stands for
+ * the .js files under it.
+ */
+export function codeHash(files: string[]): string {
+  const expand = (f: string): string[] => {
+    try {
+      if (!fs.statSync(f).isDirectory()) return [f];
+    } catch {
+      return [];
+    }
+    return fs
+      .readdirSync(f, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? expand(join(f, e.name)) : e.name.endsWith('.js') ? [join(f, e.name)] : []))
+      .sort();
+  };
+  files = files.flatMap(expand);
+  const h = createHash('sha256');
+  for (const f of files) {
+    try {
+      h.update(f.slice(f.lastIndexOf('/') + 1));
+      h.update(fs.readFileSync(f));
+    } catch {
+      // not there in this layout (the bundle holds everything in the worker script)
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The key of one trace file now (its size, mtime and first MiB). */
+export function cacheKeyOf(path: string, rank: number | undefined, code: string): CacheKey {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    const head = Buffer.allocUnsafe(Math.min(HEAD_BYTES, st.size));
+    let got = 0;
+    while (got < head.length) {
+      const r = fs.readSync(fd, head, got, head.length - got, got);
+      if (r === 0) break;
+      got += r;
+    }
+    return {
+      format: CACHE_FORMAT,
+      code,
+      file: resolve(path),
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      head: createHash('sha256').update(head.subarray(0, got)).digest('hex'),
+      rank: rank ?? null,
+    };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Where the entry of `key` lives in `dir`. */
+export function entryPath(dir: string, key: CacheKey | JobKey): string {
+  if ('ranks' in key) {
+    const id = createHash('sha256').update(JSON.stringify(key.ranks)).digest('hex').slice(0, 24);
+    return join(dir, `job.${id}.analysis`);
+  }
+  const id = createHash('sha256')
+    .update(`${key.file}\0${key.rank ?? ''}`)
+    .digest('hex')
+    .slice(0, 20);
+  const name = basename(key.file)
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 80);
+  return join(dir, `${name}.${id}.rank`);
+}
+
+/**
+ * The key of a whole job's analysis: its ranks' keys, the analysis options and the code that
+ * analysed it. A re-opened job whose files, options and CommLens are the same is answered
+ * from it without reading a rank.
+ */
+export interface JobKey {
+  format: number;
+  ranks: CacheKey[];
+  options: unknown;
+  code: string;
+}
+
+/** The entry's payload when it is there and matches `key`; undefined when missing, stale or corrupt. */
+export function readEntry(dir: string, key: CacheKey | JobKey): Buffer | undefined {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(entryPath(dir, key));
+  } catch {
+    return undefined;
+  }
+  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const headerLen = buf.readUInt32LE(MAGIC.length);
+  const start = MAGIC.length + 4 + headerLen;
+  if (start > buf.length) return undefined;
+  let header: { key?: unknown; sha1?: unknown; bytes?: unknown };
+  try {
+    header = JSON.parse(buf.toString('utf8', MAGIC.length + 4, start)) as typeof header;
+  } catch {
+    return undefined;
+  }
+  if (JSON.stringify(header.key) !== JSON.stringify(key)) return undefined;
+  const payload = buf.subarray(start);
+  if (header.bytes !== payload.length) return undefined;
+  if (createHash('sha1').update(payload).digest('hex') !== header.sha1) return undefined;
+  return payload;
+}
+
+/** Writes the entry of `key` (temporary file, then rename). Throws when the folder or the file cannot be written. */
+export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Array): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const header = Buffer.from(
+    JSON.stringify({ key, sha1: createHash('sha1').update(payload).digest('hex'), bytes: payload.length }),
+    'utf8',
+  );
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length);
+  const file = entryPath(dir, key);
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, MAGIC);
+      fs.writeSync(fd, len);
+      fs.writeSync(fd, header);
+      let off = 0;
+      while (off < payload.length) off += fs.writeSync(fd, payload, off, payload.length - off);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
