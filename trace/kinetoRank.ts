@@ -20,6 +20,17 @@ import { clipWarning, isClipWarning, type TraceModel } from './model';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
 const GLOO = /^gloo:/;
+/**
+ * Host ops the job-settings reading (analysis/jobSettings.ts) looks for by name anywhere in a
+ * rank: the data-parallel wrapper and optimizer (DDP, FSDP, ZeRO-1) and PowerSGD's QR.
+ */
+const SETTINGS_NAME =
+  /DistributedDataParallel|ddp\.reducer|FullyShardedDataParallel|FSDP|ZeroRedundancyOptimizer|linalg_qr|orthogonalize|aten::geqrf/;
+/**
+ * How many host events before each comm launcher on its thread are kept: a compress hook's cast
+ * and division run right before the launch (jobSettings reads the 8 nearest that end before it).
+ */
+const BEFORE_LAUNCHER = 16;
 const PH_TEXT: Record<number, string> = { [PH.X]: 'X', [PH.M]: 'M', [PH.i]: 'i', [PH.I]: 'I' };
 
 export interface RankModelOptions {
@@ -59,7 +70,7 @@ export function rankModelFromColumns(
     let k = nameKeep[id];
     if (k === 0) {
       const s = c.strings[id];
-      k = nameKeep[id] = STEP_NAME.test(s) || COMM_LAUNCHER.test(s) || GLOO.test(s) ? 2 : 1;
+      k = nameKeep[id] = STEP_NAME.test(s) || COMM_LAUNCHER.test(s) || GLOO.test(s) || SETTINGS_NAME.test(s) ? 2 : 1;
     }
     return k === 2;
   };
@@ -103,6 +114,7 @@ export function rankModelFromColumns(
       else if (c.extraArgs.get(i)?.flops !== undefined && str(c.cat[i]) === 'cpu_op') keep[i] = 1;
     }
   }
+  if (!keepAll) keepBeforeLaunchers(c, keep);
   const nest = hostNesting(c, keep);
   const events: Record<string, unknown>[] = [];
   for (let i = 0; i < n; i++) {
@@ -285,4 +297,27 @@ function hostNesting(
   let next = 0;
   for (const t of trackOrder) for (const i of buckets[t]) fullIndex[i] = next++;
   return { clippedEndUs, hostClipped, gpuClipped, fullIndex, fullSlices: next };
+}
+
+/** Keeps the BEFORE_LAUNCHER host events that start before each comm launcher on its thread. */
+function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
+  const byThread = new Map<string, number[]>();
+  let launchers = 0;
+  for (let i = 0; i < c.ph.length; i++) {
+    if (c.ph[i] !== PH.X || !Number.isFinite(c.ts[i]) || c.cat[i] < 0 || c.strings[c.cat[i]] !== 'cpu_op') continue;
+    const key = `${c.pid[i] >= 0 ? c.strings[c.pid[i]] : c.pidNum[i]}/${c.tid[i] >= 0 ? c.strings[c.tid[i]] : c.tidNum[i]}`;
+    let l = byThread.get(key);
+    if (!l) byThread.set(key, (l = []));
+    l.push(i);
+    if (c.name[i] >= 0 && COMM_LAUNCHER.test(c.strings[c.name[i]])) launchers++;
+  }
+  if (launchers === 0) return;
+  for (const list of byThread.values()) {
+    list.sort((a, b) => c.ts[a] - c.ts[b] || c.dur[b] - c.dur[a] || a - b);
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k];
+      if (c.name[i] < 0 || !COMM_LAUNCHER.test(c.strings[c.name[i]])) continue;
+      for (let j = Math.max(0, k - BEFORE_LAUNCHER); j < k; j++) keep[list[j]] = 1;
+    }
+  }
 }
