@@ -35,6 +35,8 @@ async function handle(m: ToTraceWorker): Promise<void> {
     if (!t.ok) return reply({ type: 'opened', id: m.id, trace: t });
     model = t.model;
     lod = windowed(model) ? new LodIndex(model) : undefined;
+    // The first thing the panel asks for: ready before the host hears the trace is open.
+    lod?.overview();
     reply({
       type: 'opened',
       id: m.id,

@@ -301,11 +301,18 @@ export class LodIndex {
     });
   }
 
-  /** The whole extent at OVERVIEW_PX pixels: what a viewer shows first. */
+  /**
+   * The whole extent at OVERVIEW_PX pixels: what a viewer shows first. Encoded once and
+   * kept; each call returns a copy of its own (callers transfer it).
+   */
   overview(): ArrayBuffer {
-    const [t0, t1] = this.extentNs;
-    return this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+    if (!this.overviewData) {
+      const [t0, t1] = this.extentNs;
+      this.overviewData = this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+    }
+    return this.overviewData.slice(0);
   }
+  private overviewData: ArrayBuffer | undefined;
 
   /**
    * Slices whose name contains `query` (case-insensitive): how many, and the first `limit`
