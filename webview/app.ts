@@ -16,7 +16,8 @@ import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
 import { Timeline } from './timeline/timeline';
 import { TraceIndex } from './timeline/traceIndex';
 import { mergeTraces } from './timeline/merge';
-import { HEATMAP_ABOVE_RANKS, HeatMap, heatMapData } from './panes/heatmap';
+import { HeatMap } from './panes/heatmap';
+import { HEATMAP_ABOVE_RANKS, heatMapData } from './panes/heatmapData';
 
 export interface Host {
   post(msg: WebviewToHost, transfer?: Transferable[]): void;

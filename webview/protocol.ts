@@ -13,10 +13,11 @@
  *     window reloaded, `WebviewPanelSerializer.deserializeWebviewPanel`), so the host
  *     answers every `ready` the same way:
  *  3. host → `trace` { title, data } with `data` = `encodeTrace(model)` from trace/binary.ts,
- *     posted so the ArrayBuffer is transferred, not copied. For a model above
- *     `MAX_SLICES_WHOLE` slices the host sends `encodeTrace(model, { minDurNs })` with a
- *     `minDurNs` that brings it under the limit (see `lodMinDurNs`); the header's `detail`
- *     tells the webview that short slices were left out.
+ *     posted so the ArrayBuffer is transferred, not copied. Above `WINDOWED_ABOVE_SLICES`
+ *     the extension sends the overview of its level-of-detail index instead (step 10). A
+ *     host may also send `encodeTrace(model, { minDurNs })` (see `lodMinDurNs`; the harness
+ *     does, for its partial-trace tests); the header's `detail` tells the webview that short
+ *     slices were left out, and it asks for them with step 5.
  *  4. host → `analysis` { analysis: AnalysisView } when (or if) the analysis is ready;
  *     the webview renders the timeline without it and adds the panes when it arrives.
  *  5. webview → `requestRange` { id, startNs, endNs, minDurNs } when the user zooms into a
@@ -54,7 +55,7 @@
  * are memory series, one per rank (the track's process) and kind (the track name).
  */
 
-/** Above this many slices the host sends a level-of-detail subset first (step 3). */
+/** `lodMinDurNs`'s default: a subset of at most this many slices (step 3's `minDurNs` form). */
 export const MAX_SLICES_WHOLE = 2_000_000;
 
 /**
