@@ -100,6 +100,8 @@ export class App {
   private highlightModel: number[] = [];
   /** A model slice to select (and reveal) once an answer holds it. */
   private pendingSelect = -1;
+  /** Whether selecting `pendingSelect` also brings it into view. */
+  private pendingReveal = true;
   private revealOnArrival = false;
   /** The ranks × steps heat map (more than HEATMAP_ABOVE_RANKS ranks). */
   private heatmap: HeatMap | null = null;
@@ -650,7 +652,8 @@ export class App {
       if (i >= 0) {
         this.pendingSelect = -1;
         tl.select(i);
-        tl.reveal([i]);
+        if (this.pendingReveal) tl.reveal([i]);
+        this.pendingReveal = true;
       }
     }
     if (this.revealOnArrival && tl.overlay.highlights.length > 0) {
@@ -692,7 +695,10 @@ export class App {
     if (i >= 0) {
       tl.select(i);
       tl.reveal([i]);
-    } else this.pendingSelect = m;
+    } else {
+      this.pendingSelect = m;
+      this.pendingReveal = true;
+    }
     tl.invalidate();
   }
 
@@ -732,6 +738,11 @@ export class App {
     if (st.selectedSlice !== undefined) {
       const i = index.encodedIndex(st.selectedSlice);
       if (i >= 0) tl.overlay.selectedSlice = i;
+      else if (index.windowed && st.selectedSlice >= 0) {
+        // Not in the overview: the next answer holds it; select it there, leaving the restored view.
+        this.pendingSelect = st.selectedSlice;
+        this.pendingReveal = false;
+      }
     }
     if (st.area) tl.overlay.area = st.area;
     tl.invalidate();

@@ -13,6 +13,8 @@ import type { Browser } from 'playwright-core';
 import { syntheticRun } from '../../../webview/harness/node/synthetic';
 import { harnessAnalysis } from '../../../webview/harness/node/serve';
 import { formatDurationNs } from '../../../trace/format';
+import { decodeTrace } from '../../../trace/binary';
+import { LodIndex } from '../../../trace/lod';
 import { chromiumMissing, hostLog, launch, openViewer, screenshot, viewWindow, waitFor, type Opened } from './browser';
 
 const skip = chromiumMissing();
@@ -181,5 +183,29 @@ describe('big traces: views from the host index (protocol step 10)', { skip }, (
       .sort((a, b) => a.s.startNs - b.s.startNs || a.i - b.i)[0].i;
     await waitFor(page, `document.querySelector('.details')?.dataset.slice === '${first}'`, 20_000);
     assert.match((await page.textContent('#pane')) ?? '', /allReduce/);
+  });
+
+  it('restores the selection when the view is re-created, asking the host for it', async () => {
+    const { page } = v;
+    // A short kernel that the overview does not hold (merged below a pixel there).
+    const overview = decodeTrace(new LodIndex(model).overview());
+    const kernels = model.slices
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => s.name === 'gelu_bwd')
+      .sort((a, b) => a.s.startNs - b.s.startNs || a.i - b.i);
+    const target = kernels[0].i;
+    assert.ok(!overview.sliceSource!.includes(target), 'the kernel is not in the overview');
+    await page.fill('.search input', 'gelu_bwd');
+    await waitFor(page, `/\\d+ match/.test(document.querySelector('.search-count').textContent)`, 10_000);
+    await page.focus('.search input');
+    await page.keyboard.press('Enter');
+    await waitFor(page, `document.querySelector('.details')?.dataset.slice === '${target}'`, 20_000);
+    const selected = String(target);
+    await page.fill('.search input', '');
+    await page.waitForTimeout(400); // the state is saved 150 ms after a change
+    await page.reload();
+    await waitFor(page, `document.getElementById('app')?.dataset.firstPaintMs !== undefined`, 20_000);
+    await waitFor(page, `document.querySelector('.details')?.dataset.slice === '${selected}'`, 20_000);
+    assert.deepEqual(v.errors, []);
   });
 });
