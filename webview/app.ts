@@ -54,6 +54,10 @@ interface RemoteMatches {
   track: number[];
 }
 
+/** A view request goes out this long after the view stops moving, or every VIEW_MAX_WAIT_MS while it moves. */
+const VIEW_DEBOUNCE_MS = 120;
+const VIEW_MAX_WAIT_MS = 400;
+
 /** Model slice indexes a view request may ask to include whatever its window (evidence, matches). */
 const MAX_KEEP = 200;
 
@@ -93,6 +97,8 @@ export class App {
   private viewAsked: ViewAsked | null = null;
   private viewShown: ViewAsked | null = null;
   private viewTimer = 0;
+  /** When the view started waiting for a request (0 = not waiting). */
+  private viewWaitSince = 0;
   /** Windowed search: the request in flight and the host's matches. */
   private searchAsked = -1;
   private remoteMatches: RemoteMatches | null = null;
@@ -600,7 +606,8 @@ export class App {
     if (overviewEnough && holdsKeep) return;
     if ((covers(this.viewShown) && holdsKeep) || covers(this.viewAsked)) return;
     clearTimeout(this.viewTimer);
-    this.viewTimer = window.setTimeout(() => {
+    const send = (): void => {
+      this.viewWaitSince = 0;
       if (this.timeline !== tl || covers(this.viewAsked)) return;
       const dur = vp.durNs;
       const req: ViewAsked = {
@@ -620,7 +627,13 @@ export class App {
         ...(tracks ? { tracks } : {}),
         ...(keep.length ? { keep } : {}),
       });
-    }, 120);
+    };
+    // Debounced; but while the view keeps moving (a held key), ask at least every VIEW_MAX_WAIT_MS
+    // when nothing is in flight, so detail follows the motion.
+    const now = performance.now();
+    if (!this.viewWaitSince) this.viewWaitSince = now;
+    if (!this.viewAsked && now - this.viewWaitSince >= VIEW_MAX_WAIT_MS) send();
+    else this.viewTimer = window.setTimeout(send, VIEW_DEBOUNCE_MS);
   }
 
   /** An answer of the host's index: shown over the overview (the previous answer is dropped). */
