@@ -244,3 +244,22 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   perOp.sort((a, b) => b.totalTransferNs - a.totalTransferNs);
   return { instances, perOp, waitNsByRank, linkPeakGBps, unmatched, disjoint };
 }
+
+/**
+ * Σ wait per rank and step (rank → step → ns): each participant's `waitNs`, the figure that
+ * `waitNsByRank` totals, added to the step its collective belongs to (`CollectiveInstance.step`);
+ * collectives outside any step are left out. Over the same instances, a rank's steps sum to
+ * its `waitNsByRank` less its waits outside steps.
+ */
+export function waitNsByRankAndStep(instances: readonly CollectiveInstance[]): Map<number, Map<number, number>> {
+  const out = new Map<number, Map<number, number>>();
+  for (const inst of instances) {
+    if (inst.step === undefined) continue;
+    for (const p of inst.participants) {
+      let byStep = out.get(p.rank);
+      if (!byStep) out.set(p.rank, (byStep = new Map()));
+      byStep.set(inst.step, (byStep.get(inst.step) ?? 0) + p.waitNs);
+    }
+  }
+  return out;
+}

@@ -10,12 +10,30 @@
  * Side by side in the same run: the same frames with level of detail off (every span drawn),
  * and the binary encoding's size against the model's JSON.
  * Writes bench/results/viewer.json.
+ *
+ * The 8-rank case (issue #22): a Kineto job of 8 ranks built by bench/scaleJobs.ts (the
+ * cache bench:scale uses) is opened in the extension's trace worker (extension/traceHost.ts:
+ * load, analysis and the level-of-detail index, off the main thread), and the harness serves
+ * the webview from that worker as the extension does (protocol step 10: overview first, then
+ * views of what is on screen). Measured: first paint (from the page's start: the worker's
+ * overview, transfer, decode, index, draw), frame times while zooming and panning, and the
+ * webview's JS heap (with ArrayBuffers) after load and after navigating. The keys
+ * viewer_first_paint_ms_8r, viewer_heap_mb_8r and viewer_frame_ms_median_8r are merged into
+ * bench/results/scale.json (read, update these keys, write: bench:scale writes the others).
+ *
+ *   npm run bench:viewer                          both cases, 8 × 500 MB
+ *   npm run bench:viewer -- --quick               both cases, 8 × 20 MB
+ *   npm run bench:viewer -- --only 8r [--mb-per-rank N]
+ *   npm run bench:viewer -- --only synthetic
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { encodeTrace } from '../trace/binary';
 import { repoRoot } from '../webview/harness/node/serve';
+import { defaultMaxTraceBytes } from '../trace/budget';
+import { openTrace } from '../extension/traceHost';
+import { buildJob } from './scaleJobs';
 import { viewerRun } from '../test/helpers/syntheticRun';
 import { chromiumMissing, launch, openViewer, viewWindow, waitPaint } from '../test/integration/webview/browser';
 
@@ -71,9 +89,160 @@ async function scriptedSequence(page: Page): Promise<SequenceResult> {
   };
 }
 
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const MB = 1e6;
+
 async function main(): Promise<void> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
+  const only = flag('--only');
+  if (only !== undefined && only !== 'synthetic' && only !== '8r')
+    throw new Error(`bench:viewer: --only takes 'synthetic' or '8r', got '${only}'`);
+  if (only !== '8r') await syntheticCase();
+  if (only !== 'synthetic') {
+    const mbText = flag('--mb-per-rank');
+    const mb = mbText !== undefined ? Number(mbText) : argv.includes('--quick') ? 20 : 500;
+    if (!(Number.isFinite(mb) && mb > 0))
+      throw new Error(`bench:viewer: --mb-per-rank wants a positive number of MB, got '${mbText}'`);
+    await eightRanksCase(mb);
+  }
+}
+
+/** Heap of the page after a forced GC: V8 heap plus ArrayBuffer backing stores (MB). */
+async function pageHeapMb(page: Page): Promise<{ total: number; v8: number; buffers: number }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
+  await cdp.detach();
+  const v8 = heap.usedSize / 2 ** 20,
+    buffers = (heap.backingStorageSize ?? 0) / 2 ** 20;
+  return { total: v8 + buffers, v8, buffers };
+}
+
+/** The 8-rank Kineto job through the trace worker and the windowed webview (see the file comment). */
+async function eightRanksCase(mbPerRank: number): Promise<void> {
+  const bytesPerRank = mbPerRank * MB;
+  // The same cache folders as bench:scale's 8-rank cases, so a job is built once.
+  const name = mbPerRank === 20 ? 'quick-8' : mbPerRank === 500 ? 'full-8' : 'viewer-8';
+  const fixtureDir = path.join(repoRoot(), '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
+  const job = await buildJob({ name, ranks: 8, bytesPerRank, gzip: false }, fixtureDir, console.log);
+  console.log(
+    `8-rank job: ${job.files.length} files, ${(job.jsonBytes / MB).toFixed(0)} MB of JSON, ${job.events.toLocaleString('en-US')} events (${job.dir})`,
+  );
+  let t = performance.now();
+  const trace = await openTrace(job.files, `8 ranks × ${mbPerRank} MB`, {
+    maxTraceBytes: Math.max(defaultMaxTraceBytes(), Math.ceil(job.jsonBytes * 1.2)),
+    workerPath: path.join(repoRoot(), 'out', 'extension', 'traceWorker.js'),
+  });
+  const openMs = performance.now() - t;
+  if (!trace.ok) throw new Error(`bench:viewer: the trace worker could not open the job: ${trace.message}`);
+  console.log(
+    `opened in the trace worker in ${(openMs / 1000).toFixed(1)} s: ${trace.sliceCount.toLocaleString('en-US')} slices, windowed ${trace.windowed}`,
+  );
+  t = performance.now();
+  const overviewBytes = (await trace.encodeWhole()).byteLength;
+  const overviewMs = performance.now() - t;
+  const browser = await launch();
+  try {
+    const v = await openViewer(
+      browser,
+      {
+        run: {
+          title: `8 ranks × ${mbPerRank} MB`,
+          analysis: trace.analysis ?? null,
+          views: {
+            overview: () => trace.encodeWhole(),
+            view: (r) => trace.view(r),
+            search: (q) => trace.search(q),
+          },
+        },
+      },
+      '',
+      { width: 1600, height: 1000 },
+    );
+    const page = v.page;
+    const perf = (await page.evaluate(`(() => ({ ...window.commlens.perf }))()`)) as {
+      arrival: number;
+      firstPaint: number;
+      decoded: number;
+      indexed: number;
+    };
+    const heapLoad = await pageHeapMb(page);
+    const seq = await scriptedSequence(page);
+    // Let the last view arrive, then weigh the page holding it.
+    await page.waitForTimeout(1500);
+    const heapNav = await pageHeapMb(page);
+    const views = (await page.evaluate(`window.__hostLog.filter((m) => m.type === 'requestView').length`)) as number;
+    const fm = quantile(seq.frames, 0.5),
+      fp = quantile(seq.frames, 0.95);
+    const heapMb = Math.max(heapLoad.total, heapNav.total);
+    const rows: [string, string, string, string][] = [
+      [
+        'first paint from page start (ms)',
+        perf.firstPaint.toFixed(0),
+        '≤ 2000',
+        `overview arrives at ${perf.arrival.toFixed(0)} ms (worker encodes it in ${overviewMs.toFixed(0)} ms, ${(overviewBytes / 2 ** 20).toFixed(1)} MB); decode ${(perf.decoded - perf.arrival).toFixed(0)} + index ${(perf.indexed - perf.decoded).toFixed(0)} + draw/present ${(perf.firstPaint - perf.indexed).toFixed(0)}`,
+      ],
+      ['frame time, median (ms)', fm.toFixed(2), '≤ 16', `p95 ${fp.toFixed(2)} ms over ${seq.frames.length} frames`],
+      [
+        'JS heap + ArrayBuffers (MB)',
+        heapMb.toFixed(1),
+        '≤ 500',
+        `after load ${heapLoad.total.toFixed(1)} (V8 ${heapLoad.v8.toFixed(1)} + buffers ${heapLoad.buffers.toFixed(1)}), after navigating ${heapNav.total.toFixed(1)}`,
+      ],
+      ['views asked of the worker', String(views), '', `while zooming and panning (debounced)`],
+      ['open in the trace worker (s)', (openMs / 1000).toFixed(1), '', 'load + analysis + level-of-detail index'],
+    ];
+    printTable(rows);
+    if (v.errors.length) console.log('page errors:', v.errors);
+    const file = path.join(repoRoot(), 'bench', 'results', 'scale.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+    const next = {
+      ...prev,
+      viewer_first_paint_ms_8r: Math.round(perf.firstPaint),
+      viewer_heap_mb_8r: Number(heapMb.toFixed(1)),
+      viewer_frame_ms_median_8r: Number(fm.toFixed(2)),
+      viewer_8r: {
+        mb_per_rank: mbPerRank,
+        json_mb: Math.round(job.jsonBytes / MB),
+        slices: trace.sliceCount,
+        open_s: Number((openMs / 1000).toFixed(1)),
+        overview_ms: Math.round(overviewMs),
+        overview_mb: Number((overviewBytes / 2 ** 20).toFixed(1)),
+        first_paint_after_arrival_ms: Math.round(perf.firstPaint - perf.arrival),
+        frame_ms_p95: Number(fp.toFixed(2)),
+        frames: seq.frames.length,
+        heap_mb_after_load: Number(heapLoad.total.toFixed(1)),
+        heap_mb_after_navigation: Number(heapNav.total.toFixed(1)),
+        views_requested: views,
+      },
+    };
+    writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
+    console.log(`merged viewer_*_8r into ${file}`);
+    await v.harness.close();
+  } finally {
+    await browser.close();
+    trace.dispose();
+  }
+}
+
+function printTable(rows: [string, string, string, string][]): void {
+  const widths = [0, 1, 2, 3].map((i) =>
+    Math.max(...rows.map((r) => r[i].length), ['metric', 'value', 'target', 'side by side'][i].length),
+  );
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join(' | ');
+  console.log(line(['metric', 'value', 'target', 'side by side']));
+  console.log(widths.map((x) => '-'.repeat(x)).join('-|-'));
+  for (const r of rows) console.log(line(r));
+}
+
+/** The synthetic one-million-span case (bench/results/viewer.json). */
+async function syntheticCase(): Promise<void> {
   const ranks = 8;
   let t = performance.now();
   const model = viewerRun({ ranks, steps: 102, kernels: 400, buckets: 8, jitterSeed: 11 });
@@ -157,13 +326,7 @@ async function main(): Promise<void> {
         `JSON of the same slices/counters/flows ${(jsonBytes / 2 ** 20).toFixed(1)} MB (${(jsonBytes / data.byteLength).toFixed(1)}× larger)`,
       ],
     ];
-    const widths = [0, 1, 2, 3].map((i) =>
-      Math.max(...rows.map((r) => r[i].length), ['metric', 'value', 'target', 'side by side'][i].length),
-    );
-    const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join(' | ');
-    console.log(line(['metric', 'value', 'target', 'side by side']));
-    console.log(widths.map((x) => '-'.repeat(x)).join('-|-'));
-    for (const r of rows) console.log(line(r));
+    printTable(rows);
     if (v.errors.length) console.log('page errors:', v.errors);
     const out = path.join(repoRoot(), 'bench', 'results');
     mkdirSync(out, { recursive: true });

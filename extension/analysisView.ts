@@ -8,6 +8,7 @@
  * may be absent are read defensively and left out of the view rather than invented.
  */
 import type { Analysis } from '../analysis/index';
+import { waitNsByRankAndStep } from '../analysis/collectives';
 import type { AnalysisView, RankBreakdownView, SuggestionView } from '../webview/protocol';
 
 type Loose = Record<string, unknown>;
@@ -67,6 +68,9 @@ function suggestionView(raw: Loose): SuggestionView | undefined {
 export function toAnalysisView(analysis: Analysis): AnalysisView {
   const figures = (analysis as Partial<Analysis>).figures;
   const warmup = new Set(figures?.warmupSteps ?? []);
+  // Per-step collective waits, when the analysis joined collectives across ranks (the heat map's second figure).
+  const instances = (analysis as Partial<Analysis>).collectives?.instances;
+  const waits = instances ? waitNsByRankAndStep(instances) : undefined;
   const ranks: RankBreakdownView[] = analysis.ranks.map((r) => ({
     rank: r.rank,
     idleNs: r.temporal.idleNs,
@@ -83,6 +87,9 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
         overlappedCommNs: s.overlap.overlapNs,
         exposedCommNs: s.overlap.exposedCommNs,
         idleNs: s.temporal.idleNs,
+        ...(waits ? { collectiveWaitNs: waits.get(r.rank)?.get(s.step) ?? 0 } : {}),
+        startNs: s.startNs,
+        durNs: s.durNs,
       })),
   }));
   const list = (raw: unknown): SuggestionView[] =>

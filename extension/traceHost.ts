@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EncodeOptions } from '../trace/binary';
 import { defaultMaxTraceBytes } from '../trace/budget';
+import type { SearchAnswer, ViewRequest } from '../trace/lod';
 import type { FromTraceWorker, OpenedTrace, ToTraceWorker } from './traceWorkerProtocol';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -19,6 +20,10 @@ export type RemoteTrace = OpenedTrace & {
   encodeWhole(): Promise<ArrayBuffer>;
   /** A window of it, short slices left out below `minDurNs`. */
   encode(options: EncodeOptions): Promise<ArrayBuffer>;
+  /** A view from its level-of-detail index (trace/lod.ts; for windowed traces). */
+  view(request: ViewRequest): Promise<ArrayBuffer>;
+  /** Slice names containing `query`, over the whole trace. */
+  search(query: string, limit?: number): Promise<SearchAnswer>;
   /** Ends the worker (and frees the trace). */
   dispose(): void;
 };
@@ -95,11 +100,28 @@ export function openTrace(
       return failed(title, r.type === 'failed' ? r.message : 'unexpected reply from the trace worker');
     }
     if (!r.trace.ok) void worker.terminate();
-    return { ...r.trace, encodeWhole: () => encodeWith('whole'), encode: (o: EncodeOptions) => encodeWith(o), dispose };
+    const view = async (request: ViewRequest): Promise<ArrayBuffer> => {
+      const v = await ask({ type: 'view', request });
+      if (v.type === 'encoded') return v.data;
+      throw new Error(v.type === 'failed' ? v.message : 'unexpected reply from the trace worker');
+    };
+    const search = async (query: string, limit?: number): Promise<SearchAnswer> => {
+      const v = await ask({ type: 'search', query, ...(limit !== undefined ? { limit } : {}) });
+      if (v.type === 'searched') return v.result;
+      throw new Error(v.type === 'failed' ? v.message : 'unexpected reply from the trace worker');
+    };
+    return {
+      ...r.trace,
+      encodeWhole: () => encodeWith('whole'),
+      encode: (o: EncodeOptions) => encodeWith(o),
+      view,
+      search,
+      dispose,
+    };
   });
 }
 
 function failed(title: string, message: string): RemoteTrace {
-  const no = (): Promise<ArrayBuffer> => Promise.reject(new Error(message));
-  return { ok: false, title, message, encodeWhole: no, encode: no, dispose: () => undefined };
+  const no = (): Promise<never> => Promise.reject(new Error(message));
+  return { ok: false, title, message, encodeWhole: no, encode: no, view: no, search: no, dispose: () => undefined };
 }

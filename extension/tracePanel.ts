@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import { backend, jobName, traceTitle } from './traceService';
 import { openTrace, type RemoteTrace } from './traceHost';
 import type { HostToWebview, WebviewToHost } from '../webview/protocol';
-import { isMessageId, isSuggestionId, locationTarget } from './webviewGuard';
+import { isMessageId, isSuggestionId, locationTarget, viewRequestOf } from './webviewGuard';
 
 export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
 export const TRACE_EDITOR_VIEW_TYPE = 'commlens.traceEditor';
@@ -161,6 +161,29 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           }
           break;
         }
+        case 'requestView':
+        case 'search': {
+          // Step 10/11: a windowed trace answers from the worker's level-of-detail index.
+          if (!isMessageId(raw.id)) return;
+          const t = await loaded;
+          const fail = (message: string) => post({ type: 'reply', replyTo: raw.id, ok: false, message });
+          if (!t.ok) return fail(t.message);
+          try {
+            if (raw.type === 'search') {
+              if (typeof raw.query !== 'string' || raw.query.length > 1000)
+                return fail('search: expected a query of at most 1000 characters');
+              post({ type: 'searchResult', replyTo: raw.id, ...(await t.search(raw.query)) });
+              return;
+            }
+            const v = viewRequestOf(raw as unknown as Record<string, unknown>);
+            if (!v.ok) return fail(v.message);
+            const data = await t.view(v.request);
+            post({ type: 'traceView', replyTo: raw.id, data }, data);
+          } catch (e) {
+            fail((e as Error).message);
+          }
+          break;
+        }
         case 'applySuggestion': {
           if (!isMessageId(raw.id)) return;
           if (!isSuggestionId(raw.suggestionId)) {
@@ -240,8 +263,8 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
   }
 
   /**
-   * The transfer encoding of a loaded trace. Past MAX_SLICES_WHOLE slices the shortest
-   * are left out (the webview asks for windows at full detail with requestRange).
+   * The transfer encoding of a loaded trace: the whole trace, or above WINDOWED_ABOVE_SLICES
+   * the overview of the worker's level-of-detail index (the webview then asks for views).
    */
   private async encode(t: RemoteTrace, post: (m: HostToWebview) => void): Promise<ArrayBuffer | undefined> {
     try {

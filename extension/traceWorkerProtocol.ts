@@ -5,6 +5,7 @@
  * never the extension host.
  */
 import type { EncodeOptions } from '../trace/binary';
+import type { SearchAnswer, ViewRequest } from '../trace/lod';
 import type { AnalysisView } from '../webview/protocol';
 
 /** What the host knows of a trace the worker holds. */
@@ -16,15 +17,24 @@ export type OpenedTrace =
       analysisError?: string;
       warnings: string[];
       sliceCount: number;
+      /** True when the webview gets views from the level-of-detail index, not the whole trace (webview/protocol.ts). */
+      windowed: boolean;
     }
   | { ok: false; title: string; message: string };
 
 export type ToTraceWorker =
   | { type: 'open'; id: number; files: string[]; maxTraceBytes: number }
-  /** `whole`: the whole trace at the level of detail that keeps it under MAX_SLICES_WHOLE slices. */
-  | { type: 'encode'; id: number; options: EncodeOptions | 'whole' };
+  /**
+   * `whole`: the whole trace, or for a windowed trace (above WINDOWED_ABOVE_SLICES slices)
+   * the level-of-detail index's overview.
+   */
+  | { type: 'encode'; id: number; options: EncodeOptions | 'whole' }
+  /** A view from the level-of-detail index (trace/lod.ts). */
+  | { type: 'view'; id: number; request: ViewRequest }
+  | { type: 'search'; id: number; query: string; limit?: number };
 
 export type FromTraceWorker =
   | { type: 'opened'; id: number; trace: OpenedTrace }
   | { type: 'encoded'; id: number; data: ArrayBuffer }
+  | { type: 'searched'; id: number; result: SearchAnswer }
   | { type: 'failed'; id: number; message: string };

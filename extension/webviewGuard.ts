@@ -51,3 +51,39 @@ export function locationTarget(
   if (!fs.statSync(real).isFile()) return { ok: false, message: `${target} is not a regular file` };
   return { ok: true, path: real };
 }
+
+/** At most this many tracks, and this many kept slices, in one view request. */
+const MAX_VIEW_TRACKS = 100_000;
+const MAX_VIEW_KEEP = 2000;
+
+/**
+ * A `requestView` message checked field by field (webview/protocol.ts step 10): finite
+ * times in order, a positive resolution, and track and slice lists of whole numbers.
+ */
+export function viewRequestOf(
+  raw: Record<string, unknown>,
+):
+  | { ok: true; request: { startNs: number; endNs: number; nsPerPx: number; tracks?: number[]; keep?: number[] } }
+  | { ok: false; message: string } {
+  const { startNs, endNs, nsPerPx, tracks, keep } = raw;
+  if (
+    typeof startNs !== 'number' ||
+    typeof endNs !== 'number' ||
+    !Number.isFinite(startNs) ||
+    !Number.isFinite(endNs) ||
+    !(endNs >= startNs)
+  )
+    return { ok: false, message: 'requestView: expected finite startNs ≤ endNs (nanoseconds)' };
+  if (typeof nsPerPx !== 'number' || !Number.isFinite(nsPerPx) || nsPerPx <= 0)
+    return { ok: false, message: 'requestView: expected nsPerPx, a positive number of nanoseconds per pixel' };
+  const wholeList = (v: unknown, max: number): v is number[] =>
+    Array.isArray(v) && v.length <= max && v.every((x) => Number.isSafeInteger(x) && (x as number) >= 0);
+  if (tracks !== undefined && !wholeList(tracks, MAX_VIEW_TRACKS))
+    return { ok: false, message: `requestView: tracks must be a list of at most ${MAX_VIEW_TRACKS} track numbers` };
+  if (keep !== undefined && !wholeList(keep, MAX_VIEW_KEEP))
+    return { ok: false, message: `requestView: keep must be a list of at most ${MAX_VIEW_KEEP} slice indexes` };
+  return {
+    ok: true,
+    request: { startNs, endNs, nsPerPx, ...(tracks ? { tracks } : {}), ...(keep ? { keep } : {}) },
+  };
+}

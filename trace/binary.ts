@@ -10,6 +10,7 @@
  *     sliceTrack u32 · sliceStart f64 · sliceDur f64 · sliceName u32 (string id) ·
  *     sliceArgs i32 (string id of the args JSON, -1 none) · sliceCategory u8 · sliceDepth u16 ·
  *     sliceSource u32 (original model index; only when slices were filtered) ·
+ *     sliceMerged u32 (slices each one stands for; only in level-of-detail answers) ·
  *     counterTrack u32 · counterOffset u32 (count+1) · counterTs f64 · counterValue f64 ·
  *     flowFrom u32 · flowTo u32 · flowId f64 · stringOffset u32 (count+1) · stringBytes u8
  *
@@ -43,6 +44,19 @@ export interface BinaryDetail {
   window?: { startNs: number; endNs: number };
   /** Slice count of the full model. */
   totalSlices: number;
+  /**
+   * Set on an answer of the level-of-detail index (trace/lod.ts): the time resolution it was
+   * built for (ns per pixel) and the bucket width of the index level it came from; slices
+   * shorter than a bucket were merged per bucket into the longest of them (`sliceMerged`).
+   */
+  lod?: {
+    nsPerPx: number;
+    bucketNs: number;
+    /** The tracks answered for (all when absent). */
+    tracks?: number[];
+    /** Nesting levels of each track in the whole trace (so rows keep their height from answer to answer). */
+    depths?: number[];
+  };
 }
 
 /** Section name → [byte offset from the end of the 8-aligned header, item count]. */
@@ -77,6 +91,8 @@ export interface BinaryTrace {
   sliceDepth: Uint16Array;
   /** Original model index of each slice; absent when every slice was sent in model order. */
   sliceSource?: Uint32Array;
+  /** How many model slices each sent slice stands for (a level-of-detail answer); absent = one each. */
+  sliceMerged?: Uint32Array;
   counterTrack: Uint32Array;
   counterOffset: Uint32Array;
   counterTs: Float64Array;
@@ -118,7 +134,7 @@ export function modelExtentNs(model: TraceModel): [number, number] {
  * level deeper than the slices that are still open when it starts. Uses `Slice.depth` when the
  * model was finalized; computes it (without touching the model) otherwise.
  */
-function depthsOf(model: TraceModel): Uint16Array {
+export function depthsOf(model: TraceModel): Uint16Array {
   const n = model.slices.length;
   const depth = new Uint16Array(n);
   if (model.slices.every((s) => s.depth !== undefined)) {
@@ -199,6 +215,49 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
     if (win && (s.startNs > win.endNs || s.startNs + Math.max(0, s.durNs) < win.startNs)) continue;
     keep.push(i);
   }
+  // Flows survive when both ends were kept.
+  let flows = model.flows;
+  if (filtered) {
+    const kept = new Uint8Array(model.slices.length);
+    for (const i of keep) kept[i] = 1;
+    flows = model.flows.filter((f) => kept[f.from] === 1 && kept[f.to] === 1);
+  }
+  return encodeParts(model, {
+    slices: keep,
+    depthOf: (i) => depthAll[i],
+    flows,
+    extentNs: modelExtentNs(model),
+    ...(filtered ? { detail: { minDurNs: minDur, window: win, totalSlices: model.slices.length } } : {}),
+  });
+}
+
+/**
+ * What `encodeParts` writes: an explicit selection of a model's slices, flows and counter
+ * samples. A level-of-detail index (trace/lod.ts) builds one per request without touching
+ * the rest of the model, so an answer costs what it holds, not what the trace holds.
+ */
+export interface EncodeParts {
+  /** Model slice indexes to send, ascending. */
+  slices: ArrayLike<number>;
+  /** How many slices each sent slice stands for (merged below a pixel); absent = one each. */
+  merged?: ArrayLike<number>;
+  /** Nesting depth of model slice `i`. */
+  depthOf(i: number): number;
+  /** Flows to send (model slice indexes; both ends must be among `slices`). */
+  flows: readonly { id: number; from: number; to: number }[];
+  /** Per counter series, the sample indexes to send (ascending); absent = every sample. */
+  counterSamples?: readonly ArrayLike<number>[];
+  /** Time extent of the whole model (the header's extentNs). */
+  extentNs: [number, number];
+  /** Set when not every slice is sent (the decoder then reads `sliceSource`). */
+  detail?: BinaryDetail;
+  /** Warnings to carry (the model's when absent). */
+  warnings?: string[];
+}
+
+/** Encodes an explicit selection of `model` (see EncodeParts); `encodeTrace` is this over the whole model. */
+export function encodeParts(model: TraceModel, parts: EncodeParts): ArrayBuffer {
+  const keep = parts.slices;
   const n = keep.length;
   const strings = new StringTable();
   const sliceTrack = new Uint32Array(n),
@@ -208,10 +267,17 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
     sliceDur = new Float64Array(n);
   const sliceCategory = new Uint8Array(n),
     sliceDepth = new Uint16Array(n);
-  const sliceSource = filtered ? Uint32Array.from(keep) : undefined;
+  const sliceSource = parts.detail ? Uint32Array.from(keep) : undefined;
   const catCode = new Map(SLICE_CATEGORIES.map((c, i) => [c, i]));
+  // Model index → encoded index: a dense array for big selections, a map for small answers.
+  const dense = n * 8 >= model.slices.length ? new Int32Array(model.slices.length).fill(-1) : undefined;
+  const sparse = dense ? undefined : new Map<number, number>();
+  const encodedIndex = (i: number): number | undefined =>
+    dense ? (dense[i] >= 0 ? dense[i] : undefined) : sparse!.get(i);
   for (let k = 0; k < n; k++) {
     const s = model.slices[keep[k]];
+    if (dense) dense[keep[k]] = k;
+    else sparse!.set(keep[k], k);
     sliceTrack[k] = s.track;
     sliceStart[k] = s.startNs;
     sliceDur[k] = s.durNs;
@@ -220,38 +286,38 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
       s.rawCategory !== undefined && s.rawCategory !== s.category ? { ...s.args, category: s.rawCategory } : s.args;
     sliceArgs[k] = args && Object.keys(args).length > 0 ? strings.intern(JSON.stringify(args)) : -1;
     sliceCategory[k] = catCode.get(s.category) ?? SLICE_CATEGORIES.indexOf('host');
-    sliceDepth[k] = depthAll[keep[k]];
+    sliceDepth[k] = Math.min(65535, parts.depthOf(keep[k]));
   }
-  // Flows survive when both ends were kept; their ends are re-pointed at encoded indexes.
-  const encodedIndex = new Int32Array(model.slices.length).fill(-1);
-  keep.forEach((orig, k) => {
-    encodedIndex[orig] = k;
-  });
+  // Flow ends are re-pointed at encoded indexes; a flow whose end was not sent is left out.
   const ff: number[] = [],
     ft: number[] = [],
     fid: number[] = [];
-  for (const f of model.flows) {
-    const a = encodedIndex[f.from] ?? -1,
-      b = encodedIndex[f.to] ?? -1;
-    if (a >= 0 && b >= 0) {
+  for (const f of parts.flows) {
+    const a = encodedIndex(f.from),
+      b = encodedIndex(f.to);
+    if (a !== undefined && b !== undefined) {
       ff.push(a);
       ft.push(b);
       fid.push(f.id);
     }
   }
+  const sampleCount = (c: number): number =>
+    parts.counterSamples?.[c]?.length ?? Math.min(model.counters[c].tsNs.length, model.counters[c].values.length);
   const counterTrack = Uint32Array.from(model.counters.map((c) => c.track));
   const counterOffset = new Uint32Array(model.counters.length + 1);
-  model.counters.forEach((c, i) => {
-    counterOffset[i + 1] = counterOffset[i] + Math.min(c.tsNs.length, c.values.length);
+  model.counters.forEach((_, i) => {
+    counterOffset[i + 1] = counterOffset[i] + sampleCount(i);
   });
   const total = counterOffset[model.counters.length];
   const counterTs = new Float64Array(total),
     counterValue = new Float64Array(total);
   model.counters.forEach((c, i) => {
     const m = counterOffset[i + 1] - counterOffset[i];
+    const pick = parts.counterSamples?.[i];
     for (let j = 0; j < m; j++) {
-      counterTs[counterOffset[i] + j] = c.tsNs[j];
-      counterValue[counterOffset[i] + j] = c.values[j];
+      const x = pick ? pick[j] : j;
+      counterTs[counterOffset[i] + j] = c.tsNs[x];
+      counterValue[counterOffset[i] + j] = c.values[x];
     }
   });
   const columns: [string, ArrayBufferView & { length: number }][] = [
@@ -273,6 +339,7 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
     ['stringBytes', strings.byteArray()],
   ];
   if (sliceSource) columns.push(['sliceSource', sliceSource]);
+  if (parts.merged) columns.push(['sliceMerged', Uint32Array.from(parts.merged)]);
   // Section offsets are relative to the first byte after the (8-aligned) header, so the
   // header does not depend on its own length.
   const sections: SectionTable = {};
@@ -287,15 +354,15 @@ export function encodeTrace(model: TraceModel, options: EncodeOptions = {}): Arr
     meta: model.meta,
     processes: model.processes,
     tracks: model.tracks,
-    warnings: model.warnings,
+    warnings: parts.warnings ?? model.warnings,
     sliceCount: n,
     counterCount: model.counters.length,
     flowCount: ff.length,
     stringCount: strings.count,
-    extentNs: modelExtentNs(model),
+    extentNs: parts.extentNs,
     sections,
   };
-  if (filtered) header.detail = { minDurNs: minDur, window: win, totalSlices: model.slices.length };
+  if (parts.detail) header.detail = parts.detail;
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const base = align8(16 + headerBytes.length);
   const buffer = new ArrayBuffer(base + rel);
@@ -374,6 +441,7 @@ export function decodeTrace(input: ArrayBuffer | ArrayBufferView): BinaryTrace {
     sliceCategory: col('sliceCategory', Uint8Array),
     sliceDepth: col('sliceDepth', Uint16Array),
     sliceSource: col('sliceSource', Uint32Array, true),
+    sliceMerged: col('sliceMerged', Uint32Array, true),
     counterTrack: col('counterTrack', Uint32Array),
     counterOffset: col('counterOffset', Uint32Array),
     counterTs: col('counterTs', Float64Array),

@@ -3,9 +3,9 @@
  * tabbed panes (details, area, suggestions, breakdown, loss & memory, compare). Owns the
  * view state that is saved with `setState` and restored when the webview is re-created.
  */
-import { decodeTrace } from '../trace/binary';
+import { decodeTrace, type BinaryTrace } from '../trace/binary';
 import { h } from './dom';
-import { clipText } from '../trace/format';
+import { clipText, formatDurationNs } from '../trace/format';
 import type { AnalysisView, HostToWebview, SuggestionView, WebviewState, WebviewToHost } from './protocol';
 import { renderArea, renderDetails } from './panes/details';
 import { breakdownChart, lineChart, memoryChart } from './panes/charts';
@@ -16,6 +16,8 @@ import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
 import { Timeline } from './timeline/timeline';
 import { TraceIndex } from './timeline/traceIndex';
 import { mergeTraces } from './timeline/merge';
+import { HeatMap } from './panes/heatmap';
+import { HEATMAP_ABOVE_RANKS, heatMapData } from './panes/heatmapData';
 
 export interface Host {
   post(msg: WebviewToHost, transfer?: Transferable[]): void;
@@ -33,8 +35,41 @@ const PANES = [
 ] as const;
 type Pane = (typeof PANES)[number][0];
 
+/** A view asked of the host's level-of-detail index (protocol step 10). */
+interface ViewAsked {
+  id: number;
+  startNs: number;
+  endNs: number;
+  nsPerPx: number;
+  /** Tracks asked for, joined ('*' = all). */
+  tracksKey: string;
+}
+
+/** Search matches of a windowed trace, found by the host (protocol step 11). */
+interface RemoteMatches {
+  total: number;
+  slices: number[];
+  startNs: number[];
+  durNs: number[];
+  track: number[];
+}
+
+/** A view request goes out this long after the view stops moving, or every VIEW_MAX_WAIT_MS while it moves. */
+const VIEW_DEBOUNCE_MS = 120;
+const VIEW_MAX_WAIT_MS = 400;
+
+/** Model slice indexes a view request may ask to include whatever its window (evidence, matches). */
+const MAX_KEEP = 200;
+
 /** Timing marks the benchmark and tests read (ms, performance.now()). */
-export const perf: { arrival?: number; decoded?: number; indexed?: number; firstPaint?: number } = {};
+export const perf: {
+  arrival?: number;
+  decoded?: number;
+  indexed?: number;
+  firstPaint?: number;
+  /** When the first level-of-detail answer was shown (windowed traces). */
+  firstView?: number;
+} = {};
 
 export class App {
   private index: TraceIndex | null = null;
@@ -57,6 +92,26 @@ export class App {
   private fetched: { startNs: number; endNs: number; minDurNs: number }[] = [];
   private rangeRequest: { id: number; startNs: number; endNs: number; minDurNs: number } | null = null;
   private rangeTimer = 0;
+  /** Windowed trace (protocol step 10): the overview the host sent first, and the views asked for and shown. */
+  private overviewTrace: BinaryTrace | null = null;
+  private viewAsked: ViewAsked | null = null;
+  private viewShown: ViewAsked | null = null;
+  private viewTimer = 0;
+  /** When the view started waiting for a request (0 = not waiting). */
+  private viewWaitSince = 0;
+  /** Windowed search: the request in flight and the host's matches. */
+  private searchAsked = -1;
+  private remoteMatches: RemoteMatches | null = null;
+  /** Model slices to highlight in a windowed trace (search matches or evidence), re-found in every answer. */
+  private highlightModel: number[] = [];
+  /** A model slice to select (and reveal) once an answer holds it. */
+  private pendingSelect = -1;
+  /** Whether selecting `pendingSelect` also brings it into view. */
+  private pendingReveal = true;
+  private revealOnArrival = false;
+  /** The ranks × steps heat map (more than HEATMAP_ABOVE_RANKS ranks). */
+  private heatmap: HeatMap | null = null;
+  private heatmapResize = false;
   private readonly root: HTMLElement;
   private readonly status: HTMLElement;
   private readonly banner: HTMLElement;
@@ -242,6 +297,7 @@ export class App {
           break;
         case 'analysis':
           this.analysis = msg.analysis;
+          this.showHeatmap();
           this.renderPane();
           this.showWarnings();
           break;
@@ -255,7 +311,16 @@ export class App {
           this.renderPane();
           break;
         case 'reply':
-          if (!msg.ok && this.rangeRequest?.id === msg.replyTo) {
+          if (!msg.ok && this.viewAsked?.id === msg.replyTo) {
+            // Keep what is shown, and do not ask for this window again.
+            this.viewShown = this.viewAsked;
+            this.viewAsked = null;
+            this.status.textContent = `No detail for this window: ${msg.message ?? 'the host declined'}`;
+          } else if (!msg.ok && this.searchAsked === msg.replyTo) {
+            this.searchAsked = -1;
+            this.searchCount.textContent = 'search failed';
+            this.status.textContent = msg.message ?? 'The search failed.';
+          } else if (!msg.ok && this.rangeRequest?.id === msg.replyTo) {
             // The host cannot give detail here: remember the window so we do not ask again.
             this.fetched.push(this.rangeRequest);
             this.rangeRequest = null;
@@ -273,6 +338,12 @@ export class App {
           break;
         case 'traceRange':
           this.mergeRange(msg.replyTo, msg.data);
+          break;
+        case 'traceView':
+          this.showView(msg.replyTo, msg.data);
+          break;
+        case 'searchResult':
+          this.showRemoteMatches(msg.replyTo, msg);
           break;
         case 'syncView':
           this.applySync(msg.startNs, msg.endNs, msg.originLabel);
@@ -305,6 +376,7 @@ export class App {
     this.titleEl.title = title;
     this.root.removeAttribute('aria-busy');
     this.main.replaceChildren();
+    this.heatmap = null;
     this.matches = new Uint32Array(0);
     const h0 = trace.header;
     if (index.drawableSlices === 0 && h0.counterCount === 0) {
@@ -332,11 +404,23 @@ export class App {
     this.timeline?.dispose();
     this.fetched = [];
     this.rangeRequest = null;
+    this.overviewTrace = index.windowed ? trace : null;
+    this.viewAsked = this.viewShown = null;
+    this.remoteMatches = null;
+    this.highlightModel = [];
     this.timeline = this.createTimeline(index);
+    // Many ranks: every rank starts as a compact summary row; the heat map opens them.
+    if (this.manyRanks(index)) {
+      for (const g of index.groups) this.timeline.collapsed.add(g.pid);
+      this.timeline.relayout();
+    }
     this.fillOrigins(index);
     this.restoreView();
     this.root.dataset.state = 'ready';
-    this.status.textContent = `${index.drawableSlices.toLocaleString('en-US')} slices · ${index.groups.length} rank(s) · ${h0.tracks.length} tracks`;
+    this.status.textContent = index.windowed
+      ? `${(h0.detail?.totalSlices ?? 0).toLocaleString('en-US')} slices (shown from the host's index as you zoom) · ${index.groups.length} rank(s) · ${h0.tracks.length} tracks`
+      : `${index.drawableSlices.toLocaleString('en-US')} slices · ${index.groups.length} rank(s) · ${h0.tracks.length} tracks`;
+    this.showHeatmap();
     this.showWarnings();
     if (this.searchInput.value) this.runSearch(false);
     this.renderPane();
@@ -429,8 +513,211 @@ export class App {
     this.status.textContent = `${merged.drawableSlices.toLocaleString('en-US')} of ${merged.trace.header.detail?.totalSlices.toLocaleString('en-US') ?? '?'} slices loaded`;
   }
 
+  /** More ranks than a screen holds: summary rows and the heat map (rule: HEATMAP_ABOVE_RANKS). */
+  private manyRanks(index: TraceIndex): boolean {
+    return index.groups.filter((g) => g.rank !== undefined).length > HEATMAP_ABOVE_RANKS;
+  }
+
+  /** Shows (or replaces) the ranks × steps heat map above the timeline when there are many ranks. */
+  private showHeatmap(): void {
+    const index = this.index;
+    if (!index || !this.timeline || !this.analysis || !this.manyRanks(index)) return;
+    const data = heatMapData(this.analysis);
+    if (!data) return;
+    const metric = this.heatmap?.shown;
+    this.heatmap?.el.remove();
+    this.heatmap = new HeatMap(data, {
+      open: (rank, step, startNs, durNs) => this.openRank(rank, step, startNs, durNs),
+    });
+    this.main.prepend(this.heatmap.el);
+    if (!this.heatmapResize) {
+      this.heatmapResize = true;
+      window.addEventListener('resize', () => this.heatmap?.draw());
+      new MutationObserver(() => this.heatmap?.draw()).observe(document.body, {
+        attributes: true,
+        attributeFilter: ['class'],
+      });
+    }
+    if (metric) this.heatmap.setMetric(metric);
+    // The heat map sized itself to the page only once attached.
+    requestAnimationFrame(() => this.heatmap?.draw());
+  }
+
+  /** Opens `rank`'s tracks and shows `step` on it (a heat map click). */
+  openRank(rank: number, step?: number, startNs = NaN, durNs = NaN): void {
+    const tl = this.timeline,
+      index = this.index;
+    if (!tl || !index) return;
+    const gi = index.groups.findIndex((g) => g.rank === rank);
+    if (gi < 0) return;
+    tl.collapsed.delete(index.groups[gi].pid);
+    tl.relayout();
+    const row = tl.layout.rows.find((r) => r.kind === 'group' && r.group === gi);
+    if (row) tl.setScroll(row.y - tl.layout.pinnedH);
+    if (Number.isFinite(startNs) && Number.isFinite(durNs) && durNs > 0)
+      tl.vp.set(startNs - durNs * 0.02, startNs + durNs * 1.02);
+    tl.invalidate();
+    this.status.textContent = `Rank ${rank}${step !== undefined ? `, step ${step}` : ''}: its tracks are open below.`;
+    this.save();
+  }
+
+  /** Tracks of the open ranks and the pinned tracks; undefined when every rank is open. */
+  private visibleTracks(tl: Timeline, index: TraceIndex): number[] | undefined {
+    if (tl.collapsed.size === 0) return undefined;
+    const out = new Set<number>(tl.pinned);
+    for (const g of index.groups) if (!tl.collapsed.has(g.pid)) for (const t of g.tracks) out.add(t);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** Model slices every answer must hold: the selection, the slice to select next, the highlights. */
+  private keepList(tl: Timeline, index: TraceIndex): number[] {
+    const keep = new Set<number>();
+    if (tl.overlay.selectedSlice >= 0) keep.add(index.modelIndex(tl.overlay.selectedSlice));
+    if (this.pendingSelect >= 0) keep.add(this.pendingSelect);
+    // Search matches are many and found by time; evidence is few and must show wherever it is.
+    if (this.activeSuggestion) for (const m of this.highlightModel.slice(0, MAX_KEEP)) keep.add(m);
+    return [...keep];
+  }
+
+  /**
+   * Windowed trace (protocol step 10): asks the host for the visible window (with a margin of
+   * half a window each side) at the view's resolution, debounced while the view moves; the
+   * answer on screen stays until the next one arrives.
+   */
+  private maybeRequestView(): void {
+    const tl = this.timeline,
+      index = this.index,
+      ov = this.overviewTrace?.header.detail?.lod;
+    if (!tl || !index || !ov) return;
+    const vp = tl.vp;
+    const tracks = this.visibleTracks(tl, index);
+    const tracksKey = tracks ? tracks.join(',') : '*';
+    const keep = this.keepList(tl, index);
+    const holdsKeep = keep.every((m) => index.encodedIndex(m) >= 0);
+    const covers = (w: ViewAsked | null): boolean =>
+      !!w &&
+      w.startNs <= vp.startNs &&
+      w.endNs >= vp.endNs &&
+      w.nsPerPx <= vp.nsPerPx * 1.5 &&
+      w.nsPerPx * 4 >= vp.nsPerPx &&
+      (w.tracksKey === '*' || w.tracksKey === tracksKey);
+    // The overview is as fine as the view (zoomed out), or every rank is a summary row.
+    const overviewEnough = ov.nsPerPx <= vp.nsPerPx * 1.5 || (tracks !== undefined && tracks.length === 0);
+    if (overviewEnough && holdsKeep) return;
+    if ((covers(this.viewShown) && holdsKeep) || covers(this.viewAsked)) return;
+    clearTimeout(this.viewTimer);
+    const send = (): void => {
+      this.viewWaitSince = 0;
+      if (this.timeline !== tl || covers(this.viewAsked)) return;
+      const dur = vp.durNs;
+      const req: ViewAsked = {
+        id: this.nextId++,
+        startNs: vp.startNs - dur / 2,
+        endNs: vp.endNs + dur / 2,
+        nsPerPx: vp.nsPerPx,
+        tracksKey,
+      };
+      this.viewAsked = req;
+      this.host.post({
+        type: 'requestView',
+        id: req.id,
+        startNs: req.startNs,
+        endNs: req.endNs,
+        nsPerPx: req.nsPerPx,
+        ...(tracks ? { tracks } : {}),
+        ...(keep.length ? { keep } : {}),
+      });
+    };
+    // Debounced; but while the view keeps moving (a held key), ask at least every VIEW_MAX_WAIT_MS
+    // when nothing is in flight, so detail follows the motion.
+    const now = performance.now();
+    if (!this.viewWaitSince) this.viewWaitSince = now;
+    if (!this.viewAsked && now - this.viewWaitSince >= VIEW_MAX_WAIT_MS) send();
+    else this.viewTimer = window.setTimeout(send, VIEW_DEBOUNCE_MS);
+  }
+
+  /** An answer of the host's index: shown over the overview (the previous answer is dropped). */
+  private showView(replyTo: number, data: ArrayBuffer): void {
+    const req = this.viewAsked,
+      ov = this.overviewTrace;
+    if (!req || req.id !== replyTo || !ov || !this.timeline || !this.index) return;
+    this.viewAsked = null;
+    const answer = decodeTrace(data);
+    const next = new TraceIndex(mergeTraces(ov, answer, { countersFrom: 'extra' }));
+    this.viewShown = req;
+    this.swapIndex(next);
+    const lod = answer.header.detail?.lod;
+    this.status.textContent = `${next.drawableSlices.toLocaleString('en-US')} of ${(next.trace.header.detail?.totalSlices ?? 0).toLocaleString('en-US')} slices held: the overview and this window${lod && lod.bucketNs > 0 ? `, those under ${formatDurationNs(lod.bucketNs)} merged per pixel` : ' at full detail'}`;
+    if (perf.firstView === undefined) perf.firstView = performance.now();
+  }
+
+  /** Puts `next` on screen, carrying the selection and highlights over by model index. */
+  private swapIndex(next: TraceIndex): void {
+    const tl = this.timeline!,
+      old = this.index!;
+    const selectedModel = tl.overlay.selectedSlice >= 0 ? old.modelIndex(tl.overlay.selectedSlice) : -1;
+    const enc = (ms: Iterable<number>): Uint32Array =>
+      Uint32Array.from([...ms].map((m) => next.encodedIndex(m)).filter((i) => i >= 0));
+    this.index = next;
+    tl.setIndex(next, selectedModel >= 0 ? next.encodedIndex(selectedModel) : -1, enc(this.highlightModel));
+    if (this.pendingSelect >= 0) {
+      const i = next.encodedIndex(this.pendingSelect);
+      if (i >= 0) {
+        this.pendingSelect = -1;
+        tl.select(i);
+        if (this.pendingReveal) tl.reveal([i]);
+        this.pendingReveal = true;
+      }
+    }
+    if (this.revealOnArrival && tl.overlay.highlights.length > 0) {
+      this.revealOnArrival = false;
+      tl.reveal(tl.overlay.highlights);
+    }
+    if (this.pane === 'details' || this.pane === 'area') this.renderPane();
+  }
+
+  /** The host's search matches of a windowed trace (protocol step 11). */
+  private showRemoteMatches(replyTo: number, r: RemoteMatches): void {
+    if (replyTo !== this.searchAsked || !this.timeline || !this.index) return;
+    this.searchAsked = -1;
+    this.remoteMatches = r;
+    this.highlightModel = r.slices;
+    this.timeline.overlay.highlights = Uint32Array.from(
+      r.slices.map((m) => this.index!.encodedIndex(m)).filter((i) => i >= 0),
+    );
+    this.searchCount.textContent = this.searchInput.value
+      ? `${r.total.toLocaleString('en-US')} match${r.total === 1 ? '' : 'es'}${r.total > r.slices.length ? ` (first ${r.slices.length.toLocaleString('en-US')} listed)` : ''}`
+      : '';
+    this.timeline.invalidate();
+  }
+
+  /** Goes to the windowed search match at `pos`: shows its time, opens its rank, selects it when it arrives. */
+  private goToRemoteMatch(pos: number): void {
+    const r = this.remoteMatches,
+      tl = this.timeline,
+      index = this.index;
+    if (!r || !tl || !index) return;
+    const m = r.slices[pos];
+    const pid = index.tracks[r.track[pos]]?.info.pid;
+    if (pid !== undefined && tl.collapsed.delete(pid)) tl.relayout();
+    const centre = r.startNs[pos] + r.durNs[pos] / 2;
+    const half = Math.max(tl.vp.durNs, r.durNs[pos] * 1.5) / 2;
+    if (r.startNs[pos] < tl.vp.startNs || r.startNs[pos] + r.durNs[pos] > tl.vp.endNs)
+      tl.vp.set(centre - half, centre + half);
+    const i = index.encodedIndex(m);
+    if (i >= 0) {
+      tl.select(i);
+      tl.reveal([i]);
+    } else {
+      this.pendingSelect = m;
+      this.pendingReveal = true;
+    }
+    tl.invalidate();
+  }
+
   private onPaint(): void {
-    this.maybeRequestRange();
+    if (this.overviewTrace) this.maybeRequestView();
+    else this.maybeRequestRange();
     this.postSync();
     if (perf.firstPaint === undefined && perf.arrival !== undefined) {
       // The frame's drawing is issued; the next animation frame means it was presented.
@@ -447,6 +734,7 @@ export class App {
       tl = this.timeline!,
       index = this.index!;
     if (!st || st.title !== this.title) return;
+    if (st.collapsed) tl.collapsed.clear();
     for (const pid of st.collapsed ?? []) tl.collapsed.add(pid);
     for (const t of st.expanded ?? []) if (index.tracks[t]?.info.type === 'counter') tl.expanded.add(t);
     tl.pinned = (st.pinned ?? []).filter((t) => index.tracks[t] !== undefined);
@@ -463,6 +751,11 @@ export class App {
     if (st.selectedSlice !== undefined) {
       const i = index.encodedIndex(st.selectedSlice);
       if (i >= 0) tl.overlay.selectedSlice = i;
+      else if (index.windowed && st.selectedSlice >= 0) {
+        // Not in the overview: the next answer holds it; select it there, leaving the restored view.
+        this.pendingSelect = st.selectedSlice;
+        this.pendingReveal = false;
+      }
     }
     if (st.area) tl.overlay.area = st.area;
     tl.invalidate();
@@ -572,7 +865,11 @@ export class App {
             activeId: this.activeSuggestion,
             status: this.suggestionStatus,
             busy: this.busy,
-            evidenceFound: (sg) => sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
+            // A windowed trace fetches evidence from the host on Show: all of it counts as found.
+            evidenceFound: (sg) =>
+              index.windowed
+                ? Math.min(sg.evidence.sliceIndexes.length, MAX_KEEP)
+                : sg.evidence.sliceIndexes.filter((m) => index.encodedIndex(m) >= 0).length,
             onShow: (sg) => this.showEvidence(sg),
             onApply: (sg) => this.apply(sg),
           });
@@ -608,7 +905,15 @@ export class App {
     const index = this.index,
       tl = this.timeline;
     this.activeSuggestion = this.activeSuggestion === sg.id ? null : sg.id;
-    if (index && tl) {
+    if (index && tl && this.overviewTrace) {
+      // Windowed: the evidence may not be in the answer on screen; the next answer holds it.
+      this.highlightModel = this.activeSuggestion ? sg.evidence.sliceIndexes.slice(0, MAX_KEEP) : [];
+      const enc = this.highlightModel.map((m) => index.encodedIndex(m)).filter((i) => i >= 0);
+      tl.overlay.highlights = Uint32Array.from(enc);
+      this.revealOnArrival = this.highlightModel.length > 0 && enc.length < this.highlightModel.length;
+      if (enc.length) tl.reveal(enc);
+      tl.invalidate();
+    } else if (index && tl) {
       const enc = this.activeSuggestion
         ? sg.evidence.sliceIndexes.map((m) => index.encodedIndex(m)).filter((i) => i >= 0)
         : [];
@@ -639,6 +944,26 @@ export class App {
     const index = this.index,
       tl = this.timeline;
     if (!index || !tl) return;
+    if (this.overviewTrace) {
+      // Windowed: the host searches the whole trace (protocol step 11).
+      this.matchPos = -1;
+      this.activeSuggestion = null;
+      this.remoteMatches = null;
+      this.highlightModel = [];
+      tl.overlay.highlights = new Uint32Array(0);
+      const query = this.searchInput.value;
+      if (query.trim()) {
+        this.searchAsked = this.nextId++;
+        this.searchCount.textContent = 'searching…';
+        this.host.post({ type: 'search', id: this.searchAsked, query });
+      } else {
+        this.searchAsked = -1;
+        this.searchCount.textContent = '';
+      }
+      tl.invalidate();
+      this.save();
+      return;
+    }
     this.matches = searchSlices(index, this.searchInput.value);
     this.matchPos = -1;
     this.activeSuggestion = null;
@@ -659,6 +984,18 @@ export class App {
       this.searchTimer = 0;
       this.runSearch(false);
     }
+    if (this.overviewTrace) {
+      const r = this.remoteMatches;
+      if (!r) {
+        if (this.searchAsked < 0) this.runSearch(false);
+        return;
+      }
+      this.matchPos = nextMatch(r.slices.length, this.matchPos, dir);
+      if (this.matchPos < 0) return;
+      this.searchCount.textContent = `${this.matchPos + 1} / ${r.total.toLocaleString('en-US')}`;
+      this.goToRemoteMatch(this.matchPos);
+      return;
+    }
     if (this.matches.length === 0) this.runSearch(false);
     this.matchPos = nextMatch(this.matches.length, this.matchPos, dir);
     if (this.matchPos < 0) return;
@@ -673,6 +1010,16 @@ export class App {
     if (!this.timeline) return;
     this.timeline.lod = on;
     this.timeline.invalidate();
+  }
+
+  /** A windowed trace's views: the one in flight and the one shown (tests and the benchmark wait on them). */
+  viewStatus(): { asked: ViewAsked | null; shown: ViewAsked | null } {
+    return { asked: this.viewAsked, shown: this.viewShown };
+  }
+
+  /** Page rectangle of the heat map's cell of (rank, step), or null (tests click it). */
+  heatCellRect(rank: number, step: number): { x: number; y: number; w: number; h: number } | null {
+    return this.heatmap?.cellRect(rank, step) ?? null;
   }
 
   /** Page coordinates of model slice `m` in the timeline (tests use it to click a known slice). */

@@ -36,6 +36,8 @@ function start(): void {
     rectOf: (m: number) => app.pageRectOf(m),
     trackRect: (t: number) => app.pageRectOfTrack(t),
     setLod: (on: boolean) => app.setLod(on),
+    heatCell: (rank: number, step: number) => app.heatCellRect(rank, step),
+    viewStatus: () => app.viewStatus(),
   };
   host.post({ type: 'ready' });
 }

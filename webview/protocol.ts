@@ -13,10 +13,11 @@
  *     window reloaded, `WebviewPanelSerializer.deserializeWebviewPanel`), so the host
  *     answers every `ready` the same way:
  *  3. host → `trace` { title, data } with `data` = `encodeTrace(model)` from trace/binary.ts,
- *     posted so the ArrayBuffer is transferred, not copied. For a model above
- *     `MAX_SLICES_WHOLE` slices the host sends `encodeTrace(model, { minDurNs })` with a
- *     `minDurNs` that brings it under the limit (see `lodMinDurNs`); the header's `detail`
- *     tells the webview that short slices were left out.
+ *     posted so the ArrayBuffer is transferred, not copied. Above `WINDOWED_ABOVE_SLICES`
+ *     the extension sends the overview of its level-of-detail index instead (step 10). A
+ *     host may also send `encodeTrace(model, { minDurNs })` (see `lodMinDurNs`; the harness
+ *     does, for its partial-trace tests); the header's `detail` tells the webview that short
+ *     slices were left out, and it asks for them with step 5.
  *  4. host → `analysis` { analysis: AnalysisView } when (or if) the analysis is ready;
  *     the webview renders the timeline without it and adds the panes when it arrives.
  *  5. webview → `requestRange` { id, startNs, endNs, minDurNs } when the user zooms into a
@@ -34,14 +35,34 @@
  *     step) when its window changes; the host relays it to the other open trace views as
  *     `syncView`, and those with "Link views" on show the same window from their own
  *     origin, so two runs line up at the chosen step.
+ * 10. Big traces (above `WINDOWED_ABOVE_SLICES` slices) are never sent whole. The host
+ *     keeps a level-of-detail index (trace/lod.ts, built in the trace worker) and step 3's
+ *     `trace` carries its overview: the whole extent at about 2000 pixels, with
+ *     `header.detail.lod` set. The webview then asks for what it shows:
+ *     webview → `requestView` { id, startNs, endNs, nsPerPx, tracks?, keep? } (debounced
+ *     while zooming and panning; the previous answer stays on screen meanwhile), and the
+ *     host answers `traceView` { replyTo, data } (an encoding of the visible slices at that
+ *     resolution, slices below a pixel merged into the longest of them, with their flows and
+ *     counter samples; `keep` lists model slice indexes to include whatever the window: the
+ *     selection, a search match, a suggestion's evidence) or `reply` { ok: false, message }.
+ *     The webview holds the overview and the latest answer, never the whole trace.
+ * 11. webview → `search` { id, query } for a windowed trace: the host searches the whole
+ *     trace and answers `searchResult` { replyTo, total, slices, startNs, durNs, track }
+ *     (model slice indexes and where they are, the first 10 000 by start).
  *
  * Counters the panes read from the trace: a counter track whose name starts with `loss`
  * is the loss curve; counter tracks whose unit is `bytes` (or whose name contains `mem`)
  * are memory series, one per rank (the track's process) and kind (the track name).
  */
 
-/** Above this many slices the host sends a level-of-detail subset first (step 3). */
+/** `lodMinDurNs`'s default: a subset of at most this many slices (step 3's `minDurNs` form). */
 export const MAX_SLICES_WHOLE = 2_000_000;
+
+/**
+ * Above this many slices the host sends views from its level-of-detail index instead of
+ * the trace (step 10); at or below it, the whole trace.
+ */
+export const WINDOWED_ABOVE_SLICES = 250_000;
 
 /** One step of one rank in the temporal breakdown (nanoseconds). */
 export interface StepBreakdownView {
@@ -52,6 +73,14 @@ export interface StepBreakdownView {
   /** Communication with no compute under it (on the critical path). */
   exposedCommNs: number;
   idleNs: number;
+  /**
+   * Σ of this rank's waits for its peers in the collectives of this step (analysis/collectives.ts
+   * `waitNsByRankAndStep`: the same per-participant wait as the analysis' `waitNsByRank`).
+   */
+  collectiveWaitNs?: number;
+  /** Start of the step on this rank (trace clock, ns), when known. */
+  startNs?: number;
+  durNs?: number;
 }
 
 /** Per-rank temporal breakdown (Holistic Trace Analysis definitions, see docs/references.md). */
@@ -130,6 +159,18 @@ export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'applySuggestion'; id: number; suggestionId: string }
   | { type: 'requestRange'; id: number; startNs: number; endNs: number; minDurNs: number }
+  /** Step 10: the slices of this window at this resolution, from the host's level-of-detail index. */
+  | {
+      type: 'requestView';
+      id: number;
+      startNs: number;
+      endNs: number;
+      nsPerPx: number;
+      tracks?: number[];
+      keep?: number[];
+    }
+  /** Step 11: search a windowed trace's slice names on the host. */
+  | { type: 'search'; id: number; query: string }
   | { type: 'openLocation'; id: number; path: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** The visible window, relative to this view's time origin, while "Link views" is on (step 9). */
@@ -140,6 +181,17 @@ export type HostToWebview =
   | { type: 'trace'; title: string; /** trace/binary.ts encoding, transferred */ data: ArrayBuffer }
   | { type: 'analysis'; analysis: AnalysisView }
   | { type: 'traceRange'; replyTo: number; /** trace/binary.ts encoding of a window */ data: ArrayBuffer }
+  | { type: 'traceView'; replyTo: number; /** trace/lod.ts answer, trace/binary.ts encoding */ data: ArrayBuffer }
+  | {
+      type: 'searchResult';
+      replyTo: number;
+      /** Matches in the whole trace; the lists hold the first 10 000 by start. */
+      total: number;
+      slices: number[];
+      startNs: number[];
+      durNs: number[];
+      track: number[];
+    }
   | {
       type: 'comparison';
       /** The suggestion that was applied, when the comparison verifies one. */

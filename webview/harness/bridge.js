@@ -52,6 +52,28 @@
           endNs: msg.endNs,
           originLabel: msg.originLabel,
         });
+      } else if (msg.type === 'requestView') {
+        // Protocol step 10: the harness server answers from its level-of-detail index.
+        const request = {
+          startNs: msg.startNs,
+          endNs: msg.endNs,
+          nsPerPx: msg.nsPerPx,
+          tracks: msg.tracks,
+          keep: msg.keep,
+        };
+        let data;
+        try {
+          data = await fetchBinary('/view.bin?request=' + encodeURIComponent(JSON.stringify(request)));
+        } catch (err) {
+          // As the extension does: a view the host cannot give is a failed reply, not an error page.
+          toWebview({ type: 'reply', replyTo: msg.id, ok: false, message: String((err && err.message) || err) });
+          return;
+        }
+        toWebview({ type: 'traceView', replyTo: msg.id, data }, [data]);
+      } else if (msg.type === 'search') {
+        const r = await fetchJson('/search.json?q=' + encodeURIComponent(msg.query));
+        if (r) toWebview(Object.assign({ type: 'searchResult', replyTo: msg.id }, r));
+        else toWebview({ type: 'reply', replyTo: msg.id, ok: false, message: 'The harness cannot search this run.' });
       } else if (msg.type === 'requestRange') {
         const data = await fetchBinary(
           '/range.bin?start=' + msg.startNs + '&end=' + msg.endNs + '&minDur=' + msg.minDurNs,

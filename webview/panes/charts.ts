@@ -7,7 +7,11 @@ import { formatBytes, formatDurationNs } from '../../trace/format';
 import type { RankBreakdownView, StepBreakdownView } from '../protocol';
 import type { MemoryRow, Series } from './series';
 
-export const BREAKDOWN_PARTS: { key: keyof Omit<StepBreakdownView, 'step'>; label: string; cls: string }[] = [
+export const BREAKDOWN_PARTS: {
+  key: 'computeNs' | 'overlappedCommNs' | 'exposedCommNs' | 'idleNs';
+  label: string;
+  cls: string;
+}[] = [
   { key: 'computeNs', label: 'Compute', cls: 'c-compute' },
   { key: 'overlappedCommNs', label: 'Overlapped communication', cls: 'c-overlap' },
   { key: 'exposedCommNs', label: 'Exposed communication', cls: 'c-exposed' },

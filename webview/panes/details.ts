@@ -165,6 +165,13 @@ export function renderArea(sum: AreaSummary | null, originNs = 0): HTMLElement {
       h('strong', {}, `Duration ${formatDurationNs(sum.windowNs)}`),
       ` · from ${formatDurationNs(sum.startNs - originNs)} to ${formatDurationNs(sum.endNs - originNs)} · ${sum.slices.toLocaleString('en-US')} slices on ${sum.tracks} track${sum.tracks === 1 ? '' : 's'}.`,
     ),
+    sum.mergedHeld > 0
+      ? h(
+          'p',
+          { className: 'muted area-merged' },
+          `At this zoom ${sum.mergedHeld.toLocaleString('en-US')} of these boxes each stand for several slices merged below a pixel (${sum.mergedStandFor.toLocaleString('en-US')} in all), so counts and totals are approximate: zoom in for exact figures.`,
+        )
+      : null,
     h('div', { className: 'side-by-side' }, slices, counters),
   );
 }

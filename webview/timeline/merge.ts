@@ -15,10 +15,16 @@ function grow<T extends Float64Array | Uint32Array | Int32Array | Uint8Array | U
 
 /**
  * Returns `base` with the slices of `extra` it lacks (matched by model index), flows of both
- * (deduplicated by flow id), `base`'s counters, and a string table spanning both.
+ * (deduplicated by flow id), `base`'s counters (`extra`'s with `countersFrom: 'extra'`, for a
+ * level-of-detail answer, whose samples include the overview's), and a string table spanning
+ * both. Where both hold a slice, `extra`'s merged count wins (it is the finer answer).
  * Both must come from the same model (same tracks) and carry `sliceSource`.
  */
-export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace {
+export function mergeTraces(
+  base: BinaryTrace,
+  extra: BinaryTrace,
+  o: { countersFrom?: 'base' | 'extra' } = {},
+): BinaryTrace {
   const bs = base.sliceSource,
     es = extra.sliceSource;
   if (!bs || !es) throw new Error('mergeTraces: both traces must be level-of-detail subsets (with sliceSource)');
@@ -50,6 +56,8 @@ export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace 
     sliceCategory = grow(Uint8Array, n);
   const sliceDepth = grow(Uint16Array, n),
     sliceSource = grow(Uint32Array, n);
+  const withMerged = base.sliceMerged !== undefined || extra.sliceMerged !== undefined;
+  const sliceMerged = withMerged ? grow(Uint32Array, n) : undefined;
   const newOfBase = new Int32Array(nb),
     newOfExtra = new Int32Array(ne).fill(-1);
   for (let k = 0; k < n; k++) {
@@ -67,12 +75,14 @@ export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace 
     sliceCategory[k] = src.sliceCategory[x];
     sliceDepth[k] = src.sliceDepth[x];
     sliceSource[k] = f >= 0 ? bs[x] : es[x];
+    if (sliceMerged) sliceMerged[k] = src.sliceMerged?.[x] ?? 1;
   }
   // Extra slices the base already had map to the base's copy.
   for (let x = 0, y = 0; x < ne; x++) {
     if (newOfExtra[x] >= 0) continue;
     while (y < nb && bs[y] < es[x]) y++;
     newOfExtra[x] = newOfBase[y];
+    if (sliceMerged) sliceMerged[newOfBase[y]] = extra.sliceMerged?.[x] ?? 1;
   }
   const ff: number[] = [],
     ft: number[] = [],
@@ -90,9 +100,16 @@ export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace 
     ft.push(newOfExtra[extra.flowTo[k]]);
     fid.push(extra.flowId[k]);
   }
+  const counters = o.countersFrom === 'extra' ? extra : base;
   return {
     // Outside the fetched windows the merged trace still lacks the short slices: keep base's detail.
-    header: { ...base.header, sliceCount: n, flowCount: ff.length, stringCount: stringsB + extra.header.stringCount },
+    header: {
+      ...base.header,
+      sliceCount: n,
+      flowCount: ff.length,
+      stringCount: stringsB + extra.header.stringCount,
+      counterCount: counters.header.counterCount,
+    },
     sliceTrack,
     sliceStart,
     sliceDur,
@@ -101,10 +118,11 @@ export function mergeTraces(base: BinaryTrace, extra: BinaryTrace): BinaryTrace 
     sliceCategory,
     sliceDepth,
     sliceSource,
-    counterTrack: base.counterTrack,
-    counterOffset: base.counterOffset,
-    counterTs: base.counterTs,
-    counterValue: base.counterValue,
+    ...(sliceMerged ? { sliceMerged } : {}),
+    counterTrack: counters.counterTrack,
+    counterOffset: counters.counterOffset,
+    counterTs: counters.counterTs,
+    counterValue: counters.counterValue,
     flowFrom: Uint32Array.from(ff),
     flowTo: Uint32Array.from(ft),
     flowId: Float64Array.from(fid),

@@ -38,6 +38,12 @@ export interface AreaSummary {
   windowNs: number;
   tracks: number;
   slices: number;
+  /**
+   * Of `slices`, how many stand for several merged below a pixel (a level-of-detail answer,
+   * protocol step 10), and how many slices those stand for: the figures are then approximate.
+   */
+  mergedHeld: number;
+  mergedStandFor: number;
   rows: AreaRow[];
   counters: AreaCounter[];
 }
@@ -50,7 +56,9 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
   const tr = index.trace;
   const windowNs = Math.max(0, area.endNs - area.startNs);
   const byName = new Map<number, { count: number; total: number }>();
-  let slices = 0;
+  let slices = 0,
+    mergedHeld = 0,
+    mergedStandFor = 0;
   for (const t of area.tracks) {
     for (const l of index.tracks[t]?.lists ?? []) {
       for (let k = firstVisible(l, area.startNs); k < l.idx.length && l.start[k] <= area.endNs; k++) {
@@ -65,6 +73,11 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
         e.count++;
         e.total += Math.max(0, inside);
         slices++;
+        const merged = index.mergedCount(l.idx[k]);
+        if (merged > 1) {
+          mergedHeld++;
+          mergedStandFor += merged;
+        }
       }
     }
   }
@@ -85,7 +98,17 @@ export function aggregateArea(index: TraceIndex, area: AreaSelection): AreaSumma
       if (agg) counters.push({ track: t, name: te.info.name, rank: index.rankOfTrack(t), unit: te.info.unit, ...agg });
     }
   }
-  return { startNs: area.startNs, endNs: area.endNs, windowNs, tracks: area.tracks.length, slices, rows, counters };
+  return {
+    startNs: area.startNs,
+    endNs: area.endNs,
+    windowNs,
+    tracks: area.tracks.length,
+    slices,
+    mergedHeld,
+    mergedStandFor,
+    rows,
+    counters,
+  };
 }
 
 /** Index of the last sample at or before `t` in sorted `ts` (-1 when none). */

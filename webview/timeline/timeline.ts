@@ -110,7 +110,7 @@ export class Timeline {
 
   constructor(
     parent: HTMLElement,
-    readonly index: TraceIndex,
+    public index: TraceIndex,
     private readonly events: TimelineEvents,
   ) {
     this.root = document.createElement('div');
@@ -158,6 +158,21 @@ export class Timeline {
     mo.observe(document.body, { attributes: true, attributeFilter: ['class'] });
     this.observers.push(ro, mo);
     this.resize();
+  }
+
+  /**
+   * Shows another index of the same trace (a level-of-detail answer, protocol step 10): the
+   * window, scroll, collapsed ranks, pins and marks stay; the overview strip keeps the first
+   * index's density (the whole run). Encoded slice indexes change: the caller maps the
+   * selection and highlights.
+   */
+  setIndex(index: TraceIndex, selected: number, highlights: Uint32Array): void {
+    this.index = index;
+    this.overlay.hoverSlice = -1;
+    this.overlay.selectedSlice = selected;
+    this.overlay.highlights = highlights;
+    this.tipKey = '';
+    this.relayout();
   }
 
   /** Detaches the timeline (its DOM, listeners, observers, pending frame). */

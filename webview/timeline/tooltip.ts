@@ -39,6 +39,9 @@ export function tooltipFor(
       `${formatDurationNs(Math.max(0, dur))} · starts at ${formatDurationNs(tr.sliceStart[slice] - originNs)}`,
       `${SLICE_CATEGORIES[tr.sliceCategory[slice]] ?? '?'} · ${rank !== undefined ? `rank ${rank}` : `pid ${track?.pid ?? '?'}`} · ${track?.name ?? '?'}`,
     ];
+    const merged = index.mergedCount(slice);
+    if (merged > 1)
+      lines.push(`the longest of ${merged.toLocaleString('en-US')} slices here below a pixel: zoom in to see them`);
     // Key arguments first: sizes, bandwidths, durations and the algorithm say most about a span.
     const rankOf = (k: string): number =>
       /bytes$/i.test(k) ? 0 : /GBps$/.test(k) ? 1 : /Ns$/.test(k) ? 2 : /^(algo|algorithm|op|kind)$/i.test(k) ? 3 : 4;

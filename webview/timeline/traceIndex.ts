@@ -158,6 +158,22 @@ export class TraceIndex {
       this.tracks[t].sliceCount = seg.length;
     }
 
+    // A level-of-detail answer holds part of the trace: keep every track as deep as it is in
+    // the whole trace, so rows do not change height from answer to answer.
+    const depths = h.detail?.lod?.depths;
+    if (depths)
+      for (let t = 0; t < trackCount; t++) {
+        const lists = this.tracks[t].lists;
+        while (lists.length < (depths[t] ?? 0))
+          lists.push({
+            idx: new Uint32Array(0),
+            start: new Float64Array(0),
+            end: new Float64Array(0),
+            endsSorted: true,
+            maxDur: 0,
+          });
+      }
+
     for (let c = 0; c < h.counterCount; c++) {
       const t = trace.counterTrack[c];
       const e = this.tracks[t];
@@ -274,6 +290,16 @@ export class TraceIndex {
   /** Model slice index of encoded slice `i` (differs when the host sent a subset). */
   modelIndex(i: number): number {
     return this.trace.sliceSource ? this.trace.sliceSource[i] : i;
+  }
+
+  /** How many model slices encoded slice `i` stands for (more than one where a level-of-detail answer merged them). */
+  mergedCount(i: number): number {
+    return this.trace.sliceMerged?.[i] ?? 1;
+  }
+
+  /** True when the host sends views from its level-of-detail index (protocol step 10), not the whole trace. */
+  get windowed(): boolean {
+    return this.trace.header.detail?.lod !== undefined;
   }
 
   /** Encoded index of model slice `m`, or -1 when it was not sent. */

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze } from '../../../analysis/index';
 import { toAnalysisView } from '../../../extension/analysisView';
+import { waitNsByRankAndStep } from '../../../analysis/collectives';
 import { predictionRows } from '../../../webview/panes/predictionRows';
 import { syntheticRun } from '../../helpers/syntheticRun';
 
@@ -27,6 +28,28 @@ describe('the webview view of an analysis', () => {
     assert.equal(v.exposedCommNs, a.figures.exposedCommNs);
     assert.deepEqual(v.warmupSteps, [0]);
     for (const r of v.ranks) assert.ok((r.steps ?? []).length > 0 && (r.steps ?? []).every((s) => s.step !== 0));
+  });
+
+  it("gives each step its rank's collective wait: the analysis' per-participant waits, summed by step", () => {
+    const instances = a.collectives!.instances;
+    const byStep = waitNsByRankAndStep(instances);
+    for (const r of v.ranks) {
+      // Per rank, every step together is the rank's total wait less the waits outside any step.
+      const outside = instances
+        .filter((i) => i.step === undefined)
+        .flatMap((i) => i.participants.filter((p) => p.rank === r.rank))
+        .reduce((t, p) => t + p.waitNs, 0);
+      const all = [...(byStep.get(r.rank)?.values() ?? [])].reduce((t, x) => t + x, 0);
+      assert.ok(Math.abs(all + outside - a.collectives!.waitNsByRank[String(r.rank)]) < 1e-6 * (1 + all));
+      for (const s of r.steps ?? []) {
+        assert.equal(s.collectiveWaitNs, byStep.get(r.rank)?.get(s.step) ?? 0);
+        const m = a.ranks.find((x) => x.rank === r.rank)!.steps.find((x) => x.step === s.step)!;
+        assert.equal(s.startNs, m.startNs);
+        assert.equal(s.durNs, m.durNs);
+      }
+    }
+    // The slow rank makes the others wait: somebody waits in a steady-state step.
+    assert.ok(v.ranks.some((r) => (r.steps ?? []).some((s) => (s.collectiveWaitNs ?? 0) > 0)));
   });
 
   it('keeps diagnoses apart and shows every predicted figure as now → after', () => {

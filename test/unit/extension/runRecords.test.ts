@@ -22,7 +22,7 @@ import {
   writeRunRecord,
 } from '../../../extension/runsStore';
 import { approvalKey, isApproved, rerunConfirmation, withApproval } from '../../../extension/rerunGuard';
-import { isSuggestionId, locationTarget } from '../../../extension/webviewGuard';
+import { isSuggestionId, locationTarget, viewRequestOf } from '../../../extension/webviewGuard';
 import { processStartTime } from '../../../trace/runLiveness';
 import { repoRoot } from '../../helpers/paths';
 
@@ -220,6 +220,21 @@ describe('re-running an external command', () => {
 });
 
 describe('webview requests', () => {
+  it('view requests are checked field by field, naming what would be right', () => {
+    const ok = viewRequestOf({ startNs: 0, endNs: 10, nsPerPx: 2, tracks: [1, 2], keep: [7] });
+    assert.deepEqual(ok, { ok: true, request: { startNs: 0, endNs: 10, nsPerPx: 2, tracks: [1, 2], keep: [7] } });
+    const bad = (raw: Record<string, unknown>, why: RegExp): void => {
+      const r = viewRequestOf(raw);
+      assert.equal(r.ok, false);
+      if (!r.ok) assert.match(r.message, why);
+    };
+    bad({ startNs: 10, endNs: 0, nsPerPx: 1 }, /finite startNs ≤ endNs/);
+    bad({ startNs: 0, endNs: Infinity, nsPerPx: 1 }, /finite startNs ≤ endNs/);
+    bad({ startNs: 0, endNs: 1, nsPerPx: 0 }, /positive number of nanoseconds per pixel/);
+    bad({ startNs: 0, endNs: 1, nsPerPx: 1, tracks: ['1'] }, /tracks must be a list/);
+    bad({ startNs: 0, endNs: 1, nsPerPx: 1, keep: [-1] }, /keep must be a list/);
+    bad({ startNs: 0, endNs: 1, nsPerPx: 1, keep: new Array(5000).fill(1) }, /at most 2000/);
+  });
   it('suggestion ids are type-checked', () => {
     assert.equal(isSuggestionId('ddp-bucketed+fp16'), true);
     for (const bad of [undefined, 42, {}, '', 'a'.repeat(201), '../../etc', 'x; rm -rf /', '--runs-dir'])

@@ -26,6 +26,14 @@ test('a job opens in a worker: analysis, warnings and encodings come back; closi
   assert.equal(whole.sliceTrack.length, t.sliceCount);
   const window = decodeTrace(await t.encode({ window: { startNs: 0, endNs: 1_000_000 }, minDurNs: 0 }));
   assert.ok(window.sliceTrack.length > 0 && window.sliceTrack.length < t.sliceCount);
+  // Views of the level-of-detail index and searches come from the worker too (protocol steps 10–11).
+  assert.equal(t.windowed, false, 'a 4,000-slice job is sent whole');
+  const view = decodeTrace(await t.view({ startNs: 0, endNs: 2_000_000, nsPerPx: 10_000 }));
+  assert.equal(view.header.detail?.lod?.nsPerPx, 10_000);
+  assert.ok(view.sliceTrack.length > 0 && view.sliceTrack.length < t.sliceCount);
+  const found = await t.search('nccl');
+  assert.ok(found.total > 0 && found.slices.length === Math.min(found.total, 10_000));
+  await assert.rejects(t.view({ startNs: 5, endNs: 0, nsPerPx: 1 }), /startNs ≤ endNs/);
   t.dispose();
   await assert.rejects(t.encodeWhole(), /the trace was closed/);
 });

@@ -4,21 +4,22 @@
  * (webview/harness/bridge.js) that feeds it a trace encoded with trace/binary.ts. Listens on
  * 127.0.0.1 only. Used by the Playwright tests and the viewer benchmark; also runnable:
  *
- *   node out/webview/harness/node/serve.js [trace-file] [--port 8123] [--world-size 4]
+ *   node out/webview/harness/node/serve.js [trace-file] [--port 8123] [--world-size 4] [--windowed]
  *
  * With no file it serves a synthetic CommLens-shaped run (and its overlap re-run to compare).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeTrace } from '../../../trace/binary';
 import { renderWebviewHtml } from '../../html';
-import { lodMinDurNs, type AnalysisView } from '../../protocol';
+import { lodMinDurNs, WINDOWED_ABOVE_SLICES, type AnalysisView } from '../../protocol';
 import { analyze } from '../../../analysis/index';
 import { toAnalysisView } from '../../../extension/analysisView';
 import type { TraceModel } from '../../../trace/model';
+import { LodIndex, type SearchAnswer, type ViewRequest } from '../../../trace/lod';
 import { viewerRun } from '../../../test/helpers/syntheticRun';
 
 /** The same analysis, adapted the same way, as the extension sends. */
@@ -26,9 +27,32 @@ export function harnessAnalysis(model: TraceModel): AnalysisView {
   return toAnalysisView(analyze(model));
 }
 
+/** Where a windowed run's views come from (protocol step 10): an index here, or the extension's trace worker. */
+export interface ViewProvider {
+  overview(): Promise<ArrayBuffer>;
+  view(request: ViewRequest): Promise<ArrayBuffer>;
+  search(query: string): Promise<SearchAnswer>;
+}
+
+/** A provider over a level-of-detail index built in this process. */
+export function lodProvider(model: TraceModel): ViewProvider {
+  let lod: LodIndex | undefined;
+  const index = (): LodIndex => (lod ??= new LodIndex(model));
+  return {
+    overview: async () => index().overview(),
+    view: async (r) => index().encode(r),
+    search: async (q) => index().search(q),
+  };
+}
+
 export interface HarnessRun {
   title: string;
-  model: TraceModel;
+  /** The trace (not needed when `views` and `analysis` are given). */
+  model?: TraceModel;
+  /** Serve it windowed (protocol step 10): views from a level-of-detail index of `model`. */
+  windowed?: boolean;
+  /** Serve it windowed from this provider (the viewer benchmark passes the trace worker). */
+  views?: ViewProvider;
   /** Analysis to send; computed by analysis/ when undefined, not sent when null. */
   analysis?: AnalysisView | null;
   /** Bytes to send instead of encoding the model (to test bad input). */
@@ -70,24 +94,35 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const dist = path.join(root, 'dist', 'webview');
   if (!existsSync(path.join(dist, 'main.js')))
     throw new Error(`harness: ${path.join(dist, 'main.js')} is missing; run 'npm run build' first`);
+  const modelOf = (r: HarnessRun): TraceModel => {
+    if (!r.model) throw new Error(`harness: run '${r.title}' has no model (give one, or views and an analysis)`);
+    return r.model;
+  };
   const encode = (r: HarnessRun): Buffer =>
     Buffer.from(
       r.data ??
         encodeTrace(
-          r.model,
+          modelOf(r),
           r.maxSlices !== undefined
             ? {
                 minDurNs: lodMinDurNs(
-                  r.model.slices.map((sl) => sl.durNs),
+                  modelOf(r).slices.map((sl) => sl.durNs),
                   r.maxSlices,
                 ),
               }
             : {},
         ),
     );
-  const traceBin = encode(o.run);
+  const views = o.run.views ?? (o.run.windowed ? lodProvider(modelOf(o.run)) : undefined);
+  const traceBin = views ? null : encode(o.run);
   const compareBin = o.compare ? encode(o.compare) : null;
   const server = createServer((req, res) => {
+    void handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`harness: ${(e as Error)?.message ?? String(e)}`);
+    });
+  });
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const send = (status: number, type: string, body: string | Buffer): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -114,15 +149,21 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       return send(200, 'text/html', html);
     }
     if (p === '/favicon.ico') return send(204, 'image/x-icon', '');
-    if (p === '/trace.bin') return send(200, 'application/octet-stream', traceBin);
+    if (p === '/trace.bin')
+      return send(200, 'application/octet-stream', traceBin ?? Buffer.from(await views!.overview()));
+    if (p === '/view.bin' && views) {
+      const r = JSON.parse(url.searchParams.get('request') ?? 'null') as ViewRequest;
+      return send(200, 'application/octet-stream', Buffer.from(await views.view(r)));
+    }
+    if (p === '/search.json' && views) return json(await views.search(url.searchParams.get('q') ?? ''));
     if (p === '/info.json') return json({ title: o.run.title });
     if (p === '/analysis.json')
-      return json(o.run.analysis === undefined ? harnessAnalysis(o.run.model) : o.run.analysis);
+      return json(o.run.analysis === undefined ? harnessAnalysis(modelOf(o.run)) : o.run.analysis);
     if (p === '/compare-info.json')
       return o.compare ? json({ title: o.compare.title }) : send(404, 'application/json', 'null');
     if (p === '/compare.bin' && compareBin) return send(200, 'application/octet-stream', compareBin);
     if (p === '/compare-analysis.json' && o.compare)
-      return json(o.compare.analysis === undefined ? harnessAnalysis(o.compare.model) : o.compare.analysis);
+      return json(o.compare.analysis === undefined ? harnessAnalysis(modelOf(o.compare)) : o.compare.analysis);
     if (p === '/range.bin') {
       const startNs = Number(url.searchParams.get('start')),
         endNs = Number(url.searchParams.get('end')),
@@ -130,7 +171,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       return send(
         200,
         'application/octet-stream',
-        Buffer.from(encodeTrace(o.run.model, { window: { startNs, endNs }, minDurNs })),
+        Buffer.from(encodeTrace(modelOf(o.run), { window: { startNs, endNs }, minDurNs })),
       );
     }
     const file = p.startsWith('/dist/')
@@ -141,7 +182,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     if (file && existsSync(file))
       return send(200, TYPES[path.extname(file)] ?? 'application/octet-stream', readFileSync(file));
     send(404, 'text/plain', `not found: ${p}`);
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port ?? 0, '127.0.0.1', () => resolve());
@@ -193,9 +234,13 @@ if (require.main === module) {
   void (async () => {
     if (!Number.isInteger(worldSize) || worldSize < 1 || worldSize > 64)
       throw new Error(`harness: --world-size wants a whole number of ranks from 1 to 64, got ${args[wsAt + 1]}`);
-    const run: HarnessRun = file
-      ? { title: path.basename(file), model: await loadTraceFile(file) }
-      : { title: `synthetic run (ddp, ${worldSize} ranks)`, model: viewerRun({ ranks: worldSize }) };
+    const model = file ? await loadTraceFile(file) : viewerRun({ ranks: worldSize });
+    const run: HarnessRun = {
+      title: file ? path.basename(file) : `synthetic run (ddp, ${worldSize} ranks)`,
+      model,
+      // As the extension does: big traces are served as views of a level-of-detail index.
+      windowed: args.includes('--windowed') || model.slices.length > WINDOWED_ABOVE_SLICES,
+    };
     const compare = file
       ? undefined
       : {
