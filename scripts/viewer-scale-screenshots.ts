@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { harnessAnalysis, repoRoot, startHarness, type HarnessRun } from '../webview/harness/node/serve';
-import { syntheticRun } from '../webview/harness/node/synthetic';
+import { viewerRun } from '../test/helpers/syntheticRun';
 
 type Rect = { x: number; y: number; w: number; h: number };
 
@@ -45,10 +45,10 @@ async function open(run: HarnessRun, theme: string, f: (p: Page) => Promise<void
 
 async function main(): Promise<void> {
   const outDir = path.resolve(process.argv[2] ?? path.join(repoRoot(), 'docs', 'images'));
-  const sixteen = syntheticRun({ worldSize: 16, steps: 10, kernelsPerStep: 24, seed: 4 });
+  const sixteen = viewerRun({ ranks: 16, steps: 10, kernels: 24, jitterSeed: 4 });
   const analysis = harnessAnalysis(sixteen);
   const steps = analysis.ranks[0].steps ?? [];
-  const eight = syntheticRun({ worldSize: 8, steps: 30, kernelsPerStep: 120, buckets: 6, seed: 8 });
+  const eight = viewerRun({ ranks: 8, steps: 30, kernels: 120, buckets: 6, jitterSeed: 8 });
   for (const theme of ['dark', 'light']) {
     await open(
       { title: 'synthetic ddp job (16 ranks)', model: sixteen, analysis },

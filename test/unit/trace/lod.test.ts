@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { decodeTrace, depthsOf } from '../../../trace/binary';
 import { COUNTER_KEEP_ALL, LOD_BASE_NS, LodIndex, type ViewRequest } from '../../../trace/lod';
 import { addTrack, emptyModel, finalizeModel, type TraceModel } from '../../../trace/model';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -163,7 +163,7 @@ describe('trace/lod: the level-of-detail index', () => {
   });
 
   it('holds the slices asked for by index and the other ends of their flows, whatever the window', () => {
-    const run = syntheticRun({ worldSize: 3, steps: 3 });
+    const run = viewerRun({ ranks: 3, steps: 3 });
     const l = new LodIndex(run);
     const f = run.flows[run.flows.length - 1];
     const a = l.query({ startNs: l.extentNs[0], endNs: l.extentNs[0] + 1000, nsPerPx: 1, keep: [f.from] });
@@ -172,7 +172,7 @@ describe('trace/lod: the level-of-detail index', () => {
   });
 
   it('encodes an answer that decodes to the same slices, merged counts, flows and depths', () => {
-    const run = syntheticRun({ worldSize: 2, steps: 3 });
+    const run = viewerRun({ ranks: 2, steps: 3 });
     const l = new LodIndex(run);
     const req = { startNs: l.extentNs[0], endNs: l.extentNs[1], nsPerPx: 64_000 };
     const a = l.query(req);
@@ -226,7 +226,7 @@ describe('trace/lod: the level-of-detail index', () => {
       assert.ok(kept.has(lo) && kept.has(hi), `bucket ${b}: min ${lo} and max ${hi} kept`);
     }
     // A short series is sent whole.
-    assert.equal(new LodIndex(syntheticRun({ worldSize: 1, steps: 2 })).query(req).counterSamples.length > 0, true);
+    assert.equal(new LodIndex(viewerRun({ ranks: 1, steps: 2 })).query(req).counterSamples.length > 0, true);
   });
 
   it('refuses a request that makes no sense, saying what would be right', () => {

@@ -10,13 +10,13 @@ import { LodIndex } from '../../../trace/lod';
 import { contrastRatio, relativeLuminance } from '../../../webview/timeline/palette';
 import { heatColour, heatMapData } from '../../../webview/panes/heatmapData';
 import { harnessAnalysis } from '../../../webview/harness/node/serve';
-import { syntheticRun } from '../../../webview/harness/node/synthetic';
+import { viewerRun } from '../../helpers/syntheticRun';
 import { aggregateArea } from '../../../webview/timeline/query';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 
 describe('the ranks × steps heat map', () => {
   it("holds the analysis' per-step exposed communication and collective wait, rank by rank", () => {
-    const a = harnessAnalysis(syntheticRun({ worldSize: 12, steps: 5, kernelsPerStep: 10, seed: 2 }));
+    const a = harnessAnalysis(viewerRun({ ranks: 12, steps: 5, kernels: 10, jitterSeed: 2 }));
     const d = heatMapData(a)!;
     assert.deepEqual(
       d.ranks,
@@ -53,7 +53,7 @@ describe('the ranks × steps heat map', () => {
   });
 
   it('an area over a level-of-detail answer counts the merged boxes and what they stand for', () => {
-    const m = syntheticRun({ worldSize: 2, steps: 3 });
+    const m = viewerRun({ ranks: 2, steps: 3 });
     const lod = new LodIndex(m);
     const [t0, t1] = lod.extentNs;
     const coarse = new TraceIndex(decodeTrace(lod.encode({ startNs: t0, endNs: t1, nsPerPx: 500_000 })));
