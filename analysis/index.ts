@@ -14,6 +14,7 @@ import { runInfoOf, type RunInfo } from './runInfo';
 import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
 import { advise } from './advisor/advisor';
 import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
+import { torchJobOf } from './torchJob';
 
 export {
   temporalBreakdown,
@@ -152,6 +153,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         };
     }
   }
+  const pytorchJob = model.meta.format === 'kineto' ? torchJobOf(model) : undefined;
   const advice = collectives
     ? (attempt(notes, 'suggestions', () =>
         advise({
@@ -174,6 +176,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
       ...(views.some((v) => v.cpuTimeline)
         ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) }
         : {}),
+      ...(pytorchJob ? { pytorchJob } : {}),
     },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,

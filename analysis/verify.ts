@@ -7,6 +7,8 @@
  */
 import { warmupStepCount } from '../trace/warmup';
 import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from './runFigures';
+import { median } from '../trace/stats';
+import type { TorchApply } from '../trace/torchJob';
 
 export const COMPARISON_SCHEMA_VERSION = 1;
 
@@ -35,8 +37,10 @@ export interface Measured {
   stepTimeBasis: string;
   medianStepTimeNs: number;
   exposedCommNsPerStep: number;
-  peakMemoryBytesPerRank: number;
-  wireBytesPerStepPerRank: number;
+  /** Undefined when the trace does not show it (PyTorch traces without memory events). */
+  peakMemoryBytesPerRank?: number;
+  /** Undefined when the trace does not show it (PyTorch traces whose collectives carry no sizes). */
+  wireBytesPerStepPerRank?: number;
   /** The warm-up steps left out of these figures. */
   warmupSteps: number[];
   loss: number[];
@@ -47,7 +51,7 @@ export type Verdict =
 
 export interface Comparison {
   schemaVersion: number;
-  suggestion: { id: string; title: string; configChange: Record<string, unknown> };
+  suggestion: { id: string; title: string; configChange: Record<string, unknown>; torchApply?: TorchApply };
   baselineRun: { runDir: string; runId: string };
   verifyRun: { runDir: string; runId: string };
   predicted: VerifiableSuggestion['predicted'];
@@ -59,6 +63,17 @@ export interface Comparison {
   measuredSpeedup: number;
   predictedSpeedup: number;
   verdict: Verdict;
+  /** External (PyTorch) runs: whether the re-run's traces show the change commlens_torch was asked to apply. */
+  applied?: AppliedCheck;
+}
+
+/** What the re-run of a PyTorch job recorded about the change it was asked to apply (analysis/externalVerify.ts). */
+export interface AppliedCheck {
+  asked: TorchApply;
+  /** True when every DistributedDataParallel of the re-run shows the change. */
+  ok: boolean;
+  /** What the re-run ran with, in words (or why the change does not show). */
+  message: string;
 }
 
 /** What verification reads of the analysis stored in a run's summary (analysis/index.ts `Analysis`). */
@@ -177,6 +192,41 @@ export function measuredOf(s: RunRecord): Measured {
     wireBytesPerStepPerRank: f.bytesPerStep,
     warmupSteps: f.warmupSteps,
     loss: s.loss,
+  };
+}
+
+/**
+ * Measured figures of an imported job from its analysis (analysis/runFigures.ts, the same
+ * steady-state figures as everywhere): PyTorch jobs have no summary.json, and no loss curve
+ * CommLens can read. Throws when the traces have no steps to take a step time from.
+ */
+export function measuredOfAnalysis(a: {
+  figures?: {
+    stepTimesNs: { step: number; timeNs: number }[];
+    warmupSteps: number[];
+    steadySteps: number[];
+    stepTimeNs?: number;
+    stepTimeBasis?: string;
+    exposedCommNs?: number;
+    bytesPerStep?: number;
+    peakMemoryBytes?: number;
+  };
+}): Measured {
+  const f = a.figures;
+  if (!f || f.stepTimeNs === undefined)
+    throw new Error(
+      'the traces have no whole steps to measure (ProfilerStep#N spans on every rank, past the warm-up): profile at least 3 active steps',
+    );
+  const steady = new Set(f.steadySteps);
+  return {
+    stepTimeNs: f.stepTimeNs,
+    stepTimeBasis: f.stepTimeBasis ?? 'median of the steady-state steps',
+    medianStepTimeNs: median(f.stepTimesNs.filter((s) => steady.has(s.step)).map((s) => s.timeNs)),
+    exposedCommNsPerStep: f.exposedCommNs ?? 0,
+    peakMemoryBytesPerRank: f.peakMemoryBytes,
+    wireBytesPerStepPerRank: f.bytesPerStep,
+    warmupSteps: f.warmupSteps,
+    loss: [],
   };
 }
 

@@ -41,15 +41,19 @@ export function withApproval(approvals: unknown, key: string, max = 200): Record
   return out;
 }
 
-/** The confirmation text: which run, the whole command, where it runs, and where it came from. */
+/**
+ * The confirmation text: which run, the whole command, where it runs, and where it came from;
+ * with `env`, the variables set for it (COMMLENS_APPLY when a suggestion is verified).
+ */
 export function rerunConfirmation(
   runId: string,
   runDir: string,
   command: string,
   cwd: string,
+  env?: string,
 ): { message: string; detail: string } {
   return {
     message: `Re-run ${runId}? This runs a shell command taken from the run's record.`,
-    detail: `Command (run with /bin/sh -c):\n${command}\n\nIn folder:\n${cwd}\n\nFrom: ${path.join(runDir, 'commlens-run.json')}\n\nRun it only if you recognise it.`,
+    detail: `Command (run with /bin/sh -c):\n${command}\n\nIn folder:\n${cwd}\n\n${env ? `With:\n${env}\n\n` : ''}From: ${path.join(runDir, 'commlens-run.json')}\n\nRun it only if you recognise it.`,
   };
 }

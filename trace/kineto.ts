@@ -156,6 +156,8 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   if (scan.profilerSpan) info.profilerSpanUs = scan.profilerSpan;
   if (typeof h.root.schemaVersion === 'number') info.kinetoSchemaVersion = h.root.schemaVersion;
   if (h.preKineto) info.preKineto = true;
+  // What commlens_torch recorded of the job (python/commlens_torch: the change applied, each DDP's settings).
+  if (isObject(h.root.commlens_torch)) info.commlensTorch = h.root.commlens_torch as Args;
   model.meta.info = info;
   const pid = h.rank;
   const hostName = [...scan.processNames.values()][0];

@@ -23,12 +23,14 @@ import {
   exchangesGradients,
   localUpdatesChange,
   PYTORCH_CHANGE,
+  PYTORCH_APPLY,
   sequenceParallelChange,
   zeroChange,
 } from './configChange';
 import { parseStrategyIds } from '../../trace/strategyIds';
 import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { RunInfo } from '../runInfo';
+import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
 import {
   HOST_BOUND,
@@ -73,6 +75,11 @@ export interface Suggestion {
   /** True when re-running with configChange can verify the prediction. */
   verifiable: boolean;
   pytorchHint?: string;
+  /**
+   * Imported PyTorch traces: the change as COMMLENS_APPLY (trace/torchJob.ts), when the commlens_torch
+   * helper can apply it, so that re-running the job's command verifies the prediction.
+   */
+  torchApply?: TorchApply;
   /**
    * True when the change alters the optimisation itself (local updates, 1-bit Adam, top-k,
    * PowerSGD): convergence must be checked, and it ranks below an exact change of equal gain.
@@ -257,6 +264,7 @@ function compressionRule(c: RuleContext): Suggestion[] {
       verifiable: !c.pytorch,
       configChange: c.pytorch ? PYTORCH_CHANGE.compression(name) : compressionChange(ctx.info, name),
       pytorchHint: comp.pytorchHint,
+      ...(c.pytorch && PYTORCH_APPLY.compression(name) ? { torchApply: PYTORCH_APPLY.compression(name) } : {}),
       score: saving(r) * (algo ? RISK_WEIGHT[name] : 1),
     });
   }
@@ -305,6 +313,7 @@ function overlapRule(c: RuleContext): Suggestion[] {
       configChange: c.pytorch ? PYTORCH_CHANGE.bucketing(best.cap) : bucketingChange(ctx.info, best.cap),
       verifiable: !c.pytorch,
       pytorchHint: `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
+      ...(c.pytorch ? { torchApply: PYTORCH_APPLY.bucketing(best.cap) } : {}),
       score: saving(best.r),
     },
   ];

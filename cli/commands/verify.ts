@@ -21,37 +21,56 @@ import {
 import { formatBytes, formatDurationNs, formatSpeedup } from '../../trace/format';
 import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
 import { executeRun } from './profile';
+import { externalRunOf, verifyExternal } from '../externalVerify';
 import { Output, type Io } from '../output';
 import { EXIT } from '../protocol';
 import { parseArgs, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
 
 const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR] [--events]
+       commlens verify <trace folder> <suggestion id> --command "CMD" [--cwd DIR] [--runs-dir DIR]
   Re-runs the run in <run dir> with the change the suggestion names and writes
   comparison.json (predicted vs measured) into the new run's folder.
+  A PyTorch job (an external run's folder, or its traces with --command) is re-run with
+  its own command and COMMLENS_APPLY naming the change, which the commlens_torch helper
+  applies in the script (DDP bucket_cap_mb, the fp16, bf16 and PowerSGD comm hooks).
+  --command CMD   the PyTorch job's command (default: the one its run record names)
+  --cwd DIR       where the command runs (default: the recorded folder, else here)
   --runs-dir DIR  where the re-run is written (default: beside the run it verifies)
   --events        print line-delimited JSON events (for the VS Code extension)`;
 
-const OPTIONS: OptionSpecs = { 'runs-dir': { kind: 'string' }, events: { kind: 'flag' } };
+const OPTIONS: OptionSpecs = {
+  'runs-dir': { kind: 'string' },
+  events: { kind: 'flag' },
+  command: { kind: 'string' },
+  cwd: { kind: 'string' },
+};
 
 export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('verify', { events: args.includes('--events'), io });
   let pos: string[];
   let runsDir: string | undefined;
+  let command: string | undefined;
+  let cwd: string | undefined;
   try {
     const p = parseArgs(args, OPTIONS);
     pos = p.positional;
     runsDir = str(p, 'runs-dir');
+    command = str(p, 'command');
+    cwd = str(p, 'cwd');
   } catch (e) {
     if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (pos.length !== 2) return out.fail(`expected a run folder and a suggestion id\n${USAGE}`, EXIT.badInput);
   const baseDir = resolve(pos[0]);
+  // A PyTorch job: re-run its own command with the change applied by commlens_torch (cli/externalVerify.ts).
+  if (command !== undefined || externalRunOf(baseDir))
+    return verifyExternal(out, { base: baseDir, suggestionId: pos[1], command, cwd, runsDir });
   const summaryPath = join(baseDir, 'summary.json');
   if (!existsSync(summaryPath))
     return out.fail(
-      `${summaryPath} not found: give the folder of a finished CommLens run (it holds summary.json)`,
+      `${summaryPath} not found: give the folder of a finished CommLens run (it holds summary.json), or of a PyTorch job: an external run, or its traces with --command`,
       EXIT.badInput,
     );
   let base: RunSummary;
