@@ -182,10 +182,11 @@ function sayComparison(out: Output, c: Comparison): void {
   out.say(`                     baseline   predicted    measured   (steady-state steps; docs/figures.md)`);
   row('step time', t(c.baseline.stepTimeNs), t(p.stepTimeNs), t(c.measured.stepTimeNs));
   row('exposed comm/step', t(c.baseline.exposedCommNsPerStep), t(p.exposedCommNs), t(c.measured.exposedCommNsPerStep));
+  // Without sizes in the baseline's traces (pre-Kineto PyTorch) the replay has no bytes to predict from.
   row(
     'bytes per step',
     b(c.baseline.wireBytesPerStepPerRank),
-    b(p.bytesPerStep),
+    c.baseline.wireBytesPerStepPerRank === undefined ? '—' : b(p.bytesPerStep),
     b(c.measured.wireBytesPerStepPerRank),
   );
   row('peak memory', b(c.baseline.peakMemoryBytesPerRank), b(p.peakMemoryBytes), b(c.measured.peakMemoryBytesPerRank));

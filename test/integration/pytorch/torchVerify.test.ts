@@ -100,7 +100,11 @@ describe('verify on a PyTorch job (gloo, CPU)', () => {
       cli.stdout,
       new RegExp(`COMMLENS_APPLY='${JSON.stringify(pick.torchApply).replace(/[{}[\]]/g, '\\$&')}'`),
     );
-    assert.match(cli.stdout, /\| \[commlens_torch\] rank 0: applied COMMLENS_APPLY/);
+    // torchrun --tee prefixes each line with [default<rank>]:
+    assert.match(
+      cli.stdout,
+      /\| (\[default0\]:)?\[commlens_torch\] rank 0: applied COMMLENS_APPLY to DistributedDataParallel #1/,
+    );
     assert.match(cli.stdout, /^step time\s+\S+ \S*\s+\S+ \S*\s+\S+/m);
     assert.match(
       cli.stdout,

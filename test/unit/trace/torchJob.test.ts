@@ -145,6 +145,26 @@ describe("what commlens_torch records in a rank's trace", () => {
     assert.match(wrong.message, /DDP #1 has bucket_cap_mb 25, not 100/);
   });
 
+  it('a legacy trace wrapped by commlens_torch reads as the bare array does: ops are computation, ranks aligned', () => {
+    const ddp = { bucket_cap_mb: 25, comm_hook: null };
+    const fromWrapped = analyze(
+      mergeRankModels([0, 1].map((r) => importKineto(wrapped(r, ddp), { fileName: `rank${r}.json` }))),
+    );
+    const fromArray = analyze(
+      mergeRankModels([0, 1].map((r) => importKineto(raw(r), { fileName: `rank${r}.json`, rank: r }))),
+    );
+    for (const r of [0, 1]) {
+      assert.ok(fromArray.ranks[r].temporal.computeNs > 0);
+      assert.equal(fromWrapped.ranks[r].temporal.computeNs, fromArray.ranks[r].temporal.computeNs, `rank ${r} compute`);
+      assert.equal(
+        fromWrapped.ranks[r].overlap.exposedCommNs,
+        fromArray.ranks[r].overlap.exposedCommNs,
+        `rank ${r} exposed`,
+      );
+    }
+    assert.equal(fromWrapped.figures.stepTimeNs, fromArray.figures.stepTimeNs);
+  });
+
   it('a trace without the record says so instead of passing the check', () => {
     const model = mergeRankModels(
       [0, 1].map((r) => importKineto({ traceEvents: raw(r), distributedInfo: { rank: r, world_size: 2 } }, {})),
