@@ -106,6 +106,8 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
   out.say(`  traces:  ${traceDir}`);
   out.emit({ kind: 'progress', message: `re-running ${command} with ${env}` });
   const tail: string[] = [];
+  // What commlens_torch refused (python/commlens_torch ApplyError), said once at the end rather than lost in the job's output.
+  let refusal: string | undefined;
   const res = await runExternalCommand({
     command,
     cwd,
@@ -114,6 +116,8 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
     helperDir,
     onLine: (line) => {
       tail.push(line);
+      const m = /(?:^|\s|:)(?:commlens_torch\.)?ApplyError: (.*)$/.exec(line);
+      if (m && !refusal) refusal = m[1];
       if (tail.length > 20) tail.shift();
       if (out.events) out.emit({ kind: 'log', level: 'info', message: line });
       else out.say(`  | ${line}`);
@@ -125,7 +129,7 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
   if (res.exitCode !== 0)
     why = res.interrupted
       ? 'the re-run was interrupted'
-      : `the command ${res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode ?? 'none'}`}`;
+      : `the command ${res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode ?? 'none'}`}${refusal ? `: commlens_torch could not apply the change: ${refusal}` : ''}`;
   else {
     try {
       rerun = await analyseJob([traceDir]);
@@ -138,7 +142,7 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
     record.message = why;
     writeRecord(runDir, record);
     return out.fail(
-      `${why}${tail.length ? `; its last lines:\n  ${tail.slice(-8).join('\n  ')}` : ''}`,
+      `${why}${tail.length && !refusal ? `; its last lines:\n  ${tail.slice(-8).join('\n  ')}` : ''}`,
       res.interrupted ? EXIT.cancelled : EXIT.failure,
     );
   }
@@ -176,8 +180,12 @@ function sayComparison(out: Output, c: Comparison): void {
   const t = (ns: number | undefined): string => (ns === undefined ? '—' : formatDurationNs(ns));
   const b = (x: number | undefined): string => (x === undefined ? '—' : formatBytes(x));
   const p = c.predicted;
-  const row = (name: string, a: string, pr: string, m: string) =>
-    out.say(`${name.padEnd(19)}${a.padStart(10)}  ${pr.padStart(10)}  ${m.padStart(10)}`);
+  // A figure the traces do not hold at all (sizes and memory in pre-Kineto traces) is named once below, not shown as a row of dashes.
+  const absent: string[] = [];
+  const row = (name: string, a: string, pr: string, m: string) => {
+    if (a === '—' && pr === '—' && m === '—') absent.push(name);
+    else out.say(`${name.padEnd(19)}${a.padStart(10)}  ${pr.padStart(10)}  ${m.padStart(10)}`);
+  };
   out.say('');
   out.say(`                     baseline   predicted    measured   (steady-state steps; docs/figures.md)`);
   row('step time', t(c.baseline.stepTimeNs), t(p.stepTimeNs), t(c.measured.stepTimeNs));
@@ -190,6 +198,10 @@ function sayComparison(out: Output, c: Comparison): void {
     b(c.measured.wireBytesPerStepPerRank),
   );
   row('peak memory', b(c.baseline.peakMemoryBytesPerRank), b(p.peakMemoryBytes), b(c.measured.peakMemoryBytesPerRank));
+  if (absent.length)
+    out.say(
+      `not in these traces: ${absent.join(', ')} (collective sizes come with Kineto's record_param_comms, memory with profile_memory=True)`,
+    );
   out.say(
     `step time: ${c.measured.stepTimeBasis}; warm-up left out: baseline step(s) ${c.baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${c.measured.warmupSteps.join(', ') || 'none'}`,
   );

@@ -40,16 +40,6 @@ export async function confirmExternalRerun(
   return true;
 }
 
-/** The external run whose traces `files` are (its run folder holds them, directly or in kineto/), or undefined. */
-export function externalRunOfTraces(files: string[]): string | undefined {
-  if (files.length === 0) return undefined;
-  for (const dir of [path.dirname(files[0]), path.dirname(path.dirname(files[0]))]) {
-    const s = readValidRunRecord(dir).record?.source;
-    if (s?.kind === 'external') return dir;
-  }
-  return undefined;
-}
-
 /**
  * Verifies suggestion `suggestionId` of the external run in `runDir`: confirm, re-run with
  * COMMLENS_APPLY, compare. Resolves with the verdict line and the re-run's trace files.

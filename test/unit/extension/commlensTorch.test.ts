@@ -224,4 +224,51 @@ describe('commlens_torch', () => {
       /no DistributedDataParallel was built after `import commlens_torch`.*commlens_torch\.ddp\(model/,
     );
   });
+
+  it('a hook the backend cannot run stops the job when DDP is built, naming the version and what works (bf16 on gloo)', (t) => {
+    const interpreter = ['/usr/bin/python3', 'python3'].find((p) => hasTorch(p));
+    if (!interpreter) return t.skip('PyTorch is not installed (Debian: apt-get install python3-torch)');
+    const probe = python(
+      interpreter,
+      [
+        'import torch, torch.distributed as dist',
+        'dist.init_process_group("gloo")',
+        'try:',
+        '    dist.all_reduce(torch.zeros(1, dtype=torch.bfloat16)); print("bf16 works")',
+        'except RuntimeError:',
+        '    print("bf16 fails")',
+      ].join('\n'),
+      {
+        RANK: '0',
+        WORLD_SIZE: '1',
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+      },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    const code = [
+      'import torch, torch.distributed as dist, torch.nn as nn',
+      'import commlens_torch as c',
+      'dist.init_process_group("gloo")',
+      'try:',
+      '    torch.nn.parallel.DistributedDataParallel(nn.Linear(8, 8))',
+      '    print("applied")',
+      'except c.ApplyError as e:',
+      '    print(e)',
+    ].join('\n');
+    const r = python(interpreter, code, {
+      COMMLENS_APPLY: '{"comm_hook": "bf16"}',
+      RANK: '0',
+      WORLD_SIZE: '1',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    if (probe.stdout.includes('bf16 works')) assert.equal(r.stdout.trim(), 'applied');
+    else
+      assert.match(
+        r.stdout,
+        /the bf16 comm hook cannot run with the gloo backend of PyTorch \d+\.\d+\S*: an all-reduce of torch\.bfloat16 fails \(.+\); fp16 or powersgd would work here/,
+      );
+  });
 });
