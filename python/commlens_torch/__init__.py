@@ -49,7 +49,7 @@ comm_hook, bucket_sizes when PyTorch reports them]}. CommLens' importer reads it
 analysis knows the re-run's settings (and the baseline's: the entry is written without
 COMMLENS_APPLY too). A change that cannot be applied stops the job with a message naming
 what was wrong and what would work: an unknown key or hook, a hook the installed PyTorch
-does not have or its backend cannot run (bf16 on gloo in PyTorch 1.x, for instance), a
+does not have or its backend cannot run (bf16 and PowerSGD on gloo in PyTorch 1.x, for instance), a
 script that registers its own comm hook too, or no DDP built after the import.
 """
 from __future__ import annotations
@@ -232,6 +232,15 @@ def _check_hook_runs(name, process_group):
             from torch.distributed.algorithms.ddp_comm_hooks import powerSGD_hook  # noqa: F401
         except ImportError as e:
             raise ApplyError(f"PyTorch {torch.__version__} has no PowerSGD comm hook ({e}); it needs PyTorch 1.8 or later; fp16 works from 1.8 too") from None
+        backend = dist.get_backend(process_group) if process_group is not None else dist.get_backend()
+        major = int(str(torch.__version__).split(".")[0] or 0)
+        if backend == "gloo" and major < 2:
+            # Seen with Debian's 1.13 on CPU: from the first compressed step a gloo size check
+            # fails in the hook's all-reduces ("op.preamble.length <= op.nbytes") and a rank aborts
+            # (or the job hangs), so it is refused before training starts.
+            raise ApplyError(
+                f"the PowerSGD comm hook breaks the gloo backend of PyTorch {torch.__version__} (a rank aborts in gloo at the first compressed step); fp16 would work here, or powersgd with NCCL on GPUs"
+            )
         return
     try:
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks

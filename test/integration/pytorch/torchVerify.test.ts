@@ -82,7 +82,8 @@ describe('verify on a PyTorch job (gloo, CPU)', () => {
     assert.equal(baseRecord?.apply, undefined, 'the baseline ran without a change');
     assert.equal(baseRecord?.ddp?.length, 1, 'the baseline recorded its DDP');
     const offered = baseline.analysis.suggestions.filter((s) => s.torchApply);
-    const pick = offered.find((s) => !s.changesAlgorithm) ?? offered[0];
+    // What gloo on CPU can run: the bucket cap or the fp16 hook (commlens_torch refuses bf16 and, on PyTorch 1.x, PowerSGD with gloo).
+    const pick = offered.find((s) => s.torchApply?.bucket_cap_mb !== undefined || s.torchApply?.comm_hook === 'fp16');
     assert.ok(
       pick,
       `the advisor offers a change commlens_torch can apply; it offered ${baseline.analysis.suggestions.map((s) => s.id).join(', ') || 'nothing'} (step ${baseline.analysis.figures.stepTimeNs} ns, exposed comm ${baseline.analysis.figures.exposedCommNs} ns)`,

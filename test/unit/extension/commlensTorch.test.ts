@@ -174,7 +174,7 @@ describe('commlens_torch', () => {
       'import json, torch, torch.distributed as dist, torch.nn as nn',
       'import commlens_torch as c',
       'from torch.nn.parallel import DistributedDataParallel as DDP',
-      'dist.init_process_group("gloo")',
+      'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
       'ddp = DDP(nn.Linear(64, 64), bucket_cap_mb=1)',
       'ddp(torch.randn(4, 64)).sum().backward()',
       'print(json.dumps(c.job_metadata(), sort_keys=True))',
@@ -232,7 +232,7 @@ describe('commlens_torch', () => {
       interpreter,
       [
         'import torch, torch.distributed as dist',
-        'dist.init_process_group("gloo")',
+        'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
         'try:',
         '    dist.all_reduce(torch.zeros(1, dtype=torch.bfloat16)); print("bf16 works")',
         'except RuntimeError:',
@@ -249,7 +249,7 @@ describe('commlens_torch', () => {
     const code = [
       'import torch, torch.distributed as dist, torch.nn as nn',
       'import commlens_torch as c',
-      'dist.init_process_group("gloo")',
+      'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
       'try:',
       '    torch.nn.parallel.DistributedDataParallel(nn.Linear(8, 8))',
       '    print("applied")',
@@ -269,6 +269,37 @@ describe('commlens_torch', () => {
       assert.match(
         r.stdout,
         /the bf16 comm hook cannot run with the gloo backend of PyTorch \d+\.\d+\S*: an all-reduce of torch\.bfloat16 fails \(.+\); fp16 or powersgd would work here/,
+      );
+  });
+
+  it('PowerSGD with gloo on PyTorch 1.x is refused when DDP is built (a rank would abort in gloo)', (t) => {
+    const interpreter = ['/usr/bin/python3', 'python3'].find((p) => hasTorch(p));
+    if (!interpreter) return t.skip('PyTorch is not installed (Debian: apt-get install python3-torch)');
+    const code = [
+      'import torch, torch.distributed as dist, torch.nn as nn',
+      'import commlens_torch as c',
+      'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
+      'print(torch.__version__)',
+      'try:',
+      '    torch.nn.parallel.DistributedDataParallel(nn.Linear(8, 8))',
+      '    print("applied")',
+      'except c.ApplyError as e:',
+      '    print(e)',
+    ].join('\n');
+    const r = python(interpreter, code, {
+      COMMLENS_APPLY: '{"comm_hook": "powersgd"}',
+      RANK: '0',
+      WORLD_SIZE: '1',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [version, outcome] = r.stdout.trim().split('\n');
+    if (Number(version.split('.')[0]) >= 2) assert.equal(outcome, 'applied');
+    else
+      assert.match(
+        outcome,
+        /the PowerSGD comm hook breaks the gloo backend of PyTorch 1\.\d+\S*.*; fp16 would work here, or powersgd with NCCL on GPUs/,
       );
   });
 });
