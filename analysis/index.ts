@@ -15,6 +15,7 @@ import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from '
 import { advise } from './advisor/advisor';
 import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
 import { jobSettings, type JobSettings } from './jobSettings';
+import { torchJobOf } from './torchJob';
 
 export {
   temporalBreakdown,
@@ -164,6 +165,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         };
     }
   }
+  const pytorchJob = model.meta.format === 'kineto' ? torchJobOf(model) : undefined;
   const advice = collectives
     ? (attempt(notes, 'suggestions', () =>
         advise({
@@ -187,6 +189,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
       ...(views.some((v) => v.cpuTimeline)
         ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) }
         : {}),
+      ...(pytorchJob ? { pytorchJob } : {}),
     },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,

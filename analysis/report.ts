@@ -8,6 +8,7 @@ import type { Suggestion } from './advisor/advisor';
 import { WORTHWHILE } from './advisor/advisor';
 import { settingsLine, settingsRows } from './jobSettings';
 import { findSlowLinks, RANK_TABLE_LIMIT, rankRanges, spreadOf, summariseStragglers, type Spread } from './rankSummary';
+import { describeTorchJob } from './torchJob';
 
 export interface ReportOptions {
   /** Link to the trace (a file path or URL) shown at the top and used for span links. */
@@ -42,6 +43,8 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       (opts.traceLink ? ` — ${link('open the trace')}` : ''),
   );
   if (opts.traceFiles && opts.traceFiles.length > 0) lines.push('', ...opts.traceFiles.map((f) => `- \`${f}\``));
+  if (src.pytorchJob)
+    lines.push('', `PyTorch job (as commlens_torch recorded it): ${describeTorchJob(src.pytorchJob)}.`);
   if (src.cpuTimelineRanks) {
     lines.push(
       '',
@@ -417,6 +420,10 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
           `- ${analysis.source.format === 'kineto' ? 'Change in PyTorch' : 'Config change'}: \`${JSON.stringify(sg.configChange)}\``,
         );
       if (sg.pytorchHint) lines.push(`- In PyTorch: \`${sg.pytorchHint}\``);
+      if (sg.torchApply)
+        lines.push(
+          `- Verify it on the job: \`commlens verify <run> ${sg.id}\` re-runs the command with \`COMMLENS_APPLY='${JSON.stringify(sg.torchApply)}'\` (commlens_torch applies it)`,
+        );
       lines.push('');
     });
   }

@@ -12,6 +12,7 @@ import type { RankFlops, RankMemory } from './computeStats';
 import type { Suggestion } from './advisor/advisor';
 import type { RunFigures } from './runFigures';
 import type { JobSettings } from './jobSettings';
+import type { TorchJobRecord } from '../trace/torchJob';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
 export const ANALYSIS_SCHEMA_VERSION = 2;
@@ -32,6 +33,8 @@ export interface Analysis {
     strategy?: string;
     /** Ranks without GPU activity, analysed on their CPU timeline (CPU collectives, aten:: ops); absent when none. */
     cpuTimelineRanks?: number[];
+    /** What the commlens_torch helper recorded of a PyTorch job (its DDP settings, the change applied from COMMLENS_APPLY); absent otherwise. */
+    pytorchJob?: TorchJobRecord;
   };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
   /**

@@ -9,6 +9,7 @@ import { steadyStepSamples, warmupStepCount } from '../trace/warmup';
 import { bootstrapRatio, median, ratioSampleProblem, type RatioInterval, type RatioSample } from '../trace/stats';
 import { formatDurationNs, formatSpeedup, formatSpeedupInterval } from '../trace/format';
 import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from './runFigures';
+import type { TorchApply } from '../trace/torchJob';
 
 /** 2: the baseline is re-measured beside the change and the speed-up carries its interval. */
 export const COMPARISON_SCHEMA_VERSION = 2;
@@ -45,8 +46,10 @@ export interface Measured {
   stepTimeBasis: string;
   medianStepTimeNs: number;
   exposedCommNsPerStep: number;
-  peakMemoryBytesPerRank: number;
-  wireBytesPerStepPerRank: number;
+  /** Undefined when the trace does not show it (PyTorch traces without memory events). */
+  peakMemoryBytesPerRank?: number;
+  /** Undefined when the trace does not show it (PyTorch traces whose collectives carry no sizes). */
+  wireBytesPerStepPerRank?: number;
   /** The warm-up steps left out of these figures. */
   warmupSteps: number[];
   loss: number[];
@@ -57,7 +60,7 @@ export type Verdict =
 
 export interface Comparison {
   schemaVersion: number;
-  suggestion: { id: string; title: string; configChange: Record<string, unknown> };
+  suggestion: { id: string; title: string; configChange: Record<string, unknown>; torchApply?: TorchApply };
   baselineRun: { runDir: string; runId: string };
   verifyRun: { runDir: string; runId: string };
   predicted: VerifiableSuggestion['predicted'];
@@ -84,6 +87,17 @@ export interface Comparison {
     baselineRunIds: string[];
     changedRunIds: string[];
   };
+  /** External (PyTorch) runs: whether the re-run's traces show the change commlens_torch was asked to apply. */
+  applied?: AppliedCheck;
+}
+
+/** What the re-run of a PyTorch job recorded about the change it was asked to apply (analysis/externalVerify.ts). */
+export interface AppliedCheck {
+  asked: TorchApply;
+  /** True when every DistributedDataParallel of the re-run shows the change. */
+  ok: boolean;
+  /** What the re-run ran with, in words (or why the change does not show). */
+  message: string;
 }
 
 /** What verification reads of the analysis stored in a run's summary (analysis/index.ts `Analysis`). */
@@ -202,6 +216,41 @@ export function measuredOf(s: RunRecord): Measured {
     wireBytesPerStepPerRank: f.bytesPerStep,
     warmupSteps: f.warmupSteps,
     loss: s.loss,
+  };
+}
+
+/**
+ * Measured figures of an imported job from its analysis (analysis/runFigures.ts, the same
+ * steady-state figures as everywhere): PyTorch jobs have no summary.json, and no loss curve
+ * CommLens can read. Throws when the traces have no steps to take a step time from.
+ */
+export function measuredOfAnalysis(a: {
+  figures?: {
+    stepTimesNs: { step: number; timeNs: number }[];
+    warmupSteps: number[];
+    steadySteps: number[];
+    stepTimeNs?: number;
+    stepTimeBasis?: string;
+    exposedCommNs?: number;
+    bytesPerStep?: number;
+    peakMemoryBytes?: number;
+  };
+}): Measured {
+  const f = a.figures;
+  if (!f || f.stepTimeNs === undefined)
+    throw new Error(
+      'the traces have no whole steps to measure (ProfilerStep#N spans on every rank, past the warm-up): profile at least 3 active steps',
+    );
+  const steady = new Set(f.steadySteps);
+  return {
+    stepTimeNs: f.stepTimeNs,
+    stepTimeBasis: f.stepTimeBasis ?? 'median of the steady-state steps',
+    medianStepTimeNs: median(f.stepTimesNs.filter((s) => steady.has(s.step)).map((s) => s.timeNs)),
+    exposedCommNsPerStep: f.exposedCommNs ?? 0,
+    peakMemoryBytesPerRank: f.peakMemoryBytes,
+    wireBytesPerStepPerRank: f.bytesPerStep,
+    warmupSteps: f.warmupSteps,
+    loss: [],
   };
 }
 
@@ -372,6 +421,12 @@ export function stepSamplesOf(s: RunRecord): StepSamples {
  * their steady-state steps pooled (pooledSample: the same statistic as one run's), the other
  * figures the median over the runs, warm-up and loss of the last run. One run: measuredOf.
  */
+/** The median of the values a run has (traces without a figure leave it out); undefined when none has it. */
+function medianOfKnown(xs: readonly (number | undefined)[]): number | undefined {
+  const known = xs.filter((x): x is number => x !== undefined);
+  return known.length > 0 ? median(known) : undefined;
+}
+
 export function pooledMeasured(runs: readonly RunRecord[]): Measured {
   if (runs.length === 0) throw new Error('pooledMeasured: no runs');
   const each = runs.map((r) => measuredOf(r));
@@ -387,8 +442,8 @@ export function pooledMeasured(runs: readonly RunRecord[]): Measured {
     stepTimeBasis: pooled.basis,
     medianStepTimeNs: median(each.map((m) => m.medianStepTimeNs)),
     exposedCommNsPerStep: median(each.map((m) => m.exposedCommNsPerStep)),
-    peakMemoryBytesPerRank: median(each.map((m) => m.peakMemoryBytesPerRank)),
-    wireBytesPerStepPerRank: median(each.map((m) => m.wireBytesPerStepPerRank)),
+    peakMemoryBytesPerRank: medianOfKnown(each.map((m) => m.peakMemoryBytesPerRank)),
+    wireBytesPerStepPerRank: medianOfKnown(each.map((m) => m.wireBytesPerStepPerRank)),
     warmupSteps: last.warmupSteps,
     loss: last.loss,
   };

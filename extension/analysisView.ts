@@ -31,6 +31,9 @@ function suggestionView(raw: Loose): SuggestionView | undefined {
     },
     ...(raw.changesAlgorithm === true ? { changesAlgorithm: true } : {}),
     ...(typeof raw.pytorchHint === 'string' ? { pytorchHint: raw.pytorchHint } : {}),
+    ...(typeof raw.torchApply === 'object' && raw.torchApply !== null && !Array.isArray(raw.torchApply)
+      ? { torchApply: raw.torchApply as Record<string, unknown> }
+      : {}),
     risk: str(raw.risk, 'unknown'),
     source: str(raw.source),
     evidence: {

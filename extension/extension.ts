@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunController } from './runController';
 import { TracePanels } from './tracePanel';
-import { Profiler, requireTrust } from './profile';
+import { Profiler, requireTrust, UNTRUSTED_MESSAGE } from './profile';
+import { verifyOnExternalRun } from './externalVerify';
+import { externalRunOfTraces } from './rerunGuard';
 import { Tools } from './tools';
 import { RunsView, type RunsNode } from './runsView';
 import { ExternalRunner } from './external';
@@ -28,6 +30,14 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
   const external = new ExternalRunner(context, output);
   const panels = new TracePanels(context, output, {
     applySuggestion: async (files, suggestionId, status) => {
+      // An external PyTorch run: its command is re-launched with COMMLENS_APPLY (externalVerify.ts).
+      const externalRun = externalRunOfTraces(files);
+      if (externalRun) {
+        if (!requireTrust()) return { ok: false, message: UNTRUSTED_MESSAGE };
+        const r = await verifyOnExternalRun(context, external, externalRun, suggestionId, status);
+        void vscode.commands.executeCommand('commlens.runs.refresh');
+        return r;
+      }
       // A CommLens run's trace lives in its run folder; verify re-runs that folder's job.
       const runDir = path.dirname(files[0]);
       if (!readRun(runDir)?.summary)
@@ -38,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): CommLensApi {
         };
       return profiler.applySuggestion(runDir, suggestionId, { status, openBeside: false });
     },
+    canRerunImported: (files) => externalRunOfTraces(files) !== undefined,
   });
   const profiler: Profiler = new Profiler(context, runs, panels, diagnostics);
   const tools = new Tools(context, runs, panels, output);

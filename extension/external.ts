@@ -15,6 +15,13 @@ import { writeRunRecord, type RunRecord } from './runsStore';
 import { newRunId } from '../trace/runIds';
 import { config, runsFolder } from './settings';
 import { processStartTime } from '../trace/runLiveness';
+import {
+  APPLY_ENV,
+  defaultExternalCommand,
+  launcherSpellingProblem,
+  torchVersion,
+  type TorchApply,
+} from '../trace/torchJob';
 
 export interface ExternalRun {
   runDir: string;
@@ -41,28 +48,44 @@ export class ExternalRunner {
     return true;
   }
 
-  /** Asks for the command (remembering the last one) and runs it. */
+  /**
+   * Asks for the command (remembering the last one) and runs it. The command first proposed
+   * spells torchrun's option for the installed PyTorch (--nproc_per_node before 2.0), and
+   * a command with the spelling it rejects gets a warning (trace/torchJob.ts).
+   */
   async prompt(): Promise<string | undefined> {
+    // Asked once per interpreter (cached); a Python slow to import torch does not hold the box up for long.
+    const version = await Promise.race([
+      torchVersion(config().get<string>('pythonPath', '').trim() || 'python3'),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
+    ]);
     const last =
       this.context.workspaceState.get<string>(LAST_COMMAND_KEY) ??
-      config().get<string>('externalCommand', 'torchrun --nproc-per-node 2 train.py');
+      (config().get<string>('externalCommand', '').trim() || defaultExternalCommand(version));
     const command = await vscode.window.showInputBox({
       title: 'CommLens: Profile External Command',
       prompt:
         'A training command whose script imports commlens_torch (it writes one trace per rank to $COMMLENS_TRACE_DIR)',
       value: last,
       ignoreFocusOut: true,
-      validateInput: (v) =>
-        v.trim().length === 0 ? 'Enter a command, e.g. torchrun --nproc-per-node 8 train.py' : undefined,
+      validateInput: (v) => {
+        if (v.trim().length === 0) return `Enter a command, e.g. ${defaultExternalCommand(version)}`;
+        const problem = launcherSpellingProblem(v, version);
+        return problem ? { message: problem, severity: vscode.InputBoxValidationSeverity.Warning } : undefined;
+      },
     });
     if (command) await this.context.workspaceState.update(LAST_COMMAND_KEY, command);
     return command?.trim();
   }
 
-  /** Runs `command` in a CommLens terminal and resolves when it has ended. */
+  /**
+   * Runs `command` in a CommLens terminal and resolves when it has ended. With `apply`, the
+   * job runs with COMMLENS_APPLY naming that change (commlens_torch applies it: verifying a suggestion).
+   */
   run(
     command: string,
     cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd(),
+    opts: { apply?: TorchApply } = {},
   ): Promise<ExternalRun | undefined> {
     if (this.active) {
       void vscode.window.showWarningMessage(
@@ -82,6 +105,7 @@ export class ExternalRunner {
     };
     writeRunRecord(runDir, record);
     const python = config().get<string>('pythonPath', '').trim();
+    const applyText = opts.apply ? `${APPLY_ENV}=${JSON.stringify(opts.apply)}` : undefined;
 
     return new Promise((resolve) => {
       const writeEmitter = new vscode.EventEmitter<string>();
@@ -91,13 +115,18 @@ export class ExternalRunner {
         onDidWrite: writeEmitter.event,
         onDidClose: closeEmitter.event,
         open: () => {
-          writeEmitter.fire(crlf(`\x1b[1mCommLens\x1b[0m: ${command}\nCOMMLENS_TRACE_DIR=${traceDir}\n\n`));
+          writeEmitter.fire(
+            crlf(
+              `\x1b[1mCommLens\x1b[0m: ${command}\nCOMMLENS_TRACE_DIR=${traceDir}\n${applyText ? `${applyText}\n` : ''}\n`,
+            ),
+          );
           this.output.appendLine(`[commlens] external command in ${cwd}: ${command} (COMMLENS_TRACE_DIR=${traceDir})`);
           const job = new ExternalJob({
             command,
             cwd,
             traceDir,
             pythonHelperDir: path.join(this.context.extensionPath, 'python'),
+            env: applyEnv(opts.apply),
             pathPrefix: python ? path.dirname(python) : undefined,
             onOutput: (t) => writeEmitter.fire(crlf(t)),
           });
@@ -172,4 +201,12 @@ export class ExternalRunner {
       terminal.show(true);
     });
   }
+}
+
+/** The environment of an external job: this one, with COMMLENS_APPLY naming `apply` (or removed, for a plain run). */
+export function applyEnv(apply: TorchApply | undefined, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...base };
+  if (apply) env[APPLY_ENV] = JSON.stringify(apply);
+  else delete env[APPLY_ENV];
+  return env;
 }

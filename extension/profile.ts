@@ -14,7 +14,7 @@ import { describeCrash } from './runtimeProcess';
 import type { TracePanels } from './tracePanel';
 import { isInside, listRuns, readValidRunRecord, type RunInfo, type RunRecord } from './runsStore';
 import { isSuggestionId } from './webviewGuard';
-import { RERUN_APPROVALS_KEY, approvalKey, isApproved, rerunConfirmation, withApproval } from './rerunGuard';
+import { confirmExternalRerun } from './externalVerify';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
 
 export const UNTRUSTED_MESSAGE =
@@ -315,21 +315,7 @@ export class Profiler {
       }
       case 'external': {
         // The command comes from a file in the workspace: show it whole and ask first.
-        const key = approvalKey(run.runDir, s.command, s.cwd);
-        if (!isApproved(this.context.globalState.get(RERUN_APPROVALS_KEY), key)) {
-          const { message, detail } = rerunConfirmation(run.runId, run.runDir, s.command, s.cwd);
-          const pick = await vscode.window.showWarningMessage(
-            message,
-            { modal: true, detail },
-            'Run',
-            'Always for This Run',
-          );
-          if (pick === undefined) return;
-          if (pick === 'Always for This Run')
-            await this.context.globalState.update(RERUN_APPROVALS_KEY, {
-              ...withApproval(this.context.globalState.get(RERUN_APPROVALS_KEY), key),
-            });
-        }
+        if (!(await confirmExternalRerun(this.context, run.runId, run.runDir, s.command, s.cwd))) return;
         await vscode.commands.executeCommand('commlens.profileExternal', s.command, s.cwd);
         return;
       }

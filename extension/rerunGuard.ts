@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { readValidRunRecord } from './runsStore';
 
 /** globalState key of the approvals: { [approvalKey]: true }. */
 export const RERUN_APPROVALS_KEY = 'commlens.approvedExternalReruns';
@@ -41,15 +42,29 @@ export function withApproval(approvals: unknown, key: string, max = 200): Record
   return out;
 }
 
-/** The confirmation text: which run, the whole command, where it runs, and where it came from. */
+/**
+ * The confirmation text: which run, the whole command, where it runs, and where it came from;
+ * with `env`, the variables set for it (COMMLENS_APPLY when a suggestion is verified).
+ */
 export function rerunConfirmation(
   runId: string,
   runDir: string,
   command: string,
   cwd: string,
+  env?: string,
 ): { message: string; detail: string } {
   return {
     message: `Re-run ${runId}? This runs a shell command taken from the run's record.`,
-    detail: `Command (run with /bin/sh -c):\n${command}\n\nIn folder:\n${cwd}\n\nFrom: ${path.join(runDir, 'commlens-run.json')}\n\nRun it only if you recognise it.`,
+    detail: `Command (run with /bin/sh -c):\n${command}\n\nIn folder:\n${cwd}\n\n${env ? `With:\n${env}\n\n` : ''}From: ${path.join(runDir, 'commlens-run.json')}\n\nRun it only if you recognise it.`,
   };
+}
+
+/** The external run whose traces `files` are (its run folder holds them, directly or in kineto/), or undefined. */
+export function externalRunOfTraces(files: string[]): string | undefined {
+  if (files.length === 0) return undefined;
+  for (const dir of [path.dirname(files[0]), path.dirname(path.dirname(files[0]))]) {
+    const s = readValidRunRecord(dir).record?.source;
+    if (s?.kind === 'external') return dir;
+  }
+  return undefined;
 }

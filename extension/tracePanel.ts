@@ -21,12 +21,14 @@ const SOURCES_KEY = 'commlens.panelSources';
 
 /** What the webview needs to answer for the host when the user acts on a suggestion. */
 export interface PanelActions {
-  /** Re-runs the job of `source` with the suggestion applied; `tracePath` is the re-run's trace. */
+  /** Re-runs the job of `source` with the suggestion applied; `tracePath` (or, for a PyTorch job, `traceFiles`) is the re-run's trace. */
   applySuggestion(
     source: string[],
     suggestionId: string,
     status: (message: string, busy: boolean) => void,
-  ): Promise<{ ok: boolean; message?: string; tracePath?: string }>;
+  ): Promise<{ ok: boolean; message?: string; tracePath?: string; traceFiles?: string[] }>;
+  /** True when `source` is an imported job CommLens can re-run (an external run's traces): its suggestions get "Apply & re-run". */
+  canRerunImported?(source: string[]): boolean;
 }
 
 export class TracePanels implements vscode.WebviewPanelSerializer, vscode.CustomReadonlyEditorProvider {
@@ -142,7 +144,14 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
               title: t.title,
               message: `The trace opened, but its analysis failed: ${t.analysisError}`,
             });
-          else if (t.analysis) post({ type: 'analysis', analysis: t.analysis });
+          else if (t.analysis)
+            post({
+              type: 'analysis',
+              analysis:
+                t.analysis.imported && this.actions.canRerunImported?.(files)
+                  ? { ...t.analysis, externalRun: true }
+                  : t.analysis,
+            });
           for (const w of t.warnings.slice(0, 20)) this.output.appendLine(`[commlens] ${t.title}: ${w}`);
           break;
         }
@@ -193,14 +202,15 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
           const status = (message: string, busy: boolean) => post({ type: 'status', message, busy });
           const r = await this.actions
             .applySuggestion(files, raw.suggestionId, status)
-            .catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined }));
-          if (r.ok && r.tracePath) {
+            .catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined, traceFiles: undefined }));
+          const rerunFiles = r.traceFiles ?? (r.tracePath ? [r.tracePath] : []);
+          if (r.ok && rerunFiles.length > 0) {
             // The re-run opens in this panel as the comparison; the loaded trace is the baseline.
-            const other = await openTrace([r.tracePath], traceTitle([r.tracePath]));
+            const other = await openTrace(rerunFiles, traceTitle(rerunFiles));
             const data = other.ok ? await this.encode(other, post) : undefined;
             // The comparison is sent whole: its worker is not needed after this.
             other.dispose();
-            const title = `${path.basename(path.dirname(r.tracePath))} (${raw.suggestionId})`;
+            const title = `${jobName(path.dirname(rerunFiles[0]))} (${raw.suggestionId})`;
             // The toolbar keeps the last status line: end the re-run's progress with its verdict.
             status(
               r.message ? `${raw.suggestionId}: ${r.message}` : `Re-run with ${raw.suggestionId} finished.`,

@@ -166,6 +166,8 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
   if (scan.profilerSpan) info.profilerSpanUs = scan.profilerSpan;
   if (typeof h.root.schemaVersion === 'number') info.kinetoSchemaVersion = h.root.schemaVersion;
   if (h.preKineto) info.preKineto = true;
+  // What commlens_torch recorded of the job (python/commlens_torch: the change applied, each DDP's settings).
+  if (isObject(h.root.commlens_torch)) info.commlensTorch = h.root.commlens_torch as Args;
   model.meta.info = info;
   const pid = h.rank;
   const hostName = [...scan.processNames.values()][0];
@@ -198,10 +200,18 @@ function readHeader(json: unknown, opts: KinetoImportOptions): KinetoHeader {
   const warnings: string[] = [];
   // PyTorch without Kineto (the legacy profiler) writes a JSON array of events with times
   // relative to the profiler's start and no category: its ops are taken as cpu_op.
-  const preKineto = Array.isArray(json) && json.some((e) => isObject(e) && typeof e.ph === 'string');
+  // commlens_torch wraps that array in an object (with distributedInfo and its own record):
+  // the events still say "pid": "CPU functions", which Kineto never writes.
+  const wrapped =
+    isObject(json) &&
+    Array.isArray(json.traceEvents) &&
+    json.traceEvents.some((e) => isObject(e) && e.pid === 'CPU functions' && typeof e.ph === 'string');
+  const preKineto = wrapped || (Array.isArray(json) && json.some((e) => isObject(e) && typeof e.ph === 'string'));
   if (preKineto) {
+    const events = (wrapped ? (json as { traceEvents: unknown[] }).traceEvents : json) as unknown[];
     json = {
-      traceEvents: (json as unknown[]).map((e) => (isObject(e) && e.cat === undefined ? { ...e, cat: 'cpu_op' } : e)),
+      ...(wrapped ? (json as Record<string, unknown>) : {}),
+      traceEvents: events.map((e) => (isObject(e) && e.cat === undefined ? { ...e, cat: 'cpu_op' } : e)),
     };
     warnings.push(
       `${label} is a pre-Kineto trace (PyTorch without Kineto: a JSON array of events): its times are relative to this rank's profiler start, so ranks are aligned on their first collective; no GPU activity is recorded`,

@@ -131,6 +131,8 @@ export interface SuggestionView {
   changesAlgorithm?: boolean;
   /** The same change in PyTorch terms, when the advisor gives it. */
   pytorchHint?: string;
+  /** Imported PyTorch jobs: the change as COMMLENS_APPLY, when the commlens_torch helper can apply it on a re-run. */
+  torchApply?: Record<string, unknown>;
 }
 
 /** What the webview renders of an analysis (the host adapts analysis/ output to it). */
@@ -151,6 +153,8 @@ export interface AnalysisView {
   warmupSteps?: number[];
   /** True for imported traces (PyTorch): suggestions say what to change in the job; nothing can be re-run from here. */
   imported?: boolean;
+  /** An imported job CommLens ran (an external command): suggestions with `torchApply` can be applied and re-run. */
+  externalRun?: boolean;
   warnings?: string[];
 }
 

@@ -23,6 +23,7 @@ import {
   exchangesGradients,
   localUpdatesChange,
   PYTORCH_CHANGE,
+  PYTORCH_APPLY,
   sequenceParallelChange,
   zeroChange,
 } from './configChange';
@@ -31,6 +32,7 @@ import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { JobSettings } from '../jobSettings';
 import { currentHookCode, currentSharding, pytorchChange, wireBytesPerElement } from './current';
 import type { RunInfo } from '../runInfo';
+import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
 import {
   HOST_BOUND,
@@ -75,6 +77,11 @@ export interface Suggestion {
   /** True when re-running with configChange can verify the prediction. */
   verifiable: boolean;
   pytorchHint?: string;
+  /**
+   * Imported PyTorch traces: the change as COMMLENS_APPLY (trace/torchJob.ts), when the commlens_torch
+   * helper can apply it, so that re-running the job's command verifies the prediction.
+   */
+  torchApply?: TorchApply;
   /**
    * True when the change alters the optimisation itself (local updates, 1-bit Adam, top-k,
    * PowerSGD): convergence must be checked, and it ranks below an exact change of equal gain.
@@ -277,6 +284,7 @@ function compressionRule(c: RuleContext): Suggestion[] {
       verifiable: !c.pytorch,
       configChange: c.pytorch ? PYTORCH_CHANGE.compression(name) : compressionChange(ctx.info, name),
       pytorchHint: s ? pytorchChange(from ?? 'no comm hook', comp.pytorchHint) : comp.pytorchHint,
+      ...(c.pytorch && PYTORCH_APPLY.compression(name) ? { torchApply: PYTORCH_APPLY.compression(name) } : {}),
       score: saving(r) * (algo ? RISK_WEIGHT[name] : 1),
     });
   }
@@ -337,6 +345,7 @@ function overlapRule(c: RuleContext): Suggestion[] {
             `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
           )
         : `DistributedDataParallel(model, bucket_cap_mb=${best.cap})`,
+      ...(c.pytorch ? { torchApply: PYTORCH_APPLY.bucketing(best.cap) } : {}),
       score: saving(best.r),
     },
   ];

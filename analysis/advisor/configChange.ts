@@ -8,6 +8,7 @@ import type { ArgValue } from '../../trace/model';
 import type { RunInfo } from '../runInfo';
 import { compressionKeepsBuckets } from '../compressors';
 import { HOOK_IDS, parseStrategyIds } from '../../trace/strategyIds';
+import type { TorchApply } from '../../trace/torchJob';
 
 const HOOKS: readonly string[] = HOOK_IDS;
 const BUCKET_OPTIONS = ['bucketCapMb', 'firstBucketCapMb'];
@@ -90,4 +91,20 @@ export const PYTORCH_CHANGE = {
   }),
   localUpdates: (H: number): Record<string, unknown> => ({ ddp: { comm_hook: 'post_localSGD_hook', period: H } }),
   sequenceParallel: (degree: number): Record<string, unknown> => ({ deepspeed: { sequence_parallel_size: degree } }),
+};
+
+/**
+ * The same change as commlens_torch applies it on a re-run of the job (COMMLENS_APPLY,
+ * trace/torchJob.ts), for the changes it can make: DDP's bucket cap and the fp16, bf16 and
+ * PowerSGD comm hooks (PowerSGD at rank 1, the rank the prediction assumes). Undefined for
+ * the rest (ZeRO, local updates, sequence parallelism, other compressors).
+ */
+export const PYTORCH_APPLY = {
+  compression: (hook: string): TorchApply | undefined =>
+    hook === 'fp16' || hook === 'bf16'
+      ? { comm_hook: hook }
+      : hook === 'powersgd'
+        ? { comm_hook: 'powersgd', powersgd_rank: 1 }
+        : undefined,
+  bucketing: (capMb: number): TorchApply => ({ bucket_cap_mb: capMb }),
 };

@@ -29,6 +29,7 @@ import {
 import { formatBytes, formatDurationNs } from '../../trace/format';
 import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
 import { executeRun } from './profile';
+import { externalRunOf, verifyExternal } from '../externalVerify';
 import { Output, type Io } from '../output';
 import { EXIT } from '../protocol';
 import { flag, num, parseArgs, str, UsageError, type OptionSpecs } from '../args';
@@ -36,16 +37,22 @@ import type { Command } from '../command';
 
 const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR] [--max-rounds N]
                       [--interval-target PCT] [--reuse-baseline] [--events]
+       commlens verify <trace folder> <suggestion id> --command "CMD" [--cwd DIR] [--runs-dir DIR]
   Re-runs the run in <run dir> with the change the suggestion names, beside a fresh run of
   the baseline, and writes comparison.json (predicted vs measured, the measured speed-up
   with its 95 % interval) into the last changed run's folder. Each round runs the baseline,
   then the change; rounds repeat until the interval is tight enough or --max-rounds.
+  A PyTorch job (an external run's folder, or its traces with --command) is re-run with
+  its own command and COMMLENS_APPLY naming the change, which the commlens_torch helper
+  applies in the script (DDP bucket_cap_mb, the fp16, bf16 and PowerSGD comm hooks).
   --runs-dir DIR         where the runs are written (default: beside the run it verifies)
   --max-rounds N         at most N rounds (default ${VERIFY_DEFAULTS.maxRounds})
   --interval-target PCT  stop once the interval's half-width is at most PCT % of the
                          measured speed-up (default ${VERIFY_DEFAULTS.intervalTarget * 100})
   --reuse-baseline       take the verified run itself as the baseline instead of running it
                          again (quicker; but it ran at another time, under another load)
+  --command CMD           the PyTorch job's command (default: the one its run record names)
+  --cwd DIR              where the command runs (default: the recorded folder, else here)
   --events               print line-delimited JSON events (for the VS Code extension)`;
 
 const OPTIONS: OptionSpecs = {
@@ -54,6 +61,8 @@ const OPTIONS: OptionSpecs = {
   'interval-target': { kind: 'number', min: 0.1, max: 100 },
   'reuse-baseline': { kind: 'flag' },
   events: { kind: 'flag' },
+  command: { kind: 'string' },
+  cwd: { kind: 'string' },
 };
 
 export async function verifyCommand(args: string[], io?: Io): Promise<number> {
@@ -61,6 +70,8 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   let pos: string[];
   let runsDir: string | undefined;
   let maxRounds: number, intervalTarget: number, reuseBaseline: boolean;
+  let command: string | undefined;
+  let cwd: string | undefined;
   try {
     const p = parseArgs(args, OPTIONS);
     pos = p.positional;
@@ -68,16 +79,21 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     maxRounds = num(p, 'max-rounds') ?? VERIFY_DEFAULTS.maxRounds;
     intervalTarget = (num(p, 'interval-target') ?? VERIFY_DEFAULTS.intervalTarget * 100) / 100;
     reuseBaseline = flag(p, 'reuse-baseline');
+    command = str(p, 'command');
+    cwd = str(p, 'cwd');
   } catch (e) {
     if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, EXIT.badInput);
     throw e;
   }
   if (pos.length !== 2) return out.fail(`expected a run folder and a suggestion id\n${USAGE}`, EXIT.badInput);
   const baseDir = resolve(pos[0]);
+  // A PyTorch job: re-run its own command with the change applied by commlens_torch (cli/externalVerify.ts).
+  if (command !== undefined || externalRunOf(baseDir))
+    return verifyExternal(out, { base: baseDir, suggestionId: pos[1], command, cwd, runsDir });
   const summaryPath = join(baseDir, 'summary.json');
   if (!existsSync(summaryPath))
     return out.fail(
-      `${summaryPath} not found: give the folder of a finished CommLens run (it holds summary.json)`,
+      `${summaryPath} not found: give the folder of a finished CommLens run (it holds summary.json), or of a PyTorch job: an external run, or its traces with --command`,
       EXIT.badInput,
     );
   let base: RunSummary;

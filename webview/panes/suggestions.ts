@@ -77,8 +77,12 @@ function renderItem(
       clipText(imported && sg.pytorchHint ? sg.pytorchHint : JSON.stringify(sg.configChange), 300),
     ]);
   const status = ctx.status.get(sg.id);
-  // Only a CommLens run can be re-run from here; an imported trace gets the change to make instead.
-  const canApply = isChange && !imported && Object.keys(sg.configChange).length > 0;
+  // A CommLens run can be re-run from here, and an external PyTorch run when commlens_torch can apply the
+  // change (COMMLENS_APPLY); any other imported trace gets the change to make instead.
+  const rerunsJob = imported && analysis.externalRun === true && sg.torchApply !== undefined;
+  if (isChange && rerunsJob)
+    rows.push(['Re-run with', clipText(`COMMLENS_APPLY=${JSON.stringify(sg.torchApply)}`, 300)]);
+  const canApply = isChange && Object.keys(sg.configChange).length > 0 && (!imported || rerunsJob);
   return h(
     'li',
     { className: `suggestion${active ? ' active' : ''}${isChange ? '' : ' diagnosis'}`, dataset: { id: sg.id } },
@@ -132,7 +136,11 @@ function renderItem(
             ? h(
                 'p',
                 { className: 'muted' },
-                'An imported trace cannot be re-run from here: make the change above in the training job and profile it again.',
+                rerunsJob
+                  ? "Apply & re-run launches the job's command again (you confirm it first) with COMMLENS_APPLY set: commlens_torch makes the change in the script, and the re-run is compared with this one."
+                  : analysis.externalRun
+                    ? 'commlens_torch cannot make this change on a re-run: make it in the training job and profile it again.'
+                    : 'An imported trace cannot be re-run from here: make the change above in the training job and profile it again.',
               )
             : null,
           status ? h('p', { className: 'status-line', role: 'status' }, status) : null,

@@ -78,6 +78,17 @@ describe('the webview view of an analysis', () => {
     assert.equal(iv.imported, true);
     assert.ok(iv.suggestions.length > 0);
     assert.ok(iv.suggestions.some((s) => typeof s.pytorchHint === 'string' && s.pytorchHint.length > 0));
+    // The changes commlens_torch can make on a re-run carry it as COMMLENS_APPLY, and only those.
+    const applicable = iv.suggestions.filter((s) => s.torchApply !== undefined);
+    assert.ok(applicable.length > 0, iv.suggestions.map((s) => s.id).join(', '));
+    for (const s of applicable)
+      assert.match(s.id, /^(overlap-bucket-\d+mb|compression-(fp16|bf16|powersgd))$/, JSON.stringify(s.torchApply));
+    for (const s of iv.suggestions.filter((x) => /^(zero|local|compression-(int8|topk|onebit))/.test(x.id)))
+      assert.equal(s.torchApply, undefined, s.id);
+    assert.ok(
+      v.suggestions.every((s) => s.torchApply === undefined),
+      'CommLens runs re-run with their config change',
+    );
     assert.equal(v.imported, undefined);
   });
 

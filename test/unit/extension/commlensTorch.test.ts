@@ -118,4 +118,188 @@ describe('commlens_torch', () => {
       );
     }
   });
+  it('reads COMMLENS_APPLY: the changes it makes, each spelling normalised', () => {
+    const r = python(
+      'python3',
+      [
+        'import json, commlens_torch as c',
+        'for t in [\'{"bucket_cap_mb": 100}\', \'{"comm_hook": "fp16_compress_hook"}\', \'{"comm_hook": "powersgd"}\', \'{"comm_hook": "bf16", "bucket_cap_mb": 5}\']:',
+        '    print(json.dumps(c.parse_apply(t), sort_keys=True))',
+      ].join('\n'),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      '{"bucket_cap_mb": 100}',
+      '{"comm_hook": "fp16"}',
+      '{"comm_hook": "powersgd", "powersgd_rank": 1, "powersgd_start_iter": 2}',
+      '{"bucket_cap_mb": 5, "comm_hook": "bf16"}',
+    ]);
+  });
+
+  it('refuses a COMMLENS_APPLY it cannot apply, naming what would work', () => {
+    const r = python(
+      'python3',
+      [
+        'import commlens_torch as c',
+        "for t in ['not json', '{}', '{\"zero_stage\": 2}', '{\"bucket_cap_mb\": -1}', '{\"comm_hook\": \"int8\"}', '{\"powersgd_rank\": 2}']:",
+        '    try:',
+        '        c.parse_apply(t)',
+        '        print("accepted", t)',
+        '    except c.ApplyError as e:',
+        '        print(e)',
+      ].join('\n'),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 6, r.stdout);
+    assert.match(lines[0], /is not JSON .* expected an object such as \{"bucket_cap_mb": 100\}/);
+    assert.match(lines[1], /expected a non-empty JSON object/);
+    assert.match(lines[2], /unknown key\(s\) zero_stage; commlens_torch applies bucket_cap_mb, comm_hook/);
+    assert.match(lines[3], /bucket_cap_mb must be a positive number of MiB/);
+    assert.match(lines[4], /comm_hook 'int8' is not one commlens_torch applies; use one of fp16, bf16, powersgd/);
+    assert.match(lines[5], /powersgd_rank goes with "comm_hook": "powersgd"/);
+  });
+
+  it('stops a job whose COMMLENS_APPLY is not valid at `import commlens_torch`', () => {
+    const r = python('python3', 'import commlens_torch', { COMMLENS_APPLY: '{"bucket_cap_mb": "big"}' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /ApplyError: COMMLENS_APPLY=.*bucket_cap_mb must be a positive number/);
+  });
+
+  it('applies COMMLENS_APPLY to a DDP built after the import, says so, and records it (gloo, one rank)', (t) => {
+    const interpreter = ['/usr/bin/python3', 'python3'].find((p) => hasTorch(p));
+    if (!interpreter) return t.skip('PyTorch is not installed (Debian: apt-get install python3-torch)');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const code = [
+      'import json, torch, torch.distributed as dist, torch.nn as nn',
+      'import commlens_torch as c',
+      'from torch.nn.parallel import DistributedDataParallel as DDP',
+      'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
+      'ddp = DDP(nn.Linear(64, 64), bucket_cap_mb=1)',
+      'ddp(torch.randn(4, 64)).sum().backward()',
+      'print(json.dumps(c.job_metadata(), sort_keys=True))',
+      'try:',
+      '    ddp.register_comm_hook(None, lambda s, b: None)',
+      'except c.ApplyError as e:',
+      '    print(e)',
+    ].join('\n');
+    const r = python(interpreter, code, {
+      COMMLENS_APPLY: '{"bucket_cap_mb": 100, "comm_hook": "fp16"}',
+      RANK: '0',
+      WORLD_SIZE: '1',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(port),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /\[commlens_torch\] rank 0: applied COMMLENS_APPLY to DistributedDataParallel #1: bucket_cap_mb 1 -> 100; comm hook fp16_compress_hook/,
+    );
+    const [meta, refusal] = r.stdout.trim().split('\n');
+    const m = JSON.parse(meta) as {
+      apply: unknown;
+      ddp: { bucket_cap_mb: number; comm_hook: string; applied: unknown }[];
+    };
+    assert.deepEqual(m.apply, { bucket_cap_mb: 100, comm_hook: 'fp16' });
+    assert.equal(m.ddp.length, 1);
+    assert.equal(m.ddp[0].bucket_cap_mb, 100);
+    assert.equal(m.ddp[0].comm_hook, 'fp16_compress_hook');
+    assert.match(refusal, /registered the fp16_compress_hook comm hook .* DDP takes one hook/);
+  });
+
+  it('refuses to profile when COMMLENS_APPLY reached no DDP (built before the import)', (t) => {
+    const interpreter = ['/usr/bin/python3', 'python3'].find((p) => hasTorch(p));
+    if (!interpreter) return t.skip('PyTorch is not installed (Debian: apt-get install python3-torch)');
+    const code = [
+      'import commlens_torch as c',
+      'try:',
+      '    c.profile()',
+      'except c.ApplyError as e:',
+      '    print(e)',
+    ].join('\n');
+    const r = python(interpreter, code, { COMMLENS_APPLY: '{"comm_hook": "fp16"}', COMMLENS_TRACE_DIR: '/tmp/none' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /no DistributedDataParallel was built after `import commlens_torch`.*commlens_torch\.ddp\(model/,
+    );
+  });
+
+  it('a hook the backend cannot run stops the job when DDP is built, naming the version and what works (bf16 on gloo)', (t) => {
+    const interpreter = ['/usr/bin/python3', 'python3'].find((p) => hasTorch(p));
+    if (!interpreter) return t.skip('PyTorch is not installed (Debian: apt-get install python3-torch)');
+    const probe = python(
+      interpreter,
+      [
+        'import torch, torch.distributed as dist',
+        'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
+        'try:',
+        '    dist.all_reduce(torch.zeros(1, dtype=torch.bfloat16)); print("bf16 works")',
+        'except RuntimeError:',
+        '    print("bf16 fails")',
+      ].join('\n'),
+      {
+        RANK: '0',
+        WORLD_SIZE: '1',
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+      },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    const code = [
+      'import torch, torch.distributed as dist, torch.nn as nn',
+      'import commlens_torch as c',
+      'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
+      'try:',
+      '    torch.nn.parallel.DistributedDataParallel(nn.Linear(8, 8))',
+      '    print("applied")',
+      'except c.ApplyError as e:',
+      '    print(e)',
+    ].join('\n');
+    const r = python(interpreter, code, {
+      COMMLENS_APPLY: '{"comm_hook": "bf16"}',
+      RANK: '0',
+      WORLD_SIZE: '1',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    if (probe.stdout.includes('bf16 works')) assert.equal(r.stdout.trim(), 'applied');
+    else
+      assert.match(
+        r.stdout,
+        /the bf16 comm hook cannot run with the gloo backend of PyTorch \d+\.\d+\S*: an all-reduce of torch\.bfloat16 fails \(.+\); fp16 or powersgd would work here/,
+      );
+  });
+
+  it('PowerSGD with gloo on PyTorch 1.x is refused when DDP is built (a rank would abort in gloo)', (t) => {
+    const interpreter = ['/usr/bin/python3', 'python3'].find((p) => hasTorch(p));
+    if (!interpreter) return t.skip('PyTorch is not installed (Debian: apt-get install python3-torch)');
+    const code = [
+      'import torch, torch.distributed as dist, torch.nn as nn',
+      'import commlens_torch as c',
+      'import tempfile; dist.init_process_group("gloo", init_method="file://" + tempfile.mktemp(), rank=0, world_size=1)',
+      'print(torch.__version__)',
+      'try:',
+      '    torch.nn.parallel.DistributedDataParallel(nn.Linear(8, 8))',
+      '    print("applied")',
+      'except c.ApplyError as e:',
+      '    print(e)',
+    ].join('\n');
+    const r = python(interpreter, code, {
+      COMMLENS_APPLY: '{"comm_hook": "powersgd"}',
+      RANK: '0',
+      WORLD_SIZE: '1',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [version, outcome] = r.stdout.trim().split('\n');
+    if (Number(version.split('.')[0]) >= 2) assert.equal(outcome, 'applied');
+    else
+      assert.match(
+        outcome,
+        /the PowerSGD comm hook breaks the gloo backend of PyTorch 1\.\d+\S*.*; fp16 would work here, or powersgd with NCCL on GPUs/,
+      );
+  });
 });

@@ -21,7 +21,13 @@ import {
   RUN_RECORD_FIELDS,
   writeRunRecord,
 } from '../../../extension/runsStore';
-import { approvalKey, isApproved, rerunConfirmation, withApproval } from '../../../extension/rerunGuard';
+import {
+  approvalKey,
+  externalRunOfTraces,
+  isApproved,
+  rerunConfirmation,
+  withApproval,
+} from '../../../extension/rerunGuard';
 import { isSuggestionId, locationTarget, viewRequestOf } from '../../../extension/webviewGuard';
 import { processStartTime } from '../../../trace/runLiveness';
 import { repoRoot } from '../../helpers/paths';
@@ -208,6 +214,41 @@ describe('re-running an external command', () => {
       false,
       'another run needs its own',
     );
+  });
+
+  it('verifying a suggestion on an external run shows the COMMLENS_APPLY it adds', () => {
+    const c = rerunConfirmation(
+      'r1',
+      '/w/.commlens/runs/r1',
+      'torchrun train.py',
+      '/w',
+      'COMMLENS_APPLY={"comm_hook":"fp16"}',
+    );
+    assert.match(c.detail, /With:\nCOMMLENS_APPLY=\{"comm_hook":"fp16"\}/);
+    assert.doesNotMatch(rerunConfirmation('r1', '/w/r1', 'torchrun train.py', '/w').detail, /With:/);
+  });
+
+  it('the traces of an external run lead back to it (directly in its folder or in kineto/); others to nothing', () => {
+    const runs = tmp();
+    const ext = path.join(runs, 'ext');
+    writeRunRecord(ext, {
+      runId: 'ext',
+      status: 'done',
+      source: { kind: 'external', command: 'torchrun train.py', cwd: '/w' },
+      startedAt: new Date().toISOString(),
+    });
+    const own = path.join(runs, 'own');
+    writeRunRecord(own, {
+      runId: 'own',
+      status: 'done',
+      source: { kind: 'preset', preset: 'tiny' },
+      startedAt: new Date().toISOString(),
+    });
+    assert.equal(externalRunOfTraces([path.join(ext, 'kineto', 'rank-0.pt.trace.json.gz')]), ext);
+    assert.equal(externalRunOfTraces([path.join(ext, 'rank-0.json')]), ext);
+    assert.equal(externalRunOfTraces([path.join(own, 'trace.pftrace')]), undefined);
+    assert.equal(externalRunOfTraces([path.join(runs, 'elsewhere', 'rank0.json')]), undefined);
+    assert.equal(externalRunOfTraces([]), undefined);
   });
 
   it('the confirmation shows the whole command, however long, its folder and the record it came from', () => {
