@@ -69,6 +69,8 @@ export interface JobSettings {
   step?: number;
   worldSize: Finding<number>;
   processGroups: Finding<ProcessGroupFound[]>;
+  /** The communication backend, from the collectives' names: `gloo` (CPU) or `nccl` / `rccl` (GPU kernels). */
+  backend?: Finding<'gloo' | 'nccl' | 'rccl'>;
   dataParallel: Finding<DataParallel>;
   /** The dtype the gradient collectives carry on the wire: `fp32`, `bf16`, `fp16`, `16-bit`, … */
   collectiveDtype: Finding<string>;
@@ -79,6 +81,19 @@ export interface JobSettings {
   bucketCapMb: Finding<number>;
   /** Parameters, from the gradient elements reduced per step (the wire bytes over the wire dtype's size). */
   paramCount: Finding<number>;
+}
+
+/** The backend of a rank's collectives: gloo ops on the CPU, or NCCL / RCCL kernels on the GPU. */
+function backendOf(model: TraceModel, colls: readonly Slice[], rank: number): Finding<'gloo' | 'nccl' | 'rccl'> {
+  const named = (re: RegExp) => colls.find((s) => re.test(s.name));
+  const gloo = named(/^gloo:/);
+  if (gloo) return { value: 'gloo', text: 'gloo', evidence: `${gloo.name} on rank ${rank}`, confidence: 'high' };
+  const rccl = named(/rccl/i);
+  if (rccl) return { value: 'rccl', text: 'RCCL', evidence: `${rccl.name} on rank ${rank}`, confidence: 'high' };
+  const gpu = colls.find((s) => model.tracks[s.track]?.gpu);
+  if (gpu)
+    return { value: 'nccl', text: 'NCCL', evidence: `${gpu.name} (a GPU kernel) on rank ${rank}`, confidence: 'high' };
+  return unknown(`no gloo op or NCCL kernel among rank ${rank}'s collectives`);
 }
 
 /** DDP's default first bucket (dist._DEFAULT_FIRST_BUCKET_BYTES) and default cap. */
@@ -354,11 +369,12 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
   const rep =
     [...withColl].reverse().find((s) => count(s, 'allReduce') === arMode.value) ?? withColl[withColl.length - 1];
   const stepsText = (n: number) => `${n} step${n === 1 ? '' : 's'}`;
-  const base: Pick<JobSettings, 'referenceRank' | 'step' | 'worldSize' | 'processGroups'> = {
+  const base: Pick<JobSettings, 'referenceRank' | 'step' | 'worldSize' | 'processGroups' | 'backend'> = {
     referenceRank: ref.rank,
     step: rep?.step,
     worldSize,
     processGroups,
+    backend: backendOf(model, colls, ref.rank),
   };
   if (!rep) {
     const none = `no collectives inside rank ${ref.rank}'s steps`;
@@ -591,6 +607,7 @@ export function settingsLine(s: JobSettings): string {
   const parts: string[] = [];
   if (s.dataParallel.value) parts.push(s.dataParallel.text);
   if (s.worldSize.value) parts.push(`${s.worldSize.value} ranks`);
+  if (s.backend?.value) parts.push(s.backend.text);
   if (s.processGroups.value && s.processGroups.value.length > 1)
     parts.push(`${s.processGroups.value.length} process groups`);
   parts.push(`collectives in ${s.collectiveDtype.value ? s.collectiveDtype.text : 'an unknown dtype'}`);
@@ -617,6 +634,7 @@ export function settingsRows(
     row('data parallelism', s.dataParallel),
     row('world size', s.worldSize),
     row('process groups', s.processGroups),
+    ...(s.backend ? [row('backend', s.backend)] : []),
     row('collective dtype', s.collectiveDtype),
     row('gradient dtype', s.gradientDtype),
     row('comm hook', s.commHook),

@@ -256,6 +256,9 @@ function compressionRule(c: RuleContext): Suggestion[] {
     // The same for an imported job: its collectives already carry 16 bits (a compress hook, or 16-bit gradients), or it runs PowerSGD.
     if ((name === 'fp16' || name === 'bf16') && wireBytes !== undefined && wireBytes <= 2) continue;
     if (name === 'powersgd' && hook === 'powerSGD_hook') continue;
+    // PyTorch's bf16 compress hook needs NCCL (later than 2.9.6, its docs say); gloo refuses bf16
+    // all-reduces ("Invalid scalar type" on PyTorch 1.13), so a gloo job is not told to use it.
+    if (name === 'bf16' && s?.backend?.value === 'gloo') continue;
     let volumeRatio = volumeRatioFor(name, ctx.info, c.pytorch, ctx.worldSize);
     if (wireBytes !== undefined && wireBytes !== 4) {
       volumeRatio = ((volumeRatio ?? comp.volumeRatio(ctx.worldSize)) * 4) / wireBytes;

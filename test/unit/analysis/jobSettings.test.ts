@@ -134,6 +134,9 @@ for (const job of JOBS) {
     // The advice respects them: no 16-bit hook for a job that has one; every PyTorch change says what it changes from.
     const all = [...a.suggestions];
     if (job.hook !== 'none') assert.ok(!all.some((x) => x.id === 'compression-fp16' || x.id === 'compression-bf16'));
+    // A gloo job: the backend is read from its gloo ops, and the bf16 hook (NCCL only) is never offered.
+    assert.equal(s.backend?.value, 'gloo');
+    assert.ok(!all.some((x) => x.id === 'compression-bf16'), 'no bf16 hook for a gloo job');
     for (const x of all) assert.match(x.pytorchHint ?? '', /^now: .* → change to: /, x.id);
     const report = markdownReport(a);
     assert.match(report, /## Job settings \(read from the trace\)/);
@@ -172,7 +175,7 @@ test('the CLI says the settings found', async () => {
   assert.equal(code, 0, err);
   assert.match(
     out,
-    /Settings found: DistributedDataParallel; 2 ranks; collectives in 16-bit \(fp16 or bf16\); comm hook fp16_compress_hook or bf16_compress_hook; 2 buckets per step;/,
+    /Settings found: DistributedDataParallel; 2 ranks; gloo; collectives in 16-bit \(fp16 or bf16\); comm hook fp16_compress_hook or bf16_compress_hook; 2 buckets per step;/,
   );
 });
 
@@ -342,6 +345,7 @@ test('a GPU Kineto trace (HTA sample, NCCL DDP job of 128 ranks): world size, dt
   assert.equal(s.dataParallel.confidence, 'high', 'DistributedDataParallel.forward is in the trace');
   assert.equal(s.collectiveDtype.value, 'fp32');
   assert.equal(s.commHook.value, 'none');
+  assert.equal(s.backend?.value, 'nccl', 'NCCL kernels on the GPU');
   // Independent count: rank 0's nccl:all_reduce annotations in the step read, their Input Dims at float.
   const doc = JSON.parse(gunzipSync(fs.readFileSync(path.join(dir, 'sampled_rank-0.json.gz'))).toString('utf8')) as {
     traceEvents: { name: string; ts: number; dur: number; args?: Record<string, unknown> }[];
@@ -464,6 +468,6 @@ test('FSDP (Kineto, built here): reduce-scatters and all-gathers per step read a
     assert.match(x.pytorchHint!, /^now: no comm hook \(FSDP's reduce-scatter in fp32\) → change to: /);
   assert.match(
     markdownReport(a),
-    /Settings found: FSDP ShardingStrategy\.FULL_SHARD \(ZeRO-3\); 2 ranks; collectives in fp32; 589,824 parameters/,
+    /Settings found: FSDP ShardingStrategy\.FULL_SHARD \(ZeRO-3\); 2 ranks; gloo; collectives in fp32; 589,824 parameters/,
   );
 });
