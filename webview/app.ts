@@ -1037,7 +1037,9 @@ export class App {
     const keep = this.originSelect.value;
     this.originSelect.replaceChildren(
       h('option', { value: 'start' }, 'trace start'),
-      ...index.steps.map((st, i) => h('option', { value: `step:${i}` }, `start of ${st.label}`)),
+      ...index.steps.map((st, i) =>
+        h('option', { value: `step:${i}` }, `start of ${st.label}${st.warmup ? ' (warm-up)' : ''}`),
+      ),
     );
     if (keep && this.originSelect.querySelector(`option[value="${CSS.escape(keep)}"]`)) this.originSelect.value = keep;
     this.applyOrigin();

@@ -58,6 +58,8 @@ export interface SyntheticOptions {
   flows?: boolean;
   /** A `device` label on each rank's process. */
   device?: string;
+  /** Extra time at the start of step 0 before its first kernel (a warm-up step: pipeline compilation). */
+  warmupNs?: number;
 }
 
 export type CounterName =
@@ -218,7 +220,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     for (let r = 0; r < R; r++) {
       const tr = tracks[r];
       const k = fwd + (r === o.slowRank ? (o.slowExtraNs ?? 0) : 0);
-      let c = stepStart;
+      let c = stepStart + (s === 0 ? (o.warmupNs ?? 0) : 0);
       for (let i = 0; i < K; i++) {
         const d = vary(k, 0.5);
         slice({

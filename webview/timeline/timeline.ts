@@ -31,7 +31,7 @@ import {
 } from './overlay';
 import { readPalette, type Palette } from './theme';
 import type { TraceIndex } from './traceIndex';
-import { Viewport } from './viewport';
+import { initialWindow, Viewport } from './viewport';
 import { axisTicks } from './axis';
 
 export interface TimelineEvents {
@@ -148,6 +148,9 @@ export class Timeline {
     this.originNs = index.extentStartNs;
     this.layout = this.computeLayout();
     this.vp = new Viewport(index.extentStartNs, index.extentEndNs, 1);
+    // Open on the steady-state steps; Fit (0) shows the warm-up too (a saved view replaces this).
+    const first = initialWindow(index.extentStartNs, index.extentEndNs, index.warmup?.endNs);
+    if (first) this.vp.set(first.startNs, first.endNs);
     this.bindInput();
     const ro = new ResizeObserver(() => this.resize());
     ro.observe(this.tracksEl);

@@ -9,6 +9,7 @@ import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { StreamKind, TrackInfo } from '../../trace/model';
 import {
   counterScale,
+  stepNumberOf,
   warmupInflates,
   warmupWindow,
   type CounterScale,
@@ -63,8 +64,8 @@ export class TraceIndex {
   readonly groups: GroupEntry[];
   /** Problems found while indexing (bad durations, unknown tracks...), shown as warnings. */
   readonly issues: string[] = [];
-  /** Step slices of one rank (the first that has any), sorted: the step markers. */
-  readonly steps: { startNs: number; endNs: number; label: string }[] = [];
+  /** Step slices of one rank (the first that has any), sorted: the step markers; `warmup` on warm-up steps. */
+  readonly steps: { startNs: number; endNs: number; label: string; warmup?: boolean }[] = [];
   /** The warm-up steps and when they end (counterScale.ts), when the trace has any. */
   readonly warmup: WarmupWindow | undefined;
   readonly extentStartNs: number;
@@ -211,6 +212,7 @@ export class TraceIndex {
           pid: this.tracks[trace.sliceTrack[i]].info.pid,
         });
     this.warmup = warmupWindow(h.meta, this.steps, allSteps, h.detail?.window !== undefined);
+    this.markWarmupSteps();
     for (const e of this.tracks) {
       if (e.counterSeries.length === 0) continue;
       e.scale = counterScale(
@@ -279,6 +281,20 @@ export class TraceIndex {
       if (this.steps.length > 0) break;
     }
     this.steps.sort((a, b) => a.startNs - b.startNs);
+  }
+
+  /**
+   * Flags the step markers of the warm-up steps: by the number in their name, or (a rule
+   * applied to unnumbered steps) by position, as warmupWindow matches them.
+   */
+  private markWarmupSteps(): void {
+    const w = this.warmup;
+    if (!w) return;
+    const set = new Set(w.steps);
+    this.steps.forEach((st, i) => {
+      const n = stepNumberOf(st.label);
+      if (n !== undefined ? set.has(n) : w.source === 'rule' && i < w.steps.length) st.warmup = true;
+    });
   }
 
   /** Rank of the process that owns `track` (the pid when the rank is unknown). */
