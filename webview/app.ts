@@ -12,6 +12,7 @@ import { breakdownChart, lineChart, memoryChart } from './panes/charts';
 import { renderComparison, type RunForComparison } from './panes/compare';
 import { lossSeries, memoryPeaks } from './panes/series';
 import { renderSuggestions } from './panes/suggestions';
+import { renderWarnings } from './panes/warningsBanner';
 import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
 import { Timeline } from './timeline/timeline';
 import { TraceIndex } from './timeline/traceIndex';
@@ -84,6 +85,8 @@ export class App {
   private activeSuggestion: string | null = null;
   private suggestionStatus = new Map<string, string>();
   private busy = false;
+  /** Whether the warnings banner shows every warning (else one line). */
+  private warningsOpen = false;
   private nextId = 1;
   private saveTimer = 0;
   private searchTimer = 0;
@@ -799,12 +802,11 @@ export class App {
       w.push(
         `${tracks.toLocaleString('en-US')} tracks: rank groups after the first start collapsed; click a rank header (or Enter on it) to open it.`,
       );
-    this.banner.hidden = w.length === 0;
-    this.banner.replaceChildren(
-      h('strong', {}, `${w.length} warning${w.length === 1 ? '' : 's'}: `),
-      ...w.slice(0, 5).map((m) => h('span', { className: 'warning' }, clipText(m, 300))),
-      w.length > 5 ? h('span', {}, ` …and ${w.length - 5} more.`) : '',
-    );
+    const render = (open: boolean): void => {
+      this.warningsOpen = open;
+      renderWarnings(this.banner, w, open, render);
+    };
+    render(this.warningsOpen);
   }
 
   private showPane(p: Pane): void {

@@ -31,7 +31,7 @@ import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { JobSettings } from '../jobSettings';
 import { currentHookCode, currentSharding, pytorchChange, wireBytesPerElement } from './current';
 import type { RunInfo } from '../runInfo';
-import { formatBytes, formatDurationNs, groupDigits } from '../../trace/format';
+import { formatBytes, formatDurationNs, formatSignedPct, groupDigits } from '../../trace/format';
 import {
   HOST_BOUND,
   IMBALANCE,
@@ -126,7 +126,8 @@ export interface AdvisorInput {
 const MiB = 1024 * 1024;
 const fmtMs = formatDurationNs;
 const fmtBytes = formatBytes;
-const fmtPct = (x: number) => `${x >= 0 ? '−' : '+'}${Math.abs(x).toFixed(0)} %`;
+/** A saving of `x` % as the change it is (trace/format.ts): a 46.1 % saving is `−46.1 %`. */
+const fmtPct = (x: number) => formatSignedPct(-x);
 
 function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
   return {

@@ -9,6 +9,11 @@ import { decodeTrace, encodeTrace } from '../../../trace/binary';
 import { viewerRun } from '../../helpers/syntheticRun';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 import { initialWindow } from '../../../webview/timeline/viewport';
+import { groupWarnings, warningText } from '../../../webview/panes/warnings';
+import { formatSignedPct } from '../../../trace/format';
+import { predictedChangePct, predictionRows } from '../../../webview/panes/predictionRows';
+import { analyze } from '../../../analysis/index';
+import { toAnalysisView } from '../../../extension/analysisView';
 
 const indexOf = (o: Parameters<typeof viewerRun>[0]): TraceIndex =>
   new TraceIndex(decodeTrace(encodeTrace(viewerRun(o))));
@@ -39,5 +44,46 @@ describe('the initial window: steady-state steps', () => {
     assert.ok(w.startNs <= index.steps[1].startNs, 'and shows step 1 from its start');
     // Step 0 was most of the run: the steady steps now fill the screen.
     assert.ok(step0.endNs - step0.startNs > index.extentEndNs - step0.endNs);
+  });
+});
+
+describe('the warnings banner', () => {
+  it('shows identical warnings once with a count, in the order first given', () => {
+    const per = 'staging copies priced from the host probe';
+    const g = groupWarnings([per, 'warm-up: step 0 left out', per, `${per} `, per]);
+    assert.deepEqual(
+      g.map((x) => [x.text, x.count]),
+      [
+        [per, 4],
+        ['warm-up: step 0 left out', 1],
+      ],
+    );
+    assert.equal(warningText(g[0]), `${per} (×4)`);
+    assert.equal(warningText(g[1]), 'warm-up: step 0 left out');
+    assert.deepEqual(groupWarnings(['', '  ']), []);
+  });
+});
+
+describe('signed percentages: one formatting for the suggestion title, badge and rows', () => {
+  it('writes one decimal with a true minus sign or a plus', () => {
+    assert.equal(formatSignedPct(-46.08), '−46.1 %');
+    assert.equal(formatSignedPct(3), '+3.0 %');
+    assert.equal(formatSignedPct(0.04), '0.0 %');
+    assert.equal(formatSignedPct(-0.04), '0.0 %');
+    assert.equal(formatSignedPct(NaN), '– %');
+  });
+
+  it("the advisor's title and the badge's rows agree on a suggestion", () => {
+    const model = viewerRun({ ranks: 4, steps: 6 });
+    const view = toAnalysisView(analyze(model));
+    const sg = view.suggestions.find((s) => s.predicted.baselineStepTimeNs && /%\)/.test(s.title));
+    assert.ok(
+      sg,
+      `a suggestion with a predicted change in its title: ${view.suggestions.map((s) => s.title).join(' | ')}`,
+    );
+    const pct = formatSignedPct(predictedChangePct(sg));
+    assert.ok(sg.title.includes(`(${pct})`), `title "${sg.title}" carries ${pct}`);
+    assert.ok(predictionRows(sg)[0][1].includes(`(${pct})`), `row ${predictionRows(sg)[0][1]} carries ${pct}`);
+    assert.doesNotMatch(sg.title, /\(-\d/, 'no hyphen-minus');
   });
 });
