@@ -491,6 +491,7 @@ export class App {
       lod = old.lod;
     const pinned = [...old.pinned],
       expanded = [...old.expanded],
+      unfolded = [...old.unfolded],
       marks = old.marks,
       origin = { ns: old.originNs, label: old.originLabel };
     old.dispose();
@@ -499,6 +500,7 @@ export class App {
     this.timeline = tl;
     for (const pid of collapsed) tl.collapsed.add(pid);
     for (const t of expanded) tl.expanded.add(t);
+    for (const pid of unfolded) tl.unfolded.add(pid);
     tl.pinned = pinned;
     tl.marks = marks;
     tl.originNs = origin.ns;
@@ -740,6 +742,7 @@ export class App {
     if (st.collapsed) tl.collapsed.clear();
     for (const pid of st.collapsed ?? []) tl.collapsed.add(pid);
     for (const t of st.expanded ?? []) if (index.tracks[t]?.info.type === 'counter') tl.expanded.add(t);
+    for (const pid of st.unfolded ?? []) if (typeof pid === 'number') tl.unfolded.add(pid);
     tl.pinned = (st.pinned ?? []).filter((t) => index.tracks[t] !== undefined);
     if (st.origin && this.originSelect.querySelector(`option[value="${CSS.escape(st.origin)}"]`)) {
       this.originSelect.value = st.origin;
@@ -782,6 +785,7 @@ export class App {
         st.collapsed = [...tl.collapsed];
         if (tl.pinned.length) st.pinned = [...tl.pinned];
         if (tl.expanded.size) st.expanded = [...tl.expanded];
+        if (tl.unfolded.size) st.unfolded = [...tl.unfolded];
         if (this.originSelect.value !== 'start') st.origin = this.originSelect.value;
         if (tl.marks.length) st.marks = tl.marks.map((m) => ({ ...m }));
       }
@@ -1090,6 +1094,15 @@ export class App {
       this.save();
       e.preventDefault();
     });
+  }
+
+  /** Page coordinates of rank `pid`'s constant-counter row (tests click it to unfold). */
+  pageRectOfFold(pid: number): { x: number; y: number; w: number; h: number } | null {
+    const r = this.timeline?.foldRect(pid);
+    const layer = this.main.querySelector('canvas.overlay');
+    if (!r || !layer) return null;
+    const b = layer.getBoundingClientRect();
+    return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
   }
 
   /** Page coordinates of track `track`'s row (tests use it to hover counters and click pins). */

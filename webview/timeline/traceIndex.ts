@@ -5,6 +5,7 @@
  * search and merges sub-pixel runs without touching the rest.
  */
 import type { BinaryTrace } from '../../trace/binary';
+import { formatWithUnit } from '../../trace/format';
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { StreamKind, TrackInfo } from '../../trace/model';
 import {
@@ -46,6 +47,8 @@ export interface GroupEntry {
   rank?: number;
   label: string;
   tracks: number[];
+  /** Its counter tracks whose every sample has one value (folded into one row by the layout), in track order. */
+  constantCounters?: number[];
 }
 
 export const CATEGORY_STEP = SLICE_CATEGORIES.indexOf('step');
@@ -201,6 +204,13 @@ export class TraceIndex {
       this.issues.push('every slice has zero duration; they are drawn as markers');
 
     this.groups = this.buildGroups();
+    for (const g of this.groups) {
+      const constant = g.tracks.filter((t) => {
+        const e = this.tracks[t];
+        return e.info.type === 'counter' && Number.isFinite(e.counterMin) && e.counterMin === e.counterMax;
+      });
+      if (constant.length) g.constantCounters = constant;
+    }
     this.collectSteps();
     const allSteps: StepSpan[] = [];
     for (const i of order)
@@ -295,6 +305,16 @@ export class TraceIndex {
       const n = stepNumberOf(st.label);
       if (n !== undefined ? set.has(n) : w.source === 'rule' && i < w.steps.length) st.warmup = true;
     });
+  }
+
+  /**
+   * The value of constant counter `track` in a few words, for its fold row: its name without
+   * the `memory: ` prefix and its one value (`parameters 5.05 MiB`).
+   */
+  constantText(track: number): string {
+    const e = this.tracks[track];
+    const name = e.info.name.replace(/^memory:\s*/, '');
+    return Number.isFinite(e.counterMin) ? `${name} ${formatWithUnit(e.counterMin, e.info.unit)}` : name;
   }
 
   /** Rank of the process that owns `track` (the pid when the rank is unknown). */

@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTrace, encodeTrace } from '../../../trace/binary';
-import { viewerRun } from '../../helpers/syntheticRun';
+import { RUNTIME_COUNTERS, viewerRun } from '../../helpers/syntheticRun';
+import { COUNTER_COMPACT_H, layoutRows } from '../../../webview/timeline/layout';
 import { TraceIndex } from '../../../webview/timeline/traceIndex';
 import { initialWindow } from '../../../webview/timeline/viewport';
 import { groupWarnings, warningText } from '../../../webview/panes/warnings';
@@ -85,5 +86,70 @@ describe('signed percentages: one formatting for the suggestion title, badge and
     assert.ok(sg.title.includes(`(${pct})`), `title "${sg.title}" carries ${pct}`);
     assert.ok(predictionRows(sg)[0][1].includes(`(${pct})`), `row ${predictionRows(sg)[0][1]} carries ${pct}`);
     assert.doesNotMatch(sg.title, /\(-\d/, 'no hyphen-minus');
+  });
+});
+
+describe('constant counters fold into one row per rank', () => {
+  const model = viewerRun({ ranks: 2, steps: 6, runtimeTracks: true });
+  const index = new TraceIndex(decodeTrace(encodeTrace(model)));
+  const track = (rank: number, name: string): number =>
+    model.tracks.findIndex((t) => t.pid === model.processes[rank].pid && t.name === name);
+  const constants = [
+    'bytes sent per step',
+    'memory: parameters',
+    'memory: gradients',
+    'memory: optimizer state',
+    'memory: activations',
+    'memory: communication buffers',
+  ];
+
+  it("the synthetic run writes the runtime's track set", () => {
+    const names = model.tracks.filter((t) => t.pid === model.processes[0].pid).map((t) => t.name);
+    assert.deepEqual(names, [
+      'host',
+      'compute (GPU)',
+      'staging D2H/H2D',
+      'communication',
+      'host blocked on collectives',
+      ...RUNTIME_COUNTERS,
+    ]);
+    assert.ok(model.slices.some((s) => s.category === 'wait'));
+  });
+
+  it('finds the counters whose value never changes and folds them where the first would be', () => {
+    assert.deepEqual(
+      index.groups[0].constantCounters,
+      constants.map((n) => track(0, n)),
+    );
+    const layout = layoutRows(index, new Set());
+    const folds = layout.rows.filter((r) => r.kind === 'fold');
+    assert.equal(folds.length, 2, 'one fold row per rank');
+    assert.deepEqual(folds[0].folded, index.groups[0].constantCounters);
+    assert.equal(layout.rowOfTrack[track(0, 'memory: parameters')], -1, 'folded tracks have no row');
+    const order = layout.rows
+      .filter((r) => r.group === 0 && r.kind !== 'group')
+      .map((r) => (r.kind === 'fold' ? 'fold' : model.tracks[r.track].name));
+    assert.deepEqual(order.slice(-3), ['loss', 'step time', 'fold']);
+    assert.equal(index.constantText(track(0, 'memory: parameters')).startsWith('parameters '), true);
+    // Unfolded: the row stays (to fold them again) and each counter follows it.
+    const open = layoutRows(index, new Set(), { unfolded: new Set([model.processes[0].pid]) });
+    assert.ok(open.rowOfTrack[track(0, 'memory: parameters')] >= 0);
+    assert.equal(open.rows.find((r) => r.kind === 'fold' && r.group === 0)?.open, true);
+    assert.equal(open.totalHeight - layout.totalHeight, constants.length * COUNTER_COMPACT_H);
+  });
+
+  it('a pinned constant counter leaves the fold and is pinned', () => {
+    const p = track(1, 'memory: gradients');
+    const layout = layoutRows(index, new Set(), { pinned: [p] });
+    assert.equal(layout.rows[0].track, p);
+    assert.ok(!layout.rows.find((r) => r.kind === 'fold' && r.group === 1)!.folded!.includes(p));
+  });
+
+  it('two ranks of the real track set take what the panel gives the tracks', () => {
+    const h = layoutRows(index, new Set()).totalHeight;
+    // Without folding: every counter a row of its own.
+    const unfolded = layoutRows(index, new Set(), { unfolded: new Set(index.groups.map((g) => g.pid)) }).totalHeight;
+    assert.ok(h <= unfolded - 2 * (constants.length - 1) * COUNTER_COMPACT_H, `${h} vs ${unfolded}`);
+    assert.ok(h <= 440, `two ranks: ${h} px`);
   });
 });
