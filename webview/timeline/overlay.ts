@@ -60,10 +60,12 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
     ctx.fillStyle = pal.fills[6 * 3 + 2];
     ctx.fillRect(x0, 0, 2, AXIS_H);
     ctx.font = `11px ${pal.font.replace(/^\S+\s/, '')}`;
+    // Labelled where its visible part has room (a step mostly off-screen must not cover the next one's name).
+    const room = Math.min(x1, LABEL_W + w) - Math.max(x0, LABEL_W);
     const label = s.warmup
-      ? [`${s.label} · warm-up`, 'warm-up'].find((t) => ctx.measureText(t).width + 10 < x1 - x0)
+      ? [`${s.label} · warm-up`, 'warm-up'].find((t) => ctx.measureText(t).width + 10 < room)
       : s.label;
-    if (label && (s.warmup || x1 - x0 > 60)) {
+    if (label && (s.warmup || room > 60)) {
       ctx.fillStyle = pal.muted;
       ctx.fillText(label, Math.max(x0, LABEL_W) + 5, 8);
     }
