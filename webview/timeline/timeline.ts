@@ -568,6 +568,7 @@ export class Timeline {
       return;
     }
     if (row?.kind === 'fold') {
+      this.hideTip();
       this.toggleFold(this.index.groups[row.group].pid);
       this.focusRow = this.layout.rows.findIndex((r) => r.kind === 'fold' && r.group === row.group);
       return;
