@@ -39,7 +39,7 @@ async function showFeatures(p: Page, model: TraceModel): Promise<void> {
   await p.mouse.click(m.x + m.w / 2, m.y + m.h / 2);
   await p.keyboard.press('Shift+M');
   const c = await rectOfTrack(track(0, 'compute')),
-    a = await rectOfTrack(track(0, 'mem/activations'));
+    a = await rectOfTrack(track(0, 'memory: activations'));
   await p.keyboard.down('Shift');
   await p.mouse.move(560, c.y + 5);
   await p.mouse.down();

@@ -49,6 +49,18 @@ export function formatPct(p: number): string {
   return `${Number.isFinite(p) ? p.toFixed(1) : '–'} %`;
 }
 
+/**
+ * A signed change in percent, as every view writes one (a suggestion's title, badge and
+ * rows): one decimal, a true minus sign (U+2212) or a plus, `0.0 %` for no change:
+ * `−46.1 %`, `+3.0 %`.
+ */
+export function formatSignedPct(p: number): string {
+  if (!Number.isFinite(p)) return '– %';
+  const r = Math.round(p * 10) / 10;
+  if (r === 0) return '0.0 %';
+  return `${r < 0 ? '−' : '+'}${Math.abs(r).toFixed(1)} %`;
+}
+
 /** Shortens very long strings for display, saying how long the original was. */
 export function clipText(s: string, max = 300): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${groupDigits(s.length)} characters)`;

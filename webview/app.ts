@@ -12,6 +12,7 @@ import { breakdownChart, lineChart, memoryChart } from './panes/charts';
 import { renderComparison, type RunForComparison } from './panes/compare';
 import { lossSeries, memoryPeaks } from './panes/series';
 import { renderSuggestions } from './panes/suggestions';
+import { renderWarnings } from './panes/warningsBanner';
 import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
 import { Timeline } from './timeline/timeline';
 import { TraceIndex } from './timeline/traceIndex';
@@ -84,6 +85,8 @@ export class App {
   private activeSuggestion: string | null = null;
   private suggestionStatus = new Map<string, string>();
   private busy = false;
+  /** Whether the warnings banner shows every warning (else one line). */
+  private warningsOpen = false;
   private nextId = 1;
   private saveTimer = 0;
   private searchTimer = 0;
@@ -488,6 +491,7 @@ export class App {
       lod = old.lod;
     const pinned = [...old.pinned],
       expanded = [...old.expanded],
+      unfolded = [...old.unfolded],
       marks = old.marks,
       origin = { ns: old.originNs, label: old.originLabel };
     old.dispose();
@@ -496,6 +500,7 @@ export class App {
     this.timeline = tl;
     for (const pid of collapsed) tl.collapsed.add(pid);
     for (const t of expanded) tl.expanded.add(t);
+    for (const pid of unfolded) tl.unfolded.add(pid);
     tl.pinned = pinned;
     tl.marks = marks;
     tl.originNs = origin.ns;
@@ -737,6 +742,7 @@ export class App {
     if (st.collapsed) tl.collapsed.clear();
     for (const pid of st.collapsed ?? []) tl.collapsed.add(pid);
     for (const t of st.expanded ?? []) if (index.tracks[t]?.info.type === 'counter') tl.expanded.add(t);
+    for (const pid of st.unfolded ?? []) if (typeof pid === 'number') tl.unfolded.add(pid);
     tl.pinned = (st.pinned ?? []).filter((t) => index.tracks[t] !== undefined);
     if (st.origin && this.originSelect.querySelector(`option[value="${CSS.escape(st.origin)}"]`)) {
       this.originSelect.value = st.origin;
@@ -779,6 +785,7 @@ export class App {
         st.collapsed = [...tl.collapsed];
         if (tl.pinned.length) st.pinned = [...tl.pinned];
         if (tl.expanded.size) st.expanded = [...tl.expanded];
+        if (tl.unfolded.size) st.unfolded = [...tl.unfolded];
         if (this.originSelect.value !== 'start') st.origin = this.originSelect.value;
         if (tl.marks.length) st.marks = tl.marks.map((m) => ({ ...m }));
       }
@@ -799,12 +806,11 @@ export class App {
       w.push(
         `${tracks.toLocaleString('en-US')} tracks: rank groups after the first start collapsed; click a rank header (or Enter on it) to open it.`,
       );
-    this.banner.hidden = w.length === 0;
-    this.banner.replaceChildren(
-      h('strong', {}, `${w.length} warning${w.length === 1 ? '' : 's'}: `),
-      ...w.slice(0, 5).map((m) => h('span', { className: 'warning' }, clipText(m, 300))),
-      w.length > 5 ? h('span', {}, ` …and ${w.length - 5} more.`) : '',
-    );
+    const render = (open: boolean): void => {
+      this.warningsOpen = open;
+      renderWarnings(this.banner, w, open, render);
+    };
+    render(this.warningsOpen);
   }
 
   private showPane(p: Pane): void {
@@ -1037,7 +1043,9 @@ export class App {
     const keep = this.originSelect.value;
     this.originSelect.replaceChildren(
       h('option', { value: 'start' }, 'trace start'),
-      ...index.steps.map((st, i) => h('option', { value: `step:${i}` }, `start of ${st.label}`)),
+      ...index.steps.map((st, i) =>
+        h('option', { value: `step:${i}` }, `start of ${st.label}${st.warmup ? ' (warm-up)' : ''}`),
+      ),
     );
     if (keep && this.originSelect.querySelector(`option[value="${CSS.escape(keep)}"]`)) this.originSelect.value = keep;
     this.applyOrigin();
@@ -1086,6 +1094,15 @@ export class App {
       this.save();
       e.preventDefault();
     });
+  }
+
+  /** Page coordinates of rank `pid`'s constant-counter row (tests click it to unfold). */
+  pageRectOfFold(pid: number): { x: number; y: number; w: number; h: number } | null {
+    const r = this.timeline?.foldRect(pid);
+    const layer = this.main.querySelector('canvas.overlay');
+    if (!r || !layer) return null;
+    const b = layer.getBoundingClientRect();
+    return { x: b.left + r.x, y: b.top + r.y, w: r.w, h: r.h };
   }
 
   /** Page coordinates of track `track`'s row (tests use it to hover counters and click pins). */

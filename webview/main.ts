@@ -35,6 +35,7 @@ function start(): void {
     frameTimes,
     rectOf: (m: number) => app.pageRectOf(m),
     trackRect: (t: number) => app.pageRectOfTrack(t),
+    foldRect: (pid: number) => app.pageRectOfFold(pid),
     setLod: (on: boolean) => app.setLod(on),
     heatCell: (rank: number, step: number) => app.heatCellRect(rank, step),
     viewStatus: () => app.viewStatus(),

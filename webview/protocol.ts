@@ -227,6 +227,8 @@ export interface WebviewState {
   pinned?: number[];
   /** Counter tracks shown at full height. */
   expanded?: number[];
+  /** Rank groups (pids) whose constant counters are unfolded. */
+  unfolded?: number[];
   /** Origin of the time axis: `step:<i>` (the i-th step's start); the trace start when absent. */
   origin?: string;
   /** Marked ranges (the `m` key). */

@@ -58,7 +58,28 @@ export interface SyntheticOptions {
   flows?: boolean;
   /** A `device` label on each rank's process. */
   device?: string;
+  /** Extra time at the start of step 0 before its first kernel (a warm-up step: pipeline compilation). */
+  warmupNs?: number;
+  /**
+   * The runtime's track set, as runtime/runTrace.ts names and orders it: five slice tracks per
+   * rank (host, compute (GPU), staging D2H/H2D, communication, host blocked on collectives,
+   * with a `wait allReduce` slice while the host waits on each bucket) and its eight counters
+   * (RUNTIME_COUNTERS), each sampled at every step's start. Replaces `loss` and `memory`.
+   */
+  runtimeTracks?: boolean;
 }
+
+/** The runtime's counters per rank, in its order and with its names (runtime/runTrace.ts). */
+export const RUNTIME_COUNTERS = [
+  'loss',
+  'step time',
+  'bytes sent per step',
+  'memory: parameters',
+  'memory: gradients',
+  'memory: optimizer state',
+  'memory: activations',
+  'memory: communication buffers',
+] as const;
 
 export type CounterName =
   | 'bytes sent per step'
@@ -110,6 +131,8 @@ interface RankTracks {
   comm: number;
   staging: number;
   host: number;
+  /** The host blocked on collectives (runtimeTracks only). */
+  wait?: number;
 }
 
 /** Builds the trace a CommLens DDP run of this shape would write. Times are exact unless `jitterSeed` is set. */
@@ -164,6 +187,27 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     m.processes.push({ pid: r, rank: r, name: `rank ${r}`, ...(o.device ? { labels: { device: o.device } } : {}) });
     const gpuTrack = (name: string, stream: 'compute' | 'communication' | 'staging') =>
       addTrack(m, { pid: r, name, type: 'slice', stream, gpu: true, sourceId: stream });
+    if (o.runtimeTracks) {
+      // The runtime's names and order (runtime/runTrace.ts STREAMS).
+      const host = addTrack(m, { pid: r, name: 'host', type: 'slice', stream: 'host', gpu: false, order: 0 });
+      const on = (name: string, stream: 'compute' | 'communication' | 'staging', order: number): number =>
+        addTrack(m, { pid: r, name, type: 'slice', stream, gpu: true, order });
+      tracks.push({
+        host,
+        compute: on('compute (GPU)', 'compute', 1),
+        staging: on('staging D2H/H2D', 'staging', 2),
+        comm: on('communication', 'communication', 3),
+        wait: addTrack(m, {
+          pid: r,
+          name: 'host blocked on collectives',
+          type: 'slice',
+          stream: 'wait',
+          gpu: false,
+          order: 4,
+        }),
+      });
+      continue;
+    }
     tracks.push({
       compute: gpuTrack('compute', 'compute'),
       comm: gpuTrack('communication', 'communication'),
@@ -184,13 +228,31 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     samples.set(track, { tsNs: [], values: [] });
     return track;
   };
-  const lossTracks = o.loss ? tracks.map((_, r) => counterTrack(r, 'loss', '1')) : [];
+  // The runtime's eight counters (runTrace.ts COUNTERS), one sample each per step at its start.
+  const runtimeCounters = o.runtimeTracks
+    ? tracks.map((_, r) =>
+        RUNTIME_COUNTERS.map((name, i) => {
+          const track = addTrack(m, {
+            pid: r,
+            name,
+            type: 'counter',
+            stream: 'other',
+            gpu: false,
+            unit: name === 'loss' ? '1' : name === 'step time' ? 'ms' : 'bytes',
+            order: 5 + i,
+          });
+          samples.set(track, { tsNs: [], values: [] });
+          return track;
+        }),
+      )
+    : [];
+  const lossTracks = o.loss && !o.runtimeTracks ? tracks.map((_, r) => counterTrack(r, 'loss', '1')) : [];
   // The runtime's counters, in its order (runtime/runTrace.ts): fp32 Adam holds 4 bytes of parameters,
   // 4 of gradients and 8 of optimizer state per parameter of the config's MLP.
   const h = grad / 4 / 64 - 1;
   const psi = 64 * h + h + h + 1;
   const wanted = (name: CounterName): boolean =>
-    o.memory === true || (Array.isArray(o.memory) && o.memory.includes(name));
+    !o.runtimeTracks && (o.memory === true || (Array.isArray(o.memory) && o.memory.includes(name)));
   const constantCounters = (
     [
       ['bytes sent per step', 3 * grad],
@@ -218,7 +280,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     for (let r = 0; r < R; r++) {
       const tr = tracks[r];
       const k = fwd + (r === o.slowRank ? (o.slowExtraNs ?? 0) : 0);
-      let c = stepStart;
+      let c = stepStart + (s === 0 ? (o.warmupNs ?? 0) : 0);
       for (let i = 0; i < K; i++) {
         const d = vary(k, 0.5);
         slice({
@@ -318,6 +380,16 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
           }),
         );
         if (back > 0) pendingH2D[r].push(end);
+        const wait = tracks[r].wait;
+        if (wait !== undefined)
+          slice({
+            track: wait,
+            name: 'wait allReduce',
+            category: 'wait',
+            startNs: a,
+            durNs: end - a,
+            args: { op: 'allReduce', seq, group: 'world', blockedNs: end - a, peerWaitNs: start - a, transferNs },
+          });
       }
       collectives.push(ids);
       seq++;
@@ -359,6 +431,21 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       if (o.loss) {
         const loss = 2.5 * Math.exp(-s / (minSteps / 2 + 1)) + 0.3 + (rand ? rand() * 0.05 : 0);
         sample(lossTracks[r], stepEnd, Number(loss.toFixed(4)));
+      }
+      if (o.runtimeTracks) {
+        // As the runtime samples them: at the step's start, each step's figures; memory does not change.
+        const loss = 2.5 * Math.exp(-s / (minSteps / 2 + 1)) + 0.3 + (rand ? rand() * 0.05 : 0);
+        const values = [
+          Number(loss.toFixed(4)),
+          (stepEnd - stepStart) / 1e6,
+          (2 * (R - 1) * grad) / R,
+          4 * psi,
+          4 * psi,
+          8 * psi,
+          1024 * 1024,
+          grad,
+        ];
+        runtimeCounters[r].forEach((track, i) => sample(track, stepStart, values[i]));
       }
       if (activationTracks.length > 0) {
         // Activations grow through forward and are freed by backward.

@@ -3,7 +3,7 @@
  * scale, predicted against measured, step times aligned by step, both loss curves.
  */
 import { h } from '../dom';
-import { formatDurationNs, formatPct } from '../../trace/format';
+import { formatDurationNs, formatPct, formatSignedPct } from '../../trace/format';
 import type { AnalysisView, RankBreakdownView, SuggestionView } from '../protocol';
 import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';
@@ -27,7 +27,7 @@ function meanOf(ranks: RankBreakdownView[], f: (r: RankBreakdownView) => number)
 }
 
 const pctChange = (a: number, b: number): string =>
-  Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(((b - a) / a) * 100).toFixed(1)} %` : '–';
+  Number.isFinite(a) && Number.isFinite(b) && a > 0 ? formatSignedPct(((b - a) / a) * 100) : '–';
 
 export function renderComparison(
   before: RunForComparison,
@@ -60,7 +60,7 @@ export function renderComparison(
       h('td', { className: 'num' }, err),
     );
   const predErr = (pred: number | undefined, meas: number): string =>
-    pred !== undefined && Number.isFinite(meas) && meas > 0 ? `${(((pred - meas) / meas) * 100).toFixed(1)} %` : '–';
+    pred !== undefined && Number.isFinite(meas) && meas > 0 ? formatSignedPct(((pred - meas) / meas) * 100) : '–';
   rows.push(
     row(
       'Step time (steady state)',

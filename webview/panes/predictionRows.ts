@@ -2,7 +2,7 @@
  * A suggestion's predicted figures as the detail shows them: each as now → predicted, on
  * the run's own steady-state basis (docs/figures.md). Free of the DOM, so it is tested in Node.
  */
-import { formatBytes, formatDurationNs } from '../../trace/format';
+import { formatBytes, formatDurationNs, formatSignedPct } from '../../trace/format';
 import type { SuggestionView } from '../protocol';
 
 /** Relative change of the step time predicted by a suggestion, in percent (negative = faster). */
@@ -23,7 +23,7 @@ export function predictionRows(sg: SuggestionView): [string, string][] {
   const rows: [string, string][] = [
     [
       'Step time (now → predicted)',
-      `${arrow(p.baselineStepTimeNs, p.stepTimeNs, formatDurationNs)} (${pct <= 0 ? '' : '+'}${pct.toFixed(1)} %)`,
+      `${arrow(p.baselineStepTimeNs, p.stepTimeNs, formatDurationNs)} (${formatSignedPct(pct)})`,
     ],
     ['Exposed communication per step', arrow(p.baselineExposedCommNs, p.exposedCommNs, formatDurationNs)],
   ];

@@ -1,6 +1,6 @@
 /** The suggestions list: predicted effect, risk and source; evidence on click; Apply & re-run. */
 import { h, kvTable } from '../dom';
-import { clipText, formatDurationNs } from '../../trace/format';
+import { clipText, formatDurationNs, formatSignedPct } from '../../trace/format';
 import type { AnalysisView, SuggestionView } from '../protocol';
 import { predictedChangePct, predictionRows } from './predictionRows';
 
@@ -108,9 +108,7 @@ function renderItem(
         { className: `badge risk risk-${level.replace(/\s+/g, '-')}`, title: String(sg.risk) },
         `risk: ${level}`,
       ),
-      isChange
-        ? h('span', { className: `effect ${pct < 0 ? 'good' : 'bad'}` }, `${pct <= 0 ? '' : '+'}${pct.toFixed(1)} %`)
-        : null,
+      isChange ? h('span', { className: `effect ${pct < 0 ? 'good' : 'bad'}` }, formatSignedPct(pct)) : null,
     ),
     active
       ? h(

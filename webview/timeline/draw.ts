@@ -210,6 +210,20 @@ function drawRow(
         if (l) boxes += collectBoxes(index, l, t0, t1, k, y + 4, rects, [], f.lod);
       }
     }
+  } else if (row.kind === 'fold') {
+    // A rank's constant counters on one line: their values, and a toggle to unfold them.
+    const n = row.folded?.length ?? 0;
+    ctx.fillStyle = pal.border;
+    ctx.fillRect(0, y + row.height - 1, f.widthPx, 1);
+    ctx.font = pal.font;
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = pal.muted;
+    ctx.fillText(row.open ? '▾' : '▸', 8, y + row.height / 2);
+    ctx.fillStyle = pal.foreground;
+    ctx.fillText(clipLabel(ctx, `${n} constant counters`, LABEL_W - 28), 20, y + row.height / 2);
+    ctx.fillStyle = pal.muted;
+    const text = row.open ? '' : (row.folded ?? []).map((t) => index.constantText(t)).join(' · ');
+    ctx.fillText(clipLabel(ctx, text, f.widthPx - LABEL_W - 16), LABEL_W + 8, y + row.height / 2);
   } else {
     const te = index.tracks[row.track];
     ctx.fillStyle = pal.border;

@@ -1,7 +1,9 @@
 /**
  * Vertical layout of the timeline (pure): pinned tracks first (they stay at the top, outside
  * the scrolled region), then rank group headers and their tracks. Counter tracks are one
- * compact line unless expanded.
+ * compact line unless expanded. A rank's counters whose value never changes (parameters,
+ * gradients, optimizer state, buffers: GroupEntry.constantCounters) are folded into one
+ * line, like a collapsed track group in Perfetto, until the rank is unfolded.
  */
 import type { TraceIndex } from './traceIndex';
 
@@ -14,9 +16,12 @@ export const COUNTER_H = 44;
 export const COUNTER_COMPACT_H = 18;
 /** Width of the track-label column, CSS px. */
 export const LABEL_W = 190;
+/** Constant counters are folded when a rank has at least this many (one alone stays as it is). */
+export const FOLD_MIN = 2;
 
 export interface Row {
-  kind: 'group' | 'track';
+  /** A rank header, a track, or the folded constant counters of a rank (`folded`). */
+  kind: 'group' | 'track' | 'fold';
   /** Index into TraceIndex.groups. */
   group: number;
   /** Track id for track rows, -1 for group headers. */
@@ -26,6 +31,10 @@ export interface Row {
   height: number;
   /** In the pinned region at the top. */
   pinned?: boolean;
+  /** Fold rows: the counter tracks folded into the row. */
+  folded?: number[];
+  /** Fold rows: unfolded (its tracks follow it). */
+  open?: boolean;
 }
 
 export interface Layout {
@@ -45,6 +54,8 @@ export interface LayoutOptions {
   expanded?: ReadonlySet<number>;
   /** Tracks pinned to the top, in order. */
   pinned?: readonly number[];
+  /** Ranks (pids) whose constant counters are shown one per row instead of folded. */
+  unfolded?: ReadonlySet<number>;
 }
 
 export function trackHeight(index: TraceIndex, track: number, expanded?: ReadonlySet<number>): number {
@@ -80,8 +91,26 @@ export function layoutRows(index: TraceIndex, collapsed: ReadonlySet<number>, o:
     groupY.set(g.pid, y + GROUP_H / 2);
     y += GROUP_H;
     if (collapsed.has(g.pid)) return;
+    // Constant counters gather under one row where the first of them would be (pinned ones stay
+    // pinned): folded, that row alone; unfolded, the row (to fold them again) and each of them.
+    const fold = (g.constantCounters ?? []).filter((t) => !pinnedSet.has(t));
+    const inFold = new Set(fold.length >= FOLD_MIN ? fold : []);
+    const open = o.unfolded?.has(g.pid) ?? false;
     for (const t of g.tracks) {
       if (pinnedSet.has(t)) continue;
+      if (inFold.has(t)) {
+        if (t !== fold[0]) continue;
+        rows.push({ kind: 'fold', group: gi, track: -1, y, height: COUNTER_COMPACT_H, folded: fold, open });
+        y += COUNTER_COMPACT_H;
+        if (open)
+          for (const ft of fold) {
+            const h = trackHeight(index, ft, o.expanded);
+            rowOfTrack[ft] = rows.length;
+            rows.push({ kind: 'track', group: gi, track: ft, y, height: h });
+            y += h;
+          }
+        continue;
+      }
       const h = trackHeight(index, t, o.expanded);
       rowOfTrack[t] = rows.length;
       rows.push({ kind: 'track', group: gi, track: t, y, height: h });

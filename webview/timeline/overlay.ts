@@ -50,14 +50,26 @@ export function drawAxis(ctx: CanvasRenderingContext2D, f: Frame, cursorX: numbe
     if (s.endNs < vp.startNs || s.startNs > vp.endNs) continue;
     const x0 = LABEL_W + (s.startNs - vp.startNs) * k,
       x1 = LABEL_W + (s.endNs - vp.startNs) * k;
+    if (s.warmup) {
+      // Warm-up steps stay in the trace, labelled: a faint band under their marker.
+      ctx.fillStyle = pal.counterClip;
+      ctx.globalAlpha = 0.12;
+      ctx.fillRect(x0, 0, x1 - x0, 16);
+      ctx.globalAlpha = 1;
+    }
     ctx.fillStyle = pal.fills[6 * 3 + 2];
     ctx.fillRect(x0, 0, 2, AXIS_H);
-    if (x1 - x0 > 60) {
+    ctx.font = `11px ${pal.font.replace(/^\S+\s/, '')}`;
+    // Labelled where its visible part has room (a step mostly off-screen must not cover the next one's name).
+    const room = Math.min(x1, LABEL_W + w) - Math.max(x0, LABEL_W);
+    const label = s.warmup
+      ? [`${s.label} · warm-up`, 'warm-up'].find((t) => ctx.measureText(t).width + 10 < room)
+      : s.label;
+    if (label && (s.warmup || room > 60)) {
       ctx.fillStyle = pal.muted;
-      ctx.font = `11px ${pal.font.replace(/^\S+\s/, '')}`;
-      ctx.fillText(s.label, Math.max(x0, LABEL_W) + 5, 8);
-      ctx.font = pal.font;
+      ctx.fillText(label, Math.max(x0, LABEL_W) + 5, 8);
     }
+    ctx.font = pal.font;
   }
   // Marks: a flag per marked range.
   for (const m of f.marks) {
@@ -156,6 +168,18 @@ export function drawOverview(
     }
   });
   ctx.globalAlpha = 1;
+  // The warm-up steps: labelled, so the part the timeline opens past stays recognisable.
+  for (const st of index.steps) {
+    if (!st.warmup) continue;
+    const a = LABEL_W + ((st.startNs - lo) / span) * w,
+      b = LABEL_W + ((st.endNs - lo) / span) * w;
+    ctx.fillStyle = pal.counterClip;
+    ctx.fillRect(a, OVERVIEW_H - 3, Math.max(1, b - a), 3);
+    if (b - a > ctx.measureText('warm-up').width + 8) {
+      ctx.fillStyle = pal.foreground;
+      ctx.fillText('warm-up', a + 4, OVERVIEW_H / 2);
+    }
+  }
   ctx.fillStyle = pal.match;
   const tr = index.trace;
   const step = Math.max(1, Math.floor(highlights.length / 2000));

@@ -31,7 +31,7 @@ import {
 } from './overlay';
 import { readPalette, type Palette } from './theme';
 import type { TraceIndex } from './traceIndex';
-import { Viewport } from './viewport';
+import { initialWindow, Viewport } from './viewport';
 import { axisTicks } from './axis';
 
 export interface TimelineEvents {
@@ -63,6 +63,8 @@ export class Timeline {
   pinned: number[] = [];
   /** Counter tracks shown at full height (the others are one line). */
   readonly expanded = new Set<number>();
+  /** Ranks (pids) whose constant counters are unfolded (else one row: layout.ts). */
+  readonly unfolded = new Set<number>();
   /** Origin of the time axis (ns, trace clock) and its name. */
   originNs: number;
   originLabel = 'trace start';
@@ -148,6 +150,9 @@ export class Timeline {
     this.originNs = index.extentStartNs;
     this.layout = this.computeLayout();
     this.vp = new Viewport(index.extentStartNs, index.extentEndNs, 1);
+    // Open on the steady-state steps; Fit (0) shows the warm-up too (a saved view replaces this).
+    const first = initialWindow(index.extentStartNs, index.extentEndNs, index.warmup?.endNs);
+    if (first) this.vp.set(first.startNs, first.endNs);
     this.bindInput();
     const ro = new ResizeObserver(() => this.resize());
     ro.observe(this.tracksEl);
@@ -167,6 +172,9 @@ export class Timeline {
    * selection and highlights.
    */
   setIndex(index: TraceIndex, selected: number, highlights: Uint32Array): void {
+    // Which counters are constant is the whole run's answer (the first index), not a window's.
+    const constant = new Map(this.index.groups.map((g) => [g.pid, g.constantCounters]));
+    for (const g of index.groups) g.constantCounters = constant.get(g.pid);
     this.index = index;
     this.overlay.hoverSlice = -1;
     this.overlay.selectedSlice = selected;
@@ -202,7 +210,11 @@ export class Timeline {
   }
 
   private computeLayout(): Layout {
-    return layoutRows(this.index, this.collapsed, { expanded: this.expanded, pinned: this.pinned });
+    return layoutRows(this.index, this.collapsed, {
+      expanded: this.expanded,
+      pinned: this.pinned,
+      unfolded: this.unfolded,
+    });
   }
 
   relayout(): void {
@@ -505,7 +517,18 @@ export class Timeline {
     const counter =
       x >= LABEL_W && row?.kind === 'track' && this.index.tracks[row.track].info.type === 'counter' ? row.track : -1;
     const t = this.vp.pxToTime(x - LABEL_W);
-    const tip = slice >= 0 || counter >= 0 ? tooltipFor(this.index, slice, counter, t, this.originNs) : null;
+    const fold = row?.kind === 'fold' && !row.open ? row.folded : undefined;
+    const tip = fold
+      ? {
+          key: `fold:${row!.group}`,
+          lines: [
+            `${this.index.groups[row!.group].label} · ${fold.length} counters constant over the trace (click to unfold)`,
+            ...fold.map((ft) => this.index.constantText(ft)),
+          ],
+        }
+      : slice >= 0 || counter >= 0
+        ? tooltipFor(this.index, slice, counter, t, this.originNs)
+        : null;
     if (!tip) {
       this.hideTip();
       return;
@@ -544,6 +567,12 @@ export class Timeline {
       this.focusRow = this.layout.rows.indexOf(row);
       return;
     }
+    if (row?.kind === 'fold') {
+      this.hideTip();
+      this.toggleFold(this.index.groups[row.group].pid);
+      this.focusRow = this.layout.rows.findIndex((r) => r.kind === 'fold' && r.group === row.group);
+      return;
+    }
     if (row?.kind === 'track' && x < LABEL_W) {
       if (x >= LABEL_W - PIN_W) this.togglePin(row.track);
       else if (this.index.tracks[row.track].info.type === 'counter') this.toggleExpanded(row.track);
@@ -577,6 +606,14 @@ export class Timeline {
   toggleExpanded(track: number): void {
     if (this.expanded.has(track)) this.expanded.delete(track);
     else this.expanded.add(track);
+    this.relayout();
+    this.events.viewChanged();
+  }
+
+  /** Unfolds the constant counters of rank group `pid` (one row each), or folds them into one row. */
+  toggleFold(pid: number): void {
+    if (this.unfolded.has(pid)) this.unfolded.delete(pid);
+    else this.unfolded.add(pid);
     this.relayout();
     this.events.viewChanged();
   }
@@ -669,6 +706,7 @@ export class Timeline {
     for (const row of this.layout.rows) {
       const top = rowScreenY(row, this.scrollY);
       if (row.kind === 'track' && top + row.height > y0 && top < y1) tracks.push(row.track);
+      if (row.kind === 'fold' && !row.open && top + row.height > y0 && top < y1) tracks.push(...(row.folded ?? []));
       if (
         row.kind === 'group' &&
         top + row.height > y0 &&
@@ -762,6 +800,7 @@ export class Timeline {
       case ' ': {
         const row = rows[this.focusRow];
         if (row?.kind === 'group') this.toggleGroup(this.index.groups[row.group].pid);
+        else if (row?.kind === 'fold') this.toggleFold(this.index.groups[row.group].pid);
         else if (row?.kind === 'track' && this.index.tracks[row.track].info.type === 'counter')
           this.toggleExpanded(row.track);
         else if (row?.kind === 'track')
@@ -788,6 +827,12 @@ export class Timeline {
         return;
     }
     e.preventDefault();
+  }
+
+  /** Canvas rect of the constant-counter row of rank group `pid`, or null when it has none laid out. */
+  foldRect(pid: number): { x: number; y: number; w: number; h: number } | null {
+    const row = this.layout.rows.find((r) => r.kind === 'fold' && this.index.groups[r.group].pid === pid);
+    return row ? { x: 0, y: rowScreenY(row, this.scrollY), w: this.widthPx, h: row.height } : null;
   }
 
   /** Canvas rect of track `track`'s row (label column included), or null when it is not laid out. */

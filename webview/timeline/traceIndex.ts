@@ -5,10 +5,12 @@
  * search and merges sub-pixel runs without touching the rest.
  */
 import type { BinaryTrace } from '../../trace/binary';
+import { formatWithUnit } from '../../trace/format';
 import { SLICE_CATEGORIES } from '../../trace/binary';
 import type { StreamKind, TrackInfo } from '../../trace/model';
 import {
   counterScale,
+  stepNumberOf,
   warmupInflates,
   warmupWindow,
   type CounterScale,
@@ -45,6 +47,8 @@ export interface GroupEntry {
   rank?: number;
   label: string;
   tracks: number[];
+  /** Its counter tracks whose every sample has one value (folded into one row by the layout), in track order. */
+  constantCounters?: number[];
 }
 
 export const CATEGORY_STEP = SLICE_CATEGORIES.indexOf('step');
@@ -63,8 +67,8 @@ export class TraceIndex {
   readonly groups: GroupEntry[];
   /** Problems found while indexing (bad durations, unknown tracks...), shown as warnings. */
   readonly issues: string[] = [];
-  /** Step slices of one rank (the first that has any), sorted: the step markers. */
-  readonly steps: { startNs: number; endNs: number; label: string }[] = [];
+  /** Step slices of one rank (the first that has any), sorted: the step markers; `warmup` on warm-up steps. */
+  readonly steps: { startNs: number; endNs: number; label: string; warmup?: boolean }[] = [];
   /** The warm-up steps and when they end (counterScale.ts), when the trace has any. */
   readonly warmup: WarmupWindow | undefined;
   readonly extentStartNs: number;
@@ -200,6 +204,13 @@ export class TraceIndex {
       this.issues.push('every slice has zero duration; they are drawn as markers');
 
     this.groups = this.buildGroups();
+    for (const g of this.groups) {
+      const constant = g.tracks.filter((t) => {
+        const e = this.tracks[t];
+        return e.info.type === 'counter' && Number.isFinite(e.counterMin) && e.counterMin === e.counterMax;
+      });
+      if (constant.length) g.constantCounters = constant;
+    }
     this.collectSteps();
     const allSteps: StepSpan[] = [];
     for (const i of order)
@@ -211,6 +222,7 @@ export class TraceIndex {
           pid: this.tracks[trace.sliceTrack[i]].info.pid,
         });
     this.warmup = warmupWindow(h.meta, this.steps, allSteps, h.detail?.window !== undefined);
+    this.markWarmupSteps();
     for (const e of this.tracks) {
       if (e.counterSeries.length === 0) continue;
       e.scale = counterScale(
@@ -279,6 +291,30 @@ export class TraceIndex {
       if (this.steps.length > 0) break;
     }
     this.steps.sort((a, b) => a.startNs - b.startNs);
+  }
+
+  /**
+   * Flags the step markers of the warm-up steps: by the number in their name, or (a rule
+   * applied to unnumbered steps) by position, as warmupWindow matches them.
+   */
+  private markWarmupSteps(): void {
+    const w = this.warmup;
+    if (!w) return;
+    const set = new Set(w.steps);
+    this.steps.forEach((st, i) => {
+      const n = stepNumberOf(st.label);
+      if (n !== undefined ? set.has(n) : w.source === 'rule' && i < w.steps.length) st.warmup = true;
+    });
+  }
+
+  /**
+   * The value of constant counter `track` in a few words, for its fold row: its name without
+   * the `memory: ` prefix and its one value (`parameters 5.05 MiB`).
+   */
+  constantText(track: number): string {
+    const e = this.tracks[track];
+    const name = e.info.name.replace(/^memory:\s*/, '');
+    return Number.isFinite(e.counterMin) ? `${name} ${formatWithUnit(e.counterMin, e.info.unit)}` : name;
   }
 
   /** Rank of the process that owns `track` (the pid when the rank is unknown). */

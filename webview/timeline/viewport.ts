@@ -91,3 +91,20 @@ export class Viewport {
     this.set(startNs - d * marginFrac, endNs + d * marginFrac);
   }
 }
+
+/**
+ * The window the timeline opens on when no view was saved: the steady-state steps, from the
+ * end of the last warm-up step (`warmupEndNs`, trace/warmup.ts) to the end of the trace, so
+ * a warm-up step that takes a thousand times a steady one (pipeline compilation on a software
+ * rasterizer) does not fill the screen. Undefined (open on the whole trace) without warm-up,
+ * or when warm-up does not end inside the trace.
+ */
+export function initialWindow(
+  extentStartNs: number,
+  extentEndNs: number,
+  warmupEndNs: number | undefined,
+): { startNs: number; endNs: number } | undefined {
+  if (warmupEndNs === undefined || !Number.isFinite(warmupEndNs)) return undefined;
+  if (warmupEndNs <= extentStartNs || warmupEndNs >= extentEndNs) return undefined;
+  return { startNs: warmupEndNs, endNs: extentEndNs + (extentEndNs - warmupEndNs) * 0.01 };
+}

@@ -35,6 +35,70 @@ const tracksData = (page: Page): Promise<Record<string, string>> =>
 const savedState = (page: Page): Promise<Record<string, unknown>> =>
   page.evaluate(`JSON.parse(sessionStorage.getItem('commlens-state') || '{}')`);
 
+describe("what the timeline opens on: a run with a long warm-up step and the runtime's track set", { skip }, () => {
+  let browser: Browser;
+  let v: Opened;
+  // Step 0 compiles pipelines for ~25× a steady step (~85 % of the run), as on a software rasterizer; tracks and counters as the runtime writes them.
+  const model = viewerRun({ ranks: 2, steps: 6, runtimeTracks: true, warmupNs: 500_000_000 });
+  const index = new TraceIndex(decodeTrace(encodeTrace(model)));
+
+  before(async () => {
+    browser = await launch();
+    v = await openViewer(browser, { run: { title: 'run with a long step 0 (2 ranks)', model } });
+  });
+  after(async () => {
+    await v?.harness.close();
+    await browser?.close();
+  });
+
+  it('opens on the steady-state steps, after step 0, which stays reachable and labelled', async () => {
+    const { page } = v;
+    const [step0, step1] = index.steps;
+    assert.equal(step0.warmup, true);
+    assert.ok(
+      step0.endNs - step0.startNs > 0.8 * (index.extentEndNs - index.extentStartNs),
+      'step 0 is most of the run',
+    );
+    const w = await viewWindow(page);
+    assert.ok(w.startNs >= step0.endNs, `the first view starts at ${w.startNs}, after step 0 (ends ${step0.endNs})`);
+    assert.ok(w.startNs <= step1.startNs && w.endNs >= index.extentEndNs, 'and shows every steady-state step');
+    assert.ok(
+      await page.evaluate(
+        `[...document.querySelectorAll('select[aria-label="Origin of the time axis"] option')].some((o) => o.textContent === 'start of step 0 (warm-up)')`,
+      ),
+      'the origin menu labels step 0 as warm-up',
+    );
+    await screenshot(page, 'steady-first-view.png');
+    await page.click('button:has-text("Fit")');
+    await waitPaint(page, w.paints);
+    const fit = await viewWindow(page);
+    assert.ok(fit.startNs <= step0.startNs && fit.endNs >= index.extentEndNs, 'Fit shows the warm-up too');
+    assert.deepEqual(v.errors, []);
+  });
+
+  it("fits both ranks of the runtime's track set on one screen: constant counters folded, the banner one line", async () => {
+    const { page } = v;
+    const box = (await page.locator('.tracks').boundingBox())!;
+    const d = await tracksData(page);
+    assert.ok(Number(d.contentHeight) <= box.height, `2 ranks (${d.contentHeight} px) fit in ${box.height} px`);
+    const banner = (await page.locator('.banner').boundingBox())!;
+    assert.ok(banner.height <= 30, `the warnings banner is one line: ${banner.height} px`);
+    const pid = model.processes[0].pid;
+    const fold = (await page.evaluate(`window.commlens.foldRect(${pid})`)) as Rect | null;
+    assert.ok(fold, 'rank 0 has a constant-counter row');
+    const h0 = Number(d.contentHeight);
+    await page.mouse.click(fold.x + 60, fold.y + fold.h / 2);
+    await waitFor(page, `Number(document.querySelector('.tracks').dataset.contentHeight) > ${h0}`);
+    const params = model.tracks.findIndex((t) => t.pid === pid && t.name === 'memory: parameters');
+    assert.ok(await trackRect(page, params), 'unfolded: the parameters counter has its own row');
+    await screenshot(page, 'steady-unfolded.png');
+    await page.mouse.click(fold.x + 60, fold.y + fold.h / 2);
+    await waitFor(page, `Number(document.querySelector('.tracks').dataset.contentHeight) === ${h0}`);
+    assert.equal(await trackRect(page, params), null, 'folded again');
+    assert.deepEqual(v.errors, []);
+  });
+});
+
 describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () => {
   let browser: Browser;
   let v: Opened;
@@ -52,11 +116,9 @@ describe('timeline features on a 2-rank run (headless Chromium)', { skip }, () =
     await browser?.close();
   });
 
-  it('shows both ranks on one screen: counters are one line each until expanded', async () => {
+  it('counters are one line each until expanded', async () => {
     const { page } = v;
-    const box = (await page.locator('.tracks').boundingBox())!;
     const d = await tracksData(page);
-    assert.ok(Number(d.contentHeight) <= box.height, `2 ranks (${d.contentHeight} px) fit in ${box.height} px`);
     const loss = trackId(0, 'loss');
     const r = (await trackRect(page, loss))!;
     assert.ok(r.h <= 20, `compact counter row: ${r.h} px`);

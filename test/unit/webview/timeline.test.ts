@@ -78,7 +78,9 @@ describe('webview timeline logic', () => {
     assert.equal(idx.steps.length, 2);
     const layout = layoutRows(idx, new Set([idx.groups[1].pid]));
     assert.equal(layout.rows.filter((r) => r.kind === 'group').length, 2);
-    assert.equal(layout.rows.length, 2 + idx.groups[0].tracks.length);
+    // Its two constant counters (memory: parameters, gradients) share one row.
+    assert.equal(idx.groups[0].constantCounters?.length, 2);
+    assert.equal(layout.rows.length, 2 + idx.groups[0].tracks.length - 2 + 1);
     assert.equal(rowAt(layout, 0), 0);
     assert.equal(rowAt(layout, layout.totalHeight - 1), layout.rows.length - 1);
     assert.equal(rowAt(layout, layout.totalHeight + 5), -1);
@@ -161,12 +163,14 @@ describe('webview timeline: layout, origin, area counters, tooltips', () => {
   const counterTracks = index.tracks.map((t, i) => (t.info.type === 'counter' ? i : -1)).filter((i) => i >= 0);
 
   it('lays counters out as one line unless expanded, and pinned tracks first', () => {
-    const compact = layoutRows(index, new Set());
+    // Constant counters unfolded, so that every counter has a row of its own.
+    const unfolded = new Set(index.groups.map((g) => g.pid));
+    const compact = layoutRows(index, new Set(), { unfolded });
     for (const t of counterTracks) assert.equal(compact.rows[compact.rowOfTrack[t]].height, COUNTER_COMPACT_H);
-    const one = layoutRows(index, new Set(), { expanded: new Set([counterTracks[0]]) });
+    const one = layoutRows(index, new Set(), { expanded: new Set([counterTracks[0]]), unfolded });
     assert.equal(one.totalHeight - compact.totalHeight, COUNTER_H - COUNTER_COMPACT_H);
     const pin = index.groups[1].tracks[0];
-    const pinned = layoutRows(index, new Set(), { pinned: [pin] });
+    const pinned = layoutRows(index, new Set(), { pinned: [pin], unfolded });
     assert.equal(pinned.pinnedCount, 1);
     assert.equal(pinned.rows[0].track, pin);
     assert.equal(pinned.rows[0].pinned, true);
