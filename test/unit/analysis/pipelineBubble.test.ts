@@ -10,6 +10,11 @@ import assert from 'node:assert/strict';
 import { addTrack, emptyModel, finalizeModel, type Args, type TraceModel } from '../../../trace/model';
 import { analyze, pipelineBubbles, theoreticalBubbleFraction } from '../../../analysis';
 import { buildRankViews } from '../../../analysis/rankView';
+import { markdownReport } from '../../../analysis/report';
+import { checkConfigText, type SchemaNode } from '../../../extension/configCheck';
+import { repoRoot } from '../../helpers/paths';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 type Op = { kind: 'F' | 'B'; mb: number };
 
@@ -189,6 +194,18 @@ test('analyze reports the bubble over the steady steps (warm-up and the last ste
   );
   assert.equal(a.pipeline[0].microBatches, 4);
   assert.equal(a.pipeline[0].schedule, '1f1b');
+  // `analyze --json` prints this object: it fits the schema, and report.md shows the table.
+  const schema = JSON.parse(
+    fs.readFileSync(path.join(repoRoot, 'schemas', 'analysis.schema.json'), 'utf8'),
+  ) as SchemaNode;
+  assert.deepEqual(
+    checkConfigText(JSON.stringify(a), schema).map((p) => p.message),
+    [],
+  );
+  const report = markdownReport(a);
+  assert.match(report, /## Pipeline bubble \(pp group 0 \(ranks 0,1\), 1f1b\)/);
+  assert.match(report, /\(p−1\)\/\(m\+p−1\) = 20\.00 % \(p 2, m 4\)/);
+  assert.match(report, /\| 0 \| 0 \| 1: 0\.00 \(20\.00 %\) \|/);
   assert.deepEqual(pipelineBubbles(emptyModel('commlens'), [], [1]), []);
   assert.equal(analyze(emptyModel('commlens')).pipeline, undefined);
 });
