@@ -42,6 +42,10 @@ for (const schedule of ['gpipe', '1f1b'] as const)
     assert.equal(p.microBatches, 4);
     assert.equal(p.schedule, schedule);
     assert.equal(p.theoreticalFraction, 0.2);
+    // Every activation and gradient message joined as its send and its recv.
+    const msgs = a.collectives?.instances.filter((i) => i.op === 'send/recv') ?? [];
+    assert.ok(msgs.length >= 8, `${msgs.length} p2p messages`);
+    for (const i of msgs) assert.equal(i.participants.length, 2, `${i.key} has both ends`);
     const line = p.perStage
       .map(
         (s) =>
