@@ -299,6 +299,19 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
   };
 }
 
+/** The divisors of n (n ≥ 1), ascending; [] otherwise. */
+function divisorsOf(n: number): number[] {
+  if (!Number.isSafeInteger(n) || n < 1) return [];
+  const low: number[] = [];
+  const high: number[] = [];
+  for (let d = 1; d * d <= n; d++)
+    if (n % d === 0) {
+      low.push(d);
+      if (d * d !== n) high.unshift(n / d);
+    }
+  return [...low, ...high];
+}
+
 /** Parameter count implied by the model settings (the engine's layout: weights and biases; GPT with tied-free head). */
 export function estimateParamCount(m: ModelSettings): number {
   if (m.kind === 'mlp') {
@@ -484,12 +497,12 @@ export function validateStrategyConfig(config: RunConfig): string[] {
       );
       if (Number.isInteger(mb) && mb > 0 && (m.batchSize ?? 0) % mb !== 0)
         problems.push(
-          `strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}`,
+          `strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}: ${divisorsOf(m.batchSize ?? 0).join(', ')}`,
         );
       if (config.strategyOptions?.schedule === '1f1b' && Number.isInteger(mb) && Number.isInteger(pp) && mb < pp) {
         // With fewer micro-batches than stages 1F1B never reaches its steady phase: it is GPipe.
         const b = m.batchSize ?? 0;
-        const fits = Array.from({ length: b }, (_, i) => i + 1).filter((d) => b % d === 0 && d >= pp);
+        const fits = divisorsOf(b).filter((d) => d >= pp);
         problems.push(
           `strategyOptions.schedule '1f1b': ${mb} micro-batches are fewer than the ${pp} pipeline stages (no one-forward-one-backward phase); ${fits.length ? `use strategyOptions.microBatches ${fits.join(', ')} (divisors of model.batchSize ${b}, at least ${pp})` : `raise model.batchSize to a multiple of ${pp} or use schedule 'gpipe'`}`,
         );

@@ -79,7 +79,7 @@ test('pp refuses what cannot work, naming the setting', () => {
   );
   assert.throws(
     () => config({ strategy: 'pp', worldSize: 2, strategyOptions: { microBatches: 3 } }),
-    /strategyOptions\.microBatches: 3 micro-batches do not divide model\.batchSize 2/,
+    /strategyOptions\.microBatches: 3 micro-batches do not divide model\.batchSize 2; use a divisor of 2: 1, 2/,
   );
   assert.throws(
     () =>
