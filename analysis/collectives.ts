@@ -1,7 +1,8 @@
 /**
  * Collective metrics: the i-th collective of a group joined across ranks, its transfer
  * time and each rank's synchronisation wait, bytes, algorithm and bus bandwidth (nccl-tests
- * definitions) against the link's peak, and a summary per op.
+ * definitions) against the link's peak, and a summary per op. A point-to-point message is
+ * joined as its send and its recv (`p2pPairs`).
  */
 import type { TraceModel } from '../trace/model';
 import { intersect, lengthOf, unionOf } from './intervals';
@@ -18,6 +19,8 @@ export interface CollectiveParticipant {
   waitNs: number;
   /** |∪ computation| on this rank since its previous communication op ended: the compute that decided when it arrived. */
   computeBeforeNs: number;
+  /** In a point-to-point message: which end this rank is. */
+  role?: 'send' | 'recv';
 }
 
 export interface CollectiveInstance {
@@ -45,6 +48,8 @@ export interface CollectiveInstance {
   lastArrivalRank?: number;
   /** Step this instance belongs to on its first participant. */
   step?: number;
+  /** A point-to-point message (op 'send/recv'): the sending and the receiving rank. */
+  p2p?: { from: number; to: number };
 }
 
 export interface CollectiveOpSummary {
@@ -87,6 +92,8 @@ export { busBandwidthFactor };
 export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeakGBps?: number): CollectiveMetrics {
   const byKey = new Map<string, CollectiveInstance>();
   const ordinal = new Map<string, number>();
+  /** Slices that send and receive at once (sendRecv): in two messages, their wait counted once. */
+  const sendRecvSlices = new Set<number>();
   for (const v of views) {
     // Computation since the previous communication op ended (ops are sorted by start).
     let sinceNs = v.ops.length > 0 ? v.ops[0].startNs : 0;
@@ -105,6 +112,41 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       const a = s.args ?? {};
       const opName = typeof a.op === 'string' ? a.op : s.name;
       const group = a.group === undefined || a.group === null ? 'default' : String(a.group);
+      const ends = p2pEnds(v.rank, a);
+      if (ends.length > 1) sendRecvSlices.add(op.index);
+      if (ends.length > 0) {
+        // A sendRecv is two messages' ends; its own wait goes with its recv (counted once).
+        for (const e of ends) {
+          const key = `${group}|p2p|${e.from}>${e.to}|${e.seq}`;
+          let inst = byKey.get(key);
+          if (!inst) {
+            inst = {
+              key,
+              op: P2P_OP,
+              group,
+              seq: e.seq,
+              groupSize: 2,
+              participants: [],
+              transferNs: 0,
+              completionNs: 0,
+              step: op.step,
+              p2p: { from: e.from, to: e.to },
+            };
+            byKey.set(key, inst);
+          }
+          if (typeof a.bytes === 'number') inst.bytes ??= a.bytes;
+          inst.participants.push({
+            rank: v.rank,
+            sliceIndex: op.index,
+            startNs: op.startNs,
+            durNs: op.endNs - op.startNs,
+            waitNs: 0,
+            computeBeforeNs,
+            role: e.role,
+          });
+        }
+        continue;
+      }
       let seq = typeof a.seq === 'number' ? a.seq : undefined;
       if (seq === undefined) {
         const ok = `${v.rank}|${group}|${opName}`;
@@ -145,7 +187,7 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   // line up) are not the same collective: keep each rank's on its own.
   let disjoint = 0;
   for (const [key, inst] of [...byKey]) {
-    if (inst.participants.length < 2) continue;
+    if (inst.participants.length < 2 || inst.p2p) continue;
     const latestStart = Math.max(...inst.participants.map((p) => p.startNs));
     const earliestEnd = Math.min(...inst.participants.map((p) => p.startNs + p.durNs));
     if (latestStart <= earliestEnd) continue;
@@ -155,11 +197,22 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       byKey.set(`${key}@rank${p.rank}`, { ...inst, key: `${key}@rank${p.rank}`, participants: [p] });
   }
   const instances = [...byKey.values()];
-  const maxParticipants = Math.max(0, ...instances.map((i) => i.participants.length));
+  const maxParticipants = Math.max(0, ...instances.filter((i) => !i.p2p).map((i) => i.participants.length));
   let unmatched = 0;
   const waitNsByRank: Record<string, number> = {};
   for (const v of views) waitNsByRank[String(v.rank)] = 0;
   for (const inst of instances) {
+    if (inst.p2p) {
+      if (inst.participants.length < 2) unmatched++;
+      p2pTimes(model, inst, sendRecvSlices);
+      for (const p of inst.participants) waitNsByRank[String(p.rank)] = (waitNsByRank[String(p.rank)] ?? 0) + p.waitNs;
+      if (inst.bytes !== undefined && inst.transferNs > 0) {
+        const bw = collectiveBandwidth(inst.op, inst.bytes, inst.transferNs, 2);
+        inst.algbwGBps = bw.algbwGBps;
+        inst.busbwGBps = bw.busbwGBps;
+      }
+      continue;
+    }
     if (inst.participants.length < maxParticipants) unmatched++;
     // CommLens' world group spans every rank even when only some are in the trace.
     if (inst.groupSize === 0)
@@ -243,6 +296,55 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   }
   perOp.sort((a, b) => b.totalTransferNs - a.totalTransferNs);
   return { instances, perOp, waitNsByRank, linkPeakGBps, unmatched, disjoint };
+}
+
+/** The op name of a joined point-to-point message. */
+export const P2P_OP = 'send/recv';
+
+type P2pEnd = { role: 'send' | 'recv'; from: number; to: number; seq: number };
+
+/**
+ * The message ends a communication slice of `rank` is, from the args the runtime writes on
+ * point-to-point spans (runtime/commSpans.ts): `sendTo`/`sendSeq` (the k-th message from this
+ * rank to that one), `recvFrom`/`recvSeq`; a sendRecv has both. [] for a collective.
+ */
+function p2pEnds(rank: number, a: Record<string, unknown>): P2pEnd[] {
+  const out: P2pEnd[] = [];
+  if (typeof a.sendTo === 'number' && typeof a.sendSeq === 'number')
+    out.push({ role: 'send', from: rank, to: a.sendTo, seq: a.sendSeq });
+  if (typeof a.recvFrom === 'number' && typeof a.recvSeq === 'number')
+    out.push({ role: 'recv', from: a.recvFrom, to: rank, seq: a.recvSeq });
+  return out;
+}
+
+/**
+ * A message's times from its two ends (docs/figures.md, "Point-to-point"): the recv's wait is
+ * the time it was blocked before the matching send began, min(recv duration, max(0, send
+ * start − recv start)); the send's, likewise before the recv was posted (a send that completes
+ * before then, into the peer's buffer, waits 0 as its duration allows). Transfer = from the
+ * later start to the recv's end (the data has arrived when the recv returns). A sendRecv's slice
+ * is in two messages: its wait is counted with the one it receives, not again with the one it
+ * sends. An end whose partner is not in the trace keeps the producer's measured wait (args.waitNs),
+ * else 0.
+ */
+function p2pTimes(model: TraceModel, inst: CollectiveInstance, sendRecvSlices: ReadonlySet<number>): void {
+  const send = inst.participants.find((p) => p.role === 'send');
+  const recv = inst.participants.find((p) => p.role === 'recv');
+  if (send && recv) {
+    const later = Math.max(send.startNs, recv.startNs);
+    recv.waitNs = Math.min(recv.durNs, Math.max(0, send.startNs - recv.startNs));
+    send.waitNs = Math.min(send.durNs, Math.max(0, recv.startNs - send.startNs));
+    inst.transferNs = Math.max(0, recv.startNs + recv.durNs - later);
+    inst.completionNs = inst.transferNs;
+    inst.lastArrivalRank = send.startNs >= recv.startNs ? send.rank : recv.rank;
+  } else {
+    const p = inst.participants[0];
+    const a = model.slices[p.sliceIndex].args ?? {};
+    p.waitNs = typeof a.waitNs === 'number' ? Math.min(p.durNs, Math.max(0, a.waitNs)) : 0;
+    inst.transferNs = p.durNs - p.waitNs;
+    inst.completionNs = inst.transferNs;
+  }
+  for (const p of inst.participants) if (p.role === 'send' && sendRecvSlices.has(p.sliceIndex)) p.waitNs = 0;
 }
 
 /**

@@ -105,6 +105,11 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
     label: 'peak memory',
     text: 'Per rank, the peak over time of the sum of its memory counters (parameters, gradients, optimizer state, activations, communication buffers).',
   },
+  pipelineBubble: {
+    label: 'pipeline bubble',
+    text: "Per pipeline stage and step: the pipeline's window (first forward/backward kernel start to last forward/backward kernel end over all its stages) − |∪ the stage's forward/backward kernels in the step|: the time the stage's compute stream is idle while its pipeline computes; as a fraction of the window, beside the schedule's (p−1)/(m+p−1) for p stages and m micro-batches. The optimizer and the data-parallel exchange after the flush are outside the window.",
+    source: 'GPipe (arXiv 1811.06965)',
+  },
   bytesPerStep: {
     label: 'bytes per step',
     text: "Σ buffer bytes of one rank's collectives per step (nccl-tests' S), as CommLens' \"bytes sent per step\" counter counts them.",

@@ -11,6 +11,7 @@ import { findStragglers, STRAGGLER_RULE } from './stragglers';
 import { criticalPath } from './criticalPath';
 import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
+import { pipelineBubbles } from './pipelineBubble';
 import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
 import { advise } from './advisor/advisor';
 import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
@@ -38,6 +39,8 @@ export type { CriticalPath, CriticalSegment } from './criticalPath';
 export { flopsPerRank, memoryPerRank, flopsOfSlice } from './computeStats';
 export type { RankFlops, RankMemory, MemoryKind } from './computeStats';
 export { runInfoOf } from './runInfo';
+export { pipelineBubbles, pipelineGroups, theoreticalBubbleFraction } from './pipelineBubble';
+export type { PipelineBubble, StageBubble, StageBubbleStep } from './pipelineBubble';
 export type { RunInfo, LinkProfile } from './runInfo';
 export { whatIf, whatIfOn, prepareReplay } from './replay/whatIf';
 export type { WhatIfChange, WhatIfResult, WhatIfNumbers, ReplayContext } from './replay/whatIf';
@@ -128,6 +131,12 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     );
   }
   const warmupSteps = figures.warmupSteps;
+  const pipeline = attempt(notes, 'the pipeline bubble', () =>
+    pipelineBubbles(model, views, figures.steadySteps, {
+      strategy: info.strategy,
+      strategyOptions: info.strategyOptions as Record<string, unknown> | undefined,
+    }),
+  );
   const stragglers =
     collectives && ranks.length >= 2
       ? attempt(notes, 'stragglers', () =>
@@ -196,6 +205,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     kernelTypeTotalsNs: sumKernelTypes(ranks),
     figures,
     collectives,
+    ...(pipeline && pipeline.length > 0 ? { pipeline } : {}),
     stragglers,
     criticalPath: cp,
     flops,

@@ -272,6 +272,25 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       `${unsized ? "Bytes —: the trace does not give these collectives' sizes (pre-Kineto traces, or no record_param_comms). " : ''}Transfer = the minimum duration of the i-th collective across ranks; wait = each rank's excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.`,
     );
   }
+  for (const pl of analysis.pipeline ?? []) {
+    const theory =
+      pl.theoreticalFraction === undefined
+        ? ''
+        : ` The schedule's bubble with equal stages: (p−1)/(m+p−1) = ${pct(100 * pl.theoreticalFraction)} (p ${pl.stages}, m ${pl.microBatches}).`;
+    lines.push(
+      '',
+      `## Pipeline bubble (${pl.group}${pl.schedule ? `, ${pl.schedule}` : ''})`,
+      '',
+      `Per stage, the time its compute stream is idle inside the pipeline's flush-to-flush window of each steady step.${theory}`,
+      '',
+      '| stage | rank | bubble per step (ms) | mean bubble ms | mean of window |',
+      '|---:|---:|---|---:|---:|',
+    );
+    for (const st of pl.perStage)
+      lines.push(
+        `| ${st.stage} | ${st.rank} | ${st.steps.map((x) => `${x.step}: ${ms(x.bubbleNs)} (${pct(100 * x.fraction)})`).join(', ')} | ${ms(st.meanBubbleNs)} | ${pct(100 * st.meanFraction)} |`,
+      );
+  }
   const st = analysis.stragglers;
   if (st && st.ranks.length > 0) {
     lines.push(

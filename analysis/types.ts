@@ -13,6 +13,7 @@ import type { Suggestion } from './advisor/advisor';
 import type { RunFigures } from './runFigures';
 import type { JobSettings } from './jobSettings';
 import type { TorchJobRecord } from '../trace/torchJob';
+import type { PipelineBubble } from './pipelineBubble';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
 export const ANALYSIS_SCHEMA_VERSION = 2;
@@ -47,6 +48,12 @@ export interface Analysis {
   /** Kernel-type time summed over all ranks (HTA's pie chart). */
   kernelTypeTotalsNs: Record<string, number>;
   collectives?: CollectiveMetrics;
+  /**
+   * Each pipeline's bubble over the steady steps: per stage and step, the time its compute
+   * stream is idle inside the pipeline's flush-to-flush window (analysis/pipelineBubble.ts,
+   * docs/figures.md), beside the schedule's (p−1)/(m+p−1); absent without pp groups.
+   */
+  pipeline?: PipelineBubble[];
   stragglers?: StragglerReport;
   criticalPath?: CriticalPath;
   flops: RankFlops[];

@@ -196,6 +196,12 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     max: 1024,
     help: 'micro-batches per step; must divide model.batchSize (default: the number of stages)',
   },
+  schedule: {
+    owners: ['pp'],
+    kind: 'enum',
+    values: ['gpipe', '1f1b'],
+    help: "pipeline schedule: 'gpipe' (every forward, then every backward) or '1f1b' (warm-up forwards, one forward one backward, cool-down backwards: at most `stages` micro-batches in flight; needs microBatches ≥ stages) (default gpipe)",
+  },
   expertParallelSize: {
     owners: ['ep'],
     kind: 'int',
@@ -242,6 +248,7 @@ export interface ResolvedOptions {
   sequenceParallel: boolean;
   pipelineParallelSize: number;
   microBatches: number;
+  schedule: 'gpipe' | '1f1b';
   expertParallelSize: number;
   overlapChunks: number;
 }
@@ -286,9 +293,23 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     sequenceParallel: o.sequenceParallel ?? false,
     pipelineParallelSize: o.pipelineParallelSize ?? config.worldSize,
     microBatches: o.microBatches ?? o.pipelineParallelSize ?? config.worldSize,
+    schedule: o.schedule ?? 'gpipe',
     expertParallelSize: o.expertParallelSize ?? config.worldSize,
     overlapChunks: o.overlapChunks ?? 1,
   };
+}
+
+/** The divisors of n (n ≥ 1), ascending; [] otherwise. */
+function divisorsOf(n: number): number[] {
+  if (!Number.isSafeInteger(n) || n < 1) return [];
+  const low: number[] = [];
+  const high: number[] = [];
+  for (let d = 1; d * d <= n; d++)
+    if (n % d === 0) {
+      low.push(d);
+      if (d * d !== n) high.unshift(n / d);
+    }
+  return [...low, ...high];
 }
 
 /** Parameter count implied by the model settings (the engine's layout: weights and biases; GPT with tied-free head). */
@@ -476,8 +497,16 @@ export function validateStrategyConfig(config: RunConfig): string[] {
       );
       if (Number.isInteger(mb) && mb > 0 && (m.batchSize ?? 0) % mb !== 0)
         problems.push(
-          `strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}`,
+          `strategyOptions.microBatches: ${mb} micro-batches do not divide model.batchSize ${m.batchSize}; use a divisor of ${m.batchSize}: ${divisorsOf(m.batchSize ?? 0).join(', ')}`,
         );
+      if (config.strategyOptions?.schedule === '1f1b' && Number.isInteger(mb) && Number.isInteger(pp) && mb < pp) {
+        // With fewer micro-batches than stages 1F1B never reaches its steady phase: it is GPipe.
+        const b = m.batchSize ?? 0;
+        const fits = divisorsOf(b).filter((d) => d >= pp);
+        problems.push(
+          `strategyOptions.schedule '1f1b': ${mb} micro-batches are fewer than the ${pp} pipeline stages (no one-forward-one-backward phase); ${fits.length ? `use strategyOptions.microBatches ${fits.join(', ')} (divisors of model.batchSize ${b}, at least ${pp})` : `raise model.batchSize to a multiple of ${pp} or use schedule 'gpipe'`}`,
+        );
+      }
     }
   }
   problems.push(...validateExpertParallel(config, has('ep')));

@@ -1,11 +1,17 @@
 /**
- * GPipe pipeline parallelism for gpt-mini ('pp', 'pp+ddp'): worldSize = dp × pp, pipeline
+ * Pipeline parallelism for gpt-mini ('pp', 'pp+ddp'): worldSize = dp × pp, pipeline
  * parallel the outermost dimension (comm/layout.ts), so stage s of pipeline g is rank
  * g + dp·s. Stage s holds layers [s·L/P, (s+1)·L/P) (the embedding on the first stage,
  * the head on the last). A step runs every micro-batch forward through the stages (the
  * activations go to the next stage by send/recv on the pp group), then every micro-batch
  * backward in reverse order (the input gradients go back the same way), the parameters'
  * gradients accumulating; then each stage averages its gradients over its dp group.
+ * With strategyOptions.schedule '1f1b' (PipeDream-Flush, Megatron's non-interleaved
+ * schedule) stage s runs min(P−s−1, M) warm-up forwards, then alternates one forward and
+ * one backward, then the cool-down backwards: at most P−s micro-batches hold activations
+ * at once instead of M. In the steady phase the output sent forward and the gradient
+ * received back (and the gradient sent back and the next input received) go as one
+ * sendRecv, as Megatron pairs them, so neighbouring stages cannot block each other.
  * The p2p transfers and the dp all-reduce go on the groups' own trace tracks.
  */
 import type { RunConfig } from '../config';
@@ -50,6 +56,7 @@ export class PipelineParallel extends Ddp {
   override readonly id: string;
   private readonly groups: Groups;
   private readonly microBatches: number;
+  private readonly schedule: 'gpipe' | '1f1b';
   private stepLoss = 0;
 
   constructor(ctx: StrategyContext, config: RunConfig) {
@@ -57,6 +64,7 @@ export class PipelineParallel extends Ddp {
     this.id = config.strategy;
     this.groups = groupsFor(config, ctx.comm);
     this.microBatches = resolveOptions(config).microBatches;
+    this.schedule = resolveOptions(config).schedule;
   }
 
   private get pp(): Communicator {
@@ -71,12 +79,22 @@ export class PipelineParallel extends Ddp {
     return this.pp.rank === this.pp.worldSize - 1;
   }
 
-  /** GPipe's forward: every micro-batch through this stage, activations from the previous stage and to the next. */
+  /** 1F1B's warm-up forwards on this stage: as many as there are stages after it (at most M). */
+  private get warmUp(): number {
+    return this.schedule === '1f1b'
+      ? Math.min(this.pp.worldSize - this.pp.rank - 1, this.microBatches)
+      : this.microBatches;
+  }
+
+  /**
+   * GPipe's forward: every micro-batch through this stage, activations from the previous
+   * stage and to the next. 1F1B: only the warm-up forwards.
+   */
   async forward(): Promise<void> {
     const { trainer } = this.ctx;
     const pp = this.pp;
     let loss = 0;
-    for (let m = 0; m < this.microBatches; m++) {
+    for (let m = 0; m < this.warmUp; m++) {
       let input: Float32Array | undefined;
       if (!this.isFirst) {
         input = new Float32Array(this.activationSize());
@@ -96,23 +114,68 @@ export class PipelineParallel extends Ddp {
     return (m.batchSize / this.microBatches) * m.seqLen * m.dModel;
   }
 
-  /** GPipe's backward: micro-batches in reverse, output gradients from the next stage, input gradients to the previous. */
+  /**
+   * GPipe's backward: micro-batches in reverse, output gradients from the next stage, input
+   * gradients to the previous. 1F1B: the steady and cool-down phases. Then the dp all-reduce.
+   */
   override async backwardAndExchange(): Promise<void> {
     const { trainer, device } = this.ctx;
-    const pp = this.pp;
     trainer.pipelineZeroGrads();
-    for (let m = this.microBatches - 1; m >= 0; m--) {
-      let gradOut: Float32Array | undefined;
-      if (!this.isLast) {
-        gradOut = new Float32Array(this.activationSize());
-        await pp.recv(gradOut, pp.rank + 1).wait();
-      }
-      const gradIn = await trainer.pipelineBackward(m, gradOut);
-      if (!this.isFirst) await pp.send(gradIn, pp.rank - 1).wait();
-    }
+    if (this.schedule === '1f1b') await this.oneForwardOneBackward();
+    else for (let m = this.microBatches - 1; m >= 0; m--) await this.backwardOne(m);
     const dp = this.groups.groups.dp;
     if (dp.worldSize > 1)
       await allReduceGpuBuffer(dp, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
+  }
+
+  /** One micro-batch backward: its output gradient from the next stage, its input gradient to the previous. */
+  private async backwardOne(m: number): Promise<void> {
+    const pp = this.pp;
+    let gradOut: Float32Array | undefined;
+    if (!this.isLast) {
+      gradOut = new Float32Array(this.activationSize());
+      await pp.recv(gradOut, pp.rank + 1).wait();
+    }
+    const gradIn = await this.ctx.trainer.pipelineBackward(m, gradOut);
+    if (!this.isFirst) await pp.send(gradIn, pp.rank - 1).wait();
+  }
+
+  /**
+   * 1F1B after the warm-up forwards: steady pairs (forward micro-batch w+i, backward i),
+   * then the cool-down backwards. Each steady forward's output leaves with the matching
+   * gradient's arrival in one sendRecv to the next stage, and each steady backward's input
+   * gradient with the next input's arrival in one sendRecv to the previous stage.
+   */
+  private async oneForwardOneBackward(): Promise<void> {
+    const { trainer } = this.ctx;
+    const pp = this.pp;
+    const M = this.microBatches;
+    const warm = this.warmUp;
+    const steady = M - warm;
+    const size = this.activationSize();
+    let input: Float32Array | undefined;
+    if (steady > 0 && !this.isFirst) {
+      input = new Float32Array(size);
+      await pp.recv(input, pp.rank - 1).wait();
+    }
+    for (let i = 0; i < steady; i++) {
+      const out = await trainer.pipelineForward(warm + i, input);
+      let gradOut: Float32Array | undefined;
+      if (this.isLast) this.stepLoss += out[0];
+      else {
+        gradOut = new Float32Array(size);
+        await pp.sendRecv(out, pp.rank + 1, gradOut, pp.rank + 1).wait();
+      }
+      const gradIn = await trainer.pipelineBackward(i, gradOut);
+      input = undefined;
+      if (this.isFirst) continue;
+      if (i === steady - 1) await pp.send(gradIn, pp.rank - 1).wait();
+      else {
+        input = new Float32Array(size);
+        await pp.sendRecv(gradIn, pp.rank - 1, input, pp.rank - 1).wait();
+      }
+    }
+    for (let m = steady; m < M; m++) await this.backwardOne(m);
   }
 
   /** The step's loss (the micro-batches' sum on the last stage), given to every stage. */

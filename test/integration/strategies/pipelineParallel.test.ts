@@ -79,7 +79,7 @@ test('pp refuses what cannot work, naming the setting', () => {
   );
   assert.throws(
     () => config({ strategy: 'pp', worldSize: 2, strategyOptions: { microBatches: 3 } }),
-    /strategyOptions\.microBatches: 3 micro-batches do not divide model\.batchSize 2/,
+    /strategyOptions\.microBatches: 3 micro-batches do not divide model\.batchSize 2; use a divisor of 2: 1, 2/,
   );
   assert.throws(
     () =>
@@ -91,4 +91,61 @@ test('pp refuses what cannot work, naming the setting', () => {
       ),
     /'pp' \(pipeline parallelism\) .*runs only model\.kind "gpt-mini" \(got "mlp"\)/,
   );
+});
+
+/** The largest 'activations' memory counter of each rank over the run (the stage's pool high-water mark). */
+function peakActivations(run: StrategyRun): number[] {
+  const peak: number[] = [];
+  for (const s of run.outcome.steps)
+    for (const [r, p] of s.perRank.entries()) peak[r] = Math.max(peak[r] ?? 0, p.memory.activations);
+  return peak;
+}
+
+test('pp 1F1B on 2 ranks (4 micro-batches) trains the same gpt-mini as GPipe and one rank, holding fewer activations on stage 0', async () => {
+  const four = { model: { ...TINY_GPT, batchSize: 4 } };
+  const ddp = await runStrategy(config({ ...four, strategy: 'ddp', worldSize: 1 }));
+  const gpipe = await runStrategy(
+    config({ ...four, strategy: 'pp', worldSize: 2, strategyOptions: { microBatches: 4, schedule: 'gpipe' } }),
+  );
+  const f1b = await runStrategy(
+    config({ ...four, strategy: 'pp', worldSize: 2, strategyOptions: { microBatches: 4, schedule: '1f1b' } }),
+  );
+  assertSameModel(f1b, ddp, 1);
+  assertSameModel(f1b, gpipe, 2);
+  // Stage 0 holds at most 2 micro-batches' activations under 1F1B, all 4 under GPipe.
+  const [pg, pf] = [peakActivations(gpipe), peakActivations(f1b)];
+  console.log(`peak activation bytes per stage: gpipe ${pg.join(', ')}; 1f1b ${pf.join(', ')}`);
+  assert.ok(pf[0] < pg[0], `stage 0: 1F1B's peak activations ${pf[0]} B should be below GPipe's ${pg[0]} B`);
+  assert.ok(pf[1] <= pg[1], `stage 1: 1F1B's peak activations ${pf[1]} B should not exceed GPipe's ${pg[1]} B`);
+  // The steady phase pairs a forward's send with the gradient's recv on the pp track.
+  const m = f1b.outcome.trace.model;
+  const track = m.tracks.find((t) => t.pid === m.processes[0].pid && t.name === 'pp group 0 (ranks 0,1)');
+  assert.ok(track);
+  const ops = m.slices.filter((s) => s.track === track.id && typeof s.args?.op === 'string').map((s) => s.args?.op);
+  assert.deepEqual(
+    ops.filter((o) => o !== 'broadcast' && o !== 'allReduce' && o !== 'allGather'),
+    Array.from({ length: K }, () => ['send', 'sendRecv', 'sendRecv', 'sendRecv', 'recv']).flat(),
+  );
+});
+
+test("pp '1f1b' with fewer micro-batches than stages is refused, naming the counts that fit", () => {
+  assert.throws(
+    () =>
+      config({
+        model: { ...TINY_GPT, batchSize: 4 },
+        strategy: 'pp',
+        worldSize: 2,
+        strategyOptions: { microBatches: 1, schedule: '1f1b' },
+      }),
+    /strategyOptions\.schedule '1f1b': 1 micro-batches are fewer than the 2 pipeline stages .*use strategyOptions\.microBatches 2, 4 \(divisors of model\.batchSize 4, at least 2\)/,
+  );
+});
+
+test('pp 1F1B on 3 ranks (a middle stage: warm-up 1, 3 micro-batches) trains the same gpt-mini as one rank', async () => {
+  const three = { model: { ...TINY_GPT, layers: 3, batchSize: 3 } };
+  const ddp = await runStrategy(config({ ...three, strategy: 'ddp', worldSize: 1 }));
+  const f1b = await runStrategy(
+    config({ ...three, strategy: 'pp', worldSize: 3, strategyOptions: { microBatches: 3, schedule: '1f1b' } }),
+  );
+  assertSameModel(f1b, ddp, 1);
 });
