@@ -26,7 +26,7 @@ export function renderSuggestions(analysis: AnalysisView | null, ctx: Suggestion
       ? h(
           'p',
           { className: 'muted' },
-          `Step time ${formatDurationNs(analysis.stepTimeNs)} (${analysis.stepTimeBasis ?? 'steady state'})${analysis.warmupSteps?.length ? `; warm-up step${analysis.warmupSteps.length > 1 ? 's' : ''} ${analysis.warmupSteps.join(', ')} left out` : ''}. Suggestions are ranked by predicted step-time gain.`,
+          `Step time ${formatDurationNs(analysis.stepTimeNs)} (${analysis.stepTimeBasis ?? 'steady state'})${analysis.warmupSteps?.length ? `; warm-up step${analysis.warmupSteps.length > 1 ? 's' : ''} ${analysis.warmupSteps.join(', ')} left out` : ''}. Suggestions are ranked by predicted step-time gain; a change to the training algorithm (marked “changes convergence”) is discounted for its risk, so it ranks below an exact change of similar gain.`,
         )
       : null;
   const list = h('ol', { className: 'suggestions', 'aria-label': 'Suggestions, best predicted effect first' });
