@@ -1,7 +1,8 @@
 /**
  * One rank of a PyTorch profiler (Kineto) job, reduced where it was scanned: from the rank's
  * columns (trace/kinetoScan.ts), a TraceModel of only the events the analysis reads, built by
- * the importer itself (trace/kineto.ts) so that every figure is the one the whole file gives.
+ * the importer's own steps (trace/kineto.ts importKinetoColumns: its pass over the events read
+ * from the kept rows, no event objects) so that every figure is the one the whole file gives.
  *
  * Kept: GPU work (kernels, memcpy, memset, GPU annotations), the runtime calls that launched it
  * (joined by `correlation`), ProfilerStep#N, comm launchers (nccl:*, record_param_comms,
@@ -15,7 +16,7 @@
  * file's.
  */
 import { PH, type KinetoColumns } from './kinetoScan';
-import { COMM_LAUNCHER, importKineto, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
+import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
@@ -31,7 +32,6 @@ const SETTINGS_NAME =
  * and division run right before the launch (jobSettings reads the 8 nearest that end before it).
  */
 const BEFORE_LAUNCHER = 16;
-const PH_TEXT: Record<number, string> = { [PH.X]: 'X', [PH.M]: 'M', [PH.i]: 'i', [PH.I]: 'I' };
 
 export interface RankModelOptions {
   fileName?: string;
@@ -116,60 +116,27 @@ export function rankModelFromColumns(
   }
   if (!keepAll) keepBeforeLaunchers(c, keep);
   const nest = hostNesting(c, keep);
-  const events: Record<string, unknown>[] = [];
-  for (let i = 0; i < n; i++) {
-    if (keep[i] === 0) continue;
-    const e: Record<string, unknown> = { ph: PH_TEXT[c.ph[i]] };
-    const cat = str(c.cat[i]);
-    if (cat !== undefined) e.cat = cat;
-    const name = str(c.name[i]);
-    if (name !== undefined) e.name = name;
-    if (c.pid[i] >= 0) e.pid = c.strings[c.pid[i]];
-    else if (!Number.isNaN(c.pidNum[i])) e.pid = c.pidNum[i];
-    if (c.tid[i] >= 0) e.tid = c.strings[c.tid[i]];
-    else if (!Number.isNaN(c.tidNum[i])) e.tid = c.tidNum[i];
-    const end = nest.clippedEndUs.get(i);
-    if (end !== undefined) {
-      // Clipped on the whole file's host thread: whole µs that the importer's rounding keeps.
-      e.ts = Math.ceil(c.ts[i]);
-      e.dur = end - (e.ts as number);
-    } else {
-      if (!Number.isNaN(c.ts[i])) e.ts = c.ts[i];
-      if (!Number.isNaN(c.dur[i])) e.dur = c.dur[i];
-    }
-    const args: Record<string | symbol, unknown> = { ...(c.extraArgs.get(i) ?? {}) };
-    args[EVENT] = i;
-    if (!Number.isNaN(c.correlation[i])) args.correlation = c.correlation[i];
-    if (!Number.isNaN(c.externalId[i])) args['External id'] = c.externalId[i];
-    if (!Number.isNaN(c.stream[i])) args.stream = c.stream[i];
-    e.args = args;
-    events.push(e);
-  }
-  const model = importKineto(
-    { ...c.top, traceEvents: events },
-    { fileName: opts.fileName, rank: opts.rank, uncounted: { skipped, badTimes } },
-  );
+  // The kept rows become the model's slices straight from the columns (no event objects).
+  const { model, sliceEvent, eventsKept } = importKinetoColumns(c, keep, nest.clippedEndUs, {
+    fileName: opts.fileName,
+    rank: opts.rank,
+    uncounted: { skipped, badTimes },
+  });
   // The importer counted the clipping among the kept slices (its last warning); the whole file's count replaces it.
   const last = model.warnings.length - 1;
   if (last >= 0 && isClipWarning(model.warnings[last])) model.warnings.pop();
   const clipped = nest.hostClipped + nest.gpuClipped;
   if (clipped > 0) model.warnings.push(clipWarning(clipped));
-  // Each kept slice's index in the whole file's model (the importer's order), found through the
-  // event it came from (the tag is taken off again: nothing else sees it).
+  // Each kept slice's index in the whole file's model (the importer's order), through the row it came from.
   const sliceOrigin = new Int32Array(model.slices.length);
   for (let k = 0; k < model.slices.length; k++) {
-    const a = model.slices[k].args as Record<string | symbol, unknown> | undefined;
-    const ev = a?.[EVENT];
-    if (typeof ev !== 'number' || nest.fullIndex[ev] < 0)
+    const full = nest.fullIndex[sliceEvent[k]];
+    if (full < 0)
       throw new Error(`kinetoRank: slice ${k} (${model.slices[k].name}) has no event of the file behind it`);
-    sliceOrigin[k] = nest.fullIndex[ev];
-    delete a![EVENT];
+    sliceOrigin[k] = full;
   }
-  return { model, eventsIn: n, eventsKept: events.length, sliceOrigin, fullSlices: nest.fullSlices };
+  return { model, eventsIn: n, eventsKept, sliceOrigin, fullSlices: nest.fullSlices };
 }
-
-/** Marks each kept event's args with the event's index, to find a slice's event after import. */
-const EVENT = Symbol('kinetoRank.event');
 
 /**
  * Nesting of the slices on each track as the importer does it (trace/model.ts assignDepths: by
