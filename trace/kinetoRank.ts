@@ -111,7 +111,7 @@ export function rankModelFromColumns(
         if (gpuCorrelations.has(c.correlation[i]) || !runtimeKept) keep[i] = 1;
         runtimeKept = true;
       } else if (keepName(c.name[i])) keep[i] = 1;
-      else if (c.extraArgs.get(i)?.flops !== undefined && str(c.cat[i]) === 'cpu_op') keep[i] = 1;
+      else if (str(c.cat[i]) === 'cpu_op' && c.extraArgs.get(i)?.flops !== undefined) keep[i] = 1;
     }
   }
   if (!keepAll) keepBeforeLaunchers(c, keep);
@@ -160,44 +160,77 @@ function hostNesting(
   const end = new Float64Array(n);
   const track = new Int32Array(n).fill(-1);
   const trackIds = new Map<string, number>();
-  let lastKey = '',
-    lastTrack = -1;
+  let lastTrack = -1;
+  // The last event's track fields: an event on the same stream or thread (most are) finds its
+  // track without building the importer's string key.
+  let lastKind = -1,
+    lastStream = 0,
+    lastPid = -2,
+    lastTid = -2,
+    lastPidNum = NaN,
+    lastTidNum = NaN;
+  const sameNumber = (x: number, y: number) => x === y || (x !== x && y !== y);
+  // Per category string (slot id + 1; 0 is "no category"): 0 not seen, 1 Trace, 2 GPU work, 3 GPU annotation, 4 host.
+  const catCode = new Uint8Array(c.strings.length + 1);
   const gpu: boolean[] = [];
   const trackStream: number[] = [];
   const trackAnnotation: boolean[] = [];
   for (let i = 0; i < n; i++) {
     if (c.ph[i] !== PH.X || !Number.isFinite(c.ts[i])) continue;
-    const cat = c.cat[i] >= 0 ? c.strings[c.cat[i]] : '';
-    if (cat === 'Trace') continue;
-    let key: string;
+    const cid = c.cat[i];
+    let code = catCode[cid + 1];
+    if (code === 0) {
+      const cat = cid >= 0 ? c.strings[cid] : '';
+      code = catCode[cid + 1] = cat === 'Trace' ? 1 : GPU_WORK.has(cat) ? 2 : cat === 'gpu_user_annotation' ? 3 : 4;
+    }
+    if (code === 1) continue;
     const stream = c.stream[i];
     let gpuStream = 0;
-    if (GPU_WORK.has(cat)) {
+    // 0 host thread, 1 GPU stream, 2 a stream's annotations.
+    let kind = 0;
+    if (code === 2) {
       gpuStream = Number.isFinite(stream) ? stream : Number.isFinite(c.tidNum[i]) ? c.tidNum[i] : 0;
-      key = `g${gpuStream}`;
-    } else if (cat === 'gpu_user_annotation' && Number.isFinite(stream)) {
+      kind = 1;
+    } else if (code === 3 && Number.isFinite(stream)) {
       gpuStream = stream;
-      key = `a${stream}`;
-    } else {
-      // The importer's key: String(pid) and String(tid), a tid that is neither a number nor a string being 0.
-      const pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? 'undefined' : String(c.pidNum[i]);
-      const tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? '0' : String(c.tidNum[i]);
-      key = `c${pid}|${tid}`;
+      kind = 2;
     }
-    if (key !== lastKey) {
+    const same =
+      kind === lastKind &&
+      (kind !== 0
+        ? gpuStream === lastStream
+        : c.pid[i] === lastPid &&
+          c.tid[i] === lastTid &&
+          sameNumber(c.pidNum[i], lastPidNum) &&
+          sameNumber(c.tidNum[i], lastTidNum));
+    if (!same) {
+      let key: string;
+      if (kind === 1) key = `g${gpuStream}`;
+      else if (kind === 2) key = `a${gpuStream}`;
+      else {
+        // The importer's key: String(pid) and String(tid), a tid that is neither a number nor a string being 0.
+        const pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? 'undefined' : String(c.pidNum[i]);
+        const tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? '0' : String(c.tidNum[i]);
+        key = `c${pid}|${tid}`;
+      }
       let t = trackIds.get(key);
       if (t === undefined) {
         t = trackIds.size;
         trackIds.set(key, t);
-        gpu.push(key[0] !== 'c');
+        gpu.push(kind !== 0);
         // Each host thread's first slice is kept, so that the reduced model has the whole file's
         // tracks, in the same order (tracks are numbered, and the analysis names them by number).
         keep[i] = 1;
         trackStream.push(gpuStream);
-        trackAnnotation.push(key[0] === 'a');
+        trackAnnotation.push(kind === 2);
       }
-      lastKey = key;
       lastTrack = t;
+      lastKind = kind;
+      lastStream = gpuStream;
+      lastPid = c.pid[i];
+      lastTid = c.tid[i];
+      lastPidNum = c.pidNum[i];
+      lastTidNum = c.tidNum[i];
     }
     track[i] = lastTrack;
     const s = Math.ceil(c.ts[i]);
