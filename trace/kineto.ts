@@ -33,6 +33,7 @@ import { markCpuCollectives } from './cpuCollectives';
 import { rankFromName } from './discover';
 import { readKinetoFile } from './kinetoRead';
 import { EVENT_COST, JSON_BYTE_COST, LoadBudget, type LoadOptions } from './budget';
+import { PH, type KinetoColumns } from './kinetoScan';
 
 export { mergeRankModels } from './kinetoMerge';
 
@@ -143,7 +144,38 @@ interface EventScan {
  */
 export function importKineto(json: unknown, opts: KinetoImportOptions = {}): TraceModel {
   const h = readHeader(json, opts);
-  const scan = scanEvents(h.events);
+  return finishImport(h, scanEvents(h.events), opts).model;
+}
+
+/**
+ * One rank's model straight from its scanned columns (trace/kinetoScan.ts), for the events
+ * that `keep` marks: what `importKineto` makes of a Kineto object holding the file's top-level
+ * members and those events (their args being the columns' correlation, External id and stream
+ * over the sparse args), without building the events. `clippedEndUs` gives, per event index, a
+ * host slice's end (whole µs) clipped on its thread in the whole file (trace/kinetoRank.ts):
+ * such a slice starts at its rounded start and ends there. Returns, per slice of the model, the
+ * index of the event (column row) it came from, and how many events were kept.
+ */
+export function importKinetoColumns(
+  c: KinetoColumns,
+  keep: Uint8Array,
+  clippedEndUs: Map<number, number>,
+  opts: KinetoImportOptions = {},
+): { model: TraceModel; sliceEvent: Int32Array; eventsKept: number } {
+  const h = readHeader({ ...c.top, traceEvents: [] }, opts);
+  const { scan, eventOf, eventsKept } = scanColumns(c, keep, clippedEndUs);
+  const { model, newIndex } = finishImport(h, scan, opts);
+  const sliceEvent = new Int32Array(model.slices.length);
+  for (let i = 0; i < newIndex.length; i++) sliceEvent[newIndex[i]] = eventOf[i];
+  return { model, sliceEvent, eventsKept };
+}
+
+/** The model from one pass's findings: tracks, flows, collectives' args, slice order, counters, warnings, depths. Returns each scanned slice's index in the model. */
+function finishImport(
+  h: KinetoHeader,
+  scan: EventScan,
+  opts: KinetoImportOptions,
+): { model: TraceModel; newIndex: Int32Array } {
   if (opts.uncounted) {
     scan.skipped += opts.uncounted.skipped;
     scan.badTimes += opts.uncounted.badTimes;
@@ -180,7 +212,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
 
   const trackOfKey = buildTracks(model, pid, keys, scan.threadNames);
   const flows = linkFlowsAndCollectives(scan, h.worldSize);
-  orderSlices(model, slices, trackOfKey, minUs, flows);
+  const newIndex = orderSlices(model, slices, trackOfKey, minUs, flows);
   assignCollectiveSeq(model);
   addMemoryCounters(model, pid, scan.memory, minUs);
   if (scan.gpuWork === 0 && cpuComm.count > 0) {
@@ -191,7 +223,7 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
     model.warnings.push(`${h.label} has no GPU kernels (was the profiler run with ProfilerActivity.CUDA?)`);
   // The slices were put in finalizeModel's order (by track, then by start, longer first,
   // ties in event order), so only depths are left to assign.
-  return assignDepths(model);
+  return { model: assignDepths(model), newIndex };
 }
 
 /** The file's rank and world size (distributedInfo, else the file name or the caller), with a warning when they are missing or do not fit. */
@@ -398,6 +430,170 @@ function scanEvents(events: unknown[]): EventScan {
   };
 }
 
+/**
+ * scanEvents over the kept rows of a rank's columns: the same slices, tracks and findings as
+ * scanEvents gives for those events written out as objects (see importKinetoColumns), and the
+ * row each slice came from. Kept in step with scanEvents line by line.
+ */
+function scanColumns(
+  c: KinetoColumns,
+  keep: Uint8Array,
+  clippedEndUs: Map<number, number>,
+): { scan: EventScan; eventOf: Int32Array; eventsKept: number } {
+  const strings = c.strings;
+  const slices: Slice[] = [];
+  const eventOf: number[] = [];
+  const keys: TrackKey[] = [];
+  const keyIds = new Map<string, number>();
+  const addKey = (k: string, key: TrackKey): number => {
+    keys.push(key);
+    keyIds.set(k, keys.length - 1);
+    return keys.length - 1;
+  };
+  let lastPid: unknown,
+    lastTid: unknown,
+    lastHostKid = -1;
+  const linked: number[] = [];
+  const runtimeByCorrelation = new Map<number, number>();
+  const processNames = new Map<string, string>();
+  const threadNames = new Map<string, string>();
+  const memory: { tsUs: number; bytes: number; device: string }[] = [];
+  let skipped = 0;
+  let badTimes = 0;
+  let gpuWork = 0;
+  let minUs = Infinity;
+  let eventsKept = 0;
+  let profilerSpan: { startUs: number; durUs: number } | undefined;
+
+  for (let i = 0; i < c.count; i++) {
+    if (keep[i] === 0) continue;
+    eventsKept++;
+    const ph = c.ph[i];
+    // The event's args: the sparse ones, then the columns' (the order the events were once rebuilt in).
+    const extra = c.extraArgs.get(i);
+    const args: Args = extra !== undefined ? ({ ...extra } as Args) : {};
+    const corr = c.correlation[i];
+    if (!Number.isNaN(corr)) args.correlation = corr;
+    if (!Number.isNaN(c.externalId[i])) args['External id'] = c.externalId[i];
+    const streamCol = c.stream[i];
+    if (!Number.isNaN(streamCol)) args.stream = streamCol;
+    // pid and tid as the JSON had them: a string, a number, or absent.
+    const pid: string | number | undefined =
+      c.pid[i] >= 0 ? strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? undefined : c.pidNum[i];
+    const tid0: string | number | undefined =
+      c.tid[i] >= 0 ? strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? undefined : c.tidNum[i];
+    const name = c.name[i] >= 0 ? strings[c.name[i]] : '';
+    const ts = c.ts[i];
+    if (ph === PH.M) {
+      const n = args.name;
+      if (typeof n === 'string') {
+        if (name === 'process_name') processNames.set(String(pid), n);
+        else if (name === 'thread_name') threadNames.set(`${String(pid)}:${String(tid0)}`, n.trim());
+      }
+      continue;
+    }
+    if ((ph === PH.i || ph === PH.I) && name === '[memory]') {
+      const total = args['Total Allocated'];
+      if (!Number.isNaN(ts) && typeof total === 'number') {
+        const dev =
+          args['Device Type'] === 0 ? 'cpu' : `gpu${typeof args['Device Id'] === 'number' ? args['Device Id'] : ''}`;
+        memory.push({ tsUs: Math.ceil(ts), bytes: total, device: dev });
+        minUs = Math.min(minUs, Math.ceil(ts));
+      }
+      continue;
+    }
+    if (ph !== PH.X) {
+      if (ph !== PH.i && ph !== PH.I && ph !== PH.s && ph !== PH.t && ph !== PH.f) skipped++;
+      continue;
+    }
+    const cat = c.cat[i] >= 0 ? strings[c.cat[i]] : '';
+    if (cat === 'Trace') {
+      if (!Number.isNaN(ts) && !Number.isNaN(c.dur[i])) profilerSpan = { startUs: ts, durUs: c.dur[i] };
+      continue;
+    }
+    if (!Number.isFinite(ts)) {
+      badTimes++;
+      continue;
+    }
+    // HTA's rounding of fractional µs: the start moves up, the end moves down; a host slice
+    // clipped on its thread in the whole file ends where it was clipped.
+    const startUs = Math.ceil(ts);
+    const clipped = clippedEndUs.size > 0 ? clippedEndUs.get(i) : undefined;
+    let endUs: number;
+    if (clipped !== undefined) endUs = Math.max(startUs, clipped);
+    else {
+      const d = c.dur[i];
+      endUs = Math.max(startUs, Math.floor(ts + (Number.isFinite(d) && d > 0 ? d : 0)));
+    }
+    if (startUs < minUs) minUs = startUs;
+    const gpuCategory = GPU_CATEGORIES[cat];
+    const streamArg = args.stream;
+    if (gpuCategory !== undefined || (cat === 'gpu_user_annotation' && typeof streamArg === 'number')) {
+      const stream = typeof streamArg === 'number' ? streamArg : typeof tid0 === 'number' ? tid0 : 0;
+      const annotation = gpuCategory === undefined;
+      let category: SliceCategory = gpuCategory ?? 'host';
+      if (category === 'kernel' && isNcclKernelName(name)) category = 'collective';
+      const k = annotation ? `a${stream}` : `g${stream}`;
+      const kid = keyIds.get(k) ?? addKey(k, { gpu: true, annotation, stream, pid: String(pid), tid: stream });
+      const key = keys[kid];
+      const kind: StreamKind = category === 'collective' ? 'communication' : annotation ? 'other' : 'compute';
+      key.kind = key.kind === undefined || key.kind === kind ? kind : 'compute';
+      if (!annotation) gpuWork++;
+      if (category === 'collective' || typeof args.correlation === 'number') linked.push(slices.length);
+      eventOf.push(i);
+      slices.push({ track: kid, name, category, rawCategory: cat, startNs: startUs, durNs: endUs - startUs, args });
+      continue;
+    }
+    let category: SliceCategory = 'host';
+    if (cat === 'cpu_op') category = 'cpu_op';
+    else if (RUNTIME_CATEGORIES.has(cat)) category = 'runtime';
+    const step = name.charCodeAt(0) === 80 /* P */ ? STEP_NAME.exec(name) : null;
+    if (step) category = 'step';
+    const tid = tid0 ?? 0;
+    let kid = lastHostKid;
+    if (kid < 0 || pid !== lastPid || tid !== lastTid) {
+      const k = `c${String(pid)}|${String(tid)}`;
+      kid = keyIds.get(k) ?? addKey(k, { gpu: false, annotation: false, stream: 0, pid: String(pid), tid });
+      lastHostKid = kid;
+      lastPid = pid;
+      lastTid = tid;
+    }
+    const index = slices.length;
+    if (category === 'runtime' && typeof args.correlation === 'number')
+      runtimeByCorrelation.set(args.correlation, index);
+    const c0 = name.charCodeAt(0);
+    if ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
+    eventOf.push(i);
+    slices.push({
+      track: kid,
+      name,
+      category,
+      rawCategory: cat,
+      startNs: startUs,
+      durNs: endUs - startUs,
+      args: step ? { ...args, step: Number(step[1]) } : args,
+    });
+  }
+  return {
+    scan: {
+      slices,
+      keys,
+      linked,
+      runtimeByCorrelation,
+      processNames,
+      threadNames,
+      memory,
+      skipped,
+      badTimes,
+      gpuWork,
+      minUs,
+      profilerSpan,
+    },
+    eventOf: Int32Array.from(eventOf),
+    eventsKept,
+  };
+}
+
 /** The model's tracks, GPU streams first (in stream order, annotations after their stream), then host threads; returns the track of each TrackKey. */
 function buildTracks(model: TraceModel, pid: number, keys: TrackKey[], threadNames: Map<string, string>): Int32Array {
   const order = keys
@@ -486,7 +682,7 @@ function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined)
 
 /**
  * Final tracks and times (ns from the origin), the slices in finalizeModel's order (track,
- * start, longer first) and the flows renumbered to match.
+ * start, longer first) and the flows renumbered to match; returns each slice's new index.
  */
 function orderSlices(
   model: TraceModel,
@@ -494,7 +690,7 @@ function orderSlices(
   trackOfKey: Int32Array,
   minUs: number,
   flows: { from: number; to: number }[],
-): void {
+): Int32Array {
   // The slices bucketed by track to put them
   // in finalizeModel's order (track, start, longer first). Kineto writes a thread's events in
   // order, so most buckets need no sort: `inOrder` says which, from each slice compared with
@@ -531,6 +727,7 @@ function orderSlices(
   }
   model.slices = sorted;
   model.flows = flows.map((f, i) => ({ id: i + 1, from: newIndex[f.from], to: newIndex[f.to] }));
+  return newIndex;
 }
 
 /** The `[memory]` instants as one counter of allocated bytes per device. */

@@ -1,7 +1,8 @@
 /**
  * One rank of a PyTorch profiler (Kineto) job, reduced where it was scanned: from the rank's
  * columns (trace/kinetoScan.ts), a TraceModel of only the events the analysis reads, built by
- * the importer itself (trace/kineto.ts) so that every figure is the one the whole file gives.
+ * the importer's own steps (trace/kineto.ts importKinetoColumns: its pass over the events read
+ * from the kept rows, no event objects) so that every figure is the one the whole file gives.
  *
  * Kept: GPU work (kernels, memcpy, memset, GPU annotations), the runtime calls that launched it
  * (joined by `correlation`), ProfilerStep#N, comm launchers (nccl:*, record_param_comms,
@@ -15,7 +16,7 @@
  * file's.
  */
 import { PH, type KinetoColumns } from './kinetoScan';
-import { COMM_LAUNCHER, importKineto, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
+import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
@@ -31,7 +32,6 @@ const SETTINGS_NAME =
  * and division run right before the launch (jobSettings reads the 8 nearest that end before it).
  */
 const BEFORE_LAUNCHER = 16;
-const PH_TEXT: Record<number, string> = { [PH.X]: 'X', [PH.M]: 'M', [PH.i]: 'i', [PH.I]: 'I' };
 
 export interface RankModelOptions {
   fileName?: string;
@@ -111,65 +111,32 @@ export function rankModelFromColumns(
         if (gpuCorrelations.has(c.correlation[i]) || !runtimeKept) keep[i] = 1;
         runtimeKept = true;
       } else if (keepName(c.name[i])) keep[i] = 1;
-      else if (c.extraArgs.get(i)?.flops !== undefined && str(c.cat[i]) === 'cpu_op') keep[i] = 1;
+      else if (str(c.cat[i]) === 'cpu_op' && c.extraArgs.get(i)?.flops !== undefined) keep[i] = 1;
     }
   }
   if (!keepAll) keepBeforeLaunchers(c, keep);
   const nest = hostNesting(c, keep);
-  const events: Record<string, unknown>[] = [];
-  for (let i = 0; i < n; i++) {
-    if (keep[i] === 0) continue;
-    const e: Record<string, unknown> = { ph: PH_TEXT[c.ph[i]] };
-    const cat = str(c.cat[i]);
-    if (cat !== undefined) e.cat = cat;
-    const name = str(c.name[i]);
-    if (name !== undefined) e.name = name;
-    if (c.pid[i] >= 0) e.pid = c.strings[c.pid[i]];
-    else if (!Number.isNaN(c.pidNum[i])) e.pid = c.pidNum[i];
-    if (c.tid[i] >= 0) e.tid = c.strings[c.tid[i]];
-    else if (!Number.isNaN(c.tidNum[i])) e.tid = c.tidNum[i];
-    const end = nest.clippedEndUs.get(i);
-    if (end !== undefined) {
-      // Clipped on the whole file's host thread: whole µs that the importer's rounding keeps.
-      e.ts = Math.ceil(c.ts[i]);
-      e.dur = end - (e.ts as number);
-    } else {
-      if (!Number.isNaN(c.ts[i])) e.ts = c.ts[i];
-      if (!Number.isNaN(c.dur[i])) e.dur = c.dur[i];
-    }
-    const args: Record<string | symbol, unknown> = { ...(c.extraArgs.get(i) ?? {}) };
-    args[EVENT] = i;
-    if (!Number.isNaN(c.correlation[i])) args.correlation = c.correlation[i];
-    if (!Number.isNaN(c.externalId[i])) args['External id'] = c.externalId[i];
-    if (!Number.isNaN(c.stream[i])) args.stream = c.stream[i];
-    e.args = args;
-    events.push(e);
-  }
-  const model = importKineto(
-    { ...c.top, traceEvents: events },
-    { fileName: opts.fileName, rank: opts.rank, uncounted: { skipped, badTimes } },
-  );
+  // The kept rows become the model's slices straight from the columns (no event objects).
+  const { model, sliceEvent, eventsKept } = importKinetoColumns(c, keep, nest.clippedEndUs, {
+    fileName: opts.fileName,
+    rank: opts.rank,
+    uncounted: { skipped, badTimes },
+  });
   // The importer counted the clipping among the kept slices (its last warning); the whole file's count replaces it.
   const last = model.warnings.length - 1;
   if (last >= 0 && isClipWarning(model.warnings[last])) model.warnings.pop();
   const clipped = nest.hostClipped + nest.gpuClipped;
   if (clipped > 0) model.warnings.push(clipWarning(clipped));
-  // Each kept slice's index in the whole file's model (the importer's order), found through the
-  // event it came from (the tag is taken off again: nothing else sees it).
+  // Each kept slice's index in the whole file's model (the importer's order), through the row it came from.
   const sliceOrigin = new Int32Array(model.slices.length);
   for (let k = 0; k < model.slices.length; k++) {
-    const a = model.slices[k].args as Record<string | symbol, unknown> | undefined;
-    const ev = a?.[EVENT];
-    if (typeof ev !== 'number' || nest.fullIndex[ev] < 0)
+    const full = nest.fullIndex[sliceEvent[k]];
+    if (full < 0)
       throw new Error(`kinetoRank: slice ${k} (${model.slices[k].name}) has no event of the file behind it`);
-    sliceOrigin[k] = nest.fullIndex[ev];
-    delete a![EVENT];
+    sliceOrigin[k] = full;
   }
-  return { model, eventsIn: n, eventsKept: events.length, sliceOrigin, fullSlices: nest.fullSlices };
+  return { model, eventsIn: n, eventsKept, sliceOrigin, fullSlices: nest.fullSlices };
 }
-
-/** Marks each kept event's args with the event's index, to find a slice's event after import. */
-const EVENT = Symbol('kinetoRank.event');
 
 /**
  * Nesting of the slices on each track as the importer does it (trace/model.ts assignDepths: by
@@ -193,44 +160,77 @@ function hostNesting(
   const end = new Float64Array(n);
   const track = new Int32Array(n).fill(-1);
   const trackIds = new Map<string, number>();
-  let lastKey = '',
-    lastTrack = -1;
+  let lastTrack = -1;
+  // The last event's track fields: an event on the same stream or thread (most are) finds its
+  // track without building the importer's string key.
+  let lastKind = -1,
+    lastStream = 0,
+    lastPid = -2,
+    lastTid = -2,
+    lastPidNum = NaN,
+    lastTidNum = NaN;
+  const sameNumber = (x: number, y: number) => x === y || (x !== x && y !== y);
+  // Per category string (slot id + 1; 0 is "no category"): 0 not seen, 1 Trace, 2 GPU work, 3 GPU annotation, 4 host.
+  const catCode = new Uint8Array(c.strings.length + 1);
   const gpu: boolean[] = [];
   const trackStream: number[] = [];
   const trackAnnotation: boolean[] = [];
   for (let i = 0; i < n; i++) {
     if (c.ph[i] !== PH.X || !Number.isFinite(c.ts[i])) continue;
-    const cat = c.cat[i] >= 0 ? c.strings[c.cat[i]] : '';
-    if (cat === 'Trace') continue;
-    let key: string;
+    const cid = c.cat[i];
+    let code = catCode[cid + 1];
+    if (code === 0) {
+      const cat = cid >= 0 ? c.strings[cid] : '';
+      code = catCode[cid + 1] = cat === 'Trace' ? 1 : GPU_WORK.has(cat) ? 2 : cat === 'gpu_user_annotation' ? 3 : 4;
+    }
+    if (code === 1) continue;
     const stream = c.stream[i];
     let gpuStream = 0;
-    if (GPU_WORK.has(cat)) {
+    // 0 host thread, 1 GPU stream, 2 a stream's annotations.
+    let kind = 0;
+    if (code === 2) {
       gpuStream = Number.isFinite(stream) ? stream : Number.isFinite(c.tidNum[i]) ? c.tidNum[i] : 0;
-      key = `g${gpuStream}`;
-    } else if (cat === 'gpu_user_annotation' && Number.isFinite(stream)) {
+      kind = 1;
+    } else if (code === 3 && Number.isFinite(stream)) {
       gpuStream = stream;
-      key = `a${stream}`;
-    } else {
-      // The importer's key: String(pid) and String(tid), a tid that is neither a number nor a string being 0.
-      const pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? 'undefined' : String(c.pidNum[i]);
-      const tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? '0' : String(c.tidNum[i]);
-      key = `c${pid}|${tid}`;
+      kind = 2;
     }
-    if (key !== lastKey) {
+    const same =
+      kind === lastKind &&
+      (kind !== 0
+        ? gpuStream === lastStream
+        : c.pid[i] === lastPid &&
+          c.tid[i] === lastTid &&
+          sameNumber(c.pidNum[i], lastPidNum) &&
+          sameNumber(c.tidNum[i], lastTidNum));
+    if (!same) {
+      let key: string;
+      if (kind === 1) key = `g${gpuStream}`;
+      else if (kind === 2) key = `a${gpuStream}`;
+      else {
+        // The importer's key: String(pid) and String(tid), a tid that is neither a number nor a string being 0.
+        const pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? 'undefined' : String(c.pidNum[i]);
+        const tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? '0' : String(c.tidNum[i]);
+        key = `c${pid}|${tid}`;
+      }
       let t = trackIds.get(key);
       if (t === undefined) {
         t = trackIds.size;
         trackIds.set(key, t);
-        gpu.push(key[0] !== 'c');
+        gpu.push(kind !== 0);
         // Each host thread's first slice is kept, so that the reduced model has the whole file's
         // tracks, in the same order (tracks are numbered, and the analysis names them by number).
         keep[i] = 1;
         trackStream.push(gpuStream);
-        trackAnnotation.push(key[0] === 'a');
+        trackAnnotation.push(kind === 2);
       }
-      lastKey = key;
       lastTrack = t;
+      lastKind = kind;
+      lastStream = gpuStream;
+      lastPid = c.pid[i];
+      lastTid = c.tid[i];
+      lastPidNum = c.pidNum[i];
+      lastTidNum = c.tidNum[i];
     }
     track[i] = lastTrack;
     const s = Math.ceil(c.ts[i]);

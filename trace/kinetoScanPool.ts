@@ -13,6 +13,8 @@ import { Worker } from 'node:worker_threads';
 import { deserialize } from 'node:v8';
 import type { KinetoColumns, ScanProgress } from './kinetoScan';
 import type { RankPayload, RankReply, RankRequest, ScanReply, ScanRequest } from './kinetoScanWorker';
+import { unpackModel } from './rankPack';
+import type { TraceModel } from './model';
 
 export interface ScanPoolOptions {
   /** Worker threads (default: the cores available, at most the number of files). */
@@ -116,7 +118,8 @@ export interface RankFile {
 
 /** What became of one rank file. */
 export type RankResult =
-  (RankPayload & { ok: true; fromCache: boolean }) | { ok: false; error: string; at?: ScanProgress };
+  | (Omit<RankPayload, 'model'> & { model: TraceModel; ok: true; fromCache: boolean })
+  | { ok: false; error: string; at?: ScanProgress };
 
 export interface ReduceRanksOptions {
   workers?: number;
@@ -147,7 +150,7 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
         if (m.cacheWarning) opts.onCacheWarning?.(m.cacheWarning);
         try {
           const p = deserialize(new Uint8Array(m.payload)) as RankPayload;
-          r = { ok: true, ...p, fromCache: m.fromCache };
+          r = { ok: true, ...p, model: unpackModel(p.model), fromCache: m.fromCache };
         } catch (e) {
           r = {
             ok: false,

@@ -4,7 +4,8 @@
  * - `rank`: the rank's reduced model (trace/kinetoRank.ts), made here so that only it leaves
  *   the worker and the columns are freed with the file: taken from the parse cache when an
  *   entry matches (trace/parseCache.ts), else scanned, reduced and written to the cache; it is
- *   posted serialised (node:v8, the cache's own bytes) with its buffer transferred.
+ *   posted serialised (node:v8, the cache's own bytes; its slices and flows packed as typed-array
+ *   columns, trace/rankPack.ts, which serialise as bytes) with its buffer transferred.
  * A file that cannot be read is answered with the error and how far the scan got.
  */
 import { parentPort } from 'node:worker_threads';
@@ -13,7 +14,7 @@ import { serialize } from 'node:v8';
 import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress } from './kinetoScan';
 import { rankModelFromColumns } from './kinetoRank';
 import { cacheKeyOf, codeHash, readEntry, writeEntry } from './parseCache';
-import type { TraceModel } from './model';
+import { packModel, type PackedModel } from './rankPack';
 
 export interface ScanRequest {
   kind?: 'columns';
@@ -34,7 +35,8 @@ export type ScanReply = { index: number; columns: KinetoColumns } | { index: num
 
 /** What a `rank` payload deserialises to. */
 export interface RankPayload {
-  model: TraceModel;
+  /** The reduced model, packed as columns (trace/rankPack.ts). */
+  model: PackedModel;
   eventsIn: number;
   eventsKept: number;
   /** JSON bytes of the file. */
@@ -71,9 +73,15 @@ function codeId(): string {
   code ??= codeHash(
     [
       __filename,
-      ...['kinetoRank.js', 'kineto.js', 'kinetoScan.js', 'model.js', 'kinetoCollectives.js', 'cpuCollectives.js'].map(
-        (f) => join(__dirname, f),
-      ),
+      ...[
+        'kinetoRank.js',
+        'kineto.js',
+        'kinetoScan.js',
+        'model.js',
+        'kinetoCollectives.js',
+        'cpuCollectives.js',
+        'rankPack.js',
+      ].map((f) => join(__dirname, f)),
     ].filter((f, i, all) => all.indexOf(f) === i),
   );
   return code;
@@ -103,7 +111,7 @@ async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: Arr
   const columns = await scanKinetoFile(req.path);
   const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
   const body: RankPayload = {
-    model: r.model,
+    model: packModel(r.model),
     eventsIn: r.eventsIn,
     eventsKept: r.eventsKept,
     bytes: columns.bytes,
