@@ -17,7 +17,8 @@ const skip = chromiumMissing();
 describe('suggestions of an imported PyTorch job (headless Chromium)', { skip }, () => {
   let browser: Browser;
   const opened: Opened[] = [];
-  const model = viewerRun({ ranks: 4, steps: 6 });
+  // A slow link (1.25 GB/s), where more than one change is worthwhile.
+  const model = viewerRun({ ranks: 4, steps: 6, bytesPerNs: 1.25 });
   /** The harness analysis as the extension sends it for an imported job, the first suggestion applicable by commlens_torch. */
   const imported = (externalRun: boolean): AnalysisView => {
     const a = harnessAnalysis(model);
