@@ -15,30 +15,18 @@
  */
 import type { RunConfig } from '../config';
 import type { Communicator } from '../comm';
-import { openLayoutGroups, resolveLayout, type ParallelDim, type ParallelLayout } from '../comm/layout';
 import { assembleExpertParallel, resolveModelConfig, type ExpertParallel } from '../engine';
 import { Ddp } from './ddp';
+import { layoutGroupsOf, type LayoutGroups } from './layoutGroups';
 import { parseStrategyIds, resolveOptions } from './options';
 import type { StrategyContext, StepCounter } from './types';
-
-interface Groups {
-  layout: ParallelLayout;
-  groups: Record<ParallelDim, Communicator>;
-}
-
-const opened = new WeakMap<Communicator, Groups>();
 
 /** The expert weights (engine/models/gpt.ts): sharded over the ep group. */
 const EXPERT = /\.moe\.experts\./;
 
-function groupsFor(config: RunConfig, comm: Communicator): Groups {
-  let g = opened.get(comm);
-  if (!g) {
-    const layout = resolveLayout(config.worldSize, { ep: resolveOptions(config).expertParallelSize });
-    g = { layout, groups: openLayoutGroups(comm, layout) };
-    opened.set(comm, g);
-  }
-  return g;
+/** The layout's groups of `comm`'s rank, opened once (every rank opens its own at start-up). */
+function groupsFor(config: RunConfig, comm: Communicator): LayoutGroups {
+  return layoutGroupsOf(comm, config.worldSize, { ep: resolveOptions(config).expertParallelSize });
 }
 
 /**
@@ -70,7 +58,7 @@ export function expertParallelFor(config: RunConfig, comm: Communicator): Expert
 
 export class ExpertParallelStrategy extends Ddp {
   override readonly id: string;
-  private readonly groups: Groups;
+  private readonly groups: LayoutGroups;
 
   constructor(
     ctx: StrategyContext,

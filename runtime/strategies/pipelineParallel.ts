@@ -17,27 +17,15 @@
 import type { RunConfig } from '../config';
 import type { Communicator } from '../comm';
 import { allReduceGpuBuffer } from '../comm/gpuStaging';
-import { openLayoutGroups, resolveLayout, type ParallelDim, type ParallelLayout } from '../comm/layout';
 import type { PipelineStage } from '../engine';
 import { Ddp } from './ddp';
+import { layoutGroupsOf, type LayoutGroups } from './layoutGroups';
 import { parseStrategyIds, resolveOptions } from './options';
 import type { StrategyContext } from './types';
 
-interface Groups {
-  layout: ParallelLayout;
-  groups: Record<ParallelDim, Communicator>;
-}
-
-const opened = new WeakMap<Communicator, Groups>();
-
-function groupsFor(config: RunConfig, comm: Communicator): Groups {
-  let g = opened.get(comm);
-  if (!g) {
-    const layout = resolveLayout(config.worldSize, { pp: resolveOptions(config).pipelineParallelSize });
-    g = { layout, groups: openLayoutGroups(comm, layout) };
-    opened.set(comm, g);
-  }
-  return g;
+/** The layout's groups of `comm`'s rank, opened once (every rank opens its own at start-up). */
+function groupsFor(config: RunConfig, comm: Communicator): LayoutGroups {
+  return layoutGroupsOf(comm, config.worldSize, { pp: resolveOptions(config).pipelineParallelSize });
 }
 
 /** The stage of `comm`'s rank when the (validated) config runs 'pp', else undefined. Opens the rank's groups. */
@@ -54,7 +42,7 @@ export function pipelineStageFor(config: RunConfig, comm: Communicator): Pipelin
 
 export class PipelineParallel extends Ddp {
   override readonly id: string;
-  private readonly groups: Groups;
+  private readonly groups: LayoutGroups;
   private readonly microBatches: number;
   private readonly schedule: 'gpipe' | '1f1b';
   private stepLoss = 0;

@@ -14,32 +14,19 @@
 import type { RunConfig } from '../config';
 import type { Communicator } from '../comm';
 import { allReduceGpuBuffer } from '../comm/gpuStaging';
-import { openLayoutGroups, resolveLayout, type ParallelDim, type ParallelLayout } from '../comm/layout';
 import { assembleTensorParallel, type TensorParallel } from '../engine';
 import { resolveModelConfig } from '../engine';
 import { Ddp } from './ddp';
+import { layoutGroupsOf, type LayoutGroups } from './layoutGroups';
 import { parseStrategyIds, resolveOptions } from './options';
 import type { StrategyContext } from './types';
-
-interface Groups {
-  layout: ParallelLayout;
-  groups: Record<ParallelDim, Communicator>;
-}
-
-const opened = new WeakMap<Communicator, Groups>();
 
 /** The parameters a tensor-parallel rank holds a shard of (engine/models/gpt.ts gptLayerSpecs). */
 const SHARDED = /\.(attn\.qkv|mlp\.fc1)\.[wb]$|\.(attn\.proj|mlp\.fc2)\.w$/;
 
 /** The layout's groups of `comm`'s rank, opened once (every rank opens its own at start-up). */
-function groupsFor(config: RunConfig, comm: Communicator): Groups {
-  let g = opened.get(comm);
-  if (!g) {
-    const layout = resolveLayout(config.worldSize, { tp: resolveOptions(config).tensorParallelSize });
-    g = { layout, groups: openLayoutGroups(comm, layout) };
-    opened.set(comm, g);
-  }
-  return g;
+function groupsFor(config: RunConfig, comm: Communicator): LayoutGroups {
+  return layoutGroupsOf(comm, config.worldSize, { tp: resolveOptions(config).tensorParallelSize });
 }
 
 /**
@@ -74,7 +61,7 @@ export function tensorParallelFor(config: RunConfig, comm: Communicator): Tensor
 /** Tensor parallelism: gradients averaged over the data-parallel group only. */
 export class TensorParallelStrategy extends Ddp {
   override readonly id: string;
-  private readonly groups: Groups;
+  private readonly groups: LayoutGroups;
 
   private readonly sequenceParallel: boolean;
 
