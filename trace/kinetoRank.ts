@@ -299,25 +299,51 @@ function hostNesting(
   return { clippedEndUs, hostClipped, gpuClipped, fullIndex, fullSlices: next };
 }
 
-/** Keeps the BEFORE_LAUNCHER host events that start before each comm launcher on its thread. */
+/**
+ * Keeps the BEFORE_LAUNCHER host events that start before each comm launcher on its thread.
+ * Runs over every row of the rank: names are tested once per distinct name, a thread's key is
+ * built only when the thread changes from the row before, and nothing is gathered unless the
+ * rank has a comm launcher at all.
+ */
 function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
+  const cpuOp = c.strings.indexOf('cpu_op');
+  if (cpuOp < 0) return;
+  const launcherName = new Int8Array(c.strings.length); // 0: not tested yet, 1: no, 2: a launcher
+  const isLauncher = (i: number): boolean => {
+    const id = c.name[i];
+    if (id < 0) return false;
+    if (launcherName[id] === 0) launcherName[id] = COMM_LAUNCHER.test(c.strings[id]) ? 2 : 1;
+    return launcherName[id] === 2;
+  };
+  const isHostOp = (i: number): boolean => c.ph[i] === PH.X && c.cat[i] === cpuOp && Number.isFinite(c.ts[i]);
+  let any = false;
+  for (let i = 0; i < c.ph.length && !any; i++) any = isHostOp(i) && isLauncher(i);
+  if (!any) return;
   const byThread = new Map<string, number[]>();
-  let launchers = 0;
+  let list: number[] = [];
+  let pid = -2,
+    pidNum = NaN,
+    tid = -2,
+    tidNum = NaN;
   for (let i = 0; i < c.ph.length; i++) {
-    if (c.ph[i] !== PH.X || !Number.isFinite(c.ts[i]) || c.cat[i] < 0 || c.strings[c.cat[i]] !== 'cpu_op') continue;
-    const key = `${c.pid[i] >= 0 ? c.strings[c.pid[i]] : c.pidNum[i]}/${c.tid[i] >= 0 ? c.strings[c.tid[i]] : c.tidNum[i]}`;
-    let l = byThread.get(key);
-    if (!l) byThread.set(key, (l = []));
-    l.push(i);
-    if (c.name[i] >= 0 && COMM_LAUNCHER.test(c.strings[c.name[i]])) launchers++;
+    if (!isHostOp(i)) continue;
+    if (c.pid[i] !== pid || c.tid[i] !== tid || !Object.is(c.pidNum[i], pidNum) || !Object.is(c.tidNum[i], tidNum)) {
+      pid = c.pid[i];
+      tid = c.tid[i];
+      pidNum = c.pidNum[i];
+      tidNum = c.tidNum[i];
+      const key = `${pid >= 0 ? c.strings[pid] : pidNum}/${tid >= 0 ? c.strings[tid] : tidNum}`;
+      let l = byThread.get(key);
+      if (!l) byThread.set(key, (l = []));
+      list = l;
+    }
+    list.push(i);
   }
-  if (launchers === 0) return;
-  for (const list of byThread.values()) {
-    list.sort((a, b) => c.ts[a] - c.ts[b] || c.dur[b] - c.dur[a] || a - b);
-    for (let k = 0; k < list.length; k++) {
-      const i = list[k];
-      if (c.name[i] < 0 || !COMM_LAUNCHER.test(c.strings[c.name[i]])) continue;
-      for (let j = Math.max(0, k - BEFORE_LAUNCHER); j < k; j++) keep[list[j]] = 1;
+  for (const l of byThread.values()) {
+    l.sort((a, b) => c.ts[a] - c.ts[b] || c.dur[b] - c.dur[a] || a - b);
+    for (let k = 0; k < l.length; k++) {
+      if (!isLauncher(l[k])) continue;
+      for (let j = Math.max(0, k - BEFORE_LAUNCHER); j < k; j++) keep[l[j]] = 1;
     }
   }
 }
