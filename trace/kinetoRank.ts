@@ -306,8 +306,9 @@ function hostNesting(
  * rank has a comm launcher at all.
  */
 function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
-  const cpuOp = c.strings.indexOf('cpu_op');
-  if (cpuOp < 0) return;
+  // Host events of every category (cpu_op, user annotations, runtime calls), as jobSettings reads a
+  // host thread; a category is tested once.
+  const hostCat = new Int8Array(c.strings.length); // 0: not tested yet, 1: GPU, 2: host
   const launcherName = new Int8Array(c.strings.length); // 0: not tested yet, 1: no, 2: a launcher
   const isLauncher = (i: number): boolean => {
     const id = c.name[i];
@@ -315,7 +316,13 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
     if (launcherName[id] === 0) launcherName[id] = COMM_LAUNCHER.test(c.strings[id]) ? 2 : 1;
     return launcherName[id] === 2;
   };
-  const isHostOp = (i: number): boolean => c.ph[i] === PH.X && c.cat[i] === cpuOp && Number.isFinite(c.ts[i]);
+  const isHostOp = (i: number): boolean => {
+    const cat = c.cat[i];
+    if (c.ph[i] !== PH.X || cat < 0 || !Number.isFinite(c.ts[i])) return false;
+    if (hostCat[cat] === 0)
+      hostCat[cat] = GPU_WORK.has(c.strings[cat]) || c.strings[cat] === 'gpu_user_annotation' ? 1 : 2;
+    return hostCat[cat] === 2;
+  };
   let any = false;
   for (let i = 0; i < c.ph.length && !any; i++) any = isHostOp(i) && isLauncher(i);
   if (!any) return;

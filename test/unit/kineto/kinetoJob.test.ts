@@ -270,6 +270,45 @@ test('synthetic ranks (GPU, CPU-only, mixed): reduce-then-merge equals the impor
   }
 });
 
+test('a compress hook read through reduce-then-merge: the cast and division before each all-reduce are kept, as the importer sees them', async () => {
+  // A GPU job whose host thread casts and divides each bucket right before the launch (the fp16
+  // compress hook), after a run of other host ops that the reduction otherwise drops.
+  const dir = tmp();
+  for (let r = 0; r < 2; r++) {
+    const trace = syntheticRank(r, 2, true) as { traceEvents: (Ev | number)[] };
+    for (let s = 0; s < 4; s++) {
+      const st = 5_000_000.5 + r * 3 + 10 + s * 2000;
+      const host = (name: string, ts: number, dur: number): Ev => ({
+        ph: 'X',
+        cat: 'cpu_op',
+        name,
+        pid: 11,
+        tid: 12,
+        ts,
+        dur,
+      });
+      for (let k = 0; k < 12; k++) trace.traceEvents.push(host('aten::relu', st + 710 + 3 * k, 2));
+      trace.traceEvents.push(host('aten::to', st + 750, 10), host('aten::_to_copy', st + 751, 8));
+      trace.traceEvents.push(host('aten::div_', st + 770, 5));
+    }
+    fs.writeFileSync(path.join(dir, `rank${r}.json`), JSON.stringify(trace));
+  }
+  const run = discoverTraces([dir]).chosen;
+  const { old, now } = await bothWays(run, false);
+  assert.notEqual(
+    old.settings?.commHook.value,
+    'none',
+    `the importer finds the hook (${old.settings?.commHook.evidence})`,
+  );
+  assert.deepEqual(asJson(now).settings, asJson(old).settings);
+  assert.deepEqual(asJson(now), asJson(old));
+  const job = await loadKinetoJob(run.files, { cache: false });
+  assert.ok(
+    job.eventsKept < job.eventsIn,
+    `the reduction still drops events: kept ${job.eventsKept} of ${job.eventsIn}`,
+  );
+});
+
 async function capture(args: string[], env: Record<string, string | undefined> = {}) {
   let out = '',
     err = '';
