@@ -164,18 +164,13 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     }
     e.ops.sort((a, b) => a.startNs - b.startNs || a.endNs - b.endNs);
     e.steps.sort((a, b) => a.startNs - b.startNs);
+    const stepOf = stepFinder(e.steps);
     for (let k = 0; k < e.ops.length; k++) {
       const op = e.ops[k];
       const t = hasLaunchTimes ? op.launchNs : op.startNs;
       if (t === undefined) continue;
-      // HTA: the last step window containing the launch wins.
-      for (let k = e.steps.length - 1; k >= 0; k--) {
-        const st = e.steps[k];
-        if (st.startNs <= t && t < st.endNs) {
-          op.step = st.step;
-          break;
-        }
-      }
+      const st = stepOf(t);
+      if (st !== undefined) op.step = st.step;
       if (op.step === undefined && !hasLaunchTimes) {
         const fromArgs = slices[op.index].args?.step;
         if (typeof fromArgs === 'number') op.step = fromArgs;
@@ -222,6 +217,33 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   }
   views.sort((a, b) => a.rank - b.rank);
   return views;
+}
+
+/**
+ * The step window of a time, as HTA assigns it: of the windows (sorted by start) that contain
+ * `t` (start ≤ t < end), the last one wins. A binary search finds the last window that starts
+ * at or before `t`; the scan back from it stops once no earlier window reaches past `t` (a
+ * running maximum of the ends), so with disjoint windows it looks at one window, not at every
+ * step of the rank for every op (which cost seconds on jobs of thousands of steps).
+ */
+export function stepFinder(steps: readonly StepWindow[]): (t: number) => StepWindow | undefined {
+  const maxEnd = new Float64Array(steps.length);
+  let m = -Infinity;
+  for (let k = 0; k < steps.length; k++) maxEnd[k] = m = Math.max(m, steps[k].endNs);
+  return (t) => {
+    let lo = 0,
+      hi = steps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (steps[mid].startNs <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo - 1; k >= 0 && maxEnd[k] > t; k--) {
+      const st = steps[k];
+      if (st.startNs <= t && t < st.endNs) return st;
+    }
+    return undefined;
+  };
 }
 
 const byStepCache = new WeakMap<RankView, Map<number, GpuOp[]>>();

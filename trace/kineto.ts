@@ -638,17 +638,73 @@ function buildTracks(model: TraceModel, pid: number, keys: TrackKey[], threadNam
  * collective's args (op, bytes, dtype, group, algorithm) from its kernel and the comm
  * launcher that enclosed its launch.
  */
+/** A thread's comm launchers sorted by start, with the running maximum of their ends. */
+interface LauncherIndex {
+  /** Slice indexes, by start (then list order); launchers whose times are not numbers are left out (they contain nothing). */
+  byStart: number[];
+  /** Position of each in the thread's list. */
+  position: number[];
+  startNs: Float64Array;
+  endNs: Float64Array;
+  maxEndNs: Float64Array;
+}
+
+export function launcherIndex(list: readonly number[], slices: readonly Slice[]): LauncherIndex {
+  const order: number[] = [];
+  for (let p = 0; p < list.length; p++) {
+    const s = slices[list[p]];
+    if (Number.isFinite(s.startNs) && Number.isFinite(s.startNs + s.durNs)) order.push(p);
+  }
+  order.sort((a, b) => slices[list[a]].startNs - slices[list[b]].startNs || a - b);
+  const startNs = new Float64Array(order.length);
+  const endNs = new Float64Array(order.length);
+  const maxEndNs = new Float64Array(order.length);
+  let m = -Infinity;
+  for (let k = 0; k < order.length; k++) {
+    const s = slices[list[order[k]]];
+    startNs[k] = s.startNs;
+    endNs[k] = s.startNs + s.durNs;
+    maxEndNs[k] = m = Math.max(m, endNs[k]);
+  }
+  return { byStart: order.map((p) => list[p]), position: order, startNs, endNs, maxEndNs };
+}
+
+/**
+ * The launchers of an index that contain `t` (start ≤ t ≤ end), in the thread's list order: a
+ * binary search for the last that starts at or before `t`, then back while an earlier one
+ * still reaches `t`. A job's collectives each look at the few launchers around their launch,
+ * not at every launcher of the thread (quadratic in a long trace: seconds per rank).
+ */
+export function containing(ix: LauncherIndex, t: number): number[] {
+  let lo = 0,
+    hi = ix.startNs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ix.startNs[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  const found: number[] = [];
+  for (let k = lo - 1; k >= 0 && ix.maxEndNs[k] >= t; k--) if (t <= ix.endNs[k]) found.push(k);
+  if (found.length > 1) found.sort((a, b) => ix.position[a] - ix.position[b]);
+  return found.map((k) => ix.byStart[k]);
+}
+
 function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined): { from: number; to: number }[] {
   const { slices, keys, linked, runtimeByCorrelation } = scan;
   // The comm launcher enclosing a runtime call: the innermost that carries collective args, else the innermost.
+  // The launchers that contain a time are found through an index per thread (launcherIndex),
+  // then weighed in the thread's list order, as a scan of the whole list would.
+  const indexes = new Map<number, LauncherIndex>();
   const findLauncher = (launch: Slice): Slice | undefined => {
+    const list = keys[launch.track].launchers;
+    if (!list) return undefined;
+    let ix = indexes.get(launch.track);
+    if (!ix) indexes.set(launch.track, (ix = launcherIndex(list, slices)));
     let best: Slice | undefined;
     const rich = (x: Slice) => x.args?.['Collective name'] !== undefined || x.args?.['Input Dims'] !== undefined;
-    for (const i of keys[launch.track].launchers ?? []) {
+    for (const i of containing(ix, launch.startNs)) {
       const c = slices[i];
-      if (c.startNs <= launch.startNs && launch.startNs <= c.startNs + c.durNs) {
-        if (!best || (rich(c) && !rich(best)) || (rich(c) === rich(best) && c.startNs >= best.startNs)) best = c;
-      }
+      if (!best || (rich(c) && !rich(best)) || (rich(c) === rich(best) && c.startNs >= best.startNs)) best = c;
     }
     return best;
   };

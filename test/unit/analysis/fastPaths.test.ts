@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { groupDigits } from '../../../trace/format';
 import { combinationTimes, unionOf, type IntervalSet } from '../../../analysis/intervals';
 import { classUnions } from '../../../analysis/breakdown';
-import type { GpuOp, KernelClass } from '../../../analysis/rankView';
+import { stepFinder, type GpuOp, type KernelClass, type StepWindow } from '../../../analysis/rankView';
+import { containing, launcherIndex } from '../../../trace/kineto';
+import type { Slice } from '../../../trace/model';
 
 test('groupDigits writes what toLocaleString("en-US") writes', () => {
   const xs = [
@@ -145,5 +147,53 @@ test('combinationTimes: the times and key order of its definition, for unions an
     const raw: IntervalSet[] = sets.map((u) => ({ starts: [...u.starts].reverse(), ends: [...u.ends].reverse() }));
     raw.push({ starts: [10, 0, 5], ends: [30, 20, 5] });
     assert.deepEqual([...combinationTimes(raw)], [...naiveCombinations(raw)]);
+  }
+});
+
+/** A small deterministic generator (the tests must not depend on Math.random). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+test('stepFinder: the last window containing a time, as the scan over every step finds it', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = lcg(seed);
+    // Disjoint steps, overlapping ones (some long), equal starts and empty windows.
+    const steps: StepWindow[] = Array.from({ length: 1 + Math.floor(r() * 30) }, (_, i) => {
+      const startNs = Math.floor(r() * 1000);
+      const durNs = r() < 0.1 ? 0 : r() < 0.2 ? Math.floor(r() * 800) : Math.floor(r() * 60);
+      return { step: i, startNs, endNs: startNs + durNs, index: i };
+    }).sort((a, b) => a.startNs - b.startNs);
+    const find = stepFinder(steps);
+    for (let t = -5; t <= 1100; t += 3) {
+      let want: StepWindow | undefined;
+      for (let k = steps.length - 1; k >= 0; k--)
+        if (steps[k].startNs <= t && t < steps[k].endNs) {
+          want = steps[k];
+          break;
+        }
+      assert.equal(find(t), want, `seed ${seed}, t ${t}`);
+    }
+  }
+});
+
+test('comm launchers containing a time: the index finds what a scan of the thread list finds, in list order', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = lcg(seed);
+    // Nested and overlapping launchers, in an order that is not by start, some without times.
+    const slices: Slice[] = Array.from({ length: 1 + Math.floor(r() * 40) }, (_, i) => ({
+      track: 0,
+      name: `nccl:all_reduce ${i}`,
+      category: 'cpu_op',
+      startNs: r() < 0.05 ? NaN : Math.floor(r() * 1000),
+      durNs: r() < 0.05 ? NaN : Math.floor(r() * (r() < 0.2 ? 600 : 40)),
+    }));
+    const list = slices.map((_, i) => i).sort(() => r() - 0.5);
+    const ix = launcherIndex(list, slices);
+    for (let t = -5; t <= 1700; t += 7) {
+      const want = list.filter((i) => slices[i].startNs <= t && t <= slices[i].startNs + slices[i].durNs);
+      assert.deepEqual(containing(ix, t), want, `seed ${seed}, t ${t}`);
+    }
   }
 });
