@@ -23,18 +23,48 @@ import type { Output } from './output';
 /** The run record the extension keeps beside an external run (extension/runsStore.ts RUN_RECORD). */
 const RUN_RECORD = 'commlens-run.json';
 
-/** The command and folder of an external run, from its record; undefined when `runDir` is not one. */
-export function externalRunOf(runDir: string): { command: string; cwd: string } | undefined {
+/** The command and folder of an external run, and how long it ran when its record says; undefined when `runDir` is not one. */
+export function externalRunOf(runDir: string): { command: string; cwd: string; durationMs?: number } | undefined {
   try {
-    const r = JSON.parse(readFileSync(join(runDir, RUN_RECORD), 'utf8')) as { source?: Record<string, unknown> };
+    const r = JSON.parse(readFileSync(join(runDir, RUN_RECORD), 'utf8')) as {
+      source?: Record<string, unknown>;
+      startedAt?: unknown;
+      endedAt?: unknown;
+    };
     const s = r.source;
     if (s?.kind !== 'external') return undefined;
     if (typeof s.command !== 'string' || !s.command.trim() || typeof s.cwd !== 'string' || !isAbsolute(s.cwd))
       return undefined;
-    return { command: s.command, cwd: s.cwd };
+    const ms =
+      typeof r.startedAt === 'string' && typeof r.endedAt === 'string'
+        ? Date.parse(r.endedAt) - Date.parse(r.startedAt)
+        : NaN;
+    return { command: s.command, cwd: s.cwd, ...(Number.isFinite(ms) && ms > 0 ? { durationMs: ms } : {}) };
   } catch {
     return undefined;
   }
+}
+
+/** Without a record of how long the job ran, its re-run is stopped after this long (ms) unless --timeout says otherwise. */
+export const DEFAULT_RERUN_LIMIT_MS = 60 * 60_000;
+
+/**
+ * How long the re-run of a job may take: what --timeout gives, else three times as long as
+ * the job took, and at least 5 minutes more than it (start-up varies), else one hour. A job
+ * whose ranks wait on a collective that one of them never joins (a rank that refused the
+ * change) would otherwise never end.
+ */
+export function rerunLimitMs(
+  timeoutMin: number | undefined,
+  baselineMs: number | undefined,
+): { ms: number; why: string } {
+  if (timeoutMin !== undefined) return { ms: timeoutMin * 60_000, why: '--timeout' };
+  if (baselineMs !== undefined)
+    return {
+      ms: Math.max(3 * baselineMs, baselineMs + 5 * 60_000),
+      why: `3 × the job's ${formatDurationNs(baselineMs * 1e6)}, at least 5 min more`,
+    };
+  return { ms: DEFAULT_RERUN_LIMIT_MS, why: 'its run record does not say how long the job took' };
 }
 
 function writeRecord(runDir: string, record: Record<string, unknown>): void {
@@ -50,6 +80,8 @@ export interface ExternalVerifyOptions {
   command?: string;
   cwd?: string;
   runsDir?: string;
+  /** Minutes the re-run may take (default: rerunLimitMs). */
+  timeoutMin?: number;
 }
 
 export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Promise<number> {
@@ -104,6 +136,8 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
   out.say(`  command: ${command}`);
   out.say(`  in:      ${cwd}`);
   out.say(`  traces:  ${traceDir}`);
+  const limit = rerunLimitMs(o.timeoutMin, recorded?.durationMs);
+  out.say(`  limit:   ${formatDurationNs(limit.ms * 1e6)} (${limit.why}; --timeout MIN to change it)`);
   out.emit({ kind: 'progress', message: `re-running ${command} with ${env}` });
   const tail: string[] = [];
   // What commlens_torch refused (python/commlens_torch ApplyError), said once at the end rather than lost in the job's output.
@@ -114,6 +148,7 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
     traceDir,
     apply: torchApply,
     helperDir,
+    timeoutMs: limit.ms,
     onLine: (line) => {
       tail.push(line);
       const m = /(?:^|\s|:)(?:commlens_torch\.)?ApplyError: (.*)$/.exec(line);
@@ -127,9 +162,11 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
   let rerun: { analysis: Analysis; files: string[] } | undefined;
   let why: string | undefined;
   if (res.exitCode !== 0)
-    why = res.interrupted
-      ? 'the re-run was interrupted'
-      : `the command ${res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode ?? 'none'}`}${refusal ? `: commlens_torch could not apply the change: ${refusal}` : ''}`;
+    why = res.timedOut
+      ? `the re-run ran past its time limit of ${formatDurationNs(limit.ms * 1e6)} (${limit.why}) and was stopped${refusal ? `; commlens_torch could not apply the change: ${refusal}` : ': ranks waiting on a collective that another never joins look like this'}; --timeout MIN allows longer`
+      : res.interrupted
+        ? 'the re-run was interrupted'
+        : `the command ${res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode ?? 'none'}`}${refusal ? `: commlens_torch could not apply the change: ${refusal}` : ''}`;
   else {
     try {
       rerun = await analyseJob([traceDir]);
@@ -138,12 +175,12 @@ export async function verifyExternal(out: Output, o: ExternalVerifyOptions): Pro
     }
   }
   if (!rerun) {
-    record.status = res.interrupted ? 'cancelled' : 'failed';
+    record.status = res.interrupted && !res.timedOut ? 'cancelled' : 'failed';
     record.message = why;
     writeRecord(runDir, record);
     return out.fail(
       `${why}${tail.length && !refusal ? `; its last lines:\n  ${tail.slice(-8).join('\n  ')}` : ''}`,
-      res.interrupted ? EXIT.cancelled : EXIT.failure,
+      res.interrupted && !res.timedOut ? EXIT.cancelled : EXIT.failure,
     );
   }
   record.status = 'done';

@@ -3,7 +3,10 @@
  * External Command…" does, for the CLI: `/bin/sh -c <command>` in its folder, with
  * COMMLENS_TRACE_DIR set, the commlens_torch helper first on PYTHONPATH and, to verify a
  * suggestion, COMMLENS_APPLY naming the change (trace/torchJob.ts). Output is handed over
- * line by line; a SIGINT or SIGTERM of this process interrupts the job's whole process group.
+ * line by line; a SIGINT or SIGTERM of this process interrupts the job's whole process group,
+ * and so does the end of `timeoutMs` (a job whose ranks wait forever on a collective that one
+ * of them never joins does not end by itself): SIGINT first, SIGKILL if the group is still
+ * there KILL_GRACE_MS later.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +32,20 @@ export interface ExternalCommandOptions {
   helperDir?: string;
   env?: NodeJS.ProcessEnv;
   onLine?(line: string): void;
+  /** Stop the job's process group after this long (ms); absent: no limit. */
+  timeoutMs?: number;
+}
+
+/** After the time limit's SIGINT, how long the job has to end before its process group is killed. */
+export const KILL_GRACE_MS = 10_000;
+
+export interface ExternalCommandResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Ended by a SIGINT or SIGTERM of this process. */
+  interrupted: boolean;
+  /** Stopped at `timeoutMs`. */
+  timedOut: boolean;
 }
 
 /** The environment the job runs with. */
@@ -42,9 +59,7 @@ export function externalCommandEnv(o: ExternalCommandOptions): NodeJS.ProcessEnv
 }
 
 /** Runs the command to its end; resolves with its exit code (null when a signal ended it) and signal. */
-export function runExternalCommand(
-  o: ExternalCommandOptions,
-): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; interrupted: boolean }> {
+export function runExternalCommand(o: ExternalCommandOptions): Promise<ExternalCommandResult> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', o.command], {
       cwd: o.cwd,
@@ -52,17 +67,30 @@ export function runExternalCommand(
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    let interrupted = false;
-    const stop = () => {
-      interrupted = true;
+    let interrupted = false,
+      timedOut = false;
+    const signalGroup = (sig: NodeJS.Signals) => {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGINT');
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
       } catch {
         // already gone
       }
     };
+    const stop = () => {
+      interrupted = true;
+      signalGroup('SIGINT');
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    let kill: NodeJS.Timeout | undefined;
+    const limit =
+      o.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            signalGroup('SIGINT');
+            kill = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
+          }, o.timeoutMs)
+        : undefined;
     const lines = (stream: NodeJS.ReadableStream) => {
       let rest = '';
       stream.setEncoding('utf8');
@@ -81,7 +109,11 @@ export function runExternalCommand(
     const done = (exitCode: number | null, signal: NodeJS.Signals | null) => {
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
-      resolve({ exitCode, signal, interrupted });
+      clearTimeout(limit);
+      clearTimeout(kill);
+      // Whatever the shell left behind (ranks it started) goes with it once the limit has passed.
+      if (timedOut) signalGroup('SIGKILL');
+      resolve({ exitCode, signal, interrupted, timedOut });
     };
     child.on('error', (e) => {
       o.onLine?.(`cannot start the command: ${e.message}`);

@@ -38,6 +38,7 @@ import type { Command } from '../command';
 const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR] [--max-rounds N]
                       [--interval-target PCT] [--reuse-baseline] [--events]
        commlens verify <trace folder> <suggestion id> --command "CMD" [--cwd DIR] [--runs-dir DIR]
+                      [--timeout MIN]
   Re-runs the run in <run dir> with the change the suggestion names, beside a fresh run of
   the baseline, and writes comparison.json (predicted vs measured, the measured speed-up
   with its 95 % interval) into the last changed run's folder. Each round runs the baseline,
@@ -53,6 +54,8 @@ const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR]
                          again (quicker; but it ran at another time, under another load)
   --command CMD           the PyTorch job's command (default: the one its run record names)
   --cwd DIR              where the command runs (default: the recorded folder, else here)
+  --timeout MIN          stop the PyTorch job's re-run after MIN minutes (default: 3 × as long
+                         as the job took, at least 5 min more; 60 without a record of it)
   --events               print line-delimited JSON events (for the VS Code extension)`;
 
 const OPTIONS: OptionSpecs = {
@@ -63,6 +66,7 @@ const OPTIONS: OptionSpecs = {
   events: { kind: 'flag' },
   command: { kind: 'string' },
   cwd: { kind: 'string' },
+  timeout: { kind: 'number', min: 0.05, max: 10080 },
 };
 
 export async function verifyCommand(args: string[], io?: Io): Promise<number> {
@@ -72,6 +76,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   let maxRounds: number, intervalTarget: number, reuseBaseline: boolean;
   let command: string | undefined;
   let cwd: string | undefined;
+  let timeoutMin: number | undefined;
   try {
     const p = parseArgs(args, OPTIONS);
     pos = p.positional;
@@ -81,6 +86,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     reuseBaseline = flag(p, 'reuse-baseline');
     command = str(p, 'command');
     cwd = str(p, 'cwd');
+    timeoutMin = num(p, 'timeout');
   } catch (e) {
     if (e instanceof UsageError) return out.fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, EXIT.badInput);
     throw e;
@@ -89,7 +95,12 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   const baseDir = resolve(pos[0]);
   // A PyTorch job: re-run its own command with the change applied by commlens_torch (cli/externalVerify.ts).
   if (command !== undefined || externalRunOf(baseDir))
-    return verifyExternal(out, { base: baseDir, suggestionId: pos[1], command, cwd, runsDir });
+    return verifyExternal(out, { base: baseDir, suggestionId: pos[1], command, cwd, runsDir, timeoutMin });
+  if (timeoutMin !== undefined)
+    return out.fail(
+      `--timeout limits the re-run of a PyTorch job (an external run, or traces with --command); ${baseDir} is not one: a CommLens run's re-runs stop with their own steps`,
+      EXIT.badInput,
+    );
   const summaryPath = join(baseDir, 'summary.json');
   if (!existsSync(summaryPath))
     return out.fail(
