@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import type { RunConfig } from '../../../runtime/config';
 import { analyze } from '../../../analysis';
 import type { TraceModel } from '../../../trace/model';
+import { contextParallelTraffic } from '../../../trace/contextParallel';
 import { TINY_GPT, maxAbsDiff, presetConfig, runStrategy, tinyGptConfig, type StrategyRun } from './harness';
 
 const K = 3;
@@ -108,6 +109,18 @@ test('ring: each round sends the key/value block on the cp track, joined by flow
       Array.from({ length: K }, () => step).flat(),
     );
     for (const s of ss) assert.equal(s.args?.bytes, blockBytes, 'one key/value block (or its dK/dV) per message');
+    const traffic = contextParallelTraffic('ring', {
+      batch: model.batchSize,
+      seqLen: model.seqLen,
+      hidden: model.dModel,
+      degree: P,
+    });
+    assert.equal(ss.length / K, traffic.messagesPerLayer * model.layers, 'the shared definition counts the messages');
+    assert.equal(
+      ss.reduce((a, s) => a + Number(s.args?.bytes), 0) / K,
+      traffic.bytesPerLayer * model.layers,
+      'and the bytes',
+    );
   }
   // One flow per message: rank r's send to r+1, into r+1's receive.
   const index = new Map(m.slices.map((s, i) => [s, i]));
