@@ -4,7 +4,7 @@
  * ring, train the same model as one rank with whole sequences. Compared: every parameter
  * after K steps (each rank's dump through COMMLENS_DEBUG_PARAMS_DIR) and each step's loss
  * (every rank reports its group's) of
- *  - ring on 2 ranks (cp 2) vs ddp on 1 rank, and vs Ulysses on 2 ranks;
+ *  - ring on 2 ranks (cp 2) vs ddp on 1 rank, and vs Ulysses on 2 ranks; ring on 1 rank vs ddp;
  *  - ring+ddp on 4 ranks (cp 2 × dp 2) vs ddp on 2 ranks (group g trains ddp rank g's batch);
  *  - ring on 4 ranks (cp 4: two tokens a rank) vs ddp on 1 rank.
  * The trace (a run on a slowed link, GPU timing on) shows each round's sendRecv on the cp
@@ -51,13 +51,15 @@ function assertSameModel(ring: StrategyRun, ref: StrategyRun, cp: number, what: 
     });
 }
 
-test('ring on 2 ranks (cp 2) trains the same gpt-mini as ddp on 1 rank and as Ulysses on 2 ranks', async () => {
+test('ring on 2 ranks (cp 2) trains the same gpt-mini as ddp on 1 rank and as Ulysses on 2 ranks (and on 1 rank as ddp)', async () => {
   const ddp = await runStrategy(config({ strategy: 'ddp', worldSize: 1 }));
   const ddpEarlier = await runStrategy(config({ strategy: 'ddp', worldSize: 1, steps: K - 1 }));
   const ring = await runStrategy(config({ strategy: 'ring', worldSize: 2 }));
   assertSameModel(ring, ddp, 2, 'ddp', ddpEarlier.params[0]);
   const ulysses = await runStrategy(config({ strategy: 'ulysses', worldSize: 2 }));
-  assertSameModel(ring, ulysses, 1, 'ulysses');
+  assertSameModel(ring, ulysses, 1, 'ulysses'); // One rank alone: the ring's kernels (block, dq, dkv) without a transfer, against the fused attention's.
+  const alone = await runStrategy(config({ strategy: 'ring', worldSize: 1 }));
+  assertSameModel(alone, ddp, 1, 'ddp');
 });
 
 test('ring on 4 ranks: cp 2 × dp 2 trains the same gpt-mini as ddp on 2 ranks, cp 4 as ddp on 1 rank', async () => {
