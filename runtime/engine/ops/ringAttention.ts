@@ -237,6 +237,15 @@ ${INDEX_1D}
   ${acc ? 'DQKV[idx] = DQKV[idx] + DKV[i];' : 'DQKV[idx] = DKV[i];'}
 }`;
 
+/**
+ * Yields to the event loop once, so that a transfer just issued starts (the communicator
+ * runs it from the event loop: its first chunks go out) before this rank encodes and submits
+ * the block's kernels, which would otherwise run first and leave nothing to overlap.
+ */
+function letCommStart(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** The key and value columns of a packed qkv [rows, 3·D] on the host: [rows, 2·D]. */
 function keysAndValues(qkv: Float32Array, rows: number, d: number): Float32Array {
   const out = new Float32Array(rows * 2 * d);
@@ -304,6 +313,10 @@ export async function ringAttention(
     const transfer = kvNext ? cp.shift(kvCur, kvNext, `${what} kv fwd`) : undefined;
     // Awaited after the compute; a failure of the compute must not leave it unobserved.
     transfer?.catch(() => undefined);
+    if (transfer && j <= me) {
+      await letCommStart();
+      restore();
+    }
     if (j <= me) {
       const own = r === 0;
       const uniform = uniformFor(own, j === me);
@@ -378,6 +391,10 @@ export async function ringAttention(
         const transfer = kvNext ? cp.shift(kv, kvNext, `${what} kv bwd`) : undefined;
         transfer?.catch(() => undefined);
         let share: Float32Array | undefined;
+        if (transfer && j <= me) {
+          await letCommStart();
+          back();
+        }
         if (j <= me) {
           const own = r === 0;
           const uniform = uniformFor(own, j === me);

@@ -90,9 +90,10 @@ test('ring: each round sends the key/value block on the cp track, joined by flow
     model: TINY_GPT,
     optimizer: { kind: 'sgd', lr: 0.2, momentum: 0.9 },
     gpuTiming: true,
-    // 10 GbE slowed 40×: 2 ms a message, so each transfer outlasts the launch of the block's kernels.
+    // 10 GbE slowed 400×: 20 ms a message, so a transfer outlasts the launch of the block's
+    // kernels (0.5–2 ms after it starts on this machine) unless the peer's block came long before.
     link: 'eth-10g',
-    linkScale: 40,
+    linkScale: 400,
   });
   const run = await runStrategy(cfg, false);
   const m = run.outcome.trace.model;
