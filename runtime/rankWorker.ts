@@ -14,6 +14,7 @@ import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted } from './
 import {
   createStrategy,
   sequenceParallelFor,
+  contextParallelFor,
   strategyMemory,
   tensorParallelFor,
   pipelineStageFor,
@@ -65,6 +66,7 @@ async function run(): Promise<void> {
       worldSize,
       timing: config.gpuTiming && init.tracing,
       sequenceParallel: sequenceParallelFor(config, comm),
+      contextParallel: contextParallelFor(config, comm),
       tensorParallel: tensorParallelFor(config, comm),
       pipeline: pipelineStageFor(config, comm),
       expertParallel: expertParallelFor(config, comm),

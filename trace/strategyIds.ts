@@ -21,6 +21,7 @@ export const STRATEGY_IDS = [
   'diloco',
   'streaming-diloco',
   'ulysses',
+  'ring',
   'tp',
   'pp',
   'ep',

@@ -342,7 +342,7 @@ export class Communicator {
   }
 
   /** Sends `data` to group rank `peer`; matched by that rank's recv() in issue order. */
-  send(data: TypedData, peer: number, opts: { dtype?: Dtype } = {}): CommHandle {
+  send(data: TypedData, peer: number, opts: { dtype?: Dtype; label?: string } = {}): CommHandle {
     const c = this.core;
     const dtype = c.checkDtype('send', data, opts.dtype);
     const p = c.checkPeer('send', peer);
@@ -356,12 +356,13 @@ export class Communicator {
       algorithm: 'direct',
       p2pPeers: [p],
       p2p: { to: p },
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       run: async (r) => r.exec(sendSteps(r.b, r.peers[p], data, r.chunkElems, r.fifos)),
     });
   }
 
   /** Receives into `data` from group rank `peer` (its length must match the send). */
-  recv(data: TypedData, peer: number, opts: { dtype?: Dtype } = {}): CommHandle {
+  recv(data: TypedData, peer: number, opts: { dtype?: Dtype; label?: string } = {}): CommHandle {
     const c = this.core;
     const dtype = c.checkDtype('recv', data, opts.dtype);
     const p = c.checkPeer('recv', peer);
@@ -376,6 +377,7 @@ export class Communicator {
       algorithm: 'direct',
       p2pPeers: [p],
       p2p: { from: p },
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       spanOp: 'recv',
       run: async (r) => r.exec(recvSteps(r.b, r.peers[p], data, r.chunkElems, r.fifos)),
     });
@@ -390,7 +392,7 @@ export class Communicator {
     to: number,
     recvData: TypedData,
     from: number,
-    opts: { dtype?: Dtype } = {},
+    opts: { dtype?: Dtype; label?: string } = {},
   ): CommHandle {
     const c = this.core;
     const dtype = c.checkDtype('sendRecv', sendData, opts.dtype);
@@ -407,6 +409,7 @@ export class Communicator {
       algorithm: 'direct',
       p2pPeers: [pt, pf],
       p2p: { to: pt, from: pf },
+      ...(opts.label !== undefined ? { label: opts.label } : {}),
       spanOp: 'sendRecv',
       run: async (r) =>
         r.exec([

@@ -12,6 +12,7 @@ export { createTrainer, validateOptimizerConfig } from './trainer';
 export { achievedFlopsPerSec, modelFlopsUtilization } from './flops';
 export { opClass } from './opClass';
 export type { SequenceParallel } from './ops/exchange';
+export type { ContextParallel } from './ops/ringAttention';
 export type { TensorParallel } from './ops/tensorParallel';
 export { assembleTensorParallel, assembleExpertParallel } from './models/gpt';
 export type { ExpertParallel, ExpertLoad } from './ops/moe';

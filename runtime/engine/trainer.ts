@@ -8,6 +8,7 @@ import { GpuContext } from './context';
 import { ModelConfig, ResolvedModel, resolveModelConfig, validateModelConfig } from './config';
 import { MlpModel } from './models/mlp';
 import type { SequenceParallel } from './ops/exchange';
+import type { ContextParallel } from './ops/ringAttention';
 import type { TensorParallel } from './ops/tensorParallel';
 import type { ExpertLoad, ExpertParallel } from './ops/moe';
 import { GptModel, type PipelineStage } from './models/gpt';
@@ -32,6 +33,11 @@ export interface TrainerOptions {
    * the group's all-to-all. Steps then run `forwardAsync` / `backwardAsync`.
    */
   sequenceParallel?: SequenceParallel;
+  /**
+   * Context parallelism (ring attention, gpt-mini only): this rank's shard of its group's
+   * sequences and the group's ring exchange. Steps then run `forwardAsync` / `backwardAsync`.
+   */
+  contextParallel?: ContextParallel;
   /**
    * Tensor parallelism (Megatron-LM, gpt-mini only): this rank's shard index, the batch
    * its group trains, and the group's all-reduce. Steps then run `forwardAsync` /
@@ -110,9 +116,10 @@ function createModel(
   tp?: TensorParallel,
   pp?: PipelineStage,
   ep?: ExpertParallel,
+  cp?: ContextParallel,
 ): TrainableModel {
-  if (sp && r.kind === 'mlp')
-    throw new Error('sequence parallelism needs model.kind "gpt-mini" (the MLP has no sequence)');
+  if ((sp || cp) && r.kind === 'mlp')
+    throw new Error(`${sp ? 'sequence' : 'context'} parallelism needs model.kind "gpt-mini" (the MLP has no sequence)`);
   if (tp && r.kind === 'mlp')
     throw new Error(
       'tensor parallelism needs model.kind "gpt-mini" (its attention heads and MLP are what get split); use data parallelism for the MLP',
@@ -123,7 +130,7 @@ function createModel(
     );
   if (ep && (r.kind === 'mlp' || !r.moe))
     throw new Error('expert parallelism needs model.kind "gpt-mini" with model.experts (a mixture of experts)');
-  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp, pp, ep);
+  return r.kind === 'mlp' ? new MlpModel(r, seed) : new GptModel(r, seed, sp, tp, pp, ep, cp);
 }
 
 /** One micro-batch in flight through a pipeline stage: its tape, input and output. */
@@ -171,13 +178,10 @@ class TrainerImpl implements Trainer {
     this.flopsPerStep = net.flopsPerStep;
     this.tape = new Tape(ctx);
     const seedBuf = ctx.ownedBuffer(16, undefined, 'loss.seed');
-    // A sequence-parallel rank's loss is its share of the group's; gradients are then
-    // averaged over every rank, so ×P makes them the group's sum (the data-parallel average).
-    ctx.device.queue.writeBuffer(
-      seedBuf.gpu,
-      0,
-      new Float32Array([(opts.optimizer.lossScale ?? 1) * (opts.sequenceParallel?.size ?? 1)]),
-    );
+    // A sequence- or context-parallel rank's loss is its share of the group's; gradients are
+    // then averaged over every rank, so ×P makes them the group's sum (the data-parallel average).
+    const shards = opts.sequenceParallel?.size ?? opts.contextParallel?.size ?? 1;
+    ctx.device.queue.writeBuffer(seedBuf.gpu, 0, new Float32Array([(opts.optimizer.lossScale ?? 1) * shards]));
     this.lossSeed = new Tensor([1], seedBuf, 0, false);
     this.lossKeep = ctx.device.createBuffer({
       size: 16,
@@ -453,6 +457,7 @@ export async function createTrainer(device: GPUDevice, opts: TrainerOptions): Pr
     opts.tensorParallel,
     opts.pipeline,
     opts.expertParallel,
+    opts.contextParallel,
   );
   const store = createParams(ctx, net.layerSpecs, opts.seed);
   net.bind(ctx, store);

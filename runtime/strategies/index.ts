@@ -25,6 +25,7 @@ import type { MemoryBytes, Strategy, StrategyContext, StepCounter } from './type
 import type { StrategyEnv } from './env';
 import { ZeroStrategy } from './zero';
 import { Ulysses, sequenceParallelFor } from './ulysses';
+import { RingAttention, contextParallelFor } from './ringAttention';
 import { TensorParallelStrategy, tensorParallelFor } from './tensorParallel';
 import { PipelineParallel, pipelineStageFor } from './pipelineParallel';
 import { ExpertParallelStrategy, expertParallelFor } from './expertParallel';
@@ -35,6 +36,7 @@ export {
   validateStrategyConfig,
   parseStrategyIds,
   sequenceParallelFor,
+  contextParallelFor,
   tensorParallelFor,
   pipelineStageFor,
   expertParallelFor,
@@ -88,6 +90,7 @@ export function createStrategy(config: RunConfig, ctx: StrategyContext): Strateg
     });
   }
   if (has('ulysses')) return new Ulysses(ctx, config);
+  if (has('ring')) return new RingAttention(ctx, config);
   if (has('tp')) return new TensorParallelStrategy(ctx, config);
   if (has('pp')) return new PipelineParallel(ctx, config);
   if (has('ep')) return new ExpertParallelStrategy(ctx, config);

@@ -175,6 +175,13 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     max: 16,
     help: 'ranks sharing one sequence (default worldSize)',
   },
+  contextParallelSize: {
+    owners: ['ring'],
+    kind: 'int',
+    min: 1,
+    max: 16,
+    help: 'ranks sharing one sequence in a ring (ring attention; must divide worldSize and model.seqLen; default worldSize)',
+  },
   tensorParallelSize: {
     owners: ['tp'],
     kind: 'int',
@@ -244,6 +251,7 @@ export interface ResolvedOptions {
   mixing: number;
   quantize: 'none' | 'fp16' | 'int8';
   sequenceParallelSize: number;
+  contextParallelSize: number;
   tensorParallelSize: number;
   sequenceParallel: boolean;
   pipelineParallelSize: number;
@@ -289,6 +297,7 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     mixing: o.mixing ?? 0.5,
     quantize: o.quantize ?? 'none',
     sequenceParallelSize: o.sequenceParallelSize ?? config.worldSize,
+    contextParallelSize: o.contextParallelSize ?? config.worldSize,
     tensorParallelSize: o.tensorParallelSize ?? config.worldSize,
     sequenceParallel: o.sequenceParallel ?? false,
     pipelineParallelSize: o.pipelineParallelSize ?? config.worldSize,
@@ -427,8 +436,34 @@ export function validateStrategyConfig(config: RunConfig): string[] {
       `strategy: 'topk-dgc' with optimizer.momentum ${config.optimizer.momentum} would apply momentum twice (DGC's momentum correction moves it into the hook); set optimizer.momentum to 0 and strategyOptions.dgcMomentum to ${config.optimizer.momentum}`,
     );
   }
+  if (has('ring') && has('ulysses'))
+    problems.push(
+      `strategy: 'ring' and 'ulysses' are two ways to split attention over the sequence (ring passes key/value blocks round the ranks, Ulysses exchanges heads by all-to-all) and one run uses one; keep 'ring' (with strategyOptions.contextParallelSize) or 'ulysses' (with strategyOptions.sequenceParallelSize)`,
+    );
+  if (has('ring')) {
+    const others = ids.filter((s) => s !== 'ring' && s !== 'ulysses' && s !== 'ddp');
+    if (others.length)
+      problems.push(`strategy: 'ring' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
+    const m = config.model;
+    const cp = (config.strategyOptions?.contextParallelSize as number | undefined) ?? config.worldSize;
+    if (m.kind !== 'gpt-mini')
+      problems.push(
+        `strategy: 'ring' (ring attention) splits attention over the sequence and needs model.kind "gpt-mini" (got "${m.kind}"); use 'ddp' for the MLP`,
+      );
+    else if (Number.isInteger(cp) && cp > 0) {
+      const setting = (d: string) => (d === 'cp' ? 'strategyOptions.contextParallelSize' : d);
+      problems.push(
+        ...validateLayout(
+          config.worldSize,
+          { cp },
+          [{ setting: 'model.seqLen', value: m.seqLen ?? 0, dim: 'cp' }],
+          setting,
+        ),
+      );
+    }
+  }
   if (has('ulysses')) {
-    const others = ids.filter((s) => s !== 'ulysses' && s !== 'ddp');
+    const others = ids.filter((s) => s !== 'ulysses' && s !== 'ring' && s !== 'ddp');
     if (others.length)
       problems.push(`strategy: 'ulysses' combines with data parallelism ('ddp') only; drop '${others.join("', '")}'`);
     const m = config.model;

@@ -9,11 +9,10 @@
  */
 import type { RunConfig } from '../config';
 import type { Communicator } from '../comm';
-import { allReduceGpuBuffer } from '../comm/gpuStaging';
 import { groupOf, resolveLayout } from '../comm/layout';
 import type { SequenceParallel } from '../engine';
-import { Ddp } from './ddp';
 import { parseStrategyIds, resolveOptions } from './options';
+import { SequenceShardedDdp } from './sequenceShards';
 import type { StrategyContext } from './types';
 
 /** The sequence-parallel layout of `rank`: group size, shard index, data-parallel index, group ranks. */
@@ -68,36 +67,8 @@ export function sequenceParallelFor(config: RunConfig, comm: Communicator): Sequ
  * Ulysses: DDP's gradient exchange (parameters are replicated) around a forward and a
  * backward that exchange sequence and head shards inside every attention.
  */
-export class Ulysses extends Ddp {
-  override readonly id: string;
-  private readonly group: Communicator;
-
+export class Ulysses extends SequenceShardedDdp {
   constructor(ctx: StrategyContext, config: RunConfig) {
-    super(ctx);
-    this.id = config.strategy;
-    this.group = sequenceGroup(ctx.comm, resolveOptions(config).sequenceParallelSize);
-  }
-
-  /**
-   * The loss of the group's sequences: each rank's loss covers its own tokens (weighted as
-   * in the full batch), so the group's sum is what one rank with whole sequences reports.
-   */
-  async loss(): Promise<number> {
-    const mine = await this.ctx.trainer.loss();
-    if (this.group.worldSize === 1) return mine;
-    const v = new Float32Array([mine]);
-    await this.group.allReduce(v, { op: 'sum' }).wait();
-    return v[0];
-  }
-
-  async forward(): Promise<void> {
-    await this.ctx.trainer.forwardAsync();
-  }
-
-  override async backwardAndExchange(): Promise<void> {
-    const { trainer, comm, device } = this.ctx;
-    await trainer.backwardAsync();
-    if (comm.worldSize > 1)
-      await allReduceGpuBuffer(comm, device, trainer.gradBuffer, 0, trainer.paramCount * 4, { op: 'avg' });
+    super(ctx, config.strategy, sequenceGroup(ctx.comm, resolveOptions(config).sequenceParallelSize));
   }
 }

@@ -28,6 +28,11 @@
  * no biases) that run through ops/moe.ts; with expert parallelism (`ep` given, P ranks)
  * this rank holds experts [i·E/P, (i+1)·E/P) of every block, initialised as their slice of
  * the single-rank model's, and the tokens go to them and back by all-to-all.
+ *
+ * Context parallelism (ring attention, `cp` given, P ranks): this rank holds tokens
+ * [i·T/P, (i+1)·T/P) of its group's sequences everywhere, like Ulysses' shard, with all
+ * heads; each attention passes the key/value blocks around the group's ring instead of
+ * exchanging heads (ops/ringAttention.ts). The loss covers the rank's own tokens.
  */
 import { ResolvedGpt, gptFlopsPerStep } from '../config';
 import type { GpuContext } from '../context';
@@ -45,6 +50,7 @@ import {
 } from '../ops/tensorParallel';
 import type { Graph } from '../ops/graph';
 import { layerNorm } from '../ops/layerNorm';
+import { ringAttention, type ContextParallel } from '../ops/ringAttention';
 import { SINGLE_RANK_EXPERTS, moeExperts, type ExpertLoad, type ExpertParallel } from '../ops/moe';
 import { softmax } from '../ops/softmax';
 import { linear, matmul } from '../ops/matmul';
@@ -76,7 +82,16 @@ export class GptModel implements TrainableModel {
     private readonly tp?: TensorParallel,
     readonly pp?: PipelineStage,
     private readonly ep?: ExpertParallel,
+    private readonly cp?: ContextParallel,
   ) {
+    if (cp && (sp || tp || pp || cfg.moe))
+      throw new Error(
+        'gpt-mini: context parallelism (ring attention) combines with data parallelism only (not Ulysses, tensor, pipeline or expert parallelism)',
+      );
+    if (cp && cfg.seqLen % cp.size !== 0)
+      throw new Error(
+        `gpt-mini: context parallelism over ${cp.size} ranks needs seqLen (${cfg.seqLen}) divisible by ${cp.size}`,
+      );
     if (cfg.moe && (sp || tp || pp))
       throw new Error(
         'gpt-mini: a mixture of experts (model.experts) combines with expert and data parallelism only (not sequence, tensor or pipeline parallelism, yet)',
@@ -99,9 +114,11 @@ export class GptModel implements TrainableModel {
       );
     this.seqShard = sp
       ? { size: sp.size, index: sp.index }
-      : tp?.sequenceParallel
-        ? { size: tp.size, index: tp.index }
-        : undefined;
+      : cp
+        ? { size: cp.size, index: cp.index }
+        : tp?.sequenceParallel
+          ? { size: tp.size, index: tp.index }
+          : undefined;
     this.localSeq = cfg.seqLen / (this.seqShard?.size ?? 1);
     this.layerSpecs = gptLayerSpecs(cfg, tp?.size ?? 1, tp?.index ?? 0, ep ?? SINGLE_RANK_EXPERTS);
     if (pp) {
@@ -125,13 +142,14 @@ export class GptModel implements TrainableModel {
       }
       this.layerSpecs = kept;
     }
-    // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside);
+    // Sequence-parallel ranks split every op evenly (tokens outside attention, heads inside;
+    // ring attention: on average, the causal blocks fall unevenly on the ranks);
     // tensor-parallel ones split the blocks' matmuls and attention, and repeat the head's.
     this.flopsPerStep = tp
       ? gptTensorParallelFlopsPerStep(cfg, tp.size, tp.sequenceParallel)
       : pp
         ? gptStageFlopsPerStep(cfg, pp)
-        : gptFlopsPerStep(cfg) / (sp?.size ?? 1);
+        : gptFlopsPerStep(cfg) / (sp?.size ?? cp?.size ?? 1);
   }
 
   bind(ctx: GpuContext, store: ParamStore): void {
@@ -140,7 +158,7 @@ export class GptModel implements TrainableModel {
     const B = this.cfg.batchSize;
     const T = this.localSeq;
     if (this.sp) this.staging = new ExchangeStaging(ctx, this.sp);
-    if (this.tp || this.cfg.moe) this.hostStaging = new HostStaging(ctx);
+    if (this.tp || this.cfg.moe || this.cp) this.hostStaging = new HostStaging(ctx);
     if (this.pp) {
       const Bm = B / this.pp.microBatches;
       this.micro = Array.from({ length: this.pp.microBatches }, (_, m) => ({
@@ -165,7 +183,15 @@ export class GptModel implements TrainableModel {
       seqLen,
       batchSize,
       seed,
-      this.sp ? this.sp.dataRank : this.tp ? this.tp.dataRank : this.pp ? this.pp.dataRank : rank,
+      this.sp
+        ? this.sp.dataRank
+        : this.cp
+          ? this.cp.dataRank
+          : this.tp
+            ? this.tp.dataRank
+            : this.pp
+              ? this.pp.dataRank
+              : rank,
       step,
     );
     if (sp) {
@@ -233,9 +259,9 @@ export class GptModel implements TrainableModel {
 
   forward(g: Graph): Tensor {
     if (this.pp) throw new Error('gpt-mini: a pipeline stage runs micro-batches (Trainer.pipelineForward)');
-    if (this.sp || this.tp || this.cfg.moe)
+    if (this.sp || this.cp || this.tp || this.cfg.moe)
       throw new Error(
-        `gpt-mini: a ${this.sp ? 'sequence-parallel' : this.tp ? 'tensor-parallel' : 'mixture-of-experts'} model exchanges data between ranks (or with the host) in its forward; run forwardAsync`,
+        `gpt-mini: a ${this.sp || this.cp ? 'sequence-parallel' : this.tp ? 'tensor-parallel' : 'mixture-of-experts'} model exchanges data between ranks (or with the host) in its forward; run forwardAsync`,
       );
     let x = this.embed(g);
     for (let l = 0; l < this.cfg.layers; l++) {
@@ -247,9 +273,10 @@ export class GptModel implements TrainableModel {
     return this.head(g, x);
   }
 
-  /** forward with the Ulysses all-to-alls around each attention (needs `sp`). */
+  /** forward with the Ulysses all-to-alls around each attention (needs `sp`), or the ring's passes (`cp`). */
   async forwardAsync(g: Graph): Promise<Tensor> {
     if (this.tp) return this.forwardTensorParallel(g, this.tp, this.hostStaging!);
+    if (this.cp) return this.forwardRing(g, this.cp, this.hostStaging!);
     if (this.cfg.moe) return this.forwardMoe(g);
     const staging = this.staging;
     if (!staging) return this.forward(g);
@@ -261,6 +288,19 @@ export class GptModel implements TrainableModel {
       const qkvHeads = await sequenceExchange(g, staging, qkv, 'toHeads', 3, `${n}.attn qkv`);
       const yHeads = causalSelfAttention(g, qkvHeads, this.cfg.heads / staging.sp.size);
       const y = await sequenceExchange(g, staging, yHeads, 'toSeq', 1, `${n}.attn out`);
+      x = this.afterAttention(g, x, y, n);
+    }
+    return this.head(g, x);
+  }
+
+  /** forward with ring attention in every block (needs `cp`): key/value blocks go round the group's ring. */
+  private async forwardRing(g: Graph, cp: ContextParallel, staging: HostStaging): Promise<Tensor> {
+    let x = this.embed(g);
+    for (let l = 0; l < this.cfg.layers; l++) {
+      const n = `layer${l}`;
+      const qkv = this.beforeAttention(g, x, n);
+      g.ctx.scope = `${n}.attn`;
+      const y = await ringAttention(g, staging, cp, qkv, this.cfg.heads, `${n}.attn`);
       x = this.afterAttention(g, x, y, n);
     }
     return this.head(g, x);

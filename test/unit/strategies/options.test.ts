@@ -26,12 +26,13 @@ test('every strategy id of the issue is known, and valid single strategies pass'
       'pp',
       'ep',
       'ulysses',
+      'ring',
       'zero1',
       'zero2',
       'zero3',
     ].sort(),
   );
-  for (const s of STRATEGY_IDS.filter((x) => x !== 'ulysses' && x !== 'tp' && x !== 'pp' && x !== 'ep'))
+  for (const s of STRATEGY_IDS.filter((x) => !['ulysses', 'ring', 'tp', 'pp', 'ep'].includes(x)))
     assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: s })), [], s);
   assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: 'ddp-bucketed+int8-ef' })), []);
   // Ulysses needs gpt-mini: it passes there (2 ranks, 4 heads, seqLen 32) and on ddp data-parallel groups.
@@ -106,6 +107,47 @@ test('Ulysses with heads not divisible by the sequence-parallel size is refused 
   assert.ok(
     mlp.some((m) => /needs model\.kind "gpt-mini"/.test(m)),
     mlp.join('\n'),
+  );
+});
+
+test('ring attention: its context-parallel size must divide worldSize and model.seqLen, named with the sizes that work; not with Ulysses', () => {
+  // Passes on gpt-mini alone (cp = worldSize 2), with data parallelism, and with any head count.
+  assert.deepEqual(validateStrategyConfig(cfg(gpt, { strategy: 'ring' })), []);
+  assert.deepEqual(
+    validateStrategyConfig(
+      cfg(gpt, {
+        strategy: 'ring+ddp',
+        worldSize: 4,
+        model: { ...gpt.model, heads: 3, dModel: 96 },
+        strategyOptions: { contextParallelSize: 2 },
+      }),
+    ),
+    [],
+  );
+  assert.deepEqual(resolveOptions(cfg(gpt, { strategy: 'ring', worldSize: 4 })).contextParallelSize, 4);
+  const world = validateStrategyConfig(
+    cfg(gpt, { strategy: 'ring', worldSize: 4, strategyOptions: { contextParallelSize: 3 } }),
+  ).join('\n');
+  assert.match(world, /strategyOptions\.contextParallelSize 3 = 3 does not divide worldSize 4/);
+  assert.match(world, /divisors of 4: 1, 2, 4/);
+  const seq = validateStrategyConfig(
+    cfg(gpt, { strategy: 'ring', worldSize: 4, model: { ...gpt.model, seqLen: 30 } }),
+  ).join('\n');
+  assert.match(
+    seq,
+    /model\.seqLen 30 is not divisible by the context-parallel size strategyOptions\.contextParallelSize 4; strategyOptions\.contextParallelSize must divide 30 \(and worldSize 4\): 1, 2/,
+  );
+  const both = validateStrategyConfig(cfg(gpt, { strategy: 'ring+ulysses' }));
+  assert.equal(both.length, 1, both.join('\n'));
+  assert.match(both[0], /'ring' and 'ulysses' are two ways to split attention over the sequence .* keep 'ring'/);
+  assert.match(
+    validateStrategyConfig(cfg(gpt, { strategy: 'ring+zero2' })).join('\n'),
+    /'ring' combines with data parallelism \('ddp'\) only; drop 'zero2'/,
+  );
+  assert.match(validateStrategyConfig(cfg(tiny, { strategy: 'ring' })).join('\n'), /needs model\.kind "gpt-mini"/);
+  assert.match(
+    validateStrategyConfig(cfg(gpt, { strategy: 'ulysses', strategyOptions: { contextParallelSize: 2 } })).join('\n'),
+    /contextParallelSize: only used by 'ring'/,
   );
 });
 
