@@ -78,7 +78,7 @@ export interface SyntheticOptions {
    * all-reduced over its "dp group s (ranks …)" (ring time as above) and the optimizer. The
    * config says strategy 'pp' with pipelineParallelSize, microBatches and schedule 'gpipe'.
    * Uses steps, fwdNs, optimizerNs, gradBytes, bytesPerNs, alphaNs, loss, flows, warmupNs; the
-   * DDP options (kernels, buckets, overlap, staging, jitter, runtimeTracks) are not used.
+   * DDP options (kernels, buckets, overlap, staging, jitter) are not used, and runtimeTracks is refused.
    */
   pipeline?: { stages: number; microBatches: number; p2pNs?: number; p2pBytes?: number };
 }
@@ -168,6 +168,8 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   m.meta.worldSize = R;
   // As cli/commands/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
   const pipe = o.pipeline;
+  if (pipe && o.runtimeTracks)
+    throw new Error('syntheticRun: pipeline writes its own tracks; leave runtimeTracks out of a pipeline run');
   if (pipe && (!(pipe.stages >= 2) || R % pipe.stages !== 0 || !(pipe.microBatches >= 1)))
     throw new Error(
       `syntheticRun: pipeline needs stages ≥ 2 dividing ranks ${R} and microBatches ≥ 1, got ${JSON.stringify(pipe)}`,
@@ -246,10 +248,11 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       });
       continue;
     }
+    // A pipeline run's communication goes on its groups' own tracks (made below), and it stages nothing.
     tracks.push({
       compute: gpuTrack('compute', 'compute'),
-      comm: gpuTrack('communication', 'communication'),
-      staging: gpuTrack('staging', 'staging'),
+      comm: pipe ? -1 : gpuTrack('communication', 'communication'),
+      staging: pipe ? -1 : gpuTrack('staging', 'staging'),
       host: addTrack(m, { pid: r, name: 'host', type: 'slice', stream: 'host', gpu: false }),
     });
   }
