@@ -15,14 +15,16 @@
  * A link `name@f` is the named profile slowed f times (config.linkScale): this machine's
  * software GPU is orders of magnitude slower than a datacenter GPU, and slowing the link by
  * the presets' factor (300) keeps the compute-to-communication ratio of a cluster that much
- * faster. `--wan` adds the (unscaled) WAN link, whose steps take ~20 s each.
+ * faster. `--wan` adds the unscaled WAN link (62.5 MB/s, 30 ms: 36 rows in 3.9 min measured,
+ * docs/benchmarks.md).
  *
  * Settling: a row stops once its steady step time has settled — the last `settle-steps` steady
  * steps (after the warm-up of trace/warmup.ts and the strategy's own switch step, e.g. 1-bit
  * Adam's warm-up) lie within `settle-pct` % of their median (max − min ≤ x % of the median);
  * for a strategy that synchronises every H steps, the last `settle-steps` whole periods' means.
  * Otherwise it runs `max-steps` steps. `--quick`: the layouts on the Ethernet-like link only,
- * at most 5 steps — for everyday use (about two minutes).
+ * at most 5 steps — for everyday use (1.4 min measured). Step times compare per step: each
+ * layout trains one batch per data-parallel replica (`batches_per_step`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -31,7 +33,7 @@ import { PRESETS, validateConfig, type ModelSettings, type RunConfig } from '../
 import { runTraining, RunHandle, type RunOutcome } from '../runtime/coordinator';
 import { LINK_PROFILE_NAMES } from '../runtime/comm';
 import { STRATEGY_IDS, validateStrategyConfig } from '../runtime/strategies';
-import { estimateParamCount } from '../runtime/strategies/options';
+import { estimateParamCount, parseStrategyIds, resolveOptions } from '../runtime/strategies/options';
 import { buildSummary } from '../runtime/summary';
 import { loadTraceFile } from '../trace/load';
 import { median } from '../trace/stats';
@@ -52,10 +54,12 @@ interface RowSpec {
   options?: Record<string, unknown>;
   model?: Partial<ModelSettings>;
   worldSize?: number;
-  /** The row its ratios are to (default: the group's first row). */
+  /** The row its ratios are to (default: the group's first row, unless this row changes the model: then none). */
   baseline?: string;
   /** Steps before this one are the strategy's own warm-up (a different step): not counted for settling. */
   countFromStep?: number;
+  /** Batches trained per step, for a strategy batchesPerStep does not know (one per data-parallel replica). */
+  batches?: number;
 }
 
 /** The layout job: the gpt-mini preset on 4 ranks (heads 4, seqLen 32, batch 8, layers 2 fit every layout below). */
@@ -65,7 +69,7 @@ const MOE = { experts: 4, topK: 2, capacityFactor: 1.25 };
 
 /**
  * The layouts of the 4-rank gpt-mini job, one line each. A new strategy is one more line, e.g.
- * ring attention: `{ id: 'ring', label: 'CP 4 (ring)', strategy: 'ring', options: { … } }`.
+ * ring attention: `{ id: 'ring', label: 'CP 4 (ring)', strategy: 'ring', options: { … }, batches: 1 }`.
  */
 const LAYOUTS: Omit<RowSpec, 'preset' | 'worldSize'>[] = [
   { id: 'dp', label: 'DP 4', strategy: 'ddp' },
@@ -150,6 +154,8 @@ interface Row {
   link: string;
   row: string;
   label: string;
+  /** The row its ratios are to (same preset, world size and link), when it has one. */
+  baseline?: string;
   strategy: string;
   options?: Record<string, unknown>;
   /** Steady step time (runtime/summary.ts steadyStepTimeNs: trace/warmup.ts steadyStepTime). */
@@ -163,6 +169,12 @@ interface Row {
   /** The schedule's (p−1)/(m+p−1). */
   bubble_theory?: number;
   bytes_per_step: number;
+  /**
+   * Batches (of model.batchSize) trained per step: one per data-parallel replica, so DP 4 and
+   * EP 4 train 4, DP 2 × TP 2 and DP 2 × PP 2 train 2, TP 4 and CP 4 train 1. Step times of
+   * layouts compare per step; per batch, divide by this.
+   */
+  batches_per_step: number;
   peak_mem_bytes_per_rank: number;
   /** Parameters + gradients + optimizer state (what ZeRO shards), peak per rank. */
   model_state_bytes_per_rank: number;
@@ -315,7 +327,13 @@ function configOf(spec: RowSpec, link: string, steps: number): Record<string, un
   return raw;
 }
 
-async function measure(spec: RowSpec, link: string, o: Options, dir: string): Promise<Row | string> {
+async function measure(
+  spec: RowSpec,
+  link: string,
+  o: Options,
+  dir: string,
+  baseline: string | undefined,
+): Promise<Row | string> {
   const raw = configOf(spec, link, o.maxSteps);
   const refused = validateStrategyConfig(raw as unknown as RunConfig);
   if (refused.length) return `skipped (${refused[0]})`;
@@ -363,6 +381,7 @@ async function measure(spec: RowSpec, link: string, o: Options, dir: string): Pr
     link,
     row: spec.id,
     label: spec.label,
+    ...(baseline !== undefined && baseline !== spec.id ? { baseline } : {}),
     strategy: spec.strategy,
     ...(spec.options ? { options: spec.options } : {}),
     step_ms: summary.steadyStepTimeNs / 1e6,
@@ -376,6 +395,7 @@ async function measure(spec: RowSpec, link: string, o: Options, dir: string): Pr
         }
       : {}),
     bytes_per_step: bytesPerStep(figures.bytesPerStep, steps, H),
+    batches_per_step: spec.batches ?? batchesPerStep(config),
     peak_mem_bytes_per_rank: figures.peakMemoryBytes ?? NaN,
     model_state_bytes_per_rank: states,
     final_loss: steps[steps.length - 1]?.meanLoss ?? NaN,
@@ -399,21 +419,33 @@ function bytesPerStep(figure: number | undefined, steps: RunOutcome['steps'], sy
   return perStep.length ? perStep.reduce((a, b) => a + b, 0) / perStep.length : NaN;
 }
 
+/** Data-parallel replicas of a run, each training one batch per step (the model-parallel sizes divide worldSize). */
+function batchesPerStep(config: RunConfig): number {
+  const ids = parseStrategyIds(config.strategy);
+  const o = resolveOptions(config);
+  const split = ids.includes('tp')
+    ? o.tensorParallelSize
+    : ids.includes('pp')
+      ? o.pipelineParallelSize
+      : ids.includes('ulysses')
+        ? o.sequenceParallelSize
+        : 1;
+  return config.worldSize / split;
+}
+
 function fmt(x: number | undefined, digits = 1): string {
   return x !== undefined && Number.isFinite(x) ? x.toFixed(digits) : '-';
 }
 
-function printTable(rows: Row[], specs: RowSpec[]): void {
+function printTable(rows: Row[]): void {
   const byId = new Map(rows.map((r) => [r.row, r]));
-  const baseOf = (r: Row): Row | undefined => {
-    const spec = specs.find((s) => s.id === r.row);
-    return byId.get(spec?.baseline ?? rows[0].row);
-  };
+  const baseOf = (r: Row): Row | undefined => (r.baseline ? byId.get(r.baseline) : undefined);
   console.log(`\n${rows[0].preset} on ${rows[0].world_size} ranks, ${rows[0].link}`);
   const header = [
     'row'.padEnd(36),
     'step ms',
     '×base',
+    'batches',
     'exposed ms',
     'bubble',
     'bytes/step',
@@ -432,6 +464,7 @@ function printTable(rows: Row[], specs: RowSpec[]): void {
         r.label.slice(0, 36).padEnd(36),
         fmt(r.step_ms).padStart(7),
         (b && b !== r ? fmt(r.step_ms / b.step_ms, 2) : '').padStart(5),
+        String(r.batches_per_step).padStart(7),
         fmt(r.exposed_comm_ms).padStart(10),
         (r.bubble_fraction !== undefined ? `${fmt(100 * r.bubble_fraction, 0)} %` : '').padStart(6),
         String(Math.round(r.bytes_per_step)).padStart(10),
@@ -510,12 +543,12 @@ function headline(
     const layoutRows = rows.filter(
       (r) => r.link === link && r.world_size === LAYOUT_WORLD && r.preset === LAYOUT_PRESET,
     );
-    const dp = layoutRows.find((r) => r.row === 'dp');
-    if (!dp) continue;
     const key = link.replace(/[^a-z0-9]+/gi, '_');
-    for (const r of layoutRows)
-      if (r !== dp)
-        out[`${r.row.replace(/-/g, '_')}_step_over_dp_${key}`] = Number((r.step_ms / dp.step_ms).toFixed(3));
+    const id = (x: string) => x.replace(/-/g, '_');
+    for (const r of layoutRows) {
+      const b = layoutRows.find((x) => x.row === r.baseline);
+      if (b) out[`${id(r.row)}_step_over_${id(b.row)}_${key}`] = Number((r.step_ms / b.step_ms).toFixed(3));
+    }
     const pp = layoutRows.filter((r) => r.bubble_fraction !== undefined);
     for (const r of pp) out[`${r.row.replace(/-/g, '_')}_bubble_${key}`] = Number(r.bubble_fraction!.toFixed(3));
   }
@@ -561,7 +594,8 @@ async function main(): Promise<void> {
           const order = round % 2 === 0 ? g.specs : [...g.specs].reverse();
           for (const spec of order) {
             const dir = join(work, `${g.preset}-${link}-${spec.id}-${round}`);
-            const r = await measure(spec, link, o, dir);
+            const baseline = spec.baseline ?? (spec.model ? undefined : g.specs[0].id);
+            const r = await measure(spec, link, o, dir, baseline);
             rmSync(dir, { recursive: true, force: true });
             if (typeof r === 'string') {
               if (round === 0) console.log(`${g.preset}/${link}/${spec.id}: ${r}`);
@@ -576,7 +610,7 @@ async function main(): Promise<void> {
         }
         const got = g.specs.map((s) => best.get(s.id)).filter((r): r is Row => !!r);
         measured.push(...got);
-        if (got.length) printTable(got, g.specs);
+        if (got.length) printTable(got);
       }
       rows.push(...measured);
       const dpRows = measured.filter((r) => r.world_size === PRESETS[g.preset].worldSize);
