@@ -16,6 +16,10 @@ import { buildRankViews } from '../../../analysis/rankView';
 import { markdownReport } from '../../../analysis/report';
 import { syntheticRun } from '../../helpers/syntheticRun';
 import { groupExposureRows } from '../../../trace/layoutFigures';
+import { checkConfigText, type SchemaNode } from '../../../extension/configCheck';
+import { repoRoot } from '../../helpers/paths';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 const F = 100_000,
   P = 30_000,
@@ -73,6 +77,14 @@ test('exposed communication per group on a DP 2 × PP 2 GPipe run equals the han
   // The run's exposed communication counts overlapping groups once: never more than their sum.
   const sum = a.groups.reduce((x, g) => x + g.exposedCommNs, 0) / 2;
   assert.ok(a.figures.exposedCommNs! <= sum + 1e-6, `${a.figures.exposedCommNs} vs ${sum}`);
+  // `analyze --json` prints this object: with its groups it still fits the schema.
+  const schema = JSON.parse(
+    fs.readFileSync(path.join(repoRoot, 'schemas', 'analysis.schema.json'), 'utf8'),
+  ) as SchemaNode;
+  assert.deepEqual(
+    checkConfigText(JSON.stringify(a), schema).map((p) => p.message),
+    [],
+  );
   // report.md shows the same rows the viewer shows (trace/layoutFigures.ts).
   const report = markdownReport(a);
   assert.match(report, /## Exposed communication per process group/);
