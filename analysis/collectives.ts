@@ -111,7 +111,7 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       const s = model.slices[op.index];
       const a = s.args ?? {};
       const opName = typeof a.op === 'string' ? a.op : s.name;
-      const group = a.group === undefined || a.group === null ? 'default' : String(a.group);
+      const group = collectiveGroupOf(a);
       const ends = p2pEnds(v.rank, a);
       if (ends.length > 1) sendRecvSlices.add(op.index);
       if (ends.length > 0) {
@@ -300,6 +300,12 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
 
 /** The op name of a joined point-to-point message. */
 export const P2P_OP = 'send/recv';
+
+/** The process group a collective's args name (`group`), 'default' when they name none. */
+export function collectiveGroupOf(args: Record<string, unknown> | undefined): string {
+  const g = args?.group;
+  return g === undefined || g === null ? 'default' : String(g);
+}
 
 type P2pEnd = { role: 'send' | 'recv'; from: number; to: number; seq: number };
 

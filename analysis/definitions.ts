@@ -110,6 +110,11 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
     text: "Per pipeline stage and step: the pipeline's window (first forward/backward kernel start to last forward/backward kernel end over all its stages) − |∪ the stage's forward/backward kernels in the step|: the time the stage's compute stream is idle while its pipeline computes; as a fraction of the window, beside the schedule's (p−1)/(m+p−1) for p stages and m micro-batches. The optimizer and the data-parallel exchange after the flush are outside the window.",
     source: 'GPipe (arXiv 1811.06965)',
   },
+  groupExposedComm: {
+    label: 'exposed communication per group',
+    text: "Per process group (a collective's group as the trace names it, e.g. \"tp group 0 (ranks 0,1)\"), rank and steady-state step: |∪ the group's communication ops| − |that ∩ computation|; per step the mean over the group's ranks, over steps the same statistic as the step time. Two groups communicating at once both count that time, so the groups can add up to more than the run's exposed communication.",
+    source: HTA,
+  },
   bytesPerStep: {
     label: 'bytes per step',
     text: "Σ buffer bytes of one rank's collectives per step (nccl-tests' S), as CommLens' \"bytes sent per step\" counter counts them.",

@@ -12,9 +12,10 @@ import { criticalPath } from './criticalPath';
 import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
 import { pipelineBubbles } from './pipelineBubble';
+import { groupExposures, hasLayoutGroups } from './groupExposure';
 import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
 import { advise } from './advisor/advisor';
-import { runFigures, WARMUP_TEXT, type RunFigures } from './runFigures';
+import { runFigures, syncPeriodOf, WARMUP_TEXT, type RunFigures } from './runFigures';
 import { jobSettings, type JobSettings } from './jobSettings';
 import { torchJobOf } from './torchJob';
 
@@ -41,6 +42,8 @@ export type { RankFlops, RankMemory, MemoryKind } from './computeStats';
 export { runInfoOf } from './runInfo';
 export { pipelineBubbles, pipelineGroups, theoreticalBubbleFraction } from './pipelineBubble';
 export type { PipelineBubble, StageBubble, StageBubbleStep } from './pipelineBubble';
+export { groupExposures, hasLayoutGroups } from './groupExposure';
+export type { GroupExposure } from './groupExposure';
 export type { RunInfo, LinkProfile } from './runInfo';
 export { whatIf, whatIfOn, prepareReplay } from './replay/whatIf';
 export type { WhatIfChange, WhatIfResult, WhatIfNumbers, ReplayContext } from './replay/whatIf';
@@ -137,6 +140,14 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
       strategyOptions: info.strategyOptions as Record<string, unknown> | undefined,
     }),
   );
+  const groups = attempt(notes, 'exposed communication per group', () =>
+    groupExposures(
+      model,
+      views,
+      new Set(figures.steadySteps),
+      syncPeriodOf(info.strategy, info.strategyOptions as Record<string, unknown> | undefined),
+    ),
+  );
   const stragglers =
     collectives && ranks.length >= 2
       ? attempt(notes, 'stragglers', () =>
@@ -206,6 +217,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
     figures,
     collectives,
     ...(pipeline && pipeline.length > 0 ? { pipeline } : {}),
+    ...(groups && hasLayoutGroups(groups) ? { groups } : {}),
     stragglers,
     criticalPath: cp,
     flops,

@@ -4,6 +4,14 @@
  */
 import type { Analysis } from './types';
 import { formatBytes, formatDurationNs, groupDigits } from '../trace/format';
+import {
+  GROUP_EXPOSURE_HEADER,
+  PIPELINE_STAGE_HEADER,
+  groupExposureRows,
+  pipelineStageRows,
+  pipelineTheoryText,
+  pipelineTitle,
+} from '../trace/layoutFigures';
 import type { Suggestion } from './advisor/advisor';
 import { WORTHWHILE } from './advisor/advisor';
 import { settingsLine, settingsRows } from './jobSettings';
@@ -272,24 +280,31 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       `${unsized ? "Bytes —: the trace does not give these collectives' sizes (pre-Kineto traces, or no record_param_comms). " : ''}Transfer = the minimum duration of the i-th collective across ranks; wait = each rank's excess over it; busbw = algbw × 2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all.`,
     );
   }
-  for (const pl of analysis.pipeline ?? []) {
-    const theory =
-      pl.theoreticalFraction === undefined
-        ? ''
-        : ` The schedule's bubble with equal stages: (p−1)/(m+p−1) = ${pct(100 * pl.theoreticalFraction)} (p ${pl.stages}, m ${pl.microBatches}).`;
+  const groups = analysis.groups ?? [];
+  if (groups.length > 0) {
     lines.push(
       '',
-      `## Pipeline bubble (${pl.group}${pl.schedule ? `, ${pl.schedule}` : ''})`,
+      '## Exposed communication per process group',
       '',
-      `Per stage, the time its compute stream is idle inside the pipeline's flush-to-flush window of each steady step.${theory}`,
+      "Per group (as the trace names it), its communication with no computation under it per steady-state step: the mean over the group's ranks, then over steps the step time's statistic. Groups communicating at the same time both count that time.",
       '',
-      '| stage | rank | bubble per step (ms) | mean bubble ms | mean of window |',
-      '|---:|---:|---|---:|---:|',
+      `| ${GROUP_EXPOSURE_HEADER.join(' | ')} |`,
+      '|---|---:|---:|---:|---:|---:|',
+      ...groupExposureRows(groups, f?.stepTimeNs).map((r) => `| ${[escapeCell(r[0]), ...r.slice(1)].join(' | ')} |`),
     );
-    for (const st of pl.perStage)
-      lines.push(
-        `| ${st.stage} | ${st.rank} | ${st.steps.map((x) => `${x.step}: ${ms(x.bubbleNs)} (${pct(100 * x.fraction)})`).join(', ')} | ${ms(st.meanBubbleNs)} | ${pct(100 * st.meanFraction)} |`,
-      );
+  }
+  for (const pl of analysis.pipeline ?? []) {
+    const theory = pipelineTheoryText(pl);
+    lines.push(
+      '',
+      `## Pipeline bubble (${escapeCell(pipelineTitle(pl))})`,
+      '',
+      `Per stage, the time its compute stream is idle inside the pipeline's flush-to-flush window of each steady step${theory ? `; ${theory}` : ''}.`,
+      '',
+      `| ${PIPELINE_STAGE_HEADER.join(' | ')} |`,
+      '|---:|---:|---:|---:|---|',
+      ...pipelineStageRows(pl).map((r) => `| ${r.join(' | ')} |`),
+    );
   }
   const st = analysis.stragglers;
   if (st && st.ranks.length > 0) {

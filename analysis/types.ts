@@ -14,6 +14,7 @@ import type { RunFigures } from './runFigures';
 import type { JobSettings } from './jobSettings';
 import type { TorchJobRecord } from '../trace/torchJob';
 import type { PipelineBubble } from './pipelineBubble';
+import type { GroupExposure } from './groupExposure';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
 export const ANALYSIS_SCHEMA_VERSION = 2;
@@ -54,6 +55,12 @@ export interface Analysis {
    * docs/figures.md), beside the schedule's (p−1)/(m+p−1); absent without pp groups.
    */
   pipeline?: PipelineBubble[];
+  /**
+   * Exposed communication per process group over the steady steps, largest first
+   * (analysis/groupExposure.ts, docs/figures.md); absent unless some group is not the whole
+   * world (a layout's tp, dp, pp, ep or cp groups, or an imported job's sub-groups).
+   */
+  groups?: GroupExposure[];
   stragglers?: StragglerReport;
   criticalPath?: CriticalPath;
   flops: RankFlops[];

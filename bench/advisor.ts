@@ -7,6 +7,10 @@
  *
  * Presets and steps can be narrowed: BENCH_ADVISOR_PRESETS=tiny,mlp-small BENCH_ADVISOR_STEPS=12,
  * and the suggestions re-run: BENCH_ADVISOR_SUGGESTIONS=compression-fp16,zero1 (ids, or prefixes of them).
+ * `NAME@N` runs a preset on N ranks (e.g. gpt-mini@4, where the layouts DP 2 × TP 2 and DP 2 × PP 2
+ * exist). A suggestion that changes the strategy (a parallel layout) is re-run like any other
+ * (the strategy's own options replace the baseline's); its row says the strategy change and
+ * the peak memory per rank predicted, of the baseline and measured.
  *
  * Each row also prints where the prediction came from: the replay's components (compute,
  * staging, wire, codec, wait, exposed communication) without → with the change, beside what
@@ -37,6 +41,7 @@ import {
   type VerifiableSuggestion,
 } from '../analysis/verify';
 import { median } from '../trace/stats';
+import { formatBytes } from '../trace/format';
 import {
   componentsLine,
   errorSpread,
@@ -49,7 +54,15 @@ interface Row {
   preset: string;
   link: string;
   suggestion: string;
+  /** The suggestion's kind (the advisor's catalogue: compression, overlap, shard, layout, …). */
+  kind?: string;
   config_change: string;
+  /** "ddp → tp (tensorParallelSize 2)" when the change switches the strategy (a layout suggestion). */
+  strategy_change?: string;
+  /** Peak memory per rank: predicted (when the suggestion predicts it), the baseline's and the re-run's. */
+  predicted_peak_mem_bytes?: number;
+  baseline_peak_mem_bytes?: number;
+  measured_peak_mem_bytes?: number;
   baseline_step_ms: number;
   predicted_step_ms: number;
   measured_step_ms: number;
@@ -98,6 +111,49 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
+const bytesText = (b: number | undefined): string => (b === undefined ? '–' : formatBytes(b));
+
+/** A preset's config for `steps` steps; `NAME@N` on N ranks (e.g. gpt-mini@4 for the layouts of 4 ranks). */
+export function presetConfig(spec: string, steps: number): RunConfig {
+  const [name, ranks] = spec.split('@');
+  const base = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  const n = ranks === undefined ? undefined : Number(ranks);
+  if (!base || (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 16)))
+    throw new Error(
+      `BENCH_ADVISOR_PRESETS: '${spec}' is not a preset; expected NAME or NAME@RANKS with NAME one of ${Object.keys(PRESETS).join(', ')} and RANKS from 1 to 16`,
+    );
+  return { ...base, steps, ...(n !== undefined ? { worldSize: n } : {}) };
+}
+
+/**
+ * The re-run of a suggestion, as `commlens verify` makes it (analysis/verify.ts
+ * verificationConfig), validated; or why it cannot run. A change of strategy (a parallel
+ * layout) brings its own options: they replace the baseline's, which belong to the strategy
+ * being left (a pp run's micro-batches mean nothing to tp).
+ */
+export function rerunConfig(base: RunConfig, change: Record<string, unknown>): RunConfig | string {
+  const switches = typeof change.strategy === 'string' && change.strategy !== base.strategy;
+  const from: RunConfig = { ...base };
+  if (switches) delete from.strategyOptions;
+  try {
+    return validateConfig(
+      verificationConfig(from, change).config,
+      Object.keys(LINK_PROFILES),
+      STRATEGY_IDS,
+      validateStrategyConfig,
+    );
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** `strategy_change` of a row: "ddp → tp (tensorParallelSize 2)" when the re-run's strategy differs. */
+export function strategyChange(base: RunConfig, rerun: RunConfig): { strategy_change?: string } {
+  if (rerun.strategy === base.strategy) return {};
+  const opts = Object.entries(rerun.strategyOptions ?? {}).map(([k, v]) => `${k} ${String(v)}`);
+  return { strategy_change: `${base.strategy} → ${rerun.strategy}${opts.length ? ` (${opts.join(', ')})` : ''}` };
+}
+
 /** N threads that spin until terminated: background load on the machine's cores. */
 function startLoad(n: number): Worker[] {
   return Array.from({ length: n }, () => new Worker('let x = 0; for (;;) x = (x + 1) | 0;', { eval: true }));
@@ -115,11 +171,12 @@ async function main(): Promise<void> {
   const conditions: { name: string; threads: number; loadBefore: number; loadAfter: number }[] = [];
   const pass = async (condition: string, passIndex: number): Promise<void> => {
     for (const preset of presets) {
-      const base: RunConfig = { ...PRESETS[preset], steps };
+      const base: RunConfig = presetConfig(preset, steps);
       const b = await executeRun(base, dir, out);
       if (!b.summary) throw new Error(`baseline of ${preset} failed (exit ${b.exitCode})`);
       const suggestions = (
-        (b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean })[] }).suggestions ?? []
+        (b.summary.analysis as { suggestions?: (VerifiableSuggestion & { verifiable?: boolean; kind?: string })[] })
+          .suggestions ?? []
       ).filter(
         (s) =>
           s.verifiable !== false &&
@@ -132,16 +189,9 @@ async function main(): Promise<void> {
       const baseline = measuredOf(b.summary);
       const baselineComponents = measuredComponentsOf(b.summary.analysis);
       for (const s of suggestions) {
-        let config: RunConfig;
-        try {
-          config = validateConfig(
-            verificationConfig(b.summary.config, s.configChange).config,
-            Object.keys(LINK_PROFILES),
-            STRATEGY_IDS,
-            validateStrategyConfig,
-          );
-        } catch (e) {
-          skipped.push(`${preset}/${s.id}: ${(e as Error).message}`);
+        const config = rerunConfig(b.summary.config, s.configChange);
+        if (typeof config === 'string') {
+          skipped.push(`${preset}/${s.id}: ${config}`);
           continue;
         }
         const r = await executeRun(config, dir, out);
@@ -158,7 +208,18 @@ async function main(): Promise<void> {
           preset,
           link: base.link,
           suggestion: s.id,
+          ...(typeof s.kind === 'string' ? { kind: s.kind } : {}),
           config_change: JSON.stringify(s.configChange),
+          ...strategyChange(b.summary.config, config),
+          ...(s.predicted.peakMemoryBytes !== undefined
+            ? { predicted_peak_mem_bytes: s.predicted.peakMemoryBytes }
+            : {}),
+          ...(baseline.peakMemoryBytesPerRank !== undefined
+            ? { baseline_peak_mem_bytes: baseline.peakMemoryBytesPerRank }
+            : {}),
+          ...(measured.peakMemoryBytesPerRank !== undefined
+            ? { measured_peak_mem_bytes: measured.peakMemoryBytesPerRank }
+            : {}),
           baseline_step_ms: baseline.stepTimeNs / 1e6,
           predicted_step_ms: s.predicted.stepTimeNs / 1e6,
           measured_step_ms: measured.stepTimeNs / 1e6,
@@ -180,6 +241,10 @@ async function main(): Promise<void> {
         process.stdout.write(
           `  ${s.id.padEnd(28)} predicted ${x.predicted_step_ms.toFixed(1).padStart(8)} ms  measured ${x.measured_step_ms.toFixed(1).padStart(8)} ms  error ${(x.abs_pred_error * 100).toFixed(1).padStart(5)} %  ${x.verdict}${iv ? `; ${measuredSpeedupText(iv)}, predicted ${x.predicted_speedup.toFixed(2)}×` : ''}\n`,
         );
+        if (x.strategy_change)
+          process.stdout.write(
+            `      strategy ${x.strategy_change}; peak memory per rank ${bytesText(x.baseline_peak_mem_bytes)} → predicted ${bytesText(x.predicted_peak_mem_bytes)}, measured ${bytesText(x.measured_peak_mem_bytes)}\n`,
+          );
         if (x.predicted_components)
           process.stdout.write(
             `      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components)}\n`,
@@ -248,7 +313,8 @@ async function main(): Promise<void> {
   process.stdout.write(`wrote ${file}\n`);
 }
 
-void main().catch((e: unknown) => {
-  process.stderr.write(`bench:advisor: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+if (require.main === module)
+  void main().catch((e: unknown) => {
+    process.stderr.write(`bench:advisor: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });

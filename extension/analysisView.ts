@@ -119,6 +119,33 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
     if (stepDurations.length > 0) view.stepTimeNs = stepDurations.reduce((a, b) => a + b, 0) / stepDurations.length;
   }
   if (warmup.size > 0) view.warmupSteps = [...warmup].sort((a, b) => a - b);
+  // The layout's figures, as report.md shows them (trace/layoutFigures.ts renders both).
+  const { groups, pipeline } = analysis as Partial<Analysis>;
+  if (groups && groups.length > 0)
+    view.groups = groups.map((g) => ({
+      group: g.group,
+      ranks: [...g.ranks],
+      exposedCommNs: g.exposedCommNs,
+      commNs: g.commNs,
+      opsPerStep: g.opsPerStep,
+    }));
+  if (pipeline && pipeline.length > 0)
+    view.pipeline = pipeline.map((p) => ({
+      group: p.group,
+      ranks: [...p.ranks],
+      stages: p.stages,
+      ...(p.microBatches !== undefined ? { microBatches: p.microBatches } : {}),
+      ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
+      ...(p.theoreticalFraction !== undefined ? { theoreticalFraction: p.theoreticalFraction } : {}),
+      perStage: p.perStage.map((st) => ({
+        stage: st.stage,
+        rank: st.rank,
+        steps: st.steps.map((x) => ({ step: x.step, bubbleNs: x.bubbleNs, fraction: x.fraction })),
+        meanBubbleNs: st.meanBubbleNs,
+        meanFraction: st.meanFraction,
+      })),
+      meanFraction: p.meanFraction,
+    }));
   if (analysis.source?.format === 'kineto') view.imported = true;
   if (analysis.notes.length > 0) view.warnings = [...analysis.notes];
   return view;

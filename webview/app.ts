@@ -12,6 +12,7 @@ import { breakdownChart, lineChart, memoryChart } from './panes/charts';
 import { renderComparison, type RunForComparison } from './panes/compare';
 import { lossSeries, memoryPeaks } from './panes/series';
 import { renderSuggestions } from './panes/suggestions';
+import { renderLayoutFigures } from './panes/layout';
 import { renderWarnings } from './panes/warningsBanner';
 import { aggregateArea, nextMatch, searchSlices } from './timeline/query';
 import { Timeline } from './timeline/timeline';
@@ -882,9 +883,14 @@ export class App {
           break;
         case 'breakdown':
           body = this.analysis
-            ? breakdownChart(
-                this.analysis.ranks,
-                `Breakdown per rank and step${this.analysis.warmupSteps?.length ? ` (warm-up step${this.analysis.warmupSteps.length > 1 ? 's' : ''} ${this.analysis.warmupSteps.join(', ')} left out)` : ''}`,
+            ? h(
+                'div',
+                {},
+                breakdownChart(
+                  this.analysis.ranks,
+                  `Breakdown per rank and step${this.analysis.warmupSteps?.length ? ` (warm-up step${this.analysis.warmupSteps.length > 1 ? 's' : ''} ${this.analysis.warmupSteps.join(', ')} left out)` : ''}`,
+                ),
+                renderLayoutFigures(this.analysis),
               )
             : h('p', { className: 'empty' }, 'The analysis has not arrived yet.');
           break;

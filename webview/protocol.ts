@@ -54,6 +54,7 @@
  * is the loss curve; counter tracks whose unit is `bytes` (or whose name contains `mem`)
  * are memory series, one per rank (the track's process) and kind (the track name).
  */
+import type { GroupExposureFigures, PipelineBubbleFigures } from '../trace/layoutFigures';
 
 /** `lodMinDurNs`'s default: a subset of at most this many slices (step 3's `minDurNs` form). */
 export const MAX_SLICES_WHOLE = 2_000_000;
@@ -151,6 +152,13 @@ export interface AnalysisView {
   exposedCommNs?: number;
   /** Steps left out as warm-up. */
   warmupSteps?: number[];
+  /**
+   * Exposed communication per process group, largest first (analysis.groups,
+   * analysis/groupExposure.ts), as report.md shows it; absent unless some group is not the whole world.
+   */
+  groups?: GroupExposureFigures[];
+  /** Each pipeline's bubble per stage (analysis.pipeline, analysis/pipelineBubble.ts); absent without pp groups. */
+  pipeline?: PipelineBubbleFigures[];
   /** True for imported traces (PyTorch): suggestions say what to change in the job; nothing can be re-run from here. */
   imported?: boolean;
   /** An imported job CommLens ran (an external command): suggestions with `torchApply` can be applied and re-run. */

@@ -67,6 +67,20 @@ export interface SyntheticOptions {
    * (RUNTIME_COUNTERS), each sampled at every step's start. Replaces `loss` and `memory`.
    */
   runtimeTracks?: boolean;
+  /**
+   * A DP × PP layout (runtime/comm/layout.ts: rank = dp + DP·stage) instead of plain data
+   * parallelism: `ranks` / `stages` pipelines, each step a GPipe schedule of `microBatches`
+   * micro-batches (a forward kernel of fwdNs and a backward kernel of 2·fwdNs per micro-batch
+   * and stage; stage s+1 starts a micro-batch when stage s's send has arrived, stage s starts its
+   * backward when stage s+1's gradient send has arrived), activations and gradients sent as p2p
+   * `send` / `recv` spans of `p2pNs` on both ends (args as runtime/commSpans.ts writes them) on
+   * the "pp group g (ranks …)" track, then each stage's gradients (`gradBytes` / stages)
+   * all-reduced over its "dp group s (ranks …)" (ring time as above) and the optimizer. The
+   * config says strategy 'pp' with pipelineParallelSize, microBatches and schedule 'gpipe'.
+   * Uses steps, fwdNs, optimizerNs, gradBytes, bytesPerNs, alphaNs, loss, flows, warmupNs; the
+   * DDP options (kernels, buckets, overlap, staging, jitter) are not used, and runtimeTracks is refused.
+   */
+  pipeline?: { stages: number; microBatches: number; p2pNs?: number; p2pBytes?: number };
 }
 
 /** The runtime's counters per rank, in its order and with its names (runtime/runTrace.ts). */
@@ -153,15 +167,41 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   const m = emptyModel('commlens', '1700000000000000000');
   m.meta.worldSize = R;
   // As cli/commands/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
-  const strategy = o.overlap ? 'ddp-bucketed' : 'ddp';
+  const pipe = o.pipeline;
+  if (pipe && o.runtimeTracks)
+    throw new Error('syntheticRun: pipeline writes its own tracks; leave runtimeTracks out of a pipeline run');
+  if (pipe && (!(pipe.stages >= 2) || R % pipe.stages !== 0 || !(pipe.microBatches >= 1)))
+    throw new Error(
+      `syntheticRun: pipeline needs stages ≥ 2 dividing ranks ${R} and microBatches ≥ 1, got ${JSON.stringify(pipe)}`,
+    );
+  const strategy = pipe ? 'pp' : o.overlap ? 'ddp-bucketed' : 'ddp';
   const config = {
-    model: { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [grad / 4 / 64 - 1], classes: 1 },
+    model: pipe
+      ? {
+          kind: 'gpt-mini',
+          batchSize: 8 * pipe.microBatches,
+          layers: 2 * pipe.stages,
+          heads: 4,
+          dModel: 128,
+          seqLen: 32,
+        }
+      : { kind: 'mlp', batchSize: 32, inputDim: 64, hiddenDims: [grad / 4 / 64 - 1], classes: 1 },
     optimizer: { kind: 'adam', lr: 0.01 },
     worldSize: R,
     steps: minSteps,
     seed: 1,
     strategy,
-    ...(o.overlap ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } } : {}),
+    ...(pipe
+      ? {
+          strategyOptions: {
+            pipelineParallelSize: pipe.stages,
+            microBatches: pipe.microBatches,
+            schedule: 'gpipe',
+          },
+        }
+      : o.overlap
+        ? { strategyOptions: { bucketCapMb: grad / B / 1048576 } }
+        : {}),
     link: 'test-link',
     gpuTiming: true,
     collectiveTimeoutMs: 60000,
@@ -208,10 +248,11 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
       });
       continue;
     }
+    // A pipeline run's communication goes on its groups' own tracks (made below), and it stages nothing.
     tracks.push({
       compute: gpuTrack('compute', 'compute'),
-      comm: gpuTrack('communication', 'communication'),
-      staging: gpuTrack('staging', 'staging'),
+      comm: pipe ? -1 : gpuTrack('communication', 'communication'),
+      staging: pipe ? -1 : gpuTrack('staging', 'staging'),
       host: addTrack(m, { pid: r, name: 'host', type: 'slice', stream: 'host', gpu: false }),
     });
   }
@@ -270,9 +311,169 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   let t = 0;
   let seq = 0;
   let steps = 0;
+  // DP × PP (o.pipeline): each rank's pp and dp group, on tracks named as the runtime names them.
+  const S = pipe?.stages ?? 1,
+    D = R / S;
+  const stageOf = (r: number) => Math.floor(r / D);
+  const ppGroupName = (r: number) =>
+    `pp group ${r % D} (ranks ${Array.from({ length: S }, (_, k) => (r % D) + D * k).join(',')})`;
+  const dpGroupName = (r: number) =>
+    `dp group ${stageOf(r)} (ranks ${Array.from({ length: D }, (_, k) => stageOf(r) * D + k).join(',')})`;
+  const groupTracks = pipe
+    ? tracks.map((_, r) => ({
+        pp: addTrack(m, { pid: r, name: ppGroupName(r), type: 'slice', stream: 'communication', gpu: true }),
+        dp: addTrack(m, { pid: r, name: dpGroupName(r), type: 'slice', stream: 'communication', gpu: true }),
+      }))
+    : [];
+  const p2pSeq = new Map<string, number>();
+  const groupSeq = new Map<string, number>();
+  const nextSeq = (map: Map<string, number>, key: string): number => {
+    const n = map.get(key) ?? 0;
+    map.set(key, n + 1);
+    return n;
+  };
+  /**
+   * One GPipe step of every pipeline from `stepStart` (see SyntheticOptions.pipeline); returns
+   * each rank's forward end, backward end and optimizer start, and the step's end.
+   */
+  const pipelineStep = (s: number, stepStart: number) => {
+    const M = pipe!.microBatches,
+      P = pipe!.p2pNs ?? 0,
+      bytes = pipe!.p2pBytes ?? 32 * 1024;
+    const f = o.fwdNs ?? 100_000;
+    const fwdEnd = new Array<number>(R).fill(0),
+      bwdEnd = new Array<number>(R).fill(0),
+      optStart = new Array<number>(R).fill(0);
+    /** A message from rank `from` to `to` leaving at `at`: both ends' spans; returns its arrival. */
+    const send = (from: number, to: number, at: number): number => {
+      const group = ppGroupName(from);
+      const k = nextSeq(p2pSeq, `${from}>${to}`);
+      const common = { group, bytes, dtype: 'f32', algorithm: 'direct', transferNs: P, waitNs: 0 };
+      const a = slice({
+        track: groupTracks[from].pp,
+        name: 'send',
+        category: 'collective',
+        startNs: at,
+        durNs: P,
+        args: { op: 'send', seq: nextSeq(groupSeq, `${from}|${group}`), ...common, sendTo: to, sendSeq: k },
+      });
+      const b = slice({
+        track: groupTracks[to].pp,
+        name: 'recv',
+        category: 'collective',
+        startNs: at,
+        durNs: P,
+        args: { op: 'recv', seq: nextSeq(groupSeq, `${to}|${group}`), ...common, recvFrom: from, recvSeq: k },
+      });
+      if (o.flows) m.flows.push({ id: m.flows.length + 1, from: a, to: b });
+      return at + P;
+    };
+    const kernel = (r: number, phase: 'forward' | 'backward', mb: number, startNs: number, durNs: number): number => {
+      slice({
+        track: tracks[r].compute,
+        name: `${phase === 'forward' ? 'fwd' : 'bwd'} stage ${stageOf(r)} micro-batch ${mb}`,
+        category: 'kernel',
+        startNs,
+        durNs,
+        args: { phase, microBatch: mb },
+      });
+      return startNs + durNs;
+    };
+    for (let d = 0; d < D; d++) {
+      const rank = (stage: number) => d + D * stage;
+      // Forward: stage k runs micro-batch i when it is free and the activations have arrived.
+      let arrive = new Array<number>(M).fill(stepStart + (s === 0 ? (o.warmupNs ?? 0) : 0));
+      for (let k = 0; k < S; k++) {
+        const r = rank(k);
+        let free = stepStart;
+        const next: number[] = [];
+        for (let i = 0; i < M; i++) {
+          free = kernel(r, 'forward', i, Math.max(free, arrive[i]), f);
+          if (k + 1 < S) next.push(send(r, rank(k + 1), free));
+        }
+        fwdEnd[r] = free;
+        arrive = next;
+      }
+      // Backward, last micro-batch first, from the last stage down.
+      let grads: number[] = [];
+      for (let k = S - 1; k >= 0; k--) {
+        const r = rank(k);
+        let free = fwdEnd[r];
+        const next: number[] = [];
+        for (let i = M - 1; i >= 0; i--) {
+          free = kernel(r, 'backward', i, Math.max(free, k === S - 1 ? free : grads[M - 1 - i]), 2 * f);
+          if (k > 0) next.push(send(r, rank(k - 1), free));
+        }
+        bwdEnd[r] = free;
+        grads = next;
+      }
+    }
+    // Each stage's gradients all-reduced over its dp group (ring time on the emulated link), then the optimizer.
+    const stageBytes = grad / S;
+    const ring = D > 1 ? 2 * (D - 1) * alpha + (2 * ((D - 1) / D) * stageBytes) / bw : 0;
+    let stepEnd = 0;
+    for (let k = 0; k < S; k++) {
+      const members = Array.from({ length: D }, (_, d) => d + D * k);
+      const start = Math.max(...members.map((r) => bwdEnd[r]));
+      for (const r of members) {
+        if (D > 1)
+          slice({
+            track: groupTracks[r].dp,
+            name: 'allReduce',
+            category: 'collective',
+            startNs: bwdEnd[r],
+            durNs: start + ring - bwdEnd[r],
+            args: {
+              op: 'allReduce',
+              seq: nextSeq(groupSeq, `${r}|${dpGroupName(r)}`),
+              group: dpGroupName(r),
+              bytes: stageBytes,
+              dtype: 'f32',
+              algorithm: 'ring',
+              waitNs: start - bwdEnd[r],
+              transferNs: ring,
+            },
+          });
+        optStart[r] = start + ring;
+        slice({
+          track: tracks[r].compute,
+          name: 'adam update',
+          category: 'kernel',
+          startNs: optStart[r],
+          durNs: opt,
+          args: { phase: 'optimizer' },
+        });
+        stepEnd = Math.max(stepEnd, optStart[r] + opt);
+      }
+    }
+    return { fwdEnd, bwdEnd, optStart, stepEnd };
+  };
   for (let s = 0; s < minSteps || (o.targetSlices !== undefined && m.slices.length < o.targetSlices); s++) {
     steps++;
     const stepStart = t;
+    if (pipe) {
+      const { fwdEnd, bwdEnd, optStart, stepEnd } = pipelineStep(s, stepStart);
+      for (let r = 0; r < R; r++) {
+        slice({
+          track: tracks[r].host,
+          name: `step ${s}`,
+          category: 'step',
+          startNs: stepStart,
+          durNs: stepEnd - stepStart,
+          args: { step: s },
+        });
+        if (o.hostPhases) {
+          const host = tracks[r].host;
+          slice({ track: host, name: 'forward', category: 'host', startNs: stepStart, durNs: fwdEnd[r] - stepStart });
+          slice({ track: host, name: 'backward', category: 'host', startNs: fwdEnd[r], durNs: bwdEnd[r] - fwdEnd[r] });
+          slice({ track: host, name: 'optimizer', category: 'host', startNs: optStart[r], durNs: opt });
+        }
+        if (lossTracks[r] !== undefined)
+          sample(lossTracks[r], stepEnd, Number((2.5 * Math.exp(-s / (minSteps / 2 + 1)) + 0.3).toFixed(4)));
+      }
+      t = stepEnd + (o.stepGapNs ?? 5_000);
+      continue;
+    }
     // Each rank computes forward + backward; bucket b is ready when its share of backward is done.
     const readyAt: number[][] = [];
     const fwdEnd: number[] = [];

@@ -203,9 +203,10 @@ test('analyze reports the bubble over the steady steps (warm-up and the last ste
     [],
   );
   const report = markdownReport(a);
-  assert.match(report, /## Pipeline bubble \(pp group 0 \(ranks 0,1\), 1f1b\)/);
-  assert.match(report, /\(p−1\)\/\(m\+p−1\) = 20\.00 % \(p 2, m 4\)/);
-  assert.match(report, /\| 0 \| 0 \| 1: 0\.00 \(20\.00 %\) \|/);
+  assert.match(report, /## Pipeline bubble \(pp group 0 \(ranks 0,1\), 1f1b, 4 micro-batches\)/);
+  assert.match(report, /\(p−1\)\/\(m\+p−1\) = 20\.0 % \(p 2, m 4\)/);
+  // The rows the viewer shows too (trace/layoutFigures.ts): stage, rank, mean bubble, of the window, per step.
+  assert.match(report, /\| 0 \| 0 \| 3 µs \| 20\.0 % \| 1: 3 µs \(20\.0 %\) \|/);
   assert.deepEqual(pipelineBubbles(emptyModel('commlens'), [], [1]), []);
   assert.equal(analyze(emptyModel('commlens')).pipeline, undefined);
 });

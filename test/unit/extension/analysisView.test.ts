@@ -105,4 +105,22 @@ describe('the webview view of an analysis', () => {
       a.diagnoses.map((s) => s.id),
     );
   });
+
+  it('carries the layout figures a pipeline run has (groups, bubble per stage), and none of a DDP run', () => {
+    assert.equal(v.groups, undefined);
+    assert.equal(v.pipeline, undefined);
+    const pa = analyze(syntheticRun({ ranks: 4, steps: 4, pipeline: { stages: 2, microBatches: 4, p2pNs: 20_000 } }));
+    const pv = toAnalysisView(pa);
+    assert.deepEqual(pv.groups, pa.groups);
+    assert.equal(pv.pipeline?.length, 2);
+    pv.pipeline!.forEach((p, i) => {
+      const want = pa.pipeline![i];
+      assert.equal(p.group, want.group);
+      assert.equal(p.theoreticalFraction, want.theoreticalFraction);
+      assert.deepEqual(
+        p.perStage.map((st) => [st.rank, st.meanBubbleNs, st.meanFraction, st.steps.map((x) => x.bubbleNs)]),
+        want.perStage.map((st) => [st.rank, st.meanBubbleNs, st.meanFraction, st.steps.map((x) => x.bubbleNs)]),
+      );
+    });
+  });
 });

@@ -20,7 +20,7 @@ import { analyze } from '../../../analysis/index';
 import { toAnalysisView } from '../../../extension/analysisView';
 import type { TraceModel } from '../../../trace/model';
 import { LodIndex, type SearchAnswer, type ViewRequest } from '../../../trace/lod';
-import { viewerRun } from '../../../test/helpers/syntheticRun';
+import { syntheticRun, viewerRun } from '../../../test/helpers/syntheticRun';
 
 /** The same analysis, adapted the same way, as the extension sends. */
 export function harnessAnalysis(model: TraceModel): AnalysisView {
@@ -234,9 +234,32 @@ if (require.main === module) {
   void (async () => {
     if (!Number.isInteger(worldSize) || worldSize < 1 || worldSize > 64)
       throw new Error(`harness: --world-size wants a whole number of ranks from 1 to 64, got ${args[wsAt + 1]}`);
-    const model = file ? await loadTraceFile(file) : viewerRun({ ranks: worldSize });
+    // --pipeline: a DP × PP run (2 stages, GPipe of 4 micro-batches), whose Breakdown has the layout's tables.
+    const pipeline = args.includes('--pipeline');
+    if (pipeline && (worldSize < 2 || worldSize % 2 !== 0))
+      throw new Error(`harness: --pipeline runs 2 pipeline stages and needs an even --world-size, got ${worldSize}`);
+    const model = file
+      ? await loadTraceFile(file)
+      : pipeline
+        ? syntheticRun({
+            ranks: worldSize,
+            steps: 6,
+            fwdNs: 1_000_000,
+            optimizerNs: 400_000,
+            gradBytes: 8 * 1024 * 1024,
+            alphaNs: 20_000,
+            loss: true,
+            flows: true,
+            hostPhases: true,
+            pipeline: { stages: 2, microBatches: 4, p2pNs: 300_000 },
+          })
+        : viewerRun({ ranks: worldSize });
     const run: HarnessRun = {
-      title: file ? path.basename(file) : `synthetic run (ddp, ${worldSize} ranks)`,
+      title: file
+        ? path.basename(file)
+        : pipeline
+          ? `synthetic run (dp ${worldSize / 2} × pp 2, gpipe)`
+          : `synthetic run (ddp, ${worldSize} ranks)`,
       model,
       // As the extension does: big traces are served as views of a level-of-detail index.
       windowed: args.includes('--windowed') || model.slices.length > WINDOWED_ABOVE_SLICES,
