@@ -68,8 +68,8 @@ const LAYOUT_WORLD = 4;
 const MOE = { experts: 4, topK: 2, capacityFactor: 1.25 };
 
 /**
- * The layouts of the 4-rank gpt-mini job, one line each. A new strategy is one more line, e.g.
- * ring attention: `{ id: 'ring', label: 'CP 4 (ring)', strategy: 'ring', options: { … }, batches: 1 }`.
+ * The layouts of the 4-rank gpt-mini job, one line each (a new strategy is one more line; `batches`
+ * when batchesPerStep does not know it).
  */
 const LAYOUTS: Omit<RowSpec, 'preset' | 'worldSize'>[] = [
   { id: 'dp', label: 'DP 4', strategy: 'ddp' },
@@ -105,6 +105,7 @@ const LAYOUTS: Omit<RowSpec, 'preset' | 'worldSize'>[] = [
     options: { sequenceParallelSize: 4 },
     baseline: 'dp',
   },
+  { id: 'ring', label: 'CP 4 (ring attention)', strategy: 'ring', options: { contextParallelSize: 4 }, baseline: 'dp' },
 ];
 
 /** Ids the layouts cover: the data-parallel rows leave them out. */
@@ -429,7 +430,9 @@ function batchesPerStep(config: RunConfig): number {
       ? o.pipelineParallelSize
       : ids.includes('ulysses')
         ? o.sequenceParallelSize
-        : 1;
+        : ids.includes('ring')
+          ? o.contextParallelSize
+          : 1;
   return config.worldSize / split;
 }
 
