@@ -65,7 +65,7 @@ export function theoreticalBubbleFraction(stages: number, microBatches: number):
   return (stages - 1) / (microBatches + stages - 1);
 }
 
-/** The pipelines of the trace: the groups named "pp group g (ranks …)" that its slices name, each once. */
+/** The pipelines of the trace: the groups named "pp group g (ranks …)" that its slices name, each once, by lowest rank. */
 export function pipelineGroups(model: TraceModel): { group: string; ranks: number[] }[] {
   const seen = new Map<string, number[]>();
   for (const t of model.tracks) {
@@ -78,7 +78,12 @@ export function pipelineGroups(model: TraceModel): { group: string; ranks: numbe
     const m = PP_GROUP.exec(g);
     if (m) seen.set(g, m[1].split(',').map(Number));
   }
-  return [...seen].map(([group, ranks]) => ({ group, ranks }));
+  // By their lowest rank (pp group 0 before pp group 1), not by which track a trace lists first.
+  return [...seen]
+    .map(([group, ranks]) => ({ group, ranks }))
+    .sort(
+      (a, b) => Math.min(...a.ranks) - Math.min(...b.ranks) || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0),
+    );
 }
 
 /**
