@@ -281,7 +281,8 @@ async function main(): Promise<void> {
   const wins = rows.filter((r) => r.condition === 'quiet' && r.predicted_speedup > 1);
   const judged = rows.filter((r) => r.condition === 'quiet' && r.speedup_right !== undefined);
   const result = {
-    median_abs_pred_error: median(errors),
+    // No re-run, no error: NaN (written as null), never the 0 that median() gives for none.
+    median_abs_pred_error: errors.length ? median(errors) : NaN,
     max_abs_pred_error: errors.length ? Math.max(...errors) : NaN,
     // How much slower than the baseline a suggestion predicted to help measured (0 when none was slower).
     worst_slowdown_of_predicted_win: wins.length ? Math.max(0, ...wins.map((r) => 1 / r.measured_speedup - 1)) : 0,
@@ -293,9 +294,11 @@ async function main(): Promise<void> {
     skipped,
     measuredAt: new Date().toISOString(),
   };
-  process.stdout.write(
-    `\nmedian |error| ${(result.median_abs_pred_error * 100).toFixed(1)} % (target <= 5 % quiet, <= 8 % under load), worst ${(result.max_abs_pred_error * 100).toFixed(1)} % (target <= 15 %), worst slowdown of a predicted win ${(result.worst_slowdown_of_predicted_win * 100).toFixed(1)} % (target <= 3 %); predicted speed-up within the measured 95 % interval widened by 5 %: ${judged.length ? `${judged.filter((r) => r.speedup_right).length} of ${judged.length} rows` : 'no row had an interval'}\n`,
-  );
+  if (errors.length === 0) process.stdout.write('\nno suggestion was re-run: no prediction error to report\n');
+  else
+    process.stdout.write(
+      `\nmedian |error| ${(result.median_abs_pred_error * 100).toFixed(1)} % (target <= 5 % quiet, <= 8 % under load), worst ${(result.max_abs_pred_error * 100).toFixed(1)} % (target <= 15 %), worst slowdown of a predicted win ${(result.worst_slowdown_of_predicted_win * 100).toFixed(1)} % (target <= 3 %); predicted speed-up within the measured 95 % interval widened by 5 %: ${judged.length ? `${judged.filter((r) => r.speedup_right).length} of ${judged.length} rows` : 'no row had an interval'}\n`,
+    );
   for (const c of spreads) {
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     const errors =
