@@ -81,9 +81,25 @@ export interface CollectiveMetrics {
 export { busBandwidthFactor };
 
 /**
+ * True when every participant's span names the same root (`root` arg, a global rank), the root
+ * is one of them, and it starts before each of the others ends: data cannot arrive before it
+ * was sent, and that is all a broadcast's spans must show.
+ */
+function eagerRootFits(model: TraceModel, participants: readonly CollectiveParticipant[]): boolean {
+  const root = model.slices[participants[0].sliceIndex].args?.root;
+  if (typeof root !== 'number') return false;
+  const r = participants.find((p) => p.rank === root);
+  if (!r) return false;
+  return participants.every(
+    (p) => model.slices[p.sliceIndex].args?.root === root && (p === r || r.startNs <= p.startNs + p.durNs),
+  );
+}
+
+/**
  * Joins the communication ops of every rank's analysed window into collective instances
  * by (group, op, seq) — only when their spans overlap in time, as a synchronizing
- * collective's must — and computes, per instance, transfer = min duration across ranks,
+ * collective's must (a broadcast whose spans name its root: when the root starts before every
+ * receiver ends) — and computes, per instance, transfer = min duration across ranks,
  * wait(rank) = duration − transfer, algbw = bytes / transfer, busbw = algbw × factor(op, n)
  * (trace/collectives.ts). When the producer measured each rank's wait and transfer (the
  * `waitNs` / `transferNs` args CommLens' runtime writes on every participant), those are
@@ -185,12 +201,16 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   // A collective synchronizes its participants, so their spans overlap in time. Spans
   // that do not (sampled traces, ranks from different runs, or a sequence that does not
   // line up) are not the same collective: keep each rank's on its own.
+  // A broadcast whose root the trace names (CommLens' runtime records it) is the exception: its
+  // root sends and may return before a receiver has even started (a small message fits in the
+  // receiver's buffer), so it only has to start before every receiver ends.
   let disjoint = 0;
   for (const [key, inst] of [...byKey]) {
     if (inst.participants.length < 2 || inst.p2p) continue;
     const latestStart = Math.max(...inst.participants.map((p) => p.startNs));
     const earliestEnd = Math.min(...inst.participants.map((p) => p.startNs + p.durNs));
     if (latestStart <= earliestEnd) continue;
+    if (inst.op === 'broadcast' && eagerRootFits(model, inst.participants)) continue;
     disjoint++;
     byKey.delete(key);
     for (const p of inst.participants)

@@ -45,6 +45,7 @@ export function commSpanToRankSpan(s: CommSpan): RankSpan {
       transferNs: s.transferNs,
       ...(s.sendTo !== undefined ? { sendTo: s.sendTo, sendSeq: s.sendSeq! } : {}),
       ...(s.recvFrom !== undefined ? { recvFrom: s.recvFrom, recvSeq: s.recvSeq! } : {}),
+      ...(s.root !== undefined ? { root: s.root } : {}),
       ...(s.label !== undefined ? { label: s.label } : {}),
     },
   };

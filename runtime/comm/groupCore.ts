@@ -358,6 +358,7 @@ export class GroupCore {
       groupSize: this.size,
       link: this.linkName(),
       ...spec.p2pSpan,
+      ...(spec.op === 'broadcast' || spec.op === 'reduce' ? { root: this.ranks[spec.root] } : {}),
       ...(spec.label !== undefined ? { label: spec.label } : {}),
       ...(this.named && kind === 'collective' ? { track: this.groupName } : {}),
     });

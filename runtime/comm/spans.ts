@@ -45,6 +45,8 @@ export interface CommSpan {
   sendSeq?: number;
   recvFrom?: number;
   recvSeq?: number;
+  /** Rooted collectives (broadcast, reduce): the global rank of the root. */
+  root?: number;
   /** Named process groups: the trace track of the group's collectives (its name). */
   track?: string;
 }

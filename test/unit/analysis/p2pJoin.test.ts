@@ -68,3 +68,40 @@ test('p2p: each send joined with its recv; recv wait = blocked before the send b
   assert.equal(perOp.count, 4);
   assert.equal(perOp.totalBytes, 4096);
 });
+
+test('a broadcast whose root returned before the receiver started is joined when its spans name the root', () => {
+  const build = (rootArg: number | undefined, rootStart: number) => {
+    const m = emptyModel('commlens', '0');
+    m.meta.worldSize = 2;
+    const group = 'pp group 0 (ranks 0,1)';
+    const tr = [0, 1].map((r) => {
+      m.processes.push({ pid: r, rank: r, name: `rank ${r}` });
+      return addTrack(m, { pid: r, name: group, type: 'slice', stream: 'communication', gpu: true, sourceId: group });
+    });
+    const root: Args = rootArg !== undefined ? { root: rootArg } : {};
+    const add = (rank: number, startNs: number, endNs: number) =>
+      m.slices.push({
+        track: tr[rank],
+        name: 'broadcast',
+        category: 'collective',
+        startNs,
+        durNs: endNs - startNs,
+        args: { op: 'broadcast', group, seq: 0, bytes: 4, ...root },
+      });
+    // The root (rank 1, the last stage) sends its 4 bytes and returns; rank 0 comes later.
+    add(1, rootStart, rootStart + 50);
+    add(0, 1000, 1100);
+    finalizeModel(m);
+    return collectiveMetrics(m, buildRankViews(m));
+  };
+  const named = build(1, 100);
+  assert.equal(named.disjoint, 0);
+  const b = named.instances.filter((i) => i.op === 'broadcast');
+  assert.equal(b.length, 1);
+  assert.deepEqual(b[0].participants.map((p) => p.rank).sort(), [0, 1]);
+  // Without the root, or with the root starting after the receiver ended, the spans are not one broadcast.
+  assert.equal(build(undefined, 100).disjoint, 1);
+  assert.equal(build(1, 1200).disjoint, 1);
+  // A root that is not among the spans proves nothing either.
+  assert.equal(build(5, 100).disjoint, 1);
+});
