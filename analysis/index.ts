@@ -185,6 +185,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
           linkPeakGBps,
           pytorch: model.meta.format === 'kineto',
           settings,
+          checkRunConfig: opts.checkRunConfig,
         }),
       ) ?? { suggestions: [], diagnoses: [] })
     : { suggestions: [], diagnoses: [] };

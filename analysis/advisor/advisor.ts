@@ -32,11 +32,24 @@ import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { JobSettings } from '../jobSettings';
 import { currentHookCode, currentSharding, pytorchChange, wireBytesPerElement } from './current';
 import type { RunInfo } from '../runInfo';
+import {
+  candidateLayouts,
+  collectivesOf,
+  jobDimsOf,
+  layoutConfigChange,
+  layoutOfRun,
+  predictLayout,
+  sameLayout,
+  type LayoutPrediction,
+} from '../replay/layouts';
+import { measuredRunOf } from '../replay/whatIf';
+import { applyConfigChange } from '../verify';
 import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, formatSignedPct, groupDigits } from '../../trace/format';
 import {
   HOST_BOUND,
   IMBALANCE,
+  LAYOUT,
   LOCAL_UPDATES,
   OVERLAP,
   RISK_WEIGHT,
@@ -67,6 +80,15 @@ export interface Suggestion {
     calibrationErrorPct?: number;
     /** Per component of the step, replayed without and with the change (replay/whatIf.ts): where a miss came from. */
     components?: PredictedComponents;
+    /** A layout suggestion: the layout model's components for the run's layout and the new one (replay/layouts.ts). */
+    layout?: {
+      name: string;
+      baselineName: string;
+      model: LayoutPrediction['model'];
+      memory: LayoutPrediction['memory'];
+      baselineModel: LayoutPrediction['model'];
+      baselineMemory: LayoutPrediction['memory'];
+    };
   };
   risk: string;
   source: string;
@@ -128,6 +150,12 @@ export interface AdvisorInput {
   pytorch: boolean;
   /** The imported job's current settings (jobSettings.ts): the advice starts from them. */
   settings?: JobSettings;
+  /**
+   * The runtime's check of a whole run config (runtime/config.ts validateConfig with the
+   * strategies' validation, passed in by the CLI): the problems, [] when it would run. Layout
+   * suggestions are made only for configs it accepts, so without it there are none.
+   */
+  checkRunConfig?: (config: Record<string, unknown>) => string[];
 }
 
 const MiB = 1024 * 1024;
@@ -521,6 +549,115 @@ function sequenceParallelRule(c: RuleContext): Suggestion[] {
   ];
 }
 
+/** At most this many layouts are suggested (the best first): the rest are variations of them. */
+const MAX_LAYOUTS = 3;
+
+/**
+ * Parallel layouts (replay/layouts.ts): for a CommLens gpt-mini run on one layout (DDP,
+ * TP, PP, Ulysses or EP, each with DP), every other layout of the same job on the same
+ * ranks (the same global batch) that the runtime's own config check accepts is predicted;
+ * those that reach the worthwhile effect are suggested: the best of each kind (DP, TP, PP,
+ * CP, EP), at most MAX_LAYOUTS, each with the config change that runs it. Never the layout
+ * the run already has.
+ */
+function layoutRule(c: RuleContext): Suggestion[] {
+  const ctx = c.input.ctx;
+  const check = c.input.checkRunConfig;
+  if (!ctx || c.pytorch || ctx.model.meta.format !== 'commlens' || !check || !ctx.info.runConfig) return [];
+  const dims = jobDimsOf(ctx.info, ctx.precision);
+  const current = layoutOfRun(ctx.info);
+  if ('problem' in dims || 'problem' in current) return [];
+  const measured = measuredRunOf(ctx);
+  if (!(measured.stepTimeNs > 0) || !(measured.computeNs > 0)) return [];
+  const base = ctx.info.runConfig as unknown as { steps: number; strategy: string };
+  const out: Suggestion[] = [];
+  for (const l of candidateLayouts(dims)) {
+    if (sameLayout(l, current)) continue;
+    const configChange = layoutConfigChange(dims, l);
+    if (check(applyConfigChange(base, configChange) as unknown as Record<string, unknown>).length > 0) continue;
+    const p = predictLayout(dims, current, l, measured, ctx.measuredExposedCommNs);
+    const b = measured.peakMemoryBytes ?? p.baseline.memory.totalBytes;
+    const gain = 1 - p.stepTimeNs / measured.stepTimeNs;
+    const memSaving = b > 0 ? 1 - p.peakMemoryBytes / b : 0;
+    const memoryWorthwhile =
+      memSaving >= WORTHWHILE.minMemoryShare &&
+      b - p.peakMemoryBytes >= WORTHWHILE.minMemoryBytes &&
+      -gain <= WORTHWHILE.maxMemorySlowdown;
+    if (gain < WORTHWHILE.minStepGain && !memoryWorthwhile) continue;
+    const m = p.model;
+    const groups = m.byGroup
+      .map((g) => `${g.group} ${g.count}× ${g.op} of ${fmtBytes(g.bytes)}: ${fmtMs(g.exposedNs)} exposed`)
+      .join('; ');
+    const calibrationErrorPct =
+      measured.stepTimeNs > 0 ? (100 * (p.baseline.model.stepTimeNs - measured.stepTimeNs)) / measured.stepTimeNs : 0;
+    out.push({
+      id: `layout-${layoutId(l)}`,
+      kind: LAYOUT.kind,
+      changesAlgorithm: false,
+      stepTimeGain: gain,
+      title: `${p.name}: predicted ${fmtMs(p.stepTimeNs)}/step (${fmtPct(100 * gain)}), peak memory ${fmtBytes(p.peakMemoryBytes)} per rank (now ${p.baseline.name}: ${fmtMs(measured.stepTimeNs)}, ${fmtBytes(b)})`,
+      evidence: {
+        metrics: {
+          stepTimeNs: measured.stepTimeNs,
+          computeNs: measured.computeNs,
+          optimizerNs: measured.optimizerNs,
+          exposedCommNs: ctx.measuredExposedCommNs,
+          worldSize: dims.worldSize,
+          globalBatch: dims.globalBatch,
+        },
+        sliceIndexes: [],
+        text: `the same ${dims.globalBatch} sequences per step on ${dims.worldSize} ranks: compute ${fmtMs(m.computeNs)}${m.bubbleNs > 0 ? `, pipeline bubble ${fmtMs(m.bubbleNs)} (${(100 * m.bubbleFraction).toFixed(1)} %)` : ''}, optimizer ${fmtMs(m.optimizerNs)}, communication ${fmtMs(m.wireNs)} on the wire${groups ? ` (${groups})` : ''}; memory ${fmtBytes(p.memory.modelStatesBytes)} of model states + ${fmtBytes(p.memory.activationsBytes)} of activations (modelled)`,
+      },
+      predicted: {
+        stepTimeNs: p.stepTimeNs,
+        exposedCommNs: p.exposedCommNs,
+        peakMemoryBytes: p.peakMemoryBytes,
+        bytesPerStep: collectivesOf(dims, l).reduce((t, x) => t + x.count * x.bytes, 0),
+        baselineStepTimeNs: measured.stepTimeNs,
+        baselineExposedCommNs: ctx.measuredExposedCommNs,
+        baselinePeakMemoryBytes: b,
+        speedup: p.stepTimeNs > 0 ? measured.stepTimeNs / p.stepTimeNs : 1,
+        calibrationErrorPct,
+        layout: {
+          name: p.name,
+          baselineName: p.baseline.name,
+          model: p.model,
+          memory: p.memory,
+          baselineModel: p.baseline.model,
+          baselineMemory: p.baseline.memory,
+        },
+      },
+      risk: LAYOUT.risk,
+      source: LAYOUT.source,
+      configChange,
+      verifiable: true,
+      score: gain + (memoryWorthwhile ? memSaving * 1e-3 : 0),
+    });
+  }
+  // The best of each kind of layout (DP, TP, PP, CP, EP), then the best MAX_LAYOUTS of those;
+  // at equal score the one with less memory (1F1B before GPipe).
+  out.sort((a, b) => b.score - a.score || (a.predicted.peakMemoryBytes ?? 0) - (b.predicted.peakMemoryBytes ?? 0));
+  const kinds = new Set<string>();
+  return out
+    .filter((s) => {
+      const kind = String(s.configChange.strategy);
+      if (kinds.has(kind)) return false;
+      kinds.add(kind);
+      return true;
+    })
+    .slice(0, MAX_LAYOUTS);
+}
+
+/** A suggestion id for a layout: `layout-dp2-tp2`, `layout-dp2-pp2-1f1b-m4`, `layout-ep4-k2`. */
+function layoutId(l: ReturnType<typeof candidateLayouts>[number]): string {
+  const parts = [`dp${l.dp}`];
+  if (l.tp > 1) parts.push(`tp${l.tp}${l.sequenceParallel ? '-sp' : ''}`);
+  if (l.pp > 1) parts.push(`pp${l.pp}-${l.schedule}-m${l.microBatches}`);
+  if (l.cp > 1) parts.push(`${l.cpMethod ?? 'ulysses'}${l.cp}`);
+  if (l.ep > 1) parts.push(`ep${l.ep}${l.overlapChunks > 1 ? `-k${l.overlapChunks}` : ''}`);
+  return parts.join('-');
+}
+
 /** A diagnosis predicts no config change: the step as it would be without the cause. */
 function flatPrediction(c: RuleContext, stepNs: number, exposed: number): Suggestion['predicted'] {
   return {
@@ -701,6 +838,7 @@ export const RULES: readonly { id: string; rule: Rule }[] = [
   { id: 'local-updates', rule: localUpdatesRule },
   { id: 'sharding', rule: shardingRule },
   { id: 'sequence-parallel', rule: sequenceParallelRule },
+  { id: 'layout', rule: layoutRule },
   { id: 'straggler', rule: stragglerRule },
   { id: 'imbalance', rule: imbalanceRule },
   { id: 'slow-link', rule: slowLinkRule },

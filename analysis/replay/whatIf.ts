@@ -33,6 +33,7 @@ import {
   type StagingModel,
 } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
+import { CONTEXT_PARALLEL, type MeasuredRun } from './layouts';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, median } from '../../trace/stats';
 import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
@@ -406,9 +407,10 @@ function replayOne(
     if (!seqLen || !hidden || !layers)
       notes.push('sequence parallelism needs seqLen, hidden and layers in the run config: not replayed');
     else {
-      // Ulysses: per layer, all-to-all of Q, K, V before attention and of the output after: 4·N·h/P per rank, forward and backward.
-      const bytes = (2 * layers * 4 * seqLen * hidden * 4) / sp.degree;
-      const dur = (bytes / link.bytesPerNs) * ((sp.degree - 1) / sp.degree) + 2 * layers * 2 * link.alphaNs;
+      // Ulysses (layouts.ts CONTEXT_PARALLEL): per layer, all-to-all of Q, K, V before attention and of the output after, forward and backward.
+      const perLayer = CONTEXT_PARALLEL.ulysses.perLayer(hidden, 4, (ctx.info.batchSize ?? 1) * seqLen, sp.degree);
+      const bytes = layers * perLayer.reduce((t, c) => t + c.count * c.bytes, 0);
+      const dur = layers * perLayer.reduce((t, c) => t + c.count * collectiveCostNs(c.op, c.bytes, sp.degree, link), 0);
       addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) =>
         Math.max(
           0,
@@ -727,6 +729,36 @@ function predictMemory(
     predicted = Math.max(predicted ?? 0, p);
   }
   return { base, predicted, byRank };
+}
+
+/**
+ * What the layout model (layouts.ts) is calibrated on: the measured step and exposed
+ * communication, the busiest rank's forward + backward compute and optimizer per step
+ * (its segments in the step graph, median over the replayed steps), the highest measured
+ * peak, the link, and measured / modelled time of the run's sized collectives.
+ */
+export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
+  const per = (kinds: string[]) =>
+    median(
+      ctx.graphs.map((g) =>
+        Math.max(
+          0,
+          ...[...g.lanes.values()].map((segs) =>
+            segs.filter((x) => kinds.includes(x.kind)).reduce((t, x) => t + x.durNs, 0),
+          ),
+        ),
+      ),
+    );
+  const sized = ctx.graph.collectives.filter((c) => c.bytes !== undefined && c.bytes > 0 && c.groupSize > 1);
+  const peaks = [...ctx.measuredPeakBytesByRank.values()];
+  return {
+    stepTimeNs: ctx.measuredStepNs,
+    computeNs: per(['forward', 'backward', 'other']),
+    optimizerNs: per(['optimizer']),
+    ...(peaks.length > 0 ? { peakMemoryBytes: Math.max(...peaks) } : {}),
+    link: ctx.link,
+    commEfficiency: sized.length > 0 ? measuredEfficiency(sized, ctx.link) : 1,
+  };
 }
 
 /** What-if on a model: builds the replay context and applies the change. */
