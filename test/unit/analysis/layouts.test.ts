@@ -259,3 +259,25 @@ test('every candidate layout differs from the others, and a layout equals itself
     model: { batchSize: 16 },
   });
 });
+
+test('a change to another strategy brings its own options instead of merging the old strategy’s', () => {
+  const base = { steps: 6, strategy: 'tp', strategyOptions: { tensorParallelSize: 2 }, model: { batchSize: 4 } };
+  const pp = applyConfigChange(base, {
+    strategy: 'pp',
+    strategyOptions: { pipelineParallelSize: 2, microBatches: 2, schedule: 'gpipe' },
+    model: { batchSize: 4 },
+  });
+  assert.deepEqual({ ...pp.strategyOptions }, { pipelineParallelSize: 2, microBatches: 2, schedule: 'gpipe' });
+  assert.equal(applyConfigChange(base, { strategy: 'ddp', model: { batchSize: 2 } }).strategyOptions, undefined);
+  // The same strategy keeps the options the change does not name (a new bucket cap keeps the first bucket's).
+  const bucketed = { steps: 6, strategy: 'ddp-bucketed', strategyOptions: { bucketCapMb: 5, firstBucketCapMb: 1 } };
+  assert.deepEqual(
+    {
+      ...applyConfigChange(bucketed, { strategy: 'ddp-bucketed', strategyOptions: { bucketCapMb: 1 } }).strategyOptions,
+    },
+    {
+      bucketCapMb: 1,
+      firstBucketCapMb: 1,
+    },
+  );
+});
