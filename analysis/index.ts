@@ -156,6 +156,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         instances: collectives?.instances ?? [],
         figures,
         paramCount: settings?.paramCount.value ?? undefined,
+        ...(settings?.layout?.value ? { modelParallelGroups: new Set(settings.layout.value.modelParallelGroups) } : {}),
       }),
     );
     if (ctx) {

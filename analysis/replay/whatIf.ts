@@ -135,6 +135,8 @@ export function prepareReplay(
     figures?: BaselineFigures;
     /** The parameter count when the caller knows it (an imported job's, from its gradient elements: jobSettings.ts). */
     paramCount?: number;
+    /** An imported job's model-parallel process groups (jobSettings.ts): their all-reduces are not gradients. */
+    modelParallelGroups?: ReadonlySet<string>;
   } = {},
 ): ReplayContext {
   const notes: string[] = [];
@@ -142,7 +144,7 @@ export function prepareReplay(
   const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
   const instances = opts.instances ?? collectiveMetrics(model, views).instances;
   const graphs = replaySteps(views, opts.figures?.warmupSteps).map((step) =>
-    buildStepGraph(model, views, instances, step),
+    buildStepGraph(model, views, instances, step, { modelParallelGroups: opts.modelParallelGroups }),
   );
   const graph = graphs[graphs.length - 1];
   notes.push(...graph.notes);
