@@ -190,6 +190,8 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         }),
       ) ?? { suggestions: [], diagnoses: [] })
     : { suggestions: [], diagnoses: [] };
+  for (const r of advice.refused ?? [])
+    notes.push(`suggestion ${r.id} left out: the runtime would refuse its config (${r.problems.join('; ')})`);
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
     source: {

@@ -7,6 +7,7 @@
  * imported PyTorch traces, `pytorchHint` says the same in PyTorch terms).
  */
 import type { CollectiveMetrics } from '../collectives';
+import { theoreticalBubbleFraction } from '../pipelineBubble';
 import { COMPRESSORS, type CompressorName } from '../compressors';
 import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
@@ -38,12 +39,13 @@ import {
   jobDimsOf,
   layoutConfigChange,
   layoutOfRun,
+  pipelineBubbleNs,
   predictLayout,
   sameLayout,
   type LayoutPrediction,
 } from '../replay/layouts';
 import { measuredRunOf } from '../replay/whatIf';
-import { applyConfigChange } from '../verify';
+import { applyConfigChange, verificationConfig, type VerifiableConfig } from '../verify';
 import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, formatSignedPct, groupDigits } from '../../trace/format';
 import {
@@ -123,6 +125,8 @@ export interface Suggestion {
 export interface Advice {
   suggestions: Suggestion[];
   diagnoses: Suggestion[];
+  /** Changes left out because the runtime's config check (AdvisorInput.checkRunConfig) refuses them, with its problems. */
+  refused?: { id: string; problems: string[] }[];
 }
 
 /**
@@ -658,6 +662,67 @@ function layoutId(l: ReturnType<typeof candidateLayouts>[number]): string {
   return parts.join('-');
 }
 
+/**
+ * Pipeline micro-batches (an imported job whose process groups show a pipeline,
+ * jobSettings.ts layout): the schedule's bubble is p−1 slots of one micro-batch's stage
+ * time (replay/layouts.ts pipelineBubbleNs), so twice the micro-batches at the same global
+ * batch halve the slot. m is read from the reference rank's point-to-point ops per step (a
+ * first stage sends m activations and receives m gradients); the stage's compute per step is
+ * measured (its forward and backward, replay/whatIf.ts measuredRunOf). The saving is at most
+ * the step's idle time (what is neither compute, optimizer nor exposed communication).
+ */
+function pipelineMicroBatchRule(c: RuleContext): Suggestion[] {
+  const ctx = c.input.ctx;
+  const layout = c.input.settings?.layout;
+  const pp = layout?.value?.groups.find((g) => g.role === 'pp');
+  if (!c.pytorch || !ctx || !layout?.value || !pp || layout.value.pp <= 1 || c.baseStep <= 0) return [];
+  const p = layout.value.pp;
+  const m = Math.max(1, Math.round(pp.perStep / 2));
+  const measured = measuredRunOf(ctx);
+  const idle = Math.max(0, c.baseStep - measured.computeNs - measured.optimizerNs - ctx.measuredExposedCommNs);
+  const now = pipelineBubbleNs(measured.computeNs / m, p);
+  const next = pipelineBubbleNs(measured.computeNs / (2 * m), p);
+  const saved = Math.min(now - next, idle);
+  const stepNs = c.baseStep - saved;
+  const gain = saved / c.baseStep;
+  if (gain < WORTHWHILE.minStepGain) return [];
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  return [
+    {
+      id: `pipeline-micro-batches-${2 * m}`,
+      kind: LAYOUT.kind,
+      changesAlgorithm: false,
+      stepTimeGain: gain,
+      title: `${layout.text}: ${2 * m} micro-batches per step instead of ${m} (Megatron: halve --micro-batch-size at the same --global-batch-size): pipeline bubble ${pct(theoreticalBubbleFraction(p, m))} → ${pct(theoreticalBubbleFraction(p, 2 * m))}, step ${fmtMs(c.baseStep)} → ${fmtMs(stepNs)} (${fmtPct(100 * gain)})`,
+      evidence: {
+        metrics: {
+          stages: p,
+          microBatches: m,
+          computeNs: measured.computeNs,
+          bubbleNs: now,
+          idleNs: idle,
+          stepTimeNs: c.baseStep,
+        },
+        sliceIndexes: [],
+        text: `${pp.perStep} point-to-point ops per step on pipeline group ${pp.name} (about ${m} micro-batches, ${layout.confidence === 'high' ? 'read' : 'estimated'} from the first stage's sends and receives); ${fmtMs(measured.computeNs)} of forward and backward compute per step, so the schedule's bubble is ${p - 1} slots of ${fmtMs(measured.computeNs / m)}; the step has ${fmtMs(idle)} that is neither compute nor exposed communication`,
+      },
+      predicted: {
+        stepTimeNs: stepNs,
+        exposedCommNs: ctx.measuredExposedCommNs,
+        baselineStepTimeNs: c.baseStep,
+        baselineExposedCommNs: ctx.measuredExposedCommNs,
+        speedup: stepNs > 0 ? c.baseStep / stepNs : 1,
+      },
+      risk: `${LAYOUT.risk} Smaller micro-batches run smaller kernels: the prediction assumes the same compute rate. 1F1B (Megatron's default schedule) holds at most ${p} micro-batches' activations, so memory does not grow with m; GPipe's does.`,
+      source: LAYOUT.source,
+      configChange: { megatron: { num_micro_batches: 2 * m }, deepspeed: { gradient_accumulation_steps: 2 * m } },
+      verifiable: false,
+      pytorchHint: `num micro-batches = global-batch-size / (micro-batch-size × data-parallel-size): Megatron-LM --micro-batch-size halved at the same --global-batch-size; DeepSpeed pipeline: gradient_accumulation_steps ${2 * m} at half train_micro_batch_size_per_gpu`,
+      score: gain,
+    },
+  ];
+}
+
 /** A diagnosis predicts no config change: the step as it would be without the cause. */
 function flatPrediction(c: RuleContext, stepNs: number, exposed: number): Suggestion['predicted'] {
   return {
@@ -839,6 +904,7 @@ export const RULES: readonly { id: string; rule: Rule }[] = [
   { id: 'sharding', rule: shardingRule },
   { id: 'sequence-parallel', rule: sequenceParallelRule },
   { id: 'layout', rule: layoutRule },
+  { id: 'pipeline-micro-batches', rule: pipelineMicroBatchRule },
   { id: 'straggler', rule: stragglerRule },
   { id: 'imbalance', rule: imbalanceRule },
   { id: 'slow-link', rule: slowLinkRule },
@@ -850,7 +916,9 @@ const DIAGNOSIS_RULES: readonly string[] = ['straggler', 'imbalance', 'slow-link
 
 /**
  * The advice: every rule's findings. Config changes (`suggestions`) are kept when they
- * reach the worthwhile effect (WORTHWHILE) and ranked by predicted step-time gain, an
+ * reach the worthwhile effect (WORTHWHILE) and, for a CommLens run with the runtime's
+ * config check given, when the runtime accepts the config verify would run (else `refused`),
+ * and ranked by predicted step-time gain, an
  * algorithm-changing one discounted by its risk weight so that it ranks below an exact
  * change of equal gain; memory-only wins follow the time wins. Diagnoses are listed apart,
  * largest cost first. The step-time gain of each finding is its prediction's.
@@ -859,17 +927,25 @@ export function advise(input: AdvisorInput): Advice {
   const c = ruleContext(input);
   const suggestions: Suggestion[] = [];
   const diagnoses: Suggestion[] = [];
+  const refused: Advice['refused'] = [];
+  // A CommLens run's changes as verify will run them, checked by the runtime when the caller passed its check.
+  const check = input.checkRunConfig;
+  const base = input.pytorch ? undefined : (input.ctx?.info.runConfig as unknown as VerifiableConfig | undefined);
   for (const r of RULES) {
     for (const x of r.rule(c)) {
       x.stepTimeGain =
         x.predicted.baselineStepTimeNs > 0 ? 1 - x.predicted.stepTimeNs / x.predicted.baselineStepTimeNs : 0;
       if (DIAGNOSIS_RULES.includes(r.id)) diagnoses.push(x);
-      else suggestions.push(x);
+      else if (check && base && Object.keys(x.configChange).length > 0) {
+        const problems = check(verificationConfig(base, x.configChange).config as unknown as Record<string, unknown>);
+        if (problems.length > 0) refused.push({ id: x.id, problems });
+        else suggestions.push(x);
+      } else suggestions.push(x);
     }
   }
   suggestions.sort((a, b) => b.score - a.score);
   diagnoses.sort((a, b) => b.score - a.score);
-  return { suggestions, diagnoses };
+  return { suggestions, diagnoses, ...(refused.length > 0 ? { refused } : {}) };
 }
 
 /** The suggestions and diagnoses of an analysis (older analyses kept diagnoses among the suggestions). */

@@ -76,7 +76,14 @@ export interface SyntheticOptions {
    * Ops: TP all-reduce, EP and CP all-to-all, PP a send in forward and a recv in backward on
    * every rank (the ops and groups a pipeline leaves, not its schedule).
    */
-  modelParallel?: { kind: 'tp' | 'pp' | 'ep' | 'cp'; size: number; perPhase: number; bytes: number };
+  modelParallel?: {
+    kind: 'tp' | 'pp' | 'ep' | 'cp';
+    size: number;
+    perPhase: number;
+    bytes: number;
+    /** Idle time between forward and backward on every rank (a pipeline's bubble), ns. */
+    idleNs?: number;
+  };
   /**
    * 'kineto': the trace a PyTorch job would leave instead of a CommLens run's: format kineto,
    * no run config, process groups named by number as PyTorch names them ("0" the world, then
@@ -374,6 +381,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
         if (mp && i < mp.perPhase) c = modelParallelCollective(r, s, i, 'forward', c);
       }
       fwdEnd.push(c);
+      c += mp?.idleNs ?? 0;
       readyAt.push([]);
       for (let i = 0; i < 2 * K; i++) {
         const d = vary(k, 0.5);

@@ -72,3 +72,30 @@ test('a plain data-parallel job has no layout finding', () => {
   assert.equal(s.layout, undefined);
   assert.equal(s.buckets.value?.perStep, 2);
 });
+
+test('a pipeline job with idle time is told to double its micro-batches, in Megatron and DeepSpeed terms', () => {
+  // 8 kernels of 100 µs forward, 16 backward: 2.4 ms of compute per step; 2 sends and 2 recvs: m ≈ 2.
+  const m = job({ kind: 'pp', size: 2, perPhase: 2, bytes: 1 << 10, idleNs: 2_000_000 });
+  const a = analyze(m);
+  const s = a.suggestions.find((x) => x.id.startsWith('pipeline-micro-batches-'));
+  assert.ok(s, `suggestions: ${a.suggestions.map((x) => x.id).join(', ')}`);
+  assert.equal(s.id, 'pipeline-micro-batches-4');
+  assert.deepEqual(s.configChange, {
+    megatron: { num_micro_batches: 4 },
+    deepspeed: { gradient_accumulation_steps: 4 },
+  });
+  assert.match(
+    s.title,
+    /^PP 2 × DP 4 \(Megatron\): 4 micro-batches per step instead of 2 \(Megatron: halve --micro-batch-size/,
+  );
+  // The schedule's bubble (p−1)/(m+p−1): 1/3 → 1/5; one slot of 2.4 ms / 2 → 2.4 ms / 4 saved (0.6 ms), within the 2 ms idle.
+  assert.match(s.title, /pipeline bubble 33\.3 % → 20\.0 %/);
+  assert.ok(
+    Math.abs(s.predicted.baselineStepTimeNs - s.predicted.stepTimeNs - 600_000) < 1_000,
+    `${s.predicted.stepTimeNs}`,
+  );
+  assert.equal(s.verifiable, false);
+  // Without idle time there is no bubble to win back.
+  const busy = analyze(job({ kind: 'pp', size: 2, perPhase: 2, bytes: 1 << 10 }));
+  assert.equal(busy.suggestions.filter((x) => x.id.startsWith('pipeline-micro-batches-')).length, 0);
+});

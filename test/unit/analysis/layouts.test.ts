@@ -281,3 +281,20 @@ test('a change to another strategy brings its own options instead of merging the
     },
   );
 });
+
+test('a CommLens suggestion the runtime’s check refuses is left out, with a note naming the problem', () => {
+  const m = gptRun(4, 'ddp');
+  const all = analyze(m, { checkRunConfig });
+  assert.ok(all.suggestions.length > 0);
+  const first = all.suggestions[0];
+  const refuse = (config: Record<string, unknown>): string[] => {
+    const changed = JSON.stringify(config.strategy) + JSON.stringify(config.strategyOptions ?? {});
+    return changed ===
+      JSON.stringify(first.configChange.strategy) + JSON.stringify(first.configChange.strategyOptions ?? {})
+      ? ['strategy: refused for the test']
+      : [];
+  };
+  const a = analyze(m, { checkRunConfig: refuse });
+  assert.ok(!a.suggestions.some((s) => s.id === first.id));
+  assert.ok(a.notes.some((n) => n.includes(`suggestion ${first.id} left out`) && n.includes('refused for the test')));
+});
