@@ -156,7 +156,12 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         instances: collectives?.instances ?? [],
         figures,
         paramCount: settings?.paramCount.value ?? undefined,
-        ...(settings?.layout?.value ? { modelParallelGroups: new Set(settings.layout.value.modelParallelGroups) } : {}),
+        ...(settings?.layout?.value
+          ? {
+              modelParallelGroups: new Set(settings.layout.value.modelParallelGroups),
+              dataParallelSize: settings.layout.value.dp,
+            }
+          : {}),
       }),
     );
     if (ctx) {

@@ -448,6 +448,8 @@ function shardingRule(c: RuleContext): Suggestion[] {
   const out: Suggestion[] = [];
   // The run's current stage (an imported job's: read from its collectives): only a higher one is suggested.
   const s = c.pytorch ? c.input.settings : undefined;
+  // An imported model-parallel job (TP, PP, …): ZeRO shards over its data-parallel group.
+  const layout = s?.layout?.value ? s.layout : undefined;
   const current = Math.max(
     0,
     s ? currentSharding(s).stage : 0,
@@ -476,13 +478,23 @@ function shardingRule(c: RuleContext): Suggestion[] {
       kind: z.kind,
       changesAlgorithm: false,
       stepTimeGain: saving(r),
-      title: c.pytorch
-        ? `${s ? `${currentSharding(s).short} → ` : ''}Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
-        : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
+      title:
+        c.pytorch && layout
+          ? `${layout.text}: shard over the ${ctx.dataParallelSize} data-parallel ranks with DeepSpeed ZeRO-${stage}${stage === 1 ? ' (Megatron: --use-distributed-optimizer)' : ''}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+          : c.pytorch
+            ? `${s ? `${currentSharding(s).short} → ` : ''}Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+            : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
       evidence: {
-        metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize },
+        metrics: {
+          peakMemoryBytes: b,
+          paramCount: ctx.paramCount,
+          worldSize: ctx.worldSize,
+          dataParallelSize: ctx.dataParallelSize,
+        },
         sliceIndexes: [],
-        text: `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states`,
+        text: layout
+          ? `each rank holds its model-parallel shard's ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states, the same on all ${ctx.dataParallelSize} ranks of its data-parallel group`
+          : `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states`,
       },
       predicted: predictedOf(r),
       risk: z.risk,
@@ -503,12 +515,13 @@ function shardingRule(c: RuleContext): Suggestion[] {
 }
 
 /**
- * A CommLens mixture-of-experts run ('ep'): its model runs under expert parallelism only
- * (the experts are already sharded), so a change of strategy (ZeRO, Ulysses) would be
- * refused when re-run.
+ * A CommLens model-parallel run ('ep', 'tp', 'pp', 'ulysses'): a mixture-of-experts model runs
+ * under expert parallelism only (a change of strategy would be refused when re-run), and
+ * ZeRO or Ulysses in place of TP, PP or Ulysses would change the layout and the batch per
+ * replica without saying so: the layout rule compares layouts of the same job.
  */
 function runsOnlyItsOwnStrategy(c: RuleContext): boolean {
-  return !c.pytorch && c.strategyIds.includes('ep');
+  return !c.pytorch && ['ep', 'tp', 'pp', 'ulysses'].some((id) => c.strategyIds.includes(id));
 }
 
 /**

@@ -109,6 +109,8 @@ export interface ReplayContext {
   /** How staging copies are priced when a change moves other bytes (undefined: the trace has none). */
   staging?: StagingModel;
   worldSize: number;
+  /** Ranks of one data-parallel group, over which ZeRO shards (the world unless the job is model parallel too). */
+  dataParallelSize: number;
   onGpu: boolean;
   paramCount?: number;
   precision: Precision;
@@ -137,6 +139,8 @@ export function prepareReplay(
     paramCount?: number;
     /** An imported job's model-parallel process groups (jobSettings.ts): their all-reduces are not gradients. */
     modelParallelGroups?: ReadonlySet<string>;
+    /** Ranks of one data-parallel group (an imported job's layout, jobSettings.ts), over which ZeRO shards; default the world. */
+    dataParallelSize?: number;
   } = {},
 ): ReplayContext {
   const notes: string[] = [];
@@ -197,6 +201,7 @@ export function prepareReplay(
     link,
     staging,
     worldSize,
+    dataParallelSize: opts.dataParallelSize ?? worldSize,
     notes,
     paramCount,
     onGpu: model.meta.format === 'kineto',
@@ -401,7 +406,7 @@ function replayOne(
         'CommLens PowerSGD with Adam all-reduces in full precision for its first steps (powerSgdStartStep); the prediction is for the compressed phase',
       );
   }
-  if (stage !== 0) applyZero(g, stage, n);
+  if (stage !== 0) applyZero(g, stage, zeroGroupSize(ctx, change));
   const sp = change.sequenceParallel;
   let activationFactor = 1;
   if (sp && sp.degree > 1) {
@@ -610,7 +615,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     exposedCommNs: ctx.measuredExposedCommNs,
     bytesPerStep: bytesOf(ctx.graph),
   };
-  const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
+  const memory = predictMemory(ctx, stage, zeroGroupSize(ctx, change), extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
   // The replay's own error: replayed vs measured span of the step it replays.
   const calibrationErrorPct =
@@ -648,6 +653,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
   };
+}
+
+/** The ranks ZeRO shards over: the data-parallel group, scaled with the world when the change scales it. */
+function zeroGroupSize(ctx: ReplayContext, change: WhatIfChange): number {
+  return change.worldSize
+    ? Math.max(1, (change.worldSize * ctx.dataParallelSize) / ctx.worldSize)
+    : ctx.dataParallelSize;
 }
 
 /** Each component, median over the replayed steps, without and with the change. */

@@ -567,6 +567,6 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     }
   }
   if (steps !== minSteps) config.steps = steps;
-  m.meta.info.config = JSON.stringify(config);
+  if (!kineto) m.meta.info.config = JSON.stringify(config);
   return finalizeModel(m);
 }

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze, buildRankViews, prepareReplay } from '../../../analysis/index';
 import { jobSettings, settingsLine } from '../../../analysis/jobSettings';
+import { whatIfOn } from '../../../analysis/replay/whatIf';
 import { syntheticRun, type SyntheticOptions } from '../../helpers/syntheticRun';
 
 const GRAD = 8 * 1024 * 1024;
@@ -40,6 +41,14 @@ test('TP 2 × DP 4: the busy small group is tensor parallel, the other data para
   const ctx = prepareReplay(m, { modelParallelGroups: new Set(s.layout.value.modelParallelGroups) });
   const grads = ctx.graph.collectives.filter((c) => c.gradient);
   assert.ok(grads.length > 0 && grads.every((c) => c.groupSize === 4));
+  // ZeRO shards over the 4 data-parallel ranks, not the world of 8: ZeRO-3's 16Ψ/N with N = 4 (mixed precision).
+  const psi = GRAD / 4;
+  const zeroCtx = prepareReplay(m, {
+    modelParallelGroups: new Set(s.layout.value.modelParallelGroups),
+    dataParallelSize: s.layout.value.dp,
+    paramCount: psi,
+  });
+  assert.equal(whatIfOn(zeroCtx, { zeroStage: 3 }).predicted.peakMemoryBytes, (16 * psi) / 4);
   // Disjoint groups' collectives run side by side (each rank's stream is its own): the replay reproduces the step.
   assert.equal(ctx.baseReplay.stepTimeNs, ctx.graph.measuredStepNs);
   // The analysis carries it.
