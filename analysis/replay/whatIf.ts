@@ -608,7 +608,6 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const { changed, bytesPerStep, extraBytesPerParam, activationFactor } = rep;
   const stepDelta = median(runs.map((r) => r.stepDelta));
   const exposedDelta = median(runs.map((r) => r.exposedDelta));
-  const n = change.worldSize ?? ctx.worldSize;
   const stage = change.zeroStage ?? 0;
   const baseline: WhatIfNumbers = {
     stepTimeNs: ctx.measuredStepNs,
