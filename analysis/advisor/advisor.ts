@@ -36,6 +36,7 @@ import type { RunInfo } from '../runInfo';
 import {
   candidateLayouts,
   collectivesOf,
+  CONTEXT_PARALLEL,
   jobDimsOf,
   layoutConfigChange,
   layoutOfRun,
@@ -514,14 +515,22 @@ function shardingRule(c: RuleContext): Suggestion[] {
   return out.sort((a, b) => b.score - a.score).slice(0, 1);
 }
 
+/** CommLens' model-parallel strategies: expert, tensor, pipeline and each context-parallel method. */
+const MODEL_PARALLEL_STRATEGIES: readonly string[] = [
+  'ep',
+  'tp',
+  'pp',
+  ...Object.values(CONTEXT_PARALLEL).map((m) => m.strategy),
+];
+
 /**
- * A CommLens model-parallel run ('ep', 'tp', 'pp', 'ulysses'): a mixture-of-experts model runs
+ * A CommLens model-parallel run ('ep', 'tp', 'pp', a context-parallel one such as 'ulysses'): a mixture-of-experts model runs
  * under expert parallelism only (a change of strategy would be refused when re-run), and
  * ZeRO or Ulysses in place of TP, PP or Ulysses would change the layout and the batch per
  * replica without saying so: the layout rule compares layouts of the same job.
  */
 function runsOnlyItsOwnStrategy(c: RuleContext): boolean {
-  return !c.pytorch && ['ep', 'tp', 'pp', 'ulysses'].some((id) => c.strategyIds.includes(id));
+  return !c.pytorch && MODEL_PARALLEL_STRATEGIES.some((id) => c.strategyIds.includes(id));
 }
 
 /**

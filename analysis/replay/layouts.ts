@@ -48,6 +48,11 @@ export interface ContextParallelMethod {
   sizeOption: string;
   /** Display name, e.g. "Ulysses". */
   name: string;
+  /**
+   * Share of the attention scores (a·s per local token, undivided) a rank holds per local
+   * token: Ulysses computes a/c heads over the whole sequence for s/c tokens' worth, 1.
+   */
+  attentionScoresShare(c: number): number;
   /** Collectives per transformer layer (forward and backward together) of a rank, on its CP group of `c`. */
   perLayer(
     dModel: number,
@@ -67,6 +72,7 @@ export const CONTEXT_PARALLEL: Record<string, ContextParallelMethod> = {
     strategy: 'ulysses',
     sizeOption: 'sequenceParallelSize',
     name: 'Ulysses',
+    attentionScoresShare: () => 1,
     perLayer: (dModel, bytesPerElement, tokens, c) => [
       { op: 'allToAll', count: 8, bytes: (tokens / c) * dModel * bytesPerElement },
     ],
@@ -361,8 +367,9 @@ export function memoryOf(d: JobDims, l: Layout): LayoutMemory {
   const inFlight = (microBatchesInFlight(l) * tokens) / Math.max(1, l.pp > 1 ? l.microBatches : 1);
   // Korthikanti et al. (arXiv 2205.05198) per layer and token, 2-byte elements: 34·d + 5·a·s; twice that in f32.
   const whole = l.tp > 1 && !l.sequenceParallel ? 10 : 0;
-  // Attention scores: a/t heads over the whole sequence per token (CP: a/c heads for all s tokens, per local token the same).
-  const perTokenLayer = 2 * ((whole + (34 - whole) / l.tp) * d.dModel + (5 * d.heads * d.seqLen) / l.tp);
+  // Attention scores: a/t heads over the whole sequence per token; CP: its method's share (Ulysses: a/c heads for all s tokens, per local token the same).
+  const scores = l.cp > 1 ? (CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses']?.attentionScoresShare(l.cp) ?? 1) : 1;
+  const perTokenLayer = 2 * ((whole + (34 - whole) / l.tp) * d.dModel + (scores * 5 * d.heads * d.seqLen) / l.tp);
   const logits = 2 * d.vocab * d.bytesPerElement; // logits and their softmax, per token, on the rank with the head
   const activations = inFlight * ((d.layers / l.pp) * perTokenLayer + logits);
   return { modelStatesBytes: states, activationsBytes: activations, totalBytes: states + activations };

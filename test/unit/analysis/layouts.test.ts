@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   candidateLayouts,
   collectivesOf,
+  CONTEXT_PARALLEL,
   DEFAULT_LAYOUT,
   jobDimsOf,
   layoutConfigChange,
@@ -297,4 +298,35 @@ test('a CommLens suggestion the runtime’s check refuses is left out, with a no
   const a = analyze(m, { checkRunConfig: refuse });
   assert.ok(!a.suggestions.some((s) => s.id === first.id));
   assert.ok(a.notes.some((n) => n.includes(`suggestion ${first.id} left out`) && n.includes('refused for the test')));
+});
+
+test('a context-parallel method is one entry of CONTEXT_PARALLEL: candidates, config change and collectives follow it', () => {
+  const d: JobDims = { ...SMALL, worldSize: 2, globalBatch: 2 };
+  // A stand-in for ring attention: K and V passed around the ring, c − 1 sends per layer each way.
+  CONTEXT_PARALLEL['ring-test'] = {
+    strategy: 'ring-test',
+    sizeOption: 'ringSize',
+    name: 'Ring',
+    attentionScoresShare: (c) => 1 / c,
+    perLayer: (dModel, bytesPerElement, tokens, c) => [
+      { op: 'send', count: 2 * (c - 1), bytes: 2 * (tokens / c) * dModel * bytesPerElement },
+    ],
+  };
+  try {
+    const ring = candidateLayouts(d).find((l) => l.cpMethod === 'ring-test');
+    assert.ok(ring);
+    assert.equal(layoutName(ring), 'CP 2 (Ring)');
+    assert.deepEqual(layoutConfigChange(d, ring), {
+      strategy: 'ring-test',
+      strategyOptions: { ringSize: 2 },
+      model: { batchSize: 2 },
+    });
+    const send = collectivesOf(d, ring).find((c) => c.group === 'cp')!;
+    assert.deepEqual({ op: send.op, count: send.count }, { op: 'send', count: 2 * d.layers });
+    assert.ok(
+      memoryOf(d, ring).activationsBytes < memoryOf(d, layout({ cp: 2, cpMethod: 'ulysses' })).activationsBytes,
+    );
+  } finally {
+    delete CONTEXT_PARALLEL['ring-test'];
+  }
 });
