@@ -213,14 +213,18 @@ export function layoutName(l: Layout): string {
   return parts.join(' × ');
 }
 
-/** The run config change that runs `l` (strategy and options in the runtime's schema, the batch per replica). */
+/**
+ * The run config change that runs `l`: the strategy with every option of the layout (a run
+ * of the same strategy keeps the options a change does not name: analysis/verify.ts
+ * applyConfigChange), and the batch per replica that keeps the global batch.
+ */
 export function layoutConfigChange(d: JobDims, l: Layout): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   let strategy = 'ddp';
   if (l.tp > 1) {
     strategy = 'tp';
     o.tensorParallelSize = l.tp;
-    if (l.sequenceParallel) o.sequenceParallel = true;
+    o.sequenceParallel = l.sequenceParallel;
   } else if (l.pp > 1) {
     strategy = 'pp';
     o.pipelineParallelSize = l.pp;
@@ -233,7 +237,7 @@ export function layoutConfigChange(d: JobDims, l: Layout): Record<string, unknow
   } else if (d.experts) {
     strategy = 'ep';
     o.expertParallelSize = l.ep;
-    if (l.overlapChunks > 1) o.overlapChunks = l.overlapChunks;
+    o.overlapChunks = l.overlapChunks;
   }
   return {
     strategy,

@@ -252,7 +252,17 @@ test('every candidate layout differs from the others, and a layout equals itself
     assert.ok(sameLayout(all[i], all[i]));
     for (let j = i + 1; j < all.length; j++) assert.ok(!sameLayout(all[i], all[j]), `${layoutName(all[i])}`);
   }
-  // A change names every option of its strategy (so a re-run never keeps an option of the old layout).
+  // A change names every option of its strategy (so a re-run never keeps an option of the old layout),
+  // defaults included: EP without overlap from a run with 2 chunks says overlapChunks 1.
+  const moe: JobDims = { ...d, experts: 4, topK: 2, capacityFactor: 1.25 };
+  assert.deepEqual(layoutConfigChange(moe, layout({ ep: 4, overlapChunks: 1 })).strategyOptions, {
+    expertParallelSize: 4,
+    overlapChunks: 1,
+  });
+  assert.deepEqual(layoutConfigChange(d, layout({ dp: 2, tp: 2 })).strategyOptions, {
+    tensorParallelSize: 2,
+    sequenceParallel: false,
+  });
   const change = layoutConfigChange(d, layout({ dp: 2, pp: 2, microBatches: 4, schedule: '1f1b' }));
   assert.deepEqual(change, {
     strategy: 'pp',
