@@ -195,6 +195,10 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         }),
       ) ?? { suggestions: [], diagnoses: [] })
     : { suggestions: [], diagnoses: [] };
+  if (advice.uncheckedBecause)
+    notes.push(
+      `the run's own config does not pass the runtime's check now (${advice.uncheckedBecause.join('; ')}): its suggestions are not checked, and no layouts are compared`,
+    );
   for (const r of advice.refused ?? [])
     notes.push(`suggestion ${r.id} left out: the runtime would refuse its config (${r.problems.join('; ')})`);
   return {

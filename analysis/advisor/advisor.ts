@@ -128,6 +128,8 @@ export interface Advice {
   diagnoses: Suggestion[];
   /** Changes left out because the runtime's config check (AdvisorInput.checkRunConfig) refuses them, with its problems. */
   refused?: { id: string; problems: string[] }[];
+  /** Why the changes were not checked: the runtime refuses the run's own config (an older run). */
+  uncheckedBecause?: string[];
 }
 
 /**
@@ -951,8 +953,12 @@ export function advise(input: AdvisorInput): Advice {
   const diagnoses: Suggestion[] = [];
   const refused: Advice['refused'] = [];
   // A CommLens run's changes as verify will run them, checked by the runtime when the caller passed its check.
-  const check = input.checkRunConfig;
-  const base = input.pytorch ? undefined : (input.ctx?.info.runConfig as unknown as VerifiableConfig | undefined);
+  const runConfig = input.pytorch ? undefined : (input.ctx?.info.runConfig as unknown as VerifiableConfig | undefined);
+  // A run whose own config the runtime no longer accepts (an older run): its changes are not checked (verify will say).
+  const baseProblems =
+    input.checkRunConfig && runConfig ? input.checkRunConfig(runConfig as unknown as Record<string, unknown>) : [];
+  const check = baseProblems.length === 0 ? input.checkRunConfig : undefined;
+  const base = runConfig;
   for (const r of RULES) {
     for (const x of r.rule(c)) {
       x.stepTimeGain =
@@ -967,7 +973,12 @@ export function advise(input: AdvisorInput): Advice {
   }
   suggestions.sort((a, b) => b.score - a.score);
   diagnoses.sort((a, b) => b.score - a.score);
-  return { suggestions, diagnoses, ...(refused.length > 0 ? { refused } : {}) };
+  return {
+    suggestions,
+    diagnoses,
+    ...(refused.length > 0 ? { refused } : {}),
+    ...(baseProblems.length > 0 ? { uncheckedBecause: baseProblems } : {}),
+  };
 }
 
 /** The suggestions and diagnoses of an analysis (older analyses kept diagnoses among the suggestions). */

@@ -340,3 +340,14 @@ test('a context-parallel method is one entry of CONTEXT_PARALLEL: candidates, co
     delete CONTEXT_PARALLEL['ring-test'];
   }
 });
+
+test('when the runtime refuses the run’s own config (an older run), its suggestions are kept unchecked, with a note', () => {
+  const m = gptRun(4, 'ddp');
+  const checked = analyze(m, { checkRunConfig });
+  const a = analyze(m, { checkRunConfig: () => ['worldSize: refused for the test'] });
+  assert.deepEqual(
+    a.suggestions.map((s) => s.id),
+    checked.suggestions.filter((s) => s.kind !== 'layout').map((s) => s.id),
+  );
+  assert.ok(a.notes.some((n) => n.includes('does not pass the runtime') && n.includes('refused for the test')));
+});
