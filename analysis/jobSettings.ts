@@ -76,6 +76,8 @@ export interface LayoutFound {
   groups: { name: string; role: GroupRole; size?: number; perStep: number; ops: string[] }[];
   /** Groups whose collectives move activations, not gradients (TP, PP, EP, CP), on every rank. */
   modelParallelGroups: string[];
+  /** The layout as the frameworks set it: Megatron-LM's arguments, DeepSpeed's settings for EP and Ulysses. */
+  flags: string;
 }
 
 export interface JobSettings {
@@ -373,7 +375,9 @@ export function layoutOfGroups(
     cp: dims.cp ?? 1,
     groups,
     modelParallelGroups: groups.filter((g) => g.role !== 'dp').map((g) => g.name),
+    flags: '',
   };
+  value.flags = layoutFlags(value);
   const parts: string[] = [];
   if (value.tp > 1) parts.push(`TP ${value.tp}`);
   if (value.pp > 1) parts.push(`PP ${value.pp}`);
@@ -396,9 +400,25 @@ export function layoutOfGroups(
   return {
     value,
     text: `${parts.join(' × ')} (${framework})`,
-    evidence: `${groups.map((g) => `group ${g.name}${g.size ? ` of ${g.size}` : ''}: ${g.perStep} ${g.ops.join('/')} per step, ${roleText[g.role]}`).join('; ')} (${where})${guessed ? `; the ${unsized[0].toUpperCase()} size is what the world of ${worldSize} leaves` : ''}`,
+    evidence: `${groups.map((g) => `group ${g.name}${g.size ? ` of ${g.size}` : ''}: ${g.perStep} ${g.ops.join('/')} per step, ${roleText[g.role]}`).join('; ')} (${where})${guessed ? `; the ${unsized[0].toUpperCase()} size is what the world of ${worldSize} leaves` : ''}; as set: ${value.flags}`,
     confidence: groups.every((g) => g.size !== undefined) && !guessed ? 'high' : 'medium',
   };
+}
+
+/**
+ * The layout as the frameworks set it: Megatron-LM's --tensor-model-parallel-size and
+ * --pipeline-model-parallel-size (data parallelism is what the world leaves), Megatron-Core's
+ * --expert-model-parallel-size or DeepSpeed-MoE's ep_size, Megatron's --context-parallel-size
+ * or DeepSpeed's sequence_parallel_size for Ulysses.
+ */
+export function layoutFlags(l: Pick<LayoutFound, 'tp' | 'pp' | 'ep' | 'cp' | 'dp'>): string {
+  const out: string[] = [];
+  if (l.tp > 1 || l.pp > 1) out.push(`--tensor-model-parallel-size ${l.tp} --pipeline-model-parallel-size ${l.pp}`);
+  if (l.ep > 1) out.push(`--expert-model-parallel-size ${l.ep} (DeepSpeed-MoE: ep_size ${l.ep})`);
+  if (l.cp > 1)
+    out.push(`DeepSpeed-Ulysses sequence_parallel_size ${l.cp} (Megatron: --context-parallel-size ${l.cp})`);
+  out.push(`data parallel ${l.dp}`);
+  return out.join('; ');
 }
 
 /**

@@ -505,9 +505,14 @@ function shardingRule(c: RuleContext): Suggestion[] {
       whatIf: { zeroStage: stage },
       configChange: c.pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
       verifiable: !c.pytorch,
-      pytorchHint: s
-        ? pytorchChange(currentSharding(s).code, `${z.pytorch}; DeepSpeed: ${z.deepspeed}`)
-        : `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
+      pytorchHint: layout?.value
+        ? pytorchChange(
+            `${layout.value.flags}, ${currentSharding(s!).short}`,
+            `DeepSpeed: ${z.deepspeed}${stage === 1 ? '; Megatron-LM: --use-distributed-optimizer' : ''} (the optimizer states sharded over the ${ctx.dataParallelSize} data-parallel ranks)`,
+          )
+        : s
+          ? pytorchChange(currentSharding(s).code, `${z.pytorch}; DeepSpeed: ${z.deepspeed}`)
+          : `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
       // Ranked by step time like every change; a memory-only win sorts after the time wins, by its memory relief.
       score: saving(r) + (memoryWorthwhile ? memSaving * memoryWeight * 1e-3 : 0),
     });
@@ -741,7 +746,10 @@ function pipelineMicroBatchRule(c: RuleContext): Suggestion[] {
       source: LAYOUT.source,
       configChange: { megatron: { num_micro_batches: 2 * m }, deepspeed: { gradient_accumulation_steps: 2 * m } },
       verifiable: false,
-      pytorchHint: `num micro-batches = global-batch-size / (micro-batch-size × data-parallel-size): Megatron-LM --micro-batch-size halved at the same --global-batch-size; DeepSpeed pipeline: gradient_accumulation_steps ${2 * m} at half train_micro_batch_size_per_gpu`,
+      pytorchHint: pytorchChange(
+        `${layout.value.flags}, about ${m} micro-batches per step`,
+        `${2 * m} micro-batches (num micro-batches = global-batch-size / (micro-batch-size × data-parallel-size): Megatron-LM --micro-batch-size halved at the same --global-batch-size; DeepSpeed pipeline: gradient_accumulation_steps ${2 * m} at half train_micro_batch_size_per_gpu)`,
+      ),
       score: gain,
     },
   ];

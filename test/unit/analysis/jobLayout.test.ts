@@ -28,6 +28,10 @@ test('TP 2 × DP 4: the busy small group is tensor parallel, the other data para
   assert.equal(s.layout.text, 'TP 2 × DP 4 (Megatron)');
   assert.deepEqual({ tp: s.layout.value.tp, dp: s.layout.value.dp, pp: s.layout.value.pp }, { tp: 2, dp: 4, pp: 1 });
   assert.equal(s.layout.confidence, 'high');
+  assert.equal(
+    s.layout.value.flags,
+    '--tensor-model-parallel-size 2 --pipeline-model-parallel-size 1; data parallel 4',
+  );
   const tpGroup = s.layout.value.groups.find((g) => g.role === 'tp')!;
   assert.equal(tpGroup.perStep, 8);
   // Every rank's TP group (4 of them), none of the DP groups.
@@ -104,6 +108,10 @@ test('a pipeline job with idle time is told to double its micro-batches, in Mega
     `${s.predicted.stepTimeNs}`,
   );
   assert.equal(s.verifiable, false);
+  assert.match(
+    s.pytorchHint ?? '',
+    /^now: --tensor-model-parallel-size 1 --pipeline-model-parallel-size 2; data parallel 4, about 2 micro-batches per step → change to: 4 micro-batches/,
+  );
   // Without idle time there is no bubble to win back.
   const busy = analyze(job({ kind: 'pp', size: 2, perPhase: 2, bytes: 1 << 10 }));
   assert.equal(busy.suggestions.filter((x) => x.id.startsWith('pipeline-micro-batches-')).length, 0);
