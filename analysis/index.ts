@@ -167,6 +167,12 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
         instances: collectives?.instances ?? [],
         figures,
         paramCount: settings?.paramCount.value ?? undefined,
+        ...(settings?.layout?.value
+          ? {
+              modelParallelGroups: new Set(settings.layout.value.modelParallelGroups),
+              dataParallelSize: settings.layout.value.dp,
+            }
+          : {}),
       }),
     );
     if (ctx) {
@@ -196,9 +202,16 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
           linkPeakGBps,
           pytorch: model.meta.format === 'kineto',
           settings,
+          checkRunConfig: opts.checkRunConfig,
         }),
       ) ?? { suggestions: [], diagnoses: [] })
     : { suggestions: [], diagnoses: [] };
+  if (advice.uncheckedBecause)
+    notes.push(
+      `the run's own config does not pass the runtime's check now (${advice.uncheckedBecause.join('; ')}): its suggestions are not checked, and no layouts are compared`,
+    );
+  for (const r of advice.refused ?? [])
+    notes.push(`suggestion ${r.id} left out: the runtime would refuse its config (${r.problems.join('; ')})`);
   return {
     schemaVersion: ANALYSIS_SCHEMA_VERSION,
     source: {

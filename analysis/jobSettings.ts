@@ -62,6 +62,24 @@ export interface BucketsFound {
   sizesBytes?: number[];
 }
 
+/** What a process group does in the job, from its collectives in a step. */
+export type GroupRole = 'dp' | 'tp' | 'pp' | 'ep' | 'cp';
+
+/** The parallel layout read from the process groups: sizes per dimension, each group's role. */
+export interface LayoutFound {
+  dp: number;
+  tp: number;
+  pp: number;
+  ep: number;
+  cp: number;
+  /** The groups of the reference rank with their role, size and collectives per step. */
+  groups: { name: string; role: GroupRole; size?: number; perStep: number; ops: string[] }[];
+  /** Groups whose collectives move activations, not gradients (TP, PP, EP, CP), on every rank. */
+  modelParallelGroups: string[];
+  /** The layout as the frameworks set it: Megatron-LM's arguments, DeepSpeed's settings for EP and Ulysses. */
+  flags: string;
+}
+
 export interface JobSettings {
   /** The rank whose steps were read (the lowest rank with collectives). */
   referenceRank?: number;
@@ -81,6 +99,11 @@ export interface JobSettings {
   bucketCapMb: Finding<number>;
   /** Parameters, from the gradient elements reduced per step (the wire bytes over the wire dtype's size). */
   paramCount: Finding<number>;
+  /**
+   * The parallel layout, when the job has process groups of more than one kind (e.g. "TP 2 ×
+   * DP 4 (Megatron)"); absent for a plain data-parallel job or a trace without groups.
+   */
+  layout?: Finding<LayoutFound>;
 }
 
 /** The backend of a rank's collectives: gloo ops on the CPU, or NCCL / RCCL kernels on the GPU. */
@@ -142,6 +165,8 @@ const unknown = <T>(why: string, evidence = why): Finding<T> => ({
 const LAUNCHER = /^(c10d::all_?reduce|record_param_comms$|nccl:all_reduce)/;
 const CAST = /^aten::(_to_copy|to)$/;
 const POWERSGD_OPS = /linalg_qr|orthogonalize|_linalg_qr_helper|aten::geqrf/;
+/** Ops of a mixture-of-experts layer (router, gate, experts), telling expert from context parallel all-to-alls. */
+const MOE_OPS = /moe|expert|router|gate/i;
 
 function isPreKineto(model: TraceModel): boolean {
   const info = model.meta.info;
@@ -271,6 +296,131 @@ function inferBucketCap(sizes: number[]): Finding<number> {
   };
 }
 
+const P2P_OPS: readonly string[] = ['send', 'recv', 'sendRecv'];
+const REDUCTION_OPS: readonly string[] = ['allReduce', 'reduceScatter', 'allGather', 'broadcast', 'reduce'];
+
+/**
+ * The parallel layout from the reference rank's collectives in one step, per process group
+ * (Megatron-LM's and DeepSpeed's groups): a group that sends and receives point-to-point is a
+ * pipeline group (PP); one that all-to-alls is expert parallel (EP) when the trace has MoE ops
+ * (router, experts, gate), else context parallel (CP, DeepSpeed-Ulysses); of the groups that
+ * all-reduce, reduce-scatter or all-gather, when there are several, the one with the most
+ * collectives per step is tensor parallel (TP: several per layer) and the others data
+ * parallel (DP: the gradients). Sizes come from the groups (`Group size`); a dimension whose
+ * group has no size is what the world leaves. Undefined when the step shows one kind of group
+ * only (a data-parallel job: dataParallel says which).
+ */
+export function layoutOfGroups(
+  list: readonly Slice[],
+  worldSize: number | null,
+  hasMoeOps: boolean,
+  where: string,
+): Finding<LayoutFound> | undefined {
+  const byGroup = new Map<string, { size?: number; ops: Map<string, number> }>();
+  for (const c of list) {
+    const name = typeof c.args?.group === 'string' && c.args.group ? c.args.group : 'default';
+    let g = byGroup.get(name);
+    if (!g) byGroup.set(name, (g = { ops: new Map() }));
+    const op = typeof c.args?.op === 'string' ? c.args.op : c.name;
+    g.ops.set(op, (g.ops.get(op) ?? 0) + 1);
+    if (typeof c.args?.groupSize === 'number') g.size = c.args.groupSize;
+  }
+  const groups: LayoutFound['groups'] = [];
+  const reducing: { name: string; size?: number; perStep: number; ops: string[] }[] = [];
+  for (const [name, g] of byGroup) {
+    if (g.size === 1) continue;
+    const ops = [...g.ops.keys()];
+    const perStep = [...g.ops.values()].reduce((a, b) => a + b, 0);
+    const entry = { name, size: g.size, perStep, ops };
+    if (ops.some((o) => P2P_OPS.includes(o))) groups.push({ ...entry, role: 'pp' });
+    else if (ops.includes('allToAll')) groups.push({ ...entry, role: hasMoeOps ? 'ep' : 'cp' });
+    else if (ops.some((o) => REDUCTION_OPS.includes(o))) reducing.push(entry);
+  }
+  reducing.sort((a, b) => b.perStep - a.perStep);
+  // TP: the busiest reducing group, when another group reduces too and it runs at least twice as many per step.
+  if (reducing.length >= 2 && reducing[0].perStep >= 2 * reducing[1].perStep && (reducing[0].size ?? 0) !== worldSize)
+    groups.push({ ...reducing.shift()!, role: 'tp' });
+  for (const r of reducing) groups.push({ ...r, role: 'dp' });
+  const roles = new Set(groups.map((g) => g.role));
+  if (roles.size <= 1 && !roles.has('pp') && !roles.has('tp')) return undefined;
+  const sizeOf = (role: GroupRole): number | undefined => {
+    const sized = groups.filter((g) => g.role === role && g.size !== undefined && g.size !== worldSize);
+    return sized.length > 0 ? Math.max(...sized.map((g) => g.size as number)) : undefined;
+  };
+  const dims: Record<GroupRole, number | undefined> = {
+    tp: sizeOf('tp'),
+    pp: sizeOf('pp'),
+    ep: sizeOf('ep'),
+    cp: sizeOf('cp'),
+    dp: sizeOf('dp'),
+  };
+  // A dimension seen without a size of its own (a group as large as the world, or none given): what the others leave.
+  const known = (Object.keys(dims) as GroupRole[]).filter((d) => dims[d] !== undefined);
+  const unsized = (Object.keys(dims) as GroupRole[]).filter((d) => dims[d] === undefined && roles.has(d));
+  const product = known.reduce((t, d) => t * (dims[d] as number), 1);
+  let guessed = false;
+  if (worldSize && unsized.length === 1 && worldSize % product === 0) {
+    dims[unsized[0]] = worldSize / product;
+    guessed = true;
+  }
+  if (!roles.has('dp') && worldSize && dims.dp === undefined) {
+    const mp = (['tp', 'pp', 'ep', 'cp'] as const).reduce((t, d) => t * (dims[d] ?? 1), 1);
+    if (worldSize % mp === 0) dims.dp = worldSize / mp;
+  }
+  const value: LayoutFound = {
+    dp: dims.dp ?? 1,
+    tp: dims.tp ?? 1,
+    pp: dims.pp ?? 1,
+    ep: dims.ep ?? 1,
+    cp: dims.cp ?? 1,
+    groups,
+    modelParallelGroups: groups.filter((g) => g.role !== 'dp').map((g) => g.name),
+    flags: '',
+  };
+  value.flags = layoutFlags(value);
+  const parts: string[] = [];
+  if (value.tp > 1) parts.push(`TP ${value.tp}`);
+  if (value.pp > 1) parts.push(`PP ${value.pp}`);
+  if (value.cp > 1) parts.push(`CP ${value.cp}`);
+  if (value.ep > 1) parts.push(`EP ${value.ep}`);
+  parts.push(`DP ${value.dp}`);
+  const framework =
+    value.tp > 1 || value.pp > 1
+      ? 'Megatron'
+      : value.ep > 1
+        ? 'expert parallel: DeepSpeed-MoE or Megatron'
+        : 'context parallel: DeepSpeed-Ulysses';
+  const roleText: Record<GroupRole, string> = {
+    tp: 'tensor parallel',
+    pp: 'pipeline parallel',
+    ep: 'expert parallel',
+    cp: 'context parallel',
+    dp: 'data parallel',
+  };
+  return {
+    value,
+    text: `${parts.join(' × ')} (${framework})`,
+    evidence: `${groups.map((g) => `group ${g.name}${g.size ? ` of ${g.size}` : ''}: ${g.perStep} ${g.ops.join('/')} per step, ${roleText[g.role]}`).join('; ')} (${where})${guessed ? `; the ${unsized[0].toUpperCase()} size is what the world of ${worldSize} leaves` : ''}; as set: ${value.flags}`,
+    confidence: groups.every((g) => g.size !== undefined) && !guessed ? 'high' : 'medium',
+  };
+}
+
+/**
+ * The layout as the frameworks set it: Megatron-LM's --tensor-model-parallel-size and
+ * --pipeline-model-parallel-size (data parallelism is what the world leaves), Megatron-Core's
+ * --expert-model-parallel-size or DeepSpeed-MoE's ep_size, Megatron's --context-parallel-size
+ * or DeepSpeed's sequence_parallel_size for Ulysses.
+ */
+export function layoutFlags(l: Pick<LayoutFound, 'tp' | 'pp' | 'ep' | 'cp' | 'dp'>): string {
+  const out: string[] = [];
+  if (l.tp > 1 || l.pp > 1) out.push(`--tensor-model-parallel-size ${l.tp} --pipeline-model-parallel-size ${l.pp}`);
+  if (l.ep > 1) out.push(`--expert-model-parallel-size ${l.ep} (DeepSpeed-MoE: ep_size ${l.ep})`);
+  if (l.cp > 1)
+    out.push(`DeepSpeed-Ulysses sequence_parallel_size ${l.cp} (Megatron: --context-parallel-size ${l.cp})`);
+  out.push(`data parallel ${l.dp}`);
+  return out.join('; ');
+}
+
 /**
  * Reads the job's settings from the trace: `views` are the analysis' rank views (their
  * steps). Never throws on odd input: what cannot be read is `unknown` with the reason.
@@ -389,13 +539,31 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
       paramCount: unknown(none),
     };
   }
+  const names = new Set(model.slices.map((s) => s.name));
+  const hasName = (re: RegExp) => [...names].some((n) => re.test(n));
+  const where = `rank ${ref.rank}${rep.step !== undefined ? `, step ${rep.step}` : ''}${withColl.length > 1 ? ` (the pattern of ${arMode.count} of ${stepsText(withColl.length)})` : ''}`;
+
+  // The layout from the groups; the data-parallel settings below read only the DP groups' collectives.
+  const layout = layoutOfGroups(rep.list, worldSize.value, hasName(MOE_OPS), where);
+  if (layout?.value) {
+    // Every rank's model-parallel groups (each TP group is another group name), read the same way in the same step.
+    const mp = new Set(layout.value.modelParallelGroups);
+    for (const { pid, rank } of ranksWith) {
+      if (rank === ref.rank) continue;
+      const st = views.find((v) => v.rank === rank)?.steps.find((x) => x.step === rep.step);
+      const list = (collByPid.get(pid) ?? []).filter((c) => !st || (c.startNs >= st.startNs && c.startNs < st.endNs));
+      for (const g of layoutOfGroups(list, worldSize.value, hasName(MOE_OPS), where)?.value?.modelParallelGroups ?? [])
+        mp.add(g);
+    }
+    layout.value.modelParallelGroups = [...mp];
+    rep.list = rep.list.filter(
+      (c) => !mp.has(typeof c.args?.group === 'string' && c.args.group ? c.args.group : 'default'),
+    );
+  }
   const ar = count(rep, 'allReduce'),
     rs = count(rep, 'reduceScatter'),
     ag = count(rep, 'allGather'),
     bc = count(rep, 'broadcast');
-  const names = new Set(model.slices.map((s) => s.name));
-  const hasName = (re: RegExp) => [...names].some((n) => re.test(n));
-  const where = `rank ${ref.rank}${rep.step !== undefined ? `, step ${rep.step}` : ''}${withColl.length > 1 ? ` (the pattern of ${arMode.count} of ${stepsText(withColl.length)})` : ''}`;
 
   // DDP, FSDP or ZeRO: from the collectives of a step, and the module names when present.
   let dataParallel: Finding<DataParallel>;
@@ -599,12 +767,14 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
     buckets,
     bucketCapMb,
     paramCount,
+    ...(layout ? { layout } : {}),
   };
 }
 
 /** The settings in one line (`settings found: DistributedDataParallel, 2 ranks, …`), known ones first. */
 export function settingsLine(s: JobSettings): string {
   const parts: string[] = [];
+  if (s.layout?.value) parts.push(s.layout.text);
   if (s.dataParallel.value) parts.push(s.dataParallel.text);
   if (s.worldSize.value) parts.push(`${s.worldSize.value} ranks`);
   if (s.backend?.value) parts.push(s.backend.text);
@@ -631,6 +801,7 @@ export function settingsRows(
     evidence: f.evidence,
   });
   return [
+    ...(s.layout ? [row('parallel layout', s.layout)] : []),
     row('data parallelism', s.dataParallel),
     row('world size', s.worldSize),
     row('process groups', s.processGroups),

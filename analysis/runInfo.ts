@@ -65,6 +65,14 @@ export interface RunInfo {
   /** Model kind (`mlp`, `gpt-mini`) and attention heads, when known. */
   modelKind?: string;
   heads?: number;
+  /** gpt-mini's batch per data-parallel replica, vocabulary and position table (model.batchSize, vocab, maxSeqLen), when known. */
+  batchSize?: number;
+  vocab?: number;
+  maxSeqLen?: number;
+  /** Mixture of experts (model.experts, topK, capacityFactor), when the model has them. */
+  experts?: number;
+  topK?: number;
+  capacityFactor?: number;
   /** Weight matrices of the model as [rows, cols] (for PowerSGD's volume), when the config describes them. */
   matrices?: [number, number][];
   /** 1-D parameters (biases, norms) in elements, sent uncompressed by PowerSGD. */
@@ -73,6 +81,8 @@ export interface RunInfo {
   layerParams?: number[];
   /** Codec and staging-copy speeds measured at the start of the run (CommLens runs since the host probe). */
   hostProbe?: HostProbeInfo;
+  /** The run config as the trace carries it (CommLens runs): what a suggested change is applied to. */
+  runConfig?: Record<string, ArgValue>;
 }
 
 type Obj = { [key: string]: ArgValue };
@@ -254,9 +264,16 @@ export function runInfoOf(model: TraceModel): RunInfo {
     optimizerKind:
       isObj(config?.optimizer) && typeof config?.optimizer.kind === 'string' ? config.optimizer.kind : undefined,
     heads: num(m?.heads),
+    batchSize: num(m?.batchSize),
+    vocab: num(m?.vocab),
+    maxSeqLen: num(m?.maxSeqLen),
+    experts: num(m?.experts),
+    topK: num(m?.topK),
+    capacityFactor: num(m?.capacityFactor),
     matrices: shapes?.matrices,
     vectorParams: shapes?.vectors,
     layerParams: shapes?.layers,
     hostProbe: hostProbeOf(info?.hostProbe),
+    ...(config ? { runConfig: config } : {}),
   };
 }

@@ -24,6 +24,11 @@ export interface AnalysisOptions {
   includeLastStep?: boolean;
   /** Peak bandwidth of the link in GB/s (= bytes/ns), for busbw / peak; else the run's link profile. */
   linkPeakGBps?: number;
+  /**
+   * The runtime's check of a whole run config (problems, [] when it runs), which the CLI
+   * passes in (analysis cannot import the runtime): layout suggestions need it.
+   */
+  checkRunConfig?: (config: Record<string, unknown>) => string[];
 }
 
 export interface Analysis {

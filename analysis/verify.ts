@@ -303,7 +303,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Applies a suggestion's config change (objects merge, values replace). */
+/**
+ * Applies a suggestion's config change (objects merge, values replace). A change to another
+ * strategy brings its own options: they replace the run's (the old strategy's options would
+ * not belong to the new one), and without options the new strategy starts from its defaults.
+ */
 export function applyConfigChange<C extends VerifiableConfig>(config: C, change: Record<string, unknown>): C {
   const merge = (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> => {
     // Null-prototype objects and own keys: a "__proto__" key from summary.json stays a key (and is refused).
@@ -315,9 +319,16 @@ export function applyConfigChange<C extends VerifiableConfig>(config: C, change:
           : v;
     return out;
   };
-  const next = merge(config as unknown as Record<string, unknown>, change);
+  const newStrategy = Object.hasOwn(change, 'strategy') && change.strategy !== config.strategy;
+  const next = merge(
+    newStrategy
+      ? { ...(config as unknown as Record<string, unknown>), strategyOptions: undefined }
+      : (config as unknown as Record<string, unknown>),
+    change,
+  );
   // A new strategy starts from its own defaults unless the change names options.
   if (Object.hasOwn(change, 'strategy') && !Object.hasOwn(change, 'strategyOptions')) delete next.strategyOptions;
+  if (next.strategyOptions === undefined) delete next.strategyOptions;
   return next as unknown as C;
 }
 

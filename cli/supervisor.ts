@@ -33,6 +33,7 @@ import { basename, join, relative } from 'node:path';
 import { EXIT } from './protocol';
 import { CRASH_FILE_ENV, guardStream, readCrashNote } from '../runtime/lifeline';
 import { Output } from './output';
+import { checkRunConfig } from './runConfigCheck';
 import { LINK_PROFILES, slowedProfile } from '../runtime/comm';
 import { readPerfetto } from '../trace/perfettoReader';
 import { PerfettoStreamWriter, intactPrefixLength, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
@@ -173,7 +174,7 @@ export function finalizeRun(runDir: string, end: RunEnd): FinalizedRun {
       if (model) {
         const profile = LINK_PROFILES[summary.config?.link];
         const link = profile ? slowedProfile(profile, summary.config.linkScale ?? 1) : undefined;
-        const analysis = analyze(model, link ? { linkPeakGBps: link.bytesPerNs } : {});
+        const analysis = analyze(model, { ...(link ? { linkPeakGBps: link.bytesPerNs } : {}), checkRunConfig });
         summary.analysis = analysis;
         writeFileSync(join(runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
       }

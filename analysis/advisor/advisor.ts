@@ -7,6 +7,7 @@
  * imported PyTorch traces, `pytorchHint` says the same in PyTorch terms).
  */
 import type { CollectiveMetrics } from '../collectives';
+import { theoreticalBubbleFraction } from '../pipelineBubble';
 import { COMPRESSORS, type CompressorName } from '../compressors';
 import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
@@ -32,11 +33,26 @@ import { DGC_DENSITY, POWERSGD_RATIO } from '../compressors';
 import type { JobSettings } from '../jobSettings';
 import { currentHookCode, currentSharding, pytorchChange, wireBytesPerElement } from './current';
 import type { RunInfo } from '../runInfo';
+import {
+  candidateLayouts,
+  collectivesOf,
+  CONTEXT_PARALLEL,
+  jobDimsOf,
+  layoutConfigChange,
+  layoutOfRun,
+  pipelineBubbleNs,
+  predictLayout,
+  sameLayout,
+  type LayoutPrediction,
+} from '../replay/layouts';
+import { measuredRunOf } from '../replay/whatIf';
+import { applyConfigChange, verificationConfig, type VerifiableConfig } from '../verify';
 import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, formatSignedPct, groupDigits } from '../../trace/format';
 import {
   HOST_BOUND,
   IMBALANCE,
+  LAYOUT,
   LOCAL_UPDATES,
   OVERLAP,
   RISK_WEIGHT,
@@ -67,6 +83,15 @@ export interface Suggestion {
     calibrationErrorPct?: number;
     /** Per component of the step, replayed without and with the change (replay/whatIf.ts): where a miss came from. */
     components?: PredictedComponents;
+    /** A layout suggestion: the layout model's components for the run's layout and the new one (replay/layouts.ts). */
+    layout?: {
+      name: string;
+      baselineName: string;
+      model: LayoutPrediction['model'];
+      memory: LayoutPrediction['memory'];
+      baselineModel: LayoutPrediction['model'];
+      baselineMemory: LayoutPrediction['memory'];
+    };
   };
   risk: string;
   source: string;
@@ -101,6 +126,10 @@ export interface Suggestion {
 export interface Advice {
   suggestions: Suggestion[];
   diagnoses: Suggestion[];
+  /** Changes left out because the runtime's config check (AdvisorInput.checkRunConfig) refuses them, with its problems. */
+  refused?: { id: string; problems: string[] }[];
+  /** Why the changes were not checked: the runtime refuses the run's own config (an older run). */
+  uncheckedBecause?: string[];
 }
 
 /**
@@ -128,6 +157,12 @@ export interface AdvisorInput {
   pytorch: boolean;
   /** The imported job's current settings (jobSettings.ts): the advice starts from them. */
   settings?: JobSettings;
+  /**
+   * The runtime's check of a whole run config (runtime/config.ts validateConfig with the
+   * strategies' validation, passed in by the CLI): the problems, [] when it would run. Layout
+   * suggestions are made only for configs it accepts, so without it there are none.
+   */
+  checkRunConfig?: (config: Record<string, unknown>) => string[];
 }
 
 const MiB = 1024 * 1024;
@@ -416,6 +451,8 @@ function shardingRule(c: RuleContext): Suggestion[] {
   const out: Suggestion[] = [];
   // The run's current stage (an imported job's: read from its collectives): only a higher one is suggested.
   const s = c.pytorch ? c.input.settings : undefined;
+  // An imported model-parallel job (TP, PP, …): ZeRO shards over its data-parallel group.
+  const layout = s?.layout?.value ? s.layout : undefined;
   const current = Math.max(
     0,
     s ? currentSharding(s).stage : 0,
@@ -444,13 +481,23 @@ function shardingRule(c: RuleContext): Suggestion[] {
       kind: z.kind,
       changesAlgorithm: false,
       stepTimeGain: saving(r),
-      title: c.pytorch
-        ? `${s ? `${currentSharding(s).short} → ` : ''}Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
-        : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
+      title:
+        c.pytorch && layout
+          ? `${layout.text}: shard over the ${ctx.dataParallelSize} data-parallel ranks with DeepSpeed ZeRO-${stage}${stage === 1 ? ' (Megatron: --use-distributed-optimizer)' : ''}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+          : c.pytorch
+            ? `${s ? `${currentSharding(s).short} → ` : ''}Shard with ${stage === 1 ? 'ZeroRedundancyOptimizer' : stage === 2 ? 'FSDP SHARD_GRAD_OP' : 'FSDP FULL_SHARD'} / DeepSpeed ZeRO-${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`
+            : `ZeRO stage ${stage}: memory ${fmtBytes(b)} → ${fmtBytes(p)} per rank, ${effect(r)}`,
       evidence: {
-        metrics: { peakMemoryBytes: b, paramCount: ctx.paramCount, worldSize: ctx.worldSize },
+        metrics: {
+          peakMemoryBytes: b,
+          paramCount: ctx.paramCount,
+          worldSize: ctx.worldSize,
+          dataParallelSize: ctx.dataParallelSize,
+        },
         sliceIndexes: [],
-        text: `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states`,
+        text: layout
+          ? `each rank holds its model-parallel shard's ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states, the same on all ${ctx.dataParallelSize} ranks of its data-parallel group`
+          : `every rank holds all ${groupDigits(Math.round(ctx.paramCount))} parameters, their gradients and optimizer states`,
       },
       predicted: predictedOf(r),
       risk: z.risk,
@@ -458,9 +505,14 @@ function shardingRule(c: RuleContext): Suggestion[] {
       whatIf: { zeroStage: stage },
       configChange: c.pytorch ? PYTORCH_CHANGE.zero(stage) : zeroChange(stage),
       verifiable: !c.pytorch,
-      pytorchHint: s
-        ? pytorchChange(currentSharding(s).code, `${z.pytorch}; DeepSpeed: ${z.deepspeed}`)
-        : `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
+      pytorchHint: layout?.value
+        ? pytorchChange(
+            `${layout.value.flags}, ${currentSharding(s!).short}`,
+            `DeepSpeed: ${z.deepspeed}${stage === 1 ? '; Megatron-LM: --use-distributed-optimizer' : ''} (the optimizer states sharded over the ${ctx.dataParallelSize} data-parallel ranks)`,
+          )
+        : s
+          ? pytorchChange(currentSharding(s).code, `${z.pytorch}; DeepSpeed: ${z.deepspeed}`)
+          : `${z.pytorch}; DeepSpeed: ${z.deepspeed}`,
       // Ranked by step time like every change; a memory-only win sorts after the time wins, by its memory relief.
       score: saving(r) + (memoryWorthwhile ? memSaving * memoryWeight * 1e-3 : 0),
     });
@@ -470,13 +522,22 @@ function shardingRule(c: RuleContext): Suggestion[] {
   return out.sort((a, b) => b.score - a.score).slice(0, 1);
 }
 
+/** CommLens' model-parallel strategies: expert, tensor, pipeline and each context-parallel method. */
+const MODEL_PARALLEL_STRATEGIES: readonly string[] = [
+  'ep',
+  'tp',
+  'pp',
+  ...Object.values(CONTEXT_PARALLEL).map((m) => m.strategy),
+];
+
 /**
- * A CommLens mixture-of-experts run ('ep'): its model runs under expert parallelism only
- * (the experts are already sharded), so a change of strategy (ZeRO, Ulysses) would be
- * refused when re-run.
+ * A CommLens model-parallel run ('ep', 'tp', 'pp', a context-parallel one such as 'ulysses'): a mixture-of-experts model runs
+ * under expert parallelism only (a change of strategy would be refused when re-run), and
+ * ZeRO or Ulysses in place of TP, PP or Ulysses would change the layout and the batch per
+ * replica without saying so: the layout rule compares layouts of the same job.
  */
 function runsOnlyItsOwnStrategy(c: RuleContext): boolean {
-  return !c.pytorch && c.strategyIds.includes('ep');
+  return !c.pytorch && MODEL_PARALLEL_STRATEGIES.some((id) => c.strategyIds.includes(id));
 }
 
 /**
@@ -517,6 +578,179 @@ function sequenceParallelRule(c: RuleContext): Suggestion[] {
       verifiable: !c.pytorch,
       pytorchHint: 'DeepSpeed-Ulysses DistributedAttention (deepspeed.sequence.layer), or PyTorch context parallel',
       score: saving(r) + 1e-4,
+    },
+  ];
+}
+
+/** At most this many layouts are suggested (the best first): the rest are variations of them. */
+const MAX_LAYOUTS = 3;
+
+/**
+ * Parallel layouts (replay/layouts.ts): for a CommLens gpt-mini run on one layout (DDP,
+ * TP, PP, Ulysses or EP, each with DP), every other layout of the same job on the same
+ * ranks (the same global batch) that the runtime's own config check accepts is predicted;
+ * those that reach the worthwhile effect are suggested: the best of each kind (DP, TP, PP,
+ * CP, EP), at most MAX_LAYOUTS, each with the config change that runs it. Never the layout
+ * the run already has.
+ */
+function layoutRule(c: RuleContext): Suggestion[] {
+  const ctx = c.input.ctx;
+  const check = c.input.checkRunConfig;
+  if (!ctx || c.pytorch || ctx.model.meta.format !== 'commlens' || !check || !ctx.info.runConfig) return [];
+  const dims = jobDimsOf(ctx.info, ctx.precision);
+  const current = layoutOfRun(ctx.info);
+  if ('problem' in dims || 'problem' in current) return [];
+  const measured = measuredRunOf(ctx);
+  if (!(measured.stepTimeNs > 0) || !(measured.computeNs > 0)) return [];
+  const base = ctx.info.runConfig as unknown as { steps: number; strategy: string };
+  const out: Suggestion[] = [];
+  for (const l of candidateLayouts(dims)) {
+    if (sameLayout(l, current)) continue;
+    const configChange = layoutConfigChange(dims, l);
+    if (check(applyConfigChange(base, configChange) as unknown as Record<string, unknown>).length > 0) continue;
+    const p = predictLayout(dims, current, l, measured, ctx.measuredExposedCommNs);
+    const b = measured.peakMemoryBytes ?? p.baseline.memory.totalBytes;
+    const gain = 1 - p.stepTimeNs / measured.stepTimeNs;
+    const memSaving = b > 0 ? 1 - p.peakMemoryBytes / b : 0;
+    const memoryWorthwhile =
+      memSaving >= WORTHWHILE.minMemoryShare &&
+      b - p.peakMemoryBytes >= WORTHWHILE.minMemoryBytes &&
+      -gain <= WORTHWHILE.maxMemorySlowdown;
+    if (gain < WORTHWHILE.minStepGain && !memoryWorthwhile) continue;
+    const m = p.model;
+    const groups = m.byGroup
+      .map((g) => `${g.group} ${g.count}× ${g.op} of ${fmtBytes(g.bytes)}: ${fmtMs(g.exposedNs)} exposed`)
+      .join('; ');
+    const calibrationErrorPct =
+      measured.stepTimeNs > 0 ? (100 * (p.baseline.model.stepTimeNs - measured.stepTimeNs)) / measured.stepTimeNs : 0;
+    out.push({
+      id: `layout-${layoutId(l)}`,
+      kind: LAYOUT.kind,
+      changesAlgorithm: false,
+      stepTimeGain: gain,
+      title: `${p.name}: predicted ${fmtMs(p.stepTimeNs)}/step (${fmtPct(100 * gain)}), peak memory ${fmtBytes(p.peakMemoryBytes)} per rank (now ${p.baseline.name}: ${fmtMs(measured.stepTimeNs)}, ${fmtBytes(b)})`,
+      evidence: {
+        metrics: {
+          stepTimeNs: measured.stepTimeNs,
+          computeNs: measured.computeNs,
+          optimizerNs: measured.optimizerNs,
+          exposedCommNs: ctx.measuredExposedCommNs,
+          worldSize: dims.worldSize,
+          globalBatch: dims.globalBatch,
+        },
+        sliceIndexes: [],
+        text: `the same ${dims.globalBatch} sequences per step on ${dims.worldSize} ranks: compute ${fmtMs(m.computeNs)}${m.bubbleNs > 0 ? `, pipeline bubble ${fmtMs(m.bubbleNs)} (${(100 * m.bubbleFraction).toFixed(1)} %)` : ''}, optimizer ${fmtMs(m.optimizerNs)}, communication ${fmtMs(m.wireNs)} on the wire${groups ? ` (${groups})` : ''}; memory ${fmtBytes(p.memory.modelStatesBytes)} of model states + ${fmtBytes(p.memory.activationsBytes)} of activations (modelled)`,
+      },
+      predicted: {
+        stepTimeNs: p.stepTimeNs,
+        exposedCommNs: p.exposedCommNs,
+        peakMemoryBytes: p.peakMemoryBytes,
+        bytesPerStep: collectivesOf(dims, l).reduce((t, x) => t + x.count * x.bytes, 0),
+        baselineStepTimeNs: measured.stepTimeNs,
+        baselineExposedCommNs: ctx.measuredExposedCommNs,
+        baselinePeakMemoryBytes: b,
+        speedup: p.stepTimeNs > 0 ? measured.stepTimeNs / p.stepTimeNs : 1,
+        calibrationErrorPct,
+        layout: {
+          name: p.name,
+          baselineName: p.baseline.name,
+          model: p.model,
+          memory: p.memory,
+          baselineModel: p.baseline.model,
+          baselineMemory: p.baseline.memory,
+        },
+      },
+      risk: LAYOUT.risk,
+      source: LAYOUT.source,
+      configChange,
+      verifiable: true,
+      score: gain + (memoryWorthwhile ? memSaving * 1e-3 : 0),
+    });
+  }
+  // The best of each kind of layout (DP, TP, PP, CP, EP), then the best MAX_LAYOUTS of those;
+  // at equal score the one with less memory (1F1B before GPipe).
+  out.sort((a, b) => b.score - a.score || (a.predicted.peakMemoryBytes ?? 0) - (b.predicted.peakMemoryBytes ?? 0));
+  const kinds = new Set<string>();
+  return out
+    .filter((s) => {
+      const kind = String(s.configChange.strategy);
+      if (kinds.has(kind)) return false;
+      kinds.add(kind);
+      return true;
+    })
+    .slice(0, MAX_LAYOUTS);
+}
+
+/** A suggestion id for a layout: `layout-dp2-tp2`, `layout-dp2-pp2-1f1b-m4`, `layout-ep4-k2`. */
+function layoutId(l: ReturnType<typeof candidateLayouts>[number]): string {
+  const parts = [`dp${l.dp}`];
+  if (l.tp > 1) parts.push(`tp${l.tp}${l.sequenceParallel ? '-sp' : ''}`);
+  if (l.pp > 1) parts.push(`pp${l.pp}-${l.schedule}-m${l.microBatches}`);
+  if (l.cp > 1) parts.push(`${l.cpMethod ?? 'ulysses'}${l.cp}`);
+  if (l.ep > 1) parts.push(`ep${l.ep}${l.overlapChunks > 1 ? `-k${l.overlapChunks}` : ''}`);
+  return parts.join('-');
+}
+
+/**
+ * Pipeline micro-batches (an imported job whose process groups show a pipeline,
+ * jobSettings.ts layout): the schedule's bubble is p−1 slots of one micro-batch's stage
+ * time (replay/layouts.ts pipelineBubbleNs), so twice the micro-batches at the same global
+ * batch halve the slot. m is read from the reference rank's point-to-point ops per step (a
+ * first stage sends m activations and receives m gradients); the stage's compute per step is
+ * measured (its forward and backward, replay/whatIf.ts measuredRunOf). The saving is at most
+ * the step's idle time (what is neither compute, optimizer nor exposed communication).
+ */
+function pipelineMicroBatchRule(c: RuleContext): Suggestion[] {
+  const ctx = c.input.ctx;
+  const layout = c.input.settings?.layout;
+  const pp = layout?.value?.groups.find((g) => g.role === 'pp');
+  if (!c.pytorch || !ctx || !layout?.value || !pp || layout.value.pp <= 1 || c.baseStep <= 0) return [];
+  const p = layout.value.pp;
+  const m = Math.max(1, Math.round(pp.perStep / 2));
+  const measured = measuredRunOf(ctx);
+  const idle = Math.max(0, c.baseStep - measured.computeNs - measured.optimizerNs - ctx.measuredExposedCommNs);
+  const now = pipelineBubbleNs(measured.computeNs / m, p);
+  const next = pipelineBubbleNs(measured.computeNs / (2 * m), p);
+  const saved = Math.min(now - next, idle);
+  const stepNs = c.baseStep - saved;
+  const gain = saved / c.baseStep;
+  if (gain < WORTHWHILE.minStepGain) return [];
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  return [
+    {
+      id: `pipeline-micro-batches-${2 * m}`,
+      kind: LAYOUT.kind,
+      changesAlgorithm: false,
+      stepTimeGain: gain,
+      title: `${layout.text}: ${2 * m} micro-batches per step instead of ${m} (Megatron: halve --micro-batch-size at the same --global-batch-size): pipeline bubble ${pct(theoreticalBubbleFraction(p, m))} → ${pct(theoreticalBubbleFraction(p, 2 * m))}, step ${fmtMs(c.baseStep)} → ${fmtMs(stepNs)} (${fmtPct(100 * gain)})`,
+      evidence: {
+        metrics: {
+          stages: p,
+          microBatches: m,
+          computeNs: measured.computeNs,
+          bubbleNs: now,
+          idleNs: idle,
+          stepTimeNs: c.baseStep,
+        },
+        sliceIndexes: [],
+        text: `${pp.perStep} point-to-point ops per step on pipeline group ${pp.name} (about ${m} micro-batches, ${layout.confidence === 'high' ? 'read' : 'estimated'} from the first stage's sends and receives); ${fmtMs(measured.computeNs)} of forward and backward compute per step, so the schedule's bubble is ${p - 1} slots of ${fmtMs(measured.computeNs / m)}; the step has ${fmtMs(idle)} that is neither compute nor exposed communication`,
+      },
+      predicted: {
+        stepTimeNs: stepNs,
+        exposedCommNs: ctx.measuredExposedCommNs,
+        baselineStepTimeNs: c.baseStep,
+        baselineExposedCommNs: ctx.measuredExposedCommNs,
+        speedup: stepNs > 0 ? c.baseStep / stepNs : 1,
+      },
+      risk: `${LAYOUT.risk} Smaller micro-batches run smaller kernels: the prediction assumes the same compute rate. 1F1B (Megatron's default schedule) holds at most ${p} micro-batches' activations, so memory does not grow with m; GPipe's does.`,
+      source: LAYOUT.source,
+      configChange: { megatron: { num_micro_batches: 2 * m }, deepspeed: { gradient_accumulation_steps: 2 * m } },
+      verifiable: false,
+      pytorchHint: pytorchChange(
+        `${layout.value.flags}, about ${m} micro-batches per step`,
+        `${2 * m} micro-batches (num micro-batches = global-batch-size / (micro-batch-size × data-parallel-size): Megatron-LM --micro-batch-size halved at the same --global-batch-size; DeepSpeed pipeline: gradient_accumulation_steps ${2 * m} at half train_micro_batch_size_per_gpu)`,
+      ),
+      score: gain,
     },
   ];
 }
@@ -701,6 +935,8 @@ export const RULES: readonly { id: string; rule: Rule }[] = [
   { id: 'local-updates', rule: localUpdatesRule },
   { id: 'sharding', rule: shardingRule },
   { id: 'sequence-parallel', rule: sequenceParallelRule },
+  { id: 'layout', rule: layoutRule },
+  { id: 'pipeline-micro-batches', rule: pipelineMicroBatchRule },
   { id: 'straggler', rule: stragglerRule },
   { id: 'imbalance', rule: imbalanceRule },
   { id: 'slow-link', rule: slowLinkRule },
@@ -712,7 +948,9 @@ const DIAGNOSIS_RULES: readonly string[] = ['straggler', 'imbalance', 'slow-link
 
 /**
  * The advice: every rule's findings. Config changes (`suggestions`) are kept when they
- * reach the worthwhile effect (WORTHWHILE) and ranked by predicted step-time gain, an
+ * reach the worthwhile effect (WORTHWHILE) and, for a CommLens run with the runtime's
+ * config check given, when the runtime accepts the config verify would run (else `refused`),
+ * and ranked by predicted step-time gain, an
  * algorithm-changing one discounted by its risk weight so that it ranks below an exact
  * change of equal gain; memory-only wins follow the time wins. Diagnoses are listed apart,
  * largest cost first. The step-time gain of each finding is its prediction's.
@@ -721,17 +959,34 @@ export function advise(input: AdvisorInput): Advice {
   const c = ruleContext(input);
   const suggestions: Suggestion[] = [];
   const diagnoses: Suggestion[] = [];
+  const refused: Advice['refused'] = [];
+  // A CommLens run's changes as verify will run them, checked by the runtime when the caller passed its check.
+  const runConfig = input.pytorch ? undefined : (input.ctx?.info.runConfig as unknown as VerifiableConfig | undefined);
+  // A run whose own config the runtime no longer accepts (an older run): its changes are not checked (verify will say).
+  const baseProblems =
+    input.checkRunConfig && runConfig ? input.checkRunConfig(runConfig as unknown as Record<string, unknown>) : [];
+  const check = baseProblems.length === 0 ? input.checkRunConfig : undefined;
+  const base = runConfig;
   for (const r of RULES) {
     for (const x of r.rule(c)) {
       x.stepTimeGain =
         x.predicted.baselineStepTimeNs > 0 ? 1 - x.predicted.stepTimeNs / x.predicted.baselineStepTimeNs : 0;
       if (DIAGNOSIS_RULES.includes(r.id)) diagnoses.push(x);
-      else suggestions.push(x);
+      else if (check && base && Object.keys(x.configChange).length > 0) {
+        const problems = check(verificationConfig(base, x.configChange).config as unknown as Record<string, unknown>);
+        if (problems.length > 0) refused.push({ id: x.id, problems });
+        else suggestions.push(x);
+      } else suggestions.push(x);
     }
   }
   suggestions.sort((a, b) => b.score - a.score);
   diagnoses.sort((a, b) => b.score - a.score);
-  return { suggestions, diagnoses };
+  return {
+    suggestions,
+    diagnoses,
+    ...(refused.length > 0 ? { refused } : {}),
+    ...(baseProblems.length > 0 ? { uncheckedBecause: baseProblems } : {}),
+  };
 }
 
 /** The suggestions and diagnoses of an analysis (older analyses kept diagnoses among the suggestions). */

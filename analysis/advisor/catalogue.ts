@@ -107,3 +107,10 @@ export const RISK_WEIGHT: Record<
   'local-updates': 0.6,
   'sequence-parallel': 0.9,
 };
+
+export const LAYOUT: CatalogueEntry = {
+  kind: 'layout',
+  risk: 'None for convergence: the same model and the same global batch (the batch per data-parallel replica changes with the number of replicas). Model parallelism puts communication on the critical path of every layer (TP) or idles stages in the bubble (PP); the prediction states each.',
+  source:
+    'Megatron-LM tensor parallelism (Shoeybi et al. 2019), its sequence parallelism and activation count (Korthikanti et al. 2022), GPipe and 1F1B / PipeDream-Flush pipelines (bubble (p−1)/(m+p−1), Narayanan et al. 2021), DeepSpeed-Ulysses, GShard expert parallelism with overlapped all-to-alls (Comet)',
+};

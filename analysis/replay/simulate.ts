@@ -1,6 +1,7 @@
 /**
- * Replaying a step graph: list scheduling of every rank's compute lane and the shared
- * communication lane until both are drained.
+ * Replaying a step graph: list scheduling of every rank's compute lane and its
+ * communication lane (a collective starts once every participant's is free) until both
+ * are drained.
  */
 import { differenceLength, unionOf } from '../intervals';
 import type { StepGraph, Trigger } from './stepGraph';
@@ -94,8 +95,12 @@ export function simulate(g: StepGraph): Replay {
     const at = t.fraction >= 1 ? end : segStart[ri][t.afterSegment] + t.fraction * lanes[ri][t.afterSegment].durNs;
     return at + t.delayNs;
   };
+  // Each rank's stream of a lane runs one collective at a time; collectives of disjoint
+  // process groups (TP groups, a TP and a DP group of other ranks) run side by side.
+  const laneOf = (id: number, ri: number): string => `${g.collectives[id].lane}\u0000${ri}`;
   const readyAt = (id: number): number => {
-    let ready = commFree.get(g.collectives[id].lane) ?? 0;
+    let ready = 0;
+    for (const { ri } of triggers[id]) ready = Math.max(ready, commFree.get(laneOf(id, ri)) ?? 0);
     for (const { ri, t } of triggers[id]) {
       if (t.afterSegment < 0) {
         ready = Math.max(ready, offset[ri] + t.delayNs);
@@ -113,7 +118,7 @@ export function simulate(g: StepGraph): Replay {
     // Encode runs before the transfer, decode after; both on the collective's path.
     collStart[id] = ready;
     collEnd[id] = ready + c.durNs + (c.extraNs ?? 0) / 2;
-    commFree.set(c.lane, collEnd[id]);
+    for (const { ri } of triggers[id]) commFree.set(laneOf(id, ri), collEnd[id]);
     scheduled++;
   };
   for (;;) {

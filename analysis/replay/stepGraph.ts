@@ -87,12 +87,33 @@ export interface StepGraph {
 
 const BACKWARD_NAME = /bwd|backward|grad/i;
 
+/** CommLens' model-parallel process groups (runtime/comm/layout.ts names them "tp group 0 (ranks 0,1)"). */
+const MODEL_PARALLEL_GROUP = /^(tp|pp|cp|ep) group \d+ \(ranks /;
+
+export interface StepGraphOptions {
+  /**
+   * Process groups whose collectives move activations, not gradients (an imported job's
+   * tensor-, pipeline-, context- or expert-parallel groups, as analysis/jobSettings.ts
+   * recognises them); CommLens' own are known by name.
+   */
+  modelParallelGroups?: ReadonlySet<string>;
+}
+
+/**
+ * True when a collective of `group` is model-parallel traffic: a gradient reduction is an
+ * all-reduce or reduce-scatter of any other group (TP's all-reduces are activations).
+ */
+function isModelParallelGroup(group: string, opts: StepGraphOptions): boolean {
+  return MODEL_PARALLEL_GROUP.test(group) || (opts.modelParallelGroups?.has(group) ?? false);
+}
+
 /** Builds the step graph of `step` (undefined = the whole analysed window). */
 export function buildStepGraph(
   model: TraceModel,
   views: RankView[],
   instances: CollectiveInstance[],
   step: number | undefined,
+  opts: StepGraphOptions = {},
 ): StepGraph {
   const notes: string[] = [];
   const lanes = new Map<number, Segment[]>();
@@ -117,7 +138,7 @@ export function buildStepGraph(
     bytes: inst.bytes,
     groupSize: inst.groupSize,
     durNs: inst.completionNs,
-    gradient: inst.op === 'allReduce' || inst.op === 'reduceScatter',
+    gradient: (inst.op === 'allReduce' || inst.op === 'reduceScatter') && !isModelParallelGroup(inst.group, opts),
     triggers: new Map(),
     sliceIndexes: inst.participants.map((p) => p.sliceIndex),
     lane: String(

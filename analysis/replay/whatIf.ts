@@ -33,6 +33,7 @@ import {
   type StagingModel,
 } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
+import { CONTEXT_PARALLEL, type MeasuredRun } from './layouts';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, median } from '../../trace/stats';
 import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
@@ -108,6 +109,8 @@ export interface ReplayContext {
   /** How staging copies are priced when a change moves other bytes (undefined: the trace has none). */
   staging?: StagingModel;
   worldSize: number;
+  /** Ranks of one data-parallel group, over which ZeRO shards (the world unless the job is model parallel too). */
+  dataParallelSize: number;
   onGpu: boolean;
   paramCount?: number;
   precision: Precision;
@@ -134,6 +137,10 @@ export function prepareReplay(
     figures?: BaselineFigures;
     /** The parameter count when the caller knows it (an imported job's, from its gradient elements: jobSettings.ts). */
     paramCount?: number;
+    /** An imported job's model-parallel process groups (jobSettings.ts): their all-reduces are not gradients. */
+    modelParallelGroups?: ReadonlySet<string>;
+    /** Ranks of one data-parallel group (an imported job's layout, jobSettings.ts), over which ZeRO shards; default the world. */
+    dataParallelSize?: number;
   } = {},
 ): ReplayContext {
   const notes: string[] = [];
@@ -141,7 +148,7 @@ export function prepareReplay(
   const views = opts.views ?? buildRankViews(model, { includeLastStep: opts.includeLastStep });
   const instances = opts.instances ?? collectiveMetrics(model, views).instances;
   const graphs = replaySteps(views, opts.figures?.warmupSteps).map((step) =>
-    buildStepGraph(model, views, instances, step),
+    buildStepGraph(model, views, instances, step, { modelParallelGroups: opts.modelParallelGroups }),
   );
   const graph = graphs[graphs.length - 1];
   notes.push(...graph.notes);
@@ -194,6 +201,7 @@ export function prepareReplay(
     link,
     staging,
     worldSize,
+    dataParallelSize: opts.dataParallelSize ?? worldSize,
     notes,
     paramCount,
     onGpu: model.meta.format === 'kineto',
@@ -398,7 +406,7 @@ function replayOne(
         'CommLens PowerSGD with Adam all-reduces in full precision for its first steps (powerSgdStartStep); the prediction is for the compressed phase',
       );
   }
-  if (stage !== 0) applyZero(g, stage, n);
+  if (stage !== 0) applyZero(g, stage, zeroGroupSize(ctx, change));
   const sp = change.sequenceParallel;
   let activationFactor = 1;
   if (sp && sp.degree > 1) {
@@ -406,9 +414,10 @@ function replayOne(
     if (!seqLen || !hidden || !layers)
       notes.push('sequence parallelism needs seqLen, hidden and layers in the run config: not replayed');
     else {
-      // Ulysses: per layer, all-to-all of Q, K, V before attention and of the output after: 4·N·h/P per rank, forward and backward.
-      const bytes = (2 * layers * 4 * seqLen * hidden * 4) / sp.degree;
-      const dur = (bytes / link.bytesPerNs) * ((sp.degree - 1) / sp.degree) + 2 * layers * 2 * link.alphaNs;
+      // Ulysses (layouts.ts CONTEXT_PARALLEL): per layer, all-to-all of Q, K, V before attention and of the output after, forward and backward.
+      const perLayer = CONTEXT_PARALLEL.ulysses.perLayer(hidden, 4, (ctx.info.batchSize ?? 1) * seqLen, sp.degree);
+      const bytes = layers * perLayer.reduce((t, c) => t + c.count * c.bytes, 0);
+      const dur = layers * perLayer.reduce((t, c) => t + c.count * collectiveCostNs(c.op, c.bytes, sp.degree, link), 0);
       addBlockingCollective(g, 'allToAll', bytes / 2, dur / 2, (segs) =>
         Math.max(
           0,
@@ -599,14 +608,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const { changed, bytesPerStep, extraBytesPerParam, activationFactor } = rep;
   const stepDelta = median(runs.map((r) => r.stepDelta));
   const exposedDelta = median(runs.map((r) => r.exposedDelta));
-  const n = change.worldSize ?? ctx.worldSize;
   const stage = change.zeroStage ?? 0;
   const baseline: WhatIfNumbers = {
     stepTimeNs: ctx.measuredStepNs,
     exposedCommNs: ctx.measuredExposedCommNs,
     bytesPerStep: bytesOf(ctx.graph),
   };
-  const memory = predictMemory(ctx, stage, n, extraBytesPerParam, activationFactor);
+  const memory = predictMemory(ctx, stage, zeroGroupSize(ctx, change), extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
   // The replay's own error: replayed vs measured span of the step it replays.
   const calibrationErrorPct =
@@ -644,6 +652,13 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
   };
+}
+
+/** The ranks ZeRO shards over: the data-parallel group, scaled with the world when the change scales it. */
+function zeroGroupSize(ctx: ReplayContext, change: WhatIfChange): number {
+  return change.worldSize
+    ? Math.max(1, (change.worldSize * ctx.dataParallelSize) / ctx.worldSize)
+    : ctx.dataParallelSize;
 }
 
 /** Each component, median over the replayed steps, without and with the change. */
@@ -727,6 +742,36 @@ function predictMemory(
     predicted = Math.max(predicted ?? 0, p);
   }
   return { base, predicted, byRank };
+}
+
+/**
+ * What the layout model (layouts.ts) is calibrated on: the measured step and exposed
+ * communication, the busiest rank's forward + backward compute and optimizer per step
+ * (its segments in the step graph, median over the replayed steps), the highest measured
+ * peak, the link, and measured / modelled time of the run's sized collectives.
+ */
+export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
+  const per = (kinds: string[]) =>
+    median(
+      ctx.graphs.map((g) =>
+        Math.max(
+          0,
+          ...[...g.lanes.values()].map((segs) =>
+            segs.filter((x) => kinds.includes(x.kind)).reduce((t, x) => t + x.durNs, 0),
+          ),
+        ),
+      ),
+    );
+  const sized = ctx.graph.collectives.filter((c) => c.bytes !== undefined && c.bytes > 0 && c.groupSize > 1);
+  const peaks = [...ctx.measuredPeakBytesByRank.values()];
+  return {
+    stepTimeNs: ctx.measuredStepNs,
+    computeNs: per(['forward', 'backward', 'other']),
+    optimizerNs: per(['optimizer']),
+    ...(peaks.length > 0 ? { peakMemoryBytes: Math.max(...peaks) } : {}),
+    link: ctx.link,
+    commEfficiency: sized.length > 0 ? measuredEfficiency(sized, ctx.link) : 1,
+  };
 }
 
 /** What-if on a model: builds the replay context and applies the change. */

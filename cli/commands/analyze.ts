@@ -12,6 +12,7 @@ import { analyze, mapSliceIndexes, markdownReport, type Analysis, type AnalysisO
 import type { RankFile } from '../../trace/kinetoScanPool';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
+import { checkRunConfig } from '../runConfigCheck';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
 
@@ -147,7 +148,7 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
       analysis = k.analysis;
       leftOut = k.leftOut;
       if (k.warning) out.warn(k.warning);
-    } else analysis = analyze(await loadRun(found.chosen), options);
+    } else analysis = analyze(await loadRun(found.chosen), { ...options, checkRunConfig });
   } catch (e) {
     return out.fail((e as Error).message, EXIT.badInput);
   }

@@ -25,6 +25,7 @@ import { requestAdapter, summarizeAdapter } from '../../runtime/gpu/dawn';
 import { runTraining, RunHandle, type RunOutcome } from '../../runtime/coordinator';
 import { buildSummary, type RunSummary } from '../../runtime/summary';
 import { EXIT } from '../protocol';
+import { checkRunConfig } from '../runConfigCheck';
 import { Output, STDIO, type Io } from '../output';
 import { parseArgs, parseFiniteNumber, flag, num, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
@@ -418,7 +419,10 @@ function writeReport(config: RunConfig, folder: RunFolder, outcome: RunOutcome, 
     };
   }
   // The analysis reads the same model the trace file holds (steps every rank finished).
-  const analysis = analyze(finalizeModel(outcome.trace.model), { linkPeakGBps: folder.link.bytesPerNs });
+  const analysis = analyze(finalizeModel(outcome.trace.model), {
+    linkPeakGBps: folder.link.bytesPerNs,
+    checkRunConfig,
+  });
   summary.analysis = analysis;
   writeFileSync(join(folder.runDir, 'report.md'), markdownReport(analysis, { traceLink: './trace.pftrace' }));
   writeFileAtomic(folder.summaryPath, JSON.stringify(summary, null, 2) + '\n');

@@ -81,6 +81,29 @@ export interface SyntheticOptions {
    * DDP options (kernels, buckets, overlap, staging, jitter) are not used, and runtimeTracks is refused.
    */
   pipeline?: { stages: number; microBatches: number; p2pNs?: number; p2pBytes?: number };
+  /**
+   * Model parallelism beside data parallelism (worldSize = size × dp): per step, `perPhase`
+   * blocking collectives of `bytes` after as many forward kernels and again after as many
+   * backward kernels (perPhase ≤ kernels), on each rank's model-parallel group; the gradient
+   * all-reduces then go over the rank's data-parallel group. TP, EP and CP groups are
+   * neighbouring ranks (Megatron's order), PP's the ranks dp apart (its stages outermost).
+   * Ops: TP all-reduce, EP and CP all-to-all, PP a send in forward and a recv in backward on
+   * every rank (the ops and groups a pipeline leaves, not its schedule).
+   */
+  modelParallel?: {
+    kind: 'tp' | 'pp' | 'ep' | 'cp';
+    size: number;
+    perPhase: number;
+    bytes: number;
+    /** Idle time between forward and backward on every rank (a pipeline's bubble), ns. */
+    idleNs?: number;
+  };
+  /**
+   * 'kineto': the trace a PyTorch job would leave instead of a CommLens run's: format kineto,
+   * no run config, process groups named by number as PyTorch names them ("0" the world, then
+   * the model-parallel groups, then the data-parallel ones) with their sizes, dtype "Float".
+   */
+  format?: 'commlens' | 'kineto';
 }
 
 /** The runtime's counters per rank, in its order and with its names (runtime/runTrace.ts). */
@@ -164,10 +187,36 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   /** A duration: exact, or varied by up to ±`spread` around it. */
   const vary = (ns: number, spread: number): number =>
     rand ? Math.round(ns * (1 - spread + 2 * spread * rand())) : ns;
-  const m = emptyModel('commlens', '1700000000000000000');
+  const kineto = o.format === 'kineto';
+  const m = emptyModel(kineto ? 'kineto' : 'commlens', '1700000000000000000');
   m.meta.worldSize = R;
+  const mp = o.modelParallel;
+  const mpSize = mp?.size ?? 1;
+  if (R % mpSize !== 0) throw new Error(`syntheticRun: modelParallel.size ${mpSize} does not divide ranks ${R}`);
+  if (mp && mp.perPhase > K)
+    throw new Error(`syntheticRun: modelParallel.perPhase ${mp.perPhase} exceeds kernels ${K}`);
+  const dpSize = R / mpSize;
+  /** Rank r's model-parallel group (index and ranks) and data-parallel group. */
+  const mpGroupOf = (r: number): { index: number; ranks: number[] } =>
+    mp?.kind === 'pp'
+      ? { index: r % dpSize, ranks: Array.from({ length: mpSize }, (_, i) => (r % dpSize) + dpSize * i) }
+      : {
+          index: Math.floor(r / mpSize),
+          ranks: Array.from({ length: mpSize }, (_, i) => Math.floor(r / mpSize) * mpSize + i),
+        };
+  const dpGroupOf = (r: number): { index: number; ranks: number[] } => {
+    const others = mpGroupOf(r).ranks;
+    const at = others.indexOf(r);
+    const ranks = Array.from({ length: R }, (_, x) => x).filter((x) => mpGroupOf(x).ranks.indexOf(x) === at);
+    return { index: at, ranks };
+  };
+  const groupName = (kind: string, g: { index: number; ranks: number[] }, offset: number): string =>
+    kineto ? String(1 + offset + g.index) : `${kind} group ${g.index} (ranks ${g.ranks.join(',')})`;
+  const dpGroupName = (r: number): string =>
+    !mp ? (kineto ? '0' : 'world') : groupName('dp', dpGroupOf(r), dpSize === R ? 0 : R / mpSize);
   // As cli/commands/profile.ts writes it: the config as a JSON string, the link's α and β beside its name.
   const pipe = o.pipeline;
+  if (pipe && mp) throw new Error('syntheticRun: pipeline and modelParallel are two layouts; give one');
   if (pipe && o.runtimeTracks)
     throw new Error('syntheticRun: pipeline writes its own tracks; leave runtimeTracks out of a pipeline run');
   if (pipe && (!(pipe.stages >= 2) || R % pipe.stages !== 0 || !(pipe.microBatches >= 1)))
@@ -207,21 +256,30 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     collectiveTimeoutMs: 60000,
     peakFlops: 1e10,
   };
-  m.meta.info = {
-    tool: 'commlens',
-    runId: 'synthetic',
-    config: JSON.stringify(config),
-    strategy,
-    worldSize: R,
-    link: 'test-link',
-    linkAlphaNs: alpha,
-    linkBytesPerNs: bw,
-    ...(o.hostProbe ? { hostProbe: o.hostProbe } : {}),
-    ...(o.hostCores ? { hostCores: o.hostCores } : {}),
-  } as Args;
+  if (kineto) m.meta.info = { ranks: Array.from({ length: R }, (_, r) => ({ rank: r })) } as Args;
+  else
+    m.meta.info = {
+      tool: 'commlens',
+      runId: 'synthetic',
+      config: JSON.stringify(config),
+      strategy,
+      worldSize: R,
+      link: 'test-link',
+      linkAlphaNs: alpha,
+      linkBytesPerNs: bw,
+      ...(o.hostProbe ? { hostProbe: o.hostProbe } : {}),
+      ...(o.hostCores ? { hostCores: o.hostCores } : {}),
+    } as Args;
   // Transfer time of one bucket all-reduce on a ring (what the runtime's emulated link charges).
   const bucketBytes = grad / B;
-  const transfer = 2 * (R - 1) * alpha + (2 * ((R - 1) / R) * bucketBytes) / bw;
+  const transfer = 2 * (dpSize - 1) * alpha + (2 * ((dpSize - 1) / dpSize) * bucketBytes) / bw;
+  const mpOp = mp?.kind === 'tp' ? 'allReduce' : 'allToAll';
+  const mpTransfer = mp
+    ? mp.kind === 'pp'
+      ? alpha + mp.bytes / bw
+      : (mpOp === 'allReduce' ? 2 : 1) * (mpSize - 1) * alpha +
+        ((mpOp === 'allReduce' ? 2 : 1) * ((mpSize - 1) / mpSize) * mp.bytes) / bw
+    : 0;
   const tracks: RankTracks[] = [];
   for (let r = 0; r < R; r++) {
     m.processes.push({ pid: r, rank: r, name: `rank ${r}`, ...(o.device ? { labels: { device: o.device } } : {}) });
@@ -307,6 +365,35 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     ? tracks.map((_, r) => counterTrack(r, 'memory: activations', 'bytes'))
     : [];
   const slice = (s: Slice): number => m.slices.push(s) - 1;
+  /** Rank r's i-th model-parallel collective of a phase of step `step`, from `at`; returns when it ends (every rank alike). */
+  const modelParallelCollective = (
+    r: number,
+    step: number,
+    i: number,
+    phase: 'forward' | 'backward',
+    at: number,
+  ): number => {
+    if (!mp) return at;
+    const op = mp.kind === 'pp' ? (phase === 'forward' ? 'send' : 'recv') : mpOp;
+    slice({
+      track: tracks[r].comm,
+      name: op,
+      category: 'collective',
+      startNs: at,
+      durNs: mpTransfer,
+      args: {
+        op,
+        seq: (step * 2 + (phase === 'forward' ? 0 : 1)) * mp.perPhase + i,
+        group: groupName(mp.kind, mpGroupOf(r), 0),
+        groupSize: mpSize,
+        bytes: mp.bytes,
+        dtype: kineto ? 'Float' : 'f32',
+        transferNs: mpTransfer,
+        waitNs: 0,
+      },
+    });
+    return at + mpTransfer;
+  };
   const collectives: number[][] = [];
   let t = 0;
   let seq = 0;
@@ -317,12 +404,12 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
   const stageOf = (r: number) => Math.floor(r / D);
   const ppGroupName = (r: number) =>
     `pp group ${r % D} (ranks ${Array.from({ length: S }, (_, k) => (r % D) + D * k).join(',')})`;
-  const dpGroupName = (r: number) =>
+  const stageDpGroupName = (r: number) =>
     `dp group ${stageOf(r)} (ranks ${Array.from({ length: D }, (_, k) => stageOf(r) * D + k).join(',')})`;
   const groupTracks = pipe
     ? tracks.map((_, r) => ({
         pp: addTrack(m, { pid: r, name: ppGroupName(r), type: 'slice', stream: 'communication', gpu: true }),
-        dp: addTrack(m, { pid: r, name: dpGroupName(r), type: 'slice', stream: 'communication', gpu: true }),
+        dp: addTrack(m, { pid: r, name: stageDpGroupName(r), type: 'slice', stream: 'communication', gpu: true }),
       }))
     : [];
   const p2pSeq = new Map<string, number>();
@@ -425,8 +512,8 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
             durNs: start + ring - bwdEnd[r],
             args: {
               op: 'allReduce',
-              seq: nextSeq(groupSeq, `${r}|${dpGroupName(r)}`),
-              group: dpGroupName(r),
+              seq: nextSeq(groupSeq, `${r}|${stageDpGroupName(r)}`),
+              group: stageDpGroupName(r),
               bytes: stageBytes,
               dtype: 'f32',
               algorithm: 'ring',
@@ -493,8 +580,10 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
           args: { phase: 'forward', flops: 2 * 64 * 128 * 32 },
         });
         c += d;
+        if (mp && i < mp.perPhase) c = modelParallelCollective(r, s, i, 'forward', c);
       }
       fwdEnd.push(c);
+      c += mp?.idleNs ?? 0;
       readyAt.push([]);
       for (let i = 0; i < 2 * K; i++) {
         const d = vary(k, 0.5);
@@ -507,6 +596,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
           args: { phase: 'backward', flops: 2 * 64 * 128 * 32 },
         });
         c += d;
+        if (mp && i < mp.perPhase) c = modelParallelCollective(r, s, i, 'backward', c);
         const done = (i + 1) / (2 * K);
         for (let b = readyAt[r].length; b < B && done >= (b + 1) / B - 1e-9; b++) readyAt[r].push(c);
       }
@@ -568,13 +658,14 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
             args: {
               op: 'allReduce',
               seq,
-              group: 'world',
+              group: dpGroupName(r),
+              ...(mp ? { groupSize: dpSize } : {}),
               bytes: bucketBytes,
-              dtype: 'f32',
+              dtype: kineto ? 'Float' : 'f32',
               algorithm: 'ring',
               // As the runtime writes them (runtime/commSpans.ts): bandwidths over the transfer time.
               algbwGBps: Number((bucketBytes / transferNs).toFixed(3)),
-              busbwGBps: Number(((bucketBytes / transferNs) * ((2 * (R - 1)) / R)).toFixed(3)),
+              busbwGBps: Number(((bucketBytes / transferNs) * ((2 * (dpSize - 1)) / dpSize)).toFixed(3)),
               waitNs: start - a,
               transferNs,
             },
@@ -589,7 +680,14 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
             category: 'wait',
             startNs: a,
             durNs: end - a,
-            args: { op: 'allReduce', seq, group: 'world', blockedNs: end - a, peerWaitNs: start - a, transferNs },
+            args: {
+              op: 'allReduce',
+              seq,
+              group: dpGroupName(r),
+              blockedNs: end - a,
+              peerWaitNs: start - a,
+              transferNs,
+            },
           });
       }
       collectives.push(ids);
@@ -671,6 +769,6 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     }
   }
   if (steps !== minSteps) config.steps = steps;
-  m.meta.info.config = JSON.stringify(config);
+  if (!kineto) m.meta.info.config = JSON.stringify(config);
   return finalizeModel(m);
 }

@@ -1,0 +1,579 @@
+/**
+ * The layout model: for a CommLens gpt-mini run, the step time and peak memory per rank of
+ * other parallel layouts of the same job (the same model and the same global batch on the
+ * same ranks and link). A layout is data parallel (DP) times at most one model-parallel
+ * dimension, as the runtime combines them: tensor (TP, optionally with Megatron's sequence
+ * parallelism), pipeline (PP, GPipe or 1F1B with M micro-batches), context (CP: Ulysses;
+ * a new context-parallel method is one entry of CONTEXT_PARALLEL) or expert (EP, the
+ * mixture-of-experts model's all-to-alls, optionally overlapped in chunks).
+ *
+ * Each quantity has one function here:
+ *  - forward FLOPs per rank (forwardFlops): a block's matmuls 2·T·12d² (dense) or
+ *    2·T·(4d² + dE + topK·8d²) (experts), attention 4·T·s·d, the head 2·T·d·V, for the T
+ *    tokens the rank computes; TP divides the blocks by t, CP the tokens by c, PP the
+ *    blocks by p (the stage with the head is the slowest); backward is twice the forward;
+ *  - compute time: FLOPs over the run's own measured rate (its forward+backward compute
+ *    per step over its FLOPs per rank), the optimizer at the run's measured time per parameter;
+ *  - the collectives per step and group (collectivesOf): TP 2 all-reduces per layer in
+ *    forward and 2 in backward of b·s·d activations (sequence parallel: an all-gather and a
+ *    reduce-scatter in place of each); PP a send of b/m·s·d activations per micro-batch and
+ *    stage boundary each way; CP its method's per-layer collectives; EP a dispatch and a
+ *    combine all-to-all per MoE block each way; DP an all-reduce of the gradients of the
+ *    parameters each rank holds on its DP group (CP and EP's replicated parameters: on
+ *    every rank) — each priced by the α–β cost model
+ *    (costModel.ts collectiveCostNs) at the run's measured efficiency;
+ *  - the pipeline bubble (pipelineBubbleNs): p−1 slots of a micro-batch's stage time, its
+ *    compute and its transfer each way, so that bubble / pipeline = (p−1)/(m+p−1)
+ *    (pipelineBubble.ts theoreticalBubbleFraction);
+ *  - memory per rank (memoryOf): parameters, gradients and optimizer states of the parameters
+ *    the rank holds (memoryModel.ts), and activations in flight (Korthikanti et al. 2022's
+ *    count per layer and token, 34·d + 5·a·s half-precision bytes, in f32: GPipe holds all
+ *    m micro-batches, 1F1B at most p; TP without sequence parallelism keeps 10·d of the 34·d
+ *    whole; the logits of the head).
+ *
+ * Predictions move the run's measured step and peak memory by the model's difference
+ * between the candidate and the run's own layout (the delta method of whatIf.ts), so what
+ * the model misses about the run cancels; every prediction lists its components.
+ */
+import type { LinkProfile, RunInfo } from '../runInfo';
+import { parseStrategyIds } from '../../trace/strategyIds';
+import { collectiveCostNs } from './costModel';
+import { modelStatesBytes, type Precision } from './memoryModel';
+
+export type PipelineSchedule = 'gpipe' | '1f1b';
+
+/** A context-parallel method: its strategy id, the option naming its size, its collectives per layer. */
+export interface ContextParallelMethod {
+  strategy: string;
+  sizeOption: string;
+  /** Display name, e.g. "Ulysses". */
+  name: string;
+  /**
+   * Share of the attention scores (a·s per local token, undivided) a rank holds per local
+   * token: Ulysses computes a/c heads over the whole sequence for s/c tokens' worth, 1.
+   */
+  attentionScoresShare(c: number): number;
+  /** Collectives per transformer layer (forward and backward together) of a rank, on its CP group of `c`. */
+  perLayer(
+    dModel: number,
+    bytesPerElement: number,
+    tokens: number,
+    c: number,
+  ): { op: string; count: number; bytes: number }[];
+}
+
+/**
+ * The context-parallel methods the runtime runs. Ulysses (DeepSpeed-Ulysses): all-to-alls
+ * of Q, K, V before attention and of the output after, forward and backward: 8 per layer,
+ * each of the rank's T/c tokens × d.
+ */
+export const CONTEXT_PARALLEL: Record<string, ContextParallelMethod> = {
+  ulysses: {
+    strategy: 'ulysses',
+    sizeOption: 'sequenceParallelSize',
+    name: 'Ulysses',
+    attentionScoresShare: () => 1,
+    perLayer: (dModel, bytesPerElement, tokens, c) => [
+      { op: 'allToAll', count: 8, bytes: (tokens / c) * dModel * bytesPerElement },
+    ],
+  },
+};
+
+export interface Layout {
+  dp: number;
+  tp: number;
+  pp: number;
+  cp: number;
+  ep: number;
+  /** Megatron sequence parallelism inside the TP group. */
+  sequenceParallel: boolean;
+  microBatches: number;
+  schedule: PipelineSchedule;
+  /** The context-parallel method when cp > 1 (a key of CONTEXT_PARALLEL). */
+  cpMethod?: string;
+  /** Chunks each expert all-to-all is pipelined in with the experts' compute (1: none). */
+  overlapChunks: number;
+}
+
+/** The job the layouts share: gpt-mini's dimensions, the batch per DP replica of the run, the ranks. */
+export interface JobDims {
+  layers: number;
+  dModel: number;
+  heads: number;
+  seqLen: number;
+  vocab: number;
+  maxSeqLen: number;
+  /** Sequences per step in all: the run's batch per replica × its DP replicas. */
+  globalBatch: number;
+  worldSize: number;
+  experts?: number;
+  topK?: number;
+  capacityFactor?: number;
+  /** Bytes per element of activations and gradients on the wire (CommLens: 4). */
+  bytesPerElement: number;
+  precision: Precision;
+}
+
+export const DEFAULT_LAYOUT: Omit<Layout, 'dp'> = {
+  tp: 1,
+  pp: 1,
+  cp: 1,
+  ep: 1,
+  sequenceParallel: false,
+  microBatches: 1,
+  schedule: 'gpipe',
+  overlapChunks: 1,
+};
+
+/** Sequences per DP replica per step under `l`. */
+export function batchPerReplica(d: JobDims, l: Layout): number {
+  // Under EP every rank trains on its own batch (runtime/strategies/expertParallel.ts).
+  return l.ep > 1 ? d.globalBatch / d.worldSize : d.globalBatch / l.dp;
+}
+
+/** The job of a CommLens gpt-mini run, or why there is none. */
+export function jobDimsOf(info: RunInfo, precision: Precision): JobDims | { problem: string } {
+  if (info.modelKind !== 'gpt-mini')
+    return { problem: `layouts are modelled for gpt-mini runs (got ${info.modelKind ?? 'an unknown model'})` };
+  const { layers, hidden, heads, seqLen, vocab, batchSize, worldSize } = info;
+  const missing = Object.entries({ layers, dModel: hidden, heads, seqLen, vocab, batchSize, worldSize })
+    .filter(([, v]) => v === undefined || v <= 0)
+    .map(([k]) => k);
+  if (missing.length) return { problem: `the run config lacks ${missing.join(', ')}` };
+  const current = layoutOfRun(info);
+  if ('problem' in current) return current;
+  const replicas = current.ep > 1 ? (worldSize as number) : current.dp;
+  return {
+    layers: layers as number,
+    dModel: hidden as number,
+    heads: heads as number,
+    seqLen: seqLen as number,
+    vocab: vocab as number,
+    maxSeqLen: info.maxSeqLen ?? (seqLen as number),
+    globalBatch: (batchSize as number) * replicas,
+    worldSize: worldSize as number,
+    experts: info.experts,
+    topK: info.experts ? (info.topK ?? Math.min(2, info.experts)) : undefined,
+    capacityFactor: info.experts ? (info.capacityFactor ?? 1.25) : undefined,
+    bytesPerElement: 4,
+    precision,
+  };
+}
+
+const opt = (info: RunInfo, key: string): number | undefined => {
+  const v = info.strategyOptions?.[key];
+  return typeof v === 'number' ? v : undefined;
+};
+
+/**
+ * The layout a CommLens run ran with, from its strategy and options, with the runtime's
+ * defaults (runtime/strategies/options.ts resolveOptions: a size defaults to worldSize,
+ * micro-batches to the stages, the schedule to GPipe).
+ */
+export function layoutOfRun(info: RunInfo): Layout | { problem: string } {
+  const n = info.worldSize;
+  if (!n) return { problem: 'the run config lacks worldSize' };
+  const ids = parseStrategyIds(info.strategy);
+  const model = ids.filter((s) => s !== 'ddp');
+  const size = (key: string) => opt(info, key) ?? n;
+  const l: Layout = { ...DEFAULT_LAYOUT, dp: n };
+  if (model.length === 0) return l;
+  if (model.length > 1) return { problem: `strategy '${info.strategy}' is not one parallel layout` };
+  const s = model[0];
+  const cp = Object.entries(CONTEXT_PARALLEL).find(([, m]) => m.strategy === s);
+  if (s === 'tp') {
+    l.tp = size('tensorParallelSize');
+    l.sequenceParallel = info.strategyOptions?.sequenceParallel === true;
+  } else if (s === 'pp') {
+    l.pp = size('pipelineParallelSize');
+    l.microBatches = opt(info, 'microBatches') ?? l.pp;
+    l.schedule = info.strategyOptions?.schedule === '1f1b' ? '1f1b' : 'gpipe';
+  } else if (s === 'ep') {
+    l.ep = size('expertParallelSize');
+    l.overlapChunks = opt(info, 'overlapChunks') ?? 1;
+  } else if (cp) {
+    l.cp = size(cp[1].sizeOption);
+    l.cpMethod = cp[0];
+  } else return { problem: `strategy '${info.strategy}' changes more than the layout` };
+  // EP is a dimension of its own (runtime/comm/layout.ts); the others are carved out of DP.
+  l.dp = n / (l.tp * l.pp * l.cp * l.ep);
+  if (!Number.isInteger(l.dp) || l.dp < 1) return { problem: `strategy '${info.strategy}' does not fit ${n} ranks` };
+  return l;
+}
+
+/** The layout as people write it: "DP 2 × TP 2", "DP 2 × PP 2 (1F1B, 4 micro-batches)", "EP 4 (2 overlap chunks)". */
+export function layoutName(l: Layout): string {
+  const parts: string[] = [];
+  if (l.dp > 1 || (l.tp === 1 && l.pp === 1 && l.cp === 1 && l.ep === 1)) parts.push(`DP ${l.dp}`);
+  if (l.tp > 1) parts.push(`TP ${l.tp}${l.sequenceParallel ? ' with sequence parallelism' : ''}`);
+  if (l.pp > 1) parts.push(`PP ${l.pp} (${l.schedule === '1f1b' ? '1F1B' : 'GPipe'}, ${l.microBatches} micro-batches)`);
+  if (l.cp > 1) parts.push(`CP ${l.cp} (${CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses']?.name ?? l.cpMethod})`);
+  if (l.ep > 1)
+    parts.push(`EP ${l.ep}${l.overlapChunks > 1 ? ` (all-to-alls in ${l.overlapChunks} overlapped chunks)` : ''}`);
+  return parts.join(' × ');
+}
+
+/**
+ * The run config change that runs `l`: the strategy with every option of the layout (a run
+ * of the same strategy keeps the options a change does not name: analysis/verify.ts
+ * applyConfigChange), and the batch per replica that keeps the global batch.
+ */
+export function layoutConfigChange(d: JobDims, l: Layout): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  let strategy = 'ddp';
+  if (l.tp > 1) {
+    strategy = 'tp';
+    o.tensorParallelSize = l.tp;
+    o.sequenceParallel = l.sequenceParallel;
+  } else if (l.pp > 1) {
+    strategy = 'pp';
+    o.pipelineParallelSize = l.pp;
+    o.microBatches = l.microBatches;
+    o.schedule = l.schedule;
+  } else if (l.cp > 1) {
+    const m = CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses'];
+    strategy = m.strategy;
+    o[m.sizeOption] = l.cp;
+  } else if (d.experts) {
+    strategy = 'ep';
+    o.expertParallelSize = l.ep;
+    o.overlapChunks = l.overlapChunks;
+  }
+  return {
+    strategy,
+    ...(Object.keys(o).length ? { strategyOptions: o } : {}),
+    model: { batchSize: batchPerReplica(d, l) },
+  };
+}
+
+/** Parameters a rank holds under `l`, split into those of the DP group and those every rank of the world averages. */
+export function paramsPerRank(d: JobDims, l: Layout): { total: number; expert: number } {
+  const D = d.dModel,
+    V = d.vocab,
+    E = d.experts ?? 0;
+  const embed = V * D + d.maxSeqLen * D;
+  const head = 2 * D + D * V + V;
+  // A block: two norms, qkv and proj with biases; the MLP with biases, or the router and E bias-free experts.
+  const attn = 4 * D + 3 * D * D + 3 * D + D * D + D;
+  const expertsPerBlock = E > 0 ? (E / l.ep) * 8 * D * D : 0;
+  const mlp = E > 0 ? D * E + E : 4 * D * D + 4 * D + 4 * D * D + D;
+  // Tensor parallel: qkv, fc1 (weights and biases) and the proj, fc2 weights are sharded; norms and the row biases stay whole.
+  const sharded = 3 * D * D + 3 * D + 4 * D * D + 4 * D + D * D + 4 * D * D;
+  const block = E > 0 ? attn + mlp : l.tp > 1 ? sharded / l.tp + (attn + mlp - sharded) : attn + mlp;
+  const blocks = d.layers / l.pp;
+  // Pipeline: the first stage holds the embedding, the last the head; the larger of the two counts.
+  const ends = l.pp > 1 ? Math.max(embed, head) : embed + head;
+  return { total: blocks * (block + expertsPerBlock) + ends, expert: blocks * expertsPerBlock };
+}
+
+/** Forward FLOPs per step of the busiest rank under `l` (see the file's comment), and those of the experts. */
+export function forwardFlops(d: JobDims, l: Layout): { total: number; experts: number } {
+  const D = d.dModel;
+  const tokens = (batchPerReplica(d, l) * d.seqLen) / l.cp;
+  const E = d.experts ?? 0;
+  const experts = E > 0 ? 2 * tokens * (d.topK ?? 1) * 8 * D * D : 0;
+  const block = (2 * tokens * (E > 0 ? 4 * D * D + D * E : 12 * D * D) + 4 * tokens * d.seqLen * D) / l.tp + experts;
+  const head = 2 * tokens * D * d.vocab;
+  return { total: (d.layers / l.pp) * block + head, experts: (d.layers / l.pp) * experts };
+}
+
+/** Group kinds of a layout, as the trace names their tracks ("tp group 0 (ranks 0,1)"). */
+export type GroupKind = 'dp' | 'tp' | 'pp' | 'cp' | 'ep' | 'world';
+
+export interface LayoutCollective {
+  group: GroupKind;
+  groupSize: number;
+  op: string;
+  /** Per step, per rank. */
+  count: number;
+  /** Buffer bytes of each (nccl-tests' S). */
+  bytes: number;
+  /** True when the schedule waits for it (everything but a gradient all-reduce that overlaps). */
+  blocking: boolean;
+}
+
+/** The collectives per step and rank of the busiest rank under `l` (see the file's comment). */
+export function collectivesOf(d: JobDims, l: Layout): LayoutCollective[] {
+  const out: LayoutCollective[] = [];
+  const b = batchPerReplica(d, l);
+  const tokens = b * d.seqLen;
+  const act = tokens * d.dModel * d.bytesPerElement;
+  const L = d.layers;
+  if (l.tp > 1) {
+    if (l.sequenceParallel)
+      out.push(
+        { group: 'tp', groupSize: l.tp, op: 'allGather', count: 4 * L, bytes: act, blocking: true },
+        { group: 'tp', groupSize: l.tp, op: 'reduceScatter', count: 4 * L, bytes: act, blocking: true },
+      );
+    else out.push({ group: 'tp', groupSize: l.tp, op: 'allReduce', count: 4 * L, bytes: act, blocking: true });
+  }
+  if (l.pp > 1)
+    out.push({
+      group: 'pp',
+      groupSize: 2,
+      op: 'send',
+      count: 2 * l.microBatches,
+      bytes: act / l.microBatches,
+      blocking: true,
+    });
+  if (l.cp > 1) {
+    const m = CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses'];
+    for (const c of m.perLayer(d.dModel, d.bytesPerElement, tokens, l.cp))
+      out.push({ group: 'cp', groupSize: l.cp, op: c.op, count: c.count * L, bytes: c.bytes, blocking: true });
+  }
+  if (l.ep > 1 && d.experts) {
+    // Dispatch and combine, forward and backward: the capacity buffer of E·C ≈ capacityFactor·T·topK tokens.
+    const slots = (d.capacityFactor ?? 1.25) * tokens * (d.topK ?? 1);
+    out.push({
+      group: 'ep',
+      groupSize: l.ep,
+      op: 'allToAll',
+      count: 4 * L,
+      bytes: slots * d.dModel * d.bytesPerElement,
+      blocking: true,
+    });
+  }
+  const p = paramsPerRank(d, l);
+  const dense = p.total - p.expert;
+  const g = d.bytesPerElement;
+  if (l.ep > 1) {
+    // Replicated parameters averaged over every rank; experts over the ranks holding the same ones.
+    out.push({ group: 'world', groupSize: d.worldSize, op: 'allReduce', count: 1, bytes: dense * g, blocking: true });
+    if (l.dp > 1 && p.expert > 0)
+      out.push({ group: 'dp', groupSize: l.dp, op: 'allReduce', count: 1, bytes: p.expert * g, blocking: true });
+  } else if (l.cp > 1)
+    // Context parallel: the parameters are replicated, their gradients averaged over every rank.
+    out.push({ group: 'world', groupSize: d.worldSize, op: 'allReduce', count: 1, bytes: p.total * g, blocking: true });
+  else if (l.dp > 1)
+    out.push({ group: 'dp', groupSize: l.dp, op: 'allReduce', count: 1, bytes: p.total * g, blocking: true });
+  return out.filter((c) => c.count > 0 && c.groupSize > 1);
+}
+
+/** Peak memory per rank under `l`, by what holds it. */
+export interface LayoutMemory {
+  /** Parameters, gradients and optimizer states of the parameters the rank holds (memoryModel.ts). */
+  modelStatesBytes: number;
+  activationsBytes: number;
+  totalBytes: number;
+}
+
+/** Micro-batches whose activations a stage holds at once: GPipe all m, 1F1B at most p (the first stage's warm-up). */
+export function microBatchesInFlight(l: Layout): number {
+  if (l.pp <= 1) return 1;
+  return l.schedule === '1f1b' ? Math.min(l.pp, l.microBatches) : l.microBatches;
+}
+
+/** Memory per rank under `l` (see the file's comment). */
+export function memoryOf(d: JobDims, l: Layout): LayoutMemory {
+  const p = paramsPerRank(d, l);
+  const states = modelStatesBytes(p.total, 0, 1, d.precision);
+  const tokens = (batchPerReplica(d, l) * d.seqLen) / l.cp;
+  const inFlight = (microBatchesInFlight(l) * tokens) / Math.max(1, l.pp > 1 ? l.microBatches : 1);
+  // Korthikanti et al. (arXiv 2205.05198) per layer and token, 2-byte elements: 34·d + 5·a·s; twice that in f32.
+  const whole = l.tp > 1 && !l.sequenceParallel ? 10 : 0;
+  // Attention scores: a/t heads over the whole sequence per token; CP: its method's share (Ulysses: a/c heads for all s tokens, per local token the same).
+  const scores = l.cp > 1 ? (CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses']?.attentionScoresShare(l.cp) ?? 1) : 1;
+  const perTokenLayer = 2 * ((whole + (34 - whole) / l.tp) * d.dModel + (scores * 5 * d.heads * d.seqLen) / l.tp);
+  const logits = 2 * d.vocab * d.bytesPerElement; // logits and their softmax, per token, on the rank with the head
+  const activations = inFlight * ((d.layers / l.pp) * perTokenLayer + logits);
+  return { modelStatesBytes: states, activationsBytes: activations, totalBytes: states + activations };
+}
+
+/** What the model takes from the measured run: compute rates and the link. */
+export interface LayoutCalibration {
+  /** Forward+backward FLOPs per ns of one rank (the run's FLOPs over its measured compute). */
+  flopsPerNs: number;
+  /** Optimizer time per parameter held (ns). */
+  optimizerNsPerParam: number;
+  link: LinkProfile;
+  /** Measured / modelled time of the run's own collectives (1 when it has none with sizes). */
+  commEfficiency: number;
+}
+
+export interface GroupTime {
+  group: GroupKind;
+  groupSize: number;
+  op: string;
+  count: number;
+  bytes: number;
+  wireNs: number;
+  exposedNs: number;
+}
+
+/** A layout's predicted step, by component (ns per step, the busiest rank). */
+export interface LayoutStep {
+  computeNs: number;
+  optimizerNs: number;
+  bubbleNs: number;
+  wireNs: number;
+  exposedCommNs: number;
+  stepTimeNs: number;
+  /** bubbleNs / (forward+backward compute + bubble): (p−1)/(m+p−1) when the stages are equal. */
+  bubbleFraction: number;
+  byGroup: GroupTime[];
+}
+
+/**
+ * The pipeline bubble: p−1 slots of a micro-batch's stage time (its forward + backward and
+ * its transfers) per step, so that with m micro-batches it is (p−1)/(m+p−1) of the pipeline
+ * (pipelineBubble.ts theoreticalBubbleFraction), GPipe and 1F1B alike.
+ */
+export function pipelineBubbleNs(slotNs: number, stages: number): number {
+  return stages > 1 ? (stages - 1) * slotNs : 0;
+}
+
+/** The step of `l` (see the file's comment): compute + bubble + exposed communication + optimizer. */
+export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutStep {
+  const f = forwardFlops(d, l);
+  const computeNs = (3 * f.total) / cal.flopsPerNs;
+  const expertNs = (3 * f.experts) / cal.flopsPerNs;
+  const optimizerNs = cal.optimizerNsPerParam * paramsPerRank(d, l).total;
+  const m = l.pp > 1 ? l.microBatches : 1;
+  let p2pEachNs = 0;
+  const byGroup: GroupTime[] = collectivesOf(d, l).map((c) => {
+    const each = cal.commEfficiency * collectiveCostNs(c.op, c.bytes, c.groupSize, cal.link);
+    const wireNs = c.count * each;
+    let exposedNs = c.blocking ? wireNs : 0;
+    if (c.group === 'pp') p2pEachNs = each;
+    // Expert all-to-alls in K chunks: the first chunk's transfer, then whatever the experts' compute does not hide.
+    if (c.group === 'ep' && l.overlapChunks > 1) {
+      const k = l.overlapChunks;
+      exposedNs = wireNs / k + (Math.max(0, wireNs - expertNs) * (k - 1)) / k;
+    }
+    return { group: c.group, groupSize: c.groupSize, op: c.op, count: c.count, bytes: c.bytes, wireNs, exposedNs };
+  });
+  // Pipeline: p−1 idle slots of one micro-batch's forward + backward and its transfer each way (fill and drain).
+  const bubbleNs = pipelineBubbleNs(computeNs / m + 2 * p2pEachNs, l.pp);
+  const wireNs = byGroup.reduce((t, g) => t + g.wireNs, 0);
+  const exposedCommNs = byGroup.reduce((t, g) => t + g.exposedNs, 0);
+  return {
+    computeNs,
+    optimizerNs,
+    bubbleNs,
+    wireNs,
+    exposedCommNs,
+    stepTimeNs: computeNs + bubbleNs + exposedCommNs + optimizerNs,
+    bubbleFraction: l.pp > 1 && computeNs + bubbleNs > 0 ? bubbleNs / (computeNs + 2 * m * p2pEachNs + bubbleNs) : 0,
+    byGroup,
+  };
+}
+
+/** What the run measured, per step, that the model is calibrated on and predictions move from. */
+export interface MeasuredRun {
+  stepTimeNs: number;
+  /** Forward+backward compute per step of a rank (mean over ranks), without the optimizer. */
+  computeNs: number;
+  optimizerNs: number;
+  peakMemoryBytes?: number;
+  link: LinkProfile;
+  commEfficiency: number;
+}
+
+/** The model's rates from the run's own layout: its compute over its FLOPs, its optimizer over its parameters. */
+export function calibrate(d: JobDims, current: Layout, m: MeasuredRun): LayoutCalibration {
+  const flops = 3 * forwardFlops(d, current).total;
+  return {
+    flopsPerNs: m.computeNs > 0 ? flops / m.computeNs : Infinity,
+    optimizerNsPerParam: m.optimizerNs / Math.max(1, paramsPerRank(d, current).total),
+    link: m.link,
+    commEfficiency: m.commEfficiency,
+  };
+}
+
+export interface LayoutPrediction {
+  layout: Layout;
+  name: string;
+  /** Measured step + (model of this layout − model of the run's own). */
+  stepTimeNs: number;
+  /** Measured peak + (model − model of the run's), never below the model's own figure; undefined without a measured peak and a model. */
+  peakMemoryBytes: number;
+  exposedCommNs: number;
+  model: LayoutStep;
+  memory: LayoutMemory;
+  /** The run's own layout as modelled, for the comparison. */
+  baseline: { layout: Layout; name: string; model: LayoutStep; memory: LayoutMemory };
+}
+
+/** Predicts `l` from the run's measured figures and its own layout (the delta method). */
+export function predictLayout(
+  d: JobDims,
+  current: Layout,
+  l: Layout,
+  measured: MeasuredRun,
+  measuredExposedCommNs: number,
+): LayoutPrediction {
+  const cal = calibrate(d, current, measured);
+  const base = stepOf(d, current, cal);
+  const next = stepOf(d, l, cal);
+  const baseMem = memoryOf(d, current);
+  const nextMem = memoryOf(d, l);
+  const peak =
+    measured.peakMemoryBytes !== undefined
+      ? Math.max(nextMem.modelStatesBytes, measured.peakMemoryBytes + nextMem.totalBytes - baseMem.totalBytes)
+      : nextMem.totalBytes;
+  return {
+    layout: l,
+    name: layoutName(l),
+    stepTimeNs: Math.max(0, measured.stepTimeNs + next.stepTimeNs - base.stepTimeNs),
+    exposedCommNs: Math.max(0, measuredExposedCommNs + next.exposedCommNs - base.exposedCommNs),
+    peakMemoryBytes: peak,
+    model: next,
+    memory: nextMem,
+    baseline: { layout: current, name: layoutName(current), model: base, memory: baseMem },
+  };
+}
+
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let k = 1; k <= n; k++) if (n % k === 0) out.push(k);
+  return out;
+}
+
+/**
+ * The layouts of the job worth comparing on its ranks: DP alone; each TP size with and
+ * without sequence parallelism; each PP size with m = p, 2p, 4p micro-batches under GPipe
+ * and 1F1B; each CP size of each method; for a mixture of experts, each EP size with 1, 2
+ * and 4 overlap chunks (the model runs only under EP and DP). Sizes divide the world; the
+ * batch per replica must stay whole. Whether the runtime accepts each is checked by the
+ * caller (the runtime's own validation).
+ */
+export function candidateLayouts(d: JobDims): Layout[] {
+  const n = d.worldSize;
+  const out: Layout[] = [];
+  const add = (l: Omit<Layout, 'dp'>, modelSize: number) => {
+    if (n % modelSize !== 0) return;
+    const layout = { ...l, dp: n / modelSize };
+    const b = batchPerReplica(d, layout);
+    if (Number.isInteger(b) && b >= 1) out.push(layout);
+  };
+  if (d.experts) {
+    for (const ep of divisors(n))
+      for (const k of ep > 1 ? [1, 2, 4] : [1]) add({ ...DEFAULT_LAYOUT, ep, overlapChunks: k }, ep);
+    return out;
+  }
+  add(DEFAULT_LAYOUT, 1);
+  for (const s of divisors(n).filter((k) => k > 1)) {
+    add({ ...DEFAULT_LAYOUT, tp: s }, s);
+    add({ ...DEFAULT_LAYOUT, tp: s, sequenceParallel: true }, s);
+    for (const m of [s, 2 * s, 4 * s])
+      for (const schedule of ['gpipe', '1f1b'] as const)
+        add({ ...DEFAULT_LAYOUT, pp: s, microBatches: m, schedule }, s);
+    for (const method of Object.keys(CONTEXT_PARALLEL)) add({ ...DEFAULT_LAYOUT, cp: s, cpMethod: method }, s);
+  }
+  return out;
+}
+
+/** True when two layouts run the same way. */
+export function sameLayout(a: Layout, b: Layout): boolean {
+  return (
+    a.dp === b.dp &&
+    a.tp === b.tp &&
+    a.pp === b.pp &&
+    a.cp === b.cp &&
+    a.ep === b.ep &&
+    (a.tp === 1 || a.sequenceParallel === b.sequenceParallel) &&
+    (a.pp === 1 || (a.microBatches === b.microBatches && a.schedule === b.schedule)) &&
+    (a.cp === 1 || (a.cpMethod ?? 'ulysses') === (b.cpMethod ?? 'ulysses')) &&
+    (a.ep === 1 || a.overlapChunks === b.overlapChunks)
+  );
+}

@@ -1,0 +1,353 @@
+// The layout model (analysis/replay/layouts.ts): on ideal inputs the bubble and the
+// collectives are the formulas', memory per rank is a hand count, and the advisor suggests
+// only layouts the runtime accepts, never the run's own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  candidateLayouts,
+  collectivesOf,
+  CONTEXT_PARALLEL,
+  DEFAULT_LAYOUT,
+  jobDimsOf,
+  layoutConfigChange,
+  layoutName,
+  layoutOfRun,
+  memoryOf,
+  paramsPerRank,
+  predictLayout,
+  sameLayout,
+  stepOf,
+  type JobDims,
+  type Layout,
+  type LayoutCalibration,
+} from '../../../analysis/replay/layouts';
+import { collectiveCostNs } from '../../../analysis/replay/costModel';
+import { theoreticalBubbleFraction } from '../../../analysis/pipelineBubble';
+import { analyze } from '../../../analysis/index';
+import { measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
+import { runInfoOf } from '../../../analysis/runInfo';
+import { applyConfigChange } from '../../../analysis/verify';
+import { checkRunConfig } from '../../../cli/runConfigCheck';
+import { syntheticRun } from '../../helpers/syntheticRun';
+import type { Args } from '../../../trace/model';
+
+/** d = 8, 2 layers, 2 heads, 4 tokens, vocabulary 16, 2 sequences per step on 2 ranks. */
+const SMALL: JobDims = {
+  layers: 2,
+  dModel: 8,
+  heads: 2,
+  seqLen: 4,
+  vocab: 16,
+  maxSeqLen: 4,
+  globalBatch: 2,
+  worldSize: 2,
+  bytesPerElement: 4,
+  precision: 'fp32',
+};
+
+const layout = (o: Partial<Layout>): Layout => ({ ...DEFAULT_LAYOUT, dp: 1, ...o });
+/** A link with no latency and (nearly) infinite bandwidth: communication costs nothing. */
+const IDEAL: LayoutCalibration = {
+  flopsPerNs: 1,
+  optimizerNsPerParam: 0,
+  link: { alphaNs: 0, bytesPerNs: 1e18 },
+  commEfficiency: 1,
+};
+
+test('on an ideal link the pipeline bubble is (p−1)/(m+p−1) of the pipeline, GPipe and 1F1B alike', () => {
+  const d: JobDims = { ...SMALL, layers: 8, globalBatch: 16, worldSize: 8 };
+  for (const p of [2, 4, 8])
+    for (const m of [1, 2, 4, 16])
+      for (const schedule of ['gpipe', '1f1b'] as const) {
+        const s = stepOf(d, layout({ pp: p, dp: 8 / p, microBatches: m, schedule }), IDEAL);
+        assert.ok(Math.abs(s.bubbleFraction - theoreticalBubbleFraction(p, m)) < 1e-12, `p ${p} m ${m}`);
+        assert.ok(Math.abs(s.bubbleNs - ((p - 1) / m) * s.computeNs) < 1e-6);
+        assert.ok(s.exposedCommNs < 1e-6);
+      }
+  // Without a pipeline there is no bubble.
+  assert.equal(stepOf(d, layout({ dp: 8 }), IDEAL).bubbleNs, 0);
+});
+
+test('the collectives per step are the formulas: TP 4 per layer, SP an all-gather and a reduce-scatter for each, PP 2m sends, Ulysses 8 all-to-alls per layer, DP one all-reduce of the rank’s parameters', () => {
+  const d: JobDims = { ...SMALL, worldSize: 4, globalBatch: 4 };
+  const act = (b: number) => b * d.seqLen * d.dModel * 4;
+  const find = (l: Layout, group: string, op: string) =>
+    collectivesOf(d, l).find((c) => c.group === group && c.op === op);
+  // DP 2 × TP 2: 2 sequences per replica.
+  const tp = layout({ dp: 2, tp: 2 });
+  assert.deepEqual(
+    { count: find(tp, 'tp', 'allReduce')?.count, bytes: find(tp, 'tp', 'allReduce')?.bytes },
+    { count: 4 * d.layers, bytes: act(2) },
+  );
+  assert.equal(find(tp, 'dp', 'allReduce')?.bytes, paramsPerRank(d, tp).total * 4);
+  assert.equal(find(tp, 'dp', 'allReduce')?.groupSize, 2);
+  const sp = layout({ dp: 2, tp: 2, sequenceParallel: true });
+  assert.equal(find(sp, 'tp', 'allReduce'), undefined);
+  assert.equal(find(sp, 'tp', 'allGather')?.count, 4 * d.layers);
+  assert.equal(find(sp, 'tp', 'reduceScatter')?.count, 4 * d.layers);
+  // DP 2 × PP 2, 4 micro-batches: each of the 2 sequences' quarter … per micro-batch, each way.
+  const pp = layout({ dp: 2, pp: 2, microBatches: 4 });
+  assert.deepEqual(
+    { count: find(pp, 'pp', 'send')?.count, bytes: find(pp, 'pp', 'send')?.bytes },
+    { count: 8, bytes: act(2) / 4 },
+  );
+  // Ulysses over 2: the rank's half of the tokens, 8 all-to-alls per layer; gradients over every rank.
+  const cp = layout({ dp: 2, cp: 2, cpMethod: 'ulysses' });
+  assert.deepEqual(
+    { count: find(cp, 'cp', 'allToAll')?.count, bytes: find(cp, 'cp', 'allToAll')?.bytes },
+    { count: 8 * d.layers, bytes: act(2) / 2 },
+  );
+  assert.equal(find(cp, 'world', 'allReduce')?.groupSize, 4);
+  // DP 4: one all-reduce of the whole model, nothing else.
+  const dp = collectivesOf(d, layout({ dp: 4 }));
+  assert.equal(dp.length, 1);
+  assert.equal(dp[0].bytes, paramsPerRank(d, layout({ dp: 4 })).total * 4);
+  // Their wire time: count × the α–β cost of each.
+  const cal: LayoutCalibration = { ...IDEAL, link: { alphaNs: 5_000, bytesPerNs: 0.5 } };
+  const s = stepOf(d, tp, cal);
+  const want = collectivesOf(d, tp).reduce(
+    (t, c) => t + c.count * collectiveCostNs(c.op, c.bytes, c.groupSize, cal.link),
+    0,
+  );
+  assert.ok(Math.abs(s.wireNs - want) < 1e-6);
+  assert.ok(Math.abs(s.exposedCommNs - want) < 1e-6, 'TP and a plain DP all-reduce are on the critical path');
+});
+
+test('expert parallelism: 4 all-to-alls per MoE block, experts sharded, overlap chunks hide what the experts’ compute covers', () => {
+  const d: JobDims = { ...SMALL, worldSize: 4, globalBatch: 4, experts: 4, topK: 2, capacityFactor: 1 };
+  const ep = layout({ ep: 4 });
+  const a2a = collectivesOf(d, ep).find((c) => c.op === 'allToAll')!;
+  assert.equal(a2a.count, 4 * d.layers);
+  assert.equal(a2a.bytes, 1 * d.seqLen * 2 * d.dModel * 4);
+  // Experts: 8d² each, 4 of them on one rank without EP, one with EP 4.
+  assert.equal(paramsPerRank(d, layout({ dp: 4 })).expert - paramsPerRank(d, ep).expert, d.layers * 3 * 8 * 64);
+  const cal: LayoutCalibration = { ...IDEAL, link: { alphaNs: 0, bytesPerNs: 1e-3 } };
+  const one = stepOf(d, ep, cal).exposedCommNs;
+  const four = stepOf(d, { ...ep, overlapChunks: 4 }, cal).exposedCommNs;
+  assert.ok(four < one, `${four} < ${one}`);
+});
+
+test('memory per rank is the hand count: f32 Adam states of the parameters held, activations in flight', () => {
+  // Parameters: embedding 16·8 + 4·8 = 160; a block 12·64 + 13·8 = 872; head 2·8 + 8·16 + 16 = 160.
+  const dp = memoryOf(SMALL, layout({ dp: 2 }));
+  assert.equal(paramsPerRank(SMALL, layout({ dp: 2 })).total, 160 + 2 * 872 + 160);
+  assert.equal(dp.modelStatesBytes, 16 * 2064);
+  // One sequence of 4 tokens: per token and layer 2·(34·8 + 5·2·4) = 624 bytes, 2 layers, logits 2·16·4 = 128.
+  assert.equal(dp.activationsBytes, 4 * (2 * 624 + 128));
+  // TP 2 (the engine's shards: qkv 96 + 12, proj 32 + 8, fc1 128 + 16, fc2 128 + 8, norms 32 = 460 per block).
+  const tp = memoryOf(SMALL, layout({ tp: 2 }));
+  assert.equal(paramsPerRank(SMALL, layout({ tp: 2 })).total, 160 + 2 * 460 + 160);
+  // Two sequences (8 tokens): 2·((10 + 24/2)·8 + 5·2·4/2) = 392 per token and layer.
+  assert.equal(tp.activationsBytes, 8 * (2 * 392 + 128));
+  // With sequence parallelism everything but the attention scores is split: 2·(34/2·8 + 20) = 312.
+  assert.equal(memoryOf(SMALL, layout({ tp: 2, sequenceParallel: true })).activationsBytes, 8 * (2 * 312 + 128));
+  // PP 2: one block and the larger end (160) per stage; GPipe holds all 4 micro-batches, 1F1B 2.
+  assert.equal(paramsPerRank(SMALL, layout({ pp: 2, microBatches: 4 })).total, 872 + 160);
+  const gpipe = memoryOf(SMALL, layout({ pp: 2, microBatches: 4 }));
+  const f1b = memoryOf(SMALL, layout({ pp: 2, microBatches: 4, schedule: '1f1b' }));
+  assert.equal(gpipe.activationsBytes, 8 * (624 + 128));
+  assert.equal(f1b.activationsBytes, 4 * (624 + 128));
+  assert.equal(gpipe.modelStatesBytes, f1b.modelStatesBytes);
+});
+
+/** A CommLens gpt-mini run on `ranks` ranks as the synthetic generator writes a DDP run, with its config. */
+function gptRun(ranks: number, strategy: string, strategyOptions?: Record<string, unknown>, bytesPerNs = 0.05) {
+  const model = {
+    kind: 'gpt-mini',
+    batchSize: 8,
+    layers: 4,
+    heads: 4,
+    dModel: 64,
+    seqLen: 32,
+    vocab: 32,
+    task: 'copy',
+  };
+  const d = { ...SMALL, layers: 4, heads: 4, dModel: 64, seqLen: 32, vocab: 32, maxSeqLen: 32, worldSize: ranks };
+  const params = paramsPerRank(d, layout({ dp: ranks })).total;
+  const m = syntheticRun({ ranks, steps: 5, gradBytes: params * 4, bytesPerNs, alphaNs: 20_000, memory: true });
+  const info = m.meta.info as Args;
+  const config = JSON.parse(info.config as string) as Record<string, unknown>;
+  Object.assign(config, { model, strategy, ...(strategyOptions ? { strategyOptions } : {}) });
+  delete (config as { peakFlops?: unknown }).peakFlops;
+  if (!strategyOptions) delete config.strategyOptions;
+  config.link = 'eth-100g';
+  info.config = JSON.stringify(config);
+  info.strategy = strategy;
+  return m;
+}
+
+test('the run’s own layout is read with the runtime’s defaults and predicts its own measured step', () => {
+  const m = gptRun(4, 'ddp');
+  const ctx = prepareReplay(m);
+  const info = runInfoOf(m);
+  const cur = layoutOfRun(info);
+  assert.ok(!('problem' in cur));
+  assert.equal(layoutName(cur as Layout), 'DP 4');
+  const d = jobDimsOf(info, ctx.precision);
+  assert.ok(!('problem' in d));
+  assert.equal((d as JobDims).globalBatch, 32);
+  const measured = measuredRunOf(ctx);
+  assert.ok(measured.computeNs > 0 && measured.optimizerNs > 0);
+  const same = predictLayout(d as JobDims, cur as Layout, cur as Layout, measured, ctx.measuredExposedCommNs);
+  assert.equal(same.stepTimeNs, measured.stepTimeNs);
+  assert.equal(same.peakMemoryBytes, measured.peakMemoryBytes);
+  // 'tp' without a size is TP over the whole world; 'pp' with micro-batches defaults to GPipe.
+  assert.deepEqual(layoutOfRun({ ...info, strategy: 'tp', strategyOptions: undefined }), {
+    ...DEFAULT_LAYOUT,
+    dp: 1,
+    tp: 4,
+    sequenceParallel: false,
+  });
+  const pp = layoutOfRun({ ...info, strategy: 'pp', strategyOptions: { pipelineParallelSize: 2, microBatches: 4 } });
+  assert.equal(layoutName(pp as Layout), 'DP 2 × PP 2 (GPipe, 4 micro-batches)');
+  assert.ok('problem' in layoutOfRun({ ...info, strategy: 'ddp-bucketed+fp16' }));
+});
+
+test('layout suggestions: only what the runtime accepts, never the run’s own, each a config change that keeps the global batch', () => {
+  const m = gptRun(4, 'ddp');
+  const without = analyze(m);
+  assert.equal(without.suggestions.filter((s) => s.kind === 'layout').length, 0, 'no runtime check, no layouts');
+  const a = analyze(m, { checkRunConfig });
+  const layouts = a.suggestions.filter((s) => s.kind === 'layout');
+  assert.ok(layouts.length > 0, `suggestions: ${a.suggestions.map((s) => s.id).join(', ')}`);
+  const base = JSON.parse((m.meta.info as Args).config as string) as { steps: number; strategy: string };
+  for (const s of layouts) {
+    const next = applyConfigChange(base, s.configChange) as unknown as Record<string, unknown>;
+    assert.deepEqual(checkRunConfig(next), [], s.id);
+    assert.notEqual(s.configChange.strategy === 'ddp' && !s.configChange.strategyOptions, true, 'not the run’s own');
+    const strategyOf = next.strategy as string;
+    const opts = (next.strategyOptions ?? {}) as Record<string, number>;
+    const modelParallel =
+      strategyOf === 'tp'
+        ? opts.tensorParallelSize
+        : strategyOf === 'pp'
+          ? opts.pipelineParallelSize
+          : strategyOf === 'ulysses'
+            ? opts.sequenceParallelSize
+            : 1;
+    // The same 32 sequences per step: the batch per replica × the replicas.
+    assert.equal(((next.model as { batchSize: number }).batchSize * 4) / modelParallel, 32, s.id);
+    assert.match(s.title, /^(DP|TP|PP|CP|EP) \d.*: predicted .+\/step \([−+]\d+(\.\d)? %\), peak memory .+ per rank/);
+    assert.ok(s.predicted.layout && s.predicted.layout.baselineName === 'DP 4');
+    assert.equal(s.verifiable, true);
+  }
+  assert.equal(new Set(layouts.map((s) => s.id)).size, layouts.length);
+  // A run that is already DP 2 × TP 2 is not told to become DP 2 × TP 2.
+  const tp = analyze(gptRun(4, 'tp', { tensorParallelSize: 2 }), { checkRunConfig });
+  for (const s of tp.suggestions.filter((x) => x.kind === 'layout'))
+    assert.ok(
+      !(
+        s.configChange.strategy === 'tp' &&
+        (s.configChange.strategyOptions as Args).tensorParallelSize === 2 &&
+        !(s.configChange.strategyOptions as Args).sequenceParallel
+      ),
+      s.id,
+    );
+});
+
+test('every candidate layout differs from the others, and a layout equals itself', () => {
+  const d: JobDims = { ...SMALL, layers: 4, heads: 4, worldSize: 4, globalBatch: 32 };
+  const all = candidateLayouts(d);
+  for (let i = 0; i < all.length; i++) {
+    assert.ok(sameLayout(all[i], all[i]));
+    for (let j = i + 1; j < all.length; j++) assert.ok(!sameLayout(all[i], all[j]), `${layoutName(all[i])}`);
+  }
+  // A change names every option of its strategy (so a re-run never keeps an option of the old layout),
+  // defaults included: EP without overlap from a run with 2 chunks says overlapChunks 1.
+  const moe: JobDims = { ...d, experts: 4, topK: 2, capacityFactor: 1.25 };
+  assert.deepEqual(layoutConfigChange(moe, layout({ ep: 4, overlapChunks: 1 })).strategyOptions, {
+    expertParallelSize: 4,
+    overlapChunks: 1,
+  });
+  assert.deepEqual(layoutConfigChange(d, layout({ dp: 2, tp: 2 })).strategyOptions, {
+    tensorParallelSize: 2,
+    sequenceParallel: false,
+  });
+  const change = layoutConfigChange(d, layout({ dp: 2, pp: 2, microBatches: 4, schedule: '1f1b' }));
+  assert.deepEqual(change, {
+    strategy: 'pp',
+    strategyOptions: { pipelineParallelSize: 2, microBatches: 4, schedule: '1f1b' },
+    model: { batchSize: 16 },
+  });
+});
+
+test('a change to another strategy brings its own options instead of merging the old strategy’s', () => {
+  const base = { steps: 6, strategy: 'tp', strategyOptions: { tensorParallelSize: 2 }, model: { batchSize: 4 } };
+  const pp = applyConfigChange(base, {
+    strategy: 'pp',
+    strategyOptions: { pipelineParallelSize: 2, microBatches: 2, schedule: 'gpipe' },
+    model: { batchSize: 4 },
+  });
+  assert.deepEqual({ ...pp.strategyOptions }, { pipelineParallelSize: 2, microBatches: 2, schedule: 'gpipe' });
+  assert.equal(applyConfigChange(base, { strategy: 'ddp', model: { batchSize: 2 } }).strategyOptions, undefined);
+  // The same strategy keeps the options the change does not name (a new bucket cap keeps the first bucket's).
+  const bucketed = { steps: 6, strategy: 'ddp-bucketed', strategyOptions: { bucketCapMb: 5, firstBucketCapMb: 1 } };
+  assert.deepEqual(
+    {
+      ...applyConfigChange(bucketed, { strategy: 'ddp-bucketed', strategyOptions: { bucketCapMb: 1 } }).strategyOptions,
+    },
+    {
+      bucketCapMb: 1,
+      firstBucketCapMb: 1,
+    },
+  );
+});
+
+test('a CommLens suggestion the runtime’s check refuses is left out, with a note naming the problem', () => {
+  const m = gptRun(4, 'ddp');
+  const all = analyze(m, { checkRunConfig });
+  assert.ok(all.suggestions.length > 0);
+  const first = all.suggestions[0];
+  const refuse = (config: Record<string, unknown>): string[] => {
+    const changed = JSON.stringify(config.strategy) + JSON.stringify(config.strategyOptions ?? {});
+    return changed ===
+      JSON.stringify(first.configChange.strategy) + JSON.stringify(first.configChange.strategyOptions ?? {})
+      ? ['strategy: refused for the test']
+      : [];
+  };
+  const a = analyze(m, { checkRunConfig: refuse });
+  assert.ok(!a.suggestions.some((s) => s.id === first.id));
+  assert.ok(a.notes.some((n) => n.includes(`suggestion ${first.id} left out`) && n.includes('refused for the test')));
+});
+
+test('a context-parallel method is one entry of CONTEXT_PARALLEL: candidates, config change and collectives follow it', () => {
+  const d: JobDims = { ...SMALL, worldSize: 2, globalBatch: 2 };
+  // A stand-in for ring attention: K and V passed around the ring, c − 1 sends per layer each way.
+  CONTEXT_PARALLEL['ring-test'] = {
+    strategy: 'ring-test',
+    sizeOption: 'ringSize',
+    name: 'Ring',
+    attentionScoresShare: (c) => 1 / c,
+    perLayer: (dModel, bytesPerElement, tokens, c) => [
+      { op: 'send', count: 2 * (c - 1), bytes: 2 * (tokens / c) * dModel * bytesPerElement },
+    ],
+  };
+  try {
+    const ring = candidateLayouts(d).find((l) => l.cpMethod === 'ring-test');
+    assert.ok(ring);
+    assert.equal(layoutName(ring), 'CP 2 (Ring)');
+    assert.deepEqual(layoutConfigChange(d, ring), {
+      strategy: 'ring-test',
+      strategyOptions: { ringSize: 2 },
+      model: { batchSize: 2 },
+    });
+    const send = collectivesOf(d, ring).find((c) => c.group === 'cp')!;
+    assert.deepEqual({ op: send.op, count: send.count }, { op: 'send', count: 2 * d.layers });
+    assert.ok(
+      memoryOf(d, ring).activationsBytes < memoryOf(d, layout({ cp: 2, cpMethod: 'ulysses' })).activationsBytes,
+    );
+  } finally {
+    delete CONTEXT_PARALLEL['ring-test'];
+  }
+});
+
+test('when the runtime refuses the run’s own config (an older run), its suggestions are kept unchecked, with a note', () => {
+  const m = gptRun(4, 'ddp');
+  const checked = analyze(m, { checkRunConfig });
+  const a = analyze(m, { checkRunConfig: () => ['worldSize: refused for the test'] });
+  assert.deepEqual(
+    a.suggestions.map((s) => s.id),
+    checked.suggestions.filter((s) => s.kind !== 'layout').map((s) => s.id),
+  );
+  assert.ok(a.notes.some((n) => n.includes('does not pass the runtime') && n.includes('refused for the test')));
+});
