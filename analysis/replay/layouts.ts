@@ -60,12 +60,18 @@ export interface ContextParallelMethod {
     tokens: number,
     c: number,
   ): { op: string; count: number; bytes: number }[];
+  /** True when its transfers run under the attention compute (ring attention's passes), exposed only beyond it. */
+  overlapsAttention?: boolean;
 }
 
 /**
- * The context-parallel methods the runtime runs. Ulysses (DeepSpeed-Ulysses): all-to-alls
- * of Q, K, V before attention and of the output after, forward and backward: 8 per layer,
- * each of the rank's T/c tokens × d.
+ * The context-parallel methods the runtime runs, their traffic as the runtime sends it
+ * (trace/contextParallel.ts, the one definition; a test checks these against it):
+ *  - Ulysses (DeepSpeed-Ulysses): per layer an all-to-all of Q, K, V (3 shards) before
+ *    attention and one of the output (1 shard) after, and the same pair backward;
+ *  - ring attention: 3c−2 passes of 2 shards (K and V forward; K and V, then dK and dV,
+ *    backward), each overlapping a block's attention compute.
+ * A shard is one rank's T/c tokens × d.
  */
 export const CONTEXT_PARALLEL: Record<string, ContextParallelMethod> = {
   ulysses: {
@@ -73,9 +79,24 @@ export const CONTEXT_PARALLEL: Record<string, ContextParallelMethod> = {
     sizeOption: 'sequenceParallelSize',
     name: 'Ulysses',
     attentionScoresShare: () => 1,
+    perLayer: (dModel, bytesPerElement, tokens, c) => {
+      const shard = (tokens / c) * dModel * bytesPerElement;
+      return [
+        { op: 'allToAll', count: 2, bytes: 3 * shard },
+        { op: 'allToAll', count: 2, bytes: shard },
+      ];
+    },
+  },
+  ring: {
+    strategy: 'ring',
+    sizeOption: 'contextParallelSize',
+    name: 'ring attention',
+    // One visiting block's scores at a time (s/c per local token); backward recomputes them.
+    attentionScoresShare: (c) => 1 / c,
     perLayer: (dModel, bytesPerElement, tokens, c) => [
-      { op: 'allToAll', count: 8, bytes: (tokens / c) * dModel * bytesPerElement },
+      { op: 'send', count: 3 * c - 2, bytes: 2 * (tokens / c) * dModel * bytesPerElement },
     ],
+    overlapsAttention: true,
   },
 };
 
@@ -267,14 +288,16 @@ export function paramsPerRank(d: JobDims, l: Layout): { total: number; expert: n
 }
 
 /** Forward FLOPs per step of the busiest rank under `l` (see the file's comment), and those of the experts. */
-export function forwardFlops(d: JobDims, l: Layout): { total: number; experts: number } {
+export function forwardFlops(d: JobDims, l: Layout): { total: number; experts: number; attention: number } {
   const D = d.dModel;
   const tokens = (batchPerReplica(d, l) * d.seqLen) / l.cp;
   const E = d.experts ?? 0;
   const experts = E > 0 ? 2 * tokens * (d.topK ?? 1) * 8 * D * D : 0;
-  const block = (2 * tokens * (E > 0 ? 4 * D * D + D * E : 12 * D * D) + 4 * tokens * d.seqLen * D) / l.tp + experts;
+  const attention = (4 * tokens * d.seqLen * D) / l.tp;
+  const block = (2 * tokens * (E > 0 ? 4 * D * D + D * E : 12 * D * D)) / l.tp + attention + experts;
   const head = 2 * tokens * D * d.vocab;
-  return { total: (d.layers / l.pp) * block + head, experts: (d.layers / l.pp) * experts };
+  const blocks = d.layers / l.pp;
+  return { total: blocks * block + head, experts: blocks * experts, attention: blocks * attention };
 }
 
 /** Group kinds of a layout, as the trace names their tracks ("tp group 0 (ranks 0,1)"). */
@@ -427,6 +450,8 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
   const f = forwardFlops(d, l);
   const computeNs = (3 * f.total) / cal.flopsPerNs;
   const expertNs = (3 * f.experts) / cal.flopsPerNs;
+  const attentionNs = (3 * f.attention) / cal.flopsPerNs;
+  const cpMethod = l.cp > 1 ? CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses'] : undefined;
   const optimizerNs = cal.optimizerNsPerParam * paramsPerRank(d, l).total;
   const m = l.pp > 1 ? l.microBatches : 1;
   let p2pEachNs = 0;
@@ -435,6 +460,8 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
     const wireNs = c.count * each;
     let exposedNs = c.blocking ? wireNs : 0;
     if (c.group === 'pp') p2pEachNs = each;
+    // Ring attention's passes run under the blocks' attention compute: exposed only beyond it.
+    if (c.group === 'cp' && cpMethod?.overlapsAttention) exposedNs = Math.max(0, wireNs - attentionNs);
     // Expert all-to-alls in K chunks: the first chunk's transfer, then whatever the experts' compute does not hide.
     if (c.group === 'ep' && l.overlapChunks > 1) {
       const k = l.overlapChunks;

@@ -21,7 +21,8 @@ import {
   type Layout,
   type LayoutCalibration,
 } from '../../../analysis/replay/layouts';
-import { collectiveCostNs } from '../../../analysis/replay/costModel';
+import { collectiveCostNs, latencyTerms, volumeFactor } from '../../../analysis/replay/costModel';
+import { contextParallelTraffic } from '../../../trace/contextParallel';
 import { theoreticalBubbleFraction } from '../../../analysis/pipelineBubble';
 import { analyze } from '../../../analysis/index';
 import { measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
@@ -68,7 +69,7 @@ test('on an ideal link the pipeline bubble is (p−1)/(m+p−1) of the pipeline,
   assert.equal(stepOf(d, layout({ dp: 8 }), IDEAL).bubbleNs, 0);
 });
 
-test('the collectives per step are the formulas: TP 4 per layer, SP an all-gather and a reduce-scatter for each, PP 2m sends, Ulysses 8 all-to-alls per layer, DP one all-reduce of the rank’s parameters', () => {
+test('the collectives per step are the formulas: TP 4 per layer, SP an all-gather and a reduce-scatter for each, PP 2m sends, Ulysses 4 all-to-alls per layer (QKV and output, each way), DP one all-reduce of the rank’s parameters', () => {
   const d: JobDims = { ...SMALL, worldSize: 4, globalBatch: 4 };
   const act = (b: number) => b * d.seqLen * d.dModel * 4;
   const find = (l: Layout, group: string, op: string) =>
@@ -91,11 +92,17 @@ test('the collectives per step are the formulas: TP 4 per layer, SP an all-gathe
     { count: find(pp, 'pp', 'send')?.count, bytes: find(pp, 'pp', 'send')?.bytes },
     { count: 8, bytes: act(2) / 4 },
   );
-  // Ulysses over 2: the rank's half of the tokens, 8 all-to-alls per layer; gradients over every rank.
+  // Ulysses over 2, as the runtime exchanges (engine/ops/exchange.ts): per layer Q, K, V (3 shards of the
+  // rank's half of the tokens) and the output (1 shard), forward and backward; gradients over every rank.
   const cp = layout({ dp: 2, cp: 2, cpMethod: 'ulysses' });
   assert.deepEqual(
-    { count: find(cp, 'cp', 'allToAll')?.count, bytes: find(cp, 'cp', 'allToAll')?.bytes },
-    { count: 8 * d.layers, bytes: act(2) / 2 },
+    collectivesOf(d, cp)
+      .filter((c) => c.group === 'cp')
+      .map((c) => ({ op: c.op, count: c.count, bytes: c.bytes })),
+    [
+      { op: 'allToAll', count: 2 * d.layers, bytes: (3 * act(2)) / 2 },
+      { op: 'allToAll', count: 2 * d.layers, bytes: act(2) / 2 },
+    ],
   );
   assert.equal(find(cp, 'world', 'allReduce')?.groupSize, 4);
   // DP 4: one all-reduce of the whole model, nothing else.
@@ -312,33 +319,42 @@ test('a CommLens suggestion the runtime’s check refuses is left out, with a no
 
 test('a context-parallel method is one entry of CONTEXT_PARALLEL: candidates, config change and collectives follow it', () => {
   const d: JobDims = { ...SMALL, worldSize: 2, globalBatch: 2 };
-  // A stand-in for ring attention: K and V passed around the ring, c − 1 sends per layer each way.
-  CONTEXT_PARALLEL['ring-test'] = {
-    strategy: 'ring-test',
-    sizeOption: 'ringSize',
-    name: 'Ring',
-    attentionScoresShare: (c) => 1 / c,
-    perLayer: (dModel, bytesPerElement, tokens, c) => [
-      { op: 'send', count: 2 * (c - 1), bytes: 2 * (tokens / c) * dModel * bytesPerElement },
-    ],
-  };
-  try {
-    const ring = candidateLayouts(d).find((l) => l.cpMethod === 'ring-test');
-    assert.ok(ring);
-    assert.equal(layoutName(ring), 'CP 2 (Ring)');
-    assert.deepEqual(layoutConfigChange(d, ring), {
-      strategy: 'ring-test',
-      strategyOptions: { ringSize: 2 },
-      model: { batchSize: 2 },
-    });
-    const send = collectivesOf(d, ring).find((c) => c.group === 'cp')!;
-    assert.deepEqual({ op: send.op, count: send.count }, { op: 'send', count: 2 * d.layers });
-    assert.ok(
-      memoryOf(d, ring).activationsBytes < memoryOf(d, layout({ cp: 2, cpMethod: 'ulysses' })).activationsBytes,
-    );
-  } finally {
-    delete CONTEXT_PARALLEL['ring-test'];
-  }
+  const ring = candidateLayouts(d).find((l) => l.cpMethod === 'ring');
+  assert.ok(ring);
+  assert.equal(layoutName(ring), 'CP 2 (ring attention)');
+  assert.deepEqual(layoutConfigChange(d, ring), {
+    strategy: 'ring',
+    strategyOptions: { contextParallelSize: 2 },
+    model: { batchSize: 2 },
+  });
+  const send = collectivesOf(d, ring).find((c) => c.group === 'cp')!;
+  assert.deepEqual({ op: send.op, count: send.count }, { op: 'send', count: (3 * 2 - 2) * d.layers });
+  assert.ok(memoryOf(d, ring).activationsBytes < memoryOf(d, layout({ cp: 2, cpMethod: 'ulysses' })).activationsBytes);
+  // Its passes hide under the attention compute: on a link fast enough, none is exposed; Ulysses' all-to-alls always are.
+  const fast: LayoutCalibration = { ...IDEAL, link: { alphaNs: 0, bytesPerNs: 1e6 } };
+  assert.equal(stepOf(d, ring, fast).byGroup.find((g) => g.group === 'cp')!.exposedNs, 0);
+  const u = stepOf(d, layout({ cp: 2, cpMethod: 'ulysses' }), fast).byGroup.filter((g) => g.group === 'cp');
+  assert.ok(u.every((g) => g.exposedNs === g.wireNs && g.wireNs > 0));
+});
+
+test('each context-parallel method puts on the wire what trace/contextParallel.ts says the runtime sends', () => {
+  for (const method of ['ulysses', 'ring'] as const)
+    for (const c of [2, 4, 8]) {
+      const d: JobDims = { ...SMALL, worldSize: c, globalBatch: 2, seqLen: 16 };
+      const l = layout({ dp: 1, cp: c, cpMethod: method });
+      const cp = collectivesOf(d, l).filter((x) => x.group === 'cp');
+      const want = contextParallelTraffic(method, {
+        batch: 2,
+        seqLen: d.seqLen,
+        hidden: d.dModel,
+        degree: c,
+        elementBytes: d.bytesPerElement,
+      });
+      const bytes = cp.reduce((t, x) => t + x.count * x.bytes * volumeFactor(x.op, c), 0);
+      const messages = cp.reduce((t, x) => t + x.count * latencyTerms(x.op, c), 0);
+      assert.ok(Math.abs(bytes - want.bytesPerLayer * d.layers) < 1e-6, `${method} over ${c}: ${bytes} bytes`);
+      assert.equal(messages, want.messagesPerLayer * d.layers, `${method} over ${c}: messages`);
+    }
 });
 
 test('when the runtime refuses the run’s own config (an older run), its suggestions are kept unchecked, with a note', () => {
