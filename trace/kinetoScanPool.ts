@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { deserialize } from 'node:v8';
 import type { KinetoColumns, ScanProgress } from './kinetoScan';
-import type { RankPayload, RankReply, RankRequest, ScanReply, ScanRequest } from './kinetoScanWorker';
+import type {
+  LodReply,
+  LodRequest,
+  RankPayload,
+  RankReply,
+  RankRequest,
+  ScanReply,
+  ScanRequest,
+} from './kinetoScanWorker';
 import { unpackModel } from './rankPack';
 import type { TraceModel } from './model';
 
@@ -118,7 +126,14 @@ export interface RankFile {
 
 /** What became of one rank file. */
 export type RankResult =
-  | (Omit<RankPayload, 'model'> & { model: TraceModel; ok: true; fromCache: boolean })
+  | (Omit<RankPayload, 'model'> & {
+      model: TraceModel;
+      ok: true;
+      fromCache: boolean;
+      /** The rank's level-of-detail index (trace/rankLod.ts), when asked for with `lodDirOf`, or why there is none. */
+      lodFile?: string;
+      lodError?: string;
+    })
   | { ok: false; error: string; at?: ScanProgress };
 
 export interface ReduceRanksOptions {
@@ -130,6 +145,8 @@ export interface ReduceRanksOptions {
   onRank?: (index: number, result: RankResult) => void;
   /** Called with each failed cache write's message. */
   onCacheWarning?: (message: string) => void;
+  /** Also each rank's level-of-detail index (trace/rankLod.ts), made in this folder when missing. */
+  lodDirOf?: (path: string) => string;
 }
 
 /** Each rank file's reduced model (or why it could not be read), in the order given. */
@@ -143,6 +160,7 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
       path: files[index].path,
       rank: files[index].rank,
       cacheDir: opts.cacheDirOf?.(files[index].path),
+      ...(opts.lodDirOf ? { lod: { dir: opts.lodDirOf(files[index].path) } } : {}),
     }),
     (m) => {
       let r: RankResult;
@@ -151,6 +169,8 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
         try {
           const p = deserialize(new Uint8Array(m.payload)) as RankPayload;
           r = { ok: true, ...p, model: unpackModel(p.model), fromCache: m.fromCache };
+          if (m.lodFile !== undefined) r.lodFile = m.lodFile;
+          if (m.lodError !== undefined) r.lodError = m.lodError;
         } catch (e) {
           r = {
             ok: false,
@@ -160,6 +180,36 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
       } else r = { ok: false, error: m.error ?? 'unknown error', at: m.at };
       out[m.index] = r;
       opts.onRank?.(m.index, r);
+    },
+    opts,
+  );
+  return out;
+}
+
+/** What became of one rank file's level-of-detail index. */
+export type LodResult = { ok: true; lodFile: string } | { ok: false; error: string; at?: ScanProgress };
+
+/**
+ * Each rank file's level-of-detail index (trace/rankLod.ts), in `lodDirOf(path)`: the file of
+ * a matching index already there, else one made from a scan of the rank (in the pool's workers).
+ */
+export async function indexKinetoRanks(
+  files: RankFile[],
+  opts: { workers?: number; workerPath?: string; lodDirOf: (path: string) => string },
+): Promise<LodResult[]> {
+  const out = new Array<LodResult>(files.length);
+  await runPool<LodReply & Reply>(
+    files.length,
+    (index): LodRequest => ({
+      kind: 'lod',
+      index,
+      path: files[index].path,
+      rank: files[index].rank,
+      lod: { dir: opts.lodDirOf(files[index].path) },
+    }),
+    (m) => {
+      out[m.index] =
+        'lodFile' in m ? { ok: true, lodFile: m.lodFile } : { ok: false, error: m.error ?? 'unknown error', at: m.at };
     },
     opts,
   );

@@ -6,6 +6,9 @@
  *   entry matches (trace/parseCache.ts), else scanned, reduced and written to the cache; it is
  *   posted serialised (node:v8, the cache's own bytes; its slices and flows packed as typed-array
  *   columns, trace/rankPack.ts, which serialise as bytes) with its buffer transferred.
+ * - `lod`, or `rank` with `lod`: also the rank's level-of-detail index (trace/rankLod.ts), built
+ *   from the same columns (a one-rank model dropped after) and written beside the reduced model
+ *   under the same key, unless a matching index is there already; the reply names its file.
  * A file that cannot be read is answered with the error and how far the scan got.
  */
 import { parentPort } from 'node:worker_threads';
@@ -15,6 +18,7 @@ import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress 
 import { rankModelFromColumns } from './kinetoRank';
 import { cacheKeyOf, codeHash, readEntry, writeEntry } from './parseCache';
 import { packModel, type PackedModel } from './rankPack';
+import { buildRankLod, lodEntryPath, rankFullModel, rankLodMatches, writeRankLod } from './rankLod';
 
 export interface ScanRequest {
   kind?: 'columns';
@@ -29,7 +33,20 @@ export interface RankRequest {
   rank?: number;
   /** The cache folder; absent: no cache. */
   cacheDir?: string;
+  /** Also the rank's level-of-detail index, in this folder. */
+  lod?: { dir: string };
 }
+
+/** The rank's level-of-detail index alone (its file, made when missing). */
+export interface LodRequest {
+  kind: 'lod';
+  index: number;
+  path: string;
+  rank?: number;
+  lod: { dir: string };
+}
+
+export type LodReply = { index: number; lodFile: string } | { index: number; error: string; at?: ScanProgress };
 
 export type ScanReply = { index: number; columns: KinetoColumns } | { index: number; error: string; at?: ScanProgress };
 
@@ -47,7 +64,15 @@ export interface RankPayload {
 }
 
 export type RankReply =
-  | { index: number; payload: ArrayBuffer; fromCache: boolean; cacheWarning?: string }
+  | {
+      index: number;
+      payload: ArrayBuffer;
+      fromCache: boolean;
+      cacheWarning?: string;
+      /** The level-of-detail index's file (when asked for), or why it could not be made. */
+      lodFile?: string;
+      lodError?: string;
+    }
   | { index: number; error: string; at?: ScanProgress };
 
 function buffersOf(c: KinetoColumns): ArrayBuffer[] {
@@ -81,6 +106,9 @@ function codeId(): string {
         'kinetoCollectives.js',
         'cpuCollectives.js',
         'rankPack.js',
+        'rankLod.js',
+        'lod.js',
+        'binary.js',
       ].map((f) => join(__dirname, f)),
     ].filter((f, i, all) => all.indexOf(f) === i),
   );
@@ -94,44 +122,83 @@ function ownBuffer(b: Buffer): ArrayBuffer {
   return copy.buffer;
 }
 
+/** The index file of the rank of `key` in `dir` when it is missing or stale: made from `columns`. */
+function ensureLod(
+  dir: string,
+  key: ReturnType<typeof cacheKeyOf>,
+  columns: KinetoColumns,
+  req: { path: string; rank?: number },
+): string {
+  const file = lodEntryPath(dir, key);
+  if (rankLodMatches(file, key)) return file;
+  const built = buildRankLod(rankFullModel(columns, { fileName: req.path, rank: req.rank }));
+  writeRankLod(file, key, built);
+  return file;
+}
+
+async function lod(req: LodRequest): Promise<LodReply> {
+  const key = cacheKeyOf(req.path, req.rank, codeId());
+  const file = lodEntryPath(req.lod.dir, key);
+  if (rankLodMatches(file, key)) return { index: req.index, lodFile: file };
+  const columns = await scanKinetoFile(req.path);
+  return { index: req.index, lodFile: ensureLod(req.lod.dir, key, columns, req) };
+}
+
 async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: ArrayBuffer[] }> {
   let key: ReturnType<typeof cacheKeyOf> | undefined;
-  if (req.cacheDir !== undefined) {
+  let hit: Buffer | undefined;
+  if (req.cacheDir !== undefined || req.lod) {
     try {
       key = cacheKeyOf(req.path, req.rank, codeId());
-      const hit = readEntry(req.cacheDir, key);
-      if (hit) {
-        const payload = ownBuffer(hit);
-        return { reply: { index: req.index, payload, fromCache: true }, transfer: [payload] };
-      }
+      if (req.cacheDir !== undefined) hit = readEntry(req.cacheDir, key);
     } catch {
       // the file itself is read below, where its error is reported
     }
   }
+  const lodFile = req.lod && key ? lodEntryPath(req.lod.dir, key) : undefined;
+  if (hit && (!lodFile || rankLodMatches(lodFile, key!))) {
+    const payload = ownBuffer(hit);
+    return { reply: { index: req.index, payload, fromCache: true, lodFile }, transfer: [payload] };
+  }
   const columns = await scanKinetoFile(req.path);
-  const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
-  const body: RankPayload = {
-    model: packModel(r.model),
-    eventsIn: r.eventsIn,
-    eventsKept: r.eventsKept,
-    bytes: columns.bytes,
-    sliceOrigin: r.sliceOrigin,
-    fullSlices: r.fullSlices,
-  };
-  const bytes = serialize(body);
+  let bytes: Buffer;
   let cacheWarning: string | undefined;
-  if (req.cacheDir !== undefined && key) {
-    try {
-      writeEntry(req.cacheDir, key, bytes);
-    } catch (e) {
-      cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+  if (hit) bytes = hit;
+  else {
+    const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
+    const body: RankPayload = {
+      model: packModel(r.model),
+      eventsIn: r.eventsIn,
+      eventsKept: r.eventsKept,
+      bytes: columns.bytes,
+      sliceOrigin: r.sliceOrigin,
+      fullSlices: r.fullSlices,
+    };
+    bytes = serialize(body);
+    if (req.cacheDir !== undefined && key) {
+      try {
+        writeEntry(req.cacheDir, key, bytes);
+      } catch (e) {
+        cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+      }
     }
   }
+  // The index from the same columns (the reduced model above is already bytes).
+  let lodError: string | undefined;
+  if (req.lod && key)
+    try {
+      ensureLod(req.lod.dir, key, columns, req);
+    } catch (e) {
+      lodError = `its level-of-detail index could not be made in ${req.lod.dir} (${(e as Error).message})`;
+    }
   const payload = ownBuffer(bytes);
-  return { reply: { index: req.index, payload, fromCache: false, cacheWarning }, transfer: [payload] };
+  return {
+    reply: { index: req.index, payload, fromCache: hit !== undefined, cacheWarning, lodFile, lodError },
+    transfer: [payload],
+  };
 }
 
-parentPort?.on('message', (req: ScanRequest | RankRequest) => {
+parentPort?.on('message', (req: ScanRequest | RankRequest | LodRequest) => {
   const failed = (e: unknown) => {
     const reply: { index: number; error: string; at?: ScanProgress } = {
       index: req.index,
@@ -140,6 +207,10 @@ parentPort?.on('message', (req: ScanRequest | RankRequest) => {
     };
     parentPort!.postMessage(reply);
   };
+  if (req.kind === 'lod') {
+    lod(req).then((reply) => parentPort!.postMessage(reply), failed);
+    return;
+  }
   if (req.kind === 'rank') {
     rank(req).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer), failed);
     return;
