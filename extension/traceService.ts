@@ -138,6 +138,44 @@ export function writableCacheDir(firstFile: string, env: NodeJS.ProcessEnv = pro
 }
 
 /**
+ * Memory one scan worker takes at its peak per byte of the rank's JSON while it makes a rank's
+ * reduction and index (its columns, the reduced model, the one-rank model of every event and the
+ * index built from it): a 20 MB rank of bench:scale's quick-8 job peaked 87 MB above the
+ * process's baseline (4.3 per byte).
+ */
+export const SCAN_PEAK_PER_JSON_BYTE = 4.5;
+
+/** JSON bytes of a trace file: its size, or for gzip the size its trailer gives (mod 4 GiB, at least the file's). */
+export function jsonBytesOf(file: string): number {
+  const size = fs.statSync(file).size;
+  if (!/\.gz$/i.test(file) || size < 18) return size;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    fs.readSync(fd, b, 0, 4, size - 4);
+    return Math.max(size, b.readUInt32LE(0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * How many ranks are read at once when a job is opened: as many scan workers as the budget
+ * holds at their peak (SCAN_PEAK_PER_JSON_BYTE × the largest rank), at least one, at most one
+ * per core: the memory is bounded by the ranks in flight, not by the job.
+ */
+export function scanWorkersFor(files: string[], maxTraceBytes: number, cores = os.availableParallelism()): number {
+  let largest = 1;
+  for (const f of files)
+    try {
+      largest = Math.max(largest, jsonBytesOf(f));
+    } catch {
+      // the scan says what is wrong with it
+    }
+  return Math.max(1, Math.min(cores, files.length, Math.floor(maxTraceBytes / (SCAN_PEAK_PER_JSON_BYTE * largest))));
+}
+
+/**
  * Opens the per-rank Kineto files of one job as `analyze` does (analysis/kinetoJobAnalysis.ts:
  * reduce-then-merge in the scan pool's workers, or the job cache), each rank's level-of-detail
  * index made beside its reduction in the same scan (or read from the cache), and never a model
@@ -153,23 +191,24 @@ export async function openKinetoJob(
   try {
     const dir = opts.cacheDir ?? writableCacheDir(files[0]);
     const ranks = files.map((f) => ({ path: f }));
+    const limit = opts.maxTraceBytes ?? defaultMaxTraceBytes();
+    const workers = opts.workers ?? scanWorkersFor(files, limit);
     const k = await analyzeKinetoJob(ranks, {
       cache: { dir },
       options: { includeLastStep: false },
       lodDirOf: () => dir,
-      workers: opts.workers,
+      workers,
       workerPath: opts.workerPath,
     });
     const lodFiles =
       k.lodFiles ??
-      (await indexKinetoRanks(ranks, { lodDirOf: () => dir, workers: opts.workers, workerPath: opts.workerPath })).map(
-        (r, i) => (r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` }),
+      (await indexKinetoRanks(ranks, { lodDirOf: () => dir, workers, workerPath: opts.workerPath })).map((r, i) =>
+        r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` },
       );
     const missing = lodFiles.find((f): f is { error: string } => 'error' in f);
     if (missing) throw new Error(missing.error);
     const paths = lodFiles.map((f) => (f as { file: string }).file);
     // The indexes' columns are what stays in memory: refused over the budget before they are read.
-    const limit = opts.maxTraceBytes ?? defaultMaxTraceBytes();
     const need = paths.reduce((a, f) => a + rankLodColumnBytes(f), 0);
     if (need > limit)
       throw new TraceTooLargeError(where, need, limit, `the level-of-detail indexes of ${files.length} rank(s)`);

@@ -150,8 +150,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     if (s.startNs + s.durNs > wEnd) wEnd = s.startNs + s.durNs;
   }
   if (Number.isFinite(wStart)) d.window = [wStart, wEnd];
-  const argChunks: Buffer[] = [];
-  let argBytes = 0;
+  const argsOut = new ByteWriter();
   const listTrack: number[] = [],
     listDepth: number[] = [],
     listFrom: number[] = [];
@@ -170,12 +169,8 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     d.name[p] = id;
     d.category[p] = catCode.get(s.category) ?? SLICE_CATEGORIES.indexOf('host');
     const json = sliceArgsJson(s);
-    if (json !== undefined) {
-      const b = Buffer.from(json, 'utf8');
-      argChunks.push(b);
-      argBytes += b.length;
-    }
-    d.argsAt[p + 1] = argBytes;
+    if (json !== undefined) argsOut.write(json);
+    d.argsAt[p + 1] = argsOut.length;
     if (p === 0 || s.track !== sl[order[p - 1]].track || depth[i] !== depth[order[p - 1]]) {
       listTrack.push(s.track);
       listDepth.push(depth[i]);
@@ -253,7 +248,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     if (cm <= COUNTER_KEEP_ALL) return [];
     return d.bucketNs.slice(1).map((w) => counterLevel(c.tsNs, c.values, cm, w, originOffset(model.meta.originNs, w)));
   });
-  return { data: d, args: concatBytes(argChunks, argBytes) };
+  return { data: d, args: argsOut.bytes() };
 }
 
 function concat(parts: Uint32Array[], total: number): Uint32Array {
@@ -266,14 +261,31 @@ function concat(parts: Uint32Array[], total: number): Uint32Array {
   return out;
 }
 
-function concatBytes(parts: Buffer[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/** UTF-8 text appended into 4 MiB chunks (one Buffer per chunk, not per string). */
+class ByteWriter {
+  private chunks: Buffer[] = [];
+  private cur = Buffer.allocUnsafe(0);
+  private used = 0;
+  length = 0;
+  write(text: string): void {
+    const need = Buffer.byteLength(text, 'utf8');
+    if (this.used + need > this.cur.length) {
+      if (this.used > 0) this.chunks.push(this.cur.subarray(0, this.used));
+      this.cur = Buffer.allocUnsafe(Math.max(need, 4 << 20));
+      this.used = 0;
+    }
+    this.used += this.cur.write(text, this.used, 'utf8');
+    this.length += need;
   }
-  return out;
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of [...this.chunks, this.cur.subarray(0, this.used)]) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
 }
 
 /** Where the index of the rank of `key` lives in `dir`: beside its reduced model (trace/parseCache.ts entryPath). */
