@@ -30,7 +30,7 @@ import type { TraceModel } from './model';
 import { entryPath, type CacheKey } from './parseCache';
 
 /** Bumped when the layout of the columns changes. */
-export const RANK_LOD_FORMAT = 1;
+export const RANK_LOD_FORMAT = 2;
 const MAGIC = Buffer.from('CLLOD01\n', 'latin1');
 
 /** The resident part of a rank's index (see the module comment). */
@@ -52,8 +52,11 @@ export interface RankLodData {
   dur: Float64Array;
   name: Uint32Array;
   category: Uint8Array;
-  /** Byte offsets of each position's args JSON in the blob (positions + 1 entries); an empty range: no args. */
-  argsAt: Float64Array;
+  /**
+   * Byte offsets of each position's args JSON in the blob (positions + 1 entries); an empty range:
+   * no args. 32-bit while the blob is under 4 GiB.
+   */
+  argsAt: Uint32Array | Float64Array;
   /** Per list: track, depth, first position (lists + 1 entries), whether ends are sorted, longest duration. */
   listTrack: Uint32Array;
   listDepth: Uint16Array;
@@ -67,7 +70,8 @@ export interface RankLodData {
   levelAll: Uint8Array[];
   /** Positions relative to the list's first position, and merged counts. */
   levelPos: Uint32Array[];
-  levelMerged: Uint32Array[];
+  /** 16-bit at a level whose counts all fit. */
+  levelMerged: (Uint16Array | Uint32Array)[];
   /** Model index → position (0xffffffff: not indexed). */
   posOf: Uint32Array;
   flowId: Float64Array;
@@ -124,7 +128,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     dur: new Float64Array(m),
     name: new Uint32Array(m),
     category: new Uint8Array(m),
-    argsAt: new Float64Array(m + 1),
+    argsAt: new Float64Array(0),
     listTrack: new Uint32Array(0),
     listDepth: new Uint16Array(0),
     listFrom: new Uint32Array(0),
@@ -151,6 +155,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
   }
   if (Number.isFinite(wStart)) d.window = [wStart, wEnd];
   const argsOut = new ByteWriter();
+  const argsAt = new Float64Array(m + 1);
   const listTrack: number[] = [],
     listDepth: number[] = [],
     listFrom: number[] = [];
@@ -170,7 +175,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     d.category[p] = catCode.get(s.category) ?? SLICE_CATEGORIES.indexOf('host');
     const json = sliceArgsJson(s);
     if (json !== undefined) argsOut.write(json);
-    d.argsAt[p + 1] = argsOut.length;
+    argsAt[p + 1] = argsOut.length;
     if (p === 0 || s.track !== sl[order[p - 1]].track || depth[i] !== depth[order[p - 1]]) {
       listTrack.push(s.track);
       listDepth.push(depth[i]);
@@ -179,6 +184,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     }
   }
   listFrom.push(m);
+  d.argsAt = argsOut.length < 2 ** 32 ? Uint32Array.from(argsAt) : argsAt;
   const lists = listTrack.length;
   d.listTrack = Uint32Array.from(listTrack);
   d.listDepth = Uint16Array.from(listDepth);
@@ -228,7 +234,8 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     d.levelFrom.push(from);
     d.levelAll.push(all);
     d.levelPos.push(concat(pos, total));
-    d.levelMerged.push(concat(merged, total));
+    const counts = concat(merged, total);
+    d.levelMerged.push(counts.every((c) => c <= 0xffff) ? Uint16Array.from(counts) : counts);
     if (w > span && Math.floor((lo + off) / w) === Math.floor((hi + off) / w)) break;
   }
   // Flows by slice.
