@@ -12,18 +12,25 @@
  * Writes bench/results/viewer.json.
  *
  * The 8-rank case (issue #22): a Kineto job of 8 ranks built by bench/scaleJobs.ts (the
- * cache bench:scale uses) is opened in the extension's trace worker (extension/traceHost.ts:
- * load, analysis and the level-of-detail index, off the main thread), and the harness serves
- * the webview from that worker as the extension does (protocol step 10: overview first, then
- * views of what is on screen). Measured: first paint (from the page's start: the worker's
- * overview, transfer, decode, index, draw), frame times while zooming and panning, and the
- * webview's JS heap (with ArrayBuffers) after load and after navigating. The keys
- * viewer_first_paint_ms_8r, viewer_heap_mb_8r and viewer_frame_ms_median_8r are merged into
- * bench/results/scale.json (read, update these keys, write: bench:scale writes the others).
+ * cache bench:scale uses) is opened as the extension's trace worker opens it. First, side by
+ * side, each in a child process of its own (bench/viewerOpenChild.ts: time to the first view
+ * ready to send, the process's peak RSS with the worker threads in it): the way the trace
+ * worker opened a job before (the importer's model of every event, its analysis, LodIndex over
+ * it) and the way it does now (extension/traceService.ts openKinetoJob: the CLI's analysis and
+ * each rank's level-of-detail index, trace/jobLod.ts), cold (an empty cache folder) and
+ * re-opened. Then the harness serves the webview from a trace worker (extension/traceHost.ts)
+ * as the extension does (protocol step 10: overview first, then views of what is on screen),
+ * cold and re-opened. Measured: open time and first paint (from the page's start: the
+ * worker's overview, transfer, decode, index, draw) cold and re-opened, frame times while
+ * zooming and panning, and the webview's JS heap (with ArrayBuffers) after load and after
+ * navigating. The keys viewer_first_paint_ms_8r (cold), viewer_heap_mb_8r,
+ * viewer_frame_ms_median_8r and viewer_8r (the rest) are merged into bench/results/scale.json
+ * (read, update these keys, write: bench:scale writes the others). The load average is
+ * printed and stored: on a shared machine the times follow it.
  *
  *   npm run bench:viewer                          both cases, 8 × 500 MB
  *   npm run bench:viewer -- --quick               both cases, 8 × 20 MB
- *   npm run bench:viewer -- --only 8r [--mb-per-rank N]
+ *   npm run bench:viewer -- --only 8r [--mb-per-rank N] [--no-importer]   (--no-importer: not the before case)
  *   npm run bench:viewer -- --only synthetic
  */
 import { spawnSync } from 'node:child_process';
