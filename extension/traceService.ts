@@ -13,7 +13,7 @@ import { loadTraceFile, sniffTraceFile } from '../trace/load';
 import { importKinetoFolder } from '../trace/kineto';
 import { analyzeKinetoJob } from '../analysis/kinetoJobAnalysis';
 import { cacheDirFor } from '../trace/parseCache';
-import { indexKinetoRanks } from '../trace/kinetoScanPool';
+import { cachedLodFiles, indexKinetoRanks } from '../trace/kinetoScanPool';
 import { RankLodFile, rankLodColumnBytes } from '../trace/rankLod';
 import { JobLod } from '../trace/jobLod';
 import { TraceTooLargeError, defaultMaxTraceBytes } from '../trace/budget';
@@ -200,8 +200,11 @@ export async function openKinetoJob(
       workers,
       workerPath: opts.workerPath,
     });
+    // The analysis came from the job cache: the indexes too when all are there (no worker
+    // started), else the pool makes the missing ones.
     const lodFiles =
       k.lodFiles ??
+      cachedLodFiles(ranks, { lodDirOf: () => dir, workerPath: opts.workerPath })?.map((file) => ({ file })) ??
       (await indexKinetoRanks(ranks, { lodDirOf: () => dir, workers, workerPath: opts.workerPath })).map((r, i) =>
         r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` },
       );

@@ -22,6 +22,8 @@ import type {
   ScanRequest,
 } from './kinetoScanWorker';
 import { unpackModel } from './rankPack';
+import { cacheKeyOf, scanCodeId } from './parseCache';
+import { lodEntryPath, rankLodMatches } from './rankLod';
 import type { TraceModel } from './model';
 
 export interface ScanPoolOptions {
@@ -37,6 +39,11 @@ export interface ScanPoolOptions {
 
 type Reply = { index: number; error?: string; at?: ScanProgress };
 
+/** The scan worker's compiled script: `workerPath`, else kinetoScanWorker.js beside this module. */
+export function scanWorkerScript(workerPath?: string): string {
+  return workerPath ?? join(__dirname, 'kinetoScanWorker.js');
+}
+
 /**
  * Runs `count` requests over a pool of workers; `onReply` sees every answer (a dead worker's
  * request is answered with an error naming how it died). `onReply` throwing stops the pool.
@@ -49,7 +56,7 @@ async function runPool<R extends Reply>(
 ): Promise<void> {
   if (count === 0) return;
   const n = Math.max(1, Math.min(opts.workers ?? availableParallelism(), count));
-  const script = opts.workerPath ?? join(__dirname, 'kinetoScanWorker.js');
+  const script = scanWorkerScript(opts.workerPath);
   const live = new Set<Worker>();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -213,5 +220,29 @@ export async function indexKinetoRanks(
     },
     opts,
   );
+  return out;
+}
+
+/**
+ * Each rank file's level-of-detail index when every one is in the cache and matches (looked up
+ * on this thread, as the scan workers would: no worker is started); undefined when one is not.
+ */
+export function cachedLodFiles(
+  files: RankFile[],
+  opts: { workerPath?: string; lodDirOf: (path: string) => string },
+): string[] | undefined {
+  const code = scanCodeId(scanWorkerScript(opts.workerPath));
+  const out: string[] = [];
+  for (const f of files) {
+    let key;
+    try {
+      key = cacheKeyOf(f.path, f.rank, code);
+    } catch {
+      return undefined;
+    }
+    const file = lodEntryPath(opts.lodDirOf(f.path), key);
+    if (!rankLodMatches(file, key)) return undefined;
+    out.push(file);
+  }
   return out;
 }

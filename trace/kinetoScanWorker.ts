@@ -12,11 +12,10 @@
  * A file that cannot be read is answered with the error and how far the scan got.
  */
 import { parentPort } from 'node:worker_threads';
-import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress } from './kinetoScan';
 import { rankModelFromColumns } from './kinetoRank';
-import { cacheKeyOf, codeHash, readEntry, writeEntry } from './parseCache';
+import { cacheKeyOf, readEntry, scanCodeId, writeEntry } from './parseCache';
 import { packModel, type PackedModel } from './rankPack';
 import { buildRankLod, lodEntryPath, rankFullModel, rankLodMatches, writeRankLod } from './rankLod';
 
@@ -92,28 +91,8 @@ function buffersOf(c: KinetoColumns): ArrayBuffer[] {
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
-/** The code that makes the reduced form, for the cache key: this script and, unbundled, the modules beside it. */
-let code: string | undefined;
-function codeId(): string {
-  code ??= codeHash(
-    [
-      __filename,
-      ...[
-        'kinetoRank.js',
-        'kineto.js',
-        'kinetoScan.js',
-        'model.js',
-        'kinetoCollectives.js',
-        'cpuCollectives.js',
-        'rankPack.js',
-        'rankLod.js',
-        'lod.js',
-        'binary.js',
-      ].map((f) => join(__dirname, f)),
-    ].filter((f, i, all) => all.indexOf(f) === i),
-  );
-  return code;
-}
+/** The code that makes the reduced form and the index, for the cache key (trace/parseCache.ts scanCodeId). */
+const codeId = (): string => scanCodeId(__filename);
 
 function ownBuffer(b: Buffer): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b.buffer as ArrayBuffer;
