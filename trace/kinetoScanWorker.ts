@@ -17,6 +17,7 @@ import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress 
 import { rankModelFromColumns } from './kinetoRank';
 import { cacheKeyOf, readEntry, scanCodeId, writeEntry } from './parseCache';
 import { packModel, type PackedModel } from './rankPack';
+import type { TraceModel } from './model';
 import { buildRankLod, lodEntryPath, rankFullModel, rankLodMatches, writeRankLod } from './rankLod';
 
 export interface ScanRequest {
@@ -101,17 +102,30 @@ function ownBuffer(b: Buffer): ArrayBuffer {
   return copy.buffer;
 }
 
-/** The index file of the rank of `key` in `dir` when it is missing or stale: made from `columns`. */
+/** A rank's columns, handed over once: the one-rank model is made from them, then they are let go. */
+type HeldColumns = { columns?: KinetoColumns };
+
+/** The one-rank model of every event; the columns are released before it is returned. */
+function takeFullModel(held: HeldColumns, req: { path: string; rank?: number }): TraceModel {
+  const model = rankFullModel(held.columns!, { fileName: req.path, rank: req.rank });
+  held.columns = undefined;
+  return model;
+}
+
+/**
+ * The index file of the rank of `key` in `dir` when it is missing or stale: made from the held
+ * columns, which are released once the one-rank model is made (the peak is the model and the
+ * index, not the columns too).
+ */
 function ensureLod(
   dir: string,
   key: ReturnType<typeof cacheKeyOf>,
-  columns: KinetoColumns,
+  held: HeldColumns,
   req: { path: string; rank?: number },
 ): string {
   const file = lodEntryPath(dir, key);
   if (rankLodMatches(file, key)) return file;
-  const built = buildRankLod(rankFullModel(columns, { fileName: req.path, rank: req.rank }));
-  writeRankLod(file, key, built);
+  writeRankLod(file, key, buildRankLod(takeFullModel(held, req)));
   return file;
 }
 
@@ -119,8 +133,8 @@ async function lod(req: LodRequest): Promise<LodReply> {
   const key = cacheKeyOf(req.path, req.rank, codeId());
   const file = lodEntryPath(req.lod.dir, key);
   if (rankLodMatches(file, key)) return { index: req.index, lodFile: file };
-  const columns = await scanKinetoFile(req.path);
-  return { index: req.index, lodFile: ensureLod(req.lod.dir, key, columns, req) };
+  const held: HeldColumns = { columns: await scanKinetoFile(req.path) };
+  return { index: req.index, lodFile: ensureLod(req.lod.dir, key, held, req) };
 }
 
 async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: ArrayBuffer[] }> {
@@ -139,11 +153,12 @@ async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: Arr
     const payload = ownBuffer(hit);
     return { reply: { index: req.index, payload, fromCache: true, lodFile }, transfer: [payload] };
   }
-  const columns = await scanKinetoFile(req.path);
+  const held: HeldColumns = { columns: await scanKinetoFile(req.path) };
   let bytes: Buffer;
   let cacheWarning: string | undefined;
   if (hit) bytes = hit;
   else {
+    const columns = held.columns!;
     const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
     const body: RankPayload = {
       model: packModel(r.model),
@@ -166,7 +181,7 @@ async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: Arr
   let lodError: string | undefined;
   if (req.lod && key)
     try {
-      ensureLod(req.lod.dir, key, columns, req);
+      ensureLod(req.lod.dir, key, held, req);
     } catch (e) {
       lodError = `its level-of-detail index could not be made in ${req.lod.dir} (${(e as Error).message})`;
     }
