@@ -220,7 +220,7 @@ export async function openKinetoJob(
       if (!r) throw new Error(`the level-of-detail index ${f} could not be read (removed or corrupt while opening)`);
       opened.push(r);
     }
-    const job = new JobLod(opened);
+    const job = new JobLod(opened, { overviewDir: dir });
     job.model.warnings.push(...k.leftOut);
     return {
       ok: true,

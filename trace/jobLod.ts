@@ -9,7 +9,11 @@
  * levels are the job's), then the ranks' answers are put together.
  */
 import { encodeSelection, type BinaryDetail, type EncodeOptions, type EncodedSlice, type SliceSource } from './binary';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { mergeRankModels } from './kinetoMerge';
+import { codeHash } from './parseCache';
 import {
   LOD_BASE_NS,
   LOD_FACTOR,
@@ -47,8 +51,16 @@ export class JobLod {
   readonly model: TraceModel;
   private readonly ranks: Rank[] = [];
 
-  /** The job of these ranks' indexes, in rank-file order (as the importer merges them). The files are kept open until `close`. */
-  constructor(files: RankLodFile[]) {
+  /**
+   * The job of these ranks' indexes, in rank-file order (as the importer merges them). The files
+   * are kept open until `close`. With `overviewDir`, the encoded overview is kept there
+   * (`job.<id>.overview`, keyed by the indexes, the warnings and the code that encodes it) and a
+   * re-open reads it instead of encoding it.
+   */
+  constructor(
+    files: RankLodFile[],
+    private readonly opts: { overviewDir?: string } = {},
+  ) {
     if (files.length === 0) throw new Error('a job index needs at least one rank');
     const skeletons: TraceModel[] = files.map((f) => ({ ...f.data.rest, slices: [], flows: [] }));
     const origins = files.map((f) => BigInt(f.data.rest.meta.originNs));
@@ -341,13 +353,26 @@ export class JobLod {
     });
   }
 
-  /** As LodIndex.overview: encoded once and kept; each call returns a copy. */
+  /** As LodIndex.overview: encoded once and kept (and in `overviewDir`); each call returns a copy. */
   overview(): ArrayBuffer {
     if (!this.overviewData) {
-      const [t0, t1] = this.extentNs;
-      this.overviewData = this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+      const file = this.opts.overviewDir ? join(this.opts.overviewDir, `job.${this.overviewId()}.overview`) : undefined;
+      this.overviewData = file ? readOverview(file) : undefined;
+      if (!this.overviewData) {
+        const [t0, t1] = this.extentNs;
+        this.overviewData = this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+        if (file) writeOverview(file, this.overviewData);
+      }
     }
     return this.overviewData.slice(0);
+  }
+
+  /** The overview's key: the ranks' indexes (their columns' hashes), the warnings, and the code that encodes. */
+  private overviewId(): string {
+    const h = createHash('sha256');
+    h.update(JSON.stringify({ code: encoderCode(), ranks: this.ranks.map((r) => [r.file.sha1, r.file.argsBytes]) }));
+    h.update(JSON.stringify(this.model.warnings));
+    return h.digest('hex').slice(0, 24);
   }
   private overviewData: ArrayBuffer | undefined;
 
@@ -418,6 +443,46 @@ export class JobLod {
   /** Closes the ranks' files. */
   close(): void {
     for (const r of this.ranks) r.file.close();
+  }
+}
+
+const OVERVIEW_MAGIC = 'CLOVW01\n';
+
+/** A hash of the code that answers and encodes (this module and, unbundled, those beside it). */
+let code: string | undefined;
+function encoderCode(): string {
+  code ??= codeHash([__filename, ...['binary.js', 'lod.js', 'rankLod.js'].map((f) => join(__dirname, f))]);
+  return code;
+}
+
+/** A kept overview: magic, SHA-1 of the encoding (hex), the encoding; undefined when missing or not whole. */
+function readOverview(file: string): ArrayBuffer | undefined {
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const head = OVERVIEW_MAGIC.length + 40;
+  if (b.length < head || b.toString('latin1', 0, OVERVIEW_MAGIC.length) !== OVERVIEW_MAGIC) return undefined;
+  const body = b.subarray(head);
+  if (createHash('sha1').update(body).digest('hex') !== b.toString('latin1', OVERVIEW_MAGIC.length, head))
+    return undefined;
+  return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
+}
+
+/** Keeps an overview (temporary file, then rename); one that cannot be written is left out (it is only a shortcut). */
+function writeOverview(file: string, data: ArrayBuffer): void {
+  const body = new Uint8Array(data);
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    fs.writeFileSync(
+      tmp,
+      Buffer.concat([Buffer.from(OVERVIEW_MAGIC + createHash('sha1').update(body).digest('hex'), 'latin1'), body]),
+    );
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -407,6 +407,8 @@ export class RankLodFile {
     private readonly argsBase: number,
     /** Bytes of the file kept on disk (the args blob). */
     readonly argsBytes: number,
+    /** SHA-1 of the columns (the header's): what the index is, for keys of what is made from it. */
+    readonly sha1: string,
   ) {}
 
   /**
@@ -435,7 +437,7 @@ export class RankLodFile {
       if (createHash('sha1').update(cols).digest('hex') !== h.sha1) throw new Error('corrupt');
       const data = deserialize(cols) as RankLodData;
       if (data.format !== RANK_LOD_FORMAT) throw new Error('format');
-      return new RankLodFile(data, fd, colAt + h.columns, h.args);
+      return new RankLodFile(data, fd, colAt + h.columns, h.args, h.sha1);
     } catch {
       fs.closeSync(fd);
       return undefined;

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { decodeTrace, encodeTrace, type BinaryTrace } from '../../../trace/binary';
 import { importKinetoFolder } from '../../../trace/kineto';
 import { scanKinetoFile } from '../../../trace/kinetoScan';
@@ -192,5 +193,45 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     const job = new JobLod([indexFile(model, 'synthetic')]);
     opened.push(job);
     sameAnswers(job, new LodIndex(model), true);
+  });
+
+  it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
+    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+      fixturesDir('kineto', 'hta-sampled', f),
+    );
+    const dir = fs.mkdtempSync(path.join(tmp, 'overview-'));
+    // The ranks' index files, made once and opened anew for each JobLod (as a re-open does).
+    const lodFiles: string[] = [];
+    for (const [i, f] of files.entries()) {
+      const file = path.join(dir, `ov-${i}.lod`);
+      writeRankLod(file, key(file, 0), buildRankLod(rankFullModel(await scanKinetoFile(f), { fileName: f })));
+      lodFiles.push(file);
+    }
+    const ranks = async () => lodFiles.map((f) => RankLodFile.open(f, key(f, 0))!);
+    const first = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(first);
+    const made = first.overview();
+    const kept = fs.readdirSync(dir).filter((f) => f.endsWith('.overview'));
+    assert.equal(kept.length, 1, 'one overview kept');
+    const file = path.join(dir, kept[0]);
+    // A re-open reads it: a kept overview with other (checked) bytes is what comes back.
+    const other = new Uint8Array(made.slice(0));
+    other[other.length - 1] ^= 0xff;
+    const sha = createHash('sha1').update(other).digest('hex');
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(`CLOVW01\n${sha}`, 'latin1'), other]));
+    const second = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(second);
+    assert.deepEqual(new Uint8Array(second.overview()), other);
+    // One whose bytes do not check is ignored and made again.
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(`CLOVW01\n${'0'.repeat(40)}`, 'latin1'), other]));
+    const third = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(third);
+    assert.deepEqual(new Uint8Array(third.overview()), new Uint8Array(made));
+    // Other warnings (a rank left out) are another overview.
+    const fourth = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(fourth);
+    fourth.model.warnings.push('a rank left out');
+    fourth.overview();
+    assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.overview')).length, 2);
   });
 });
