@@ -12,27 +12,37 @@
  * Writes bench/results/viewer.json.
  *
  * The 8-rank case (issue #22): a Kineto job of 8 ranks built by bench/scaleJobs.ts (the
- * cache bench:scale uses) is opened in the extension's trace worker (extension/traceHost.ts:
- * load, analysis and the level-of-detail index, off the main thread), and the harness serves
- * the webview from that worker as the extension does (protocol step 10: overview first, then
- * views of what is on screen). Measured: first paint (from the page's start: the worker's
- * overview, transfer, decode, index, draw), frame times while zooming and panning, and the
- * webview's JS heap (with ArrayBuffers) after load and after navigating. The keys
- * viewer_first_paint_ms_8r, viewer_heap_mb_8r and viewer_frame_ms_median_8r are merged into
- * bench/results/scale.json (read, update these keys, write: bench:scale writes the others).
+ * cache bench:scale uses) is opened as the extension's trace worker opens it. First, side by
+ * side, each in a child process of its own (bench/viewerOpenChild.ts: time to the first view
+ * ready to send, the process's peak RSS with the worker threads in it): the way the trace
+ * worker opened a job before (the importer's model of every event, its analysis, LodIndex over
+ * it) and the way it does now (extension/traceService.ts openKinetoJob: the CLI's analysis and
+ * each rank's level-of-detail index, trace/jobLod.ts), cold (an empty cache folder) and
+ * re-opened. Then the harness serves the webview from a trace worker (extension/traceHost.ts)
+ * as the extension does (protocol step 10: overview first, then views of what is on screen),
+ * cold and re-opened. Measured: open time and first paint (from the page's start: the
+ * worker's overview, transfer, decode, index, draw) cold and re-opened, frame times while
+ * zooming and panning, and the webview's JS heap (with ArrayBuffers) after load and after
+ * navigating. The keys viewer_first_paint_ms_8r (cold), viewer_heap_mb_8r,
+ * viewer_frame_ms_median_8r and viewer_8r (the rest) are merged into bench/results/scale.json
+ * (read, update these keys, write: bench:scale writes the others). The load average is
+ * printed and stored: on a shared machine the times follow it.
  *
  *   npm run bench:viewer                          both cases, 8 × 500 MB
  *   npm run bench:viewer -- --quick               both cases, 8 × 20 MB
- *   npm run bench:viewer -- --only 8r [--mb-per-rank N]
+ *   npm run bench:viewer -- --only 8r [--mb-per-rank N] [--no-importer]   (--no-importer: not the before case)
  *   npm run bench:viewer -- --only synthetic
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { encodeTrace } from '../trace/binary';
 import { repoRoot } from '../webview/harness/node/serve';
 import { defaultMaxTraceBytes } from '../trace/budget';
-import { openTrace } from '../extension/traceHost';
+import { openTrace, type RemoteTrace } from '../extension/traceHost';
+import type { ViewerOpenResult } from './viewerOpenChild';
 import { buildJob } from './scaleJobs';
 import { viewerRun } from '../test/helpers/syntheticRun';
 import { chromiumMissing, launch, openViewer, viewWindow, waitPaint } from '../test/integration/webview/browser';
@@ -108,7 +118,7 @@ async function main(): Promise<void> {
     const mb = mbText !== undefined ? Number(mbText) : argv.includes('--quick') ? 20 : 500;
     if (!(Number.isFinite(mb) && mb > 0))
       throw new Error(`bench:viewer: --mb-per-rank wants a positive number of MB, got '${mbText}'`);
-    await eightRanksCase(mb);
+    await eightRanksCase(mb, !argv.includes('--no-importer'));
   }
 }
 
@@ -123,120 +133,223 @@ async function pageHeapMb(page: Page): Promise<{ total: number; v8: number; buff
   return { total: v8 + buffers, v8, buffers };
 }
 
-/** The 8-rank Kineto job through the trace worker and the windowed webview (see the file comment). */
-async function eightRanksCase(mbPerRank: number): Promise<void> {
+/** One way of opening the job, weighed alone in a child process (bench/viewerOpenChild.ts). */
+function openInChild(mode: 'job' | 'importer', files: string[], cacheDir: string): ViewerOpenResult {
+  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'out', 'bench', 'viewerOpenChild.js'), mode, ...files], {
+    env: { ...process.env, COMMLENS_CACHE_DIR: cacheDir },
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench:viewer: opening the job (${mode}) failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ViewerOpenResult;
+}
+
+/** The first paint of the job in the harness's webview, served by a trace worker of this process. */
+async function paintJob(
+  browser: Awaited<ReturnType<typeof launch>>,
+  files: string[],
+  title: string,
+  navigate: boolean,
+): Promise<{
+  openMs: number;
+  trace: Extract<RemoteTrace, { ok: true }>;
+  perf: { arrival: number; firstPaint: number; decoded: number; indexed: number };
+  heapLoad: { total: number; v8: number; buffers: number };
+  seq?: SequenceResult;
+  heapNav?: { total: number; v8: number; buffers: number };
+  views?: number;
+  close: () => Promise<void>;
+}> {
+  const t = performance.now();
+  const trace = await openTrace(files, title, {
+    maxTraceBytes: defaultMaxTraceBytes(),
+    workerPath: path.join(repoRoot(), 'out', 'extension', 'traceWorker.js'),
+  });
+  const openMs = performance.now() - t;
+  if (!trace.ok) throw new Error(`bench:viewer: the trace worker could not open the job: ${trace.message}`);
+  const v = await openViewer(
+    browser,
+    {
+      run: {
+        title,
+        analysis: trace.analysis ?? null,
+        views: {
+          overview: () => trace.encodeWhole(),
+          view: (r) => trace.view(r),
+          search: (q) => trace.search(q),
+        },
+      },
+    },
+    '',
+    { width: 1600, height: 1000 },
+  );
+  const page = v.page;
+  const perf = (await page.evaluate(`(() => ({ ...window.commlens.perf }))()`)) as {
+    arrival: number;
+    firstPaint: number;
+    decoded: number;
+    indexed: number;
+  };
+  const heapLoad = await pageHeapMb(page);
+  let seq: SequenceResult | undefined, heapNav: typeof heapLoad | undefined, views: number | undefined;
+  if (navigate) {
+    seq = await scriptedSequence(page);
+    // Let the last view arrive, then weigh the page holding it.
+    await page.waitForTimeout(1500);
+    heapNav = await pageHeapMb(page);
+    views = (await page.evaluate(`window.__hostLog.filter((m) => m.type === 'requestView').length`)) as number;
+  }
+  if (v.errors.length) console.log('page errors:', v.errors);
+  return {
+    openMs,
+    trace,
+    perf,
+    heapLoad,
+    seq,
+    heapNav,
+    views,
+    close: async () => {
+      await v.harness.close();
+      trace.dispose();
+    },
+  };
+}
+
+/**
+ * The 8-rank Kineto job (see the file comment). Side by side, each in a child process of its own
+ * (peak RSS of the process, the trace worker's threads and the scan workers in it): the way the
+ * trace worker opened a job before (the importer's model of every event of every rank, and
+ * LodIndex over it) and the way it opens one now (the CLI's analysis and the ranks' indexes,
+ * trace/jobLod.ts), cold (an empty cache folder) and re-opened (the same folder). Then the
+ * webview's first paint, cold and re-opened, and frame times and heap while navigating.
+ */
+async function eightRanksCase(mbPerRank: number, withImporter: boolean): Promise<void> {
   const bytesPerRank = mbPerRank * MB;
   // The same cache folders as bench:scale's 8-rank cases, so a job is built once.
   const name = mbPerRank === 20 ? 'quick-8' : mbPerRank === 500 ? 'full-8' : 'viewer-8';
   const fixtureDir = path.join(repoRoot(), '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
   const job = await buildJob({ name, ranks: 8, bytesPerRank, gzip: false }, fixtureDir, console.log);
   console.log(
-    `8-rank job: ${job.files.length} files, ${(job.jsonBytes / MB).toFixed(0)} MB of JSON, ${job.events.toLocaleString('en-US')} events (${job.dir})`,
+    `8-rank job: ${job.files.length} files, ${(job.jsonBytes / MB).toFixed(0)} MB of JSON, ${job.events.toLocaleString('en-US')} events (${job.dir}); load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
   );
-  let t = performance.now();
-  const trace = await openTrace(job.files, `8 ranks × ${mbPerRank} MB`, {
-    maxTraceBytes: Math.max(defaultMaxTraceBytes(), Math.ceil(job.jsonBytes * 1.2)),
-    workerPath: path.join(repoRoot(), 'out', 'extension', 'traceWorker.js'),
-  });
-  const openMs = performance.now() - t;
-  if (!trace.ok) throw new Error(`bench:viewer: the trace worker could not open the job: ${trace.message}`);
-  console.log(
-    `opened in the trace worker in ${(openMs / 1000).toFixed(1)} s: ${trace.sliceCount.toLocaleString('en-US')} slices, windowed ${trace.windowed}`,
-  );
-  t = performance.now();
-  const overviewBytes = (await trace.encodeWhole()).byteLength;
-  const overviewMs = performance.now() - t;
-  const browser = await launch();
+  // Parse cache and indexes: a fresh folder, so the first open is cold.
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'commlens-viewer-cache-'));
+  const prevCacheDir = process.env.COMMLENS_CACHE_DIR;
+  process.env.COMMLENS_CACHE_DIR = cacheDir;
   try {
-    const v = await openViewer(
-      browser,
-      {
-        run: {
-          title: `8 ranks × ${mbPerRank} MB`,
-          analysis: trace.analysis ?? null,
-          views: {
-            overview: () => trace.encodeWhole(),
-            view: (r) => trace.view(r),
-            search: (q) => trace.search(q),
-          },
-        },
-      },
-      '',
-      { width: 1600, height: 1000 },
+    const before = withImporter ? openInChild('importer', job.files, cacheDir) : undefined;
+    const cold = openInChild('job', job.files, cacheDir);
+    const reopen = openInChild('job', job.files, cacheDir);
+    const jsonMb = job.jsonBytes / 2 ** 20;
+    const openRow = (what: string, r: ViewerOpenResult | undefined): [string, string, string, string] =>
+      r
+        ? [
+            what,
+            `${(r.openMs / 1000).toFixed(2)} s`,
+            `${r.peakRssMb.toFixed(0)} MB`,
+            `${(r.peakRssMb / jsonMb).toFixed(3)} × JSON; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB${r.fromCache !== undefined ? `, from cache: ${r.fromCache}` : ''}`,
+          ]
+        : [what, 'not run', '', '--no-importer'];
+    console.log(`\nopening the job in the trace worker (each in its own process; peak RSS of the process)`);
+    printTable(
+      [
+        openRow('before: importer model + LodIndex', before),
+        openRow('now: cold (rank indexes made)', cold),
+        openRow('now: re-opened (from the cache)', reopen),
+      ],
+      ['open', 'to first view', 'peak RSS', 'side by side'],
     );
-    const page = v.page;
-    const perf = (await page.evaluate(`(() => ({ ...window.commlens.perf }))()`)) as {
-      arrival: number;
-      firstPaint: number;
-      decoded: number;
-      indexed: number;
-    };
-    const heapLoad = await pageHeapMb(page);
-    const seq = await scriptedSequence(page);
-    // Let the last view arrive, then weigh the page holding it.
-    await page.waitForTimeout(1500);
-    const heapNav = await pageHeapMb(page);
-    const views = (await page.evaluate(`window.__hostLog.filter((m) => m.type === 'requestView').length`)) as number;
-    const fm = quantile(seq.frames, 0.5),
-      fp = quantile(seq.frames, 0.95);
-    const heapMb = Math.max(heapLoad.total, heapNav.total);
-    const rows: [string, string, string, string][] = [
-      [
-        'first paint from page start (ms)',
-        perf.firstPaint.toFixed(0),
-        '≤ 2000',
-        `overview arrives at ${perf.arrival.toFixed(0)} ms (worker encodes it in ${overviewMs.toFixed(0)} ms, ${(overviewBytes / 2 ** 20).toFixed(1)} MB); decode ${(perf.decoded - perf.arrival).toFixed(0)} + index ${(perf.indexed - perf.decoded).toFixed(0)} + draw/present ${(perf.firstPaint - perf.indexed).toFixed(0)}`,
-      ],
-      ['frame time, median (ms)', fm.toFixed(2), '≤ 16', `p95 ${fp.toFixed(2)} ms over ${seq.frames.length} frames`],
-      [
-        'JS heap + ArrayBuffers (MB)',
-        heapMb.toFixed(1),
-        '≤ 500',
-        `after load ${heapLoad.total.toFixed(1)} (V8 ${heapLoad.v8.toFixed(1)} + buffers ${heapLoad.buffers.toFixed(1)}), after navigating ${heapNav.total.toFixed(1)}`,
-      ],
-      ['views asked of the worker', String(views), '', `while zooming and panning (debounced)`],
-      ['open in the trace worker (s)', (openMs / 1000).toFixed(1), '', 'load + analysis + level-of-detail index'],
-    ];
-    printTable(rows);
-    if (v.errors.length) console.log('page errors:', v.errors);
-    const file = path.join(repoRoot(), 'bench', 'results', 'scale.json');
-    mkdirSync(path.dirname(file), { recursive: true });
-    const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-    const next = {
-      ...prev,
-      viewer_first_paint_ms_8r: Math.round(perf.firstPaint),
-      viewer_heap_mb_8r: Number(heapMb.toFixed(1)),
-      viewer_frame_ms_median_8r: Number(fm.toFixed(2)),
-      viewer_8r: {
-        mb_per_rank: mbPerRank,
-        json_mb: Math.round(job.jsonBytes / MB),
-        slices: trace.sliceCount,
-        open_s: Number((openMs / 1000).toFixed(1)),
-        overview_ms: Math.round(overviewMs),
-        overview_mb: Number((overviewBytes / 2 ** 20).toFixed(1)),
-        first_paint_after_arrival_ms: Math.round(perf.firstPaint - perf.arrival),
-        frame_ms_p95: Number(fp.toFixed(2)),
-        frames: seq.frames.length,
-        heap_mb_after_load: Number(heapLoad.total.toFixed(1)),
-        heap_mb_after_navigation: Number(heapNav.total.toFixed(1)),
-        views_requested: views,
-      },
-    };
-    writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
-    console.log(`merged viewer_*_8r into ${file}`);
-    await v.harness.close();
+    // The webview: cold (the cache emptied again) and re-opened.
+    rmSync(cacheDir, { recursive: true, force: true });
+    mkdirSync(cacheDir, { recursive: true });
+    const title = `8 ranks × ${mbPerRank} MB`;
+    const browser = await launch();
+    try {
+      const c = await paintJob(browser, job.files, title, true);
+      await c.close();
+      const w = await paintJob(browser, job.files, title, false);
+      await w.close();
+      const seq = c.seq!;
+      const fm = quantile(seq.frames, 0.5),
+        fp = quantile(seq.frames, 0.95);
+      const heapMb = Math.max(c.heapLoad.total, c.heapNav!.total);
+      const paintNote = (p: typeof c.perf) =>
+        `overview arrives at ${p.arrival.toFixed(0)} ms; decode ${(p.decoded - p.arrival).toFixed(0)} + index ${(p.indexed - p.decoded).toFixed(0)} + draw/present ${(p.firstPaint - p.indexed).toFixed(0)}`;
+      console.log('');
+      printTable([
+        [
+          'open in the trace worker, cold (s)',
+          (c.openMs / 1000).toFixed(2),
+          '',
+          `analysis + rank indexes made (from cache: ${c.trace.fromCache})`,
+        ],
+        ['first paint from page start, cold (ms)', c.perf.firstPaint.toFixed(0), '≤ 2000', paintNote(c.perf)],
+        [
+          'open in the trace worker, re-opened (s)',
+          (w.openMs / 1000).toFixed(2),
+          '< 1',
+          `from cache: ${w.trace.fromCache}`,
+        ],
+        ['first paint from page start, re-opened (ms)', w.perf.firstPaint.toFixed(0), '≤ 2000', paintNote(w.perf)],
+        ['frame time, median (ms)', fm.toFixed(2), '≤ 16', `p95 ${fp.toFixed(2)} ms over ${seq.frames.length} frames`],
+        [
+          'JS heap + ArrayBuffers (MB)',
+          heapMb.toFixed(1),
+          '≤ 500',
+          `after load ${c.heapLoad.total.toFixed(1)} (V8 ${c.heapLoad.v8.toFixed(1)} + buffers ${c.heapLoad.buffers.toFixed(1)}), after navigating ${c.heapNav!.total.toFixed(1)}`,
+        ],
+        ['views asked of the worker', String(c.views), '', `while zooming and panning (debounced)`],
+      ]);
+      const file = path.join(repoRoot(), 'bench', 'results', 'scale.json');
+      mkdirSync(path.dirname(file), { recursive: true });
+      const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+      const opened = (r: ViewerOpenResult | undefined) =>
+        r && { open_s: Number((r.openMs / 1000).toFixed(2)), peak_rss_mb: Math.round(r.peakRssMb), slices: r.slices };
+      const next = {
+        ...prev,
+        viewer_first_paint_ms_8r: Math.round(c.perf.firstPaint),
+        viewer_heap_mb_8r: Number(heapMb.toFixed(1)),
+        viewer_frame_ms_median_8r: Number(fm.toFixed(2)),
+        viewer_8r: {
+          mb_per_rank: mbPerRank,
+          json_mb: Math.round(job.jsonBytes / MB),
+          load_average: loadavg().map((x) => Number(x.toFixed(2))),
+          slices: c.trace.sliceCount,
+          open_s_cold: Number((c.openMs / 1000).toFixed(2)),
+          open_s_reopen: Number((w.openMs / 1000).toFixed(2)),
+          first_paint_ms_cold: Math.round(c.perf.firstPaint),
+          first_paint_ms_reopen: Math.round(w.perf.firstPaint),
+          trace_worker_before: opened(before) ?? null,
+          trace_worker_cold: opened(cold),
+          trace_worker_reopen: opened(reopen),
+          frame_ms_p95: Number(fp.toFixed(2)),
+          frames: seq.frames.length,
+          heap_mb_after_load: Number(c.heapLoad.total.toFixed(1)),
+          heap_mb_after_navigation: Number(c.heapNav!.total.toFixed(1)),
+          views_requested: c.views,
+        },
+      };
+      writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
+      console.log(`merged viewer_*_8r into ${file}`);
+    } finally {
+      await browser.close();
+    }
   } finally {
-    await browser.close();
-    trace.dispose();
+    if (prevCacheDir === undefined) delete process.env.COMMLENS_CACHE_DIR;
+    else process.env.COMMLENS_CACHE_DIR = prevCacheDir;
+    rmSync(cacheDir, { recursive: true, force: true });
   }
 }
 
-function printTable(rows: [string, string, string, string][]): void {
-  const widths = [0, 1, 2, 3].map((i) =>
-    Math.max(...rows.map((r) => r[i].length), ['metric', 'value', 'target', 'side by side'][i].length),
-  );
+function printTable(
+  rows: [string, string, string, string][],
+  head: [string, string, string, string] = ['metric', 'value', 'target', 'side by side'],
+): void {
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length), head[i].length));
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join(' | ');
-  console.log(line(['metric', 'value', 'target', 'side by side']));
+  console.log(line(head));
   console.log(widths.map((x) => '-'.repeat(x)).join('-|-'));
   for (const r of rows) console.log(line(r));
 }

@@ -5,10 +5,18 @@
  *
  * No `vscode` here: the functions run in the extension host and in plain Node tests.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TraceModel } from '../trace/model';
-import { loadTraceFile } from '../trace/load';
+import { loadTraceFile, sniffTraceFile } from '../trace/load';
 import { importKinetoFolder } from '../trace/kineto';
+import { analyzeKinetoJob } from '../analysis/kinetoJobAnalysis';
+import { cacheDirFor } from '../trace/parseCache';
+import { cachedLodFiles, indexKinetoRanks } from '../trace/kinetoScanPool';
+import { RankLodFile, rankLodColumnBytes } from '../trace/rankLod';
+import { JobLod } from '../trace/jobLod';
+import { TraceTooLargeError, defaultMaxTraceBytes } from '../trace/budget';
 import { encodeTrace, type EncodeOptions } from '../trace/binary';
 import { analyze } from '../analysis/index';
 import { renderWebviewHtml, type WebviewHtmlOptions } from '../webview/html';
@@ -87,4 +95,149 @@ export async function loadAndAnalyze(files: string[], be: TraceBackend = backend
 export function toArrayBuffer(data: ArrayBuffer | Uint8Array): ArrayBuffer {
   if (data instanceof ArrayBuffer) return data;
   return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+}
+
+/** A Kineto job opened through its ranks' level-of-detail indexes (trace/jobLod.ts), with the CLI's analysis. */
+export type OpenedJob =
+  | {
+      ok: true;
+      title: string;
+      job: JobLod;
+      analysis: AnalysisView | undefined;
+      /** 'job': the analysis came from the job cache; else how many ranks' reductions did. */
+      fromCache: 'job' | number;
+    }
+  | { ok: false; title: string; message: string };
+
+/** True when every file is a Kineto trace (the files a job is opened from with `openKinetoJob`). */
+export async function isKinetoJob(files: string[]): Promise<boolean> {
+  if (files.length === 0) return false;
+  try {
+    for (const f of files) if ((await sniffTraceFile(f)) !== 'kineto') return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The folder where a job's parse cache and indexes go: `.commlens-cache` beside its first file
+ * (or COMMLENS_CACHE_DIR), or when that cannot be written, one in the system's temporary folder.
+ */
+export function writableCacheDir(firstFile: string, env: NodeJS.ProcessEnv = process.env): string {
+  for (const dir of [cacheDirFor(firstFile, undefined, env), path.join(os.tmpdir(), 'commlens-cache')]) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.accessSync(dir, fs.constants.W_OK);
+      return dir;
+    } catch {
+      // the next one
+    }
+  }
+  throw new Error(`no folder for the parse cache can be written (beside ${firstFile}, nor in ${os.tmpdir()})`);
+}
+
+/**
+ * Memory one scan worker takes at its peak per byte of the rank's JSON while it makes a rank's
+ * reduction and index (its columns, the reduced model, the one-rank model of every event and the
+ * index built from it): a 20 MB rank of bench:scale's quick-8 job peaked 87 MB above the
+ * process's baseline (4.3 per byte).
+ */
+export const SCAN_PEAK_PER_JSON_BYTE = 4.5;
+
+/** JSON bytes of a trace file: its size, or for gzip the size its trailer gives (mod 4 GiB, at least the file's). */
+export function jsonBytesOf(file: string): number {
+  const size = fs.statSync(file).size;
+  if (!/\.gz$/i.test(file) || size < 18) return size;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    fs.readSync(fd, b, 0, 4, size - 4);
+    return Math.max(size, b.readUInt32LE(0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * How many ranks are read at once when a job is opened: as many scan workers as the budget
+ * holds at their peak (SCAN_PEAK_PER_JSON_BYTE × the largest rank), at least one, at most one
+ * per core: the memory is bounded by the ranks in flight, not by the job.
+ */
+export function scanWorkersFor(files: string[], maxTraceBytes: number, cores = os.availableParallelism()): number {
+  let largest = 1;
+  for (const f of files)
+    try {
+      largest = Math.max(largest, jsonBytesOf(f));
+    } catch {
+      // the scan says what is wrong with it
+    }
+  return Math.max(1, Math.min(cores, files.length, Math.floor(maxTraceBytes / (SCAN_PEAK_PER_JSON_BYTE * largest))));
+}
+
+/**
+ * Opens the per-rank Kineto files of one job as `analyze` does (analysis/kinetoJobAnalysis.ts:
+ * reduce-then-merge in the scan pool's workers, or the job cache), each rank's level-of-detail
+ * index made beside its reduction in the same scan (or read from the cache), and never a model
+ * of the whole job: memory holds the indexes' columns and one rank per scan worker. Never throws.
+ */
+export async function openKinetoJob(
+  files: string[],
+  opts: { maxTraceBytes?: number; cacheDir?: string; workers?: number; workerPath?: string } = {},
+): Promise<OpenedJob> {
+  const title = traceTitle(files);
+  const where = files.length === 1 ? files[0] : `${files.length} files in ${path.dirname(files[0])}`;
+  const opened: RankLodFile[] = [];
+  try {
+    const dir = opts.cacheDir ?? writableCacheDir(files[0]);
+    const ranks = files.map((f) => ({ path: f }));
+    const limit = opts.maxTraceBytes ?? defaultMaxTraceBytes();
+    const workers = opts.workers ?? scanWorkersFor(files, limit);
+    const k = await analyzeKinetoJob(ranks, {
+      cache: { dir },
+      options: { includeLastStep: false },
+      lodDirOf: () => dir,
+      workers,
+      workerPath: opts.workerPath,
+    });
+    // The analysis came from the job cache: the indexes too when all are there (no worker
+    // started), else the pool makes the missing ones.
+    const lodFiles =
+      k.lodFiles ??
+      cachedLodFiles(ranks, { lodDirOf: () => dir, workerPath: opts.workerPath })?.map((file) => ({ file })) ??
+      (await indexKinetoRanks(ranks, { lodDirOf: () => dir, workers, workerPath: opts.workerPath })).map((r, i) =>
+        r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` },
+      );
+    const missing = lodFiles.find((f): f is { error: string } => 'error' in f);
+    if (missing) throw new Error(missing.error);
+    const paths = lodFiles.map((f) => (f as { file: string }).file);
+    // The indexes' columns are what stays in memory: refused over the budget before they are read.
+    const need = paths.reduce((a, f) => a + rankLodColumnBytes(f), 0);
+    if (need > limit)
+      throw new TraceTooLargeError(where, need, limit, `the level-of-detail indexes of ${files.length} rank(s)`);
+    for (const f of paths) {
+      const r = RankLodFile.open(f, undefined);
+      if (!r) throw new Error(`the level-of-detail index ${f} could not be read (removed or corrupt while opening)`);
+      opened.push(r);
+    }
+    const job = new JobLod(opened, { overviewDir: dir });
+    job.model.warnings.push(...k.leftOut);
+    return {
+      ok: true,
+      title,
+      job,
+      analysis: toAnalysisView(k.analysis),
+      fromCache: k.fromCache,
+    };
+  } catch (e) {
+    for (const r of opened) r.close();
+    const reason = (e as Error)?.message ?? String(e);
+    return {
+      ok: false,
+      title,
+      message: files.some((f) => reason.includes(f))
+        ? `Cannot open the trace: ${reason}`
+        : `Cannot open ${where}: ${reason}`,
+    };
+  }
 }

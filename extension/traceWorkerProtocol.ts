@@ -19,6 +19,11 @@ export type OpenedTrace =
       sliceCount: number;
       /** True when the webview gets views from the level-of-detail index, not the whole trace (webview/protocol.ts). */
       windowed: boolean;
+      /**
+       * A Kineto job opened through its ranks' indexes: 'job' when the analysis came from the job
+       * cache, else how many ranks' reductions came from the parse cache (absent for other traces).
+       */
+      fromCache?: 'job' | number;
     }
   | { ok: false; title: string; message: string };
 

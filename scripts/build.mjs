@@ -36,8 +36,13 @@ const builds = [
 if (existsSync('extension/extension.ts')) {
   builds.push({
     ...common,
-    // The trace worker (loading and analysis off the extension host's thread) sits beside it.
-    entryPoints: ['extension/extension.ts', 'extension/traceWorker.ts'],
+    // The trace worker (loading and analysis off the extension host's thread) sits beside it,
+    // and the Kineto scan worker it starts (trace/kinetoScanPool.ts finds it beside itself).
+    entryPoints: {
+      extension: 'extension/extension.ts',
+      traceWorker: 'extension/traceWorker.ts',
+      kinetoScanWorker: 'trace/kinetoScanWorker.ts',
+    },
     outdir: 'dist/extension',
     platform: 'node',
     format: 'cjs',

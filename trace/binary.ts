@@ -17,7 +17,7 @@
  * Pure TypeScript with no Node or DOM dependency: it encodes in the extension host and
  * decodes in the browser.
  */
-import type { ProcessInfo, SliceCategory, TraceMetadata, TraceModel, TrackInfo } from './model';
+import type { CounterSeries, ProcessInfo, Slice, SliceCategory, TraceMetadata, TraceModel, TrackInfo } from './model';
 
 export const BINARY_MAGIC = 0x42544c43; // 'CLTB' read as a little-endian u32
 export const BINARY_VERSION = 1;
@@ -255,8 +255,70 @@ export interface EncodeParts {
   warnings?: string[];
 }
 
+/**
+ * The slices an encoder reads, one field at a time: a model's (`modelSlices`), or the columns of
+ * a level-of-detail index that holds no model (trace/jobLod.ts).
+ */
+export interface SliceSource {
+  meta: TraceMetadata;
+  processes: ProcessInfo[];
+  tracks: TrackInfo[];
+  counters: readonly CounterSeries[];
+  warnings: string[];
+  /** Slices in the model the source stands for (slice indexes are below it). */
+  sliceCount: number;
+  /**
+   * Puts slice `i`'s fields into `out`. `argsJson` is what the viewer shows as its args: the
+   * args with the raw category when it differs from the category, as JSON; undefined when empty.
+   */
+  slice(i: number, out: EncodedSlice): void;
+}
+
+/** One slice as the encoder writes it. */
+export interface EncodedSlice {
+  track: number;
+  startNs: number;
+  durNs: number;
+  name: string;
+  argsJson: string | undefined;
+  category: SliceCategory;
+}
+
+/** A model as a SliceSource. */
+export function modelSlices(model: TraceModel): SliceSource {
+  return {
+    meta: model.meta,
+    processes: model.processes,
+    tracks: model.tracks,
+    counters: model.counters,
+    warnings: model.warnings,
+    sliceCount: model.slices.length,
+    slice(i, out) {
+      const s = model.slices[i];
+      out.track = s.track;
+      out.startNs = s.startNs;
+      out.durNs = s.durNs;
+      out.name = s.name;
+      out.argsJson = sliceArgsJson(s);
+      out.category = s.category;
+    },
+  };
+}
+
+/** The args the viewer shows for a slice, as JSON (the raw category added when it differs); undefined when there are none. */
+export function sliceArgsJson(s: Slice): string | undefined {
+  const args =
+    s.rawCategory !== undefined && s.rawCategory !== s.category ? { ...s.args, category: s.rawCategory } : s.args;
+  return args && Object.keys(args).length > 0 ? JSON.stringify(args) : undefined;
+}
+
 /** Encodes an explicit selection of `model` (see EncodeParts); `encodeTrace` is this over the whole model. */
 export function encodeParts(model: TraceModel, parts: EncodeParts): ArrayBuffer {
+  return encodeSelection(modelSlices(model), parts);
+}
+
+/** `encodeParts` over any SliceSource. */
+export function encodeSelection(src: SliceSource, parts: EncodeParts): ArrayBuffer {
   const keep = parts.slices;
   const n = keep.length;
   const strings = new StringTable();
@@ -270,21 +332,20 @@ export function encodeParts(model: TraceModel, parts: EncodeParts): ArrayBuffer 
   const sliceSource = parts.detail ? Uint32Array.from(keep) : undefined;
   const catCode = new Map(SLICE_CATEGORIES.map((c, i) => [c, i]));
   // Model index → encoded index: a dense array for big selections, a map for small answers.
-  const dense = n * 8 >= model.slices.length ? new Int32Array(model.slices.length).fill(-1) : undefined;
+  const dense = n * 8 >= src.sliceCount ? new Int32Array(src.sliceCount).fill(-1) : undefined;
   const sparse = dense ? undefined : new Map<number, number>();
   const encodedIndex = (i: number): number | undefined =>
     dense ? (dense[i] >= 0 ? dense[i] : undefined) : sparse!.get(i);
+  const s: EncodedSlice = { track: 0, startNs: 0, durNs: 0, name: '', argsJson: undefined, category: 'host' };
   for (let k = 0; k < n; k++) {
-    const s = model.slices[keep[k]];
+    src.slice(keep[k], s);
     if (dense) dense[keep[k]] = k;
     else sparse!.set(keep[k], k);
     sliceTrack[k] = s.track;
     sliceStart[k] = s.startNs;
     sliceDur[k] = s.durNs;
     sliceName[k] = strings.intern(s.name);
-    const args =
-      s.rawCategory !== undefined && s.rawCategory !== s.category ? { ...s.args, category: s.rawCategory } : s.args;
-    sliceArgs[k] = args && Object.keys(args).length > 0 ? strings.intern(JSON.stringify(args)) : -1;
+    sliceArgs[k] = s.argsJson !== undefined ? strings.intern(s.argsJson) : -1;
     sliceCategory[k] = catCode.get(s.category) ?? SLICE_CATEGORIES.indexOf('host');
     sliceDepth[k] = Math.min(65535, parts.depthOf(keep[k]));
   }
@@ -302,16 +363,16 @@ export function encodeParts(model: TraceModel, parts: EncodeParts): ArrayBuffer 
     }
   }
   const sampleCount = (c: number): number =>
-    parts.counterSamples?.[c]?.length ?? Math.min(model.counters[c].tsNs.length, model.counters[c].values.length);
-  const counterTrack = Uint32Array.from(model.counters.map((c) => c.track));
-  const counterOffset = new Uint32Array(model.counters.length + 1);
-  model.counters.forEach((_, i) => {
+    parts.counterSamples?.[c]?.length ?? Math.min(src.counters[c].tsNs.length, src.counters[c].values.length);
+  const counterTrack = Uint32Array.from(src.counters.map((c) => c.track));
+  const counterOffset = new Uint32Array(src.counters.length + 1);
+  src.counters.forEach((_, i) => {
     counterOffset[i + 1] = counterOffset[i] + sampleCount(i);
   });
-  const total = counterOffset[model.counters.length];
+  const total = counterOffset[src.counters.length];
   const counterTs = new Float64Array(total),
     counterValue = new Float64Array(total);
-  model.counters.forEach((c, i) => {
+  src.counters.forEach((c, i) => {
     const m = counterOffset[i + 1] - counterOffset[i];
     const pick = parts.counterSamples?.[i];
     for (let j = 0; j < m; j++) {
@@ -351,12 +412,12 @@ export function encodeParts(model: TraceModel, parts: EncodeParts): ArrayBuffer 
     rel = align8(rel + col.byteLength);
   }
   const header: BinaryHeader = {
-    meta: model.meta,
-    processes: model.processes,
-    tracks: model.tracks,
-    warnings: parts.warnings ?? model.warnings,
+    meta: src.meta,
+    processes: src.processes,
+    tracks: src.tracks,
+    warnings: parts.warnings ?? src.warnings,
     sliceCount: n,
-    counterCount: model.counters.length,
+    counterCount: src.counters.length,
     flowCount: ff.length,
     stringCount: strings.count,
     extentNs: parts.extentNs,

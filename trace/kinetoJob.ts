@@ -23,6 +23,8 @@ export interface KinetoJobOptions {
   cache?: false | { dir?: string };
   workers?: number;
   workerPath?: string;
+  /** Also each rank's level-of-detail index (trace/rankLod.ts), made in this folder when missing (`lodFiles`). */
+  lodDirOf?: (path: string) => string;
 }
 
 export interface RankFailure {
@@ -51,6 +53,8 @@ export interface KinetoJob {
    * those terms with analysis/sliceIndexes.ts, so that they point at the same spans as in the viewer.
    */
   sliceOrigin: Int32Array;
+  /** With `lodDirOf`: the index file of each rank read (in model order), or why it could not be made. */
+  lodFiles?: ({ file: string } | { error: string })[];
 }
 
 /** The line that says a rank file was left out: which, why, and what had been read of it. */
@@ -72,7 +76,9 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
     workerPath: opts.workerPath,
     cacheDirOf: cache === false ? undefined : (p) => cacheDirFor(p, cache?.dir),
     onCacheWarning: (m) => cacheWarnings.push(m),
+    lodDirOf: opts.lodDirOf,
   });
+  const lodFiles: ({ file: string } | { error: string })[] = [];
   const models: TraceModel[] = [];
   const failures: RankFailure[] = [];
   let fromCache = 0,
@@ -91,6 +97,12 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
       reducedBase += r.model.slices.length;
       fullBase += r.fullSlices;
       models.push(r.model);
+      if (opts.lodDirOf)
+        lodFiles.push(
+          r.lodFile !== undefined && r.lodError === undefined
+            ? { file: r.lodFile }
+            : { error: `${files[i].path}: ${r.lodError ?? 'no level-of-detail index came back'}` },
+        );
       if (r.fromCache) fromCache++;
       jsonBytes += r.bytes;
       eventsIn += r.eventsIn;
@@ -114,7 +126,17 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
     cacheWarnings.length > 0
       ? `${cacheWarnings[0]}${cacheWarnings.length > 1 ? ` (and ${cacheWarnings.length - 1} more rank(s))` : ''}: the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`
       : undefined;
-  return { model, failures, cacheWarning, fromCache, jsonBytes, eventsIn, eventsKept, sliceOrigin };
+  return {
+    model,
+    failures,
+    cacheWarning,
+    fromCache,
+    jsonBytes,
+    eventsIn,
+    eventsKept,
+    sliceOrigin,
+    ...(opts.lodDirOf ? { lodFiles } : {}),
+  };
 }
 
 /** Where a job's analysis is cached, and its key (trace/parseCache.ts JobKey). */

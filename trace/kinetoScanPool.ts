@@ -12,8 +12,18 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { deserialize } from 'node:v8';
 import type { KinetoColumns, ScanProgress } from './kinetoScan';
-import type { RankPayload, RankReply, RankRequest, ScanReply, ScanRequest } from './kinetoScanWorker';
+import type {
+  LodReply,
+  LodRequest,
+  RankPayload,
+  RankReply,
+  RankRequest,
+  ScanReply,
+  ScanRequest,
+} from './kinetoScanWorker';
 import { unpackModel } from './rankPack';
+import { cacheKeyOf, scanCodeId } from './parseCache';
+import { lodEntryPath, rankLodMatches } from './rankLod';
 import type { TraceModel } from './model';
 
 export interface ScanPoolOptions {
@@ -29,6 +39,11 @@ export interface ScanPoolOptions {
 
 type Reply = { index: number; error?: string; at?: ScanProgress };
 
+/** The scan worker's compiled script: `workerPath`, else kinetoScanWorker.js beside this module. */
+export function scanWorkerScript(workerPath?: string): string {
+  return workerPath ?? join(__dirname, 'kinetoScanWorker.js');
+}
+
 /**
  * Runs `count` requests over a pool of workers; `onReply` sees every answer (a dead worker's
  * request is answered with an error naming how it died). `onReply` throwing stops the pool.
@@ -41,7 +56,7 @@ async function runPool<R extends Reply>(
 ): Promise<void> {
   if (count === 0) return;
   const n = Math.max(1, Math.min(opts.workers ?? availableParallelism(), count));
-  const script = opts.workerPath ?? join(__dirname, 'kinetoScanWorker.js');
+  const script = scanWorkerScript(opts.workerPath);
   const live = new Set<Worker>();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -118,7 +133,14 @@ export interface RankFile {
 
 /** What became of one rank file. */
 export type RankResult =
-  | (Omit<RankPayload, 'model'> & { model: TraceModel; ok: true; fromCache: boolean })
+  | (Omit<RankPayload, 'model'> & {
+      model: TraceModel;
+      ok: true;
+      fromCache: boolean;
+      /** The rank's level-of-detail index (trace/rankLod.ts), when asked for with `lodDirOf`, or why there is none. */
+      lodFile?: string;
+      lodError?: string;
+    })
   | { ok: false; error: string; at?: ScanProgress };
 
 export interface ReduceRanksOptions {
@@ -130,6 +152,8 @@ export interface ReduceRanksOptions {
   onRank?: (index: number, result: RankResult) => void;
   /** Called with each failed cache write's message. */
   onCacheWarning?: (message: string) => void;
+  /** Also each rank's level-of-detail index (trace/rankLod.ts), made in this folder when missing. */
+  lodDirOf?: (path: string) => string;
 }
 
 /** Each rank file's reduced model (or why it could not be read), in the order given. */
@@ -143,6 +167,7 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
       path: files[index].path,
       rank: files[index].rank,
       cacheDir: opts.cacheDirOf?.(files[index].path),
+      ...(opts.lodDirOf ? { lod: { dir: opts.lodDirOf(files[index].path) } } : {}),
     }),
     (m) => {
       let r: RankResult;
@@ -151,6 +176,8 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
         try {
           const p = deserialize(new Uint8Array(m.payload)) as RankPayload;
           r = { ok: true, ...p, model: unpackModel(p.model), fromCache: m.fromCache };
+          if (m.lodFile !== undefined) r.lodFile = m.lodFile;
+          if (m.lodError !== undefined) r.lodError = m.lodError;
         } catch (e) {
           r = {
             ok: false,
@@ -163,5 +190,59 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
     },
     opts,
   );
+  return out;
+}
+
+/** What became of one rank file's level-of-detail index. */
+export type LodResult = { ok: true; lodFile: string } | { ok: false; error: string; at?: ScanProgress };
+
+/**
+ * Each rank file's level-of-detail index (trace/rankLod.ts), in `lodDirOf(path)`: the file of
+ * a matching index already there, else one made from a scan of the rank (in the pool's workers).
+ */
+export async function indexKinetoRanks(
+  files: RankFile[],
+  opts: { workers?: number; workerPath?: string; lodDirOf: (path: string) => string },
+): Promise<LodResult[]> {
+  const out = new Array<LodResult>(files.length);
+  await runPool<LodReply & Reply>(
+    files.length,
+    (index): LodRequest => ({
+      kind: 'lod',
+      index,
+      path: files[index].path,
+      rank: files[index].rank,
+      lod: { dir: opts.lodDirOf(files[index].path) },
+    }),
+    (m) => {
+      out[m.index] =
+        'lodFile' in m ? { ok: true, lodFile: m.lodFile } : { ok: false, error: m.error ?? 'unknown error', at: m.at };
+    },
+    opts,
+  );
+  return out;
+}
+
+/**
+ * Each rank file's level-of-detail index when every one is in the cache and matches (looked up
+ * on this thread, as the scan workers would: no worker is started); undefined when one is not.
+ */
+export function cachedLodFiles(
+  files: RankFile[],
+  opts: { workerPath?: string; lodDirOf: (path: string) => string },
+): string[] | undefined {
+  const code = scanCodeId(scanWorkerScript(opts.workerPath));
+  const out: string[] = [];
+  for (const f of files) {
+    let key;
+    try {
+      key = cacheKeyOf(f.path, f.rank, code);
+    } catch {
+      return undefined;
+    }
+    const file = lodEntryPath(opts.lodDirOf(f.path), key);
+    if (!rankLodMatches(file, key)) return undefined;
+    out.push(file);
+  }
   return out;
 }

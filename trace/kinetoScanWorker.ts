@@ -6,15 +6,19 @@
  *   entry matches (trace/parseCache.ts), else scanned, reduced and written to the cache; it is
  *   posted serialised (node:v8, the cache's own bytes; its slices and flows packed as typed-array
  *   columns, trace/rankPack.ts, which serialise as bytes) with its buffer transferred.
+ * - `lod`, or `rank` with `lod`: also the rank's level-of-detail index (trace/rankLod.ts), built
+ *   from the same columns (a one-rank model dropped after) and written beside the reduced model
+ *   under the same key, unless a matching index is there already; the reply names its file.
  * A file that cannot be read is answered with the error and how far the scan got.
  */
 import { parentPort } from 'node:worker_threads';
-import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress } from './kinetoScan';
 import { rankModelFromColumns } from './kinetoRank';
-import { cacheKeyOf, codeHash, readEntry, writeEntry } from './parseCache';
+import { cacheKeyOf, readEntry, scanCodeId, writeEntry } from './parseCache';
 import { packModel, type PackedModel } from './rankPack';
+import type { TraceModel } from './model';
+import { buildRankLod, lodEntryPath, rankFullModel, rankLodMatches, writeRankLod } from './rankLod';
 
 export interface ScanRequest {
   kind?: 'columns';
@@ -29,7 +33,20 @@ export interface RankRequest {
   rank?: number;
   /** The cache folder; absent: no cache. */
   cacheDir?: string;
+  /** Also the rank's level-of-detail index, in this folder. */
+  lod?: { dir: string };
 }
+
+/** The rank's level-of-detail index alone (its file, made when missing). */
+export interface LodRequest {
+  kind: 'lod';
+  index: number;
+  path: string;
+  rank?: number;
+  lod: { dir: string };
+}
+
+export type LodReply = { index: number; lodFile: string } | { index: number; error: string; at?: ScanProgress };
 
 export type ScanReply = { index: number; columns: KinetoColumns } | { index: number; error: string; at?: ScanProgress };
 
@@ -47,7 +64,15 @@ export interface RankPayload {
 }
 
 export type RankReply =
-  | { index: number; payload: ArrayBuffer; fromCache: boolean; cacheWarning?: string }
+  | {
+      index: number;
+      payload: ArrayBuffer;
+      fromCache: boolean;
+      cacheWarning?: string;
+      /** The level-of-detail index's file (when asked for), or why it could not be made. */
+      lodFile?: string;
+      lodError?: string;
+    }
   | { index: number; error: string; at?: ScanProgress };
 
 function buffersOf(c: KinetoColumns): ArrayBuffer[] {
@@ -67,25 +92,8 @@ function buffersOf(c: KinetoColumns): ArrayBuffer[] {
   ].map((a) => a.buffer as ArrayBuffer);
 }
 
-/** The code that makes the reduced form, for the cache key: this script and, unbundled, the modules beside it. */
-let code: string | undefined;
-function codeId(): string {
-  code ??= codeHash(
-    [
-      __filename,
-      ...[
-        'kinetoRank.js',
-        'kineto.js',
-        'kinetoScan.js',
-        'model.js',
-        'kinetoCollectives.js',
-        'cpuCollectives.js',
-        'rankPack.js',
-      ].map((f) => join(__dirname, f)),
-    ].filter((f, i, all) => all.indexOf(f) === i),
-  );
-  return code;
-}
+/** The code that makes the reduced form and the index, for the cache key (trace/parseCache.ts scanCodeId). */
+const codeId = (): string => scanCodeId(__filename);
 
 function ownBuffer(b: Buffer): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b.buffer as ArrayBuffer;
@@ -94,44 +102,97 @@ function ownBuffer(b: Buffer): ArrayBuffer {
   return copy.buffer;
 }
 
+/** A rank's columns, handed over once: the one-rank model is made from them, then they are let go. */
+type HeldColumns = { columns?: KinetoColumns };
+
+/** The one-rank model of every event; the columns are released before it is returned. */
+function takeFullModel(held: HeldColumns, req: { path: string; rank?: number }): TraceModel {
+  const model = rankFullModel(held.columns!, { fileName: req.path, rank: req.rank });
+  held.columns = undefined;
+  return model;
+}
+
+/**
+ * The index file of the rank of `key` in `dir` when it is missing or stale: made from the held
+ * columns, which are released once the one-rank model is made (the peak is the model and the
+ * index, not the columns too).
+ */
+function ensureLod(
+  dir: string,
+  key: ReturnType<typeof cacheKeyOf>,
+  held: HeldColumns,
+  req: { path: string; rank?: number },
+): string {
+  const file = lodEntryPath(dir, key);
+  if (rankLodMatches(file, key)) return file;
+  writeRankLod(file, key, buildRankLod(takeFullModel(held, req)));
+  return file;
+}
+
+async function lod(req: LodRequest): Promise<LodReply> {
+  const key = cacheKeyOf(req.path, req.rank, codeId());
+  const file = lodEntryPath(req.lod.dir, key);
+  if (rankLodMatches(file, key)) return { index: req.index, lodFile: file };
+  const held: HeldColumns = { columns: await scanKinetoFile(req.path) };
+  return { index: req.index, lodFile: ensureLod(req.lod.dir, key, held, req) };
+}
+
 async function rank(req: RankRequest): Promise<{ reply: RankReply; transfer: ArrayBuffer[] }> {
   let key: ReturnType<typeof cacheKeyOf> | undefined;
-  if (req.cacheDir !== undefined) {
+  let hit: Buffer | undefined;
+  if (req.cacheDir !== undefined || req.lod) {
     try {
       key = cacheKeyOf(req.path, req.rank, codeId());
-      const hit = readEntry(req.cacheDir, key);
-      if (hit) {
-        const payload = ownBuffer(hit);
-        return { reply: { index: req.index, payload, fromCache: true }, transfer: [payload] };
-      }
+      if (req.cacheDir !== undefined) hit = readEntry(req.cacheDir, key);
     } catch {
       // the file itself is read below, where its error is reported
     }
   }
-  const columns = await scanKinetoFile(req.path);
-  const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
-  const body: RankPayload = {
-    model: packModel(r.model),
-    eventsIn: r.eventsIn,
-    eventsKept: r.eventsKept,
-    bytes: columns.bytes,
-    sliceOrigin: r.sliceOrigin,
-    fullSlices: r.fullSlices,
-  };
-  const bytes = serialize(body);
+  const lodFile = req.lod && key ? lodEntryPath(req.lod.dir, key) : undefined;
+  if (hit && (!lodFile || rankLodMatches(lodFile, key!))) {
+    const payload = ownBuffer(hit);
+    return { reply: { index: req.index, payload, fromCache: true, lodFile }, transfer: [payload] };
+  }
+  const held: HeldColumns = { columns: await scanKinetoFile(req.path) };
+  let bytes: Buffer;
   let cacheWarning: string | undefined;
-  if (req.cacheDir !== undefined && key) {
-    try {
-      writeEntry(req.cacheDir, key, bytes);
-    } catch (e) {
-      cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+  if (hit) bytes = hit;
+  else {
+    const columns = held.columns!;
+    const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
+    const body: RankPayload = {
+      model: packModel(r.model),
+      eventsIn: r.eventsIn,
+      eventsKept: r.eventsKept,
+      bytes: columns.bytes,
+      sliceOrigin: r.sliceOrigin,
+      fullSlices: r.fullSlices,
+    };
+    bytes = serialize(body);
+    if (req.cacheDir !== undefined && key) {
+      try {
+        writeEntry(req.cacheDir, key, bytes);
+      } catch (e) {
+        cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+      }
     }
   }
+  // The index from the same columns (the reduced model above is already bytes).
+  let lodError: string | undefined;
+  if (req.lod && key)
+    try {
+      ensureLod(req.lod.dir, key, held, req);
+    } catch (e) {
+      lodError = `its level-of-detail index could not be made in ${req.lod.dir} (${(e as Error).message})`;
+    }
   const payload = ownBuffer(bytes);
-  return { reply: { index: req.index, payload, fromCache: false, cacheWarning }, transfer: [payload] };
+  return {
+    reply: { index: req.index, payload, fromCache: hit !== undefined, cacheWarning, lodFile, lodError },
+    transfer: [payload],
+  };
 }
 
-parentPort?.on('message', (req: ScanRequest | RankRequest) => {
+parentPort?.on('message', (req: ScanRequest | RankRequest | LodRequest) => {
   const failed = (e: unknown) => {
     const reply: { index: number; error: string; at?: ScanProgress } = {
       index: req.index,
@@ -140,6 +201,10 @@ parentPort?.on('message', (req: ScanRequest | RankRequest) => {
     };
     parentPort!.postMessage(reply);
   };
+  if (req.kind === 'lod') {
+    lod(req).then((reply) => parentPort!.postMessage(reply), failed);
+    return;
+  }
   if (req.kind === 'rank') {
     rank(req).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer), failed);
     return;

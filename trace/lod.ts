@@ -12,6 +12,8 @@
  *   - per bucket [j·w_k, (j+1)·w_k) of start times, the longest of the slices shorter than
  *     w_k that start in it (the first of equals), standing for all of them (`merged` counts
  *     them).
+ * Buckets are aligned on absolute time (the model's origin plus the start), so that the index
+ * of one rank of a job (trace/rankLod.ts), in its own time base, has the buckets of the job's.
  * A query at resolution r ns/px uses the coarsest level with w_k ≤ r, so what it merges is
  * below a pixel. Counter series longer than COUNTER_KEEP_ALL samples have levels too: per
  * bucket the first, minimum, maximum and last sample.
@@ -110,6 +112,7 @@ export class LodIndex {
 
   constructor(readonly model: TraceModel) {
     const n = model.slices.length;
+    const origin = model.meta.originNs;
     this.extentNs = modelExtentNs(model);
     this.depth = depthsOf(model);
     const trackCount = model.tracks.length;
@@ -167,7 +170,8 @@ export class LodIndex {
     const span = Math.max(1, this.extentNs[1] - this.extentNs[0]);
     for (let w = LOD_BASE_NS; ; w *= LOD_FACTOR) {
       this.bucketNs.push(w);
-      this.levels.push(this.lists.map((l) => buildLevel(l, w)));
+      const off = originOffset(origin, w);
+      this.levels.push(this.lists.map((l) => buildLevel(l.start, l.end, w, off)));
       if (w >= span) break;
     }
     // Flows by slice.
@@ -186,7 +190,9 @@ export class LodIndex {
     this.counterLevels = model.counters.map((c) => {
       const m = Math.min(c.tsNs.length, c.values.length);
       if (m <= COUNTER_KEEP_ALL) return [];
-      return this.bucketNs.map((w, k) => (k === 0 ? new Uint32Array(0) : counterLevel(c.tsNs, c.values, m, w)));
+      return this.bucketNs.map((w, k) =>
+        k === 0 ? new Uint32Array(0) : counterLevel(c.tsNs, c.values, m, w, originOffset(origin, w)),
+      );
     });
   }
 
@@ -403,9 +409,33 @@ export class LodIndex {
   }
 }
 
-/** Level of bucket width `w` for one list (see the file comment); null when it keeps every slice. */
-function buildLevel(l: List, w: number): LevelList {
-  const m = l.idx.length;
+/**
+ * The start of the model's time axis within a bucket of width `w`: (origin mod w), so that
+ * bucket j of a start s is floor((s + offset) / w), the same bucket in any model of the same
+ * absolute times.
+ */
+export function originOffset(originNs: string, w: number): number {
+  let o: bigint;
+  try {
+    o = BigInt(originNs);
+  } catch {
+    o = 0n;
+  }
+  const bw = BigInt(w);
+  return Number(((o % bw) + bw) % bw);
+}
+
+/**
+ * Level of bucket width `w` for one list, given its slices' starts and ends in start order (see
+ * the file comment); null when it keeps every slice. `off` is originOffset(origin, w).
+ */
+export function buildLevel(
+  start: ArrayLike<number>,
+  end: ArrayLike<number>,
+  w: number,
+  off: number,
+): { pos: Uint32Array; merged: Uint32Array } | null {
+  const m = start.length;
   const pos: number[] = [],
     merged: number[] = [];
   let bucket = NaN,
@@ -419,13 +449,13 @@ function buildLevel(l: List, w: number): LevelList {
     }
   };
   for (let p = 0; p < m; p++) {
-    const d = l.end[p] - l.start[p];
+    const d = end[p] - start[p];
     if (d >= w) {
       pos.push(p);
       merged.push(1);
       continue;
     }
-    const b = Math.floor(l.start[p] / w);
+    const b = Math.floor((start[p] + off) / w);
     if (b !== bucket) {
       flush();
       bucket = b;
@@ -453,8 +483,14 @@ function buildLevel(l: List, w: number): LevelList {
   return { pos: Uint32Array.from(pos), merged: Uint32Array.from(merged) };
 }
 
-/** Per bucket of width `w`: the first, minimum, maximum and last sample (indexes, ascending). */
-function counterLevel(ts: readonly number[], values: readonly number[], m: number, w: number): Uint32Array {
+/** Per bucket of width `w`: the first, minimum, maximum and last sample (indexes, ascending); `off` as in buildLevel. */
+export function counterLevel(
+  ts: ArrayLike<number>,
+  values: ArrayLike<number>,
+  m: number,
+  w: number,
+  off: number,
+): Uint32Array {
   const out: number[] = [];
   let bucket = NaN,
     first = -1,
@@ -467,7 +503,7 @@ function counterLevel(ts: readonly number[], values: readonly number[], m: numbe
     for (let k = 0; k < pick.length; k++) if (k === 0 || pick[k] !== pick[k - 1]) out.push(pick[k]);
   };
   for (let i = 0; i < m; i++) {
-    const b = Math.floor(ts[i] / w);
+    const b = Math.floor((ts[i] + off) / w);
     if (b !== bucket) {
       flush();
       bucket = b;

@@ -66,6 +66,34 @@ export function codeHash(files: string[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
+const scanCodes = new Map<string, string>();
+/**
+ * The `code` of the rank entries made by the scan worker `workerScript` (trace/kinetoScanWorker.ts):
+ * a hash of the script and, unbundled, the modules beside it that make a rank's reduced form and
+ * level-of-detail index. The worker and the threads that look its entries up compute the same.
+ */
+export function scanCodeId(workerScript: string): string {
+  let id = scanCodes.get(workerScript);
+  if (id === undefined) {
+    const dir = dirname(workerScript);
+    const beside = [
+      'kinetoRank.js',
+      'kineto.js',
+      'kinetoScan.js',
+      'model.js',
+      'kinetoCollectives.js',
+      'cpuCollectives.js',
+      'rankPack.js',
+      'rankLod.js',
+      'lod.js',
+      'binary.js',
+    ].map((f) => join(dir, f));
+    id = codeHash([workerScript, ...beside].filter((f, i, all) => all.indexOf(f) === i));
+    scanCodes.set(workerScript, id);
+  }
+  return id;
+}
+
 /** The key of one trace file now (its size, mtime and first MiB). */
 export function cacheKeyOf(path: string, rank: number | undefined, code: string): CacheKey {
   const fd = fs.openSync(path, 'r');

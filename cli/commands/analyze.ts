@@ -5,11 +5,8 @@
  */
 import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
 import { assertRanked, loadRun } from '../../trace/load';
-import { describeRankFailure, jobCacheOf, loadKinetoJob, readJobResult, writeJobResult } from '../../trace/kinetoJob';
-import { codeHash } from '../../trace/parseCache';
-import { join, resolve } from 'node:path';
-import { analyze, mapSliceIndexes, markdownReport, type Analysis, type AnalysisOptions } from '../../analysis/index';
-import type { RankFile } from '../../trace/kinetoScanPool';
+import { analyze, markdownReport, type Analysis } from '../../analysis/index';
+import { analyzeKinetoJob } from '../../analysis/kinetoJobAnalysis';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
 import { checkRunConfig } from '../runConfigCheck';
@@ -77,38 +74,8 @@ const OPTIONS: OptionSpecs = {
   'no-cache': { kind: 'flag' },
 };
 
-/** The code that makes an analysis (this bundle and its scan worker, or the compiled modules), for the job cache's key. */
-let code: string | undefined;
-function codeId(): string {
-  code ??= codeHash([
-    __filename,
-    join(__dirname, 'kinetoScanWorker.js'),
-    resolve(__dirname, '..', '..', 'analysis'),
-    resolve(__dirname, '..', '..', 'trace'),
-  ]);
-  return code;
-}
-
-/**
- * `analyze` of a Kineto job: from the job cache when its files, options and code are the same,
- * else reduce-then-merge (trace/kinetoJob.ts) and the analysis, with its slice links in the
- * terms of the whole files' model (the viewer's). Returns the ranks left out and at most one
- * cache warning.
- */
-export async function analyzeKinetoJob(
-  files: RankFile[],
-  opts: { cache: false | { dir?: string }; options: AnalysisOptions },
-): Promise<{ analysis: Analysis; leftOut: string[]; warning?: string; fromCache: 'job' | number }> {
-  const { cache, options } = opts;
-  const jobCache = cache === false ? undefined : jobCacheOf(files, { dir: cache.dir, options, code: codeId() });
-  const cached = jobCache ? (readJobResult(jobCache) as Analysis | undefined) : undefined;
-  if (cached) return { analysis: cached, leftOut: [], fromCache: 'job' };
-  const job = await loadKinetoJob(files, { cache });
-  const leftOut = job.failures.map(describeRankFailure);
-  const analysis = mapSliceIndexes(analyze(job.model, options), (i) => job.sliceOrigin[i]);
-  const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, analysis) : undefined;
-  return { analysis, leftOut, warning: job.cacheWarning ?? failed, fromCache: job.fromCache };
-}
+/** `analyze` of a Kineto job (analysis/kinetoJobAnalysis.ts, shared with the extension's trace worker). */
+export { analyzeKinetoJob };
 
 export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
   const out = new Output('analyze', { io });

@@ -3,17 +3,25 @@
  * trace too big to open ends the worker with a message and the host (this process, as the
  * extension host would be) goes on.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { openTrace, workerHeapMb } from '../../../extension/traceHost';
-import { decodeTrace } from '../../../trace/binary';
+import { decodeTrace, encodeTrace } from '../../../trace/binary';
+import { importKinetoFolder } from '../../../trace/kineto';
+import { analyzeKinetoJob } from '../../../analysis/kinetoJobAnalysis';
+import { toAnalysisView } from '../../../extension/analysisView';
 import { fixturesDir } from '../../helpers/paths';
 
 const pair = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => fixturesDir('kineto', 'hta-sampled', f));
+// The parse cache and the ranks' indexes go here, not beside the shared fixtures (the worker
+// threads read this process's environment).
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-cache-'));
+process.env.COMMLENS_CACHE_DIR = cacheDir;
+after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 
 test('a job opens in a worker: analysis, warnings and encodings come back; closing ends the worker', async () => {
   const t = await openTrace(pair, 'pair');
@@ -63,4 +71,73 @@ test('a trace over the budget, or a worker out of its heap, ends with a message;
   const again = await openTrace(pair, 'pair');
   assert.equal(again.ok, true, 'the next trace opens as usual');
   again.dispose();
+});
+
+test("a Kineto job opens as analyze reads it, with each rank's index cached; a re-open reads the caches", async () => {
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-job-'));
+  try {
+    const files = pair.map((f) => path.join(own, path.basename(f)));
+    pair.forEach((f, i) => fs.copyFileSync(f, files[i]));
+    const before = fs.readdirSync(cacheDir).filter((f) => f.includes(own.replace(/[^A-Za-z0-9._-]/g, '_')));
+    assert.deepEqual(before, []);
+    const cold = await openTrace(files, 'job');
+    assert.ok(cold.ok, cold.ok ? '' : cold.message);
+    if (!cold.ok) return;
+    assert.equal(cold.fromCache, 0, 'nothing cached: both ranks were scanned');
+    // The analysis is the CLI's (analysis/kinetoJobAnalysis.ts), slice links in the importer model's terms.
+    const cli = await analyzeKinetoJob(
+      files.map((f) => ({ path: f })),
+      { cache: false, options: { includeLastStep: false } },
+    );
+    assert.deepEqual(cold.analysis, JSON.parse(JSON.stringify(toAnalysisView(cli.analysis))));
+    // Each rank's index beside its reduction.
+    const entries = fs.readdirSync(cacheDir);
+    for (const f of files) {
+      const base = path.basename(f);
+      assert.ok(
+        entries.some((e) => e.startsWith(base) && e.endsWith('.lod')),
+        `${base}'s index is cached`,
+      );
+      assert.ok(
+        entries.some((e) => e.startsWith(base) && e.endsWith('.rank')),
+        `${base}'s reduction is cached`,
+      );
+    }
+    const lods = entries.filter((e) => e.endsWith('.lod')).map((e) => path.join(cacheDir, e));
+    const stamps = lods.map((f) => fs.statSync(f).mtimeMs);
+    // The whole job as the importer's model would encode it, and a view of it.
+    const model = await importKinetoFolder(files);
+    const whole = decodeTrace(await cold.encodeWhole());
+    const ref = decodeTrace(encodeTrace(model));
+    assert.equal(cold.sliceCount, model.slices.length);
+    assert.deepEqual(Array.from(whole.sliceStart), Array.from(ref.sliceStart));
+    assert.deepEqual(Array.from(whole.sliceTrack), Array.from(ref.sliceTrack));
+    const req = { startNs: 0, endNs: 3_000_000, nsPerPx: 20_000 };
+    const coldView = await cold.view(req);
+    const coldSearch = await cold.search('nccl');
+    cold.dispose();
+
+    const warm = await openTrace(files, 'job');
+    assert.ok(warm.ok, warm.ok ? '' : warm.message);
+    if (!warm.ok) return;
+    assert.equal(warm.fromCache, 'job', 'the analysis comes from the job cache');
+    assert.deepEqual(
+      lods.map((f) => fs.statSync(f).mtimeMs),
+      stamps,
+      'the indexes are read, not made again',
+    );
+    assert.deepEqual(warm.analysis, cold.analysis);
+    assert.deepEqual(new Uint8Array(await warm.view(req)), new Uint8Array(coldView));
+    assert.deepEqual(await warm.search('nccl'), coldSearch);
+    warm.dispose();
+    // A rank file rewritten in place is read again (its index and the job's analysis are stale).
+    fs.appendFileSync(files[1], Buffer.alloc(0));
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(files[1], later, later);
+    const again = await openTrace(files, 'job');
+    assert.ok(again.ok && again.fromCache === 1, 'one rank from the cache, the touched one scanned');
+    again.dispose();
+  } finally {
+    fs.rmSync(own, { recursive: true, force: true });
+  }
 });

@@ -9,7 +9,19 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadAndAnalyze, toArrayBuffer, jobName } from '../../../extension/traceService';
+import {
+  loadAndAnalyze,
+  toArrayBuffer,
+  jobName,
+  jsonBytesOf,
+  scanWorkersFor,
+  writableCacheDir,
+  SCAN_PEAK_PER_JSON_BYTE,
+  isKinetoJob,
+  openKinetoJob,
+} from '../../../extension/traceService';
+import * as zlib from 'node:zlib';
+const { gzipSync } = zlib;
 import { analyze } from '../../../analysis/index';
 import type { AnalysisView } from '../../../webview/protocol';
 import { fixturesDir } from '../../helpers/paths';
@@ -90,5 +102,49 @@ describe('trace service', () => {
     assert.deepEqual([...new Uint8Array(toArrayBuffer(view))], [1, 2, 3]);
     const ab = new ArrayBuffer(2);
     assert.equal(toArrayBuffer(ab), ab);
+  });
+
+  it("reads as many ranks at once as the memory budget holds at a scan worker's peak, at least one", () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-workers-'));
+    made.push(d);
+    const plain = path.join(d, 'rank-0.json');
+    fs.writeFileSync(plain, 'x'.repeat(1000));
+    const gz = path.join(d, 'rank-1.json.gz');
+    fs.writeFileSync(gz, gzipSync(Buffer.from('y'.repeat(50_000))));
+    assert.equal(jsonBytesOf(plain), 1000);
+    assert.equal(jsonBytesOf(gz), 50_000, 'a gzip file counts its inflated size (its trailer)');
+    const one = SCAN_PEAK_PER_JSON_BYTE * 50_000;
+    assert.equal(scanWorkersFor([plain, gz], one * 3, 16), 2, 'no more than the files');
+    assert.equal(scanWorkersFor([plain, gz, gz, gz], one * 3, 16), 3, 'as many as the budget holds');
+    assert.equal(scanWorkersFor([plain, gz, gz, gz], one * 3, 2), 2, 'no more than the cores');
+    assert.equal(scanWorkersFor([plain, gz], 1, 16), 1, 'at least one');
+  });
+
+  it('opens a Kineto job only when every file is Kineto, and says what failed', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-kjob-'));
+    made.push(d);
+    const pair = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => path.join(KINETO, f));
+    assert.equal(await isKinetoJob(pair), true);
+    const other = path.join(d, 'other.json');
+    fs.writeFileSync(other, JSON.stringify({ traceEvents: [{ ph: 'X', name: 'a', ts: 1, dur: 2, pid: 1, tid: 1 }] }));
+    assert.equal(await isKinetoJob([pair[0], other]), false);
+    assert.equal(await isKinetoJob([path.join(d, 'missing.json')]), false);
+    assert.equal(writableCacheDir(path.join(d, 'x.json'), {}), path.join(d, '.commlens-cache'));
+    // A rank cut short: the job opens from the other rank, with the cut one named.
+    const cut = path.join(d, 'rank-1.json');
+    const whole = zlib.gunzipSync(fs.readFileSync(pair[1]));
+    fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const t = await openKinetoJob([pair[0], cut], { cacheDir: path.join(d, 'cache') });
+    assert.ok(t.ok, t.ok ? '' : t.message);
+    if (!t.ok) return;
+    assert.ok(
+      t.job.model.warnings.some((w) => w.includes(cut) && /left out/.test(w)),
+      t.job.model.warnings.join('\n'),
+    );
+    assert.equal(t.analysis?.ranks.length, 1);
+    t.job.close();
+    const none = await openKinetoJob([cut], { cacheDir: path.join(d, 'cache') });
+    assert.equal(none.ok, false);
+    if (!none.ok) assert.ok(none.message.includes(cut), none.message);
   });
 });

@@ -79,7 +79,8 @@ function bruteForce(model: TraceModel, req: ViewRequest, w: number): Map<number,
         if (visible(i)) out.set(i, 1);
         continue;
       }
-      const b = Math.floor(model.slices[i].startNs / w);
+      // Buckets on absolute time: the model's origin plus the start.
+      const b = Math.floor((model.slices[i].startNs + Number(BigInt(model.meta.originNs) % BigInt(w || 1))) / w);
       const cur = buckets.get(b);
       if (!cur) buckets.set(b, { best: i, count: 1 });
       else {
@@ -99,6 +100,26 @@ describe('trace/lod: the level-of-detail index', () => {
 
   it('answers, at every level, exactly the brute-force slice set with its merged counts', () => {
     assert.ok(lod.levelCount >= 6, `levels: ${lod.levelCount}`);
+    everyLevel(model, lod);
+  });
+
+  it('puts buckets on absolute time: a model with a Kineto-like origin answers the brute-force set too', () => {
+    const shifted = randomModel(5);
+    shifted.meta.originNs = '1682725898236691500';
+    const l = new LodIndex(shifted);
+    everyLevel(shifted, l);
+    // Its origin is not a multiple of the buckets: some answer differs from the zero-origin model's.
+    const [a0, a1] = l.extentNs;
+    const differs = l.bucketNs.some((w, k) => {
+      if (k === 0) return false;
+      const req = { startNs: a0, endNs: a1, nsPerPx: w };
+      return l.query(req).slices.join() !== lod.query(req).slices.join();
+    });
+    assert.ok(differs, 'the origin moves the buckets');
+  });
+
+  function everyLevel(model: TraceModel, lod: LodIndex): void {
+    const [t0, t1] = lod.extentNs;
     const windows = [
       { startNs: t0, endNs: t1 },
       { startNs: t0 + (t1 - t0) * 0.4, endNs: t0 + (t1 - t0) * 0.45 },
@@ -123,7 +144,7 @@ describe('trace/lod: the level-of-detail index', () => {
         }
       }
     }
-  });
+  }
 
   it('merges more as the resolution coarsens, and a merged slice stands for what it replaced', () => {
     let prev = Infinity;

@@ -1,0 +1,237 @@
+/**
+ * The level-of-detail index of a job made of its ranks' indexes (trace/rankLod.ts, built from
+ * each rank's columns, read back from its file; trace/jobLod.ts putting them together) answers
+ * every view as trace/lod.ts LodIndex does over the importer's model of the whole job: the same
+ * slices (model indexes), merged counts, flows and counter samples at every level, with the
+ * kept slices and their flows, and encodings that decode to the same columns; searches and the
+ * whole-trace encoding too. On the Kineto fixture pair, on a 4-rank job with per-rank clock
+ * offsets (bench/scaleJobs.ts's generator) and on the synthetic run of test/helpers.
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { decodeTrace, encodeTrace, type BinaryTrace } from '../../../trace/binary';
+import { importKinetoFolder } from '../../../trace/kineto';
+import { scanKinetoFile } from '../../../trace/kinetoScan';
+import { LodIndex, type ViewRequest } from '../../../trace/lod';
+import type { TraceModel } from '../../../trace/model';
+import { buildRankLod, rankFullModel, RankLodFile, writeRankLod } from '../../../trace/rankLod';
+import { JobLod } from '../../../trace/jobLod';
+import type { CacheKey } from '../../../trace/parseCache';
+import { buildJob } from '../../../bench/scaleJobs';
+import { viewerRun } from '../../helpers/syntheticRun';
+import { fixturesDir } from '../../helpers/paths';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-joblod-'));
+const opened: JobLod[] = [];
+after(() => {
+  for (const j of opened) j.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const key = (file: string, rank: number): CacheKey => ({
+  format: 1,
+  code: 'test',
+  file,
+  size: 0,
+  mtimeMs: 0,
+  head: '',
+  rank,
+});
+
+/** An index file of `model`, read back. */
+function indexFile(model: TraceModel, name: string): RankLodFile {
+  const file = path.join(tmp, `${name}.lod`);
+  writeRankLod(file, key(file, 0), buildRankLod(model));
+  const r = RankLodFile.open(file, key(file, 0));
+  assert.ok(r, `${file} reads back`);
+  return r;
+}
+
+/** The job index of Kineto rank files, each built from its scanned columns as the scan worker does. */
+async function jobOf(files: string[]): Promise<JobLod> {
+  const ranks: RankLodFile[] = [];
+  for (const [i, f] of files.entries())
+    ranks.push(indexFile(rankFullModel(await scanKinetoFile(f), { fileName: f }), `${path.basename(f)}-${i}`));
+  const j = new JobLod(ranks);
+  opened.push(j);
+  return j;
+}
+
+/** Views over the extent: overview, zoomed windows at several resolutions, a track subset, kept slices. */
+function requests(lod: LodIndex): ViewRequest[] {
+  const [t0, t1] = lod.extentNs;
+  const span = t1 - t0;
+  const out: ViewRequest[] = [{ startNs: t0, endNs: t1, nsPerPx: Math.max(1, span / 2000) }];
+  for (const px of [200, 1_000, 5_000, 40_000, 500_000])
+    for (const f of [0.1, 0.45, 0.8]) {
+      const a = t0 + span * f;
+      out.push({ startNs: a, endNs: a + px * 1500, nsPerPx: px });
+    }
+  out.push({ startNs: t0, endNs: t1, nsPerPx: 1 }); // every slice: LOD_MAX_SLICES may move it up
+  const tracks = lod.model.tracks.map((_, i) => i).filter((i) => i % 3 === 1);
+  out.push({ startNs: t0 + span * 0.3, endNs: t0 + span * 0.6, nsPerPx: 20_000, tracks });
+  const n = lod.model.slices.length;
+  const withFlow = lod.model.flows.slice(0, 3).map((f) => f.from);
+  out.push({ startNs: t0, endNs: t0 + 1000, nsPerPx: 2, keep: [0, Math.floor(n / 2), n - 1, ...withFlow] });
+  return out;
+}
+
+/** Decoded columns, with each slice's model index and args as objects. */
+function columns(b: BinaryTrace) {
+  const n = b.sliceTrack.length;
+  const rows = [];
+  for (let k = 0; k < n; k++)
+    rows.push({
+      source: b.sliceSource ? b.sliceSource[k] : k,
+      track: b.sliceTrack[k],
+      start: b.sliceStart[k],
+      dur: b.sliceDur[k],
+      name: b.string(b.sliceName[k]),
+      category: b.sliceCategory[k],
+      depth: b.sliceDepth[k],
+      merged: b.sliceMerged ? b.sliceMerged[k] : 1,
+      args: b.sliceArgs[k] >= 0 ? (JSON.parse(b.string(b.sliceArgs[k])) as Record<string, unknown>) : {},
+    });
+  return {
+    header: { ...b.header, sections: undefined },
+    rows,
+    flows: Array.from(b.flowFrom, (f, i) => [f, b.flowTo[i], b.flowId[i]]),
+    counters: [
+      Array.from(b.counterTrack),
+      Array.from(b.counterOffset),
+      Array.from(b.counterTs),
+      Array.from(b.counterValue),
+    ],
+  };
+}
+
+/**
+ * Equal views. Args: the index holds the args the Kineto scan keeps (trace/kinetoScan.ts: ids,
+ * stream, collective and memory args, Input Dims/type, flops), the importer every arg of the
+ * JSON: each arg the index sends is the importer's.
+ */
+function sameEncoding(jobBuf: ArrayBuffer, refBuf: ArrayBuffer, what: string, argsWhole: boolean): void {
+  const a = columns(decodeTrace(jobBuf)),
+    b = columns(decodeTrace(refBuf));
+  // Fewer args, fewer strings: the string table's size is compared only where args are whole.
+  const header = (h: typeof a.header) => (argsWhole ? h : { ...h, stringCount: undefined });
+  assert.deepEqual(header(a.header), header(b.header), `${what}: header`);
+  assert.equal(a.rows.length, b.rows.length, `${what}: slice count`);
+  for (let k = 0; k < a.rows.length; k++) {
+    const x = a.rows[k],
+      y = b.rows[k];
+    if (argsWhole) assert.deepEqual(x, y, `${what}: slice ${k}`);
+    else {
+      assert.deepEqual({ ...x, args: undefined }, { ...y, args: undefined }, `${what}: slice ${k}`);
+      for (const [name, v] of Object.entries(x.args))
+        assert.deepEqual(v, y.args[name], `${what}: slice ${k} arg ${name}`);
+    }
+  }
+  assert.deepEqual(a.flows, b.flows, `${what}: flows`);
+  assert.deepEqual(a.counters, b.counters, `${what}: counters`);
+}
+
+function sameAnswers(job: JobLod, ref: LodIndex, argsWhole: boolean): void {
+  assert.equal(job.sliceCount, ref.model.slices.length);
+  assert.deepEqual(job.extentNs, ref.extentNs);
+  assert.deepEqual(job.bucketNs, ref.bucketNs);
+  assert.deepEqual(job.trackDepths, ref.trackDepths);
+  assert.deepEqual(job.model.warnings, ref.model.warnings);
+  let merging = 0;
+  for (const req of requests(ref)) {
+    const what = `view ${JSON.stringify({ ...req, keep: req.keep?.length, tracks: req.tracks?.length })}`;
+    const a = job.query(req),
+      b = ref.query(req);
+    assert.equal(a.level, b.level, `${what}: level`);
+    assert.deepEqual(Array.from(a.slices), Array.from(b.slices), `${what}: slices`);
+    assert.deepEqual(Array.from(a.merged), Array.from(b.merged), `${what}: merged`);
+    assert.deepEqual(a.flows, b.flows, `${what}: flows`);
+    assert.deepEqual(
+      a.counterSamples.map((c) => Array.from(c)),
+      b.counterSamples.map((c) => Array.from(c)),
+      `${what}: counters`,
+    );
+    if (a.merged.some((m) => m > 1)) merging++;
+    sameEncoding(job.encode(req), ref.encode(req), what, argsWhole);
+  }
+  assert.ok(merging >= 1, `some views merge slices (${merging})`);
+  sameEncoding(job.overview(), ref.overview(), 'overview', argsWhole);
+  for (const q of ['nccl', 'ProfilerStep', 'kernel', 'zzz-no-such-name', ''])
+    assert.deepEqual(job.search(q, 50), ref.search(q, 50), `search '${q}'`);
+  // The whole trace and a window of it, as trace/binary.ts encodeTrace over the model.
+  const [t0, t1] = ref.extentNs;
+  sameEncoding(job.encodeTrace(), encodeTrace(ref.model), 'whole', argsWhole);
+  const win = { window: { startNs: t0 + (t1 - t0) * 0.4, endNs: t0 + (t1 - t0) * 0.5 }, minDurNs: 2000 };
+  sameEncoding(job.encodeTrace(win), encodeTrace(ref.model, win), 'window', argsWhole);
+}
+
+describe('job level-of-detail index (per-rank indexes)', () => {
+  it('answers as LodIndex over the importer model on the Kineto fixture pair', async () => {
+    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+      fixturesDir('kineto', 'hta-sampled', f),
+    );
+    const ref = new LodIndex(await importKinetoFolder(files));
+    sameAnswers(await jobOf(files), ref, false);
+  });
+
+  it('answers as LodIndex on a 4-rank job whose ranks have their own clock offsets', async () => {
+    process.env.COMMLENS_SCALE_CACHE ??= path.join(tmp, 'jobs');
+    const built = await buildJob(
+      { name: 'joblod-4', ranks: 4, bytesPerRank: 3_000_000, gzip: false },
+      fixturesDir('kineto', 'hta-sampled'),
+    );
+    const ref = new LodIndex(await importKinetoFolder(built.files));
+    sameAnswers(await jobOf(built.files), ref, false);
+  });
+
+  it('answers as LodIndex on the synthetic run (one rank index of a whole model, counters kept whole or by level)', () => {
+    const model = viewerRun({ ranks: 2, steps: 3 });
+    const job = new JobLod([indexFile(model, 'synthetic')]);
+    opened.push(job);
+    sameAnswers(job, new LodIndex(model), true);
+  });
+
+  it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
+    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+      fixturesDir('kineto', 'hta-sampled', f),
+    );
+    const dir = fs.mkdtempSync(path.join(tmp, 'overview-'));
+    // The ranks' index files, made once and opened anew for each JobLod (as a re-open does).
+    const lodFiles: string[] = [];
+    for (const [i, f] of files.entries()) {
+      const file = path.join(dir, `ov-${i}.lod`);
+      writeRankLod(file, key(file, 0), buildRankLod(rankFullModel(await scanKinetoFile(f), { fileName: f })));
+      lodFiles.push(file);
+    }
+    const ranks = async () => lodFiles.map((f) => RankLodFile.open(f, key(f, 0))!);
+    const first = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(first);
+    const made = first.overview();
+    const kept = fs.readdirSync(dir).filter((f) => f.endsWith('.overview'));
+    assert.equal(kept.length, 1, 'one overview kept');
+    const file = path.join(dir, kept[0]);
+    // A re-open reads it: a kept overview with other (checked) bytes is what comes back.
+    const other = new Uint8Array(made.slice(0));
+    other[other.length - 1] ^= 0xff;
+    const sha = createHash('sha1').update(other).digest('hex');
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(`CLOVW01\n${sha}`, 'latin1'), other]));
+    const second = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(second);
+    assert.deepEqual(new Uint8Array(second.overview()), other);
+    // One whose bytes do not check is ignored and made again.
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(`CLOVW01\n${'0'.repeat(40)}`, 'latin1'), other]));
+    const third = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(third);
+    assert.deepEqual(new Uint8Array(third.overview()), new Uint8Array(made));
+    // Other warnings (a rank left out) are another overview.
+    const fourth = new JobLod(await ranks(), { overviewDir: dir });
+    opened.push(fourth);
+    fourth.model.warnings.push('a rank left out');
+    fourth.overview();
+    assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.overview')).length, 2);
+  });
+});

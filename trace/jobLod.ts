@@ -1,0 +1,537 @@
+/**
+ * The level-of-detail index of a whole job, made of the indexes of its ranks (trace/rankLod.ts)
+ * and answering as trace/lod.ts LodIndex would over the model the importer makes of the job
+ * (trace/kineto.ts importKinetoFolder: the ranks' models one after the other, each with its
+ * tracks, slices and flows numbered after the previous ranks', its times shifted to the
+ * earliest origin): the same slices, merged counts, flows and counter samples, with the same
+ * model indexes, without that model. Each rank's answer is found in its own columns (its time
+ * base: a view's window is moved by the rank's shift, and buckets are on absolute time so the
+ * levels are the job's), then the ranks' answers are put together.
+ */
+import { encodeSelection, type BinaryDetail, type EncodeOptions, type EncodedSlice, type SliceSource } from './binary';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { mergeRankModels } from './kinetoMerge';
+import { codeHash } from './parseCache';
+import {
+  LOD_BASE_NS,
+  LOD_FACTOR,
+  LOD_MAX_SLICES,
+  OVERVIEW_PX,
+  type SearchAnswer,
+  type ViewAnswer,
+  type ViewRequest,
+} from './lod';
+import type { Flow, TraceModel } from './model';
+import { NOT_INDEXED, type RankLodData, type RankLodFile } from './rankLod';
+import { SLICE_CATEGORIES } from './binary';
+
+interface Rank {
+  file: RankLodFile;
+  d: RankLodData;
+  sliceBase: number;
+  trackBase: number;
+  flowBase: number;
+  counterBase: number;
+  /** Added to the rank's times to give the job's. */
+  shift: number;
+  listsOfTrack: number[][];
+  /** Levels built (level k ≥ top is level top). */
+  top: number;
+}
+
+export class JobLod {
+  /** Bucket width of each level of the job (as LodIndex over the job's model). */
+  readonly bucketNs: number[] = [0];
+  readonly extentNs: [number, number];
+  readonly trackDepths: number[];
+  readonly sliceCount: number;
+  /** The job's model without slices and flows: meta, processes, tracks, counters, warnings. */
+  readonly model: TraceModel;
+  private readonly ranks: Rank[] = [];
+
+  /**
+   * The job of these ranks' indexes, in rank-file order (as the importer merges them). The files
+   * are kept open until `close`. With `overviewDir`, the encoded overview is kept there
+   * (`job.<id>.overview`, keyed by the indexes, the warnings and the code that encodes it) and a
+   * re-open reads it instead of encoding it.
+   */
+  constructor(
+    files: RankLodFile[],
+    private readonly opts: { overviewDir?: string } = {},
+  ) {
+    if (files.length === 0) throw new Error('a job index needs at least one rank');
+    const skeletons: TraceModel[] = files.map((f) => ({ ...f.data.rest, slices: [], flows: [] }));
+    const origins = files.map((f) => BigInt(f.data.rest.meta.originNs));
+    const common = origins.reduce((a, b) => (b < a ? b : a), origins[0]);
+    this.model = mergeRankModels(skeletons);
+    let sliceBase = 0,
+      trackBase = 0,
+      flowBase = 0,
+      counterBase = 0;
+    let lo = Infinity,
+      hi = -Infinity;
+    this.trackDepths = [];
+    const windows: { rank: number; start: number; end: number }[] = [];
+    for (let r = 0; r < files.length; r++) {
+      const d = files[r].data;
+      const shift = Number(origins[r] - common);
+      const listsOfTrack: number[][] = Array.from({ length: d.rest.tracks.length }, () => []);
+      for (let l = 0; l < d.listTrack.length; l++) listsOfTrack[d.listTrack[l]].push(l);
+      this.ranks.push({
+        file: files[r],
+        d,
+        sliceBase,
+        trackBase,
+        flowBase,
+        counterBase,
+        shift,
+        listsOfTrack,
+        top: d.bucketNs.length - 1,
+      });
+      sliceBase += d.sliceCount;
+      trackBase += d.rest.tracks.length;
+      flowBase += d.flowFrom.length;
+      counterBase += d.rest.counters.length;
+      this.trackDepths.push(...d.trackDepths);
+      // modelExtentNs of the job: the ranks' extents, shifted (an empty rank has none).
+      if (d.sliceCount > 0 || d.rest.counters.some((c) => c.tsNs.length > 0)) {
+        lo = Math.min(lo, d.extentNs[0] + shift);
+        hi = Math.max(hi, d.extentNs[1] + shift);
+      }
+      const rank = d.rest.processes[0]?.rank;
+      if (d.window && rank !== undefined) windows.push({ rank, start: d.window[0] + shift, end: d.window[1] + shift });
+    }
+    // mergeRankModels' last warning, from the ranks' windows (its skeletons had no slices to see them).
+    if (files.length > 1)
+      for (const w of windows) {
+        const others = windows.filter((o) => o !== w);
+        if (others.length > 0 && others.every((o) => o.end < w.start || o.start > w.end))
+          this.model.warnings.push(
+            `rank ${w.rank}'s trace does not overlap any other rank's in time: the files may come from different runs`,
+          );
+      }
+    this.sliceCount = sliceBase;
+    this.extentNs = Number.isFinite(lo) ? [lo, hi] : [0, 0];
+    const span = Math.max(1, this.extentNs[1] - this.extentNs[0]);
+    for (let w = LOD_BASE_NS; ; w *= LOD_FACTOR) {
+      this.bucketNs.push(w);
+      if (w >= span) break;
+    }
+  }
+
+  get levelCount(): number {
+    return this.bucketNs.length;
+  }
+
+  /** As LodIndex.levelFor. */
+  levelFor(nsPerPx: number): number {
+    let k = 0;
+    while (k + 1 < this.bucketNs.length && this.bucketNs[k + 1] <= nsPerPx) k++;
+    return k;
+  }
+
+  /** The rank holding job slice `m`. */
+  private rankOf(m: number): Rank {
+    let lo = 0,
+      hi = this.ranks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.ranks[mid].sliceBase <= m) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.ranks[lo];
+  }
+
+  /** As LodIndex.query, over the job. */
+  query(req: ViewRequest): ViewAnswer {
+    const t0 = req.startNs,
+      t1 = req.endNs;
+    if (!(Number.isFinite(t0) && Number.isFinite(t1) && t1 >= t0))
+      throw new Error(`view request: startNs and endNs must be finite with startNs ≤ endNs, got ${t0} and ${t1}`);
+    if (!(Number.isFinite(req.nsPerPx) && req.nsPerPx > 0))
+      throw new Error(`view request: nsPerPx must be a positive number of nanoseconds per pixel, got ${req.nsPerPx}`);
+    const trackCount = this.model.tracks.length;
+    for (const t of req.tracks ?? [])
+      if (!(Number.isInteger(t) && t >= 0 && t < trackCount))
+        throw new Error(`view request: track ${t} does not exist (the trace has tracks 0 to ${trackCount - 1})`);
+    // The lists asked for, per rank.
+    const lists = this.ranks.map((r) => {
+      if (!req.tracks) return Array.from(r.d.listTrack.keys());
+      const out: number[] = [];
+      for (const t of req.tracks) {
+        const local = t - r.trackBase;
+        if (local >= 0 && local < r.listsOfTrack.length) out.push(...r.listsOfTrack[local]);
+      }
+      return out;
+    });
+    let level = this.levelFor(req.nsPerPx);
+    let touched = 0;
+    let ids: number[] = [],
+      merged: number[] = [];
+    for (;;) {
+      ids = [];
+      merged = [];
+      this.ranks.forEach((r, ri) => {
+        for (const li of lists[ri]) touched += collect(r, li, Math.min(level, r.top), t0, t1, ids, merged);
+      });
+      if (ids.length <= LOD_MAX_SLICES || level + 1 >= this.levelCount) break;
+      level++;
+    }
+    // The slices asked for by index, and the other ends of their flows.
+    const n = this.sliceCount;
+    for (const m of req.keep ?? []) {
+      if (!(Number.isInteger(m) && m >= 0 && m < n)) continue;
+      const r = this.rankOf(m);
+      const i = m - r.sliceBase;
+      if (r.d.posOf[i] === NOT_INDEXED) continue;
+      ids.push(m);
+      merged.push(1);
+      for (let k = r.d.flowStart[i]; k < r.d.flowStart[i + 1]; k++) {
+        const f = r.d.flowAt[k];
+        ids.push(r.sliceBase + (r.d.flowFrom[f] === i ? r.d.flowTo[f] : r.d.flowFrom[f]));
+        merged.push(1);
+        touched++;
+      }
+    }
+    // Ascending model order, each slice once (the largest merged count wins).
+    const perm = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b] || merged[b] - merged[a]);
+    const outIds: number[] = [],
+      outMerged: number[] = [];
+    for (const p of perm) {
+      if (outIds.length > 0 && outIds[outIds.length - 1] === ids[p]) continue;
+      outIds.push(ids[p]);
+      outMerged.push(merged[p]);
+    }
+    const slices = Uint32Array.from(outIds);
+    const has = (m: number): boolean => {
+      let lo = 0,
+        hi = slices.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (slices[mid] < m) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo < slices.length && slices[lo] === m;
+    };
+    const flows: Flow[] = [];
+    for (const m of slices) {
+      const r = this.rankOf(m);
+      const i = m - r.sliceBase;
+      for (let k = r.d.flowStart[i]; k < r.d.flowStart[i + 1]; k++) {
+        const f = r.d.flowAt[k];
+        touched++;
+        if (r.d.flowFrom[f] === i && has(r.sliceBase + r.d.flowTo[f]))
+          flows.push({ id: r.d.flowId[f] + r.flowBase, from: m, to: r.sliceBase + r.d.flowTo[f] });
+      }
+    }
+    const wanted = req.tracks ? new Set(req.tracks) : undefined;
+    const counterSamples: Uint32Array[] = [];
+    for (const r of this.ranks)
+      r.d.rest.counters.forEach((c, ci) => {
+        counterSamples.push(
+          wanted && !wanted.has(c.track + r.trackBase) ? new Uint32Array(0) : this.counterQuery(r, ci, level, t0, t1),
+        );
+      });
+    return {
+      slices,
+      merged: Uint32Array.from(outMerged),
+      flows,
+      counterSamples,
+      level,
+      bucketNs: this.bucketNs[level],
+      touched,
+    };
+  }
+
+  private counterQuery(r: Rank, ci: number, level: number, t0: number, t1: number): Uint32Array {
+    const c = r.d.rest.counters[ci];
+    const m = Math.min(c.tsNs.length, c.values.length);
+    const lv = r.d.counterLevels[ci];
+    if (lv.length === 0) return Uint32Array.from({ length: m }, (_, k) => k);
+    const src = level === 0 ? null : lv[Math.min(level, r.top) - 1];
+    const count = src ? src.length : m;
+    const ts = (k: number): number => c.tsNs[src ? src[k] : k] + r.shift;
+    let lo = 0,
+      hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ts(mid) < t0) lo = mid + 1;
+      else hi = mid;
+    }
+    const out = new Set<number>();
+    for (let k = Math.max(0, lo - 1); k < count && ts(k) <= t1; k++) out.add(src ? src[k] : k);
+    const span = Math.max(1, this.extentNs[1] - this.extentNs[0]);
+    const overviewLevel = Math.max(1, level, this.levelFor(span / OVERVIEW_PX));
+    for (const k of lv[Math.min(overviewLevel, r.top) - 1]) out.add(k);
+    return Uint32Array.from(out).sort();
+  }
+
+  /** Nesting depth of job slice `m` (0 when it is not indexed). */
+  depthOf(m: number): number {
+    const r = this.rankOf(m);
+    const p = r.d.posOf[m - r.sliceBase];
+    return p === NOT_INDEXED ? 0 : r.d.listDepth[listOf(r.d, p)];
+  }
+
+  /** The selection encoded (trace/binary.ts), its args read from the ranks' files. */
+  private encodeIds(
+    ids: Uint32Array,
+    parts: { merged?: Uint32Array; flows: Flow[]; counterSamples?: Uint32Array[]; detail?: BinaryDetail },
+  ): ArrayBuffer {
+    // Args per answer slice: each rank's slices are one run of `ids`; read in position order.
+    const args = new Array<string | undefined>(ids.length);
+    let a = 0;
+    while (a < ids.length) {
+      const r = this.rankOf(ids[a]);
+      const end = r.sliceBase + r.d.sliceCount;
+      let b = a;
+      while (b < ids.length && ids[b] < end) b++;
+      const ks = Array.from({ length: b - a }, (_, j) => a + j).filter(
+        (k) => r.d.posOf[ids[k] - r.sliceBase] !== NOT_INDEXED,
+      );
+      const posOfK = (k: number): number => r.d.posOf[ids[k] - r.sliceBase];
+      ks.sort((x, y) => posOfK(x) - posOfK(y));
+      const got = r.file.readArgs(ks.map(posOfK));
+      ks.forEach((k, j) => (args[k] = got[j]));
+      a = b;
+    }
+    let cursor = 0;
+    const ranks = this.ranks;
+    const rankOf = (m: number) => this.rankOf(m);
+    const src: SliceSource = {
+      meta: this.model.meta,
+      processes: this.model.processes,
+      tracks: this.model.tracks,
+      counters: this.model.counters,
+      warnings: this.model.warnings,
+      sliceCount: this.sliceCount,
+      slice(i: number, out: EncodedSlice): void {
+        const k = ids[cursor] === i ? cursor++ : ids.indexOf(i);
+        const r = ranks.length === 1 ? ranks[0] : rankOf(i);
+        const p = r.d.posOf[i - r.sliceBase];
+        if (p === NOT_INDEXED) throw new Error(`slice ${i} is not in the level-of-detail index`);
+        out.track = r.d.listTrack[listOf(r.d, p)] + r.trackBase;
+        out.startNs = r.d.start[p] + r.shift;
+        out.durNs = r.d.dur[p];
+        out.name = r.d.names[r.d.name[p]];
+        out.argsJson = args[k];
+        out.category = SLICE_CATEGORIES[r.d.category[p]];
+      },
+    };
+    return encodeSelection(src, {
+      slices: ids,
+      ...(parts.merged ? { merged: parts.merged } : {}),
+      depthOf: (i) => this.depthOf(i),
+      flows: parts.flows,
+      ...(parts.counterSamples ? { counterSamples: parts.counterSamples } : {}),
+      extentNs: this.extentNs,
+      warnings: parts.detail?.lod ? this.model.warnings.slice(0, 50) : this.model.warnings,
+      ...(parts.detail ? { detail: parts.detail } : {}),
+    });
+  }
+
+  /** As LodIndex.encode. */
+  encode(req: ViewRequest): ArrayBuffer {
+    const a = this.query(req);
+    return this.encodeIds(a.slices, {
+      merged: a.merged,
+      flows: a.flows,
+      counterSamples: a.counterSamples,
+      detail: {
+        minDurNs: 0,
+        window: { startNs: req.startNs, endNs: req.endNs },
+        totalSlices: this.sliceCount,
+        lod: {
+          nsPerPx: req.nsPerPx,
+          bucketNs: a.bucketNs,
+          ...(req.tracks ? { tracks: [...req.tracks] } : {}),
+          depths: this.trackDepths,
+        },
+      },
+    });
+  }
+
+  /** As LodIndex.overview: encoded once and kept (and in `overviewDir`); each call returns a copy. */
+  overview(): ArrayBuffer {
+    if (!this.overviewData) {
+      const file = this.opts.overviewDir ? join(this.opts.overviewDir, `job.${this.overviewId()}.overview`) : undefined;
+      this.overviewData = file ? readOverview(file) : undefined;
+      if (!this.overviewData) {
+        const [t0, t1] = this.extentNs;
+        this.overviewData = this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+        if (file) writeOverview(file, this.overviewData);
+      }
+    }
+    return this.overviewData.slice(0);
+  }
+
+  /** The overview's key: the ranks' indexes (their columns' hashes), the warnings, and the code that encodes. */
+  private overviewId(): string {
+    const h = createHash('sha256');
+    h.update(JSON.stringify({ code: encoderCode(), ranks: this.ranks.map((r) => [r.file.sha1, r.file.argsBytes]) }));
+    h.update(JSON.stringify(this.model.warnings));
+    return h.digest('hex').slice(0, 24);
+  }
+  private overviewData: ArrayBuffer | undefined;
+
+  /**
+   * As trace/binary.ts encodeTrace over the job's model: every slice, or with `options` those
+   * at least minDurNs long that meet the window (for jobs small enough to be sent whole).
+   */
+  encodeTrace(options: EncodeOptions = {}): ArrayBuffer {
+    const minDur = options.minDurNs ?? 0;
+    const win = options.window;
+    const filtered = minDur > 0 || win !== undefined;
+    const keep: number[] = [];
+    for (const r of this.ranks)
+      for (let i = 0; i < r.d.sliceCount; i++) {
+        const p = r.d.posOf[i];
+        if (p === NOT_INDEXED) continue;
+        const start = r.d.start[p] + r.shift,
+          dur = r.d.dur[p];
+        if (minDur > 0 && dur < minDur) continue;
+        if (win && (start > win.endNs || start + Math.max(0, dur) < win.startNs)) continue;
+        keep.push(r.sliceBase + i);
+      }
+    const ids = Uint32Array.from(keep);
+    const kept = new Uint8Array(this.sliceCount);
+    for (const m of ids) kept[m] = 1;
+    const flows: Flow[] = [];
+    for (const r of this.ranks)
+      for (let f = 0; f < r.d.flowFrom.length; f++) {
+        const from = r.sliceBase + r.d.flowFrom[f],
+          to = r.sliceBase + r.d.flowTo[f];
+        if (kept[from] === 1 && kept[to] === 1) flows.push({ id: r.d.flowId[f] + r.flowBase, from, to });
+      }
+    return this.encodeIds(ids, {
+      flows,
+      ...(filtered ? { detail: { minDurNs: minDur, window: win, totalSlices: this.sliceCount } } : {}),
+    });
+  }
+
+  /** As LodIndex.search. */
+  search(query: string, limit = 10_000): SearchAnswer {
+    const q = query.trim().toLowerCase();
+    const out: SearchAnswer = { total: 0, slices: [], startNs: [], durNs: [], track: [] };
+    if (!q) return out;
+    const hitIds: number[] = [],
+      hitStart: number[] = [];
+    const hitAt: { r: Rank; p: number }[] = [];
+    for (const r of this.ranks) {
+      const verdict = r.d.names.map((s) => s.toLowerCase().includes(q));
+      for (let p = 0; p < r.d.idx.length; p++) {
+        if (!verdict[r.d.name[p]]) continue;
+        hitIds.push(r.sliceBase + r.d.idx[p]);
+        hitStart.push(r.d.start[p] + r.shift);
+        hitAt.push({ r, p });
+      }
+    }
+    out.total = hitIds.length;
+    const order = Array.from(hitIds.keys()).sort((a, b) => hitStart[a] - hitStart[b] || hitIds[a] - hitIds[b]);
+    for (const k of order.slice(0, limit)) {
+      const { r, p } = hitAt[k];
+      out.slices.push(hitIds[k]);
+      out.startNs.push(hitStart[k]);
+      out.durNs.push(Math.max(0, r.d.dur[p]));
+      out.track.push(r.d.listTrack[listOf(r.d, p)] + r.trackBase);
+    }
+    return out;
+  }
+
+  /** Closes the ranks' files. */
+  close(): void {
+    for (const r of this.ranks) r.file.close();
+  }
+}
+
+const OVERVIEW_MAGIC = 'CLOVW01\n';
+
+/** A hash of the code that answers and encodes (this module and, unbundled, those beside it). */
+let code: string | undefined;
+function encoderCode(): string {
+  code ??= codeHash([__filename, ...['binary.js', 'lod.js', 'rankLod.js'].map((f) => join(__dirname, f))]);
+  return code;
+}
+
+/** A kept overview: magic, SHA-1 of the encoding (hex), the encoding; undefined when missing or not whole. */
+function readOverview(file: string): ArrayBuffer | undefined {
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const head = OVERVIEW_MAGIC.length + 40;
+  if (b.length < head || b.toString('latin1', 0, OVERVIEW_MAGIC.length) !== OVERVIEW_MAGIC) return undefined;
+  const body = b.subarray(head);
+  if (createHash('sha1').update(body).digest('hex') !== b.toString('latin1', OVERVIEW_MAGIC.length, head))
+    return undefined;
+  return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
+}
+
+/** Keeps an overview (temporary file, then rename); one that cannot be written is left out (it is only a shortcut). */
+function writeOverview(file: string, data: ArrayBuffer): void {
+  const body = new Uint8Array(data);
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    fs.writeFileSync(
+      tmp,
+      Buffer.concat([Buffer.from(OVERVIEW_MAGIC + createHash('sha1').update(body).digest('hex'), 'latin1'), body]),
+    );
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** The list holding position `p`. */
+function listOf(d: RankLodData, p: number): number {
+  let lo = 0,
+    hi = d.listTrack.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (d.listFrom[mid] <= p) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** LodIndex's collect over one list of one rank, in the job's time (ids are job model indexes). */
+function collect(r: Rank, li: number, level: number, t0: number, t1: number, ids: number[], merged: number[]): number {
+  const d = r.d;
+  const base = d.listFrom[li];
+  const all = level === 0 || d.levelAll[level - 1][li] === 1;
+  const lvFrom = all ? 0 : d.levelFrom[level - 1][li];
+  const count = all ? d.listFrom[li + 1] - base : d.levelFrom[level - 1][li + 1] - lvFrom;
+  const pos = all ? undefined : d.levelPos[level - 1];
+  const mer = all ? undefined : d.levelMerged[level - 1];
+  const at = (k: number): number => base + (pos ? pos[lvFrom + k] : k);
+  const shift = r.shift;
+  const startOf = (p: number): number => d.start[p] + shift;
+  const endOf = (p: number): number => {
+    const dur = d.dur[p];
+    return d.start[p] + shift + (Number.isFinite(dur) ? Math.max(0, dur) : 0);
+  };
+  const endsSorted = d.listEndsSorted[li] === 1;
+  let lo = 0,
+    hi = count,
+    touched = 0;
+  const key = endsSorted ? t0 : t0 - d.listMaxDur[li];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    touched++;
+    if ((endsSorted ? endOf(at(mid)) : startOf(at(mid))) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let k = lo; k < count; k++) {
+    const p = at(k);
+    touched++;
+    if (startOf(p) > t1) break;
+    if (endOf(p) < t0) continue;
+    ids.push(r.sliceBase + d.idx[p]);
+    merged.push(mer ? mer[lvFrom + k] : 1);
+  }
+  return touched;
+}

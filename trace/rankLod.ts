@@ -1,0 +1,497 @@
+/**
+ * The level-of-detail index of one rank of a job (trace/lod.ts's definition), built where the
+ * rank is scanned (trace/kinetoScanWorker.ts) from a one-rank model that is dropped after, and
+ * held as typed-array columns, never as slice objects: trace/jobLod.ts answers a job's views
+ * from the indexes of its ranks, and no model of the whole job is ever made.
+ *
+ * Columns (one entry per slice that has a finite start, in list order: by track, depth, start,
+ * then model index, so that each (track, depth) list is one run of positions): the rank model's
+ * slice index, start, duration, name (an id into `names`), category code and where its args'
+ * JSON lies in the args blob. Levels k ≥ 1 are, per list, the positions kept at bucket width
+ * w_k and how many slices each stands for (trace/lod.ts buildLevel, on absolute time, so that
+ * they are the job's buckets too); levels stop at the first that keeps one bucket per list with
+ * every slice shorter than its width: every wider level is the same. Flows and counters are the
+ * rank model's, with the flows of each slice as CSR.
+ *
+ * On disk (the parse cache's folder, beside the rank's reduced model, same key): a header, the
+ * columns (node:v8), then the args blob. A re-open reads the columns and keeps the file open;
+ * the args are read from the blob for the slices an answer holds, never all at once (they are
+ * most of the index's bytes; the hex editor's model).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import { serialize, deserialize } from 'node:v8';
+import { SLICE_CATEGORIES, depthsOf, modelExtentNs, sliceArgsJson } from './binary';
+import { importKinetoColumns } from './kineto';
+import type { KinetoColumns } from './kinetoScan';
+import { LOD_BASE_NS, LOD_FACTOR, COUNTER_KEEP_ALL, buildLevel, counterLevel, originOffset } from './lod';
+import type { TraceModel } from './model';
+import { entryPath, type CacheKey } from './parseCache';
+
+/** Bumped when the layout of the columns changes. */
+export const RANK_LOD_FORMAT = 2;
+const MAGIC = Buffer.from('CLLOD01\n', 'latin1');
+
+/** The resident part of a rank's index (see the module comment). */
+export interface RankLodData {
+  format: number;
+  /** The rank model without its slices and flows. */
+  rest: Omit<TraceModel, 'slices' | 'flows'>;
+  /** Slices of the rank model (those without a finite start are counted, not indexed). */
+  sliceCount: number;
+  /** The rank model's time extent (its own time base). */
+  extentNs: [number, number];
+  /** Its slices' window as mergeRankModels sees it (first start, last start + duration); absent without slices. */
+  window?: [number, number];
+  /** Bucket width of each level built; bucketNs[0] = 0. */
+  bucketNs: number[];
+  names: string[];
+  idx: Uint32Array;
+  start: Float64Array;
+  dur: Float64Array;
+  name: Uint32Array;
+  category: Uint8Array;
+  /**
+   * Byte offsets of each position's args JSON in the blob (positions + 1 entries); an empty range:
+   * no args. 32-bit while the blob is under 4 GiB.
+   */
+  argsAt: Uint32Array | Float64Array;
+  /** Per list: track, depth, first position (lists + 1 entries), whether ends are sorted, longest duration. */
+  listTrack: Uint32Array;
+  listDepth: Uint16Array;
+  listFrom: Uint32Array;
+  listEndsSorted: Uint8Array;
+  listMaxDur: Float64Array;
+  /** Nesting levels of each track (deepest depth + 1). */
+  trackDepths: number[];
+  /** Per level k ≥ 1 (index k − 1): per list, its entries' range (lists + 1), all = 1 when it keeps every position. */
+  levelFrom: Uint32Array[];
+  levelAll: Uint8Array[];
+  /** Positions relative to the list's first position, and merged counts. */
+  levelPos: Uint32Array[];
+  /** 16-bit at a level whose counts all fit. */
+  levelMerged: (Uint16Array | Uint32Array)[];
+  /** Model index → position (0xffffffff: not indexed). */
+  posOf: Uint32Array;
+  flowId: Float64Array;
+  flowFrom: Uint32Array;
+  flowTo: Uint32Array;
+  /** Flows of each model slice (CSR into the flow columns). */
+  flowStart: Uint32Array;
+  flowAt: Uint32Array;
+  /** Per counter series: per level k ≥ 1 (index k − 1) the sample indexes; empty for series kept whole. */
+  counterLevels: Uint32Array[][];
+}
+
+export const NOT_INDEXED = 0xffffffff;
+
+/** A rank's model of every event, from its columns: the importer's model of the whole file (trace/kineto.ts). */
+export function rankFullModel(c: KinetoColumns, opts: { fileName?: string; rank?: number } = {}): TraceModel {
+  const keep = new Uint8Array(c.count).fill(1);
+  return importKinetoColumns(c, keep, new Map(), {
+    fileName: opts.fileName,
+    rank: opts.rank,
+    uncounted: { skipped: c.nonObjects ?? 0, badTimes: 0 },
+  }).model;
+}
+
+/** The index of a one-rank model: its columns and its args blob. The model is not changed. */
+export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint8Array } {
+  const sl = model.slices;
+  const n = sl.length;
+  const trackCount = model.tracks.length;
+  const depth = depthsOf(model);
+  // Positions: by track, depth, start, model index.
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (sl[i].track < trackCount && Number.isFinite(sl[i].startNs)) order.push(i);
+  order.sort((a, b) => sl[a].track - sl[b].track || depth[a] - depth[b] || sl[a].startNs - sl[b].startNs || a - b);
+  const m = order.length;
+  const names: string[] = [];
+  const nameIds = new Map<string, number>();
+  const catCode = new Map(SLICE_CATEGORIES.map((c, i) => [c, i]));
+  const d: RankLodData = {
+    format: RANK_LOD_FORMAT,
+    rest: {
+      meta: model.meta,
+      processes: model.processes,
+      tracks: model.tracks,
+      counters: model.counters,
+      warnings: model.warnings,
+    },
+    sliceCount: n,
+    extentNs: modelExtentNs(model),
+    bucketNs: [0],
+    names,
+    idx: Uint32Array.from(order),
+    start: new Float64Array(m),
+    dur: new Float64Array(m),
+    name: new Uint32Array(m),
+    category: new Uint8Array(m),
+    argsAt: new Float64Array(0),
+    listTrack: new Uint32Array(0),
+    listDepth: new Uint16Array(0),
+    listFrom: new Uint32Array(0),
+    listEndsSorted: new Uint8Array(0),
+    listMaxDur: new Float64Array(0),
+    trackDepths: new Array<number>(trackCount).fill(0),
+    levelFrom: [],
+    levelAll: [],
+    levelPos: [],
+    levelMerged: [],
+    posOf: new Uint32Array(n).fill(NOT_INDEXED),
+    flowId: Float64Array.from(model.flows, (f) => f.id),
+    flowFrom: Uint32Array.from(model.flows, (f) => f.from),
+    flowTo: Uint32Array.from(model.flows, (f) => f.to),
+    flowStart: new Uint32Array(n + 1),
+    flowAt: new Uint32Array(0),
+    counterLevels: [],
+  };
+  let wStart = Infinity,
+    wEnd = -Infinity;
+  for (const s of sl) {
+    if (s.startNs < wStart) wStart = s.startNs;
+    if (s.startNs + s.durNs > wEnd) wEnd = s.startNs + s.durNs;
+  }
+  if (Number.isFinite(wStart)) d.window = [wStart, wEnd];
+  const argsOut = new ByteWriter();
+  const argsAt = new Float64Array(m + 1);
+  const listTrack: number[] = [],
+    listDepth: number[] = [],
+    listFrom: number[] = [];
+  for (let p = 0; p < m; p++) {
+    const i = order[p];
+    const s = sl[i];
+    d.posOf[i] = p;
+    d.start[p] = s.startNs;
+    d.dur[p] = s.durNs;
+    let id = nameIds.get(s.name);
+    if (id === undefined) {
+      id = names.length;
+      names.push(s.name);
+      nameIds.set(s.name, id);
+    }
+    d.name[p] = id;
+    d.category[p] = catCode.get(s.category) ?? SLICE_CATEGORIES.indexOf('host');
+    const json = sliceArgsJson(s);
+    if (json !== undefined) argsOut.write(json);
+    argsAt[p + 1] = argsOut.length;
+    if (p === 0 || s.track !== sl[order[p - 1]].track || depth[i] !== depth[order[p - 1]]) {
+      listTrack.push(s.track);
+      listDepth.push(depth[i]);
+      listFrom.push(p);
+      d.trackDepths[s.track] = Math.max(d.trackDepths[s.track], depth[i] + 1);
+    }
+  }
+  listFrom.push(m);
+  d.argsAt = argsOut.length < 2 ** 32 ? Uint32Array.from(argsAt) : argsAt;
+  const lists = listTrack.length;
+  d.listTrack = Uint32Array.from(listTrack);
+  d.listDepth = Uint16Array.from(listDepth);
+  d.listFrom = Uint32Array.from(listFrom);
+  d.listEndsSorted = new Uint8Array(lists);
+  d.listMaxDur = new Float64Array(lists);
+  const ends: Float64Array[] = [];
+  for (let l = 0; l < lists; l++) {
+    const a = d.listFrom[l],
+      b = d.listFrom[l + 1];
+    const end = new Float64Array(b - a);
+    let sorted = true,
+      maxDur = 0;
+    for (let p = a; p < b; p++) {
+      const dur = Number.isFinite(d.dur[p]) ? Math.max(0, d.dur[p]) : 0;
+      end[p - a] = d.start[p] + dur;
+      if (dur > maxDur) maxDur = dur;
+      if (p > a && end[p - a] < end[p - a - 1]) sorted = false;
+    }
+    d.listEndsSorted[l] = sorted ? 1 : 0;
+    d.listMaxDur[l] = maxDur;
+    ends.push(end);
+  }
+  // Levels, until one that keeps a single bucket per list, every slice shorter than its width.
+  const [lo, hi] = d.extentNs;
+  const span = Math.max(1, hi - lo);
+  for (let w = LOD_BASE_NS; ; w *= LOD_FACTOR) {
+    const off = originOffset(model.meta.originNs, w);
+    d.bucketNs.push(w);
+    const from = new Uint32Array(lists + 1),
+      all = new Uint8Array(lists);
+    const pos: Uint32Array[] = [],
+      merged: Uint32Array[] = [];
+    let total = 0;
+    for (let l = 0; l < lists; l++) {
+      const a = d.listFrom[l];
+      const lv = buildLevel(d.start.subarray(a, d.listFrom[l + 1]), ends[l], w, off);
+      from[l] = total;
+      if (lv === null) all[l] = 1;
+      else {
+        pos.push(lv.pos);
+        merged.push(lv.merged);
+        total += lv.pos.length;
+      }
+    }
+    from[lists] = total;
+    d.levelFrom.push(from);
+    d.levelAll.push(all);
+    d.levelPos.push(concat(pos, total));
+    const counts = concat(merged, total);
+    d.levelMerged.push(counts.every((c) => c <= 0xffff) ? Uint16Array.from(counts) : counts);
+    if (w > span && Math.floor((lo + off) / w) === Math.floor((hi + off) / w)) break;
+  }
+  // Flows by slice.
+  for (let k = 0; k < d.flowFrom.length; k++) {
+    if (d.flowFrom[k] < n) d.flowStart[d.flowFrom[k] + 1]++;
+    if (d.flowTo[k] < n && d.flowTo[k] !== d.flowFrom[k]) d.flowStart[d.flowTo[k] + 1]++;
+  }
+  for (let i = 0; i < n; i++) d.flowStart[i + 1] += d.flowStart[i];
+  d.flowAt = new Uint32Array(d.flowStart[n]);
+  const at = d.flowStart.slice(0, n);
+  for (let k = 0; k < d.flowFrom.length; k++) {
+    if (d.flowFrom[k] < n) d.flowAt[at[d.flowFrom[k]]++] = k;
+    if (d.flowTo[k] < n && d.flowTo[k] !== d.flowFrom[k]) d.flowAt[at[d.flowTo[k]]++] = k;
+  }
+  d.counterLevels = model.counters.map((c) => {
+    const cm = Math.min(c.tsNs.length, c.values.length);
+    if (cm <= COUNTER_KEEP_ALL) return [];
+    return d.bucketNs.slice(1).map((w) => counterLevel(c.tsNs, c.values, cm, w, originOffset(model.meta.originNs, w)));
+  });
+  return { data: d, args: argsOut.bytes() };
+}
+
+function concat(parts: Uint32Array[], total: number): Uint32Array {
+  const out = new Uint32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** UTF-8 text appended into 4 MiB chunks (one Buffer per chunk, not per string). */
+class ByteWriter {
+  private chunks: Buffer[] = [];
+  private cur = Buffer.allocUnsafe(0);
+  private used = 0;
+  length = 0;
+  write(text: string): void {
+    const need = Buffer.byteLength(text, 'utf8');
+    if (this.used + need > this.cur.length) {
+      if (this.used > 0) this.chunks.push(this.cur.subarray(0, this.used));
+      this.cur = Buffer.allocUnsafe(Math.max(need, 4 << 20));
+      this.used = 0;
+    }
+    this.used += this.cur.write(text, this.used, 'utf8');
+    this.length += need;
+  }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const c of [...this.chunks, this.cur.subarray(0, this.used)]) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+}
+
+/** Where the index of the rank of `key` lives in `dir`: beside its reduced model (trace/parseCache.ts entryPath). */
+export function lodEntryPath(dir: string, key: CacheKey): string {
+  return entryPath(dir, key).replace(/\.rank$/, '.lod');
+}
+
+/**
+ * Writes the index to `file` (temporary file, then rename): magic, u32 header length, header
+ * JSON (the key, the columns' bytes and SHA-1, the blob's bytes), the columns, the blob.
+ * Throws when it cannot be written.
+ */
+export function writeRankLod(file: string, key: CacheKey, built: { data: RankLodData; args: Uint8Array }): void {
+  const columns = serialize(built.data);
+  const header = Buffer.from(
+    JSON.stringify({
+      key,
+      format: RANK_LOD_FORMAT,
+      columns: columns.length,
+      sha1: createHash('sha1').update(columns).digest('hex'),
+      args: built.args.length,
+    }),
+    'utf8',
+  );
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length);
+  fs.mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      for (const b of [MAGIC, len, header, columns, built.args]) {
+        let off = 0;
+        while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Whether `file` holds an index of `key` of this format, whole in size (the columns' hash is checked on open). */
+export function rankLodMatches(file: string, key: CacheKey): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const h = readHeader(fd);
+    return h !== undefined && h.format === RANK_LOD_FORMAT && JSON.stringify(h.key) === JSON.stringify(key);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Bytes of the columns (what a re-open holds in memory) of the index in `file`; 0 when it is not one. */
+export function rankLodColumnBytes(file: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    return readHeader(fd)?.columns ?? 0;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+interface LodHeader {
+  key: unknown;
+  format: number;
+  columns: number;
+  sha1: string;
+  args: number;
+  /** Where the columns start. */
+  at: number;
+}
+
+/** The header of an index file, when the file is one and has the size the header says. */
+function readHeader(fd: number): LodHeader | undefined {
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(MAGIC.length + 4);
+    if (size < head.length || fs.readSync(fd, head, 0, head.length, 0) !== head.length) return undefined;
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+    const hl = head.readUInt32LE(MAGIC.length);
+    if (head.length + hl > size) return undefined;
+    const hb = Buffer.alloc(hl);
+    if (fs.readSync(fd, hb, 0, hl, head.length) !== hl) return undefined;
+    const h = JSON.parse(hb.toString('utf8')) as LodHeader;
+    h.at = head.length + hl;
+    if (size !== h.at + h.columns + h.args) return undefined;
+    return h;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An index read from its file: the columns in memory, the args blob read on demand. */
+export class RankLodFile {
+  private constructor(
+    readonly data: RankLodData,
+    private fd: number | undefined,
+    private readonly argsBase: number,
+    /** Bytes of the file kept on disk (the args blob). */
+    readonly argsBytes: number,
+    /** SHA-1 of the columns (the header's): what the index is, for keys of what is made from it. */
+    readonly sha1: string,
+  ) {}
+
+  /**
+   * The index in `file` when it is there, whole, and of `key` (undefined otherwise: missing,
+   * stale, truncated or corrupt). `key` undefined: any key (a file just written by this session).
+   */
+  static open(file: string, key: CacheKey | undefined): RankLodFile | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const h = readHeader(fd);
+      if (!h || h.format !== RANK_LOD_FORMAT) throw new Error('not an index');
+      if (key !== undefined && JSON.stringify(h.key) !== JSON.stringify(key)) throw new Error('stale');
+      const colAt = h.at;
+      const cols = Buffer.alloc(h.columns);
+      let got = 0;
+      while (got < cols.length) {
+        const r = fs.readSync(fd, cols, got, cols.length - got, colAt + got);
+        if (r === 0) throw new Error('short columns');
+        got += r;
+      }
+      if (createHash('sha1').update(cols).digest('hex') !== h.sha1) throw new Error('corrupt');
+      const data = deserialize(cols) as RankLodData;
+      if (data.format !== RANK_LOD_FORMAT) throw new Error('format');
+      return new RankLodFile(data, fd, colAt + h.columns, h.args, h.sha1);
+    } catch {
+      fs.closeSync(fd);
+      return undefined;
+    }
+  }
+
+  /**
+   * The args JSON of each position in `positions` (ascending), undefined for none: read from
+   * the blob in runs (positions whose args are near each other are read with one call).
+   */
+  readArgs(positions: ArrayLike<number>): (string | undefined)[] {
+    const out = new Array<string | undefined>(positions.length);
+    const at = this.data.argsAt;
+    const GAP = 1 << 14;
+    let k = 0;
+    while (k < positions.length) {
+      // A run: positions whose args lie within GAP bytes of the previous one's.
+      let j = k;
+      const from = at[positions[k]];
+      let to = at[positions[k] + 1];
+      while (
+        j + 1 < positions.length &&
+        at[positions[j + 1]] - to <= GAP &&
+        at[positions[j + 1] + 1] - from <= 1 << 22
+      ) {
+        j++;
+        to = Math.max(to, at[positions[j] + 1]);
+      }
+      const buf = this.read(from, to - from);
+      for (let q = k; q <= j; q++) {
+        const a = at[positions[q]],
+          b = at[positions[q] + 1];
+        out[q] = b > a ? buf.toString('utf8', a - from, b - from) : undefined;
+      }
+      k = j + 1;
+    }
+    return out;
+  }
+
+  private read(offset: number, length: number): Buffer {
+    const buf = Buffer.alloc(length);
+    if (length === 0) return buf;
+    if (this.fd === undefined) throw new Error('the level-of-detail index was closed');
+    let got = 0;
+    while (got < length) {
+      const r = fs.readSync(this.fd, buf, got, length - got, this.argsBase + offset + got);
+      if (r === 0) throw new Error(`the level-of-detail index file ended at byte ${this.argsBase + offset + got}`);
+      got += r;
+    }
+    return buf;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
