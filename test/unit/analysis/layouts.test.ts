@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import {
   candidateLayouts,
   collectivesOf,
-  CONTEXT_PARALLEL,
   DEFAULT_LAYOUT,
   jobDimsOf,
   layoutConfigChange,
