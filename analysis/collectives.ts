@@ -217,7 +217,11 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       byKey.set(`${key}@rank${p.rank}`, { ...inst, key: `${key}@rank${p.rank}`, participants: [p] });
   }
   const instances = [...byKey.values()];
-  const maxParticipants = Math.max(0, ...instances.filter((i) => !i.p2p).map((i) => i.participants.length));
+  // A collective is unmatched when fewer ranks have it than have the most of its own group's: a
+  // job's groups (tp, pp, dp) each span only some ranks, so the whole job's most is the wrong bar.
+  const maxParticipants = new Map<string, number>();
+  for (const i of instances)
+    if (!i.p2p) maxParticipants.set(i.group, Math.max(maxParticipants.get(i.group) ?? 0, i.participants.length));
   let unmatched = 0;
   const waitNsByRank: Record<string, number> = {};
   for (const v of views) waitNsByRank[String(v.rank)] = 0;
@@ -233,7 +237,7 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
       }
       continue;
     }
-    if (inst.participants.length < maxParticipants) unmatched++;
+    if (inst.participants.length < (maxParticipants.get(inst.group) ?? 0)) unmatched++;
     // CommLens' world group spans every rank even when only some are in the trace.
     if (inst.groupSize === 0)
       inst.groupSize = inst.group === 'world' && model.meta.worldSize ? model.meta.worldSize : inst.participants.length;

@@ -114,7 +114,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis
   }
   if (collectives && collectives.unmatched > 0 && ranksPresent.length > 1) {
     notes.push(
-      `${collectives.unmatched} collective(s) were not found on every rank (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`,
+      `${collectives.unmatched} collective(s) were not found on every rank of their process group (sampled traces, or ranks from different runs): their waits are computed among the ranks that have them`,
     );
   }
   const flops = attempt(notes, 'FLOP/s', () => flopsPerRank(model, views, info)) ?? [];

@@ -105,3 +105,46 @@ test('a broadcast whose root returned before the receiver started is joined when
   // A root that is not among the spans proves nothing either.
   assert.equal(build(5, 100).disjoint, 1);
 });
+
+test('a collective counts as unmatched only when ranks of its own process group lack it, not the whole world', () => {
+  const build = (dropOne: boolean) => {
+    const m = emptyModel('commlens', '0');
+    m.meta.worldSize = 4;
+    const tp = (r: number) => `tp group ${r >> 1} (ranks ${r & ~1},${(r & ~1) + 1})`;
+    const tracks = [0, 1, 2, 3].map((r) => {
+      m.processes.push({ pid: r, rank: r, name: `rank ${r}` });
+      return {
+        world: addTrack(m, { pid: r, name: 'world', type: 'slice', stream: 'communication', gpu: true }),
+        tp: addTrack(m, { pid: r, name: tp(r), type: 'slice', stream: 'communication', gpu: true }),
+      };
+    });
+    for (let r = 0; r < 4; r++) {
+      // Two TP all-reduces on each pair, then one all-reduce over all four ranks.
+      for (let k = 0; k < 2; k++)
+        if (!(dropOne && r === 3 && k === 1))
+          m.slices.push({
+            track: tracks[r].tp,
+            name: 'allReduce',
+            category: 'collective',
+            startNs: 100 + k * 100,
+            durNs: 50,
+            args: { op: 'allReduce', group: tp(r), seq: k, bytes: 1024, groupSize: 2 },
+          });
+      m.slices.push({
+        track: tracks[r].world,
+        name: 'allReduce',
+        category: 'collective',
+        startNs: 400,
+        durNs: 50,
+        args: { op: 'allReduce', group: 'world', seq: 0, bytes: 4096, groupSize: 4 },
+      });
+    }
+    finalizeModel(m);
+    return collectiveMetrics(m, buildRankViews(m));
+  };
+  const whole = build(false);
+  assert.equal(whole.instances.length, 5);
+  assert.equal(whole.unmatched, 0);
+  // Rank 3 misses its second TP all-reduce: that one instance, on rank 2 alone, is unmatched.
+  assert.equal(build(true).unmatched, 1);
+});
