@@ -19,6 +19,8 @@ import { JobLod } from '../trace/jobLod';
 import { TraceTooLargeError, defaultMaxTraceBytes } from '../trace/budget';
 import { encodeTrace, type EncodeOptions } from '../trace/binary';
 import { analyze } from '../analysis/index';
+import { ANALYSIS_SCHEMA_VERSION } from '../analysis/types';
+import type { Suggestion } from '../analysis/advisor/advisor';
 import { renderWebviewHtml, type WebviewHtmlOptions } from '../webview/html';
 import type { AnalysisView } from '../webview/protocol';
 import { toAnalysisView } from './analysisView';
@@ -29,8 +31,11 @@ export interface TraceBackend {
   loadTraceFile(file: string): Promise<TraceModel>;
   /** trace/kineto.ts: one model from the per-rank Kineto files of one job. */
   importKinetoFolder(files: string[]): Promise<TraceModel>;
-  /** analysis/index.ts: metrics and ranked suggestions, as the webview shows them. */
-  analyze(model: TraceModel): AnalysisView;
+  /**
+   * analysis/index.ts: metrics and ranked suggestions, as the webview shows them; `suggestions`,
+   * when given, are a CommLens run's own (runSummarySuggestions) and replace the advisor's.
+   */
+  analyze(model: TraceModel, suggestions?: Suggestion[]): AnalysisView;
   /** trace/binary.ts: the transfer encoding the webview decodes. */
   encodeTrace(model: TraceModel, options?: EncodeOptions): ArrayBuffer;
   /** webview/html.ts: the webview's page. */
@@ -40,7 +45,10 @@ export interface TraceBackend {
 export const backend: TraceBackend = {
   loadTraceFile,
   importKinetoFolder,
-  analyze: (model) => toAnalysisView(analyze(model)),
+  analyze: (model, suggestions) => {
+    const a = analyze(model);
+    return toAnalysisView(suggestions ? { ...a, suggestions } : a);
+  },
   encodeTrace,
   renderWebviewHtml,
 };
@@ -85,10 +93,33 @@ export async function loadAndAnalyze(files: string[], be: TraceBackend = backend
     };
   }
   try {
-    return { ok: true, title, model, analysis: be.analyze(model) };
+    const own = files.length === 1 ? runSummarySuggestions(files[0]) : undefined;
+    return { ok: true, title, model, analysis: be.analyze(model, own) };
   } catch (e) {
     return { ok: true, title, model, analysis: undefined, analysisError: (e as Error)?.message ?? String(e) };
   }
+}
+
+/**
+ * The suggestions the CLI wrote for a CommLens run (its summary.json beside the trace, when the
+ * summary names this trace and has an analysis of this schema version), else undefined. The CLI
+ * analyses with the runtime's config check (cli/runConfigCheck.ts), which the extension may not
+ * import: only with it does the advisor offer parallel layouts (DP × TP, PP, CP…) and leave out
+ * changes the runtime would refuse. So the panel shows the run's suggestions as the CLI, the runs
+ * view and Apply & re-run have them, not a second list.
+ */
+export function runSummarySuggestions(traceFile: string): Suggestion[] | undefined {
+  let s: { tracePath?: unknown; analysis?: { schemaVersion?: unknown; suggestions?: unknown } };
+  try {
+    s = JSON.parse(fs.readFileSync(path.join(path.dirname(traceFile), 'summary.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  // By name: a run folder moved or copied elsewhere keeps its summary, which names the trace where it was written.
+  if (typeof s?.tracePath !== 'string' || path.basename(s.tracePath) !== path.basename(traceFile)) return undefined;
+  const a = s.analysis;
+  if (!a || a.schemaVersion !== ANALYSIS_SCHEMA_VERSION || !Array.isArray(a.suggestions)) return undefined;
+  return a.suggestions as Suggestion[];
 }
 
 /** Copies the encoding into an ArrayBuffer of its own (postMessage transfers whole buffers). */

@@ -19,7 +19,12 @@ import {
   SCAN_PEAK_PER_JSON_BYTE,
   isKinetoJob,
   openKinetoJob,
+  backend,
+  runSummarySuggestions,
 } from '../../../extension/traceService';
+import { checkRunConfig } from '../../../cli/runConfigCheck';
+import { syntheticRun } from '../../helpers/syntheticRun';
+import type { Args } from '../../../trace/model';
 import * as zlib from 'node:zlib';
 const { gzipSync } = zlib;
 import { analyze } from '../../../analysis/index';
@@ -146,5 +151,81 @@ describe('trace service', () => {
     const none = await openKinetoJob([cut], { cacheDir: path.join(d, 'cache') });
     assert.equal(none.ok, false);
     if (!none.ok) assert.ok(none.message.includes(cut), none.message);
+  });
+});
+
+describe('a CommLens run in the trace panel', () => {
+  /** A 4-rank gpt-mini DDP run (the synthetic generator's, with a gpt-mini config) that has layout suggestions. */
+  const gptRun = () => {
+    const m = syntheticRun({
+      ranks: 4,
+      steps: 5,
+      gradBytes: 1_000_000,
+      bytesPerNs: 0.05,
+      alphaNs: 20_000,
+      memory: true,
+    });
+    const info = m.meta.info as Args;
+    const config = JSON.parse(info.config as string) as Record<string, unknown>;
+    const model = {
+      kind: 'gpt-mini',
+      batchSize: 8,
+      layers: 4,
+      heads: 4,
+      dModel: 64,
+      seqLen: 32,
+      vocab: 32,
+      task: 'copy',
+    };
+    Object.assign(config, { model, strategy: 'ddp', link: 'eth-100g' });
+    delete config.peakFlops;
+    delete config.strategyOptions;
+    info.config = JSON.stringify(config);
+    info.strategy = 'ddp';
+    return m;
+  };
+
+  it('shows the suggestions the CLI wrote into the run’s summary.json (layouts need the runtime’s check)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-run-'));
+    made.push(dir);
+    const trace = path.join(dir, 'trace.pftrace');
+    fs.writeFileSync(trace, '');
+    const m = gptRun();
+    const be = { ...backend, loadTraceFile: async () => m };
+    const ids = async () => {
+      const t = await loadAndAnalyze([trace], be);
+      assert.ok(t.ok && t.analysis);
+      return t.ok ? (t.analysis as AnalysisView).suggestions.map((s) => s.id) : [];
+    };
+    // Without a summary: the panel's own advisor, which has no runtime check, so no layouts.
+    const own = analyze(m).suggestions;
+    assert.equal(own.filter((s) => s.kind === 'layout').length, 0);
+    assert.deepEqual(
+      await ids(),
+      own.map((s) => s.id),
+    );
+    // With the CLI's analysis in summary.json (as `commlens profile` writes it): its list, layouts included.
+    const cli = analyze(m, { checkRunConfig });
+    const layouts = cli.suggestions.filter((s) => s.kind === 'layout');
+    assert.ok(layouts.length > 0, 'the CLI offers layouts for this run');
+    const summary = { tracePath: '/elsewhere/run/trace.pftrace', analysis: cli };
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary));
+    assert.deepEqual(
+      await ids(),
+      cli.suggestions.map((s) => s.id),
+    );
+    assert.deepEqual(runSummarySuggestions(trace), JSON.parse(JSON.stringify(cli.suggestions)));
+    // A summary of another trace, or of another analysis schema, is not taken.
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ ...summary, tracePath: '/x/other.pftrace' }));
+    assert.equal(runSummarySuggestions(trace), undefined);
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ ...summary, analysis: { ...cli, schemaVersion: cli.schemaVersion + 1 } }),
+    );
+    assert.equal(runSummarySuggestions(trace), undefined);
+    assert.deepEqual(
+      await ids(),
+      own.map((s) => s.id),
+    );
   });
 });
