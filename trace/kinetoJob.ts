@@ -14,7 +14,9 @@ import { TraceFormatError } from './errors';
 import type { ScanProgress } from './kinetoScan';
 import { reduceKinetoRanks, type RankFile } from './kinetoScanPool';
 import { mergeRankModels } from './kinetoMerge';
-import { serialize, deserialize } from 'node:v8';
+import { getHeapStatistics, serialize, deserialize } from 'node:v8';
+import { totalmem } from 'node:os';
+import { formatBytes } from './format';
 import { CACHE_FORMAT, cacheDirFor, cacheKeyOf, readEntry, writeEntry, type JobKey } from './parseCache';
 import type { TraceModel } from './model';
 
@@ -23,6 +25,8 @@ export interface KinetoJobOptions {
   cache?: false | { dir?: string };
   workers?: number;
   workerPath?: string;
+  /** The heap this process may use (default: V8's limit); the job is refused before it would pass it (JobTooLargeError). */
+  heapLimitBytes?: number;
   /** Also each rank's level-of-detail index (trace/rankLod.ts), made in this folder when missing (`lodFiles`). */
   lodDirOf?: (path: string) => string;
 }
@@ -68,10 +72,51 @@ export function describeRankFailure(f: RankFailure): string {
   return `${who}${/^is /.test(detail) ? ' ' : ': '}${detail}${read}; this rank is left out of the analysis`;
 }
 
+/**
+ * Of the heap limit, the share the reduced ranks may take while they arrive: the merge and the
+ * analysis need the rest. Measured on the tiled jobs of bench:scale with Node's default 4 GiB
+ * heap: 64 × 100 MB (about 2.7 GB of reduced ranks) was analysed; 1,024 × 10 MB (about 4 GB)
+ * ran out of memory before this check existed.
+ */
+export const RANKS_HEAP_SHARE = 0.75;
+
+/** A job whose reduced ranks would not fit in this process's heap, said before Node runs out of memory. */
+export class JobTooLargeError extends TraceFormatError {
+  constructor(
+    readonly ranksRead: number,
+    readonly ranks: number,
+    readonly heapUsedBytes: number,
+    readonly heapLimitBytes: number,
+  ) {
+    const need = (heapUsedBytes / Math.max(1, ranksRead)) * ranks;
+    // Twice the ranks (the merge and the analysis of many ranks take about as much again), in MiB as --max-old-space-size takes it.
+    const mb = Math.ceil((2 * need) / 2 ** 20 / 256) * 256;
+    super(
+      `this job does not fit in the memory Node gives this process: after ${ranksRead} of ${ranks} ranks its reduced ranks hold ${formatBytes(heapUsedBytes)} of a ${formatBytes(heapLimitBytes)} heap, so all ${ranks} would need about ${formatBytes(need)} before the analysis; ` +
+        `run it with more heap, NODE_OPTIONS=--max-old-space-size=${mb} (this machine has ${formatBytes(totalmem())} of memory), or analyse a subset of the ranks (a folder holding fewer rank files)`,
+    );
+    this.name = 'JobTooLargeError';
+  }
+}
+
 export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = {}): Promise<KinetoJob> {
   const cache = opts.cache;
   const cacheWarnings: string[] = [];
+  // The reduced ranks live on this thread's heap until the analysis is done: past its limit Node
+  // would abort the whole process. Each arriving rank is weighed, and the job refused (with
+  // what it would take) as soon as the ranks read so far, projected to all, would pass their share.
+  const heapLimit = opts.heapLimitBytes ?? getHeapStatistics().heap_size_limit;
+  const heapBase = process.memoryUsage().heapUsed;
+  let arrived = 0;
   const results = await reduceKinetoRanks(files, {
+    onRank: () => {
+      arrived++;
+      // From a sixteenth of the ranks on (at least two): one rank's garbage is not yet a trend.
+      if (arrived < Math.max(2, Math.ceil(files.length / 16)) || arrived === files.length) return;
+      const held = Math.max(0, process.memoryUsage().heapUsed - heapBase);
+      if ((held / arrived) * files.length > RANKS_HEAP_SHARE * heapLimit)
+        throw new JobTooLargeError(arrived, files.length, held, heapLimit);
+    },
     workers: opts.workers,
     workerPath: opts.workerPath,
     cacheDirOf: cache === false ? undefined : (p) => cacheDirFor(p, cache?.dir),

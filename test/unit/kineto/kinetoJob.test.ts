@@ -13,7 +13,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { fixturesDir, repoRoot } from '../../helpers/paths';
 import { discoverTraces, type TraceRun } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
-import { loadKinetoJob } from '../../../trace/kinetoJob';
+import { JobTooLargeError, loadKinetoJob } from '../../../trace/kinetoJob';
 import { reduceKinetoRanks } from '../../../trace/kinetoScanPool';
 import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../../analysis/index';
 import { analyzeCommand, perRankJson } from '../../../cli/commands/analyze';
@@ -481,4 +481,25 @@ test('reduced ranks are much smaller than the whole file on the real pair', asyn
   assert.ok(job.eventsKept < job.eventsIn * 0.7, `kept ${job.eventsKept} of ${job.eventsIn} events`);
   const gz = gunzipSync(fs.readFileSync(run.files[0].path));
   assert.ok(job.jsonBytes > gz.length, 'JSON bytes of both ranks are counted');
+});
+
+test('a job whose reduced ranks would not fit in the heap is refused, saying what it needs, before Node runs out of memory', async () => {
+  const dir = fixturesDir('kineto', 'hta-sampled');
+  const files = [
+    'sampled_rank-0.json.gz',
+    'sampled_rank-1.json.gz',
+    'sampled_rank-0.json.gz',
+    'sampled_rank-1.json.gz',
+  ].map((f, i) => ({ path: path.join(dir, f), rank: i }));
+  await assert.rejects(
+    loadKinetoJob(files, { cache: false, workers: 1, heapLimitBytes: 1 }),
+    (e: Error) =>
+      e instanceof JobTooLargeError &&
+      /after 2 of 4 ranks/.test(e.message) &&
+      /NODE_OPTIONS=--max-old-space-size=\d+/.test(e.message) &&
+      /subset of the ranks/.test(e.message),
+  );
+  // With the heap Node gives, the same job loads.
+  const job = await loadKinetoJob(files, { cache: false, workers: 1 });
+  assert.equal(job.failures.length, 0);
 });
