@@ -10,6 +10,7 @@ import { EXIT } from './protocol';
 import { drainStdout } from './output';
 import { shouldSupervise, superviseCommand } from './supervisor';
 import { takeMaxTraceBytesFlag } from '../trace/budget';
+import { heapToRunWith, runWithHeap } from './heap';
 
 function globalUsage(): string {
   const lines = ['usage: commlens <command> [options]', '', 'commands:'];
@@ -58,6 +59,12 @@ async function main(argv: string[]): Promise<number> {
       if (e.code === 'EPIPE') process.exit(EXIT.ok);
       throw e;
     });
+  }
+  // A big job's analysis runs in a child Node with a heap sized from the machine (cli/heap.ts).
+  const heapMb = heapToRunWith(command.name, rest);
+  if (heapMb !== undefined) {
+    const code = await runWithHeap(heapMb, process.argv[1], process.argv.slice(2));
+    if (code !== -1) return code;
   }
   // Training commands run in a supervised child process, so that a crash in the GPU driver
   // (how running out of memory ends on some drivers) still ends the run with its reason.

@@ -1,0 +1,61 @@
+// The heap of `analyze` / `compare` on big jobs (cli/heap.ts): chosen from the machine for big
+// inputs only, never over a heap the user or a parent chose, and really given to the child.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { totalmem, tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { BIG_INPUT_BYTES, HEAP_ENV, HEAP_SHARE, heapToRunWith, inputJsonBytes, runWithHeap } from '../../../cli/heap';
+
+test('a big input gets a heap sized from the machine; small inputs, other commands and a chosen heap do not', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'commlens-heap-'));
+  try {
+    // Sparse files: sizes without the disk.
+    fs.mkdirSync(path.join(dir, 'job'));
+    fs.writeFileSync(path.join(dir, 'job', 'rank-0.json'), '');
+    fs.truncateSync(path.join(dir, 'job', 'rank-0.json'), BIG_INPUT_BYTES / 2);
+    fs.writeFileSync(path.join(dir, 'job', 'rank-1.json.gz'), '');
+    fs.truncateSync(path.join(dir, 'job', 'rank-1.json.gz'), BIG_INPUT_BYTES / 8);
+    fs.writeFileSync(path.join(dir, 'small.json'), '{}');
+    const job = path.join(dir, 'job');
+    // gzip counts as ten times its size.
+    assert.equal(inputJsonBytes([job]), BIG_INPUT_BYTES / 2 + (10 * BIG_INPUT_BYTES) / 8);
+    assert.equal(inputJsonBytes(['--json', job, '--cache-dir', '/nowhere']), inputJsonBytes([job]));
+    const want = Math.floor((totalmem() / 2 ** 20) * HEAP_SHARE);
+    const roomy = want >= (getHeapStatistics().heap_size_limit / 2 ** 20) * 1.25;
+    const env = {};
+    assert.equal(heapToRunWith('analyze', [job], env, []), roomy ? want : undefined);
+    assert.equal(heapToRunWith('compare', [job, job], env, []), roomy ? want : undefined);
+    assert.equal(heapToRunWith('analyze', [path.join(dir, 'small.json')], env, []), undefined);
+    assert.equal(heapToRunWith('profile', [job], env, []), undefined);
+    assert.equal(heapToRunWith('analyze', [job], { [HEAP_ENV]: '9000' }, []), undefined);
+    assert.equal(heapToRunWith('analyze', [job], { NODE_OPTIONS: '--max-old-space-size=2048' }, []), undefined);
+    assert.equal(heapToRunWith('analyze', [job], env, ['--max-old-space-size=2048']), undefined);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the child runs with the heap asked for, and its exit code comes back', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'commlens-heap-'));
+  try {
+    const script = path.join(dir, 'child.js');
+    fs.writeFileSync(
+      script,
+      `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'out.json'))}, JSON.stringify({ limit: require('v8').getHeapStatistics().heap_size_limit, env: process.env.${HEAP_ENV}, argv: process.argv.slice(2) })); process.exit(7);`,
+    );
+    const code = await runWithHeap(1536, script, ['analyze', 'x']);
+    assert.equal(code, 7);
+    const seen = JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8')) as {
+      limit: number;
+      env: string;
+      argv: string[];
+    };
+    assert.ok(seen.limit >= 1536 * 2 ** 20 && seen.limit < 1800 * 2 ** 20, `heap limit ${seen.limit}`);
+    assert.equal(seen.env, '1536');
+    assert.deepEqual(seen.argv, ['analyze', 'x']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
