@@ -45,7 +45,7 @@ import {
   sameLayout,
   type LayoutPrediction,
 } from '../replay/layouts';
-import { measuredRunOf } from '../replay/whatIf';
+import { baselineBytesPerStep, measuredRunOf } from '../replay/whatIf';
 import { applyConfigChange, verificationConfig, type VerifiableConfig } from '../verify';
 import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, formatSignedPct, groupDigits } from '../../trace/format';
@@ -648,6 +648,7 @@ function layoutRule(c: RuleContext): Suggestion[] {
         bytesPerStep: collectivesOf(dims, l).reduce((t, x) => t + x.count * x.bytes, 0),
         baselineStepTimeNs: measured.stepTimeNs,
         baselineExposedCommNs: ctx.measuredExposedCommNs,
+        baselineBytesPerStep: baselineBytesPerStep(ctx),
         baselinePeakMemoryBytes: b,
         speedup: p.stepTimeNs > 0 ? measured.stepTimeNs / p.stepTimeNs : 1,
         calibrationErrorPct,

@@ -245,6 +245,11 @@ function stagingModelOf(model: TraceModel, info: RunInfo): StagingModel | undefi
  * measured compare directly — the largest over ranks. `gradientOnly` counts only gradient
  * reductions.
  */
+/** The bytes per step of the replayed run (collective buffers, the busiest rank's): the baseline every prediction's bytes compare with. */
+export function baselineBytesPerStep(ctx: ReplayContext): number {
+  return bytesOf(ctx.graph);
+}
+
 function bytesOf(g: StepGraph, gradientOnly = false): number {
   let best = 0;
   for (const r of g.ranks) {
@@ -612,7 +617,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const baseline: WhatIfNumbers = {
     stepTimeNs: ctx.measuredStepNs,
     exposedCommNs: ctx.measuredExposedCommNs,
-    bytesPerStep: bytesOf(ctx.graph),
+    bytesPerStep: baselineBytesPerStep(ctx),
   };
   const memory = predictMemory(ctx, stage, zeroGroupSize(ctx, change), extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;

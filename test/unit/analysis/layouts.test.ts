@@ -24,7 +24,7 @@ import { collectiveCostNs, latencyTerms, volumeFactor } from '../../../analysis/
 import { contextParallelTraffic } from '../../../trace/contextParallel';
 import { theoreticalBubbleFraction } from '../../../analysis/pipelineBubble';
 import { analyze } from '../../../analysis/index';
-import { measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
+import { baselineBytesPerStep, measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
 import { runInfoOf } from '../../../analysis/runInfo';
 import { applyConfigChange } from '../../../analysis/verify';
 import { checkRunConfig } from '../../../cli/runConfigCheck';
@@ -230,11 +230,16 @@ test('layout suggestions: only what the runtime accepts, never the run’s own, 
           ? opts.pipelineParallelSize
           : strategyOf === 'ulysses'
             ? opts.sequenceParallelSize
-            : 1;
+            : strategyOf === 'ring'
+              ? opts.contextParallelSize
+              : 1;
     // The same 32 sequences per step: the batch per replica × the replicas.
     assert.equal(((next.model as { batchSize: number }).batchSize * 4) / modelParallel, 32, s.id);
     assert.match(s.title, /^(DP|TP|PP|CP|EP) \d.*: predicted .+\/step \([−+]\d+(\.\d)? %\), peak memory .+ per rank/);
     assert.ok(s.predicted.layout && s.predicted.layout.baselineName === 'DP 4');
+    // Bytes per step as now → predicted, "now" being the run's as every other prediction has it.
+    assert.equal(s.predicted.baselineBytesPerStep, baselineBytesPerStep(prepareReplay(m)), s.id);
+    assert.ok(s.predicted.bytesPerStep !== undefined && s.predicted.bytesPerStep >= 0, s.id);
     assert.equal(s.verifiable, true);
   }
   assert.equal(new Set(layouts.map((s) => s.id)).size, layouts.length);
