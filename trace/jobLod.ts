@@ -19,6 +19,7 @@ import {
   LOD_FACTOR,
   LOD_MAX_SLICES,
   OVERVIEW_PX,
+  selectionOf,
   type SearchAnswer,
   type ViewAnswer,
   type ViewRequest,
@@ -195,26 +196,7 @@ export class JobLod {
         touched++;
       }
     }
-    // Ascending model order, each slice once (the largest merged count wins).
-    const perm = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b] || merged[b] - merged[a]);
-    const outIds: number[] = [],
-      outMerged: number[] = [];
-    for (const p of perm) {
-      if (outIds.length > 0 && outIds[outIds.length - 1] === ids[p]) continue;
-      outIds.push(ids[p]);
-      outMerged.push(merged[p]);
-    }
-    const slices = Uint32Array.from(outIds);
-    const has = (m: number): boolean => {
-      let lo = 0,
-        hi = slices.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (slices[mid] < m) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo < slices.length && slices[lo] === m;
-    };
+    const { slices, merged: outMerged, has } = selectionOf(ids, merged);
     const flows: Flow[] = [];
     for (const m of slices) {
       const r = this.rankOf(m);
@@ -236,7 +218,7 @@ export class JobLod {
       });
     return {
       slices,
-      merged: Uint32Array.from(outMerged),
+      merged: outMerged,
       flows,
       counterSamples,
       level,

@@ -223,8 +223,7 @@ export class LodIndex {
     const lists = req.tracks ? req.tracks.flatMap((t) => this.listsOfTrack[t]) : this.lists.map((_, i) => i);
     let level = this.levelFor(req.nsPerPx);
     let touched = 0;
-    let ids: number[] = [],
-      merged: number[] = [];
+    let ids: number[], merged: number[];
     for (;;) {
       ids = [];
       merged = [];
@@ -245,26 +244,7 @@ export class LodIndex {
         touched++;
       }
     }
-    // Ascending model order, each slice once (the largest merged count wins).
-    const perm = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b] || merged[b] - merged[a]);
-    const outIds: number[] = [],
-      outMerged: number[] = [];
-    for (const p of perm) {
-      if (outIds.length > 0 && outIds[outIds.length - 1] === ids[p]) continue;
-      outIds.push(ids[p]);
-      outMerged.push(merged[p]);
-    }
-    const slices = Uint32Array.from(outIds);
-    const has = (m: number): boolean => {
-      let lo = 0,
-        hi = slices.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (slices[mid] < m) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo < slices.length && slices[lo] === m;
-    };
+    const { slices, merged: outMerged, has } = selectionOf(ids, merged);
     const flows: Flow[] = [];
     for (const m of slices) {
       for (let k = this.flowStart[m]; k < this.flowStart[m + 1]; k++) {
@@ -279,7 +259,7 @@ export class LodIndex {
     );
     return {
       slices,
-      merged: Uint32Array.from(outMerged),
+      merged: outMerged,
       flows,
       counterSamples,
       level,
@@ -516,4 +496,35 @@ export function counterLevel(
   }
   flush();
   return Uint32Array.from(out);
+}
+
+/**
+ * The slices of an answer as a view encodes them: `ids` (model order, with repeats) made
+ * ascending and unique, each keeping the largest of its `merged` counts, and a membership test
+ * by binary search. Shared by the whole-model index and the per-rank job index (trace/jobLod.ts).
+ */
+export function selectionOf(
+  ids: readonly number[],
+  merged: readonly number[],
+): { slices: Uint32Array; merged: Uint32Array; has(m: number): boolean } {
+  const perm = Array.from(ids.keys()).sort((a, b) => ids[a] - ids[b] || merged[b] - merged[a]);
+  const outIds: number[] = [],
+    outMerged: number[] = [];
+  for (const p of perm) {
+    if (outIds.length > 0 && outIds[outIds.length - 1] === ids[p]) continue;
+    outIds.push(ids[p]);
+    outMerged.push(merged[p]);
+  }
+  const slices = Uint32Array.from(outIds);
+  const has = (m: number): boolean => {
+    let lo = 0,
+      hi = slices.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (slices[mid] < m) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < slices.length && slices[lo] === m;
+  };
+  return { slices, merged: Uint32Array.from(outMerged), has };
 }
