@@ -5,20 +5,9 @@
 import { combinationTimes, extendUnion, intersectionLength, lengthOf, type IntervalSet } from './intervals';
 import { isAscending } from '../trace/model';
 import { opsOfStep, type GpuOp, type KernelClass, type RankView } from './rankView';
+import type { CommCompOverlap, StreamIdle, TemporalBreakdown } from './rankFigures';
 
-export interface TemporalBreakdown {
-  /** Last op end − first op start. */
-  spanNs: number;
-  /** span − |∪ all ops|: time no GPU op runs. */
-  idleNs: number;
-  /** |∪ computation ops|. */
-  computeNs: number;
-  /** span − idle − compute: time only communication / memory ops run. */
-  nonComputeNs: number;
-  idlePct: number;
-  computePct: number;
-  nonComputePct: number;
-}
+export type { CommCompOverlap, StreamIdle, TemporalBreakdown } from './rankFigures';
 
 /** The unions every metric here needs: of all ops and of each class. */
 export interface ClassUnions {
@@ -56,6 +45,14 @@ export function classUnions(ops: readonly GpuOp[]): ClassUnions {
 }
 
 const opByStart = (a: GpuOp, b: GpuOp) => a.startNs - b.startNs;
+
+/**
+ * Exposed communication of one analysed step of a rank, commCompOverlap of its unions (HTA's
+ * definition); a digested rank (RankView.partial) carries it, computed from all its ops.
+ */
+export function stepExposedCommNs(v: RankView, step: number): number {
+  return v.partial?.digest.exposedByStep.get(step) ?? commCompOverlap(unionsOfStep(v, step)).exposedCommNs;
+}
 
 const unionsCache = new WeakMap<RankView, Map<number | undefined, ClassUnions>>();
 
@@ -109,17 +106,6 @@ export function temporalBreakdown(ops: readonly GpuOp[] | ClassUnions): Temporal
   };
 }
 
-export interface CommCompOverlap {
-  /** |∪ communication ops|. */
-  commNs: number;
-  /** |∪ computation ∩ ∪ communication|. */
-  overlapNs: number;
-  /** 100 · overlap / comm (HTA `get_comm_comp_overlap`); 0 when there is no communication. */
-  overlapPct: number;
-  /** Communication not hidden under computation: comm − overlap. */
-  exposedCommNs: number;
-}
-
 /**
  * Communication–computation overlap (HTA): 100 · |comp ∩ comm| / |comm|, where comp and
  * comm are the unions of computation and communication ops. Exposed communication is
@@ -156,18 +142,6 @@ export function kernelTypeTime(ops: readonly GpuOp[] | ClassUnions): Record<stri
     out[names.join(' overlapping ')] = t;
   }
   return out;
-}
-
-export interface StreamIdle {
-  track: number;
-  /** The stream's id in the source (CUDA stream 7), or the track name. */
-  stream: number | string;
-  hostWaitNs: number;
-  kernelWaitNs: number;
-  otherNs: number;
-  hostWaitRatio: number;
-  kernelWaitRatio: number;
-  otherRatio: number;
 }
 
 /** HTA's default threshold under which a gap between kernels is launch overhead: 30 µs. */

@@ -96,6 +96,27 @@ function eagerRootFits(model: TraceModel, participants: readonly CollectiveParti
 }
 
 /**
+ * Per op of `v.ops`: for a communication op, |∪ computation| since the previous communication
+ * op ended (the first: since the rank's first op) up to its start; NaN for the other ops.
+ */
+export function computeBeforeComm(v: RankView): Float64Array {
+  const out = new Float64Array(v.ops.length).fill(NaN);
+  let sinceNs = v.ops.length > 0 ? v.ops[0].startNs : 0;
+  let computeIv: [number, number][] = [];
+  for (let k = 0; k < v.ops.length; k++) {
+    const op = v.ops[k];
+    if (op.cls === 'computation') computeIv.push([op.startNs, op.endNs]);
+    if (op.cls !== 'communication') continue;
+    out[k] = lengthOf(intersect(unionOf(computeIv), { starts: [sinceNs], ends: [op.startNs] }));
+    const running: [number, number][] = [];
+    for (let i = 0; i < computeIv.length; i++) if (computeIv[i][1] > op.endNs) running.push(computeIv[i]);
+    computeIv = running;
+    sinceNs = op.endNs;
+  }
+  return out;
+}
+
+/**
  * Joins the communication ops of every rank's analysed window into collective instances
  * by (group, op, seq) — only when their spans overlap in time, as a synchronizing
  * collective's must (a broadcast whose spans name its root: when the root starts before every
@@ -111,19 +132,13 @@ export function collectiveMetrics(model: TraceModel, views: RankView[], linkPeak
   /** Slices that send and receive at once (sendRecv): in two messages, their wait counted once. */
   const sendRecvSlices = new Set<number>();
   for (const v of views) {
-    // Computation since the previous communication op ended (ops are sorted by start).
-    let sinceNs = v.ops.length > 0 ? v.ops[0].startNs : 0;
-    let computeIv: [number, number][] = [];
+    // A digested rank's communication ops carry it (computed where the rank was read, from all its ops).
+    const before = v.partial ? undefined : computeBeforeComm(v);
     // Index loops, no destructuring: this visits every op, mostly before V8 optimises it.
     for (let k = 0; k < v.ops.length; k++) {
       const op = v.ops[k];
-      if (op.cls === 'computation') computeIv.push([op.startNs, op.endNs]);
       if (op.cls !== 'communication') continue;
-      const computeBeforeNs = lengthOf(intersect(unionOf(computeIv), { starts: [sinceNs], ends: [op.startNs] }));
-      const running: [number, number][] = [];
-      for (let i = 0; i < computeIv.length; i++) if (computeIv[i][1] > op.endNs) running.push(computeIv[i]);
-      computeIv = running;
-      sinceNs = op.endNs;
+      const computeBeforeNs = before ? before[k] : (op.computeBeforeNs ?? 0);
       const s = model.slices[op.index];
       const a = s.args ?? {};
       const opName = typeof a.op === 'string' ? a.op : s.name;

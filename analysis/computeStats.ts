@@ -5,6 +5,9 @@ import type { TraceModel } from '../trace/model';
 import type { RankView } from './rankView';
 import type { RunInfo } from './runInfo';
 import { median } from '../trace/stats';
+import type { MemoryKind, RankFlopsBase, RankMemory } from './rankFigures';
+
+export type { MemoryKind, RankFlopsBase, RankMemory } from './rankFigures';
 
 /**
  * FLOPs of one slice: `args.flops` when the producer recorded it (CommLens kernels, PyTorch
@@ -42,62 +45,75 @@ export function flopsPerRank(model: TraceModel, views: RankView[], info: RunInfo
   const out: RankFlops[] = [];
   // CPU ops that carry `flops`, gathered in one pass over the slices when a rank first needs them.
   let cpuOps: { pid: number; startNs: number; flops: number }[] | undefined;
+  const cpuOpsOf = () => (cpuOps ??= cpuOpsWithFlops(model));
   for (const v of views) {
-    const steps = v.analysedSteps;
-    // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
-    const medianStep = median(steps.map((s) => s.endNs - s.startNs));
-    const timeNs =
-      steps.length > 0
-        ? medianStep * steps.length
-        : v.ops.length > 0
-          ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs
-          : 0;
-    if (timeNs <= 0) continue;
-    let flops = 0;
-    let source: RankFlops['source'] = 'kernels';
-    const byName = new Map<string, number>();
-    // Index loops over ops and slices: this runs mostly unoptimised, where for…of allocates per element.
-    for (let k = 0; k < v.ops.length; k++) {
-      const s = model.slices[v.ops[k].index];
-      if (typeof s.args?.flops === 'number') {
-        flops += s.args.flops;
-        continue;
-      }
-      let f = byName.get(s.name);
-      if (f === undefined) {
-        f = flopsOfSlice(s.name, undefined) ?? 0;
-        byName.set(s.name, f);
-      }
-      flops += f;
-    }
-    if (flops === 0 && steps.length > 0) {
-      // PyTorch's with_flops puts `flops` on CPU ops; count those inside the analysed steps.
-      cpuOps ??= cpuOpsWithFlops(model);
-      for (const c of cpuOps) {
-        if (c.pid !== v.pid) continue;
-        let inStep = false;
-        for (let k = 0; k < steps.length && !inStep; k++)
-          inStep = c.startNs >= steps[k].startNs && c.startNs < steps[k].endNs;
-        if (inStep) flops += c.flops;
-      }
-      source = 'cpu_ops';
-    }
-    if (flops === 0 && info.flopsPerStep && steps.length > 0) {
-      flops = info.flopsPerStep * steps.length;
+    const base = v.partial ? v.partial.digest.flops : rankFlopsBase(model, v, cpuOpsOf);
+    if (!base) continue;
+    let flops = base.flops;
+    let source: RankFlops['source'] = base.source;
+    if (flops === 0 && info.flopsPerStep && base.steps > 0) {
+      flops = info.flopsPerStep * base.steps;
       source = 'config';
     }
     if (flops === 0) continue;
-    const achievedFlops = flops / (timeNs / 1e9);
+    const achievedFlops = flops / (base.timeNs / 1e9);
     out.push({
       rank: v.rank,
       flops,
       source,
-      timeNs,
+      timeNs: base.timeNs,
       achievedFlops,
       mfu: info.peakFlops ? achievedFlops / info.peakFlops : undefined,
     });
   }
   return out;
+}
+
+/** The part of flopsPerRank that reads the rank's ops (all of them): see flopsPerRank. */
+export function rankFlopsBase(
+  model: TraceModel,
+  v: RankView,
+  cpuOpsOf: () => { pid: number; startNs: number; flops: number }[] = () => cpuOpsWithFlops(model),
+): RankFlopsBase | undefined {
+  const steps = v.analysedSteps;
+  // Time: the median step × the number of steps, so a warm-up step does not drag the rate down.
+  const medianStep = median(steps.map((s) => s.endNs - s.startNs));
+  const timeNs =
+    steps.length > 0
+      ? medianStep * steps.length
+      : v.ops.length > 0
+        ? v.ops[v.ops.length - 1].endNs - v.ops[0].startNs
+        : 0;
+  if (timeNs <= 0) return undefined;
+  let flops = 0;
+  let source: RankFlopsBase['source'] = 'kernels';
+  const byName = new Map<string, number>();
+  // Index loops over ops and slices: this runs mostly unoptimised, where for…of allocates per element.
+  for (let k = 0; k < v.ops.length; k++) {
+    const s = model.slices[v.ops[k].index];
+    if (typeof s.args?.flops === 'number') {
+      flops += s.args.flops;
+      continue;
+    }
+    let f = byName.get(s.name);
+    if (f === undefined) {
+      f = flopsOfSlice(s.name, undefined) ?? 0;
+      byName.set(s.name, f);
+    }
+    flops += f;
+  }
+  if (flops === 0 && steps.length > 0) {
+    // PyTorch's with_flops puts `flops` on CPU ops; count those inside the analysed steps.
+    for (const c of cpuOpsOf()) {
+      if (c.pid !== v.pid) continue;
+      let inStep = false;
+      for (let k = 0; k < steps.length && !inStep; k++)
+        inStep = c.startNs >= steps[k].startNs && c.startNs < steps[k].endNs;
+      if (inStep) flops += c.flops;
+    }
+    source = 'cpu_ops';
+  }
+  return { flops, source, timeNs, steps: steps.length };
 }
 
 /** The CPU ops that carry a numeric `flops` arg, in slice order, with their rank's pid. */
@@ -110,20 +126,6 @@ function cpuOpsWithFlops(model: TraceModel): { pid: number; startNs: number; flo
     if (typeof flops === 'number') out.push({ pid: model.tracks[s.track].pid, startNs: s.startNs, flops });
   }
   return out;
-}
-
-export interface MemoryKind {
-  /** The counter's name (`params`, `grads`, `optimizer`, `activations`, `memory allocated (gpu0)`...). */
-  kind: string;
-  peakBytes: number;
-  lastBytes: number;
-}
-
-export interface RankMemory {
-  rank: number;
-  kinds: MemoryKind[];
-  /** Peak over time of the kinds' sum (each kind holds its last value between samples), or of a `total` counter. */
-  peakBytes: number;
 }
 
 /** max over t of Σ_k value_k(t), each series a step function of its samples. */
@@ -149,20 +151,31 @@ function peakOfSum(series: { tsNs: number[]; values: number[] }[]): number {
 export function memoryPerRank(model: TraceModel, views: RankView[]): RankMemory[] {
   const out: RankMemory[] = [];
   for (const v of views) {
-    const kinds: MemoryKind[] = [];
-    const series: { tsNs: number[]; values: number[] }[] = [];
-    let total: number | undefined;
-    for (const c of model.counters) {
-      const t = model.tracks[c.track];
-      if (!t || t.pid !== v.pid || t.unit !== 'bytes' || c.values.length === 0 || !/mem/i.test(t.name)) continue;
-      let peak = -Infinity;
-      for (const x of c.values) if (x > peak) peak = x;
-      kinds.push({ kind: t.name, peakBytes: peak, lastBytes: c.values[c.values.length - 1] });
-      if (/total/i.test(t.name)) total = peak;
-      else series.push(c);
-    }
-    if (kinds.length === 0) continue;
-    out.push({ rank: v.rank, kinds, peakBytes: total ?? peakOfSum(series) });
+    const m = v.partial ? v.partial.digest.memory : rankMemory(model, v);
+    if (m) out.push(m);
   }
   return out;
+}
+
+/** One rank's memory (memoryPerRank), undefined when it has no memory counters. */
+export function rankMemory(model: TraceModel, v: RankView): RankMemory | undefined {
+  const kinds: MemoryKind[] = [];
+  const series: { tsNs: number[]; values: number[] }[] = [];
+  let total: number | undefined;
+  for (const c of model.counters) {
+    const t = model.tracks[c.track];
+    if (!t || t.pid !== v.pid || !isMemoryCounter(t.unit, t.name) || c.values.length === 0) continue;
+    let peak = -Infinity;
+    for (const x of c.values) if (x > peak) peak = x;
+    kinds.push({ kind: t.name, peakBytes: peak, lastBytes: c.values[c.values.length - 1] });
+    if (/total/i.test(t.name)) total = peak;
+    else series.push(c);
+  }
+  if (kinds.length === 0) return undefined;
+  return { rank: v.rank, kinds, peakBytes: total ?? peakOfSum(series) };
+}
+
+/** The counters memoryPerRank reads: in bytes, named for memory. */
+export function isMemoryCounter(unit: string | undefined, name: string): boolean {
+  return unit === 'bytes' && /mem/i.test(name);
 }

@@ -12,7 +12,7 @@
  */
 import type { TraceModel } from '../trace/model';
 import type { CollectiveInstance } from './collectives';
-import { opsOfStep, type GpuOp, type KernelClass, type RankView } from './rankView';
+import { opsOfStep, stepHasOps, type GpuOp, type KernelClass, type RankView } from './rankView';
 
 export interface CriticalSegment {
   kind: KernelClass | 'idle';
@@ -61,7 +61,7 @@ export function representativeStep(views: RankView[]): number | undefined {
   if (views.length === 0) return undefined;
   let common: Set<number> | undefined;
   for (const v of views) {
-    const s = new Set(v.analysedSteps.map((x) => x.step).filter((n) => opsOfStep(v, n).length > 0));
+    const s = new Set(v.analysedSteps.map((x) => x.step).filter((n) => stepHasOps(v, n)));
     common = common ? new Set([...common].filter((x) => s.has(x))) : s;
   }
   const list = [...(common ?? [])].sort((a, b) => a - b);

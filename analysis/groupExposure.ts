@@ -50,30 +50,19 @@ export function groupExposures(
   // group → step → per-rank [exposed, comm, ops]
   const byGroup = new Map<string, { ranks: Set<number>; steps: Map<number, Map<number, number[]>> }>();
   for (const v of views) {
-    // rank's ops per (group, step), in start order (views keep ops sorted by start).
-    const unions = new Map<string, Map<number, { u: IntervalSet; n: number }>>();
-    for (const op of v.ops) {
-      if (op.cls !== 'communication' || op.step === undefined || !steady.has(op.step)) continue;
-      if (!(op.endNs >= op.startNs)) continue;
-      const group = collectiveGroupOf(model.slices[op.index].args);
-      let g = unions.get(group);
-      if (!g) unions.set(group, (g = new Map()));
-      let e = g.get(op.step);
-      if (!e) g.set(op.step, (e = { u: { starts: [], ends: [] }, n: 0 }));
-      extendUnion(e.u, op.startNs, op.endNs);
-      e.n++;
-    }
-    for (const [group, steps] of unions) {
-      let entry = byGroup.get(group);
-      if (!entry) byGroup.set(group, (entry = { ranks: new Set(), steps: new Map() }));
-      entry.ranks.add(v.rank);
-      for (const [step, { u, n }] of steps) {
-        const compute = unionsOfStep(v, step).computation;
-        const comm = lengthOf(u);
-        const exposed = comm - intersectionLength(u, compute);
+    const perGroup = v.partial ? v.partial.digest.groupSteps : rankGroupSteps(model, v);
+    for (const [group, steps] of perGroup) {
+      let entry: { ranks: Set<number>; steps: Map<number, Map<number, number[]>> } | undefined;
+      for (const [step, figures] of steps) {
+        if (!steady.has(step)) continue;
+        if (!entry) {
+          entry = byGroup.get(group);
+          if (!entry) byGroup.set(group, (entry = { ranks: new Set(), steps: new Map() }));
+          entry.ranks.add(v.rank);
+        }
         let perRank = entry.steps.get(step);
         if (!perRank) entry.steps.set(step, (perRank = new Map()));
-        perRank.set(v.rank, [exposed, comm, n]);
+        perRank.set(v.rank, figures);
       }
     }
   }
@@ -101,6 +90,37 @@ export function groupExposures(
     out.push({ group, ranks, exposedCommNs: statistic(0), commNs: statistic(1), opsPerStep: statistic(2) });
   }
   return out.sort((a, b) => b.exposedCommNs - a.exposedCommNs || a.group.localeCompare(b.group));
+}
+
+/**
+ * One rank's part of groupExposures, for every step: group → step → [exposed, comm, ops]
+ * (the rank's communication ops of the group in the step, as defined above).
+ */
+export function rankGroupSteps(model: TraceModel, v: RankView): Map<string, Map<number, [number, number, number]>> {
+  // the rank's ops per (group, step), in start order (views keep ops sorted by start).
+  const unions = new Map<string, Map<number, { u: IntervalSet; n: number }>>();
+  for (const op of v.ops) {
+    if (op.cls !== 'communication' || op.step === undefined) continue;
+    if (!(op.endNs >= op.startNs)) continue;
+    const group = collectiveGroupOf(model.slices[op.index].args);
+    let g = unions.get(group);
+    if (!g) unions.set(group, (g = new Map()));
+    let e = g.get(op.step);
+    if (!e) g.set(op.step, (e = { u: { starts: [], ends: [] }, n: 0 }));
+    extendUnion(e.u, op.startNs, op.endNs);
+    e.n++;
+  }
+  const out = new Map<string, Map<number, [number, number, number]>>();
+  for (const [group, steps] of unions) {
+    const m = new Map<number, [number, number, number]>();
+    for (const [step, { u, n }] of steps) {
+      const compute = unionsOfStep(v, step).computation;
+      const comm = lengthOf(u);
+      m.set(step, [comm - intersectionLength(u, compute), comm, n]);
+    }
+    out.set(group, m);
+  }
+  return out;
 }
 
 /** True when the groups say more than the run's exposed communication does: some group is not the whole world. */

@@ -4,7 +4,7 @@
  * `analyze` never throws on odd input: what cannot be computed is said in `notes`.
  */
 import type { TraceModel } from '../trace/model';
-import { buildRankViews, type RankView } from './rankView';
+import { buildRankViews, PartialViewError, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
 import { collectiveMetrics, type CollectiveMetrics } from './collectives';
 import { findStragglers, STRAGGLER_RULE } from './stragglers';
@@ -71,17 +71,22 @@ function attempt<T>(notes: string[], what: string, f: () => T): T | undefined {
   try {
     return f();
   } catch (e) {
+    // A digested rank lacks ops a step needs: the caller analyses whole ranks instead (kinetoJobAnalysis.ts).
+    if (e instanceof PartialViewError) throw e;
     notes.push(`${what} could not be computed: ${(e as Error).message}`);
     return undefined;
   }
 }
 
-/** Runs every metric, the replay and the advisor over the model. Never throws: failures become notes. */
-export function analyze(model: TraceModel, opts: AnalysisOptions = {}): Analysis {
+/**
+ * Runs every metric, the replay and the advisor over the model. Never throws: failures become
+ * notes. `views`: the ranks' views when they are made elsewhere (digested ranks,
+ * analysis/rankDigest.ts: then a step that a view did not keep throws PartialViewError).
+ */
+export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: RankView[]): Analysis {
   const notes: string[] = [...(model.warnings ?? [])];
   const includeLastStep = opts.includeLastStep ?? false;
-  const views: RankView[] =
-    attempt(notes, 'the per-rank views', () => buildRankViews(model, { includeLastStep })) ?? [];
+  views ??= attempt(notes, 'the per-rank views', () => buildRankViews(model, { includeLastStep })) ?? [];
   const ranksPresent = views.map((v) => v.rank);
   for (const v of views) notes.push(...v.notes);
   const ranks = views

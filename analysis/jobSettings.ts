@@ -28,6 +28,9 @@ import type { Slice, TraceModel } from '../trace/model';
 import { dtypeBytes } from '../trace/kinetoCollectives';
 import { formatBytes, groupDigits } from '../trace/format';
 import type { RankView } from './rankView';
+import type { CastCount } from './rankFigures';
+
+export type { CastCount } from './rankFigures';
 
 export type Confidence = 'high' | 'medium' | 'low' | 'unknown';
 
@@ -167,6 +170,17 @@ const CAST = /^aten::(_to_copy|to)$/;
 const POWERSGD_OPS = /linalg_qr|orthogonalize|_linalg_qr_helper|aten::geqrf/;
 /** Ops of a mixture-of-experts layer (router, gate, experts), telling expert from context parallel all-to-alls. */
 const MOE_OPS = /moe|expert|router|gate/i;
+const FSDP_NAME = /FullyShardedDataParallel|FSDP/;
+const ZERO_NAME = /ZeroRedundancyOptimizer/;
+const DDP_NAME = /DistributedDataParallel|ddp\.reducer/;
+/** The slice names jobSettings looks for anywhere in the trace; a digested rank says which of them it has (analysis/rankDigest.ts). */
+export const NAME_SIGNS: readonly RegExp[] = [MOE_OPS, FSDP_NAME, ZERO_NAME, DDP_NAME, POWERSGD_OPS];
+
+/** Which of NAME_SIGNS the slices' names match. */
+export function nameSignsOf(model: TraceModel): boolean[] {
+  const names = new Set(model.slices.map((s) => s.name));
+  return NAME_SIGNS.map((re) => [...names].some((n) => re.test(n)));
+}
 
 function isPreKineto(model: TraceModel): boolean {
   const info = model.meta.info;
@@ -207,54 +221,70 @@ function elementsOf(s: Slice): number | undefined {
 /**
  * The launcher of each gradient all-reduce on the rank's host threads and what ran just
  * before it on the same thread (since the previous launcher): a compress hook casts the
- * bucket (`aten::to` / `aten::_to_copy`) and divides it (`aten::div_`) right before.
+ * bucket (`aten::to` / `aten::_to_copy`) and divides it (`aten::div_`) right before. Per
+ * window (the host slices that start in it), in one pass over each thread's slices.
  */
-function castsBeforeAllReduces(
+export function castsBeforeAllReduces(
   model: TraceModel,
   pid: number,
-  window: { startNs: number; endNs: number },
-): { launchers: number; withCast: number } {
-  const host = model.slices.filter(
-    (s) =>
-      model.tracks[s.track]?.pid === pid &&
-      !model.tracks[s.track].gpu &&
-      s.startNs >= window.startNs &&
-      s.startNs < window.endNs,
-  );
+  windows: readonly { startNs: number; endNs: number }[],
+): CastCount[] {
   const byTrack = new Map<number, Slice[]>();
-  for (const s of host) {
+  for (const s of model.slices) {
+    const t = model.tracks[s.track];
+    if (t?.pid !== pid || t.gpu) continue;
     let l = byTrack.get(s.track);
     if (!l) byTrack.set(s.track, (l = []));
     l.push(s);
   }
-  let launchers = 0,
-    withCast = 0;
-  for (const list of byTrack.values()) {
-    list.sort((a, b) => a.startNs - b.startNs || b.durNs - a.durNs);
-    let prevEnd = -Infinity;
-    let lastLauncherEnd = -Infinity;
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i];
-      if (!LAUNCHER.test(s.name)) continue;
-      // Only the outermost launcher (record_param_comms sits inside c10d::allreduce_).
-      if (s.startNs < lastLauncherEnd) continue;
-      lastLauncherEnd = s.startNs + s.durNs;
-      launchers++;
-      // The ops between the previous launcher and this one, the last few before it.
-      const before: string[] = [];
-      for (let j = i - 1; j >= 0 && before.length < 8; j--) {
-        const p = list[j];
-        if (p.startNs < prevEnd) break;
-        if (p.startNs + p.durNs <= s.startNs) before.push(p.name);
+  const lists = [...byTrack.values()];
+  for (const l of lists) l.sort((a, b) => a.startNs - b.startNs || b.durNs - a.durNs);
+  return windows.map((w) => {
+    let launchers = 0,
+      withCast = 0;
+    for (const all of lists) {
+      // The thread's slices that start in the window (a sorted run of them).
+      let lo = 0,
+        hi = all.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (all[mid].startNs < w.startNs) lo = mid + 1;
+        else hi = mid;
       }
-      // Nearest first: a division after a cast (`.to(torch.float16).div_(world_size)`); PyTorch 1.13
-      // also shows a small aten::to between the division and the launch.
-      const divAt = before.indexOf('aten::div_');
-      if (divAt >= 0 && before.slice(divAt + 1).some((n) => CAST.test(n))) withCast++;
-      prevEnd = s.startNs + s.durNs;
+      let end = lo;
+      while (end < all.length && all[end].startNs < w.endNs) end++;
+      let prevEnd = -Infinity;
+      let lastLauncherEnd = -Infinity;
+      for (let i = lo; i < end; i++) {
+        const s = all[i];
+        if (!LAUNCHER.test(s.name)) continue;
+        // Only the outermost launcher (record_param_comms sits inside c10d::allreduce_).
+        if (s.startNs < lastLauncherEnd) continue;
+        lastLauncherEnd = s.startNs + s.durNs;
+        launchers++;
+        // The ops between the previous launcher and this one, the last few before it.
+        const before: string[] = [];
+        for (let j = i - 1; j >= lo && before.length < 8; j--) {
+          const p = all[j];
+          if (p.startNs < prevEnd) break;
+          if (p.startNs + p.durNs <= s.startNs) before.push(p.name);
+        }
+        // Nearest first: a division after a cast (`.to(torch.float16).div_(world_size)`); PyTorch 1.13
+        // also shows a small aten::to between the division and the launch.
+        const divAt = before.indexOf('aten::div_');
+        if (divAt >= 0 && before.slice(divAt + 1).some((n) => CAST.test(n))) withCast++;
+        prevEnd = s.startNs + s.durNs;
+      }
     }
-  }
-  return { launchers, withCast };
+    return { launchers, withCast };
+  });
+}
+
+/** The windows castsBeforeAllReduces is asked about for a rank: each of its steps, else the whole trace. */
+export function castWindowsOf(view: RankView | undefined): { step?: number; startNs: number; endNs: number }[] {
+  return view?.steps.length
+    ? view.steps.map((st) => ({ step: st.step, startNs: st.startNs, endNs: st.endNs }))
+    : [{ startNs: -Infinity, endNs: Infinity }];
 }
 
 /** The bucket cap the bucket sizes imply (module doc), with its bounds in the evidence. */
@@ -539,8 +569,15 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
       paramCount: unknown(none),
     };
   }
-  const names = new Set(model.slices.map((s) => s.name));
-  const hasName = (re: RegExp) => [...names].some((n) => re.test(n));
+  // Digested ranks (analysis/rankDigest.ts) say which of NAME_SIGNS their names match.
+  const signs = views.some((v) => v.partial)
+    ? NAME_SIGNS.map((_, k) => views.some((v) => v.partial?.digest.names[k]))
+    : nameSignsOf(model);
+  const hasName = (re: RegExp) => {
+    const k = NAME_SIGNS.indexOf(re);
+    if (k < 0) throw new Error(`jobSettings: ${re} is not one of NAME_SIGNS`);
+    return signs[k];
+  };
   const where = `rank ${ref.rank}${rep.step !== undefined ? `, step ${rep.step}` : ''}${withColl.length > 1 ? ` (the pattern of ${arMode.count} of ${stepsText(withColl.length)})` : ''}`;
 
   // The layout from the groups; the data-parallel settings below read only the DP groups' collectives.
@@ -569,14 +606,14 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
   let dataParallel: Finding<DataParallel>;
   if (rs > 0 && ag > 0) {
     const full = ag >= 1.5 * rs;
-    const fsdpNamed = hasName(/FullyShardedDataParallel|FSDP/);
+    const fsdpNamed = hasName(FSDP_NAME);
     dataParallel = {
       value: full ? 'fsdp-full-shard' : 'fsdp-shard-grad-op',
       text: full ? 'FSDP ShardingStrategy.FULL_SHARD (ZeRO-3)' : 'FSDP ShardingStrategy.SHARD_GRAD_OP (ZeRO-2)',
       evidence: `${rs} reduce-scatter(s) and ${ag} all-gather(s) per step (${where})${full ? ': parameters gathered again for backward' : ': parameters gathered once per step'}${fsdpNamed ? '; FullyShardedDataParallel ops in the trace' : ''}`,
       confidence: fsdpNamed ? 'high' : 'medium',
     };
-  } else if (ar > 0 && hasName(/ZeroRedundancyOptimizer/)) {
+  } else if (ar > 0 && hasName(ZERO_NAME)) {
     dataParallel = {
       value: 'zero1',
       text: 'ZeroRedundancyOptimizer (ZeRO-1)',
@@ -584,7 +621,7 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
       confidence: 'high',
     };
   } else if (ar > 0) {
-    const ddpNamed = hasName(/DistributedDataParallel|ddp\.reducer/);
+    const ddpNamed = hasName(DDP_NAME);
     dataParallel = {
       value: 'ddp',
       text: 'DistributedDataParallel',
@@ -610,7 +647,12 @@ export function jobSettings(model: TraceModel, views: RankView[]): JobSettings {
   const known = dtypes.filter((d): d is string => d !== undefined);
 
   // The compress hook's cast before each all-reduce (Kineto and pre-Kineto alike).
-  const casts = gradOp === 'allReduce' ? castsBeforeAllReduces(model, ref.pid, rep) : { launchers: 0, withCast: 0 };
+  const casts: CastCount =
+    gradOp !== 'allReduce'
+      ? { launchers: 0, withCast: 0 }
+      : view?.partial
+        ? (view.partial.digest.casts.get(rep.step) ?? { launchers: 0, withCast: 0 })
+        : castsBeforeAllReduces(model, ref.pid, [rep])[0];
   const castHook = casts.launchers > 0 && casts.withCast >= Math.max(1, 0.8 * casts.launchers);
   const powerSgd = gradOp === 'allReduce' && hasName(POWERSGD_OPS) && ar >= 2;
 

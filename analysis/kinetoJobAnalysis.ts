@@ -7,12 +7,48 @@
  * from the job cache, no rank is read and `lodFiles` is absent).
  */
 import { join, resolve } from 'node:path';
-import { describeRankFailure, jobCacheOf, loadKinetoJob, readJobResult, writeJobResult } from '../trace/kinetoJob';
+import {
+  describeRankFailure,
+  jobCacheOf,
+  loadKinetoJob,
+  readJobResult,
+  writeJobResult,
+  type KinetoJob,
+} from '../trace/kinetoJob';
 import type { RankFile } from '../trace/kinetoScanPool';
 import { codeHash } from '../trace/parseCache';
 import { analyze } from './index';
 import { mapSliceIndexes } from './sliceIndexes';
 import type { Analysis, AnalysisOptions } from './types';
+import { digestReducedRank, materializeView, type DigestOptions, type WireDigest } from './rankDigest';
+import { PartialViewError, type RankView } from './rankView';
+import { REPLAY_STEPS } from './replay/whatIf';
+
+/** The digesting scan worker (analysis/rankDigestWorker.ts), beside this module. */
+export function digestWorkerScript(): string {
+  return join(__dirname, 'rankDigestWorker.js');
+}
+
+/**
+ * Steps of each rank whose every op crosses to the main thread: the replay's (REPLAY_STEPS) up
+ * to 64 ranks; beyond, fewer, so that about 64 × REPLAY_STEPS rank-steps are held (at least the
+ * last step, which the critical path reads).
+ */
+export function keptStepsFor(ranks: number): number {
+  return Math.max(1, Math.min(REPLAY_STEPS, Math.floor((64 * REPLAY_STEPS) / Math.max(1, ranks))));
+}
+
+/** The ranks' views from their digests, by rank; undefined when a rank came back whole (it is then analysed from whole ranks). */
+function viewsOfDigests(job: KinetoJob): RankView[] | undefined {
+  if (job.places.length !== job.digests.length) return undefined;
+  const views: RankView[] = [];
+  for (let i = 0; i < job.digests.length; i++) {
+    const d = job.digests[i] as WireDigest | undefined;
+    if (!d) return undefined;
+    views.push(materializeView(d, job.places[i]));
+  }
+  return views.sort((a, b) => a.rank - b.rank);
+}
 
 /** The code that makes an analysis (the bundle and its scan worker, or the compiled modules), for the job cache's key. */
 let code: string | undefined;
@@ -20,6 +56,7 @@ function codeId(): string {
   code ??= codeHash([
     __filename,
     join(__dirname, 'kinetoScanWorker.js'),
+    join(__dirname, 'rankDigestWorker.js'),
     resolve(__dirname, '..', 'analysis'),
     resolve(__dirname, '..', 'trace'),
   ]);
@@ -32,6 +69,11 @@ export interface KinetoJobAnalysis {
   leftOut: string[];
   warning?: string;
   fromCache: 'job' | number;
+  /**
+   * True when the ranks were digested where they were read (analysis/rankDigest.ts); false when
+   * they were analysed whole (a rank that could not be digested, or steps that do not line up).
+   */
+  digested?: boolean;
   /** With `lodDirOf`, when the ranks were read: each read rank's index file, or why it has none. */
   lodFiles?: ({ file: string } | { error: string })[];
 }
@@ -44,26 +86,48 @@ export async function analyzeKinetoJob(
     lodDirOf?: (path: string) => string;
     workers?: number;
     workerPath?: string;
+    /** Steps of each rank whose every op reaches the analysis (default keptStepsFor(ranks)). */
+    keptSteps?: number;
   },
 ): Promise<KinetoJobAnalysis> {
   const { cache, options } = opts;
   const jobCache = cache === false ? undefined : jobCacheOf(files, { dir: cache.dir, options, code: codeId() });
   const cached = jobCache ? (readJobResult(jobCache) as Analysis | undefined) : undefined;
   if (cached) return { analysis: cached, leftOut: [], fromCache: 'job' };
-  const job = await loadKinetoJob(files, {
-    cache,
-    lodDirOf: opts.lodDirOf,
-    workers: opts.workers,
-    workerPath: opts.workerPath,
-  });
+  const load = (digest: DigestOptions | undefined) =>
+    loadKinetoJob(files, {
+      cache,
+      lodDirOf: opts.lodDirOf,
+      workers: opts.workers,
+      workerPath: opts.workerPath ?? digestWorkerScript(),
+      ...(digest ? { digest, localTransform: digestReducedRank } : {}),
+    });
+  // Each rank digested where it is read; the whole ranks only when a digest cannot answer.
+  const keptSteps = opts.keptSteps ?? keptStepsFor(files.length);
+  let job = await load({ includeLastStep: options.includeLastStep ?? false, keptSteps });
+  let analysis: Analysis | undefined;
+  const views = viewsOfDigests(job);
+  if (views) {
+    try {
+      analysis = analyze(job.model, options, views);
+    } catch (e) {
+      if (!(e instanceof PartialViewError)) throw e;
+    }
+  }
+  const digested = analysis !== undefined;
+  if (!analysis) {
+    job = await load(undefined);
+    analysis = analyze(job.model, options);
+  }
   const leftOut = job.failures.map(describeRankFailure);
-  const analysis = mapSliceIndexes(analyze(job.model, options), (i) => job.sliceOrigin[i]);
+  analysis = mapSliceIndexes(analysis, (i) => job.sliceOrigin[i]);
   const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, analysis) : undefined;
   return {
     analysis,
     leftOut,
     warning: job.cacheWarning ?? failed,
     fromCache: job.fromCache,
+    digested,
     ...(job.lodFiles ? { lodFiles: job.lodFiles } : {}),
   };
 }

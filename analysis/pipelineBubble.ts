@@ -20,6 +20,9 @@ import { mean } from '../trace/stats';
 import { parseStrategyIds } from '../trace/strategyIds';
 import { extendUnion, lengthOf, type IntervalSet } from './intervals';
 import type { RankView } from './rankView';
+import type { StageCompute } from './rankFigures';
+
+export type { StageCompute } from './rankFigures';
 
 export interface StageBubbleStep {
   step: number;
@@ -86,6 +89,24 @@ export function pipelineGroups(model: TraceModel): { group: string; ranks: numbe
     );
 }
 
+/** One rank's part of pipelineBubbles, for every step that has forward/backward compute. */
+export function rankPipelineSteps(model: TraceModel, v: RankView): Map<number, StageCompute> {
+  const byStep = new Map<number, IntervalSet>();
+  for (const op of v.ops) {
+    if (op.cls !== 'computation' || op.step === undefined) continue;
+    const phase = model.slices[op.index].args?.phase;
+    if (phase !== undefined && phase !== 'forward' && phase !== 'backward') continue;
+    let u = byStep.get(op.step);
+    if (!u) byStep.set(op.step, (u = { starts: [], ends: [] }));
+    extendUnion(u, op.startNs, op.endNs);
+  }
+  const out = new Map<number, StageCompute>();
+  for (const [step, u] of byStep)
+    if (u.starts.length > 0)
+      out.set(step, { startNs: u.starts[0], endNs: u.ends[u.ends.length - 1], computeNs: lengthOf(u) });
+  return out;
+}
+
 /**
  * The bubble of every pipeline in the trace over `steps` (the steady steps), per stage and
  * step; [] when the trace has no pp groups. `run` is the run's strategy and options, for
@@ -105,18 +126,7 @@ export function pipelineBubbles(
     const stageViews = ranks.map((r) => byRank.get(r));
     if (stageViews.some((v) => v === undefined)) continue;
     // Per stage and step: the union of its forward/backward kernels.
-    const unions = stageViews.map((v) => {
-      const byStep = new Map<number, IntervalSet>();
-      for (const op of v!.ops) {
-        if (op.cls !== 'computation' || op.step === undefined || !steps.includes(op.step)) continue;
-        const phase = model.slices[op.index].args?.phase;
-        if (phase !== undefined && phase !== 'forward' && phase !== 'backward') continue;
-        let u = byStep.get(op.step);
-        if (!u) byStep.set(op.step, (u = { starts: [], ends: [] }));
-        extendUnion(u, op.startNs, op.endNs);
-      }
-      return byStep;
-    });
+    const unions = stageViews.map((v) => (v!.partial ? v!.partial.digest.pipelineSteps : rankPipelineSteps(model, v!)));
     const perStage: StageBubble[] = ranks.map((rank, stage) => ({
       stage,
       rank,
@@ -126,13 +136,13 @@ export function pipelineBubbles(
     }));
     for (const step of steps) {
       const us = unions.map((m) => m.get(step));
-      if (us.some((u) => !u || u.starts.length === 0)) continue;
-      const start = Math.min(...us.map((u) => u!.starts[0]));
-      const end = Math.max(...us.map((u) => u!.ends[u!.ends.length - 1]));
+      if (us.some((u) => !u)) continue;
+      const start = Math.min(...us.map((u) => u!.startNs));
+      const end = Math.max(...us.map((u) => u!.endNs));
       const windowNs = end - start;
       if (!(windowNs > 0)) continue;
       us.forEach((u, s) => {
-        const computeNs = lengthOf(u!);
+        const computeNs = u!.computeNs;
         const bubbleNs = windowNs - computeNs;
         perStage[s].steps.push({ step, windowNs, computeNs, bubbleNs, fraction: bubbleNs / windowNs });
       });

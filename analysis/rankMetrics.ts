@@ -12,40 +12,16 @@ import {
   unionsOfStep,
   type ClassUnions,
   type CommCompOverlap,
-  type StreamIdle,
   type TemporalBreakdown,
 } from './breakdown';
 import { opsOfStep, type RankView } from './rankView';
+import type { RankMetrics, StepMetrics } from './rankFigures';
 
-export interface StepMetrics {
-  step: number;
-  /** The step marker's own span (host side). */
-  startNs: number;
-  durNs: number;
-  /** Index of the step slice in model.slices (for jumping to it). */
-  sliceIndex: number;
-  /** GPU ops assigned to this step (by launch time, else by start). */
-  opCount: number;
-  temporal: TemporalBreakdown;
-  overlap: CommCompOverlap;
-  kernelTypeNs: Record<string, number>;
-}
-
-export interface RankMetrics {
-  rank: number;
-  pid: number;
-  /** Steps whose ops are in the analysed window. */
-  stepsAnalysed: number[];
-  opCount: number;
-  temporal: TemporalBreakdown;
-  overlap: CommCompOverlap;
-  kernelTypeNs: Record<string, number>;
-  idleByStream: StreamIdle[];
-  steps: StepMetrics[];
-}
+export type { RankMetrics, StepMetrics } from './rankFigures';
 
 /** Computes RankMetrics for one rank view (the definitions live in breakdown.ts). */
 export function rankMetrics(model: TraceModel, view: RankView): RankMetrics {
+  if (view.partial) return view.partial.digest.metrics;
   const streamOf = (track: number) => model.tracks[track]?.sourceId ?? model.tracks[track]?.name ?? track;
   const steps: StepMetrics[] = [];
   // A step that holds every op of the window (often the only analysed step) has the window's

@@ -4,6 +4,7 @@
  * analysed window. Built once per analysis, in one pass over the slices.
  */
 import type { Slice, TraceModel } from '../trace/model';
+import type { RankDigest } from './rankFigures';
 
 /** HTA's kernel classes: communication (NCCL), memory (memcpy / memset), computation (the rest). */
 export type KernelClass = 'computation' | 'communication' | 'memory';
@@ -20,6 +21,8 @@ export interface GpuOp {
   launchNs?: number;
   /** Step number this op belongs to (by its launch time, else its start), or undefined outside steps. */
   step?: number;
+  /** A digested rank's communication op: collectives.ts computeBeforeComm, computed from all the rank's ops. */
+  computeBeforeNs?: number;
 }
 
 export interface StepWindow {
@@ -49,6 +52,43 @@ export interface RankView {
    * CPU collectives (gloo, c10d) as communication, its outermost aten:: ops as computation.
    */
   cpuTimeline?: boolean;
+  /**
+   * Set on the view of a rank digested where it was read (trace/rankDigest.ts): `ops` then holds
+   * only its communication ops, the ops outside every step, and every op of `fullSteps`; what
+   * the other ops contribute was computed from all of them and travels here
+   * (analysis/rankDigest.ts). Asking for the ops of another step throws PartialViewError.
+   */
+  partial?: RankPartial;
+}
+
+/** What a digested rank's view carries besides its kept ops (analysis/rankDigest.ts makes it). */
+export interface RankPartial {
+  /** Analysed steps whose ops are all in `ops`: the last `keptStepCount` that have ops. */
+  fullSteps: ReadonlySet<number>;
+  keptStepCount: number;
+  /** Analysed steps that have any op (of the whole rank). */
+  stepsWithOps: ReadonlySet<number>;
+  /** Number of ops in the analysed window (of the whole rank). */
+  opCount: number;
+  digest: RankDigest;
+}
+
+/**
+ * Thrown when an analysis step needs the ops of a step that a digested rank did not keep
+ * (ranks whose steps do not line up): the caller analyses the job again from whole ranks.
+ */
+export class PartialViewError extends Error {
+  constructor(rank: number, step: number | undefined) {
+    super(
+      `rank ${rank}'s ops of ${step === undefined ? 'its whole window' : `step ${step}`} were not kept where it was read`,
+    );
+    this.name = 'PartialViewError';
+  }
+}
+
+/** True when the rank has analysed ops in `step` (of the whole rank, also for a digested view). */
+export function stepHasOps(v: RankView, step: number): boolean {
+  return v.partial ? v.partial.stepsWithOps.has(step) : opsOfStep(v, step).length > 0;
 }
 
 const COMM_NAME = /ncclKernel|ncclDevKernel|^nccl|^hccl|^rccl/;
@@ -248,7 +288,6 @@ export function stepFinder(steps: readonly StepWindow[]): (t: number) => StepWin
 
 const byStepCache = new WeakMap<RankView, Map<number, GpuOp[]>>();
 
-/** The analysed ops of one step of a rank (all of them when `step` is undefined), grouped once and cached. */
 /**
  * The CPU timeline of ranks without GPU activity (a gloo job): their CPU collectives as
  * communication and their outermost aten:: ops as computation. A second pass over the slices,
@@ -295,7 +334,12 @@ function collectCpuTimeline(
   }
 }
 
+/** The analysed ops of one step of a rank (all of them when `step` is undefined), grouped once and cached. */
 export function opsOfStep(v: RankView, step: number | undefined): GpuOp[] {
+  if (v.partial) {
+    if (step !== undefined && !v.partial.stepsWithOps.has(step)) return [];
+    if (step === undefined || !v.partial.fullSteps.has(step)) throw new PartialViewError(v.rank, step);
+  }
   if (step === undefined) return v.ops;
   let m = byStepCache.get(v);
   if (!m) {

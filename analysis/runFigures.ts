@@ -9,7 +9,7 @@
 import type { TraceModel } from '../trace/model';
 import { median } from '../trace/stats';
 import { splitWarmup, steadyStepTime, syncPeriodOf as syncPeriodOfStrategy, WARMUP_RULE } from '../trace/warmup';
-import { commCompOverlap, unionsOfStep } from './breakdown';
+import { stepExposedCommNs } from './breakdown';
 import type { RankView } from './rankView';
 import type { RankMemory } from './computeStats';
 
@@ -111,7 +111,7 @@ export function exposedCommFigure(
     for (const st of v.analysedSteps) {
       if (!steady.has(st.step)) continue;
       const l = perStep.get(st.step) ?? [];
-      l.push(commCompOverlap(unionsOfStep(v, st.step)).exposedCommNs);
+      l.push(stepExposedCommNs(v, st.step));
       perStep.set(st.step, l);
     }
   }

@@ -4,8 +4,8 @@
 //  - the CLI (cli/main.ts -> dist/cli/commlens.js) with the runtime's worker entry points
 //    beside it (node, cjs, `webgpu` external: it is a native package that ships per
 //    platform in the .vsix).
-// Worker entry points are every `runtime/*Worker.ts` and `trace/*Worker.ts`; code resolves
-// them next to itself.
+// Worker entry points are every `runtime/*Worker.ts`, `trace/*Worker.ts` and
+// `analysis/*Worker.ts`; code resolves them next to itself.
 import * as esbuild from 'esbuild';
 import { readdirSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
 
 const workerEntries = Object.fromEntries(
-  ['runtime', 'trace'].flatMap((dir) =>
+  ['runtime', 'trace', 'analysis'].flatMap((dir) =>
     readdirSync(dir)
       .filter((f) => /Worker\.ts$/.test(f))
       .map((f) => [f.replace(/\.ts$/, ''), join(dir, f)]),
@@ -37,11 +37,13 @@ if (existsSync('extension/extension.ts')) {
   builds.push({
     ...common,
     // The trace worker (loading and analysis off the extension host's thread) sits beside it,
-    // and the Kineto scan worker it starts (trace/kinetoScanPool.ts finds it beside itself).
+    // and the Kineto scan workers it starts (trace/kinetoScanPool.ts and
+    // analysis/kinetoJobAnalysis.ts find them beside themselves).
     entryPoints: {
       extension: 'extension/extension.ts',
       traceWorker: 'extension/traceWorker.ts',
       kinetoScanWorker: 'trace/kinetoScanWorker.ts',
+      rankDigestWorker: 'analysis/rankDigestWorker.ts',
     },
     outdir: 'dist/extension',
     platform: 'node',

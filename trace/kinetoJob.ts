@@ -13,7 +13,8 @@
 import { TraceFormatError } from './errors';
 import type { ScanProgress } from './kinetoScan';
 import { reduceKinetoRanks, type RankFile } from './kinetoScanPool';
-import { mergeRankModels } from './kinetoMerge';
+import type { RankTransform } from './kinetoScanService';
+import { mergeRankModels, type MergePlace } from './kinetoMerge';
 import { getHeapStatistics, serialize, deserialize } from 'node:v8';
 import { totalmem } from 'node:os';
 import { formatBytes } from './format';
@@ -29,6 +30,10 @@ export interface KinetoJobOptions {
   heapLimitBytes?: number;
   /** Also each rank's level-of-detail index (trace/rankLod.ts), made in this folder when missing (`lodFiles`). */
   lodDirOf?: (path: string) => string;
+  /** Options for the workers' RankTransform (analysis/rankDigestWorker.ts): each rank comes back digested (`digests`). */
+  digest?: unknown;
+  /** With `digest`: the same transform, applied here to a rank that came back without a digest (a worker without one). */
+  localTransform?: RankTransform;
 }
 
 export interface RankFailure {
@@ -57,6 +62,10 @@ export interface KinetoJob {
    * those terms with analysis/sliceIndexes.ts, so that they point at the same spans as in the viewer.
    */
   sliceOrigin: Int32Array;
+  /** Per rank read (in model order): what the workers' RankTransform added, when asked for with `digest`. */
+  digests: unknown[];
+  /** Per rank read (in model order): where the merge put it (trace/kinetoMerge.ts); empty when the merge reordered slices. */
+  places: MergePlace[];
   /** With `lodDirOf`: the index file of each rank read (in model order), or why it could not be made. */
   lodFiles?: ({ file: string } | { error: string })[];
 }
@@ -122,7 +131,14 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
     cacheDirOf: cache === false ? undefined : (p) => cacheDirFor(p, cache?.dir),
     onCacheWarning: (m) => cacheWarnings.push(m),
     lodDirOf: opts.lodDirOf,
+    digest: opts.digest,
   });
+  if (opts.digest !== undefined && opts.localTransform)
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i];
+      if (r.ok && r.digest === undefined) results[i] = { ...r, ...opts.localTransform(opts.digest, r) };
+    }
+  const digests: unknown[] = [];
   const lodFiles: ({ file: string } | { error: string })[] = [];
   const models: TraceModel[] = [];
   const failures: RankFailure[] = [];
@@ -142,6 +158,7 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
       reducedBase += r.model.slices.length;
       fullBase += r.fullSlices;
       models.push(r.model);
+      digests.push(r.digest);
       if (opts.lodDirOf)
         lodFiles.push(
           r.lodFile !== undefined && r.lodError === undefined
@@ -165,7 +182,8 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
       },
     );
   }
-  const model = mergeRankModels(models);
+  const places: MergePlace[] = [];
+  const model = mergeRankModels(models, places);
   for (const f of failures) model.warnings.push(describeRankFailure(f));
   const cacheWarning =
     cacheWarnings.length > 0
@@ -180,6 +198,8 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
     eventsIn,
     eventsKept,
     sliceOrigin,
+    digests,
+    places,
     ...(opts.lodDirOf ? { lodFiles } : {}),
   };
 }

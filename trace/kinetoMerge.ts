@@ -10,8 +10,26 @@ import { emptyModel, finalizeModel, type Args, type TraceModel } from './model';
  * sizes differ or when a rank's time window does not overlap the others' (files from
  * different runs), and lists the ranks of the world that are missing.
  */
-export function mergeRankModels(models: TraceModel[]): TraceModel {
-  if (models.length === 1) return models[0];
+/** Where one input went in the merged model: its first slice and track, the shift of its times, its pids. */
+export interface MergePlace {
+  sliceBase: number;
+  trackBase: number;
+  /** Added to each of its times (ns). */
+  shiftNs: number;
+  /** Its process ids → the merged model's. */
+  pidOf: Map<number, number>;
+}
+
+export function mergeRankModels(models: TraceModel[], places?: MergePlace[]): TraceModel {
+  if (models.length === 1) {
+    places?.push({
+      sliceBase: 0,
+      trackBase: 0,
+      shiftNs: 0,
+      pidOf: new Map(models[0].processes.map((p) => [p.pid, p.pid])),
+    });
+    return models[0];
+  }
   const origins = models.map((m) => BigInt(m.meta.originNs));
   const common = origins.reduce((a, b) => (b < a ? b : a), origins[0] ?? 0n);
   const out = emptyModel(models[0]?.meta.format ?? 'kineto', common.toString());
@@ -64,6 +82,7 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
     }
     for (const c of m.counters)
       out.counters.push({ track: c.track + trackBase, tsNs: c.tsNs.map((t) => t + shift), values: c.values });
+    places?.push({ sliceBase, trackBase, shiftNs: shift, pidOf: pidMap });
     const flowBase = out.flows.length;
     for (const f of m.flows) out.flows.push({ id: f.id + flowBase, from: f.from + sliceBase, to: f.to + sliceBase });
     const rank = m.processes[0]?.rank;
@@ -84,6 +103,8 @@ export function mergeRankModels(models: TraceModel[]): TraceModel {
   }
   out.meta.info = { ranks: rankInfos };
   // Each input is finalized (sorted by track then start, depths set) and tracks keep their
-  // order, so the concatenation is already finalized; only unfinalized inputs need a pass.
+  // order, so the concatenation is already finalized; only unfinalized inputs need a pass
+  // (which reorders slices: `places` then says nothing of them).
+  if (!finalized && places) places.length = 0;
   return finalized ? out : finalizeModel(out);
 }

@@ -20,7 +20,7 @@ import type {
   RankRequest,
   ScanReply,
   ScanRequest,
-} from './kinetoScanWorker';
+} from './kinetoScanService';
 import { unpackModel } from './rankPack';
 import { cacheKeyOf, scanCodeId } from './parseCache';
 import { lodEntryPath, rankLodMatches } from './rankLod';
@@ -42,6 +42,15 @@ type Reply = { index: number; error?: string; at?: ScanProgress };
 /** The scan worker's compiled script: `workerPath`, else kinetoScanWorker.js beside this module. */
 export function scanWorkerScript(workerPath?: string): string {
   return workerPath ?? join(__dirname, 'kinetoScanWorker.js');
+}
+
+/**
+ * The parse cache's code id for the reduced ranks and their indexes: that of the scan worker
+ * beside this module, whichever worker script serves the requests (analysis/rankDigestWorker.ts
+ * runs the same code), so that the CLI and the viewer share entries.
+ */
+export function scanCode(): string {
+  return scanCodeId(scanWorkerScript());
 }
 
 /**
@@ -154,11 +163,14 @@ export interface ReduceRanksOptions {
   onCacheWarning?: (message: string) => void;
   /** Also each rank's level-of-detail index (trace/rankLod.ts), made in this folder when missing. */
   lodDirOf?: (path: string) => string;
+  /** Options for the worker's RankTransform (RankRequest.digest); the reduced rank as it is when absent. */
+  digest?: unknown;
 }
 
 /** Each rank file's reduced model (or why it could not be read), in the order given. */
 export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOptions = {}): Promise<RankResult[]> {
   const out = new Array<RankResult>(files.length);
+  const code = scanCode();
   await runPool<RankReply & Reply>(
     files.length,
     (index): RankRequest => ({
@@ -168,6 +180,8 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
       rank: files[index].rank,
       cacheDir: opts.cacheDirOf?.(files[index].path),
       ...(opts.lodDirOf ? { lod: { dir: opts.lodDirOf(files[index].path) } } : {}),
+      code,
+      ...(opts.digest !== undefined ? { digest: opts.digest } : {}),
     }),
     (m) => {
       let r: RankResult;
@@ -213,6 +227,7 @@ export async function indexKinetoRanks(
       path: files[index].path,
       rank: files[index].rank,
       lod: { dir: opts.lodDirOf(files[index].path) },
+      code: scanCode(),
     }),
     (m) => {
       out[m.index] =
@@ -231,7 +246,7 @@ export function cachedLodFiles(
   files: RankFile[],
   opts: { workerPath?: string; lodDirOf: (path: string) => string },
 ): string[] | undefined {
-  const code = scanCodeId(scanWorkerScript(opts.workerPath));
+  const code = scanCode();
   const out: string[] = [];
   for (const f of files) {
     let key;

@@ -77,6 +77,7 @@ export function scanCodeId(workerScript: string): string {
   if (id === undefined) {
     const dir = dirname(workerScript);
     const beside = [
+      'kinetoScanService.js',
       'kinetoRank.js',
       'kineto.js',
       'kinetoScan.js',

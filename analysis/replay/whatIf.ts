@@ -12,8 +12,8 @@ import { collectiveMetrics, type CollectiveInstance } from '../collectives';
 import { COMPRESSORS, compressionKeepsBuckets, encodeDecodeNs, type CompressorName } from '../compressors';
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
-import { commCompOverlap, unionsOfStep } from '../breakdown';
-import { buildRankViews, type RankView } from '../rankView';
+import { commCompOverlap, stepExposedCommNs, unionsOfStep } from '../breakdown';
+import { buildRankViews, stepHasOps, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { collectiveCostNs, fitLink, type Topology } from './costModel';
 import { COMPONENT_NAMES, simulate, type Replay, type StepComponents } from './simulate';
@@ -276,16 +276,18 @@ export interface BaselineFigures {
   exposedCommNs?: number;
 }
 
+/** The most steps the replay replays (the last steady steps all ranks share). */
+export const REPLAY_STEPS = 5;
+
 /**
- * The steps to replay: up to the last five analysed steps every rank has ops in, the
- * warm-up steps left out (without a warm-up set: the first, when there are three or more);
- * else the representative step.
+ * The steps to replay: up to the last REPLAY_STEPS analysed steps every rank has ops in (fewer
+ * when digested ranks kept fewer), the warm-up steps left out (without a warm-up set: the
+ * first, when there are three or more); else the representative step.
  */
 function replaySteps(views: RankView[], warmupSteps?: number[]): (number | undefined)[] {
   let common: number[] | undefined;
   for (const v of views) {
-    const withOps = new Set(v.ops.map((o) => o.step));
-    const mine = v.analysedSteps.map((s) => s.step).filter((n) => withOps.has(n));
+    const mine = v.analysedSteps.map((s) => s.step).filter((n) => stepHasOps(v, n));
     common = common ? common.filter((n) => mine.includes(n)) : mine;
   }
   const steps = [...new Set(common ?? [])].sort((a, b) => a - b);
@@ -295,7 +297,10 @@ function replaySteps(views: RankView[], warmupSteps?: number[]): (number | undef
       ? steps.slice(1)
       : steps;
   const usable = steady.length > 0 ? steady : steps;
-  return usable.length > 0 ? usable.slice(-5) : [representativeStep(views)];
+  // Ranks digested where they were read keep the ops of their last few steps only (analysis/rankDigest.ts).
+  let count = REPLAY_STEPS;
+  for (const v of views) if (v.partial) count = Math.min(count, v.partial.keptStepCount);
+  return usable.length > 0 ? usable.slice(-count) : [representativeStep(views)];
 }
 
 /** The baseline figures, computed the way a re-run of the job will be measured (see ReplayContext). */
@@ -305,7 +310,7 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
     for (const st of v.analysedSteps) {
       const e = steps.get(st.step) ?? { durs: [], exposed: [] };
       e.durs.push(st.endNs - st.startNs);
-      e.exposed.push(commCompOverlap(unionsOfStep(v, st.step)).exposedCommNs);
+      e.exposed.push(stepExposedCommNs(v, st.step));
       steps.set(st.step, e);
     }
   }

@@ -1,0 +1,281 @@
+/**
+ * The Kineto scan workers' service (trace/kinetoScanWorker.ts is its entry; analysis/
+ * rankDigestWorker.ts serves it too, adding a digest of each rank). Kinds of request:
+ * - `columns`: scans the file and posts its columns back, buffers transferred (not copied);
+ * - `rank`: the rank's reduced model (trace/kinetoRank.ts), made here so that only it leaves
+ *   the worker and the columns are freed with the file: taken from the parse cache when an
+ *   entry matches (trace/parseCache.ts), else scanned, reduced and written to the cache; it is
+ *   posted serialised (node:v8, the cache's own bytes; its slices and flows packed as typed-array
+ *   columns, trace/rankPack.ts, which serialise as bytes) with its buffer transferred. With
+ *   `digest` (options this folder does not read) and a `transform` given to serveScanRequests,
+ *   the reduced rank goes through it before it is posted (the cache keeps the reduced rank).
+ * - `lod`, or `rank` with `lod`: also the rank's level-of-detail index (trace/rankLod.ts), built
+ *   from the same columns (a one-rank model dropped after) and written beside the reduced model
+ *   under the same key, unless a matching index is there already; the reply names its file.
+ * A file that cannot be read is answered with the error and how far the scan got.
+ */
+import { parentPort } from 'node:worker_threads';
+import { deserialize, serialize } from 'node:v8';
+import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress } from './kinetoScan';
+import { rankModelFromColumns } from './kinetoRank';
+import { cacheKeyOf, readEntry, scanCodeId, writeEntry } from './parseCache';
+import { packModel, unpackModel, type PackedModel } from './rankPack';
+import type { TraceModel } from './model';
+import { buildRankLod, lodEntryPath, rankFullModel, rankLodMatches, writeRankLod } from './rankLod';
+
+export interface ScanRequest {
+  kind?: 'columns';
+  index: number;
+  path: string;
+}
+
+export interface RankRequest {
+  kind: 'rank';
+  index: number;
+  path: string;
+  rank?: number;
+  /** The cache folder; absent: no cache. */
+  cacheDir?: string;
+  /** Also the rank's level-of-detail index, in this folder. */
+  lod?: { dir: string };
+  /** The parse cache's code id (scanCode): the same whichever worker script serves the request. */
+  code?: string;
+  /** Options of the worker's RankTransform (analysis/rankDigestWorker.ts); ignored by a worker without one. */
+  digest?: unknown;
+}
+
+/** The rank's level-of-detail index alone (its file, made when missing). */
+export interface LodRequest {
+  kind: 'lod';
+  index: number;
+  path: string;
+  rank?: number;
+  lod: { dir: string };
+  code?: string;
+}
+
+export type LodReply = { index: number; lodFile: string } | { index: number; error: string; at?: ScanProgress };
+
+export type ScanReply = { index: number; columns: KinetoColumns } | { index: number; error: string; at?: ScanProgress };
+
+/** What a `rank` payload deserialises to. */
+export interface RankPayload {
+  /** The reduced model, packed as columns (trace/rankPack.ts). */
+  model: PackedModel;
+  eventsIn: number;
+  eventsKept: number;
+  /** JSON bytes of the file. */
+  bytes: number;
+  /** Each slice's index in the model the importer makes of the whole file, and that model's slice count. */
+  sliceOrigin: Int32Array;
+  fullSlices: number;
+  /** What the worker's RankTransform adds (analysis/rankDigest.ts), when the request asked for it. */
+  digest?: unknown;
+}
+
+/** A rank's reduced model as the worker holds it, before it is packed. */
+export interface ReducedRank {
+  model: TraceModel;
+  eventsIn: number;
+  eventsKept: number;
+  bytes: number;
+  sliceOrigin: Int32Array;
+  fullSlices: number;
+}
+
+/** Turns a reduced rank into what is posted (a smaller model and what it adds), given the request's `digest` options. */
+export type RankTransform = (options: unknown, r: ReducedRank) => ReducedRank & { digest?: unknown };
+
+export type RankReply =
+  | {
+      index: number;
+      payload: ArrayBuffer;
+      fromCache: boolean;
+      cacheWarning?: string;
+      /** The level-of-detail index's file (when asked for), or why it could not be made. */
+      lodFile?: string;
+      lodError?: string;
+    }
+  | { index: number; error: string; at?: ScanProgress };
+
+function buffersOf(c: KinetoColumns): ArrayBuffer[] {
+  return [
+    c.ph,
+    c.cat,
+    c.name,
+    c.pid,
+    c.tid,
+    c.pidNum,
+    c.tidNum,
+    c.ts,
+    c.dur,
+    c.correlation,
+    c.externalId,
+    c.stream,
+  ].map((a) => a.buffer as ArrayBuffer);
+}
+
+/** The code that makes the reduced form and the index, for the cache key (trace/parseCache.ts scanCodeId): the pool's, else this script's. */
+const codeId = (req: { code?: string }): string => req.code ?? scanCodeId(__filename);
+
+function ownBuffer(b: Buffer): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b.buffer as ArrayBuffer;
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return copy.buffer;
+}
+
+/** A rank's columns, handed over once: the one-rank model is made from them, then they are let go. */
+type HeldColumns = { columns?: KinetoColumns };
+
+/** The one-rank model of every event; the columns are released before it is returned. */
+function takeFullModel(held: HeldColumns, req: { path: string; rank?: number }): TraceModel {
+  const model = rankFullModel(held.columns!, { fileName: req.path, rank: req.rank });
+  held.columns = undefined;
+  return model;
+}
+
+/**
+ * The index file of the rank of `key` in `dir` when it is missing or stale: made from the held
+ * columns, which are released once the one-rank model is made (the peak is the model and the
+ * index, not the columns too).
+ */
+function ensureLod(
+  dir: string,
+  key: ReturnType<typeof cacheKeyOf>,
+  held: HeldColumns,
+  req: { path: string; rank?: number },
+): string {
+  const file = lodEntryPath(dir, key);
+  if (rankLodMatches(file, key)) return file;
+  writeRankLod(file, key, buildRankLod(takeFullModel(held, req)));
+  return file;
+}
+
+async function lod(req: LodRequest): Promise<LodReply> {
+  const key = cacheKeyOf(req.path, req.rank, codeId(req));
+  const file = lodEntryPath(req.lod.dir, key);
+  if (rankLodMatches(file, key)) return { index: req.index, lodFile: file };
+  const held: HeldColumns = { columns: await scanKinetoFile(req.path) };
+  return { index: req.index, lodFile: ensureLod(req.lod.dir, key, held, req) };
+}
+
+/** The payload posted for a reduced rank: as it is, or through the transform when the request asks for one. */
+function payloadOf(r: ReducedRank, req: RankRequest, transform: RankTransform | undefined): Buffer {
+  if (!transform || req.digest === undefined)
+    return serialize({
+      model: packModel(r.model),
+      eventsIn: r.eventsIn,
+      eventsKept: r.eventsKept,
+      bytes: r.bytes,
+      sliceOrigin: r.sliceOrigin,
+      fullSlices: r.fullSlices,
+    } satisfies RankPayload);
+  const t = transform(req.digest, r);
+  return serialize({
+    model: packModel(t.model),
+    eventsIn: t.eventsIn,
+    eventsKept: t.eventsKept,
+    bytes: t.bytes,
+    sliceOrigin: t.sliceOrigin,
+    fullSlices: t.fullSlices,
+    ...(t.digest !== undefined ? { digest: t.digest } : {}),
+  } satisfies RankPayload);
+}
+
+function reducedOf(payload: RankPayload): ReducedRank {
+  return { ...payload, model: unpackModel(payload.model) };
+}
+
+async function rank(
+  req: RankRequest,
+  transform: RankTransform | undefined,
+): Promise<{ reply: RankReply; transfer: ArrayBuffer[] }> {
+  let key: ReturnType<typeof cacheKeyOf> | undefined;
+  let hit: Buffer | undefined;
+  if (req.cacheDir !== undefined || req.lod) {
+    try {
+      key = cacheKeyOf(req.path, req.rank, codeId(req));
+      if (req.cacheDir !== undefined) hit = readEntry(req.cacheDir, key);
+    } catch {
+      // the file itself is read below, where its error is reported
+    }
+  }
+  const transforms = transform !== undefined && req.digest !== undefined;
+  const lodFile = req.lod && key ? lodEntryPath(req.lod.dir, key) : undefined;
+  if (hit && (!lodFile || rankLodMatches(lodFile, key!))) {
+    const payload = ownBuffer(transforms ? payloadOf(reducedOf(deserialize(hit) as RankPayload), req, transform) : hit);
+    return { reply: { index: req.index, payload, fromCache: true, lodFile }, transfer: [payload] };
+  }
+  const held: HeldColumns = { columns: await scanKinetoFile(req.path) };
+  let bytes: Buffer;
+  let cacheWarning: string | undefined;
+  if (hit) bytes = transforms ? payloadOf(reducedOf(deserialize(hit) as RankPayload), req, transform) : hit;
+  else {
+    const columns = held.columns!;
+    const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
+    const reduced: ReducedRank = {
+      model: r.model,
+      eventsIn: r.eventsIn,
+      eventsKept: r.eventsKept,
+      bytes: columns.bytes,
+      sliceOrigin: r.sliceOrigin,
+      fullSlices: r.fullSlices,
+    };
+    // Without an index to make, the columns are let go before the reduced rank is packed.
+    if (!req.lod) held.columns = undefined;
+    // The cache keeps the reduced rank itself; what is posted may be its transform.
+    let whole = req.cacheDir !== undefined || !transforms ? payloadOf(reduced, req, undefined) : undefined;
+    if (req.cacheDir !== undefined && key && whole) {
+      try {
+        writeEntry(req.cacheDir, key, whole);
+      } catch (e) {
+        cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+      }
+    }
+    if (transforms) whole = undefined;
+    bytes = whole ?? payloadOf(reduced, req, transform);
+  }
+  // The index from the same columns (the reduced model above is already bytes).
+  let lodError: string | undefined;
+  if (req.lod && key)
+    try {
+      ensureLod(req.lod.dir, key, held, req);
+    } catch (e) {
+      lodError = `its level-of-detail index could not be made in ${req.lod.dir} (${(e as Error).message})`;
+    }
+  const payload = ownBuffer(bytes);
+  return {
+    reply: { index: req.index, payload, fromCache: hit !== undefined, cacheWarning, lodFile, lodError },
+    transfer: [payload],
+  };
+}
+
+/**
+ * Answers the pool's requests on this worker thread (`parentPort`); `transform`: what a `rank`
+ * request with `digest` options goes through before it is posted.
+ */
+export function serveScanRequests(transform?: RankTransform): void {
+  parentPort?.on('message', (req: ScanRequest | RankRequest | LodRequest) => {
+    const failed = (e: unknown) => {
+      const reply: { index: number; error: string; at?: ScanProgress } = {
+        index: req.index,
+        error: (e as Error)?.message ?? String(e),
+        at: e instanceof KinetoScanError ? e.at : undefined,
+      };
+      parentPort!.postMessage(reply);
+    };
+    if (req.kind === 'lod') {
+      lod(req).then((reply) => parentPort!.postMessage(reply), failed);
+      return;
+    }
+    if (req.kind === 'rank') {
+      rank(req, transform).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer), failed);
+      return;
+    }
+    scanKinetoFile(req.path).then(
+      (columns) => parentPort!.postMessage({ index: req.index, columns } satisfies ScanReply, buffersOf(columns)),
+      failed,
+    );
+  });
+}
