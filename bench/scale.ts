@@ -128,9 +128,12 @@ function compare(a: RankFigures, b: RankFigures): { ranksCompared: number; misma
     n++;
     for (const k of ['idle_us', 'compute_us', 'non_compute_us', 'kernel_span_us'] as const)
       if (Math.abs(x[k] - y[k]) > 0.5) mismatches.push(`rank ${rank} ${k}: CommLens ${x[k]}, HTA ${y[k]}`);
-    if (Math.abs(x.overlap_pct - y.overlap_pct) > 0.01)
+    // HTA's overlap of a rank with no communication is 0 / 0 (NaN, read as null); CommLens defines it as 0.
+    const hRaw = y.overlap_pct as number | null;
+    const hOverlap = hRaw ?? 0;
+    if (Math.abs(x.overlap_pct - hOverlap) > 0.01)
       mismatches.push(
-        `rank ${rank} overlap_pct: CommLens ${x.overlap_pct.toFixed(4)}, HTA ${y.overlap_pct.toFixed(4)}`,
+        `rank ${rank} overlap_pct: CommLens ${x.overlap_pct.toFixed(4)}, HTA ${hRaw === null ? 'NaN' : hOverlap.toFixed(4)}`,
       );
   }
   for (const rank of Object.keys(b)) if (!a[rank]) mismatches.push(`rank ${rank}: only in HTA`);
@@ -213,7 +216,10 @@ async function runCase(
     });
     result.hta = toolRun(h, job.jsonBytes, before);
     if (result.hta.finished) {
-      const ht = JSON.parse(h.stdout.slice(h.stdout.indexOf('{'))) as { ranks: RankFigures };
+      // Python's json writes NaN bare (HTA's overlap of a rank with no communication): read as null.
+      const ht = JSON.parse(h.stdout.slice(h.stdout.indexOf('{')).replace(/\bNaN\b/g, 'null')) as {
+        ranks: RankFigures;
+      };
       if (clFigures) result.equality = compare(clFigures, ht.ranks);
     }
     if (result.hta.finished && commlens.finished) {

@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { importKinetoFolder } from '../../../trace/kineto';
 import { analyze, mapSliceIndexes } from '../../../analysis/index';
 import { loadKinetoJob } from '../../../trace/kinetoJob';
+import { analyzeKinetoJob } from '../../../analysis/kinetoJobAnalysis';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
 const HTA = path.resolve(repoRoot, '..', 'shared', 'oracles', 'hta', 'hta_metrics.py');
@@ -251,6 +252,14 @@ test('CommLens equals Holistic Trace Analysis on generated and mutated Kineto tr
     );
     const b = mapSliceIndexes(analyze(job.model), (i) => job.sliceOrigin[i]);
     if (JSON.stringify(b) !== JSON.stringify(a)) diffs.push(`${where}: reduce-then-merge differs from the importer`);
+    // And `analyze`'s digested ranks (analysis/rankDigest.ts).
+    const d = await analyzeKinetoJob(
+      files.map((f) => ({ path: f })),
+      { cache: false, options: {} },
+    );
+    if (!d.digested) diffs.push(`${where}: the ranks were not digested`);
+    if (JSON.stringify(d.analysis) !== JSON.stringify(a))
+      diffs.push(`${where}: the digested ranks differ from the importer`);
     for (const r of a.ranks) {
       const h = hta.ranks[String(r.rank)];
       if (!h) {
