@@ -178,8 +178,12 @@ export const NAME_SIGNS: readonly RegExp[] = [MOE_OPS, FSDP_NAME, ZERO_NAME, DDP
 
 /** Which of NAME_SIGNS the slices' names match. */
 export function nameSignsOf(model: TraceModel): boolean[] {
-  const names = new Set(model.slices.map((s) => s.name));
-  return NAME_SIGNS.map((re) => [...names].some((n) => re.test(n)));
+  const names = new Set<string>();
+  for (let i = 0; i < model.slices.length; i++) names.add(model.slices[i].name);
+  const out = NAME_SIGNS.map(() => false);
+  for (const n of names)
+    for (let k = 0; k < NAME_SIGNS.length; k++) if (!out[k] && NAME_SIGNS[k].test(n)) out[k] = true;
+  return out;
 }
 
 function isPreKineto(model: TraceModel): boolean {

@@ -84,7 +84,9 @@ export function digestRank(
   const pipelineSteps =
     pipelineGroups(model).length > 0 ? rankPipelineSteps(model, v) : new Map<number, StageCompute>();
   const casts = new Map<number | undefined, CastCount>();
-  if (model.slices.some((s) => s.category === 'collective')) {
+  let collectives = false;
+  for (let i = 0; i < model.slices.length && !collectives; i++) collectives = model.slices[i].category === 'collective';
+  if (collectives) {
     const windows = castWindowsOf(v);
     const counts = castsBeforeAllReduces(model, v.pid, windows);
     windows.forEach((w, i) => casts.set(w.step, counts[i]));
