@@ -8,7 +8,8 @@
  * would configure them, each run on one bucket of gradients against a loopback group of
  * the run's world size (every collective returns at once with data of the right shape),
  * so the timed work is exactly a rank's encode + decode work for one exchange, on one
- * core. Σ of the hooks' own encode/decode spans over the bucket's f32 bytes.
+ * core, once V8 has compiled it as it will have by a run's steady state (CODEC_WARMUP_CALLS).
+ * Σ of the hooks' own encode/decode spans over the bucket's f32 bytes.
  *
  * Outer step: the host loops of DiLoCo's outer step (runtime/strategies/localUpdates.ts),
  * timed on a quarter million parameters.
@@ -182,13 +183,24 @@ function exchanges(
   };
 }
 
-/** Times every codec on one bucket of `values` f32 (a warm-up call, then the median of `reps`). */
+/**
+ * Untimed calls of each codec before any is timed. A rank runs its codec on every step, so
+ * by the steps the replay predicts, V8 has compiled it with its optimizing tier; a fresh
+ * probe's first calls run it in the baseline tiers instead, 2-4x slower on this machine
+ * (1-bit Adam's sign codec 0.023 GB/s per core on a first probe timed from its second call,
+ * 0.07 on a second probe in the same process). Every codec is warmed before the first is timed, as they share functions
+ * (the compressed all-reduce) whose compiled code a later codec would otherwise change.
+ */
+export const CODEC_WARMUP_CALLS = 10;
+
+/** Times every codec on one bucket of `values` f32 (warm-up calls, then the median of `reps`). */
 export async function probeCodecs(
   config: RunConfig,
-  opts: { values?: number; reps?: number; worldSize?: number } = {},
+  opts: { values?: number; reps?: number; worldSize?: number; warmupCalls?: number } = {},
 ): Promise<{ perCore: Record<string, number>; wall: Record<string, number> }> {
   const values = opts.values ?? 64 * 1024;
-  const reps = opts.reps ?? 2;
+  const reps = opts.reps ?? 3;
+  const warmup = opts.warmupCalls ?? CODEC_WARMUP_CALLS;
   const worldSize = Math.max(2, opts.worldSize ?? config.worldSize);
   let spanNs = 0;
   const sink: HookEnv['span'] = (name, startNs, endNs) => {
@@ -197,10 +209,12 @@ export async function probeCodecs(
   const perCore: Record<string, number> = {};
   const wall: Record<string, number> = {};
   const src = gradients(values, 1);
-  for (const [name, run] of Object.entries(exchanges(config, worldSize, values, sink))) {
+  const all = Object.entries(exchanges(config, worldSize, values, sink));
+  for (let i = 0; i < warmup; i++) for (const [, run] of all) await run(src.slice(), i);
+  for (const [name, run] of all) {
     const spans: number[] = [],
       cpu: number[] = [];
-    for (let i = 0; i <= reps; i++) {
+    for (let i = 0; i < reps; i++) {
       const g = src.slice();
       spanNs = 0;
       const c0 = process.cpuUsage();
@@ -208,7 +222,6 @@ export async function probeCodecs(
       await run(g, 1000 + i);
       const wallNs = hostNowNs() - w0;
       const c = process.cpuUsage(c0);
-      if (i === 0) continue;
       spans.push(spanNs);
       // The CPU this thread got while the exchange ran, in proportion to its spans: the
       // same work on a core of its own (other processes took the rest of the wall time).
