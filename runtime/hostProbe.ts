@@ -29,6 +29,7 @@ import { SignCodec } from './strategies/codecs';
 import { compressedAllReduce, newErrorFeedback } from './strategies/compressedAllReduce';
 import { resolveOptions } from './strategies/options';
 import { mixInto, nesterovStep, outerGradient } from './strategies/localUpdates';
+import { foldMomentum, frozenVarianceUpdate } from './strategies/onebitAdam';
 import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
@@ -60,6 +61,13 @@ export interface HostProbe {
   outerStepBytesPerNs: OuterStepSpeeds;
   /** The same over the wall time the probe saw (lower when other processes shared the core). */
   outerStepWallBytesPerNs: OuterStepSpeeds;
+  /**
+   * 1-bit Adam's optimizer in its compressed phase runs on the host instead of the GPU
+   * (runtime/strategies/onebitAdam.ts): its two loops, one core, bytes of f32 parameters per
+   * ns: folding the gradient into the momentum before the exchange, the update after it.
+   */
+  onebitAdamBytesPerNs: OnebitAdamSpeeds;
+  onebitAdamWallBytesPerNs: OnebitAdamSpeeds;
   /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
   codecBytes: number;
   worldSize: number;
@@ -73,6 +81,60 @@ export interface OuterStepSpeeds {
   gradient: number;
   nesterov: number;
   mix: number;
+}
+
+export interface OnebitAdamSpeeds {
+  momentum: number;
+  update: number;
+}
+
+/**
+ * Times a host loop over `values` f32 parameters: `warmup` untimed calls (V8 compiles it by
+ * the run's steady state), then the median of `reps`, per core (corrected by the CPU time
+ * the thread got) and over the wall, in bytes of f32 parameters per ns.
+ */
+function timeLoop(values: number, reps: number, warmup: number, loop: () => void): { perCore: number; wall: number } {
+  for (let i = 0; i < warmup; i++) loop();
+  const cpu: number[] = [],
+    wall: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
+    const w0 = hostNowNs();
+    loop();
+    const wallNs = hostNowNs() - w0;
+    const c = process.cpuUsage(c0);
+    const share = Math.min(1, ((c.user + c.system) * 1000) / Math.max(1, wallNs));
+    // cpuUsage counts in µs: a loop shorter than that reads as no CPU at all; keep its wall time then.
+    cpu.push(share > 0 ? wallNs * share : wallNs);
+    wall.push(wallNs);
+  }
+  return { perCore: (values * 4) / Math.max(1, median(cpu)), wall: (values * 4) / Math.max(1, median(wall)) };
+}
+
+/** Times 1-bit Adam's two host loops of the compressed phase on `values` parameters. */
+export function probeOnebitAdam(opts: { values?: number; reps?: number; warmup?: number } = {}): {
+  perCore: OnebitAdamSpeeds;
+  wall: OnebitAdamSpeeds;
+} {
+  const values = opts.values ?? 256 * 1024;
+  const reps = opts.reps ?? 3;
+  const warmup = opts.warmup ?? 3;
+  const g = gradients(values, 5);
+  const p = gradients(values, 6);
+  const m = gradients(values, 7);
+  const inv = gradients(values, 8).map((x) => 1 / (Math.abs(x) + 1e-3));
+  const u = new Float32Array(values);
+  const momentum = timeLoop(values, reps, warmup, () =>
+    foldMomentum(u, m, g, p, inv, { beta1: 0.9, lossScale: 1, weightDecay: 0.01 }),
+  );
+  // The update moves p and m a little on each call; nothing it branches on (inv = 0) changes.
+  const update = timeLoop(values, reps, warmup, () =>
+    frozenVarianceUpdate(p, m, u, inv, { lr: 1e-3, decoupledWeightDecay: 0.01, bc1: 0.5 }),
+  );
+  return {
+    perCore: { momentum: momentum.perCore, update: update.perCore },
+    wall: { momentum: momentum.wall, update: update.wall },
+  };
 }
 
 /**
@@ -294,6 +356,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const loadAverage = loadavg()[0];
   const codecs = await probeCodecs(config, { values });
   const outer = probeOuterStep();
+  const onebit = probeOnebitAdam();
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
   const device = await requestDevice(adapter);
@@ -305,6 +368,8 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
       ...staging,
       outerStepBytesPerNs: outer.perCore,
       outerStepWallBytesPerNs: outer.wall,
+      onebitAdamBytesPerNs: onebit.perCore,
+      onebitAdamWallBytesPerNs: onebit.wall,
       codecBytes: values * 4,
       worldSize: Math.max(2, config.worldSize),
       loadAverage,

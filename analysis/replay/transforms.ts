@@ -263,6 +263,34 @@ export function compressAsExchange(
   return true;
 }
 
+/**
+ * The optimizer moves from the GPU to the host around the gradient exchange (1-bit Adam's
+ * compressed phase, runtime/strategies/onebitAdam.ts): the optimizer segments' kernels no
+ * longer run (their launch gaps stay), `beforeNs` of host work (folding the gradient into
+ * the momentum) delays the exchange's launch on each rank, and `afterNs` (the update) comes
+ * after the exchange, before what waited on it. Returns the GPU optimizer time removed, ns
+ * per rank (the busiest).
+ */
+export function optimizerOnHost(g: StepGraph, beforeNs: number, afterNs: number): number {
+  let removed = 0;
+  for (const segs of g.lanes.values()) {
+    let t = 0;
+    for (const s of segs)
+      if (s.kind === 'optimizer') {
+        t += s.durNs;
+        s.durNs = 0;
+      }
+    removed = Math.max(removed, t);
+  }
+  const grads = g.collectives.filter((c) => c.gradient);
+  for (const r of g.ranks) {
+    const first = grads.find((c) => c.triggers.has(r));
+    if (first) first.triggers.get(r)!.delayNs += beforeNs;
+  }
+  for (const s of gradientWaiters(g)) s.postDelayNs += afterNs;
+  return removed;
+}
+
 /** Backward progress of a lane: the backward segments and the prefix sums of their durations. */
 interface BackwardIndex {
   idx: number[];

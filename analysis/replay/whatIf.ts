@@ -28,6 +28,7 @@ import {
   copyNs,
   dropGradientCollectives,
   measuredEfficiency,
+  optimizerOnHost,
   rebucket,
   scaleSegments,
   type StagingModel,
@@ -398,10 +399,12 @@ function replayOne(
         );
     }
     extraBytesPerParam += c.extraBytesPerParam;
-    if (c.name === 'onebit-adam')
+    if (c.name === 'onebit-adam') {
       notes.push(
         '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase',
       );
+      if (asStrategy) onebitAdamOnHost(ctx, g, coresPerRank, notes);
+    }
     if (
       c.name === 'powersgd' &&
       ctx.model.meta.format === 'commlens' &&
@@ -573,6 +576,30 @@ function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): Oute
     nesterovBytesPerNs: speeds.nesterov * coresPerRank,
     mixBytesPerNs: speeds.mix * coresPerRank,
   };
+}
+
+/**
+ * CommLens' 1-bit Adam runs its optimizer on the host in the compressed phase: the GPU's
+ * optimizer kernels do not run, its two host loops over the parameters do, priced by the
+ * host probe's timing of them at the rank's share of the cores (as the codecs). A run
+ * recorded before the probe timed them keeps the GPU optimizer, and the notes say so.
+ */
+function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number, notes: string[]): void {
+  const speeds = ctx.info.hostProbe?.onebitAdamBytesPerNs;
+  const bytes = ctx.paramCount !== undefined ? ctx.paramCount * 4 : 0;
+  if (!speeds || bytes <= 0) {
+    notes.push(
+      "1-bit Adam's optimizer runs on the host in its compressed phase, but the run's host probe did not time its loops: the GPU optimizer is kept in its place",
+    );
+    return;
+  }
+  const cores = Math.min(1, Math.max(0.05, coresPerRank));
+  const momentumNs = bytes / (speeds.momentum * cores);
+  const updateNs = bytes / (speeds.update * cores);
+  const removed = optimizerOnHost(g, momentumNs, updateNs);
+  notes.push(
+    `1-bit Adam's optimizer runs on the host in its compressed phase: the GPU optimizer (${formatDurationNs(removed)} per step) does not run; the host folds the gradient into the momentum before the exchange (${formatDurationNs(momentumNs)}) and updates the parameters after it (${formatDurationNs(updateNs)}), priced by the host probe at ${cores.toFixed(2)} core per rank`,
+  );
 }
 
 /** Says where the codec's speed came from. */
