@@ -13,6 +13,12 @@ export interface LinkProfile {
   alphaNs: number;
   /** Bandwidth β in bytes per ns (= GB/s). */
   bytesPerNs: number;
+  /**
+   * Every ordered pair of ranks has a wire of its own at β (CommLens' emulated links,
+   * runtime/comm/channel.ts), instead of each rank one port (a NIC) shared by its peers: an
+   * all-to-all's rounds then move at once (replay/costModel.ts).
+   */
+  pairWires?: boolean;
 }
 
 /** A copy's cost: fixed latency plus bytes over speed. */

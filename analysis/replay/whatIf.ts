@@ -157,7 +157,8 @@ export function prepareReplay(
   const baseReplay = baseReplays[baseReplays.length - 1];
   if (baseReplay.stalled) notes.push(baseReplay.stalled);
   const worldSize = info.worldSize ?? Math.max(views.length, ...instances.map((i) => i.groupSize));
-  let link = info.link;
+  // A CommLens run's link is the runtime's emulation: a wire per ordered pair of ranks.
+  let link = info.link && model.meta.format === 'commlens' ? { ...info.link, pairWires: true } : info.link;
   if (!link) {
     link = fitLink(
       instances
@@ -348,8 +349,9 @@ function replayOne(
 ): OneReplay {
   const g = cloneGraph(graph);
   const n = change.worldSize ?? ctx.worldSize;
-  if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
-  const link = change.link ?? ctx.link;
+  // Another link profile on the same runtime keeps its wiring (a wire per pair for a CommLens run).
+  const link = change.link ? { ...change.link, pairWires: ctx.link.pairWires } : ctx.link;
+  if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, link, ctx.worldSize, n);
   if (change.topology) {
     const unknown = changeTopology(g, link, change.topology);
     if (unknown > 0) notes.push(`${unknown} collective(s) without sizes keep their measured time on the new topology`);

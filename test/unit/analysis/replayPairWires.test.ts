@@ -1,0 +1,46 @@
+// CommLens' emulated links give every ordered pair of ranks a wire of its own
+// (runtime/comm/channel.ts), so an all-to-all's rounds move at once: the replay of a CommLens
+// run prices it so, while a trace from a real cluster keeps one port per rank.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { prepareReplay } from '../../../analysis/replay/whatIf';
+import { collectiveCostNs } from '../../../analysis/replay/costModel';
+import { cloneGraph, compressAsExchange, measuredEfficiency } from '../../../analysis/replay/transforms';
+import { COMPRESSORS } from '../../../analysis/compressors';
+import { syntheticRun } from '../../helpers/syntheticRun';
+
+const MiB = 1024 * 1024;
+
+test('an all-to-all on a wire per ordered pair costs α + S/n/β; through one port per rank (n−1)α + (n−1)/n·S/β', () => {
+  const link = { alphaNs: 10_000, bytesPerNs: 1 };
+  const S = 4 * MiB;
+  assert.equal(collectiveCostNs('allToAll', S, 4, link), 3 * 10_000 + (3 / 4) * S);
+  assert.equal(collectiveCostNs('allToAll', S, 4, { ...link, pairWires: true }), 10_000 + S / 4);
+  // Two ranks: one round either way.
+  assert.equal(
+    collectiveCostNs('allToAll', S, 2, { ...link, pairWires: true }),
+    collectiveCostNs('allToAll', S, 2, link),
+  );
+  // A ring sends to one neighbour: the wiring does not change it.
+  for (const op of ['allReduce', 'allGather', 'reduceScatter'])
+    assert.equal(collectiveCostNs(op, S, 4, { ...link, pairWires: true }), collectiveCostNs(op, S, 4, link));
+});
+
+test("the replay of a CommLens run prices its compressed exchange's all-to-all on the runtime's pair wires", () => {
+  const grad = 8 * MiB;
+  const ctx = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: grad }));
+  assert.equal(ctx.link.pairWires, true);
+  const eff = measuredEfficiency(
+    ctx.graph.collectives.filter((c) => c.gradient),
+    ctx.link,
+  );
+  const g = cloneGraph(ctx.graph);
+  assert.ok(compressAsExchange(g, ctx.link, COMPRESSORS.bf16.exchange(4), () => 0));
+  const a2a = g.collectives.find((c) => c.op === 'allToAll')!;
+  const S = grad / 2;
+  const want = eff * (ctx.link.alphaNs + S / 4 / ctx.link.bytesPerNs);
+  assert.ok(Math.abs(a2a.durNs - want) < 1, `all-to-all ${a2a.durNs} ns, want ${want}`);
+
+  const imported = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: grad, format: 'kineto' }));
+  assert.ok(!imported.link.pairWires, 'a PyTorch trace ran on real ports');
+});
