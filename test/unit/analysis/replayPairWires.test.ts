@@ -7,6 +7,7 @@ import { prepareReplay } from '../../../analysis/replay/whatIf';
 import { collectiveCostNs } from '../../../analysis/replay/costModel';
 import { cloneGraph, compressAsExchange, measuredEfficiency } from '../../../analysis/replay/transforms';
 import { COMPRESSORS } from '../../../analysis/compressors';
+import { simulate } from '../../../analysis/replay/simulate';
 import { syntheticRun } from '../../helpers/syntheticRun';
 
 const MiB = 1024 * 1024;
@@ -43,4 +44,19 @@ test("the replay of a CommLens run prices its compressed exchange's all-to-all o
 
   const imported = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: grad, format: 'kineto' }));
   assert.ok(!imported.link.pairWires, 'a PyTorch trace ran on real ports');
+});
+
+test("a rank waits for a late peer once per exchange: the exchange's second collective waits on a busy lane, not on the peer", () => {
+  const ctx = prepareReplay(
+    syntheticRun({ ranks: 2, steps: 4, gradBytes: 4 * MiB, slowRank: 1, slowExtraNs: 200_000 }),
+  );
+  const waitOf = (exchange: { op: string; fraction: number }[]) => {
+    const g = cloneGraph(ctx.graph);
+    assert.ok(compressAsExchange(g, ctx.link, exchange, () => 0));
+    return simulate(g).components.waitNs;
+  };
+  const one = waitOf([{ op: 'allToAll', fraction: 0.5 }]);
+  assert.ok(one > 100_000, `rank 0 waits for the slow rank: ${one} ns (mean over ranks)`);
+  const two = waitOf(COMPRESSORS.bf16.exchange(2));
+  assert.ok(Math.abs(two - one) < 1, `all-to-all + all-gather wait ${two} ns, the all-to-all alone ${one}`);
 });
