@@ -122,7 +122,10 @@ export function simulate(g: StepGraph): Replay {
     collEnd[id] = ready + c.durNs + (c.extraNs ?? 0) / 2;
     const free = (laneFreeAt[id] = new Float64Array(triggers[id].length));
     triggers[id].forEach(({ ri }, k) => (free[k] = commFree.get(laneOf(id, ri)) ?? 0));
-    for (const { ri } of triggers[id]) commFree.set(laneOf(id, ri), collEnd[id]);
+    // The decode holds the lane too: the next collective on it starts once this one's data
+    // is decoded (a CommLens hook decodes before its exchange returns and the next begins).
+    const laneFree = collEnd[id] + (c.extraNs ?? 0) / 2;
+    for (const { ri } of triggers[id]) commFree.set(laneOf(id, ri), laneFree);
     scheduled++;
   };
   for (;;) {

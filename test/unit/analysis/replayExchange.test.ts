@@ -1,6 +1,7 @@
-// CommLens' emulated links give every ordered pair of ranks a wire of its own
-// (runtime/comm/channel.ts), so an all-to-all's rounds move at once: the replay of a CommLens
-// run prices it so, while a trace from a real cluster keeps one port per rank.
+// A compressed exchange in the replay, as CommLens' runtime runs it: its all-to-all on the
+// emulated links (a wire per ordered pair of ranks, runtime/comm/channel.ts, where the rounds
+// move at once; a trace from a real cluster keeps one port per rank), its wait for a late
+// peer counted once, and its codec on its path in full.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prepareReplay } from '../../../analysis/replay/whatIf';
@@ -59,4 +60,18 @@ test("a rank waits for a late peer once per exchange: the exchange's second coll
   assert.ok(one > 100_000, `rank 0 waits for the slow rank: ${one} ns (mean over ranks)`);
   const two = waitOf(COMPRESSORS.bf16.exchange(2));
   assert.ok(Math.abs(two - one) < 1, `all-to-all + all-gather wait ${two} ns, the all-to-all alone ${one}`);
+});
+
+test("an exchange's codec is on its path in full: the decode after its first collective holds the lane from the next", () => {
+  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 4, gradBytes: 4 * MiB }));
+  const stepWith = (codecNs: number) => {
+    const g = cloneGraph(ctx.graph);
+    assert.ok(compressAsExchange(g, ctx.link, COMPRESSORS.bf16.exchange(2), () => codecNs));
+    return { step: simulate(g).stepTimeNs, gather: g.collectives.find((c) => c.op === 'allGather')!.durNs };
+  };
+  const none = stepWith(0);
+  // A codec shorter than the all-gather: its decode half used to hide under the all-gather's transfer.
+  const codec = none.gather / 2;
+  const delta = stepWith(codec).step - none.step;
+  assert.ok(Math.abs(delta - codec) < 1, `the codec added ${delta} ns to the step, want all of its ${codec} ns`);
 });
