@@ -366,6 +366,10 @@ function replayOne(
       (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024,
       'allReduce',
       ctx.staging,
+      // CommLens buckets whole layers of its engine: the run config's layer sizes.
+      ctx.model.meta.format === 'commlens'
+        ? ctx.info.layerParams?.map((k) => k * (ctx.info.gradBytesPerElement ?? 4))
+        : undefined,
     );
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
