@@ -13,6 +13,12 @@ export interface LinkProfile {
   alphaNs: number;
   /** Bandwidth β in bytes per ns (= GB/s). */
   bytesPerNs: number;
+  /**
+   * Every ordered pair of ranks has a wire of its own at β (CommLens' emulated links,
+   * runtime/comm/channel.ts), instead of each rank one port (a NIC) shared by its peers: an
+   * all-to-all's rounds then move at once (replay/costModel.ts).
+   */
+  pairWires?: boolean;
 }
 
 /** A copy's cost: fixed latency plus bytes over speed. */
@@ -30,6 +36,8 @@ export interface HostProbeInfo {
   h2d?: CopyCost;
   /** DiLoCo's outer-step host loops, one core, bytes of f32 parameters per ns (runs recorded since it was measured). */
   outerStepBytesPerNs?: { gradient: number; nesterov: number; mix: number };
+  /** 1-bit Adam's host optimizer loops of its compressed phase, one core, bytes of f32 parameters per ns (runs recorded since it was measured). */
+  onebitAdamBytesPerNs?: { momentum: number; update: number };
   /**
    * The share of a core the probe's thread got while it ran (median over what it timed of
    * speed over the wall / speed per core, ≤ 1): below 1 when other processes loaded the machine.
@@ -133,6 +141,12 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     speeds.length === 3 && speeds.every((x) => x !== undefined && x > 0)
       ? { gradient: speeds[0]!, nesterov: speeds[1]!, mix: speeds[2]! }
       : undefined;
+  const ob = v.onebitAdamBytesPerNs;
+  const obSpeeds = isObj(ob) ? [num(ob.momentum), num(ob.update)] : [];
+  const onebit =
+    obSpeeds.length === 2 && obSpeeds.every((x) => x !== undefined && x > 0)
+      ? { momentum: obSpeeds[0]!, update: obSpeeds[1]! }
+      : undefined;
   // What the probe's thread got of a core: its speeds over the wall against per core, each timing alike.
   const shares: number[] = [];
   const ratios = (perCore: ArgValue | undefined, wall: ArgValue | undefined): void => {
@@ -145,6 +159,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
   };
   ratios(v.codecBytesPerNs, v.codecWallBytesPerNs);
   ratios(v.outerStepBytesPerNs, v.outerStepWallBytesPerNs);
+  ratios(v.onebitAdamBytesPerNs, v.onebitAdamWallBytesPerNs);
   const cpuShare = shares.length > 0 ? median(shares) : undefined;
   return {
     codecBytesPerNs,
@@ -152,6 +167,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     d2h: copyCostOf(v.d2h),
     h2d: copyCostOf(v.h2d),
     ...(outer ? { outerStepBytesPerNs: outer } : {}),
+    ...(onebit ? { onebitAdamBytesPerNs: onebit } : {}),
     loadAverage: num(v.loadAverage),
   };
 }

@@ -8,7 +8,8 @@
  * would configure them, each run on one bucket of gradients against a loopback group of
  * the run's world size (every collective returns at once with data of the right shape),
  * so the timed work is exactly a rank's encode + decode work for one exchange, on one
- * core. Σ of the hooks' own encode/decode spans over the bucket's f32 bytes.
+ * core, once V8 has compiled it as it will have by a run's steady state (CODEC_WARMUP_CALLS).
+ * Σ of the hooks' own encode/decode spans over the bucket's f32 bytes.
  *
  * Outer step: the host loops of DiLoCo's outer step (runtime/strategies/localUpdates.ts),
  * timed on a quarter million parameters.
@@ -28,6 +29,7 @@ import { SignCodec } from './strategies/codecs';
 import { compressedAllReduce, newErrorFeedback } from './strategies/compressedAllReduce';
 import { resolveOptions } from './strategies/options';
 import { mixInto, nesterovStep, outerGradient } from './strategies/localUpdates';
+import { foldMomentum, frozenVarianceUpdate } from './strategies/onebitAdam';
 import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
@@ -59,6 +61,13 @@ export interface HostProbe {
   outerStepBytesPerNs: OuterStepSpeeds;
   /** The same over the wall time the probe saw (lower when other processes shared the core). */
   outerStepWallBytesPerNs: OuterStepSpeeds;
+  /**
+   * 1-bit Adam's optimizer in its compressed phase runs on the host instead of the GPU
+   * (runtime/strategies/onebitAdam.ts): its two loops, one core, bytes of f32 parameters per
+   * ns: folding the gradient into the momentum before the exchange, the update after it.
+   */
+  onebitAdamBytesPerNs: OnebitAdamSpeeds;
+  onebitAdamWallBytesPerNs: OnebitAdamSpeeds;
   /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
   codecBytes: number;
   worldSize: number;
@@ -72,6 +81,60 @@ export interface OuterStepSpeeds {
   gradient: number;
   nesterov: number;
   mix: number;
+}
+
+export interface OnebitAdamSpeeds {
+  momentum: number;
+  update: number;
+}
+
+/**
+ * Times a host loop over `values` f32 parameters: `warmup` untimed calls (V8 compiles it by
+ * the run's steady state), then the median of `reps`, per core (corrected by the CPU time
+ * the thread got) and over the wall, in bytes of f32 parameters per ns.
+ */
+function timeLoop(values: number, reps: number, warmup: number, loop: () => void): { perCore: number; wall: number } {
+  for (let i = 0; i < warmup; i++) loop();
+  const cpu: number[] = [],
+    wall: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
+    const w0 = hostNowNs();
+    loop();
+    const wallNs = hostNowNs() - w0;
+    const c = process.cpuUsage(c0);
+    const share = Math.min(1, ((c.user + c.system) * 1000) / Math.max(1, wallNs));
+    // cpuUsage counts in µs: a loop shorter than that reads as no CPU at all; keep its wall time then.
+    cpu.push(share > 0 ? wallNs * share : wallNs);
+    wall.push(wallNs);
+  }
+  return { perCore: (values * 4) / Math.max(1, median(cpu)), wall: (values * 4) / Math.max(1, median(wall)) };
+}
+
+/** Times 1-bit Adam's two host loops of the compressed phase on `values` parameters. */
+export function probeOnebitAdam(opts: { values?: number; reps?: number; warmup?: number } = {}): {
+  perCore: OnebitAdamSpeeds;
+  wall: OnebitAdamSpeeds;
+} {
+  const values = opts.values ?? 256 * 1024;
+  const reps = opts.reps ?? 3;
+  const warmup = opts.warmup ?? 3;
+  const g = gradients(values, 5);
+  const p = gradients(values, 6);
+  const m = gradients(values, 7);
+  const inv = gradients(values, 8).map((x) => 1 / (Math.abs(x) + 1e-3));
+  const u = new Float32Array(values);
+  const momentum = timeLoop(values, reps, warmup, () =>
+    foldMomentum(u, m, g, p, inv, { beta1: 0.9, lossScale: 1, weightDecay: 0.01 }),
+  );
+  // The update moves p and m a little on each call; nothing it branches on (inv = 0) changes.
+  const update = timeLoop(values, reps, warmup, () =>
+    frozenVarianceUpdate(p, m, u, inv, { lr: 1e-3, decoupledWeightDecay: 0.01, bc1: 0.5 }),
+  );
+  return {
+    perCore: { momentum: momentum.perCore, update: update.perCore },
+    wall: { momentum: momentum.wall, update: update.wall },
+  };
 }
 
 /**
@@ -182,13 +245,24 @@ function exchanges(
   };
 }
 
-/** Times every codec on one bucket of `values` f32 (a warm-up call, then the median of `reps`). */
+/**
+ * Untimed calls of each codec before any is timed. A rank runs its codec on every step, so
+ * by the steps the replay predicts, V8 has compiled it with its optimizing tier; a fresh
+ * probe's first calls run it in the baseline tiers instead, 2-4x slower on this machine
+ * (1-bit Adam's sign codec 0.023 GB/s per core on a first probe timed from its second call,
+ * 0.07 on a second probe in the same process). Every codec is warmed before the first is timed, as they share functions
+ * (the compressed all-reduce) whose compiled code a later codec would otherwise change.
+ */
+export const CODEC_WARMUP_CALLS = 10;
+
+/** Times every codec on one bucket of `values` f32 (warm-up calls, then the median of `reps`). */
 export async function probeCodecs(
   config: RunConfig,
-  opts: { values?: number; reps?: number; worldSize?: number } = {},
+  opts: { values?: number; reps?: number; worldSize?: number; warmupCalls?: number } = {},
 ): Promise<{ perCore: Record<string, number>; wall: Record<string, number> }> {
   const values = opts.values ?? 64 * 1024;
-  const reps = opts.reps ?? 2;
+  const reps = opts.reps ?? 3;
+  const warmup = opts.warmupCalls ?? CODEC_WARMUP_CALLS;
   const worldSize = Math.max(2, opts.worldSize ?? config.worldSize);
   let spanNs = 0;
   const sink: HookEnv['span'] = (name, startNs, endNs) => {
@@ -197,10 +271,12 @@ export async function probeCodecs(
   const perCore: Record<string, number> = {};
   const wall: Record<string, number> = {};
   const src = gradients(values, 1);
-  for (const [name, run] of Object.entries(exchanges(config, worldSize, values, sink))) {
+  const all = Object.entries(exchanges(config, worldSize, values, sink));
+  for (let i = 0; i < warmup; i++) for (const [, run] of all) await run(src.slice(), i);
+  for (const [name, run] of all) {
     const spans: number[] = [],
       cpu: number[] = [];
-    for (let i = 0; i <= reps; i++) {
+    for (let i = 0; i < reps; i++) {
       const g = src.slice();
       spanNs = 0;
       const c0 = process.cpuUsage();
@@ -208,7 +284,6 @@ export async function probeCodecs(
       await run(g, 1000 + i);
       const wallNs = hostNowNs() - w0;
       const c = process.cpuUsage(c0);
-      if (i === 0) continue;
       spans.push(spanNs);
       // The CPU this thread got while the exchange ran, in proportion to its spans: the
       // same work on a core of its own (other processes took the rest of the wall time).
@@ -281,6 +356,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const loadAverage = loadavg()[0];
   const codecs = await probeCodecs(config, { values });
   const outer = probeOuterStep();
+  const onebit = probeOnebitAdam();
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
   const device = await requestDevice(adapter);
@@ -292,6 +368,8 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
       ...staging,
       outerStepBytesPerNs: outer.perCore,
       outerStepWallBytesPerNs: outer.wall,
+      onebitAdamBytesPerNs: onebit.perCore,
+      onebitAdamWallBytesPerNs: onebit.wall,
       codecBytes: values * 4,
       worldSize: Math.max(2, config.worldSize),
       loadAverage,

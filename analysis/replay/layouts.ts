@@ -22,9 +22,11 @@
  *    parameters each rank holds on its DP group (CP and EP's replicated parameters: on
  *    every rank) — each priced by the α–β cost model
  *    (costModel.ts collectiveCostNs) at the run's measured efficiency;
- *  - the pipeline bubble (pipelineBubbleNs): p−1 slots of a micro-batch's stage time, its
- *    compute and its transfer each way, so that bubble / pipeline = (p−1)/(m+p−1)
- *    (pipelineBubble.ts theoreticalBubbleFraction);
+ *  - the pipeline bubble (pipelineBubbleNs): p−1 slots of a micro-batch's compute, so that
+ *    bubble / pipeline = (p−1)/(m+p−1) (pipelineBubble.ts theoreticalBubbleFraction); the
+ *    p2p transfers exposed are what the runtime's own schedule (GPipe or 1F1B with its
+ *    blocking sendRecv pairs), replayed stage by stage, leaves beyond compute and bubble
+ *    (pipelineSpanNs); each other group's collectives are exposed in full;
  *  - memory per rank (memoryOf): parameters, gradients and optimizer states of the parameters
  *    the rank holds (memoryModel.ts), and activations in flight (Korthikanti et al. 2022's
  *    count per layer and token, 34·d + 5·a·s half-precision bytes, in f32: GPipe holds all
@@ -437,12 +439,104 @@ export interface LayoutStep {
 }
 
 /**
- * The pipeline bubble: p−1 slots of a micro-batch's stage time (its forward + backward and
- * its transfers) per step, so that with m micro-batches it is (p−1)/(m+p−1) of the pipeline
- * (pipelineBubble.ts theoreticalBubbleFraction), GPipe and 1F1B alike.
+ * The pipeline bubble: p−1 slots of a micro-batch's stage time (its forward + backward) per
+ * step, so that with m micro-batches it is (p−1)/(m+p−1) of the pipeline
+ * (pipelineBubble.ts theoreticalBubbleFraction), GPipe and 1F1B alike; the transfers' share
+ * is the replayed schedule's (pipelineSpanNs).
  */
 export function pipelineBubbleNs(slotNs: number, stages: number): number {
   return stages > 1 ? (stages - 1) * slotNs : 0;
+}
+
+/** One stage's program of a pipeline step, in the order the runtime runs it (runtime/strategies/pipelineParallel.ts). */
+type PipeOp =
+  | { kind: 'F' | 'B' }
+  | { kind: 'send'; tag: string }
+  | { kind: 'recv'; tag: string }
+  | { kind: 'sendRecv'; send: string; recv: string };
+
+function stageProgram(s: number, p: number, m: number, schedule: PipelineSchedule): PipeOp[] {
+  const ops: PipeOp[] = [];
+  const first = s === 0,
+    last = s === p - 1;
+  const act = (k: number) => `a${s - 1}:${k}`; // activations from stage s−1
+  const out = (k: number) => `a${s}:${k}`;
+  const gradIn = (k: number) => `g${s - 1}:${k}`; // gradients to stage s−1
+  const gradOut = (k: number) => `g${s}:${k}`; // gradients from stage s+1
+  const forwardOne = (k: number) => {
+    if (!first) ops.push({ kind: 'recv', tag: act(k) });
+    ops.push({ kind: 'F' });
+    if (!last) ops.push({ kind: 'send', tag: out(k) });
+  };
+  const backwardOne = (k: number) => {
+    if (!last) ops.push({ kind: 'recv', tag: gradOut(k) });
+    ops.push({ kind: 'B' });
+    if (!first) ops.push({ kind: 'send', tag: gradIn(k) });
+  };
+  if (schedule === 'gpipe') {
+    for (let k = 0; k < m; k++) forwardOne(k);
+    for (let k = m - 1; k >= 0; k--) backwardOne(k);
+    return ops;
+  }
+  const warm = Math.min(p - s - 1, m);
+  const steady = m - warm;
+  for (let k = 0; k < warm; k++) forwardOne(k);
+  if (steady > 0 && !first) ops.push({ kind: 'recv', tag: act(warm) });
+  for (let i = 0; i < steady; i++) {
+    ops.push({ kind: 'F' });
+    if (!last) ops.push({ kind: 'sendRecv', send: out(warm + i), recv: gradOut(i) });
+    ops.push({ kind: 'B' });
+    if (first) continue;
+    if (i === steady - 1) ops.push({ kind: 'send', tag: gradIn(i) });
+    else ops.push({ kind: 'sendRecv', send: gradIn(i), recv: act(warm + i + 1) });
+  }
+  for (let k = steady; k < m; k++) backwardOne(k);
+  return ops;
+}
+
+/**
+ * The pipeline's span of one step, replaying the runtime's own schedule
+ * (runtime/strategies/pipelineParallel.ts) on every stage: a micro-batch's forward takes
+ * `forwardNs` and its backward `backwardNs` on each stage; a send returns once posted and its
+ * data arrives `transferNs` later (α + S/β: latency overlaps the next compute); a recv, and
+ * the receiving half of a sendRecv, wait for that arrival. GPipe: every forward, then every
+ * backward in reverse; 1F1B: p − s − 1 warm-up forwards on stage s, then one forward and one
+ * backward at a time (the output leaving with the matching gradient's arrival in one
+ * sendRecv), then the cool-down backwards. Returns the last stage end from the step start.
+ */
+export function pipelineSpanNs(
+  p: number,
+  m: number,
+  schedule: PipelineSchedule,
+  forwardNs: number,
+  backwardNs: number,
+  transferNs: number,
+): number {
+  const programs = Array.from({ length: p }, (_, s) => stageProgram(s, p, m, schedule));
+  const clock = new Array<number>(p).fill(0);
+  const pc = new Array<number>(p).fill(0);
+  const arrival = new Map<string, number>();
+  for (let progress = true; progress;) {
+    progress = false;
+    for (let s = 0; s < p; s++) {
+      const ops = programs[s];
+      while (pc[s] < ops.length) {
+        const op = ops[pc[s]];
+        if (op.kind === 'F' || op.kind === 'B') clock[s] += op.kind === 'F' ? forwardNs : backwardNs;
+        else if (op.kind === 'send') arrival.set(op.tag, clock[s] + transferNs);
+        else if (op.kind === 'recv' || op.kind === 'sendRecv') {
+          // A sendRecv posts its send at once, then waits for what it receives.
+          if (op.kind === 'sendRecv' && !arrival.has(op.send)) arrival.set(op.send, clock[s] + transferNs);
+          const at = arrival.get(op.kind === 'recv' ? op.tag : op.recv);
+          if (at === undefined) break;
+          clock[s] = Math.max(clock[s], at);
+        }
+        pc[s]++;
+        progress = true;
+      }
+    }
+  }
+  return Math.max(...clock);
 }
 
 /** The step of `l` (see the file's comment): compute + bubble + exposed communication + optimizer. */
@@ -469,8 +563,13 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
     }
     return { group: c.group, groupSize: c.groupSize, op: c.op, count: c.count, bytes: c.bytes, wireNs, exposedNs };
   });
-  // Pipeline: p−1 idle slots of one micro-batch's forward + backward and its transfer each way (fill and drain).
-  const bubbleNs = pipelineBubbleNs(computeNs / m + 2 * p2pEachNs, l.pp);
+  // Pipeline: p−1 idle slots of one micro-batch's forward + backward (fill and drain); the
+  // transfers expose what the runtime's schedule, replayed, does not hide under compute.
+  const bubbleNs = pipelineBubbleNs(computeNs / m, l.pp);
+  if (l.pp > 1) {
+    const span = pipelineSpanNs(l.pp, m, l.schedule, computeNs / (3 * m), (2 * computeNs) / (3 * m), p2pEachNs);
+    for (const g of byGroup) if (g.group === 'pp') g.exposedNs = Math.max(0, span - computeNs - bubbleNs);
+  }
   const wireNs = byGroup.reduce((t, g) => t + g.wireNs, 0);
   const exposedCommNs = byGroup.reduce((t, g) => t + g.exposedNs, 0);
   return {
@@ -480,7 +579,7 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
     wireNs,
     exposedCommNs,
     stepTimeNs: computeNs + bubbleNs + exposedCommNs + optimizerNs,
-    bubbleFraction: l.pp > 1 && computeNs + bubbleNs > 0 ? bubbleNs / (computeNs + 2 * m * p2pEachNs + bubbleNs) : 0,
+    bubbleFraction: l.pp > 1 && computeNs + bubbleNs > 0 ? bubbleNs / (computeNs + bubbleNs) : 0,
     byGroup,
   };
 }

@@ -113,12 +113,19 @@ export function simulate(g: StepGraph): Replay {
     }
     return ready;
   };
+  /** Per collective, when each participant's lane became free for it (its previous collective's end there). */
+  const laneFreeAt: Float64Array[] = new Array(C);
   const run = (id: number, ready: number) => {
     const c = g.collectives[id];
     // Encode runs before the transfer, decode after; both on the collective's path.
     collStart[id] = ready;
     collEnd[id] = ready + c.durNs + (c.extraNs ?? 0) / 2;
-    for (const { ri } of triggers[id]) commFree.set(laneOf(id, ri), collEnd[id]);
+    const free = (laneFreeAt[id] = new Float64Array(triggers[id].length));
+    triggers[id].forEach(({ ri }, k) => (free[k] = commFree.get(laneOf(id, ri)) ?? 0));
+    // The decode holds the lane too: the next collective on it starts once this one's data
+    // is decoded (a CommLens hook decodes before its exchange returns and the next begins).
+    const laneFree = collEnd[id] + (c.extraNs ?? 0) / 2;
+    for (const { ri } of triggers[id]) commFree.set(laneOf(id, ri), laneFree);
     scheduled++;
   };
   for (;;) {
@@ -216,10 +223,14 @@ export function simulate(g: StepGraph): Replay {
       stagingNs += t.stagedNs ?? 0;
       wireNs += c.durNs;
       codecNs += c.extraNs ?? 0;
-      // Waiting for the other participants: the last one's readiness after this rank's (a busy lane is not counted).
-      const own = readyOn(ri, t);
+      // Waiting for the other participants: the last one's readiness after this rank's, each
+      // counted from when its lane was free for the collective (a busy lane is not waiting:
+      // the second collective of an exchange does not wait again for what the first did).
+      const free = laneFreeAt[id];
+      const k0 = triggers[id].findIndex((x) => x.ri === ri);
+      const own = Math.max(readyOn(ri, t), free ? free[k0] : 0);
       let all = own;
-      for (const x of triggers[id]) all = Math.max(all, readyOn(x.ri, x.t));
+      triggers[id].forEach((x, k) => (all = Math.max(all, readyOn(x.ri, x.t), free ? free[k] : 0)));
       if (!Number.isNaN(all)) waitNs += Math.max(0, all - own);
     }
     for (const seg of lanes[ri]) stagingNs += seg.postStagedNs ?? 0;

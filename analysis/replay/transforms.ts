@@ -4,6 +4,7 @@
 import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
 import type { CopyCost, LinkProfile } from '../runInfo';
 import { collectiveCostNs, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
+import { planBuckets } from '../../trace/gradientBuckets';
 
 /** How the replay prices staging copies: device-to-host before a collective, host-to-device after it. */
 export interface StagingModel {
@@ -263,6 +264,34 @@ export function compressAsExchange(
   return true;
 }
 
+/**
+ * The optimizer moves from the GPU to the host around the gradient exchange (1-bit Adam's
+ * compressed phase, runtime/strategies/onebitAdam.ts): the optimizer segments' kernels no
+ * longer run (their launch gaps stay), `beforeNs` of host work (folding the gradient into
+ * the momentum) delays the exchange's launch on each rank, and `afterNs` (the update) comes
+ * after the exchange, before what waited on it. Returns the GPU optimizer time removed, ns
+ * per rank (the busiest).
+ */
+export function optimizerOnHost(g: StepGraph, beforeNs: number, afterNs: number): number {
+  let removed = 0;
+  for (const segs of g.lanes.values()) {
+    let t = 0;
+    for (const s of segs)
+      if (s.kind === 'optimizer') {
+        t += s.durNs;
+        s.durNs = 0;
+      }
+    removed = Math.max(removed, t);
+  }
+  const grads = g.collectives.filter((c) => c.gradient);
+  for (const r of g.ranks) {
+    const first = grads.find((c) => c.triggers.has(r));
+    if (first) first.triggers.get(r)!.delayNs += beforeNs;
+  }
+  for (const s of gradientWaiters(g)) s.postDelayNs += afterNs;
+  return removed;
+}
+
 /** Backward progress of a lane: the backward segments and the prefix sums of their durations. */
 interface BackwardIndex {
   idx: number[];
@@ -303,9 +332,40 @@ function backwardPoint(b: BackwardIndex, segs: Segment[], f: number): { afterSeg
 }
 
 /**
+ * Bucket sizes in the order backward fills them. With the layers' gradient bytes (forward
+ * order) and when they account for the measured gradient bytes (within 1 %), whole layers
+ * as DDP and CommLens plan them (trace/gradientBuckets.ts: a layer never splits, so
+ * mlp-small's 5 MiB cap gives 41 KB, 4.2 MB and 1.05 MB, not 1 MiB and 4.3 MB); else the
+ * first cap then the cap.
+ */
+function bucketSizes(gradBytes: number, capBytes: number, firstCapBytes: number, layerBytes?: readonly number[]) {
+  const sizes: number[] = [];
+  const total = layerBytes?.reduce((t, b) => t + b, 0) ?? 0;
+  if (layerBytes && layerBytes.length > 0 && Math.abs(total - gradBytes) <= 0.01 * gradBytes) {
+    let offset = 0;
+    const layers = layerBytes.map((b, i) => ({ name: String(i), paramOffset: (offset += b) - b, paramCount: b }));
+    // planBuckets counts 4 bytes per element: give it elements of 4 bytes' worth.
+    const plan = planBuckets(
+      layers.map((l) => ({ ...l, paramOffset: l.paramOffset / 4, paramCount: l.paramCount / 4 })),
+      capBytes,
+      firstCapBytes,
+    );
+    for (const b of plan) sizes.push(((b.length * 4) / total) * gradBytes);
+    return sizes;
+  }
+  for (let left = gradBytes, first = true; left > 0; first = false) {
+    const b = Math.min(left, first ? Math.min(firstCapBytes, capBytes) : capBytes);
+    sizes.push(b);
+    left -= b;
+  }
+  return sizes;
+}
+
+/**
  * Rebuckets the gradient reduction: the gradient bytes G are cut into buckets of `capBytes`
- * (the first one `firstCapBytes`, 1 MiB as in PyTorch DDP and CommLens),
- * produced uniformly through the backward pass (last layers first, as DDP fills buckets);
+ * (the first one `firstCapBytes`, 1 MiB as in PyTorch DDP and CommLens), of whole layers when
+ * `layerBytes` gives their sizes (bucketSizes), produced uniformly through the backward pass
+ * (last layers first, as DDP fills buckets);
  * with overlap each bucket is launched when its last gradient is computed, without it all
  * launch after backward. Each bucket's time is the ring cost scaled by the measured
  * efficiency of the original gradient collectives. Whatever waited on the gradients waits
@@ -319,19 +379,14 @@ export function rebucket(
   firstCapBytes = 1024 * 1024,
   op = 'allReduce',
   staging?: StagingModel,
+  layerBytes?: readonly number[],
 ): { buckets: number; gradBytes: number } {
   const grads = g.collectives.filter((c) => c.gradient);
   const gradBytes = gradientBytes(g, grads);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
   const n = Math.max(...grads.map((c) => c.groupSize));
   const efficiency = measuredEfficiency(grads, link);
-  // Bucket sizes as DDP fills them: a small first bucket (so communication starts early), then the cap.
-  const sizes: number[] = [];
-  for (let left = gradBytes, first = true; left > 0; first = false) {
-    const b = Math.min(left, first ? Math.min(firstCapBytes, capBytes) : capBytes);
-    sizes.push(b);
-    left -= b;
-  }
+  const sizes = bucketSizes(gradBytes, capBytes, firstCapBytes, layerBytes);
   const count = sizes.length;
   const extraPerByte =
     grads.reduce((t, c) => t + (c.extraNs ?? 0), 0) /

@@ -28,6 +28,7 @@ import {
   copyNs,
   dropGradientCollectives,
   measuredEfficiency,
+  optimizerOnHost,
   rebucket,
   scaleSegments,
   type StagingModel,
@@ -156,7 +157,8 @@ export function prepareReplay(
   const baseReplay = baseReplays[baseReplays.length - 1];
   if (baseReplay.stalled) notes.push(baseReplay.stalled);
   const worldSize = info.worldSize ?? Math.max(views.length, ...instances.map((i) => i.groupSize));
-  let link = info.link;
+  // A CommLens run's link is the runtime's emulation: a wire per ordered pair of ranks.
+  let link = info.link && model.meta.format === 'commlens' ? { ...info.link, pairWires: true } : info.link;
   if (!link) {
     link = fitLink(
       instances
@@ -352,8 +354,9 @@ function replayOne(
 ): OneReplay {
   const g = cloneGraph(graph);
   const n = change.worldSize ?? ctx.worldSize;
-  if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, change.link ?? ctx.link, ctx.worldSize, n);
-  const link = change.link ?? ctx.link;
+  // Another link profile on the same runtime keeps its wiring (a wire per pair for a CommLens run).
+  const link = change.link ? { ...change.link, pairWires: ctx.link.pairWires } : ctx.link;
+  if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, link, ctx.worldSize, n);
   if (change.topology) {
     const unknown = changeTopology(g, link, change.topology);
     if (unknown > 0) notes.push(`${unknown} collective(s) without sizes keep their measured time on the new topology`);
@@ -368,6 +371,10 @@ function replayOne(
       (change.bucketing.firstBucketCapMb ?? 1) * 1024 * 1024,
       'allReduce',
       ctx.staging,
+      // CommLens buckets whole layers of its engine: the run config's layer sizes.
+      ctx.model.meta.format === 'commlens'
+        ? ctx.info.layerParams?.map((k) => k * (ctx.info.gradBytesPerElement ?? 4))
+        : undefined,
     );
     if (r.buckets === 0) notes.push('no gradient collectives with known sizes: bucketing cannot be replayed');
   }
@@ -403,10 +410,12 @@ function replayOne(
         );
     }
     extraBytesPerParam += c.extraBytesPerParam;
-    if (c.name === 'onebit-adam')
+    if (c.name === 'onebit-adam') {
       notes.push(
         '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase',
       );
+      if (asStrategy) onebitAdamOnHost(ctx, g, coresPerRank, notes);
+    }
     if (
       c.name === 'powersgd' &&
       ctx.model.meta.format === 'commlens' &&
@@ -578,6 +587,30 @@ function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): Oute
     nesterovBytesPerNs: speeds.nesterov * coresPerRank,
     mixBytesPerNs: speeds.mix * coresPerRank,
   };
+}
+
+/**
+ * CommLens' 1-bit Adam runs its optimizer on the host in the compressed phase: the GPU's
+ * optimizer kernels do not run, its two host loops over the parameters do, priced by the
+ * host probe's timing of them at the rank's share of the cores (as the codecs). A run
+ * recorded before the probe timed them keeps the GPU optimizer, and the notes say so.
+ */
+function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number, notes: string[]): void {
+  const speeds = ctx.info.hostProbe?.onebitAdamBytesPerNs;
+  const bytes = ctx.paramCount !== undefined ? ctx.paramCount * 4 : 0;
+  if (!speeds || bytes <= 0) {
+    notes.push(
+      "1-bit Adam's optimizer runs on the host in its compressed phase, but the run's host probe did not time its loops: the GPU optimizer is kept in its place",
+    );
+    return;
+  }
+  const cores = Math.min(1, Math.max(0.05, coresPerRank));
+  const momentumNs = bytes / (speeds.momentum * cores);
+  const updateNs = bytes / (speeds.update * cores);
+  const removed = optimizerOnHost(g, momentumNs, updateNs);
+  notes.push(
+    `1-bit Adam's optimizer runs on the host in its compressed phase: the GPU optimizer (${formatDurationNs(removed)} per step) does not run; the host folds the gradient into the momentum before the exchange (${formatDurationNs(momentumNs)}) and updates the parameters after it (${formatDurationNs(updateNs)}), priced by the host probe at ${cores.toFixed(2)} core per rank`,
+  );
 }
 
 /** Says where the codec's speed came from. */

@@ -4,7 +4,7 @@
  * added in f32 and rounded to f16 after each step (round to nearest even), like a
  * half-precision accumulator.
  */
-import { f16BitsToF32, f32ToF16Bits } from './halfFloat';
+import { f16ToF32Table, f32ToF16Bits } from './halfFloat';
 export type Dtype = 'f32' | 'f16' | 'int8' | 'uint8';
 export type ReduceOp = 'sum' | 'avg' | 'max';
 export type TypedData = Float32Array | Uint16Array | Int8Array | Uint8Array;
@@ -42,15 +42,8 @@ export function viewOf(dtype: Dtype, buffer: ArrayBufferLike, byteOffset: number
 }
 
 // ---- f16 <-> f32 ---------------------------------------------------------------------
-let f16Table: Float32Array | undefined;
-/** f16 bits -> f32 value for all 65,536 patterns (halfFloat.ts holds the one conversion). */
-export function f16ToF32Table(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) t[h] = f16BitsToF32(h);
-  f16Table = t;
-  return t;
-}
+/** f16 bits -> f32 value for all 65,536 patterns (halfFloat.ts holds the one conversion and its table). */
+export { f16ToF32Table };
 
 /** Rounds an f32 value to the nearest f16 (ties to even); returns its bits. */
 export const f32ToF16 = f32ToF16Bits;

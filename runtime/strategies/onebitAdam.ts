@@ -37,6 +37,48 @@ import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';
 
+/**
+ * The compressed phase's first host loop: u = m / (√v̂ + ε) with m folded in from this rank's
+ * gradient (m = β1·m + (1−β1)·g, g unscaled and with Adam's L2 weight decay); 0 where the
+ * variance froze at 0 (inv = 0). Exported for the host probe, which times it.
+ */
+export function foldMomentum(
+  u: Float32Array,
+  m: Float32Array,
+  g: Float32Array,
+  p: Float32Array,
+  inv: Float32Array,
+  o: { beta1: number; lossScale: number; weightDecay: number },
+): void {
+  const b1 = o.beta1,
+    scale = 1 / o.lossScale,
+    wd = o.weightDecay;
+  for (let i = 0; i < m.length; i++) {
+    const gi = g[i] * scale + wd * p[i];
+    u[i] = (b1 * m[i] + (1 - b1) * gi) * inv[i];
+  }
+}
+
+/**
+ * The compressed phase's second host loop: AdamW's decoupled decay, then the update by the
+ * averaged u and the frozen variance, and m recovered from u. Exported for the host probe.
+ */
+export function frozenVarianceUpdate(
+  p: Float32Array,
+  m: Float32Array,
+  u: Float32Array,
+  inv: Float32Array,
+  o: { lr: number; decoupledWeightDecay: number; bc1: number },
+): void {
+  const { lr, decoupledWeightDecay: wd, bc1 } = o;
+  for (let i = 0; i < p.length; i++) {
+    if (wd !== 0) p[i] -= lr * wd * p[i];
+    if (inv[i] === 0) continue;
+    m[i] = u[i] / inv[i];
+    p[i] -= (lr * u[i]) / bc1;
+  }
+}
+
 export class OnebitAdam implements Strategy {
   readonly id = 'onebit-adam';
   private readonly env: StrategyEnv;
@@ -85,27 +127,24 @@ export class OnebitAdam implements Strategy {
     } else {
       const b1 = s.beta1 ?? 0.9;
       const wd = s.weightDecay ?? (s.kind === 'adamw' ? 0.01 : 0);
-      const scale = 1 / (s.lossScale ?? 1);
       const m = this.adam.m;
       const inv = (this.invDenom ??= this.frozenInverseDenominator());
       let t = nowNs();
-      // u = m / (√v̂ + ε), with m folded in from this rank's gradient; 0 where the variance froze at 0.
       const u = (this.u ??= new Float32Array(m.length));
-      for (let i = 0; i < m.length; i++) {
-        const gi = g[i] * scale + (s.kind === 'adam' ? wd * p[i] : 0);
-        u[i] = (b1 * m[i] + (1 - b1) * gi) * inv[i];
-      }
+      foldMomentum(u, m, g, p, inv, {
+        beta1: b1,
+        lossScale: s.lossScale ?? 1,
+        weightDecay: s.kind === 'adam' ? wd : 0,
+      });
       this.env.span('momentum (host)', t, nowNs());
       this.ef ??= newErrorFeedback(m.length, this.env.coll.worldSize);
       await compressedAllReduce(this.env.coll, u, this.codec, this.ef, this.env.span);
       t = nowNs();
-      const bc1 = 1 - b1 ** (step + 1);
-      for (let i = 0; i < p.length; i++) {
-        if (s.kind === 'adamw') p[i] -= s.lr * wd * p[i];
-        if (inv[i] === 0) continue;
-        m[i] = u[i] / inv[i];
-        p[i] -= (s.lr * u[i]) / bc1;
-      }
+      frozenVarianceUpdate(p, m, u, inv, {
+        lr: s.lr,
+        decoupledWeightDecay: s.kind === 'adamw' ? wd : 0,
+        bc1: 1 - b1 ** (step + 1),
+      });
       this.env.span('adam update, frozen variance (host)', t, nowNs());
     }
     this.env.staging.write(trainer.paramBuffer, 0, p, 'H2D parameters');

@@ -168,7 +168,7 @@ test('what-if: compression, ZeRO, local updates, world size and link change move
 
 test('compression on a bucketed run keeps its buckets in the config change', () => {
   const a = analyze(
-    syntheticRun({ ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.1, overlap: true }),
+    syntheticRun({ ranks: 2, steps: 3, buckets: 4, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05, overlap: true }),
   );
   const bf16 = a.suggestions.find((x) => x.id === 'compression-bf16')!;
   assert.deepEqual(bf16.configChange, { strategy: 'ddp-bucketed+bf16', strategyOptions: { bucketCapMb: 2 } });

@@ -16,6 +16,7 @@ import {
   predictLayout,
   sameLayout,
   stepOf,
+  pipelineSpanNs,
   type JobDims,
   type Layout,
   type LayoutCalibration,
@@ -308,7 +309,8 @@ test('a CommLens suggestion the runtime’s check refuses is left out, with a no
   const m = gptRun(4, 'ddp');
   const all = analyze(m, { checkRunConfig });
   assert.ok(all.suggestions.length > 0);
-  const first = all.suggestions[0];
+  // A layout the check refuses is never a candidate (advisor.ts layoutRule): the first suggestion of another kind.
+  const first = all.suggestions.find((s) => !s.id.startsWith('layout-'))!;
   const refuse = (config: Record<string, unknown>): string[] => {
     const changed = JSON.stringify(config.strategy) + JSON.stringify(config.strategyOptions ?? {});
     return changed ===
@@ -370,4 +372,32 @@ test('when the runtime refuses the run’s own config (an older run), its sugges
     checked.suggestions.filter((s) => s.kind !== 'layout').map((s) => s.id),
   );
   assert.ok(a.notes.some((n) => n.includes('does not pass the runtime') && n.includes('refused for the test')));
+});
+
+test("a pipeline's span replays the runtime's schedule: transfers overlap compute where the schedule lets them", () => {
+  // No transfer time: (m + p − 1) slots of a micro-batch's forward + backward, GPipe and 1F1B alike.
+  for (const schedule of ['gpipe', '1f1b'] as const)
+    for (const [p, m] of [
+      [2, 4],
+      [4, 8],
+    ])
+      assert.equal(pipelineSpanNs(p, m, schedule, 1, 2, 0), (m + p - 1) * 3, `${schedule} p ${p} m ${m}`);
+  // GPipe with transfers shorter than a forward: only the fill's and the drain's p − 1 hops each way are exposed.
+  assert.equal(pipelineSpanNs(4, 8, 'gpipe', 10, 20, 3), 11 * 30 + 2 * 3 * 3);
+  // 1F1B's blocking sendRecv pairs expose more: the gpt-mini run (2 stages, 4 micro-batches, 1F1B;
+  // forward 19.3 ms and backward 38.7 ms per micro-batch, 22.5 ms per transfer) ended its
+  // pipeline at 379.9 ms of its step; every transfer exposed in full would be 380 + 2·4·22.5 more.
+  assert.ok(Math.abs(pipelineSpanNs(2, 4, '1f1b', 19.3, 38.7, 22.5) - 380) < 1e-6);
+  // The layout's step: compute, the bubble and the transfers the replayed schedule exposes.
+  const d = { ...SMALL, worldSize: 2, globalBatch: 8 };
+  const l = layout({ pp: 2, microBatches: 4, schedule: '1f1b' });
+  const s = stepOf(d, l, { ...IDEAL, link: { alphaNs: 20_000_000, bytesPerNs: 0.004 } });
+  const pp = s.byGroup.find((g) => g.group === 'pp')!;
+  const each = pp.wireNs / pp.count;
+  const span = pipelineSpanNs(2, 4, '1f1b', s.computeNs / 12, s.computeNs / 6, each);
+  assert.ok(
+    Math.abs(s.computeNs + s.bubbleNs + pp.exposedNs - span) < 1e-3,
+    `${s.computeNs} + ${s.bubbleNs} + ${pp.exposedNs} vs ${span}`,
+  );
+  assert.ok(pp.exposedNs < pp.wireNs, 'some transfers hide under compute');
 });

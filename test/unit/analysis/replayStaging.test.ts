@@ -191,3 +191,21 @@ test('the wait component is the skew between participants, not a busy communicat
     `wait ${queued.predicted.components.waitNs.baselineNs}`,
   );
 });
+
+test("rebucketing with the layers' sizes cuts whole layers as the runtime plans them, not the caps' bytes", () => {
+  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 4, buckets: 1, gradBytes: 5 * MiB + 40 * 1024 }));
+  const layers = [MiB, 4 * MiB, 40 * 1024]; // forward order; backward fills the last first
+  const g = cloneGraph(ctx.graph);
+  rebucket(g, ctx.link, 5 * MiB, true, MiB, 'allReduce', undefined, layers);
+  // 40 KB alone (the next layer would pass the 1 MiB first cap), then 4 MiB + 1 MiB reach the 5 MiB cap.
+  assert.deepEqual(
+    g.collectives.filter((c) => c.gradient).map((c) => c.bytes),
+    [40 * 1024, 5 * MiB],
+  );
+  const bytesOnly = cloneGraph(ctx.graph);
+  rebucket(bytesOnly, ctx.link, 5 * MiB, true, MiB, 'allReduce');
+  assert.deepEqual(
+    bytesOnly.collectives.filter((c) => c.gradient).map((c) => c.bytes),
+    [MiB, 4 * MiB + 40 * 1024],
+  );
+});

@@ -1,7 +1,7 @@
 // The host probe's codec half (no GPU needed): every codec the runtime has, timed as its hook runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopbackCollectives, probeCodecs, probeOuterStep } from '../../../runtime/hostProbe';
+import { loopbackCollectives, probeCodecs, probeOnebitAdam, probeOuterStep } from '../../../runtime/hostProbe';
 import { PRESETS } from '../../../runtime/config';
 import { COMPRESSORS } from '../../../analysis/compressors';
 
@@ -36,5 +36,14 @@ test("probeOuterStep times DiLoCo's outer-step loops: positive, finite, per core
       Number.isFinite(wall) && wall > 0 && v >= wall * 0.999,
       `${k}: ${wall} GB/s over the wall, ${v} per core`,
     );
+  }
+});
+
+test("probeOnebitAdam times 1-bit Adam's two host loops (momentum, update): positive, finite, per core", () => {
+  const r = probeOnebitAdam({ values: 64 * 1024, reps: 2 });
+  assert.deepEqual(Object.keys(r.perCore).sort(), ['momentum', 'update']);
+  for (const [k, v] of Object.entries(r.perCore)) {
+    const wall = r.wall[k as keyof typeof r.wall];
+    assert.ok(Number.isFinite(v) && v > 0 && v >= wall * 0.999, `${k}: ${v} GB/s per core, ${wall} over the wall`);
   }
 });

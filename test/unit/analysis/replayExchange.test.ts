@@ -1,0 +1,77 @@
+// A compressed exchange in the replay, as CommLens' runtime runs it: its all-to-all on the
+// emulated links (a wire per ordered pair of ranks, runtime/comm/channel.ts, where the rounds
+// move at once; a trace from a real cluster keeps one port per rank), its wait for a late
+// peer counted once, and its codec on its path in full.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { prepareReplay } from '../../../analysis/replay/whatIf';
+import { collectiveCostNs } from '../../../analysis/replay/costModel';
+import { cloneGraph, compressAsExchange, measuredEfficiency } from '../../../analysis/replay/transforms';
+import { COMPRESSORS } from '../../../analysis/compressors';
+import { simulate } from '../../../analysis/replay/simulate';
+import { syntheticRun } from '../../helpers/syntheticRun';
+
+const MiB = 1024 * 1024;
+
+test('an all-to-all on a wire per ordered pair costs α + S/n/β; through one port per rank (n−1)α + (n−1)/n·S/β', () => {
+  const link = { alphaNs: 10_000, bytesPerNs: 1 };
+  const S = 4 * MiB;
+  assert.equal(collectiveCostNs('allToAll', S, 4, link), 3 * 10_000 + (3 / 4) * S);
+  assert.equal(collectiveCostNs('allToAll', S, 4, { ...link, pairWires: true }), 10_000 + S / 4);
+  // Two ranks: one round either way.
+  assert.equal(
+    collectiveCostNs('allToAll', S, 2, { ...link, pairWires: true }),
+    collectiveCostNs('allToAll', S, 2, link),
+  );
+  // A ring sends to one neighbour: the wiring does not change it.
+  for (const op of ['allReduce', 'allGather', 'reduceScatter'])
+    assert.equal(collectiveCostNs(op, S, 4, { ...link, pairWires: true }), collectiveCostNs(op, S, 4, link));
+});
+
+test("the replay of a CommLens run prices its compressed exchange's all-to-all on the runtime's pair wires", () => {
+  const grad = 8 * MiB;
+  const ctx = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: grad }));
+  assert.equal(ctx.link.pairWires, true);
+  const eff = measuredEfficiency(
+    ctx.graph.collectives.filter((c) => c.gradient),
+    ctx.link,
+  );
+  const g = cloneGraph(ctx.graph);
+  assert.ok(compressAsExchange(g, ctx.link, COMPRESSORS.bf16.exchange(4), () => 0));
+  const a2a = g.collectives.find((c) => c.op === 'allToAll')!;
+  const S = grad / 2;
+  const want = eff * (ctx.link.alphaNs + S / 4 / ctx.link.bytesPerNs);
+  assert.ok(Math.abs(a2a.durNs - want) < 1, `all-to-all ${a2a.durNs} ns, want ${want}`);
+
+  const imported = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: grad, format: 'kineto' }));
+  assert.ok(!imported.link.pairWires, 'a PyTorch trace ran on real ports');
+});
+
+test("a rank waits for a late peer once per exchange: the exchange's second collective waits on a busy lane, not on the peer", () => {
+  const ctx = prepareReplay(
+    syntheticRun({ ranks: 2, steps: 4, gradBytes: 4 * MiB, slowRank: 1, slowExtraNs: 200_000 }),
+  );
+  const waitOf = (exchange: { op: string; fraction: number }[]) => {
+    const g = cloneGraph(ctx.graph);
+    assert.ok(compressAsExchange(g, ctx.link, exchange, () => 0));
+    return simulate(g).components.waitNs;
+  };
+  const one = waitOf([{ op: 'allToAll', fraction: 0.5 }]);
+  assert.ok(one > 100_000, `rank 0 waits for the slow rank: ${one} ns (mean over ranks)`);
+  const two = waitOf(COMPRESSORS.bf16.exchange(2));
+  assert.ok(Math.abs(two - one) < 1, `all-to-all + all-gather wait ${two} ns, the all-to-all alone ${one}`);
+});
+
+test("an exchange's codec is on its path in full: the decode after its first collective holds the lane from the next", () => {
+  const ctx = prepareReplay(syntheticRun({ ranks: 2, steps: 4, gradBytes: 4 * MiB }));
+  const stepWith = (codecNs: number) => {
+    const g = cloneGraph(ctx.graph);
+    assert.ok(compressAsExchange(g, ctx.link, COMPRESSORS.bf16.exchange(2), () => codecNs));
+    return { step: simulate(g).stepTimeNs, gather: g.collectives.find((c) => c.op === 'allGather')!.durNs };
+  };
+  const none = stepWith(0);
+  // A codec shorter than the all-gather: its decode half used to hide under the all-gather's transfer.
+  const codec = none.gather / 2;
+  const delta = stepWith(codec).step - none.step;
+  assert.ok(Math.abs(delta - codec) < 1, `the codec added ${delta} ns to the step, want all of its ${codec} ns`);
+});
