@@ -18,7 +18,7 @@ import type { RankPayload } from '../../trace/kinetoScanService';
 import { reduceKinetoColumns } from '../../trace/kinetoReduce';
 import { describeRankFailure } from '../../trace/kinetoJob';
 import { discoverTraces, type TraceFileInfo } from '../../trace/discover';
-import { SUMMARY_SUFFIX, writeSummaryFile } from '../../trace/rankSummaryFile';
+import { isSummaryFile, readSummaryHeader, SUMMARY_SUFFIX, writeSummaryFile } from '../../trace/rankSummaryFile';
 import { formatBytes } from '../../trace/format';
 import { digestWorkerScript } from '../../analysis/kinetoJobAnalysis';
 import { REPLAY_STEPS } from '../../analysis/replay/whatIf';
@@ -130,6 +130,26 @@ function rankTracesOf(inputs: string[]): { files: TraceFileInfo[]; passed: strin
   return { files, passed };
 }
 
+/**
+ * Why `target` must not be written for `f`: a file there that is not a summary, or the summary of
+ * another rank (another node's trace of the same name, in a shared --out folder). A summary of
+ * the same rank, or one this code cannot read, is replaced.
+ */
+function clashOf(target: string, f: TraceFileInfo): string | undefined {
+  if (!fs.existsSync(target)) return undefined;
+  if (!isSummaryFile(target)) return `${target} exists and is not a rank summary; reduce into another --out folder`;
+  let rank: number | undefined, from: string;
+  try {
+    const h = readSummaryHeader(target);
+    rank = h.source.rank;
+    from = h.source.path;
+  } catch {
+    return undefined;
+  }
+  if (rank === undefined || f.rank === undefined || rank === f.rank) return undefined;
+  return `${target} is already the summary of rank ${rank} (made from ${from}), and ${f.path} is rank ${f.rank}: traces of different ranks with the same file name cannot share an --out folder; name the traces by rank, or reduce each node into its own folder`;
+}
+
 async function writeSummaries(
   out: Output,
   inputs: string[],
@@ -155,6 +175,8 @@ async function writeSummaries(
       `${files[names.indexOf(names[twice])].path} and ${files[twice].path} would both be written as ${join(dir, names[twice])}; reduce them into separate --out folders`,
       EXIT.badInput,
     );
+  const clash = files.map((f, i) => clashOf(join(dir, names[i]), f)).find((c) => c !== undefined);
+  if (clash) return out.fail(clash, EXIT.badInput);
   fs.mkdirSync(dir, { recursive: true });
   let bytesIn = 0,
     bytesOut = 0,
@@ -176,9 +198,9 @@ async function writeSummaries(
           return;
         }
         const p = deserialize(r.payload) as RankPayload;
-        bytesIn += p.bytes;
-        bytesOut += writeSummaryFile(
-          join(dir, names[i]),
+        const target = join(dir, names[i]);
+        const size = writeSummaryFile(
+          target,
           {
             includeLastStep: digest.includeLastStep,
             keptSteps: digest.keptSteps,
@@ -198,6 +220,12 @@ async function writeSummaries(
           },
           r.payload,
         );
+        out.warn(
+          `${f.rank !== undefined ? `rank ${f.rank}: ` : ''}${target}: ${formatBytes(size)} for ${formatBytes(p.bytes)} of JSON${p.digest === undefined ? ' (the whole reduced rank: it could not be digested)' : ''}`,
+          'info',
+        );
+        bytesIn += p.bytes;
+        bytesOut += size;
         written++;
       },
     );

@@ -255,4 +255,15 @@ test('reduce: its options and its bad input', async () => {
   r = await run(reduceCommand, [dir, '--out', tmp('again')]);
   assert.equal(r.code, 2);
   assert.match(r.err, /skipped .*sampled_rank-0\.summary\.commlens: a rank summary already/);
+  // Reduced again into the same folder: each summary replaced by its rank's.
+  r = await run(reduceCommand, [pairDir, '--out', dir]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /rank 1: .*sampled_rank-1\.summary\.commlens: [\d.]+ KiB for [\d.]+ MiB of JSON/);
+  // Another node's trace of rank 1 under rank 0's file name would replace rank 0's summary: refused.
+  const other = tmp('node');
+  fs.copyFileSync(pair[1], path.join(other, 'sampled_rank-0.json.gz'));
+  r = await run(reduceCommand, [other, '--out', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /sampled_rank-0\.summary\.commlens is already the summary of rank 0 .* is rank 1/);
+  assert.equal(readSummaryHeader(path.join(dir, 'sampled_rank-0.summary.commlens')).source.rank, 0);
 });
