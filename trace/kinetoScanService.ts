@@ -160,7 +160,7 @@ const NO_LOD =
   'it is a rank summary (commlens reduce), which holds no whole rank to view: open the trace it was made from';
 
 async function lod(req: LodRequest): Promise<LodReply> {
-  if (isSummaryFile(req.path)) throw new Error(`${req.path}: ${NO_LOD}`);
+  if (isSummaryFile(req.path)) throw new Error(NO_LOD);
   const key = cacheKeyOf(req.path, req.rank, codeId(req));
   const file = lodEntryPath(req.lod.dir, key);
   if (rankLodMatches(file, key)) return { index: req.index, lodFile: file };

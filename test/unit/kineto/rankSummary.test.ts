@@ -14,6 +14,7 @@ import { reduceCommand } from '../../../cli/commands/reduce';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { SUMMARY_MAGIC, readSummaryFile, readSummaryHeader } from '../../../trace/rankSummaryFile';
 import { discoverTraces } from '../../../trace/discover';
+import { openKinetoJob } from '../../../extension/traceService';
 
 interface Run {
   code: number;
@@ -266,4 +267,21 @@ test('reduce: its options and its bad input', async () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /sampled_rank-0\.summary\.commlens is already the summary of rank 0 .* is rank 1/);
   assert.equal(readSummaryHeader(path.join(dir, 'sampled_rank-0.summary.commlens')).source.rank, 0);
+});
+
+test('the viewer cannot open a summary (it holds no whole rank) and says so, whether or not the job cache answers', async () => {
+  const dir = await reduced([pairDir]);
+  const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
+  const cacheDir = tmp('viewer-cache');
+  for (const pass of ['cold', 'job cache']) {
+    const r = await openKinetoJob(files, { cacheDir });
+    assert.equal(r.ok, false, pass);
+    const message = (r as { message: string }).message;
+    assert.match(
+      message,
+      /sampled_rank-0\.summary\.commlens: it is a rank summary \(commlens reduce\), which holds no whole rank to view: open the trace it was made from/,
+      pass,
+    );
+    assert.equal(message.split(files[0]).length, 2, `${pass}: the file is named once: ${message}`);
+  }
 });
