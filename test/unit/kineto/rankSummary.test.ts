@@ -14,6 +14,7 @@ import { reduceCommand } from '../../../cli/commands/reduce';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { SUMMARY_MAGIC, readSummaryFile, readSummaryHeader } from '../../../trace/rankSummaryFile';
 import { discoverTraces } from '../../../trace/discover';
+import { loadRun, loadTraceFile } from '../../../trace/load';
 import { openKinetoJob } from '../../../extension/traceService';
 
 interface Run {
@@ -269,7 +270,7 @@ test('reduce: its options and its bad input', async () => {
   assert.equal(readSummaryHeader(path.join(dir, 'sampled_rank-0.summary.commlens')).source.rank, 0);
 });
 
-test('the viewer cannot open a summary (it holds no whole rank) and says so, whether or not the job cache answers', async () => {
+test('the viewer and the importer cannot open a summary (it holds no whole rank) and say so, whether or not the job cache answers', async () => {
   const dir = await reduced([pairDir]);
   const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
   const cacheDir = tmp('viewer-cache');
@@ -284,4 +285,10 @@ test('the viewer cannot open a summary (it holds no whole rank) and says so, whe
     );
     assert.equal(message.split(files[0]).length, 2, `${pass}: the file is named once: ${message}`);
   }
+  // Nor do the importer's readers (inspect, compare, convert, the viewer of one file).
+  await assert.rejects(
+    loadTraceFile(files[0]),
+    /sampled_rank-0\.summary\.commlens: is a CommLens rank summary \(commlens reduce\).*only `commlens analyze` reads it; expected the trace it was made from/,
+  );
+  await assert.rejects(loadRun(discoverTraces([dir]).chosen), /is a CommLens rank summary/);
 });
