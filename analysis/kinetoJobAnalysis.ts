@@ -5,6 +5,11 @@
  * terms of the whole files' model (the viewer's). With `lodDirOf`, each rank's level-of-detail
  * index (trace/rankLod.ts) is made beside its reduction, in the same scan (when the job comes
  * from the job cache, no rank is read and `lodFiles` is absent).
+ *
+ * A rank file may be a rank summary (`commlens reduce`, trace/rankSummaryFile.ts): the digested
+ * rank as the worker would post it, made where the trace was. It must have been made with this
+ * analysis' `includeLastStep`; and a job whose steps do not line up (analysed from whole ranks)
+ * cannot use the digested summaries: both are said, with what to do.
  */
 import { join, resolve } from 'node:path';
 import {
@@ -23,6 +28,8 @@ import type { Analysis, AnalysisOptions } from './types';
 import { digestReducedRank, materializeView, type DigestOptions, type WireDigest } from './rankDigest';
 import { PartialViewError, type RankView } from './rankView';
 import { REPLAY_STEPS } from './replay/whatIf';
+import { TraceFormatError } from '../trace/errors';
+import { isSummaryFile, readSummaryHeader, type SummaryHeader } from '../trace/rankSummaryFile';
 
 /** The digesting scan worker (analysis/rankDigestWorker.ts), beside this module. */
 export function digestWorkerScript(): string {
@@ -48,6 +55,38 @@ function viewsOfDigests(job: KinetoJob): RankView[] | undefined {
     views.push(materializeView(d, job.places[i]));
   }
   return views.sort((a, b) => a.rank - b.rank);
+}
+
+/** The digested rank summaries among the files, with their headers (a header that cannot be read: left to the worker, which says why). */
+function digestedSummaries(files: RankFile[]): { path: string; header: SummaryHeader }[] {
+  const out: { path: string; header: SummaryHeader }[] = [];
+  for (const f of files) {
+    if (!isSummaryFile(f.path)) continue;
+    let header: SummaryHeader;
+    try {
+      header = readSummaryHeader(f.path);
+    } catch {
+      continue;
+    }
+    if (header.digested) out.push({ path: f.path, header });
+  }
+  return out;
+}
+
+const withOrWithout = (b: boolean) => (b ? 'with' : 'without');
+
+/** Throws when a digested summary was made with another `includeLastStep` than the analysis'. */
+function checkSummaries(summaries: { path: string; header: SummaryHeader }[], includeLastStep: boolean): void {
+  const other = summaries.filter((s) => s.header.includeLastStep !== includeLastStep);
+  if (other.length === 0) return;
+  const names = other.map((s) => s.path);
+  throw new TraceFormatError(
+    `${other.length === 1 ? 'this rank summary was' : `${other.length} rank summaries were`} made ${withOrWithout(!includeLastStep)} --include-last-step, and this analysis is ${withOrWithout(includeLastStep)} it${other.length > 1 ? ` (${names.join(', ')})` : ''}`,
+    {
+      file: other.length === 1 ? names[0] : undefined,
+      expected: `summaries made ${withOrWithout(includeLastStep)} it: run \`commlens reduce\` again ${withOrWithout(includeLastStep)} --include-last-step, analyze ${withOrWithout(!includeLastStep)} --include-last-step, or analyze the traces`,
+    },
+  );
 }
 
 /** The code that makes an analysis (the bundle and its scan worker, or the compiled modules), for the job cache's key. */
@@ -104,6 +143,8 @@ export async function analyzeKinetoJob(
     });
   // Each rank digested where it is read; the whole ranks only when a digest cannot answer.
   const keptSteps = opts.keptSteps ?? keptStepsFor(files.length);
+  const summaries = digestedSummaries(files);
+  checkSummaries(summaries, options.includeLastStep ?? false);
   let job = await load({ includeLastStep: options.includeLastStep ?? false, keptSteps });
   let analysis: Analysis | undefined;
   const views = viewsOfDigests(job);
@@ -116,6 +157,12 @@ export async function analyzeKinetoJob(
   }
   const digested = analysis !== undefined;
   if (!analysis) {
+    // Whole ranks are needed; a digested summary holds only a few steps of its rank.
+    if (summaries.length > 0)
+      throw new TraceFormatError(
+        `this job must be analysed from whole ranks (its ranks' steps do not line up, or a rank could not be digested), and ${summaries.length === 1 ? 'this file is a rank summary' : `${summaries.length} files are rank summaries (${summaries.map((s) => s.path).join(', ')})`} made by \`commlens reduce\`, which keeps only the rank's digest and its last ${summaries[0].header.keptSteps} step(s)`,
+        { file: summaries[0].path, expected: 'the traces the summaries were made from: analyze those' },
+      );
     job = await load(undefined);
     analysis = analyze(job.model, options);
   }

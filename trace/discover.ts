@@ -7,7 +7,9 @@
  * names a trace can have (`.json`, `.json.gz`, `.gz`, `.pftrace`, `.perfetto-trace`,
  * `.trace`); a file named on the command line is read whatever its name. Every file's
  * KIND comes from its first bytes (decompressed when gzip), never from its name:
- * - `kineto`: a PyTorch profiler (Kineto) trace, one rank per file;
+ * - `kineto`: a PyTorch profiler (Kineto) trace, one rank per file, or a rank summary that
+ *   `commlens reduce` made of one (`*.summary.commlens`, trace/rankSummaryFile.ts; known by its
+ *   magic bytes; its rank, world size and times are those of its trace, so it joins the trace's run);
  * - `pre-kineto`: a JSON array of Chrome events written by PyTorch's legacy profiler
  *   (builds without Kineto, e.g. Debian's python3-torch), one rank per file;
  * - `chrome-json` / `perfetto`: a whole job in one file (CommLens writes these);
@@ -25,6 +27,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { TraceFormatError } from './errors';
+import { isSummaryHead, readSummaryHeader, SUMMARY_SUFFIX, type SummaryHeader } from './rankSummaryFile';
 
 export type TraceFileKind = 'kineto' | 'pre-kineto' | 'chrome-json' | 'perfetto' | 'unknown';
 
@@ -35,7 +38,7 @@ export interface TraceFileInfo {
   /** For `unknown`: what the start of the file looked like. */
   why?: string;
   rank?: number;
-  rankFrom?: 'distributedInfo' | 'file name' | 'flag';
+  rankFrom?: 'distributedInfo' | 'file name' | 'flag' | 'summary';
   worldSize?: number;
   backend?: string;
   /** tensorboard_trace_handler's worker name (`host_pid` by default) and export time. */
@@ -45,6 +48,8 @@ export interface TraceFileInfo {
   startUs?: number;
   mtimeMs: number;
   size: number;
+  /** A rank summary (kind `kineto`): its header, which says what it was made from and with. */
+  summary?: SummaryHeader;
 }
 
 /** One job's traces: per-rank files of one run, or one whole-job file. */
@@ -79,7 +84,7 @@ export interface DiscoverOptions {
   rank?: number;
 }
 
-const CANDIDATE = /\.(json|json\.gz|gz|pftrace|perfetto-trace|trace|pb)$/i;
+const CANDIDATE = /\.(json|json\.gz|gz|pftrace|perfetto-trace|trace|pb|commlens)$/i;
 const HEAD_BYTES = 256 * 1024;
 const HANDLER_NAME = /^(.+)\.(\d{10,})\.pt\.trace\.json(\.gz)?$/;
 
@@ -188,10 +193,17 @@ export function describeTraceFile(file: string, st?: fs.Stats): TraceFileInfo {
     return info;
   }
   let sniff: ReturnType<typeof sniffHead>;
+  let head: Uint8Array;
   try {
-    sniff = sniffHead(readHeadSync(file));
+    head = readHeadSync(file);
+    sniff = sniffHead(head);
   } catch (e) {
     info.why = `cannot read: ${(e as Error).message}`;
+    return info;
+  }
+  if (isSummaryHead(head)) return describeSummary(info);
+  if (file.endsWith(SUMMARY_SUFFIX)) {
+    info.why = `named like a CommLens rank summary, but does not start with its magic bytes; expected a file written by \`commlens reduce\``;
     return info;
   }
   info.kind = sniff.kind;
@@ -232,6 +244,31 @@ export function describeTraceFile(file: string, st?: fs.Stats): TraceFileInfo {
       if (ts && Number(ts[1]) > 1e14) info.startUs = Number(ts[1]);
     }
   }
+  return info;
+}
+
+/** A rank summary's description: its trace's rank, world size and times (kind `unknown`, with why, when its header is not one this code reads). */
+function describeSummary(info: TraceFileInfo): TraceFileInfo {
+  let h: SummaryHeader;
+  try {
+    h = readSummaryHeader(info.path);
+  } catch (e) {
+    const m = (e as Error).message;
+    info.why = m.startsWith(`${info.path}: `) ? m.slice(info.path.length + 2) : m;
+    return info;
+  }
+  const s = h.source;
+  info.kind = 'kineto';
+  info.summary = h;
+  if (s.rank !== undefined) {
+    info.rank = s.rank;
+    info.rankFrom = 'summary';
+  }
+  if (s.worldSize !== undefined) info.worldSize = s.worldSize;
+  if (s.backend !== undefined) info.backend = s.backend;
+  if (s.startUs !== undefined) info.startUs = s.startUs;
+  if (s.worker !== undefined) info.worker = s.worker;
+  if (s.exportMs !== undefined) info.exportMs = s.exportMs;
   return info;
 }
 
@@ -305,7 +342,8 @@ function walk(dir: string, depth: number, out: string[]): void {
 function fileTimeMs(f: TraceFileInfo): number {
   if (f.startUs !== undefined) return f.startUs / 1000;
   if (f.exportMs !== undefined) return f.exportMs;
-  return f.mtimeMs;
+  // A summary's time is its trace's.
+  return f.summary?.source.mtimeMs ?? f.mtimeMs;
 }
 
 /** Two per-rank files this far apart in time belong to different runs even with different ranks. */
@@ -432,6 +470,9 @@ export function discoverTraces(inputs: string[], opts: DiscoverOptions = {}): Tr
       if (seen.has(p)) continue;
       seen.add(p);
       const info = describeTraceFile(p, st);
+      // A summary this code cannot read: said now, with what would be right.
+      if (info.kind === 'unknown' && (p.endsWith('.commlens') || isSummaryHead(readHeadSync(p, 64))))
+        throw new TraceFormatError(info.why ?? 'not a rank summary', { file: input });
       // A file named explicitly is passed on even when unrecognised: its loader says exactly what is wrong.
       if (info.kind === 'unknown') info.kind = /\.(pftrace|perfetto-trace|pb)$/i.test(p) ? 'perfetto' : 'chrome-json';
       infos.push(info);
@@ -458,6 +499,8 @@ export function discoverTraces(inputs: string[], opts: DiscoverOptions = {}): Tr
     chosen = [...runs].reverse().find((r) => r.complete) ?? runs[runs.length - 1];
   }
   const notes: string[] = [];
+  // A summary left out is a rank missing from the job: said (other files that are not traces are not).
+  for (const s of skipped) if (s.path.endsWith('.commlens')) notes.push(`skipped ${s.path}: ${s.reason}`);
   if (runs.length > 1) {
     notes.push(
       `${runs.length} runs found; analysing ${describeRun(chosen)}${opts.run === undefined ? ' (the newest complete one)' : ''}.`,

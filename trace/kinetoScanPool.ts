@@ -167,22 +167,26 @@ export interface ReduceRanksOptions {
   digest?: unknown;
 }
 
+/** The `rank` request for file `index`. */
+function rankRequestOf(files: RankFile[], opts: ReduceRanksOptions, code: string): (index: number) => RankRequest {
+  return (index) => ({
+    kind: 'rank',
+    index,
+    path: files[index].path,
+    rank: files[index].rank,
+    cacheDir: opts.cacheDirOf?.(files[index].path),
+    ...(opts.lodDirOf ? { lod: { dir: opts.lodDirOf(files[index].path) } } : {}),
+    code,
+    ...(opts.digest !== undefined ? { digest: opts.digest } : {}),
+  });
+}
+
 /** Each rank file's reduced model (or why it could not be read), in the order given. */
 export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOptions = {}): Promise<RankResult[]> {
   const out = new Array<RankResult>(files.length);
-  const code = scanCode();
   await runPool<RankReply & Reply>(
     files.length,
-    (index): RankRequest => ({
-      kind: 'rank',
-      index,
-      path: files[index].path,
-      rank: files[index].rank,
-      cacheDir: opts.cacheDirOf?.(files[index].path),
-      ...(opts.lodDirOf ? { lod: { dir: opts.lodDirOf(files[index].path) } } : {}),
-      code,
-      ...(opts.digest !== undefined ? { digest: opts.digest } : {}),
-    }),
+    rankRequestOf(files, opts, scanCode()),
     (m) => {
       let r: RankResult;
       if ('payload' in m) {
@@ -205,6 +209,33 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
     opts,
   );
   return out;
+}
+
+/** What became of one rank file, as its serialised payload (RankPayload, node:v8), not unpacked. */
+export type RankPayloadResult =
+  { ok: true; payload: Uint8Array; fromCache: boolean } | { ok: false; error: string; at?: ScanProgress };
+
+/**
+ * The same requests as reduceKinetoRanks, each rank's reply handed to `onPayload` as the worker
+ * posted it (the serialised RankPayload, not unpacked) as soon as it comes (in completion
+ * order): what `commlens reduce` writes into a rank summary (trace/rankSummaryFile.ts).
+ */
+export async function reduceKinetoRankPayloads(
+  files: RankFile[],
+  opts: Omit<ReduceRanksOptions, 'onRank'>,
+  onPayload: (index: number, result: RankPayloadResult) => void,
+): Promise<void> {
+  await runPool<RankReply & Reply>(
+    files.length,
+    rankRequestOf(files, opts, scanCode()),
+    (m) => {
+      if ('payload' in m) {
+        if (m.cacheWarning) opts.onCacheWarning?.(m.cacheWarning);
+        onPayload(m.index, { ok: true, payload: new Uint8Array(m.payload), fromCache: m.fromCache });
+      } else onPayload(m.index, { ok: false, error: m.error ?? 'unknown error', at: m.at });
+    },
+    opts,
+  );
 }
 
 /** What became of one rank file's level-of-detail index. */

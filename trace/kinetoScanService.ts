@@ -12,6 +12,9 @@
  * - `lod`, or `rank` with `lod`: also the rank's level-of-detail index (trace/rankLod.ts), built
  *   from the same columns (a one-rank model dropped after) and written beside the reduced model
  *   under the same key, unless a matching index is there already; the reply names its file.
+ * A rank summary file (trace/rankSummaryFile.ts, `commlens reduce`) is a `rank` request's payload
+ * already: it is checked and posted as it is, with no scan and no parse-cache entry (it is its
+ * own cache); it has no level-of-detail index (it holds no whole rank).
  * A file that cannot be read is answered with the error and how far the scan got.
  */
 import { parentPort } from 'node:worker_threads';
@@ -22,6 +25,7 @@ import { cacheKeyOf, readEntry, scanCodeId, writeEntry } from './parseCache';
 import { packModel, unpackModel, type PackedModel } from './rankPack';
 import type { TraceModel } from './model';
 import { buildRankLod, lodEntryPath, rankFullModel, rankLodMatches, writeRankLod } from './rankLod';
+import { isSummaryFile, readSummaryFile } from './rankSummaryFile';
 
 export interface ScanRequest {
   kind?: 'columns';
@@ -152,7 +156,11 @@ function ensureLod(
   return file;
 }
 
+const NO_LOD =
+  'it is a rank summary (commlens reduce), which holds no whole rank to view: open the trace it was made from';
+
 async function lod(req: LodRequest): Promise<LodReply> {
+  if (isSummaryFile(req.path)) throw new Error(NO_LOD);
   const key = cacheKeyOf(req.path, req.rank, codeId(req));
   const file = lodEntryPath(req.lod.dir, key);
   if (rankLodMatches(file, key)) return { index: req.index, lodFile: file };
@@ -191,6 +199,13 @@ async function rank(
   req: RankRequest,
   transform: RankTransform | undefined,
 ): Promise<{ reply: RankReply; transfer: ArrayBuffer[] }> {
+  if (isSummaryFile(req.path)) {
+    const payload = ownBuffer(readSummaryFile(req.path).payload);
+    return {
+      reply: { index: req.index, payload, fromCache: false, ...(req.lod ? { lodError: NO_LOD } : {}) },
+      transfer: [payload],
+    };
+  }
   let key: ReturnType<typeof cacheKeyOf> | undefined;
   let hit: Buffer | undefined;
   if (req.cacheDir !== undefined || req.lod) {

@@ -16,6 +16,16 @@ import { readPerfetto } from './perfettoReader';
 import { LoadBudget, PROTOBUF_BYTE_COST, statRegularFile, type LoadOptions } from './budget';
 import { describeTraceFile, readHeadSync, type TraceRun } from './discover';
 import { importKinetoFolder } from './kineto';
+import { isSummaryFile } from './rankSummaryFile';
+
+/** A rank summary (`commlens reduce`) holds a digest of its rank, not its events: only `analyze` reads it. */
+function refuseSummary(path: string): void {
+  if (isSummaryFile(path))
+    throw new TraceFormatError(
+      "is a CommLens rank summary (commlens reduce): it holds a digest of its rank, not the rank's events, and only `commlens analyze` reads it",
+      { file: path, expected: 'the trace it was made from' },
+    );
+}
 
 /** Largest protobuf trace read into memory at once. */
 const MAX_PROTOBUF_BYTES = 2 * 1024 * 1024 * 1024 - 1;
@@ -44,6 +54,7 @@ export async function sniffTraceFile(path: string): Promise<TraceFileKind> {
 export async function loadRun(run: TraceRun, opts: LoadOptions = {}): Promise<TraceModel> {
   if (run.kind !== 'kineto' && run.kind !== 'pre-kineto') return loadTraceFile(run.files[0].path, opts);
   assertRanked(run);
+  for (const f of run.files) refuseSummary(f.path);
   return importKinetoFolder(
     run.files.map((f) => f.path),
     { ...opts, ranks: run.files.map((f) => f.rank) },
@@ -72,6 +83,7 @@ export function assertRanked(run: TraceRun): void {
 export async function loadTraceFile(path: string, opts: LoadOptions = {}): Promise<TraceModel> {
   const stat = statRegularFile(path);
   if (stat.size === 0) throw new TraceFormatError('empty file', { file: path, offset: 0, expected: 'a trace' });
+  refuseSummary(path);
   const kind = await sniffTraceFile(path);
   if (kind === 'kineto' || kind === 'pre-kineto') return importKinetoFile(path, opts);
   if (kind === 'chrome-json') return readChromeJsonFile(path, opts);

@@ -16,7 +16,9 @@ import type { Command } from '../command';
 export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--per-rank-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
 
   Analyses PyTorch profiler traces (Kineto, or pre-Kineto JSON arrays), one file per
-  rank, or one CommLens/Perfetto trace of a whole job. A folder is searched with its
+  rank, or one CommLens/Perfetto trace of a whole job; a rank's summary written by
+  \`commlens reduce\` (*.summary.commlens) stands for its trace, alone or beside other
+  ranks' traces (made with the same --include-last-step). A folder is searched with its
   sub-folders (tensorboard_trace_handler folders too); each file's format is read from
   its content. When a folder holds several runs, the newest complete one is analysed
   (the report says which); --run ID picks another, --rank N gives the rank of a single

@@ -45,13 +45,13 @@ test('reduced traces analyse to the same per-rank metrics and collectives as the
   }
 });
 
-test('commlens reduce writes one reduced trace per rank that analyze reads; bad input is exit 2', async () => {
+test('commlens reduce --kineto writes one reduced trace per rank that analyze reads; bad input is exit 2', async () => {
   const out = mkdtempSync(join(tmpdir(), 'commlens-reduce-cmd-'));
   const io = { out: () => undefined, err: (t: string) => void (err += t) };
   let err = '';
   try {
     const dir = fixturesDir('kineto', 'hta-sampled');
-    assert.equal(await reduceCommand([dir, '--out', out], io), 0, err);
+    assert.equal(await reduceCommand([dir, '--out', out, '--kineto'], io), 0, err);
     assert.match(err, /wrote 2 reduced rank trace\(s\)/);
     const reduced = ['sampled_rank-0', 'sampled_rank-1'].map((n) => join(out, `${n}.reduced.json.gz`));
     const a = analyze(await importKinetoFolder([0, 1].map((r) => join(dir, `sampled_rank-${r}.json.gz`))));
@@ -63,7 +63,7 @@ test('commlens reduce writes one reduced trace per rank that analyze reads; bad 
     const bad = join(out, 'bad.json');
     writeFileSync(bad, '[1, 2, 3]');
     err = '';
-    assert.equal(await reduceCommand([bad, '--out', join(out, 'x')], io), 2);
+    assert.equal(await reduceCommand([bad, '--out', join(out, 'x'), '--kineto'], io), 2);
     assert.match(err, /expected "\{"/);
     assert.equal(await reduceCommand([dir], io), 2);
   } finally {
