@@ -25,7 +25,7 @@ import { codeHash } from '../trace/parseCache';
 import { analyze } from './index';
 import { mapSliceIndexes } from './sliceIndexes';
 import type { Analysis, AnalysisOptions } from './types';
-import { digestReducedRank, materializeView, type DigestOptions, type WireDigest } from './rankDigest';
+import { DIGEST_FORMAT, digestReducedRank, materializeView, type DigestOptions, type WireDigest } from './rankDigest';
 import { PartialViewError, type RankView } from './rankView';
 import { REPLAY_STEPS } from './replay/whatIf';
 import { TraceFormatError } from '../trace/errors';
@@ -52,6 +52,11 @@ function viewsOfDigests(job: KinetoJob): RankView[] | undefined {
   for (let i = 0; i < job.digests.length; i++) {
     const d = job.digests[i] as WireDigest | undefined;
     if (!d) return undefined;
+    if (d.format !== DIGEST_FORMAT)
+      throw new TraceFormatError(
+        `a rank's digest is of format ${String(d.format)}, and this CommLens reads format ${DIGEST_FORMAT} (a rank summary made by another version of \`commlens reduce\`)`,
+        { expected: 'rank summaries made by this version of `commlens reduce`, or the traces themselves' },
+      );
     views.push(materializeView(d, job.places[i]));
   }
   return views.sort((a, b) => a.rank - b.rank);

@@ -38,8 +38,17 @@ export interface DigestOptions {
 
 const CLASSES: readonly KernelClass[] = ['computation', 'communication', 'memory'];
 
+/**
+ * The shape of WireDigest. A digest travels in rank summaries (`commlens reduce`, made perhaps by
+ * another CommLens): raise this whenever WireDigest or what it carries changes, so that a summary
+ * of another shape is refused by name instead of misread.
+ */
+export const DIGEST_FORMAT = 1;
+
 /** A digest as it leaves the worker: in the pruned one-rank model's terms (its slice indexes, tracks and times). */
 export interface WireDigest extends Omit<RankDigest, 'exposedByStep'> {
+  /** DIGEST_FORMAT of the CommLens that made it. */
+  format: number;
   pid: number;
   rank: number;
   notes: string[];
@@ -169,6 +178,7 @@ export function digestRank(
   const stepIndex = new Map<StepWindow, number>(v.steps.map((s, i) => [s, i]));
   for (const st of metrics.steps) st.sliceIndex = newIndex[st.sliceIndex];
   const digest: WireDigest = {
+    format: DIGEST_FORMAT,
     pid: v.pid,
     rank: v.rank,
     notes: v.notes,

@@ -2,7 +2,7 @@
  * The parse cache: each rank's reduced model (trace/kinetoRank.ts), serialised (node:v8), in a
  * folder beside the traces (`.commlens-cache/`), or `--cache-dir` / `COMMLENS_CACHE_DIR`.
  *
- * An entry is keyed by the trace file's path, size, mtime and a SHA-256 of its first MiB, the
+ * An entry is keyed by the trace file's path, size, mtime and a SHA-256 of its first 64 KiB, the
  * rank it was read as, and the code that reduced it (a hash of the worker's script and the
  * trace modules beside it): a trace rewritten in place, or a new CommLens, misses. An entry
  * holds a header (its key and a SHA-1 of the payload) and the payload; one whose header does
@@ -16,7 +16,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 /** Bumped when the reduced form changes in a way the code hash would not show. */
 export const CACHE_FORMAT = 1;
-const HEAD_BYTES = 1 << 20;
+// 64 KiB: enough to tell two traces of the same size and mtime apart (their headers and first
+// events differ), and a 1,024-rank job's keys read 64 MiB, not 1 GiB (its re-open took 2.1 s).
+const HEAD_BYTES = 1 << 16;
 const MAGIC = Buffer.from('CLRANK1\n', 'latin1');
 
 /** The cache folder for a trace file: the one given, else COMMLENS_CACHE_DIR, else `.commlens-cache` beside it. */
@@ -32,7 +34,7 @@ export interface CacheKey {
   file: string;
   size: number;
   mtimeMs: number;
-  /** SHA-256 of the first MiB. */
+  /** SHA-256 of the first 64 KiB. */
   head: string;
   rank: number | null;
 }
@@ -95,7 +97,7 @@ export function scanCodeId(workerScript: string): string {
   return id;
 }
 
-/** The key of one trace file now (its size, mtime and first MiB). */
+/** The key of one trace file now (its size, mtime and first 64 KiB). */
 export function cacheKeyOf(path: string, rank: number | undefined, code: string): CacheKey {
   const fd = fs.openSync(path, 'r');
   try {
