@@ -467,6 +467,7 @@ function printResult(
     out.say(
       `warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(f.warmupNs)}), left out of every figure`,
     );
+  for (const note of summary.strategyNotes ?? []) out.say(note);
   out.say(`trace:   ${relTrace}`);
   out.say(`summary: ${relSummary}`);
   return { exitCode: EXIT.ok, runDir, summary };

@@ -1,8 +1,17 @@
 /**
  * 1-bit Adam (Tang et al., arXiv 2102.02888). Adam's variance becomes stable early, so:
  * - warm-up: full-precision Adam on all-reduced gradients. The paper freezes the variance
- *   once it has become stable, which in its runs is 15-25% of training; the default
- *   warm-up (options.ts) is that rule, 20% of the run's steps (at least 2);
+ *   once it has become stable (in its runs after 15-25% of training). By default this
+ *   strategy measures it (trace/onebitWarmup.ts): after each warm-up step, the relative
+ *   change of the bias-corrected variance ‖v̂_t − v̂_{t−1}‖/‖v̂_t‖, all-reduced with max so
+ *   every rank freezes at the same step; the variance freezes once that change is ≤ 0.25,
+ *   after at least max(3, 15% of the steps) and at most half the run's steps. A fixed
+ *   `onebitWarmupSteps` overrides the rule. The step it froze at, and why, is in the run's
+ *   notes (summary.json `notes`, printed by `commlens profile`).
+ *   A fixed 20% of the run was the rule before; on a 12-step mlp-small run that is 2 steps,
+ *   and it diverged (loss 2.89 → 14.08): after 2 steps v̂ is the g² of 2 batches, thousands
+ *   of entries' later gradients were 10²-10⁴× their frozen √v̂, their momentum filled the
+ *   sign compressor's chunks, every entry of those chunks moved, and the loop grew.
  * - then the variance is frozen and the ranks exchange the momentum instead of the
  *   gradient (Algorithm 1): each rank folds its local gradient into the shared momentum
  *   (m = β1·m + (1−β1)·g), and the momenta are averaged by the compressed all-reduce:
@@ -35,6 +44,7 @@ import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from '
 import { strategyEnv, type StrategyEnv } from './env';
 import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
+import { freezesNow, onebitWarmupBounds, varianceChange, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';
 
 /**
@@ -93,13 +103,24 @@ export class OnebitAdam implements Strategy {
   private invDenom: Float32Array | undefined;
   /** The exchanged momentum, u = m·invDenom. */
   private u: Float32Array | undefined;
+  /** True once the variance is frozen (the compressed phase). */
+  private frozen = false;
+  /** The variance before the warm-up step, to measure its change (adaptive warm-up only). */
+  private vPrev: Float32Array | undefined;
+  /** One value for the all-reduce of the variance's change. */
+  private readonly change = new Float32Array(1);
+  private readonly bounds: { min: number; max: number };
+  /** Why and when the variance froze, for the run's notes. */
+  private freezeNote: string | undefined;
 
   constructor(
     private readonly ctx: StrategyContext,
     private readonly config: RunConfig,
-    private readonly warmupSteps: number,
+    /** A fixed warm-up (strategyOptions.onebitWarmupSteps), or undefined for the adaptive rule. */
+    private readonly warmupSteps: number | undefined,
     chunkSize: number,
   ) {
+    this.bounds = onebitWarmupBounds(config.steps);
     this.env = strategyEnv(ctx);
     this.adam = new HostOptimizer(config.optimizer, ctx.trainer.paramCount);
     this.codec = new SignCodec(chunkSize);
@@ -111,7 +132,7 @@ export class OnebitAdam implements Strategy {
       this.params = await this.env.staging.read(trainer.paramBuffer, 0, trainer.paramCount, 'D2H master parameters');
     trainer.backward();
     this.grads = await this.env.staging.read(trainer.gradBuffer, 0, trainer.paramCount, 'D2H gradients');
-    if (step < this.warmupSteps) await this.env.coll.allReduceF32(this.grads, 'avg');
+    if (!this.frozen) await this.env.coll.allReduceF32(this.grads, 'avg');
   }
 
   async optimizerStep(step: number): Promise<void> {
@@ -119,11 +140,36 @@ export class OnebitAdam implements Strategy {
     const g = this.grads!;
     const p = this.params!;
     const s = this.config.optimizer;
-    if (step < this.warmupSteps) {
+    if (!this.frozen) {
       const t = nowNs();
+      const adaptive = this.warmupSteps === undefined;
+      const v = this.adam.v!;
+      if (adaptive) (this.vPrev ??= new Float32Array(v.length)).set(v);
+      const b2 = s.beta2 ?? 0.999;
+      const bcPrev = 1 - b2 ** this.adam.steps;
       this.adam.step(p, g, gradScale(s, sumSquares(g)));
       this.env.span('adam (host, warm-up)', t, nowNs());
-      if (step + 1 === this.warmupSteps) this.frozenBc2 = 1 - (s.beta2 ?? 0.999) ** this.adam.steps;
+      const done = this.adam.steps;
+      if (adaptive) {
+        // The same figure on every rank (the gradients were all-reduced), made certain by a max.
+        this.change[0] = varianceChange(this.vPrev!, v, bcPrev, 1 - b2 ** done);
+        await this.env.coll.allReduceF32(this.change, 'max');
+        this.frozen = freezesNow(done, this.change[0], this.bounds);
+        if (this.frozen)
+          this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision step${done === 1 ? '' : 's'}): ${
+            done >= this.bounds.max && this.change[0] > VARIANCE_STABLE_CHANGE
+              ? `its relative change over the last step was ${this.change[0].toFixed(3)}, above ${VARIANCE_STABLE_CHANGE}, but the warm-up may take at most half of the run's ${this.config.steps} steps`
+              : `its relative change over the last step was ${this.change[0].toFixed(3)} ≤ ${VARIANCE_STABLE_CHANGE} (stable) after at least ${this.bounds.min} steps`
+          }`;
+      } else {
+        this.frozen = done >= this.warmupSteps!;
+        if (this.frozen)
+          this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision steps, as strategyOptions.onebitWarmupSteps asks)`;
+      }
+      if (this.frozen) {
+        this.frozenBc2 = 1 - b2 ** done;
+        this.vPrev = undefined;
+      }
     } else {
       const b1 = s.beta1 ?? 0.9;
       const wd = s.weightDecay ?? (s.kind === 'adamw' ? 0.01 : 0);
@@ -160,6 +206,10 @@ export class OnebitAdam implements Strategy {
     return inv;
   }
 
+  notes(): string[] {
+    return this.freezeNote ? [this.freezeNote] : [];
+  }
+
   async readParameters(): Promise<Float32Array> {
     return this.env.staging.read(
       this.ctx.trainer.paramBuffer,
@@ -181,7 +231,8 @@ export class OnebitAdam implements Strategy {
   memory(engine: MemoryBytes): MemoryBytes {
     return {
       ...engine,
-      optimizerState: engine.optimizerState + this.adam.stateBytes + (this.params?.byteLength ?? 0),
+      optimizerState:
+        engine.optimizerState + this.adam.stateBytes + (this.params?.byteLength ?? 0) + (this.vPrev?.byteLength ?? 0),
       communication: this.commBufferBytes(),
     };
   }
