@@ -5,11 +5,15 @@
  *
  * Stability is measured after every warm-up step as the relative change of the bias-corrected
  * variance, ‖v̂_t − v̂_{t−1}‖₂ / ‖v̂_t‖₂. Early in training v̂ is an average of the g² seen so
- * far, so this change falls roughly as 1/t; below VARIANCE_STABLE_CHANGE v̂ averages about
- * four batches or more. Measured on the presets (12-step runs, 2 warm-up steps diverged on
+ * far, so with vanishing gradients this change is 1/(t − 1) after t steps, and noisy ones
+ * keep it near that: at VARIANCE_STABLE_CHANGE v̂ averages five batches or more. Measured on the presets (12-step runs, 2 warm-up steps diverged on
  * mlp-small: loss 2.89 → 14.08): the change at steps 1-5 was 0.72, 0.50, 0.33, 0.24, 0.20
- * on mlp-small and 0.81, 0.60, 0.37, 0.22, 0.19 on gpt-mini; after 2 steps some entries'
- * next g² was 10⁶-10¹¹ times their v̂, which the frozen variance then divides by.
+ * on mlp-small and 0.81, 0.60, 0.37, 0.22, 0.19 on gpt-mini (so both freeze after 5 steps of
+ * 12); after 2 steps, the next step's g² of 101 mlp-small entries was over 100× their v̂ (up
+ * to 5·10⁶×), and the frozen variance divides the momentum by √v̂.
+ *
+ * At most half the run is warm-up: a verify run's step time is the median of its steady
+ * steps, which then is a compressed step, the phase the replay predicts.
  */
 
 /** The variance is stable once its relative change over one step is at most this. */
@@ -56,10 +60,4 @@ export function varianceChange(prev: Float32Array, cur: Float32Array, bcPrev: nu
  */
 export function freezesNow(warmupSoFar: number, change: number, bounds: { min: number; max: number }): boolean {
   return warmupSoFar >= bounds.max || (warmupSoFar >= bounds.min && change <= VARIANCE_STABLE_CHANGE);
-}
-
-/** The rule in words, for notes and help texts. */
-export function onebitWarmupRuleText(steps: number): string {
-  const b = onebitWarmupBounds(steps);
-  return `the variance freezes once its relative change over a step is ≤ ${VARIANCE_STABLE_CHANGE}, after ${b.min} to ${b.max} full-precision steps of this ${steps}-step run`;
 }

@@ -7,11 +7,12 @@
  *   every rank freezes at the same step; the variance freezes once that change is ≤ 0.25,
  *   after at least max(3, 15% of the steps) and at most half the run's steps. A fixed
  *   `onebitWarmupSteps` overrides the rule. The step it froze at, and why, is in the run's
- *   notes (summary.json `notes`, printed by `commlens profile`).
+ *   notes (summary.json `strategyNotes`, printed by `commlens profile`).
  *   A fixed 20% of the run was the rule before; on a 12-step mlp-small run that is 2 steps,
  *   and it diverged (loss 2.89 → 14.08): after 2 steps v̂ is the g² of 2 batches, thousands
- *   of entries' later gradients were 10²-10⁴× their frozen √v̂, their momentum filled the
- *   sign compressor's chunks, every entry of those chunks moved, and the loop grew.
+ *   of entries' later gradients exceeded their frozen √v̂ (by up to 10³-10⁴×), their
+ *   momentum filled the sign compressor's chunks, every entry of those chunks moved, and
+ *   the loop grew.
  * - then the variance is frozen and the ranks exchange the momentum instead of the
  *   gradient (Algorithm 1): each rank folds its local gradient into the shared momentum
  *   (m = β1·m + (1−β1)·g), and the momenta are averaged by the compressed all-reduce:
