@@ -412,7 +412,7 @@ function replayOne(
     }
     extraBytesPerParam += c.extraBytesPerParam;
     if (c.name === 'onebit-adam') {
-      notes.push(onebitWarmupNote(ctx.model.meta.format === 'commlens' ? ctx.views[0]?.steps.length : undefined));
+      notes.push(onebitWarmupNote(commlensSteps(ctx)));
       if (asStrategy) onebitAdamOnHost(ctx, g, coresPerRank, notes);
     }
     if (
@@ -594,11 +594,16 @@ function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): Oute
  * host probe's timing of them at the rank's share of the cores (as the codecs). A run
  * recorded before the probe timed them keeps the GPU optimizer, and the notes say so.
  */
+/** The steps of a CommLens run (a verify re-run has as many), else undefined. */
+export function commlensSteps(ctx: ReplayContext): number | undefined {
+  return ctx.model.meta.format === 'commlens' ? ctx.views[0]?.steps.length : undefined;
+}
+
 /**
  * 1-bit Adam's warm-up, which the replay cannot know in advance: CommLens's freezes the
  * variance once it is stable (trace/onebitWarmup.ts), within bounds known from the steps.
  */
-function onebitWarmupNote(steps: number | undefined): string {
+export function onebitWarmupNote(steps: number | undefined): string {
   const head =
     '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase';
   if (steps === undefined || steps < 3) return head;
