@@ -127,7 +127,7 @@ export class OnebitAdam implements Strategy {
     this.codec = new SignCodec(chunkSize);
   }
 
-  async backwardAndExchange(step: number): Promise<void> {
+  async backwardAndExchange(): Promise<void> {
     const { trainer } = this.ctx;
     if (!this.params)
       this.params = await this.env.staging.read(trainer.paramBuffer, 0, trainer.paramCount, 'D2H master parameters');
