@@ -1,7 +1,8 @@
 /**
  * 1-bit Adam's warm-up rule (arXiv 2102.02888: run full-precision Adam until its variance
  * has become stable, then freeze it), shared by the strategy (runtime/strategies/onebitAdam.ts)
- * and the replay that prices it (analysis/replay/whatIf.ts).
+ * and the replay that prices it (analysis/replay/whatIf.ts); the strategy measures the change
+ * (onebitAdam.ts varianceChangeOfStep).
  *
  * Stability is measured after every warm-up step as the relative change of the bias-corrected
  * variance, ‖v̂_t − v̂_{t−1}‖₂ / ‖v̂_t‖₂. Early in training v̂ is an average of the g² seen so
@@ -34,24 +35,6 @@ export function onebitWarmupBounds(steps: number): { min: number; max: number } 
   const max = Math.min(Math.max(2, Math.floor(steps / 2)), Math.max(1, steps - 1));
   const min = Math.min(Math.max(MIN_WARMUP_STEPS, Math.round(steps * MIN_WARMUP_FRACTION)), max);
   return { min, max };
-}
-
-/**
- * ‖v̂_t − v̂_{t−1}‖₂ / ‖v̂_t‖₂ with v̂ = v / bc: `prev` and `cur` are Adam's raw second moments
- * before and after step t, `bcPrev` and `bc` their bias corrections (1 − β2^t). 1 when there
- * was no previous variance (bcPrev 0) or the variance is all zero.
- */
-export function varianceChange(prev: Float32Array, cur: Float32Array, bcPrev: number, bc: number): number {
-  if (!(bcPrev > 0)) return 1;
-  let diff = 0,
-    norm = 0;
-  for (let i = 0; i < cur.length; i++) {
-    const a = prev[i] / bcPrev,
-      b = cur[i] / bc;
-    diff += (b - a) * (b - a);
-    norm += b * b;
-  }
-  return norm > 0 ? Math.sqrt(diff / norm) : 1;
 }
 
 /**

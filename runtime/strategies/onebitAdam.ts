@@ -45,7 +45,7 @@ import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from '
 import { strategyEnv, type StrategyEnv } from './env';
 import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
-import { freezesNow, onebitWarmupBounds, varianceChange, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
+import { freezesNow, onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';
 
 /**
@@ -90,6 +90,35 @@ export function frozenVarianceUpdate(
   }
 }
 
+/**
+ * How much the Adam step about to run on `grads` moves the bias-corrected variance:
+ * ‖v̂_t − v̂_{t−1}‖₂ / ‖v̂_t‖₂ (trace/onebitWarmup.ts), from v before the step and the gradient
+ * as HostOptimizer.step uses it (times gradScale, plus Adam's L2 decay `l2`·p), so without a
+ * copy of v. 1 before the first step (no variance yet), on a skipped step (gradScale 0) and
+ * when the variance is all zero.
+ */
+export function varianceChangeOfStep(
+  v: Float32Array,
+  grads: Float32Array,
+  params: Float32Array,
+  o: { gradScale: number; l2: number; beta2: number; stepsDone: number },
+): number {
+  const { gradScale: scale, l2, beta2: b2 } = o;
+  const bcPrev = 1 - b2 ** o.stepsDone;
+  const bc = 1 - b2 ** (o.stepsDone + 1);
+  if (!(bcPrev > 0) || scale === 0) return 1;
+  let diff = 0,
+    norm = 0;
+  for (let i = 0; i < v.length; i++) {
+    const g = grads[i] * scale + l2 * params[i];
+    const a = v[i] / bcPrev;
+    const b = (b2 * v[i] + (1 - b2) * g * g) / bc;
+    diff += (b - a) * (b - a);
+    norm += b * b;
+  }
+  return norm > 0 ? Math.sqrt(diff / norm) : 1;
+}
+
 export class OnebitAdam implements Strategy {
   readonly id = 'onebit-adam';
   private readonly env: StrategyEnv;
@@ -106,8 +135,6 @@ export class OnebitAdam implements Strategy {
   private u: Float32Array | undefined;
   /** True once the variance is frozen (the compressed phase). */
   private frozen = false;
-  /** The variance before the warm-up step, to measure its change (adaptive warm-up only). */
-  private vPrev: Float32Array | undefined;
   /** One value for the all-reduce of the variance's change. */
   private readonly change = new Float32Array(1);
   private readonly bounds: { min: number; max: number };
@@ -144,16 +171,20 @@ export class OnebitAdam implements Strategy {
     if (!this.frozen) {
       const t = nowNs();
       const adaptive = this.warmupSteps === undefined;
-      const v = this.adam.v!;
-      if (adaptive) (this.vPrev ??= new Float32Array(v.length)).set(v);
       const b2 = s.beta2 ?? 0.999;
-      const bcPrev = 1 - b2 ** this.adam.steps;
-      this.adam.step(p, g, gradScale(s, sumSquares(g)));
+      const scale = gradScale(s, sumSquares(g));
+      if (adaptive)
+        this.change[0] = varianceChangeOfStep(this.adam.v!, g, p, {
+          gradScale: scale,
+          l2: s.kind === 'adam' ? (s.weightDecay ?? 0) : 0,
+          beta2: b2,
+          stepsDone: this.adam.steps,
+        });
+      this.adam.step(p, g, scale);
       this.env.span('adam (host, warm-up)', t, nowNs());
       const done = this.adam.steps;
       if (adaptive) {
         // The same figure on every rank (the gradients were all-reduced), made certain by a max.
-        this.change[0] = varianceChange(this.vPrev!, v, bcPrev, 1 - b2 ** done);
         await this.env.coll.allReduceF32(this.change, 'max');
         this.frozen = freezesNow(done, this.change[0], this.bounds);
         if (this.frozen)
@@ -167,10 +198,7 @@ export class OnebitAdam implements Strategy {
         if (this.frozen)
           this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision steps, as strategyOptions.onebitWarmupSteps asks)`;
       }
-      if (this.frozen) {
-        this.frozenBc2 = 1 - b2 ** done;
-        this.vPrev = undefined;
-      }
+      if (this.frozen) this.frozenBc2 = 1 - b2 ** done;
     } else {
       const b1 = s.beta1 ?? 0.9;
       const wd = s.weightDecay ?? (s.kind === 'adamw' ? 0.01 : 0);
@@ -232,8 +260,7 @@ export class OnebitAdam implements Strategy {
   memory(engine: MemoryBytes): MemoryBytes {
     return {
       ...engine,
-      optimizerState:
-        engine.optimizerState + this.adam.stateBytes + (this.params?.byteLength ?? 0) + (this.vPrev?.byteLength ?? 0),
+      optimizerState: engine.optimizerState + this.adam.stateBytes + (this.params?.byteLength ?? 0),
       communication: this.commBufferBytes(),
     };
   }
