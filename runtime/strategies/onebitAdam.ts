@@ -46,7 +46,7 @@ import { strategyEnv, type StrategyEnv } from './env';
 import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
 import { freezesNow, onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
-import type { MemoryBytes, Strategy, StrategyContext } from './types';
+import type { MemoryBytes, StepCounter, Strategy, StrategyContext } from './types';
 
 /**
  * The compressed phase's first host loop: u = m / (√v̂ + ε) with m folded in from this rank's
@@ -138,6 +138,8 @@ export class OnebitAdam implements Strategy {
   /** One value for the all-reduce of the variance's change. */
   private readonly change = new Float32Array(1);
   private readonly bounds: { min: number; max: number };
+  /** The variance's change this warm-up step measured, for its counter track (adaptive warm-up only). */
+  private measuredChange: number | undefined;
   /** Why and when the variance froze, for the run's notes. */
   private freezeNote: string | undefined;
 
@@ -186,6 +188,7 @@ export class OnebitAdam implements Strategy {
       if (adaptive) {
         // The same figure on every rank (the gradients were all-reduced), made certain by a max.
         await this.env.coll.allReduceF32(this.change, 'max');
+        this.measuredChange = this.change[0];
         this.frozen = freezesNow(done, this.change[0], this.bounds);
         if (this.frozen)
           this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision step${done === 1 ? '' : 's'}): ${
@@ -233,6 +236,13 @@ export class OnebitAdam implements Strategy {
     // The momentum of an entry that never had a gradient is 0 and stays so.
     for (let i = 0; i < v.length; i++) if (inv[i] === 0) this.adam.m[i] = 0;
     return inv;
+  }
+
+  /** The variance's relative change over each warm-up step: the track ends at the step it froze. */
+  counters(): StepCounter[] {
+    const value = this.measuredChange;
+    this.measuredChange = undefined;
+    return value === undefined ? [] : [{ name: '1-bit Adam: variance change per step', unit: '1', value }];
   }
 
   notes(): string[] {
