@@ -97,7 +97,7 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
     kind: 'int',
     min: 0,
     max: 1e6,
-    help: "steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, as 1-bit Adam's warm-up; with SGD 0)",
+    help: 'steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, the share after which the 1-bit Adam paper found the variance stable; with SGD 0)',
   },
   // Without it the variance freezes once stable (trace/onebitWarmup.ts). A fixed count: one
   // step of variance is g² of a single batch, too little to freeze, so at least 2 steps.
