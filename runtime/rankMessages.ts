@@ -55,6 +55,8 @@ export interface RankDone {
   type: 'done';
   rank: number;
   pool: { hits: number; misses: number; bytes: number };
+  /** The strategy's notes (Strategy.notes), when it has any. */
+  notes?: string[];
 }
 
 export interface RankError {

@@ -162,7 +162,8 @@ async function run(): Promise<void> {
         new Uint8Array(params.buffer, params.byteOffset, params.byteLength),
       );
     }
-    post({ type: 'done', rank, pool: trainer.poolStats() });
+    const notes = strategy.notes?.() ?? [];
+    post({ type: 'done', rank, pool: trainer.poolStats(), ...(notes.length ? { notes } : {}) });
   } finally {
     strategy?.destroy?.();
     trainer?.destroy();

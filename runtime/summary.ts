@@ -72,6 +72,11 @@ export interface RunSummary {
   clockCalibrationErrorNs: number;
   wallTimeNs: number;
   tracePath: string;
+  /**
+   * What the strategy decided during the run, from rank 0 (1-bit Adam: the step its
+   * variance froze at, and why). Absent when it decided nothing worth saying.
+   */
+  strategyNotes?: string[];
   /** Analysis results (breakdown, suggestions), when the analysis ran. */
   analysis?: unknown;
 }
@@ -111,6 +116,7 @@ export function buildSummary(
       if (i >= warmup || steps.length <= warmup) wire[r.rank].push(r.wireBytes);
     }
   });
+  const strategyNotes = o.done.find((d) => d.rank === 0)?.notes;
   const status = running ? 'running' : o.failure ? (o.failure.cancelled ? 'cancelled' : 'failed') : 'completed';
   return {
     schemaVersion: SUMMARY_SCHEMA_VERSION,
@@ -139,5 +145,6 @@ export function buildSummary(
     clockCalibrationErrorNs: Math.max(0, ...o.ready.map((r) => r.calibrationErrorNs)),
     wallTimeNs: o.wallNs,
     tracePath: o.tracePath,
+    ...(strategyNotes?.length ? { strategyNotes } : {}),
   };
 }

@@ -45,7 +45,7 @@ import {
   sameLayout,
   type LayoutPrediction,
 } from '../replay/layouts';
-import { baselineBytesPerStep, measuredRunOf } from '../replay/whatIf';
+import { baselineBytesPerStep, commlensSteps, measuredRunOf, onebitWarmupNote } from '../replay/whatIf';
 import { applyConfigChange, verificationConfig, type VerifiableConfig } from '../verify';
 import type { TorchApply } from '../../trace/torchJob';
 import { formatBytes, formatDurationNs, formatSignedPct, groupDigits } from '../../trace/format';
@@ -317,7 +317,8 @@ function compressionRule(c: RuleContext): Suggestion[] {
         text: `${(100 * c.exposedShare).toFixed(1)} % of the step is communication not hidden under compute${s && wireBytes !== undefined && wireBytes !== 4 ? `; the all-reduces already carry ${s.collectiveDtype.text}, so the prediction starts from that volume` : ''}`,
       },
       predicted: predictedOf(r),
-      risk: comp.risk,
+      // A CommLens run is told when its 1-bit Adam will freeze (trace/onebitWarmup.ts).
+      risk: name === 'onebit-adam' && !c.pytorch ? `${comp.risk} ${onebitWarmupNote(commlensSteps(ctx))}.` : comp.risk,
       source: comp.source,
       whatIf: change,
       verifiable: !c.pytorch,

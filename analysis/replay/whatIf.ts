@@ -38,6 +38,7 @@ import { CONTEXT_PARALLEL, type MeasuredRun } from './layouts';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, median } from '../../trace/stats';
 import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
+import { onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -411,9 +412,7 @@ function replayOne(
     }
     extraBytesPerParam += c.extraBytesPerParam;
     if (c.name === 'onebit-adam') {
-      notes.push(
-        '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase',
-      );
+      notes.push(onebitWarmupNote(commlensSteps(ctx)));
       if (asStrategy) onebitAdamOnHost(ctx, g, coresPerRank, notes);
     }
     if (
@@ -595,6 +594,23 @@ function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): Oute
  * host probe's timing of them at the rank's share of the cores (as the codecs). A run
  * recorded before the probe timed them keeps the GPU optimizer, and the notes say so.
  */
+/** The steps of a CommLens run (a verify re-run has as many), else undefined. */
+export function commlensSteps(ctx: ReplayContext): number | undefined {
+  return ctx.model.meta.format === 'commlens' ? ctx.views[0]?.steps.length : undefined;
+}
+
+/**
+ * 1-bit Adam's warm-up, which the replay cannot know in advance: CommLens's freezes the
+ * variance once it is stable (trace/onebitWarmup.ts), within bounds known from the steps.
+ */
+export function onebitWarmupNote(steps: number | undefined): string {
+  const head =
+    '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase';
+  if (steps === undefined || steps < 3) return head;
+  const { min, max } = onebitWarmupBounds(steps);
+  return `${head}. CommLens's 1-bit Adam freezes the variance once its relative change over a step is ≤ ${VARIANCE_STABLE_CHANGE}, so a ${steps}-step run like this one compresses from step ${min} at the earliest and step ${max} at the latest (the step is in the run's notes); at most half the steps are full-precision, so the median step a verify run measures is a compressed one`;
+}
+
 function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number, notes: string[]): void {
   const speeds = ctx.info.hostProbe?.onebitAdamBytesPerNs;
   const bytes = ctx.paramCount !== undefined ? ctx.paramCount * 4 : 0;

@@ -457,6 +457,8 @@ function printResult(
     );
     return { exitCode: code, runDir, summary };
   }
+  // What the strategy decided (1-bit Adam: when its variance froze): a note, or a log event for the extension.
+  for (const note of summary.strategyNotes ?? []) out.warn(note, 'info');
   out.emit({ kind: 'done', runId, runDir, tracePath: outcome.tracePath, summaryPath, partial: false });
   const f = figuresOfSummary(summary);
   const gflops = summary.achievedFlopsPerRank / 1e9;

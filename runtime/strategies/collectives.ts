@@ -4,7 +4,7 @@
  * in-process group. Every call is a collective: all ranks call it in the same order.
  */
 
-export type ReduceOp = 'sum' | 'avg';
+export type ReduceOp = 'sum' | 'avg' | 'max';
 
 export interface Collectives {
   readonly rank: number;

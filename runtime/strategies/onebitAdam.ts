@@ -1,8 +1,18 @@
 /**
  * 1-bit Adam (Tang et al., arXiv 2102.02888). Adam's variance becomes stable early, so:
  * - warm-up: full-precision Adam on all-reduced gradients. The paper freezes the variance
- *   once it has become stable, which in its runs is 15-25% of training; the default
- *   warm-up (options.ts) is that rule, 20% of the run's steps (at least 2);
+ *   once it has become stable (in its runs after 15-25% of training). By default this
+ *   strategy measures it (trace/onebitWarmup.ts): after each warm-up step, the relative
+ *   change of the bias-corrected variance ‖v̂_t − v̂_{t−1}‖/‖v̂_t‖, all-reduced with max so
+ *   every rank freezes at the same step; the variance freezes once that change is ≤ 0.25,
+ *   after at least max(3, 15% of the steps) and at most half the run's steps. A fixed
+ *   `onebitWarmupSteps` overrides the rule. The step it froze at, and why, is in the run's
+ *   notes (summary.json `strategyNotes`, printed by `commlens profile`).
+ *   A fixed 20% of the run was the rule before; on a 12-step mlp-small run that is 2 steps,
+ *   and it diverged (loss 2.89 → 14.08): after 2 steps v̂ is the g² of 2 batches, thousands
+ *   of entries' later gradients exceeded their frozen √v̂ (by up to 10³-10⁴×), their
+ *   momentum filled the sign compressor's chunks, every entry of those chunks moved, and
+ *   the loop grew.
  * - then the variance is frozen and the ranks exchange the momentum instead of the
  *   gradient (Algorithm 1): each rank folds its local gradient into the shared momentum
  *   (m = β1·m + (1−β1)·g), and the momenta are averaged by the compressed all-reduce:
@@ -35,7 +45,8 @@ import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from '
 import { strategyEnv, type StrategyEnv } from './env';
 import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
-import type { MemoryBytes, Strategy, StrategyContext } from './types';
+import { freezesNow, onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
+import type { MemoryBytes, StepCounter, Strategy, StrategyContext } from './types';
 
 /**
  * The compressed phase's first host loop: u = m / (√v̂ + ε) with m folded in from this rank's
@@ -79,6 +90,35 @@ export function frozenVarianceUpdate(
   }
 }
 
+/**
+ * How much the Adam step about to run on `grads` moves the bias-corrected variance:
+ * ‖v̂_t − v̂_{t−1}‖₂ / ‖v̂_t‖₂ (trace/onebitWarmup.ts), from v before the step and the gradient
+ * as HostOptimizer.step uses it (times gradScale, plus Adam's L2 decay `l2`·p), so without a
+ * copy of v. 1 before the first step (no variance yet), on a skipped step (gradScale 0) and
+ * when the variance is all zero.
+ */
+export function varianceChangeOfStep(
+  v: Float32Array,
+  grads: Float32Array,
+  params: Float32Array,
+  o: { gradScale: number; l2: number; beta2: number; stepsDone: number },
+): number {
+  const { gradScale: scale, l2, beta2: b2 } = o;
+  const bcPrev = 1 - b2 ** o.stepsDone;
+  const bc = 1 - b2 ** (o.stepsDone + 1);
+  if (!(bcPrev > 0) || scale === 0) return 1;
+  let diff = 0,
+    norm = 0;
+  for (let i = 0; i < v.length; i++) {
+    const g = grads[i] * scale + l2 * params[i];
+    const a = v[i] / bcPrev;
+    const b = (b2 * v[i] + (1 - b2) * g * g) / bc;
+    diff += (b - a) * (b - a);
+    norm += b * b;
+  }
+  return norm > 0 ? Math.sqrt(diff / norm) : 1;
+}
+
 export class OnebitAdam implements Strategy {
   readonly id = 'onebit-adam';
   private readonly env: StrategyEnv;
@@ -93,25 +133,36 @@ export class OnebitAdam implements Strategy {
   private invDenom: Float32Array | undefined;
   /** The exchanged momentum, u = m·invDenom. */
   private u: Float32Array | undefined;
+  /** True once the variance is frozen (the compressed phase). */
+  private frozen = false;
+  /** One value for the all-reduce of the variance's change. */
+  private readonly change = new Float32Array(1);
+  private readonly bounds: { min: number; max: number };
+  /** The variance's change this warm-up step measured, for its counter track (adaptive warm-up only). */
+  private measuredChange: number | undefined;
+  /** Why and when the variance froze, for the run's notes. */
+  private freezeNote: string | undefined;
 
   constructor(
     private readonly ctx: StrategyContext,
     private readonly config: RunConfig,
-    private readonly warmupSteps: number,
+    /** A fixed warm-up (strategyOptions.onebitWarmupSteps), or undefined for the adaptive rule. */
+    private readonly warmupSteps: number | undefined,
     chunkSize: number,
   ) {
+    this.bounds = onebitWarmupBounds(config.steps);
     this.env = strategyEnv(ctx);
     this.adam = new HostOptimizer(config.optimizer, ctx.trainer.paramCount);
     this.codec = new SignCodec(chunkSize);
   }
 
-  async backwardAndExchange(step: number): Promise<void> {
+  async backwardAndExchange(): Promise<void> {
     const { trainer } = this.ctx;
     if (!this.params)
       this.params = await this.env.staging.read(trainer.paramBuffer, 0, trainer.paramCount, 'D2H master parameters');
     trainer.backward();
     this.grads = await this.env.staging.read(trainer.gradBuffer, 0, trainer.paramCount, 'D2H gradients');
-    if (step < this.warmupSteps) await this.env.coll.allReduceF32(this.grads, 'avg');
+    if (!this.frozen) await this.env.coll.allReduceF32(this.grads, 'avg');
   }
 
   async optimizerStep(step: number): Promise<void> {
@@ -119,11 +170,38 @@ export class OnebitAdam implements Strategy {
     const g = this.grads!;
     const p = this.params!;
     const s = this.config.optimizer;
-    if (step < this.warmupSteps) {
+    if (!this.frozen) {
       const t = nowNs();
-      this.adam.step(p, g, gradScale(s, sumSquares(g)));
+      const adaptive = this.warmupSteps === undefined;
+      const b2 = s.beta2 ?? 0.999;
+      const scale = gradScale(s, sumSquares(g));
+      if (adaptive)
+        this.change[0] = varianceChangeOfStep(this.adam.v!, g, p, {
+          gradScale: scale,
+          l2: s.kind === 'adam' ? (s.weightDecay ?? 0) : 0,
+          beta2: b2,
+          stepsDone: this.adam.steps,
+        });
+      this.adam.step(p, g, scale);
       this.env.span('adam (host, warm-up)', t, nowNs());
-      if (step + 1 === this.warmupSteps) this.frozenBc2 = 1 - (s.beta2 ?? 0.999) ** this.adam.steps;
+      const done = this.adam.steps;
+      if (adaptive) {
+        // The same figure on every rank (the gradients were all-reduced), made certain by a max.
+        await this.env.coll.allReduceF32(this.change, 'max');
+        this.measuredChange = this.change[0];
+        this.frozen = freezesNow(done, this.change[0], this.bounds);
+        if (this.frozen)
+          this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision step${done === 1 ? '' : 's'}): ${
+            done >= this.bounds.max && this.change[0] > VARIANCE_STABLE_CHANGE
+              ? `its relative change over the last step was ${this.change[0].toFixed(3)}, above ${VARIANCE_STABLE_CHANGE}, but the warm-up may take at most half of the run's ${this.config.steps} steps`
+              : `its relative change over the last step was ${this.change[0].toFixed(3)} ≤ ${VARIANCE_STABLE_CHANGE} (stable) after at least ${this.bounds.min} steps`
+          }`;
+      } else {
+        this.frozen = done >= this.warmupSteps!;
+        if (this.frozen)
+          this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision steps, as strategyOptions.onebitWarmupSteps asks)`;
+      }
+      if (this.frozen) this.frozenBc2 = 1 - b2 ** done;
     } else {
       const b1 = s.beta1 ?? 0.9;
       const wd = s.weightDecay ?? (s.kind === 'adamw' ? 0.01 : 0);
@@ -158,6 +236,17 @@ export class OnebitAdam implements Strategy {
     // The momentum of an entry that never had a gradient is 0 and stays so.
     for (let i = 0; i < v.length; i++) if (inv[i] === 0) this.adam.m[i] = 0;
     return inv;
+  }
+
+  /** The variance's relative change over each warm-up step: the track ends at the step it froze. */
+  counters(): StepCounter[] {
+    const value = this.measuredChange;
+    this.measuredChange = undefined;
+    return value === undefined ? [] : [{ name: '1-bit Adam: variance change per step', unit: '1', value }];
+  }
+
+  notes(): string[] {
+    return this.freezeNote ? [this.freezeNote] : [];
   }
 
   async readParameters(): Promise<Float32Array> {

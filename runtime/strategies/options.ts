@@ -91,22 +91,23 @@ export const OPTION_SPECS: Record<string, OptionSpec> = {
   // variance is still g² of a batch or two), so a rank-r approximation moves all weights
   // by lr in its own pattern: on mlp-small, rank 1 from step 0 took the loss from 2.89 to
   // 3.56 and stayed near 1.6 after 8 steps (DDP: 1e-4). PyTorch's start_powerSGD_iter is
-  // the remedy; the default follows 1-bit Adam's warm-up rule.
+  // the remedy; the default is the share of the run the 1-bit Adam paper reports (20%).
   powerSgdStartStep: {
     owners: ['powersgd'],
     kind: 'int',
     min: 0,
     max: 1e6,
-    help: "steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, as 1-bit Adam's warm-up; with SGD 0)",
+    help: 'steps of plain all-reduce before compressing (default: with Adam/AdamW, 20% of the steps, at least 2, the share after which the 1-bit Adam paper found the variance stable; with SGD 0)',
   },
-  // One step of variance is g² of a single batch, too little to freeze: at least 2 steps.
+  // Without it the variance freezes once stable (trace/onebitWarmup.ts). A fixed count: one
+  // step of variance is g² of a single batch, too little to freeze, so at least 2 steps.
   // (Entries still at zero variance when it freezes are left alone: onebitAdam.ts.)
   onebitWarmupSteps: {
     owners: ['onebit-adam'],
     kind: 'int',
     min: 2,
     max: 1e6,
-    help: 'full-precision Adam steps before the variance freezes; the paper uses 15-25% of training (default: 20% of the steps, at least 2)',
+    help: 'full-precision Adam steps before the variance freezes (default: freeze once the relative change of the variance over a step is ≤ 0.25, after at least max(3, 15% of the steps) and at most half the steps)',
   },
   onebitChunkSize: {
     owners: ['onebit-adam'],
@@ -240,7 +241,8 @@ export interface ResolvedOptions {
   dgcClipNorm?: number;
   powerSgdRank: number;
   powerSgdStartStep: number;
-  onebitWarmupSteps: number;
+  /** A fixed 1-bit Adam warm-up; undefined: the adaptive rule (trace/onebitWarmup.ts). */
+  onebitWarmupSteps?: number;
   onebitChunkSize: number;
   zero3Prefetch: boolean;
   localSteps: number;
@@ -270,9 +272,8 @@ export function parseStrategyIds(strategy: string): StrategyId[] {
 export function resolveOptions(config: RunConfig): ResolvedOptions {
   const o = (config.strategyOptions ?? {}) as Partial<ResolvedOptions>;
   const sgdMomentum = config.optimizer.kind === 'sgd' ? (config.optimizer.momentum ?? 0) : 0;
-  // 1-bit Adam's rule (arXiv 2102.02888): freeze Adam's variance once it is stable, which the
-  // paper found after 15-25% of training; 20% of the run, and never fewer than 2 steps (one
-  // step's variance is a single batch's g²).
+  // PowerSGD under Adam: plain all-reduce for the share of the run after which the 1-bit Adam
+  // paper found Adam's variance stable (15-25%): 20% of the run, never fewer than 2 steps.
   const adamWarmup = Math.max(2, Math.round(config.steps * 0.2));
   return {
     bucketCapMb: o.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB,
@@ -286,7 +287,7 @@ export function resolveOptions(config: RunConfig): ResolvedOptions {
     powerSgdStartStep:
       o.powerSgdStartStep ??
       (config.optimizer.kind === 'sgd' ? 0 : Math.min(adamWarmup, Math.max(0, config.steps - 1))),
-    onebitWarmupSteps: o.onebitWarmupSteps ?? adamWarmup,
+    onebitWarmupSteps: o.onebitWarmupSteps,
     onebitChunkSize: o.onebitChunkSize ?? 2048,
     zero3Prefetch: o.zero3Prefetch ?? true,
     localSteps: o.localSteps ?? DEFAULT_LOCAL_STEPS,
@@ -594,11 +595,11 @@ export function validateStrategyConfig(config: RunConfig): string[] {
     problems.push(
       `strategyOptions.fragments: ${r.fragments} fragments cannot each get a sync slot in ${r.localSteps} local steps; use fragments ≤ localSteps (e.g. ${Math.min(2, r.localSteps)})`,
     );
-  if (has('onebit-adam') && r.onebitWarmupSteps >= config.steps) {
+  if (has('onebit-adam') && (config.steps <= 2 || (r.onebitWarmupSteps ?? 0) >= config.steps)) {
     problems.push(
       config.steps <= 2
         ? `steps: 'onebit-adam' needs at least 2 full-precision warm-up steps and then compressed ones, so a run of ${config.steps} step(s) is too short; use steps ≥ 3`
-        : `strategyOptions.onebitWarmupSteps: ${r.onebitWarmupSteps} warm-up steps leave no compressed step in a ${config.steps}-step run; set it below ${config.steps} (e.g. ${Math.max(2, Math.floor(config.steps / 5))})`,
+        : `strategyOptions.onebitWarmupSteps: ${r.onebitWarmupSteps ?? 0} warm-up steps leave no compressed step in a ${config.steps}-step run; set it below ${config.steps} (e.g. ${Math.max(2, Math.floor(config.steps / 5))})`,
     );
   }
   return problems;

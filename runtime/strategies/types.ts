@@ -50,6 +50,8 @@ export interface Strategy {
    * states the strategy keeps (sharded or not) replace the engine's full-size ones.
    */
   memory?(engine: MemoryBytes): MemoryBytes;
+  /** What the strategy decided during the run that a user should read (1-bit Adam: when its variance froze). */
+  notes?(): string[];
   /** The parameters this rank would train on next, in the flat layout (for tests and debugging). */
   readParameters?(): Promise<Float32Array>;
   destroy?(): void;

@@ -276,3 +276,13 @@ test('what-if: Ulysses sequence parallelism on a long-sequence GPT config adds a
   const s = a.suggestions.find((x) => x.kind === 'sequence-parallel');
   if (s) assert.deepEqual(s.configChange, { strategy: 'ulysses', strategyOptions: { sequenceParallelSize: 4 } });
 });
+
+test('advisor: 1-bit Adam on a CommLens run says when its variance will freeze (trace/onebitWarmup.ts)', () => {
+  const run = syntheticRun({ ranks: 2, steps: 12, buckets: 2, gradBytes: 8 * 1024 * 1024, bytesPerNs: 0.05 });
+  const onebit = analyze(run).suggestions.find((x) => x.id === 'compression-onebit-adam');
+  assert.ok(onebit, 'a slow link makes 1-bit Adam worth suggesting');
+  assert.match(
+    onebit.risk,
+    /a 12-step run like this one compresses from step 3 at the earliest and step 6 at the latest/,
+  );
+});

@@ -61,8 +61,9 @@ export class LocalRank implements Collectives {
   async allReduceF32(data: Float32Array, op: ReduceOp): Promise<void> {
     this.sentBytes += data.byteLength;
     const out = (await this.world.join('allReduceF32', this.seq++, this.rank, { data: data.slice(), op }, (parts) => {
-      const sum = new Float32Array(data.length);
-      for (const p of parts) (p.data as Float32Array).forEach((v, i) => (sum[i] += v));
+      const sum = new Float32Array(data.length).fill(op === 'max' ? -Infinity : 0);
+      for (const p of parts)
+        (p.data as Float32Array).forEach((v, i) => (sum[i] = op === 'max' ? Math.max(sum[i], v) : sum[i] + v));
       if (op === 'avg') for (let i = 0; i < sum.length; i++) sum[i] /= parts.length;
       return sum;
     })) as Float32Array;
@@ -98,6 +99,7 @@ export class LocalRank implements Collectives {
   }
 
   async reduceScatterF32(data: Float32Array, op: ReduceOp): Promise<Float32Array> {
+    if (op === 'max') throw new Error('reduceScatterF32 with max is not used by the tests that use LocalWorld');
     this.sentBytes += data.byteLength;
     const block = data.length / this.worldSize;
     return (await this.world.join('reduceScatter', this.seq++, this.rank, { data: data.slice(), op }, (parts, r) => {

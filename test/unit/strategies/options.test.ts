@@ -202,6 +202,24 @@ test('options are checked: unknown, foreign to the strategy, or out of range', (
     /global gradient norm that optimizer\.clipGradNorm needs; remove optimizer\.clipGradNorm/,
   );
   assert.match(
+    validateStrategyConfig(cfg(tiny, { strategy: 'onebit-adam', steps: 2 }))[0],
+    /a run of 2 step\(s\) is too short; use steps ≥ 3/,
+  );
+  assert.match(
+    validateStrategyConfig(
+      cfg(tiny, { strategy: 'onebit-adam', steps: 6, strategyOptions: { onebitWarmupSteps: 6 } }),
+    )[0],
+    /onebitWarmupSteps: 6 warm-up steps leave no compressed step in a 6-step run; set it below 6/,
+  );
+  assert.deepEqual(validateStrategyConfig(cfg(tiny, { strategy: 'onebit-adam', steps: 3 })), []);
+  // Without onebitWarmupSteps the strategy measures when the variance is stable (trace/onebitWarmup.ts).
+  assert.equal(resolveOptions(cfg(tiny, { strategy: 'onebit-adam', steps: 12 })).onebitWarmupSteps, undefined);
+  assert.equal(
+    resolveOptions(cfg(tiny, { strategy: 'onebit-adam', steps: 12, strategyOptions: { onebitWarmupSteps: 4 } }))
+      .onebitWarmupSteps,
+    4,
+  );
+  assert.match(
     validateStrategyConfig(cfg(tiny, { strategy: 'topk-dgc', optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 } }))[0],
     /apply momentum twice.*strategyOptions\.dgcMomentum to 0\.9/,
   );
