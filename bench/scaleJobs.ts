@@ -19,7 +19,7 @@
  * Jobs are written once into a cache folder (never into the repository) and reused: a
  * folder counts as built when its manifest (FOLDER.manifest.json) exists.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gunzipSync, createGzip } from 'node:zlib';
@@ -255,4 +255,20 @@ export async function buildJob(
   };
   writeFileSync(manifestPath, JSON.stringify(manifest));
   return manifest;
+}
+
+/**
+ * A 2-rank job of the real HTA-sampled pair tiled ten times (20 steps per rank, ~11 MB each),
+ * in a fresh folder of its own: the job the digest and rank-summary tests use, where most of a
+ * rank's ops are pruned.
+ */
+export async function tiledPairJob(name: string, fixtureDir: string): Promise<string[]> {
+  const prev = process.env.COMMLENS_SCALE_CACHE;
+  process.env.COMMLENS_SCALE_CACHE = mkdtempSync(join(tmpdir(), `commlens-${name}-`));
+  try {
+    return (await buildJob({ name, ranks: 2, bytesPerRank: 10 * 1_150_000, gzip: false }, fixtureDir)).files;
+  } finally {
+    if (prev === undefined) delete process.env.COMMLENS_SCALE_CACHE;
+    else process.env.COMMLENS_SCALE_CACHE = prev;
+  }
 }

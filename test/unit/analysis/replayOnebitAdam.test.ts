@@ -5,15 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
 import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 import type { Args } from '../../../trace/model';
 
 const MiB = 1024 * 1024;
-const PROBE = {
-  codecBytesPerNs: { fp16: 0.5, bf16: 0.4, 'int8-ef': 0.2, 'topk-dgc': 0.3, powersgd: 0.25, 'onebit-adam': 0.35 },
-  d2h: { latencyNs: 50_000, bytesPerNs: 20 },
-  h2d: { latencyNs: 20_000, bytesPerNs: 40 },
-  loadAverage: 0.5,
-};
+const PROBE = TEST_HOST_PROBE;
 const LOOPS = { momentum: 2, update: 1 };
 
 function run(probe: Args) {

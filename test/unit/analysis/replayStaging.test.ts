@@ -9,14 +9,10 @@ import { cloneGraph, compressAsExchange, copyNs, rebucket } from '../../../analy
 import { runInfoOf } from '../../../analysis/runInfo';
 import { fitLatencyAndSpeed } from '../../../trace/stats';
 import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
 const MiB = 1024 * 1024;
-const PROBE = {
-  codecBytesPerNs: { fp16: 0.5, bf16: 0.4, 'int8-ef': 0.2, 'topk-dgc': 0.3, powersgd: 0.25, 'onebit-adam': 0.35 },
-  d2h: { latencyNs: 50_000, bytesPerNs: 20 },
-  h2d: { latencyNs: 20_000, bytesPerNs: 40 },
-  loadAverage: 0.5,
-};
+const PROBE = TEST_HOST_PROBE;
 
 test('rebucketing stages each bucket as latency + bytes / speed, scaled by measured / modelled copy time', () => {
   const grad = 4 * MiB;

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixturesDir, repoRoot } from '../../helpers/paths';
-import { buildJob } from '../../../bench/scaleJobs';
+import { tiledPairJob } from '../../../bench/scaleJobs';
 import { loadKinetoJob } from '../../../trace/kinetoJob';
 import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../../analysis/index';
 import { analyzeKinetoJob } from '../../../analysis/kinetoJobAnalysis';
@@ -18,22 +18,7 @@ import { opsOfStep, PartialViewError } from '../../../analysis/rankView';
 
 const asJson = (a: Analysis) => JSON.parse(JSON.stringify(a)) as Record<string, unknown>;
 
-/** A 2-rank job of the real pair tiled ten times: 20 steps per rank, 19 analysed. */
-async function tiledJob(): Promise<string[]> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-digest-'));
-  const prev = process.env.COMMLENS_SCALE_CACHE;
-  process.env.COMMLENS_SCALE_CACHE = root;
-  try {
-    const m = await buildJob(
-      { name: 'digest', ranks: 2, bytesPerRank: 10 * 1_150_000, gzip: false },
-      fixturesDir('kineto', 'hta-sampled'),
-    );
-    return m.files;
-  } finally {
-    if (prev === undefined) delete process.env.COMMLENS_SCALE_CACHE;
-    else process.env.COMMLENS_SCALE_CACHE = prev;
-  }
-}
+const tiledJob = () => tiledPairJob('digest', fixturesDir('kineto', 'hta-sampled'));
 
 async function wholeRanks(files: string[], includeLastStep: boolean): Promise<Analysis> {
   const job = await loadKinetoJob(

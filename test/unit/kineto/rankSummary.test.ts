@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixturesDir } from '../../helpers/paths';
-import { buildJob } from '../../../bench/scaleJobs';
+import { tiledPairJob } from '../../../bench/scaleJobs';
 import { reduceCommand } from '../../../cli/commands/reduce';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { SUMMARY_MAGIC, readSummaryFile, readSummaryHeader } from '../../../trace/rankSummaryFile';
@@ -50,22 +50,7 @@ async function reduced(inputs: string[], extra: string[] = []): Promise<string> 
 const pairDir = fixturesDir('kineto', 'hta-sampled');
 const pair = [0, 1].map((r) => path.join(pairDir, `sampled_rank-${r}.json.gz`));
 
-/** A 2-rank job of the real pair tiled ten times: 20 steps per rank (as test/unit/kineto/rankDigest.test.ts). */
-async function tiledJob(): Promise<string[]> {
-  const root = tmp('tiled');
-  const prev = process.env.COMMLENS_SCALE_CACHE;
-  process.env.COMMLENS_SCALE_CACHE = root;
-  try {
-    const m = await buildJob(
-      { name: 'summary', ranks: 2, bytesPerRank: 10 * 1_150_000, gzip: false },
-      fixturesDir('kineto', 'hta-sampled'),
-    );
-    return m.files;
-  } finally {
-    if (prev === undefined) delete process.env.COMMLENS_SCALE_CACHE;
-    else process.env.COMMLENS_SCALE_CACHE = prev;
-  }
-}
+const tiledJob = () => tiledPairJob('summary', fixturesDir('kineto', 'hta-sampled'));
 
 let tiled: string[];
 test.before(async () => {
