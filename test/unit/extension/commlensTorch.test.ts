@@ -182,6 +182,11 @@ describe('commlens_torch', () => {
       '    ddp.register_comm_hook(None, lambda s, b: None)',
       'except c.ApplyError as e:',
       '    print(e)',
+      // Tear down before exit: PyTorch 1.13's gloo aborts now and then at
+      // interpreter exit ("terminate called without an active exception")
+      // when the process group is left to static destructors.
+      'del ddp',
+      'dist.destroy_process_group()',
     ].join('\n');
     const r = python(interpreter, code, {
       COMMLENS_APPLY: '{"bucket_cap_mb": 100, "comm_hook": "fp16"}',
@@ -237,6 +242,7 @@ describe('commlens_torch', () => {
         '    dist.all_reduce(torch.zeros(1, dtype=torch.bfloat16)); print("bf16 works")',
         'except RuntimeError:',
         '    print("bf16 fails")',
+        'dist.destroy_process_group()',
       ].join('\n'),
       {
         RANK: '0',
@@ -255,6 +261,7 @@ describe('commlens_torch', () => {
       '    print("applied")',
       'except c.ApplyError as e:',
       '    print(e)',
+      'dist.destroy_process_group()',
     ].join('\n');
     const r = python(interpreter, code, {
       COMMLENS_APPLY: '{"comm_hook": "bf16"}',
@@ -285,6 +292,7 @@ describe('commlens_torch', () => {
       '    print("applied")',
       'except c.ApplyError as e:',
       '    print(e)',
+      'dist.destroy_process_group()',
     ].join('\n');
     const r = python(interpreter, code, {
       COMMLENS_APPLY: '{"comm_hook": "powersgd"}',
