@@ -249,7 +249,7 @@ async function eightRanksCase(mbPerRank: number, withImporter: boolean): Promise
             what,
             `${(r.openMs / 1000).toFixed(2)} s`,
             `${r.peakRssMb.toFixed(0)} MB`,
-            `${(r.peakRssMb / jsonMb).toFixed(3)} × JSON; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB${r.fromCache !== undefined ? `, from cache: ${r.fromCache}` : ''}`,
+            `${(r.peakRssMb / jsonMb).toFixed(3)} × JSON; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB${r.fromCache !== undefined ? `, from cache: ${r.fromCache}` : ''}${r.zoomMs !== undefined ? `; a zoomed view asked for right after it: ${(r.zoomMs / 1000).toFixed(2)} s` : ''}`,
           ]
         : [what, 'not run', '', '--no-importer'];
     console.log(`\nopening the job in the trace worker (each in its own process; peak RSS of the process)`);
@@ -306,7 +306,12 @@ async function eightRanksCase(mbPerRank: number, withImporter: boolean): Promise
       mkdirSync(path.dirname(file), { recursive: true });
       const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
       const opened = (r: ViewerOpenResult | undefined) =>
-        r && { open_s: Number((r.openMs / 1000).toFixed(2)), peak_rss_mb: Math.round(r.peakRssMb), slices: r.slices };
+        r && {
+          open_s: Number((r.openMs / 1000).toFixed(2)),
+          ...(r.zoomMs !== undefined ? { first_zoom_s: Number((r.zoomMs / 1000).toFixed(2)) } : {}),
+          peak_rss_mb: Math.round(r.peakRssMb),
+          slices: r.slices,
+        };
       const next = {
         ...prev,
         viewer_first_paint_ms_8r: Math.round(c.perf.firstPaint),

@@ -46,6 +46,17 @@ async function open(m: Extract<ToTraceWorker, { type: 'open' }>): Promise<void> 
     const big = windowed(job.sliceCount);
     // The first thing the panel asks for: ready before the host hears the trace is open.
     if (big) job.overview();
+    // The ranks' columns (a kept overview needs none) are read one rank per turn after the reply,
+    // between requests, so that zooming in finds them read.
+    const opened = job;
+    const loadNext = (): void => {
+      try {
+        if (job === opened && opened.loadNext()) setImmediate(loadNext);
+      } catch {
+        // A rank whose columns cannot be read: the request that needs them says why.
+      }
+    };
+    setImmediate(loadNext);
     return reply({
       type: 'opened',
       id: m.id,

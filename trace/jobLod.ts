@@ -30,7 +30,8 @@ import { SLICE_CATEGORIES } from './binary';
 
 interface Rank {
   file: RankLodFile;
-  d: RankLodData;
+  /** The rank's whole index: its columns are read the first time (RankLodFile.data). */
+  readonly d: RankLodData;
   sliceBase: number;
   trackBase: number;
   flowBase: number;
@@ -63,8 +64,8 @@ export class JobLod {
     private readonly opts: { overviewDir?: string } = {},
   ) {
     if (files.length === 0) throw new Error('a job index needs at least one rank');
-    const skeletons: TraceModel[] = files.map((f) => ({ ...f.data.rest, slices: [], flows: [] }));
-    const origins = files.map((f) => BigInt(f.data.rest.meta.originNs));
+    const skeletons: TraceModel[] = files.map((f) => ({ ...f.meta.rest, slices: [], flows: [] }));
+    const origins = files.map((f) => BigInt(f.meta.rest.meta.originNs));
     const common = origins.reduce((a, b) => (b < a ? b : a), origins[0]);
     this.model = mergeRankModels(skeletons);
     let sliceBase = 0,
@@ -76,13 +77,16 @@ export class JobLod {
     this.trackDepths = [];
     const windows: { rank: number; start: number; end: number }[] = [];
     for (let r = 0; r < files.length; r++) {
-      const d = files[r].data;
+      const file = files[r];
+      const d = file.meta;
       const shift = Number(origins[r] - common);
       const listsOfTrack: number[][] = Array.from({ length: d.rest.tracks.length }, () => []);
       for (let l = 0; l < d.listTrack.length; l++) listsOfTrack[d.listTrack[l]].push(l);
       this.ranks.push({
-        file: files[r],
-        d,
+        file,
+        get d() {
+          return file.data;
+        },
         sliceBase,
         trackBase,
         flowBase,
@@ -93,7 +97,7 @@ export class JobLod {
       });
       sliceBase += d.sliceCount;
       trackBase += d.rest.tracks.length;
-      flowBase += d.flowFrom.length;
+      flowBase += d.flows;
       counterBase += d.rest.counters.length;
       this.trackDepths.push(...d.trackDepths);
       // modelExtentNs of the job: the ranks' extents, shifted (an empty rank has none).
@@ -420,6 +424,18 @@ export class JobLod {
       out.track.push(r.d.listTrack[listOf(r.d, p)] + r.trackBase);
     }
     return out;
+  }
+
+  /**
+   * Reads the columns of one rank not read yet (the first view of a windowed job is the kept
+   * overview, which needs none); the trace worker calls it between requests after the first
+   * view, so that zooming in does not wait for them. Returns whether ranks are left to read.
+   */
+  loadNext(): boolean {
+    const r = this.ranks.find((x) => !x.file.loaded);
+    if (!r) return false;
+    void r.d;
+    return this.ranks.some((x) => !x.file.loaded);
   }
 
   /** Closes the ranks' files. */

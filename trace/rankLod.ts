@@ -14,9 +14,13 @@
  * rank model's, with the flows of each slice as CSR.
  *
  * On disk (the parse cache's folder, beside the rank's reduced model, same key): a header, the
- * columns (node:v8), then the args blob. A re-open reads the columns and keeps the file open;
- * the args are read from the blob for the slices an answer holds, never all at once (they are
- * most of the index's bytes; the hex editor's model).
+ * meta (node:v8: the rank model without slices and flows, extents, levels' widths, lists' tracks:
+ * what a job needs before its first view), the columns (node:v8), then the args blob, each part
+ * with its own SHA-1. A re-open reads the header and the meta and keeps the file open; the
+ * columns are read (and checked) the first time an answer needs them, or when the trace worker
+ * loads them after the first view is sent (a job's overview is kept apart, trace/jobLod.ts); the
+ * args are read from the blob for the slices an answer holds, never all at once (they are most
+ * of the index's bytes; the hex editor's model).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -30,7 +34,7 @@ import type { TraceModel } from './model';
 import { entryPath, type CacheKey } from './parseCache';
 
 /** Bumped when the layout of the columns changes. */
-export const RANK_LOD_FORMAT = 2;
+export const RANK_LOD_FORMAT = 3;
 const MAGIC = Buffer.from('CLLOD01\n', 'latin1');
 
 /** The resident part of a rank's index (see the module comment). */
@@ -85,6 +89,31 @@ export interface RankLodData {
 }
 
 export const NOT_INDEXED = 0xffffffff;
+
+/** The fields of RankLodData read when the file is opened (the rest are read when first needed). */
+const META_FIELDS = [
+  'format',
+  'rest',
+  'sliceCount',
+  'extentNs',
+  'window',
+  'bucketNs',
+  'trackDepths',
+  'listTrack',
+] as const;
+
+/** What an opened index holds before its columns are read: the meta fields and the number of flows. */
+export type RankLodMeta = Pick<RankLodData, (typeof META_FIELDS)[number]> & { flows: number };
+
+function splitData(d: RankLodData): { meta: RankLodMeta; columns: Partial<RankLodData> } {
+  const meta: Record<string, unknown> = { flows: d.flowFrom.length };
+  const columns: Record<string, unknown> = { ...d };
+  for (const f of META_FIELDS) {
+    meta[f] = d[f];
+    delete columns[f];
+  }
+  return { meta: meta as RankLodMeta, columns: columns as Partial<RankLodData> };
+}
 
 /** A rank's model of every event, from its columns: the importer's model of the whole file (trace/kineto.ts). */
 export function rankFullModel(c: KinetoColumns, opts: { fileName?: string; rank?: number } = {}): TraceModel {
@@ -302,15 +331,19 @@ export function lodEntryPath(dir: string, key: CacheKey): string {
 
 /**
  * Writes the index to `file` (temporary file, then rename): magic, u32 header length, header
- * JSON (the key, the columns' bytes and SHA-1, the blob's bytes), the columns, the blob.
- * Throws when it cannot be written.
+ * JSON (the key, the meta's and the columns' bytes and SHA-1s, the blob's bytes), the meta, the
+ * columns, the blob. Throws when it cannot be written.
  */
 export function writeRankLod(file: string, key: CacheKey, built: { data: RankLodData; args: Uint8Array }): void {
-  const columns = serialize(built.data);
+  const parts = splitData(built.data);
+  const meta = serialize(parts.meta);
+  const columns = serialize(parts.columns);
   const header = Buffer.from(
     JSON.stringify({
       key,
       format: RANK_LOD_FORMAT,
+      meta: meta.length,
+      metaSha1: createHash('sha1').update(meta).digest('hex'),
       columns: columns.length,
       sha1: createHash('sha1').update(columns).digest('hex'),
       args: built.args.length,
@@ -324,7 +357,7 @@ export function writeRankLod(file: string, key: CacheKey, built: { data: RankLod
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      for (const b of [MAGIC, len, header, columns, built.args]) {
+      for (const b of [MAGIC, len, header, meta, columns, built.args]) {
         let off = 0;
         while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
       }
@@ -354,7 +387,7 @@ export function rankLodMatches(file: string, key: CacheKey): boolean {
   }
 }
 
-/** Bytes of the columns (what a re-open holds in memory) of the index in `file`; 0 when it is not one. */
+/** Bytes of the meta and the columns (what an open index holds in memory once its columns are read) of the index in `file`; 0 when it is not one. */
 export function rankLodColumnBytes(file: string): number {
   let fd: number;
   try {
@@ -363,7 +396,8 @@ export function rankLodColumnBytes(file: string): number {
     return 0;
   }
   try {
-    return readHeader(fd)?.columns ?? 0;
+    const h = readHeader(fd);
+    return h ? h.meta + h.columns : 0;
   } finally {
     fs.closeSync(fd);
   }
@@ -372,10 +406,12 @@ export function rankLodColumnBytes(file: string): number {
 interface LodHeader {
   key: unknown;
   format: number;
+  meta: number;
+  metaSha1: string;
   columns: number;
   sha1: string;
   args: number;
-  /** Where the columns start. */
+  /** Where the meta starts (the columns follow it, then the blob). */
   at: number;
 }
 
@@ -392,19 +428,40 @@ function readHeader(fd: number): LodHeader | undefined {
     if (fs.readSync(fd, hb, 0, hl, head.length) !== hl) return undefined;
     const h = JSON.parse(hb.toString('utf8')) as LodHeader;
     h.at = head.length + hl;
-    if (size !== h.at + h.columns + h.args) return undefined;
+    if (!(h.meta >= 0 && h.columns >= 0 && h.args >= 0) || size !== h.at + h.meta + h.columns + h.args)
+      return undefined;
     return h;
   } catch {
     return undefined;
   }
 }
 
-/** An index read from its file: the columns in memory, the args blob read on demand. */
+/** Reads `length` bytes of `fd` at `position` (throws when the file is shorter). */
+function readAt(fd: number, length: number, position: number, what: string): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const r = fs.readSync(fd, buf, got, length - got, position + got);
+    if (r === 0) throw new Error(`${what} ends at byte ${position + got}, ${length - got} bytes short`);
+    got += r;
+  }
+  return buf;
+}
+
+/**
+ * An index read from its file: the meta when opened, the columns when first needed (`data`), the
+ * args blob on demand. The file stays open, so what is read later is what was opened even if the
+ * cache entry is replaced meanwhile (a rename leaves this file as it was).
+ */
 export class RankLodFile {
+  private columns: RankLodData | undefined;
+
   private constructor(
-    readonly data: RankLodData,
+    private readonly file: string,
+    /** What the job needs before its first view (see RankLodMeta). */
+    readonly meta: RankLodMeta,
     private fd: number | undefined,
-    private readonly argsBase: number,
+    private readonly header: LodHeader,
     /** Bytes of the file kept on disk (the args blob). */
     readonly argsBytes: number,
     /** SHA-1 of the columns (the header's): what the index is, for keys of what is made from it. */
@@ -412,8 +469,9 @@ export class RankLodFile {
   ) {}
 
   /**
-   * The index in `file` when it is there, whole, and of `key` (undefined otherwise: missing,
-   * stale, truncated or corrupt). `key` undefined: any key (a file just written by this session).
+   * The index in `file` when it is there, whole in size, of this format and of `key`, with a meta
+   * that checks (undefined otherwise: missing, stale, truncated or corrupt). `key` undefined: any
+   * key (a file just written by this session). The columns are checked when they are read.
    */
   static open(file: string, key: CacheKey | undefined): RankLodFile | undefined {
     let fd: number;
@@ -426,22 +484,44 @@ export class RankLodFile {
       const h = readHeader(fd);
       if (!h || h.format !== RANK_LOD_FORMAT) throw new Error('not an index');
       if (key !== undefined && JSON.stringify(h.key) !== JSON.stringify(key)) throw new Error('stale');
-      const colAt = h.at;
-      const cols = Buffer.alloc(h.columns);
-      let got = 0;
-      while (got < cols.length) {
-        const r = fs.readSync(fd, cols, got, cols.length - got, colAt + got);
-        if (r === 0) throw new Error('short columns');
-        got += r;
-      }
-      if (createHash('sha1').update(cols).digest('hex') !== h.sha1) throw new Error('corrupt');
-      const data = deserialize(cols) as RankLodData;
-      if (data.format !== RANK_LOD_FORMAT) throw new Error('format');
-      return new RankLodFile(data, fd, colAt + h.columns, h.args, h.sha1);
+      const bytes = readAt(fd, h.meta, h.at, 'the meta');
+      if (createHash('sha1').update(bytes).digest('hex') !== h.metaSha1) throw new Error('corrupt');
+      const meta = deserialize(bytes) as RankLodMeta;
+      if (meta.format !== RANK_LOD_FORMAT) throw new Error('format');
+      return new RankLodFile(file, meta, fd, h, h.args, h.sha1);
     } catch {
       fs.closeSync(fd);
       return undefined;
     }
+  }
+
+  /** Whether the columns have been read. */
+  get loaded(): boolean {
+    return this.columns !== undefined;
+  }
+
+  /**
+   * The whole index: the columns are read and checked against the header's SHA-1 the first time.
+   * Throws, naming the file and what to do, when they cannot be read or do not check.
+   */
+  get data(): RankLodData {
+    if (this.columns) return this.columns;
+    if (this.fd === undefined) throw new Error(`the level-of-detail index ${this.file} was closed`);
+    const h = this.header;
+    let bytes: Buffer;
+    try {
+      bytes = readAt(this.fd, h.columns, h.at + h.meta, `the level-of-detail index ${this.file}`);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}: close the trace and open it again to rebuild the index`);
+    }
+    if (createHash('sha1').update(bytes).digest('hex') !== h.sha1)
+      throw new Error(
+        `the level-of-detail index ${this.file} is corrupt (its columns do not match their SHA-1): close the trace and open it again to rebuild it`,
+      );
+    const cols = deserialize(bytes) as Partial<RankLodData>;
+    const { flows: _flows, ...meta } = this.meta;
+    this.columns = { ...meta, ...cols } as RankLodData;
+    return this.columns;
   }
 
   /**
@@ -478,16 +558,10 @@ export class RankLodFile {
   }
 
   private read(offset: number, length: number): Buffer {
-    const buf = Buffer.alloc(length);
-    if (length === 0) return buf;
-    if (this.fd === undefined) throw new Error('the level-of-detail index was closed');
-    let got = 0;
-    while (got < length) {
-      const r = fs.readSync(this.fd, buf, got, length - got, this.argsBase + offset + got);
-      if (r === 0) throw new Error(`the level-of-detail index file ended at byte ${this.argsBase + offset + got}`);
-      got += r;
-    }
-    return buf;
+    if (length === 0) return Buffer.alloc(0);
+    if (this.fd === undefined) throw new Error(`the level-of-detail index ${this.file} was closed`);
+    const h = this.header;
+    return readAt(this.fd, length, h.at + h.meta + h.columns + offset, `the level-of-detail index ${this.file}`);
   }
 
   close(): void {

@@ -234,4 +234,59 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     fourth.overview();
     assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.overview')).length, 2);
   });
+
+  it("a re-open reads only each index's meta; the columns are read and checked when an answer first needs them", async () => {
+    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+      fixturesDir('kineto', 'hta-sampled', f),
+    );
+    const dir = fs.mkdtempSync(path.join(tmp, 'lazy-'));
+    const lodFiles: string[] = [];
+    for (const [i, f] of files.entries()) {
+      const file = path.join(dir, `lazy-${i}.lod`);
+      writeRankLod(file, key(file, 0), buildRankLod(rankFullModel(await scanKinetoFile(f), { fileName: f })));
+      lodFiles.push(file);
+    }
+    const open = () => lodFiles.map((f) => RankLodFile.open(f, key(f, 0))!);
+    const whole = new JobLod(open(), { overviewDir: dir });
+    opened.push(whole);
+    const overview = whole.overview();
+    const [t0, t1] = whole.extentNs;
+    const zoom = { startNs: (t0 + t1) / 2, endNs: (t0 + t1) / 2 + 2e6, nsPerPx: 1000 };
+    const zoomed = whole.encode(zoom);
+    // One byte of rank 1's columns flipped: the meta still checks, so the index opens.
+    const file = lodFiles[1];
+    const b = fs.readFileSync(file);
+    const hl = b.readUInt32LE(8);
+    const h = JSON.parse(b.toString('utf8', 12, 12 + hl)) as { meta: number; columns: number };
+    b[12 + hl + h.meta + Math.floor(h.columns / 2)] ^= 0xff;
+    fs.writeFileSync(file, b);
+    const ranks = open();
+    assert.ok(
+      ranks.every((r) => r !== undefined && !r.loaded),
+      'opened without reading the columns',
+    );
+    const job = new JobLod(ranks, { overviewDir: dir });
+    opened.push(job);
+    assert.deepEqual([job.sliceCount, job.extentNs], [whole.sliceCount, whole.extentNs]);
+    // The kept overview needs no columns.
+    assert.deepEqual(new Uint8Array(job.overview()), new Uint8Array(overview));
+    assert.ok(ranks.every((r) => !r.loaded));
+    // Rank 0's columns load; rank 1's do not check, and the answer says which file and what to do.
+    assert.equal(job.loadNext(), true);
+    assert.ok(ranks[0].loaded);
+    assert.throws(
+      () => job.encode(zoom),
+      (e: Error) => e.message.includes(file) && /corrupt .* open it again to rebuild it/.test(e.message),
+    );
+    // Untouched, the lazily read job answers as the one read whole.
+    fs.writeFileSync(
+      file,
+      Buffer.from(b.map((x, k) => (k === 12 + hl + h.meta + Math.floor(h.columns / 2) ? x ^ 0xff : x))),
+    );
+    const again = new JobLod(open(), { overviewDir: dir });
+    opened.push(again);
+    assert.deepEqual(new Uint8Array(again.encode(zoom)), new Uint8Array(zoomed));
+    while (again.loadNext());
+    assert.deepEqual(new Uint8Array(again.overview()), new Uint8Array(overview));
+  });
 });
