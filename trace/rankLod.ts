@@ -512,7 +512,7 @@ export class RankLodFile {
     try {
       bytes = readAt(this.fd, h.columns, h.at + h.meta, `the level-of-detail index ${this.file}`);
     } catch (e) {
-      throw new Error(`${(e as Error).message}: close the trace and open it again to rebuild the index`);
+      throw new Error(`${(e as Error).message}: close the trace and open it again to rebuild the index`, { cause: e });
     }
     if (createHash('sha1').update(bytes).digest('hex') !== h.sha1)
       throw new Error(
