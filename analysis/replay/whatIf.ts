@@ -608,7 +608,7 @@ export function onebitWarmupNote(steps: number | undefined): string {
     '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase';
   if (steps === undefined || steps < 3) return head;
   const { min, max } = onebitWarmupBounds(steps);
-  return `${head}. CommLens's 1-bit Adam freezes the variance once its relative change over a step is ≤ ${VARIANCE_STABLE_CHANGE}, so a ${steps}-step run like this one compresses from step ${min} at the earliest and step ${max} at the latest (the step is in the run's notes); at most half the steps are full-precision, so the median step a verify run measures is a compressed one`;
+  return `${head}. CommLens's 1-bit Adam freezes the variance once its relative change over a step is ≤ ${VARIANCE_STABLE_CHANGE}, so a ${steps}-step run like this one compresses from step ${min} at the earliest and step ${max} at the latest (the step is in the run's notes); verify measures the steps after it, in a run long enough to hold as many of them as the baseline has steady-state steps`;
 }
 
 function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number, notes: string[]): void {
