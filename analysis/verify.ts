@@ -5,7 +5,7 @@
  * comparison (the CLI, comparison.json, the extension's Compare view, bench:advisor) uses
  * the same arithmetic.
  */
-import { steadyStepSamples, warmupStepCount } from '../trace/warmup';
+import { finalDrainStepsOf, steadyStepSamples, warmupStepCount } from '../trace/warmup';
 import { bootstrapRatio, median, ratioSampleProblem, type RatioInterval, type RatioSample } from '../trace/stats';
 import { formatDurationNs, formatSpeedup, formatSpeedupInterval } from '../trace/format';
 import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from './runFigures';
@@ -187,7 +187,8 @@ export function figuresOfSummary(s: RunRecord): SummaryFigures {
   const warmupCount = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
   const warmupSteps =
     f.warmupSteps ?? (Array.isArray(s.warmupSteps) ? s.warmupSteps : times.slice(0, warmupCount).map((_, i) => i));
-  const own = stepTimeFigure(times.slice(warmupCount), s.config ? syncPeriodOf(s.config) : undefined);
+  const drain = s.config ? finalDrainStepsOf(s.config.strategy, s.config.strategyOptions) : 0;
+  const own = stepTimeFigure(times.slice(warmupCount), s.config ? syncPeriodOf(s.config) : undefined, drain);
   // 1-bit Adam: its compressed steps, after its warm-up and after the freeze.
   const from = compressedFromStep(s);
   if (from !== undefined && from > warmupCount) {
@@ -409,6 +410,8 @@ export interface StepSamples {
   steadyStepTimesNs: readonly number[];
   /** Inner steps between synchronisations (DiLoCo family), else undefined. */
   syncPeriod?: number;
+  /** Last steps that drain the overlapped sync (trace/warmup.ts finalDrainStepsOf), left out of the periods. */
+  finalDrainSteps?: number;
 }
 
 /** The measured speed-up of a change over its baseline, pooled over runs, with its interval. */
@@ -425,7 +428,7 @@ export interface MeasuredSpeedup extends RatioInterval {
 
 /** The steps of runs of one config pooled as the step time takes them: the sample the ratio resamples. */
 export function pooledSample(runs: readonly StepSamples[]): RatioSample & { basis: string } {
-  const per = runs.map((r) => steadyStepSamples(r.steadyStepTimesNs, r.syncPeriod));
+  const per = runs.map((r) => steadyStepSamples(r.steadyStepTimesNs, r.syncPeriod, r.finalDrainSteps));
   const period = per.every((p) => p.period !== undefined && p.period === per[0].period) ? per[0]?.period : undefined;
   const values = per.flatMap((p) => p.values);
   const runsText = runs.length === 1 ? '1 run' : `${runs.length} runs`;
@@ -478,7 +481,11 @@ export function stepSamplesOf(s: RunRecord): StepSamples {
   const times = Array.isArray(s.stepTimeNs) ? s.stepTimeNs : [];
   const warmup = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
   const from = Math.max(warmup, compressedFromStep(s) ?? 0);
-  return { steadyStepTimesNs: times.slice(from), syncPeriod: s.config ? syncPeriodOf(s.config) : undefined };
+  return {
+    steadyStepTimesNs: times.slice(from),
+    syncPeriod: s.config ? syncPeriodOf(s.config) : undefined,
+    ...(s.config ? { finalDrainSteps: finalDrainStepsOf(s.config.strategy, s.config.strategyOptions) } : {}),
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   measuredSpeedupInterval,
   measuredSpeedupText,
   pooledMeasured,
+  pooledSample,
   stepSamplesOf,
   syncPeriodOf,
   TARGET_ERROR,
@@ -227,4 +228,21 @@ test('1-bit Adam is measured over its compressed phase (after the freeze its not
   );
   // Without the note (an older run): every steady-state step, full-precision ones among them.
   assert.equal(measuredOf(summaryOf(onebit, steps)).stepTimeNs, 1164e6);
+});
+
+test('Streaming DiLoCo’s periods are taken before its last step, which waits for the sync still in flight', () => {
+  const streaming = { ...PRESETS['gpt-mini'], strategy: 'streaming-diloco', strategyOptions: { localSteps: 4 } };
+  // Warm-up, inner steps of 100 ms, a 300 ms step per period, and a last step that drains a whole sync (700 ms).
+  const steps = [900, 100, 100, 100, 300, 100, 100, 100, 300, 100, 700];
+  const m = measuredOf(summaryOf(streaming, steps));
+  // The two whole periods before the last step: (6 · 100 + 2 · 300) / 8.
+  assert.equal(m.stepTimeNs, 150e6);
+  assert.match(m.stepTimeBasis, /2 periods of 4 steps, each with its synchronisation\) before the last step/);
+  const pooled = pooledSample([stepSamplesOf(summaryOf(streaming, steps))]);
+  assert.equal(pooled.values.length, 8);
+  assert.equal(pooled.values.reduce((a, b) => a + b, 0) / 8, 150e6);
+  // Without overlap (the sync lands in its own step) nothing drains, and DiLoCo takes its last periods as they are.
+  const blocking = { ...streaming, strategyOptions: { localSteps: 4, overlapSteps: 0 } };
+  assert.equal(measuredOf(summaryOf(blocking, steps)).stepTimeNs, 225e6);
+  assert.equal(measuredOf(summaryOf({ ...streaming, strategy: 'diloco' }, steps)).stepTimeNs, 225e6);
 });
