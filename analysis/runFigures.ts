@@ -8,7 +8,13 @@
  */
 import type { TraceModel } from '../trace/model';
 import { median } from '../trace/stats';
-import { splitWarmup, steadyStepTime, syncPeriodOf as syncPeriodOfStrategy, WARMUP_RULE } from '../trace/warmup';
+import {
+  finalDrainStepsOf,
+  splitWarmup,
+  steadyStepTime,
+  syncPeriodOf as syncPeriodOfStrategy,
+  WARMUP_RULE,
+} from '../trace/warmup';
 import { stepExposedCommNs } from './breakdown';
 import type { RankView } from './rankView';
 import type { RankMemory } from './computeStats';
@@ -203,7 +209,10 @@ export function runFigures(
   const steady = new Set(split.steady);
   const H = syncPeriodOf(opts.strategy, opts.strategyOptions);
   const steadyTimes = stepTimesNs.filter((s) => steady.has(s.step)).map((s) => s.timeNs);
-  const st = steadyTimes.length > 0 ? stepTimeFigure(steadyTimes, H) : undefined;
+  const st =
+    steadyTimes.length > 0
+      ? stepTimeFigure(steadyTimes, H, finalDrainStepsOf(opts.strategy, opts.strategyOptions))
+      : undefined;
   return {
     stepTimesNs,
     warmupSteps: split.warmup,

@@ -5,11 +5,13 @@
  * comparison (the CLI, comparison.json, the extension's Compare view, bench:advisor) uses
  * the same arithmetic.
  */
-import { steadyStepSamples, warmupStepCount } from '../trace/warmup';
+import { finalDrainStepsOf, steadyStepSamples, warmupStepCount } from '../trace/warmup';
 import { bootstrapRatio, median, ratioSampleProblem, type RatioInterval, type RatioSample } from '../trace/stats';
 import { formatDurationNs, formatSpeedup, formatSpeedupInterval } from '../trace/format';
 import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from './runFigures';
 import type { TorchApply } from '../trace/torchJob';
+import { frozenAfterStepOf, onebitStepsFor } from '../trace/onebitWarmup';
+import { parseStrategyIds } from '../trace/strategyIds';
 
 /** 2: the baseline is re-measured beside the change and the speed-up carries its interval. */
 export const COMPARISON_SCHEMA_VERSION = 2;
@@ -130,7 +132,25 @@ export interface RunRecord {
   }[];
   wireBytesPerStepPerRank: number[];
   loss: number[];
+  /** The strategy's notes (1-bit Adam's freeze among them: trace/onebitWarmup.ts freezeNote). */
+  strategyNotes?: string[];
   analysis?: unknown;
+}
+
+/**
+ * The first step a run is measured from when that is later than its warm-up's end: a 1-bit
+ * Adam run is measured over its compressed phase, the steps after its variance froze (the
+ * run's notes), since that is the phase its prediction is about (trace/onebitWarmup.ts). The
+ * phase starts as a run does, with steps that allocate its buffers and warm its code (the
+ * codec's error feedback, the frozen denominator): the warm-up rule (trace/warmup.ts) leaves
+ * them out as it leaves out a run's first steps. Undefined for other runs, or when no step
+ * follows the freeze.
+ */
+export function compressedFromStep(s: RunRecord): number | undefined {
+  const k = frozenAfterStepOf(s.strategyNotes);
+  const times = Array.isArray(s.stepTimeNs) ? s.stepTimeNs : [];
+  if (k === undefined || k + 1 >= times.length) return undefined;
+  return k + 1 + warmupStepCount(times.slice(k + 1));
 }
 
 /** What verification reads of the figures the analysis stored (analysis/runFigures.ts `RunFigures`). */
@@ -167,14 +187,39 @@ export function figuresOfSummary(s: RunRecord): SummaryFigures {
   const warmupCount = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
   const warmupSteps =
     f.warmupSteps ?? (Array.isArray(s.warmupSteps) ? s.warmupSteps : times.slice(0, warmupCount).map((_, i) => i));
-  const own = stepTimeFigure(times.slice(warmupCount), s.config ? syncPeriodOf(s.config) : undefined);
-  const mem = (s.memoryPerRank ?? []).map(
-    (m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication,
-  );
+  const drain = s.config ? finalDrainStepsOf(s.config.strategy, s.config.strategyOptions) : 0;
+  const own = stepTimeFigure(times.slice(warmupCount), s.config ? syncPeriodOf(s.config) : undefined, drain);
+  // 1-bit Adam: its compressed steps, after its warm-up and after the freeze.
+  const from = compressedFromStep(s);
+  if (from !== undefined && from > warmupCount) {
+    const c = stepTimeFigure(times.slice(from), s.config ? syncPeriodOf(s.config) : undefined);
+    const before = new Set([...warmupSteps, ...times.slice(0, from).map((_, i) => i)]);
+    return {
+      ...figuresWithout(s, f, warmupSteps, times),
+      stepTimeNs: c.value,
+      stepTimeBasis: `${c.basis} of 1-bit Adam's compressed phase (steps ${from}–${times.length - 1}; its variance froze after step ${frozenAfterStepOf(s.strategyNotes)})`,
+      exposedCommNs: exposedOfRanks(s, before) ?? f.exposedCommNs,
+    };
+  }
   return {
     stepTimeNs: f.stepTimeNs ?? own.value,
     stepTimeBasis: f.stepTimeBasis ?? own.basis,
     exposedCommNs: f.exposedCommNs ?? exposedOfRanks(s, new Set(warmupSteps)),
+    ...figuresWithout(s, f, warmupSteps, times),
+  };
+}
+
+/** The figures that do not depend on which steps are measured. */
+function figuresWithout(
+  s: RunRecord,
+  f: FiguresLike,
+  warmupSteps: number[],
+  times: readonly number[],
+): Omit<SummaryFigures, 'stepTimeNs' | 'stepTimeBasis' | 'exposedCommNs'> {
+  const mem = (s.memoryPerRank ?? []).map(
+    (m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication,
+  );
+  return {
     bytesPerStep: f.bytesPerStep ?? Math.max(0, ...(s.wireBytesPerStepPerRank ?? [])),
     peakMemoryBytes: f.peakMemoryBytes ?? Math.max(0, ...mem),
     warmupSteps,
@@ -344,6 +389,15 @@ export function verificationConfig<C extends VerifiableConfig>(
   change: Record<string, unknown>,
 ): { config: C; note?: string } {
   const config = applyConfigChange(base, change);
+  // 1-bit Adam is measured over its compressed steps (compressedFromStep): as many as the
+  // baseline's steady-state steps (all but its first), whatever the warm-up takes.
+  if (parseStrategyIds(config.strategy).includes('onebit-adam')) {
+    const w = config.strategyOptions?.onebitWarmupSteps;
+    const steps = onebitStepsFor(base.steps - 1, typeof w === 'number' ? w : undefined);
+    if (config.steps >= steps) return { config };
+    const note = `running ${steps} steps instead of ${config.steps}: 1-bit Adam is measured over the steps after its full-precision warm-up (${typeof w === 'number' ? `${w} steps` : 'at most half the run'}), and the comparison needs as many of them as the baseline has steady-state steps`;
+    return { config: { ...config, steps }, note };
+  }
   const H = syncPeriodOf(config);
   const steps = H === undefined ? 0 : 2 * H + 2;
   if (H === undefined || config.steps >= steps) return { config };
@@ -356,6 +410,8 @@ export interface StepSamples {
   steadyStepTimesNs: readonly number[];
   /** Inner steps between synchronisations (DiLoCo family), else undefined. */
   syncPeriod?: number;
+  /** Last steps that drain the overlapped sync (trace/warmup.ts finalDrainStepsOf), left out of the periods. */
+  finalDrainSteps?: number;
 }
 
 /** The measured speed-up of a change over its baseline, pooled over runs, with its interval. */
@@ -372,7 +428,7 @@ export interface MeasuredSpeedup extends RatioInterval {
 
 /** The steps of runs of one config pooled as the step time takes them: the sample the ratio resamples. */
 export function pooledSample(runs: readonly StepSamples[]): RatioSample & { basis: string } {
-  const per = runs.map((r) => steadyStepSamples(r.steadyStepTimesNs, r.syncPeriod));
+  const per = runs.map((r) => steadyStepSamples(r.steadyStepTimesNs, r.syncPeriod, r.finalDrainSteps));
   const period = per.every((p) => p.period !== undefined && p.period === per[0].period) ? per[0]?.period : undefined;
   const values = per.flatMap((p) => p.values);
   const runsText = runs.length === 1 ? '1 run' : `${runs.length} runs`;
@@ -420,11 +476,16 @@ export function measuredSpeedupInterval(
   };
 }
 
-/** A CommLens run's steady-state steps (summary.json): its step times after the warm-up it recorded. */
+/** A CommLens run's steady-state steps (summary.json): its step times after the warm-up it recorded (1-bit Adam: after its freeze too). */
 export function stepSamplesOf(s: RunRecord): StepSamples {
   const times = Array.isArray(s.stepTimeNs) ? s.stepTimeNs : [];
   const warmup = Array.isArray(s.warmupSteps) ? s.warmupSteps.length : warmupStepCount(times);
-  return { steadyStepTimesNs: times.slice(warmup), syncPeriod: s.config ? syncPeriodOf(s.config) : undefined };
+  const from = Math.max(warmup, compressedFromStep(s) ?? 0);
+  return {
+    steadyStepTimesNs: times.slice(from),
+    syncPeriod: s.config ? syncPeriodOf(s.config) : undefined,
+    ...(s.config ? { finalDrainSteps: finalDrainStepsOf(s.config.strategy, s.config.strategyOptions) } : {}),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { RunConfig } from './config';
 import type { RunOutcome } from './coordinator';
 import { median } from '../trace/stats';
-import { steadyStepTime, syncPeriodOf, warmupStepCount } from '../trace/warmup';
+import { finalDrainStepsOf, steadyStepTime, syncPeriodOf, warmupStepCount } from '../trace/warmup';
 import { SUMMARY_SCHEMA_VERSION } from '../trace/summary';
 
 export { SUMMARY_SCHEMA_VERSION };
@@ -95,6 +95,7 @@ export function buildSummary(
   const steady = steadyStepTime(
     stepTimes.slice(warmup),
     syncPeriodOf(config.strategy, config.strategyOptions as Record<string, unknown> | undefined),
+    finalDrainStepsOf(config.strategy, config.strategyOptions as Record<string, unknown> | undefined),
   );
   const ready0 = o.ready[0];
   const flops = ready0?.flopsPerStep ?? 0;

@@ -13,8 +13,11 @@
  * 12); after 2 steps, the next step's g² of 101 mlp-small entries was over 100× their v̂ (up
  * to 5·10⁶×), and the frozen variance divides the momentum by √v̂.
  *
- * At most half the run is warm-up: a verify run's step time is the median of its steady
- * steps, which then is a compressed step, the phase the replay predicts.
+ * A prediction of 1-bit Adam is about its compressed phase (the run's purpose once the
+ * variance is frozen; the warm-up is a fixed cost of the first steps whatever the run's
+ * length): verify measures a 1-bit Adam run over the steps after the freeze, which the run's
+ * notes record (freezeNote, frozenAfterStepOf), and lengthens the run so that there are as
+ * many of them as the baseline has steady-state steps (analysis/verify.ts).
  */
 
 /** The variance is stable once its relative change over one step is at most this. */
@@ -43,4 +46,29 @@ export function onebitWarmupBounds(steps: number): { min: number; max: number } 
  */
 export function freezesNow(warmupSoFar: number, change: number, bounds: { min: number; max: number }): boolean {
   return warmupSoFar >= bounds.max || (warmupSoFar >= bounds.min && change <= VARIANCE_STABLE_CHANGE);
+}
+
+/** The start of the run's note when the variance froze after step `step` (0-based): its one definition. */
+export function freezeNote(step: number): string {
+  return `1-bit Adam: variance frozen after step ${step}`;
+}
+
+const FREEZE_NOTE = /^1-bit Adam: variance frozen after step (\d+)\b/;
+
+/** The step after which a run's 1-bit Adam froze its variance, from the run's notes (freezeNote); undefined if none did. */
+export function frozenAfterStepOf(notes: readonly unknown[] | undefined): number | undefined {
+  for (const n of notes ?? []) {
+    const m = typeof n === 'string' ? FREEZE_NOTE.exec(n) : null;
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+/**
+ * Steps a 1-bit Adam run needs so that at least `compressed` steps follow the freeze: with a
+ * fixed warm-up W, W + compressed; with the adaptive one, whose warm-up is at most half the run,
+ * twice `compressed`.
+ */
+export function onebitStepsFor(compressed: number, fixedWarmup?: number): number {
+  return fixedWarmup !== undefined ? fixedWarmup + compressed : 2 * compressed;
 }

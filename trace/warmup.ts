@@ -69,14 +69,31 @@ export function syncPeriodOf(strategy: unknown, strategyOptions?: Record<string,
 }
 
 /**
+ * Steps at the end of a run that drain work the steady state overlaps: Streaming DiLoCo's
+ * last step waits for the fragment sync still in flight (runtime/strategies/localUpdates.ts:
+ * no rank may leave a collective behind), a whole all-reduce exposed once per run, which the
+ * steady state hides under the next inner steps. 1 for Streaming DiLoCo with overlapSteps > 0
+ * (the default), else 0. The step time's periods are taken before it (steadyStepSamples).
+ */
+export function finalDrainStepsOf(strategy: unknown, strategyOptions?: Record<string, unknown>): number {
+  if (typeof strategy !== 'string' || !parseStrategyIds(strategy).includes('streaming-diloco')) return 0;
+  const overlap = strategyOptions?.overlapSteps ?? 1;
+  return typeof overlap === 'number' && overlap > 0 ? 1 : 0;
+}
+
+/**
  * **Step time** of a run (docs/figures.md): the median wall time of the steady-state steps;
  * for a strategy that synchronises only every H steps (DiLoCo family) the mean over the last
  * whole periods of H steady-state steps (each holds one synchronisation), since a median
  * would pick a cheap inner step. `perStep` is in step order, warm-up already left out.
  */
-export function steadyStepTime(perStep: readonly number[], syncPeriod?: number): { value: number; basis: string } {
+export function steadyStepTime(
+  perStep: readonly number[],
+  syncPeriod?: number,
+  finalDrainSteps = 0,
+): { value: number; basis: string } {
   const H = syncPeriod;
-  const { values: last, period } = steadyStepSamples(perStep, H);
+  const { values: last, period } = steadyStepSamples(perStep, H, finalDrainSteps);
   if (period === undefined)
     return {
       value: median([...perStep]),
@@ -85,22 +102,27 @@ export function steadyStepTime(perStep: readonly number[], syncPeriod?: number):
   const periods = last.length / period;
   return {
     value: last.reduce((a, b) => a + b, 0) / last.length,
-    basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)`,
+    basis: `mean of the last ${last.length} steady-state steps (${periods} period${periods > 1 ? 's' : ''} of ${H} steps, each with its synchronisation)${finalDrainSteps > 0 && perStep.length > last.length ? ` before the last step (it drains the sync in flight)` : ''}`,
   };
 }
 
 /**
  * The steps the step time is taken over (steadyStepTime): all steady-state steps, or with a
  * synchronisation every H steps the last whole periods of H (`period` then says H; without
- * one whole period the steps are taken as they are). `perStep` is in step order, warm-up
- * already left out. The speed-up's interval (analysis/verify.ts) resamples these.
+ * one whole period the steps are taken as they are), those periods ending before the run's
+ * last `finalDrainSteps` (finalDrainStepsOf) when there are enough steps for one. `perStep`
+ * is in step order, warm-up already left out. The speed-up's interval (analysis/verify.ts)
+ * resamples these.
  */
 export function steadyStepSamples(
   perStep: readonly number[],
   syncPeriod?: number,
+  finalDrainSteps = 0,
 ): { values: number[]; period?: number } {
   const H = syncPeriod;
-  const periods = H ? Math.floor(perStep.length / H) : 0;
-  if (!H || periods < 1) return { values: [...perStep] };
-  return { values: perStep.slice(perStep.length - periods * H), period: H };
+  if (!H) return { values: [...perStep] };
+  const drained = perStep.length - finalDrainSteps >= H ? perStep.slice(0, perStep.length - finalDrainSteps) : perStep;
+  const periods = Math.floor(drained.length / H);
+  if (periods < 1) return { values: [...perStep] };
+  return { values: drained.slice(drained.length - periods * H), period: H };
 }

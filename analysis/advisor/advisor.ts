@@ -42,6 +42,7 @@ import {
   layoutOfRun,
   pipelineBubbleNs,
   predictLayout,
+  submitsPerStep,
   sameLayout,
   type LayoutPrediction,
 } from '../replay/layouts';
@@ -640,7 +641,7 @@ function layoutRule(c: RuleContext): Suggestion[] {
           globalBatch: dims.globalBatch,
         },
         sliceIndexes: [],
-        text: `the same ${dims.globalBatch} sequences per step on ${dims.worldSize} ranks: compute ${fmtMs(m.computeNs)}${m.bubbleNs > 0 ? `, pipeline bubble ${fmtMs(m.bubbleNs)} (${(100 * m.bubbleFraction).toFixed(1)} %)` : ''}, optimizer ${fmtMs(m.optimizerNs)}, communication ${fmtMs(m.wireNs)} on the wire${groups ? ` (${groups})` : ''}; memory ${fmtBytes(p.memory.modelStatesBytes)} of model states + ${fmtBytes(p.memory.activationsBytes)} of activations (modelled)`,
+        text: `the same ${dims.globalBatch} sequences per step on ${dims.worldSize} ranks: compute ${fmtMs(m.computeNs)}${m.dispatchNs > 0 ? ` (${fmtMs(m.dispatchNs)} of it kernels' fixed time, ${fmtMs(measured.dispatch?.dispatchNs ?? 0)} a dispatch as the run's lightest kernels take)` : ''}${m.submitNs > 0 && l.pp > 1 ? `, ${submitsPerStep(l)} submissions of ${fmtMs(measured.dispatch?.submitNs ?? 0)} (one per micro-batch forward and backward)` : ''}${m.bubbleNs > 0 ? `, pipeline bubble ${fmtMs(m.bubbleNs)} (${(100 * m.bubbleFraction).toFixed(1)} %)` : ''}, optimizer ${fmtMs(m.optimizerNs)}, communication ${fmtMs(m.wireNs)} on the wire${groups ? ` (${groups})` : ''}; memory ${fmtBytes(p.memory.modelStatesBytes)} of model states + ${fmtBytes(p.memory.activationsBytes)} of activations (modelled)`,
       },
       predicted: {
         stepTimeNs: p.stepTimeNs,

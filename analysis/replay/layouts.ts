@@ -12,8 +12,14 @@
  *    2·T·(4d² + dE + topK·8d²) (experts), attention 4·T·s·d, the head 2·T·d·V, for the T
  *    tokens the rank computes; TP divides the blocks by t, CP the tokens by c, PP the
  *    blocks by p (the stage with the head is the slowest); backward is twice the forward;
- *  - compute time: FLOPs over the run's own measured rate (its forward+backward compute
- *    per step over its FLOPs per rank), the optimizer at the run's measured time per parameter;
+ *  - compute time: FLOPs over the run's own measured rate, plus each kernel's fixed time
+ *    (dispatchesPerStep: on a software GPU a kernel takes about as long at a micro-batch of 2
+ *    as at 8, and PP with m micro-batches runs its stage's kernels m times), priced from the
+ *    run's own trace (whatIf.ts dispatchCostsOf: the median of its lightest tenth of kernels;
+ *    the rate is then its FLOPs over its compute less those fixed times); under PP each
+ *    micro-batch's forward and backward is a submission of its own (encode, upload, read
+ *    back), at the host time the run's step took to reach its first kernel; the optimizer at
+ *    the run's measured time per parameter;
  *  - the collectives per step and group (collectivesOf): TP 2 all-reduces per layer in
  *    forward and 2 in backward of b·s·d activations (sequence parallel: an all-gather and a
  *    reduce-scatter in place of each); PP a send of b/m·s·d activations per micro-batch and
@@ -405,9 +411,29 @@ export function memoryOf(d: JobDims, l: Layout): LayoutMemory {
 }
 
 /** What the model takes from the measured run: compute rates and the link. */
+/**
+ * What a rank's kernels cost beyond their FLOPs, measured on the run (whatIf.ts dispatchCostsOf).
+ * On a software GPU (lavapipe) a kernel takes a fixed time whatever its size, and a small
+ * micro-batch does not shrink the number of kernels: PP with m micro-batches dispatches every
+ * kernel of its stage m times, and submits (and reads back) each micro-batch's forward and
+ * backward on its own.
+ */
+export interface DispatchCosts {
+  /** Fixed time of one kernel: the median duration of the run's lightest tenth of kernels by FLOPs. */
+  dispatchNs: number;
+  /** Forward+backward kernels per step (the run's own layout): of one transformer layer, the embedding, the head and loss. */
+  perLayer: number;
+  embed: number;
+  head: number;
+  /** Host time of one submission: from the step start to its first kernel (encode, upload, submit), median. */
+  submitNs: number;
+}
+
 export interface LayoutCalibration {
-  /** Forward+backward FLOPs per ns of one rank (the run's FLOPs over its measured compute). */
+  /** Forward+backward FLOPs per ns of one rank (the run's FLOPs, over its measured compute less its dispatches' fixed time). */
   flopsPerNs: number;
+  /** Kernel dispatches and submissions, per micro-batch pass (the run's counts over its micro-batches); undefined: FLOPs alone. */
+  dispatch?: DispatchCosts;
   /** Optimizer time per parameter held (ns). */
   optimizerNsPerParam: number;
   link: LinkProfile;
@@ -427,7 +453,12 @@ export interface GroupTime {
 
 /** A layout's predicted step, by component (ns per step, the busiest rank). */
 export interface LayoutStep {
+  /** Forward+backward compute of the busiest rank: FLOPs at the run's rate plus its kernels' fixed time (dispatchNs). */
   computeNs: number;
+  /** The part of computeNs that is kernels' fixed time: dispatches × the run's time per dispatch. */
+  dispatchNs: number;
+  /** Host submissions of the busiest rank per step (one per micro-batch forward and backward under PP) × the run's time per submission. */
+  submitNs: number;
   optimizerNs: number;
   bubbleNs: number;
   wireNs: number;
@@ -539,10 +570,29 @@ export function pipelineSpanNs(
   return Math.max(...clock);
 }
 
+/**
+ * Forward+backward kernel dispatches per step of the busiest rank under `l`: every micro-batch
+ * runs its stage's layers' kernels (and the embedding's on the first stage, the head's on the
+ * last); TP, CP and EP split each kernel's work, not the kernels.
+ */
+export function dispatchesPerStep(d: JobDims, l: Layout, c: DispatchCosts): number {
+  const m = l.pp > 1 ? l.microBatches : 1;
+  const layers = (d.layers / l.pp) * c.perLayer;
+  const perPass = l.pp > 1 ? layers + Math.max(c.embed, c.head) : layers + c.embed + c.head;
+  return m * perPass;
+}
+
+/** Host submissions per step of a rank: one per micro-batch forward and one per backward under PP, else one. */
+export function submitsPerStep(l: Layout): number {
+  return l.pp > 1 ? 2 * l.microBatches : 1;
+}
+
 /** The step of `l` (see the file's comment): compute + bubble + exposed communication + optimizer. */
 export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutStep {
   const f = forwardFlops(d, l);
-  const computeNs = (3 * f.total) / cal.flopsPerNs;
+  const dispatchNs = cal.dispatch ? dispatchesPerStep(d, l, cal.dispatch) * cal.dispatch.dispatchNs : 0;
+  const submitNs = cal.dispatch ? submitsPerStep(l) * cal.dispatch.submitNs : 0;
+  const computeNs = (3 * f.total) / cal.flopsPerNs + dispatchNs;
   const expertNs = (3 * f.experts) / cal.flopsPerNs;
   const attentionNs = (3 * f.attention) / cal.flopsPerNs;
   const cpMethod = l.cp > 1 ? CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses'] : undefined;
@@ -563,23 +613,29 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
     }
     return { group: c.group, groupSize: c.groupSize, op: c.op, count: c.count, bytes: c.bytes, wireNs, exposedNs };
   });
-  // Pipeline: p−1 idle slots of one micro-batch's forward + backward (fill and drain); the
-  // transfers expose what the runtime's schedule, replayed, does not hide under compute.
-  const bubbleNs = pipelineBubbleNs(computeNs / m, l.pp);
+  // Pipeline: p−1 idle slots of one micro-batch's forward + backward (fill and drain), each
+  // with its own submission; the transfers expose what the runtime's schedule, replayed, does
+  // not hide under compute.
+  const passNs = cal.dispatch?.submitNs ?? 0;
+  const bubbleNs = pipelineBubbleNs((computeNs + submitNs) / m, l.pp);
   if (l.pp > 1) {
-    const span = pipelineSpanNs(l.pp, m, l.schedule, computeNs / (3 * m), (2 * computeNs) / (3 * m), p2pEachNs);
-    for (const g of byGroup) if (g.group === 'pp') g.exposedNs = Math.max(0, span - computeNs - bubbleNs);
+    const fwd = computeNs / (3 * m) + passNs;
+    const bwd = (2 * computeNs) / (3 * m) + passNs;
+    const span = pipelineSpanNs(l.pp, m, l.schedule, fwd, bwd, p2pEachNs);
+    for (const g of byGroup) if (g.group === 'pp') g.exposedNs = Math.max(0, span - computeNs - submitNs - bubbleNs);
   }
   const wireNs = byGroup.reduce((t, g) => t + g.wireNs, 0);
   const exposedCommNs = byGroup.reduce((t, g) => t + g.exposedNs, 0);
   return {
     computeNs,
+    dispatchNs,
+    submitNs,
     optimizerNs,
     bubbleNs,
     wireNs,
     exposedCommNs,
-    stepTimeNs: computeNs + bubbleNs + exposedCommNs + optimizerNs,
-    bubbleFraction: l.pp > 1 && computeNs + bubbleNs > 0 ? bubbleNs / (computeNs + bubbleNs) : 0,
+    stepTimeNs: computeNs + submitNs + bubbleNs + exposedCommNs + optimizerNs,
+    bubbleFraction: l.pp > 1 && computeNs + submitNs + bubbleNs > 0 ? bubbleNs / (computeNs + submitNs + bubbleNs) : 0,
     byGroup,
   };
 }
@@ -593,13 +649,27 @@ export interface MeasuredRun {
   peakMemoryBytes?: number;
   link: LinkProfile;
   commEfficiency: number;
+  /** The run's kernels' fixed time and counts (whatIf.ts dispatchCostsOf); undefined: compute is FLOPs alone. */
+  dispatch?: DispatchCosts;
 }
 
 /** The model's rates from the run's own layout: its compute over its FLOPs, its optimizer over its parameters. */
 export function calibrate(d: JobDims, current: Layout, m: MeasuredRun): LayoutCalibration {
   const flops = 3 * forwardFlops(d, current).total;
+  // The run's counts are per step of its own layout: per micro-batch pass, they are over its micro-batches.
+  const mb = current.pp > 1 ? current.microBatches : 1;
+  let dispatch: DispatchCosts | undefined = m.dispatch
+    ? { ...m.dispatch, perLayer: m.dispatch.perLayer / mb, embed: m.dispatch.embed / mb, head: m.dispatch.head / mb }
+    : undefined;
+  let fixedNs = dispatch ? dispatchesPerStep(d, current, dispatch) * dispatch.dispatchNs : 0;
+  // Fixed time that would leave the FLOPs almost nothing is no floor: compute is then FLOPs alone.
+  if (!(fixedNs < 0.8 * m.computeNs)) {
+    dispatch = undefined;
+    fixedNs = 0;
+  }
   return {
-    flopsPerNs: m.computeNs > 0 ? flops / m.computeNs : Infinity,
+    flopsPerNs: m.computeNs > 0 ? flops / (m.computeNs - fixedNs) : Infinity,
+    ...(dispatch ? { dispatch } : {}),
     optimizerNsPerParam: m.optimizerNs / Math.max(1, paramsPerRank(d, current).total),
     link: m.link,
     commEfficiency: m.commEfficiency,

@@ -34,7 +34,7 @@ import {
   type StagingModel,
 } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
-import { CONTEXT_PARALLEL, type MeasuredRun } from './layouts';
+import { CONTEXT_PARALLEL, type DispatchCosts, type MeasuredRun } from './layouts';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, median } from '../../trace/stats';
 import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
@@ -608,7 +608,7 @@ export function onebitWarmupNote(steps: number | undefined): string {
     '1-bit Adam compresses only after its full-precision warm-up; the prediction is for the compressed phase';
   if (steps === undefined || steps < 3) return head;
   const { min, max } = onebitWarmupBounds(steps);
-  return `${head}. CommLens's 1-bit Adam freezes the variance once its relative change over a step is ≤ ${VARIANCE_STABLE_CHANGE}, so a ${steps}-step run like this one compresses from step ${min} at the earliest and step ${max} at the latest (the step is in the run's notes); at most half the steps are full-precision, so the median step a verify run measures is a compressed one`;
+  return `${head}. CommLens's 1-bit Adam freezes the variance once its relative change over a step is ≤ ${VARIANCE_STABLE_CHANGE}, so a ${steps}-step run like this one compresses from step ${min} at the earliest and step ${max} at the latest (the step is in the run's notes); verify measures the steps after it, in a run long enough to hold as many of them as the baseline has steady-state steps`;
 }
 
 function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number, notes: string[]): void {
@@ -823,6 +823,7 @@ export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
     );
   const sized = ctx.graph.collectives.filter((c) => c.bytes !== undefined && c.bytes > 0 && c.groupSize > 1);
   const peaks = [...ctx.measuredPeakBytesByRank.values()];
+  const dispatch = dispatchCostsOf(ctx);
   return {
     stepTimeNs: ctx.measuredStepNs,
     computeNs: per(['forward', 'backward', 'other']),
@@ -830,6 +831,73 @@ export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
     ...(peaks.length > 0 ? { peakMemoryBytes: Math.max(...peaks) } : {}),
     link: ctx.link,
     commEfficiency: sized.length > 0 ? measuredEfficiency(sized, ctx.link) : 1,
+    ...(dispatch ? { dispatch } : {}),
+  };
+}
+
+/** A CommLens kernel's transformer layer ("matmul 256x384x128 fwd layer0.attn.qkv"). */
+const LAYER_OF_KERNEL = /\blayer(\d+)\./;
+
+/**
+ * The run's kernels' fixed time and counts (layouts.ts DispatchCosts), from the forward and
+ * backward segments of the replayed steps: the time of one dispatch is the median duration of
+ * the lightest tenth of those kernels by the FLOPs CommLens records on each (`args.flops`);
+ * per step, the kernels of one layer (named `layerN.`; the rank's count over its layers), the
+ * embedding's (named `embed`) and the rest (the head and loss), each the busiest rank's, median
+ * over steps; a submission's host time is the gap from a rank's step marker to its first kernel
+ * (the step's one submission: its input's upload, the encoding, the submit), median over ranks
+ * and steps. Undefined without CommLens's FLOPs and layer names on the kernels.
+ */
+export function dispatchCostsOf(ctx: ReplayContext): DispatchCosts | undefined {
+  const kernels: { flops: number; durNs: number }[] = [];
+  const perLayer: number[] = [],
+    embed: number[] = [],
+    head: number[] = [],
+    submits: number[] = [];
+  for (const g of ctx.graphs) {
+    let e = 0,
+      h = 0;
+    for (const [rank, segs] of g.lanes) {
+      const window = ctx.views.find((v) => v.rank === rank)?.steps.find((w) => w.step === g.step);
+      if (window && segs.length > 0 && segs[0].sliceIndexes.length > 0) {
+        const first = Math.min(...segs[0].sliceIndexes.map((i) => ctx.model.slices[i].startNs));
+        if (first >= window.startNs) submits.push(first - window.startNs);
+      }
+      let layerKernels = 0,
+        embedKernels = 0,
+        rest = 0;
+      const layers = new Set<string>();
+      for (const seg of segs) {
+        if (seg.kind !== 'forward' && seg.kind !== 'backward') continue;
+        for (const i of seg.sliceIndexes) {
+          const sl = ctx.model.slices[i];
+          if (sl.category !== 'kernel') continue;
+          const flops = sl.args?.flops;
+          if (typeof flops === 'number' && Number.isFinite(flops)) kernels.push({ flops, durNs: sl.durNs });
+          const layer = LAYER_OF_KERNEL.exec(sl.name);
+          if (layer) {
+            layerKernels++;
+            layers.add(layer[1]);
+          } else if (/\bembed\b/.test(sl.name)) embedKernels++;
+          else rest++;
+        }
+      }
+      if (layers.size > 0) perLayer.push(layerKernels / layers.size);
+      e = Math.max(e, embedKernels);
+      h = Math.max(h, rest);
+    }
+    embed.push(e);
+    head.push(h);
+  }
+  if (perLayer.length === 0 || kernels.length < 20) return undefined;
+  kernels.sort((a, b) => a.flops - b.flops);
+  const lightest = kernels.slice(0, Math.max(1, Math.floor(kernels.length / 10)));
+  return {
+    dispatchNs: median(lightest.map((k) => k.durNs)),
+    perLayer: median(perLayer),
+    embed: median(embed),
+    head: median(head),
+    submitNs: submits.length > 0 ? Math.max(0, median(submits)) : 0,
   };
 }
 

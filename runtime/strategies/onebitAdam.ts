@@ -45,7 +45,7 @@ import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from '
 import { strategyEnv, type StrategyEnv } from './env';
 import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
-import { freezesNow, onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
+import { freezeNote, freezesNow, onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
 import type { MemoryBytes, StepCounter, Strategy, StrategyContext } from './types';
 
 /**
@@ -191,7 +191,7 @@ export class OnebitAdam implements Strategy {
         this.measuredChange = this.change[0];
         this.frozen = freezesNow(done, this.change[0], this.bounds);
         if (this.frozen)
-          this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision step${done === 1 ? '' : 's'}): ${
+          this.freezeNote = `${freezeNote(step)} (${done} full-precision step${done === 1 ? '' : 's'}): ${
             done >= this.bounds.max && this.change[0] > VARIANCE_STABLE_CHANGE
               ? `its relative change over the last step was ${this.change[0].toFixed(3)}, above ${VARIANCE_STABLE_CHANGE}, but the warm-up may take at most half of the run's ${this.config.steps} steps`
               : `its relative change over the last step was ${this.change[0].toFixed(3)} ≤ ${VARIANCE_STABLE_CHANGE} (stable) after at least ${this.bounds.min} steps`
@@ -199,7 +199,7 @@ export class OnebitAdam implements Strategy {
       } else {
         this.frozen = done >= this.warmupSteps!;
         if (this.frozen)
-          this.freezeNote = `1-bit Adam: variance frozen after step ${step} (${done} full-precision steps, as strategyOptions.onebitWarmupSteps asks)`;
+          this.freezeNote = `${freezeNote(step)} (${done} full-precision steps, as strategyOptions.onebitWarmupSteps asks)`;
       }
       if (this.frozen) this.frozenBc2 = 1 - b2 ** done;
     } else {

@@ -14,12 +14,14 @@ import {
   memoryOf,
   paramsPerRank,
   predictLayout,
+  calibrate,
   sameLayout,
   stepOf,
   pipelineSpanNs,
   type JobDims,
   type Layout,
   type LayoutCalibration,
+  type MeasuredRun,
 } from '../../../analysis/replay/layouts';
 import { collectiveCostNs, latencyTerms, volumeFactor } from '../../../analysis/replay/costModel';
 import { contextParallelTraffic } from '../../../trace/contextParallel';
@@ -400,4 +402,44 @@ test("a pipeline's span replays the runtime's schedule: transfers overlap comput
     `${s.computeNs} + ${s.bubbleNs} + ${pp.exposedNs} vs ${span}`,
   );
   assert.ok(pp.exposedNs < pp.wireNs, 'some transfers hide under compute');
+});
+
+test('kernels cost a fixed time each: PP runs its stage’s kernels once per micro-batch and submits each pass, so past a point more micro-batches are slower', () => {
+  // gpt-mini's kernels as the runtime dispatches them: 31 per layer (forward and backward), 3 of
+  // the embedding, 11 of the head and loss; half a millisecond each, 2 ms per submission.
+  const d: JobDims = { ...SMALL, layers: 2, dModel: 128, heads: 4, seqLen: 32, vocab: 32, globalBatch: 16 };
+  const dispatch = { dispatchNs: 500_000, perLayer: 31, embed: 3, head: 11, submitNs: 2_000_000 };
+  const run: MeasuredRun = {
+    stepTimeNs: 800e6,
+    computeNs: 340e6,
+    optimizerNs: 13e6,
+    link: IDEAL.link,
+    commEfficiency: 1,
+    dispatch,
+  };
+  const dp = layout({ dp: 2 });
+  const cal = calibrate(d, dp, run);
+  // The run's own compute is its FLOPs at the calibrated rate plus its 76 dispatches: it predicts itself.
+  const own = stepOf(d, dp, cal);
+  assert.ok(Math.abs(own.computeNs - 340e6) < 1e-3);
+  assert.equal(own.dispatchNs, 76 * 500_000);
+  assert.equal(own.submitNs, 2_000_000);
+  const flopsNs = own.computeNs - own.dispatchNs;
+  const pp = (m: number) => stepOf(d, layout({ pp: 2, microBatches: m }), cal);
+  for (const m of [2, 4, 8]) {
+    const s = pp(m);
+    // The last stage: one layer and the head, m times; the FLOPs are the same whatever m.
+    assert.equal(s.dispatchNs, m * (31 + 11) * 500_000);
+    assert.equal(s.submitNs, 2 * m * 2_000_000);
+    assert.ok(Math.abs(s.computeNs - s.dispatchNs - (pp(1).computeNs - pp(1).dispatchNs)) < 1e-3);
+    // Half the layers on twice the batch, and the head on all of it: the FLOPs are the run's and a head more.
+    assert.ok(s.computeNs - s.dispatchNs > flopsNs);
+  }
+  // FLOPs alone, 8 micro-batches beat 4 (a smaller bubble); with the dispatches and submissions they cost more than they save.
+  const flat = calibrate(d, dp, { ...run, dispatch: undefined });
+  const flopsOnly = (m: number) => stepOf(d, layout({ pp: 2, microBatches: m }), flat).stepTimeNs;
+  assert.ok(flopsOnly(8) < flopsOnly(4));
+  assert.ok(pp(8).stepTimeNs > pp(4).stepTimeNs, `${pp(8).stepTimeNs} vs ${pp(4).stepTimeNs}`);
+  // A floor that would leave the FLOPs almost nothing is no floor: compute is FLOPs alone.
+  assert.equal(calibrate(d, dp, { ...run, dispatch: { ...dispatch, dispatchNs: 5e6 } }).dispatch, undefined);
 });

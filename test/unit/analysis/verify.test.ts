@@ -11,6 +11,7 @@ import {
   measuredSpeedupInterval,
   measuredSpeedupText,
   pooledMeasured,
+  pooledSample,
   stepSamplesOf,
   syncPeriodOf,
   TARGET_ERROR,
@@ -193,4 +194,55 @@ test('the interval is tight enough to stop when its half-width is within the tar
   assert.equal(intervalIsTight(iv, 0.03), true);
   assert.equal(intervalIsTight({ ...iv, halfWidth: 0.05 }, 0.03), false);
   assert.equal(intervalIsTight(undefined, 0.03), false);
+});
+
+test('1-bit Adam is measured over its compressed phase (after the freeze its notes record, less that phase’s own warm-up), in a run lengthened to hold as many such steps as the baseline has steady ones', () => {
+  const base = { ...PRESETS['mlp-small'], steps: 12 };
+  const v = verificationConfig(base, { strategy: 'onebit-adam' });
+  assert.equal(v.config.steps, 22);
+  assert.match(v.note ?? '', /running 22 steps instead of 12: 1-bit Adam is measured over the steps after its/);
+  assert.equal(
+    verificationConfig(base, { strategy: 'onebit-adam', strategyOptions: { onebitWarmupSteps: 4 } }).config.steps,
+    15,
+  );
+  // A run as measured (mlp-small, load ~5): the warm-up step, 4 full-precision steps, then the
+  // compressed ones, whose first allocates the codec's buffers.
+  const steps = [2551, 1465, 1511, 1264, 1714, 1436, 1117, 729, 1164, 737, 841, 721];
+  const onebit = { ...base, strategy: 'onebit-adam' };
+  const run = {
+    ...summaryOf(
+      onebit,
+      steps,
+      steps.map((x) => x / 10),
+    ),
+    strategyNotes: ['1-bit Adam: variance frozen after step 4 (5 full-precision steps): stable'],
+  } as RunSummary;
+  const m = measuredOf(run);
+  // The phase's first step is its warm-up (a quarter of 7 steps: at most one); the median of the other six.
+  assert.equal(m.stepTimeNs, ((737 + 841) / 2) * 1e6);
+  assert.match(m.stepTimeBasis, /compressed phase \(steps 6–11; its variance froze after step 4\)/);
+  assert.equal(m.exposedCommNsPerStep, ((73.7 + 84.1) / 2) * 1e6);
+  assert.deepEqual(
+    stepSamplesOf(run).steadyStepTimesNs,
+    steps.slice(6).map((x) => x * 1e6),
+  );
+  // Without the note (an older run): every steady-state step, full-precision ones among them.
+  assert.equal(measuredOf(summaryOf(onebit, steps)).stepTimeNs, 1164e6);
+});
+
+test('Streaming DiLoCo’s periods are taken before its last step, which waits for the sync still in flight', () => {
+  const streaming = { ...PRESETS['gpt-mini'], strategy: 'streaming-diloco', strategyOptions: { localSteps: 4 } };
+  // Warm-up, inner steps of 100 ms, a 300 ms step per period, and a last step that drains a whole sync (700 ms).
+  const steps = [900, 100, 100, 100, 300, 100, 100, 100, 300, 100, 700];
+  const m = measuredOf(summaryOf(streaming, steps));
+  // The two whole periods before the last step: (6 · 100 + 2 · 300) / 8.
+  assert.equal(m.stepTimeNs, 150e6);
+  assert.match(m.stepTimeBasis, /2 periods of 4 steps, each with its synchronisation\) before the last step/);
+  const pooled = pooledSample([stepSamplesOf(summaryOf(streaming, steps))]);
+  assert.equal(pooled.values.length, 8);
+  assert.equal(pooled.values.reduce((a, b) => a + b, 0) / 8, 150e6);
+  // Without overlap (the sync lands in its own step) nothing drains, and DiLoCo takes its last periods as they are.
+  const blocking = { ...streaming, strategyOptions: { localSteps: 4, overlapSteps: 0 } };
+  assert.equal(measuredOf(summaryOf(blocking, steps)).stepTimeNs, 225e6);
+  assert.equal(measuredOf(summaryOf({ ...streaming, strategy: 'diloco' }, steps)).stepTimeNs, 225e6);
 });
