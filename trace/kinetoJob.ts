@@ -116,13 +116,17 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
   // what it would take) as soon as the ranks read so far, projected to all, would pass their share.
   const heapLimit = opts.heapLimitBytes ?? getHeapStatistics().heap_size_limit;
   const heapBase = process.memoryUsage().heapUsed;
-  let arrived = 0;
+  let arrived = 0,
+    payloads = 0;
   const results = await reduceKinetoRanks(files, {
-    onRank: () => {
+    onRank: (_, r) => {
       arrived++;
+      if (r.ok) payloads += r.payloadBytes;
       // From a sixteenth of the ranks on (at least two): one rank's garbage is not yet a trend.
       if (arrived < Math.max(2, Math.ceil(files.length / 16)) || arrived === files.length) return;
-      const held = Math.max(0, process.memoryUsage().heapUsed - heapBase);
+      // The heap's growth, and at least the ranks' payloads: a collection of earlier garbage
+      // between the start and now can make the growth read less than what the ranks hold.
+      const held = Math.max(payloads, process.memoryUsage().heapUsed - heapBase);
       if ((held / arrived) * files.length > RANKS_HEAP_SHARE * heapLimit)
         throw new JobTooLargeError(arrived, files.length, held, heapLimit);
     },

@@ -146,6 +146,8 @@ export type RankResult =
       model: TraceModel;
       ok: true;
       fromCache: boolean;
+      /** Bytes of the payload the worker posted (the serialised reduced rank): a floor of what it holds once unpacked. */
+      payloadBytes: number;
       /** The rank's level-of-detail index (trace/rankLod.ts), when asked for with `lodDirOf`, or why there is none. */
       lodFile?: string;
       lodError?: string;
@@ -193,7 +195,13 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
         if (m.cacheWarning) opts.onCacheWarning?.(m.cacheWarning);
         try {
           const p = deserialize(new Uint8Array(m.payload)) as RankPayload;
-          r = { ok: true, ...p, model: unpackModel(p.model), fromCache: m.fromCache };
+          r = {
+            ok: true,
+            ...p,
+            model: unpackModel(p.model),
+            fromCache: m.fromCache,
+            payloadBytes: m.payload.byteLength,
+          };
           if (m.lodFile !== undefined) r.lodFile = m.lodFile;
           if (m.lodError !== undefined) r.lodError = m.lodError;
         } catch (e) {

@@ -137,8 +137,18 @@ describe('point-to-point send/recv', () => {
       [new Array(iters).fill('send'), new Array(iters).fill('recv')],
     );
     for (const sp of perRank) for (const s of sp) assert.equal(s.link, 'eth-10g');
-    for (const [k, t] of iterTimes(perRank).entries())
-      assert.ok(t >= 0.85 * modelNs, `send ${k}: ${t} ns far below the model's ${modelNs} ns`);
+    // Each message's span ends are stamped by two ranks' threads, so on a loaded machine one
+    // message can read short when its send was stamped late; the link's pacing shows in the
+    // median message and in the whole run (the messages share the link one after the other).
+    const times = iterTimes(perRank);
+    const median = [...times].sort((a, b) => a - b)[Math.floor(iters / 2)];
+    assert.ok(
+      median >= 0.85 * modelNs,
+      `median message ${median} ns far below the model's ${modelNs} ns (${times.join(', ')})`,
+    );
+    const whole = perRank[1][iters - 1].endNs - perRank[0][0].startNs;
+    const wholeModel = link.alphaNs + (iters * bytes) / link.bytesPerNs;
+    assert.ok(whole >= 0.85 * wholeModel, `${iters} messages in ${whole} ns, far below the model's ${wholeModel} ns`);
     const best = bestOf(res);
     assert.ok(best < modelNs + 2 * local + 2e6, `best ${best} ns vs model ${modelNs} ns + local ${local} ns`);
   });
