@@ -846,7 +846,9 @@ const LAYER_OF_KERNEL = /\blayer(\d+)\./;
  * embedding's (named `embed`) and the rest (the head and loss), each the busiest rank's, median
  * over steps; a submission's host time is the gap from a rank's step marker to its first kernel
  * (the step's one submission: its input's upload, the encoding, the submit), median over ranks
- * and steps. Undefined without CommLens's FLOPs and layer names on the kernels.
+ * and steps; a PP run's gaps between micro-batch passes measured alike, and closer than the
+ * encode time per kernel × a pass's kernels (docs/benchmarks.md). Undefined without CommLens's
+ * FLOPs and layer names on the kernels.
  */
 export function dispatchCostsOf(ctx: ReplayContext): DispatchCosts | undefined {
   const kernels: { flops: number; durNs: number }[] = [];
