@@ -98,7 +98,8 @@ const enum K {
 function hashBytes(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return (h ^ (end - start)) >>> 0;
+  // 30 bits: a small integer, which a Map looks up without boxing it.
+  return (h ^ (end - start)) & 0x3fffffff;
 }
 
 interface KeyInfo {
@@ -116,6 +117,30 @@ function keyTable(entries: [string, K][]): Map<number, KeyInfo> {
     m.set(h, { bytes, kind, name });
   }
   return m;
+}
+
+/**
+ * Which (length, first byte) pairs the keys of `table` have: a key of another pair is not looked
+ * up (most args keys, such as "Ev Idx" or "registers per thread", are not read).
+ */
+function keyFilter(table: Map<number, KeyInfo>): Uint8Array {
+  const f = new Uint8Array(64 * 256);
+  for (const { bytes } of table.values()) if (bytes.length < 64) f[(bytes.length << 8) | bytes[0]] = 1;
+  return f;
+}
+
+/** The key info of b[ks, ke) in `table` (filtered by `filter`, keyFilter), or undefined. */
+function keyOf(
+  table: Map<number, KeyInfo>,
+  filter: Uint8Array,
+  b: Uint8Array,
+  ks: number,
+  ke: number,
+): KeyInfo | undefined {
+  const len = ke - ks;
+  if (len <= 0 || len >= 64 || filter[(len << 8) | b[ks]] === 0) return undefined;
+  const info = table.get(hashBytes(b, ks, ke));
+  return info && sameBytes(b, ks, ke, info.bytes) ? info : undefined;
 }
 
 const EVENT_KEYS = keyTable([
@@ -149,6 +174,22 @@ const ARG_KEYS = keyTable([
   // PyTorch's with_flops=True: the analysis counts the FLOPs of CPU ops when kernels have none.
   ['flops', K.extraNumber],
 ]);
+const EVENT_KEY_FILTER = keyFilter(EVENT_KEYS);
+const ARG_KEY_FILTER = keyFilter(ARG_KEYS);
+
+/** Strings longer than this are interned by a hash of a sample of their bytes (sampledHash). */
+const INTERN_SAMPLE = 64;
+
+/** A hash of b[start, end) (longer than INTERN_SAMPLE) over its first and last 24 bytes and 16 bytes spread between them, and its length. */
+function sampledHash(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < start + 24; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  for (let i = end - 24; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  const step = ((end - start - 48) / 17) | 0;
+  for (let k = 1, i = start + 24 + step; k <= 16; k++, i += step) h = Math.imul(h ^ b[i], 0x01000193);
+  // 30 bits: a small integer, which a Map looks up without boxing it.
+  return (h ^ (end - start)) & 0x3fffffff;
+}
 
 function sameBytes(a: Uint8Array, start: number, end: number, b: Buffer): boolean {
   if (end - start !== b.length) return false;
@@ -427,13 +468,30 @@ export class KinetoScanner {
 
   private readonly launcher: boolean[] = [];
 
-  private intern(b: Buffer, start: number, end: number, escaped: boolean): number {
-    const h = hashBytes(b, start, end);
+  /**
+   * The id of the string whose raw bytes are b[start, end) (between its quotes). Long strings
+   * (kernel names run to kilobytes) are hashed over a sample of their bytes and compared natively,
+   * so that a string seen before costs a bounded hash and one memcmp, not a pass of JS per byte.
+   */
+  private intern(b: Buffer, start: number, end: number): number {
+    const long = end - start > INTERN_SAMPLE;
+    const h = long ? sampledHash(b, start, end) : hashBytes(b, start, end);
     const ids = this.internIds.get(h);
-    if (ids) for (const id of ids) if (sameBytes(b, start, end, this.internBytes[id])) return id;
+    if (ids)
+      for (const id of ids) {
+        const known = this.internBytes[id];
+        if (
+          long
+            ? known.length === end - start && b.compare(known, 0, known.length, start, end) === 0
+            : sameBytes(b, start, end, known)
+        )
+          return id;
+      }
     const id = this.strings.length;
     this.strings.push(
-      escaped ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string) : b.toString('utf8', start, end),
+      hasBackslash(b, start, end)
+        ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string)
+        : b.toString('utf8', start, end),
     );
     this.internBytes.push(Buffer.from(b.subarray(start, end)));
     if (ids) ids.push(id);
@@ -460,8 +518,7 @@ export class KinetoScanner {
       const ks = i + 1;
       const ke = stringEnd(b, i);
       if (ke === NEED_MORE) return NEED_MORE;
-      const info = EVENT_KEYS.get(hashBytes(b, ks, ke - 1));
-      const kind = info && sameBytes(b, ks, ke - 1, info.bytes) ? info.kind : 0;
+      const kind = keyOf(EVENT_KEYS, EVENT_KEY_FILTER, b, ks, ke - 1)?.kind ?? 0;
       i = skipWs(b, ke);
       if (i >= b.length) return NEED_MORE;
       if (b[i] !== COLON) this.fail('expected ":" after a key', i);
@@ -481,7 +538,7 @@ export class KinetoScanner {
         if (kind !== 0) {
           if (kind === K.ph) cols.ph[ev] = se - i === 3 ? (PH_BY_BYTE.get(b[i + 1]) ?? PH.other) : PH.other;
           else {
-            const id = this.intern(b, i + 1, se - 1, hasBackslash(b, i + 1, se - 1));
+            const id = this.intern(b, i + 1, se - 1);
             if (kind === K.cat) cols.cat[ev] = id;
             else if (kind === K.name) cols.name[ev] = id;
             else if (kind === K.pid) cols.pid[ev] = id;
@@ -538,8 +595,7 @@ export class KinetoScanner {
       const ks = i + 1;
       const ke = stringEnd(b, i);
       if (ke === NEED_MORE) return NEED_MORE;
-      const info = ARG_KEYS.get(hashBytes(b, ks, ke - 1));
-      const hit = info && sameBytes(b, ks, ke - 1, info.bytes) ? info : undefined;
+      const hit = keyOf(ARG_KEYS, ARG_KEY_FILTER, b, ks, ke - 1);
       i = skipWs(b, ke);
       if (i >= b.length) return NEED_MORE;
       if (b[i] !== COLON) this.fail('expected ":" after a key', i);
