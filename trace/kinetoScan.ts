@@ -289,24 +289,41 @@ class Columns {
     return this.count;
   }
 
-  /** The columns trimmed to `count` (copies, so that the spare capacity is freed). */
+  /**
+   * The columns trimmed to `count` (copies, so that the spare capacity is freed), handed over:
+   * each grown column is let go as soon as its copy is made, so that the peak is the grown
+   * columns and one copy, not both sets. The Columns are empty after.
+   */
   trimmed(): Omit<KinetoColumns, 'strings' | 'extraArgs' | 'top' | 'bytes'> {
     const n = this.count;
-    return {
-      count: n,
-      ph: this.ph.slice(0, n),
-      cat: this.cat.slice(0, n),
-      name: this.name.slice(0, n),
-      pid: this.pid.slice(0, n),
-      tid: this.tid.slice(0, n),
-      pidNum: this.pidNum.slice(0, n),
-      tidNum: this.tidNum.slice(0, n),
-      ts: this.ts.slice(0, n),
-      dur: this.dur.slice(0, n),
-      correlation: this.correlation.slice(0, n),
-      externalId: this.externalId.slice(0, n),
-      stream: this.stream.slice(0, n),
-    };
+    const f64 = (a: Float64Array) => a.slice(0, n);
+    const i32 = (a: Int32Array) => a.slice(0, n);
+    const ph = this.ph.slice(0, n);
+    this.ph = new Uint8Array(0);
+    const cat = i32(this.cat);
+    this.cat = new Int32Array(0);
+    const name = i32(this.name);
+    this.name = new Int32Array(0);
+    const pid = i32(this.pid);
+    this.pid = new Int32Array(0);
+    const tid = i32(this.tid);
+    this.tid = new Int32Array(0);
+    const pidNum = f64(this.pidNum);
+    this.pidNum = new Float64Array(0);
+    const tidNum = f64(this.tidNum);
+    this.tidNum = new Float64Array(0);
+    const ts = f64(this.ts);
+    this.ts = new Float64Array(0);
+    const dur = f64(this.dur);
+    this.dur = new Float64Array(0);
+    const correlation = f64(this.correlation);
+    this.correlation = new Float64Array(0);
+    const externalId = f64(this.externalId);
+    this.externalId = new Float64Array(0);
+    const stream = f64(this.stream);
+    this.stream = new Float64Array(0);
+    this.count = this.cap = 0;
+    return { count: n, ph, cat, name, pid, tid, pidNum, tidNum, ts, dur, correlation, externalId, stream };
   }
 }
 
