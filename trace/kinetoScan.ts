@@ -9,7 +9,9 @@
  * `Input type` of comm launchers) and the `name` of metadata events.
  *
  * No whole-file string is built and no object is made per event: keys are recognised by a
- * hash of their bytes, strings are interned by a hash of their bytes (decoded once), integer
+ * hash of their bytes (only those whose length and first byte a read key has), strings are
+ * interned by a hash of their bytes (of a sample of them for long ones, such as kernel names,
+ * then compared natively; decoded once), integer
  * numbers are parsed from the bytes (numbers with a fraction or exponent go through Number()
  * so that every value is the one JSON.parse would give), and values nobody reads (shapes,
  * kernel launch parameters, …) are skipped. Memory is the columns (≈ 60 bytes per event) plus
