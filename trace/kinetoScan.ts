@@ -122,26 +122,34 @@ function keyTable(entries: [string, K][]): Map<number, KeyInfo> {
 }
 
 /**
- * Which (length, first byte) pairs the keys of `table` have: a key of another pair is not looked
- * up (most args keys, such as "Ev Idx" or "registers per thread", are not read).
+ * The keys of `table` by (length, first byte): the key itself where one key has that pair, null
+ * where several do (looked up by hash), undefined where none does (most args keys, such as
+ * "Ev Idx" or "registers per thread", are not read and cost no lookup).
  */
-function keyFilter(table: Map<number, KeyInfo>): Uint8Array {
-  const f = new Uint8Array(64 * 256);
-  for (const { bytes } of table.values()) if (bytes.length < 64) f[(bytes.length << 8) | bytes[0]] = 1;
+function keyFilter(table: Map<number, KeyInfo>): (KeyInfo | null | undefined)[] {
+  const f: (KeyInfo | null | undefined)[] = new Array(64 * 256).fill(undefined);
+  for (const info of table.values()) {
+    const { bytes } = info;
+    if (bytes.length >= 64) throw new Error(`kinetoScan: key "${info.name}" is too long for keyFilter`);
+    const slot = (bytes.length << 8) | bytes[0];
+    f[slot] = f[slot] === undefined ? info : null;
+  }
   return f;
 }
 
-/** The key info of b[ks, ke) in `table` (filtered by `filter`, keyFilter), or undefined. */
+/** The key info of b[ks, ke) in `table` (through `filter`, keyFilter), or undefined. */
 function keyOf(
   table: Map<number, KeyInfo>,
-  filter: Uint8Array,
+  filter: (KeyInfo | null | undefined)[],
   b: Uint8Array,
   ks: number,
   ke: number,
 ): KeyInfo | undefined {
   const len = ke - ks;
-  if (len <= 0 || len >= 64 || filter[(len << 8) | b[ks]] === 0) return undefined;
-  const info = table.get(hashBytes(b, ks, ke));
+  if (len <= 0 || len >= 64) return undefined;
+  let info = filter[(len << 8) | b[ks]];
+  if (info === undefined) return undefined;
+  if (info === null) info = table.get(hashBytes(b, ks, ke));
   return info && sameBytes(b, ks, ke, info.bytes) ? info : undefined;
 }
 
