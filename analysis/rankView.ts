@@ -4,6 +4,7 @@
  * analysed window. Built once per analysis, in one pass over the slices.
  */
 import type { Slice, TraceModel } from '../trace/model';
+import { NumberMap } from '../trace/numberMap';
 import type { RankDigest } from './rankFigures';
 
 /** HTA's kernel classes: communication (NCCL), memory (memcpy / memset), computation (the rest). */
@@ -152,12 +153,12 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   const gpuTrack = model.tracks.map((t) => t.gpu && t.type === 'slice');
   const byPid = new Map<
     number,
-    { ops: GpuOp[]; steps: StepWindow[]; launch: Map<number, number>; cpu: GpuOp[]; cpuComm: number }
+    { ops: GpuOp[]; steps: StepWindow[]; launch: NumberMap; cpu: GpuOp[]; cpuComm: number }
   >();
   const entry = (pid: number) => {
     let e = byPid.get(pid);
     if (!e) {
-      e = { ops: [], steps: [], launch: new Map(), cpu: [], cpuComm: 0 };
+      e = { ops: [], steps: [], launch: new NumberMap(), cpu: [], cpuComm: 0 };
       byPid.set(pid, e);
     }
     return e;

@@ -34,6 +34,7 @@ import { rankFromName } from './discover';
 import { readKinetoFile } from './kinetoRead';
 import { EVENT_COST, JSON_BYTE_COST, LoadBudget, type LoadOptions } from './budget';
 import { PH, type KinetoColumns } from './kinetoScan';
+import { NumberMap } from './numberMap';
 
 export { mergeRankModels } from './kinetoMerge';
 
@@ -125,7 +126,7 @@ interface EventScan {
   keys: TrackKey[];
   /** GPU slices with a correlation id, and collectives, in slice order. */
   linked: number[];
-  runtimeByCorrelation: Map<number, number>;
+  runtimeByCorrelation: NumberMap;
   processNames: Map<string, string>;
   threadNames: Map<string, string>;
   memory: { tsUs: number; bytes: number; device: string }[];
@@ -306,7 +307,7 @@ function scanEvents(events: unknown[]): EventScan {
   // GPU slices with a correlation id, and collectives, in slice order: the only slices the
   // flow and collective pass below looks at.
   const linked: number[] = [];
-  const runtimeByCorrelation = new Map<number, number>();
+  const runtimeByCorrelation = new NumberMap();
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
   const memory: { tsUs: number; bytes: number; device: string }[] = [];
@@ -454,7 +455,10 @@ function scanColumns(
     lastTid: unknown,
     lastHostKid = -1;
   const linked: number[] = [];
-  const runtimeByCorrelation = new Map<number, number>();
+  // About half the kept rows of a GPU rank are runtime calls with a correlation.
+  let keptRows = 0;
+  for (let i = 0; i < c.count; i++) keptRows += keep[i];
+  const runtimeByCorrelation = new NumberMap(keptRows >> 1);
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
   const memory: { tsUs: number; bytes: number; device: string }[] = [];
@@ -464,6 +468,19 @@ function scanColumns(
   let minUs = Infinity;
   let eventsKept = 0;
   let profilerSpan: { startUs: number; durUs: number } | undefined;
+  // Strings repeat (and kernel names are long): each distinct name is tested once, lazily.
+  // Per name id: 0 not tested, else 1 + (nccl kernel name: 2) + (comm launcher: 4).
+  const nameBits = new Uint8Array(strings.length);
+  const nameTest = (id: number): number => {
+    let v = nameBits[id];
+    if (v === 0) {
+      const s = strings[id];
+      const c0 = s.charCodeAt(0);
+      v = nameBits[id] =
+        1 | (isNcclKernelName(s) ? 2 : 0) | ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(s) ? 4 : 0);
+    }
+    return v;
+  };
 
   for (let i = 0; i < c.count; i++) {
     if (keep[i] === 0) continue;
@@ -532,7 +549,8 @@ function scanColumns(
       const stream = typeof streamArg === 'number' ? streamArg : typeof tid0 === 'number' ? tid0 : 0;
       const annotation = gpuCategory === undefined;
       let category: SliceCategory = gpuCategory ?? 'host';
-      if (category === 'kernel' && isNcclKernelName(name)) category = 'collective';
+      if (category === 'kernel' && (c.name[i] >= 0 ? (nameTest(c.name[i]) & 2) !== 0 : isNcclKernelName(name)))
+        category = 'collective';
       const k = annotation ? `a${stream}` : `g${stream}`;
       const kid = keyIds.get(k) ?? addKey(k, { gpu: true, annotation, stream, pid: String(pid), tid: stream });
       const key = keys[kid];
@@ -561,8 +579,7 @@ function scanColumns(
     const index = slices.length;
     if (category === 'runtime' && typeof args.correlation === 'number')
       runtimeByCorrelation.set(args.correlation, index);
-    const c0 = name.charCodeAt(0);
-    if ((c0 === 110 || c0 === 114 || c0 === 99) && COMM_LAUNCHER.test(name)) (keys[kid].launchers ??= []).push(index);
+    if (c.name[i] >= 0 && (nameTest(c.name[i]) & 4) !== 0) (keys[kid].launchers ??= []).push(index);
     eventOf.push(i);
     slices.push({
       track: kid,

@@ -18,6 +18,7 @@
 import { PH, type KinetoColumns } from './kinetoScan';
 import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
+import { NumberMap } from './numberMap';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
 const GLOO = /^gloo:/;
@@ -75,7 +76,7 @@ export function rankModelFromColumns(
     return k === 2;
   };
   // First pass: the GPU work's correlations, whether there is GPU work, what the importer would skip.
-  const gpuCorrelations = new Set<number>();
+  const gpuCorrelations = new NumberMap();
   let gpuWork = 0,
     skipped = c.nonObjects ?? 0,
     badTimes = 0;
@@ -86,7 +87,7 @@ export function rankModelFromColumns(
       if (k !== 5 && !Number.isFinite(c.ts[i])) badTimes++;
       else if (k === 2 || k === 3) {
         if (k === 2) gpuWork++;
-        if (Number.isFinite(c.correlation[i])) gpuCorrelations.add(c.correlation[i]);
+        if (Number.isFinite(c.correlation[i])) gpuCorrelations.set(c.correlation[i], 1);
       }
     } else if (ph !== PH.M && ph !== PH.i && ph !== PH.I && ph !== PH.s && ph !== PH.t && ph !== PH.f) skipped++;
   }

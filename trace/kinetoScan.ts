@@ -9,7 +9,9 @@
  * `Input type` of comm launchers) and the `name` of metadata events.
  *
  * No whole-file string is built and no object is made per event: keys are recognised by a
- * hash of their bytes, strings are interned by a hash of their bytes (decoded once), integer
+ * hash of their bytes (only those whose length and first byte a read key has), strings are
+ * interned by a hash of their bytes (of a sample of them for long ones, such as kernel names,
+ * then compared natively; decoded once), integer
  * numbers are parsed from the bytes (numbers with a fraction or exponent go through Number()
  * so that every value is the one JSON.parse would give), and values nobody reads (shapes,
  * kernel launch parameters, …) are skipped. Memory is the columns (≈ 60 bytes per event) plus
@@ -98,7 +100,8 @@ const enum K {
 function hashBytes(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return (h ^ (end - start)) >>> 0;
+  // 30 bits: a small integer, which a Map looks up without boxing it.
+  return (h ^ (end - start)) & 0x3fffffff;
 }
 
 interface KeyInfo {
@@ -116,6 +119,38 @@ function keyTable(entries: [string, K][]): Map<number, KeyInfo> {
     m.set(h, { bytes, kind, name });
   }
   return m;
+}
+
+/**
+ * The keys of `table` by (length, first byte): the key itself where one key has that pair, null
+ * where several do (looked up by hash), undefined where none does (most args keys, such as
+ * "Ev Idx" or "registers per thread", are not read and cost no lookup).
+ */
+function keyFilter(table: Map<number, KeyInfo>): (KeyInfo | null | undefined)[] {
+  const f: (KeyInfo | null | undefined)[] = new Array(64 * 256).fill(undefined);
+  for (const info of table.values()) {
+    const { bytes } = info;
+    if (bytes.length >= 64) throw new Error(`kinetoScan: key "${info.name}" is too long for keyFilter`);
+    const slot = (bytes.length << 8) | bytes[0];
+    f[slot] = f[slot] === undefined ? info : null;
+  }
+  return f;
+}
+
+/** The key info of b[ks, ke) in `table` (through `filter`, keyFilter), or undefined. */
+function keyOf(
+  table: Map<number, KeyInfo>,
+  filter: (KeyInfo | null | undefined)[],
+  b: Uint8Array,
+  ks: number,
+  ke: number,
+): KeyInfo | undefined {
+  const len = ke - ks;
+  if (len <= 0 || len >= 64) return undefined;
+  let info = filter[(len << 8) | b[ks]];
+  if (info === undefined) return undefined;
+  if (info === null) info = table.get(hashBytes(b, ks, ke));
+  return info && sameBytes(b, ks, ke, info.bytes) ? info : undefined;
 }
 
 const EVENT_KEYS = keyTable([
@@ -149,6 +184,22 @@ const ARG_KEYS = keyTable([
   // PyTorch's with_flops=True: the analysis counts the FLOPs of CPU ops when kernels have none.
   ['flops', K.extraNumber],
 ]);
+const EVENT_KEY_FILTER = keyFilter(EVENT_KEYS);
+const ARG_KEY_FILTER = keyFilter(ARG_KEYS);
+
+/** Strings longer than this are interned by a hash of a sample of their bytes (sampledHash). */
+const INTERN_SAMPLE = 64;
+
+/** A hash of b[start, end) (longer than INTERN_SAMPLE) over its first and last 24 bytes and 16 bytes spread between them, and its length. */
+function sampledHash(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < start + 24; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  for (let i = end - 24; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  const step = ((end - start - 48) / 17) | 0;
+  for (let k = 1, i = start + 24 + step; k <= 16; k++, i += step) h = Math.imul(h ^ b[i], 0x01000193);
+  // 30 bits: a small integer, which a Map looks up without boxing it.
+  return (h ^ (end - start)) & 0x3fffffff;
+}
 
 function sameBytes(a: Uint8Array, start: number, end: number, b: Buffer): boolean {
   if (end - start !== b.length) return false;
@@ -223,44 +274,66 @@ class Columns {
     this.correlation = f64(this.correlation);
     this.externalId = f64(this.externalId);
     this.stream = f64(this.stream);
+    // New rows start with every column absent (open() leaves them so).
+    const n = this.cap;
+    this.cat.fill(-1, n);
+    this.name.fill(-1, n);
+    this.pid.fill(-1, n);
+    this.tid.fill(-1, n);
+    this.pidNum.fill(NaN, n);
+    this.tidNum.fill(NaN, n);
+    this.ts.fill(NaN, n);
+    this.dur.fill(NaN, n);
+    this.correlation.fill(NaN, n);
+    this.externalId.fill(NaN, n);
+    this.stream.fill(NaN, n);
     this.cap = cap;
   }
 
-  /** Starts event `count` with every column absent. */
+  /**
+   * Starts event `count`: its row has every column absent (grow() fills new rows so), or holds
+   * what an unfinished read of this same event wrote, which its next read writes again alike.
+   */
   open(): number {
     if (this.count === this.cap) this.grow();
-    const i = this.count;
-    this.ph[i] = PH.other;
-    this.cat[i] = this.name[i] = this.pid[i] = this.tid[i] = -1;
-    this.pidNum[i] =
-      this.tidNum[i] =
-      this.ts[i] =
-      this.dur[i] =
-      this.correlation[i] =
-      this.externalId[i] =
-      this.stream[i] =
-        NaN;
-    return i;
+    return this.count;
   }
 
-  /** The columns trimmed to `count` (copies, so that the spare capacity is freed). */
+  /**
+   * The columns trimmed to `count` (copies, so that the spare capacity is freed), handed over:
+   * each grown column is let go as soon as its copy is made, so that the peak is the grown
+   * columns and one copy, not both sets. The Columns are empty after.
+   */
   trimmed(): Omit<KinetoColumns, 'strings' | 'extraArgs' | 'top' | 'bytes'> {
     const n = this.count;
-    return {
-      count: n,
-      ph: this.ph.slice(0, n),
-      cat: this.cat.slice(0, n),
-      name: this.name.slice(0, n),
-      pid: this.pid.slice(0, n),
-      tid: this.tid.slice(0, n),
-      pidNum: this.pidNum.slice(0, n),
-      tidNum: this.tidNum.slice(0, n),
-      ts: this.ts.slice(0, n),
-      dur: this.dur.slice(0, n),
-      correlation: this.correlation.slice(0, n),
-      externalId: this.externalId.slice(0, n),
-      stream: this.stream.slice(0, n),
-    };
+    const f64 = (a: Float64Array) => a.slice(0, n);
+    const i32 = (a: Int32Array) => a.slice(0, n);
+    const ph = this.ph.slice(0, n);
+    this.ph = new Uint8Array(0);
+    const cat = i32(this.cat);
+    this.cat = new Int32Array(0);
+    const name = i32(this.name);
+    this.name = new Int32Array(0);
+    const pid = i32(this.pid);
+    this.pid = new Int32Array(0);
+    const tid = i32(this.tid);
+    this.tid = new Int32Array(0);
+    const pidNum = f64(this.pidNum);
+    this.pidNum = new Float64Array(0);
+    const tidNum = f64(this.tidNum);
+    this.tidNum = new Float64Array(0);
+    const ts = f64(this.ts);
+    this.ts = new Float64Array(0);
+    const dur = f64(this.dur);
+    this.dur = new Float64Array(0);
+    const correlation = f64(this.correlation);
+    this.correlation = new Float64Array(0);
+    const externalId = f64(this.externalId);
+    this.externalId = new Float64Array(0);
+    const stream = f64(this.stream);
+    this.stream = new Float64Array(0);
+    this.count = this.cap = 0;
+    return { count: n, ph, cat, name, pid, tid, pidNum, tidNum, ts, dur, correlation, externalId, stream };
   }
 }
 
@@ -427,13 +500,30 @@ export class KinetoScanner {
 
   private readonly launcher: boolean[] = [];
 
-  private intern(b: Buffer, start: number, end: number, escaped: boolean): number {
-    const h = hashBytes(b, start, end);
+  /**
+   * The id of the string whose raw bytes are b[start, end) (between its quotes). Long strings
+   * (kernel names run to kilobytes) are hashed over a sample of their bytes and compared natively,
+   * so that a string seen before costs a bounded hash and one memcmp, not a pass of JS per byte.
+   */
+  private intern(b: Buffer, start: number, end: number): number {
+    const long = end - start > INTERN_SAMPLE;
+    const h = long ? sampledHash(b, start, end) : hashBytes(b, start, end);
     const ids = this.internIds.get(h);
-    if (ids) for (const id of ids) if (sameBytes(b, start, end, this.internBytes[id])) return id;
+    if (ids)
+      for (const id of ids) {
+        const known = this.internBytes[id];
+        if (
+          long
+            ? known.length === end - start && b.compare(known, 0, known.length, start, end) === 0
+            : sameBytes(b, start, end, known)
+        )
+          return id;
+      }
     const id = this.strings.length;
     this.strings.push(
-      escaped ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string) : b.toString('utf8', start, end),
+      hasBackslash(b, start, end)
+        ? (JSON.parse(b.toString('utf8', start - 1, end + 1)) as string)
+        : b.toString('utf8', start, end),
     );
     this.internBytes.push(Buffer.from(b.subarray(start, end)));
     if (ids) ids.push(id);
@@ -460,8 +550,7 @@ export class KinetoScanner {
       const ks = i + 1;
       const ke = stringEnd(b, i);
       if (ke === NEED_MORE) return NEED_MORE;
-      const info = EVENT_KEYS.get(hashBytes(b, ks, ke - 1));
-      const kind = info && sameBytes(b, ks, ke - 1, info.bytes) ? info.kind : 0;
+      const kind = keyOf(EVENT_KEYS, EVENT_KEY_FILTER, b, ks, ke - 1)?.kind ?? 0;
       i = skipWs(b, ke);
       if (i >= b.length) return NEED_MORE;
       if (b[i] !== COLON) this.fail('expected ":" after a key', i);
@@ -481,7 +570,7 @@ export class KinetoScanner {
         if (kind !== 0) {
           if (kind === K.ph) cols.ph[ev] = se - i === 3 ? (PH_BY_BYTE.get(b[i + 1]) ?? PH.other) : PH.other;
           else {
-            const id = this.intern(b, i + 1, se - 1, hasBackslash(b, i + 1, se - 1));
+            const id = this.intern(b, i + 1, se - 1);
             if (kind === K.cat) cols.cat[ev] = id;
             else if (kind === K.name) cols.name[ev] = id;
             else if (kind === K.pid) cols.pid[ev] = id;
@@ -538,8 +627,7 @@ export class KinetoScanner {
       const ks = i + 1;
       const ke = stringEnd(b, i);
       if (ke === NEED_MORE) return NEED_MORE;
-      const info = ARG_KEYS.get(hashBytes(b, ks, ke - 1));
-      const hit = info && sameBytes(b, ks, ke - 1, info.bytes) ? info : undefined;
+      const hit = keyOf(ARG_KEYS, ARG_KEY_FILTER, b, ks, ke - 1);
       i = skipWs(b, ke);
       if (i >= b.length) return NEED_MORE;
       if (b[i] !== COLON) this.fail('expected ":" after a key', i);
@@ -585,6 +673,13 @@ function skipWs(b: Uint8Array, i: number): number {
 
 /** b[i] = '"': the offset after the closing quote, or NEED_MORE. */
 function stringEnd(b: Buffer, i: number): number {
+  // Most strings are short: a loop finds their end sooner than a native call.
+  const stop = Math.min(b.length, i + 33);
+  for (let k = i + 1; k < stop; k++) {
+    const x = b[k];
+    if (x === QUOTE) return k + 1;
+    if (x === BACKSLASH) break;
+  }
   let j = i + 1;
   for (;;) {
     const q = b.indexOf(QUOTE, j);

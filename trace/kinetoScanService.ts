@@ -195,6 +195,24 @@ function reducedOf(payload: RankPayload): ReducedRank {
   return { ...payload, model: unpackModel(payload.model) };
 }
 
+/**
+ * The held columns' reduced rank; with `release`, the columns are let go (no variable of the
+ * caller holds them, so they can be collected before the reduced rank is digested).
+ */
+function reduceHeld(held: HeldColumns, req: RankRequest, release: boolean): ReducedRank {
+  const columns = held.columns!;
+  if (release) held.columns = undefined;
+  const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
+  return {
+    model: r.model,
+    eventsIn: r.eventsIn,
+    eventsKept: r.eventsKept,
+    bytes: columns.bytes,
+    sliceOrigin: r.sliceOrigin,
+    fullSlices: r.fullSlices,
+  };
+}
+
 async function rank(
   req: RankRequest,
   transform: RankTransform | undefined,
@@ -227,18 +245,8 @@ async function rank(
   let cacheWarning: string | undefined;
   if (hit) bytes = transforms ? payloadOf(reducedOf(deserialize(hit) as RankPayload), req, transform) : hit;
   else {
-    const columns = held.columns!;
-    const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
-    const reduced: ReducedRank = {
-      model: r.model,
-      eventsIn: r.eventsIn,
-      eventsKept: r.eventsKept,
-      bytes: columns.bytes,
-      sliceOrigin: r.sliceOrigin,
-      fullSlices: r.fullSlices,
-    };
-    // Without an index to make, the columns are let go before the reduced rank is packed.
-    if (!req.lod) held.columns = undefined;
+    // Without an index to make, the columns are let go before the reduced rank is digested and packed.
+    const reduced = reduceHeld(held, req, !req.lod);
     // The cache keeps the reduced rank itself; what is posted may be its transform.
     let whole = req.cacheDir !== undefined || !transforms ? payloadOf(reduced, req, undefined) : undefined;
     if (req.cacheDir !== undefined && key && whole) {

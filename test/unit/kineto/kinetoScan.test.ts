@@ -122,3 +122,18 @@ test('bad input gets a message that says what was expected', () => {
     true,
   );
 });
+
+test('long names that differ in one byte, or only by an escape, are distinct strings', () => {
+  // Names over 64 bytes are interned by a hash of a sample of their bytes: every byte must still tell them apart.
+  const base = 'void kernel<' + 'x'.repeat(200) + '>(int)';
+  const names: string[] = [];
+  for (let at = 12; at < 212; at += 1) names.push(base.slice(0, at) + 'y' + base.slice(at + 1));
+  names.push(base, base, 'void kernel<"' + 'x'.repeat(199) + '>(int)');
+  const events = names.map((n, i) => ({ ph: 'X', cat: 'kernel', name: n, ts: i, dur: 1 }));
+  const k = new KinetoScanner('t.json');
+  k.push(Buffer.from(JSON.stringify({ traceEvents: events })));
+  const c = k.end();
+  assert.equal(c.count, names.length);
+  for (let i = 0; i < c.count; i++) assert.equal(c.strings[c.name[i]], names[i], `event ${i}`);
+  assert.equal(new Set(c.name).size, names.length - 1);
+});
