@@ -86,6 +86,8 @@ export interface DiscoverOptions {
 
 const CANDIDATE = /\.(json|json\.gz|gz|pftrace|perfetto-trace|trace|pb|commlens)$/i;
 const HEAD_BYTES = 256 * 1024;
+/** describeTraceFile's first, short read (see there). */
+const SHORT_HEAD_BYTES = 16 * 1024;
 const HANDLER_NAME = /^(.+)\.(\d{10,})\.pt\.trace\.json(\.gz)?$/;
 
 /** The first `n` bytes of a regular file, gunzipped when it is gzip (a partial stream is fine). */
@@ -192,19 +194,50 @@ export function describeTraceFile(file: string, st?: fs.Stats): TraceFileInfo {
     info.why = 'empty file';
     return info;
   }
+  // A Kineto file says what it is, its rank and its first time in its first kilobytes: a short
+  // head is read first (a job of 1,024 gzip ranks is listed on every open), the full one when the
+  // short one leaves any of them open, so the description is the full head's either way.
+  const short = describeFromHead(info, file, SHORT_HEAD_BYTES);
+  if (short.summary || (short.kind === 'kineto' && short.rankFrom === 'distributedInfo' && short.eventsSeen))
+    return short.info;
+  return describeFromHead(info, file, HEAD_BYTES).info;
+}
+
+/**
+ * The description from the first `n` bytes (gunzipped) of `file`, and whether they hold the first
+ * event's time (`eventsSeen`: the start of traceEvents and a time after it). When they cannot be
+ * read, the description says why.
+ */
+function describeFromHead(
+  base: TraceFileInfo,
+  file: string,
+  n: number,
+): { info: TraceFileInfo; kind: TraceFileKind; rankFrom?: string; summary: boolean; eventsSeen: boolean } {
+  const info: TraceFileInfo = { ...base };
+  let eventsSeen = false;
+  const done = () => ({
+    info,
+    kind: info.kind,
+    rankFrom: info.rankFrom,
+    summary: info.summary !== undefined,
+    eventsSeen,
+  });
   let sniff: ReturnType<typeof sniffHead>;
   let head: Uint8Array;
   try {
-    head = readHeadSync(file);
+    head = readHeadSync(file, n);
     sniff = sniffHead(head);
   } catch (e) {
     info.why = `cannot read: ${(e as Error).message}`;
-    return info;
+    return done();
   }
-  if (isSummaryHead(head)) return describeSummary(info);
+  if (isSummaryHead(head)) {
+    describeSummary(info);
+    return done();
+  }
   if (file.endsWith(SUMMARY_SUFFIX)) {
     info.why = `named like a CommLens rank summary, but does not start with its magic bytes; expected a file written by \`commlens reduce\``;
-    return info;
+    return done();
   }
   info.kind = sniff.kind;
   if (sniff.why) info.why = sniff.why;
@@ -239,12 +272,16 @@ export function describeTraceFile(file: string, st?: fs.Stats): TraceFileInfo {
     }
     if (info.kind === 'kineto') {
       const at = text.search(/"traceEvents"\s*:/);
-      const ts = /"ts"\s*:\s*(\d+(?:\.\d+)?)/.exec(at >= 0 ? text.slice(at) : text);
+      const after = at >= 0 ? text.slice(at) : text;
+      const ts = /"ts"\s*:\s*(\d+(?:\.\d+)?)/.exec(after);
+      // Seen whole: not cut by the head's end (a character that cannot continue the number follows it).
+      const end = ts ? ts.index + ts[0].length : -1;
+      eventsSeen = at >= 0 && ts !== null && end < after.length && !/[0-9.eE]/.test(after[end]);
       // Epoch µs are ~1.7e15; smaller values are relative times that order nothing.
       if (ts && Number(ts[1]) > 1e14) info.startUs = Number(ts[1]);
     }
   }
-  return info;
+  return done();
 }
 
 /** A rank summary's description: its trace's rank, world size and times (kind `unknown`, with why, when its header is not one this code reads). */
@@ -355,20 +392,28 @@ export function groupRuns(files: TraceFileInfo[]): TraceRun[] {
   const whole = files.filter((f) => f.kind === 'chrome-json' || f.kind === 'perfetto');
   const sorted = [...perRank].sort((a, b) => fileTimeMs(a) - fileTimeMs(b) || natural(a.path, b.path));
   const groups: TraceFileInfo[][] = [];
+  // The group being filled, with what the clash test asks of it kept as it grows (a job of 1,024
+  // ranks would otherwise scan the group once per file).
   let cur: TraceFileInfo[] = [];
+  let kinds = new Set<TraceFileKind>();
+  let rankValues = new Set<number | undefined>();
+  let world: number | undefined;
   const flush = () => {
     if (cur.length > 0) groups.push(cur);
     cur = [];
+    kinds = new Set();
+    rankValues = new Set();
+    world = undefined;
   };
   for (const f of sorted) {
     const first = cur[0];
-    const world = cur.find((x) => x.worldSize !== undefined)?.worldSize;
     const clash =
       first !== undefined &&
-      (cur.some((x) => x.rank !== undefined && x.rank === f.rank) ||
-        cur.some((x) => x.kind !== f.kind) ||
+      ((f.rank !== undefined && rankValues.has(f.rank)) ||
+        kinds.size > 1 ||
+        !kinds.has(f.kind) ||
         (world !== undefined && f.worldSize !== undefined && f.worldSize !== world) ||
-        (world !== undefined && new Set(cur.map((x) => x.rank)).size >= world) ||
+        (world !== undefined && rankValues.size >= world) ||
         Math.abs(fileTimeMs(f) - fileTimeMs(first)) > SAME_RUN_MS ||
         (first.worker !== undefined &&
           f.worker !== undefined &&
@@ -377,6 +422,9 @@ export function groupRuns(files: TraceFileInfo[]): TraceRun[] {
           Math.abs(f.exportMs - first.exportMs) > SAME_RUN_MS));
     if (clash) flush();
     cur.push(f);
+    kinds.add(f.kind);
+    rankValues.add(f.rank);
+    world ??= f.worldSize;
   }
   flush();
   const runs: Omit<TraceRun, 'id'>[] = groups.map((g) => {
