@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixturesDir, repoRoot } from '../../helpers/paths';
 import { tiledPairJob } from '../../../bench/scaleJobs';
+import { shiftedStepsJob } from '../../helpers/kinetoJobs';
 import { loadKinetoJob } from '../../../trace/kinetoJob';
 import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../../analysis/index';
 import { analyzeKinetoJob } from '../../../analysis/kinetoJobAnalysis';
@@ -109,15 +110,7 @@ test('ranks whose steps do not line up are analysed from whole ranks, with the s
   // Rank 1's steps renumbered 6 lower: the steps both ranks share end 6 before rank 0's last,
   // outside the steps rank 0 keeps whole.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-digest-shift-'));
-  const shifted = files.map((f, i) => {
-    const out = path.join(dir, path.basename(f));
-    const text = fs.readFileSync(f, 'utf8');
-    fs.writeFileSync(
-      out,
-      i === 1 ? text.replace(/ProfilerStep#(\d+)/g, (_m, n: string) => `ProfilerStep#${Number(n) - 6}`) : text,
-    );
-    return out;
-  });
+  const shifted = shiftedStepsJob(files, dir);
   const whole = await wholeRanks(shifted, false);
   const r = await analyzeKinetoJob(
     shifted.map((p) => ({ path: p })),

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixturesDir } from '../../helpers/paths';
 import { tiledPairJob } from '../../../bench/scaleJobs';
+import { shiftedStepsJob } from '../../helpers/kinetoJobs';
 import { reduceCommand } from '../../../cli/commands/reduce';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { SUMMARY_MAGIC, readSummaryFile, readSummaryHeader } from '../../../trace/rankSummaryFile';
@@ -205,15 +206,7 @@ test('--include-last-step must match the summaries; a job that needs whole ranks
   // Rank 1's steps renumbered 6 lower: the steps the ranks share are not among those rank 0
   // keeps whole, so the job is analysed from whole ranks, which summaries do not hold.
   const shiftedDir = tmp('shift');
-  const shifted = tiled.map((f, i) => {
-    const out = path.join(shiftedDir, path.basename(f));
-    const text = fs.readFileSync(f, 'utf8');
-    fs.writeFileSync(
-      out,
-      i === 1 ? text.replace(/ProfilerStep#(\d+)/g, (_m, n: string) => `ProfilerStep#${Number(n) - 6}`) : text,
-    );
-    return out;
-  });
+  const shifted = shiftedStepsJob(tiled, shiftedDir);
   const sums = await reduced(shifted);
   const w = await run(analyzeCommand, [sums, '--json', '--no-cache']);
   assert.equal(w.code, 2, w.err);

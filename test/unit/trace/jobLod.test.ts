@@ -51,6 +51,20 @@ function indexFile(model: TraceModel, name: string): RankLodFile {
   return r;
 }
 
+/** Index files of the shared Kineto pair in `dir` (`prefix`-0.lod, -1.lod), each built from its scanned columns as the scan worker does. */
+async function fixtureIndexFiles(dir: string, prefix: string): Promise<string[]> {
+  const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
+    fixturesDir('kineto', 'hta-sampled', f),
+  );
+  const lodFiles: string[] = [];
+  for (const [i, f] of files.entries()) {
+    const file = path.join(dir, `${prefix}-${i}.lod`);
+    writeRankLod(file, key(file, 0), buildRankLod(rankFullModel(await scanKinetoFile(f), { fileName: f })));
+    lodFiles.push(file);
+  }
+  return lodFiles;
+}
+
 /** The job index of Kineto rank files, each built from its scanned columns as the scan worker does. */
 async function jobOf(files: string[]): Promise<JobLod> {
   const ranks: RankLodFile[] = [];
@@ -196,17 +210,9 @@ describe('job level-of-detail index (per-rank indexes)', () => {
   });
 
   it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
-    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
-      fixturesDir('kineto', 'hta-sampled', f),
-    );
     const dir = fs.mkdtempSync(path.join(tmp, 'overview-'));
     // The ranks' index files, made once and opened anew for each JobLod (as a re-open does).
-    const lodFiles: string[] = [];
-    for (const [i, f] of files.entries()) {
-      const file = path.join(dir, `ov-${i}.lod`);
-      writeRankLod(file, key(file, 0), buildRankLod(rankFullModel(await scanKinetoFile(f), { fileName: f })));
-      lodFiles.push(file);
-    }
+    const lodFiles = await fixtureIndexFiles(dir, 'ov');
     const ranks = async () => lodFiles.map((f) => RankLodFile.open(f, key(f, 0))!);
     const first = new JobLod(await ranks(), { overviewDir: dir });
     opened.push(first);
@@ -236,16 +242,8 @@ describe('job level-of-detail index (per-rank indexes)', () => {
   });
 
   it("a re-open reads only each index's meta; the columns are read and checked when an answer first needs them", async () => {
-    const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
-      fixturesDir('kineto', 'hta-sampled', f),
-    );
     const dir = fs.mkdtempSync(path.join(tmp, 'lazy-'));
-    const lodFiles: string[] = [];
-    for (const [i, f] of files.entries()) {
-      const file = path.join(dir, `lazy-${i}.lod`);
-      writeRankLod(file, key(file, 0), buildRankLod(rankFullModel(await scanKinetoFile(f), { fileName: f })));
-      lodFiles.push(file);
-    }
+    const lodFiles = await fixtureIndexFiles(dir, 'lazy');
     const open = () => lodFiles.map((f) => RankLodFile.open(f, key(f, 0))!);
     const whole = new JobLod(open(), { overviewDir: dir });
     opened.push(whole);
