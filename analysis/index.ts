@@ -8,6 +8,7 @@ import { buildRankViews, PartialViewError, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
 import { collectiveMetrics, type CollectiveMetrics } from './collectives';
 import { findStragglers, STRAGGLER_RULE } from './stragglers';
+import { findSlowLinks } from './rankSummary';
 import { criticalPath } from './criticalPath';
 import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
@@ -237,6 +238,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
     ...(pipeline && pipeline.length > 0 ? { pipeline } : {}),
     ...(groups && hasLayoutGroups(groups) ? { groups } : {}),
     stragglers,
+    slowLinks: collectives ? findSlowLinks(collectives) : undefined,
     criticalPath: cp,
     flops,
     memory,

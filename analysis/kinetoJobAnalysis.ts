@@ -29,6 +29,7 @@ import { DIGEST_FORMAT, digestReducedRank, materializeView, type DigestOptions, 
 import { PartialViewError, type RankView } from './rankView';
 import { REPLAY_STEPS } from './replay/whatIf';
 import { TraceFormatError } from '../trace/errors';
+import { analysisOfCacheValue, jobCacheValue } from './jobCacheCodec';
 import { isSummaryFile, readSummaryHeader, type SummaryHeader } from '../trace/rankSummaryFile';
 
 /** The digesting scan worker (analysis/rankDigestWorker.ts), beside this module. */
@@ -132,12 +133,15 @@ export async function analyzeKinetoJob(
     workerPath?: string;
     /** Steps of each rank whose every op reaches the analysis (default keptStepsFor(ranks)). */
     keptSteps?: number;
+    /** Called when the job is not in the cache, before any rank is loaded (it may throw to stop there). */
+    beforeLoad?: () => void;
   },
 ): Promise<KinetoJobAnalysis> {
   const { cache, options } = opts;
   const jobCache = cache === false ? undefined : jobCacheOf(files, { dir: cache.dir, options, code: codeId() });
-  const cached = jobCache ? (readJobResult(jobCache) as Analysis | undefined) : undefined;
+  const cached = jobCache ? analysisOfCacheValue(readJobResult(jobCache)) : undefined;
   if (cached) return { analysis: cached, leftOut: [], fromCache: 'job' };
+  opts.beforeLoad?.();
   const load = (digest: DigestOptions | undefined) =>
     loadKinetoJob(files, {
       cache,
@@ -173,7 +177,7 @@ export async function analyzeKinetoJob(
   }
   const leftOut = job.failures.map(describeRankFailure);
   analysis = mapSliceIndexes(analysis, (i) => job.sliceOrigin[i]);
-  const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, analysis) : undefined;
+  const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, jobCacheValue(analysis)) : undefined;
   return {
     analysis,
     leftOut,

@@ -6,7 +6,7 @@
  * move data at well under the other groups' bandwidth, and the ranks found in several).
  */
 import type { CollectiveMetrics } from './collectives';
-import type { RankStraggle, StragglerReport } from './stragglers';
+import { latenessOf, type Lateness, type RankStraggle, type StragglerReport } from './stragglers';
 import { median, quantile } from '../trace/stats';
 
 /** Above this many ranks, the report shows summaries instead of one row per rank. */
@@ -30,7 +30,7 @@ export interface StragglerSummary {
   /** Ranks by how often they arrived last: 0, 1, 2–3, 4–7, … */
   lastArrivalHistogram: HistogramBucket[];
   /** Over collectives with a last arrival: the longest wait it caused (median, p90, max), ns. */
-  lateness?: { collectives: number; medianNs: number; p90Ns: number; maxNs: number };
+  lateness?: Lateness;
 }
 
 export interface SlowGroup {
@@ -79,28 +79,15 @@ export function summariseStragglers(
     .sort((a, b) => b.costToOthersNs - a.costToOthersNs || a.rank - b.rank);
   const total = byCost.reduce((s, r) => s + r.costToOthersNs, 0);
   const top = byCost.slice(0, topN);
-  const lateness: number[] = [];
-  for (const inst of coll?.instances ?? []) {
-    if (inst.lastArrivalRank === undefined || inst.participants.length < 2) continue;
-    let worst = 0;
-    for (const p of inst.participants) if (p.rank !== inst.lastArrivalRank && p.waitNs > worst) worst = p.waitNs;
-    lateness.push(worst);
-  }
+  // The report's own figure when the analysis has it (a cached analysis' instances stay unread).
+  const lateness = 'lateness' in st ? st.lateness : latenessOf(coll?.instances ?? []);
   return {
     ranks: st.ranks.length,
     ranksEverLast: byCost.length,
     top,
     topCostShare: total > 0 ? top.reduce((s, r) => s + r.costToOthersNs, 0) / total : 0,
     lastArrivalHistogram: histogram(st.ranks.map((r) => r.lastArrivals)),
-    lateness:
-      lateness.length > 0
-        ? {
-            collectives: lateness.length,
-            medianNs: median(lateness),
-            p90Ns: quantile(lateness, 0.9),
-            maxNs: Math.max(...lateness),
-          }
-        : undefined,
+    lateness,
   };
 }
 

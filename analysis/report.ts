@@ -344,7 +344,8 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
         );
     }
   }
-  const slow = c ? findSlowLinks(c) : undefined;
+  // The analysis' own figure when it has one (a cached analysis' instances stay unread).
+  const slow = 'slowLinks' in analysis ? analysis.slowLinks : c ? findSlowLinks(c) : undefined;
   if (slow && slow.slowGroups.length > 0) {
     lines.push(
       '',

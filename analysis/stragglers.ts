@@ -9,6 +9,7 @@
  */
 import type { CollectiveMetrics } from './collectives';
 import type { RankMetrics } from './rankMetrics';
+import { median, quantile } from '../trace/stats';
 
 export interface RankStraggle {
   rank: number;
@@ -38,6 +39,37 @@ export interface StragglerReport {
   computeImbalance: number;
   /** Σ of every rank's synchronisation wait. */
   totalWaitNs: number;
+  /**
+   * Over every joined collective with a last arrival: the longest wait it caused (latenessOf).
+   * Kept here so that a report of a cached analysis does not read the collective instances.
+   */
+  lateness?: Lateness;
+}
+
+/** How late the last rank was: over collectives with a last arrival, the longest wait each caused, ns. */
+export interface Lateness {
+  collectives: number;
+  medianNs: number;
+  p90Ns: number;
+  maxNs: number;
+}
+
+/** Lateness over the instances that have a last arrival and two or more participants; undefined when none has. */
+export function latenessOf(instances: CollectiveMetrics['instances']): Lateness | undefined {
+  const worstWaits: number[] = [];
+  for (const inst of instances) {
+    if (inst.lastArrivalRank === undefined || inst.participants.length < 2) continue;
+    let worst = 0;
+    for (const p of inst.participants) if (p.rank !== inst.lastArrivalRank && p.waitNs > worst) worst = p.waitNs;
+    worstWaits.push(worst);
+  }
+  if (worstWaits.length === 0) return undefined;
+  return {
+    collectives: worstWaits.length,
+    medianNs: median(worstWaits),
+    p90Ns: quantile(worstWaits, 0.9),
+    maxNs: Math.max(...worstWaits),
+  };
 }
 
 /**
@@ -147,5 +179,12 @@ export function findStragglers(
   out.sort((a, b) => a.rank - b.rank);
   const computes = ranks.map((r) => r.temporal.computeNs);
   const mean = computes.reduce((a, b) => a + b, 0) / Math.max(1, computes.length);
-  return { ranks: out, stragglers, computeImbalance: mean > 0 ? Math.max(...computes) / mean : 1, totalWaitNs };
+  const lateness = latenessOf(coll.instances);
+  return {
+    ranks: out,
+    stragglers,
+    computeImbalance: mean > 0 ? Math.max(...computes) / mean : 1,
+    totalWaitNs,
+    lateness,
+  };
 }

@@ -7,6 +7,7 @@ import type { TraceModel } from '../trace/model';
 import type { RankMetrics } from './rankMetrics';
 import type { CollectiveMetrics } from './collectives';
 import type { StragglerReport } from './stragglers';
+import type { SlowLinkSummary } from './rankSummary';
 import type { CriticalPath } from './criticalPath';
 import type { RankFlops, RankMemory } from './computeStats';
 import type { Suggestion } from './advisor/advisor';
@@ -67,6 +68,12 @@ export interface Analysis {
    */
   groups?: GroupExposure[];
   stragglers?: StragglerReport;
+  /**
+   * Process groups that move data at well under the others' bandwidth, and the ranks several
+   * of them share (analysis/rankSummary.ts findSlowLinks); undefined under 3 groups with
+   * collectives of 1 MiB or more.
+   */
+  slowLinks?: SlowLinkSummary;
   criticalPath?: CriticalPath;
   flops: RankFlops[];
   memory: RankMemory[];

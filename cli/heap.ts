@@ -74,6 +74,13 @@ export function heapToRunWith(
   return inputJsonBytes(args) >= BIG_INPUT_BYTES ? want : undefined;
 }
 
+/** Thrown by a command run here first (Command.runUntilLoad) when it is about to load inputs that want the bigger heap. */
+export class HeapWanted extends Error {
+  constructor(readonly heapMb: number) {
+    super(`this command wants a heap of ${heapMb} MiB`);
+  }
+}
+
 /** Runs the CLI again in a child Node with `heapMb` of heap, its output straight through; resolves with its exit code. */
 export function runWithHeap(heapMb: number, cliPath: string, argv: readonly string[]): Promise<number> {
   return new Promise((resolve) => {

@@ -10,7 +10,7 @@ import { EXIT } from './protocol';
 import { drainStdout } from './output';
 import { shouldSupervise, superviseCommand } from './supervisor';
 import { takeMaxTraceBytesFlag } from '../trace/budget';
-import { heapToRunWith, runWithHeap } from './heap';
+import { HeapWanted, heapToRunWith, runWithHeap } from './heap';
 
 function globalUsage(): string {
   const lines = ['usage: commlens <command> [options]', '', 'commands:'];
@@ -63,6 +63,16 @@ async function main(argv: string[]): Promise<number> {
   // A big job's analysis runs in a child Node with a heap sized from the machine (cli/heap.ts).
   const heapMb = heapToRunWith(command.name, rest);
   if (heapMb !== undefined) {
+    // A job answered whole from the parse cache needs no bigger heap: a command that can tell runs
+    // here first, and the child is started only when it would load the traces.
+    if (command.runUntilLoad)
+      try {
+        return await command.runUntilLoad(rest, () => {
+          throw new HeapWanted(heapMb);
+        });
+      } catch (e) {
+        if (!(e instanceof HeapWanted)) throw e;
+      }
     const code = await runWithHeap(heapMb, process.argv[1], process.argv.slice(2));
     if (code !== -1) return code;
   }

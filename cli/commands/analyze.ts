@@ -10,6 +10,7 @@ import { analyzeKinetoJob } from '../../analysis/kinetoJobAnalysis';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
 import { checkRunConfig } from '../runConfigCheck';
+import { HeapWanted } from '../heap';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
 
@@ -79,7 +80,7 @@ const OPTIONS: OptionSpecs = {
 /** `analyze` of a Kineto job (analysis/kinetoJobAnalysis.ts, shared with the extension's trace worker). */
 export { analyzeKinetoJob };
 
-export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
+export async function analyzeCommand(args: string[], io?: Io, beforeLoad?: () => void): Promise<number> {
   const out = new Output('analyze', { io });
   let inputs: string[], json: boolean, perRank: boolean, includeLastStep: boolean;
   let linkPeakGBps: number | undefined;
@@ -113,12 +114,16 @@ export async function analyzeCommand(args: string[], io?: Io): Promise<number> {
       // Reduce-then-merge through the worker pool and the parse cache (trace/kinetoJob.ts); a
       // job re-opened with the same files, options and code is answered from the cache.
       assertRanked(found.chosen);
-      const k = await analyzeKinetoJob(found.chosen.files, { cache, options });
+      const k = await analyzeKinetoJob(found.chosen.files, { cache, options, beforeLoad });
       analysis = k.analysis;
       leftOut = k.leftOut;
       if (k.warning) out.warn(k.warning);
-    } else analysis = analyze(await loadRun(found.chosen), { ...options, checkRunConfig });
+    } else {
+      beforeLoad?.();
+      analysis = analyze(await loadRun(found.chosen), { ...options, checkRunConfig });
+    }
   } catch (e) {
+    if (e instanceof HeapWanted) throw e;
     return out.fail((e as Error).message, EXIT.badInput);
   }
   const files = found.chosen.files.map((f) => f.path);
@@ -146,4 +151,5 @@ export const analyzeCmd: Command = {
   summary: 'metrics (HTA definitions) and suggestions for a trace',
   usage: ANALYZE_USAGE,
   run: analyzeCommand,
+  runUntilLoad: (args, beforeLoad, io) => analyzeCommand(args, io, beforeLoad),
 };

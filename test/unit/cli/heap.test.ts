@@ -1,12 +1,23 @@
 // The heap of `analyze` / `compare` on big jobs (cli/heap.ts): chosen from the machine for big
-// inputs only, never over a heap the user or a parent chose, and really given to the child.
+// inputs only, never over a heap the user or a parent chose, and really given to the child;
+// a job the parse cache answers is answered without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { totalmem, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
-import { BIG_INPUT_BYTES, HEAP_ENV, HEAP_SHARE, heapToRunWith, inputJsonBytes, runWithHeap } from '../../../cli/heap';
+import {
+  BIG_INPUT_BYTES,
+  HEAP_ENV,
+  HEAP_SHARE,
+  HeapWanted,
+  heapToRunWith,
+  inputJsonBytes,
+  runWithHeap,
+} from '../../../cli/heap';
+import { analyzeCmd } from '../../../cli/commands/analyze';
+import { fixturesDir } from '../../helpers/paths';
 
 test('a big input gets a heap sized from the machine; small inputs, other commands and a chosen heap do not', () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'commlens-heap-'));
@@ -55,6 +66,48 @@ test('the child runs with the heap asked for, and its exit code comes back', asy
     assert.ok(seen.limit >= 1536 * 2 ** 20 && seen.limit < 1800 * 2 ** 20, `heap limit ${seen.limit}`);
     assert.equal(seen.env, '1536');
     assert.deepEqual(seen.argv, ['analyze', 'x']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('analyze answered from the job cache runs here; otherwise it stops before loading, with nothing written, for the child', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'commlens-heap-cache-'));
+  try {
+    for (const r of [0, 1])
+      fs.copyFileSync(
+        fixturesDir('kineto', 'hta-sampled', `sampled_rank-${r}.json.gz`),
+        path.join(dir, `sampled_rank-${r}.json.gz`),
+      );
+    const args = [dir, '--cache-dir', path.join(dir, 'cache')];
+    const io = () => {
+      const r = { out: '', err: '' };
+      return { r, io: { out: (t: string) => void (r.out += t), err: (t: string) => void (r.err += t) } };
+    };
+    let asked = 0;
+    const wanted = () => {
+      asked++;
+      throw new HeapWanted(1234);
+    };
+    // Not cached: stopped before any rank is read, nothing written.
+    const first = io();
+    await assert.rejects(analyzeCmd.runUntilLoad!(args, wanted, first.io), HeapWanted);
+    assert.equal(asked, 1);
+    assert.deepEqual(first.r, { out: '', err: '' });
+    // --no-cache always loads.
+    await assert.rejects(analyzeCmd.runUntilLoad!([...args, '--no-cache'], wanted, io().io), HeapWanted);
+    // The child's run (no gate) analyses and caches the job.
+    const child = io();
+    assert.equal(await analyzeCmd.run(args, child.io), 0, child.r.err);
+    // Cached: answered here, without the gate, the same report.
+    const here = io();
+    assert.equal(await analyzeCmd.runUntilLoad!(args, wanted, here.io), 0, here.r.err);
+    assert.equal(asked, 2);
+    assert.equal(here.r.out, child.r.out);
+    // Bad input is answered here too (no child needed to say it).
+    const bad = io();
+    assert.equal(await analyzeCmd.runUntilLoad!([path.join(dir, 'missing')], wanted, bad.io), 2);
+    assert.match(bad.r.err, /missing/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
