@@ -58,14 +58,15 @@ export function fixedPartOf(smallNs: number, largeNs: number, ratio = SIZE_RATIO
 
 /**
  * Runs the probe on `ranks` devices at once: `reps` timed dispatches of each kernel at each
- * size per rank (after three untimed ones: pipeline compilation, first touch), at `tokens` and
+ * size per rank (after four untimed rounds of two: pipeline compilation, first touch), at `tokens` and
  * SIZE_RATIO × `tokens` rows of width 128.
  */
 export async function probeDispatch(
   ranks: number,
   opts: { reps?: number; tokens?: number } = {},
 ): Promise<DispatchProbe> {
-  const reps = opts.reps ?? 48;
+  // 48 per rank on 2 ranks (~0.45 s on lavapipe at load 2.5-4.6); fewer per rank on more ranks, as many in all.
+  const reps = opts.reps ?? Math.max(ROUNDS, Math.round(96 / Math.max(1, ranks)));
   const small = opts.tokens ?? 64;
   const large = small * SIZE_RATIO;
   const width = 128;
