@@ -10,14 +10,18 @@
  * ranks share this machine's cores or GPU as they will in training), the sizes interleaved
  * so that a change in load falls on both alike, and every rank running the same size at once,
  * as the ranks of a training step run kernels of one size at once. Per kernel, with
- * t = a + b · work, the fixed part is a = (r · t_small − t_large) / (r − 1) from the medians at
- * both sizes of a pair of rounds, median over the pairs; the probe's figure is the mean of the
- * two kernels' (each ≥ 0). Kept well under a second on lavapipe.
+ * t = a + b · work, the fixed part is a = (r · t_small − t_large) / (r − 1) from the MEAN times
+ * at both sizes; the probe's figure is the mean of the two kernels' (each ≥ 0). Means, not
+ * medians: a step's compute is the sum of its kernels' times, and on a loaded machine a share
+ * of dispatches wait for a core (lavapipe's workers join at the end of every dispatch), a cost
+ * per dispatch that lives in the slow tail. ~0.5 s on 2 lavapipe ranks.
  *
- * Measured on 2 lavapipe ranks at load 1–4: 0.13–0.16 ms (a matmul of 64 rows 0.5–0.7 ms, of
- * 256 rows 1.5–2.5 ms). The sizes must not be mixed across ranks: with each rank interleaving
- * both sizes in one submission the same machine read 0.45–0.69 ms, a small kernel then sharing
- * the cores with the other rank's large one.
+ * Measured on 2 lavapipe ranks (gpt-mini's DDP baselines against their PP 2 m8 runs, a per extra
+ * dispatch from the sums of mean kernel times): at load 2.6–4.8 the traces gave 9–60 µs, the
+ * median fit 45–207 µs, the mean fit 0–324 µs; beside 2 busy threads (load 3–6.3) the traces gave
+ * 1.1–1.5 ms, the median fit 0.15–0.40 ms, the mean fit 0.97–1.74 ms. The sizes must not be mixed
+ * across ranks: with each rank interleaving both sizes in one submission the median fit read
+ * 0.45–0.69 ms at load 1–4, a small kernel then sharing the cores with the other rank's large one.
  */
 import { requestAdapter, requestDevice } from './gpu/dawn';
 import { GpuContext } from './engine/context';
@@ -25,7 +29,7 @@ import type { KernelSpan } from './engine/spans';
 import { encodeBinary } from './engine/ops/elementwise';
 import { encodeMatmul } from './engine/ops/matmul';
 import { hostNowNs } from './clock';
-import { median } from '../trace/stats';
+import { mean, median } from '../trace/stats';
 
 /** How much larger the large size is than the small one (the tokens of a batch against a quarter of it). */
 export const SIZE_RATIO = 4;
@@ -33,10 +37,13 @@ export const SIZE_RATIO = 4;
 const ROUNDS = 12;
 
 export interface DispatchKernelProbe {
-  /** Median duration at the small and the large size (ns); the fixed part: the median of the fits of each pair of rounds. */
+  /** Mean duration at the small and the large size (ns), and the fixed part fitted from them. */
   smallNs: number;
   largeNs: number;
   fixedNs: number;
+  /** Median durations, for reference (the fit takes the means: a step's compute is a sum of kernel times). */
+  smallMedianNs: number;
+  largeMedianNs: number;
 }
 
 export interface DispatchProbe {
@@ -124,30 +131,26 @@ export async function probeDispatch(
     };
     // Pipeline compilation, first touch of the buffers, the driver's threads awake.
     for (const size of [0, 1, 0, 1]) await roundAll(size, 2);
-    // The sizes alternate round by round, so that a change in load falls on both alike; each
-    // pair of rounds is fitted on its own and the median over pairs kept, so that a burst of
-    // load in one round moves one fit of several.
-    const pairs: KernelSpan[][][] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const pair: KernelSpan[][] = [];
-      for (const size of r % 2 ? [1, 0] : [0, 1]) pair[size] = await roundAll(size, Math.ceil(reps / ROUNDS));
-      pairs.push(pair);
-    }
+    // The sizes alternate round by round, so that a change in load falls on both alike.
+    const bySize: KernelSpan[][] = [[], []];
+    for (let r = 0; r < ROUNDS; r++)
+      for (const size of r % 2 ? [1, 0] : [0, 1])
+        bySize[size].push(...(await roundAll(size, Math.ceil(reps / ROUNDS))));
     const kernels: Record<string, DispatchKernelProbe> = {};
     for (const kernel of ['matmul', 'add']) {
-      const at = (spans: KernelSpan[], tokens: number) =>
-        median(spans.filter((s) => s.name === `dispatch probe ${kernel} ${tokens}`).map((s) => s.endNs - s.startNs));
-      const fits = pairs.map(([s, l]) => fixedPartOf(at(s, small), at(l, large)));
+      const times = (size: 0 | 1) =>
+        bySize[size]
+          .filter((s) => s.name === `dispatch probe ${kernel} ${size ? large : small}`)
+          .map((s) => s.endNs - s.startNs);
+      const [s, l] = [times(0), times(1)];
+      const smallNs = mean(s),
+        largeNs = mean(l);
       kernels[kernel] = {
-        smallNs: at(
-          pairs.flatMap((p) => p[0]),
-          small,
-        ),
-        largeNs: at(
-          pairs.flatMap((p) => p[1]),
-          large,
-        ),
-        fixedNs: median(fits),
+        smallNs,
+        largeNs,
+        fixedNs: fixedPartOf(smallNs, largeNs),
+        smallMedianNs: median(s),
+        largeMedianNs: median(l),
       };
     }
     const fixed = Object.values(kernels).map((k) => k.fixedNs);

@@ -842,10 +842,10 @@ const LAYER_OF_KERNEL = /\blayer(\d+)\./;
  * The run's kernels' fixed time and counts (layouts.ts DispatchCosts), from the forward and
  * backward segments of the replayed steps: the time of one dispatch is what the run's dispatch
  * probe measured (runtime/dispatchProbe.ts: the engine's matmul and add, each timed at two sizes
- * on the ranks at once, t = a + b·work), which separates the fixed part from the work; in runs
- * recorded without it, the median duration of the lightest tenth of the kernels by the FLOPs
- * CommLens records on each (`args.flops`), which still includes their work and whatever load
- * the run saw (0.41–0.56 ms on gpt-mini baselines whose PP runs showed ~0.3–0.4 ms a dispatch);
+ * on the ranks at once, t = a + b·work on mean times), which separates the fixed part from the
+ * work; in runs recorded without it, the median duration of the lightest tenth of the kernels by
+ * the FLOPs CommLens records on each (`args.flops`), which still includes their work (0.36–0.80
+ * ms on gpt-mini baselines; docs/benchmarks.md compares the two on PP runs);
  * per step, the kernels of one layer (named `layerN.`; the rank's count over its layers), the
  * embedding's (named `embed`) and the rest (the head and loss), each the busiest rank's, median
  * over steps; a submission's host time is the gap from a rank's step marker to its first kernel

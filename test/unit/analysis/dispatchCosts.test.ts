@@ -37,8 +37,8 @@ const PROBE = {
   dispatch: {
     fixedNs: PROBED_NS,
     kernels: {
-      matmul: { smallNs: 60_000, largeNs: 200_000, fixedNs: 13_333 },
-      add: { smallNs: 30_000, largeNs: 79_000, fixedNs: 13_667 },
+      matmul: { smallNs: 60_000, largeNs: 200_000, fixedNs: 13_333, smallMedianNs: 55_000, largeMedianNs: 190_000 },
+      add: { smallNs: 30_000, largeNs: 79_000, fixedNs: 13_667, smallMedianNs: 28_000, largeMedianNs: 75_000 },
     },
     tokens: [64, 256],
     ranks: 2,
