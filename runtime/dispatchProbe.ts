@@ -18,8 +18,8 @@
  *
  * Measured on 2 lavapipe ranks (gpt-mini's DDP baselines against their PP 2 m8 runs, a per extra
  * dispatch from the sums of mean kernel times): at load 2.6–4.8 the traces gave 9–60 µs, the
- * median fit 45–207 µs, the mean fit 0–324 µs; beside 2 busy threads (load 3–6.3) the traces gave
- * 1.1–1.5 ms, the median fit 0.15–0.40 ms, the mean fit 0.97–1.74 ms. The sizes must not be mixed
+ * median fit 45–207 µs, the mean fit 0–324 µs; beside 2 busy threads (load 3–7) the traces gave
+ * 1.1–1.5 ms, the median fit 0.15–0.40 ms, the mean fit 0.69–1.74 ms. The sizes must not be mixed
  * across ranks: with each rank interleaving both sizes in one submission the median fit read
  * 0.45–0.69 ms at load 1–4, a small kernel then sharing the cores with the other rank's large one.
  */
