@@ -43,6 +43,11 @@ export interface HostProbeInfo {
    * speed over the wall / speed per core, ≤ 1): below 1 when other processes loaded the machine.
    */
   cpuShare?: number;
+  /**
+   * The fixed time of one kernel dispatch apart from its work (ns), measured on the run's ranks
+   * at once by timing the same kernels at two sizes (runtime/dispatchProbe.ts; runs recorded since).
+   */
+  dispatchNs?: number;
   loadAverage?: number;
 }
 
@@ -161,6 +166,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
   ratios(v.outerStepBytesPerNs, v.outerStepWallBytesPerNs);
   ratios(v.onebitAdamBytesPerNs, v.onebitAdamWallBytesPerNs);
   const cpuShare = shares.length > 0 ? median(shares) : undefined;
+  const dispatchNs = isObj(v.dispatch) ? num(v.dispatch.fixedNs) : undefined;
   return {
     codecBytesPerNs,
     ...(cpuShare !== undefined ? { cpuShare } : {}),
@@ -168,6 +174,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     h2d: copyCostOf(v.h2d),
     ...(outer ? { outerStepBytesPerNs: outer } : {}),
     ...(onebit ? { onebitAdamBytesPerNs: onebit } : {}),
+    ...(dispatchNs !== undefined && dispatchNs >= 0 ? { dispatchNs } : {}),
     loadAverage: num(v.loadAverage),
   };
 }

@@ -18,6 +18,9 @@
  * timed the way their trace spans are: device-to-host from the copy's submission to the
  * mapped data copied out; host-to-device the `writeBuffer` call. Several sizes, fitted by
  * least squares to latency + bytes / speed.
+ *
+ * Dispatch: the fixed time of one kernel dispatch apart from its work (runtime/dispatchProbe.ts),
+ * on one device per rank at once, for the layout model's pipeline-parallel micro-batches.
  */
 import { requestAdapter, requestDevice } from './gpu/dawn';
 import type { RunConfig } from './config';
@@ -34,6 +37,7 @@ import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
 import { fitLatencyAndSpeed, median } from '../trace/stats';
+import { probeDispatch, type DispatchProbe } from './dispatchProbe';
 
 /** A copy cost: fixed latency plus bytes over speed. */
 export interface CopyCost {
@@ -71,6 +75,12 @@ export interface HostProbe {
   /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
   codecBytes: number;
   worldSize: number;
+  /**
+   * The fixed time of one kernel dispatch apart from its work, on the run's ranks at once
+   * (runtime/dispatchProbe.ts); `dispatchError` instead when it could not be measured.
+   */
+  dispatch?: DispatchProbe;
+  dispatchError?: string;
   /** The machine's 1-minute load average when the probe ran. */
   loadAverage: number;
   /** Wall time of the whole probe, ns. */
@@ -349,7 +359,7 @@ export async function probeStaging(
   }
 }
 
-/** The whole probe: codecs on this thread, staging on a device of its own (destroyed after). */
+/** The whole probe: codecs on this thread, staging on a device of its own (destroyed after), then the dispatch probe on the ranks' devices. */
 export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const t0 = hostNowNs();
   const values = 64 * 1024;
@@ -360,22 +370,31 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
   const device = await requestDevice(adapter);
+  let staging: { d2h: CopyCost; h2d: CopyCost };
   try {
-    const staging = await probeStaging(device);
-    return {
-      codecBytesPerNs: codecs.perCore,
-      codecWallBytesPerNs: codecs.wall,
-      ...staging,
-      outerStepBytesPerNs: outer.perCore,
-      outerStepWallBytesPerNs: outer.wall,
-      onebitAdamBytesPerNs: onebit.perCore,
-      onebitAdamWallBytesPerNs: onebit.wall,
-      codecBytes: values * 4,
-      worldSize: Math.max(2, config.worldSize),
-      loadAverage,
-      wallNs: hostNowNs() - t0,
-    };
+    staging = await probeStaging(device);
   } finally {
     device.destroy();
   }
+  // Its devices of its own, after the staging device is gone; a failure leaves the other figures.
+  let dispatch: { dispatch: DispatchProbe } | { dispatchError: string };
+  try {
+    dispatch = { dispatch: await probeDispatch(config.worldSize) };
+  } catch (e) {
+    dispatch = { dispatchError: (e as Error).message };
+  }
+  return {
+    codecBytesPerNs: codecs.perCore,
+    codecWallBytesPerNs: codecs.wall,
+    ...staging,
+    outerStepBytesPerNs: outer.perCore,
+    outerStepWallBytesPerNs: outer.wall,
+    onebitAdamBytesPerNs: onebit.perCore,
+    onebitAdamWallBytesPerNs: onebit.wall,
+    codecBytes: values * 4,
+    worldSize: Math.max(2, config.worldSize),
+    ...dispatch,
+    loadAverage,
+    wallNs: hostNowNs() - t0,
+  };
 }

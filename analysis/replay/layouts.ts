@@ -14,9 +14,10 @@
  *    blocks by p (the stage with the head is the slowest); backward is twice the forward;
  *  - compute time: FLOPs over the run's own measured rate, plus each kernel's fixed time
  *    (dispatchesPerStep: on a software GPU a kernel takes about as long at a micro-batch of 2
- *    as at 8, and PP with m micro-batches runs its stage's kernels m times), priced from the
- *    run's own trace (whatIf.ts dispatchCostsOf: the median of its lightest tenth of kernels;
- *    the rate is then its FLOPs over its compute less those fixed times); under PP each
+ *    as at 8, and PP with m micro-batches runs its stage's kernels m times), priced by the
+ *    run's dispatch probe (whatIf.ts dispatchCostsOf: the same kernels timed at two sizes at
+ *    the start of the run, t = a + b·work; runs without it: the median of the trace's lightest
+ *    tenth of kernels; the rate is then its FLOPs over its compute less those fixed times); under PP each
  *    micro-batch's forward and backward is a submission of its own (encode, upload, read
  *    back), at the host time the run's step took to reach its first kernel; the optimizer at
  *    the run's measured time per parameter;
@@ -419,8 +420,14 @@ export function memoryOf(d: JobDims, l: Layout): LayoutMemory {
  * backward on its own.
  */
 export interface DispatchCosts {
-  /** Fixed time of one kernel: the median duration of the run's lightest tenth of kernels by FLOPs. */
+  /**
+   * Fixed time of one kernel: what the dispatch probe at the start of the run measured (the
+   * same kernels timed at two sizes, runtime/dispatchProbe.ts), else the median duration of the
+   * run's lightest tenth of kernels by FLOPs (runs recorded before the probe).
+   */
   dispatchNs: number;
+  /** Where dispatchNs comes from: the run's dispatch probe, or its lightest kernels. */
+  dispatchSource: 'probe' | 'lightest kernels';
   /** Forward+backward kernels per step (the run's own layout): of one transformer layer, the embedding, the head and loss. */
   perLayer: number;
   embed: number;

@@ -840,8 +840,12 @@ const LAYER_OF_KERNEL = /\blayer(\d+)\./;
 
 /**
  * The run's kernels' fixed time and counts (layouts.ts DispatchCosts), from the forward and
- * backward segments of the replayed steps: the time of one dispatch is the median duration of
- * the lightest tenth of those kernels by the FLOPs CommLens records on each (`args.flops`);
+ * backward segments of the replayed steps: the time of one dispatch is what the run's dispatch
+ * probe measured (runtime/dispatchProbe.ts: the engine's matmul and add, each timed at two sizes
+ * on the ranks at once, t = a + b·work on mean times), which separates the fixed part from the
+ * work; in runs recorded without it, the median duration of the lightest tenth of the kernels by
+ * the FLOPs CommLens records on each (`args.flops`), which still includes their work (0.36–0.80
+ * ms on gpt-mini baselines; docs/benchmarks.md compares the two on PP runs);
  * per step, the kernels of one layer (named `layerN.`; the rank's count over its layers), the
  * embedding's (named `embed`) and the rest (the head and loss), each the busiest rank's, median
  * over steps; a submission's host time is the gap from a rank's step marker to its first kernel
@@ -892,10 +896,13 @@ export function dispatchCostsOf(ctx: ReplayContext): DispatchCosts | undefined {
     head.push(h);
   }
   if (perLayer.length === 0 || kernels.length < 20) return undefined;
+  const probed = ctx.info.hostProbe?.dispatchNs;
   kernels.sort((a, b) => a.flops - b.flops);
   const lightest = kernels.slice(0, Math.max(1, Math.floor(kernels.length / 10)));
   return {
-    dispatchNs: median(lightest.map((k) => k.durNs)),
+    ...(probed !== undefined
+      ? { dispatchNs: probed, dispatchSource: 'probe' as const }
+      : { dispatchNs: median(lightest.map((k) => k.durNs)), dispatchSource: 'lightest kernels' as const }),
     perLayer: median(perLayer),
     embed: median(embed),
     head: median(head),

@@ -44,6 +44,17 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     for (const name of ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam'])
       assert.ok(probe.codecBytesPerNs[name] > 0, `${name} codec speed`);
     assert.ok(probe.d2h && probe.d2h.bytesPerNs > 0 && probe.h2d && probe.h2d.bytesPerNs > 0, 'staging copy speeds');
+    // The dispatch probe (runtime/dispatchProbe.ts): both kernels timed at both sizes on both ranks.
+    assert.ok(
+      probe.dispatchNs !== undefined && probe.dispatchNs >= 0,
+      `dispatch probe: ${JSON.stringify(info.hostProbe)}`,
+    );
+    const dispatch = (
+      info.hostProbe as { dispatch: { ranks: number; kernels: Record<string, Record<string, number>> } }
+    ).dispatch;
+    assert.equal(dispatch.ranks, 2);
+    for (const k of ['matmul', 'add'])
+      assert.ok(dispatch.kernels[k].smallNs > 0 && dispatch.kernels[k].largeNs > 0, `${k} timed at both sizes`);
     const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as {
       loss: number[];
       status: string;

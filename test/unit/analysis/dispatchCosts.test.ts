@@ -4,6 +4,7 @@ import { dispatchCostsOf, measuredRunOf, prepareReplay } from '../../../analysis
 import { calibrate, DEFAULT_LAYOUT, type JobDims, type Layout } from '../../../analysis/replay/layouts';
 import type { TraceModel } from '../../../trace/model';
 import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
 /**
  * A 2-rank run whose kernels are renamed as the runtime names a transformer's (`… embed`,
@@ -29,8 +30,32 @@ function roles(phase: 'forward' | 'backward', i: number): { role: 'embed' | 'hea
   return { role: 'embed' };
 }
 
-function transformerRun(opts: { flops?: boolean; layerNames?: boolean } = {}): TraceModel {
-  const m = syntheticRun({ ranks: 2, steps: 6, kernels: 12, fwdNs: 100_000, stepGapNs: 2 * SUBMIT_NS });
+/** The fixed time of a dispatch the run's dispatch probe measured (runtime/dispatchProbe.ts), unlike any kernel's time here. */
+const PROBED_NS = 17_000;
+const PROBE = {
+  ...TEST_HOST_PROBE,
+  dispatch: {
+    fixedNs: PROBED_NS,
+    kernels: {
+      matmul: { smallNs: 60_000, largeNs: 200_000, fixedNs: 13_333, smallMedianNs: 55_000, largeMedianNs: 190_000 },
+      add: { smallNs: 30_000, largeNs: 79_000, fixedNs: 13_667, smallMedianNs: 28_000, largeMedianNs: 75_000 },
+    },
+    tokens: [64, 256],
+    ranks: 2,
+    reps: 48,
+    wallNs: 1e8,
+  },
+};
+
+function transformerRun(opts: { flops?: boolean; layerNames?: boolean; probe?: boolean } = {}): TraceModel {
+  const m = syntheticRun({
+    ranks: 2,
+    steps: 6,
+    kernels: 12,
+    fwdNs: 100_000,
+    stepGapNs: 2 * SUBMIT_NS,
+    ...(opts.probe ? { hostProbe: PROBE } : {}),
+  });
   const seen = new Map<string, number>();
   for (const sl of m.slices) {
     if (sl.category === 'step') {
@@ -80,10 +105,32 @@ test('dispatchCostsOf: the fixed time of a dispatch, the kernels per layer, embe
   // kernels: its median is an embedding kernel's time. (A lightest fifth would give a head
   // kernel's; the median of all kernels a layer kernel's.)
   assert.equal(c.dispatchNs, EMBED_NS);
+  assert.equal(c.dispatchSource, 'lightest kernels');
   assert.equal(c.perLayer, 12);
   assert.equal(c.embed, 3);
   assert.equal(c.head, 9);
   assert.equal(c.submitNs, SUBMIT_NS);
+});
+
+test('dispatchCostsOf: the fixed time of a dispatch is what the run’s dispatch probe measured, when the trace carries it', () => {
+  const c = dispatchCostsOf(prepareReplay(transformerRun({ probe: true })));
+  assert.ok(c);
+  // The probe's figure, not the lightest kernels' (30 µs) nor any other kernel's time.
+  assert.equal(c.dispatchNs, PROBED_NS);
+  assert.equal(c.dispatchSource, 'probe');
+  // The counts and the submission cost still come from the trace.
+  assert.equal(c.perLayer, 12);
+  assert.equal(c.embed, 3);
+  assert.equal(c.head, 9);
+  assert.equal(c.submitNs, SUBMIT_NS);
+  // A host probe without the dispatch figure (runs recorded before it, or a probe that failed): the lightest kernels.
+  const { dispatch: _dropped, ...older } = PROBE;
+  const m = transformerRun();
+  m.meta.info = { ...m.meta.info, hostProbe: { ...older, dispatchError: 'no timestamp queries' } };
+  assert.equal(dispatchCostsOf(prepareReplay(m))?.dispatchNs, EMBED_NS);
+  // And it is what the layout model is calibrated with.
+  const run = measuredRunOf(prepareReplay(transformerRun({ probe: true })));
+  assert.equal(run.dispatch?.dispatchNs, PROBED_NS);
 });
 
 test('dispatchCostsOf: undefined without CommLens’s FLOPs or layer names on the kernels (compute is then FLOPs alone)', () => {

@@ -408,7 +408,14 @@ test('kernels cost a fixed time each: PP runs its stage’s kernels once per mic
   // gpt-mini's kernels as the runtime dispatches them: 31 per layer (forward and backward), 3 of
   // the embedding, 11 of the head and loss; half a millisecond each, 2 ms per submission.
   const d: JobDims = { ...SMALL, layers: 2, dModel: 128, heads: 4, seqLen: 32, vocab: 32, globalBatch: 16 };
-  const dispatch = { dispatchNs: 500_000, perLayer: 31, embed: 3, head: 11, submitNs: 2_000_000 };
+  const dispatch = {
+    dispatchNs: 500_000,
+    perLayer: 31,
+    embed: 3,
+    head: 11,
+    submitNs: 2_000_000,
+    dispatchSource: 'probe' as const,
+  };
   const run: MeasuredRun = {
     stepTimeNs: 800e6,
     computeNs: 340e6,
