@@ -165,21 +165,32 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   };
   for (const p of model.processes) entry(p.pid);
   const slices = model.slices;
+  // Slices come track by track: the process's entry is looked up when the track changes.
+  let lastTrack = -1;
+  let pid: number | undefined;
+  // The entry of `pid`, made (as before) only when a slice of it counts.
+  let e: ReturnType<typeof entry> | undefined;
   for (let i = 0; i < slices.length; i++) {
     const s = slices[i];
-    const pid = pidOfTrack[s.track];
+    if (s.track !== lastTrack) {
+      lastTrack = s.track;
+      pid = pidOfTrack[s.track];
+      e = pid === undefined ? undefined : byPid.get(pid);
+    }
     if (pid === undefined) continue;
     if (gpuTrack[s.track]) {
       const cls = classify(s);
-      if (cls) entry(pid).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
+      if (cls)
+        (e ??= entry(pid)).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
     } else if (s.category === 'collective') {
-      entry(pid).cpuComm++;
+      (e ??= entry(pid)).cpuComm++;
     } else if (s.category === 'runtime') {
       const c = s.args?.correlation;
-      if (typeof c === 'number') entry(pid).launch.set(c, s.startNs);
+      if (typeof c === 'number') (e ??= entry(pid)).launch.set(c, s.startNs);
     } else if (s.category === 'step') {
       const n = stepNumberOf(s);
-      if (n !== undefined) entry(pid).steps.push({ step: n, startNs: s.startNs, endNs: s.startNs + s.durNs, index: i });
+      if (n !== undefined)
+        (e ??= entry(pid)).steps.push({ step: n, startNs: s.startNs, endNs: s.startNs + s.durNs, index: i });
     }
   }
   const cpuOnly = new Set([...byPid].filter(([, e]) => e.ops.length === 0 && e.cpuComm > 0).map(([pid]) => pid));

@@ -126,6 +126,10 @@ interface EventScan {
   keys: TrackKey[];
   /** GPU slices with a correlation id, and collectives, in slice order. */
   linked: number[];
+  /** Each linked slice's correlation id, NaN when it has none (read here, not from the slices' args, which are scattered in memory). */
+  linkedCorr: number[];
+  /** Indexes into `linked` of the collectives. */
+  linkedCollectives: number[];
   runtimeByCorrelation: NumberMap;
   processNames: Map<string, string>;
   threadNames: Map<string, string>;
@@ -307,6 +311,8 @@ function scanEvents(events: unknown[]): EventScan {
   // GPU slices with a correlation id, and collectives, in slice order: the only slices the
   // flow and collective pass below looks at.
   const linked: number[] = [];
+  const linkedCorr: number[] = [];
+  const linkedCollectives: number[] = [];
   const runtimeByCorrelation = new NumberMap();
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
@@ -381,7 +387,11 @@ function scanEvents(events: unknown[]): EventScan {
       const kind: StreamKind = category === 'collective' ? 'communication' : annotation ? 'other' : 'compute';
       key.kind = key.kind === undefined || key.kind === kind ? kind : 'compute';
       if (!annotation) gpuWork++;
-      if (category === 'collective' || typeof args.correlation === 'number') linked.push(slices.length);
+      if (category === 'collective' || typeof args.correlation === 'number') {
+        if (category === 'collective') linkedCollectives.push(linked.length);
+        linked.push(slices.length);
+        linkedCorr.push(typeof args.correlation === 'number' ? args.correlation : NaN);
+      }
       slices.push(newSlice(kid, name, category, cat, startUs, endUs - startUs, args));
       continue;
     }
@@ -413,6 +423,8 @@ function scanEvents(events: unknown[]): EventScan {
     slices,
     keys,
     linked,
+    linkedCorr,
+    linkedCollectives,
     runtimeByCorrelation,
     processNames,
     threadNames,
@@ -478,6 +490,8 @@ function scanColumns(
     lastTid: unknown,
     lastHostKid = -1;
   const linked: number[] = [];
+  const linkedCorr: number[] = [];
+  const linkedCollectives: number[] = [];
   // About half the kept rows of a GPU rank are runtime calls with a correlation.
   let keptRows = 0;
   for (let i = 0; i < c.count; i++) keptRows += keep[i];
@@ -580,7 +594,11 @@ function scanColumns(
       const kind: StreamKind = category === 'collective' ? 'communication' : annotation ? 'other' : 'compute';
       key.kind = key.kind === undefined || key.kind === kind ? kind : 'compute';
       if (!annotation) gpuWork++;
-      if (category === 'collective' || typeof args.correlation === 'number') linked.push(slices.length);
+      if (category === 'collective' || typeof args.correlation === 'number') {
+        if (category === 'collective') linkedCollectives.push(linked.length);
+        linked.push(slices.length);
+        linkedCorr.push(typeof args.correlation === 'number' ? args.correlation : NaN);
+      }
       eventOf.push(i);
       slices.push(newSlice(kid, name, category, cat, startUs, endUs - startUs, args));
       continue;
@@ -613,6 +631,8 @@ function scanColumns(
       slices,
       keys,
       linked,
+      linkedCorr,
+      linkedCollectives,
       runtimeByCorrelation,
       processNames,
       threadNames,
@@ -723,8 +743,9 @@ export function containing(ix: LauncherIndex, t: number): number[] {
   return found.map((k) => ix.byStart[k]);
 }
 
-function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined): { from: number; to: number }[] {
-  const { slices, keys, linked, runtimeByCorrelation } = scan;
+/** The flows as pairs of scan indexes, flat: [from0, to0, from1, to1, …] (no object per flow before orderSlices makes the model's). */
+function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined): number[] {
+  const { slices, keys, linked, linkedCorr, linkedCollectives, runtimeByCorrelation } = scan;
   // The comm launcher enclosing a runtime call: the innermost that carries collective args, else the innermost.
   // The launchers that contain a time are found through an index per thread (launcherIndex),
   // then weighed in the thread's list order, as a scan of the whole list would.
@@ -742,30 +763,31 @@ function linkFlowsAndCollectives(scan: EventScan, worldSize: number | undefined)
     }
     return best;
   };
-  const flows: { from: number; to: number }[] = [];
+  const flows: number[] = [];
   for (let li = 0; li < linked.length; li++) {
+    const corr = linkedCorr[li];
+    if (corr !== corr) continue;
+    const launchIdx = runtimeByCorrelation.get(corr);
+    if (launchIdx !== undefined) flows.push(launchIdx, linked[li]);
+  }
+  for (const li of linkedCollectives) {
     const i = linked[li];
     const sl = slices[i];
     const args = sl.args as Args;
-    const corr = typeof args.correlation === 'number' ? args.correlation : undefined;
-    if (corr !== undefined) {
+    const corr = linkedCorr[li];
+    if (corr === corr) {
       const launchIdx = runtimeByCorrelation.get(corr);
-      if (launchIdx !== undefined) flows.push({ from: launchIdx, to: i });
-      if (sl.category === 'collective') {
-        const launcher = launchIdx !== undefined ? findLauncher(slices[launchIdx]) : undefined;
-        sl.args = {
-          ...args,
-          ...collectiveArgsOf(
-            sl.name,
-            args,
-            launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined,
-            worldSize,
-          ),
-        };
-      }
-    } else if (sl.category === 'collective') {
-      sl.args = { ...args, ...collectiveArgsOf(sl.name, args, undefined, worldSize) };
-    }
+      const launcher = launchIdx !== undefined ? findLauncher(slices[launchIdx]) : undefined;
+      sl.args = {
+        ...args,
+        ...collectiveArgsOf(
+          sl.name,
+          args,
+          launcher ? { name: launcher.name, args: launcher.args ?? {} } : undefined,
+          worldSize,
+        ),
+      };
+    } else sl.args = { ...args, ...collectiveArgsOf(sl.name, args, undefined, worldSize) };
   }
   return flows;
 }
@@ -779,7 +801,7 @@ function orderSlices(
   slices: Slice[],
   trackOfKey: Int32Array,
   minUs: number,
-  flows: { from: number; to: number }[],
+  flows: number[],
 ): Int32Array {
   // The slices bucketed by track to put them
   // in finalizeModel's order (track, start, longer first). Kineto writes a thread's events in
@@ -816,7 +838,10 @@ function orderSlices(
     }
   }
   model.slices = sorted;
-  model.flows = flows.map((f, i) => ({ id: i + 1, from: newIndex[f.from], to: newIndex[f.to] }));
+  const out: TraceModel['flows'] = new Array(flows.length >> 1);
+  for (let k = 0; k < out.length; k++)
+    out[k] = { id: k + 1, from: newIndex[flows[2 * k]], to: newIndex[flows[2 * k + 1]] };
+  model.flows = out;
   return newIndex;
 }
 
