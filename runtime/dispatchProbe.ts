@@ -19,7 +19,7 @@
  * Then, on the same devices (compiled, warm), the sharing probe (SharingProbe): the large size's
  * kernels on every rank at once against one rank alone while the others wait, SHARING_ROUNDS
  * rounds of each, interleaved; their mean durations' ratio is how much faster a rank computes
- * alone (analysis/replay/sharing.ts). 0.10–0.18 s on 2 lavapipe ranks at load 1.6–8 (the whole
+ * alone (analysis/replay/sharing.ts). 0.10–0.19 s on 2 lavapipe ranks at load 1.6–8 (the whole
  * host probe ~1.0 s at load 1.7); it read 1.23–1.66 on gpt-mini's DDP baselines at load 3–7.
  * With a GPU per rank it should read ~1, and below 1.1 the model takes the ranks not to share.
  * A failure of this part is recorded as `sharingError` beside the dispatch figures.
@@ -71,7 +71,7 @@ export interface SharingProbe {
   wallNs: number;
 }
 
-/** Rounds of each kind (all ranks at once, one rank alone) of the sharing probe: 0.10–0.18 s on 2 lavapipe ranks. */
+/** Rounds of each kind (all ranks at once, one rank alone) of the sharing probe: 0.10–0.19 s on 2 lavapipe ranks. */
 const SHARING_ROUNDS = 4;
 
 export interface DispatchProbe {

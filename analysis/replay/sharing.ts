@@ -14,7 +14,7 @@
 /**
  * Whether the layout model prices the sharing (whatIf.ts measuredRunOf attaches it to the
  * measured run). Off: on 2 lavapipe ranks at load 3–8.6 it made the PP rows' errors larger, not
- * smaller (docs/benchmarks.md, 2026-12-04 04:51); the probe still records the figure in every trace.
+ * smaller (docs/benchmarks.md, 2026-12-04 04:48–05:00); the probe still records the figure in every trace.
  */
 export const PRICE_SHARING = false;
 
