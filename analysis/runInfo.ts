@@ -48,6 +48,12 @@ export interface HostProbeInfo {
    * at once by timing the same kernels at two sizes (runtime/dispatchProbe.ts; runs recorded since).
    */
   dispatchNs?: number;
+  /**
+   * How much faster one rank's kernels ran alone than with every rank computing at once
+   * (runtime/dispatchProbe.ts sharing: the same kernels on one rank while the others wait; runs
+   * recorded since). ~2 on lavapipe, whose ranks share the machine's cores; ~1 with a GPU per rank.
+   */
+  sharingSpeedup?: number;
   loadAverage?: number;
 }
 
@@ -167,6 +173,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
   ratios(v.onebitAdamBytesPerNs, v.onebitAdamWallBytesPerNs);
   const cpuShare = shares.length > 0 ? median(shares) : undefined;
   const dispatchNs = isObj(v.dispatch) ? num(v.dispatch.fixedNs) : undefined;
+  const sharingSpeedup = isObj(v.dispatch) && isObj(v.dispatch.sharing) ? num(v.dispatch.sharing.speedup) : undefined;
   return {
     codecBytesPerNs,
     ...(cpuShare !== undefined ? { cpuShare } : {}),
@@ -175,6 +182,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     ...(outer ? { outerStepBytesPerNs: outer } : {}),
     ...(onebit ? { onebitAdamBytesPerNs: onebit } : {}),
     ...(dispatchNs !== undefined && dispatchNs >= 0 ? { dispatchNs } : {}),
+    ...(sharingSpeedup !== undefined && sharingSpeedup > 0 ? { sharingSpeedup } : {}),
     loadAverage: num(v.loadAverage),
   };
 }

@@ -16,6 +16,14 @@
  * of dispatches wait for a core (lavapipe's workers join at the end of every dispatch), a cost
  * per dispatch that lives in the slow tail. ~0.5 s on 2 lavapipe ranks.
  *
+ * Then, on the same devices (compiled, warm), the sharing probe (SharingProbe): the large size's
+ * kernels on every rank at once against one rank alone while the others wait, SHARING_ROUNDS
+ * rounds of each, interleaved; their mean durations' ratio is how much faster a rank computes
+ * alone (analysis/replay/sharing.ts). 0.10–0.19 s on 2 lavapipe ranks at load 1.6–8 (the whole
+ * host probe ~1.0 s at load 1.7); it read 1.23–1.66 on gpt-mini's DDP baselines at load 3–7.
+ * With a GPU per rank it should read ~1, and below 1.1 the model takes the ranks not to share.
+ * A failure of this part is recorded as `sharingError` beside the dispatch figures.
+ *
  * Measured on 2 lavapipe ranks (gpt-mini's DDP baselines against their PP 2 m8 runs, a per extra
  * dispatch from the sums of mean kernel times): at load 2.6–4.8 the traces gave 9–60 µs, the
  * median fit 45–207 µs, the mean fit 0–324 µs; beside 2 busy threads (load 3–7) the traces gave
@@ -46,6 +54,26 @@ export interface DispatchKernelProbe {
   largeMedianNs: number;
 }
 
+/**
+ * How much faster a rank's kernels run while the other ranks are idle: the large size's kernels
+ * timed with every rank dispatching at once and with one rank alone (the others waiting; the
+ * lone rank rotates), rounds interleaved. On lavapipe the ranks' devices share the machine's
+ * cores, so a rank alone runs faster; with one GPU per rank it reads ~1.
+ */
+export interface SharingProbe {
+  /** Mean kernel duration (ns) with every rank at once, and with one rank alone (same kernels, same size). */
+  sharedNs: number;
+  aloneNs: number;
+  /** sharedNs / aloneNs: the speed of a rank alone over its speed with every rank computing. */
+  speedup: number;
+  /** Rounds of each kind (one submission of reps / ROUNDS dispatches of each kernel per dispatching rank). */
+  rounds: number;
+  wallNs: number;
+}
+
+/** Rounds of each kind (all ranks at once, one rank alone) of the sharing probe: 0.10–0.19 s on 2 lavapipe ranks. */
+const SHARING_ROUNDS = 4;
+
 export interface DispatchProbe {
   /** The fixed time of one dispatch (ns): the mean of the kernels' fixed parts. */
   fixedNs: number;
@@ -56,11 +84,23 @@ export interface DispatchProbe {
   ranks: number;
   reps: number;
   wallNs: number;
+  /** Every rank at once against one alone (2+ ranks); `sharingError` when it could not be measured. */
+  sharing?: SharingProbe;
+  sharingError?: string;
 }
 
 /** The fixed part of t = a + b · work from the medians at work w and r · w: a = (r · t_small − t_large) / (r − 1), ≥ 0. */
 export function fixedPartOf(smallNs: number, largeNs: number, ratio = SIZE_RATIO): number {
   return Math.max(0, (ratio * smallNs - largeNs) / (ratio - 1));
+}
+
+/** The sharing figures from the kernel durations (ns) timed with every rank at once and with one alone. */
+export function sharingOf(sharedNs: number[], aloneNs: number[], rounds: number, wallNs: number): SharingProbe {
+  if (sharedNs.length === 0 || aloneNs.length === 0) throw new Error('the sharing probe timed no kernels');
+  const shared = mean(sharedNs),
+    alone = mean(aloneNs);
+  if (!(alone > 0)) throw new Error(`the sharing probe's kernels alone took ${alone} ns: no timing`);
+  return { sharedNs: shared, aloneNs: alone, speedup: shared / alone, rounds, wallNs };
 }
 
 /**
@@ -124,11 +164,12 @@ export async function probeDispatch(
       };
       return { ctx, round };
     });
-    const roundAll = async (size: number, times: number) => {
-      for (const c of calls) c.round(size, times);
-      await Promise.all(calls.map((c) => c.ctx.guard(c.ctx.device.queue.onSubmittedWorkDone())));
-      return (await Promise.all(calls.map((c) => c.ctx.spans!.drain()))).flat();
+    const roundOn = async (on: typeof calls, size: number, times: number) => {
+      for (const c of on) c.round(size, times);
+      await Promise.all(on.map((c) => c.ctx.guard(c.ctx.device.queue.onSubmittedWorkDone())));
+      return (await Promise.all(on.map((c) => c.ctx.spans!.drain()))).flat();
     };
+    const roundAll = (size: number, times: number) => roundOn(calls, size, times);
     // Pipeline compilation, first touch of the buffers, the driver's threads awake.
     for (const size of [0, 1, 0, 1]) await roundAll(size, 2);
     // The sizes alternate round by round, so that a change in load falls on both alike.
@@ -154,6 +195,27 @@ export async function probeDispatch(
       };
     }
     const fixed = Object.values(kernels).map((k) => k.fixedNs);
+    // Sharing: the large size on every rank at once against one rank alone, interleaved; a
+    // failure leaves the dispatch figures.
+    let sharing: { sharing: SharingProbe } | { sharingError: string } | undefined;
+    if (calls.length > 1) {
+      try {
+        const s0 = hostNowNs();
+        const shared: number[] = [],
+          alone: number[] = [];
+        const per = Math.ceil(reps / ROUNDS);
+        for (let r = 0; r < SHARING_ROUNDS; r++) {
+          const lone = [calls[r % calls.length]];
+          for (const all of r % 2 ? [false, true] : [true, false]) {
+            const spans = await roundOn(all ? calls : lone, 1, per);
+            (all ? shared : alone).push(...spans.map((x) => x.endNs - x.startNs));
+          }
+        }
+        sharing = { sharing: sharingOf(shared, alone, SHARING_ROUNDS, hostNowNs() - s0) };
+      } catch (e) {
+        sharing = { sharingError: (e as Error).message };
+      }
+    }
     return {
       fixedNs: fixed.reduce((a, b) => a + b, 0) / fixed.length,
       kernels,
@@ -161,6 +223,7 @@ export async function probeDispatch(
       ranks: ctxs.length,
       reps,
       wallNs: hostNowNs() - t0,
+      ...sharing,
     };
   } finally {
     for (const ctx of ctxs) {

@@ -48,6 +48,7 @@ import type { LinkProfile, RunInfo } from '../runInfo';
 import { parseStrategyIds } from '../../trace/strategyIds';
 import { collectiveCostNs } from './costModel';
 import { modelStatesBytes, type Precision } from './memoryModel';
+import { sharedTimeFactor } from './sharing';
 
 export type PipelineSchedule = 'gpipe' | '1f1b';
 
@@ -446,6 +447,24 @@ export interface LayoutCalibration {
   link: LinkProfile;
   /** Measured / modelled time of the run's own collectives (1 when it has none with sizes). */
   commEfficiency: number;
+  /**
+   * The ranks share the machine's compute (sharing.ts): flopsPerNs and the dispatches' time are
+   * then at every rank computing at once, as the model has the ranks of a layout without PP
+   * compute; a pipeline's stages are replayed at the rate of the ranks computing at each moment.
+   */
+  sharing?: LayoutSharing;
+}
+
+export interface LayoutSharing {
+  /** How much faster a rank computes alone than with all ranks (the run's probe), and the ranks. */
+  speedup: number;
+  worldSize: number;
+  /**
+   * The φ the model gives the run's own layout (sharing.ts), which its measured compute is taken
+   * to have run at: 1 without PP (every rank computes at once), the busiest stage's replayed
+   * compute over its work under PP.
+   */
+  modelFactor: number;
 }
 
 export interface GroupTime {
@@ -578,6 +597,85 @@ export function pipelineSpanNs(
 }
 
 /**
+ * pipelineSpanNs with the ranks sharing the machine's compute (sharing.ts): each micro-batch's
+ * forward and backward is a submission of `passNs` (host time, no kernels) then `forwardWork` or
+ * `backwardWork` of compute, priced at all ranks computing at once; while k ranks compute
+ * (`ranksPerStage` per stage computing) that work runs at 1/φ(k). Replayed event by event: the
+ * rate changes whenever a stage starts or stops computing. Returns the span and, per stage, the
+ * wall time of its compute; with speed-up 1 the span is pipelineSpanNs's.
+ */
+export function pipelineSpanSharedNs(
+  p: number,
+  m: number,
+  schedule: PipelineSchedule,
+  forwardWork: number,
+  backwardWork: number,
+  passNs: number,
+  transferNs: number,
+  share: { speedup: number; worldSize: number; ranksPerStage: number },
+): { spanNs: number; computeNs: number[] } {
+  const programs = Array.from({ length: p }, (_, s) => stageProgram(s, p, m, schedule));
+  const pc = new Array<number>(p).fill(0);
+  const pass = new Array<number>(p).fill(-1); // host time left of the current pass; −1: not in one
+  const work = new Array<number>(p).fill(0); // its compute left (work at all ranks at once)
+  const computeNs = new Array<number>(p).fill(0);
+  const arrival = new Map<string, number>();
+  let t = 0;
+  for (;;) {
+    // Run every stage's instantaneous operations, until none moves (a send lets another stage's
+    // receive through); stop each at a pass or at a receive not yet arrived.
+    const waitUntil = new Array<number>(p).fill(Infinity);
+    for (let moved = true; moved;) {
+      moved = false;
+      for (let s = 0; s < p; s++) {
+        const ops = programs[s];
+        while (pc[s] < ops.length) {
+          const op = ops[pc[s]];
+          if (op.kind === 'F' || op.kind === 'B') {
+            if (pass[s] < 0) {
+              pass[s] = passNs;
+              work[s] = op.kind === 'F' ? forwardWork : backwardWork;
+            }
+            break;
+          }
+          if (op.kind === 'send') arrival.set(op.tag, t + transferNs);
+          else {
+            if (op.kind === 'sendRecv' && !arrival.has(op.send)) arrival.set(op.send, t + transferNs);
+            const at = arrival.get(op.kind === 'recv' ? op.tag : op.kind === 'sendRecv' ? op.recv : '');
+            waitUntil[s] = at ?? Infinity;
+            if (at === undefined || at > t) break;
+          }
+          waitUntil[s] = Infinity;
+          pc[s]++;
+          moved = true;
+        }
+      }
+    }
+    const active = Array.from({ length: p }, (_, s) => s).filter((s) => pass[s] >= 0);
+    if (active.length === 0 && waitUntil.every((w) => w === Infinity)) break;
+    const computing = active.filter((s) => pass[s] === 0);
+    const phi = sharedTimeFactor(computing.length * share.ranksPerStage, share.worldSize, share.speedup);
+    let dt = Math.min(...waitUntil.map((w) => w - t));
+    for (const s of active) dt = Math.min(dt, pass[s] > 0 ? pass[s] : work[s] * phi);
+    if (!Number.isFinite(dt)) break; // nothing can move (a program that never receives)
+    t += dt;
+    for (const s of active) {
+      if (pass[s] > 0) pass[s] = Math.max(0, pass[s] - dt);
+      else {
+        work[s] -= dt / phi;
+        computeNs[s] += dt;
+        if (work[s] <= 1e-9 * Math.max(1, forwardWork + backwardWork)) {
+          pass[s] = -1;
+          work[s] = 0;
+          pc[s]++;
+        }
+      }
+    }
+  }
+  return { spanNs: t, computeNs };
+}
+
+/**
  * Forward+backward kernel dispatches per step of the busiest rank under `l`: every micro-batch
  * runs its stage's layers' kernels (and the embedding's on the first stage, the head's on the
  * last); TP, CP and EP split each kernel's work, not the kernels.
@@ -599,7 +697,9 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
   const f = forwardFlops(d, l);
   const dispatchNs = cal.dispatch ? dispatchesPerStep(d, l, cal.dispatch) * cal.dispatch.dispatchNs : 0;
   const submitNs = cal.dispatch ? submitsPerStep(l) * cal.dispatch.submitNs : 0;
-  const computeNs = (3 * f.total) / cal.flopsPerNs + dispatchNs;
+  // With ranks sharing the cores, this is at every rank computing at once (LayoutSharing).
+  let computeNs = (3 * f.total) / cal.flopsPerNs + dispatchNs;
+  let dispatchPart = dispatchNs;
   const expertNs = (3 * f.experts) / cal.flopsPerNs;
   const attentionNs = (3 * f.attention) / cal.flopsPerNs;
   const cpMethod = l.cp > 1 ? CONTEXT_PARALLEL[l.cpMethod ?? 'ulysses'] : undefined;
@@ -624,8 +724,31 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
   // with its own submission; the transfers expose what the runtime's schedule, replayed, does
   // not hide under compute.
   const passNs = cal.dispatch?.submitNs ?? 0;
-  const bubbleNs = pipelineBubbleNs((computeNs + submitNs) / m, l.pp);
-  if (l.pp > 1) {
+  let bubbleNs = pipelineBubbleNs((computeNs + submitNs) / m, l.pp);
+  if (l.pp > 1 && cal.sharing) {
+    // The stages replayed at the rate of the ranks computing at each moment: compute is the
+    // busiest stage's wall time computing, the bubble what the replay without transfers adds
+    // to it and the submissions, the p2p's exposure what the transfers add to that replay.
+    const share = { ...cal.sharing, ranksPerStage: cal.sharing.worldSize / l.pp };
+    const run = (transferNs: number) =>
+      pipelineSpanSharedNs(
+        l.pp,
+        m,
+        l.schedule,
+        computeNs / (3 * m),
+        (2 * computeNs) / (3 * m),
+        passNs,
+        transferNs,
+        share,
+      );
+    const withTransfers = run(p2pEachNs);
+    const alone = run(0);
+    const busiest = Math.max(...alone.computeNs);
+    dispatchPart = computeNs > 0 ? (dispatchPart * busiest) / computeNs : 0;
+    computeNs = busiest;
+    bubbleNs = Math.max(0, alone.spanNs - computeNs - submitNs);
+    for (const g of byGroup) if (g.group === 'pp') g.exposedNs = Math.max(0, withTransfers.spanNs - alone.spanNs);
+  } else if (l.pp > 1) {
     const fwd = computeNs / (3 * m) + passNs;
     const bwd = (2 * computeNs) / (3 * m) + passNs;
     const span = pipelineSpanNs(l.pp, m, l.schedule, fwd, bwd, p2pEachNs);
@@ -635,7 +758,7 @@ export function stepOf(d: JobDims, l: Layout, cal: LayoutCalibration): LayoutSte
   const exposedCommNs = byGroup.reduce((t, g) => t + g.exposedNs, 0);
   return {
     computeNs,
-    dispatchNs,
+    dispatchNs: dispatchPart,
     submitNs,
     optimizerNs,
     bubbleNs,
@@ -658,6 +781,13 @@ export interface MeasuredRun {
   commEfficiency: number;
   /** The run's kernels' fixed time and counts (whatIf.ts dispatchCostsOf); undefined: compute is FLOPs alone. */
   dispatch?: DispatchCosts;
+  /**
+   * The ranks share the machine's compute (whatIf.ts measuredRunOf: the probe's speed-up of a
+   * rank alone at or above sharing.ts SHARING_MIN_SPEEDUP). `measuredFactor`, the φ the run's
+   * kernels ran at, is for the record: the model's stages overlap pass by pass, not kernel by
+   * kernel, so the run's compute is calibrated at the φ the model gives its own layout.
+   */
+  sharing?: { speedup: number; worldSize: number; measuredFactor: number };
 }
 
 /** The model's rates from the run's own layout: its compute over its FLOPs, its optimizer over its parameters. */
@@ -669,14 +799,39 @@ export function calibrate(d: JobDims, current: Layout, m: MeasuredRun): LayoutCa
     ? { ...m.dispatch, perLayer: m.dispatch.perLayer / mb, embed: m.dispatch.embed / mb, head: m.dispatch.head / mb }
     : undefined;
   let fixedNs = dispatch ? dispatchesPerStep(d, current, dispatch) * dispatch.dispatchNs : 0;
+  // Sharing: the run's compute ran at the φ the model gives its layout (1 without PP; under PP the
+  // busiest stage's replayed compute over its work, without transfers); at every rank computing
+  // at once it is computeNs / φ. So the run's own layout predicts its own compute.
+  let sharing: LayoutSharing | undefined;
+  if (m.sharing) {
+    let modelFactor = 1;
+    if (current.pp > 1 && m.computeNs > 0) {
+      const c = m.computeNs;
+      const share = { ...m.sharing, ranksPerStage: m.sharing.worldSize / current.pp };
+      const replay = pipelineSpanSharedNs(
+        current.pp,
+        mb,
+        current.schedule,
+        c / (3 * mb),
+        (2 * c) / (3 * mb),
+        dispatch?.submitNs ?? 0,
+        0,
+        share,
+      );
+      modelFactor = Math.max(...replay.computeNs) / c;
+    }
+    sharing = { speedup: m.sharing.speedup, worldSize: m.sharing.worldSize, modelFactor };
+  }
+  const computeNs = m.computeNs / (sharing?.modelFactor ?? 1);
   // Fixed time that would leave the FLOPs almost nothing is no floor: compute is then FLOPs alone.
-  if (!(fixedNs < 0.8 * m.computeNs)) {
+  if (!(fixedNs < 0.8 * computeNs)) {
     dispatch = undefined;
     fixedNs = 0;
   }
   return {
-    flopsPerNs: m.computeNs > 0 ? flops / (m.computeNs - fixedNs) : Infinity,
+    flopsPerNs: computeNs > 0 ? flops / (computeNs - fixedNs) : Infinity,
     ...(dispatch ? { dispatch } : {}),
+    ...(sharing ? { sharing } : {}),
     optimizerNsPerParam: m.optimizerNs / Math.max(1, paramsPerRank(d, current).total),
     link: m.link,
     commEfficiency: m.commEfficiency,

@@ -8,6 +8,7 @@
  * replay's own error on the baseline is reported as calibrationErrorPct.
  */
 import type { TraceModel } from '../../trace/model';
+import { measuredSharingFactor, PRICE_SHARING, sharingSpeedupOf } from './sharing';
 import { collectiveMetrics, type CollectiveInstance } from '../collectives';
 import { COMPRESSORS, compressionKeepsBuckets, encodeDecodeNs, type CompressorName } from '../compressors';
 import { representativeStep } from '../criticalPath';
@@ -809,7 +810,7 @@ function predictMemory(
  * (its segments in the step graph, median over the replayed steps), the highest measured
  * peak, the link, and measured / modelled time of the run's sized collectives.
  */
-export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
+export function measuredRunOf(ctx: ReplayContext, opts: { priceSharing?: boolean } = {}): MeasuredRun {
   const per = (kinds: string[]) =>
     median(
       ctx.graphs.map((g) =>
@@ -824,6 +825,7 @@ export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
   const sized = ctx.graph.collectives.filter((c) => c.bytes !== undefined && c.bytes > 0 && c.groupSize > 1);
   const peaks = [...ctx.measuredPeakBytesByRank.values()];
   const dispatch = dispatchCostsOf(ctx);
+  const sharing = (opts.priceSharing ?? PRICE_SHARING) ? sharingOf(ctx) : undefined;
   return {
     stepTimeNs: ctx.measuredStepNs,
     computeNs: per(['forward', 'backward', 'other']),
@@ -832,7 +834,41 @@ export function measuredRunOf(ctx: ReplayContext): MeasuredRun {
     link: ctx.link,
     commEfficiency: sized.length > 0 ? measuredEfficiency(sized, ctx.link) : 1,
     ...(dispatch ? { dispatch } : {}),
+    ...(sharing ? { sharing } : {}),
   };
+}
+
+/**
+ * Whether the run's ranks share the machine's compute, and the φ its kernels ran at
+ * (sharing.ts): the host probe's speed-up of a rank alone (runtime/dispatchProbe.ts), when it
+ * shows sharing, and the mean φ over the kernels of the replayed steps' forward, backward and
+ * other segments, from when each rank's kernels ran beside the others'. Undefined on one rank,
+ * without the probe's figure, or below SHARING_MIN_SPEEDUP (the model then changes nothing).
+ */
+export function sharingOf(ctx: ReplayContext): MeasuredRun['sharing'] {
+  const speedup = sharingSpeedupOf(ctx.info.hostProbe?.sharingSpeedup);
+  const worldSize = ctx.info.worldSize ?? ctx.graph.lanes.size;
+  if (speedup === undefined || worldSize < 2) return undefined;
+  let busy = 0,
+    priced = 0;
+  for (const g of ctx.graphs) {
+    const byRank: [number, number][][] = [];
+    for (const segs of g.lanes.values()) {
+      const intervals: [number, number][] = [];
+      for (const seg of segs) {
+        if (seg.kind !== 'forward' && seg.kind !== 'backward' && seg.kind !== 'other') continue;
+        for (const i of seg.sliceIndexes) {
+          const sl = ctx.model.slices[i];
+          if (sl.category === 'kernel') intervals.push([sl.startNs, sl.startNs + sl.durNs]);
+        }
+      }
+      byRank.push(intervals);
+    }
+    const kernelNs = byRank.flat().reduce((t, [a, b]) => t + (b - a), 0);
+    busy += kernelNs;
+    priced += kernelNs * measuredSharingFactor(byRank, worldSize, speedup);
+  }
+  return busy > 0 ? { speedup, worldSize, measuredFactor: priced / busy } : undefined;
 }
 
 /** A CommLens kernel's transformer layer ("matmul 256x384x128 fwd layer0.attn.qkv"). */

@@ -55,6 +55,11 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.equal(dispatch.ranks, 2);
     for (const k of ['matmul', 'add'])
       assert.ok(dispatch.kernels[k].smallNs > 0 && dispatch.kernels[k].largeNs > 0, `${k} timed at both sizes`);
+    // The sharing probe: the same kernels on both ranks at once and on one alone, read back as the model reads it.
+    assert.ok(
+      probe.sharingSpeedup !== undefined && probe.sharingSpeedup > 0,
+      `sharing probe: ${JSON.stringify(info.hostProbe)}`,
+    );
     const summary = JSON.parse(readFileSync(done.summaryPath, 'utf8')) as {
       loss: number[];
       status: string;
