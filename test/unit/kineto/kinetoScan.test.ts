@@ -2,7 +2,8 @@
 // as the importer (trace/kineto.ts) on the real HTA-sampled pair, at any chunk boundary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fixturesDir } from '../../helpers/paths';
@@ -136,4 +137,48 @@ test('long names that differ in one byte, or only by an escape, are distinct str
   assert.equal(c.count, names.length);
   for (let i = 0; i < c.count; i++) assert.equal(c.strings[c.name[i]], names[i], `event ${i}`);
   assert.equal(new Set(c.name).size, names.length - 1);
+});
+
+test('a plain JSON file is read into the scanner as the same columns, events longer than a read included; a fault names its byte', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-scan-plain-'));
+  try {
+    const text = gunzipSync(readFileSync(files[1]));
+    const plain = join(dir, 'rank-1.json');
+    writeFileSync(plain, text);
+    const fromGz = await scanKinetoFile(files[1]);
+    const fromPlain = await scanKinetoFile(plain);
+    assert.equal(fromPlain.count, fromGz.count);
+    assert.deepEqual(scanRecords(fromPlain), scanRecords(fromGz));
+    assert.equal(fromPlain.bytes, text.length);
+    // One event of 3 MB (its args are longer than a read), between two small ones.
+    const big = 'x'.repeat(3 << 20);
+    const doc = `{"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "a", "ts": 1, "dur": 2}, {"ph": "X", "cat": "cpu_op", "name": "b", "ts": 3, "dur": 4, "args": {"note": "${big}", "External id": 9}}, {"ph": "X", "cat": "cpu_op", "name": "c", "ts": 5, "dur": 6}]}`;
+    const bigFile = join(dir, 'big.json');
+    writeFileSync(bigFile, doc);
+    const c = await scanKinetoFile(bigFile);
+    assert.equal(c.count, 3);
+    assert.deepEqual([...c.ts], [1, 3, 5]);
+    assert.equal(c.externalId[1], 9);
+    // A fault past the first read is reported at its byte in the file, as a scan of the whole text reports it.
+    const bad = Buffer.from(text);
+    const at = bad.indexOf('"name"', 1_200_000);
+    assert.ok(at > 1 << 20, 'the fault lies past the first read');
+    bad[at] = 0x23; // '#'
+    const badFile = join(dir, 'bad.json');
+    writeFileSync(badFile, bad);
+    const whole = new KinetoScanner(badFile);
+    const want = (() => {
+      try {
+        whole.push(bad);
+        whole.end();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    })();
+    assert.match(want, new RegExp(`at byte ${at}:`));
+    await assert.rejects(scanKinetoFile(badFile), (e: Error) => e instanceof KinetoScanError && e.message === want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
