@@ -19,7 +19,8 @@
  *    the start of the run, t = a + b·work; runs without it: the median of the trace's lightest
  *    tenth of kernels; the rate is then its FLOPs over its compute less those fixed times); under PP each
  *    micro-batch's forward and backward is a submission of its own (encode, upload, read
- *    back), at the host time the run's step took to reach its first kernel; the optimizer at
+ *    back), at the run's host time per host phase (whatIf.ts hostTimePerSubmission: the step
+ *    less its kernels and waits, over its host phases, mean, so the host's stalls count); the optimizer at
  *    the run's measured time per parameter;
  *  - the collectives per step and group (collectivesOf): TP 2 all-reduces per layer in
  *    forward and 2 in backward of b·s·d activations (sequence parallel: an all-gather and a
@@ -433,7 +434,11 @@ export interface DispatchCosts {
   perLayer: number;
   embed: number;
   head: number;
-  /** Host time of one submission: from the step start to its first kernel (encode, upload, submit), median. */
+  /**
+   * Host time of one submission (whatIf.ts hostTimePerSubmission): the run's steps less their
+   * kernels and waits, over their host phases, mean (stalls included); traces without host
+   * phases: the step start to its first kernel, median.
+   */
   submitNs: number;
 }
 

@@ -7,7 +7,7 @@
  * replay without it), so whatever the replay misses about the baseline cancels out; the
  * replay's own error on the baseline is reported as calibrationErrorPct.
  */
-import type { TraceModel } from '../../trace/model';
+import type { Slice, TraceModel } from '../../trace/model';
 import { measuredSharingFactor, PRICE_SHARING, sharingSpeedupOf } from './sharing';
 import { collectiveMetrics, type CollectiveInstance } from '../collectives';
 import { COMPRESSORS, compressionKeepsBuckets, encodeDecodeNs, type CompressorName } from '../compressors';
@@ -35,9 +35,10 @@ import {
   type StagingModel,
 } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
-import { CONTEXT_PARALLEL, type DispatchCosts, type MeasuredRun } from './layouts';
+import { CONTEXT_PARALLEL, layoutOfRun, type DispatchCosts, type MeasuredRun } from './layouts';
 import { formatDurationNs, groupDigits } from '../../trace/format';
-import { fitLatencyAndSpeed, median } from '../../trace/stats';
+import { fitLatencyAndSpeed, mean, median } from '../../trace/stats';
+import { lengthOf, unionOf } from '../intervals';
 import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
 import { onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
 
@@ -871,6 +872,50 @@ export function sharingOf(ctx: ReplayContext): MeasuredRun['sharing'] {
   return busy > 0 ? { speedup, worldSize, measuredFactor: priced / busy } : undefined;
 }
 
+/**
+ * The host time of one submission, from the run's own steps: per rank and step, the step less the
+ * time its kernels run and its host waits on collectives (what is left is the rank's host encoding,
+ * uploading, submitting, reading back, and stalling: on a shared CPU a pass's host work now and then
+ * takes tens of ms), over the step's host phases (the runtime's `data`, `forward (encode)`, `backward
+ * + gradient exchange` and `optimizer` spans, each one submission; a PP run's forward and backward
+ * phases hold one per micro-batch, m each); the mean over ranks and steps, so that the stalls count
+ * as often as they happen. Measured on gpt-mini PP 2 runs, the last stage's host time per pass was
+ * 4.9–11.5 ms where the median step-start gap was 2.0–8.5 ms (docs/benchmarks.md, round 3).
+ * Undefined when no replayed step has host phases.
+ */
+export function hostTimePerSubmission(ctx: ReplayContext): number | undefined {
+  const layout = layoutOfRun(ctx.info);
+  const passesBeyondPhases = 'problem' in layout || layout.pp <= 1 ? 0 : 2 * (layout.microBatches - 1);
+  const byPid = new Map<number, Slice[]>();
+  const pidOfTrack = new Map(ctx.model.tracks.map((t) => [t.id, t.pid]));
+  for (const sl of ctx.model.slices) {
+    if (sl.category !== 'kernel' && sl.category !== 'wait' && sl.category !== 'host') continue;
+    const pid = pidOfTrack.get(sl.track);
+    if (pid === undefined) continue;
+    let list = byPid.get(pid);
+    if (!list) byPid.set(pid, (list = []));
+    list.push(sl);
+  }
+  const perSubmission: number[] = [];
+  for (const g of ctx.graphs) {
+    for (const view of ctx.views) {
+      const w = view.steps.find((x) => x.step === g.step);
+      if (!w) continue;
+      const busy: [number, number][] = [];
+      let phases = 0;
+      for (const sl of byPid.get(view.pid) ?? []) {
+        if (sl.startNs < w.startNs || sl.startNs >= w.endNs) continue;
+        if (sl.category === 'host') phases++;
+        else busy.push([sl.startNs, Math.min(w.endNs, sl.startNs + sl.durNs)]);
+      }
+      if (phases === 0) continue;
+      const hostNs = w.endNs - w.startNs - lengthOf(unionOf(busy));
+      perSubmission.push(Math.max(0, hostNs) / (phases + passesBeyondPhases));
+    }
+  }
+  return perSubmission.length > 0 ? mean(perSubmission) : undefined;
+}
+
 /** A CommLens kernel's transformer layer ("matmul 256x384x128 fwd layer0.attn.qkv"). */
 const LAYER_OF_KERNEL = /\blayer(\d+)\./;
 
@@ -884,11 +929,10 @@ const LAYER_OF_KERNEL = /\blayer(\d+)\./;
  * ms on gpt-mini baselines; docs/benchmarks.md compares the two on PP runs);
  * per step, the kernels of one layer (named `layerN.`; the rank's count over its layers), the
  * embedding's (named `embed`) and the rest (the head and loss), each the busiest rank's, median
- * over steps; a submission's host time is the gap from a rank's step marker to its first kernel
- * (the step's one submission: its input's upload, the encoding, the submit), median over ranks
- * and steps; a PP run's gaps between micro-batch passes measured alike, and closer than the
- * encode time per kernel × a pass's kernels (docs/benchmarks.md). Undefined without CommLens's
- * FLOPs and layer names on the kernels.
+ * over steps; a submission's host time is hostTimePerSubmission's (the run's host time per host
+ * phase, stalls included); in traces without host phases, the gap from a rank's step marker to its
+ * first kernel (the step's one submission: its input's upload, the encoding, the submit), median
+ * over ranks and steps. Undefined without CommLens's FLOPs and layer names on the kernels.
  */
 export function dispatchCostsOf(ctx: ReplayContext): DispatchCosts | undefined {
   const kernels: { flops: number; durNs: number }[] = [];
@@ -942,7 +986,7 @@ export function dispatchCostsOf(ctx: ReplayContext): DispatchCosts | undefined {
     perLayer: median(perLayer),
     embed: median(embed),
     head: median(head),
-    submitNs: submits.length > 0 ? Math.max(0, median(submits)) : 0,
+    submitNs: hostTimePerSubmission(ctx) ?? (submits.length > 0 ? Math.max(0, median(submits)) : 0),
   };
 }
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dispatchCostsOf, measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
+import { dispatchCostsOf, hostTimePerSubmission, measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
 import { calibrate, DEFAULT_LAYOUT, type JobDims, type Layout } from '../../../analysis/replay/layouts';
-import type { TraceModel } from '../../../trace/model';
+import type { Args, TraceModel } from '../../../trace/model';
 import { syntheticRun } from '../../helpers/syntheticRun';
 import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
@@ -165,4 +165,63 @@ test('calibrate keeps the measured dispatch costs while the FLOPs keep over 20 %
   assert.equal(calibrate(d, dp, { ...run, dispatch: tooBig }).dispatch, undefined);
   const justUnder = { ...run.dispatch, dispatchNs: (0.75 * run.computeNs) / 36 };
   assert.deepEqual(calibrate(d, dp, { ...run, dispatch: justUnder }).dispatch, justUnder);
+});
+
+/**
+ * transformerRun with the runtime's four host phases in every step of every rank (data, forward,
+ * backward, optimizer), and, in `stretched` of rank 0's steps, `extraNs` more at the step's start
+ * (before its first kernel, within the gap left before it) of which the first `waitNs` the host waits
+ * on a collective.
+ */
+function withHostPhases(info: Args = {}, stretch?: { steps: number[]; extraNs: number; waitNs: number }): TraceModel {
+  const m = transformerRun();
+  m.meta.info = { ...m.meta.info, ...info };
+  const added: TraceModel['slices'] = [];
+  for (const sl of m.slices) {
+    if (sl.category !== 'step') continue;
+    const pid = m.tracks[sl.track].pid;
+    const step = Number(/step (\d+)/.exec(sl.name)?.[1]);
+    if (stretch && pid === m.processes[0].pid && stretch.steps.includes(step)) {
+      sl.startNs -= stretch.extraNs;
+      sl.durNs += stretch.extraNs;
+      if (stretch.waitNs > 0)
+        added.push({
+          track: sl.track,
+          name: 'wait allReduce',
+          category: 'wait',
+          startNs: sl.startNs,
+          durNs: stretch.waitNs,
+        });
+    }
+    for (const [i, name] of ['data', 'forward (encode)', 'backward + gradient exchange', 'optimizer'].entries())
+      added.push({ track: sl.track, name, category: 'host', startNs: sl.startNs + i * 1_000, durNs: 500 });
+  }
+  m.slices.push(...added);
+  return m;
+}
+
+test('hostTimePerSubmission: the steps less their kernels and waits, over the host phases, mean over ranks and steps; a PP run’s passes count', () => {
+  // Without host phases in the trace: undefined, and dispatchCostsOf keeps the step-start gap.
+  assert.equal(hostTimePerSubmission(prepareReplay(transformerRun())), undefined);
+  const base = prepareReplay(withHostPhases());
+  const h0 = hostTimePerSubmission(base);
+  assert.ok(h0 !== undefined && h0 > 0, 'a run with host phases has a host time per submission');
+  assert.equal(dispatchCostsOf(base)?.submitNs, h0, 'dispatchCostsOf prices a submission at it');
+  // One replayed step of one rank with 400 µs more, 100 µs of them waiting on a collective: 300 µs
+  // more host time in one of the samples (ranks × replayed steps), over its 4 host phases. The mean
+  // counts it; a median over the samples would not move.
+  const samples = base.graphs.length * base.views.length;
+  assert.ok(samples >= 4);
+  const one = { steps: [base.graphs[0].step!], extraNs: 200_000, waitNs: 50_000 };
+  const h1 = hostTimePerSubmission(prepareReplay(withHostPhases({}, one)));
+  assert.ok(h1 !== undefined);
+  assert.ok(Math.abs(h1 - h0 - 150_000 / 4 / samples) < 1, `${h1 - h0} ns more per submission`);
+  // The same run as PP 2 with 4 micro-batches: its forward and backward phases hold 4 passes each,
+  // so a step is 4 + 2·3 = 10 submissions.
+  const pp = {
+    config: { strategy: 'pp', worldSize: 2, strategyOptions: { pipelineParallelSize: 2, microBatches: 4 } },
+  };
+  const p0 = hostTimePerSubmission(prepareReplay(withHostPhases(pp)));
+  assert.ok(p0 !== undefined);
+  assert.ok(Math.abs(p0 - (h0 * 4) / 10) < 1, `PP: ${p0} against ${(h0 * 4) / 10}`);
 });
