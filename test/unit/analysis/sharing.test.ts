@@ -158,16 +158,19 @@ test('the layout model with sharing: the baseline still predicts itself, PP stag
 });
 
 test('sharingOf: the probe’s speed-up and the φ of the run’s kernels; attached to the measured run only when priced', () => {
-  const m = syntheticRun({
-    ranks: 2,
-    steps: 6,
-    kernels: 12,
-    fwdNs: 100_000,
-    hostProbe: {
-      ...TEST_HOST_PROBE,
-      dispatch: { fixedNs: 10_000, sharing: { sharedNs: 2e6, aloneNs: 1e6, speedup: 2 } },
-    },
-  });
+  // A 2-rank run whose host probe read `speedup` (shared time ÷ time alone).
+  const runProbed = (speedup: number) =>
+    syntheticRun({
+      ranks: 2,
+      steps: 6,
+      kernels: 12,
+      fwdNs: 100_000,
+      hostProbe: {
+        ...TEST_HOST_PROBE,
+        dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } },
+      },
+    });
+  const m = runProbed(2);
   assert.equal(runInfoOf(m).hostProbe?.sharingSpeedup, 2);
   const ctx = prepareReplay(m);
   const s = sharingOf(ctx);
@@ -179,16 +182,7 @@ test('sharingOf: the probe’s speed-up and the φ of the run’s kernels; attac
   assert.equal(measuredRunOf(ctx, { priceSharing: true }).sharing?.speedup, 2);
   assert.equal(measuredRunOf(ctx).sharing !== undefined, PRICE_SHARING, 'the switch decides');
   // Below the threshold (a GPU per rank), or without the figure: no sharing.
-  const gpu = syntheticRun({
-    ranks: 2,
-    steps: 6,
-    kernels: 12,
-    fwdNs: 100_000,
-    hostProbe: {
-      ...TEST_HOST_PROBE,
-      dispatch: { fixedNs: 10_000, sharing: { sharedNs: 1.02e6, aloneNs: 1e6, speedup: 1.02 } },
-    },
-  });
+  const gpu = runProbed(1.02);
   assert.equal(sharingOf(prepareReplay(gpu)), undefined);
   assert.equal(sharingOf(prepareReplay(syntheticRun({ ranks: 2, steps: 6, hostProbe: TEST_HOST_PROBE }))), undefined);
 });
