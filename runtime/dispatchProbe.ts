@@ -77,7 +77,7 @@ const SHARING_ROUNDS = 4;
 export interface DispatchProbe {
   /** The fixed time of one dispatch (ns): the mean of the kernels' fixed parts. */
   fixedNs: number;
-  /** Per kernel (`matmul`, `add`): the medians it is fitted from. */
+  /** Per kernel (`matmul`, `add`): the mean times it is fitted from (and the medians, for reference). */
   kernels: Record<string, DispatchKernelProbe>;
   /** The token counts of the small and the large size, the ranks timed at once, the dispatches timed per kernel and size per rank. */
   tokens: [number, number];
@@ -89,13 +89,13 @@ export interface DispatchProbe {
   sharingError?: string;
 }
 
-/** The fixed part of t = a + b · work from the medians at work w and r · w: a = (r · t_small − t_large) / (r − 1), ≥ 0. */
+/** The fixed part of t = a + b · work from the times at work w and r · w: a = (r · t_small − t_large) / (r − 1), ≥ 0. */
 export function fixedPartOf(smallNs: number, largeNs: number, ratio = SIZE_RATIO): number {
   return Math.max(0, (ratio * smallNs - largeNs) / (ratio - 1));
 }
 
 /** The sharing figures from the kernel durations (ns) timed with every rank at once and with one alone. */
-export function sharingOf(sharedNs: number[], aloneNs: number[], rounds: number, wallNs: number): SharingProbe {
+export function sharingProbeOf(sharedNs: number[], aloneNs: number[], rounds: number, wallNs: number): SharingProbe {
   if (sharedNs.length === 0 || aloneNs.length === 0) throw new Error('the sharing probe timed no kernels');
   const shared = mean(sharedNs),
     alone = mean(aloneNs);
@@ -211,13 +211,13 @@ export async function probeDispatch(
             (all ? shared : alone).push(...spans.map((x) => x.endNs - x.startNs));
           }
         }
-        sharing = { sharing: sharingOf(shared, alone, SHARING_ROUNDS, hostNowNs() - s0) };
+        sharing = { sharing: sharingProbeOf(shared, alone, SHARING_ROUNDS, hostNowNs() - s0) };
       } catch (e) {
         sharing = { sharingError: (e as Error).message };
       }
     }
     return {
-      fixedNs: fixed.reduce((a, b) => a + b, 0) / fixed.length,
+      fixedNs: mean(fixed),
       kernels,
       tokens: [small, large],
       ranks: ctxs.length,

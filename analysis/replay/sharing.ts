@@ -11,6 +11,8 @@
  * from 1/s alone to 1 with all W.
  */
 
+import { unionOf } from '../intervals';
+
 /**
  * Whether the layout model prices the sharing (whatIf.ts measuredRunOf attaches it to the
  * measured run). Off: on 2 lavapipe ranks at load 3–8.6 it made the PP rows' errors larger, not
@@ -41,16 +43,8 @@ export function sharedTimeFactor(k: number, world: number, speedup: number): num
 export function measuredSharingFactor(intervalsByRank: [number, number][][], world: number, speedup: number): number {
   const events: { t: number; d: number }[] = [];
   for (const intervals of intervalsByRank) {
-    const sorted = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
-    let cur: [number, number] | undefined;
-    for (const iv of sorted) {
-      if (cur && iv[0] <= cur[1]) cur[1] = Math.max(cur[1], iv[1]);
-      else {
-        if (cur) events.push({ t: cur[0], d: 1 }, { t: cur[1], d: -1 });
-        cur = [iv[0], iv[1]];
-      }
-    }
-    if (cur) events.push({ t: cur[0], d: 1 }, { t: cur[1], d: -1 });
+    const u = unionOf(intervals);
+    for (let i = 0; i < u.starts.length; i++) events.push({ t: u.starts[i], d: 1 }, { t: u.ends[i], d: -1 });
   }
   events.sort((x, y) => x.t - y.t || x.d - y.d);
   let k = 0,

@@ -98,6 +98,14 @@ function transformerRun(opts: { flops?: boolean; layerNames?: boolean; probe?: b
   return m;
 }
 
+/** What dispatchCostsOf reads from transformerRun's trace whatever prices a dispatch: kernels per layer, embedding and head, the submission's host time. */
+function assertTraceCounts(c: NonNullable<ReturnType<typeof dispatchCostsOf>>): void {
+  assert.equal(c.perLayer, 12);
+  assert.equal(c.embed, 3);
+  assert.equal(c.head, 9);
+  assert.equal(c.submitNs, SUBMIT_NS);
+}
+
 test('dispatchCostsOf: the fixed time of a dispatch, the kernels per layer, embedding and head, and the host time per submission', () => {
   const c = dispatchCostsOf(prepareReplay(transformerRun()));
   assert.ok(c, 'a run with FLOPs and layer names on its kernels has dispatch costs');
@@ -106,10 +114,7 @@ test('dispatchCostsOf: the fixed time of a dispatch, the kernels per layer, embe
   // kernel's; the median of all kernels a layer kernel's.)
   assert.equal(c.dispatchNs, EMBED_NS);
   assert.equal(c.dispatchSource, 'lightest kernels');
-  assert.equal(c.perLayer, 12);
-  assert.equal(c.embed, 3);
-  assert.equal(c.head, 9);
-  assert.equal(c.submitNs, SUBMIT_NS);
+  assertTraceCounts(c);
 });
 
 test('dispatchCostsOf: the fixed time of a dispatch is what the run’s dispatch probe measured, when the trace carries it', () => {
@@ -119,10 +124,7 @@ test('dispatchCostsOf: the fixed time of a dispatch is what the run’s dispatch
   assert.equal(c.dispatchNs, PROBED_NS);
   assert.equal(c.dispatchSource, 'probe');
   // The counts and the submission cost still come from the trace.
-  assert.equal(c.perLayer, 12);
-  assert.equal(c.embed, 3);
-  assert.equal(c.head, 9);
-  assert.equal(c.submitNs, SUBMIT_NS);
+  assertTraceCounts(c);
   // A host probe without the dispatch figure (runs recorded before it, or a probe that failed): the lightest kernels.
   const { dispatch: _dropped, ...older } = PROBE;
   const m = transformerRun();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixedPartOf, sharingOf, SIZE_RATIO } from '../../../runtime/dispatchProbe';
+import { fixedPartOf, sharingProbeOf, SIZE_RATIO } from '../../../runtime/dispatchProbe';
 
 test('fixedPartOf: the intercept a of t = a + b · work through the two sizes', () => {
   assert.equal(SIZE_RATIO, 4);
@@ -14,12 +14,12 @@ test('fixedPartOf: the intercept a of t = a + b · work through the two sizes', 
   assert.equal(fixedPartOf(100_000, 900_000), 0);
 });
 
-test('sharingOf: the mean kernel time with every rank at once over one rank alone', () => {
-  const s = sharingOf([3e6, 5e6], [1e6, 3e6], 4, 1e8);
+test('sharingProbeOf: the mean kernel time with every rank at once over one rank alone', () => {
+  const s = sharingProbeOf([3e6, 5e6], [1e6, 3e6], 4, 1e8);
   assert.equal(s.sharedNs, 4e6);
   assert.equal(s.aloneNs, 2e6);
   assert.equal(s.speedup, 2);
   assert.equal(s.rounds, 4);
-  assert.throws(() => sharingOf([], [1e6], 4, 1e8), /timed no kernels/);
-  assert.throws(() => sharingOf([1e6], [0], 4, 1e8), /no timing/);
+  assert.throws(() => sharingProbeOf([], [1e6], 4, 1e8), /timed no kernels/);
+  assert.throws(() => sharingProbeOf([1e6], [0], 4, 1e8), /no timing/);
 });
