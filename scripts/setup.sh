@@ -4,7 +4,7 @@
 #    bookworm-backports on machines without a GPU driver; bookworm's own Mesa 22 is
 #    rejected by Dawn),
 #  - installs Debian's chromium (used by the webview tests; never a browser download),
-#  - installs Debian's python3-pandas/plotly/networkx/pydot (to run HTA in the differential test),
+#  - installs Debian's python3-pandas/plotly/networkx/pydot/psutil (to run HTA in the differential test),
 #  - installs the npm dependencies and builds, then prints the adapter it found.
 # Options: --system-only (skip npm and build)
 set -euo pipefail
@@ -102,10 +102,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-if ! /usr/bin/python3 -c 'import pandas, plotly, networkx, pydot' >/dev/null 2>&1; then
+if ! /usr/bin/python3 -c 'import pandas, plotly, networkx, pydot, psutil' >/dev/null 2>&1; then
   apt_update
-  log "installing Debian's pandas, plotly, networkx, pydot (the HTA differential test)"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pandas python3-plotly python3-networkx python3-pydot >/dev/null
+  log "installing Debian's pandas, plotly, networkx, pydot, psutil (the HTA differential test)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pandas python3-plotly python3-networkx python3-pydot python3-psutil >/dev/null
 fi
 
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
