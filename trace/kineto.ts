@@ -16,6 +16,7 @@
  * - Every original arg is kept (`correlation`, `External id`, `stream`...): the analysis
  *   joins a kernel to the runtime call that launched it through `correlation`.
  */
+import { groupRows } from './rowGroups';
 import {
   addTrack,
   assignDepths,
@@ -478,7 +479,6 @@ function scanColumns(
 ): { scan: EventScan; eventOf: Int32Array; eventsKept: number } {
   const strings = c.strings;
   const slices: Slice[] = [];
-  const eventOf: number[] = [];
   const keys: TrackKey[] = [];
   const keyIds = new Map<string, number>();
   const addKey = (k: string, key: TrackKey): number => {
@@ -495,6 +495,8 @@ function scanColumns(
   // About half the kept rows of a GPU rank are runtime calls with a correlation.
   let keptRows = 0;
   for (let i = 0; i < c.count; i++) keptRows += keep[i];
+  // Each slice's row, sized for every kept row (the slices are some of them).
+  const eventOf = new Int32Array(keptRows);
   const runtimeByCorrelation = new NumberMap(keptRows >> 1);
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
@@ -599,7 +601,7 @@ function scanColumns(
         linked.push(slices.length);
         linkedCorr.push(typeof args.correlation === 'number' ? args.correlation : NaN);
       }
-      eventOf.push(i);
+      eventOf[slices.length] = i;
       slices.push(newSlice(kid, name, category, cat, startUs, endUs - startUs, args));
       continue;
     }
@@ -621,7 +623,7 @@ function scanColumns(
     if (category === 'runtime' && typeof args.correlation === 'number')
       runtimeByCorrelation.set(args.correlation, index);
     if (c.name[i] >= 0 && (nameTest(c.name[i]) & 4) !== 0) (keys[kid].launchers ??= []).push(index);
-    eventOf.push(i);
+    eventOf[slices.length] = i;
     slices.push(
       newSlice(kid, name, category, cat, startUs, endUs - startUs, step ? { ...args, step: Number(step[1]) } : args),
     );
@@ -643,7 +645,7 @@ function scanColumns(
       minUs,
       profilerSpan,
     },
-    eventOf: Int32Array.from(eventOf),
+    eventOf: eventOf.subarray(0, slices.length),
     eventsKept,
   };
 }
@@ -803,12 +805,13 @@ function orderSlices(
   minUs: number,
   flows: number[],
 ): Int32Array {
-  // The slices bucketed by track to put them
-  // in finalizeModel's order (track, start, longer first). Kineto writes a thread's events in
-  // order, so most buckets need no sort: `inOrder` says which, from each slice compared with
-  // the one before it in its bucket by `byStart` (written out).
-  const buckets: number[][] = model.tracks.map(() => []);
-  const inOrder: boolean[] = model.tracks.map(() => true);
+  // The slices grouped by track to put them in finalizeModel's order (track, start, longer
+  // first). Kineto writes a thread's events in order, so most tracks need no sort: `inOrder`
+  // says which, from each slice compared with the one before it on its track by `byStart`
+  // (written out).
+  const trackOf = new Int32Array(slices.length);
+  const lastOfTrack = new Int32Array(model.tracks.length).fill(-1);
+  const inOrder = new Uint8Array(model.tracks.length).fill(1);
   for (let i = 0; i < slices.length; i++) {
     const sl = slices[i];
     const track = trackOfKey[sl.track];
@@ -816,23 +819,24 @@ function orderSlices(
     sl.startNs = small((sl.startNs - minUs) * 1000);
     sl.durNs = small(sl.durNs * 1000);
     if (sl.rawCategory === sl.category) sl.rawCategory = undefined;
-    const b = buckets[track];
-    if (b.length > 0 && inOrder[track]) {
-      const prev = slices[b[b.length - 1]];
+    const last = lastOfTrack[track];
+    if (last >= 0 && inOrder[track] === 1) {
+      const prev = slices[last];
       // byStart(i, previous) ≥ 0; its last term, i − previous index, is positive.
-      if (!((sl.startNs - prev.startNs || prev.durNs - sl.durNs || 1) >= 0)) inOrder[track] = false;
+      if (!((sl.startNs - prev.startNs || prev.durNs - sl.durNs || 1) >= 0)) inOrder[track] = 0;
     }
-    b.push(i);
+    lastOfTrack[track] = i;
+    trackOf[i] = track;
   }
+  const { rows, start } = groupRows(trackOf, model.tracks.length);
   const newIndex = new Int32Array(slices.length);
   const sorted: Slice[] = [];
   const byStart = (x: number, y: number) =>
     slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y;
-  for (let t = 0; t < buckets.length; t++) {
-    const b = buckets[t];
-    if (!inOrder[t]) b.sort(byStart);
-    for (let k = 0; k < b.length; k++) {
-      const i = b[k];
+  for (let t = 0; t + 1 < start.length; t++) {
+    if (inOrder[t] === 0) rows.set(Array.from(rows.subarray(start[t], start[t + 1])).sort(byStart), start[t]);
+    for (let k = start[t]; k < start[t + 1]; k++) {
+      const i = rows[k];
       newIndex[i] = sorted.length;
       sorted.push(slices[i]);
     }

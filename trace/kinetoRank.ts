@@ -19,6 +19,7 @@ import { PH, type KinetoColumns } from './kinetoScan';
 import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
 import { NumberMap } from './numberMap';
+import { groupRows, sortGroups } from './rowGroups';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
 const GLOO = /^gloo:/;
@@ -75,8 +76,12 @@ export function rankModelFromColumns(
     }
     return k === 2;
   };
-  // First pass: the GPU work's correlations, whether there is GPU work, what the importer would skip.
-  const gpuCorrelations = new NumberMap();
+  // The GPU work's correlations, in a map sized for every GPU event (grown from empty, it was
+  // rehashed and reallocated a dozen times).
+  let gpuEvents = 0;
+  for (let i = 0; i < n; i++) if (c.ph[i] === PH.X && c.cat[i] >= 0) gpuEvents += kindOfCat(c.cat[i]) === 2 ? 1 : 0;
+  const gpuCorrelations = new NumberMap(gpuEvents);
+  // First pass: those correlations, whether there is GPU work, what the importer would skip.
   let gpuWork = 0,
     skipped = c.nonObjects ?? 0,
     badTimes = 0;
@@ -241,54 +246,39 @@ function hostNesting(
   }
   // Each track's slices in the importer's order: event order, sorted (by start, longer first,
   // then event order) only where a track's events are not already in that order.
-  const buckets: number[][] = Array.from({ length: trackIds.size }, () => []);
-  for (let i = 0; i < n; i++) {
-    const t = track[i];
-    if (t < 0) continue;
-    const b = buckets[t];
-    b.push(i);
-  }
-  const byStart = (a: number, b: number) => start[a] - start[b] || end[b] - start[b] - (end[a] - start[a]) || a - b;
-  for (const b of buckets) {
-    let sorted = true;
-    for (let k = 1; k < b.length && sorted; k++) sorted = byStart(b[k], b[k - 1]) >= 0;
-    if (!sorted) b.sort(byStart);
-  }
+  const groups = groupRows(track, trackIds.size);
+  const { rows, start: groupStart } = groups;
+  sortGroups(groups, (a, b) => start[a] - start[b] || end[b] - start[b] - (end[a] - start[a]) || a - b);
   const clippedEndUs = new Map<number, number>();
-  /** assignDepths over the slices that `take` accepts; `onClip` sees each clipped slice and its new end. */
-  const nestPass = (take: (i: number) => boolean, onClip: (i: number, e: number) => void) => {
+  /** assignDepths over the slices of the tracks that are (or are not) GPU tracks; `onClip` sees each clipped slice and its new end. */
+  const nestPass = (gpuTracks: boolean, onClip: ((i: number, e: number) => void) | undefined) => {
     let clipped = 0;
     const stack: number[] = [];
-    for (const b of buckets) {
+    for (let t = 0; t < trackIds.size; t++) {
+      if (gpu[t] !== gpuTracks) continue;
       stack.length = 0;
-      for (const i of b) {
-        if (!take(i)) continue;
+      for (let k = groupStart[t]; k < groupStart[t + 1]; k++) {
+        const i = rows[k];
         while (stack.length > 0 && stack[stack.length - 1] <= start[i]) stack.pop();
         let e = end[i];
         if (stack.length > 0 && e > stack[stack.length - 1]) {
           e = stack[stack.length - 1];
           clipped++;
-          onClip(i, e);
+          onClip?.(i, e);
         }
         stack.push(e);
       }
     }
     return clipped;
   };
-  const gpuClipped = nestPass(
-    (i) => gpu[track[i]],
-    () => undefined,
-  );
-  const hostClipped = nestPass(
-    (i) => !gpu[track[i]],
-    (i, e) => {
-      if (keep[i] === 1) clippedEndUs.set(i, e);
-    },
-  );
+  const gpuClipped = nestPass(true, undefined);
+  const hostClipped = nestPass(false, (i, e) => {
+    if (keep[i] === 1) clippedEndUs.set(i, e);
+  });
   // The whole model's slice order: tracks as the importer orders them (GPU streams by stream,
   // annotations after their stream, then host threads as they first appear), each track's slices
-  // in bucket order.
-  const trackOrder = buckets.map((_, t) => t);
+  // in group order.
+  const trackOrder = Array.from({ length: trackIds.size }, (_, t) => t);
   trackOrder.sort((x, y) => {
     if (gpu[x] !== gpu[y]) return gpu[x] ? -1 : 1;
     if (gpu[x]) return trackStream[x] - trackStream[y] || Number(trackAnnotation[x]) - Number(trackAnnotation[y]);
@@ -296,7 +286,7 @@ function hostNesting(
   });
   const fullIndex = new Int32Array(n).fill(-1);
   let next = 0;
-  for (const t of trackOrder) for (const i of buckets[t]) fullIndex[i] = next++;
+  for (const t of trackOrder) for (let k = groupStart[t]; k < groupStart[t + 1]; k++) fullIndex[rows[k]] = next++;
   return { clippedEndUs, hostClipped, gpuClipped, fullIndex, fullSlices: next };
 }
 
@@ -325,15 +315,17 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
     return hostCat[cat] === 2;
   };
   let any = false;
-  for (let i = 0; i < c.ph.length && !any; i++) any = isHostOp(i) && isLauncher(i);
+  for (let i = 0; i < c.count && !any; i++) any = isHostOp(i) && isLauncher(i);
   if (!any) return;
-  const byThread = new Map<string, number[]>();
-  let list: number[] = [];
+  // Each host event's thread (a number per distinct pid/tid), then the threads' events grouped.
+  const threadIds = new Map<string, number>();
+  const threadOf = new Int32Array(c.count).fill(-1);
+  let thread = -1;
   let pid = -2,
     pidNum = NaN,
     tid = -2,
     tidNum = NaN;
-  for (let i = 0; i < c.ph.length; i++) {
+  for (let i = 0; i < c.count; i++) {
     if (!isHostOp(i)) continue;
     if (c.pid[i] !== pid || c.tid[i] !== tid || !Object.is(c.pidNum[i], pidNum) || !Object.is(c.tidNum[i], tidNum)) {
       pid = c.pid[i];
@@ -341,17 +333,19 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
       pidNum = c.pidNum[i];
       tidNum = c.tidNum[i];
       const key = `${pid >= 0 ? c.strings[pid] : pidNum}/${tid >= 0 ? c.strings[tid] : tidNum}`;
-      let l = byThread.get(key);
-      if (!l) byThread.set(key, (l = []));
-      list = l;
+      let t = threadIds.get(key);
+      if (t === undefined) threadIds.set(key, (t = threadIds.size));
+      thread = t;
     }
-    list.push(i);
+    threadOf[i] = thread;
   }
-  for (const l of byThread.values()) {
-    l.sort((a, b) => c.ts[a] - c.ts[b] || c.dur[b] - c.dur[a] || a - b);
-    for (let k = 0; k < l.length; k++) {
-      if (!isLauncher(l[k])) continue;
-      for (let j = Math.max(0, k - BEFORE_LAUNCHER); j < k; j++) keep[l[j]] = 1;
+  const groups = groupRows(threadOf, threadIds.size);
+  sortGroups(groups, (a, b) => c.ts[a] - c.ts[b] || c.dur[b] - c.dur[a] || a - b);
+  const { rows, start } = groups;
+  for (let t = 0; t < threadIds.size; t++) {
+    for (let k = start[t]; k < start[t + 1]; k++) {
+      if (!isLauncher(rows[k])) continue;
+      for (let j = Math.max(start[t], k - BEFORE_LAUNCHER); j < k; j++) keep[rows[j]] = 1;
     }
   }
 }

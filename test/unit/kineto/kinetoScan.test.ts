@@ -182,3 +182,66 @@ test('a plain JSON file is read into the scanner as the same columns, events lon
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the document's size sizes the columns once; a wrong size (too small, too large, a gzip trailer's modulo) gives the same columns", () => {
+  // The real rank's events ten times over: enough rows for the columns to grow many times.
+  const doc = JSON.parse(gunzipSync(readFileSync(files[1])).toString('utf8')) as { traceEvents: unknown[] };
+  doc.traceEvents = Array.from({ length: 10 }, () => doc.traceEvents).flat();
+  const text = Buffer.from(JSON.stringify(doc));
+  const columnsOf = (hint: number | undefined) => {
+    const s = new KinetoScanner();
+    if (hint !== undefined) s.expectBytes(hint);
+    // The grows of the scan, counted from the columns' capacity as it changes.
+    const cols = (s as unknown as { cols: { cap: number } }).cols;
+    let grows = 0,
+      cap = cols.cap;
+    for (let i = 0; i < text.length; i += 65_536) {
+      s.push(text.subarray(i, i + 65_536));
+      if (cols.cap !== cap) {
+        grows++;
+        cap = cols.cap;
+      }
+    }
+    return { c: s.end(), grows, cap };
+  };
+  const ref = columnsOf(undefined);
+  assert.ok(ref.c.count > 8 * 1024, `enough events to grow several times (${ref.c.count})`);
+  for (const hint of [
+    text.length,
+    1,
+    4096,
+    text.length * 10,
+    text.length + 2 ** 32,
+    (text.length + 2 ** 32) % 2 ** 32,
+  ]) {
+    const r = columnsOf(hint);
+    assert.equal(r.c.count, ref.c.count, `hint ${hint}`);
+    for (const k of [
+      'ph',
+      'cat',
+      'name',
+      'pid',
+      'tid',
+      'pidNum',
+      'tidNum',
+      'ts',
+      'dur',
+      'correlation',
+      'externalId',
+      'stream',
+    ] as const)
+      assert.deepEqual([...r.c[k]], [...ref.c[k]], `${k} with hint ${hint}`);
+    assert.deepEqual(scanRecords(r.c), scanRecords(ref.c), `hint ${hint}`);
+  }
+  // Doubling from 1,024 grows once per doubling; the right size grows twice (1,024, then the estimate).
+  const sized = columnsOf(text.length);
+  assert.ok(ref.grows >= 4, `doubling grew ${ref.grows} times`);
+  assert.ok(sized.grows <= 2, `sized from the bytes, the columns grew ${sized.grows} times`);
+  // Sized columns are handed over as views of the grown ones (no copy), with little spare.
+  assert.ok(sized.c.ts.buffer.byteLength > sized.c.ts.byteLength, 'a view of the grown column');
+  assert.ok(
+    sized.c.ts.buffer.byteLength <= sized.c.ts.byteLength * 1.06 + 8 * 1024 * 8,
+    'a few per cent spare at most',
+  );
+  assert.equal(ref.c.ts.buffer.byteLength, ref.c.ts.byteLength, 'doubled columns are copied to their length');
+});
