@@ -155,10 +155,18 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     number,
     { ops: GpuOp[]; steps: StepWindow[]; launch: NumberMap; cpu: GpuOp[]; cpuComm: number }
   >();
+  // Each process's launch map is sized for its runtime calls (grown from empty, a rank's map was
+  // rehashed and reallocated a dozen times).
+  const runtimeOnTrack = new Int32Array(model.tracks.length);
+  for (const s of model.slices) if (s.category === 'runtime') runtimeOnTrack[s.track]++;
+  const runtimeOfPid = new Map<number, number>();
+  pidOfTrack.forEach((pid, t) => {
+    if (runtimeOnTrack[t] > 0) runtimeOfPid.set(pid, (runtimeOfPid.get(pid) ?? 0) + runtimeOnTrack[t]);
+  });
   const entry = (pid: number) => {
     let e = byPid.get(pid);
     if (!e) {
-      e = { ops: [], steps: [], launch: new NumberMap(), cpu: [], cpuComm: 0 };
+      e = { ops: [], steps: [], launch: new NumberMap(runtimeOfPid.get(pid) ?? 0), cpu: [], cpuComm: 0 };
       byPid.set(pid, e);
     }
     return e;

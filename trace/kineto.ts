@@ -16,7 +16,7 @@
  * - Every original arg is kept (`correlation`, `External id`, `stream`...): the analysis
  *   joins a kernel to the runtime call that launched it through `correlation`.
  */
-import { groupRows } from './rowGroups';
+import { groupRows, sortRows } from './rowGroups';
 import {
   addTrack,
   assignDepths,
@@ -834,7 +834,7 @@ function orderSlices(
   const byStart = (x: number, y: number) =>
     slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y;
   for (let t = 0; t + 1 < start.length; t++) {
-    if (inOrder[t] === 0) rows.set(Array.from(rows.subarray(start[t], start[t + 1])).sort(byStart), start[t]);
+    if (inOrder[t] === 0) sortRows(rows, start[t], start[t + 1], byStart);
     for (let k = start[t]; k < start[t + 1]; k++) {
       const i = rows[k];
       newIndex[i] = sorted.length;

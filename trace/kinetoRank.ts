@@ -19,7 +19,7 @@ import { PH, type KinetoColumns } from './kinetoScan';
 import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
 import { NumberMap } from './numberMap';
-import { groupRows, sortGroups } from './rowGroups';
+import { groupRows, sortRows } from './rowGroups';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
 const GLOO = /^gloo:/;
@@ -246,9 +246,18 @@ function hostNesting(
   }
   // Each track's slices in the importer's order: event order, sorted (by start, longer first,
   // then event order) only where a track's events are not already in that order.
-  const groups = groupRows(track, trackIds.size);
-  const { rows, start: groupStart } = groups;
-  sortGroups(groups, (a, b) => start[a] - start[b] || end[b] - start[b] - (end[a] - start[a]) || a - b);
+  const { rows, start: groupStart } = groupRows(track, trackIds.size);
+  const byStart = (a: number, b: number) => start[a] - start[b] || end[b] - start[b] - (end[a] - start[a]) || a - b;
+  for (let t = 0; t < trackIds.size; t++) {
+    let sorted = true;
+    for (let k = groupStart[t] + 1; k < groupStart[t + 1] && sorted; k++) {
+      const a = rows[k],
+        b = rows[k - 1];
+      // byStart(a, b) >= 0, written out.
+      sorted = start[a] > start[b] || (start[a] === start[b] && end[a] - start[a] <= end[b] - start[b]);
+    }
+    if (!sorted) sortRows(rows, groupStart[t], groupStart[t + 1], byStart);
+  }
   const clippedEndUs = new Map<number, number>();
   /** assignDepths over the slices of the tracks that are (or are not) GPU tracks; `onClip` sees each clipped slice and its new end. */
   const nestPass = (gpuTracks: boolean, onClip: ((i: number, e: number) => void) | undefined) => {
@@ -339,9 +348,15 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
     }
     threadOf[i] = thread;
   }
-  const groups = groupRows(threadOf, threadIds.size);
-  sortGroups(groups, (a, b) => c.ts[a] - c.ts[b] || c.dur[b] - c.dur[a] || a - b);
-  const { rows, start } = groups;
+  const { rows, start } = groupRows(threadOf, threadIds.size);
+  const ts = c.ts,
+    dur = c.dur;
+  const byTime = (a: number, b: number) => ts[a] - ts[b] || dur[b] - dur[a] || a - b;
+  for (let t = 0; t < threadIds.size; t++) {
+    let sorted = true;
+    for (let k = start[t] + 1; k < start[t + 1] && sorted; k++) sorted = byTime(rows[k], rows[k - 1]) >= 0;
+    if (!sorted) sortRows(rows, start[t], start[t + 1], byTime);
+  }
   for (let t = 0; t < threadIds.size; t++) {
     for (let k = start[t]; k < start[t + 1]; k++) {
       if (!isLauncher(rows[k])) continue;

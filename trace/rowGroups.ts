@@ -28,21 +28,18 @@ export function groupRows(keyOf: Int32Array, groups: number): RowGroups {
 }
 
 /**
- * Sorts each group of `groups` by `compare` where it is not already in that order (checked
- * first: producers write most tracks in order, and the rest nearly so). `compare` must be a total order (end with the
- * row index), so the result does not depend on the sort's stability.
+ * Sorts rows[start, end) by `compare` (a total order: it ends with the row index, so the result
+ * does not depend on the sort's stability). With Array.prototype.sort (a TimSort: linear on the
+ * long runs that nearly ordered tracks have), not TypedArray's sort (a merge sort that does not
+ * use them). Callers check first that a group is out of order, in their own loop: a shared
+ * check calling each caller's comparator was never optimised (its call target changed) and
+ * cost more than the sorts.
  */
-export function sortGroups(groups: RowGroups, compare: (a: number, b: number) => number): void {
-  const { rows, start } = groups;
-  for (let g = 0; g + 1 < start.length; g++) {
-    const s = start[g],
-      e = start[g + 1];
-    let sorted = true;
-    for (let k = s + 1; k < e && sorted; k++) sorted = compare(rows[k], rows[k - 1]) >= 0;
-    if (sorted) continue;
-    // Array.prototype.sort (a TimSort: linear on the long runs that nearly ordered tracks have),
-    // not TypedArray's sort (a merge sort that does not use them).
-    const group = Array.from(rows.subarray(s, e)).sort(compare);
-    rows.set(group, s);
-  }
+export function sortRows(
+  rows: Int32Array,
+  start: number,
+  end: number,
+  compare: (a: number, b: number) => number,
+): void {
+  rows.set(Array.from(rows.subarray(start, end)).sort(compare), start);
 }

@@ -1,7 +1,7 @@
 // Rows grouped by key (trace/rowGroups.ts), as the importer's per-track passes use them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupRows, sortGroups } from '../../../trace/rowGroups';
+import { groupRows, sortRows } from '../../../trace/rowGroups';
 
 /** The reference: an array per key filled in row order. */
 function byPush(keys: number[], groups: number): number[][] {
@@ -25,24 +25,15 @@ test("groupRows: each key's rows in row order, negative keys left out, empty gro
   assert.deepEqual(groupsOf(groupRows(new Int32Array(0), 2)), [[], []]);
 });
 
-test('sortGroups sorts the groups out of order and leaves the rest, as Array sort would', () => {
+test('sortRows sorts one group in place by the comparator, leaving the others', () => {
   const start = [5, 1, 1, 9, 3, 3, 3, 0, 2, 8]; // a value per row
   const keys = [0, 0, 1, 1, 0, 1, 2, 2, 2, 0];
   const g = groupRows(Int32Array.from(keys), 3);
   const compare = (a: number, b: number) => start[a] - start[b] || a - b;
-  const want = byPush(keys, 3).map((rows) => [...rows].sort(compare));
-  const calls: number[] = [];
-  sortGroups(g, (a, b) => {
-    calls.push(a);
-    return compare(a, b);
-  });
-  assert.deepEqual(groupsOf(g), want);
-  // Group 2 (rows 6, 7, 8: values 3, 0, 2) was out of order; group 1 (rows 2, 3, 5: 1, 9, 3) too; both are now sorted.
-  assert.deepEqual(groupsOf(g)[2], [7, 8, 6]);
-  // A group already in order is only checked (one comparison per neighbour pair), not sorted.
-  const ordered = groupRows(Int32Array.from([0, 0, 0, 0]), 1);
-  let n = 0;
-  sortGroups(ordered, (a, b) => (n++, a - b));
-  assert.equal(n, 3);
-  assert.ok(calls.length > 0);
+  const before = groupsOf(g);
+  sortRows(g.rows, g.start[2], g.start[3], compare);
+  // Group 2 (rows 6, 7, 8: values 3, 0, 2) is sorted; groups 0 and 1 are as they were.
+  assert.deepEqual(groupsOf(g), [before[0], before[1], [7, 8, 6]]);
+  sortRows(g.rows, g.start[0], g.start[1], compare);
+  assert.deepEqual(groupsOf(g)[0], [...byPush(keys, 3)[0]].sort(compare));
 });
