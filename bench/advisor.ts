@@ -27,7 +27,8 @@
  * `--max-rounds N` (default 1): rounds per suggestion. verify's default is
  * VERIFY_DEFAULTS.maxRounds (3, stopping early once the interval is within ± 3 %), but on this
  * 2-core machine a pass then takes up to 6 runs per suggestion (~25 min for the default
- * presets' 19 suggestions at ~13 s a run) against ~9 min with one round (2 runs per suggestion).
+ * presets' 19 suggestions at ~13 s a run) against 8.3–8.6 min measured with one round (2 runs
+ * per suggestion): no interval was within ± 3 % after one round, so every row would run all three.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
  * once, judged against the pass's first baseline alone.
  *
