@@ -581,3 +581,86 @@ export function comparisonText(c: unknown): string {
   const vs = typeof x.measuredSpeedup === 'number' ? ` (${formatSpeedup(x.measuredSpeedup)} vs the baseline)` : '';
   return `${verdict}: predicted ${ms(x.predicted?.stepTimeNs)}/step, measured ${ms(x.measured?.stepTimeNs ?? x.measured?.medianStepTimeNs)}/step${vs}`;
 }
+
+/** A run a round made: its summary (and whatever else the caller keeps of it, e.g. its folder). */
+export interface RoundRun {
+  summary: RunRecord;
+}
+
+/** What measureInRounds measured: every run of each side, in the order they ran, and the interval over them. */
+export interface RoundsMeasured<B extends RoundRun, C extends RoundRun = B> {
+  baselineRuns: B[];
+  changedRuns: C[];
+  /** The measured speed-up's interval over all of them (measuredSpeedupInterval); absent with `problem`. */
+  interval?: MeasuredSpeedup;
+  problem?: string;
+  /** Rounds run (each: the baseline again when runBaseline is given, then the change). */
+  rounds: number;
+}
+
+/**
+ * How `commlens verify` measures a change (and bench:advisor with it): rounds of a fresh
+ * baseline run, then the changed run, until the measured speed-up's interval over all the
+ * rounds' steps is tight (intervalIsTight) or `maxRounds` rounds ran. Without `runBaseline`
+ * the baseline is `baselineRuns` alone (a run measured earlier, reused) and only the change
+ * runs again. A run that fails (its callback returns undefined) stops the rounds: the result
+ * then names the side that failed and the round.
+ */
+export async function measureInRounds<B extends RoundRun, C extends RoundRun = B>(opts: {
+  maxRounds: number;
+  intervalTarget: number;
+  /** Baseline runs measured before the rounds (the verified run itself, reused); default none. */
+  baselineRuns?: readonly B[];
+  runBaseline?: () => Promise<B | undefined>;
+  runChanged: () => Promise<C | undefined>;
+  /** Called after each round with the interval so far (or why there is none yet). */
+  onRound?: (round: number, m: { interval?: MeasuredSpeedup; problem?: string }) => void;
+}): Promise<RoundsMeasured<B, C> | { failed: 'baseline' | 'change'; round: number }> {
+  const baselineRuns: B[] = [...(opts.baselineRuns ?? [])];
+  const changedRuns: C[] = [];
+  let m: { interval?: MeasuredSpeedup; problem?: string } = {};
+  let round = 0;
+  while (round < opts.maxRounds) {
+    round++;
+    if (opts.runBaseline) {
+      const b = await opts.runBaseline();
+      if (!b) return { failed: 'baseline', round };
+      baselineRuns.push(b);
+    }
+    const c = await opts.runChanged();
+    if (!c) return { failed: 'change', round };
+    changedRuns.push(c);
+    m = measuredSpeedupInterval(
+      baselineRuns.map((r) => stepSamplesOf(r.summary)),
+      changedRuns.map((r) => stepSamplesOf(r.summary)),
+    );
+    opts.onRound?.(round, m);
+    if (intervalIsTight(m.interval, opts.intervalTarget)) break;
+  }
+  return { baselineRuns, changedRuns, ...m, rounds: round };
+}
+
+/**
+ * The comparison of a prediction with what rounds measured: each side's figures pooled over
+ * its runs (pooledMeasured) and judged with the interval over them (judge), as comparison.json
+ * states it.
+ */
+export function judgeRounds(
+  predicted: VerifiableSuggestion['predicted'],
+  m: Pick<RoundsMeasured<RoundRun>, 'baselineRuns' | 'changedRuns' | 'interval'>,
+): Pick<
+  Comparison,
+  | 'baseline'
+  | 'measured'
+  | 'stepTimeRelError'
+  | 'measuredSpeedup'
+  | 'predictedSpeedup'
+  | 'verdict'
+  | 'speedupInterval'
+  | 'right'
+  | 'targetError'
+> {
+  const baseline = pooledMeasured(m.baselineRuns.map((r) => r.summary));
+  const measured = pooledMeasured(m.changedRuns.map((r) => r.summary));
+  return { baseline, measured, ...judge(predicted, baseline, measured, m.interval) };
+}

@@ -13,18 +13,14 @@ import type { RunSummary } from '../../runtime/summary';
 import {
   COMPARISON_SCHEMA_VERSION,
   comparisonText,
-  intervalIsTight,
-  judge,
-  measuredSpeedupInterval,
+  judgeRounds,
+  measureInRounds,
   measuredSpeedupText,
-  pooledMeasured,
-  stepSamplesOf,
   TARGET_ERROR,
   verificationConfig,
   VERIFY_DEFAULTS,
   type AnalysisLike,
   type Comparison,
-  type MeasuredSpeedup,
 } from '../../analysis/verify';
 import { formatBytes, formatDurationNs } from '../../trace/format';
 import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
@@ -153,38 +149,44 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
       : `each round runs the baseline again, then the change (up to ${maxRounds} rounds, until the speed-up's 95 % interval is within ± ${(intervalTarget * 100).toFixed(1)} %)`,
   );
   const dir = runsDir ?? dirname(baseDir);
-  const baselineRuns: RunSummary[] = reuseBaseline ? [base] : [];
-  const changedRuns: { summary: RunSummary; runDir: string }[] = [];
-  let interval: MeasuredSpeedup | undefined;
-  for (let round = 1; round <= maxRounds; round++) {
-    if (baseConfig) {
-      const b = await executeRun(baseConfig, dir, out, { remeasures: base.runId, suggestionId: s.id });
-      if (b.exitCode !== EXIT.ok || !b.summary) return b.exitCode || EXIT.failure;
-      baselineRuns.push(b.summary);
-    }
-    const run = await executeRun(config, dir, out, { verifies: base.runId, suggestionId: s.id });
-    if (run.exitCode !== EXIT.ok || !run.summary || !run.runDir) return run.exitCode || EXIT.failure;
-    changedRuns.push({ summary: run.summary, runDir: run.runDir });
-    const m = measuredSpeedupInterval(
-      baselineRuns.map(stepSamplesOf),
-      changedRuns.map((r) => stepSamplesOf(r.summary)),
-    );
-    interval = m.interval;
-    out.say(`round ${round}: ${interval ? measuredSpeedupText(interval) : m.problem}`);
-    if (intervalIsTight(interval, intervalTarget)) break;
-  }
+  let failedExit: number = EXIT.failure;
+  const rounds = await measureInRounds<{ summary: RunSummary }, { summary: RunSummary; runDir: string }>({
+    maxRounds,
+    intervalTarget,
+    baselineRuns: reuseBaseline ? [{ summary: base }] : [],
+    runBaseline: baseConfig
+      ? async () => {
+          const b = await executeRun(baseConfig, dir, out, { remeasures: base.runId, suggestionId: s.id });
+          if (b.exitCode !== EXIT.ok || !b.summary) {
+            failedExit = b.exitCode || EXIT.failure;
+            return undefined;
+          }
+          return { summary: b.summary };
+        }
+      : undefined,
+    runChanged: async () => {
+      const run = await executeRun(config, dir, out, { verifies: base.runId, suggestionId: s.id });
+      if (run.exitCode !== EXIT.ok || !run.summary || !run.runDir) {
+        failedExit = run.exitCode || EXIT.failure;
+        return undefined;
+      }
+      return { summary: run.summary, runDir: run.runDir };
+    },
+    onRound: (round, m) => out.say(`round ${round}: ${m.interval ? measuredSpeedupText(m.interval) : m.problem}`),
+  });
+  if ('failed' in rounds) return failedExit;
+  const baselineRuns = rounds.baselineRuns.map((r) => r.summary);
+  const changedRuns = rounds.changedRuns;
   const last = changedRuns[changedRuns.length - 1];
-  const baseline = pooledMeasured(baselineRuns);
-  const measured = pooledMeasured(changedRuns.map((r) => r.summary));
+  const judged = judgeRounds(s.predicted, rounds);
+  const { baseline, measured } = judged;
   const comparison: Comparison = {
     schemaVersion: COMPARISON_SCHEMA_VERSION,
     suggestion: { id: s.id, title: s.title, configChange: s.configChange },
     baselineRun: { runDir: baseDir, runId: base.runId },
     verifyRun: { runDir: last.runDir, runId: last.summary.runId },
     predicted: s.predicted,
-    baseline,
-    measured,
-    ...judge(s.predicted, baseline, measured, interval),
+    ...judged,
     rounds: {
       baselineSource: reuseBaseline ? 'original run' : 're-measured',
       baselineRunIds: baselineRuns.map((r) => r.runId),

@@ -1,0 +1,113 @@
+/**
+ * bench:advisor's figures from given runs, without running anything: a row's errors (the
+ * speed-up against the baseline run beside the change, the step time against the pass's first
+ * baseline, the prediction scaled to the baseline beside), the headline over rows, and the flags.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PRESETS } from '../../../runtime/config';
+import type { RunSummary } from '../../../runtime/summary';
+import { measuredSpeedupInterval, stepSamplesOf, type RoundRun } from '../../../analysis/verify';
+import { BENCH_MAX_ROUNDS, headlineOf, parseArgs, rowFigures } from '../../../bench/advisor';
+
+/** A DDP run's summary with these steady step times (ms), after a slow warm-up step. */
+function summary(stepsMs: number[]): RunSummary {
+  const ns = [5 * stepsMs[0], ...stepsMs].map((x) => x * 1e6);
+  const after = [...ns.slice(1)].sort((a, b) => a - b);
+  const mid = after.length >> 1;
+  return {
+    runId: 'r',
+    config: PRESETS['mlp-small'],
+    stepTimeNs: ns,
+    medianStepTimeNs: after.length % 2 ? after[mid] : (after[mid - 1] + after[mid]) / 2,
+    memoryPerRank: [{ parameters: 1, gradients: 1, optimizerState: 2, activations: 0, communication: 0 }],
+    wireBytesPerStepPerRank: [10],
+    loss: ns.map(() => 1),
+  } as unknown as RunSummary;
+}
+const flat = (ms: number) => summary([ms, ms, ms, ms, ms, ms]);
+const rounds = (b: RunSummary[], c: RunSummary[]) => {
+  const baselineRuns: RoundRun[] = b.map((s) => ({ summary: s }));
+  const changedRuns: RoundRun[] = c.map((s) => ({ summary: s }));
+  const { interval } = measuredSpeedupInterval(
+    baselineRuns.map((r) => stepSamplesOf(r.summary)),
+    changedRuns.map((r) => stepSamplesOf(r.summary)),
+  );
+  return { baselineRuns, changedRuns, interval };
+};
+const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+
+test('a row judges the predicted speed-up against the baseline run beside the change, not the pass baseline', () => {
+  // Predicted from a 1000 ms baseline: 500 ms, 2×. The pass baseline read 1000 ms; the machine then
+  // slowed by 20 %: the baseline beside the change 1200 ms, the change 600 ms, still 2×.
+  const predicted = { stepTimeNs: 500e6, baselineStepTimeNs: 1000e6 };
+  const f = rowFigures(predicted, flat(1000), rounds([flat(1200)], [flat(600)]));
+  assert.equal(f.predicted_speedup, 2);
+  assert.equal(f.measured_speedup, 2);
+  assert.equal(f.abs_pred_error, 0);
+  assert.equal(f.abs_scaled_step_error, 0);
+  assert.equal(f.verdict, 'as predicted');
+  assert.equal(f.speedup_right, true);
+  assert.equal(f.interleaved_baseline_step_ms, 1200);
+  assert.equal(f.measured_step_ms, 600);
+  // The earlier definition counts the drift as error: (600 − 500) / 600, and the speed-up 1000 / 600.
+  assert.equal(f.baseline_step_ms, 1000);
+  close(f.abs_step_error_vs_pass_baseline, 100 / 600);
+  close(f.measured_speedup_vs_pass_baseline, 1000 / 600);
+});
+
+test('the speed-up error divides by the measured speed-up; the scaled step error is 1 − measured / predicted', () => {
+  // Predicted 2×; measured 1200 → 800 ms, 1.5×.
+  const predicted = { stepTimeNs: 500e6, baselineStepTimeNs: 1000e6 };
+  const f = rowFigures(predicted, flat(1000), rounds([flat(1200)], [flat(800)]));
+  close(f.measured_speedup, 1.5);
+  close(f.abs_pred_error, 0.5 / 1.5);
+  // 500 ms scaled to 1200 ms: 600 against 800 measured: 200 / 800 = 1 − 1.5 / 2.
+  close(f.abs_scaled_step_error, 0.25);
+  close(f.abs_scaled_step_error, Math.abs(1 - f.measured_speedup / f.predicted_speedup));
+  assert.equal(f.verdict, 'worse than predicted');
+  // Rounds pool: two baselines (1100, 1300 ms: median 1200) and two changes (700, 900: 800).
+  const g = rowFigures(predicted, flat(1000), rounds([flat(1100), flat(1300)], [flat(700), flat(900)]));
+  assert.equal(g.interleaved_baseline_step_ms, 1200);
+  assert.equal(g.measured_step_ms, 800);
+  close(g.abs_pred_error, 0.5 / 1.5);
+  assert.ok(g.measured_speedup_low! < 1.5 && g.measured_speedup_high! > 1.5);
+});
+
+test('the headline takes the interleaved figures, and keeps the pass-baseline ones under their own names', () => {
+  const row = (e: number, p: number, m: number, mPass: number) => ({
+    abs_pred_error: e,
+    abs_scaled_step_error: e / 2,
+    abs_step_error_vs_pass_baseline: 3 * e,
+    predicted_speedup: p,
+    measured_speedup: m,
+    measured_speedup_vs_pass_baseline: mPass,
+    speedup_right: e < 0.05,
+  });
+  const h = headlineOf([row(0.01, 1.5, 1.4, 1.2), row(0.04, 1.2, 0.9, 1.0), row(0.1, 0.9, 0.5, 0.8)]);
+  assert.equal(h.median_abs_pred_error, 0.04);
+  assert.equal(h.max_abs_pred_error, 0.1);
+  assert.equal(h.median_abs_scaled_step_error, 0.02);
+  assert.equal(h.median_abs_step_error_vs_pass_baseline, 0.12);
+  close(h.max_abs_step_error_vs_pass_baseline, 0.3);
+  // Predicted wins only (the 0.9× row is not one): measured 0.9× beside its baseline is 11.1 % slower;
+  // against the pass baseline the same row read 1.0×, no slowdown.
+  close(h.worst_slowdown_of_predicted_win, 1 / 0.9 - 1);
+  assert.equal(h.worst_slowdown_of_predicted_win_vs_pass_baseline, 0);
+  close(h.right_within_interval, 2 / 3);
+  assert.ok(Number.isNaN(headlineOf([]).median_abs_pred_error));
+  assert.equal(headlineOf([]).worst_slowdown_of_predicted_win, 0);
+});
+
+test('bench:advisor measures one round beside a fresh baseline unless told otherwise', () => {
+  assert.equal(BENCH_MAX_ROUNDS, 1);
+  assert.deepEqual(parseArgs([]), { repeats: 1, load: 0, maxRounds: 1, reuseBaseline: false });
+  assert.deepEqual(parseArgs(['--load', '2', '--max-rounds', '3', '--reuse-baseline']), {
+    repeats: 1,
+    load: 2,
+    maxRounds: 3,
+    reuseBaseline: true,
+  });
+  assert.throws(() => parseArgs(['--max-rounds', '0']), /--max-rounds 0: expected an integer from 1 to 64/);
+  assert.throws(() => parseArgs(['--rounds', '2']), /unknown option --rounds/);
+});
