@@ -4,7 +4,8 @@
 #    bookworm-backports on machines without a GPU driver; bookworm's own Mesa 22 is
 #    rejected by Dawn),
 #  - installs Debian's chromium (used by the webview tests; never a browser download),
-#  - installs Debian's python3-pandas/plotly/networkx/pydot/psutil (to run HTA in the differential test),
+#  - installs Debian's python3-pandas/plotly/networkx/pydot/psutil (to run HTA in the differential test)
+#    and python3-torch (the PyTorch path: real DDP jobs with gloo, their profiler traces),
 #  - installs the npm dependencies and builds, then prints the adapter it found.
 # Options: --system-only (skip npm and build)
 set -euo pipefail
@@ -106,6 +107,12 @@ if ! /usr/bin/python3 -c 'import pandas, plotly, networkx, pydot, psutil' >/dev/
   apt_update
   log "installing Debian's pandas, plotly, networkx, pydot, psutil (the HTA differential test)"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pandas python3-plotly python3-networkx python3-pydot python3-psutil >/dev/null
+fi
+
+if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+  apt_update
+  log "installing Debian's python3-torch (the PyTorch path's real DDP jobs with gloo)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch >/dev/null
 fi
 
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
