@@ -264,8 +264,11 @@ function exchanges(
  * (1-bit Adam's sign codec 0.023 GB/s per core on a first probe timed from its second call,
  * 0.07 on a second probe in the same process). Every codec is warmed before the first is timed, as they share functions
  * (the compressed all-reduce) whose compiled code a later codec would otherwise change.
+ * Ten calls were enough on one machine and not on another: there the bf16 codec's first probe
+ * read 0.27-0.29 of its warmed speed after 10 calls in every fresh process, 0.95-1.05 after 20
+ * (which cost the probe about 50 ms more).
  */
-export const CODEC_WARMUP_CALLS = 10;
+export const CODEC_WARMUP_CALLS = 20;
 
 /** Times every codec on one bucket of `values` f32 (warm-up calls, then the median of `reps`). */
 export async function probeCodecs(
