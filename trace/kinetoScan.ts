@@ -480,8 +480,25 @@ export class KinetoScanner {
       throw new KinetoScanError(
         `${this.label} is not a PyTorch profiler (Kineto) trace: expected a JSON object with a "traceEvents" array`,
       );
+    const t = this.cols.trimmed();
+    // Every field named in one literal: one map for every rank's columns. A spread of the trimmed
+    // columns gave each rank's columns a map of its own once V8 had run it a dozen times, and every
+    // optimised function that reads the columns was thrown away for the next rank (each rank of a
+    // 64-rank job compiled the importer's longest functions again).
     return {
-      ...this.cols.trimmed(),
+      count: t.count,
+      ph: t.ph,
+      cat: t.cat,
+      name: t.name,
+      pid: t.pid,
+      tid: t.tid,
+      pidNum: t.pidNum,
+      tidNum: t.tidNum,
+      ts: t.ts,
+      dur: t.dur,
+      correlation: t.correlation,
+      externalId: t.externalId,
+      stream: t.stream,
       strings: this.strings,
       extraArgs: this.extraArgs,
       top: this.top,
