@@ -4,7 +4,7 @@
  * from /proc every `sampleMs` (threads' children included, through /proc/PID/task/TID/children).
  * The tree is killed (SIGKILL to each process found) when it passes either limit.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface TreeRun {
@@ -13,6 +13,12 @@ export interface TreeRun {
   killedFor?: 'time' | 'memory';
   wallMs: number;
   peakRssBytes: number;
+  /**
+   * CPU seconds of the whole tree (user + system, every thread and every descendant that was
+   * waited for): this process's children's CPU (cutime + cstime) after the run less before. Runs
+   * must not overlap for it to be one run's.
+   */
+  cpuS: number;
   stdout: string;
   stderr: string;
 }
@@ -52,6 +58,17 @@ function treeRss(pid: number): { rss: number; pids: number[] } {
   return { rss, pids };
 }
 
+let ticksPerS: number | undefined;
+
+/** CPU seconds of this process's children that have ended and been waited for. */
+function childrenCpuS(): number {
+  ticksPerS ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, cutime 16, cstime 17.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[16 - 3]) + Number(f[17 - 3])) / ticksPerS;
+}
+
 export function runTree(
   cmd: string,
   args: string[],
@@ -59,6 +76,7 @@ export function runTree(
   env?: NodeJS.ProcessEnv,
 ): Promise<TreeRun> {
   return new Promise((resolve, reject) => {
+    const cpu0 = childrenCpuS();
     const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     let stdout = '',
@@ -92,7 +110,8 @@ export function runTree(
     });
     child.on('close', (code) => {
       clearInterval(timer);
-      resolve({ code, killedFor, wallMs: performance.now() - t0, peakRssBytes: peak, stdout, stderr });
+      const wallMs = performance.now() - t0;
+      resolve({ code, killedFor, wallMs, peakRssBytes: peak, cpuS: childrenCpuS() - cpu0, stdout, stderr });
     });
   });
 }

@@ -7,10 +7,10 @@
  *   npm run bench:scale                 8 × 500 MB, 64 × 100 MB, 1,024 × 10 MB (gzip)
  *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME
  *
- * Each tool runs in a child process (CommLens: bench/scaleChild.ts, the loading of `commlens
- * analyze` (trace/kinetoJob.ts: reduce-then-merge in the worker pool, with the parse cache),
- * the analysis and the Markdown report, run twice: cold, with an empty cache, then re-opened
- * from the cache; HTA: shared/oracles/hta/
+ * Each tool runs as users run it, in its own process tree (CommLens: `commlens analyze`, the
+ * CLI itself, with the child Node it starts for a big job: cold with an empty parse cache and
+ * --per-rank-json, then re-opened from the cache with the Markdown report; its streaming
+ * columnar ingest alone in bench/scaleChild.ts scan; HTA: shared/oracles/hta/
  * hta_metrics.py with Debian's python3) under a time and memory limit; wall time and the
  * peak RSS of the whole process tree are measured from outside (bench/procTree.ts). Where
  * both finish, the per-rank figures (idle, compute, non-compute, kernel span in µs, overlap %)
@@ -25,13 +25,15 @@ import { join, resolve } from 'node:path';
 import { loadavg, totalmem } from 'node:os';
 import { buildJob, cacheRoot, type JobManifest, type JobSpec } from './scaleJobs';
 import { runTree, type TreeRun } from './procTree';
-import type { ScaleChildResult, ScanChildResult } from './scaleChild';
+import type { ScanChildResult } from './scaleChild';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const shared = resolve(repoRoot, '..', 'shared');
 const fixtureDir = join(shared, 'fixtures', 'kineto', 'hta-sampled');
 const htaScript = join(shared, 'oracles', 'hta', 'hta_metrics.py');
 const MB = 1e6;
+/** The CLI users run. */
+const cli = join(repoRoot, 'out', 'cli', 'main.js');
 /** Where the runs of `analyze` keep their parse cache; removed at the end. */
 const parseCacheRoot = join(cacheRoot(), `parse-cache-${process.pid}`);
 
@@ -54,7 +56,11 @@ const CASES: JobSpec[] = quick
       { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true },
     ];
 
-type RankFigures = ScaleChildResult['ranks'];
+/** `commlens analyze --per-rank-json`'s figures of each rank (HTA's names; µs and %), and HTA's. */
+type RankFigures = Record<
+  string,
+  { idle_us: number; compute_us: number; non_compute_us: number; kernel_span_us: number; overlap_pct: number }
+>;
 
 interface ToolRun {
   finished: boolean;
@@ -65,7 +71,7 @@ interface ToolRun {
   jsonMbPerS: number;
   loadavgBefore: number[];
   loadavgAfter: number[];
-  /** CommLens only: CPU seconds of the whole process (all threads) and JSON MB per CPU second, a figure the machine's other load does not change much. */
+  /** CPU seconds of the whole process tree (all threads) and JSON MB per CPU second, a figure the machine's other load does not change much. */
   cpuS?: number;
   jsonMbPerCpuS?: number;
 }
@@ -77,15 +83,10 @@ interface CaseResult {
   diskMb: number;
   gzip: boolean;
   events: number;
-  commlens: ToolRun & {
-    loadMs?: number;
-    analyzeMs?: number;
-    reportMs?: number;
-    reportLines?: number;
-    selfPeakRssMb?: number;
-  };
-  /** `analyze` again on the same job, every rank from the parse cache: whole process. */
-  reopen?: ToolRun & { fromCache?: number | 'job'; loadMs?: number; analyzeMs?: number; reportMs?: number };
+  /** `commlens analyze DIR --per-rank-json`, cold (an empty parse cache): the whole process tree. */
+  commlens: ToolRun;
+  /** `commlens analyze DIR` again (the Markdown report), from the parse cache: the whole process tree. */
+  reopen?: ToolRun & { fromCache?: number | 'job'; reportLines?: number };
   /** The streaming columnar ingest alone (trace/kinetoScanPool.ts), events counted. */
   scan?: ToolRun & { events?: number };
   hta?: ToolRun;
@@ -144,50 +145,45 @@ async function runCase(
   job: JobManifest,
   opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number },
 ): Promise<CaseResult> {
-  const child = join(__dirname, 'scaleChild.js');
   const limits = { timeMs: 3_600_000, rssBytes: Math.min(totalmem() * 0.8, 16 * 2 ** 30) };
   // The parse cache of this case (this process's own: others may be running the bench), emptied
   // first: the first run is cold, the second re-opens.
   const parseCache = join(parseCacheRoot, job.spec.name);
   rmSync(parseCache, { recursive: true, force: true });
+  // `commlens analyze` itself, as a user runs it (with its child Node and larger heap for a big
+  // job): cold with --per-rank-json, whose figures are compared with HTA's.
   let before = la();
-  const c = await runTree(process.execPath, [child, 'analyze', job.dir, parseCache], limits);
+  const c = await runTree(process.execPath, [cli, 'analyze', job.dir, '--per-rank-json', '--cache-dir', parseCache], limits);
   const commlens: CaseResult['commlens'] = toolRun(c, job.jsonBytes, before);
   let clFigures: RankFigures | undefined;
   if (commlens.finished) {
-    const out = JSON.parse(c.stdout.trim().split('\n').pop()!) as ScaleChildResult;
-    clFigures = out.ranks;
-    Object.assign(commlens, {
-      loadMs: Math.round(out.loadMs),
-      analyzeMs: Math.round(out.analyzeMs),
-      reportMs: Math.round(out.reportMs),
-      reportLines: out.reportLines,
-      selfPeakRssMb: Math.round(out.selfPeakRssBytes / 1048576),
-    });
-    // The sampler can miss a short peak; the process's own high-water mark cannot.
-    commlens.peakRssMb = Math.max(commlens.peakRssMb, Math.round(out.selfPeakRssBytes / 1048576));
-    commlens.cpuS = Number(out.cpuS.toFixed(2));
-    commlens.jsonMbPerCpuS = Number((job.jsonBytes / MB / out.cpuS).toFixed(1));
+    clFigures = JSON.parse(c.stdout) as RankFigures;
+    commlens.cpuS = Number(c.cpuS.toFixed(2));
+    commlens.jsonMbPerCpuS = Number((job.jsonBytes / MB / c.cpuS).toFixed(1));
   }
   let reopen: CaseResult['reopen'];
   if (commlens.finished) {
+    // Re-opened as a user reads it: the Markdown report, from the parse cache.
     before = la();
-    const ro = await runTree(process.execPath, [child, 'analyze', job.dir, parseCache], limits);
+    const ro = await runTree(process.execPath, [cli, 'analyze', job.dir, '--cache-dir', parseCache], limits);
     reopen = toolRun(ro, job.jsonBytes, before);
     if (reopen.finished) {
-      const out = JSON.parse(ro.stdout.trim().split('\n').pop()!) as ScaleChildResult;
-      Object.assign(reopen, {
-        fromCache: out.fromCache,
-        loadMs: Math.round(out.loadMs),
-        analyzeMs: Math.round(out.analyzeMs),
-        reportMs: Math.round(out.reportMs),
-      });
-      if (out.fromCache !== 'job' && out.fromCache !== job.spec.ranks)
-        reopen.failure = `${out.fromCache} of ${job.spec.ranks} ranks came from the parse cache`;
+      reopen.cpuS = Number(ro.cpuS.toFixed(2));
+      reopen.jsonMbPerCpuS = Number((job.jsonBytes / MB / ro.cpuS).toFixed(1));
+      reopen.reportLines = ro.stdout.split('\n').length;
+      // The CLI says on stderr what the parse cache answered (cli/commands/analyze.ts).
+      const ranks = /(\d+) of \d+ ranks came from the parse cache/.exec(ro.stderr);
+      reopen.fromCache = /whole analysis came from the parse cache/.test(ro.stderr)
+        ? 'job'
+        : ranks
+          ? Number(ranks[1])
+          : 0;
+      if (reopen.fromCache !== 'job' && reopen.fromCache !== job.spec.ranks)
+        reopen.failure = `${reopen.fromCache} of ${job.spec.ranks} ranks came from the parse cache`;
     }
   }
   before = la();
-  const sc = await runTree(process.execPath, [child, 'scan', job.dir], limits);
+  const sc = await runTree(process.execPath, [join(__dirname, 'scaleChild.js'), 'scan', job.dir], limits);
   const scan: CaseResult['scan'] = toolRun(sc, job.jsonBytes, before);
   if (scan.finished) {
     const out = JSON.parse(sc.stdout.trim().split('\n').pop()!) as ScanChildResult;
@@ -215,6 +211,10 @@ async function runCase(
       rssBytes: opts.htaRssBytes,
     });
     result.hta = toolRun(h, job.jsonBytes, before);
+    if (result.hta.finished) {
+      result.hta.cpuS = Number(h.cpuS.toFixed(2));
+      result.hta.jsonMbPerCpuS = Number((job.jsonBytes / MB / h.cpuS).toFixed(1));
+    }
     if (result.hta.finished) {
       // Python's json writes NaN bare (HTA's overlap of a rank with no communication): read as null.
       const ht = JSON.parse(h.stdout.slice(h.stdout.indexOf('{')).replace(/\bNaN\b/g, 'null')) as {
@@ -259,11 +259,11 @@ async function main(): Promise<void> {
       `${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`,
     );
     console.log(
-      `  CommLens ${fmt(r.commlens)}${r.commlens.finished ? `; load + analyze ${r.commlens.loadMs} ms, report ${r.commlens.reportMs} ms (${r.commlens.reportLines} lines)` : ''}`,
+      `  CommLens ${fmt(r.commlens)} (commlens analyze --per-rank-json, cold)`,
     );
     if (r.reopen)
       console.log(
-        `  re-open  ${fmt(r.reopen)}${r.reopen.finished ? `; from the parse cache: ${r.reopen.fromCache === 'job' ? 'the whole analysis' : `${r.reopen.fromCache} ranks`}, load + analyze ${r.reopen.loadMs} ms, report ${r.reopen.reportMs} ms` : ''}`,
+        `  re-open  ${fmt(r.reopen)}${r.reopen.finished ? `; commlens analyze (the report, ${r.reopen.reportLines} lines), from the parse cache: ${r.reopen.fromCache === 'job' ? 'the whole analysis' : `${r.reopen.fromCache} ranks`}` : ''}`,
       );
     if (r.scan)
       console.log(

@@ -118,6 +118,13 @@ export async function analyzeCommand(args: string[], io?: Io, beforeLoad?: () =>
       analysis = k.analysis;
       leftOut = k.leftOut;
       if (k.warning) out.warn(k.warning);
+      const n = found.chosen.files.length;
+      if (k.fromCache === 'job')
+        out.warn(
+          `the whole analysis came from the parse cache (the same ${n === 1 ? 'file' : `${n} files`}, options and CommLens as before); --no-cache reads the traces again`,
+          'info',
+        );
+      else if (k.fromCache > 0) out.warn(`${k.fromCache} of ${n} ranks came from the parse cache`, 'info');
     } else {
       beforeLoad?.();
       analysis = analyze(await loadRun(found.chosen), { ...options, checkRunConfig });

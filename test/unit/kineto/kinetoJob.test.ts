@@ -373,6 +373,9 @@ test('parse cache: beside the traces by default, used on re-open (ranks, and the
     const r1b = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1b.out, r1.out);
     assert.equal(ofKind(other, '.rank').length, 0);
+    // stderr says what the cache answered (bench:scale reads it), and nothing of it on a cold read.
+    assert.doesNotMatch(r1.err, /parse cache/);
+    assert.match(r1b.err, /note: the whole analysis came from the parse cache .*--no-cache reads the traces again/);
     // Other options miss it; a corrupt job entry is ignored and rewritten.
     await capture([dir, '--per-rank-json', '--include-last-step', '--cache-dir', other]);
     assert.equal(ofKind(other, '.rank').length, 2);
@@ -384,6 +387,12 @@ test('parse cache: beside the traces by default, used on re-open (ranks, and the
     const r1c = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1c.out, r1.out);
     assert.equal(ofKind(other, '.rank').length, 2);
+    // One rank's entry gone: the other rank is read from the cache, and stderr says so.
+    fs.rmSync(path.join(other, ofKind(other, '.analysis')[0]));
+    fs.rmSync(path.join(other, ofKind(other, '.rank')[0]));
+    const r1d = await capture([dir, '--per-rank-json', '--cache-dir', other]);
+    assert.equal(r1d.out, r1.out);
+    assert.match(r1d.err, /note: 1 of 2 ranks came from the parse cache/);
     const env = tmp();
     const r2 = await capture([dir, '--per-rank-json'], { COMMLENS_CACHE_DIR: env });
     assert.equal(ofKind(env, '.rank').length, 2);
