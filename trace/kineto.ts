@@ -16,7 +16,7 @@
  * - Every original arg is kept (`correlation`, `External id`, `stream`...): the analysis
  *   joins a kernel to the runtime call that launched it through `correlation`.
  */
-import { groupRows, sortRows } from './rowGroups';
+import { groupRows, sortRowsBy } from './rowGroups';
 import {
   addTrack,
   assignDepths,
@@ -831,10 +831,20 @@ function orderSlices(
   const { rows, start } = groupRows(trackOf, model.tracks.length);
   const newIndex = new Int32Array(slices.length);
   const sorted: Slice[] = [];
-  const byStart = (x: number, y: number) =>
-    slices[x].startNs - slices[y].startNs || slices[y].durNs - slices[x].durNs || x - y;
+  // By start, longer first, then index, on the slices' times (copied out when a track needs a sort).
+  let startNs: Float64Array | undefined, durNs: Float64Array | undefined;
   for (let t = 0; t + 1 < start.length; t++) {
-    if (inOrder[t] === 0) sortRows(rows, start[t], start[t + 1], byStart);
+    if (inOrder[t] === 0) {
+      if (!startNs || !durNs) {
+        startNs = new Float64Array(slices.length);
+        durNs = new Float64Array(slices.length);
+        for (let i = 0; i < slices.length; i++) {
+          startNs[i] = slices[i].startNs;
+          durNs[i] = slices[i].durNs;
+        }
+      }
+      sortRowsBy(rows, start[t], start[t + 1], startNs, durNs);
+    }
     for (let k = start[t]; k < start[t + 1]; k++) {
       const i = rows[k];
       newIndex[i] = sorted.length;

@@ -19,7 +19,7 @@ import { PH, type KinetoColumns } from './kinetoScan';
 import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
 import { NumberMap } from './numberMap';
-import { groupRows, sortRows } from './rowGroups';
+import { groupRows, sortRowsBy } from './rowGroups';
 
 const GPU_WORK = new Set(['kernel', 'gpu_memcpy', 'gpu_memset']);
 const GLOO = /^gloo:/;
@@ -247,16 +247,22 @@ function hostNesting(
   // Each track's slices in the importer's order: event order, sorted (by start, longer first,
   // then event order) only where a track's events are not already in that order.
   const { rows, start: groupStart } = groupRows(track, trackIds.size);
-  const byStart = (a: number, b: number) => start[a] - start[b] || end[b] - start[b] - (end[a] - start[a]) || a - b;
+  // Sorted by start, then longer first (each slice's length, made when a track needs a sort).
+  let length: Float64Array | undefined;
   for (let t = 0; t < trackIds.size; t++) {
     let sorted = true;
     for (let k = groupStart[t] + 1; k < groupStart[t + 1] && sorted; k++) {
       const a = rows[k],
         b = rows[k - 1];
-      // byStart(a, b) >= 0, written out.
+      // In the order: a starts after b, or with it and is not longer.
       sorted = start[a] > start[b] || (start[a] === start[b] && end[a] - start[a] <= end[b] - start[b]);
     }
-    if (!sorted) sortRows(rows, groupStart[t], groupStart[t + 1], byStart);
+    if (sorted) continue;
+    if (!length) {
+      length = new Float64Array(n);
+      for (let i = 0; i < n; i++) length[i] = end[i] - start[i];
+    }
+    sortRowsBy(rows, groupStart[t], groupStart[t + 1], start, length);
   }
   const clippedEndUs = new Map<number, number>();
   /** assignDepths over the slices of the tracks that are (or are not) GPU tracks; `onClip` sees each clipped slice and its new end. */
@@ -355,7 +361,8 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
   for (let t = 0; t < threadIds.size; t++) {
     let sorted = true;
     for (let k = start[t] + 1; k < start[t + 1] && sorted; k++) sorted = byTime(rows[k], rows[k - 1]) >= 0;
-    if (!sorted) sortRows(rows, start[t], start[t + 1], byTime);
+    // By time, longer first, then event order: byTime's order.
+    if (!sorted) sortRowsBy(rows, start[t], start[t + 1], ts, dur);
   }
   for (let t = 0; t < threadIds.size; t++) {
     for (let k = start[t]; k < start[t + 1]; k++) {
