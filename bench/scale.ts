@@ -153,7 +153,11 @@ async function runCase(
   // `commlens analyze` itself, as a user runs it (with its child Node and larger heap for a big
   // job): cold with --per-rank-json, whose figures are compared with HTA's.
   let before = la();
-  const c = await runTree(process.execPath, [cli, 'analyze', job.dir, '--per-rank-json', '--cache-dir', parseCache], limits);
+  const c = await runTree(
+    process.execPath,
+    [cli, 'analyze', job.dir, '--per-rank-json', '--cache-dir', parseCache],
+    limits,
+  );
   const commlens: CaseResult['commlens'] = toolRun(c, job.jsonBytes, before);
   let clFigures: RankFigures | undefined;
   if (commlens.finished) {
@@ -258,9 +262,7 @@ async function main(): Promise<void> {
     console.log(
       `${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`,
     );
-    console.log(
-      `  CommLens ${fmt(r.commlens)} (commlens analyze --per-rank-json, cold)`,
-    );
+    console.log(`  CommLens ${fmt(r.commlens)} (commlens analyze --per-rank-json, cold)`);
     if (r.reopen)
       console.log(
         `  re-open  ${fmt(r.reopen)}${r.reopen.finished ? `; commlens analyze (the report, ${r.reopen.reportLines} lines), from the parse cache: ${r.reopen.fromCache === 'job' ? 'the whole analysis' : `${r.reopen.fromCache} ranks`}` : ''}`,

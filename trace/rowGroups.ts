@@ -43,7 +43,13 @@ export function groupRows(keyOf: Int32Array, groups: number): RowGroups {
  * each caller's comparator was never optimised (its call target changed) and cost more than the
  * sorts.
  */
-export function sortRowsBy(rows: Int32Array, start: number, end: number, first: Float64Array, second: Float64Array): void {
+export function sortRowsBy(
+  rows: Int32Array,
+  start: number,
+  end: number,
+  first: Float64Array,
+  second: Float64Array,
+): void {
   const n = end - start;
   if (n < 2) return;
   /** Whether row x sorts strictly before row y. */

@@ -37,7 +37,11 @@ test('sortRowsBy sorts one group in place (first ascending, second descending, t
   // Group 0 (rows 0, 1, 4, 9: 5, 1, 3, 8) and group 1 (rows 2, 3, 5: 1, 9, 3).
   sortRowsBy(g.rows, g.start[0], g.start[1], first, second);
   sortRowsBy(g.rows, g.start[1], g.start[2], first, second);
-  assert.deepEqual(groupsOf(g), [[1, 4, 0, 9], [2, 5, 3], [7, 8, 6]]);
+  assert.deepEqual(groupsOf(g), [
+    [1, 4, 0, 9],
+    [2, 5, 3],
+    [7, 8, 6],
+  ]);
 });
 
 test("sortRowsBy gives the comparator's order on ordered runs, shuffled, reversed and tied groups", () => {
@@ -49,11 +53,17 @@ test("sortRowsBy gives the comparator's order on ordered runs, shuffled, reverse
   const runs = Array.from({ length: n }, (_, i) => (i % 97 === 96 ? i - 50 : i));
   const cases: Record<string, [number[], number[]]> = {
     runs: [runs, runs.map((v, i) => (i % 97 === 96 ? 60 : 1))],
-    shuffled: [Array.from({ length: n }, () => Math.floor(rand() * 1000)), Array.from({ length: n }, () => Math.floor(rand() * 5))],
+    shuffled: [
+      Array.from({ length: n }, () => Math.floor(rand() * 1000)),
+      Array.from({ length: n }, () => Math.floor(rand() * 5)),
+    ],
     reversed: [Array.from({ length: n }, (_, i) => n - i), Array.from({ length: n }, () => 0)],
     ties: [Array.from({ length: n }, () => 5), Array.from({ length: n }, (_, i) => i % 3)],
     sorted: [Array.from({ length: n }, (_, i) => i), Array.from({ length: n }, () => 1)],
-    odd: [[3, 1, 2, 0, 4], [0, 0, 0, 0, 0]],
+    odd: [
+      [3, 1, 2, 0, 4],
+      [0, 0, 0, 0, 0],
+    ],
   };
   for (const [name, [f, s]] of Object.entries(cases)) {
     const m = f.length;
