@@ -1,7 +1,8 @@
 /**
  * Runs a command under a time and memory limit and measures its whole process tree: wall
  * time and peak resident memory, summed over the process and all its descendants, sampled
- * from /proc every `sampleMs` (threads' children included, through /proc/PID/task/TID/children).
+ * from /proc every `sampleMs` (threads' children included, through /proc/PID/task/TID/children),
+ * and never below the largest single process's own high-water mark.
  * The tree is killed (SIGKILL to each process found) when it passes either limit.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -44,18 +45,26 @@ function descendants(pid: number, into: number[]): void {
   }
 }
 
-function treeRss(pid: number): { rss: number; pids: number[] } {
+/**
+ * The tree's resident memory now (summed over its processes), and the largest high-water mark
+ * (VmHWM) of any one of them: a peak between two samples is lost from the sum, not from a
+ * process's own mark.
+ */
+function treeRss(pid: number): { rss: number; hwm: number; pids: number[] } {
   const pids: number[] = [];
   descendants(pid, pids);
-  let rss = 0;
+  let rss = 0,
+    hwm = 0;
   for (const p of pids) {
     try {
       rss += Number(readFileSync(`/proc/${p}/statm`, 'utf8').split(' ')[1]) * PAGE;
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
     } catch {
       /* the process ended between listing and reading */
     }
   }
-  return { rss, pids };
+  return { rss, hwm, pids };
 }
 
 let ticksPerS: number | undefined;
@@ -98,8 +107,8 @@ export function runTree(
     };
     const sample = () => {
       if (child.pid === undefined) return;
-      const { rss } = treeRss(child.pid);
-      peak = Math.max(peak, rss);
+      const { rss, hwm } = treeRss(child.pid);
+      peak = Math.max(peak, rss, hwm);
       if (rss > limits.rssBytes) kill('memory');
       if (performance.now() - t0 > limits.timeMs) kill('time');
     };

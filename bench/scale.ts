@@ -174,7 +174,7 @@ async function runCase(
     if (reopen.finished) {
       reopen.cpuS = Number(ro.cpuS.toFixed(2));
       reopen.jsonMbPerCpuS = Number((job.jsonBytes / MB / ro.cpuS).toFixed(1));
-      reopen.reportLines = ro.stdout.split('\n').length;
+      reopen.reportLines = ro.stdout.trimEnd().split('\n').length;
       // The CLI says on stderr what the parse cache answered (cli/commands/analyze.ts).
       const ranks = /(\d+) of \d+ ranks came from the parse cache/.exec(ro.stderr);
       reopen.fromCache = /whole analysis came from the parse cache/.test(ro.stderr)
