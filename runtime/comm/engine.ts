@@ -93,6 +93,11 @@ export interface OpContext {
    * advances it to the emulated end of the steps it ran, so phases chain.
    */
   emuStartNs: number;
+  /**
+   * Emulated time (hostNowNs clock) at which the collective's first steps started; 0 until
+   * runSteps first runs. On an emulated link the collective's span starts here.
+   */
+  emuBeganNs: number;
   /** When runSteps last returned (hostNowNs), for noteReturn. */
   exitNs: number;
   peerArrived(peer: number): boolean;
@@ -109,8 +114,13 @@ export async function runSteps(ctx: OpContext, fifos: Fifos, lists: Step[][]): P
   let remaining = lists.filter((l) => l.length > 0).length;
   let lastProgress = hostNowNs();
   let lastYield = lastProgress;
-  // Per list, the emulated time its last step finished (see the header).
-  const startNs = Math.min(ctx.emuStartNs || lastProgress, lastProgress);
+  // Per list, the emulated time its last step finished (see the header). The steps start
+  // where the previous phase or collective ended on the emulated timeline, even when this
+  // thread got here a little before it (the final wait of a collective ends early by the
+  // learned latencies) or long after it (descheduled, a GC): emulated time is what the
+  // target cluster would see, whatever this machine's thread did in between.
+  const startNs = ctx.emuStartNs || lastProgress;
+  if (ctx.emuBeganNs === 0) ctx.emuBeganNs = startNs;
   const vclock = lists.map(() => startNs);
   let doneAt = startNs;
   while (remaining > 0) {

@@ -279,6 +279,7 @@ export class GroupCore {
       // previous one ended on the emulated timeline: this library's own set-up time then
       // overlaps the emulated wire, as a GPU's launch overlaps the previous kernel.
       emuStartNs: Math.max(issuedNs, state.emuFreeNs),
+      emuBeganNs: 0,
       exitNs: 0,
       peerArrived: (peer) => this.peerArrived(peer, desc.seq),
       timeoutError: (peer, what) => this.timeoutError(spec, desc, peer, what),
@@ -312,12 +313,20 @@ export class GroupCore {
     } finally {
       Atomics.store(board, B_STATE, 2);
     }
-    const endNs = hostNowNs();
-    state.emuFreeNs = Math.max(ctx.emuStartNs, endNs);
+    const hostEndNs = hostNowNs();
+    state.emuFreeNs = Math.max(ctx.emuStartNs, hostEndNs);
+    // On an emulated link the span is the collective on the emulated timeline: from where its
+    // steps started (its issue, or the end of the rank's previous collective) to its last
+    // arrival, or to when this thread finished, if later. Host time alone would let a thread
+    // that was descheduled before starting, or that woke early by the learned latencies,
+    // show the collective shorter than the wire allows. Unpaced links have only host time.
+    const emulated = !this.unpaced && ctx.emuBeganNs > 0;
+    const spanStartNs = emulated ? ctx.emuBeganNs : startNs;
+    const endNs = emulated ? state.emuFreeNs : hostEndNs;
     run.exitNs = ctx.exitNs;
-    run.waitNs = Math.min(ctx.waitNs, endNs - startNs);
-    run.transferNs = Math.max(0, endNs - startNs - ctx.waitNs);
-    this.emit(spec, desc, 'collective', spec.spanOp ?? spec.op, startNs, endNs, ctx.waitNs);
+    run.waitNs = Math.min(ctx.waitNs, endNs - spanStartNs);
+    run.transferNs = Math.max(0, endNs - spanStartNs - ctx.waitNs);
+    this.emit(spec, desc, 'collective', spec.spanOp ?? spec.op, spanStartNs, endNs, ctx.waitNs);
   }
 
   private emit(

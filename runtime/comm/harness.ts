@@ -39,6 +39,11 @@ export interface CallSpec {
   to?: number;
   /** allReduce on a buffer from allocShared (registered: two-shot on link 'none'). */
   registered?: boolean;
+  /**
+   * The rank's thread blocks this long right after issuing the call, before the library
+   * runs it (a host thread descheduled or busy elsewhere while its collective is in flight).
+   */
+  stallAfterIssueMs?: number;
   /** Per-rank overrides (to provoke mismatched calls). */
   perRank?: Record<number, Partial<Omit<CallSpec, 'perRank'>>>;
 }
@@ -164,6 +169,7 @@ export async function runCallsTask(init: WorldInit, rank: number, task: CallsTas
     }
     outputs.push(out);
     handles.push(h);
+    if (call.stallAfterIssueMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, call.stallAfterIssueMs);
     if (!task.concurrent) await h.wait();
   }
   if (task.throwOnRank === rank) {

@@ -88,6 +88,40 @@ describe('link emulation', () => {
     });
   }
 
+  it('a rank whose thread stalls after issuing shows its collective from the issue, never shorter than the wire allows', async () => {
+    const bytes = 4 << 20;
+    const stallMs = 12;
+    const calls = [
+      { op: 'barrier' as const, count: 0, dtype: 'uint8' as const },
+      {
+        op: 'allReduce' as const,
+        count: bytes / 4,
+        dtype: 'f32' as const,
+        algorithm: 'ring',
+        perRank: { 1: { stallAfterIssueMs: stallMs } },
+      },
+    ];
+    const res = await runCalls(2, { seed: 5, calls }, { topology: { link: 'eth-10g' }, chunkBytes: 256 * 1024 });
+    const ref = reference('f32', 'sum', inputsOf([0, 1], 'f32', bytes / 4, 5, 1));
+    const link = LINK_PROFILES['eth-10g'];
+    const spans = res.map((r, i) => {
+      assertClose('f32', r.outputs[1]!, ref, `rank ${i}`);
+      return r.spans.find((x) => x.kind === 'collective' && x.op === 'allReduce')!;
+    });
+    // Rank 1's thread came back to wait on it stallMs after issuing it: on the emulated
+    // timeline the collective started at its issue (the set-up overlaps the wire, as a GPU's
+    // launch does), not when the thread got to it.
+    const waited = res[1].spans.find((x) => x.kind === 'wait' && x.op === 'allReduce')!;
+    assert.ok(
+      waited.startNs - spans[1].startNs >= 0.9 * stallMs * 1e6,
+      `rank 1's collective starts ${(waited.startNs - spans[1].startNs) / 1e6} ms before its wait, not the ${stallMs} ms it stalled`,
+    );
+    // Rank 1 sends its bytes once its thread comes back: the collective is never faster than the wire.
+    const t = Math.max(spans[0].endNs, spans[1].endNs) - Math.max(spans[0].startNs, spans[1].startNs);
+    assert.ok(t >= link.alphaNs + bytes / link.bytesPerNs, `all-reduce: ${t} ns, below the wire's time`);
+    for (const s of spans) assert.ok(s.waitNs <= s.endNs - s.startNs && s.transferNs >= 0);
+  });
+
   it('a hierarchical world (2 nodes × 2 ranks) is correct and its slow inter-node link bounds the ring', async () => {
     const bytes = 1 << 20;
     const topology = { link: 'none', nodes: 2, ranksPerNode: 2, intraLink: 'none', interLink: 'eth-10g' };
