@@ -148,7 +148,7 @@ export async function analyzeKinetoJob(
       lodDirOf: opts.lodDirOf,
       workers: opts.workers,
       workerPath: opts.workerPath ?? digestWorkerScript(),
-      ...(digest ? { digest, localTransform: digestReducedRank } : {}),
+      ...(digest ? { digest, digestCode: codeId(), localTransform: digestReducedRank } : {}),
     });
   // Each rank digested where it is read; the whole ranks only when a digest cannot answer.
   const keptSteps = opts.keptSteps ?? keptStepsFor(files.length);

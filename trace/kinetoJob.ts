@@ -32,6 +32,8 @@ export interface KinetoJobOptions {
   lodDirOf?: (path: string) => string;
   /** Options for the workers' RankTransform (analysis/rankDigestWorker.ts): each rank comes back digested (`digests`). */
   digest?: unknown;
+  /** With `digest`: the transform's code (a hash); the parse cache then keeps the ranks digested (trace/parseCache.ts). */
+  digestCode?: string;
   /** With `digest`: the same transform, applied here to a rank that came back without a digest (a worker without one). */
   localTransform?: RankTransform;
 }
@@ -136,6 +138,7 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
     onCacheWarning: (m) => cacheWarnings.push(m),
     lodDirOf: opts.lodDirOf,
     digest: opts.digest,
+    digestCode: opts.digestCode,
   });
   if (opts.digest !== undefined && opts.localTransform)
     for (let i = 0; i < results.length; i++) {

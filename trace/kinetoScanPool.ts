@@ -167,6 +167,8 @@ export interface ReduceRanksOptions {
   lodDirOf?: (path: string) => string;
   /** Options for the worker's RankTransform (RankRequest.digest); the reduced rank as it is when absent. */
   digest?: unknown;
+  /** The transform's code (RankRequest.digestCode): the parse cache then keeps the ranks digested. */
+  digestCode?: string;
 }
 
 /** The `rank` request for file `index`. */
@@ -180,6 +182,7 @@ function rankRequestOf(files: RankFile[], opts: ReduceRanksOptions, code: string
     ...(opts.lodDirOf ? { lod: { dir: opts.lodDirOf(files[index].path) } } : {}),
     code,
     ...(opts.digest !== undefined ? { digest: opts.digest } : {}),
+    ...(opts.digest !== undefined && opts.digestCode !== undefined ? { digestCode: opts.digestCode } : {}),
   });
 }
 

@@ -46,6 +46,11 @@ export interface RankRequest {
   code?: string;
   /** Options of the worker's RankTransform (analysis/rankDigestWorker.ts); ignored by a worker without one. */
   digest?: unknown;
+  /**
+   * The code of that transform (a hash): with it, the parse cache keeps the rank as it is posted,
+   * digested (parseCache.ts CacheKey.digest), instead of the whole reduced rank.
+   */
+  digestCode?: string;
 }
 
 /** The rank's level-of-detail index alone (its file, made when missing). */
@@ -250,40 +255,64 @@ async function rank(
       transfer: [payload],
     };
   }
+  const transforms = transform !== undefined && req.digest !== undefined;
   let key: ReturnType<typeof cacheKeyOf> | undefined;
+  // The entry of the rank as posted when it is digested with a known code, else of the whole rank.
+  let postedKey: ReturnType<typeof cacheKeyOf> | undefined;
   let hit: Buffer | undefined;
+  let postedHit: Buffer | undefined;
   if (req.cacheDir !== undefined || req.lod) {
     try {
       key = cacheKeyOf(req.path, req.rank, codeId(req));
-      if (req.cacheDir !== undefined) hit = readEntry(req.cacheDir, key);
+      postedKey =
+        transforms && req.digestCode !== undefined
+          ? { ...key, digest: { options: req.digest, code: req.digestCode } }
+          : undefined;
+      if (req.cacheDir !== undefined) {
+        if (postedKey) postedHit = readEntry(req.cacheDir, postedKey);
+        // A whole rank's entry (written by an earlier CommLens, or for the analysis of whole ranks) is digested here.
+        if (!postedHit) hit = readEntry(req.cacheDir, key);
+      }
     } catch {
       // the file itself is read below, where its error is reported
     }
   }
-  const transforms = transform !== undefined && req.digest !== undefined;
+  let cacheWarning: string | undefined;
+  const keep = (k: ReturnType<typeof cacheKeyOf> | undefined, b: Buffer): void => {
+    if (req.cacheDir === undefined || !k) return;
+    try {
+      writeEntry(req.cacheDir, k, b);
+    } catch (e) {
+      cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
+    }
+  };
+  const fromWhole = (whole: Buffer): Buffer => {
+    if (!transforms) return whole;
+    const b = payloadOf(reducedOf(deserialize(whole) as RankPayload), req, transform);
+    keep(postedKey, b);
+    return b;
+  };
   const lodFile = req.lod && key ? lodEntryPath(req.lod.dir, key) : undefined;
-  if (hit && (!lodFile || rankLodMatches(lodFile, key!))) {
-    const payload = ownBuffer(transforms ? payloadOf(reducedOf(deserialize(hit) as RankPayload), req, transform) : hit);
-    return { reply: { index: req.index, payload, fromCache: true, lodFile }, transfer: [payload] };
+  const cached = postedHit ?? hit;
+  if (cached && (!lodFile || rankLodMatches(lodFile, key!))) {
+    const payload = ownBuffer(postedHit ?? fromWhole(hit!));
+    return { reply: { index: req.index, payload, fromCache: true, cacheWarning, lodFile }, transfer: [payload] };
   }
   const held = await heldColumnsOf(req.path);
   let bytes: Buffer;
-  let cacheWarning: string | undefined;
-  if (hit) bytes = transforms ? payloadOf(reducedOf(deserialize(hit) as RankPayload), req, transform) : hit;
+  if (cached) bytes = postedHit ?? fromWhole(hit!);
   else {
     // Without an index to make, the columns are let go before the reduced rank is digested and packed.
     const reduced = reduceHeld(held, req, !req.lod);
-    // The cache keeps the reduced rank itself; what is posted may be its transform.
-    let whole = req.cacheDir !== undefined || !transforms ? payloadOf(reduced, req, undefined) : undefined;
-    if (req.cacheDir !== undefined && key && whole) {
-      try {
-        writeEntry(req.cacheDir, key, whole);
-      } catch (e) {
-        cacheWarning = `could not write the parse cache in ${req.cacheDir} (${(e as Error).message})`;
-      }
+    if (postedKey || !transforms) {
+      // The cache keeps what is posted: the digested rank, or the whole one when that is posted.
+      bytes = payloadOf(reduced, req, transforms ? transform : undefined);
+      keep(postedKey ?? key, bytes);
+    } else {
+      // A digest of unknown code: the cache keeps the whole rank, and the digest is posted.
+      if (req.cacheDir !== undefined) keep(key, payloadOf(reduced, req, undefined));
+      bytes = payloadOf(reduced, req, transform);
     }
-    if (transforms) whole = undefined;
-    bytes = whole ?? payloadOf(reduced, req, transform);
   }
   // The index from the same columns (the reduced model above is already bytes).
   let lodError: string | undefined;
@@ -295,7 +324,7 @@ async function rank(
     }
   const payload = ownBuffer(bytes);
   return {
-    reply: { index: req.index, payload, fromCache: hit !== undefined, cacheWarning, lodFile, lodError },
+    reply: { index: req.index, payload, fromCache: cached !== undefined, cacheWarning, lodFile, lodError },
     transfer: [payload],
   };
 }

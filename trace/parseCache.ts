@@ -9,6 +9,14 @@
  * not match, or whose payload does not hash to the header's, is stale or corrupt: it is
  * ignored and rewritten. Entries are written to a temporary file and renamed into place, so
  * a reader never sees half an entry. A job's analysis is kept beside its ranks (JobKey).
+ *
+ * `analyze` keeps each rank digested as its workers post it (CacheKey.digest, a `.digest` file),
+ * not the whole reduced rank: writing the whole one (packing a 500 MB rank's 800,000 slices,
+ * serialising and hashing 56 MB) cost about a fifth of a cold open. A digested entry serves a
+ * re-open with the same digest options (--include-last-step, and the steps kept, which depend
+ * on the number of ranks), each options' entry in a file of its own; other options read the
+ * traces again. The whole rank is kept when it
+ * is what was asked for (the analysis of whole ranks, a reader without a digest).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -37,6 +45,12 @@ export interface CacheKey {
   /** SHA-256 of the first 64 KiB. */
   head: string;
   rank: number | null;
+  /**
+   * A digested rank's entry (what `analyze` posts from the worker: analysis/rankDigest.ts), not
+   * the whole reduced rank: the digest's options and the code that digests. It is kept in a file
+   * of its own (`.digest`), beside the whole rank's (`.rank`).
+   */
+  digest?: { options: unknown; code: string };
 }
 
 /**
@@ -129,14 +143,15 @@ export function entryPath(dir: string, key: CacheKey | JobKey): string {
     const id = createHash('sha256').update(JSON.stringify(key.ranks)).digest('hex').slice(0, 24);
     return join(dir, `job.${id}.analysis`);
   }
+  // A digested entry per digest options, so that re-opening with either of two keeps both.
   const id = createHash('sha256')
-    .update(`${key.file}\0${key.rank ?? ''}`)
+    .update(`${key.file}\0${key.rank ?? ''}${key.digest ? `\0${JSON.stringify(key.digest.options)}` : ''}`)
     .digest('hex')
     .slice(0, 20);
   const name = basename(key.file)
     .replace(/[^A-Za-z0-9._-]/g, '_')
     .slice(0, 80);
-  return join(dir, `${name}.${id}.rank`);
+  return join(dir, `${name}.${id}.${key.digest ? 'digest' : 'rank'}`);
 }
 
 /**

@@ -75,12 +75,19 @@ test('a trace over the budget, or a worker out of its heap, ends with a message;
 
 test("a Kineto job opens as analyze reads it, with each rank's index cached; a re-open reads the caches", async () => {
   const own = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-job-'));
+  // Closed at the end whatever happens: a failed assertion must not leave a worker that keeps the test running.
+  const opened: { dispose(): void }[] = [];
+  const open = async (files: string[]) => {
+    const t = await openTrace(files, 'job');
+    if (t.ok) opened.push(t);
+    return t;
+  };
   try {
     const files = pair.map((f) => path.join(own, path.basename(f)));
     pair.forEach((f, i) => fs.copyFileSync(f, files[i]));
     const before = fs.readdirSync(cacheDir).filter((f) => f.includes(own.replace(/[^A-Za-z0-9._-]/g, '_')));
     assert.deepEqual(before, []);
-    const cold = await openTrace(files, 'job');
+    const cold = await open(files);
     assert.ok(cold.ok, cold.ok ? '' : cold.message);
     if (!cold.ok) return;
     assert.equal(cold.fromCache, 0, 'nothing cached: both ranks were scanned');
@@ -98,10 +105,12 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
         entries.some((e) => e.startsWith(base) && e.endsWith('.lod')),
         `${base}'s index is cached`,
       );
+      // The rank as the analysis reads it: digested (trace/parseCache.ts), not the whole reduced rank.
       assert.ok(
-        entries.some((e) => e.startsWith(base) && e.endsWith('.rank')),
-        `${base}'s reduction is cached`,
+        entries.some((e) => e.startsWith(base) && e.endsWith('.digest')),
+        `${base}'s digest is cached`,
       );
+      assert.ok(!entries.some((e) => e.startsWith(base) && e.endsWith('.rank')), `${base}: no whole rank is cached`);
     }
     const lods = entries.filter((e) => e.endsWith('.lod')).map((e) => path.join(cacheDir, e));
     const stamps = lods.map((f) => fs.statSync(f).mtimeMs);
@@ -117,7 +126,7 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
     const coldSearch = await cold.search('nccl');
     cold.dispose();
 
-    const warm = await openTrace(files, 'job');
+    const warm = await open(files);
     assert.ok(warm.ok, warm.ok ? '' : warm.message);
     if (!warm.ok) return;
     assert.equal(warm.fromCache, 'job', 'the analysis comes from the job cache');
@@ -134,10 +143,11 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
     fs.appendFileSync(files[1], Buffer.alloc(0));
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(files[1], later, later);
-    const again = await openTrace(files, 'job');
+    const again = await open(files);
     assert.ok(again.ok && again.fromCache === 1, 'one rank from the cache, the touched one scanned');
     again.dispose();
   } finally {
+    for (const t of opened) t.dispose();
     fs.rmSync(own, { recursive: true, force: true });
   }
 });

@@ -365,37 +365,50 @@ test('parse cache: beside the traces by default, used on re-open (ranks, and the
     const ofKind = (d: string, ext: string) => fs.readdirSync(d).filter((f) => f.endsWith(ext));
     const r1 = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1.code, 0);
-    assert.equal(ofKind(other, '.rank').length, 2);
+    // analyze keeps each rank as its worker posts it, digested, not the whole reduced rank.
+    assert.equal(ofKind(other, '.digest').length, 2);
+    assert.equal(ofKind(other, '.rank').length, 0);
     assert.equal(ofKind(other, '.analysis').length, 1);
     // Re-opened with the same files and options: answered from the job's entry, no rank read
     // (the ranks' entries, removed, are not written again).
-    for (const f of ofKind(other, '.rank')) fs.rmSync(path.join(other, f));
+    for (const f of ofKind(other, '.digest')) fs.rmSync(path.join(other, f));
     const r1b = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1b.out, r1.out);
-    assert.equal(ofKind(other, '.rank').length, 0);
+    assert.equal(ofKind(other, '.digest').length, 0);
     // stderr says what the cache answered (bench:scale reads it), and nothing of it on a cold read.
     assert.doesNotMatch(r1.err, /parse cache/);
     assert.match(r1b.err, /note: the whole analysis came from the parse cache .*--no-cache reads the traces again/);
-    // Other options miss it; a corrupt job entry is ignored and rewritten.
+    // Other options miss the job's entry; a corrupt job entry is ignored and rewritten.
     await capture([dir, '--per-rank-json', '--include-last-step', '--cache-dir', other]);
-    assert.equal(ofKind(other, '.rank').length, 2);
+    const lastStep = new Set(ofKind(other, '.digest'));
+    assert.equal(lastStep.size, 2);
     const jobEntry = path.join(other, ofKind(other, '.analysis')[0]);
     const jb = fs.readFileSync(jobEntry);
     jb[jb.length - 5] ^= 0xff;
     fs.writeFileSync(jobEntry, jb);
-    for (const f of ofKind(other, '.rank')) fs.rmSync(path.join(other, f));
     const r1c = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1c.out, r1.out);
-    assert.equal(ofKind(other, '.rank').length, 2);
+    // Each digest's options have entries of their own: both kept.
+    assert.equal(ofKind(other, '.digest').length, 4);
+    // Options the digest does not depend on miss the job's entry but not the ranks'.
+    const r1e = await capture([dir, '--link-peak-gbps', '100', '--cache-dir', other]);
+    assert.equal(r1e.code, 0, r1e.err);
+    assert.match(r1e.err, /note: 2 of 2 ranks came from the parse cache/);
     // One rank's entry gone: the other rank is read from the cache, and stderr says so.
-    fs.rmSync(path.join(other, ofKind(other, '.analysis')[0]));
-    fs.rmSync(path.join(other, ofKind(other, '.rank')[0]));
+    for (const f of ofKind(other, '.analysis')) fs.rmSync(path.join(other, f));
+    fs.rmSync(path.join(other, ofKind(other, '.digest').filter((f) => !lastStep.has(f))[0]));
     const r1d = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1d.out, r1.out);
     assert.match(r1d.err, /note: 1 of 2 ranks came from the parse cache/);
+    // The whole ranks' entries (loadKinetoJob above, or an earlier CommLens) answer analyze too,
+    // digested from them; the digests are then kept beside them.
+    const rw = await capture([dir, '--per-rank-json']);
+    assert.equal(rw.out, r1.out);
+    assert.match(rw.err, /note: 2 of 2 ranks came from the parse cache/);
+    assert.equal(ofKind(cacheDir, '.digest').length, 2);
     const env = tmp();
     const r2 = await capture([dir, '--per-rank-json'], { COMMLENS_CACHE_DIR: env });
-    assert.equal(ofKind(env, '.rank').length, 2);
+    assert.equal(ofKind(env, '.digest').length, 2);
     assert.equal(r2.out, r1.out);
     const none = tmp();
     await capture([dir, '--per-rank-json', '--no-cache'], { COMMLENS_CACHE_DIR: none });
