@@ -127,28 +127,40 @@ describe('point-to-point send/recv', () => {
     const iterTimes = (perRank: ReturnType<typeof p2pSpans>) =>
       Array.from({ length: iters }, (_, k) => perRank[1][k].endNs - perRank[0][k].startNs);
     const bestOf = (res: Res) => Math.min(...iterTimes(p2pSpans(res)));
-    const local = bestOf(await runCalls(2, { seed: 3, calls }, { chunkBytes: 256 * 1024 }));
-    const res = await runCalls(2, { seed: 3, calls }, { topology: { link: 'eth-10g' }, chunkBytes: 256 * 1024 });
     const link = LINK_PROFILES['eth-10g'];
     const modelNs = link.alphaNs + bytes / link.bytesPerNs;
-    const perRank = p2pSpans(res);
-    assert.deepEqual(
-      perRank.map((sp) => sp.map((s) => s.op)),
-      [new Array(iters).fill('send'), new Array(iters).fill('recv')],
-    );
-    for (const sp of perRank) for (const s of sp) assert.equal(s.link, 'eth-10g');
-    // Each message's span ends are stamped by two ranks' threads, so on a loaded machine one
-    // message can read short when its send was stamped late; the link's pacing shows in the
-    // median message and in the whole run (the messages share the link one after the other).
-    const times = iterTimes(perRank);
-    const median = [...times].sort((a, b) => a - b)[Math.floor(iters / 2)];
-    assert.ok(
-      median >= 0.85 * modelNs,
-      `median message ${median} ns far below the model's ${modelNs} ns (${times.join(', ')})`,
-    );
-    const whole = perRank[1][iters - 1].endNs - perRank[0][0].startNs;
-    const wholeModel = link.alphaNs + (iters * bytes) / link.bytesPerNs;
-    assert.ok(whole >= 0.85 * wholeModel, `${iters} messages in ${whole} ns, far below the model's ${wholeModel} ns`);
+    const measure = async () => ({
+      local: bestOf(await runCalls(2, { seed: 3, calls }, { chunkBytes: 256 * 1024 })),
+      res: await runCalls(2, { seed: 3, calls }, { topology: { link: 'eth-10g' }, chunkBytes: 256 * 1024 }),
+    });
+    const check = (res: Res) => {
+      const perRank = p2pSpans(res);
+      assert.deepEqual(
+        perRank.map((sp) => sp.map((s) => s.op)),
+        [new Array(iters).fill('send'), new Array(iters).fill('recv')],
+      );
+      for (const sp of perRank) for (const s of sp) assert.equal(s.link, 'eth-10g');
+      // The spans are the messages on the emulated timeline (runtime/comm/groupCore.ts), however
+      // late either thread got to them: none is faster than the link, and the messages share
+      // the link one after the other.
+      const times = iterTimes(perRank);
+      for (const t of times)
+        assert.ok(t >= modelNs - 1, `a message took ${t} ns, below the model's ${modelNs} ns (${times.join(', ')})`);
+      const whole = perRank[1][iters - 1].endNs - perRank[0][0].startNs;
+      const wholeModel = link.alphaNs + (iters * bytes) / link.bytesPerNs;
+      assert.ok(whole >= wholeModel - 1, `${iters} messages in ${whole} ns, below the model's ${wholeModel} ns`);
+    };
+    let { local, res } = await measure();
+    check(res);
+    // The pipeline overlaps local work with the wire: the best message stays near the model plus
+    // this machine's own time. That bound is the machine's speed, not the emulation's: when it
+    // is missed (another process took a core during the run), both are measured again, side by
+    // side, once.
+    const within = () => bestOf(res) < modelNs + 2 * local + 2e6;
+    if (!within()) {
+      ({ local, res } = await measure());
+      check(res);
+    }
     const best = bestOf(res);
     assert.ok(best < modelNs + 2 * local + 2e6, `best ${best} ns vs model ${modelNs} ns + local ${local} ns`);
   });

@@ -60,29 +60,42 @@ describe('link emulation', () => {
             r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce').map((s) => s.endNs - s.startNs),
           ),
         );
-      // The same collective unpaced, side by side: what this (shared, noisy) machine adds.
-      const local = bestOf(await runCalls(2, { seed: 9, calls }, { chunkBytes: 256 * 1024 }));
-      const res = await runCalls(
-        2,
-        { seed: 9, calls },
-        { topology: { link: linkName }, chunkBytes: linkName === 'wan' ? 2 << 20 : 256 * 1024 },
-      );
       const link = LINK_PROFILES[linkName];
-      // Ring all-reduce, n = 2: 2(n-1)α + 2(n-1)/n · S/β. Pacing makes it a lower bound, up
-      // to the wake-up and return latencies the engine compensates. Timed as nccl-tests does,
-      // from the last rank's start to the last rank's end: a rank that arrives late finds its
-      // peer's chunks already on the wire, so its own span alone can be shorter.
+      // Ring all-reduce, n = 2: 2(n-1)α + 2(n-1)/n · S/β. Timed as nccl-tests does, from the
+      // last rank's start to the last rank's end: a rank that arrives late finds its peer's
+      // chunks already on the wire, so its own span alone can be shorter. The spans are on the
+      // emulated timeline, however late a thread got to them: the last rank to start still
+      // sends S bytes over its link after its start (S/β + α, within lowFactor of the model).
       const modelNs = 2 * link.alphaNs + bytes / link.bytesPerNs;
-      const perRank = res.map((r) => r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce'));
-      for (const spans of perRank) {
-        assert.equal(spans.length, iters);
-        for (const s of spans) assert.equal(s.link, linkName);
-      }
-      for (let k = 0; k < iters; k++) {
-        const t = Math.max(...perRank.map((sp) => sp[k].endNs)) - Math.max(...perRank.map((sp) => sp[k].startNs));
-        assert.ok(t >= lowFactor * modelNs, `all-reduce ${k}: ${t} ns far below the model's ${modelNs} ns`);
-      }
+      // The same collective unpaced, side by side: what this (shared, noisy) machine adds.
+      const measure = async () => ({
+        local: bestOf(await runCalls(2, { seed: 9, calls }, { chunkBytes: 256 * 1024 })),
+        res: await runCalls(
+          2,
+          { seed: 9, calls },
+          { topology: { link: linkName }, chunkBytes: linkName === 'wan' ? 2 << 20 : 256 * 1024 },
+        ),
+      });
+      const check = (res: Awaited<ReturnType<typeof runCalls>>) => {
+        const perRank = res.map((r) => r.spans.filter((x) => x.kind === 'collective' && x.op === 'allReduce'));
+        for (const spans of perRank) {
+          assert.equal(spans.length, iters);
+          for (const s of spans) assert.equal(s.link, linkName);
+        }
+        for (let k = 0; k < iters; k++) {
+          const t = Math.max(...perRank.map((sp) => sp[k].endNs)) - Math.max(...perRank.map((sp) => sp[k].startNs));
+          assert.ok(t >= lowFactor * modelNs, `all-reduce ${k}: ${t} ns far below the model's ${modelNs} ns`);
+        }
+      };
+      let { local, res } = await measure();
+      check(res);
       // The pipeline overlaps local work with the wire: paced time stays near model + local time.
+      // That bound is this machine's speed, not the emulation's: when it is missed (another
+      // process took a core during the run), both are measured again, side by side, once.
+      if (!(bestOf(res) < modelNs + 2 * local + 2e6)) {
+        ({ local, res } = await measure());
+        check(res);
+      }
       const best = bestOf(res);
       assert.ok(best < modelNs + 2 * local + 2e6, `best span ${best} ns vs model ${modelNs} ns + local ${local} ns`);
     });
