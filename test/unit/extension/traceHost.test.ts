@@ -23,8 +23,10 @@ const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-cache-')
 process.env.COMMLENS_CACHE_DIR = cacheDir;
 after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 
-test('a job opens in a worker: analysis, warnings and encodings come back; closing ends the worker', async () => {
+test('a job opens in a worker: analysis, warnings and encodings come back; closing ends the worker', async (ctx) => {
   const t = await openTrace(pair, 'pair');
+  // Closed whatever happens: a failed assertion must not leave a worker that keeps the test file running.
+  ctx.after(() => t.dispose());
   assert.equal(threadId, 0, 'the test runs on the main thread');
   assert.ok(t.ok, t.ok ? '' : t.message);
   if (!t.ok) return;
@@ -59,7 +61,7 @@ test('a trace that cannot be parsed comes back as a message naming the file', as
   }
 });
 
-test('a trace over the budget, or a worker out of its heap, ends with a message; the host goes on', async () => {
+test('a trace over the budget, or a worker out of its heap, ends with a message; the host goes on', async (ctx) => {
   const refused = await openTrace(pair, 'pair', { maxTraceBytes: 1 });
   assert.equal(refused.ok, false, 'a 1-byte budget refuses the trace');
   if (!refused.ok) assert.match(refused.message, /needs about .* more than the limit/);
@@ -69,6 +71,7 @@ test('a trace over the budget, or a worker out of its heap, ends with a message;
   if (!oom.ok) assert.match(oom.message, /more than the 4 MB the trace worker may use/);
   assert.ok(workerHeapMb(8 * 2 ** 30) > 8192, 'the heap follows the budget');
   const again = await openTrace(pair, 'pair');
+  ctx.after(() => again.dispose());
   assert.equal(again.ok, true, 'the next trace opens as usual');
   again.dispose();
 });
