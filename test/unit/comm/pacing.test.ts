@@ -86,6 +86,16 @@ describe('link emulation', () => {
           const t = Math.max(...perRank.map((sp) => sp[k].endNs)) - Math.max(...perRank.map((sp) => sp[k].startNs));
           assert.ok(t >= lowFactor * modelNs, `all-reduce ${k}: ${t} ns far below the model's ${modelNs} ns`);
         }
+        // On the emulated timeline too, a rank's collectives follow one another: none starts
+        // before the one before it ended.
+        for (const r of res) {
+          const own = r.spans.filter((x) => x.kind === 'collective');
+          for (let k = 1; k < own.length; k++)
+            assert.ok(
+              own[k].startNs >= own[k - 1].endNs,
+              `${own[k].op} ${k} starts ${own[k - 1].endNs - own[k].startNs} ns before ${own[k - 1].op} ${k - 1} ends`,
+            );
+        }
       };
       let { local, res } = await measure();
       check(res);
