@@ -168,10 +168,12 @@ export class LodIndex {
     }
     // Levels up to the one whose bucket covers the whole extent.
     const span = Math.max(1, this.extentNs[1] - this.extentNs[0]);
+    const longest = this.lists.reduce((a, l) => Math.max(a, l.start.length), 0);
+    const scratch = { pos: new Uint32Array(longest), merged: new Uint32Array(longest) };
     for (let w = LOD_BASE_NS; ; w *= LOD_FACTOR) {
       this.bucketNs.push(w);
       const off = originOffset(origin, w);
-      this.levels.push(this.lists.map((l) => buildLevel(l.start, l.end, w, off)));
+      this.levels.push(this.lists.map((l) => buildLevel(l.start, l.end, w, off, scratch)));
       if (w >= span) break;
     }
     // Flows by slice.
@@ -405,43 +407,51 @@ export function originOffset(originNs: string, w: number): number {
   return Number(((o % bw) + bw) % bw);
 }
 
+/** Buffers that buildLevel may write into (each at least as long as the list), reused across calls. */
+export interface LevelScratch {
+  pos: Uint32Array;
+  merged: Uint32Array;
+}
+
 /**
  * Level of bucket width `w` for one list, given its slices' starts and ends in start order (see
- * the file comment); null when it keeps every slice. `off` is originOffset(origin, w).
+ * the file comment); null when it keeps every slice. `off` is originOffset(origin, w). With
+ * `scratch` (buffers at least as long as the list) no buffer of the list's size is allocated.
  */
 export function buildLevel(
   start: ArrayLike<number>,
   end: ArrayLike<number>,
   w: number,
   off: number,
+  scratch?: LevelScratch,
 ): { pos: Uint32Array; merged: Uint32Array } | null {
   const m = start.length;
-  const pos: number[] = [],
-    merged: number[] = [];
+  const big = scratch !== undefined && scratch.pos.length >= m && scratch.merged.length >= m;
+  const pos = big ? scratch.pos : new Uint32Array(m),
+    merged = big ? scratch.merged : new Uint32Array(m);
+  let n = 0;
   let bucket = NaN,
     best = -1,
     bestDur = -1,
-    count = 0;
-  const flush = (): void => {
-    if (count > 0) {
-      pos.push(best);
-      merged.push(count);
-    }
-  };
+    count = 0,
+    // Where the open bucket's entries begin: the slices at least w long that start in it come
+    // before its representative, which is written when the bucket ends, in position order.
+    openAt = 0;
   for (let p = 0; p < m; p++) {
     const d = end[p] - start[p];
     if (d >= w) {
-      pos.push(p);
-      merged.push(1);
+      pos[n] = p;
+      merged[n++] = 1;
       continue;
     }
     const b = Math.floor((start[p] + off) / w);
     if (b !== bucket) {
-      flush();
+      if (count > 0) n = putRepresentative(pos, merged, n, openAt, best, count);
       bucket = b;
       best = p;
       bestDur = d;
       count = 1;
+      openAt = n;
     } else {
       count++;
       if (d > bestDur) {
@@ -450,17 +460,29 @@ export function buildLevel(
       }
     }
   }
-  flush();
-  if (pos.length === m) return null;
-  // A bucket's representative is written when the bucket ends, after any long slice that
-  // started in it: put the positions back in order.
-  let sorted = true;
-  for (let k = 1; k < pos.length && sorted; k++) if (pos[k] < pos[k - 1]) sorted = false;
-  if (!sorted) {
-    const perm = Array.from(pos.keys()).sort((a, b) => pos[a] - pos[b]);
-    return { pos: Uint32Array.from(perm, (k) => pos[k]), merged: Uint32Array.from(perm, (k) => merged[k]) };
+  if (count > 0) n = putRepresentative(pos, merged, n, openAt, best, count);
+  if (n === m) return null;
+  return { pos: pos.slice(0, n), merged: merged.slice(0, n) };
+}
+
+/** Writes a bucket's representative among the entries [openAt, n), keeping positions ascending; returns the new length. */
+function putRepresentative(
+  pos: Uint32Array,
+  merged: Uint32Array,
+  n: number,
+  openAt: number,
+  best: number,
+  count: number,
+): number {
+  let k = n;
+  while (k > openAt && pos[k - 1] > best) {
+    pos[k] = pos[k - 1];
+    merged[k] = merged[k - 1];
+    k--;
   }
-  return { pos: Uint32Array.from(pos), merged: Uint32Array.from(merged) };
+  pos[k] = best;
+  merged[k] = count;
+  return n + 1;
 }
 
 /** Per bucket of width `w`: the first, minimum, maximum and last sample (indexes, ascending); `off` as in buildLevel. */

@@ -131,10 +131,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
   const n = sl.length;
   const trackCount = model.tracks.length;
   const depth = depthsOf(model);
-  // Positions: by track, depth, start, model index.
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) if (sl[i].track < trackCount && Number.isFinite(sl[i].startNs)) order.push(i);
-  order.sort((a, b) => sl[a].track - sl[b].track || depth[a] - depth[b] || sl[a].startNs - sl[b].startNs || a - b);
+  const order = positionOrder(sl, trackCount, depth);
   const m = order.length;
   const names: string[] = [];
   const nameIds = new Map<string, number>();
@@ -152,7 +149,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     extentNs: modelExtentNs(model),
     bucketNs: [0],
     names,
-    idx: Uint32Array.from(order),
+    idx: order,
     start: new Float64Array(m),
     dur: new Float64Array(m),
     name: new Uint32Array(m),
@@ -240,6 +237,9 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
   // Levels, until one that keeps a single bucket per list, every slice shorter than its width.
   const [lo, hi] = d.extentNs;
   const span = Math.max(1, hi - lo);
+  let longest = 0;
+  for (let l = 0; l < lists; l++) longest = Math.max(longest, d.listFrom[l + 1] - d.listFrom[l]);
+  const scratch = { pos: new Uint32Array(longest), merged: new Uint32Array(longest) };
   for (let w = LOD_BASE_NS; ; w *= LOD_FACTOR) {
     const off = originOffset(model.meta.originNs, w);
     d.bucketNs.push(w);
@@ -250,7 +250,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     let total = 0;
     for (let l = 0; l < lists; l++) {
       const a = d.listFrom[l];
-      const lv = buildLevel(d.start.subarray(a, d.listFrom[l + 1]), ends[l], w, off);
+      const lv = buildLevel(d.start.subarray(a, d.listFrom[l + 1]), ends[l], w, off, scratch);
       from[l] = total;
       if (lv === null) all[l] = 1;
       else {
@@ -285,6 +285,50 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     return d.bucketNs.slice(1).map((w) => counterLevel(c.tsNs, c.values, cm, w, originOffset(model.meta.originNs, w)));
   });
   return { data: d, args: argsOut.bytes() };
+}
+
+/**
+ * The indexed slices (on a track of the model, with a finite start) in position order: by track,
+ * depth, start, then model index. A model in finalizeModel's order (by track, then start) needs
+ * no sort: a stable partition by (track, depth) keeps each list's slices by start, then index.
+ */
+function positionOrder(sl: TraceModel['slices'], trackCount: number, depth: Uint16Array): Uint32Array {
+  const n = sl.length;
+  let m = 0,
+    maxDepth = 0,
+    inOrder = true,
+    lastTrack = -1,
+    lastStart = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const s = sl[i];
+    if (!(s.track < trackCount) || !Number.isFinite(s.startNs)) continue;
+    m++;
+    if (depth[i] > maxDepth) maxDepth = depth[i];
+    if (!(s.track >= lastTrack) || (s.track === lastTrack && s.startNs < lastStart) || !Number.isInteger(s.track))
+      inOrder = false;
+    lastTrack = s.track;
+    lastStart = s.startNs;
+  }
+  const order = new Uint32Array(m);
+  const keys = trackCount * (maxDepth + 1);
+  if (!inOrder || keys > 1 << 22) {
+    let k = 0;
+    for (let i = 0; i < n; i++) if (sl[i].track < trackCount && Number.isFinite(sl[i].startNs)) order[k++] = i;
+    return order.sort(
+      (a, b) => sl[a].track - sl[b].track || depth[a] - depth[b] || sl[a].startNs - sl[b].startNs || a - b,
+    );
+  }
+  const at = new Uint32Array(keys + 1);
+  for (let i = 0; i < n; i++) {
+    const s = sl[i];
+    if (s.track < trackCount && Number.isFinite(s.startNs)) at[s.track * (maxDepth + 1) + depth[i] + 1]++;
+  }
+  for (let k = 0; k < keys; k++) at[k + 1] += at[k];
+  for (let i = 0; i < n; i++) {
+    const s = sl[i];
+    if (s.track < trackCount && Number.isFinite(s.startNs)) order[at[s.track * (maxDepth + 1) + depth[i]]++] = i;
+  }
+  return order;
 }
 
 function concat(parts: Uint32Array[], total: number): Uint32Array {

@@ -209,6 +209,29 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     sameAnswers(job, new LodIndex(model), true);
   });
 
+  it('answers as LodIndex on a model whose slices are not in track and start order (positions sorted, not partitioned)', () => {
+    const model = viewerRun({ ranks: 2, steps: 3 });
+    // The same slices in a shuffled order, flows following them.
+    const n = model.slices.length;
+    const perm = Array.from({ length: n }, (_, i) => i);
+    let seed = 7;
+    for (let i = n - 1; i > 0; i--) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      const j = seed % (i + 1);
+      [perm[i], perm[j]] = [perm[j], perm[i]];
+    }
+    const where = new Array<number>(n);
+    perm.forEach((old, i) => (where[old] = i));
+    const shuffled: TraceModel = {
+      ...model,
+      slices: perm.map((old) => model.slices[old]),
+      flows: model.flows.map((f) => ({ ...f, from: where[f.from], to: where[f.to] })),
+    };
+    const job = new JobLod([indexFile(shuffled, 'shuffled')]);
+    opened.push(job);
+    sameAnswers(job, new LodIndex(shuffled), true);
+  });
+
   it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'overview-'));
     // The ranks' index files, made once and opened anew for each JobLod (as a re-open does).
