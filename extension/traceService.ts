@@ -169,12 +169,17 @@ export function writableCacheDir(firstFile: string, env: NodeJS.ProcessEnv = pro
 }
 
 /**
- * Memory one scan worker takes at its peak per byte of the rank's JSON while it makes a rank's
- * reduction and index (its columns, the reduced model, the one-rank model of every event and the
- * index built from it): a 20 MB rank of bench:scale's quick-8 job peaked 87 MB above the
- * process's baseline (4.3 per byte).
+ * Memory one scan worker takes at its peak while it makes a rank's reduction and index (its
+ * columns, the reduced model, the one-rank model of every event and the index built from it):
+ * SCAN_PEAK_FIXED_BYTES + SCAN_PEAK_PER_JSON_BYTE × the rank's JSON. Measured above a Node
+ * process's baseline on bench:scale's ranks (2026-12-04): 95 MB for 21 MB of JSON, 263 MB for
+ * 104 MB, 838 MB for 521 MB: the cost per byte falls with the size, so a fixed part and a
+ * slope (which these three stay under) and not one factor (4.5 per byte, fitted on 20 MB, gave
+ * one worker where two fit: a 2 GiB budget opened 8 × 500 MB in 108 s and 1.2 GB, with two in
+ * 74 s and 1.9 GB).
  */
-export const SCAN_PEAK_PER_JSON_BYTE = 4.5;
+export const SCAN_PEAK_FIXED_BYTES = 64 * 2 ** 20;
+export const SCAN_PEAK_PER_JSON_BYTE = 1.9;
 
 /** JSON bytes of a trace file: its size, or for gzip the size its trailer gives (mod 4 GiB, at least the file's). */
 export function jsonBytesOf(file: string): number {
@@ -192,7 +197,7 @@ export function jsonBytesOf(file: string): number {
 
 /**
  * How many ranks are read at once when a job is opened: as many scan workers as the budget
- * holds at their peak (SCAN_PEAK_PER_JSON_BYTE × the largest rank), at least one, at most one
+ * holds at their peak (SCAN_PEAK_FIXED_BYTES + SCAN_PEAK_PER_JSON_BYTE × the largest rank), at least one, at most one
  * per core: the memory is bounded by the ranks in flight, not by the job.
  */
 export function scanWorkersFor(files: string[], maxTraceBytes: number, cores = os.availableParallelism()): number {
@@ -203,7 +208,14 @@ export function scanWorkersFor(files: string[], maxTraceBytes: number, cores = o
     } catch {
       // the scan says what is wrong with it
     }
-  return Math.max(1, Math.min(cores, files.length, Math.floor(maxTraceBytes / (SCAN_PEAK_PER_JSON_BYTE * largest))));
+  return Math.max(
+    1,
+    Math.min(
+      cores,
+      files.length,
+      Math.floor(maxTraceBytes / (SCAN_PEAK_FIXED_BYTES + SCAN_PEAK_PER_JSON_BYTE * largest)),
+    ),
+  );
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   jsonBytesOf,
   scanWorkersFor,
   writableCacheDir,
+  SCAN_PEAK_FIXED_BYTES,
   SCAN_PEAK_PER_JSON_BYTE,
   isKinetoJob,
   openKinetoJob,
@@ -118,9 +119,10 @@ describe('trace service', () => {
     fs.writeFileSync(gz, gzipSync(Buffer.from('y'.repeat(50_000))));
     assert.equal(jsonBytesOf(plain), 1000);
     assert.equal(jsonBytesOf(gz), 50_000, 'a gzip file counts its inflated size (its trailer)');
-    const one = SCAN_PEAK_PER_JSON_BYTE * 50_000;
+    const one = SCAN_PEAK_FIXED_BYTES + SCAN_PEAK_PER_JSON_BYTE * 50_000;
     assert.equal(scanWorkersFor([plain, gz], one * 3, 16), 2, 'no more than the files');
     assert.equal(scanWorkersFor([plain, gz, gz, gz], one * 3, 16), 3, 'as many as the budget holds');
+    assert.equal(scanWorkersFor([plain, gz, gz, gz], one * 3 - 1, 16), 2, "a worker's fixed part counts");
     assert.equal(scanWorkersFor([plain, gz, gz, gz], one * 3, 2), 2, 'no more than the cores');
     assert.equal(scanWorkersFor([plain, gz], 1, 16), 1, 'at least one');
   });
