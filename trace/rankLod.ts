@@ -128,8 +128,8 @@ export function rankFullModel(c: KinetoColumns, opts: { fileName?: string; rank?
   }).model;
 }
 
-/** The index of a one-rank model: its columns and its args blob. The model is not changed. */
-export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint8Array } {
+/** The index of a one-rank model: its columns and its args blob (in chunks). The model is not changed. */
+export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint8Array[] } {
   const sl = model.slices;
   const n = sl.length;
   const trackCount = model.tracks.length;
@@ -287,7 +287,7 @@ export function buildRankLod(model: TraceModel): { data: RankLodData; args: Uint
     if (cm <= COUNTER_KEEP_ALL) return [];
     return d.bucketNs.slice(1).map((w) => counterLevel(c.tsNs, c.values, cm, w, originOffset(model.meta.originNs, w)));
   });
-  return { data: d, args: argsOut.bytes() };
+  return { data: d, args: argsOut.chunks() };
 }
 
 /**
@@ -346,28 +346,27 @@ function concat(parts: Uint32Array[], total: number): Uint32Array {
 
 /** UTF-8 text appended into 4 MiB chunks (one Buffer per chunk, not per string). */
 class ByteWriter {
-  private chunks: Buffer[] = [];
+  private done: Buffer[] = [];
   private cur = Buffer.allocUnsafe(0);
   private used = 0;
   length = 0;
   write(text: string): void {
-    const need = Buffer.byteLength(text, 'utf8');
-    if (this.used + need > this.cur.length) {
-      if (this.used > 0) this.chunks.push(this.cur.subarray(0, this.used));
-      this.cur = Buffer.allocUnsafe(Math.max(need, 4 << 20));
-      this.used = 0;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room, no need to measure first.
+    if (this.cur.length - this.used < 3 * text.length) {
+      const need = Buffer.byteLength(text, 'utf8');
+      if (this.used + need > this.cur.length) {
+        if (this.used > 0) this.done.push(this.cur.subarray(0, this.used));
+        this.cur = Buffer.allocUnsafe(Math.max(need, 4 << 20));
+        this.used = 0;
+      }
     }
-    this.used += this.cur.write(text, this.used, 'utf8');
-    this.length += need;
+    const n = this.cur.write(text, this.used, 'utf8');
+    this.used += n;
+    this.length += n;
   }
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const c of [...this.chunks, this.cur.subarray(0, this.used)]) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+  /** The text written, as the chunks it was written into. */
+  chunks(): Uint8Array[] {
+    return this.used > 0 ? [...this.done, this.cur.subarray(0, this.used)] : [...this.done];
   }
 }
 
@@ -463,7 +462,7 @@ export function lodEntryPath(dir: string, key: CacheKey): string {
  * JSON (the key; the meta's and the columns' bytes and SHA-1s; the columns' CRC-32 and layout;
  * the blob's bytes), the meta, the columns, the blob. Throws when it cannot be written.
  */
-export function writeRankLod(file: string, key: CacheKey, built: { data: RankLodData; args: Uint8Array }): void {
+export function writeRankLod(file: string, key: CacheKey, built: { data: RankLodData; args: Uint8Array[] }): void {
   const parts = splitData(built.data);
   const meta = serialize(parts.meta);
   const columns = packColumns(parts.columns);
@@ -480,7 +479,7 @@ export function writeRankLod(file: string, key: CacheKey, built: { data: RankLod
       ...(CRC32 ? { crc32: columns.parts.reduce((c, b) => CRC32!(b, c), 0) } : {}),
       skeleton: columns.skeleton,
       arrays: columns.arrays,
-      args: built.args.length,
+      args: built.args.reduce((n, b) => n + b.length, 0),
     }),
     'utf8',
   );
@@ -491,7 +490,7 @@ export function writeRankLod(file: string, key: CacheKey, built: { data: RankLod
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      for (const b of [MAGIC, len, header, meta, ...columns.parts, built.args]) {
+      for (const b of [MAGIC, len, header, meta, ...columns.parts, ...built.args]) {
         let off = 0;
         while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
       }

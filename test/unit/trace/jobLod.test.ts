@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { decodeTrace, encodeTrace, type BinaryTrace } from '../../../trace/binary';
+import { decodeTrace, encodeTrace, sliceArgsJson, type BinaryTrace } from '../../../trace/binary';
 import { importKinetoFolder } from '../../../trace/kineto';
 import { scanKinetoFile } from '../../../trace/kinetoScan';
 import { LodIndex, type ViewRequest } from '../../../trace/lod';
@@ -230,6 +230,24 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     const job = new JobLod([indexFile(shuffled, 'shuffled')]);
     opened.push(job);
     sameAnswers(job, new LodIndex(shuffled), true);
+  });
+
+  it("reads back every slice's args, multi-byte text across the blob's 4 MiB chunks included", () => {
+    const model = viewerRun({ ranks: 1, steps: 1 });
+    const n = model.slices.length;
+    // About 6 MiB of args: ASCII, two- and three-byte UTF-8 and astral characters.
+    const text = ['ascii', 'é ü ß', '漢字かな', '🚀 ∑'];
+    const per = Math.ceil((6 << 20) / n);
+    model.slices.forEach((s, i) => {
+      s.args = { ...(s.args ?? {}), note: `${i}:${text[i % 4].repeat(Math.ceil(per / 8))}` };
+    });
+    const file = indexFile(model, 'multibyte');
+    const d = file.data;
+    const positions = Array.from({ length: d.idx.length }, (_, p) => p);
+    const got = file.readArgs(positions);
+    assert.ok(d.argsAt[d.idx.length] > 5 << 20, `blob of ${d.argsAt[d.idx.length]} bytes`);
+    positions.forEach((p) => assert.equal(got[p], sliceArgsJson(model.slices[d.idx[p]]), `position ${p}`));
+    file.close();
   });
 
   it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
