@@ -18,6 +18,7 @@ import {
   loadKinetoJob,
   readJobResult,
   writeJobResult,
+  type JobProgress,
   type KinetoJob,
 } from '../trace/kinetoJob';
 import type { RankFile } from '../trace/kinetoScanPool';
@@ -135,6 +136,8 @@ export async function analyzeKinetoJob(
     keptSteps?: number;
     /** Called when the job is not in the cache, before any rank is loaded (it may throw to stop there). */
     beforeLoad?: () => void;
+    /** Called as each rank file is done (trace/kinetoJob.ts), on each pass over them. */
+    onProgress?: (p: JobProgress) => void;
   },
 ): Promise<KinetoJobAnalysis> {
   const { cache, options } = opts;
@@ -148,6 +151,7 @@ export async function analyzeKinetoJob(
       lodDirOf: opts.lodDirOf,
       workers: opts.workers,
       workerPath: opts.workerPath ?? digestWorkerScript(),
+      onProgress: opts.onProgress,
       ...(digest ? { digest, digestCode: codeId(), localTransform: digestReducedRank } : {}),
     });
   // Each rank digested where it is read; the whole ranks only when a digest cannot answer.

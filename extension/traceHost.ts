@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { EncodeOptions } from '../trace/binary';
 import { defaultMaxTraceBytes } from '../trace/budget';
 import type { SearchAnswer, ViewRequest } from '../trace/lod';
+import type { JobProgress } from '../trace/kinetoJob';
 import type { FromTraceWorker, OpenedTrace, ToTraceWorker } from './traceWorkerProtocol';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -45,7 +46,13 @@ export function traceWorkerPath(dir: string = __dirname): string {
 export function openTrace(
   files: string[],
   title: string,
-  opts: { maxTraceBytes?: number; workerPath?: string; heapMb?: number } = {},
+  opts: {
+    maxTraceBytes?: number;
+    workerPath?: string;
+    heapMb?: number;
+    /** Called while a job's rank files are read (trace/kinetoJob.ts JobProgress). */
+    onProgress?: (p: JobProgress) => void;
+  } = {},
 ): Promise<RemoteTrace> {
   const maxTraceBytes = opts.maxTraceBytes ?? defaultMaxTraceBytes();
   const heapMb = opts.heapMb ?? workerHeapMb(maxTraceBytes);
@@ -65,6 +72,14 @@ export function openTrace(
     pending.clear();
   };
   worker.on('message', (m: FromTraceWorker) => {
+    if (m.type === 'progress') {
+      try {
+        opts.onProgress?.({ done: m.done, ranks: m.ranks, fromCache: m.fromCache });
+      } catch {
+        // what the caller does with progress does not stop the open
+      }
+      return;
+    }
     const p = pending.get(m.id);
     pending.delete(m.id);
     p?.resolve(m);

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { backend, jobName, traceTitle } from './traceService';
+import { backend, jobName, jobProgressMessage, traceTitle } from './traceService';
 import { openTrace, type RemoteTrace } from './traceHost';
 import type { HostToWebview, WebviewToHost } from '../webview/protocol';
 import { isMessageId, isSuggestionId, locationTarget, viewRequestOf } from './webviewGuard';
@@ -118,18 +118,24 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
     // that says which file and why (the parser's message carries the offset), so the
     // user never looks at an empty timeline.
     // Loading and analysis run in a worker thread of their own (extension/traceHost.ts).
-    const loaded: Promise<RemoteTrace> = openTrace(files, traceTitle(files));
-    void loaded.then((t) => {
-      if (t.ok || !this.open.has(panel)) return;
-      this.output.appendLine(`[commlens] ${t.message}`);
-      panel.webview.html = this.messageHtml(panel.webview, `CommLens cannot show ${t.title}`, t.message);
-    });
     const post = (m: HostToWebview, transfer?: ArrayBuffer) => {
       // Transfer the trace buffer instead of copying it where the API allows it.
       void (transfer
         ? (panel.webview.postMessage as (m: unknown, t?: unknown[]) => Thenable<boolean>)(m, [transfer])
         : panel.webview.postMessage(m));
     };
+    // A job read for the first time takes a while (about a minute for 4 GB of JSON): the page
+    // says how far the reading has got.
+    const loaded: Promise<RemoteTrace> = openTrace(files, traceTitle(files), {
+      onProgress: (p) => {
+        if (this.open.has(panel)) post({ type: 'status', message: jobProgressMessage(p), busy: false });
+      },
+    });
+    void loaded.then((t) => {
+      if (t.ok || !this.open.has(panel)) return;
+      this.output.appendLine(`[commlens] ${t.message}`);
+      panel.webview.html = this.messageHtml(panel.webview, `CommLens cannot show ${t.title}`, t.message);
+    });
     const sub = panel.webview.onDidReceiveMessage(async (raw: WebviewToHost) => {
       switch (raw?.type) {
         case 'ready': {

@@ -14,6 +14,7 @@ import { importKinetoFolder } from '../trace/kineto';
 import { analyzeKinetoJob } from '../analysis/kinetoJobAnalysis';
 import { cacheDirFor } from '../trace/parseCache';
 import { cachedLodFiles, indexKinetoRanks } from '../trace/kinetoScanPool';
+import type { JobProgress } from '../trace/kinetoJob';
 import { RankLodFile, rankLodColumnBytes } from '../trace/rankLod';
 import { JobLod } from '../trace/jobLod';
 import { TraceTooLargeError, defaultMaxTraceBytes } from '../trace/budget';
@@ -218,6 +219,14 @@ export function scanWorkersFor(files: string[], maxTraceBytes: number, cores = o
   );
 }
 
+/** What the panel says while a job's rank files are read (the first open of a job reads every rank; later ones come from the cache). */
+export function jobProgressMessage(p: JobProgress): string {
+  const what = p.ranks === 1 ? 'the trace and indexing it' : `${p.ranks} rank traces and indexing them`;
+  const cached = p.fromCache > 0 ? `, ${p.fromCache} from the parse cache` : '';
+  const left = p.done < p.ranks ? '…' : '; putting the job together…';
+  return `Reading ${what} for the timeline: ${p.done} of ${p.ranks} done${cached}${left}`;
+}
+
 /**
  * Opens the per-rank Kineto files of one job as `analyze` does (analysis/kinetoJobAnalysis.ts:
  * reduce-then-merge in the scan pool's workers, or the job cache), each rank's level-of-detail
@@ -226,7 +235,14 @@ export function scanWorkersFor(files: string[], maxTraceBytes: number, cores = o
  */
 export async function openKinetoJob(
   files: string[],
-  opts: { maxTraceBytes?: number; cacheDir?: string; workers?: number; workerPath?: string } = {},
+  opts: {
+    maxTraceBytes?: number;
+    cacheDir?: string;
+    workers?: number;
+    workerPath?: string;
+    /** Called as each rank file is read (not when the job's analysis comes from the cache). */
+    onProgress?: (p: JobProgress) => void;
+  } = {},
 ): Promise<OpenedJob> {
   const title = traceTitle(files);
   const where = files.length === 1 ? files[0] : `${files.length} files in ${path.dirname(files[0])}`;
@@ -242,6 +258,7 @@ export async function openKinetoJob(
       lodDirOf: () => dir,
       workers,
       workerPath: opts.workerPath,
+      onProgress: opts.onProgress,
     });
     // The analysis came from the job cache: the indexes too when all are there (no worker
     // started), else the pool makes the missing ones.

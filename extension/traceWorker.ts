@@ -40,7 +40,10 @@ function reply(m: FromTraceWorker, transfer?: ArrayBuffer): void {
 async function open(m: Extract<ToTraceWorker, { type: 'open' }>): Promise<void> {
   setDefaultMaxTraceBytes(m.maxTraceBytes);
   if (await isKinetoJob(m.files)) {
-    const t = await openKinetoJob(m.files, { maxTraceBytes: m.maxTraceBytes });
+    const t = await openKinetoJob(m.files, {
+      maxTraceBytes: m.maxTraceBytes,
+      onProgress: (p) => reply({ type: 'progress', id: m.id, ...p }),
+    });
     if (!t.ok) return reply({ type: 'opened', id: m.id, trace: t });
     job = lod = t.job;
     const big = windowed(job.sliceCount);

@@ -40,6 +40,8 @@ export type ToTraceWorker =
 
 export type FromTraceWorker =
   | { type: 'opened'; id: number; trace: OpenedTrace }
+  /** While an `open` runs: a job's rank files read so far (trace/kinetoJob.ts JobProgress); the open's reply comes after. */
+  | { type: 'progress'; id: number; done: number; ranks: number; fromCache: number }
   | { type: 'encoded'; id: number; data: ArrayBuffer }
   | { type: 'searched'; id: number; result: SearchAnswer }
   | { type: 'failed'; id: number; message: string };

@@ -36,6 +36,17 @@ export interface KinetoJobOptions {
   digestCode?: string;
   /** With `digest`: the same transform, applied here to a rank that came back without a digest (a worker without one). */
   localTransform?: RankTransform;
+  /** Called before the first rank file is read, then as each one is done (read, or taken from the parse cache, or failed). */
+  onProgress?: (p: JobProgress) => void;
+}
+
+/** How far the reading of a job's rank files has got. */
+export interface JobProgress {
+  /** Rank files done (failed ones included) of `ranks`. */
+  done: number;
+  ranks: number;
+  /** Of those done, how many came from the parse cache. */
+  fromCache: number;
 }
 
 export interface RankFailure {
@@ -119,11 +130,15 @@ export async function loadKinetoJob(files: RankFile[], opts: KinetoJobOptions = 
   const heapLimit = opts.heapLimitBytes ?? getHeapStatistics().heap_size_limit;
   const heapBase = process.memoryUsage().heapUsed;
   let arrived = 0,
-    payloads = 0;
+    payloads = 0,
+    cachedRanks = 0;
+  opts.onProgress?.({ done: 0, ranks: files.length, fromCache: 0 });
   const results = await reduceKinetoRanks(files, {
     onRank: (_, r) => {
       arrived++;
       if (r.ok) payloads += r.payloadBytes;
+      if (r.ok && r.fromCache) cachedRanks++;
+      opts.onProgress?.({ done: arrived, ranks: files.length, fromCache: cachedRanks });
       // From a sixteenth of the ranks on (at least two): one rank's garbage is not yet a trend.
       if (arrived < Math.max(2, Math.ceil(files.length / 16)) || arrived === files.length) return;
       // The heap's growth, and at least the ranks' payloads: a collection of earlier garbage

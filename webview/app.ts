@@ -308,12 +308,16 @@ export class App {
         case 'comparison':
           this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId);
           break;
-        case 'status':
+        case 'status': {
           this.busy = msg.busy;
           this.status.textContent = msg.message;
+          // Before the trace is there (a job read for the first time), where the timeline will be too.
+          const waiting = this.main.querySelector('p.placeholder');
+          if (waiting) waiting.textContent = msg.message;
           if (this.activeSuggestion) this.suggestionStatus.set(this.activeSuggestion, msg.message);
           this.renderPane();
           break;
+        }
         case 'reply':
           if (!msg.ok && this.viewAsked?.id === msg.replyTo) {
             // Keep what is shown, and do not ask for this window again.

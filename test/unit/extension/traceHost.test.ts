@@ -15,6 +15,8 @@ import { importKinetoFolder } from '../../../trace/kineto';
 import { analyzeKinetoJob } from '../../../analysis/kinetoJobAnalysis';
 import { toAnalysisView } from '../../../extension/analysisView';
 import { fixturesDir } from '../../helpers/paths';
+import type { JobProgress } from '../../../trace/kinetoJob';
+import { jobProgressMessage } from '../../../extension/traceService';
 
 const pair = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => fixturesDir('kineto', 'hta-sampled', f));
 // The parse cache and the ranks' indexes go here, not beside the shared fixtures (the worker
@@ -80,8 +82,10 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
   const own = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-job-'));
   // Closed at the end whatever happens: a failed assertion must not leave a worker that keeps the test running.
   const opened: { dispose(): void }[] = [];
+  let progress: JobProgress[] = [];
   const open = async (files: string[]) => {
-    const t = await openTrace(files, 'job');
+    progress = [];
+    const t = await openTrace(files, 'job', { onProgress: (p) => progress.push(p) });
     if (t.ok) opened.push(t);
     return t;
   };
@@ -94,6 +98,13 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
     assert.ok(cold.ok, cold.ok ? '' : cold.message);
     if (!cold.ok) return;
     assert.equal(cold.fromCache, 0, 'nothing cached: both ranks were scanned');
+    // The panel hears of each rank as it is read (extension/tracePanel.ts shows it).
+    assert.deepEqual(progress, [
+      { done: 0, ranks: 2, fromCache: 0 },
+      { done: 1, ranks: 2, fromCache: 0 },
+      { done: 2, ranks: 2, fromCache: 0 },
+    ]);
+    assert.match(jobProgressMessage(progress[1]), /1 of 2 done…$/);
     // The analysis is the CLI's (analysis/kinetoJobAnalysis.ts), slice links in the importer model's terms.
     const cli = await analyzeKinetoJob(
       files.map((f) => ({ path: f })),
@@ -133,6 +144,7 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
     assert.ok(warm.ok, warm.ok ? '' : warm.message);
     if (!warm.ok) return;
     assert.equal(warm.fromCache, 'job', 'the analysis comes from the job cache');
+    assert.deepEqual(progress, [], 'no rank read: no progress');
     assert.deepEqual(
       lods.map((f) => fs.statSync(f).mtimeMs),
       stamps,
@@ -148,6 +160,12 @@ test("a Kineto job opens as analyze reads it, with each rank's index cached; a r
     fs.utimesSync(files[1], later, later);
     const again = await open(files);
     assert.ok(again.ok && again.fromCache === 1, 'one rank from the cache, the touched one scanned');
+    assert.equal(progress.length, 3);
+    assert.deepEqual(progress.at(-1), { done: 2, ranks: 2, fromCache: 1 });
+    assert.match(
+      jobProgressMessage(progress.at(-1)!),
+      /2 of 2 done, 1 from the parse cache; putting the job together…$/,
+    );
     again.dispose();
   } finally {
     for (const t of opened) t.dispose();
