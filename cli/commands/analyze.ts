@@ -7,8 +7,9 @@ import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
 import { assertRanked, loadRun } from '../../trace/load';
 import { analyze, markdownReport, type Analysis } from '../../analysis/index';
 import { analyzeKinetoJob } from '../../analysis/kinetoJobAnalysis';
+import type { JobProgress } from '../../trace/kinetoJob';
 import { EXIT } from '../protocol';
-import { Output, type Io } from '../output';
+import { Output, STDIO, type Io } from '../output';
 import { checkRunConfig } from '../runConfigCheck';
 import { HeapWanted } from '../heap';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
@@ -114,7 +115,20 @@ export async function analyzeCommand(args: string[], io?: Io, beforeLoad?: () =>
       // Reduce-then-merge through the worker pool and the parse cache (trace/kinetoJob.ts); a
       // job re-opened with the same files, options and code is answered from the cache.
       assertRanked(found.chosen);
-      const k = await analyzeKinetoJob(found.chosen.files, { cache, options, beforeLoad });
+      // On a terminal, how far the reading of the rank files has got (a first read of a big job
+      // takes a while), on stderr, erased when it is done: the report on stdout is untouched.
+      const tty = !out.isQuiet && out.io === STDIO && process.stderr.isTTY === true;
+      let shown = false;
+      const onProgress = tty
+        ? (p: JobProgress) => {
+            shown = true;
+            const cached = p.fromCache > 0 ? `, ${p.fromCache} from the parse cache` : '';
+            process.stderr.write(`\r\x1b[Kreading ${p.ranks} rank file(s): ${p.done} done${cached}…`);
+          }
+        : undefined;
+      const k = await analyzeKinetoJob(found.chosen.files, { cache, options, beforeLoad, onProgress }).finally(() => {
+        if (shown) process.stderr.write('\r\x1b[K');
+      });
       analysis = k.analysis;
       leftOut = k.leftOut;
       if (k.warning) out.warn(k.warning);
