@@ -33,6 +33,9 @@ let lod: LodIndex | JobLod | undefined;
 const windowed = (sliceCount: number): boolean => sliceCount > WINDOWED_ABOVE_SLICES;
 const lodOf = (): LodIndex | JobLod => (lod ??= job ?? new LodIndex(model!));
 
+/** Starts reading an opened job's columns in the background (set by `open`, cleared once called). */
+let startLoading: (() => void) | undefined;
+
 function reply(m: FromTraceWorker, transfer?: ArrayBuffer): void {
   parentPort!.postMessage(m, transfer ? [transfer] : []);
 }
@@ -49,8 +52,10 @@ async function open(m: Extract<ToTraceWorker, { type: 'open' }>): Promise<void> 
     const big = windowed(job.sliceCount);
     // The first thing the panel asks for: ready before the host hears the trace is open.
     if (big) job.overview();
-    // The ranks' columns (a kept overview needs none) are read one rank per turn after the reply,
-    // between requests, so that zooming in finds them read.
+    // The ranks' columns (a kept overview needs none) are read one rank per turn, between
+    // requests, so that zooming in finds them read: from when the first request after the open
+    // (the page's first view) has been answered, so that it does not wait behind them, or 2 s
+    // after the open when none comes.
     const opened = job;
     const loadNext = (): void => {
       try {
@@ -59,7 +64,13 @@ async function open(m: Extract<ToTraceWorker, { type: 'open' }>): Promise<void> 
         // A rank whose columns cannot be read: the request that needs them says why.
       }
     };
-    setImmediate(loadNext);
+    const start = (): void => {
+      if (startLoading !== start) return;
+      startLoading = undefined;
+      setImmediate(loadNext);
+    };
+    startLoading = start;
+    setTimeout(start, 2000);
     return reply({
       type: 'opened',
       id: m.id,
@@ -118,5 +129,9 @@ async function handle(m: ToTraceWorker): Promise<void> {
 }
 
 parentPort?.on('message', (m: ToTraceWorker) => {
-  handle(m).catch((e: unknown) => reply({ type: 'failed', id: m.id, message: (e as Error)?.message ?? String(e) }));
+  handle(m)
+    .catch((e: unknown) => reply({ type: 'failed', id: m.id, message: (e as Error)?.message ?? String(e) }))
+    .finally(() => {
+      if (m.type !== 'open') startLoading?.();
+    });
 });
