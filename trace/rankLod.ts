@@ -37,7 +37,7 @@ import type { TraceModel } from './model';
 import { entryPath, type CacheKey } from './parseCache';
 
 /** Bumped when the layout of the columns changes. */
-export const RANK_LOD_FORMAT = 4;
+export const RANK_LOD_FORMAT = 5;
 const MAGIC = Buffer.from('CLLOD01\n', 'latin1');
 
 /** The resident part of a rank's index (see the module comment). */
@@ -392,16 +392,13 @@ const ARRAY_TYPES: Record<string, new (b: ArrayBuffer, at: number, length: numbe
 };
 
 /**
- * The columns as bytes to write: a skeleton (node:v8: every field, with each typed array replaced
- * by its number) padded to 8 bytes, then each typed array's bytes, each padded to 8, so that a
- * reader makes views into one buffer instead of copying each array out of a serialisation.
+ * The columns as bytes to write: the skeleton's length (u32, then 4 zero bytes), the skeleton
+ * (node:v8: every field, each typed array replaced by its number, and where each typed array
+ * lies), padded to 8 bytes, then each typed array's bytes, each padded to 8, so that a reader
+ * makes views into one buffer instead of copying each array out of a serialisation. The layout
+ * is inside the checked bytes, not in the header.
  */
-function packColumns(columns: Partial<RankLodData>): {
-  parts: Uint8Array[];
-  length: number;
-  skeleton: number;
-  arrays: ArrayPlace[];
-} {
+function packColumns(columns: Partial<RankLodData>): { parts: Uint8Array[]; length: number } {
   const found: ArrayBufferView[] = [];
   const strip = (v: unknown): unknown => {
     if (ArrayBuffer.isView(v)) {
@@ -412,11 +409,11 @@ function packColumns(columns: Partial<RankLodData>): {
     if (Array.isArray(v)) return v.map(strip);
     return v;
   };
-  const skeleton = serialize(Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, strip(v)])));
+  const fields = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, strip(v)]));
   const pad = (n: number): Uint8Array => new Uint8Array((8 - (n % 8)) % 8);
-  const parts: Uint8Array[] = [skeleton, pad(skeleton.length)];
-  let at = skeleton.length + parts[1].length;
   const arrays: ArrayPlace[] = [];
+  const data: Uint8Array[] = [];
+  let at = 0;
   for (const a of found) {
     const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     arrays.push({
@@ -425,31 +422,47 @@ function packColumns(columns: Partial<RankLodData>): {
       length: a.byteLength / (a as unknown as Uint8Array).BYTES_PER_ELEMENT,
     });
     const p = pad(bytes.length);
-    parts.push(bytes, p);
+    data.push(bytes, p);
     at += bytes.length + p.length;
   }
+  const skeleton = serialize({ fields, arrays });
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(skeleton.length, 0);
+  const parts = [head, skeleton, pad(8 + skeleton.length), ...data];
   // No empty parts: zlib.crc32 of an empty typed array can return 0, not the value it was given.
-  return { parts: parts.filter((b) => b.length > 0), length: at, skeleton: skeleton.length, arrays };
+  return { parts: parts.filter((b) => b.length > 0), length: parts.reduce((n, b) => n + b.length, 0) };
 }
 
-/** The columns from their part of the file (`bytes`, a buffer of its own): typed arrays are views into it. */
-function unpackColumns(bytes: Buffer, h: Pick<LodHeader, 'skeleton' | 'arrays' | 'columns'>): unknown {
-  if (bytes.byteOffset !== 0 || !(h.skeleton <= h.columns) || !Array.isArray(h.arrays))
-    throw new Error('the columns do not match their header');
-  const views = h.arrays.map((p) => {
+/** The columns from their part of the file (`bytes`, a buffer of its own, checked): typed arrays are views into it. */
+function unpackColumns(bytes: Buffer): Record<string, unknown> {
+  const bad = (): never => {
+    throw new Error('its columns do not match their own layout');
+  };
+  if (bytes.byteOffset !== 0 || bytes.length < 8) bad();
+  const sk = bytes.readUInt32LE(0);
+  if (8 + sk > bytes.length) bad();
+  const { fields, arrays } = deserialize(bytes.subarray(8, 8 + sk)) as {
+    fields: Record<string, unknown>;
+    arrays: ArrayPlace[];
+  };
+  if (!Array.isArray(arrays) || fields === null || typeof fields !== 'object') bad();
+  const base = 8 + sk + ((8 - ((8 + sk) % 8)) % 8);
+  const views = arrays.map((p) => {
     const Ctor = ARRAY_TYPES[p.type];
     const size = Ctor === undefined ? 0 : (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-    if (!Ctor || p.at % 8 !== 0 || p.at < h.skeleton || p.at + p.length * size > h.columns)
-      throw new Error('the columns do not match their header');
-    return new Ctor(bytes.buffer as ArrayBuffer, p.at, p.length);
+    if (!Ctor || !(p.at % 8 === 0 && p.at >= 0 && p.length >= 0 && base + p.at + p.length * size <= bytes.length))
+      bad();
+    return new Ctor(bytes.buffer as ArrayBuffer, base + p.at, p.length);
   });
   const put = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(put);
-    if (v !== null && typeof v === 'object' && '$column' in v) return views[(v as { $column: number }).$column];
+    if (v !== null && typeof v === 'object' && '$column' in v) {
+      const view = views[(v as { $column: number }).$column];
+      return view ?? bad();
+    }
     return v;
   };
-  const skeleton = deserialize(bytes.subarray(0, h.skeleton)) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(skeleton).map(([k, v]) => [k, put(v)]));
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, put(v)]));
 }
 
 /** Where the index of the rank of `key` lives in `dir`: beside its reduced model (trace/parseCache.ts entryPath). */
@@ -459,8 +472,8 @@ export function lodEntryPath(dir: string, key: CacheKey): string {
 
 /**
  * Writes the index to `file` (temporary file, then rename): magic, u32 header length, header
- * JSON (the key; the meta's and the columns' bytes and SHA-1s; the columns' CRC-32 and layout;
- * the blob's bytes), the meta, the columns, the blob. Throws when it cannot be written.
+ * JSON (the key; the meta's and the columns' bytes and SHA-1s; the columns' CRC-32; the blob's
+ * bytes), the meta, the columns (packColumns), the blob. Throws when it cannot be written.
  */
 export function writeRankLod(file: string, key: CacheKey, built: { data: RankLodData; args: Uint8Array[] }): void {
   const parts = splitData(built.data);
@@ -477,8 +490,6 @@ export function writeRankLod(file: string, key: CacheKey, built: { data: RankLod
       columns: columns.length,
       sha1: sha1.digest('hex'),
       ...(CRC32 ? { crc32: columns.parts.reduce((c, b) => CRC32!(b, c), 0) } : {}),
-      skeleton: columns.skeleton,
-      arrays: columns.arrays,
       args: built.args.reduce((n, b) => n + b.length, 0),
     }),
     'utf8',
@@ -541,13 +552,11 @@ interface LodHeader {
   format: number;
   meta: number;
   metaSha1: string;
-  /** Bytes of the columns' part: the skeleton, then each typed array (see packColumns). */
+  /** Bytes of the columns' part: their layout, then each typed array (see packColumns). */
   columns: number;
   sha1: string;
   /** CRC-32 of the columns' part (checked on read; the SHA-1 when absent or without zlib.crc32). */
   crc32?: number;
-  skeleton: number;
-  arrays: ArrayPlace[];
   args: number;
   /** Where the meta starts (the columns follow it, then the blob). */
   at: number;
@@ -661,7 +670,15 @@ export class RankLodFile {
       throw new Error(
         `the level-of-detail index ${this.file} is corrupt (its columns do not match their checksum): close the trace and open it again to rebuild it`,
       );
-    const cols = unpackColumns(bytes, h) as Partial<RankLodData>;
+    let cols: Partial<RankLodData>;
+    try {
+      cols = unpackColumns(bytes) as Partial<RankLodData>;
+    } catch (e) {
+      throw new Error(
+        `the level-of-detail index ${this.file} is corrupt (${(e as Error).message}): close the trace and open it again to rebuild it`,
+        { cause: e },
+      );
+    }
     const { flows: _flows, ...meta } = this.meta;
     this.columns = { ...meta, ...cols } as RankLodData;
     return this.columns;

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { decodeTrace, encodeTrace, sliceArgsJson, type BinaryTrace } from '../../../trace/binary';
 import { importKinetoFolder } from '../../../trace/kineto';
@@ -248,6 +249,39 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     assert.ok(d.argsAt[d.idx.length] > 5 << 20, `blob of ${d.argsAt[d.idx.length]} bytes`);
     positions.forEach((p) => assert.equal(got[p], sliceArgsJson(model.slices[d.idx[p]]), `position ${p}`));
     file.close();
+  });
+
+  it('refuses an index whose columns check but whose layout does not, saying which file and what to do', () => {
+    const file = path.join(tmp, 'layout.lod');
+    writeRankLod(file, key(file, 0), buildRankLod(viewerRun({ ranks: 1, steps: 1 })));
+    const b = fs.readFileSync(file);
+    const hl = b.readUInt32LE(8);
+    const h = JSON.parse(b.toString('utf8', 12, 12 + hl)) as {
+      meta: number;
+      columns: number;
+      crc32?: number;
+      sha1: string;
+    };
+    // The layout's first field (the skeleton's length) made to point past the columns, and the
+    // checksums made again over the changed bytes, so that only the layout is wrong.
+    const at = 12 + hl + h.meta;
+    b.writeUInt32LE(h.columns, at);
+    const cols = b.subarray(at, at + h.columns);
+    if (h.crc32 !== undefined) h.crc32 = (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(cols);
+    h.sha1 = createHash('sha1').update(cols).digest('hex');
+    const header = Buffer.from(JSON.stringify(h), 'utf8');
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(header.length);
+    fs.writeFileSync(file, Buffer.concat([b.subarray(0, 8), len, header, b.subarray(12 + hl)]));
+    const r = RankLodFile.open(file, key(file, 0));
+    assert.ok(r, 'the header and the meta still read');
+    assert.throws(
+      () => r.data,
+      (e: Error) =>
+        e.message.includes(file) &&
+        /corrupt \(its columns do not match their own layout\).*open it again/.test(e.message),
+    );
+    r.close();
   });
 
   it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
