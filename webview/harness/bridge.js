@@ -20,6 +20,10 @@
     log.push(msg);
     try {
       if (msg.type === 'ready') {
+        // ?holdTrace=1: the trace is sent when the page calls window.__releaseTrace() (a test posts
+        // what the extension posts while a job is still being read, before it).
+        if (new URLSearchParams(location.search).get('holdTrace') === '1')
+          await new Promise((resolve) => (window.__releaseTrace = resolve));
         const info = await fetchJson('/info.json');
         const data = await fetchBinary('/trace.bin');
         window.__traceSentAt = performance.now();

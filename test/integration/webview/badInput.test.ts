@@ -4,7 +4,8 @@ import type { Browser } from 'playwright-core';
 import { addTrack, emptyModel, finalizeModel, type TraceModel } from '../../../trace/model';
 import type { HarnessRun } from '../../../webview/harness/node/serve';
 import { viewerRun } from '../../helpers/syntheticRun';
-import { appState, chromiumMissing, clickSlice, launch, openViewer, screenshot, viewWindow } from './browser';
+import { appState, chromiumMissing, clickSlice, launch, openViewer, screenshot, viewWindow, waitFor } from './browser';
+import { startHarness } from '../../../webview/harness/node/serve';
 
 const skip = chromiumMissing();
 
@@ -47,6 +48,35 @@ describe('trace viewer on bad input', { skip }, () => {
       await o.harness.close();
     }
   }
+
+  it('shows how far the reading of a job has got where the timeline will be, until the trace comes', async () => {
+    const harness = await startHarness({
+      run: { title: 'held', model: viewerRun({ ranks: 2, steps: 2 }), analysis: null },
+    });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${harness.url}?holdTrace=1`);
+      await waitFor(page, `typeof window.__releaseTrace === 'function'`);
+      const message = 'Reading 8 rank traces and indexing them for the timeline: 3 of 8 done, 2 from the parse cache…';
+      // What extension/tracePanel.ts posts while the trace worker reads the job's ranks.
+      await page.evaluate(`window.postMessage(${JSON.stringify({ type: 'status', message, busy: false })}, '*')`);
+      await waitFor(page, `document.querySelector('main p.placeholder')?.textContent === ${JSON.stringify(message)}`);
+      assert.equal(await page.textContent('span.status'), message);
+      await screenshot(page, 'reading-progress.png');
+      // No warnings yet: the banner takes no room (its border showed as an empty strip).
+      assert.equal(await page.evaluate(`document.querySelector('.banner').getBoundingClientRect().height`), 0);
+      await page.evaluate(`window.__releaseTrace()`);
+      await waitFor(page, `document.getElementById('app')?.dataset.state === 'ready'`);
+      assert.equal(await page.$('main p.placeholder'), null, 'the timeline replaced the progress');
+      assert.notEqual(await page.textContent('span.status'), message);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+      await harness.close();
+    }
+  });
 
   it('says a trace with zero spans is empty instead of showing a blank panel', async () => {
     const m = emptyModel('perfetto');
