@@ -240,7 +240,7 @@ export async function openKinetoJob(
     cacheDir?: string;
     workers?: number;
     workerPath?: string;
-    /** Called as each rank file is read (not when the job's analysis comes from the cache). */
+    /** Called as each rank file is read or indexed (not when the analysis and the indexes all come from the cache). */
     onProgress?: (p: JobProgress) => void;
   } = {},
 ): Promise<OpenedJob> {
@@ -260,14 +260,22 @@ export async function openKinetoJob(
       workerPath: opts.workerPath,
       onProgress: opts.onProgress,
     });
-    // The analysis came from the job cache: the indexes too when all are there (no worker
-    // started), else the pool makes the missing ones.
+    // The analysis came from the job cache (written by `commlens analyze`, say): the indexes too
+    // when all are there (no worker started), else the pool makes the missing ones, saying how
+    // far it has got as a first read does.
+    const indexRanks = () => {
+      opts.onProgress?.({ done: 0, ranks: files.length, fromCache: 0 });
+      return indexKinetoRanks(ranks, {
+        lodDirOf: () => dir,
+        workers,
+        workerPath: opts.workerPath,
+        onRank: (done) => opts.onProgress?.({ done, ranks: files.length, fromCache: 0 }),
+      });
+    };
     const lodFiles =
       k.lodFiles ??
       cachedLodFiles(ranks, { lodDirOf: () => dir, workerPath: opts.workerPath })?.map((file) => ({ file })) ??
-      (await indexKinetoRanks(ranks, { lodDirOf: () => dir, workers, workerPath: opts.workerPath })).map((r, i) =>
-        r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` },
-      );
+      (await indexRanks()).map((r, i) => (r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` }));
     const missing = lodFiles.find((f): f is { error: string } => 'error' in f);
     if (missing) throw new Error(missing.error);
     const paths = lodFiles.map((f) => (f as { file: string }).file);

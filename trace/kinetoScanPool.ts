@@ -258,9 +258,16 @@ export type LodResult = { ok: true; lodFile: string } | { ok: false; error: stri
  */
 export async function indexKinetoRanks(
   files: RankFile[],
-  opts: { workers?: number; workerPath?: string; lodDirOf: (path: string) => string },
+  opts: {
+    workers?: number;
+    workerPath?: string;
+    lodDirOf: (path: string) => string;
+    /** Called as each rank's index is there (made, found, or failed), with how many are. */
+    onRank?: (done: number) => void;
+  },
 ): Promise<LodResult[]> {
   const out = new Array<LodResult>(files.length);
+  let done = 0;
   await runPool<LodReply & Reply>(
     files.length,
     (index): LodRequest => ({
@@ -274,6 +281,7 @@ export async function indexKinetoRanks(
     (m) => {
       out[m.index] =
         'lodFile' in m ? { ok: true, lodFile: m.lodFile } : { ok: false, error: m.error ?? 'unknown error', at: m.at };
+      opts.onRank?.(++done);
     },
     opts,
   );

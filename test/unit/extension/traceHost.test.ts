@@ -78,6 +78,30 @@ test('a trace over the budget, or a worker out of its heap, ends with a message;
   again.dispose();
 });
 
+test('a job that `analyze` has cached opens with its indexes made in the workers, the panel hearing of each', async (ctx) => {
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-analyzed-'));
+  ctx.after(() => fs.rmSync(own, { recursive: true, force: true }));
+  const files = pair.map((f) => path.join(own, path.basename(f)));
+  pair.forEach((f, i) => fs.copyFileSync(f, files[i]));
+  // What `commlens analyze` leaves: the job's analysis and the digested ranks, no index.
+  await analyzeKinetoJob(
+    files.map((f) => ({ path: f })),
+    { cache: { dir: cacheDir }, options: { includeLastStep: false } },
+  );
+  const progress: JobProgress[] = [];
+  const t = await openTrace(files, 'job', { onProgress: (p) => progress.push(p) });
+  ctx.after(() => t.dispose());
+  assert.ok(t.ok, t.ok ? '' : t.message);
+  if (!t.ok) return;
+  assert.equal(t.fromCache, 'job', 'the analysis came from the job cache');
+  assert.deepEqual(progress, [
+    { done: 0, ranks: 2, fromCache: 0 },
+    { done: 1, ranks: 2, fromCache: 0 },
+    { done: 2, ranks: 2, fromCache: 0 },
+  ]);
+  assert.ok(decodeTrace(await t.encodeWhole()).sliceTrack.length > 4000, 'and the indexes answer');
+});
+
 test("a Kineto job opens as analyze reads it, with each rank's index cached; a re-open reads the caches", async () => {
   const own = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-worker-job-'));
   // Closed at the end whatever happens: a failed assertion must not leave a worker that keeps the test running.
