@@ -20,7 +20,7 @@
  * the args blob. The meta has its SHA-1; the columns have their SHA-1 (what the index is) and a
  * CRC-32 (their check on read). A re-open reads the header and the meta and keeps the file open; the
  * columns are read (and checked) the first time an answer needs them, or when the trace worker
- * loads them after the first view is sent (a job's overview is kept apart, trace/jobLod.ts); the
+ * loads them after the first request is answered (a job's overview is kept apart, trace/jobLod.ts); the
  * args are read from the blob for the slices an answer holds, never all at once (they are most
  * of the index's bytes; the hex editor's model).
  */
