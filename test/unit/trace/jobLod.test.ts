@@ -52,6 +52,13 @@ function indexFile(model: TraceModel, name: string): RankLodFile {
   return r;
 }
 
+/** Asserts that the job of `model`'s one index file answers as LodIndex over `model` (args read whole). */
+function answersAsLodIndex(model: TraceModel, name: string): void {
+  const job = new JobLod([indexFile(model, name)]);
+  opened.push(job);
+  sameAnswers(job, new LodIndex(model), true);
+}
+
 /** Index files of the shared Kineto pair in `dir` (`prefix`-0.lod, -1.lod), each built from its scanned columns as the scan worker does. */
 async function fixtureIndexFiles(dir: string, prefix: string): Promise<string[]> {
   const files = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) =>
@@ -204,10 +211,7 @@ describe('job level-of-detail index (per-rank indexes)', () => {
   });
 
   it('answers as LodIndex on the synthetic run (one rank index of a whole model, counters kept whole or by level)', () => {
-    const model = viewerRun({ ranks: 2, steps: 3 });
-    const job = new JobLod([indexFile(model, 'synthetic')]);
-    opened.push(job);
-    sameAnswers(job, new LodIndex(model), true);
+    answersAsLodIndex(viewerRun({ ranks: 2, steps: 3 }), 'synthetic');
   });
 
   it('answers as LodIndex on a model whose slices are not in track and start order (positions sorted, not partitioned)', () => {
@@ -228,9 +232,7 @@ describe('job level-of-detail index (per-rank indexes)', () => {
       slices: perm.map((old) => model.slices[old]),
       flows: model.flows.map((f) => ({ ...f, from: where[f.from], to: where[f.to] })),
     };
-    const job = new JobLod([indexFile(shuffled, 'shuffled')]);
-    opened.push(job);
-    sameAnswers(job, new LodIndex(shuffled), true);
+    answersAsLodIndex(shuffled, 'shuffled');
   });
 
   it("reads back every slice's args, multi-byte text across the blob's 4 MiB chunks included", () => {
