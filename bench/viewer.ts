@@ -32,6 +32,15 @@
  *   npm run bench:viewer -- --quick               both cases, 8 × 20 MB
  *   npm run bench:viewer -- --only 8r [--mb-per-rank N] [--no-importer]   (--no-importer: not the before case)
  *   npm run bench:viewer -- --only synthetic
+ *   npm run bench:viewer -- --only 1024r [--quick]
+ *
+ * The 1,024-rank case (`--only 1024r`, not run by default): bench:scale's 1,024 × 10 MB gzip job
+ * (`--quick`: 1,024 × 0.2 MB) opened in a child process as the extension opens it, with the
+ * default memory budget (2 GiB) and with a quarter of it: cold, then re-opened, each with a
+ * zoom over the first rank's tracks (what the page asks for when the ranks are summary rows and
+ * one is opened) and a zoom over every track; the ranks' columns held stay within the budget
+ * (trace/jobLod.ts), so the peak RSS follows the budget, not the job. Then the webview's first
+ * paint of the job re-opened, and its heap. Merged into bench/results/scale.json as viewer_1024r.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -110,8 +119,9 @@ async function main(): Promise<void> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const only = flag('--only');
-  if (only !== undefined && only !== 'synthetic' && only !== '8r')
-    throw new Error(`bench:viewer: --only takes 'synthetic' or '8r', got '${only}'`);
+  if (only !== undefined && only !== 'synthetic' && only !== '8r' && only !== '1024r')
+    throw new Error(`bench:viewer: --only takes 'synthetic', '8r' or '1024r', got '${only}'`);
+  if (only === '1024r') return manyRanksCase(argv.includes('--quick'));
   if (only !== '8r') await syntheticCase();
   if (only !== 'synthetic') {
     const mbText = flag('--mb-per-rank');
@@ -134,9 +144,18 @@ async function pageHeapMb(page: Page): Promise<{ total: number; v8: number; buff
 }
 
 /** One way of opening the job, weighed alone in a child process (bench/viewerOpenChild.ts). */
-function openInChild(mode: 'job' | 'importer', files: string[], cacheDir: string): ViewerOpenResult {
+function openInChild(
+  mode: 'job' | 'importer',
+  files: string[],
+  cacheDir: string,
+  maxTraceBytes?: number,
+): ViewerOpenResult {
   const r = spawnSync(process.execPath, [path.join(repoRoot(), 'out', 'bench', 'viewerOpenChild.js'), mode, ...files], {
-    env: { ...process.env, COMMLENS_CACHE_DIR: cacheDir },
+    env: {
+      ...process.env,
+      COMMLENS_CACHE_DIR: cacheDir,
+      ...(maxTraceBytes !== undefined ? { COMMLENS_BENCH_MAX_TRACE_BYTES: String(maxTraceBytes) } : {}),
+    },
     encoding: 'utf8',
     maxBuffer: 1 << 24,
   });
@@ -249,7 +268,7 @@ async function eightRanksCase(mbPerRank: number, withImporter: boolean): Promise
             what,
             `${(r.openMs / 1000).toFixed(2)} s`,
             `${r.peakRssMb.toFixed(0)} MB`,
-            `${(r.peakRssMb / jsonMb).toFixed(3)} × JSON; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB${r.fromCache !== undefined ? `, from cache: ${r.fromCache}` : ''}${r.zoomMs !== undefined ? `; a zoomed view asked for right after it: ${(r.zoomMs / 1000).toFixed(2)} s` : ''}`,
+            `${(r.peakRssMb / jsonMb).toFixed(3)} × JSON; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB${r.fromCache !== undefined ? `, from cache: ${r.fromCache}` : ''}${r.zoomRankMs !== undefined ? `; a zoom right after it, one rank's tracks ${(r.zoomRankMs / 1000).toFixed(2)} s` : ''}${r.zoomMs !== undefined ? `, every track ${(r.zoomMs / 1000).toFixed(2)} s` : ''}`,
           ]
         : [what, 'not run', '', '--no-importer'];
     console.log(`\nopening the job in the trace worker (each in its own process; peak RSS of the process)`);
@@ -309,6 +328,7 @@ async function eightRanksCase(mbPerRank: number, withImporter: boolean): Promise
         r && {
           open_s: Number((r.openMs / 1000).toFixed(2)),
           ...(r.zoomMs !== undefined ? { first_zoom_s: Number((r.zoomMs / 1000).toFixed(2)) } : {}),
+          ...(r.zoomRankMs !== undefined ? { first_zoom_one_rank_s: Number((r.zoomRankMs / 1000).toFixed(2)) } : {}),
           peak_rss_mb: Math.round(r.peakRssMb),
           slices: r.slices,
         };
@@ -341,6 +361,93 @@ async function eightRanksCase(mbPerRank: number, withImporter: boolean): Promise
     } finally {
       await browser.close();
     }
+  } finally {
+    if (prevCacheDir === undefined) delete process.env.COMMLENS_CACHE_DIR;
+    else process.env.COMMLENS_CACHE_DIR = prevCacheDir;
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/** The 1,024-rank job in the trace worker (see the file comment). */
+async function manyRanksCase(quick: boolean): Promise<void> {
+  const spec = quick
+    ? { name: 'quick-1024', ranks: 1024, bytesPerRank: 0.2 * MB, gzip: true }
+    : { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true };
+  const fixtureDir = path.join(repoRoot(), '..', 'shared', 'fixtures', 'kineto', 'hta-sampled');
+  const job = await buildJob(spec, fixtureDir, console.log);
+  const jsonMb = job.jsonBytes / MB;
+  console.log(
+    `1,024-rank job: ${jsonMb.toFixed(0)} MB of JSON (gzip), ${job.events.toLocaleString('en-US')} events (${job.dir}); load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  const budget = defaultMaxTraceBytes();
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'commlens-viewer-cache-'));
+  const prevCacheDir = process.env.COMMLENS_CACHE_DIR;
+  process.env.COMMLENS_CACHE_DIR = cacheDir;
+  try {
+    const runs: [string, number, ViewerOpenResult][] = [];
+    for (const b of [budget, budget / 4])
+      for (const what of ['cold', 're-opened']) {
+        if (what === 'cold') {
+          rmSync(cacheDir, { recursive: true, force: true });
+          mkdirSync(cacheDir, { recursive: true });
+        }
+        runs.push([`${what}, budget ${(b / 2 ** 30).toFixed(1)} GiB`, b, openInChild('job', job.files, cacheDir, b)]);
+      }
+    const s = (ms: number | undefined) => (ms === undefined ? '' : `${(ms / 1000).toFixed(2)} s`);
+    console.log(`
+opening the job in the trace worker (each in its own process; peak RSS of the process)`);
+    printTable(
+      runs.map(([what, , r]) => [
+        what,
+        s(r.openMs),
+        `${r.peakRssMb.toFixed(0)} MB`,
+        `zoom right after: one rank's tracks ${s(r.zoomRankMs)}, every track ${s(r.zoomMs)}; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB, from cache: ${String(r.fromCache)}`,
+      ]),
+      ['open', 'to first view', 'peak RSS', 'side by side'],
+    );
+    // The webview, re-opened (the cache is warm from the last open).
+    const browser = await launch();
+    let paint: { firstPaint: number; heapMb: number; openMs: number };
+    try {
+      const w = await paintJob(browser, job.files, `1,024 ranks × ${spec.bytesPerRank / MB} MB`, false);
+      paint = { firstPaint: w.perf.firstPaint, heapMb: w.heapLoad.total, openMs: w.openMs };
+      await w.close();
+    } finally {
+      await browser.close();
+    }
+    console.log(
+      `
+webview, re-opened: open ${s(paint.openMs)}, first paint ${paint.firstPaint.toFixed(0)} ms from the page's start, heap + buffers ${paint.heapMb.toFixed(1)} MB`,
+    );
+    const file = path.join(repoRoot(), 'bench', 'results', 'scale.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+    const next = {
+      ...prev,
+      viewer_1024r: {
+        mode: quick ? 'quick' : 'full',
+        json_mb: Math.round(jsonMb),
+        load_average: loadavg().map((x) => Number(x.toFixed(2))),
+        opens: runs.map(([what, b, r]) => ({
+          what,
+          budget_bytes: b,
+          open_s: Number((r.openMs / 1000).toFixed(2)),
+          first_zoom_one_rank_s: r.zoomRankMs !== undefined ? Number((r.zoomRankMs / 1000).toFixed(2)) : null,
+          first_zoom_s: r.zoomMs !== undefined ? Number((r.zoomMs / 1000).toFixed(2)) : null,
+          peak_rss_mb: Math.round(r.peakRssMb),
+        })),
+        first_paint_ms_reopen: Math.round(paint.firstPaint),
+        heap_mb: Number(paint.heapMb.toFixed(1)),
+      },
+    };
+    writeFileSync(
+      file,
+      `${JSON.stringify(next, null, 2)}
+`,
+    );
+    console.log(`merged viewer_1024r into ${file}`);
   } finally {
     if (prevCacheDir === undefined) delete process.env.COMMLENS_CACHE_DIR;
     else process.env.COMMLENS_CACHE_DIR = prevCacheDir;

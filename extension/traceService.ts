@@ -15,9 +15,9 @@ import { analyzeKinetoJob } from '../analysis/kinetoJobAnalysis';
 import { cacheDirFor } from '../trace/parseCache';
 import { cachedLodFiles, indexKinetoRanks } from '../trace/kinetoScanPool';
 import type { JobProgress } from '../trace/kinetoJob';
-import { RankLodFile, rankLodColumnBytes } from '../trace/rankLod';
+import { RankLodFile, rankLodBytes } from '../trace/rankLod';
 import { JobLod } from '../trace/jobLod';
-import { TraceTooLargeError, defaultMaxTraceBytes } from '../trace/budget';
+import { TraceTooLargeError, defaultMaxTraceBytes, formatBytes } from '../trace/budget';
 import { encodeTrace, type EncodeOptions } from '../trace/binary';
 import { analyze } from '../analysis/index';
 import { ANALYSIS_SCHEMA_VERSION } from '../analysis/types';
@@ -231,7 +231,8 @@ export function jobProgressMessage(p: JobProgress): string {
  * Opens the per-rank Kineto files of one job as `analyze` does (analysis/kinetoJobAnalysis.ts:
  * reduce-then-merge in the scan pool's workers, or the job cache), each rank's level-of-detail
  * index made beside its reduction in the same scan (or read from the cache), and never a model
- * of the whole job: memory holds the indexes' columns and one rank per scan worker. Never throws.
+ * of the whole job: memory holds one rank per scan worker while they run, then the indexes' metas
+ * and as many ranks' columns as the budget holds (trace/jobLod.ts). Never throws.
  */
 export async function openKinetoJob(
   files: string[],
@@ -279,16 +280,25 @@ export async function openKinetoJob(
     const missing = lodFiles.find((f): f is { error: string } => 'error' in f);
     if (missing) throw new Error(missing.error);
     const paths = lodFiles.map((f) => (f as { file: string }).file);
-    // The indexes' columns are what stays in memory: refused over the budget before they are read.
-    const need = paths.reduce((a, f) => a + rankLodColumnBytes(f), 0);
-    if (need > limit)
-      throw new TraceTooLargeError(where, need, limit, `the level-of-detail indexes of ${files.length} rank(s)`);
+    // What stays in memory: every index's meta, and as many ranks' columns as the rest of the
+    // budget holds (JobLod lets the least recently used go), at least one rank's: refused only
+    // when the metas and the largest rank's columns do not fit.
+    const sizes = paths.map(rankLodBytes);
+    const metaBytes = sizes.reduce((a, s) => a + s.meta, 0);
+    const largest = sizes.reduce((a, s) => Math.max(a, s.columns), 0);
+    if (metaBytes + largest > limit)
+      throw new TraceTooLargeError(
+        where,
+        metaBytes + largest,
+        limit,
+        `the level-of-detail indexes of ${files.length} rank(s): ${formatBytes(metaBytes)} held while the job is open, and ${formatBytes(largest)} for the largest rank's columns, the least that answers a view of it`,
+      );
     for (const f of paths) {
       const r = RankLodFile.open(f, undefined);
       if (!r) throw new Error(`the level-of-detail index ${f} could not be read (removed or corrupt while opening)`);
       opened.push(r);
     }
-    const job = new JobLod(opened, { overviewDir: dir });
+    const job = new JobLod(opened, { overviewDir: dir, residentBytes: limit - metaBytes });
     job.model.warnings.push(...k.leftOut);
     return {
       ok: true,

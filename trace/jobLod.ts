@@ -30,8 +30,13 @@ import { SLICE_CATEGORIES } from './binary';
 
 interface Rank {
   file: RankLodFile;
-  /** The rank's whole index: its columns are read the first time (RankLodFile.data). */
+  /**
+   * The rank's whole index: its columns are read when needed (RankLodFile.data), making room
+   * first within the job's resident budget (JobLod.use).
+   */
   readonly d: RankLodData;
+  /** The job's operation count when this rank was last used (least recently used goes first). */
+  lastUse: number;
   sliceBase: number;
   trackBase: number;
   flowBase: number;
@@ -58,10 +63,15 @@ export class JobLod {
    * are kept open until `close`. With `overviewDir`, the encoded overview is kept there
    * (`job.<id>.overview`, keyed by the indexes, the warnings and the code that encodes it) and a
    * re-open reads it instead of encoding it.
+   *
+   * With `residentBytes`, the ranks' columns held in memory stay within it (one rank's columns
+   * always fit, however large): a rank is read when an answer needs it, and the ranks used least
+   * recently are let go to make room (the hex editor's model: a job larger than memory is
+   * answered from its files, a view at a time). Without it, every rank read stays.
    */
   constructor(
     files: RankLodFile[],
-    private readonly opts: { overviewDir?: string } = {},
+    private readonly opts: { overviewDir?: string; residentBytes?: number } = {},
   ) {
     if (files.length === 0) throw new Error('a job index needs at least one rank');
     const skeletons: TraceModel[] = files.map((f) => ({ ...f.meta.rest, slices: [], flows: [] }));
@@ -82,11 +92,13 @@ export class JobLod {
       const shift = Number(origins[r] - common);
       const listsOfTrack: number[][] = Array.from({ length: d.rest.tracks.length }, () => []);
       for (let l = 0; l < d.listTrack.length; l++) listsOfTrack[d.listTrack[l]].push(l);
+      const use = (x: Rank) => this.use(x);
       this.ranks.push({
         file,
         get d() {
-          return file.data;
+          return use(this);
         },
+        lastUse: 0,
         sliceBase,
         trackBase,
         flowBase,
@@ -130,6 +142,52 @@ export class JobLod {
     return this.bucketNs.length;
   }
 
+  /** Operations begun (each public answer counts one): the clock of `Rank.lastUse`. */
+  private op = 0;
+  /** The ranks whose columns are read and held, and their bytes. */
+  private readonly held = new Set<Rank>();
+  private heldBytes = 0;
+
+  /** How many ranks' columns are held in memory, and their bytes. */
+  get resident(): { ranks: number; bytes: number } {
+    return { ranks: this.held.size, bytes: this.heldBytes };
+  }
+
+  /**
+   * Rank `r`'s columns, read if they are not held: first the ranks used least recently are let go
+   * until they fit in `residentBytes` (those of the answer being made last, and `r` never).
+   */
+  private use(r: Rank): RankLodData {
+    r.lastUse = this.op;
+    if (r.file.loaded) {
+      // Read by the file itself (its args): counted now.
+      if (!this.held.has(r)) {
+        this.held.add(r);
+        this.heldBytes += r.file.columnBytes;
+      }
+      return r.file.data;
+    }
+    const cap = this.opts.residentBytes ?? Infinity;
+    const need = r.file.columnBytes;
+    if (this.heldBytes + need > cap) {
+      const order = [...this.held].filter((x) => x !== r).sort((a, b) => a.lastUse - b.lastUse);
+      for (const x of order) {
+        if (this.heldBytes + need <= cap) break;
+        this.letGo(x);
+      }
+    }
+    const d = r.file.data;
+    this.held.add(r);
+    this.heldBytes += need;
+    return d;
+  }
+
+  private letGo(r: Rank): void {
+    if (!this.held.delete(r)) return;
+    r.file.unload();
+    this.heldBytes -= r.file.columnBytes;
+  }
+
   /** As LodIndex.levelFor. */
   levelFor(nsPerPx: number): number {
     let k = 0;
@@ -151,6 +209,7 @@ export class JobLod {
 
   /** As LodIndex.query, over the job. */
   query(req: ViewRequest): ViewAnswer {
+    this.op++;
     const t0 = req.startNs,
       t1 = req.endNs;
     if (!(Number.isFinite(t0) && Number.isFinite(t1) && t1 >= t0))
@@ -163,7 +222,7 @@ export class JobLod {
         throw new Error(`view request: track ${t} does not exist (the trace has tracks 0 to ${trackCount - 1})`);
     // The lists asked for, per rank.
     const lists = this.ranks.map((r) => {
-      if (!req.tracks) return Array.from(r.d.listTrack.keys());
+      if (!req.tracks) return Array.from(r.file.meta.listTrack.keys());
       const out: number[] = [];
       for (const t of req.tracks) {
         const local = t - r.trackBase;
@@ -189,13 +248,14 @@ export class JobLod {
     for (const m of req.keep ?? []) {
       if (!(Number.isInteger(m) && m >= 0 && m < n)) continue;
       const r = this.rankOf(m);
+      const d = r.d;
       const i = m - r.sliceBase;
-      if (r.d.posOf[i] === NOT_INDEXED) continue;
+      if (d.posOf[i] === NOT_INDEXED) continue;
       ids.push(m);
       merged.push(1);
-      for (let k = r.d.flowStart[i]; k < r.d.flowStart[i + 1]; k++) {
-        const f = r.d.flowAt[k];
-        ids.push(r.sliceBase + (r.d.flowFrom[f] === i ? r.d.flowTo[f] : r.d.flowFrom[f]));
+      for (let k = d.flowStart[i]; k < d.flowStart[i + 1]; k++) {
+        const f = d.flowAt[k];
+        ids.push(r.sliceBase + (d.flowFrom[f] === i ? d.flowTo[f] : d.flowFrom[f]));
         merged.push(1);
         touched++;
       }
@@ -204,18 +264,20 @@ export class JobLod {
     const flows: Flow[] = [];
     for (const m of slices) {
       const r = this.rankOf(m);
+      const d = r.d;
       const i = m - r.sliceBase;
-      for (let k = r.d.flowStart[i]; k < r.d.flowStart[i + 1]; k++) {
-        const f = r.d.flowAt[k];
+      for (let k = d.flowStart[i]; k < d.flowStart[i + 1]; k++) {
+        const f = d.flowAt[k];
         touched++;
-        if (r.d.flowFrom[f] === i && has(r.sliceBase + r.d.flowTo[f]))
-          flows.push({ id: r.d.flowId[f] + r.flowBase, from: m, to: r.sliceBase + r.d.flowTo[f] });
+        if (d.flowFrom[f] === i && has(r.sliceBase + d.flowTo[f]))
+          flows.push({ id: d.flowId[f] + r.flowBase, from: m, to: r.sliceBase + d.flowTo[f] });
       }
     }
     const wanted = req.tracks ? new Set(req.tracks) : undefined;
     const counterSamples: Uint32Array[] = [];
+    // A rank's counters are in its meta; its columns are read only for the counters asked for.
     for (const r of this.ranks)
-      r.d.rest.counters.forEach((c, ci) => {
+      r.file.meta.rest.counters.forEach((c, ci) => {
         counterSamples.push(
           wanted && !wanted.has(c.track + r.trackBase) ? new Uint32Array(0) : this.counterQuery(r, ci, level, t0, t1),
         );
@@ -232,7 +294,7 @@ export class JobLod {
   }
 
   private counterQuery(r: Rank, ci: number, level: number, t0: number, t1: number): Uint32Array {
-    const c = r.d.rest.counters[ci];
+    const c = r.file.meta.rest.counters[ci];
     const m = Math.min(c.tsNs.length, c.values.length);
     const lv = r.d.counterLevels[ci];
     if (lv.length === 0) return Uint32Array.from({ length: m }, (_, k) => k);
@@ -256,6 +318,11 @@ export class JobLod {
 
   /** Nesting depth of job slice `m` (0 when it is not indexed). */
   depthOf(m: number): number {
+    this.op++;
+    return this.depth(m);
+  }
+
+  private depth(m: number): number {
     const r = this.rankOf(m);
     const p = r.d.posOf[m - r.sliceBase];
     return p === NOT_INDEXED ? 0 : r.d.listDepth[listOf(r.d, p)];
@@ -279,7 +346,10 @@ export class JobLod {
       );
       const posOfK = (k: number): number => r.d.posOf[ids[k] - r.sliceBase];
       ks.sort((x, y) => posOfK(x) - posOfK(y));
-      const got = r.file.readArgs(ks.map(posOfK));
+      // r.d first: the columns readArgs reads are then held, and counted.
+      const positions = ks.map(posOfK);
+      void r.d;
+      const got = r.file.readArgs(positions);
       ks.forEach((k, j) => (args[k] = got[j]));
       a = b;
     }
@@ -296,20 +366,21 @@ export class JobLod {
       slice(i: number, out: EncodedSlice): void {
         const k = ids[cursor] === i ? cursor++ : ids.indexOf(i);
         const r = ranks.length === 1 ? ranks[0] : rankOf(i);
-        const p = r.d.posOf[i - r.sliceBase];
+        const d = r.d;
+        const p = d.posOf[i - r.sliceBase];
         if (p === NOT_INDEXED) throw new Error(`slice ${i} is not in the level-of-detail index`);
-        out.track = r.d.listTrack[listOf(r.d, p)] + r.trackBase;
-        out.startNs = r.d.start[p] + r.shift;
-        out.durNs = r.d.dur[p];
-        out.name = r.d.names[r.d.name[p]];
+        out.track = d.listTrack[listOf(d, p)] + r.trackBase;
+        out.startNs = d.start[p] + r.shift;
+        out.durNs = d.dur[p];
+        out.name = d.names[d.name[p]];
         out.argsJson = args[k];
-        out.category = SLICE_CATEGORIES[r.d.category[p]];
+        out.category = SLICE_CATEGORIES[d.category[p]];
       },
     };
     return encodeSelection(src, {
       slices: ids,
       ...(parts.merged ? { merged: parts.merged } : {}),
-      depthOf: (i) => this.depthOf(i),
+      depthOf: (i) => this.depth(i),
       flows: parts.flows,
       ...(parts.counterSamples ? { counterSamples: parts.counterSamples } : {}),
       extentNs: this.extentNs,
@@ -367,30 +438,35 @@ export class JobLod {
    * at least minDurNs long that meet the window (for jobs small enough to be sent whole).
    */
   encodeTrace(options: EncodeOptions = {}): ArrayBuffer {
+    this.op++;
     const minDur = options.minDurNs ?? 0;
     const win = options.window;
     const filtered = minDur > 0 || win !== undefined;
     const keep: number[] = [];
-    for (const r of this.ranks)
-      for (let i = 0; i < r.d.sliceCount; i++) {
-        const p = r.d.posOf[i];
+    for (const r of this.ranks) {
+      const d = r.d;
+      for (let i = 0; i < d.sliceCount; i++) {
+        const p = d.posOf[i];
         if (p === NOT_INDEXED) continue;
-        const start = r.d.start[p] + r.shift,
-          dur = r.d.dur[p];
+        const start = d.start[p] + r.shift,
+          dur = d.dur[p];
         if (minDur > 0 && dur < minDur) continue;
         if (win && (start > win.endNs || start + Math.max(0, dur) < win.startNs)) continue;
         keep.push(r.sliceBase + i);
       }
+    }
     const ids = Uint32Array.from(keep);
     const kept = new Uint8Array(this.sliceCount);
     for (const m of ids) kept[m] = 1;
     const flows: Flow[] = [];
-    for (const r of this.ranks)
-      for (let f = 0; f < r.d.flowFrom.length; f++) {
-        const from = r.sliceBase + r.d.flowFrom[f],
-          to = r.sliceBase + r.d.flowTo[f];
-        if (kept[from] === 1 && kept[to] === 1) flows.push({ id: r.d.flowId[f] + r.flowBase, from, to });
+    for (const r of this.ranks) {
+      const d = r.d;
+      for (let f = 0; f < d.flowFrom.length; f++) {
+        const from = r.sliceBase + d.flowFrom[f],
+          to = r.sliceBase + d.flowTo[f];
+        if (kept[from] === 1 && kept[to] === 1) flows.push({ id: d.flowId[f] + r.flowBase, from, to });
       }
+    }
     return this.encodeIds(ids, {
       flows,
       ...(filtered ? { detail: { minDurNs: minDur, window: win, totalSlices: this.sliceCount } } : {}),
@@ -399,6 +475,7 @@ export class JobLod {
 
   /** As LodIndex.search. */
   search(query: string, limit = 10_000): SearchAnswer {
+    this.op++;
     const q = query.trim().toLowerCase();
     const out: SearchAnswer = { total: 0, slices: [], startNs: [], durNs: [], track: [] };
     if (!q) return out;
@@ -406,11 +483,12 @@ export class JobLod {
       hitStart: number[] = [];
     const hitAt: { r: Rank; p: number }[] = [];
     for (const r of this.ranks) {
-      const verdict = r.d.names.map((s) => s.toLowerCase().includes(q));
-      for (let p = 0; p < r.d.idx.length; p++) {
-        if (!verdict[r.d.name[p]]) continue;
-        hitIds.push(r.sliceBase + r.d.idx[p]);
-        hitStart.push(r.d.start[p] + r.shift);
+      const d = r.d;
+      const verdict = d.names.map((s) => s.toLowerCase().includes(q));
+      for (let p = 0; p < d.idx.length; p++) {
+        if (!verdict[d.name[p]]) continue;
+        hitIds.push(r.sliceBase + d.idx[p]);
+        hitStart.push(d.start[p] + r.shift);
         hitAt.push({ r, p });
       }
     }
@@ -418,29 +496,41 @@ export class JobLod {
     const order = Array.from(hitIds.keys()).sort((a, b) => hitStart[a] - hitStart[b] || hitIds[a] - hitIds[b]);
     for (const k of order.slice(0, limit)) {
       const { r, p } = hitAt[k];
+      const d = r.d;
       out.slices.push(hitIds[k]);
       out.startNs.push(hitStart[k]);
-      out.durNs.push(Math.max(0, r.d.dur[p]));
-      out.track.push(r.d.listTrack[listOf(r.d, p)] + r.trackBase);
+      out.durNs.push(Math.max(0, d.dur[p]));
+      out.track.push(d.listTrack[listOf(d, p)] + r.trackBase);
     }
     return out;
   }
 
   /**
-   * Reads the columns of one rank not read yet (the first view of a windowed job is the kept
-   * overview, which needs none); the trace worker calls it between requests after the first
-   * view, so that zooming in does not wait for them. Returns whether ranks are left to read.
+   * Reads the columns of one rank not read yet, while they fit in half of `residentBytes` beside
+   * those held (the first view of a windowed job is the kept overview, which needs none); the
+   * trace worker calls it between requests after the first view, so that zooming in does not
+   * wait for them. Half: an open job settles there, and the answers' own reads have the other
+   * half before any rank is let go (a job of many ranks is viewed a few ranks at a time, its
+   * other ranks as summary rows, so reading all of them ahead would only fill memory). Returns
+   * whether ranks are left that would fit.
    */
   loadNext(): boolean {
-    const r = this.ranks.find((x) => !x.file.loaded);
+    const cap = (this.opts.residentBytes ?? Infinity) / 2;
+    const fits = (x: Rank) => !x.file.loaded && this.heldBytes + x.file.columnBytes <= cap;
+    const r = this.ranks.find(fits);
     if (!r) return false;
-    void r.d;
-    return this.ranks.some((x) => !x.file.loaded);
+    // Not an answer: read as if used longest ago, so that the answers' ranks stay first.
+    this.use(r);
+    r.lastUse = -1;
+    return this.ranks.some(fits);
   }
 
   /** Closes the ranks' files. */
   close(): void {
-    for (const r of this.ranks) r.file.close();
+    for (const r of this.ranks) {
+      this.letGo(r);
+      r.file.close();
+    }
   }
 }
 

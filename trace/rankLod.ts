@@ -531,17 +531,20 @@ export function rankLodMatches(file: string, key: CacheKey): boolean {
   }
 }
 
-/** Bytes of the meta and the columns (what an open index holds in memory once its columns are read) of the index in `file`; 0 when it is not one. */
-export function rankLodColumnBytes(file: string): number {
+/**
+ * Bytes of the meta (held while the index is open) and of the columns (held while they are read)
+ * of the index in `file`, as an open index holds them in memory; 0 and 0 when it is not one.
+ */
+export function rankLodBytes(file: string): { meta: number; columns: number } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
-    return 0;
+    return { meta: 0, columns: 0 };
   }
   try {
     const h = readHeader(fd);
-    return h ? h.meta + h.columns : 0;
+    return h ? { meta: h.meta, columns: h.columns } : { meta: 0, columns: 0 };
   } finally {
     fs.closeSync(fd);
   }
@@ -645,6 +648,19 @@ export class RankLodFile {
   /** Whether the columns have been read. */
   get loaded(): boolean {
     return this.columns !== undefined;
+  }
+
+  /** Bytes the columns take in memory once read (the columns' part of the file, read into one buffer). */
+  get columnBytes(): number {
+    return this.header.columns;
+  }
+
+  /**
+   * Lets the columns go (trace/jobLod.ts keeps the ranks it holds within a budget): the next
+   * `data` reads and checks them again. Views of them already handed out stay valid.
+   */
+  unload(): void {
+    this.columns = undefined;
   }
 
   /**

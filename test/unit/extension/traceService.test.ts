@@ -24,6 +24,7 @@ import {
   runSummarySuggestions,
 } from '../../../extension/traceService';
 import { checkRunConfig } from '../../../cli/runConfigCheck';
+import { rankLodBytes } from '../../../trace/rankLod';
 import { syntheticRun } from '../../helpers/syntheticRun';
 import type { Args } from '../../../trace/model';
 import * as zlib from 'node:zlib';
@@ -153,6 +154,42 @@ describe('trace service', () => {
     const none = await openKinetoJob([cut], { cacheDir: path.join(d, 'cache') });
     assert.equal(none.ok, false);
     if (!none.ok) assert.ok(none.message.includes(cut), none.message);
+  });
+
+  it("opens a job whose indexes are larger than the memory budget, holding no more ranks' columns than it allows", async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-kjob-budget-'));
+    made.push(d);
+    const pair = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => path.join(KINETO, f));
+    const cacheDir = path.join(d, 'cache');
+    const first = await openKinetoJob(pair, { cacheDir });
+    assert.ok(first.ok, first.ok ? '' : first.message);
+    if (!first.ok) return;
+    const [t0, t1] = first.job.extentNs;
+    const zoom = { startNs: t0, endNs: t1, nsPerPx: 1 };
+    const expected = new Uint8Array(first.job.encode(zoom));
+    first.job.close();
+    const sizes = fs
+      .readdirSync(cacheDir)
+      .filter((f) => f.endsWith('.lod'))
+      .map((f) => rankLodBytes(path.join(cacheDir, f)));
+    assert.equal(sizes.length, 2);
+    const metas = sizes[0].meta + sizes[1].meta;
+    const largest = Math.max(sizes[0].columns, sizes[1].columns);
+    // Room for the metas and one rank's columns, not both (until 2026-12-04 such a job was refused).
+    const budget = metas + largest + 1024;
+    assert.ok(budget < metas + sizes[0].columns + sizes[1].columns);
+    const t = await openKinetoJob(pair, { cacheDir, maxTraceBytes: budget });
+    assert.ok(t.ok, t.ok ? '' : t.message);
+    if (!t.ok) return;
+    assert.deepEqual(new Uint8Array(t.job.encode(zoom)), expected, 'the same answer, one rank at a time');
+    assert.equal(t.job.resident.ranks, 1);
+    assert.ok(t.job.resident.bytes <= budget - metas);
+    t.job.close();
+    // Without room for the largest rank's columns, no view of it can be answered: refused, saying what it needs.
+    const tight = await openKinetoJob(pair, { cacheDir, maxTraceBytes: metas + largest - 1 });
+    assert.equal(tight.ok, false);
+    if (!tight.ok)
+      assert.match(tight.message, /largest rank's columns.*raise the limit with --max-trace-bytes/s, tight.message);
   });
 });
 

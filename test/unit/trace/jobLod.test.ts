@@ -74,11 +74,11 @@ async function fixtureIndexFiles(dir: string, prefix: string): Promise<string[]>
 }
 
 /** The job index of Kineto rank files, each built from its scanned columns as the scan worker does. */
-async function jobOf(files: string[]): Promise<JobLod> {
+async function jobOf(files: string[], opts: { residentBytes?: number } = {}): Promise<JobLod> {
   const ranks: RankLodFile[] = [];
   for (const [i, f] of files.entries())
     ranks.push(indexFile(rankFullModel(await scanKinetoFile(f), { fileName: f }), `${path.basename(f)}-${i}`));
-  const j = new JobLod(ranks);
+  const j = new JobLod(ranks, opts);
   opened.push(j);
   return j;
 }
@@ -208,6 +208,42 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     );
     const ref = new LodIndex(await importKinetoFolder(built.files));
     sameAnswers(await jobOf(built.files), ref, false);
+  });
+
+  it("holds no more ranks' columns than its budget: one rank at a time, it answers as LodIndex all the same", async () => {
+    process.env.COMMLENS_SCALE_CACHE ??= path.join(tmp, 'jobs');
+    const built = await buildJob(
+      { name: 'joblod-4', ranks: 4, bytesPerRank: 3_000_000, gzip: false },
+      fixturesDir('kineto', 'hta-sampled'),
+    );
+    const ref = new LodIndex(await importKinetoFolder(built.files));
+    // A budget under any rank's columns: each rank is read when an answer needs it, the one before let go.
+    const one = await jobOf(built.files, { residentBytes: 1 });
+    const held: number[] = [];
+    const answer = one.query.bind(one);
+    one.query = (req) => {
+      const a = answer(req);
+      held.push(one.resident.ranks);
+      return a;
+    };
+    sameAnswers(one, ref, false);
+    assert.ok(held.length > 10 && held.every((n) => n === 1), `ranks held after each view: ${held.join(' ')}`);
+    assert.equal(one.loadNext(), false, 'nothing more is read in the background when the budget is full');
+
+    // A view of one rank's tracks reads that rank's columns only (the others' counters and lists are in their metas).
+    const whole = await jobOf(built.files);
+    const rank2 = whole.model.tracks.flatMap((t, i) => (t.pid === whole.model.processes[2].pid ? [i] : []));
+    assert.ok(rank2.length > 0);
+    const [t0, t1] = whole.extentNs;
+    whole.encode({ startNs: t0, endNs: t1, nsPerPx: (t1 - t0) / 1000, tracks: rank2 });
+    assert.equal(whole.resident.ranks, 1, 'one rank read for a view of its tracks');
+
+    // In the background, ranks are read while they fit in half the budget: half of five ranks' bytes holds two.
+    const size = one.resident.bytes;
+    const two = await jobOf(built.files, { residentBytes: 5 * size });
+    while (two.loadNext());
+    assert.equal(two.resident.ranks, 2);
+    assert.ok(two.resident.bytes <= 2.5 * size);
   });
 
   it('answers as LodIndex on the synthetic run (one rank index of a whole model, counters kept whole or by level)', () => {
