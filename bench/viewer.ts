@@ -402,7 +402,7 @@ opening the job in the trace worker (each in its own process; peak RSS of the pr
       runs.map(([what, , r]) => [
         what,
         s(r.openMs),
-        `${r.peakRssMb.toFixed(0)} MB`,
+        `${r.openPeakRssMb !== undefined ? `${r.openPeakRssMb.toFixed(0)} MB at the first view, ` : ''}${r.peakRssMb.toFixed(0)} MB after the zooms`,
         `zoom right after: one rank's tracks ${s(r.zoomRankMs)}, every track ${s(r.zoomMs)}; ${r.slices.toLocaleString('en-US')} slices, first view ${(r.firstViewBytes / 2 ** 20).toFixed(1)} MB, from cache: ${String(r.fromCache)}`,
       ]),
       ['open', 'to first view', 'peak RSS', 'side by side'],
@@ -436,6 +436,7 @@ webview, re-opened: open ${s(paint.openMs)}, first paint ${paint.firstPaint.toFi
           open_s: Number((r.openMs / 1000).toFixed(2)),
           first_zoom_one_rank_s: r.zoomRankMs !== undefined ? Number((r.zoomRankMs / 1000).toFixed(2)) : null,
           first_zoom_s: r.zoomMs !== undefined ? Number((r.zoomMs / 1000).toFixed(2)) : null,
+          peak_rss_mb_first_view: r.openPeakRssMb !== undefined ? Math.round(r.openPeakRssMb) : null,
           peak_rss_mb: Math.round(r.peakRssMb),
         })),
         first_paint_ms_reopen: Math.round(paint.firstPaint),

@@ -31,6 +31,8 @@ export interface ViewerOpenResult {
   zoomMs?: number;
   /** The same zoom over the first rank's tracks only, asked for first (what the page asks when the ranks are summary rows and one is opened). */
   zoomRankMs?: number;
+  /** Job mode: the process's peak RSS when the first view was ready (before the zooms). */
+  openPeakRssMb?: number;
   firstViewBytes: number;
   slices: number;
   windowed: boolean;
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
     if (!t.ok) throw new Error(t.message);
     const first = await t.encodeWhole();
     const openMs = performance.now() - t0;
+    const openPeakRssMb = process.resourceUsage().maxRSS / 1024;
     let zoomMs: number | undefined, zoomRankMs: number | undefined;
     if (t.windowed) {
       const d = decodeTrace(new Uint8Array(first));
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
       openMs,
       ...(zoomMs !== undefined ? { zoomMs } : {}),
       ...(zoomRankMs !== undefined ? { zoomRankMs } : {}),
+      openPeakRssMb,
       firstViewBytes: first.byteLength,
       slices: t.sliceCount,
       windowed: t.windowed,

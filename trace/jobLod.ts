@@ -147,6 +147,8 @@ export class JobLod {
   /** The ranks whose columns are read and held, and their bytes. */
   private readonly held = new Set<Rank>();
   private heldBytes = 0;
+  /** A lower cap than `residentBytes` while an answer that reads every rank once is made (the overview). */
+  private capNow: number | undefined;
 
   /** How many ranks' columns are held in memory, and their bytes. */
   get resident(): { ranks: number; bytes: number } {
@@ -167,7 +169,7 @@ export class JobLod {
       }
       return r.file.data;
     }
-    const cap = this.opts.residentBytes ?? Infinity;
+    const cap = this.capNow ?? this.opts.residentBytes ?? Infinity;
     const need = r.file.columnBytes;
     if (this.heldBytes + need > cap) {
       const order = [...this.held].filter((x) => x !== r).sort((a, b) => a.lastUse - b.lastUse);
@@ -180,6 +182,21 @@ export class JobLod {
     this.held.add(r);
     this.heldBytes += need;
     return d;
+  }
+
+  /**
+   * After an answer: the ranks it did not use are let go, least recently used first, until half
+   * of `residentBytes` is held, so that what a burst read (a search, the overview of a job of many
+   * ranks) does not stay once the views move on to a few ranks. The answer's own ranks stay.
+   */
+  private settle(): void {
+    const cap = (this.opts.residentBytes ?? Infinity) / 2;
+    if (this.heldBytes <= cap) return;
+    const order = [...this.held].filter((x) => x.lastUse < this.op).sort((a, b) => a.lastUse - b.lastUse);
+    for (const x of order) {
+      if (this.heldBytes <= cap) break;
+      this.letGo(x);
+    }
   }
 
   private letGo(r: Rank): void {
@@ -282,6 +299,7 @@ export class JobLod {
           wanted && !wanted.has(c.track + r.trackBase) ? new Uint32Array(0) : this.counterQuery(r, ci, level, t0, t1),
         );
       });
+    this.settle();
     return {
       slices,
       merged: outMerged,
@@ -417,8 +435,18 @@ export class JobLod {
       this.overviewData = file ? readOverview(file) : undefined;
       if (!this.overviewData) {
         const [t0, t1] = this.extentNs;
-        this.overviewData = this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+        // It reads every rank: within half the budget (ranks read again where they were let go),
+        // since it is encoded once and kept, and the ranks it read are no likelier to be asked
+        // for than others.
+        this.capNow = (this.opts.residentBytes ?? Infinity) / 2;
+        try {
+          this.overviewData = this.encode({ startNs: t0, endNs: t1, nsPerPx: Math.max(1, (t1 - t0) / OVERVIEW_PX) });
+        } finally {
+          this.capNow = undefined;
+        }
         if (file) writeOverview(file, this.overviewData);
+        this.op++;
+        this.settle();
       }
     }
     return this.overviewData.slice(0);
@@ -467,10 +495,12 @@ export class JobLod {
         if (kept[from] === 1 && kept[to] === 1) flows.push({ id: d.flowId[f] + r.flowBase, from, to });
       }
     }
-    return this.encodeIds(ids, {
+    const out = this.encodeIds(ids, {
       flows,
       ...(filtered ? { detail: { minDurNs: minDur, window: win, totalSlices: this.sliceCount } } : {}),
     });
+    this.settle();
+    return out;
   }
 
   /** As LodIndex.search. */
@@ -502,6 +532,7 @@ export class JobLod {
       out.durNs.push(Math.max(0, d.dur[p]));
       out.track.push(d.listTrack[listOf(d, p)] + r.trackBase);
     }
+    this.settle();
     return out;
   }
 

@@ -244,6 +244,22 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     while (two.loadNext());
     assert.equal(two.resident.ranks, 2);
     assert.ok(two.resident.bytes <= 2.5 * size);
+    // The overview, encoded once and kept, reads every rank and lets them go down to half the budget after.
+    const three = await jobOf(built.files, { residentBytes: 5 * size });
+    three.overview();
+    assert.ok(three.resident.bytes <= 2.5 * size && three.resident.ranks === 2, `${three.resident.ranks} ranks held`);
+    // An answer that reads every rank keeps them (they fit); the next answer, of one rank, lets
+    // the others go down to half the budget, least recently used first, and keeps its own.
+    two.encodeTrace();
+    assert.equal(two.resident.ranks, 4);
+    two.query({ startNs: t0, endNs: t1, nsPerPx: (t1 - t0) / 1000, tracks: rank2 });
+    assert.ok(two.resident.bytes <= 2.5 * size, `${two.resident.bytes} bytes held`);
+    assert.equal(two.resident.ranks, 2);
+    const held2 = two.encode({ startNs: t0, endNs: t1, nsPerPx: (t1 - t0) / 1000, tracks: rank2 });
+    assert.deepEqual(
+      new Uint8Array(held2),
+      new Uint8Array(whole.encode({ startNs: t0, endNs: t1, nsPerPx: (t1 - t0) / 1000, tracks: rank2 })),
+    );
   });
 
   it('answers as LodIndex on the synthetic run (one rank index of a whole model, counters kept whole or by level)', () => {
