@@ -150,9 +150,12 @@ export class JobLod {
   /** A lower cap than `residentBytes` while an answer that reads every rank once is made (the overview). */
   private capNow: number | undefined;
 
-  /** How many ranks' columns are held in memory, and their bytes. */
-  get resident(): { ranks: number; bytes: number } {
-    return { ranks: this.held.size, bytes: this.heldBytes };
+  /** Ranks' columns read since the job was opened (a rank let go and read again counts again). */
+  private reads = 0;
+
+  /** How many ranks' columns are held in memory, their bytes, and how many times columns were read. */
+  get resident(): { ranks: number; bytes: number; reads: number } {
+    return { ranks: this.held.size, bytes: this.heldBytes, reads: this.reads };
   }
 
   /**
@@ -179,6 +182,7 @@ export class JobLod {
       }
     }
     const d = r.file.data;
+    this.reads++;
     this.held.add(r);
     this.heldBytes += need;
     return d;
@@ -510,28 +514,41 @@ export class JobLod {
     const out: SearchAnswer = { total: 0, slices: [], startNs: [], durNs: [], track: [] };
     if (!q) return out;
     const hitIds: number[] = [],
-      hitStart: number[] = [];
-    const hitAt: { r: Rank; p: number }[] = [];
-    for (const r of this.ranks) {
+      hitStart: number[] = [],
+      hitRank: number[] = [],
+      hitPos: number[] = [];
+    this.ranks.forEach((r, ri) => {
       const d = r.d;
       const verdict = d.names.map((s) => s.toLowerCase().includes(q));
       for (let p = 0; p < d.idx.length; p++) {
         if (!verdict[d.name[p]]) continue;
         hitIds.push(r.sliceBase + d.idx[p]);
         hitStart.push(d.start[p] + r.shift);
-        hitAt.push({ r, p });
+        hitRank.push(ri);
+        hitPos.push(p);
       }
-    }
+    });
     out.total = hitIds.length;
     const order = Array.from(hitIds.keys()).sort((a, b) => hitStart[a] - hitStart[b] || hitIds[a] - hitIds[b]);
-    for (const k of order.slice(0, limit)) {
-      const { r, p } = hitAt[k];
+    const top = order.slice(0, limit);
+    // The hits' durations and tracks, rank by rank: each rank read once (in time order, the
+    // ranks alternate, and one held at a time would be read again for every hit).
+    const dur = new Float64Array(top.length),
+      track = new Float64Array(top.length);
+    const byRank = Array.from(top.keys()).sort((a, b) => hitRank[top[a]] - hitRank[top[b]] || a - b);
+    for (const j of byRank) {
+      const k = top[j];
+      const r = this.ranks[hitRank[k]];
       const d = r.d;
+      dur[j] = Math.max(0, d.dur[hitPos[k]]);
+      track[j] = d.listTrack[listOf(d, hitPos[k])] + r.trackBase;
+    }
+    top.forEach((k, j) => {
       out.slices.push(hitIds[k]);
       out.startNs.push(hitStart[k]);
-      out.durNs.push(Math.max(0, d.dur[p]));
-      out.track.push(d.listTrack[listOf(d, p)] + r.trackBase);
-    }
+      out.durNs.push(dur[j]);
+      out.track.push(track[j]);
+    });
     this.settle();
     return out;
   }

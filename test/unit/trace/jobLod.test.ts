@@ -229,6 +229,10 @@ describe('job level-of-detail index (per-rank indexes)', () => {
     sameAnswers(one, ref, false);
     assert.ok(held.length > 10 && held.every((n) => n === 1), `ranks held after each view: ${held.join(' ')}`);
     assert.equal(one.loadNext(), false, 'nothing more is read in the background when the budget is full');
+    // A search reads each rank at most twice (its hits, then their tracks), not once per hit in time order.
+    const before = one.resident.reads;
+    assert.ok(one.search('a', 5000).slices.length > 100);
+    assert.ok(one.resident.reads - before <= 2 * built.files.length, `${one.resident.reads - before} reads`);
 
     // A view of one rank's tracks reads that rank's columns only (the others' counters and lists are in their metas).
     const whole = await jobOf(built.files);
