@@ -70,6 +70,12 @@ export function traceTitle(files: string[]): string {
   return files.length === 1 ? path.basename(files[0]) : `${jobName(path.dirname(files[0]))} (${files.length} ranks)`;
 }
 
+/** What the panel says of a trace that cannot be opened, naming the place once (the readers often name the file themselves). */
+function cannotOpen(files: string[], where: string, reason: string): string {
+  if (reason.startsWith(`${where}: `)) return `Cannot open ${reason}`;
+  return files.some((f) => reason.includes(f)) ? `Cannot open the trace: ${reason}` : `Cannot open ${where}: ${reason}`;
+}
+
 /**
  * Loads one trace file, or several per-rank Kineto files as one job, and analyses it.
  * Never throws: a file that cannot be read or parsed gives `ok: false` with a message
@@ -88,9 +94,7 @@ export async function loadAndAnalyze(files: string[], be: TraceBackend = backend
     return {
       ok: false,
       title,
-      message: files.some((f) => reason.includes(f))
-        ? `Cannot open the trace: ${reason}`
-        : `Cannot open ${where}: ${reason}`,
+      message: cannotOpen(files, where, reason),
     };
   }
   try {
@@ -313,9 +317,7 @@ export async function openKinetoJob(
     return {
       ok: false,
       title,
-      message: files.some((f) => reason.includes(f))
-        ? `Cannot open the trace: ${reason}`
-        : `Cannot open ${where}: ${reason}`,
+      message: cannotOpen(files, where, reason),
     };
   }
 }

@@ -188,8 +188,11 @@ describe('trace service', () => {
     // Without room for the largest rank's columns, no view of it can be answered: refused, saying what it needs.
     const tight = await openKinetoJob(pair, { cacheDir, maxTraceBytes: metas + largest - 1 });
     assert.equal(tight.ok, false);
-    if (!tight.ok)
+    if (!tight.ok) {
       assert.match(tight.message, /largest rank's columns.*raise the limit with --max-trace-bytes/s, tight.message);
+      // The place is said once.
+      assert.match(tight.message, /^Cannot open 2 files in [^:]*: this trace needs/, tight.message);
+    }
   });
 });
 
