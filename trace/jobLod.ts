@@ -86,13 +86,14 @@ export class JobLod {
       hi = -Infinity;
     this.trackDepths = [];
     const windows: { rank: number; start: number; end: number }[] = [];
+    // Each rank's `d` reads its columns through the job, which keeps what it holds within its budget.
+    const use = (x: Rank) => this.use(x);
     for (let r = 0; r < files.length; r++) {
       const file = files[r];
       const d = file.meta;
       const shift = Number(origins[r] - common);
       const listsOfTrack: number[][] = Array.from({ length: d.rest.tracks.length }, () => []);
       for (let l = 0; l < d.listTrack.length; l++) listsOfTrack[d.listTrack[l]].push(l);
-      const use = (x: Rank) => this.use(x);
       this.ranks.push({
         file,
         get d() {

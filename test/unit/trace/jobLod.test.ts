@@ -83,6 +83,20 @@ async function jobOf(files: string[], opts: { residentBytes?: number } = {}): Pr
   return j;
 }
 
+/** bench/scaleJobs.ts's 4-rank job with per-rank clock offsets, and LodIndex over the importer's model of it: made once, shared by the tests. */
+let fourRank: Promise<{ built: Awaited<ReturnType<typeof buildJob>>; ref: LodIndex }> | undefined;
+function fourRankJob(): Promise<{ built: Awaited<ReturnType<typeof buildJob>>; ref: LodIndex }> {
+  fourRank ??= (async () => {
+    process.env.COMMLENS_SCALE_CACHE ??= path.join(tmp, 'jobs');
+    const built = await buildJob(
+      { name: 'joblod-4', ranks: 4, bytesPerRank: 3_000_000, gzip: false },
+      fixturesDir('kineto', 'hta-sampled'),
+    );
+    return { built, ref: new LodIndex(await importKinetoFolder(built.files)) };
+  })();
+  return fourRank;
+}
+
 /** Views over the extent: overview, zoomed windows at several resolutions, a track subset, kept slices. */
 function requests(lod: LodIndex): ViewRequest[] {
   const [t0, t1] = lod.extentNs;
@@ -201,22 +215,12 @@ describe('job level-of-detail index (per-rank indexes)', () => {
   });
 
   it('answers as LodIndex on a 4-rank job whose ranks have their own clock offsets', async () => {
-    process.env.COMMLENS_SCALE_CACHE ??= path.join(tmp, 'jobs');
-    const built = await buildJob(
-      { name: 'joblod-4', ranks: 4, bytesPerRank: 3_000_000, gzip: false },
-      fixturesDir('kineto', 'hta-sampled'),
-    );
-    const ref = new LodIndex(await importKinetoFolder(built.files));
+    const { built, ref } = await fourRankJob();
     sameAnswers(await jobOf(built.files), ref, false);
   });
 
   it("holds no more ranks' columns than its budget: one rank at a time, it answers as LodIndex all the same", async () => {
-    process.env.COMMLENS_SCALE_CACHE ??= path.join(tmp, 'jobs');
-    const built = await buildJob(
-      { name: 'joblod-4', ranks: 4, bytesPerRank: 3_000_000, gzip: false },
-      fixturesDir('kineto', 'hta-sampled'),
-    );
-    const ref = new LodIndex(await importKinetoFolder(built.files));
+    const { built, ref } = await fourRankJob();
     // A budget under any rank's columns: each rank is read when an answer needs it, the one before let go.
     const one = await jobOf(built.files, { residentBytes: 1 });
     const held: number[] = [];
