@@ -26,7 +26,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { TraceFormatError } from './errors';
+import { knownInfo, learnInfo, loadFacts } from './fileFacts';
+import { cacheDirFor } from './parseCache';
 import { isSummaryHead, readSummaryHeader, SUMMARY_SUFFIX, type SummaryHeader } from './rankSummaryFile';
 
 export type TraceFileKind = 'kineto' | 'pre-kineto' | 'chrome-json' | 'perfetto' | 'unknown';
@@ -194,13 +197,52 @@ export function describeTraceFile(file: string, st?: fs.Stats): TraceFileInfo {
     info.why = 'empty file';
     return info;
   }
+  // Known from an earlier read of this very file (trace/fileFacts.ts): a job of 1,024 gzip ranks
+  // is listed on every open, ~0.15 s of reading and gunzipping heads.
+  const code = describeCode();
+  loadFacts(cacheDirFor(file));
+  const known = knownInfo(file, st, code) as Omit<TraceFileInfo, 'path'> | undefined;
+  if (known) return { ...known, path: file };
   // A Kineto file says what it is, its rank and its first time in its first kilobytes: a short
-  // head is read first (a job of 1,024 gzip ranks is listed on every open), the full one when the
-  // short one leaves any of them open, so the description is the full head's either way.
+  // head is read first, the full one when the short one leaves any of them open, so the
+  // description is the full head's either way.
   const short = describeFromHead(info, file, SHORT_HEAD_BYTES);
-  if (short.summary || (short.kind === 'kineto' && short.rankFrom === 'distributedInfo' && short.eventsSeen))
-    return short.info;
-  return describeFromHead(info, file, HEAD_BYTES).info;
+  const described =
+    short.summary || (short.kind === 'kineto' && short.rankFrom === 'distributedInfo' && short.eventsSeen)
+      ? short.info
+      : describeFromHead(info, file, HEAD_BYTES).info;
+  if (!described.why?.startsWith('cannot read')) {
+    const { path: _, ...value } = described;
+    learnInfo(file, st, code, value);
+  }
+  return described;
+}
+
+let describeCodeId: string | undefined;
+/**
+ * What tells descriptions made by this code from others' (a kept description is used only by the
+ * code that made it): the text of the functions that describe and the sizes they read.
+ */
+function describeCode(): string {
+  describeCodeId ??= createHash('sha256')
+    .update(
+      [
+        describeTraceFile,
+        describeFromHead,
+        readHeadSync,
+        sniffHead,
+        rankFromName,
+        describeSummary,
+        isSummaryHead,
+        readSummaryHeader,
+      ]
+        .map(String)
+        .join('\n'),
+    )
+    .update(`${SHORT_HEAD_BYTES} ${HEAD_BYTES} ${HANDLER_NAME.source}`)
+    .digest('hex')
+    .slice(0, 16);
+  return describeCodeId;
 }
 
 /**

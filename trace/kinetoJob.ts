@@ -19,6 +19,7 @@ import { getHeapStatistics, serialize, deserialize } from 'node:v8';
 import { totalmem } from 'node:os';
 import { formatBytes } from './format';
 import { CACHE_FORMAT, cacheDirFor, cacheKeyOf, readEntry, writeEntry, type JobKey } from './parseCache';
+import { loadFacts, saveFacts } from './fileFacts';
 import type { TraceModel } from './model';
 
 export interface KinetoJobOptions {
@@ -242,9 +243,17 @@ export function jobCacheOf(
   opts: { dir?: string; options: unknown; code: string },
 ): JobCache | undefined {
   try {
+    const dir = cacheDirFor(files[0].path, opts.dir);
+    loadFacts(dir);
     const ranks = files.map((f) => cacheKeyOf(f.path, f.rank, opts.code));
+    // What was learnt of the files (their heads here, their kinds when they were listed) is
+    // kept for the next open (trace/fileFacts.ts).
+    saveFacts(
+      dir,
+      files.map((f) => f.path),
+    );
     return {
-      dir: cacheDirFor(files[0].path, opts.dir),
+      dir,
       key: { format: CACHE_FORMAT, ranks, options: opts.options, code: opts.code },
     };
   } catch {

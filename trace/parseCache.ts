@@ -4,7 +4,8 @@
  *
  * An entry is keyed by the trace file's path, size, mtime and a SHA-256 of its first 64 KiB, the
  * rank it was read as, and the code that reduced it (a hash of the worker's script and the
- * trace modules beside it): a trace rewritten in place, or a new CommLens, misses. An entry
+ * trace modules beside it): a trace rewritten in place, or a new CommLens, misses. (The head's
+ * hash is kept per file while the file is the same file: trace/fileFacts.ts.) An entry
  * holds a header (its key and a SHA-1 of the payload) and the payload; one whose header does
  * not match, or whose payload does not hash to the header's, is stale or corrupt: it is
  * ignored and rewritten. Entries are written to a temporary file and renamed into place, so
@@ -21,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { knownHead, learnHead, loadFacts } from './fileFacts';
 
 /** Bumped when the reduced form changes in a way the code hash would not show. */
 export const CACHE_FORMAT = 1;
@@ -111,33 +113,19 @@ export function scanCodeId(workerScript: string): string {
   return id;
 }
 
-/**
- * Head hashes already computed in this process, by file: reused while the file is the same inode
- * with the same size, mtime and ctime. A write changes mtime and ctime, and setting the mtime back
- * (touch -r, cp -p) changes the ctime, so an entry can only stand for the bytes it hashed. Opening
- * a job keys every rank for the job's analysis and again for its indexes (1,024 ranks: ~0.15–0.3 s
- * each time here).
- */
-const headHashes = new Map<string, { ino: number; size: number; mtimeMs: number; ctimeMs: number; head: string }>();
-const HEAD_HASHES_KEPT = 8192;
-
 /** The key of one trace file now (its size, mtime and first 64 KiB). */
 export function cacheKeyOf(path: string, rank: number | undefined, code: string): CacheKey {
-  const fd = fs.openSync(path, 'r');
-  try {
-    const st = fs.fstatSync(fd);
-    const file = resolve(path);
-    const known = headHashes.get(file);
-    let head: string;
-    if (
-      known &&
-      known.ino === st.ino &&
-      known.size === st.size &&
-      known.mtimeMs === st.mtimeMs &&
-      known.ctimeMs === st.ctimeMs
-    )
-      head = known.head;
-    else {
+  const file = resolve(path);
+  // Kept per file while it is the same file (trace/fileFacts.ts): a 1,024-rank job's keys read
+  // 64 MiB and hash it (~0.25 s here) on every open otherwise. Known, the file is only stat'ed.
+  loadFacts(cacheDirFor(file));
+  let st = fs.statSync(file);
+  let head = st.isFile() ? knownHead(file, st, HEAD_BYTES) : undefined;
+  if (head === undefined) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      // The bytes hashed are those of the file stat'ed with them.
+      st = fs.fstatSync(fd);
       const bytes = Buffer.allocUnsafe(Math.min(HEAD_BYTES, st.size));
       let got = 0;
       while (got < bytes.length) {
@@ -146,21 +134,20 @@ export function cacheKeyOf(path: string, rank: number | undefined, code: string)
         got += r;
       }
       head = createHash('sha256').update(bytes.subarray(0, got)).digest('hex');
-      if (headHashes.size >= HEAD_HASHES_KEPT) headHashes.clear();
-      headHashes.set(file, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, head });
+      learnHead(file, st, HEAD_BYTES, head);
+    } finally {
+      fs.closeSync(fd);
     }
-    return {
-      format: CACHE_FORMAT,
-      code,
-      file,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-      head,
-      rank: rank ?? null,
-    };
-  } finally {
-    fs.closeSync(fd);
   }
+  return {
+    format: CACHE_FORMAT,
+    code,
+    file,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    head,
+    rank: rank ?? null,
+  };
 }
 
 /** Where the entry of `key` lives in `dir`. */

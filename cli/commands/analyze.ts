@@ -14,6 +14,7 @@ import { checkRunConfig } from '../runConfigCheck';
 import { HeapWanted } from '../heap';
 import { parseArgs, flag, num, str, UsageError, type OptionSpecs } from '../args';
 import type { Command } from '../command';
+import { loadFacts, useFacts } from '../../trace/fileFacts';
 
 export const ANALYZE_USAGE = `usage: commlens analyze <trace.json[.gz] ... | folder> [--json] [--per-rank-json] [--include-last-step] [--link-peak-gbps N] [--run ID] [--rank N]
 
@@ -109,6 +110,10 @@ export async function analyzeCommand(args: string[], io?: Io, beforeLoad?: () =>
   let analysis: Analysis | undefined;
   let leftOut: string[] = [];
   const options = { includeLastStep, linkPeakGBps };
+  // What is known of the trace files from their heads (trace/fileFacts.ts) is kept in the cache
+  // folder: read from --cache-dir too, and with --no-cache neither read nor kept.
+  const factsWere = useFacts(cache !== false);
+  if (cache && cache.dir) loadFacts(cache.dir);
   try {
     found = discoverTraces(inputs, { run, rank });
     if (found.chosen.kind === 'kineto') {
@@ -146,6 +151,8 @@ export async function analyzeCommand(args: string[], io?: Io, beforeLoad?: () =>
   } catch (e) {
     if (e instanceof HeapWanted) throw e;
     return out.fail((e as Error).message, EXIT.badInput);
+  } finally {
+    useFacts(factsWere);
   }
   const files = found.chosen.files.map((f) => f.path);
   if (json || perRank) {
