@@ -142,7 +142,8 @@ export async function analyzeKinetoJob(
 ): Promise<KinetoJobAnalysis> {
   const { cache, options } = opts;
   const jobCache = cache === false ? undefined : jobCacheOf(files, { dir: cache.dir, options, code: codeId() });
-  const cached = jobCache ? analysisOfCacheValue(readJobResult(jobCache)) : undefined;
+  const read = jobCache ? readJobResult(jobCache) : undefined;
+  const cached = read ? analysisOfCacheValue(read.value, read.apart) : undefined;
   if (cached) return { analysis: cached, leftOut: [], fromCache: 'job' };
   opts.beforeLoad?.();
   const load = (digest: DigestOptions | undefined) =>
@@ -181,7 +182,12 @@ export async function analyzeKinetoJob(
   }
   const leftOut = job.failures.map(describeRankFailure);
   analysis = mapSliceIndexes(analysis, (i) => job.sliceOrigin[i]);
-  const failed = jobCache && leftOut.length === 0 ? writeJobResult(jobCache, jobCacheValue(analysis)) : undefined;
+  // The collective instances are kept apart in the entry: a re-open reads them only when asked for.
+  let failed: string | undefined;
+  if (jobCache && leftOut.length === 0) {
+    const { instances, ...value } = jobCacheValue(analysis);
+    failed = writeJobResult(jobCache, value, instances);
+  }
   return {
     analysis,
     leftOut,

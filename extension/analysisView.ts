@@ -8,7 +8,7 @@
  * may be absent are read defensively and left out of the view rather than invented.
  */
 import type { Analysis } from '../analysis/index';
-import { waitNsByRankAndStep } from '../analysis/collectives';
+import { collectiveWaitsOf } from '../analysis/jobCacheCodec';
 import type { AnalysisView, RankBreakdownView, SuggestionView } from '../webview/protocol';
 
 type Loose = Record<string, unknown>;
@@ -71,9 +71,9 @@ function suggestionView(raw: Loose): SuggestionView | undefined {
 export function toAnalysisView(analysis: Analysis): AnalysisView {
   const figures = (analysis as Partial<Analysis>).figures;
   const warmup = new Set(figures?.warmupSteps ?? []);
-  // Per-step collective waits, when the analysis joined collectives across ranks (the heat map's second figure).
-  const instances = (analysis as Partial<Analysis>).collectives?.instances;
-  const waits = instances ? waitNsByRankAndStep(instances) : undefined;
+  // Per-step collective waits, when the analysis joined collectives across ranks (the heat map's
+  // second figure): kept in the job cache's entry, so that a re-open does not read the instances.
+  const waits = collectiveWaitsOf(analysis);
   const ranks: RankBreakdownView[] = analysis.ranks.map((r) => ({
     rank: r.rank,
     idleNs: r.temporal.idleNs,

@@ -18,7 +18,7 @@ import { mergeRankModels, type MergePlace } from './kinetoMerge';
 import { getHeapStatistics, serialize, deserialize } from 'node:v8';
 import { totalmem } from 'node:os';
 import { formatBytes } from './format';
-import { CACHE_FORMAT, cacheDirFor, cacheKeyOf, readEntry, writeEntry, type JobKey } from './parseCache';
+import { CACHE_FORMAT, cacheDirFor, cacheKeyOf, readEntryParts, writeEntry, type JobKey } from './parseCache';
 import { loadFacts, saveFacts } from './fileFacts';
 import type { TraceModel } from './model';
 
@@ -261,21 +261,28 @@ export function jobCacheOf(
   }
 }
 
-/** The cached result of the job, when its entry is there and matches; undefined otherwise. */
-export function readJobResult(c: JobCache): unknown {
-  const payload = readEntry(c.dir, c.key);
-  if (!payload) return undefined;
+/**
+ * The cached result of the job, when its entry is there and matches; undefined otherwise. With
+ * `apart`: what writeJobResult was given apart, read when asked for (it throws when the entry
+ * was replaced since).
+ */
+export function readJobResult(c: JobCache): { value: unknown; apart?: () => Buffer } | undefined {
+  const parts = readEntryParts(c.dir, c.key);
+  if (!parts) return undefined;
   try {
-    return deserialize(payload);
+    return { value: deserialize(parts.payload), ...(parts.tail ? { apart: parts.tail } : {}) };
   } catch {
     return undefined;
   }
 }
 
-/** Caches the job's result; returns a warning when it cannot be written. */
-export function writeJobResult(c: JobCache, value: unknown): string | undefined {
+/**
+ * Caches the job's result, and bytes of it (`apart`) that a read leaves on disk until they are
+ * asked for; returns a warning when it cannot be written.
+ */
+export function writeJobResult(c: JobCache, value: unknown, apart?: Uint8Array): string | undefined {
   try {
-    writeEntry(c.dir, c.key, serialize(value));
+    writeEntry(c.dir, c.key, serialize(value), apart);
     return undefined;
   } catch (e) {
     return `could not write the parse cache in ${c.dir} (${(e as Error).message}): the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`;

@@ -5,10 +5,10 @@
  * An entry is keyed by the trace file's path, size, mtime and a SHA-256 of its first 64 KiB, the
  * rank it was read as, and the code that reduced it (a hash of the worker's script and the
  * trace modules beside it): a trace rewritten in place, or a new CommLens, misses. (The head's
- * hash is kept per file while the file is the same file: trace/fileFacts.ts.) An entry
- * holds a header (its key and a SHA-1 of the payload) and the payload; one whose header does
- * not match, or whose payload does not hash to the header's, is stale or corrupt: it is
- * ignored and rewritten. Entries are written to a temporary file and renamed into place, so
+ * hash is kept per file while the file is the same file: trace/fileFacts.ts.) An entry holds a
+ * header (its key, and the payload's CRC-32, or SHA-1 on a Node without zlib.crc32), the
+ * payload, and optionally a tail read only when asked for; one whose header does not match, or
+ * whose payload does not check, is stale or corrupt: it is ignored and rewritten. Entries are written to a temporary file and renamed into place, so
  * a reader never sees half an entry. A job's analysis is kept beside its ranks (JobKey).
  *
  * `analyze` keeps each rank digested as its workers post it (CacheKey.digest, a `.digest` file),
@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import * as zlib from 'node:zlib';
 import { knownHead, learnHead, loadFacts } from './fileFacts';
 
 /** Bumped when the reduced form changes in a way the code hash would not show. */
@@ -181,34 +182,122 @@ export interface JobKey {
 
 /** The entry's payload when it is there and matches `key`; undefined when missing, stale or corrupt. */
 export function readEntry(dir: string, key: CacheKey | JobKey): Buffer | undefined {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(entryPath(dir, key));
-  } catch {
-    return undefined;
-  }
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  const headerLen = buf.readUInt32LE(MAGIC.length);
-  const start = MAGIC.length + 4 + headerLen;
-  if (start > buf.length) return undefined;
-  let header: { key?: unknown; sha1?: unknown; bytes?: unknown };
-  try {
-    header = JSON.parse(buf.toString('utf8', MAGIC.length + 4, start)) as typeof header;
-  } catch {
-    return undefined;
-  }
-  if (JSON.stringify(header.key) !== JSON.stringify(key)) return undefined;
-  const payload = buf.subarray(start);
-  if (header.bytes !== payload.length) return undefined;
-  if (createHash('sha1').update(payload).digest('hex') !== header.sha1) return undefined;
-  return payload;
+  return readEntryParts(dir, key)?.payload;
 }
 
-/** Writes the entry of `key` (temporary file, then rename). Throws when the folder or the file cannot be written. */
-export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Array): void {
+/**
+ * The entry's payload, and its tail (writeEntry's `tail`) to be read when asked for: an entry's
+ * tail is not read with it (a 1,024-rank job's collective instances, 13 of its 21 MB). Reading
+ * the tail throws, saying so, when it does not check (the entry replaced since by one with
+ * another tail, removed, or damaged), and removes the entry so that the next run makes it again.
+ */
+export function readEntryParts(
+  dir: string,
+  key: CacheKey | JobKey,
+): { payload: Buffer; tail?: () => Buffer } | undefined {
+  const file = entryPath(dir, key);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const lead = readExactly(fd, MAGIC.length + 4, 0);
+    if (!lead || !lead.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+    const headerLen = lead.readUInt32LE(MAGIC.length);
+    const start = MAGIC.length + 4 + headerLen;
+    if (start > size) return undefined;
+    let header: { key?: unknown; bytes?: unknown; tail?: { bytes?: unknown } } & Check;
+    try {
+      header = JSON.parse(readExactly(fd, headerLen, MAGIC.length + 4)!.toString('utf8')) as typeof header;
+    } catch {
+      return undefined;
+    }
+    if (JSON.stringify(header.key) !== JSON.stringify(key)) return undefined;
+    const bytes = header.bytes;
+    const tailBytes = header.tail?.bytes ?? 0;
+    if (typeof bytes !== 'number' || typeof tailBytes !== 'number' || start + bytes + tailBytes !== size)
+      return undefined;
+    const payload = readExactly(fd, bytes, start);
+    if (!payload || !checks(payload, header)) return undefined;
+    if (!header.tail) return { payload };
+    const tail = header.tail as Check;
+    const at = start + bytes;
+    return {
+      payload,
+      tail: () => {
+        let got: Buffer | undefined;
+        try {
+          const t = fs.openSync(file, 'r');
+          try {
+            got = readExactly(t, tailBytes, at);
+          } finally {
+            fs.closeSync(t);
+          }
+        } catch {
+          // said below
+        }
+        if (!got || !checks(got, tail)) {
+          // Cut short or corrupt where the read did not look: gone, so that the next run makes it again.
+          fs.rmSync(file, { force: true });
+          throw new Error(
+            `the parse cache entry ${file} was removed, replaced or damaged since it was read, and is dropped: run again to make it anew (--no-cache skips the cache)`,
+          );
+        }
+        return got;
+      },
+    };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A part's check: its CRC-32 (Node 20.15 and later), else its SHA-1. */
+interface Check {
+  crc32?: unknown;
+  sha1?: unknown;
+}
+
+const CRC32: ((data: Uint8Array) => number) | undefined = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+function checkOf(b: Uint8Array): Check {
+  return CRC32 ? { crc32: CRC32(b) } : { sha1: createHash('sha1').update(b).digest('hex') };
+}
+
+function checks(b: Uint8Array, c: Check): boolean {
+  if (typeof c.crc32 === 'number' && CRC32) return CRC32(b) === c.crc32;
+  if (typeof c.sha1 === 'string') return createHash('sha1').update(b).digest('hex') === c.sha1;
+  return false;
+}
+
+/** `length` bytes of `fd` from `position`; undefined when the file ends first. */
+function readExactly(fd: number, length: number, position: number): Buffer | undefined {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const r = fs.readSync(fd, buf, got, length - got, position + got);
+    if (r === 0) return undefined;
+    got += r;
+  }
+  return buf;
+}
+
+/**
+ * Writes the entry of `key` (temporary file, then rename): magic, u32 header length, header JSON
+ * (the key, the payload's bytes and check, the tail's), the payload, the tail. `tail`: bytes read
+ * only when asked for (readEntryParts). Throws when the folder or the file cannot be written.
+ */
+export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Array, tail?: Uint8Array): void {
   fs.mkdirSync(dir, { recursive: true });
   const header = Buffer.from(
-    JSON.stringify({ key, sha1: createHash('sha1').update(payload).digest('hex'), bytes: payload.length }),
+    JSON.stringify({
+      key,
+      ...checkOf(payload),
+      bytes: payload.length,
+      ...(tail ? { tail: { bytes: tail.length, ...checkOf(tail) } } : {}),
+    }),
     'utf8',
   );
   const len = Buffer.alloc(4);
@@ -218,11 +307,10 @@ export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Ar
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, MAGIC);
-      fs.writeSync(fd, len);
-      fs.writeSync(fd, header);
-      let off = 0;
-      while (off < payload.length) off += fs.writeSync(fd, payload, off, payload.length - off);
+      for (const b of [MAGIC, len, header, payload, ...(tail ? [tail] : [])]) {
+        let off = 0;
+        while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+      }
     } finally {
       fs.closeSync(fd);
     }

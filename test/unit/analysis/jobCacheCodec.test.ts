@@ -1,13 +1,20 @@
 // The job cache's value (analysis/jobCacheCodec.ts): the collective instances travel as bytes of
 // their own and are read back the first time they are asked for, in their place, so that the
-// cached analysis prints as the one that was cached.
+// cached analysis prints as the one that was cached. In the job's cache entry they lie at its
+// end, read only when asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deserialize, serialize } from 'node:v8';
-import { analysisOfCacheValue, jobCacheValue } from '../../../analysis/jobCacheCodec';
+import { analysisOfCacheValue, collectiveWaitsOf, jobCacheValue } from '../../../analysis/jobCacheCodec';
+import { waitNsByRankAndStep } from '../../../analysis/collectives';
 import { markdownReport, type Analysis } from '../../../analysis/index';
 import { analyzeKinetoJob } from '../../../analysis/kinetoJobAnalysis';
 import { fixturesDir } from '../../helpers/paths';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { jobCacheOf, readJobResult, writeJobResult } from '../../../trace/kinetoJob';
+import { entryPath } from '../../../trace/parseCache';
 
 /** A small analysis-shaped value: collectives between other members, instances between other collective members. */
 function sample(): Analysis {
@@ -82,4 +89,68 @@ test("the report of a cached job of many ranks does not read the instances, and 
   );
   assert.match(report, /How late the last rank was/);
   assert.equal(report, markdownReport(analysis, { rankTableLimit: 1 }));
+});
+
+test("a cached job's collective waits per rank and step are those of its instances, answered without reading them", async () => {
+  const pair = [0, 1].map((r) => ({ path: fixturesDir('kineto', 'hta-sampled', `sampled_rank-${r}.json.gz`) }));
+  const { analysis } = await analyzeKinetoJob(pair, { cache: false, options: { includeLastStep: false } });
+  const expected = waitNsByRankAndStep(analysis.collectives!.instances);
+  assert.ok(
+    [...expected.values()].some((bySteps) => bySteps.size > 0),
+    'the pair has waits in its steps',
+  );
+  assert.deepEqual(collectiveWaitsOf(analysis), expected, 'an analysis of its own: from its instances');
+  const back = analysisOfCacheValue(deserialize(serialize(jobCacheValue(analysis))))!;
+  assert.deepEqual(collectiveWaitsOf(back), expected);
+  assert.equal(
+    typeof Object.getOwnPropertyDescriptor(back.collectives!, 'instances')?.get,
+    'function',
+    'the instances left unread',
+  );
+  // Instances put in their place: the waits are theirs from then on.
+  back.collectives!.instances = [];
+  assert.deepEqual(collectiveWaitsOf(back), new Map());
+});
+
+test("a job's cache entry: its instances are read from the entry only when asked for; an entry damaged or replaced since says so, and is dropped", async () => {
+  const pair = [0, 1].map((r) => ({ path: fixturesDir('kineto', 'hta-sampled', `sampled_rank-${r}.json.gz`) }));
+  const { analysis } = await analyzeKinetoJob(pair, { cache: false, options: { includeLastStep: false } });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-jobentry-'));
+  try {
+    const c = jobCacheOf(pair, { dir, options: {}, code: 'test' })!;
+    const { instances, ...value } = jobCacheValue(analysis);
+    assert.equal(writeJobResult(c, value, instances), undefined);
+    const file = entryPath(c.dir, c.key);
+    const read = readJobResult(c)!;
+    assert.ok(read.apart, 'the instances are apart in the entry');
+    const back = analysisOfCacheValue(read.value, read.apart)!;
+    assert.equal(typeof Object.getOwnPropertyDescriptor(back.collectives!, 'instances')?.get, 'function');
+    assert.deepEqual(collectiveWaitsOf(back), waitNsByRankAndStep(analysis.collectives!.instances));
+    assert.deepEqual(
+      back.collectives!.instances,
+      analysis.collectives!.instances,
+      'read from the entry when asked for',
+    );
+    assert.equal(JSON.stringify(back), JSON.stringify(analysis));
+
+    // Read before the entry's last bytes were damaged: the payload checked, the instances do not.
+    const early = analysisOfCacheValue(readJobResult(c)!.value, readJobResult(c)!.apart)!;
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 3] ^= 0xff;
+    fs.writeFileSync(file, bytes);
+    assert.throws(
+      () => early.collectives!.instances,
+      /parse cache entry .* damaged since it was read, and is dropped: run again/,
+    );
+    assert.equal(fs.existsSync(file), false, 'dropped, so that the next run makes it again');
+    assert.equal(readJobResult(c), undefined);
+
+    // Read, then the entry replaced by one with other instances: not mistaken for them.
+    writeJobResult(c, value, instances);
+    const before = analysisOfCacheValue(readJobResult(c)!.value, readJobResult(c)!.apart)!;
+    writeJobResult(c, value, serialize([]));
+    assert.throws(() => before.collectives!.instances, /replaced/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
