@@ -130,7 +130,8 @@ export async function analyzeKinetoJob(
     cache: false | { dir?: string };
     options: AnalysisOptions;
     lodDirOf?: (path: string) => string;
-    workers?: number;
+    /** Scan workers, or what says how many when ranks are to be read (not asked when the job is in the cache). */
+    workers?: number | (() => number);
     workerPath?: string;
     /** Steps of each rank whose every op reaches the analysis (default keptStepsFor(ranks)). */
     keptSteps?: number;
@@ -150,7 +151,7 @@ export async function analyzeKinetoJob(
     loadKinetoJob(files, {
       cache,
       lodDirOf: opts.lodDirOf,
-      workers: opts.workers,
+      workers: typeof opts.workers === 'function' ? opts.workers() : opts.workers,
       workerPath: opts.workerPath ?? digestWorkerScript(),
       onProgress: opts.onProgress,
       ...(digest ? { digest, digestCode: codeId(), localTransform: digestReducedRank } : {}),

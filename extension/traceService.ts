@@ -13,9 +13,9 @@ import { loadTraceFile, sniffTraceFile } from '../trace/load';
 import { importKinetoFolder } from '../trace/kineto';
 import { analyzeKinetoJob } from '../analysis/kinetoJobAnalysis';
 import { cacheDirFor } from '../trace/parseCache';
-import { cachedLodFiles, indexKinetoRanks } from '../trace/kinetoScanPool';
+import { indexKinetoRanks, openCachedLodFiles } from '../trace/kinetoScanPool';
 import type { JobProgress } from '../trace/kinetoJob';
-import { RankLodFile, rankLodBytes } from '../trace/rankLod';
+import { RankLodFile } from '../trace/rankLod';
 import { JobLod } from '../trace/jobLod';
 import { TraceTooLargeError, defaultMaxTraceBytes, formatBytes } from '../trace/budget';
 import { encodeTrace, type EncodeOptions } from '../trace/binary';
@@ -256,7 +256,9 @@ export async function openKinetoJob(
     const dir = opts.cacheDir ?? writableCacheDir(files[0]);
     const ranks = files.map((f) => ({ path: f }));
     const limit = opts.maxTraceBytes ?? defaultMaxTraceBytes();
-    const workers = opts.workers ?? scanWorkersFor(files, limit);
+    // Asked only when ranks are read: it reads every gzip rank's trailer (1,024 ranks: ~25 ms).
+    let scanWorkers = opts.workers;
+    const workers = (): number => (scanWorkers ??= scanWorkersFor(files, limit));
     const k = await analyzeKinetoJob(ranks, {
       cache: { dir },
       options: { includeLastStep: false },
@@ -272,24 +274,31 @@ export async function openKinetoJob(
       opts.onProgress?.({ done: 0, ranks: files.length, fromCache: 0 });
       return indexKinetoRanks(ranks, {
         lodDirOf: () => dir,
-        workers,
+        workers: workers(),
         workerPath: opts.workerPath,
         onRank: (done) => opts.onProgress?.({ done, ranks: files.length, fromCache: 0 }),
       });
     };
-    const lodFiles =
-      k.lodFiles ??
-      cachedLodFiles(ranks, { lodDirOf: () => dir, workerPath: opts.workerPath })?.map((file) => ({ file })) ??
-      (await indexRanks()).map((r, i) => (r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` }));
-    const missing = lodFiles.find((f): f is { error: string } => 'error' in f);
-    if (missing) throw new Error(missing.error);
-    const paths = lodFiles.map((f) => (f as { file: string }).file);
+    // The indexes, opened (their metas read): from the cache when all are there.
+    const cached = k.lodFiles ? undefined : openCachedLodFiles(ranks, { lodDirOf: () => dir });
+    if (cached) opened.push(...cached);
+    else {
+      const lodFiles =
+        k.lodFiles ??
+        (await indexRanks()).map((r, i) => (r.ok ? { file: r.lodFile } : { error: `${files[i]}: ${r.error}` }));
+      const missing = lodFiles.find((f): f is { error: string } => 'error' in f);
+      if (missing) throw new Error(missing.error);
+      for (const { file: f } of lodFiles as { file: string }[]) {
+        const r = RankLodFile.open(f, undefined);
+        if (!r) throw new Error(`the level-of-detail index ${f} could not be read (removed or corrupt while opening)`);
+        opened.push(r);
+      }
+    }
     // What stays in memory: every index's meta, and as many ranks' columns as the rest of the
     // budget holds (JobLod lets the least recently used go), at least one rank's: refused only
     // when the metas and the largest rank's columns do not fit.
-    const sizes = paths.map(rankLodBytes);
-    const metaBytes = sizes.reduce((a, s) => a + s.meta, 0);
-    const largest = sizes.reduce((a, s) => Math.max(a, s.columns), 0);
+    const metaBytes = opened.reduce((a, r) => a + r.metaBytes, 0);
+    const largest = opened.reduce((a, r) => Math.max(a, r.columnBytes), 0);
     if (metaBytes + largest > limit)
       throw new TraceTooLargeError(
         where,
@@ -297,11 +306,6 @@ export async function openKinetoJob(
         limit,
         `the level-of-detail indexes of ${files.length} rank(s): ${formatBytes(metaBytes)} held while the job is open, and ${formatBytes(largest)} for the largest rank's columns, the least that answers a view of it`,
       );
-    for (const f of paths) {
-      const r = RankLodFile.open(f, undefined);
-      if (!r) throw new Error(`the level-of-detail index ${f} could not be read (removed or corrupt while opening)`);
-      opened.push(r);
-    }
     const job = new JobLod(opened, { overviewDir: dir, residentBytes: limit - metaBytes });
     job.model.warnings.push(...k.leftOut);
     return {

@@ -51,7 +51,7 @@ async function open(m: Extract<ToTraceWorker, { type: 'open' }>): Promise<void> 
     job = lod = t.job;
     const big = windowed(job.sliceCount);
     // The first thing the panel asks for: ready before the host hears the trace is open.
-    if (big) job.overview();
+    if (big) job.prepareOverview();
     // The ranks' columns (a kept overview needs none) are read one rank per turn, between
     // requests, so that zooming in finds them read: from when the first request after the open
     // (the page's first view) has been answered, so that it does not wait behind them, or 2 s

@@ -23,7 +23,7 @@ import type {
 } from './kinetoScanService';
 import { unpackModel } from './rankPack';
 import { cacheKeyOf, scanCodeId } from './parseCache';
-import { lodEntryPath, rankLodMatches } from './rankLod';
+import { lodEntryPath, RankLodFile } from './rankLod';
 import type { TraceModel } from './model';
 
 export interface ScanPoolOptions {
@@ -289,25 +289,30 @@ export async function indexKinetoRanks(
 }
 
 /**
- * Each rank file's level-of-detail index when every one is in the cache and matches (looked up
- * on this thread, as the scan workers would: no worker is started); undefined when one is not.
+ * Each rank file's level-of-detail index opened (its meta read), when every one is in the cache
+ * and matches (looked up on this thread, as the scan workers would: no worker is started);
+ * undefined, with none left open, when one is not. One pass over the files: a re-open of 1,024
+ * ranks looked each index up, sized it and opened it in three (~0.17 s of the 1 s).
  */
-export function cachedLodFiles(
+export function openCachedLodFiles(
   files: RankFile[],
-  opts: { workerPath?: string; lodDirOf: (path: string) => string },
-): string[] | undefined {
+  opts: { lodDirOf: (path: string) => string },
+): RankLodFile[] | undefined {
   const code = scanCode();
-  const out: string[] = [];
+  const out: RankLodFile[] = [];
   for (const f of files) {
-    let key;
+    let opened: RankLodFile | undefined;
     try {
-      key = cacheKeyOf(f.path, f.rank, code);
+      const key = cacheKeyOf(f.path, f.rank, code);
+      opened = RankLodFile.open(lodEntryPath(opts.lodDirOf(f.path), key), key);
     } catch {
+      // the file cannot be read: the scan says why
+    }
+    if (!opened) {
+      for (const r of out) r.close();
       return undefined;
     }
-    const file = lodEntryPath(opts.lodDirOf(f.path), key);
-    if (!rankLodMatches(file, key)) return undefined;
-    out.push(file);
+    out.push(opened);
   }
   return out;
 }

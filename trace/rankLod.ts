@@ -650,6 +650,11 @@ export class RankLodFile {
     return this.columns !== undefined;
   }
 
+  /** Bytes of the meta (held while the index is open). */
+  get metaBytes(): number {
+    return this.header.meta;
+  }
+
   /** Bytes the columns take in memory once read (the columns' part of the file, read into one buffer). */
   get columnBytes(): number {
     return this.header.columns;
