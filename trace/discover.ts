@@ -202,7 +202,7 @@ export function describeTraceFile(file: string, st?: fs.Stats): TraceFileInfo {
   const code = describeCode();
   loadFacts(cacheDirFor(file));
   const known = knownInfo(file, st, code) as Omit<TraceFileInfo, 'path'> | undefined;
-  if (known) return { ...known, path: file };
+  if (typeof known === 'object' && known !== null && typeof known.kind === 'string') return { ...known, path: file };
   // A Kineto file says what it is, its rank and its first time in its first kilobytes: a short
   // head is read first, the full one when the short one leaves any of them open, so the
   // description is the full head's either way.

@@ -100,7 +100,10 @@ function trim(keep: number): void {
 /** The hash of the file's first `bytes` bytes when known for the file `st` describes. */
 export function knownHead(file: string, st: fs.Stats, bytes: number): string | undefined {
   const h = usable(file, st)?.head;
-  return h && h.bytes === bytes ? h.sha256 : undefined;
+  // A store's values are checked: it could have been edited, or made by another version.
+  return h && h.bytes === bytes && typeof h.sha256 === 'string' && /^[0-9a-f]{64}$/.test(h.sha256)
+    ? h.sha256
+    : undefined;
 }
 
 export function learnHead(file: string, st: fs.Stats, bytes: number, sha256: string): void {

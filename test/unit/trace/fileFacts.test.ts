@@ -72,11 +72,11 @@ test("a file's head and description are kept for the next process, and stand onl
     assert.equal(describeTraceFile(file).rank, 3);
     const key = cacheKeyOf(file, 0, 'code');
     saveFacts(cacheDir, [file]);
-    const kept = store().files[path.resolve(file)];
-    assert.equal(kept.head?.sha256, sha256(fs.readFileSync(file)));
-    assert.equal(key.head, kept.head?.sha256);
+    const first = store().files[path.resolve(file)];
+    assert.equal(first.head?.sha256, sha256(fs.readFileSync(file)));
+    assert.equal(key.head, first.head?.sha256);
     assert.deepEqual(
-      Object.values(kept.info ?? {}).map((i) => i.rank),
+      Object.values(first.info ?? {}).map((i) => i.rank),
       [3],
     );
 
@@ -97,6 +97,26 @@ test("a file's head and description are kept for the next process, and stand onl
     assert.equal(fs.statSync(file).size, st.size);
     fs.utimesSync(file, when, when);
     assert.equal(fs.statSync(file).mtimeMs, st.mtimeMs);
+    assert.deepEqual(inChild(file, 0), { head: sha256(fs.readFileSync(file)), rank: 4 });
+
+    // A store whose values are not what this code writes (edited, another version): not used.
+    // The rewritten file's facts kept, then given other values of the right kinds (used), then
+    // values of the wrong kinds (not used).
+    assert.equal(describeTraceFile(file).rank, 4);
+    cacheKeyOf(file, 0, 'code');
+    saveFacts(cacheDir, [file]);
+    const edit = (head: unknown, info: unknown): void => {
+      const s2 = store();
+      const e = s2.files[path.resolve(file)];
+      (e.head as { sha256: unknown }).sha256 = head;
+      for (const code of Object.keys(e.info!)) (e.info as Record<string, unknown>)[code] = info;
+      fs.writeFileSync(path.join(cacheDir, FACTS_FILE), JSON.stringify(s2));
+    };
+    const kept = store().files[path.resolve(file)];
+    const keptInfo = Object.values(kept.info!)[0];
+    edit('e'.repeat(64), { ...keptInfo, rank: 6 });
+    assert.deepEqual(inChild(file, 0), { head: 'e'.repeat(64), rank: 6 });
+    edit(5, 7);
     assert.deepEqual(inChild(file, 0), { head: sha256(fs.readFileSync(file)), rank: 4 });
 
     // A store that is not one: ignored.
