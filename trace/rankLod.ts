@@ -599,6 +599,20 @@ function readAt(fd: number, length: number, position: number, what: string, own 
 }
 
 /**
+ * Removes a damaged index, so that the next open makes it again (the scan makes the indexes that
+ * are missing): only while `file` still names the file `fd` has open, not one written since.
+ */
+function dropDamaged(file: string, fd: number): void {
+  try {
+    const mine = fs.fstatSync(fd);
+    const now = fs.statSync(file);
+    if (mine.ino === now.ino && mine.dev === now.dev) fs.rmSync(file, { force: true });
+  } catch {
+    // gone already
+  }
+}
+
+/**
  * An index read from its file: the meta when opened, the columns when first needed (`data`), the
  * args blob on demand. The file stays open, so what is read later is what was opened even if the
  * cache entry is replaced meanwhile (a rename leaves this file as it was).
@@ -630,16 +644,21 @@ export class RankLodFile {
     } catch {
       return undefined;
     }
+    let matched = false;
     try {
       const h = readHeader(fd);
       if (!h || h.format !== RANK_LOD_FORMAT) throw new Error('not an index');
       if (key !== undefined && JSON.stringify(h.key) !== JSON.stringify(key)) throw new Error('stale');
+      matched = true;
       const bytes = readAt(fd, h.meta, h.at, 'the meta');
       if (createHash('sha1').update(bytes).digest('hex') !== h.metaSha1) throw new Error('corrupt');
       const meta = deserialize(bytes) as RankLodMeta;
       if (meta.format !== RANK_LOD_FORMAT) throw new Error('format');
       return new RankLodFile(file, meta, fd, h, h.args, h.sha1);
     } catch {
+      // A header that matches over a meta that does not: damaged. Left there, the scan (which
+      // looks at the header) would take it for made, and every open would fail on it.
+      if (matched) dropDamaged(file, fd);
       fs.closeSync(fd);
       return undefined;
     }
@@ -681,20 +700,24 @@ export class RankLodFile {
       // A buffer of its own (offset 0): the columns are views into it, each on an 8-byte boundary.
       bytes = readAt(this.fd, h.columns, h.at + h.meta, `the level-of-detail index ${this.file}`, true);
     } catch (e) {
+      dropDamaged(this.file, this.fd);
       throw new Error(`${(e as Error).message}: close the trace and open it again to rebuild the index`, { cause: e });
     }
     const checked =
       h.crc32 !== undefined && CRC32
         ? CRC32(bytes) === h.crc32
         : createHash('sha1').update(bytes).digest('hex') === h.sha1;
-    if (!checked)
+    if (!checked) {
+      dropDamaged(this.file, this.fd);
       throw new Error(
         `the level-of-detail index ${this.file} is corrupt (its columns do not match their checksum): close the trace and open it again to rebuild it`,
       );
+    }
     let cols: Partial<RankLodData>;
     try {
       cols = unpackColumns(bytes) as Partial<RankLodData>;
     } catch (e) {
+      dropDamaged(this.file, this.fd);
       throw new Error(
         `the level-of-detail index ${this.file} is corrupt (${(e as Error).message}): close the trace and open it again to rebuild it`,
         { cause: e },

@@ -194,6 +194,48 @@ describe('trace service', () => {
       assert.match(tight.message, /^Cannot open 2 files in [^:]*: this trace needs/, tight.message);
     }
   });
+
+  it('a damaged index: the view that meets it says so, and opening the job again makes it again', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-kjob-damaged-'));
+    made.push(d);
+    const pair = ['sampled_rank-0.json.gz', 'sampled_rank-1.json.gz'].map((f) => path.join(KINETO, f));
+    const cacheDir = path.join(d, 'cache');
+    const open = async () => {
+      const t = await openKinetoJob(pair, { cacheDir });
+      assert.ok(t.ok, t.ok ? '' : t.message);
+      return t as Extract<typeof t, { ok: true }>;
+    };
+    const first = await open();
+    const [t0, t1] = first.job.extentNs;
+    const zoom = { startNs: t0, endNs: t1, nsPerPx: 1 };
+    const expected = new Uint8Array(first.job.encode(zoom));
+    first.job.close();
+    const lod = path.join(cacheDir, fs.readdirSync(cacheDir).filter((f) => f.endsWith('.lod'))[0]);
+    const damage = (part: 'meta' | 'columns') => {
+      const b = fs.readFileSync(lod);
+      const hl = b.readUInt32LE(8);
+      const h = JSON.parse(b.toString('utf8', 12, 12 + hl)) as { meta: number; columns: number };
+      b[12 + hl + (part === 'meta' ? Math.floor(h.meta / 2) : h.meta + Math.floor(h.columns / 2))] ^= 0xff;
+      fs.writeFileSync(lod, b);
+    };
+    // Its columns: read when a view needs them, which fails, naming the file and what to do.
+    damage('columns');
+    const hurt = await open();
+    assert.throws(
+      () => hurt.job.encode(zoom),
+      (e: Error) => e.message.includes(lod) && /corrupt .* open it again to rebuild it/.test(e.message),
+    );
+    hurt.job.close();
+    // Done as it says: opened again, the index is made again and answers as before.
+    const again = await open();
+    assert.deepEqual(new Uint8Array(again.job.encode(zoom)), expected);
+    again.job.close();
+    // Its meta: read when the job is opened, which makes it again at once.
+    damage('meta');
+    const meta = await open();
+    assert.deepEqual(new Uint8Array(meta.job.encode(zoom)), expected);
+    meta.job.close();
+  });
 });
 
 describe('a CommLens run in the trace panel', () => {

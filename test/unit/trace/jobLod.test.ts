@@ -343,7 +343,24 @@ describe('job level-of-detail index (per-rank indexes)', () => {
         e.message.includes(file) &&
         /corrupt \(its columns do not match their own layout\).*open it again/.test(e.message),
     );
+    assert.equal(fs.existsSync(file), false, 'dropped, so that opening it again makes it again');
     r.close();
+  });
+
+  it('drops an index whose header matches but whose meta does not check; keeps one of another key', () => {
+    const file = path.join(tmp, 'meta.lod');
+    writeRankLod(file, key(file, 0), buildRankLod(viewerRun({ ranks: 1, steps: 1 })));
+    // Another key (a stale index): not this one's, and left for the scan to write over.
+    assert.equal(RankLodFile.open(file, key(file, 1)), undefined);
+    assert.ok(fs.existsSync(file));
+    const b = fs.readFileSync(file);
+    const hl = b.readUInt32LE(8);
+    const h = JSON.parse(b.toString('utf8', 12, 12 + hl)) as { meta: number };
+    b[12 + hl + Math.floor(h.meta / 2)] ^= 0xff;
+    fs.writeFileSync(file, b);
+    // The scan looks at the header only: left there, it would be taken for made, and every open would fail on it.
+    assert.equal(RankLodFile.open(file, key(file, 0)), undefined);
+    assert.equal(fs.existsSync(file), false, 'dropped, so that opening the job again makes it again');
   });
 
   it('keeps the encoded overview beside the indexes: a re-open reads it, a corrupt one is made again', async () => {
@@ -413,6 +430,7 @@ describe('job level-of-detail index (per-rank indexes)', () => {
       () => job.encode(zoom),
       (e: Error) => e.message.includes(file) && /corrupt .* open it again to rebuild it/.test(e.message),
     );
+    assert.equal(fs.existsSync(file), false, 'dropped, so that opening the job again makes it again');
     // Untouched, the lazily read job answers as the one read whole.
     fs.writeFileSync(
       file,
