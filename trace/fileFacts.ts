@@ -9,7 +9,7 @@
  * write changes the mtime and the ctime, and setting the mtime back (touch -r, cp -p) changes the
  * ctime, which no user can set. One race is left, the one git's index has: a file written again
  * within the filesystem's timestamp tick of the read keeps its times. So a fact is used only when
- * it was learnt at least RACY_MS after the file's last change (mtime and ctime); a fact learnt
+ * it was learnt at least 2 s (`racyMs`) after the file's last change (mtime and ctime); a fact learnt
  * sooner is learnt again at the next read, which then stands.
  *
  * The facts are a speed-up, never a source of truth: a store that is missing, corrupt, from
@@ -20,8 +20,10 @@ import { join, resolve } from 'node:path';
 
 /** The store's file in a cache folder. */
 export const FACTS_FILE = 'files.v1.json';
-/** How many files the store keeps (the most recently read): ~0.3 kB each. */
+/** How many files the store keeps (the most recently read): ~0.5 kB each (1,024 ranks: 492 kB). */
 const KEPT = 16_384;
+/** A store larger than this is not one this code wrote (KEPT entries are ~8 MB): not read. */
+const MAX_STORE_BYTES = 64 * 2 ** 20;
 let racyMs = 2000;
 let enabled = true;
 
@@ -149,18 +151,33 @@ export function loadFacts(dir: string): void {
     const mtimeMs = fs.statSync(file).mtimeMs;
     loaded.set(dir, { checkedAt: now, mtimeMs });
     if (seen?.mtimeMs === mtimeMs) return;
-    stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    stored = readStore(file);
   } catch {
     loaded.set(dir, { checkedAt: now, mtimeMs: undefined });
     return;
   }
-  const files = (stored as { files?: unknown } | null)?.files;
-  if (typeof files !== 'object' || files === null) return;
-  for (const [k, e] of Object.entries(files as Record<string, unknown>)) {
+  if (!stored) return;
+  // Both maps stay bounded however many stores a long-lived process reads (the extension host).
+  if (onDisk.size >= KEPT * 4) onDisk.clear();
+  for (const [k, e] of Object.entries(stored)) {
     if (!isIdentity(e)) continue;
     onDisk.set(`${dir}\0${k}`, e.seenAt);
     const mine = facts.get(k);
     if (!mine || mine.seenAt < e.seenAt) facts.set(k, e);
+  }
+  if (facts.size >= KEPT * 2) trim(KEPT);
+}
+
+/** The files of the store `file`; undefined when there is none, it is too large, or it is not one. */
+function readStore(file: string): Record<string, unknown> | undefined {
+  try {
+    if (fs.statSync(file).size > MAX_STORE_BYTES) return undefined;
+    const files = (JSON.parse(fs.readFileSync(file, 'utf8')) as { files?: unknown } | null)?.files;
+    return typeof files === 'object' && files !== null && !Array.isArray(files)
+      ? (files as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -179,13 +196,9 @@ export function saveFacts(dir: string, files: readonly string[]): void {
   });
   if (news.length === 0) return;
   const file = join(dir, FACTS_FILE);
+  // What the store holds of other files is kept (none yet, or unreadable: written anew).
   let out: Record<string, Entry> = {};
-  try {
-    const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { files?: Record<string, Entry> };
-    if (stored && typeof stored.files === 'object' && stored.files !== null) out = stored.files;
-  } catch {
-    // none yet, or unreadable: written anew
-  }
+  for (const [k, e] of Object.entries(readStore(file) ?? {})) if (isIdentity(e)) out[k] = e;
   for (const [k, e] of news) out[k] = e;
   const names = Object.keys(out);
   if (names.length > KEPT) {

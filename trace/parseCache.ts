@@ -260,7 +260,13 @@ interface Check {
   sha1?: unknown;
 }
 
-const CRC32: ((data: Uint8Array) => number) | undefined = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+/**
+ * zlib's CRC-32 (Node 20.15 and later; `value`: the CRC so far, to run over several parts): the
+ * cache's checks, with SHA-1 where it is missing. Also the level-of-detail indexes' (trace/rankLod.ts).
+ */
+export const CRC32: ((data: Uint8Array, value?: number) => number) | undefined = (
+  zlib as { crc32?: (data: Uint8Array, value?: number) => number }
+).crc32;
 
 function checkOf(b: Uint8Array): Check {
   return CRC32 ? { crc32: CRC32(b) } : { sha1: createHash('sha1').update(b).digest('hex') };

@@ -27,14 +27,13 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import * as zlib from 'node:zlib';
 import { serialize, deserialize } from 'node:v8';
 import { SLICE_CATEGORIES, depthsOf, modelExtentNs, sliceArgsJson } from './binary';
 import { importKinetoColumns } from './kineto';
 import type { KinetoColumns } from './kinetoScan';
 import { LOD_BASE_NS, LOD_FACTOR, COUNTER_KEEP_ALL, buildLevel, counterLevel, originOffset } from './lod';
 import type { TraceModel } from './model';
-import { entryPath, type CacheKey } from './parseCache';
+import { CRC32, entryPath, type CacheKey } from './parseCache';
 
 /** Bumped when the layout of the columns changes. */
 export const RANK_LOD_FORMAT = 5;
@@ -369,11 +368,6 @@ class ByteWriter {
     return this.used > 0 ? [...this.done, this.cur.subarray(0, this.used)] : [...this.done];
   }
 }
-
-/** zlib's CRC-32 (Node 20.15 and later): the columns' check, ~3× faster than their SHA-1. */
-const CRC32: ((data: Uint8Array, value?: number) => number) | undefined = (
-  zlib as { crc32?: (data: Uint8Array, value?: number) => number }
-).crc32;
 
 /** Where a typed array of the columns lies in their part of the file. */
 interface ArrayPlace {

@@ -119,6 +119,13 @@ test("a file's head and description are kept for the next process, and stand onl
     edit(5, 7);
     assert.deepEqual(inChild(file, 0), { head: sha256(fs.readFileSync(file)), rank: 4 });
 
+    // A store larger than any this code writes (64 MiB) is not read, even with an entry that would be used.
+    edit('e'.repeat(64), { ...keptInfo, rank: 6 });
+    const padded = store() as unknown as Record<string, unknown>;
+    padded.pad = 'x'.repeat(64 * 2 ** 20);
+    fs.writeFileSync(path.join(cacheDir, FACTS_FILE), JSON.stringify(padded));
+    assert.deepEqual(inChild(file, 0), { head: sha256(fs.readFileSync(file)), rank: 4 });
+
     // A store that is not one: ignored.
     fs.writeFileSync(path.join(cacheDir, FACTS_FILE), '{"files": [1, 2');
     assert.deepEqual(inChild(file, 0), { head: sha256(fs.readFileSync(file)), rank: 4 });
