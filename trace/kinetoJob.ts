@@ -283,6 +283,11 @@ export function readJobResult(c: JobCache): { value: unknown; apart?: () => Buff
 export function writeJobResult(c: JobCache, value: unknown, apart?: Uint8Array): string | undefined {
   try {
     writeEntry(c.dir, c.key, serialize(value), apart);
+    // A first analysis made the folder just now: what jobCacheOf learnt of the files is kept too.
+    saveFacts(
+      c.dir,
+      c.key.ranks.map((r) => r.file),
+    );
     return undefined;
   } catch (e) {
     return `could not write the parse cache in ${c.dir} (${(e as Error).message}): the analysis is not affected; --cache-dir DIR puts the cache elsewhere, --no-cache skips it`;

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { jobCacheOf, readJobResult, writeJobResult } from '../../../trace/kinetoJob';
 import { entryPath } from '../../../trace/parseCache';
+import { FACTS_FILE } from '../../../trace/fileFacts';
 
 /** A small analysis-shaped value: collectives between other members, instances between other collective members. */
 function sample(): Analysis {
@@ -117,9 +118,12 @@ test("a job's cache entry: its instances are read from the entry only when asked
   const { analysis } = await analyzeKinetoJob(pair, { cache: false, options: { includeLastStep: false } });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commlens-jobentry-'));
   try {
-    const c = jobCacheOf(pair, { dir, options: {}, code: 'test' })!;
+    // A cache folder not made yet (a first analysis): the entry's write makes it, and what was
+    // learnt of the files while keying them is kept there too (trace/fileFacts.ts).
+    const c = jobCacheOf(pair, { dir: path.join(dir, 'cache'), options: {}, code: 'test' })!;
     const { instances, ...value } = jobCacheValue(analysis);
     assert.equal(writeJobResult(c, value, instances), undefined);
+    assert.ok(fs.existsSync(path.join(dir, 'cache', FACTS_FILE)), "the files' facts kept with the first entry");
     const file = entryPath(c.dir, c.key);
     const read = readJobResult(c)!;
     assert.ok(read.apart, 'the instances are apart in the entry');
