@@ -176,9 +176,9 @@ const DDP_NAME = /DistributedDataParallel|ddp\.reducer/;
 /** The slice names jobSettings looks for anywhere in the trace; a digested rank says which of them it has (analysis/rankDigest.ts). */
 export const NAME_SIGNS: readonly RegExp[] = [MOE_OPS, FSDP_NAME, ZERO_NAME, DDP_NAME, POWERSGD_OPS];
 
-/** Which of NAME_SIGNS the slices' names match. */
-export function nameSignsOf(model: TraceModel): boolean[] {
-  const names = new Set<string>();
+/** Which of NAME_SIGNS the slices' names match (and `more` names: a digested rank's runtime calls kept as launch times only). */
+export function nameSignsOf(model: TraceModel, more: readonly string[] = []): boolean[] {
+  const names = new Set<string>(more);
   for (let i = 0; i < model.slices.length; i++) names.add(model.slices[i].name);
   const out = NAME_SIGNS.map(() => false);
   for (const n of names)

@@ -82,8 +82,9 @@ export interface WireDigest extends Omit<RankDigest, 'exposedByStep'> {
 export function digestRank(
   model: TraceModel,
   opts: DigestOptions,
+  launches?: ReducedRank['launches'],
 ): { model: TraceModel; kept: Int32Array; digest: WireDigest } | undefined {
-  const views = buildRankViews(model, { includeLastStep: opts.includeLastStep });
+  const views = buildRankViews(model, { includeLastStep: opts.includeLastStep, launches });
   if (views.length !== 1 || model.processes.length !== 1) return undefined;
   const v = views[0];
   const metrics = rankMetrics(model, v);
@@ -100,7 +101,7 @@ export function digestRank(
     const counts = castsBeforeAllReduces(model, v.pid, windows);
     windows.forEach((w, i) => casts.set(w.step, counts[i]));
   }
-  const names = nameSignsOf(model);
+  const names = nameSignsOf(model, launches?.names);
   const before = computeBeforeComm(v);
 
   // Which steps keep every op: the last keptSteps analysed steps that have ops.
@@ -276,9 +277,16 @@ export function materializeView(d: WireDigest, place: MergePlace): RankView {
  * slices' origins kept in step, with its digest; as it is when it cannot be digested.
  */
 export function digestReducedRank(options: unknown, r: ReducedRank): ReducedRank & { digest?: WireDigest } {
-  const d = digestRank(r.model, options as DigestOptions);
-  if (!d) return r;
+  const d = digestRank(r.model, options as DigestOptions, r.launches);
+  if (!d) {
+    if (r.launches)
+      throw new Error(
+        `rankDigest: ${r.model.meta.info?.fileName ?? 'a rank'} reduced with a launch table is not one rank`,
+      );
+    return r;
+  }
   const sliceOrigin = new Int32Array(d.kept.length);
   for (let j = 0; j < d.kept.length; j++) sliceOrigin[j] = r.sliceOrigin[d.kept[j]];
-  return { ...r, model: d.model, sliceOrigin, digest: d.digest };
+  const { launches: _read, ...rest } = r;
+  return { ...rest, model: d.model, sliceOrigin, digest: d.digest };
 }

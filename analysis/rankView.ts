@@ -5,6 +5,7 @@
  */
 import type { Slice, TraceModel } from '../trace/model';
 import { NumberMap } from '../trace/numberMap';
+import type { LaunchTable } from '../trace/kineto';
 import type { RankDigest } from './rankFigures';
 
 /** HTA's kernel classes: communication (NCCL), memory (memcpy / memset), computation (the rest). */
@@ -128,6 +129,11 @@ export function stepNumberOf(s: Slice): number | undefined {
 
 export interface RankViewOptions {
   includeLastStep?: boolean;
+  /**
+   * A one-process model's runtime calls kept as launch times instead of slices (trace/kinetoRank.ts
+   * launchTable): the process's launches besides its runtime slices.
+   */
+  launches?: LaunchTable;
 }
 
 /**
@@ -163,6 +169,11 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   pidOfTrack.forEach((pid, t) => {
     if (runtimeOnTrack[t] > 0) runtimeOfPid.set(pid, (runtimeOfPid.get(pid) ?? 0) + runtimeOnTrack[t]);
   });
+  const table = opts.launches;
+  if (table && model.processes.length !== 1)
+    throw new Error(`buildRankViews: a launch table is for a model of one process, not ${model.processes.length}`);
+  const tablePid = table ? model.processes[0].pid : undefined;
+  if (tablePid !== undefined) runtimeOfPid.set(tablePid, (runtimeOfPid.get(tablePid) ?? 0) + table!.correlation.length);
   const entry = (pid: number) => {
     let e = byPid.get(pid);
     if (!e) {
@@ -172,6 +183,11 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     return e;
   };
   for (const p of model.processes) entry(p.pid);
+  if (table) {
+    // No correlation is both here and on a runtime slice (kinetoRank.ts keeps them all as slices then).
+    const launch = entry(tablePid!).launch;
+    for (let k = 0; k < table.correlation.length; k++) launch.set(table.correlation[k], table.startNs[k]);
+  }
   const slices = model.slices;
   // Slices come track by track: the process's entry is looked up when the track changes.
   let lastTrack = -1;

@@ -140,6 +140,18 @@ interface EventScan {
   gpuWork: number;
   minUs: number;
   profilerSpan?: { startUs: number; durUs: number };
+  /** The launch-only rows (keep 2, see importKinetoColumns): each one's correlation and start (µs, rounded up). */
+  launchCorr: Float64Array;
+  launchStartUs: Float64Array;
+}
+
+/**
+ * Runtime calls kept for their launch time only (importKinetoColumns' keep 2), in the model's
+ * time base: each one's correlation and start (ns from the origin), as its slice would have had.
+ */
+export interface LaunchTable {
+  correlation: Float64Array;
+  startNs: Float64Array;
 }
 
 /**
@@ -159,21 +171,28 @@ export function importKineto(json: unknown, opts: KinetoImportOptions = {}): Tra
  * members and those events (their args being the columns' correlation, External id and stream
  * over the sparse args), without building the events. `clippedEndUs` gives, per event index, a
  * host slice's end (whole µs) clipped on its thread in the whole file (trace/kinetoRank.ts):
- * such a slice starts at its rounded start and ends there. Returns, per slice of the model, the
- * index of the event (column row) it came from, and how many events were kept.
+ * such a slice starts at its rounded start and ends there. A row marked 2 in `keep` (a runtime
+ * call, trace/kinetoRank.ts launchTable) makes no slice: its correlation and start go in the
+ * returned launch table, and its start counts for the origin as its slice's would. Returns, per
+ * slice of the model, the index of the event (column row) it came from, and how many events
+ * were kept (launch-only rows included).
  */
 export function importKinetoColumns(
   c: KinetoColumns,
   keep: Uint8Array,
   clippedEndUs: Map<number, number>,
   opts: KinetoImportOptions = {},
-): { model: TraceModel; sliceEvent: Int32Array; eventsKept: number } {
+): { model: TraceModel; sliceEvent: Int32Array; eventsKept: number; launches: LaunchTable } {
   const h = readHeader({ ...c.top, traceEvents: [] }, opts);
   const { scan, eventOf, eventsKept } = scanColumns(c, keep, clippedEndUs);
   const { model, newIndex } = finishImport(h, scan, opts);
   const sliceEvent = new Int32Array(model.slices.length);
   for (let i = 0; i < newIndex.length; i++) sliceEvent[newIndex[i]] = eventOf[i];
-  return { model, sliceEvent, eventsKept };
+  // The launch-only rows' starts in the slices' time base (orderSlices' formula).
+  const minUs = Number.isFinite(scan.minUs) ? scan.minUs : 0;
+  const startNs = new Float64Array(scan.launchStartUs.length);
+  for (let k = 0; k < startNs.length; k++) startNs[k] = small((scan.launchStartUs[k] - minUs) * 1000);
+  return { model, sliceEvent, eventsKept, launches: { correlation: scan.launchCorr, startNs } };
 }
 
 /** The model from one pass's findings: tracks, flows, collectives' args, slice order, counters, warnings, depths. Returns each scanned slice's index in the model. */
@@ -435,6 +454,8 @@ function scanEvents(events: unknown[]): EventScan {
     gpuWork,
     minUs,
     profilerSpan,
+    launchCorr: new Float64Array(0),
+    launchStartUs: new Float64Array(0),
   };
 }
 
@@ -493,10 +514,18 @@ function scanColumns(
   const linkedCorr: number[] = [];
   const linkedCollectives: number[] = [];
   // About half the kept rows of a GPU rank are runtime calls with a correlation.
-  let keptRows = 0;
-  for (let i = 0; i < c.count; i++) keptRows += keep[i];
+  let keptRows = 0,
+    launchRows = 0;
+  for (let i = 0; i < c.count; i++) {
+    const k = keep[i];
+    if (k === 1) keptRows++;
+    else if (k === 2) launchRows++;
+  }
   // Each slice's row, sized for every kept row (the slices are some of them).
   const eventOf = new Int32Array(keptRows);
+  const launchCorr = new Float64Array(launchRows);
+  const launchStartUs = new Float64Array(launchRows);
+  let launches = 0;
   const runtimeByCorrelation = new NumberMap(keptRows >> 1);
   const processNames = new Map<string, string>();
   const threadNames = new Map<string, string>();
@@ -522,8 +551,17 @@ function scanColumns(
   };
 
   for (let i = 0; i < c.count; i++) {
-    if (keep[i] === 0) continue;
+    const kept = keep[i];
+    if (kept === 0) continue;
     eventsKept++;
+    if (kept === 2) {
+      // A runtime call kept for its launch time only: no slice, but its start counts for the origin.
+      const startUs = Math.ceil(c.ts[i]);
+      if (startUs < minUs) minUs = startUs;
+      launchCorr[launches] = c.correlation[i];
+      launchStartUs[launches++] = startUs;
+      continue;
+    }
     const ph = c.ph[i];
     // The event's args: the sparse ones, then the columns' (the order the events were once rebuilt in).
     const extra = c.extraArgs.get(i);
@@ -644,6 +682,8 @@ function scanColumns(
       gpuWork,
       minUs,
       profilerSpan,
+      launchCorr,
+      launchStartUs,
     },
     eventOf: eventOf.subarray(0, slices.length),
     eventsKept,

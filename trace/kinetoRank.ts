@@ -16,7 +16,8 @@
  * file's.
  */
 import { PH, type KinetoColumns } from './kinetoScan';
-import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME } from './kineto';
+import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME, type LaunchTable } from './kineto';
+import { isNcclKernelName } from './kinetoCollectives';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
 import { NumberMap } from './numberMap';
 import { groupRows, sortRowsBy } from './rowGroups';
@@ -38,13 +39,30 @@ const BEFORE_LAUNCHER = 16;
 export interface RankModelOptions {
   fileName?: string;
   rank?: number;
+  /**
+   * For a rank digested in its worker (analysis/rankDigest.ts), which reads a runtime call only
+   * for its launch time: the runtime calls that launched GPU work become a launch table instead
+   * of slices (about half the slices of a GPU rank, and their flows). Kept as slices still: the
+   * launches of collectives (their launcher is found from them), each thread's first slice, the
+   * host events before comm launchers, and all of them when two runtime calls share a
+   * correlation (which one a kernel joins then depends on the slices' order).
+   */
+  launchTable?: boolean;
+}
+
+/** What rankModelFromColumns makes of a rank. */
+export interface RankModel {
+  model: TraceModel;
+  eventsIn: number;
+  eventsKept: number;
+  sliceOrigin: Int32Array;
+  fullSlices: number;
+  /** With the launchTable option: the runtime calls kept as launch times only, and their distinct names. */
+  launches?: LaunchTable & { names: string[] };
 }
 
 /** The rank's reduced model (see the module comment), and how many of its events it holds. */
-export function rankModelFromColumns(
-  c: KinetoColumns,
-  opts: RankModelOptions = {},
-): { model: TraceModel; eventsIn: number; eventsKept: number; sliceOrigin: Int32Array; fullSlices: number } {
+export function rankModelFromColumns(c: KinetoColumns, opts: RankModelOptions = {}): RankModel {
   const str = (id: number) => (id >= 0 ? c.strings[id] : undefined);
   const n = c.count;
   // Per distinct string: 0 unknown, 1 no, 2 yes (strings repeat: each test runs once).
@@ -76,6 +94,13 @@ export function rankModelFromColumns(
     }
     return k === 2;
   };
+  // Per distinct name: 0 not tested, 1 no, 2 an NCCL kernel's name (trace/kineto.ts makes it a collective).
+  const ncclNames = new Uint8Array(c.strings.length);
+  const ncclName = (id: number): boolean => {
+    if (id < 0) return isNcclKernelName('');
+    if (ncclNames[id] === 0) ncclNames[id] = isNcclKernelName(c.strings[id]) ? 2 : 1;
+    return ncclNames[id] === 2;
+  };
   // The GPU work's correlations, in a map sized for every GPU event (grown from empty, it was
   // rehashed and reallocated a dozen times).
   let gpuEvents = 0;
@@ -92,7 +117,12 @@ export function rankModelFromColumns(
       if (k !== 5 && !Number.isFinite(c.ts[i])) badTimes++;
       else if (k === 2 || k === 3) {
         if (k === 2) gpuWork++;
-        if (Number.isFinite(c.correlation[i])) gpuCorrelations.set(c.correlation[i], 1);
+        // 2: the correlation of a collective kernel (its launch stays a slice, launchTable).
+        if (Number.isFinite(c.correlation[i]))
+          gpuCorrelations.set(
+            c.correlation[i],
+            k === 2 && ncclName(c.name[i]) ? 2 : (gpuCorrelations.get(c.correlation[i]) ?? 1),
+          );
       }
     } else if (ph !== PH.M && ph !== PH.i && ph !== PH.I && ph !== PH.s && ph !== PH.t && ph !== PH.f) skipped++;
   }
@@ -101,6 +131,12 @@ export function rankModelFromColumns(
   // A runtime call with a correlation makes the importer's rank "have launch times" even when
   // it launched nothing kept: the first is kept so that the view decides the same way.
   let runtimeKept = false;
+  // launchTable: the launch-only rows' distinct names (the job settings read every slice's name,
+  // analysis/jobSettings.ts nameSignsOf), and whether two runtime calls share a correlation.
+  const launchTable = opts.launchTable === true && !keepAll;
+  const launchNameSeen = new Uint8Array(launchTable ? c.strings.length + 1 : 0);
+  const launchNames: string[] = [];
+  let sharedCorrelation = false;
   for (let i = 0; i < n; i++) {
     const ph = c.ph[i];
     if (ph === PH.M) keep[i] = 1;
@@ -114,7 +150,21 @@ export function rankModelFromColumns(
       const k = kindOfCat(c.cat[i]);
       if (k === 2 || k === 3 || k === 5) keep[i] = 1;
       else if (k === 4 && Number.isFinite(c.correlation[i])) {
-        if (gpuCorrelations.has(c.correlation[i]) || !runtimeKept) keep[i] = 1;
+        const corr = c.correlation[i];
+        const launched = gpuCorrelations.get(corr);
+        if (launchTable && launched !== undefined && launched !== 2) {
+          // 3: a runtime call with this correlation was seen; a second one means shared correlations.
+          if (launched === 3) sharedCorrelation = true;
+          else gpuCorrelations.set(corr, 3);
+        }
+        if (launched === 1 && launchTable && runtimeKept) {
+          keep[i] = 2;
+          const id = c.name[i];
+          if (launchNameSeen[id + 1] === 0) {
+            launchNameSeen[id + 1] = 1;
+            launchNames.push(id >= 0 ? c.strings[id] : '');
+          }
+        } else if (launched !== undefined || !runtimeKept) keep[i] = 1;
         runtimeKept = true;
       } else if (keepName(c.name[i])) keep[i] = 1;
       else if (str(c.cat[i]) === 'cpu_op' && c.extraArgs.get(i)?.flops !== undefined) keep[i] = 1;
@@ -122,8 +172,10 @@ export function rankModelFromColumns(
   }
   if (!keepAll) keepBeforeLaunchers(c, keep);
   const nest = hostNesting(c, keep);
+  // Which runtime call a kernel joins then depends on the slices' order: all stay slices.
+  if (sharedCorrelation) for (let i = 0; i < n; i++) if (keep[i] === 2) keep[i] = 1;
   // The kept rows become the model's slices straight from the columns (no event objects).
-  const { model, sliceEvent, eventsKept } = importKinetoColumns(c, keep, nest.clippedEndUs, {
+  const { model, sliceEvent, eventsKept, launches } = importKinetoColumns(c, keep, nest.clippedEndUs, {
     fileName: opts.fileName,
     rank: opts.rank,
     uncounted: { skipped, badTimes },
@@ -141,7 +193,14 @@ export function rankModelFromColumns(
       throw new Error(`kinetoRank: slice ${k} (${model.slices[k].name}) has no event of the file behind it`);
     sliceOrigin[k] = full;
   }
-  return { model, eventsIn: n, eventsKept, sliceOrigin, fullSlices: nest.fullSlices };
+  return {
+    model,
+    eventsIn: n,
+    eventsKept,
+    sliceOrigin,
+    fullSlices: nest.fullSlices,
+    ...(launchTable ? { launches: { ...launches, names: sharedCorrelation ? [] : launchNames } } : {}),
+  };
 }
 
 /**
@@ -288,7 +347,7 @@ function hostNesting(
   };
   const gpuClipped = nestPass(true, undefined);
   const hostClipped = nestPass(false, (i, e) => {
-    if (keep[i] === 1) clippedEndUs.set(i, e);
+    if (keep[i] !== 0) clippedEndUs.set(i, e);
   });
   // The whole model's slice order: tracks as the importer orders them (GPU streams by stream,
   // annotations after their stream, then host threads as they first appear), each track's slices

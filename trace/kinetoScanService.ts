@@ -20,7 +20,7 @@
 import { parentPort } from 'node:worker_threads';
 import { deserialize, serialize } from 'node:v8';
 import { KinetoScanError, scanKinetoFile, type KinetoColumns, type ScanProgress } from './kinetoScan';
-import { rankModelFromColumns } from './kinetoRank';
+import { rankModelFromColumns, type RankModel } from './kinetoRank';
 import { cacheKeyOf, readEntry, scanCodeId, writeEntry } from './parseCache';
 import { packModel, unpackModel, type PackedModel } from './rankPack';
 import type { TraceModel } from './model';
@@ -90,6 +90,11 @@ export interface ReducedRank {
   bytes: number;
   sliceOrigin: Int32Array;
   fullSlices: number;
+  /**
+   * The runtime calls kept as launch times only (trace/kinetoRank.ts launchTable): such a rank
+   * is only digested (the transform reads them), never posted or cached whole.
+   */
+  launches?: RankModel['launches'];
 }
 
 /** Turns a reduced rank into what is posted (a smaller model and what it adds), given the request's `digest` options. */
@@ -188,7 +193,9 @@ async function lod(req: LodRequest): Promise<LodReply> {
 
 /** The payload posted for a reduced rank: as it is, or through the transform when the request asks for one. */
 function payloadOf(r: ReducedRank, req: RankRequest, transform: RankTransform | undefined): Buffer {
-  if (!transform || req.digest === undefined)
+  if (!transform || req.digest === undefined) {
+    if (r.launches)
+      throw new Error('kinetoScanService: a rank reduced with a launch table is only posted digested, not whole');
     return serialize({
       model: packModel(r.model),
       eventsIn: r.eventsIn,
@@ -197,6 +204,7 @@ function payloadOf(r: ReducedRank, req: RankRequest, transform: RankTransform | 
       sliceOrigin: r.sliceOrigin,
       fullSlices: r.fullSlices,
     } satisfies RankPayload);
+  }
   const t = transform(req.digest, r);
   return serialize({
     model: packModel(t.model),
@@ -228,10 +236,14 @@ function freeColumns(c: KinetoColumns): void {
   structuredClone(undefined, { transfer: buffersOf(c) });
 }
 
-export function reduceHeld(held: HeldColumns, req: RankRequest, release: boolean): ReducedRank {
+/**
+ * `launchTable`: the rank will only be digested (trace/kinetoRank.ts RankModelOptions.launchTable),
+ * so its runtime calls that launched GPU work can be launch times instead of slices.
+ */
+export function reduceHeld(held: HeldColumns, req: RankRequest, release: boolean, launchTable = false): ReducedRank {
   const columns = held.columns!;
   if (release) held.columns = undefined;
-  const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank });
+  const r = rankModelFromColumns(columns, { fileName: req.path, rank: req.rank, launchTable });
   const bytes = columns.bytes;
   if (release) freeColumns(columns);
   return {
@@ -241,6 +253,7 @@ export function reduceHeld(held: HeldColumns, req: RankRequest, release: boolean
     bytes,
     sliceOrigin: r.sliceOrigin,
     fullSlices: r.fullSlices,
+    ...(r.launches ? { launches: r.launches } : {}),
   };
 }
 
@@ -303,7 +316,13 @@ async function rank(
   if (cached) bytes = postedHit ?? fromWhole(hit!);
   else {
     // Without an index to make, the columns are let go before the reduced rank is digested and packed.
-    const reduced = reduceHeld(held, req, !req.lod);
+    // A rank that is only digested (its whole form neither posted nor cached) keeps its launches as a table.
+    const reduced = reduceHeld(
+      held,
+      req,
+      !req.lod,
+      transforms && (postedKey !== undefined || req.cacheDir === undefined),
+    );
     if (postedKey || !transforms) {
       // The cache keeps what is posted: the digested rank, or the whole one when that is posted.
       bytes = payloadOf(reduced, req, transforms ? transform : undefined);
