@@ -222,10 +222,6 @@ function reducedOf(payload: RankPayload): ReducedRank {
 }
 
 /**
- * The held columns' reduced rank; with `release`, the columns are let go (no variable of the
- * caller holds them, so they can be collected before the reduced rank is digested).
- */
-/**
  * Frees the columns' memory now: their buffers are transferred into a clone that is dropped at
  * once (its young buffers go at the next scavenge), so the digest that follows does not run on
  * top of them. Let go by reference only, they waited for a full collection (the JS buffer
@@ -237,6 +233,10 @@ function freeColumns(c: KinetoColumns): void {
 }
 
 /**
+ * The held columns' reduced rank. With `release`, the holder lets go of the columns and they are
+ * freed once the model is made (not as soon as the reduction has read them: freed before the
+ * model is finished, a 500 MB rank's worker peaked ~100 MB higher, 472-483 against 363-368 MB in
+ * three runs each; V8 collects less eagerly once the columns' external memory is gone).
  * `launchTable`: the rank will only be digested (trace/kinetoRank.ts RankModelOptions.launchTable),
  * so its runtime calls that launched GPU work can be launch times instead of slices.
  */
