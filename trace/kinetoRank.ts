@@ -5,7 +5,8 @@
  * from the kept rows, no event objects) so that every figure is the one the whole file gives.
  *
  * Kept: GPU work (kernels, memcpy, memset, GPU annotations), the runtime calls that launched it
- * (joined by `correlation`), ProfilerStep#N, comm launchers (nccl:*, record_param_comms,
+ * (joined by `correlation`; for a rank that is only digested, most of them as a launch table
+ * rather than slices: RankModelOptions.launchTable), ProfilerStep#N, comm launchers (nccl:*, record_param_comms,
  * c10d::*) and gloo ops, CPU ops that carry `flops`, the profiler's Trace span, memory
  * instants, metadata, and the first slice of every thread (so that the tracks are the whole
  * file's). A rank without GPU work keeps every event (its CPU timeline is what
