@@ -118,11 +118,11 @@ export function rankModelFromColumns(c: KinetoColumns, opts: RankModelOptions = 
       if (k !== 5 && !Number.isFinite(c.ts[i])) badTimes++;
       else if (k === 2 || k === 3) {
         if (k === 2) gpuWork++;
-        // 2: the correlation of a collective kernel (its launch stays a slice, launchTable).
+        // With launchTable, 2 marks the correlation of a collective kernel (its launch stays a slice).
         if (Number.isFinite(c.correlation[i]))
           gpuCorrelations.set(
             c.correlation[i],
-            k === 2 && ncclName(c.name[i]) ? 2 : (gpuCorrelations.get(c.correlation[i]) ?? 1),
+            !opts.launchTable ? 1 : k === 2 && ncclName(c.name[i]) ? 2 : (gpuCorrelations.get(c.correlation[i]) ?? 1),
           );
       }
     } else if (ph !== PH.M && ph !== PH.i && ph !== PH.I && ph !== PH.s && ph !== PH.t && ph !== PH.f) skipped++;
