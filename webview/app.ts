@@ -304,6 +304,7 @@ export class App {
           this.showHeatmap();
           this.renderPane();
           this.showWarnings();
+          this.root.dataset.analysis = 'shown';
           break;
         case 'comparison':
           this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId);

@@ -28,7 +28,14 @@
         const data = await fetchBinary('/trace.bin');
         window.__traceSentAt = performance.now();
         toWebview({ type: 'trace', title: info.title, data }, [data]);
-        const analysis = await fetchJson('/analysis.json');
+        // window.__analysisAnswered says whether an analysis follows ('sent') or not ('none'), so that a
+        // test can wait for the layout the analysis gives (its warnings banner moves the tracks down).
+        let analysis = null;
+        try {
+          analysis = await fetchJson('/analysis.json');
+        } finally {
+          window.__analysisAnswered = analysis ? 'sent' : 'none';
+        }
         if (analysis) toWebview({ type: 'analysis', analysis });
       } else if (msg.type === 'applySuggestion') {
         toWebview({ type: 'status', message: 'Re-running with ' + msg.suggestionId + '…', busy: true });

@@ -30,7 +30,11 @@ export interface Opened {
   errors: string[];
 }
 
-/** Serves `o` and opens it in a fresh page of `browser`; resolves once the first frame is painted. */
+/**
+ * Serves `o` and opens it in a fresh page of `browser`; resolves once the first frame is painted
+ * and the analysis, when the harness sends one, is shown: its warnings banner and heat map sit
+ * above the tracks, so a rectangle measured before it arrives is not where a click lands after.
+ */
 export async function openViewer(
   browser: Browser,
   o: HarnessOptions,
@@ -49,7 +53,10 @@ export async function openViewer(
     page,
     `(() => {
     const app = document.getElementById('app');
-    return !!app && app.dataset.state !== 'loading' && (app.dataset.state !== 'ready' || app.dataset.firstPaintMs !== undefined);
+    if (!app || app.dataset.state === 'loading') return false;
+    if (app.dataset.state !== 'ready') return true;
+    return app.dataset.firstPaintMs !== undefined &&
+      (window.__analysisAnswered === 'none' || app.dataset.analysis !== undefined);
   })()`,
     20_000,
   );
