@@ -193,19 +193,35 @@ export function simulate(g: StepGraph): Replay {
       }
     }
   }
+  // Each rank's scheduled collectives in id order, with its place among their participants
+  // (pairs id, k), and when the last participant of each was ready: made once per collective,
+  // not once per rank and participant, which at 1,024 ranks was most of an analysis.
+  const mine: number[][] = Array.from({ length: R }, () => []);
+  const lastReady = new Float64Array(C).fill(NaN);
+  for (let id = 0; id < C; id++) {
+    if (Number.isNaN(collStart[id])) continue;
+    const tr = triggers[id],
+      free = laneFreeAt[id];
+    let all = -Infinity;
+    for (let k = 0; k < tr.length; k++) {
+      mine[tr[k].ri].push(id, k);
+      // NaN when a participant's readiness is unknown, as Math.max gives it.
+      all = Math.max(all, readyOn(tr[k].ri, tr[k].t), free ? free[k] : 0);
+    }
+    lastReady[id] = all;
+  }
   const perRank: RankReplay[] = [];
   for (let ri = 0; ri < R; ri++) {
     const r = g.ranks[ri];
     const starts = segStart[ri],
-      ends = segEnd[ri];
+      ends = segEnd[ri],
+      own = mine[ri];
     // Index loops, no destructuring: the advisor replays a step tens of times per analysis.
     const iv: [number, number][] = [];
     for (let i = 0; i < starts.length; i++) if (!Number.isNaN(starts[i])) iv.push([starts[i], ends[i]]);
     const compute = unionOf(iv);
     const comm: [number, number][] = [];
-    for (let id = 0; id < C; id++) {
-      if (g.collectives[id].triggers.has(r) && !Number.isNaN(collStart[id])) comm.push([collStart[id], collEnd[id]]);
-    }
+    for (let j = 0; j < own.length; j += 2) comm.push([collStart[own[j]], collEnd[own[j]]]);
     const commSet = unionOf(comm);
     let end = 0;
     for (let i = 0; i < ends.length; i++) if (ends[i] > end) end = ends[i];
@@ -216,10 +232,11 @@ export function simulate(g: StepGraph): Replay {
       wireNs = 0,
       codecNs = 0,
       waitNs = 0;
-    for (let id = 0; id < C; id++) {
+    for (let j = 0; j < own.length; j += 2) {
+      const id = own[j],
+        k0 = own[j + 1];
       const c = g.collectives[id];
-      const t = c.triggers.get(r);
-      if (!t || Number.isNaN(collStart[id])) continue;
+      const t = triggers[id][k0].t;
       stagingNs += t.stagedNs ?? 0;
       wireNs += c.durNs;
       codecNs += c.extraNs ?? 0;
@@ -227,11 +244,9 @@ export function simulate(g: StepGraph): Replay {
       // counted from when its lane was free for the collective (a busy lane is not waiting:
       // the second collective of an exchange does not wait again for what the first did).
       const free = laneFreeAt[id];
-      const k0 = triggers[id].findIndex((x) => x.ri === ri);
-      const own = Math.max(readyOn(ri, t), free ? free[k0] : 0);
-      let all = own;
-      triggers[id].forEach((x, k) => (all = Math.max(all, readyOn(x.ri, x.t), free ? free[k] : 0)));
-      if (!Number.isNaN(all)) waitNs += Math.max(0, all - own);
+      const ready = Math.max(readyOn(ri, t), free ? free[k0] : 0);
+      const all = Math.max(ready, lastReady[id]);
+      if (!Number.isNaN(all)) waitNs += Math.max(0, all - ready);
     }
     for (const seg of lanes[ri]) stagingNs += seg.postStagedNs ?? 0;
     perRank.push({

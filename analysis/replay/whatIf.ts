@@ -255,16 +255,22 @@ export function baselineBytesPerStep(ctx: ReplayContext): number {
   return bytesOf(ctx.graph);
 }
 
+/** The most bytes one rank's collectives move in the step (of its gradient collectives only, when asked). */
 function bytesOf(g: StepGraph, gradientOnly = false): number {
-  let best = 0;
-  for (const r of g.ranks) {
-    let t = 0;
-    for (const c of g.collectives) {
-      if (!c.triggers.has(r) || (gradientOnly && !c.gradient)) continue;
-      t += c.bytes ?? 0;
+  const at = new Map(g.ranks.map((r, i) => [r, i]));
+  // Summed rank by rank in the collectives' order; walking each collective's participants,
+  // not every rank against every collective (1,024 ranks × their collectives).
+  const total = new Float64Array(g.ranks.length);
+  for (const c of g.collectives) {
+    if (gradientOnly && !c.gradient) continue;
+    const bytes = c.bytes ?? 0;
+    for (const r of c.triggers.keys()) {
+      const i = at.get(r);
+      if (i !== undefined) total[i] += bytes;
     }
-    best = Math.max(best, t);
   }
+  let best = 0;
+  for (let i = 0; i < total.length; i++) best = Math.max(best, total[i]);
   return best;
 }
 
