@@ -15,7 +15,8 @@ const schema = JSON.parse(
 async function json(args: string[]): Promise<string> {
   let out = '',
     err = '';
-  const code = await analyzeCommand([...args, '--json'], {
+  // No parse cache: it would be written beside the fixtures (the shared ones are read by other tests).
+  const code = await analyzeCommand([...args, '--json', '--no-cache'], {
     out: (t: string) => (out += t),
     err: (t: string) => (err += t),
   });

@@ -168,7 +168,8 @@ async function captureStdout(
 }
 
 test("`analyze <folder> --per-rank-json` prints HTA's numbers keyed by rank, with and without the last step", async () => {
-  const dflt = await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json'], io));
+  // --no-cache: the parse cache would go beside the shared fixtures, which other tests copy.
+  const dflt = await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json', '--no-cache'], io));
   assert.equal(dflt.code, 0);
   const j = JSON.parse(dflt.out) as Record<string, Record<string, number>>;
   assert.deepEqual(Object.keys(j), ['0', '1']);
@@ -178,10 +179,14 @@ test("`analyze <folder> --per-rank-json` prints HTA's numbers keyed by rank, wit
   );
   assert.deepEqual([j['1'].idle_us, j['1'].overlap_pct], [328671, 20.05]);
   const last = JSON.parse(
-    (await captureStdout((io) => analyzeCommand([fixtures, '--per-rank-json', '--include-last-step'], io))).out,
+    (
+      await captureStdout((io) =>
+        analyzeCommand([fixtures, '--per-rank-json', '--include-last-step', '--no-cache'], io),
+      )
+    ).out,
   ) as Record<string, Record<string, number>>;
   assert.deepEqual([last['0'].idle_us, last['0'].kernel_span_us, last['0'].overlap_pct], [675191, 1222847, 14.95]);
-  const md = await captureStdout((io) => analyzeCommand([files[0], files[1]], io));
+  const md = await captureStdout((io) => analyzeCommand([files[0], files[1], '--no-cache'], io));
   assert.match(
     md.out,
     /\| 0 \| 600,058 \| 321,378 \| 106,252 \| 172,428 \| 53\.56 % \| 17\.71 % \| 28\.74 % \| 11\.81 %/,

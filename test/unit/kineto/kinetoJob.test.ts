@@ -331,7 +331,9 @@ async function capture(args: string[], env: Record<string, string | undefined> =
 
 test('parse cache: beside the traces by default, used on re-open (ranks, and the whole job), stale and corrupt entries ignored and rewritten', async () => {
   const dir = tmp();
-  for (const f of fs.readdirSync(htaDir)) fs.copyFileSync(path.join(htaDir, f), path.join(dir, f));
+  // The trace files only (a cache another run left beside them would be copied too).
+  for (const f of fs.readdirSync(htaDir).filter((f) => f.endsWith('.json.gz')))
+    fs.copyFileSync(path.join(htaDir, f), path.join(dir, f));
   const run = discoverTraces([dir]).chosen;
   const cacheDir = path.join(dir, '.commlens-cache');
   const saved = process.env.COMMLENS_CACHE_DIR;
