@@ -296,7 +296,6 @@ function readExactly(fd: number, length: number, position: number): Buffer | und
  * only when asked for (readEntryParts). Throws when the folder or the file cannot be written.
  */
 export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Array, tail?: Uint8Array): void {
-  fs.mkdirSync(dir, { recursive: true });
   const header = Buffer.from(
     JSON.stringify({
       key,
@@ -311,7 +310,16 @@ export function writeEntry(dir: string, key: CacheKey | JobKey, payload: Uint8Ar
   const file = entryPath(dir, key);
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    const fd = fs.openSync(tmp, 'w');
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, 'w');
+    } catch (e) {
+      // The folder is made when it is missing, not before every entry (a job's ranks write theirs
+      // into the same one).
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fs.mkdirSync(dir, { recursive: true });
+      fd = fs.openSync(tmp, 'w');
+    }
     try {
       for (const b of [MAGIC, len, header, payload, ...(tail ? [tail] : [])]) {
         let off = 0;
