@@ -39,6 +39,37 @@ function escapeCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
+/**
+ * The files read, one line each; beyond `limit` files (a job of many ranks), one line per
+ * folder with its count and its first and last names, so that the report does not open on a
+ * thousand paths.
+ */
+export function traceFileLines(files: readonly string[], limit: number): string[] {
+  if (files.length <= limit) return files.map((f) => `- \`${f}\``);
+  const byFolder = new Map<string, string[]>();
+  for (const f of files) {
+    const cut = Math.max(f.lastIndexOf('/'), f.lastIndexOf('\\')) + 1;
+    const folder = f.slice(0, cut);
+    let names = byFolder.get(folder);
+    if (!names) byFolder.set(folder, (names = []));
+    names.push(f.slice(cut));
+  }
+  const lines: string[] = [];
+  const folders = [...byFolder];
+  for (const [folder, names] of folders.slice(0, limit)) {
+    const shown = names.length <= 4 ? names : [...names.slice(0, 3), undefined, names[names.length - 1]];
+    const list = shown.map((n) => (n === undefined ? '…' : `\`${n}\``)).join(', ');
+    lines.push(
+      `- ${groupDigits(names.length)} file${names.length === 1 ? '' : 's'} in ${folder ? `\`${folder}\`` : 'the working folder'}: ${list}`,
+    );
+  }
+  if (folders.length > limit) {
+    const rest = folders.slice(limit).reduce((t, [, names]) => t + names.length, 0);
+    lines.push(`- and ${groupDigits(rest)} more in ${groupDigits(folders.length - limit)} more folders`);
+  }
+  return lines;
+}
+
 /** Renders the analysis as Markdown. Pure function of its input. */
 export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): string {
   const lines: string[] = [];
@@ -50,7 +81,8 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     `Source: ${src.format} trace, ranks ${(src.ranksPresent.length > (opts.rankTableLimit ?? RANK_TABLE_LIMIT) ? rankRanges(src.ranksPresent) : src.ranksPresent.join(', ')) || 'none'}${src.worldSize ? ` of world size ${src.worldSize}` : ''}` +
       (opts.traceLink ? ` — ${link('open the trace')}` : ''),
   );
-  if (opts.traceFiles && opts.traceFiles.length > 0) lines.push('', ...opts.traceFiles.map((f) => `- \`${f}\``));
+  if (opts.traceFiles && opts.traceFiles.length > 0)
+    lines.push('', ...traceFileLines(opts.traceFiles, opts.rankTableLimit ?? RANK_TABLE_LIMIT));
   if (src.pytorchJob)
     lines.push('', `PyTorch job (as commlens_torch recorded it): ${describeTorchJob(src.pytorchJob)}.`);
   if (src.cpuTimelineRanks) {

@@ -136,9 +136,28 @@ test('report.md stays short at 1,024 ranks and names the straggler', () => {
     }),
   );
   assert.equal(a.ranks.length, R);
-  const md = markdownReport(a);
+  // As `commlens analyze <folder>` prints it: with the files read, a folder of them here.
+  const files = Array.from({ length: R }, (_, r) => `/jobs/run7/rank-${r}.json.gz`);
+  const md = markdownReport(a, { traceFiles: files });
   const lines = md.split('\n');
   assert.ok(lines.length < 200, `report has ${lines.length} lines`);
+  assert.ok(
+    lines.includes(
+      '- 1,024 files in `/jobs/run7/`: `rank-0.json.gz`, `rank-1.json.gz`, `rank-2.json.gz`, …, `rank-1023.json.gz`',
+    ),
+    'the files are one line per folder',
+  );
+  // Ranks in many folders (one per node): a line per folder up to the limit, then a count.
+  const nodes = Array.from({ length: R }, (_, r) => `/jobs/run7/node${Math.floor(r / 8)}/rank-${r}.json`);
+  const per = markdownReport(a, { traceFiles: nodes }).split('\n');
+  assert.equal(per.filter((l) => /^- 8 files in `\/jobs\/run7\/node\d+\/`/.test(l)).length, 16);
+  assert.ok(per.includes('- and 896 more in 112 more folders'));
+  // A few files are listed whole.
+  assert.ok(
+    markdownReport(a, { traceFiles: files.slice(0, 2) }).includes(
+      '- `/jobs/run7/rank-0.json.gz`\n- `/jobs/run7/rank-1.json.gz`',
+    ),
+  );
   assert.ok(md.length < 40_000, `report has ${md.length} characters`);
   assert.match(md, /ranks 0–1023/);
   const st = md.slice(md.indexOf('## Stragglers'));
