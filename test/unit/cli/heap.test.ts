@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import {
   BIG_INPUT_BYTES,
+  childExecArgv,
   HEAP_ENV,
   HEAP_SHARE,
   HeapWanted,
@@ -54,7 +55,7 @@ test('the child runs with the heap asked for, and its exit code comes back', asy
     const script = path.join(dir, 'child.js');
     fs.writeFileSync(
       script,
-      `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'out.json'))}, JSON.stringify({ limit: require('v8').getHeapStatistics().heap_size_limit, env: process.env.${HEAP_ENV}, argv: process.argv.slice(2) })); process.exit(7);`,
+      `require('fs').writeFileSync(${JSON.stringify(path.join(dir, 'out.json'))}, JSON.stringify({ limit: require('v8').getHeapStatistics().heap_size_limit, env: process.env.${HEAP_ENV}, argv: process.argv.slice(2), execArgv: process.execArgv })); process.exit(7);`,
     );
     const code = await runWithHeap(1536, script, ['analyze', 'x']);
     assert.equal(code, 7);
@@ -62,13 +63,25 @@ test('the child runs with the heap asked for, and its exit code comes back', asy
       limit: number;
       env: string;
       argv: string[];
+      execArgv: string[];
     };
     assert.ok(seen.limit >= 1536 * 2 ** 20 && seen.limit < 1800 * 2 ** 20, `heap limit ${seen.limit}`);
     assert.equal(seen.env, '1536');
     assert.deepEqual(seen.argv, ['analyze', 'x']);
+    assert.ok(seen.execArgv.includes('--no-memory-reducer'), `the child's options: ${seen.execArgv.join(' ')}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the child's options keep this process's, and a memory reducer the user named", () => {
+  assert.deepEqual(childExecArgv(['--cpu-prof'], 2048), [
+    '--cpu-prof',
+    '--no-memory-reducer',
+    '--max-old-space-size=2048',
+  ]);
+  assert.deepEqual(childExecArgv(['--memory-reducer'], 2048), ['--memory-reducer', '--max-old-space-size=2048']);
+  assert.deepEqual(childExecArgv(['--no-memory_reducer'], 100), ['--no-memory_reducer', '--max-old-space-size=100']);
 });
 
 test('analyze answered from the job cache runs here; otherwise it stops before loading, with nothing written, for the child', async () => {
