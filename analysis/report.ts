@@ -29,7 +29,12 @@ export interface ReportOptions {
   rankTableLimit?: number;
   /** Rows of the top-N lists in summaries (default 10). */
   topRanks?: number;
+  /** Above this many steps, the per-step table becomes the slowest steps and a spread (default STEP_TABLE_LIMIT). */
+  stepTableLimit?: number;
 }
+
+/** Steps a report lists one by one; a longer profile gets its slowest steps and their spread. */
+export const STEP_TABLE_LIMIT = 32;
 
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
 const us = (ns: number) => groupDigits(Math.round(ns / 1000));
@@ -246,37 +251,84 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       lines.push(`| ${escapeCell(k)} | ${a.ranks} | ${us(a.host)} | ${us(a.kernel)} | ${us(a.other)} |`);
   }
   const stepRows = analysis.ranks.flatMap((r) => r.steps.map((s) => ({ r, s })));
-  if (stepRows.length > 0 && many) {
-    const bySteps = new Map<number, typeof stepRows>();
-    for (const x of stepRows) bySteps.set(x.s.step, [...(bySteps.get(x.s.step) ?? []), x]);
+  const bySteps = new Map<number, typeof stepRows>();
+  for (const x of stepRows) {
+    const xs = bySteps.get(x.s.step);
+    if (xs) xs.push(x);
+    else bySteps.set(x.s.step, [x]);
+  }
+  // One row per step over its ranks: the step, its ranks, the median and longest rank's step,
+  // the median idle and overlap, the most exposed communication.
+  const overRanks = (step: number, xs: typeof stepRows) => {
+    const over = (v: (x: (typeof stepRows)[number]) => number) =>
+      spreadOf(
+        xs.map((x) => ({ rank: x.r.rank, v: v(x) })),
+        (x) => x.v,
+      )!;
+    return {
+      step,
+      ranks: xs.length,
+      dur: over((x) => x.s.durNs),
+      idle: over((x) => x.s.temporal.idlePct),
+      ov: over((x) => x.s.overlap.overlapPct),
+      ex: over((x) => x.s.overlap.exposedCommNs),
+    };
+  };
+  const warm = (step: number) => (f?.warmupSteps.includes(step) ? ' (warm-up)' : '');
+  const stepLine = (o: ReturnType<typeof overRanks>) =>
+    `| ${o.step}${warm(o.step)} | ${o.ranks} | ${ms(o.dur.median)} | ${ms(o.dur.max)} (rank ${o.dur.maxRank}) | ${pct(o.idle.median)} | ${pct(o.ov.median)} | ${ms(o.ex.max)} (rank ${o.ex.maxRank}) |`;
+  const stepHeader = [
+    '| step | ranks | median step ms | max step ms | median idle % | median overlap % | max exposed comm ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const stepLimit = opts.stepTableLimit ?? STEP_TABLE_LIMIT;
+  if (bySteps.size > stepLimit) {
+    // Many steps (a long profile): the slowest, then the spread over all, not a row per step.
+    const all = [...bySteps].map(([step, xs]) => overRanks(step, xs));
+    const top = opts.topRanks ?? 10;
+    const slowest = [...all].sort((a, b) => b.dur.max - a.dur.max || a.step - b.step).slice(0, top);
+    const over = (v: (o: (typeof all)[number]) => number) =>
+      spreadOf(
+        all.map((o) => ({ rank: o.step, v: v(o) })),
+        (x) => x.v,
+      )!;
+    const sp = (label: string, x: Spread, fmt: (v: number) => string) =>
+      `| ${label} | ${fmt(x.min)} (step ${x.minRank}) | ${fmt(x.median)} | ${fmt(x.p90)} | ${fmt(x.max)} (step ${x.maxRank}) |`;
     lines.push(
       '',
-      '## Per step (over ranks)',
+      many ? '## Per step (over ranks)' : '## Per step',
       '',
-      '| step | ranks | median step ms | max step ms | median idle % | median overlap % | max exposed comm ms |',
-      '|---:|---:|---:|---:|---:|---:|---:|',
+      `${groupDigits(all.length)} steps: the ${slowest.length} slowest (by their longest rank), then the spread over all steps.`,
+      '',
+      ...stepHeader,
+      ...slowest.map(stepLine),
+      '',
+      '| over all steps | min | median | p90 | max |',
+      '|---|---:|---:|---:|---:|',
+      sp(
+        'max step ms',
+        over((o) => o.dur.max),
+        ms,
+      ),
+      sp(
+        'median idle %',
+        over((o) => o.idle.median),
+        pct,
+      ),
+      sp(
+        'median overlap %',
+        over((o) => o.ov.median),
+        pct,
+      ),
+      sp(
+        'max exposed comm ms',
+        over((o) => o.ex.max),
+        ms,
+      ),
     );
-    for (const [step, xs] of [...bySteps].sort((a, b) => a[0] - b[0])) {
-      const dur = spreadOf(
-        xs.map((x) => ({ rank: x.r.rank, v: x.s.durNs })),
-        (x) => x.v,
-      )!;
-      const idle = spreadOf(
-        xs.map((x) => ({ rank: x.r.rank, v: x.s.temporal.idlePct })),
-        (x) => x.v,
-      )!;
-      const ov = spreadOf(
-        xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.overlapPct })),
-        (x) => x.v,
-      )!;
-      const ex = spreadOf(
-        xs.map((x) => ({ rank: x.r.rank, v: x.s.overlap.exposedCommNs })),
-        (x) => x.v,
-      )!;
-      lines.push(
-        `| ${step} | ${xs.length} | ${ms(dur.median)} | ${ms(dur.max)} (rank ${dur.maxRank}) | ${pct(idle.median)} | ${pct(ov.median)} | ${ms(ex.max)} (rank ${ex.maxRank}) |`,
-      );
-    }
+  } else if (stepRows.length > 0 && many) {
+    lines.push('', '## Per step (over ranks)', '', ...stepHeader);
+    for (const [step, xs] of [...bySteps].sort((a, b) => a[0] - b[0])) lines.push(stepLine(overRanks(step, xs)));
   } else if (stepRows.length > 0) {
     lines.push(
       '',
@@ -287,7 +339,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     );
     for (const { r, s } of stepRows) {
       lines.push(
-        `| ${r.rank} | ${link(String(s.step), s.sliceIndex)}${f?.warmupSteps.includes(s.step) ? ' (warm-up)' : ''} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`,
+        `| ${r.rank} | ${link(String(s.step), s.sliceIndex)}${warm(s.step)} | ${ms(s.durNs)} | ${pct(s.temporal.idlePct)} | ${pct(s.temporal.computePct)} | ${pct(s.overlap.overlapPct)} | ${ms(s.overlap.exposedCommNs)} |`,
       );
     }
   }

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze, markdownReport } from '../../../analysis/index';
+import { STEP_TABLE_LIMIT } from '../../../analysis/report';
 import { findStragglers } from '../../../analysis/stragglers';
 import { findSlowLinks, rankRanges, summariseStragglers } from '../../../analysis/rankSummary';
 import type { CollectiveInstance, CollectiveMetrics } from '../../../analysis/collectives';
@@ -165,4 +166,27 @@ test('report.md stays short at 1,024 ranks and names the straggler', () => {
   assert.match(st, /Ranks by how often they arrived last \(times: ranks\): 0: 1023, /);
   // The same analysis with one row per rank is what the summaries replace.
   assert.ok(markdownReport(a, { rankTableLimit: Infinity }).split('\n').length > 3 * R);
+});
+
+test('a long profile: the report gives the slowest steps and their spread, not a row per step and rank', () => {
+  const a = analyze(syntheticRun({ ranks: 2, steps: 40, kernels: 2, fwdNs: 100_000, gradBytes: 1 << 20 }));
+  const steps = new Set(a.ranks.flatMap((r) => r.steps.map((s) => s.step)));
+  assert.ok(steps.size > STEP_TABLE_LIMIT, `${steps.size} steps analysed`);
+  const md = markdownReport(a);
+  const part = md.slice(md.indexOf('## Per step'), md.indexOf('\n## ', md.indexOf('## Per step') + 1));
+  assert.match(part, new RegExp(`^${steps.size} steps: the 10 slowest \\(by their longest rank\\)`, 'm'));
+  // The slowest first: the longest rank's step of each row is at least the next row's.
+  const maxes = [...part.matchAll(/^\| \d+(?: \(warm-up\))? \| 2 \| [\d.]+ \| ([\d.]+) \(rank \d\)/gm)].map((m) =>
+    Number(m[1]),
+  );
+  assert.equal(maxes.length, 10);
+  for (let i = 1; i < maxes.length; i++) assert.ok(maxes[i - 1] >= maxes[i], `row ${i}: ${maxes[i - 1]} ≥ ${maxes[i]}`);
+  const slowest = Math.max(...a.ranks.flatMap((r) => r.steps.map((s) => s.durNs))) / 1e6;
+  assert.equal(maxes[0], Number(slowest.toFixed(2)));
+  assert.match(part, /^\| max step ms \| [\d.]+ \(step \d+\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \(step \d+\) \|$/m);
+  assert.ok(part.split('\n').length < 30, `the per-step part has ${part.split('\n').length} lines`);
+  // Up to the limit, a row per rank and step as before.
+  const few = markdownReport(a, { stepTableLimit: Infinity });
+  const rows = few.slice(few.indexOf('## Per step'), few.indexOf('\n## ', few.indexOf('## Per step') + 1));
+  assert.equal((rows.match(/^\| [01] \| \d+/gm) ?? []).length, 2 * steps.size);
 });
