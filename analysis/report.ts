@@ -305,26 +305,14 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       '',
       '| over all steps | min | median | p90 | max |',
       '|---|---:|---:|---:|---:|',
-      sp(
-        'max step ms',
-        over((o) => o.dur.max),
-        ms,
-      ),
-      sp(
-        'median idle %',
-        over((o) => o.idle.median),
-        pct,
-      ),
-      sp(
-        'median overlap %',
-        over((o) => o.ov.median),
-        pct,
-      ),
-      sp(
-        'max exposed comm ms',
-        over((o) => o.ex.max),
-        ms,
-      ),
+      ...(
+        [
+          ['max step ms', (o) => o.dur.max, ms],
+          ['median idle %', (o) => o.idle.median, pct],
+          ['median overlap %', (o) => o.ov.median, pct],
+          ['max exposed comm ms', (o) => o.ex.max, ms],
+        ] as [string, (o: (typeof all)[number]) => number, (v: number) => string][]
+      ).map(([label, v, fmt]) => sp(label, over(v), fmt)),
     );
   } else if (stepRows.length > 0 && many) {
     lines.push('', '## Per step (over ranks)', '', ...stepHeader);
