@@ -137,6 +137,12 @@ export async function analyzeKinetoJob(
     keptSteps?: number;
     /** Called when the job is not in the cache, before any rank is loaded (it may throw to stop there). */
     beforeLoad?: () => void;
+    /**
+     * Called before the ranks are loaded whole (the digests could not answer: steps that do not
+     * line up, a rank that could not be digested); it may throw to stop there. The CLI starts its
+     * child Node with a bigger heap then (cli/heap.ts): whole ranks are held on this thread.
+     */
+    beforeWholeRanks?: () => void;
     /** Called as each rank file is done (trace/kinetoJob.ts), on each pass over them. */
     onProgress?: (p: JobProgress) => void;
   },
@@ -178,6 +184,7 @@ export async function analyzeKinetoJob(
         `this job must be analysed from whole ranks (its ranks' steps do not line up, or a rank could not be digested), and ${summaries.length === 1 ? 'this file is a rank summary' : `${summaries.length} files are rank summaries (${summaries.map((s) => s.path).join(', ')})`} made by \`commlens reduce\`, which keeps only the rank's digest and its last ${summaries[0].header.keptSteps} step(s)`,
         { file: summaries[0].path, expected: 'the traces the summaries were made from: analyze those' },
       );
+    opts.beforeWholeRanks?.();
     job = await load(undefined);
     analysis = analyze(job.model, options);
   }

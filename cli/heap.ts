@@ -6,7 +6,10 @@
  * 12 GB) and past it Node aborts. For big inputs these commands run again in a child Node
  * with a heap sized from the machine's memory (HEAP_SHARE of it), unless the user set one
  * (`--max-old-space-size` in NODE_OPTIONS or the node command line) or this is already that
- * child.
+ * child. `analyze` of a Kineto job asks for the child only when its ranks must be held whole
+ * (cli/commands/analyze.ts): ranks digested in the scan workers leave a few steps each on this
+ * thread (8 × 500 MB: under 40 MB of heap; 1,024 × 10 MB: analysed at the default heap), and
+ * a second Node was a second start and ~55 MB more of the job's peak.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';

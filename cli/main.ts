@@ -64,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
   const heapMb = heapToRunWith(command.name, rest);
   if (heapMb !== undefined) {
     // A job answered whole from the parse cache needs no bigger heap: a command that can tell runs
-    // here first, and the child is started only when it would load the traces.
+    // here first, and the child is started only when it would load what needs that heap (for
+    // `analyze` of a Kineto job: whole ranks, not the digested ones).
     if (command.runUntilLoad)
       try {
         return await command.runUntilLoad(rest, () => {

@@ -7,7 +7,7 @@ import { discoverTraces, type TraceDiscovery } from '../../trace/discover';
 import { assertRanked, loadRun } from '../../trace/load';
 import { analyze, markdownReport, type Analysis } from '../../analysis/index';
 import { analyzeKinetoJob } from '../../analysis/kinetoJobAnalysis';
-import type { JobProgress } from '../../trace/kinetoJob';
+import { JobTooLargeError, type JobProgress } from '../../trace/kinetoJob';
 import { EXIT } from '../protocol';
 import { Output, STDIO, type Io } from '../output';
 import { checkRunConfig } from '../runConfigCheck';
@@ -131,9 +131,22 @@ export async function analyzeCommand(args: string[], io?: Io, beforeLoad?: () =>
             process.stderr.write(`\r\x1b[Kreading ${p.ranks} rank file(s): ${p.done} done${cached}…`);
           }
         : undefined;
-      const k = await analyzeKinetoJob(found.chosen.files, { cache, options, beforeLoad, onProgress }).finally(() => {
-        if (shown) process.stderr.write('\r\x1b[K');
-      });
+      // The digested ranks need no bigger heap (this thread holds a few steps of each): a big job
+      // is analysed here, and the child with its bigger heap (cli/heap.ts) is asked for only if the
+      // ranks must be loaded whole, or if the ranks read so far say the job would not fit.
+      const k = await analyzeKinetoJob(found.chosen.files, {
+        cache,
+        options,
+        beforeWholeRanks: beforeLoad,
+        onProgress,
+      })
+        .catch((e: unknown) => {
+          if (beforeLoad && e instanceof JobTooLargeError) beforeLoad();
+          throw e;
+        })
+        .finally(() => {
+          if (shown) process.stderr.write('\r\x1b[K');
+        });
       analysis = k.analysis;
       leftOut = k.leftOut;
       if (k.warning) out.warn(k.warning);

@@ -1,6 +1,6 @@
 // The heap of `analyze` / `compare` on big jobs (cli/heap.ts): chosen from the machine for big
 // inputs only, never over a heap the user or a parent chose, and really given to the child;
-// a job the parse cache answers is answered without it.
+// a Kineto job whose ranks are digested is analysed without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -19,6 +19,8 @@ import {
 } from '../../../cli/heap';
 import { analyzeCmd } from '../../../cli/commands/analyze';
 import { fixturesDir } from '../../helpers/paths';
+import { shiftedStepsJob } from '../../helpers/kinetoJobs';
+import { tiledPairJob } from '../../../bench/scaleJobs';
 
 test('a big input gets a heap sized from the machine; small inputs, other commands and a chosen heap do not', () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'commlens-heap-'));
@@ -84,7 +86,7 @@ test("the child's options keep this process's, and a memory reducer the user nam
   assert.deepEqual(childExecArgv(['--no-memory_reducer'], 100), ['--no-memory_reducer', '--max-old-space-size=100']);
 });
 
-test('analyze answered from the job cache runs here; otherwise it stops before loading, with nothing written, for the child', async () => {
+test('analyze of a Kineto job runs here, digested; it asks for the child only before loading whole ranks, with nothing written', async () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'commlens-heap-cache-'));
   try {
     for (const r of [0, 1])
@@ -102,21 +104,35 @@ test('analyze answered from the job cache runs here; otherwise it stops before l
       asked++;
       throw new HeapWanted(1234);
     };
-    // Not cached: stopped before any rank is read, nothing written.
-    const first = io();
-    await assert.rejects(analyzeCmd.runUntilLoad!(args, wanted, first.io), HeapWanted);
-    assert.equal(asked, 1);
-    assert.deepEqual(first.r, { out: '', err: '' });
-    // --no-cache always loads.
-    await assert.rejects(analyzeCmd.runUntilLoad!([...args, '--no-cache'], wanted, io().io), HeapWanted);
-    // The child's run (no gate) analyses and caches the job.
-    const child = io();
-    assert.equal(await analyzeCmd.run(args, child.io), 0, child.r.err);
-    // Cached: answered here, without the gate, the same report.
+    // Digested ranks: analysed here, cold, without the gate, as the child would.
     const here = io();
-    assert.equal(await analyzeCmd.runUntilLoad!(args, wanted, here.io), 0, here.r.err);
-    assert.equal(asked, 2);
+    assert.equal(await analyzeCmd.runUntilLoad!([...args, '--no-cache'], wanted, here.io), 0, here.r.err);
+    assert.equal(asked, 0);
+    const child = io();
+    assert.equal(await analyzeCmd.run([...args, '--no-cache'], child.io), 0, child.r.err);
     assert.equal(here.r.out, child.r.out);
+    // Cached: answered here too.
+    assert.equal(await analyzeCmd.run(args, io().io), 0);
+    const cached = io();
+    assert.equal(await analyzeCmd.runUntilLoad!(args, wanted, cached.io), 0, cached.r.err);
+    assert.equal(asked, 0);
+    assert.equal(cached.r.out, child.r.out);
+    // Ranks whose steps do not line up are analysed whole: the gate stops it before they are
+    // loaded, with nothing written, for the child; the child's run (no gate) analyses them.
+    const shifted = shiftedStepsJob(
+      await tiledPairJob('heap-shift', fixturesDir('kineto', 'hta-sampled')),
+      path.join(dir, 'shifted'),
+    );
+    const stopped = io();
+    await assert.rejects(
+      analyzeCmd.runUntilLoad!([path.dirname(shifted[0]), '--no-cache'], wanted, stopped.io),
+      HeapWanted,
+    );
+    assert.equal(asked, 1);
+    assert.deepEqual(stopped.r, { out: '', err: '' });
+    const whole = io();
+    assert.equal(await analyzeCmd.run([path.dirname(shifted[0]), '--no-cache'], whole.io), 0, whole.r.err);
+    assert.match(whole.r.out, /\| 0 \|[^\n]*\n\| 1 \|/);
     // Bad input is answered here too (no child needed to say it).
     const bad = io();
     assert.equal(await analyzeCmd.runUntilLoad!([path.join(dir, 'missing')], wanted, bad.io), 2);
