@@ -34,7 +34,7 @@ import { markCpuCollectives } from './cpuCollectives';
 import { rankFromName } from './discover';
 import { readKinetoFile } from './kinetoRead';
 import { EVENT_COST, JSON_BYTE_COST, LoadBudget, type LoadOptions } from './budget';
-import { PH, type KinetoColumns } from './kinetoScan';
+import { idValue, PH, type KinetoColumns } from './kinetoScan';
 import { NumberMap } from './numberMap';
 
 export { mergeRankModels } from './kinetoMerge';
@@ -572,10 +572,8 @@ function scanColumns(
     const streamCol = c.stream[i];
     if (!Number.isNaN(streamCol)) args.stream = small(streamCol);
     // pid and tid as the JSON had them: a string, a number, or absent.
-    const pid: string | number | undefined =
-      c.pid[i] >= 0 ? strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? undefined : c.pidNum[i];
-    const tid0: string | number | undefined =
-      c.tid[i] >= 0 ? strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? undefined : c.tidNum[i];
+    const pid = idValue(c, c.pid[i]);
+    const tid0 = idValue(c, c.tid[i]);
     const name = c.name[i] >= 0 ? strings[c.name[i]] : '';
     const ts = c.ts[i];
     if (ph === PH.M) {

@@ -16,7 +16,7 @@
  * over every host event, so the clipped durations and the warning's count are the whole
  * file's.
  */
-import { PH, type KinetoColumns } from './kinetoScan';
+import { idNumber, idValue, PH, type KinetoColumns } from './kinetoScan';
 import { COMM_LAUNCHER, importKinetoColumns, RUNTIME_CATEGORIES, STEP_NAME, type LaunchTable } from './kineto';
 import { isNcclKernelName } from './kinetoCollectives';
 import { clipWarning, isClipWarning, type TraceModel } from './model';
@@ -231,11 +231,8 @@ function hostNesting(
   // track without building the importer's string key.
   let lastKind = -1,
     lastStream = 0,
-    lastPid = -2,
-    lastTid = -2,
-    lastPidNum = NaN,
-    lastTidNum = NaN;
-  const sameNumber = (x: number, y: number) => x === y || (x !== x && y !== y);
+    lastPid = -1,
+    lastTid = -1;
   // Per category string (slot id + 1; 0 is "no category"): 0 not seen, 1 Trace, 2 GPU work, 3 GPU annotation, 4 host.
   const catCode = new Uint8Array(c.strings.length + 1);
   const gpu: boolean[] = [];
@@ -255,28 +252,23 @@ function hostNesting(
     // 0 host thread, 1 GPU stream, 2 a stream's annotations.
     let kind = 0;
     if (code === 2) {
-      gpuStream = Number.isFinite(stream) ? stream : Number.isFinite(c.tidNum[i]) ? c.tidNum[i] : 0;
+      const tidNumber = idNumber(c, c.tid[i]);
+      gpuStream = Number.isFinite(stream) ? stream : Number.isFinite(tidNumber) ? tidNumber : 0;
       kind = 1;
     } else if (code === 3 && Number.isFinite(stream)) {
       gpuStream = stream;
       kind = 2;
     }
     const same =
-      kind === lastKind &&
-      (kind !== 0
-        ? gpuStream === lastStream
-        : c.pid[i] === lastPid &&
-          c.tid[i] === lastTid &&
-          sameNumber(c.pidNum[i], lastPidNum) &&
-          sameNumber(c.tidNum[i], lastTidNum));
+      kind === lastKind && (kind !== 0 ? gpuStream === lastStream : c.pid[i] === lastPid && c.tid[i] === lastTid);
     if (!same) {
       let key: string;
       if (kind === 1) key = `g${gpuStream}`;
       else if (kind === 2) key = `a${gpuStream}`;
       else {
         // The importer's key: String(pid) and String(tid), a tid that is neither a number nor a string being 0.
-        const pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : Number.isNaN(c.pidNum[i]) ? 'undefined' : String(c.pidNum[i]);
-        const tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : Number.isNaN(c.tidNum[i]) ? '0' : String(c.tidNum[i]);
+        const pid = String(idValue(c, c.pid[i]));
+        const tid = String(idValue(c, c.tid[i]) ?? 0);
         key = `c${pid}|${tid}`;
       }
       let t = trackIds.get(key);
@@ -295,8 +287,6 @@ function hostNesting(
       lastStream = gpuStream;
       lastPid = c.pid[i];
       lastTid = c.tid[i];
-      lastPidNum = c.pidNum[i];
-      lastTidNum = c.tidNum[i];
     }
     track[i] = lastTrack;
     const s = Math.ceil(c.ts[i]);
@@ -396,18 +386,16 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
   const threadIds = new Map<string, number>();
   const threadOf = new Int32Array(c.count).fill(-1);
   let thread = -1;
-  let pid = -2,
-    pidNum = NaN,
-    tid = -2,
-    tidNum = NaN;
+  // NaN: no event yet (every code differs from it).
+  let pid = NaN,
+    tid = NaN;
   for (let i = 0; i < c.count; i++) {
     if (!isHostOp(i)) continue;
-    if (c.pid[i] !== pid || c.tid[i] !== tid || !Object.is(c.pidNum[i], pidNum) || !Object.is(c.tidNum[i], tidNum)) {
+    if (c.pid[i] !== pid || c.tid[i] !== tid) {
       pid = c.pid[i];
       tid = c.tid[i];
-      pidNum = c.pidNum[i];
-      tidNum = c.tidNum[i];
-      const key = `${pid >= 0 ? c.strings[pid] : pidNum}/${tid >= 0 ? c.strings[tid] : tidNum}`;
+      // An absent pid or tid reads NaN here, as it always has (a thread of its own).
+      const key = `${idValue(c, pid) ?? NaN}/${idValue(c, tid) ?? NaN}`;
       let t = threadIds.get(key);
       if (t === undefined) threadIds.set(key, (t = threadIds.size));
       thread = t;

@@ -10,7 +10,7 @@
  * What is dropped: CPU ops other than steps and comm launchers, user annotations, the args
  * nobody reads (shapes of ordinary ops, launch parameters).
  */
-import { PH, type KinetoColumns } from './kinetoScan';
+import { idValue, PH, type KinetoColumns } from './kinetoScan';
 
 const GPU = new Set(['kernel', 'gpu_memcpy', 'gpu_memset', 'gpu_user_annotation']);
 const RUNTIME = new Set([
@@ -56,8 +56,9 @@ export function reduceKinetoColumns(c: KinetoColumns): ReduceResult {
     const e: Record<string, unknown> = { ph: phText };
     if (cat !== undefined) e.cat = cat;
     e.name = name;
-    e.pid = c.pid[i] >= 0 ? c.strings[c.pid[i]] : c.pidNum[i];
-    e.tid = c.tid[i] >= 0 ? c.strings[c.tid[i]] : c.tidNum[i];
+    // Absent: NaN, written null, as before the columns held numbers by code.
+    e.pid = idValue(c, c.pid[i]) ?? NaN;
+    e.tid = idValue(c, c.tid[i]) ?? NaN;
     if (Number.isFinite(c.ts[i])) e.ts = c.ts[i];
     if (Number.isFinite(c.dur[i])) e.dur = c.dur[i];
     const args: Record<string, unknown> = { ...(c.extraArgs.get(i) ?? {}) };

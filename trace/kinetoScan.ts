@@ -41,13 +41,16 @@ const PH_BY_BYTE = new Map<number, number>([
 export interface KinetoColumns {
   count: number;
   ph: Uint8Array;
-  /** Interned string ids (into `strings`); -1 when absent. pid / tid that are numbers are stored as numbers in pidNum / tidNum with the string id -1. */
+  /** Interned string ids (into `strings`); -1 when absent. */
   cat: Int32Array;
   name: Int32Array;
+  /**
+   * pid and tid as the JSON had them (idValue): a string's id (into `strings`), -1 when absent,
+   * or for a number -2 - its index in `numbers`. A rank has a few of each, and one code per value
+   * (four bytes an event, where a float64 column beside each took eight more).
+   */
   pid: Int32Array;
   tid: Int32Array;
-  pidNum: Float64Array;
-  tidNum: Float64Array;
   /** µs as written (NaN when absent). */
   ts: Float64Array;
   dur: Float64Array;
@@ -55,6 +58,8 @@ export interface KinetoColumns {
   externalId: Float64Array;
   stream: Float64Array;
   strings: string[];
+  /** The distinct numbers written as a pid or tid (see `pid`). */
+  numbers: number[];
   /** Event index → the rare args kept (collective args, memory instants, metadata names). */
   extraArgs: Map<number, Record<string, unknown>>;
   /** Top-level members other than traceEvents (distributedInfo, deviceProperties, …). */
@@ -63,6 +68,16 @@ export interface KinetoColumns {
   bytes: number;
   /** Elements of traceEvents that are not objects (skipped; the importer counts them as skipped events). */
   nonObjects?: number;
+}
+
+/** A pid or tid code of `c` (KinetoColumns.pid) as the JSON had it: a string, a number, or undefined when absent. */
+export function idValue(c: Pick<KinetoColumns, 'strings' | 'numbers'>, code: number): string | number | undefined {
+  return code >= 0 ? c.strings[code] : code === -1 ? undefined : c.numbers[-2 - code];
+}
+
+/** A pid or tid code's number when the JSON had one, else NaN. */
+export function idNumber(c: Pick<KinetoColumns, 'numbers'>, code: number): number {
+  return code <= -2 ? c.numbers[-2 - code] : NaN;
 }
 
 const QUOTE = 0x22,
@@ -244,8 +259,6 @@ class Columns {
   name = new Int32Array(0);
   pid = new Int32Array(0);
   tid = new Int32Array(0);
-  pidNum = new Float64Array(0);
-  tidNum = new Float64Array(0);
   ts = new Float64Array(0);
   dur = new Float64Array(0);
   correlation = new Float64Array(0);
@@ -297,8 +310,6 @@ class Columns {
     this.name = i32(this.name);
     this.pid = i32(this.pid);
     this.tid = i32(this.tid);
-    this.pidNum = f64(this.pidNum);
-    this.tidNum = f64(this.tidNum);
     this.ts = f64(this.ts);
     this.dur = f64(this.dur);
     this.correlation = f64(this.correlation);
@@ -310,8 +321,6 @@ class Columns {
     this.name.fill(-1, n);
     this.pid.fill(-1, n);
     this.tid.fill(-1, n);
-    this.pidNum.fill(NaN, n);
-    this.tidNum.fill(NaN, n);
     this.ts.fill(NaN, n);
     this.dur.fill(NaN, n);
     this.correlation.fill(NaN, n);
@@ -335,7 +344,7 @@ class Columns {
    * is made, so that the peak is the grown columns and one copy, not both sets. The Columns are
    * empty after.
    */
-  trimmed(): Omit<KinetoColumns, 'strings' | 'extraArgs' | 'top' | 'bytes'> {
+  trimmed(): Omit<KinetoColumns, 'strings' | 'numbers' | 'extraArgs' | 'top' | 'bytes'> {
     const n = this.count;
     // Columns sized from the document's bytes are close to full: views of them are handed over
     // (at most a few per cent spare), not copies.
@@ -352,10 +361,6 @@ class Columns {
     this.pid = new Int32Array(0);
     const tid = i32(this.tid);
     this.tid = new Int32Array(0);
-    const pidNum = f64(this.pidNum);
-    this.pidNum = new Float64Array(0);
-    const tidNum = f64(this.tidNum);
-    this.tidNum = new Float64Array(0);
     const ts = f64(this.ts);
     this.ts = new Float64Array(0);
     const dur = f64(this.dur);
@@ -367,7 +372,7 @@ class Columns {
     const stream = f64(this.stream);
     this.stream = new Float64Array(0);
     this.count = this.cap = 0;
-    return { count: n, ph, cat, name, pid, tid, pidNum, tidNum, ts, dur, correlation, externalId, stream };
+    return { count: n, ph, cat, name, pid, tid, ts, dur, correlation, externalId, stream };
   }
 }
 
@@ -378,6 +383,8 @@ class Columns {
 export class KinetoScanner {
   private readonly cols = new Columns();
   private readonly strings: string[] = [];
+  private readonly numbers: number[] = [];
+  private readonly numberIds = new Map<number, number>();
   private readonly internIds = new Map<number, number[]>();
   private readonly internBytes: Buffer[] = [];
   private readonly extraArgs = new Map<number, Record<string, unknown>>();
@@ -493,14 +500,13 @@ export class KinetoScanner {
       name: t.name,
       pid: t.pid,
       tid: t.tid,
-      pidNum: t.pidNum,
-      tidNum: t.tidNum,
       ts: t.ts,
       dur: t.dur,
       correlation: t.correlation,
       externalId: t.externalId,
       stream: t.stream,
       strings: this.strings,
+      numbers: this.numbers,
       extraArgs: this.extraArgs,
       top: this.top,
       bytes: this.consumed + this.carryLen,
@@ -598,6 +604,17 @@ export class KinetoScanner {
    * (kernel names run to kilobytes) are hashed over a sample of their bytes and compared natively,
    * so that a string seen before costs a bounded hash and one memcmp, not a pass of JS per byte.
    */
+  /** The pid / tid code of a number (KinetoColumns.pid): -2 - its index in `numbers`. */
+  private numberId(v: number): number {
+    let id = this.numberIds.get(v);
+    if (id === undefined) {
+      this.numbers.push(v);
+      id = -1 - this.numbers.length;
+      this.numberIds.set(v, id);
+    }
+    return id;
+  }
+
   private intern(b: Buffer, start: number, end: number): number {
     const long = end - start > INTERN_SAMPLE;
     const h = long ? sampledHash(b, start, end) : hashBytes(b, start, end);
@@ -680,8 +697,8 @@ export class KinetoScanner {
           const v = numberValue(b, i, ne);
           if (kind === K.ts) cols.ts[ev] = v;
           else if (kind === K.dur) cols.dur[ev] = v;
-          else if (kind === K.pid) cols.pidNum[ev] = v;
-          else if (kind === K.tid) cols.tidNum[ev] = v;
+          else if (kind === K.pid) cols.pid[ev] = this.numberId(v);
+          else if (kind === K.tid) cols.tid[ev] = this.numberId(v);
         }
         i = ne;
         continue;

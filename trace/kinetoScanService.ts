@@ -113,20 +113,9 @@ export type RankReply =
   | { index: number; error: string; at?: ScanProgress };
 
 function buffersOf(c: KinetoColumns): ArrayBuffer[] {
-  return [
-    c.ph,
-    c.cat,
-    c.name,
-    c.pid,
-    c.tid,
-    c.pidNum,
-    c.tidNum,
-    c.ts,
-    c.dur,
-    c.correlation,
-    c.externalId,
-    c.stream,
-  ].map((a) => a.buffer as ArrayBuffer);
+  return [c.ph, c.cat, c.name, c.pid, c.tid, c.ts, c.dur, c.correlation, c.externalId, c.stream].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
 }
 
 /** The code that makes the reduced form and the index, for the cache key (trace/parseCache.ts scanCodeId): the pool's, else this script's. */

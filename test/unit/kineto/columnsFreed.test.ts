@@ -18,20 +18,7 @@ test('reduceHeld with release frees the columns (their buffers detached) and giv
   const reduced = reduceHeld(held, req, true);
   assert.equal(held.columns, undefined, 'the holder lets go');
   // Freed now, not at some later collection: every column's buffer is detached.
-  for (const k of [
-    'ph',
-    'cat',
-    'name',
-    'pid',
-    'tid',
-    'pidNum',
-    'tidNum',
-    'ts',
-    'dur',
-    'correlation',
-    'externalId',
-    'stream',
-  ] as const)
+  for (const k of ['ph', 'cat', 'name', 'pid', 'tid', 'ts', 'dur', 'correlation', 'externalId', 'stream'] as const)
     assert.equal(columns[k].buffer.byteLength, 0, `${k} is freed`);
   assert.equal(ts.length, 0);
   // The model holds nothing of the columns: it equals one made from columns that stay alive.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fixturesDir } from '../../helpers/paths';
 import { importKineto, importKinetoColumns } from '../../../trace/kineto';
-import { PH, scanKinetoFile, type KinetoColumns } from '../../../trace/kinetoScan';
+import { idValue, PH, scanKinetoFile, type KinetoColumns } from '../../../trace/kinetoScan';
 
 const dir = fixturesDir('kineto', 'hta-sampled');
 const PH_TEXT: Record<number, string> = { [PH.X]: 'X', [PH.M]: 'M', [PH.i]: 'i', [PH.I]: 'I' };
@@ -20,10 +20,10 @@ function rowsAsEvents(c: KinetoColumns, keep: Uint8Array, clippedEndUs: Map<numb
     const e: Record<string, unknown> = { ph: PH_TEXT[c.ph[i]] ?? 'Z' };
     if (c.cat[i] >= 0) e.cat = c.strings[c.cat[i]];
     if (c.name[i] >= 0) e.name = c.strings[c.name[i]];
-    if (c.pid[i] >= 0) e.pid = c.strings[c.pid[i]];
-    else if (!Number.isNaN(c.pidNum[i])) e.pid = c.pidNum[i];
-    if (c.tid[i] >= 0) e.tid = c.strings[c.tid[i]];
-    else if (!Number.isNaN(c.tidNum[i])) e.tid = c.tidNum[i];
+    const pid = idValue(c, c.pid[i]);
+    if (pid !== undefined) e.pid = pid;
+    const tid = idValue(c, c.tid[i]);
+    if (tid !== undefined) e.tid = tid;
     const end = clippedEndUs.get(i);
     if (end !== undefined) {
       e.ts = Math.ceil(c.ts[i]);

@@ -8,7 +8,14 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fixturesDir } from '../../helpers/paths';
 import { importKinetoFile } from '../../../trace/kineto';
-import { KinetoScanner, KinetoScanError, PH, scanKinetoFile, type KinetoColumns } from '../../../trace/kinetoScan';
+import {
+  idValue,
+  KinetoScanner,
+  KinetoScanError,
+  PH,
+  scanKinetoFile,
+  type KinetoColumns,
+} from '../../../trace/kinetoScan';
 import { scanKinetoFiles } from '../../../trace/kinetoScanPool';
 
 const dir = fixturesDir('kineto', 'hta-sampled');
@@ -57,6 +64,46 @@ async function importRecords(path: string): Promise<string[]> {
     })
     .sort();
 }
+
+test('pid and tid are what JSON.parse reads: strings, numbers (one code per value) or absent', async () => {
+  const events = [
+    { ph: 'X', pid: 12, tid: 7 },
+    { ph: 'X', pid: '12', tid: 'stream 7' },
+    { ph: 'X', pid: 12, tid: -3 },
+    { ph: 'X', tid: 7.5 },
+    { ph: 'X', pid: 1e3, tid: 0 },
+    { ph: 'X', pid: 'Spans', tid: '' },
+    { ph: 'X', pid: 12, tid: 7 },
+    { ph: 'X' },
+  ];
+  const s = new KinetoScanner();
+  s.push(Buffer.from(JSON.stringify({ traceEvents: events })));
+  const c = s.end();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as { pid?: unknown; tid?: unknown };
+    assert.equal(idValue(c, c.pid[i]), e.pid, `pid of event ${i}`);
+    assert.equal(idValue(c, c.tid[i]), e.tid, `tid of event ${i}`);
+  }
+  // The same number, the same code; a number and the string of it, two.
+  assert.equal(c.pid[0], c.pid[6]);
+  assert.equal(c.tid[0], c.tid[6]);
+  assert.notEqual(c.pid[0], c.pid[1]);
+  assert.deepEqual(c.numbers, [12, 7, -3, 7.5, 1000, 0]);
+  // And on the real pair, every event.
+  for (const f of files) {
+    const col = await scanKinetoFile(f);
+    const doc = JSON.parse(gunzipSync(readFileSync(f)).toString('utf8')) as {
+      traceEvents: { pid?: unknown; tid?: unknown }[];
+    };
+    assert.equal(col.count, doc.traceEvents.length);
+    for (let i = 0; i < col.count; i++) {
+      if (idValue(col, col.pid[i]) !== doc.traceEvents[i].pid || idValue(col, col.tid[i]) !== doc.traceEvents[i].tid)
+        assert.fail(
+          `${f} event ${i}: pid/tid ${String(idValue(col, col.pid[i]))}/${String(idValue(col, col.tid[i]))}, JSON.parse ${String(doc.traceEvents[i].pid)}/${String(doc.traceEvents[i].tid)}`,
+        );
+    }
+  }
+});
 
 test('scan equals the importer on the HTA-sampled pair (events, rounded times, correlation, External id, stream, launcher shapes)', async () => {
   for (const f of files) {
@@ -216,20 +263,7 @@ test("the document's size sizes the columns once; a wrong size (too small, too l
   ]) {
     const r = columnsOf(hint);
     assert.equal(r.c.count, ref.c.count, `hint ${hint}`);
-    for (const k of [
-      'ph',
-      'cat',
-      'name',
-      'pid',
-      'tid',
-      'pidNum',
-      'tidNum',
-      'ts',
-      'dur',
-      'correlation',
-      'externalId',
-      'stream',
-    ] as const)
+    for (const k of ['ph', 'cat', 'name', 'pid', 'tid', 'ts', 'dur', 'correlation', 'externalId', 'stream'] as const)
       assert.deepEqual([...r.c[k]], [...ref.c[k]], `${k} with hint ${hint}`);
     assert.deepEqual(scanRecords(r.c), scanRecords(ref.c), `hint ${hint}`);
   }
