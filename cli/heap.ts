@@ -9,7 +9,7 @@
  * child. `analyze` of a Kineto job asks for the child only when its ranks must be held whole
  * (cli/commands/analyze.ts): ranks digested in the scan workers leave a few steps each on this
  * thread (8 × 500 MB: under 40 MB of heap; 1,024 × 10 MB: analysed at the default heap), and
- * a second Node was a second start and ~55 MB more of the job's peak.
+ * a second Node was a second start and 53–58 MB more of the job's peak.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -599,11 +599,6 @@ export class KinetoScanner {
 
   private readonly launcher: boolean[] = [];
 
-  /**
-   * The id of the string whose raw bytes are b[start, end) (between its quotes). Long strings
-   * (kernel names run to kilobytes) are hashed over a sample of their bytes and compared natively,
-   * so that a string seen before costs a bounded hash and one memcmp, not a pass of JS per byte.
-   */
   /** The pid / tid code of a number (KinetoColumns.pid): -2 - its index in `numbers`. */
   private numberId(v: number): number {
     let id = this.numberIds.get(v);
@@ -615,6 +610,11 @@ export class KinetoScanner {
     return id;
   }
 
+  /**
+   * The id of the string whose raw bytes are b[start, end) (between its quotes). Long strings
+   * (kernel names run to kilobytes) are hashed over a sample of their bytes and compared natively,
+   * so that a string seen before costs a bounded hash and one memcmp, not a pass of JS per byte.
+   */
   private intern(b: Buffer, start: number, end: number): number {
     const long = end - start > INTERN_SAMPLE;
     const h = long ? sampledHash(b, start, end) : hashBytes(b, start, end);
