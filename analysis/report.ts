@@ -287,7 +287,8 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
     const all = [...bySteps].map(([step, xs]) => overRanks(step, xs));
     const top = opts.topRanks ?? 10;
     const slowest = [...all].sort((a, b) => b.dur.max - a.dur.max || a.step - b.step).slice(0, top);
-    const over = (v: (o: (typeof all)[number]) => number) =>
+    // spreadOf names its items by `rank`: here each item is a step.
+    const overSteps = (v: (o: (typeof all)[number]) => number) =>
       spreadOf(
         all.map((o) => ({ rank: o.step, v: v(o) })),
         (x) => x.v,
@@ -312,7 +313,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
           ['median overlap %', (o) => o.ov.median, pct],
           ['max exposed comm ms', (o) => o.ex.max, ms],
         ] as [string, (o: (typeof all)[number]) => number, (v: number) => string][]
-      ).map(([label, v, fmt]) => sp(label, over(v), fmt)),
+      ).map(([label, v, fmt]) => sp(label, overSteps(v), fmt)),
     );
   } else if (stepRows.length > 0 && many) {
     lines.push('', '## Per step (over ranks)', '', ...stepHeader);

@@ -8,7 +8,7 @@
  *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME
  *
  * Each tool runs as users run it, in its own process tree (CommLens: `commlens analyze`, the
- * CLI itself, with the child Node it starts for a big job: cold with an empty parse cache and
+ * CLI itself, with the child Node it starts when a big job needs one: cold with an empty parse cache and
  * --per-rank-json, then re-opened from the cache with the Markdown report; its streaming
  * columnar ingest alone in bench/scaleChild.ts scan; HTA: shared/oracles/hta/
  * hta_metrics.py with Debian's python3) under a time and memory limit; wall time and the
@@ -150,8 +150,8 @@ async function runCase(
   // first: the first run is cold, the second re-opens.
   const parseCache = join(parseCacheRoot, job.spec.name);
   rmSync(parseCache, { recursive: true, force: true });
-  // `commlens analyze` itself, as a user runs it (with its child Node and larger heap for a big
-  // job): cold with --per-rank-json, whose figures are compared with HTA's.
+  // `commlens analyze` itself, as a user runs it (with its child Node and larger heap when a big
+  // job needs one): cold with --per-rank-json, whose figures are compared with HTA's.
   let before = la();
   const c = await runTree(
     process.execPath,

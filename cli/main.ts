@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
       throw e;
     });
   }
-  // A big job's analysis runs in a child Node with a heap sized from the machine (cli/heap.ts).
+  // A big job's analysis may run in a child Node with a heap sized from the machine (cli/heap.ts).
   const heapMb = heapToRunWith(command.name, rest);
   if (heapMb !== undefined) {
     // A job answered whole from the parse cache needs no bigger heap: a command that can tell runs
