@@ -385,6 +385,11 @@ export class KinetoScanner {
   private readonly strings: string[] = [];
   private readonly numbers: number[] = [];
   private readonly numberIds = new Map<number, number>();
+  /** The last numeric pid and tid read, and their codes (NaN: none yet; no JSON number is NaN). */
+  private lastPid = NaN;
+  private lastPidCode = 0;
+  private lastTid = NaN;
+  private lastTidCode = 0;
   private readonly internIds = new Map<number, number[]>();
   private readonly internBytes: Buffer[] = [];
   private readonly extraArgs = new Map<number, Record<string, unknown>>();
@@ -697,8 +702,13 @@ export class KinetoScanner {
           const v = numberValue(b, i, ne);
           if (kind === K.ts) cols.ts[ev] = v;
           else if (kind === K.dur) cols.dur[ev] = v;
-          else if (kind === K.pid) cols.pid[ev] = this.numberId(v);
-          else if (kind === K.tid) cols.tid[ev] = this.numberId(v);
+          // Most events repeat the last event's pid and tid: a compare, not a lookup.
+          else if (kind === K.pid)
+            cols.pid[ev] =
+              v === this.lastPid ? this.lastPidCode : (this.lastPidCode = this.numberId((this.lastPid = v)));
+          else if (kind === K.tid)
+            cols.tid[ev] =
+              v === this.lastTid ? this.lastTidCode : (this.lastTidCode = this.numberId((this.lastTid = v)));
         }
         i = ne;
         continue;
