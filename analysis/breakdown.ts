@@ -154,7 +154,9 @@ export const CONSECUTIVE_KERNEL_DELAY_NS = 30_000;
  *   was not enqueuing fast enough);
  * - kernel wait, otherwise when the gap is under `kernelDelayNs` (launch overhead);
  * - other, otherwise (waiting on another stream, a synchronisation, a peer).
- * Without launch times (CommLens runs) nothing can be host wait.
+ * Without launch times (CommLens runs) nothing can be host wait. "The previous op's end" is
+ * the latest end so far: the same as HTA's on any stream whose ops do not overlap, and an
+ * op that starts before it adds nothing (HTA would add its negative gap to kernel wait).
  */
 export function idleBreakdown(
   ops: readonly GpuOp[],
@@ -178,13 +180,22 @@ export function idleBreakdown(
     let host = 0,
       kernel = 0,
       other = 0;
+    // The stream is busy until the latest end so far. On a CUDA stream ops do not overlap,
+    // so that is the previous op's end, as HTA takes it; on a track whose ops overlap (a
+    // CommLens run's staging copies, in flight together), HTA's gap to the previous op's
+    // end would be negative and counted as kernel wait: an op that starts while the
+    // stream is still busy adds no idle time here.
+    let busyUntil = list.length > 0 ? list[0].endNs : 0;
     for (let i = 1; i < list.length; i++) {
-      const prevEnd = list[i - 1].endNs;
-      const gap = list[i].startNs - prevEnd;
-      const launch = list[i].launchNs;
-      if (launch !== undefined && launch > prevEnd) host += gap;
-      else if (gap < kernelDelayNs) kernel += gap;
-      else other += gap;
+      const o = list[i];
+      const gap = o.startNs - busyUntil;
+      if (gap >= 0) {
+        const launch = o.launchNs;
+        if (launch !== undefined && launch > busyUntil) host += gap;
+        else if (gap < kernelDelayNs) kernel += gap;
+        else other += gap;
+      }
+      if (o.endNs > busyUntil) busyUntil = o.endNs;
     }
     const total = host + kernel + other;
     const r = (x: number) => (total > 0 ? x / total : 0);

@@ -76,3 +76,20 @@ test('idle breakdown: host wait when the launch came after the previous kernel e
   assert.equal(s.otherNs, 100_000);
   assert.ok(Math.abs(s.hostWaitRatio + s.kernelWaitRatio + s.otherRatio - 1) < 1e-12);
 });
+
+test('idle breakdown: an op that starts while the stream is still busy adds no idle time', () => {
+  // Staging copies in flight together on one track: the second starts inside the first and
+  // the third inside the first's span after the second ended. HTA's gap to the previous op's
+  // end would be −90 µs and −10 µs of kernel wait; the stream is busy until 200 µs.
+  const ops = [
+    op(3, 0, 200_000, 'memory'),
+    op(3, 10_000, 100_000, 'memory'),
+    op(3, 110_000, 150_000, 'memory'),
+    op(3, 210_000, 300_000, 'memory'), // 10 µs after the busy period: kernel wait
+    op(3, 400_000, 450_000, 'memory'), // 100 µs: other
+  ];
+  const [s] = idleBreakdown(ops, () => 'staging');
+  assert.equal(s.hostWaitNs, 0);
+  assert.equal(s.kernelWaitNs, 10_000);
+  assert.equal(s.otherNs, 100_000);
+});
