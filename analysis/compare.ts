@@ -720,7 +720,7 @@ export function compareText(c: Comparison): string {
           f.exposedCommNs.delta !== undefined ? `${signedNs(f.exposedCommNs.delta)}${pct(f.exposedCommNs)}` : '–',
         ],
         [
-          'bytes sent per rank per step',
+          'bytes per rank per step',
           arrow(byt(f.bytesPerStep.a), byt(f.bytesPerStep.b)),
           f.bytesPerStep.delta !== undefined ? `${signedBytes(f.bytesPerStep.delta)}${pct(f.bytesPerStep)}` : '–',
         ],

@@ -116,8 +116,8 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
     source: HTA,
   },
   bytesPerStep: {
-    label: 'bytes per step',
-    text: "Σ buffer bytes of one rank's collectives per step (nccl-tests' S), as CommLens' \"bytes sent per step\" counter counts them.",
+    label: 'bytes per rank per step',
+    text: "Σ buffer bytes of one rank's collectives per step (nccl-tests' S), receives included, as CommLens' \"bytes per step\" counter counts them; not the bytes on the wire (S × the bus factor).",
   },
   predicted: {
     label: 'predicted effect',

@@ -130,7 +130,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       lines.push(
         `| exposed communication per step${f.stepTimeNs ? ` (${((100 * f.exposedCommNs) / f.stepTimeNs).toFixed(1)} % of the step)` : ''} | ${formatDurationNs(f.exposedCommNs)} |`,
       );
-    if (f.bytesPerStep !== undefined) lines.push(`| bytes sent per rank per step | ${formatBytes(f.bytesPerStep)} |`);
+    if (f.bytesPerStep !== undefined) lines.push(`| bytes per rank per step | ${formatBytes(f.bytesPerStep)} |`);
     if (f.peakMemoryBytes !== undefined)
       lines.push(`| peak memory (fullest rank) | ${formatBytes(f.peakMemoryBytes)} |`);
     lines.push('', 'Definitions: docs/figures.md.');
@@ -566,7 +566,7 @@ export function beforeAfter(sg: Suggestion): string[] {
     `exposed communication ${formatDurationNs(p.baselineExposedCommNs)} → ${formatDurationNs(p.exposedCommNs)}`,
   ];
   if (p.bytesPerStep !== undefined && p.baselineBytesPerStep !== undefined)
-    out.push(`bytes per step ${formatBytes(p.baselineBytesPerStep)} → ${formatBytes(p.bytesPerStep)}`);
+    out.push(`bytes per rank per step ${formatBytes(p.baselineBytesPerStep)} → ${formatBytes(p.bytesPerStep)}`);
   if (p.peakMemoryBytes !== undefined && p.baselinePeakMemoryBytes !== undefined)
     out.push(`peak memory ${formatBytes(p.baselinePeakMemoryBytes)} → ${formatBytes(p.peakMemoryBytes)}`);
   return out;

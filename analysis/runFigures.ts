@@ -34,7 +34,7 @@ export interface RunFigures {
   stepTimeBasis?: string;
   /** Exposed communication per step (see exposedCommFigure). */
   exposedCommNs?: number;
-  /** Bytes one rank sends per step (see bytesPerStepFigure). */
+  /** Σ buffer bytes of the busiest rank's collectives per step (see bytesPerStepFigure). */
   bytesPerStep?: number;
   /** Peak memory of the fullest rank (see peakMemoryFigure). */
   peakMemoryBytes?: number;
@@ -130,16 +130,19 @@ export function exposedCommFigure(
 }
 
 /**
- * **Bytes per step**: the bytes one rank sends per step (Σ buffer bytes of its collectives,
- * nccl-tests' S, as CommLens' "bytes sent per step" counter counts them), median over the
- * steady-state steps, the largest over ranks. From the counter when the trace has it (else
- * bytesPerStepOfCollectives, from the collectives' own sizes).
+ * **Bytes per step**: Σ buffer bytes (nccl-tests' S) of one rank's collectives per step,
+ * receives included, median over the steady-state steps, the largest over ranks: what the
+ * replay predicts (replay/whatIf.ts) and what PyTorch traces give. From CommLens' "bytes per
+ * step" counter when the trace has it, else bytesPerStepOfCollectives (the collectives' own
+ * sizes). Until 2026-12-05 CommLens runs wrote only the bytes on the wire (S × the bus factor,
+ * 1.5 × S for a 4-rank all-reduce) as "bytes sent per step", which this read as the figure:
+ * such a trace now takes the collectives' sizes.
  */
 export function bytesPerStepFigure(model: TraceModel, steadyCount: number, warmupCount: number): number | undefined {
   let best: number | undefined;
   for (const c of model.counters) {
     const t = model.tracks[c.track];
-    if (t?.name !== 'bytes sent per step') continue;
+    if (t?.name !== 'bytes per step') continue;
     const steady = c.values.slice(warmupCount, warmupCount + Math.max(1, steadyCount));
     if (steady.length === 0) continue;
     const m = median(steady);

@@ -18,7 +18,7 @@ import type { PipelineBubble } from './pipelineBubble';
 import type { GroupExposure } from './groupExposure';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
-export const ANALYSIS_SCHEMA_VERSION = 2;
+export const ANALYSIS_SCHEMA_VERSION = 3;
 
 export interface AnalysisOptions {
   /** Analyse the last step too (HTA leaves it out by default because it is often cut short). */

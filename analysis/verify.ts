@@ -14,7 +14,7 @@ import { frozenAfterStepOf, onebitStepsFor } from '../trace/onebitWarmup';
 import { parseStrategyIds } from '../trace/strategyIds';
 
 /** 2: the baseline is re-measured beside the change and the speed-up carries its interval. */
-export const COMPARISON_SCHEMA_VERSION = 2;
+export const COMPARISON_SCHEMA_VERSION = 3;
 
 /**
  * The error a prediction may have beyond the measurement's own uncertainty: a predicted
@@ -50,8 +50,12 @@ export interface Measured {
   exposedCommNsPerStep: number;
   /** Undefined when the trace does not show it (PyTorch traces without memory events). */
   peakMemoryBytesPerRank?: number;
-  /** Undefined when the trace does not show it (PyTorch traces whose collectives carry no sizes). */
-  wireBytesPerStepPerRank?: number;
+  /**
+   * The bytes per step figure (Σ buffer bytes of the busiest rank's collectives; docs/figures.md).
+   * Undefined when the trace does not show it (PyTorch traces whose collectives carry no sizes).
+   * Until schema version 3 this was `bytesPerStepPerRank`, with the same value.
+   */
+  bytesPerStepPerRank?: number;
   /** The warm-up steps left out of these figures. */
   warmupSteps: number[];
   loss: number[];
@@ -130,7 +134,8 @@ export interface RunRecord {
     activations: number;
     communication: number;
   }[];
-  wireBytesPerStepPerRank: number[];
+  /** Σ buffer bytes per step of each rank (summaries since 2026-12-05). */
+  bytesPerStepPerRank?: number[];
   loss: number[];
   /** The strategy's notes (1-bit Adam's freeze among them: trace/onebitWarmup.ts freezeNote). */
   strategyNotes?: string[];
@@ -168,7 +173,8 @@ export interface SummaryFigures {
   stepTimeNs: number;
   stepTimeBasis: string;
   exposedCommNs?: number;
-  bytesPerStep: number;
+  /** Undefined when neither the analysis nor the summary holds it (summaries before 2026-12-05 without an analysis). */
+  bytesPerStep?: number;
   peakMemoryBytes: number;
   warmupSteps: number[];
   /** Wall time of the warm-up steps together. */
@@ -220,7 +226,8 @@ function figuresWithout(
     (m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication,
   );
   return {
-    bytesPerStep: f.bytesPerStep ?? Math.max(0, ...(s.wireBytesPerStepPerRank ?? [])),
+    // An older summary's bytesPerStepPerRank counted wire bytes, not this figure: not read.
+    bytesPerStep: f.bytesPerStep ?? (s.bytesPerStepPerRank?.length ? Math.max(0, ...s.bytesPerStepPerRank) : undefined),
     peakMemoryBytes: f.peakMemoryBytes ?? Math.max(0, ...mem),
     warmupSteps,
     warmupNs: times.slice(0, warmupSteps.length).reduce((a, b) => a + b, 0),
@@ -258,7 +265,7 @@ export function measuredOf(s: RunRecord): Measured {
     medianStepTimeNs: s.medianStepTimeNs,
     exposedCommNsPerStep: f.exposedCommNs ?? 0,
     peakMemoryBytesPerRank: f.peakMemoryBytes,
-    wireBytesPerStepPerRank: f.bytesPerStep,
+    bytesPerStepPerRank: f.bytesPerStep,
     warmupSteps: f.warmupSteps,
     loss: s.loss,
   };
@@ -293,7 +300,7 @@ export function measuredOfAnalysis(a: {
     medianStepTimeNs: median(f.stepTimesNs.filter((s) => steady.has(s.step)).map((s) => s.timeNs)),
     exposedCommNsPerStep: f.exposedCommNs ?? 0,
     peakMemoryBytesPerRank: f.peakMemoryBytes,
-    wireBytesPerStepPerRank: f.bytesPerStep,
+    bytesPerStepPerRank: f.bytesPerStep,
     warmupSteps: f.warmupSteps,
     loss: [],
   };
@@ -515,7 +522,7 @@ export function pooledMeasured(runs: readonly RunRecord[]): Measured {
     medianStepTimeNs: median(each.map((m) => m.medianStepTimeNs)),
     exposedCommNsPerStep: median(each.map((m) => m.exposedCommNsPerStep)),
     peakMemoryBytesPerRank: medianOfKnown(each.map((m) => m.peakMemoryBytesPerRank)),
-    wireBytesPerStepPerRank: medianOfKnown(each.map((m) => m.wireBytesPerStepPerRank)),
+    bytesPerStepPerRank: medianOfKnown(each.map((m) => m.bytesPerStepPerRank)),
     warmupSteps: last.warmupSteps,
     loss: last.loss,
   };

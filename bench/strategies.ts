@@ -409,14 +409,14 @@ async function measure(
 
 /**
  * Bytes per step: the run's figure (analysis/runFigures.ts: the median over the steady steps of
- * the fullest rank's "bytes sent per step"), except for a strategy that synchronises every H
+ * the fullest rank's "bytes per step"), except for a strategy that synchronises every H
  * steps, whose median is 0 or a sync step's: there the mean over the steady steps of the fullest
  * rank's bytes (the same counter), i.e. the bytes of one sync spread over its H steps.
  */
 function bytesPerStep(figure: number | undefined, steps: RunOutcome['steps'], syncPeriod: number | undefined): number {
   if (!syncPeriod) return figure ?? NaN;
   const steady = steps.slice(warmupStepCount(steps.map((s) => s.stepTimeNs)));
-  const perStep = steady.map((s) => Math.max(0, ...s.perRank.map((r) => r.wireBytes)));
+  const perStep = steady.map((s) => Math.max(0, ...s.perRank.map((r) => r.bytes)));
   return perStep.length ? perStep.reduce((a, b) => a + b, 0) / perStep.length : NaN;
 }
 

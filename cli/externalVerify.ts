@@ -229,10 +229,10 @@ function sayComparison(out: Output, c: Comparison): void {
   row('exposed comm/step', t(c.baseline.exposedCommNsPerStep), t(p.exposedCommNs), t(c.measured.exposedCommNsPerStep));
   // Without sizes in the baseline's traces (pre-Kineto PyTorch) the replay has no bytes to predict from.
   row(
-    'bytes per step',
-    b(c.baseline.wireBytesPerStepPerRank),
-    c.baseline.wireBytesPerStepPerRank === undefined ? '—' : b(p.bytesPerStep),
-    b(c.measured.wireBytesPerStepPerRank),
+    'bytes/rank/step',
+    b(c.baseline.bytesPerStepPerRank),
+    c.baseline.bytesPerStepPerRank === undefined ? '—' : b(p.bytesPerStep),
+    b(c.measured.bytesPerStepPerRank),
   );
   row('peak memory', b(c.baseline.peakMemoryBytesPerRank), b(p.peakMemoryBytes), b(c.measured.peakMemoryBytesPerRank));
   if (absent.length)

@@ -90,10 +90,8 @@ export function compareMarkdown(runs: RunInfo[]): string {
     figs.map((f) => (f?.exposedCommNs !== undefined ? formatDurationNs(f.exposedCommNs) : undefined)),
   );
   md += row(
-    'bytes sent per rank per step',
-    figs.map((f, i) =>
-      f && has(runs[i].summary, 'bytesPerStep', 'wireBytesPerStepPerRank') ? formatBytes(f.bytesPerStep) : undefined,
-    ),
+    'bytes per rank per step',
+    figs.map((f) => (f?.bytesPerStep !== undefined ? formatBytes(f.bytesPerStep) : undefined)),
   );
   md += row(
     'peak memory (fullest rank)',

@@ -44,7 +44,13 @@ export interface RankStep {
   startNs: number;
   endNs: number;
   spans: RankSpan[];
-  /** Bytes this rank put on the wire during the step. */
+  /**
+   * Σ buffer bytes (nccl-tests' S) of this rank's collectives in the step, receives included:
+   * the run's "bytes per step" figure (analysis/runFigures.ts), as the replay and PyTorch
+   * traces count it.
+   */
+  bytes: number;
+  /** Bytes this rank put on the wire during the step: S × the nccl-tests bus factor, sends only. */
   wireBytes: number;
   memory: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number };
   /** The strategy's own per-step values (expert parallelism: tokens per expert), one counter track each. */

@@ -31,8 +31,12 @@ const post = (m: RankMessage): void => port.postMessage(m);
 async function run(): Promise<void> {
   const { rank, worldSize, config } = init;
   const commSpans: RankSpan[] = [];
+  // Per step: Σ S of the rank's collectives (the "bytes per step" figure), and what it put
+  // on the wire.
+  let bytes = 0;
   let wireBytes = 0;
   const comm = Communicator.fromInit(init.world as never, rank, (s) => {
+    if (s.kind === 'collective') bytes += s.bytes;
     // What this rank sends for the collective: S × the nccl-tests bus factor
     // (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all).
     // A recv puts nothing on this rank's wire.
@@ -146,10 +150,12 @@ async function run(): Promise<void> {
         startNs,
         endNs,
         spans,
+        bytes,
         wireBytes,
         memory: strategyMemory(strategy, trainer.memoryBytes()),
         ...(init.tracing && strategy.counters ? { counters: strategy.counters() } : {}),
       });
+      bytes = 0;
       wireBytes = 0;
     }
     // Debug hook for tests: the parameters each rank ends with (every rank takes part, as

@@ -33,7 +33,10 @@ const STREAMS: { stream: RankSpan['stream']; name: string; gpu: boolean }[] = [
 const COUNTERS: { key: string; name: string; unit: string }[] = [
   { key: 'loss', name: 'loss', unit: '1' },
   { key: 'stepTimeMs', name: 'step time', unit: 'ms' },
-  { key: 'wireBytes', name: 'bytes sent per step', unit: 'bytes' },
+  // The figure (Σ buffer bytes, analysis/runFigures.ts); until 2026-12-05 the trace had only
+  // the wire bytes, under the name "bytes sent per step", which the analysis no longer reads.
+  { key: 'bytes', name: 'bytes per step', unit: 'bytes' },
+  { key: 'wireBytes', name: 'bytes on the wire per step', unit: 'bytes' },
   { key: 'parameters', name: 'memory: parameters', unit: 'bytes' },
   { key: 'gradients', name: 'memory: gradients', unit: 'bytes' },
   { key: 'optimizerState', name: 'memory: optimizer state', unit: 'bytes' },
@@ -223,6 +226,7 @@ export class RunTrace {
       const values: Record<string, number> = {
         loss: st.loss,
         stepTimeMs: (st.endNs - st.startNs) / 1e6,
+        bytes: st.bytes,
         wireBytes: st.wireBytes,
         ...st.memory,
       };

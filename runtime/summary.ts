@@ -57,7 +57,13 @@ export interface RunSummary {
   achievedFlopsPerRank: number;
   /** achievedFlopsPerRank / peak, when a peak is known (config.peakFlops). */
   mfu?: number;
-  /** Bytes each rank put on the wire per step (median over the steady-state steps). */
+  /**
+   * Per rank, Σ buffer bytes of its collectives per step (median over the steady-state steps):
+   * the "bytes per step" figure (analysis/runFigures.ts) before the largest over ranks.
+   * Absent in summaries written before 2026-12-05.
+   */
+  bytesPerStepPerRank?: number[];
+  /** Bytes each rank put on the wire per step (S × the bus factor, sends only; median over the steady-state steps). */
   wireBytesPerStepPerRank: number[];
   /** Largest memory footprint per rank by kind (bytes). */
   memoryPerRank: {
@@ -109,12 +115,16 @@ export function buildSummary(
     activations: 0,
     communication: 0,
   }));
+  const bytes: number[][] = Array.from({ length: config.worldSize }, () => []);
   const wire: number[][] = Array.from({ length: config.worldSize }, () => []);
   steps.forEach((s, i) => {
     for (const r of s.perRank) {
       const m = memoryPerRank[r.rank];
       for (const k of Object.keys(m) as (keyof typeof m)[]) m[k] = Math.max(m[k], r.memory[k]);
-      if (i >= warmup || steps.length <= warmup) wire[r.rank].push(r.wireBytes);
+      if (i >= warmup || steps.length <= warmup) {
+        bytes[r.rank].push(r.bytes);
+        wire[r.rank].push(r.wireBytes);
+      }
     }
   });
   const strategyNotes = o.done.find((d) => d.rank === 0)?.notes;
@@ -140,6 +150,7 @@ export function buildSummary(
     flopsPerStepPerRank: flops,
     achievedFlopsPerRank: achieved,
     ...(config.peakFlops ? { mfu: achieved / config.peakFlops } : {}),
+    bytesPerStepPerRank: bytes.map(median),
     wireBytesPerStepPerRank: wire.map(median),
     memoryPerRank,
     bufferPool: { hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 },

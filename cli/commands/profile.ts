@@ -463,7 +463,7 @@ function printResult(
   const f = figuresOfSummary(summary);
   const gflops = summary.achievedFlopsPerRank / 1e9;
   out.say(
-    `done in ${formatDurationNs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, step time ${formatDurationNs(f.stepTimeNs)} (${f.stepTimeBasis}), ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank, ${formatBytes(f.bytesPerStep)} sent per rank per step`,
+    `done in ${formatDurationNs(summary.wallTimeNs)}: loss ${summary.loss[0].toFixed(4)} → ${summary.loss[summary.loss.length - 1].toFixed(4)}, step time ${formatDurationNs(f.stepTimeNs)} (${f.stepTimeBasis}), ${gflops >= 0.1 ? `${gflops.toFixed(2)} GFLOP/s` : `${(gflops * 1e3).toFixed(2)} MFLOP/s`} per rank${f.bytesPerStep !== undefined ? `, ${formatBytes(f.bytesPerStep)} of collectives per rank per step` : ''}`,
   );
   if (f.warmupSteps.length > 0)
     out.say(

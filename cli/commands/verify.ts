@@ -212,7 +212,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     `exposed comm/step  ${t(baseline.exposedCommNsPerStep).padStart(10)}  ${t(p.exposedCommNs).padStart(10)}  ${t(measured.exposedCommNsPerStep).padStart(10)}`,
   );
   out.say(
-    `bytes per step     ${b(baseline.wireBytesPerStepPerRank).padStart(10)}  ${b(p.bytesPerStep).padStart(10)}  ${b(measured.wireBytesPerStepPerRank).padStart(10)}`,
+    `bytes/rank/step    ${b(baseline.bytesPerStepPerRank).padStart(10)}  ${b(p.bytesPerStep).padStart(10)}  ${b(measured.bytesPerStepPerRank).padStart(10)}`,
   );
   out.say(
     `peak memory        ${b(baseline.peakMemoryBytesPerRank).padStart(10)}  ${b(p.peakMemoryBytes).padStart(10)}  ${b(measured.peakMemoryBytesPerRank).padStart(10)}`,

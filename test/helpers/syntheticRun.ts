@@ -36,7 +36,7 @@ export interface SyntheticOptions {
   /** Overlap: launch each bucket as soon as its share of backward is done. */
   overlap?: boolean;
   /**
-   * The runtime's byte counters (runtime/runTrace.ts): true for all of them (bytes sent per step,
+   * The runtime's byte counters (runtime/runTrace.ts): true for all of them (bytes per step and on the wire,
    * parameters, gradients, optimizer state, activations), or the names of those to write.
    */
   memory?: boolean | readonly CounterName[];
@@ -110,7 +110,8 @@ export interface SyntheticOptions {
 export const RUNTIME_COUNTERS = [
   'loss',
   'step time',
-  'bytes sent per step',
+  'bytes per step',
+  'bytes on the wire per step',
   'memory: parameters',
   'memory: gradients',
   'memory: optimizer state',
@@ -119,7 +120,8 @@ export const RUNTIME_COUNTERS = [
 ] as const;
 
 export type CounterName =
-  | 'bytes sent per step'
+  | 'bytes per step'
+  | 'bytes on the wire per step'
   | 'memory: parameters'
   | 'memory: gradients'
   | 'memory: optimizer state'
@@ -327,7 +329,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     samples.set(track, { tsNs: [], values: [] });
     return track;
   };
-  // The runtime's eight counters (runTrace.ts COUNTERS), one sample each per step at its start.
+  // The runtime's nine counters (runTrace.ts COUNTERS), one sample each per step at its start.
   const runtimeCounters = o.runtimeTracks
     ? tracks.map((_, r) =>
         RUNTIME_COUNTERS.map((name, i) => {
@@ -354,7 +356,9 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
     !o.runtimeTracks && (o.memory === true || (Array.isArray(o.memory) && o.memory.includes(name)));
   const constantCounters = (
     [
-      ['bytes sent per step', 3 * grad],
+      // Σ S of the step's collectives (the gradient, in buckets), and on the wire 2(n−1)/n of it.
+      ['bytes per step', grad],
+      ['bytes on the wire per step', (2 * (R - 1) * grad) / R],
       ['memory: parameters', 4 * psi],
       ['memory: gradients', 4 * psi],
       ['memory: optimizer state', 8 * psi],
@@ -737,6 +741,7 @@ export function syntheticRun(o: SyntheticOptions = {}): TraceModel {
         const values = [
           Number(loss.toFixed(4)),
           (stepEnd - stepStart) / 1e6,
+          grad,
           (2 * (R - 1) * grad) / R,
           4 * psi,
           4 * psi,

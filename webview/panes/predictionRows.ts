@@ -28,7 +28,7 @@ export function predictionRows(sg: SuggestionView): [string, string][] {
     ['Exposed communication per step', arrow(p.baselineExposedCommNs, p.exposedCommNs, formatDurationNs)],
   ];
   if (p.bytesPerStep !== undefined)
-    rows.push(['Bytes per step', arrow(p.baselineBytesPerStep, p.bytesPerStep, formatBytes)]);
+    rows.push(['Bytes per rank per step', arrow(p.baselineBytesPerStep, p.bytesPerStep, formatBytes)]);
   if (p.peakMemoryBytes !== undefined)
     rows.push(['Peak memory', arrow(p.baselinePeakMemoryBytes, p.peakMemoryBytes, formatBytes)]);
   return rows;

@@ -92,7 +92,7 @@ export function memoryPeaks(index: TraceIndex): MemoryRow[] {
   for (const t of index.tracks) {
     if (t.info.type !== 'counter') continue;
     // Memory counters name themselves (`memory: …`, `memory allocated (…)`); other byte counters
-    // (`bytes sent per step`) are not memory.
+    // (`bytes per step`, `bytes on the wire per step`) are not memory.
     if (!/mem/i.test(t.info.name)) continue;
     if (!Number.isFinite(t.counterMax)) continue;
     const rank = index.rankOfTrack(t.info.id) ?? t.info.pid;

@@ -29,6 +29,18 @@ function parseDuration(text: string): number {
   return Number(m[1]) * { ns: 1, µs: 1e3, ms: 1e6, s: 1e9 }[m[2] as 'ns' | 'µs' | 'ms' | 's'];
 }
 
+/** A size as trace/format.ts formatBytes writes it ("7.571 MiB", "323 KiB", "12 B") back in bytes. */
+function parseBytes(text: string): number {
+  const m = /(-?[\d.]+)\s*(B|KiB|MiB|GiB)\b/.exec(text);
+  assert.ok(m, `no size in '${text}'`);
+  return Number(m[1]) * { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[m[2] as 'B' | 'KiB' | 'MiB' | 'GiB'];
+}
+
+/** Bytes as shown (4 significant digits) against the figure. */
+function agreeBytes(label: string, shown: number, reference: number): void {
+  assert.ok(Math.abs(shown - reference) <= 0.001 * reference, `${label}: ${shown} B differs from ${reference} B`);
+}
+
 function agree(label: string, value: number, reference: number): void {
   assert.ok(
     Math.abs(value - reference) <= 0.01 * reference,
@@ -43,6 +55,8 @@ interface Summary {
   warmupSteps: number[];
   medianStepTimeNs: number;
   steadyStepTimeNs: number;
+  bytesPerStepPerRank: number[];
+  wireBytesPerStepPerRank: number[];
   analysis: Analysis;
 }
 
@@ -110,9 +124,35 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     // Suggestions are ordered by score, and no diagnosis is among them.
     assert.ok(base.analysis.suggestions.every((s) => Object.keys(s.configChange).length > 0));
     // The trace file as the extension opens it: analysed again, the same figure and warm-up.
-    const fromFile = analyze(await loadTraceFile(join(baseDir, 'trace.pftrace')));
+    const model = await loadTraceFile(join(baseDir, 'trace.pftrace'));
+    const fromFile = analyze(model);
     assert.deepEqual(fromFile.figures.warmupSteps, f.warmupSteps);
     agree('trace file analysed by the extension', toAnalysisView(fromFile).stepTimeNs!, reference);
+
+    // Bytes per step: one figure, Σ buffer bytes of the busiest rank's collectives, from the
+    // runtime (summary.json), the trace's counter (the analysis), the collectives' own sizes
+    // (as for a PyTorch trace), the replay's baseline, and on every surface that shows it.
+    const bytes = Math.max(...base.bytesPerStepPerRank);
+    assert.ok(bytes > 0, 'the run all-reduces its gradients');
+    assert.equal(f.bytesPerStep, bytes, 'summary.json per rank and analysis.figures');
+    assert.equal(fromFile.figures.bytesPerStep, bytes, 'the trace file');
+    const noCounter = {
+      ...model,
+      counters: model.counters.filter((c) => model.tracks[c.track].name !== 'bytes per step'),
+    };
+    assert.ok(noCounter.counters.length < model.counters.length, 'the trace has the bytes-per-step counter');
+    assert.equal(analyze(noCounter).figures.bytesPerStep, bytes, "the collectives' own sizes");
+    for (const s of base.analysis.suggestions)
+      if (s.predicted.baselineBytesPerStep !== undefined)
+        agreeBytes(`suggestion ${s.id} bytes now`, s.predicted.baselineBytesPerStep, bytes);
+    // The bytes on the wire (S × the bus factor) are a figure of their own, kept beside it.
+    assert.ok(base.wireBytesPerStepPerRank.every((w) => w > 0));
+    const doneBytes = /, ([\d.]+ [KMG]?i?B) of collectives per rank per step/.exec(p.stdout);
+    assert.ok(doneBytes, `no bytes per step in the CLI output:\n${p.stdout}`);
+    agreeBytes('CLI output bytes', parseBytes(doneBytes[1]), bytes);
+    const bytesRow = /\| bytes per rank per step \| ([^|]+) \|/.exec(report);
+    assert.ok(bytesRow, 'report.md has the bytes figure');
+    agreeBytes('report.md bytes', parseBytes(bytesRow[1]), bytes);
     // The runs view.
     const listed = listRuns(runsDir).find((r) => r.runId === base.runId);
     agree('runs view', listed!.stepTimeNs!, reference);
@@ -187,6 +227,24 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     const exposedRow = md.split('\n').find((l) => l.startsWith('| exposed communication per step |'))!;
     const e1 = parseDuration(exposedRow.split('|')[2]);
     agree('Compare exposed communication', e1, base.analysis.figures.exposedCommNs!);
+    const bytesCells = md
+      .split('\n')
+      .find((l) => l.startsWith('| bytes per rank per step |'))!
+      .split('|')
+      .slice(2, 4)
+      .map((c) => parseBytes(c));
+    agreeBytes('Compare bytes', bytesCells[0], bytes);
+    agreeBytes('Compare re-run bytes', bytesCells[1], re.analysis.figures.bytesPerStep!);
+    // verify's table and comparison.json: the same figure of each run.
+    assert.equal(cmp.baseline.bytesPerStepPerRank, again.analysis.figures.bytesPerStep);
+    assert.equal(cmp.measured.bytesPerStepPerRank, re.analysis.figures.bytesPerStep);
+    const bytesLine = v.stdout.split('\n').find((l) => l.startsWith('bytes/rank/step'));
+    assert.ok(bytesLine, `no bytes row in verify's output:\n${v.stdout}`);
+    const sizes = [...bytesLine.matchAll(/([\d.]+ [KMG]?i?B)\b/g)].map((m) => parseBytes(m[1]));
+    assert.equal(sizes.length, 3, bytesLine);
+    agreeBytes('verify CLI baseline bytes', sizes[0], again.analysis.figures.bytesPerStep!);
+    agreeBytes('verify CLI predicted bytes', sizes[1], cmp.predicted.bytesPerStep!);
+    agreeBytes('verify CLI measured bytes', sizes[2], re.analysis.figures.bytesPerStep!);
     assert.match(md, /\| warm-up steps \(left out\) \| 0/);
     assert.match(md, /\| speed vs [^|]+\| baseline \| (\d+\.\d+× faster|\d+\.\d % slower|unchanged) \|/);
   } finally {

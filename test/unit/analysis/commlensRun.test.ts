@@ -286,3 +286,24 @@ test('advisor: 1-bit Adam on a CommLens run says when its variance will freeze (
     /a 12-step run like this one compresses from step 3 at the earliest and step 6 at the latest/,
   );
 });
+
+test("bytes per step: the runtime's counter, the collectives' sizes and the replay give one figure; an old trace's wire counter is not read as it", () => {
+  const MiB = 1024 * 1024;
+  const shape = { ranks: 4, steps: 4, buckets: 2, gradBytes: 8 * MiB, bytesPerNs: 1 };
+  // With the runtime's counters: "bytes per step" (Σ S) and "bytes on the wire per step" (1.5 × S at 4 ranks).
+  const withCounters = analyze(syntheticRun({ ...shape, memory: true }));
+  assert.equal(withCounters.figures.bytesPerStep, 8 * MiB);
+  // Without them: summed from the collectives' own sizes, the same figure.
+  const noCounters = analyze(syntheticRun(shape));
+  assert.equal(noCounters.figures.bytesPerStep, 8 * MiB);
+  assert.ok(withCounters.suggestions.length > 0);
+  for (const s of withCounters.suggestions)
+    if (s.predicted.baselineBytesPerStep !== undefined) assert.equal(s.predicted.baselineBytesPerStep, 8 * MiB, s.id);
+  // A trace written before 2026-12-05 has only the wire bytes, as "bytes sent per step".
+  const old = syntheticRun({ ...shape, memory: true });
+  for (const t of old.tracks) if (t.name === 'bytes on the wire per step') t.name = 'bytes sent per step';
+  const bytesTrack = old.tracks.findIndex((t) => t.name === 'bytes per step');
+  old.counters = old.counters.filter((c) => old.tracks[c.track].name !== 'bytes per step');
+  assert.ok(bytesTrack >= 0);
+  assert.equal(analyze(old).figures.bytesPerStep, 8 * MiB);
+});

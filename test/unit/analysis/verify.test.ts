@@ -29,7 +29,7 @@ function summaryOf(config: RunSummary['config'], stepsMs: number[], exposedMs?: 
     stepTimeNs: ns,
     medianStepTimeNs: after.length % 2 ? after[mid] : (after[mid - 1] + after[mid]) / 2,
     memoryPerRank: [{ parameters: 1, gradients: 1, optimizerState: 2, activations: 0, communication: 0 }],
-    wireBytesPerStepPerRank: [10],
+    bytesPerStepPerRank: [10],
     loss: stepsMs.map(() => 1),
     analysis: exposedMs && {
       ranks: [0, 1].map(() => ({ steps: exposedMs.map((e, step) => ({ step, overlap: { exposedCommNs: e * 1e6 } })) })),

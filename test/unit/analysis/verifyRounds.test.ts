@@ -28,7 +28,7 @@ function run(stepsMs: number[]): RoundRun {
     stepTimeNs: ns,
     medianStepTimeNs: after.length % 2 ? after[mid] : (after[mid - 1] + after[mid]) / 2,
     memoryPerRank: [{ parameters: 1, gradients: 1, optimizerState: 2, activations: 0, communication: 0 }],
-    wireBytesPerStepPerRank: [10],
+    bytesPerStepPerRank: [10],
     loss: stepsMs.map(() => 1),
   } as unknown as RunSummary;
   return { summary };

@@ -21,7 +21,7 @@ function summary(stepsMs: number[]): RunSummary {
     stepTimeNs: ns,
     medianStepTimeNs: after.length % 2 ? after[mid] : (after[mid - 1] + after[mid]) / 2,
     memoryPerRank: [{ parameters: 1, gradients: 1, optimizerState: 2, activations: 0, communication: 0 }],
-    wireBytesPerStepPerRank: [10],
+    bytesPerStepPerRank: [10],
     loss: ns.map(() => 1),
   } as unknown as RunSummary;
 }

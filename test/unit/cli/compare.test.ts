@@ -71,5 +71,5 @@ test('two CommLens run folders: half the gradient bytes, the all-reduces paired 
     text.out,
     /^A {2}.*runs\/base \(CommLens run, 2 ranks, ddp; steady-state steps 1–4, warm-up step 0 left out\)/,
   );
-  assert.match(text.out, /bytes sent per rank per step\s+4 MiB → 2 MiB\s+−2 MiB \(−50\.0 %\)/);
+  assert.match(text.out, /bytes per rank per step\s+4 MiB → 2 MiB\s+−2 MiB \(−50\.0 %\)/);
 });

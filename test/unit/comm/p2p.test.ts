@@ -60,6 +60,7 @@ describe('point-to-point send/recv', () => {
           loss: 0,
           startNs: 0,
           endNs: 1,
+          bytes: 0,
           wireBytes: 0,
           memory: { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 },
           spans: res[r].spans.map(commSpanToRankSpan),

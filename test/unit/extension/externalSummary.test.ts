@@ -97,7 +97,7 @@ test('an external run gets a summary.json with its figures, read as a CommLens r
   assert.match(md, /\| allGather \| 1 → 1 \| 16 MiB → 16 MiB \| 42\.62 ms → 1 ms \| −41\.62 ms \| 42\.62 ms → 1 ms \|/);
   // No memory counters in these traces: no peak memory, rather than a made-up 0 B.
   assert.match(md, /\| peak memory \(fullest rank\) \| – \| – \|/);
-  assert.match(md, /\| bytes sent per rank per step \| 593\.7 MiB \| 593\.7 MiB \|/);
+  assert.match(md, /\| bytes per rank per step \| 593\.7 MiB \| 593\.7 MiB \|/);
 });
 
 test('no summary.json when the traces cannot be imported; the reason is returned', async () => {

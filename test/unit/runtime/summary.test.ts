@@ -7,7 +7,7 @@ import type { RunOutcome } from '../../../runtime/coordinator';
 
 const mem = { parameters: 100, gradients: 100, optimizerState: 200, activations: 50, communication: 10 };
 
-function outcome(stepTimesMs: number[], wireBytes: number[]): Omit<RunOutcome, 'trace'> {
+function outcome(stepTimesMs: number[], bytes: number[]): Omit<RunOutcome, 'trace'> {
   return {
     runDir: '/tmp/x',
     tracePath: '/tmp/x/trace.pftrace',
@@ -26,7 +26,9 @@ function outcome(stepTimesMs: number[], wireBytes: number[]): Omit<RunOutcome, '
         startNs: 0,
         endNs: ms * 1e6,
         spans: [],
-        wireBytes: wireBytes[step],
+        bytes: bytes[step],
+        // On the wire: S × a bus factor (1.5 for a 4-rank all-reduce), a figure of its own.
+        wireBytes: 1.5 * bytes[step],
         memory: mem,
       })),
     })),
@@ -45,7 +47,8 @@ test('summary.json: warm-up steps recorded and left out of the step time and byt
   assert.equal(s.medianStepTimeNs, 15e6);
   assert.equal(s.steadyStepTimeNs, 15e6);
   assert.match(s.steadyStepTimeBasis, /median of 6 steady-state steps/);
-  assert.deepEqual(s.wireBytesPerStepPerRank, [100, 100], 'bytes per step over the steady-state steps');
+  assert.deepEqual(s.bytesPerStepPerRank, [100, 100], 'bytes per step over the steady-state steps');
+  assert.deepEqual(s.wireBytesPerStepPerRank, [150, 150], 'the wire bytes kept apart');
   assert.equal(s.stepTimeNs.length, 8, 'every step is still listed');
 });
 

@@ -31,7 +31,7 @@ describe('pane series from counters and steps', () => {
     assert.deepEqual(
       [...new Set(memoryPeaks(all).map((r) => r.kind))].sort(),
       ['activations', 'gradients', 'optimizer state', 'parameters'],
-      'bytes sent per step is a byte counter, not memory',
+      'bytes per step and on the wire are byte counters, not memory',
     );
   });
 

@@ -95,7 +95,8 @@ describe('constant counters fold into one row per rank', () => {
   const track = (rank: number, name: string): number =>
     model.tracks.findIndex((t) => t.pid === model.processes[rank].pid && t.name === name);
   const constants = [
-    'bytes sent per step',
+    'bytes per step',
+    'bytes on the wire per step',
     'memory: parameters',
     'memory: gradients',
     'memory: optimizer state',
