@@ -8,6 +8,7 @@ import { formatWithUnit } from '../../trace/format';
 import { axisTicks } from './axis';
 import { offScale, scaleRangeText, type CounterScale } from './counterScale';
 import { COUNTER_COMPACT_H, GROUP_H, LABEL_W, SLICE_ROW_H, stickyGroup, TRACK_PAD, type Layout } from './layout';
+import { clipLabel, clipTrackName } from './labelText';
 import { fillIndex, type Palette } from './theme';
 import { firstIndexAtOrAfter, firstVisible, type TraceIndex } from './traceIndex';
 import type { Viewport } from './viewport';
@@ -259,7 +260,7 @@ function drawRow(
       }
       drawCounter(ctx, f, row.track, y, row.height, k);
     } else {
-      ctx.fillText(clipLabel(ctx, name, LABEL_W - 46), 20, y + Math.min(row.height / 2, 12));
+      ctx.fillText(clipTrackName(ctx, name, LABEL_W - 46), 20, y + Math.min(row.height / 2, 12));
       ctx.fillStyle = pal.muted;
       if (row.height > 30 && te.info.stream !== te.info.name) ctx.fillText(te.info.stream, 20, y + 28);
       for (let d = 0; d < te.lists.length; d++) {
@@ -520,20 +521,6 @@ function warmupMarks(
     ctx.fillText(text, cx + 8, r.up ? top + 9 : bottom - 9);
     ctx.fillStyle = pal.counterClip;
   }
-}
-
-let charWidthCache = { font: '', w: 7 };
-function charWidth(ctx: CanvasRenderingContext2D): number {
-  if (charWidthCache.font !== ctx.font)
-    charWidthCache = { font: ctx.font, w: ctx.measureText('abcdefghijklmnopqrstuvwxyz0123').width / 30 };
-  return charWidthCache.w;
-}
-
-/** Shortens `s` with an ellipsis so it fits in about `w` px (estimated from the mean character width). */
-export function clipLabel(ctx: CanvasRenderingContext2D, s: string, w: number): string {
-  const max = Math.floor(w / charWidth(ctx));
-  if (s.length <= max) return s;
-  return max <= 1 ? '' : `${s.slice(0, max - 1)}…`;
 }
 
 /** The text layer: slice names inside boxes wide enough to hold some. */
