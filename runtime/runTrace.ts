@@ -21,8 +21,12 @@ import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
 
-/** Streams whose spans are concurrent operations, never one inside another (placeOnLanes). */
-const LANE_STREAMS: ReadonlySet<StreamKind> = new Set<StreamKind>(['staging', 'wait', 'communication']);
+/**
+ * Streams whose spans are concurrent operations, never one inside another (placeOnLanes). Not
+ * the communication stream: a rank's collectives run one at a time on its queue (runtime/comm),
+ * and the replay takes a collective's track as the lane it serialises on.
+ */
+const LANE_STREAMS: ReadonlySet<StreamKind> = new Set<StreamKind>(['staging', 'wait']);
 
 const STREAMS: { stream: RankSpan['stream']; name: string; gpu: boolean }[] = [
   { stream: 'host', name: 'host', gpu: false },
@@ -164,7 +168,7 @@ export class RunTrace {
 
   /**
    * Spans in flight together on a stream whose ops are concurrent, not nested (staging copies
-   * of two buckets, the host blocked on two collectives): each goes on the first lane of its
+   * of two buckets, the host blocked on two collectives; LANE_STREAMS): each goes on the first lane of its
    * track that is free by its start, a lane being a track of its own ("staging D2H/H2D (2)")
    * right after the first. One track can hold only nested slices: Perfetto matches each END
    * to the innermost open slice, so two copies that overlapped without nesting came back from
