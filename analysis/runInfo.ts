@@ -54,6 +54,11 @@ export interface HostProbeInfo {
    * recorded since). ~2 on lavapipe, whose ranks share the machine's cores; ~1 with a GPU per rank.
    */
   sharingSpeedup?: number;
+  /**
+   * The share of a core each of `threads` threads got running the same host loop at once,
+   * against one thread alone (runtime/hostShare.ts; runs recorded since 2026-12-05).
+   */
+  hostShare?: { threads: number; share: number };
   loadAverage?: number;
 }
 
@@ -174,6 +179,11 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
   const cpuShare = shares.length > 0 ? median(shares) : undefined;
   const dispatchNs = isObj(v.dispatch) ? num(v.dispatch.fixedNs) : undefined;
   const sharingSpeedup = isObj(v.dispatch) && isObj(v.dispatch.sharing) ? num(v.dispatch.sharing.speedup) : undefined;
+  const hs = isObj(v.hostShare) ? { threads: num(v.hostShare.threads), share: num(v.hostShare.share) } : undefined;
+  const hostShare =
+    hs && hs.threads !== undefined && hs.threads >= 1 && hs.share !== undefined && hs.share > 0 && hs.share <= 1
+      ? { threads: hs.threads, share: hs.share }
+      : undefined;
   return {
     codecBytesPerNs,
     ...(cpuShare !== undefined ? { cpuShare } : {}),
@@ -183,6 +193,7 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     ...(onebit ? { onebitAdamBytesPerNs: onebit } : {}),
     ...(dispatchNs !== undefined && dispatchNs >= 0 ? { dispatchNs } : {}),
     ...(sharingSpeedup !== undefined && sharingSpeedup > 0 ? { sharingSpeedup } : {}),
+    ...(hostShare ? { hostShare } : {}),
     loadAverage: num(v.loadAverage),
   };
 }

@@ -14,6 +14,9 @@
  * Outer step: the host loops of DiLoCo's outer step (runtime/strategies/localUpdates.ts),
  * timed on a quarter million parameters.
  *
+ * Host share: what each rank gets of a core when every rank runs such loops at once
+ * (runtime/hostShare.ts), for pricing all of the above in the run.
+ *
  * Staging: the calls runtime/strategies/staging.ts and runtime/comm/gpuStaging.ts make,
  * timed the way their trace spans are: device-to-host from the copy's submission to the
  * mapped data copied out; host-to-device the `writeBuffer` call. Several sizes, fitted by
@@ -40,6 +43,7 @@ import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
 import { fitLatencyAndSpeed, median } from '../trace/stats';
 import { probeDispatch, type DispatchProbe } from './dispatchProbe';
+import { probeHostShare, type HostShare } from './hostShare';
 
 /** A copy cost: fixed latency plus bytes over speed. */
 export interface CopyCost {
@@ -74,6 +78,12 @@ export interface HostProbe {
    */
   onebitAdamBytesPerNs: OnebitAdamSpeeds;
   onebitAdamWallBytesPerNs: OnebitAdamSpeeds;
+  /**
+   * The share of a core each rank's host loops get when all the run's ranks run them at once
+   * (runtime/hostShare.ts); `hostShareError` instead when it could not be measured.
+   */
+  hostShare?: HostShare;
+  hostShareError?: string;
   /** Bucket size the codecs were timed on (bytes of f32), the world size they were timed for. */
   codecBytes: number;
   worldSize: number;
@@ -372,6 +382,12 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const codecs = await probeCodecs(config, { values });
   const outer = probeOuterStep();
   const onebit = probeOnebitAdam();
+  let share: { hostShare: HostShare } | { hostShareError: string };
+  try {
+    share = { hostShare: await probeHostShare(config.worldSize) };
+  } catch (e) {
+    share = { hostShareError: (e as Error).message };
+  }
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter for the host probe (run `commlens doctor`)');
   const device = await requestDevice(adapter);
@@ -396,6 +412,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
     outerStepWallBytesPerNs: outer.wall,
     onebitAdamBytesPerNs: onebit.perCore,
     onebitAdamWallBytesPerNs: onebit.wall,
+    ...share,
     codecBytes: values * 4,
     worldSize: Math.max(2, config.worldSize),
     ...dispatch,

@@ -393,13 +393,14 @@ function replayOne(
     const ratio =
       change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
     const gbps = change.compression.encodeGBps;
-    const coresPerRank = ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1;
+    const host = hostCoreShare(ctx);
+    const coresPerRank = host.cores;
     const probed = ctx.onGpu ? undefined : ctx.info.hostProbe?.codecBytesPerNs[c.name];
     const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank, probed));
     notes.push(
       gbps
         ? `codec cost: ${gbps} GB/s as given`
-        : codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu),
+        : `${codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu)}${ctx.onGpu ? '' : `, at ${host.text}`}`,
     );
     // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send
     // (a volume ratio given scales each of its collectives).
@@ -541,16 +542,17 @@ function replayOne(
  */
 function outerStepCosts(ctx: ReplayContext, g: StepGraph, notes: string[]): OuterStepCosts {
   const probe = ctx.info.hostProbe;
-  // A rank's share of a core: the cores over the ranks, times what the probe's thread got of
-  // one (other processes' load at the start of the run), each at most 1.
-  const share = probe?.cpuShare ?? 1;
-  const coresPerRank =
-    Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1)) * Math.max(0.01, share);
+  // A rank's share of a core when every rank runs the loops at once (hostCoreShare); without the
+  // probe's measure of it, the cores over the ranks times what the probe's thread got of one
+  // (other processes' load at the start of the run), each at most 1.
+  const host = hostCoreShare(ctx);
+  const share = host.measured ? 1 : (probe?.cpuShare ?? 1);
+  const coresPerRank = host.cores * Math.max(0.01, share);
   let speeds: { gradient: number; nesterov: number; mix: number };
   if (probe?.outerStepBytesPerNs) {
     speeds = probe.outerStepBytesPerNs;
     notes.push(
-      `outer-step loops priced by the host probe at the start of the run: ${speeds.gradient.toFixed(2)}, ${speeds.nesterov.toFixed(2)} and ${speeds.mix.toFixed(2)} GB/s per core (outer gradient, Nesterov step, merge), at ${coresPerRank.toFixed(2)} core per rank${share < 1 ? ` (the probe's thread got ${(share * 100).toFixed(0)} % of a core: the machine was loaded)` : ''}`,
+      `outer-step loops priced by the host probe at the start of the run: ${speeds.gradient.toFixed(2)}, ${speeds.nesterov.toFixed(2)} and ${speeds.mix.toFixed(2)} GB/s per core (outer gradient, Nesterov step, merge), at ${host.measured ? host.text : `${coresPerRank.toFixed(2)} core per rank`}${share < 1 ? ` (the probe's thread got ${(share * 100).toFixed(0)} % of a core: the machine was loaded)` : ''}`,
     );
   } else {
     const fp16 = probe?.codecBytesPerNs.fp16;
@@ -635,6 +637,30 @@ function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number
   notes.push(
     `1-bit Adam's optimizer runs on the host in its compressed phase: the GPU optimizer (${formatDurationNs(removed)} per step) does not run; the host folds the gradient into the momentum before the exchange (${formatDurationNs(momentumNs)}) and updates the parameters after it (${formatDurationNs(updateNs)}), priced by the host probe at ${cores.toFixed(2)} core per rank`,
   );
+}
+
+/**
+ * The share of a core a rank's host loops (codecs, DiLoCo's outer step, 1-bit Adam's host
+ * optimizer) get when every rank runs them at once, as they do: the host probe's measure with
+ * the run's world size of threads at once (runtime/hostShare.ts), else the machine's cores over
+ * the ranks; between 0.05 and 1. `text` says which, for the notes.
+ */
+export function hostCoreShare(ctx: ReplayContext): { cores: number; measured: boolean; text: string } {
+  const m = ctx.info.hostProbe?.hostShare;
+  if (m && m.threads === ctx.worldSize) {
+    const cores = Math.min(1, Math.max(0.05, m.share));
+    return {
+      cores,
+      measured: true,
+      text: `${cores.toFixed(2)} core per rank (measured by the host probe with ${m.threads} threads at once)`,
+    };
+  }
+  const cores = Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1));
+  return {
+    cores,
+    measured: false,
+    text: `${cores.toFixed(2)} core per rank (${ctx.info.hostCores ? `${ctx.info.hostCores} cores over ${ctx.worldSize} ranks` : 'no core count recorded'})`,
+  };
 }
 
 /** Says where the codec's speed came from. */

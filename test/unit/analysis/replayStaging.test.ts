@@ -205,3 +205,42 @@ test("rebucketing with the layers' sizes cuts whole layers as the runtime plans 
     [MiB, 4 * MiB + 40 * 1024],
   );
 });
+
+test("the codec runs at the host probe's measured share of a core when it measured the run's ranks at once, else at the cores over the ranks", () => {
+  const grad = 4 * MiB;
+  // 2 ranks on 2 cores: a core each by the count; measured, 0.3 of one each (two threads on hyperthreads of one core).
+  const measured = prepareReplay(
+    syntheticRun({
+      ranks: 2,
+      steps: 4,
+      gradBytes: grad,
+      hostProbe: { ...PROBE, hostShare: { threads: 2, aloneNs: 30e6, sharedNs: 100e6, share: 0.3 } },
+      hostCores: 2,
+    }),
+  );
+  assert.deepEqual(runInfoOf(measured.model).hostProbe?.hostShare, { threads: 2, share: 0.3 });
+  const r = whatIfOn(measured, { compression: { method: 'fp16' } });
+  assert.ok(
+    Math.abs(r.predicted.components.codecNs.predictedNs - grad / (0.5 * 0.3)) < 1,
+    `${r.predicted.components.codecNs.predictedNs} ns`,
+  );
+  assert.ok(
+    r.notes.some((n) =>
+      /0\.500 GB\/s per core, at 0\.30 core per rank \(measured by the host probe with 2 threads at once\)/.test(n),
+    ),
+    r.notes.join('\n'),
+  );
+  // Measured for another number of ranks (or not at all): the cores over the ranks.
+  for (const hostProbe of [
+    { ...PROBE, hostShare: { threads: 4, aloneNs: 30e6, sharedNs: 100e6, share: 0.3 } },
+    PROBE,
+  ]) {
+    const other = prepareReplay(syntheticRun({ ranks: 2, steps: 4, gradBytes: grad, hostProbe, hostCores: 2 }));
+    const o = whatIfOn(other, { compression: { method: 'fp16' } });
+    assert.ok(Math.abs(o.predicted.components.codecNs.predictedNs - grad / 0.5) < 1);
+    assert.ok(
+      o.notes.some((n) => /at 1\.00 core per rank \(2 cores over 2 ranks\)/.test(n)),
+      o.notes.join('\n'),
+    );
+  }
+});

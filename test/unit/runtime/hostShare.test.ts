@@ -1,0 +1,17 @@
+// The host probe's share of a core per rank: one loop alone, then the run's ranks' worth at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { probeHostShare } from '../../../runtime/hostShare';
+
+test('probeHostShare times the loop alone and on every thread at once, and says what share of a core each got', async () => {
+  const r = await probeHostShare(3, { values: 1 << 14, windowMs: 30 });
+  assert.equal(r.threads, 3);
+  assert.ok(Number.isFinite(r.aloneNs) && r.aloneNs > 0, `alone ${r.aloneNs} ns`);
+  assert.ok(Number.isFinite(r.sharedNs) && r.sharedNs > 0, `shared ${r.sharedNs} ns`);
+  assert.equal(r.share, Math.min(1, r.aloneNs / r.sharedNs));
+  assert.ok(r.share > 0 && r.share <= 1);
+  // One thread: the same loop alone twice, a share near 1 (at most 1 by definition).
+  const one = await probeHostShare(1, { values: 1 << 14, windowMs: 30 });
+  assert.equal(one.threads, 1);
+  assert.ok(one.share > 0 && one.share <= 1);
+});
