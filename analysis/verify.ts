@@ -53,7 +53,7 @@ export interface Measured {
   /**
    * The bytes per step figure (Σ buffer bytes of the busiest rank's collectives; docs/figures.md).
    * Undefined when the trace does not show it (PyTorch traces whose collectives carry no sizes).
-   * Until schema version 3 this was `bytesPerStepPerRank`, with the same value.
+   * Until schema version 3 this was `wireBytesPerStepPerRank`, with the same value.
    */
   bytesPerStepPerRank?: number;
   /** The warm-up steps left out of these figures. */
@@ -136,6 +136,8 @@ export interface RunRecord {
   }[];
   /** Σ buffer bytes per step of each rank (summaries since 2026-12-05). */
   bytesPerStepPerRank?: number[];
+  /** The bytes each rank put on the wire per step: a CommLens run's summary has it (all of them). */
+  wireBytesPerStepPerRank?: number[];
   loss: number[];
   /** The strategy's notes (1-bit Adam's freeze among them: trace/onebitWarmup.ts freezeNote). */
   strategyNotes?: string[];
@@ -215,6 +217,16 @@ export function figuresOfSummary(s: RunRecord): SummaryFigures {
   };
 }
 
+/**
+ * True for a CommLens run whose stored analysis is older than schema 3: its bytes per step was
+ * the run's wire bytes (S × the bus factor), not Σ S, so it is not shown as the figure. An
+ * imported job's (no wireBytesPerStepPerRank) was Σ S already.
+ */
+function staleBytesFigure(s: RunRecord): boolean {
+  const version = (s.analysis as { schemaVersion?: unknown } | undefined)?.schemaVersion;
+  return s.wireBytesPerStepPerRank !== undefined && (typeof version !== 'number' || version < 3);
+}
+
 /** The figures that do not depend on which steps are measured. */
 function figuresWithout(
   s: RunRecord,
@@ -226,8 +238,10 @@ function figuresWithout(
     (m) => m.parameters + m.gradients + m.optimizerState + m.activations + m.communication,
   );
   return {
-    // An older summary's bytesPerStepPerRank counted wire bytes, not this figure: not read.
-    bytesPerStep: f.bytesPerStep ?? (s.bytesPerStepPerRank?.length ? Math.max(0, ...s.bytesPerStepPerRank) : undefined),
+    // A summary's wireBytesPerStepPerRank counts wire bytes, not this figure: never read as it.
+    bytesPerStep:
+      (staleBytesFigure(s) ? undefined : f.bytesPerStep) ??
+      (s.bytesPerStepPerRank?.length ? Math.max(0, ...s.bytesPerStepPerRank) : undefined),
     peakMemoryBytes: f.peakMemoryBytes ?? Math.max(0, ...mem),
     warmupSteps,
     warmupNs: times.slice(0, warmupSteps.length).reduce((a, b) => a + b, 0),

@@ -4,6 +4,7 @@ import { PRESETS } from '../../../runtime/config';
 import type { RunSummary } from '../../../runtime/summary';
 import {
   comparisonText,
+  figuresOfSummary,
   intervalIsTight,
   judge,
   judgeSpeedup,
@@ -245,4 +246,23 @@ test('Streaming DiLoCo’s periods are taken before its last step, which waits f
   const blocking = { ...streaming, strategyOptions: { localSteps: 4, overlapSteps: 0 } };
   assert.equal(measuredOf(summaryOf(blocking, steps)).stepTimeNs, 225e6);
   assert.equal(measuredOf(summaryOf({ ...streaming, strategy: 'diloco' }, steps)).stepTimeNs, 225e6);
+});
+
+test('bytes per step of a stored analysis older than schema 3 is not shown for a CommLens run (it was the wire bytes)', () => {
+  const base = summaryOf({ ...PRESETS['mlp-small'], steps: 4 }, [900, 10, 10, 10]);
+  const run = (analysis: unknown, extra: Record<string, unknown>) =>
+    figuresOfSummary({ ...base, bytesPerStepPerRank: undefined, analysis, ...extra } as unknown as RunSummary)
+      .bytesPerStep;
+  const figures = (bytesPerStep: number) => ({ warmupSteps: [0], bytesPerStep });
+  // A CommLens run (its summary has the wire bytes): schema 2 stored 1.5 × S, schema 3 stores S.
+  assert.equal(run({ schemaVersion: 2, figures: figures(15) }, { wireBytesPerStepPerRank: [15] }), undefined);
+  assert.equal(run({ figures: figures(15) }, { wireBytesPerStepPerRank: [15] }), undefined);
+  assert.equal(run({ schemaVersion: 3, figures: figures(10) }, { wireBytesPerStepPerRank: [15] }), 10);
+  // Its own per-rank Σ S, when the summary has it.
+  assert.equal(
+    run({ schemaVersion: 2, figures: figures(15) }, { wireBytesPerStepPerRank: [15], bytesPerStepPerRank: [10, 8] }),
+    10,
+  );
+  // An imported job's summary has no wire bytes: its figure was Σ S already.
+  assert.equal(run({ schemaVersion: 2, figures: figures(10) }, {}), 10);
 });
