@@ -82,16 +82,23 @@ export async function probeHostShare(
   const flags = new Int32Array(gate);
   const workers: Worker[] = [];
   const next: ((m: Report) => void)[] = [];
+  // A worker that fails or exits before it answers rejects the wait, so the probe never hangs
+  // (probeHost records the message as hostShareError and the run goes on).
+  const failed: ((e: Error) => void)[] = [];
   const message = (i: number): Promise<Report> =>
     new Promise((resolve, reject) => {
       next[i] = resolve;
-      workers[i].once('error', reject);
+      failed[i] = reject;
     });
   try {
     for (let i = 0; i < n; i++) {
       const w = new Worker(WORKER, { eval: true, workerData: { values, gate, slot: i, stopSlot: n } });
       workers.push(w);
       w.on('message', (m: Report) => next[i]?.(m));
+      w.on('error', (e) => failed[i]?.(e));
+      w.on('exit', (code) =>
+        failed[i]?.(new Error(`host share probe: worker ${i} exited (code ${code}) before answering`)),
+      );
     }
     await Promise.all(workers.map((_, i) => message(i)));
     const round = async (which: number[], r: number): Promise<number[]> => {
