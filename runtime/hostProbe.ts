@@ -206,8 +206,8 @@ export function loopbackCollectives(worldSize: number): Collectives {
     worldSize,
     allReduceF32: async (_d: Float32Array, _op: ReduceOp) => undefined,
     allReduceF16: async (_b: Uint16Array, _op: ReduceOp) => undefined,
-    allGatherBytes: async (mine: Uint8Array) => {
-      const out = new Uint8Array(mine.length * worldSize);
+    allGatherBytes: async (mine: Uint8Array, into?: Uint8Array) => {
+      const out = into ?? new Uint8Array(mine.length * worldSize);
       for (let r = 0; r < worldSize; r++) out.set(mine, r * mine.length);
       return out;
     },
@@ -216,7 +216,11 @@ export function loopbackCollectives(worldSize: number): Collectives {
       for (let r = 0; r < worldSize; r++) out.set(mine, r * mine.length);
       return out;
     },
-    allToAllBytes: async (send: Uint8Array) => send.slice(),
+    allToAllBytes: async (send: Uint8Array, into?: Uint8Array) => {
+      if (!into) return send.slice();
+      into.set(send);
+      return into;
+    },
     reduceScatterF32: async (data: Float32Array) => data.slice(0, data.length / worldSize),
   };
 }

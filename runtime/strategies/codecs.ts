@@ -5,6 +5,8 @@
  * all-to-all or all-gather.
  */
 
+import { Scratch } from './scratch';
+
 export interface Codec {
   readonly name: string;
   /** Encoded size of `n` values, in bytes. */
@@ -101,16 +103,18 @@ export class SignCodec implements Codec {
 
 /**
  * Indices of the k largest |x| (exact; ties broken by position). Uses quickselect on a
- * copy of the magnitudes, so the cost is linear on average.
+ * copy of the magnitudes, so the cost is linear on average. `scratch` keeps its two
+ * buffers of n values for the next call (scratch.ts).
  */
-export function topKIndices(x: Float32Array, k: number): Uint32Array {
+export function topKIndices(x: Float32Array, k: number, scratch: Scratch = new Scratch()): Uint32Array {
   const n = x.length;
   if (k >= n) return Uint32Array.from({ length: n }, (_, i) => i);
   if (k <= 0) return new Uint32Array(0);
-  const mag = new Float32Array(n);
+  const mag = scratch.f32('topk magnitudes', n);
   for (let i = 0; i < n; i++) mag[i] = Math.abs(x[i]);
   // Find the k-th largest magnitude: quickselect for position n-k in ascending order.
-  const work = mag.slice();
+  const work = scratch.f32('topk select', n);
+  work.set(mag);
   let lo = 0;
   let hi = n - 1;
   const target = n - k;

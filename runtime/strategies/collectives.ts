@@ -13,11 +13,18 @@ export interface Collectives {
   allReduceF32(data: Float32Array, op: ReduceOp): Promise<void>;
   /** In-place all-reduce of fp16 values (bit patterns), reduced in half precision. */
   allReduceF16(bits: Uint16Array, op: ReduceOp): Promise<void>;
-  /** Gathers every rank's equally sized `mine`, in rank order. */
-  allGatherBytes(mine: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Gathers every rank's equally sized `mine`, in rank order. With `out` (worldSize × mine's
+   * length), the result is written there and `out` is returned: a caller that exchanges every
+   * step keeps one buffer instead of faulting in a fresh one each time.
+   */
+  allGatherBytes(mine: Uint8Array, out?: Uint8Array): Promise<Uint8Array>;
   allGatherF32(mine: Float32Array): Promise<Float32Array>;
-  /** `send` holds worldSize equal blocks, block j for rank j; the result's block i came from rank i. */
-  allToAllBytes(send: Uint8Array): Promise<Uint8Array>;
+  /**
+   * `send` holds worldSize equal blocks, block j for rank j; the result's block i came from
+   * rank i. With `out` (send's length), the result is written there and `out` is returned.
+   */
+  allToAllBytes(send: Uint8Array, out?: Uint8Array): Promise<Uint8Array>;
   /** `data.length` must divide by worldSize; returns this rank's reduced block. */
   reduceScatterF32(data: Float32Array, op: ReduceOp): Promise<Float32Array>;
 }

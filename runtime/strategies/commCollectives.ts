@@ -17,8 +17,8 @@ export function commCollectives(comm: Communicator): Collectives {
     async allReduceF16(bits: Uint16Array, op: ReduceOp): Promise<void> {
       await comm.allReduce(bits, { op, dtype: 'f16' }).wait();
     },
-    async allGatherBytes(mine: Uint8Array): Promise<Uint8Array> {
-      const out = new Uint8Array(mine.length * n);
+    async allGatherBytes(mine: Uint8Array, into?: Uint8Array): Promise<Uint8Array> {
+      const out = into ?? new Uint8Array(mine.length * n);
       await comm.allGather(mine, out).wait();
       return out;
     },
@@ -27,8 +27,8 @@ export function commCollectives(comm: Communicator): Collectives {
       await comm.allGather(mine, out, { counts: new Array<number>(n).fill(mine.length) }).wait();
       return out;
     },
-    async allToAllBytes(send: Uint8Array): Promise<Uint8Array> {
-      const out = new Uint8Array(send.length);
+    async allToAllBytes(send: Uint8Array, into?: Uint8Array): Promise<Uint8Array> {
+      const out = into ?? new Uint8Array(send.length);
       await comm.allToAll(send, out).wait();
       return out;
     },

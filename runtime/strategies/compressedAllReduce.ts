@@ -12,6 +12,7 @@
  */
 import type { Codec } from './codecs';
 import { shardLength, type Collectives } from './collectives';
+import { Scratch } from './scratch';
 
 export interface ErrorFeedbackState {
   /** Per worker: what its encodings lost so far (length = padded size). */
@@ -38,7 +39,8 @@ export function newErrorFeedback(n: number, worldSize: number): Required<ErrorFe
 
 /**
  * Averages `data` over all ranks in place through `codec`. With `ef`, errors are fed
- * back as described above.
+ * back as described above. `scratch` keeps the host buffers for the next call on the same
+ * bucket (scratch.ts: fresh ones cost a page fault per 4 KiB); without it they are made here.
  */
 export async function compressedAllReduce(
   coll: Collectives,
@@ -46,18 +48,20 @@ export async function compressedAllReduce(
   codec: Codec,
   ef?: ErrorFeedbackState,
   span?: CodecSpanSink,
+  scratch: Scratch = new Scratch(),
 ): Promise<void> {
   const n = coll.worldSize;
   const shard = shardLength(data.length, n);
-  const padded = new Float32Array(shard * n);
+  const padded = scratch.f32('padded', shard * n);
   padded.set(data);
+  padded.fill(0, data.length);
   const mark = (what: 'encode' | 'decode', t0: number): void =>
     span?.(`${what} ${codec.name}`, t0, now(), { values: data.length });
   let t = now();
   if (ef?.worker) for (let i = 0; i < padded.length; i++) padded[i] += ef.worker[i];
   const block = codec.encodedBytes(shard);
-  const send = new Uint8Array(block * n);
-  const lost = new Float32Array(shard);
+  const send = scratch.u8('send', block * n);
+  const lost = scratch.f32('lost', shard);
   for (let j = 0; j < n; j++) {
     const part = padded.subarray(j * shard, (j + 1) * shard);
     const dst = send.subarray(j * block, (j + 1) * block);
@@ -68,22 +72,22 @@ export async function compressedAllReduce(
     }
   }
   mark('encode', t);
-  const recv = await coll.allToAllBytes(send);
+  const recv = await coll.allToAllBytes(send, scratch.u8('recv', block * n));
   t = now();
-  const mine = new Float32Array(shard);
+  const mine = scratch.f32('mine', shard, true);
   for (let i = 0; i < n; i++) codec.decode(recv.subarray(i * block, (i + 1) * block), mine, true);
   for (let i = 0; i < shard; i++) mine[i] /= n;
   if (ef?.server) for (let i = 0; i < shard; i++) mine[i] += ef.server[i];
   mark('decode', t);
   t = now();
-  const out = new Uint8Array(block);
+  const out = scratch.u8('out', block);
   codec.encode(mine, out);
   if (ef?.server) {
     codec.decode(out, lost, false);
     for (let i = 0; i < shard; i++) ef.server[i] = mine[i] - lost[i];
   }
   mark('encode', t);
-  const all = await coll.allGatherBytes(out);
+  const all = await coll.allGatherBytes(out, scratch.u8('all', block * n));
   t = now();
   for (let j = 0; j < n; j++) {
     codec.decode(all.subarray(j * block, (j + 1) * block), lost, false);

@@ -7,7 +7,8 @@ import type { Bucket } from './buckets';
 import type { Collectives } from './collectives';
 import { Int8Codec, type Codec } from './codecs';
 import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from './compressedAllReduce';
-import { encodeF16, decodeF16, encodeBf16, decodeBf16 } from '../comm/halfFloat';
+import { encodeF16, decodeF16, encodeBf16, decodeBf16, bf16BitsToF32 } from '../comm/halfFloat';
+import { ScratchByKey } from './scratch';
 
 export type SpanSink = (
   name: string,
@@ -39,13 +40,16 @@ export function bucketSpans(env: HookEnv, bucket: Bucket): SpanSink {
 /** fp16 cast (PyTorch `fp16_compress_hook`): divide by worldSize, cast, sum in half precision, cast back. */
 export class Fp16Hook implements GradientHook {
   readonly id = 'fp16';
+  private readonly scratch = new ScratchByKey();
   constructor(private readonly env: HookEnv) {}
   async exchange(bucket: Bucket, grads: Float32Array): Promise<void> {
     const n = this.env.coll.worldSize;
     let t = nowNs();
-    const scaled = new Float32Array(grads.length);
+    const s = this.scratch.of(bucket.index);
+    const scaled = s.f32('scaled', grads.length);
     for (let i = 0; i < grads.length; i++) scaled[i] = grads[i] / n;
-    const bits = encodeF16(scaled);
+    const b = s.u8('bits', grads.length * 2);
+    const bits = encodeF16(scaled, new Uint16Array(b.buffer, b.byteOffset, grads.length));
     this.env.span('encode fp16', t, nowNs(), { bucket: bucket.index, bytes: bits.byteLength });
     await this.env.coll.allReduceF16(bits, 'sum');
     t = nowNs();
@@ -72,8 +76,7 @@ class Bf16Codec implements Codec {
       decodeBf16(bits, dst);
       return;
     }
-    const tmp = decodeBf16(bits);
-    for (let i = 0; i < dst.length; i++) dst[i] += tmp[i];
+    for (let i = 0; i < dst.length; i++) dst[i] += bf16BitsToF32(bits[i]);
   }
 }
 
@@ -81,9 +84,11 @@ class Bf16Codec implements Codec {
 export class Bf16Hook implements GradientHook {
   readonly id = 'bf16';
   private readonly codec = new Bf16Codec();
+  private readonly scratch = new ScratchByKey();
   constructor(private readonly env: HookEnv) {}
   async exchange(bucket: Bucket, grads: Float32Array): Promise<void> {
-    await compressedAllReduce(this.env.coll, grads, this.codec, undefined, bucketSpans(this.env, bucket));
+    const spans = bucketSpans(this.env, bucket);
+    await compressedAllReduce(this.env.coll, grads, this.codec, undefined, spans, this.scratch.of(bucket.index));
   }
   stateBytes(): number {
     return 0;
@@ -95,6 +100,7 @@ export class Int8EfHook implements GradientHook {
   readonly id = 'int8-ef';
   private readonly codec: Int8Codec;
   private readonly ef = new Map<number, ErrorFeedbackState>();
+  private readonly scratch = new ScratchByKey();
   constructor(
     private readonly env: HookEnv,
     chunk: number,
@@ -104,7 +110,8 @@ export class Int8EfHook implements GradientHook {
   async exchange(bucket: Bucket, grads: Float32Array): Promise<void> {
     let ef = this.ef.get(bucket.index);
     if (!ef) this.ef.set(bucket.index, (ef = newErrorFeedback(grads.length, this.env.coll.worldSize)));
-    await compressedAllReduce(this.env.coll, grads, this.codec, ef, bucketSpans(this.env, bucket));
+    const spans = bucketSpans(this.env, bucket);
+    await compressedAllReduce(this.env.coll, grads, this.codec, ef, spans, this.scratch.of(bucket.index));
   }
   stateBytes(): number {
     let b = 0;

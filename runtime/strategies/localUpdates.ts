@@ -16,6 +16,7 @@ import type { RunConfig } from '../config';
 import { fragmentShift, planFragments } from '../../trace/streamingSchedule';
 import { Int8Codec } from './codecs';
 import { compressedAllReduce } from './compressedAllReduce';
+import { ScratchByKey } from './scratch';
 import { strategyEnv, type StrategyEnv } from './env';
 import { decodeF16, encodeF16 } from '../comm/halfFloat';
 import { nowNs } from './hooks';
@@ -92,7 +93,7 @@ export class LocalUpdates implements Strategy {
     this.ctx.trainer.backward();
   }
 
-  private async average(delta: Float32Array): Promise<Float32Array> {
+  private async average(delta: Float32Array, fragment: number): Promise<Float32Array> {
     const { coll } = this.env;
     if (this.o.quantize === 'fp16') {
       const n = coll.worldSize;
@@ -104,7 +105,8 @@ export class LocalUpdates implements Strategy {
       return decodeF16(bits, delta);
     }
     if (this.o.quantize === 'int8') {
-      await compressedAllReduce(coll, delta, new Int8Codec(this.o.int8ChunkSize), undefined, this.env.span);
+      const codec = new Int8Codec(this.o.int8ChunkSize);
+      await compressedAllReduce(coll, delta, codec, undefined, this.env.span, this.scratch.of(fragment));
       return delta;
     }
     await coll.allReduceF32(delta, 'avg');
@@ -150,7 +152,7 @@ export class LocalUpdates implements Strategy {
       }
       const delta = new Float32Array(f.length);
       outerGradient(f.global, local, delta);
-      const averaged = this.average(delta);
+      const averaged = this.average(delta, f.index);
       averaged.catch(() => undefined);
       if (this.id === 'streaming-diloco' && this.o.overlapSteps > 0 && step < this.config.steps - 1) {
         f.pending = { applyAtStep: step + this.o.overlapSteps, delta: averaged };
@@ -162,6 +164,8 @@ export class LocalUpdates implements Strategy {
   }
 
   private initial: Float32Array | undefined;
+  /** The compressed all-reduce's host buffers, per fragment (fragments' syncs may overlap). */
+  private readonly scratch = new ScratchByKey();
 
   /** Records the starting parameters (the first global copy) before the first step. */
   async beforeForward(step: number): Promise<void> {

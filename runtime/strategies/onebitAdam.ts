@@ -42,6 +42,7 @@
 import type { RunConfig } from '../config';
 import { SignCodec } from './codecs';
 import { compressedAllReduce, newErrorFeedback, type ErrorFeedbackState } from './compressedAllReduce';
+import { Scratch } from './scratch';
 import { strategyEnv, type StrategyEnv } from './env';
 import { HostOptimizer, gradScale, sumSquares } from './hostOptimizer';
 import { nowNs } from './hooks';
@@ -137,6 +138,8 @@ export class OnebitAdam implements Strategy {
   private frozen = false;
   /** One value for the all-reduce of the variance's change. */
   private readonly change = new Float32Array(1);
+  /** The compressed all-reduce's host buffers, kept from step to step. */
+  private readonly scratch = new Scratch();
   private readonly bounds: { min: number; max: number };
   /** The variance's change this warm-up step measured, for its counter track (adaptive warm-up only). */
   private measuredChange: number | undefined;
@@ -216,7 +219,7 @@ export class OnebitAdam implements Strategy {
       });
       this.env.span('momentum (host)', t, nowNs());
       this.ef ??= newErrorFeedback(m.length, this.env.coll.worldSize);
-      await compressedAllReduce(this.env.coll, u, this.codec, this.ef, this.env.span);
+      await compressedAllReduce(this.env.coll, u, this.codec, this.ef, this.env.span, this.scratch);
       t = nowNs();
       frozenVarianceUpdate(p, m, u, inv, {
         lr: s.lr,

@@ -13,6 +13,7 @@
 import type { Bucket } from './buckets';
 import { topKIndices } from './codecs';
 import { nowNs, type GradientHook, type HookEnv } from './hooks';
+import { ScratchByKey } from './scratch';
 
 export interface TopKOptions {
   density: number;
@@ -35,6 +36,7 @@ export function dgcDensity(step: number, target: number, warmupSteps: number): n
 export class TopKDgcHook implements GradientHook {
   readonly id = 'topk-dgc';
   private readonly state = new Map<number, State>();
+  private readonly scratch = new ScratchByKey();
   constructor(
     private readonly env: HookEnv,
     private readonly opts: TopKOptions,
@@ -65,7 +67,7 @@ export class TopKDgcHook implements GradientHook {
     }
     const density = dgcDensity(step, this.opts.density, this.opts.warmupSteps);
     const k = Math.max(1, Math.min(n, Math.ceil(density * n)));
-    const idx = topKIndices(v, k);
+    const idx = topKIndices(v, k, this.scratch.of(bucket.index));
     const block = new Uint8Array(k * 8);
     const idxOut = new Uint32Array(block.buffer, 0, k);
     const valOut = new Float32Array(block.buffer, k * 4, k);

@@ -5,7 +5,8 @@
  */
 import type { Collectives, ReduceOp } from '../../../runtime/strategies/collectives';
 
-type Contribution = { data: ArrayBufferView; op?: ReduceOp };
+// `into`: where the rank asked for its result (each rank's own, so finish() reads it per rank).
+type Contribution = { data: ArrayBufferView; op?: ReduceOp; into?: Uint8Array };
 
 export class LocalWorld {
   private readonly rounds = new Map<
@@ -74,10 +75,10 @@ export class LocalRank implements Collectives {
     throw new Error('allReduceF16 is not used by the tests that use LocalWorld');
   }
 
-  async allGatherBytes(mine: Uint8Array): Promise<Uint8Array> {
+  async allGatherBytes(mine: Uint8Array, into?: Uint8Array): Promise<Uint8Array> {
     this.sentBytes += mine.byteLength;
-    return (await this.world.join('allGather', this.seq++, this.rank, { data: mine.slice() }, (parts) => {
-      const out = new Uint8Array(mine.byteLength * parts.length);
+    return (await this.world.join('allGather', this.seq++, this.rank, { data: mine.slice(), into }, (parts, r) => {
+      const out = parts[r].into ?? new Uint8Array(mine.byteLength * parts.length);
       parts.forEach((p, i) => out.set(bytesOf(p.data), i * mine.byteLength));
       return out;
     })) as Uint8Array;
@@ -88,11 +89,11 @@ export class LocalRank implements Collectives {
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   }
 
-  async allToAllBytes(send: Uint8Array): Promise<Uint8Array> {
+  async allToAllBytes(send: Uint8Array, into?: Uint8Array): Promise<Uint8Array> {
     this.sentBytes += send.byteLength;
     const block = send.byteLength / this.worldSize;
-    return (await this.world.join('allToAll', this.seq++, this.rank, { data: send.slice() }, (parts, r) => {
-      const out = new Uint8Array(send.byteLength);
+    return (await this.world.join('allToAll', this.seq++, this.rank, { data: send.slice(), into }, (parts, r) => {
+      const out = parts[r].into ?? new Uint8Array(send.byteLength);
       parts.forEach((p, i) => out.set(bytesOf(p.data).subarray(r * block, (r + 1) * block), i * block));
       return out;
     })) as Uint8Array;
