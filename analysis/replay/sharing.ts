@@ -15,10 +15,15 @@ import { unionOf } from '../intervals';
 
 /**
  * Whether the layout model prices the sharing (whatIf.ts measuredRunOf attaches it to the
- * measured run). Off: on 2 lavapipe ranks at load 3–8.6 it made the PP rows' errors larger, not
- * smaller (docs/benchmarks.md, 2026-12-04 04:48–05:00); the probe still records the figure in every trace.
+ * measured run). Off from 2026-12-04 (on 2 lavapipe ranks at load 3–8.6 it made the PP rows'
+ * errors larger), on again from 2026-12-05: with the host time per pass priced from the
+ * baseline since then, eleven gpt-mini PP 2 GPipe runs (m2, m4, m8) beside their DDP baselines
+ * on the quiet machine read a median step error of ~10 % priced against ~36 % not, the
+ * unpriced model over-predicting every one; under two busy threads the probe's figure falls
+ * (below SHARING_MIN_SPEEDUP in one set of two, pricing nothing) and the rows split either way
+ * (docs/benchmarks.md).
  */
-export const PRICE_SHARING = false;
+export const PRICE_SHARING = true;
 
 /** Below this measured speed-up of a rank alone the ranks are taken not to share (the probe's noise on separate GPUs). */
 export const SHARING_MIN_SPEEDUP = 1.1;
