@@ -32,6 +32,8 @@ import { runInfoOf } from '../../../analysis/runInfo';
 import { applyConfigChange } from '../../../analysis/verify';
 import { checkRunConfig } from '../../../cli/runConfigCheck';
 import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
+import { PRICE_SHARING } from '../../../analysis/replay/sharing';
 import type { Args } from '../../../trace/model';
 
 /** d = 8, 2 layers, 2 heads, 4 tokens, vocabulary 16, 2 sequences per step on 2 ranks. */
@@ -160,7 +162,13 @@ test('memory per rank is the hand count: f32 Adam states of the parameters held,
 });
 
 /** A CommLens gpt-mini run on `ranks` ranks as the synthetic generator writes a DDP run, with its config. */
-function gptRun(ranks: number, strategy: string, strategyOptions?: Record<string, unknown>, bytesPerNs = 0.05) {
+function gptRun(
+  ranks: number,
+  strategy: string,
+  strategyOptions?: Record<string, unknown>,
+  bytesPerNs = 0.05,
+  hostProbe?: Args,
+) {
   const model = {
     kind: 'gpt-mini',
     batchSize: 8,
@@ -173,7 +181,15 @@ function gptRun(ranks: number, strategy: string, strategyOptions?: Record<string
   };
   const d = { ...SMALL, layers: 4, heads: 4, dModel: 64, seqLen: 32, vocab: 32, maxSeqLen: 32, worldSize: ranks };
   const params = paramsPerRank(d, layout({ dp: ranks })).total;
-  const m = syntheticRun({ ranks, steps: 5, gradBytes: params * 4, bytesPerNs, alphaNs: 20_000, memory: true });
+  const m = syntheticRun({
+    ranks,
+    steps: 5,
+    gradBytes: params * 4,
+    bytesPerNs,
+    alphaNs: 20_000,
+    memory: true,
+    ...(hostProbe ? { hostProbe } : {}),
+  });
   const info = m.meta.info as Args;
   const config = JSON.parse(info.config as string) as Record<string, unknown>;
   Object.assign(config, { model, strategy, ...(strategyOptions ? { strategyOptions } : {}) });
@@ -449,4 +465,23 @@ test('kernels cost a fixed time each: PP runs its stage’s kernels once per mic
   assert.ok(pp(8).stepTimeNs > pp(4).stepTimeNs, `${pp(8).stepTimeNs} vs ${pp(4).stepTimeNs}`);
   // A floor that would leave the FLOPs almost nothing is no floor: compute is FLOPs alone.
   assert.equal(calibrate(d, dp, { ...run, dispatch: { ...dispatch, dispatchNs: 5e6 } }).dispatch, undefined);
+});
+
+test('a PP suggestion says when its stages were replayed with the ranks sharing the cores, and by how much', () => {
+  // The run's probe: a rank alone `speedup`× as fast as with both at once (runtime/dispatchProbe.ts).
+  const probed = (speedup: number) =>
+    gptRun(2, 'ddp', undefined, 0.005, {
+      ...TEST_HOST_PROBE,
+      dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } },
+    });
+  const ppOf = (m: ReturnType<typeof gptRun>) =>
+    analyze(m, { checkRunConfig }).suggestions.find((s) => s.kind === 'layout' && s.configChange.strategy === 'pp');
+  const shared = ppOf(probed(2));
+  assert.ok(shared, 'a PP layout is suggested on a slow link');
+  assert.equal(PRICE_SHARING, true, 'the sharing is priced');
+  assert.match(shared.evidence.text, /a rank alone ran 2\.00× as fast as with all 2 at once/);
+  const gpu = ppOf(probed(1.02));
+  assert.ok(gpu);
+  assert.doesNotMatch(gpu.evidence.text, /as fast as with all/, 'no sharing below the threshold, none said');
+  assert.ok(shared.predicted.stepTimeNs < gpu.predicted.stepTimeNs, 'stages alone compute faster');
 });
