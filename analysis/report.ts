@@ -14,6 +14,19 @@ import {
 } from '../trace/layoutFigures';
 import type { Suggestion } from './advisor/advisor';
 import { WORTHWHILE } from './advisor/advisor';
+import { RISK_WEIGHT } from './advisor/catalogue';
+
+/** The weights of the changes that alter the training algorithm, as the ranking applies them (advisor.ts). */
+const ALGORITHM_WEIGHTS = (
+  [
+    ['top-k', 'topk-dgc'],
+    ['local updates', 'local-updates'],
+    ['1-bit Adam', 'onebit-adam'],
+    ['PowerSGD', 'powersgd'],
+  ] as const
+)
+  .map(([label, key]) => `${label} ${RISK_WEIGHT[key]}`)
+  .join(', ');
 import { settingsLine, settingsRows } from './jobSettings';
 import { findSlowLinks, RANK_TABLE_LIMIT, rankRanges, spreadOf, summariseStragglers, type Spread } from './rankSummary';
 import { describeTorchJob } from './torchJob';
@@ -497,7 +510,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
   if (top.length === 0) lines.push(`None: ${WORTHWHILE.text}, and nothing reached that.`, '');
   else {
     lines.push(
-      `Ranked by predicted step-time gain; changes to the training algorithm rank below exact ones of equal gain. ${WORTHWHILE.text[0].toUpperCase()}${WORTHWHILE.text.slice(1)}.`,
+      `Ranked by predicted step-time gain; a change to the training algorithm (its convergence must be checked) counts at its risk weight (${ALGORITHM_WEIGHTS}), so it can rank below an exact change of smaller gain. ${WORTHWHILE.text[0].toUpperCase()}${WORTHWHILE.text.slice(1)}.`,
       '',
     );
     if (analysis.replay) {
