@@ -343,6 +343,8 @@ export async function probeStaging(
     label: 'host probe readback',
   });
   const host = gradients(max / 4, 2);
+  // One host array for every readback, as the run's buckets keep theirs (Staging.read's `into`).
+  const readback = new Float32Array(max / 4);
   try {
     const d2h: { bytes: number; ns: number }[] = [];
     const h2d: { bytes: number; ns: number }[] = [];
@@ -359,8 +361,7 @@ export async function probeStaging(
         enc.copyBufferToBuffer(src, 0, dst, 0, size);
         device.queue.submit([enc.finish()]);
         await dst.mapAsync(GPUMapMode.READ, 0, size);
-        const out = new Float32Array(size / 4);
-        out.set(new Float32Array(dst.getMappedRange(0, size)));
+        readback.set(new Float32Array(dst.getMappedRange(0, size)));
         dst.unmap();
         const d = hostNowNs() - t;
         if (i > 0) {

@@ -27,6 +27,8 @@ export class BucketedExchange implements Strategy {
   private readonly env: StrategyEnv;
   readonly hook: GradientHook | undefined;
   private readonly bucketOfLayer: number[] = [];
+  /** Each bucket's gradients on the host, read into every step (Staging.read's `into`). */
+  private readonly hostBuckets = new Map<number, Float32Array>();
 
   constructor(
     readonly id: string,
@@ -55,7 +57,10 @@ export class BucketedExchange implements Strategy {
     let chain: Promise<void> = Promise.resolve();
     const launch = (b: Bucket): void => {
       // Queue the copy now (behind this bucket's last kernel); exchange in bucket order.
-      const data = this.env.staging.read(trainer.gradBuffer, b.offset, b.length, `D2H bucket ${b.index}`);
+      // Each bucket's host copy is kept for the next step (its exchange is over before the step ends).
+      let host = this.hostBuckets.get(b.index);
+      if (!host) this.hostBuckets.set(b.index, (host = new Float32Array(b.length)));
+      const data = this.env.staging.read(trainer.gradBuffer, b.offset, b.length, `D2H bucket ${b.index}`, host);
       data.catch(() => undefined); // awaited in the chain; avoid an unhandled rejection meanwhile
       chain = chain.then(() => this.exchange(b, data, step));
     };

@@ -26,9 +26,19 @@ export class Staging {
 
   /**
    * Copies `count` f32 values from element `offset` of `buffer` to the host. The copy is
-   * queued behind all work submitted so far, so it sees the results of that work.
+   * queued behind all work submitted so far, so it sees the results of that work. With `into`
+   * (`count` values), the values land there and `into` is returned: a caller that reads the same
+   * range every step keeps one array instead of faulting in a fresh one (scratch.ts).
    */
-  async read(buffer: GPUBuffer, offset: number, count: number, label = 'D2H'): Promise<Float32Array> {
+  async read(
+    buffer: GPUBuffer,
+    offset: number,
+    count: number,
+    label = 'D2H',
+    into?: Float32Array,
+  ): Promise<Float32Array> {
+    if (into && into.length !== count)
+      throw new Error(`Staging.read: 'into' holds ${into.length} values, the copy ${count}`);
     const size = count * 4;
     const t0 = now();
     const list = this.spare.get(size) ?? [];
@@ -45,7 +55,7 @@ export class Staging {
     enc.copyBufferToBuffer(buffer, offset * 4, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(count);
+    const out = into ?? new Float32Array(count);
     out.set(new Float32Array(staging.getMappedRange()));
     staging.unmap();
     list.push(staging);
