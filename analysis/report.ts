@@ -13,19 +13,19 @@ import {
   pipelineTitle,
 } from '../trace/layoutFigures';
 import type { Suggestion } from './advisor/advisor';
-import { WORTHWHILE } from './advisor/advisor';
+import { ALGORITHM_CHANGING, WORTHWHILE } from './advisor/advisor';
 import { RISK_WEIGHT } from './advisor/catalogue';
 
 /** The weights of the changes that alter the training algorithm, as the ranking applies them (advisor.ts). */
-const ALGORITHM_WEIGHTS = (
-  [
-    ['top-k', 'topk-dgc'],
-    ['local updates', 'local-updates'],
-    ['1-bit Adam', 'onebit-adam'],
-    ['PowerSGD', 'powersgd'],
-  ] as const
-)
-  .map(([label, key]) => `${label} ${RISK_WEIGHT[key]}`)
+const ALGORITHM_LABEL: Partial<Record<string, string>> = {
+  'topk-dgc': 'top-k',
+  'local-updates': 'local updates',
+  'onebit-adam': '1-bit Adam',
+  powersgd: 'PowerSGD',
+};
+const ALGORITHM_WEIGHTS = [...ALGORITHM_CHANGING, 'local-updates' as const]
+  .sort((a, b) => RISK_WEIGHT[a] - RISK_WEIGHT[b])
+  .map((key) => `${ALGORITHM_LABEL[key] ?? key} ${RISK_WEIGHT[key]}`)
   .join(', ');
 import { settingsLine, settingsRows } from './jobSettings';
 import { findSlowLinks, RANK_TABLE_LIMIT, rankRanges, spreadOf, summariseStragglers, type Spread } from './rankSummary';

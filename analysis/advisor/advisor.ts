@@ -147,7 +147,7 @@ export const WORTHWHILE = {
 } as const;
 
 /** Compression methods that change the optimisation (not just the precision of the sum). */
-const ALGORITHM_CHANGING: readonly string[] = ['onebit-adam', 'topk-dgc', 'powersgd'];
+export const ALGORITHM_CHANGING: readonly CompressorName[] = ['onebit-adam', 'topk-dgc', 'powersgd'];
 
 export interface AdvisorInput {
   ctx?: ReplayContext;

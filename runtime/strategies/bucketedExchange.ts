@@ -11,6 +11,7 @@
 import type { RunConfig } from '../config';
 import { planBuckets, singleBucket, type Bucket } from './buckets';
 import { strategyEnv, type StrategyEnv } from './env';
+import { ScratchByKey } from './scratch';
 import type { GradientHook } from './hooks';
 import type { MemoryBytes, Strategy, StrategyContext } from './types';
 
@@ -28,7 +29,7 @@ export class BucketedExchange implements Strategy {
   readonly hook: GradientHook | undefined;
   private readonly bucketOfLayer: number[] = [];
   /** Each bucket's gradients on the host, read into every step (Staging.read's `into`). */
-  private readonly hostBuckets = new Map<number, Float32Array>();
+  private readonly hostBuckets = new ScratchByKey();
 
   constructor(
     readonly id: string,
@@ -58,8 +59,7 @@ export class BucketedExchange implements Strategy {
     const launch = (b: Bucket): void => {
       // Queue the copy now (behind this bucket's last kernel); exchange in bucket order.
       // Each bucket's host copy is kept for the next step (its exchange is over before the step ends).
-      let host = this.hostBuckets.get(b.index);
-      if (!host) this.hostBuckets.set(b.index, (host = new Float32Array(b.length)));
+      const host = this.hostBuckets.of(b.index).f32('gradients', b.length);
       const data = this.env.staging.read(trainer.gradBuffer, b.offset, b.length, `D2H bucket ${b.index}`, host);
       data.catch(() => undefined); // awaited in the chain; avoid an unhandled rejection meanwhile
       chain = chain.then(() => this.exchange(b, data, step));
