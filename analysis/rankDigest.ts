@@ -94,9 +94,7 @@ export function digestRank(
   const pipelineSteps =
     pipelineGroups(model).length > 0 ? rankPipelineSteps(model, v) : new Map<number, StageCompute>();
   const casts = new Map<number | undefined, CastCount>();
-  let collectives = false;
-  for (let i = 0; i < model.slices.length && !collectives; i++) collectives = model.slices[i].category === 'collective';
-  if (collectives) {
+  if (hasCollectiveSlice(model.slices)) {
     const windows = castWindowsOf(v);
     const counts = castsBeforeAllReduces(model, v.pid, windows);
     windows.forEach((w, i) => casts.set(w.step, counts[i]));
@@ -105,8 +103,7 @@ export function digestRank(
   const before = computeBeforeComm(v);
 
   // Which steps keep every op: the last keptSteps analysed steps that have ops.
-  const stepsWithOps = new Set<number>();
-  for (const op of v.ops) if (op.step !== undefined) stepsWithOps.add(op.step);
+  const stepsWithOps = stepsOfOps(v.ops);
   const analysedWithOps = [...new Set(v.analysedSteps.map((s) => s.step))]
     .filter((n) => stepsWithOps.has(n))
     .sort((a, b) => a - b);
@@ -117,29 +114,9 @@ export function digestRank(
 
   // The slices kept: those of the kept ops, step markers, collectives and staging copies.
   const keep = new Uint8Array(model.slices.length);
-  const keptOps: number[] = [];
-  for (let k = 0; k < v.ops.length; k++) {
-    const op = v.ops[k];
-    if (op.cls === 'communication' || op.step === undefined || fullSteps.has(op.step)) {
-      keptOps.push(k);
-      keep[op.index] = 1;
-    }
-  }
-  for (let i = 0; i < model.slices.length; i++) {
-    const c = model.slices[i].category;
-    if (c === 'step' || c === 'collective' || c === 'staging') keep[i] = 1;
-  }
-  let n = 0;
-  for (let i = 0; i < keep.length; i++) n += keep[i];
-  const kept = new Int32Array(n);
-  const newIndex = new Int32Array(model.slices.length).fill(-1);
-  const slices: Slice[] = new Array(n);
-  for (let i = 0, j = 0; i < keep.length; i++)
-    if (keep[i]) {
-      kept[j] = i;
-      newIndex[i] = j;
-      slices[j++] = model.slices[i];
-    }
+  const keptOps = keepOps(v.ops, fullSteps, keep);
+  keepMarkers(model.slices, keep);
+  const { kept, newIndex, slices } = keptSlices(model.slices, keep);
   const pruned: TraceModel = {
     meta: model.meta,
     processes: model.processes,
@@ -153,31 +130,9 @@ export function digestRank(
     flows: [],
     warnings: model.warnings,
   };
-
-  const m = keptOps.length;
-  const ops: WireDigest['ops'] = {
-    index: new Int32Array(m),
-    track: new Int32Array(m),
-    startNs: new Float64Array(m),
-    durNs: new Float64Array(m),
-    launchNs: new Float64Array(m),
-    step: new Float64Array(m),
-    cls: new Uint8Array(m),
-    computeBeforeNs: new Float64Array(m),
-  };
-  keptOps.forEach((k, j) => {
-    const op = v.ops[k];
-    ops.index[j] = newIndex[op.index];
-    ops.track[j] = op.track;
-    ops.startNs[j] = op.startNs;
-    ops.durNs[j] = op.endNs - op.startNs;
-    ops.launchNs[j] = op.launchNs ?? NaN;
-    ops.step[j] = op.step ?? NaN;
-    ops.cls[j] = CLASSES.indexOf(op.cls);
-    ops.computeBeforeNs[j] = before[k];
-  });
+  const ops = opsTable(v.ops, keptOps, newIndex, before);
   const stepIndex = new Map<StepWindow, number>(v.steps.map((s, i) => [s, i]));
-  for (const st of metrics.steps) st.sliceIndex = newIndex[st.sliceIndex];
+  renumberSteps(metrics.steps, newIndex);
   const digest: WireDigest = {
     format: DIGEST_FORMAT,
     pid: v.pid,
@@ -201,6 +156,100 @@ export function digestRank(
     names,
   };
   return { model: pruned, kept, digest };
+}
+
+// digestRank's loops, each a function of its own: V8 compiles a loop that runs long by on-stack
+// replacement of the function it is in, and a long function whose loops are entered one after
+// the other was compiled again for each (a 20 MB rank's digestRank took 50–180 ms per compile).
+
+function hasCollectiveSlice(slices: readonly Slice[]): boolean {
+  for (let i = 0; i < slices.length; i++) if (slices[i].category === 'collective') return true;
+  return false;
+}
+
+function stepsOfOps(ops: readonly GpuOp[]): Set<number> {
+  const steps = new Set<number>();
+  for (let k = 0; k < ops.length; k++) {
+    const st = ops[k].step;
+    if (st !== undefined) steps.add(st);
+  }
+  return steps;
+}
+
+/** The ops kept (their positions in `ops`): communication, ops of no step and ops of the full steps; marks their slices in `keep`. */
+function keepOps(ops: readonly GpuOp[], fullSteps: ReadonlySet<number>, keep: Uint8Array): number[] {
+  const kept: number[] = [];
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k];
+    if (op.cls === 'communication' || op.step === undefined || fullSteps.has(op.step)) {
+      kept.push(k);
+      keep[op.index] = 1;
+    }
+  }
+  return kept;
+}
+
+/** Marks the step markers, collectives and staging copies in `keep`. */
+function keepMarkers(slices: readonly Slice[], keep: Uint8Array): void {
+  for (let i = 0; i < slices.length; i++) {
+    const c = slices[i].category;
+    if (c === 'step' || c === 'collective' || c === 'staging') keep[i] = 1;
+  }
+}
+
+/** The slices marked in `keep`, their old indexes, and each old index's new one (−1: dropped). */
+function keptSlices(
+  all: readonly Slice[],
+  keep: Uint8Array,
+): { kept: Int32Array; newIndex: Int32Array; slices: Slice[] } {
+  let n = 0;
+  for (let i = 0; i < keep.length; i++) n += keep[i];
+  const kept = new Int32Array(n);
+  const newIndex = new Int32Array(all.length).fill(-1);
+  const slices: Slice[] = new Array(n);
+  for (let i = 0, j = 0; i < keep.length; i++)
+    if (keep[i]) {
+      kept[j] = i;
+      newIndex[i] = j;
+      slices[j++] = all[i];
+    }
+  return { kept, newIndex, slices };
+}
+
+function opsTable(
+  all: readonly GpuOp[],
+  keptOps: readonly number[],
+  newIndex: Int32Array,
+  before: ArrayLike<number>,
+): WireDigest['ops'] {
+  const m = keptOps.length;
+  const ops: WireDigest['ops'] = {
+    index: new Int32Array(m),
+    track: new Int32Array(m),
+    startNs: new Float64Array(m),
+    durNs: new Float64Array(m),
+    launchNs: new Float64Array(m),
+    step: new Float64Array(m),
+    cls: new Uint8Array(m),
+    computeBeforeNs: new Float64Array(m),
+  };
+  for (let j = 0; j < m; j++) {
+    const k = keptOps[j];
+    const op = all[k];
+    ops.index[j] = newIndex[op.index];
+    ops.track[j] = op.track;
+    ops.startNs[j] = op.startNs;
+    ops.durNs[j] = op.endNs - op.startNs;
+    ops.launchNs[j] = op.launchNs ?? NaN;
+    ops.step[j] = op.step ?? NaN;
+    ops.cls[j] = CLASSES.indexOf(op.cls);
+    ops.computeBeforeNs[j] = before[k];
+  }
+  return ops;
+}
+
+function renumberSteps(steps: readonly { sliceIndex: number }[], newIndex: Int32Array): void {
+  for (let i = 0; i < steps.length; i++) steps[i].sliceIndex = newIndex[steps[i].sliceIndex];
 }
 
 /**

@@ -157,14 +157,10 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   };
   const pidOfTrack = model.tracks.map((t) => t.pid);
   const gpuTrack = model.tracks.map((t) => t.gpu && t.type === 'slice');
-  const byPid = new Map<
-    number,
-    { ops: GpuOp[]; steps: StepWindow[]; launch: NumberMap; cpu: GpuOp[]; cpuComm: number }
-  >();
+  const byPid = new Map<number, RankEntry>();
   // Each process's launch map is sized for its runtime calls (grown from empty, a rank's map was
   // rehashed and reallocated a dozen times).
-  const runtimeOnTrack = new Int32Array(model.tracks.length);
-  for (const s of model.slices) if (s.category === 'runtime') runtimeOnTrack[s.track]++;
+  const runtimeOnTrack = runtimeCallsOnTracks(model.slices, model.tracks.length);
   const runtimeOfPid = new Map<number, number>();
   pidOfTrack.forEach((pid, t) => {
     if (runtimeOnTrack[t] > 0) runtimeOfPid.set(pid, (runtimeOfPid.get(pid) ?? 0) + runtimeOnTrack[t]);
@@ -189,34 +185,7 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
     for (let k = 0; k < table.correlation.length; k++) launch.set(table.correlation[k], table.startNs[k]);
   }
   const slices = model.slices;
-  // Slices come track by track: the process's entry is looked up when the track changes.
-  let lastTrack = -1;
-  let pid: number | undefined;
-  // The entry of `pid`, made (as before) only when a slice of it counts.
-  let e: ReturnType<typeof entry> | undefined;
-  for (let i = 0; i < slices.length; i++) {
-    const s = slices[i];
-    if (s.track !== lastTrack) {
-      lastTrack = s.track;
-      pid = pidOfTrack[s.track];
-      e = pid === undefined ? undefined : byPid.get(pid);
-    }
-    if (pid === undefined) continue;
-    if (gpuTrack[s.track]) {
-      const cls = classify(s);
-      if (cls)
-        (e ??= entry(pid)).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
-    } else if (s.category === 'collective') {
-      (e ??= entry(pid)).cpuComm++;
-    } else if (s.category === 'runtime') {
-      const c = s.args?.correlation;
-      if (typeof c === 'number') (e ??= entry(pid)).launch.set(c, s.startNs);
-    } else if (s.category === 'step') {
-      const n = stepNumberOf(s);
-      if (n !== undefined)
-        (e ??= entry(pid)).steps.push({ step: n, startNs: s.startNs, endNs: s.startNs + s.durNs, index: i });
-    }
-  }
+  collectRankSlices(slices, pidOfTrack, gpuTrack, byPid, entry, classify);
   const cpuOnly = new Set([...byPid].filter(([, e]) => e.ops.length === 0 && e.cpuComm > 0).map(([pid]) => pid));
   if (cpuOnly.size > 0) collectCpuTimeline(model, pidOfTrack, cpuOnly, (pid) => entry(pid).cpu);
   const rankOf = new Map(model.processes.map((p) => [p.pid, p.rank ?? p.pid]));
@@ -232,26 +201,10 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
       );
     }
     const hasLaunchTimes = e.launch.size > 0 && !cpuTimeline;
-    // Index loops over the ops (thousands per rank, run before V8 optimises this code).
-    for (let k = 0; k < e.ops.length; k++) {
-      const op = e.ops[k];
-      const c = slices[op.index].args?.correlation;
-      if (typeof c === 'number') op.launchNs = e.launch.get(c);
-    }
+    setLaunchTimes(e.ops, slices, e.launch);
     e.ops.sort((a, b) => a.startNs - b.startNs || a.endNs - b.endNs);
     e.steps.sort((a, b) => a.startNs - b.startNs);
-    const stepOf = stepFinder(e.steps);
-    for (let k = 0; k < e.ops.length; k++) {
-      const op = e.ops[k];
-      const t = hasLaunchTimes ? op.launchNs : op.startNs;
-      if (t === undefined) continue;
-      const st = stepOf(t);
-      if (st !== undefined) op.step = st.step;
-      if (op.step === undefined && !hasLaunchTimes) {
-        const fromArgs = slices[op.index].args?.step;
-        if (typeof fromArgs === 'number') op.step = fromArgs;
-      }
-    }
+    assignSteps(e.ops, slices, stepFinder(e.steps), hasLaunchTimes);
     let ops = e.ops;
     let analysedSteps = e.steps;
     if (hasLaunchTimes) {
@@ -293,6 +246,91 @@ export function buildRankViews(model: TraceModel, opts: RankViewOptions = {}): R
   }
   views.sort((a, b) => a.rank - b.rank);
   return views;
+}
+
+// buildRankViews' loops, each a function of its own (index loops: thousands of slices and ops
+// per rank, run before V8 optimises this code). V8 compiles a loop that runs long by on-stack
+// replacement of the function it is in: with the loops inline, buildRankViews (the whole
+// function) was compiled again for each of them, 70–170 ms a time on a 20 MB rank.
+
+function runtimeCallsOnTracks(slices: readonly Slice[], tracks: number): Int32Array {
+  const n = new Int32Array(tracks);
+  for (let i = 0; i < slices.length; i++) if (slices[i].category === 'runtime') n[slices[i].track]++;
+  return n;
+}
+
+interface RankEntry {
+  ops: GpuOp[];
+  steps: StepWindow[];
+  launch: NumberMap;
+  cpu: GpuOp[];
+  cpuComm: number;
+}
+
+/** Each process's GPU ops, CPU collectives, launch times and step markers, from its slices. */
+function collectRankSlices(
+  slices: readonly Slice[],
+  pidOfTrack: readonly number[],
+  gpuTrack: readonly boolean[],
+  byPid: Map<number, RankEntry>,
+  entry: (pid: number) => RankEntry,
+  classify: (s: Slice) => KernelClass | undefined,
+): void {
+  // Slices come track by track: the process's entry is looked up when the track changes.
+  let lastTrack = -1;
+  let pid: number | undefined;
+  // The entry of `pid`, made (as before) only when a slice of it counts.
+  let e: RankEntry | undefined;
+  for (let i = 0; i < slices.length; i++) {
+    const s = slices[i];
+    if (s.track !== lastTrack) {
+      lastTrack = s.track;
+      pid = pidOfTrack[s.track];
+      e = pid === undefined ? undefined : byPid.get(pid);
+    }
+    if (pid === undefined) continue;
+    if (gpuTrack[s.track]) {
+      const cls = classify(s);
+      if (cls)
+        (e ??= entry(pid)).ops.push({ index: i, track: s.track, startNs: s.startNs, endNs: s.startNs + s.durNs, cls });
+    } else if (s.category === 'collective') {
+      (e ??= entry(pid)).cpuComm++;
+    } else if (s.category === 'runtime') {
+      const c = s.args?.correlation;
+      if (typeof c === 'number') (e ??= entry(pid)).launch.set(c, s.startNs);
+    } else if (s.category === 'step') {
+      const n = stepNumberOf(s);
+      if (n !== undefined)
+        (e ??= entry(pid)).steps.push({ step: n, startNs: s.startNs, endNs: s.startNs + s.durNs, index: i });
+    }
+  }
+}
+
+function setLaunchTimes(ops: GpuOp[], slices: readonly Slice[], launch: NumberMap): void {
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k];
+    const c = slices[op.index].args?.correlation;
+    if (typeof c === 'number') op.launchNs = launch.get(c);
+  }
+}
+
+function assignSteps(
+  ops: GpuOp[],
+  slices: readonly Slice[],
+  stepOf: (t: number) => StepWindow | undefined,
+  hasLaunchTimes: boolean,
+): void {
+  for (let k = 0; k < ops.length; k++) {
+    const op = ops[k];
+    const t = hasLaunchTimes ? op.launchNs : op.startNs;
+    if (t === undefined) continue;
+    const st = stepOf(t);
+    if (st !== undefined) op.step = st.step;
+    if (op.step === undefined && !hasLaunchTimes) {
+      const fromArgs = slices[op.index].args?.step;
+      if (typeof fromArgs === 'number') op.step = fromArgs;
+    }
+  }
 }
 
 /**

@@ -64,7 +64,6 @@ export interface RankModel {
 
 /** The rank's reduced model (see the module comment), and how many of its events it holds. */
 export function rankModelFromColumns(c: KinetoColumns, opts: RankModelOptions = {}): RankModel {
-  const str = (id: number) => (id >= 0 ? c.strings[id] : undefined);
   const n = c.count;
   // Per distinct string: 0 unknown, 1 no, 2 yes (strings repeat: each test runs once).
   const catKind = new Uint8Array(c.strings.length); // 1 other, 2 GPU work, 3 gpu_user_annotation, 4 runtime, 5 Trace
@@ -102,12 +101,87 @@ export function rankModelFromColumns(c: KinetoColumns, opts: RankModelOptions = 
     if (ncclNames[id] === 0) ncclNames[id] = isNcclKernelName(c.strings[id]) ? 2 : 1;
     return ncclNames[id] === 2;
   };
-  // The GPU work's correlations, in a map sized for every GPU event (grown from empty, it was
-  // rehashed and reallocated a dozen times).
+  const { gpuCorrelations, gpuWork, skipped, badTimes } = gpuCorrelationsOf(
+    c,
+    kindOfCat,
+    ncclName,
+    opts.launchTable === true,
+  );
+  const keepAll = gpuWork === 0;
+  const keep = new Uint8Array(n);
+  // launchTable: the launch-only rows' distinct names (the job settings read every slice's name,
+  // analysis/jobSettings.ts nameSignsOf), and whether two runtime calls share a correlation.
+  const launchTable = opts.launchTable === true && !keepAll;
+  const launchNameSeen = new Uint8Array(launchTable ? c.strings.length + 1 : 0);
+  const launchNames: string[] = [];
+  const sharedCorrelation = markKept(c, keep, {
+    keepAll,
+    launchTable,
+    gpuCorrelations,
+    kindOfCat,
+    keepName,
+    launchNameSeen,
+    launchNames,
+  });
+  if (!keepAll) keepBeforeLaunchers(c, keep);
+  const nest = hostNesting(c, keep);
+  // Which runtime call a kernel joins then depends on the slices' order: all stay slices.
+  if (sharedCorrelation) launchRowsAsSlices(keep);
+  // The kept rows become the model's slices straight from the columns (no event objects).
+  const { model, sliceEvent, eventsKept, launches } = importKinetoColumns(c, keep, nest.clippedEndUs, {
+    fileName: opts.fileName,
+    rank: opts.rank,
+    uncounted: { skipped, badTimes },
+  });
+  // The importer counted the clipping among the kept slices (its last warning); the whole file's count replaces it.
+  const last = model.warnings.length - 1;
+  if (last >= 0 && isClipWarning(model.warnings[last])) model.warnings.pop();
+  const clipped = nest.hostClipped + nest.gpuClipped;
+  if (clipped > 0) model.warnings.push(clipWarning(clipped));
+  // Each kept slice's index in the whole file's model (the importer's order), through the row it came from.
+  const sliceOrigin = originsOf(model, sliceEvent, nest.fullIndex);
+  return {
+    model,
+    eventsIn: n,
+    eventsKept,
+    sliceOrigin,
+    fullSlices: nest.fullSlices,
+    ...(launchTable ? { launches: { ...launches, names: sharedCorrelation ? [] : launchNames } } : {}),
+  };
+}
+
+function launchRowsAsSlices(keep: Uint8Array): void {
+  for (let i = 0; i < keep.length; i++) if (keep[i] === 2) keep[i] = 1;
+}
+
+/** Each kept slice's index in the whole file's model (the importer's order), through the row it came from. */
+function originsOf(model: TraceModel, sliceEvent: Int32Array, fullIndex: Int32Array): Int32Array {
+  const sliceOrigin = new Int32Array(model.slices.length);
+  for (let k = 0; k < model.slices.length; k++) {
+    const full = fullIndex[sliceEvent[k]];
+    if (full < 0)
+      throw new Error(`kinetoRank: slice ${k} (${model.slices[k].name}) has no event of the file behind it`);
+    sliceOrigin[k] = full;
+  }
+  return sliceOrigin;
+}
+
+/**
+ * rankModelFromColumns' first pass (a function of its own: see markKept): the correlations of
+ * the GPU work (1; with launchTable, 2 for a collective kernel's), in a map sized for every GPU
+ * event (grown from empty, it was rehashed and reallocated a dozen times), how many GPU events
+ * there are, and what the importer would skip.
+ */
+function gpuCorrelationsOf(
+  c: KinetoColumns,
+  kindOfCat: (id: number) => number,
+  ncclName: (id: number) => boolean,
+  launchTable: boolean,
+): { gpuCorrelations: NumberMap; gpuWork: number; skipped: number; badTimes: number } {
+  const n = c.count;
   let gpuEvents = 0;
   for (let i = 0; i < n; i++) if (c.ph[i] === PH.X && c.cat[i] >= 0) gpuEvents += kindOfCat(c.cat[i]) === 2 ? 1 : 0;
   const gpuCorrelations = new NumberMap(gpuEvents);
-  // First pass: those correlations, whether there is GPU work, what the importer would skip.
   let gpuWork = 0,
     skipped = c.nonObjects ?? 0,
     badTimes = 0;
@@ -118,25 +192,43 @@ export function rankModelFromColumns(c: KinetoColumns, opts: RankModelOptions = 
       if (k !== 5 && !Number.isFinite(c.ts[i])) badTimes++;
       else if (k === 2 || k === 3) {
         if (k === 2) gpuWork++;
-        // With launchTable, 2 marks the correlation of a collective kernel (its launch stays a slice).
         if (Number.isFinite(c.correlation[i]))
           gpuCorrelations.set(
             c.correlation[i],
-            !opts.launchTable ? 1 : k === 2 && ncclName(c.name[i]) ? 2 : (gpuCorrelations.get(c.correlation[i]) ?? 1),
+            !launchTable ? 1 : k === 2 && ncclName(c.name[i]) ? 2 : (gpuCorrelations.get(c.correlation[i]) ?? 1),
           );
       }
     } else if (ph !== PH.M && ph !== PH.i && ph !== PH.I && ph !== PH.s && ph !== PH.t && ph !== PH.f) skipped++;
   }
-  const keepAll = gpuWork === 0;
-  const keep = new Uint8Array(n);
+  return { gpuCorrelations, gpuWork, skipped, badTimes };
+}
+
+/**
+ * rankModelFromColumns' keep pass: marks each row kept (1) or kept as a launch time only (2).
+ * Returns whether two runtime calls share a correlation. Each of rankModelFromColumns' loops is
+ * a function of its own: V8 compiles a loop that runs long by on-stack replacement of the
+ * function it is in, and with the loops inline rankModelFromColumns (the whole function) was
+ * compiled again for each.
+ */
+function markKept(
+  c: KinetoColumns,
+  keep: Uint8Array,
+  o: {
+    keepAll: boolean;
+    launchTable: boolean;
+    gpuCorrelations: NumberMap;
+    kindOfCat: (id: number) => number;
+    keepName: (id: number) => boolean;
+    launchNameSeen: Uint8Array;
+    launchNames: string[];
+  },
+): boolean {
+  const n = c.count;
+  const { keepAll, launchTable, gpuCorrelations, kindOfCat, keepName, launchNameSeen, launchNames } = o;
+  const str = (id: number) => (id >= 0 ? c.strings[id] : undefined);
   // A runtime call with a correlation makes the importer's rank "have launch times" even when
   // it launched nothing kept: the first is kept so that the view decides the same way.
   let runtimeKept = false;
-  // launchTable: the launch-only rows' distinct names (the job settings read every slice's name,
-  // analysis/jobSettings.ts nameSignsOf), and whether two runtime calls share a correlation.
-  const launchTable = opts.launchTable === true && !keepAll;
-  const launchNameSeen = new Uint8Array(launchTable ? c.strings.length + 1 : 0);
-  const launchNames: string[] = [];
   let sharedCorrelation = false;
   for (let i = 0; i < n; i++) {
     const ph = c.ph[i];
@@ -171,37 +263,7 @@ export function rankModelFromColumns(c: KinetoColumns, opts: RankModelOptions = 
       else if (str(c.cat[i]) === 'cpu_op' && c.extraArgs.get(i)?.flops !== undefined) keep[i] = 1;
     }
   }
-  if (!keepAll) keepBeforeLaunchers(c, keep);
-  const nest = hostNesting(c, keep);
-  // Which runtime call a kernel joins then depends on the slices' order: all stay slices.
-  if (sharedCorrelation) for (let i = 0; i < n; i++) if (keep[i] === 2) keep[i] = 1;
-  // The kept rows become the model's slices straight from the columns (no event objects).
-  const { model, sliceEvent, eventsKept, launches } = importKinetoColumns(c, keep, nest.clippedEndUs, {
-    fileName: opts.fileName,
-    rank: opts.rank,
-    uncounted: { skipped, badTimes },
-  });
-  // The importer counted the clipping among the kept slices (its last warning); the whole file's count replaces it.
-  const last = model.warnings.length - 1;
-  if (last >= 0 && isClipWarning(model.warnings[last])) model.warnings.pop();
-  const clipped = nest.hostClipped + nest.gpuClipped;
-  if (clipped > 0) model.warnings.push(clipWarning(clipped));
-  // Each kept slice's index in the whole file's model (the importer's order), through the row it came from.
-  const sliceOrigin = new Int32Array(model.slices.length);
-  for (let k = 0; k < model.slices.length; k++) {
-    const full = nest.fullIndex[sliceEvent[k]];
-    if (full < 0)
-      throw new Error(`kinetoRank: slice ${k} (${model.slices[k].name}) has no event of the file behind it`);
-    sliceOrigin[k] = full;
-  }
-  return {
-    model,
-    eventsIn: n,
-    eventsKept,
-    sliceOrigin,
-    fullSlices: nest.fullSlices,
-    ...(launchTable ? { launches: { ...launches, names: sharedCorrelation ? [] : launchNames } } : {}),
-  };
+  return sharedCorrelation;
 }
 
 /**
@@ -220,6 +282,72 @@ function hostNesting(
   gpuClipped: number;
   fullIndex: Int32Array;
   fullSlices: number;
+} {
+  const n = c.count;
+  const { start, end, track, trackCount, gpu, trackStream, trackAnnotation } = trackEvents(c, keep);
+  // Each track's slices in the importer's order: event order, sorted (by start, longer first,
+  // then event order) only where a track's events are not already in that order.
+  const { rows, start: groupStart } = groupRows(track, trackCount);
+  sortTracks(rows, groupStart, trackCount, start, end);
+  const clippedEndUs = new Map<number, number>();
+  /** assignDepths over the slices of the tracks that are (or are not) GPU tracks; `onClip` sees each clipped slice and its new end. */
+  const nestPass = (gpuTracks: boolean, onClip: ((i: number, e: number) => void) | undefined) => {
+    let clipped = 0;
+    const stack: number[] = [];
+    for (let t = 0; t < trackCount; t++) {
+      if (gpu[t] !== gpuTracks) continue;
+      stack.length = 0;
+      for (let k = groupStart[t]; k < groupStart[t + 1]; k++) {
+        const i = rows[k];
+        while (stack.length > 0 && stack[stack.length - 1] <= start[i]) stack.pop();
+        let e = end[i];
+        if (stack.length > 0 && e > stack[stack.length - 1]) {
+          e = stack[stack.length - 1];
+          clipped++;
+          onClip?.(i, e);
+        }
+        stack.push(e);
+      }
+    }
+    return clipped;
+  };
+  const gpuClipped = nestPass(true, undefined);
+  const hostClipped = nestPass(false, (i, e) => {
+    if (keep[i] !== 0) clippedEndUs.set(i, e);
+  });
+  // The whole model's slice order: tracks as the importer orders them (GPU streams by stream,
+  // annotations after their stream, then host threads as they first appear), each track's slices
+  // in group order.
+  const trackOrder = Array.from({ length: trackCount }, (_, t) => t);
+  trackOrder.sort((x, y) => {
+    if (gpu[x] !== gpu[y]) return gpu[x] ? -1 : 1;
+    if (gpu[x]) return trackStream[x] - trackStream[y] || Number(trackAnnotation[x]) - Number(trackAnnotation[y]);
+    return x - y;
+  });
+  const { fullIndex, fullSlices } = fullIndexOf(n, trackOrder, rows, groupStart);
+  return { clippedEndUs, hostClipped, gpuClipped, fullIndex, fullSlices };
+}
+
+// hostNesting's loops, each a function of its own (V8 compiles a long-running loop by on-stack
+// replacement of the function it is in: inline, the whole of hostNesting was compiled again
+// for each loop).
+
+/**
+ * Every complete event's track (the importer's: a GPU stream, a stream's annotations or a host
+ * thread; −1 for none) and its start and end in whole µs after HTA's rounding; keeps (in `keep`)
+ * the first slice of every track.
+ */
+function trackEvents(
+  c: KinetoColumns,
+  keep: Uint8Array,
+): {
+  start: Float64Array;
+  end: Float64Array;
+  track: Int32Array;
+  trackCount: number;
+  gpu: boolean[];
+  trackStream: number[];
+  trackAnnotation: boolean[];
 } {
   const n = c.count;
   const start = new Float64Array(n);
@@ -294,12 +422,19 @@ function hostNesting(
     start[i] = s;
     end[i] = Math.max(s, Math.floor(c.ts[i] + d));
   }
-  // Each track's slices in the importer's order: event order, sorted (by start, longer first,
-  // then event order) only where a track's events are not already in that order.
-  const { rows, start: groupStart } = groupRows(track, trackIds.size);
-  // Sorted by start, then longer first (each slice's length, made when a track needs a sort).
+  return { start, end, track, trackCount: trackIds.size, gpu, trackStream, trackAnnotation };
+}
+
+/** Sorts each track's rows by start, then longer first, where they are not in that order already (each slice's length made when a track needs a sort). */
+function sortTracks(
+  rows: Int32Array,
+  groupStart: Int32Array,
+  tracks: number,
+  start: Float64Array,
+  end: Float64Array,
+): void {
   let length: Float64Array | undefined;
-  for (let t = 0; t < trackIds.size; t++) {
+  for (let t = 0; t < tracks; t++) {
     let sorted = true;
     for (let k = groupStart[t] + 1; k < groupStart[t + 1] && sorted; k++) {
       const a = rows[k],
@@ -309,50 +444,24 @@ function hostNesting(
     }
     if (sorted) continue;
     if (!length) {
-      length = new Float64Array(n);
-      for (let i = 0; i < n; i++) length[i] = end[i] - start[i];
+      length = new Float64Array(start.length);
+      for (let i = 0; i < start.length; i++) length[i] = end[i] - start[i];
     }
     sortRowsBy(rows, groupStart[t], groupStart[t + 1], start, length);
   }
-  const clippedEndUs = new Map<number, number>();
-  /** assignDepths over the slices of the tracks that are (or are not) GPU tracks; `onClip` sees each clipped slice and its new end. */
-  const nestPass = (gpuTracks: boolean, onClip: ((i: number, e: number) => void) | undefined) => {
-    let clipped = 0;
-    const stack: number[] = [];
-    for (let t = 0; t < trackIds.size; t++) {
-      if (gpu[t] !== gpuTracks) continue;
-      stack.length = 0;
-      for (let k = groupStart[t]; k < groupStart[t + 1]; k++) {
-        const i = rows[k];
-        while (stack.length > 0 && stack[stack.length - 1] <= start[i]) stack.pop();
-        let e = end[i];
-        if (stack.length > 0 && e > stack[stack.length - 1]) {
-          e = stack[stack.length - 1];
-          clipped++;
-          onClip?.(i, e);
-        }
-        stack.push(e);
-      }
-    }
-    return clipped;
-  };
-  const gpuClipped = nestPass(true, undefined);
-  const hostClipped = nestPass(false, (i, e) => {
-    if (keep[i] !== 0) clippedEndUs.set(i, e);
-  });
-  // The whole model's slice order: tracks as the importer orders them (GPU streams by stream,
-  // annotations after their stream, then host threads as they first appear), each track's slices
-  // in group order.
-  const trackOrder = Array.from({ length: trackIds.size }, (_, t) => t);
-  trackOrder.sort((x, y) => {
-    if (gpu[x] !== gpu[y]) return gpu[x] ? -1 : 1;
-    if (gpu[x]) return trackStream[x] - trackStream[y] || Number(trackAnnotation[x]) - Number(trackAnnotation[y]);
-    return x - y;
-  });
+}
+
+/** Each row's index in the whole model's slice order (tracks in `trackOrder`, each track's rows in group order); −1: no slice. */
+function fullIndexOf(
+  n: number,
+  trackOrder: readonly number[],
+  rows: Int32Array,
+  groupStart: Int32Array,
+): { fullIndex: Int32Array; fullSlices: number } {
   const fullIndex = new Int32Array(n).fill(-1);
   let next = 0;
   for (const t of trackOrder) for (let k = groupStart[t]; k < groupStart[t + 1]; k++) fullIndex[rows[k]] = next++;
-  return { clippedEndUs, hostClipped, gpuClipped, fullIndex, fullSlices: next };
+  return { fullIndex, fullSlices: next };
 }
 
 /**
@@ -379,10 +488,22 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
       hostCat[cat] = GPU_WORK.has(c.strings[cat]) || c.strings[cat] === 'gpu_user_annotation' ? 1 : 2;
     return hostCat[cat] === 2;
   };
-  let any = false;
-  for (let i = 0; i < c.count && !any; i++) any = isHostOp(i) && isLauncher(i);
-  if (!any) return;
-  // Each host event's thread (a number per distinct pid/tid), then the threads' events grouped.
+  if (!anyLauncher(c.count, isHostOp, isLauncher)) return;
+  const { threadOf, threads } = hostThreadsOf(c, isHostOp);
+  const { rows, start } = groupRows(threadOf, threads);
+  sortThreads(rows, start, threads, c.ts, c.dur);
+  keepBefore(rows, start, threads, isLauncher, keep);
+}
+
+// keepBeforeLaunchers' loops, each a function of its own (as hostNesting's).
+
+function anyLauncher(n: number, isHostOp: (i: number) => boolean, isLauncher: (i: number) => boolean): boolean {
+  for (let i = 0; i < n; i++) if (isHostOp(i) && isLauncher(i)) return true;
+  return false;
+}
+
+/** Each host event's thread (a number per distinct pid/tid; −1: not a host event), and how many threads. */
+function hostThreadsOf(c: KinetoColumns, isHostOp: (i: number) => boolean): { threadOf: Int32Array; threads: number } {
   const threadIds = new Map<string, number>();
   const threadOf = new Int32Array(c.count).fill(-1);
   let thread = -1;
@@ -402,17 +523,28 @@ function keepBeforeLaunchers(c: KinetoColumns, keep: Uint8Array): void {
     }
     threadOf[i] = thread;
   }
-  const { rows, start } = groupRows(threadOf, threadIds.size);
-  const ts = c.ts,
-    dur = c.dur;
+  return { threadOf, threads: threadIds.size };
+}
+
+/** Sorts each thread's rows by time, longer first, then event order, where they are not in that order already. */
+function sortThreads(rows: Int32Array, start: Int32Array, threads: number, ts: Float64Array, dur: Float64Array): void {
   const byTime = (a: number, b: number) => ts[a] - ts[b] || dur[b] - dur[a] || a - b;
-  for (let t = 0; t < threadIds.size; t++) {
+  for (let t = 0; t < threads; t++) {
     let sorted = true;
     for (let k = start[t] + 1; k < start[t + 1] && sorted; k++) sorted = byTime(rows[k], rows[k - 1]) >= 0;
-    // By time, longer first, then event order: byTime's order.
     if (!sorted) sortRowsBy(rows, start[t], start[t + 1], ts, dur);
   }
-  for (let t = 0; t < threadIds.size; t++) {
+}
+
+/** Keeps the BEFORE_LAUNCHER events before each comm launcher on its thread. */
+function keepBefore(
+  rows: Int32Array,
+  start: Int32Array,
+  threads: number,
+  isLauncher: (i: number) => boolean,
+  keep: Uint8Array,
+): void {
+  for (let t = 0; t < threads; t++) {
     for (let k = start[t]; k < start[t + 1]; k++) {
       if (!isLauncher(rows[k])) continue;
       for (let j = Math.max(start[t], k - BEFORE_LAUNCHER); j < k; j++) keep[rows[j]] = 1;
