@@ -342,26 +342,29 @@ async function rank(
  * request with `digest` options goes through before it is posted.
  */
 export function serveScanRequests(transform?: RankTransform): void {
+  // One request at a time, in the order they came (the pool sends the next before this one is
+  // done, so that it is here when this one ends): two at once would hold two ranks in memory.
+  let queue: Promise<void> = Promise.resolve();
+  // Whatever a request does (a throw, a reply that cannot be posted), the queue goes on.
   parentPort?.on('message', (req: ScanRequest | RankRequest | LodRequest) => {
-    const failed = (e: unknown) => {
-      const reply: { index: number; error: string; at?: ScanProgress } = {
-        index: req.index,
-        error: (e as Error)?.message ?? String(e),
-        at: e instanceof KinetoScanError ? e.at : undefined,
-      };
-      parentPort!.postMessage(reply);
+    queue = queue.then(() => serve(req)).catch(failedOf(req));
+  });
+  const failedOf = (req: ScanRequest | RankRequest | LodRequest) => (e: unknown) => {
+    const reply: { index: number; error: string; at?: ScanProgress } = {
+      index: req.index,
+      error: (e as Error)?.message ?? String(e),
+      at: e instanceof KinetoScanError ? e.at : undefined,
     };
-    if (req.kind === 'lod') {
-      lod(req).then((reply) => parentPort!.postMessage(reply), failed);
-      return;
-    }
-    if (req.kind === 'rank') {
-      rank(req, transform).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer), failed);
-      return;
-    }
-    scanKinetoFile(req.path).then(
+    parentPort!.postMessage(reply);
+  };
+  const serve = (req: ScanRequest | RankRequest | LodRequest): Promise<void> => {
+    const failed = failedOf(req);
+    if (req.kind === 'lod') return lod(req).then((reply) => parentPort!.postMessage(reply), failed);
+    if (req.kind === 'rank')
+      return rank(req, transform).then(({ reply, transfer }) => parentPort!.postMessage(reply, transfer), failed);
+    return scanKinetoFile(req.path).then(
       (columns) => parentPort!.postMessage({ index: req.index, columns } satisfies ScanReply, buffersOf(columns)),
       failed,
     );
-  });
+  };
 }

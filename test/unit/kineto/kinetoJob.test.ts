@@ -509,6 +509,38 @@ test('a worker that dies fails only the file it was reading; nothing waits for i
   }
 });
 
+test(
+  'a worker that dies fails only the file it was working on, not the one it held next',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tmp();
+    const files = writeJob(dir, 10, () => true).map((p) => ({ path: p }));
+    // The real worker, except that it dies (exit 3) when it opens the second file. The pool hands
+    // each worker its next file before the last is done: the first worker holds files 0 and 1,
+    // then 1 and 4, and dies on file 1 with file 4 waiting behind it.
+    const real = path.join(repoRoot, 'out', 'trace', 'kinetoScanWorker.js');
+    const script = path.join(dir, 'diesOnOne.js');
+    fs.writeFileSync(
+      script,
+      [
+        "const fsp = require('node:fs/promises');",
+        'const open = fsp.open;',
+        `fsp.open = (p, ...rest) => { if (p === ${JSON.stringify(files[1].path)}) process.exit(3); return open(p, ...rest); };`,
+        "require('node:module').syncBuiltinESMExports();",
+        `require(${JSON.stringify(real)});`,
+      ].join('\n'),
+    );
+    const results = await reduceKinetoRanks(files, { workers: 2, workerPath: script });
+    assert.equal(results.length, 10);
+    results.forEach((r, i) => {
+      if (i === 1) {
+        assert.equal(r.ok, false);
+        if (!r.ok) assert.match(r.error, /worker reading it stopped \(exit code 3\)/);
+      } else assert.equal(r.ok, true, `file ${i}: ${r.ok ? '' : r.error}`);
+    });
+  },
+);
+
 test('reduced ranks are much smaller than the whole file on the real pair', async () => {
   const run = discoverTraces([htaDir]).chosen;
   const job = await loadKinetoJob(run.files, { cache: false });
