@@ -7,6 +7,7 @@
  * A worker that dies (out of memory, a crash) fails the file it was reading, and a new
  * worker takes the rest: nothing waits for an answer that cannot come.
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -57,6 +58,28 @@ export function scanCode(): string {
 const IN_FLIGHT = 2;
 
 /**
+ * Ranks of more JSON than this (a gzip file counted at 16 times its size) are handed to a worker
+ * one at a time: starting the next one at once would hold it beside the last one's garbage (at
+ * 8 × 500 MB the peak is the workers'), and what waiting costs such a rank (a round trip to this
+ * thread) is nothing beside the seconds it takes.
+ */
+export const QUEUE_MAX_RANK_BYTES = 128 * 2 ** 20;
+
+/** How many requests each worker holds for these files (IN_FLIGHT, or 1 when one of them is big). */
+export function queueDepthFor(paths: readonly string[]): number {
+  for (const p of paths) {
+    let size: number;
+    try {
+      size = statSync(p).size;
+    } catch {
+      continue; // its error is the worker's to report
+    }
+    if ((p.endsWith('.gz') ? 16 * size : size) > QUEUE_MAX_RANK_BYTES) return 1;
+  }
+  return IN_FLIGHT;
+}
+
+/**
  * Runs `count` requests over a pool of workers; `onReply` sees every answer (a dead worker's
  * request is answered with an error naming how it died). `onReply` throwing stops the pool.
  */
@@ -64,9 +87,10 @@ async function runPool<R extends Reply>(
   count: number,
   request: (index: number) => object,
   onReply: (reply: R) => void,
-  opts: { workers?: number; workerPath?: string },
+  opts: { workers?: number; workerPath?: string; queueDepth?: number },
 ): Promise<void> {
   if (count === 0) return;
+  const depth = Math.max(1, opts.queueDepth ?? 1);
   const n = Math.max(1, Math.min(opts.workers ?? availableParallelism(), count));
   const script = scanWorkerScript(opts.workerPath);
   const live = new Set<Worker>();
@@ -101,7 +125,7 @@ async function runPool<R extends Reply>(
         const feed = () => {
           // A second request only while enough are left for the other workers: one waiting
           // here behind a long rank would leave another worker idle at the end.
-          while (!stopped && left() > 0 && held.length < (left() > n ? IN_FLIGHT : 1)) {
+          while (!stopped && left() > 0 && held.length < (left() > n ? depth : 1)) {
             const index = take();
             held.push(index);
             w.postMessage(request(index));
@@ -146,7 +170,7 @@ export async function scanKinetoFiles(paths: string[], opts: ScanPoolOptions = {
       if (opts.keep !== false) out[m.index] = columns;
       opts.onRank?.(m.index, columns);
     },
-    opts,
+    { ...opts, queueDepth: queueDepthFor(paths) },
   );
   return out;
 }
@@ -234,7 +258,7 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
       out[m.index] = r;
       opts.onRank?.(m.index, r);
     },
-    opts,
+    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)) },
   );
   return out;
 }
@@ -262,7 +286,7 @@ export async function reduceKinetoRankPayloads(
         onPayload(m.index, { ok: true, payload: new Uint8Array(m.payload), fromCache: m.fromCache });
       } else onPayload(m.index, { ok: false, error: m.error ?? 'unknown error', at: m.at });
     },
-    opts,
+    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)) },
   );
 }
 
@@ -300,7 +324,7 @@ export async function indexKinetoRanks(
         'lodFile' in m ? { ok: true, lodFile: m.lodFile } : { ok: false, error: m.error ?? 'unknown error', at: m.at };
       opts.onRank?.(++done);
     },
-    opts,
+    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)) },
   );
   return out;
 }

@@ -14,7 +14,7 @@ import { fixturesDir, repoRoot } from '../../helpers/paths';
 import { discoverTraces, type TraceRun } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
 import { JobTooLargeError, loadKinetoJob } from '../../../trace/kinetoJob';
-import { reduceKinetoRanks } from '../../../trace/kinetoScanPool';
+import { QUEUE_MAX_RANK_BYTES, queueDepthFor, reduceKinetoRanks } from '../../../trace/kinetoScanPool';
 import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../../analysis/index';
 import { analyzeCommand, perRankJson } from '../../../cli/commands/analyze';
 
@@ -540,6 +540,23 @@ test(
     });
   },
 );
+
+test('each worker holds a second rank only when no rank is big (a big one waits for the last to be let go)', () => {
+  const dir = tmp();
+  const sized = (name: string, bytes: number) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, '');
+    fs.truncateSync(f, bytes); // sparse: the size is all that is read
+    return f;
+  };
+  const small = [sized('a.json', 2e6), sized('b.json.gz', 1e6)];
+  assert.equal(queueDepthFor(small), 2);
+  assert.equal(queueDepthFor([...small, path.join(dir, 'missing.json')]), 2);
+  assert.equal(queueDepthFor([...small, sized('big.json', QUEUE_MAX_RANK_BYTES + 1)]), 1);
+  // A gzip file counts at 16 times its size (Kineto JSON compresses about 8–15 times).
+  assert.equal(queueDepthFor([sized('big.json.gz', Math.ceil(QUEUE_MAX_RANK_BYTES / 16) + 1)]), 1);
+  assert.equal(queueDepthFor([sized('ok.json.gz', Math.floor(QUEUE_MAX_RANK_BYTES / 16))]), 2);
+});
 
 test('reduced ranks are much smaller than the whole file on the real pair', async () => {
   const run = discoverTraces([htaDir]).chosen;
