@@ -45,8 +45,11 @@ export function streamingPeriod(
   syncs: readonly (number | FragmentSync)[],
   H: number,
   overlapSteps: number,
+  drift?: RankDrift,
 ): StreamingPeriod {
   const F = syncs.length;
+  // Steps since the last sync started (the ranks start aligned).
+  let lastSync = 0;
   const sync = syncs.map((x) => (typeof x === 'number' ? { startNs: 0, wireNs: x, applyNs: 0 } : x));
   const periods = 4;
   const steps = periods * H;
@@ -74,7 +77,10 @@ export function streamingPeriod(
       if (k <= 0 || k % H !== 0) continue;
       t += sync[f].startNs;
       host += sync[f].startNs;
-      const begin = Math.max(t, linkFree);
+      // The all-reduce starts once the last rank reaches it (driftLagNs: how long after a rank, on average).
+      const lag = drift ? driftLagNs(drift, s + 1 - lastSync) : 0;
+      lastSync = s + 1;
+      const begin = Math.max(t + lag, linkFree);
       linkFree = begin + sync[f].wireNs;
       if (overlapSteps === 0) {
         wait += linkFree - t;
@@ -95,6 +101,49 @@ export function streamingPeriod(
     meanHostNs: mean(hosts.slice(from, from + H)),
     stepNs,
   };
+}
+
+/**
+ * How the ranks' step times vary: between two syncs each rank runs its inner steps alone, so
+ * they drift apart, and a sync's all-reduce starts when the last of them gets there. Each
+ * rank's step time varies from step to step by `stepSigmaNs` (a standard deviation, measured
+ * over the replayed steps, whatIf.ts stepTimeSpread); over k steps a rank's sum varies by
+ * σ·√k, and the last of W ranks arrives E[max of W standard normals]·σ·√k after the mean.
+ */
+export interface RankDrift {
+  stepSigmaNs: number;
+  ranks: number;
+}
+
+/** How long after a rank (on average) the last of the ranks reaches a sync `steps` steps after the last one. */
+export function driftLagNs(d: RankDrift, steps: number): number {
+  if (d.ranks < 2 || steps <= 0 || !(d.stepSigmaNs > 0)) return 0;
+  return d.stepSigmaNs * Math.sqrt(steps) * expectedMaxOfNormals(d.ranks);
+}
+
+/**
+ * E[max of n independent standard normal variables] (0 for n = 1; 0.564 for 2, 1.029 for 4,
+ * 1.424 for 8, 3.25 for 1,024): ∫ x·n·φ(x)·Φ(x)^(n−1) dx by the trapezoid rule over [−10, 10],
+ * Φ accumulated from φ on the same grid.
+ */
+export function expectedMaxOfNormals(n: number): number {
+  if (n <= 1) return 0;
+  const lo = -10,
+    steps = 8000;
+  const dx = 20 / steps;
+  const pdf = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+  let cdf = 0,
+    sum = 0,
+    prev = 0;
+  for (let k = 0; k <= steps; k++) {
+    const x = lo + k * dx;
+    const p = pdf(x);
+    if (k > 0) cdf += ((prev + p) / 2) * dx;
+    prev = p;
+    const w = k === 0 || k === steps ? 0.5 : 1;
+    sum += w * x * n * p * Math.pow(Math.min(1, cdf), n - 1);
+  }
+  return sum * dx;
 }
 
 /** What the host work of an outer step costs on the machine the run was measured on. */

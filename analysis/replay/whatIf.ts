@@ -39,7 +39,14 @@ import { CONTEXT_PARALLEL, layoutOfRun, type DispatchCosts, type MeasuredRun } f
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, mean, median } from '../../trace/stats';
 import { lengthOf, unionOf } from '../intervals';
-import { fragmentHostWork, planFragments, streamingPeriod, type OuterStepCosts } from './streaming';
+import {
+  driftLagNs,
+  fragmentHostWork,
+  planFragments,
+  streamingPeriod,
+  type OuterStepCosts,
+  type RankDrift,
+} from './streaming';
 import { onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
 
 export interface WhatIfChange {
@@ -511,7 +518,15 @@ function replayOne(
         `outer step host work per period of ${H} steps: ${formatDurationNs(copies)} of copies between GPU and host and ${formatDurationNs(loops)} of outer-step loops over ${groupDigits(Math.round(paramBytes / 4))} parameters, blocking the steps that start and merge each sync`,
       );
     }
-    const period = streamingPeriod(localReplay.stepTimeNs, syncs, H, overlapSteps);
+    const spread = stepTimeSpread(ctx);
+    const drift: RankDrift | undefined = spread !== undefined ? { stepSigmaNs: spread, ranks: n } : undefined;
+    if (drift) {
+      const between = Math.max(1, Math.round(H / shares.values.length));
+      notes.push(
+        `the ranks drift apart between syncs: a rank's step varies by ${formatDurationNs(drift.stepSigmaNs)} (standard deviation over the replayed steps, beside the other ranks'), so the last of ${n} ranks reaches a sync ${between} step(s) after the last one ${formatDurationNs(driftLagNs(drift, between))} after the others on average, and the sync waits for it`,
+      );
+    }
+    const period = streamingPeriod(localReplay.stepTimeNs, syncs, H, overlapSteps, drift);
     const avgStep = period.meanStepNs;
     const avgExposed = localReplay.exposedCommNs + period.meanExposedNs;
     components = {
@@ -529,6 +544,34 @@ function replayOne(
     changed = { ...changed, stepTimeNs: avgStep };
   }
   return { changed, components, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+}
+
+/**
+ * How much a rank's own step varies from step to step, apart from what every rank's step does
+ * at once and from a rank being steadily slower (streaming.ts RankDrift): the residual of each
+ * rank's compute, forward, backward, other and optimizer segments, per replayed step, after its
+ * rank's mean and its step's mean are taken out (the two-way residual), as a standard deviation.
+ * Undefined with fewer than 2 ranks or 3 replayed steps.
+ */
+export function stepTimeSpread(ctx: ReplayContext): number | undefined {
+  const kinds = new Set(['forward', 'backward', 'other', 'optimizer']);
+  const ranks = [...ctx.graph.lanes.keys()];
+  const S = ctx.graphs.length,
+    R = ranks.length;
+  if (R < 2 || S < 3) return undefined;
+  const x: number[][] = ctx.graphs.map((g) =>
+    ranks.map((r) => (g.lanes.get(r) ?? []).reduce((t, seg) => t + (kinds.has(seg.kind) ? seg.durNs : 0), 0)),
+  );
+  const stepMean = x.map((row) => row.reduce((a, b) => a + b, 0) / R);
+  const rankMean = ranks.map((_, j) => x.reduce((t, row) => t + row[j], 0) / S);
+  const all = stepMean.reduce((a, b) => a + b, 0) / S;
+  let ss = 0;
+  for (let i = 0; i < S; i++)
+    for (let j = 0; j < R; j++) {
+      const e = x[i][j] - stepMean[i] - rankMean[j] + all;
+      ss += e * e;
+    }
+  return Math.sqrt(ss / ((R - 1) * (S - 1)));
 }
 
 /**

@@ -3,7 +3,15 @@
 // and the what-if built on it. Expected step times are worked out by hand below.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fragmentHostWork, fragmentShift, planFragments, streamingPeriod } from '../../../analysis/replay/streaming';
+import {
+  driftLagNs,
+  expectedMaxOfNormals,
+  fragmentHostWork,
+  fragmentShift,
+  planFragments,
+  streamingPeriod,
+} from '../../../analysis/replay/streaming';
+import { stepTimeSpread } from '../../../analysis/replay/whatIf';
 import { prepareReplay, whatIfOn } from '../../../analysis/index';
 import { syntheticRun } from '../../helpers/syntheticRun';
 
@@ -216,4 +224,51 @@ test("what-if DiLoCo prices the outer step's host work from the run's host probe
     localSteps: { H, streaming: true },
   });
   assert.ok(streaming.predicted.components.stagingNs.predictedNs > fast.predicted.components.stagingNs.predictedNs);
+});
+
+test('drift: the last of W ranks reaches a sync E[max of W normals]·σ·√k after the mean, and a DiLoCo sync waits for it', () => {
+  // Known values: E[max of 2] = 1/√π; of 4 ≈ 1.02938; of 8 ≈ 1.42360.
+  assert.equal(expectedMaxOfNormals(1), 0);
+  assert.ok(near(expectedMaxOfNormals(2), 1 / Math.sqrt(Math.PI), 1e-5));
+  assert.ok(near(expectedMaxOfNormals(4), 1.02938, 1e-4));
+  assert.ok(near(expectedMaxOfNormals(8), 1.4236, 1e-4));
+  const drift = { stepSigmaNs: 10, ranks: 4 };
+  assert.ok(near(driftLagNs(drift, 16), 10 * 4 * expectedMaxOfNormals(4)));
+  assert.equal(driftLagNs({ stepSigmaNs: 10, ranks: 1 }, 16), 0, 'one rank waits for nobody');
+  // DiLoCo (no overlap), H = 4: each sync waits for the lag, then the all-reduce.
+  const lag = driftLagNs(drift, 4);
+  assert.ok(near(streamingPeriod(100, [250], 4, 0, drift).meanStepNs, 100 + (lag + 250) / 4));
+  assert.ok(near(streamingPeriod(100, [250], 4, 0).meanStepNs, 100 + 250 / 4), 'without drift as before');
+  // With two steps of overlap the lag and a short all-reduce are hidden under the inner steps.
+  assert.equal(streamingPeriod(100, [50, 50], 4, 2, drift).meanStepNs, 100);
+});
+
+test("stepTimeSpread: the two-way residual of each rank's compute per replayed step, not the common or the steady differences", () => {
+  // Two ranks, three steps: rank 1 steadily 40 slower, step 2 slower for both by 30, and a
+  // residual of ±d in steps 0 and 1. The residual's sum of squares 4d² over (2−1)(3−1) = 2
+  // degrees of freedom: σ = d·√2.
+  const d = 5;
+  const work = [
+    [100 + d, 140 - d],
+    [100 - d, 140 + d],
+    [130, 170],
+  ];
+  const lanes = (row: number[]) => new Map(row.map((w, r) => [r, [{ kind: 'forward', durNs: w }]]));
+  const graphs = work.map((row) => ({ lanes: lanes(row) }));
+  const ctx = { graph: graphs[0], graphs } as unknown as Parameters<typeof stepTimeSpread>[0];
+  assert.ok(near(stepTimeSpread(ctx)!, d * Math.SQRT2));
+  // No residual: nothing drifts.
+  const flat = [
+    [100, 140],
+    [130, 170],
+    [90, 130],
+  ].map((row) => ({ lanes: lanes(row) }));
+  assert.ok(
+    near(stepTimeSpread({ graph: flat[0], graphs: flat } as unknown as Parameters<typeof stepTimeSpread>[0])!, 0),
+  );
+  assert.equal(
+    stepTimeSpread({ graph: graphs[0], graphs: graphs.slice(0, 2) } as unknown as Parameters<typeof stepTimeSpread>[0]),
+    undefined,
+    'two steps are too few',
+  );
 });
