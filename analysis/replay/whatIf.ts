@@ -520,10 +520,10 @@ function replayOne(
     }
     const spread = stepTimeSpread(ctx);
     const drift: RankDrift | undefined = spread !== undefined ? { stepSigmaNs: spread, ranks: n } : undefined;
-    if (drift) {
+    if (drift && drift.stepSigmaNs > 0) {
       const between = Math.max(1, Math.round(H / shares.values.length));
       notes.push(
-        `the ranks drift apart between syncs: a rank's step varies by ${formatDurationNs(drift.stepSigmaNs)} (standard deviation over the replayed steps, beside the other ranks'), so the last of ${n} ranks reaches a sync ${between} step(s) after the last one ${formatDurationNs(driftLagNs(drift, between))} after the others on average, and the sync waits for it`,
+        `the ranks drift apart between syncs: a rank's step varies by ${formatDurationNs(drift.stepSigmaNs)} from step to step (standard deviation over the replayed steps, beside the other ranks'), so at a sync ${between} step(s) after the one before, the last of ${n} ranks arrives ${formatDurationNs(driftLagNs(drift, between))} after the average rank, and the sync waits for it`,
       );
     }
     const period = streamingPeriod(localReplay.stepTimeNs, syncs, H, overlapSteps, drift);
