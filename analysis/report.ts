@@ -532,6 +532,7 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
         }`,
       );
       lines.push(`- Predicted (now → after): ${beforeAfter(sg).join('; ')}`);
+      if (sg.predicted.notes?.length) lines.push('- How it was priced:', ...sg.predicted.notes.map((n) => `  - ${n}`));
       if (sg.changesAlgorithm)
         lines.push('- Changes the training algorithm: check convergence (compare loss curves) before adopting it.');
       lines.push(`- Risk: ${sg.risk}`);

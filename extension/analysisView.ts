@@ -58,6 +58,10 @@ function suggestionView(raw: Loose): SuggestionView | undefined {
     if (v !== undefined) view.predicted[k] = v;
   }
   if (typeof ev.text === 'string' && ev.text.length > 0) view.detail = ev.text;
+  if (Array.isArray(p.notes)) {
+    const pricing = p.notes.filter((n): n is string => typeof n === 'string' && n.length > 0);
+    if (pricing.length > 0) view.pricing = pricing;
+  }
   return view;
 }
 

@@ -128,6 +128,8 @@ export interface SuggestionView {
   configChange: Record<string, unknown>;
   /** Optional longer explanation. */
   detail?: string;
+  /** How the prediction was priced beyond the measured run, one sentence each (the advisor's predicted.notes). */
+  pricing?: string[];
   /** True when the change alters the training algorithm (convergence must be checked). */
   changesAlgorithm?: boolean;
   /** The same change in PyTorch terms, when the advisor gives it. */

@@ -84,6 +84,12 @@ export interface Suggestion {
     calibrationErrorPct?: number;
     /** Per component of the step, replayed without and with the change (replay/whatIf.ts): where a miss came from. */
     components?: PredictedComponents;
+    /**
+     * How the change was priced beyond the measured run, in words (WhatIfResult.changeNotes):
+     * where a codec's or the outer step's speed came from, the ranks' drift between syncs, a
+     * phase left out. Absent when there is nothing to say.
+     */
+    notes?: string[];
     /** A layout suggestion: the layout model's components for the run's layout and the new one (replay/layouts.ts). */
     layout?: {
       name: string;
@@ -185,6 +191,7 @@ function predictedOf(r: WhatIfResult): Suggestion['predicted'] {
     speedup: r.predicted.stepTimeNs > 0 ? r.baseline.stepTimeNs / r.predicted.stepTimeNs : 1,
     calibrationErrorPct: r.replay.calibrationErrorPct,
     components: r.predicted.components,
+    ...(r.changeNotes.length > 0 ? { notes: [...r.changeNotes] } : {}),
   };
 }
 

@@ -100,7 +100,15 @@ export interface WhatIfResult {
     components: PredictedComponents;
   };
   replay: { baselineNs: number; changedNs: number; calibrationErrorPct: number };
+  /** The replay context's notes (what the whole trace lacked or was estimated from), then changeNotes. */
   notes: string[];
+  /**
+   * What pricing this change took beyond the measured run, in words: where its codec, host-work
+   * and copy speeds came from, the ranks' drift between local-update syncs, a phase the
+   * prediction leaves out (1-bit Adam's warm-up), what could not be replayed. The advisor shows
+   * them with the suggestion (Suggestion.predicted.notes).
+   */
+  changeNotes: string[];
 }
 
 /** Everything the replay needs, computed once per trace and reused for many changes. */
@@ -407,7 +415,7 @@ function replayOne(
     notes.push(
       gbps
         ? `codec cost: ${gbps} GB/s as given`
-        : `${codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu)}${ctx.onGpu ? '' : `, at ${host.text}`}`,
+        : `${codecSourceNote(c.name, ctx.onGpu, probed, c.encodeGBpsCpu, c.encodeGBpsGpu, ctx.info.hostProbe !== undefined)}${ctx.onGpu ? '' : `, at ${host.text}`}`,
     );
     // A CommLens run re-runs with CommLens' own strategy: replay the exchange it will send
     // (a volume ratio given scales each of its collectives).
@@ -713,12 +721,13 @@ function codecSourceNote(
   probed: number | undefined,
   cpuConstant: number,
   gpuConstant: number,
+  hasProbe: boolean,
 ): string {
   if (onGpu)
     return `codec cost: ${name} on the GPU at ${gpuConstant} GB/s (published figures; the trace's own codecs were not measured)`;
   if (probed !== undefined)
     return `codec cost: ${name} encode + decode measured by the host probe at the start of the run, ${probed.toFixed(3)} GB/s per core`;
-  return `codec cost: ${name} at CommLens' constant ${cpuConstant} GB/s per core (measured once on one machine; the trace has no host probe)`;
+  return `codec cost: ${name} at CommLens' constant ${cpuConstant} GB/s per core (measured once on one machine; ${hasProbe ? "the run's host probe did not time this codec" : 'the trace has no host probe'})`;
 }
 
 /** Fragment sizes as shares of the model, cut from the layers as the strategy cuts them; equal shares when the layers are unknown. */
@@ -787,6 +796,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     },
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
+    changeNotes: notes,
   };
 }
 

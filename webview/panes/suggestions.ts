@@ -116,6 +116,14 @@ function renderItem(
           { className: 'suggestion-body' },
           sg.detail ? h('p', {}, clipText(sg.detail, 1000)) : null,
           kvTable(rows),
+          sg.pricing && sg.pricing.length > 0
+            ? h(
+                'div',
+                { className: 'pricing' },
+                h('p', { className: 'muted' }, 'How the prediction was priced:'),
+                h('ul', {}, ...sg.pricing.slice(0, 8).map((n) => h('li', {}, clipText(n, 600)))),
+              )
+            : null,
           h(
             'p',
             { className: 'muted' },

@@ -2,7 +2,7 @@
 // runs (synthetic.ts) whose numbers are known by construction.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyze, WORTHWHILE, type Suggestion } from '../../../analysis/index';
+import { analyze, prepareReplay, WORTHWHILE, type Suggestion } from '../../../analysis/index';
 import { SEQUENCE_PARALLEL, ZERO } from '../../../analysis/advisor/catalogue';
 import { markdownReport } from '../../../analysis/report';
 import { etaFromSteadySteps, warmupStepCount } from '../../../trace/warmup';
@@ -184,4 +184,50 @@ test('a speed-up always says its direction', () => {
   assert.equal(formatSpeedup(1.39), '1.39× faster');
   assert.equal(formatSpeedup(0.72), '28.0 % slower');
   assert.equal(formatSpeedup(1.001), 'unchanged');
+});
+
+test('a suggestion says how its prediction was priced: its own what-if notes, in the analysis and the report', () => {
+  const m = syntheticRun({
+    ranks: 4,
+    steps: 6,
+    gradBytes: 8 * 1024 * 1024,
+    bytesPerNs: 0.05,
+    hostCores: 4,
+    hostProbe: {
+      codecBytesPerNs: { fp16: 0.5 },
+      d2h: { latencyNs: 50_000, bytesPerNs: 20 },
+      h2d: { latencyNs: 20_000, bytesPerNs: 40 },
+      outerStepBytesPerNs: { gradient: 1, nesterov: 0.5, mix: 1 },
+    },
+  });
+  const ctxNotes = prepareReplay(m).notes;
+  assert.ok(ctxNotes.length > 0, 'the trace-wide notes this test keeps out of the suggestions');
+  const a = analyze(m);
+  const byId = (id: string) => {
+    const s = a.suggestions.find((x) => x.id.startsWith(id));
+    assert.ok(s, `${id} among ${a.suggestions.map((x) => x.id).join(', ')}`);
+    return s.predicted.notes ?? [];
+  };
+  const diloco = byId('diloco-h');
+  assert.ok(
+    diloco.some((n) =>
+      /outer-step loops priced by the host probe at the start of the run: 1\.00, 0\.50 and 1\.00 GB\/s/.test(n),
+    ),
+    diloco.join('\n'),
+  );
+  assert.ok(diloco.some((n) => /outer step host work per period of \d+ steps/.test(n)));
+  assert.ok(
+    byId('compression-fp16').some((n) => /fp16 encode \+ decode measured by the host probe.*0\.500 GB\/s/.test(n)),
+  );
+  // A codec the probe did not time is priced by the constant, and says why.
+  assert.ok(byId('compression-bf16').some((n) => /constant .*the run's host probe did not time this codec/.test(n)));
+  for (const s of a.suggestions)
+    for (const n of s.predicted.notes ?? [])
+      assert.ok(!ctxNotes.includes(n), `${s.id} repeats a trace-wide note: ${n}`);
+  // The report prints them under the prediction they priced.
+  const report = markdownReport(a, { topSuggestions: a.suggestions.length });
+  const at = report.indexOf(`. ${a.suggestions.find((x) => x.id.startsWith('diloco-h'))!.title}`);
+  assert.ok(at > 0);
+  const section = report.slice(at, report.indexOf('\n### ', at + 1) > 0 ? report.indexOf('\n### ', at + 1) : undefined);
+  assert.match(section, /\n- How it was priced:\n {2}- outer-step loops priced by the host probe/);
 });

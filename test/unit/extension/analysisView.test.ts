@@ -52,6 +52,13 @@ describe('the webview view of an analysis', () => {
     assert.ok(v.ranks.some((r) => (r.steps ?? []).some((s) => (s.collectiveWaitNs ?? 0) > 0)));
   });
 
+  it("carries how each prediction was priced (the advisor's notes), and nothing for a suggestion without any", () => {
+    const priced = a.suggestions.filter((s) => (s.predicted.notes ?? []).length > 0);
+    assert.ok(priced.length > 0, 'the compressions say where their codec speed came from');
+    for (const s of a.suggestions)
+      assert.deepEqual(v.suggestions.find((x) => x.id === s.id)!.pricing, s.predicted.notes, s.id);
+  });
+
   it('keeps diagnoses apart and shows every predicted figure as now → after', () => {
     assert.deepEqual(
       v.suggestions.map((s) => s.id),
