@@ -94,13 +94,15 @@ function positionOf(c: CollectiveNode): number {
 export function setCollectives(
   g: StepGraph,
   nodes: CollectiveNode[],
-  waitRemap: (oldIds: number[]) => CollectiveNode[],
+  waitRemap: (oldIds: number[], at: { rank: number; index: number }) => CollectiveNode[],
 ): void {
   const pos = nodes.map(positionOf);
   const order = nodes.map((_, i) => i).sort((a, b) => pos[a] - pos[b] || a - b);
   const newWaits: [Segment, CollectiveNode[]][] = [];
-  for (const segs of g.lanes.values())
-    for (const s of segs) if (s.waitsOn.length > 0) newWaits.push([s, waitRemap(s.waitsOn)]);
+  for (const [rank, segs] of g.lanes)
+    segs.forEach((s, index) => {
+      if (s.waitsOn.length > 0) newWaits.push([s, waitRemap(s.waitsOn, { rank, index })]);
+    });
   const ordered = order.map((i) => nodes[i]);
   ordered.forEach((c, id) => (c.id = id));
   for (const [s, list] of newWaits) s.waitsOn = list.length === 1 ? [list[0].id] : [...new Set(list.map((c) => c.id))];
@@ -192,13 +194,25 @@ export function measuredEfficiency(colls: CollectiveNode[], link: LinkProfile): 
   return modelled > 0 ? measured / modelled : 1;
 }
 
-/** Puts `nodes` in place of the gradient collectives `grads`: whatever waited on one of them waits on all of `nodes`. */
+/**
+ * Puts `nodes` in the place of the gradient collectives `grads`. A segment that waited on a
+ * gradient collective waits on each new node its own rank launches before it (triggered after
+ * an earlier segment): after backward, on all of them; inside backward (a real trace's compute
+ * stream waiting on an early bucket), on those launched so far. Waiting on one launched later,
+ * or on another rank's, could close a cycle: on a sampled PyTorch job whose ranks' gradient
+ * all-reduces did not match, every rebucketing stalled the replay that way.
+ */
 function replaceGradients(g: StepGraph, grads: CollectiveNode[], nodes: CollectiveNode[]): void {
   const others = g.collectives.filter((c) => !c.gradient);
   const gradIds = new Set(grads.map((c) => c.id));
-  setCollectives(g, [...others, ...nodes], (old) => {
+  setCollectives(g, [...others, ...nodes], (old, at) => {
     const keep = old.map((id) => g.collectives[id]).filter((c) => c && !gradIds.has(c.id));
-    return old.some((id) => gradIds.has(id)) ? [...keep, ...nodes] : keep;
+    if (!old.some((id) => gradIds.has(id))) return keep;
+    const before = nodes.filter((c) => {
+      const t = c.triggers.get(at.rank);
+      return t !== undefined && t.afterSegment < at.index;
+    });
+    return [...keep, ...before];
   });
 }
 

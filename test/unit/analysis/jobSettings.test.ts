@@ -193,6 +193,8 @@ interface KOpts {
   latencyUs?: number;
   ranks?: number;
   steps?: number;
+  /** The backward compute before each bucket's all-reduce, µs, named as autograd names it (300 µs of aten::mm unless given). */
+  backwardUs?: number;
 }
 
 /** One Kineto trace per rank of a DDP job on gloo: backward per bucket, then its all-reduce on gloo's thread. */
@@ -213,8 +215,9 @@ function kinetoJob(dir: string, o: KOpts): void {
       t += 1_000;
       let glooFree = t;
       for (const bytes of o.buckets) {
-        X('aten::mm', 10, t, 300);
-        t += 300;
+        const bw = o.backwardUs ?? 300;
+        X(o.backwardUs !== undefined ? 'autograd::engine::evaluate_function: MmBackward0' : 'aten::mm', 10, t, bw);
+        t += bw;
         if (o.cast) {
           X('aten::to', 10, t, 40);
           X('aten::_to_copy', 10, t + 1, 38);
@@ -367,24 +370,42 @@ test('a GPU Kineto trace (HTA sample, NCCL DDP job of 128 ranks): world size, dt
   );
 });
 
-test('the HTA job: two buckets under the default cap; the advice names each change from the current setting', async () => {
+test('the HTA job: two buckets under the default cap; no suggestion priced by a replay that stalled', async () => {
   const a = await analyseDir(fixturesDir('kineto', 'hta-sampled'));
   const s = a.settings!;
   // The second (last) bucket, 21.8 MiB, is below the cap: consistent with the default 25, and only that.
   assert.equal(s.bucketCapMb.value, 25);
   assert.equal(s.bucketCapMb.confidence, 'low');
+  // Its two sampled ranks' big gradient all-reduces do not match; a rebucketed replay once
+  // waited on buckets launched later in backward and stalled, and its partial step was suggested.
+  for (const x of a.suggestions)
+    assert.ok(!(x.predicted.notes ?? []).some((n) => /stalled/.test(n)), `${x.id}: ${x.predicted.notes?.join('; ')}`);
+  for (const x of a.suggestions.filter((y) => y.kind === 'sharding'))
+    assert.match(x.pytorchHint!, /^now: DistributedDataParallel\(model\) → change to: /);
+});
+
+test('a DDP job whose last bucket is exposed: the advice names the bucket change from the current setting', async () => {
+  // Buckets of 26, 26 and 10 MiB (a bucket closes once it reaches the cap: 25) with 100 ms of
+  // backward before each: the last all-reduce (~42 ms) runs after backward, and smaller buckets
+  // would hide most of it.
+  const dir = path.join(tmp, 'k-exposed-last');
+  const MiB = 1024 * 1024;
+  kinetoJob(dir, { buckets: [26 * MiB, 26 * MiB, 10 * MiB], dtype: 'Float', cast: false, backwardUs: 100_000 });
+  const a = await analyseDir(dir);
+  const cap = a.settings!.bucketCapMb.value;
+  assert.equal(cap, 25, JSON.stringify(a.settings!.bucketCapMb));
   const overlap = a.suggestions.filter((x) => x.kind === 'overlap');
   assert.ok(overlap.length > 0, a.suggestions.map((x) => x.id).join(', '));
   for (const x of overlap) {
-    assert.notEqual(x.id, 'overlap-bucket-25mb');
-    assert.match(x.title, /^DDP bucket_cap_mb=25 → bucket_cap_mb=\d+ /);
+    assert.notEqual(x.id, `overlap-bucket-${cap}mb`);
+    assert.match(x.title, new RegExp(`^DDP bucket_cap_mb=${cap} → bucket_cap_mb=\\d+ `));
     assert.match(
       x.pytorchHint!,
-      /^now: DistributedDataParallel\(model, bucket_cap_mb=25\) → change to: DistributedDataParallel\(model, bucket_cap_mb=\d+\)$/,
+      new RegExp(
+        `^now: DistributedDataParallel\\(model, bucket_cap_mb=${cap}\\) → change to: DistributedDataParallel\\(model, bucket_cap_mb=\\d+\\)$`,
+      ),
     );
   }
-  for (const x of a.suggestions.filter((y) => y.kind === 'sharding'))
-    assert.match(x.pytorchHint!, /^now: DistributedDataParallel\(model\) → change to: /);
 });
 
 test('FSDP (Kineto, built here): reduce-scatters and all-gathers per step read as FULL_SHARD; no bucket_cap_mb and no ZeRO stage suggested to it', async () => {
