@@ -352,9 +352,12 @@ function overlapRule(c: RuleContext): Suggestion[] {
   if (s && s.dataParallel.value !== null && s.dataParallel.value !== 'ddp' && s.dataParallel.value !== 'zero1')
     return [];
   const current = s ? (s.bucketCapMb.value ?? undefined) : ctx.info.bucketCapMb;
+  // A PyTorch job's own cap, when read: each cap is priced against the job rebucketed at it
+  // (WhatIfChange.bucketing.currentCapMb; DDP launches its buckets during backward).
+  const from = s && current !== undefined ? { currentCapMb: current } : {};
   let best: { cap: number; r: WhatIfResult } | undefined;
   for (const cap of [1, 5, 25, 100]) {
-    const r = whatIfOn(ctx, { bucketing: { bucketCapMb: cap, overlap: true } });
+    const r = whatIfOn(ctx, { bucketing: { bucketCapMb: cap, overlap: true, ...from } });
     if (!best || r.predicted.stepTimeNs < best.r.predicted.stepTimeNs) best = { cap, r };
   }
   if (
@@ -363,8 +366,8 @@ function overlapRule(c: RuleContext): Suggestion[] {
     (best.cap === current && (s !== undefined || c.strategyIds.includes('ddp-bucketed')))
   )
     return [];
-  const change: WhatIfChange = { bucketing: { bucketCapMb: best.cap, overlap: true } };
-  const from = s ? (current !== undefined ? `bucket_cap_mb=${current}` : 'bucket_cap_mb unknown') : undefined;
+  const change: WhatIfChange = { bucketing: { bucketCapMb: best.cap, overlap: true, ...from } };
+  const now = s ? (current !== undefined ? `bucket_cap_mb=${current}` : 'bucket_cap_mb unknown') : undefined;
   return [
     {
       id: `overlap-bucket-${best.cap}mb`,
@@ -372,7 +375,7 @@ function overlapRule(c: RuleContext): Suggestion[] {
       changesAlgorithm: false,
       stepTimeGain: saving(best.r),
       title: c.pytorch
-        ? `DDP ${from ? `${from} → ` : ''}bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}`
+        ? `DDP ${now ? `${now} → ` : ''}bucket_cap_mb=${best.cap} with gradients all-reduced during backward: ${effect(best.r)}`
         : `Overlap the gradient all-reduce with backward in ${best.cap} MiB buckets: ${effect(best.r)}`,
       evidence: {
         metrics: { ...c.commMetrics(), gradientCollectives: ctx.graph.collectives.filter((g) => g.gradient).length },

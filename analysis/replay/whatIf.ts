@@ -52,8 +52,15 @@ import { onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWa
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
   compression?: { method: CompressorName; volumeRatio?: number; encodeGBps?: number };
-  /** Gradient buckets of bucketCapMb MiB, launched during backward when overlap (default true). */
-  bucketing?: { bucketCapMb: number; overlap?: boolean; firstBucketCapMb?: number };
+  /**
+   * Gradient buckets of bucketCapMb MiB, launched during backward when overlap (default true).
+   * With `currentCapMb` (the run's own cap, when known) the change is priced against the run
+   * rebucketed at that cap, as a run overlapping its buckets does, instead of against the
+   * measured graph: whatever the rebucketing model adds or misses on this trace then counts on
+   * both sides. (On the HTA-sampled pair the model's replay of the run's own 25 MiB read +31 %:
+   * it couples the ranks at every bucket where their unmatched all-reduces had run apart.)
+   */
+  bucketing?: { bucketCapMb: number; overlap?: boolean; firstBucketCapMb?: number; currentCapMb?: number };
   zeroStage?: 0 | 1 | 2 | 3;
   link?: LinkProfile;
   /** Nodes of ranksPerNode ranks with an intra- and an inter-node link (hierarchical collectives). */
@@ -751,8 +758,31 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   );
   const rep = runs[runs.length - 1];
   const { changed, bytesPerStep, extraBytesPerParam, activationFactor } = rep;
-  const stepDelta = median(runs.map((r) => r.stepDelta));
-  const exposedDelta = median(runs.map((r) => r.exposedDelta));
+  // The replays the change is measured against: the run's own buckets rebucketed (see
+  // WhatIfChange.bucketing), or the measured graph's.
+  const current = change.bucketing?.currentCapMb;
+  const reference =
+    current !== undefined
+      ? ctx.graphs.map((g, i) =>
+          replayOne(
+            ctx,
+            g,
+            ctx.baseReplays[i],
+            {
+              bucketing: { bucketCapMb: current, overlap: true, firstBucketCapMb: change.bucketing!.firstBucketCapMb },
+            },
+            [],
+          ),
+        )
+      : undefined;
+  const stepDelta = median(runs.map((r, i) => r.stepDelta - (reference?.[i].stepDelta ?? 0)));
+  const exposedDelta = median(runs.map((r, i) => r.exposedDelta - (reference?.[i].exposedDelta ?? 0)));
+  if (reference) {
+    const ref = reference[reference.length - 1].changed.stepTimeNs;
+    notes.push(
+      `priced against the run rebucketed at its own bucket_cap_mb=${current} (replayed ${formatDurationNs(ref)} where the measured step replays ${formatDurationNs(ctx.baseReplay.stepTimeNs)}), so that what the rebucketing model adds or misses on this trace counts on both sides`,
+    );
+  }
   const stage = change.zeroStage ?? 0;
   const baseline: WhatIfNumbers = {
     stepTimeNs: ctx.measuredStepNs,
@@ -767,7 +797,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs
       : 0;
   const perRank = changed.perRank.map((p) => {
-    const base = ctx.baseReplay.perRank.find((b) => b.rank === p.rank);
+    const base = (reference?.[reference.length - 1].changed ?? ctx.baseReplay).perRank.find((b) => b.rank === p.rank);
     const measured =
       baseline.stepTimeNs -
       ctx.graph.measuredStepNs +
@@ -790,7 +820,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       peakMemoryBytes: memory.predicted,
       perRank,
       components: componentsOf(
-        ctx.baseReplays.map((b) => b.components),
+        reference ? reference.map((r) => r.components) : ctx.baseReplays.map((b) => b.components),
         runs.map((r) => r.components),
       ),
     },

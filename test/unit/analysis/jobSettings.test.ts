@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { discoverTraces } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
-import { analyze, markdownReport, type Analysis } from '../../../analysis/index';
+import { analyze, markdownReport, prepareReplay, whatIfOn, type Analysis } from '../../../analysis/index';
 import { analyzeCommand } from '../../../cli/commands/analyze';
 import { repoRoot, fixturesDir } from '../../helpers/paths';
 
@@ -406,6 +406,32 @@ test('a DDP job whose last bucket is exposed: the advice names the bucket change
       ),
     );
   }
+});
+
+test("a PyTorch job's bucket caps are priced against the job rebucketed at its own cap", async () => {
+  const dir = path.join(tmp, 'k-exposed-ref');
+  const MiB = 1024 * 1024;
+  kinetoJob(dir, { buckets: [26 * MiB, 26 * MiB, 10 * MiB], dtype: 'Float', cast: false, backwardUs: 100_000 });
+  const ctx = prepareReplay(await loadRun(discoverTraces([dir]).chosen));
+  const at = (cap: number, currentCapMb?: number) =>
+    whatIfOn(ctx, { bucketing: { bucketCapMb: cap, overlap: true, ...(currentCapMb ? { currentCapMb } : {}) } });
+  // Against the measured graph, the model's own 25 MiB buckets do not replay the measured step
+  // exactly; against themselves they change nothing.
+  assert.notEqual(at(25).predicted.stepTimeNs, ctx.measuredStepNs);
+  assert.equal(at(25, 25).predicted.stepTimeNs, ctx.measuredStepNs);
+  // Another cap moves the measured step by its replay's difference from the 25 MiB one. (Two
+  // replayed steps here: their median is their mean, so the differences subtract exactly.)
+  assert.equal(ctx.graphs.length, 2);
+  const one = at(1, 25);
+  const moved = at(1).predicted.stepTimeNs - at(25).predicted.stepTimeNs;
+  assert.ok(Math.abs(one.predicted.stepTimeNs - ctx.measuredStepNs - moved) < 1e-3, `${one.predicted.stepTimeNs}`);
+  assert.ok(one.predicted.stepTimeNs < ctx.measuredStepNs, 'smaller buckets hide the last all-reduce');
+  assert.ok(one.changeNotes.some((n) => /priced against the run rebucketed at its own bucket_cap_mb=25/.test(n)));
+  // The advisor prices the job's suggestion that way.
+  const a = analyze(await loadRun(discoverTraces([dir]).chosen));
+  const sg = a.suggestions.find((x) => x.kind === 'overlap');
+  assert.ok(sg?.predicted.notes?.some((n) => /bucket_cap_mb=25/.test(n)));
+  assert.equal(sg?.whatIf?.bucketing?.currentCapMb, 25);
 });
 
 test('FSDP (Kineto, built here): reduce-scatters and all-gathers per step read as FULL_SHARD; no bucket_cap_mb and no ZeRO stage suggested to it', async () => {
