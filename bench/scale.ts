@@ -5,7 +5,13 @@
  *
  *   npm run bench:scale -- --quick      8 × 20 MB, 64 × 2 MB, 1,024 × 0.2 MB (gzip)
  *   npm run bench:scale                 8 × 500 MB, 64 × 100 MB, 1,024 × 10 MB (gzip)
- *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME
+ *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME, --page-cache warm|evicted
+ *
+ * Every tool starts with the job's files in the same state of the page cache: read once just
+ * before (`warm`, the default: the tools are measured, not the disk), or dropped from it
+ * (`evicted`, with dd's iflag=nocache: what a first open from this machine's disk costs). Left
+ * as it was, the cold run of a big case read its files from disk whenever the earlier cases had
+ * evicted them, and HTA, run after it, read them from memory.
  *
  * Each tool runs as users run it, in its own process tree (CommLens: `commlens analyze`, the
  * CLI itself, with the child Node it starts when a big job needs one: cold with an empty parse cache and
@@ -20,7 +26,18 @@
  * Writes its keys into bench/results/scale.json (headline keys first, then every case), keeping
  * the keys other benchmarks put there (the viewer's).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { loadavg, totalmem } from 'node:os';
 import { buildJob, cacheRoot, type JobManifest, type JobSpec } from './scaleJobs';
@@ -99,6 +116,32 @@ interface CaseResult {
 
 const la = () => loadavg().map((x) => Number(x.toFixed(2)));
 
+type PageCache = 'warm' | 'evicted';
+
+/**
+ * Puts the job's files in the page cache (read through once) or drops them from it (dd with
+ * iflag=nocache and count=0 asks the kernel to drop the file's cached pages), before a tool runs.
+ */
+function setPageCache(job: JobManifest, mode: PageCache): void {
+  const buf = Buffer.allocUnsafe(8 << 20);
+  for (const entry of readdirSync(job.dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(job.dir, entry.name);
+    if (mode === 'evicted') {
+      const r = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+      if (r.status !== 0)
+        throw new Error(`bench:scale: could not drop ${file} from the page cache: ${String(r.stderr)}`);
+      continue;
+    }
+    const fd = openSync(file, 'r');
+    try {
+      while (readSync(fd, buf, 0, buf.length, null) > 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 function toolRun(r: TreeRun, jsonBytes: number, before: number[]): ToolRun {
   const finished = r.code === 0 && !r.killedFor;
   return {
@@ -143,7 +186,7 @@ function compare(a: RankFigures, b: RankFigures): { ranksCompared: number; misma
 
 async function runCase(
   job: JobManifest,
-  opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number },
+  opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number; pageCache: PageCache },
 ): Promise<CaseResult> {
   const limits = { timeMs: 3_600_000, rssBytes: Math.min(totalmem() * 0.8, 16 * 2 ** 30) };
   // The parse cache of this case (this process's own: others may be running the bench), emptied
@@ -152,6 +195,7 @@ async function runCase(
   rmSync(parseCache, { recursive: true, force: true });
   // `commlens analyze` itself, as a user runs it (with its child Node and larger heap when a big
   // job needs one): cold with --per-rank-json, whose figures are compared with HTA's.
+  setPageCache(job, opts.pageCache);
   let before = la();
   const c = await runTree(
     process.execPath,
@@ -209,6 +253,7 @@ async function runCase(
     scan,
   };
   if (opts.hta) {
+    setPageCache(job, opts.pageCache);
     before = la();
     const h = await runTree('/usr/bin/python3', [htaScript, job.dir], {
       timeMs: opts.htaTimeMs,
@@ -246,6 +291,10 @@ async function main(): Promise<void> {
   console.log(
     `bench:scale ${quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
   );
+  const pageCache = (flag('--page-cache') ?? 'warm') as PageCache;
+  if (pageCache !== 'warm' && pageCache !== 'evicted')
+    throw new Error(`bench:scale: --page-cache takes warm or evicted, not '${String(pageCache)}'`);
+  console.log(`  each tool starts with the job's files ${pageCache === 'warm' ? 'in' : 'dropped from'} the page cache`);
   const results: CaseResult[] = [];
   for (const spec of CASES) {
     if (only && spec.name !== only) continue;
@@ -253,7 +302,7 @@ async function main(): Promise<void> {
     const job = await buildJob(spec, fixtureDir, console.log);
     const built = performance.now() - t;
     if (built > 1000) console.log(`  built in ${(built / 1000).toFixed(1)} s`);
-    const r = await runCase(job, { hta, htaTimeMs, htaRssBytes });
+    const r = await runCase(job, { hta, htaTimeMs, htaRssBytes, pageCache });
     results.push(r);
     const fmt = (x: ToolRun) =>
       (x.finished
@@ -284,6 +333,8 @@ async function main(): Promise<void> {
   const r1024 = results.find((r) => r.ranks === 1024 && r.commlens.finished);
   const summary = {
     mode: quick ? 'quick' : 'full',
+    /** The page cache each tool's cold run started from: the job's files read just before, or dropped from it. */
+    page_cache: pageCache,
     /** Slowest case: JSON MB over the whole CommLens process's wall time. */
     json_mb_per_s: done.length ? Math.min(...done.map((r) => r.commlens.jsonMbPerS)) : null,
     /** Worst case: peak RSS of the CommLens process tree over the job's JSON bytes. */
