@@ -778,7 +778,9 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const stepDelta = median(runs.map((r, i) => r.stepDelta - (reference?.[i].stepDelta ?? 0)));
   const exposedDelta = median(runs.map((r, i) => r.exposedDelta - (reference?.[i].exposedDelta ?? 0)));
   if (reference) {
-    const ref = reference[reference.length - 1].changed.stepTimeNs;
+    const refReplay = reference[reference.length - 1].changed;
+    const ref = refReplay.stepTimeNs;
+    if (refReplay.stalled) notes.push(`the replay of the run's own buckets: ${refReplay.stalled}`);
     notes.push(
       `priced against the run rebucketed at its own bucket_cap_mb=${current} (replayed ${formatDurationNs(ref)} where the measured step replays ${formatDurationNs(ctx.baseReplay.stepTimeNs)}), so that what the rebucketing model adds or misses on this trace counts on both sides`,
     );

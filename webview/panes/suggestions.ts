@@ -121,7 +121,7 @@ function renderItem(
                 'div',
                 { className: 'pricing' },
                 h('p', { className: 'muted' }, 'How the prediction was priced:'),
-                h('ul', {}, ...sg.pricing.slice(0, 8).map((n) => h('li', {}, clipText(n, 600)))),
+                h('ul', {}, ...sg.pricing.map((n) => h('li', {}, clipText(n, 600)))),
               )
             : null,
           h(
