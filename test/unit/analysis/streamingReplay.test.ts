@@ -11,9 +11,16 @@ import {
   planFragments,
   streamingPeriod,
 } from '../../../analysis/replay/streaming';
-import { stepTimeSpread } from '../../../analysis/replay/whatIf';
-import { prepareReplay, whatIfOn } from '../../../analysis/index';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freeRunningSteps, sharingOf, steadyRankExcessNs, stepTimeSpread } from '../../../analysis/replay/whatIf';
+import { sharedTimeFactor } from '../../../analysis/replay/sharing';
+import { cloneGraph, dropGradientCollectives } from '../../../analysis/replay/transforms';
+import { simulate } from '../../../analysis/replay/simulate';
+import { analyze, prepareReplay, whatIfOn } from '../../../analysis/index';
+import { loadTraceFile } from '../../../trace/load';
 import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
 const near = (a: number, b: number, rel = 1e-9): boolean => Math.abs(a - b) <= rel * Math.max(1, Math.abs(b));
 
@@ -271,4 +278,143 @@ test("stepTimeSpread: the two-way residual of each rank's compute per replayed s
     undefined,
     'two steps are too few',
   );
+});
+
+test('steadyRankExcessNs: the slowest rank mean over the mean rank, less what the steps’ noise alone makes of it', () => {
+  // The work of the stepTimeSpread test: rank means 110 and 150 (mean 130), σ = 5·√2 over 3
+  // steps, so the noise alone puts the larger of 2 rank means E[max of 2]·σ/√3 above the mean.
+  const d = 5;
+  const lanes = (row: number[]) => new Map(row.map((w, r) => [r, [{ kind: 'forward', durNs: w }]]));
+  const ctxOf = (rows: number[][]) => {
+    const graphs = rows.map((row) => ({ lanes: lanes(row) }));
+    return { graph: graphs[0], graphs } as unknown as Parameters<typeof steadyRankExcessNs>[0];
+  };
+  const noisy = ctxOf([
+    [100 + d, 140 - d],
+    [100 - d, 140 + d],
+    [130, 170],
+  ]);
+  assert.ok(near(steadyRankExcessNs(noisy), 20 - (d * Math.SQRT2 * expectedMaxOfNormals(2)) / Math.sqrt(3)));
+  // Exact times: all of it.
+  assert.ok(
+    near(
+      steadyRankExcessNs(
+        ctxOf([
+          [100, 140],
+          [130, 170],
+          [90, 130],
+        ]),
+      ),
+      20,
+    ),
+  );
+  // A difference the noise explains is no excess.
+  assert.equal(
+    steadyRankExcessNs(
+      ctxOf([
+        [100, 101],
+        [140, 120],
+        [90, 112],
+      ]),
+    ),
+    0,
+  );
+});
+
+test('local updates: a step between syncs is a rank’s own, and a steadily slower rank sets the pace', () => {
+  // Four ranks, rank 1 50 µs slower on every kernel, exact times, no probe (a GPU per rank).
+  const m = syntheticRun({ ranks: 4, steps: 6, kernels: 12, fwdNs: 100_000, slowRank: 1, slowExtraNs: 50_000 });
+  const ctx = prepareReplay(m);
+  const local = cloneGraph(ctx.graph);
+  dropGradientCollectives(local);
+  const plain = simulate(local);
+  const own = plain.perRank.map((p) => p.stepTimeNs);
+  assert.ok(Math.max(...own) > Math.min(...own), 'the slow rank’s own step is longer');
+  const notes: string[] = [];
+  const free = freeRunningSteps(ctx, local, notes);
+  assert.equal(free.kernelFactor, 1, 'no sharing: kernels as measured');
+  const excess = steadyRankExcessNs(ctx);
+  assert.ok(near(free.stepNs, own.reduce((a, b) => a + b, 0) / own.length + excess, 1e-9));
+  // The slow rank's whole step is the pace every sync waits for.
+  assert.ok(near(free.stepNs, Math.max(...own), 1e-9), `${free.stepNs} vs ${Math.max(...own)}`);
+  assert.ok(notes.some((n) => /steadily .* slower than the mean rank/.test(n)));
+  // Without a straggler and with noise, the step is the mean rank's, not the span across ranks.
+  const jittered = prepareReplay(syntheticRun({ ranks: 4, steps: 8, kernels: 12, fwdNs: 100_000, jitterSeed: 7 }));
+  const l2 = cloneGraph(jittered.graph);
+  dropGradientCollectives(l2);
+  const f2 = freeRunningSteps(jittered, l2, []);
+  const mean2 = simulate(l2).perRank.reduce((t, p) => t + p.stepTimeNs, 0) / 4;
+  assert.ok(near(f2.stepNs, mean2 + steadyRankExcessNs(jittered), 1e-9));
+  assert.ok(f2.stepNs <= simulate(l2).stepTimeNs + 1e-6);
+});
+
+test('local updates on ranks that share the machine: kernels at φ(k) over the φ they ran at, k solved with the step', () => {
+  const run = (speedup: number) =>
+    prepareReplay(
+      syntheticRun({
+        ranks: 4,
+        steps: 6,
+        kernels: 12,
+        fwdNs: 100_000,
+        slowRank: 1,
+        slowExtraNs: 50_000,
+        hostProbe: {
+          ...TEST_HOST_PROBE,
+          dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } },
+        },
+      }),
+    );
+  const ctx = run(4);
+  const sharing = sharingOf(ctx)!;
+  // The slow rank computed alone part of the time: the run's kernels ran below all-at-once.
+  assert.ok(sharing.measuredFactor < 0.99, `${sharing.measuredFactor}`);
+  const local = cloneGraph(ctx.graph);
+  dropGradientCollectives(local);
+  const notes: string[] = [];
+  const free = freeRunningSteps(ctx, local, notes);
+  // The fixed point: b = each rank's kernel time over its step, k = 1 + (W − 1)·b.
+  const b = free.replay.perRank.reduce((t, p) => t + p.computeNs / p.stepTimeNs, 0) / 4;
+  const phi = sharedTimeFactor(1 + 3 * b, 4, 4);
+  assert.ok(Math.abs(free.kernelFactor - phi / sharing.measuredFactor) < 1e-3, `${free.kernelFactor}`);
+  assert.ok(free.kernelFactor > 1.01, 'free-running ranks compute beside one another more');
+  assert.ok(notes.some((n) => /ranks computing at once/.test(n)));
+  // The kernels are scaled.
+  const unscaled = simulate(local);
+  assert.ok(free.replay.perRank[0].computeNs > unscaled.perRank[0].computeNs);
+  // The prediction carries it: DiLoCo's compute grows, and a GPU per rank (speed-up 1.02) changes nothing.
+  const shared = whatIfOn(ctx, { localSteps: { H: 8 } });
+  assert.ok(shared.predicted.components.computeNs.predictedNs > shared.predicted.components.computeNs.baselineNs);
+  const gpu = run(1.02);
+  const l3 = cloneGraph(gpu.graph);
+  dropGradientCollectives(l3);
+  assert.equal(freeRunningSteps(gpu, l3, []).kernelFactor, 1);
+});
+
+test('local updates predicted from real CommLens baselines within 10 % of the runs measured beside them', async () => {
+  // test/fixtures/commlens/README.md: two DDP baselines, each with its DiLoCo and Streaming
+  // DiLoCo runs measured right after it. Before the free-running model these predictions read
+  // 15, 7, 31 and 30 % too fast.
+  const dir = join(__dirname, '../../../../test/fixtures/commlens/local-updates');
+  const measured = JSON.parse(readFileSync(join(dir, 'measured.json'), 'utf8')) as {
+    runs: {
+      preset: string;
+      strategy: string;
+      strategyOptions: { localSteps: number } | null;
+      steadyStepTimeNs: number;
+    }[];
+  };
+  const rows: string[] = [];
+  for (const preset of ['mlp-small', 'gpt-mini']) {
+    const a = analyze(await loadTraceFile(join(dir, `${preset}-ddp.pftrace`)));
+    for (const run of measured.runs.filter((r) => r.preset === preset && r.strategy !== 'ddp')) {
+      const H = run.strategyOptions!.localSteps;
+      const id = `${run.strategy}-h${H}`;
+      const s = a.suggestions.find((x) => x.id === id);
+      assert.ok(s?.predicted, `${preset}: no prediction for ${id} (${a.suggestions.map((x) => x.id).join(', ')})`);
+      const err = (s.predicted.stepTimeNs - run.steadyStepTimeNs) / run.steadyStepTimeNs;
+      rows.push(`${preset} ${id}: ${(err * 100).toFixed(1)} %`);
+      assert.ok(Math.abs(err) <= 0.1, rows.join('; '));
+    }
+  }
+  assert.equal(rows.length, 4);
 });
