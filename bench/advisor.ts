@@ -30,7 +30,8 @@
  * presets' 19 suggestions at ~13 s a run) against 8.3–8.6 min measured with one round (2 runs
  * per suggestion): no interval was within ± 3 % after one round, so every row would run all three.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
- * once, judged against the pass's first baseline alone.
+ * once, judged against the pass's first baseline alone. `--keep-runs DIR`: the runs (traces,
+ * summaries, comparisons) are written there and kept, to read a row's runs afterwards.
  *
  * Presets and steps can be narrowed: BENCH_ADVISOR_PRESETS=tiny,mlp-small BENCH_ADVISOR_STEPS=12,
  * and the suggestions re-run: BENCH_ADVISOR_SUGGESTIONS=compression-fp16,zero1 (ids, or prefixes of them).
@@ -141,6 +142,8 @@ interface Args {
   load: number;
   maxRounds: number;
   reuseBaseline: boolean;
+  /** Where the pass's runs are written and kept (default: a temporary folder, removed at the end). */
+  keepRuns?: string;
 }
 
 /** Rounds per suggestion unless --max-rounds says otherwise (the header says why not verify's 3). */
@@ -155,9 +158,16 @@ export function parseArgs(argv: string[]): Args {
       a.reuseBaseline = true;
       continue;
     }
+    if (flag === '--keep-runs') {
+      const d = argv[++i];
+      if (!d || d.startsWith('--'))
+        throw new Error(`--keep-runs ${d ?? '(missing)'}: expected a folder to keep the runs in`);
+      a.keepRuns = d;
+      continue;
+    }
     if (!Object.hasOwn(mins, flag))
       throw new Error(
-        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}; verify's is ${VERIFY_DEFAULTS.maxRounds}) or --reuse-baseline (judge against the pass's first baseline alone)`,
+        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}; verify's is ${VERIFY_DEFAULTS.maxRounds}) --reuse-baseline (judge against the pass's first baseline alone) or --keep-runs DIR (write the runs there and keep them)`,
       );
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < mins[flag] || v > 64)
@@ -320,7 +330,8 @@ async function main(): Promise<void> {
   const presets = (process.env.BENCH_ADVISOR_PRESETS ?? 'mlp-small,gpt-mini').split(',');
   const steps = Number(process.env.BENCH_ADVISOR_STEPS ?? 12);
   const only = process.env.BENCH_ADVISOR_SUGGESTIONS?.split(',').filter((x) => x.length > 0);
-  const dir = mkdtempSync(join(tmpdir(), 'commlens-advisor-'));
+  const dir = args.keepRuns ?? mkdtempSync(join(tmpdir(), 'commlens-advisor-'));
+  if (args.keepRuns) mkdirSync(dir, { recursive: true });
   const out = new Output('bench:advisor', { quiet: true });
   const rows: Row[] = [];
   const skipped: string[] = [];
@@ -435,7 +446,8 @@ async function main(): Promise<void> {
     await runCondition('quiet', 0);
     if (args.load > 0) await runCondition(`load ${args.load}`, args.load);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (args.keepRuns) console.log(`runs kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
   const spreads = conditions.map((c) => {
     const mine = rows.filter((r) => r.condition === c.name);

@@ -605,13 +605,12 @@ export function outsideOpsNs(ctx: ReplayContext): number {
  * each computes a share b of its step independently of the others (k = 1 + (W − 1)·b, b = its
  * kernel time over its replayed step), solved by iteration since b depends on the scaled
  * kernels. The replayed step holds almost nothing but kernels, so b comes out near 1 and k near
- * W. Measured (2026-12-06, DiLoCo and Streaming DiLoCo runs beside their DDP baselines): on 2
- * gpt-mini ranks (measured φ 0.69) this scales a kernel by 1.46 where the runs' GPU time per
- * step grew 1.39×, and predicts 270.8 and 291.3 ms against 267.5 and 291.3 measured (−25 % and
- * −31 % without it); on 4 mlp-small ranks (φ 0.78–0.89) it scales a kernel by 1.12–1.27 where
- * the GPU time grew 1.03–1.14×, and the rest is the host time a free-running rank spends
- * between its kernels (~35–40 ms a step there, which the replayed step lacks): 365.6–386.2 ms
- * predicted against 366–386.8 measured (−8 to −20 % without it). docs/benchmarks.md.
+ * W. Measured (2026-12-06, DiLoCo and Streaming DiLoCo runs each right after its DDP baseline):
+ * on 2 gpt-mini ranks (measured φ 0.69) a kernel is scaled by 1.46 where the runs' GPU time per
+ * step grew 1.39×, and the predictions read 267.1 and 295.2 ms against 267.5 and 291.3 measured
+ * (28 and 25 % too fast before); on 4 mlp-small ranks (φ 0.78–0.89) by 1.12–1.27 where the GPU
+ * time grew 1.06× and 1.14× in two pairs; ten pairs in all 0.1–15.2 % off, median 3.6 % (10.3 % before, every
+ * one too fast). docs/benchmarks.md.
  */
 export function freeRunningSteps(
   ctx: ReplayContext,
