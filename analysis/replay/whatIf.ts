@@ -390,7 +390,14 @@ function replayOne(
   const link = change.link ? { ...change.link, pairWires: ctx.link.pairWires } : ctx.link;
   if (change.link || change.worldSize) changeLinkAndWorld(g, ctx.link, link, ctx.worldSize, n);
   if (change.topology) {
-    const unknown = changeTopology(g, link, change.topology);
+    // Its links on the same runtime, as `link` above (a CommLens run's links keep its wiring).
+    const wired = (l: LinkProfile): LinkProfile => ({ ...l, pairWires: ctx.link.pairWires });
+    const topology = {
+      ...change.topology,
+      intraLink: wired(change.topology.intraLink),
+      interLink: wired(change.topology.interLink),
+    };
+    const unknown = changeTopology(g, link, topology);
     if (unknown > 0) notes.push(`${unknown} collective(s) without sizes keep their measured time on the new topology`);
   }
   const stage = change.zeroStage ?? 0;

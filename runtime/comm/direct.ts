@@ -41,15 +41,17 @@ export function directAllToAllSteps(
     const f = (k - 1) % fifos;
     const out = pieces(input.subarray(sd[to], sd[to] + sendCounts[to]), chunkElems);
     const inn = pieces(output.subarray(rd[from], rd[from] + recvCounts[from]), chunkElems);
-    const L: Step[] = [];
-    for (let j = 0; j < Math.max(out.length, inn.length); j++) {
-      if (j < out.length) L.push(b.send(peers[to], f, out[j], sendCounts[to]));
-      if (j < inn.length) L.push(b.recvCopy(peers[from], f, inn[j], recvCounts[from]));
-    }
-    lists.push(L);
+    // The sends and the receives of a round as lists of their own: a send never waits for the
+    // receive before it, so the chunks stream onto the wire back to back and the round costs
+    // α + (S/n)/β, as a link pipelines them. (One list alternating send, receive, send, …
+    // paid α again for every chunk: 2 ranks, 1 MiB over eth-25g slowed 300×, 2 chunks, 68.4 ms
+    // against 59.3 for the all-gather of the same bytes.)
+    if (out.length > 0) lists.push(out.map((x) => b.send(peers[to], f, x, sendCounts[to])));
+    if (inn.length > 0) lists.push(inn.map((x) => b.recvCopy(peers[from], f, x, recvCounts[from])));
   }
-  // Rounds that share a FIFO index talk to different peers, so their orders never mix;
-  // running them as separate lists lets every round progress at once.
+  // Rounds that share a FIFO index talk to different peers, and a round's sends and receives
+  // use the FIFOs of two different directed links, so no two lists' orders ever mix: running
+  // them as separate lists lets every round, and both directions of it, progress at once.
   return lists;
 }
 

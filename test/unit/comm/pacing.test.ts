@@ -111,6 +111,24 @@ describe('link emulation', () => {
     });
   }
 
+  it('an emulated all-to-all streams its chunks: α + (S/n)/β, not α per chunk', async () => {
+    // 2 ranks over the WAN (α 30 ms), 4 MiB: each rank sends 2 MiB to the other in 8 chunks of
+    // 256 KiB. Alternating each send with the receive before the next paid α per chunk
+    // (8α + S/n/β ≈ 274 ms); a link pipelines them (α + S/n/β ≈ 64 ms).
+    const bytes = 4 << 20;
+    const calls = [
+      { op: 'barrier' as const, count: 0, dtype: 'uint8' as const },
+      { op: 'allToAll' as const, count: bytes / 4, dtype: 'f32' as const },
+    ];
+    const res = await runCalls(2, { seed: 3, calls }, { topology: { link: 'wan' }, chunkBytes: 256 * 1024 });
+    const link = LINK_PROFILES.wan;
+    const spans = res.map((r) => r.spans.find((x) => x.kind === 'collective' && x.op === 'allToAll')!);
+    const t = Math.max(...spans.map((x) => x.endNs)) - Math.max(...spans.map((x) => x.startNs));
+    const modelNs = link.alphaNs + bytes / 2 / link.bytesPerNs;
+    assert.ok(t >= 0.95 * modelNs, `all-to-all ${t} ns, below the wire's ${modelNs} ns`);
+    assert.ok(t < modelNs + 2 * link.alphaNs, `all-to-all ${t} ns: α paid per chunk (model ${modelNs} ns)`);
+  });
+
   it('a rank whose thread stalls after issuing shows its collective from the issue, never shorter than the wire allows', async () => {
     const bytes = 4 << 20;
     const stallMs = 12;
