@@ -4,7 +4,6 @@
  */
 import type { LinkProfile } from '../runInfo';
 import { busBandwidthFactor } from '../../trace/collectives';
-import { runtimeCollectiveNs } from '../../trace/collectiveAlgorithms';
 
 /** Number of latency terms (× α) of a ring collective over n ranks. */
 export function latencyTerms(op: string, n: number): number {
@@ -28,22 +27,14 @@ export function volumeFactor(op: string, n: number): number {
 
 /**
  * Ring cost: latencyTerms(op, n)·α + volumeFactor(op, n)·S/β, in ns
- * (e.g. all-reduce 2(n−1)α + 2((n−1)/n)·S/β); an all-to-all through one port per rank,
- * (n − 1)α + ((n − 1)/n)·S/β. On CommLens' emulated links (`pairWires`: a wire per ordered
- * pair, runtime/comm/channel.ts) a collective costs what the runtime's collectives library
- * takes for it: its tuner's estimate of the algorithm it picks (trace/collectiveAlgorithms.ts
- * runtimeCollectiveNs), e.g. a 2-rank all-reduce by recursive doubling, α + S/β, and an
- * all-to-all's rounds at once, α + S/n/β (measured on mlp-small's 4 ranks: 98 ms for a 2.6 MB
- * bf16 all-to-all that the port model priced at 217 ms). Priced by the ring instead, a 2-rank
- * run's all-reduce read 5 % dearer and a pair of all-to-all + all-gather 7 % cheaper than the
- * runtime runs them, so a compressed exchange measured 13 % slower than the replay had it
- * (docs/benchmarks.md).
+ * (e.g. all-reduce 2(n−1)α + 2((n−1)/n)·S/β). An all-to-all sends S/n to each of the n − 1
+ * others: through one port per rank that is (n − 1)α + ((n − 1)/n)·S/β; on a link with a wire
+ * per ordered pair (`pairWires`, CommLens' emulated links) its rounds move at once, α + S/n/β
+ * (measured on mlp-small's 4 ranks: 98 ms for a 2.6 MB bf16 all-to-all that the port model
+ * priced at 217 ms).
  */
 export function collectiveCostNs(op: string, bytes: number, n: number, link: LinkProfile): number {
-  if (link.pairWires && n > 1) {
-    const t = runtimeCollectiveNs(op, bytes, n, link);
-    if (t !== undefined) return t;
-  }
+  if (op === 'allToAll' && link.pairWires && n > 1) return link.alphaNs + bytes / n / link.bytesPerNs;
   return latencyTerms(op, n) * link.alphaNs + (volumeFactor(op, n) * bytes) / link.bytesPerNs;
 }
 

@@ -17,7 +17,6 @@ import { CommAbortedError } from './errors';
 import { LinkProfile, resolveLinkProfile, slowedProfile } from './profiles';
 import { createSharedMemory, WasmMemory } from './wasm';
 import { ALGORITHMS } from './tuner';
-import { defaultChunkBytes } from '../../trace/collectiveAlgorithms';
 
 export interface TopologyConfig {
   /** Link profile between every pair of ranks (unless intraLink/interLink say otherwise). */
@@ -186,6 +185,14 @@ export function createWorld(worldSize: number, opts: WorldOptions): WorldInit {
  * 256 KiB, or more on links whose latency × bandwidth product is larger (WAN): a chunk
  * must cover the bytes in flight during one latency, or the pipeline stalls on it.
  */
+function defaultChunkBytes(links: LinkProfile[]): number {
+  let bdp = 0;
+  for (const l of links) if (Number.isFinite(l.bytesPerNs)) bdp = Math.max(bdp, l.alphaNs * l.bytesPerNs);
+  let chunk = 256 * 1024;
+  while (chunk < bdp && chunk < 4 * 1024 * 1024) chunk *= 2;
+  return chunk;
+}
+
 /** Resolves the per-pair link profiles of a topology (flat or nodes × ranksPerNode). */
 export function resolveLinks(worldSize: number, topo: TopologyConfig): { links: LinkProfile[]; scaleFactor: number } {
   if (!topo || typeof topo.link !== 'string') throw new Error(`topology.link must name a link profile`);

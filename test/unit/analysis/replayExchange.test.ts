@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prepareReplay } from '../../../analysis/replay/whatIf';
 import { collectiveCostNs } from '../../../analysis/replay/costModel';
-import { LOCAL_ALPHA_NS, LOCAL_BYTES_PER_NS, runtimeCollectiveNs } from '../../../trace/collectiveAlgorithms';
 import { cloneGraph, compressAsExchange, measuredEfficiency } from '../../../analysis/replay/transforms';
 import { COMPRESSORS } from '../../../analysis/compressors';
 import { simulate } from '../../../analysis/replay/simulate';
@@ -14,30 +13,19 @@ import { syntheticRun } from '../../helpers/syntheticRun';
 
 const MiB = 1024 * 1024;
 
-test("on one port per rank an all-to-all costs (n−1)α + (n−1)/n·S/β; on CommLens' pair wires a collective costs what its runtime takes", () => {
+test('an all-to-all on a wire per ordered pair costs α + S/n/β; through one port per rank (n−1)α + (n−1)/n·S/β', () => {
   const link = { alphaNs: 10_000, bytesPerNs: 1 };
   const S = 4 * MiB;
   assert.equal(collectiveCostNs('allToAll', S, 4, link), 3 * 10_000 + (3 / 4) * S);
-  const wired = { ...link, pairWires: true };
-  // The runtime's tuner's estimate of the algorithm it picks (trace/collectiveAlgorithms.ts):
-  // an all-to-all's rounds at once, α + S/n/β and its local costs.
-  for (const op of ['allToAll', 'allReduce', 'allGather', 'reduceScatter'])
-    for (const n of [2, 4, 8])
-      for (const bytes of [4096, S])
-        assert.equal(
-          collectiveCostNs(op, bytes, n, wired),
-          runtimeCollectiveNs(op, bytes, n, wired),
-          `${op} ${n} ${bytes}`,
-        );
-  const local = ((3 / 4) * S) / LOCAL_BYTES_PER_NS;
-  assert.ok(Math.abs(collectiveCostNs('allToAll', S, 4, wired) - (10_000 + LOCAL_ALPHA_NS + S / 4 + local)) < 1e-6);
-  // Two ranks all-reduce by recursive doubling, one α and S/β, where the ring takes two α
-  // (25 GbE slowed 300×: α 9 ms, β 10.4 MB/s).
-  const slow = { alphaNs: 9e6, bytesPerNs: 3.125 / 300 };
-  const rd = collectiveCostNs('allReduce', S, 2, { ...slow, pairWires: true });
-  assert.ok(Math.abs(rd - collectiveCostNs('allReduce', S, 2, slow) + 9e6) < 0.01 * rd, `${rd}`);
-  // Point-to-point keeps the α–β model.
-  assert.equal(collectiveCostNs('send', S, 2, wired), collectiveCostNs('send', S, 2, link));
+  assert.equal(collectiveCostNs('allToAll', S, 4, { ...link, pairWires: true }), 10_000 + S / 4);
+  // Two ranks: one round either way.
+  assert.equal(
+    collectiveCostNs('allToAll', S, 2, { ...link, pairWires: true }),
+    collectiveCostNs('allToAll', S, 2, link),
+  );
+  // A ring sends to one neighbour: the wiring does not change it.
+  for (const op of ['allReduce', 'allGather', 'reduceScatter'])
+    assert.equal(collectiveCostNs(op, S, 4, { ...link, pairWires: true }), collectiveCostNs(op, S, 4, link));
 });
 
 test("the replay of a CommLens run prices its compressed exchange's all-to-all on the runtime's pair wires", () => {
@@ -52,7 +40,7 @@ test("the replay of a CommLens run prices its compressed exchange's all-to-all o
   assert.ok(compressAsExchange(g, ctx.link, COMPRESSORS.bf16.exchange(4), () => 0));
   const a2a = g.collectives.find((c) => c.op === 'allToAll')!;
   const S = grad / 2;
-  const want = eff * runtimeCollectiveNs('allToAll', S, 4, ctx.link)!;
+  const want = eff * (ctx.link.alphaNs + S / 4 / ctx.link.bytesPerNs);
   assert.ok(Math.abs(a2a.durNs - want) < 1, `all-to-all ${a2a.durNs} ns, want ${want}`);
 
   const imported = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: grad, format: 'kineto' }));
