@@ -626,14 +626,18 @@ export function freeRunningSteps(
 ): { replay: Replay; stepNs: number; kernelFactor: number } {
   // A rank that is steadily slower falls behind at every step (the sync waits for it).
   const excess = steadyRankExcessNs(ctx);
-  if (excess > 0)
-    notes.push(
-      `a rank is steadily ${formatDurationNs(excess)} per step slower than the mean rank (beyond its steps' noise): between syncs it falls behind at every step, and each sync waits for it`,
-    );
-  const ownStep = (r: Replay, factor: number) => mean(r.perRank.map((p) => p.stepTimeNs)) + excess * factor;
+  const result = (replay: Replay, kernelFactor: number) => {
+    const own = mean(replay.perRank.map((p) => p.stepTimeNs));
+    // Said when it moves the step by 1 % or more.
+    if (excess * kernelFactor >= 0.01 * own)
+      notes.push(
+        `a rank is steadily ${formatDurationNs(excess * kernelFactor)} per step slower than the mean rank (beyond its steps' noise): between syncs it falls behind at every step, and each sync waits for it`,
+      );
+    return { replay, stepNs: own + excess * kernelFactor, kernelFactor };
+  };
   let replay = simulate(local);
-  const sharing = (PRICE_SHARING ? sharingOf(ctx) : undefined) ?? undefined;
-  if (!sharing) return { replay, stepNs: ownStep(replay, 1), kernelFactor: 1 };
+  const sharing = PRICE_SHARING ? sharingOf(ctx) : undefined;
+  if (!sharing) return result(replay, 1);
   const optimizer = sharingOf(ctx, ['optimizer']);
   const W = sharing.worldSize;
   let factor = 1,
@@ -657,7 +661,7 @@ export function freeRunningSteps(
   notes.push(
     `between syncs no rank waits for another, so the ranks' kernels run beside one another more than in the run: ${k.toFixed(2)} of ${W} ranks computing at once (φ ${(sharing.measuredFactor * factor).toFixed(2)} of all ${W} at once, where the run's kernels ran at ${sharing.measuredFactor.toFixed(2)}; a rank alone ${sharing.speedup.toFixed(2)}× faster, by the run's probe), so a kernel takes ${factor.toFixed(2)}× its measured time`,
   );
-  return { replay, stepNs: ownStep(replay, factor), kernelFactor: factor };
+  return result(replay, factor);
 }
 
 /**
