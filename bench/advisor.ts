@@ -149,6 +149,9 @@ interface Args {
 /** Rounds per suggestion unless --max-rounds says otherwise (the header says why not verify's 3). */
 export const BENCH_MAX_ROUNDS = 1;
 
+/** Bad options or settings: printed as their message alone, without a stack. */
+export class BenchArgError extends Error {}
+
 export function parseArgs(argv: string[]): Args {
   const a: Args = { repeats: 1, load: 0, maxRounds: BENCH_MAX_ROUNDS, reuseBaseline: false };
   const mins: Record<string, number> = { '--repeats': 1, '--load': 0, '--max-rounds': 1 };
@@ -161,17 +164,17 @@ export function parseArgs(argv: string[]): Args {
     if (flag === '--keep-runs') {
       const d = argv[++i];
       if (!d || d.startsWith('--'))
-        throw new Error(`--keep-runs ${d ?? '(missing)'}: expected a folder to keep the runs in`);
+        throw new BenchArgError(`--keep-runs ${d ?? '(missing)'}: expected a folder to keep the runs in`);
       a.keepRuns = d;
       continue;
     }
     if (!Object.hasOwn(mins, flag))
-      throw new Error(
+      throw new BenchArgError(
         `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}; verify's is ${VERIFY_DEFAULTS.maxRounds}) --reuse-baseline (judge against the pass's first baseline alone) or --keep-runs DIR (write the runs there and keep them)`,
       );
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < mins[flag] || v > 64)
-      throw new Error(`${flag} ${argv[i] ?? '(missing)'}: expected an integer from ${mins[flag]} to 64`);
+      throw new BenchArgError(`${flag} ${argv[i] ?? '(missing)'}: expected an integer from ${mins[flag]} to 64`);
     if (flag === '--repeats') a.repeats = v;
     else if (flag === '--load') a.load = v;
     else a.maxRounds = v;
@@ -279,13 +282,25 @@ export function headlineOf(
 
 const bytesText = (b: number | undefined): string => (b === undefined ? '–' : formatBytes(b));
 
+/** Makes the folder of `--keep-runs` (new or existing), or says why it cannot be one. */
+export function makeKeepRunsDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    // EEXIST on a file, ENOTDIR below one, EACCES: the path and what it must be, not Node's code alone.
+    throw new BenchArgError(
+      `--keep-runs ${dir}: cannot make a folder there (${(e as Error).message}); expected a folder, new or existing, to keep the runs in`,
+    );
+  }
+}
+
 /** A preset's config for `steps` steps; `NAME@N` on N ranks (e.g. gpt-mini@4 for the layouts of 4 ranks). */
 export function presetConfig(spec: string, steps: number): RunConfig {
   const [name, ranks] = spec.split('@');
   const base = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   const n = ranks === undefined ? undefined : Number(ranks);
   if (!base || (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 16)))
-    throw new Error(
+    throw new BenchArgError(
       `BENCH_ADVISOR_PRESETS: '${spec}' is not a preset; expected NAME or NAME@RANKS with NAME one of ${Object.keys(PRESETS).join(', ')} and RANKS from 1 to 16`,
     );
   return { ...base, steps, ...(n !== undefined ? { worldSize: n } : {}) };
@@ -331,7 +346,7 @@ async function main(): Promise<void> {
   const steps = Number(process.env.BENCH_ADVISOR_STEPS ?? 12);
   const only = process.env.BENCH_ADVISOR_SUGGESTIONS?.split(',').filter((x) => x.length > 0);
   const dir = args.keepRuns ?? mkdtempSync(join(tmpdir(), 'commlens-advisor-'));
-  if (args.keepRuns) mkdirSync(dir, { recursive: true });
+  if (args.keepRuns) makeKeepRunsDir(args.keepRuns);
   const out = new Output('bench:advisor', { quiet: true });
   const rows: Row[] = [];
   const skipped: string[] = [];
@@ -513,6 +528,8 @@ async function main(): Promise<void> {
 
 if (require.main === module)
   void main().catch((e: unknown) => {
-    process.stderr.write(`bench:advisor: ${(e as Error).stack ?? String(e)}\n`);
+    // A bad option says what was wrong and what would be right; anything else keeps its stack.
+    const text = e instanceof BenchArgError ? e.message : ((e as Error).stack ?? String(e));
+    process.stderr.write(`bench:advisor: ${text}\n`);
     process.exit(1);
   });

@@ -5,10 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PRESETS } from '../../../runtime/config';
 import type { RunSummary } from '../../../runtime/summary';
 import { measuredSpeedupInterval, stepSamplesOf, type RoundRun } from '../../../analysis/verify';
-import { BENCH_MAX_ROUNDS, headlineOf, parseArgs, rowFigures } from '../../../bench/advisor';
+import {
+  BENCH_MAX_ROUNDS,
+  BenchArgError,
+  headlineOf,
+  makeKeepRunsDir,
+  parseArgs,
+  rowFigures,
+} from '../../../bench/advisor';
 
 /** A DDP run's summary with these steady step times (ms), after a slow warm-up step. */
 function summary(stepsMs: number[]): RunSummary {
@@ -113,4 +123,26 @@ test('bench:advisor measures one round beside a fresh baseline unless told other
   assert.equal(parseArgs(['--keep-runs', '/tmp/runs']).keepRuns, '/tmp/runs');
   assert.throws(() => parseArgs(['--keep-runs']), /--keep-runs \(missing\): expected a folder/);
   assert.throws(() => parseArgs(['--keep-runs', '--load']), /--keep-runs --load: expected a folder/);
+});
+
+test('bench:advisor --keep-runs on a file says the path and what it must be', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-keep-'));
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    for (const path of [file, join(file, 'below')])
+      assert.throws(
+        () => makeKeepRunsDir(path),
+        (e: unknown) =>
+          e instanceof BenchArgError &&
+          e.message.startsWith(`--keep-runs ${path}: cannot make a folder there`) &&
+          /expected a folder, new or existing/.test(e.message),
+      );
+    // A new folder (and its parents) is made; an existing one is kept.
+    makeKeepRunsDir(join(dir, 'new', 'runs'));
+    makeKeepRunsDir(join(dir, 'new', 'runs'));
+    assert.ok(statSync(join(dir, 'new', 'runs')).isDirectory());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
