@@ -111,9 +111,25 @@ export interface OnebitAdamSpeeds {
 }
 
 /**
+ * Timed repetitions of each codec and host loop. Its speed on a core of its own is the fastest
+ * of them: a repetition the scheduler interrupted took longer, and the CPU-time correction
+ * cannot always see that (`process.cpuUsage` counts every thread of the process, so beside
+ * busy threads of the same process it reads a whole core). With two busy worker threads in
+ * the probing process, as bench:advisor's loaded passes have, 1-bit Adam's codec read
+ * 0.041 GB/s per core in 2 of 10 probes by the median of 3 (0.103–0.111 in the others):
+ * priced at that, the codec of a 4-rank mlp-small step came to 306 ms instead of ~114.
+ */
+export const PROBE_REPS = 5;
+
+/** Bytes per ns on a core of its own: the fastest of the repetitions' CPU-corrected times. */
+export function perCoreSpeed(bytes: number, cpuNs: readonly number[]): number {
+  return bytes / Math.max(1, Math.min(...cpuNs));
+}
+
+/**
  * Times a host loop over `values` f32 parameters: `warmup` untimed calls (V8 compiles it by
- * the run's steady state), then the median of `reps`, per core (corrected by the CPU time
- * the thread got) and over the wall, in bytes of f32 parameters per ns.
+ * the run's steady state), then `reps` timed ones: per core the fastest (corrected by the CPU
+ * time the process got), over the wall the median, in bytes of f32 parameters per ns.
  */
 function timeLoop(values: number, reps: number, warmup: number, loop: () => void): { perCore: number; wall: number } {
   for (let i = 0; i < warmup; i++) loop();
@@ -130,7 +146,7 @@ function timeLoop(values: number, reps: number, warmup: number, loop: () => void
     cpu.push(share > 0 ? wallNs * share : wallNs);
     wall.push(wallNs);
   }
-  return { perCore: (values * 4) / Math.max(1, median(cpu)), wall: (values * 4) / Math.max(1, median(wall)) };
+  return { perCore: perCoreSpeed(values * 4, cpu), wall: (values * 4) / Math.max(1, median(wall)) };
 }
 
 /** Times 1-bit Adam's two host loops of the compressed phase on `values` parameters. */
@@ -139,7 +155,7 @@ export function probeOnebitAdam(opts: { values?: number; reps?: number; warmup?:
   wall: OnebitAdamSpeeds;
 } {
   const values = opts.values ?? 256 * 1024;
-  const reps = opts.reps ?? 3;
+  const reps = opts.reps ?? PROBE_REPS;
   const warmup = opts.warmup ?? 3;
   const g = gradients(values, 5);
   const p = gradients(values, 6);
@@ -160,15 +176,15 @@ export function probeOnebitAdam(opts: { values?: number; reps?: number; warmup?:
 }
 
 /**
- * Times the outer step's host loops on `values` parameters (a warm-up call, then the median
- * of `reps`), each corrected to a core of its own by the CPU time the thread got (as the codecs).
+ * Times the outer step's host loops on `values` parameters (a warm-up call, then `reps`: per
+ * core the fastest, corrected to a core of its own by the CPU time the process got, as the codecs).
  */
 export function probeOuterStep(opts: { values?: number; reps?: number } = {}): {
   perCore: OuterStepSpeeds;
   wall: OuterStepSpeeds;
 } {
   const values = opts.values ?? 256 * 1024;
-  const reps = opts.reps ?? 3;
+  const reps = opts.reps ?? PROBE_REPS;
   const g = gradients(values, 3);
   const local = gradients(values, 4);
   const delta = new Float32Array(values);
@@ -188,7 +204,7 @@ export function probeOuterStep(opts: { values?: number; reps?: number } = {}): {
       cpu.push(share > 0 ? wallNs * share : wallNs);
       wall.push(wallNs);
     }
-    return { perCore: (values * 4) / Math.max(1, median(cpu)), wall: (values * 4) / Math.max(1, median(wall)) };
+    return { perCore: perCoreSpeed(values * 4, cpu), wall: (values * 4) / Math.max(1, median(wall)) };
   };
   const gradient = time(() => outerGradient(g, local, delta));
   const nesterov = time(() => nesterovStep(g, momentum, delta, 0.9, 0.7));
@@ -284,13 +300,13 @@ function exchanges(
  */
 export const CODEC_WARMUP_CALLS = 20;
 
-/** Times every codec on one bucket of `values` f32 (warm-up calls, then the median of `reps`). */
+/** Times every codec on one bucket of `values` f32 (warm-up calls, then `reps`: per core the fastest, over the wall the median). */
 export async function probeCodecs(
   config: RunConfig,
   opts: { values?: number; reps?: number; worldSize?: number; warmupCalls?: number } = {},
 ): Promise<{ perCore: Record<string, number>; wall: Record<string, number> }> {
   const values = opts.values ?? 64 * 1024;
-  const reps = opts.reps ?? 3;
+  const reps = opts.reps ?? PROBE_REPS;
   const warmup = opts.warmupCalls ?? CODEC_WARMUP_CALLS;
   const worldSize = Math.max(2, opts.worldSize ?? config.worldSize);
   let spanNs = 0;
@@ -320,7 +336,7 @@ export async function probeCodecs(
       cpu.push(spanNs * share);
     }
     wall[name] = (values * 4) / Math.max(1, median(spans));
-    perCore[name] = (values * 4) / Math.max(1, median(cpu));
+    perCore[name] = perCoreSpeed(values * 4, cpu);
   }
   return { perCore, wall };
 }
