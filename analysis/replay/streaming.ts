@@ -135,7 +135,7 @@ export function expectedMaxOfNormals(n: number): number {
   return value;
 }
 
-/** The integral above, computed once per rank count (8,001 points: 0.3–0.6 ms here, and the replay asks for it per what-if). */
+/** The integral above, computed once per rank count (8,001 points: ~0.6 ms a call here, and the replay asks for it per what-if). */
 const expectedMaxCache = new Map<number, number>();
 
 function integrateExpectedMax(n: number): number {
