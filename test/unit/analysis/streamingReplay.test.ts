@@ -338,6 +338,19 @@ test('local updates: a step between syncs is a rank’s own, and a steadily slow
   // The slow rank's whole step is the pace every sync waits for.
   assert.ok(near(free.stepNs, Math.max(...own), 1e-9), `${free.stepNs} vs ${Math.max(...own)}`);
   assert.ok(notes.some((n) => /steadily .* slower than the mean rank/.test(n)));
+  // A straggler too small to move the step by 1 % is priced but not said.
+  const slight = prepareReplay(
+    syntheticRun({ ranks: 4, steps: 6, kernels: 12, fwdNs: 100_000, slowRank: 1, slowExtraNs: 200 }),
+  );
+  const l1 = cloneGraph(slight.graph);
+  dropGradientCollectives(l1);
+  const slightNotes: string[] = [];
+  const f1 = freeRunningSteps(slight, l1, slightNotes);
+  const slightExcess = steadyRankExcessNs(slight);
+  assert.ok(slightExcess > 0 && slightExcess < 0.01 * f1.stepNs, `${slightExcess} of ${f1.stepNs}`);
+  const mean1 = simulate(l1).perRank.reduce((t, p) => t + p.stepTimeNs, 0) / 4;
+  assert.ok(near(f1.stepNs, mean1 + slightExcess, 1e-9));
+  assert.ok(!slightNotes.some((n) => /steadily/.test(n)), slightNotes.join('; '));
   // Without a straggler and with noise, the step is the mean rank's, not the span across ranks.
   const jittered = prepareReplay(syntheticRun({ ranks: 4, steps: 8, kernels: 12, fwdNs: 100_000, jitterSeed: 7 }));
   const l2 = cloneGraph(jittered.graph);
