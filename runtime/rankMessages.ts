@@ -53,6 +53,11 @@ export interface RankStep {
   /** Bytes this rank put on the wire during the step: S × the nccl-tests bus factor, sends only. */
   wireBytes: number;
   memory: { parameters: number; gradients: number; optimizerState: number; activations: number; communication: number };
+  /**
+   * CPU time of the whole process during the step (process.cpuUsage: every thread, user +
+   * system), ns: on a software GPU the kernels' own threads too. Absent in runs before 2026-12-06.
+   */
+  processCpuNs?: number;
   /** The strategy's own per-step values (expert parallelism: tokens per expert), one counter track each. */
   counters?: { name: string; unit: string; value: number }[];
 }

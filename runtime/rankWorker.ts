@@ -97,6 +97,9 @@ async function run(): Promise<void> {
       // also where no collective would notice it (one rank, local-update strategies).
       throwIfAborted(init.world as never, rank);
       const startNs = hostNowNs();
+      // The whole process's CPU time over the step (every rank's thread, the GPU's own threads
+      // when it is a software GPU such as lavapipe, the coordinator): how busy the machine was.
+      const cpu0 = process.cpuUsage();
       const hostSpans: RankSpan[] = [];
       const mark = (name: string, t0: number): void => {
         if (init.tracing) hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
@@ -127,6 +130,7 @@ async function run(): Promise<void> {
         );
       const kernelSpans = init.tracing ? await trainer.drainSpans() : [];
       const endNs = hostNowNs();
+      const cpu = process.cpuUsage(cpu0);
       const spans: RankSpan[] = !init.tracing
         ? []
         : [
@@ -153,6 +157,7 @@ async function run(): Promise<void> {
         bytes,
         wireBytes,
         memory: strategyMemory(strategy, trainer.memoryBytes()),
+        processCpuNs: (cpu.user + cpu.system) * 1000,
         ...(init.tracing && strategy.counters ? { counters: strategy.counters() } : {}),
       });
       bytes = 0;

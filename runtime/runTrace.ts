@@ -51,6 +51,12 @@ const COUNTERS: { key: string; name: string; unit: string }[] = [
   { key: 'communication', name: 'memory: communication buffers', unit: 'bytes' },
 ];
 
+/**
+ * The counter track of the process's CPU over each step, in cores busy (RankStep.processCpuNs ÷
+ * the step's wall time), on rank 0's process: the whole run's process (all ranks), not rank 0's.
+ */
+export const PROCESS_CPU_COUNTER = 'process CPU busy (all ranks)';
+
 export class RunTrace {
   readonly model: TraceModel;
   private readonly fd: number | undefined;
@@ -292,6 +298,17 @@ export class RunTrace {
         series.tsNs.push(ts);
         series.values.push(values[c.key]);
         this.writer.counter(series.track, ts, values[c.key]);
+      }
+      // How many cores the whole process kept busy over the step (rankWorker's processCpuNs): on a
+      // software GPU the ranks' kernels and host loops share the machine's cores, and a step that
+      // keeps them all busy cannot be shortened by moving work between them (analysis/replay).
+      // Once, on rank 0's process: every rank reads the same process, over nearly the same window.
+      if (st.rank === 0 && st.processCpuNs !== undefined && st.endNs > st.startNs) {
+        const series = this.namedCounter(st.rank, PROCESS_CPU_COUNTER, 'cores');
+        const cores = st.processCpuNs / (st.endNs - st.startNs);
+        series.tsNs.push(ts);
+        series.values.push(cores);
+        this.writer.counter(series.track, ts, cores);
       }
       for (const c of st.counters ?? []) {
         const series = this.namedCounter(st.rank, c.name, c.unit);
