@@ -46,13 +46,13 @@
  *
  * `--repeats N` runs the whole pass N times (fresh baselines, fresh suggestions) and reports
  * the median |error| of each pass and their median and spread; `--load N` then runs the
- * same passes again with N busy threads spinning beside them (a machine shared with other
- * work), reported beside the quiet passes. The 1-minute load average is printed at the
+ * same passes again with N busy threads spinning beside them, in a process of their own (a
+ * machine shared with other work), reported beside the quiet passes. The 1-minute load average is printed at the
  * start and end of each condition.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { PRESETS, validateConfig, type RunConfig } from '../runtime/config';
 import { LINK_PROFILES } from '../runtime/comm';
@@ -335,9 +335,29 @@ export function strategyChange(base: RunConfig, rerun: RunConfig): { strategy_ch
   return { strategy_change: `${base.strategy} → ${rerun.strategy}${opts.length ? ` (${opts.join(', ')})` : ''}` };
 }
 
-/** N threads that spin until terminated: background load on the machine's cores. */
-function startLoad(n: number): Worker[] {
-  return Array.from({ length: n }, () => new Worker('let x = 0; for (;;) x = (x + 1) | 0;', { eval: true }));
+/**
+ * N threads that spin until stopped: background load on the machine's cores, in a process of
+ * its own as other programs on a user's machine are (until 2026-12-06 they were threads of this
+ * process, where the runs' "process CPU busy" counter counted them as the run's own work).
+ */
+function startLoad(n: number): { stop(): Promise<void> } {
+  if (n <= 0) return { stop: async () => undefined };
+  // The spinning threads are workers; the child's main thread only watches that this process
+  // is alive, and ends the child when it is not (a bench killed before it could stop the load).
+  const code = `const { Worker } = require('node:worker_threads');
+for (let i = 0; i < ${n}; i++) new Worker('let x = 0; for (;;) x = (x + 1) | 0;', { eval: true });
+setInterval(() => { if (process.ppid !== ${process.pid}) process.exit(0); }, 500);`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const kill = (): void => void child.kill('SIGKILL');
+  process.once('exit', kill);
+  return {
+    stop: async () => {
+      process.off('exit', kill);
+      kill();
+      await exited;
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -444,7 +464,7 @@ async function main(): Promise<void> {
     }
   };
   const runCondition = async (name: string, threads: number): Promise<void> => {
-    const workers = startLoad(threads);
+    const load = startLoad(threads);
     const loadBefore = loadavg()[0];
     const started = Date.now();
     try {
@@ -454,7 +474,7 @@ async function main(): Promise<void> {
       }
     } finally {
       conditions.push({ name, threads, loadBefore, loadAfter: loadavg()[0], seconds: (Date.now() - started) / 1000 });
-      await Promise.all(workers.map((w) => w.terminate()));
+      await load.stop();
     }
   };
   try {
