@@ -871,6 +871,22 @@ function fragmentShares(layerParams: number[] | undefined, count: number): { val
   return { values: planFragments(layers, count).map((f) => f.length / total), estimated: false };
 }
 
+/** The run rebucketed at its own cap, per context and caps: the overlap rule prices several caps against the same one. */
+const ownCapReplays = new WeakMap<ReplayContext, Map<string, OneReplay[]>>();
+
+function rebucketedAtOwnCap(ctx: ReplayContext, capMb: number, firstCapMb: number | undefined): OneReplay[] {
+  const key = `${capMb}/${firstCapMb}`;
+  let byCap = ownCapReplays.get(ctx);
+  if (!byCap) ownCapReplays.set(ctx, (byCap = new Map()));
+  let r = byCap.get(key);
+  if (!r) {
+    const change = { bucketing: { bucketCapMb: capMb, overlap: true, firstBucketCapMb: firstCapMb } };
+    r = ctx.graphs.map((g, i) => replayOne(ctx, g, ctx.baseReplays[i], change, []));
+    byCap.set(key, r);
+  }
+  return r;
+}
+
 /**
  * Applies a change to every replayed step and moves the measured baseline by the median of
  * the steps' replayed differences (one step's noise does not decide the prediction).
@@ -886,19 +902,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   // WhatIfChange.bucketing), or the measured graph's.
   const current = change.bucketing?.currentCapMb;
   const reference =
-    current !== undefined
-      ? ctx.graphs.map((g, i) =>
-          replayOne(
-            ctx,
-            g,
-            ctx.baseReplays[i],
-            {
-              bucketing: { bucketCapMb: current, overlap: true, firstBucketCapMb: change.bucketing!.firstBucketCapMb },
-            },
-            [],
-          ),
-        )
-      : undefined;
+    current !== undefined ? rebucketedAtOwnCap(ctx, current, change.bucketing!.firstBucketCapMb) : undefined;
   const stepDelta = median(runs.map((r, i) => r.stepDelta - (reference?.[i].stepDelta ?? 0)));
   const exposedDelta = median(runs.map((r, i) => r.exposedDelta - (reference?.[i].exposedDelta ?? 0)));
   if (reference) {
