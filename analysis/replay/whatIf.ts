@@ -423,7 +423,7 @@ function replayOne(
     const ratio =
       change.compression.volumeRatio !== undefined ? () => change.compression!.volumeRatio as number : c.volumeRatio;
     const gbps = change.compression.encodeGBps;
-    const host = hostCoreShare(ctx);
+    const host = codecCoreShare(ctx);
     const coresPerRank = host.cores;
     const probed = ctx.onGpu ? undefined : ctx.info.hostProbe?.codecBytesPerNs[c.name];
     const encode = (bytes: number) => (gbps ? bytes / gbps : encodeDecodeNs(c, bytes, ctx.onGpu, coresPerRank, probed));
@@ -452,7 +452,10 @@ function replayOne(
     extraBytesPerParam += c.extraBytesPerParam;
     if (c.name === 'onebit-adam') {
       notes.push(onebitWarmupNote(commlensSteps(ctx)));
-      if (asStrategy) onebitAdamOnHost(ctx, g, coresPerRank, notes);
+      // Its host loops keep the ranks' share of the cores (hostCoreShare): priced beside the
+      // kernels as the codec is, the kept runs of six bench:advisor passes read worse
+      // (docs/benchmarks.md, 2026-12-06).
+      if (asStrategy) onebitAdamOnHost(ctx, g, hostCoreShare(ctx).cores, notes);
     }
     if (
       c.name === 'powersgd' &&
@@ -842,6 +845,27 @@ export function hostCoreShare(ctx: ReplayContext): { cores: number; measured: bo
     cores,
     measured: false,
     text: `${cores.toFixed(2)} core per rank (${ctx.info.hostCores ? `${ctx.info.hostCores} cores over ${ctx.worldSize} ranks` : 'no core count recorded'})`,
+  };
+}
+
+/**
+ * The share of a core a rank's gradient codec gets: hostCoreShare (every rank's codec at once),
+ * and on ranks that share the machine's compute (a software GPU: the dispatch probe's speed-up
+ * of a rank alone, sharing.ts) at most 1 / that speed-up. A rank's codec starts when its own
+ * backward ends, beside the other ranks' kernels on the same cores, and is slowed as much as a
+ * rank's kernels are by the others'. The runs' codec took 1.3–2.9× its time at the probe's
+ * speed alone on this project's 2-core machine with 2 and 4 ranks, where the cores over the
+ * ranks say 1–2× (docs/benchmarks.md, 2026-12-06).
+ */
+export function codecCoreShare(ctx: ReplayContext): { cores: number; measured: boolean; text: string } {
+  const host = hostCoreShare(ctx);
+  const s = ctx.onGpu ? undefined : sharingSpeedupOf(ctx.info.hostProbe?.sharingSpeedup);
+  if (s === undefined || 1 / s >= host.cores) return host;
+  const cores = Math.max(0.05, 1 / s);
+  return {
+    cores,
+    measured: true,
+    text: `${cores.toFixed(2)} core per rank (the codec runs beside the other ranks' kernels on the same cores, which made a rank's kernels ${s.toFixed(2)}× slower than alone, by the run's probe; every rank's codec at once without them: ${host.text.replace(' (', ', ').replace(/\)$/, '')})`,
   };
 }
 

@@ -1,0 +1,77 @@
+// A rank's codec beside the other ranks' kernels (analysis/replay/whatIf.ts codecCoreShare): on
+// ranks that share the machine's compute (a software GPU), the codec gets at most 1 / the
+// dispatch probe's speed-up of a rank alone, when that is below the ranks' share of the cores.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { codecCoreShare, prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
+import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
+
+const MiB = 1024 * 1024;
+
+function ctxWith(speedup: number | undefined) {
+  return prepareReplay(
+    syntheticRun({
+      ranks: 4,
+      steps: 6,
+      gradBytes: 4 * MiB,
+      hostCores: 2,
+      hostProbe: {
+        ...TEST_HOST_PROBE,
+        hostShare: { threads: 4, share: 0.5 },
+        ...(speedup !== undefined
+          ? { dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } } }
+          : {}),
+      },
+    }),
+  );
+}
+
+test("the codec's share: the ranks' share of the cores, or 1 / the kernels' speed-up alone when that is less", () => {
+  const codecNs = (speedup: number | undefined) =>
+    whatIfOn(ctxWith(speedup), { compression: { method: 'int8-ef' } }).predicted.components.codecNs.predictedNs;
+  // int8-EF at 0.2 GB/s per core over the whole gradient.
+  const atShare = (share: number) => (4 * MiB) / (0.2 * share);
+  assert.ok(Math.abs(codecNs(undefined) - atShare(0.5)) < 1, `${codecNs(undefined)}`);
+  // Kernels 2.5× faster alone: the codec beside them gets 0.4 of a core, below the ranks' 0.5.
+  assert.ok(Math.abs(codecNs(2.5) - atShare(0.4)) < 1, `${codecNs(2.5)}`);
+  // 1.5× faster alone (1 / 1.5 = 0.67): the ranks' share of the cores is the lesser.
+  assert.ok(Math.abs(codecNs(1.5) - atShare(0.5)) < 1, `${codecNs(1.5)}`);
+  // Below the sharing threshold (separate GPUs), nothing changes.
+  assert.ok(Math.abs(codecNs(1.05) - atShare(0.5)) < 1, `${codecNs(1.05)}`);
+  const share = codecCoreShare(ctxWith(2.5));
+  assert.equal(share.cores, 0.4);
+  assert.match(
+    share.text,
+    /beside the other ranks' kernels on the same cores, which made a rank's kernels 2\.50× slower than alone/,
+  );
+  assert.ok(
+    whatIfOn(ctxWith(2.5), { compression: { method: 'int8-ef' } }).changeNotes.some((n) =>
+      /at 0\.40 core per rank \(the codec runs beside the other ranks' kernels/.test(n),
+    ),
+  );
+});
+
+test("1-bit Adam's host loops keep the ranks' share of the cores; only its codec goes beside the kernels", () => {
+  const loops = {
+    ...TEST_HOST_PROBE,
+    hostShare: { threads: 4, share: 0.5 },
+    onebitAdamBytesPerNs: { momentum: 2, update: 1 },
+  };
+  const ctx = (speedup: number) =>
+    prepareReplay(
+      syntheticRun({
+        ranks: 4,
+        steps: 6,
+        gradBytes: 4 * MiB,
+        hostCores: 2,
+        hostProbe: {
+          ...loops,
+          dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } },
+        },
+      }),
+    );
+  const n = whatIfOn(ctx(2.5), { compression: { method: 'onebit-adam' } }).changeNotes.join('\n');
+  assert.match(n, /priced by the host probe at 0\.50 core per rank/);
+  assert.match(n, /at 0\.40 core per rank \(the codec runs beside the other ranks' kernels/);
+});
