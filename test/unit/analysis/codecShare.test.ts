@@ -9,7 +9,7 @@ import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
 const MiB = 1024 * 1024;
 
-function ctxWith(speedup: number | undefined) {
+function ctxWith(speedup: number | undefined, probe: Record<string, unknown> = {}) {
   return prepareReplay(
     syntheticRun({
       ranks: 4,
@@ -19,6 +19,7 @@ function ctxWith(speedup: number | undefined) {
       hostProbe: {
         ...TEST_HOST_PROBE,
         hostShare: { threads: 4, share: 0.5 },
+        ...probe,
         ...(speedup !== undefined
           ? { dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } } }
           : {}),
@@ -53,25 +54,9 @@ test("the codec's share: the ranks' share of the cores, or 1 / the kernels' spee
 });
 
 test("1-bit Adam's host loops keep the ranks' share of the cores; only its codec goes beside the kernels", () => {
-  const loops = {
-    ...TEST_HOST_PROBE,
-    hostShare: { threads: 4, share: 0.5 },
-    onebitAdamBytesPerNs: { momentum: 2, update: 1 },
-  };
-  const ctx = (speedup: number) =>
-    prepareReplay(
-      syntheticRun({
-        ranks: 4,
-        steps: 6,
-        gradBytes: 4 * MiB,
-        hostCores: 2,
-        hostProbe: {
-          ...loops,
-          dispatch: { fixedNs: 10_000, sharing: { sharedNs: speedup * 1e6, aloneNs: 1e6, speedup } },
-        },
-      }),
-    );
-  const n = whatIfOn(ctx(2.5), { compression: { method: 'onebit-adam' } }).changeNotes.join('\n');
+  const n = whatIfOn(ctxWith(2.5, { onebitAdamBytesPerNs: { momentum: 2, update: 1 } }), {
+    compression: { method: 'onebit-adam' },
+  }).changeNotes.join('\n');
   assert.match(n, /priced by the host probe at 0\.50 core per rank/);
   assert.match(n, /at 0\.40 core per rank \(the codec runs beside the other ranks' kernels/);
 });
