@@ -348,7 +348,11 @@ function startLoad(n: number): { stop(): Promise<void> } {
 for (let i = 0; i < ${n}; i++) new Worker('let x = 0; for (;;) x = (x + 1) | 0;', { eval: true });
 setInterval(() => { if (process.ppid !== ${process.pid}) process.exit(0); }, 500);`;
   const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  // 'error' without 'exit' when the child could not start: stop() must not wait for it.
+  const exited = new Promise<void>((done) => {
+    child.once('exit', () => done());
+    child.once('error', () => done());
+  });
   const kill = (): void => void child.kill('SIGKILL');
   process.once('exit', kill);
   return {

@@ -300,9 +300,10 @@ export class RunTrace {
         this.writer.counter(series.track, ts, values[c.key]);
       }
       // How many cores the whole process kept busy over the step (rankWorker's processCpuNs): on a
-      // software GPU the ranks' kernels and host loops share the machine's cores, and a step that
-      // keeps them all busy cannot be shortened by moving work between them (analysis/replay).
-      // Once, on rank 0's process: every rank reads the same process, over nearly the same window.
+      // software GPU the ranks' kernels and host loops share the machine's cores, and the row shows
+      // when a step was held by them. Nothing in analysis/ reads it (a bound on the step built on
+      // it was tried and dropped: docs/benchmarks.md, 2026-12-06). Once, on rank 0's process:
+      // every rank reads the same process, over nearly the same window.
       if (st.rank === 0 && st.processCpuNs !== undefined && st.endNs > st.startNs) {
         const series = this.namedCounter(st.rank, PROCESS_CPU_COUNTER, 'cores');
         const cores = st.processCpuNs / (st.endNs - st.startNs);

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
 import { loadTraceFile } from '../../../trace/load';
 import { runInfoOf } from '../../../analysis/runInfo';
+import { PROCESS_CPU_COUNTER } from '../../../runtime/runTrace';
 import { parseEventLine, type RuntimeEvent } from '../../../cli/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
@@ -91,6 +92,13 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
       }
     }
     assert.ok(model.flows.length >= 3, 'collectives are joined across ranks by flows');
+    // The process's CPU over each step (runtime/runTrace.ts): one counter, on rank 0, a sample per
+    // step, each the cores the run's process kept busy (it trains, so some; at most the machine's).
+    const cpu = model.counters.filter((c) => model.tracks[c.track].name === PROCESS_CPU_COUNTER);
+    assert.equal(cpu.length, 1, 'one process CPU counter');
+    assert.equal(model.tracks[cpu[0].track].pid, model.processes[0].pid, 'on rank 0');
+    assert.equal(cpu[0].values.length, 3);
+    for (const v of cpu[0].values) assert.ok(v > 0 && v <= cpus().length + 0.5, `${v} cores busy`);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }
