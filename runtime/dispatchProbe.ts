@@ -18,10 +18,15 @@
  *
  * Then, on the same devices (compiled, warm), the sharing probe (SharingProbe): the large size's
  * kernels on every rank at once against one rank alone while the others wait, SHARING_ROUNDS
- * rounds of each, interleaved; their mean durations' ratio is how much faster a rank computes
- * alone (analysis/replay/sharing.ts). 0.10–0.19 s on 2 lavapipe ranks at load 1.6–8 (the whole
- * host probe ~1.0 s at load 1.7); it read 1.23–1.66 on gpt-mini's DDP baselines at load 3–7.
- * With a GPU per rank it should read ~1, and below 1.1 the model takes the ranks not to share.
+ * rounds of each of SHARING_MIN_PER or more dispatches per kernel, interleaved; their mean
+ * durations' ratio is how much faster a rank computes alone (analysis/replay/sharing.ts). It
+ * needs that many: a rank's kernels beside the others' took 0.8 to 13 ms where alone they took
+ * 0.8–1.5 ms (4 lavapipe ranks, 2 cores), a few long ones carrying most of the time. With 4
+ * rounds of 2 dispatches (4 ranks) or 4 (2 ranks), as before 2026-12-06, ten probes in a row
+ * read 1.9–4.8 on 4 ranks quiet (spread 34 % of the mean) and 1.0–5.0 beside two busy threads
+ * (46–48 %); with 12 rounds of 4, 2.2–3.0 quiet and 2.1–3.0 loaded (8–10 %), 2 ranks 1.3–2.0
+ * (10–12 %). The median of per-round ratios spread no less than the pooled means. With a GPU
+ * per rank it should read ~1, and below 1.1 the model takes the ranks not to share.
  * A failure of this part is recorded as `sharingError` beside the dispatch figures.
  *
  * Measured on 2 lavapipe ranks (gpt-mini's DDP baselines against their PP 2 m8 runs, a per extra
@@ -71,8 +76,9 @@ export interface SharingProbe {
   wallNs: number;
 }
 
-/** Rounds of each kind (all ranks at once, one rank alone) of the sharing probe: 0.10–0.19 s on 2 lavapipe ranks. */
-const SHARING_ROUNDS = 4;
+/** Rounds of each kind (all ranks at once, one rank alone) of the sharing probe, and the fewest dispatches of each kernel per rank a round (see the file's comment). */
+const SHARING_ROUNDS = 12;
+const SHARING_MIN_PER = 4;
 
 export interface DispatchProbe {
   /** The fixed time of one dispatch (ns): the mean of the kernels' fixed parts. */
@@ -203,7 +209,7 @@ export async function probeDispatch(
         const s0 = hostNowNs();
         const shared: number[] = [],
           alone: number[] = [];
-        const per = Math.ceil(reps / ROUNDS);
+        const per = Math.max(SHARING_MIN_PER, Math.ceil(reps / ROUNDS));
         for (let r = 0; r < SHARING_ROUNDS; r++) {
           const lone = [calls[r % calls.length]];
           for (const all of r % 2 ? [false, true] : [true, false]) {
