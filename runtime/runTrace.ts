@@ -20,6 +20,7 @@ import {
 import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
+import { PROCESS_CPU_COUNTER } from '../trace/runCounters';
 
 /**
  * Streams whose spans are concurrent operations, never one inside another (placeOnLanes). Not
@@ -50,12 +51,6 @@ const COUNTERS: { key: string; name: string; unit: string }[] = [
   { key: 'activations', name: 'memory: activations', unit: 'bytes' },
   { key: 'communication', name: 'memory: communication buffers', unit: 'bytes' },
 ];
-
-/**
- * The counter track of the process's CPU over each step, in cores busy (RankStep.processCpuNs ÷
- * the step's wall time), on rank 0's process: the whole run's process (all ranks), not rank 0's.
- */
-export const PROCESS_CPU_COUNTER = 'process CPU busy (all ranks)';
 
 export class RunTrace {
   readonly model: TraceModel;

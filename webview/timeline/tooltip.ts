@@ -6,6 +6,7 @@ import { SLICE_CATEGORIES } from '../../trace/binary';
 import { argValue, clipText, formatDurationNs, formatWithUnit } from '../../trace/format';
 import { offScale, scaleRangeText } from './counterScale';
 import { counterValuesAt, sliceArgs } from './query';
+import { counterNote } from '../../trace/runCounters';
 import type { TraceIndex } from './traceIndex';
 
 /** How many arguments a slice tooltip lists. */
@@ -61,6 +62,8 @@ export function tooltipFor(
     ...values.map((v) => `${formatWithUnit(v.value, te.info.unit)}${values.length > 1 ? ` (series ${v.series})` : ''}`),
     `at ${formatDurationNs(t - originNs)}`,
   ];
+  const note = counterNote(te.info.name);
+  if (note) lines.push(note);
   const scale = te.scale;
   if (scale?.steadyState && values.some((v) => offScale(scale, v.value)))
     lines.push(`warm-up: beyond the steady-state scale (${scaleRangeText(scale, te.info.unit)}), drawn clipped`);

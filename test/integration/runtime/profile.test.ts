@@ -7,7 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
 import { loadTraceFile } from '../../../trace/load';
 import { runInfoOf } from '../../../analysis/runInfo';
-import { PROCESS_CPU_COUNTER } from '../../../runtime/runTrace';
+import { PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
 import { parseEventLine, type RuntimeEvent } from '../../../cli/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };

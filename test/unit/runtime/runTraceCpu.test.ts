@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { PROCESS_CPU_COUNTER, RunTrace } from '../../../runtime/runTrace';
+import { RunTrace } from '../../../runtime/runTrace';
+import { PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
 import { loadTraceFile } from '../../../trace/load';
 
 const mem = { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 };

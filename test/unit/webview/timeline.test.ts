@@ -20,6 +20,7 @@ import { TraceIndex } from '../../../webview/timeline/traceIndex';
 import { MIN_WINDOW_NS, Viewport } from '../../../webview/timeline/viewport';
 import { renderWebviewHtml } from '../../../webview/html';
 import { lodMinDurNs } from '../../../webview/protocol';
+import { counterNote, PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
 
 describe('webview timeline logic', () => {
   it('axis ticks use 1/2/5 steps, keep their spacing and pick units', () => {
@@ -257,5 +258,31 @@ describe('webview timeline: layout, origin, area counters, tooltips', () => {
     assert.match(ct.lines[0], /rank 0 · loss/);
     assert.equal(ct.lines[1], String(Number(index.trace.counterValue[index.trace.counterOffset[c]].toPrecision(4))));
     assert.deepEqual(tooltipFor(index, -1, t, ts - 1, index.extentStartNs)?.lines[1], 'no sample yet at this time');
+  });
+
+  it("says that the process CPU counter on rank 0's row is the whole process, and adds nothing to other counters", () => {
+    const m = emptyModel('commlens');
+    m.processes.push({ pid: 1, rank: 0, name: 'rank 0' });
+    const cpu = addTrack(m, {
+      pid: 1,
+      name: PROCESS_CPU_COUNTER,
+      type: 'counter',
+      stream: 'other',
+      gpu: false,
+      unit: 'cores',
+    });
+    const loss = addTrack(m, { pid: 1, name: 'loss', type: 'counter', stream: 'other', gpu: false });
+    m.counters.push({ track: cpu, tsNs: [0, 100], values: [1.25, 1.5] });
+    m.counters.push({ track: loss, tsNs: [0, 100], values: [2, 1] });
+    const idx = new TraceIndex(decodeTrace(encodeTrace(finalizeModel(m))));
+    const at = (track: number) => tooltipFor(idx, -1, track, 50, 0)!.lines;
+    const lines = at(cpu);
+    assert.equal(lines[0], `rank 0 · ${PROCESS_CPU_COUNTER}`);
+    assert.match(lines[1], /^1\.25\b/);
+    assert.equal(lines.at(-1), counterNote(PROCESS_CPU_COUNTER));
+    assert.match(lines.at(-1)!, /^the whole process \(every rank/);
+    assert.ok(lines.at(-1)!.length <= 60, 'the note fits the tooltip, one line');
+    assert.equal(counterNote('loss'), undefined);
+    assert.deepEqual(at(loss), ['rank 0 · loss', '2', 'at 50 ns']);
   });
 });
