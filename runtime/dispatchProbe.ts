@@ -23,10 +23,11 @@
  * needs that many: a rank's kernels beside the others' took 0.8 to 13 ms where alone they took
  * 0.8–1.5 ms (4 lavapipe ranks, 2 cores), a few long ones carrying most of the time. With 4
  * rounds of 2 dispatches (4 ranks) or 4 (2 ranks), as before 2026-12-06, ten probes in a row
- * read 1.9–4.8 on 4 ranks quiet (spread 34 % of the mean) and 1.0–5.0 beside two busy threads
- * (46–48 %); with 12 rounds of 4, 2.2–3.0 quiet and 2.1–3.0 loaded (8–10 %), 2 ranks 1.3–2.0
- * (10–12 %). The median of per-round ratios spread no less than the pooled means. With a GPU
- * per rank it should read ~1, and below 1.1 the model takes the ranks not to share.
+ * read 1.9–4.8 on 4 ranks quiet (spread 34 % of the mean), and beside two busy threads 1.2–5.0
+ * on 4 ranks and 1.0–4.3 on 2 (46–48 %); with 12 rounds of 4, 2.2–3.0 on 4 ranks quiet and
+ * 2.1–3.0 loaded (8–9 %), 1.3–2.0 on 2 (10–12 %). The median of per-round ratios spread no less
+ * than the pooled means (docs/benchmarks.md, 2026-12-06). With a GPU per rank it should read
+ * ~1, and below 1.1 the model takes the ranks not to share.
  * A failure of this part is recorded as `sharingError` beside the dispatch figures.
  *
  * Measured on 2 lavapipe ranks (gpt-mini's DDP baselines against their PP 2 m8 runs, a per extra
