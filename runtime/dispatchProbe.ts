@@ -72,7 +72,7 @@ export interface SharingProbe {
   aloneNs: number;
   /** sharedNs / aloneNs: the speed of a rank alone over its speed with every rank computing. */
   speedup: number;
-  /** Rounds of each kind (one submission of reps / ROUNDS dispatches of each kernel per dispatching rank). */
+  /** Rounds of each kind (one submission per dispatching rank of max(SHARING_MIN_PER, reps / ROUNDS) dispatches of each kernel). */
   rounds: number;
   wallNs: number;
 }

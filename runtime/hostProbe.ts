@@ -25,7 +25,8 @@
  * Dispatch: the fixed time of one kernel dispatch apart from its work (runtime/dispatchProbe.ts),
  * on one device per rank at once, for the layout model's pipeline-parallel micro-batches; then,
  * on the same devices, how much faster a rank's kernels run alone than with every rank
- * dispatching at once (its `sharing`, ~0.1–0.19 s more on 2 lavapipe ranks).
+ * dispatching at once (its `sharing`, 0.29–0.32 s more on 2 lavapipe ranks and 0.43–0.51 s on
+ * 4, quiet).
  */
 import { requestAdapter, requestDevice } from './gpu/dawn';
 import type { RunConfig } from './config';

@@ -427,6 +427,13 @@ test("a PyTorch job's bucket caps are priced against the job rebucketed at its o
   assert.ok(Math.abs(one.predicted.stepTimeNs - ctx.measuredStepNs - moved) < 1e-3, `${one.predicted.stepTimeNs}`);
   assert.ok(one.predicted.stepTimeNs < ctx.measuredStepNs, 'smaller buckets hide the last all-reduce');
   assert.ok(one.changeNotes.some((n) => /priced against the run rebucketed at its own bucket_cap_mb=25/.test(n)));
+  // The job rebucketed at its own cap is replayed once per cap and context (whatIf.ts
+  // rebucketedAtOwnCap): another own cap on the same context is priced as on a fresh one.
+  const fresh = prepareReplay(await loadRun(discoverTraces([dir]).chosen));
+  const other = whatIfOn(fresh, { bucketing: { bucketCapMb: 1, overlap: true, currentCapMb: 10 } });
+  assert.notEqual(other.predicted.stepTimeNs, one.predicted.stepTimeNs, 'the reference cap matters here');
+  assert.equal(at(1, 10).predicted.stepTimeNs, other.predicted.stepTimeNs);
+  assert.equal(at(1, 25).predicted.stepTimeNs, one.predicted.stepTimeNs);
   // The advisor prices the job's suggestion that way.
   const a = analyze(await loadRun(discoverTraces([dir]).chosen));
   const sg = a.suggestions.find((x) => x.kind === 'overlap');
