@@ -11,6 +11,24 @@ import { drainStdout } from './output';
 import { shouldSupervise, superviseCommand } from './supervisor';
 import { takeMaxTraceBytesFlag } from '../trace/budget';
 import { HeapWanted, heapToRunWith, runWithHeap } from './heap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The package's version, from the package.json two folders up (dist/cli/ in the bundle and the
+ * installed extension, out/cli/ in a tsc build); undefined when it is not CommLens' own.
+ */
+function commlensVersion(): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    return pkg.name === 'commlens' && typeof pkg.version === 'string' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function globalUsage(): string {
   const lines = ['usage: commlens <command> [options]', '', 'commands:'];
@@ -19,6 +37,7 @@ function globalUsage(): string {
     lines.push(`${' '.repeat(22)}${c.summary}`);
   }
   lines.push(`  help [command]      this text, or a command's usage`);
+  lines.push(`  --version           CommLens' version and the Node it runs on`);
   lines.push('', 'options of analyze, inspect and convert:');
   lines.push('  --max-trace-bytes N memory a trace may take to open (default 2G; also');
   lines.push('                      COMMLENS_MAX_TRACE_BYTES); see docs/limits.md');
@@ -34,6 +53,12 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined) {
     process.stderr.write(globalUsage());
     return EXIT.badInput;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(
+      `commlens ${commlensVersion() ?? '(version unknown: no package.json beside it)'} (Node ${process.version})\n`,
+    );
+    return EXIT.ok;
   }
   if (name === 'help' || name === '--help' || name === '-h') {
     const c = rest[0] !== undefined ? findCommand(rest[0]) : undefined;

@@ -110,6 +110,13 @@ test('compare --help, the global usage, and bad input: exit 2 with what was wron
     g.out,
     /\n {2}compare A B \[--json\] \[--top N\] \[--rank R\]\n\s+what changed between two runs or traces/,
   );
+  assert.match(g.out, /\n {2}--version {11}CommLens' version/);
+  for (const flag of ['--version', '-V']) {
+    const v = cli([flag]);
+    assert.equal(v.code, 0, v.err);
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(v.out, `commlens ${pkg.version} (Node ${process.version})\n`);
+  }
   const none = cli(['compare']);
   assert.equal(none.code, 2);
   assert.match(none.err, /expected two jobs, A and B/);
