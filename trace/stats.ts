@@ -95,7 +95,7 @@ export interface RatioInterval {
 export const MIN_INTERVAL_SAMPLES = 3;
 
 /** A small, fast, seeded generator (mulberry32): the same input gives the same interval. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

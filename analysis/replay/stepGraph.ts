@@ -163,7 +163,12 @@ export function buildStepGraph(
       const sl = model.slices[o.index];
       return sl.category === 'staging' && (sl.args?.direction === 'h2d' || /h2d/i.test(sl.name));
     });
-    const t0 = Math.min(...ops.map((o) => o.startNs));
+    let t0 = Infinity,
+      tEnd = -Infinity;
+    for (let k = 0; k < ops.length; k++) {
+      if (ops[k].startNs < t0) t0 = ops[k].startNs;
+      if (ops[k].endNs > tEnd) tEnd = ops[k].endNs;
+    }
     // Segments: kernels in order, merging only those that run at the same time (several
     // streams); back-to-back kernels stay separate so a collective can trigger between them.
     const union = { starts: [] as number[], ends: [] as number[] };
@@ -184,6 +189,7 @@ export function buildStepGraph(
     const colls = commOps
       .map((o) => ({ id: idOfSlice.get(o.index) as number, start: o.startNs, end: o.endNs }))
       .sort((a, b) => a.start - b.start);
+    const waits = segmentWaits(union.starts, union.ends, colls, t0);
     const segs: Segment[] = [];
     let explicitPhases = false;
     let prevEnd = t0;
@@ -193,15 +199,8 @@ export function buildStepGraph(
       const start = union.starts[s],
         end = union.ends[s];
       // Collectives that finished inside this gap explain it.
-      const waitsOn: number[] = [];
-      let lastWaitEnd = -Infinity;
-      for (let k = 0; k < colls.length; k++) {
-        const c = colls[k];
-        if (c.end > prevEnd && c.end <= start) {
-          waitsOn.push(c.id);
-          if (c.end > lastWaitEnd) lastWaitEnd = c.end;
-        }
-      }
+      const waitsOn = waits.ids[s];
+      const lastWaitEnd = waits.lastEnd[s];
       // CommLens kernels say their phase; otherwise names like `…_backward_…` hint at it.
       let fwd = false,
         bwd = false,
@@ -269,10 +268,9 @@ export function buildStepGraph(
     }
     if (!explicitPhases) labelPhases(segs, collectives, v.rank);
     lanes.set(v.rank, coarsen(segs, collectives, v.rank));
-    const end = Math.max(...ops.map((o) => o.endNs));
-    measuredStepNsByRank.set(v.rank, end - t0);
+    measuredStepNsByRank.set(v.rank, tEnd - t0);
     starts.set(v.rank, t0);
-    ends.set(v.rank, end);
+    ends.set(v.rank, tEnd);
   }
   const first = Math.min(...starts.values());
   const startOffsetNs = new Map([...starts].map(([r, t]) => [r, t - first]));
@@ -280,6 +278,42 @@ export function buildStepGraph(
   if (collectives.length === 0) notes.push('no collectives in the step: the replay has no communication to change');
   const ranks = [...lanes.keys()].sort((a, b) => a - b);
   return { step, ranks, lanes, collectives, measuredStepNsByRank, startOffsetNs, measuredStepNs, notes };
+}
+
+/**
+ * Which collectives each segment waited on: those that ended in the gap before it, after the
+ * previous segment's end (from `t0` for the first) and by its start, as their ids in the order of
+ * `colls` (by start); and the last such end (−Infinity: none). Segments are in time order, their
+ * starts and ends non-decreasing (a rank's compute unions), so one pass over the collectives by
+ * end answers every segment: a collective passed over ended by an earlier segment's start.
+ */
+export function segmentWaits(
+  starts: readonly number[],
+  ends: readonly number[],
+  colls: readonly { id: number; end: number }[],
+  t0: number,
+): { ids: number[][]; lastEnd: number[] } {
+  const byEnd = colls.map((_, k) => k).sort((a, b) => colls[a].end - colls[b].end || a - b);
+  const ids: number[][] = [];
+  const lastEnd: number[] = [];
+  let next = 0;
+  let prevEnd = t0;
+  for (let s = 0; s < starts.length; s++) {
+    const waiting: number[] = [];
+    let last = -Infinity;
+    while (next < byEnd.length && colls[byEnd[next]].end <= starts[s]) {
+      const k = byEnd[next++];
+      if (colls[k].end > prevEnd) {
+        waiting.push(k);
+        if (colls[k].end > last) last = colls[k].end;
+      }
+    }
+    if (waiting.length > 1) waiting.sort((a, b) => a - b);
+    ids.push(waiting.map((k) => colls[k].id));
+    lastEnd.push(last);
+    prevEnd = ends[s];
+  }
+  return { ids, lastEnd };
 }
 
 /**
