@@ -5,7 +5,8 @@
  *
  *   npm run bench:scale -- --quick      8 × 20 MB, 64 × 2 MB, 1,024 × 0.2 MB (gzip)
  *   npm run bench:scale                 8 × 500 MB, 64 × 100 MB, 1,024 × 10 MB (gzip)
- *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME, --page-cache warm|evicted
+ *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME, --page-cache warm|evicted,
+ *            --repeats N (cold runs of each tool, alternated; default 3 with --quick, else 1)
  *
  * Every tool starts with the job's files in the same state of the page cache: read once just
  * before (`warm`, the default: the tools are measured, not the disk), or dropped from it
@@ -21,7 +22,10 @@
  * peak RSS of the whole process tree are measured from outside (bench/procTree.ts). Where
  * both finish, the per-rank figures (idle, compute, non-compute, kernel span in µs, overlap %)
  * are compared rank by rank. The load average is printed beside every figure: the machine
- * may be shared.
+ * may be shared. With --repeats N the cold `analyze` and HTA run N times each, one after the
+ * other in turn (CommLens, HTA, CommLens, HTA, …), and each tool's figure is its median run (by
+ * wall time; peak RSS the largest of its runs); a single run of a two-second job moved by 10–20 %
+ * from one bench run to the next on this machine. HTA is not run again once a run of it did not finish.
  *
  * Writes its keys into bench/results/scale.json (headline keys first, then every case), keeping
  * the keys other benchmarks put there (the viewer's).
@@ -85,6 +89,9 @@ type RankFigures = Record<
 
 interface ToolRun {
   finished: boolean;
+  /** Runs the figures are the median of (by wall time), and the range of their wall times (ms). */
+  runs?: number;
+  wallRangeMs?: [number, number];
   /** Why not, when it did not finish. */
   failure?: string;
   wallMs: number;
@@ -163,6 +170,26 @@ function toolRun(r: TreeRun, jsonBytes: number, before: number[]): ToolRun {
   };
 }
 
+/**
+ * One figure of several runs of a tool: the run of median wall time (the faster of the middle two
+ * for an even count), the largest peak RSS of any run, and the wall times' range. A run that did
+ * not finish is the figure.
+ */
+function medianRun(runs: ToolRun[]): ToolRun {
+  const failed = runs.find((r) => !r.finished);
+  if (failed || runs.length === 1) return failed ?? runs[0];
+  const byWall = [...runs].sort((a, b) => a.wallMs - b.wallMs);
+  const mid = byWall[Math.floor((byWall.length - 1) / 2)];
+  return {
+    ...mid,
+    runs: runs.length,
+    wallRangeMs: [byWall[0].wallMs, byWall[byWall.length - 1].wallMs],
+    peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+    loadavgBefore: runs[0].loadavgBefore,
+    loadavgAfter: runs[runs.length - 1].loadavgAfter,
+  };
+}
+
 function compare(a: RankFigures, b: RankFigures): { ranksCompared: number; mismatches: string[] } {
   const mismatches: string[] = [];
   let n = 0;
@@ -190,29 +217,55 @@ function compare(a: RankFigures, b: RankFigures): { ranksCompared: number; misma
 
 async function runCase(
   job: JobManifest,
-  opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number; pageCache: PageCache },
+  opts: { hta: boolean; htaTimeMs: number; htaRssBytes: number; pageCache: PageCache; repeats: number },
 ): Promise<CaseResult> {
   const limits = { timeMs: 3_600_000, rssBytes: Math.min(totalmem() * 0.8, 16 * 2 ** 30) };
   // The parse cache of this case (this process's own: others may be running the bench), emptied
   // first: the first run is cold, the second re-opens.
   const parseCache = join(parseCacheRoot, job.spec.name);
-  rmSync(parseCache, { recursive: true, force: true });
-  // `commlens analyze` itself, as a user runs it (with its child Node and larger heap when a big
-  // job needs one): cold with --per-rank-json, whose figures are compared with HTA's.
-  setPageCache(job, opts.pageCache);
-  let before = la();
-  const c = await runTree(
-    process.execPath,
-    [cli, 'analyze', job.dir, '--per-rank-json', '--cache-dir', parseCache],
-    limits,
-  );
-  const commlens: CaseResult['commlens'] = toolRun(c, job.jsonBytes, before);
-  let clFigures: RankFigures | undefined;
-  if (commlens.finished) {
-    clFigures = JSON.parse(c.stdout) as RankFigures;
-    commlens.cpuS = Number(c.cpuS.toFixed(2));
-    commlens.jsonMbPerCpuS = Number((job.jsonBytes / MB / c.cpuS).toFixed(1));
+  const clRuns: ToolRun[] = [];
+  const htaRuns: ToolRun[] = [];
+  // Every cold run's figures (they must not differ), and HTA's.
+  const clFigures: RankFigures[] = [];
+  let htaFigures: RankFigures | undefined;
+  let before: number[];
+  for (let i = 0; i < opts.repeats; i++) {
+    rmSync(parseCache, { recursive: true, force: true });
+    // `commlens analyze` itself, as a user runs it (with its child Node and larger heap when a big
+    // job needs one): cold with --per-rank-json, whose figures are compared with HTA's.
+    setPageCache(job, opts.pageCache);
+    before = la();
+    const c = await runTree(
+      process.execPath,
+      [cli, 'analyze', job.dir, '--per-rank-json', '--cache-dir', parseCache],
+      limits,
+    );
+    const run = toolRun(c, job.jsonBytes, before);
+    clRuns.push(run);
+    if (!run.finished) break;
+    clFigures.push(JSON.parse(c.stdout) as RankFigures);
+    run.cpuS = Number(c.cpuS.toFixed(2));
+    run.jsonMbPerCpuS = Number((job.jsonBytes / MB / c.cpuS).toFixed(1));
+    if (opts.hta && htaRuns.every((r) => r.finished)) {
+      setPageCache(job, opts.pageCache);
+      before = la();
+      const h = await runTree('/usr/bin/python3', [htaScript, job.dir], {
+        timeMs: opts.htaTimeMs,
+        rssBytes: opts.htaRssBytes,
+      });
+      const hr = toolRun(h, job.jsonBytes, before);
+      htaRuns.push(hr);
+      if (hr.finished) {
+        hr.cpuS = Number(h.cpuS.toFixed(2));
+        hr.jsonMbPerCpuS = Number((job.jsonBytes / MB / h.cpuS).toFixed(1));
+        // Python's json writes NaN bare (HTA's overlap of a rank with no communication): read as null.
+        htaFigures = (
+          JSON.parse(h.stdout.slice(h.stdout.indexOf('{')).replace(/\bNaN\b/g, 'null')) as { ranks: RankFigures }
+        ).ranks;
+      }
+    }
   }
+  const commlens: CaseResult['commlens'] = medianRun(clRuns);
   let reopen: CaseResult['reopen'];
   if (commlens.finished) {
     // Re-opened as a user reads it: the Markdown report, from the parse cache.
@@ -256,24 +309,15 @@ async function runCase(
     reopen,
     scan,
   };
-  if (opts.hta) {
-    setPageCache(job, opts.pageCache);
-    before = la();
-    const h = await runTree('/usr/bin/python3', [htaScript, job.dir], {
-      timeMs: opts.htaTimeMs,
-      rssBytes: opts.htaRssBytes,
-    });
-    result.hta = toolRun(h, job.jsonBytes, before);
-    if (result.hta.finished) {
-      result.hta.cpuS = Number(h.cpuS.toFixed(2));
-      result.hta.jsonMbPerCpuS = Number((job.jsonBytes / MB / h.cpuS).toFixed(1));
-    }
-    if (result.hta.finished) {
-      // Python's json writes NaN bare (HTA's overlap of a rank with no communication): read as null.
-      const ht = JSON.parse(h.stdout.slice(h.stdout.indexOf('{')).replace(/\bNaN\b/g, 'null')) as {
-        ranks: RankFigures;
+  if (htaRuns.length > 0) {
+    result.hta = medianRun(htaRuns);
+    if (htaFigures && clFigures.length > 0) {
+      // Each cold run's figures against HTA's: a run that differed from the others would show here.
+      const each = clFigures.map((f) => compare(f, htaFigures!));
+      result.equality = {
+        ranksCompared: each[0].ranksCompared,
+        mismatches: each.flatMap((e, i) => e.mismatches.map((m) => (each.length > 1 ? `run ${i + 1}: ${m}` : m))),
       };
-      if (clFigures) result.equality = compare(clFigures, ht.ranks);
     }
     if (result.hta.finished && commlens.finished) {
       result.speedup = Number((result.hta.wallMs / commlens.wallMs).toFixed(2));
@@ -297,10 +341,17 @@ async function main(): Promise<void> {
   console.log(
     `bench:scale ${quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
   );
+  const repeats = Number(flag('--repeats') ?? (quick ? 3 : 1));
+  if (!Number.isInteger(repeats) || repeats < 1)
+    throw new Error(`bench:scale: --repeats takes a whole number of runs, 1 or more, not '${flag('--repeats')}'`);
   const pageCache = (flag('--page-cache') ?? 'warm') as PageCache;
   if (pageCache !== 'warm' && pageCache !== 'evicted')
     throw new Error(`bench:scale: --page-cache takes warm or evicted, not '${String(pageCache)}'`);
   console.log(`  each tool starts with the job's files ${pageCache === 'warm' ? 'in' : 'dropped from'} the page cache`);
+  if (repeats > 1)
+    console.log(
+      `  ${repeats} cold runs of each tool, in turn; each figure is the median run's (peak RSS: the largest)`,
+    );
   const results: CaseResult[] = [];
   for (const spec of CASES) {
     if (only && spec.name !== only) continue;
@@ -308,11 +359,11 @@ async function main(): Promise<void> {
     const job = await buildJob(spec, fixtureDir, console.log);
     const built = performance.now() - t;
     if (built > 1000) console.log(`  built in ${(built / 1000).toFixed(1)} s`);
-    const r = await runCase(job, { hta, htaTimeMs, htaRssBytes, pageCache });
+    const r = await runCase(job, { hta, htaTimeMs, htaRssBytes, pageCache, repeats });
     results.push(r);
     const fmt = (x: ToolRun) =>
       (x.finished
-        ? `${(x.wallMs / 1000).toFixed(2)} s, ${x.jsonMbPerS} MB/s${x.cpuS !== undefined ? ` (${x.cpuS} CPU s, ${x.jsonMbPerCpuS} MB per CPU s)` : ''}, peak RSS ${x.peakRssMb} MB (${((x.peakRssMb * 1048576) / (r.jsonMb * MB)).toFixed(2)} × JSON)`
+        ? `${(x.wallMs / 1000).toFixed(2)} s${x.wallRangeMs ? ` (median of ${x.runs}: ${(x.wallRangeMs[0] / 1000).toFixed(2)}–${(x.wallRangeMs[1] / 1000).toFixed(2)} s)` : ''}, ${x.jsonMbPerS} MB/s${x.cpuS !== undefined ? ` (${x.cpuS} CPU s, ${x.jsonMbPerCpuS} MB per CPU s)` : ''}, peak RSS ${x.peakRssMb} MB (${((x.peakRssMb * 1048576) / (r.jsonMb * MB)).toFixed(2)} × JSON)`
         : x.failure) + ` [load ${x.loadavgBefore[0]} → ${x.loadavgAfter[0]}]`;
     console.log(
       `${r.name}: ${r.ranks} ranks, ${r.jsonMb} MB JSON (${r.diskMb} MB on disk${r.gzip ? ', gzip' : ''}), ${r.events} events`,
@@ -348,7 +399,9 @@ async function main(): Promise<void> {
       ? Number(Math.max(...done.map((r) => (r.commlens.peakRssMb * 1048576) / (r.jsonMb * MB))).toFixed(3))
       : null,
     peak_rss_mb_1024_ranks: r1024 ? r1024.commlens.peakRssMb : null,
-    /** Smallest HTA wall / CommLens wall among cases both finished. */
+    /** Cold runs of each tool per case (the figures are the median run's). */
+    repeats,
+    /** Smallest HTA wall / CommLens wall among cases both finished (median runs). */
     speedup_over_hta: both.length ? Math.min(...both.map((r) => r.speedup!)) : null,
     hta_cases_finished: hta ? `${results.filter((r) => r.hta?.finished).length}/${results.length}` : null,
     hta_figures_equal: both.length ? both.every((r) => r.equality && r.equality.mismatches.length === 0) : null,
