@@ -5,6 +5,7 @@
  *
  *   npm run bench:scale -- --quick      8 × 20 MB, 64 × 2 MB, 1,024 × 0.2 MB (gzip)
  *   npm run bench:scale                 8 × 500 MB, 64 × 100 MB, 1,024 × 10 MB (gzip)
+ *   npm run bench:scale -- --case 8x100 8 ranks × 100 MB (repeatable; `gz` after the size: gzip files)
  *   options: --no-hta, --hta-time-s N, --hta-rss-gb N, --only NAME, --page-cache warm|evicted,
  *            --repeats N (cold runs of each tool, alternated; default 3 with --quick, else 1)
  *
@@ -69,17 +70,37 @@ const flag = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 
-const CASES: JobSpec[] = quick
-  ? [
-      { name: 'quick-8', ranks: 8, bytesPerRank: 20 * MB, gzip: false },
-      { name: 'quick-64', ranks: 64, bytesPerRank: 2 * MB, gzip: false },
-      { name: 'quick-1024', ranks: 1024, bytesPerRank: 0.2 * MB, gzip: true },
-    ]
-  : [
-      { name: 'full-8', ranks: 8, bytesPerRank: 500 * MB, gzip: false },
-      { name: 'full-64', ranks: 64, bytesPerRank: 100 * MB, gzip: false },
-      { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true },
-    ];
+/**
+ * `--case RANKSxMB[gz]` (repeatable, e.g. `--case 8x100`): jobs of these sizes instead of the
+ * quick or full ones, named `8x100` (between them: where HTA still finishes and CommLens' start-up
+ * no longer dominates).
+ */
+function caseFlags(): JobSpec[] {
+  const out: JobSpec[] = [];
+  argv.forEach((a, i) => {
+    if (a !== '--case') return;
+    const v = argv[i + 1] ?? '';
+    const m = /^(\d+)x(\d+(?:\.\d+)?)(gz)?$/.exec(v);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0)
+      throw new Error(`bench:scale: --case takes RANKSxMB, with gz for gzip files (8x100, 1024x1gz), not '${v}'`);
+    out.push({ name: v, ranks: Number(m[1]), bytesPerRank: Number(m[2]) * MB, gzip: m[3] === 'gz' });
+  });
+  return out;
+}
+
+const CASES: JobSpec[] = caseFlags().length
+  ? caseFlags()
+  : quick
+    ? [
+        { name: 'quick-8', ranks: 8, bytesPerRank: 20 * MB, gzip: false },
+        { name: 'quick-64', ranks: 64, bytesPerRank: 2 * MB, gzip: false },
+        { name: 'quick-1024', ranks: 1024, bytesPerRank: 0.2 * MB, gzip: true },
+      ]
+    : [
+        { name: 'full-8', ranks: 8, bytesPerRank: 500 * MB, gzip: false },
+        { name: 'full-64', ranks: 64, bytesPerRank: 100 * MB, gzip: false },
+        { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true },
+      ];
 
 /** `commlens analyze --per-rank-json`'s figures of each rank (HTA's names; µs and %), and HTA's. */
 type RankFigures = Record<
@@ -339,7 +360,7 @@ async function main(): Promise<void> {
   const htaTimeMs = Number(flag('--hta-time-s') ?? (quick ? 300 : 1800)) * 1000;
   const htaRssBytes = Number(flag('--hta-rss-gb') ?? Math.min(16, Math.floor((totalmem() / 2 ** 30) * 0.7))) * 2 ** 30;
   console.log(
-    `bench:scale ${quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
+    `bench:scale ${caseFlags().length ? CASES.map((c) => `--case ${c.name}`).join(' ') : quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
   );
   const repeats = Number(flag('--repeats') ?? (quick ? 3 : 1));
   if (!Number.isInteger(repeats) || repeats < 1)
@@ -389,7 +410,7 @@ async function main(): Promise<void> {
   const both = results.filter((r) => r.speedup !== undefined);
   const r1024 = results.find((r) => r.ranks === 1024 && r.commlens.finished);
   const summary = {
-    mode: quick ? 'quick' : 'full',
+    mode: caseFlags().length ? 'cases' : quick ? 'quick' : 'full',
     /** The page cache each tool's cold run started from: the job's files read just before, or dropped from it. */
     page_cache: pageCache,
     /** Slowest case: JSON MB over the whole CommLens process's wall time. */
@@ -425,8 +446,9 @@ async function main(): Promise<void> {
   };
   const dir = join(repoRoot, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  // Merged into the file: other benchmarks (the viewer's) keep their keys.
-  const file = join(dir, 'scale.json');
+  // Merged into the file: other benchmarks (the viewer's) keep their keys. Jobs of --case sizes
+  // go to a file of their own: the headline keys are the quick or full sizes'.
+  const file = join(dir, caseFlags().length ? 'scale-cases.json' : 'scale.json');
   let previous: Record<string, unknown> = {};
   try {
     previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
