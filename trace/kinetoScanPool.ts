@@ -87,7 +87,7 @@ async function runPool<R extends Reply>(
   count: number,
   request: (index: number) => object,
   onReply: (reply: R) => void,
-  opts: { workers?: number; workerPath?: string; queueDepth?: number },
+  opts: { workers?: number; workerPath?: string; queueDepth?: number; youngGenerationMb?: number },
 ): Promise<void> {
   if (count === 0) return;
   const depth = Math.max(1, opts.queueDepth ?? 1);
@@ -115,7 +115,12 @@ async function runPool<R extends Reply>(
         if (++done === count) resolve();
       };
       const start = () => {
-        const w = new Worker(script);
+        const w = new Worker(
+          script,
+          opts.youngGenerationMb !== undefined
+            ? { resourceLimits: { maxYoungGenerationSizeMb: opts.youngGenerationMb } }
+            : undefined,
+        );
         live.add(w);
         // The requests this worker holds, the first being worked on: the next one waits in the
         // worker (it takes them one at a time), so that it starts on it as soon as it replies,
@@ -212,6 +217,23 @@ export interface ReduceRanksOptions {
   digestCode?: string;
 }
 
+/**
+ * The young generation (MB) of a worker that digests ranks without indexing them (`analyze`,
+ * `reduce`), where V8's default lets it grow to 48 MB (semi-spaces of 16 MB) in each worker: 12 MB
+ * (semi-spaces of 4 MB). Measured side by side, `analyze --no-cache`, the process's peak RSS and
+ * wall (docs/benchmarks.md, 2026-12-06): 8 × 100 MB 388–390 → 319–320 MB and 5.8–5.9 → 5.4–5.5 s;
+ * 64 × 100 MB 595 → 457 MB, 30.6 → 31.6 s; 8 × 20 MB 228 → 175 MB, 64 × 2 MB 187 → 165 MB at the
+ * same wall time; 8 × 500 MB 934 → 924 MB, 20.5 → 19.9 s; 64 × 20 MB mixed (−10 % once, +9 and
+ * +13 % twice). A worker that also indexes its ranks for the viewer keeps V8's default (its
+ * one-rank model of every event was not measured with it).
+ */
+export const DIGEST_WORKER_YOUNG_GENERATION_MB = 12;
+
+/** The young generation for workers serving these options' rank requests (undefined: V8's default). */
+function youngGenerationFor(opts: ReduceRanksOptions): number | undefined {
+  return opts.digest !== undefined && opts.lodDirOf === undefined ? DIGEST_WORKER_YOUNG_GENERATION_MB : undefined;
+}
+
 /** The `rank` request for file `index`. */
 function rankRequestOf(files: RankFile[], opts: ReduceRanksOptions, code: string): (index: number) => RankRequest {
   return (index) => ({
@@ -258,7 +280,7 @@ export async function reduceKinetoRanks(files: RankFile[], opts: ReduceRanksOpti
       out[m.index] = r;
       opts.onRank?.(m.index, r);
     },
-    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)) },
+    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)), youngGenerationMb: youngGenerationFor(opts) },
   );
   return out;
 }
@@ -286,7 +308,7 @@ export async function reduceKinetoRankPayloads(
         onPayload(m.index, { ok: true, payload: new Uint8Array(m.payload), fromCache: m.fromCache });
       } else onPayload(m.index, { ok: false, error: m.error ?? 'unknown error', at: m.at });
     },
-    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)) },
+    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)), youngGenerationMb: youngGenerationFor(opts) },
   );
 }
 
@@ -324,7 +346,7 @@ export async function indexKinetoRanks(
         'lodFile' in m ? { ok: true, lodFile: m.lodFile } : { ok: false, error: m.error ?? 'unknown error', at: m.at };
       opts.onRank?.(++done);
     },
-    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)) },
+    { ...opts, queueDepth: queueDepthFor(files.map((f) => f.path)), youngGenerationMb: youngGenerationFor(opts) },
   );
   return out;
 }

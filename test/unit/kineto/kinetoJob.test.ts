@@ -14,7 +14,13 @@ import { fixturesDir, repoRoot } from '../../helpers/paths';
 import { discoverTraces, type TraceRun } from '../../../trace/discover';
 import { loadRun } from '../../../trace/load';
 import { JobTooLargeError, loadKinetoJob } from '../../../trace/kinetoJob';
-import { QUEUE_MAX_RANK_BYTES, queueDepthFor, reduceKinetoRanks } from '../../../trace/kinetoScanPool';
+import {
+  DIGEST_WORKER_YOUNG_GENERATION_MB,
+  QUEUE_MAX_RANK_BYTES,
+  queueDepthFor,
+  reduceKinetoRankPayloads,
+  reduceKinetoRanks,
+} from '../../../trace/kinetoScanPool';
 import { analyze, mapSliceIndexes, markdownReport, type Analysis } from '../../../analysis/index';
 import { analyzeCommand, perRankJson } from '../../../cli/commands/analyze';
 
@@ -540,6 +546,39 @@ test(
     });
   },
 );
+
+test('workers that digest ranks without indexing them run with a smaller young generation; others with V8 default', async () => {
+  const dir = tmp();
+  // Answers each request with the limits its thread runs under.
+  const script = path.join(dir, 'limits.js');
+  fs.writeFileSync(
+    script,
+    "const { parentPort, resourceLimits } = require('node:worker_threads');\n" +
+      "parentPort.on('message', (req) => parentPort.postMessage({ index: req.index, error: JSON.stringify(resourceLimits) }));\n",
+  );
+  const files = writeJob(dir, 2, () => true).map((p) => ({ path: p }));
+  const limitsOf = (r: { ok: boolean; error?: string }) => {
+    assert.equal(r.ok, false);
+    return JSON.parse(r.error!) as { maxYoungGenerationSizeMb: number };
+  };
+  const digested = await reduceKinetoRanks(files, { workers: 1, workerPath: script, digest: { keptSteps: 1 } });
+  for (const r of digested) assert.equal(limitsOf(r).maxYoungGenerationSizeMb, DIGEST_WORKER_YOUNG_GENERATION_MB);
+  const payloads: { ok: boolean; error?: string }[] = [];
+  await reduceKinetoRankPayloads(files, { workers: 1, workerPath: script, digest: { keptSteps: 1 } }, (_, r) =>
+    payloads.push(r),
+  );
+  for (const r of payloads) assert.equal(limitsOf(r).maxYoungGenerationSizeMb, DIGEST_WORKER_YOUNG_GENERATION_MB);
+  // Whole ranks, or digested and indexed for the viewer: V8's own young generation.
+  const whole = await reduceKinetoRanks(files, { workers: 1, workerPath: script });
+  const indexed = await reduceKinetoRanks(files, {
+    workers: 1,
+    workerPath: script,
+    digest: { keptSteps: 1 },
+    lodDirOf: () => dir,
+  });
+  for (const r of [...whole, ...indexed])
+    assert.notEqual(limitsOf(r).maxYoungGenerationSizeMb, DIGEST_WORKER_YOUNG_GENERATION_MB);
+});
 
 test('each worker holds a second rank only when no rank is big (a big one waits for the last to be let go)', () => {
   const dir = tmp();
