@@ -1218,7 +1218,10 @@ export function dispatchCostsOf(ctx: ReplayContext): DispatchCosts | undefined {
     for (const [rank, segs] of g.lanes) {
       const window = ctx.views.find((v) => v.rank === rank)?.steps.find((w) => w.step === g.step);
       if (window && segs.length > 0 && segs[0].sliceIndexes.length > 0) {
-        const first = Math.min(...segs[0].sliceIndexes.map((i) => ctx.model.slices[i].startNs));
+        // A loop, not Math.min(...): a coarsened segment (a whole forward pass) may hold more
+        // kernels than a call's arguments can.
+        let first = Infinity;
+        for (const i of segs[0].sliceIndexes) first = Math.min(first, ctx.model.slices[i].startNs);
         if (first >= window.startNs) submits.push(first - window.startNs);
       }
       let layerKernels = 0,
