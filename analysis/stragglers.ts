@@ -68,7 +68,8 @@ export function latenessOf(instances: CollectiveMetrics['instances']): Lateness 
     collectives: worstWaits.length,
     medianNs: median(worstWaits),
     p90Ns: quantile(worstWaits, 0.9),
-    maxNs: Math.max(...worstWaits),
+    // A loop, not Math.max(...): a long job has more collectives than a call's arguments can hold.
+    maxNs: worstWaits.reduce((a, b) => (b > a ? b : a), -Infinity),
   };
 }
 

@@ -405,7 +405,7 @@ function coarsen(segs: Segment[], collectives: CollectiveNode[], rank: number): 
     const mergeable = last !== undefined && last.kind === s.kind && s.waitsOn.length === 0 && !isTrigger.has(i - 1);
     if (mergeable) {
       last.durNs += s.gapNs + s.durNs;
-      last.sliceIndexes.push(...s.sliceIndexes);
+      for (const k of s.sliceIndexes) last.sliceIndexes.push(k);
     } else {
       out.push({ ...s, waitsOn: [...s.waitsOn], sliceIndexes: [...s.sliceIndexes] });
     }

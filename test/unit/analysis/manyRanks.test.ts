@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze, markdownReport } from '../../../analysis/index';
 import { STEP_TABLE_LIMIT } from '../../../analysis/report';
-import { findStragglers } from '../../../analysis/stragglers';
+import { findStragglers, latenessOf } from '../../../analysis/stragglers';
 import { findSlowLinks, rankRanges, summariseStragglers } from '../../../analysis/rankSummary';
 import type { CollectiveInstance, CollectiveMetrics } from '../../../analysis/collectives';
 import type { RankMetrics } from '../../../analysis/rankMetrics';
@@ -189,4 +189,32 @@ test('a long profile: the report gives the slowest steps and their spread, not a
   const few = markdownReport(a, { stepTableLimit: Infinity });
   const rows = few.slice(few.indexOf('## Per step'), few.indexOf('\n## ', few.indexOf('## Per step') + 1));
   assert.equal((rows.match(/^\| [01] \| \d+/gm) ?? []).length, 2 * steps.size);
+});
+
+test('lateness over more collectives than a call takes arguments (a long job): no stack overflow, the right figures', () => {
+  // 250,000 joined collectives of 2 ranks: rank 1 arrives last at each, rank 0 waits k % 1000 µs at the k-th.
+  const n = 250_000;
+  const instances: CollectiveInstance[] = [];
+  for (let k = 0; k < n; k++) {
+    const waitNs = (k % 1000) * 1000;
+    instances.push({
+      key: `g|allReduce|${k}`,
+      op: 'allReduce',
+      group: 'g',
+      seq: k,
+      groupSize: 2,
+      participants: [
+        { rank: 0, sliceIndex: 2 * k, startNs: 0, durNs: waitNs + 10, waitNs, computeBeforeNs: 0 },
+        { rank: 1, sliceIndex: 2 * k + 1, startNs: waitNs, durNs: 10, waitNs: 0, computeBeforeNs: 0 },
+      ],
+      transferNs: 10,
+      completionNs: 10,
+      lastArrivalRank: 1,
+    });
+  }
+  const l = latenessOf(instances);
+  assert.ok(l);
+  assert.equal(l.collectives, n);
+  assert.equal(l.maxNs, 999_000);
+  assert.equal(l.medianNs, 499_500);
 });
