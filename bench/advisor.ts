@@ -47,8 +47,9 @@
  * `--repeats N` runs the whole pass N times (fresh baselines, fresh suggestions) and reports
  * the median |error| of each pass and their median and spread; `--load N` then runs the
  * same passes again with N busy threads spinning beside them, in a process of their own (a
- * machine shared with other work), reported beside the quiet passes. The 1-minute load average is printed at the
- * start and end of each condition.
+ * machine shared with other work), reported beside the quiet passes; with `--load-only` without
+ * them (figures in bench/results/advisor-load-only.json: the headline keys are the quiet rows').
+ * The 1-minute load average is printed at the start and end of each condition.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -142,6 +143,8 @@ interface Args {
   load: number;
   maxRounds: number;
   reuseBaseline: boolean;
+  /** --load-only: the passes beside the busy threads alone, without the quiet ones first. */
+  loadOnly?: boolean;
   /** Where the pass's runs are written and kept (default: a temporary folder, removed at the end). */
   keepRuns?: string;
 }
@@ -161,6 +164,10 @@ export function parseArgs(argv: string[]): Args {
       a.reuseBaseline = true;
       continue;
     }
+    if (flag === '--load-only') {
+      a.loadOnly = true;
+      continue;
+    }
     if (flag === '--keep-runs') {
       const d = argv[++i];
       if (!d || d.startsWith('--'))
@@ -170,7 +177,7 @@ export function parseArgs(argv: string[]): Args {
     }
     if (!Object.hasOwn(mins, flag))
       throw new BenchArgError(
-        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}; verify's is ${VERIFY_DEFAULTS.maxRounds}) --reuse-baseline (judge against the pass's first baseline alone) or --keep-runs DIR (write the runs there and keep them)`,
+        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}; verify's is ${VERIFY_DEFAULTS.maxRounds}) --reuse-baseline (judge against the pass's first baseline alone), --load-only (with --load N: no quiet passes) or --keep-runs DIR (write the runs there and keep them)`,
       );
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < mins[flag] || v > 64)
@@ -179,6 +186,10 @@ export function parseArgs(argv: string[]): Args {
     else if (flag === '--load') a.load = v;
     else a.maxRounds = v;
   }
+  if (a.loadOnly && a.load === 0)
+    throw new BenchArgError(
+      '--load-only: expected --load N too (N busy threads, 1 or more): the passes it keeps are those beside them',
+    );
   return a;
 }
 
@@ -482,7 +493,7 @@ async function main(): Promise<void> {
     }
   };
   try {
-    await runCondition('quiet', 0);
+    if (!args.loadOnly) await runCondition('quiet', 0);
     if (args.load > 0) await runCondition(`load ${args.load}`, args.load);
   } finally {
     if (args.keepRuns) console.log(`runs kept in ${dir}`);
@@ -523,7 +534,11 @@ async function main(): Promise<void> {
     `step error against the pass's first baseline: median ${pct(f.median_abs_step_error_vs_pass_baseline)}, worst ${pct(f.max_abs_step_error_vs_pass_baseline)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_predicted_win_vs_pass_baseline)}; ` +
     `step error scaled to the baseline beside: median ${pct(f.median_abs_scaled_step_error)}, worst ${pct(f.max_abs_scaled_step_error)}; ` +
     `within the measured 95 % interval widened by 5 %: ${Number.isNaN(f.right_within_interval) ? 'no row had an interval' : `${of.filter((r) => r.speedup_right).length} of ${of.filter((r) => r.speedup_right !== undefined).length} rows`}`;
-  if (quiet.length === 0) process.stdout.write('\nno suggestion was re-run: no prediction error to report\n');
+  if (args.loadOnly)
+    process.stdout.write(
+      '\n--load-only: no quiet passes, so no headline figures (written to advisor-load-only.json, not advisor.json)\n',
+    );
+  else if (quiet.length === 0) process.stdout.write('\nno suggestion was re-run: no prediction error to report\n');
   else
     process.stdout.write(
       `\nquiet: ${line(result, quiet)} (targets: median <= 5 % quiet, <= 8 % under load; worst <= 15 %; slowdown <= 3 %)\n`,
@@ -544,7 +559,15 @@ async function main(): Promise<void> {
     );
   }
   for (const s of skipped) process.stdout.write(`skipped: ${s}\n`);
-  const file = resolve(__dirname, '..', '..', 'bench', 'results', 'advisor.json');
+  // A --load-only run has no quiet rows, the headline's: it leaves advisor.json to the runs that do.
+  const file = resolve(
+    __dirname,
+    '..',
+    '..',
+    'bench',
+    'results',
+    args.loadOnly ? 'advisor-load-only.json' : 'advisor.json',
+  );
   mkdirSync(resolve(file, '..'), { recursive: true });
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`wrote ${file}\n`);

@@ -120,6 +120,9 @@ test('bench:advisor measures one round beside a fresh baseline unless told other
   });
   assert.throws(() => parseArgs(['--max-rounds', '0']), /--max-rounds 0: expected an integer from 1 to 64/);
   assert.throws(() => parseArgs(['--rounds', '2']), /unknown option --rounds/);
+  assert.equal(parseArgs(['--load', '2', '--load-only']).loadOnly, true);
+  assert.equal(parseArgs(['--load', '2']).loadOnly, undefined);
+  assert.throws(() => parseArgs(['--load-only']), /--load-only: expected --load N too/);
   assert.equal(parseArgs(['--keep-runs', '/tmp/runs']).keepRuns, '/tmp/runs');
   assert.throws(() => parseArgs(['--keep-runs']), /--keep-runs \(missing\): expected a folder/);
   assert.throws(() => parseArgs(['--keep-runs', '--load']), /--keep-runs --load: expected a folder/);
