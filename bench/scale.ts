@@ -82,25 +82,27 @@ function caseFlags(): JobSpec[] {
     const v = argv[i + 1] ?? '';
     const m = /^(\d+)x(\d+(?:\.\d+)?)(gz)?$/.exec(v);
     if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0)
-      throw new Error(`bench:scale: --case takes RANKSxMB, with gz for gzip files (8x100, 1024x1gz), not '${v}'`);
+      throw new Error(`--case takes RANKSxMB, with gz for gzip files (8x100, 1024x1gz), not '${v}'`);
     out.push({ name: v, ranks: Number(m[1]), bytesPerRank: Number(m[2]) * MB, gzip: m[3] === 'gz' });
   });
   return out;
 }
 
-const CASES: JobSpec[] = caseFlags().length
-  ? caseFlags()
-  : quick
-    ? [
-        { name: 'quick-8', ranks: 8, bytesPerRank: 20 * MB, gzip: false },
-        { name: 'quick-64', ranks: 64, bytesPerRank: 2 * MB, gzip: false },
-        { name: 'quick-1024', ranks: 1024, bytesPerRank: 0.2 * MB, gzip: true },
-      ]
-    : [
-        { name: 'full-8', ranks: 8, bytesPerRank: 500 * MB, gzip: false },
-        { name: 'full-64', ranks: 64, bytesPerRank: 100 * MB, gzip: false },
-        { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true },
-      ];
+/** The jobs to run: --case sizes, else the quick or full ones (read in main, where a bad --case is reported as such). */
+const casesOf = (custom: JobSpec[]): JobSpec[] =>
+  custom.length
+    ? custom
+    : quick
+      ? [
+          { name: 'quick-8', ranks: 8, bytesPerRank: 20 * MB, gzip: false },
+          { name: 'quick-64', ranks: 64, bytesPerRank: 2 * MB, gzip: false },
+          { name: 'quick-1024', ranks: 1024, bytesPerRank: 0.2 * MB, gzip: true },
+        ]
+      : [
+          { name: 'full-8', ranks: 8, bytesPerRank: 500 * MB, gzip: false },
+          { name: 'full-64', ranks: 64, bytesPerRank: 100 * MB, gzip: false },
+          { name: 'full-1024', ranks: 1024, bytesPerRank: 10 * MB, gzip: true },
+        ];
 
 /** `commlens analyze --per-rank-json`'s figures of each rank (HTA's names; µs and %), and HTA's. */
 type RankFigures = Record<
@@ -161,8 +163,7 @@ function setPageCache(job: JobManifest, mode: PageCache): void {
     const file = join(job.dir, entry.name);
     if (mode === 'evicted') {
       const r = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
-      if (r.status !== 0)
-        throw new Error(`bench:scale: could not drop ${file} from the page cache: ${String(r.stderr)}`);
+      if (r.status !== 0) throw new Error(`could not drop ${file} from the page cache: ${String(r.stderr)}`);
       continue;
     }
     const fd = openSync(file, 'r');
@@ -349,6 +350,11 @@ async function runCase(
 }
 
 async function main(): Promise<void> {
+  const custom = caseFlags();
+  const CASES = casesOf(custom);
+  const repeats = Number(flag('--repeats') ?? (quick ? 3 : 1));
+  if (!Number.isInteger(repeats) || repeats < 1)
+    throw new Error(`--repeats takes a whole number of runs, 1 or more, not '${flag('--repeats')}'`);
   const only = flag('--only');
   const hta = !argv.includes('--no-hta');
   if (hta && !existsSync(htaScript))
@@ -356,18 +362,15 @@ async function main(): Promise<void> {
       `Holistic Trace Analysis is not at ${htaScript}: put shared/ beside the checkout, or pass --no-hta`,
     );
   if (!existsSync(cli))
-    throw new Error(`bench:scale: the CLI bundle is not at ${cli}: run npm run build first (npm run bench:scale does)`);
+    throw new Error(`the CLI bundle is not at ${cli}: run npm run build first (npm run bench:scale does)`);
   const htaTimeMs = Number(flag('--hta-time-s') ?? (quick ? 300 : 1800)) * 1000;
   const htaRssBytes = Number(flag('--hta-rss-gb') ?? Math.min(16, Math.floor((totalmem() / 2 ** 30) * 0.7))) * 2 ** 30;
   console.log(
-    `bench:scale ${caseFlags().length ? CASES.map((c) => `--case ${c.name}`).join(' ') : quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
+    `bench:scale ${custom.length ? CASES.map((c) => `--case ${c.name}`).join(' ') : quick ? '--quick' : '(full sizes)'}; cache ${cacheRoot()}; HTA ${hta ? `limited to ${htaTimeMs / 1000} s and ${(htaRssBytes / 2 ** 30).toFixed(0)} GiB` : 'not run'}; load average ${la().join(' ')}`,
   );
-  const repeats = Number(flag('--repeats') ?? (quick ? 3 : 1));
-  if (!Number.isInteger(repeats) || repeats < 1)
-    throw new Error(`bench:scale: --repeats takes a whole number of runs, 1 or more, not '${flag('--repeats')}'`);
   const pageCache = (flag('--page-cache') ?? 'warm') as PageCache;
   if (pageCache !== 'warm' && pageCache !== 'evicted')
-    throw new Error(`bench:scale: --page-cache takes warm or evicted, not '${String(pageCache)}'`);
+    throw new Error(`--page-cache takes warm or evicted, not '${String(pageCache)}'`);
   console.log(`  each tool starts with the job's files ${pageCache === 'warm' ? 'in' : 'dropped from'} the page cache`);
   if (repeats > 1)
     console.log(
@@ -410,7 +413,7 @@ async function main(): Promise<void> {
   const both = results.filter((r) => r.speedup !== undefined);
   const r1024 = results.find((r) => r.ranks === 1024 && r.commlens.finished);
   const summary = {
-    mode: caseFlags().length ? 'cases' : quick ? 'quick' : 'full',
+    mode: custom.length ? 'cases' : quick ? 'quick' : 'full',
     /** The page cache each tool's cold run started from: the job's files read just before, or dropped from it. */
     page_cache: pageCache,
     /** Slowest case: JSON MB over the whole CommLens process's wall time. */
@@ -448,7 +451,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   // Merged into the file: other benchmarks (the viewer's) keep their keys. Jobs of --case sizes
   // go to a file of their own: the headline keys are the quick or full sizes'.
-  const file = join(dir, caseFlags().length ? 'scale-cases.json' : 'scale.json');
+  const file = join(dir, custom.length ? 'scale-cases.json' : 'scale.json');
   let previous: Record<string, unknown> = {};
   try {
     previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
