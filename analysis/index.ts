@@ -3,6 +3,7 @@
  * metrics, a critical path, what-if predictions and ranked suggestions.
  * `analyze` never throws on odd input: what cannot be computed is said in `notes`.
  */
+import { otherProgramsCores, otherProgramsNote } from './otherPrograms';
 import type { TraceModel } from '../trace/model';
 import { buildRankViews, PartialViewError, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
@@ -140,6 +141,13 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
     );
   }
   const warmupSteps = figures.warmupSteps;
+  const otherCores = otherProgramsCores(
+    model,
+    views.find((v) => v.rank === 0),
+    figures.steadySteps,
+  );
+  const otherNote = otherProgramsNote(otherCores);
+  if (otherNote) notes.push(otherNote);
   const pipeline = attempt(notes, 'the pipeline bubble', () =>
     pipelineBubbles(model, views, figures.steadySteps, {
       strategy: info.strategy,
@@ -229,6 +237,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
         ? { cpuTimelineRanks: views.filter((v) => v.cpuTimeline).map((v) => v.rank) }
         : {}),
       ...(pytorchJob ? { pytorchJob } : {}),
+      ...(otherCores !== undefined ? { otherProgramsCores: otherCores } : {}),
     },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,

@@ -43,6 +43,12 @@ export interface Analysis {
     cpuTimelineRanks?: number[];
     /** What the commlens_torch helper recorded of a PyTorch job (its DDP settings, the change applied from COMMLENS_APPLY); absent otherwise. */
     pytorchJob?: TorchJobRecord;
+    /**
+     * Cores the machine's other programs used while a CommLens run was measured, the median over
+     * the steady steps (analysis/otherPrograms.ts); absent without the run's counter (runs before
+     * 2026-12-06 evening, imported traces).
+     */
+    otherProgramsCores?: number;
   };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
   /**

@@ -136,6 +136,13 @@ interface Row {
   predicted_components?: ComponentPredictions;
   baseline_measured_components?: MeasuredComponents;
   measured_components?: MeasuredComponents;
+  /**
+   * Cores the machine's other programs used, median over each run's steady steps
+   * (analysis.source.otherProgramsCores), over the round's baseline runs and changed runs: the
+   * load each side was measured beside.
+   */
+  baseline_other_programs_cores?: number;
+  measured_other_programs_cores?: number;
 }
 
 interface Args {
@@ -346,6 +353,17 @@ export function strategyChange(base: RunConfig, rerun: RunConfig): { strategy_ch
   return { strategy_change: `${base.strategy} → ${rerun.strategy}${opts.length ? ` (${opts.join(', ')})` : ''}` };
 }
 
+/** The median over `runs` of the cores other programs used while each was measured, under `key`; nothing when no run has it. */
+function otherProgramsOf<K extends string>(
+  key: K,
+  runs: readonly { summary: RunSummary }[],
+): Partial<Record<K, number>> {
+  const xs = runs
+    .map((r) => (r.summary.analysis as { source?: { otherProgramsCores?: number } }).source?.otherProgramsCores)
+    .filter((x): x is number => typeof x === 'number');
+  return xs.length > 0 ? ({ [key]: median(xs) } as Partial<Record<K, number>>) : {};
+}
+
 /**
  * N threads that spin until stopped: background load on the machine's cores, in a process of
  * its own as other programs on a user's machine are (until 2026-12-06 they were threads of this
@@ -460,6 +478,8 @@ async function main(): Promise<void> {
           predicted_components: (s.predicted as { components?: ComponentPredictions }).components,
           baseline_measured_components: baselineComponents,
           measured_components: measuredComponentsOf(m.changedRuns[m.changedRuns.length - 1].summary.analysis),
+          ...otherProgramsOf('baseline_other_programs_cores', m.baselineRuns),
+          ...otherProgramsOf('measured_other_programs_cores', m.changedRuns),
         });
         const x = rows[rows.length - 1];
         const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)} %`;
@@ -475,6 +495,12 @@ async function main(): Promise<void> {
           process.stdout.write(
             `      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components)}\n`,
           );
+        if (x.baseline_other_programs_cores !== undefined || x.measured_other_programs_cores !== undefined) {
+          const cores = (v: number | undefined) => (v === undefined ? 'not recorded' : `${v.toFixed(2)} cores`);
+          process.stdout.write(
+            `      other programs beside the runs: baseline ${cores(x.baseline_other_programs_cores)}, change ${cores(x.measured_other_programs_cores)}\n`,
+          );
+        }
       }
     }
   };

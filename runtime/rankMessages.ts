@@ -58,6 +58,12 @@ export interface RankStep {
    * system), ns: on a software GPU the kernels' own threads too. Absent in runs before 2026-12-06.
    */
   processCpuNs?: number;
+  /**
+   * CPU time of the whole machine during the step (os.cpus(): every core's user, nice, system and
+   * irq time; Linux counts it in 10 ms ticks), ns, on rank 0 only: less processCpuNs, what the
+   * machine's other programs took. Absent in runs before 2026-12-06 (evening).
+   */
+  machineCpuNs?: number;
   /** The strategy's own per-step values (expert parallelism: tokens per expert), one counter track each. */
   counters?: { name: string; unit: string; value: number }[];
 }

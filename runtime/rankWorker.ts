@@ -10,6 +10,7 @@ import { hostNowNs } from './clock';
 import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { machineCpuMs } from './hostCpu';
 import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted } from './comm';
 import {
   createStrategy,
@@ -100,6 +101,8 @@ async function run(): Promise<void> {
       // The whole process's CPU time over the step (every rank's thread, the GPU's own threads
       // when it is a software GPU such as lavapipe, the coordinator): how busy the machine was.
       const cpu0 = process.cpuUsage();
+      // And the whole machine's, on rank 0 (one reading per step is enough: the process's is shared).
+      const machine0 = rank === 0 ? machineCpuMs() : undefined;
       const hostSpans: RankSpan[] = [];
       const mark = (name: string, t0: number): void => {
         if (init.tracing) hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
@@ -131,6 +134,7 @@ async function run(): Promise<void> {
       const kernelSpans = init.tracing ? await trainer.drainSpans() : [];
       const endNs = hostNowNs();
       const cpu = process.cpuUsage(cpu0);
+      const machineCpuNs = machine0 === undefined ? undefined : (machineCpuMs() - machine0) * 1e6;
       const spans: RankSpan[] = !init.tracing
         ? []
         : [
@@ -158,6 +162,7 @@ async function run(): Promise<void> {
         wireBytes,
         memory: strategyMemory(strategy, trainer.memoryBytes()),
         processCpuNs: (cpu.user + cpu.system) * 1000,
+        ...(machineCpuNs !== undefined ? { machineCpuNs } : {}),
         ...(init.tracing && strategy.counters ? { counters: strategy.counters() } : {}),
       });
       bytes = 0;

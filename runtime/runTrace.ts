@@ -20,7 +20,7 @@ import {
 import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
-import { PROCESS_CPU_COUNTER } from '../trace/runCounters';
+import { OTHER_CPU_COUNTER, PROCESS_CPU_COUNTER } from '../trace/runCounters';
 
 /**
  * Streams whose spans are concurrent operations, never one inside another (placeOnLanes). Not
@@ -305,6 +305,15 @@ export class RunTrace {
         series.tsNs.push(ts);
         series.values.push(cores);
         this.writer.counter(series.track, ts, cores);
+        // And what the machine's other programs used meanwhile (never below 0: the machine's
+        // figure counts in 10 ms ticks, the process's finer).
+        if (st.machineCpuNs !== undefined) {
+          const other = this.namedCounter(st.rank, OTHER_CPU_COUNTER, 'cores');
+          const value = Math.max(0, st.machineCpuNs - st.processCpuNs) / (st.endNs - st.startNs);
+          other.tsNs.push(ts);
+          other.values.push(value);
+          this.writer.counter(other.track, ts, value);
+        }
       }
       for (const c of st.counters ?? []) {
         const series = this.namedCounter(st.rank, c.name, c.unit);

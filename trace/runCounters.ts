@@ -9,8 +9,17 @@
  */
 export const PROCESS_CPU_COUNTER = 'process CPU busy (all ranks)';
 
+/**
+ * The counter track of the CPU the machine's other programs used over each step, in cores (the
+ * machine's busy time, RankStep.machineCpuNs, less the run's process's, ÷ the step's wall time), on
+ * rank 0's process: on a software GPU they take the cores the ranks' kernels run on, so a step
+ * measured beside them is slower than on a quiet machine.
+ */
+export const OTHER_CPU_COUNTER = 'other programs CPU busy';
+
 const NOTES: ReadonlyMap<string, string> = new Map([
   [PROCESS_CPU_COUNTER, "the whole process (every rank, the GPU driver), not rank 0's"],
+  [OTHER_CPU_COUNTER, "the machine's other programs, beside this run"],
 ]);
 
 /** What the counter track named `name` counts, where its name does not say (one tooltip line, ≤ 60 characters); undefined for the others. */

@@ -2,6 +2,7 @@
  * `commlens profile`: validate the run config, train on N WebGPU ranks, write the
  * trace and summary, print progress (human lines, or JSON events with --events).
  */
+import { OTHER_PROGRAMS_NOTE_CORES } from '../../analysis/otherPrograms';
 import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { SUPERVISED_ENV, tellSupervisor, writeFileAtomic } from '../supervisor';
@@ -468,6 +469,12 @@ function printResult(
   if (f.warmupSteps.length > 0)
     out.say(
       `warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(f.warmupNs)}), left out of every figure`,
+    );
+  const others = (summary.analysis as { source?: { otherProgramsCores?: number } } | undefined)?.source
+    ?.otherProgramsCores;
+  if (others !== undefined && others >= OTHER_PROGRAMS_NOTE_CORES)
+    out.say(
+      `load:    other programs used ${others.toFixed(2)} cores beside this run (median of the steady steps); on a software GPU its steps are slower and noisier than on a quiet machine`,
     );
   out.say(`trace:   ${relTrace}`);
   out.say(`summary: ${relSummary}`);

@@ -7,7 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
 import { loadTraceFile } from '../../../trace/load';
 import { runInfoOf } from '../../../analysis/runInfo';
-import { PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
+import { OTHER_CPU_COUNTER, PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
 import { parseEventLine, type RuntimeEvent } from '../../../cli/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
@@ -99,6 +99,13 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.equal(model.tracks[cpu[0].track].pid, model.processes[0].pid, 'on rank 0');
     assert.equal(cpu[0].values.length, 3);
     for (const v of cpu[0].values) assert.ok(v > 0 && v <= cpus().length + 0.5, `${v} cores busy`);
+    // And the machine's other programs meanwhile: one counter beside it, a sample per step, between
+    // none and every core.
+    const other = model.counters.filter((c) => model.tracks[c.track].name === OTHER_CPU_COUNTER);
+    assert.equal(other.length, 1, "one counter of the other programs' CPU");
+    assert.equal(model.tracks[other[0].track].pid, model.processes[0].pid, 'on rank 0');
+    assert.equal(other[0].values.length, 3);
+    for (const v of other[0].values) assert.ok(v >= 0 && v <= cpus().length + 0.5, `${v} cores busy`);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }

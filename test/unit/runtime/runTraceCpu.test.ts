@@ -6,10 +6,50 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { RunTrace } from '../../../runtime/runTrace';
-import { PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
+import type { RankStep } from '../../../runtime/rankMessages';
+import { OTHER_CPU_COUNTER, PROCESS_CPU_COUNTER, counterNote } from '../../../trace/runCounters';
+import { analyze } from '../../../analysis';
+import { OTHER_PROGRAMS_NOTE_CORES } from '../../../analysis/otherPrograms';
+import { median } from '../../../trace/stats';
 import { loadTraceFile } from '../../../trace/load';
+import type { TraceModel } from '../../../trace/model';
+
+/** The counter named `name`: once, on rank 0's process (pid 1), in cores, with `values`, in the model as in the file. */
+async function assertCounter(model: TraceModel, file: string, name: string, values: number[]): Promise<void> {
+  const series = (m: TraceModel) =>
+    m.counters
+      .filter((c) => m.tracks[c.track].name === name)
+      .map((c) => ({ pid: m.tracks[c.track].pid, unit: m.tracks[c.track].unit, values: c.values }));
+  const want = [{ pid: 1, unit: 'cores', values }];
+  assert.deepEqual(series(model), want);
+  assert.deepEqual(series(await loadTraceFile(file)), want);
+}
 
 const mem = { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 };
+
+const stepOf = (
+  rank: number,
+  step: number,
+  startNs: number,
+  endNs: number,
+  cpu: { process: number; machine?: number },
+): RankStep => ({
+  type: 'step',
+  rank,
+  step,
+  loss: 1,
+  startNs,
+  endNs,
+  spans: [
+    { stream: 'host', category: 'step', name: `step ${step}`, startNs, endNs, args: { step } },
+    { stream: 'compute', category: 'kernel', name: 'matmul', startNs: startNs + 10, endNs: endNs - 10 },
+  ],
+  bytes: 0,
+  wireBytes: 0,
+  memory: mem,
+  processCpuNs: cpu.process,
+  ...(rank === 0 && cpu.machine !== undefined ? { machineCpuNs: cpu.machine } : {}),
+});
 
 test("each step: the process's CPU time over rank 0's wall time, in cores, in the file as in the model", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
@@ -23,28 +63,69 @@ test("each step: the process's CPU time over rank 0's wall time, in cores, in th
       [1, 2_000_000, 6_000_000, 1_000_000],
     ] as const) {
       for (const rank of [0, 1])
-        trace.addStep({
-          type: 'step',
-          rank,
-          step,
-          loss: 1,
-          startNs,
-          endNs,
-          spans: [],
-          bytes: 0,
-          wireBytes: 0,
-          memory: mem,
-          processCpuNs: rank === 0 ? cpu : 5 * cpu,
-        });
+        trace.addStep(stepOf(rank, step, startNs, endNs, { process: rank === 0 ? cpu : 5 * cpu }));
     }
     trace.close();
-    const series = (m: typeof trace.model) =>
-      m.counters
-        .filter((c) => m.tracks[c.track].name === PROCESS_CPU_COUNTER)
-        .map((c) => ({ pid: m.tracks[c.track].pid, unit: m.tracks[c.track].unit, values: c.values }));
-    const want = [{ pid: 1, unit: 'cores', values: [1.5, 0.25] }];
-    assert.deepEqual(series(trace.model), want);
-    assert.deepEqual(series(await loadTraceFile(file)), want);
+    await assertCounter(trace.model, file, PROCESS_CPU_COUNTER, [1.5, 0.25]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("each step: the machine's other programs' CPU (the machine's less the process's, never below 0), on rank 0", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
+  try {
+    const file = join(dir, 'trace.pftrace');
+    const trace = new RunTrace(file, 2, 0, 0n, {});
+    // 2 ms at 1.5 cores of the process and 3.5 of the machine: 2 cores of others; then the
+    // machine's coarser ticks read below the process's: 0, not negative.
+    for (const [step, startNs, endNs, process, machine] of [
+      [0, 0, 2_000_000, 3_000_000, 7_000_000],
+      [1, 2_000_000, 6_000_000, 1_000_000, 900_000],
+    ] as const)
+      for (const rank of [0, 1]) trace.addStep(stepOf(rank, step, startNs, endNs, { process, machine }));
+    trace.close();
+    await assertCounter(trace.model, file, OTHER_CPU_COUNTER, [2, 0]);
+    assert.equal(counterNote(OTHER_CPU_COUNTER), "the machine's other programs, beside this run");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the analysis: the other programs' cores as the median over the steady steps, and a note from 0.25 cores", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
+  try {
+    // Per step, the other programs' cores: the first steps (warm-up) far above the rest.
+    const others = [9, 9, 9, 1.25, 0.5, 1, 0.75, 2, 1.5, 0.25, 1.75];
+    const run = async (scale: number) => {
+      const file = join(dir, `trace-${scale}.pftrace`);
+      const trace = new RunTrace(file, 2, 0, 0n, {});
+      others.forEach((o, step) => {
+        const startNs = step * 1_000_000;
+        for (const rank of [0, 1])
+          trace.addStep(
+            stepOf(rank, step, startNs, startNs + 1_000_000, {
+              process: 1_000_000,
+              machine: 1_000_000 * (1 + o * scale),
+            }),
+          );
+      });
+      trace.close();
+      return analyze(await loadTraceFile(file));
+    };
+    const a = await run(1);
+    const steady = a.figures.steadySteps;
+    assert.ok(steady.length >= 4 && !steady.includes(0), `steady steps ${steady.join(', ')}`);
+    const want = median(steady.map((s) => others[s]));
+    assert.ok(Math.abs(a.source.otherProgramsCores! - want) < 1e-9, `${a.source.otherProgramsCores} against ${want}`);
+    assert.ok(
+      a.notes.some((n) => n.startsWith(`other programs on this machine used ${want.toFixed(2)} cores`)),
+      a.notes.join('\n'),
+    );
+    // A quiet machine: the figure, and no note.
+    const quiet = await run(0.1);
+    assert.ok(quiet.source.otherProgramsCores! < OTHER_PROGRAMS_NOTE_CORES);
+    assert.ok(!quiet.notes.some((n) => n.startsWith('other programs')), quiet.notes.join('\n'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,51 @@
+/**
+ * What the machine's other programs took while a CommLens run was measured: the run's "other
+ * programs CPU busy" counter (runtime/runTrace.ts), sampled at each step's start on rank 0, read
+ * over the steady steps. On a software GPU (lavapipe) they take the cores the ranks' kernels run
+ * on, so the run's step times, and a speed-up measured against it, carry their load
+ * (docs/benchmarks.md, issue #19).
+ */
+import type { TraceModel } from '../trace/model';
+import { OTHER_CPU_COUNTER } from '../trace/runCounters';
+import { median } from '../trace/stats';
+import type { RankView } from './rankView';
+
+/** From this median (cores), the analysis says in a note that other programs were busy. */
+export const OTHER_PROGRAMS_NOTE_CORES = 0.25;
+
+/**
+ * The median over `steadySteps` of the cores the machine's other programs used, from the counter
+ * sampled at each of rank `view`'s steps' start; undefined when the trace has no such counter (a
+ * run before it, an imported trace) or none of its samples falls on a steady step.
+ */
+export function otherProgramsCores(
+  model: TraceModel,
+  view: RankView | undefined,
+  steadySteps: readonly number[],
+): number | undefined {
+  if (!view) return undefined;
+  const track = model.tracks.findIndex((t) => t.name === OTHER_CPU_COUNTER && t.pid === view.pid);
+  if (track < 0) return undefined;
+  const series = model.counters.find((c) => c.track === track);
+  if (!series) return undefined;
+  const steady = new Set(steadySteps);
+  const values: number[] = [];
+  for (const w of view.steps) {
+    if (!steady.has(w.step)) continue;
+    // The sample taken at this step's start (the first at or after it, before its end).
+    for (let i = 0; i < series.tsNs.length; i++) {
+      const t = series.tsNs[i];
+      if (t >= w.startNs && t < w.endNs) {
+        values.push(series.values[i]);
+        break;
+      }
+    }
+  }
+  return values.length > 0 ? median(values) : undefined;
+}
+
+/** The note for a run measured beside busy programs, or undefined below OTHER_PROGRAMS_NOTE_CORES. */
+export function otherProgramsNote(cores: number | undefined): string | undefined {
+  if (cores === undefined || !(cores >= OTHER_PROGRAMS_NOTE_CORES)) return undefined;
+  return `other programs on this machine used ${cores.toFixed(2)} cores (median over the steady steps) while this run was measured: on a software GPU they take the cores its kernels run on, so its step times, and a speed-up measured against it, are slower and noisier than on a quiet machine (the '${OTHER_CPU_COUNTER}' counter, per step)`;
+}
