@@ -49,3 +49,23 @@ export function otherProgramsNote(cores: number | undefined): string | undefined
   if (cores === undefined || !(cores >= OTHER_PROGRAMS_NOTE_CORES)) return undefined;
   return `other programs on this machine used ${cores.toFixed(2)} cores (median over the steady steps) while this run was measured: on a software GPU they take the cores its kernels run on, so its step times, and a speed-up measured against it, are slower and noisier than on a quiet machine (the '${OTHER_CPU_COUNTER}' counter, per step)`;
 }
+
+/**
+ * verify's line on the load beside its runs: the median over each side's runs of the cores other
+ * programs used (each run's `otherProgramsCores`); undefined when neither side reaches
+ * OTHER_PROGRAMS_NOTE_CORES or no run recorded it.
+ */
+export function otherProgramsVerifyLine(
+  baselineRuns: readonly (number | undefined)[],
+  changedRuns: readonly (number | undefined)[],
+): string | undefined {
+  const side = (xs: readonly (number | undefined)[]) => {
+    const known = xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
+    return known.length > 0 ? median(known) : undefined;
+  };
+  const b = side(baselineRuns);
+  const c = side(changedRuns);
+  if (!((b ?? 0) >= OTHER_PROGRAMS_NOTE_CORES || (c ?? 0) >= OTHER_PROGRAMS_NOTE_CORES)) return undefined;
+  const cores = (v: number | undefined) => (v === undefined ? 'not recorded' : `${v.toFixed(2)} cores`);
+  return `load: other programs used ${cores(b)} beside the baseline and ${cores(c)} beside the re-run (median over the runs): on a software GPU they slow both sides, not by the same factor (a run that waits less for the wire computes slower beside them), so the measured speed-up differs from a quiet machine's`;
+}

@@ -4,6 +4,7 @@
  * measured (step time, exposed communication, memory, bytes on the wire, loss curves)
  * and a verdict. The comparison lands in the new run's folder as comparison.json.
  */
+import { otherProgramsVerifyLine } from '../../analysis/otherPrograms';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { ConfigError, validateConfig, type RunConfig } from '../../runtime/config';
@@ -223,6 +224,13 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   out.say(
     `step time: baseline ${baseline.stepTimeBasis}; re-run ${measured.stepTimeBasis}; warm-up left out: baseline step(s) ${baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${measured.warmupSteps.join(', ') || 'none'}`,
   );
+  const othersOf = (r: RunSummary) =>
+    (r.analysis as { source?: { otherProgramsCores?: number } } | undefined)?.source?.otherProgramsCores;
+  const load = otherProgramsVerifyLine(
+    baselineRuns.map(othersOf),
+    changedRuns.map((r) => othersOf(r.summary)),
+  );
+  if (load) out.say(load);
   if (!reuseBaseline)
     out.say(
       `the prediction started from ${base.runId}'s ${t(p.baselineStepTimeNs)}; the baseline was measured again beside the change, so the speed-ups are what compare`,
