@@ -30,16 +30,14 @@ export function otherProgramsCores(
   if (!series) return undefined;
   const steady = new Set(steadySteps);
   const values: number[] = [];
+  // One walk over both: the view's steps are in start order (rankView.ts), the samples in time
+  // order (one per step, appended as the steps end). A step's sample is the first at or after its
+  // start, before its end.
+  const { tsNs } = series;
+  let i = 0;
   for (const w of view.steps) {
-    if (!steady.has(w.step)) continue;
-    // The sample taken at this step's start (the first at or after it, before its end).
-    for (let i = 0; i < series.tsNs.length; i++) {
-      const t = series.tsNs[i];
-      if (t >= w.startNs && t < w.endNs) {
-        values.push(series.values[i]);
-        break;
-      }
-    }
+    while (i < tsNs.length && tsNs[i] < w.startNs) i++;
+    if (i < tsNs.length && tsNs[i] < w.endNs && steady.has(w.step)) values.push(series.values[i]);
   }
   return values.length > 0 ? median(values) : undefined;
 }
