@@ -4,6 +4,7 @@
  * `analyze` never throws on odd input: what cannot be computed is said in `notes`.
  */
 import { otherProgramsCores, otherProgramsNote } from './otherPrograms';
+import { OTHER_CPU_WAITING_COUNTER, OTHER_CPU_WORKING_COUNTER } from '../trace/runCounters';
 import type { TraceModel } from '../trace/model';
 import { buildRankViews, PartialViewError, type RankView } from './rankView';
 import { rankMetrics, sumKernelTypes, type RankMetrics } from './rankMetrics';
@@ -146,6 +147,9 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
     views.find((v) => v.rank === 0),
     figures.steadySteps,
   );
+  const rank0 = views.find((v) => v.rank === 0);
+  const otherWhileWaiting = otherProgramsCores(model, rank0, figures.steadySteps, OTHER_CPU_WAITING_COUNTER);
+  const otherWhileWorking = otherProgramsCores(model, rank0, figures.steadySteps, OTHER_CPU_WORKING_COUNTER);
   const otherNote = otherProgramsNote(otherCores);
   if (otherNote) notes.push(otherNote);
   const pipeline = attempt(notes, 'the pipeline bubble', () =>
@@ -181,6 +185,10 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
         instances: collectives?.instances ?? [],
         figures,
         paramCount: settings?.paramCount.value ?? undefined,
+        ...(otherCores !== undefined ? { otherProgramsCores: otherCores } : {}),
+        ...(otherWhileWaiting !== undefined ? { otherProgramsWhileWaitingCores: otherWhileWaiting } : {}),
+        ...(otherWhileWorking !== undefined ? { otherProgramsWhileWorkingCores: otherWhileWorking } : {}),
+        ...(otherWhileWaiting !== undefined ? { otherWhileWaitingCores: otherWhileWaiting } : {}),
         ...(settings?.layout?.value
           ? {
               modelParallelGroups: new Set(settings.layout.value.modelParallelGroups),
@@ -238,6 +246,8 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
         : {}),
       ...(pytorchJob ? { pytorchJob } : {}),
       ...(otherCores !== undefined ? { otherProgramsCores: otherCores } : {}),
+      ...(otherWhileWaiting !== undefined ? { otherProgramsWhileWaitingCores: otherWhileWaiting } : {}),
+      ...(otherWhileWorking !== undefined ? { otherProgramsWhileWorkingCores: otherWhileWorking } : {}),
     },
     options: { includeLastStep, linkPeakGBps: opts.linkPeakGBps },
     ranks,

@@ -15,16 +15,18 @@ export const OTHER_PROGRAMS_NOTE_CORES = 0.25;
 
 /**
  * The median over `steadySteps` of the cores the machine's other programs used, from the counter
- * sampled at each of rank `view`'s steps' start; undefined when the trace has no such counter (a
+ * sampled at each of rank `view`'s steps' start (OTHER_CPU_COUNTER, or `counter`: the same split
+ * by whether rank 0 waited, trace/runCounters.ts); undefined when the trace has no such counter (a
  * run before it, an imported trace) or none of its samples falls on a steady step.
  */
 export function otherProgramsCores(
   model: TraceModel,
   view: RankView | undefined,
   steadySteps: readonly number[],
+  counter: string = OTHER_CPU_COUNTER,
 ): number | undefined {
   if (!view) return undefined;
-  const track = model.tracks.findIndex((t) => t.name === OTHER_CPU_COUNTER && t.pid === view.pid);
+  const track = model.tracks.findIndex((t) => t.name === counter && t.pid === view.pid);
   if (track < 0) return undefined;
   const series = model.counters.find((c) => c.track === track);
   if (!series) return undefined;

@@ -59,6 +59,13 @@ export interface HostProbeInfo {
    * against one thread alone (runtime/hostShare.ts; runs recorded since 2026-12-05).
    */
   hostShare?: { threads: number; share: number };
+  /**
+   * The cores the machine's other programs used while the probe's process slept, at the run's
+   * start (runtime/hostProbe.ts LoadProbe; runs recorded since 2026-12-06): the load model's E
+   * (analysis/replay/load.ts). Their cores while the dispatch probe computed, for reference.
+   */
+  idleOtherCores?: number;
+  computingOtherCores?: number;
   loadAverage?: number;
 }
 
@@ -184,9 +191,13 @@ function hostProbeOf(v: ArgValue | undefined): HostProbeInfo | undefined {
     hs && hs.threads !== undefined && hs.threads >= 1 && hs.share !== undefined && hs.share > 0 && hs.share <= 1
       ? { threads: hs.threads, share: hs.share }
       : undefined;
+  const idleOtherCores = isObj(v.load) ? num(v.load.idleOtherCores) : undefined;
+  const computingOtherCores = isObj(v.load) ? num(v.load.computingOtherCores) : undefined;
   return {
     codecBytesPerNs,
     ...(cpuShare !== undefined ? { cpuShare } : {}),
+    ...(idleOtherCores !== undefined && idleOtherCores >= 0 ? { idleOtherCores } : {}),
+    ...(computingOtherCores !== undefined && computingOtherCores >= 0 ? { computingOtherCores } : {}),
     d2h: copyCostOf(v.d2h),
     h2d: copyCostOf(v.h2d),
     ...(outer ? { outerStepBytesPerNs: outer } : {}),

@@ -49,6 +49,13 @@ export interface Analysis {
      * 2026-12-06 evening, imported traces).
      */
     otherProgramsCores?: number;
+    /**
+     * The same over the part of each step rank 0 was blocked on its collectives, and over the
+     * rest (trace/runCounters.ts OTHER_CPU_WAITING_COUNTER, OTHER_CPU_WORKING_COUNTER), medians
+     * over the steady steps that have a sample; absent in runs before 2026-12-06 (night).
+     */
+    otherProgramsWhileWaitingCores?: number;
+    otherProgramsWhileWorkingCores?: number;
   };
   options: { includeLastStep: boolean; linkPeakGBps?: number };
   /**

@@ -10,3 +10,44 @@ export function machineCpuMs(): number {
   for (const c of cpus()) busy += c.times.user + c.times.nice + c.times.sys + c.times.irq;
   return busy;
 }
+
+/**
+ * The machine's and this process's CPU time while a rank is blocked on its collectives (the
+ * `wait …` spans): begin() when a wait starts, end() when it ends; waits that overlap count
+ * once (from the first begin to the last end). Read per step by rank 0 (runtime/rankWorker.ts)
+ * to tell what other programs take while the run waits from what they take while it works
+ * (analysis/replay/load.ts).
+ */
+export class BlockedMeter {
+  private depth = 0;
+  private t0 = 0;
+  private machine0 = 0;
+  private process0 = 0;
+  /** Totals over the finished blocked intervals: wall, machine and process CPU time, ns. */
+  wallNs = 0;
+  machineNs = 0;
+  processNs = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  begin(): void {
+    if (this.depth++ > 0) return;
+    this.t0 = this.now();
+    this.machine0 = machineCpuMs();
+    const c = process.cpuUsage();
+    this.process0 = c.user + c.system;
+  }
+
+  end(): void {
+    if (this.depth === 0 || --this.depth > 0) return;
+    const c = process.cpuUsage();
+    this.wallNs += this.now() - this.t0;
+    this.machineNs += (machineCpuMs() - this.machine0) * 1e6;
+    this.processNs += (c.user + c.system - this.process0) * 1e3;
+  }
+
+  /** The totals so far (an interval still open is not in them). */
+  totals(): { wallNs: number; machineNs: number; processNs: number } {
+    return { wallNs: this.wallNs, machineNs: this.machineNs, processNs: this.processNs };
+  }
+}

@@ -27,6 +27,11 @@
  * on the same devices, how much faster a rank's kernels run alone than with every rank
  * dispatching at once (its `sharing`, 0.29–0.32 s more on 2 lavapipe ranks and 0.43–0.51 s on
  * 4, quiet).
+ *
+ * Load: the cores the machine's other programs use while this process sleeps (IDLE_WINDOW_MS
+ * first, before anything else runs) and while the dispatch probe keeps the ranks' devices
+ * computing without a pause: what they take when the run leaves them the machine, and when
+ * the run wants all of it (analysis/replay/load.ts prices a change's run from both).
  */
 import { requestAdapter, requestDevice } from './gpu/dawn';
 import type { RunConfig } from './config';
@@ -42,6 +47,7 @@ import { foldMomentum, frozenVarianceUpdate } from './strategies/onebitAdam';
 import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
+import { machineCpuMs } from './hostCpu';
 import { fitLatencyAndSpeed, median } from '../trace/stats';
 import { probeDispatch, type DispatchProbe } from './dispatchProbe';
 import { probeHostShare, type HostShare } from './hostShare';
@@ -94,10 +100,57 @@ export interface HostProbe {
    */
   dispatch?: DispatchProbe;
   dispatchError?: string;
+  /** The cores other programs used while the probe's process slept, and while its ranks computed (LoadProbe). */
+  load?: LoadProbe;
   /** The machine's 1-minute load average when the probe ran. */
   loadAverage: number;
   /** Wall time of the whole probe, ns. */
   wallNs: number;
+}
+
+/**
+ * The cores the machine's other programs used (the machine's busy time, every core, less this
+ * process's CPU time, over the wall time; never below 0), in two windows of the probe.
+ */
+export interface LoadProbe {
+  /** While this process slept (IDLE_WINDOW_MS): what they take when a run leaves them the machine. */
+  idleOtherCores: number;
+  idleWindowNs: number;
+  /** This process's own CPU meanwhile (its threads are not all asleep: V8, the GPU driver's). */
+  idleProcessCores: number;
+  /**
+   * While the dispatch probe kept every rank's device computing without a pause (its wall time,
+   * devices and pipelines made included): what they take from a run that always computes.
+   * Absent when the dispatch probe failed.
+   */
+  computingOtherCores?: number;
+  computingWindowNs?: number;
+}
+
+/** How long the probe's process sleeps to read the other programs' load alone (os.cpus() counts 10 ms ticks per core). */
+export const IDLE_WINDOW_MS = 300;
+
+/**
+ * Runs `work` and reads the cores the machine's other programs used meanwhile: machine busy
+ * time (runtime/hostCpu.ts) less this process's CPU time (every thread), over the wall time.
+ */
+export async function otherCoresDuring<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; cores: number; processCores: number; wallNs: number }> {
+  const machine0 = machineCpuMs();
+  const cpu0 = process.cpuUsage();
+  const t0 = hostNowNs();
+  const result = await work();
+  const wallNs = hostNowNs() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const machineNs = (machineCpuMs() - machine0) * 1e6;
+  const processNs = (cpu.user + cpu.system) * 1e3;
+  return {
+    result,
+    cores: wallNs > 0 ? Math.max(0, machineNs - processNs) / wallNs : 0,
+    processCores: wallNs > 0 ? processNs / wallNs : 0,
+    wallNs,
+  };
 }
 
 export interface OuterStepSpeeds {
@@ -401,6 +454,8 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const t0 = hostNowNs();
   const values = 64 * 1024;
   const loadAverage = loadavg()[0];
+  // First, before this process does anything: the other programs' load alone.
+  const idle = await otherCoresDuring(() => new Promise<void>((resolve) => setTimeout(resolve, IDLE_WINDOW_MS)));
   const codecs = await probeCodecs(config, { values });
   const outer = probeOuterStep();
   const onebit = probeOnebitAdam();
@@ -421,8 +476,16 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
   }
   // Its devices of its own, after the staging device is gone; a failure leaves the other figures.
   let dispatch: { dispatch: DispatchProbe } | { dispatchError: string };
+  const load: LoadProbe = {
+    idleOtherCores: idle.cores,
+    idleWindowNs: idle.wallNs,
+    idleProcessCores: idle.processCores,
+  };
   try {
-    dispatch = { dispatch: await probeDispatch(config.worldSize) };
+    const computing = await otherCoresDuring(() => probeDispatch(config.worldSize));
+    dispatch = { dispatch: computing.result };
+    load.computingOtherCores = computing.cores;
+    load.computingWindowNs = computing.wallNs;
   } catch (e) {
     dispatch = { dispatchError: (e as Error).message };
   }
@@ -438,6 +501,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
     codecBytes: values * 4,
     worldSize: Math.max(2, config.worldSize),
     ...dispatch,
+    load,
     loadAverage,
     wallNs: hostNowNs() - t0,
   };

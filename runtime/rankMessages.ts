@@ -64,6 +64,12 @@ export interface RankStep {
    * machine's other programs took. Absent in runs before 2026-12-06 (evening).
    */
   machineCpuNs?: number;
+  /**
+   * On rank 0: the wall time the rank was blocked on its collectives during the step (the `wait …`
+   * spans, overlaps once) and the machine's and the process's CPU time meanwhile, ns
+   * (runtime/hostCpu.ts BlockedMeter). Absent in runs before 2026-12-06 (night).
+   */
+  blockedCpu?: { wallNs: number; machineNs: number; processNs: number };
   /** The strategy's own per-step values (expert parallelism: tokens per expert), one counter track each. */
   counters?: { name: string; unit: string; value: number }[];
 }

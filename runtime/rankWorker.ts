@@ -10,7 +10,7 @@ import { hostNowNs } from './clock';
 import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { machineCpuMs } from './hostCpu';
+import { BlockedMeter, machineCpuMs } from './hostCpu';
 import { Communicator, abortWorld, busBandwidthFactor, throwIfAborted } from './comm';
 import {
   createStrategy,
@@ -36,15 +36,22 @@ async function run(): Promise<void> {
   // on the wire.
   let bytes = 0;
   let wireBytes = 0;
-  const comm = Communicator.fromInit(init.world as never, rank, (s) => {
-    if (s.kind === 'collective') bytes += s.bytes;
-    // What this rank sends for the collective: S × the nccl-tests bus factor
-    // (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all).
-    // A recv puts nothing on this rank's wire.
-    if (s.kind === 'collective' && s.op !== 'recv')
-      wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
-    if (init.tracing) commSpans.push(commSpanToRankSpan(s));
-  });
+  // On rank 0: the machine's and the process's CPU while the rank is blocked on its collectives.
+  const blocked = rank === 0 ? new BlockedMeter(hostNowNs) : undefined;
+  const comm = Communicator.fromInit(
+    init.world as never,
+    rank,
+    (s) => {
+      if (s.kind === 'collective') bytes += s.bytes;
+      // What this rank sends for the collective: S × the nccl-tests bus factor
+      // (2(n−1)/n for all-reduce, (n−1)/n for reduce-scatter / all-gather / all-to-all).
+      // A recv puts nothing on this rank's wire.
+      if (s.kind === 'collective' && s.op !== 'recv')
+        wireBytes += s.bytes * busBandwidthFactor(s.op, s.groupSize ?? worldSize);
+      if (init.tracing) commSpans.push(commSpanToRankSpan(s));
+    },
+    blocked ? { blockedMeter: blocked } : {},
+  );
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter in this worker (run `commlens doctor`)');
   const device = await requestDevice(adapter, { f16: config.model.dtype === 'f16' });
@@ -103,6 +110,7 @@ async function run(): Promise<void> {
       const cpu0 = process.cpuUsage();
       // And the whole machine's, on rank 0 (one reading per step is enough: the process's is shared).
       const machine0 = rank === 0 ? machineCpuMs() : undefined;
+      const blocked0 = blocked?.totals();
       const hostSpans: RankSpan[] = [];
       const mark = (name: string, t0: number): void => {
         if (init.tracing) hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
@@ -135,6 +143,15 @@ async function run(): Promise<void> {
       const endNs = hostNowNs();
       const cpu = process.cpuUsage(cpu0);
       const machineCpuNs = machine0 === undefined ? undefined : (machineCpuMs() - machine0) * 1e6;
+      const blocked1 = blocked?.totals();
+      const blockedCpu =
+        blocked0 && blocked1
+          ? {
+              wallNs: blocked1.wallNs - blocked0.wallNs,
+              machineNs: blocked1.machineNs - blocked0.machineNs,
+              processNs: blocked1.processNs - blocked0.processNs,
+            }
+          : undefined;
       const spans: RankSpan[] = !init.tracing
         ? []
         : [
@@ -163,6 +180,7 @@ async function run(): Promise<void> {
         memory: strategyMemory(strategy, trainer.memoryBytes()),
         processCpuNs: (cpu.user + cpu.system) * 1000,
         ...(machineCpuNs !== undefined ? { machineCpuNs } : {}),
+        ...(blockedCpu ? { blockedCpu } : {}),
         ...(init.tracing && strategy.counters ? { counters: strategy.counters() } : {}),
       });
       bytes = 0;

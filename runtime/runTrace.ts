@@ -20,7 +20,13 @@ import {
 import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
-import { OTHER_CPU_COUNTER, PROCESS_CPU_COUNTER } from '../trace/runCounters';
+import {
+  BLOCKED_MIN_WINDOW_NS,
+  OTHER_CPU_COUNTER,
+  OTHER_CPU_WAITING_COUNTER,
+  OTHER_CPU_WORKING_COUNTER,
+  PROCESS_CPU_COUNTER,
+} from '../trace/runCounters';
 
 /**
  * Streams whose spans are concurrent operations, never one inside another (placeOnLanes). Not
@@ -313,6 +319,23 @@ export class RunTrace {
           other.tsNs.push(ts);
           other.values.push(value);
           this.writer.counter(other.track, ts, value);
+        }
+        // The same, split by whether rank 0 was blocked on its collectives (runtime/hostCpu.ts
+        // BlockedMeter): what other programs take while the run waits and while it works, for the
+        // load model (analysis/replay/load.ts). A window under BLOCKED_MIN_WINDOW_NS gives no sample.
+        const b = st.blockedCpu;
+        if (st.machineCpuNs !== undefined && b) {
+          const work = st.endNs - st.startNs - b.wallNs;
+          const sample = (name: string, wallNs: number, machineNs: number, processNs: number) => {
+            if (!(wallNs >= BLOCKED_MIN_WINDOW_NS)) return;
+            const series = this.namedCounter(st.rank, name, 'cores');
+            const value = Math.max(0, machineNs - processNs) / wallNs;
+            series.tsNs.push(ts);
+            series.values.push(value);
+            this.writer.counter(series.track, ts, value);
+          };
+          sample(OTHER_CPU_WAITING_COUNTER, b.wallNs, b.machineNs, b.processNs);
+          sample(OTHER_CPU_WORKING_COUNTER, work, st.machineCpuNs - b.machineNs, st.processCpuNs - b.processNs);
         }
       }
       for (const c of st.counters ?? []) {

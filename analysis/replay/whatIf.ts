@@ -49,6 +49,7 @@ import {
   type RankDrift,
 } from './streaming';
 import { onebitWarmupBounds, VARIANCE_STABLE_CHANGE } from '../../trace/onebitWarmup';
+import { hostShareUnderLoad, otherLoadOf, otherLoadText, type OtherLoad } from './load';
 
 export interface WhatIfChange {
   /** Gradient compression; volumeRatio / encodeGBps override the method's defaults. */
@@ -139,6 +140,8 @@ export interface ReplayContext {
   /** Ranks of one data-parallel group, over which ZeRO shards (the world unless the job is model parallel too). */
   dataParallelSize: number;
   onGpu: boolean;
+  /** The load other programs put on the machine beside the measured run (load.ts), on a software GPU. */
+  load?: OtherLoad;
   paramCount?: number;
   precision: Precision;
   /**
@@ -168,6 +171,10 @@ export function prepareReplay(
     modelParallelGroups?: ReadonlySet<string>;
     /** Ranks of one data-parallel group (an imported job's layout, jobSettings.ts), over which ZeRO shards; default the world. */
     dataParallelSize?: number;
+    /** The cores other programs used while the run was measured (analysis/otherPrograms.ts), for the load model (load.ts). */
+    otherProgramsCores?: number;
+    /** The same while rank 0 waited on its collectives (the split counter). */
+    otherWhileWaitingCores?: number;
   } = {},
 ): ReplayContext {
   const notes: string[] = [];
@@ -217,6 +224,19 @@ export function prepareReplay(
     exposedNs: opts.figures?.exposedCommNs ?? fallback.exposedNs,
   };
   const mem = memoryPerRank(model, views);
+  const onGpu = model.meta.format === 'kineto';
+  const load = otherLoadOf({
+    hostCores: info.hostCores,
+    idleOtherCores: info.hostProbe?.idleOtherCores,
+    otherProgramsCores: opts.otherProgramsCores,
+    otherWhileWaitingCores: opts.otherWhileWaitingCores,
+    sharingSpeedup: info.hostProbe?.sharingSpeedup,
+    onGpu,
+  });
+  if (load && 'missing' in load)
+    notes.push(
+      `other programs were busy while the run was measured, but its host loops are priced at the host probe's share of a core alone: ${load.missing}`,
+    );
   return {
     model,
     info,
@@ -232,7 +252,8 @@ export function prepareReplay(
     dataParallelSize: opts.dataParallelSize ?? worldSize,
     notes,
     paramCount,
-    onGpu: model.meta.format === 'kineto',
+    onGpu,
+    ...(load && !('missing' in load) ? { load } : {}),
     precision: model.meta.format === 'commlens' ? 'fp32' : 'mixed',
     measuredStepNs: measured.stepNs,
     measuredExposedCommNs: measured.exposedNs,
@@ -832,19 +853,29 @@ function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number
  */
 export function hostCoreShare(ctx: ReplayContext): { cores: number; measured: boolean; text: string } {
   const m = ctx.info.hostProbe?.hostShare;
+  let share: { cores: number; measured: boolean; text: string };
   if (m && m.threads === ctx.worldSize) {
     const cores = Math.min(1, Math.max(0.05, m.share));
-    return {
+    share = {
       cores,
       measured: true,
       text: `${cores.toFixed(2)} core per rank (measured by the host probe with ${m.threads} threads at once)`,
     };
+  } else {
+    const cores = Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1));
+    share = {
+      cores,
+      measured: false,
+      text: `${cores.toFixed(2)} core per rank (${ctx.info.hostCores ? `${ctx.info.hostCores} cores over ${ctx.worldSize} ranks` : 'no core count recorded'})`,
+    };
   }
-  const cores = Math.min(1, Math.max(0.05, ctx.info.hostCores ? ctx.info.hostCores / ctx.worldSize : 1));
+  // Beside other programs' load: an even share of the cores among the ranks' threads and theirs, when smaller (load.ts).
+  const loaded = ctx.load ? Math.max(0.05, hostShareUnderLoad(ctx.load, ctx.worldSize)) : undefined;
+  if (loaded === undefined || loaded >= share.cores) return share;
   return {
-    cores,
-    measured: false,
-    text: `${cores.toFixed(2)} core per rank (${ctx.info.hostCores ? `${ctx.info.hostCores} cores over ${ctx.worldSize} ranks` : 'no core count recorded'})`,
+    cores: loaded,
+    measured: true,
+    text: `${loaded.toFixed(2)} core per rank (${otherLoadText(ctx.load!)}: an even share of the ${ctx.load!.cores} cores among them and the ${ctx.worldSize} ranks' threads; ${share.text.replace(' (', ', ').replace(/\)$/, '')})`,
   };
 }
 
@@ -963,21 +994,22 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       peakMemoryBytes: memory.byRank.get(p.rank),
     };
   });
+  const predicted = {
+    stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
+    exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
+    bytesPerStep,
+    peakMemoryBytes: memory.predicted,
+    perRank,
+    components: componentsOf(
+      reference ? reference.map((r) => r.components) : ctx.baseReplays.map((b) => b.components),
+      runs.map((r) => r.components),
+    ),
+  };
   return {
     change,
     step: ctx.graph.step,
     baseline,
-    predicted: {
-      stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
-      exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
-      bytesPerStep,
-      peakMemoryBytes: memory.predicted,
-      perRank,
-      components: componentsOf(
-        reference ? reference.map((r) => r.components) : ctx.baseReplays.map((b) => b.components),
-        runs.map((r) => r.components),
-      ),
-    },
+    predicted,
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
     changeNotes: notes,

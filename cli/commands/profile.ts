@@ -470,12 +470,29 @@ function printResult(
     out.say(
       `warm-up: step${f.warmupSteps.length > 1 ? 's' : ''} ${f.warmupSteps.join(', ')} (${formatDurationNs(f.warmupNs)}), left out of every figure`,
     );
-  const others = (summary.analysis as { source?: { otherProgramsCores?: number } } | undefined)?.source
-    ?.otherProgramsCores;
-  if (others !== undefined && others >= OTHER_PROGRAMS_NOTE_CORES)
+  const src = (
+    summary.analysis as
+      | {
+          source?: {
+            otherProgramsCores?: number;
+            otherProgramsWhileWaitingCores?: number;
+            otherProgramsWhileWorkingCores?: number;
+          };
+        }
+      | undefined
+  )?.source;
+  const others = src?.otherProgramsCores;
+  if (others !== undefined && others >= OTHER_PROGRAMS_NOTE_CORES) {
+    const waiting = src?.otherProgramsWhileWaitingCores,
+      working = src?.otherProgramsWhileWorkingCores;
+    const split =
+      waiting !== undefined && working !== undefined
+        ? `: ${waiting.toFixed(2)} while rank 0 waited on collectives, ${working.toFixed(2)} while it worked`
+        : '';
     out.say(
-      `load:    other programs used ${others.toFixed(2)} cores beside this run (median of the steady steps); on a software GPU its steps are slower and noisier than on a quiet machine`,
+      `load:    other programs used ${others.toFixed(2)} cores beside this run (median of the steady steps${split}); on a software GPU its steps are slower and noisier than on a quiet machine`,
     );
+  }
   out.say(`trace:   ${relTrace}`);
   out.say(`summary: ${relSummary}`);
   return { exitCode: EXIT.ok, runDir, summary };

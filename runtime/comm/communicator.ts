@@ -31,6 +31,8 @@ export interface CollectiveOptions {
 export interface CommunicatorOptions {
   /** Sleep in Atomics.wait instead of Atomics.waitAsync (threads that only communicate). */
   blocking?: boolean;
+  /** Told when a caller starts and stops blocking on a collective of this rank (any of its groups). */
+  blockedMeter?: { begin(): void; end(): void };
 }
 
 export class Communicator {
@@ -52,6 +54,7 @@ export class Communicator {
     opts: CommunicatorOptions = {},
   ): Communicator {
     const state = new RankState(init, rank, onSpan, opts.blocking ?? false);
+    state.blockedMeter = opts.blockedMeter;
     return new Communicator(
       state,
       Array.from({ length: init.worldSize }, (_, i) => i),

@@ -231,12 +231,17 @@ export class GroupCore {
     const run = { exitNs: 0, waitNs: 0, transferNs: 0 };
     const promise = state.tail.then(() => this.execute(spec, desc, issuedNs, run)).finally(() => state.opEnded());
     state.tail = promise.catch(() => undefined);
-    return new PendingOp(promise, (t0) => {
-      // The caller resumes right after this: what it took since runSteps ended is the
-      // return latency emulated collectives wake early by.
-      if (run.exitNs > 0) noteReturn(run.exitNs);
-      this.emitWait(spec, desc, t0, run);
-    });
+    return new PendingOp(
+      promise,
+      (t0) => {
+        state.blockedMeter?.end();
+        // The caller resumes right after this: what it took since runSteps ended is the
+        // return latency emulated collectives wake early by.
+        if (run.exitNs > 0) noteReturn(run.exitNs);
+        this.emitWait(spec, desc, t0, run);
+      },
+      () => state.blockedMeter?.begin(),
+    );
   }
 
   private async execute(

@@ -12,6 +12,8 @@ export class PendingOp implements CommHandle {
   constructor(
     private readonly promise: Promise<void>,
     private readonly onBlockedWait?: (startNs: number) => void,
+    /** Called when a caller starts blocking on it (before onBlockedWait's start time is read). */
+    private readonly onBlockedStart?: () => void,
   ) {
     promise.then(
       () => (this.settled = true),
@@ -30,6 +32,7 @@ export class PendingOp implements CommHandle {
   wait(): Promise<void> {
     if (this.settled || !this.onBlockedWait) return this.promise;
     const report = this.onBlockedWait;
+    this.onBlockedStart?.();
     const t0 = hostNowNs();
     return this.promise.finally(() => report(t0));
   }

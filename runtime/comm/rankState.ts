@@ -25,6 +25,8 @@ export class RankState implements Fifos {
    * last collective (the later of its last emulated arrival and the end of its local work).
    */
   emuFreeNs = 0;
+  /** Told when a caller starts and stops blocking on one of this rank's collectives (CommunicatorOptions.blockedMeter). */
+  blockedMeter: { begin(): void; end(): void } | undefined;
   /** Names of groups known to this rank, by key (for messages). */
   readonly groupNames = new Map<number, string>();
 

@@ -7,7 +7,12 @@ import { cpus, tmpdir } from 'node:os';
 import { cliPath } from '../../helpers/paths';
 import { loadTraceFile } from '../../../trace/load';
 import { runInfoOf } from '../../../analysis/runInfo';
-import { OTHER_CPU_COUNTER, PROCESS_CPU_COUNTER } from '../../../trace/runCounters';
+import {
+  OTHER_CPU_COUNTER,
+  OTHER_CPU_WAITING_COUNTER,
+  OTHER_CPU_WORKING_COUNTER,
+  PROCESS_CPU_COUNTER,
+} from '../../../trace/runCounters';
 import { parseEventLine, type RuntimeEvent } from '../../../cli/protocol';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
@@ -45,6 +50,17 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     for (const name of ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam'])
       assert.ok(probe.codecBytesPerNs[name] > 0, `${name} codec speed`);
     assert.ok(probe.d2h && probe.d2h.bytesPerNs > 0 && probe.h2d && probe.h2d.bytesPerNs > 0, 'staging copy speeds');
+    // The load probe: other programs' cores while the process slept and while the ranks computed, read back.
+    assert.ok(
+      probe.idleOtherCores !== undefined && probe.idleOtherCores >= 0 && probe.idleOtherCores <= cpus().length + 0.5,
+      `load probe, idle window: ${JSON.stringify(info.hostProbe)}`,
+    );
+    assert.ok(
+      probe.computingOtherCores !== undefined &&
+        probe.computingOtherCores >= 0 &&
+        probe.computingOtherCores <= cpus().length + 0.5,
+      `load probe, computing window: ${JSON.stringify(info.hostProbe)}`,
+    );
     // The dispatch probe (runtime/dispatchProbe.ts): both kernels timed at both sizes on both ranks.
     assert.ok(
       probe.dispatchNs !== undefined && probe.dispatchNs >= 0,
@@ -106,6 +122,17 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.equal(model.tracks[other[0].track].pid, model.processes[0].pid, 'on rank 0');
     assert.equal(other[0].values.length, 3);
     for (const v of other[0].values) assert.ok(v >= 0 && v <= cpus().length + 0.5, `${v} cores busy`);
+    // Split by whether rank 0 waited on its collectives: at most a sample per step each (a part
+    // under 20 ms gives none), on rank 0, between none and every core.
+    for (const name of [OTHER_CPU_WAITING_COUNTER, OTHER_CPU_WORKING_COUNTER]) {
+      const split = model.counters.filter((c) => model.tracks[c.track].name === name);
+      assert.ok(split.length <= 1, name);
+      for (const c of split) {
+        assert.equal(model.tracks[c.track].pid, model.processes[0].pid, `${name} on rank 0`);
+        assert.ok(c.values.length <= 3, `${name}: ${c.values.length} samples`);
+        for (const v of c.values) assert.ok(v >= 0 && v <= cpus().length + 0.5, `${name}: ${v} cores`);
+      }
+    }
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }

@@ -3,13 +3,17 @@
 // dispatch probe's speed-up of a rank alone, when that is below the ranks' share of the cores.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { codecCoreShare, prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
+import { codecCoreShare, hostCoreShare, prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
 import { syntheticRun } from '../../helpers/syntheticRun';
 import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
 const MiB = 1024 * 1024;
 
-function ctxWith(speedup: number | undefined, probe: Record<string, unknown> = {}) {
+function ctxWith(
+  speedup: number | undefined,
+  probe: Record<string, unknown> = {},
+  opts: Parameters<typeof prepareReplay>[1] = {},
+) {
   return prepareReplay(
     syntheticRun({
       ranks: 4,
@@ -25,6 +29,7 @@ function ctxWith(speedup: number | undefined, probe: Record<string, unknown> = {
           : {}),
       },
     }),
+    opts,
   );
 }
 
@@ -59,4 +64,20 @@ test("1-bit Adam's host loops keep the ranks' share of the cores; only its codec
   }).changeNotes.join('\n');
   assert.match(n, /priced by the host probe at 0\.50 core per rank/);
   assert.match(n, /at 0\.40 core per rank \(the codec runs beside the other ranks' kernels/);
+});
+
+test("beside other programs' load, the host loops get an even share of the cores among the ranks' threads and theirs", () => {
+  const loadedCtx = (opts: { otherWhileWaitingCores?: number } = {}) =>
+    ctxWith(1.5, { load: { idleOtherCores: 2, idleWindowNs: 3e8, idleProcessCores: 0 } }, opts);
+  // Two busy threads while the process slept: 2 cores among 4 ranks' threads and 2 busy ones.
+  const share = hostCoreShare(loadedCtx());
+  assert.ok(Math.abs(share.cores - 2 / 6) < 1e-12, `${share.cores}`);
+  assert.match(share.text, /other programs took 2\.00 of 2 cores while the run's process slept at its start/);
+  assert.ok(Math.abs(codecCoreShare(loadedCtx()).cores - 2 / 6) < 1e-12);
+  const n = whatIfOn(loadedCtx(), { compression: { method: 'int8-ef' } }).changeNotes.join('\n');
+  assert.match(n, /at 0\.33 core per rank \(other programs took 2\.00 of 2 cores/);
+  // Quiet while rank 0 waited on its collectives (the run's own counter): the probe's share stands.
+  assert.equal(hostCoreShare(loadedCtx({ otherWhileWaitingCores: 0.1 })).cores, 0.5);
+  // A lighter load (0.3 cores while rank 0 waited): 2 / 4.3, still below the probe's 0.5.
+  assert.ok(Math.abs(hostCoreShare(loadedCtx({ otherWhileWaitingCores: 0.3 })).cores - 2 / 4.3) < 1e-12);
 });

@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { RunTrace } from '../../../runtime/runTrace';
 import type { RankStep } from '../../../runtime/rankMessages';
-import { OTHER_CPU_COUNTER, PROCESS_CPU_COUNTER, counterNote } from '../../../trace/runCounters';
+import {
+  BLOCKED_MIN_WINDOW_NS,
+  OTHER_CPU_COUNTER,
+  OTHER_CPU_WAITING_COUNTER,
+  OTHER_CPU_WORKING_COUNTER,
+  PROCESS_CPU_COUNTER,
+  counterNote,
+} from '../../../trace/runCounters';
+import { BlockedMeter } from '../../../runtime/hostCpu';
 import { analyze } from '../../../analysis';
 import { OTHER_PROGRAMS_NOTE_CORES } from '../../../analysis/otherPrograms';
 import { median } from '../../../trace/stats';
@@ -32,7 +40,7 @@ const stepOf = (
   step: number,
   startNs: number,
   endNs: number,
-  cpu: { process: number; machine?: number },
+  cpu: { process: number; machine?: number; blocked?: RankStep['blockedCpu'] },
 ): RankStep => ({
   type: 'step',
   rank,
@@ -49,6 +57,7 @@ const stepOf = (
   memory: mem,
   processCpuNs: cpu.process,
   ...(rank === 0 && cpu.machine !== undefined ? { machineCpuNs: cpu.machine } : {}),
+  ...(rank === 0 && cpu.blocked ? { blockedCpu: cpu.blocked } : {}),
 });
 
 test("each step: the process's CPU time over rank 0's wall time, in cores, in the file as in the model", async () => {
@@ -129,4 +138,92 @@ test("the analysis: the other programs' cores as the median over the steady step
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("each step: the other programs' cores split by whether rank 0 waited on its collectives, windows under the minimum left out", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
+  try {
+    const file = join(dir, 'trace.pftrace');
+    const trace = new RunTrace(file, 2, 0, 0n, {});
+    const ms = 1e6;
+    // Step 0: 100 ms, 60 of them blocked; while blocked the machine 120 ms of CPU and the process
+    // 6: others 1.9 cores; while working the machine 70 ms and the process 58: others 0.3.
+    // Step 1: blocked 5 ms only (under the minimum): no waiting sample, a working one.
+    // Step 2: blocked the whole step but 10 ms: a waiting sample, no working one.
+    const steps = [
+      {
+        step: 0,
+        start: 0,
+        end: 100,
+        process: 64,
+        machine: 190,
+        blocked: { wallNs: 60 * ms, machineNs: 120 * ms, processNs: 6 * ms },
+      },
+      {
+        step: 1,
+        start: 100,
+        end: 200,
+        process: 90,
+        machine: 150,
+        blocked: { wallNs: 5 * ms, machineNs: 10 * ms, processNs: 0 },
+      },
+      {
+        step: 2,
+        start: 200,
+        end: 300,
+        process: 10,
+        machine: 200,
+        blocked: { wallNs: 90 * ms, machineNs: 180 * ms, processNs: 0 },
+      },
+    ];
+    assert.ok(5 * ms < BLOCKED_MIN_WINDOW_NS && 10 * ms < BLOCKED_MIN_WINDOW_NS && 60 * ms >= BLOCKED_MIN_WINDOW_NS);
+    for (const s of steps)
+      for (const rank of [0, 1])
+        trace.addStep(
+          stepOf(rank, s.step, s.start * ms, s.end * ms, {
+            process: s.process * ms,
+            machine: s.machine * ms,
+            blocked: s.blocked,
+          }),
+        );
+    trace.close();
+    const near = (xs: number[], want: number[]) =>
+      xs.length === want.length && xs.every((x, i) => Math.abs(x - want[i]) < 1e-9);
+    for (const m of [trace.model, await loadTraceFile(file)]) {
+      const values = (name: string) =>
+        m.counters.filter((c) => m.tracks[c.track].name === name).flatMap((c) => [...c.values]);
+      assert.ok(near(values(OTHER_CPU_WAITING_COUNTER), [1.9, 2]), `waiting ${values(OTHER_CPU_WAITING_COUNTER)}`);
+      assert.ok(
+        near(values(OTHER_CPU_WORKING_COUNTER), [0.3, (150 - 10 - 90) / 95]),
+        `working ${values(OTHER_CPU_WORKING_COUNTER)}`,
+      );
+    }
+    assert.ok(counterNote(OTHER_CPU_WAITING_COUNTER) && counterNote(OTHER_CPU_WORKING_COUNTER));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the blocked meter counts overlapping waits once, from the first begin to the last end', () => {
+  let t = 0;
+  const meter = new BlockedMeter(() => t);
+  meter.end(); // an end without a begin changes nothing
+  assert.equal(meter.totals().wallNs, 0);
+  t = 10;
+  meter.begin();
+  t = 20;
+  meter.begin(); // a second wait while the first is open
+  t = 30;
+  meter.end();
+  assert.equal(meter.totals().wallNs, 0, 'still blocked');
+  t = 45;
+  meter.end();
+  assert.equal(meter.totals().wallNs, 35);
+  t = 50;
+  meter.begin();
+  t = 52;
+  meter.end();
+  const totals = meter.totals();
+  assert.equal(totals.wallNs, 37);
+  assert.ok(totals.machineNs >= 0 && totals.processNs >= 0);
 });
