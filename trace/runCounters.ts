@@ -22,8 +22,8 @@ export const OTHER_CPU_COUNTER = 'other programs CPU busy';
  * spans), and over the rest of the step: what the machine's other programs take while the run
  * waits and while it works. A part shorter than BLOCKED_MIN_WINDOW_NS gives no sample that step.
  */
-export const OTHER_CPU_WAITING_COUNTER = 'other programs CPU busy while rank 0 waits';
-export const OTHER_CPU_WORKING_COUNTER = 'other programs CPU busy while rank 0 works';
+export const OTHER_CPU_WAITING_COUNTER = 'rank 0 waiting: other programs CPU';
+export const OTHER_CPU_WORKING_COUNTER = 'rank 0 working: other programs CPU';
 /** The shortest window a split sample is taken over (the machine's CPU time counts in 10 ms ticks per core). */
 export const BLOCKED_MIN_WINDOW_NS = 20e6;
 
