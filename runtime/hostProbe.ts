@@ -30,8 +30,9 @@
  *
  * Load: the cores the machine's other programs use while this process sleeps (IDLE_WINDOW_MS
  * first, before anything else runs) and while the dispatch probe keeps the ranks' devices
- * computing without a pause: what they take when the run leaves them the machine, and when
- * the run wants all of it (analysis/replay/load.ts prices a change's run from both).
+ * computing without a pause: what they take when the run leaves them the machine (the load
+ * analysis/replay/load.ts prices host loops beside when the run's own split counter is absent),
+ * and when the run wants all of it (recorded for reference).
  */
 import { requestAdapter, requestDevice } from './gpu/dawn';
 import type { RunConfig } from './config';

@@ -849,7 +849,9 @@ function onebitAdamOnHost(ctx: ReplayContext, g: StepGraph, coresPerRank: number
  * The share of a core a rank's host loops (codecs, DiLoCo's outer step, 1-bit Adam's host
  * optimizer) get when every rank runs them at once, as they do: the host probe's measure with
  * the run's world size of threads at once (runtime/hostShare.ts), else the machine's cores over
- * the ranks; between 0.05 and 1. `text` says which, for the notes.
+ * the ranks; beside other programs' load on a software GPU (ctx.load) at most an even share of
+ * the cores among the ranks' threads and theirs (load.ts: the probe's measure is against a
+ * thread alone, itself slowed by the load); between 0.05 and 1. `text` says which, for the notes.
  */
 export function hostCoreShare(ctx: ReplayContext): { cores: number; measured: boolean; text: string } {
   const m = ctx.info.hostProbe?.hostShare;
@@ -994,22 +996,21 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
       peakMemoryBytes: memory.byRank.get(p.rank),
     };
   });
-  const predicted = {
-    stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
-    exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
-    bytesPerStep,
-    peakMemoryBytes: memory.predicted,
-    perRank,
-    components: componentsOf(
-      reference ? reference.map((r) => r.components) : ctx.baseReplays.map((b) => b.components),
-      runs.map((r) => r.components),
-    ),
-  };
   return {
     change,
     step: ctx.graph.step,
     baseline,
-    predicted,
+    predicted: {
+      stepTimeNs: Math.max(0, baseline.stepTimeNs + stepDelta),
+      exposedCommNs: Math.max(0, baseline.exposedCommNs + exposedDelta),
+      bytesPerStep,
+      peakMemoryBytes: memory.predicted,
+      perRank,
+      components: componentsOf(
+        reference ? reference.map((r) => r.components) : ctx.baseReplays.map((b) => b.components),
+        runs.map((r) => r.components),
+      ),
+    },
     replay: { baselineNs: ctx.baseReplay.stepTimeNs, changedNs: changed.stepTimeNs, calibrationErrorPct },
     notes: [...ctx.notes, ...notes],
     changeNotes: notes,
