@@ -9,7 +9,7 @@
  * throughput is its FLOPs over the wall time of the whole round. Target figures
  * (runtime/comm GPU_PEAK_FLOPS) are peaks too, so the ratio compares like with like.
  */
-import { requestAdapter, requestDevice } from './gpu/dawn';
+import { isSoftwareAdapter, requestAdapter, requestDevice } from './gpu/dawn';
 import { GpuContext } from './engine/context';
 import { encodeMatmul } from './engine/ops/matmul';
 import { chooseMatmulVariant } from './engine/ops/matmulSelect';
@@ -49,8 +49,7 @@ export async function probeComputeFlops(
     for (let r = 0; r < ranks; r++) {
       const adapter = await requestAdapter();
       if (!adapter) throw new Error('no WebGPU adapter for the compute probe (run `commlens doctor`)');
-      software =
-        adapter.info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description);
+      software = isSoftwareAdapter(adapter);
       ctxs.push(new GpuContext(await requestDevice(adapter), { timing: false }));
     }
     // Big enough to be throughput-bound (on a CPU adapter this is the texture kernel's regime).

@@ -48,7 +48,7 @@ import { foldMomentum, frozenVarianceUpdate } from './strategies/onebitAdam';
 import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
 import { hostNowNs } from './clock';
-import { machineCpuMs } from './hostCpu';
+import { otherCoresDuring } from './hostCpu';
 import { fitLatencyAndSpeed, median } from '../trace/stats';
 import { probeDispatch, type DispatchProbe } from './dispatchProbe';
 import { probeHostShare, type HostShare } from './hostShare';
@@ -130,29 +130,6 @@ export interface LoadProbe {
 
 /** How long the probe's process sleeps to read the other programs' load alone (os.cpus() counts 10 ms ticks per core). */
 export const IDLE_WINDOW_MS = 300;
-
-/**
- * Runs `work` and reads the cores the machine's other programs used meanwhile: machine busy
- * time (runtime/hostCpu.ts) less this process's CPU time (every thread), over the wall time.
- */
-export async function otherCoresDuring<T>(
-  work: () => Promise<T>,
-): Promise<{ result: T; cores: number; processCores: number; wallNs: number }> {
-  const machine0 = machineCpuMs();
-  const cpu0 = process.cpuUsage();
-  const t0 = hostNowNs();
-  const result = await work();
-  const wallNs = hostNowNs() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const machineNs = (machineCpuMs() - machine0) * 1e6;
-  const processNs = (cpu.user + cpu.system) * 1e3;
-  return {
-    result,
-    cores: wallNs > 0 ? Math.max(0, machineNs - processNs) / wallNs : 0,
-    processCores: wallNs > 0 ? processNs / wallNs : 0,
-    wallNs,
-  };
-}
 
 export interface OuterStepSpeeds {
   gradient: number;

@@ -65,7 +65,7 @@ export interface RankStep {
    */
   machineCpuNs?: number;
   /**
-   * On rank 0: the wall time the rank was blocked on its collectives during the step (the `wait …`
+   * On rank 0, on a software GPU: the wall time the rank was blocked on its collectives during the step (the `wait …`
    * spans, overlaps once) and the machine's and the process's CPU time meanwhile, ns
    * (runtime/hostCpu.ts BlockedMeter). Absent in runs before 2026-12-06 (night).
    */

@@ -5,7 +5,7 @@
  * every other rank stops too instead of waiting on this one).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { requestAdapter, requestDevice } from './gpu/dawn';
+import { isSoftwareAdapter, requestAdapter, requestDevice } from './gpu/dawn';
 import { hostNowNs } from './clock';
 import { createTrainer, type Trainer } from './engine';
 import { writeFileSync } from 'node:fs';
@@ -36,7 +36,8 @@ async function run(): Promise<void> {
   // on the wire.
   let bytes = 0;
   let wireBytes = 0;
-  // On rank 0: the machine's and the process's CPU while the rank is blocked on its collectives.
+  // On rank 0, on a software GPU (set once the adapter is known): the machine's and the process's
+  // CPU while the rank is blocked on its collectives.
   const blocked = rank === 0 ? new BlockedMeter(hostNowNs) : undefined;
   const comm = Communicator.fromInit(
     init.world as never,
@@ -54,6 +55,7 @@ async function run(): Promise<void> {
   );
   const adapter = await requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter in this worker (run `commlens doctor`)');
+  if (blocked) blocked.enabled = isSoftwareAdapter(adapter);
   const device = await requestDevice(adapter, { f16: config.model.dtype === 'f16' });
   let lost = false;
   void device.lost.then((info) => {
@@ -110,7 +112,7 @@ async function run(): Promise<void> {
       const cpu0 = process.cpuUsage();
       // And the whole machine's, on rank 0 (one reading per step is enough: the process's is shared).
       const machine0 = rank === 0 ? machineCpuMs() : undefined;
-      const blocked0 = blocked?.totals();
+      const blocked0 = blocked?.enabled ? blocked.totals() : undefined;
       const hostSpans: RankSpan[] = [];
       const mark = (name: string, t0: number): void => {
         if (init.tracing) hostSpans.push({ stream: 'host', category: 'host', name, startNs: t0, endNs: hostNowNs() });
@@ -143,7 +145,7 @@ async function run(): Promise<void> {
       const endNs = hostNowNs();
       const cpu = process.cpuUsage(cpu0);
       const machineCpuNs = machine0 === undefined ? undefined : (machineCpuMs() - machine0) * 1e6;
-      const blocked1 = blocked?.totals();
+      const blocked1 = blocked?.enabled ? blocked.totals() : undefined;
       const blockedCpu =
         blocked0 && blocked1
           ? {

@@ -20,6 +20,7 @@ import {
 import { PerfettoStreamWriter, metadataArgs, runEndArgs, type RunEnd } from '../trace/perfettoWriter';
 import { deflateFast } from '../trace/load';
 import type { RankSpan, RankStep } from './rankMessages';
+import { otherCoresOver } from './hostCpu';
 import {
   BLOCKED_MIN_WINDOW_NS,
   OTHER_CPU_COUNTER,
@@ -138,6 +139,14 @@ export class RunTrace {
   }
 
   /** The rank's counter track of a strategy's own value (`name`), declared the first time the rank reports it. */
+  /** One sample of the counter named `name` on `rank`'s process, in the model and the file. */
+  private sampleNamed(rank: number, name: string, unit: string, ts: number, value: number): void {
+    const series = this.namedCounter(rank, name, unit);
+    series.tsNs.push(ts);
+    series.values.push(value);
+    this.writer.counter(series.track, ts, value);
+  }
+
   private namedCounter(rank: number, name: string, unit: string): CounterSeries {
     const key = `${rank}/counter/${name}`;
     let series = this.counterSeries.get(key);
@@ -306,44 +315,38 @@ export class RunTrace {
       // it was tried and dropped: docs/benchmarks.md, 2026-12-06). Once, on rank 0's process:
       // every rank reads the same process, over nearly the same window.
       if (st.rank === 0 && st.processCpuNs !== undefined && st.endNs > st.startNs) {
-        const series = this.namedCounter(st.rank, PROCESS_CPU_COUNTER, 'cores');
-        const cores = st.processCpuNs / (st.endNs - st.startNs);
-        series.tsNs.push(ts);
-        series.values.push(cores);
-        this.writer.counter(series.track, ts, cores);
-        // And what the machine's other programs used meanwhile (never below 0: the machine's
-        // figure counts in 10 ms ticks, the process's finer).
+        const wallNs = st.endNs - st.startNs;
+        this.sampleNamed(st.rank, PROCESS_CPU_COUNTER, 'cores', ts, st.processCpuNs / wallNs);
+        // And what the machine's other programs used meanwhile (runtime/hostCpu.ts otherCoresOver).
         if (st.machineCpuNs !== undefined) {
-          const other = this.namedCounter(st.rank, OTHER_CPU_COUNTER, 'cores');
-          const value = Math.max(0, st.machineCpuNs - st.processCpuNs) / (st.endNs - st.startNs);
-          other.tsNs.push(ts);
-          other.values.push(value);
-          this.writer.counter(other.track, ts, value);
-        }
-        // The same, split by whether rank 0 was blocked on its collectives (runtime/hostCpu.ts
-        // BlockedMeter): what other programs take while the run waits and while it works, for the
-        // load model (analysis/replay/load.ts). A window under BLOCKED_MIN_WINDOW_NS gives no sample.
-        const b = st.blockedCpu;
-        if (st.machineCpuNs !== undefined && b) {
-          const work = st.endNs - st.startNs - b.wallNs;
-          const sample = (name: string, wallNs: number, machineNs: number, processNs: number) => {
-            if (!(wallNs >= BLOCKED_MIN_WINDOW_NS)) return;
-            const series = this.namedCounter(st.rank, name, 'cores');
-            const value = Math.max(0, machineNs - processNs) / wallNs;
-            series.tsNs.push(ts);
-            series.values.push(value);
-            this.writer.counter(series.track, ts, value);
+          this.sampleNamed(
+            st.rank,
+            OTHER_CPU_COUNTER,
+            'cores',
+            ts,
+            otherCoresOver(st.machineCpuNs, st.processCpuNs, wallNs),
+          );
+          // The same, split by whether rank 0 was blocked on its collectives (runtime/hostCpu.ts
+          // BlockedMeter): what other programs take while the run waits (the load the replay prices
+          // host loops beside, analysis/replay/load.ts) and while it works. A part under
+          // BLOCKED_MIN_WINDOW_NS gives no sample.
+          const b = st.blockedCpu;
+          const split = (name: string, partNs: number, machineNs: number, processNs: number) => {
+            if (partNs >= BLOCKED_MIN_WINDOW_NS)
+              this.sampleNamed(st.rank, name, 'cores', ts, otherCoresOver(machineNs, processNs, partNs));
           };
-          sample(OTHER_CPU_WAITING_COUNTER, b.wallNs, b.machineNs, b.processNs);
-          sample(OTHER_CPU_WORKING_COUNTER, work, st.machineCpuNs - b.machineNs, st.processCpuNs - b.processNs);
+          if (b) {
+            split(OTHER_CPU_WAITING_COUNTER, b.wallNs, b.machineNs, b.processNs);
+            split(
+              OTHER_CPU_WORKING_COUNTER,
+              wallNs - b.wallNs,
+              st.machineCpuNs - b.machineNs,
+              st.processCpuNs - b.processNs,
+            );
+          }
         }
       }
-      for (const c of st.counters ?? []) {
-        const series = this.namedCounter(st.rank, c.name, c.unit);
-        series.tsNs.push(ts);
-        series.values.push(c.value);
-        this.writer.counter(series.track, ts, c.value);
-      }
+      for (const c of st.counters ?? []) this.sampleNamed(st.rank, c.name, c.unit, ts, c.value);
     }
     this.writer.flush();
     this.stepsWritten++;

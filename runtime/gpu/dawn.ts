@@ -99,6 +99,11 @@ const LIMIT_KEYS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
+/** Whether the adapter is a software GPU (lavapipe, SwiftShader): its kernels run on the machine's CPU cores. */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  return adapter.info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.description);
+}
+
 export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
   const info = adapter.info;
   const limits: Record<string, number> = {};

@@ -122,17 +122,53 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.equal(model.tracks[other[0].track].pid, model.processes[0].pid, 'on rank 0');
     assert.equal(other[0].values.length, 3);
     for (const v of other[0].values) assert.ok(v >= 0 && v <= cpus().length + 0.5, `${v} cores busy`);
-    // Split by whether rank 0 waited on its collectives: at most a sample per step each (a part
-    // under 20 ms gives none), on rank 0, between none and every core.
-    for (const name of [OTHER_CPU_WAITING_COUNTER, OTHER_CPU_WORKING_COUNTER]) {
+    // Split by whether rank 0 waited on its collectives: per step, a sample of each part that
+    // lasted 20 ms or more, none for a shorter one. The parts are read back from rank 0's own
+    // `wait …` spans (the meter brackets the same waits, a few µs apart): a step whose part is
+    // clearly over (≥ 25 ms) must have its sample, one clearly under (≤ 15 ms) must not.
+    const pid0 = model.processes[0].pid;
+    const rank0Tracks = new Set(model.tracks.filter((t) => t.pid === pid0).map((t) => t.id));
+    const host0 = model.tracks.find((t) => t.pid === pid0 && t.stream === 'host');
+    assert.ok(host0, 'rank 0 has a host track');
+    const steps0 = model.slices
+      .filter((s) => s.track === host0.id && s.category === 'step')
+      .sort((a, b) => a.startNs - b.startNs);
+    const waits0 = model.slices.filter((s) => rank0Tracks.has(s.track) && s.name.startsWith('wait '));
+    let decided = 0;
+    for (const [name, part] of [
+      [OTHER_CPU_WAITING_COUNTER, 'waiting'],
+      [OTHER_CPU_WORKING_COUNTER, 'working'],
+    ] as const) {
       const split = model.counters.filter((c) => model.tracks[c.track].name === name);
-      assert.ok(split.length <= 1, name);
-      for (const c of split) {
-        assert.equal(model.tracks[c.track].pid, model.processes[0].pid, `${name} on rank 0`);
-        assert.ok(c.values.length <= 3, `${name}: ${c.values.length} samples`);
-        for (const v of c.values) assert.ok(v >= 0 && v <= cpus().length + 0.5, `${name}: ${v} cores`);
+      assert.ok(split.length <= 1, `${name}: one track at most`);
+      for (const c of split) assert.equal(model.tracks[c.track].pid, pid0, `${name} on rank 0`);
+      const samples = split.length ? split[0] : undefined;
+      for (const v of samples?.values ?? []) assert.ok(v >= 0 && v <= cpus().length + 0.5, `${name}: ${v} cores`);
+      for (const st of steps0) {
+        const end = st.startNs + st.durNs;
+        const ivs = waits0
+          .filter((w) => w.startNs < end && w.startNs + w.durNs > st.startNs)
+          .map((w) => [Math.max(w.startNs, st.startNs), Math.min(w.startNs + w.durNs, end)] as const)
+          .sort((a, b) => a[0] - b[0]);
+        let blocked = 0,
+          upTo = -Infinity;
+        for (const [a, b] of ivs) {
+          const from = Math.max(a, upTo);
+          if (b > from) blocked += b - from;
+          upTo = Math.max(upTo, b);
+        }
+        const wallNs = part === 'waiting' ? blocked : st.durNs - blocked;
+        const has = [...(samples?.tsNs ?? [])].some((t) => t >= st.startNs && t < end);
+        if (wallNs >= 25e6) {
+          decided++;
+          assert.ok(has, `${name}, ${st.name}: ${(wallNs / 1e6).toFixed(1)} ms ${part} and no sample`);
+        } else if (wallNs <= 15e6) {
+          decided++;
+          assert.ok(!has, `${name}, ${st.name}: ${(wallNs / 1e6).toFixed(1)} ms ${part} and a sample`);
+        }
       }
     }
+    assert.ok(decided >= 3, `the split counters' steps decided: ${decided} of 6`);
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
   }

@@ -33,6 +33,16 @@ async function assertCounter(model: TraceModel, file: string, name: string, valu
   assert.deepEqual(series(await loadTraceFile(file)), want);
 }
 
+/** Runs `body` with a temporary folder, removed after. */
+async function inTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const mem = { parameters: 0, gradients: 0, optimizerState: 0, activations: 0, communication: 0 };
 
 const stepOf = (
@@ -61,8 +71,7 @@ const stepOf = (
 });
 
 test("each step: the process's CPU time over rank 0's wall time, in cores, in the file as in the model", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'trace.pftrace');
     const trace = new RunTrace(file, 2, 0, 0n, {});
     // rank 0: 1.5 cores over a 2 ms step, then 0.25 over a 4 ms one; rank 1's reading (the same
@@ -76,14 +85,11 @@ test("each step: the process's CPU time over rank 0's wall time, in cores, in th
     }
     trace.close();
     await assertCounter(trace.model, file, PROCESS_CPU_COUNTER, [1.5, 0.25]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("each step: the machine's other programs' CPU (the machine's less the process's, never below 0), on rank 0", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'trace.pftrace');
     const trace = new RunTrace(file, 2, 0, 0n, {});
     // 2 ms at 1.5 cores of the process and 3.5 of the machine: 2 cores of others; then the
@@ -96,14 +102,11 @@ test("each step: the machine's other programs' CPU (the machine's less the proce
     trace.close();
     await assertCounter(trace.model, file, OTHER_CPU_COUNTER, [2, 0]);
     assert.equal(counterNote(OTHER_CPU_COUNTER), "the machine's other programs, beside this run");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the analysis: the other programs' cores as the median over the steady steps, and a note from 0.25 cores", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
-  try {
+  await inTempDir(async (dir) => {
     // Per step, the other programs' cores: the first steps (warm-up) far above the rest.
     const others = [9, 9, 9, 1.25, 0.5, 1, 0.75, 2, 1.5, 0.25, 1.75];
     const run = async (scale: number) => {
@@ -135,14 +138,11 @@ test("the analysis: the other programs' cores as the median over the steady step
     const quiet = await run(0.1);
     assert.ok(quiet.source.otherProgramsCores! < OTHER_PROGRAMS_NOTE_CORES);
     assert.ok(!quiet.notes.some((n) => n.startsWith('other programs')), quiet.notes.join('\n'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("each step: the other programs' cores split by whether rank 0 waited on its collectives, windows under the minimum left out", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'commlens-cpu-'));
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'trace.pftrace');
     const trace = new RunTrace(file, 2, 0, 0n, {});
     const ms = 1e6;
@@ -199,14 +199,18 @@ test("each step: the other programs' cores split by whether rank 0 waited on its
       );
     }
     assert.ok(counterNote(OTHER_CPU_WAITING_COUNTER) && counterNote(OTHER_CPU_WORKING_COUNTER));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the blocked meter counts overlapping waits once, from the first begin to the last end', () => {
   let t = 0;
   const meter = new BlockedMeter(() => t);
+  // Off (a rank on a real GPU): nothing is read, nothing counted.
+  meter.begin();
+  t = 5;
+  meter.end();
+  assert.deepEqual(meter.totals(), { wallNs: 0, machineNs: 0, processNs: 0 });
+  meter.enabled = true;
   meter.end(); // an end without a begin changes nothing
   assert.equal(meter.totals().wallNs, 0);
   t = 10;
