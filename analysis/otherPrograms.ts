@@ -67,5 +67,5 @@ export function otherProgramsVerifyLine(
   const c = side(changedRuns);
   if (!((b ?? 0) >= OTHER_PROGRAMS_NOTE_CORES || (c ?? 0) >= OTHER_PROGRAMS_NOTE_CORES)) return undefined;
   const cores = (v: number | undefined) => (v === undefined ? 'not recorded' : `${v.toFixed(2)} cores`);
-  return `load: other programs used ${cores(b)} beside the baseline and ${cores(c)} beside the re-run (median over the runs): on a software GPU they slow both sides, not by the same factor (a run that waits less for the wire computes slower beside them), so the measured speed-up differs from a quiet machine's`;
+  return `load: other programs used ${cores(b)} beside the baseline and ${cores(c)} beside the re-run (median over the runs): on a software GPU they slow both sides, not by the same factor (they slow a run's CPU-bound time, not its time on the wire, so the side with more of its step on the CPU loses more), so the measured speed-up differs from a quiet machine's`;
 }
