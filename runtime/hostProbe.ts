@@ -47,6 +47,8 @@ import { mixInto, nesterovStep, outerGradient } from './strategies/localUpdates'
 import { foldMomentum, frozenVarianceUpdate } from './strategies/onebitAdam';
 import type { Bucket } from './strategies/buckets';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { hostNowNs } from './clock';
 import { otherCoresDuring } from './hostCpu';
 import { fitLatencyAndSpeed, median } from '../trace/stats';
@@ -86,6 +88,11 @@ export interface HostProbe {
    */
   onebitAdamBytesPerNs: OnebitAdamSpeeds;
   onebitAdamWallBytesPerNs: OnebitAdamSpeeds;
+  /**
+   * Where the host loops above were timed: `worker` (a fresh worker thread, as the ranks run
+   * them), else why not and `main` (the probe's own thread). Absent in runs before 2026-12-06.
+   */
+  hostLoopsThread?: string;
   /**
    * The share of a core each rank's host loops get when all the run's ranks run them at once
    * (runtime/hostShare.ts); `hostShareError` instead when it could not be measured.
@@ -147,7 +154,7 @@ export interface OnebitAdamSpeeds {
  * of them: a repetition the scheduler interrupted took longer, and the CPU-time correction
  * cannot always see that (`process.cpuUsage` counts every thread of the process, so beside
  * busy threads of the same process it reads a whole core). With two busy worker threads in
- * the probing process, as bench:advisor's loaded passes have, 1-bit Adam's codec read
+ * the probing process, as bench:advisor's loaded passes had then, 1-bit Adam's codec read
  * 0.041 GB/s per core in 2 of 10 probes by the median of 3 (0.103–0.111 in the others):
  * priced at that, the codec of a 4-rank mlp-small step came to 306 ms instead of ~114.
  */
@@ -247,29 +254,36 @@ export function probeOuterStep(opts: { values?: number; reps?: number } = {}): {
   };
 }
 
-/** A group of `worldSize` whose collectives return at once with data of the right shape: isolates a rank's own host work. */
-export function loopbackCollectives(worldSize: number): Collectives {
+/**
+ * A group of `worldSize` whose collectives return at once with data of the right shape: isolates a
+ * rank's own host work. `onReturn` is called as each collective returns, after its copies.
+ */
+export function loopbackCollectives(worldSize: number, onReturn: () => void = () => undefined): Collectives {
+  const done = <T>(value: T): T => {
+    onReturn();
+    return value;
+  };
   return {
     rank: 0,
     worldSize,
-    allReduceF32: async (_d: Float32Array, _op: ReduceOp) => undefined,
-    allReduceF16: async (_b: Uint16Array, _op: ReduceOp) => undefined,
+    allReduceF32: async (_d: Float32Array, _op: ReduceOp) => done(undefined),
+    allReduceF16: async (_b: Uint16Array, _op: ReduceOp) => done(undefined),
     allGatherBytes: async (mine: Uint8Array, into?: Uint8Array) => {
       const out = into ?? new Uint8Array(mine.length * worldSize);
       for (let r = 0; r < worldSize; r++) out.set(mine, r * mine.length);
-      return out;
+      return done(out);
     },
     allGatherF32: async (mine: Float32Array) => {
       const out = new Float32Array(mine.length * worldSize);
       for (let r = 0; r < worldSize; r++) out.set(mine, r * mine.length);
-      return out;
+      return done(out);
     },
     allToAllBytes: async (send: Uint8Array, into?: Uint8Array) => {
-      if (!into) return send.slice();
+      if (!into) return done(send.slice());
       into.set(send);
-      return into;
+      return done(into);
     },
-    reduceScatterF32: async (data: Float32Array) => data.slice(0, data.length / worldSize),
+    reduceScatterF32: async (data: Float32Array) => done(data.slice(0, data.length / worldSize)),
   };
 }
 
@@ -292,9 +306,10 @@ function exchanges(
   worldSize: number,
   values: number,
   sink: HookEnv['span'],
+  onReturn?: () => void,
 ): Record<string, Exchange> {
   const o = resolveOptions(config);
-  const env: HookEnv = { coll: loopbackCollectives(worldSize), span: sink };
+  const env: HookEnv = { coll: loopbackCollectives(worldSize, onReturn), span: sink };
   const bucket: Bucket = { index: 0, offset: 0, length: values, layers: [0] };
   // PowerSGD on one square matrix filling the bucket: its host work per value (P = MQ,
   // Q = MᵀP, M̂ = PQᵀ) is ~3r multiply-adds whatever the shape.
@@ -332,6 +347,45 @@ function exchanges(
  */
 export const CODEC_WARMUP_CALLS = 20;
 
+/**
+ * The CPU time of a codec's spans within an exchange: the process's CPU from the last boundary
+ * (the exchange's start, a span's end, a collective's return) to each counted span's end, at most
+ * the span's wall time (one thread; the hook's work before the span, when the thread ran it all,
+ * is left out so). A span's own CPU, wherever the scheduler preempted its thread, and nothing of
+ * the collectives' copies between spans. The probe used to scale the spans' wall time by the
+ * share of a core the thread got over the whole exchange, copies included, so a preemption in
+ * the copies counted against the spans: the first run of a pass beside two busy threads read
+ * int8-EF at 0.297 GB/s per core where its spans over the wall read 0.134, the quiet machine's
+ * figure (2026-12-06), and the fastest of five repetitions picks such a one out. `cpuNowNs` is
+ * the process's CPU (cpuUsage, µs): at the probe its only busy thread is the codec's.
+ */
+export class SpanCpuMeter {
+  spanNs = 0;
+  cpuNs = 0;
+  private markCpuNs = 0;
+  constructor(
+    private readonly cpuNowNs: () => number,
+    private readonly counted: (name: string) => boolean,
+  ) {}
+  /** A repetition starts: zero the sums, mark the start. */
+  reset(): void {
+    this.spanNs = this.cpuNs = 0;
+    this.boundary();
+  }
+  /** The CPU up to here is not a span's (a collective returned). */
+  readonly boundary = (): void => {
+    this.markCpuNs = this.cpuNowNs();
+  };
+  /** A span ended (the hooks' sink). */
+  readonly span: HookEnv['span'] = (name, startNs, endNs) => {
+    if (this.counted(name)) {
+      this.spanNs += endNs - startNs;
+      this.cpuNs += Math.max(0, Math.min(this.cpuNowNs() - this.markCpuNs, endNs - startNs));
+    }
+    this.boundary();
+  };
+}
+
 /** Times every codec on one bucket of `values` f32 (warm-up calls, then `reps`: per core the fastest, over the wall the median). */
 export async function probeCodecs(
   config: RunConfig,
@@ -341,31 +395,29 @@ export async function probeCodecs(
   const reps = opts.reps ?? PROBE_REPS;
   const warmup = opts.warmupCalls ?? CODEC_WARMUP_CALLS;
   const worldSize = Math.max(2, opts.worldSize ?? config.worldSize);
-  let spanNs = 0;
-  const sink: HookEnv['span'] = (name, startNs, endNs) => {
-    if (/^(encode|decode)/.test(name)) spanNs += endNs - startNs;
-  };
+  const meter = new SpanCpuMeter(
+    () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) * 1000;
+    },
+    (name) => /^(encode|decode)/.test(name),
+  );
   const perCore: Record<string, number> = {};
   const wall: Record<string, number> = {};
   const src = gradients(values, 1);
-  const all = Object.entries(exchanges(config, worldSize, values, sink));
+  const all = Object.entries(exchanges(config, worldSize, values, meter.span, meter.boundary));
   for (let i = 0; i < warmup; i++) for (const [, run] of all) await run(src.slice(), i);
   for (const [name, run] of all) {
     const spans: number[] = [],
       cpu: number[] = [];
     for (let i = 0; i < reps; i++) {
       const g = src.slice();
-      spanNs = 0;
-      const c0 = process.cpuUsage();
-      const w0 = hostNowNs();
+      meter.reset();
       await run(g, 1000 + i);
-      const wallNs = hostNowNs() - w0;
-      const c = process.cpuUsage(c0);
-      spans.push(spanNs);
-      // The CPU this thread got while the exchange ran, in proportion to its spans: the
-      // same work on a core of its own (other processes took the rest of the wall time).
-      const share = Math.min(1, ((c.user + c.system) * 1000) / Math.max(1, wallNs));
-      cpu.push(spanNs * share);
+      spans.push(meter.spanNs);
+      // The spans' CPU: the same work on a core of its own (other programs took the rest of the
+      // wall time). Spans under cpuUsage's µs read as no CPU at all: their wall time then.
+      cpu.push(meter.cpuNs > 0 ? meter.cpuNs : meter.spanNs);
     }
     wall[name] = (values * 4) / Math.max(1, median(spans));
     perCore[name] = perCoreSpeed(values * 4, cpu);
@@ -427,16 +479,66 @@ export async function probeStaging(
   }
 }
 
-/** The whole probe: codecs on this thread, staging on a device of its own (destroyed after), then the dispatch probe on the ranks' devices. */
+export interface HostLoopsRequest {
+  config: RunConfig;
+  /** f32 values of the codecs' bucket. */
+  values: number;
+}
+
+export interface HostLoops {
+  codecs: { perCore: Record<string, number>; wall: Record<string, number> };
+  outer: { perCore: OuterStepSpeeds; wall: OuterStepSpeeds };
+  onebit: { perCore: OnebitAdamSpeeds; wall: OnebitAdamSpeeds };
+}
+
+/** Times the host loops on this thread: the codecs, DiLoCo's outer step, 1-bit Adam's two loops. */
+export async function timeHostLoops(r: HostLoopsRequest): Promise<HostLoops> {
+  const codecs = await probeCodecs(r.config, { values: r.values });
+  return { codecs, outer: probeOuterStep(), onebit: probeOnebitAdam() };
+}
+
+/**
+ * The host loops timed in a worker thread of its own (hostLoopsWorker.ts), else, when it cannot
+ * start, on this thread (`thread` says which, and why). Each rank runs its loops in a worker of
+ * its own, a fresh V8 isolate that compiles them for the one codec its run uses. The probe's
+ * thread is the coordinator's, which in one process may have run earlier runs (verify's rounds,
+ * bench:advisor's passes): there the codecs' functions had been compiled for every codec and
+ * every earlier run's shapes, and read slower than a fresh isolate's. On this project's 2-core
+ * machine (2026-12-06, 21 mlp-small runs in one bench:advisor process): int8-EF 0.132 and
+ * 0.297 GB/s per core in the first run of a pass, 0.103-0.106 in the 19 after it; 1-bit Adam's
+ * 0.108-0.109, then 0.087-0.090.
+ */
+export async function probeHostLoops(
+  r: HostLoopsRequest,
+  workerFile = join(__dirname, 'hostLoopsWorker.js'),
+): Promise<HostLoops & { thread: string }> {
+  let why: string;
+  try {
+    const result = await new Promise<HostLoops>((resolve, reject) => {
+      const w = new Worker(workerFile, { workerData: r, stdout: false, stderr: false });
+      w.once('message', (m: { result?: HostLoops; error?: string }) => {
+        void w.terminate();
+        if (m.result) resolve(m.result);
+        else reject(new Error(m.error ?? 'no result'));
+      });
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`the worker exited with code ${code} before it reported`)));
+    });
+    return { ...result, thread: 'worker' };
+  } catch (e) {
+    why = (e as Error).message;
+  }
+  return { ...(await timeHostLoops(r)), thread: `main (the probe's worker failed: ${why})` };
+}
+
+/** The whole probe: the host loops in a worker of their own, staging on a device of its own (destroyed after), then the dispatch probe on the ranks' devices. */
 export async function probeHost(config: RunConfig): Promise<HostProbe> {
   const t0 = hostNowNs();
   const values = 64 * 1024;
   const loadAverage = loadavg()[0];
   // First, before this process does anything: the other programs' load alone.
   const idle = await otherCoresDuring(() => new Promise<void>((resolve) => setTimeout(resolve, IDLE_WINDOW_MS)));
-  const codecs = await probeCodecs(config, { values });
-  const outer = probeOuterStep();
-  const onebit = probeOnebitAdam();
+  const { codecs, outer, onebit, thread } = await probeHostLoops({ config, values });
   let share: { hostShare: HostShare } | { hostShareError: string };
   try {
     share = { hostShare: await probeHostShare(config.worldSize) };
@@ -475,6 +577,7 @@ export async function probeHost(config: RunConfig): Promise<HostProbe> {
     outerStepWallBytesPerNs: outer.wall,
     onebitAdamBytesPerNs: onebit.perCore,
     onebitAdamWallBytesPerNs: onebit.wall,
+    hostLoopsThread: thread,
     ...share,
     codecBytes: values * 4,
     worldSize: Math.max(2, config.worldSize),

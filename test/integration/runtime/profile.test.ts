@@ -49,6 +49,8 @@ test('a real 2-rank, 3-step profile writes a trace with compute and all-reduce s
     assert.ok(probe, `host probe recorded: ${JSON.stringify(info.hostProbe)}`);
     for (const name of ['fp16', 'bf16', 'int8-ef', 'topk-dgc', 'powersgd', 'onebit-adam'])
       assert.ok(probe.codecBytesPerNs[name] > 0, `${name} codec speed`);
+    // Timed in a worker of its own (the bundle's hostLoopsWorker.js beside the CLI), as the ranks run them.
+    assert.equal((info.hostProbe as { hostLoopsThread?: string }).hostLoopsThread, 'worker');
     assert.ok(probe.d2h && probe.d2h.bytesPerNs > 0 && probe.h2d && probe.h2d.bytesPerNs > 0, 'staging copy speeds');
     // The load probe: other programs' cores while the process slept and while the ranks computed, read back.
     assert.ok(

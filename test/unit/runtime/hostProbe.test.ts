@@ -6,9 +6,12 @@ import {
   perCoreSpeed,
   PROBE_REPS,
   probeCodecs,
+  probeHostLoops,
   probeOnebitAdam,
   probeOuterStep,
+  SpanCpuMeter,
 } from '../../../runtime/hostProbe';
+import { join } from 'node:path';
 import { PRESETS } from '../../../runtime/config';
 import { COMPRESSORS } from '../../../analysis/compressors';
 
@@ -62,4 +65,51 @@ test('a codec or loop is priced at its fastest repetition: repetitions the sched
   assert.equal(perCoreSpeed(bytes, [2.4e6, 6.1e6, 2.5e6, 6.3e6, 6.0e6]), bytes / 2.4e6);
   assert.equal(perCoreSpeed(bytes, [3e6]), bytes / 3e6);
   assert.ok(PROBE_REPS >= 5, 'enough repetitions that one of them likely ran uninterrupted');
+});
+
+test("a codec's CPU is its spans' own: preemptions and the collectives' copies between spans are not counted", () => {
+  // Fake clocks: the process's CPU and the wall, advanced by hand.
+  let cpu = 0,
+    wall = 0;
+  const m = new SpanCpuMeter(
+    () => cpu,
+    (name) => name.startsWith('encode') || name.startsWith('decode'),
+  );
+  m.reset();
+  // encode: 3 ms of wall, preempted for 1 of them (2 ms of CPU).
+  cpu += 2e6;
+  wall += 3e6;
+  m.span('encode int8', wall - 3e6, wall);
+  // The collective copies: 4 ms of CPU, not the codec's.
+  cpu += 4e6;
+  wall += 4e6;
+  m.boundary();
+  // decode: 2 ms of wall, all of it on the CPU; then a span that is not the codec's.
+  cpu += 2e6;
+  wall += 2e6;
+  m.span('decode int8', wall - 2e6, wall);
+  cpu += 1e6;
+  wall += 1e6;
+  m.span('adam update', wall - 1e6, wall);
+  assert.equal(m.spanNs, 5e6, 'the spans over the wall');
+  assert.equal(m.cpuNs, 4e6, "the spans' CPU, without the copies or the other span");
+  // Other threads of the process busy as well, or the hook's own work before its span: never
+  // more than the span's wall time.
+  m.reset();
+  cpu += 9e6;
+  wall += 5e6;
+  m.span('encode int8', wall - 3e6, wall);
+  assert.equal(m.cpuNs, 3e6);
+});
+
+test('the host loops are timed in a worker of their own; a worker that cannot start leaves them to this thread, saying why', async () => {
+  const config = { ...PRESETS['mlp-small'] };
+  const r = await probeHostLoops({ config, values: 8192 });
+  assert.equal(r.thread, 'worker');
+  assert.deepEqual(Object.keys(r.codecs.perCore).sort(), Object.keys(COMPRESSORS).sort());
+  assert.ok(r.onebit.perCore.momentum > 0 && r.outer.perCore.mix > 0);
+  const missing = join(__dirname, 'no-such-worker.js');
+  const f = await probeHostLoops({ config, values: 8192 }, missing);
+  assert.match(f.thread, /^main \(the probe's worker failed: .*no-such-worker/);
+  assert.ok(f.codecs.perCore['int8-ef'] > 0 && f.onebit.perCore.update > 0);
 });
