@@ -81,3 +81,12 @@ export function hostShareUnderLoad(load: OtherLoad, threads: number): number {
 export function otherLoadText(load: OtherLoad): string {
   return `other programs took ${load.idleOtherCores.toFixed(2)} of ${load.cores} cores ${load.source === 'waits' ? 'while rank 0 waited on its collectives' : "while the run's process slept at its start"}`;
 }
+
+/**
+ * A share of a core measured on the quiet machine, beside other programs' load: a thread that got
+ * q of a core shared the C cores with C / q threads' worth of work; E more busy cores' worth
+ * leaves it C / (C / q + E) = q·C / (C + q·E).
+ */
+export function quietShareUnderLoad(load: OtherLoad, quietShare: number): number {
+  return (quietShare * load.cores) / (load.cores + quietShare * load.idleOtherCores);
+}

@@ -81,3 +81,17 @@ test("beside other programs' load, the host loops get an even share of the cores
   // A lighter load (0.3 cores while rank 0 waited): 2 / 4.3, still below the probe's 0.5.
   assert.ok(Math.abs(hostCoreShare(loadedCtx({ otherWhileWaitingCores: 0.3 })).cores - 2 / 4.3) < 1e-12);
 });
+
+test("beside other programs' load, a codec already beside the other ranks' kernels loses to both", () => {
+  // Kernels 2.5× faster alone: 0.4 of a core quiet, i.e. the codec's thread shared the 2 cores with
+  // 5 threads' worth of work; 2 busy cores more leave it 2 / (5 + 2) = 0.4·2 / (2 + 0.4·2).
+  const loaded = ctxWith(2.5, { load: { idleOtherCores: 2, idleWindowNs: 3e8, idleProcessCores: 0 } });
+  const share = codecCoreShare(loaded);
+  assert.ok(Math.abs(share.cores - 2 / 7) < 1e-12, `${share.cores}`);
+  assert.match(share.text, /2\.50× slower than alone, by the run's probe, and other programs took 2\.00 of 2 cores/);
+  // Under the ranks' even share beside the load (2 / 6): the lesser stands, in the prediction too.
+  const codecNs = whatIfOn(loaded, { compression: { method: 'int8-ef' } }).predicted.components.codecNs.predictedNs;
+  assert.ok(Math.abs(codecNs - (4 * MiB) / (0.2 * (2 / 7))) < 1, `${codecNs}`);
+  // Quiet while rank 0 waited (0.1 core): no load, the kernels' 0.4 alone.
+  assert.equal(codecCoreShare(ctxWith(2.5, {}, { otherWhileWaitingCores: 0.1 })).cores, 0.4);
+});

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import {
   LOAD_MIN_CORES,
   hostShareUnderLoad,
+  quietShareUnderLoad,
   otherLoadOf,
   otherLoadText,
   type LoadInputs,
@@ -70,4 +71,12 @@ test("an even share of the cores among the ranks' host threads and the other pro
   assert.ok(Math.abs(hostShareUnderLoad(l, 4) - 2 / (4 + 1.89)) < 1e-12);
   // At most a core, however light the load and few the threads.
   assert.equal(hostShareUnderLoad({ cores: 16, idleOtherCores: 0.5, source: 'probe' }, 2), 1);
+});
+
+test('a quiet share beside the load: the threads it shared the cores with, and the busy ones', () => {
+  const l = load();
+  // 0.4 of 2 cores: 5 threads' worth; 1.89 busy cores more.
+  assert.ok(Math.abs(quietShareUnderLoad(l, 0.4) - 2 / (5 + 1.89)) < 1e-12);
+  assert.ok(Math.abs(quietShareUnderLoad(l, 1) - 2 / (2 + 1.89)) < 1e-12);
+  assert.equal(quietShareUnderLoad({ cores: 2, idleOtherCores: 0, source: 'waits' }, 0.4), 0.4);
 });
