@@ -902,10 +902,16 @@ export function codecCoreShare(ctx: ReplayContext): { cores: number; measured: b
   const beside = ctx.load ? quietShareUnderLoad(ctx.load, 1 / s) : 1 / s;
   if (beside >= host.cores) return host;
   const cores = Math.max(0.05, beside);
+  // The load once: named by the even share's text when that gives it.
+  const load = !ctx.load
+    ? ''
+    : host.text.includes(otherLoadText(ctx.load))
+      ? ", and beside other programs' load"
+      : `, and beside other programs' load (${otherLoadText(ctx.load)})`;
   return {
     cores,
     measured: true,
-    text: `${cores.toFixed(2)} core per rank (the codec runs beside the other ranks' kernels on the same cores, which made a rank's kernels ${s.toFixed(2)}× slower than alone, by the run's probe${ctx.load ? `, and ${otherLoadText(ctx.load)}` : ''}; every rank's codec at once without them: ${host.text.replace(' (', ', ').replace(/\)$/, '')})`,
+    text: `${cores.toFixed(2)} core per rank (the codec runs beside the other ranks' kernels on the same cores, which made a rank's kernels ${s.toFixed(2)}× slower than alone, by the run's probe${load}; every rank's codec at once without the kernels: ${host.text.replace(' (', ', ').replace(/\)$/, '')})`,
   };
 }
 

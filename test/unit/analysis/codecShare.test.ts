@@ -88,10 +88,16 @@ test("beside other programs' load, a codec already beside the other ranks' kerne
   const loaded = ctxWith(2.5, { load: { idleOtherCores: 2, idleWindowNs: 3e8, idleProcessCores: 0 } });
   const share = codecCoreShare(loaded);
   assert.ok(Math.abs(share.cores - 2 / 7) < 1e-12, `${share.cores}`);
-  assert.match(share.text, /2\.50× slower than alone, by the run's probe, and other programs took 2\.00 of 2 cores/);
+  assert.match(share.text, /2\.50× slower than alone, by the run's probe, and beside other programs' load;/);
+  // Said once: the even share's text names it.
+  assert.equal(share.text.match(/other programs took 2\.00 of 2 cores/g)?.length, 1, share.text);
   // Under the ranks' even share beside the load (2 / 6): the lesser stands, in the prediction too.
   const codecNs = whatIfOn(loaded, { compression: { method: 'int8-ef' } }).predicted.components.codecNs.predictedNs;
   assert.ok(Math.abs(codecNs - (4 * MiB) / (0.2 * (2 / 7))) < 1, `${codecNs}`);
   // Quiet while rank 0 waited (0.1 core): no load, the kernels' 0.4 alone.
   assert.equal(codecCoreShare(ctxWith(2.5, {}, { otherWhileWaitingCores: 0.1 })).cores, 0.4);
+  // A light load that leaves the probe's share standing (0.3 < 2 / 4.3): named with the codec's share.
+  const light = codecCoreShare(ctxWith(5, { hostShare: { threads: 4, share: 0.3 } }, { otherWhileWaitingCores: 0.3 }));
+  assert.ok(Math.abs(light.cores - (0.2 * 2) / (2 + 0.2 * 0.3)) < 1e-12, `${light.cores}`);
+  assert.match(light.text, /beside other programs' load \(other programs took 0\.30 of 2 cores while rank 0 waited/);
 });
