@@ -500,13 +500,14 @@ export async function timeHostLoops(r: HostLoopsRequest): Promise<HostLoops> {
 /**
  * The host loops timed in a worker thread of its own (hostLoopsWorker.ts), else, when it cannot
  * start, on this thread (`thread` says which, and why). Each rank runs its loops in a worker of
- * its own, a fresh V8 isolate that compiles them for the one codec its run uses. The probe's
- * thread is the coordinator's, which in one process may have run earlier runs (verify's rounds,
- * bench:advisor's passes): there the codecs' functions had been compiled for every codec and
- * every earlier run's shapes, and read slower than a fresh isolate's. On this project's 2-core
- * machine (2026-12-06, 21 mlp-small runs in one bench:advisor process): int8-EF 0.132 and
- * 0.297 GB/s per core in the first run of a pass, 0.103-0.106 in the 19 after it; 1-bit Adam's
- * 0.108-0.109, then 0.087-0.090.
+ * its own, a fresh V8 isolate. The probe's thread is the coordinator's, which in one process
+ * may have run earlier runs (verify's rounds, bench:advisor's passes), and after a run it read
+ * the codecs slower than a fresh isolate does; why is not pinned down (probing again and again in
+ * one process does not do it, a run does). On this project's 2-core machine (2026-12-06, two
+ * bench:advisor passes of 10 mlp-small DDP baselines each, one process per pass): int8-EF 0.132
+ * and 0.297 GB/s per core in each pass's first run (the second a misreading, SpanCpuMeter),
+ * 0.103-0.106 in 17 of the 18 after them (0.161 in one); 1-bit Adam's 0.108-0.109, then
+ * 0.087-0.090. docs/benchmarks.md.
  */
 export async function probeHostLoops(
   r: HostLoopsRequest,

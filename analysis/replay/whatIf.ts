@@ -890,8 +890,8 @@ export function hostCoreShare(ctx: ReplayContext): { cores: number; measured: bo
  * speed alone on this project's 2-core machine with 2 and 4 ranks, where the cores over the
  * ranks say 1–2× (docs/benchmarks.md, 2026-12-06). Beside other programs' load (ctx.load) the
  * busy threads take their cores from the codec and the kernels both: 1 / s becomes
- * quietShareUnderLoad's (load.ts). Beside two busy threads the codec ran 1.06–1.87× (median
- * 1.40×) the time the replay gave it when it took 1 / s alone, in 12 compressed runs of a pass
+ * quietShareUnderLoad's (load.ts). Beside two busy threads the codec ran 0.86–1.87× (median
+ * 1.39×) the time the replay gave it when it took 1 / s alone, in 12 compressed runs of a pass
  * timed with the fresh-isolate probe (docs/benchmarks.md, 2026-12-06, late night).
  */
 export function codecCoreShare(ctx: ReplayContext): { cores: number; measured: boolean; text: string } {

@@ -75,30 +75,29 @@ test("a codec's CPU is its spans' own: preemptions and the collectives' copies b
     () => cpu,
     (name) => name.startsWith('encode') || name.startsWith('decode'),
   );
+  /** `cpuNs` of CPU over `wallNs` of wall, then a span over the last `spanNs` of it ended. */
+  const span = (name: string, cpuNs: number, wallNs: number, spanNs = wallNs) => {
+    cpu += cpuNs;
+    wall += wallNs;
+    m.span(name, wall - spanNs, wall);
+  };
   m.reset();
   // encode: 3 ms of wall, preempted for 1 of them (2 ms of CPU).
-  cpu += 2e6;
-  wall += 3e6;
-  m.span('encode int8', wall - 3e6, wall);
+  span('encode int8', 2e6, 3e6);
   // The collective copies: 4 ms of CPU, not the codec's.
   cpu += 4e6;
   wall += 4e6;
   m.boundary();
   // decode: 2 ms of wall, all of it on the CPU; then a span that is not the codec's.
-  cpu += 2e6;
-  wall += 2e6;
-  m.span('decode int8', wall - 2e6, wall);
-  cpu += 1e6;
-  wall += 1e6;
-  m.span('adam update', wall - 1e6, wall);
+  span('decode int8', 2e6, 2e6);
+  span('adam update', 1e6, 1e6);
   assert.equal(m.spanNs, 5e6, 'the spans over the wall');
   assert.equal(m.cpuNs, 4e6, "the spans' CPU, without the copies or the other span");
   // Other threads of the process busy as well, or the hook's own work before its span: never
   // more than the span's wall time.
   m.reset();
-  cpu += 9e6;
-  wall += 5e6;
-  m.span('encode int8', wall - 3e6, wall);
+  span('encode int8', 9e6, 5e6, 3e6);
+  assert.equal(m.spanNs, 3e6);
   assert.equal(m.cpuNs, 3e6);
 });
 
