@@ -24,11 +24,17 @@
  * speed-up error (which divides the same difference by the measured speed-up), so both are
  * reported; they agree to first order when the error is small.
  *
- * `--max-rounds N` (default 1): rounds per suggestion. verify's default is
- * VERIFY_DEFAULTS.maxRounds (3, stopping early once the interval is within ± 3 %), but on this
- * 2-core machine a pass then takes up to 6 runs per suggestion (~25 min for the default
- * presets' 19 suggestions at ~13 s a run) against 8.3–8.6 min measured with one round (2 runs
- * per suggestion): no interval was within ± 3 % after one round, so every row would run all three.
+ * `--max-rounds N` (default VERIFY_DEFAULTS.maxRounds, 3, as `commlens verify`, stopping early
+ * once the interval is within ± 3 %): rounds per suggestion. One round per suggestion (the default
+ * until 2026-12-07) is a single pair of runs, and a pair's speed-up is itself noisy: in a pass
+ * beside two busy threads (2026-12-06, late night, docs/benchmarks.md) a row's three rounds read
+ * speed-ups up to 21 % apart, and the first round alone gave a median error of 5.9 % and a worst of
+ * 41.2 % where the three rounds pooled gave 4.9 % and 22.0 % (quiet: 5.2 / 29.5 % against 4.9 /
+ * 21.2 %). Each row with more than one round also records the error from its first round alone
+ * (`abs_pred_error_first_round`; the headline's `*_abs_pred_error_first_round`), so every pass
+ * shows that difference side by side. On this 2-core machine a pass takes ~25 min quiet and
+ * ~30 min beside two busy threads at three rounds (measured: 23.9 and 29.9 min), against
+ * 8.3–8.6 min quiet at one.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
  * once, judged against the pass's first baseline alone. `--keep-runs DIR`: the runs (traces,
  * summaries, comparisons) are written there and kept, to read a row's runs afterwards.
@@ -66,8 +72,10 @@ import {
   judgeRounds,
   measureInRounds,
   measuredOf,
+  measuredSpeedupInterval,
   measuredSpeedupText,
   verificationConfig,
+  stepSamplesOf,
   VERIFY_DEFAULTS,
   type RoundRun,
   type RoundsMeasured,
@@ -114,6 +122,11 @@ interface Row {
   measured_speedup: number;
   /** |predicted speed-up − measured speed-up| / measured speed-up: the headline error (median_abs_pred_error). */
   abs_pred_error: number;
+  /**
+   * The headline error from the first round's pair of runs alone (rows of more than one round with
+   * the baseline re-measured): what one round would have read, beside the pooled figure.
+   */
+  abs_pred_error_first_round?: number;
   /** |measured step − predicted step scaled to the interleaved baseline| / measured step (= |1 − measured / predicted speed-up|). */
   abs_scaled_step_error: number;
   /** verify's verdict on the interleaved measurement. */
@@ -156,8 +169,8 @@ interface Args {
   keepRuns?: string;
 }
 
-/** Rounds per suggestion unless --max-rounds says otherwise (the header says why not verify's 3). */
-export const BENCH_MAX_ROUNDS = 1;
+/** Rounds per suggestion unless --max-rounds says otherwise: verify's own default (the header says why). */
+export const BENCH_MAX_ROUNDS = VERIFY_DEFAULTS.maxRounds;
 
 /** Bad options or settings: printed as their message alone, without a stack. */
 export class BenchArgError extends Error {}
@@ -184,7 +197,7 @@ export function parseArgs(argv: string[]): Args {
     }
     if (!Object.hasOwn(mins, flag))
       throw new BenchArgError(
-        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}; verify's is ${VERIFY_DEFAULTS.maxRounds}) --reuse-baseline (judge against the pass's first baseline alone), --load-only (with --load N: no quiet passes) or --keep-runs DIR (write the runs there and keep them)`,
+        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}, as verify) --reuse-baseline (judge against the pass's first baseline alone), --load-only (with --load N: no quiet passes) or --keep-runs DIR (write the runs there and keep them)`,
       );
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < mins[flag] || v > 64)
@@ -220,6 +233,7 @@ export function rowFigures(
   | 'measured_basis'
   | 'measured_speedup'
   | 'abs_pred_error'
+  | 'abs_pred_error_first_round'
   | 'abs_scaled_step_error'
   | 'verdict'
   | 'measured_speedup_low'
@@ -231,6 +245,18 @@ export function rowFigures(
   const j = judgeRounds(predicted, m);
   const pass = judge(predicted, measuredOf(passBaseline), j.measured);
   const scaledPredictionNs = predicted.stepTimeNs * (j.baseline.stepTimeNs / predicted.baselineStepTimeNs);
+  const speedupError = (x: { predictedSpeedup: number; measuredSpeedup: number }) =>
+    Math.abs(x.predictedSpeedup - x.measuredSpeedup) / x.measuredSpeedup;
+  // The first round alone, judged the same way (its own interval, when its steps give one).
+  let firstRound: number | undefined;
+  if (m.baselineRuns.length > 1 && m.changedRuns.length > 1) {
+    const first = { baselineRuns: m.baselineRuns.slice(0, 1), changedRuns: m.changedRuns.slice(0, 1) };
+    const { interval } = measuredSpeedupInterval(
+      first.baselineRuns.map((r) => stepSamplesOf(r.summary)),
+      first.changedRuns.map((r) => stepSamplesOf(r.summary)),
+    );
+    firstRound = speedupError(judgeRounds(predicted, { ...first, interval }));
+  }
   return {
     baseline_step_ms: measuredOf(passBaseline).stepTimeNs / 1e6,
     predicted_step_ms: predicted.stepTimeNs / 1e6,
@@ -239,7 +265,8 @@ export function rowFigures(
     measured_step_ms: j.measured.stepTimeNs / 1e6,
     measured_basis: j.measured.stepTimeBasis,
     measured_speedup: j.measuredSpeedup,
-    abs_pred_error: Math.abs(j.predictedSpeedup - j.measuredSpeedup) / j.measuredSpeedup,
+    abs_pred_error: speedupError(j),
+    ...(firstRound !== undefined ? { abs_pred_error_first_round: firstRound } : {}),
     abs_scaled_step_error: Math.abs(j.measured.stepTimeNs - scaledPredictionNs) / j.measured.stepTimeNs,
     verdict: j.verdict,
     ...(j.speedupInterval
@@ -259,6 +286,7 @@ export function headlineOf(
   rows: readonly Pick<
     Row,
     | 'abs_pred_error'
+    | 'abs_pred_error_first_round'
     | 'abs_scaled_step_error'
     | 'abs_step_error_vs_pass_baseline'
     | 'predicted_speedup'
@@ -269,6 +297,8 @@ export function headlineOf(
 ): {
   median_abs_pred_error: number;
   max_abs_pred_error: number;
+  median_abs_pred_error_first_round: number;
+  max_abs_pred_error_first_round: number;
   worst_slowdown_of_predicted_win: number;
   median_abs_scaled_step_error: number;
   max_abs_scaled_step_error: number;
@@ -284,9 +314,15 @@ export function headlineOf(
   // How much slower than its baseline a suggestion predicted to help measured (0 when none was slower).
   const slowdown = (speedups: number[]) => Math.max(0, ...speedups.map((x) => 1 / x - 1));
   const judged = rows.filter((r) => r.speedup_right !== undefined);
+  // Over the rows of more than one round only (NaN when none had more).
+  const firstRounds = rows.flatMap((r) =>
+    r.abs_pred_error_first_round !== undefined ? [r.abs_pred_error_first_round] : [],
+  );
   return {
     median_abs_pred_error: med(rows.map((r) => r.abs_pred_error)),
     max_abs_pred_error: max(rows.map((r) => r.abs_pred_error)),
+    median_abs_pred_error_first_round: med(firstRounds),
+    max_abs_pred_error_first_round: max(firstRounds),
     worst_slowdown_of_predicted_win: slowdown(wins.map((r) => r.measured_speedup)),
     median_abs_scaled_step_error: med(rows.map((r) => r.abs_scaled_step_error)),
     max_abs_scaled_step_error: max(rows.map((r) => r.abs_scaled_step_error)),
@@ -484,7 +520,7 @@ async function main(): Promise<void> {
         const x = rows[rows.length - 1];
         const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)} %`;
         process.stdout.write(
-          `  ${s.id.padEnd(28)} speed-up predicted ${x.predicted_speedup.toFixed(3)}×, measured ${x.measured_speedup.toFixed(3)}× (${x.interleaved_baseline_step_ms.toFixed(1)} → ${x.measured_step_ms.toFixed(1)} ms, ${x.rounds} round(s)${m.interval ? `; ${measuredSpeedupText(m.interval)}` : ''})  error ${pct(x.abs_pred_error)}  scaled step error ${pct(x.abs_scaled_step_error)}  ${x.verdict}\n` +
+          `  ${s.id.padEnd(28)} speed-up predicted ${x.predicted_speedup.toFixed(3)}×, measured ${x.measured_speedup.toFixed(3)}× (${x.interleaved_baseline_step_ms.toFixed(1)} → ${x.measured_step_ms.toFixed(1)} ms, ${x.rounds} round(s)${m.interval ? `; ${measuredSpeedupText(m.interval)}` : ''})  error ${pct(x.abs_pred_error)}${x.abs_pred_error_first_round !== undefined ? ` (first round alone ${pct(x.abs_pred_error_first_round).trim()})` : ''}  scaled step error ${pct(x.abs_scaled_step_error)}  ${x.verdict}\n` +
             `      against the pass baseline ${x.baseline_step_ms.toFixed(1)} ms: predicted ${x.predicted_step_ms.toFixed(1)} ms, measured ${x.measured_step_ms.toFixed(1)} ms, step error ${pct(x.abs_step_error_vs_pass_baseline)}\n`,
         );
         if (x.strategy_change)
@@ -556,7 +592,10 @@ async function main(): Promise<void> {
   };
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   const line = (f: ReturnType<typeof headlineOf>, of: readonly Row[]) =>
-    `speed-up error (against the baseline run beside each change): median ${pct(f.median_abs_pred_error)}, worst ${pct(f.max_abs_pred_error)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_predicted_win)}; ` +
+    `speed-up error (against the baseline run beside each change): median ${pct(f.median_abs_pred_error)}, worst ${pct(f.max_abs_pred_error)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_predicted_win)}` +
+    (Number.isNaN(f.median_abs_pred_error_first_round)
+      ? '; '
+      : ` (the first round alone, ${of.filter((r) => r.abs_pred_error_first_round !== undefined).length} rows: median ${pct(f.median_abs_pred_error_first_round)}, worst ${pct(f.max_abs_pred_error_first_round)}); `) +
     `step error against the pass's first baseline: median ${pct(f.median_abs_step_error_vs_pass_baseline)}, worst ${pct(f.max_abs_step_error_vs_pass_baseline)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_predicted_win_vs_pass_baseline)}; ` +
     `step error scaled to the baseline beside: median ${pct(f.median_abs_scaled_step_error)}, worst ${pct(f.max_abs_scaled_step_error)}; ` +
     `within the measured 95 % interval widened by 5 %: ${Number.isNaN(f.right_within_interval) ? 'no row had an interval' : `${of.filter((r) => r.speedup_right).length} of ${of.filter((r) => r.speedup_right !== undefined).length} rows`}`;

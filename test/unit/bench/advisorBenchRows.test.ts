@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRESETS } from '../../../runtime/config';
 import type { RunSummary } from '../../../runtime/summary';
-import { measuredSpeedupInterval, stepSamplesOf, type RoundRun } from '../../../analysis/verify';
+import { measuredSpeedupInterval, stepSamplesOf, VERIFY_DEFAULTS, type RoundRun } from '../../../analysis/verify';
 import {
   BENCH_MAX_ROUNDS,
   BenchArgError,
@@ -82,6 +82,13 @@ test('the speed-up error divides by the measured speed-up; the scaled step error
   assert.equal(g.measured_step_ms, 800);
   close(g.abs_pred_error, 0.5 / 1.5);
   assert.ok(g.measured_speedup_low! < 1.5 && g.measured_speedup_high! > 1.5);
+  // Its first round alone: 1100 → 700 ms, 1.571×, predicted 2×.
+  close(g.abs_pred_error_first_round!, (2 - 1100 / 700) / (1100 / 700));
+  // One round: no separate first-round figure (it is the row's own).
+  assert.equal(f.abs_pred_error_first_round, undefined);
+  // The pass baseline reused (--reuse-baseline): one baseline run, so no round pairs to take apart.
+  const h = rowFigures(predicted, flat(1000), rounds([flat(1000)], [flat(700), flat(900)]));
+  assert.equal(h.abs_pred_error_first_round, undefined);
 });
 
 test('the headline takes the interleaved figures, and keeps the pass-baseline ones under their own names', () => {
@@ -105,13 +112,24 @@ test('the headline takes the interleaved figures, and keeps the pass-baseline on
   close(h.worst_slowdown_of_predicted_win, 1 / 0.9 - 1);
   assert.equal(h.worst_slowdown_of_predicted_win_vs_pass_baseline, 0);
   close(h.right_within_interval, 2 / 3);
+  // The first round alone, over the rows that had more than one round: NaN when none had.
+  assert.ok(Number.isNaN(h.median_abs_pred_error_first_round) && Number.isNaN(h.max_abs_pred_error_first_round));
+  const two = headlineOf([
+    { ...row(0.01, 1.5, 1.4, 1.2), abs_pred_error_first_round: 0.3 },
+    row(0.04, 1.2, 0.9, 1.0),
+    { ...row(0.1, 0.9, 0.5, 0.8), abs_pred_error_first_round: 0.1 },
+  ]);
+  close(two.median_abs_pred_error_first_round, 0.2);
+  assert.equal(two.max_abs_pred_error_first_round, 0.3);
+  assert.equal(two.median_abs_pred_error, 0.04);
   assert.ok(Number.isNaN(headlineOf([]).median_abs_pred_error));
   assert.equal(headlineOf([]).worst_slowdown_of_predicted_win, 0);
 });
 
-test('bench:advisor measures one round beside a fresh baseline unless told otherwise', () => {
-  assert.equal(BENCH_MAX_ROUNDS, 1);
-  assert.deepEqual(parseArgs([]), { repeats: 1, load: 0, maxRounds: 1, reuseBaseline: false });
+test('bench:advisor measures as verify does by default (its rounds, beside a fresh baseline) unless told otherwise', () => {
+  assert.equal(BENCH_MAX_ROUNDS, VERIFY_DEFAULTS.maxRounds);
+  assert.deepEqual(parseArgs([]), { repeats: 1, load: 0, maxRounds: VERIFY_DEFAULTS.maxRounds, reuseBaseline: false });
+  assert.equal(parseArgs(['--max-rounds', '1']).maxRounds, 1);
   assert.deepEqual(parseArgs(['--load', '2', '--max-rounds', '3', '--reuse-baseline']), {
     repeats: 1,
     load: 2,
