@@ -197,7 +197,7 @@ export function parseArgs(argv: string[]): Args {
     }
     if (!Object.hasOwn(mins, flag))
       throw new BenchArgError(
-        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}, as verify) --reuse-baseline (judge against the pass's first baseline alone), --load-only (with --load N: no quiet passes) or --keep-runs DIR (write the runs there and keep them)`,
+        `unknown option ${flag}: expected --repeats N (passes, default 1), --load N (busy threads beside a second set of passes, default 0), --max-rounds N (rounds of baseline and change per suggestion, default ${BENCH_MAX_ROUNDS}, as verify), --reuse-baseline (judge against the pass's first baseline alone), --load-only (with --load N: no quiet passes) or --keep-runs DIR (write the runs there and keep them)`,
       );
     const v = Number(argv[++i]);
     if (!Number.isInteger(v) || v < mins[flag] || v > 64)
