@@ -95,7 +95,33 @@ export interface Comparison {
   };
   /** External (PyTorch) runs: whether the re-run's traces show the change commlens_torch was asked to apply. */
   applied?: AppliedCheck;
+  /**
+   * How far the baseline, run again beside the change, ran from the run the prediction started
+   * from (baselineDriftOf); absent when the baseline was not run again.
+   */
+  baselineDrift?: BaselineDrift;
 }
+
+/**
+ * The baseline measured again beside the change against the run the prediction started from:
+ * how much runs of one job differ on this machine from one to the next (on the 2-core CPU
+ * machine of docs/benchmarks.md, an sd of 5–11 % between runs of one config), which is why
+ * verify compares speed-ups, each against a baseline run beside the change, and not step times
+ * across runs made at different times.
+ */
+export interface BaselineDrift {
+  /** The step time the prediction started from (the verified run's, predicted.baselineStepTimeNs). */
+  predictedFromStepNs: number;
+  /** Each baseline run's own step time (measuredOf), in the order they ran. */
+  runStepNs: number[];
+  /** The baseline's step time over all of them (Comparison.baseline.stepTimeNs). */
+  pooledStepNs: number;
+  /** pooledStepNs / predictedFromStepNs − 1: > 0 when the baseline ran slower this time. */
+  relative: number;
+}
+
+/** Below this |relative| the baseline is said to have run as it did in the verified run. */
+export const BASELINE_DRIFT_NOTED = 0.03;
 
 /** What the re-run of a PyTorch job recorded about the change it was asked to apply (analysis/externalVerify.ts). */
 export interface AppliedCheck {
@@ -684,4 +710,56 @@ export function judgeRounds(
   const baseline = pooledMeasured(m.baselineRuns.map((r) => r.summary));
   const measured = pooledMeasured(m.changedRuns.map((r) => r.summary));
   return { baseline, measured, ...judge(predicted, baseline, measured, m.interval) };
+}
+
+/**
+ * The baseline runs made beside the change against the step time the prediction started from;
+ * undefined without such runs or a positive step time to compare with.
+ */
+export function baselineDriftOf(
+  predictedFromStepNs: number,
+  baselineRuns: readonly RunRecord[],
+  pooledStepNs: number,
+): BaselineDrift | undefined {
+  if (baselineRuns.length === 0 || !(predictedFromStepNs > 0) || !(pooledStepNs > 0)) return undefined;
+  return {
+    predictedFromStepNs,
+    runStepNs: baselineRuns.map((r) => measuredOf(r).stepTimeNs),
+    pooledStepNs,
+    relative: pooledStepNs / predictedFromStepNs - 1,
+  };
+}
+
+const pct = (x: number): string => `${(Math.abs(x) * 100).toFixed(1)} %`;
+
+/**
+ * verify's sentence on the baseline's drift, as the CLI prints it (`fromRun`: the verified run's
+ * id, named in it); `short`, the clause the extension adds to its verdict. Reads a
+ * comparison.json's field, so checks its shape.
+ */
+export function baselineDriftText(d: unknown, opts: { short?: boolean; fromRun?: string } = {}): string | undefined {
+  const x = (typeof d === 'object' && d !== null ? d : {}) as Partial<BaselineDrift>;
+  const from = x.predictedFromStepNs,
+    pooled = x.pooledStepNs,
+    rel = x.relative;
+  if (typeof from !== 'number' || typeof pooled !== 'number' || typeof rel !== 'number' || !Number.isFinite(rel))
+    return undefined;
+  const runs = Array.isArray(x.runStepNs) ? x.runStepNs.filter((v): v is number => typeof v === 'number') : [];
+  const noted = Math.abs(rel) >= BASELINE_DRIFT_NOTED;
+  const dir = rel > 0 ? 'slower' : 'faster';
+  if (opts.short)
+    return noted
+      ? `the baseline ran ${pct(rel)} ${dir} than in the run the prediction came from`
+      : `the baseline ran as in the run the prediction came from (within ${pct(rel)})`;
+  const each =
+    runs.length > 1
+      ? `${runs.map((v) => formatDurationNs(v)).join(', ')} a step in its ${runs.length} runs (${formatDurationNs(pooled)} over all)`
+      : `${formatDurationNs(pooled)} a step`;
+  const how = noted ? `${pct(rel)} ${dir} than` : `within ${pct(rel)} of`;
+  return (
+    `the baseline, run again beside the change, ran ${each}: ${how} the ${formatDurationNs(from)}` +
+    `${opts.fromRun ? ` of ${opts.fromRun}, which` : ''} the prediction started from` +
+    (noted ? '; runs of one job can differ that much on this machine from one to the next, so' : '; so') +
+    ' the speed-ups, each against the baseline run beside it, are what compare'
+  );
 }

@@ -4,7 +4,7 @@
  * Profiling runs code and configs from the workspace, so every entry point here asks
  * for workspace trust first.
  */
-import { comparisonText } from '../analysis/verify';
+import { baselineDriftText, comparisonText } from '../analysis/verify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -351,7 +351,8 @@ export function verificationText(runDir: string): string | undefined {
   } catch {
     return undefined;
   }
-  return comparisonText(c);
+  const drift = baselineDriftText((c as { baselineDrift?: unknown } | null)?.baselineDrift, { short: true });
+  return comparisonText(c) + (drift ? `; ${drift}` : '');
 }
 
 function isRegularFile(p: string): boolean {

@@ -14,6 +14,8 @@ import type { RunSummary } from '../../runtime/summary';
 import {
   COMPARISON_SCHEMA_VERSION,
   comparisonText,
+  baselineDriftOf,
+  baselineDriftText,
   judgeRounds,
   measureInRounds,
   measuredSpeedupText,
@@ -181,6 +183,9 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   const last = changedRuns[changedRuns.length - 1];
   const judged = judgeRounds(s.predicted, rounds);
   const { baseline, measured } = judged;
+  const drift = reuseBaseline
+    ? undefined
+    : baselineDriftOf(s.predicted.baselineStepTimeNs, baselineRuns, baseline.stepTimeNs);
   const comparison: Comparison = {
     schemaVersion: COMPARISON_SCHEMA_VERSION,
     suggestion: { id: s.id, title: s.title, configChange: s.configChange },
@@ -193,6 +198,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
       baselineRunIds: baselineRuns.map((r) => r.runId),
       changedRunIds: changedRuns.map((r) => r.summary.runId),
     },
+    ...(drift ? { baselineDrift: drift } : {}),
   };
   const comparisonPath = join(last.runDir, 'comparison.json');
   writeFileSync(comparisonPath, JSON.stringify(comparison, null, 2) + '\n');
@@ -231,10 +237,8 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
     changedRuns.map((r) => othersOf(r.summary)),
   );
   if (load) out.say(load);
-  if (!reuseBaseline)
-    out.say(
-      `the prediction started from ${base.runId}'s ${t(p.baselineStepTimeNs)}; the baseline was measured again beside the change, so the speed-ups are what compare`,
-    );
+  const driftLine = drift ? baselineDriftText(drift, { fromRun: base.runId }) : undefined;
+  if (driftLine) out.say(driftLine);
   // The same sentence the extension shows (analysis/verify.ts comparisonText).
   out.say(`verdict: ${comparisonText(comparison)}`);
   out.say(

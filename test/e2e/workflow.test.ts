@@ -193,6 +193,14 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
           const pane = await frame.locator('#pane').innerText();
           assert.match(pane, /Before: .*After: /s);
           assert.match(pane, /Predicted/);
+          // The toolbar ends the re-run with verify's verdict and how far the baseline ran from this run.
+          await frame
+            .locator('.toolbar .status', { hasText: /as predicted|than predicted|measured a slowdown/ })
+            .waitFor({ state: 'visible', timeout: 30_000 });
+          assert.match(
+            await frame.locator('.toolbar .status').innerText(),
+            /; the baseline ran (as in|\d+\.\d % (slower|faster) than in) the run the prediction came from/,
+          );
           const verify = await waitForRun(
             path.join(workspace, 'runs'),
             (r) => r.status === 'done' && fs.existsSync(path.join(r.dir, 'comparison.json')),

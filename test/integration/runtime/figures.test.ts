@@ -18,7 +18,7 @@ import { median } from '../../../trace/stats';
 import { steadyStepTime, syncPeriodOf } from '../../../trace/warmup';
 import { analyze, type Analysis } from '../../../analysis/index';
 import { loadTraceFile } from '../../../trace/load';
-import { comparisonText, type Comparison } from '../../../analysis/verify';
+import { baselineDriftText, comparisonText, type Comparison } from '../../../analysis/verify';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 
@@ -197,6 +197,12 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     agree('comparison.json predicted baseline', cmp.predicted.baselineStepTimeNs, reference);
     agree('comparison.json measured', cmp.measured.stepTimeNs, reSteady);
     assert.deepEqual(cmp.measured.warmupSteps, re.warmupSteps);
+    // How far the baseline ran from the run the prediction came from: the same figures, and the CLI's sentence.
+    assert.ok(cmp.baselineDrift, 'comparison.json names the baseline drift');
+    agree('comparison.json drift, predicted from', cmp.baselineDrift.predictedFromStepNs, reference);
+    agree('comparison.json drift, the baseline run', cmp.baselineDrift.runStepNs[0], againSteady);
+    agree('comparison.json drift, pooled', cmp.baselineDrift.pooledStepNs, cmp.baseline.stepTimeNs);
+    assert.ok(v.stdout.includes(baselineDriftText(cmp.baselineDrift, { fromRun: base.runId })!), v.stdout);
     // The CLI's table: baseline → predicted → measured.
     const line = v.stdout.split('\n').find((l) => l.startsWith('step time '));
     assert.ok(line, `no step-time row in verify's output:\n${v.stdout}`);

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { PRESETS } from '../../../runtime/config';
 import type { RunSummary } from '../../../runtime/summary';
 import {
+  baselineDriftOf,
+  baselineDriftText,
   judge,
   judgeRounds,
   measureInRounds,
@@ -137,4 +139,48 @@ test('judgeRounds pools each side over its runs and judges with the interval, as
   assert.equal(j.baseline.stepTimeNs, 110e6);
   assert.equal(j.measured.stepTimeNs, 60e6);
   assert.equal(j.measuredSpeedup, interval.estimate);
+});
+
+test("the baseline's drift: each baseline run against the step the prediction started from, in words on both surfaces", () => {
+  const runs = [run(steady(110)), run(steady(120))];
+  const pooled = pooledMeasured(runs.map((r) => r.summary)).stepTimeNs;
+  const d = baselineDriftOf(
+    100e6,
+    runs.map((r) => r.summary),
+    pooled,
+  )!;
+  assert.deepEqual(d.runStepNs, [110e6, 120e6]);
+  assert.equal(d.predictedFromStepNs, 100e6);
+  assert.ok(Math.abs(d.relative - (pooled / 100e6 - 1)) < 1e-12);
+  assert.ok(d.relative > 0.1 && d.relative < 0.2, `pooled of 110 and 120 ms against 100: ${d.relative}`);
+  const full = baselineDriftText(d, { fromRun: 'run-a' })!;
+  assert.match(full, /ran 110 ms, 120 ms a step in its 2 runs/);
+  assert.match(
+    full,
+    new RegExp(`${(d.relative * 100).toFixed(1)} % slower than the 100 ms of run-a, which the prediction`),
+  );
+  assert.match(full, /can differ that much on this machine/);
+  assert.equal(
+    baselineDriftText(d, { short: true }),
+    `the baseline ran ${(d.relative * 100).toFixed(1)} % slower than in the run the prediction came from`,
+  );
+  // A baseline that ran as before: no word on the machine's spread, and faster reads as faster.
+  const same = baselineDriftOf(101e6, [run(steady(100)).summary], 100e6)!;
+  assert.equal(
+    baselineDriftText(same, { short: true }),
+    'the baseline ran as in the run the prediction came from (within 1.0 %)',
+  );
+  assert.match(
+    baselineDriftText(same)!,
+    /ran 100 ms a step: within 1\.0 % of the 101 ms the prediction started from; so the speed-ups/,
+  );
+  assert.match(
+    baselineDriftText(baselineDriftOf(100e6, [run(steady(80)).summary], 80e6), { short: true })!,
+    /20\.0 % faster/,
+  );
+  // Nothing to compare, or a comparison.json without the field (written before it existed): no sentence.
+  assert.equal(baselineDriftOf(100e6, [], 90e6), undefined);
+  assert.equal(baselineDriftOf(0, [run(steady(80)).summary], 80e6), undefined);
+  assert.equal(baselineDriftText(undefined), undefined);
+  assert.equal(baselineDriftText({ predictedFromStepNs: 1, pooledStepNs: 1, relative: 'x' }), undefined);
 });
