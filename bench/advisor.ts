@@ -32,7 +32,9 @@
  * 41.2 % where the three rounds pooled gave 4.9 % and 22.0 % (quiet: 5.2 / 29.5 % against 4.9 /
  * 21.2 %). Each row with more than one round also records the error from its first round alone
  * (`abs_pred_error_first_round`; the headline's `*_abs_pred_error_first_round`), so every pass
- * shows that difference side by side. On this 2-core machine a pass takes ~25 min quiet and
+ * shows that difference side by side. Each row also records how far its baselines beside the
+ * change ran from the pass baseline the prediction came from (`baseline_drift`, verify's
+ * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`). On this 2-core machine a pass takes ~25 min quiet and
  * ~30 min beside two busy threads at three rounds (measured: 23.9 and 29.9 min), against
  * 8.3–8.6 min quiet at one.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
@@ -68,6 +70,7 @@ import { executeRun } from '../cli/commands/profile';
 import type { RunSummary } from '../runtime/summary';
 import { Output } from '../cli/output';
 import {
+  baselineDriftOf,
   judge,
   judgeRounds,
   measureInRounds,
@@ -115,6 +118,12 @@ interface Row {
   rounds: number;
   /** The baseline's step time pooled over the rounds' baseline runs (the pass baseline with --reuse-baseline). */
   interleaved_baseline_step_ms: number;
+  /**
+   * How far that pooled baseline ran from the pass baseline the prediction came from:
+   * pooled / pass baseline − 1 (analysis/verify.ts baselineDriftOf, comparison.json's
+   * `baselineDrift.relative`); 0 with the pass baseline reused.
+   */
+  baseline_drift: number;
   /** The changed run's step time pooled over the rounds. */
   measured_step_ms: number;
   measured_basis: string;
@@ -229,6 +238,7 @@ export function rowFigures(
   | 'predicted_step_ms'
   | 'predicted_speedup'
   | 'interleaved_baseline_step_ms'
+  | 'baseline_drift'
   | 'measured_step_ms'
   | 'measured_basis'
   | 'measured_speedup'
@@ -262,6 +272,12 @@ export function rowFigures(
     predicted_step_ms: predicted.stepTimeNs / 1e6,
     predicted_speedup: j.predictedSpeedup,
     interleaved_baseline_step_ms: j.baseline.stepTimeNs / 1e6,
+    baseline_drift:
+      baselineDriftOf(
+        predicted.baselineStepTimeNs,
+        m.baselineRuns.map((r) => r.summary),
+        j.baseline.stepTimeNs,
+      )?.relative ?? NaN,
     measured_step_ms: j.measured.stepTimeNs / 1e6,
     measured_basis: j.measured.stepTimeBasis,
     measured_speedup: j.measuredSpeedup,
@@ -289,6 +305,7 @@ export function headlineOf(
     | 'abs_pred_error_first_round'
     | 'abs_scaled_step_error'
     | 'abs_step_error_vs_pass_baseline'
+    | 'baseline_drift'
     | 'predicted_speedup'
     | 'measured_speedup'
     | 'measured_speedup_vs_pass_baseline'
@@ -299,6 +316,9 @@ export function headlineOf(
   max_abs_pred_error: number;
   median_abs_pred_error_first_round: number;
   max_abs_pred_error_first_round: number;
+  /** |baseline_drift| over the rows: how far the baselines beside the changes ran from the pass baseline. */
+  median_abs_baseline_drift: number;
+  max_abs_baseline_drift: number;
   worst_slowdown_of_predicted_win: number;
   median_abs_scaled_step_error: number;
   max_abs_scaled_step_error: number;
@@ -318,11 +338,14 @@ export function headlineOf(
   const firstRounds = rows.flatMap((r) =>
     r.abs_pred_error_first_round !== undefined ? [r.abs_pred_error_first_round] : [],
   );
+  const drifts = rows.flatMap((r) => (Number.isFinite(r.baseline_drift) ? [Math.abs(r.baseline_drift)] : []));
   return {
     median_abs_pred_error: med(rows.map((r) => r.abs_pred_error)),
     max_abs_pred_error: max(rows.map((r) => r.abs_pred_error)),
     median_abs_pred_error_first_round: med(firstRounds),
     max_abs_pred_error_first_round: max(firstRounds),
+    median_abs_baseline_drift: med(drifts),
+    max_abs_baseline_drift: max(drifts),
     worst_slowdown_of_predicted_win: slowdown(wins.map((r) => r.measured_speedup)),
     median_abs_scaled_step_error: med(rows.map((r) => r.abs_scaled_step_error)),
     max_abs_scaled_step_error: max(rows.map((r) => r.abs_scaled_step_error)),
@@ -520,7 +543,7 @@ async function main(): Promise<void> {
         const x = rows[rows.length - 1];
         const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)} %`;
         process.stdout.write(
-          `  ${s.id.padEnd(28)} speed-up predicted ${x.predicted_speedup.toFixed(3)}×, measured ${x.measured_speedup.toFixed(3)}× (${x.interleaved_baseline_step_ms.toFixed(1)} → ${x.measured_step_ms.toFixed(1)} ms, ${x.rounds} round(s)${m.interval ? `; ${measuredSpeedupText(m.interval)}` : ''})  error ${pct(x.abs_pred_error)}${x.abs_pred_error_first_round !== undefined ? ` (first round alone ${pct(x.abs_pred_error_first_round).trim()})` : ''}  scaled step error ${pct(x.abs_scaled_step_error)}  ${x.verdict}\n` +
+          `  ${s.id.padEnd(28)} speed-up predicted ${x.predicted_speedup.toFixed(3)}×, measured ${x.measured_speedup.toFixed(3)}× (${x.interleaved_baseline_step_ms.toFixed(1)} → ${x.measured_step_ms.toFixed(1)} ms, ${x.rounds} round(s), baseline ${x.baseline_drift >= 0 ? '+' : '−'}${pct(Math.abs(x.baseline_drift)).trim()} on the pass's${m.interval ? `; ${measuredSpeedupText(m.interval)}` : ''})  error ${pct(x.abs_pred_error)}${x.abs_pred_error_first_round !== undefined ? ` (first round alone ${pct(x.abs_pred_error_first_round).trim()})` : ''}  scaled step error ${pct(x.abs_scaled_step_error)}  ${x.verdict}\n` +
             `      against the pass baseline ${x.baseline_step_ms.toFixed(1)} ms: predicted ${x.predicted_step_ms.toFixed(1)} ms, measured ${x.measured_step_ms.toFixed(1)} ms, step error ${pct(x.abs_step_error_vs_pass_baseline)}\n`,
         );
         if (x.strategy_change)
@@ -598,6 +621,7 @@ async function main(): Promise<void> {
       : ` (the first round alone, ${of.filter((r) => r.abs_pred_error_first_round !== undefined).length} rows: median ${pct(f.median_abs_pred_error_first_round)}, worst ${pct(f.max_abs_pred_error_first_round)}); `) +
     `step error against the pass's first baseline: median ${pct(f.median_abs_step_error_vs_pass_baseline)}, worst ${pct(f.max_abs_step_error_vs_pass_baseline)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_predicted_win_vs_pass_baseline)}; ` +
     `step error scaled to the baseline beside: median ${pct(f.median_abs_scaled_step_error)}, worst ${pct(f.max_abs_scaled_step_error)}; ` +
+    `the baselines beside the changes against the pass baseline: median ${pct(f.median_abs_baseline_drift)}, worst ${pct(f.max_abs_baseline_drift)} apart; ` +
     `within the measured 95 % interval widened by 5 %: ${Number.isNaN(f.right_within_interval) ? 'no row had an interval' : `${of.filter((r) => r.speedup_right).length} of ${of.filter((r) => r.speedup_right !== undefined).length} rows`}`;
   if (args.loadOnly)
     process.stdout.write(

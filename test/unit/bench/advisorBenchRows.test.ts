@@ -60,6 +60,8 @@ test('a row judges the predicted speed-up against the baseline run beside the ch
   assert.equal(f.speedup_right, true);
   assert.equal(f.interleaved_baseline_step_ms, 1200);
   assert.equal(f.measured_step_ms, 600);
+  // The baseline beside the change ran 20 % slower than the one the prediction came from (verify's baselineDrift).
+  close(f.baseline_drift, 0.2);
   // The earlier definition counts the drift as error: (600 − 500) / 600, and the speed-up 1000 / 600.
   assert.equal(f.baseline_step_ms, 1000);
   close(f.abs_step_error_vs_pass_baseline, 100 / 600);
@@ -89,6 +91,9 @@ test('the speed-up error divides by the measured speed-up; the scaled step error
   // The pass baseline reused (--reuse-baseline): one baseline run, so no round pairs to take apart.
   const h = rowFigures(predicted, flat(1000), rounds([flat(1000)], [flat(700), flat(900)]));
   assert.equal(h.abs_pred_error_first_round, undefined);
+  // Pooled baselines: 1200 ms against 1000, +20 %; the pass baseline reused, none.
+  close(g.baseline_drift, 0.2);
+  assert.equal(h.baseline_drift, 0);
 });
 
 test('the headline takes the interleaved figures, and keeps the pass-baseline ones under their own names', () => {
@@ -100,6 +105,7 @@ test('the headline takes the interleaved figures, and keeps the pass-baseline on
     measured_speedup: m,
     measured_speedup_vs_pass_baseline: mPass,
     speedup_right: e < 0.05,
+    baseline_drift: e - 0.05,
   });
   const h = headlineOf([row(0.01, 1.5, 1.4, 1.2), row(0.04, 1.2, 0.9, 1.0), row(0.1, 0.9, 0.5, 0.8)]);
   assert.equal(h.median_abs_pred_error, 0.04);
@@ -124,6 +130,14 @@ test('the headline takes the interleaved figures, and keeps the pass-baseline on
   assert.equal(two.median_abs_pred_error, 0.04);
   assert.ok(Number.isNaN(headlineOf([]).median_abs_pred_error));
   assert.equal(headlineOf([]).worst_slowdown_of_predicted_win, 0);
+  // The baselines' drift from the pass baseline, by size: |−0.04|, |−0.01|, |0.05|; a row without one is left out.
+  close(h.median_abs_baseline_drift, 0.04);
+  close(h.max_abs_baseline_drift, 0.05);
+  close(
+    headlineOf([row(0.01, 1.5, 1.4, 1.2), { ...row(0.1, 1, 1, 1), baseline_drift: NaN }]).max_abs_baseline_drift,
+    0.04,
+  );
+  assert.ok(Number.isNaN(headlineOf([]).median_abs_baseline_drift));
 });
 
 test('bench:advisor measures as verify does by default (its rounds, beside a fresh baseline) unless told otherwise', () => {
