@@ -118,6 +118,13 @@ export interface BaselineDrift {
   pooledStepNs: number;
   /** pooledStepNs / predictedFromStepNs − 1: > 0 when the baseline ran slower this time. */
   relative: number;
+  /**
+   * The same suggestion's predicted speed-up in each baseline run's own analysis (the runs whose
+   * analysis made it), and their median: the prediction re-made from the baselines run now.
+   * Absent when none of them made the suggestion.
+   */
+  repredictedSpeedups?: number[];
+  repredictedSpeedup?: number;
 }
 
 /** Below this |relative| the baseline is said to have run as it did in the verified run. */
@@ -720,13 +727,25 @@ export function baselineDriftOf(
   predictedFromStepNs: number,
   baselineRuns: readonly RunRecord[],
   pooledStepNs: number,
+  suggestionId?: string,
 ): BaselineDrift | undefined {
   if (baselineRuns.length === 0 || !(predictedFromStepNs > 0) || !(pooledStepNs > 0)) return undefined;
+  const again =
+    suggestionId === undefined
+      ? []
+      : baselineRuns.flatMap((r) => {
+          const p = (r.analysis as AnalysisLike | undefined)?.suggestions?.find(
+            (x) => x.id === suggestionId,
+          )?.predicted;
+          const x = p ? speedupOf(p.baselineStepTimeNs, p.stepTimeNs) : NaN;
+          return Number.isFinite(x) && x > 0 ? [x] : [];
+        });
   return {
     predictedFromStepNs,
     runStepNs: baselineRuns.map((r) => measuredOf(r).stepTimeNs),
     pooledStepNs,
     relative: pooledStepNs / predictedFromStepNs - 1,
+    ...(again.length ? { repredictedSpeedups: again, repredictedSpeedup: median(again) } : {}),
   };
 }
 
@@ -760,6 +779,9 @@ export function baselineDriftText(d: unknown, opts: { short?: boolean; fromRun?:
     `the baseline, run again beside the change, ran ${each}: ${how} the ${formatDurationNs(from)}` +
     `${opts.fromRun ? ` of ${opts.fromRun}, which` : ''} the prediction started from` +
     (noted ? '; runs of one job can differ that much on this machine from one to the next, so' : '; so') +
-    ' the speed-ups, each against the baseline run beside it, are what compare'
+    ' the speed-ups, each against the baseline run beside it, are what compare' +
+    (typeof x.repredictedSpeedup === 'number' && Number.isFinite(x.repredictedSpeedup)
+      ? `. Re-made from ${runs.length > 1 ? 'those baseline runs (the median of their own analyses)' : 'that baseline run'}, the prediction reads ${formatSpeedup(x.repredictedSpeedup)}`
+      : '')
   );
 }

@@ -185,7 +185,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   const { baseline, measured } = judged;
   const drift = reuseBaseline
     ? undefined
-    : baselineDriftOf(s.predicted.baselineStepTimeNs, baselineRuns, baseline.stepTimeNs);
+    : baselineDriftOf(s.predicted.baselineStepTimeNs, baselineRuns, baseline.stepTimeNs, s.id);
   const comparison: Comparison = {
     schemaVersion: COMPARISON_SCHEMA_VERSION,
     suggestion: { id: s.id, title: s.title, configChange: s.configChange },

@@ -203,6 +203,12 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     agree('comparison.json drift, the baseline run', cmp.baselineDrift.runStepNs[0], againSteady);
     agree('comparison.json drift, pooled', cmp.baselineDrift.pooledStepNs, cmp.baseline.stepTimeNs);
     assert.ok(v.stdout.includes(baselineDriftText(cmp.baselineDrift, { fromRun: base.runId })!), v.stdout);
+    // The prediction re-made from the baseline run beside the change: that run's own analysis, when it made the suggestion.
+    const remade = again.analysis.suggestions.find((x) => x.id === pick.id)?.predicted;
+    assert.equal(
+      cmp.baselineDrift.repredictedSpeedup,
+      remade ? remade.baselineStepTimeNs / remade.stepTimeNs : undefined,
+    );
     // The CLI's table: baseline → predicted → measured.
     const line = v.stdout.split('\n').find((l) => l.startsWith('step time '));
     assert.ok(line, `no step-time row in verify's output:\n${v.stdout}`);

@@ -178,6 +178,41 @@ test("the baseline's drift: each baseline run against the step the prediction st
     baselineDriftText(baselineDriftOf(100e6, [run(steady(80)).summary], 80e6), { short: true })!,
     /20\.0 % faster/,
   );
+  // No suggestion id, or runs whose analyses did not make it: no prediction re-made.
+  assert.equal(d.repredictedSpeedup, undefined);
+  assert.equal(
+    baselineDriftOf(
+      100e6,
+      runs.map((r) => r.summary),
+      pooled,
+      'compression-fp16',
+    )?.repredictedSpeedup,
+    undefined,
+  );
+  assert.doesNotMatch(full, /Re-made/);
+  // Each baseline run's own analysis predicts the suggestion again: their median, in the sentence.
+  const withAnalysis = (r: RoundRun, baseMs: number, newMs: number) =>
+    ({
+      ...r.summary,
+      analysis: {
+        suggestions: [
+          { id: 'other', predicted: { baselineStepTimeNs: 1e6, stepTimeNs: 1e5 } },
+          { id: 'compression-fp16', predicted: { baselineStepTimeNs: baseMs * 1e6, stepTimeNs: newMs * 1e6 } },
+        ],
+      },
+    }) as unknown as RunSummary;
+  const again = baselineDriftOf(
+    100e6,
+    [withAnalysis(runs[0], 110, 100), withAnalysis(runs[1], 120, 80), run(steady(90)).summary],
+    pooled,
+    'compression-fp16',
+  )!;
+  assert.deepEqual(again.repredictedSpeedups, [1.1, 1.5]);
+  assert.ok(Math.abs(again.repredictedSpeedup! - 1.3) < 1e-12);
+  assert.match(
+    baselineDriftText(again)!,
+    /Re-made from those baseline runs \(the median of their own analyses\), the prediction reads 1\.30× faster$/,
+  );
   // Nothing to compare, or a comparison.json without the field (written before it existed): no sentence.
   assert.equal(baselineDriftOf(100e6, [], 90e6), undefined);
   assert.equal(baselineDriftOf(0, [run(steady(80)).summary], 80e6), undefined);
