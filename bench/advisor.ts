@@ -34,9 +34,9 @@
  * (`abs_pred_error_first_round`; the headline's `*_abs_pred_error_first_round`), so every pass
  * shows that difference side by side. Each row also records how far its baselines beside the
  * change ran from the pass baseline the prediction came from (`baseline_drift`, verify's
- * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`). On this 2-core machine a pass takes ~25 min quiet and
- * ~30 min beside two busy threads at three rounds (measured: 23.9 and 29.9 min), against
- * 8.3–8.6 min quiet at one.
+ * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`). On this 2-core machine a
+ * pass takes ~25 min quiet and ~30 min beside two busy threads at three rounds (measured: 23.9
+ * and 29.9 min on 12-06, 25.4 and 32.8 min on 12-07), against 8.3–8.6 min quiet at one.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
  * once, judged against the pass's first baseline alone. `--keep-runs DIR`: the runs (traces,
  * summaries, comparisons) are written there and kept, to read a row's runs afterwards.
