@@ -34,7 +34,11 @@
  * (`abs_pred_error_first_round`; the headline's `*_abs_pred_error_first_round`), so every pass
  * shows that difference side by side. Each row also records how far its baselines beside the
  * change ran from the pass baseline the prediction came from (`baseline_drift`, verify's
- * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`). On this 2-core machine a
+ * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`), and the prediction re-made
+ * from those baselines (`repredicted_speedup`, verify's `baselineDrift.repredictedSpeedup`: the
+ * median of their own analyses' speed-ups for the same suggestion) with its error
+ * (`abs_repredicted_error`; the headline's `*_abs_repredicted_error`): the replay's error with
+ * the machine's drift through the pass taken out, beside the headline's. On this 2-core machine a
  * pass takes ~25 min quiet and ~30 min beside two busy threads at three rounds (measured: 23.9
  * and 29.9 min on 12-06, 25.4 and 32.8 min on 12-07), against 8.3–8.6 min quiet at one.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
@@ -59,7 +63,7 @@
  * them (figures in bench/results/advisor-load-only.json: the headline keys are the quiet rows').
  * The 1-minute load average is printed at the start and end of each condition.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -124,6 +128,14 @@ interface Row {
    * `baselineDrift.relative`); 0 with the pass baseline reused.
    */
   baseline_drift: number;
+  /**
+   * The prediction re-made from the baselines beside the change: the median of the same
+   * suggestion's predicted speed-up in each baseline run's own analysis (verify's
+   * `baselineDrift.repredictedSpeedup`), and its error against the measured speed-up, as
+   * abs_pred_error; absent when none of those analyses made the suggestion.
+   */
+  repredicted_speedup?: number;
+  abs_repredicted_error?: number;
   /** The changed run's step time pooled over the rounds. */
   measured_step_ms: number;
   measured_basis: string;
@@ -165,6 +177,13 @@ interface Row {
    */
   baseline_other_programs_cores?: number;
   measured_other_programs_cores?: number;
+  /**
+   * This process after the row's runs (the bench runs every run in its own process): its
+   * threads and resident memory, so a pass whose runs slow down through it can be checked
+   * against the process's own growth (threads or memory left behind by earlier runs).
+   */
+  process_threads?: number;
+  process_rss_bytes?: number;
 }
 
 interface Args {
@@ -232,6 +251,7 @@ export function rowFigures(
   predicted: VerifiableSuggestion['predicted'],
   passBaseline: RunRecord,
   m: Pick<RoundsMeasured<RoundRun>, 'baselineRuns' | 'changedRuns' | 'interval'>,
+  suggestionId?: string,
 ): Pick<
   Row,
   | 'baseline_step_ms'
@@ -239,6 +259,8 @@ export function rowFigures(
   | 'predicted_speedup'
   | 'interleaved_baseline_step_ms'
   | 'baseline_drift'
+  | 'repredicted_speedup'
+  | 'abs_repredicted_error'
   | 'measured_step_ms'
   | 'measured_basis'
   | 'measured_speedup'
@@ -267,17 +289,25 @@ export function rowFigures(
     );
     firstRound = speedupError(judgeRounds(predicted, { ...first, interval }));
   }
+  const drift = baselineDriftOf(
+    predicted.baselineStepTimeNs,
+    m.baselineRuns.map((r) => r.summary),
+    j.baseline.stepTimeNs,
+    suggestionId,
+  );
+  const again = drift?.repredictedSpeedup;
   return {
     baseline_step_ms: measuredOf(passBaseline).stepTimeNs / 1e6,
     predicted_step_ms: predicted.stepTimeNs / 1e6,
     predicted_speedup: j.predictedSpeedup,
     interleaved_baseline_step_ms: j.baseline.stepTimeNs / 1e6,
-    baseline_drift:
-      baselineDriftOf(
-        predicted.baselineStepTimeNs,
-        m.baselineRuns.map((r) => r.summary),
-        j.baseline.stepTimeNs,
-      )?.relative ?? NaN,
+    baseline_drift: drift?.relative ?? NaN,
+    ...(again !== undefined
+      ? {
+          repredicted_speedup: again,
+          abs_repredicted_error: speedupError({ predictedSpeedup: again, measuredSpeedup: j.measuredSpeedup }),
+        }
+      : {}),
     measured_step_ms: j.measured.stepTimeNs / 1e6,
     measured_basis: j.measured.stepTimeBasis,
     measured_speedup: j.measuredSpeedup,
@@ -306,6 +336,8 @@ export function headlineOf(
     | 'abs_scaled_step_error'
     | 'abs_step_error_vs_pass_baseline'
     | 'baseline_drift'
+    | 'abs_repredicted_error'
+    | 'repredicted_speedup'
     | 'predicted_speedup'
     | 'measured_speedup'
     | 'measured_speedup_vs_pass_baseline'
@@ -319,6 +351,14 @@ export function headlineOf(
   /** |baseline_drift| over the rows: how far the baselines beside the changes ran from the pass baseline. */
   median_abs_baseline_drift: number;
   max_abs_baseline_drift: number;
+  /**
+   * The predictions re-made from the baselines beside the changes (abs_repredicted_error), over
+   * the rows that have one: what the replay's error would be had each prediction started from a
+   * baseline run at the time of its change, the machine's drift through the pass taken out.
+   */
+  median_abs_repredicted_error: number;
+  max_abs_repredicted_error: number;
+  worst_slowdown_of_repredicted_win: number;
   worst_slowdown_of_predicted_win: number;
   median_abs_scaled_step_error: number;
   max_abs_scaled_step_error: number;
@@ -339,6 +379,7 @@ export function headlineOf(
     r.abs_pred_error_first_round !== undefined ? [r.abs_pred_error_first_round] : [],
   );
   const drifts = rows.flatMap((r) => (Number.isFinite(r.baseline_drift) ? [Math.abs(r.baseline_drift)] : []));
+  const remade = rows.filter((r) => r.abs_repredicted_error !== undefined && r.repredicted_speedup !== undefined);
   return {
     median_abs_pred_error: med(rows.map((r) => r.abs_pred_error)),
     max_abs_pred_error: max(rows.map((r) => r.abs_pred_error)),
@@ -346,6 +387,11 @@ export function headlineOf(
     max_abs_pred_error_first_round: max(firstRounds),
     median_abs_baseline_drift: med(drifts),
     max_abs_baseline_drift: max(drifts),
+    median_abs_repredicted_error: med(remade.map((r) => r.abs_repredicted_error!)),
+    max_abs_repredicted_error: max(remade.map((r) => r.abs_repredicted_error!)),
+    worst_slowdown_of_repredicted_win: slowdown(
+      remade.filter((r) => r.repredicted_speedup! > 1).map((r) => r.measured_speedup),
+    ),
     worst_slowdown_of_predicted_win: slowdown(wins.map((r) => r.measured_speedup)),
     median_abs_scaled_step_error: med(rows.map((r) => r.abs_scaled_step_error)),
     max_abs_scaled_step_error: max(rows.map((r) => r.abs_scaled_step_error)),
@@ -421,6 +467,21 @@ function otherProgramsOf<K extends string>(
     .map((r) => (r.summary.analysis as { source?: { otherProgramsCores?: number } }).source?.otherProgramsCores)
     .filter((x): x is number => typeof x === 'number');
   return xs.length > 0 ? ({ [key]: median(xs) } as Partial<Record<K, number>>) : {};
+}
+
+/** This process's threads (from /proc, where there is one) and resident memory now. */
+function processGrowth(): { process_threads?: number; process_rss_bytes: number } {
+  let threads: number | undefined;
+  try {
+    const m = /^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) threads = Number(m[1]);
+  } catch {
+    // No /proc (not Linux): the memory alone.
+  }
+  return {
+    ...(threads !== undefined ? { process_threads: threads } : {}),
+    process_rss_bytes: process.memoryUsage().rss,
+  };
 }
 
 /**
@@ -531,7 +592,7 @@ async function main(): Promise<void> {
             : {}),
           baseline_source: args.reuseBaseline ? 'pass baseline' : 're-measured',
           rounds: m.rounds,
-          ...rowFigures(s.predicted, b.summary, m),
+          ...rowFigures(s.predicted, b.summary, m, s.id),
           condition,
           pass: passIndex,
           predicted_components: (s.predicted as { components?: ComponentPredictions }).components,
@@ -539,12 +600,16 @@ async function main(): Promise<void> {
           measured_components: measuredComponentsOf(m.changedRuns[m.changedRuns.length - 1].summary.analysis),
           ...otherProgramsOf('baseline_other_programs_cores', m.baselineRuns),
           ...otherProgramsOf('measured_other_programs_cores', m.changedRuns),
+          ...processGrowth(),
         });
         const x = rows[rows.length - 1];
         const pct = (v: number) => `${(v * 100).toFixed(1).padStart(5)} %`;
         process.stdout.write(
           `  ${s.id.padEnd(28)} speed-up predicted ${x.predicted_speedup.toFixed(3)}×, measured ${x.measured_speedup.toFixed(3)}× (${x.interleaved_baseline_step_ms.toFixed(1)} → ${x.measured_step_ms.toFixed(1)} ms, ${x.rounds} round(s), baseline ${x.baseline_drift >= 0 ? '+' : '−'}${pct(Math.abs(x.baseline_drift)).trim()} on the pass's${m.interval ? `; ${measuredSpeedupText(m.interval)}` : ''})  error ${pct(x.abs_pred_error)}${x.abs_pred_error_first_round !== undefined ? ` (first round alone ${pct(x.abs_pred_error_first_round).trim()})` : ''}  scaled step error ${pct(x.abs_scaled_step_error)}  ${x.verdict}\n` +
-            `      against the pass baseline ${x.baseline_step_ms.toFixed(1)} ms: predicted ${x.predicted_step_ms.toFixed(1)} ms, measured ${x.measured_step_ms.toFixed(1)} ms, step error ${pct(x.abs_step_error_vs_pass_baseline)}\n`,
+            `      against the pass baseline ${x.baseline_step_ms.toFixed(1)} ms: predicted ${x.predicted_step_ms.toFixed(1)} ms, measured ${x.measured_step_ms.toFixed(1)} ms, step error ${pct(x.abs_step_error_vs_pass_baseline)}\n` +
+            (x.repredicted_speedup !== undefined && x.abs_repredicted_error !== undefined
+              ? `      re-made from the baselines beside (the median of their own analyses): predicted ${x.repredicted_speedup.toFixed(3)}×, error ${pct(x.abs_repredicted_error).trim()}\n`
+              : ''),
         );
         if (x.strategy_change)
           process.stdout.write(
@@ -557,7 +622,8 @@ async function main(): Promise<void> {
         if (x.baseline_other_programs_cores !== undefined || x.measured_other_programs_cores !== undefined) {
           const cores = (v: number | undefined) => (v === undefined ? 'not recorded' : `${v.toFixed(2)} cores`);
           process.stdout.write(
-            `      other programs beside the runs: baseline ${cores(x.baseline_other_programs_cores)}, change ${cores(x.measured_other_programs_cores)}\n`,
+            `      other programs beside the runs: baseline ${cores(x.baseline_other_programs_cores)}, change ${cores(x.measured_other_programs_cores)}` +
+              `; this process after them: ${x.process_threads ?? '?'} threads, ${bytesText(x.process_rss_bytes)} resident\n`,
           );
         }
       }
@@ -622,6 +688,9 @@ async function main(): Promise<void> {
     `step error against the pass's first baseline: median ${pct(f.median_abs_step_error_vs_pass_baseline)}, worst ${pct(f.max_abs_step_error_vs_pass_baseline)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_predicted_win_vs_pass_baseline)}; ` +
     `step error scaled to the baseline beside: median ${pct(f.median_abs_scaled_step_error)}, worst ${pct(f.max_abs_scaled_step_error)}; ` +
     `the baselines beside the changes against the pass baseline: median ${pct(f.median_abs_baseline_drift)}, worst ${pct(f.max_abs_baseline_drift)} apart; ` +
+    (Number.isNaN(f.median_abs_repredicted_error)
+      ? ''
+      : `predictions re-made from those baselines (${of.filter((r) => r.abs_repredicted_error !== undefined).length} rows): median ${pct(f.median_abs_repredicted_error)}, worst ${pct(f.max_abs_repredicted_error)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_repredicted_win)}; `) +
     `within the measured 95 % interval widened by 5 %: ${Number.isNaN(f.right_within_interval) ? 'no row had an interval' : `${of.filter((r) => r.speedup_right).length} of ${of.filter((r) => r.speedup_right !== undefined).length} rows`}`;
   if (args.loadOnly)
     process.stdout.write(

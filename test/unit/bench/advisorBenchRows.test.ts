@@ -138,6 +138,50 @@ test('the headline takes the interleaved figures, and keeps the pass-baseline on
     0.04,
   );
   assert.ok(Number.isNaN(headlineOf([]).median_abs_baseline_drift));
+  // Re-made predictions, over the rows that have one: NaN and no slowdown when none has.
+  assert.ok(Number.isNaN(h.median_abs_repredicted_error) && Number.isNaN(h.max_abs_repredicted_error));
+  assert.equal(h.worst_slowdown_of_repredicted_win, 0);
+  const remade = headlineOf([
+    { ...row(0.2, 1.5, 1.2, 1.2), repredicted_speedup: 1.26, abs_repredicted_error: 0.05 },
+    { ...row(0.3, 1.3, 0.95, 1.0), repredicted_speedup: 1.02, abs_repredicted_error: 0.07 },
+    { ...row(0.1, 0.9, 0.8, 0.8), repredicted_speedup: 0.95, abs_repredicted_error: 0.19 },
+    row(0.01, 1.5, 1.4, 1.2),
+  ]);
+  close(remade.median_abs_repredicted_error, 0.07);
+  close(remade.max_abs_repredicted_error, 0.19);
+  // Re-made wins only: 1.02× predicted, 0.95× measured, 5.3 % slower; the 0.95× re-made is no win.
+  close(remade.worst_slowdown_of_repredicted_win, 1 / 0.95 - 1);
+  close(remade.median_abs_pred_error, 0.15);
+});
+
+test('a row re-makes its prediction from its baselines beside: the median of their own analyses for the same suggestion', () => {
+  // Each baseline run's analysis predicted the suggestion again: 1.8× and 1.6× (median 1.7×); a third
+  // run's analysis did not make it. Measured 1200 → 750 ms, 1.6×; the pass baseline predicted 2×.
+  const withSuggestion = (s: RunSummary, speedup?: number): RunSummary =>
+    ({
+      ...s,
+      analysis: {
+        suggestions:
+          speedup === undefined
+            ? []
+            : [{ id: 'fp16', predicted: { baselineStepTimeNs: 1000e6, stepTimeNs: 1000e6 / speedup } }],
+      },
+    }) as unknown as RunSummary;
+  const predicted = { stepTimeNs: 500e6, baselineStepTimeNs: 1000e6 };
+  const m = rounds(
+    [withSuggestion(flat(1100), 1.8), withSuggestion(flat(1200), 1.6), withSuggestion(flat(1300))],
+    [flat(700), flat(750), flat(800)],
+  );
+  const f = rowFigures(predicted, flat(1000), m, 'fp16');
+  close(f.measured_speedup, 1.6);
+  close(f.abs_pred_error, 0.4 / 1.6);
+  close(f.repredicted_speedup!, 1.7);
+  close(f.abs_repredicted_error!, 0.1 / 1.6);
+  // No suggestion id, or no baseline analysis that made it: no re-made figure.
+  const g = rowFigures(predicted, flat(1000), m);
+  assert.equal(g.repredicted_speedup, undefined);
+  assert.equal(g.abs_repredicted_error, undefined);
+  assert.equal(rowFigures(predicted, flat(1000), m, 'bf16').repredicted_speedup, undefined);
 });
 
 test('bench:advisor measures as verify does by default (its rounds, beside a fresh baseline) unless told otherwise', () => {
