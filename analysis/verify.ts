@@ -766,10 +766,19 @@ export function baselineDriftText(d: unknown, opts: { short?: boolean; fromRun?:
   const runs = Array.isArray(x.runStepNs) ? x.runStepNs.filter((v): v is number => typeof v === 'number') : [];
   const noted = Math.abs(rel) >= BASELINE_DRIFT_NOTED;
   const dir = rel > 0 ? 'slower' : 'faster';
+  const again =
+    typeof x.repredictedSpeedup === 'number' && Number.isFinite(x.repredictedSpeedup)
+      ? x.repredictedSpeedup
+      : undefined;
   if (opts.short)
-    return noted
-      ? `the baseline ran ${pct(rel)} ${dir} than in the run the prediction came from`
-      : `the baseline ran as in the run the prediction came from (within ${pct(rel)})`;
+    return (
+      (noted
+        ? `the baseline ran ${pct(rel)} ${dir} than in the run the prediction came from`
+        : `the baseline ran as in the run the prediction came from (within ${pct(rel)})`) +
+      (again !== undefined
+        ? `; re-made from ${runs.length > 1 ? 'its runs beside the change' : 'its run beside the change'}, the prediction reads ${formatSpeedup(again)}`
+        : '')
+    );
   const each =
     runs.length > 1
       ? `${runs.map((v) => formatDurationNs(v)).join(', ')} a step in its ${runs.length} runs (${formatDurationNs(pooled)} over all)`
@@ -780,8 +789,8 @@ export function baselineDriftText(d: unknown, opts: { short?: boolean; fromRun?:
     `${opts.fromRun ? ` of ${opts.fromRun}, which` : ''} the prediction started from` +
     (noted ? '; runs of one job can differ that much on this machine from one to the next, so' : '; so') +
     ' the speed-ups, each against the baseline run beside it, are what compare' +
-    (typeof x.repredictedSpeedup === 'number' && Number.isFinite(x.repredictedSpeedup)
-      ? `. Re-made from ${runs.length > 1 ? 'those baseline runs (the median of their own analyses)' : 'that baseline run'}, the prediction reads ${formatSpeedup(x.repredictedSpeedup)}`
+    (again !== undefined
+      ? `. Re-made from ${runs.length > 1 ? 'those baseline runs (the median of their own analyses)' : 'that baseline run'}, the prediction reads ${formatSpeedup(again)}`
       : '')
   );
 }

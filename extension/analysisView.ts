@@ -9,7 +9,8 @@
  */
 import type { Analysis } from '../analysis/index';
 import { collectiveWaitsOf } from '../analysis/jobCacheCodec';
-import type { AnalysisView, RankBreakdownView, SuggestionView } from '../webview/protocol';
+import { baselineDriftText, comparisonText } from '../analysis/verify';
+import type { AnalysisView, RankBreakdownView, SuggestionView, VerificationView } from '../webview/protocol';
 
 type Loose = Record<string, unknown>;
 const num = (v: unknown, fallback = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
@@ -153,4 +154,29 @@ export function toAnalysisView(analysis: Analysis): AnalysisView {
   if (analysis.source?.format === 'kineto') view.imported = true;
   if (analysis.notes.length > 0) view.warnings = [...analysis.notes];
   return view;
+}
+
+/**
+ * verify's comparison.json (parsed) as the Compare pane shows it: the verdict line the toolbar
+ * and the notification show (analysis/verify.ts comparisonText and the baseline's drift clause)
+ * and the figures behind it, each as written; a field missing or of the wrong type is left out.
+ */
+export function verificationViewOf(c: unknown): VerificationView {
+  const x = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
+  const obj = (v: unknown) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+  const iv = obj(x.speedupInterval),
+    drift = obj(x.baselineDrift);
+  const driftText = baselineDriftText(x.baselineDrift, { short: true });
+  const fields: Omit<VerificationView, 'text'> = {
+    predictedSpeedup: optNum(x.predictedSpeedup),
+    measuredSpeedup: optNum(iv.estimate) ?? optNum(x.measuredSpeedup),
+    halfWidth: optNum(iv.estimate) !== undefined ? optNum(iv.halfWidth) : undefined,
+    confidence: optNum(iv.estimate) !== undefined ? optNum(iv.confidence) : undefined,
+    baselineStepNs: optNum(drift.pooledStepNs),
+    repredictedSpeedup: optNum(drift.repredictedSpeedup),
+  };
+  return {
+    text: comparisonText(c) + (driftText ? `; ${driftText}` : ''),
+    ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+  };
 }

@@ -14,6 +14,8 @@ import { APPLY_ENV, checkTorchApply } from '../trace/torchJob';
 import { formatDurationNs, formatSpeedup } from '../trace/format';
 import type { ExternalRunner } from './external';
 import { readValidRunRecord } from './runsStore';
+import { verificationViewOf } from './analysisView';
+import type { VerificationView } from '../webview/protocol';
 import { RERUN_APPROVALS_KEY, approvalKey, isApproved, rerunConfirmation, withApproval } from './rerunGuard';
 
 /**
@@ -50,7 +52,7 @@ export async function verifyOnExternalRun(
   runDir: string,
   suggestionId: string,
   status?: (message: string, busy: boolean) => void,
-): Promise<{ ok: boolean; message?: string; traceFiles?: string[] }> {
+): Promise<{ ok: boolean; message?: string; traceFiles?: string[]; verification?: VerificationView }> {
   const { record, problems } = readValidRunRecord(runDir);
   const s = record?.source;
   if (!record || s?.kind !== 'external')
@@ -88,6 +90,7 @@ export async function verifyOnExternalRun(
   }
   status?.(`Comparing ${record.runId} with the re-run…`, true);
   let comparisonText: string;
+  let verification: VerificationView;
   try {
     const rerun = await analyseJob(r.result.traceFiles);
     const c = externalComparison(
@@ -99,6 +102,7 @@ export async function verifyOnExternalRun(
     comparisonText =
       `${c.verdict}: predicted ${formatDurationNs(c.predicted.stepTimeNs)}/step, measured ${formatDurationNs(c.measured.stepTimeNs)}/step (${formatSpeedup(c.measuredSpeedup)} vs the baseline)` +
       (c.applied && !c.applied.ok ? `; the re-run does not show the change: ${c.applied.message}` : '');
+    verification = { ...verificationViewOf(c), text: comparisonText };
   } catch (e) {
     return { ok: false, message: `cannot compare the runs: ${(e as Error).message}`, traceFiles: r.result.traceFiles };
   }
@@ -108,5 +112,5 @@ export async function verifyOnExternalRun(
         viewColumn: vscode.ViewColumn.Beside,
       });
   });
-  return { ok: true, message: comparisonText, traceFiles: r.result.traceFiles };
+  return { ok: true, message: comparisonText, traceFiles: r.result.traceFiles, verification };
 }

@@ -4,7 +4,6 @@
  * Profiling runs code and configs from the workspace, so every entry point here asks
  * for workspace trust first.
  */
-import { baselineDriftText, comparisonText } from '../analysis/verify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -14,6 +13,8 @@ import { describeCrash } from './runtimeProcess';
 import type { TracePanels } from './tracePanel';
 import { isInside, listRuns, readValidRunRecord, type RunInfo, type RunRecord } from './runsStore';
 import { isSuggestionId } from './webviewGuard';
+import { verificationViewOf } from './analysisView';
+import type { VerificationView } from '../webview/protocol';
 import { confirmExternalRerun } from './externalVerify';
 import { defaultPreset, linkProfile, presets, readSchema, runsFolder } from './settings';
 
@@ -196,7 +197,7 @@ export class Profiler {
     runDir: string,
     suggestionId: string,
     opts: { status?: (message: string, busy: boolean) => void; openBeside?: boolean } = {},
-  ): Promise<{ ok: boolean; message?: string; tracePath?: string }> {
+  ): Promise<{ ok: boolean; message?: string; tracePath?: string; verification?: VerificationView }> {
     if (!vscode.workspace.isTrusted) {
       requireTrust();
       return { ok: false, message: UNTRUSTED_MESSAGE };
@@ -230,7 +231,8 @@ export class Profiler {
       };
     }
     if (opts.openBeside !== false) this.panels.show([o.done.tracePath], vscode.ViewColumn.Beside);
-    const verdict = verificationText(o.done.runDir);
+    const verification = verificationView(o.done.runDir);
+    const verdict = verification?.text;
     if (verdict) {
       void vscode.window.showInformationMessage(`${suggestionId}: ${verdict}`, 'Open Comparison').then((pick) => {
         if (pick)
@@ -239,7 +241,7 @@ export class Profiler {
           });
       });
     }
-    return { ok: true, message: verdict, tracePath: o.done.tracePath };
+    return { ok: true, message: verdict, tracePath: o.done.tracePath, ...(verification ? { verification } : {}) };
   }
 
   /** The command palette form: pick a run, then one of its suggestions. */
@@ -345,14 +347,21 @@ export function suggestionsOf(run: RunInfo | undefined): { id: string; title: st
 
 /** The verdict line of the comparison.json a verify run writes (analysis/verify.ts comparisonText, as the CLI prints it). */
 export function verificationText(runDir: string): string | undefined {
+  return verificationView(runDir)?.text;
+}
+
+/**
+ * The comparison.json a verify run writes, as the Compare pane shows it: the verdict line and
+ * the figures behind it, each taken from the file as written (a field of the wrong type is left out).
+ */
+export function verificationView(runDir: string): VerificationView | undefined {
   let c: unknown;
   try {
     c = JSON.parse(fs.readFileSync(path.join(runDir, 'comparison.json'), 'utf8'));
   } catch {
     return undefined;
   }
-  const drift = baselineDriftText((c as { baselineDrift?: unknown } | null)?.baselineDrift, { short: true });
-  return comparisonText(c) + (drift ? `; ${drift}` : '');
+  return verificationViewOf(c);
 }
 
 function isRegularFile(p: string): boolean {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { backend, jobName, jobProgressMessage, traceTitle } from './traceService';
 import { openTrace, type RemoteTrace } from './traceHost';
-import type { HostToWebview, WebviewToHost } from '../webview/protocol';
+import type { HostToWebview, VerificationView, WebviewToHost } from '../webview/protocol';
 import { isMessageId, isSuggestionId, locationTarget, viewRequestOf } from './webviewGuard';
 
 export const TRACE_PANEL_VIEW_TYPE = 'commlens.trace';
@@ -26,7 +26,14 @@ export interface PanelActions {
     source: string[],
     suggestionId: string,
     status: (message: string, busy: boolean) => void,
-  ): Promise<{ ok: boolean; message?: string; tracePath?: string; traceFiles?: string[] }>;
+  ): Promise<{
+    ok: boolean;
+    message?: string;
+    tracePath?: string;
+    traceFiles?: string[];
+    /** verify's judgement of the re-run (its comparison.json), for the Compare pane. */
+    verification?: VerificationView;
+  }>;
   /** True when `source` is an imported job CommLens can re-run (an external run's traces): its suggestions get "Apply & re-run". */
   canRerunImported?(source: string[]): boolean;
 }
@@ -206,9 +213,13 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
             return;
           }
           const status = (message: string, busy: boolean) => post({ type: 'status', message, busy });
-          const r = await this.actions
-            .applySuggestion(files, raw.suggestionId, status)
-            .catch((e: Error) => ({ ok: false, message: e.message, tracePath: undefined, traceFiles: undefined }));
+          const r = await this.actions.applySuggestion(files, raw.suggestionId, status).catch((e: Error) => ({
+            ok: false,
+            message: e.message,
+            tracePath: undefined,
+            traceFiles: undefined,
+            verification: undefined,
+          }));
           const rerunFiles = r.traceFiles ?? (r.tracePath ? [r.tracePath] : []);
           if (r.ok && rerunFiles.length > 0) {
             // The re-run opens in this panel as the comparison; the loaded trace is the baseline.
@@ -230,6 +241,7 @@ export class TracePanels implements vscode.WebviewPanelSerializer, vscode.Custom
                   title,
                   data,
                   analysis: other.analysis ?? { ranks: [], suggestions: [] },
+                  ...(r.verification ? { verification: r.verification } : {}),
                 },
                 data,
               );

@@ -11,8 +11,10 @@
  * color theme at each view, so both themes show the same runs. It then checks that the
  * figures agree: the step times each surface shows (the Suggestions pane, the suggestion's
  * now → predicted, the Compare pane, the verdict notification and the panel's toolbar)
- * within 1 % of the runs' summary.json (measured) and comparison.json (predicted), and the
- * verdict's direction word (faster / slower) against the measured step times. It exits 1 when they do not. CPU-heavy (lavapipe, code-server and chromium):
+ * within 1 % of the runs' summary.json (measured) and comparison.json (predicted), the
+ * Compare pane's speed-up rows and verdict line and the toolbar's verdict against
+ * comparison.json as written, and the verdict's direction word (faster / slower) against the
+ * measured step times. It exits 1 when they do not. CPU-heavy (lavapipe, code-server and chromium):
  * not part of the test suite.
  *
  *   npm run build && npm run compile && node out/scripts/vscode-screenshots.js [--out DIR] [--steps N]
@@ -37,6 +39,8 @@ import {
   webviewFrame,
 } from '../test/e2e/codeServer';
 import { loadTraceFile } from '../trace/load';
+import { verificationViewOf } from '../extension/analysisView';
+import { speedupRows } from '../webview/panes/predictionRows';
 
 /** The two themes (settings ids); "Preferences: Toggle between Light/Dark Themes" switches between them. */
 const THEMES = { light: 'Default Light Modern', dark: 'Default Dark Modern' } as const;
@@ -252,7 +256,8 @@ async function main(): Promise<void> {
     // The figures against the runs' own summaries.
     const summary = (dirName: string): { steadyStepTimeNs: number } =>
       JSON.parse(fs.readFileSync(path.join(dirName, 'summary.json'), 'utf8')) as { steadyStepTimeNs: number };
-    const comparison = JSON.parse(fs.readFileSync(path.join(verify.dir, 'comparison.json'), 'utf8')) as {
+    const written: unknown = JSON.parse(fs.readFileSync(path.join(verify.dir, 'comparison.json'), 'utf8'));
+    const comparison = written as {
       predicted?: { stepTimeNs?: number };
       measured?: { stepTimeNs?: number };
     };
@@ -283,6 +288,20 @@ async function main(): Promise<void> {
       if (!(dev <= 0.01))
         problems.push(`${x.surface} shows ${x.ns} ns, ${(dev * 100).toFixed(1)} % off ${ref[x.figure]} ns`);
     }
+    // verify's speed-up judgement: the Compare pane's speed-up rows and verdict line, and the
+    // toolbar's verdict, are comparison.json's as written (extension/analysisView.ts verificationViewOf).
+    const judged = verificationViewOf(written);
+    const speedups = speedupRows(judged);
+    if (speedups.length === 0) problems.push(`comparison.json has no predicted and measured speed-up: ${judged.text}`);
+    for (const row of speedups) {
+      console.log(`  Compare pane: ${row.join(' | ')}`);
+      for (const cell of [row[0], row[2], row[3], row[4]])
+        if (!compareText.includes(cell)) problems.push(`the Compare pane does not show "${cell}" (comparison.json)`);
+    }
+    if (!compareText.includes(`Verify: ${judged.text}`))
+      problems.push(`the Compare pane does not state comparison.json's verdict "${judged.text}"`);
+    if (!toolbar.includes(judged.text))
+      problems.push(`the toolbar does not state comparison.json's verdict: ${toolbar}`);
     // "measured 1.39× ± 0.04 faster (95 % CI …)", or older "(1.39× faster vs the baseline)".
     const dirWord = (/measured [\d.]+× (?:± [\d.]+ )?(faster|slower)/.exec(verdict) ??
       /(faster|slower|unchanged) vs the baseline/.exec(verdict))?.[1];

@@ -6,7 +6,14 @@
 import { decodeTrace, type BinaryTrace } from '../trace/binary';
 import { h } from './dom';
 import { clipText, formatDurationNs } from '../trace/format';
-import type { AnalysisView, HostToWebview, SuggestionView, WebviewState, WebviewToHost } from './protocol';
+import type {
+  AnalysisView,
+  HostToWebview,
+  SuggestionView,
+  VerificationView,
+  WebviewState,
+  WebviewToHost,
+} from './protocol';
 import { renderArea, renderDetails } from './panes/details';
 import { breakdownChart, lineChart, memoryChart } from './panes/charts';
 import { renderComparison, type RunForComparison } from './panes/compare';
@@ -307,7 +314,7 @@ export class App {
           this.root.dataset.analysis = 'shown';
           break;
         case 'comparison':
-          this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId);
+          this.loadComparison(msg.title, msg.data, msg.analysis, msg.suggestionId, msg.verification);
           break;
         case 'status': {
           this.busy = msg.busy;
@@ -949,8 +956,14 @@ export class App {
     this.renderPane();
   }
 
-  private loadComparison(title: string, data: ArrayBuffer, analysis: AnalysisView, suggestionId?: string): void {
-    this.other = { title, index: new TraceIndex(decodeTrace(data)), analysis };
+  private loadComparison(
+    title: string,
+    data: ArrayBuffer,
+    analysis: AnalysisView,
+    suggestionId?: string,
+    verification?: VerificationView,
+  ): void {
+    this.other = { title, index: new TraceIndex(decodeTrace(data)), analysis, verification };
     this.otherSuggestion = suggestionId;
     this.busy = false;
     if (suggestionId) this.suggestionStatus.set(suggestionId, `Re-run finished: ${title}. See Compare.`);

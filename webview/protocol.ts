@@ -138,6 +138,26 @@ export interface SuggestionView {
   torchApply?: Record<string, unknown>;
 }
 
+/**
+ * verify's judgement of a re-run (its comparison.json), as the Compare pane shows it: the same
+ * figures and words as the toolbar, the notification and `commlens verify`.
+ */
+export interface VerificationView {
+  /** The verdict line (extension/profile.ts verificationText, the CLI's comparisonText and the drift clause). */
+  text: string;
+  /** Predicted speed-up: the prediction's baseline step / its predicted step. */
+  predictedSpeedup?: number;
+  /** Measured speed-up against the baseline run beside the change (the interval's estimate when it has one). */
+  measuredSpeedup?: number;
+  /** Half-width of the measured speed-up's confidence interval, and its confidence (0.95). */
+  halfWidth?: number;
+  confidence?: number;
+  /** The baseline run(s) beside the change, pooled step time; absent when the baseline was not run again. */
+  baselineStepNs?: number;
+  /** The prediction re-made from those baseline runs' own analyses (their median). */
+  repredictedSpeedup?: number;
+}
+
 /** What the webview renders of an analysis (the host adapts analysis/ output to it). */
 export interface AnalysisView {
   /** Per rank; `steps` hold the steady-state steps only (warm-up is in warmupSteps). */
@@ -214,6 +234,8 @@ export type HostToWebview =
       title: string;
       data: ArrayBuffer;
       analysis: AnalysisView;
+      /** verify's judgement of the re-run, when it wrote one (comparison.json). */
+      verification?: VerificationView;
     }
   | { type: 'status'; message: string; busy: boolean }
   | { type: 'error'; title: string; message: string }

@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { formatSpeedup } from '../../trace/format';
+import { verificationViewOf } from '../../extension/analysisView';
+import { speedupRows } from '../../webview/panes/predictionRows';
 import {
   setUp,
   packageVsix,
@@ -197,8 +200,9 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
           await frame
             .locator('.toolbar .status', { hasText: /as predicted|than predicted|measured a slowdown/ })
             .waitFor({ state: 'visible', timeout: 30_000 });
+          const status = await frame.locator('.toolbar .status').innerText();
           assert.match(
-            await frame.locator('.toolbar .status').innerText(),
+            status,
             /; the baseline ran (as in|\d+\.\d % (slower|faster) than in) the run the prediction came from/,
           );
           const verify = await waitForRun(
@@ -207,6 +211,25 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
             30_000,
           );
           assert.ok(verify.dir);
+          // The prediction re-made from the baseline runs beside the change: the toolbar states
+          // comparison.json's figure when the file has one, and no such clause when it has none.
+          const written: unknown = JSON.parse(fs.readFileSync(path.join(verify.dir, 'comparison.json'), 'utf8'));
+          const again = (written as { baselineDrift?: { repredictedSpeedup?: number } }).baselineDrift
+            ?.repredictedSpeedup;
+          if (again === undefined) assert.doesNotMatch(status, /re-made/);
+          else
+            assert.ok(
+              status.includes(`the prediction reads ${formatSpeedup(again)}`),
+              `the toolbar names the re-made prediction ${formatSpeedup(again)}: ${status}`,
+            );
+          // The Compare pane states the same judgement: the speed-up rows and the verdict line of the file.
+          const shown = verificationViewOf(written);
+          const rows = speedupRows(shown);
+          assert.ok(rows.length >= 1, `comparison.json has the predicted and measured speed-ups: ${shown.text}`);
+          for (const r of rows)
+            for (const cell of [r[0], r[2], r[3], r[4]])
+              assert.ok(pane.includes(cell), `the Compare pane shows "${cell}": ${pane}`);
+          assert.ok(pane.includes(`Verify: ${shown.text}`), `the Compare pane states the verdict: ${pane}`);
         }
         await page.waitForTimeout(500);
         await screenshot(page, '05b-apply-and-rerun');

@@ -4,7 +4,8 @@
  */
 import { h } from '../dom';
 import { formatDurationNs, formatPct, formatSignedPct } from '../../trace/format';
-import type { AnalysisView, RankBreakdownView, SuggestionView } from '../protocol';
+import type { AnalysisView, RankBreakdownView, SuggestionView, VerificationView } from '../protocol';
+import { speedupRows } from './predictionRows';
 import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';
 import { exposedPerStepNs, idlePerStepNs, lossSeries, stepDurations, type Series } from './series';
@@ -13,6 +14,8 @@ export interface RunForComparison {
   title: string;
   index: TraceIndex;
   analysis: AnalysisView | null;
+  /** The re-run (after) only: verify's judgement of it against the baseline run beside it. */
+  verification?: VerificationView;
 }
 
 /** Step time of a run: the analysis' own figure (steady state, docs/figures.md), else the mean of its step slices. */
@@ -59,6 +62,8 @@ export function renderComparison(
       h('td', { className: 'num' }, measured),
       h('td', { className: 'num' }, err),
     );
+  const verification = after.verification;
+  for (const r of speedupRows(verification)) rows.push(row(r[0], r[1], r[2], r[3], r[4]));
   const predErr = (pred: number | undefined, meas: number): string =>
     pred !== undefined && Number.isFinite(meas) && meas > 0 ? formatSignedPct(((pred - meas) / meas) * 100) : '–';
   rows.push(
@@ -167,6 +172,15 @@ export function renderComparison(
       ),
       h('tbody', {}, ...rows),
     ),
+    verification
+      ? h(
+          'p',
+          { className: 'verdict' },
+          h('strong', {}, 'Verify: '),
+          verification.text,
+          '. Step times compare this run with the re-run, made at different times; verify judges the speed-up, each change against a baseline run beside it.',
+        )
+      : null,
     h(
       'div',
       { className: 'side-by-side' },

@@ -2,8 +2,14 @@
  * A suggestion's predicted figures as the detail shows them: each as now → predicted, on
  * the run's own steady-state basis (docs/figures.md). Free of the DOM, so it is tested in Node.
  */
-import { formatBytes, formatDurationNs, formatSignedPct } from '../../trace/format';
-import type { SuggestionView } from '../protocol';
+import {
+  formatBytes,
+  formatDurationNs,
+  formatSignedPct,
+  formatSpeedup,
+  formatSpeedupInterval,
+} from '../../trace/format';
+import type { SuggestionView, VerificationView } from '../protocol';
 
 /** Relative change of the step time predicted by a suggestion, in percent (negative = faster). */
 export function predictedChangePct(s: SuggestionView): number {
@@ -31,5 +37,39 @@ export function predictionRows(sg: SuggestionView): [string, string][] {
     rows.push(['Bytes per rank per step', arrow(p.baselineBytesPerStep, p.bytesPerStep, formatBytes)]);
   if (p.peakMemoryBytes !== undefined)
     rows.push(['Peak memory', arrow(p.baselinePeakMemoryBytes, p.peakMemoryBytes, formatBytes)]);
+  return rows;
+}
+
+/**
+ * The speed-up rows of a verified re-run, as [name, before, predicted, measured, error]: the
+ * speed-up verify judges (against the baseline run beside the change, with its interval), and
+ * the prediction re-made from that baseline run's own analysis when verify wrote one. The error
+ * is (predicted − measured) / measured speed-up, whose size is bench:advisor's abs_pred_error.
+ * None without verify's predicted and measured speed-ups.
+ */
+export function speedupRows(v: VerificationView | undefined): string[][] {
+  if (v?.predictedSpeedup === undefined || v.measuredSpeedup === undefined) return [];
+  const measuredSpeedup = v.measuredSpeedup;
+  const measured =
+    v.halfWidth !== undefined ? formatSpeedupInterval(measuredSpeedup, v.halfWidth) : formatSpeedup(measuredSpeedup);
+  const error = (p: number) => formatSignedPct(((p - measuredSpeedup) / measuredSpeedup) * 100);
+  const beside = v.baselineStepNs !== undefined ? `${formatDurationNs(v.baselineStepNs)} a step (run beside)` : '–';
+  const rows = [
+    [
+      'Speed-up (against the baseline run beside the change)',
+      beside,
+      formatSpeedup(v.predictedSpeedup),
+      measured,
+      error(v.predictedSpeedup),
+    ],
+  ];
+  if (v.repredictedSpeedup !== undefined)
+    rows.push([
+      'Speed-up predicted again from the baseline run beside',
+      beside,
+      formatSpeedup(v.repredictedSpeedup),
+      measured,
+      error(v.repredictedSpeedup),
+    ]);
   return rows;
 }

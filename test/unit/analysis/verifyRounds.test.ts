@@ -213,6 +213,12 @@ test("the baseline's drift: each baseline run against the step the prediction st
     baselineDriftText(again)!,
     /Re-made from those baseline runs \(the median of their own analyses\), the prediction reads 1\.30× faster$/,
   );
+  // The extension's clause carries the same figure, after the drift.
+  assert.equal(
+    baselineDriftText(again, { short: true }),
+    `the baseline ran ${(again.relative * 100).toFixed(1)} % slower than in the run the prediction came from; re-made from its runs beside the change, the prediction reads 1.30× faster`,
+  );
+  assert.doesNotMatch(baselineDriftText(d, { short: true })!, /re-made/);
   // Nothing to compare, or a comparison.json without the field (written before it existed): no sentence.
   assert.equal(baselineDriftOf(100e6, [], 90e6), undefined);
   assert.equal(baselineDriftOf(0, [run(steady(80)).summary], 80e6), undefined);

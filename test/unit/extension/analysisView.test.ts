@@ -4,9 +4,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze } from '../../../analysis/index';
-import { toAnalysisView } from '../../../extension/analysisView';
+import { toAnalysisView, verificationViewOf } from '../../../extension/analysisView';
+import { baselineDriftText, comparisonText } from '../../../analysis/verify';
+import { formatSignedPct } from '../../../trace/format';
 import { waitNsByRankAndStep } from '../../../analysis/collectives';
-import { predictionRows } from '../../../webview/panes/predictionRows';
+import { predictionRows, speedupRows } from '../../../webview/panes/predictionRows';
 import { syntheticRun } from '../../helpers/syntheticRun';
 
 describe('the webview view of an analysis', () => {
@@ -129,5 +131,92 @@ describe('the webview view of an analysis', () => {
         want.perStage.map((st) => [st.rank, st.meanBubbleNs, st.meanFraction, st.steps.map((x) => x.bubbleNs)]),
       );
     });
+  });
+});
+
+describe("verify's judgement as the Compare pane shows it", () => {
+  // A comparison.json as `commlens verify` writes it: three rounds, an interval, the baseline's drift
+  // and the prediction re-made from the baseline runs' own analyses.
+  const comparison = {
+    verdict: 'worse than predicted',
+    predictedSpeedup: 1.671,
+    measuredSpeedup: 1.409,
+    speedupInterval: { estimate: 1.414, halfWidth: 0.08, confidence: 0.95, baselineSteps: 33, changedSteps: 48 },
+    baselineDrift: {
+      predictedFromStepNs: 815.9e6,
+      runStepNs: [900e6, 940e6, 960e6],
+      pooledStepNs: 940.5e6,
+      relative: 940.5 / 815.9 - 1,
+      repredictedSpeedups: [1.5, 1.52, 1.55],
+      repredictedSpeedup: 1.52,
+    },
+  };
+
+  it('takes the verdict line and the figures from comparison.json, the interval estimate as the measured speed-up', () => {
+    const v = verificationViewOf(comparison);
+    assert.equal(
+      v.text,
+      `${comparisonText(comparison)}; ${baselineDriftText(comparison.baselineDrift, { short: true })}`,
+    );
+    assert.match(
+      v.text,
+      /^worse than predicted: measured 1\.41× ± 0\.08 faster .*predicted 1\.67× faster; the baseline ran 15\.3 % slower .*; re-made from its runs beside the change, the prediction reads 1\.52× faster$/,
+    );
+    assert.deepEqual(
+      { ...v, text: undefined },
+      {
+        text: undefined,
+        predictedSpeedup: 1.671,
+        measuredSpeedup: 1.414,
+        halfWidth: 0.08,
+        confidence: 0.95,
+        baselineStepNs: 940.5e6,
+        repredictedSpeedup: 1.52,
+      },
+    );
+    // The rows: the speed-up judged, then the prediction re-made; the error is (predicted − measured) / measured.
+    const rows = speedupRows(v);
+    assert.deepEqual(rows, [
+      [
+        'Speed-up (against the baseline run beside the change)',
+        '940.5 ms a step (run beside)',
+        '1.67× faster',
+        '1.41× ± 0.08 faster',
+        formatSignedPct(((1.671 - 1.414) / 1.414) * 100),
+      ],
+      [
+        'Speed-up predicted again from the baseline run beside',
+        '940.5 ms a step (run beside)',
+        '1.52× faster',
+        '1.41× ± 0.08 faster',
+        formatSignedPct(((1.52 - 1.414) / 1.414) * 100),
+      ],
+    ]);
+  });
+
+  it('leaves out what the file lacks or holds wrongly: an older or external comparison.json', () => {
+    // Before rounds (or a PyTorch re-run): no interval, no drift; the step-time ratio is the measured speed-up.
+    const old = {
+      verdict: 'as predicted',
+      predictedSpeedup: 1.2,
+      measuredSpeedup: 1.18,
+      predicted: { stepTimeNs: 5e8 },
+      measured: { stepTimeNs: 5.1e8 },
+    };
+    const v = verificationViewOf(old);
+    assert.deepEqual({ ...v, text: undefined }, { text: undefined, predictedSpeedup: 1.2, measuredSpeedup: 1.18 });
+    assert.equal(speedupRows(v).length, 1);
+    assert.equal(speedupRows(v)[0][3], '1.18× faster');
+    assert.equal(speedupRows(v)[0][1], '–');
+    // Wrong types are dropped, not shown as NaN; without both speed-ups there is no row.
+    const bad = verificationViewOf({
+      predictedSpeedup: 'fast',
+      measuredSpeedup: null,
+      baselineDrift: { pooledStepNs: 'x' },
+    });
+    assert.deepEqual(Object.keys(bad), ['text']);
+    assert.deepEqual(speedupRows(bad), []);
+    assert.deepEqual(speedupRows(undefined), []);
+    assert.equal(verificationViewOf(null).text, comparisonText(null));
   });
 });
