@@ -37,10 +37,12 @@
  * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`), and the prediction re-made
  * from those baselines (`repredicted_speedup`, verify's `baselineDrift.repredictedSpeedup`: the
  * median of their own analyses' speed-ups for the same suggestion) with its error
- * (`abs_repredicted_error`; the headline's `*_abs_repredicted_error`): the replay's error with
- * the machine's drift through the pass taken out, beside the headline's. On this 2-core machine a
- * pass takes ~25 min quiet and ~30 min beside two busy threads at three rounds (measured: 23.9
- * and 29.9 min on 12-06, 25.4 and 32.8 min on 12-07), against 8.3–8.6 min quiet at one.
+ * (`abs_repredicted_error`; the headline's `*_abs_repredicted_error`): the replay's error from
+ * baselines run at the time of each change, beside the headline's (it leaves out the machine's
+ * drift through the pass and adds those runs' own noise: on a steady machine, 12-07, no better).
+ * On this 2-core machine a pass takes ~25 min quiet and ~30 min beside two busy threads at three
+ * rounds (measured: 23.9 and 29.9 min on 12-06, 25.4 and 32.8 min on 12-07), against 8.3–8.6 min
+ * quiet at one.
  * `--reuse-baseline`: the quick pass of before (verify --reuse-baseline): each suggestion runs
  * once, judged against the pass's first baseline alone. `--keep-runs DIR`: the runs (traces,
  * summaries, comparisons) are written there and kept, to read a row's runs afterwards.
@@ -178,7 +180,7 @@ interface Row {
   baseline_other_programs_cores?: number;
   measured_other_programs_cores?: number;
   /**
-   * This process after the row's runs (the bench runs every run in its own process): its
+   * This process after the row's runs (the bench makes every run inside its one process): its
    * threads and resident memory, so a pass whose runs slow down through it can be checked
    * against the process's own growth (threads or memory left behind by earlier runs).
    */
@@ -353,8 +355,8 @@ export function headlineOf(
   max_abs_baseline_drift: number;
   /**
    * The predictions re-made from the baselines beside the changes (abs_repredicted_error), over
-   * the rows that have one: what the replay's error would be had each prediction started from a
-   * baseline run at the time of its change, the machine's drift through the pass taken out.
+   * the rows that have one: the replay's error had each prediction started from a baseline run
+   * at the time of its change (without the pass's drift, with those runs' own noise).
    */
   median_abs_repredicted_error: number;
   max_abs_repredicted_error: number;

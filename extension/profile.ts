@@ -345,14 +345,11 @@ export function suggestionsOf(run: RunInfo | undefined): { id: string; title: st
     });
 }
 
-/** The verdict line of the comparison.json a verify run writes (analysis/verify.ts comparisonText, as the CLI prints it). */
-export function verificationText(runDir: string): string | undefined {
-  return verificationView(runDir)?.text;
-}
-
 /**
- * The comparison.json a verify run writes, as the Compare pane shows it: the verdict line and
- * the figures behind it, each taken from the file as written (a field of the wrong type is left out).
+ * The comparison.json a verify run writes, as the toolbar, the notification and the Compare pane
+ * show it: the verdict line (analysis/verify.ts comparisonText, as the CLI prints it, and the
+ * baseline's drift clause) and the figures behind it, each taken from the file as written (a
+ * field of the wrong type is left out).
  */
 export function verificationView(runDir: string): VerificationView | undefined {
   let c: unknown;

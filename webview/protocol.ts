@@ -143,7 +143,7 @@ export interface SuggestionView {
  * figures and words as the toolbar, the notification and `commlens verify`.
  */
 export interface VerificationView {
-  /** The verdict line (extension/profile.ts verificationText, the CLI's comparisonText and the drift clause). */
+  /** The verdict line (extension/analysisView.ts verificationViewOf: the CLI's comparisonText and the drift clause). */
   text: string;
   /** Predicted speed-up: the prediction's baseline step / its predicted step. */
   predictedSpeedup?: number;

@@ -178,7 +178,9 @@ export function renderComparison(
           { className: 'verdict' },
           h('strong', {}, 'Verify: '),
           verification.text,
-          '. Step times compare this run with the re-run, made at different times; verify judges the speed-up, each change against a baseline run beside it.',
+          verification.baselineStepNs !== undefined
+            ? '. Step times compare this run with the re-run, made at different times; verify judges the speed-up, each change against a baseline run beside it.'
+            : '. The baseline was not run again: the speed-up compares this run with the re-run.',
         )
       : null,
     h(

@@ -42,7 +42,8 @@ export function predictionRows(sg: SuggestionView): [string, string][] {
 
 /**
  * The speed-up rows of a verified re-run, as [name, before, predicted, measured, error]: the
- * speed-up verify judges (against the baseline run beside the change, with its interval), and
+ * speed-up verify judges (against the baseline run beside the change, with its interval; against
+ * the run verified when the baseline was not run again), and
  * the prediction re-made from that baseline run's own analysis when verify wrote one. The error
  * is (predicted − measured) / measured speed-up, whose size is bench:advisor's abs_pred_error.
  * None without verify's predicted and measured speed-ups.
@@ -53,10 +54,14 @@ export function speedupRows(v: VerificationView | undefined): string[][] {
   const measured =
     v.halfWidth !== undefined ? formatSpeedupInterval(measuredSpeedup, v.halfWidth) : formatSpeedup(measuredSpeedup);
   const error = (p: number) => formatSignedPct(((p - measuredSpeedup) / measuredSpeedup) * 100);
+  // Without a baseline run again beside the change (a PyTorch re-run, or verify --reuse-baseline),
+  // the speed-up is against the run verified.
   const beside = v.baselineStepNs !== undefined ? `${formatDurationNs(v.baselineStepNs)} a step (run beside)` : '–';
   const rows = [
     [
-      'Speed-up (against the baseline run beside the change)',
+      v.baselineStepNs !== undefined
+        ? 'Speed-up (against the baseline run beside the change)'
+        : 'Speed-up (against this run)',
       beside,
       formatSpeedup(v.predictedSpeedup),
       measured,

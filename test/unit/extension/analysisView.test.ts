@@ -208,6 +208,12 @@ describe("verify's judgement as the Compare pane shows it", () => {
     assert.equal(speedupRows(v).length, 1);
     assert.equal(speedupRows(v)[0][3], '1.18× faster');
     assert.equal(speedupRows(v)[0][1], '–');
+    // No baseline run beside the change (a PyTorch re-run, --reuse-baseline): the row says what it is against.
+    assert.equal(speedupRows(v)[0][0], 'Speed-up (against this run)');
+    assert.equal(
+      speedupRows(verificationViewOf(comparison))[0][0],
+      'Speed-up (against the baseline run beside the change)',
+    );
     // Wrong types are dropped, not shown as NaN; without both speed-ups there is no row.
     const bad = verificationViewOf({
       predictedSpeedup: 'fast',
