@@ -16,7 +16,7 @@ import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
 import { pipelineBubbles } from './pipelineBubble';
 import { groupExposures, hasLayoutGroups } from './groupExposure';
-import { prepareReplay, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
+import { prepareReplay, replayedComponents, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
 import { advise } from './advisor/advisor';
 import { runFigures, syncPeriodOf, WARMUP_TEXT, type RunFigures } from './runFigures';
 import { jobSettings, type JobSettings } from './jobSettings';
@@ -210,6 +210,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
           calibrationErrorPct: base.replay.calibrationErrorPct,
           linkName: ctx.link.name,
           linkGBps: ctx.link.bytesPerNs,
+          components: replayedComponents(ctx as ReplayContext),
         };
     }
   }

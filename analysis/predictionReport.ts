@@ -53,24 +53,27 @@ const ms = (ns: number) => (Number.isFinite(ns) ? formatDurationNs(ns) : '?');
 
 /**
  * One line: each predicted component baseline → predicted, with the measured figure beside
- * it where the re-run measures that component (compute, exposed communication; and the
- * collectives' span, which holds wire + wait + codec).
+ * it: the re-run's own replayed split where given (`split`, the prediction's decomposition:
+ * compute, staging, wire, codec, wait), else what the analysis measures directly (compute,
+ * exposed communication, and the collectives' span, which holds wire + wait + codec).
  */
 export function componentsLine(
   p: ComponentPredictions,
   measured?: MeasuredComponents,
   baselineMeasured?: MeasuredComponents,
+  split?: Partial<Record<keyof ComponentPredictions, number>>,
 ): string {
   const pair = (k: keyof ComponentPredictions) => `${ms(p[k].baselineNs)} → ${ms(p[k].predictedNs)}`;
   const meas = (base: number | undefined, now: number | undefined) =>
     now === undefined ? '' : ` (measured ${base !== undefined ? `${ms(base)} → ` : ''}${ms(now)})`;
+  const replayed = (k: keyof ComponentPredictions) => (split?.[k] === undefined ? '' : ` (replayed ${ms(split[k])})`);
   const commPred = (k: 'baselineNs' | 'predictedNs') => p.wireNs[k] + p.waitNs[k] + p.codecNs[k];
   return [
     `compute ${pair('computeNs')}${meas(baselineMeasured?.computeNs, measured?.computeNs)}`,
-    `staging ${pair('stagingNs')}`,
-    `wire ${pair('wireNs')}`,
-    `codec ${pair('codecNs')}`,
-    `wait ${pair('waitNs')}`,
+    `staging ${pair('stagingNs')}${replayed('stagingNs')}`,
+    `wire ${pair('wireNs')}${replayed('wireNs')}`,
+    `codec ${pair('codecNs')}${replayed('codecNs')}`,
+    `wait ${pair('waitNs')}${replayed('waitNs')}`,
     `collectives (wire+wait+codec) ${ms(commPred('baselineNs'))} → ${ms(commPred('predictedNs'))}${meas(baselineMeasured?.commNs, measured?.commNs)}`,
     `exposed ${pair('exposedCommNs')}${meas(baselineMeasured?.exposedCommNs, measured?.exposedCommNs)}`,
   ].join(' · ');
@@ -100,4 +103,83 @@ export function errorSpread(errorsByPass: number[][]): ErrorSpread {
     q3: quantile(perPass, 0.75),
     max: Math.max(...perPass),
   };
+}
+
+/** The components a prediction and a re-run both give per rank and step (simulate.ts StepComponents, less exposed communication: see componentRows). */
+export const COMPARED_COMPONENTS = ['computeNs', 'stagingNs', 'wireNs', 'codecNs', 'waitNs'] as const;
+export type ComparedComponent = (typeof COMPARED_COMPONENTS)[number];
+
+export const COMPONENT_LABELS: Record<ComparedComponent, string> = {
+  computeNs: 'compute',
+  stagingNs: 'staging',
+  wireNs: 'wire',
+  codecNs: 'codec',
+  waitNs: 'wait',
+};
+
+/** One component: the replay of the run the prediction started from, the prediction, and the re-run's own replay. */
+export interface ComponentRow {
+  key: ComparedComponent;
+  label: string;
+  fromNs: number;
+  predictedNs: number;
+  measuredNs: number;
+}
+
+/**
+ * The prediction against the re-run, component by component, per rank and step: each side is
+ * the replay's decomposition (the prediction's `components`; the re-run's analysis.replay
+ * .components, its own steps replayed unchanged), so a miss shows where it came from.
+ * Exposed communication is left out: a prediction puts a change's codec on the collective's
+ * path, where a measured run has it on the host before and after the collective, so the two
+ * differ by definition there (the step table's exposed row is the analysis's own figure).
+ * Empty when either side is missing.
+ */
+export function componentRows(predicted: unknown, measured: unknown): ComponentRow[] {
+  const p = (typeof predicted === 'object' && predicted !== null ? predicted : {}) as Record<
+    string,
+    { baselineNs?: unknown; predictedNs?: unknown } | undefined
+  >;
+  const m = (typeof measured === 'object' && measured !== null ? measured : {}) as Record<string, unknown>;
+  const rows: ComponentRow[] = [];
+  for (const key of COMPARED_COMPONENTS) {
+    const from = p[key]?.baselineNs,
+      pred = p[key]?.predictedNs,
+      meas = m[key];
+    if (typeof from !== 'number' || typeof pred !== 'number' || typeof meas !== 'number') return [];
+    if (![from, pred, meas].every(Number.isFinite)) return [];
+    rows.push({ key, label: COMPONENT_LABELS[key], fromNs: from, predictedNs: pred, measuredNs: meas });
+  }
+  return rows;
+}
+
+/**
+ * The component whose measure is furthest from its prediction, in words ("codec, 53.2 ms measured
+ * against 38.5 ms predicted (+14.7 ms per rank and step; …)"); undefined without rows or when every component is
+ * within 1 ms. Components overlap in time (compute hides wire when they overlap), so their
+ * differences do not add up to the step's.
+ */
+export function largestComponentMiss(rows: readonly ComponentRow[]): string | undefined {
+  let best: ComponentRow | undefined;
+  for (const r of rows)
+    if (!best || Math.abs(r.measuredNs - r.predictedNs) > Math.abs(best.measuredNs - best.predictedNs)) best = r;
+  if (!best) return undefined;
+  const d = best.measuredNs - best.predictedNs;
+  if (Math.abs(d) < 1e6) return undefined;
+  return `${best.label}, ${formatDurationNs(best.measuredNs)} measured against ${formatDurationNs(best.predictedNs)} predicted (${d > 0 ? '+' : '−'}${formatDurationNs(Math.abs(d))} per rank and step; the components overlap in time, so their differences need not add up to the step's)`;
+}
+
+/**
+ * componentRows as the CLI prints them under its step table (the same columns): a header, a
+ * line per component and the one furthest from its prediction; empty without rows.
+ */
+export function componentTable(rows: readonly ComponentRow[]): string[] {
+  if (rows.length === 0) return [];
+  const t = (ns: number) => formatDurationNs(ns).padStart(10);
+  const miss = largestComponentMiss(rows);
+  return [
+    `per rank and step  ${'before'.padStart(10)}  ${'predicted'.padStart(10)}  ${'measured'.padStart(10)}   (the replay's split of the step; before: the run the prediction started from; docs/figures.md)`,
+    ...rows.map((r) => `${r.label.padEnd(18)} ${t(r.fromNs)}  ${t(r.predictedNs)}  ${t(r.measuredNs)}`),
+    ...(miss ? [`furthest from its prediction: ${miss}`] : []),
+  ];
 }

@@ -16,6 +16,7 @@ import type { JobSettings } from './jobSettings';
 import type { TorchJobRecord } from '../trace/torchJob';
 import type { PipelineBubble } from './pipelineBubble';
 import type { GroupExposure } from './groupExposure';
+import type { StepComponents } from './replay/simulate';
 
 /** Version of the Analysis object's schema (analysis/SCHEMA.md); bump on breaking changes. */
 export const ANALYSIS_SCHEMA_VERSION = 3;
@@ -98,6 +99,11 @@ export interface Analysis {
     calibrationErrorPct: number;
     linkName?: string;
     linkGBps: number;
+    /**
+     * The replayed steps' components, median over them (replay/whatIf.ts replayedComponents):
+     * the step decomposed as a prediction decomposes a changed one (suggestion.predicted.components).
+     */
+    components?: StepComponents;
   };
   /**
    * An imported PyTorch job's current settings read from its trace (analysis/jobSettings.ts),

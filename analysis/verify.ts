@@ -12,6 +12,8 @@ import { stepTimeFigure, syncPeriodOf as syncPeriodOfStrategy, speedupOf } from 
 import type { TorchApply } from '../trace/torchJob';
 import { frozenAfterStepOf, onebitStepsFor } from '../trace/onebitWarmup';
 import { parseStrategyIds } from '../trace/strategyIds';
+import { COMPONENT_NAMES, type StepComponents } from './replay/simulate';
+import type { PredictedComponents } from './replay/whatIf';
 
 /** 2: the baseline is re-measured beside the change and the speed-up carries its interval. */
 export const COMPARISON_SCHEMA_VERSION = 3;
@@ -33,6 +35,8 @@ export interface VerifiableSuggestion {
     exposedCommNs?: number;
     peakMemoryBytes?: number;
     bytesPerStep?: number;
+    /** The replay's components of the step without and with the change (replay/whatIf.ts). */
+    components?: PredictedComponents;
   };
   configChange: Record<string, unknown>;
 }
@@ -59,6 +63,15 @@ export interface Measured {
   /** The warm-up steps left out of these figures. */
   warmupSteps: number[];
   loss: number[];
+  /**
+   * The run's steps decomposed as the prediction decomposes the changed step: its analysis's
+   * replay of its own steps (analysis.replay.components, replay/whatIf.ts replayedComponents),
+   * so that predicted.components and these compare component by component. Absent when the
+   * analysis has no replay (runs analysed before 2026-12-07, a trace without collectives), and
+   * for a strategy that synchronises every H steps (DiLoCo family: its replayed step is one
+   * inner step, its prediction the mean over a period).
+   */
+  components?: StepComponents;
 }
 
 export type Verdict =
@@ -303,9 +316,37 @@ function exposedOfRanks(s: RunRecord, warmup: ReadonlySet<number>): number | und
   ).value;
 }
 
+/**
+ * The replayed components an analysis recorded (analysis.replay.components), each a finite
+ * number; undefined when it has none or any is missing.
+ */
+export function componentsOfAnalysis(a: unknown): StepComponents | undefined {
+  const c = (a as { replay?: { components?: unknown } } | undefined)?.replay?.components;
+  if (typeof c !== 'object' || c === null) return undefined;
+  const out = {} as StepComponents;
+  for (const k of COMPONENT_NAMES) {
+    const v = (c as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Each component's median over the runs that have them; undefined when none has. */
+export function pooledComponents(each: readonly (StepComponents | undefined)[]): StepComponents | undefined {
+  const known = each.filter((c): c is StepComponents => c !== undefined);
+  if (known.length === 0) return undefined;
+  const out = {} as StepComponents;
+  for (const k of COMPONENT_NAMES) out[k] = median(known.map((c) => c[k]));
+  return out;
+}
+
 /** Measured figures of a run, from its summary (and the analysis stored in it): figuresOfSummary. */
 export function measuredOf(s: RunRecord): Measured {
   const f = figuresOfSummary(s);
+  // A strategy that synchronises every H steps has no split comparable with its prediction: a
+  // replayed step of it is one inner step, while the prediction is the mean over a period.
+  const components = s.config && syncPeriodOf(s.config) !== undefined ? undefined : componentsOfAnalysis(s.analysis);
   return {
     stepTimeNs: f.stepTimeNs,
     stepTimeBasis: f.stepTimeBasis,
@@ -315,6 +356,7 @@ export function measuredOf(s: RunRecord): Measured {
     bytesPerStepPerRank: f.bytesPerStep,
     warmupSteps: f.warmupSteps,
     loss: s.loss,
+    ...(components ? { components } : {}),
   };
 }
 
@@ -341,6 +383,7 @@ export function measuredOfAnalysis(a: {
       'the traces have no whole steps to measure (ProfilerStep#N spans on every rank, past the warm-up): profile at least 3 active steps',
     );
   const steady = new Set(f.steadySteps);
+  const components = componentsOfAnalysis(a);
   return {
     stepTimeNs: f.stepTimeNs,
     stepTimeBasis: f.stepTimeBasis ?? 'median of the steady-state steps',
@@ -350,6 +393,7 @@ export function measuredOfAnalysis(a: {
     bytesPerStepPerRank: f.bytesPerStep,
     warmupSteps: f.warmupSteps,
     loss: [],
+    ...(components ? { components } : {}),
   };
 }
 
@@ -563,6 +607,7 @@ export function pooledMeasured(runs: readonly RunRecord[]): Measured {
       ? pooled.values.reduce((t, x) => t + x, 0) / pooled.values.length
       : median(pooled.values);
   const last = each[each.length - 1];
+  const components = pooledComponents(each.map((m) => m.components));
   return {
     stepTimeNs: stat,
     stepTimeBasis: pooled.basis,
@@ -572,6 +617,7 @@ export function pooledMeasured(runs: readonly RunRecord[]): Measured {
     bytesPerStepPerRank: medianOfKnown(each.map((m) => m.bytesPerStepPerRank)),
     warmupSteps: last.warmupSteps,
     loss: last.loss,
+    ...(components ? { components } : {}),
   };
 }
 

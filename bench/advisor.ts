@@ -83,6 +83,7 @@ import {
   measuredOf,
   measuredSpeedupInterval,
   measuredSpeedupText,
+  pooledComponents,
   verificationConfig,
   stepSamplesOf,
   VERIFY_DEFAULTS,
@@ -92,6 +93,7 @@ import {
   type VerifiableSuggestion,
 } from '../analysis/verify';
 import { median } from '../trace/stats';
+import type { StepComponents } from '../analysis/replay/simulate';
 import { formatBytes } from '../trace/format';
 import {
   componentsLine,
@@ -172,6 +174,12 @@ interface Row {
   predicted_components?: ComponentPredictions;
   baseline_measured_components?: MeasuredComponents;
   measured_components?: MeasuredComponents;
+  /**
+   * The changed runs' steps split as the prediction splits the changed step (each run's
+   * analysis.replay.components, median over the runs: analysis/verify.ts Measured.components),
+   * compared with predicted_components component by component.
+   */
+  measured_split?: StepComponents;
   /**
    * Cores the machine's other programs used, median over each run's steady steps
    * (analysis.source.otherProgramsCores), over the round's baseline runs and changed runs: the
@@ -486,6 +494,12 @@ function processGrowth(): { process_threads?: number; process_rss_bytes: number 
   };
 }
 
+/** The changed runs' replayed split (measured_split), when their analyses have one. */
+function splitOf(runs: readonly { summary: RunSummary }[]): { measured_split?: StepComponents } {
+  const split = pooledComponents(runs.map((r) => measuredOf(r.summary).components));
+  return split ? { measured_split: split } : {};
+}
+
 /**
  * N threads that spin until stopped: background load on the machine's cores, in a process of
  * its own as other programs on a user's machine are (until 2026-12-06 they were threads of this
@@ -600,6 +614,7 @@ async function main(): Promise<void> {
           predicted_components: (s.predicted as { components?: ComponentPredictions }).components,
           baseline_measured_components: baselineComponents,
           measured_components: measuredComponentsOf(m.changedRuns[m.changedRuns.length - 1].summary.analysis),
+          ...splitOf(m.changedRuns),
           ...otherProgramsOf('baseline_other_programs_cores', m.baselineRuns),
           ...otherProgramsOf('measured_other_programs_cores', m.changedRuns),
           ...processGrowth(),
@@ -619,7 +634,7 @@ async function main(): Promise<void> {
           );
         if (x.predicted_components)
           process.stdout.write(
-            `      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components)}\n`,
+            `      ${componentsLine(x.predicted_components, x.measured_components, x.baseline_measured_components, x.measured_split)}\n`,
           );
         if (x.baseline_other_programs_cores !== undefined || x.measured_other_programs_cores !== undefined) {
           const cores = (v: number | undefined) => (v === undefined ? 'not recorded' : `${v.toFixed(2)} cores`);

@@ -8,6 +8,7 @@
  * which command ran where, its traces in kineto/), or a folder of per-rank traces given
  * with --command (and --cwd).
  */
+import { componentRows, componentTable } from '../analysis/predictionReport';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { analyseJob, externalComparison } from '../analysis/externalVerify';
@@ -242,6 +243,8 @@ function sayComparison(out: Output, c: Comparison): void {
   out.say(
     `step time: ${c.measured.stepTimeBasis}; warm-up left out: baseline step(s) ${c.baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${c.measured.warmupSteps.join(', ') || 'none'}`,
   );
+  const split = componentTable(componentRows(p.components, c.measured.components));
+  if (split.length > 0) out.say(split.join('\n'));
   if (c.applied) out.say(`applied: ${c.applied.ok ? '' : 'NOT AS ASKED: '}${c.applied.message}`);
   out.say(
     `verdict: ${c.verdict} (step-time error ${(c.stepTimeRelError * 100).toFixed(1)} %; measured ${formatSpeedup(c.measuredSpeedup)}, predicted ${formatSpeedup(c.predictedSpeedup)})`,

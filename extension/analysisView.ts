@@ -10,6 +10,7 @@
 import type { Analysis } from '../analysis/index';
 import { collectiveWaitsOf } from '../analysis/jobCacheCodec';
 import { baselineDriftText, comparisonText } from '../analysis/verify';
+import { componentRows, largestComponentMiss } from '../analysis/predictionReport';
 import type { AnalysisView, RankBreakdownView, SuggestionView, VerificationView } from '../webview/protocol';
 
 type Loose = Record<string, unknown>;
@@ -175,6 +176,16 @@ export function verificationViewOf(c: unknown): VerificationView {
     baselineStepNs: optNum(drift.pooledStepNs),
     repredictedSpeedup: optNum(drift.repredictedSpeedup),
   };
+  const split = componentRows(obj(x.predicted).components, obj(x.measured).components);
+  if (split.length > 0) {
+    fields.components = split.map((r) => ({
+      label: r.label,
+      fromNs: r.fromNs,
+      predictedNs: r.predictedNs,
+      measuredNs: r.measuredNs,
+    }));
+    fields.componentMiss = largestComponentMiss(split);
+  }
   return {
     text: comparisonText(c) + (driftText ? `; ${driftText}` : ''),
     ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),

@@ -40,7 +40,8 @@ import {
 } from '../test/e2e/codeServer';
 import { loadTraceFile } from '../trace/load';
 import { verificationViewOf } from '../extension/analysisView';
-import { speedupRows } from '../webview/panes/predictionRows';
+import { componentSplitRows, speedupRows } from '../webview/panes/predictionRows';
+import { syncPeriodOf } from '../trace/warmup';
 
 /** The two themes (settings ids); "Preferences: Toggle between Light/Dark Themes" switches between them. */
 const THEMES = { light: 'Default Light Modern', dark: 'Default Dark Modern' } as const;
@@ -296,6 +297,20 @@ async function main(): Promise<void> {
     for (const row of speedups) {
       console.log(`  Compare pane: ${row.join(' | ')}`);
       for (const cell of [row[0], row[2], row[3], row[4]])
+        if (!compareText.includes(cell)) problems.push(`the Compare pane does not show "${cell}" (comparison.json)`);
+    }
+    // Where the step went: the prediction's split against the re-run's, every cell.
+    const split = componentSplitRows(judged);
+    const change =
+      (written as { suggestion?: { configChange?: { strategy?: unknown; strategyOptions?: Record<string, unknown> } } })
+        .suggestion?.configChange ?? {};
+    // None for a strategy that synchronises every H steps (docs/figures.md).
+    const periodic = syncPeriodOf(change.strategy, change.strategyOptions) !== undefined;
+    if (split.length !== (periodic ? 0 : 5))
+      problems.push(`the Compare pane's split has ${split.length} rows for ${String(change.strategy)}`);
+    for (const row of split) {
+      console.log(`  Compare pane: ${row.join(' | ')}`);
+      for (const cell of row)
         if (!compareText.includes(cell)) problems.push(`the Compare pane does not show "${cell}" (comparison.json)`);
     }
     if (!compareText.includes(`Verify: ${judged.text}`))

@@ -156,6 +156,14 @@ export interface VerificationView {
   baselineStepNs?: number;
   /** The prediction re-made from those baseline runs' own analyses (their median). */
   repredictedSpeedup?: number;
+  /**
+   * The step split as the replay splits it, per rank and step (analysis/predictionReport.ts
+   * componentRows): the run predicted from, the prediction, the re-run; absent when
+   * comparison.json has no measured split (written before 2026-12-07).
+   */
+  components?: { label: string; fromNs: number; predictedNs: number; measuredNs: number }[];
+  /** The component furthest from its prediction, in words (largestComponentMiss). */
+  componentMiss?: string;
 }
 
 /** What the webview renders of an analysis (the host adapts analysis/ output to it). */

@@ -10,7 +10,8 @@ import type { StepGraph, Trigger } from './stepGraph';
  * Where a replayed step's time goes, per rank (Replay.components: the mean over ranks):
  * compute (union of its compute segments), staging (the copies to and from the host
  * before and after its collectives), wire (its collectives' transfer time), codec (encode +
- * decode on their path), wait (how long after this rank the last participant of each of
+ * decode on their path: a change's priced codec, and in a measured compressed CommLens run its
+ * own codec spans in the delays before and after its collectives, stepGraph.ts CODEC_SPAN_NAME), wait (how long after this rank the last participant of each of
  * its collectives was ready: skew, not a busy communication lane) and exposed communication (collectives not hidden under compute).
  */
 export interface StepComponents {
@@ -239,7 +240,8 @@ export function simulate(g: StepGraph): Replay {
       const t = triggers[id][k0].t;
       stagingNs += t.stagedNs ?? 0;
       wireNs += c.durNs;
-      codecNs += c.extraNs ?? 0;
+      // A change's codec on the collective's path, and the run's own codec spans before it (a measured compressed run).
+      codecNs += (c.extraNs ?? 0) + (t.codecNs ?? 0);
       // Waiting for the other participants: the last one's readiness after this rank's, each
       // counted from when its lane was free for the collective (a busy lane is not waiting:
       // the second collective of an exchange does not wait again for what the first did).
@@ -248,7 +250,10 @@ export function simulate(g: StepGraph): Replay {
       const all = Math.max(ready, lastReady[id]);
       if (!Number.isNaN(all)) waitNs += Math.max(0, all - ready);
     }
-    for (const seg of lanes[ri]) stagingNs += seg.postStagedNs ?? 0;
+    for (const seg of lanes[ri]) {
+      stagingNs += seg.postStagedNs ?? 0;
+      codecNs += seg.postCodecNs ?? 0;
+    }
     perRank.push({
       rank: r,
       stepTimeNs: end - offset[ri],

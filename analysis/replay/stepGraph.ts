@@ -37,6 +37,8 @@ export interface Segment {
   /** Host-to-device staging copies inside postDelayNs: their bytes and the time they took there. */
   postStagedBytes?: number;
   postStagedNs?: number;
+  /** The run's own codec spans inside postDelayNs (a decode after the exchange; CommLens traces): their time there. */
+  postCodecNs?: number;
   kind: SegmentKind;
   /** Measured start relative to the rank's step start. */
   measuredStartNs: number;
@@ -52,6 +54,8 @@ export interface Trigger {
   /** Device-to-host staging copies inside delayNs (what the collective waited for after its trigger): bytes and time. */
   stagedBytes?: number;
   stagedNs?: number;
+  /** The run's own codec spans inside delayNs (an encode before the collective; CommLens traces): their time there. */
+  codecNs?: number;
 }
 
 export interface CollectiveNode {
@@ -107,6 +111,46 @@ function isModelParallelGroup(group: string, opts: StepGraphOptions): boolean {
   return MODEL_PARALLEL_GROUP.test(group) || (opts.modelParallelGroups?.has(group) ?? false);
 }
 
+/**
+ * A CommLens gradient codec's host span: `encode …` / `decode …` (runtime/strategies: the hooks,
+ * top-k, PowerSGD, 1-bit Adam, the compressed all-reduce), which CommLens records on the rank's
+ * host track. The probe's meter of the codecs (runtime/hostProbe.ts) counts the same names.
+ */
+export const CODEC_SPAN_NAME = /^(encode|decode) /;
+
+const codecSpansByModel = new WeakMap<TraceModel, Map<number, { startNs: number; endNs: number }[]>>();
+
+/** Per process (rank), its codec spans by start; only CommLens traces have them (empty otherwise). */
+function codecSpansOf(model: TraceModel): Map<number, { startNs: number; endNs: number }[]> {
+  let m = codecSpansByModel.get(model);
+  if (m) return m;
+  m = new Map();
+  if (model.meta.format === 'commlens')
+    for (const sl of model.slices) {
+      if (sl.category !== 'host' || !CODEC_SPAN_NAME.test(sl.name)) continue;
+      const pid = model.tracks[sl.track]?.pid;
+      if (pid === undefined) continue;
+      let list = m.get(pid);
+      if (!list) m.set(pid, (list = []));
+      list.push({ startNs: sl.startNs, endNs: sl.startNs + sl.durNs });
+    }
+  for (const list of m.values()) list.sort((a, b) => a.startNs - b.startNs);
+  codecSpansByModel.set(model, m);
+  return m;
+}
+
+/** The time of `spans` (sorted by start, not overlapping: one host thread's) inside [from, to]. */
+export function timeInside(spans: readonly { startNs: number; endNs: number }[], from: number, to: number): number {
+  let ns = 0;
+  for (const sp of spans) {
+    if (sp.startNs >= to) break;
+    const a = Math.max(from, sp.startNs),
+      b = Math.min(to, sp.endNs);
+    if (b > a) ns += b - a;
+  }
+  return ns;
+}
+
 /** Builds the step graph of `step` (undefined = the whole analysed window). */
 export function buildStepGraph(
   model: TraceModel,
@@ -149,9 +193,11 @@ export function buildStepGraph(
   const idOfSlice = new Map<number, number>();
   stepInstances.forEach((inst, id) => inst.participants.forEach((p) => idOfSlice.set(p.sliceIndex, id)));
 
+  const codecSpans = codecSpansOf(model);
   for (const v of views) {
     const ops = opsOfStep(v, step);
     if (ops.length === 0) continue;
+    const codec = codecSpans.get(v.pid) ?? [];
     const computeOps = ops.filter((o) => o.cls !== 'communication' && model.slices[o.index].category !== 'staging');
     const commOps = ops.filter((o) => o.cls === 'communication' && idOfSlice.has(o.index));
     // Device-to-host copies that stage a collective's input (CommLens' staging track).
@@ -218,12 +264,14 @@ export function buildStepGraph(
       const kind: SegmentKind = bwd ? 'backward' : opt ? 'optimizer' : fwd ? 'forward' : bwdName ? 'backward' : 'other';
       if (fwd || bwd || opt) explicitPhases = true;
       const post = waitsOn.length > 0 ? copiesIn(model, h2d, lastWaitEnd, start) : undefined;
+      const postCodecNs = waitsOn.length > 0 && codec.length > 0 ? timeInside(codec, lastWaitEnd, start) : 0;
       segs.push({
         durNs: end - start,
         gapNs: waitsOn.length > 0 ? 0 : start - prevEnd,
         waitsOn,
         postDelayNs: waitsOn.length > 0 ? start - lastWaitEnd : 0,
         ...(post && post.bytes > 0 ? { postStagedBytes: post.bytes, postStagedNs: post.ns } : {}),
+        ...(postCodecNs > 0 ? { postCodecNs } : {}),
         kind,
         measuredStartNs: start - t0,
         sliceIndexes: segSlices[s],
@@ -258,11 +306,13 @@ export function buildStepGraph(
       const trigEnd = trig >= 0 ? union.ends[trig] : t0;
       const from = Math.max(trigEnd, prevCollEnd);
       const staged = copiesIn(model, d2h, from, c.start);
+      const codecNs = codec.length > 0 ? timeInside(codec, from, c.start) : 0;
       collectives[c.id].triggers.set(v.rank, {
         afterSegment: trig,
         fraction: 1,
         delayNs: Math.max(0, c.start - from),
         ...(staged.bytes > 0 ? { stagedBytes: staged.bytes, stagedNs: staged.ns } : {}),
+        ...(codecNs > 0 ? { codecNs } : {}),
       });
       prevCollEnd = Math.max(prevCollEnd, c.end);
     }

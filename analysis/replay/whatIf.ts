@@ -1037,6 +1037,18 @@ function zeroGroupSize(ctx: ReplayContext, change: WhatIfChange): number {
     : ctx.dataParallelSize;
 }
 
+/**
+ * The run's own steps replayed unchanged, component by component (the median over the replayed
+ * steps, as a prediction's baselineNs): a measured run decomposed as a prediction decomposes the
+ * changed step, so that a re-run's analysis gives what its prediction is compared with
+ * (analysis/verify.ts Measured.components).
+ */
+export function replayedComponents(ctx: ReplayContext): StepComponents {
+  const out = {} as StepComponents;
+  for (const k of COMPONENT_NAMES) out[k] = median(ctx.baseReplays.map((b) => b.components[k]));
+  return out;
+}
+
 /** Each component, median over the replayed steps, without and with the change. */
 function componentsOf(base: StepComponents[], changed: StepComponents[]): PredictedComponents {
   const out = {} as PredictedComponents;

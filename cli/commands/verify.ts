@@ -26,6 +26,7 @@ import {
   type Comparison,
 } from '../../analysis/verify';
 import { formatBytes, formatDurationNs } from '../../trace/format';
+import { componentRows, componentTable } from '../../analysis/predictionReport';
 import { runLiveness, unfinishedRunMessage } from '../../trace/runLiveness';
 import { executeRun } from './profile';
 import { externalRunOf, verifyExternal } from '../externalVerify';
@@ -230,6 +231,9 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   out.say(
     `step time: baseline ${baseline.stepTimeBasis}; re-run ${measured.stepTimeBasis}; warm-up left out: baseline step(s) ${baseline.warmupSteps.join(', ') || 'none'}, re-run step(s) ${measured.warmupSteps.join(', ') || 'none'}`,
   );
+  // Where the step went, component by component (analysis/predictionReport.ts).
+  const split = componentTable(componentRows(p.components, measured.components));
+  if (split.length > 0) out.say(['', ...split].join('\n'));
   const othersOf = (r: RunSummary) =>
     (r.analysis as { source?: { otherProgramsCores?: number } } | undefined)?.source?.otherProgramsCores;
   const load = otherProgramsVerifyLine(

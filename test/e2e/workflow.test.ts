@@ -9,8 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { formatSpeedup } from '../../trace/format';
+import { syncPeriodOf } from '../../trace/warmup';
 import { verificationViewOf } from '../../extension/analysisView';
-import { speedupRows } from '../../webview/panes/predictionRows';
+import { componentSplitRows, speedupRows } from '../../webview/panes/predictionRows';
 import {
   setUp,
   packageVsix,
@@ -230,6 +231,23 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
             for (const cell of [r[0], r[2], r[3], r[4]])
               assert.ok(pane.includes(cell), `the Compare pane shows "${cell}": ${pane}`);
           assert.ok(pane.includes(`Verify: ${shown.text}`), `the Compare pane states the verdict: ${pane}`);
+          // And where the step went: the prediction's split against the re-run's, every cell, and the
+          // furthest miss; none for a strategy that synchronises every H steps (docs/figures.md).
+          const split = componentSplitRows(shown);
+          const change =
+            (
+              written as {
+                suggestion?: { configChange?: { strategy?: unknown; strategyOptions?: Record<string, unknown> } };
+              }
+            ).suggestion?.configChange ?? {};
+          const strategy = change.strategy;
+          const periodic = syncPeriodOf(strategy, change.strategyOptions) !== undefined;
+          assert.equal(split.length, periodic ? 0 : 5, `the split of ${String(strategy)}: ${JSON.stringify(written)}`);
+          if (periodic) assert.ok(!pane.includes('(replayed)'), `no split for ${String(strategy)}: ${pane}`);
+          for (const r of split)
+            for (const cell of r) assert.ok(pane.includes(cell), `the Compare pane shows "${cell}": ${pane}`);
+          if (shown.componentMiss)
+            assert.ok(pane.includes(shown.componentMiss), `the Compare pane names the furthest miss: ${pane}`);
         }
         await page.waitForTimeout(500);
         await screenshot(page, '05b-apply-and-rerun');

@@ -5,7 +5,7 @@
 import { h } from '../dom';
 import { formatDurationNs, formatPct, formatSignedPct } from '../../trace/format';
 import type { AnalysisView, RankBreakdownView, SuggestionView, VerificationView } from '../protocol';
-import { speedupRows } from './predictionRows';
+import { componentSplitRows, speedupRows } from './predictionRows';
 import type { TraceIndex } from '../timeline/traceIndex';
 import { BREAKDOWN_PARTS, breakdownChart, lineChart, stepsOf } from './charts';
 import { exposedPerStepNs, idlePerStepNs, lossSeries, stepDurations, type Series } from './series';
@@ -84,6 +84,8 @@ export function renderComparison(
       predErr(suggestion?.predicted.exposedCommNs, exposedA),
     ),
   );
+  // Where the step went, as the replay splits it: the prediction against the re-run's own replay.
+  for (const r of componentSplitRows(verification)) rows.push(row(r[0], r[1], r[2], r[3], r[4]));
   rows.push(
     row(
       'Comm–compute overlap (mean)',
@@ -181,6 +183,7 @@ export function renderComparison(
           verification.baselineStepNs !== undefined
             ? '. Step times compare this run with the re-run, made at different times; verify judges the speed-up, each change against a baseline run beside it.'
             : '. The baseline was not run again: the speed-up compares this run with the re-run.',
+          verification.componentMiss ? ` Furthest from its prediction: ${verification.componentMiss}.` : '',
         )
       : null,
     h(

@@ -78,3 +78,18 @@ export function speedupRows(v: VerificationView | undefined): string[][] {
     ]);
   return rows;
 }
+
+/**
+ * The re-run's step split as the replay splits it, per rank and step, as [name, from, predicted,
+ * measured, error]: "from" is the run predicted from (the Compare pane's "before"); the error is
+ * (predicted − measured) / measured, as the step-time rows'; "–" where measured is 0.
+ */
+export function componentSplitRows(v: VerificationView | undefined): string[][] {
+  return (v?.components ?? []).map((c) => [
+    `${c.label[0].toUpperCase()}${c.label.slice(1)} per rank and step (replayed)`,
+    formatDurationNs(c.fromNs),
+    formatDurationNs(c.predictedNs),
+    formatDurationNs(c.measuredNs),
+    c.measuredNs > 0 ? formatSignedPct(((c.predictedNs - c.measuredNs) / c.measuredNs) * 100) : '–',
+  ]);
+}

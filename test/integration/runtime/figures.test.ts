@@ -19,6 +19,7 @@ import { steadyStepTime, syncPeriodOf } from '../../../trace/warmup';
 import { analyze, type Analysis } from '../../../analysis/index';
 import { loadTraceFile } from '../../../trace/load';
 import { baselineDriftText, comparisonText, type Comparison } from '../../../analysis/verify';
+import { componentRows } from '../../../analysis/predictionReport';
 
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
 
@@ -216,6 +217,20 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     assert.equal(cells.length, 3, line);
     agree('verify CLI baseline', cells[0], againSteady);
     agree('verify CLI measured', cells[2], reSteady);
+    // The step split as the replay splits it: the re-run's own replay in comparison.json and the
+    // CLI, beside the prediction's (analysis/predictionReport.ts componentRows).
+    assert.ok(re.analysis.replay?.components, 'the re-run analysis replays its steps');
+    assert.deepEqual(cmp.measured.components, re.analysis.replay.components);
+    const split = componentRows(cmp.predicted.components, cmp.measured.components);
+    assert.equal(split.length, 5, 'compute, staging, wire, codec, wait');
+    for (const r of split) {
+      const l = v.stdout.split('\n').find((x) => x.startsWith(`${r.label.padEnd(18)} `));
+      assert.ok(l, `no ${r.label} row in verify's output:\n${v.stdout}`);
+      const c = [...l.matchAll(/([\d.]+\s*(?:ns|µs|ms|s))\b/g)].map((m) => parseDuration(m[1]));
+      assert.equal(c.length, 3, l);
+      agree(`verify CLI ${r.label} predicted`, c[1], r.predictedNs);
+      agree(`verify CLI ${r.label} measured`, c[2], r.measuredNs);
+    }
     // The speed-up: the CLI, comparison.json and the extension say the same sentence.
     assert.ok(v.stdout.includes(`verdict: ${comparisonText(cmp)}`), `${comparisonText(cmp)}\n${v.stdout}`);
     if (cmp.speedupInterval) {
