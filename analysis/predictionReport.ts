@@ -26,7 +26,10 @@ export interface StepsAnalysisLike {
 export type ComponentPredictions = Record<
   'computeNs' | 'stagingNs' | 'wireNs' | 'codecNs' | 'waitNs' | 'exposedCommNs',
   { baselineNs: number; predictedNs: number }
->;
+> & {
+  /** Absent from predictions made before 2026-12-07. */
+  hostNs?: { baselineNs: number; predictedNs: number };
+};
 
 /** Measured components of a run from its analysis; undefined when it has no steps. */
 export function measuredComponentsOf(analysis: unknown): MeasuredComponents | undefined {
@@ -61,12 +64,15 @@ export function componentsLine(
   p: ComponentPredictions,
   measured?: MeasuredComponents,
   baselineMeasured?: MeasuredComponents,
-  split?: Partial<Record<keyof ComponentPredictions, number>>,
+  split?: Partial<Record<keyof ComponentPredictions | 'hostNs', number>>,
 ): string {
-  const pair = (k: keyof ComponentPredictions) => `${ms(p[k].baselineNs)} → ${ms(p[k].predictedNs)}`;
+  const pair = (k: Exclude<keyof ComponentPredictions, 'hostNs'>) => `${ms(p[k].baselineNs)} → ${ms(p[k].predictedNs)}`;
   const meas = (base: number | undefined, now: number | undefined) =>
     now === undefined ? '' : ` (measured ${base !== undefined ? `${ms(base)} → ` : ''}${ms(now)})`;
-  const replayed = (k: keyof ComponentPredictions) => (split?.[k] === undefined ? '' : ` (replayed ${ms(split[k])})`);
+  const replayed = (k: keyof ComponentPredictions) => {
+    const v = split?.[k];
+    return v === undefined ? '' : ` (replayed ${ms(v)})`;
+  };
   const commPred = (k: 'baselineNs' | 'predictedNs') => p.wireNs[k] + p.waitNs[k] + p.codecNs[k];
   return [
     `compute ${pair('computeNs')}${meas(baselineMeasured?.computeNs, measured?.computeNs)}`,
@@ -74,6 +80,7 @@ export function componentsLine(
     `wire ${pair('wireNs')}${replayed('wireNs')}`,
     `codec ${pair('codecNs')}${replayed('codecNs')}`,
     `wait ${pair('waitNs')}${replayed('waitNs')}`,
+    ...(p.hostNs ? [`host ${ms(p.hostNs.baselineNs)} → ${ms(p.hostNs.predictedNs)}${replayed('hostNs')}`] : []),
     `collectives (wire+wait+codec) ${ms(commPred('baselineNs'))} → ${ms(commPred('predictedNs'))}${meas(baselineMeasured?.commNs, measured?.commNs)}`,
     `exposed ${pair('exposedCommNs')}${meas(baselineMeasured?.exposedCommNs, measured?.exposedCommNs)}`,
   ].join(' · ');
@@ -105,9 +112,11 @@ export function errorSpread(errorsByPass: number[][]): ErrorSpread {
   };
 }
 
-/** The components a prediction and a re-run both give per rank and step (simulate.ts StepComponents, less exposed communication: see componentRows). */
-export const COMPARED_COMPONENTS = ['computeNs', 'stagingNs', 'wireNs', 'codecNs', 'waitNs'] as const;
+/** The components a prediction and a re-run both give per rank and step (simulate.ts StepComponents, less exposed communication: see componentRows); host only where both sides have it. */
+export const COMPARED_COMPONENTS = ['computeNs', 'stagingNs', 'wireNs', 'codecNs', 'waitNs', 'hostNs'] as const;
 export type ComparedComponent = (typeof COMPARED_COMPONENTS)[number];
+/** Components that predictions and analyses made before 2026-12-07 lack: shown when both sides have them. */
+const NEWER_COMPONENTS: ReadonlySet<ComparedComponent> = new Set(['hostNs']);
 
 export const COMPONENT_LABELS: Record<ComparedComponent, string> = {
   computeNs: 'compute',
@@ -115,6 +124,7 @@ export const COMPONENT_LABELS: Record<ComparedComponent, string> = {
   wireNs: 'wire',
   codecNs: 'codec',
   waitNs: 'wait',
+  hostNs: 'host',
 };
 
 /** One component: the replay of the run the prediction started from, the prediction, and the re-run's own replay. */
@@ -146,6 +156,8 @@ export function componentRows(predicted: unknown, measured: unknown): ComponentR
     const from = p[key]?.baselineNs,
       pred = p[key]?.predictedNs,
       meas = m[key];
+    const absent = from === undefined && pred === undefined;
+    if (NEWER_COMPONENTS.has(key) && (absent || meas === undefined)) continue;
     if (typeof from !== 'number' || typeof pred !== 'number' || typeof meas !== 'number') return [];
     if (![from, pred, meas].every(Number.isFinite)) return [];
     rows.push({ key, label: COMPONENT_LABELS[key], fromNs: from, predictedNs: pred, measuredNs: meas });

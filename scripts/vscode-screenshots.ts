@@ -306,7 +306,7 @@ async function main(): Promise<void> {
         .suggestion?.configChange ?? {};
     // None for a strategy that synchronises every H steps (docs/figures.md).
     const periodic = syncPeriodOf(change.strategy, change.strategyOptions) !== undefined;
-    if (split.length !== (periodic ? 0 : 5))
+    if (split.length !== (periodic ? 0 : 6))
       problems.push(`the Compare pane's split has ${split.length} rows for ${String(change.strategy)}`);
     for (const row of split) {
       console.log(`  Compare pane: ${row.join(' | ')}`);

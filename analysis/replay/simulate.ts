@@ -11,7 +11,8 @@ import type { StepGraph, Trigger } from './stepGraph';
  * compute (union of its compute segments), staging (the copies to and from the host
  * before and after its collectives), wire (its collectives' transfer time), codec (encode +
  * decode on their path: a change's priced codec, and in a measured compressed CommLens run its
- * own codec spans in the delays before and after its collectives, stepGraph.ts CODEC_SPAN_NAME), wait (how long after this rank the last participant of each of
+ * own codec spans in the delays before and after its collectives, stepGraph.ts CODEC_SPAN_NAME), host
+ * (the rest of those delays and the gaps between its compute segments), wait (how long after this rank the last participant of each of
  * its collectives was ready: skew, not a busy communication lane) and exposed communication (collectives not hidden under compute).
  */
 export interface StepComponents {
@@ -20,6 +21,13 @@ export interface StepComponents {
   wireNs: number;
   codecNs: number;
   waitNs: number;
+  /**
+   * The rank's host time that is none of the above: the gaps before and between its compute
+   * segments (the training loop's own work, launches) and the delays before and after its
+   * collectives less the staging and codec inside them. Kept as measured by the replay, save
+   * where a change reprices a delay.
+   */
+  hostNs: number;
   exposedCommNs: number;
 }
 
@@ -29,6 +37,7 @@ export const COMPONENT_NAMES: readonly (keyof StepComponents)[] = [
   'wireNs',
   'codecNs',
   'waitNs',
+  'hostNs',
   'exposedCommNs',
 ];
 
@@ -232,7 +241,8 @@ export function simulate(g: StepGraph): Replay {
     let stagingNs = 0,
       wireNs = 0,
       codecNs = 0,
-      waitNs = 0;
+      waitNs = 0,
+      hostNs = 0;
     for (let j = 0; j < own.length; j += 2) {
       const id = own[j],
         k0 = own[j + 1];
@@ -242,6 +252,7 @@ export function simulate(g: StepGraph): Replay {
       wireNs += c.durNs;
       // A change's codec on the collective's path, and the run's own codec spans before it (a measured compressed run).
       codecNs += (c.extraNs ?? 0) + (t.codecNs ?? 0);
+      hostNs += Math.max(0, t.delayNs - (t.stagedNs ?? 0) - (t.codecNs ?? 0));
       // Waiting for the other participants: the last one's readiness after this rank's, each
       // counted from when its lane was free for the collective (a busy lane is not waiting:
       // the second collective of an exchange does not wait again for what the first did).
@@ -253,6 +264,9 @@ export function simulate(g: StepGraph): Replay {
     for (const seg of lanes[ri]) {
       stagingNs += seg.postStagedNs ?? 0;
       codecNs += seg.postCodecNs ?? 0;
+      hostNs += seg.gapNs;
+      if (seg.waitsOn.length > 0)
+        hostNs += Math.max(0, seg.postDelayNs - (seg.postStagedNs ?? 0) - (seg.postCodecNs ?? 0));
     }
     perRank.push({
       rank: r,
@@ -260,7 +274,7 @@ export function simulate(g: StepGraph): Replay {
       endNs: end,
       exposedCommNs: exposed,
       computeNs,
-      components: { computeNs, stagingNs, wireNs, codecNs, waitNs, exposedCommNs: exposed },
+      components: { computeNs, stagingNs, wireNs, codecNs, waitNs, hostNs, exposedCommNs: exposed },
     });
   }
   const stepTimeNs = Math.max(0, ...perRank.map((p) => p.endNs));

@@ -242,7 +242,7 @@ describe('CommLens in VS Code (code-server), trusted workspace', { timeout: 15 *
             ).suggestion?.configChange ?? {};
           const strategy = change.strategy;
           const periodic = syncPeriodOf(strategy, change.strategyOptions) !== undefined;
-          assert.equal(split.length, periodic ? 0 : 5, `the split of ${String(strategy)}: ${JSON.stringify(written)}`);
+          assert.equal(split.length, periodic ? 0 : 6, `the split of ${String(strategy)}: ${JSON.stringify(written)}`);
           if (periodic) assert.ok(!pane.includes('(replayed)'), `no split for ${String(strategy)}: ${pane}`);
           for (const r of split)
             for (const cell of r) assert.ok(pane.includes(cell), `the Compare pane shows "${cell}": ${pane}`);

@@ -222,7 +222,7 @@ test('a tiny run and the verify run of its suggestion show one step time on ever
     assert.ok(re.analysis.replay?.components, 'the re-run analysis replays its steps');
     assert.deepEqual(cmp.measured.components, re.analysis.replay.components);
     const split = componentRows(cmp.predicted.components, cmp.measured.components);
-    assert.equal(split.length, 5, 'compute, staging, wire, codec, wait');
+    assert.equal(split.length, 6, 'compute, staging, wire, codec, wait, host');
     for (const r of split) {
       const l = v.stdout.split('\n').find((x) => x.startsWith(`${r.label.padEnd(18)} `));
       assert.ok(l, `no ${r.label} row in verify's output:\n${v.stdout}`);

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { componentRows, componentTable, largestComponentMiss } from '../../../analysis/predictionReport';
 import { componentsOfAnalysis, pooledComponents } from '../../../analysis/verify';
 import { timeInside } from '../../../analysis/replay/stepGraph';
+import { wallShareOfSpan, type ReplayContext } from '../../../analysis/replay/whatIf';
+import { addTrack, emptyModel, type TraceModel } from '../../../trace/model';
 import { verificationViewOf } from '../../../extension/analysisView';
 import { componentSplitRows } from '../../../webview/panes/predictionRows';
 
@@ -17,6 +19,7 @@ const predicted = {
   wireNs: { baselineNs: 408 * ms, predictedNs: 125 * ms },
   codecNs: { baselineNs: 0, predictedNs: 38.5 * ms },
   waitNs: { baselineNs: 38 * ms, predictedNs: 38 * ms },
+  hostNs: { baselineNs: 5 * ms, predictedNs: 5.5 * ms },
   exposedCommNs: { baselineNs: 408 * ms, predictedNs: 144 * ms },
 };
 const measured = {
@@ -25,6 +28,7 @@ const measured = {
   wireNs: 131 * ms,
   codecNs: 53.2 * ms,
   waitNs: 30 * ms,
+  hostNs: 6 * ms,
   exposedCommNs: 135 * ms,
 };
 
@@ -38,7 +42,14 @@ test('the split compares compute, staging, wire, codec and wait, each predicted 
       ['wire', 408 * ms, 125 * ms, 131 * ms],
       ['codec', 0, 38.5 * ms, 53.2 * ms],
       ['wait', 38 * ms, 38 * ms, 30 * ms],
+      ['host', 5 * ms, 5.5 * ms, 6 * ms],
     ],
+  );
+  // A prediction made before the host component: the other five.
+  const { hostNs: _older, ...older } = predicted;
+  assert.deepEqual(
+    componentRows(older, measured).map((r) => r.label),
+    ['compute', 'staging', 'wire', 'codec', 'wait'],
   );
   // The codec moved furthest (+14.7 ms), more than wait (−8 ms).
   const miss = largestComponentMiss(rows);
@@ -46,9 +57,9 @@ test('the split compares compute, staging, wire, codec and wait, each predicted 
   // Within 1 ms everywhere: nothing to point at.
   assert.equal(largestComponentMiss(componentRows(predicted, { ...measured, ...closeTo(predicted) })), undefined);
   const table = componentTable(rows);
-  assert.equal(table.length, 1 + 5 + 1);
+  assert.equal(table.length, 1 + 6 + 1);
   assert.match(table[4], /^codec {14}\s+0 ns\s+38\.5 ms\s+53\.2 ms$/);
-  assert.equal(table[6], `furthest from its prediction: ${miss}`);
+  assert.equal(table[7], `furthest from its prediction: ${miss}`);
   assert.deepEqual(componentTable([]), []);
 });
 
@@ -112,4 +123,48 @@ test('a codec span counts inside a replayed delay only for the part of it there'
   assert.equal(timeInside(spans, 10, 20), 0);
   assert.equal(timeInside(spans, 0, 100), 30);
   assert.equal(timeInside([], 0, 100), 0);
+});
+
+/** Two ranks' step slices: [rank, step, start, end] in ms. */
+function stepsModel(format: 'commlens' | 'kineto', spans: [number, number, number, number][]): TraceModel {
+  const m = emptyModel(format);
+  for (const r of [0, 1]) {
+    m.processes.push({ pid: 10 + r, rank: r, name: `rank ${r}` });
+    addTrack(m, { pid: 10 + r, name: 'host', type: 'slice', stream: 'host', gpu: false });
+  }
+  for (const [r, step, a, b] of spans)
+    m.slices.push({
+      track: r,
+      name: `step ${step}`,
+      category: 'step',
+      startNs: a * ms,
+      durNs: (b - a) * ms,
+      args: { step },
+    });
+  return m;
+}
+
+test("a step's wall share of its span: the part of it that did not overlap the step before, on CommLens runs", () => {
+  // Step 1: rank 1 left the exchange first and starts step 2 at 760 ms, while rank 0 ends step 1 at 900.
+  const spans: [number, number, number, number][] = [
+    [0, 1, 0, 900],
+    [1, 1, 120, 760],
+    [1, 2, 760, 1700],
+    [0, 2, 900, 1650],
+  ];
+  const ctxOf = (format: 'commlens' | 'kineto') =>
+    ({
+      model: stepsModel(format, spans),
+      graphs: [
+        { step: 2, measuredStepNs: 940 * ms },
+        { step: undefined, measuredStepNs: 900 * ms },
+      ],
+    }) as unknown as ReplayContext;
+  const share = wallShareOfSpan(ctxOf('commlens'));
+  // Step 2's wall time runs from step 1's last end (900) to its own (1700): 800 of its 940 ms span.
+  assert.ok(Math.abs(share.perStep[0] - 800 / 940) < 1e-12, String(share.perStep[0]));
+  assert.equal(share.perStep[1], 1, 'a whole-window graph keeps its span');
+  assert.match(share.note!, /a step's wall time is 93 % of its span/);
+  // An imported trace's ranks may have clocks apart: no scaling.
+  assert.deepEqual(wallShareOfSpan(ctxOf('kineto')).perStep, [1, 1]);
 });

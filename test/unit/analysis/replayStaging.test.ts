@@ -135,7 +135,15 @@ test('every prediction carries its components, replayed without and with the cha
   );
   const r = whatIfOn(ctx, { compression: { method: 'int8-ef' } });
   const c = r.predicted.components;
-  assert.deepEqual(Object.keys(c).sort(), ['codecNs', 'computeNs', 'exposedCommNs', 'stagingNs', 'waitNs', 'wireNs']);
+  assert.deepEqual(Object.keys(c).sort(), [
+    'codecNs',
+    'computeNs',
+    'exposedCommNs',
+    'hostNs',
+    'stagingNs',
+    'waitNs',
+    'wireNs',
+  ]);
   for (const v of Object.values(c))
     assert.ok(
       Number.isFinite(v.baselineNs) && Number.isFinite(v.predictedNs) && v.baselineNs >= 0 && v.predictedNs >= 0,
