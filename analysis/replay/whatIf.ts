@@ -16,7 +16,6 @@ import { memoryPerRank } from '../computeStats';
 import { commCompOverlap, stepExposedCommNs, unionsOfStep } from '../breakdown';
 import { buildRankViews, stepHasOps, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
-import { stepWallTimes } from '../runFigures';
 import { collectiveCostNs, fitLink, type Topology } from './costModel';
 import { COMPONENT_NAMES, simulate, type Replay, type StepComponents } from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
@@ -974,14 +973,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const current = change.bucketing?.currentCapMb;
   const reference =
     current !== undefined ? rebucketedAtOwnCap(ctx, current, change.bucketing!.firstBucketCapMb) : undefined;
-  // A difference of spans (the replay's basis) moves the run's wall time by its wall share of the
-  // span (wallShareOfSpan); DiLoCo's delta is taken against the measured figure directly.
-  const periodic = (change.localSteps?.H ?? 1) > 1;
-  const share = periodic ? undefined : wallShareOfSpan(ctx);
-  const stepDelta = median(
-    runs.map((r, i) => (r.stepDelta - (reference?.[i].stepDelta ?? 0)) * (share?.perStep[i] ?? 1)),
-  );
-  if (share && share.note) notes.push(share.note);
+  const stepDelta = median(runs.map((r, i) => r.stepDelta - (reference?.[i].stepDelta ?? 0)));
   const exposedDelta = median(runs.map((r, i) => r.exposedDelta - (reference?.[i].exposedDelta ?? 0)));
   if (reference) {
     const refReplay = reference[reference.length - 1].changed;
@@ -1036,49 +1028,6 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
     notes: [...ctx.notes, ...notes],
     changeNotes: notes,
   };
-}
-
-/** Below this, a run's wall share of its span (wallShareOfSpan) is named in the notes. */
-const WALL_SHARE_NOTED = 0.97;
-
-const wallShares = new WeakMap<ReplayContext, { perStep: number[]; note?: string }>();
-
-/**
- * Per replayed step of a CommLens run, its wall time (analysis/runFigures.ts stepWallTimes: from
- * the previous step's last end to its own, the basis of the run's step time) over its span (the
- * earliest rank's start to the last rank's end, the replay's basis), at most 1. The two differ
- * where ranks start a step before the last rank has ended the one before: on CommLens' emulated
- * links the rank that reaches a collective last leaves it first (its peers' data was already on
- * the wire), so it starts its next step while the others still finish theirs, and the steps
- * overlap by about the ranks' skew. A change replayed with the measured skew moves the span; the
- * overlap shrinks with the step (a gpt-mini DDP baseline overlapped its steps by 42–109 ms, its
- * compressed re-runs by 14–52 ms, docs/benchmarks.md 2026-12-07), so the wall time moves by the
- * span's difference times this share. Imported traces keep 1: their ranks' clocks may differ by
- * more than their steps overlap. `note` names a share below WALL_SHARE_NOTED.
- */
-export function wallShareOfSpan(ctx: ReplayContext): { perStep: number[]; note?: string } {
-  const known = wallShares.get(ctx);
-  if (known) return known;
-  const ones = { perStep: ctx.graphs.map(() => 1) };
-  let out: { perStep: number[]; note?: string } = ones;
-  if (ctx.model.meta.format === 'commlens') {
-    const wall = new Map(stepWallTimes(ctx.model, true).map((w) => [w.step, w.timeNs]));
-    const perStep = ctx.graphs.map((g) => {
-      const w = g.step === undefined ? undefined : wall.get(g.step);
-      return w !== undefined && g.measuredStepNs > 0 ? Math.min(1, Math.max(0, w / g.measuredStepNs)) : 1;
-    });
-    const m = median(perStep);
-    out = {
-      perStep,
-      ...(m < WALL_SHARE_NOTED
-        ? {
-            note: `the run's steps overlap: a rank starts a step before the last rank has ended the one before (on CommLens' emulated links the rank that reaches a collective last leaves it first), so a step's wall time is ${(m * 100).toFixed(0)} % of its span from the first rank's start (median over the replayed steps); the replayed difference is scaled by that share, the overlap taken to shrink with the step`,
-          }
-        : {}),
-    };
-  }
-  wallShares.set(ctx, out);
-  return out;
 }
 
 /** The ranks ZeRO shards over: the data-parallel group, scaled with the world when the change scales it. */

@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { componentRows, componentTable, largestComponentMiss } from '../../../analysis/predictionReport';
 import { componentsOfAnalysis, pooledComponents } from '../../../analysis/verify';
 import { timeInside } from '../../../analysis/replay/stepGraph';
-import { wallShareOfSpan, type ReplayContext } from '../../../analysis/replay/whatIf';
-import { addTrack, emptyModel, type TraceModel } from '../../../trace/model';
 import { verificationViewOf } from '../../../extension/analysisView';
 import { componentSplitRows } from '../../../webview/panes/predictionRows';
 
@@ -123,48 +121,4 @@ test('a codec span counts inside a replayed delay only for the part of it there'
   assert.equal(timeInside(spans, 10, 20), 0);
   assert.equal(timeInside(spans, 0, 100), 30);
   assert.equal(timeInside([], 0, 100), 0);
-});
-
-/** Two ranks' step slices: [rank, step, start, end] in ms. */
-function stepsModel(format: 'commlens' | 'kineto', spans: [number, number, number, number][]): TraceModel {
-  const m = emptyModel(format);
-  for (const r of [0, 1]) {
-    m.processes.push({ pid: 10 + r, rank: r, name: `rank ${r}` });
-    addTrack(m, { pid: 10 + r, name: 'host', type: 'slice', stream: 'host', gpu: false });
-  }
-  for (const [r, step, a, b] of spans)
-    m.slices.push({
-      track: r,
-      name: `step ${step}`,
-      category: 'step',
-      startNs: a * ms,
-      durNs: (b - a) * ms,
-      args: { step },
-    });
-  return m;
-}
-
-test("a step's wall share of its span: the part of it that did not overlap the step before, on CommLens runs", () => {
-  // Step 1: rank 1 left the exchange first and starts step 2 at 760 ms, while rank 0 ends step 1 at 900.
-  const spans: [number, number, number, number][] = [
-    [0, 1, 0, 900],
-    [1, 1, 120, 760],
-    [1, 2, 760, 1700],
-    [0, 2, 900, 1650],
-  ];
-  const ctxOf = (format: 'commlens' | 'kineto') =>
-    ({
-      model: stepsModel(format, spans),
-      graphs: [
-        { step: 2, measuredStepNs: 940 * ms },
-        { step: undefined, measuredStepNs: 900 * ms },
-      ],
-    }) as unknown as ReplayContext;
-  const share = wallShareOfSpan(ctxOf('commlens'));
-  // Step 2's wall time runs from step 1's last end (900) to its own (1700): 800 of its 940 ms span.
-  assert.ok(Math.abs(share.perStep[0] - 800 / 940) < 1e-12, String(share.perStep[0]));
-  assert.equal(share.perStep[1], 1, 'a whole-window graph keeps its span');
-  assert.match(share.note!, /a step's wall time is 93 % of its span/);
-  // An imported trace's ranks may have clocks apart: no scaling.
-  assert.deepEqual(wallShareOfSpan(ctxOf('kineto')).perStep, [1, 1]);
 });
