@@ -55,8 +55,9 @@
  * the peak memory per rank predicted, of the baseline and measured.
  *
  * Each row also prints where the prediction came from: the replay's components (compute,
- * staging, wire, codec, wait, exposed communication) without → with the change, beside what
- * the baseline and the re-run measured of them.
+ * staging, wire, codec, wait, host, exposed communication) without → with the change, beside what
+ * the baseline and the re-run measured of them and the re-runs' own replayed split
+ * (`measured_split`, analysis.replay.components: the same split of their measured steps).
  *
  * `--repeats N` runs the whole pass N times (fresh baselines, fresh suggestions) and reports
  * the median |error| of each pass and their median and spread; `--load N` then runs the
