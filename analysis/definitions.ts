@@ -121,7 +121,7 @@ export const METRIC_DEFINITIONS: Record<string, MetricDefinition> = {
   },
   predicted: {
     label: 'predicted effect',
-    text: "The step's dependency graph across ranks is replayed with and without the change; the measured step moves by the difference. calibrationErrorPct is the replay's own error on the unchanged step.",
+    text: "The step's dependency graph across ranks is replayed with and without the change; the measured step moves by the difference (for a CommLens run, the replayed steps chained one after another, each rank starting a step where it ended the last). calibrationErrorPct is the replay's own error on the unchanged steps.",
     source: 'dPRO-style replay',
   },
 };

@@ -16,7 +16,14 @@ import { flopsPerRank, memoryPerRank } from './computeStats';
 import { runInfoOf, type RunInfo } from './runInfo';
 import { pipelineBubbles } from './pipelineBubble';
 import { groupExposures, hasLayoutGroups } from './groupExposure';
-import { prepareReplay, replayedComponents, whatIfOn, type ReplayContext, type WhatIfResult } from './replay/whatIf';
+import {
+  chainedBaselineNs,
+  prepareReplay,
+  replayedComponents,
+  whatIfOn,
+  type ReplayContext,
+  type WhatIfResult,
+} from './replay/whatIf';
 import { advise } from './advisor/advisor';
 import { runFigures, syncPeriodOf, WARMUP_TEXT, type RunFigures } from './runFigures';
 import { jobSettings, type JobSettings } from './jobSettings';
@@ -207,6 +214,7 @@ export function analyze(model: TraceModel, opts: AnalysisOptions = {}, views?: R
           step: ctx.graph.step,
           measuredStepNs: ctx.graph.measuredStepNs,
           replayedStepNs: ctx.baseReplay.stepTimeNs,
+          ...chainedOf(ctx as ReplayContext),
           calibrationErrorPct: base.replay.calibrationErrorPct,
           linkName: ctx.link.name,
           linkGBps: ctx.link.bytesPerNs,
@@ -279,4 +287,12 @@ function stepAlignmentNotes(views: RankView[], notes: string[]): void {
       `the ranks' steps do not line up (${views.map((v) => `rank ${v.rank}: ${v.analysedSteps.map((s) => s.step).join(', ') || 'none'}`).join('; ')}): per-step comparisons and the critical path use the steps all ranks share`,
     );
   }
+}
+
+/** A CommLens run's chained replay of its steps (analysis.replay.chainedStepNs), when there is one. */
+function chainedOf(ctx: ReplayContext): { chainedStepNs?: number; replayedSteps?: number[] } {
+  const ns = chainedBaselineNs(ctx);
+  if (ns === undefined) return {};
+  const steps = ctx.graphs.map((g) => g.step).filter((s): s is number => s !== undefined);
+  return { chainedStepNs: ns, ...(steps.length > 0 ? { replayedSteps: steps } : {}) };
 }

@@ -514,8 +514,11 @@ export function markdownReport(analysis: Analysis, opts: ReportOptions = {}): st
       '',
     );
     if (analysis.replay) {
+      const r = analysis.replay;
       lines.push(
-        `Predictions replay step ${analysis.replay.step ?? '(whole window)'}'s dependency graph; the replay reproduces that step within ${Math.abs(analysis.replay.calibrationErrorPct).toFixed(1)} %.`,
+        r.chainedStepNs !== undefined && r.replayedSteps && r.replayedSteps.length > 0
+          ? `Predictions replay the dependency graphs of step${r.replayedSteps.length > 1 ? 's' : ''} ${r.replayedSteps.join(', ')} one after another, each rank starting a step where it ended the last, three times over; so chained they reproduce the run's step time within ${Math.abs(r.calibrationErrorPct).toFixed(1)} % (${formatDurationNs(r.chainedStepNs)} a step against ${formatDurationNs(analysis.figures.stepTimeNs)}).`
+          : `Predictions replay step ${r.step ?? '(whole window)'}'s dependency graph; the replay reproduces that step within ${Math.abs(r.calibrationErrorPct).toFixed(1)} %.`,
         '',
       );
     }

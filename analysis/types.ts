@@ -96,6 +96,14 @@ export interface Analysis {
     step?: number;
     measuredStepNs: number;
     replayedStepNs: number;
+    /**
+     * A CommLens run: its replayed steps (`replayedSteps`) chained one after another, each rank
+     * starting a step where it ended the last (replay/simulate.ts chainReplay): the step time
+     * predictions move from; calibrationErrorPct is then its error against the run's step time.
+     */
+    chainedStepNs?: number;
+    replayedSteps?: number[];
+    /** The replay's error: the chained steps against the run's step time, else the step's replay against its measured span. */
     calibrationErrorPct: number;
     linkName?: string;
     linkGBps: number;

@@ -39,6 +39,30 @@ export function collectiveCostNs(op: string, bytes: number, n: number, link: Lin
 }
 
 /**
+ * How the participants of a collective leave it where each leaves on its own (StepGraph.exits,
+ * CommLens' emulated links): 'ring', each once its predecessor's data has crossed the wire; 'all',
+ * once every other participant's has. From the algorithm a CommLens trace names (its ring
+ * all-reduce, all-gather and reduce-scatter; recursive doubling, two-shot, direct, chain and tree
+ * otherwise), else undefined.
+ */
+export function exitModeOfAlgorithm(algorithm: unknown): 'ring' | 'all' | undefined {
+  if (typeof algorithm !== 'string' || algorithm === '') return undefined;
+  return algorithm === 'ring' ? 'ring' : 'all';
+}
+
+/**
+ * The same for a collective a change adds, by the algorithm CommLens' tuner (runtime/comm/tuner.ts)
+ * takes: all-gather and reduce-scatter as rings, all-to-all directly, an all-reduce as a ring
+ * unless recursive doubling (⌈log₂ n⌉ rounds of α + S/β) costs less than the ring.
+ */
+export function exitModeOf(op: string, bytes: number, n: number, link: LinkProfile): 'ring' | 'all' {
+  if (op === 'allGather' || op === 'reduceScatter') return 'ring';
+  if (op !== 'allReduce') return 'all';
+  const doubling = Math.ceil(Math.log2(Math.max(2, n))) * (link.alphaNs + bytes / link.bytesPerNs);
+  return doubling < collectiveCostNs(op, bytes, n, link) ? 'all' : 'ring';
+}
+
+/**
  * Rescales a measured transfer time to new conditions by the ratio of modelled costs:
  * measured × cost(new) / cost(old). Keeps whatever the model misses (protocol overheads,
  * reductions) in proportion. Falls back to the bandwidth term alone when bytes are unknown.

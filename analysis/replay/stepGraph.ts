@@ -23,6 +23,7 @@
 import type { TraceModel } from '../../trace/model';
 import type { CollectiveInstance } from '../collectives';
 import { opsOfStep, type RankView } from '../rankView';
+import { exitModeOfAlgorithm } from './costModel';
 
 export type SegmentKind = 'forward' | 'backward' | 'optimizer' | 'other';
 
@@ -72,6 +73,8 @@ export interface CollectiveNode {
   extraNs?: number;
   /** The communication lane (stream) it runs on. */
   lane: string;
+  /** How its participants leave it where each leaves on its own (StepGraph.exits; costModel.ts exitModeOfAlgorithm); undefined: by its op (simulate.ts). */
+  exit?: 'ring' | 'all';
 }
 
 export interface StepGraph {
@@ -86,6 +89,14 @@ export interface StepGraph {
   startOffsetNs: Map<number, number>;
   /** Measured step across ranks: last end − earliest start. */
   measuredStepNs: number;
+  /**
+   * How the participants of a collective leave it. 'own': each when the data it needs has
+   * crossed the wire, as on CommLens' emulated links (runtime/comm/channel.ts: a chunk is
+   * readable at its sender's send time plus the wire's), so a rank that arrived last finds
+   * the others' data waiting and leaves first, and the ranks start their next step apart.
+   * Absent: all together (NCCL: the kernels end when the slowest peer's data is in).
+   */
+  exits?: 'own';
   notes: string[];
 }
 
@@ -185,6 +196,7 @@ export function buildStepGraph(
     gradient: (inst.op === 'allReduce' || inst.op === 'reduceScatter') && !isModelParallelGroup(inst.group, opts),
     triggers: new Map(),
     sliceIndexes: inst.participants.map((p) => p.sliceIndex),
+    exit: exitModeOfAlgorithm(model.slices[inst.participants[0].sliceIndex].args?.algorithm),
     lane: String(
       model.tracks[model.slices[inst.participants[0].sliceIndex].track].sourceId ??
         model.tracks[model.slices[inst.participants[0].sliceIndex].track].name,
@@ -327,7 +339,17 @@ export function buildStepGraph(
   const measuredStepNs = starts.size > 0 ? Math.max(...ends.values()) - first : 0;
   if (collectives.length === 0) notes.push('no collectives in the step: the replay has no communication to change');
   const ranks = [...lanes.keys()].sort((a, b) => a - b);
-  return { step, ranks, lanes, collectives, measuredStepNsByRank, startOffsetNs, measuredStepNs, notes };
+  return {
+    step,
+    ranks,
+    lanes,
+    collectives,
+    measuredStepNsByRank,
+    startOffsetNs,
+    measuredStepNs,
+    ...(model.meta.format === 'commlens' ? { exits: 'own' as const } : {}),
+    notes,
+  };
 }
 
 /**

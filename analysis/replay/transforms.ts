@@ -3,7 +3,7 @@
  */
 import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
 import type { CopyCost, LinkProfile } from '../runInfo';
-import { collectiveCostNs, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
+import { collectiveCostNs, exitModeOf, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
 import { planBuckets } from '../../trace/gradientBuckets';
 
 /** How the replay prices staging copies: device-to-host before a collective, host-to-device after it. */
@@ -250,6 +250,7 @@ export function compressAsExchange(
         lane,
         groupSize: n,
         durNs: collectiveCostNs(e.op, bytes, n, link) * efficiency,
+        exit: exitModeOf(e.op, bytes, n, link),
         gradient: true,
         triggers: new Map([...triggers].map(([r, t]) => [r, { ...t }])),
         sliceIndexes: [],
@@ -472,6 +473,7 @@ export function rebucket(
       lane: grads[0].lane,
       groupSize: n,
       durNs: collectiveCostNs(op, bytes, n, link) * efficiency,
+      exit: exitModeOf(op, bytes, n, link),
       gradient: true,
       triggers,
       sliceIndexes: [],

@@ -14,10 +14,17 @@ import { COMPRESSORS, compressionKeepsBuckets, encodeDecodeNs, type CompressorNa
 import { representativeStep } from '../criticalPath';
 import { memoryPerRank } from '../computeStats';
 import { commCompOverlap, stepExposedCommNs, unionsOfStep } from '../breakdown';
-import { buildRankViews, stepHasOps, type RankView } from '../rankView';
+import { buildRankViews, opsOfStep, stepHasOps, type RankView } from '../rankView';
 import { runInfoOf, type LinkProfile, type RunInfo } from '../runInfo';
 import { collectiveCostNs, fitLink, type Topology } from './costModel';
-import { COMPONENT_NAMES, simulate, type Replay, type StepComponents } from './simulate';
+import {
+  chainReplay,
+  COMPONENT_NAMES,
+  simulate,
+  type ChainedReplay,
+  type Replay,
+  type StepComponents,
+} from './simulate';
 import { buildStepGraph, type Segment, type StepGraph } from './stepGraph';
 import {
   addBlockingCollective,
@@ -388,6 +395,8 @@ function measuredPerStep(views: RankView[], graph: StepGraph): { stepNs: number;
 
 interface OneReplay {
   changed: Replay;
+  /** The changed step's graph (for chainReplay). */
+  graph: StepGraph;
   /** The changed step's components (for local updates, the mean over a period). */
   components: StepComponents;
   stepDelta: number;
@@ -597,7 +606,7 @@ function replayOne(
     extraBytesPerParam += 8; // outer (global) parameters and the outer Nesterov momentum, fp32
     changed = { ...changed, stepTimeNs: avgStep };
   }
-  return { changed, components, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
+  return { changed, graph: g, components, stepDelta, exposedDelta, bytesPerStep, extraBytesPerParam, activationFactor };
 }
 
 /**
@@ -957,9 +966,183 @@ function rebucketedAtOwnCap(ctx: ReplayContext, capMb: number, firstCapMb: numbe
   return r;
 }
 
+interface Chain {
+  tails: Map<number, number>[];
+  /** The run's own steps chained; undefined unless ranks leave collectives on their own. */
+  base?: ChainedReplay;
+  /** The φ the run's compute measured in the replayed steps (their kernels' measured times), when the ranks share the compute. */
+  measuredSharingFactor?: number;
+}
+
+/**
+ * How far the chained run's φ may be from its measured one for the chain's φ to price a change:
+ * beyond it the chain does not stagger the ranks as the run did (on 4-rank mlp-small runs its
+ * ring exits left them further apart, φ 0.59–0.81 against 0.86–0.91 measured).
+ */
+const SHARING_CHAIN_TOLERANCE = 0.05;
+
+const chainCache = new WeakMap<ReplayContext, Chain>();
+
+/** The chain's options: the ranks' sharing of the compute where the run's probe measured it (a software GPU). */
+function chainOpts(ctx: ReplayContext): { sharingSpeedup?: number } {
+  const s = ctx.onGpu ? undefined : sharingSpeedupOf(ctx.info.hostProbe?.sharingSpeedup);
+  return s !== undefined ? { sharingSpeedup: s } : {};
+}
+
+function chainOf(ctx: ReplayContext): Chain {
+  let c = chainCache.get(ctx);
+  if (!c) {
+    const tails = interStepGapsNs(ctx.views, ctx.graphs);
+    const opts = chainOpts(ctx);
+    c = { tails, base: ctx.graph.exits === 'own' ? chainReplay(ctx.graphs, tails, opts) : undefined };
+    if (opts.sharingSpeedup !== undefined) {
+      let busy = 0,
+        priced = 0;
+      for (const g of ctx.graphs) {
+        const iv = g.ranks.map((r) => {
+          const off = g.startOffsetNs.get(r) ?? 0;
+          return g.lanes
+            .get(r)!
+            .map((x): [number, number] => [off + x.measuredStartNs, off + x.measuredStartNs + x.durNs]);
+        });
+        const t = iv.reduce((x, l) => x + l.reduce((y, [a, b]) => y + b - a, 0), 0);
+        busy += t;
+        priced += t * measuredSharingFactor(iv, g.ranks.length, opts.sharingSpeedup);
+      }
+      if (busy > 0) c.measuredSharingFactor = priced / busy;
+    }
+    chainCache.set(ctx, c);
+  }
+  return c;
+}
+
+/**
+ * The run's own replayed steps chained (simulate.ts chainReplay), where ranks leave collectives
+ * on their own (a CommLens run): the step time predictions move from, against the run's step
+ * time its calibration. Undefined elsewhere.
+ */
+export function chainedBaselineNs(ctx: ReplayContext): number | undefined {
+  return chainOf(ctx).base?.stepNs;
+}
+
+/**
+ * Per replayed step, each rank's time between its last op of the step and its first of the next
+ * (the training loop's host work between steps: chainReplay's tails), less the time between its
+ * two step windows, which the run's step time leaves out (runFigures.ts stepWallTimes); a rank
+ * whose next step is not in the trace takes its median over the other steps.
+ */
+export function interStepGapsNs(views: readonly RankView[], graphs: readonly StepGraph[]): Map<number, number>[] {
+  const gaps = graphs.map(() => new Map<number, number>());
+  const spanOf = (v: RankView, step: number): { start: number; end: number } | undefined => {
+    let ops;
+    try {
+      ops = opsOfStep(v, step);
+    } catch {
+      return undefined; // a step a partial view did not load whole
+    }
+    if (ops.length === 0) return undefined;
+    let start = Infinity,
+      end = -Infinity;
+    for (const o of ops) {
+      if (o.startNs < start) start = o.startNs;
+      if (o.endNs > end) end = o.endNs;
+    }
+    return { start, end };
+  };
+  for (const v of views) {
+    const own: number[] = [];
+    graphs.forEach((g, k) => {
+      if (g.step === undefined) return;
+      const a = spanOf(v, g.step),
+        b = spanOf(v, g.step + 1);
+      if (!a || !b) return;
+      const w = v.steps.find((x) => x.step === g.step),
+        wNext = v.steps.find((x) => x.step === g.step! + 1);
+      const between = w && wNext ? Math.max(0, wNext.startNs - w.endNs) : 0;
+      const gap = Math.max(0, b.start - a.end - between);
+      gaps[k].set(v.rank, gap);
+      own.push(gap);
+    });
+    if (own.length > 0) {
+      const m = median(own);
+      for (const gm of gaps) if (!gm.has(v.rank)) gm.set(v.rank, m);
+    }
+  }
+  return gaps;
+}
+
+/**
+ * Where ranks leave collectives on their own (a CommLens run, StepGraph.exits), the change's move
+ * of the step time: the replayed steps chained (simulate.ts chainReplay) with the change against
+ * without it (or against the run's own buckets rebucketed, as `reference`). Where the ranks share
+ * the machine's compute (a software GPU, sharing.ts), a change that has them compute at the same
+ * moments more (or less) often than the run did makes each compute segment slower (faster) by
+ * the ratio of the chains' φ, and the changed steps are chained again at those times (where the
+ * chained run's φ is within SHARING_CHAIN_TOLERANCE of its measured one): on a quiet
+ * 2-core machine gpt-mini's compute per rank and step measured 211–258 ms at φ 0.73–0.82 beside
+ * DDP's 400 ms waits and 251–349 ms at φ 0.94–0.96 in int8-ef re-runs. One correction, not a
+ * fixed point: chained with the sharing priced at every step, the ranks of a 4-rank run drifted
+ * apart step after step (each one ahead computing faster alone), φ falling to 0.6 where the run
+ * measured 0.9. Undefined elsewhere, and for local updates, whose period model (streaming.ts)
+ * prices the steps between syncs itself.
+ */
+function chainedStepDelta(
+  ctx: ReplayContext,
+  change: WhatIfChange,
+  runs: readonly OneReplay[],
+  reference: readonly OneReplay[] | undefined,
+  notes: string[],
+): number | undefined {
+  if (ctx.graph.exits !== 'own' || (change.localSteps && change.localSteps.H > 1)) return undefined;
+  const c = chainOf(ctx);
+  const opts = chainOpts(ctx);
+  const base = reference
+    ? chainReplay(
+        reference.map((r) => r.graph),
+        c.tails,
+        opts,
+      )
+    : c.base;
+  const graphs = runs.map((r) => r.graph);
+  const changed = chainReplay(graphs, c.tails, opts);
+  if (!base || !changed) return undefined;
+  let changedNs = changed.stepNs;
+  if (
+    c.base?.sharingFactor !== undefined &&
+    c.measuredSharingFactor !== undefined &&
+    Math.abs(c.base.sharingFactor - c.measuredSharingFactor) <= SHARING_CHAIN_TOLERANCE &&
+    base.sharingFactor !== undefined &&
+    changed.sharingFactor !== undefined &&
+    base.sharingFactor > 0
+  ) {
+    const scale = changed.sharingFactor / base.sharingFactor;
+    if (Math.abs(scale - 1) >= 0.01)
+      notes.push(
+        `the ranks compute beside one another ${scale > 1 ? 'more' : 'less'} often than in the run (they share the machine's compute: a rank alone ran ${opts.sharingSpeedup!.toFixed(2)}× as fast as all at once in the run's probe): φ ${changed.sharingFactor.toFixed(2)} in the changed steps chained against ${base.sharingFactor.toFixed(2)} in the run's own, so a kernel takes ${scale.toFixed(2)}× its measured time`,
+      );
+    if (Math.abs(scale - 1) > 1e-3) {
+      const again = chainReplay(
+        graphs.map((g) => scaleCompute(g, scale)),
+        c.tails,
+      );
+      if (again) changedNs = again.stepNs;
+    }
+  }
+  return changedNs - base.stepNs;
+}
+
+/** A copy of `g` with every compute segment `scale` times as long. */
+function scaleCompute(g: StepGraph, scale: number): StepGraph {
+  return {
+    ...g,
+    lanes: new Map([...g.lanes].map(([r, segs]) => [r, segs.map((s) => ({ ...s, durNs: s.durNs * scale }))])),
+  };
+}
+
 /**
  * Applies a change to every replayed step and moves the measured baseline by the median of
- * the steps' replayed differences (one step's noise does not decide the prediction).
+ * the steps' replayed differences (one step's noise does not decide the prediction); on a
+ * CommLens run, by the difference of the steps chained with and without it (chainedStepDelta).
  */
 export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult {
   const notes: string[] = [];
@@ -973,7 +1156,8 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const current = change.bucketing?.currentCapMb;
   const reference =
     current !== undefined ? rebucketedAtOwnCap(ctx, current, change.bucketing!.firstBucketCapMb) : undefined;
-  const stepDelta = median(runs.map((r, i) => r.stepDelta - (reference?.[i].stepDelta ?? 0)));
+  const chained = chainedStepDelta(ctx, change, runs, reference, notes);
+  const stepDelta = chained ?? median(runs.map((r, i) => r.stepDelta - (reference?.[i].stepDelta ?? 0)));
   const exposedDelta = median(runs.map((r, i) => r.exposedDelta - (reference?.[i].exposedDelta ?? 0)));
   if (reference) {
     const refReplay = reference[reference.length - 1].changed;
@@ -992,10 +1176,15 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   const memory = predictMemory(ctx, stage, zeroGroupSize(ctx, change), extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
   // The replay's own error: replayed vs measured span of the step it replays.
+  // Against what predictions move: the run's step time from its chained steps (a CommLens run),
+  // else the representative step's span from its replay.
+  const chainedNs = chainedBaselineNs(ctx);
   const calibrationErrorPct =
-    ctx.graph.measuredStepNs > 0
-      ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs
-      : 0;
+    chainedNs !== undefined && ctx.measuredStepNs > 0
+      ? (100 * (chainedNs - ctx.measuredStepNs)) / ctx.measuredStepNs
+      : ctx.graph.measuredStepNs > 0
+        ? (100 * (ctx.baseReplay.stepTimeNs - ctx.graph.measuredStepNs)) / ctx.graph.measuredStepNs
+        : 0;
   const perRank = changed.perRank.map((p) => {
     const base = (reference?.[reference.length - 1].changed ?? ctx.baseReplay).perRank.find((b) => b.rank === p.rank);
     const measured =
