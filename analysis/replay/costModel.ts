@@ -53,12 +53,15 @@ export function exitModeOfAlgorithm(algorithm: unknown): 'ring' | 'all' | undefi
 /**
  * The same for a collective a change adds, by the algorithm CommLens' tuner (runtime/comm/tuner.ts)
  * takes: all-gather and reduce-scatter as rings, all-to-all directly, an all-reduce as a ring
- * unless recursive doubling (⌈log₂ n⌉ rounds of α + S/β) costs less than the ring.
+ * unless recursive doubling (⌈log₂ n⌉ rounds of α + S/β, 2 more where n is not a power of two)
+ * costs less than the ring.
  */
 export function exitModeOf(op: string, bytes: number, n: number, link: LinkProfile): 'ring' | 'all' {
   if (op === 'allGather' || op === 'reduceScatter') return 'ring';
   if (op !== 'allReduce') return 'all';
-  const doubling = Math.ceil(Math.log2(Math.max(2, n))) * (link.alphaNs + bytes / link.bytesPerNs);
+  // The tuner's rounds: ⌈log₂ n⌉, and 2 more folding a group that is not a power of two.
+  const rounds = Math.ceil(Math.log2(Math.max(2, n))) + (n & (n - 1) ? 2 : 0);
+  const doubling = rounds * (link.alphaNs + bytes / link.bytesPerNs);
   return doubling < collectiveCostNs(op, bytes, n, link) ? 'all' : 'ring';
 }
 

@@ -64,11 +64,6 @@ export interface Replay {
   components: StepComponents;
   /** Set when the graph could not be drained (a dependency cycle): the result is partial. */
   stalled?: string;
-  /**
-   * Only where ranks leave collectives on their own (StepGraph.exits): how far apart they end
-   * the step (last rank's end − first rank's), which is how far apart they start the next one.
-   */
-  handoffSkewNs?: number;
   /** Per rank (in StepGraph.ranks order), when each of its segments started (NaN: never, a stalled replay). */
   segmentStartsNs: Float64Array[];
 }
@@ -91,9 +86,11 @@ export interface Replay {
  * durNs); otherwise ('all': recursive doubling, direct all-to-all) every other participant's, so
  * all leave at the last arrival + durNs but the last to arrive, which leaves at max(its arrival,
  * the second-last's + durNs). With two ranks both rules are the same. Measured on CommLens'
- * 2-rank gpt-mini and 4-rank mlp-small traces (2026-12-07): the ends of 1.6 MB all-reduces and of
- * 4-rank 4.2 MB ring all-reduces matched these within 0.1 ms, those of all-to-alls and recursive
- * doublings within a few ms; a small ring all-reduce (1.1 MB on 4 ranks) fits neither well.
+ * 2-rank gpt-mini and 4-rank mlp-small traces (2026-12-07), durNs being each collective's own
+ * completion: the late rank's end of 2-rank 1.6 MB all-reduces within 2 ms of the rule (of ~400),
+ * 14 of 16 rank ends of 4-rank 4.2 MB ring all-reduces on it and the other two 2.5 and 12.9 ms
+ * off (of 613), those of all-to-alls and recursive doublings within a few ms; a small ring
+ * all-reduce (1.1 MB on 4 ranks) fits neither well.
  */
 export function simulate(g: StepGraph): Replay {
   const R = g.ranks.length;
@@ -356,10 +353,6 @@ export function simulate(g: StepGraph): Replay {
     });
   }
   const stepTimeNs = Math.max(0, ...perRank.map((p) => p.endNs));
-  const handoffSkewNs =
-    own && perRank.length > 0
-      ? Math.max(...perRank.map((p) => p.endNs)) - Math.min(...perRank.map((p) => p.endNs))
-      : undefined;
   const exposedCommNs = perRank.length > 0 ? perRank.reduce((t, p) => t + p.exposedCommNs, 0) / perRank.length : 0;
   const components = {} as StepComponents;
   for (const k of COMPONENT_NAMES)
@@ -371,7 +364,6 @@ export function simulate(g: StepGraph): Replay {
     components,
     stalled,
     segmentStartsNs: segStart,
-    ...(handoffSkewNs !== undefined ? { handoffSkewNs } : {}),
   };
 }
 
@@ -429,18 +421,32 @@ export function chainReplay(
     windowEnds.push(end);
     starts = next;
     if (opts.sharingSpeedup !== undefined && k >= n) {
-      const iv = g.ranks.map((r, i) =>
-        g.lanes
-          .get(r)!
-          .map((s, j): [number, number] => [rep.segmentStartsNs[i][j], rep.segmentStartsNs[i][j] + s.durNs]),
-      );
-      const t = iv.reduce((x, l) => x + l.reduce((y, [a, b]) => y + b - a, 0), 0);
-      busy += t;
-      priced += t * measuredSharingFactor(iv, g.ranks.length, opts.sharingSpeedup);
+      const s = sharingOfStep(g, (i, j) => rep.segmentStartsNs[i][j], opts.sharingSpeedup);
+      busy += s.busyNs;
+      priced += s.pricedNs;
     }
   }
   return {
     stepNs: (windowEnds[windowEnds.length - 1] - windowEnds[n - 1]) / (windowEnds.length - n),
     ...(opts.sharingSpeedup !== undefined && busy > 0 ? { sharingFactor: priced / busy } : {}),
   };
+}
+
+/**
+ * The compute time of a step graph's segments (busyNs) and that time weighted by the φ it ran at
+ * (pricedNs; sharing.ts measuredSharingFactor, the graph's ranks sharing the compute), each
+ * segment placed where `startOf(rank index, segment index)` says (its measured start, or a
+ * replay's): summed over steps, pricedNs / busyNs is their time-weighted φ.
+ */
+export function sharingOfStep(
+  g: StepGraph,
+  startOf: (ri: number, j: number) => number,
+  speedup: number,
+): { busyNs: number; pricedNs: number } {
+  const iv = g.ranks.map((r, i) =>
+    g.lanes.get(r)!.map((s, j): [number, number] => [startOf(i, j), startOf(i, j) + s.durNs]),
+  );
+  let busyNs = 0;
+  for (const l of iv) for (const [a, b] of l) busyNs += b - a;
+  return { busyNs, pricedNs: busyNs * measuredSharingFactor(iv, g.ranks.length, speedup) };
 }

@@ -20,6 +20,7 @@ import { collectiveCostNs, fitLink, type Topology } from './costModel';
 import {
   chainReplay,
   COMPONENT_NAMES,
+  sharingOfStep,
   simulate,
   type ChainedReplay,
   type Replay,
@@ -982,6 +983,8 @@ interface Chain {
 const SHARING_CHAIN_TOLERANCE = 0.05;
 
 const chainCache = new WeakMap<ReplayContext, Chain>();
+/** The chains of the run's own buckets rebucketed (rebucketedAtOwnCap's replays, cached there too), by those replays. */
+const referenceChains = new WeakMap<readonly OneReplay[], ChainedReplay | undefined>();
 
 /** The chain's options: the ranks' sharing of the compute where the run's probe measured it (a software GPU). */
 function chainOpts(ctx: ReplayContext): { sharingSpeedup?: number } {
@@ -999,15 +1002,13 @@ function chainOf(ctx: ReplayContext): Chain {
       let busy = 0,
         priced = 0;
       for (const g of ctx.graphs) {
-        const iv = g.ranks.map((r) => {
-          const off = g.startOffsetNs.get(r) ?? 0;
-          return g.lanes
-            .get(r)!
-            .map((x): [number, number] => [off + x.measuredStartNs, off + x.measuredStartNs + x.durNs]);
-        });
-        const t = iv.reduce((x, l) => x + l.reduce((y, [a, b]) => y + b - a, 0), 0);
-        busy += t;
-        priced += t * measuredSharingFactor(iv, g.ranks.length, opts.sharingSpeedup);
+        const s = sharingOfStep(
+          g,
+          (i, j) => (g.startOffsetNs.get(g.ranks[i]) ?? 0) + g.lanes.get(g.ranks[i])![j].measuredStartNs,
+          opts.sharingSpeedup,
+        );
+        busy += s.busyNs;
+        priced += s.pricedNs;
       }
       if (busy > 0) c.measuredSharingFactor = priced / busy;
     }
@@ -1031,7 +1032,7 @@ export function chainedBaselineNs(ctx: ReplayContext): number | undefined {
  * two step windows, which the run's step time leaves out (runFigures.ts stepWallTimes); a rank
  * whose next step is not in the trace takes its median over the other steps.
  */
-export function interStepGapsNs(views: readonly RankView[], graphs: readonly StepGraph[]): Map<number, number>[] {
+function interStepGapsNs(views: readonly RankView[], graphs: readonly StepGraph[]): Map<number, number>[] {
   const gaps = graphs.map(() => new Map<number, number>());
   const spanOf = (v: RankView, step: number): { start: number; end: number } | undefined => {
     let ops;
@@ -1096,13 +1097,19 @@ function chainedStepDelta(
   if (ctx.graph.exits !== 'own' || (change.localSteps && change.localSteps.H > 1)) return undefined;
   const c = chainOf(ctx);
   const opts = chainOpts(ctx);
-  const base = reference
-    ? chainReplay(
-        reference.map((r) => r.graph),
-        c.tails,
-        opts,
-      )
-    : c.base;
+  let base = c.base;
+  if (reference) {
+    if (!referenceChains.has(reference))
+      referenceChains.set(
+        reference,
+        chainReplay(
+          reference.map((r) => r.graph),
+          c.tails,
+          opts,
+        ),
+      );
+    base = referenceChains.get(reference);
+  }
   const graphs = runs.map((r) => r.graph);
   const changed = chainReplay(graphs, c.tails, opts);
   if (!base || !changed) return undefined;
@@ -1175,8 +1182,7 @@ export function whatIfOn(ctx: ReplayContext, change: WhatIfChange): WhatIfResult
   };
   const memory = predictMemory(ctx, stage, zeroGroupSize(ctx, change), extraBytesPerParam, activationFactor);
   if (memory.base !== undefined) baseline.peakMemoryBytes = memory.base;
-  // The replay's own error: replayed vs measured span of the step it replays.
-  // Against what predictions move: the run's step time from its chained steps (a CommLens run),
+  // The replay's own error, against what predictions move: the run's step time from its chained steps (a CommLens run),
   // else the representative step's span from its replay.
   const chainedNs = chainedBaselineNs(ctx);
   const calibrationErrorPct =

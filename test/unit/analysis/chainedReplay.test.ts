@@ -79,7 +79,9 @@ const endsMs = (g: StepGraph) => simulate(g).perRank.map((p) => p.endNs / MS);
 test("on CommLens' links the rank that arrived last leaves a collective first; where ranks leave together, all leave at once", () => {
   // Rank 1 starts 30 ms late: it arrives at 130, rank 0 at 100; the wire takes 100 ms from each sender.
   assert.deepEqual(endsMs(graph({ W: [100, 100], C: 100, offsets: [0, 30] })), [230, 200]);
-  assert.equal(simulate(graph({ W: [100, 100], C: 100, offsets: [0, 30] })).handoffSkewNs, 30 * MS);
+  // They end 30 ms apart, as far apart as they start the next step.
+  const ends = simulate(graph({ W: [100, 100], C: 100, offsets: [0, 30] })).perRank.map((p) => p.endNs);
+  assert.equal(Math.max(...ends) - Math.min(...ends), 30 * MS);
   assert.deepEqual(endsMs(graph({ W: [100, 100], C: 100, offsets: [0, 30], exits: null })), [230, 230]);
   // Later than the wire: the other's data is there when it arrives, so it leaves at once.
   assert.deepEqual(endsMs(graph({ W: [100, 100], C: 100, offsets: [0, 150] })), [350, 250]);
@@ -180,5 +182,17 @@ test('a prediction on a CommLens run moves the run’s step by the chained diffe
   assert.ok(
     faster.predicted.stepTimeNs < ctx.measuredStepNs,
     `a faster link: ${faster.predicted.stepTimeNs} < ${ctx.measuredStepNs}`,
+  );
+  // A rank so slow that the other's data has crossed before it arrives never waits for the wire
+  // on CommLens' links: chained, a faster link gains it nothing, where one step's replay (the
+  // representative step, all its ranks starting at their measured offsets) claims the wire's saving.
+  const slow = prepareReplay(
+    syntheticRun({ ranks: 2, steps: 6, gradBytes: 8 * 1024 * 1024, slowRank: 1, slowExtraNs: 2_000_000 }),
+  );
+  const r = whatIfOn(slow, { link: { ...slow.link, bytesPerNs: slow.link.bytesPerNs * 4 } });
+  assert.ok(r.replay.baselineNs - r.replay.changedNs > 1_000_000, 'one step replayed gains the wire');
+  assert.ok(
+    Math.abs(r.predicted.stepTimeNs - slow.measuredStepNs) < 1_000,
+    `chained: ${r.predicted.stepTimeNs} against ${slow.measuredStepNs} measured`,
   );
 });
