@@ -10,6 +10,7 @@
  * (runtime/comm GPU_PEAK_FLOPS) are peaks too, so the ratio compares like with like.
  */
 import { isSoftwareAdapter, requestAdapter, requestDevice } from './gpu/dawn';
+import { quietly } from './gpu/quietWait';
 import { GpuContext } from './engine/context';
 import { encodeMatmul } from './engine/ops/matmul';
 import { chooseMatmulVariant } from './engine/ops/matmulSelect';
@@ -78,7 +79,7 @@ export async function probeComputeFlops(
         for (let i = 0; i < times; i++) c.run();
         c.ctx.submit();
       }
-      await Promise.all(calls.map((c) => c.ctx.device.queue.onSubmittedWorkDone()));
+      await Promise.all(calls.map((c) => quietly(c.ctx.device.queue.onSubmittedWorkDone())));
       return hostNowNs() - t0;
     };
     await round(1); // pipeline compilation, first touch of the buffers and textures

@@ -35,6 +35,7 @@
  * and when the run wants all of it (recorded for reference).
  */
 import { requestAdapter, requestDevice } from './gpu/dawn';
+import { quietly } from './gpu/quietWait';
 import type { RunConfig } from './config';
 import type { Collectives, ReduceOp } from './strategies/collectives';
 import { Bf16Hook, Fp16Hook, Int8EfHook, type GradientHook, type HookEnv } from './strategies/hooks';
@@ -455,12 +456,12 @@ export async function probeStaging(
         let t = hostNowNs();
         device.queue.writeBuffer(src, 0, host.buffer, 0, size);
         const h = hostNowNs() - t;
-        await device.queue.onSubmittedWorkDone();
+        await quietly(device.queue.onSubmittedWorkDone());
         t = hostNowNs();
         const enc = device.createCommandEncoder();
         enc.copyBufferToBuffer(src, 0, dst, 0, size);
         device.queue.submit([enc.finish()]);
-        await dst.mapAsync(GPUMapMode.READ, 0, size);
+        await quietly(dst.mapAsync(GPUMapMode.READ, 0, size));
         readback.set(new Float32Array(dst.getMappedRange(0, size)));
         dst.unmap();
         const d = hostNowNs() - t;

@@ -1,4 +1,5 @@
 import { requestAdapter, requestDevice, summarizeAdapter, type AdapterSummary } from '../../runtime/gpu/dawn';
+import { quietly } from '../../runtime/gpu/quietWait';
 import { EXIT } from '../protocol';
 import { Output, type Io } from '../output';
 import { parseArgs, flag, UsageError, type OptionSpecs } from '../args';
@@ -52,7 +53,7 @@ async function probeTimestamps(device: GPUDevice): Promise<DoctorReport['timesta
     enc.resolveQuerySet(qs, 0, 2, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
     device.queue.submit([enc.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
+    await quietly(read.mapAsync(GPUMapMode.READ));
     const t = new BigUint64Array(read.getMappedRange().slice(0));
     read.unmap();
     const dt = Number(t[1] - t[0]);

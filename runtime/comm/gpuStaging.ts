@@ -7,6 +7,7 @@
  * pooled per device: after warm-up no GPU buffer is created per call.
  */
 import { hostNowNs } from '../clock';
+import { quietly } from '../gpu/quietWait';
 import { CollectiveOptions, Communicator } from './communicator';
 import { dtypeBytes, Dtype, TypedData, viewOf } from './dtypes';
 import { CommUsageError } from './errors';
@@ -142,7 +143,7 @@ export async function allReduceGpuBuffer(
       const enc = device.createCommandEncoder({ label: 'commlens-d2h' });
       enc.copyBufferToBuffer(buffer, off, staging, 0, len);
       device.queue.submit([enc.finish()]);
-      await staging.mapAsync(MODE_READ, 0, len);
+      await quietly(staging.mapAsync(MODE_READ, 0, len));
       mapped = true;
       const view: TypedData = viewOf(dtype, staging.getMappedRange(0, len), 0, len / es);
       span('d2h', len, t0, hostNowNs());

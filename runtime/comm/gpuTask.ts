@@ -4,6 +4,7 @@
  * read the whole buffer back and report it with the spans and the staging-pool size.
  */
 import { requestAdapter, requestDevice } from '../gpu/dawn';
+import { quietly } from '../gpu/quietWait';
 import { Communicator } from './communicator';
 import { Dtype, ReduceOp, TypedData, viewOf } from './dtypes';
 import { allReduceGpuBuffer, stagingBuffersCreated } from './gpuStaging';
@@ -63,7 +64,7 @@ export async function runGpuTask(init: WorldInit, rank: number, task: GpuTask): 
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, 0, readback, 0, bytes);
     device.queue.submit([enc.finish()]);
-    await readback.mapAsync(0x0001);
+    await quietly(readback.mapAsync(0x0001));
     const data = viewOf(task.dtype, readback.getMappedRange().slice(0), 0, task.count);
     readback.unmap();
     return {

@@ -5,6 +5,7 @@
  * here and rethrown at the next call as a clear Error, so a run ends instead of hanging.
  */
 import { BufferPool, PooledBuffer, newBufferId, STORAGE_USAGE } from './pool';
+import { quietly } from '../gpu/quietWait';
 import { SpanRecorder, SpanMeta, SpanPhase } from './spans';
 import { DType, Tensor } from './tensor';
 
@@ -92,7 +93,7 @@ export class GpuContext {
     // that rejection handled.
     p.catch(() => undefined);
     this.check();
-    const v = await Promise.race([p, this.lostPromise]);
+    const v = await Promise.race([quietly(p), this.lostPromise]);
     this.check();
     return v;
   }

@@ -8,6 +8,7 @@
  * (hostNowNs) by an offset measured by `calibrate`.
  */
 import { hostNowNs } from '../clock';
+import { quietly } from '../gpu/quietWait';
 
 export type SpanPhase = 'forward' | 'backward' | 'optimizer' | 'other';
 
@@ -114,7 +115,7 @@ export class SpanRecorder {
     const spans: KernelSpan[] = [];
     const offset = this.calibration.offsetNs;
     for (const c of ready) {
-      await c.readback.mapAsync(GPUMapMode.READ, 0, c.resolvedUpTo * 8);
+      await quietly(c.readback.mapAsync(GPUMapMode.READ, 0, c.resolvedUpTo * 8));
       const ts = new BigUint64Array(c.readback.getMappedRange(0, c.resolvedUpTo * 8).slice(0));
       c.readback.unmap();
       const n = c.resolvedUpTo / 2;
@@ -167,9 +168,9 @@ export class SpanRecorder {
         const cmd = encoder.finish();
         const before = hostNowNs();
         this.device.queue.submit([cmd]);
-        await this.device.queue.onSubmittedWorkDone();
+        await quietly(this.device.queue.onSubmittedWorkDone());
         const after = hostNowNs();
-        await readback.mapAsync(GPUMapMode.READ);
+        await quietly(readback.mapAsync(GPUMapMode.READ));
         const gpu = Number(new BigUint64Array(readback.getMappedRange().slice(0))[0]);
         readback.unmap();
         const sLo = gpu - after;

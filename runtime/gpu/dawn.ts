@@ -11,6 +11,7 @@
 
 import { isMainThread } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { quietly, setQuietGpuWaits } from './quietWait';
 
 let gpuInstance: GPU | undefined;
 let loadError: Error | undefined;
@@ -67,6 +68,8 @@ export async function requestAdapter(
 ): Promise<GPUAdapter | undefined> {
   const gpu = await loadGpu();
   const adapter = await gpu.requestAdapter({ powerPreference });
+  // A software GPU computes on the host's cores: wait for it without spinning on them (quietWait.ts).
+  if (adapter) setQuietGpuWaits(isSoftwareAdapter(adapter));
   return adapter ?? undefined;
 }
 
@@ -76,17 +79,19 @@ export async function requestDevice(adapter: GPUAdapter, opts: { f16?: boolean }
   if (opts.f16) wanted.push('shader-f16');
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const limits = adapter.limits;
-  return adapter.requestDevice({
-    requiredFeatures,
-    requiredLimits: {
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxBufferSize: limits.maxBufferSize,
-      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
-    },
-  });
+  return quietly(
+    adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      },
+    }),
+  );
 }
 
 const LIMIT_KEYS = [

@@ -5,6 +5,7 @@
  * allocate nothing. Every transfer is reported as a staging span.
  */
 import type { SpanSink } from './hooks';
+import { quietly } from '../gpu/quietWait';
 
 const now = (): number => Number(process.hrtime.bigint());
 
@@ -54,7 +55,7 @@ export class Staging {
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, offset * 4, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
+    await quietly(staging.mapAsync(GPUMapMode.READ));
     const out = into ?? new Float32Array(count);
     out.set(new Float32Array(staging.getMappedRange()));
     staging.unmap();
