@@ -7,7 +7,7 @@
  * and nothing else; on a software GPU (lavapipe) the kernels run on the same cores, so every
  * rank that waits for its own kernels slows everyone's. Measured on this project's 2-core
  * machine (one 1M-invocation kernel, timestamped): 85–148 ms while the host awaited mapAsync,
- * 65–74 ms while it slept, with LP_NUM_THREADS 2 and 8 alike (docs/benchmarks.md, 2026-12-07).
+ * 65–89 ms while it slept (LP_NUM_THREADS 2 and 8) (docs/benchmarks.md, 2026-12-07).
  * In training runs the spinning made a kernel's time depend on what the other ranks were
  * doing (waiting for their GPU or for a collective), which no model of the run can see.
  *
@@ -16,6 +16,9 @@
  * event-loop turns (Atomics.wait, no CPU), 0.05 ms at first and doubling to 1 ms, so dawn
  * ticks the device at most ~1000 times a second instead of continuously, and a promise
  * settles at most ~1 ms after its work is done. Timers and messages still run every turn.
+ * The loop's turns do not keep the thread alive (unref'd): dawn keeps it alive while its
+ * promise is pending, as without the loop, and a promise that never settles does not leave a
+ * thread spinning here after everything else has ended.
  * Hardware adapters keep dawn's own polling (their waits are short and cost no GPU time).
  * COMMLENS_GPU_WAIT=spin turns this off (for measuring what it changes).
  */
@@ -58,7 +61,7 @@ async function drive(): Promise<void> {
     while (pending > 0) {
       Atomics.wait(sleeper, 0, 0, sleepMs);
       sleepMs = Math.min(LONGEST_SLEEP_MS, sleepMs * 2);
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve).unref());
     }
   } finally {
     driving = false;

@@ -65,13 +65,20 @@ test('a software GPU is waited for quietly: the waiting thread sleeps instead of
   };
   // A kernel long enough to read a thread's CPU share over (≥ 400 ms: /proc counts 10 ms ticks).
   let iters = 256;
-  for (;;) {
-    const r = await run(iters, quietly);
-    if (r.wallMs >= 400 || iters >= 1 << 22) break;
-    iters *= 2;
+  let quiet: Awaited<ReturnType<typeof run>>;
+  let spin: Awaited<ReturnType<typeof run>>;
+  try {
+    for (;;) {
+      const r = await run(iters, quietly);
+      if (r.wallMs >= 400 || iters >= 1 << 22) break;
+      iters *= 2;
+    }
+    quiet = await run(iters, quietly);
+    spin = await run(iters, (p) => p);
+  } finally {
+    buf.destroy();
+    rb.destroy();
   }
-  const quiet = await run(iters, quietly);
-  const spin = await run(iters, (p) => p);
   // x after k steps of x = 0.999x + 1 from 0: (1 − 0.999^k) / 0.001.
   const expected = (1 - Math.pow(0.999, iters)) / 0.001;
   assert.ok(

@@ -28,6 +28,18 @@ test('quietly: on, values and rejections come through, timers fire while it wait
     assert.deepEqual([a, b], ['a', 'b']);
     assert.equal(fired.length, 1, 'a timer due during the wait fired');
     assert.ok(fired[0] - t0 < 45, `the 5 ms timer fired ${fired[0] - t0} ms in, not after the waits`);
+    // The thread sleeps between turns: an immediate-chain that would turn the loop thousands of
+    // times over 50 ms gets at most one turn per sleep (the sleeps grow to 1 ms).
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    await quietly(after(50, undefined));
+    counting = false;
+    assert.ok(turns < 120, `${turns} event-loop turns in 50 ms of a quiet wait (expected at most ~55)`);
     await assert.rejects(quietly(Promise.reject(new Error('device lost'))), /device lost/);
     // A wait after the others ended starts the loop again.
     assert.equal(await quietly(after(5, 3)), 3);
