@@ -529,11 +529,19 @@ export function pooledSample(runs: readonly StepSamples[]): RatioSample & { basi
   const per = runs.map((r) => steadyStepSamples(r.steadyStepTimesNs, r.syncPeriod, r.finalDrainSteps));
   const period = per.every((p) => p.period !== undefined && p.period === per[0].period) ? per[0]?.period : undefined;
   const values = per.flatMap((p) => p.values);
+  // Each run's count of values: the bootstrap draws runs, then steps within them (trace/stats.ts bootstrapRatio).
+  const runLengths = per.map((p) => p.values.length).filter((k) => k > 0);
   const runsText = runs.length === 1 ? '1 run' : `${runs.length} runs`;
   if (period === undefined)
-    return { values, statistic: 'median', basis: `median of ${values.length} steady-state steps over ${runsText}` };
+    return {
+      values,
+      runs: runLengths,
+      statistic: 'median',
+      basis: `median of ${values.length} steady-state steps over ${runsText}`,
+    };
   return {
     values,
+    runs: runLengths,
     statistic: 'mean',
     period,
     basis: `mean of ${values.length} steady-state steps over ${runsText} (${values.length / period} whole periods of ${period} steps)`,
@@ -544,8 +552,9 @@ export function pooledSample(runs: readonly StepSamples[]): RatioSample & { basi
  * The measured speed-up (baseline step time / changed step time, analysis/runFigures.ts)
  * with its confidence interval, from the steady-state steps of every baseline run and every
  * changed run (trace/stats.ts bootstrapRatio: each side's step time — the median step, or
- * for a periodic strategy the mean over whole periods — resampled within its runs' pooled
- * steps). For any pair of runs measured the same way: CommLens runs (stepSamplesOf) or
+ * for a periodic strategy the mean over whole periods — over its runs' pooled steps, the runs
+ * resampled and then the steps within them; run k of each side together when both sides have
+ * the same number of runs, as verify's rounds do). For any pair of runs measured the same way: CommLens runs (stepSamplesOf) or
  * step times read from other traces. `problem` says why there is no interval (too few steps).
  */
 export function measuredSpeedupInterval(
@@ -646,13 +655,29 @@ export function measuredSpeedupText(m: MeasuredSpeedup): string {
     m.baselineSteps === m.changedSteps
       ? `${m.baselineSteps} steps each`
       : `${m.baselineSteps} baseline and ${m.changedSteps} changed steps`;
-  return `measured ${formatSpeedupInterval(m.estimate, m.halfWidth)} (${Math.round(m.confidence * 100)} % CI, ${steps})`;
+  // How the runs entered the interval (absent in comparisons written before 2026-12-07's evening).
+  const over =
+    m.resampled === 'paired'
+      ? ` over ${m.baselineRuns} rounds`
+      : m.resampled === 'runs'
+        ? ` over ${m.baselineRuns} baseline and ${m.changedRuns} changed run${m.changedRuns === 1 ? '' : 's'}`
+        : '';
+  const oneRun =
+    m.resampled === 'values' ? ', one run a side: how much one run differs from the next is not in it' : '';
+  return `measured ${formatSpeedupInterval(m.estimate, m.halfWidth)} (${Math.round(m.confidence * 100)} % CI${over}, ${steps}${oneRun})`;
 }
 
 /** How verify measures by default: rounds of a baseline run and a changed run, until the interval is this tight. */
 export const VERIFY_DEFAULTS = {
   /** At most this many rounds (each: the baseline, then the change). */
   maxRounds: 3,
+  /**
+   * At least this many (when maxRounds allows), however tight the first round's interval: one
+   * pair of runs cannot show how much one run differs from the next, and on a shared machine
+   * that is most of the noise (a fixed one-rank job's step read 139–221 ms over 18 runs in four
+   * minutes here; docs/benchmarks.md, 2026-12-07 evening).
+   */
+  minRounds: 2,
   /** Stop once the interval's half-width is at most this share of the measured speed-up. */
   intervalTarget: 0.03,
 } as const;
@@ -701,7 +726,8 @@ export interface RoundsMeasured<B extends RoundRun, C extends RoundRun = B> {
 /**
  * How `commlens verify` measures a change (and bench:advisor with it): rounds of a fresh
  * baseline run, then the changed run, until the measured speed-up's interval over all the
- * rounds' steps is tight (intervalIsTight) or `maxRounds` rounds ran. Without `runBaseline`
+ * rounds (measuredSpeedupInterval: the rounds resampled, then their steps) is tight
+ * (intervalIsTight) after at least `minRounds` rounds, or `maxRounds` rounds ran. Without `runBaseline`
  * the baseline is `baselineRuns` alone (a run measured earlier, reused) and only the change
  * runs again. A run that fails (its callback returns undefined) stops the rounds: the result
  * then names the side that failed and the round.
@@ -709,6 +735,8 @@ export interface RoundsMeasured<B extends RoundRun, C extends RoundRun = B> {
 export async function measureInRounds<B extends RoundRun, C extends RoundRun = B>(opts: {
   maxRounds: number;
   intervalTarget: number;
+  /** Rounds run before a tight interval may stop them (default VERIFY_DEFAULTS.minRounds; at most maxRounds). */
+  minRounds?: number;
   /** Baseline runs measured before the rounds (the verified run itself, reused); default none. */
   baselineRuns?: readonly B[];
   runBaseline?: () => Promise<B | undefined>;
@@ -735,7 +763,8 @@ export async function measureInRounds<B extends RoundRun, C extends RoundRun = B
       changedRuns.map((r) => stepSamplesOf(r.summary)),
     );
     opts.onRound?.(round, m);
-    if (intervalIsTight(m.interval, opts.intervalTarget)) break;
+    if (round >= (opts.minRounds ?? VERIFY_DEFAULTS.minRounds) && intervalIsTight(m.interval, opts.intervalTarget))
+      break;
   }
   return { baselineRuns, changedRuns, ...m, rounds: round };
 }

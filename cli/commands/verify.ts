@@ -42,7 +42,8 @@ const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR]
   Re-runs the run in <run dir> with the change the suggestion names, beside a fresh run of
   the baseline, and writes comparison.json (predicted vs measured, the measured speed-up
   with its 95 % interval) into the last changed run's folder. Each round runs the baseline,
-  then the change; rounds repeat until the interval is tight enough or --max-rounds.
+  then the change; rounds repeat until the interval is tight enough (after at least
+  ${VERIFY_DEFAULTS.minRounds}: one pair of runs cannot show how much runs differ) or --max-rounds.
   A PyTorch job (an external run's folder, or its traces with --command) is re-run with
   its own command and COMMLENS_APPLY naming the change, which the commlens_torch helper
   applies in the script (DDP bucket_cap_mb, the fp16, bf16 and PowerSGD comm hooks).
@@ -150,7 +151,7 @@ export async function verifyCommand(args: string[], io?: Io): Promise<number> {
   out.say(
     reuseBaseline
       ? `baseline: ${base.runId} itself (--reuse-baseline); the change runs up to ${maxRounds} time(s)`
-      : `each round runs the baseline again, then the change (up to ${maxRounds} rounds, until the speed-up's 95 % interval is within ± ${(intervalTarget * 100).toFixed(1)} %)`,
+      : `each round runs the baseline again, then the change (up to ${maxRounds} rounds, until the speed-up's 95 % interval is within ± ${(intervalTarget * 100).toFixed(1)} %${maxRounds >= VERIFY_DEFAULTS.minRounds ? `, at least ${VERIFY_DEFAULTS.minRounds}` : ''})`,
   );
   const dir = runsDir ?? dirname(baseDir);
   let failedExit: number = EXIT.failure;

@@ -164,6 +164,20 @@ test('the verdict sentence: "measured 1.39× ± 0.04 faster (95 % CI, N steps ea
     changedBasis: '',
   };
   assert.equal(measuredSpeedupText(iv), 'measured 1.39× ± 0.04 faster (95 % CI, 24 steps each)');
+  // Since 2026-12-07: how the runs entered it — rounds drawn in pairs, each side's runs on its
+  // own, or one run a side (whose run-to-run noise the interval cannot hold, and says so).
+  assert.equal(
+    measuredSpeedupText({ ...iv, resampled: 'paired' }),
+    'measured 1.39× ± 0.04 faster (95 % CI over 2 rounds, 24 steps each)',
+  );
+  assert.equal(
+    measuredSpeedupText({ ...iv, resampled: 'runs', baselineRuns: 1, changedRuns: 3, changedSteps: 72 }),
+    'measured 1.39× ± 0.04 faster (95 % CI over 1 baseline and 3 changed runs, 24 baseline and 72 changed steps)',
+  );
+  assert.equal(
+    measuredSpeedupText({ ...iv, resampled: 'values', baselineRuns: 1, changedRuns: 1 }),
+    'measured 1.39× ± 0.04 faster (95 % CI, 24 steps each, one run a side: how much one run differs from the next is not in it)',
+  );
   assert.equal(
     measuredSpeedupText({ ...iv, estimate: 0.88, halfWidth: 0.031, changedSteps: 16 }),
     'measured 12.0 % ± 3.1 % slower (95 % CI, 24 baseline and 16 changed steps)',

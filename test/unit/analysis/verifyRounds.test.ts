@@ -13,6 +13,7 @@ import {
   judge,
   judgeRounds,
   measureInRounds,
+  VERIFY_DEFAULTS,
   measuredSpeedupInterval,
   pooledMeasured,
   stepSamplesOf,
@@ -57,8 +58,11 @@ function sides(baselines: RoundRun[], changed: RoundRun[]) {
 const steady = (ms: number) => [5 * ms, ms, ms, ms, ms, ms, ms];
 const noisy = (ms: number) => [5 * ms, ms, 1.4 * ms, 0.7 * ms, 1.3 * ms, 0.8 * ms, ms];
 
-test('rounds run the baseline, then the change, and stop once the interval is tight', async () => {
-  const s = sides([run(steady(100)), run(steady(100))], [run(steady(50)), run(steady(50))]);
+test('rounds run the baseline, then the change, and stop once the interval is tight after the minimum', async () => {
+  const s = sides(
+    [run(steady(100)), run(steady(100)), run(steady(100))],
+    [run(steady(50)), run(steady(50)), run(steady(50))],
+  );
   const rounds: number[] = [];
   const m = await measureInRounds({
     maxRounds: 3,
@@ -67,12 +71,26 @@ test('rounds run the baseline, then the change, and stop once the interval is ti
     onRound: (r) => rounds.push(r),
   });
   assert.ok(!('failed' in m));
-  // Identical steps: the first round's interval is a point, tight: one round.
-  assert.deepEqual(s.log, ['baseline', 'change']);
-  assert.deepEqual(rounds, [1]);
-  assert.equal(m.rounds, 1);
+  // Identical steps: the first round's interval is already a point, but one pair of runs cannot
+  // show how runs differ: a second round (VERIFY_DEFAULTS.minRounds), tight, and no third.
+  assert.equal(VERIFY_DEFAULTS.minRounds, 2);
+  assert.deepEqual(s.log, ['baseline', 'change', 'baseline', 'change']);
+  assert.deepEqual(rounds, [1, 2]);
+  assert.equal(m.rounds, 2);
   assert.ok(m.interval);
   assert.equal(m.interval.estimate, 2);
+  // The rounds were drawn in pairs.
+  assert.equal(m.interval.resampled, 'paired');
+  // A minimum of one stops after the first tight round; max-rounds 1 runs one whatever the minimum.
+  const one = sides([run(steady(100))], [run(steady(50))]);
+  const m1 = await measureInRounds({ maxRounds: 3, intervalTarget: 0.03, minRounds: 1, ...one });
+  assert.ok(!('failed' in m1));
+  assert.equal(m1.rounds, 1);
+  assert.equal(m1.interval!.resampled, 'values');
+  const cap = sides([run(steady(100))], [run(steady(50))]);
+  const m2 = await measureInRounds({ maxRounds: 1, intervalTarget: 0.03, ...cap });
+  assert.ok(!('failed' in m2));
+  assert.equal(m2.rounds, 1);
 });
 
 test('rounds go on to max-rounds while the interval is wide, pooling every round', async () => {

@@ -123,3 +123,79 @@ test('too few values, or values that are not step times, give no interval and sa
   assert.match(ratioSampleProblem({ values: [1, NaN, 3], statistic: 'mean' })!, /positive finite/);
   assert.equal(ratioSampleProblem(ok), undefined);
 });
+
+// Runs (RatioSample.runs): the bootstrap draws runs, then steps within them (trace/stats.ts).
+const steadyRun = (ms: number, n = 10) => Array.from({ length: n }, (_, k) => ms + ((k % 3) - 1) * 0.5);
+
+test('rounds whose runs move together (the machine slower in one round): drawn in pairs, the drift cancels', () => {
+  // Round k: a baseline run and a changed run at twice its speed, the machine 10 % faster or slower by round.
+  const base = [100, 110, 90].flatMap((ms) => steadyRun(ms));
+  const changed = [50, 55, 45].flatMap((ms) => steadyRun(ms));
+  const runs = [10, 10, 10];
+  const paired = bootstrapRatio(
+    { values: base, statistic: 'median', runs },
+    { values: changed, statistic: 'median', runs },
+  )!;
+  assert.equal(paired.resampled, 'paired');
+  // Each round reads 2×, so does every draw of rounds: the interval is about a point.
+  assert.ok(paired.halfWidth < 0.03, `paired half-width ${paired.halfWidth}`);
+  // The same values taken as independent steps draw the slow round's baseline with the fast round's change.
+  const pooled = bootstrapRatio({ values: base, statistic: 'median' }, { values: changed, statistic: 'median' })!;
+  assert.equal(pooled.resampled, 'values');
+  assert.ok(pooled.halfWidth > 3 * paired.halfWidth, `pooled ${pooled.halfWidth} vs paired ${paired.halfWidth}`);
+});
+
+test('rounds that read different speed-ups widen the interval to cover them, where their pooled steps did not', () => {
+  // Steady steps within each run; the rounds read 2.0×, 1.82× and 2.22×.
+  const base = [100, 100, 100].flatMap((ms) => steadyRun(ms));
+  const changed = [50, 55, 45].flatMap((ms) => steadyRun(ms));
+  const runs = [10, 10, 10];
+  const byRuns = bootstrapRatio(
+    { values: base, statistic: 'median', runs },
+    { values: changed, statistic: 'median', runs },
+  )!;
+  const bySteps = bootstrapRatio({ values: base, statistic: 'median' }, { values: changed, statistic: 'median' })!;
+  assert.ok(byRuns.halfWidth >= 1.5 * bySteps.halfWidth, `runs ${byRuns.halfWidth} vs steps ${bySteps.halfWidth}`);
+  assert.ok(byRuns.low <= 1.85 && byRuns.high >= 2.15, `[${byRuns.low}, ${byRuns.high}]`);
+  // The estimate is the pooled figure either way.
+  assert.equal(byRuns.estimate, bySteps.estimate);
+});
+
+test('one run a side is its steps alone, as before; unequal run counts draw each side on its own', () => {
+  const a = normals(12, 100, 5, 21);
+  const b = normals(12, 60, 5, 23);
+  const plain = bootstrapRatio({ values: a, statistic: 'median' }, { values: b, statistic: 'median' })!;
+  const oneRun = bootstrapRatio(
+    { values: a, statistic: 'median', runs: [12] },
+    { values: b, statistic: 'median', runs: [12] },
+  )!;
+  assert.deepEqual(oneRun, plain);
+  assert.equal(plain.resampled, 'values');
+  const reused = bootstrapRatio(
+    { values: a, statistic: 'median', runs: [12] },
+    { values: [...b, ...normals(12, 66, 5, 29)], statistic: 'median', runs: [12, 12] },
+  )!;
+  assert.equal(reused.resampled, 'runs');
+});
+
+test('runs that do not add up to the values, or cut a period, are refused with what would fit', () => {
+  assert.match(
+    ratioSampleProblem({ values: [1, 2, 3, 4], statistic: 'median', runs: [3, 2] })!,
+    /runs of 3, 2 values: expected whole counts of at least 1 that add up to the 4 values/,
+  );
+  assert.match(
+    ratioSampleProblem({ values: [1, 2, 3, 4, 5, 6], statistic: 'mean', period: 2, runs: [3, 3] })!,
+    /expected whole periods of 2 each/,
+  );
+  assert.equal(
+    ratioSampleProblem({ values: [1, 2, 3, 4, 5, 6], statistic: 'mean', period: 2, runs: [4, 2] }),
+    undefined,
+  );
+  assert.equal(
+    bootstrapRatio(
+      { values: [1, 2, 3, 4], statistic: 'median', runs: [3, 2] },
+      { values: [1, 2, 3], statistic: 'median' },
+    ),
+    undefined,
+  );
+});
