@@ -37,7 +37,8 @@
  * `baselineDrift.relative`; the headline's `*_abs_baseline_drift`), and the prediction re-made
  * from those baselines (`repredicted_speedup`, verify's `baselineDrift.repredictedSpeedup`: the
  * median of their own analyses' speed-ups for the same suggestion) with its error
- * (`abs_repredicted_error`; the headline's `*_abs_repredicted_error`): the replay's error from
+ * (`abs_repredicted_error`; the headline's `*_abs_repredicted_error`; each baseline's own in
+ * `repredicted_speedups`, their range over their median the headline's `median_repredicted_spread`): the replay's error from
  * baselines run at the time of each change, beside the headline's (it leaves out the machine's
  * drift through the pass and adds those runs' own noise: on a steady machine, 12-07, no better).
  * On this 2-core machine a pass takes ~25 min quiet and ~30 min beside two busy threads at three
@@ -141,6 +142,11 @@ interface Row {
    */
   repredicted_speedup?: number;
   abs_repredicted_error?: number;
+  /**
+   * Each baseline beside the change's own predicted speed-up (verify's
+   * `baselineDrift.repredictedSpeedups`, in round order): how far one baseline run moves the prediction.
+   */
+  repredicted_speedups?: number[];
   /** The changed run's step time pooled over the rounds. */
   measured_step_ms: number;
   measured_basis: string;
@@ -271,6 +277,7 @@ export function rowFigures(
   | 'interleaved_baseline_step_ms'
   | 'baseline_drift'
   | 'repredicted_speedup'
+  | 'repredicted_speedups'
   | 'abs_repredicted_error'
   | 'measured_step_ms'
   | 'measured_basis'
@@ -307,6 +314,7 @@ export function rowFigures(
     suggestionId,
   );
   const again = drift?.repredictedSpeedup;
+  const each = drift?.repredictedSpeedups;
   return {
     baseline_step_ms: measuredOf(passBaseline).stepTimeNs / 1e6,
     predicted_step_ms: predicted.stepTimeNs / 1e6,
@@ -317,6 +325,7 @@ export function rowFigures(
       ? {
           repredicted_speedup: again,
           abs_repredicted_error: speedupError({ predictedSpeedup: again, measuredSpeedup: j.measuredSpeedup }),
+          ...(each && each.length > 0 ? { repredicted_speedups: [...each] } : {}),
         }
       : {}),
     measured_step_ms: j.measured.stepTimeNs / 1e6,
@@ -349,6 +358,7 @@ export function headlineOf(
     | 'baseline_drift'
     | 'abs_repredicted_error'
     | 'repredicted_speedup'
+    | 'repredicted_speedups'
     | 'predicted_speedup'
     | 'measured_speedup'
     | 'measured_speedup_vs_pass_baseline'
@@ -370,6 +380,13 @@ export function headlineOf(
   median_abs_repredicted_error: number;
   max_abs_repredicted_error: number;
   worst_slowdown_of_repredicted_win: number;
+  /**
+   * How far one baseline run moves a prediction: per row with two or more baselines beside whose
+   * analyses made the suggestion, (largest − smallest of their predicted speed-ups) / their median;
+   * the median over those rows (NaN when none). A prediction can be no closer than this to a
+   * measured speed-up on this machine from a single baseline run.
+   */
+  median_repredicted_spread: number;
   worst_slowdown_of_predicted_win: number;
   median_abs_scaled_step_error: number;
   max_abs_scaled_step_error: number;
@@ -402,6 +419,16 @@ export function headlineOf(
     max_abs_repredicted_error: max(remade.map((r) => r.abs_repredicted_error!)),
     worst_slowdown_of_repredicted_win: slowdown(
       remade.filter((r) => r.repredicted_speedup! > 1).map((r) => r.measured_speedup),
+    ),
+    median_repredicted_spread: med(
+      rows.flatMap((r) =>
+        r.repredicted_speedups && r.repredicted_speedups.length >= 2
+          ? [
+              (Math.max(...r.repredicted_speedups) - Math.min(...r.repredicted_speedups)) /
+                median(r.repredicted_speedups),
+            ]
+          : [],
+      ),
     ),
     worst_slowdown_of_predicted_win: slowdown(wins.map((r) => r.measured_speedup)),
     median_abs_scaled_step_error: med(rows.map((r) => r.abs_scaled_step_error)),
@@ -626,7 +653,7 @@ async function main(): Promise<void> {
           `  ${s.id.padEnd(28)} speed-up predicted ${x.predicted_speedup.toFixed(3)}×, measured ${x.measured_speedup.toFixed(3)}× (${x.interleaved_baseline_step_ms.toFixed(1)} → ${x.measured_step_ms.toFixed(1)} ms, ${x.rounds} round(s), baseline ${x.baseline_drift >= 0 ? '+' : '−'}${pct(Math.abs(x.baseline_drift)).trim()} on the pass's${m.interval ? `; ${measuredSpeedupText(m.interval)}` : ''})  error ${pct(x.abs_pred_error)}${x.abs_pred_error_first_round !== undefined ? ` (first round alone ${pct(x.abs_pred_error_first_round).trim()})` : ''}  scaled step error ${pct(x.abs_scaled_step_error)}  ${x.verdict}\n` +
             `      against the pass baseline ${x.baseline_step_ms.toFixed(1)} ms: predicted ${x.predicted_step_ms.toFixed(1)} ms, measured ${x.measured_step_ms.toFixed(1)} ms, step error ${pct(x.abs_step_error_vs_pass_baseline)}\n` +
             (x.repredicted_speedup !== undefined && x.abs_repredicted_error !== undefined
-              ? `      re-made from the baselines beside (the median of their own analyses): predicted ${x.repredicted_speedup.toFixed(3)}×, error ${pct(x.abs_repredicted_error).trim()}\n`
+              ? `      re-made from the baselines beside (the median of their own analyses): predicted ${x.repredicted_speedup.toFixed(3)}×${x.repredicted_speedups && x.repredicted_speedups.length > 1 ? ` (each: ${x.repredicted_speedups.map((v) => v.toFixed(3)).join(', ')})` : ''}, error ${pct(x.abs_repredicted_error).trim()}\n`
               : ''),
         );
         if (x.strategy_change)
@@ -708,7 +735,7 @@ async function main(): Promise<void> {
     `the baselines beside the changes against the pass baseline: median ${pct(f.median_abs_baseline_drift)}, worst ${pct(f.max_abs_baseline_drift)} apart; ` +
     (Number.isNaN(f.median_abs_repredicted_error)
       ? ''
-      : `predictions re-made from those baselines (${of.filter((r) => r.abs_repredicted_error !== undefined).length} rows): median ${pct(f.median_abs_repredicted_error)}, worst ${pct(f.max_abs_repredicted_error)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_repredicted_win)}; `) +
+      : `predictions re-made from those baselines (${of.filter((r) => r.abs_repredicted_error !== undefined).length} rows): median ${pct(f.median_abs_repredicted_error)}, worst ${pct(f.max_abs_repredicted_error)}, worst slowdown of a predicted win ${pct(f.worst_slowdown_of_repredicted_win)}${Number.isNaN(f.median_repredicted_spread) ? '' : `, one baseline run to the next moving a prediction by ${pct(f.median_repredicted_spread)} (median range over its own)`}; `) +
     `within the measured 95 % interval widened by 5 %: ${Number.isNaN(f.right_within_interval) ? 'no row had an interval' : `${of.filter((r) => r.speedup_right).length} of ${of.filter((r) => r.speedup_right !== undefined).length} rows`}`;
   if (args.loadOnly)
     process.stdout.write(

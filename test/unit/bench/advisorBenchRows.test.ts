@@ -177,6 +177,16 @@ test('a row re-makes its prediction from its baselines beside: the median of the
   close(f.abs_pred_error, 0.4 / 1.6);
   close(f.repredicted_speedup!, 1.7);
   close(f.abs_repredicted_error!, 0.1 / 1.6);
+  // Each baseline's own prediction, in round order (the third run's analysis made none).
+  assert.equal(f.repredicted_speedups?.length, 2);
+  close(f.repredicted_speedups![0], 1.8);
+  close(f.repredicted_speedups![1], 1.6);
+  // How far one baseline run moved it: (1.8 − 1.6) / 1.7 for this row; a row with one re-made
+  // prediction has no range and is left out; none with two: NaN.
+  const asRow = { ...f, measured_speedup_vs_pass_baseline: 1.6, abs_step_error_vs_pass_baseline: 0 };
+  const spread = headlineOf([asRow, { ...asRow, repredicted_speedups: [1.02] }]);
+  close(spread.median_repredicted_spread, 0.2 / 1.7);
+  assert.ok(Number.isNaN(headlineOf([{ ...asRow, repredicted_speedups: undefined }]).median_repredicted_spread));
   // No suggestion id, or no baseline analysis that made it: no re-made figure.
   const g = rowFigures(predicted, flat(1000), m);
   assert.equal(g.repredicted_speedup, undefined);
