@@ -43,7 +43,8 @@ const USAGE = `usage: commlens verify <run dir> <suggestion id> [--runs-dir DIR]
   the baseline, and writes comparison.json (predicted vs measured, the measured speed-up
   with its 95 % interval) into the last changed run's folder. Each round runs the baseline,
   then the change; rounds repeat until the interval is tight enough (after at least
-  ${VERIFY_DEFAULTS.minRounds}: one pair of runs cannot show how much runs differ) or --max-rounds.
+  ${VERIFY_DEFAULTS.minRounds} rounds: one pair of runs cannot show how much runs differ) or
+  --max-rounds.
   A PyTorch job (an external run's folder, or its traces with --command) is re-run with
   its own command and COMMLENS_APPLY naming the change, which the commlens_torch helper
   applies in the script (DDP bucket_cap_mb, the fp16, bf16 and PowerSGD comm hooks).
