@@ -59,10 +59,44 @@ export function exitModeOfAlgorithm(algorithm: unknown): 'ring' | 'all' | undefi
 export function exitModeOf(op: string, bytes: number, n: number, link: LinkProfile): 'ring' | 'all' {
   if (op === 'allGather' || op === 'reduceScatter') return 'ring';
   if (op !== 'allReduce') return 'all';
-  // The tuner's rounds: ⌈log₂ n⌉, and 2 more folding a group that is not a power of two.
+  return tunedAlgorithmOf(op, bytes, n, link) === 'recursive-doubling' ? 'all' : 'ring';
+}
+
+/**
+ * Recursive doubling's cost as CommLens' tuner (runtime/comm/tuner.ts) counts it: ⌈log₂ n⌉ rounds
+ * of α + S/β (each rank sends and receives the whole buffer every round), 2 more folding a group
+ * that is not a power of two.
+ */
+export function doublingCostNs(bytes: number, n: number, link: LinkProfile): number {
   const rounds = Math.ceil(Math.log2(Math.max(2, n))) + (n & (n - 1) ? 2 : 0);
-  const doubling = rounds * (link.alphaNs + bytes / link.bytesPerNs);
-  return doubling < collectiveCostNs(op, bytes, n, link) ? 'all' : 'ring';
+  return rounds * (link.alphaNs + bytes / link.bytesPerNs);
+}
+
+/** The algorithm CommLens' tuner takes for a collective a change adds: an all-reduce by recursive doubling where that costs less than the ring, else the ring (undefined: the op's own, collectiveCostNs). */
+export function tunedAlgorithmOf(
+  op: string,
+  bytes: number,
+  n: number,
+  link: LinkProfile,
+): 'recursive-doubling' | undefined {
+  return op === 'allReduce' && n > 1 && doublingCostNs(bytes, n, link) < collectiveCostNs(op, bytes, n, link)
+    ? 'recursive-doubling'
+    : undefined;
+}
+
+/**
+ * A collective's modelled cost by the algorithm that runs it: recursive doubling's
+ * (doublingCostNs) for an all-reduce a trace says ran by 'recursive-doubling', else the op's
+ * ring or direct cost (collectiveCostNs). On CommLens' emulated links the runs' small all-reduces
+ * (PowerSGD's P and Q, 8–23 kB, and gpt-mini's 0.8–1.6 MB gradients on 2 ranks) took recursive
+ * doubling, and their transfers read what this gives: 2-rank PowerSGD calls 9–20 ms against 17.5
+ * and 20.4 priced (the ring: 32.5 and 35.4), a step's two calls on 4 ranks 43 ms against 41 (the
+ * ring: 112); 0.8 MB buckets 205–212 ms against 210 (docs/benchmarks.md, 2026-12-07 evening).
+ */
+export function algorithmCostNs(op: string, bytes: number, n: number, link: LinkProfile, algorithm?: string): number {
+  return op === 'allReduce' && algorithm === 'recursive-doubling' && n > 1
+    ? doublingCostNs(bytes, n, link)
+    : collectiveCostNs(op, bytes, n, link);
 }
 
 /**

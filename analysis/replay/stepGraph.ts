@@ -75,6 +75,8 @@ export interface CollectiveNode {
   lane: string;
   /** How its participants leave it where each leaves on its own (StepGraph.exits; costModel.ts exitModeOfAlgorithm); undefined: by its op (simulate.ts). */
   exit?: 'ring' | 'all';
+  /** The algorithm that ran it, where the trace names one (a CommLens trace's `algorithm`), or that the tuner takes for one a change adds. */
+  algorithm?: string;
 }
 
 export interface StepGraph {
@@ -197,6 +199,7 @@ export function buildStepGraph(
     triggers: new Map(),
     sliceIndexes: inst.participants.map((p) => p.sliceIndex),
     exit: exitModeOfAlgorithm(model.slices[inst.participants[0].sliceIndex].args?.algorithm),
+    ...algorithmOf(model.slices[inst.participants[0].sliceIndex].args?.algorithm),
     lane: String(
       model.tracks[model.slices[inst.participants[0].sliceIndex].track].sourceId ??
         model.tracks[model.slices[inst.participants[0].sliceIndex].track].name,
@@ -488,4 +491,9 @@ function coarsen(segs: Segment[], collectives: CollectiveNode[], rank: number): 
     if (t && t.afterSegment >= 0) t.afterSegment = newIndex[t.afterSegment];
   }
   return out;
+}
+
+/** The `algorithm` a trace names for a collective, as CollectiveNode carries it (none when not a non-empty string). */
+function algorithmOf(a: unknown): { algorithm?: string } {
+  return typeof a === 'string' && a !== '' ? { algorithm: a } : {};
 }

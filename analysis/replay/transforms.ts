@@ -3,7 +3,15 @@
  */
 import type { CollectiveNode, Segment, StepGraph, Trigger } from './stepGraph';
 import type { CopyCost, LinkProfile } from '../runInfo';
-import { collectiveCostNs, exitModeOf, rescaleTransferNs, topologyCostNs, type Topology } from './costModel';
+import {
+  algorithmCostNs,
+  collectiveCostNs,
+  exitModeOf,
+  rescaleTransferNs,
+  topologyCostNs,
+  tunedAlgorithmOf,
+  type Topology,
+} from './costModel';
 import { planBuckets } from '../../trace/gradientBuckets';
 
 /** How the replay prices staging copies: device-to-host before a collective, host-to-device after it. */
@@ -187,9 +195,21 @@ function gradientBytes(g: StepGraph, grads: CollectiveNode[]): number {
   return bytes;
 }
 
-/** Measured over α–β-modelled time of collectives: what the model misses, kept in proportion by replacements. */
-export function measuredEfficiency(colls: CollectiveNode[], link: LinkProfile): number {
-  const modelled = colls.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link), 0);
+/**
+ * Measured over α–β-modelled time of collectives: what the model misses, kept in proportion by
+ * replacements. `byAlgorithm`: each modelled by the algorithm its trace names (algorithmCostNs),
+ * for replacements priced the same way (the tuner's algorithm, tunedCostNs); else all by the ring
+ * (the layout model's pricing).
+ */
+export function measuredEfficiency(colls: CollectiveNode[], link: LinkProfile, byAlgorithm = false): number {
+  const modelled = colls.reduce(
+    (t, c) =>
+      t +
+      (byAlgorithm
+        ? algorithmCostNs(c.op, c.bytes ?? 0, c.groupSize, link, c.algorithm)
+        : collectiveCostNs(c.op, c.bytes ?? 0, c.groupSize, link)),
+    0,
+  );
   const measured = colls.reduce((t, c) => t + c.durNs, 0);
   return modelled > 0 ? measured / modelled : 1;
 }
@@ -239,7 +259,7 @@ export function compressAsExchange(
   if (grads.length === 0 || grads.some((c) => c.bytes === undefined || c.bytes <= 0)) return false;
   const gradBytes = gradientBytes(g, grads);
   const n = Math.max(...grads.map((c) => c.groupSize));
-  const efficiency = measuredEfficiency(grads, link);
+  const efficiency = measuredEfficiency(grads, link, true);
   const exchangeOf = (bucketBytes: number, triggers: Map<number, Trigger>, lane: string): CollectiveNode[] =>
     exchange.map((e, i) => {
       const bytes = bucketBytes * e.fraction;
@@ -249,8 +269,9 @@ export function compressAsExchange(
         bytes,
         lane,
         groupSize: n,
-        durNs: collectiveCostNs(e.op, bytes, n, link) * efficiency,
+        durNs: tunedCostNs(e.op, bytes, n, link) * efficiency,
         exit: exitModeOf(e.op, bytes, n, link),
+        ...tunedAlgorithm(e.op, bytes, n, link),
         gradient: true,
         triggers: new Map([...triggers].map(([r, t]) => [r, { ...t }])),
         sliceIndexes: [],
@@ -382,8 +403,9 @@ function bucketSizes(gradBytes: number, capBytes: number, firstCapBytes: number,
  * `layerBytes` gives their sizes (bucketSizes), produced uniformly through the backward pass
  * (last layers first, as DDP fills buckets);
  * with overlap each bucket is launched when its last gradient is computed, without it all
- * launch after backward. Each bucket's time is the ring cost scaled by the measured
- * efficiency of the original gradient collectives. Whatever waited on the gradients waits
+ * launch after backward. Each bucket's time is its cost by the tuner's algorithm (tunedCostNs)
+ * scaled by the measured efficiency of the original gradient collectives (each modelled by the
+ * algorithm that ran it). Whatever waited on the gradients waits
  * on every bucket.
  */
 export function rebucket(
@@ -400,7 +422,7 @@ export function rebucket(
   const gradBytes = gradientBytes(g, grads);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
   const n = Math.max(...grads.map((c) => c.groupSize));
-  const efficiency = measuredEfficiency(grads, link);
+  const efficiency = measuredEfficiency(grads, link, true);
   const sizes = bucketSizes(gradBytes, capBytes, firstCapBytes, layerBytes);
   const count = sizes.length;
   const extraPerByte =
@@ -472,8 +494,9 @@ export function rebucket(
       bytes,
       lane: grads[0].lane,
       groupSize: n,
-      durNs: collectiveCostNs(op, bytes, n, link) * efficiency,
+      durNs: tunedCostNs(op, bytes, n, link) * efficiency,
       exit: exitModeOf(op, bytes, n, link),
+      ...tunedAlgorithm(op, bytes, n, link),
       gradient: true,
       triggers,
       sliceIndexes: [],
@@ -532,4 +555,15 @@ export function addBlockingCollective(
   const old = g.collectives;
   setCollectives(g, [...old, node], (ids) => ids.map((id) => old[id]));
   for (const w of waiters) w.waitsOn.push(node.id);
+}
+
+/** A collective a change adds, priced by the algorithm CommLens' tuner takes for it (costModel.ts tunedAlgorithmOf). */
+export function tunedCostNs(op: string, bytes: number, n: number, link: LinkProfile): number {
+  return algorithmCostNs(op, bytes, n, link, tunedAlgorithmOf(op, bytes, n, link));
+}
+
+/** The tuner's algorithm as CollectiveNode carries it (none: the op's own). */
+function tunedAlgorithm(op: string, bytes: number, n: number, link: LinkProfile): { algorithm?: string } {
+  const a = tunedAlgorithmOf(op, bytes, n, link);
+  return a ? { algorithm: a } : {};
 }

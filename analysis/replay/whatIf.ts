@@ -37,6 +37,7 @@ import {
   copyNs,
   dropGradientCollectives,
   measuredEfficiency,
+  tunedCostNs,
   optimizerOnHost,
   rebucket,
   scaleSegments,
@@ -550,12 +551,12 @@ function replayOne(
         `no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`,
       );
     const overlapSteps = streaming ? (change.localSteps.overlapSteps ?? 1) : 0;
-    // One all-reduce per fragment, priced by the α–β model at the gradient collectives'
-    // measured efficiency; without sizes, its share of their measured time.
+    // One all-reduce per fragment, priced by the α–β model for the tuner's algorithm at the
+    // gradient collectives' measured efficiency; without sizes, its share of their measured time.
     const sized = gradBytes > 0 && grads.every((c) => c.bytes !== undefined && c.bytes > 0);
-    const efficiency = sized ? measuredEfficiency(grads, link) : 1;
+    const efficiency = sized ? measuredEfficiency(grads, link, true) : 1;
     const wireOf = (share: number): number =>
-      sized ? efficiency * collectiveCostNs('allReduce', share * gradBytes, n, link) : share * gradNs;
+      sized ? efficiency * tunedCostNs('allReduce', share * gradBytes, n, link) : share * gradNs;
     // The outer step's host work, for CommLens' own strategy (an imported job runs its own).
     const paramBytes = ctx.paramCount !== undefined ? ctx.paramCount * 4 : gradBytes;
     const host = ctx.model.meta.format === 'commlens' && paramBytes > 0 ? outerStepCosts(ctx, g, notes) : undefined;

@@ -5,7 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prepareReplay } from '../../../analysis/replay/whatIf';
-import { collectiveCostNs } from '../../../analysis/replay/costModel';
+import {
+  algorithmCostNs,
+  collectiveCostNs,
+  doublingCostNs,
+  tunedAlgorithmOf,
+} from '../../../analysis/replay/costModel';
 import { cloneGraph, compressAsExchange, measuredEfficiency } from '../../../analysis/replay/transforms';
 import { COMPRESSORS } from '../../../analysis/compressors';
 import { simulate } from '../../../analysis/replay/simulate';
@@ -82,4 +87,50 @@ test("an exchange's codec is on its path in full: the decode after its first col
   const codec = none.gather / 2;
   const delta = stepWith(codec).step - none.step;
   assert.ok(Math.abs(delta - codec) < 1, `the codec added ${delta} ns to the step, want all of its ${codec} ns`);
+});
+
+test('a small all-reduce a change adds is priced by recursive doubling, as the tuner runs it; a large one by the ring', () => {
+  const link = { alphaNs: 10_000, bytesPerNs: 1 };
+  // 4 ranks: doubling 2(α + S/β) against the ring's 6α + 1.5·S/β; 3 ranks fold first: 2 + 2 rounds.
+  assert.equal(doublingCostNs(1_000, 4, link), 2 * (10_000 + 1_000));
+  assert.equal(doublingCostNs(1_000, 3, link), 4 * (10_000 + 1_000));
+  assert.equal(tunedAlgorithmOf('allReduce', 1_000, 4, link), 'recursive-doubling');
+  assert.equal(tunedAlgorithmOf('allReduce', 4 * MiB, 4, link), undefined);
+  assert.equal(tunedAlgorithmOf('allGather', 1_000, 4, link), undefined);
+  assert.equal(algorithmCostNs('allReduce', 1_000, 4, link, 'recursive-doubling'), doublingCostNs(1_000, 4, link));
+  assert.equal(algorithmCostNs('allReduce', 1_000, 4, link, 'ring'), collectiveCostNs('allReduce', 1_000, 4, link));
+  assert.equal(
+    algorithmCostNs('allGather', 1_000, 4, link, 'recursive-doubling'),
+    collectiveCostNs('allGather', 1_000, 4, link),
+  );
+
+  // PowerSGD's P and Q all-reduces on a 4-rank run: both small, both by doubling, at the efficiency
+  // of the gradient collectives each modelled by the algorithm that ran it.
+  const ctx = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: 8 * MiB }));
+  const grads = ctx.graph.collectives.filter((c) => c.gradient);
+  const eff = measuredEfficiency(grads, ctx.link, true);
+  const g = cloneGraph(ctx.graph);
+  const exchange = [
+    { op: 'allReduce', fraction: 0.001 },
+    { op: 'allReduce', fraction: 0.0005 },
+  ];
+  assert.ok(compressAsExchange(g, ctx.link, exchange, () => 0));
+  const added = g.collectives.filter((c) => c.gradient);
+  assert.equal(added.length, 2);
+  for (const [i, c] of added.entries()) {
+    const S = 8 * MiB * exchange[i].fraction;
+    assert.equal(c.algorithm, 'recursive-doubling');
+    assert.equal(c.exit, 'all');
+    const want = eff * doublingCostNs(S, 4, ctx.link);
+    assert.ok(Math.abs(c.durNs - want) < 1, `${c.durNs} ns, want ${want}`);
+    assert.ok(c.durNs < eff * collectiveCostNs('allReduce', S, 4, ctx.link), 'cheaper than the ring');
+  }
+  // A gradient collective the trace says ran by doubling is modelled by doubling in the efficiency.
+  const asDoubling = grads.map((c) => ({ ...c, algorithm: 'recursive-doubling' }));
+  const measured = grads.reduce((t, c) => t + c.durNs, 0);
+  const modelled = grads.reduce((t, c) => t + doublingCostNs(c.bytes!, c.groupSize, ctx.link), 0);
+  assert.ok(Math.abs(measuredEfficiency(asDoubling, ctx.link, true) - measured / modelled) < 1e-12);
+  // Without byAlgorithm (the layout model's pricing) every one is modelled as the ring.
+  const ring = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes!, c.groupSize, ctx.link), 0);
+  assert.ok(Math.abs(measuredEfficiency(asDoubling, ctx.link) - measured / ring) < 1e-12);
 });
