@@ -383,8 +383,8 @@ export function headlineOf(
   /**
    * How far one baseline run moves a prediction: per row with two or more baselines beside whose
    * analyses made the suggestion, (largest − smallest of their predicted speed-ups) / their median;
-   * the median over those rows (NaN when none). A prediction can be no closer than this to a
-   * measured speed-up on this machine from a single baseline run.
+   * the median over those rows (NaN when none): about how much a prediction made from a single
+   * baseline run moves with which run that was (three baselines a row at most: a rough figure).
    */
   median_repredicted_spread: number;
   worst_slowdown_of_predicted_win: number;

@@ -259,7 +259,8 @@ export function compressAsExchange(
   if (grads.length === 0 || grads.some((c) => c.bytes === undefined || c.bytes <= 0)) return false;
   const gradBytes = gradientBytes(g, grads);
   const n = Math.max(...grads.map((c) => c.groupSize));
-  const efficiency = measuredEfficiency(grads, link, true);
+  const tuned = tunerRuns(g);
+  const efficiency = measuredEfficiency(grads, link, tuned);
   const exchangeOf = (bucketBytes: number, triggers: Map<number, Trigger>, lane: string): CollectiveNode[] =>
     exchange.map((e, i) => {
       const bytes = bucketBytes * e.fraction;
@@ -269,9 +270,9 @@ export function compressAsExchange(
         bytes,
         lane,
         groupSize: n,
-        durNs: tunedCostNs(e.op, bytes, n, link) * efficiency,
+        durNs: addedCostNs(tuned, e.op, bytes, n, link) * efficiency,
         exit: exitModeOf(e.op, bytes, n, link),
-        ...tunedAlgorithm(e.op, bytes, n, link),
+        ...(tuned ? tunedAlgorithm(e.op, bytes, n, link) : {}),
         gradient: true,
         triggers: new Map([...triggers].map(([r, t]) => [r, { ...t }])),
         sliceIndexes: [],
@@ -403,9 +404,9 @@ function bucketSizes(gradBytes: number, capBytes: number, firstCapBytes: number,
  * `layerBytes` gives their sizes (bucketSizes), produced uniformly through the backward pass
  * (last layers first, as DDP fills buckets);
  * with overlap each bucket is launched when its last gradient is computed, without it all
- * launch after backward. Each bucket's time is its cost by the tuner's algorithm (tunedCostNs)
- * scaled by the measured efficiency of the original gradient collectives (each modelled by the
- * algorithm that ran it). Whatever waited on the gradients waits
+ * launch after backward. Each bucket's time is its modelled cost (addedCostNs: on a CommLens run
+ * by the tuner's algorithm, elsewhere the ring) scaled by the measured efficiency of the original
+ * gradient collectives (modelled the same way). Whatever waited on the gradients waits
  * on every bucket.
  */
 export function rebucket(
@@ -422,7 +423,8 @@ export function rebucket(
   const gradBytes = gradientBytes(g, grads);
   if (grads.length === 0 || gradBytes <= 0) return { buckets: 0, gradBytes: 0 };
   const n = Math.max(...grads.map((c) => c.groupSize));
-  const efficiency = measuredEfficiency(grads, link, true);
+  const tuned = tunerRuns(g);
+  const efficiency = measuredEfficiency(grads, link, tuned);
   const sizes = bucketSizes(gradBytes, capBytes, firstCapBytes, layerBytes);
   const count = sizes.length;
   const extraPerByte =
@@ -494,9 +496,9 @@ export function rebucket(
       bytes,
       lane: grads[0].lane,
       groupSize: n,
-      durNs: tunedCostNs(op, bytes, n, link) * efficiency,
+      durNs: addedCostNs(tuned, op, bytes, n, link) * efficiency,
       exit: exitModeOf(op, bytes, n, link),
-      ...tunedAlgorithm(op, bytes, n, link),
+      ...(tuned ? tunedAlgorithm(op, bytes, n, link) : {}),
       gradient: true,
       triggers,
       sliceIndexes: [],
@@ -555,6 +557,21 @@ export function addBlockingCollective(
   const old = g.collectives;
   setCollectives(g, [...old, node], (ids) => ids.map((id) => old[id]));
   for (const w of waiters) w.waitsOn.push(node.id);
+}
+
+/**
+ * Whether the collectives a change adds to `g` run as CommLens' tuner picks them: on a CommLens
+ * run (whose ranks leave collectives on their own, StepGraph.exits). An imported job's library
+ * (NCCL, gloo) picks its own algorithms, which the trace does not say for a collective it never
+ * ran: those are priced as rings, as before 2026-12-07.
+ */
+export function tunerRuns(g: StepGraph): boolean {
+  return g.exits === 'own';
+}
+
+/** A collective a change adds: by the tuner's algorithm where it runs them (tunerRuns), else the ring. */
+export function addedCostNs(tuned: boolean, op: string, bytes: number, n: number, link: LinkProfile): number {
+  return tuned ? tunedCostNs(op, bytes, n, link) : collectiveCostNs(op, bytes, n, link);
 }
 
 /** A collective a change adds, priced by the algorithm CommLens' tuner takes for it (costModel.ts tunedAlgorithmOf). */

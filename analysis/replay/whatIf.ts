@@ -37,7 +37,8 @@ import {
   copyNs,
   dropGradientCollectives,
   measuredEfficiency,
-  tunedCostNs,
+  addedCostNs,
+  tunerRuns,
   optimizerOnHost,
   rebucket,
   scaleSegments,
@@ -551,12 +552,13 @@ function replayOne(
         `no layer sizes in the run config: Streaming DiLoCo's ${shares.values.length} fragments replayed as equal shares of the model`,
       );
     const overlapSteps = streaming ? (change.localSteps.overlapSteps ?? 1) : 0;
-    // One all-reduce per fragment, priced by the α–β model for the tuner's algorithm at the
-    // gradient collectives' measured efficiency; without sizes, its share of their measured time.
+    // One all-reduce per fragment, priced by the α–β model (a CommLens run: for the tuner's
+    // algorithm) at the gradient collectives' measured efficiency; without sizes, its share of their measured time.
     const sized = gradBytes > 0 && grads.every((c) => c.bytes !== undefined && c.bytes > 0);
-    const efficiency = sized ? measuredEfficiency(grads, link, true) : 1;
+    const tuned = tunerRuns(g);
+    const efficiency = sized ? measuredEfficiency(grads, link, tuned) : 1;
     const wireOf = (share: number): number =>
-      sized ? efficiency * tunedCostNs('allReduce', share * gradBytes, n, link) : share * gradNs;
+      sized ? efficiency * addedCostNs(tuned, 'allReduce', share * gradBytes, n, link) : share * gradNs;
     // The outer step's host work, for CommLens' own strategy (an imported job runs its own).
     const paramBytes = ctx.paramCount !== undefined ? ctx.paramCount * 4 : gradBytes;
     const host = ctx.model.meta.format === 'commlens' && paramBytes > 0 ? outerStepCosts(ctx, g, notes) : undefined;

@@ -11,7 +11,13 @@ import {
   doublingCostNs,
   tunedAlgorithmOf,
 } from '../../../analysis/replay/costModel';
-import { cloneGraph, compressAsExchange, measuredEfficiency } from '../../../analysis/replay/transforms';
+import {
+  cloneGraph,
+  compressAsExchange,
+  measuredEfficiency,
+  rebucket,
+  tunerRuns,
+} from '../../../analysis/replay/transforms';
 import { COMPRESSORS } from '../../../analysis/compressors';
 import { simulate } from '../../../analysis/replay/simulate';
 import { syntheticRun } from '../../helpers/syntheticRun';
@@ -130,6 +136,32 @@ test('a small all-reduce a change adds is priced by recursive doubling, as the t
   const measured = grads.reduce((t, c) => t + c.durNs, 0);
   const modelled = grads.reduce((t, c) => t + doublingCostNs(c.bytes!, c.groupSize, ctx.link), 0);
   assert.ok(Math.abs(measuredEfficiency(asDoubling, ctx.link, true) - measured / modelled) < 1e-12);
+  // An imported PyTorch job's library picks its own algorithms: the same small all-reduces and a
+  // small bucket stay priced as rings there, at the ring-modelled efficiency.
+  const kineto = prepareReplay(syntheticRun({ ranks: 4, steps: 4, gradBytes: 8 * MiB, format: 'kineto' }));
+  const kGrads = kineto.graph.collectives.filter((c) => c.gradient);
+  const kEff = measuredEfficiency(kGrads, kineto.link);
+  const kg = cloneGraph(kineto.graph);
+  assert.equal(tunerRuns(kg), false);
+  assert.equal(tunerRuns(g), true);
+  assert.ok(compressAsExchange(kg, kineto.link, exchange, () => 0));
+  for (const [i, c] of kg.collectives.filter((x) => x.gradient).entries()) {
+    const S = 8 * MiB * exchange[i].fraction;
+    assert.equal(c.algorithm, undefined);
+    const want = kEff * collectiveCostNs('allReduce', S, 4, kineto.link);
+    assert.ok(Math.abs(c.durNs - want) < 1, `imported: ${c.durNs} ns, want the ring's ${want}`);
+  }
+  const kb = cloneGraph(kineto.graph);
+  rebucket(kb, kineto.link, 4096, true, 4096);
+  const small = kb.collectives.find((c) => c.gradient && c.bytes === 4096)!;
+  assert.ok(small, 'a 4 kB bucket');
+  assert.ok(Math.abs(small.durNs - kEff * collectiveCostNs('allReduce', 4096, 4, kineto.link)) < 1);
+  // On the CommLens run the same bucket runs by doubling, as its tuner would.
+  const cb = cloneGraph(ctx.graph);
+  rebucket(cb, ctx.link, 4096, true, 4096);
+  const tunedSmall = cb.collectives.find((c) => c.gradient && c.bytes === 4096)!;
+  assert.equal(tunedSmall.algorithm, 'recursive-doubling');
+  assert.ok(Math.abs(tunedSmall.durNs - eff * doublingCostNs(4096, 4, ctx.link)) < 1);
   // Without byAlgorithm (the layout model's pricing) every one is modelled as the ring.
   const ring = grads.reduce((t, c) => t + collectiveCostNs(c.op, c.bytes!, c.groupSize, ctx.link), 0);
   assert.ok(Math.abs(measuredEfficiency(asDoubling, ctx.link) - measured / ring) < 1e-12);
