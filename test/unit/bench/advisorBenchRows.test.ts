@@ -14,6 +14,7 @@ import { measuredSpeedupInterval, stepSamplesOf, VERIFY_DEFAULTS, type RoundRun 
 import {
   BENCH_MAX_ROUNDS,
   BenchArgError,
+  everyBaselineFigures,
   headlineOf,
   makeKeepRunsDir,
   parseArgs,
@@ -192,6 +193,55 @@ test('a row re-makes its prediction from its baselines beside: the median of the
   assert.equal(g.repredicted_speedup, undefined);
   assert.equal(g.abs_repredicted_error, undefined);
   assert.equal(rowFigures(predicted, flat(1000), m, 'bf16').repredicted_speedup, undefined);
+});
+
+test("every baseline run of a preset judges each row: each run's own prediction against the row's measured speed-up", () => {
+  const withSuggestion = (s: RunSummary, speedups: Record<string, number>): RunSummary =>
+    ({
+      ...s,
+      analysis: {
+        suggestions: Object.entries(speedups).map(([id, x]) => ({
+          id,
+          predicted: { baselineStepTimeNs: 1000e6, stepTimeNs: 1000e6 / x },
+        })),
+      },
+    }) as unknown as RunSummary;
+  // Four baseline runs of the preset in the pass: fp16 predicted 1.2, 1.5, 1.6 and 2.0×; bf16 by one run only.
+  const runs = [
+    withSuggestion(flat(1000), { fp16: 1.2, bf16: 1.3 }),
+    withSuggestion(flat(1100), { fp16: 1.5 }),
+    withSuggestion(flat(900), { fp16: 1.6 }),
+    withSuggestion(flat(1000), { fp16: 2.0 }),
+  ];
+  // Measured 1.6×: errors 0.25, 0.0625, 0, 0.25 (median 0.15625); the median prediction 1.55×.
+  const f = everyBaselineFigures(runs, 'fp16', 1.6);
+  assert.deepEqual(
+    f.every_baseline_speedups?.map((x) => +x.toFixed(12)),
+    [1.2, 1.5, 1.6, 2.0],
+  );
+  close(f.median_abs_error_every_baseline!, (0.0625 + 0.25) / 2);
+  close(f.abs_error_of_median_prediction!, 0.05 / 1.6);
+  // No run made the suggestion, or nothing measured: no figures.
+  assert.deepEqual(everyBaselineFigures(runs, 'powersgd', 1.6), {});
+  assert.deepEqual(everyBaselineFigures([], 'fp16', 1.6), {});
+  // The headline pools the (row, baseline) pairs: 4 of fp16, 1 of bf16 (measured 1.0×: 0.3 off, over 15 %).
+  const g = everyBaselineFigures(runs, 'bf16', 1.0);
+  const row = (x: typeof f, measured: number) => ({
+    ...rowFigures({ stepTimeNs: 500e6, baselineStepTimeNs: 1000e6 }, flat(1000), rounds([flat(1000)], [flat(500)])),
+    measured_speedup_vs_pass_baseline: 2,
+    abs_step_error_vs_pass_baseline: 0,
+    ...x,
+    measured_speedup: measured,
+  });
+  const h = headlineOf([row(f, 1.6), row(g, 1.0)]);
+  assert.equal(h.pairs_every_baseline, 5);
+  close(h.median_abs_error_every_baseline, 0.25);
+  close(h.share_over_15pct_every_baseline, 3 / 5);
+  close(h.median_abs_error_of_median_prediction, (0.05 / 1.6 + 0.3) / 2);
+  close(h.max_abs_error_of_median_prediction, 0.3);
+  const none = headlineOf([row({}, 1.6)]);
+  assert.equal(none.pairs_every_baseline, 0);
+  assert.ok(Number.isNaN(none.median_abs_error_every_baseline) && Number.isNaN(none.share_over_15pct_every_baseline));
 });
 
 test('bench:advisor measures as verify does by default (its rounds, beside a fresh baseline) unless told otherwise', () => {
