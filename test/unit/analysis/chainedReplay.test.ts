@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chainReplay, simulate } from '../../../analysis/replay/simulate';
 import type { CollectiveNode, StepGraph } from '../../../analysis/replay/stepGraph';
 import { exitModeOf, exitModeOfAlgorithm } from '../../../analysis/replay/costModel';
-import { chainedBaselineNs, prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
+import { chainedBaselineNs, chainSharingScale, prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
 import { analyze } from '../../../analysis';
 import { syntheticRun } from '../../helpers/syntheticRun';
 
@@ -195,4 +195,15 @@ test('a prediction on a CommLens run moves the run’s step by the chained diffe
     Math.abs(r.predicted.stepTimeNs - slow.measuredStepNs) < 1_000,
     `chained: ${r.predicted.stepTimeNs} against ${slow.measuredStepNs} measured`,
   );
+});
+
+test("a change's kernels take the chains' φ where it rises; where the chain has the ranks fall apart, their measured time", () => {
+  // More often beside one another: a kernel takes the ratio (0.96 / 0.90).
+  assert.ok(Math.abs(chainSharingScale(0.96, 0.9) - 0.96 / 0.9) < 1e-12);
+  // Less often: re-runs did not fall apart as the chain does, so nothing changes.
+  assert.equal(chainSharingScale(0.85, 0.94), 1);
+  assert.equal(chainSharingScale(0.9, 0.9), 1);
+  // Nothing to divide by, or no figure: nothing changes.
+  assert.equal(chainSharingScale(0.9, 0), 1);
+  assert.equal(chainSharingScale(Number.NaN, 0.9), 1);
 });
