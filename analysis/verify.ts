@@ -795,6 +795,18 @@ export function judgeRounds(
 }
 
 /**
+ * The suggestion's predicted speed-up in each run's own analysis, in run order: the prediction
+ * re-made from each of those runs (runs whose analysis did not make it are left out).
+ */
+export function repredictedSpeedupsOf(runs: readonly RunRecord[], suggestionId: string): number[] {
+  return runs.flatMap((r) => {
+    const p = (r.analysis as AnalysisLike | undefined)?.suggestions?.find((x) => x.id === suggestionId)?.predicted;
+    const x = p ? speedupOf(p.baselineStepTimeNs, p.stepTimeNs) : NaN;
+    return Number.isFinite(x) && x > 0 ? [x] : [];
+  });
+}
+
+/**
  * The baseline runs made beside the change against the step time the prediction started from;
  * undefined without such runs or a positive step time to compare with.
  */
@@ -805,16 +817,7 @@ export function baselineDriftOf(
   suggestionId?: string,
 ): BaselineDrift | undefined {
   if (baselineRuns.length === 0 || !(predictedFromStepNs > 0) || !(pooledStepNs > 0)) return undefined;
-  const again =
-    suggestionId === undefined
-      ? []
-      : baselineRuns.flatMap((r) => {
-          const p = (r.analysis as AnalysisLike | undefined)?.suggestions?.find(
-            (x) => x.id === suggestionId,
-          )?.predicted;
-          const x = p ? speedupOf(p.baselineStepTimeNs, p.stepTimeNs) : NaN;
-          return Number.isFinite(x) && x > 0 ? [x] : [];
-        });
+  const again = suggestionId === undefined ? [] : repredictedSpeedupsOf(baselineRuns, suggestionId);
   return {
     predictedFromStepNs,
     runStepNs: baselineRuns.map((r) => measuredOf(r).stepTimeNs),

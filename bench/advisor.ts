@@ -47,8 +47,9 @@
  * all (row, baseline) pairs with the share more than 15 % off (`median_abs_error_every_baseline`,
  * `share_over_15pct_every_baseline`), and per row the error of those predictions' median
  * (`abs_error_of_median_prediction`; the headline's median and worst of it). The headline error
- * judges one baseline run a preset, and on this machine one run's compute reads up to ±13 % from
- * the next (2026-12-07, docs/benchmarks.md), so it moves with that run's luck from pass to pass; the
+ * judges one baseline run a preset, and on this machine gpt-mini's pass baseline ran at 0.87–1.05×
+ * the median of the baselines beside its changes over six conditions (2026-12-07, docs/benchmarks.md),
+ * so it moves with that run's luck from pass to pass; the
  * pairs measure the same promise over many runs a user could have started from, and the median
  * prediction's error is what the replay itself gets wrong.
  * On this 2-core machine a pass takes ~25 min quiet and ~30 min beside two busy threads at three
@@ -89,6 +90,7 @@ import type { RunSummary } from '../runtime/summary';
 import { Output } from '../cli/output';
 import {
   baselineDriftOf,
+  repredictedSpeedupsOf,
   judge,
   judgeRounds,
   measureInRounds,
@@ -491,8 +493,8 @@ export function headlineOf(
 
 /**
  * The figures of one row from every baseline run of its preset in the pass: the suggestion's
- * predicted speed-up in each run's own analysis (verify's re-made prediction, baselineDriftOf, over
- * all of them rather than the row's own), the median of their errors against the row's measured
+ * predicted speed-up in each run's own analysis (verify's re-made prediction, repredictedSpeedupsOf,
+ * over all of them rather than the row's own), the median of their errors against the row's measured
  * speed-up, and the error of their median. Empty when none of the runs made the suggestion.
  */
 export function everyBaselineFigures(
@@ -500,8 +502,7 @@ export function everyBaselineFigures(
   suggestionId: string,
   measuredSpeedup: number,
 ): Pick<Row, 'every_baseline_speedups' | 'median_abs_error_every_baseline' | 'abs_error_of_median_prediction'> {
-  const pooled = baselineRuns.length ? measuredOf(baselineRuns[0]).stepTimeNs : NaN;
-  const each = baselineDriftOf(pooled, baselineRuns, pooled, suggestionId)?.repredictedSpeedups ?? [];
+  const each = repredictedSpeedupsOf(baselineRuns, suggestionId);
   if (each.length === 0 || !(measuredSpeedup > 0)) return {};
   const error = (p: number) => Math.abs(p - measuredSpeedup) / measuredSpeedup;
   return {

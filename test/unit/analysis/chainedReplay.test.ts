@@ -11,6 +11,7 @@ import { exitModeOf, exitModeOfAlgorithm } from '../../../analysis/replay/costMo
 import { chainedBaselineNs, chainSharingScale, prepareReplay, whatIfOn } from '../../../analysis/replay/whatIf';
 import { analyze } from '../../../analysis';
 import { syntheticRun } from '../../helpers/syntheticRun';
+import { TEST_HOST_PROBE } from '../../helpers/hostProbe';
 
 const MS = 1e6;
 
@@ -206,4 +207,26 @@ test("a change's kernels take the chains' φ where it rises; where the chain has
   // Nothing to divide by, or no figure: nothing changes.
   assert.equal(chainSharingScale(0.9, 0), 1);
   assert.equal(chainSharingScale(Number.NaN, 0.9), 1);
+});
+
+test('on a CommLens run whose chain has the ranks fall apart, the change is priced at the kernels measured time, and the note says so', () => {
+  // Two ranks, one steadily 2 ms slower, sharing the machine's compute (a rank alone 1.8× as fast).
+  const ctx = prepareReplay(
+    syntheticRun({
+      ranks: 2,
+      steps: 6,
+      gradBytes: 8 * 1024 * 1024,
+      bytesPerNs: 0.05,
+      jitterSeed: 1,
+      slowRank: 1,
+      slowExtraNs: 2e6,
+      hostCores: 2,
+      hostProbe: { ...TEST_HOST_PROBE, dispatch: { fixedNs: 1000, sharing: { speedup: 1.8 } } },
+    }),
+  );
+  const r = whatIfOn(ctx, { compression: { method: 'bf16' } });
+  const phi = r.changeNotes.filter((n) => /φ/.test(n));
+  assert.equal(phi.length, 1, r.changeNotes.join('\n'));
+  assert.match(phi[0], /less often than the run's own \(φ [\d.]+ against [\d.]+;.*a kernel keeps its measured time/);
+  assert.ok(!r.changeNotes.some((n) => /a kernel takes 0\.\d+× its measured time/.test(n)), r.changeNotes.join('\n'));
 });
