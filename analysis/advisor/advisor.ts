@@ -12,6 +12,8 @@ import { COMPRESSORS, type CompressorName } from '../compressors';
 import type { RankMetrics } from '../rankMetrics';
 import type { StragglerReport } from '../stragglers';
 import {
+  layoutComponents,
+  replayedComponents,
   whatIfOn,
   type PredictedComponents,
   type ReplayContext,
@@ -664,6 +666,7 @@ function layoutRule(c: RuleContext): Suggestion[] {
         baselinePeakMemoryBytes: b,
         speedup: p.stepTimeNs > 0 ? measured.stepTimeNs / p.stepTimeNs : 1,
         calibrationErrorPct,
+        components: layoutComponents(replayedComponents(ctx), p.model),
         layout: {
           name: p.name,
           baselineName: p.baseline.name,

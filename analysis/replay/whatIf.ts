@@ -45,7 +45,7 @@ import {
   type StagingModel,
 } from './transforms';
 import { modelStatesBytes, type Precision } from './memoryModel';
-import { CONTEXT_PARALLEL, layoutOfRun, type DispatchCosts, type MeasuredRun } from './layouts';
+import { CONTEXT_PARALLEL, layoutOfRun, type DispatchCosts, type LayoutStep, type MeasuredRun } from './layouts';
 import { formatDurationNs, groupDigits } from '../../trace/format';
 import { fitLatencyAndSpeed, mean, median } from '../../trace/stats';
 import { lengthOf, unionOf } from '../intervals';
@@ -1267,6 +1267,30 @@ export function replayedComponents(ctx: ReplayContext): StepComponents {
   const out = {} as StepComponents;
   for (const k of COMPONENT_NAMES) out[k] = median(ctx.baseReplays.map((b) => b.components[k]));
   return out;
+}
+
+/**
+ * A layout's predicted step (layouts.ts, the busiest rank) as the components every other
+ * suggestion carries, so that a layout's re-run is read against it component by component
+ * (analysis/predictionReport.ts componentRows): compute is its forward, backward and optimizer
+ * kernels, wait its pipeline bubble (a stage waiting on the other stages, as a re-run's replay
+ * holds it), host its submissions, wire and exposed its collectives; the layout model prices no
+ * staging and no codec. Before: the run's own steps replayed unchanged (replayedComponents).
+ */
+export function layoutComponents(
+  before: StepComponents,
+  step: Pick<LayoutStep, 'computeNs' | 'optimizerNs' | 'submitNs' | 'bubbleNs' | 'wireNs' | 'exposedCommNs'>,
+): PredictedComponents {
+  const predicted: StepComponents = {
+    computeNs: step.computeNs + step.optimizerNs,
+    stagingNs: 0,
+    wireNs: step.wireNs,
+    codecNs: 0,
+    waitNs: step.bubbleNs,
+    hostNs: step.submitNs,
+    exposedCommNs: step.exposedCommNs,
+  };
+  return componentsOf([before], [predicted]);
 }
 
 /** Each component, median over the replayed steps, without and with the change. */

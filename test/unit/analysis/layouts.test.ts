@@ -27,7 +27,13 @@ import { collectiveCostNs, latencyTerms, volumeFactor } from '../../../analysis/
 import { contextParallelTraffic } from '../../../trace/contextParallel';
 import { theoreticalBubbleFraction } from '../../../analysis/pipelineBubble';
 import { analyze } from '../../../analysis/index';
-import { baselineBytesPerStep, measuredRunOf, prepareReplay } from '../../../analysis/replay/whatIf';
+import {
+  baselineBytesPerStep,
+  measuredRunOf,
+  prepareReplay,
+  replayedComponents,
+} from '../../../analysis/replay/whatIf';
+import { componentRows } from '../../../analysis/predictionReport';
 import { runInfoOf } from '../../../analysis/runInfo';
 import { applyConfigChange } from '../../../analysis/verify';
 import { checkRunConfig } from '../../../cli/runConfigCheck';
@@ -260,6 +266,23 @@ test('layout suggestions: only what the runtime accepts, never the run’s own, 
     assert.equal(s.predicted.baselineBytesPerStep, baselineBytesPerStep(prepareReplay(m)), s.id);
     assert.ok(s.predicted.bytesPerStep !== undefined && s.predicted.bytesPerStep >= 0, s.id);
     assert.equal(s.verifiable, true);
+    // Component by component, as every other prediction: the layout model's step, and the run's own replayed split before it.
+    const c = s.predicted.components!;
+    const model = s.predicted.layout.model;
+    assert.ok(c, `${s.id}: no components`);
+    assert.equal(c.computeNs.predictedNs, model.computeNs + model.optimizerNs, s.id);
+    assert.equal(c.waitNs.predictedNs, model.bubbleNs, s.id);
+    assert.equal(c.hostNs.predictedNs, model.submitNs, s.id);
+    assert.equal(c.wireNs.predictedNs, model.wireNs, s.id);
+    assert.equal(c.exposedCommNs.predictedNs, model.exposedCommNs, s.id);
+    assert.equal(c.stagingNs.predictedNs + c.codecNs.predictedNs, 0, s.id);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.baselineNs])),
+      replayedComponents(prepareReplay(m)),
+      s.id,
+    );
+    // So a layout's re-run is read against it (verify's table, the bench's rows, the analysis view).
+    assert.equal(componentRows(c, replayedComponents(prepareReplay(m))).length, 6, s.id);
   }
   assert.equal(new Set(layouts.map((s) => s.id)).size, layouts.length);
   // A run that is already DP 2 × TP 2 is not told to become DP 2 × TP 2.
