@@ -275,6 +275,22 @@ test('layout suggestions: only what the runtime accepts, never the run’s own, 
     assert.equal(c.hostNs.predictedNs, model.submitNs, s.id);
     assert.equal(c.wireNs.predictedNs, model.wireNs, s.id);
     assert.equal(c.exposedCommNs.predictedNs, model.exposedCommNs, s.id);
+    // The exposed communication a re-run's analysis will measure: a pipeline's bubble is spent in its receives.
+    const from = s.predicted.layout.baselineModel;
+    assert.ok(
+      Math.abs(
+        s.predicted.exposedCommNs -
+          Math.max(
+            0,
+            s.predicted.baselineExposedCommNs! +
+              model.exposedCommNs +
+              model.bubbleNs -
+              from.exposedCommNs -
+              from.bubbleNs,
+          ),
+      ) < 1,
+      s.id,
+    );
     assert.equal(c.stagingNs.predictedNs + c.codecNs.predictedNs, 0, s.id);
     assert.deepEqual(
       Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.baselineNs])),
