@@ -618,6 +618,8 @@ function layoutRule(c: RuleContext): Suggestion[] {
   if (!(measured.stepTimeNs > 0) || !(measured.computeNs > 0)) return [];
   const base = ctx.info.runConfig as unknown as { steps: number; strategy: string };
   const out: Suggestion[] = [];
+  // The run's own split, the "before" of every layout's components.
+  const before = replayedComponents(ctx);
   for (const l of candidateLayouts(dims)) {
     if (sameLayout(l, current)) continue;
     const configChange = layoutConfigChange(dims, l);
@@ -666,7 +668,7 @@ function layoutRule(c: RuleContext): Suggestion[] {
         baselinePeakMemoryBytes: b,
         speedup: p.stepTimeNs > 0 ? measured.stepTimeNs / p.stepTimeNs : 1,
         calibrationErrorPct,
-        components: layoutComponents(replayedComponents(ctx), p.model),
+        components: layoutComponents(before, p.model),
         layout: {
           name: p.name,
           baselineName: p.baseline.name,

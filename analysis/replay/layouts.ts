@@ -881,7 +881,7 @@ export function predictLayout(
     stepTimeNs: Math.max(0, measured.stepTimeNs + next.stepTimeNs - base.stepTimeNs),
     // As the analysis measures it on a run of the layout: a pipeline stage spends its bubble
     // blocked in a receive, which counts as exposed communication there (a gpt-mini PP 2 GPipe m2
-    // re-run, 2026-12-08: 165.7 ms exposed a step, 115.6 ms of it that wait).
+    // re-run, 2026-12-08: 165.7 ms exposed a step, and 115.6 ms a step of waiting in its replayed split).
     exposedCommNs: Math.max(
       0,
       measuredExposedCommNs + next.exposedCommNs + next.bubbleNs - base.exposedCommNs - base.bubbleNs,
